@@ -1,0 +1,46 @@
+# Slipway's developer commands. `make help` lists them.
+SHELL := /bin/bash
+GO ?= go
+export GOFLAGS := -buildvcs=false
+
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z/_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-18s %s\n", $$1, $$2}'
+
+deps: ## install what the tests need (git via apt-get when missing; Go modules via the proxy)
+	@./scripts/ensure-deps.sh
+	$(GO) mod download
+
+build: ## build bin/slipway
+	$(GO) build -o bin/slipway ./cmd/slipway
+
+test: deps ## the whole suite, as CI runs it: vet, generated-code check, unit + end-to-end tests with the race detector
+	$(GO) vet ./...
+	$(MAKE) --no-print-directory check-generated
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+test/short: ## unit tests only, no race detector
+	$(GO) test -short ./...
+
+bench: ## benchmarks (Plan) and the deployment overhead script
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/deploy/
+	./bench/deploy-overhead.sh
+
+generate: ## regenerate code from api/openapi.yaml
+	$(GO) generate ./...
+
+check-generated: ## fail when generated code is out of date
+	@$(GO) generate ./... && git diff --exit-code -- internal/httpapi/oapi internal/apiclient/oapiclient || { echo "generated code is out of date: run make generate and commit"; exit 1; }
+
+bin/golangci-lint: tools/go.mod
+	cd tools && $(GO) build -o ../bin/golangci-lint github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+
+lint: bin/golangci-lint ## golangci-lint with .golangci.yaml
+	./bin/golangci-lint run ./...
+
+tidy: ## go mod tidy both modules
+	$(GO) mod tidy
+	cd tools && $(GO) mod tidy
+
+.PHONY: help deps build test test/short bench generate check-generated lint tidy

@@ -1,0 +1,371 @@
+package apiclient
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"slipway.dev/slipway/internal/apiclient/oapiclient"
+	"slipway.dev/slipway/internal/slipway"
+)
+
+// DefaultTimeout bounds each request except the event stream.
+const DefaultTimeout = 60 * time.Second
+
+// Client talks to one Slipway server. It is safe for concurrent use.
+type Client struct {
+	baseURL    string
+	token      string
+	userAgent  string
+	timeout    time.Duration
+	httpClient *http.Client
+	trace      io.Writer
+	api        *oapiclient.ClientWithResponses
+	raw        *oapiclient.Client
+	// retryDelay is the first delay before reconnecting an event stream; it
+	// doubles up to 5 s. Tests shorten it.
+	retryDelay time.Duration
+}
+
+// Option configures a [Client].
+type Option func(*Client)
+
+// WithHTTPClient makes the client send its requests with hc (default: a
+// client without an overall timeout; see [WithTimeout]).
+func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.httpClient = hc } }
+
+// WithTimeout bounds each request except the event stream (default
+// [DefaultTimeout]; 0 or less means no bound).
+func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
+
+// WithUserAgent sets the User-Agent header (default "slipway-cli").
+func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
+
+// WithTrace writes one line per request and response to w: method, path,
+// status, duration and request id. Never the token or the query string.
+func WithTrace(w io.Writer) Option { return func(c *Client) { c.trace = w } }
+
+// New returns a client of the server at baseURL (e.g.
+// "http://127.0.0.1:8080"; a trailing "/components" is accepted too) that
+// authenticates with token, when not empty.
+func New(baseURL, token string, opts ...Option) (*Client, error) {
+	u, err := url.Parse(strings.TrimSpace(baseURL))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("invalid server URL %q: want http(s)://host[:port]", baseURL)
+	}
+	u.Path = strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), "/components")
+	u.RawQuery, u.Fragment = "", ""
+	c := &Client{
+		baseURL:    u.String(),
+		token:      token,
+		userAgent:  "slipway-cli",
+		timeout:    DefaultTimeout,
+		httpClient: &http.Client{},
+		retryDelay: 250 * time.Millisecond,
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	doer := &tracingDoer{c: c}
+	editor := oapiclient.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
+		if c.token != "" {
+			req.Header.Set("Authorization", "Bearer "+c.token)
+		}
+		req.Header.Set("User-Agent", c.userAgent)
+		req.Header.Set("Accept", "application/json")
+		return nil
+	})
+	if c.api, err = oapiclient.NewClientWithResponses(c.baseURL, oapiclient.WithHTTPClient(doer), editor); err != nil {
+		return nil, fmt.Errorf("new client: %w", err)
+	}
+	if c.raw, err = oapiclient.NewClient(c.baseURL, oapiclient.WithHTTPClient(doer), editor); err != nil {
+		return nil, fmt.Errorf("new client: %w", err)
+	}
+	return c, nil
+}
+
+// BaseURL returns the server's URL as the client uses it.
+func (c *Client) BaseURL() string { return c.baseURL }
+
+// tracingDoer sends requests with the client's http.Client and traces them.
+type tracingDoer struct{ c *Client }
+
+func (d *tracingDoer) Do(req *http.Request) (*http.Response, error) {
+	start := time.Now()
+	if d.c.trace != nil {
+		fmt.Fprintf(d.c.trace, "> %s %s\n", req.Method, req.URL.Path)
+	}
+	resp, err := d.c.httpClient.Do(req)
+	if d.c.trace != nil {
+		if err != nil {
+			fmt.Fprintf(d.c.trace, "< error after %s: %v\n", time.Since(start).Round(time.Millisecond), err)
+		} else {
+			fmt.Fprintf(d.c.trace, "< %s (%s, request id %s)\n", resp.Status, time.Since(start).Round(time.Millisecond), resp.Header.Get("X-Request-Id"))
+		}
+	}
+	return resp, err
+}
+
+// Messages are the envelope's messages for people.
+type Messages struct {
+	Info    []string `json:"info"`
+	Warning []string `json:"warning"`
+	Error   []string `json:"error"`
+}
+
+// Envelope is a successful response.
+type Envelope struct {
+	// Data is the envelope's data, as raw JSON.
+	Data json.RawMessage
+	// Messages are the envelope's messages.
+	Messages Messages
+	// Raw is the whole response body as received.
+	Raw []byte
+	// Status is the HTTP status code.
+	Status int
+	// RequestID is the server's X-Request-Id for the request.
+	RequestID string
+}
+
+// ErrUnreachable matches (errors.Is) every error about the server not being
+// reachable at all.
+var ErrUnreachable = errors.New("server unreachable")
+
+// UnreachableError is a failure to reach the server: no connection, or the
+// connection failed before a response arrived.
+type UnreachableError struct {
+	URL string
+	Err error
+}
+
+// Error implements the error interface.
+func (e *UnreachableError) Error() string { return fmt.Sprintf("reach %s: %v", e.URL, e.Err) }
+
+// Unwrap returns the cause.
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// Is reports whether target is [ErrUnreachable].
+func (e *UnreachableError) Is(target error) bool { return target == ErrUnreachable }
+
+// ServerError is a 5xx response: a server-side problem.
+type ServerError struct {
+	Status int
+	// Message is the server's messages.error[0], or the status text.
+	Message string
+	// RequestID is the server's X-Request-Id, to find the server's log line.
+	RequestID string
+}
+
+// Error implements the error interface.
+func (e *ServerError) Error() string {
+	return fmt.Sprintf("server error %d: %s", e.Status, e.Message)
+}
+
+// StatusError is the cause attached to the [*slipway.Error] of a 4xx
+// response.
+type StatusError struct {
+	Status    int
+	RequestID string
+}
+
+// Error implements the error interface.
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("HTTP %d %s", e.Status, http.StatusText(e.Status))
+}
+
+// codeForStatus maps a 4xx status to a slipway error code.
+func codeForStatus(status int) string {
+	switch status {
+	case http.StatusNotFound:
+		return slipway.ENotFound
+	case http.StatusConflict:
+		return slipway.EConflict
+	case http.StatusUnauthorized:
+		return slipway.EUnauthorized
+	case http.StatusForbidden:
+		return slipway.EForbidden
+	case http.StatusTooManyRequests:
+		return slipway.EUnavailable
+	}
+	return slipway.EInvalid
+}
+
+// ctx bounds a non-streaming request with the client's timeout.
+func (c *Client) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c.timeout > 0 {
+		return context.WithTimeout(ctx, c.timeout)
+	}
+	return context.WithCancel(ctx)
+}
+
+// result turns a generated call's outcome into an Envelope or an error.
+func (c *Client) result(ctx context.Context, resp *http.Response, body []byte, err error) (Envelope, error) {
+	if err != nil {
+		return Envelope{}, c.transportError(ctx, err)
+	}
+	return c.envelope(resp, body)
+}
+
+// transportError classifies an error of sending a request.
+func (c *Client) transportError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("request to %s: %w", c.baseURL, ctx.Err())
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return &UnreachableError{URL: c.baseURL, Err: ue.Err}
+	}
+	return fmt.Errorf("read response from %s: %w", c.baseURL, err)
+}
+
+// envelope decodes a response body, mapping error statuses to errors.
+func (c *Client) envelope(resp *http.Response, body []byte) (Envelope, error) {
+	env := Envelope{Raw: body, Status: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id")}
+	var decoded struct {
+		Data     json.RawMessage `json:"data"`
+		Messages Messages        `json:"messages"`
+	}
+	decodeErr := json.Unmarshal(body, &decoded)
+	if decodeErr == nil {
+		env.Data, env.Messages = decoded.Data, decoded.Messages
+	}
+	msg := http.StatusText(resp.StatusCode)
+	if len(env.Messages.Error) > 0 {
+		msg = env.Messages.Error[0]
+	}
+	switch {
+	case resp.StatusCode >= 500:
+		return env, &ServerError{Status: resp.StatusCode, Message: msg, RequestID: env.RequestID}
+	case resp.StatusCode >= 400:
+		return env, &slipway.Error{Code: codeForStatus(resp.StatusCode), Message: msg,
+			Err: &StatusError{Status: resp.StatusCode, RequestID: env.RequestID}}
+	case decodeErr != nil:
+		return env, &ServerError{Status: resp.StatusCode, Message: "The response is not a JSON envelope: " + decodeErr.Error(), RequestID: env.RequestID}
+	}
+	return env, nil
+}
+
+// ConfigCreate sets the tool's config; body is the config as JSON.
+func (c *Client) ConfigCreate(ctx context.Context, tool string, body []byte) (Envelope, error) {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	r, err := c.api.CreateToolConfigWithBodyWithResponse(ctx, tool, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return c.result(ctx, nil, nil, err)
+	}
+	return c.envelope(r.HTTPResponse, r.Body)
+}
+
+// ConfigGet returns the tool's config.
+func (c *Client) ConfigGet(ctx context.Context, tool string) (Envelope, error) {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	r, err := c.api.GetToolConfigWithResponse(ctx, tool)
+	if err != nil {
+		return c.result(ctx, nil, nil, err)
+	}
+	return c.envelope(r.HTTPResponse, r.Body)
+}
+
+// ConfigDelete deletes the tool's config; the data is the deleted config.
+func (c *Client) ConfigDelete(ctx context.Context, tool string) (Envelope, error) {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	r, err := c.api.DeleteToolConfigWithResponse(ctx, tool)
+	if err != nil {
+		return c.result(ctx, nil, nil, err)
+	}
+	return c.envelope(r.HTTPResponse, r.Body)
+}
+
+// DeploymentCreate deploys the tool's config; the data is the new deployment.
+func (c *Client) DeploymentCreate(ctx context.Context, tool string, forceBuild, forceRun bool, description string) (Envelope, error) {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	params := &oapiclient.CreateDeploymentParams{}
+	yes := "true"
+	if forceBuild {
+		params.ForceBuild = &yes
+	}
+	if forceRun {
+		params.ForceRun = &yes
+	}
+	var body io.Reader
+	if description != "" {
+		b, err := json.Marshal(oapiclient.DeploymentCreateRequest{Description: &description})
+		if err != nil {
+			return Envelope{}, fmt.Errorf("encode description: %w", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	r, err := c.api.CreateDeploymentWithBodyWithResponse(ctx, tool, params, "application/json", body)
+	if err != nil {
+		return c.result(ctx, nil, nil, err)
+	}
+	return c.envelope(r.HTTPResponse, r.Body)
+}
+
+// DeploymentList returns the tool's deployments, oldest first.
+func (c *Client) DeploymentList(ctx context.Context, tool string) (Envelope, error) {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	r, err := c.api.ListDeploymentsWithResponse(ctx, tool)
+	if err != nil {
+		return c.result(ctx, nil, nil, err)
+	}
+	return c.envelope(r.HTTPResponse, r.Body)
+}
+
+// DeploymentGet returns one deployment; id may be "latest".
+func (c *Client) DeploymentGet(ctx context.Context, tool, id string) (Envelope, error) {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	if id == "" || id == slipway.DeploymentIDLatest {
+		r, err := c.api.GetLatestDeploymentWithResponse(ctx, tool)
+		if err != nil {
+			return c.result(ctx, nil, nil, err)
+		}
+		return c.envelope(r.HTTPResponse, r.Body)
+	}
+	r, err := c.api.GetDeploymentWithResponse(ctx, tool, id)
+	if err != nil {
+		return c.result(ctx, nil, nil, err)
+	}
+	return c.envelope(r.HTTPResponse, r.Body)
+}
+
+// Health is the server's health.
+type Health struct {
+	// Status is "OK" or "ERROR".
+	Status string `json:"status"`
+	// Checks maps each check's name to "ok" or its error.
+	Checks map[string]string `json:"checks"`
+}
+
+// Health returns the server's health. A server that answers with its checks
+// is not an error, even when a check failed (503, Status "ERROR").
+func (c *Client) Health(ctx context.Context) (Health, error) {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	r, err := c.api.GetHealthWithResponse(ctx)
+	if err != nil {
+		_, err = c.result(ctx, nil, nil, err)
+		return Health{}, err
+	}
+	env, envErr := c.envelope(r.HTTPResponse, r.Body)
+	var h Health
+	if len(env.Data) > 0 && json.Unmarshal(env.Data, &h) == nil && h.Status != "" {
+		return h, nil
+	}
+	if envErr != nil {
+		return Health{}, envErr
+	}
+	return Health{}, &ServerError{Status: env.Status, Message: "The health response has no status.", RequestID: env.RequestID}
+}

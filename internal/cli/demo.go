@@ -1,0 +1,153 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"slipway.dev/slipway/examples"
+	"slipway.dev/slipway/internal/server"
+)
+
+// demoTool is the name of the tool the demo deploys.
+const demoTool = "demo"
+
+func newDemoCmd(e *env) *cobra.Command {
+	var (
+		f    serverFlags
+		keep string
+	)
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Deploy a sample tool on an embedded server, end to end",
+		Long: `Start an embedded Slipway (SQLite, local builder, local processes) in a fresh
+data directory, turn the sample app shipped in the binary into a git
+repository, upload its tool config and deploy it with live progress. Then
+print where the published web component answers and keep serving until
+interrupted; interrupting stops every process the demo started.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			dir, temporary := keep, false
+			if dir == "" {
+				var err error
+				if dir, err = os.MkdirTemp("", "slipway-demo-"); err != nil {
+					return fmt.Errorf("demo: %w", err)
+				}
+				temporary = true
+			}
+			if temporary {
+				defer os.RemoveAll(dir) //nolint:errcheck // best effort: a temporary directory
+			}
+			repo := filepath.Join(dir, "demo-app")
+			if err := materializeDemo(ctx.Done(), repo); err != nil {
+				return err
+			}
+			dataDir := filepath.Join(dir, "data")
+			cfg, err := f.config(e, dataDir, "127.0.0.1:0", "127.0.0.1:0")
+			if err != nil {
+				return err
+			}
+			cfg.AllowLocalRepos = true
+			cfg.Logger = e.serverLogger()
+			srv, err := server.New(cfg)
+			if err != nil {
+				return err
+			}
+			if err := srv.Start(ctx); err != nil {
+				return err
+			}
+			defer stopServer(srv) //nolint:errcheck // reported by the explicit stop below
+			fmt.Fprintf(e.stdout, "Slipway demo: server at %s, data in %s\n", srv.URL(), dataDir)
+
+			toolYAML, err := fs.ReadFile(examples.Demo, "demo/tool.yaml")
+			if err != nil {
+				return fmt.Errorf("demo: %w", err)
+			}
+			configPath := filepath.Join(dir, "tool.yaml")
+			toolYAML = bytes.ReplaceAll(toolYAML, []byte("{{REPOSITORY}}"), []byte("file://"+repo))
+			if err := os.WriteFile(configPath, toolYAML, 0o644); err != nil {
+				return fmt.Errorf("demo: %w", err)
+			}
+			e.flags.url, e.flags.token, e.flags.tool, e.flags.data = srv.URL(), srv.AdminToken(), demoTool, dataDir
+			deploy := newComponentsDeployCmd(e)
+			deploy.SetArgs([]string{configPath})
+			deploy.SetOut(e.stdout)
+			deploy.SetErr(e.stderr)
+			deployErr := deploy.ExecuteContext(ctx)
+			if deployErr == nil {
+				fmt.Fprintf(e.stdout, "\nThe web component answers at %s\n", srv.ProxyURL(demoTool))
+			} else {
+				fmt.Fprintln(e.stdout, "\nThe demo deployment did not succeed; the server keeps running so you can look.")
+			}
+			fmt.Fprintf(e.stdout, "API: %s (admin token in %s)\n", srv.URL(), filepath.Join(dataDir, server.AdminTokenFile))
+			fmt.Fprintf(e.stdout, "Try:  SLIPWAY_DATA=%s go run ./cmd/slipway components deployment list --tool %s\n", dataDir, demoTool)
+			fmt.Fprintln(e.stdout, "Press Ctrl-C to stop.")
+			<-ctx.Done()
+			fmt.Fprintln(e.stdout, "\nStopping the demo…")
+			if err := stopServer(srv); err != nil {
+				return err
+			}
+			fmt.Fprintln(e.stdout, "Stopped; every process the demo started has ended.")
+			if deployErr != nil {
+				return &exitError{1}
+			}
+			return nil
+		},
+	}
+	f.register(cmd, "127.0.0.1:0", "127.0.0.1:0")
+	cmd.Flags().StringVar(&keep, "keep", "", "use and keep this directory instead of a temporary one")
+	return cmd
+}
+
+// materializeDemo writes the embedded sample app to dir and makes it a git
+// repository with one commit on main.
+func materializeDemo(done <-chan struct{}, dir string) error {
+	const root = "demo/app"
+	err := fs.WalkDir(examples.Demo, root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel := strings.TrimPrefix(strings.TrimPrefix(p, root), "/")
+		dst := filepath.Join(dir, filepath.FromSlash(strings.TrimSuffix(rel, ".txt")))
+		if d.IsDir() {
+			return os.MkdirAll(dst, 0o755)
+		}
+		b, err := fs.ReadFile(examples.Demo, p)
+		if err != nil {
+			return err
+		}
+		if path.Ext(rel) == ".txt" && !strings.HasSuffix(rel, "go.mod.txt") {
+			dst += ".txt" // only go.mod.txt is renamed
+		}
+		return os.WriteFile(dst, b, 0o644)
+	})
+	if err != nil {
+		return fmt.Errorf("demo: write sample app: %w", err)
+	}
+	for _, a := range [][]string{
+		{"init", "-q", "-b", "main"},
+		{"add", "-A"},
+		{"-c", "user.name=Slipway demo", "-c", "user.email=demo@slipway.invalid", "-c", "commit.gpgsign=false", "commit", "-q", "-m", "Sample app"},
+	} {
+		select {
+		case <-done:
+			return errors.New("demo: interrupted")
+		default:
+		}
+		c := exec.Command("git", a...)
+		c.Dir = dir
+		if out, err := c.CombinedOutput(); err != nil {
+			return fmt.Errorf("demo: git %s: %w: %s", a[0], err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
+}

@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"slipway.dev/slipway/internal/apiclient"
+	"slipway.dev/slipway/internal/slipway"
+)
+
+// Main runs the slipway command line with args (without the program name)
+// and returns the exit status. getenv, stdin, stdout and stderr stand for
+// the process's; Main uses nothing else of the process.
+func Main(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	root := newRootCmd(e)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		fmt.Fprintln(stderr, "Interrupted.")
+		return 130
+	}
+	return e.report(err)
+}
+
+// exitError ends the command with a status; its message, if any, was
+// printed already.
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// usageError is a mistake on the command line.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// report prints err for people and returns the exit status.
+func (e *env) report(err error) int {
+	if err == nil {
+		return 0
+	}
+	var (
+		exit    *exitError
+		usage   *usageError
+		unreach *apiclient.UnreachableError
+		server  *apiclient.ServerError
+		app     *slipway.Error
+		none    *noServerError
+	)
+	switch {
+	case errors.As(err, &exit):
+		return exit.code
+	case errors.As(err, &usage) || strings.HasPrefix(err.Error(), "unknown command "):
+		fmt.Fprintf(e.stderr, "Error: %v\nRun 'slipway --help' for usage.\n", err)
+		return 2
+	case errors.As(err, &unreach):
+		fmt.Fprintf(e.stderr, "Cannot reach the Slipway server at %s: is it running? (slipway server)\n", unreach.URL)
+		if e.flags.verbose {
+			fmt.Fprintf(e.stderr, "Cause: %v\n", unreach.Err)
+		}
+		return 2
+	case errors.As(err, &none):
+		fmt.Fprintf(e.stderr, "Error: %v\n", none)
+		return 2
+	case errors.As(err, &server):
+		fmt.Fprintf(e.stderr, "Error: %s\n", server.Message)
+		fmt.Fprintf(e.stderr, "This looks like a server problem; check the server log (request id %s).\n", server.RequestID)
+		return 1
+	case errors.As(err, &app):
+		fmt.Fprintf(e.stderr, "Error: %s\n", app.Message)
+		return 1
+	}
+	fmt.Fprintf(e.stderr, "Error: %v\n", err)
+	return 1
+}

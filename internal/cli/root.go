@@ -1,0 +1,56 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+)
+
+// newRootCmd builds the whole command tree. Every command is added here,
+// in one place; `slipway server` and friends come from addServerCommands
+// (server_run.go).
+func newRootCmd(e *env) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "slipway",
+		Short:         "Push-to-deploy for tools, compatible with Toolforge's components API",
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	pf := root.PersistentFlags()
+	pf.StringVar(&e.flags.url, "url", "", "server URL (default $SLIPWAY_URL, else the running server's from the data directory)")
+	pf.StringVar(&e.flags.tool, "tool", "", "tool to act on (default $SLIPWAY_TOOL)")
+	pf.StringVar(&e.flags.token, "token", "", "API token (default $SLIPWAY_TOKEN, else the admin token in the data directory)")
+	pf.StringVar(&e.flags.data, "data", "", "data directory (default $SLIPWAY_DATA, $XDG_DATA_HOME/slipway or ~/.local/share/slipway)")
+	pf.BoolVar(&e.flags.json, "json", false, "print JSON instead of text")
+	pf.BoolVarP(&e.flags.verbose, "verbose", "v", false, "print each HTTP request to stderr")
+
+	components := &cobra.Command{
+		Use:   "components",
+		Short: "Manage a tool's config and deployments",
+	}
+	config := &cobra.Command{
+		Use:   "config",
+		Short: "Manage the tool's config",
+	}
+	config.AddCommand(newConfigCreateCmd(e), newConfigShowCmd(e), newConfigDeleteCmd(e))
+	deployment := &cobra.Command{
+		Use:   "deployment",
+		Short: "Create and inspect deployments",
+	}
+	deployment.AddCommand(newDeploymentCreateCmd(e), newDeploymentListCmd(e), newDeploymentShowCmd(e))
+	components.AddCommand(config, deployment, newComponentsDeployCmd(e))
+	root.AddCommand(components)
+
+	addServerCommands(root, e)
+	return root
+}
+
+// args wraps a cobra argument check so that its failure is a usage error.
+func args(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if err := check(cmd, a); err != nil {
+			return &usageError{err}
+		}
+		return nil
+	}
+}

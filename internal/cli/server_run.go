@@ -1,0 +1,125 @@
+package cli
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"slipway.dev/slipway/internal/server"
+)
+
+// addServerCommands adds the commands that run a server in this process.
+func addServerCommands(root *cobra.Command, e *env) {
+	root.AddCommand(newServerCmd(e), newDemoCmd(e))
+}
+
+// serverFlags are the settings of an in-process server.
+type serverFlags struct {
+	listen          string
+	proxyListen     string
+	allowLocalRepos string
+}
+
+func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
+	cmd.Flags().StringVar(&f.listen, "listen", "", "API address (default $SLIPWAY_LISTEN or "+listen+")")
+	cmd.Flags().StringVar(&f.proxyListen, "proxy-listen", "", "address serving published components as http://<tool>.localhost:<port>/ (default $SLIPWAY_PROXY_LISTEN or "+proxy+")")
+	cmd.Flags().StringVar(&f.allowLocalRepos, "allow-local-repos", "", "allow file:// and local-path repositories: true or false (default $SLIPWAY_ALLOW_LOCAL_REPOS, else true when the API listens on loopback only)")
+}
+
+// config turns the flags, the environment and defaults into a server config.
+func (f *serverFlags) config(e *env, dataDir, listen, proxy string) (server.Config, error) {
+	cfg := server.Config{
+		DataDir:     dataDir,
+		Listen:      cmp.Or(f.listen, e.getenv("SLIPWAY_LISTEN"), listen),
+		ProxyListen: cmp.Or(f.proxyListen, e.getenv("SLIPWAY_PROXY_LISTEN"), proxy),
+		GoCache:     e.getenv("GOCACHE"),
+	}
+	allow := cmp.Or(f.allowLocalRepos, e.getenv("SLIPWAY_ALLOW_LOCAL_REPOS"))
+	if allow == "" {
+		cfg.AllowLocalRepos = isLoopback(cfg.Listen)
+	} else {
+		v, err := strconv.ParseBool(allow)
+		if err != nil {
+			return cfg, &usageError{fmt.Errorf("--allow-local-repos: want true or false, got %q", allow)}
+		}
+		cfg.AllowLocalRepos = v
+	}
+	return cfg, nil
+}
+
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// serverLogger logs to stderr: info and up with -v, warnings and up
+// otherwise.
+func (e *env) serverLogger() *slog.Logger {
+	level := slog.LevelWarn
+	if e.flags.verbose {
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+}
+
+func newServerCmd(e *env) *cobra.Command {
+	var f serverFlags
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run a Slipway server: API, job runner, builder and local processes",
+		Long: `Run a Slipway server with its data in --data (SQLite database, builds,
+logs). It serves the API on --listen and the published components on
+--proxy-listen, and runs until interrupted; then it stops the processes it
+started. A CLI on the same machine finds it through the data directory.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := e.dataDir()
+			if err != nil {
+				return err
+			}
+			cfg, err := f.config(e, dir, "127.0.0.1:8700", "127.0.0.1:8701")
+			if err != nil {
+				return err
+			}
+			cfg.Logger = e.serverLogger()
+			srv, err := server.New(cfg)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			if err := srv.Start(ctx); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "Slipway server listening on %s (published components: %s; data: %s)\n",
+				srv.URL(), srv.ProxyURL("<tool>"), dir)
+			<-ctx.Done()
+			fmt.Fprintln(e.stdout, "Stopping…")
+			return stopServer(srv)
+		},
+	}
+	f.register(cmd, "127.0.0.1:8700", "127.0.0.1:8701")
+	return cmd
+}
+
+// stopServer stops srv within 30 s.
+func stopServer(srv *server.Server) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Stop(ctx); err != nil {
+		return fmt.Errorf("stop server: %w", err)
+	}
+	return nil
+}

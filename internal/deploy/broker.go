@@ -1,0 +1,37 @@
+package deploy
+
+import "sync"
+
+// broker wakes the watchers of a deployment when its events change. It
+// carries no data: watchers re-read the store, which is the record. Within
+// one server process that makes `--watch` and SSE immediate; a watcher
+// connected to another replica falls back to a short re-read interval.
+type broker struct {
+	mu      sync.Mutex
+	waiters map[string]chan struct{}
+}
+
+func newBroker() *broker { return &broker{waiters: map[string]chan struct{}{}} }
+
+// wait returns a channel that is closed at the next notify for id. Take it
+// before reading the store so that no change is missed.
+func (b *broker) wait(id string) <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ch, ok := b.waiters[id]
+	if !ok {
+		ch = make(chan struct{})
+		b.waiters[id] = ch
+	}
+	return ch
+}
+
+// notify wakes every current waiter of id.
+func (b *broker) notify(id string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if ch, ok := b.waiters[id]; ok {
+		close(ch)
+		delete(b.waiters, id)
+	}
+}

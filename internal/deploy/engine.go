@@ -1,0 +1,599 @@
+package deploy
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"slipway.dev/slipway/internal/build"
+	"slipway.dev/slipway/internal/runner"
+	"slipway.dev/slipway/internal/slipway"
+	"slipway.dev/slipway/internal/store"
+	"slipway.dev/slipway/internal/target"
+)
+
+// retryAfter asks the runner to try a job again later without counting a
+// failure (a deployment queued behind another one).
+type retryAfter time.Duration
+
+func (r retryAfter) Error() string             { return "retry after " + time.Duration(r).String() }
+func (r retryAfter) RetryAfter() time.Duration { return time.Duration(r) }
+
+// errStepTimeout is the cause of a step context that ran out of time.
+var errStepTimeout = errors.New("step timed out")
+
+// StartDeployment is the first job of a deployment: it resolves refs,
+// plans, records the plan and enqueues the steps that can start. Running it
+// again after a crash is safe: a recorded plan is reused.
+func (s *Service) StartDeployment(ctx context.Context, tool, id string) error {
+	d, err := s.store.DeploymentGet(ctx, tool, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // deleted meanwhile
+	} else if err != nil {
+		return fmt.Errorf("start %s: %w", id, err)
+	}
+	if d.Status.Final() {
+		return nil
+	}
+	steps, err := s.store.StepList(ctx, id)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", id, err)
+	}
+	if len(steps) > 0 {
+		// Planned before a crash: make sure what is due is queued.
+		return s.advance(ctx, d, nil)
+	}
+	if d.Status == slipway.DeploymentCancelling {
+		return s.finish(ctx, d, slipway.DeploymentCancelled, "Deployment was cancelled before it started")
+	}
+	// One active deployment per tool: wait for older ones to finish.
+	unfinished, err := s.store.DeploymentListUnfinished(ctx)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", id, err)
+	}
+	for _, u := range unfinished {
+		if u.Tool == tool && u.ID != id && (u.CreatedAt.Before(d.CreatedAt) || (u.CreatedAt.Equal(d.CreatedAt) && u.ID < id)) {
+			return retryAfter(200 * time.Millisecond)
+		}
+	}
+	if err := s.setStatus(ctx, d, slipway.DeploymentRunning, "Resolving sources and planning"); err != nil {
+		return err
+	}
+	cfg, err := parseStored(d.ToolConfig)
+	if err != nil {
+		return s.finish(ctx, d, slipway.DeploymentFailed, "Invalid stored config: "+err.Error())
+	}
+	in, err := s.planInput(ctx, d, cfg)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("start %s: %w", id, err) // shutdown: retry at next start
+		}
+		return s.finish(ctx, d, slipway.DeploymentFailed, err.Error())
+	}
+	steps, err = Plan(in)
+	if err != nil {
+		return s.finish(ctx, d, slipway.DeploymentFailed, "Plan: "+err.Error())
+	}
+	return s.advance(ctx, d, steps)
+}
+
+// planInput gathers what Plan needs: resolved refs (one ls-remote per
+// repository, in parallel), live state and the builds that exist.
+func (s *Service) planInput(ctx context.Context, d slipway.Deployment, cfg slipway.ToolConfig) (PlanInput, error) {
+	in := PlanInput{
+		DeploymentID: d.ID, Config: cfg, BuilderVersion: s.builder.Version(),
+		ForceBuild: d.ForceBuild, ForceRun: d.ForceRun,
+		Commits: map[SourceRef]string{}, Built: map[string]bool{}, Live: map[string]slipway.LiveRun{},
+	}
+	refs := map[string][]string{} // repository → refs
+	for _, name := range cfg.Names() {
+		if src := cfg.Components[name].Build.Source; src != nil && !slices.Contains(refs[src.Repository], src.Ref) {
+			refs[src.Repository] = append(refs[src.Repository], src.Ref)
+		}
+	}
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.ResolveTimeout)
+	defer cancel()
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		errs []error
+	)
+	for repo, rs := range refs {
+		wg.Go(func() {
+			got, err := s.source.ResolveAll(rctx, repo, rs)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("resolve %s: %w", repo, err))
+				return
+			}
+			for _, ref := range rs {
+				in.Commits[SourceRef{repo, ref}] = got[ref]
+			}
+		})
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+		return in, errors.Join(errs...)
+	}
+	live, err := s.store.LiveRunList(ctx, d.Tool)
+	if err != nil {
+		return in, fmt.Errorf("live state: %w", err)
+	}
+	for _, r := range live {
+		in.Live[r.Component] = r
+	}
+	for _, name := range cfg.Names() {
+		src := cfg.Components[name].Build.Source
+		if src == nil {
+			continue
+		}
+		key := slipway.BuildKey(src.Repository, in.Commits[SourceRef{src.Repository, src.Ref}], in.BuilderVersion, slipway.SourceBuildSettings(*src)...)
+		if _, ok, err := s.builder.Lookup(ctx, key); err != nil {
+			return in, fmt.Errorf("look up build %s: %w", key, err)
+		} else if ok {
+			in.Built[key] = true
+		}
+	}
+	return in, nil
+}
+
+// RunStep executes one step and records its outcome together with the
+// steps it unblocks. Running it again for a finished step does nothing; for
+// a step that was running when the server died it converges again (every
+// action is idempotent).
+func (s *Service) RunStep(ctx context.Context, tool, id, key string) error {
+	d, err := s.store.DeploymentGet(ctx, tool, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("step %s of %s: %w", key, id, err)
+	}
+	st, err := s.store.StepGet(ctx, id, key)
+	if err != nil {
+		return fmt.Errorf("step %s of %s: %w", key, id, err)
+	}
+	if st.State.Final() || d.Status.Final() {
+		return nil
+	}
+	if d.Status == slipway.DeploymentCancelling {
+		return s.advance(ctx, d, nil)
+	}
+	cfg, err := parseStored(d.ToolConfig)
+	if err != nil {
+		return err
+	}
+	st.Attempt++
+	st.State = slipway.StepRunning
+	st.StartedAt = s.now()
+	claimed := false
+	err = s.tx(ctx, id, func(tx store.Tx) error {
+		ok, err := tx.StepUpdate(ctx, store.StepUpdate{
+			DeploymentID: id, Key: key, State: st.State, Detail: runningDetail(st), Attempt: st.Attempt,
+			StartedAt: st.StartedAt, IfStateIn: []slipway.StepState{slipway.StepPending, slipway.StepRunning},
+		})
+		if err != nil || !ok {
+			return err
+		}
+		claimed = true
+		return s.emit(ctx, tx, id, "step", key, string(st.State), runningDetail(st))
+	})
+	if err != nil {
+		return fmt.Errorf("step %s of %s: mark running: %w", key, id, err)
+	}
+	if !claimed {
+		return nil // settled meanwhile (skipped or cancelled)
+	}
+
+	out := s.execute(ctx, d, cfg, st)
+	if out.interrupted != nil {
+		// The server is stopping: leave the step running; the job is
+		// retried (and the step converges again) at the next start.
+		return fmt.Errorf("step %s of %s: interrupted: %w", key, id, out.interrupted)
+	}
+	st.State, st.Detail, st.FinishedAt = out.state, out.detail, s.now()
+	return s.advance(ctx, d, nil, func(tx store.Tx) error {
+		ok, err := tx.StepUpdate(ctx, store.StepUpdate{
+			DeploymentID: id, Key: key, State: st.State, Detail: st.Detail, Attempt: st.Attempt,
+			StartedAt: st.StartedAt, FinishedAt: st.FinishedAt,
+			IfStateIn: []slipway.StepState{slipway.StepRunning},
+		})
+		if err != nil || !ok {
+			return err
+		}
+		if out.live != nil {
+			if err := tx.LiveRunPut(ctx, *out.live); err != nil {
+				return err
+			}
+		}
+		if out.removed {
+			if err := tx.LiveRunDelete(ctx, tool, st.Component); err != nil {
+				return err
+			}
+		}
+		return s.emit(ctx, tx, id, "step", key, string(st.State), st.Detail)
+	})
+}
+
+func runningDetail(st slipway.Step) string {
+	verb := map[slipway.StepKind]string{slipway.StepBuild: "building", slipway.StepRun: "starting", slipway.StepPrune: "removing"}[st.Kind]
+	if st.Attempt > 1 {
+		return fmt.Sprintf("%s (attempt %d)", verb, st.Attempt)
+	}
+	return verb
+}
+
+// outcome is the result of executing a step.
+type outcome struct {
+	state   slipway.StepState
+	detail  string
+	live    *slipway.LiveRun
+	removed bool
+	// interrupted is set when the server is stopping.
+	interrupted error
+}
+
+func (s *Service) execute(ctx context.Context, d slipway.Deployment, cfg slipway.ToolConfig, st slipway.Step) outcome {
+	switch st.Kind {
+	case slipway.StepBuild:
+		return s.executeBuild(ctx, d, cfg, st)
+	case slipway.StepRun:
+		return s.executeRun(ctx, d, cfg, st)
+	case slipway.StepPrune:
+		if err := s.target.Remove(ctx, d.Tool, st.Component); err != nil {
+			return s.failed(ctx, nil, "remove: "+err.Error())
+		}
+		return outcome{state: slipway.StepDone, detail: "removed (not in config)", removed: true}
+	}
+	return outcome{state: slipway.StepFailed, detail: "unknown step kind " + string(st.Kind)}
+}
+
+// failed classifies an execution error: interrupted by shutdown, timed out,
+// or failed.
+func (s *Service) failed(ctx, stepCtx context.Context, detail string) outcome {
+	if ctx.Err() != nil {
+		return outcome{interrupted: ctx.Err()}
+	}
+	if stepCtx != nil && errors.Is(context.Cause(stepCtx), errStepTimeout) {
+		return outcome{state: slipway.StepTimedOut, detail: detail}
+	}
+	return outcome{state: slipway.StepFailed, detail: detail}
+}
+
+func (s *Service) executeBuild(ctx context.Context, d slipway.Deployment, cfg slipway.ToolConfig, st slipway.Step) outcome {
+	c := cfg.Components[st.Component]
+	src := c.Build.Source
+	// Wait for a build slot, honouring shutdown.
+	select {
+	case s.slots <- struct{}{}:
+		defer func() { <-s.slots }()
+	case <-ctx.Done():
+		return outcome{interrupted: ctx.Err()}
+	}
+	now := s.now()
+	b := slipway.Build{
+		ID: st.BuildKey, Tool: d.Tool, Component: st.Component, Key: st.BuildKey,
+		Repository: src.Repository, Ref: src.Ref, Commit: st.Commit, Status: slipway.BuildRunning,
+		LogPath: s.builder.LogPath(st.BuildKey), CreatedAt: now, UpdatedAt: now,
+	}
+	if err := s.upsertBuild(ctx, b); err != nil {
+		return s.failed(ctx, nil, "record build: "+err.Error())
+	}
+	bctx, cancel := context.WithTimeoutCause(ctx, s.cfg.BuildTimeout, errStepTimeout)
+	defer cancel()
+	start := time.Now()
+	art, err := s.builder.Build(bctx, build.Request{
+		Tool: d.Tool, Component: st.Component, Repository: src.Repository, Ref: src.Ref,
+		Commit: st.Commit, Key: st.BuildKey, Settings: *src,
+	})
+	b.UpdatedAt = s.now()
+	if err != nil {
+		out := s.failed(ctx, bctx, "build failed: "+err.Error())
+		if out.interrupted == nil {
+			b.Status, b.Error = slipway.BuildFailed, err.Error()
+			if out.state == slipway.StepTimedOut {
+				out.detail = fmt.Sprintf("build timed out after %s", s.cfg.BuildTimeout)
+			}
+			_ = s.store.BuildUpdate(context.WithoutCancel(ctx), b) //nolint:errcheck // the step records the failure
+		}
+		return out
+	}
+	b.Status, b.Artifact = slipway.BuildSuccessful, art.Dir
+	if err := s.store.BuildUpdate(ctx, b); err != nil {
+		return s.failed(ctx, nil, "record build: "+err.Error())
+	}
+	return outcome{state: slipway.StepDone, detail: fmt.Sprintf("built %s in %s", short(st.Commit), round(time.Since(start)))}
+}
+
+func (s *Service) upsertBuild(ctx context.Context, b slipway.Build) error {
+	if _, err := s.store.BuildGet(ctx, b.Tool, b.ID); err == nil {
+		return s.store.BuildUpdate(ctx, b)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return s.store.BuildCreate(ctx, b)
+}
+
+func (s *Service) executeRun(ctx context.Context, d slipway.Deployment, cfg slipway.ToolConfig, st slipway.Step) outcome {
+	c := cfg.Components[st.Component]
+	art, ok, err := s.builder.Lookup(ctx, st.BuildKey)
+	if err != nil {
+		return s.failed(ctx, nil, "look up build: "+err.Error())
+	}
+	if !ok {
+		return outcome{state: slipway.StepFailed, detail: fmt.Sprintf("artifact %s of %s is missing", st.BuildKey, c.BuildFrom())}
+	}
+	spec := target.Spec{Tool: d.Tool, Component: c, SpecHash: st.SpecHash, Artifact: art}
+	live := &slipway.LiveRun{
+		Tool: d.Tool, Component: c.Name, Type: c.Type, SpecHash: st.SpecHash, BuildKey: st.BuildKey,
+		Commit: st.Commit, Artifact: art.Dir, DeploymentID: d.ID, Spec: c, AppliedAt: s.now(),
+	}
+	waited := ""
+	if len(c.WaitFor) > 0 {
+		waited = " (waited for " + strings.Join(c.WaitFor, ", ") + ")"
+	}
+	switch c.Type {
+	case slipway.OneOff:
+		timeout := s.cfg.OneOffTimeout
+		if c.Run.Timeout > 0 {
+			timeout = time.Duration(c.Run.Timeout) * time.Second
+		}
+		rctx, cancel := context.WithTimeoutCause(ctx, timeout, errStepTimeout)
+		defer cancel()
+		res, err := s.target.RunOnce(rctx, spec, d.ID)
+		if err != nil {
+			return s.failed(ctx, rctx, "run: "+err.Error())
+		}
+		if res.ExitCode != 0 {
+			return outcome{state: slipway.StepFailed, detail: fmt.Sprintf("exited with status %d after %s%s", res.ExitCode, round(res.Duration), tail(res.LogTail))}
+		}
+		return outcome{state: slipway.StepDone, detail: fmt.Sprintf("completed in %s%s", round(res.Duration), waited), live: live}
+	case slipway.Scheduled:
+		res, err := s.target.Apply(ctx, spec)
+		if err != nil {
+			return s.failed(ctx, nil, "apply: "+err.Error())
+		}
+		return outcome{state: slipway.StepDone, detail: res.Message + waited, live: live}
+	case slipway.Continuous:
+	}
+	if _, err := s.target.Apply(ctx, spec); err != nil {
+		return s.failed(ctx, nil, "apply: "+err.Error())
+	}
+	hctx, cancel := context.WithTimeoutCause(ctx, s.cfg.HealthTimeout, errStepTimeout)
+	defer cancel()
+	h, err := s.target.WaitHealthy(hctx, d.Tool, c.Name)
+	if err != nil {
+		out := s.failed(ctx, hctx, "not healthy: "+err.Error())
+		if out.state == slipway.StepTimedOut {
+			out.detail = fmt.Sprintf("not healthy within %s: %v", s.cfg.HealthTimeout, err)
+		}
+		out.live = live // what runs now is the new spec, healthy or not
+		return out
+	}
+	return outcome{state: slipway.StepDone, detail: cmp.Or(h.Message, "healthy after "+round(h.After).String()) + waited, live: live}
+}
+
+func tail(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return ""
+	}
+	return ":\n" + s
+}
+
+func round(d time.Duration) time.Duration {
+	if d > time.Second {
+		return d.Round(100 * time.Millisecond)
+	}
+	return d.Round(time.Millisecond)
+}
+
+// advance records a deployment's progress in one transaction: it runs the
+// given writes, creates the plan when steps is not nil, skips the
+// dependants of failed steps, enqueues the steps whose needs are all
+// satisfied, and finishes the deployment when every step is final.
+func (s *Service) advance(ctx context.Context, d slipway.Deployment, steps []slipway.Step, writes ...func(store.Tx) error) error {
+	err := s.tx(ctx, d.ID, func(tx store.Tx) error {
+		for _, w := range writes {
+			if err := w(tx); err != nil {
+				return err
+			}
+		}
+		cur, err := tx.DeploymentGet(ctx, d.Tool, d.ID)
+		if err != nil {
+			return err
+		}
+		if cur.Status.Final() {
+			return nil
+		}
+		if steps != nil {
+			if err := tx.StepsCreate(ctx, steps); err != nil {
+				return err
+			}
+			for _, st := range steps {
+				if st.State.Final() {
+					if err := s.emit(ctx, tx, d.ID, "step", st.Key, string(st.State), st.Detail); err != nil {
+						return err
+					}
+				}
+			}
+			msg := fmt.Sprintf("Deploying: %s", summarize(steps))
+			if _, err := tx.DeploymentUpdateStatus(ctx, store.DeploymentStatusUpdate{Tool: d.Tool, ID: d.ID, Status: slipway.DeploymentRunning, LongStatus: msg, UpdatedAt: s.now()}); err != nil {
+				return err
+			}
+			if err := s.emit(ctx, tx, d.ID, "plan", "", string(slipway.DeploymentRunning), msg); err != nil {
+				return err
+			}
+		}
+		all, err := tx.StepList(ctx, d.ID)
+		if err != nil {
+			return err
+		}
+		return s.progress(ctx, tx, cur, all)
+	})
+	if err != nil {
+		return fmt.Errorf("deployment %s: record progress: %w", d.ID, err)
+	}
+	return nil
+}
+
+// progress is the scheduling rule, applied inside a transaction.
+func (s *Service) progress(ctx context.Context, tx store.Tx, d slipway.Deployment, all []slipway.Step) error {
+	byKey := make(map[string]*slipway.Step, len(all))
+	for i := range all {
+		byKey[all[i].Key] = &all[i]
+	}
+	cancelling := d.Status == slipway.DeploymentCancelling
+	// Settle pending steps that can no longer run, until nothing changes:
+	// a skip can make further dependants unrunnable.
+	for changed := true; changed; {
+		changed = false
+		for i := range all {
+			st := &all[i]
+			if st.State != slipway.StepPending {
+				continue
+			}
+			reason := ""
+			if cancelling {
+				reason = "The deployment was cancelled"
+			}
+			for _, n := range st.Needs {
+				if dep := byKey[n]; reason == "" && dep != nil && dep.State.Final() && !dep.State.Satisfied() {
+					reason = "skipped: " + n + " " + string(dep.State)
+				}
+			}
+			if reason == "" {
+				continue
+			}
+			state := slipway.StepSkipped
+			if cancelling {
+				state = slipway.StepCancelled
+			}
+			if _, err := tx.StepUpdate(ctx, store.StepUpdate{DeploymentID: d.ID, Key: st.Key, State: state, Detail: reason, Attempt: st.Attempt, FinishedAt: s.now(), IfStateIn: []slipway.StepState{slipway.StepPending}}); err != nil {
+				return err
+			}
+			if err := s.emit(ctx, tx, d.ID, "step", st.Key, string(state), reason); err != nil {
+				return err
+			}
+			st.State, st.Detail, changed = state, reason, true
+		}
+	}
+	var due []runner.Job
+	final := true
+	for _, st := range all {
+		if !st.State.Final() {
+			final = false
+		}
+		if st.State != slipway.StepPending {
+			continue
+		}
+		ready := true
+		for _, n := range st.Needs {
+			if dep := byKey[n]; dep == nil || !dep.State.Satisfied() {
+				ready = false
+				break
+			}
+		}
+		if ready {
+			due = append(due, runner.Job{Tool: d.Tool, DeploymentID: d.ID, Key: st.Key})
+		}
+	}
+	if !final {
+		return s.enqueuer.EnqueueTx(ctx, tx, due...)
+	}
+	status, long := outcomeOf(d, all)
+	return s.finishTx(ctx, tx, d, status, long)
+}
+
+// outcomeOf decides a finished deployment's status and long status.
+func outcomeOf(d slipway.Deployment, all []slipway.Step) (slipway.DeploymentStatus, string) {
+	var first *slipway.Step
+	for i := range all {
+		st := &all[i]
+		if st.State == slipway.StepFailed || st.State == slipway.StepTimedOut {
+			if first == nil || st.FinishedAt.Before(first.FinishedAt) {
+				first = st
+			}
+		}
+	}
+	switch {
+	case first != nil && first.State == slipway.StepTimedOut:
+		return slipway.DeploymentTimedOut, fmt.Sprintf("%s %s timed out: %s", first.Kind, first.Component, first.Detail)
+	case first != nil:
+		return slipway.DeploymentFailed, fmt.Sprintf("%s %s failed: %s", first.Kind, first.Component, first.Detail)
+	case d.Status == slipway.DeploymentCancelling:
+		return slipway.DeploymentCancelled, "Deployment was cancelled"
+	}
+	return slipway.DeploymentSuccessful, "All components deployed: " + summarize(all)
+}
+
+// summarize counts what a plan does: "1 build, 2 runs, 3 unchanged".
+func summarize(steps []slipway.Step) string {
+	var builds, runs, prunes, unchanged int
+	for _, st := range steps {
+		switch {
+		case st.State == slipway.StepUnchanged:
+			unchanged++
+		case st.Kind == slipway.StepBuild:
+			builds++
+		case st.Kind == slipway.StepRun:
+			runs++
+		case st.Kind == slipway.StepPrune:
+			prunes++
+		}
+	}
+	return fmt.Sprintf("%d to build, %d to run, %d to remove, %d unchanged", builds, runs, prunes, unchanged)
+}
+
+// finish ends a deployment outside any step (it failed before planning).
+func (s *Service) finish(ctx context.Context, d slipway.Deployment, status slipway.DeploymentStatus, long string) error {
+	return s.tx(ctx, d.ID, func(tx store.Tx) error { return s.finishTx(ctx, tx, d, status, long) })
+}
+
+func (s *Service) finishTx(ctx context.Context, tx store.Tx, d slipway.Deployment, status slipway.DeploymentStatus, long string) error {
+	now := s.now()
+	ok, err := tx.DeploymentUpdateStatus(ctx, store.DeploymentStatusUpdate{
+		Tool: d.Tool, ID: d.ID, Status: status, LongStatus: long, FinishedAt: now, UpdatedAt: now,
+		IfStatusIn: []slipway.DeploymentStatus{slipway.DeploymentPending, slipway.DeploymentRunning, slipway.DeploymentCancelling},
+	})
+	if err != nil || !ok {
+		return err
+	}
+	if err := s.emit(ctx, tx, d.ID, "deployment", "", string(status), long); err != nil {
+		return err
+	}
+	if _, err := tx.DeploymentPrune(ctx, d.Tool, s.cfg.KeepDeployments); err != nil {
+		return fmt.Errorf("prune old deployments: %w", err)
+	}
+	return nil
+}
+
+// setStatus moves a deployment to an in-progress status.
+func (s *Service) setStatus(ctx context.Context, d slipway.Deployment, status slipway.DeploymentStatus, long string) error {
+	return s.tx(ctx, d.ID, func(tx store.Tx) error {
+		ok, err := tx.DeploymentUpdateStatus(ctx, store.DeploymentStatusUpdate{
+			Tool: d.Tool, ID: d.ID, Status: status, LongStatus: long, UpdatedAt: s.now(),
+			IfStatusIn: []slipway.DeploymentStatus{slipway.DeploymentPending, slipway.DeploymentRunning},
+		})
+		if err != nil || !ok {
+			return err
+		}
+		return s.emit(ctx, tx, d.ID, "deployment", "", string(status), long)
+	})
+}
+
+// tx runs fn in a transaction and wakes the deployment's watchers after it
+// commits.
+func (s *Service) tx(ctx context.Context, deploymentID string, fn func(store.Tx) error) error {
+	if err := s.store.InTx(ctx, fn); err != nil {
+		return err
+	}
+	s.events.notify(deploymentID)
+	return nil
+}

@@ -1,0 +1,287 @@
+package deploy
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"slipway.dev/slipway/internal/slipway"
+)
+
+// SourceRef names a ref in a repository, the input of ref resolution.
+type SourceRef struct {
+	Repository string
+	Ref        string
+}
+
+// PlanInput is everything [Plan] looks at. Gathering it (resolving refs,
+// looking up builds, reading live state) is I/O and happens before.
+type PlanInput struct {
+	// DeploymentID is stamped on every step.
+	DeploymentID string
+	Config       slipway.ToolConfig
+	// Live is what runs now, by component name.
+	Live map[string]slipway.LiveRun
+	// Commits maps every source ref of Config to its resolved commit.
+	Commits map[SourceRef]string
+	// Built holds the build keys for which a finished artifact exists.
+	Built map[string]bool
+	// BuilderVersion is part of every build key.
+	BuilderVersion string
+	ForceBuild     bool
+	ForceRun       bool
+}
+
+// Plan compares the desired config with what is live and returns the steps
+// that converge one to the other, each with the reason it was chosen.
+//
+// The steps come in a stable order: builds in config order, then runs in
+// dependency order (ties in config order), then prunes by name. Steps with
+// nothing to do are included, already in state [slipway.StepUnchanged], so
+// that a plan explains every component. Needs reference only steps of the
+// same plan.
+//
+// Plan is pure: the same input always gives the same steps. It returns an
+// EInvalid error naming the cycle when wait_for has one, and an error when
+// a source ref has no resolved commit in the input.
+func Plan(in PlanInput) ([]slipway.Step, error) {
+	cfg := in.Config
+	names := cfg.Names()
+	steps := make([]slipway.Step, 0, 2*len(names)+len(in.Live))
+
+	// Builds: one step per component that builds from source.
+	buildKeys := make(map[string]string, len(names)) // component → key of its own build
+	commits := make(map[string]string, len(names))
+	for _, name := range names {
+		c := cfg.Components[name]
+		src := c.Build.Source
+		switch {
+		case src != nil:
+		case c.Build.Image != "":
+			buildKeys[name] = "image:" + c.Build.Image
+			continue
+		default:
+			continue
+		}
+		commit, ok := in.Commits[SourceRef{src.Repository, src.Ref}]
+		if !ok {
+			return nil, fmt.Errorf("plan %s: ref %q of %s is not resolved", name, src.Ref, src.Repository)
+		}
+		settings := slipway.SourceBuildSettings(*src)
+		if in.ForceBuild {
+			settings = append(settings, "forced-by="+in.DeploymentID)
+		}
+		key := slipway.BuildKey(src.Repository, commit, in.BuilderVersion, settings...)
+		buildKeys[name] = key
+		commits[name] = commit
+		st := slipway.Step{
+			DeploymentID: in.DeploymentID,
+			Key:          slipway.StepKey(slipway.StepBuild, name),
+			Kind:         slipway.StepBuild,
+			Component:    name,
+			BuildKey:     key,
+			Commit:       commit,
+			State:        slipway.StepPending,
+			Action:       slipway.ActionBuild,
+		}
+		live, isLive := in.Live[name]
+		switch {
+		case in.ForceBuild:
+			st.Reason = "forced (--force-build), commit " + short(commit)
+		case in.Built[key]:
+			st.Action, st.State = slipway.ActionReuse, slipway.StepUnchanged
+			st.Reason = "reusing build of commit " + short(commit) + " (unchanged)"
+			st.Detail = "reused " + short(commit) + " (unchanged)"
+		case isLive && live.Commit != "" && live.Commit != commit:
+			st.Reason = "commit " + short(live.Commit) + "→" + short(commit)
+		case isLive && live.Commit == commit:
+			st.Reason = "commit " + short(commit) + " not built with these settings yet"
+		default:
+			st.Reason = "first build of commit " + short(commit)
+		}
+		steps = append(steps, st)
+	}
+
+	order, err := runOrder(cfg, names)
+	if err != nil {
+		return nil, err
+	}
+	runKeys := make([]string, 0, len(order))
+	for _, name := range order {
+		c := cfg.Components[name]
+		from := c.BuildFrom()
+		key := buildKeys[from]
+		st := slipway.Step{
+			DeploymentID: in.DeploymentID,
+			Key:          slipway.StepKey(slipway.StepRun, name),
+			Kind:         slipway.StepRun,
+			Component:    name,
+			BuildKey:     key,
+			Commit:       commits[from],
+			SpecHash:     c.SpecHash(),
+			State:        slipway.StepPending,
+			Action:       slipway.ActionApply,
+		}
+		if cfg.Components[from].Build.Source != nil {
+			st.Needs = append(st.Needs, slipway.StepKey(slipway.StepBuild, from))
+		}
+		for _, w := range c.WaitFor {
+			st.Needs = append(st.Needs, slipway.StepKey(slipway.StepRun, w))
+		}
+		if c.Type == slipway.OneOff {
+			st.Action = slipway.ActionRunJob
+		}
+		live, isLive := in.Live[name]
+		switch {
+		case !isLive:
+			st.Reason = "not running yet"
+			if c.Type == slipway.OneOff {
+				st.Reason = "never run"
+			}
+		case in.ForceRun:
+			st.Reason = "forced (--force-run)"
+		case live.BuildKey != key && live.Commit != "" && live.Commit != st.Commit:
+			st.Reason = "new build: commit " + short(live.Commit) + "→" + short(st.Commit)
+		case live.BuildKey != key:
+			st.Reason = "new build of commit " + short(st.Commit)
+		case live.SpecHash != st.SpecHash:
+			st.Reason = "run settings changed"
+		default:
+			st.Action, st.State = slipway.ActionNone, slipway.StepUnchanged
+			st.Reason = "unchanged"
+			st.Detail = "unchanged"
+		}
+		steps = append(steps, st)
+		runKeys = append(runKeys, st.Key)
+	}
+
+	// Prunes: live components that are no longer configured, removed once
+	// every configured component has converged.
+	var gone []string
+	for name := range in.Live {
+		if _, ok := cfg.Components[name]; !ok {
+			gone = append(gone, name)
+		}
+	}
+	slices.Sort(gone)
+	for _, name := range gone {
+		steps = append(steps, slipway.Step{
+			DeploymentID: in.DeploymentID,
+			Key:          slipway.StepKey(slipway.StepPrune, name),
+			Kind:         slipway.StepPrune,
+			Component:    name,
+			Needs:        slices.Clip(runKeys),
+			State:        slipway.StepPending,
+			Action:       slipway.ActionRemove,
+			Reason:       "not in config",
+		})
+	}
+	return steps, nil
+}
+
+// runOrder returns the component names in wait_for dependency order (Kahn's
+// algorithm, ties in config order), or an EInvalid error naming a cycle.
+func runOrder(cfg slipway.ToolConfig, names []string) ([]string, error) {
+	index := make(map[string]int, len(names))
+	for i, n := range names {
+		index[n] = i
+	}
+	indegree := make([]int, len(names))
+	dependants := make([][]int, len(names))
+	for i, n := range names {
+		for _, w := range cfg.Components[n].WaitFor {
+			j, ok := index[w]
+			if !ok {
+				return nil, slipway.Errorf(slipway.EInvalid, "components.%s.wait_for: unknown component %q", n, w)
+			}
+			indegree[i]++
+			dependants[j] = append(dependants[j], i)
+		}
+	}
+	// A FIFO of ready nodes keeps ties in config order for the initial set;
+	// nodes released later keep the order in which they were released.
+	queue := make([]int, 0, len(names))
+	for i := range names {
+		if indegree[i] == 0 {
+			queue = append(queue, i)
+		}
+	}
+	order := make([]string, 0, len(names))
+	for head := 0; head < len(queue); head++ {
+		i := queue[head]
+		order = append(order, names[i])
+		for _, d := range dependants[i] {
+			indegree[d]--
+			if indegree[d] == 0 {
+				queue = append(queue, d)
+			}
+		}
+	}
+	if len(order) < len(names) {
+		return nil, slipway.Errorf(slipway.EInvalid, "wait_for cycle: %s", findCycle(cfg, names, indegree))
+	}
+	return order, nil
+}
+
+// findCycle returns one cycle among the nodes left with a positive
+// indegree, starting at its smallest name: "a → b → c → a".
+func findCycle(cfg slipway.ToolConfig, names []string, indegree []int) string {
+	left := make(map[string]bool)
+	for i, n := range names {
+		if indegree[i] > 0 {
+			left[n] = true
+		}
+	}
+	starts := make([]string, 0, len(left))
+	for n := range left {
+		starts = append(starts, n)
+	}
+	slices.Sort(starts)
+	for _, start := range starts {
+		// Walk wait_for edges inside the remaining set until a node repeats.
+		path := []string{start}
+		seen := map[string]int{start: 0}
+		cur := start
+		for {
+			next := ""
+			for _, w := range cfg.Components[cur].WaitFor {
+				if left[w] {
+					next = w
+					break
+				}
+			}
+			if next == "" {
+				break
+			}
+			if at, ok := seen[next]; ok {
+				cycle := append(slices.Clone(path[at:]), next)
+				return strings.Join(rotateToSmallest(cycle), " → ")
+			}
+			seen[next] = len(path)
+			path = append(path, next)
+			cur = next
+		}
+	}
+	return strings.Join(starts, ", ")
+}
+
+// rotateToSmallest rotates a closed cycle [a b c a] so it starts at its
+// smallest name.
+func rotateToSmallest(cycle []string) []string {
+	open := cycle[:len(cycle)-1]
+	m := 0
+	for i, n := range open {
+		if n < open[m] {
+			m = i
+		}
+	}
+	out := append(slices.Clone(open[m:]), open[:m]...)
+	return append(out, out[0])
+}
+
+func short(commit string) string {
+	if len(commit) > 7 {
+		return commit[:7]
+	}
+	return commit
+}

@@ -1,0 +1,428 @@
+package deploy
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strings"
+	"time"
+
+	"slipway.dev/slipway/internal/build"
+	"slipway.dev/slipway/internal/runner"
+	"slipway.dev/slipway/internal/slipway"
+	"slipway.dev/slipway/internal/store"
+	"slipway.dev/slipway/internal/target"
+	"slipway.dev/slipway/internal/toolconfig"
+)
+
+// Resolver resolves git refs to commits (the git adapter).
+type Resolver interface {
+	// ResolveAll resolves several refs of one repository at once.
+	ResolveAll(ctx context.Context, repository string, refs []string) (map[string]string, error)
+}
+
+// Enqueuer puts jobs on the durable queue in a store transaction (the
+// runner).
+type Enqueuer interface {
+	EnqueueTx(ctx context.Context, tx runner.SQLTx, jobs ...runner.Job) error
+}
+
+// Config holds the service's knobs. Zero values mean the defaults.
+type Config struct {
+	Logger *slog.Logger
+	// NowFunc returns the current time; default time.Now.
+	NowFunc func() time.Time
+	// BuildSlots bounds concurrent builds on this server (default: number
+	// of CPUs).
+	BuildSlots int
+	// BuildTimeout bounds one build (default 30m).
+	BuildTimeout time.Duration
+	// HealthTimeout bounds the wait for a continuous component to become
+	// healthy (default 2m).
+	HealthTimeout time.Duration
+	// OneOffTimeout bounds a one-off run without its own timeout (default 1h).
+	OneOffTimeout time.Duration
+	// ResolveTimeout bounds resolving all refs of a deployment (default 2m).
+	ResolveTimeout time.Duration
+	// KeepDeployments is how many deployments per tool are kept (default 25,
+	// as Toolforge).
+	KeepDeployments int
+	// AllowLocalRepos permits file:// and local-path repositories (the
+	// embedded default; off on shared servers).
+	AllowLocalRepos bool
+	// AllowImages permits prebuilt `image:` components (Kubernetes targets).
+	AllowImages bool
+	// RecheckInterval is how often an event watcher re-reads the store when
+	// it hears nothing (changes made by another replica); default 1s.
+	RecheckInterval time.Duration
+}
+
+// Service runs Slipway's deployments. It serves the API (configs,
+// deployments, events) and implements [runner.Handler] for the durable
+// jobs that advance a deployment.
+type Service struct {
+	store    store.Store
+	source   Resolver
+	builder  build.Builder
+	target   target.Driver
+	enqueuer Enqueuer
+	cfg      Config
+	logger   *slog.Logger
+	now      func() time.Time
+	slots    chan struct{}
+	events   *broker
+}
+
+// NewService returns a service over its collaborators. Call SetEnqueuer
+// before the first deployment is created.
+func NewService(st store.Store, src Resolver, b build.Builder, tg target.Driver, cfg Config) *Service {
+	cfg.BuildSlots = cmp.Or(cfg.BuildSlots, runtime.NumCPU())
+	cfg.BuildTimeout = cmp.Or(cfg.BuildTimeout, 30*time.Minute)
+	cfg.HealthTimeout = cmp.Or(cfg.HealthTimeout, 2*time.Minute)
+	cfg.OneOffTimeout = cmp.Or(cfg.OneOffTimeout, time.Hour)
+	cfg.ResolveTimeout = cmp.Or(cfg.ResolveTimeout, 2*time.Minute)
+	cfg.KeepDeployments = cmp.Or(cfg.KeepDeployments, 25)
+	cfg.RecheckInterval = cmp.Or(cfg.RecheckInterval, time.Second)
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	now := cfg.NowFunc
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{
+		store: st, source: src, builder: b, target: tg, cfg: cfg,
+		logger: logger.With("component", "deploy"),
+		now:    func() time.Time { return now().UTC() },
+		slots:  make(chan struct{}, cfg.BuildSlots),
+		events: newBroker(),
+	}
+}
+
+// SetEnqueuer sets the queue that deployments are put on. The runner and
+// the service refer to each other, so one of them is wired after creation.
+func (s *Service) SetEnqueuer(e Enqueuer) { s.enqueuer = e }
+
+// Interface guards.
+var _ runner.Handler = (*Service)(nil)
+
+// ConfigPut stores a new version of a tool's config and returns it.
+// Returns EInvalid when the config uses what this server does not allow.
+func (s *Service) ConfigPut(ctx context.Context, tool string, cfg slipway.ToolConfig) (slipway.ToolConfig, error) {
+	if err := slipway.ValidateToolName(tool); err != nil {
+		return slipway.ToolConfig{}, err
+	}
+	if err := s.checkAllowed(cfg); err != nil {
+		return slipway.ToolConfig{}, err
+	}
+	now := s.now()
+	err := s.store.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.ToolEnsure(ctx, tool, now); err != nil {
+			return err
+		}
+		_, err := tx.ConfigCreate(ctx, tool, cfg.Raw, now)
+		return err
+	})
+	if err != nil {
+		return slipway.ToolConfig{}, fmt.Errorf("store config of %s: %w", tool, err)
+	}
+	return cfg, nil
+}
+
+// checkAllowed rejects repositories and build kinds this server is not
+// configured for, naming the component.
+func (s *Service) checkAllowed(cfg slipway.ToolConfig) error {
+	var problems []string
+	for _, name := range cfg.Names() {
+		c := cfg.Components[name]
+		switch {
+		case c.Build.Image != "" && !s.cfg.AllowImages:
+			problems = append(problems, fmt.Sprintf("components.%s.build.image: prebuilt images need a Kubernetes target; this server runs local processes, so build from a repository instead", name))
+		case c.Build.Source != nil && !s.cfg.AllowLocalRepos && isLocalRepo(c.Build.Source.Repository):
+			problems = append(problems, fmt.Sprintf("components.%s.build.repository: local repositories (%s) are not allowed on this server; use an http, https or git URL", name, c.Build.Source.Repository))
+		}
+	}
+	if len(problems) > 0 {
+		return &slipway.Error{Code: slipway.EInvalid, Message: strings.Join(problems, "\n")}
+	}
+	return nil
+}
+
+func isLocalRepo(repo string) bool {
+	return strings.HasPrefix(repo, "file://") || strings.HasPrefix(repo, "/")
+}
+
+// ConfigGet returns a tool's current config. Returns ENotFound when there
+// is none.
+func (s *Service) ConfigGet(ctx context.Context, tool string) (slipway.ToolConfig, error) {
+	sc, err := s.store.ConfigGetLatest(ctx, tool)
+	if err != nil {
+		return slipway.ToolConfig{}, notFound(err, "No configuration found for tool: %s", tool)
+	}
+	return parseStored(sc.Raw)
+}
+
+// ConfigDelete deletes a tool's config (deployed components keep running)
+// and returns what was deleted. Returns ENotFound when there is none.
+func (s *Service) ConfigDelete(ctx context.Context, tool string) (slipway.ToolConfig, error) {
+	var sc store.StoredConfig
+	err := s.store.InTx(ctx, func(tx store.Tx) error {
+		var err error
+		sc, err = tx.ConfigDelete(ctx, tool, s.now())
+		return err
+	})
+	if err != nil {
+		return slipway.ToolConfig{}, notFound(err, "No configuration found for tool: %s", tool)
+	}
+	return parseStored(sc.Raw)
+}
+
+// parseStored parses a config that was valid when stored.
+func parseStored(raw []byte) (slipway.ToolConfig, error) {
+	res, err := toolconfig.Parse(raw)
+	if err != nil {
+		return slipway.ToolConfig{}, fmt.Errorf("parse stored config: %w", err)
+	}
+	return res.Config, nil
+}
+
+// notFound turns a store.ErrNotFound into an ENotFound error with the given
+// user-facing message, and passes other errors on.
+func notFound(err error, format string, args ...any) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return &slipway.Error{Code: slipway.ENotFound, Message: fmt.Sprintf(format, args...), Err: err}
+	}
+	return err
+}
+
+// DeploymentCreate creates a deployment of the tool's current config and
+// queues it. It returns at once; the deployment runs in the background.
+// Returns ENotFound when the tool has no config.
+func (s *Service) DeploymentCreate(ctx context.Context, tool string, opts slipway.DeployOptions) (slipway.Deployment, error) {
+	if err := slipway.ValidateToolName(tool); err != nil {
+		return slipway.Deployment{}, err
+	}
+	if s.enqueuer == nil {
+		return slipway.Deployment{}, errors.New("deploy: no enqueuer set")
+	}
+	now := s.now()
+	d := slipway.Deployment{
+		ID: slipway.NewDeploymentID(now), Tool: tool, CreatedAt: now, UpdatedAt: now,
+		Description: opts.Description, ForceBuild: opts.ForceBuild, ForceRun: opts.ForceRun,
+		Trigger: cmp.Or(opts.Trigger, "api"), Actor: opts.Actor,
+		Status: slipway.DeploymentPending, LongStatus: "Waiting to start",
+	}
+	err := s.store.InTx(ctx, func(tx store.Tx) error {
+		sc, err := tx.ConfigGetLatest(ctx, tool)
+		if err != nil {
+			return notFound(err, "No configuration found for tool: %s", tool)
+		}
+		d.ConfigVersion, d.ToolConfig = sc.Version, sc.Raw
+		unfinished, err := tx.DeploymentListUnfinished(ctx)
+		if err != nil {
+			return err
+		}
+		for _, u := range unfinished {
+			if u.Tool == tool {
+				d.LongStatus = "Queued behind " + u.ID
+			}
+		}
+		if err := tx.DeploymentCreate(ctx, d); err != nil {
+			return err
+		}
+		if err := s.emit(ctx, tx, d.ID, "deployment", "", string(d.Status), d.LongStatus); err != nil {
+			return err
+		}
+		return s.enqueuer.EnqueueTx(ctx, tx, runner.Job{Tool: tool, DeploymentID: d.ID})
+	})
+	if err != nil {
+		return slipway.Deployment{}, fmt.Errorf("create deployment of %s: %w", tool, err)
+	}
+	s.events.notify(d.ID)
+	return s.DeploymentGet(ctx, tool, d.ID)
+}
+
+// DeploymentList returns the tool's deployments, oldest first.
+func (s *Service) DeploymentList(ctx context.Context, tool string) ([]slipway.Deployment, error) {
+	ds, err := s.store.DeploymentList(ctx, tool)
+	if err != nil {
+		return nil, fmt.Errorf("list deployments of %s: %w", tool, err)
+	}
+	out := make([]slipway.Deployment, 0, len(ds))
+	for _, d := range ds {
+		full, err := s.complete(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, full)
+	}
+	return out, nil
+}
+
+// DeploymentGet returns one deployment with its plan; id may be "latest".
+// Returns ENotFound when there is no such deployment.
+func (s *Service) DeploymentGet(ctx context.Context, tool, id string) (slipway.Deployment, error) {
+	d, err := s.lookup(ctx, tool, id)
+	if err != nil {
+		return slipway.Deployment{}, err
+	}
+	return s.complete(ctx, d)
+}
+
+func (s *Service) lookup(ctx context.Context, tool, id string) (slipway.Deployment, error) {
+	if id == slipway.DeploymentIDLatest {
+		d, err := s.store.DeploymentLatest(ctx, tool)
+		return d, notFound(err, "No deployments found for tool: %s", tool)
+	}
+	d, err := s.store.DeploymentGet(ctx, tool, id)
+	return d, notFound(err, "Deployment %s not found for tool %s", id, tool)
+}
+
+// complete fills in a deployment's steps and its Toolforge-shaped builds
+// and runs, which are derived from the steps.
+func (s *Service) complete(ctx context.Context, d slipway.Deployment) (slipway.Deployment, error) {
+	steps, err := s.store.StepList(ctx, d.ID)
+	if err != nil {
+		return d, fmt.Errorf("steps of %s: %w", d.ID, err)
+	}
+	d.Steps = steps
+	cfg, err := parseStored(d.ToolConfig)
+	if err != nil {
+		return d, err
+	}
+	d.Builds, d.Runs = buildsAndRuns(cfg, steps)
+	return d, nil
+}
+
+// buildsAndRuns derives Toolforge's per-component build and run entries.
+func buildsAndRuns(cfg slipway.ToolConfig, steps []slipway.Step) (map[string]slipway.DeploymentBuild, map[string]slipway.DeploymentRun) {
+	byKey := make(map[string]slipway.Step, len(steps))
+	for _, st := range steps {
+		byKey[st.Key] = st
+	}
+	builds := make(map[string]slipway.DeploymentBuild, len(cfg.Components))
+	runs := make(map[string]slipway.DeploymentRun, len(cfg.Components))
+	for _, name := range cfg.Names() {
+		c := cfg.Components[name]
+		b := slipway.DeploymentBuild{BuildID: slipway.BuildIDNotYet, BuildStatus: slipway.BuildPending, BuildImage: slipway.BuildImageNotYet}
+		switch bs, ok := byKey[slipway.StepKey(slipway.StepBuild, name)]; {
+		case c.Build.ReuseFrom != "":
+			b.BuildID, b.BuildStatus = slipway.BuildIDNotNeeded, slipway.BuildSkipped
+			b.BuildLongStatus = "Component re-uses build from " + c.Build.ReuseFrom
+			if ps, ok := byKey[slipway.StepKey(slipway.StepBuild, c.Build.ReuseFrom)]; ok && ps.State.Satisfied() {
+				b.BuildImage = "builds/" + ps.BuildKey
+			}
+		case c.Build.Image != "":
+			b.BuildID, b.BuildStatus, b.BuildImage = slipway.BuildIDNotNeeded, slipway.BuildSkipped, c.Build.Image
+			b.BuildLongStatus = "Prebuilt image"
+		case ok:
+			b.BuildID = bs.BuildKey
+			b.BuildStatus = buildStatus(bs.State)
+			b.BuildLongStatus = cmp.Or(bs.Detail, bs.Reason)
+			if bs.State.Satisfied() {
+				b.BuildImage = "builds/" + bs.BuildKey
+			}
+		}
+		builds[name] = b
+		r := slipway.DeploymentRun{RunStatus: slipway.RunPending}
+		if rs, ok := byKey[slipway.StepKey(slipway.StepRun, name)]; ok {
+			r.RunStatus = runStatus(rs.State)
+			r.RunLongStatus = cmp.Or(rs.Detail, rs.Reason)
+		}
+		runs[name] = r
+	}
+	for _, st := range steps {
+		if st.Kind == slipway.StepPrune {
+			runs[st.Component] = slipway.DeploymentRun{RunStatus: runStatus(st.State), RunLongStatus: cmp.Or(st.Detail, "to be removed: "+st.Reason)}
+		}
+	}
+	return builds, runs
+}
+
+func buildStatus(s slipway.StepState) slipway.BuildStatus {
+	switch s {
+	case slipway.StepPending:
+		return slipway.BuildPending
+	case slipway.StepRunning:
+		return slipway.BuildRunning
+	case slipway.StepDone:
+		return slipway.BuildSuccessful
+	case slipway.StepUnchanged, slipway.StepSkipped:
+		return slipway.BuildSkipped
+	case slipway.StepFailed, slipway.StepTimedOut:
+		return slipway.BuildFailed
+	case slipway.StepCancelled:
+		return slipway.BuildCancelled
+	}
+	return slipway.BuildUnknown
+}
+
+func runStatus(s slipway.StepState) slipway.RunStatus {
+	switch s {
+	case slipway.StepPending, slipway.StepRunning:
+		return slipway.RunPending
+	case slipway.StepDone:
+		return slipway.RunSuccessful
+	case slipway.StepUnchanged, slipway.StepSkipped, slipway.StepCancelled:
+		return slipway.RunSkipped
+	case slipway.StepFailed, slipway.StepTimedOut:
+		return slipway.RunFailed
+	}
+	return slipway.RunUnknown
+}
+
+// DeploymentEvents calls fn for each event of a deployment with Seq > after,
+// in order, waiting for new ones. It returns nil after the event that makes
+// the deployment final, or ctx's error.
+func (s *Service) DeploymentEvents(ctx context.Context, tool, id string, after int64, fn func(slipway.Event) error) error {
+	d, err := s.lookup(ctx, tool, id)
+	if err != nil {
+		return err
+	}
+	for {
+		woken := s.events.wait(d.ID)
+		evs, err := s.store.EventList(ctx, d.ID, after, 0)
+		if err != nil {
+			return fmt.Errorf("events of %s: %w", d.ID, err)
+		}
+		for _, e := range evs {
+			if err := fn(e); err != nil {
+				return err
+			}
+			after = e.Seq
+			if e.Kind == "deployment" && slipway.DeploymentStatus(e.State).Final() {
+				return nil
+			}
+		}
+		if len(evs) == 0 {
+			// A deployment that is final with all events delivered (or whose
+			// events were pruned) has nothing more to say.
+			cur, err := s.store.DeploymentGet(ctx, tool, d.ID)
+			if err != nil {
+				return notFound(err, "Deployment %s not found for tool %s", d.ID, tool)
+			}
+			if cur.Status.Final() {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-woken:
+		case <-time.After(s.cfg.RecheckInterval):
+		}
+	}
+}
+
+// emit appends an event in tx.
+func (s *Service) emit(ctx context.Context, tx store.Tx, deploymentID, kind, step, state, msg string) error {
+	_, err := tx.EventAppend(ctx, slipway.Event{DeploymentID: deploymentID, Time: s.now(), Kind: kind, Step: step, State: state, Message: msg})
+	if err != nil {
+		return fmt.Errorf("append event: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,216 @@
+package git
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// runOpts are the options of one git command.
+type runOpts struct {
+	dir     string    // working directory; "" for the current one
+	stdin   string    // standard input
+	stdout  io.Writer // where stdout goes; nil to return it
+	network bool      // the command talks to a remote: classify its failures
+	repo    string    // the repository, redacted from stderr
+}
+
+// maxStderr is how much of git's stderr an error keeps (the end of it).
+const maxStderr = 2000
+
+// run runs git with args and returns its standard output. The command runs
+// in its own process group, killed with all its children when ctx is done.
+func (c *Client) run(ctx context.Context, o runOpts, args ...string) ([]byte, error) {
+	full := []string{"-c", "core.hooksPath=/dev/null", "-c", "tar.umask=022"}
+	if c.cfg.AllowLocal {
+		full = append(full, "-c", "protocol.file.allow=always")
+	} else {
+		full = append(full, "-c", "protocol.file.allow=never")
+	}
+	full = append(full, args...)
+	cmd := exec.CommandContext(ctx, "git", full...)
+	cmd.Dir = o.dir
+	cmd.Env = c.environ()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 2 * time.Second
+	if o.stdin != "" {
+		cmd.Stdin = strings.NewReader(o.stdin)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout = &stdout
+	if o.stdout != nil {
+		cmd.Stdout = o.stdout
+	}
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if err == nil {
+		return stdout.Bytes(), nil
+	}
+	msg := oneLine(stderr.String())
+	if len(msg) > maxStderr {
+		msg = "…" + msg[len(msg)-maxStderr:]
+	}
+	if o.repo != "" {
+		msg = redactIn(msg, o.repo)
+	}
+	ge := &gitError{err: err, stderr: msg}
+	var exitErr *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		// Killed because the caller gave up or the operation timed out.
+		ge.err = ctx.Err()
+		ge.transient = true
+	case errors.As(err, &exitErr) && exitErr.ExitCode() == -1:
+		ge.transient = true // killed by a signal
+	case o.network:
+		ge.transient = transientStderr(msg)
+	}
+	return nil, ge
+}
+
+// environ returns the environment git runs with: this process's, without
+// git's own variables and without the user's config.
+func (c *Client) environ() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "GIT_") || k == "HOME" || k == "XDG_CONFIG_HOME" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env,
+		"HOME="+c.home,
+		"XDG_CONFIG_HOME="+c.home,
+		"GIT_CONFIG_NOSYSTEM=1",
+		"GIT_TERMINAL_PROMPT=0",
+		"GIT_SSH_COMMAND=ssh -o BatchMode=yes",
+		"LC_ALL=C", // stderr is classified by its English text
+	)
+}
+
+// gitError is a failed git command: its exit status (or the context's
+// error, when it was killed) and its standard error.
+type gitError struct {
+	err       error
+	stderr    string
+	transient bool
+}
+
+func (e *gitError) Error() string {
+	if e.stderr == "" {
+		return e.err.Error()
+	}
+	return e.err.Error() + ": " + e.stderr
+}
+
+func (e *gitError) Unwrap() error { return e.err }
+
+// Stderr substrings (lowercase) that make a network failure permanent or
+// transient. Permanent ones are checked first: an auth failure over ssh also
+// says "could not read from remote repository".
+var (
+	permanentMarkers = []string{
+		"authentication failed", "could not read username", "could not read password",
+		"terminal prompts disabled", "permission denied", "repository not found",
+		"does not appear to be a git repository", "not a git repository",
+		"returned error: 401", "returned error: 403", "returned error: 404",
+		"host key verification failed", "unsupported protocol", "transport '",
+	}
+	transientMarkers = []string{
+		"could not resolve host", "temporary failure in name resolution", "failed to connect",
+		"connection refused", "connection timed out", "connection reset", "timed out",
+		"network is unreachable", "no route to host", "early eof", "hung up unexpectedly",
+		"rpc failed", "returned error: 5", "returned error: 429", "unexpected disconnect",
+		"gnutls", "ssl", "tls",
+	}
+)
+
+func transientStderr(msg string) bool {
+	msg = strings.ToLower(msg)
+	for _, s := range permanentMarkers {
+		if strings.Contains(msg, s) {
+			return false
+		}
+	}
+	for _, s := range transientMarkers {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// IsTransient reports whether err is worth retrying: git could not reach
+// the repository (refused or reset connections, DNS failures, server errors),
+// timed out, or was killed. It reports false for nil and for permanent
+// failures: [ErrRefNotFound], [ErrAmbiguousRef], [ErrLocalNotAllowed],
+// [ErrInvalidRepository], a repository that does not exist, authentication
+// failures, and anything it does not recognise. An error joining several
+// failures is transient only if none of them is permanent.
+func IsTransient(err error) bool {
+	if err == nil {
+		return false
+	}
+	for _, p := range []error{ErrRefNotFound, ErrAmbiguousRef, ErrLocalNotAllowed, ErrInvalidRepository} {
+		if errors.Is(err, p) {
+			return false
+		}
+	}
+	var ge *gitError
+	if errors.As(err, &ge) {
+		return ge.transient
+	}
+	return errors.Is(err, context.DeadlineExceeded)
+}
+
+// redact returns repository with credentials hidden: the whole user info of
+// an http(s) URL (a token may be the user name), the password of others.
+func redact(repository string) string {
+	u, err := url.Parse(repository)
+	if err != nil || u.User == nil || u.Scheme == "" {
+		return repository
+	}
+	if u.Scheme == "http" || u.Scheme == "https" {
+		u.User = url.User("xxxxx")
+		return u.String()
+	}
+	return u.Redacted()
+}
+
+// redactIn hides repository's credentials wherever they appear in s.
+func redactIn(s, repository string) string {
+	u, err := url.Parse(repository)
+	if err != nil || u.User == nil {
+		return s
+	}
+	s = strings.ReplaceAll(s, repository, redact(repository))
+	if p, ok := u.User.Password(); ok && p != "" {
+		s = strings.ReplaceAll(s, p, "xxxxx")
+	}
+	if u.Scheme == "http" || u.Scheme == "https" {
+		if name := u.User.Username(); len(name) >= 8 {
+			s = strings.ReplaceAll(s, name, "xxxxx")
+		}
+	}
+	return s
+}
+
+// oneLine joins the non-empty lines of git's stderr with "; ".
+func oneLine(s string) string {
+	var lines []string
+	for line := range strings.SplitSeq(s, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			lines = append(lines, line)
+		}
+	}
+	return strings.Join(lines, "; ")
+}

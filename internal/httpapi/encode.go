@@ -1,0 +1,169 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"slipway.dev/slipway/internal/httpapi/oapi"
+	"slipway.dev/slipway/internal/slipway"
+	"slipway.dev/slipway/internal/toolconfig"
+)
+
+// Causes that refine how an EInvalid error is answered (see errorResponse).
+var (
+	errMalformedBody        = errors.New("malformed request body")
+	errUnsupportedMediaType = errors.New("unsupported media type")
+)
+
+// messages returns a ResponseMessages with the given lists; all three lists
+// are always present in the JSON, as [] when empty.
+func messages(info, warning, errs []string) oapi.ResponseMessages {
+	orEmpty := func(s []string) []string {
+		if s == nil {
+			return []string{}
+		}
+		return s
+	}
+	return oapi.ResponseMessages{Info: orEmpty(info), Warning: orEmpty(warning), Error: orEmpty(errs)}
+}
+
+// writeJSON writes v as the JSON response body with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		// Only a bug (an unencodable type) gets here.
+		status = http.StatusInternalServerError
+		buf.Reset()
+		buf.WriteString(`{"messages":{"error":["Internal error."],"info":[],"warning":[]}}` + "\n")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// writeErrorMessages writes an error envelope (no data key) with the given
+// status and messages.
+func writeErrorMessages(w http.ResponseWriter, status int, msgs ...string) {
+	writeJSON(w, status, oapi.ErrorEnvelope{Messages: messages(nil, nil, msgs)})
+}
+
+// writeError answers err with an error envelope; see errorResponse.
+func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, msgs := a.errorResponse(r, err)
+	writeErrorMessages(w, status, msgs...)
+}
+
+// errorResponse maps err to an HTTP status and the messages.error list. It
+// is the one place where slipway error codes become HTTP statuses, and the
+// one place where internal errors are logged (with the request id); their
+// cause is never sent to the client.
+func (a *api) errorResponse(r *http.Request, err error) (int, []string) {
+	var maxErr *http.MaxBytesError
+	if errors.As(err, &maxErr) {
+		return http.StatusRequestEntityTooLarge, []string{fmt.Sprintf("Request body too large: the limit is %d bytes.", maxErr.Limit)}
+	}
+	msg := slipway.ErrorMessage(err)
+	switch slipway.ErrorCode(err) {
+	case slipway.EInvalid:
+		var pe *toolconfig.ParseError
+		switch {
+		case errors.Is(err, errMalformedBody):
+			return http.StatusBadRequest, []string{msg}
+		case errors.Is(err, errUnsupportedMediaType):
+			return http.StatusUnsupportedMediaType, []string{msg}
+		case errors.As(err, &pe) && len(pe.Problems) > 0:
+			out := make([]string, len(pe.Problems))
+			for i, p := range pe.Problems {
+				out[i] = p.String()
+			}
+			return http.StatusUnprocessableEntity, out
+		}
+		return http.StatusUnprocessableEntity, []string{msg}
+	case slipway.ENotFound:
+		return http.StatusNotFound, []string{msg}
+	case slipway.EConflict:
+		return http.StatusConflict, []string{msg}
+	case slipway.EUnauthorized:
+		return http.StatusUnauthorized, []string{msg}
+	case slipway.EForbidden:
+		return http.StatusForbidden, []string{msg}
+	case slipway.EUnavailable:
+		return http.StatusServiceUnavailable, []string{msg}
+	}
+	a.log.ErrorContext(r.Context(), "internal error",
+		"request_id", requestIDFrom(r.Context()), "method", r.Method, "path", r.URL.Path, "err", err)
+	return http.StatusInternalServerError, []string{"Internal error."}
+}
+
+// readBody reads the request body, at most MaxBodyBytes of it; a larger body
+// gives an error that errorResponse answers with 413.
+func (a *api) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes))
+	if err != nil {
+		var maxErr *http.MaxBytesError
+		if errors.As(err, &maxErr) {
+			return nil, err
+		}
+		return nil, &slipway.Error{Code: slipway.EInvalid, Message: "Cannot read the request body.", Err: errors.Join(errMalformedBody, err)}
+	}
+	return body, nil
+}
+
+// decodeJSON decodes the JSON body into v: a malformed body is EInvalid with
+// errMalformedBody (400), a well-formed body of the wrong shape is EInvalid
+// (422).
+func decodeJSON(body []byte, v any) error {
+	err := json.Unmarshal(body, v)
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &syn):
+		line, col := lineColumn(body, syn.Offset)
+		return &slipway.Error{Code: slipway.EInvalid,
+			Message: fmt.Sprintf("Invalid JSON at line %d, column %d: %s.", line, col, syn.Error()),
+			Err:     errors.Join(errMalformedBody, err)}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return &slipway.Error{Code: slipway.EInvalid, Message: "Invalid JSON: unexpected end of input.", Err: errors.Join(errMalformedBody, err)}
+	case errors.As(err, &typ):
+		where := "the request body"
+		if typ.Field != "" {
+			where = typ.Field
+		}
+		return &slipway.Error{Code: slipway.EInvalid,
+			Message: fmt.Sprintf("Invalid value for %s: expected %s, got a JSON %s.", where, typ.Type, typ.Value), Err: err}
+	}
+	return &slipway.Error{Code: slipway.EInvalid, Message: "Invalid JSON body.", Err: errors.Join(errMalformedBody, err)}
+}
+
+// lineColumn returns the 1-based line and column of byte offset off in b.
+func lineColumn(b []byte, off int64) (line, col int) {
+	off = min(max(off, 0), int64(len(b)))
+	before := b[:off]
+	line = bytes.Count(before, []byte("\n")) + 1
+	col = int(off) - (bytes.LastIndexByte(before, '\n') + 1)
+	if col < 1 {
+		col = 1
+	}
+	return line, col
+}
+
+// toolName returns the {tool} path value, or an EInvalid error (422) when it
+// is not a valid tool name.
+func toolName(r *http.Request) (string, error) {
+	tool := r.PathValue("tool")
+	if err := slipway.ValidateToolName(tool); err != nil {
+		return "", err
+	}
+	return tool, nil
+}

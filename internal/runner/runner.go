@@ -1,0 +1,286 @@
+// Package runner executes deployments durably on River (riverqueue/river).
+//
+// A deployment is two kinds of jobs: one start job (resolve, plan, record
+// the plan) and one job per step. Jobs are inserted with [Runner.EnqueueTx]
+// in the same database transaction that records the state change that makes
+// them due, so a crash can neither lose nor double a step. The runner knows
+// nothing about deployments: it calls a [Handler], which the deploy engine
+// implements.
+//
+// The lifecycle is:
+//  1. [New] with the River driver the composition root picked
+//     (riversqlite embedded, a PostgreSQL driver to scale out).
+//  2. [Migrate] River's own tables.
+//  3. [Runner.Start]; with Config.SingleNode, jobs left running by a previous
+//     process that died are made available again first.
+//  4. [Runner.Stop]: soft stop (running jobs may finish) until the context
+//     ends, then their contexts are cancelled; they are retried at the next
+//     start.
+package runner
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// Handler does the work of the jobs. A returned error means the job could
+// not be processed (a database or infrastructure failure) and is retried
+// with backoff; the outcome of a step, failed or not, is the handler's to
+// record. An error with a RetryAfter() time.Duration method reschedules the
+// job after that long without counting as a failure.
+type Handler interface {
+	StartDeployment(ctx context.Context, tool, deploymentID string) error
+	RunStep(ctx context.Context, tool, deploymentID, key string) error
+}
+
+// Job is one unit of work to enqueue: a start job when Key is empty, else
+// the step with that key.
+type Job struct {
+	Tool         string
+	DeploymentID string
+	Key          string
+}
+
+// StartArgs are the arguments of a deployment's start job.
+type StartArgs struct {
+	Tool         string `json:"tool"`
+	DeploymentID string `json:"deployment_id"`
+}
+
+// Kind implements river.JobArgs.
+func (StartArgs) Kind() string { return "deployment_start" }
+
+// StepArgs are the arguments of a step job.
+type StepArgs struct {
+	Tool         string `json:"tool"`
+	DeploymentID string `json:"deployment_id"`
+	Key          string `json:"key"`
+}
+
+// Kind implements river.JobArgs.
+func (StepArgs) Kind() string { return "deployment_step" }
+
+// Config holds the runner's knobs. Zero values mean the defaults.
+type Config struct {
+	Logger *slog.Logger
+	// MaxWorkers is how many jobs run at once (default 100: most steps
+	// wait on builds or health; build slots are limited by the engine).
+	MaxWorkers int
+	// PollInterval is how often idle workers look for due jobs when the
+	// driver cannot notify them (SQLite); default 20ms. Inserting a job
+	// from this process wakes them at once regardless.
+	PollInterval time.Duration
+	// SingleNode says this process is the only one working the queue (the
+	// embedded default, guarded by a lock on the data directory): jobs found
+	// running at start belonged to a process that died and are rescued at
+	// once instead of after RescueAfter.
+	SingleNode bool
+	// RescueAfter is when River rescues a job stuck in running on a
+	// multi-node setup; default 2h, above the longest step timeout.
+	RescueAfter time.Duration
+	// MaxAttempts is how often a job whose handler returns an error is
+	// tried; default 10.
+	MaxAttempts int
+}
+
+// Runner owns a River client.
+type Runner struct {
+	client *river.Client[*sql.Tx]
+	driver riverdriver.Driver[*sql.Tx]
+	cfg    Config
+	logger *slog.Logger
+}
+
+// New returns a runner over driver whose jobs call h.
+func New(driver riverdriver.Driver[*sql.Tx], h Handler, cfg Config) (*Runner, error) {
+	if h == nil {
+		return nil, errors.New("runner: nil handler")
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	logger = logger.With("component", "runner")
+	cfg.MaxAttempts = cmpOr(cfg.MaxAttempts, 10)
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &startWorker{h: h})
+	river.AddWorker(workers, &stepWorker{h: h})
+	poll := cmpOr(cfg.PollInterval, 20*time.Millisecond)
+	client, err := river.NewClient(driver, &river.Config{
+		Logger:               logger,
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cmpOr(cfg.MaxWorkers, 100)}},
+		Workers:              workers,
+		FetchPollInterval:    poll,
+		FetchCooldown:        min(poll, 5*time.Millisecond),
+		JobTimeout:           -1, // the engine bounds every step itself
+		RescueStuckJobsAfter: cmpOr(cfg.RescueAfter, 2*time.Hour),
+		MaxAttempts:          cfg.MaxAttempts,
+		RetryPolicy:          backoff{},
+		// Keep finished jobs briefly: deployments are the durable record.
+		CompletedJobRetentionPeriod: time.Hour,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("runner: new river client: %w", err)
+	}
+	return &Runner{client: client, driver: driver, cfg: cfg, logger: logger}, nil
+}
+
+// Migrate brings River's tables up to date.
+func Migrate(ctx context.Context, driver riverdriver.Driver[*sql.Tx]) error {
+	m, err := rivermigrate.New(driver, nil)
+	if err != nil {
+		return fmt.Errorf("river migrate: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("river migrate up: %w", err)
+	}
+	return nil
+}
+
+// Start starts working jobs. ctx bounds only the start itself.
+func (r *Runner) Start(ctx context.Context) error {
+	if r.cfg.SingleNode {
+		if err := r.rescueOrphans(ctx); err != nil {
+			return err
+		}
+	}
+	// River stops fetching when the context given to Start ends, so it gets
+	// its own lifetime; Stop ends it.
+	if err := r.client.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("runner: start: %w", err)
+	}
+	return nil
+}
+
+// Stop stops the runner: running jobs may finish until ctx ends, after
+// which their contexts are cancelled and Stop waits for them to return. It
+// is safe to call twice and before Start.
+func (r *Runner) Stop(ctx context.Context) error {
+	err := r.client.Stop(ctx)
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		hard, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := r.client.StopAndCancel(hard); err != nil {
+			return fmt.Errorf("runner: stop and cancel: %w", err)
+		}
+		return nil
+	}
+	return fmt.Errorf("runner: stop: %w", err)
+}
+
+// SQLTx is a store transaction that exposes its database/sql transaction.
+type SQLTx interface{ SQL() *sql.Tx }
+
+// EnqueueTx inserts jobs in tx; they become due when tx commits. A job
+// that is already queued or running for the same deployment and step is
+// not inserted twice.
+func (r *Runner) EnqueueTx(ctx context.Context, tx SQLTx, jobs ...Job) error {
+	if len(jobs) == 0 {
+		return nil
+	}
+	params := make([]river.InsertManyParams, 0, len(jobs))
+	unique := &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+		rivertype.JobStateRetryable, rivertype.JobStateScheduled,
+	}}}
+	for _, j := range jobs {
+		var args river.JobArgs = StepArgs{Tool: j.Tool, DeploymentID: j.DeploymentID, Key: j.Key}
+		if j.Key == "" {
+			args = StartArgs{Tool: j.Tool, DeploymentID: j.DeploymentID}
+		}
+		params = append(params, river.InsertManyParams{Args: args, InsertOpts: unique})
+	}
+	// InsertMany (not the fast variant) honours unique options.
+	if _, err := r.client.InsertManyTx(ctx, tx.SQL(), params); err != nil {
+		return fmt.Errorf("enqueue %d jobs: %w", len(jobs), err)
+	}
+	return nil
+}
+
+// rescueOrphans makes every job found running available again. Only safe
+// when no other process works this queue.
+func (r *Runner) rescueOrphans(ctx context.Context) error {
+	res, err := r.client.JobList(ctx, river.NewJobListParams().States(rivertype.JobStateRunning).First(10_000))
+	if err != nil {
+		return fmt.Errorf("runner: list orphaned jobs: %w", err)
+	}
+	if len(res.Jobs) == 0 {
+		return nil
+	}
+	now := time.Now().UTC()
+	p := &riverdriver.JobRescueManyParams{StuckHorizon: now.Add(time.Minute)}
+	for _, j := range res.Jobs {
+		errData, err := json.Marshal(rivertype.AttemptError{At: now, Attempt: j.Attempt, Error: "rescued: the server stopped while this job ran"})
+		if err != nil {
+			return fmt.Errorf("runner: marshal rescue error: %w", err)
+		}
+		p.ID = append(p.ID, j.ID)
+		p.Error = append(p.Error, errData)
+		p.FinalizedAt = append(p.FinalizedAt, nil)
+		p.ScheduledAt = append(p.ScheduledAt, now)
+		p.State = append(p.State, string(rivertype.JobStateAvailable))
+	}
+	if _, err := r.driver.GetExecutor().JobRescueMany(ctx, p); err != nil {
+		return fmt.Errorf("runner: rescue %d orphaned jobs: %w", len(p.ID), err)
+	}
+	r.logger.InfoContext(ctx, "rescued orphaned jobs", "count", len(p.ID))
+	return nil
+}
+
+type startWorker struct {
+	river.WorkerDefaults[StartArgs]
+	h Handler
+}
+
+func (w *startWorker) Work(ctx context.Context, job *river.Job[StartArgs]) error {
+	return handlerResult(w.h.StartDeployment(ctx, job.Args.Tool, job.Args.DeploymentID))
+}
+
+type stepWorker struct {
+	river.WorkerDefaults[StepArgs]
+	h Handler
+}
+
+func (w *stepWorker) Work(ctx context.Context, job *river.Job[StepArgs]) error {
+	return handlerResult(w.h.RunStep(ctx, job.Args.Tool, job.Args.DeploymentID, job.Args.Key))
+}
+
+func handlerResult(err error) error {
+	var ra interface{ RetryAfter() time.Duration }
+	if errors.As(err, &ra) {
+		return river.JobSnooze(ra.RetryAfter())
+	}
+	return err
+}
+
+// backoff retries failed jobs quickly at first (100ms, 200ms, 400ms …),
+// capped at 30s: a handler error is an infrastructure hiccup, not a step
+// failure.
+type backoff struct{}
+
+func (backoff) NextRetry(job *rivertype.JobRow) time.Time {
+	d := time.Duration(100*math.Pow(2, float64(max(job.Attempt-1, 0)))) * time.Millisecond
+	return time.Now().Add(min(d, 30*time.Second))
+}
+
+func cmpOr[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}

@@ -1,0 +1,371 @@
+// Package server is Slipway's composition root: the one place that picks
+// implementations (SQLite store, River on SQLite, git CLI, local builder,
+// local process target, HTTP API) and wires them together.
+//
+// The lifecycle is:
+//  1. [New] with a [Config].
+//  2. [Server.Start]: lock the data directory, open and migrate the store,
+//     take over or restore the components that are live, resume unfinished
+//     deployments, and start listening.
+//  3. [Server.Stop]: stop accepting requests, let running steps finish for
+//     a moment then cancel them (they resume at the next start), stop the
+//     components' processes, close the store, unlock. Safe to call twice.
+package server
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"golang.org/x/sys/unix"
+
+	"slipway.dev/slipway/internal/build/localbuild"
+	"slipway.dev/slipway/internal/deploy"
+	"slipway.dev/slipway/internal/git"
+	"slipway.dev/slipway/internal/httpapi"
+	"slipway.dev/slipway/internal/runner"
+	"slipway.dev/slipway/internal/slipway"
+	"slipway.dev/slipway/internal/store/sqlite"
+	"slipway.dev/slipway/internal/target"
+	"slipway.dev/slipway/internal/target/localexec"
+)
+
+// Files in the data directory that clients read.
+const (
+	// AdminTokenFile holds the admin API token (mode 0600).
+	AdminTokenFile = "admin-token"
+	// InfoFile holds where a running server listens, as [Info] JSON.
+	InfoFile = "server.json"
+)
+
+// Info is what a running server publishes in its data directory so that a
+// CLI on the same machine finds it.
+type Info struct {
+	URL      string `json:"url"`
+	ProxyURL string `json:"proxy_url"`
+	PID      int    `json:"pid"`
+}
+
+// Config holds the server's settings. Zero values mean the defaults.
+type Config struct {
+	// DataDir holds everything the server keeps (required).
+	DataDir string
+	// Listen is the API address; default 127.0.0.1:8700. Port 0 picks one.
+	Listen string
+	// ProxyListen is where published components are served as
+	// http://<tool>.localhost:<port>/; default 127.0.0.1:8701.
+	ProxyListen string
+	// AllowLocalRepos permits file:// and local-path repositories.
+	AllowLocalRepos bool
+	Logger          *slog.Logger
+	// HealthTimeout bounds the wait for a component to become healthy.
+	HealthTimeout time.Duration
+	// GoCache is the Go build cache the local builder shares; default the
+	// user's (`go env GOCACHE`), so app builds start warm.
+	GoCache string
+	// StopGrace is how long running steps may go on at shutdown before
+	// they are cancelled; default 3s.
+	StopGrace time.Duration
+}
+
+// Server is a running Slipway.
+type Server struct {
+	cfg     Config
+	logger  *slog.Logger
+	lock    *os.File
+	db      *sqlite.DB
+	target  *localexec.Driver
+	runner  *runner.Runner
+	service *deploy.Service
+	api     *http.Server
+	proxy   *http.Server
+	apiLn   net.Listener
+	proxyLn net.Listener
+	token   string
+	stopped sync.Once
+	closers []func(context.Context) error
+}
+
+// New returns a server that is not started yet.
+func New(cfg Config) (*Server, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("server: no data directory")
+	}
+	abs, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("server: data directory: %w", err)
+	}
+	cfg.DataDir = abs
+	cfg.Listen = cmp.Or(cfg.Listen, "127.0.0.1:8700")
+	cfg.ProxyListen = cmp.Or(cfg.ProxyListen, "127.0.0.1:8701")
+	cfg.StopGrace = cmp.Or(cfg.StopGrace, 3*time.Second)
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Server{cfg: cfg, logger: logger}, nil
+}
+
+// Start starts the server; on error everything started so far is stopped.
+func (s *Server) Start(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			_ = s.Stop(context.WithoutCancel(ctx)) //nolint:errcheck // the start error is the one to report
+		}
+	}()
+	dir := s.cfg.DataDir
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	if err := s.lockDataDir(); err != nil {
+		return err
+	}
+	if s.token, err = loadOrCreateToken(filepath.Join(dir, AdminTokenFile)); err != nil {
+		return err
+	}
+
+	s.db, err = sqlite.Open(ctx, filepath.Join(dir, "slipway.db"), sqlite.Options{Logger: s.logger})
+	if err != nil {
+		return fmt.Errorf("server: open store: %w", err)
+	}
+	s.closers = append(s.closers, func(context.Context) error { return s.db.Close() })
+	driver := riversqlite.New(s.db.WriteDB())
+	if err := runner.Migrate(ctx, driver); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+
+	src, err := git.New(git.Config{CacheDir: filepath.Join(dir, "git"), AllowLocal: s.cfg.AllowLocalRepos})
+	if err != nil {
+		return fmt.Errorf("server: git: %w", err)
+	}
+	builder, err := localbuild.New(localbuild.Config{Dir: filepath.Join(dir, "builder"), GoCache: s.goCache()}, src)
+	if err != nil {
+		return fmt.Errorf("server: builder: %w", err)
+	}
+
+	if s.apiLn, err = net.Listen("tcp", s.cfg.Listen); err != nil {
+		return fmt.Errorf("server: listen %s: %w", s.cfg.Listen, err)
+	}
+	if s.proxyLn, err = net.Listen("tcp", s.cfg.ProxyListen); err != nil {
+		return fmt.Errorf("server: proxy listen %s: %w", s.cfg.ProxyListen, err)
+	}
+	proxyPort := s.proxyLn.Addr().(*net.TCPAddr).Port
+
+	s.target, err = localexec.New(localexec.Config{
+		Dir:          filepath.Join(dir, "run"),
+		HomeDir:      func(tool string) string { return filepath.Join(dir, "tools", tool, "home") },
+		Logger:       s.logger,
+		ProxyBaseURL: func(tool string) string { return fmt.Sprintf("http://%s.localhost:%d/", tool, proxyPort) },
+	})
+	if err != nil {
+		return fmt.Errorf("server: target: %w", err)
+	}
+	if err := s.target.Start(ctx); err != nil {
+		return fmt.Errorf("server: start target: %w", err)
+	}
+	s.closers = append(s.closers, s.target.Stop)
+	if err := s.restoreLive(ctx, builder); err != nil {
+		return err
+	}
+
+	s.service = deploy.NewService(s.db, src, builder, s.target, deploy.Config{
+		Logger: s.logger, AllowLocalRepos: s.cfg.AllowLocalRepos, HealthTimeout: s.cfg.HealthTimeout,
+	})
+	s.runner, err = runner.New(driver, s.service, runner.Config{Logger: s.logger, SingleNode: true})
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	s.service.SetEnqueuer(s.runner)
+	if err := s.runner.Start(ctx); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+
+	s.api = &http.Server{
+		Handler: httpapi.NewHandler(s.service, httpapi.Config{
+			AdminToken: s.token, Logger: s.logger, Health: s.health,
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	s.proxy = &http.Server{Handler: s.target.Proxy(), ReadHeaderTimeout: 10 * time.Second}
+	go s.serve(s.api, s.apiLn)
+	go s.serve(s.proxy, s.proxyLn)
+
+	info := Info{URL: s.URL(), ProxyURL: fmt.Sprintf("http://127.0.0.1:%d", proxyPort), PID: os.Getpid()}
+	if err := writeJSON(filepath.Join(dir, InfoFile), info); err != nil {
+		return err
+	}
+	s.logger.InfoContext(ctx, "slipway server started", "url", info.URL, "proxy", info.ProxyURL, "data", dir)
+	return nil
+}
+
+func (s *Server) serve(srv *http.Server, ln net.Listener) {
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		s.logger.Error("http server stopped", "addr", ln.Addr().String(), "error", err.Error())
+	}
+}
+
+// goCache returns the Go build cache to share with app builds.
+func (s *Server) goCache() string {
+	if s.cfg.GoCache != "" {
+		return s.cfg.GoCache
+	}
+	if c := os.Getenv("GOCACHE"); c != "" {
+		return c
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "go-build")
+	}
+	return ""
+}
+
+// restoreLive makes the target run what the store says is live: processes
+// that survived a crash are taken over, the others are started again.
+func (s *Server) restoreLive(ctx context.Context, builder *localbuild.Builder) error {
+	live, err := s.db.LiveRunListAll(ctx)
+	if err != nil {
+		return fmt.Errorf("server: live state: %w", err)
+	}
+	specs := make([]target.Spec, 0, len(live))
+	for _, r := range live {
+		if r.Type == slipway.OneOff {
+			continue
+		}
+		art, ok, err := builder.Lookup(ctx, r.BuildKey)
+		if err != nil || !ok {
+			s.logger.WarnContext(ctx, "cannot restore component: artifact missing", "tool", r.Tool, "component", r.Component, "build", r.BuildKey)
+			continue
+		}
+		specs = append(specs, target.Spec{Tool: r.Tool, Component: r.Spec, SpecHash: r.SpecHash, Artifact: art})
+	}
+	if err := s.target.Restore(ctx, specs); err != nil {
+		return fmt.Errorf("server: restore live components: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) health(ctx context.Context) map[string]error {
+	checks := map[string]error{}
+	_, err := s.db.ToolList(ctx)
+	checks["store"] = err
+	checks["runner"] = nil
+	if s.runner == nil {
+		checks["runner"] = errors.New("not started")
+	}
+	_, err = s.target.List(ctx, "-")
+	checks["target"] = err
+	return checks
+}
+
+// URL returns the API's base URL.
+func (s *Server) URL() string { return "http://" + s.apiLn.Addr().String() }
+
+// ProxyURL returns where a tool's published component answers.
+func (s *Server) ProxyURL(tool string) string {
+	return fmt.Sprintf("http://%s.localhost:%d/", tool, s.proxyLn.Addr().(*net.TCPAddr).Port)
+}
+
+// AdminToken returns the admin API token.
+func (s *Server) AdminToken() string { return s.token }
+
+// Stop shuts the server down in order; see the package doc.
+func (s *Server) Stop(ctx context.Context) error {
+	var errs []error
+	s.stopped.Do(func() {
+		_ = os.Remove(filepath.Join(s.cfg.DataDir, InfoFile))
+		for _, srv := range []*http.Server{s.api, s.proxy} {
+			if srv == nil {
+				continue
+			}
+			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			if err := srv.Shutdown(sctx); err != nil {
+				errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+			}
+			cancel()
+		}
+		for _, ln := range []net.Listener{s.apiLn, s.proxyLn} {
+			if ln != nil {
+				_ = ln.Close()
+			}
+		}
+		if s.runner != nil {
+			sctx, cancel := context.WithTimeout(ctx, s.cfg.StopGrace)
+			if err := s.runner.Stop(sctx); err != nil {
+				errs = append(errs, err)
+			}
+			cancel()
+		}
+		for i := len(s.closers) - 1; i >= 0; i-- {
+			if err := s.closers[i](ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if s.lock != nil {
+			_ = s.lock.Close() // releases the flock
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// lockDataDir makes sure one server at a time uses the data directory: the
+// embedded runner relies on being the only one working its queue.
+func (s *Server) lockDataDir() error {
+	f, err := os.OpenFile(filepath.Join(s.cfg.DataDir, "slipway.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("server: lock data directory: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("server: another slipway server is using %s: %w", s.cfg.DataDir, err)
+	}
+	s.lock = f
+	return nil
+}
+
+func loadOrCreateToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil && len(strings.TrimSpace(string(b))) >= 32 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("server: read admin token: %w", err)
+	}
+	raw := make([]byte, 24)
+	_, _ = rand.Read(raw) // crypto/rand.Read never fails
+	token := "slw_" + hex.EncodeToString(raw)
+	if err := writeFileAtomic(path, []byte(token+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("server: write admin token: %w", err)
+	}
+	return token, nil
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("server: encode %s: %w", filepath.Base(path), err)
+	}
+	return writeFileAtomic(path, append(b, '\n'), 0o644)
+}
+
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, perm); err != nil {
+		return fmt.Errorf("server: write %s: %w", filepath.Base(path), err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("server: write %s: %w", filepath.Base(path), err)
+	}
+	return nil
+}

@@ -1,0 +1,55 @@
+package slipway
+
+import "time"
+
+// Build is one build of a component's source into an artifact, shared by
+// every deployment that needs the same key.
+type Build struct {
+	ID         string
+	Tool       string
+	Component  string
+	Key        string
+	Repository string
+	Ref        string
+	Commit     string
+	Status     BuildStatus
+	// Artifact is where the result lives (a directory locally, image@digest
+	// on Kubernetes).
+	Artifact  string
+	LogPath   string
+	Error     string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// LiveRun is what Slipway last applied for a component: the planner diffs
+// the desired config against it.
+type LiveRun struct {
+	Tool      string
+	Component string
+	Type      ComponentType
+	SpecHash  string
+	BuildKey  string
+	// Commit is the source commit of the build that runs ("" for prebuilt
+	// images).
+	Commit       string
+	Artifact     string
+	DeploymentID string
+	// Spec is the component as applied, for restore after a server restart
+	// and for `config generate`.
+	Spec      Component
+	AppliedAt time.Time
+}
+
+// Event is one status change of a deployment, streamed to watchers.
+type Event struct {
+	Seq          int64
+	DeploymentID string
+	Time         time.Time
+	// Kind is "deployment", "step" or "log".
+	Kind string
+	// Step is the step key for step events.
+	Step    string
+	State   string
+	Message string
+}

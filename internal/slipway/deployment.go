@@ -1,0 +1,130 @@
+package slipway
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"time"
+)
+
+// DeploymentStatus is Toolforge's closed set of deployment states.
+type DeploymentStatus string
+
+// The deployment statuses. Only Pending and Running are in progress.
+const (
+	DeploymentPending    DeploymentStatus = "pending"
+	DeploymentRunning    DeploymentStatus = "running"
+	DeploymentSuccessful DeploymentStatus = "successful"
+	DeploymentFailed     DeploymentStatus = "failed"
+	DeploymentTimedOut   DeploymentStatus = "timed_out"
+	DeploymentCancelling DeploymentStatus = "cancelling"
+	DeploymentCancelled  DeploymentStatus = "cancelled"
+)
+
+// Final reports whether s is a terminal status.
+func (s DeploymentStatus) Final() bool {
+	switch s {
+	case DeploymentSuccessful, DeploymentFailed, DeploymentTimedOut, DeploymentCancelled:
+		return true
+	case DeploymentPending, DeploymentRunning, DeploymentCancelling:
+		return false
+	}
+	return false
+}
+
+// BuildStatus is Toolforge's set of per-component build states.
+type BuildStatus string
+
+// The build statuses.
+const (
+	BuildPending    BuildStatus = "pending"
+	BuildRunning    BuildStatus = "running"
+	BuildFailed     BuildStatus = "failed"
+	BuildSuccessful BuildStatus = "successful"
+	BuildUnknown    BuildStatus = "unknown"
+	BuildSkipped    BuildStatus = "skipped"
+	BuildCancelled  BuildStatus = "cancelled"
+)
+
+// RunStatus is Toolforge's set of per-component run states.
+type RunStatus string
+
+// The run statuses.
+const (
+	RunPending    RunStatus = "pending"
+	RunFailed     RunStatus = "failed"
+	RunSuccessful RunStatus = "successful"
+	RunSkipped    RunStatus = "skipped"
+	RunUnknown    RunStatus = "unknown"
+)
+
+// Build ID sentinels, as Toolforge sends them.
+const (
+	BuildIDNotYet      = "no-id-yet"
+	BuildIDNotNeeded   = "no-build-needed"
+	BuildImageNotYet   = "no-image-yet"
+	DeploymentIDLatest = "latest"
+)
+
+// Deployment is one request to converge a tool to a config version.
+type Deployment struct {
+	// ID is YYYYMMDD-HHMMSS-xxxxxxxxxx (UTC, 10 chars of [a-z0-9]).
+	ID            string
+	Tool          string
+	CreatedAt     time.Time
+	Description   string
+	ConfigVersion int
+	// ToolConfig is the snapshot of the config (set fields, as JSON) used.
+	ToolConfig json.RawMessage
+	Status     DeploymentStatus
+	LongStatus string
+	ForceBuild bool
+	ForceRun   bool
+	Trigger    string // cli, token, webhook, poll, demo
+	Actor      string
+	UpdatedAt  time.Time
+	FinishedAt time.Time
+	// Builds and Runs are derived from Steps (or, before the plan exists,
+	// from the config snapshot) by the deploy service; the store does not
+	// keep them.
+	Builds map[string]DeploymentBuild
+	Runs   map[string]DeploymentRun
+	// Steps is the plan in order, filled by the deploy service.
+	Steps []Step
+}
+
+// DeploymentBuild is the per-component build entry of a deployment.
+type DeploymentBuild struct {
+	BuildID         string
+	BuildStatus     BuildStatus
+	BuildImage      string
+	BuildLongStatus string
+}
+
+// DeploymentRun is the per-component run entry of a deployment.
+type DeploymentRun struct {
+	RunStatus     RunStatus
+	RunLongStatus string
+}
+
+// CreationTimeFormat is the format of Toolforge's creation_time.
+const CreationTimeFormat = "20060102-150405"
+
+// NewDeploymentID returns a fresh deployment ID for time t.
+func NewDeploymentID(t time.Time) string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 10)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return t.UTC().Format(CreationTimeFormat) + "-" + string(b)
+}
+
+// DeployOptions are what a caller asks of a new deployment.
+type DeployOptions struct {
+	ForceBuild  bool
+	ForceRun    bool
+	Description string
+	Trigger     string
+	Actor       string
+}

@@ -1,0 +1,807 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"slipway.dev/slipway/internal/slipway"
+	"slipway.dev/slipway/internal/store"
+)
+
+// querier is what *sql.DB and *sql.Tx have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// queries implements [store.Queries]. On a [DB], read is the read pool,
+// write and pool the write pool; in a [tx], read and write are the
+// transaction and pool is nil.
+type queries struct {
+	read  querier
+	write querier
+	pool  *sql.DB
+}
+
+// atomic runs fn with queries that are all in one write transaction: a new
+// one on a DB, the current one in a tx. Methods that read before they write
+// use it, so that nothing changes between the read and the write.
+func (q *queries) atomic(ctx context.Context, fn func(q *queries) error) error {
+	if q.pool == nil {
+		return fn(q)
+	}
+	return inTx(ctx, q.pool, func(t *sql.Tx) error {
+		return fn(&queries{read: t, write: t})
+	})
+}
+
+// rowScanner is *sql.Row or *sql.Rows.
+type rowScanner interface {
+	Scan(dest ...any) error
+}
+
+// inArgs returns "?, ?, …" for n placeholders.
+func inArgs(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// ToolEnsure creates the tool if it does not exist.
+func (q *queries) ToolEnsure(ctx context.Context, name string, now time.Time) error {
+	_, err := q.write.ExecContext(ctx,
+		`INSERT INTO tools (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`,
+		name, encTime(now))
+	if err != nil {
+		return fmt.Errorf("ensure tool %s: %w", name, err)
+	}
+	return nil
+}
+
+// ToolList returns every tool name, sorted.
+func (q *queries) ToolList(ctx context.Context) ([]string, error) {
+	rows, err := q.read.QueryContext(ctx, `SELECT name FROM tools ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("list tools: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	names := []string{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("list tools: %w", err)
+		}
+		names = append(names, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list tools: %w", err)
+	}
+	return names, nil
+}
+
+const configColumns = `tool, version, raw, deleted, created_at`
+
+func scanConfig(r rowScanner) (store.StoredConfig, error) {
+	var (
+		c       store.StoredConfig
+		raw     sql.NullString
+		created sql.NullString
+		err     error
+	)
+	if err = r.Scan(&c.Tool, &c.Version, &raw, &c.Deleted, &created); err != nil {
+		return store.StoredConfig{}, err
+	}
+	c.Raw = decRaw(raw)
+	if c.CreatedAt, err = decTime(created); err != nil {
+		return store.StoredConfig{}, err
+	}
+	return c, nil
+}
+
+// configLatest returns the tool's newest config row, deletion markers
+// included; ErrNotFound when there is none.
+func configLatest(ctx context.Context, q querier, tool string) (store.StoredConfig, error) {
+	c, err := scanConfig(q.QueryRowContext(ctx,
+		`SELECT `+configColumns+` FROM configs WHERE tool = ? ORDER BY version DESC LIMIT 1`, tool))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.StoredConfig{}, fmt.Errorf("config of %s: %w", tool, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.StoredConfig{}, fmt.Errorf("get latest config of %s: %w", tool, err)
+	}
+	return c, nil
+}
+
+// ConfigCreate stores a new config version and returns its number.
+func (q *queries) ConfigCreate(ctx context.Context, tool string, raw json.RawMessage, now time.Time) (int, error) {
+	var version int
+	err := q.write.QueryRowContext(ctx,
+		`INSERT INTO configs (tool, version, raw, deleted, created_at)
+		 SELECT ?, COALESCE(MAX(version), 0) + 1, ?, 0, ? FROM configs WHERE tool = ?
+		 RETURNING version`,
+		tool, encRaw(raw), encTime(now), tool).Scan(&version)
+	if err != nil {
+		return 0, fmt.Errorf("create config of %s: %w", tool, err)
+	}
+	return version, nil
+}
+
+// ConfigGetLatest returns the newest version; ErrNotFound when there is none
+// or the newest is a deletion marker.
+func (q *queries) ConfigGetLatest(ctx context.Context, tool string) (store.StoredConfig, error) {
+	c, err := configLatest(ctx, q.read, tool)
+	if err != nil {
+		return store.StoredConfig{}, err
+	}
+	if c.Deleted {
+		return store.StoredConfig{}, fmt.Errorf("config of %s (deleted in version %d): %w", tool, c.Version, store.ErrNotFound)
+	}
+	return c, nil
+}
+
+// ConfigGet returns one version, deletion markers included.
+func (q *queries) ConfigGet(ctx context.Context, tool string, version int) (store.StoredConfig, error) {
+	c, err := scanConfig(q.read.QueryRowContext(ctx,
+		`SELECT `+configColumns+` FROM configs WHERE tool = ? AND version = ?`, tool, version))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.StoredConfig{}, fmt.Errorf("config version %d of %s: %w", version, tool, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.StoredConfig{}, fmt.Errorf("get config version %d of %s: %w", version, tool, err)
+	}
+	return c, nil
+}
+
+// ConfigDelete appends a deletion marker and returns the config it deleted;
+// ErrNotFound when there is no live config.
+func (q *queries) ConfigDelete(ctx context.Context, tool string, now time.Time) (store.StoredConfig, error) {
+	var deleted store.StoredConfig
+	err := q.atomic(ctx, func(q *queries) error {
+		c, err := configLatest(ctx, q.write, tool)
+		if err != nil {
+			return err
+		}
+		if c.Deleted {
+			return fmt.Errorf("config of %s (deleted in version %d): %w", tool, c.Version, store.ErrNotFound)
+		}
+		_, err = q.write.ExecContext(ctx,
+			`INSERT INTO configs (tool, version, raw, deleted, created_at) VALUES (?, ?, NULL, 1, ?)`,
+			tool, c.Version+1, encTime(now))
+		if err != nil {
+			return fmt.Errorf("delete config of %s: %w", tool, err)
+		}
+		deleted = c
+		return nil
+	})
+	if err != nil {
+		return store.StoredConfig{}, err
+	}
+	return deleted, nil
+}
+
+const deploymentColumns = `id, tool, created_at, description, config_version, tool_config, status,
+	long_status, force_build, force_run, trigger_kind, actor, updated_at, finished_at`
+
+func scanDeployment(r rowScanner) (slipway.Deployment, error) {
+	var (
+		d                          slipway.Deployment
+		created, updated, finished sql.NullString
+		toolConfig                 sql.NullString
+		err                        error
+	)
+	err = r.Scan(&d.ID, &d.Tool, &created, &d.Description, &d.ConfigVersion, &toolConfig, &d.Status,
+		&d.LongStatus, &d.ForceBuild, &d.ForceRun, &d.Trigger, &d.Actor, &updated, &finished)
+	if err != nil {
+		return slipway.Deployment{}, err
+	}
+	d.ToolConfig = decRaw(toolConfig)
+	if d.CreatedAt, err = decTime(created); err != nil {
+		return slipway.Deployment{}, err
+	}
+	if d.UpdatedAt, err = decTime(updated); err != nil {
+		return slipway.Deployment{}, err
+	}
+	if d.FinishedAt, err = decTime(finished); err != nil {
+		return slipway.Deployment{}, err
+	}
+	return d, nil
+}
+
+func scanDeployments(rows *sql.Rows, err error) ([]slipway.Deployment, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
+	ds := []slipway.Deployment{}
+	for rows.Next() {
+		d, err := scanDeployment(rows)
+		if err != nil {
+			return nil, err
+		}
+		ds = append(ds, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return ds, nil
+}
+
+// DeploymentCreate inserts a deployment (without steps).
+func (q *queries) DeploymentCreate(ctx context.Context, d slipway.Deployment) error {
+	_, err := q.write.ExecContext(ctx,
+		`INSERT INTO deployments (`+deploymentColumns+`) VALUES (`+inArgs(14)+`)`,
+		d.ID, d.Tool, encTime(d.CreatedAt), d.Description, d.ConfigVersion, encRaw(d.ToolConfig), d.Status,
+		d.LongStatus, d.ForceBuild, d.ForceRun, d.Trigger, d.Actor, encTime(d.UpdatedAt), encTime(d.FinishedAt))
+	if err != nil {
+		return fmt.Errorf("create deployment %s of %s: %w", d.ID, d.Tool, err)
+	}
+	return nil
+}
+
+// DeploymentGet returns a deployment without its steps.
+func (q *queries) DeploymentGet(ctx context.Context, tool, id string) (slipway.Deployment, error) {
+	d, err := scanDeployment(q.read.QueryRowContext(ctx,
+		`SELECT `+deploymentColumns+` FROM deployments WHERE id = ? AND tool = ?`, id, tool))
+	if errors.Is(err, sql.ErrNoRows) {
+		return slipway.Deployment{}, fmt.Errorf("deployment %s of %s: %w", id, tool, store.ErrNotFound)
+	}
+	if err != nil {
+		return slipway.Deployment{}, fmt.Errorf("get deployment %s of %s: %w", id, tool, err)
+	}
+	return d, nil
+}
+
+// DeploymentLatest returns the tool's newest deployment.
+func (q *queries) DeploymentLatest(ctx context.Context, tool string) (slipway.Deployment, error) {
+	d, err := scanDeployment(q.read.QueryRowContext(ctx,
+		`SELECT `+deploymentColumns+` FROM deployments WHERE tool = ?
+		 ORDER BY created_at DESC, id DESC LIMIT 1`, tool))
+	if errors.Is(err, sql.ErrNoRows) {
+		return slipway.Deployment{}, fmt.Errorf("latest deployment of %s: %w", tool, store.ErrNotFound)
+	}
+	if err != nil {
+		return slipway.Deployment{}, fmt.Errorf("get latest deployment of %s: %w", tool, err)
+	}
+	return d, nil
+}
+
+// DeploymentList returns the tool's deployments, oldest first.
+func (q *queries) DeploymentList(ctx context.Context, tool string) ([]slipway.Deployment, error) {
+	ds, err := scanDeployments(q.read.QueryContext(ctx,
+		`SELECT `+deploymentColumns+` FROM deployments WHERE tool = ? ORDER BY created_at, id`, tool))
+	if err != nil {
+		return nil, fmt.Errorf("list deployments of %s: %w", tool, err)
+	}
+	return ds, nil
+}
+
+// deploymentStatuses are all the deployment statuses; finalStatuses are the
+// final ones, by [slipway.DeploymentStatus.Final]. A status missing here
+// counts as unfinished, which is the safe side.
+var (
+	deploymentStatuses = []slipway.DeploymentStatus{
+		slipway.DeploymentPending, slipway.DeploymentRunning, slipway.DeploymentSuccessful,
+		slipway.DeploymentFailed, slipway.DeploymentTimedOut, slipway.DeploymentCancelling,
+		slipway.DeploymentCancelled,
+	}
+	finalStatuses = func() []any {
+		var fs []any
+		for _, s := range deploymentStatuses {
+			if s.Final() {
+				fs = append(fs, string(s))
+			}
+		}
+		return fs
+	}()
+)
+
+// DeploymentListUnfinished returns every unfinished deployment of every tool,
+// oldest first.
+func (q *queries) DeploymentListUnfinished(ctx context.Context) ([]slipway.Deployment, error) {
+	ds, err := scanDeployments(q.read.QueryContext(ctx,
+		`SELECT `+deploymentColumns+` FROM deployments WHERE status NOT IN (`+inArgs(len(finalStatuses))+`)
+		 ORDER BY created_at, id`, finalStatuses...))
+	if err != nil {
+		return nil, fmt.Errorf("list unfinished deployments: %w", err)
+	}
+	return ds, nil
+}
+
+// DeploymentUpdateStatus changes a status; ok is false when IfStatusIn did
+// not match (nothing changed).
+func (q *queries) DeploymentUpdateStatus(ctx context.Context, u store.DeploymentStatusUpdate) (bool, error) {
+	query := `UPDATE deployments SET status = ?, long_status = ?, finished_at = ?, updated_at = ?
+		WHERE id = ? AND tool = ?`
+	args := []any{u.Status, u.LongStatus, encTime(u.FinishedAt), encTime(u.UpdatedAt), u.ID, u.Tool}
+	if len(u.IfStatusIn) > 0 {
+		query += ` AND status IN (` + inArgs(len(u.IfStatusIn)) + `)`
+		for _, s := range u.IfStatusIn {
+			args = append(args, s)
+		}
+	}
+	ok := false
+	err := q.atomic(ctx, func(q *queries) error {
+		res, err := q.write.ExecContext(ctx, query, args...)
+		if err != nil {
+			return fmt.Errorf("update deployment %s of %s: %w", u.ID, u.Tool, err)
+		}
+		if ok, err = updated(ctx, res, q.write, `SELECT count(*) FROM deployments WHERE id = ? AND tool = ?`, u.ID, u.Tool); err != nil {
+			return fmt.Errorf("update deployment %s of %s: %w", u.ID, u.Tool, err)
+		}
+		return nil
+	})
+	if errors.Is(err, errNoRow) {
+		return false, fmt.Errorf("deployment %s of %s: %w", u.ID, u.Tool, store.ErrNotFound)
+	}
+	return ok, err
+}
+
+// errNoRow says that [updated] found no row to update.
+var errNoRow = errors.New("no such row")
+
+// updated reports whether an UPDATE changed a row. When it did not, it runs
+// the count query exists to tell a missing row (errNoRow) from a condition
+// that did not match (false).
+func updated(ctx context.Context, res sql.Result, q querier, exists string, args ...any) (bool, error) {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, err
+	}
+	if n > 0 {
+		return true, nil
+	}
+	var count int
+	if err := q.QueryRowContext(ctx, exists, args...).Scan(&count); err != nil {
+		return false, err
+	}
+	if count == 0 {
+		return false, errNoRow
+	}
+	return false, nil
+}
+
+// DeploymentDelete deletes a deployment with its steps and events (by
+// foreign key cascade).
+func (q *queries) DeploymentDelete(ctx context.Context, tool, id string) error {
+	res, err := q.write.ExecContext(ctx, `DELETE FROM deployments WHERE id = ? AND tool = ?`, id, tool)
+	if err != nil {
+		return fmt.Errorf("delete deployment %s of %s: %w", id, tool, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("delete deployment %s of %s: %w", id, tool, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("deployment %s of %s: %w", id, tool, store.ErrNotFound)
+	}
+	return nil
+}
+
+// DeploymentPrune deletes the tool's oldest final deployments beyond the
+// newest keep ones (counting every deployment of the tool), and returns the
+// deleted IDs, oldest first. Unfinished deployments are never deleted.
+func (q *queries) DeploymentPrune(ctx context.Context, tool string, keep int) ([]string, error) {
+	if keep < 0 {
+		return nil, fmt.Errorf("prune deployments of %s: keep is %d, want at least 0", tool, keep)
+	}
+	deleted := []string{}
+	err := q.atomic(ctx, func(q *queries) error {
+		rows, err := q.write.QueryContext(ctx,
+			`SELECT id FROM deployments WHERE tool = ? AND status IN (`+inArgs(len(finalStatuses))+`) AND id NOT IN (
+				SELECT id FROM deployments WHERE tool = ? ORDER BY created_at DESC, id DESC LIMIT ?
+			) ORDER BY created_at, id`,
+			append(append([]any{tool}, finalStatuses...), tool, keep)...)
+		if err != nil {
+			return fmt.Errorf("prune deployments of %s: %w", tool, err)
+		}
+		defer func() { _ = rows.Close() }()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return fmt.Errorf("prune deployments of %s: %w", tool, err)
+			}
+			deleted = append(deleted, id)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("prune deployments of %s: %w", tool, err)
+		}
+		_ = rows.Close()
+		for _, id := range deleted {
+			if _, err := q.write.ExecContext(ctx, `DELETE FROM deployments WHERE id = ?`, id); err != nil {
+				return fmt.Errorf("prune deployments of %s: delete %s: %w", tool, id, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return deleted, nil
+}
+
+const stepColumns = `deployment_id, step_key, kind, component, step_action, needs, reason, state, detail,
+	attempt, build_key, commit_sha, spec_hash, started_at, finished_at`
+
+func scanStep(r rowScanner) (slipway.Step, error) {
+	var (
+		s                 slipway.Step
+		needs             sql.NullString
+		started, finished sql.NullString
+		err               error
+	)
+	err = r.Scan(&s.DeploymentID, &s.Key, &s.Kind, &s.Component, &s.Action, &needs, &s.Reason, &s.State, &s.Detail,
+		&s.Attempt, &s.BuildKey, &s.Commit, &s.SpecHash, &started, &finished)
+	if err != nil {
+		return slipway.Step{}, err
+	}
+	if s.Needs, err = decNeeds(needs); err != nil {
+		return slipway.Step{}, err
+	}
+	if s.StartedAt, err = decTime(started); err != nil {
+		return slipway.Step{}, err
+	}
+	if s.FinishedAt, err = decTime(finished); err != nil {
+		return slipway.Step{}, err
+	}
+	return s, nil
+}
+
+// StepsCreate inserts a deployment's plan, after any steps it already has,
+// keeping the order. It returns ErrNotFound when a step's deployment does not
+// exist.
+func (q *queries) StepsCreate(ctx context.Context, steps []slipway.Step) error {
+	if len(steps) == 0 {
+		return nil
+	}
+	return q.atomic(ctx, func(q *queries) error {
+		next := map[string]int{}
+		for _, s := range steps {
+			seq, seen := next[s.DeploymentID]
+			if !seen {
+				var exists int
+				err := q.write.QueryRowContext(ctx,
+					`SELECT (SELECT count(*) FROM deployments WHERE id = ?),
+					        (SELECT COALESCE(MAX(seq), 0) FROM steps WHERE deployment_id = ?)`,
+					s.DeploymentID, s.DeploymentID).Scan(&exists, &seq)
+				if err != nil {
+					return fmt.Errorf("create steps of deployment %s: %w", s.DeploymentID, err)
+				}
+				if exists == 0 {
+					return fmt.Errorf("create steps: deployment %s: %w", s.DeploymentID, store.ErrNotFound)
+				}
+			}
+			seq++
+			next[s.DeploymentID] = seq
+			needs, err := encNeeds(s.Needs)
+			if err != nil {
+				return fmt.Errorf("create step %s of deployment %s: %w", s.Key, s.DeploymentID, err)
+			}
+			_, err = q.write.ExecContext(ctx,
+				`INSERT INTO steps (seq, `+stepColumns+`) VALUES (`+inArgs(16)+`)`,
+				seq, s.DeploymentID, s.Key, s.Kind, s.Component, s.Action, needs, s.Reason, s.State, s.Detail,
+				s.Attempt, s.BuildKey, s.Commit, s.SpecHash, encTime(s.StartedAt), encTime(s.FinishedAt))
+			if err != nil {
+				return fmt.Errorf("create step %s of deployment %s: %w", s.Key, s.DeploymentID, err)
+			}
+		}
+		return nil
+	})
+}
+
+// StepList returns a deployment's steps in plan order (empty, not an error,
+// before the plan exists or when the deployment does not exist).
+func (q *queries) StepList(ctx context.Context, deploymentID string) ([]slipway.Step, error) {
+	rows, err := q.read.QueryContext(ctx,
+		`SELECT `+stepColumns+` FROM steps WHERE deployment_id = ? ORDER BY seq`, deploymentID)
+	if err != nil {
+		return nil, fmt.Errorf("list steps of deployment %s: %w", deploymentID, err)
+	}
+	defer func() { _ = rows.Close() }()
+	steps := []slipway.Step{}
+	for rows.Next() {
+		s, err := scanStep(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list steps of deployment %s: %w", deploymentID, err)
+		}
+		steps = append(steps, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list steps of deployment %s: %w", deploymentID, err)
+	}
+	return steps, nil
+}
+
+// StepGet returns one step.
+func (q *queries) StepGet(ctx context.Context, deploymentID, key string) (slipway.Step, error) {
+	s, err := scanStep(q.read.QueryRowContext(ctx,
+		`SELECT `+stepColumns+` FROM steps WHERE deployment_id = ? AND step_key = ?`, deploymentID, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return slipway.Step{}, fmt.Errorf("step %s of deployment %s: %w", key, deploymentID, store.ErrNotFound)
+	}
+	if err != nil {
+		return slipway.Step{}, fmt.Errorf("get step %s of deployment %s: %w", key, deploymentID, err)
+	}
+	return s, nil
+}
+
+// StepUpdate changes a step; ok is false when IfStateIn did not match.
+func (q *queries) StepUpdate(ctx context.Context, u store.StepUpdate) (bool, error) {
+	query := `UPDATE steps SET state = ?, detail = ?, started_at = ?, finished_at = ?,
+		attempt = CASE WHEN ? = 0 THEN attempt ELSE ? END,
+		build_key = CASE WHEN ? = '' THEN build_key ELSE ? END,
+		commit_sha = CASE WHEN ? = '' THEN commit_sha ELSE ? END
+		WHERE deployment_id = ? AND step_key = ?`
+	args := []any{u.State, u.Detail, encTime(u.StartedAt), encTime(u.FinishedAt),
+		u.Attempt, u.Attempt, u.BuildKey, u.BuildKey, u.Commit, u.Commit, u.DeploymentID, u.Key}
+	if len(u.IfStateIn) > 0 {
+		query += ` AND state IN (` + inArgs(len(u.IfStateIn)) + `)`
+		for _, s := range u.IfStateIn {
+			args = append(args, s)
+		}
+	}
+	ok := false
+	err := q.atomic(ctx, func(q *queries) error {
+		res, err := q.write.ExecContext(ctx, query, args...)
+		if err != nil {
+			return fmt.Errorf("update step %s of deployment %s: %w", u.Key, u.DeploymentID, err)
+		}
+		ok, err = updated(ctx, res, q.write,
+			`SELECT count(*) FROM steps WHERE deployment_id = ? AND step_key = ?`, u.DeploymentID, u.Key)
+		if err != nil {
+			return fmt.Errorf("update step %s of deployment %s: %w", u.Key, u.DeploymentID, err)
+		}
+		return nil
+	})
+	if errors.Is(err, errNoRow) {
+		return false, fmt.Errorf("step %s of deployment %s: %w", u.Key, u.DeploymentID, store.ErrNotFound)
+	}
+	return ok, err
+}
+
+const buildColumns = `id, tool, component, build_key, repository, ref, commit_sha, status, artifact, log_path,
+	error, created_at, updated_at`
+
+func scanBuild(r rowScanner) (slipway.Build, error) {
+	var (
+		b                slipway.Build
+		created, updated sql.NullString
+		err              error
+	)
+	err = r.Scan(&b.ID, &b.Tool, &b.Component, &b.Key, &b.Repository, &b.Ref, &b.Commit, &b.Status, &b.Artifact,
+		&b.LogPath, &b.Error, &created, &updated)
+	if err != nil {
+		return slipway.Build{}, err
+	}
+	if b.CreatedAt, err = decTime(created); err != nil {
+		return slipway.Build{}, err
+	}
+	if b.UpdatedAt, err = decTime(updated); err != nil {
+		return slipway.Build{}, err
+	}
+	return b, nil
+}
+
+// BuildCreate inserts a build record.
+func (q *queries) BuildCreate(ctx context.Context, b slipway.Build) error {
+	_, err := q.write.ExecContext(ctx,
+		`INSERT INTO builds (`+buildColumns+`) VALUES (`+inArgs(13)+`)`,
+		b.ID, b.Tool, b.Component, b.Key, b.Repository, b.Ref, b.Commit, b.Status, b.Artifact, b.LogPath,
+		b.Error, encTime(b.CreatedAt), encTime(b.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("create build %s of %s: %w", b.ID, b.Tool, err)
+	}
+	return nil
+}
+
+// BuildUpdate replaces the mutable fields (status, commit, artifact, error,
+// log path, updated time) of a build.
+func (q *queries) BuildUpdate(ctx context.Context, b slipway.Build) error {
+	res, err := q.write.ExecContext(ctx,
+		`UPDATE builds SET status = ?, commit_sha = ?, artifact = ?, error = ?, log_path = ?, updated_at = ?
+		 WHERE id = ? AND tool = ?`,
+		b.Status, b.Commit, b.Artifact, b.Error, b.LogPath, encTime(b.UpdatedAt), b.ID, b.Tool)
+	if err != nil {
+		return fmt.Errorf("update build %s of %s: %w", b.ID, b.Tool, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("update build %s of %s: %w", b.ID, b.Tool, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("build %s of %s: %w", b.ID, b.Tool, store.ErrNotFound)
+	}
+	return nil
+}
+
+// BuildGet returns a build by ID.
+func (q *queries) BuildGet(ctx context.Context, tool, id string) (slipway.Build, error) {
+	b, err := scanBuild(q.read.QueryRowContext(ctx,
+		`SELECT `+buildColumns+` FROM builds WHERE id = ? AND tool = ?`, id, tool))
+	if errors.Is(err, sql.ErrNoRows) {
+		return slipway.Build{}, fmt.Errorf("build %s of %s: %w", id, tool, store.ErrNotFound)
+	}
+	if err != nil {
+		return slipway.Build{}, fmt.Errorf("get build %s of %s: %w", id, tool, err)
+	}
+	return b, nil
+}
+
+// BuildFindSuccessful returns the newest successful build with this key, for
+// any component of any tool.
+func (q *queries) BuildFindSuccessful(ctx context.Context, key string) (slipway.Build, error) {
+	b, err := scanBuild(q.read.QueryRowContext(ctx,
+		`SELECT `+buildColumns+` FROM builds WHERE build_key = ? AND status = ?
+		 ORDER BY created_at DESC, id DESC LIMIT 1`, key, slipway.BuildSuccessful))
+	if errors.Is(err, sql.ErrNoRows) {
+		return slipway.Build{}, fmt.Errorf("successful build with key %s: %w", key, store.ErrNotFound)
+	}
+	if err != nil {
+		return slipway.Build{}, fmt.Errorf("find successful build with key %s: %w", key, err)
+	}
+	return b, nil
+}
+
+// BuildList returns the tool's builds, newest first.
+func (q *queries) BuildList(ctx context.Context, tool string) ([]slipway.Build, error) {
+	rows, err := q.read.QueryContext(ctx,
+		`SELECT `+buildColumns+` FROM builds WHERE tool = ? ORDER BY created_at DESC, id DESC`, tool)
+	if err != nil {
+		return nil, fmt.Errorf("list builds of %s: %w", tool, err)
+	}
+	defer func() { _ = rows.Close() }()
+	bs := []slipway.Build{}
+	for rows.Next() {
+		b, err := scanBuild(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list builds of %s: %w", tool, err)
+		}
+		bs = append(bs, b)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list builds of %s: %w", tool, err)
+	}
+	return bs, nil
+}
+
+const liveRunColumns = `tool, component, component_type, spec_hash, build_key, artifact, deployment_id, spec,
+	applied_at`
+
+// LiveRunPut records what was applied for a component (insert or replace).
+func (q *queries) LiveRunPut(ctx context.Context, r slipway.LiveRun) error {
+	spec, err := encComponent(r.Spec)
+	if err != nil {
+		return fmt.Errorf("put live run %s of %s: %w", r.Component, r.Tool, err)
+	}
+	_, err = q.write.ExecContext(ctx,
+		`INSERT OR REPLACE INTO live_runs (`+liveRunColumns+`) VALUES (`+inArgs(9)+`)`,
+		r.Tool, r.Component, r.Type, r.SpecHash, r.BuildKey, r.Artifact, r.DeploymentID, spec, encTime(r.AppliedAt))
+	if err != nil {
+		return fmt.Errorf("put live run %s of %s: %w", r.Component, r.Tool, err)
+	}
+	return nil
+}
+
+func (q *queries) liveRuns(ctx context.Context, where string, args ...any) ([]slipway.LiveRun, error) {
+	rows, err := q.read.QueryContext(ctx,
+		`SELECT `+liveRunColumns+` FROM live_runs `+where+` ORDER BY tool, component`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
+	rs := []slipway.LiveRun{}
+	for rows.Next() {
+		var (
+			r       slipway.LiveRun
+			spec    string
+			applied sql.NullString
+		)
+		err := rows.Scan(&r.Tool, &r.Component, &r.Type, &r.SpecHash, &r.BuildKey, &r.Artifact, &r.DeploymentID,
+			&spec, &applied)
+		if err != nil {
+			return nil, err
+		}
+		if r.Spec, err = decComponent(spec); err != nil {
+			return nil, fmt.Errorf("live run %s of %s: %w", r.Component, r.Tool, err)
+		}
+		if r.AppliedAt, err = decTime(applied); err != nil {
+			return nil, fmt.Errorf("live run %s of %s: %w", r.Component, r.Tool, err)
+		}
+		rs = append(rs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return rs, nil
+}
+
+// LiveRunList returns the tool's live components, by name.
+func (q *queries) LiveRunList(ctx context.Context, tool string) ([]slipway.LiveRun, error) {
+	rs, err := q.liveRuns(ctx, `WHERE tool = ?`, tool)
+	if err != nil {
+		return nil, fmt.Errorf("list live runs of %s: %w", tool, err)
+	}
+	return rs, nil
+}
+
+// LiveRunListAll returns every tool's live components, by tool then name.
+func (q *queries) LiveRunListAll(ctx context.Context) ([]slipway.LiveRun, error) {
+	rs, err := q.liveRuns(ctx, ``)
+	if err != nil {
+		return nil, fmt.Errorf("list live runs: %w", err)
+	}
+	return rs, nil
+}
+
+// LiveRunDelete forgets a component; deleting an unknown one is not an
+// error.
+func (q *queries) LiveRunDelete(ctx context.Context, tool, component string) error {
+	_, err := q.write.ExecContext(ctx, `DELETE FROM live_runs WHERE tool = ? AND component = ?`, tool, component)
+	if err != nil {
+		return fmt.Errorf("delete live run %s of %s: %w", component, tool, err)
+	}
+	return nil
+}
+
+// EventAppend appends an event and returns its sequence number, which grows
+// across all deployments. It returns ErrNotFound when the deployment does
+// not exist.
+func (q *queries) EventAppend(ctx context.Context, e slipway.Event) (int64, error) {
+	// One statement: the existence check and the insert cannot be split by
+	// a concurrent delete.
+	res, err := q.write.ExecContext(ctx,
+		`INSERT INTO events (deployment_id, at, kind, step, state, message)
+		 SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM deployments WHERE id = ?)`,
+		e.DeploymentID, encTime(e.Time), e.Kind, e.Step, e.State, e.Message, e.DeploymentID)
+	if err != nil {
+		return 0, fmt.Errorf("append event to deployment %s: %w", e.DeploymentID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("append event to deployment %s: %w", e.DeploymentID, err)
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("append event: deployment %s: %w", e.DeploymentID, store.ErrNotFound)
+	}
+	seq, err := res.LastInsertId()
+	if err != nil {
+		return 0, fmt.Errorf("append event to deployment %s: %w", e.DeploymentID, err)
+	}
+	return seq, nil
+}
+
+// EventList returns a deployment's events with Seq > after, oldest first, at
+// most limit (0 or less: no limit).
+func (q *queries) EventList(ctx context.Context, deploymentID string, after int64, limit int) ([]slipway.Event, error) {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := q.read.QueryContext(ctx,
+		`SELECT seq, deployment_id, at, kind, step, state, message FROM events
+		 WHERE deployment_id = ? AND seq > ? ORDER BY seq LIMIT ?`, deploymentID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list events of deployment %s: %w", deploymentID, err)
+	}
+	defer func() { _ = rows.Close() }()
+	es := []slipway.Event{}
+	for rows.Next() {
+		var (
+			e  slipway.Event
+			at sql.NullString
+		)
+		if err := rows.Scan(&e.Seq, &e.DeploymentID, &at, &e.Kind, &e.Step, &e.State, &e.Message); err != nil {
+			return nil, fmt.Errorf("list events of deployment %s: %w", deploymentID, err)
+		}
+		if e.Time, err = decTime(at); err != nil {
+			return nil, fmt.Errorf("list events of deployment %s: %w", deploymentID, err)
+		}
+		es = append(es, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list events of deployment %s: %w", deploymentID, err)
+	}
+	return es, nil
+}

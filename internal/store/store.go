@@ -1,0 +1,168 @@
+// Package store is the persistence seam. One contract, two dialects:
+// sqlite (embedded default, modernc.org/sqlite) and, later, postgres. Both
+// implementations run the conformance suite in storetest, including a
+// close-and-reopen check.
+//
+// All SQL lives in the implementation packages. Both dialects are
+// database/sql based, so the runner can enqueue River jobs in the same
+// transaction that records a step's result (see [Tx.SQL]).
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"slipway.dev/slipway/internal/slipway"
+)
+
+// ErrNotFound is returned (wrapped) when a row does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Store is a database handle.
+type Store interface {
+	Queries
+	// InTx runs fn in one write transaction: everything fn does commits
+	// together, or not at all when fn returns an error.
+	InTx(ctx context.Context, fn func(tx Tx) error) error
+	// WriteDB returns the pool that write transactions use; the runner
+	// hands it to River so that jobs and rows share transactions.
+	WriteDB() *sql.DB
+	// Close closes the database. It is safe to call twice.
+	Close() error
+}
+
+// Tx is a transaction.
+type Tx interface {
+	Queries
+	// SQL returns the underlying transaction, for River's InsertTx.
+	SQL() *sql.Tx
+}
+
+// StoredConfig is one version of a tool's config as stored.
+type StoredConfig struct {
+	Tool    string
+	Version int
+	// Raw is the set-fields JSON (slipway.ToolConfig.Raw). Empty for a
+	// deletion marker.
+	Raw       json.RawMessage
+	Deleted   bool
+	CreatedAt time.Time
+}
+
+// DeploymentStatusUpdate changes a deployment's status.
+type DeploymentStatusUpdate struct {
+	Tool       string
+	ID         string
+	Status     slipway.DeploymentStatus
+	LongStatus string
+	// FinishedAt is set when Status is final.
+	FinishedAt time.Time
+	UpdatedAt  time.Time
+	// IfStatusIn, when not empty, makes the update conditional: it only
+	// applies when the current status is one of these.
+	IfStatusIn []slipway.DeploymentStatus
+}
+
+// StepUpdate changes a step. Zero-valued optional fields are left as they
+// are, except State, Detail and the times, which are always written.
+type StepUpdate struct {
+	DeploymentID string
+	Key          string
+	State        slipway.StepState
+	Detail       string
+	Attempt      int
+	// BuildKey and Commit, when not empty, replace the stored ones.
+	BuildKey   string
+	Commit     string
+	StartedAt  time.Time
+	FinishedAt time.Time
+	// IfStateIn, when not empty, makes the update conditional.
+	IfStateIn []slipway.StepState
+}
+
+// Queries are the reads and writes, available on a [Store] and on a [Tx].
+// Methods return an error wrapping [ErrNotFound] for missing rows unless
+// they say otherwise.
+type Queries interface {
+	// ToolEnsure creates the tool if it does not exist.
+	ToolEnsure(ctx context.Context, name string, now time.Time) error
+	// ToolList returns every tool name, sorted.
+	ToolList(ctx context.Context) ([]string, error)
+
+	// ConfigCreate stores a new config version and returns its number
+	// (1, 2, …; versions are never reused, even after a delete).
+	ConfigCreate(ctx context.Context, tool string, raw json.RawMessage, now time.Time) (int, error)
+	// ConfigGetLatest returns the newest version; ErrNotFound when there is
+	// none or the newest is a deletion marker.
+	ConfigGetLatest(ctx context.Context, tool string) (StoredConfig, error)
+	// ConfigGet returns one version (deletion markers included).
+	ConfigGet(ctx context.Context, tool string, version int) (StoredConfig, error)
+	// ConfigDelete appends a deletion marker and returns the config it
+	// deleted; ErrNotFound when there is no live config.
+	ConfigDelete(ctx context.Context, tool string, now time.Time) (StoredConfig, error)
+
+	// DeploymentCreate inserts a deployment (without steps).
+	DeploymentCreate(ctx context.Context, d slipway.Deployment) error
+	// DeploymentGet returns a deployment without its steps.
+	DeploymentGet(ctx context.Context, tool, id string) (slipway.Deployment, error)
+	// DeploymentLatest returns the tool's newest deployment.
+	DeploymentLatest(ctx context.Context, tool string) (slipway.Deployment, error)
+	// DeploymentList returns the tool's deployments, oldest first.
+	DeploymentList(ctx context.Context, tool string) ([]slipway.Deployment, error)
+	// DeploymentListUnfinished returns every deployment of every tool whose
+	// status is not final, oldest first.
+	DeploymentListUnfinished(ctx context.Context) ([]slipway.Deployment, error)
+	// DeploymentUpdateStatus changes a status; ok is false when IfStatusIn
+	// did not match (nothing changed).
+	DeploymentUpdateStatus(ctx context.Context, u DeploymentStatusUpdate) (ok bool, err error)
+	// DeploymentDelete deletes a deployment with its steps and events.
+	DeploymentDelete(ctx context.Context, tool, id string) error
+	// DeploymentPrune deletes the tool's oldest final deployments beyond the
+	// newest keep ones, and returns the deleted IDs.
+	DeploymentPrune(ctx context.Context, tool string, keep int) ([]string, error)
+
+	// StepsCreate inserts a deployment's plan; the order of steps is kept
+	// and StepList returns them in it.
+	StepsCreate(ctx context.Context, steps []slipway.Step) error
+	// StepList returns a deployment's steps in plan order (empty, not an
+	// error, before the plan exists).
+	StepList(ctx context.Context, deploymentID string) ([]slipway.Step, error)
+	// StepGet returns one step.
+	StepGet(ctx context.Context, deploymentID, key string) (slipway.Step, error)
+	// StepUpdate changes a step; ok is false when IfStateIn did not match.
+	StepUpdate(ctx context.Context, u StepUpdate) (ok bool, err error)
+
+	// BuildCreate inserts a build record.
+	BuildCreate(ctx context.Context, b slipway.Build) error
+	// BuildUpdate replaces the mutable fields (status, commit, artifact,
+	// error, log path, updated time) of a build.
+	BuildUpdate(ctx context.Context, b slipway.Build) error
+	// BuildGet returns a build by ID.
+	BuildGet(ctx context.Context, tool, id string) (slipway.Build, error)
+	// BuildFindSuccessful returns the newest successful build with this
+	// key, for any component of any tool.
+	BuildFindSuccessful(ctx context.Context, key string) (slipway.Build, error)
+	// BuildList returns the tool's builds, newest first.
+	BuildList(ctx context.Context, tool string) ([]slipway.Build, error)
+
+	// LiveRunPut records what was applied for a component (insert or
+	// replace).
+	LiveRunPut(ctx context.Context, r slipway.LiveRun) error
+	// LiveRunList returns the tool's live components, by name.
+	LiveRunList(ctx context.Context, tool string) ([]slipway.LiveRun, error)
+	// LiveRunListAll returns every tool's live components.
+	LiveRunListAll(ctx context.Context) ([]slipway.LiveRun, error)
+	// LiveRunDelete forgets a component; deleting an unknown one is not an
+	// error.
+	LiveRunDelete(ctx context.Context, tool, component string) error
+
+	// EventAppend appends an event and returns its sequence number, which
+	// grows across all deployments.
+	EventAppend(ctx context.Context, e slipway.Event) (int64, error)
+	// EventList returns a deployment's events with Seq > after, oldest
+	// first, at most limit (0: no limit).
+	EventList(ctx context.Context, deploymentID string, after int64, limit int) ([]slipway.Event, error)
+}

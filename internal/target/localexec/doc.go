@@ -1,0 +1,59 @@
+// Package localexec is the [target.Driver] that runs components as processes
+// on this host: the embedded default of Slipway's local mode.
+//
+// # Layout on disk
+//
+// Everything lives under [Config.Dir]:
+//
+//	<tool>/<component>/state.json       what runs: spec, generation, pids (written atomically)
+//	<tool>/<component>/<replica>.log    output of replica N (0-based), appended by the child itself
+//	<tool>/<component>/runs/<runID>.log output of a one-off run
+//	<tool>/<component>/runs/<runID>.json its result (or, while it runs, its pid)
+//	<tool>/home                         the tool's HOME (see [Config.HomeDir])
+//
+// Scheduled components append every run to 0.log.
+//
+// # Processes
+//
+// A component's command is a Procfile process type of its artifact (its
+// command line is run) or else a shell command; both run as /bin/sh -c in the
+// artifact directory, with a minimal environment (PATH, HOME, LANG, TOOL_NAME,
+// COMPONENT, PORT and the spec's Env), each in its own process group. Output
+// goes straight to the log file, which the child holds open itself, so logs
+// keep flowing when the server is gone.
+//
+// Continuous components run [slipway.RunSpec.ReplicaCount] replicas, each on
+// its own loopback port (exported as PORT when the component sets a port; the
+// user's port is the "container port"). A supervisor restarts a replica that
+// exits, after 1s, 2s, 4s … up to 60s, resetting once a run lasted 60s; three
+// exits within [Config.StartupTimeout] are a crash loop. Published components
+// are served by [Driver.Proxy] at http://<tool>.localhost:<port>/.
+//
+// Apply of a changed spec stops the old generation and then starts the new
+// one: there is a short gap in service. A zero-downtime rollout (start new,
+// wait healthy, then stop old) is a later issue.
+//
+// Scheduled components are registered in an in-process cron (UTC). The
+// Toolforge macros @hourly, @daily, @weekly, @monthly and @yearly become
+// concrete expressions with fields picked pseudo-randomly but stably from
+// "<tool> <component>". Each run has the component's timeout and retries; a
+// run still going when the next one fires makes that one skip. The last 10
+// results are kept in state.json.
+//
+// # Crash safety
+//
+// state.json records, per replica, the pid, process group, port and the start
+// time from /proc/<pid>/stat, which guards against pid reuse. When the server
+// dies (even by SIGKILL) the processes keep running; [Driver.Start] of the next
+// server adopts the ones still alive, watches them through a pidfd and
+// supervises them as before, so nothing starts twice. One-off runs are adopted
+// the same way by a retried [Driver.RunOnce] with the same run ID; their exit
+// code reaches the next server through a small exit-code file written by a
+// wrapper shell. A graceful [Driver.Stop] instead stops every process.
+//
+// # Isolation
+//
+// TODO: confine each tool (bubblewrap with setpriv, cgroup v1/v2 limits) as
+// DESIGN.md §6 describes. For now processes run unconfined as the server's
+// user, and [Driver.Start] logs a warning saying so.
+package localexec

@@ -1,0 +1,277 @@
+package localexec
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"slipway.dev/slipway/internal/slipway"
+	"slipway.dev/slipway/internal/target"
+)
+
+const (
+	probeTimeout     = 5 * time.Second // per probe, as Toolforge's startup probe
+	firstPoll        = 10 * time.Millisecond
+	fastPoll         = 25 * time.Millisecond
+	fastPollFor      = 5 * time.Second
+	maxPoll          = 100 * time.Millisecond
+	errNotFoundMsg   = "Component %s of tool %s is not running."
+	healthyMsgFormat = "healthy after %s"
+)
+
+// WaitHealthy blocks until the component's current generation is healthy:
+// with health_check_http every replica answers GET 127.0.0.1:<port><path>
+// with 2xx; with health_check_script the script exits 0 (run like the
+// component, once per replica); with only a port every replica accepts a TCP
+// connection; otherwise every replica stayed up for HealthyAfter. Probes
+// start at once and repeat every 10ms, slowing to 25ms for the first 5s
+// after the start and to 100ms later, and also whenever
+// a replica starts or exits. A crash loop (three exits) fails at once, and
+// so does ctx ending (StartupTimeout when ctx has no deadline); both errors
+// carry the last log lines. Scheduled components are healthy at once. An
+// unknown or stopped component is a [slipway.ENotFound] error.
+func (d *Driver) WaitHealthy(ctx context.Context, tool, name string) (target.HealthResult, error) {
+	fail := func(err error) (target.HealthResult, error) {
+		return target.HealthResult{}, fmt.Errorf("wait healthy %s/%s: %w", tool, name, err)
+	}
+	c := d.lookup(tool, name)
+	if c == nil {
+		return fail(slipway.Errorf(slipway.ENotFound, errNotFoundMsg, name, tool))
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d.cfg.StartupTimeout)
+		defer cancel()
+	}
+	interval := firstPoll
+	last := "not probed yet"
+	for {
+		c.mu.Lock()
+		if c.removed || !c.active {
+			c.mu.Unlock()
+			return fail(slipway.Errorf(slipway.ENotFound, errNotFoundMsg, name, tool))
+		}
+		spec, gen, genStart := c.spec, c.gen, c.genStart
+		if spec.Component.Type == slipway.Scheduled {
+			msg := fmt.Sprintf("scheduled %q", c.schedule)
+			c.mu.Unlock()
+			return target.HealthResult{Message: msg}, nil
+		}
+		if spec.Component.Type != slipway.Continuous {
+			c.mu.Unlock()
+			return fail(slipway.Errorf(slipway.EInvalid, "Component %s is not continuous.", name))
+		}
+		if h := c.healthy; h != nil {
+			c.mu.Unlock()
+			return *h, nil
+		}
+		var looping []int
+		exited := false
+		targets := make([]probeTarget, 0, len(c.replicas))
+		for _, r := range c.replicas {
+			if r.crashLooping(d.cfg.StartupTimeout) {
+				looping = append(looping, r.index)
+			}
+			exited = exited || len(r.exits) > 0
+			t := probeTarget{index: r.index, port: r.port}
+			if r.proc != nil {
+				t.up = true
+				t.since = r.proc.startedAt
+			}
+			targets = append(targets, t)
+		}
+		changed := c.changed
+		c.mu.Unlock()
+
+		if len(looping) > 0 {
+			return fail(fmt.Errorf("crash loop (replica %s exited %d times)%s",
+				joinInts(looping), crashLoopExits, d.logTail(tool, name, looping)))
+		}
+		ok, msg, wait := d.probeAll(ctx, spec, targets)
+		if ok {
+			after := time.Since(genStart)
+			h := target.HealthResult{After: after, Message: fmt.Sprintf(healthyMsgFormat, roundDuration(after))}
+			c.mu.Lock()
+			if c.gen == gen {
+				c.healthy = &h
+			}
+			c.mu.Unlock()
+			return h, nil
+		}
+		if msg != "" {
+			last = msg
+		}
+		if wait <= 0 {
+			wait = interval
+			// Poll fast while a start is likely to finish soon: this is
+			// on the path of every deploy.
+			limit := maxPoll
+			if time.Since(genStart) < fastPollFor {
+				limit = fastPoll
+			}
+			interval = min(interval*3/2, limit)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			tail := ""
+			if exited {
+				tail = d.logTail(tool, name, nil)
+			}
+			return fail(fmt.Errorf("not healthy (%s)%s: %w", last, tail, ctx.Err()))
+		case <-changed:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+type probeTarget struct {
+	index int
+	port  int
+	up    bool
+	since time.Time
+}
+
+// probeAll probes every replica. When not healthy, msg says why and wait,
+// when positive, is when to look again.
+func (d *Driver) probeAll(ctx context.Context, spec target.Spec, targets []probeTarget) (ok bool, msg string, wait time.Duration) {
+	run := spec.Component.Run
+	if run.HealthCheckHTTP != "" && run.Port <= 0 {
+		return false, "health_check_http needs a port", 0
+	}
+	for _, t := range targets {
+		if !t.up {
+			return false, fmt.Sprintf("replica %d is not running", t.index), 0
+		}
+	}
+	for _, t := range targets {
+		var err error
+		switch {
+		case run.HealthCheckHTTP != "":
+			err = d.probeHTTP(ctx, t.port, run.HealthCheckHTTP)
+		case run.HealthCheckScript != "":
+			err = d.probeScript(ctx, spec, t.port)
+		case run.Port > 0:
+			err = probeTCP(ctx, t.port)
+		default:
+			if up := time.Since(t.since); up < d.cfg.HealthyAfter {
+				return false, fmt.Sprintf("replica %d up for %s", t.index, roundDuration(up)), d.cfg.HealthyAfter - up
+			}
+		}
+		if err != nil {
+			return false, fmt.Sprintf("replica %d: %v", t.index, err), 0
+		}
+	}
+	return true, "", 0
+}
+
+func (d *Driver) probeHTTP(ctx context.Context, port int, path string) error {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+strconv.Itoa(port)+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("User-Agent", "slipway-health-check")
+	resp, err := d.probe.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("GET %s: %s", path, resp.Status)
+	}
+	return nil
+}
+
+func probeTCP(ctx context.Context, port int) error {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	var dialer net.Dialer
+	conn, err := dialer.DialContext(ctx, "tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		return err
+	}
+	return conn.Close()
+}
+
+func (d *Driver) probeScript(ctx context.Context, spec target.Spec, port int) error {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	env, err := d.env(spec, port)
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", spec.Component.Run.HealthCheckScript)
+	cmd.Dir = spec.Artifact.Dir
+	cmd.Env = env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		if s := strings.TrimSpace(string(out)); s != "" {
+			return fmt.Errorf("health check script: %w: %s", err, lastLine(s))
+		}
+		return fmt.Errorf("health check script: %w", err)
+	}
+	return nil
+}
+
+func lastLine(s string) string {
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+func roundDuration(d time.Duration) time.Duration {
+	if d < time.Second {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(100 * time.Millisecond)
+}
+
+func joinInts(xs []int) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, ", ")
+}
+
+// logTail returns "\n" and the last log lines of the given replicas (all
+// replicas when nil), for error messages.
+func (d *Driver) logTail(tool, name string, replicas []int) string {
+	c := d.lookup(tool, name)
+	if replicas == nil && c != nil {
+		c.mu.Lock()
+		for _, r := range c.replicas {
+			if len(r.exits) > 0 {
+				replicas = append(replicas, r.index)
+			}
+		}
+		c.mu.Unlock()
+	}
+	if len(replicas) == 0 {
+		replicas = []int{0}
+	}
+	var b strings.Builder
+	for _, i := range replicas[:1] {
+		if t := tailLines(d.replicaLog(tool, name, i), logTailLines); t != "" {
+			fmt.Fprintf(&b, "\nlast log lines of replica %d:\n%s", i, t)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,629 @@
+package localexec
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"slipway.dev/slipway/internal/slipway"
+	"slipway.dev/slipway/internal/target"
+)
+
+// Defaults of [Config].
+const (
+	DefaultStopTimeout    = 10 * time.Second
+	DefaultHealthyAfter   = 2 * time.Second
+	DefaultStartupTimeout = 120 * time.Second
+)
+
+const (
+	maxBackoff     = 60 * time.Second
+	resetAfter     = 60 * time.Second // uptime after which backoff and crash count reset
+	crashLoopExits = 3
+	keepRuns       = 10
+	logTailLines   = 10
+)
+
+// Config configures a [Driver]. Zero values mean the documented default.
+type Config struct {
+	// Dir holds state and logs (see the package doc). Required.
+	Dir string
+	// HomeDir returns the working HOME of a tool's processes; default
+	// Dir/<tool>/home. It is created when missing.
+	HomeDir func(tool string) string
+	// Logger receives the driver's logs; default slog.Default().
+	Logger *slog.Logger
+	// StopTimeout is the grace between SIGTERM and SIGKILL; default 10s.
+	StopTimeout time.Duration
+	// HealthyAfter is how long every replica must stay up to be healthy
+	// when a component has neither a port nor a health check; default 2s.
+	HealthyAfter time.Duration
+	// StartupTimeout bounds WaitHealthy when its ctx has no deadline, and is
+	// the window in which three exits make a crash loop; default 120s.
+	StartupTimeout time.Duration
+	// ProxyBaseURL returns where a tool's published component answers, e.g.
+	// "http://<tool>.localhost:8080/", for [target.Status].URL; default none.
+	ProxyBaseURL func(tool string) string
+	// Path is the PATH given to processes; default the server's $PATH.
+	Path string
+}
+
+// Driver runs components as processes on this host. Create it with [New];
+// its lifecycle is:
+//
+//  1. [Driver.Start] adopts processes left running by a previous server and
+//     starts the cron scheduler;
+//  2. [Driver.Restore] converges what the store says is live;
+//  3. the [target.Driver] methods, safe for concurrent use;
+//  4. [Driver.Stop] stops every process. It is idempotent and safe before
+//     Start; a stopped Driver cannot be started again.
+type Driver struct {
+	cfg    Config
+	logger *slog.Logger
+	probe  *http.Client
+
+	mu       sync.Mutex
+	started  bool
+	stopped  bool
+	ctx      context.Context // lifetime, from Start to Stop
+	cancel   context.CancelFunc
+	comps    map[compKey]*comp
+	inflight map[string]*inflightRun
+	cron     *cron.Cron
+
+	wg sync.WaitGroup // supervisors and one-off runs (cron tracks its jobs)
+	// detached is set by a stop that leaves processes running (tests
+	// simulating a crash): runs are then abandoned, not stopped.
+	detached atomic.Bool
+	rr       atomic.Uint64 // proxy round robin
+}
+
+// Interface guards
+var _ target.Driver = (*Driver)(nil)
+
+type compKey struct{ tool, name string }
+
+// comp is one component in memory.
+type comp struct {
+	tool, name string
+	op         sync.Mutex // serialises Apply, Remove and Restore of the component
+	saveMu     sync.Mutex // serialises writes of state.json
+
+	mu       sync.Mutex // guards what follows
+	removed  bool
+	spec     target.Spec
+	active   bool
+	gen      int
+	genStart time.Time
+	replicas []*replica
+	healthy  *target.HealthResult // of gen, once seen
+	changed  chan struct{}        // closed and replaced on every change
+	// scheduled
+	cronID    cron.EntryID
+	schedule  string
+	runs      []runRecord
+	runActive bool
+	// one-off
+	lastRun *runRecord
+	running int // one-off runs in progress
+	// runCtx is cancelled by Remove to end the component's runs.
+	runCtx    context.Context
+	runCancel context.CancelFunc
+}
+
+// notify wakes waiters; c.mu must be held.
+func (c *comp) notify() {
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// New returns a Driver for cfg.
+func New(cfg Config) (*Driver, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("localexec: Dir is required")
+	}
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("localexec: %w", err)
+	}
+	cfg.Dir = dir
+	cfg.StopTimeout = cmp.Or(cfg.StopTimeout, DefaultStopTimeout)
+	cfg.HealthyAfter = cmp.Or(cfg.HealthyAfter, DefaultHealthyAfter)
+	cfg.StartupTimeout = cmp.Or(cfg.StartupTimeout, DefaultStartupTimeout)
+	if cfg.HomeDir == nil {
+		cfg.HomeDir = func(tool string) string { return filepath.Join(dir, tool, "home") }
+	}
+	if cfg.Path == "" {
+		cfg.Path = cmp.Or(os.Getenv("PATH"), "/usr/local/bin:/usr/bin:/bin")
+	}
+	logger := cmp.Or(cfg.Logger, slog.Default()).With("component", "localexec")
+	return &Driver{
+		cfg:      cfg,
+		logger:   logger,
+		probe:    &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		comps:    map[compKey]*comp{},
+		inflight: map[string]*inflightRun{},
+	}, nil
+}
+
+// Start creates Dir, adopts the processes of every state.json that still
+// run with matching start times (and restarts the missing replicas of those
+// components), loads the rest as stopped for [Driver.Restore], and starts
+// the cron scheduler.
+func (d *Driver) Start(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped {
+		return errors.New("localexec: start: driver stopped")
+	}
+	if d.started {
+		return nil
+	}
+	if err := os.MkdirAll(d.cfg.Dir, 0o700); err != nil {
+		return fmt.Errorf("localexec: start: %w", err)
+	}
+	d.logger.WarnContext(ctx, "processes run unconfined as the server's user", "uid", os.Getuid())
+	d.ctx, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	d.cron = cron.New(cron.WithLocation(time.UTC), cron.WithLogger(cron.DiscardLogger))
+	paths, err := filepath.Glob(filepath.Join(d.cfg.Dir, "*", "*", "state.json"))
+	if err != nil {
+		return fmt.Errorf("localexec: start: %w", err)
+	}
+	for _, p := range paths {
+		var st stateFile
+		if err := readJSON(p, &st); err != nil {
+			d.logger.WarnContext(ctx, "skip unreadable state", "path", p, "err", err)
+			continue
+		}
+		if !slipway.ValidName(st.Tool) || !slipway.ValidName(st.Component) {
+			continue
+		}
+		c := d.newComp(st.Tool, st.Component)
+		d.comps[compKey{st.Tool, st.Component}] = c
+		d.load(ctx, c, st)
+	}
+	d.cron.Start()
+	d.started = true
+	return nil
+}
+
+func (d *Driver) newComp(tool, name string) *comp {
+	c := &comp{tool: tool, name: name, changed: make(chan struct{})}
+	base := d.ctx
+	if base == nil {
+		base = context.Background()
+	}
+	c.runCtx, c.runCancel = context.WithCancel(base)
+	return c
+}
+
+// load fills c from st, adopting live processes; d.mu is held.
+func (d *Driver) load(ctx context.Context, c *comp, st stateFile) {
+	c.spec = st.Spec
+	c.gen = st.Generation
+	c.genStart = st.StartedAt
+	c.schedule = st.Schedule
+	c.runs = st.Runs
+	c.lastRun = st.LastRun
+	if !st.Active || st.Spec.Component.Type != slipway.Continuous {
+		return
+	}
+	var adopted []*proc
+	live := 0
+	for _, rs := range st.Replicas {
+		var p *proc
+		if rs.PID > 0 && alive(rs.PID, rs.StartTime) {
+			if ap, err := adopt(rs.PID, rs.PGID, rs.StartTime, rs.StartedAt); err == nil {
+				p = ap
+				live++
+			}
+		}
+		adopted = append(adopted, p)
+	}
+	if live == 0 {
+		d.logger.InfoContext(ctx, "component not running any more", "tool", c.tool, "name", c.name)
+		return
+	}
+	c.active = true
+	// For WaitHealthy's After, adoption is the (re)start.
+	c.genStart = time.Now()
+	for i, rs := range st.Replicas {
+		r := &replica{index: rs.Index, port: rs.Port, restarts: rs.Restarts, stop: make(chan struct{}), done: make(chan struct{})}
+		c.replicas = append(c.replicas, r)
+		if p := adopted[i]; p != nil {
+			r.proc = p
+			d.logger.InfoContext(ctx, "adopted replica", "tool", c.tool, "name", c.name, "replica", r.index, "pid", p.pid)
+		}
+		d.wg.Add(1)
+		go d.supervise(c, r, c.gen, adopted[i])
+	}
+}
+
+// Stop stops every process of every component (SIGTERM to each process
+// group, SIGKILL after StopTimeout) and the cron scheduler, and waits for
+// its goroutines. It is idempotent and safe before Start.
+func (d *Driver) Stop(ctx context.Context) error {
+	return d.stop(ctx, false)
+}
+
+// stop stops the driver; with detach it leaves processes running, as a
+// crash of the server would.
+func (d *Driver) stop(ctx context.Context, detach bool) error {
+	d.mu.Lock()
+	if d.stopped || !d.started {
+		d.stopped = true
+		d.mu.Unlock()
+		return nil
+	}
+	d.stopped = true
+	d.detached.Store(detach)
+	comps := make([]*comp, 0, len(d.comps))
+	for _, c := range d.comps {
+		comps = append(comps, c)
+	}
+	d.mu.Unlock()
+
+	cronDone := d.cron.Stop()
+	var wg sync.WaitGroup
+	for _, c := range comps {
+		wg.Go(func() {
+			c.op.Lock()
+			defer c.op.Unlock()
+			d.stopComp(c, detach, false)
+		})
+	}
+	wg.Wait()
+	d.cancel() // ends one-off and scheduled runs
+	done := make(chan struct{})
+	go func() {
+		<-cronDone.Done()
+		d.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("localexec: stop: %w", ctx.Err())
+	}
+	d.probe.CloseIdleConnections()
+	return nil
+}
+
+// stopComp stops c's replicas (or detaches from them) and its schedule;
+// c.op is held. With forget the component is marked inactive on disk too.
+func (d *Driver) stopComp(c *comp, detach, forget bool) {
+	c.mu.Lock()
+	reps := c.replicas
+	id := c.cronID
+	c.cronID = 0
+	for _, r := range reps {
+		r.detach = detach
+		close(r.stop)
+	}
+	c.mu.Unlock()
+	if id != 0 {
+		d.cron.Remove(id)
+	}
+	for _, r := range reps {
+		<-r.done
+	}
+	c.mu.Lock()
+	c.replicas = nil
+	if !detach {
+		c.active = false
+	}
+	c.healthy = nil
+	c.notify()
+	c.mu.Unlock()
+	if forget {
+		d.save(c)
+	}
+}
+
+// Restore converges every continuous and scheduled spec, as at server boot
+// for what the store says is live: a component adopted by Start with the
+// same spec hash and artifact key is left alone, anything else is started.
+// Components adopted but not in specs keep running until removed.
+func (d *Driver) Restore(ctx context.Context, specs []target.Spec) error {
+	var errs []error
+	for _, s := range specs {
+		if s.Component.Type == slipway.OneOff {
+			continue
+		}
+		if _, err := d.Apply(ctx, s); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	return nil
+}
+
+// lookup returns the component or nil.
+func (d *Driver) lookup(tool, name string) *comp {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.comps[compKey{tool, name}]
+}
+
+// acquire returns the component, created when missing, with c.op held.
+func (d *Driver) acquire(tool, name string) (*comp, error) {
+	for {
+		d.mu.Lock()
+		if !d.started || d.stopped {
+			d.mu.Unlock()
+			return nil, errors.New("driver not running")
+		}
+		c := d.comps[compKey{tool, name}]
+		if c == nil {
+			c = d.newComp(tool, name)
+			d.comps[compKey{tool, name}] = c
+		}
+		d.mu.Unlock()
+		c.op.Lock()
+		c.mu.Lock()
+		removed := c.removed
+		c.mu.Unlock()
+		if !removed {
+			return c, nil
+		}
+		c.op.Unlock()
+	}
+}
+
+func validateSpec(spec target.Spec) error {
+	if !slipway.ValidName(spec.Tool) || !slipway.ValidName(spec.Component.Name) {
+		return slipway.Errorf(slipway.EInvalid, "Invalid tool or component name %q/%q.", spec.Tool, spec.Component.Name)
+	}
+	if spec.Component.Run.Command == "" {
+		return slipway.Errorf(slipway.EInvalid, "Component %s has no command.", spec.Component.Name)
+	}
+	if fi, err := os.Stat(spec.Artifact.Dir); err != nil || !fi.IsDir() || !filepath.IsAbs(spec.Artifact.Dir) {
+		return slipway.Errorf(slipway.EInvalid, "Artifact directory %q of component %s is missing.", spec.Artifact.Dir, spec.Component.Name)
+	}
+	return nil
+}
+
+// Apply converges a continuous or scheduled component to spec. A component
+// already active with the same SpecHash and Artifact.Key is left alone
+// (Changed false). Otherwise the old generation is stopped and then the new
+// one started (not zero-downtime yet), or the schedule (re)registered. The
+// first processes are started and recorded in state.json before Apply
+// returns.
+func (d *Driver) Apply(ctx context.Context, spec target.Spec) (target.ApplyResult, error) {
+	fail := func(err error) (target.ApplyResult, error) {
+		return target.ApplyResult{}, fmt.Errorf("apply %s/%s: %w", spec.Tool, spec.Component.Name, err)
+	}
+	if err := validateSpec(spec); err != nil {
+		return fail(err)
+	}
+	typ := spec.Component.Type
+	if typ != slipway.Continuous && typ != slipway.Scheduled {
+		return fail(slipway.Errorf(slipway.EInvalid, "Component %s of type %q cannot be applied.", spec.Component.Name, typ))
+	}
+	var sched cron.Schedule
+	var expr string
+	if typ == slipway.Scheduled {
+		var err error
+		expr, err = ActualSchedule(spec.Tool, spec.Component.Name, spec.Component.Run.Schedule)
+		if err == nil {
+			sched, err = cronParser.Parse(expr)
+		}
+		if err != nil {
+			return fail(slipway.Errorf(slipway.EInvalid, "Invalid schedule %q: %v.", spec.Component.Run.Schedule, err))
+		}
+	}
+	c, err := d.acquire(spec.Tool, spec.Component.Name)
+	if err != nil {
+		return fail(err)
+	}
+	defer c.op.Unlock()
+
+	c.mu.Lock()
+	same := c.active && c.spec.SpecHash == spec.SpecHash && c.spec.Artifact.Key == spec.Artifact.Key &&
+		c.spec.Component.Type == typ
+	wasActive := c.active
+	c.mu.Unlock()
+	if same {
+		return target.ApplyResult{Changed: false, Message: "already up to date"}, nil
+	}
+	if wasActive {
+		d.stopComp(c, false, false)
+	}
+
+	c.mu.Lock()
+	c.spec = spec
+	c.gen++
+	c.genStart = time.Now()
+	c.healthy = nil
+	c.active = false
+	gen := c.gen
+	c.mu.Unlock()
+
+	if typ == slipway.Scheduled {
+		id := d.cron.Schedule(sched, cron.FuncJob(func() { d.runScheduled(c, gen) }))
+		c.mu.Lock()
+		c.cronID = id
+		c.schedule = expr
+		c.active = true
+		c.notify()
+		c.mu.Unlock()
+		d.save(c)
+		d.logger.InfoContext(ctx, "schedule registered", "tool", spec.Tool, "name", spec.Component.Name, "schedule", expr)
+		return target.ApplyResult{Changed: true, Message: fmt.Sprintf("scheduled %q", expr)}, nil
+	}
+
+	n := spec.Component.Run.ReplicaCount()
+	ports := make([]int, n)
+	if spec.Component.Run.Port > 0 {
+		if ports, err = freePorts(n); err != nil {
+			return fail(err)
+		}
+	}
+	reps := make([]*replica, n)
+	procs := make([]*proc, n)
+	for i := range n {
+		r := &replica{index: i, port: ports[i], stop: make(chan struct{}), done: make(chan struct{})}
+		p, err := d.spawnReplica(c, spec, r, gen)
+		if err != nil {
+			for _, p := range procs[:i] {
+				stopProc(p, d.cfg.StopTimeout)
+			}
+			return fail(err)
+		}
+		r.proc = p
+		reps[i], procs[i] = r, p
+	}
+	c.mu.Lock()
+	c.replicas = reps
+	c.active = true
+	c.notify()
+	c.mu.Unlock()
+	d.save(c)
+	for i, r := range reps {
+		d.wg.Add(1)
+		go d.supervise(c, r, gen, procs[i])
+	}
+	verb := "started"
+	if wasActive {
+		verb = "restarted"
+	}
+	d.logger.InfoContext(ctx, "component started", "tool", spec.Tool, "name", spec.Component.Name, "generation", gen, "replicas", n)
+	return target.ApplyResult{Changed: true, Message: fmt.Sprintf("%s %d %s", verb, n, plural(n, "replica"))}, nil
+}
+
+func plural(n int, s string) string {
+	if n == 1 {
+		return s
+	}
+	return s + "s"
+}
+
+// Remove stops the component's processes, runs and schedule and deletes its
+// state; logs are kept. Removing an unknown component is not an error.
+func (d *Driver) Remove(ctx context.Context, tool, name string) error {
+	c := d.lookup(tool, name)
+	if c == nil {
+		return nil
+	}
+	c.op.Lock()
+	defer c.op.Unlock()
+	d.stopComp(c, false, false)
+	c.runCancel()
+	c.mu.Lock()
+	c.removed = true
+	c.mu.Unlock()
+	// Wait for the state writer, so no late save recreates the file.
+	c.saveMu.Lock()
+	err := os.Remove(d.statePath(tool, name))
+	c.saveMu.Unlock()
+	d.mu.Lock()
+	if d.comps[compKey{tool, name}] == c {
+		delete(d.comps, compKey{tool, name})
+	}
+	d.mu.Unlock()
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove %s/%s: %w", tool, name, err)
+	}
+	d.logger.InfoContext(ctx, "component removed", "tool", tool, "name", name)
+	return nil
+}
+
+func (d *Driver) compDir(tool, name string) string { return filepath.Join(d.cfg.Dir, tool, name) }
+func (d *Driver) statePath(tool, name string) string {
+	return filepath.Join(d.compDir(tool, name), "state.json")
+}
+
+func (d *Driver) replicaLog(tool, name string, i int) string {
+	return filepath.Join(d.compDir(tool, name), strconv.Itoa(i)+".log")
+}
+
+// save writes c's state.json; failures are logged (the processes run
+// regardless, and the next save retries).
+func (d *Driver) save(c *comp) {
+	c.saveMu.Lock()
+	defer c.saveMu.Unlock()
+	c.mu.Lock()
+	if c.removed {
+		c.mu.Unlock()
+		return
+	}
+	st := stateFile{
+		Tool: c.tool, Component: c.name,
+		SpecHash: c.spec.SpecHash, ArtifactKey: c.spec.Artifact.Key, ArtifactDir: c.spec.Artifact.Dir,
+		Spec: c.spec, Active: c.active, Generation: c.gen, StartedAt: c.genStart,
+		Schedule: c.schedule, Runs: slices.Clone(c.runs), LastRun: c.lastRun, UpdatedAt: time.Now().UTC(),
+	}
+	for _, r := range c.replicas {
+		rs := replicaState{Index: r.index, Port: r.port, Restarts: r.restarts}
+		if r.proc != nil {
+			rs.PID, rs.PGID, rs.StartTime, rs.StartedAt = r.proc.pid, r.proc.pgid, r.proc.start, r.proc.startedAt
+		}
+		st.Replicas = append(st.Replicas, rs)
+	}
+	c.mu.Unlock()
+	if err := writeJSON(d.statePath(c.tool, c.name), st); err != nil {
+		d.logger.Error("state not saved", "tool", c.tool, "name", c.name, "err", err)
+	}
+}
+
+// env returns the environment of a process of spec; port 0 sets no PORT.
+func (d *Driver) env(spec target.Spec, port int) ([]string, error) {
+	home := d.cfg.HomeDir(spec.Tool)
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return nil, fmt.Errorf("home: %w", err)
+	}
+	m := map[string]string{"PATH": d.cfg.Path, "LANG": "C.UTF-8"}
+	for k, v := range spec.Env {
+		m[k] = v
+	}
+	m["HOME"] = home
+	m["TOOL_NAME"] = spec.Tool
+	m["COMPONENT"] = spec.Component.Name
+	if port > 0 {
+		m["PORT"] = strconv.Itoa(port)
+	} else {
+		delete(m, "PORT")
+	}
+	env := make([]string, 0, len(m))
+	for k, v := range m {
+		env = append(env, k+"="+v)
+	}
+	slices.Sort(env)
+	return env, nil
+}
+
+// argv returns the command line of spec: a Procfile entry or a shell
+// command.
+func argv(spec target.Spec) []string {
+	cmd := spec.Component.Run.Command
+	if p, ok := spec.Artifact.Processes[cmd]; ok && p != "" {
+		cmd = p
+	}
+	return []string{"/bin/sh", "-c", cmd}
+}
+
+// track counts a one-off run in d.wg; ok is false once the driver stops.
+func (d *Driver) track() (done func(), ok bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.started || d.stopped {
+		return nil, false
+	}
+	d.wg.Add(1)
+	return d.wg.Done, true
+}

@@ -1,0 +1,494 @@
+package localexec_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"slipway.dev/slipway/internal/slipway"
+	"slipway.dev/slipway/internal/target"
+	"slipway.dev/slipway/internal/target/localexec"
+	"slipway.dev/slipway/internal/target/targettest"
+)
+
+func newDriver(t *testing.T, dir string) *localexec.Driver {
+	t.Helper()
+	d, err := localexec.New(localexec.Config{
+		Dir:          dir,
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		StopTimeout:  3 * time.Second,
+		HealthyAfter: 300 * time.Millisecond,
+		ProxyBaseURL: func(tool string) string { return "http://" + tool + ".localhost:8080/" },
+	})
+	if err != nil {
+		t.Fatalf("New() error: %v", err)
+	}
+	if err := d.Start(t.Context()); err != nil {
+		t.Fatalf("Start() error: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := d.Stop(context.Background()); err != nil {
+			t.Errorf("Stop() error: %v", err)
+		}
+	})
+	return d
+}
+
+func makeArtifact(t *testing.T, files map[string]string) slipway.Artifact {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return slipway.Artifact{Key: "key-" + filepath.Base(dir), Dir: dir, Stack: "python"}
+}
+
+func TestDriver_Conformance(t *testing.T) {
+	targettest.Run(t, func(t *testing.T) target.Driver { return newDriver(t, t.TempDir()) }, makeArtifact)
+}
+
+var webRun = slipway.RunSpec{Command: "web", Port: 8000, HealthCheckHTTP: "/", Publish: "/"}
+
+func webArtifact(t *testing.T) slipway.Artifact {
+	art := makeArtifact(t, targettest.AppFiles)
+	art.Processes = map[string]string{"web": "python3 server.py"}
+	return art
+}
+
+// waitFor polls cond until it holds or 20s pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		select {
+		case <-t.Context().Done():
+			t.Fatalf("test ended waiting for %s", what)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func processGone(pid int) bool {
+	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+}
+
+func TestDriver_Adoption(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	art := webArtifact(t)
+	spec := targettest.Spec("tool1", "web", slipway.Continuous, webRun, art)
+
+	a := newDriver(t, dir)
+	targettest.MustApply(t, a, spec)
+	targettest.MustWaitHealthy(t, a, "tool1", "web")
+	pids, pgids := a.Procs("tool1", "web")
+	if err := a.Detach(t.Context()); err != nil {
+		t.Fatalf("Detach() error: %v", err)
+	}
+	if processGone(pids[0]) {
+		t.Fatalf("process %d gone after Detach", pids[0])
+	}
+
+	b := newDriver(t, dir)
+	got, _ := b.Procs("tool1", "web")
+	if diff := cmp.Diff(pids, got); diff != "" {
+		t.Fatalf("adopted pids (-want +got):\n%s", diff)
+	}
+	if err := b.Restore(t.Context(), []target.Spec{spec}); err != nil {
+		t.Fatalf("Restore() error: %v", err)
+	}
+	if res := targettest.MustApply(t, b, spec); res.Changed {
+		t.Errorf("Apply(adopted, same spec) Changed = true, want false")
+	}
+	targettest.MustWaitHealthy(t, b, "tool1", "web")
+	st := targettest.WaitStatus(t, b, "tool1", "web", "running")
+	if st.Restarts != 0 {
+		t.Errorf("Status().Restarts = %d after adoption, want 0", st.Restarts)
+	}
+	if got, _ := b.Procs("tool1", "web"); got[0] != pids[0] {
+		t.Fatalf("pid after Restore = %d, want %d (no restart)", got[0], pids[0])
+	}
+
+	// Supervision of the adopted process: kill it, b restarts it.
+	if err := syscall.Kill(-pgids[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "restart of the adopted replica", func() bool {
+		got, _ := b.Procs("tool1", "web")
+		return got[0] != 0 && got[0] != pids[0]
+	})
+	targettest.MustWaitHealthy(t, b, "tool1", "web")
+	if st, _, _ := b.Status(t.Context(), "tool1", "web"); st.Restarts != 1 {
+		t.Errorf("Status().Restarts = %d, want 1", st.Restarts)
+	}
+	newPids, newPgids := b.Procs("tool1", "web")
+	if err := b.Stop(t.Context()); err != nil {
+		t.Fatalf("Stop() error: %v", err)
+	}
+	if !processGone(newPids[0]) || localexec.GroupAlive(newPgids[0]) {
+		t.Errorf("process %d still runs after Stop", newPids[0])
+	}
+}
+
+func TestDriver_Supervision(t *testing.T) {
+	t.Parallel()
+	d := newDriver(t, t.TempDir())
+	targettest.MustApply(t, d, targettest.Spec("tool1", "web", slipway.Continuous, webRun, webArtifact(t)))
+	targettest.MustWaitHealthy(t, d, "tool1", "web")
+	pids, _ := d.Procs("tool1", "web")
+	if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "restart", func() bool {
+		got, _ := d.Procs("tool1", "web")
+		return got[0] != 0 && got[0] != pids[0]
+	})
+	st := targettest.WaitStatus(t, d, "tool1", "web", "running")
+	if st.Restarts != 1 || st.URL != "http://tool1.localhost:8080/" {
+		t.Errorf("Status() = %+v, want 1 restart and the proxy URL", st)
+	}
+}
+
+func TestDriver_Proxy(t *testing.T) {
+	t.Parallel()
+	d := newDriver(t, t.TempDir())
+	art := webArtifact(t)
+	two := webRun
+	two.Replicas = 2
+	targettest.MustApply(t, d, targettest.Spec("alpha", "web", slipway.Continuous, two, art))
+	targettest.MustApply(t, d, targettest.Spec("beta", "site", slipway.Continuous, webRun, art))
+	targettest.MustApply(t, d, targettest.Spec("gamma", "worker", slipway.Continuous, slipway.RunSpec{Command: "exec sleep 300"}, art))
+	targettest.MustWaitHealthy(t, d, "alpha", "web")
+	targettest.MustWaitHealthy(t, d, "beta", "site")
+	srv := httptest.NewServer(d.Proxy())
+	defer srv.Close()
+
+	get := func(host string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/", nil)
+		req.Host = host
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", host, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	seen := map[string]bool{}
+	for range 4 {
+		code, body := get("alpha.localhost:8080")
+		if code != 200 || !strings.HasPrefix(body, "hello web ") {
+			t.Fatalf("GET alpha = %d %q, want 200 from web", code, body)
+		}
+		seen[body] = true
+	}
+	if len(seen) != 2 {
+		t.Errorf("GET alpha 4 times reached %d replicas (%v), want 2", len(seen), seen)
+	}
+	if code, body := get("beta.localhost"); code != 200 || !strings.HasPrefix(body, "hello site ") {
+		t.Errorf("GET beta = %d %q, want 200 from site", code, body)
+	}
+	if code, _ := get("gamma.localhost:8080"); code != http.StatusBadGateway {
+		t.Errorf("GET gamma (nothing published) = %d, want 502", code)
+	}
+	if code, _ := get("nosuch.localhost"); code != http.StatusBadGateway {
+		t.Errorf("GET unknown tool = %d, want 502", code)
+	}
+	if code, _ := get("example.com"); code != http.StatusNotFound {
+		t.Errorf("GET example.com = %d, want 404", code)
+	}
+}
+
+func TestDriver_ScheduledTimeout(t *testing.T) {
+	t.Parallel()
+	d := newDriver(t, t.TempDir())
+	spec := targettest.Spec("tool1", "slow", slipway.Scheduled, slipway.RunSpec{
+		Command: "echo attempt; exec sleep 300", Schedule: "@hourly", Timeout: 1, Retry: 1,
+	}, makeArtifact(t, nil))
+	targettest.MustApply(t, d, spec)
+	start := time.Now()
+	d.TriggerScheduled("tool1", "slow")
+	runs := d.ScheduledRuns("tool1", "slow")
+	if len(runs) != 1 {
+		t.Fatalf("ScheduledRuns() = %+v, want 1", runs)
+	}
+	r := runs[0]
+	if !r.TimedOut || r.Attempts != 2 || r.ExitCode == 0 {
+		t.Errorf("scheduled run = %+v, want timed out after 2 attempts", r)
+	}
+	if el := time.Since(start); el > 15*time.Second {
+		t.Errorf("run took %s; the timeout did not stop it", el)
+	}
+	targettest.WaitLogs(t, d, "tool1", "slow", "timed out after 1s")
+}
+
+func TestDriver_StopLeavesNoProcesses(t *testing.T) {
+	before := runtime.NumGoroutine()
+	dir := t.TempDir()
+	d, err := localexec.New(localexec.Config{Dir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), StopTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Stop(t.Context()); err != nil { // before Start: fine
+		t.Fatalf("Stop() before Start error: %v", err)
+	}
+	d, _ = localexec.New(localexec.Config{Dir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), StopTimeout: 3 * time.Second})
+	if err := d.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	art := webArtifact(t)
+	two := webRun
+	two.Replicas = 2
+	targettest.MustApply(t, d, targettest.Spec("tool1", "web", slipway.Continuous, two, art))
+	// A child that ignores SIGTERM: SIGKILL after StopTimeout.
+	targettest.MustApply(t, d, targettest.Spec("tool1", "stubborn", slipway.Continuous,
+		slipway.RunSpec{Command: "trap '' TERM; sleep 300 & wait; wait", Replicas: 2}, art))
+	targettest.MustApply(t, d, targettest.Spec("tool1", "cron", slipway.Scheduled, slipway.RunSpec{Command: "true", Schedule: "@daily"}, art))
+	targettest.MustWaitHealthy(t, d, "tool1", "web")
+	targettest.MustWaitHealthy(t, d, "tool1", "stubborn")
+	var pids, pgids []int
+	for _, name := range []string{"web", "stubborn"} {
+		p, g := d.Procs("tool1", name)
+		pids, pgids = append(pids, p...), append(pgids, g...)
+	}
+	if len(pids) != 4 {
+		t.Fatalf("pids = %v, want 4", pids)
+	}
+	if err := d.Stop(t.Context()); err != nil {
+		t.Fatalf("Stop() error: %v", err)
+	}
+	if err := d.Stop(t.Context()); err != nil {
+		t.Fatalf("Stop() again error: %v", err)
+	}
+	for i, pid := range pids {
+		if !processGone(pid) || localexec.GroupAlive(pgids[i]) {
+			t.Errorf("process %d (group %d) still runs after Stop", pid, pgids[i])
+		}
+	}
+	waitFor(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
+}
+
+// TestDriver_HealthLatency measures how long after an HTTP app starts
+// listening WaitHealthy notices (the app's own start-up is python's).
+func TestDriver_HealthLatency(t *testing.T) {
+	t.Parallel()
+	d := newDriver(t, t.TempDir())
+	art := webArtifact(t)
+	var total, gaps time.Duration
+	const n = 5
+	for i := range n {
+		spec := targettest.Spec("tool1", fmt.Sprintf("web%d", i), slipway.Continuous, webRun, art)
+		start := time.Now()
+		targettest.MustApply(t, d, spec)
+		port := d.Ports("tool1", spec.Component.Name)[0]
+		listening := make(chan time.Time, 1)
+		go func() {
+			tick := time.NewTicker(time.Millisecond) // measuring, not waiting
+			defer tick.Stop()
+			for time.Since(start) < 30*time.Second {
+				if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+					c.Close()
+					listening <- time.Now()
+					return
+				}
+				<-tick.C
+			}
+			listening <- time.Time{}
+		}()
+		h := targettest.MustWaitHealthy(t, d, "tool1", spec.Component.Name)
+		healthy := time.Now()
+		l := <-listening
+		total += healthy.Sub(start)
+		gaps += healthy.Sub(l)
+		t.Logf("%s: apply→healthy %s (app listening after %s, noticed %s later; %s)",
+			spec.Component.Name, healthy.Sub(start).Round(time.Millisecond), l.Sub(start).Round(time.Millisecond),
+			healthy.Sub(l).Round(time.Millisecond), h.Message)
+	}
+	t.Logf("mean apply→healthy %s, mean detection gap %s", (total / n).Round(time.Millisecond), (gaps / n).Round(time.Millisecond))
+}
+
+func TestActualSchedule(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		schedule string
+		fields   int
+		wantErr  bool
+	}{
+		{"*/5 * * * *", 5, false},
+		{"@hourly", 5, false},
+		{"@daily", 5, false},
+		{"@weekly", 5, false},
+		{"@monthly", 5, false},
+		{"@yearly", 5, false},
+		{"@reboot", 0, true},
+		{"* * *", 0, true},
+		{"61 * * * *", 0, true},
+	} {
+		got, err := localexec.ActualSchedule("tool", "job", tt.schedule)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("ActualSchedule(%q) error = %v, wantErr %v", tt.schedule, err, tt.wantErr)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		if len(strings.Fields(got)) != tt.fields || strings.HasPrefix(got, "@") {
+			t.Errorf("ActualSchedule(%q) = %q, want 5 concrete fields", tt.schedule, got)
+		}
+		again, _ := localexec.ActualSchedule("tool", "job", tt.schedule)
+		if again != got {
+			t.Errorf("ActualSchedule(%q) not stable: %q then %q", tt.schedule, got, again)
+		}
+	}
+	a, _ := localexec.ActualSchedule("tool", "a", "@daily")
+	b, _ := localexec.ActualSchedule("tool", "b", "@daily")
+	c, _ := localexec.ActualSchedule("other", "a", "@daily")
+	if a == b && b == c {
+		t.Errorf("ActualSchedule(@daily) = %q for every component; want them spread", a)
+	}
+}
+
+func TestDriver_RunOnceAdoption(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	art := makeArtifact(t, map[string]string{"gate": ""})
+	// The run waits until the test removes the gate, so it is surely still
+	// running when driver a goes away.
+	spec := targettest.Spec("tool1", "job", slipway.OneOff, slipway.RunSpec{
+		Command: "echo job-started; while test -e gate; do sleep 0.05; done; exit 5",
+	}, art)
+	a := newDriver(t, dir)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := a.RunOnce(context.Background(), spec, "r1")
+		errc <- err
+	}()
+	runJSON := filepath.Join(dir, "tool1", "job", "runs", "r1.json")
+	waitFor(t, "the run to start", func() bool { _, err := os.Stat(runJSON); return err == nil })
+	if err := a.Detach(t.Context()); err != nil {
+		t.Fatalf("Detach() error: %v", err)
+	}
+	if err := <-errc; err == nil {
+		t.Fatalf("RunOnce() on a detached driver returned no error")
+	}
+
+	b := newDriver(t, dir)
+	resc := make(chan target.RunResult, 1)
+	go func() {
+		res, err := b.RunOnce(t.Context(), spec, "r1")
+		if err != nil {
+			t.Errorf("RunOnce(adopted) error: %v", err)
+		}
+		resc <- res
+	}()
+	if err := os.Remove(filepath.Join(art.Dir, "gate")); err != nil {
+		t.Fatal(err)
+	}
+	res := <-resc
+	if res.ExitCode != 5 {
+		t.Errorf("RunOnce(adopted).ExitCode = %d, want 5 (%q)", res.ExitCode, res.LogTail)
+	}
+	if n := strings.Count(res.LogTail, "job-started"); n != 1 {
+		t.Errorf("the job ran %d times, want 1:\n%s", n, res.LogTail)
+	}
+	// And once more: the recorded result.
+	if res, err := b.RunOnce(t.Context(), spec, "r1"); err != nil || res.ExitCode != 5 {
+		t.Errorf("RunOnce(finished run ID) = %+v, %v; want exit code 5", res, err)
+	}
+}
+
+func TestDriver_RestoreStartsWhatDied(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	art := makeArtifact(t, nil)
+	spec := targettest.Spec("tool1", "worker", slipway.Continuous, slipway.RunSpec{Command: "exec sleep 300"}, art)
+	a := newDriver(t, dir)
+	targettest.MustApply(t, a, spec)
+	pids, pgids := a.Procs("tool1", "worker")
+	if err := a.Detach(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(-pgids[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the process to die", func() bool { return !localexec.GroupAlive(pgids[0]) })
+
+	b := newDriver(t, dir)
+	if st, ok, _ := b.Status(t.Context(), "tool1", "worker"); !ok || st.State != "stopped" {
+		t.Errorf("Status(dead while no server ran) = %+v, %v; want stopped", st, ok)
+	}
+	if err := b.Restore(t.Context(), []target.Spec{spec}); err != nil {
+		t.Fatalf("Restore() error: %v", err)
+	}
+	targettest.MustWaitHealthy(t, b, "tool1", "worker")
+	if got, _ := b.Procs("tool1", "worker"); got[0] == 0 || got[0] == pids[0] {
+		t.Errorf("pid after Restore = %d, want a new process", got[0])
+	}
+}
+
+func TestDriver_Concurrent(t *testing.T) {
+	t.Parallel()
+	d := newDriver(t, t.TempDir())
+	art := makeArtifact(t, nil)
+	specs := []target.Spec{
+		targettest.Spec("tool1", "c", slipway.Continuous, slipway.RunSpec{Command: "exec sleep 300", Replicas: 2}, art),
+		targettest.Spec("tool1", "c", slipway.Continuous, slipway.RunSpec{Command: "exec sleep 301"}, art),
+		targettest.Spec("tool1", "c", slipway.Scheduled, slipway.RunSpec{Command: "true", Schedule: "@hourly"}, art),
+	}
+	ctx := t.Context()
+	done := make(chan struct{})
+	for g := range 6 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range 10 {
+				switch (g + i) % 5 {
+				case 0, 1, 2:
+					if _, err := d.Apply(ctx, specs[(g+i)%3]); err != nil {
+						t.Errorf("Apply() error: %v", err)
+					}
+				case 3:
+					if err := d.Remove(ctx, "tool1", "c"); err != nil {
+						t.Errorf("Remove() error: %v", err)
+					}
+				case 4:
+					_, _, _ = d.Status(ctx, "tool1", "c")
+					_, _ = d.List(ctx, "tool1")
+				}
+			}
+		}()
+	}
+	for range 6 {
+		<-done
+	}
+	targettest.MustApply(t, d, specs[0])
+	pids, pgids := d.Procs("tool1", "c")
+	if err := d.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, pid := range pids {
+		if !processGone(pid) || localexec.GroupAlive(pgids[i]) {
+			t.Errorf("process %d still runs after Stop", pid)
+		}
+	}
+}

@@ -1,0 +1,98 @@
+package localexec
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"slipway.dev/slipway/internal/slipway"
+)
+
+type backendKey struct{}
+
+// Proxy returns the reverse proxy of published components: a request for
+// Host "<tool>.localhost[:port]" goes to the tool's published continuous
+// component (the first by name when there are several), round-robin over
+// its replicas that are up. It answers 502 with a short text page when the
+// tool has nothing published or nothing up, and 404 for any other host.
+func (d *Driver) Proxy() http.Handler {
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			u := pr.In.Context().Value(backendKey{}).(*url.URL)
+			pr.SetURL(u)
+			pr.Out.Host = pr.In.Host
+			pr.SetXForwarded()
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			d.logger.WarnContext(r.Context(), "proxy error", "host", r.Host, "err", err)
+			http.Error(w, "502 Bad Gateway: the app did not answer.", http.StatusBadGateway)
+		},
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tool, ok := toolFromHost(r.Host)
+		if !ok {
+			http.Error(w, "404 Not Found: no such app here.", http.StatusNotFound)
+			return
+		}
+		port, msg := d.backend(tool)
+		if port == 0 {
+			http.Error(w, "502 Bad Gateway: "+msg, http.StatusBadGateway)
+			return
+		}
+		u := &url.URL{Scheme: "http", Host: "127.0.0.1:" + strconv.Itoa(port)}
+		rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), backendKey{}, u)))
+	})
+}
+
+// toolFromHost returns the tool of a "<tool>.localhost[:port]" host.
+func toolFromHost(host string) (string, bool) {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	tool, ok := strings.CutSuffix(host, ".localhost")
+	if !ok || !slipway.ValidName(tool) {
+		return "", false
+	}
+	return tool, true
+}
+
+// backend picks the port of a replica of tool's published component, or
+// returns 0 and why not.
+func (d *Driver) backend(tool string) (int, string) {
+	d.mu.Lock()
+	var comps []*comp
+	for k, c := range d.comps {
+		if k.tool == tool {
+			comps = append(comps, c)
+		}
+	}
+	d.mu.Unlock()
+	slices.SortFunc(comps, func(a, b *comp) int { return strings.Compare(a.name, b.name) })
+	for _, c := range comps {
+		c.mu.Lock()
+		run := c.spec.Component.Run
+		if !c.active || c.spec.Component.Type != slipway.Continuous || run.Publish == "" || run.Port <= 0 {
+			c.mu.Unlock()
+			continue
+		}
+		var ports []int
+		for _, r := range c.replicas {
+			if r.proc != nil && r.port > 0 {
+				ports = append(ports, r.port)
+			}
+		}
+		c.mu.Unlock()
+		if len(ports) == 0 {
+			return 0, fmt.Sprintf("no replica of %s is up.", c.name)
+		}
+		return ports[int(d.rr.Add(1)%uint64(len(ports)))], ""
+	}
+	return 0, fmt.Sprintf("tool %s publishes nothing.", tool)
+}

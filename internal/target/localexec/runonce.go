@@ -1,0 +1,204 @@
+package localexec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"slipway.dev/slipway/internal/slipway"
+	"slipway.dev/slipway/internal/target"
+)
+
+// inflightRun is a RunOnce in progress, for callers with the same run ID.
+type inflightRun struct {
+	done chan struct{}
+	res  target.RunResult
+	err  error
+}
+
+var runIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// exitWrapper runs "$@" and records its exit status in the file $1, so that
+// a server adopting the run later learns the status of a process that is
+// not its child.
+const exitWrapper = `f=$1; shift; "$@"; c=$?; echo "$c" >"$f.tmp" && mv "$f.tmp" "$f"; exit "$c"`
+
+// RunOnce runs spec's command to completion, logging to runs/<runID>.log
+// and recording the result in runs/<runID>.json. It is idempotent on runID:
+// a recorded result is returned, a run of this driver in progress is waited
+// for, and a run left by a previous server that still runs is adopted and
+// waited for. Run.Timeout stops the process group (the result has TimedOut
+// in the json and a marker in the log). A non-zero exit code is not an
+// error; errors mean the command could not be run, or ctx ended first (then
+// the process is stopped and no result is recorded, so a retry runs again).
+func (d *Driver) RunOnce(ctx context.Context, spec target.Spec, runID string) (target.RunResult, error) {
+	fail := func(err error) (target.RunResult, error) {
+		return target.RunResult{}, fmt.Errorf("run %s/%s %s: %w", spec.Tool, spec.Component.Name, runID, err)
+	}
+	if err := validateSpec(spec); err != nil {
+		return fail(err)
+	}
+	if !runIDRE.MatchString(runID) {
+		return fail(slipway.Errorf(slipway.EInvalid, "Invalid run ID %q.", runID))
+	}
+	done, ok := d.track()
+	if !ok {
+		return fail(errors.New("driver not running"))
+	}
+	defer done()
+	key := spec.Tool + "/" + spec.Component.Name + "/" + runID
+	for {
+		d.mu.Lock()
+		f := d.inflight[key]
+		if f == nil {
+			f = &inflightRun{done: make(chan struct{})}
+			d.inflight[key] = f
+			d.mu.Unlock()
+			defer func() {
+				d.mu.Lock()
+				delete(d.inflight, key)
+				d.mu.Unlock()
+				close(f.done)
+			}()
+			f.res, f.err = d.runOnce(ctx, spec, runID)
+			if f.err != nil {
+				return fail(f.err)
+			}
+			return f.res, nil
+		}
+		d.mu.Unlock()
+		select {
+		case <-f.done:
+			if f.err == nil {
+				return f.res, nil
+			}
+			// The first caller gave up (its ctx ended): take over.
+		case <-ctx.Done():
+			return fail(ctx.Err())
+		}
+	}
+}
+
+func (d *Driver) runOnce(ctx context.Context, spec target.Spec, runID string) (target.RunResult, error) {
+	c, err := d.acquire(spec.Tool, spec.Component.Name)
+	if err != nil {
+		return target.RunResult{}, err
+	}
+	c.mu.Lock()
+	if !c.active {
+		// One-off only: do not clobber an applied component's spec.
+		c.spec = spec
+	}
+	runCtx := c.runCtx
+	c.mu.Unlock()
+	c.op.Unlock()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(runCtx, cancel)()
+
+	dir := filepath.Join(d.compDir(spec.Tool, spec.Component.Name), "runs")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return target.RunResult{}, err
+	}
+	jsonPath := filepath.Join(dir, runID+".json")
+	logPath := filepath.Join(dir, runID+".log")
+	exitPath := filepath.Join(dir, runID+".exit")
+
+	var rec runRecord
+	err = readJSON(jsonPath, &rec)
+	switch {
+	case err == nil && rec.Finished:
+		return runResult(rec, logPath), nil
+	case err == nil:
+		return d.adoptRun(ctx, c, spec, rec, jsonPath, logPath, exitPath)
+	case !errors.Is(err, fs.ErrNotExist):
+		return target.RunResult{}, err
+	}
+
+	rec = runRecord{ID: runID, StartedAt: time.Now().UTC()}
+	d.setRunning(c, 1, nil)
+	args := append([]string{"/bin/sh", "-c", exitWrapper, "slipway-run", exitPath}, argv(spec)...)
+	res, err := d.runProcess(ctx, spec, args, logPath, func(pid int) string {
+		return fmt.Sprintf("--- started pid %d (run %s) at %s ---", pid, runID, time.Now().UTC().Format(time.RFC3339))
+	}, func(p *proc) error {
+		rec.PID, rec.PGID, rec.StartTime = p.pid, p.pgid, p.start
+		return writeJSON(jsonPath, rec)
+	})
+	if err != nil {
+		if !errors.Is(err, errDetached) {
+			if !errors.Is(err, errDetached) {
+				os.Remove(jsonPath)
+				os.Remove(exitPath)
+			}
+		}
+		d.setRunning(c, -1, nil)
+		return target.RunResult{}, err
+	}
+	rec.Finished, rec.FinishedAt, rec.ExitCode, rec.TimedOut = true, time.Now().UTC(), res.ExitCode, res.TimedOut
+	return d.finishRun(c, rec, jsonPath, logPath, exitPath)
+}
+
+// adoptRun finishes a run recorded by a previous server: it waits for the
+// process when it still runs, and reads the exit status the wrapper left.
+func (d *Driver) adoptRun(ctx context.Context, c *comp, spec target.Spec, rec runRecord, jsonPath, logPath, exitPath string) (target.RunResult, error) {
+	d.setRunning(c, 1, nil)
+	if p, err := adopt(rec.PID, rec.PGID, rec.StartTime, rec.StartedAt); err == nil {
+		d.logger.InfoContext(ctx, "adopted run", "tool", spec.Tool, "name", spec.Component.Name, "run", rec.ID, "pid", p.pid)
+		res, err := d.waitProcess(ctx, p, spec.Component.Run.Timeout, logPath)
+		if err != nil {
+			if !errors.Is(err, errDetached) {
+				os.Remove(jsonPath)
+				os.Remove(exitPath)
+			}
+			d.setRunning(c, -1, nil)
+			return target.RunResult{}, err
+		}
+		rec.TimedOut = res.TimedOut
+	}
+	rec.ExitCode = -1
+	if b, err := os.ReadFile(exitPath); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && !rec.TimedOut {
+			rec.ExitCode = n
+		}
+	} else if !rec.TimedOut {
+		appendLine(logPath, "--- process ended while no server watched it; exit status unknown ---")
+	}
+	rec.Finished, rec.FinishedAt = true, time.Now().UTC()
+	return d.finishRun(c, rec, jsonPath, logPath, exitPath)
+}
+
+func (d *Driver) finishRun(c *comp, rec runRecord, jsonPath, logPath, exitPath string) (target.RunResult, error) {
+	err := writeJSON(jsonPath, rec)
+	os.Remove(exitPath)
+	d.setRunning(c, -1, &rec)
+	d.save(c)
+	if err != nil {
+		return target.RunResult{}, err
+	}
+	return runResult(rec, logPath), nil
+}
+
+func (d *Driver) setRunning(c *comp, delta int, last *runRecord) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.running += delta
+	if last != nil {
+		c.lastRun = last
+	}
+	c.notify()
+}
+
+func runResult(rec runRecord, logPath string) target.RunResult {
+	return target.RunResult{
+		ExitCode: rec.ExitCode,
+		Duration: rec.FinishedAt.Sub(rec.StartedAt),
+		LogTail:  tailLines(logPath, logTailLines),
+	}
+}

@@ -1,0 +1,194 @@
+package localexec
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"slipway.dev/slipway/internal/target"
+)
+
+// errDetached ends a run whose driver stopped without stopping processes.
+var errDetached = errors.New("driver detached")
+
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow)
+
+// ActualSchedule returns the concrete 5-field cron expression of schedule
+// for a tool's component: Toolforge macros (@hourly, @daily, @weekly,
+// @monthly, @yearly) get minute, hour, day and month fields chosen
+// pseudo-randomly but stably from "<tool> <component>" (Toolforge's
+// schedule_actual); any other schedule is returned as given after
+// validation.
+func ActualSchedule(tool, component, schedule string) (string, error) {
+	schedule = strings.TrimSpace(schedule)
+	sum := sha256.Sum256([]byte(tool + " " + component))
+	rnd := rand.New(rand.NewPCG(binary.BigEndian.Uint64(sum[:8]), binary.BigEndian.Uint64(sum[8:16])))
+	minute, hour := rnd.IntN(60), rnd.IntN(24)
+	dow, dom, month := rnd.IntN(7), 1+rnd.IntN(28), 1+rnd.IntN(12)
+	var expr string
+	switch schedule {
+	case "@hourly":
+		expr = fmt.Sprintf("%d * * * *", minute)
+	case "@daily":
+		expr = fmt.Sprintf("%d %d * * *", minute, hour)
+	case "@weekly":
+		expr = fmt.Sprintf("%d %d * * %d", minute, hour, dow)
+	case "@monthly":
+		expr = fmt.Sprintf("%d %d %d * *", minute, hour, dom)
+	case "@yearly", "@annually":
+		expr = fmt.Sprintf("%d %d %d %d *", minute, hour, dom, month)
+	default:
+		if strings.HasPrefix(schedule, "@") || len(strings.Fields(schedule)) != 5 {
+			return "", fmt.Errorf("schedule %q: want 5 cron fields or a macro", schedule)
+		}
+		expr = schedule
+	}
+	if _, err := cronParser.Parse(expr); err != nil {
+		return "", fmt.Errorf("schedule %q: %w", schedule, err)
+	}
+	return expr, nil
+}
+
+// runScheduled is the cron job of generation gen of a scheduled component:
+// it runs the command with the component's timeout and retries, unless the
+// previous run is still going.
+func (d *Driver) runScheduled(c *comp, gen int) {
+	c.mu.Lock()
+	if c.removed || c.gen != gen || !c.active {
+		c.mu.Unlock()
+		return
+	}
+	if c.runActive {
+		c.mu.Unlock()
+		d.logger.Warn("scheduled run skipped: previous run still running", "tool", c.tool, "name", c.name)
+		return
+	}
+	c.runActive = true
+	spec := c.spec
+	ctx := c.runCtx
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.runActive = false
+		c.notify()
+		c.mu.Unlock()
+	}()
+
+	rec := runRecord{ID: time.Now().UTC().Format("20060102-150405"), StartedAt: time.Now().UTC()}
+	attempts := 1 + max(spec.Component.Run.Retry, 0)
+	for a := 1; a <= attempts; a++ {
+		rec.Attempts = a
+		res, err := d.runProcess(ctx, spec, argv(spec), d.replicaLog(c.tool, c.name, 0), func(pid int) string {
+			return fmt.Sprintf("--- started pid %d (scheduled run %s, attempt %d/%d) at %s ---", pid, rec.ID, a, attempts, time.Now().UTC().Format(time.RFC3339))
+		}, nil)
+		if err != nil {
+			d.logger.Error("scheduled run failed to run", "tool", c.tool, "name", c.name, "err", err)
+			if ctx.Err() != nil {
+				return // stopped or removed: no result
+			}
+			rec.ExitCode = -1
+			continue
+		}
+		rec.ExitCode, rec.TimedOut = res.ExitCode, res.TimedOut
+		if res.ExitCode == 0 {
+			break
+		}
+	}
+	rec.Finished = true
+	rec.FinishedAt = time.Now().UTC()
+	d.logger.Info("scheduled run finished", "tool", c.tool, "name", c.name, "exit_code", rec.ExitCode, "attempts", rec.Attempts, "timed_out", rec.TimedOut)
+	c.mu.Lock()
+	c.runs = append(c.runs, rec)
+	if len(c.runs) > keepRuns {
+		c.runs = slicesTail(c.runs, keepRuns)
+	}
+	c.mu.Unlock()
+	d.save(c)
+}
+
+func slicesTail[T any](s []T, n int) []T {
+	return append([]T(nil), s[len(s)-n:]...)
+}
+
+// procResult is how a process ended.
+type procResult struct {
+	ExitCode int
+	TimedOut bool
+	Duration time.Duration
+}
+
+// runProcess runs args to completion with spec's timeout, logging to
+// logPath. started, when set, is called with the process once it runs.
+// When ctx ends first the process group is stopped and the error wraps
+// ctx.Err().
+func (d *Driver) runProcess(ctx context.Context, spec target.Spec, args []string, logPath string, marker func(pid int) string, started func(*proc) error) (procResult, error) {
+	env, err := d.env(spec, 0)
+	if err != nil {
+		return procResult{}, err
+	}
+	if err := os.MkdirAll(d.compDir(spec.Tool, spec.Component.Name), 0o700); err != nil {
+		return procResult{}, err
+	}
+	p, err := spawn(args, spec.Artifact.Dir, env, logPath, marker)
+	if err != nil {
+		return procResult{}, err
+	}
+	if started != nil {
+		if err := started(p); err != nil {
+			stopProc(p, d.cfg.StopTimeout)
+			return procResult{}, err
+		}
+	}
+	return d.waitProcess(ctx, p, spec.Component.Run.Timeout, logPath)
+}
+
+// waitProcess waits for p with a timeout in seconds (0: none), stopping its
+// group on timeout or when ctx ends.
+func (d *Driver) waitProcess(ctx context.Context, p *proc, timeoutSec int, logPath string) (procResult, error) {
+	var timeout <-chan time.Time
+	if timeoutSec > 0 {
+		left := time.Until(p.startedAt.Add(time.Duration(timeoutSec) * time.Second))
+		t := time.NewTimer(max(left, 0))
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-p.exited:
+		// Leftovers of the group must not outlive the run.
+		_ = syscall.Kill(-p.pgid, syscall.SIGKILL)
+		return procResult{ExitCode: p.exitCode, Duration: time.Since(p.startedAt)}, nil
+	case <-timeout:
+		stopProc(p, d.cfg.StopTimeout)
+		appendLine(logPath, fmt.Sprintf("--- timed out after %ds, stopped ---", timeoutSec))
+		code := p.exitCode
+		if code == 0 {
+			code = -1
+		}
+		return procResult{ExitCode: code, TimedOut: true, Duration: time.Since(p.startedAt)}, nil
+	case <-ctx.Done():
+		if d.detached.Load() {
+			return procResult{}, fmt.Errorf("run: %w", errDetached)
+		}
+		stopProc(p, d.cfg.StopTimeout)
+		appendLine(logPath, "--- cancelled, stopped ---")
+		return procResult{}, fmt.Errorf("run: %w", ctx.Err())
+	}
+}
+
+func appendLine(path, line string) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_, _ = f.WriteString(line + "\n")
+}

@@ -1,0 +1,104 @@
+package localexec
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"slipway.dev/slipway/internal/target"
+)
+
+// stateFile is state.json: enough to adopt or restart a component.
+type stateFile struct {
+	Tool        string      `json:"tool"`
+	Component   string      `json:"component"`
+	SpecHash    string      `json:"spec_hash"`
+	ArtifactKey string      `json:"artifact_key"`
+	ArtifactDir string      `json:"artifact_dir"`
+	Spec        target.Spec `json:"spec"`
+	// Active is true while the component should run (continuous) or is
+	// registered (scheduled).
+	Active     bool           `json:"active"`
+	Generation int            `json:"generation"`
+	StartedAt  time.Time      `json:"started_at"`
+	Replicas   []replicaState `json:"replicas,omitempty"`
+	// Schedule is the concrete cron expression of a scheduled component.
+	Schedule string `json:"schedule,omitempty"`
+	// Runs are the last scheduled runs, oldest first.
+	Runs []runRecord `json:"runs,omitempty"`
+	// LastRun is the last one-off run.
+	LastRun   *runRecord `json:"last_run,omitempty"`
+	UpdatedAt time.Time  `json:"updated_at"`
+}
+
+type replicaState struct {
+	Index     int       `json:"index"`
+	PID       int       `json:"pid,omitempty"`
+	PGID      int       `json:"pgid,omitempty"`
+	Port      int       `json:"port,omitempty"`
+	StartTime uint64    `json:"start_time,omitempty"`
+	StartedAt time.Time `json:"started_at"`
+	Restarts  int       `json:"restarts"`
+}
+
+// runRecord is one run of a scheduled or one-off component. For one-off
+// runs it is runs/<runID>.json: written with Finished false and the pid when
+// the run starts, and again with the result when it ends.
+type runRecord struct {
+	ID         string    `json:"id"`
+	Finished   bool      `json:"finished"`
+	PID        int       `json:"pid,omitempty"`
+	PGID       int       `json:"pgid,omitempty"`
+	StartTime  uint64    `json:"start_time,omitempty"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+	ExitCode   int       `json:"exit_code"`
+	Attempts   int       `json:"attempts,omitempty"`
+	TimedOut   bool      `json:"timed_out,omitempty"`
+}
+
+// writeJSON writes v to path atomically (temp file, fsync, rename).
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", filepath.Base(path), err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(append(b, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// readJSON reads path into v; the error wraps fs.ErrNotExist when it is
+// missing.
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decode %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,118 @@
+package localexec
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"slipway.dev/slipway/internal/slipway"
+	"slipway.dev/slipway/internal/target"
+)
+
+// Status reports one component from memory; ok is false when it is
+// unknown. State is "starting", "running" or "crashloop" for continuous
+// components, "scheduled" for scheduled ones, "running", "succeeded" or
+// "failed" for one-off ones, and "stopped" for anything not running.
+func (d *Driver) Status(ctx context.Context, tool, name string) (target.Status, bool, error) {
+	c := d.lookup(tool, name)
+	if c == nil {
+		return target.Status{}, false, nil
+	}
+	return d.status(c), true, nil
+}
+
+// List reports every component of a tool, by name.
+func (d *Driver) List(ctx context.Context, tool string) ([]target.Status, error) {
+	d.mu.Lock()
+	var comps []*comp
+	for k, c := range d.comps {
+		if k.tool == tool {
+			comps = append(comps, c)
+		}
+	}
+	d.mu.Unlock()
+	slices.SortFunc(comps, func(a, b *comp) int { return strings.Compare(a.name, b.name) })
+	out := make([]target.Status, 0, len(comps))
+	for _, c := range comps {
+		out = append(out, d.status(c))
+	}
+	return out, nil
+}
+
+func (d *Driver) status(c *comp) target.Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	run := c.spec.Component.Run
+	s := target.Status{
+		Tool: c.tool, Component: c.name, Type: c.spec.Component.Type,
+		SpecHash: c.spec.SpecHash, BuildKey: c.spec.Artifact.Key, State: "stopped",
+	}
+	switch s.Type {
+	case slipway.Continuous:
+		if !c.active {
+			break
+		}
+		up, looping := 0, false
+		var upSince time.Time
+		for _, r := range c.replicas {
+			s.Restarts += r.restarts
+			if r.proc != nil {
+				up++
+				if upSince.IsZero() || r.proc.startedAt.After(upSince) {
+					upSince = r.proc.startedAt
+				}
+			}
+			looping = looping || r.crashLooping(d.cfg.StartupTimeout)
+		}
+		s.Replicas = up
+		switch {
+		case looping:
+			s.State = "crashloop"
+			s.Message = fmt.Sprintf("%d of %d replicas up, crash looping", up, len(c.replicas))
+		case up == len(c.replicas) && (c.healthy != nil || time.Since(upSince) >= d.cfg.HealthyAfter):
+			s.State = "running"
+			s.Message = fmt.Sprintf("%d %s up", up, plural(up, "replica"))
+		default:
+			s.State = "starting"
+			s.Message = fmt.Sprintf("%d of %d replicas up", up, len(c.replicas))
+		}
+		if s.Restarts > 0 {
+			s.Message += fmt.Sprintf(", %d %s", s.Restarts, plural(s.Restarts, "restart"))
+		}
+		if run.Publish != "" && d.cfg.ProxyBaseURL != nil {
+			s.URL = d.cfg.ProxyBaseURL(c.tool)
+		}
+	case slipway.Scheduled:
+		if !c.active {
+			break
+		}
+		s.State = "scheduled"
+		s.Message = fmt.Sprintf("schedule %q", c.schedule)
+		if c.runActive {
+			s.Message += ", running now"
+		}
+		if n := len(c.runs); n > 0 {
+			r := c.runs[n-1]
+			s.Message += fmt.Sprintf(", last run %s exited %d", r.StartedAt.Format(time.RFC3339), r.ExitCode)
+			if r.TimedOut {
+				s.Message += " (timed out)"
+			}
+		}
+	case slipway.OneOff:
+		switch {
+		case c.running > 0:
+			s.State = "running"
+		case c.lastRun == nil:
+		case c.lastRun.ExitCode == 0:
+			s.State = "succeeded"
+		default:
+			s.State = "failed"
+		}
+		if r := c.lastRun; r != nil {
+			s.Message = fmt.Sprintf("run %s exited %d after %s", r.ID, r.ExitCode, roundDuration(r.FinishedAt.Sub(r.StartedAt)))
+		}
+	}
+	return s
+}

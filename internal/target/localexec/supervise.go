@@ -1,0 +1,135 @@
+package localexec
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+
+	"slipway.dev/slipway/internal/target"
+)
+
+// replica is one process slot of a continuous component, kept running by
+// its supervisor goroutine.
+type replica struct {
+	index int
+	stop  chan struct{} // closed to end supervision
+	done  chan struct{} // closed when the supervisor has returned
+	// detach, set before stop is closed, leaves the process running.
+	detach bool
+
+	// Guarded by comp.mu.
+	port     int
+	proc     *proc // current process, nil while waiting to restart
+	restarts int
+	exits    []time.Time // recent exits, for crash-loop detection
+	lastExit int
+}
+
+// spawnReplica starts one process of replica r.
+func (d *Driver) spawnReplica(c *comp, spec target.Spec, r *replica, gen int) (*proc, error) {
+	env, err := d.env(spec, r.port)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(d.compDir(c.tool, c.name), 0o700); err != nil {
+		return nil, err
+	}
+	p, err := spawn(argv(spec), spec.Artifact.Dir, env, d.replicaLog(c.tool, c.name, r.index), func(pid int) string {
+		return fmt.Sprintf("--- started pid %d (generation %d) at %s ---", pid, gen, time.Now().UTC().Format(time.RFC3339))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("replica %d: %w", r.index, err)
+	}
+	return p, nil
+}
+
+// supervise keeps replica r of generation gen running until r.stop is
+// closed, starting with p (nil: start one).
+func (d *Driver) supervise(c *comp, r *replica, gen int, p *proc) {
+	defer d.wg.Done()
+	defer close(r.done)
+	backoff := time.Second
+	log := d.logger.With("tool", c.tool, "name", c.name, "replica", r.index)
+	for {
+		if p == nil {
+			c.mu.Lock()
+			spec := c.spec
+			port := r.port
+			c.mu.Unlock()
+			if port > 0 && !portFree(port) {
+				// Someone took the port while we were down: move.
+				if ps, err := freePorts(1); err == nil {
+					port = ps[0]
+					c.mu.Lock()
+					r.port = port
+					c.mu.Unlock()
+				}
+			}
+			np, err := d.spawnReplica(c, spec, r, gen)
+			if err != nil {
+				log.Error("replica not started", "err", err)
+				c.mu.Lock()
+				r.exits = append(r.exits, time.Now())
+				r.lastExit = -1
+				c.notify()
+				c.mu.Unlock()
+			} else {
+				p = np
+				c.mu.Lock()
+				r.proc = p
+				r.restarts++
+				c.notify()
+				c.mu.Unlock()
+				d.save(c)
+				log.Info("replica restarted", "pid", p.pid, "restarts", r.restarts)
+			}
+		}
+		if p != nil {
+			select {
+			case <-r.stop:
+				if !r.detach {
+					stopProc(p, d.cfg.StopTimeout)
+				}
+				return
+			case <-p.exited:
+			}
+			// Leftovers of the group would hold the port or the log.
+			_ = syscall.Kill(-p.pgid, syscall.SIGKILL)
+			now := time.Now()
+			c.mu.Lock()
+			if now.Sub(p.startedAt) >= resetAfter {
+				backoff = time.Second
+				r.exits = nil
+			}
+			r.exits = append(r.exits, now)
+			r.lastExit = p.exitCode
+			r.proc = nil
+			c.notify()
+			c.mu.Unlock()
+			log.Warn("replica exited", "pid", p.pid, "exit_code", p.exitCode, "uptime", now.Sub(p.startedAt).Round(time.Millisecond), "restart_in", backoff)
+			p = nil
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-r.stop:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(backoff*2, maxBackoff)
+	}
+}
+
+// crashLooping reports whether r exited crashLoopExits times within window;
+// comp.mu is held.
+func (r *replica) crashLooping(window time.Duration) bool {
+	n := 0
+	cut := time.Now().Add(-window)
+	for _, t := range r.exits {
+		if t.After(cut) {
+			n++
+		}
+	}
+	return n >= crashLoopExits
+}

@@ -1,0 +1,107 @@
+// Package target is the runtime seam: making components run as specified on
+// some machinery, reporting their health, and removing them.
+//
+// Implementations: localexec (processes on this host). A Kubernetes driver is
+// a later addition; both run the conformance suite in targettest.
+package target
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"slipway.dev/slipway/internal/slipway"
+)
+
+// Spec is what a component should be: its config, its artifact and its
+// environment.
+type Spec struct {
+	Tool      string
+	Component slipway.Component
+	// SpecHash is Component.SpecHash(); with Artifact.Key it decides
+	// whether a running component must be restarted.
+	SpecHash string
+	Artifact slipway.Artifact
+	// Env is extra environment for the processes (PORT and the like are
+	// set by the driver).
+	Env map[string]string
+}
+
+// ApplyResult says what Apply did.
+type ApplyResult struct {
+	// Changed is false when the component already ran this spec hash and
+	// artifact, so nothing was (re)started.
+	Changed bool
+	// Message is a short human description ("started 2 replicas",
+	// "restarted", "already up to date", "scheduled \"*/5 * * * *\"").
+	Message string
+}
+
+// HealthResult says how a component became healthy.
+type HealthResult struct {
+	// After is how long after the (re)start it became healthy.
+	After   time.Duration
+	Message string
+}
+
+// RunResult is the outcome of a one-off run.
+type RunResult struct {
+	ExitCode int
+	Duration time.Duration
+	// LogTail is the last lines of output, for status messages.
+	LogTail string
+}
+
+// Status is what a driver reports about one component.
+type Status struct {
+	Tool      string
+	Component string
+	Type      slipway.ComponentType
+	SpecHash  string
+	BuildKey  string
+	// State is "running", "starting", "crashloop", "scheduled", "stopped",
+	// "succeeded", "failed".
+	State    string
+	Replicas int
+	Restarts int
+	// URL is where a published component answers.
+	URL     string
+	Message string
+}
+
+// LogOptions select log output.
+type LogOptions struct {
+	Follow bool
+	// Lines is how many lines of the end to show first; 0 means all.
+	Lines int
+}
+
+// Driver makes components run. Every method is idempotent for the same
+// arguments, so a step retried after a crash converges instead of doubling
+// work.
+type Driver interface {
+	// Apply converges a continuous or scheduled component to spec: it
+	// starts or restarts it when it does not already run spec.SpecHash with
+	// spec.Artifact.Key, and registers a schedule for scheduled ones. It
+	// does not wait for health; see WaitHealthy.
+	Apply(ctx context.Context, spec Spec) (ApplyResult, error)
+	// WaitHealthy blocks until the component's current generation is
+	// healthy, ctx is done (returns ctx.Err() wrapped with what was seen),
+	// or it fails for good (crash loop; the error carries the last log
+	// lines). For scheduled components it returns at once.
+	WaitHealthy(ctx context.Context, tool, component string) (HealthResult, error)
+	// RunOnce runs a one-off component to completion. runID makes it
+	// idempotent: a second call with the same runID waits for, or returns,
+	// the first call's result instead of running again.
+	RunOnce(ctx context.Context, spec Spec, runID string) (RunResult, error)
+	// Remove stops the component and forgets it. Removing an unknown
+	// component is not an error.
+	Remove(ctx context.Context, tool, component string) error
+	// Status reports one component; ok is false when it is unknown.
+	Status(ctx context.Context, tool, component string) (s Status, ok bool, err error)
+	// List reports every component of a tool.
+	List(ctx context.Context, tool string) ([]Status, error)
+	// Logs writes the component's logs to w; with Follow it keeps writing
+	// until ctx is done.
+	Logs(ctx context.Context, tool, component string, opts LogOptions, w io.Writer) error
+}

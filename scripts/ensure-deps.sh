@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Slipway's tests and demo need when they are
+# missing. Idempotent; a no-op on a machine that has them.
+set -euo pipefail
+need=()
+command -v git >/dev/null 2>&1 || need+=(git)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+if ((${#need[@]})); then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing: ${need[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
+fi
