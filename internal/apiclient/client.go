@@ -102,7 +102,7 @@ func (d *tracingDoer) Do(req *http.Request) (*http.Response, error) {
 	if d.c.trace != nil {
 		fmt.Fprintf(d.c.trace, "> %s %s\n", req.Method, req.URL.Path)
 	}
-	resp, err := d.c.httpClient.Do(req)
+	resp, err := d.c.httpClient.Do(req) //nolint:gosec // G704: the URL is the server the operator configured (--url, SLIPWAY_URL or the local server's address)
 	if d.c.trace != nil {
 		if err != nil {
 			fmt.Fprintf(d.c.trace, "< error after %s: %v\n", time.Since(start).Round(time.Millisecond), err)
@@ -218,8 +218,7 @@ func (c *Client) transportError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("request to %s: %w", c.baseURL, ctx.Err())
 	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
 		return &UnreachableError{URL: c.baseURL, Err: ue.Err}
 	}
 	return fmt.Errorf("read response from %s: %w", c.baseURL, err)
@@ -244,8 +243,11 @@ func (c *Client) envelope(resp *http.Response, body []byte) (Envelope, error) {
 	case resp.StatusCode >= 500:
 		return env, &ServerError{Status: resp.StatusCode, Message: msg, RequestID: env.RequestID}
 	case resp.StatusCode >= 400:
-		return env, &slipway.Error{Code: codeForStatus(resp.StatusCode), Message: msg,
-			Err: &StatusError{Status: resp.StatusCode, RequestID: env.RequestID}}
+		return env, &slipway.Error{
+			Code:    codeForStatus(resp.StatusCode),
+			Message: msg,
+			Err:     &StatusError{Status: resp.StatusCode, RequestID: env.RequestID},
+		}
 	case decodeErr != nil:
 		return env, &ServerError{Status: resp.StatusCode, Message: "The response is not a JSON envelope: " + decodeErr.Error(), RequestID: env.RequestID}
 	}

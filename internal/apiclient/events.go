@@ -43,12 +43,10 @@ func (c *Client) DeploymentEvents(ctx context.Context, tool, id string, after in
 		case ctx.Err() != nil:
 			return ctx.Err()
 		}
-		var fnErr *callbackError
-		if errors.As(err, &fnErr) {
+		if fnErr, ok := errors.AsType[*callbackError](err); ok {
 			return fnErr.err
 		}
-		var se *slipway.Error
-		if errors.As(err, &se) {
+		if _, ok := errors.AsType[*slipway.Error](err); ok {
 			return err // a 4xx: reconnecting will not help
 		}
 		if errors.Is(err, errStreamEnded) {

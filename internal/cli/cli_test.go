@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -217,7 +218,7 @@ func TestCommands(t *testing.T) {
 			golden(t, tt.name, fmt.Sprintf("$ slipway %s\nexit %d\n-- stdout --\n%s-- stderr --\n%s", strings.Join(tt.args, " "), res.code, res.stdout, res.stderr))
 			fs.mu.Lock()
 			defer fs.mu.Unlock()
-			if tt.wantReq != "" && !containsString(fs.reqs, tt.wantReq) {
+			if tt.wantReq != "" && !slices.Contains(fs.reqs, tt.wantReq) {
 				t.Errorf("requests %q lack %q", fs.reqs, tt.wantReq)
 			}
 			switch tt.name {
@@ -241,15 +242,6 @@ func runNoTool(t *testing.T, url, stdin string, noTool bool, args ...string) res
 	var stdout, stderr bytes.Buffer
 	code := Main(t.Context(), args, func(k string) string { return vars[k] }, strings.NewReader(stdin), &stdout, &stderr)
 	return result{code, stdout.String(), stderr.String()}
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // TestServerDiscovery checks that the URL and token come from the data

@@ -85,8 +85,11 @@ func (e *env) readConfig(a []string) (toolconfig.Result, error) {
 // problemLine is "FILE:LINE:COL: PATH: MESSAGE", leaving out what is unknown.
 func problemLine(file string, p toolconfig.Problem) string {
 	s := file
-	if p.Line > 0 {
+	switch {
+	case p.Line > 0 && p.Column > 0:
 		s += fmt.Sprintf(":%d:%d", p.Line, p.Column)
+	case p.Line > 0:
+		s += fmt.Sprintf(":%d", p.Line) // the YAML parser gives no column
 	}
 	if p.Path != "" {
 		s += ": " + p.Path

@@ -2,7 +2,7 @@ package cli
 
 import (
 	"bytes"
-	"errors"
+	"context"
 	"fmt"
 	"io/fs"
 	"os"
@@ -45,10 +45,10 @@ interrupted; interrupting stops every process the demo started.`,
 				temporary = true
 			}
 			if temporary {
-				defer os.RemoveAll(dir) //nolint:errcheck // best effort: a temporary directory
+				defer os.RemoveAll(dir) // best effort: a temporary directory
 			}
 			repo := filepath.Join(dir, "demo-app")
-			if err := materializeDemo(ctx.Done(), repo); err != nil {
+			if err := materializeDemo(ctx, repo); err != nil {
 				return err
 			}
 			dataDir := filepath.Join(dir, "data")
@@ -110,7 +110,7 @@ interrupted; interrupting stops every process the demo started.`,
 
 // materializeDemo writes the embedded sample app to dir and makes it a git
 // repository with one commit on main.
-func materializeDemo(done <-chan struct{}, dir string) error {
+func materializeDemo(ctx context.Context, dir string) error {
 	const root = "demo/app"
 	err := fs.WalkDir(examples.Demo, root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -138,12 +138,7 @@ func materializeDemo(done <-chan struct{}, dir string) error {
 		{"add", "-A"},
 		{"-c", "user.name=Slipway demo", "-c", "user.email=demo@slipway.invalid", "-c", "commit.gpgsign=false", "commit", "-q", "-m", "Sample app"},
 	} {
-		select {
-		case <-done:
-			return errors.New("demo: interrupted")
-		default:
-		}
-		c := exec.Command("git", a...)
+		c := exec.CommandContext(ctx, "git", a...)
 		c.Dir = dir
 		if out, err := c.CombinedOutput(); err != nil {
 			return fmt.Errorf("demo: git %s: %w: %s", a[0], err, strings.TrimSpace(string(out)))

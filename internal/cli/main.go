@@ -16,7 +16,7 @@ import (
 // the process's; Main uses nothing else of the process.
 func Main(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
-	root := newRootCmd(e)
+	root := newRootCmd(e) //nolint:contextcheck // the commands get ctx through cmd.Context(), which ExecuteContext sets below
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)

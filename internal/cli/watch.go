@@ -62,13 +62,14 @@ func (e *env) watch(ctx context.Context, c *apiclient.Client, tool string, d sli
 	if err != nil {
 		return err
 	}
-	if e.flags.json {
+	switch {
+	case e.flags.json:
 		if err := printEnvelope(e.stdout, env, true); err != nil {
 			return err
 		}
-	} else if final.Status == slipway.DeploymentSuccessful {
+	case final.Status == slipway.DeploymentSuccessful:
 		fmt.Fprintln(e.stdout, "All components deployed")
-	} else {
+	default:
 		fmt.Fprintf(e.stdout, "Deployment %s: %s\n", final.Status, firstLine(final.LongStatus))
 	}
 	if final.Status != slipway.DeploymentSuccessful {
@@ -84,8 +85,9 @@ func stepIcon(s slipway.StepState) string {
 		return "✅"
 	case slipway.StepSkipped, slipway.StepCancelled:
 		return "⏭️"
+	default: // failed or timed out; a pending or running step is not finished
+		return "❌"
 	}
-	return "❌"
 }
 
 // firstLine returns s up to its first line break.

@@ -17,12 +17,12 @@ import (
 	"slipway.dev/slipway/internal/target"
 )
 
-// retryAfter asks the runner to try a job again later without counting a
+// retryAfterError asks the runner to try a job again later without counting a
 // failure (a deployment queued behind another one).
-type retryAfter time.Duration
+type retryAfterError time.Duration
 
-func (r retryAfter) Error() string             { return "retry after " + time.Duration(r).String() }
-func (r retryAfter) RetryAfter() time.Duration { return time.Duration(r) }
+func (r retryAfterError) Error() string             { return "retry after " + time.Duration(r).String() }
+func (r retryAfterError) RetryAfter() time.Duration { return time.Duration(r) }
 
 // errStepTimeout is the cause of a step context that ran out of time.
 var errStepTimeout = errors.New("step timed out")
@@ -58,7 +58,7 @@ func (s *Service) StartDeployment(ctx context.Context, tool, id string) error {
 	}
 	for _, u := range unfinished {
 		if u.Tool == tool && u.ID != id && (u.CreatedAt.Before(d.CreatedAt) || (u.CreatedAt.Equal(d.CreatedAt) && u.ID < id)) {
-			return retryAfter(200 * time.Millisecond)
+			return retryAfterError(200 * time.Millisecond)
 		}
 	}
 	if err := s.setStatus(ctx, d, slipway.DeploymentRunning, "Resolving sources and planning"); err != nil {
@@ -300,7 +300,7 @@ func (s *Service) executeBuild(ctx context.Context, d slipway.Deployment, cfg sl
 			if out.state == slipway.StepTimedOut {
 				out.detail = fmt.Sprintf("build timed out after %s", s.cfg.BuildTimeout)
 			}
-			_ = s.store.BuildUpdate(context.WithoutCancel(ctx), b) //nolint:errcheck // the step records the failure
+			_ = s.store.BuildUpdate(context.WithoutCancel(ctx), b) // best effort: the step records the failure
 		}
 		return out
 	}
@@ -505,7 +505,7 @@ func (s *Service) progress(ctx context.Context, tx store.Tx, d slipway.Deploymen
 		}
 	}
 	if !final {
-		return s.enqueuer.EnqueueTx(ctx, tx, due...)
+		return s.enqueue(ctx, tx, due...)
 	}
 	status, long := outcomeOf(d, all)
 	return s.finishTx(ctx, tx, d, status, long)
@@ -588,12 +588,36 @@ func (s *Service) setStatus(ctx context.Context, d slipway.Deployment, status sl
 	})
 }
 
-// tx runs fn in a transaction and wakes the deployment's watchers after it
-// commits.
+// tx runs fn in a transaction; after it commits, it wakes the workers for
+// the jobs fn enqueued and the deployment's watchers.
 func (s *Service) tx(ctx context.Context, deploymentID string, fn func(store.Tx) error) error {
-	if err := s.store.InTx(ctx, fn); err != nil {
+	var wake []runner.Job
+	err := s.store.InTx(ctx, func(tx store.Tx) error {
+		wake = wake[:0] // InTx may retry fn
+		return fn(queueingTx{Tx: tx, wake: &wake})
+	})
+	if err != nil {
 		return err
 	}
+	s.enqueuer.Wake(ctx, wake...)
 	s.events.notify(deploymentID)
+	return nil
+}
+
+// queueingTx is a transaction that remembers the jobs enqueued in it.
+type queueingTx struct {
+	store.Tx
+	wake *[]runner.Job
+}
+
+// enqueue puts jobs on the queue in tx; [Service.tx] wakes the workers for
+// them after the commit.
+func (s *Service) enqueue(ctx context.Context, tx store.Tx, jobs ...runner.Job) error {
+	if err := s.enqueuer.EnqueueTx(ctx, tx, jobs...); err != nil {
+		return err
+	}
+	if q, ok := tx.(queueingTx); ok {
+		*q.wake = append(*q.wake, jobs...)
+	}
 	return nil
 }

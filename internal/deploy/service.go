@@ -25,9 +25,10 @@ type Resolver interface {
 }
 
 // Enqueuer puts jobs on the durable queue in a store transaction (the
-// runner).
+// runner), and wakes workers for them once the transaction committed.
 type Enqueuer interface {
 	EnqueueTx(ctx context.Context, tx runner.SQLTx, jobs ...runner.Job) error
+	Wake(ctx context.Context, jobs ...runner.Job)
 }
 
 // Config holds the service's knobs. Zero values mean the defaults.
@@ -216,7 +217,7 @@ func (s *Service) DeploymentCreate(ctx context.Context, tool string, opts slipwa
 		Trigger: cmp.Or(opts.Trigger, "api"), Actor: opts.Actor,
 		Status: slipway.DeploymentPending, LongStatus: "Waiting to start",
 	}
-	err := s.store.InTx(ctx, func(tx store.Tx) error {
+	err := s.tx(ctx, d.ID, func(tx store.Tx) error {
 		sc, err := tx.ConfigGetLatest(ctx, tool)
 		if err != nil {
 			return notFound(err, "No configuration found for tool: %s", tool)
@@ -237,12 +238,11 @@ func (s *Service) DeploymentCreate(ctx context.Context, tool string, opts slipwa
 		if err := s.emit(ctx, tx, d.ID, "deployment", "", string(d.Status), d.LongStatus); err != nil {
 			return err
 		}
-		return s.enqueuer.EnqueueTx(ctx, tx, runner.Job{Tool: tool, DeploymentID: d.ID})
+		return s.enqueue(ctx, tx, runner.Job{Tool: tool, DeploymentID: d.ID})
 	})
 	if err != nil {
 		return slipway.Deployment{}, fmt.Errorf("create deployment of %s: %w", tool, err)
 	}
-	s.events.notify(d.ID)
 	return s.DeploymentGet(ctx, tool, d.ID)
 }
 

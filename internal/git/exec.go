@@ -165,8 +165,7 @@ func IsTransient(err error) bool {
 			return false
 		}
 	}
-	var ge *gitError
-	if errors.As(err, &ge) {
+	if ge, ok := errors.AsType[*gitError](err); ok {
 		return ge.transient
 	}
 	return errors.Is(err, context.DeadlineExceeded)

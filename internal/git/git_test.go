@@ -61,6 +61,7 @@ func TestClient_Resolve(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			got, err := c.Resolve(t.Context(), repo.URL, tt.ref)
 			if err != nil {
 				t.Fatalf("Resolve(%q): %v", tt.ref, err)
@@ -72,6 +73,7 @@ func TestClient_Resolve(t *testing.T) {
 	}
 
 	t.Run("AbsolutePath", func(t *testing.T) {
+		t.Parallel()
 		got, err := c.Resolve(t.Context(), repo.Dir, "main")
 		if err != nil || got != third {
 			t.Errorf("Resolve(%s, main) = %s, %v; want %s", repo.Dir, got, err, third)
@@ -79,8 +81,17 @@ func TestClient_Resolve(t *testing.T) {
 	})
 
 	t.Run("SeesNewCommits", func(t *testing.T) {
-		// The short-SHA path fetched the mirror before; a new commit must
-		// still be found, by name and by SHA.
+		t.Parallel()
+		// A repository of its own, as the new commit would move main under
+		// the other subtests.
+		repo := slipwaytest.GitRepo(t, map[string]string{"README": "one\n"})
+		first := repo.Head(t)
+		c := newClient(t, true)
+		// The short-SHA path fetches the mirror; a new commit must still
+		// be found after it, by name and by SHA.
+		if got, err := c.Resolve(t.Context(), repo.URL, first[:7]); err != nil || got != first {
+			t.Fatalf("Resolve(%q) = %s, %v; want %s", first[:7], got, err, first)
+		}
 		fourth := repo.Commit(t, map[string]string{"README": "four\n"}, "fourth")
 		for _, ref := range []string{"main", fourth[:8]} {
 			got, err := c.Resolve(t.Context(), repo.URL, ref)
@@ -225,6 +236,7 @@ func TestClient_Unreachable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			_, err := c.Resolve(t.Context(), tt.repo, "main")
 			if err == nil {
 				t.Fatal("Resolve succeeded, want error")
@@ -292,16 +304,27 @@ func TestClient_Checkout(t *testing.T) {
 	}
 
 	t.Run("NotEmpty", func(t *testing.T) {
+		t.Parallel()
 		if err := c.Checkout(t.Context(), repo.URL, commit, dst); err == nil {
 			t.Error("Checkout into a non-empty directory succeeded")
 		}
 	})
 	t.Run("EmptyExisting", func(t *testing.T) {
+		t.Parallel()
 		if err := c.Checkout(t.Context(), repo.URL, commit, t.TempDir()); err != nil {
 			t.Error(err)
 		}
 	})
 	t.Run("FetchesNewCommit", func(t *testing.T) {
+		t.Parallel()
+		// A repository and client of their own, so that the new commit
+		// does not race with the other subtests. The first checkout makes
+		// the mirror; the second must fetch into it.
+		repo := slipwaytest.GitRepo(t, map[string]string{"README.md": "hello\n"})
+		c := newClient(t, true)
+		if err := c.Checkout(t.Context(), repo.URL, repo.Head(t), filepath.Join(t.TempDir(), "app")); err != nil {
+			t.Fatal(err)
+		}
 		next := repo.Commit(t, map[string]string{"README.md": "bye\n"}, "next")
 		dst := filepath.Join(t.TempDir(), "app")
 		if err := c.Checkout(t.Context(), repo.URL, next, dst); err != nil {
@@ -312,6 +335,7 @@ func TestClient_Checkout(t *testing.T) {
 		}
 	})
 	t.Run("UnknownCommit", func(t *testing.T) {
+		t.Parallel()
 		dst := filepath.Join(t.TempDir(), "app")
 		err := c.Checkout(t.Context(), repo.URL, strings.Repeat("ab", 20), dst)
 		if !errors.Is(err, git.ErrRefNotFound) {
@@ -377,8 +401,11 @@ func TestClient_Concurrent(t *testing.T) {
 				errs <- err
 				return
 			}
-			if b, err := os.ReadFile(filepath.Join(dst, "README")); err != nil || string(b) != "two\n" {
-				errs <- fmt.Errorf("README = %q, %v", b, err)
+			b, err := os.ReadFile(filepath.Join(dst, "README"))
+			if err != nil {
+				errs <- fmt.Errorf("read README: %w", err)
+			} else if string(b) != "two\n" {
+				errs <- fmt.Errorf("README = %q, want %q", b, "two\n")
 			}
 		})
 	}

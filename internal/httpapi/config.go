@@ -104,9 +104,11 @@ func checkConfigBody(contentType string, body []byte) error {
 		}
 		return nil
 	}
-	return &slipway.Error{Code: slipway.EInvalid,
+	return &slipway.Error{
+		Code:    slipway.EInvalid,
 		Message: fmt.Sprintf("Unsupported Content-Type %q: send the tool config as application/json or application/yaml.", mt),
-		Err:     errUnsupportedMediaType}
+		Err:     errUnsupportedMediaType,
+	}
 }
 
 var errEmptyConfig = slipway.Errorf(slipway.EInvalid, "The request body is empty: send a tool config as JSON or YAML.")

@@ -64,8 +64,7 @@ func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // one place where internal errors are logged (with the request id); their
 // cause is never sent to the client.
 func (a *api) errorResponse(r *http.Request, err error) (int, []string) {
-	var maxErr *http.MaxBytesError
-	if errors.As(err, &maxErr) {
+	if maxErr, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		return http.StatusRequestEntityTooLarge, []string{fmt.Sprintf("Request body too large: the limit is %d bytes.", maxErr.Limit)}
 	}
 	msg := slipway.ErrorMessage(err)
@@ -109,8 +108,7 @@ func (a *api) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes))
 	if err != nil {
-		var maxErr *http.MaxBytesError
-		if errors.As(err, &maxErr) {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return nil, err
 		}
 		return nil, &slipway.Error{Code: slipway.EInvalid, Message: "Cannot read the request body.", Err: errors.Join(errMalformedBody, err)}
@@ -130,9 +128,11 @@ func decodeJSON(body []byte, v any) error {
 		return nil
 	case errors.As(err, &syn):
 		line, col := lineColumn(body, syn.Offset)
-		return &slipway.Error{Code: slipway.EInvalid,
+		return &slipway.Error{
+			Code:    slipway.EInvalid,
 			Message: fmt.Sprintf("Invalid JSON at line %d, column %d: %s.", line, col, syn.Error()),
-			Err:     errors.Join(errMalformedBody, err)}
+			Err:     errors.Join(errMalformedBody, err),
+		}
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return &slipway.Error{Code: slipway.EInvalid, Message: "Invalid JSON: unexpected end of input.", Err: errors.Join(errMalformedBody, err)}
 	case errors.As(err, &typ):
@@ -140,8 +140,11 @@ func decodeJSON(body []byte, v any) error {
 		if typ.Field != "" {
 			where = typ.Field
 		}
-		return &slipway.Error{Code: slipway.EInvalid,
-			Message: fmt.Sprintf("Invalid value for %s: expected %s, got a JSON %s.", where, typ.Type, typ.Value), Err: err}
+		return &slipway.Error{
+			Code:    slipway.EInvalid,
+			Message: fmt.Sprintf("Invalid value for %s: expected %s, got a JSON %s.", where, typ.Type, typ.Value),
+			Err:     err,
+		}
 	}
 	return &slipway.Error{Code: slipway.EInvalid, Message: "Invalid JSON body.", Err: errors.Join(errMalformedBody, err)}
 }
@@ -151,10 +154,7 @@ func lineColumn(b []byte, off int64) (line, col int) {
 	off = min(max(off, 0), int64(len(b)))
 	before := b[:off]
 	line = bytes.Count(before, []byte("\n")) + 1
-	col = int(off) - (bytes.LastIndexByte(before, '\n') + 1)
-	if col < 1 {
-		col = 1
-	}
+	col = max(int(off)-(bytes.LastIndexByte(before, '\n')+1), 1)
 	return line, col
 }
 

@@ -552,20 +552,32 @@ func TestHandler_Logs(t *testing.T) {
 	}
 }
 
-// TestHandler_Events checks the SSE framing, resuming with after and
-// Last-Event-ID, "latest", and that the stream waits for new events and ends
-// after the final one.
-func TestHandler_Events(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
+// eventsDeploymentID is the seeded deployment that seedEvents gives events.
+const eventsDeploymentID = "20261122-130049-x5ucaa3ign"
+
+// seedEvents seeds b and gives its deployment four events, the last final.
+func (b *testBundle) seedEvents(t *testing.T) {
+	t.Helper()
 	b.seed(t)
-	const id = "20261122-130049-x5ucaa3ign"
+	const id = eventsDeploymentID
 	b.svc.addEvent(id, slipway.Event{Kind: "deployment", State: "running", Message: "Deploying"})
 	b.svc.addEvent(id, slipway.Event{Kind: "step", Step: "build:web", State: "done", Message: "built 3f2a1c in 12.4s"})
 	b.svc.addEvent(id, slipway.Event{Kind: "step", Step: "run:web", State: "done", Message: "healthy after 1.2s\nsecond line"})
 	b.svc.addEvent(id, slipway.Event{Kind: "deployment", State: "successful", Message: "All components deployed"})
+}
+
+// TestHandler_Events checks the SSE framing, resuming with after and
+// Last-Event-ID, "latest", and that the stream waits for new events and ends
+// after the final one. The subtests that only read share one bundle; Waits
+// creates a deployment, so it has its own.
+func TestHandler_Events(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.seedEvents(t)
+	const id = eventsDeploymentID
 
 	t.Run("All", func(t *testing.T) {
+		t.Parallel()
 		w := b.do(t, request{method: "GET", path: "/components/v1/tool/mytool/deployment/" + id + "/events"})
 		if w.Code != 200 || w.Header().Get("Content-Type") != "text/event-stream" {
 			t.Fatalf("status %d, Content-Type %q", w.Code, w.Header().Get("Content-Type"))
@@ -573,24 +585,30 @@ func TestHandler_Events(t *testing.T) {
 		golden(t, "Events", w.Body.Bytes())
 	})
 	t.Run("After", func(t *testing.T) {
+		t.Parallel()
 		w := b.do(t, request{method: "GET", path: "/components/v1/tool/mytool/deployment/latest/events?after=2"})
 		if got := eventIDs(w.Body.String()); !slices.Equal(got, []string{"3", "4"}) {
 			t.Errorf("ids = %v, want [3 4]", got)
 		}
 	})
 	t.Run("LastEventIDWins", func(t *testing.T) {
+		t.Parallel()
 		w := b.do(t, request{method: "GET", path: "/v1/tool/mytool/deployment/" + id + "/events?after=1", header: map[string]string{"Last-Event-ID": "3"}})
 		if got := eventIDs(w.Body.String()); !slices.Equal(got, []string{"4"}) {
 			t.Errorf("ids = %v, want [4]", got)
 		}
 	})
 	t.Run("AllDelivered", func(t *testing.T) {
+		t.Parallel()
 		w := b.do(t, request{method: "GET", path: "/components/v1/tool/mytool/deployment/" + id + "/events?after=4"})
 		if w.Code != 200 || w.Body.Len() != 0 {
 			t.Errorf("status %d, body %q", w.Code, w.Body)
 		}
 	})
 	t.Run("Waits", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.seedEvents(t)
 		b.do(t, request{method: "POST", path: "/components/v1/tool/mytool/deployment"})
 		const id2 = "20261122-130050-x5ucaa3ign"
 		srv := httptest.NewServer(b.handler)

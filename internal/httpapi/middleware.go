@@ -30,7 +30,7 @@ func requestIDFrom(ctx context.Context) string {
 // safe characters, else a new random id.
 func requestID(r *http.Request) string {
 	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 64 && strings.IndexFunc(id, func(c rune) bool {
-		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.')
+		return (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '-' && c != '_' && c != '.'
 	}) < 0 {
 		return id
 	}
@@ -47,33 +47,41 @@ func (a *api) middleware(next http.Handler) http.Handler {
 		w.Header().Set("X-Request-Id", id)
 		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
 		sw := &statusWriter{ResponseWriter: w}
-		defer func() {
-			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler { //nolint:errorlint // sentinel compared as net/http does
-					panic(p)
-				}
-				err := &slipway.Error{Code: slipway.EInternal, Message: "Internal error.",
-					Err: fmt.Errorf("panic: %v\n%s", p, debug.Stack())}
-				if sw.status == 0 {
-					a.writeError(sw, r, err)
-				} else {
-					_, _ = a.errorResponse(r, err) // logs it; the response is already under way
-				}
-			}
-			status := sw.status
-			if status == 0 {
-				status = http.StatusOK
-			}
-			a.log.LogAttrs(r.Context(), slog.LevelInfo, "http request",
-				slog.String("method", r.Method),
-				slog.String("path", r.URL.Path),
-				slog.Int("status", status),
-				slog.Duration("duration", time.Since(start)),
-				slog.Int64("bytes", sw.bytes),
-				slog.String("request_id", id))
-		}()
+		defer a.finishRequest(sw, r, id, start)
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// finishRequest runs deferred after the handler: it turns a panic into a
+// 500 (unless the response is already under way) and logs the request.
+// It must be deferred directly, for recover to see the panic.
+func (a *api) finishRequest(sw *statusWriter, r *http.Request, id string, start time.Time) {
+	if p := recover(); p != nil {
+		if p == http.ErrAbortHandler { //nolint:errorlint // sentinel compared as net/http does
+			panic(p)
+		}
+		err := &slipway.Error{
+			Code:    slipway.EInternal,
+			Message: "Internal error.",
+			Err:     fmt.Errorf("panic: %v\n%s", p, debug.Stack()),
+		}
+		if sw.status == 0 {
+			a.writeError(sw, r, err)
+		} else {
+			_, _ = a.errorResponse(r, err) // logs it; the response is already under way
+		}
+	}
+	status := sw.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	a.log.LogAttrs(r.Context(), slog.LevelInfo, "http request",
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.Int("status", status),
+		slog.Duration("duration", time.Since(start)),
+		slog.Int64("bytes", sw.bytes),
+		slog.String("request_id", id))
 }
 
 // statusWriter records the status and size of a response.
@@ -153,6 +161,7 @@ func (c *captureWriter) Write(b []byte) (int, error) {
 	}
 	return len(b), nil
 }
+
 func (c *captureWriter) WriteHeader(status int) {
 	if c.status == 0 {
 		c.status = status

@@ -186,29 +186,49 @@ func (r *Runner) Stop(ctx context.Context) error {
 type SQLTx interface{ SQL() *sql.Tx }
 
 // EnqueueTx inserts jobs in tx; they become due when tx commits. A job
-// that is already queued or running for the same deployment and step is
-// not inserted twice.
+// that is queued, running or completed for the same deployment and step is
+// not inserted twice (a step's job completes only once the step is final,
+// so a completed one never needs to run again). Call [Runner.Wake] with the
+// same jobs after tx commits.
 func (r *Runner) EnqueueTx(ctx context.Context, tx SQLTx, jobs ...Job) error {
 	if len(jobs) == 0 {
 		return nil
 	}
-	params := make([]river.InsertManyParams, 0, len(jobs))
+	// InsertMany (not the fast variant) honours unique options.
+	if _, err := r.client.InsertManyTx(ctx, tx.SQL(), insertParams(jobs)); err != nil {
+		return fmt.Errorf("enqueue %d jobs: %w", len(jobs), err)
+	}
+	return nil
+}
+
+// Wake makes idle workers fetch jobs that a committed transaction enqueued,
+// now instead of at their next poll. River wakes its own workers only for
+// inserts made outside a transaction, so Wake repeats the insert outside
+// one: the unique options make it insert nothing, and River then notifies
+// its workers. Errors are logged only: the next poll finds the jobs anyway.
+func (r *Runner) Wake(ctx context.Context, jobs ...Job) {
+	if len(jobs) == 0 {
+		return
+	}
+	if _, err := r.client.InsertMany(ctx, insertParams(jobs)); err != nil {
+		r.logger.WarnContext(ctx, "wake workers", "jobs", len(jobs), "error", err.Error())
+	}
+}
+
+func insertParams(jobs []Job) []river.InsertManyParams {
 	unique := &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
-		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
-		rivertype.JobStateRetryable, rivertype.JobStateScheduled,
+		rivertype.JobStateAvailable, rivertype.JobStateCompleted, rivertype.JobStatePending,
+		rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled,
 	}}}
+	params := make([]river.InsertManyParams, 0, len(jobs))
 	for _, j := range jobs {
-		var args river.JobArgs = StepArgs{Tool: j.Tool, DeploymentID: j.DeploymentID, Key: j.Key}
+		var args river.JobArgs = StepArgs(j)
 		if j.Key == "" {
 			args = StartArgs{Tool: j.Tool, DeploymentID: j.DeploymentID}
 		}
 		params = append(params, river.InsertManyParams{Args: args, InsertOpts: unique})
 	}
-	// InsertMany (not the fast variant) honours unique options.
-	if _, err := r.client.InsertManyTx(ctx, tx.SQL(), params); err != nil {
-		return fmt.Errorf("enqueue %d jobs: %w", len(jobs), err)
-	}
-	return nil
+	return params
 }
 
 // rescueOrphans makes every job found running available again. Only safe

@@ -25,6 +25,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -123,7 +124,7 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) Start(ctx context.Context) (err error) {
 	defer func() {
 		if err != nil {
-			_ = s.Stop(context.WithoutCancel(ctx)) //nolint:errcheck // the start error is the one to report
+			_ = s.Stop(context.WithoutCancel(ctx)) // the start error is the one to report
 		}
 	}()
 	dir := s.cfg.DataDir
@@ -156,10 +157,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("server: builder: %w", err)
 	}
 
-	if s.apiLn, err = net.Listen("tcp", s.cfg.Listen); err != nil {
+	var lc net.ListenConfig
+	if s.apiLn, err = lc.Listen(ctx, "tcp", s.cfg.Listen); err != nil {
 		return fmt.Errorf("server: listen %s: %w", s.cfg.Listen, err)
 	}
-	if s.proxyLn, err = net.Listen("tcp", s.cfg.ProxyListen); err != nil {
+	if s.proxyLn, err = lc.Listen(ctx, "tcp", s.cfg.ProxyListen); err != nil {
 		return fmt.Errorf("server: proxy listen %s: %w", s.cfg.ProxyListen, err)
 	}
 	proxyPort := s.proxyLn.Addr().(*net.TCPAddr).Port
@@ -307,8 +309,8 @@ func (s *Server) Stop(ctx context.Context) error {
 			}
 			cancel()
 		}
-		for i := len(s.closers) - 1; i >= 0; i-- {
-			if err := s.closers[i](ctx); err != nil {
+		for _, closeFunc := range slices.Backward(s.closers) {
+			if err := closeFunc(ctx); err != nil {
 				errs = append(errs, err)
 			}
 		}

@@ -59,8 +59,7 @@ func ErrorCode(err error) string {
 // ErrorMessage returns the user-facing message of the first [Error] in err's
 // chain, or "Internal error." for any other error.
 func ErrorMessage(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
+	if e, ok := errors.AsType[*Error](err); ok {
 		return e.Message
 	}
 	return "Internal error."

@@ -114,7 +114,7 @@ func (r *Repo) Git(tb testing.TB, args ...string) string {
 // GitInput is [Repo.Git] with stdin as git's standard input.
 func (r *Repo) GitInput(tb testing.TB, stdin []byte, args ...string) string {
 	tb.Helper()
-	cmd := exec.Command("git", args...)
+	cmd := exec.CommandContext(tb.Context(), "git", args...)
 	cmd.Dir = r.Dir
 	cmd.Env = r.env
 	if stdin != nil {

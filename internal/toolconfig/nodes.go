@@ -51,8 +51,9 @@ func describe(n *yamlNode) string {
 		default:
 			return fmt.Sprintf("%s %q", t, v)
 		}
+	default: // a document node; aliases were resolved above
+		return "nothing"
 	}
-	return "nothing"
 }
 
 // short shortens a value quoted in a message.
@@ -262,10 +263,8 @@ func (p *parser) enum(path string, n *yamlNode, name string, valid ...string) (s
 	if !ok {
 		return "", false
 	}
-	for _, v := range valid {
-		if s == v {
-			return s, true
-		}
+	if slices.Contains(valid, s) {
+		return s, true
 	}
 	p.problemf(path, n, "%s must be one of %s, got %q", name, strings.Join(valid, ", "), s)
 	return "", false

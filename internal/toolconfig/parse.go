@@ -511,6 +511,9 @@ func (p *parser) build(path string, be entry) (slipway.BuildSpec, buildKind, *ya
 			p.problemf(join(path, "ref"), be.key, "ref is required: a branch, a tag, or a full or short commit SHA%s", didYouMean("ref", unknownKeys))
 			ok = false
 		}
+	case buildReuse, buildImage:
+		// The one field that chose the variant is there, and was checked
+		// in the loop above.
 	}
 	if !ok {
 		kind = buildInvalid

@@ -82,17 +82,6 @@ func loadCases(t testing.TB) []goldenCase {
 	return cases
 }
 
-// lines returns s as lines, without empty ones.
-func lines(s string) []string {
-	var out []string
-	for l := range strings.SplitSeq(s, "\n") {
-		if l != "" {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
 func indentJSON(t testing.TB, raw []byte) string {
 	t.Helper()
 	var b bytes.Buffer

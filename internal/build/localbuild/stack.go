@@ -183,6 +183,7 @@ func relocateVenv(venv, from, to string) error {
 		if !bytes.Contains(data, old) {
 			continue
 		}
+		//nolint:gosec // G703: p is venv/bin/<entry> or venv/pyvenv.cfg in the build's own directory, and a regular file (Lstat above), not a symlink
 		if err := os.WriteFile(p, bytes.ReplaceAll(data, old, repl), info.Mode().Perm()); err != nil {
 			return fmt.Errorf("relocate venv: %w", err)
 		}
@@ -355,7 +356,7 @@ func validProcessName(s string) bool {
 		return false
 	}
 	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '_' && r != '-' {
 			return false
 		}
 	}

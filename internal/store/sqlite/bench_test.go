@@ -64,14 +64,18 @@ func BenchmarkStepUpdateTx(b *testing.B) {
 	ctx := b.Context()
 	const id = "20250101-000000-aaaaaaaaaa"
 	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	if err := db.DeploymentCreate(ctx, slipway.Deployment{ID: id, Tool: "tool", CreatedAt: start,
-		Status: slipway.DeploymentRunning}); err != nil {
+	if err := db.DeploymentCreate(ctx, slipway.Deployment{
+		ID: id, Tool: "tool", CreatedAt: start,
+		Status: slipway.DeploymentRunning,
+	}); err != nil {
 		b.Fatalf("DeploymentCreate: %v", err)
 	}
 	var steps []slipway.Step
 	for i := range 20 {
-		steps = append(steps, slipway.Step{DeploymentID: id, Key: fmt.Sprintf("run:c%d", i), Kind: slipway.StepRun,
-			Component: fmt.Sprintf("c%d", i), Action: slipway.ActionApply, State: slipway.StepPending})
+		steps = append(steps, slipway.Step{
+			DeploymentID: id, Key: fmt.Sprintf("run:c%d", i), Kind: slipway.StepRun,
+			Component: fmt.Sprintf("c%d", i), Action: slipway.ActionApply, State: slipway.StepPending,
+		})
 	}
 	if err := db.StepsCreate(ctx, steps); err != nil {
 		b.Fatalf("StepsCreate: %v", err)

@@ -535,8 +535,10 @@ func (q *queries) StepUpdate(ctx context.Context, u store.StepUpdate) (bool, err
 		build_key = CASE WHEN ? = '' THEN build_key ELSE ? END,
 		commit_sha = CASE WHEN ? = '' THEN commit_sha ELSE ? END
 		WHERE deployment_id = ? AND step_key = ?`
-	args := []any{u.State, u.Detail, encTime(u.StartedAt), encTime(u.FinishedAt),
-		u.Attempt, u.Attempt, u.BuildKey, u.BuildKey, u.Commit, u.Commit, u.DeploymentID, u.Key}
+	args := []any{
+		u.State, u.Detail, encTime(u.StartedAt), encTime(u.FinishedAt),
+		u.Attempt, u.Attempt, u.BuildKey, u.BuildKey, u.Commit, u.Commit, u.DeploymentID, u.Key,
+	}
 	if len(u.IfStateIn) > 0 {
 		query += ` AND state IN (` + inArgs(len(u.IfStateIn)) + `)`
 		for _, s := range u.IfStateIn {

@@ -542,8 +542,10 @@ func testLiveRun(t *testing.T, f Factory) {
 		web := liveRun("tool", "web", at(1).In(cet))
 		api := liveRun("tool", "api", at(2))
 		other := liveRun("other", "web", at(3))
-		bare := slipway.LiveRun{Tool: "tool", Component: "bare", Type: slipway.OneOff,
-			Spec: slipway.Component{Name: "bare", Type: slipway.OneOff}}
+		bare := slipway.LiveRun{
+			Tool: "tool", Component: "bare", Type: slipway.OneOff,
+			Spec: slipway.Component{Name: "bare", Type: slipway.OneOff},
+		}
 		for _, r := range []slipway.LiveRun{web, other, api, bare} {
 			mustDo(t, s.LiveRunPut(b.ctx, r))
 		}

@@ -37,8 +37,10 @@ func testRestart(t *testing.T, f Factory, rf RestartFactory) {
 				if err := tx.StepsCreate(ctx, steps(id)); err != nil {
 					return err
 				}
-				e := slipway.Event{DeploymentID: id, Time: at(5), Kind: "step", Step: "build:web",
-					State: "done", Message: "built " + id}
+				e := slipway.Event{
+					DeploymentID: id, Time: at(5), Kind: "step", Step: "build:web",
+					State: "done", Message: "built " + id,
+				}
 				seq, err := tx.EventAppend(ctx, e)
 				if err != nil {
 					return err

@@ -1,0 +1,304 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"slipway.dev/slipway/internal/cli"
+)
+
+// TestMain makes the test binary double as the slipway binary: scripts run
+// `slipway …` as a real child process (so that a server can be killed with
+// SIGKILL), executing cli.Main.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"slipway": func() {
+			os.Exit(cli.Main(signalContext(), os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr))
+		},
+	})
+}
+
+// TestScript runs the end-to-end scenarios in testdata/script: each starts
+// a real server on 127.0.0.1:0 with its own data directory, builds real git
+// repositories and deploys them as real processes.
+func TestScript(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end scripts build and run real apps; skipped with -short")
+	}
+	for _, tool := range []string{"git", "curl", "go"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (make deps installs it): %v", tool, err)
+		}
+	}
+	goEnv := goEnvironment(t)
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Setup: func(e *testscript.Env) error {
+			// Share the developer's Go caches so that app builds start warm.
+			for k, v := range goEnv {
+				e.Setenv(k, v)
+			}
+			e.Setenv("SLIPWAY_DATA", filepath.Join(e.WorkDir, "data"))
+			e.Setenv("GIT_CONFIG_NOSYSTEM", "1")
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"gitinit":    cmdGitInit,
+			"gitcommit":  cmdGitCommit,
+			"subst":      cmdSubst,
+			"waitserver": cmdWaitServer,
+			"waitstep":   cmdWaitStep,
+			"waitdeploy": cmdWaitDeploy,
+			"steps":      cmdSteps,
+			"starts":     cmdStarts,
+			"lines":      cmdLines,
+		},
+	})
+}
+
+func goEnvironment(t *testing.T) map[string]string {
+	t.Helper()
+	out, err := exec.Command("go", "env", "-json", "GOCACHE", "GOMODCACHE", "GOPATH", "GOPROXY", "GOROOT").Output()
+	if err != nil {
+		t.Fatalf("go env: %v", err)
+	}
+	env := map[string]string{}
+	if err := json.Unmarshal(out, &env); err != nil {
+		t.Fatalf("go env: %v", err)
+	}
+	return env
+}
+
+func git(ts *testscript.TestScript, dir string, args ...string) {
+	c := exec.Command("git", append([]string{"-c", "user.name=Slipway test", "-c", "user.email=test@slipway.invalid", "-c", "commit.gpgsign=false"}, args...)...)
+	c.Dir = ts.MkAbs(dir)
+	c.Env = append(os.Environ(), "HOME="+ts.Getenv("WORK"), "GIT_CONFIG_NOSYSTEM=1")
+	if out, err := c.CombinedOutput(); err != nil {
+		ts.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// gitinit DIR: make DIR (already holding files) a repository with one
+// commit on main.
+func cmdGitInit(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: gitinit DIR")
+	}
+	git(ts, args[0], "init", "-q", "-b", "main")
+	git(ts, args[0], "add", "-A")
+	git(ts, args[0], "commit", "-q", "-m", "initial")
+}
+
+// gitcommit DIR MESSAGE: commit everything in DIR.
+func cmdGitCommit(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: gitcommit DIR MESSAGE")
+	}
+	git(ts, args[0], "add", "-A")
+	git(ts, args[0], "commit", "-q", "-m", args[1])
+}
+
+// subst FILE...: expand the script's $VAR and ${VAR} in files, in place;
+// variables the script does not set (such as $PORT) are left alone.
+func cmdSubst(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: subst FILE...")
+	}
+	expand := func(name string) string {
+		if v := ts.Getenv(name); v != "" {
+			return v
+		}
+		return "$" + name
+	}
+	for _, f := range args {
+		b, err := os.ReadFile(ts.MkAbs(f))
+		ts.Check(err)
+		ts.Check(os.WriteFile(ts.MkAbs(f), []byte(os.Expand(string(b), expand)), 0o644))
+	}
+}
+
+// serverInfo reads DATA/server.json.
+func serverInfo(ts *testscript.TestScript, data string) (url, proxy string, pid int, ok bool) {
+	b, err := os.ReadFile(filepath.Join(ts.MkAbs(data), "server.json"))
+	if err != nil {
+		return "", "", 0, false
+	}
+	var info struct {
+		URL      string `json:"url"`
+		ProxyURL string `json:"proxy_url"`
+		PID      int    `json:"pid"`
+	}
+	if json.Unmarshal(b, &info) != nil {
+		return "", "", 0, false
+	}
+	return info.URL, info.ProxyURL, info.PID, true
+}
+
+// waitserver DATA: wait until the server using DATA answers its health
+// check; sets API_URL, PROXY_PORT and TOKEN (the admin token).
+func cmdWaitServer(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitserver DATA")
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if url, proxy, _, ok := serverInfo(ts, args[0]); ok {
+			resp, err := http.Get(url + "/components/v1/healthz")
+			if err == nil {
+				_ = resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					token, err := os.ReadFile(filepath.Join(ts.MkAbs(args[0]), "admin-token"))
+					ts.Check(err)
+					ts.Setenv("TOKEN", strings.TrimSpace(string(token)))
+					ts.Setenv("API_URL", url)
+					ts.Setenv("PROXY_PORT", proxy[strings.LastIndex(proxy, ":")+1:])
+					return
+				}
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ts.Fatalf("server using %s did not become healthy within 60s", args[0])
+}
+
+// deployment fetches a deployment of a tool from the API.
+func deployment(ts *testscript.TestScript, tool, id string) (map[string]any, error) {
+	url, _, _, ok := serverInfo(ts, ts.Getenv("SLIPWAY_DATA"))
+	if !ok {
+		return nil, fmt.Errorf("no server.json")
+	}
+	token, err := os.ReadFile(filepath.Join(ts.Getenv("SLIPWAY_DATA"), "admin-token"))
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url+"/components/v1/tool/"+tool+"/deployment/"+id, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var env struct {
+		Data map[string]any `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return env.Data, nil
+}
+
+// waitstep TOOL KEY STATE: wait until the latest deployment's step KEY is
+// in STATE.
+func cmdWaitStep(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: waitstep TOOL KEY STATE")
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	last := ""
+	for time.Now().Before(deadline) {
+		d, err := deployment(ts, args[0], "latest")
+		if err == nil {
+			steps, _ := d["steps"].([]any)
+			for _, s := range steps {
+				st, _ := s.(map[string]any)
+				if st["key"] == args[1] {
+					last, _ = st["state"].(string)
+				}
+			}
+			if last == args[2] {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ts.Fatalf("step %s of %s never reached %s (last seen %q)", args[1], args[0], args[2], last)
+}
+
+// waitdeploy TOOL: wait until the latest deployment is final and print
+// its status and long status.
+func cmdWaitDeploy(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitdeploy TOOL")
+	}
+	deadline := time.Now().Add(120 * time.Second)
+	status := ""
+	for time.Now().Before(deadline) {
+		d, err := deployment(ts, args[0], "latest")
+		if err == nil {
+			status, _ = d["status"].(string)
+			switch status {
+			case "pending", "running", "cancelling":
+			default:
+				fmt.Fprintf(ts.Stdout(), "status: %s\nlong_status: %v\n", status, d["long_status"])
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ts.Fatalf("deployment of %s not final after 120s (last status %q)", args[0], status)
+}
+
+// steps FILE: print "key state action" for each step of the deployment
+// JSON (data only, as `deployment show --json` prints it) in FILE.
+func cmdSteps(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: steps FILE")
+	}
+	var d struct {
+		Steps []struct{ Key, State, Action string }
+	}
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[0])), &d))
+	if len(d.Steps) == 0 {
+		ts.Fatalf("%s has no steps", args[0])
+	}
+	for _, s := range d.Steps {
+		fmt.Fprintf(ts.Stdout(), "%s %s %s\n", s.Key, s.State, s.Action)
+	}
+}
+
+// starts TOOL COMPONENT N: assert that the component's processes were
+// started exactly N times in all (replica 0's log counts start markers).
+func cmdStarts(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: starts TOOL COMPONENT N")
+	}
+	want, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	b, err := os.ReadFile(filepath.Join(ts.Getenv("SLIPWAY_DATA"), "run", args[0], args[1], "0.log"))
+	ts.Check(err)
+	got := strings.Count(string(b), "--- started pid")
+	if (got == want) == neg {
+		ts.Fatalf("%s/%s started %d times, want %s%d\n%s", args[0], args[1], got, map[bool]string{true: "not ", false: ""}[neg], want, b)
+	}
+}
+
+// lines FILE N: assert that FILE has exactly N lines.
+func cmdLines(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: lines FILE N")
+	}
+	want, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	got := strings.Count(ts.ReadFile(args[0]), "\n")
+	if got != want {
+		ts.Fatalf("%s has %d lines, want %d", args[0], got, want)
+	}
+}
