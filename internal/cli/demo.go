@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -46,6 +47,9 @@ interrupted; interrupting stops every process the demo started.`,
 			}
 			if temporary {
 				defer os.RemoveAll(dir) // best effort: a temporary directory
+			}
+			if err := ensureGit(ctx, e); err != nil {
+				return err
 			}
 			repo := filepath.Join(dir, "demo-app")
 			if err := materializeDemo(ctx, repo); err != nil {
@@ -142,6 +146,29 @@ func materializeDemo(ctx context.Context, dir string) error {
 		c.Dir = dir
 		if out, err := c.CombinedOutput(); err != nil {
 			return fmt.Errorf("demo: git %s: %w: %s", a[0], err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
+}
+
+// ensureGit makes sure the git CLI is there: the demo's app becomes a git
+// repository and the server builds from it. When it is missing on a
+// Debian-like machine and we are root, it is installed with apt-get, as the
+// README promises; otherwise the error says how to install it.
+func ensureGit(ctx context.Context, e *env) error {
+	if _, err := exec.LookPath("git"); err == nil {
+		return nil
+	}
+	if _, err := exec.LookPath("apt-get"); err != nil || os.Geteuid() != 0 {
+		return errors.New("demo: git is not installed; install it (Debian: sudo apt-get install git) and run the demo again")
+	}
+	fmt.Fprintln(e.stderr, "git is not installed; installing it with apt-get…")
+	for _, a := range [][]string{{"update", "-qq"}, {"install", "-y", "-qq", "git"}} {
+		c := exec.CommandContext(ctx, "apt-get", a...)
+		c.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		c.Stdout, c.Stderr = e.stderr, e.stderr
+		if err := c.Run(); err != nil {
+			return fmt.Errorf("demo: apt-get %s: %w", a[0], err)
 		}
 	}
 	return nil

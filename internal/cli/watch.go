@@ -47,8 +47,16 @@ func (e *env) watch(ctx context.Context, c *apiclient.Client, tool string, d sli
 			printed[kind] = true
 			fmt.Fprintln(e.stdout, h)
 		}
-		line := fmt.Sprintf("[%s] %-*s  %s", stepIcon(slipway.StepState(ev.State)), width, component, firstLine(ev.Message))
+		state := slipway.StepState(ev.State)
+		line := fmt.Sprintf("[%s] %-*s  %s", stepIcon(state), width, component, firstLine(ev.Message))
 		fmt.Fprintln(e.stdout, strings.TrimRight(line, " "))
+		if state == slipway.StepFailed || state == slipway.StepTimedOut {
+			// The rest of a failure's message is its evidence (the app's
+			// last log lines, a compiler's output): show it indented.
+			for _, l := range moreLines(ev.Message, maxDetailLines) {
+				fmt.Fprintf(e.stdout, "      %s\n", l)
+			}
+		}
 		return nil
 	})
 	if err != nil {
@@ -88,6 +96,25 @@ func stepIcon(s slipway.StepState) string {
 	default: // failed or timed out; a pending or running step is not finished
 		return "❌"
 	}
+}
+
+// maxDetailLines bounds the lines shown under a failed step.
+const maxDetailLines = 15
+
+// moreLines returns the non-empty lines of s after the first, at most the
+// last max of them.
+func moreLines(s string, max int) []string {
+	_, rest, _ := strings.Cut(s, "\n")
+	var out []string
+	for l := range strings.SplitSeq(rest, "\n") {
+		if l = strings.TrimRight(l, " \t\r"); strings.TrimSpace(l) != "" {
+			out = append(out, l)
+		}
+	}
+	if len(out) > max {
+		out = out[len(out)-max:]
+	}
+	return out
 }
 
 // firstLine returns s up to its first line break.

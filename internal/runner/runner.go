@@ -84,7 +84,8 @@ type Config struct {
 	// SingleNode says this process is the only one working the queue (the
 	// embedded default, guarded by a lock on the data directory): jobs found
 	// running at start belonged to a process that died and are rescued at
-	// once instead of after RescueAfter.
+	// once instead of after RescueAfter, and [Runner.Wake] starts jobs
+	// without any cross-process notification.
 	SingleNode bool
 	// RescueAfter is when River rescues a job stuck in running on a
 	// multi-node setup; default 2h, above the longest step timeout.
@@ -117,12 +118,16 @@ func New(driver riverdriver.Driver[*sql.Tx], h Handler, cfg Config) (*Runner, er
 	river.AddWorker(workers, &startWorker{h: h})
 	river.AddWorker(workers, &stepWorker{h: h})
 	poll := cmpOr(cfg.PollInterval, 20*time.Millisecond)
-	client, err := river.NewClient(driver, &river.Config{
+	clientDriver := driver
+	if cfg.SingleNode {
+		clientDriver = localDriver{driver}
+	}
+	client, err := river.NewClient(clientDriver, &river.Config{
 		Logger:               logger,
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cmpOr(cfg.MaxWorkers, 100)}},
 		Workers:              workers,
 		FetchPollInterval:    poll,
-		FetchCooldown:        min(poll, 5*time.Millisecond),
+		FetchCooldown:        time.Millisecond,
 		JobTimeout:           -1, // the engine bounds every step itself
 		RescueStuckJobsAfter: cmpOr(cfg.RescueAfter, 2*time.Hour),
 		MaxAttempts:          cfg.MaxAttempts,
@@ -195,7 +200,7 @@ func (r *Runner) EnqueueTx(ctx context.Context, tx SQLTx, jobs ...Job) error {
 		return nil
 	}
 	// InsertMany (not the fast variant) honours unique options.
-	if _, err := r.client.InsertManyTx(ctx, tx.SQL(), insertParams(jobs)); err != nil {
+	if _, err := r.client.InsertManyTx(ctx, tx.SQL(), insertParams(unique(jobs))); err != nil {
 		return fmt.Errorf("enqueue %d jobs: %w", len(jobs), err)
 	}
 	return nil
@@ -215,6 +220,20 @@ func (r *Runner) Wake(ctx context.Context, jobs ...Job) {
 	}
 }
 
+// unique drops repeated jobs (River refuses a batch that repeats a unique
+// job).
+func unique(jobs []Job) []Job {
+	seen := make(map[Job]bool, len(jobs))
+	out := make([]Job, 0, len(jobs))
+	for _, j := range jobs {
+		if !seen[j] {
+			seen[j] = true
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
 func insertParams(jobs []Job) []river.InsertManyParams {
 	unique := &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
 		rivertype.JobStateAvailable, rivertype.JobStateCompleted, rivertype.JobStatePending,
@@ -230,6 +249,19 @@ func insertParams(jobs []Job) []river.InsertManyParams {
 	}
 	return params
 }
+
+// localDriver presents a driver to River as one without LISTEN/NOTIFY.
+// riversqlite emulates notifications with a table it polls every 50ms, and
+// while a driver claims a listener River does not wake its own workers for
+// inserts made in this process. With a single node nobody else needs the
+// notifications, so River runs poll-only and [Runner.Wake] wakes the
+// workers at once.
+type localDriver struct {
+	riverdriver.Driver[*sql.Tx]
+}
+
+func (localDriver) SupportsListener() bool     { return false }
+func (localDriver) SupportsListenNotify() bool { return false }
 
 // rescueOrphans makes every job found running available again. Only safe
 // when no other process works this queue.

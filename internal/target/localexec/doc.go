@@ -5,10 +5,10 @@
 //
 // Everything lives under [Config.Dir]:
 //
-//	<tool>/<component>/state.json       what runs: spec, generation, pids (written atomically)
+//	<tool>/<component>/state.json       what runs: spec, generation, instance IDs and pids (written atomically)
 //	<tool>/<component>/<replica>.log    output of replica N (0-based), appended by the child itself
 //	<tool>/<component>/runs/<runID>.log output of a one-off run
-//	<tool>/<component>/runs/<runID>.json its result (or, while it runs, its pid)
+//	<tool>/<component>/runs/<runID>.json its result (or, while it runs, its instance ID and pid)
 //	<tool>/home                         the tool's HOME (see [Config.HomeDir])
 //
 // Scheduled components append every run to 0.log.
@@ -42,14 +42,28 @@
 //
 // # Crash safety
 //
-// state.json records, per replica, the pid, process group, port and the start
+// Every process the driver starts (a replica, at Apply or at a restart by its
+// supervisor, a one-off run, an attempt of a scheduled run) gets a fresh
+// random instance ID, which is recorded first (in state.json, or
+// runs/<runID>.json for a one-off run), then given to the process as
+// SLIPWAY_INSTANCE in its environment (its children inherit it), and only
+// then, once the process runs, joined by its pid, process group and start
 // time from /proc/<pid>/stat, which guards against pid reuse. When the server
-// dies (even by SIGKILL) the processes keep running; [Driver.Start] of the next
-// server adopts the ones still alive, watches them through a pidfd and
-// supervises them as before, so nothing starts twice. One-off runs are adopted
-// the same way by a retried [Driver.RunOnce] with the same run ID; their exit
-// code reaches the next server through a small exit-code file written by a
-// wrapper shell. A graceful [Driver.Stop] instead stops every process.
+// dies (even by SIGKILL) the processes keep running; [Driver.Start] of the
+// next server adopts the ones still alive, watches them through a pidfd and
+// supervises them as before, so nothing starts twice. A process recorded only
+// by its instance ID (the server died between the spawn and the write of the
+// pid), or whose recorded pid is gone, is looked for in /proc/*/environ, in
+// one pass for all of them; the group leader, else the oldest process, with
+// that ID is adopted. Only when none is found is a replica started anew. A
+// scheduled run in progress is adopted too (later cron fires skip while it
+// runs). One-off runs are adopted the same way by a retried [Driver.RunOnce]
+// with the same run ID, which runs the command only if the recorded one never
+// started; exit codes of one-off and scheduled runs reach the next server
+// through a small exit-code file written by a wrapper shell. The
+// "--- started pid N" line of a log is written by the process's shell
+// itself, so it is there even when the server died right after the spawn. A
+// graceful [Driver.Stop] instead stops every process.
 //
 // # Isolation
 //

@@ -2,7 +2,37 @@ package localexec
 
 import (
 	"context"
+	"sync"
 )
+
+// spawnHooks are the OnSpawned functions, by driver.
+var spawnHooks sync.Map // *Driver → func(pid int)
+
+func init() {
+	spawnedFunc = func(d *Driver, pid int) {
+		if f, ok := spawnHooks.Load(d); ok {
+			f.(func(int))(pid)
+		}
+	}
+}
+
+// OnSpawned makes d call f with the pid of every process it spawns, right
+// after the spawn and before the pid is recorded anywhere: blocking in f
+// freezes d in the window a crash must survive.
+func (d *Driver) OnSpawned(f func(pid int)) { spawnHooks.Store(d, f) }
+
+// FindInstances is findInstances, returning pid and pgid by instance ID.
+func FindInstances(ids ...string) map[string][2]int {
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	out := map[string][2]int{}
+	for id, p := range findInstances(want) {
+		out[id] = [2]int{p.pid, p.pgid}
+	}
+	return out
+}
 
 // Detach stops d as a crash would: supervision ends, processes keep running.
 func (d *Driver) Detach(ctx context.Context) error { return d.stop(ctx, true) }

@@ -188,7 +188,7 @@ func (d *Driver) probeHTTP(ctx context.Context, port int, path string) error {
 	if err != nil {
 		return err
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close() // only the status matters; the body is not read
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return fmt.Errorf("GET %s: %s", path, resp.Status)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -83,6 +84,9 @@ type Driver struct {
 	comps    map[compKey]*comp
 	inflight map[string]*inflightRun
 	cron     *cron.Cron
+	// orphans are the processes found by Start for one-off runs recorded
+	// without a live pid, by instance ID, until RunOnce adopts them.
+	orphans map[string]procInfo
 
 	wg sync.WaitGroup // supervisors and one-off runs (cron tracks its jobs)
 	// detached is set by a stop that leaves processes running (tests
@@ -116,12 +120,22 @@ type comp struct {
 	schedule  string
 	runs      []runRecord
 	runActive bool
+	current   *runRecord // the scheduled run in progress
 	// one-off
 	lastRun *runRecord
 	running int // one-off runs in progress
-	// runCtx is cancelled by Remove to end the component's runs.
+	// runCtx is cancelled by Remove (and by the driver's Stop) to end the
+	// component's runs: their lifetime context. Set by newComp, never
+	// changed, so it may be read without mu.
 	runCtx    context.Context
 	runCancel context.CancelFunc
+}
+
+// afterRunsEnd arranges for f to be called in its own goroutine when c's
+// runs must end (c removed, or the driver stopped); the returned stop
+// undoes it, as [context.AfterFunc].
+func (c *comp) afterRunsEnd(f func()) (stop func() bool) {
+	return context.AfterFunc(c.runCtx, f)
 }
 
 // notify wakes waiters; c.mu must be held.
@@ -162,7 +176,9 @@ func New(cfg Config) (*Driver, error) {
 // Start creates Dir, adopts the processes of every state.json that still
 // run with matching start times (and restarts the missing replicas of those
 // components), loads the rest as stopped for [Driver.Restore], and starts
-// the cron scheduler.
+// the cron scheduler. Processes recorded only by their instance ID (the
+// server died between their spawn and the write of their pid) are looked
+// for in one pass over /proc, and adopted the same way.
 func (d *Driver) Start(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -182,6 +198,8 @@ func (d *Driver) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("localexec: start: %w", err)
 	}
+	var states []stateFile
+	lost := map[string]bool{} // instance IDs without a live recorded pid
 	for _, p := range paths {
 		var st stateFile
 		if err := readJSON(p, &st); err != nil {
@@ -191,9 +209,32 @@ func (d *Driver) Start(ctx context.Context) error {
 		if !slipway.ValidName(st.Tool) || !slipway.ValidName(st.Component) {
 			continue
 		}
+		states = append(states, st)
+		for _, rs := range st.Replicas {
+			if rs.Instance != "" && !alive(rs.PID, rs.StartTime) {
+				lost[rs.Instance] = true
+			}
+		}
+		if r := st.Current; r != nil && r.Instance != "" && !alive(r.PID, r.StartTime) {
+			lost[r.Instance] = true
+		}
+	}
+	runPaths, err := filepath.Glob(filepath.Join(d.cfg.Dir, "*", "*", "runs", "*.json"))
+	if err != nil {
+		return fmt.Errorf("localexec: start: %w", err)
+	}
+	for _, p := range runPaths {
+		var rec runRecord
+		if err := readJSON(p, &rec); err == nil && !rec.Finished && rec.Instance != "" && !alive(rec.PID, rec.StartTime) {
+			lost[rec.Instance] = true
+		}
+	}
+	found := findInstances(lost)
+	d.orphans = found
+	for _, st := range states {
 		c := d.newComp(st.Tool, st.Component)
 		d.comps[compKey{st.Tool, st.Component}] = c
-		d.load(ctx, c, st)
+		d.load(ctx, c, st, found)
 	}
 	d.cron.Start()
 	d.started = true
@@ -210,26 +251,29 @@ func (d *Driver) newComp(tool, name string) *comp {
 	return c
 }
 
-// load fills c from st, adopting live processes; d.mu is held.
-func (d *Driver) load(ctx context.Context, c *comp, st stateFile) {
+// load fills c from st, adopting live processes: the recorded ones, or
+// else those found by instance ID; d.mu is held.
+func (d *Driver) load(ctx context.Context, c *comp, st stateFile, found map[string]procInfo) {
 	c.spec = st.Spec
 	c.gen = st.Generation
 	c.genStart = st.StartedAt
 	c.schedule = st.Schedule
 	c.runs = st.Runs
 	c.lastRun = st.LastRun
+	if st.Current != nil && st.Spec.Component.Type == slipway.Scheduled {
+		d.loadScheduledRun(ctx, c, *st.Current, found)
+	}
 	if !st.Active || st.Spec.Component.Type != slipway.Continuous {
 		return
 	}
 	var adopted []*proc
-	live := 0
+	live, foundByID := 0, false
 	for _, rs := range st.Replicas {
 		var p *proc
-		if rs.PID > 0 && alive(rs.PID, rs.StartTime) {
-			if ap, err := adopt(rs.PID, rs.PGID, rs.StartTime, rs.StartedAt); err == nil {
-				p = ap
-				live++
-			}
+		if ap, err := adoptRecorded(rs.PID, rs.PGID, rs.StartTime, rs.Instance, rs.StartedAt, found); err == nil {
+			p = ap
+			live++
+			foundByID = foundByID || ap.pid != rs.PID
 		}
 		adopted = append(adopted, p)
 	}
@@ -245,11 +289,40 @@ func (d *Driver) load(ctx context.Context, c *comp, st stateFile) {
 		c.replicas = append(c.replicas, r)
 		if p := adopted[i]; p != nil {
 			r.proc = p
-			d.logger.InfoContext(ctx, "adopted replica", "tool", c.tool, "name", c.name, "replica", r.index, "pid", p.pid)
+			r.instance = rs.Instance
+			d.logger.InfoContext(ctx, "adopted replica", "tool", c.tool, "name", c.name, "replica", r.index, "pid", p.pid, "recorded", p.pid == rs.PID)
 		}
 		d.wg.Add(1)
 		go d.supervise(c, r, c.gen, adopted[i])
 	}
+	if foundByID {
+		d.save(c) // record their pids
+	}
+}
+
+// adoptRecorded adopts the process recorded with pid and start time, or
+// when it is gone the process found for instance.
+func adoptRecorded(pid, pgid int, start uint64, instance string, startedAt time.Time, found map[string]procInfo) (*proc, error) {
+	if !alive(pid, start) {
+		f, ok := found[instance]
+		if instance == "" || !ok {
+			return nil, os.ErrProcessDone
+		}
+		pid, pgid, start = f.pid, f.pgid, f.start
+	}
+	return adopt(pid, pgid, start, startedAt)
+}
+
+// takeOrphan returns and forgets the process Start found for instance.
+func (d *Driver) takeOrphan(instance string) (procInfo, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	f, ok := d.orphans[instance]
+	if instance == "" || !ok {
+		return procInfo{}, false
+	}
+	delete(d.orphans, instance)
+	return f, true
 }
 
 // Stop stops every process of every component (SIGTERM to each process
@@ -276,7 +349,7 @@ func (d *Driver) stop(ctx context.Context, detach bool) error {
 	}
 	d.mu.Unlock()
 
-	cronDone := d.cron.Stop()
+	cronDone := d.cron.Stop().Done() // closed when running jobs have returned
 	var wg sync.WaitGroup
 	for _, c := range comps {
 		wg.Go(func() {
@@ -289,7 +362,7 @@ func (d *Driver) stop(ctx context.Context, detach bool) error {
 	d.cancel() // ends one-off and scheduled runs
 	done := make(chan struct{})
 	go func() {
-		<-cronDone.Done()
+		<-cronDone
 		d.wg.Wait()
 		close(done)
 	}()
@@ -470,30 +543,38 @@ func (d *Driver) Apply(ctx context.Context, spec target.Spec) (target.ApplyResul
 	n := spec.Component.Run.ReplicaCount()
 	ports := make([]int, n)
 	if spec.Component.Run.Port > 0 {
-		if ports, err = freePorts(n); err != nil {
+		if ports, err = freePorts(ctx, n); err != nil {
 			return fail(err)
 		}
 	}
 	reps := make([]*replica, n)
-	procs := make([]*proc, n)
 	for i := range n {
-		r := &replica{index: i, port: ports[i], stop: make(chan struct{}), done: make(chan struct{})}
-		p, err := d.spawnReplica(c, spec, r, gen)
-		if err != nil {
-			for _, p := range procs[:i] {
-				stopProc(p, d.cfg.StopTimeout)
-			}
-			return fail(err)
-		}
-		r.proc = p
-		reps[i], procs[i] = r, p
+		reps[i] = &replica{index: i, port: ports[i], stop: make(chan struct{}), done: make(chan struct{})}
 	}
+	// Active with replicas not up yet ("starting"): spawnReplica records
+	// each process's instance ID before spawning it, and then its pid.
 	c.mu.Lock()
 	c.replicas = reps
 	c.active = true
 	c.notify()
 	c.mu.Unlock()
-	d.save(c)
+	procs := make([]*proc, n)
+	for i, r := range reps {
+		p, err := d.spawnReplica(ctx, c, spec, r, gen, false)
+		if err != nil {
+			for _, p := range procs[:i] {
+				stopProc(p, d.cfg.StopTimeout)
+			}
+			c.mu.Lock()
+			c.replicas = nil
+			c.active = false
+			c.notify()
+			c.mu.Unlock()
+			d.save(c)
+			return fail(err)
+		}
+		procs[i] = p
+	}
 	for i, r := range reps {
 		d.wg.Add(1)
 		go d.supervise(c, r, gen, procs[i])
@@ -555,12 +636,19 @@ func (d *Driver) replicaLog(tool, name string, i int) string {
 // save writes c's state.json; failures are logged (the processes run
 // regardless, and the next save retries).
 func (d *Driver) save(c *comp) {
+	if err := d.saveErr(c); err != nil {
+		d.logger.Error("state not saved", "tool", c.tool, "name", c.name, "err", err)
+	}
+}
+
+// saveErr writes c's state.json (unless c was removed).
+func (d *Driver) saveErr(c *comp) error {
 	c.saveMu.Lock()
 	defer c.saveMu.Unlock()
 	c.mu.Lock()
 	if c.removed {
 		c.mu.Unlock()
-		return
+		return nil
 	}
 	st := stateFile{
 		Tool: c.tool, Component: c.name,
@@ -568,17 +656,19 @@ func (d *Driver) save(c *comp) {
 		Spec: c.spec, Active: c.active, Generation: c.gen, StartedAt: c.genStart,
 		Schedule: c.schedule, Runs: slices.Clone(c.runs), LastRun: c.lastRun, UpdatedAt: time.Now().UTC(),
 	}
+	if c.current != nil {
+		cur := *c.current
+		st.Current = &cur
+	}
 	for _, r := range c.replicas {
-		rs := replicaState{Index: r.index, Port: r.port, Restarts: r.restarts}
+		rs := replicaState{Index: r.index, Instance: r.instance, Port: r.port, Restarts: r.restarts, StartedAt: r.intentAt}
 		if r.proc != nil {
 			rs.PID, rs.PGID, rs.StartTime, rs.StartedAt = r.proc.pid, r.proc.pgid, r.proc.start, r.proc.startedAt
 		}
 		st.Replicas = append(st.Replicas, rs)
 	}
 	c.mu.Unlock()
-	if err := writeJSON(d.statePath(c.tool, c.name), st); err != nil {
-		d.logger.Error("state not saved", "tool", c.tool, "name", c.name, "err", err)
-	}
+	return writeJSON(d.statePath(c.tool, c.name), st)
 }
 
 // env returns the environment of a process of spec; port 0 sets no PORT.
@@ -588,9 +678,7 @@ func (d *Driver) env(spec target.Spec, port int) ([]string, error) {
 		return nil, fmt.Errorf("home: %w", err)
 	}
 	m := map[string]string{"PATH": d.cfg.Path, "LANG": "C.UTF-8"}
-	for k, v := range spec.Env {
-		m[k] = v
-	}
+	maps.Copy(m, spec.Env)
 	m["HOME"] = home
 	m["TOOL_NAME"] = spec.Tool
 	m["COMPONENT"] = spec.Component.Name

@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -30,7 +31,7 @@ func newDriver(t *testing.T, dir string) *localexec.Driver {
 	t.Helper()
 	d, err := localexec.New(localexec.Config{
 		Dir:          dir,
-		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:       slog.New(slog.DiscardHandler),
 		StopTimeout:  3 * time.Second,
 		HealthyAfter: 300 * time.Millisecond,
 		ProxyBaseURL: func(tool string) string { return "http://" + tool + ".localhost:8080/" },
@@ -246,14 +247,21 @@ func TestDriver_ScheduledTimeout(t *testing.T) {
 func TestDriver_StopLeavesNoProcesses(t *testing.T) {
 	before := runtime.NumGoroutine()
 	dir := t.TempDir()
-	d, err := localexec.New(localexec.Config{Dir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), StopTimeout: 3 * time.Second})
+	d, err := localexec.New(localexec.Config{Dir: dir, Logger: slog.New(slog.DiscardHandler), StopTimeout: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := d.Stop(t.Context()); err != nil { // before Start: fine
 		t.Fatalf("Stop() before Start error: %v", err)
 	}
-	d, _ = localexec.New(localexec.Config{Dir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), StopTimeout: 3 * time.Second})
+	d, _ = localexec.New(localexec.Config{Dir: dir, Logger: slog.New(slog.DiscardHandler), StopTimeout: 3 * time.Second})
+	var spawnedMu sync.Mutex
+	var spawned []int // every process d started
+	d.OnSpawned(func(pid int) {
+		spawnedMu.Lock()
+		spawned = append(spawned, pid)
+		spawnedMu.Unlock()
+	})
 	if err := d.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -265,8 +273,22 @@ func TestDriver_StopLeavesNoProcesses(t *testing.T) {
 	targettest.MustApply(t, d, targettest.Spec("tool1", "stubborn", slipway.Continuous,
 		slipway.RunSpec{Command: "trap '' TERM; sleep 300 & wait; wait", Replicas: 2}, art))
 	targettest.MustApply(t, d, targettest.Spec("tool1", "cron", slipway.Scheduled, slipway.RunSpec{Command: "true", Schedule: "@daily"}, art))
+	targettest.MustApply(t, d, targettest.Spec("tool1", "longcron", slipway.Scheduled, slipway.RunSpec{Command: "exec sleep 300", Schedule: "@daily"}, art))
 	targettest.MustWaitHealthy(t, d, "tool1", "web")
 	targettest.MustWaitHealthy(t, d, "tool1", "stubborn")
+	// A scheduled and a one-off run in progress.
+	var runs sync.WaitGroup
+	runs.Go(func() { d.TriggerScheduled("tool1", "longcron") })
+	runs.Go(func() {
+		if _, err := d.RunOnce(context.Background(), targettest.Spec("tool1", "job", slipway.OneOff, slipway.RunSpec{Command: "sleep 300"}, art), "r1"); err == nil {
+			t.Errorf("RunOnce() stopped by Stop returned no error")
+		}
+	})
+	waitFor(t, "the runs to start", func() bool {
+		spawnedMu.Lock()
+		defer spawnedMu.Unlock()
+		return len(spawned) == 6
+	})
 	var pids, pgids []int
 	for _, name := range []string{"web", "stubborn"} {
 		p, g := d.Procs("tool1", name)
@@ -284,6 +306,15 @@ func TestDriver_StopLeavesNoProcesses(t *testing.T) {
 	for i, pid := range pids {
 		if !processGone(pid) || localexec.GroupAlive(pgids[i]) {
 			t.Errorf("process %d (group %d) still runs after Stop", pid, pgids[i])
+		}
+	}
+	runs.Wait()
+	spawnedMu.Lock()
+	defer spawnedMu.Unlock()
+	for _, pid := range spawned { // each leads its own group
+		waitFor(t, "the process to be reaped", func() bool { return processGone(pid) })
+		if localexec.GroupAlive(pid) {
+			t.Errorf("process group %d still runs after Stop", pid)
 		}
 	}
 	waitFor(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })

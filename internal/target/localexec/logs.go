@@ -3,6 +3,7 @@ package localexec
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -140,7 +141,7 @@ func (f *logFile) more(w io.Writer) error {
 	}
 	b := make([]byte, fi.Size()-f.off)
 	n, err := fh.ReadAt(b, f.off)
-	if err != nil && err != io.EOF {
+	if err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
 	f.off += int64(n)

@@ -8,8 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
-	"strings"
 	"time"
 
 	"slipway.dev/slipway/internal/slipway"
@@ -96,12 +94,11 @@ func (d *Driver) runOnce(ctx context.Context, spec target.Spec, runID string) (t
 		// One-off only: do not clobber an applied component's spec.
 		c.spec = spec
 	}
-	runCtx := c.runCtx
 	c.mu.Unlock()
 	c.op.Unlock()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	defer context.AfterFunc(runCtx, cancel)()
+	defer c.afterRunsEnd(cancel)() // Remove or Stop end the run too
 
 	dir := filepath.Join(d.compDir(spec.Tool, spec.Component.Name), "runs")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -117,26 +114,32 @@ func (d *Driver) runOnce(ctx context.Context, spec target.Spec, runID string) (t
 	case err == nil && rec.Finished:
 		return runResult(rec, logPath), nil
 	case err == nil:
-		return d.adoptRun(ctx, c, spec, rec, jsonPath, logPath, exitPath)
+		if res, ok, err := d.adoptRun(ctx, c, spec, rec, jsonPath, logPath, exitPath); ok {
+			return res, err
+		}
+		// Recorded before its spawn, and nothing ran: run it now.
 	case !errors.Is(err, fs.ErrNotExist):
 		return target.RunResult{}, err
 	}
 
-	rec = runRecord{ID: runID, StartedAt: time.Now().UTC()}
+	// The intent first: a server dying after the spawn but before the pid
+	// is written leaves a process the next server finds by this ID.
+	rec = runRecord{ID: runID, Instance: newInstanceID(), StartedAt: time.Now().UTC()}
+	if err := writeJSON(jsonPath, rec); err != nil {
+		return target.RunResult{}, err
+	}
 	d.setRunning(c, 1, nil)
 	args := append([]string{"/bin/sh", "-c", exitWrapper, "slipway-run", exitPath}, argv(spec)...)
-	res, err := d.runProcess(ctx, spec, args, logPath, func(pid int) string {
-		return fmt.Sprintf("--- started pid %d (run %s) at %s ---", pid, runID, time.Now().UTC().Format(time.RFC3339))
-	}, func(p *proc) error {
+	res, err := d.runProcess(ctx, spec, args, rec.Instance, logPath, fmt.Sprintf("(run %s) at %s ---", runID, time.Now().UTC().Format(time.RFC3339)), func(p *proc) error {
 		rec.PID, rec.PGID, rec.StartTime = p.pid, p.pgid, p.start
 		return writeJSON(jsonPath, rec)
 	})
 	if err != nil {
 		if !errors.Is(err, errDetached) {
-			if !errors.Is(err, errDetached) {
-				os.Remove(jsonPath)
-				os.Remove(exitPath)
-			}
+			// No result: forget the run so that a retry runs it again.
+			// Best effort, as the files may be missing already.
+			_ = os.Remove(jsonPath)
+			_ = os.Remove(exitPath)
 		}
 		d.setRunning(c, -1, nil)
 		return target.RunResult{}, err
@@ -146,37 +149,59 @@ func (d *Driver) runOnce(ctx context.Context, spec target.Spec, runID string) (t
 }
 
 // adoptRun finishes a run recorded by a previous server: it waits for the
-// process when it still runs, and reads the exit status the wrapper left.
-func (d *Driver) adoptRun(ctx context.Context, c *comp, spec target.Spec, rec runRecord, jsonPath, logPath, exitPath string) (target.RunResult, error) {
+// process when it still runs (the recorded pid, or else the process Start
+// found by instance ID), and reads the exit status the wrapper left. ok is
+// false when the record is only an intent and nothing ran: no process
+// found, no exit status.
+func (d *Driver) adoptRun(ctx context.Context, c *comp, spec target.Spec, rec runRecord, jsonPath, logPath, exitPath string) (res target.RunResult, ok bool, err error) {
+	pid, pgid, start := rec.PID, rec.PGID, rec.StartTime
+	if !alive(pid, start) {
+		if f, found := d.takeOrphan(rec.Instance); found {
+			pid, pgid, start = f.pid, f.pgid, f.start
+		} else if neverRan := rec.PID == 0 && !fileExists(exitPath); neverRan {
+			// Only the intent was recorded: no pid, no process found, no
+			// exit status. Not an error: the caller runs it now.
+			return target.RunResult{}, false, nil
+		}
+	}
 	d.setRunning(c, 1, nil)
-	if p, err := adopt(rec.PID, rec.PGID, rec.StartTime, rec.StartedAt); err == nil {
-		d.logger.InfoContext(ctx, "adopted run", "tool", spec.Tool, "name", spec.Component.Name, "run", rec.ID, "pid", p.pid)
+	if p, err := adopt(pid, pgid, start, rec.StartedAt); err == nil {
+		d.logger.InfoContext(ctx, "adopted run", "tool", spec.Tool, "name", spec.Component.Name, "run", rec.ID, "pid", p.pid, "recorded", pid == rec.PID)
+		if pid != rec.PID {
+			rec.PID, rec.PGID, rec.StartTime = pid, pgid, start
+			_ = writeJSON(jsonPath, rec) // best effort: the process runs regardless
+		}
 		res, err := d.waitProcess(ctx, p, spec.Component.Run.Timeout, logPath)
 		if err != nil {
 			if !errors.Is(err, errDetached) {
-				os.Remove(jsonPath)
-				os.Remove(exitPath)
+				// No result: forget the run so that a retry runs it again.
+				// Best effort, as the files may be missing already.
+				_ = os.Remove(jsonPath)
+				_ = os.Remove(exitPath)
 			}
 			d.setRunning(c, -1, nil)
-			return target.RunResult{}, err
+			return target.RunResult{}, true, err
 		}
 		rec.TimedOut = res.TimedOut
 	}
 	rec.ExitCode = -1
-	if b, err := os.ReadFile(exitPath); err == nil {
-		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && !rec.TimedOut {
-			rec.ExitCode = n
-		}
-	} else if !rec.TimedOut {
-		appendLine(logPath, "--- process ended while no server watched it; exit status unknown ---")
+	if !rec.TimedOut {
+		rec.ExitCode = readExit(exitPath, logPath)
 	}
 	rec.Finished, rec.FinishedAt = true, time.Now().UTC()
-	return d.finishRun(c, rec, jsonPath, logPath, exitPath)
+	res, err = d.finishRun(c, rec, jsonPath, logPath, exitPath)
+	return res, true, err
+}
+
+// fileExists reports whether path can be stat'ed.
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 func (d *Driver) finishRun(c *comp, rec runRecord, jsonPath, logPath, exitPath string) (target.RunResult, error) {
 	err := writeJSON(jsonPath, rec)
-	os.Remove(exitPath)
+	_ = os.Remove(exitPath) // best effort: the run is finished, a leftover is never read
 	d.setRunning(c, -1, &rec)
 	d.save(c)
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -31,7 +33,7 @@ var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 func ActualSchedule(tool, component, schedule string) (string, error) {
 	schedule = strings.TrimSpace(schedule)
 	sum := sha256.Sum256([]byte(tool + " " + component))
-	rnd := rand.New(rand.NewPCG(binary.BigEndian.Uint64(sum[:8]), binary.BigEndian.Uint64(sum[8:16])))
+	rnd := rand.New(rand.NewPCG(binary.BigEndian.Uint64(sum[:8]), binary.BigEndian.Uint64(sum[8:16]))) //nolint:gosec // deterministic spread of schedule times (jitter), not security
 	minute, hour := rnd.IntN(60), rnd.IntN(24)
 	dow, dom, month := rnd.IntN(7), 1+rnd.IntN(28), 1+rnd.IntN(12)
 	var expr string
@@ -76,20 +78,77 @@ func (d *Driver) runScheduled(c *comp, gen int) {
 	spec := c.spec
 	ctx := c.runCtx
 	c.mu.Unlock()
+	rec := runRecord{ID: time.Now().UTC().Format("20060102-150405"), StartedAt: time.Now().UTC()}
+	d.scheduledAttempts(ctx, c, spec, rec, nil)
+}
+
+// loadScheduledRun adopts the scheduled run that state.json records in
+// progress, when its process still runs, and finishes it (its remaining
+// attempts included) in the background; d.mu is held.
+func (d *Driver) loadScheduledRun(ctx context.Context, c *comp, rec runRecord, found map[string]procInfo) {
+	log := d.logger.With("tool", c.tool, "name", c.name, "run", rec.ID)
+	p, err := adoptRecorded(rec.PID, rec.PGID, rec.StartTime, rec.Instance, rec.StartedAt, found)
+	if err != nil {
+		// It never started, or ended while no server watched it.
+		log.InfoContext(ctx, "scheduled run not running any more")
+		return
+	}
+	log.InfoContext(ctx, "adopted scheduled run", "pid", p.pid)
+	rec.PID, rec.PGID, rec.StartTime = p.pid, p.pgid, p.start
+	c.current = &rec
+	c.runActive = true
+	spec := c.spec
+	// The run outlives Start: it runs in the component's lifetime context
+	// (ended by Remove or Stop), not in Start's ctx.
+	d.wg.Go(func() { d.scheduledAttempts(c.runCtx, c, spec, rec, p) })
+}
+
+// scheduledAttempts runs the attempts of scheduled run rec after
+// rec.Attempts, first waiting for adopted when set (an attempt adopted from
+// a previous server), and records the result; c.runActive is set and is
+// cleared at the end. Each attempt is recorded in state.json (Current)
+// before its process is spawned, and again with its pid.
+func (d *Driver) scheduledAttempts(ctx context.Context, c *comp, spec target.Spec, rec runRecord, adopted *proc) {
 	defer func() {
 		c.mu.Lock()
 		c.runActive = false
+		c.current = nil
 		c.notify()
 		c.mu.Unlock()
 	}()
-
-	rec := runRecord{ID: time.Now().UTC().Format("20060102-150405"), StartedAt: time.Now().UTC()}
+	logPath := d.replicaLog(c.tool, c.name, 0)
+	exitPath := filepath.Join(d.compDir(c.tool, c.name), "scheduled.exit")
+	setCurrent := func() error {
+		cur := rec
+		c.mu.Lock()
+		c.current = &cur
+		c.mu.Unlock()
+		return d.saveErr(c)
+	}
 	attempts := 1 + max(spec.Component.Run.Retry, 0)
-	for a := 1; a <= attempts; a++ {
-		rec.Attempts = a
-		res, err := d.runProcess(ctx, spec, argv(spec), d.replicaLog(c.tool, c.name, 0), func(pid int) string {
-			return fmt.Sprintf("--- started pid %d (scheduled run %s, attempt %d/%d) at %s ---", pid, rec.ID, a, attempts, time.Now().UTC().Format(time.RFC3339))
-		}, nil)
+	for adopted != nil || rec.Attempts < attempts {
+		var res procResult
+		var err error
+		if p := adopted; p != nil {
+			adopted = nil
+			res, err = d.waitProcess(ctx, p, spec.Component.Run.Timeout, logPath)
+			if err == nil && !res.TimedOut {
+				res.ExitCode = readExit(exitPath, logPath)
+			}
+		} else {
+			rec.Attempts++
+			rec.Instance, rec.PID, rec.PGID, rec.StartTime = newInstanceID(), 0, 0, 0
+			_ = os.Remove(exitPath) // clear the last attempt's status; best effort, it is usually missing
+			if err = setCurrent(); err == nil {
+				a := rec.Attempts
+				args := append([]string{"/bin/sh", "-c", exitWrapper, "slipway-run", exitPath}, argv(spec)...)
+				res, err = d.runProcess(ctx, spec, args, rec.Instance, logPath, fmt.Sprintf("(scheduled run %s, attempt %d/%d) at %s ---", rec.ID, a, attempts, time.Now().UTC().Format(time.RFC3339)), func(p *proc) error {
+					rec.PID, rec.PGID, rec.StartTime = p.pid, p.pgid, p.start
+					_ = setCurrent() // logged; the process runs regardless
+					return nil
+				})
+			}
+		}
 		if err != nil {
 			d.logger.Error("scheduled run failed to run", "tool", c.tool, "name", c.name, "err", err)
 			if ctx.Err() != nil {
@@ -103,6 +162,8 @@ func (d *Driver) runScheduled(c *comp, gen int) {
 			break
 		}
 	}
+	_ = os.Remove(exitPath) // read already; best effort, it may be missing
+	rec.Instance, rec.PID, rec.PGID, rec.StartTime = "", 0, 0, 0
 	rec.Finished = true
 	rec.FinishedAt = time.Now().UTC()
 	d.logger.Info("scheduled run finished", "tool", c.tool, "name", c.name, "exit_code", rec.ExitCode, "attempts", rec.Attempts, "timed_out", rec.TimedOut)
@@ -111,8 +172,21 @@ func (d *Driver) runScheduled(c *comp, gen int) {
 	if len(c.runs) > keepRuns {
 		c.runs = slicesTail(c.runs, keepRuns)
 	}
+	c.current = nil
 	c.mu.Unlock()
 	d.save(c)
+}
+
+// readExit returns the exit status the exit wrapper left in exitPath, or
+// -1 (noting it in the log) when there is none.
+func readExit(exitPath, logPath string) int {
+	if b, err := os.ReadFile(exitPath); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			return n
+		}
+	}
+	appendLine(logPath, "--- process ended while no server watched it; exit status unknown ---")
+	return -1
 }
 
 func slicesTail[T any](s []T, n int) []T {
@@ -127,10 +201,11 @@ type procResult struct {
 }
 
 // runProcess runs args to completion with spec's timeout, logging to
-// logPath. started, when set, is called with the process once it runs.
-// When ctx ends first the process group is stopped and the error wraps
-// ctx.Err().
-func (d *Driver) runProcess(ctx context.Context, spec target.Spec, args []string, logPath string, marker func(pid int) string, started func(*proc) error) (procResult, error) {
+// logPath (first marker, see [spawn]), with instance ID instance (recorded
+// by the caller beforehand).
+// started, when set, is called with the process once it runs. When ctx
+// ends first the process group is stopped and the error wraps ctx.Err().
+func (d *Driver) runProcess(ctx context.Context, spec target.Spec, args []string, instance, logPath string, marker string, started func(*proc) error) (procResult, error) {
 	env, err := d.env(spec, 0)
 	if err != nil {
 		return procResult{}, err
@@ -138,9 +213,12 @@ func (d *Driver) runProcess(ctx context.Context, spec target.Spec, args []string
 	if err := os.MkdirAll(d.compDir(spec.Tool, spec.Component.Name), 0o700); err != nil {
 		return procResult{}, err
 	}
-	p, err := spawn(args, spec.Artifact.Dir, env, logPath, marker)
+	p, err := spawn(ctx, args, spec.Artifact.Dir, withInstance(env, instance), logPath, marker)
 	if err != nil {
 		return procResult{}, err
+	}
+	if spawnedFunc != nil {
+		spawnedFunc(d, p.pid)
 	}
 	if started != nil {
 		if err := started(p); err != nil {

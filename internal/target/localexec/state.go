@@ -28,13 +28,18 @@ type stateFile struct {
 	Schedule string `json:"schedule,omitempty"`
 	// Runs are the last scheduled runs, oldest first.
 	Runs []runRecord `json:"runs,omitempty"`
+	// Current is the scheduled run in progress.
+	Current *runRecord `json:"current,omitempty"`
 	// LastRun is the last one-off run.
 	LastRun   *runRecord `json:"last_run,omitempty"`
 	UpdatedAt time.Time  `json:"updated_at"`
 }
 
+// replicaState is one replica. Instance is written before its process is
+// spawned (with PID 0) and PID, PGID and StartTime once it runs.
 type replicaState struct {
 	Index     int       `json:"index"`
+	Instance  string    `json:"instance,omitempty"`
 	PID       int       `json:"pid,omitempty"`
 	PGID      int       `json:"pgid,omitempty"`
 	Port      int       `json:"port,omitempty"`
@@ -44,10 +49,12 @@ type replicaState struct {
 }
 
 // runRecord is one run of a scheduled or one-off component. For one-off
-// runs it is runs/<runID>.json: written with Finished false and the pid when
-// the run starts, and again with the result when it ends.
+// runs it is runs/<runID>.json: written with Finished false and the
+// instance ID before the process is spawned, again with its pid once it
+// runs, and again with the result when it ends.
 type runRecord struct {
 	ID         string    `json:"id"`
+	Instance   string    `json:"instance,omitempty"`
 	Finished   bool      `json:"finished"`
 	PID        int       `json:"pid,omitempty"`
 	PGID       int       `json:"pgid,omitempty"`
@@ -84,7 +91,7 @@ func writeJSON(path string, v any) error {
 		err = os.Rename(tmp, path)
 	}
 	if err != nil {
-		os.Remove(tmp)
+		_ = os.Remove(tmp) // best effort: the write error is what matters
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package localexec
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"syscall"
@@ -19,28 +20,54 @@ type replica struct {
 	detach bool
 
 	// Guarded by comp.mu.
-	port     int
-	proc     *proc // current process, nil while waiting to restart
+	port int
+	proc *proc // current process, nil while waiting to restart
+	// instance is the instance ID of proc, or of the process about to be
+	// spawned, and intentAt when that spawn was decided.
+	instance string
+	intentAt time.Time
 	restarts int
 	exits    []time.Time // recent exits, for crash-loop detection
 	lastExit int
 }
 
-// spawnReplica starts one process of replica r.
-func (d *Driver) spawnReplica(c *comp, spec target.Spec, r *replica, gen int) (*proc, error) {
+// spawnReplica starts one process of replica r, which must be in
+// c.replicas and not running: it records a fresh instance ID for it in
+// state.json, spawns the process with that ID in its environment, and
+// records the process (r.proc, its pid in state.json; a restart counts in
+// r.restarts). A server dying at any point of this leaves either no process
+// or one the next server finds (see [Driver.Start]).
+func (d *Driver) spawnReplica(ctx context.Context, c *comp, spec target.Spec, r *replica, gen int, restart bool) (*proc, error) {
 	env, err := d.env(spec, r.port)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(d.compDir(c.tool, c.name), 0o700); err != nil {
-		return nil, err
-	}
-	p, err := spawn(argv(spec), spec.Artifact.Dir, env, d.replicaLog(c.tool, c.name, r.index), func(pid int) string {
-		return fmt.Sprintf("--- started pid %d (generation %d) at %s ---", pid, gen, time.Now().UTC().Format(time.RFC3339))
-	})
 	if err != nil {
 		return nil, fmt.Errorf("replica %d: %w", r.index, err)
 	}
+	if err := os.MkdirAll(d.compDir(c.tool, c.name), 0o700); err != nil {
+		return nil, fmt.Errorf("replica %d: %w", r.index, err)
+	}
+	id := newInstanceID()
+	c.mu.Lock()
+	r.instance, r.intentAt = id, time.Now()
+	c.mu.Unlock()
+	if err := d.saveErr(c); err != nil {
+		// Without the intent on disk a crash could leave an unknown process.
+		return nil, fmt.Errorf("replica %d: %w", r.index, err)
+	}
+	p, err := spawn(ctx, argv(spec), spec.Artifact.Dir, withInstance(env, id), d.replicaLog(c.tool, c.name, r.index), fmt.Sprintf("(generation %d) at %s ---", gen, time.Now().UTC().Format(time.RFC3339)))
+	if err != nil {
+		return nil, fmt.Errorf("replica %d: %w", r.index, err)
+	}
+	if spawnedFunc != nil {
+		spawnedFunc(d, p.pid)
+	}
+	c.mu.Lock()
+	r.proc = p
+	if restart {
+		r.restarts++
+	}
+	c.notify()
+	c.mu.Unlock()
+	d.save(c)
 	return p, nil
 }
 
@@ -49,6 +76,10 @@ func (d *Driver) spawnReplica(c *comp, spec target.Spec, r *replica, gen int) (*
 func (d *Driver) supervise(c *comp, r *replica, gen int, p *proc) {
 	defer d.wg.Done()
 	defer close(r.done)
+	// Supervision outlives the Apply or Start that began it: it runs in the
+	// driver's lifetime context, created by Start. It ends on r.stop, never
+	// on ctx (Stop closes r.stop before cancelling ctx).
+	ctx := d.ctx
 	backoff := time.Second
 	log := d.logger.With("tool", c.tool, "name", c.name, "replica", r.index)
 	for {
@@ -57,16 +88,16 @@ func (d *Driver) supervise(c *comp, r *replica, gen int, p *proc) {
 			spec := c.spec
 			port := r.port
 			c.mu.Unlock()
-			if port > 0 && !portFree(port) {
+			if port > 0 && !portFree(ctx, port) {
 				// Someone took the port while we were down: move.
-				if ps, err := freePorts(1); err == nil {
+				if ps, err := freePorts(ctx, 1); err == nil {
 					port = ps[0]
 					c.mu.Lock()
 					r.port = port
 					c.mu.Unlock()
 				}
 			}
-			np, err := d.spawnReplica(c, spec, r, gen)
+			np, err := d.spawnReplica(ctx, c, spec, r, gen, true)
 			if err != nil {
 				log.Error("replica not started", "err", err)
 				c.mu.Lock()
@@ -76,13 +107,7 @@ func (d *Driver) supervise(c *comp, r *replica, gen int, p *proc) {
 				c.mu.Unlock()
 			} else {
 				p = np
-				c.mu.Lock()
-				r.proc = p
-				r.restarts++
-				c.notify()
-				c.mu.Unlock()
-				d.save(c)
-				log.Info("replica restarted", "pid", p.pid, "restarts", r.restarts)
+				log.Info("replica restarted", "pid", p.pid)
 			}
 		}
 		if p != nil {
