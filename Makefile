@@ -23,8 +23,8 @@ test: deps ## the whole suite, as CI runs it: vet, generated-code check, unit + 
 test/short: ## unit tests only, no race detector
 	$(GO) test -short ./...
 
-bench: ## benchmarks (Plan) and the deployment overhead script
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/deploy/
+bench: ## benchmarks (planner, runner) and the deployment overhead script
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/deploy/ ./internal/runner/
 	./bench/deploy-overhead.sh
 
 generate: ## regenerate code from api/openapi.yaml

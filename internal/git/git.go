@@ -48,6 +48,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"slipway.dev/slipway/internal/flock"
 )
 
 // DefaultTimeout is the default limit of one git network operation.
@@ -368,7 +370,7 @@ func (c *Client) withMirror(ctx context.Context, repository string, fn func(dir 
 	defer func() { <-sem }()
 
 	base := filepath.Join(c.cfg.CacheDir, "mirrors", name)
-	unlock, err := lockFile(ctx, base+".lock")
+	unlock, err := flock.Lock(ctx, base+".lock")
 	if err != nil {
 		return fmt.Errorf("lock mirror of %s: %w", redact(repository), err)
 	}

@@ -31,10 +31,10 @@ import (
 	"time"
 
 	"github.com/riverqueue/river/riverdriver/riversqlite"
-	"golang.org/x/sys/unix"
 
 	"slipway.dev/slipway/internal/build/localbuild"
 	"slipway.dev/slipway/internal/deploy"
+	"slipway.dev/slipway/internal/flock"
 	"slipway.dev/slipway/internal/git"
 	"slipway.dev/slipway/internal/httpapi"
 	"slipway.dev/slipway/internal/runner"
@@ -86,7 +86,7 @@ type Config struct {
 type Server struct {
 	cfg     Config
 	logger  *slog.Logger
-	lock    *os.File
+	unlock  func()
 	db      *sqlite.DB
 	target  *localexec.Driver
 	runner  *runner.Runner
@@ -97,7 +97,9 @@ type Server struct {
 	proxyLn net.Listener
 	token   string
 	stopped sync.Once
-	closers []func(context.Context) error
+	// wroteInfo is set once this server published InfoFile.
+	wroteInfo bool
+	closers   []func(context.Context) error
 }
 
 // New returns a server that is not started yet.
@@ -209,6 +211,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := writeJSON(filepath.Join(dir, InfoFile), info); err != nil {
 		return err
 	}
+	s.wroteInfo = true
 	s.logger.InfoContext(ctx, "slipway server started", "url", info.URL, "proxy", info.ProxyURL, "data", dir)
 	return nil
 }
@@ -286,7 +289,9 @@ func (s *Server) AdminToken() string { return s.token }
 func (s *Server) Stop(ctx context.Context) error {
 	var errs []error
 	s.stopped.Do(func() {
-		_ = os.Remove(filepath.Join(s.cfg.DataDir, InfoFile))
+		if s.wroteInfo { // a server that failed to start must not remove another's
+			_ = os.Remove(filepath.Join(s.cfg.DataDir, InfoFile))
+		}
 		for _, srv := range []*http.Server{s.api, s.proxy} {
 			if srv == nil {
 				continue
@@ -314,8 +319,8 @@ func (s *Server) Stop(ctx context.Context) error {
 				errs = append(errs, err)
 			}
 		}
-		if s.lock != nil {
-			_ = s.lock.Close() // releases the flock
+		if s.unlock != nil {
+			s.unlock()
 		}
 	})
 	return errors.Join(errs...)
@@ -324,15 +329,13 @@ func (s *Server) Stop(ctx context.Context) error {
 // lockDataDir makes sure one server at a time uses the data directory: the
 // embedded runner relies on being the only one working its queue.
 func (s *Server) lockDataDir() error {
-	f, err := os.OpenFile(filepath.Join(s.cfg.DataDir, "slipway.lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
+	unlock, err := flock.TryLock(filepath.Join(s.cfg.DataDir, "slipway.lock"))
+	if errors.Is(err, flock.ErrLocked) {
+		return fmt.Errorf("server: another slipway server is using %s", s.cfg.DataDir)
+	} else if err != nil {
 		return fmt.Errorf("server: lock data directory: %w", err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("server: another slipway server is using %s: %w", s.cfg.DataDir, err)
-	}
-	s.lock = f
+	s.unlock = unlock
 	return nil
 }
 

@@ -69,6 +69,8 @@ import (
 	"sync"
 	"time"
 
+	"slipway.dev/slipway/internal/flock"
+
 	"slipway.dev/slipway/internal/build"
 	"slipway.dev/slipway/internal/slipway"
 )
@@ -268,7 +270,7 @@ func (b *Builder) Build(ctx context.Context, req build.Request) (slipway.Artifac
 // buildLocked builds req holding the key's file lock, unless another process
 // built it meanwhile.
 func (b *Builder) buildLocked(ctx context.Context, req build.Request) (slipway.Artifact, error) {
-	unlock, err := lockFile(ctx, filepath.Join(b.cfg.Dir, ".locks", req.Key+".lock"))
+	unlock, err := flock.Lock(ctx, filepath.Join(b.cfg.Dir, ".locks", req.Key+".lock"))
 	if err != nil {
 		return slipway.Artifact{}, fmt.Errorf("lock build %s: %w", req.Key, err)
 	}
