@@ -21,15 +21,19 @@ func addServerCommands(root *cobra.Command, e *env) {
 
 // serverFlags are the settings of an in-process server.
 type serverFlags struct {
-	listen          string
-	proxyListen     string
-	allowLocalRepos string
+	listen            string
+	proxyListen       string
+	allowLocalRepos   string
+	deploymentTimeout string
+	keepDeployments   string
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
 	cmd.Flags().StringVar(&f.listen, "listen", "", "API address (default $SLIPWAY_LISTEN or "+listen+")")
 	cmd.Flags().StringVar(&f.proxyListen, "proxy-listen", "", "address serving published components as http://<tool>.localhost:<port>/ (default $SLIPWAY_PROXY_LISTEN or "+proxy+")")
 	cmd.Flags().StringVar(&f.allowLocalRepos, "allow-local-repos", "", "allow file:// and local-path repositories: true or false (default $SLIPWAY_ALLOW_LOCAL_REPOS, else true when the API listens on loopback only)")
+	cmd.Flags().StringVar(&f.deploymentTimeout, "deployment-timeout", "", "longest a deployment may take, queue time included, e.g. 30m (default $SLIPWAY_DEPLOYMENT_TIMEOUT or 1h)")
+	cmd.Flags().StringVar(&f.keepDeployments, "keep-deployments", "", "deployments kept per tool, with their logs (default $SLIPWAY_KEEP_DEPLOYMENTS or 25)")
 }
 
 // config turns the flags, the environment and defaults into a server config.
@@ -39,6 +43,20 @@ func (f *serverFlags) config(e *env, dataDir, listen, proxy string) (server.Conf
 		Listen:      cmp.Or(f.listen, e.getenv("SLIPWAY_LISTEN"), listen),
 		ProxyListen: cmp.Or(f.proxyListen, e.getenv("SLIPWAY_PROXY_LISTEN"), proxy),
 		GoCache:     e.getenv("GOCACHE"),
+	}
+	if v := cmp.Or(f.deploymentTimeout, e.getenv("SLIPWAY_DEPLOYMENT_TIMEOUT")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return cfg, &usageError{fmt.Errorf("--deployment-timeout: want a positive duration such as 30m or 1h, got %q", v)}
+		}
+		cfg.DeploymentTimeout = d
+	}
+	if v := cmp.Or(f.keepDeployments, e.getenv("SLIPWAY_KEEP_DEPLOYMENTS")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return cfg, &usageError{fmt.Errorf("--keep-deployments: want a whole number of at least 1, got %q", v)}
+		}
+		cfg.KeepDeployments = n
 	}
 	allow := cmp.Or(f.allowLocalRepos, e.getenv("SLIPWAY_ALLOW_LOCAL_REPOS"))
 	if allow == "" {

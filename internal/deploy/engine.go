@@ -24,8 +24,12 @@ type retryAfterError time.Duration
 func (r retryAfterError) Error() string             { return "retry after " + time.Duration(r).String() }
 func (r retryAfterError) RetryAfter() time.Duration { return time.Duration(r) }
 
-// errStepTimeout is the cause of a step context that ran out of time.
-var errStepTimeout = errors.New("step timed out")
+// Causes of a step's work context ending, besides the server stopping.
+var (
+	errStepTimeout       = errors.New("step timed out")
+	errCancelled         = errors.New("deployment cancelled")
+	errDeploymentTimeout = errors.New("deployment timed out")
+)
 
 // StartDeployment is the first job of a deployment: it resolves refs,
 // plans, records the plan and enqueues the steps that can start. Running it
@@ -51,6 +55,9 @@ func (s *Service) StartDeployment(ctx context.Context, tool, id string) error {
 	if d.Status == slipway.DeploymentCancelling {
 		return s.finish(ctx, d, slipway.DeploymentCancelled, "Deployment was cancelled before it started")
 	}
+	if deadline := d.CreatedAt.Add(s.cfg.DeploymentTimeout); !s.now().Before(deadline) {
+		return s.finish(ctx, d, slipway.DeploymentTimedOut, fmt.Sprintf("Timed out after %s before it could start", s.cfg.DeploymentTimeout))
+	}
 	// One active deployment per tool: wait for older ones to finish.
 	unfinished, err := s.store.DeploymentListUnfinished(ctx)
 	if err != nil {
@@ -68,7 +75,9 @@ func (s *Service) StartDeployment(ctx context.Context, tool, id string) error {
 	if err != nil {
 		return s.finish(ctx, d, slipway.DeploymentFailed, "Invalid stored config: "+err.Error())
 	}
-	in, err := s.planInput(ctx, d, cfg)
+	pctx, cancel := context.WithDeadline(ctx, d.CreatedAt.Add(s.cfg.DeploymentTimeout))
+	defer cancel()
+	in, err := s.planInput(pctx, d, cfg)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("start %s: %w", id, err) // shutdown: retry at next start
@@ -191,7 +200,20 @@ func (s *Service) RunStep(ctx context.Context, tool, id, key string) error {
 		return nil // settled meanwhile (skipped or cancelled)
 	}
 
-	out := s.execute(ctx, d, cfg, st)
+	// The step's work can be cancelled by a cancel request and ends at the
+	// deployment's deadline; a server stop cancels ctx itself.
+	work, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	work, cancelDeadline := context.WithDeadlineCause(work, d.CreatedAt.Add(s.cfg.DeploymentTimeout), errDeploymentTimeout)
+	defer cancelDeadline()
+	unregister := s.running.add(id, cancel)
+	defer unregister()
+	// A cancel request that came between reading the deployment and
+	// registering did not reach this step: look again.
+	if cur, err := s.store.DeploymentGet(ctx, tool, id); err == nil && cur.Status == slipway.DeploymentCancelling {
+		cancel(errCancelled)
+	}
+	out := s.execute(work, d, cfg, st)
 	if out.interrupted != nil {
 		// The server is stopping: leave the step running; the job is
 		// retried (and the step converges again) at the next start.
@@ -247,23 +269,31 @@ func (s *Service) execute(ctx context.Context, d slipway.Deployment, cfg slipway
 		return s.executeRun(ctx, d, cfg, st)
 	case slipway.StepPrune:
 		if err := s.target.Remove(ctx, d.Tool, st.Component); err != nil {
-			return s.failed(ctx, nil, "remove: "+err.Error())
+			return s.failed(ctx, "remove: "+err.Error())
 		}
 		return outcome{state: slipway.StepDone, detail: "removed (not in config)", removed: true}
 	}
 	return outcome{state: slipway.StepFailed, detail: "unknown step kind " + string(st.Kind)}
 }
 
-// failed classifies an execution error: interrupted by shutdown, timed out,
-// or failed.
-func (s *Service) failed(ctx, stepCtx context.Context, detail string) outcome {
-	if ctx.Err() != nil {
-		return outcome{interrupted: ctx.Err()}
+// failed classifies an execution error by why work stopped: the server is
+// stopping (interrupted: the step is retried at the next start), the
+// deployment was cancelled or ran out of time, the step ran out of time, or
+// the work failed.
+func (s *Service) failed(work context.Context, detail string) outcome {
+	if work.Err() == nil {
+		return outcome{state: slipway.StepFailed, detail: detail}
 	}
-	if stepCtx != nil && errors.Is(context.Cause(stepCtx), errStepTimeout) {
+	switch cause := context.Cause(work); {
+	case errors.Is(cause, errCancelled):
+		return outcome{state: slipway.StepCancelled, detail: "cancelled"}
+	case errors.Is(cause, errDeploymentTimeout):
+		return outcome{state: slipway.StepTimedOut, detail: fmt.Sprintf("the deployment timed out after %s", s.cfg.DeploymentTimeout)}
+	case errors.Is(cause, errStepTimeout):
 		return outcome{state: slipway.StepTimedOut, detail: detail}
+	default:
+		return outcome{interrupted: cause}
 	}
-	return outcome{state: slipway.StepFailed, detail: detail}
 }
 
 func (s *Service) executeBuild(ctx context.Context, d slipway.Deployment, cfg slipway.ToolConfig, st slipway.Step) outcome {
@@ -274,7 +304,7 @@ func (s *Service) executeBuild(ctx context.Context, d slipway.Deployment, cfg sl
 	case s.slots <- struct{}{}:
 		defer func() { <-s.slots }()
 	case <-ctx.Done():
-		return outcome{interrupted: ctx.Err()}
+		return s.failed(ctx, "waiting for a build slot")
 	}
 	now := s.now()
 	b := slipway.Build{
@@ -283,7 +313,7 @@ func (s *Service) executeBuild(ctx context.Context, d slipway.Deployment, cfg sl
 		LogPath: s.builder.LogPath(st.BuildKey), CreatedAt: now, UpdatedAt: now,
 	}
 	if err := s.upsertBuild(ctx, b); err != nil {
-		return s.failed(ctx, nil, "record build: "+err.Error())
+		return s.failed(ctx, "record build: "+err.Error())
 	}
 	bctx, cancel := context.WithTimeoutCause(ctx, s.cfg.BuildTimeout, errStepTimeout)
 	defer cancel()
@@ -294,10 +324,10 @@ func (s *Service) executeBuild(ctx context.Context, d slipway.Deployment, cfg sl
 	})
 	b.UpdatedAt = s.now()
 	if err != nil {
-		out := s.failed(ctx, bctx, "build failed: "+err.Error())
+		out := s.failed(bctx, "build failed: "+err.Error())
 		if out.interrupted == nil {
 			b.Status, b.Error = slipway.BuildFailed, err.Error()
-			if out.state == slipway.StepTimedOut {
+			if errors.Is(context.Cause(bctx), errStepTimeout) {
 				out.detail = fmt.Sprintf("build timed out after %s", s.cfg.BuildTimeout)
 			}
 			_ = s.store.BuildUpdate(context.WithoutCancel(ctx), b) // best effort: the step records the failure
@@ -306,7 +336,7 @@ func (s *Service) executeBuild(ctx context.Context, d slipway.Deployment, cfg sl
 	}
 	b.Status, b.Artifact = slipway.BuildSuccessful, art.Dir
 	if err := s.store.BuildUpdate(ctx, b); err != nil {
-		return s.failed(ctx, nil, "record build: "+err.Error())
+		return s.failed(ctx, "record build: "+err.Error())
 	}
 	return outcome{state: slipway.StepDone, detail: fmt.Sprintf("built %s in %s", short(st.Commit), round(time.Since(start)))}
 }
@@ -324,7 +354,7 @@ func (s *Service) executeRun(ctx context.Context, d slipway.Deployment, cfg slip
 	c := cfg.Components[st.Component]
 	art, ok, err := s.builder.Lookup(ctx, st.BuildKey)
 	if err != nil {
-		return s.failed(ctx, nil, "look up build: "+err.Error())
+		return s.failed(ctx, "look up build: "+err.Error())
 	}
 	if !ok {
 		return outcome{state: slipway.StepFailed, detail: fmt.Sprintf("artifact %s of %s is missing", st.BuildKey, c.BuildFrom())}
@@ -348,7 +378,7 @@ func (s *Service) executeRun(ctx context.Context, d slipway.Deployment, cfg slip
 		defer cancel()
 		res, err := s.target.RunOnce(rctx, spec, d.ID)
 		if err != nil {
-			return s.failed(ctx, rctx, "run: "+err.Error())
+			return s.failed(rctx, "run: "+err.Error())
 		}
 		if res.ExitCode != 0 {
 			return outcome{state: slipway.StepFailed, detail: fmt.Sprintf("exited with status %d after %s%s", res.ExitCode, round(res.Duration), tail(res.LogTail))}
@@ -357,20 +387,20 @@ func (s *Service) executeRun(ctx context.Context, d slipway.Deployment, cfg slip
 	case slipway.Scheduled:
 		res, err := s.target.Apply(ctx, spec)
 		if err != nil {
-			return s.failed(ctx, nil, "apply: "+err.Error())
+			return s.failed(ctx, "apply: "+err.Error())
 		}
 		return outcome{state: slipway.StepDone, detail: res.Message + waited, live: live}
 	case slipway.Continuous:
 	}
 	if _, err := s.target.Apply(ctx, spec); err != nil {
-		return s.failed(ctx, nil, "apply: "+err.Error())
+		return s.failed(ctx, "apply: "+err.Error())
 	}
 	hctx, cancel := context.WithTimeoutCause(ctx, s.cfg.HealthTimeout, errStepTimeout)
 	defer cancel()
 	h, err := s.target.WaitHealthy(hctx, d.Tool, c.Name)
 	if err != nil {
-		out := s.failed(ctx, hctx, "not healthy: "+err.Error())
-		if out.state == slipway.StepTimedOut {
+		out := s.failed(hctx, "not healthy: "+err.Error())
+		if errors.Is(context.Cause(hctx), errStepTimeout) {
 			out.detail = fmt.Sprintf("not healthy within %s: %v", s.cfg.HealthTimeout, err)
 		}
 		out.live = live // what runs now is the new spec, healthy or not
@@ -445,66 +475,30 @@ func (s *Service) advance(ctx context.Context, d slipway.Deployment, steps []sli
 
 // progress is the scheduling rule, applied inside a transaction.
 func (s *Service) progress(ctx context.Context, tx store.Tx, d slipway.Deployment, all []slipway.Step) error {
-	byKey := make(map[string]*slipway.Step, len(all))
-	for i := range all {
-		byKey[all[i].Key] = &all[i]
+	dec := Schedule(all, d.Status == slipway.DeploymentCancelling)
+	index := make(map[string]int, len(all))
+	for i, st := range all {
+		index[st.Key] = i
 	}
-	cancelling := d.Status == slipway.DeploymentCancelling
-	// Settle pending steps that can no longer run, until nothing changes:
-	// a skip can make further dependants unrunnable.
-	for changed := true; changed; {
-		changed = false
-		for i := range all {
-			st := &all[i]
-			if st.State != slipway.StepPending {
-				continue
-			}
-			reason := ""
-			if cancelling {
-				reason = "The deployment was cancelled"
-			}
-			for _, n := range st.Needs {
-				if dep := byKey[n]; reason == "" && dep != nil && dep.State.Final() && !dep.State.Satisfied() {
-					reason = "skipped: " + n + " " + string(dep.State)
-				}
-			}
-			if reason == "" {
-				continue
-			}
-			state := slipway.StepSkipped
-			if cancelling {
-				state = slipway.StepCancelled
-			}
-			if _, err := tx.StepUpdate(ctx, store.StepUpdate{DeploymentID: d.ID, Key: st.Key, State: state, Detail: reason, Attempt: st.Attempt, FinishedAt: s.now(), IfStateIn: []slipway.StepState{slipway.StepPending}}); err != nil {
-				return err
-			}
-			if err := s.emit(ctx, tx, d.ID, "step", st.Key, string(state), reason); err != nil {
-				return err
-			}
-			st.State, st.Detail, changed = state, reason, true
+	now := s.now()
+	for _, set := range dec.Settle {
+		st := &all[index[set.Key]]
+		if _, err := tx.StepUpdate(ctx, store.StepUpdate{
+			DeploymentID: d.ID, Key: st.Key, State: set.State, Detail: set.Reason, Attempt: st.Attempt,
+			FinishedAt: now, IfStateIn: []slipway.StepState{slipway.StepPending},
+		}); err != nil {
+			return err
 		}
+		if err := s.emit(ctx, tx, d.ID, "step", st.Key, string(set.State), set.Reason); err != nil {
+			return err
+		}
+		st.State, st.Detail, st.FinishedAt = set.State, set.Reason, now
 	}
-	var due []runner.Job
-	final := true
-	for _, st := range all {
-		if !st.State.Final() {
-			final = false
+	if !dec.Final {
+		due := make([]runner.Job, len(dec.Due))
+		for i, key := range dec.Due {
+			due[i] = runner.Job{Tool: d.Tool, DeploymentID: d.ID, Key: key}
 		}
-		if st.State != slipway.StepPending {
-			continue
-		}
-		ready := true
-		for _, n := range st.Needs {
-			if dep := byKey[n]; dep == nil || !dep.State.Satisfied() {
-				ready = false
-				break
-			}
-		}
-		if ready {
-			due = append(due, runner.Job{Tool: d.Tool, DeploymentID: d.ID, Key: st.Key})
-		}
-	}
-	if !final {
 		return s.enqueue(ctx, tx, due...)
 	}
 	status, long := outcomeOf(d, all)
@@ -523,12 +517,22 @@ func outcomeOf(d slipway.Deployment, all []slipway.Step) (slipway.DeploymentStat
 		}
 	}
 	switch {
+	case d.Status == slipway.DeploymentCancelling:
+		var done, stopped int
+		for _, st := range all {
+			switch st.State {
+			case slipway.StepDone:
+				done++
+			case slipway.StepCancelled:
+				stopped++
+			default:
+			}
+		}
+		return slipway.DeploymentCancelled, fmt.Sprintf("Deployment was cancelled: %d steps cancelled, %d done before the cancel (what they applied stays)", stopped, done)
 	case first != nil && first.State == slipway.StepTimedOut:
 		return slipway.DeploymentTimedOut, fmt.Sprintf("%s %s timed out: %s", first.Kind, first.Component, first.Detail)
 	case first != nil:
 		return slipway.DeploymentFailed, fmt.Sprintf("%s %s failed: %s", first.Kind, first.Component, first.Detail)
-	case d.Status == slipway.DeploymentCancelling:
-		return slipway.DeploymentCancelled, "Deployment was cancelled"
 	}
 	return slipway.DeploymentSuccessful, "All components deployed: " + summarize(all)
 }

@@ -46,6 +46,10 @@ type Config struct {
 	HealthTimeout time.Duration
 	// OneOffTimeout bounds a one-off run without its own timeout (default 1h).
 	OneOffTimeout time.Duration
+	// DeploymentTimeout bounds a whole deployment from its creation, queue
+	// time included (default 1h, as Toolforge): running steps are stopped
+	// and the deployment ends timed_out.
+	DeploymentTimeout time.Duration
 	// ResolveTimeout bounds resolving all refs of a deployment (default 2m).
 	ResolveTimeout time.Duration
 	// KeepDeployments is how many deployments per tool are kept (default 25,
@@ -75,6 +79,7 @@ type Service struct {
 	now      func() time.Time
 	slots    chan struct{}
 	events   *broker
+	running  *runningSteps
 }
 
 // NewService returns a service over its collaborators. Call SetEnqueuer
@@ -84,6 +89,7 @@ func NewService(st store.Store, src Resolver, b build.Builder, tg target.Driver,
 	cfg.BuildTimeout = cmp.Or(cfg.BuildTimeout, 30*time.Minute)
 	cfg.HealthTimeout = cmp.Or(cfg.HealthTimeout, 2*time.Minute)
 	cfg.OneOffTimeout = cmp.Or(cfg.OneOffTimeout, time.Hour)
+	cfg.DeploymentTimeout = cmp.Or(cfg.DeploymentTimeout, time.Hour)
 	cfg.ResolveTimeout = cmp.Or(cfg.ResolveTimeout, 2*time.Minute)
 	cfg.KeepDeployments = cmp.Or(cfg.KeepDeployments, 25)
 	cfg.RecheckInterval = cmp.Or(cfg.RecheckInterval, time.Second)
@@ -97,10 +103,11 @@ func NewService(st store.Store, src Resolver, b build.Builder, tg target.Driver,
 	}
 	return &Service{
 		store: st, source: src, builder: b, target: tg, cfg: cfg,
-		logger: logger.With("component", "deploy"),
-		now:    func() time.Time { return now().UTC() },
-		slots:  make(chan struct{}, cfg.BuildSlots),
-		events: newBroker(),
+		logger:  logger.With("component", "deploy"),
+		now:     func() time.Time { return now().UTC() },
+		slots:   make(chan struct{}, cfg.BuildSlots),
+		events:  newBroker(),
+		running: newRunningSteps(),
 	}
 }
 
@@ -244,6 +251,61 @@ func (s *Service) DeploymentCreate(ctx context.Context, tool string, opts slipwa
 		return slipway.Deployment{}, fmt.Errorf("create deployment of %s: %w", tool, err)
 	}
 	return s.DeploymentGet(ctx, tool, d.ID)
+}
+
+// DeploymentPlan returns what a deployment of the tool's current config
+// would do, step by step with the reason for each, without storing or
+// changing anything: refs are resolved and live state read, as for a real
+// deployment. The result has no ID and status pending. Returns ENotFound
+// when the tool has no config.
+func (s *Service) DeploymentPlan(ctx context.Context, tool string, opts slipway.DeployOptions) (slipway.Deployment, error) {
+	if err := slipway.ValidateToolName(tool); err != nil {
+		return slipway.Deployment{}, err
+	}
+	sc, err := s.store.ConfigGetLatest(ctx, tool)
+	if err != nil {
+		return slipway.Deployment{}, notFound(err, "No configuration found for tool: %s", tool)
+	}
+	cfg, err := parseStored(sc.Raw)
+	if err != nil {
+		return slipway.Deployment{}, err
+	}
+	return s.plan(ctx, tool, sc.Version, cfg, opts)
+}
+
+// DeploymentPlanConfig is [Service.DeploymentPlan] for a config that is
+// not stored: what deploying cfg would do. Nothing is stored. Returns
+// EInvalid when cfg uses what this server does not allow.
+func (s *Service) DeploymentPlanConfig(ctx context.Context, tool string, cfg slipway.ToolConfig, opts slipway.DeployOptions) (slipway.Deployment, error) {
+	if err := slipway.ValidateToolName(tool); err != nil {
+		return slipway.Deployment{}, err
+	}
+	if err := s.checkAllowed(cfg); err != nil {
+		return slipway.Deployment{}, err
+	}
+	return s.plan(ctx, tool, 0, cfg, opts)
+}
+
+func (s *Service) plan(ctx context.Context, tool string, version int, cfg slipway.ToolConfig, opts slipway.DeployOptions) (slipway.Deployment, error) {
+	now := s.now()
+	d := slipway.Deployment{
+		Tool: tool, CreatedAt: now, UpdatedAt: now, Description: opts.Description,
+		ConfigVersion: version, ToolConfig: cfg.Raw, ForceBuild: opts.ForceBuild, ForceRun: opts.ForceRun,
+		Trigger: cmp.Or(opts.Trigger, "api"), Actor: opts.Actor, Status: slipway.DeploymentPending,
+	}
+	in, err := s.planInput(ctx, d, cfg)
+	if err == nil {
+		d.Steps, err = Plan(in)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return slipway.Deployment{}, err
+		}
+		return slipway.Deployment{}, &slipway.Error{Code: slipway.EInvalid, Message: "Cannot plan: " + err.Error(), Err: err}
+	}
+	d.LongStatus = "Plan only, nothing was changed: " + summarize(d.Steps)
+	d.Builds, d.Runs = buildsAndRuns(cfg, d.Steps)
+	return d, nil
 }
 
 // DeploymentList returns the tool's deployments, oldest first.

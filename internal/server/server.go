@@ -74,6 +74,10 @@ type Config struct {
 	Logger          *slog.Logger
 	// HealthTimeout bounds the wait for a component to become healthy.
 	HealthTimeout time.Duration
+	// DeploymentTimeout bounds a whole deployment (default 1h).
+	DeploymentTimeout time.Duration
+	// KeepDeployments is how many deployments per tool are kept (default 25).
+	KeepDeployments int
 	// GoCache is the Go build cache the local builder shares; default the
 	// user's (`go env GOCACHE`), so app builds start warm.
 	GoCache string
@@ -187,6 +191,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 
 	s.service = deploy.NewService(s.db, src, builder, s.target, deploy.Config{
 		Logger: s.logger, AllowLocalRepos: s.cfg.AllowLocalRepos, HealthTimeout: s.cfg.HealthTimeout,
+		DeploymentTimeout: s.cfg.DeploymentTimeout, KeepDeployments: s.cfg.KeepDeployments,
 	})
 	s.runner, err = runner.New(driver, s.service, runner.Config{Logger: s.logger, SingleNode: true})
 	if err != nil {
