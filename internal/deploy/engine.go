@@ -341,13 +341,17 @@ func (s *Service) executeBuild(ctx context.Context, d slipway.Deployment, cfg sl
 	return outcome{state: slipway.StepDone, detail: fmt.Sprintf("built %s in %s", short(st.Commit), round(time.Since(start)))}
 }
 
+// upsertBuild records a build, in one transaction: components building
+// the same commit share a key, and their build steps run at the same time.
 func (s *Service) upsertBuild(ctx context.Context, b slipway.Build) error {
-	if _, err := s.store.BuildGet(ctx, b.Tool, b.ID); err == nil {
-		return s.store.BuildUpdate(ctx, b)
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	return s.store.BuildCreate(ctx, b)
+	return s.store.InTx(ctx, func(tx store.Tx) error {
+		if _, err := tx.BuildGet(ctx, b.Tool, b.ID); err == nil {
+			return tx.BuildUpdate(ctx, b)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return tx.BuildCreate(ctx, b)
+	})
 }
 
 func (s *Service) executeRun(ctx context.Context, d slipway.Deployment, cfg slipway.ToolConfig, st slipway.Step) outcome {

@@ -135,7 +135,8 @@ type Queries interface {
 	// StepUpdate changes a step; ok is false when IfStateIn did not match.
 	StepUpdate(ctx context.Context, u StepUpdate) (ok bool, err error)
 
-	// BuildCreate inserts a build record.
+	// BuildCreate inserts a build record; builds are identified by (tool,
+	// ID), and creating one that exists is an error.
 	BuildCreate(ctx context.Context, b slipway.Build) error
 	// BuildUpdate replaces the mutable fields (status, commit, artifact,
 	// error, log path, updated time) of a build.

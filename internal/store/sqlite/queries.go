@@ -670,7 +670,7 @@ func (q *queries) BuildList(ctx context.Context, tool string) ([]slipway.Build, 
 }
 
 const liveRunColumns = `tool, component, component_type, spec_hash, build_key, artifact, deployment_id, spec,
-	applied_at`
+	applied_at, commit_sha`
 
 // LiveRunPut records what was applied for a component (insert or replace).
 func (q *queries) LiveRunPut(ctx context.Context, r slipway.LiveRun) error {
@@ -679,8 +679,8 @@ func (q *queries) LiveRunPut(ctx context.Context, r slipway.LiveRun) error {
 		return fmt.Errorf("put live run %s of %s: %w", r.Component, r.Tool, err)
 	}
 	_, err = q.write.ExecContext(ctx,
-		`INSERT OR REPLACE INTO live_runs (`+liveRunColumns+`) VALUES (`+inArgs(9)+`)`,
-		r.Tool, r.Component, r.Type, r.SpecHash, r.BuildKey, r.Artifact, r.DeploymentID, spec, encTime(r.AppliedAt))
+		`INSERT OR REPLACE INTO live_runs (`+liveRunColumns+`) VALUES (`+inArgs(10)+`)`,
+		r.Tool, r.Component, r.Type, r.SpecHash, r.BuildKey, r.Artifact, r.DeploymentID, spec, encTime(r.AppliedAt), r.Commit)
 	if err != nil {
 		return fmt.Errorf("put live run %s of %s: %w", r.Component, r.Tool, err)
 	}
@@ -702,7 +702,7 @@ func (q *queries) liveRuns(ctx context.Context, where string, args ...any) ([]sl
 			applied sql.NullString
 		)
 		err := rows.Scan(&r.Tool, &r.Component, &r.Type, &r.SpecHash, &r.BuildKey, &r.Artifact, &r.DeploymentID,
-			&spec, &applied)
+			&spec, &applied, &r.Commit)
 		if err != nil {
 			return nil, err
 		}

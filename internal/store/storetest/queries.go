@@ -514,6 +514,25 @@ func testBuild(t *testing.T, f Factory) {
 		diff(t, "BuildFindSuccessful after update", late, must(s.BuildFindSuccessful(b.ctx, "key"))(t))
 	})
 
+	// Ensure two tools building the same commit (the same ID: the build
+	// key) each keep their own record, and a second create of one is an
+	// error that changes nothing.
+	t.Run("SameIDInTwoTools", func(t *testing.T) {
+		t.Parallel()
+		s, b := setup(t, f)
+		one := build("one", "k1", "k1", slipway.BuildSuccessful, at(1))
+		two := build("two", "k1", "k1", slipway.BuildRunning, at(2))
+		mustDo(t, s.BuildCreate(b.ctx, one))
+		mustDo(t, s.BuildCreate(b.ctx, two))
+		diff(t, "BuildGet(one)", one, must(s.BuildGet(b.ctx, "one", "k1"))(t))
+		diff(t, "BuildGet(two)", two, must(s.BuildGet(b.ctx, "two", "k1"))(t))
+		again := build("one", "k1", "k1", slipway.BuildFailed, at(3))
+		if err := s.BuildCreate(b.ctx, again); err == nil {
+			t.Errorf("BuildCreate of an existing (tool, ID) succeeded, want an error")
+		}
+		diff(t, "BuildGet(one) after the refused create", one, must(s.BuildGet(b.ctx, "one", "k1"))(t))
+	})
+
 	t.Run("ListNewestFirst", func(t *testing.T) {
 		t.Parallel()
 		s, b := setup(t, f)

@@ -218,6 +218,7 @@ func liveRun(tool, component string, applied time.Time) slipway.LiveRun {
 		Type:         slipway.Continuous,
 		SpecHash:     spec.SpecHash(),
 		BuildKey:     "key-" + component,
+		Commit:       "3f2a1c7d9e8b",
 		Artifact:     "/var/lib/slipway/artifacts/key-" + component,
 		DeploymentID: "20250601-120000-abcdefghij",
 		Spec:         spec,

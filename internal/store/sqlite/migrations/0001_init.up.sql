@@ -59,7 +59,7 @@ CREATE TABLE steps (
 CREATE UNIQUE INDEX steps_order ON steps (deployment_id, seq);
 
 CREATE TABLE builds (
-    id         TEXT PRIMARY KEY,
+    id         TEXT NOT NULL,
     tool       TEXT NOT NULL,
     component  TEXT NOT NULL,
     build_key  TEXT NOT NULL,
@@ -71,7 +71,10 @@ CREATE TABLE builds (
     log_path   TEXT NOT NULL,
     error      TEXT NOT NULL,
     created_at TEXT,
-    updated_at TEXT
+    updated_at TEXT,
+    -- The ID is the build key: two tools building the same commit share the
+    -- artifact (content-addressed) but each keeps its own record.
+    PRIMARY KEY (tool, id)
 ) STRICT;
 
 CREATE INDEX builds_key_status ON builds (build_key, status, created_at);

@@ -1,0 +1,1 @@
+ALTER TABLE live_runs DROP COLUMN commit_sha;
