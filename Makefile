@@ -23,9 +23,10 @@ test: deps ## the whole suite, as CI runs it: vet, generated-code check, unit + 
 test/short: ## unit tests only, no race detector
 	$(GO) test -short ./...
 
-bench: ## benchmarks (planner, runner) and the deployment overhead script
+bench: ## benchmarks (planner, runner) and the deployment scripts against their baselines
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/deploy/ ./internal/runner/
 	./bench/deploy-overhead.sh
+	./bench/engine.sh
 
 generate: ## regenerate code from api/openapi.yaml
 	$(GO) generate ./...

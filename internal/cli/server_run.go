@@ -26,6 +26,8 @@ type serverFlags struct {
 	allowLocalRepos   string
 	deploymentTimeout string
 	keepDeployments   string
+	buildSlots        string
+	toolBuildSlots    string
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
@@ -34,6 +36,8 @@ func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
 	cmd.Flags().StringVar(&f.allowLocalRepos, "allow-local-repos", "", "allow file:// and local-path repositories: true or false (default $SLIPWAY_ALLOW_LOCAL_REPOS, else true when the API listens on loopback only)")
 	cmd.Flags().StringVar(&f.deploymentTimeout, "deployment-timeout", "", "longest a deployment may take, queue time included, e.g. 30m (default $SLIPWAY_DEPLOYMENT_TIMEOUT or 1h)")
 	cmd.Flags().StringVar(&f.keepDeployments, "keep-deployments", "", "deployments kept per tool, with their logs (default $SLIPWAY_KEEP_DEPLOYMENTS or 25)")
+	cmd.Flags().StringVar(&f.buildSlots, "build-slots", "", "builds run at once on this server (default $SLIPWAY_BUILD_SLOTS or the number of CPUs)")
+	cmd.Flags().StringVar(&f.toolBuildSlots, "tool-build-slots", "", "builds of one tool run at once (default $SLIPWAY_TOOL_BUILD_SLOTS or --build-slots)")
 }
 
 // config turns the flags, the environment and defaults into a server config.
@@ -51,12 +55,23 @@ func (f *serverFlags) config(e *env, dataDir, listen, proxy string) (server.Conf
 		}
 		cfg.DeploymentTimeout = d
 	}
-	if v := cmp.Or(f.keepDeployments, e.getenv("SLIPWAY_KEEP_DEPLOYMENTS")); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return cfg, &usageError{fmt.Errorf("--keep-deployments: want a whole number of at least 1, got %q", v)}
+	for _, n := range []struct {
+		flag, value, env string
+		dst              *int
+	}{
+		{"keep-deployments", f.keepDeployments, "SLIPWAY_KEEP_DEPLOYMENTS", &cfg.KeepDeployments},
+		{"build-slots", f.buildSlots, "SLIPWAY_BUILD_SLOTS", &cfg.BuildSlots},
+		{"tool-build-slots", f.toolBuildSlots, "SLIPWAY_TOOL_BUILD_SLOTS", &cfg.ToolBuildSlots},
+	} {
+		v := cmp.Or(n.value, e.getenv(n.env))
+		if v == "" {
+			continue
 		}
-		cfg.KeepDeployments = n
+		i, err := strconv.Atoi(v)
+		if err != nil || i < 1 {
+			return cfg, &usageError{fmt.Errorf("--%s: want a whole number of at least 1, got %q", n.flag, v)}
+		}
+		*n.dst = i
 	}
 	allow := cmp.Or(f.allowLocalRepos, e.getenv("SLIPWAY_ALLOW_LOCAL_REPOS"))
 	if allow == "" {

@@ -299,12 +299,16 @@ func (s *Service) failed(work context.Context, detail string) outcome {
 func (s *Service) executeBuild(ctx context.Context, d slipway.Deployment, cfg slipway.ToolConfig, st slipway.Step) outcome {
 	c := cfg.Components[st.Component]
 	src := c.Build.Source
-	// Wait for a build slot, honouring shutdown.
-	select {
-	case s.slots <- struct{}{}:
-		defer func() { <-s.slots }()
-	case <-ctx.Done():
-		return s.failed(ctx, "waiting for a build slot")
+	// Wait for a slot of the tool, then one of the server: a tool with many
+	// builds does not take every slot of the server.
+	toolSlots := s.toolSlots(d.Tool)
+	for _, slots := range []chan struct{}{toolSlots, s.slots} {
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+		case <-ctx.Done():
+			return s.failed(ctx, "waiting for a build slot")
+		}
 	}
 	now := s.now()
 	b := slipway.Build{

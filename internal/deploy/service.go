@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"slipway.dev/slipway/internal/build"
@@ -39,6 +40,9 @@ type Config struct {
 	// BuildSlots bounds concurrent builds on this server (default: number
 	// of CPUs).
 	BuildSlots int
+	// ToolBuildSlots bounds concurrent builds of one tool (default:
+	// BuildSlots, i.e. no tighter bound).
+	ToolBuildSlots int
 	// BuildTimeout bounds one build (default 30m).
 	BuildTimeout time.Duration
 	// HealthTimeout bounds the wait for a continuous component to become
@@ -78,6 +82,8 @@ type Service struct {
 	logger   *slog.Logger
 	now      func() time.Time
 	slots    chan struct{}
+	toolMu   sync.Mutex
+	perTool  map[string]chan struct{}
 	events   *broker
 	running  *runningSteps
 }
@@ -86,6 +92,7 @@ type Service struct {
 // before the first deployment is created.
 func NewService(st store.Store, src Resolver, b build.Builder, tg target.Driver, cfg Config) *Service {
 	cfg.BuildSlots = cmp.Or(cfg.BuildSlots, runtime.NumCPU())
+	cfg.ToolBuildSlots = cmp.Or(cfg.ToolBuildSlots, cfg.BuildSlots)
 	cfg.BuildTimeout = cmp.Or(cfg.BuildTimeout, 30*time.Minute)
 	cfg.HealthTimeout = cmp.Or(cfg.HealthTimeout, 2*time.Minute)
 	cfg.OneOffTimeout = cmp.Or(cfg.OneOffTimeout, time.Hour)
@@ -106,9 +113,22 @@ func NewService(st store.Store, src Resolver, b build.Builder, tg target.Driver,
 		logger:  logger.With("component", "deploy"),
 		now:     func() time.Time { return now().UTC() },
 		slots:   make(chan struct{}, cfg.BuildSlots),
+		perTool: map[string]chan struct{}{},
 		events:  newBroker(),
 		running: newRunningSteps(),
 	}
+}
+
+// toolSlots returns the build slots of a tool.
+func (s *Service) toolSlots(tool string) chan struct{} {
+	s.toolMu.Lock()
+	defer s.toolMu.Unlock()
+	ch, ok := s.perTool[tool]
+	if !ok {
+		ch = make(chan struct{}, s.cfg.ToolBuildSlots)
+		s.perTool[tool] = ch
+	}
+	return ch
 }
 
 // SetEnqueuer sets the queue that deployments are put on. The runner and
