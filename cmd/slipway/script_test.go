@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -64,6 +65,7 @@ func TestScript(t *testing.T) {
 			"steps":      cmdSteps,
 			"starts":     cmdStarts,
 			"lines":      cmdLines,
+			"count":      cmdCount,
 		},
 	})
 }
@@ -300,5 +302,21 @@ func cmdLines(ts *testscript.TestScript, neg bool, args []string) {
 	got := strings.Count(ts.ReadFile(args[0]), "\n")
 	if got != want {
 		ts.Fatalf("%s has %d lines, want %d", args[0], got, want)
+	}
+}
+
+// count FILE REGEX N: assert that REGEX (multi-line: ^ and $ match at line
+// breaks) matches exactly N times in FILE, which may be stdout or stderr.
+func cmdCount(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: count FILE REGEX N")
+	}
+	re, err := regexp.Compile("(?m)" + args[1])
+	ts.Check(err)
+	want, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	text := ts.ReadFile(args[0])
+	if got := len(re.FindAllStringIndex(text, -1)); got != want {
+		ts.Fatalf("%s matches %s %d times, want %d\n%s", args[0], args[1], got, want, text)
 	}
 }

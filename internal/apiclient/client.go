@@ -289,6 +289,29 @@ func (c *Client) ConfigDelete(ctx context.Context, tool string) (Envelope, error
 
 // DeploymentCreate deploys the tool's config; the data is the new deployment.
 func (c *Client) DeploymentCreate(ctx context.Context, tool string, forceBuild, forceRun bool, description string) (Envelope, error) {
+	return c.deploymentCreate(ctx, tool, false, forceBuild, forceRun, description, nil)
+}
+
+// DeploymentPlan asks what deploying the tool's stored config would do
+// (POST with dry_run=true); the data is the plan: a deployment that is not
+// stored, with an empty deploy_id and a reason for each step. Nothing on
+// the server changes.
+func (c *Client) DeploymentPlan(ctx context.Context, tool string, forceBuild, forceRun bool, description string) (Envelope, error) {
+	return c.deploymentCreate(ctx, tool, true, forceBuild, forceRun, description, nil)
+}
+
+// DeploymentPlanConfig is [Client.DeploymentPlan] for config (a tool config
+// as JSON) instead of the stored config, which it does not change.
+func (c *Client) DeploymentPlanConfig(ctx context.Context, tool string, config []byte, forceBuild, forceRun bool, description string) (Envelope, error) {
+	if len(bytes.TrimSpace(config)) == 0 {
+		return Envelope{}, errors.New("plan a config: the config is empty")
+	}
+	return c.deploymentCreate(ctx, tool, true, forceBuild, forceRun, description, config)
+}
+
+// deploymentCreate sends POST …/deployment; config, when not nil, is sent
+// as the body's tool_config.
+func (c *Client) deploymentCreate(ctx context.Context, tool string, dryRun, forceBuild, forceRun bool, description string, config []byte) (Envelope, error) {
 	ctx, cancel := c.ctx(ctx)
 	defer cancel()
 	params := &oapiclient.CreateDeploymentParams{}
@@ -299,11 +322,22 @@ func (c *Client) DeploymentCreate(ctx context.Context, tool string, forceBuild, 
 	if forceRun {
 		params.ForceRun = &yes
 	}
-	var body io.Reader
+	if dryRun {
+		params.DryRun = &yes
+	}
+	var req oapiclient.DeploymentCreateRequest
 	if description != "" {
-		b, err := json.Marshal(oapiclient.DeploymentCreateRequest{Description: &description})
+		req.Description = &description
+	}
+	if config != nil {
+		raw := json.RawMessage(config)
+		req.ToolConfig = &raw
+	}
+	var body io.Reader
+	if req.Description != nil || req.ToolConfig != nil {
+		b, err := json.Marshal(req)
 		if err != nil {
-			return Envelope{}, fmt.Errorf("encode description: %w", err)
+			return Envelope{}, fmt.Errorf("encode request: %w", err)
 		}
 		body = bytes.NewReader(b)
 	}

@@ -150,6 +150,46 @@ func TestClient_DeploymentCreate(t *testing.T) {
 	}
 }
 
+func TestClient_DeploymentPlan(t *testing.T) {
+	t.Parallel()
+	c, reqs := newServer(t, jsonReply(200, `{"data":{"deploy_id":"","creation_time":"20261122-130049","status":"pending","long_status":"Plan only, nothing was changed: 1 to build, 0 to run, 0 to remove, 1 unchanged","builds":{},"runs":{},"steps":[{"key":"build:web","kind":"build","component":"web","action":"build","needs":[],"reason":"commit 3f2a1c7→9b0d44e","state":"pending","detail":"","attempt":0},{"key":"run:web","kind":"run","component":"web","action":"none","needs":["build:web"],"reason":"unchanged","state":"unchanged","detail":"","attempt":0}]},"messages":{"info":["Plan for t: nothing was changed."]}}`))
+	env, err := c.DeploymentPlan(t.Context(), "t", true, false, "v1.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := (*reqs)[0]; r.method != "POST" || r.path != "/components/v1/tool/t/deployment" || r.query != "force-build=true&dry_run=true" || r.body != `{"description":"v1.2"}` {
+		t.Errorf("request = %+v", r)
+	}
+	d, err := env.Deployment()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.ID != "" || len(d.Steps) != 2 || d.Steps[0].Reason != "commit 3f2a1c7→9b0d44e" || d.Steps[1].State != slipway.StepUnchanged {
+		t.Errorf("plan = %+v", d)
+	}
+	if !slices.Equal(env.Messages.Info, []string{"Plan for t: nothing was changed."}) {
+		t.Errorf("info = %q", env.Messages.Info)
+	}
+
+	if _, err := c.DeploymentPlan(t.Context(), "t", false, false, ""); err != nil {
+		t.Fatal(err)
+	}
+	if r := (*reqs)[1]; r.query != "dry_run=true" || r.body != "" {
+		t.Errorf("plain plan = %+v", r)
+	}
+
+	cfg := []byte("{\"components\": {\"web\": {}}}\n")
+	if _, err := c.DeploymentPlanConfig(t.Context(), "t", cfg, false, true, ""); err != nil {
+		t.Fatal(err)
+	}
+	if r := (*reqs)[2]; r.query != "force-run=true&dry_run=true" || r.ctype != "application/json" || r.body != `{"tool_config":{"components":{"web":{}}}}` {
+		t.Errorf("plan of a config = %+v", r)
+	}
+	if _, err := c.DeploymentPlanConfig(t.Context(), "t", nil, false, false, ""); err == nil || len(*reqs) != 3 {
+		t.Errorf("plan of no config: err %v, %d requests", err, len(*reqs))
+	}
+}
+
 // TestClient_DeploymentEvents drops the connection after two events and
 // checks that the client reconnects with Last-Event-ID and ends after the
 // final event.

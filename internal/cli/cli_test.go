@@ -32,6 +32,15 @@ const (
 	notFoundCfg = `{"messages":{"error":["No configuration found for tool: other"],"info":[],"warning":[]}}`
 )
 
+// planDep is the answer to a dry run: a plan, with a reason per step.
+const planDep = `{"builds":{"api":{"build_id":"no-id-yet","build_image":"no-image-yet","build_long_status":"","build_status":"pending"},"web":{"build_id":"no-id-yet","build_image":"no-image-yet","build_long_status":"","build_status":"pending"},"worker":{"build_id":"no-build-needed","build_image":"no-image-yet","build_long_status":"","build_status":"pending"}},"creation_time":"20261122-130049","deploy_id":"","description":"","force_build":false,"force_run":false,"long_status":"Plan only, nothing was changed: 1 to build, 1 to run, 1 to remove, 2 unchanged","runs":{"api":{"run_long_status":"","run_status":"pending"},"web":{"run_long_status":"","run_status":"pending"},"worker":{"run_long_status":"","run_status":"pending"}},"status":"pending","steps":[` +
+	`{"key":"build:web","kind":"build","component":"web","action":"build","needs":[],"reason":"commit 3f2a1c7→9b0d44e","state":"pending","detail":"","attempt":0},` +
+	`{"key":"build:api","kind":"build","component":"api","action":"reuse","needs":[],"reason":"reusing build of commit 1a2b3c4 (unchanged)","state":"unchanged","detail":"","attempt":0},` +
+	`{"key":"run:web","kind":"run","component":"web","action":"apply","needs":["build:web"],"reason":"new build: commit 3f2a1c7→9b0d44e","state":"pending","detail":"","attempt":0},` +
+	`{"key":"run:worker","kind":"run","component":"worker","action":"none","needs":["build:web"],"reason":"unchanged","state":"unchanged","detail":"","attempt":0},` +
+	`{"key":"prune:old-cron","kind":"prune","component":"old-cron","action":"remove","needs":[],"reason":"not in config","state":"pending","detail":"","attempt":0}` +
+	`],"tool_config":` + toolConfig + `}`
+
 // sse returns an event frame.
 func sse(seq int, kind, step, state, msg string) string {
 	return fmt.Sprintf("id: %d\nevent: %s\ndata: {\"seq\":%d,\"deploy_id\":%q,\"time\":\"2026-11-22T13:00:49Z\",\"kind\":%q,\"step\":%q,\"state\":%q,\"message\":%q}\n\n", seq, kind, seq, depID, kind, step, state, msg)
@@ -90,8 +99,15 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "DELETE config":
 		reply(w, 200, `{"data":`+toolConfig+`,`+msgs+`}`)
 	case "POST deployment":
-		if tool == "other" {
+		switch {
+		case r.URL.Query().Has("dry_run") && strings.Contains(string(body), `"tool_config"`):
+			reply(w, 200, `{"data":`+planDep+`,"messages":{"error":[],"info":["Plan for `+tool+`: nothing was changed."],"warning":["Unknown field components.web.run.colour, skipped"]}}`)
+			return
+		case tool == "other":
 			reply(w, 404, notFoundCfg)
+			return
+		case r.URL.Query().Has("dry_run"):
+			reply(w, 200, `{"data":`+planDep+`,"messages":{"error":[],"info":["Plan for `+tool+`: nothing was changed."],"warning":[]}}`)
 			return
 		}
 		reply(w, 200, `{"data":`+pendingDep+`,"messages":{"error":[],"info":["Deployment for `+tool+` created successfully."],"warning":[]}}`)
@@ -185,6 +201,10 @@ func TestCommands(t *testing.T) {
 		{name: "DeploymentCreateWatch", args: []string{"components", "deployment", "create", "--watch"}},
 		{name: "DeploymentCreateWatchJSON", args: []string{"components", "deployment", "create", "--watch", "--json"}},
 		{name: "DeploymentCreateNoConfig", args: []string{"--tool", "other", "components", "deployment", "create"}},
+		{name: "DeploymentCreatePlan", args: []string{"components", "deployment", "create", "--only-plan"}, wantReq: "POST /components/v1/tool/mytool/deployment?dry_run=true"},
+		{name: "DeploymentCreatePlanJSON", args: []string{"--json", "components", "deployment", "create", "--only-plan", "--force-build", "--description", "try"}, wantReq: `POST /components/v1/tool/mytool/deployment?force-build=true&dry_run=true {"description":"try"}`},
+		{name: "DeploymentCreatePlanWatch", args: []string{"components", "deployment", "create", "--only-plan", "--watch"}},
+		{name: "DeploymentCreatePlanNoConfig", args: []string{"--tool", "other", "components", "deployment", "create", "--only-plan"}},
 		{name: "DeploymentList", args: []string{"components", "deployment", "list"}},
 		{name: "DeploymentListJSON", args: []string{"components", "deployment", "list", "--json"}},
 		{name: "DeploymentListEmpty", args: []string{"--tool", "other", "components", "deployment", "list"}},
@@ -196,6 +216,9 @@ func TestCommands(t *testing.T) {
 		{name: "Deploy", args: []string{"components", "deploy", "testdata/tool.yaml"}},
 		{name: "DeployFailed", args: []string{"--tool", "failing", "components", "deploy", "testdata/tool.yaml", "--force-run"}, wantReq: "POST /components/v1/tool/failing/deployment?force-run=true"},
 		{name: "DeployJSON", args: []string{"components", "deploy", "--json", "testdata/tool.yaml"}},
+		{name: "DeployPlan", args: []string{"components", "deploy", "testdata/tool.yaml", "--only-plan"}, wantReq: `POST /components/v1/tool/mytool/deployment?dry_run=true {"tool_config":{"config_version":"v1beta1","components":{"web":{"component_type":"continuous","build":{"repository":"https://example.org/app.git","ref":"main"},"run":{"command":"web","port":8000}}}}}`},
+		{name: "DeployPlanJSON", args: []string{"components", "deploy", "--json", "--only-plan", "--force-run", "testdata/tool.yaml"}, wantReq: `POST /components/v1/tool/mytool/deployment?force-run=true&dry_run=true {"tool_config":{"config_version":"v1beta1","components":{"web":{"component_type":"continuous","build":{"repository":"https://example.org/app.git","ref":"main"},"run":{"command":"web","port":8000}}}}}`},
+		{name: "DeployPlanProblems", args: []string{"components", "deploy", "testdata/bad.yaml", "--only-plan"}},
 		{name: "ServerError", args: []string{"--tool", "broken", "components", "deployment", "list"}},
 		{name: "Unauthorized", args: []string{"--token", "wrong", "components", "config", "show"}},
 		{name: "NoTool", args: []string{"--tool", "", "components", "config", "show"}},
@@ -221,7 +244,19 @@ func TestCommands(t *testing.T) {
 			if tt.wantReq != "" && !slices.Contains(fs.reqs, tt.wantReq) {
 				t.Errorf("requests %q lack %q", fs.reqs, tt.wantReq)
 			}
+			if strings.Contains(tt.name, "Plan") {
+				// A plan changes nothing: one dry-run POST, nothing else.
+				for _, r := range fs.reqs {
+					if !strings.HasPrefix(r, "GET ") && !strings.Contains(r, "dry_run=true") {
+						t.Errorf("a plan sent %q", r)
+					}
+				}
+			}
 			switch tt.name {
+			case "DeploymentCreatePlanWatch", "DeployPlanProblems":
+				if len(fs.reqs) != 0 {
+					t.Errorf("sent %q", fs.reqs)
+				}
 			case "ConfigCreateProblems", "ConfigDeletePromptNo", "ConfigDeletePromptEOF", "NoTool", "BadToolName":
 				for _, r := range fs.reqs {
 					if !strings.HasPrefix(r, "GET ") {

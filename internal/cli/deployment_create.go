@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -21,17 +22,31 @@ func (f *deployFlags) register(cmd *cobra.Command) {
 
 func newDeploymentCreateCmd(e *env) *cobra.Command {
 	var f deployFlags
-	var watch bool
+	var watch, onlyPlan bool
 	cmd := &cobra.Command{
 		Use:   "create",
 		Short: "Deploy the tool's current config",
 		Long: `Deploy the tool's current config. The deployment runs in the background;
---watch follows it until it ends and exits 1 when it did not succeed.`,
+--watch follows it until it ends and exits 1 when it did not succeed.
+
+With --only-plan nothing is deployed and nothing changes: prints what a
+deployment would do now, one line per step with its reason, e.g.
+"build web: commit 3f2a1c7→9b0d44e" or "run worker: unchanged, skipped".`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if onlyPlan && watch {
+				return &usageError{errors.New("--only-plan and --watch cannot be used together: a plan deploys nothing to follow")}
+			}
 			c, tool, err := e.target()
 			if err != nil {
 				return err
+			}
+			if onlyPlan {
+				env, err := c.DeploymentPlan(cmd.Context(), tool, f.forceBuild, f.forceRun, f.description)
+				if err != nil {
+					return err
+				}
+				return e.printPlan(tool, env, nil)
 			}
 			env, err := c.DeploymentCreate(cmd.Context(), tool, f.forceBuild, f.forceRun, f.description)
 			if err != nil {
@@ -56,5 +71,6 @@ func newDeploymentCreateCmd(e *env) *cobra.Command {
 	}
 	f.register(cmd)
 	cmd.Flags().BoolVar(&watch, "watch", false, "follow the deployment until it ends")
+	cmd.Flags().BoolVar(&onlyPlan, "only-plan", false, "show what a deployment would do, with a reason per step, and change nothing")
 	return cmd
 }

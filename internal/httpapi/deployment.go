@@ -3,13 +3,17 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"slipway.dev/slipway/internal/httpapi/oapi"
 	"slipway.dev/slipway/internal/slipway"
+	"slipway.dev/slipway/internal/toolconfig"
 )
 
 // handleDeploymentList serves GET …/tool/{tool}/deployment: oldest first.
@@ -35,7 +39,9 @@ func (a *api) handleDeploymentList() http.Handler {
 
 // handleDeploymentCreate serves POST …/tool/{tool}/deployment. The body is
 // optional (absent, empty and null are fine); the force flags come from the
-// query, in both spellings.
+// query, in both spellings. With dry_run (in any of its spellings) nothing
+// is created: the answer is the plan, of the body's tool_config when given,
+// else of the stored config.
 func (a *api) handleDeploymentCreate() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tool, err := toolName(r)
@@ -50,6 +56,11 @@ func (a *api) handleDeploymentCreate() http.Handler {
 			return
 		}
 		forceRun, err := queryBool(q, "force-run", "force_run")
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		dryRun, err := queryBool(q, dryRunParams...)
 		if err != nil {
 			a.writeError(w, r, err)
 			return
@@ -70,6 +81,10 @@ func (a *api) handleDeploymentCreate() http.Handler {
 		if req.Description != nil {
 			opts.Description = *req.Description
 		}
+		if dryRun {
+			a.deploymentPlan(w, r, tool, bytes.TrimSpace(body), req, opts)
+			return
+		}
 		d, err := a.svc.DeploymentCreate(r.Context(), tool, opts)
 		if err != nil {
 			a.writeError(w, r, err)
@@ -78,6 +93,98 @@ func (a *api) handleDeploymentCreate() http.Handler {
 		info := []string{fmt.Sprintf("Deployment for %s created successfully.", tool)}
 		writeJSON(w, http.StatusOK, oapi.DeploymentEnvelope{Data: toDeployment(d), Messages: messages(info, nil, nil)})
 	})
+}
+
+// dryRunParams are the spellings of the plan-only flag, the winner first:
+// hyphens win, as for the force flags.
+var dryRunParams = []string{"dry-run", "only-plan", "dry_run", "only_plan"}
+
+// deploymentPlan answers a dry run: the plan of req's tool_config when
+// given (checked as by config create, its warnings sent back), else of the
+// stored config. body is the request body req was decoded from.
+func (a *api) deploymentPlan(w http.ResponseWriter, r *http.Request, tool string, body []byte, req oapi.DeploymentCreateRequest, opts slipway.DeployOptions) {
+	var (
+		d        slipway.Deployment
+		warnings []string
+		err      error
+	)
+	if req.ToolConfig != nil && string(bytes.TrimSpace(*req.ToolConfig)) != "null" {
+		var res toolconfig.Result
+		res, err = toolconfig.Parse(*req.ToolConfig)
+		if err != nil {
+			a.writeError(w, r, inBody(err, body, "tool_config"))
+			return
+		}
+		warnings = res.Warnings
+		d, err = a.svc.DeploymentPlanConfig(r.Context(), tool, res.Config, opts)
+	} else {
+		d, err = a.svc.DeploymentPlan(r.Context(), tool, opts)
+	}
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	info := []string{fmt.Sprintf("Plan for %s: nothing was changed.", tool)}
+	writeJSON(w, http.StatusOK, oapi.DeploymentEnvelope{Data: toDeployment(d), Messages: messages(info, warnings, nil)})
+}
+
+// inBody moves the positions of a toolconfig.Parse error about the value of
+// the body's top-level key from that value to the body, so that "line 3,
+// column 40" points into what the client sent. Other errors are returned
+// as they are.
+func inBody(err error, body []byte, key string) error {
+	var pe *toolconfig.ParseError
+	if !errors.As(err, &pe) || len(pe.Problems) == 0 {
+		return err
+	}
+	off, ok := valueOffset(body, key)
+	if !ok {
+		return err
+	}
+	// The value's line and column in the body; columns count characters,
+	// as the config parser's do.
+	before := body[:off]
+	line0 := bytes.Count(before, []byte("\n")) + 1
+	col0 := utf8.RuneCount(before[bytes.LastIndexByte(before, '\n')+1:]) + 1
+	moved := &toolconfig.ParseError{Problems: slices.Clone(pe.Problems)}
+	lines := make([]string, len(moved.Problems))
+	for i, p := range moved.Problems {
+		if p.Line > 0 {
+			if p.Line == 1 && p.Column > 0 {
+				p.Column += col0 - 1
+			}
+			p.Line += line0 - 1
+			moved.Problems[i] = p
+		}
+		lines[i] = p.String()
+	}
+	return &slipway.Error{Code: slipway.EInvalid, Message: strings.Join(lines, "\n"), Err: moved}
+}
+
+// valueOffset returns the byte offset in body, a JSON object, of the value
+// of its top-level key (the last one when the key repeats, as
+// json.Unmarshal does).
+func valueOffset(body []byte, key string) (int64, bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return 0, false
+	}
+	var off int64
+	found := false
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return 0, false
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return 0, false
+		}
+		if t == key {
+			off, found = dec.InputOffset()-int64(len(v)), true
+		}
+	}
+	return off, found
 }
 
 // handleDeploymentGet serves GET …/deployment/latest and

@@ -28,6 +28,16 @@ type Service interface {
 	// returns it at once. ENotFound without a config, EConflict when the tool
 	// cannot take another deployment.
 	DeploymentCreate(ctx context.Context, tool string, opts slipway.DeployOptions) (slipway.Deployment, error)
+	// DeploymentPlan returns what DeploymentCreate would do now with the
+	// tool's stored config, step by step with the reason for each, without
+	// storing or changing anything: no ID, status pending, LongStatus "Plan
+	// only, nothing was changed: …". ENotFound without a config, EInvalid
+	// "Cannot plan: …" when a ref cannot be resolved.
+	DeploymentPlan(ctx context.Context, tool string, opts slipway.DeployOptions) (slipway.Deployment, error)
+	// DeploymentPlanConfig is DeploymentPlan for cfg (parsed and checked by
+	// toolconfig.Parse) instead of the stored config, which it neither reads
+	// nor changes. EInvalid when cfg is not acceptable on this server.
+	DeploymentPlanConfig(ctx context.Context, tool string, cfg slipway.ToolConfig, opts slipway.DeployOptions) (slipway.Deployment, error)
 	// DeploymentList returns the tool's deployments, oldest first; an empty
 	// list when there are none.
 	DeploymentList(ctx context.Context, tool string) ([]slipway.Deployment, error)

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -38,6 +39,9 @@ type fakeService struct {
 	events      map[string][]slipway.Event      // by deployment id
 	notify      chan struct{}                   // closed and replaced when an event is added
 	lastOpts    slipway.DeployOptions
+	creates     int                  // DeploymentCreate calls
+	plans       int                  // DeploymentPlan calls
+	planConfigs []slipway.ToolConfig // DeploymentPlanConfig's configs
 }
 
 func newFakeService() *fakeService {
@@ -109,6 +113,7 @@ func (f *fakeService) DeploymentCreate(ctx context.Context, tool string, opts sl
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.lastOpts = opts
+	f.creates++
 	n := len(f.deployments[tool])
 	d := slipway.Deployment{
 		ID:          baseTime.Add(time.Duration(n)*time.Second).Format(slipway.CreationTimeFormat) + "-x5ucaa3ign",
@@ -127,6 +132,55 @@ func (f *fakeService) DeploymentCreate(ctx context.Context, tool string, opts sl
 	}
 	f.deployments[tool] = append(f.deployments[tool], d)
 	return d, nil
+}
+
+func (f *fakeService) DeploymentPlan(ctx context.Context, tool string, opts slipway.DeployOptions) (slipway.Deployment, error) {
+	cfg, err := f.ConfigGet(ctx, tool)
+	if err != nil {
+		return slipway.Deployment{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lastOpts = opts
+	f.plans++
+	return fakePlan(tool, cfg, opts), nil
+}
+
+func (f *fakeService) DeploymentPlanConfig(_ context.Context, tool string, cfg slipway.ToolConfig, opts slipway.DeployOptions) (slipway.Deployment, error) {
+	if err := f.special(tool); err != nil {
+		return slipway.Deployment{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lastOpts = opts
+	f.planConfigs = append(f.planConfigs, cfg)
+	return fakePlan(tool, cfg, opts), nil
+}
+
+// fakePlan is a plan of cfg: each component built from a new commit and its
+// run unchanged, and a component "old-cron" removed.
+func fakePlan(tool string, cfg slipway.ToolConfig, opts slipway.DeployOptions) slipway.Deployment {
+	d := slipway.Deployment{
+		Tool:        tool,
+		CreatedAt:   baseTime.Add(time.Hour),
+		Description: opts.Description,
+		ToolConfig:  cfg.Raw,
+		ForceBuild:  opts.ForceBuild,
+		ForceRun:    opts.ForceRun,
+		Status:      slipway.DeploymentPending,
+		LongStatus:  fmt.Sprintf("Plan only, nothing was changed: %d to build, 0 to run, 1 to remove, %d unchanged", len(cfg.Names()), len(cfg.Names())),
+		Builds:      map[string]slipway.DeploymentBuild{},
+		Runs:        map[string]slipway.DeploymentRun{},
+	}
+	for _, c := range cfg.Names() {
+		d.Builds[c] = slipway.DeploymentBuild{BuildID: slipway.BuildIDNotYet, BuildStatus: slipway.BuildPending, BuildImage: slipway.BuildImageNotYet}
+		d.Runs[c] = slipway.DeploymentRun{RunStatus: slipway.RunPending}
+		d.Steps = append(d.Steps,
+			slipway.Step{Key: "build:" + c, Kind: slipway.StepBuild, Component: c, Action: slipway.ActionBuild, Reason: "commit 3f2a1c7→9b0d44e", State: slipway.StepPending},
+			slipway.Step{Key: "run:" + c, Kind: slipway.StepRun, Component: c, Action: slipway.ActionNone, Needs: []string{"build:" + c}, Reason: "unchanged", State: slipway.StepUnchanged})
+	}
+	d.Steps = append(d.Steps, slipway.Step{Key: "prune:old-cron", Kind: slipway.StepPrune, Component: "old-cron", Action: slipway.ActionRemove, Reason: "not in config", State: slipway.StepPending})
+	return d
 }
 
 func (f *fakeService) DeploymentList(_ context.Context, tool string) ([]slipway.Deployment, error) {
@@ -349,6 +403,11 @@ func TestHandler(t *testing.T) {
 		{"DeploymentCreateWrongType", request{method: "POST", path: "/components/v1/tool/mytool/deployment", body: `{"description": 5}`}, 422},
 		{"DeploymentCreateBadFlag", request{method: "POST", path: "/components/v1/tool/mytool/deployment?force-run=maybe"}, 422},
 		{"DeploymentCreateNoConfig", request{method: "POST", path: "/components/v1/tool/other/deployment"}, 404},
+		{"DeploymentPlan", request{method: "POST", path: "/components/v1/tool/mytool/deployment?dry_run=true&force-build=1", body: `{"description": "try"}`}, 200},
+		{"DeploymentPlanConfig", request{method: "POST", path: "/components/v1/tool/other/deployment?only-plan", body: `{"tool_config": ` + webConfigJSON + `}`, header: map[string]string{"Content-Type": "application/json"}}, 200},
+		{"DeploymentPlanConfigProblem", request{method: "POST", path: "/v1/tool/other/deployment?dry-run=yes", body: "{\"description\": \"x\",\n \"tool_config\": {\"components\": {\"web\": {\"component_type\": \"continuous\",\n   \"build\": {\"repository\": \"https://example.org/app.git\", \"ref\": \"main\"},\n   \"run\": {\"command\": \"web\", \"port\": 70000}}}}}"}, 422},
+		{"DeploymentPlanNoConfig", request{method: "POST", path: "/components/v1/tool/other/deployment?dry_run=true"}, 404},
+		{"DeploymentPlanBadFlag", request{method: "POST", path: "/components/v1/tool/mytool/deployment?dry_run=perhaps"}, 422},
 		{"DeploymentCreateConflict", request{method: "POST", path: "/components/v1/tool/busy/deployment"}, 409},
 		{"DeploymentCreateUnavailable", request{method: "POST", path: "/components/v1/tool/down/deployment"}, 503},
 		{"Forbidden", request{method: "GET", path: "/components/v1/tool/nope/deployment"}, 403},
@@ -640,4 +699,162 @@ func eventIDs(body string) []string {
 		}
 	}
 	return ids
+}
+
+// TestHandler_DeploymentPlanOptions checks every spelling of the plan-only
+// flag and which one wins, that a plan never creates a deployment, that
+// tool_config is planned instead of the stored config with dry_run and
+// ignored without it.
+func TestHandler_DeploymentPlanOptions(t *testing.T) {
+	t.Parallel()
+	const otherConfig = `{"components": {"api": {"build": {"repository": "https://example.org/api.git", "ref": "main"}, "run": {"command": "api"}}}}`
+	tests := []struct {
+		query string
+		body  string
+		// want: "plan" (DeploymentPlan), "config" (DeploymentPlanConfig of
+		// otherConfig) or "create" (DeploymentCreate).
+		want string
+	}{
+		{query: "dry_run=true", want: "plan"},
+		{query: "dry_run=True", want: "plan"},
+		{query: "dry_run=1", want: "plan"},
+		{query: "dry_run=yes", want: "plan"},
+		{query: "dry_run=ON", want: "plan"},
+		{query: "dry_run", want: "plan"},
+		{query: "dry_run=", want: "plan"},
+		{query: "dry-run=true", want: "plan"},
+		{query: "only-plan=t", want: "plan"},
+		{query: "only_plan=y", want: "plan"},
+		{query: "only-plan", want: "plan"},
+		{query: "dry_run=false", want: "create"},
+		{query: "dry_run=0", want: "create"},
+		{query: "dry-run=no", want: "create"},
+		{query: "only-plan=off", want: "create"},
+		{query: "only_plan=False", want: "create"},
+		{query: "dry-run=false&dry_run=true", want: "create"},
+		{query: "dry_run=true&dry-run=false", want: "create"},
+		{query: "only-plan=false&only_plan=true", want: "create"},
+		{query: "only-plan=true&dry_run=false", want: "plan"},
+		{query: "dry-run=true&only-plan=false", want: "plan"},
+		{query: "dryrun=true&plan=1&token=x", want: "create"},
+		{query: "dry_run=true&force_build=true&force-run=1", want: "plan"},
+		{query: "dry_run=true", body: "null", want: "plan"},
+		{query: "dry_run=true", body: `{"description": "d", "tool_config": null}`, want: "plan"},
+		{query: "dry_run=true", body: `{"description": "d", "tool_config": ` + otherConfig + `}`, want: "config"},
+		{query: "only_plan=1", body: `{"tool_config": {"components": {}}, "tool_config": ` + otherConfig + `}`, want: "config"},
+		{query: "", body: `{"description": "d", "tool_config": ` + otherConfig + `}`, want: "create"},
+		{query: "dry_run=false", body: `{"tool_config": ` + otherConfig + `}`, want: "create"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query+"|"+tt.body, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			b.seed(t)
+			w := b.do(t, request{method: "POST", path: "/components/v1/tool/mytool/deployment?" + tt.query, body: tt.body})
+			if w.Code != 200 {
+				t.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+			b.svc.mu.Lock()
+			creates, plans, planConfigs, nDeployments := b.svc.creates, b.svc.plans, b.svc.planConfigs, len(b.svc.deployments["mytool"])
+			opts := b.svc.lastOpts
+			b.svc.mu.Unlock()
+			got := "none"
+			switch {
+			case creates == 2 && plans == 0 && len(planConfigs) == 0 && nDeployments == 2:
+				got = "create"
+			case creates == 1 && plans == 1 && len(planConfigs) == 0 && nDeployments == 1:
+				got = "plan"
+			case creates == 1 && plans == 0 && len(planConfigs) == 1 && nDeployments == 1:
+				got = "config"
+				if names := planConfigs[0].Names(); !slices.Equal(names, []string{"api"}) {
+					t.Errorf("planned config has components %q, want [api]", names)
+				}
+			}
+			if got != tt.want {
+				t.Fatalf("called %s (creates %d, plans %d, plan configs %d, deployments %d), want %s", got, creates, plans, len(planConfigs), nDeployments, tt.want)
+			}
+			if strings.Contains(tt.query, "force") && (!opts.ForceBuild || !opts.ForceRun) {
+				t.Errorf("opts = %+v, want both forced", opts)
+			}
+			if strings.Contains(tt.body, `"description": "d"`) && opts.Description != "d" {
+				t.Errorf("description = %q, want d", opts.Description)
+			}
+			var env struct {
+				Data struct {
+					DeployID *string `json:"deploy_id"`
+					Status   string  `json:"status"`
+				} `json:"data"`
+				Messages struct{ Info []string } `json:"messages"`
+			}
+			if err := json.Unmarshal(w.Body.Bytes(), &env); err != nil {
+				t.Fatal(err)
+			}
+			wantInfo, wantEmptyID := "Deployment for mytool created successfully.", false
+			if tt.want != "create" {
+				wantInfo, wantEmptyID = "Plan for mytool: nothing was changed.", true
+			}
+			if len(env.Messages.Info) != 1 || env.Messages.Info[0] != wantInfo {
+				t.Errorf("info = %q, want %q", env.Messages.Info, wantInfo)
+			}
+			if env.Data.DeployID == nil || (*env.Data.DeployID == "") != wantEmptyID || env.Data.Status != "pending" {
+				t.Errorf("data = %s", w.Body)
+			}
+		})
+	}
+}
+
+// TestHandler_DeploymentPlanConfigProblems checks that the problems of a
+// tool_config are 422 with their positions in the request body, that a
+// malformed one is 400, and that nothing is planned or created.
+func TestHandler_DeploymentPlanConfigProblems(t *testing.T) {
+	t.Parallel()
+	const cfg = `{"components": {"web": {"build": {"repository": "https://example.org/app.git", "ref": "main"}, "run": {"command": "web", "port": 70000}}}}`
+	// pos is the line and column of 70000 in body.
+	pos := func(body string) string {
+		i := strings.Index(body, "70000")
+		line := strings.Count(body[:i], "\n") + 1
+		col := utf8.RuneCountInString(body[strings.LastIndex(body[:i], "\n")+1:i]) + 1
+		return fmt.Sprintf("components.web.run.port (line %d, column %d): port must be between 1 and 65535, got 70000", line, col)
+	}
+	tests := []struct {
+		name, body string
+		wantStatus int
+		wantError  string
+	}{
+		{name: "OneLine", body: `{"description": "é", "tool_config": ` + cfg + `}`, wantStatus: 422},
+		{name: "Indented", body: "{\n  \"description\": \"x\",\n  \"tool_config\":\n    " + cfg + "\n}\n", wantStatus: 422},
+		{name: "YAMLish", body: "{\"tool_config\": {\"components\": {\"web\": {\"build\": {\"repository\": \"https://example.org/app.git\", \"ref\": \"main\"},\n\"run\": {\"command\": \"web\", \"port\": 70000}}}}}", wantStatus: 422},
+		{name: "NotAnObject", body: `{"tool_config": "components"}`, wantStatus: 422, wantError: "line 1, column 17: a tool config must be a mapping"},
+		{name: "Empty", body: `{"tool_config": {}}`, wantStatus: 422, wantError: "components"},
+		{name: "Malformed", body: `{"tool_config": {"components": }`, wantStatus: 400, wantError: "Invalid JSON at line 1, column 32"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			b.seed(t)
+			w := b.do(t, request{method: "POST", path: "/components/v1/tool/mytool/deployment?dry_run=true", body: tt.body})
+			if w.Code != tt.wantStatus {
+				t.Fatalf("status %d, want %d: %s", w.Code, tt.wantStatus, w.Body)
+			}
+			var env struct {
+				Messages struct{ Error []string } `json:"messages"`
+			}
+			if err := json.Unmarshal(w.Body.Bytes(), &env); err != nil {
+				t.Fatal(err)
+			}
+			want := tt.wantError
+			if want == "" {
+				want = pos(tt.body)
+			}
+			if len(env.Messages.Error) == 0 || !strings.Contains(env.Messages.Error[0], want) {
+				t.Errorf("errors = %q, want one with %q", env.Messages.Error, want)
+			}
+			b.svc.mu.Lock()
+			defer b.svc.mu.Unlock()
+			if b.svc.creates != 1 || b.svc.plans != 0 || len(b.svc.planConfigs) != 0 {
+				t.Errorf("creates %d, plans %d, plan configs %d after the seed's 1, 0, 0", b.svc.creates, b.svc.plans, len(b.svc.planConfigs))
+			}
+		})
+	}
 }

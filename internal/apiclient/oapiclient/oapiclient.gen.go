@@ -405,6 +405,12 @@ type DeploymentBuildBuildStatus string
 // DeploymentCreateRequest defines model for DeploymentCreateRequest.
 type DeploymentCreateRequest struct {
 	Description *string `json:"description,omitempty"`
+
+	// ToolConfig Slipway extension, read only with `dry_run`: plan this config (JSON)
+	// instead of the stored one; it is checked as by `POST …/config`, and
+	// its problems are answered with 422, positions in the request body.
+	// It is not stored. Without `dry_run` it is ignored.
+	ToolConfig *json.RawMessage `json:"tool_config,omitempty"`
 }
 
 // DeploymentEnvelope defines model for DeploymentEnvelope.
@@ -577,6 +583,18 @@ type CreateDeploymentParams struct {
 
 	// ForceRunUnderscored Alias of `force-run`.
 	ForceRunUnderscored *string `form:"force_run,omitempty" json:"force_run,omitempty"`
+
+	// DryRun Plan only (Slipway extension); create, store and change nothing, and answer with the plan.
+	DryRun *string `form:"dry_run,omitempty" json:"dry_run,omitempty"`
+
+	// DryRunHyphenated Alias of `dry_run`; wins over it.
+	DryRunHyphenated *string `form:"dry-run,omitempty" json:"dry-run,omitempty"`
+
+	// OnlyPlan Alias of `dry_run`; wins over it.
+	OnlyPlan *string `form:"only-plan,omitempty" json:"only-plan,omitempty"`
+
+	// OnlyPlanUnderscored Alias of `dry_run`.
+	OnlyPlanUnderscored *string `form:"only_plan,omitempty" json:"only_plan,omitempty"`
 }
 
 // StreamDeploymentEventsParams defines parameters for StreamDeploymentEvents.
@@ -714,7 +732,7 @@ type ClientInterface interface {
 	// Corresponds with GET /components/v1/tool/{tool}/deployment (the `ListDeployments` operationId).
 	ListDeployments(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// CreateDeploymentWithBody Deploy the tool's current config
+	// CreateDeploymentWithBody Deploy the tool's current config, or show the plan only
 	//
 	// Creates a deployment and returns at once; the work runs in the
 	// background. The force flags accept `true`, `1`, `yes`, `on` and `false`,
@@ -722,13 +740,23 @@ type ClientInterface interface {
 	// spellings of a flag are given, the hyphenated one wins. Unknown query
 	// keys are ignored. On success `messages.info[0]` is
 	// `Deployment for {tool} created successfully.`
+	//
+	// With `dry_run` (Slipway extension; also spelt `dry-run`, `only-plan`
+	// and `only_plan`, with the same booleans; the first present of
+	// `dry-run`, `only-plan`, `dry_run`, `only_plan` counts) nothing is
+	// created, stored or changed: the response is the deployment that would
+	// be created, with `deploy_id` `""`, status `pending`, every step with
+	// its reason (state `pending`, or `unchanged` for what would be left
+	// alone) and `long_status` `Plan only, nothing was changed: …`;
+	// `messages.info[0]` is `Plan for {tool}: nothing was changed.` The plan
+	// is of the stored config, or of the body's `tool_config` when given.
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /components/v1/tool/{tool}/deployment (the `CreateDeployment` operationId).
 	CreateDeploymentWithBody(ctx context.Context, tool Tool, params *CreateDeploymentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// CreateDeployment Deploy the tool's current config
+	// CreateDeployment Deploy the tool's current config, or show the plan only
 	//
 	// Creates a deployment and returns at once; the work runs in the
 	// background. The force flags accept `true`, `1`, `yes`, `on` and `false`,
@@ -736,6 +764,16 @@ type ClientInterface interface {
 	// spellings of a flag are given, the hyphenated one wins. Unknown query
 	// keys are ignored. On success `messages.info[0]` is
 	// `Deployment for {tool} created successfully.`
+	//
+	// With `dry_run` (Slipway extension; also spelt `dry-run`, `only-plan`
+	// and `only_plan`, with the same booleans; the first present of
+	// `dry-run`, `only-plan`, `dry_run`, `only_plan` counts) nothing is
+	// created, stored or changed: the response is the deployment that would
+	// be created, with `deploy_id` `""`, status `pending`, every step with
+	// its reason (state `pending`, or `unchanged` for what would be left
+	// alone) and `long_status` `Plan only, nothing was changed: …`;
+	// `messages.info[0]` is `Plan for {tool}: nothing was changed.` The plan
+	// is of the stored config, or of the body's `tool_config` when given.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -876,7 +914,7 @@ func (c *Client) ListDeployments(ctx context.Context, tool Tool, reqEditors ...R
 	return c.Client.Do(req)
 }
 
-// CreateDeploymentWithBody Deploy the tool's current config
+// CreateDeploymentWithBody Deploy the tool's current config, or show the plan only
 //
 // Creates a deployment and returns at once; the work runs in the
 // background. The force flags accept `true`, `1`, `yes`, `on` and `false`,
@@ -884,6 +922,16 @@ func (c *Client) ListDeployments(ctx context.Context, tool Tool, reqEditors ...R
 // spellings of a flag are given, the hyphenated one wins. Unknown query
 // keys are ignored. On success `messages.info[0]` is
 // `Deployment for {tool} created successfully.`
+//
+// With `dry_run` (Slipway extension; also spelt `dry-run`, `only-plan`
+// and `only_plan`, with the same booleans; the first present of
+// `dry-run`, `only-plan`, `dry_run`, `only_plan` counts) nothing is
+// created, stored or changed: the response is the deployment that would
+// be created, with `deploy_id` `""`, status `pending`, every step with
+// its reason (state `pending`, or `unchanged` for what would be left
+// alone) and `long_status` `Plan only, nothing was changed: …`;
+// `messages.info[0]` is `Plan for {tool}: nothing was changed.` The plan
+// is of the stored config, or of the body's `tool_config` when given.
 //
 // Takes any type of body and a specified content type.
 //
@@ -900,7 +948,7 @@ func (c *Client) CreateDeploymentWithBody(ctx context.Context, tool Tool, params
 	return c.Client.Do(req)
 }
 
-// CreateDeployment Deploy the tool's current config
+// CreateDeployment Deploy the tool's current config, or show the plan only
 //
 // Creates a deployment and returns at once; the work runs in the
 // background. The force flags accept `true`, `1`, `yes`, `on` and `false`,
@@ -908,6 +956,16 @@ func (c *Client) CreateDeploymentWithBody(ctx context.Context, tool Tool, params
 // spellings of a flag are given, the hyphenated one wins. Unknown query
 // keys are ignored. On success `messages.info[0]` is
 // `Deployment for {tool} created successfully.`
+//
+// With `dry_run` (Slipway extension; also spelt `dry-run`, `only-plan`
+// and `only_plan`, with the same booleans; the first present of
+// `dry-run`, `only-plan`, `dry_run`, `only_plan` counts) nothing is
+// created, stored or changed: the response is the deployment that would
+// be created, with `deploy_id` `""`, status `pending`, every step with
+// its reason (state `pending`, or `unchanged` for what would be left
+// alone) and `long_status` `Plan only, nothing was changed: …`;
+// `messages.info[0]` is `Plan for {tool}: nothing was changed.` The plan
+// is of the stored config, or of the body's `tool_config` when given.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1261,6 +1319,54 @@ func NewCreateDeploymentRequestWithBody(server string, tool Tool, params *Create
 
 		}
 
+		if params.DryRun != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "dry_run", *params.DryRun, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.DryRunHyphenated != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "dry-run", *params.DryRunHyphenated, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.OnlyPlan != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "only-plan", *params.OnlyPlan, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.OnlyPlanUnderscored != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "only_plan", *params.OnlyPlanUnderscored, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -1560,7 +1666,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /components/v1/tool/{tool}/deployment (the `ListDeployments` operationId).
 	ListDeploymentsWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*ListDeploymentsResponse, error)
 
-	// CreateDeploymentWithBodyWithResponse Deploy the tool's current config
+	// CreateDeploymentWithBodyWithResponse Deploy the tool's current config, or show the plan only
 	//
 	// Creates a deployment and returns at once; the work runs in the
 	// background. The force flags accept `true`, `1`, `yes`, `on` and `false`,
@@ -1568,13 +1674,23 @@ type ClientWithResponsesInterface interface {
 	// spellings of a flag are given, the hyphenated one wins. Unknown query
 	// keys are ignored. On success `messages.info[0]` is
 	// `Deployment for {tool} created successfully.`
+	//
+	// With `dry_run` (Slipway extension; also spelt `dry-run`, `only-plan`
+	// and `only_plan`, with the same booleans; the first present of
+	// `dry-run`, `only-plan`, `dry_run`, `only_plan` counts) nothing is
+	// created, stored or changed: the response is the deployment that would
+	// be created, with `deploy_id` `""`, status `pending`, every step with
+	// its reason (state `pending`, or `unchanged` for what would be left
+	// alone) and `long_status` `Plan only, nothing was changed: …`;
+	// `messages.info[0]` is `Plan for {tool}: nothing was changed.` The plan
+	// is of the stored config, or of the body's `tool_config` when given.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /components/v1/tool/{tool}/deployment (the `CreateDeployment` operationId).
 	CreateDeploymentWithBodyWithResponse(ctx context.Context, tool Tool, params *CreateDeploymentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateDeploymentResponse, error)
 
-	// CreateDeploymentWithResponse Deploy the tool's current config
+	// CreateDeploymentWithResponse Deploy the tool's current config, or show the plan only
 	//
 	// Creates a deployment and returns at once; the work runs in the
 	// background. The force flags accept `true`, `1`, `yes`, `on` and `false`,
@@ -1582,6 +1698,16 @@ type ClientWithResponsesInterface interface {
 	// spellings of a flag are given, the hyphenated one wins. Unknown query
 	// keys are ignored. On success `messages.info[0]` is
 	// `Deployment for {tool} created successfully.`
+	//
+	// With `dry_run` (Slipway extension; also spelt `dry-run`, `only-plan`
+	// and `only_plan`, with the same booleans; the first present of
+	// `dry-run`, `only-plan`, `dry_run`, `only_plan` counts) nothing is
+	// created, stored or changed: the response is the deployment that would
+	// be created, with `deploy_id` `""`, status `pending`, every step with
+	// its reason (state `pending`, or `unchanged` for what would be left
+	// alone) and `long_status` `Plan only, nothing was changed: …`;
+	// `messages.info[0]` is `Plan for {tool}: nothing was changed.` The plan
+	// is of the stored config, or of the body's `tool_config` when given.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2383,7 +2509,7 @@ func (c *ClientWithResponses) ListDeploymentsWithResponse(ctx context.Context, t
 	return ParseListDeploymentsResponse(rsp)
 }
 
-// CreateDeploymentWithBodyWithResponse Deploy the tool's current config
+// CreateDeploymentWithBodyWithResponse Deploy the tool's current config, or show the plan only
 //
 // Creates a deployment and returns at once; the work runs in the
 // background. The force flags accept `true`, `1`, `yes`, `on` and `false`,
@@ -2391,6 +2517,16 @@ func (c *ClientWithResponses) ListDeploymentsWithResponse(ctx context.Context, t
 // spellings of a flag are given, the hyphenated one wins. Unknown query
 // keys are ignored. On success `messages.info[0]` is
 // `Deployment for {tool} created successfully.`
+//
+// With `dry_run` (Slipway extension; also spelt `dry-run`, `only-plan`
+// and `only_plan`, with the same booleans; the first present of
+// `dry-run`, `only-plan`, `dry_run`, `only_plan` counts) nothing is
+// created, stored or changed: the response is the deployment that would
+// be created, with `deploy_id` `""`, status `pending`, every step with
+// its reason (state `pending`, or `unchanged` for what would be left
+// alone) and `long_status` `Plan only, nothing was changed: …`;
+// `messages.info[0]` is `Plan for {tool}: nothing was changed.` The plan
+// is of the stored config, or of the body's `tool_config` when given.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2403,7 +2539,7 @@ func (c *ClientWithResponses) CreateDeploymentWithBodyWithResponse(ctx context.C
 	return ParseCreateDeploymentResponse(rsp)
 }
 
-// CreateDeploymentWithResponse Deploy the tool's current config
+// CreateDeploymentWithResponse Deploy the tool's current config, or show the plan only
 //
 // Creates a deployment and returns at once; the work runs in the
 // background. The force flags accept `true`, `1`, `yes`, `on` and `false`,
@@ -2411,6 +2547,16 @@ func (c *ClientWithResponses) CreateDeploymentWithBodyWithResponse(ctx context.C
 // spellings of a flag are given, the hyphenated one wins. Unknown query
 // keys are ignored. On success `messages.info[0]` is
 // `Deployment for {tool} created successfully.`
+//
+// With `dry_run` (Slipway extension; also spelt `dry-run`, `only-plan`
+// and `only_plan`, with the same booleans; the first present of
+// `dry-run`, `only-plan`, `dry_run`, `only_plan` counts) nothing is
+// created, stored or changed: the response is the deployment that would
+// be created, with `deploy_id` `""`, status `pending`, every step with
+// its reason (state `pending`, or `unchanged` for what would be left
+// alone) and `long_status` `Plan only, nothing was changed: …`;
+// `messages.info[0]` is `Plan for {tool}: nothing was changed.` The plan
+// is of the stored config, or of the body's `tool_config` when given.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

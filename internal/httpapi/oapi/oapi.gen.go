@@ -403,6 +403,12 @@ type DeploymentBuildBuildStatus string
 // DeploymentCreateRequest defines model for DeploymentCreateRequest.
 type DeploymentCreateRequest struct {
 	Description *string `json:"description,omitempty"`
+
+	// ToolConfig Slipway extension, read only with `dry_run`: plan this config (JSON)
+	// instead of the stored one; it is checked as by `POST …/config`, and
+	// its problems are answered with 422, positions in the request body.
+	// It is not stored. Without `dry_run` it is ignored.
+	ToolConfig *json.RawMessage `json:"tool_config,omitempty"`
 }
 
 // DeploymentEnvelope defines model for DeploymentEnvelope.
@@ -575,6 +581,18 @@ type CreateDeploymentParams struct {
 
 	// ForceRunUnderscored Alias of `force-run`.
 	ForceRunUnderscored *string `form:"force_run,omitempty" json:"force_run,omitempty"`
+
+	// DryRun Plan only (Slipway extension); create, store and change nothing, and answer with the plan.
+	DryRun *string `form:"dry_run,omitempty" json:"dry_run,omitempty"`
+
+	// DryRunHyphenated Alias of `dry_run`; wins over it.
+	DryRunHyphenated *string `form:"dry-run,omitempty" json:"dry-run,omitempty"`
+
+	// OnlyPlan Alias of `dry_run`; wins over it.
+	OnlyPlan *string `form:"only-plan,omitempty" json:"only-plan,omitempty"`
+
+	// OnlyPlanUnderscored Alias of `dry_run`.
+	OnlyPlanUnderscored *string `form:"only_plan,omitempty" json:"only_plan,omitempty"`
 }
 
 // StreamDeploymentEventsParams defines parameters for StreamDeploymentEvents.
@@ -609,7 +627,7 @@ type ServerInterface interface {
 	// ListDeployments The tool's deployments, oldest first
 	// (GET /components/v1/tool/{tool}/deployment)
 	ListDeployments(w http.ResponseWriter, r *http.Request, tool Tool)
-	// CreateDeployment Deploy the tool's current config
+	// CreateDeployment Deploy the tool's current config, or show the plan only
 	// (POST /components/v1/tool/{tool}/deployment)
 	CreateDeployment(w http.ResponseWriter, r *http.Request, tool Tool, params CreateDeploymentParams)
 	// GetLatestDeployment The tool's newest deployment
@@ -819,6 +837,58 @@ func (siw *ServerInterfaceWrapper) CreateDeployment(w http.ResponseWriter, r *ht
 			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "force_run"})
 		} else {
 			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "force_run", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "dry_run" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "dry_run", r.URL.Query(), &params.DryRun, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "dry_run"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "dry_run", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "dry-run" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "dry-run", r.URL.Query(), &params.DryRunHyphenated, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "dry-run"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "dry-run", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "only-plan" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "only-plan", r.URL.Query(), &params.OnlyPlan, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "only-plan"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "only-plan", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "only_plan" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "only_plan", r.URL.Query(), &params.OnlyPlanUnderscored, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "only_plan"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "only_plan", Err: err})
 		}
 		return
 	}
