@@ -28,6 +28,7 @@ type serverFlags struct {
 	keepDeployments   string
 	buildSlots        string
 	toolBuildSlots    string
+	queue             string
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
@@ -37,6 +38,7 @@ func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
 	cmd.Flags().StringVar(&f.deploymentTimeout, "deployment-timeout", "", "longest a deployment may take, queue time included, e.g. 30m (default $SLIPWAY_DEPLOYMENT_TIMEOUT or 1h)")
 	cmd.Flags().StringVar(&f.keepDeployments, "keep-deployments", "", "deployments kept per tool, with their logs (default $SLIPWAY_KEEP_DEPLOYMENTS or 25)")
 	cmd.Flags().StringVar(&f.buildSlots, "build-slots", "", "builds run at once on this server (default $SLIPWAY_BUILD_SLOTS or the number of CPUs)")
+	cmd.Flags().StringVar(&f.queue, "queue", "", "queue a deployment requested while another of the tool runs (latest wins); false answers 409 as Toolforge does (default $SLIPWAY_QUEUE or true)")
 	cmd.Flags().StringVar(&f.toolBuildSlots, "tool-build-slots", "", "builds of one tool run at once (default $SLIPWAY_TOOL_BUILD_SLOTS or --build-slots)")
 }
 
@@ -72,6 +74,13 @@ func (f *serverFlags) config(e *env, dataDir, listen, proxy string) (server.Conf
 			return cfg, &usageError{fmt.Errorf("--%s: want a whole number of at least 1, got %q", n.flag, v)}
 		}
 		*n.dst = i
+	}
+	if v := cmp.Or(f.queue, e.getenv("SLIPWAY_QUEUE")); v != "" {
+		q, err := strconv.ParseBool(v)
+		if err != nil {
+			return cfg, &usageError{fmt.Errorf("--queue: want true or false, got %q", v)}
+		}
+		cfg.NoQueue = !q
 	}
 	allow := cmp.Or(f.allowLocalRepos, e.getenv("SLIPWAY_ALLOW_LOCAL_REPOS"))
 	if allow == "" {

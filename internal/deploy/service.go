@@ -64,6 +64,10 @@ type Config struct {
 	AllowLocalRepos bool
 	// AllowImages permits prebuilt `image:` components (Kubernetes targets).
 	AllowImages bool
+	// NoQueue turns queueing off: a deployment requested while another of
+	// the same tool is unfinished is refused with Toolforge's 409 instead of
+	// waiting behind it.
+	NoQueue bool
 	// RecheckInterval is how often an event watcher re-reads the store when
 	// it hears nothing (changes made by another replica); default 1s.
 	RecheckInterval time.Duration
@@ -238,6 +242,7 @@ func (s *Service) DeploymentCreate(ctx context.Context, tool string, opts slipwa
 		return slipway.Deployment{}, errors.New("deploy: no enqueuer set")
 	}
 	now := s.now()
+	var superseded []string
 	d := slipway.Deployment{
 		ID: slipway.NewDeploymentID(now), Tool: tool, CreatedAt: now, UpdatedAt: now,
 		Description: opts.Description, ForceBuild: opts.ForceBuild, ForceRun: opts.ForceRun,
@@ -254,10 +259,26 @@ func (s *Service) DeploymentCreate(ctx context.Context, tool string, opts slipwa
 		if err != nil {
 			return err
 		}
+		var active []slipway.Deployment // oldest first: the head runs, the rest wait
 		for _, u := range unfinished {
 			if u.Tool == tool {
-				d.LongStatus = "Queued behind " + u.ID
+				active = append(active, u)
 			}
+		}
+		if len(active) > 0 && s.cfg.NoQueue {
+			return slipway.Errorf(slipway.EConflict, "There's already %d running, the limit is 1. Wait for it to finish for now.", len(active))
+		}
+		// Latest wins: the new deployment waits behind the head (the oldest
+		// unfinished one) and replaces whatever was waiting there before it.
+		for i, old := range active {
+			if i == 0 {
+				d.LongStatus = "Queued behind " + old.ID
+				continue
+			}
+			if err := s.finishTx(ctx, tx, old, slipway.DeploymentCancelled, "Superseded by "+d.ID); err != nil {
+				return err
+			}
+			superseded = append(superseded, old.ID)
 		}
 		if err := tx.DeploymentCreate(ctx, d); err != nil {
 			return err
@@ -269,6 +290,9 @@ func (s *Service) DeploymentCreate(ctx context.Context, tool string, opts slipwa
 	})
 	if err != nil {
 		return slipway.Deployment{}, fmt.Errorf("create deployment of %s: %w", tool, err)
+	}
+	for _, id := range superseded {
+		s.events.notify(id) // their watchers see the end
 	}
 	return s.DeploymentGet(ctx, tool, d.ID)
 }

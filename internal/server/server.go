@@ -78,6 +78,9 @@ type Config struct {
 	DeploymentTimeout time.Duration
 	// KeepDeployments is how many deployments per tool are kept (default 25).
 	KeepDeployments int
+	// NoQueue refuses a deployment while another of the tool is unfinished
+	// (Toolforge's 409) instead of queueing it.
+	NoQueue bool
 	// BuildSlots bounds concurrent builds (default: number of CPUs);
 	// ToolBuildSlots bounds those of one tool (default: BuildSlots).
 	BuildSlots, ToolBuildSlots int
@@ -195,7 +198,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.service = deploy.NewService(s.db, src, builder, s.target, deploy.Config{
 		Logger: s.logger, AllowLocalRepos: s.cfg.AllowLocalRepos, HealthTimeout: s.cfg.HealthTimeout,
 		DeploymentTimeout: s.cfg.DeploymentTimeout, KeepDeployments: s.cfg.KeepDeployments,
-		BuildSlots: s.cfg.BuildSlots, ToolBuildSlots: s.cfg.ToolBuildSlots,
+		BuildSlots: s.cfg.BuildSlots, ToolBuildSlots: s.cfg.ToolBuildSlots, NoQueue: s.cfg.NoQueue,
 	})
 	s.runner, err = runner.New(driver, s.service, runner.Config{Logger: s.logger, SingleNode: true})
 	if err != nil {
