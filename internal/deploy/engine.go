@@ -77,7 +77,14 @@ func (s *Service) StartDeployment(ctx context.Context, tool, id string) error {
 	}
 	pctx, cancel := context.WithDeadline(ctx, d.CreatedAt.Add(s.cfg.DeploymentTimeout))
 	defer cancel()
-	in, err := s.planInput(pctx, d, cfg)
+	var in PlanInput
+	err = s.retry(pctx, func(note string) {
+		_ = s.setStatus(ctx, d, slipway.DeploymentRunning, "Resolving sources ("+note+")") // best effort: a progress note
+	}, func() error {
+		var err error
+		in, err = s.planInput(pctx, d, cfg)
+		return err
+	})
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("start %s: %w", id, err) // shutdown: retry at next start
@@ -322,9 +329,14 @@ func (s *Service) executeBuild(ctx context.Context, d slipway.Deployment, cfg sl
 	bctx, cancel := context.WithTimeoutCause(ctx, s.cfg.BuildTimeout, errStepTimeout)
 	defer cancel()
 	start := time.Now()
-	art, err := s.builder.Build(bctx, build.Request{
-		Tool: d.Tool, Component: st.Component, Repository: src.Repository, Ref: src.Ref,
-		Commit: st.Commit, Key: st.BuildKey, Settings: *src,
+	var art slipway.Artifact
+	err := s.retry(bctx, s.stepNote(ctx, st), func() error {
+		var err error
+		art, err = s.builder.Build(bctx, build.Request{
+			Tool: d.Tool, Component: st.Component, Repository: src.Repository, Ref: src.Ref,
+			Commit: st.Commit, Key: st.BuildKey, Settings: *src,
+		})
+		return err
 	})
 	b.UpdatedAt = s.now()
 	if err != nil {
@@ -393,14 +405,14 @@ func (s *Service) executeRun(ctx context.Context, d slipway.Deployment, cfg slip
 		}
 		return outcome{state: slipway.StepDone, detail: fmt.Sprintf("completed in %s%s", round(res.Duration), waited), live: live}
 	case slipway.Scheduled:
-		res, err := s.target.Apply(ctx, spec)
+		res, err := s.apply(ctx, st, spec)
 		if err != nil {
 			return s.failed(ctx, "apply: "+err.Error())
 		}
 		return outcome{state: slipway.StepDone, detail: res.Message + waited, live: live}
 	case slipway.Continuous:
 	}
-	if _, err := s.target.Apply(ctx, spec); err != nil {
+	if _, err := s.apply(ctx, st, spec); err != nil {
 		return s.failed(ctx, "apply: "+err.Error())
 	}
 	hctx, cancel := context.WithTimeoutCause(ctx, s.cfg.HealthTimeout, errStepTimeout)
@@ -415,6 +427,35 @@ func (s *Service) executeRun(ctx context.Context, d slipway.Deployment, cfg slip
 		return out
 	}
 	return outcome{state: slipway.StepDone, detail: cmp.Or(h.Message, "healthy after "+round(h.After).String()) + waited, live: live}
+}
+
+// apply converges a component, retrying transient failures (a process
+// that could not be spawned).
+func (s *Service) apply(ctx context.Context, st slipway.Step, spec target.Spec) (target.ApplyResult, error) {
+	var res target.ApplyResult
+	err := s.retry(ctx, s.stepNote(ctx, st), func() error {
+		var err error
+		res, err = s.target.Apply(ctx, spec)
+		return err
+	})
+	return res, err
+}
+
+// stepNote returns a function that records progress of a running step
+// (its detail, and an event), best effort.
+func (s *Service) stepNote(ctx context.Context, st slipway.Step) func(string) {
+	return func(note string) {
+		detail := runningDetail(st) + ": " + note
+		_ = s.tx(ctx, st.DeploymentID, func(tx store.Tx) error { // best effort: a progress note
+			if _, err := tx.StepUpdate(ctx, store.StepUpdate{
+				DeploymentID: st.DeploymentID, Key: st.Key, State: slipway.StepRunning, Detail: detail,
+				Attempt: st.Attempt, StartedAt: st.StartedAt, IfStateIn: []slipway.StepState{slipway.StepRunning},
+			}); err != nil {
+				return err
+			}
+			return s.emit(ctx, tx, st.DeploymentID, "step", st.Key, string(slipway.StepRunning), detail)
+		})
+	}
 }
 
 func tail(s string) string {

@@ -64,6 +64,15 @@ type Config struct {
 	AllowLocalRepos bool
 	// AllowImages permits prebuilt `image:` components (Kubernetes targets).
 	AllowImages bool
+	// TransientFunc reports whether an error of git, a builder or a target
+	// is worth retrying (a network failure, a failed process spawn) rather
+	// than permanent (an unknown ref, a build that fails). Default: none is.
+	TransientFunc func(error) bool
+	// Attempts is how often a transient failure is tried in all before the
+	// step fails (default 4); RetryBackoff is the first wait between
+	// attempts, doubling each time (default 500ms).
+	Attempts     int
+	RetryBackoff time.Duration
 	// NoQueue turns queueing off: a deployment requested while another of
 	// the same tool is unfinished is refused with Toolforge's 409 instead of
 	// waiting behind it.
@@ -101,6 +110,11 @@ func NewService(st store.Store, src Resolver, b build.Builder, tg target.Driver,
 	cfg.HealthTimeout = cmp.Or(cfg.HealthTimeout, 2*time.Minute)
 	cfg.OneOffTimeout = cmp.Or(cfg.OneOffTimeout, time.Hour)
 	cfg.DeploymentTimeout = cmp.Or(cfg.DeploymentTimeout, time.Hour)
+	cfg.Attempts = cmp.Or(cfg.Attempts, 4)
+	cfg.RetryBackoff = cmp.Or(cfg.RetryBackoff, 500*time.Millisecond)
+	if cfg.TransientFunc == nil {
+		cfg.TransientFunc = func(error) bool { return false }
+	}
 	cfg.ResolveTimeout = cmp.Or(cfg.ResolveTimeout, 2*time.Minute)
 	cfg.KeepDeployments = cmp.Or(cfg.KeepDeployments, 25)
 	cfg.RecheckInterval = cmp.Or(cfg.RecheckInterval, time.Second)

@@ -28,6 +28,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/riverqueue/river/riverdriver/riversqlite"
@@ -199,6 +200,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Logger: s.logger, AllowLocalRepos: s.cfg.AllowLocalRepos, HealthTimeout: s.cfg.HealthTimeout,
 		DeploymentTimeout: s.cfg.DeploymentTimeout, KeepDeployments: s.cfg.KeepDeployments,
 		BuildSlots: s.cfg.BuildSlots, ToolBuildSlots: s.cfg.ToolBuildSlots, NoQueue: s.cfg.NoQueue,
+		TransientFunc: transient,
 	})
 	s.runner, err = runner.New(driver, s.service, runner.Config{Logger: s.logger, SingleNode: true})
 	if err != nil {
@@ -226,6 +228,12 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.wroteInfo = true
 	s.logger.InfoContext(ctx, "slipway server started", "url", info.URL, "proxy", info.ProxyURL, "data", dir)
 	return nil
+}
+
+// transient reports whether an adapter's error is worth retrying: git's
+// network failures, and processes the kernel could not create right now.
+func transient(err error) bool {
+	return git.IsTransient(err) || errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.ENOMEM)
 }
 
 func (s *Server) serve(srv *http.Server, ln net.Listener) {

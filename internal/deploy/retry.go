@@ -1,0 +1,40 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// retry runs fn until it succeeds, fails with an error that is not
+// transient (Config.TransientFunc), or has run Config.Attempts times. It
+// waits Config.RetryBackoff, then twice that, and so on between attempts,
+// and calls note before each retry with a line such as "attempt 2 of 4
+// after: <error>", so the wait is visible. The last error is returned,
+// wrapped with the number of attempts when there was more than one.
+func (s *Service) retry(ctx context.Context, note func(string), fn func() error) error {
+	wait := s.cfg.RetryBackoff
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil || !s.cfg.TransientFunc(err) || ctx.Err() != nil {
+			if err != nil && attempt > 1 {
+				return fmt.Errorf("after %d attempts: %w", attempt, err)
+			}
+			return err
+		}
+		if attempt >= s.cfg.Attempts {
+			return fmt.Errorf("after %d attempts: %w", attempt, err)
+		}
+		if note != nil {
+			note(fmt.Sprintf("attempt %d of %d after: %v", attempt+1, s.cfg.Attempts, err))
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait *= 2
+	}
+}
