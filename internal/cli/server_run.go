@@ -25,6 +25,8 @@ type serverFlags struct {
 	proxyListen       string
 	allowLocalRepos   string
 	deploymentTimeout string
+	buildTimeout      string
+	healthTimeout     string
 	keepDeployments   string
 	buildSlots        string
 	toolBuildSlots    string
@@ -36,6 +38,8 @@ func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
 	cmd.Flags().StringVar(&f.proxyListen, "proxy-listen", "", "address serving published components as http://<tool>.localhost:<port>/ (default $SLIPWAY_PROXY_LISTEN or "+proxy+")")
 	cmd.Flags().StringVar(&f.allowLocalRepos, "allow-local-repos", "", "allow file:// and local-path repositories: true or false (default $SLIPWAY_ALLOW_LOCAL_REPOS, else true when the API listens on loopback only)")
 	cmd.Flags().StringVar(&f.deploymentTimeout, "deployment-timeout", "", "longest a deployment may take, queue time included, e.g. 30m (default $SLIPWAY_DEPLOYMENT_TIMEOUT or 1h)")
+	cmd.Flags().StringVar(&f.buildTimeout, "build-timeout", "", "longest a build may take (default $SLIPWAY_BUILD_TIMEOUT or 30m)")
+	cmd.Flags().StringVar(&f.healthTimeout, "health-timeout", "", "longest a component may take to become healthy (default $SLIPWAY_HEALTH_TIMEOUT or 2m)")
 	cmd.Flags().StringVar(&f.keepDeployments, "keep-deployments", "", "deployments kept per tool, with their logs (default $SLIPWAY_KEEP_DEPLOYMENTS or 25)")
 	cmd.Flags().StringVar(&f.buildSlots, "build-slots", "", "builds run at once on this server (default $SLIPWAY_BUILD_SLOTS or the number of CPUs)")
 	cmd.Flags().StringVar(&f.queue, "queue", "", "queue a deployment requested while another of the tool runs (latest wins); false answers 409 as Toolforge does (default $SLIPWAY_QUEUE or true)")
@@ -50,12 +54,23 @@ func (f *serverFlags) config(e *env, dataDir, listen, proxy string) (server.Conf
 		ProxyListen: cmp.Or(f.proxyListen, e.getenv("SLIPWAY_PROXY_LISTEN"), proxy),
 		GoCache:     e.getenv("GOCACHE"),
 	}
-	if v := cmp.Or(f.deploymentTimeout, e.getenv("SLIPWAY_DEPLOYMENT_TIMEOUT")); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return cfg, &usageError{fmt.Errorf("--deployment-timeout: want a positive duration such as 30m or 1h, got %q", v)}
+	for _, d := range []struct {
+		flag, value, env string
+		dst              *time.Duration
+	}{
+		{"deployment-timeout", f.deploymentTimeout, "SLIPWAY_DEPLOYMENT_TIMEOUT", &cfg.DeploymentTimeout},
+		{"build-timeout", f.buildTimeout, "SLIPWAY_BUILD_TIMEOUT", &cfg.BuildTimeout},
+		{"health-timeout", f.healthTimeout, "SLIPWAY_HEALTH_TIMEOUT", &cfg.HealthTimeout},
+	} {
+		v := cmp.Or(d.value, e.getenv(d.env))
+		if v == "" {
+			continue
 		}
-		cfg.DeploymentTimeout = d
+		t, err := time.ParseDuration(v)
+		if err != nil || t <= 0 {
+			return cfg, &usageError{fmt.Errorf("--%s: want a positive duration such as 30m or 1h, got %q", d.flag, v)}
+		}
+		*d.dst = t
 	}
 	for _, n := range []struct {
 		flag, value, env string

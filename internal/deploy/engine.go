@@ -398,7 +398,11 @@ func (s *Service) executeRun(ctx context.Context, d slipway.Deployment, cfg slip
 		defer cancel()
 		res, err := s.target.RunOnce(rctx, spec, d.ID)
 		if err != nil {
-			return s.failed(rctx, "run: "+err.Error())
+			out := s.failed(rctx, "run: "+err.Error())
+			if errors.Is(context.Cause(rctx), errStepTimeout) {
+				out.detail = fmt.Sprintf("timed out after %s and was stopped", timeout)
+			}
+			return out
 		}
 		if res.ExitCode != 0 {
 			return outcome{state: slipway.StepFailed, detail: fmt.Sprintf("exited with status %d after %s%s", res.ExitCode, round(res.Duration), tail(res.LogTail))}

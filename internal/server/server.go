@@ -77,6 +77,8 @@ type Config struct {
 	HealthTimeout time.Duration
 	// DeploymentTimeout bounds a whole deployment (default 1h).
 	DeploymentTimeout time.Duration
+	// BuildTimeout bounds one build (default 30m).
+	BuildTimeout time.Duration
 	// KeepDeployments is how many deployments per tool are kept (default 25).
 	KeepDeployments int
 	// NoQueue refuses a deployment while another of the tool is unfinished
@@ -200,7 +202,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Logger: s.logger, AllowLocalRepos: s.cfg.AllowLocalRepos, HealthTimeout: s.cfg.HealthTimeout,
 		DeploymentTimeout: s.cfg.DeploymentTimeout, KeepDeployments: s.cfg.KeepDeployments,
 		BuildSlots: s.cfg.BuildSlots, ToolBuildSlots: s.cfg.ToolBuildSlots, NoQueue: s.cfg.NoQueue,
-		TransientFunc: transient,
+		TransientFunc: transient, BuildTimeout: s.cfg.BuildTimeout,
 	})
 	s.runner, err = runner.New(driver, s.service, runner.Config{Logger: s.logger, SingleNode: true})
 	if err != nil {
