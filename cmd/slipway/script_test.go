@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -66,6 +67,8 @@ func TestScript(t *testing.T) {
 			"starts":     cmdStarts,
 			"lines":      cmdLines,
 			"count":      cmdCount,
+			"setvar":     cmdSetVar,
+			"stopped":    cmdStopped,
 		},
 	})
 }
@@ -318,5 +321,92 @@ func cmdCount(ts *testscript.TestScript, neg bool, args []string) {
 	text := ts.ReadFile(args[0])
 	if got := len(re.FindAllStringIndex(text, -1)); got != want {
 		ts.Fatalf("%s matches %s %d times, want %d\n%s", args[0], args[1], got, want, text)
+	}
+}
+
+// setvar VAR FILE REGEX: set VAR to the first submatch of REGEX's first
+// match in FILE, which may be stdout or stderr.
+func cmdSetVar(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: setvar VAR FILE REGEX")
+	}
+	re, err := regexp.Compile("(?m)" + args[2])
+	ts.Check(err)
+	if re.NumSubexp() < 1 {
+		ts.Fatalf("setvar: %s has no submatch", args[2])
+	}
+	text := ts.ReadFile(args[1])
+	m := re.FindStringSubmatch(text)
+	if m == nil {
+		ts.Fatalf("%s does not match %s\n%s", args[1], args[2], text)
+	}
+	ts.Setenv(args[0], m[1])
+}
+
+// stopped TOOL ID MAX: assert that the deployment (ID may be latest) went
+// from cancelling to cancelled within MAX (a Go duration), measured between
+// the server's times of its two deployment events: from the moment the
+// cancel request was accepted to the moment the deployment was final. The
+// deployment must be final already. Prints the time it took.
+func cmdStopped(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: stopped TOOL ID MAX")
+	}
+	limit, err := time.ParseDuration(args[2])
+	ts.Check(err)
+	url, _, _, ok := serverInfo(ts, ts.Getenv("SLIPWAY_DATA"))
+	if !ok {
+		ts.Fatalf("no server.json")
+	}
+	token, err := os.ReadFile(filepath.Join(ts.Getenv("SLIPWAY_DATA"), "admin-token"))
+	ts.Check(err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/components/v1/tool/"+args[0]+"/deployment/"+args[1]+"/events", nil)
+	ts.Check(err)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+	resp, err := http.DefaultClient.Do(req)
+	ts.Check(err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body) // the stream ends: the deployment is final
+	ts.Check(err)
+	if resp.StatusCode != http.StatusOK {
+		ts.Fatalf("events of %s/%s: status %d\n%s", args[0], args[1], resp.StatusCode, body)
+	}
+	var from, to time.Time
+	final := ""
+	for line := range strings.SplitSeq(string(body), "\n") {
+		data, ok := strings.CutPrefix(line, "data: ")
+		if !ok {
+			continue
+		}
+		var ev struct {
+			Kind, State string
+			Time        time.Time
+		}
+		ts.Check(json.Unmarshal([]byte(data), &ev))
+		if ev.Kind != "deployment" {
+			continue
+		}
+		switch ev.State {
+		case "cancelling":
+			if from.IsZero() {
+				from = ev.Time
+			}
+		case "pending", "running":
+		default:
+			final, to = ev.State, ev.Time
+		}
+	}
+	switch {
+	case from.IsZero():
+		ts.Fatalf("%s/%s was never cancelling\n%s", args[0], args[1], body)
+	case final != "cancelled":
+		ts.Fatalf("%s/%s ended %q, not cancelled\n%s", args[0], args[1], final, body)
+	}
+	took := to.Sub(from)
+	fmt.Fprintf(ts.Stdout(), "cancelling to cancelled in %s\n", took.Round(time.Millisecond))
+	if took > limit {
+		ts.Fatalf("%s/%s took %s from cancelling to cancelled, more than %s\n%s", args[0], args[1], took, limit, body)
 	}
 }

@@ -377,6 +377,27 @@ func (c *Client) DeploymentGet(ctx context.Context, tool, id string) (Envelope, 
 	return c.envelope(r.HTTPResponse, r.Body)
 }
 
+// DeploymentCancel cancels a pending or running deployment (id may be
+// "latest"; "" means latest); the data is the deployment, cancelling or
+// already cancelled. A deployment that is already final is an EConflict
+// error, a missing one ENotFound.
+func (c *Client) DeploymentCancel(ctx context.Context, tool, id string) (Envelope, error) {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	if id == "" || id == slipway.DeploymentIDLatest {
+		r, err := c.api.CancelLatestDeploymentWithResponse(ctx, tool)
+		if err != nil {
+			return c.result(ctx, nil, nil, err)
+		}
+		return c.envelope(r.HTTPResponse, r.Body)
+	}
+	r, err := c.api.CancelDeploymentWithResponse(ctx, tool, id)
+	if err != nil {
+		return c.result(ctx, nil, nil, err)
+	}
+	return c.envelope(r.HTTPResponse, r.Body)
+}
+
 // Health is the server's health.
 type Health struct {
 	// Status is "OK" or "ERROR".

@@ -190,6 +190,49 @@ func TestClient_DeploymentPlan(t *testing.T) {
 	}
 }
 
+// TestClient_DeploymentCancel checks the paths of an ID and of latest, and
+// that a 409 is an EConflict with the server's message.
+func TestClient_DeploymentCancel(t *testing.T) {
+	t.Parallel()
+	const info = "Deployment flagged for cancellation, might take a moment to cancel."
+	c, reqs := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/components/v1/tool/t/deployment/20261122-130049-x5ucaa3ign/cancel" {
+			jsonReply(409, `{"messages":{"info":[],"warning":[],"error":["Deployment can't be cancelled, its status is successful"]}}`)(w, r)
+			return
+		}
+		jsonReply(200, `{"data":{"deploy_id":"20261122-130050-aaaaaaaaaa","creation_time":"20261122-130050","status":"cancelling","long_status":"Cancelling: stopping the running steps","builds":{},"runs":{},"steps":[]},"messages":{"info":["`+info+`"],"warning":[],"error":[]}}`)(w, r)
+	})
+	for _, id := range []string{"", "latest"} {
+		env, err := c.DeploymentCancel(t.Context(), "t", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := env.Deployment()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Status != slipway.DeploymentCancelling || !slices.Equal(env.Messages.Info, []string{info}) {
+			t.Errorf("cancel %q: deployment %+v, info %q", id, d, env.Messages.Info)
+		}
+	}
+	_, err := c.DeploymentCancel(t.Context(), "t", "20261122-130049-x5ucaa3ign")
+	if slipway.ErrorCode(err) != slipway.EConflict || slipway.ErrorMessage(err) != "Deployment can't be cancelled, its status is successful" {
+		t.Errorf("err = %v (code %q), want EConflict", err, slipway.ErrorCode(err))
+	}
+	var got []string
+	for _, r := range *reqs {
+		got = append(got, r.method+" "+r.path)
+	}
+	want := []string{
+		"PUT /components/v1/tool/t/deployment/latest/cancel",
+		"PUT /components/v1/tool/t/deployment/latest/cancel",
+		"PUT /components/v1/tool/t/deployment/20261122-130049-x5ucaa3ign/cancel",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("requests (-want +got):\n%s", diff)
+	}
+}
+
 // TestClient_DeploymentEvents drops the connection after two events and
 // checks that the client reconnects with Last-Event-ID and ends after the
 // final event.

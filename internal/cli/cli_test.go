@@ -32,6 +32,21 @@ const (
 	notFoundCfg = `{"messages":{"error":["No configuration found for tool: other"],"info":[],"warning":[]}}`
 )
 
+// cancellingDep is a deployment just flagged for cancellation, and
+// cancelledDep the same once its running build has stopped.
+const (
+	cancellingDep = `{"builds":{"web":{"build_id":"b-3f2a1c","build_image":"no-image-yet","build_long_status":"building","build_status":"running"}},"creation_time":"20261122-130049","deploy_id":"` + depID + `","description":"","force_build":false,"force_run":false,"long_status":"Cancelling: stopping the running steps","runs":{"web":{"run_long_status":"","run_status":"pending"}},"status":"cancelling","steps":[{"key":"build:web","kind":"build","component":"web","action":"build","needs":[],"reason":"commit 3f2a1c→9b0d44","state":"running","detail":"","attempt":1},{"key":"run:web","kind":"run","component":"web","action":"apply","needs":["build:web"],"reason":"new build","state":"cancelled","detail":"The deployment was cancelled","attempt":0}],"tool_config":` + toolConfig + `}`
+	cancelledDep  = `{"builds":{"web":{"build_id":"b-3f2a1c","build_image":"no-image-yet","build_long_status":"the deployment was cancelled","build_status":"cancelled"}},"creation_time":"20261122-130049","deploy_id":"` + depID + `","description":"","force_build":false,"force_run":false,"long_status":"Deployment was cancelled: 2 steps cancelled, 0 done before the cancel (what they applied stays)","runs":{"web":{"run_long_status":"The deployment was cancelled","run_status":"skipped"}},"status":"cancelled","steps":[{"key":"build:web","kind":"build","component":"web","action":"build","needs":[],"reason":"commit 3f2a1c→9b0d44","state":"cancelled","detail":"the deployment was cancelled","attempt":1},{"key":"run:web","kind":"run","component":"web","action":"apply","needs":["build:web"],"reason":"new build","state":"cancelled","detail":"The deployment was cancelled","attempt":0}],"tool_config":` + toolConfig + `}`
+	cancelInfo    = "Deployment flagged for cancellation, might take a moment to cancel."
+)
+
+var cancelEvents = sse(1, "deployment", "", "running", "Deploying") +
+	sse(2, "step", "build:web", "running", "building") +
+	sse(3, "deployment", "", "cancelling", "Cancelling: stopping the running steps") +
+	sse(4, "step", "run:web", "cancelled", "The deployment was cancelled") +
+	sse(5, "step", "build:web", "cancelled", "the deployment was cancelled") +
+	sse(6, "deployment", "", "cancelled", "Deployment was cancelled: 2 steps cancelled, 0 done before the cancel (what they applied stays)")
+
 // planDep is the answer to a dry run: a plan, with a reason per step.
 const planDep = `{"builds":{"api":{"build_id":"no-id-yet","build_image":"no-image-yet","build_long_status":"","build_status":"pending"},"web":{"build_id":"no-id-yet","build_image":"no-image-yet","build_long_status":"","build_status":"pending"},"worker":{"build_id":"no-build-needed","build_image":"no-image-yet","build_long_status":"","build_status":"pending"}},"creation_time":"20261122-130049","deploy_id":"","description":"","force_build":false,"force_run":false,"long_status":"Plan only, nothing was changed: 1 to build, 1 to run, 1 to remove, 2 unchanged","runs":{"api":{"run_long_status":"","run_status":"pending"},"web":{"run_long_status":"","run_status":"pending"},"worker":{"run_long_status":"","run_status":"pending"}},"status":"pending","steps":[` +
 	`{"key":"build:web","kind":"build","component":"web","action":"build","needs":[],"reason":"commit 3f2a1c7→9b0d44e","state":"pending","detail":"","attempt":0},` +
@@ -61,7 +76,8 @@ var failureEvents = sse(1, "step", "build:web", "failed", "build failed: exit st
 
 // fakeServer serves canned envelopes: tool "mytool" has a config and a
 // successful deployment, "failing" a failed one, "other" nothing, and
-// "broken" answers 500.
+// "broken" answers 500. "stopping" has a running deployment that a cancel
+// stops; "stubborn" one that fails while being cancelled.
 type fakeServer struct {
 	mu   sync.Mutex
 	reqs []string // "METHOD path?query body"
@@ -84,8 +100,11 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	final, events := doneDep, successEvents
-	if tool == "failing" {
+	switch tool {
+	case "failing", "stubborn":
 		final, events = failedDep, failureEvents
+	case "stopping":
+		final, events = cancelledDep, cancelEvents
 	}
 	switch r.Method + " " + rest {
 	case "GET config":
@@ -123,6 +142,16 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		reply(w, 200, `{"data":`+final+`,`+msgs+`}`)
+	case "PUT deployment/latest/cancel", "PUT deployment/" + depID + "/cancel":
+		switch tool {
+		case "other":
+			reply(w, 404, `{"messages":{"error":["No deployments found for tool: other"],"info":[],"warning":[]}}`)
+		case "stopping", "stubborn":
+			reply(w, 200, `{"data":`+cancellingDep+`,"messages":{"error":[],"info":["`+cancelInfo+`"],"warning":[]}}`)
+		default:
+			status := map[string]string{"mytool": "successful", "failing": "failed"}[tool]
+			reply(w, 409, `{"messages":{"error":["Deployment can't be cancelled, its status is `+status+`"],"info":[],"warning":[]}}`)
+		}
 	case "GET deployment/" + depID + "/events":
 		w.Header().Set("Content-Type", "text/event-stream")
 		_, _ = io.WriteString(w, events)
@@ -213,6 +242,15 @@ func TestCommands(t *testing.T) {
 		{name: "DeploymentShowJSON", args: []string{"components", "deployment", "show", "--json"}},
 		{name: "DeploymentShowFailed", args: []string{"--tool", "failing", "components", "deployment", "show"}},
 		{name: "DeploymentShowNone", args: []string{"--tool", "other", "components", "deployment", "show"}},
+		{name: "DeploymentCancel", args: []string{"--tool", "stopping", "components", "deployment", "cancel"}, wantReq: "PUT /components/v1/tool/stopping/deployment/latest/cancel"},
+		{name: "DeploymentCancelID", args: []string{"--tool", "stopping", "components", "deployment", "cancel", depID}, wantReq: "PUT /components/v1/tool/stopping/deployment/" + depID + "/cancel"},
+		{name: "DeploymentCancelJSON", args: []string{"--tool", "stopping", "components", "deployment", "cancel", "--json"}},
+		{name: "DeploymentCancelWait", args: []string{"--tool", "stopping", "components", "deployment", "cancel", "--wait"}, wantReq: "GET /components/v1/tool/stopping/deployment/" + depID + "/events?after=0"},
+		{name: "DeploymentCancelWaitJSON", args: []string{"--tool", "stopping", "components", "deployment", "cancel", depID, "--wait", "--json"}},
+		{name: "DeploymentCancelWaitFailed", args: []string{"--tool", "stubborn", "components", "deployment", "cancel", "--wait"}},
+		{name: "DeploymentCancelConflict", args: []string{"components", "deployment", "cancel"}},
+		{name: "DeploymentCancelConflictWait", args: []string{"--tool", "failing", "components", "deployment", "cancel", "--wait"}},
+		{name: "DeploymentCancelNone", args: []string{"--tool", "other", "components", "deployment", "cancel", "--json"}},
 		{name: "Deploy", args: []string{"components", "deploy", "testdata/tool.yaml"}},
 		{name: "DeployFailed", args: []string{"--tool", "failing", "components", "deploy", "testdata/tool.yaml", "--force-run"}, wantReq: "POST /components/v1/tool/failing/deployment?force-run=true"},
 		{name: "DeployJSON", args: []string{"components", "deploy", "--json", "testdata/tool.yaml"}},

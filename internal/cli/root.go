@@ -35,9 +35,9 @@ func newRootCmd(e *env) *cobra.Command {
 	config.AddCommand(newConfigCreateCmd(e), newConfigShowCmd(e), newConfigDeleteCmd(e))
 	deployment := &cobra.Command{
 		Use:   "deployment",
-		Short: "Create and inspect deployments",
+		Short: "Create, inspect and cancel deployments",
 	}
-	deployment.AddCommand(newDeploymentCreateCmd(e), newDeploymentListCmd(e), newDeploymentShowCmd(e))
+	deployment.AddCommand(newDeploymentCreateCmd(e), newDeploymentListCmd(e), newDeploymentShowCmd(e), newDeploymentCancelCmd(e))
 	components.AddCommand(config, deployment, newComponentsDeployCmd(e))
 	root.AddCommand(components)
 

@@ -205,6 +205,27 @@ func (a *api) handleDeploymentGet() http.Handler {
 	})
 }
 
+// cancelInfo is Toolforge's info message of a cancel request.
+const cancelInfo = "Deployment flagged for cancellation, might take a moment to cancel."
+
+// handleDeploymentCancel serves PUT …/deployment/latest/cancel and
+// PUT …/deployment/{deploy_id}/cancel.
+func (a *api) handleDeploymentCancel() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tool, err := toolName(r)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		d, err := a.svc.DeploymentCancel(r.Context(), tool, deployID(r))
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, oapi.DeploymentEnvelope{Data: toDeployment(d), Messages: messages([]string{cancelInfo}, nil, nil)})
+	})
+}
+
 // deployID returns the {deploy_id} path value, "latest" on the latest route.
 func deployID(r *http.Request) string {
 	if id := r.PathValue("deploy_id"); id != "" {

@@ -49,6 +49,11 @@ type Service interface {
 	// makes the deployment final (or at once if it already is final and all
 	// events are delivered), or ctx.Err(), or the first error fn returns.
 	DeploymentEvents(ctx context.Context, tool, id string, after int64, fn func(slipway.Event) error) error
+	// DeploymentCancel cancels a pending or running deployment (id may be
+	// "latest") and returns it, cancelling or cancelled. ENotFound when there
+	// is none, EConflict "Deployment can't be cancelled, its status is X"
+	// when it is already final.
+	DeploymentCancel(ctx context.Context, tool, id string) (slipway.Deployment, error)
 }
 
 // DefaultMaxBodyBytes is the default limit of a request body: 1 MiB.

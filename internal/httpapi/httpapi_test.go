@@ -213,6 +213,30 @@ func (f *fakeService) DeploymentGet(_ context.Context, tool, id string) (slipway
 	return slipway.Deployment{}, slipway.Errorf(slipway.ENotFound, "Deployment %s not found for tool %s", id, tool)
 }
 
+// DeploymentCancel flags a pending or running deployment cancelling, as the
+// engine does before its running steps have stopped.
+func (f *fakeService) DeploymentCancel(ctx context.Context, tool, id string) (slipway.Deployment, error) {
+	d, err := f.DeploymentGet(ctx, tool, id)
+	if err != nil {
+		return slipway.Deployment{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch d.Status {
+	case "", slipway.DeploymentPending, slipway.DeploymentRunning:
+	default:
+		return slipway.Deployment{}, slipway.Errorf(slipway.EConflict, "Deployment can't be cancelled, its status is %s", d.Status)
+	}
+	d.Status, d.LongStatus = slipway.DeploymentCancelling, "Cancelling: stopping the running steps"
+	ds := f.deployments[tool]
+	for i := range ds {
+		if ds[i].ID == d.ID {
+			ds[i] = d
+		}
+	}
+	return d, nil
+}
+
 // addEvent appends an event for deployment id and wakes the streams.
 func (f *fakeService) addEvent(id string, ev slipway.Event) {
 	f.mu.Lock()
@@ -419,6 +443,11 @@ func TestHandler(t *testing.T) {
 		{"DeploymentLatestNone", request{method: "GET", path: "/components/v1/tool/other/deployment/latest"}, 404},
 		{"DeploymentGet", request{method: "GET", path: "/components/v1/tool/mytool/deployment/20261122-130049-x5ucaa3ign?token=whatever"}, 200},
 		{"DeploymentGetNotFound", request{method: "GET", path: "/components/v1/tool/mytool/deployment/20990101-000000-aaaaaaaaaa"}, 404},
+		{"DeploymentCancel", request{method: "PUT", path: "/components/v1/tool/mytool/deployment/20261122-130049-x5ucaa3ign/cancel"}, 200},
+		{"DeploymentCancelLatest", request{method: "PUT", path: "/v1/tool/mytool/deployment/latest/cancel"}, 200},
+		{"DeploymentCancelNotFound", request{method: "PUT", path: "/components/v1/tool/mytool/deployment/20990101-000000-aaaaaaaaaa/cancel"}, 404},
+		{"DeploymentCancelLatestNone", request{method: "PUT", path: "/components/v1/tool/other/deployment/latest/cancel"}, 404},
+		{"DeploymentCancelWrongMethod", request{method: "POST", path: "/components/v1/tool/mytool/deployment/latest/cancel"}, 405},
 		{"EventsNotFound", request{method: "GET", path: "/components/v1/tool/mytool/deployment/20990101-000000-aaaaaaaaaa/events"}, 404},
 		{"EventsBadAfter", request{method: "GET", path: "/components/v1/tool/mytool/deployment/latest/events?after=x"}, 422},
 	}
@@ -857,4 +886,22 @@ func TestHandler_DeploymentPlanConfigProblems(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHandler_DeploymentCancelTwice cancels the seeded deployment, then
+// again: the second request is a 409, as the deployment is no longer
+// pending or running.
+func TestHandler_DeploymentCancelTwice(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.seed(t)
+	w := b.do(t, request{method: "PUT", path: "/components/v1/tool/mytool/deployment/latest/cancel"})
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"status":"cancelling"`) {
+		t.Fatalf("first cancel: %d %s", w.Code, w.Body)
+	}
+	w = b.do(t, request{method: "PUT", path: "/components/v1/tool/mytool/deployment/" + eventsDeploymentID + "/cancel"})
+	if w.Code != http.StatusConflict {
+		t.Errorf("second cancel: status %d, want 409", w.Code)
+	}
+	golden(t, "DeploymentCancelConflict", fmt.Appendf(nil, "HTTP %d\n%s", w.Code, w.Body.Bytes()))
 }

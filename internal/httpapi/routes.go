@@ -34,6 +34,8 @@ func (a *api) routes() []route {
 		{"GET", "/components/v1/tool/{tool}/deployment/latest", false, a.handleDeploymentGet()},
 		{"GET", "/components/v1/tool/{tool}/deployment/{deploy_id}", false, a.handleDeploymentGet()},
 		{"GET", "/components/v1/tool/{tool}/deployment/{deploy_id}/events", false, a.handleDeploymentEvents()},
+		{"PUT", "/components/v1/tool/{tool}/deployment/latest/cancel", false, a.handleDeploymentCancel()},
+		{"PUT", "/components/v1/tool/{tool}/deployment/{deploy_id}/cancel", false, a.handleDeploymentCancel()},
 	}
 }
 

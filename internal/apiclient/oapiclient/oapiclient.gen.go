@@ -785,10 +785,34 @@ type ClientInterface interface {
 	// Corresponds with GET /components/v1/tool/{tool}/deployment/latest (the `GetLatestDeployment` operationId).
 	GetLatestDeployment(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// CancelLatestDeployment Cancel the tool's newest deployment
+	//
+	// As `PUT …/deployment/{deploy_id}/cancel`, for the newest deployment.
+	//
+	// Corresponds with PUT /components/v1/tool/{tool}/deployment/latest/cancel (the `CancelLatestDeployment` operationId).
+	CancelLatestDeployment(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetDeployment One deployment
 	//
 	// Corresponds with GET /components/v1/tool/{tool}/deployment/{deploy_id} (the `GetDeployment` operationId).
 	GetDeployment(ctx context.Context, tool Tool, deployId DeployID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CancelDeployment Cancel a pending or running deployment
+	//
+	// Cancels a `pending` or `running` deployment: steps not started are
+	// cancelled, running builds are killed, health waits and one-off runs
+	// stop, and the deployment ends `cancelled` once its running steps have
+	// stopped, typically well within a second. Components already applied
+	// stay as they are. The response is the deployment as it is then,
+	// `cancelling` or already `cancelled`; follow its events to see the end.
+	// `messages.info[0]` is
+	// `Deployment flagged for cancellation, might take a moment to cancel.`
+	// A deployment that is already final is a 409
+	// `Deployment can't be cancelled, its status is <status>`.
+	// `deploy_id` may be `latest`.
+	//
+	// Corresponds with PUT /components/v1/tool/{tool}/deployment/{deploy_id}/cancel (the `CancelDeployment` operationId).
+	CancelDeployment(ctx context.Context, tool Tool, deployId DeployID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// StreamDeploymentEvents Follow a deployment's events (Server-Sent Events)
 	//
@@ -997,11 +1021,55 @@ func (c *Client) GetLatestDeployment(ctx context.Context, tool Tool, reqEditors 
 	return c.Client.Do(req)
 }
 
+// CancelLatestDeployment Cancel the tool's newest deployment
+//
+// As `PUT …/deployment/{deploy_id}/cancel`, for the newest deployment.
+//
+// Corresponds with PUT /components/v1/tool/{tool}/deployment/latest/cancel (the `CancelLatestDeployment` operationId).
+func (c *Client) CancelLatestDeployment(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelLatestDeploymentRequest(c.Server, tool)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetDeployment One deployment
 //
 // Corresponds with GET /components/v1/tool/{tool}/deployment/{deploy_id} (the `GetDeployment` operationId).
 func (c *Client) GetDeployment(ctx context.Context, tool Tool, deployId DeployID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetDeploymentRequest(c.Server, tool, deployId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CancelDeployment Cancel a pending or running deployment
+//
+// Cancels a `pending` or `running` deployment: steps not started are
+// cancelled, running builds are killed, health waits and one-off runs
+// stop, and the deployment ends `cancelled` once its running steps have
+// stopped, typically well within a second. Components already applied
+// stay as they are. The response is the deployment as it is then,
+// `cancelling` or already `cancelled`; follow its events to see the end.
+// `messages.info[0]` is
+// `Deployment flagged for cancellation, might take a moment to cancel.`
+// A deployment that is already final is a 409
+// `Deployment can't be cancelled, its status is <status>`.
+// `deploy_id` may be `latest`.
+//
+// Corresponds with PUT /components/v1/tool/{tool}/deployment/{deploy_id}/cancel (the `CancelDeployment` operationId).
+func (c *Client) CancelDeployment(ctx context.Context, tool Tool, deployId DeployID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelDeploymentRequest(c.Server, tool, deployId)
 	if err != nil {
 		return nil, err
 	}
@@ -1417,6 +1485,40 @@ func NewGetLatestDeploymentRequest(server string, tool Tool) (*http.Request, err
 	return req, nil
 }
 
+// NewCancelLatestDeploymentRequest constructs an http.Request for the CancelLatestDeployment method
+func NewCancelLatestDeploymentRequest(server string, tool Tool) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/components/v1/tool/%s/deployment/latest/cancel", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetDeploymentRequest constructs an http.Request for the GetDeployment method
 func NewGetDeploymentRequest(server string, tool Tool, deployId DeployID) (*http.Request, error) {
 	var err error
@@ -1451,6 +1553,47 @@ func NewGetDeploymentRequest(server string, tool Tool, deployId DeployID) (*http
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCancelDeploymentRequest constructs an http.Request for the CancelDeployment method
+func NewCancelDeploymentRequest(server string, tool Tool, deployId DeployID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "deploy_id", deployId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/components/v1/tool/%s/deployment/%s/cancel", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -1721,12 +1864,40 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /components/v1/tool/{tool}/deployment/latest (the `GetLatestDeployment` operationId).
 	GetLatestDeploymentWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*GetLatestDeploymentResponse, error)
 
+	// CancelLatestDeploymentWithResponse Cancel the tool's newest deployment
+	//
+	// As `PUT …/deployment/{deploy_id}/cancel`, for the newest deployment.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /components/v1/tool/{tool}/deployment/latest/cancel (the `CancelLatestDeployment` operationId).
+	CancelLatestDeploymentWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*CancelLatestDeploymentResponse, error)
+
 	// GetDeploymentWithResponse One deployment
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /components/v1/tool/{tool}/deployment/{deploy_id} (the `GetDeployment` operationId).
 	GetDeploymentWithResponse(ctx context.Context, tool Tool, deployId DeployID, reqEditors ...RequestEditorFn) (*GetDeploymentResponse, error)
+
+	// CancelDeploymentWithResponse Cancel a pending or running deployment
+	//
+	// Cancels a `pending` or `running` deployment: steps not started are
+	// cancelled, running builds are killed, health waits and one-off runs
+	// stop, and the deployment ends `cancelled` once its running steps have
+	// stopped, typically well within a second. Components already applied
+	// stay as they are. The response is the deployment as it is then,
+	// `cancelling` or already `cancelled`; follow its events to see the end.
+	// `messages.info[0]` is
+	// `Deployment flagged for cancellation, might take a moment to cancel.`
+	// A deployment that is already final is a 409
+	// `Deployment can't be cancelled, its status is <status>`.
+	// `deploy_id` may be `latest`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /components/v1/tool/{tool}/deployment/{deploy_id}/cancel (the `CancelDeployment` operationId).
+	CancelDeploymentWithResponse(ctx context.Context, tool Tool, deployId DeployID, reqEditors ...RequestEditorFn) (*CancelDeploymentResponse, error)
 
 	// StreamDeploymentEventsWithResponse Follow a deployment's events (Server-Sent Events)
 	//
@@ -2247,6 +2418,82 @@ func (r GetLatestDeploymentResponse) ContentType() string {
 	return ""
 }
 
+type CancelLatestDeploymentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeploymentEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CancelLatestDeploymentResponse) GetJSON200() *DeploymentEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CancelLatestDeploymentResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CancelLatestDeploymentResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CancelLatestDeploymentResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CancelLatestDeploymentResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CancelLatestDeploymentResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CancelLatestDeploymentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CancelLatestDeploymentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CancelLatestDeploymentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CancelLatestDeploymentResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetDeploymentResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2310,6 +2557,82 @@ func (r GetDeploymentResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetDeploymentResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CancelDeploymentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeploymentEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CancelDeploymentResponse) GetJSON200() *DeploymentEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CancelDeploymentResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CancelDeploymentResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CancelDeploymentResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CancelDeploymentResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CancelDeploymentResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CancelDeploymentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CancelDeploymentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CancelDeploymentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CancelDeploymentResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -2582,6 +2905,21 @@ func (c *ClientWithResponses) GetLatestDeploymentWithResponse(ctx context.Contex
 	return ParseGetLatestDeploymentResponse(rsp)
 }
 
+// CancelLatestDeploymentWithResponse Cancel the tool's newest deployment
+//
+// As `PUT …/deployment/{deploy_id}/cancel`, for the newest deployment.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /components/v1/tool/{tool}/deployment/latest/cancel (the `CancelLatestDeployment` operationId).
+func (c *ClientWithResponses) CancelLatestDeploymentWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*CancelLatestDeploymentResponse, error) {
+	rsp, err := c.CancelLatestDeployment(ctx, tool, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelLatestDeploymentResponse(rsp)
+}
+
 // GetDeploymentWithResponse One deployment
 //
 // Returns a wrapper object for the known response body format(s).
@@ -2593,6 +2931,31 @@ func (c *ClientWithResponses) GetDeploymentWithResponse(ctx context.Context, too
 		return nil, err
 	}
 	return ParseGetDeploymentResponse(rsp)
+}
+
+// CancelDeploymentWithResponse Cancel a pending or running deployment
+//
+// Cancels a `pending` or `running` deployment: steps not started are
+// cancelled, running builds are killed, health waits and one-off runs
+// stop, and the deployment ends `cancelled` once its running steps have
+// stopped, typically well within a second. Components already applied
+// stay as they are. The response is the deployment as it is then,
+// `cancelling` or already `cancelled`; follow its events to see the end.
+// `messages.info[0]` is
+// `Deployment flagged for cancellation, might take a moment to cancel.`
+// A deployment that is already final is a 409
+// `Deployment can't be cancelled, its status is <status>`.
+// `deploy_id` may be `latest`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /components/v1/tool/{tool}/deployment/{deploy_id}/cancel (the `CancelDeployment` operationId).
+func (c *ClientWithResponses) CancelDeploymentWithResponse(ctx context.Context, tool Tool, deployId DeployID, reqEditors ...RequestEditorFn) (*CancelDeploymentResponse, error) {
+	rsp, err := c.CancelDeployment(ctx, tool, deployId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelDeploymentResponse(rsp)
 }
 
 // StreamDeploymentEventsWithResponse Follow a deployment's events (Server-Sent Events)
@@ -3020,6 +3383,67 @@ func ParseGetLatestDeploymentResponse(rsp *http.Response) (*GetLatestDeploymentR
 	return response, nil
 }
 
+// ParseCancelLatestDeploymentResponse parses an HTTP response from a CancelLatestDeploymentWithResponse call
+func ParseCancelLatestDeploymentResponse(rsp *http.Response) (*CancelLatestDeploymentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CancelLatestDeploymentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeploymentEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetDeploymentResponse parses an HTTP response from a GetDeploymentWithResponse call
 func ParseGetDeploymentResponse(rsp *http.Response) (*GetDeploymentResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -3054,6 +3478,67 @@ func ParseGetDeploymentResponse(rsp *http.Response) (*GetDeploymentResponse, err
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCancelDeploymentResponse parses an HTTP response from a CancelDeploymentWithResponse call
+func ParseCancelDeploymentResponse(rsp *http.Response) (*CancelDeploymentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CancelDeploymentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeploymentEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Invalid

@@ -633,9 +633,15 @@ type ServerInterface interface {
 	// GetLatestDeployment The tool's newest deployment
 	// (GET /components/v1/tool/{tool}/deployment/latest)
 	GetLatestDeployment(w http.ResponseWriter, r *http.Request, tool Tool)
+	// CancelLatestDeployment Cancel the tool's newest deployment
+	// (PUT /components/v1/tool/{tool}/deployment/latest/cancel)
+	CancelLatestDeployment(w http.ResponseWriter, r *http.Request, tool Tool)
 	// GetDeployment One deployment
 	// (GET /components/v1/tool/{tool}/deployment/{deploy_id})
 	GetDeployment(w http.ResponseWriter, r *http.Request, tool Tool, deployId DeployID)
+	// CancelDeployment Cancel a pending or running deployment
+	// (PUT /components/v1/tool/{tool}/deployment/{deploy_id}/cancel)
+	CancelDeployment(w http.ResponseWriter, r *http.Request, tool Tool, deployId DeployID)
 	// StreamDeploymentEvents Follow a deployment's events (Server-Sent Events)
 	// (GET /components/v1/tool/{tool}/deployment/{deploy_id}/events)
 	StreamDeploymentEvents(w http.ResponseWriter, r *http.Request, tool Tool, deployId DeployID, params StreamDeploymentEventsParams)
@@ -930,6 +936,32 @@ func (siw *ServerInterfaceWrapper) GetLatestDeployment(w http.ResponseWriter, r 
 	handler.ServeHTTP(w, r)
 }
 
+// CancelLatestDeployment operation middleware
+func (siw *ServerInterfaceWrapper) CancelLatestDeployment(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CancelLatestDeployment(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetDeployment operation middleware
 func (siw *ServerInterfaceWrapper) GetDeployment(w http.ResponseWriter, r *http.Request) {
 
@@ -956,6 +988,41 @@ func (siw *ServerInterfaceWrapper) GetDeployment(w http.ResponseWriter, r *http.
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetDeployment(w, r, tool, deployId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CancelDeployment operation middleware
+func (siw *ServerInterfaceWrapper) CancelDeployment(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "deploy_id" -------------
+	var deployId DeployID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "deploy_id", r.PathValue("deploy_id"), &deployId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "deploy_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CancelDeployment(w, r, tool, deployId)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1181,6 +1248,8 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/latest", wrapper.GetLatestDeployment)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/{deploy_id}", wrapper.GetDeployment)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/{deploy_id}/events", wrapper.StreamDeploymentEvents)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/latest/cancel", wrapper.CancelLatestDeployment)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/{deploy_id}/cancel", wrapper.CancelDeployment)
 
 	return m
 }
