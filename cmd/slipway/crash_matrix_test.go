@@ -80,12 +80,17 @@ func TestCrashMatrix(t *testing.T) {
 			kills++
 			m.startServer()
 		}
+		// Half of the time let it finish, so that not every deployment is
+		// superseded by the next request for its tool (latest wins).
+		if rng.IntN(2) == 0 {
+			m.waitFinal(tool, env.Data.ID, time.Minute)
+		}
 	}
 
 	// Wait for every deployment to end, then check each one.
 	deadline := time.Now().Add(10 * time.Minute)
 	results := map[string]string{}
-	for _, w := range created {
+	for i, w := range created {
 		for {
 			d := m.deployment(w.tool, w.id)
 			if s, _ := d["status"].(string); s != "pending" && s != "running" && s != "cancelling" {
@@ -93,6 +98,19 @@ func TestCrashMatrix(t *testing.T) {
 				want := "successful"
 				if w.fail {
 					want = "failed"
+				}
+				long, _ := d["long_status"].(string)
+				// Latest wins: a queued deployment is superseded by a newer
+				// one of the same tool, and says by which.
+				if by, ok := strings.CutPrefix(long, "Superseded by "); ok && s == "cancelled" {
+					want = "cancelled"
+					later := false
+					for _, x := range created[i+1:] {
+						later = later || (x.id == by && x.tool == w.tool)
+					}
+					if !later {
+						t.Errorf("deployment %s of %s was superseded by %s, which is not a later deployment of the same tool", w.id, w.tool, by)
+					}
 				}
 				if s != want {
 					t.Errorf("deployment %s of %s ended %s (%v), want %s", w.id, w.tool, s, d["long_status"], want)
@@ -129,6 +147,16 @@ func envInt(t *testing.T, name string, def int) int {
 		t.Fatalf("%s=%q: %v", name, v, err)
 	}
 	return n
+}
+
+// waitFinal waits until a deployment is final, or for at most max.
+func (m *matrix) waitFinal(tool, id string, max time.Duration) {
+	m.t.Helper()
+	for end := time.Now().Add(max); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if s, _ := m.deployment(tool, id)["status"].(string); s != "pending" && s != "running" && s != "cancelling" {
+			return
+		}
+	}
 }
 
 // checkSteps asserts that a final deployment has only final steps.
