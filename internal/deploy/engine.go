@@ -380,6 +380,9 @@ func (s *Service) executeRun(ctx context.Context, d slipway.Deployment, cfg slip
 		return outcome{state: slipway.StepFailed, detail: fmt.Sprintf("artifact %s of %s is missing", st.BuildKey, c.BuildFrom())}
 	}
 	spec := target.Spec{Tool: d.Tool, Component: c, SpecHash: st.SpecHash, Artifact: art}
+	if d.ForceRun {
+		spec.RestartToken = d.ID // restart even if unchanged, once per deployment
+	}
 	live := &slipway.LiveRun{
 		Tool: d.Tool, Component: c.Name, Type: c.Type, SpecHash: st.SpecHash, BuildKey: st.BuildKey,
 		Commit: st.Commit, Artifact: art.Dir, DeploymentID: d.ID, Spec: c, AppliedAt: s.now(),

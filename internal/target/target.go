@@ -25,6 +25,11 @@ type Spec struct {
 	// Env is extra environment for the processes (PORT and the like are
 	// set by the driver).
 	Env map[string]string
+	// RestartToken, when not empty and different from the token of the
+	// running generation, makes Apply restart a component whose spec and
+	// artifact are unchanged (force_run). The deployment ID serves: a step
+	// retried after a crash carries the same token and restarts nothing.
+	RestartToken string
 }
 
 // ApplyResult says what Apply did.
@@ -82,7 +87,8 @@ type LogOptions struct {
 type Driver interface {
 	// Apply converges a continuous or scheduled component to spec: it
 	// starts or restarts it when it does not already run spec.SpecHash with
-	// spec.Artifact.Key, and registers a schedule for scheduled ones. It
+	// spec.Artifact.Key (or spec.RestartToken asks for a restart), and
+	// registers a schedule for scheduled ones. It
 	// does not wait for health; see WaitHealthy.
 	Apply(ctx context.Context, spec Spec) (ApplyResult, error)
 	// WaitHealthy blocks until the component's current generation is

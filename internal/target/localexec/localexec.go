@@ -508,7 +508,7 @@ func (d *Driver) Apply(ctx context.Context, spec target.Spec) (target.ApplyResul
 
 	c.mu.Lock()
 	same := c.active && c.spec.SpecHash == spec.SpecHash && c.spec.Artifact.Key == spec.Artifact.Key &&
-		c.spec.Component.Type == typ
+		c.spec.Component.Type == typ && (spec.RestartToken == "" || spec.RestartToken == c.spec.RestartToken)
 	wasActive := c.active
 	c.mu.Unlock()
 	if same {

@@ -123,6 +123,27 @@ func Run(t *testing.T, newDriver func(t *testing.T) target.Driver, makeArtifact 
 		MustWaitHealthy(t, b.d, "tool1", "web")
 	})
 
+	// Ensure a new restart token restarts an unchanged component once, and
+	// the same token again (a retried step) does not.
+	t.Run("RestartToken", func(t *testing.T) {
+		b := setup(t)
+		spec := Spec("tool1", "web", slipway.Continuous, web, b.art)
+		MustApply(t, b.d, spec)
+		MustWaitHealthy(t, b.d, "tool1", "web")
+		spec.RestartToken = "deployment-2"
+		if res := MustApply(t, b.d, spec); !res.Changed {
+			t.Errorf("Apply(new restart token) Changed = false, want true")
+		}
+		MustWaitHealthy(t, b.d, "tool1", "web")
+		if res := MustApply(t, b.d, spec); res.Changed {
+			t.Errorf("Apply(same restart token) Changed = true (%q), want false", res.Message)
+		}
+		spec.RestartToken = ""
+		if res := MustApply(t, b.d, spec); res.Changed {
+			t.Errorf("Apply(no restart token) Changed = true (%q), want false", res.Message)
+		}
+	})
+
 	t.Run("TCPHealth", func(t *testing.T) {
 		b := setup(t)
 		MustApply(t, b.d, Spec("tool1", "tcp", slipway.Continuous,
