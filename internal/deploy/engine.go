@@ -179,7 +179,19 @@ func (s *Service) RunStep(ctx context.Context, tool, id, key string) error {
 		return nil
 	}
 	if d.Status == slipway.DeploymentCancelling {
-		return s.advance(ctx, d, nil)
+		// This job is the step's own: whether the step is still pending or
+		// was running when a server stopped, nobody else will settle it.
+		return s.advance(ctx, d, nil, func(tx store.Tx) error {
+			ok, err := tx.StepUpdate(ctx, store.StepUpdate{
+				DeploymentID: id, Key: key, State: slipway.StepCancelled, Detail: "The deployment was cancelled",
+				Attempt: st.Attempt, StartedAt: st.StartedAt, FinishedAt: s.now(),
+				IfStateIn: []slipway.StepState{slipway.StepPending, slipway.StepRunning},
+			})
+			if err != nil || !ok {
+				return err
+			}
+			return s.emit(ctx, tx, id, "step", key, string(slipway.StepCancelled), "The deployment was cancelled")
+		})
 	}
 	cfg, err := parseStored(d.ToolConfig)
 	if err != nil {
