@@ -69,6 +69,8 @@ func TestScript(t *testing.T) {
 			"count":      cmdCount,
 			"setvar":     cmdSetVar,
 			"stopped":    cmdStopped,
+			"poll":       cmdPoll,
+			"errmsg":     cmdErrMsg,
 		},
 	})
 }
@@ -409,4 +411,60 @@ func cmdStopped(ts *testscript.TestScript, neg bool, args []string) {
 	if took > limit {
 		ts.Fatalf("%s/%s took %s from cancelling to cancelled, more than %s\n%s", args[0], args[1], took, limit, body)
 	}
+}
+
+// poll URL: GET URL (which carries its own credentials, e.g. ?token=) every
+// second, as CI scripts do, until .data.status is neither pending nor
+// running, and print "status: <status>". Fails on a response without a
+// status and after 120 s.
+func cmdPoll(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: poll URL")
+	}
+	deadline := time.Now().Add(120 * time.Second)
+	for {
+		resp, err := http.Get(args[0])
+		ts.Check(err)
+		body, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		ts.Check(err)
+		var env struct {
+			Data struct {
+				Status *string `json:"status"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(body, &env); err != nil || resp.StatusCode != http.StatusOK || env.Data.Status == nil {
+			ts.Fatalf("poll: %d %s", resp.StatusCode, body)
+		}
+		if s := *env.Data.Status; s != "pending" && s != "running" {
+			fmt.Fprintf(ts.Stdout(), "status: %s\n", s)
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("poll: still %s after 120s", *env.Data.Status)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// errmsg FILE: FILE must be a JSON error envelope (messages, no data);
+// print its messages.error[0].
+func cmdErrMsg(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: errmsg FILE")
+	}
+	var env struct {
+		Data     json.RawMessage `json:"data"`
+		Messages struct {
+			Error []string `json:"error"`
+		} `json:"messages"`
+	}
+	text := ts.ReadFile(args[0])
+	if err := json.Unmarshal([]byte(text), &env); err != nil {
+		ts.Fatalf("%s is not JSON: %v\n%s", args[0], err, text)
+	}
+	if env.Data != nil || len(env.Messages.Error) == 0 {
+		ts.Fatalf("%s is not an error envelope: %s", args[0], text)
+	}
+	fmt.Fprintln(ts.Stdout(), env.Messages.Error[0])
 }

@@ -152,11 +152,45 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			status := map[string]string{"mytool": "successful", "failing": "failed"}[tool]
 			reply(w, 409, `{"messages":{"error":["Deployment can't be cancelled, its status is `+status+`"],"info":[],"warning":[]}}`)
 		}
+	case "GET deployment/token", "POST deployment/token", "PUT deployment/token", "DELETE deployment/token":
+		serveToken(w, r.Method, tool)
 	case "GET deployment/" + depID + "/events":
 		w.Header().Set("Content-Type", "text/event-stream")
 		_, _ = io.WriteString(w, events)
 	default:
 		reply(w, 404, `{"messages":{"error":["Not found."],"info":[],"warning":[]}}`)
+	}
+}
+
+// Deploy tokens of the fake: "mytool" has one, the other tools none.
+const (
+	tokenData    = `{"creation_date":"2026-11-22T12:54:26.348440Z","token":"e30186a5-d75f-4084-9731-702af094c65c"}`
+	newTokenData = `{"creation_date":"2026-11-23T08:00:00.000001Z","token":"0b6c1b1e-4a0f-4d39-9c37-5f0e2e1f6a11"}`
+)
+
+func serveToken(w http.ResponseWriter, method, tool string) {
+	has := tool == "mytool"
+	notFound := `{"messages":{"error":["No deploy token found for tool: ` + tool + `"],"info":[],"warning":[]}}`
+	ok := func(data, info string) {
+		infos := `[]`
+		if info != "" {
+			infos = `["Deploy token for ` + tool + ` ` + info + ` successfully."]`
+		}
+		reply(w, 200, `{"data":`+data+`,"messages":{"error":[],"info":`+infos+`,"warning":[]}}`)
+	}
+	switch {
+	case method == "POST" && has:
+		reply(w, 409, `{"messages":{"error":["Deploy token already exists. Use the 'refresh' subcommand or PUT /tool/`+tool+`/deployment/token to refresh it."],"info":[],"warning":[]}}`)
+	case method == "POST":
+		ok(tokenData, "created")
+	case !has:
+		reply(w, 404, notFound)
+	case method == "GET":
+		ok(tokenData, "")
+	case method == "PUT":
+		ok(newTokenData, "updated")
+	case method == "DELETE":
+		ok(tokenData, "deleted")
 	}
 }
 
@@ -257,6 +291,23 @@ func TestCommands(t *testing.T) {
 		{name: "DeployPlan", args: []string{"components", "deploy", "testdata/tool.yaml", "--only-plan"}, wantReq: `POST /components/v1/tool/mytool/deployment?dry_run=true {"tool_config":{"config_version":"v1beta1","components":{"web":{"component_type":"continuous","build":{"repository":"https://example.org/app.git","ref":"main"},"run":{"command":"web","port":8000}}}}}`},
 		{name: "DeployPlanJSON", args: []string{"components", "deploy", "--json", "--only-plan", "--force-run", "testdata/tool.yaml"}, wantReq: `POST /components/v1/tool/mytool/deployment?force-run=true&dry_run=true {"tool_config":{"config_version":"v1beta1","components":{"web":{"component_type":"continuous","build":{"repository":"https://example.org/app.git","ref":"main"},"run":{"command":"web","port":8000}}}}}`},
 		{name: "DeployPlanProblems", args: []string{"components", "deploy", "testdata/bad.yaml", "--only-plan"}},
+		{name: "TokenCreate", args: []string{"--tool", "other", "components", "deploy-token", "create"}, wantReq: "POST /components/v1/tool/other/deployment/token"},
+		{name: "TokenCreateJSON", args: []string{"--tool", "other", "--json", "components", "deploy-token", "create"}},
+		{name: "TokenCreateExists", args: []string{"components", "deploy-token", "create"}},
+		{name: "TokenCreateExistsJSON", args: []string{"components", "deploy-token", "create", "--json"}},
+		{name: "TokenShow", args: []string{"components", "deploy-token", "show"}, wantReq: "GET /components/v1/tool/mytool/deployment/token"},
+		{name: "TokenShowJSON", args: []string{"components", "deploy-token", "show", "--json"}},
+		{name: "TokenShowNone", args: []string{"--tool", "other", "components", "deploy-token", "show"}},
+		{name: "TokenShowNoneJSON", args: []string{"--tool", "other", "components", "deploy-token", "show", "--json"}},
+		{name: "TokenRefreshSure", args: []string{"components", "deploy-token", "refresh", "--yes-im-sure"}, wantReq: "PUT /components/v1/tool/mytool/deployment/token"},
+		{name: "TokenRefreshSureJSON", args: []string{"components", "deploy-token", "refresh", "--yes-im-sure", "--json"}},
+		{name: "TokenRefreshPromptYes", args: []string{"components", "deploy-token", "refresh"}, stdin: "y\n", wantReq: "PUT /components/v1/tool/mytool/deployment/token"},
+		{name: "TokenRefreshPromptNo", args: []string{"components", "deploy-token", "refresh"}, stdin: "n\n"},
+		{name: "TokenRefreshNone", args: []string{"--tool", "other", "components", "deploy-token", "refresh"}},
+		{name: "TokenDeleteSure", args: []string{"components", "deploy-token", "delete", "--yes-im-sure"}, wantReq: "DELETE /components/v1/tool/mytool/deployment/token"},
+		{name: "TokenDeleteSureJSON", args: []string{"--json", "components", "deploy-token", "delete", "--yes-im-sure"}},
+		{name: "TokenDeletePromptEOF", args: []string{"components", "deploy-token", "delete"}},
+		{name: "TokenDeleteNone", args: []string{"--tool", "other", "components", "deploy-token", "delete", "--yes-im-sure"}},
 		{name: "ServerError", args: []string{"--tool", "broken", "components", "deployment", "list"}},
 		{name: "Unauthorized", args: []string{"--token", "wrong", "components", "config", "show"}},
 		{name: "NoTool", args: []string{"--tool", "", "components", "config", "show"}},
@@ -295,7 +346,9 @@ func TestCommands(t *testing.T) {
 				if len(fs.reqs) != 0 {
 					t.Errorf("sent %q", fs.reqs)
 				}
-			case "ConfigCreateProblems", "ConfigDeletePromptNo", "ConfigDeletePromptEOF", "NoTool", "BadToolName":
+			case "ConfigCreateProblems", "ConfigDeletePromptNo", "ConfigDeletePromptEOF", "NoTool", "BadToolName",
+				"TokenShow", "TokenShowJSON", "TokenShowNone", "TokenShowNoneJSON", "TokenRefreshPromptNo", "TokenRefreshNone",
+				"TokenDeletePromptEOF", "TokenDeleteNone":
 				for _, r := range fs.reqs {
 					if !strings.HasPrefix(r, "GET ") {
 						t.Errorf("sent %q", r)

@@ -38,7 +38,7 @@ func newRootCmd(e *env) *cobra.Command {
 		Short: "Create, inspect and cancel deployments",
 	}
 	deployment.AddCommand(newDeploymentCreateCmd(e), newDeploymentListCmd(e), newDeploymentShowCmd(e), newDeploymentCancelCmd(e))
-	components.AddCommand(config, deployment, newComponentsDeployCmd(e))
+	components.AddCommand(config, deployment, newDeployTokenCmd(e), newComponentsDeployCmd(e))
 	root.AddCommand(components)
 
 	addServerCommands(root, e)

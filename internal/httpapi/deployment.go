@@ -78,6 +78,9 @@ func (a *api) handleDeploymentCreate() http.Handler {
 			}
 		}
 		opts := slipway.DeployOptions{ForceBuild: forceBuild, ForceRun: forceRun, Trigger: "cli", Actor: "admin"}
+		if byDeployToken(r.Context()) {
+			opts.Trigger, opts.Actor = "token", "deploy-token"
+		}
 		if req.Description != nil {
 			opts.Description = *req.Description
 		}

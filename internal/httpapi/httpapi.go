@@ -56,6 +56,23 @@ type Service interface {
 	DeploymentCancel(ctx context.Context, tool, id string) (slipway.Deployment, error)
 }
 
+// DeployTokens issues and checks the tools' deploy tokens; internal/auth
+// implements it. Errors are [*slipway.Error] values as for [Service].
+type DeployTokens interface {
+	// Create issues the tool's token; EConflict when it has one.
+	Create(ctx context.Context, tool string) (slipway.DeployToken, error)
+	// Refresh replaces the tool's token; ENotFound when it has none.
+	Refresh(ctx context.Context, tool string) (slipway.DeployToken, error)
+	// Get returns the tool's token; ENotFound when it has none.
+	Get(ctx context.Context, tool string) (slipway.DeployToken, error)
+	// Delete deletes the tool's token and returns it; ENotFound when it has
+	// none.
+	Delete(ctx context.Context, tool string) (slipway.DeployToken, error)
+	// Verify returns nil when presented is the tool's valid token, else an
+	// EUnauthorized error whose message does not contain presented.
+	Verify(ctx context.Context, tool, presented string) error
+}
+
 // DefaultMaxBodyBytes is the default limit of a request body: 1 MiB.
 const DefaultMaxBodyBytes = 1 << 20
 
@@ -65,6 +82,10 @@ type Config struct {
 	// must send "Authorization: Bearer <AdminToken>". When it is empty, every
 	// authenticated request is refused.
 	AdminToken string
+	// DeployTokens serves the …/deployment/token routes and checks the
+	// deploy tokens that POST …/deployment and GET …/deployment/{id} accept.
+	// When nil, the token routes answer 503 and deploy tokens are refused.
+	DeployTokens DeployTokens
 	// Logger receives the request log and internal errors. Default: a logger
 	// that discards everything.
 	Logger *slog.Logger
@@ -86,8 +107,12 @@ func NewHandler(svc Service, cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range a.routes() {
 		h := rt.handler
-		if !rt.public {
+		switch rt.access {
+		case adminOnly:
 			h = a.requireAdmin(h)
+		case adminOrDeployToken:
+			h = a.requireAdminOrDeployToken(h)
+		case public:
 		}
 		mux.Handle(rt.method+" "+rt.path, h)
 		if alias, ok := unprefixed(rt.path); ok {

@@ -18,7 +18,21 @@ import (
 // msgAuthRequired is the 401 message for a request without a valid token.
 const msgAuthRequired = "Authentication required: send 'Authorization: Bearer <token>' (the server's admin token is in its data directory)"
 
+// msgDeployAuthRequired is the 401 message of the two routes that also take
+// a deploy token, for a request with neither credential. (Toolforge says
+// "The 'x-toolforge-tool' header or a token are required".)
+const msgDeployAuthRequired = "Authentication required: send the tool's deploy token as ?token=… or an API token as 'Authorization: Bearer …'"
+
 type requestIDKey struct{}
+
+type deployTokenKey struct{}
+
+// byDeployToken reports whether the request was authorized by the tool's
+// deploy token (not the admin token).
+func byDeployToken(ctx context.Context) bool {
+	ok, _ := ctx.Value(deployTokenKey{}).(bool)
+	return ok
+}
 
 // requestIDFrom returns the request id that the middleware put in ctx.
 func requestIDFrom(ctx context.Context) string {
@@ -113,19 +127,80 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // and deadlines for the event stream).
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// requireAdmin refuses requests without "Authorization: Bearer <admin token>".
-func (a *api) requireAdmin(next http.Handler) http.Handler {
+// bearer returns the token of an "Authorization: Bearer <token>" header.
+func bearer(r *http.Request) (string, bool) {
+	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(token), true
+}
+
+// isAdmin reports whether r carries the admin bearer token.
+func (a *api) isAdmin(r *http.Request) bool {
 	want := []byte(a.cfg.AdminToken)
+	token, ok := bearer(r)
+	return ok && len(want) > 0 && subtle.ConstantTimeCompare([]byte(token), want) == 1
+}
+
+// unauthorized answers 401 with msg.
+func (a *api) unauthorized(w http.ResponseWriter, r *http.Request, msg string) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="slipway"`)
+	a.writeError(w, r, slipway.Errorf(slipway.EUnauthorized, "%s", msg))
+}
+
+// requireAdmin refuses requests without "Authorization: Bearer <admin token>".
+// A deploy token is no credential here: it gets the same 401.
+func (a *api) requireAdmin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-		ok := len(want) > 0 && strings.EqualFold(scheme, "Bearer") &&
-			subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), want) == 1
-		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="slipway"`)
-			a.writeError(w, r, slipway.Errorf(slipway.EUnauthorized, msgAuthRequired))
+		if !a.isAdmin(r) {
+			a.unauthorized(w, r, msgAuthRequired)
 			return
 		}
 		next.ServeHTTP(w, r)
+	})
+}
+
+// requireAdminOrDeployToken guards the two routes CI uses: a valid admin
+// bearer wins; otherwise the tool's deploy token is checked, taken from
+// ?token= (anywhere among the query keys) or else from a bearer that is not
+// the admin token. The token is never logged or echoed.
+func (a *api) requireAdminOrDeployToken(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.isAdmin(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		// Checked before "latest" reaches the handler: the deploy token is
+		// only for a deployment by ID (Toolforge matches latest first, and it
+		// takes the header only).
+		if r.PathValue("deploy_id") == "latest" {
+			a.unauthorized(w, r, msgAuthRequired)
+			return
+		}
+		presented, ok := "", false
+		if q := r.URL.Query(); q.Has("token") {
+			presented, ok = q.Get("token"), true
+		} else {
+			presented, ok = bearer(r)
+		}
+		if !ok || a.cfg.DeployTokens == nil {
+			a.unauthorized(w, r, msgDeployAuthRequired)
+			return
+		}
+		tool, err := toolName(r)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		if err := a.cfg.DeployTokens.Verify(r.Context(), tool, presented); err != nil {
+			if slipway.ErrorCode(err) == slipway.EUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="slipway"`)
+			}
+			a.writeError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), deployTokenKey{}, true)))
 	})
 }
 

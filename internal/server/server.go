@@ -33,6 +33,7 @@ import (
 
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 
+	"slipway.dev/slipway/internal/auth"
 	"slipway.dev/slipway/internal/build/localbuild"
 	"slipway.dev/slipway/internal/deploy"
 	"slipway.dev/slipway/internal/flock"
@@ -49,6 +50,10 @@ import (
 const (
 	// AdminTokenFile holds the admin API token (mode 0600).
 	AdminTokenFile = "admin-token"
+	// SecretKeyFile holds the 32-byte key that seals the deploy tokens in
+	// the store (mode 0600). Losing it makes `deploy-token show` fail; the
+	// tokens themselves keep working, and refresh makes new ones.
+	SecretKeyFile = "secret-key"
 	// InfoFile holds where a running server listens, as [Info] JSON.
 	InfoFile = "server.json"
 )
@@ -90,6 +95,9 @@ type Config struct {
 	// GoCache is the Go build cache the local builder shares; default the
 	// user's (`go env GOCACHE`), so app builds start warm.
 	GoCache string
+	// Now is the clock of the deploy tokens (their creation and expiry);
+	// default time.Now. Tests set it.
+	Now func() time.Time
 	// StopGrace is how long running steps may go on at shutdown before
 	// they are cancelled; default 3s.
 	StopGrace time.Duration
@@ -150,6 +158,10 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return err
 	}
 	if s.token, err = loadOrCreateToken(filepath.Join(dir, AdminTokenFile)); err != nil {
+		return err
+	}
+	key, err := loadOrCreateKey(filepath.Join(dir, SecretKeyFile))
+	if err != nil {
 		return err
 	}
 
@@ -213,9 +225,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("server: %w", err)
 	}
 
+	deployTokens, err := auth.New(s.db, key, s.cfg.Now)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
 	s.api = &http.Server{
 		Handler: httpapi.NewHandler(s.service, httpapi.Config{
-			AdminToken: s.token, Logger: s.logger, Health: s.health,
+			AdminToken: s.token, Logger: s.logger, Health: s.health, DeployTokens: deployTokens,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
@@ -376,6 +392,26 @@ func loadOrCreateToken(path string) (string, error) {
 		return "", fmt.Errorf("server: write admin token: %w", err)
 	}
 	return token, nil
+}
+
+// loadOrCreateKey returns the secret key in path, making a random one the
+// first time.
+func loadOrCreateKey(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil && len(b) == auth.KeySize:
+		return b, nil
+	case err == nil:
+		return nil, fmt.Errorf("server: %s is %d bytes, want %d", filepath.Base(path), len(b), auth.KeySize)
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("server: read secret key: %w", err)
+	}
+	key := make([]byte, auth.KeySize)
+	_, _ = rand.Read(key) // crypto/rand.Read never fails
+	if err := writeFileAtomic(path, key, 0o600); err != nil {
+		return nil, fmt.Errorf("server: write secret key: %w", err)
+	}
+	return key, nil
 }
 
 func writeJSON(path string, v any) error {

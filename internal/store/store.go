@@ -83,6 +83,16 @@ type StepUpdate struct {
 	IfStateIn []slipway.StepState
 }
 
+// DeployToken is a tool's deploy token as stored: never the token itself,
+// only its SHA-256 hex hash (to compare against) and a sealed copy (so that
+// it can be shown again). internal/auth makes and reads both.
+type DeployToken struct {
+	Tool      string
+	Hash      string
+	Sealed    string
+	CreatedAt time.Time
+}
+
 // Queries are the reads and writes, available on a [Store] and on a [Tx].
 // Methods return an error wrapping [ErrNotFound] for missing rows unless
 // they say otherwise.
@@ -159,6 +169,14 @@ type Queries interface {
 	// LiveRunDelete forgets a component; deleting an unknown one is not an
 	// error.
 	LiveRunDelete(ctx context.Context, tool, component string) error
+
+	// DeployTokenGet returns the tool's deploy token.
+	DeployTokenGet(ctx context.Context, tool string) (DeployToken, error)
+	// DeployTokenPut stores the tool's deploy token (insert or replace).
+	DeployTokenPut(ctx context.Context, t DeployToken) error
+	// DeployTokenDelete deletes the tool's deploy token; ErrNotFound when it
+	// has none.
+	DeployTokenDelete(ctx context.Context, tool string) error
 
 	// EventAppend appends an event and returns its sequence number, which
 	// grows across all deployments.

@@ -367,6 +367,23 @@ type ComponentRunMount string
 // ComponentRunPortProtocol defines model for ComponentRun.PortProtocol.
 type ComponentRunPortProtocol string
 
+// DeployToken defines model for DeployToken.
+type DeployToken struct {
+	// CreationDate When the token was made, RFC 3339 in UTC with microseconds (`2026-11-22T12:54:26.348440Z`). It expires a year (365 days) later.
+	CreationDate string `json:"creation_date"`
+
+	// Token A UUIDv4.
+	Token string `json:"token"`
+}
+
+// DeployTokenEnvelope defines model for DeployTokenEnvelope.
+type DeployTokenEnvelope struct {
+	Data DeployToken `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
 // Deployment defines model for Deployment.
 type Deployment struct {
 	Builds map[string]DeploymentBuild `json:"builds"`
@@ -792,7 +809,45 @@ type ClientInterface interface {
 	// Corresponds with PUT /components/v1/tool/{tool}/deployment/latest/cancel (the `CancelLatestDeployment` operationId).
 	CancelLatestDeployment(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// DeleteDeployToken Delete the tool's deploy token
+	//
+	// `messages.info[0]` is `Deploy token for {tool} deleted successfully.`
+	//
+	// Corresponds with DELETE /components/v1/tool/{tool}/deployment/token (the `DeleteDeployToken` operationId).
+	DeleteDeployToken(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetDeployToken The tool's deploy token
+	//
+	// Corresponds with GET /components/v1/tool/{tool}/deployment/token (the `GetDeployToken` operationId).
+	GetDeployToken(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateDeployToken Create the tool's deploy token
+	//
+	// Creates the tool's deploy token, a UUIDv4 that authorizes exactly two
+	// routes of this tool for one year: `POST …/deployment` and
+	// `GET …/deployment/{deploy_id}` (see the `deployToken` security
+	// scheme). `messages.info[0]` is
+	// `Deploy token for {tool} created successfully.` A tool that already
+	// has a token gets a 409
+	// `Deploy token already exists. Use the 'refresh' subcommand or PUT /tool/{tool}/deployment/token to refresh it.`
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/deployment/token (the `CreateDeployToken` operationId).
+	CreateDeployToken(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RefreshDeployToken Replace the tool's deploy token with a new one
+	//
+	// A new token and a new creation date (so a new year of validity); the
+	// old token stops working at once. `messages.info[0]` is
+	// `Deploy token for {tool} updated successfully.`
+	//
+	// Corresponds with PUT /components/v1/tool/{tool}/deployment/token (the `RefreshDeployToken` operationId).
+	RefreshDeployToken(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetDeployment One deployment
+	//
+	// Also authorized by the tool's deploy token, so that CI can poll the
+	// deployment it created until its status is final. The deploy token is
+	// not accepted for `deploy_id` `latest`.
 	//
 	// Corresponds with GET /components/v1/tool/{tool}/deployment/{deploy_id} (the `GetDeployment` operationId).
 	GetDeployment(ctx context.Context, tool Tool, deployId DeployID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1038,7 +1093,85 @@ func (c *Client) CancelLatestDeployment(ctx context.Context, tool Tool, reqEdito
 	return c.Client.Do(req)
 }
 
+// DeleteDeployToken Delete the tool's deploy token
+//
+// `messages.info[0]` is `Deploy token for {tool} deleted successfully.`
+//
+// Corresponds with DELETE /components/v1/tool/{tool}/deployment/token (the `DeleteDeployToken` operationId).
+func (c *Client) DeleteDeployToken(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteDeployTokenRequest(c.Server, tool)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetDeployToken The tool's deploy token
+//
+// Corresponds with GET /components/v1/tool/{tool}/deployment/token (the `GetDeployToken` operationId).
+func (c *Client) GetDeployToken(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDeployTokenRequest(c.Server, tool)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateDeployToken Create the tool's deploy token
+//
+// Creates the tool's deploy token, a UUIDv4 that authorizes exactly two
+// routes of this tool for one year: `POST …/deployment` and
+// `GET …/deployment/{deploy_id}` (see the `deployToken` security
+// scheme). `messages.info[0]` is
+// `Deploy token for {tool} created successfully.` A tool that already
+// has a token gets a 409
+// `Deploy token already exists. Use the 'refresh' subcommand or PUT /tool/{tool}/deployment/token to refresh it.`
+//
+// Corresponds with POST /components/v1/tool/{tool}/deployment/token (the `CreateDeployToken` operationId).
+func (c *Client) CreateDeployToken(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateDeployTokenRequest(c.Server, tool)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RefreshDeployToken Replace the tool's deploy token with a new one
+//
+// A new token and a new creation date (so a new year of validity); the
+// old token stops working at once. `messages.info[0]` is
+// `Deploy token for {tool} updated successfully.`
+//
+// Corresponds with PUT /components/v1/tool/{tool}/deployment/token (the `RefreshDeployToken` operationId).
+func (c *Client) RefreshDeployToken(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRefreshDeployTokenRequest(c.Server, tool)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetDeployment One deployment
+//
+// Also authorized by the tool's deploy token, so that CI can poll the
+// deployment it created until its status is final. The deploy token is
+// not accepted for `deploy_id` `latest`.
 //
 // Corresponds with GET /components/v1/tool/{tool}/deployment/{deploy_id} (the `GetDeployment` operationId).
 func (c *Client) GetDeployment(ctx context.Context, tool Tool, deployId DeployID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1519,6 +1652,142 @@ func NewCancelLatestDeploymentRequest(server string, tool Tool) (*http.Request, 
 	return req, nil
 }
 
+// NewDeleteDeployTokenRequest constructs an http.Request for the DeleteDeployToken method
+func NewDeleteDeployTokenRequest(server string, tool Tool) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/components/v1/tool/%s/deployment/token", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetDeployTokenRequest constructs an http.Request for the GetDeployToken method
+func NewGetDeployTokenRequest(server string, tool Tool) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/components/v1/tool/%s/deployment/token", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateDeployTokenRequest constructs an http.Request for the CreateDeployToken method
+func NewCreateDeployTokenRequest(server string, tool Tool) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/components/v1/tool/%s/deployment/token", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRefreshDeployTokenRequest constructs an http.Request for the RefreshDeployToken method
+func NewRefreshDeployTokenRequest(server string, tool Tool) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/components/v1/tool/%s/deployment/token", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetDeploymentRequest constructs an http.Request for the GetDeployment method
 func NewGetDeploymentRequest(server string, tool Tool, deployId DeployID) (*http.Request, error) {
 	var err error
@@ -1873,7 +2142,53 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /components/v1/tool/{tool}/deployment/latest/cancel (the `CancelLatestDeployment` operationId).
 	CancelLatestDeploymentWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*CancelLatestDeploymentResponse, error)
 
+	// DeleteDeployTokenWithResponse Delete the tool's deploy token
+	//
+	// `messages.info[0]` is `Deploy token for {tool} deleted successfully.`
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /components/v1/tool/{tool}/deployment/token (the `DeleteDeployToken` operationId).
+	DeleteDeployTokenWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*DeleteDeployTokenResponse, error)
+
+	// GetDeployTokenWithResponse The tool's deploy token
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /components/v1/tool/{tool}/deployment/token (the `GetDeployToken` operationId).
+	GetDeployTokenWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*GetDeployTokenResponse, error)
+
+	// CreateDeployTokenWithResponse Create the tool's deploy token
+	//
+	// Creates the tool's deploy token, a UUIDv4 that authorizes exactly two
+	// routes of this tool for one year: `POST …/deployment` and
+	// `GET …/deployment/{deploy_id}` (see the `deployToken` security
+	// scheme). `messages.info[0]` is
+	// `Deploy token for {tool} created successfully.` A tool that already
+	// has a token gets a 409
+	// `Deploy token already exists. Use the 'refresh' subcommand or PUT /tool/{tool}/deployment/token to refresh it.`
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/deployment/token (the `CreateDeployToken` operationId).
+	CreateDeployTokenWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*CreateDeployTokenResponse, error)
+
+	// RefreshDeployTokenWithResponse Replace the tool's deploy token with a new one
+	//
+	// A new token and a new creation date (so a new year of validity); the
+	// old token stops working at once. `messages.info[0]` is
+	// `Deploy token for {tool} updated successfully.`
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /components/v1/tool/{tool}/deployment/token (the `RefreshDeployToken` operationId).
+	RefreshDeployTokenWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*RefreshDeployTokenResponse, error)
+
 	// GetDeploymentWithResponse One deployment
+	//
+	// Also authorized by the tool's deploy token, so that CI can poll the
+	// deployment it created until its status is final. The deploy token is
+	// not accepted for `deploy_id` `latest`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2494,6 +2809,282 @@ func (r CancelLatestDeploymentResponse) ContentType() string {
 	return ""
 }
 
+type DeleteDeployTokenResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeployTokenEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteDeployTokenResponse) GetJSON200() *DeployTokenEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteDeployTokenResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteDeployTokenResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteDeployTokenResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteDeployTokenResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteDeployTokenResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteDeployTokenResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteDeployTokenResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteDeployTokenResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetDeployTokenResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeployTokenEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetDeployTokenResponse) GetJSON200() *DeployTokenEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetDeployTokenResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetDeployTokenResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetDeployTokenResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetDeployTokenResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetDeployTokenResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetDeployTokenResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetDeployTokenResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetDeployTokenResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateDeployTokenResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeployTokenEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateDeployTokenResponse) GetJSON200() *DeployTokenEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateDeployTokenResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateDeployTokenResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateDeployTokenResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateDeployTokenResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateDeployTokenResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateDeployTokenResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateDeployTokenResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateDeployTokenResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RefreshDeployTokenResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeployTokenEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RefreshDeployTokenResponse) GetJSON200() *DeployTokenEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RefreshDeployTokenResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RefreshDeployTokenResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r RefreshDeployTokenResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RefreshDeployTokenResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r RefreshDeployTokenResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RefreshDeployTokenResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RefreshDeployTokenResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RefreshDeployTokenResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetDeploymentResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2920,7 +3511,77 @@ func (c *ClientWithResponses) CancelLatestDeploymentWithResponse(ctx context.Con
 	return ParseCancelLatestDeploymentResponse(rsp)
 }
 
+// DeleteDeployTokenWithResponse Delete the tool's deploy token
+//
+// `messages.info[0]` is `Deploy token for {tool} deleted successfully.`
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /components/v1/tool/{tool}/deployment/token (the `DeleteDeployToken` operationId).
+func (c *ClientWithResponses) DeleteDeployTokenWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*DeleteDeployTokenResponse, error) {
+	rsp, err := c.DeleteDeployToken(ctx, tool, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteDeployTokenResponse(rsp)
+}
+
+// GetDeployTokenWithResponse The tool's deploy token
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /components/v1/tool/{tool}/deployment/token (the `GetDeployToken` operationId).
+func (c *ClientWithResponses) GetDeployTokenWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*GetDeployTokenResponse, error) {
+	rsp, err := c.GetDeployToken(ctx, tool, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDeployTokenResponse(rsp)
+}
+
+// CreateDeployTokenWithResponse Create the tool's deploy token
+//
+// Creates the tool's deploy token, a UUIDv4 that authorizes exactly two
+// routes of this tool for one year: `POST …/deployment` and
+// `GET …/deployment/{deploy_id}` (see the `deployToken` security
+// scheme). `messages.info[0]` is
+// `Deploy token for {tool} created successfully.` A tool that already
+// has a token gets a 409
+// `Deploy token already exists. Use the 'refresh' subcommand or PUT /tool/{tool}/deployment/token to refresh it.`
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /components/v1/tool/{tool}/deployment/token (the `CreateDeployToken` operationId).
+func (c *ClientWithResponses) CreateDeployTokenWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*CreateDeployTokenResponse, error) {
+	rsp, err := c.CreateDeployToken(ctx, tool, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateDeployTokenResponse(rsp)
+}
+
+// RefreshDeployTokenWithResponse Replace the tool's deploy token with a new one
+//
+// A new token and a new creation date (so a new year of validity); the
+// old token stops working at once. `messages.info[0]` is
+// `Deploy token for {tool} updated successfully.`
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /components/v1/tool/{tool}/deployment/token (the `RefreshDeployToken` operationId).
+func (c *ClientWithResponses) RefreshDeployTokenWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*RefreshDeployTokenResponse, error) {
+	rsp, err := c.RefreshDeployToken(ctx, tool, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRefreshDeployTokenResponse(rsp)
+}
+
 // GetDeploymentWithResponse One deployment
+//
+// Also authorized by the tool's deploy token, so that CI can poll the
+// deployment it created until its status is final. The deploy token is
+// not accepted for `deploy_id` `latest`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -3424,6 +4085,222 @@ func ParseCancelLatestDeploymentResponse(rsp *http.Response) (*CancelLatestDeplo
 			return nil, err
 		}
 		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteDeployTokenResponse parses an HTTP response from a DeleteDeployTokenWithResponse call
+func ParseDeleteDeployTokenResponse(rsp *http.Response) (*DeleteDeployTokenResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteDeployTokenResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeployTokenEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetDeployTokenResponse parses an HTTP response from a GetDeployTokenWithResponse call
+func ParseGetDeployTokenResponse(rsp *http.Response) (*GetDeployTokenResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetDeployTokenResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeployTokenEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateDeployTokenResponse parses an HTTP response from a CreateDeployTokenWithResponse call
+func ParseCreateDeployTokenResponse(rsp *http.Response) (*CreateDeployTokenResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateDeployTokenResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeployTokenEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRefreshDeployTokenResponse parses an HTTP response from a RefreshDeployTokenWithResponse call
+func ParseRefreshDeployTokenResponse(rsp *http.Response) (*RefreshDeployTokenResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RefreshDeployTokenResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeployTokenEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Invalid

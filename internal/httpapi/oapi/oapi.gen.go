@@ -365,6 +365,23 @@ type ComponentRunMount string
 // ComponentRunPortProtocol defines model for ComponentRun.PortProtocol.
 type ComponentRunPortProtocol string
 
+// DeployToken defines model for DeployToken.
+type DeployToken struct {
+	// CreationDate When the token was made, RFC 3339 in UTC with microseconds (`2026-11-22T12:54:26.348440Z`). It expires a year (365 days) later.
+	CreationDate string `json:"creation_date"`
+
+	// Token A UUIDv4.
+	Token string `json:"token"`
+}
+
+// DeployTokenEnvelope defines model for DeployTokenEnvelope.
+type DeployTokenEnvelope struct {
+	Data DeployToken `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
 // Deployment defines model for Deployment.
 type Deployment struct {
 	Builds map[string]DeploymentBuild `json:"builds"`
@@ -636,6 +653,18 @@ type ServerInterface interface {
 	// CancelLatestDeployment Cancel the tool's newest deployment
 	// (PUT /components/v1/tool/{tool}/deployment/latest/cancel)
 	CancelLatestDeployment(w http.ResponseWriter, r *http.Request, tool Tool)
+	// DeleteDeployToken Delete the tool's deploy token
+	// (DELETE /components/v1/tool/{tool}/deployment/token)
+	DeleteDeployToken(w http.ResponseWriter, r *http.Request, tool Tool)
+	// GetDeployToken The tool's deploy token
+	// (GET /components/v1/tool/{tool}/deployment/token)
+	GetDeployToken(w http.ResponseWriter, r *http.Request, tool Tool)
+	// CreateDeployToken Create the tool's deploy token
+	// (POST /components/v1/tool/{tool}/deployment/token)
+	CreateDeployToken(w http.ResponseWriter, r *http.Request, tool Tool)
+	// RefreshDeployToken Replace the tool's deploy token with a new one
+	// (PUT /components/v1/tool/{tool}/deployment/token)
+	RefreshDeployToken(w http.ResponseWriter, r *http.Request, tool Tool)
 	// GetDeployment One deployment
 	// (GET /components/v1/tool/{tool}/deployment/{deploy_id})
 	GetDeployment(w http.ResponseWriter, r *http.Request, tool Tool, deployId DeployID)
@@ -962,6 +991,110 @@ func (siw *ServerInterfaceWrapper) CancelLatestDeployment(w http.ResponseWriter,
 	handler.ServeHTTP(w, r)
 }
 
+// DeleteDeployToken operation middleware
+func (siw *ServerInterfaceWrapper) DeleteDeployToken(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteDeployToken(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetDeployToken operation middleware
+func (siw *ServerInterfaceWrapper) GetDeployToken(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetDeployToken(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateDeployToken operation middleware
+func (siw *ServerInterfaceWrapper) CreateDeployToken(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateDeployToken(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RefreshDeployToken operation middleware
+func (siw *ServerInterfaceWrapper) RefreshDeployToken(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RefreshDeployToken(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetDeployment operation middleware
 func (siw *ServerInterfaceWrapper) GetDeployment(w http.ResponseWriter, r *http.Request) {
 
@@ -1245,6 +1378,10 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/components/v1/tool/{tool}/config", wrapper.CreateToolConfig)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment", wrapper.ListDeployments)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment", wrapper.CreateDeployment)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/token", wrapper.DeleteDeployToken)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/token", wrapper.GetDeployToken)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/token", wrapper.CreateDeployToken)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/token", wrapper.RefreshDeployToken)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/latest", wrapper.GetLatestDeployment)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/{deploy_id}", wrapper.GetDeployment)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/{deploy_id}/events", wrapper.StreamDeploymentEvents)

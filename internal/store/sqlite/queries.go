@@ -807,3 +807,55 @@ func (q *queries) EventList(ctx context.Context, deploymentID string, after int6
 	}
 	return es, nil
 }
+
+// DeployTokenGet returns the tool's deploy token.
+func (q *queries) DeployTokenGet(ctx context.Context, tool string) (store.DeployToken, error) {
+	var (
+		t       = store.DeployToken{Tool: tool}
+		created sql.NullString
+	)
+	err := q.read.QueryRowContext(ctx,
+		`SELECT token_hash, token_sealed, created_at FROM deploy_tokens WHERE tool = ?`, tool).
+		Scan(&t.Hash, &t.Sealed, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.DeployToken{}, fmt.Errorf("deploy token of %s: %w", tool, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.DeployToken{}, fmt.Errorf("get deploy token of %s: %w", tool, err)
+	}
+	if t.CreatedAt, err = decTime(created); err != nil {
+		return store.DeployToken{}, fmt.Errorf("deploy token of %s: %w", tool, err)
+	}
+	return t, nil
+}
+
+// DeployTokenPut stores the tool's deploy token (insert or replace).
+func (q *queries) DeployTokenPut(ctx context.Context, t store.DeployToken) error {
+	if t.CreatedAt.IsZero() {
+		return fmt.Errorf("put deploy token of %s: no creation time", t.Tool)
+	}
+	_, err := q.write.ExecContext(ctx,
+		`INSERT OR REPLACE INTO deploy_tokens (tool, token_hash, token_sealed, created_at) VALUES (?, ?, ?, ?)`,
+		t.Tool, t.Hash, t.Sealed, encTime(t.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("put deploy token of %s: %w", t.Tool, err)
+	}
+	return nil
+}
+
+// DeployTokenDelete deletes the tool's deploy token; ErrNotFound when it has
+// none.
+func (q *queries) DeployTokenDelete(ctx context.Context, tool string) error {
+	res, err := q.write.ExecContext(ctx, `DELETE FROM deploy_tokens WHERE tool = ?`, tool)
+	if err != nil {
+		return fmt.Errorf("delete deploy token of %s: %w", tool, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("delete deploy token of %s: %w", tool, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("deploy token of %s: %w", tool, store.ErrNotFound)
+	}
+	return nil
+}

@@ -62,6 +62,9 @@ func testRestart(t *testing.T, f Factory, rf RestartFactory) {
 			mustDo(t, s.LiveRunPut(ctx, r))
 		}
 
+		tok := store.DeployToken{Tool: "tool", Hash: "h1", Sealed: "s1", CreatedAt: at(5).In(cet)}
+		mustDo(t, s.DeployTokenPut(ctx, tok))
+
 		s2 := rf(t, s)
 		if s2 == s {
 			t.Fatal("RestartFactory returned the same store")
@@ -88,6 +91,8 @@ func testRestart(t *testing.T, f Factory, rf RestartFactory) {
 		diff(t, "BuildList", builds, must(s2.BuildList(ctx, "tool"))(t))
 		diff(t, "BuildFindSuccessful", builds[1], must(s2.BuildFindSuccessful(ctx, "k1"))(t))
 		diff(t, "LiveRunList", runs, must(s2.LiveRunList(ctx, "tool"))(t))
+
+		diff(t, "DeployTokenGet", tok, must(s2.DeployTokenGet(ctx, "tool"))(t))
 
 		// Counters carry on where they were.
 		if v := must(s2.ConfigCreate(ctx, "tool", raw1, at(6)))(t); v != 4 {

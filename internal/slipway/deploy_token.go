@@ -1,0 +1,18 @@
+package slipway
+
+import "time"
+
+// DeployTokenLifetime is how long a deploy token is accepted after its
+// creation (Toolforge's token_lifetime). Refreshing a token starts it again.
+const DeployTokenLifetime = 365 * 24 * time.Hour
+
+// DeployToken is a tool's deploy token: a UUIDv4 string that authorizes
+// creating a deployment of that tool and reading one by ID (the two routes
+// CI uses), and nothing else.
+type DeployToken struct {
+	Token     string
+	CreatedAt time.Time
+}
+
+// ExpiresAt returns when the token stops being accepted.
+func (t DeployToken) ExpiresAt() time.Time { return t.CreatedAt.Add(DeployTokenLifetime) }
