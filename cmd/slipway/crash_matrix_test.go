@@ -121,7 +121,7 @@ func TestCrashMatrix(t *testing.T) {
 			if time.Now().After(deadline) {
 				t.Fatalf("deployment %s of %s not final after 10 minutes: %v", w.id, w.tool, d["long_status"])
 			}
-			time.Sleep(50 * time.Millisecond)
+			time.Sleep(200 * time.Millisecond)
 		}
 	}
 	counts := map[string]int{}
@@ -152,7 +152,7 @@ func envInt(t *testing.T, name string, def int) int {
 // waitFinal waits until a deployment is final, or for at most max.
 func (m *matrix) waitFinal(tool, id string, max time.Duration) {
 	m.t.Helper()
-	for end := time.Now().Add(max); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+	for end := time.Now().Add(max); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
 		if s, _ := m.deployment(tool, id)["status"].(string); s != "pending" && s != "running" && s != "cancelling" {
 			return
 		}
@@ -381,23 +381,33 @@ func (m *matrix) cli(args ...string) []byte {
 
 func (m *matrix) deployment(tool, id string) map[string]any {
 	m.t.Helper()
-	req, err := http.NewRequestWithContext(m.t.Context(), http.MethodGet, m.url+"/components/v1/tool/"+tool+"/deployment/"+id, nil)
-	if err != nil {
-		m.t.Fatal(err)
+	for {
+		req, err := http.NewRequestWithContext(m.t.Context(), http.MethodGet, m.url+"/components/v1/tool/"+tool+"/deployment/"+id, nil)
+		if err != nil {
+			m.t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+m.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			m.t.Fatal(err)
+		}
+		var env struct {
+			Data map[string]any `json:"data"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&env)
+		_ = resp.Body.Close()
+		if resp.StatusCode == http.StatusTooManyRequests {
+			// Polling faster than the server allows: wait as told, as a
+			// well-behaved client does.
+			wait, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+			time.Sleep(time.Duration(max(wait, 1)) * time.Second)
+			continue
+		}
+		if err != nil || resp.StatusCode != http.StatusOK {
+			m.t.Fatalf("GET deployment %s: %d %v", id, resp.StatusCode, err)
+		}
+		return env.Data
 	}
-	req.Header.Set("Authorization", "Bearer "+m.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var env struct {
-		Data map[string]any `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil || resp.StatusCode != http.StatusOK {
-		m.t.Fatalf("GET deployment %s: %d %v", id, resp.StatusCode, err)
-	}
-	return env.Data
 }
 
 var startMarker = regexp.MustCompile(`--- started pid \d+ \(generation (\d+)\)`)

@@ -276,6 +276,19 @@ func (c *Client) ConfigGet(ctx context.Context, tool string) (Envelope, error) {
 	return c.envelope(r.HTTPResponse, r.Body)
 }
 
+// ConfigGenerate returns a config generated from what is live for the tool
+// (nothing is stored); the warnings say it is an example, and whether it is
+// Toolforge's sample because nothing is live.
+func (c *Client) ConfigGenerate(ctx context.Context, tool string) (Envelope, error) {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	r, err := c.api.GenerateToolConfigWithResponse(ctx, tool)
+	if err != nil {
+		return c.result(ctx, nil, nil, err)
+	}
+	return c.envelope(r.HTTPResponse, r.Body)
+}
+
 // ConfigDelete deletes the tool's config; the data is the deleted config.
 func (c *Client) ConfigDelete(ctx context.Context, tool string) (Envelope, error) {
 	ctx, cancel := c.ctx(ctx)

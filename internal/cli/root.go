@@ -32,7 +32,7 @@ func newRootCmd(e *env) *cobra.Command {
 		Use:   "config",
 		Short: "Manage the tool's config",
 	}
-	config.AddCommand(newConfigCreateCmd(e), newConfigShowCmd(e), newConfigDeleteCmd(e))
+	config.AddCommand(newConfigCreateCmd(e), newConfigShowCmd(e), newConfigGenerateCmd(e), newConfigDeleteCmd(e))
 	deployment := &cobra.Command{
 		Use:   "deployment",
 		Short: "Create, inspect and cancel deployments",

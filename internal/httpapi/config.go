@@ -29,6 +29,23 @@ func (a *api) handleConfigGet() http.Handler {
 	})
 }
 
+// handleConfigGenerate serves GET …/tool/{tool}/config/generate.
+func (a *api) handleConfigGenerate() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tool, err := toolName(r)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		cfg, warnings, err := a.svc.ConfigGenerate(r.Context(), tool)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, oapi.ToolConfigEnvelope{Data: rawConfig(cfg), Messages: messages(nil, warnings, nil)})
+	})
+}
+
 // handleConfigCreate serves POST …/tool/{tool}/config. The body is JSON or
 // YAML; both go through toolconfig.Parse, whose problems become one
 // messages.error entry each (422) and whose warnings are sent back.

@@ -37,6 +37,7 @@ func (a *api) routes() []route {
 		{"GET", "/components/v1/tool/{tool}/config", adminOnly, a.handleConfigGet()},
 		{"POST", "/components/v1/tool/{tool}/config", adminOnly, a.handleConfigCreate()},
 		{"DELETE", "/components/v1/tool/{tool}/config", adminOnly, a.handleConfigDelete()},
+		{"GET", "/components/v1/tool/{tool}/config/generate", adminOnly, a.handleConfigGenerate()},
 
 		// The literal "token" and "latest" segments win over {deploy_id} in
 		// the mux, so neither is ever taken for a deployment ID.

@@ -641,6 +641,9 @@ type ServerInterface interface {
 	// CreateToolConfig Set the tool's config
 	// (POST /components/v1/tool/{tool}/config)
 	CreateToolConfig(w http.ResponseWriter, r *http.Request, tool Tool)
+	// GenerateToolConfig A config generated from what is live
+	// (GET /components/v1/tool/{tool}/config/generate)
+	GenerateToolConfig(w http.ResponseWriter, r *http.Request, tool Tool)
 	// ListDeployments The tool's deployments, oldest first
 	// (GET /components/v1/tool/{tool}/deployment)
 	ListDeployments(w http.ResponseWriter, r *http.Request, tool Tool)
@@ -771,6 +774,32 @@ func (siw *ServerInterfaceWrapper) CreateToolConfig(w http.ResponseWriter, r *ht
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.CreateToolConfig(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GenerateToolConfig operation middleware
+func (siw *ServerInterfaceWrapper) GenerateToolConfig(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GenerateToolConfig(w, r, tool)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1376,6 +1405,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/components/v1/tool/{tool}/config", wrapper.DeleteToolConfig)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/config", wrapper.GetToolConfig)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/components/v1/tool/{tool}/config", wrapper.CreateToolConfig)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/config/generate", wrapper.GenerateToolConfig)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment", wrapper.ListDeployments)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment", wrapper.CreateDeployment)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/token", wrapper.DeleteDeployToken)
