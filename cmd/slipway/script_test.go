@@ -66,6 +66,7 @@ func TestScript(t *testing.T) {
 			"steps":      cmdSteps,
 			"starts":     cmdStarts,
 			"lines":      cmdLines,
+			"gone":       cmdGone,
 			"count":      cmdCount,
 			"setvar":     cmdSetVar,
 			"stopped":    cmdStopped,
@@ -467,4 +468,42 @@ func cmdErrMsg(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("%s is not an error envelope: %s", args[0], text)
 	}
 	fmt.Fprintln(ts.Stdout(), env.Messages.Error[0])
+}
+
+// gone TEXT: assert that no process whose command line contains TEXT is
+// left, waiting up to 10 s for killed ones to disappear (a signal to a
+// process group is delivered asynchronously).
+func cmdGone(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: gone TEXT")
+	}
+	var left []string
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		left = processesMatching(args[0])
+		if len(left) == 0 {
+			return
+		}
+	}
+	ts.Fatalf("processes matching %q still run after 10s: %v", args[0], left)
+}
+
+// processesMatching lists "pid cmdline" of live (non-zombie) processes
+// whose command line contains text.
+func processesMatching(text string) []string {
+	entries, _ := os.ReadDir("/proc")
+	var out []string
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil || e.Name() == strconv.Itoa(os.Getpid()) {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || len(b) == 0 { // gone, or a zombie
+			continue
+		}
+		cmdline := strings.ReplaceAll(strings.TrimRight(string(b), "\x00"), "\x00", " ")
+		if strings.Contains(cmdline, text) {
+			out = append(out, e.Name()+" "+cmdline)
+		}
+	}
+	return out
 }
