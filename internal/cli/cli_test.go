@@ -99,6 +99,10 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, 401, `{"messages":{"error":["Authentication required: send 'Authorization: Bearer <token>' (the server's admin token is in its data directory)"],"info":[],"warning":[]}}`)
 		return
 	}
+	if strings.HasPrefix(r.URL.Path, "/v1/admin/tokens") {
+		serveAdminTokens(w, r)
+		return
+	}
 	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/components/v1/tool/"), "/")
 	tool, rest := parts[0], strings.Join(parts[1:], "/")
 	if tool == "broken" {
@@ -203,6 +207,29 @@ func serveToken(w http.ResponseWriter, method, tool string) {
 		ok(newTokenData, "updated")
 	case method == "DELETE":
 		ok(tokenData, "deleted")
+	}
+}
+
+const (
+	apiTokenOne = `{"created":"2026-11-22T12:54:26.348440Z","description":"GitLab CI","id":"0f3c9a1b2d4e5f60","tool":"mytool"}`
+	apiTokenTwo = `{"created":"2026-11-23T08:00:00Z","description":"","id":"a1b2c3d4e5f60718","tool":"other"}`
+)
+
+// serveAdminTokens answers /v1/admin/tokens[/{id}].
+func serveAdminTokens(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.Method == "POST":
+		reply(w, 200, `{"data":{"created":"2026-11-22T12:54:26.348440Z","description":"GitLab CI","id":"0f3c9a1b2d4e5f60","token":"slw_t_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I","tool":"mytool"},"messages":{"error":[],"info":["API token 0f3c9a1b2d4e5f60 for tool mytool created; it will not be shown again."],"warning":[]}}`)
+	case r.Method == "GET" && r.URL.Query().Get("tool") == "mytool":
+		reply(w, 200, `{"data":[`+apiTokenOne+`],`+msgs+`}`)
+	case r.Method == "GET" && r.URL.Query().Get("tool") == "":
+		reply(w, 200, `{"data":[`+apiTokenOne+`,`+apiTokenTwo+`],`+msgs+`}`)
+	case r.Method == "GET":
+		reply(w, 200, `{"data":[],`+msgs+`}`)
+	case r.Method == "DELETE" && r.URL.Path == "/v1/admin/tokens/0f3c9a1b2d4e5f60":
+		reply(w, 200, `{"messages":{"error":[],"info":["API token 0f3c9a1b2d4e5f60 revoked."],"warning":[]}}`)
+	default:
+		reply(w, 404, `{"messages":{"error":["No API token found with id: `+strings.TrimPrefix(r.URL.Path, "/v1/admin/tokens/")+`"],"info":[],"warning":[]}}`)
 	}
 }
 
@@ -323,6 +350,17 @@ func TestCommands(t *testing.T) {
 		{name: "TokenDeleteSureJSON", args: []string{"--json", "components", "deploy-token", "delete", "--yes-im-sure"}},
 		{name: "TokenDeletePromptEOF", args: []string{"components", "deploy-token", "delete"}},
 		{name: "TokenDeleteNone", args: []string{"--tool", "other", "components", "deploy-token", "delete", "--yes-im-sure"}},
+		{name: "AdminTokenCreate", args: []string{"admin", "token", "create", "--tool", "mytool", "--description", "GitLab CI"}, wantReq: `POST /v1/admin/tokens {"description":"GitLab CI","tool":"mytool"}`},
+		{name: "AdminTokenCreateJSON", args: []string{"--json", "admin", "token", "create", "--tool", "mytool", "--description", "GitLab CI"}},
+		{name: "AdminTokenList", args: []string{"admin", "token", "list"}, wantReq: "GET /v1/admin/tokens"},
+		{name: "AdminTokenListTool", args: []string{"admin", "token", "list", "--tool", "mytool"}, wantReq: "GET /v1/admin/tokens?tool=mytool"},
+		{name: "AdminTokenListEmpty", args: []string{"admin", "token", "list", "--tool", "nobody"}},
+		{name: "AdminTokenListJSON", args: []string{"admin", "token", "list", "--json"}},
+		{name: "AdminTokenRevokeSure", args: []string{"admin", "token", "revoke", "0f3c9a1b2d4e5f60", "--yes-im-sure"}, wantReq: "DELETE /v1/admin/tokens/0f3c9a1b2d4e5f60"},
+		{name: "AdminTokenRevokePromptYes", args: []string{"admin", "token", "revoke", "0f3c9a1b2d4e5f60"}, stdin: "yes\n", wantReq: "DELETE /v1/admin/tokens/0f3c9a1b2d4e5f60"},
+		{name: "AdminTokenRevokePromptNo", args: []string{"admin", "token", "revoke", "0f3c9a1b2d4e5f60"}, stdin: "n\n"},
+		{name: "AdminTokenRevokeNone", args: []string{"admin", "token", "revoke", "nothere", "--yes-im-sure"}},
+		{name: "AdminTokenRevokeNoID", args: []string{"admin", "token", "revoke"}},
 		{name: "ServerError", args: []string{"--tool", "broken", "components", "deployment", "list"}},
 		{name: "Unauthorized", args: []string{"--token", "wrong", "components", "config", "show"}},
 		{name: "NoTool", args: []string{"--tool", "", "components", "config", "show"}},
@@ -363,7 +401,7 @@ func TestCommands(t *testing.T) {
 				}
 			case "ConfigCreateProblems", "ConfigDeletePromptNo", "ConfigDeletePromptEOF", "NoTool", "BadToolName",
 				"TokenShow", "TokenShowJSON", "TokenShowNone", "TokenShowNoneJSON", "TokenRefreshPromptNo", "TokenRefreshNone",
-				"TokenDeletePromptEOF", "TokenDeleteNone":
+				"TokenDeletePromptEOF", "TokenDeleteNone", "AdminTokenRevokePromptNo", "AdminTokenRevokeNoID":
 				for _, r := range fs.reqs {
 					if !strings.HasPrefix(r, "GET ") {
 						t.Errorf("sent %q", r)

@@ -81,6 +81,9 @@ func (a *api) handleDeploymentCreate() http.Handler {
 		if byDeployToken(r.Context()) {
 			opts.Trigger, opts.Actor = "token", "deploy-token"
 		}
+		if tok, ok := byToolToken(r.Context()); ok {
+			opts.Actor = "tool-token:" + tok.ID
+		}
 		if req.Description != nil {
 			opts.Description = *req.Description
 		}

@@ -79,6 +79,22 @@ type DeployTokens interface {
 	Verify(ctx context.Context, tool, presented string) error
 }
 
+// APITokens manages and identifies the tool-scoped API tokens;
+// internal/auth implements it. Errors are [*slipway.Error] values as for
+// [Service].
+type APITokens interface {
+	// CreateToken issues a token for tool and returns it (shown once) with
+	// its description; EInvalid for a bad tool name.
+	CreateToken(ctx context.Context, tool, description string) (slipway.APIToken, string, error)
+	// List returns the tool's tokens (every tool's for ""), oldest first.
+	List(ctx context.Context, tool string) ([]slipway.APIToken, error)
+	// Revoke deletes a token; ENotFound when there is none with this id.
+	Revoke(ctx context.Context, id string) error
+	// IdentifyToken returns the token that bearer is; ok is false when it
+	// is none (or a revoked one).
+	IdentifyToken(ctx context.Context, bearer string) (tok slipway.APIToken, ok bool, err error)
+}
+
 // DefaultMaxBodyBytes is the default limit of a request body: 1 MiB.
 const DefaultMaxBodyBytes = 1 << 20
 
@@ -92,6 +108,10 @@ type Config struct {
 	// deploy tokens that POST …/deployment and GET …/deployment/{id} accept.
 	// When nil, the token routes answer 503 and deploy tokens are refused.
 	DeployTokens DeployTokens
+	// APITokens serves /v1/admin/tokens and identifies the tool-scoped API
+	// tokens, which act on their own tool's routes only. When nil, the admin
+	// routes answer 503 and only the admin token (and deploy tokens) work.
+	APITokens APITokens
 	// Logger receives the request log and internal errors. Default: a logger
 	// that discards everything.
 	Logger *slog.Logger
@@ -134,6 +154,8 @@ func NewHandler(svc Service, cfg Config) http.Handler {
 		switch rt.access {
 		case adminOnly:
 			h = a.requireAdmin(h)
+		case adminOrToolToken:
+			h = a.requireAdminOrToolToken(h)
 		case adminOrDeployToken:
 			h = a.requireAdminOrDeployToken(h)
 		case public:

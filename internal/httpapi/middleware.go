@@ -27,11 +27,56 @@ type requestIDKey struct{}
 
 type deployTokenKey struct{}
 
+type toolTokenKey struct{}
+
+// msgAdminOnly is the 403 message of an admin route for a tool's API token.
+const msgAdminOnly = "Admin routes need the admin token."
+
 // byDeployToken reports whether the request was authorized by the tool's
 // deploy token (not the admin token).
 func byDeployToken(ctx context.Context) bool {
 	ok, _ := ctx.Value(deployTokenKey{}).(bool)
 	return ok
+}
+
+// byToolToken returns the tool-scoped API token that authorized the request,
+// if one did.
+func byToolToken(ctx context.Context) (slipway.APIToken, bool) {
+	tok, ok := ctx.Value(toolTokenKey{}).(slipway.APIToken)
+	return tok, ok
+}
+
+// credentialOf names the credential that authorized the request, never by
+// its secret: "admin", "deploy" or "tool-token:<id>".
+func credentialOf(ctx context.Context) string {
+	if tok, ok := byToolToken(ctx); ok {
+		return "tool-token:" + tok.ID
+	}
+	if byDeployToken(ctx) {
+		return "deploy"
+	}
+	return "admin"
+}
+
+// toolToken returns the tool-scoped API token that r's bearer is, if any.
+// An error is a failed lookup (answered 500), not a wrong token.
+func (a *api) toolToken(r *http.Request) (slipway.APIToken, bool, error) {
+	token, ok := bearer(r)
+	if !ok || token == "" || a.cfg.APITokens == nil {
+		return slipway.APIToken{}, false, nil
+	}
+	return a.cfg.APITokens.IdentifyToken(r.Context(), token)
+}
+
+// serveToolToken lets a request authorized by tok through when the route's
+// {tool} is tok's tool, else answers 403.
+func (a *api) serveToolToken(w http.ResponseWriter, r *http.Request, tok slipway.APIToken, next http.Handler) {
+	if tool := r.PathValue("tool"); tool != tok.Tool {
+		a.writeError(w, r, slipway.Errorf(slipway.EForbidden,
+			"This token is for tool '%s'; it cannot act on tool '%s'.", tok.Tool, tool))
+		return
+	}
+	next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), toolTokenKey{}, tok)))
 }
 
 // requestIDFrom returns the request id that the middleware put in ctx.
@@ -149,26 +194,63 @@ func (a *api) unauthorized(w http.ResponseWriter, r *http.Request, msg string) {
 	a.writeError(w, r, slipway.Errorf(slipway.EUnauthorized, "%s", msg))
 }
 
-// requireAdmin refuses requests without "Authorization: Bearer <admin token>".
-// A deploy token is no credential here: it gets the same 401.
+// requireAdmin refuses requests without "Authorization: Bearer <admin token>":
+// a tool's API token gets 403, anything else (a deploy token too) 401.
 func (a *api) requireAdmin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !a.isAdmin(r) {
-			a.unauthorized(w, r, msgAuthRequired)
+		if a.isAdmin(r) {
+			next.ServeHTTP(w, r)
 			return
 		}
-		next.ServeHTTP(w, r)
+		_, ok, err := a.toolToken(r)
+		switch {
+		case err != nil:
+			a.writeError(w, r, err)
+		case ok:
+			a.writeError(w, r, slipway.Errorf(slipway.EForbidden, "%s", msgAdminOnly))
+		default:
+			a.unauthorized(w, r, msgAuthRequired)
+		}
+	})
+}
+
+// requireAdminOrToolToken guards a tool's routes: the admin bearer, or an
+// API token of the {tool} in the path (another tool's gets 403). A deploy
+// token is no credential here: it gets the same 401 as none.
+func (a *api) requireAdminOrToolToken(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.isAdmin(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		tok, ok, err := a.toolToken(r)
+		switch {
+		case err != nil:
+			a.writeError(w, r, err)
+		case ok:
+			a.serveToolToken(w, r, tok, next)
+		default:
+			a.unauthorized(w, r, msgAuthRequired)
+		}
 	})
 }
 
 // requireAdminOrDeployToken guards the two routes CI uses: a valid admin
-// bearer wins; otherwise the tool's deploy token is checked, taken from
-// ?token= (anywhere among the query keys) or else from a bearer that is not
-// the admin token. The token is never logged or echoed.
+// bearer wins, then a tool's API token (as requireAdminOrToolToken);
+// otherwise the tool's deploy token is checked, taken from ?token= (anywhere
+// among the query keys) or else from a bearer that is not the admin token.
+// The token is never logged or echoed.
 func (a *api) requireAdminOrDeployToken(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if a.isAdmin(r) {
 			next.ServeHTTP(w, r)
+			return
+		}
+		if tok, ok, err := a.toolToken(r); err != nil {
+			a.writeError(w, r, err)
+			return
+		} else if ok {
+			a.serveToolToken(w, r, tok, next)
 			return
 		}
 		// Checked before "latest" reaches the handler: the deploy token is

@@ -75,7 +75,8 @@ const (
 )
 
 // bucketKey names a bucket. Credentials are named by kind ("admin",
-// "deploy"), never by their secret: a tool has one deploy token.
+// "deploy") or by id ("tool-token:<id>"), never by their secret: a tool has
+// one deploy token.
 type bucketKey struct {
 	kind       bucketKind
 	credential string
@@ -220,11 +221,7 @@ func (a *api) rateLimited(method, path string, next http.Handler) http.Handler {
 		keys := [2]bucketKey{{kind: toolBucket, tool: tool}}
 		n := 1
 		if poll {
-			credential := "admin"
-			if byDeployToken(r.Context()) {
-				credential = "deploy"
-			}
-			keys[1] = bucketKey{kind: pollBucket, credential: credential, tool: tool, deployment: r.PathValue("deploy_id")}
+			keys[1] = bucketKey{kind: pollBucket, credential: credentialOf(r.Context()), tool: tool, deployment: r.PathValue("deploy_id")}
 			n = 2
 		}
 		if ok, wait := a.limits.allow(keys[:n]...); !ok {

@@ -13,9 +13,10 @@ const componentsPrefix = "/components"
 type access int
 
 const (
-	adminOnly          access = iota // the admin bearer token
+	adminOnly          access = iota // the admin bearer token only (a tool's API token gets 403)
 	public                           // none needed
-	adminOrDeployToken               // the admin bearer token, or the tool's deploy token
+	adminOrToolToken                 // the admin bearer token, or the {tool}'s API token
+	adminOrDeployToken               // adminOrToolToken, or the tool's deploy token
 )
 
 // route is one operation of the API: method and Go 1.22 ServeMux path, as in
@@ -34,25 +35,29 @@ func (a *api) routes() []route {
 		{"GET", "/openapi.json", public, a.handleOpenAPI()},
 		{"GET", "/components/v1/healthz", public, a.handleHealth()},
 
-		{"GET", "/components/v1/tool/{tool}/config", adminOnly, a.handleConfigGet()},
-		{"POST", "/components/v1/tool/{tool}/config", adminOnly, a.handleConfigCreate()},
-		{"DELETE", "/components/v1/tool/{tool}/config", adminOnly, a.handleConfigDelete()},
-		{"GET", "/components/v1/tool/{tool}/config/generate", adminOnly, a.handleConfigGenerate()},
+		{"GET", "/v1/admin/tokens", adminOnly, a.handleAPITokenList()},
+		{"POST", "/v1/admin/tokens", adminOnly, a.handleAPITokenCreate()},
+		{"DELETE", "/v1/admin/tokens/{id}", adminOnly, a.handleAPITokenRevoke()},
+
+		{"GET", "/components/v1/tool/{tool}/config", adminOrToolToken, a.handleConfigGet()},
+		{"POST", "/components/v1/tool/{tool}/config", adminOrToolToken, a.handleConfigCreate()},
+		{"DELETE", "/components/v1/tool/{tool}/config", adminOrToolToken, a.handleConfigDelete()},
+		{"GET", "/components/v1/tool/{tool}/config/generate", adminOrToolToken, a.handleConfigGenerate()},
 
 		// The literal "token" and "latest" segments win over {deploy_id} in
 		// the mux, so neither is ever taken for a deployment ID.
-		{"GET", "/components/v1/tool/{tool}/deployment/token", adminOnly, a.handleDeployTokenGet()},
-		{"POST", "/components/v1/tool/{tool}/deployment/token", adminOnly, a.handleDeployTokenCreate()},
-		{"PUT", "/components/v1/tool/{tool}/deployment/token", adminOnly, a.handleDeployTokenRefresh()},
-		{"DELETE", "/components/v1/tool/{tool}/deployment/token", adminOnly, a.handleDeployTokenDelete()},
+		{"GET", "/components/v1/tool/{tool}/deployment/token", adminOrToolToken, a.handleDeployTokenGet()},
+		{"POST", "/components/v1/tool/{tool}/deployment/token", adminOrToolToken, a.handleDeployTokenCreate()},
+		{"PUT", "/components/v1/tool/{tool}/deployment/token", adminOrToolToken, a.handleDeployTokenRefresh()},
+		{"DELETE", "/components/v1/tool/{tool}/deployment/token", adminOrToolToken, a.handleDeployTokenDelete()},
 
-		{"GET", "/components/v1/tool/{tool}/deployment", adminOnly, a.handleDeploymentList()},
+		{"GET", "/components/v1/tool/{tool}/deployment", adminOrToolToken, a.handleDeploymentList()},
 		{"POST", "/components/v1/tool/{tool}/deployment", adminOrDeployToken, a.handleDeploymentCreate()},
-		{"GET", "/components/v1/tool/{tool}/deployment/latest", adminOnly, a.handleDeploymentGet()},
+		{"GET", "/components/v1/tool/{tool}/deployment/latest", adminOrToolToken, a.handleDeploymentGet()},
 		{"GET", "/components/v1/tool/{tool}/deployment/{deploy_id}", adminOrDeployToken, a.handleDeploymentGet()},
-		{"GET", "/components/v1/tool/{tool}/deployment/{deploy_id}/events", adminOnly, a.handleDeploymentEvents()},
-		{"PUT", "/components/v1/tool/{tool}/deployment/latest/cancel", adminOnly, a.handleDeploymentCancel()},
-		{"PUT", "/components/v1/tool/{tool}/deployment/{deploy_id}/cancel", adminOnly, a.handleDeploymentCancel()},
+		{"GET", "/components/v1/tool/{tool}/deployment/{deploy_id}/events", adminOrToolToken, a.handleDeploymentEvents()},
+		{"PUT", "/components/v1/tool/{tool}/deployment/latest/cancel", adminOrToolToken, a.handleDeploymentCancel()},
+		{"PUT", "/components/v1/tool/{tool}/deployment/{deploy_id}/cancel", adminOrToolToken, a.handleDeploymentCancel()},
 	}
 }
 

@@ -16,3 +16,12 @@ type DeployToken struct {
 
 // ExpiresAt returns when the token stops being accepted.
 func (t DeployToken) ExpiresAt() time.Time { return t.CreatedAt.Add(DeployTokenLifetime) }
+
+// APIToken describes a tool-scoped API token, never the token itself: a
+// bearer that acts for Tool only, on that tool's routes.
+type APIToken struct {
+	ID          string
+	Tool        string
+	Description string
+	CreatedAt   time.Time
+}

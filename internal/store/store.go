@@ -93,6 +93,18 @@ type DeployToken struct {
 	CreatedAt time.Time
 }
 
+// APIToken is a tool-scoped API token as stored: never the token itself,
+// only its SHA-256 hex hash. internal/auth makes it.
+type APIToken struct {
+	ID          string
+	Tool        string
+	Hash        string
+	Description string
+	CreatedAt   time.Time
+	// LastUsedAt is the zero time when it is not recorded.
+	LastUsedAt time.Time
+}
+
 // Queries are the reads and writes, available on a [Store] and on a [Tx].
 // Methods return an error wrapping [ErrNotFound] for missing rows unless
 // they say otherwise.
@@ -177,6 +189,18 @@ type Queries interface {
 	// DeployTokenDelete deletes the tool's deploy token; ErrNotFound when it
 	// has none.
 	DeployTokenDelete(ctx context.Context, tool string) error
+
+	// APITokenCreate inserts an API token; an ID or hash that exists is an
+	// error.
+	APITokenCreate(ctx context.Context, t APIToken) error
+	// APITokenByHash returns the API token with this hash.
+	APITokenByHash(ctx context.Context, hash string) (APIToken, error)
+	// APITokenList returns the tool's API tokens (every tool's when tool is
+	// ""), oldest first; an empty list when there are none.
+	APITokenList(ctx context.Context, tool string) ([]APIToken, error)
+	// APITokenDelete deletes an API token; ErrNotFound when it does not
+	// exist.
+	APITokenDelete(ctx context.Context, id string) error
 
 	// EventAppend appends an event and returns its sequence number, which
 	// grows across all deployments.

@@ -309,6 +309,47 @@ func (e ToolConfigConfigVersion) Valid() bool {
 	}
 }
 
+// APIToken defines model for APIToken.
+type APIToken struct {
+	Created     time.Time `json:"created"`
+	Description string    `json:"description"`
+	Id          string    `json:"id"`
+	Tool        string    `json:"tool"`
+}
+
+// APITokenCreateRequest defines model for APITokenCreateRequest.
+type APITokenCreateRequest struct {
+	Description *string `json:"description,omitempty"`
+	Tool        string  `json:"tool"`
+}
+
+// APITokenCreated defines model for APITokenCreated.
+type APITokenCreated struct {
+	Created     time.Time `json:"created"`
+	Description string    `json:"description"`
+	Id          string    `json:"id"`
+
+	// Token The token; never shown again.
+	Token string `json:"token"`
+	Tool  string `json:"tool"`
+}
+
+// APITokenCreatedEnvelope defines model for APITokenCreatedEnvelope.
+type APITokenCreatedEnvelope struct {
+	Data APITokenCreated `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// APITokenListEnvelope defines model for APITokenListEnvelope.
+type APITokenListEnvelope struct {
+	Data []APIToken `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
 // Component defines model for Component.
 type Component struct {
 	// Build Exactly one of repository+ref, reuse_from or image.
@@ -564,6 +605,9 @@ type BadRequest = ErrorEnvelope
 // Conflict The body of every error response; it has no `data` key.
 type Conflict = ErrorEnvelope
 
+// Forbidden The body of every error response; it has no `data` key.
+type Forbidden = ErrorEnvelope
+
 // Internal The body of every error response; it has no `data` key.
 type Internal = ErrorEnvelope
 
@@ -621,11 +665,20 @@ type StreamDeploymentEventsParams struct {
 	LastEventID *string `json:"Last-Event-ID,omitempty"`
 }
 
+// ListAPITokensParams defines parameters for ListAPITokens.
+type ListAPITokensParams struct {
+	// Tool Only this tool's tokens.
+	Tool *string `form:"tool,omitempty" json:"tool,omitempty"`
+}
+
 // CreateToolConfigJSONRequestBody defines body for CreateToolConfig for application/json ContentType.
 type CreateToolConfigJSONRequestBody = ToolConfig
 
 // CreateDeploymentJSONRequestBody defines body for CreateDeployment for application/json ContentType.
 type CreateDeploymentJSONRequestBody = DeploymentCreateRequest
+
+// CreateAPITokenJSONRequestBody defines body for CreateAPIToken for application/json ContentType.
+type CreateAPITokenJSONRequestBody = APITokenCreateRequest
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
@@ -680,6 +733,15 @@ type ServerInterface interface {
 	// GetOpenAPI This API description, as JSON
 	// (GET /openapi.json)
 	GetOpenAPI(w http.ResponseWriter, r *http.Request)
+	// ListAPITokens List the tool-scoped API tokens
+	// (GET /v1/admin/tokens)
+	ListAPITokens(w http.ResponseWriter, r *http.Request, params ListAPITokensParams)
+	// CreateAPIToken Create a tool-scoped API token
+	// (POST /v1/admin/tokens)
+	CreateAPIToken(w http.ResponseWriter, r *http.Request)
+	// RevokeAPIToken Revoke a tool-scoped API token
+	// (DELETE /v1/admin/tokens/{id})
+	RevokeAPIToken(w http.ResponseWriter, r *http.Request, id string)
 }
 
 // ServerInterfaceWrapper converts contexts to parameters.
@@ -1280,6 +1342,79 @@ func (siw *ServerInterfaceWrapper) GetOpenAPI(w http.ResponseWriter, r *http.Req
 	handler.ServeHTTP(w, r)
 }
 
+// ListAPITokens operation middleware
+func (siw *ServerInterfaceWrapper) ListAPITokens(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAPITokensParams
+
+	// ------------- Optional query parameter "tool" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tool", r.URL.Query(), &params.Tool, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "tool"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListAPITokens(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateAPIToken operation middleware
+func (siw *ServerInterfaceWrapper) CreateAPIToken(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateAPIToken(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RevokeAPIToken operation middleware
+func (siw *ServerInterfaceWrapper) RevokeAPIToken(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", r.PathValue("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RevokeAPIToken(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 type UnescapedCookieParamError struct {
 	ParamName string
 	Err       error
@@ -1417,6 +1552,9 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/{deploy_id}/events", wrapper.StreamDeploymentEvents)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/latest/cancel", wrapper.CancelLatestDeployment)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/{deploy_id}/cancel", wrapper.CancelDeployment)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/admin/tokens", wrapper.ListAPITokens)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/admin/tokens", wrapper.CreateAPIToken)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/v1/admin/tokens/{id}", wrapper.RevokeAPIToken)
 
 	return m
 }

@@ -859,3 +859,89 @@ func (q *queries) DeployTokenDelete(ctx context.Context, tool string) error {
 	}
 	return nil
 }
+
+// APITokenCreate inserts an API token.
+func (q *queries) APITokenCreate(ctx context.Context, t store.APIToken) error {
+	if t.CreatedAt.IsZero() {
+		return fmt.Errorf("create API token %s: no creation time", t.ID)
+	}
+	_, err := q.write.ExecContext(ctx,
+		`INSERT INTO api_tokens (id, tool, hash, description, created_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		t.ID, t.Tool, t.Hash, t.Description, encTime(t.CreatedAt), encTime(t.LastUsedAt))
+	if err != nil {
+		return fmt.Errorf("create API token %s: %w", t.ID, err)
+	}
+	return nil
+}
+
+// scanAPIToken reads one row of the columns id, tool, hash, description,
+// created_at, last_used_at, in this order.
+func scanAPIToken(scan func(dest ...any) error) (store.APIToken, error) {
+	var (
+		t             store.APIToken
+		created, used sql.NullString
+	)
+	if err := scan(&t.ID, &t.Tool, &t.Hash, &t.Description, &created, &used); err != nil {
+		return store.APIToken{}, err
+	}
+	var err error
+	if t.CreatedAt, err = decTime(created); err != nil {
+		return store.APIToken{}, err
+	}
+	if t.LastUsedAt, err = decTime(used); err != nil {
+		return store.APIToken{}, err
+	}
+	return t, nil
+}
+
+// APITokenByHash returns the API token with this hash.
+func (q *queries) APITokenByHash(ctx context.Context, hash string) (store.APIToken, error) {
+	row := q.read.QueryRowContext(ctx, `SELECT id, tool, hash, description, created_at, last_used_at FROM api_tokens WHERE hash = ?`, hash)
+	t, err := scanAPIToken(row.Scan)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.APIToken{}, fmt.Errorf("API token: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return store.APIToken{}, fmt.Errorf("get API token: %w", err)
+	}
+	return t, nil
+}
+
+// APITokenList returns the tool's API tokens (every tool's for ""), oldest
+// first.
+func (q *queries) APITokenList(ctx context.Context, tool string) ([]store.APIToken, error) {
+	rows, err := q.read.QueryContext(ctx,
+		`SELECT id, tool, hash, description, created_at, last_used_at FROM api_tokens WHERE ? = '' OR tool = ? ORDER BY created_at, id`, tool, tool)
+	if err != nil {
+		return nil, fmt.Errorf("list API tokens: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	ts := []store.APIToken{}
+	for rows.Next() {
+		t, err := scanAPIToken(rows.Scan)
+		if err != nil {
+			return nil, fmt.Errorf("list API tokens: %w", err)
+		}
+		ts = append(ts, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list API tokens: %w", err)
+	}
+	return ts, nil
+}
+
+// APITokenDelete deletes an API token; ErrNotFound when it does not exist.
+func (q *queries) APITokenDelete(ctx context.Context, id string) error {
+	res, err := q.write.ExecContext(ctx, `DELETE FROM api_tokens WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("delete API token %s: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("delete API token %s: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("API token %s: %w", id, store.ErrNotFound)
+	}
+	return nil
+}

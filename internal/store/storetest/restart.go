@@ -64,6 +64,8 @@ func testRestart(t *testing.T, f Factory, rf RestartFactory) {
 
 		tok := store.DeployToken{Tool: "tool", Hash: "h1", Sealed: "s1", CreatedAt: at(5).In(cet)}
 		mustDo(t, s.DeployTokenPut(ctx, tok))
+		apiTok := store.APIToken{ID: "id1", Tool: "tool", Hash: "ah1", Description: "CI", CreatedAt: at(6).In(cet), LastUsedAt: at(7)}
+		mustDo(t, s.APITokenCreate(ctx, apiTok))
 
 		s2 := rf(t, s)
 		if s2 == s {
@@ -93,6 +95,8 @@ func testRestart(t *testing.T, f Factory, rf RestartFactory) {
 		diff(t, "LiveRunList", runs, must(s2.LiveRunList(ctx, "tool"))(t))
 
 		diff(t, "DeployTokenGet", tok, must(s2.DeployTokenGet(ctx, "tool"))(t))
+		diff(t, "APITokenByHash", apiTok, must(s2.APITokenByHash(ctx, "ah1"))(t))
+		diff(t, "APITokenList", []store.APIToken{apiTok}, must(s2.APITokenList(ctx, "tool"))(t))
 
 		// Counters carry on where they were.
 		if v := must(s2.ConfigCreate(ctx, "tool", raw1, at(6)))(t); v != 4 {

@@ -49,6 +49,7 @@ func Run(t *testing.T, f Factory, rf RestartFactory) {
 	t.Run("LiveRun", func(t *testing.T) { testLiveRun(t, f) })
 	t.Run("Event", func(t *testing.T) { testEvent(t, f) })
 	t.Run("DeployToken", func(t *testing.T) { testDeployToken(t, f) })
+	t.Run("APIToken", func(t *testing.T) { testAPIToken(t, f) })
 	t.Run("InTx", func(t *testing.T) { testInTx(t, f) })
 	t.Run("Store", func(t *testing.T) { testStore(t, f) })
 	t.Run("Restart", func(t *testing.T) { testRestart(t, f, rf) })
