@@ -182,15 +182,12 @@ func (s *Service) RunStep(ctx context.Context, tool, id, key string) error {
 		// This job is the step's own: whether the step is still pending or
 		// was running when a server stopped, nobody else will settle it.
 		return s.advance(ctx, d, nil, func(tx store.Tx) error {
-			ok, err := tx.StepUpdate(ctx, store.StepUpdate{
+			_, err := s.updateStep(ctx, tx, store.StepUpdate{
 				DeploymentID: id, Key: key, State: slipway.StepCancelled, Detail: "The deployment was cancelled",
 				Attempt: st.Attempt, StartedAt: st.StartedAt, FinishedAt: s.now(),
 				IfStateIn: []slipway.StepState{slipway.StepPending, slipway.StepRunning},
 			})
-			if err != nil || !ok {
-				return err
-			}
-			return s.emit(ctx, tx, id, "step", key, string(slipway.StepCancelled), "The deployment was cancelled")
+			return err
 		})
 	}
 	cfg, err := parseStored(d.ToolConfig)
@@ -202,15 +199,12 @@ func (s *Service) RunStep(ctx context.Context, tool, id, key string) error {
 	st.StartedAt = s.now()
 	claimed := false
 	err = s.tx(ctx, id, func(tx store.Tx) error {
-		ok, err := tx.StepUpdate(ctx, store.StepUpdate{
+		var err error
+		claimed, err = s.updateStep(ctx, tx, store.StepUpdate{
 			DeploymentID: id, Key: key, State: st.State, Detail: runningDetail(st), Attempt: st.Attempt,
 			StartedAt: st.StartedAt, IfStateIn: []slipway.StepState{slipway.StepPending, slipway.StepRunning},
 		})
-		if err != nil || !ok {
-			return err
-		}
-		claimed = true
-		return s.emit(ctx, tx, id, "step", key, string(st.State), runningDetail(st))
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("step %s of %s: mark running: %w", key, id, err)
@@ -240,26 +234,31 @@ func (s *Service) RunStep(ctx context.Context, tool, id, key string) error {
 	}
 	st.State, st.Detail, st.FinishedAt = out.state, out.detail, s.now()
 	return s.advance(ctx, d, nil, func(tx store.Tx) error {
-		ok, err := tx.StepUpdate(ctx, store.StepUpdate{
+		ok, err := s.updateStep(ctx, tx, store.StepUpdate{
 			DeploymentID: id, Key: key, State: st.State, Detail: st.Detail, Attempt: st.Attempt,
 			StartedAt: st.StartedAt, FinishedAt: st.FinishedAt,
 			IfStateIn: []slipway.StepState{slipway.StepRunning},
 		})
-		if err != nil || !ok {
+		switch {
+		case err != nil || !ok:
 			return err
+		case out.live != nil:
+			return tx.LiveRunPut(ctx, *out.live)
+		case out.removed:
+			return tx.LiveRunDelete(ctx, tool, st.Component)
 		}
-		if out.live != nil {
-			if err := tx.LiveRunPut(ctx, *out.live); err != nil {
-				return err
-			}
-		}
-		if out.removed {
-			if err := tx.LiveRunDelete(ctx, tool, st.Component); err != nil {
-				return err
-			}
-		}
-		return s.emit(ctx, tx, id, "step", key, string(st.State), st.Detail)
+		return nil
 	})
+}
+
+// updateStep changes a step in tx and, when the change applied, appends
+// the event that says so: every change of a step is an event.
+func (s *Service) updateStep(ctx context.Context, tx store.Tx, u store.StepUpdate) (bool, error) {
+	ok, err := tx.StepUpdate(ctx, u)
+	if err != nil || !ok {
+		return ok, err
+	}
+	return true, s.emit(ctx, tx, u.DeploymentID, "step", u.Key, string(u.State), u.Detail)
 }
 
 func runningDetail(st slipway.Step) string {
@@ -466,13 +465,11 @@ func (s *Service) stepNote(ctx context.Context, st slipway.Step) func(string) {
 	return func(note string) {
 		detail := runningDetail(st) + ": " + note
 		_ = s.tx(ctx, st.DeploymentID, func(tx store.Tx) error { // best effort: a progress note
-			if _, err := tx.StepUpdate(ctx, store.StepUpdate{
+			_, err := s.updateStep(ctx, tx, store.StepUpdate{
 				DeploymentID: st.DeploymentID, Key: st.Key, State: slipway.StepRunning, Detail: detail,
 				Attempt: st.Attempt, StartedAt: st.StartedAt, IfStateIn: []slipway.StepState{slipway.StepRunning},
-			}); err != nil {
-				return err
-			}
-			return s.emit(ctx, tx, st.DeploymentID, "step", st.Key, string(slipway.StepRunning), detail)
+			})
+			return err
 		})
 	}
 }
@@ -551,13 +548,10 @@ func (s *Service) progress(ctx context.Context, tx store.Tx, d slipway.Deploymen
 	now := s.now()
 	for _, set := range dec.Settle {
 		st := &all[index[set.Key]]
-		if _, err := tx.StepUpdate(ctx, store.StepUpdate{
+		if _, err := s.updateStep(ctx, tx, store.StepUpdate{
 			DeploymentID: d.ID, Key: st.Key, State: set.State, Detail: set.Reason, Attempt: st.Attempt,
 			FinishedAt: now, IfStateIn: []slipway.StepState{slipway.StepPending},
 		}); err != nil {
-			return err
-		}
-		if err := s.emit(ctx, tx, d.ID, "step", st.Key, string(set.State), set.Reason); err != nil {
 			return err
 		}
 		st.State, st.Detail, st.FinishedAt = set.State, set.Reason, now
