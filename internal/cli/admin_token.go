@@ -111,9 +111,8 @@ func newAdminTokenRevokeCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if !sure && !e.confirm(fmt.Sprintf("Are you sure you want to revoke the API token %s? It stops working. This cannot be undone.", a[0])) {
-				fmt.Fprintln(e.stderr, "Aborting at user's request.")
-				return &exitError{1}
+			if err := e.confirmOrAbort(sure, fmt.Sprintf("Are you sure you want to revoke the API token %s? It stops working. This cannot be undone.", a[0])); err != nil {
+				return err
 			}
 			env, err := c.APITokenRevoke(cmd.Context(), a[0])
 			if err != nil {

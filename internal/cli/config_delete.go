@@ -22,9 +22,8 @@ func newConfigDeleteCmd(e *env) *cobra.Command {
 			if _, err := c.ConfigGet(cmd.Context(), tool); err != nil {
 				return err
 			}
-			if !sure && !e.confirm(fmt.Sprintf("Are you sure you want to delete the tool config of %s? This cannot be undone.", tool)) {
-				fmt.Fprintln(e.stderr, "Aborting at user's request.")
-				return &exitError{1}
+			if err := e.confirmOrAbort(sure, fmt.Sprintf("Are you sure you want to delete the tool config of %s? This cannot be undone.", tool)); err != nil {
+				return err
 			}
 			env, err := c.ConfigDelete(cmd.Context(), tool)
 			if err != nil {
@@ -43,6 +42,16 @@ func newConfigDeleteCmd(e *env) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&sure, "yes-im-sure", false, "do not ask for confirmation")
 	return cmd
+}
+
+// confirmOrAbort asks question unless sure; a "no" prints Toolforge's
+// "Aborting at user's request." and ends the command with exit status 1.
+func (e *env) confirmOrAbort(sure bool, question string) error {
+	if sure || e.confirm(question) {
+		return nil
+	}
+	fmt.Fprintln(e.stderr, "Aborting at user's request.")
+	return &exitError{1}
 }
 
 // confirm asks question on stderr and reads the answer from stdin: only y

@@ -149,11 +149,7 @@ func (e *env) confirmToken(ctx context.Context, c *apiclient.Client, tool string
 	if _, err := c.DeployTokenGet(ctx, tool); err != nil {
 		return err
 	}
-	if !sure && !e.confirm(question) {
-		fmt.Fprintln(e.stderr, "Aborting at user's request.")
-		return &exitError{1}
-	}
-	return nil
+	return e.confirmOrAbort(sure, question)
 }
 
 // printDeployToken prints a token response: with --json the data only (and
