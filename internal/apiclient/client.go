@@ -411,6 +411,18 @@ func (c *Client) DeploymentCancel(ctx context.Context, tool, id string) (Envelop
 	return c.envelope(r.HTTPResponse, r.Body)
 }
 
+// DeploymentDelete deletes a deployment's record (id must be an ID, not
+// "latest").
+func (c *Client) DeploymentDelete(ctx context.Context, tool, id string) (Envelope, error) {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	r, err := c.api.DeleteDeploymentWithResponse(ctx, tool, id)
+	if err != nil {
+		return c.result(ctx, nil, nil, err)
+	}
+	return c.envelope(r.HTTPResponse, r.Body)
+}
+
 // Health is the server's health.
 type Health struct {
 	// Status is "OK" or "ERROR".

@@ -37,7 +37,7 @@ func newRootCmd(e *env) *cobra.Command {
 		Use:   "deployment",
 		Short: "Create, inspect and cancel deployments",
 	}
-	deployment.AddCommand(newDeploymentCreateCmd(e), newDeploymentListCmd(e), newDeploymentShowCmd(e), newDeploymentCancelCmd(e))
+	deployment.AddCommand(newDeploymentCreateCmd(e), newDeploymentListCmd(e), newDeploymentShowCmd(e), newDeploymentCancelCmd(e), newDeploymentDeleteCmd(e))
 	components.AddCommand(config, deployment, newDeployTokenCmd(e), newComponentsDeployCmd(e))
 	root.AddCommand(components, newAdminCmd(e))
 

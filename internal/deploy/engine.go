@@ -501,7 +501,9 @@ func (s *Service) advance(ctx context.Context, d slipway.Deployment, steps []sli
 			}
 		}
 		cur, err := tx.DeploymentGet(ctx, d.Tool, d.ID)
-		if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // deleted meanwhile: nothing is left to record
+		} else if err != nil {
 			return err
 		}
 		if cur.Status.Final() {

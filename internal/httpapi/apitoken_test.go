@@ -77,6 +77,11 @@ func (c *countingService) DeploymentCancel(ctx context.Context, tool, id string)
 	return c.fakeService.DeploymentCancel(ctx, tool, id)
 }
 
+func (c *countingService) DeploymentDelete(ctx context.Context, tool, id string) (slipway.Deployment, error) {
+	c.calls.Add(1)
+	return c.fakeService.DeploymentDelete(ctx, tool, id)
+}
+
 // countingDeployTokens counts the calls that reach the deploy tokens
 // (Verify excepted: checking a credential changes nothing).
 type countingDeployTokens struct {

@@ -232,6 +232,23 @@ func (a *api) handleDeploymentCancel() http.Handler {
 	})
 }
 
+func (a *api) handleDeploymentDelete() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tool, err := toolName(r)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		d, err := a.svc.DeploymentDelete(r.Context(), tool, deployID(r))
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		info := fmt.Sprintf("Deployment %s deleted successfully.", d.ID)
+		writeJSON(w, http.StatusOK, oapi.DeploymentEnvelope{Data: toDeployment(d), Messages: messages([]string{info}, nil, nil)})
+	})
+}
+
 // deployID returns the {deploy_id} path value, "latest" on the latest route.
 func deployID(r *http.Request) string {
 	if id := r.PathValue("deploy_id"); id != "" {

@@ -60,6 +60,10 @@ type Service interface {
 	// is none, EConflict "Deployment can't be cancelled, its status is X"
 	// when it is already final.
 	DeploymentCancel(ctx context.Context, tool, id string) (slipway.Deployment, error)
+	// DeploymentDelete deletes a deployment's record (stopping its work if
+	// it is unfinished) and returns it. ENotFound when there is none,
+	// EInvalid for "latest".
+	DeploymentDelete(ctx context.Context, tool, id string) (slipway.Deployment, error)
 }
 
 // DeployTokens issues and checks the tools' deploy tokens; internal/auth

@@ -230,6 +230,21 @@ func (f *fakeService) DeploymentGet(_ context.Context, tool, id string) (slipway
 	return slipway.Deployment{}, slipway.Errorf(slipway.ENotFound, "Deployment %s not found for tool %s", id, tool)
 }
 
+// DeploymentDelete removes a deployment's record.
+func (f *fakeService) DeploymentDelete(ctx context.Context, tool, id string) (slipway.Deployment, error) {
+	if id == slipway.DeploymentIDLatest {
+		return slipway.Deployment{}, slipway.Errorf(slipway.EInvalid, "Deleting needs a deployment ID, not %q", id)
+	}
+	d, err := f.DeploymentGet(ctx, tool, id)
+	if err != nil {
+		return slipway.Deployment{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.deployments[tool] = slices.DeleteFunc(f.deployments[tool], func(x slipway.Deployment) bool { return x.ID == d.ID })
+	return d, nil
+}
+
 // DeploymentCancel flags a pending or running deployment cancelling, as the
 // engine does before its running steps have stopped.
 func (f *fakeService) DeploymentCancel(ctx context.Context, tool, id string) (slipway.Deployment, error) {

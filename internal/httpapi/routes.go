@@ -55,6 +55,7 @@ func (a *api) routes() []route {
 		{"POST", "/components/v1/tool/{tool}/deployment", adminOrDeployToken, a.handleDeploymentCreate()},
 		{"GET", "/components/v1/tool/{tool}/deployment/latest", adminOrToolToken, a.handleDeploymentGet()},
 		{"GET", "/components/v1/tool/{tool}/deployment/{deploy_id}", adminOrDeployToken, a.handleDeploymentGet()},
+		{"DELETE", "/components/v1/tool/{tool}/deployment/{deploy_id}", adminOrToolToken, a.handleDeploymentDelete()},
 		{"GET", "/components/v1/tool/{tool}/deployment/{deploy_id}/events", adminOrToolToken, a.handleDeploymentEvents()},
 		{"PUT", "/components/v1/tool/{tool}/deployment/latest/cancel", adminOrToolToken, a.handleDeploymentCancel()},
 		{"PUT", "/components/v1/tool/{tool}/deployment/{deploy_id}/cancel", adminOrToolToken, a.handleDeploymentCancel()},

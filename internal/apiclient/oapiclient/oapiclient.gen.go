@@ -911,6 +911,19 @@ type ClientInterface interface {
 	// Corresponds with PUT /components/v1/tool/{tool}/deployment/token (the `RefreshDeployToken` operationId).
 	RefreshDeployToken(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// DeleteDeployment Delete a deployment's record
+	//
+	// Deletes the deployment's record, steps and events; builds and live
+	// components stay. `messages.info[0]` is
+	// `Deployment <deploy_id> deleted successfully.` Unlike Toolforge, which
+	// leaves the task of a deleted running deployment running orphaned, an
+	// unfinished deployment's work is stopped (as by cancel) and a
+	// deployment queued behind it starts. `latest` is refused (422): give an
+	// ID.
+	//
+	// Corresponds with DELETE /components/v1/tool/{tool}/deployment/{deploy_id} (the `DeleteDeployment` operationId).
+	DeleteDeployment(ctx context.Context, tool Tool, deployId DeployID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetDeployment One deployment
 	//
 	// Also authorized by the tool's deploy token, so that CI can poll the
@@ -1290,6 +1303,29 @@ func (c *Client) CreateDeployToken(ctx context.Context, tool Tool, reqEditors ..
 // Corresponds with PUT /components/v1/tool/{tool}/deployment/token (the `RefreshDeployToken` operationId).
 func (c *Client) RefreshDeployToken(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRefreshDeployTokenRequest(c.Server, tool)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteDeployment Delete a deployment's record
+//
+// Deletes the deployment's record, steps and events; builds and live
+// components stay. `messages.info[0]` is
+// `Deployment <deploy_id> deleted successfully.` Unlike Toolforge, which
+// leaves the task of a deleted running deployment running orphaned, an
+// unfinished deployment's work is stopped (as by cancel) and a
+// deployment queued behind it starts. `latest` is refused (422): give an
+// ID.
+//
+// Corresponds with DELETE /components/v1/tool/{tool}/deployment/{deploy_id} (the `DeleteDeployment` operationId).
+func (c *Client) DeleteDeployment(ctx context.Context, tool Tool, deployId DeployID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteDeploymentRequest(c.Server, tool, deployId)
 	if err != nil {
 		return nil, err
 	}
@@ -2035,6 +2071,47 @@ func NewRefreshDeployTokenRequest(server string, tool Tool) (*http.Request, erro
 	return req, nil
 }
 
+// NewDeleteDeploymentRequest constructs an http.Request for the DeleteDeployment method
+func NewDeleteDeploymentRequest(server string, tool Tool, deployId DeployID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "deploy_id", deployId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/components/v1/tool/%s/deployment/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetDeploymentRequest constructs an http.Request for the GetDeployment method
 func NewGetDeploymentRequest(server string, tool Tool, deployId DeployID) (*http.Request, error) {
 	var err error
@@ -2575,6 +2652,21 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /components/v1/tool/{tool}/deployment/token (the `RefreshDeployToken` operationId).
 	RefreshDeployTokenWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*RefreshDeployTokenResponse, error)
+
+	// DeleteDeploymentWithResponse Delete a deployment's record
+	//
+	// Deletes the deployment's record, steps and events; builds and live
+	// components stay. `messages.info[0]` is
+	// `Deployment <deploy_id> deleted successfully.` Unlike Toolforge, which
+	// leaves the task of a deleted running deployment running orphaned, an
+	// unfinished deployment's work is stopped (as by cancel) and a
+	// deployment queued behind it starts. `latest` is refused (422): give an
+	// ID.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /components/v1/tool/{tool}/deployment/{deploy_id} (the `DeleteDeployment` operationId).
+	DeleteDeploymentWithResponse(ctx context.Context, tool Tool, deployId DeployID, reqEditors ...RequestEditorFn) (*DeleteDeploymentResponse, error)
 
 	// GetDeploymentWithResponse One deployment
 	//
@@ -3583,6 +3675,82 @@ func (r RefreshDeployTokenResponse) ContentType() string {
 	return ""
 }
 
+type DeleteDeploymentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeploymentEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteDeploymentResponse) GetJSON200() *DeploymentEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteDeploymentResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteDeploymentResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteDeploymentResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteDeploymentResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteDeploymentResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteDeploymentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteDeploymentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteDeploymentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteDeploymentResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetDeploymentResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4310,6 +4478,27 @@ func (c *ClientWithResponses) RefreshDeployTokenWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseRefreshDeployTokenResponse(rsp)
+}
+
+// DeleteDeploymentWithResponse Delete a deployment's record
+//
+// Deletes the deployment's record, steps and events; builds and live
+// components stay. `messages.info[0]` is
+// `Deployment <deploy_id> deleted successfully.` Unlike Toolforge, which
+// leaves the task of a deleted running deployment running orphaned, an
+// unfinished deployment's work is stopped (as by cancel) and a
+// deployment queued behind it starts. `latest` is refused (422): give an
+// ID.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /components/v1/tool/{tool}/deployment/{deploy_id} (the `DeleteDeployment` operationId).
+func (c *ClientWithResponses) DeleteDeploymentWithResponse(ctx context.Context, tool Tool, deployId DeployID, reqEditors ...RequestEditorFn) (*DeleteDeploymentResponse, error) {
+	rsp, err := c.DeleteDeployment(ctx, tool, deployId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteDeploymentResponse(rsp)
 }
 
 // GetDeploymentWithResponse One deployment
@@ -5144,6 +5333,67 @@ func ParseRefreshDeployTokenResponse(rsp *http.Response) (*RefreshDeployTokenRes
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteDeploymentResponse parses an HTTP response from a DeleteDeploymentWithResponse call
+func ParseDeleteDeploymentResponse(rsp *http.Response) (*DeleteDeploymentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteDeploymentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeploymentEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound

@@ -721,6 +721,9 @@ type ServerInterface interface {
 	// RefreshDeployToken Replace the tool's deploy token with a new one
 	// (PUT /components/v1/tool/{tool}/deployment/token)
 	RefreshDeployToken(w http.ResponseWriter, r *http.Request, tool Tool)
+	// DeleteDeployment Delete a deployment's record
+	// (DELETE /components/v1/tool/{tool}/deployment/{deploy_id})
+	DeleteDeployment(w http.ResponseWriter, r *http.Request, tool Tool, deployId DeployID)
 	// GetDeployment One deployment
 	// (GET /components/v1/tool/{tool}/deployment/{deploy_id})
 	GetDeployment(w http.ResponseWriter, r *http.Request, tool Tool, deployId DeployID)
@@ -1186,6 +1189,41 @@ func (siw *ServerInterfaceWrapper) RefreshDeployToken(w http.ResponseWriter, r *
 	handler.ServeHTTP(w, r)
 }
 
+// DeleteDeployment operation middleware
+func (siw *ServerInterfaceWrapper) DeleteDeployment(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "deploy_id" -------------
+	var deployId DeployID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "deploy_id", r.PathValue("deploy_id"), &deployId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "deploy_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteDeployment(w, r, tool, deployId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetDeployment operation middleware
 func (siw *ServerInterfaceWrapper) GetDeployment(w http.ResponseWriter, r *http.Request) {
 
@@ -1548,6 +1586,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/token", wrapper.CreateDeployToken)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/token", wrapper.RefreshDeployToken)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/latest", wrapper.GetLatestDeployment)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/{deploy_id}", wrapper.DeleteDeployment)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/{deploy_id}", wrapper.GetDeployment)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/{deploy_id}/events", wrapper.StreamDeploymentEvents)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/latest/cancel", wrapper.CancelLatestDeployment)
