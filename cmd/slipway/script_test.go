@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -139,19 +141,42 @@ func cmdSubst(ts *testscript.TestScript, neg bool, args []string) {
 
 // serverInfo reads DATA/server.json.
 func serverInfo(ts *testscript.TestScript, data string) (url, proxy string, pid int, ok bool) {
+	info, ok := readServerInfo(ts, data)
+	return info.URL, info.ProxyURL, info.PID, ok
+}
+
+// serverJSON is the server's server.json.
+type serverJSON struct {
+	URL      string `json:"url"`
+	ProxyURL string `json:"proxy_url"`
+	PID      int    `json:"pid"`
+	CA       string `json:"ca"`
+}
+
+func readServerInfo(ts *testscript.TestScript, data string) (serverJSON, bool) {
 	b, err := os.ReadFile(filepath.Join(ts.MkAbs(data), "server.json"))
 	if err != nil {
-		return "", "", 0, false
+		return serverJSON{}, false
 	}
-	var info struct {
-		URL      string `json:"url"`
-		ProxyURL string `json:"proxy_url"`
-		PID      int    `json:"pid"`
-	}
+	var info serverJSON
 	if json.Unmarshal(b, &info) != nil {
-		return "", "", 0, false
+		return serverJSON{}, false
 	}
-	return info.URL, info.ProxyURL, info.PID, true
+	return info, true
+}
+
+// apiHTTPClient returns a client for the server using data: one that trusts
+// the server's own CA when it serves TLS with a certificate it issued.
+func apiHTTPClient(ts *testscript.TestScript, data string) *http.Client {
+	info, ok := readServerInfo(ts, data)
+	if !ok || info.CA == "" {
+		return http.DefaultClient
+	}
+	pem, err := os.ReadFile(info.CA)
+	ts.Check(err)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
 }
 
 // waitserver DATA: wait until the server using DATA answers its health
@@ -163,7 +188,7 @@ func cmdWaitServer(ts *testscript.TestScript, neg bool, args []string) {
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		if url, proxy, _, ok := serverInfo(ts, args[0]); ok {
-			resp, err := http.Get(url + "/components/v1/healthz")
+			resp, err := apiHTTPClient(ts, args[0]).Get(url + "/components/v1/healthz")
 			if err == nil {
 				_ = resp.Body.Close()
 				if resp.StatusCode == http.StatusOK {
@@ -196,7 +221,7 @@ func deployment(ts *testscript.TestScript, tool, id string) (map[string]any, err
 		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := apiHTTPClient(ts, ts.Getenv("SLIPWAY_DATA")).Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -39,9 +39,20 @@ const (
 
 // DeployTokens manages the deploy tokens of every tool.
 type DeployTokens struct {
-	st   store.Store
-	aead cipher.AEAD
-	now  func() time.Time
+	st       store.Store
+	aead     cipher.AEAD
+	now      func() time.Time
+	lifetime time.Duration
+}
+
+// SetLifetime sets how long a token is accepted after it was created or
+// refreshed; 0 means Toolforge's [slipway.DeployTokenLifetime]. Call it
+// before the first request.
+func (d *DeployTokens) SetLifetime(l time.Duration) {
+	if l <= 0 {
+		l = slipway.DeployTokenLifetime
+	}
+	d.lifetime = l
 }
 
 // New returns the deploy-token manager over st. key is the server's 32-byte
@@ -61,7 +72,7 @@ func New(st store.Store, key []byte, now func() time.Time) (*DeployTokens, error
 	if now == nil {
 		now = time.Now
 	}
-	return &DeployTokens{st: st, aead: aead, now: now}, nil
+	return &DeployTokens{st: st, aead: aead, now: now, lifetime: slipway.DeployTokenLifetime}, nil
 }
 
 // Create issues the tool's first token; EConflict when it has one.
@@ -151,7 +162,7 @@ func (d *DeployTokens) Verify(ctx context.Context, tool, presented string) error
 	if presented == "" || subtle.ConstantTimeCompare([]byte(got), []byte(row.Hash)) != 1 {
 		return slipway.Errorf(slipway.EUnauthorized, msgMismatch)
 	}
-	if !d.now().Before(row.CreatedAt.Add(slipway.DeployTokenLifetime)) {
+	if !d.now().Before(row.CreatedAt.Add(d.lifetime)) {
 		return slipway.Errorf(slipway.EUnauthorized, msgExpired)
 	}
 	return nil

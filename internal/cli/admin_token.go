@@ -11,7 +11,7 @@ import (
 func newAdminCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "admin",
-		Short: "Server administration (needs the admin token)",
+		Short: "Server administration: API tokens (needs the admin token) and client certificates",
 	}
 	token := &cobra.Command{
 		Use:   "token",
@@ -26,7 +26,7 @@ another tool's or on these admin routes:
 The server keeps only a hash of each token: it is shown once, when created.`,
 	}
 	token.AddCommand(newAdminTokenCreateCmd(e), newAdminTokenListCmd(e), newAdminTokenRevokeCmd(e))
-	cmd.AddCommand(token)
+	cmd.AddCommand(token, newAdminCertCmd(e))
 	return cmd
 }
 

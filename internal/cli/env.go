@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +25,8 @@ type env struct {
 	stderr io.Writer
 	flags  globalFlags
 	client *apiclient.Client
+	// conf is the config file, read on first use.
+	conf *connectionFile
 }
 
 // globalFlags are the flags of the root command.
@@ -34,6 +37,10 @@ type globalFlags struct {
 	data    string
 	json    bool
 	verbose bool
+	config  string
+	ca      string
+	cert    string
+	key     string
 }
 
 // dataDir returns the data directory: --data, SLIPWAY_DATA,
@@ -55,47 +62,72 @@ func (e *env) dataDir() (string, error) {
 type serverInfo struct {
 	URL string `json:"url"`
 	PID int    `json:"pid"`
+	// CA signed the server's TLS certificate, when the server issued it.
+	CA string `json:"ca"`
 }
 
-// serverURL returns --url, SLIPWAY_URL, or the url in <data>/server.json.
-func (e *env) serverURL() (string, error) {
-	if u := cmp.Or(e.flags.url, e.getenv("SLIPWAY_URL")); u != "" {
-		return u, nil
-	}
+// localServer reads <data>/server.json.
+func (e *env) localServer() (serverInfo, error) {
 	dir, err := e.dataDir()
 	if err != nil {
-		return "", err
+		return serverInfo{}, err
 	}
 	path := filepath.Join(dir, "server.json")
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", &noServerError{path: path}
+		return serverInfo{}, &noServerError{path: path}
 	}
 	if err != nil {
-		return "", fmt.Errorf("read server address: %w", err)
+		return serverInfo{}, fmt.Errorf("read server address: %w", err)
 	}
 	var info serverInfo
 	if err := json.Unmarshal(b, &info); err != nil || info.URL == "" {
-		return "", fmt.Errorf("read server address: %s has no url", path)
+		return serverInfo{}, fmt.Errorf("read server address: %s has no url", path)
 	}
-	return info.URL, nil
+	return info, nil
 }
 
-// token returns --token, SLIPWAY_TOKEN, or <data>/admin-token; "" when none
-// is found (the server then says how to authenticate).
-func (e *env) token() string {
-	if t := cmp.Or(e.flags.token, e.getenv("SLIPWAY_TOKEN")); t != "" {
-		return t
+// serverURL returns --url, SLIPWAY_URL, the config file's url, or the url
+// in <data>/server.json; local is true for the last.
+func (e *env) serverURL() (u string, local bool, err error) {
+	cf, err := e.configFile()
+	if err != nil {
+		return "", false, err
+	}
+	if u := cmp.Or(e.flags.url, e.getenv("SLIPWAY_URL"), cf.URL); u != "" {
+		return u, false, nil
+	}
+	info, err := e.localServer()
+	if err != nil {
+		return "", false, err
+	}
+	return info.URL, true, nil
+}
+
+// token returns --token, SLIPWAY_TOKEN, the config file's token, or, for a
+// local server and when no client certificate is configured, the admin
+// token in <data>/admin-token; "" when there is none (the server then says
+// how to authenticate).
+func (e *env) token(local, withCert bool) (string, error) {
+	cf, err := e.configFile()
+	if err != nil {
+		return "", err
+	}
+	if t := cmp.Or(e.flags.token, e.getenv("SLIPWAY_TOKEN"), cf.Token); t != "" {
+		return t, nil
+	}
+	if !local || withCert {
+		return "", nil
 	}
 	dir, err := e.dataDir()
 	if err != nil {
-		return ""
+		return "", nil //nolint:nilerr // no data directory: no local admin token
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "admin-token"))
 	if err != nil {
-		return ""
+		return "", nil //nolint:nilerr // not readable: no local admin token
 	}
-	return strings.TrimSpace(string(b))
+	return strings.TrimSpace(string(b)), nil
 }
 
 // apiClient returns the client of the selected server, built on first use.
@@ -103,15 +135,28 @@ func (e *env) apiClient() (*apiclient.Client, error) {
 	if e.client != nil {
 		return e.client, nil
 	}
-	u, err := e.serverURL()
+	u, local, err := e.serverURL()
+	if err != nil {
+		return nil, err
+	}
+	tlsCfg, withCert, err := e.tlsConfig(local)
+	if err != nil {
+		return nil, err
+	}
+	token, err := e.token(local, withCert)
 	if err != nil {
 		return nil, err
 	}
 	opts := []apiclient.Option{apiclient.WithUserAgent("slipway-cli")}
+	if tlsCfg != nil {
+		opts = append(opts, apiclient.WithHTTPClient(&http.Client{Transport: &http.Transport{
+			Proxy: http.ProxyFromEnvironment, TLSClientConfig: tlsCfg, ForceAttemptHTTP2: true,
+		}}))
+	}
 	if e.flags.verbose {
 		opts = append(opts, apiclient.WithTrace(e.stderr))
 	}
-	c, err := apiclient.New(u, e.token(), opts...)
+	c, err := apiclient.New(u, token, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -119,11 +164,16 @@ func (e *env) apiClient() (*apiclient.Client, error) {
 	return c, nil
 }
 
-// toolName returns the selected tool: --tool or SLIPWAY_TOOL.
+// toolName returns the selected tool: --tool, SLIPWAY_TOOL or the config
+// file's tool.
 func (e *env) toolName() (string, error) {
-	t := cmp.Or(e.flags.tool, e.getenv("SLIPWAY_TOOL"))
+	cf, err := e.configFile()
+	if err != nil {
+		return "", err
+	}
+	t := cmp.Or(e.flags.tool, e.getenv("SLIPWAY_TOOL"), cf.Tool)
 	if t == "" {
-		return "", errors.New("no tool selected: pass --tool or set SLIPWAY_TOOL")
+		return "", errors.New("no tool selected: pass --tool, set SLIPWAY_TOOL or put tool: in the config file")
 	}
 	if err := slipway.ValidateToolName(t); err != nil {
 		return "", err

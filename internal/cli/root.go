@@ -23,6 +23,10 @@ func newRootCmd(e *env) *cobra.Command {
 	pf.StringVar(&e.flags.data, "data", "", "data directory (default $SLIPWAY_DATA, $XDG_DATA_HOME/slipway or ~/.local/share/slipway)")
 	pf.BoolVar(&e.flags.json, "json", false, "print JSON instead of text")
 	pf.BoolVarP(&e.flags.verbose, "verbose", "v", false, "print each HTTP request to stderr")
+	pf.StringVar(&e.flags.config, "config", "", "CLI config file with url, tool, token, ca, cert, key (default $SLIPWAY_CONFIG or ~/.config/slipway/config.yaml)")
+	pf.StringVar(&e.flags.ca, "ca", "", "CA certificate that signed the server's TLS certificate (default $SLIPWAY_CA, else the local server's)")
+	pf.StringVar(&e.flags.cert, "cert", "", "client certificate whose CN names the tool (default $SLIPWAY_CERT)")
+	pf.StringVar(&e.flags.key, "key", "", "private key of --cert (default $SLIPWAY_KEY)")
 
 	components := &cobra.Command{
 		Use:   "components",

@@ -31,6 +31,7 @@ type serverFlags struct {
 	buildSlots        string
 	toolBuildSlots    string
 	queue             string
+	security          securityFlags
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
@@ -44,6 +45,7 @@ func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
 	cmd.Flags().StringVar(&f.buildSlots, "build-slots", "", "builds run at once on this server (default $SLIPWAY_BUILD_SLOTS or the number of CPUs)")
 	cmd.Flags().StringVar(&f.queue, "queue", "", "queue a deployment requested while another of the tool runs (latest wins); false answers 409 as Toolforge does (default $SLIPWAY_QUEUE or true)")
 	cmd.Flags().StringVar(&f.toolBuildSlots, "tool-build-slots", "", "builds of one tool run at once (default $SLIPWAY_TOOL_BUILD_SLOTS or --build-slots)")
+	f.security.register(cmd)
 }
 
 // config turns the flags, the environment and defaults into a server config.
@@ -107,7 +109,7 @@ func (f *serverFlags) config(e *env, dataDir, listen, proxy string) (server.Conf
 		}
 		cfg.AllowLocalRepos = v
 	}
-	return cfg, nil
+	return cfg, f.security.apply(e, &cfg)
 }
 
 func isLoopback(addr string) bool {

@@ -255,7 +255,7 @@ func TestHandler_APITokenMatrix(t *testing.T) {
 			before := b.svc.calls.Load()
 			w = b.send(t, rt.method, pathsB[i], tokA, body)
 			cells++
-			want := "This token is for tool 'tool-a'; it cannot act on tool 'tool-b'."
+			want := "This credential is for tool 'tool-a'; it cannot act on tool 'tool-b'."
 			if w.Code != http.StatusForbidden || errorMessage(t, w) != want {
 				t.Errorf("(b) %s %s with A's token: %d %s, want 403 %q", rt.method, pathsB[i], w.Code, w.Body, want)
 			}

@@ -81,8 +81,8 @@ func (a *api) handleDeploymentCreate() http.Handler {
 		if byDeployToken(r.Context()) {
 			opts.Trigger, opts.Actor = "token", "deploy-token"
 		}
-		if tok, ok := byToolToken(r.Context()); ok {
-			opts.Actor = "tool-token:" + tok.ID
+		if id := identityOf(r.Context()); !id.admin && !byDeployToken(r.Context()) {
+			opts.Actor = id.credential
 		}
 		if req.Description != nil {
 			opts.Description = *req.Description

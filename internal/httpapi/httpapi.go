@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"slipway.dev/slipway/internal/slipway"
@@ -116,6 +117,10 @@ type Config struct {
 	// tokens, which act on their own tool's routes only. When nil, the admin
 	// routes answer 503 and only the admin token (and deploy tokens) work.
 	APITokens APITokens
+	// TrustedProxies are the peer addresses whose x-toolforge-tool header
+	// is taken as the tool they authenticated (Toolforge's API gateway);
+	// from any other address the header is no credential.
+	TrustedProxies []netip.Prefix
 	// Logger receives the request log and internal errors. Default: a logger
 	// that discards everything.
 	Logger *slog.Logger
@@ -155,15 +160,7 @@ func NewHandler(svc Service, cfg Config) http.Handler {
 	for _, rt := range a.routes() {
 		// The limits run inside the authentication below.
 		h := a.rateLimited(rt.method, rt.path, rt.handler)
-		switch rt.access {
-		case adminOnly:
-			h = a.requireAdmin(h)
-		case adminOrToolToken:
-			h = a.requireAdminOrToolToken(h)
-		case adminOrDeployToken:
-			h = a.requireAdminOrDeployToken(h)
-		case public:
-		}
+		h = a.guard(rt.access, h)
 		mux.Handle(rt.method+" "+rt.path, h)
 		if alias, ok := unprefixed(rt.path); ok {
 			mux.Handle(rt.method+" "+alias, h)

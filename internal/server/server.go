@@ -16,6 +16,8 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -23,6 +25,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -64,6 +67,10 @@ type Info struct {
 	URL      string `json:"url"`
 	ProxyURL string `json:"proxy_url"`
 	PID      int    `json:"pid"`
+	// CA is the certificate file that signed the server's TLS certificate,
+	// when the server made it itself (TLS on, no TLSCert): a local CLI
+	// trusts it.
+	CA string `json:"ca,omitempty"`
 }
 
 // Config holds the server's settings. Zero values mean the defaults.
@@ -101,6 +108,22 @@ type Config struct {
 	// StopGrace is how long running steps may go on at shutdown before
 	// they are cancelled; default 3s.
 	StopGrace time.Duration
+
+	// TLS serves the API over HTTPS and accepts client certificates signed
+	// by the data directory's CA (see auth.LoadOrCreateCA) or by
+	// ClientCAFiles: a certificate whose CN is a tool's name acts for that
+	// tool. The server certificate is TLSCertFile/TLSKeyFile, or else one
+	// the CA issues for localhost, 127.0.0.1, ::1 and TLSHosts.
+	TLS                     bool
+	TLSCertFile, TLSKeyFile string
+	TLSHosts                []string
+	ClientCAFiles           []string
+	// TrustedProxies are the peer addresses whose x-toolforge-tool header
+	// names the tool they authenticated (a gateway in front of Slipway).
+	TrustedProxies []netip.Prefix
+	// DeployTokenLifetime is how long a deploy token is accepted; default
+	// Toolforge's 365 days.
+	DeployTokenLifetime time.Duration
 }
 
 // Server is a running Slipway.
@@ -117,6 +140,9 @@ type Server struct {
 	apiLn   net.Listener
 	proxyLn net.Listener
 	token   string
+	// caFile is the CA certificate that signed the API's TLS certificate,
+	// when the server issued that itself.
+	caFile  string
 	stopped sync.Once
 	// wroteInfo is set once this server published InfoFile.
 	wroteInfo bool
@@ -188,6 +214,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.apiLn, err = lc.Listen(ctx, "tcp", s.cfg.Listen); err != nil {
 		return fmt.Errorf("server: listen %s: %w", s.cfg.Listen, err)
 	}
+	if s.cfg.TLS {
+		tlsCfg, err := s.tlsConfig()
+		if err != nil {
+			return err
+		}
+		s.apiLn = tls.NewListener(s.apiLn, tlsCfg)
+	}
 	if s.proxyLn, err = lc.Listen(ctx, "tcp", s.cfg.ProxyListen); err != nil {
 		return fmt.Errorf("server: proxy listen %s: %w", s.cfg.ProxyListen, err)
 	}
@@ -229,10 +262,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
+	deployTokens.SetLifetime(s.cfg.DeployTokenLifetime)
 	s.api = &http.Server{
 		Handler: httpapi.NewHandler(s.service, httpapi.Config{
 			AdminToken: s.token, Logger: s.logger, Health: s.health, DeployTokens: deployTokens,
-			APITokens: auth.NewAPITokens(s.db, s.cfg.Now),
+			APITokens: auth.NewAPITokens(s.db, s.cfg.Now), TrustedProxies: s.cfg.TrustedProxies,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
@@ -240,7 +274,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	go s.serve(s.api, s.apiLn)
 	go s.serve(s.proxy, s.proxyLn)
 
-	info := Info{URL: s.URL(), ProxyURL: fmt.Sprintf("http://127.0.0.1:%d", proxyPort), PID: os.Getpid()}
+	info := Info{URL: s.URL(), ProxyURL: fmt.Sprintf("http://127.0.0.1:%d", proxyPort), PID: os.Getpid(), CA: s.caFile}
 	if err := writeJSON(filepath.Join(dir, InfoFile), info); err != nil {
 		return err
 	}
@@ -314,7 +348,54 @@ func (s *Server) health(ctx context.Context) map[string]error {
 }
 
 // URL returns the API's base URL.
-func (s *Server) URL() string { return "http://" + s.apiLn.Addr().String() }
+func (s *Server) URL() string {
+	if s.cfg.TLS {
+		return "https://" + s.apiLn.Addr().String()
+	}
+	return "http://" + s.apiLn.Addr().String()
+}
+
+// tlsConfig returns the API listener's TLS settings: the server
+// certificate, and the CAs whose client certificates name a tool.
+func (s *Server) tlsConfig() (*tls.Config, error) {
+	ca, err := auth.LoadOrCreateCA(s.cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: ca.Pool()}
+	if s.cfg.TLSCertFile != "" || s.cfg.TLSKeyFile != "" {
+		pair, err := tls.LoadX509KeyPair(s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("server: TLS certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	} else {
+		pair, err := ca.IssueServer(s.cfg.TLSHosts)
+		if err != nil {
+			return nil, fmt.Errorf("server: TLS certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+		s.caFile = ca.CertPath
+	}
+	for _, f := range s.cfg.ClientCAFiles {
+		if err := addPEMFile(cfg.ClientCAs, f); err != nil {
+			return nil, err
+		}
+	}
+	return cfg, nil
+}
+
+// addPEMFile adds the certificates in a PEM file to pool.
+func addPEMFile(pool *x509.CertPool, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("server: client CA: %w", err)
+	}
+	if !pool.AppendCertsFromPEM(b) {
+		return fmt.Errorf("server: client CA %s: no PEM certificate in it", path)
+	}
+	return nil
+}
 
 // ProxyURL returns where a tool's published component answers.
 func (s *Server) ProxyURL(tool string) string {

@@ -14,9 +14,6 @@ type DeployToken struct {
 	CreatedAt time.Time
 }
 
-// ExpiresAt returns when the token stops being accepted.
-func (t DeployToken) ExpiresAt() time.Time { return t.CreatedAt.Add(DeployTokenLifetime) }
-
 // APIToken describes a tool-scoped API token, never the token itself: a
 // bearer that acts for Tool only, on that tool's routes.
 type APIToken struct {

@@ -1,0 +1,278 @@
+package httpapi
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"slipway.dev/slipway/internal/auth"
+	"slipway.dev/slipway/internal/slipway"
+	"slipway.dev/slipway/internal/store/sqlite"
+)
+
+// authMatrix is a real TLS server over the API with real credentials of
+// two tools: tool-a (the one every request targets) and tool-b (the
+// foreigner).
+type authMatrix struct {
+	svc  *countingService
+	srv  *httptest.Server
+	base *tls.Config
+	// clients by credential kind
+	certB, certA, otherCA *http.Client
+	tokB, revokedA        string
+	deployB, deployA      string
+	clock                 *testClock
+}
+
+func setupAuthMatrix(t *testing.T, trusted []netip.Prefix) *authMatrix {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "slipway.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	clock := &testClock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	deployTokens, err := auth.New(db, make([]byte, auth.KeySize), clock.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiTokens := auth.NewAPITokens(db, nil)
+	svc := &countingService{fakeService: newFakeService()}
+	h := NewHandler(svc, Config{
+		AdminToken:     testToken,
+		DeployTokens:   countingDeployTokens{DeployTokens: deployTokens, calls: &svc.calls},
+		APITokens:      apiTokens,
+		TrustedProxies: trusted,
+		ToolRate:       -1,
+		PollRate:       -1,
+	})
+	ca, err := auth.LoadOrCreateCA(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes
+	srv.TLS = &tls.Config{ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: ca.Pool(), MinVersion: tls.VersionTLS12}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+
+	m := &authMatrix{svc: svc, srv: srv, clock: clock}
+	m.base = srv.Client().Transport.(*http.Transport).TLSClientConfig
+	m.certA = m.clientWithCert(t, ca, "tool-a")
+	m.certB = m.clientWithCert(t, ca, "tool-b")
+	other, err := auth.LoadOrCreateCA(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.otherCA = m.clientWithCert(t, other, "tool-a")
+
+	ctx := t.Context()
+	if _, m.tokB, err = apiTokens.Create(ctx, "tool-b", "B"); err != nil {
+		t.Fatal(err)
+	}
+	revokedID, revoked, err := apiTokens.Create(ctx, "tool-a", "old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := apiTokens.Revoke(ctx, revokedID); err != nil {
+		t.Fatal(err)
+	}
+	m.revokedA = revoked
+	// tool-a's deploy token is expired by the time tool-b's is made.
+	for _, tool := range []string{"tool-a", "tool-b"} {
+		dst := map[string]*string{"tool-a": &m.deployA, "tool-b": &m.deployB}[tool]
+		tok, err := deployTokens.Create(ctx, tool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		*dst = tok.Token
+		if tool == "tool-a" {
+			clock.add(slipway.DeployTokenLifetime + time.Second)
+		}
+	}
+	svc.calls.Store(0)
+	return m
+}
+
+// clientWithCert returns a client that trusts the test server and presents
+// a certificate for tool signed by ca.
+func (m *authMatrix) clientWithCert(t *testing.T, ca *auth.CA, tool string) *http.Client {
+	t.Helper()
+	certPEM, keyPEM, err := ca.IssueClient(tool, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := m.base.Clone()
+	cfg.Certificates = []tls.Certificate{pair}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}, Timeout: 10 * time.Second}
+}
+
+// matrixRequest is one request of the matrix.
+type matrixRequest struct {
+	client *http.Client
+	path   string // with its query
+	header map[string]string
+}
+
+// do sends req with method and returns the status and body; an error
+// when the TLS handshake or the connection failed.
+func (m *authMatrix) do(t *testing.T, method string, req matrixRequest) (int, string, error) {
+	t.Helper()
+	var body io.Reader
+	if method == http.MethodPost || method == http.MethodPatch || method == http.MethodPut {
+		body = strings.NewReader(`{"components": {}}`)
+	}
+	r, err := http.NewRequestWithContext(t.Context(), method, m.srv.URL+req.path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range req.header {
+		r.Header.Set(k, v)
+	}
+	c := req.client
+	if c == nil {
+		c = m.srv.Client()
+	}
+	resp, err := c.Do(r)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), nil
+}
+
+// TestHandler_AuthMatrix sends every route of the route table, through a
+// real TLS listener, each credential that must not work: none, a foreign
+// tool's API token, a foreign tool's client certificate, a certificate
+// from another CA, a revoked API token, a foreign tool's deploy token, the
+// tool's own expired deploy token, and a forged x-toolforge-tool header
+// from an address that is no trusted proxy. Each gets 401 or 403 (or, for
+// the foreign CA, a refused handshake), and nothing reaches the service or
+// the deploy tokens.
+func TestHandler_AuthMatrix(t *testing.T) {
+	t.Parallel()
+	// 10.0.0.0/8 is trusted; the test client connects from 127.0.0.1.
+	m := setupAuthMatrix(t, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")})
+
+	type credential struct {
+		name string
+		req  func(path string) matrixRequest
+		// want is the status on a tool route of tool-a (admin routes: 401
+		// for anonymous credentials, 403 for tool identities).
+		want, wantAdmin int
+		handshake       bool // refused at the TLS handshake
+	}
+	withQuery := func(path, q string) string {
+		if strings.Contains(path, "?") {
+			return path + "&" + q
+		}
+		return path + "?" + q
+	}
+	creds := []credential{
+		{name: "no credentials", req: func(p string) matrixRequest { return matrixRequest{path: p} }, want: 401, wantAdmin: 401},
+		{name: "foreign API token", req: func(p string) matrixRequest {
+			return matrixRequest{path: p, header: map[string]string{"Authorization": "Bearer " + m.tokB}}
+		}, want: 403, wantAdmin: 403},
+		{name: "revoked API token", req: func(p string) matrixRequest {
+			return matrixRequest{path: p, header: map[string]string{"Authorization": "Bearer " + m.revokedA}}
+		}, want: 401, wantAdmin: 401},
+		{name: "foreign client certificate", req: func(p string) matrixRequest { return matrixRequest{client: m.certB, path: p} }, want: 403, wantAdmin: 403},
+		{name: "certificate of another CA", req: func(p string) matrixRequest { return matrixRequest{client: m.otherCA, path: p} }, handshake: true},
+		{name: "foreign deploy token", req: func(p string) matrixRequest { return matrixRequest{path: withQuery(p, "token="+m.deployB)} }, want: 401, wantAdmin: 401},
+		{name: "foreign deploy token as bearer", req: func(p string) matrixRequest {
+			return matrixRequest{path: p, header: map[string]string{"Authorization": "Bearer " + m.deployB}}
+		}, want: 401, wantAdmin: 401},
+		{name: "expired deploy token", req: func(p string) matrixRequest { return matrixRequest{path: withQuery(p, "token="+m.deployA)} }, want: 401, wantAdmin: 401},
+		{name: "forged x-toolforge-tool header", req: func(p string) matrixRequest {
+			return matrixRequest{path: p, header: map[string]string{"X-Toolforge-Tool": "tool-a"}}
+		}, want: 401, wantAdmin: 401},
+	}
+
+	cells, routes := 0, 0
+	for _, rt := range (&api{}).routes() {
+		if rt.access == public {
+			continue
+		}
+		routes++
+		for _, p := range routePaths(rt, "tool-a") {
+			for _, c := range creds {
+				want := c.want
+				if rt.access == adminOnly {
+					want = c.wantAdmin
+				}
+				status, body, err := m.do(t, rt.method, c.req(p))
+				cells++
+				switch {
+				case c.handshake:
+					var certErr *tls.CertificateVerificationError
+					if err == nil || (!errors.As(err, &certErr) && !strings.Contains(err.Error(), "certificate")) {
+						t.Errorf("%s %s with %s: %d %v, want a refused handshake", rt.method, p, c.name, status, err)
+					}
+				case err != nil:
+					t.Errorf("%s %s with %s: %v", rt.method, p, c.name, err)
+				case status != want:
+					t.Errorf("%s %s with %s: %d %s, want %d", rt.method, p, c.name, status, body, want)
+				case !strings.HasPrefix(body, `{"messages":`) || strings.Contains(body, `"data"`):
+					t.Errorf("%s %s with %s: not an error envelope: %s", rt.method, p, c.name, body)
+				}
+				for _, secret := range []string{m.tokB, m.revokedA, m.deployA, m.deployB} {
+					if strings.Contains(body, secret) {
+						t.Errorf("%s %s with %s: the response echoes a secret: %s", rt.method, p, c.name, body)
+					}
+				}
+			}
+		}
+	}
+	if n := m.svc.calls.Load(); n != 0 {
+		t.Errorf("%d calls reached the service or the deploy tokens, want none", n)
+	}
+	if len(m.svc.configs) != 0 || len(m.svc.deployments) != 0 {
+		t.Errorf("state changed: configs %v, deployments %v", m.svc.configs, m.svc.deployments)
+	}
+	t.Logf("auth matrix: %d routes, %d credentials, %d requests", routes, len(creds), cells)
+	if routes < 19 {
+		t.Errorf("only %d authenticated routes in the table", routes)
+	}
+}
+
+// TestHandler_IdentityThatWorks is the matrix's control: the same server
+// takes a tool's own certificate, its trusted-proxy header and its own
+// valid deploy token, and a trusted proxy naming another tool gets 403.
+func TestHandler_IdentityThatWorks(t *testing.T) {
+	t.Parallel()
+	m := setupAuthMatrix(t, []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")})
+	cases := []struct {
+		name   string
+		method string
+		req    matrixRequest
+		want   int
+	}{
+		{"own certificate", "GET", matrixRequest{client: m.certA, path: "/components/v1/tool/tool-a/deployment"}, 200},
+		{"own certificate, other tool", "GET", matrixRequest{client: m.certA, path: "/components/v1/tool/tool-b/deployment"}, 403},
+		{"own certificate, admin route", "GET", matrixRequest{client: m.certA, path: "/v1/admin/tokens"}, 403},
+		{"trusted proxy header", "GET", matrixRequest{path: "/components/v1/tool/tool-a/deployment", header: map[string]string{"X-Toolforge-Tool": "tool-a"}}, 200},
+		{"trusted proxy header, other tool", "GET", matrixRequest{path: "/components/v1/tool/tool-a/deployment", header: map[string]string{"X-Toolforge-Tool": "tool-b"}}, 403},
+		{"trusted proxy header, not a tool name", "GET", matrixRequest{path: "/components/v1/tool/tool-a/deployment", header: map[string]string{"X-Toolforge-Tool": "../x"}}, 401},
+		{"valid deploy token", "POST", matrixRequest{path: "/components/v1/tool/tool-b/deployment?token=" + m.deployB}, 404}, // no config: past auth
+	}
+	for _, c := range cases {
+		status, body, err := m.do(t, c.method, c.req)
+		if err != nil || status != c.want {
+			t.Errorf("%s: %d %s %v, want %d", c.name, status, body, err, c.want)
+		}
+	}
+}
