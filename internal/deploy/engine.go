@@ -251,6 +251,14 @@ func (s *Service) RunStep(ctx context.Context, tool, id, key string) error {
 	})
 }
 
+// toolEnv returns the environment of the tool's processes.
+func (s *Service) toolEnv(ctx context.Context, tool string) map[string]string {
+	if s.cfg.ToolEnv == nil {
+		return nil
+	}
+	return s.cfg.ToolEnv(ctx, tool)
+}
+
 // updateStep changes a step in tx and, when the change applied, appends
 // the event that says so: every change of a step is an event.
 func (s *Service) updateStep(ctx context.Context, tx store.Tx, u store.StepUpdate) (bool, error) {
@@ -390,7 +398,7 @@ func (s *Service) executeRun(ctx context.Context, d slipway.Deployment, cfg slip
 	if !ok {
 		return outcome{state: slipway.StepFailed, detail: fmt.Sprintf("artifact %s of %s is missing", st.BuildKey, c.BuildFrom())}
 	}
-	spec := target.Spec{Tool: d.Tool, Component: c, SpecHash: st.SpecHash, Artifact: art}
+	spec := target.Spec{Tool: d.Tool, Component: c, SpecHash: st.SpecHash, Artifact: art, Env: s.toolEnv(ctx, d.Tool)}
 	if d.ForceRun {
 		spec.RestartToken = d.ID // restart even if unchanged, once per deployment
 	}

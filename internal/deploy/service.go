@@ -80,6 +80,10 @@ type Config struct {
 	// RecheckInterval is how often an event watcher re-reads the store when
 	// it hears nothing (changes made by another replica); default 1s.
 	RecheckInterval time.Duration
+	// ToolEnv returns the environment every process of a tool gets, read
+	// when a component is (re)started: TOOL_DEPLOY_TOKEN, as Toolforge
+	// mirrors it into the tool's envvars. Nil: none.
+	ToolEnv func(ctx context.Context, tool string) map[string]string
 }
 
 // Service runs Slipway's deployments. It serves the API (configs,

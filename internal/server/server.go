@@ -143,6 +143,7 @@ type Server struct {
 	// caFile is the CA certificate that signed the API's TLS certificate,
 	// when the server issued that itself.
 	caFile  string
+	toolEnv func(ctx context.Context, tool string) map[string]string
 	stopped sync.Once
 	// wroteInfo is set once this server published InfoFile.
 	wroteInfo bool
@@ -201,6 +202,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("server: %w", err)
 	}
 
+	deployTokens, err := auth.New(s.db, key, s.cfg.Now)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	deployTokens.SetLifetime(s.cfg.DeployTokenLifetime)
+	s.toolEnv = toolEnvFunc(deployTokens, s.logger)
+
 	src, err := git.New(git.Config{CacheDir: filepath.Join(dir, "git"), AllowLocal: s.cfg.AllowLocalRepos})
 	if err != nil {
 		return fmt.Errorf("server: git: %w", err)
@@ -247,7 +255,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Logger: s.logger, AllowLocalRepos: s.cfg.AllowLocalRepos, HealthTimeout: s.cfg.HealthTimeout,
 		DeploymentTimeout: s.cfg.DeploymentTimeout, KeepDeployments: s.cfg.KeepDeployments,
 		BuildSlots: s.cfg.BuildSlots, ToolBuildSlots: s.cfg.ToolBuildSlots, NoQueue: s.cfg.NoQueue,
-		TransientFunc: transient, BuildTimeout: s.cfg.BuildTimeout,
+		TransientFunc: transient, BuildTimeout: s.cfg.BuildTimeout, ToolEnv: s.toolEnv,
 	})
 	s.runner, err = runner.New(driver, s.service, runner.Config{Logger: s.logger, SingleNode: true})
 	if err != nil {
@@ -258,11 +266,6 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("server: %w", err)
 	}
 
-	deployTokens, err := auth.New(s.db, key, s.cfg.Now)
-	if err != nil {
-		return fmt.Errorf("server: %w", err)
-	}
-	deployTokens.SetLifetime(s.cfg.DeployTokenLifetime)
 	s.api = &http.Server{
 		Handler: httpapi.NewHandler(s.service, httpapi.Config{
 			AdminToken: s.token, Logger: s.logger, Health: s.health, DeployTokens: deployTokens,
@@ -281,6 +284,23 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.wroteInfo = true
 	s.logger.InfoContext(ctx, "slipway server started", "url", info.URL, "proxy", info.ProxyURL, "data", dir)
 	return nil
+}
+
+// toolEnv returns the environment of a tool's processes: its deploy token
+// as TOOL_DEPLOY_TOKEN, as Toolforge mirrors it into the tool's envvars
+// (read at each (re)start; a refreshed token reaches a process when it next
+// restarts).
+func toolEnvFunc(tokens *auth.DeployTokens, logger *slog.Logger) func(ctx context.Context, tool string) map[string]string {
+	return func(ctx context.Context, tool string) map[string]string {
+		tok, err := tokens.Get(ctx, tool)
+		if err != nil {
+			if slipway.ErrorCode(err) != slipway.ENotFound {
+				logger.WarnContext(ctx, "TOOL_DEPLOY_TOKEN left out of the environment", "tool", tool, "error", err.Error())
+			}
+			return nil
+		}
+		return map[string]string{"TOOL_DEPLOY_TOKEN": tok.Token}
+	}
 }
 
 // transient reports whether an adapter's error is worth retrying: git's
@@ -326,7 +346,7 @@ func (s *Server) restoreLive(ctx context.Context, builder *localbuild.Builder) e
 			s.logger.WarnContext(ctx, "cannot restore component: artifact missing", "tool", r.Tool, "component", r.Component, "build", r.BuildKey)
 			continue
 		}
-		specs = append(specs, target.Spec{Tool: r.Tool, Component: r.Spec, SpecHash: r.SpecHash, Artifact: art})
+		specs = append(specs, target.Spec{Tool: r.Tool, Component: r.Spec, SpecHash: r.SpecHash, Artifact: art, Env: s.toolEnv(ctx, r.Tool)})
 	}
 	if err := s.target.Restore(ctx, specs); err != nil {
 		return fmt.Errorf("server: restore live components: %w", err)
