@@ -13,8 +13,9 @@ import (
 func newDeploymentCancelCmd(e *env) *cobra.Command {
 	var wait bool
 	cmd := &cobra.Command{
-		Use:   "cancel [ID|latest]",
-		Short: "Cancel a pending or running deployment (the latest by default)",
+		Use:               "cancel [ID|latest]",
+		ValidArgsFunction: completeDeploymentIDs(e, true),
+		Short:             "Cancel a pending or running deployment (the latest by default)",
 		Long: `Cancel a pending or running deployment (the latest by default): steps not
 started are cancelled, running builds are killed, health waits and one-off
 runs stop. Components already applied stay as they are.

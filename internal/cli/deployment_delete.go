@@ -9,8 +9,9 @@ import (
 func newDeploymentDeleteCmd(e *env) *cobra.Command {
 	var sure bool
 	cmd := &cobra.Command{
-		Use:   "delete ID",
-		Short: "Delete a deployment's record",
+		Use:               "delete ID",
+		ValidArgsFunction: completeDeploymentIDs(e, false),
+		Short:             "Delete a deployment's record",
 		Long: `Delete a deployment's record, with its steps and events. Builds and the
 components it deployed stay as they are. An unfinished deployment is
 stopped first (as by cancel), and a deployment queued behind it starts.`,

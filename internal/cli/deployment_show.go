@@ -11,9 +11,10 @@ import (
 
 func newDeploymentShowCmd(e *env) *cobra.Command {
 	return &cobra.Command{
-		Use:   "show [ID|latest]",
-		Short: "Show one deployment (the latest by default)",
-		Args:  args(cobra.MaximumNArgs(1)),
+		Use:               "show [ID|latest]",
+		ValidArgsFunction: completeDeploymentIDs(e, true),
+		Short:             "Show one deployment (the latest by default)",
+		Args:              args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			c, tool, err := e.target()
 			if err != nil {
