@@ -168,6 +168,8 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			status := map[string]string{"mytool": "successful", "failing": "failed"}[tool]
 			reply(w, 409, `{"messages":{"error":["Deployment can't be cancelled, its status is `+status+`"],"info":[],"warning":[]}}`)
 		}
+	case "DELETE deployment/" + depID:
+		reply(w, 200, `{"data":`+final+`,"messages":{"error":[],"info":["Deployment `+depID+` deleted successfully."],"warning":[]}}`)
 	case "GET deployment/token", "POST deployment/token", "PUT deployment/token", "DELETE deployment/token":
 		serveToken(w, r.Method, tool)
 	case "GET deployment/" + depID + "/events":
@@ -327,6 +329,12 @@ func TestCommands(t *testing.T) {
 		{name: "DeploymentCancelConflict", args: []string{"components", "deployment", "cancel"}},
 		{name: "DeploymentCancelConflictWait", args: []string{"--tool", "failing", "components", "deployment", "cancel", "--wait"}},
 		{name: "DeploymentCancelNone", args: []string{"--tool", "other", "components", "deployment", "cancel", "--json"}},
+		{name: "DeploymentDeleteSure", args: []string{"components", "deployment", "delete", depID, "--yes-im-sure"}, wantReq: "DELETE /components/v1/tool/mytool/deployment/" + depID},
+		{name: "DeploymentDeleteSureJSON", args: []string{"--json", "components", "deployment", "delete", depID, "--yes-im-sure"}},
+		{name: "DeploymentDeletePromptYes", args: []string{"components", "deployment", "delete", depID}, stdin: "y\n", wantReq: "DELETE /components/v1/tool/mytool/deployment/" + depID},
+		{name: "DeploymentDeletePromptNo", args: []string{"components", "deployment", "delete", depID}, stdin: "n\n"},
+		{name: "DeploymentDeleteNone", args: []string{"--tool", "other", "components", "deployment", "delete", depID, "--yes-im-sure"}},
+		{name: "DeploymentDeleteNoID", args: []string{"components", "deployment", "delete"}},
 		{name: "Deploy", args: []string{"components", "deploy", "testdata/tool.yaml"}},
 		{name: "DeployFailed", args: []string{"--tool", "failing", "components", "deploy", "testdata/tool.yaml", "--force-run"}, wantReq: "POST /components/v1/tool/failing/deployment?force-run=true"},
 		{name: "DeployJSON", args: []string{"components", "deploy", "--json", "testdata/tool.yaml"}},
@@ -401,7 +409,8 @@ func TestCommands(t *testing.T) {
 				}
 			case "ConfigCreateProblems", "ConfigDeletePromptNo", "ConfigDeletePromptEOF", "NoTool", "BadToolName",
 				"TokenShow", "TokenShowJSON", "TokenShowNone", "TokenShowNoneJSON", "TokenRefreshPromptNo", "TokenRefreshNone",
-				"TokenDeletePromptEOF", "TokenDeleteNone", "AdminTokenRevokePromptNo", "AdminTokenRevokeNoID":
+				"TokenDeletePromptEOF", "TokenDeleteNone", "AdminTokenRevokePromptNo", "AdminTokenRevokeNoID",
+				"DeploymentDeletePromptNo", "DeploymentDeleteNone", "DeploymentDeleteNoID":
 				for _, r := range fs.reqs {
 					if !strings.HasPrefix(r, "GET ") {
 						t.Errorf("sent %q", r)
