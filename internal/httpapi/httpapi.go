@@ -112,6 +112,8 @@ type Config struct {
 	// tokens, which act on their own tool's routes only. When nil, the admin
 	// routes answer 503 and only the admin token (and deploy tokens) work.
 	APITokens APITokens
+	// Builds serves the /builds/v1/… routes. When nil, they answer 503.
+	Builds BuildsService
 	// Logger receives the request log and internal errors. Default: a logger
 	// that discards everything.
 	Logger *slog.Logger

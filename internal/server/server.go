@@ -232,7 +232,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.api = &http.Server{
 		Handler: httpapi.NewHandler(s.service, httpapi.Config{
 			AdminToken: s.token, Logger: s.logger, Health: s.health, DeployTokens: deployTokens,
-			APITokens: auth.NewAPITokens(s.db, s.cfg.Now),
+			APITokens: auth.NewAPITokens(s.db, s.cfg.Now), Builds: s.service,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
