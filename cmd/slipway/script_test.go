@@ -74,6 +74,7 @@ func TestScript(t *testing.T) {
 			"stopped":    cmdStopped,
 			"poll":       cmdPoll,
 			"errmsg":     cmdErrMsg,
+			"waitfile":   cmdWaitFile,
 		},
 	})
 }
@@ -531,4 +532,18 @@ func processesMatching(text string) []string {
 		}
 	}
 	return out
+}
+
+// waitfile FILE TEXT: wait up to 60 s until FILE exists and contains TEXT
+// (a build's log reaching a line, say).
+func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitfile FILE TEXT")
+	}
+	for end := time.Now().Add(60 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if b, err := os.ReadFile(ts.MkAbs(args[0])); err == nil && strings.Contains(string(b), args[1]) {
+			return
+		}
+	}
+	ts.Fatalf("%s does not contain %q after 60s", args[0], args[1])
 }

@@ -10,7 +10,8 @@ import (
 )
 
 // runningSteps holds the cancel functions of the steps this process is
-// executing, by deployment, so that a cancel request stops them at once.
+// executing, by deployment and step key, so that a cancel request (of a
+// deployment or of one build) stops them at once.
 //
 // It is per process: with several server replicas a cancel reaches the
 // steps of the replica that took the request, and the others see the
@@ -19,23 +20,30 @@ import (
 type runningSteps struct {
 	mu   sync.Mutex
 	next int
-	m    map[string]map[int]context.CancelCauseFunc
+	m    map[string]map[int]runningStep
+}
+
+// runningStep is one registered step.
+type runningStep struct {
+	key    string
+	cancel context.CancelCauseFunc
 }
 
 func newRunningSteps() *runningSteps {
-	return &runningSteps{m: map[string]map[int]context.CancelCauseFunc{}}
+	return &runningSteps{m: map[string]map[int]runningStep{}}
 }
 
-// add registers a step's cancel function and returns its unregister.
-func (r *runningSteps) add(deploymentID string, cancel context.CancelCauseFunc) func() {
+// add registers the cancel function of step key of a deployment and
+// returns its unregister.
+func (r *runningSteps) add(deploymentID, key string, cancel context.CancelCauseFunc) func() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.next++
 	id := r.next
 	if r.m[deploymentID] == nil {
-		r.m[deploymentID] = map[int]context.CancelCauseFunc{}
+		r.m[deploymentID] = map[int]runningStep{}
 	}
-	r.m[deploymentID][id] = cancel
+	r.m[deploymentID][id] = runningStep{key: key, cancel: cancel}
 	return func() {
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -50,9 +58,24 @@ func (r *runningSteps) add(deploymentID string, cancel context.CancelCauseFunc) 
 func (r *runningSteps) cancel(deploymentID string, cause error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, c := range r.m[deploymentID] {
-		c(cause)
+	for _, st := range r.m[deploymentID] {
+		st.cancel(cause)
 	}
+}
+
+// cancelStep stops step key of a deployment with cause, and reports
+// whether this process was running it.
+func (r *runningSteps) cancelStep(deploymentID, key string, cause error) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	found := false
+	for _, st := range r.m[deploymentID] {
+		if st.key == key {
+			st.cancel(cause)
+			found = true
+		}
+	}
+	return found
 }
 
 // DeploymentCancel cancels a pending or running deployment (id may be

@@ -28,6 +28,7 @@ func (r retryAfterError) RetryAfter() time.Duration { return time.Duration(r) }
 var (
 	errStepTimeout       = errors.New("step timed out")
 	errCancelled         = errors.New("deployment cancelled")
+	errBuildCancelled    = errors.New("build cancelled by request")
 	errDeploymentTimeout = errors.New("deployment timed out")
 )
 
@@ -219,12 +220,16 @@ func (s *Service) RunStep(ctx context.Context, tool, id, key string) error {
 	defer cancel(nil)
 	work, cancelDeadline := context.WithDeadlineCause(work, d.CreatedAt.Add(s.cfg.DeploymentTimeout), errDeploymentTimeout)
 	defer cancelDeadline()
-	unregister := s.running.add(id, cancel)
+	unregister := s.running.add(id, key, cancel)
 	defer unregister()
 	// A cancel request that came between reading the deployment and
-	// registering did not reach this step: look again.
+	// registering did not reach this step: look again. A build cancel
+	// settles an unregistered step in the store.
 	if cur, err := s.store.DeploymentGet(ctx, tool, id); err == nil && cur.Status == slipway.DeploymentCancelling {
 		cancel(errCancelled)
+	}
+	if cur, err := s.store.StepGet(ctx, id, key); err == nil && cur.State.Final() {
+		cancel(errBuildCancelled)
 	}
 	out := s.execute(work, d, cfg, st)
 	if out.interrupted != nil {
@@ -311,6 +316,8 @@ func (s *Service) failed(work context.Context, detail string) outcome {
 		return outcome{state: slipway.StepFailed, detail: detail}
 	}
 	switch cause := context.Cause(work); {
+	case errors.Is(cause, errBuildCancelled):
+		return outcome{state: slipway.StepCancelled, detail: "build cancelled by request"}
 	case errors.Is(cause, errCancelled):
 		return outcome{state: slipway.StepCancelled, detail: "cancelled"}
 	case errors.Is(cause, errDeploymentTimeout):
@@ -364,6 +371,9 @@ func (s *Service) executeBuild(ctx context.Context, d slipway.Deployment, cfg sl
 			b.Status, b.Error = slipway.BuildFailed, err.Error()
 			if errors.Is(context.Cause(bctx), errStepTimeout) {
 				out.detail = fmt.Sprintf("build timed out after %s", s.cfg.BuildTimeout)
+			}
+			if out.state == slipway.StepCancelled {
+				b.Status, b.Error = slipway.BuildCancelled, out.detail
 			}
 			_ = s.store.BuildUpdate(context.WithoutCancel(ctx), b) // best effort: the step records the failure
 		}
@@ -579,10 +589,12 @@ func (s *Service) progress(ctx context.Context, tx store.Tx, d slipway.Deploymen
 
 // outcomeOf decides a finished deployment's status and long status.
 func outcomeOf(d slipway.Deployment, all []slipway.Step) (slipway.DeploymentStatus, string) {
+	// A step cancelled while the deployment is not (a build cancelled on
+	// its own) fails the deployment, as a cancelled build does on Toolforge.
 	var first *slipway.Step
 	for i := range all {
 		st := &all[i]
-		if st.State == slipway.StepFailed || st.State == slipway.StepTimedOut {
+		if st.State == slipway.StepFailed || st.State == slipway.StepTimedOut || st.State == slipway.StepCancelled {
 			if first == nil || st.FinishedAt.Before(first.FinishedAt) {
 				first = st
 			}
@@ -601,6 +613,8 @@ func outcomeOf(d slipway.Deployment, all []slipway.Step) (slipway.DeploymentStat
 			}
 		}
 		return slipway.DeploymentCancelled, fmt.Sprintf("Deployment was cancelled: %d steps cancelled, %d done before the cancel (what they applied stays)", stopped, done)
+	case first != nil && first.State == slipway.StepCancelled:
+		return slipway.DeploymentFailed, fmt.Sprintf("%s %s was cancelled: %s", first.Kind, first.Component, first.Detail)
 	case first != nil && first.State == slipway.StepTimedOut:
 		return slipway.DeploymentTimedOut, fmt.Sprintf("%s %s timed out: %s", first.Kind, first.Component, first.Detail)
 	case first != nil:

@@ -179,7 +179,7 @@ func routePaths(rt route, tool string) []string {
 	if alias, ok := unprefixed(rt.path); ok {
 		paths = append(paths, alias)
 	}
-	r := strings.NewReplacer("{tool}", tool, "{deploy_id}", "20990101-000000-nothere000", "{id}", "nothere")
+	r := strings.NewReplacer("{tool}", tool, "{deploy_id}", "20990101-000000-nothere000", "{id}", "nothere", "{build_id}", "0123456789abcdef")
 	for i := range paths {
 		paths[i] = r.Replace(paths[i])
 	}

@@ -121,6 +121,8 @@ type Config struct {
 	// is taken as the tool they authenticated (Toolforge's API gateway);
 	// from any other address the header is no credential.
 	TrustedProxies []netip.Prefix
+	// Builds serves the /builds/v1/… routes. When nil, they answer 503.
+	Builds BuildsService
 	// Logger receives the request log and internal errors. Default: a logger
 	// that discards everything.
 	Logger *slog.Logger

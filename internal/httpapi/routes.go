@@ -59,6 +59,12 @@ func (a *api) routes() []route {
 		{"GET", "/components/v1/tool/{tool}/deployment/{deploy_id}/events", adminOrToolToken, a.handleDeploymentEvents()},
 		{"PUT", "/components/v1/tool/{tool}/deployment/latest/cancel", adminOrToolToken, a.handleDeploymentCancel()},
 		{"PUT", "/components/v1/tool/{tool}/deployment/{deploy_id}/cancel", adminOrToolToken, a.handleDeploymentCancel()},
+
+		{"GET", "/builds/v1/tool/{tool}/builds", adminOrToolToken, a.handleBuildList()},
+		{"GET", "/builds/v1/tool/{tool}/builds/{build_id}", adminOrToolToken, a.handleBuildGet()},
+		{"DELETE", "/builds/v1/tool/{tool}/builds/{build_id}", adminOrToolToken, a.handleBuildDelete()},
+		{"GET", "/builds/v1/tool/{tool}/builds/{build_id}/logs", adminOrToolToken, a.handleBuildLogs()},
+		{"PUT", "/builds/v1/tool/{tool}/builds/{build_id}/cancel", adminOrToolToken, a.handleBuildCancel()},
 	}
 }
 

@@ -61,7 +61,7 @@ func TestSpecRoutesMatchServer(t *testing.T) {
 			paths = append(paths, alias)
 		}
 		for _, p := range paths {
-			p = strings.NewReplacer("{tool}", "mytool", "{deploy_id}", "20261122-130049-x5ucaa3ign").Replace(p)
+			p = strings.NewReplacer("{tool}", "mytool", "{deploy_id}", "20261122-130049-x5ucaa3ign", "{build_id}", "0123456789abcdef").Replace(p)
 			r := httptest.NewRequest(method, p, nil)
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, r)

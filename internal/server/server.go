@@ -269,7 +269,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.api = &http.Server{
 		Handler: httpapi.NewHandler(s.service, httpapi.Config{
 			AdminToken: s.token, Logger: s.logger, Health: s.health, DeployTokens: deployTokens,
-			APITokens: auth.NewAPITokens(s.db, s.cfg.Now), TrustedProxies: s.cfg.TrustedProxies,
+			APITokens: auth.NewAPITokens(s.db, s.cfg.Now), TrustedProxies: s.cfg.TrustedProxies, Builds: s.service,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}

@@ -17,6 +17,39 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for BuildStatus.
+const (
+	BUILDCANCELLED BuildStatus = "BUILD_CANCELLED"
+	BUILDFAILURE   BuildStatus = "BUILD_FAILURE"
+	BUILDPENDING   BuildStatus = "BUILD_PENDING"
+	BUILDRUNNING   BuildStatus = "BUILD_RUNNING"
+	BUILDSUCCESS   BuildStatus = "BUILD_SUCCESS"
+	BUILDTIMEOUT   BuildStatus = "BUILD_TIMEOUT"
+	BUILDUNKNOWN   BuildStatus = "BUILD_UNKNOWN"
+)
+
+// Valid indicates whether the value is a known member of the BuildStatus enum.
+func (e BuildStatus) Valid() bool {
+	switch e {
+	case BUILDCANCELLED:
+		return true
+	case BUILDFAILURE:
+		return true
+	case BUILDPENDING:
+		return true
+	case BUILDRUNNING:
+		return true
+	case BUILDSUCCESS:
+		return true
+	case BUILDTIMEOUT:
+		return true
+	case BUILDUNKNOWN:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ComponentComponentType.
 const (
 	Continuous ComponentComponentType = "continuous"
@@ -352,6 +385,78 @@ type APITokenListEnvelope struct {
 	Messages ResponseMessages `json:"messages"`
 }
 
+// Build One build, shaped after Toolforge's builds-api, plus Slipway's fields (commit, component, key, error).
+type Build struct {
+	BuildId   string `json:"build_id"`
+	Commit    string `json:"commit"`
+	Component string `json:"component"`
+
+	// DestinationImage The artifact (`builds/<key>`) once the build succeeded, else empty.
+	DestinationImage string `json:"destination_image"`
+
+	// EndTime RFC 3339, UTC; empty while the build runs.
+	EndTime string `json:"end_time"`
+
+	// Error Why the build failed or was cancelled, else empty.
+	Error string `json:"error"`
+
+	// Key The content address of the artifact; the same as build_id.
+	Key string `json:"key"`
+
+	// Message What happened, for people.
+	Message    string          `json:"message"`
+	Parameters BuildParameters `json:"parameters"`
+
+	// ResolvedRef The commit the ref resolved to (Toolforge's name for `commit`).
+	ResolvedRef string `json:"resolved_ref"`
+
+	// StartTime RFC 3339, UTC.
+	StartTime string `json:"start_time"`
+
+	// Status Toolforge builds-api's statuses. Slipway does not use `BUILD_PENDING` or `BUILD_TIMEOUT` (a timed-out build is a `BUILD_FAILURE` saying so).
+	Status BuildStatus `json:"status"`
+}
+
+// BuildEnvelope defines model for BuildEnvelope.
+type BuildEnvelope struct {
+	// Data One build, shaped after Toolforge's builds-api, plus Slipway's fields (commit, component, key, error).
+	Data Build `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// BuildList defines model for BuildList.
+type BuildList struct {
+	Builds []Build `json:"builds"`
+}
+
+// BuildListEnvelope defines model for BuildListEnvelope.
+type BuildListEnvelope struct {
+	Data BuildList `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// BuildParameters defines model for BuildParameters.
+type BuildParameters struct {
+	// Envvars Build-time environment variables; always empty on Slipway.
+	Envvars map[string]string `json:"envvars"`
+
+	// ImageName The component the build is for.
+	ImageName string `json:"image_name"`
+
+	// Ref The ref as configured (branch, tag or commit).
+	Ref string `json:"ref"`
+
+	// SourceUrl The repository built.
+	SourceUrl string `json:"source_url"`
+}
+
+// BuildStatus Toolforge builds-api's statuses. Slipway does not use `BUILD_PENDING` or `BUILD_TIMEOUT` (a timed-out build is a `BUILD_FAILURE` saying so).
+type BuildStatus string
+
 // Component defines model for Component.
 type Component struct {
 	// Build Exactly one of repository+ref, reuse_from or image.
@@ -595,6 +700,9 @@ type ToolConfigEnvelope struct {
 	Messages ResponseMessages `json:"messages"`
 }
 
+// BuildID defines model for BuildID.
+type BuildID = string
+
 // DeployID defines model for DeployID.
 type DeployID = string
 
@@ -630,6 +738,12 @@ type Unavailable = ErrorEnvelope
 
 // UnsupportedMediaType The body of every error response; it has no `data` key.
 type UnsupportedMediaType = ErrorEnvelope
+
+// GetBuildLogsParams defines parameters for GetBuildLogs.
+type GetBuildLogsParams struct {
+	// Follow Stream a running build's log until it ends.
+	Follow *bool `form:"follow,omitempty" json:"follow,omitempty"`
+}
 
 // CreateDeploymentParams defines parameters for CreateDeployment.
 type CreateDeploymentParams struct {
@@ -755,6 +869,61 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 
 // The interface specification for the client above.
 type ClientInterface interface {
+
+	// ListBuilds The tool's builds, newest first
+	//
+	// Shaped after Toolforge's builds-api: each build has `build_id`,
+	// `start_time`, `end_time`, `status` (`BUILD_*`), `parameters`
+	// (`source_url`, `ref`, `image_name` = the component) and
+	// `destination_image`, plus Slipway's own fields. An empty list when
+	// the tool has none.
+	//
+	// Corresponds with GET /builds/v1/tool/{tool}/builds (the `ListBuilds` operationId).
+	ListBuilds(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteBuild Delete a finished build
+	//
+	// Deletes the build's record and, unless something else still needs
+	// them, its artifact and log: another tool's build of the same commit
+	// (artifacts are content-addressed and shared), a live component of
+	// any tool, or an unfinished deployment. `data` is the deleted build;
+	// `messages.info` says `Build {build_id} deleted successfully.` and
+	// whether the artifact and log were removed. A 409 names what is in
+	// the way, and nothing is deleted: the build is still running, a live
+	// component of the tool runs it, or an unfinished deployment of the
+	// tool needs it.
+	//
+	// Corresponds with DELETE /builds/v1/tool/{tool}/builds/{build_id} (the `DeleteBuild` operationId).
+	DeleteBuild(ctx context.Context, tool Tool, buildId BuildID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetBuild One build
+	//
+	// Corresponds with GET /builds/v1/tool/{tool}/builds/{build_id} (the `GetBuild` operationId).
+	GetBuild(ctx context.Context, tool Tool, buildId BuildID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CancelBuild Kill a running build
+	//
+	// Kills the build's processes. The deployment step that runs it
+	// becomes `cancelled`, the steps that need it are skipped with the
+	// reason, and the deployment ends `failed` ("build <component> was
+	// cancelled: …") once its other steps are final, as a cancelled build
+	// fails a deployment on Toolforge. The response waits a moment for the
+	// build to stop: `data` is the build, `BUILD_CANCELLED` unless it is
+	// still stopping. A build that is already final is a 409
+	// `Build {build_id} can't be cancelled, its status is <status>`.
+	//
+	// Corresponds with PUT /builds/v1/tool/{tool}/builds/{build_id}/cancel (the `CancelBuild` operationId).
+	CancelBuild(ctx context.Context, tool Tool, buildId BuildID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetBuildLogs The build's log, as text
+	//
+	// The log as `text/plain`. With `follow=true` the response goes on
+	// streaming what a running build logs until the build ends or the
+	// client leaves. Errors before the log begins are the usual JSON
+	// envelope; a finished build whose log was removed is a 404.
+	//
+	// Corresponds with GET /builds/v1/tool/{tool}/builds/{build_id}/logs (the `GetBuildLogs` operationId).
+	GetBuildLogs(ctx context.Context, tool Tool, buildId BuildID, params *GetBuildLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetHealth Server health, with named checks
 	//
@@ -1006,6 +1175,111 @@ type ClientInterface interface {
 	//
 	// Corresponds with DELETE /v1/admin/tokens/{id} (the `RevokeAPIToken` operationId).
 	RevokeAPIToken(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// ListBuilds The tool's builds, newest first
+//
+// Shaped after Toolforge's builds-api: each build has `build_id`,
+// `start_time`, `end_time`, `status` (`BUILD_*`), `parameters`
+// (`source_url`, `ref`, `image_name` = the component) and
+// `destination_image`, plus Slipway's own fields. An empty list when
+// the tool has none.
+//
+// Corresponds with GET /builds/v1/tool/{tool}/builds (the `ListBuilds` operationId).
+func (c *Client) ListBuilds(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListBuildsRequest(c.Server, tool)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteBuild Delete a finished build
+//
+// Deletes the build's record and, unless something else still needs
+// them, its artifact and log: another tool's build of the same commit
+// (artifacts are content-addressed and shared), a live component of
+// any tool, or an unfinished deployment. `data` is the deleted build;
+// `messages.info` says `Build {build_id} deleted successfully.` and
+// whether the artifact and log were removed. A 409 names what is in
+// the way, and nothing is deleted: the build is still running, a live
+// component of the tool runs it, or an unfinished deployment of the
+// tool needs it.
+//
+// Corresponds with DELETE /builds/v1/tool/{tool}/builds/{build_id} (the `DeleteBuild` operationId).
+func (c *Client) DeleteBuild(ctx context.Context, tool Tool, buildId BuildID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteBuildRequest(c.Server, tool, buildId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetBuild One build
+//
+// Corresponds with GET /builds/v1/tool/{tool}/builds/{build_id} (the `GetBuild` operationId).
+func (c *Client) GetBuild(ctx context.Context, tool Tool, buildId BuildID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetBuildRequest(c.Server, tool, buildId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CancelBuild Kill a running build
+//
+// Kills the build's processes. The deployment step that runs it
+// becomes `cancelled`, the steps that need it are skipped with the
+// reason, and the deployment ends `failed` ("build <component> was
+// cancelled: …") once its other steps are final, as a cancelled build
+// fails a deployment on Toolforge. The response waits a moment for the
+// build to stop: `data` is the build, `BUILD_CANCELLED` unless it is
+// still stopping. A build that is already final is a 409
+// `Build {build_id} can't be cancelled, its status is <status>`.
+//
+// Corresponds with PUT /builds/v1/tool/{tool}/builds/{build_id}/cancel (the `CancelBuild` operationId).
+func (c *Client) CancelBuild(ctx context.Context, tool Tool, buildId BuildID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelBuildRequest(c.Server, tool, buildId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetBuildLogs The build's log, as text
+//
+// The log as `text/plain`. With `follow=true` the response goes on
+// streaming what a running build logs until the build ends or the
+// client leaves. Errors before the log begins are the usual JSON
+// envelope; a finished build whose log was removed is a 404.
+//
+// Corresponds with GET /builds/v1/tool/{tool}/builds/{build_id}/logs (the `GetBuildLogs` operationId).
+func (c *Client) GetBuildLogs(ctx context.Context, tool Tool, buildId BuildID, params *GetBuildLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetBuildLogsRequest(c.Server, tool, buildId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // GetHealth Server health, with named checks
@@ -1497,6 +1771,231 @@ func (c *Client) RevokeAPIToken(ctx context.Context, id string, reqEditors ...Re
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewListBuildsRequest constructs an http.Request for the ListBuilds method
+func NewListBuildsRequest(server string, tool Tool) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/builds/v1/tool/%s/builds", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewDeleteBuildRequest constructs an http.Request for the DeleteBuild method
+func NewDeleteBuildRequest(server string, tool Tool, buildId BuildID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "build_id", buildId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/builds/v1/tool/%s/builds/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetBuildRequest constructs an http.Request for the GetBuild method
+func NewGetBuildRequest(server string, tool Tool, buildId BuildID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "build_id", buildId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/builds/v1/tool/%s/builds/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCancelBuildRequest constructs an http.Request for the CancelBuild method
+func NewCancelBuildRequest(server string, tool Tool, buildId BuildID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "build_id", buildId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/builds/v1/tool/%s/builds/%s/cancel", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetBuildLogsRequest constructs an http.Request for the GetBuildLogs method
+func NewGetBuildLogsRequest(server string, tool Tool, buildId BuildID, params *GetBuildLogsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "build_id", buildId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/builds/v1/tool/%s/builds/%s/logs", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Follow != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "follow", *params.Follow, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
 }
 
 // NewGetHealthRequest constructs an http.Request for the GetHealth method
@@ -2476,6 +2975,71 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// ListBuildsWithResponse The tool's builds, newest first
+	//
+	// Shaped after Toolforge's builds-api: each build has `build_id`,
+	// `start_time`, `end_time`, `status` (`BUILD_*`), `parameters`
+	// (`source_url`, `ref`, `image_name` = the component) and
+	// `destination_image`, plus Slipway's own fields. An empty list when
+	// the tool has none.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /builds/v1/tool/{tool}/builds (the `ListBuilds` operationId).
+	ListBuildsWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*ListBuildsResponse, error)
+
+	// DeleteBuildWithResponse Delete a finished build
+	//
+	// Deletes the build's record and, unless something else still needs
+	// them, its artifact and log: another tool's build of the same commit
+	// (artifacts are content-addressed and shared), a live component of
+	// any tool, or an unfinished deployment. `data` is the deleted build;
+	// `messages.info` says `Build {build_id} deleted successfully.` and
+	// whether the artifact and log were removed. A 409 names what is in
+	// the way, and nothing is deleted: the build is still running, a live
+	// component of the tool runs it, or an unfinished deployment of the
+	// tool needs it.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /builds/v1/tool/{tool}/builds/{build_id} (the `DeleteBuild` operationId).
+	DeleteBuildWithResponse(ctx context.Context, tool Tool, buildId BuildID, reqEditors ...RequestEditorFn) (*DeleteBuildResponse, error)
+
+	// GetBuildWithResponse One build
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /builds/v1/tool/{tool}/builds/{build_id} (the `GetBuild` operationId).
+	GetBuildWithResponse(ctx context.Context, tool Tool, buildId BuildID, reqEditors ...RequestEditorFn) (*GetBuildResponse, error)
+
+	// CancelBuildWithResponse Kill a running build
+	//
+	// Kills the build's processes. The deployment step that runs it
+	// becomes `cancelled`, the steps that need it are skipped with the
+	// reason, and the deployment ends `failed` ("build <component> was
+	// cancelled: …") once its other steps are final, as a cancelled build
+	// fails a deployment on Toolforge. The response waits a moment for the
+	// build to stop: `data` is the build, `BUILD_CANCELLED` unless it is
+	// still stopping. A build that is already final is a 409
+	// `Build {build_id} can't be cancelled, its status is <status>`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /builds/v1/tool/{tool}/builds/{build_id}/cancel (the `CancelBuild` operationId).
+	CancelBuildWithResponse(ctx context.Context, tool Tool, buildId BuildID, reqEditors ...RequestEditorFn) (*CancelBuildResponse, error)
+
+	// GetBuildLogsWithResponse The build's log, as text
+	//
+	// The log as `text/plain`. With `follow=true` the response goes on
+	// streaming what a running build logs until the build ends or the
+	// client leaves. Errors before the log begins are the usual JSON
+	// envelope; a finished build whose log was removed is a 404.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /builds/v1/tool/{tool}/builds/{build_id}/logs (the `GetBuildLogs` operationId).
+	GetBuildLogsWithResponse(ctx context.Context, tool Tool, buildId BuildID, params *GetBuildLogsParams, reqEditors ...RequestEditorFn) (*GetBuildLogsResponse, error)
+
 	// GetHealthWithResponse Server health, with named checks
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -2762,6 +3326,386 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with DELETE /v1/admin/tokens/{id} (the `RevokeAPIToken` operationId).
 	RevokeAPITokenWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*RevokeAPITokenResponse, error)
+}
+
+type ListBuildsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *BuildListEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListBuildsResponse) GetJSON200() *BuildListEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListBuildsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListBuildsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListBuildsResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListBuildsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListBuildsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListBuildsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListBuildsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListBuildsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteBuildResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *BuildEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteBuildResponse) GetJSON200() *BuildEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteBuildResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteBuildResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteBuildResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r DeleteBuildResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteBuildResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteBuildResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteBuildResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteBuildResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteBuildResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteBuildResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetBuildResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *BuildEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetBuildResponse) GetJSON200() *BuildEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetBuildResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetBuildResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetBuildResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetBuildResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetBuildResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetBuildResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetBuildResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetBuildResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetBuildResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CancelBuildResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *BuildEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CancelBuildResponse) GetJSON200() *BuildEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CancelBuildResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CancelBuildResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CancelBuildResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CancelBuildResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CancelBuildResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CancelBuildResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CancelBuildResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CancelBuildResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CancelBuildResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CancelBuildResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetBuildLogsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetBuildLogsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetBuildLogsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetBuildLogsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetBuildLogsResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetBuildLogsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetBuildLogsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetBuildLogsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetBuildLogsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetBuildLogsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 type GetHealthResponse struct {
@@ -4213,6 +5157,101 @@ func (r RevokeAPITokenResponse) ContentType() string {
 	return ""
 }
 
+// ListBuildsWithResponse The tool's builds, newest first
+//
+// Shaped after Toolforge's builds-api: each build has `build_id`,
+// `start_time`, `end_time`, `status` (`BUILD_*`), `parameters`
+// (`source_url`, `ref`, `image_name` = the component) and
+// `destination_image`, plus Slipway's own fields. An empty list when
+// the tool has none.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /builds/v1/tool/{tool}/builds (the `ListBuilds` operationId).
+func (c *ClientWithResponses) ListBuildsWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*ListBuildsResponse, error) {
+	rsp, err := c.ListBuilds(ctx, tool, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListBuildsResponse(rsp)
+}
+
+// DeleteBuildWithResponse Delete a finished build
+//
+// Deletes the build's record and, unless something else still needs
+// them, its artifact and log: another tool's build of the same commit
+// (artifacts are content-addressed and shared), a live component of
+// any tool, or an unfinished deployment. `data` is the deleted build;
+// `messages.info` says `Build {build_id} deleted successfully.` and
+// whether the artifact and log were removed. A 409 names what is in
+// the way, and nothing is deleted: the build is still running, a live
+// component of the tool runs it, or an unfinished deployment of the
+// tool needs it.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /builds/v1/tool/{tool}/builds/{build_id} (the `DeleteBuild` operationId).
+func (c *ClientWithResponses) DeleteBuildWithResponse(ctx context.Context, tool Tool, buildId BuildID, reqEditors ...RequestEditorFn) (*DeleteBuildResponse, error) {
+	rsp, err := c.DeleteBuild(ctx, tool, buildId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteBuildResponse(rsp)
+}
+
+// GetBuildWithResponse One build
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /builds/v1/tool/{tool}/builds/{build_id} (the `GetBuild` operationId).
+func (c *ClientWithResponses) GetBuildWithResponse(ctx context.Context, tool Tool, buildId BuildID, reqEditors ...RequestEditorFn) (*GetBuildResponse, error) {
+	rsp, err := c.GetBuild(ctx, tool, buildId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetBuildResponse(rsp)
+}
+
+// CancelBuildWithResponse Kill a running build
+//
+// Kills the build's processes. The deployment step that runs it
+// becomes `cancelled`, the steps that need it are skipped with the
+// reason, and the deployment ends `failed` ("build <component> was
+// cancelled: …") once its other steps are final, as a cancelled build
+// fails a deployment on Toolforge. The response waits a moment for the
+// build to stop: `data` is the build, `BUILD_CANCELLED` unless it is
+// still stopping. A build that is already final is a 409
+// `Build {build_id} can't be cancelled, its status is <status>`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /builds/v1/tool/{tool}/builds/{build_id}/cancel (the `CancelBuild` operationId).
+func (c *ClientWithResponses) CancelBuildWithResponse(ctx context.Context, tool Tool, buildId BuildID, reqEditors ...RequestEditorFn) (*CancelBuildResponse, error) {
+	rsp, err := c.CancelBuild(ctx, tool, buildId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelBuildResponse(rsp)
+}
+
+// GetBuildLogsWithResponse The build's log, as text
+//
+// The log as `text/plain`. With `follow=true` the response goes on
+// streaming what a running build logs until the build ends or the
+// client leaves. Errors before the log begins are the usual JSON
+// envelope; a finished build whose log was removed is a 404.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /builds/v1/tool/{tool}/builds/{build_id}/logs (the `GetBuildLogs` operationId).
+func (c *ClientWithResponses) GetBuildLogsWithResponse(ctx context.Context, tool Tool, buildId BuildID, params *GetBuildLogsParams, reqEditors ...RequestEditorFn) (*GetBuildLogsResponse, error) {
+	rsp, err := c.GetBuildLogs(ctx, tool, buildId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetBuildLogsResponse(rsp)
+}
+
 // GetHealthWithResponse Server health, with named checks
 //
 // Returns a wrapper object for the known response body format(s).
@@ -4642,6 +5681,311 @@ func (c *ClientWithResponses) RevokeAPITokenWithResponse(ctx context.Context, id
 		return nil, err
 	}
 	return ParseRevokeAPITokenResponse(rsp)
+}
+
+// ParseListBuildsResponse parses an HTTP response from a ListBuildsWithResponse call
+func ParseListBuildsResponse(rsp *http.Response) (*ListBuildsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListBuildsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest BuildListEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteBuildResponse parses an HTTP response from a DeleteBuildWithResponse call
+func ParseDeleteBuildResponse(rsp *http.Response) (*DeleteBuildResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteBuildResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest BuildEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetBuildResponse parses an HTTP response from a GetBuildWithResponse call
+func ParseGetBuildResponse(rsp *http.Response) (*GetBuildResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetBuildResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest BuildEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCancelBuildResponse parses an HTTP response from a CancelBuildWithResponse call
+func ParseCancelBuildResponse(rsp *http.Response) (*CancelBuildResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CancelBuildResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest BuildEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetBuildLogsResponse parses an HTTP response from a GetBuildLogsWithResponse call
+func ParseGetBuildLogsResponse(rsp *http.Response) (*GetBuildLogsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetBuildLogsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
 }
 
 // ParseGetHealthResponse parses an HTTP response from a GetHealthWithResponse call

@@ -15,6 +15,39 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for BuildStatus.
+const (
+	BUILDCANCELLED BuildStatus = "BUILD_CANCELLED"
+	BUILDFAILURE   BuildStatus = "BUILD_FAILURE"
+	BUILDPENDING   BuildStatus = "BUILD_PENDING"
+	BUILDRUNNING   BuildStatus = "BUILD_RUNNING"
+	BUILDSUCCESS   BuildStatus = "BUILD_SUCCESS"
+	BUILDTIMEOUT   BuildStatus = "BUILD_TIMEOUT"
+	BUILDUNKNOWN   BuildStatus = "BUILD_UNKNOWN"
+)
+
+// Valid indicates whether the value is a known member of the BuildStatus enum.
+func (e BuildStatus) Valid() bool {
+	switch e {
+	case BUILDCANCELLED:
+		return true
+	case BUILDFAILURE:
+		return true
+	case BUILDPENDING:
+		return true
+	case BUILDRUNNING:
+		return true
+	case BUILDSUCCESS:
+		return true
+	case BUILDTIMEOUT:
+		return true
+	case BUILDUNKNOWN:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ComponentComponentType.
 const (
 	Continuous ComponentComponentType = "continuous"
@@ -350,6 +383,78 @@ type APITokenListEnvelope struct {
 	Messages ResponseMessages `json:"messages"`
 }
 
+// Build One build, shaped after Toolforge's builds-api, plus Slipway's fields (commit, component, key, error).
+type Build struct {
+	BuildId   string `json:"build_id"`
+	Commit    string `json:"commit"`
+	Component string `json:"component"`
+
+	// DestinationImage The artifact (`builds/<key>`) once the build succeeded, else empty.
+	DestinationImage string `json:"destination_image"`
+
+	// EndTime RFC 3339, UTC; empty while the build runs.
+	EndTime string `json:"end_time"`
+
+	// Error Why the build failed or was cancelled, else empty.
+	Error string `json:"error"`
+
+	// Key The content address of the artifact; the same as build_id.
+	Key string `json:"key"`
+
+	// Message What happened, for people.
+	Message    string          `json:"message"`
+	Parameters BuildParameters `json:"parameters"`
+
+	// ResolvedRef The commit the ref resolved to (Toolforge's name for `commit`).
+	ResolvedRef string `json:"resolved_ref"`
+
+	// StartTime RFC 3339, UTC.
+	StartTime string `json:"start_time"`
+
+	// Status Toolforge builds-api's statuses. Slipway does not use `BUILD_PENDING` or `BUILD_TIMEOUT` (a timed-out build is a `BUILD_FAILURE` saying so).
+	Status BuildStatus `json:"status"`
+}
+
+// BuildEnvelope defines model for BuildEnvelope.
+type BuildEnvelope struct {
+	// Data One build, shaped after Toolforge's builds-api, plus Slipway's fields (commit, component, key, error).
+	Data Build `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// BuildList defines model for BuildList.
+type BuildList struct {
+	Builds []Build `json:"builds"`
+}
+
+// BuildListEnvelope defines model for BuildListEnvelope.
+type BuildListEnvelope struct {
+	Data BuildList `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// BuildParameters defines model for BuildParameters.
+type BuildParameters struct {
+	// Envvars Build-time environment variables; always empty on Slipway.
+	Envvars map[string]string `json:"envvars"`
+
+	// ImageName The component the build is for.
+	ImageName string `json:"image_name"`
+
+	// Ref The ref as configured (branch, tag or commit).
+	Ref string `json:"ref"`
+
+	// SourceUrl The repository built.
+	SourceUrl string `json:"source_url"`
+}
+
+// BuildStatus Toolforge builds-api's statuses. Slipway does not use `BUILD_PENDING` or `BUILD_TIMEOUT` (a timed-out build is a `BUILD_FAILURE` saying so).
+type BuildStatus string
+
 // Component defines model for Component.
 type Component struct {
 	// Build Exactly one of repository+ref, reuse_from or image.
@@ -593,6 +698,9 @@ type ToolConfigEnvelope struct {
 	Messages ResponseMessages `json:"messages"`
 }
 
+// BuildID defines model for BuildID.
+type BuildID = string
+
 // DeployID defines model for DeployID.
 type DeployID = string
 
@@ -628,6 +736,12 @@ type Unavailable = ErrorEnvelope
 
 // UnsupportedMediaType The body of every error response; it has no `data` key.
 type UnsupportedMediaType = ErrorEnvelope
+
+// GetBuildLogsParams defines parameters for GetBuildLogs.
+type GetBuildLogsParams struct {
+	// Follow Stream a running build's log until it ends.
+	Follow *bool `form:"follow,omitempty" json:"follow,omitempty"`
+}
 
 // CreateDeploymentParams defines parameters for CreateDeployment.
 type CreateDeploymentParams struct {
@@ -682,6 +796,21 @@ type CreateAPITokenJSONRequestBody = APITokenCreateRequest
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// ListBuilds The tool's builds, newest first
+	// (GET /builds/v1/tool/{tool}/builds)
+	ListBuilds(w http.ResponseWriter, r *http.Request, tool Tool)
+	// DeleteBuild Delete a finished build
+	// (DELETE /builds/v1/tool/{tool}/builds/{build_id})
+	DeleteBuild(w http.ResponseWriter, r *http.Request, tool Tool, buildId BuildID)
+	// GetBuild One build
+	// (GET /builds/v1/tool/{tool}/builds/{build_id})
+	GetBuild(w http.ResponseWriter, r *http.Request, tool Tool, buildId BuildID)
+	// CancelBuild Kill a running build
+	// (PUT /builds/v1/tool/{tool}/builds/{build_id}/cancel)
+	CancelBuild(w http.ResponseWriter, r *http.Request, tool Tool, buildId BuildID)
+	// GetBuildLogs The build's log, as text
+	// (GET /builds/v1/tool/{tool}/builds/{build_id}/logs)
+	GetBuildLogs(w http.ResponseWriter, r *http.Request, tool Tool, buildId BuildID, params GetBuildLogsParams)
 	// GetHealth Server health, with named checks
 	// (GET /components/v1/healthz)
 	GetHealth(w http.ResponseWriter, r *http.Request)
@@ -755,6 +884,188 @@ type ServerInterfaceWrapper struct {
 }
 
 type MiddlewareFunc func(http.Handler) http.Handler
+
+// ListBuilds operation middleware
+func (siw *ServerInterfaceWrapper) ListBuilds(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListBuilds(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteBuild operation middleware
+func (siw *ServerInterfaceWrapper) DeleteBuild(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "build_id" -------------
+	var buildId BuildID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "build_id", r.PathValue("build_id"), &buildId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "build_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteBuild(w, r, tool, buildId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetBuild operation middleware
+func (siw *ServerInterfaceWrapper) GetBuild(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "build_id" -------------
+	var buildId BuildID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "build_id", r.PathValue("build_id"), &buildId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "build_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetBuild(w, r, tool, buildId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CancelBuild operation middleware
+func (siw *ServerInterfaceWrapper) CancelBuild(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "build_id" -------------
+	var buildId BuildID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "build_id", r.PathValue("build_id"), &buildId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "build_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CancelBuild(w, r, tool, buildId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetBuildLogs operation middleware
+func (siw *ServerInterfaceWrapper) GetBuildLogs(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "build_id" -------------
+	var buildId BuildID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "build_id", r.PathValue("build_id"), &buildId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "build_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetBuildLogsParams
+
+	// ------------- Optional query parameter "follow" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "follow", r.URL.Query(), &params.Follow, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "follow"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "follow", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetBuildLogs(w, r, tool, buildId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
 
 // GetHealth operation middleware
 func (siw *ServerInterfaceWrapper) GetHealth(w http.ResponseWriter, r *http.Request) {
@@ -1591,6 +1902,11 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/{deploy_id}/events", wrapper.StreamDeploymentEvents)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/latest/cancel", wrapper.CancelLatestDeployment)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/{deploy_id}/cancel", wrapper.CancelDeployment)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/builds/v1/tool/{tool}/builds", wrapper.ListBuilds)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/builds/v1/tool/{tool}/builds/{build_id}", wrapper.DeleteBuild)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/builds/v1/tool/{tool}/builds/{build_id}", wrapper.GetBuild)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/builds/v1/tool/{tool}/builds/{build_id}/logs", wrapper.GetBuildLogs)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/builds/v1/tool/{tool}/builds/{build_id}/cancel", wrapper.CancelBuild)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/admin/tokens", wrapper.ListAPITokens)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/admin/tokens", wrapper.CreateAPIToken)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/v1/admin/tokens/{id}", wrapper.RevokeAPIToken)

@@ -46,6 +46,7 @@ func Run(t *testing.T, f Factory, rf RestartFactory) {
 	t.Run("Deployment", func(t *testing.T) { testDeployment(t, f) })
 	t.Run("Step", func(t *testing.T) { testStep(t, f) })
 	t.Run("Build", func(t *testing.T) { testBuild(t, f) })
+	t.Run("BuildDelete", func(t *testing.T) { testBuildDelete(t, f) })
 	t.Run("LiveRun", func(t *testing.T) { testLiveRun(t, f) })
 	t.Run("Event", func(t *testing.T) { testEvent(t, f) })
 	t.Run("DeployToken", func(t *testing.T) { testDeployToken(t, f) })

@@ -1,0 +1,61 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"slipway.dev/slipway/internal/apiclient"
+)
+
+// newBuildsCmd is `slipway builds`: the tool's builds, after Toolforge's
+// `toolforge build` commands, over the builds API.
+func newBuildsCmd(e *env) *cobra.Command {
+	builds := &cobra.Command{
+		Use:   "builds",
+		Short: "List, inspect, follow, cancel and delete the tool's builds",
+	}
+	builds.AddCommand(newBuildsListCmd(e), newBuildsShowCmd(e), newBuildsLogsCmd(e), newBuildsCancelCmd(e), newBuildsDeleteCmd(e))
+	return builds
+}
+
+// buildTime formats a build's RFC 3339 time as the other commands do, or
+// "-" when it has none (a running build's end).
+func buildTime(s string) string {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return "-"
+	}
+	return created(t)
+}
+
+// shortCommit is the first 7 characters of a commit.
+func shortCommit(c string) string {
+	if len(c) > 7 {
+		return c[:7]
+	}
+	return c
+}
+
+// printBuild prints a build as `builds show` does.
+func printBuild(w io.Writer, b apiclient.Build) {
+	fmt.Fprintf(w, "Build ID: %s\n", b.BuildId)
+	fmt.Fprintf(w, "Component: %s\n", b.Component)
+	fmt.Fprintf(w, "Status: %s\n", b.Status)
+	fmt.Fprintf(w, "Message: %s\n", b.Message)
+	fmt.Fprintf(w, "Started: %s\n", buildTime(b.StartTime))
+	fmt.Fprintf(w, "Ended: %s\n", buildTime(b.EndTime))
+	fmt.Fprintf(w, "Source: %s\n", b.Parameters.SourceUrl)
+	fmt.Fprintf(w, "Ref: %s\n", b.Parameters.Ref)
+	fmt.Fprintf(w, "Commit: %s\n", b.Commit)
+	if b.DestinationImage != "" {
+		fmt.Fprintf(w, "Image: %s\n", b.DestinationImage)
+	}
+	if b.Error != "" {
+		fmt.Fprintln(w, "Error:")
+		fmt.Fprint(w, indent(strings.TrimSpace(b.Error), "  "))
+	}
+}

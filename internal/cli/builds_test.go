@@ -1,0 +1,142 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Builds of the fake builds API: "mytool" has a running, a failed and a
+// successful one; "other" none.
+const (
+	builtID       = "0a1b2c3d4e5f6071"
+	failedBuild   = "2c3d4e5f60718293"
+	runningBuild  = "1b2c3d4e5f607182"
+	builtJSON     = `{"build_id":"` + builtID + `","commit":"9b0d44e1c0ffee","component":"web","destination_image":"builds/` + builtID + `","end_time":"2026-11-22T13:02:01Z","error":"","key":"` + builtID + `","message":"Built web","parameters":{"envvars":{},"image_name":"web","ref":"main","source_url":"https://example.org/app.git"},"resolved_ref":"9b0d44e1c0ffee","start_time":"2026-11-22T13:01:49Z","status":"BUILD_SUCCESS"}`
+	failedJSON    = `{"build_id":"` + failedBuild + `","commit":"3f2a1c7d00d","component":"api","destination_image":"","end_time":"2026-11-22T13:03:01Z","error":"build: exit status 1\nnpm ERR! missing script: build","key":"` + failedBuild + `","message":"Build failed: build: exit status 1","parameters":{"envvars":{},"image_name":"api","ref":"v1.2","source_url":"https://example.org/api.git"},"resolved_ref":"3f2a1c7d00d","start_time":"2026-11-22T13:02:49Z","status":"BUILD_FAILURE"}`
+	runningJSON   = `{"build_id":"` + runningBuild + `","commit":"9b0d44e1c0ffee","component":"web","destination_image":"","end_time":"","error":"","key":"` + runningBuild + `","message":"Building web","parameters":{"envvars":{},"image_name":"web","ref":"main","source_url":"https://example.org/app.git"},"resolved_ref":"9b0d44e1c0ffee","start_time":"2026-11-22T13:03:49Z","status":"BUILD_RUNNING"}`
+	cancelledJSON = `{"build_id":"` + runningBuild + `","commit":"9b0d44e1c0ffee","component":"web","destination_image":"","end_time":"2026-11-22T13:04:00Z","error":"build cancelled by request","key":"` + runningBuild + `","message":"Build cancelled: build cancelled by request","parameters":{"envvars":{},"image_name":"web","ref":"main","source_url":"https://example.org/app.git"},"resolved_ref":"9b0d44e1c0ffee","start_time":"2026-11-22T13:03:49Z","status":"BUILD_CANCELLED"}`
+	buildLog      = "==> slipway localbuild/1\n==> checkout 9b0d44e\nstack: static <html>\n==> built " + builtID + " in 12ms"
+)
+
+// fakeBuilds serves canned builds API answers and records the requests.
+type fakeBuilds struct {
+	mu   sync.Mutex
+	reqs []string // "METHOD path?query"
+}
+
+func (f *fakeBuilds) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.reqs = append(f.reqs, r.Method+" "+r.URL.RequestURI())
+	f.mu.Unlock()
+	if r.Header.Get("Authorization") != "Bearer tok" {
+		reply(w, 401, `{"messages":{"error":["Authentication required"],"info":[],"warning":[]}}`)
+		return
+	}
+	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/builds/v1/tool/"), "/")
+	tool, rest := parts[0], strings.Join(parts[1:], "/")
+	notFound := func(id string) {
+		reply(w, 404, `{"messages":{"error":["Build `+id+` not found for tool `+tool+`"],"info":[],"warning":[]}}`)
+	}
+	if tool == "other" && rest != "builds" {
+		notFound(strings.Split(strings.TrimPrefix(rest, "builds/"), "/")[0])
+		return
+	}
+	switch r.Method + " " + rest {
+	case "GET builds":
+		if tool == "other" {
+			reply(w, 200, `{"data":{"builds":[]},`+msgs+`}`)
+			return
+		}
+		reply(w, 200, `{"data":{"builds":[`+runningJSON+`,`+failedJSON+`,`+builtJSON+`]},`+msgs+`}`)
+	case "GET builds/" + builtID:
+		reply(w, 200, `{"data":`+builtJSON+`,`+msgs+`}`)
+	case "GET builds/" + failedBuild:
+		reply(w, 200, `{"data":`+failedJSON+`,`+msgs+`}`)
+	case "GET builds/" + runningBuild:
+		reply(w, 200, `{"data":`+runningJSON+`,`+msgs+`}`)
+	case "GET builds/" + builtID + "/logs":
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, buildLog)
+	case "PUT builds/" + runningBuild + "/cancel":
+		reply(w, 200, `{"data":`+cancelledJSON+`,"messages":{"error":[],"info":["Build `+runningBuild+` cancelled."],"warning":[]}}`)
+	case "PUT builds/" + builtID + "/cancel":
+		reply(w, 409, `{"messages":{"error":["Build `+builtID+` can't be cancelled, its status is successful"],"info":[],"warning":[]}}`)
+	case "DELETE builds/" + failedBuild:
+		reply(w, 200, `{"data":`+failedJSON+`,"messages":{"error":[],"info":["Build `+failedBuild+` deleted successfully.","Its artifact and log were removed."],"warning":[]}}`)
+	case "DELETE builds/" + builtID:
+		reply(w, 409, `{"messages":{"error":["Build `+builtID+` is what component web runs now: deploy another build of it (or remove the component) before deleting this one."],"info":[],"warning":[]}}`)
+	case "GET builds/bad id", "GET builds/bad id/logs", "PUT builds/bad id/cancel":
+		reply(w, 422, `{"messages":{"error":["Invalid build ID \"bad id\": a build ID is up to 128 letters, digits, '.', '_' or '-' (see `+"`slipway builds list`"+`)."],"info":[],"warning":[]}}`)
+	default:
+		notFound(strings.Split(strings.TrimPrefix(rest, "builds/"), "/")[0])
+	}
+}
+
+// TestBuildsCommands runs every builds command, plain and --json, against
+// canned answers, and compares exit status, stdout and stderr with golden
+// files.
+func TestBuildsCommands(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		args  []string
+		stdin string
+		// wantReq, when set, must be among the requests the server saw.
+		wantReq string
+		// readOnly: nothing but GETs may be sent.
+		readOnly bool
+	}{
+		{name: "BuildsList", args: []string{"builds", "list"}, wantReq: "GET /builds/v1/tool/mytool/builds"},
+		{name: "BuildsListJSON", args: []string{"builds", "list", "--json"}},
+		{name: "BuildsListEmpty", args: []string{"--tool", "other", "builds", "list"}},
+		{name: "BuildsShow", args: []string{"builds", "show", builtID}, wantReq: "GET /builds/v1/tool/mytool/builds/" + builtID},
+		{name: "BuildsShowFailed", args: []string{"builds", "show", failedBuild}},
+		{name: "BuildsShowJSON", args: []string{"builds", "show", runningBuild, "--json"}},
+		{name: "BuildsShowNotFound", args: []string{"builds", "show", "ffffffffffffffff"}},
+		{name: "BuildsShowBadID", args: []string{"builds", "show", "bad id"}, wantReq: "GET /builds/v1/tool/mytool/builds/bad%20id"},
+		{name: "BuildsShowNoID", args: []string{"builds", "show"}},
+		{name: "BuildsLogs", args: []string{"builds", "logs", builtID}, wantReq: "GET /builds/v1/tool/mytool/builds/" + builtID + "/logs"},
+		{name: "BuildsLogsFollow", args: []string{"builds", "logs", "-f", builtID}, wantReq: "GET /builds/v1/tool/mytool/builds/" + builtID + "/logs?follow=true"},
+		{name: "BuildsLogsJSON", args: []string{"--json", "builds", "logs", builtID}},
+		{name: "BuildsLogsNotFound", args: []string{"builds", "logs", "ffffffffffffffff"}},
+		{name: "BuildsLogsBadID", args: []string{"builds", "logs", "bad id"}},
+		{name: "BuildsCancel", args: []string{"builds", "cancel", runningBuild}, wantReq: "PUT /builds/v1/tool/mytool/builds/" + runningBuild + "/cancel"},
+		{name: "BuildsCancelJSON", args: []string{"builds", "cancel", runningBuild, "--json"}},
+		{name: "BuildsCancelFinal", args: []string{"builds", "cancel", builtID}},
+		{name: "BuildsCancelNotFound", args: []string{"--tool", "other", "builds", "cancel", builtID}},
+		{name: "BuildsDeleteSure", args: []string{"builds", "delete", failedBuild, "--yes-im-sure"}, wantReq: "DELETE /builds/v1/tool/mytool/builds/" + failedBuild},
+		{name: "BuildsDeleteSureJSON", args: []string{"--json", "builds", "delete", failedBuild, "--yes-im-sure"}},
+		{name: "BuildsDeletePromptYes", args: []string{"builds", "delete", failedBuild}, stdin: "y\n", wantReq: "DELETE /builds/v1/tool/mytool/builds/" + failedBuild},
+		{name: "BuildsDeletePromptNo", args: []string{"builds", "delete", failedBuild}, stdin: "n\n", readOnly: true},
+		{name: "BuildsDeleteInUse", args: []string{"builds", "delete", builtID, "--yes-im-sure"}},
+		{name: "BuildsDeleteNotFound", args: []string{"builds", "delete", "ffffffffffffffff", "--yes-im-sure"}, readOnly: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fs := &fakeBuilds{}
+			srv := httptest.NewServer(fs)
+			defer srv.Close()
+			res := run(t, srv.URL, tt.stdin, tt.args...)
+			golden(t, tt.name, fmt.Sprintf("$ slipway %s\nexit %d\n-- stdout --\n%s-- stderr --\n%s", strings.Join(tt.args, " "), res.code, res.stdout, res.stderr))
+			fs.mu.Lock()
+			defer fs.mu.Unlock()
+			if tt.wantReq != "" && !slices.Contains(fs.reqs, tt.wantReq) {
+				t.Errorf("requests %q lack %q", fs.reqs, tt.wantReq)
+			}
+			if tt.readOnly {
+				for _, r := range fs.reqs {
+					if !strings.HasPrefix(r, "GET ") {
+						t.Errorf("sent %q", r)
+					}
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,326 @@
+package deploy_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+
+	"slipway.dev/slipway/internal/build/localbuild"
+	"slipway.dev/slipway/internal/deploy"
+	"slipway.dev/slipway/internal/git"
+	"slipway.dev/slipway/internal/runner"
+	"slipway.dev/slipway/internal/slipway"
+	"slipway.dev/slipway/internal/slipwaytest"
+	"slipway.dev/slipway/internal/store/sqlite"
+	"slipway.dev/slipway/internal/target/localexec"
+	"slipway.dev/slipway/internal/toolconfig"
+)
+
+// buildsBundle is a whole engine on real parts: SQLite, River, git, the
+// local builder and the local process target, as the server wires them.
+type buildsBundle struct {
+	svc     *deploy.Service
+	builder *localbuild.Builder
+}
+
+func setupBuilds(t *testing.T) *buildsBundle {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skipf("git not installed: %v", err)
+	}
+	ctx := t.Context()
+	dir := t.TempDir()
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "slipway.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	driver := riversqlite.New(db.WriteDB())
+	if err := runner.Migrate(ctx, driver); err != nil {
+		t.Fatal(err)
+	}
+	src, err := git.New(git.Config{CacheDir: filepath.Join(dir, "git"), AllowLocal: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	builder, err := localbuild.New(localbuild.Config{Dir: filepath.Join(dir, "builder")}, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, err := localexec.New(localexec.Config{Dir: filepath.Join(dir, "run")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tg.Stop(context.WithoutCancel(ctx)) })
+	svc := deploy.NewService(db, src, builder, tg, deploy.Config{AllowLocalRepos: true})
+	r, err := runner.New(driver, svc, runner.Config{SingleNode: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.SetEnqueuer(r)
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Stop(context.WithoutCancel(ctx)) })
+	return &buildsBundle{svc: svc, builder: builder}
+}
+
+// deploy stores cfg as the tool's config, deploys it and returns the
+// deployment once it is final.
+func (b *buildsBundle) deploy(t *testing.T, tool, cfg string) slipway.Deployment {
+	t.Helper()
+	d := b.start(t, tool, cfg)
+	return b.awaitDeployment(t, tool, d.ID)
+}
+
+// start stores cfg as the tool's config and starts a deployment of it.
+func (b *buildsBundle) start(t *testing.T, tool, cfg string) slipway.Deployment {
+	t.Helper()
+	res, err := toolconfig.Parse([]byte(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.svc.ConfigPut(t.Context(), tool, res.Config); err != nil {
+		t.Fatal(err)
+	}
+	d, err := b.svc.DeploymentCreate(t.Context(), tool, slipway.DeployOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// poll calls ok until it is true, for at most a minute.
+func poll(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		<-time.After(20 * time.Millisecond)
+	}
+}
+
+func (b *buildsBundle) awaitDeployment(t *testing.T, tool, id string) slipway.Deployment {
+	t.Helper()
+	var d slipway.Deployment
+	poll(t, "deployment "+id+" to end", func() bool {
+		var err error
+		d, err = b.svc.DeploymentGet(t.Context(), tool, id)
+		return err == nil && d.Status.Final()
+	})
+	return d
+}
+
+func wantCode(t *testing.T, what string, err error, code string) {
+	t.Helper()
+	if got := slipway.ErrorCode(err); got != code {
+		t.Errorf("%s: code %q (%v), want %q", what, got, err, code)
+	}
+}
+
+const staticConfig = `components:
+  web:
+    component_type: one-off
+    build: {repository: "%s", ref: main}
+    run: {command: "cat index.html"}
+`
+
+// Ensure a deployment's build can be listed, shown and its log read; that
+// the build a live component runs cannot be deleted (naming it), and that
+// once another build replaced it, deleting removes the record, the log and
+// the artifact.
+func TestService_BuildListShowLogsDelete(t *testing.T) {
+	t.Parallel()
+	b := setupBuilds(t)
+	ctx := t.Context()
+	repo := slipwaytest.GitRepo(t, map[string]string{"index.html": "one\n"})
+	cfg := strings.ReplaceAll(staticConfig, "%s", repo.URL)
+	d := b.deploy(t, "site", cfg)
+	if d.Status != slipway.DeploymentSuccessful {
+		t.Fatalf("deployment %s: %s", d.Status, d.LongStatus)
+	}
+	first := d.Builds["web"].BuildID
+
+	list, err := b.svc.BuildList(ctx, "site")
+	if err != nil || len(list) != 1 || list[0].ID != first {
+		t.Fatalf("BuildList = %+v, %v; want build %s", list, err, first)
+	}
+	got, err := b.svc.BuildGet(ctx, "site", first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != slipway.BuildSuccessful || got.Component != "web" || got.Commit != repo.Head(t) || got.Repository != repo.URL {
+		t.Errorf("BuildGet = %+v", got)
+	}
+	var log bytes.Buffer
+	if err := b.svc.BuildLogs(ctx, "site", first, false, &log); err != nil || !strings.Contains(log.String(), "==> built "+first) {
+		t.Errorf("BuildLogs = %v\n%s", err, log.String())
+	}
+	log.Reset()
+	if err := b.svc.BuildLogs(ctx, "site", first, true, &log); err != nil || !strings.Contains(log.String(), "==> built "+first) {
+		t.Errorf("BuildLogs(follow) of a finished build = %v\n%s", err, log.String())
+	}
+
+	_, _, err = b.svc.BuildDelete(ctx, "site", first)
+	wantCode(t, "BuildDelete of the live build", err, slipway.EConflict)
+	if !strings.Contains(slipway.ErrorMessage(err), "component web runs now") {
+		t.Errorf("BuildDelete of the live build: %q does not name the component", slipway.ErrorMessage(err))
+	}
+	if _, err := b.svc.BuildGet(ctx, "site", first); err != nil {
+		t.Errorf("the refused delete deleted: %v", err)
+	}
+
+	repo.Commit(t, map[string]string{"index.html": "two\n"}, "two")
+	if d := b.deploy(t, "site", cfg); d.Status != slipway.DeploymentSuccessful {
+		t.Fatalf("second deployment %s: %s", d.Status, d.LongStatus)
+	}
+	list, _ = b.svc.BuildList(ctx, "site")
+	if len(list) != 2 || list[1].ID != first {
+		t.Fatalf("BuildList after a second build = %+v, want the first build last", list)
+	}
+	art, ok, _ := b.builder.Lookup(ctx, first)
+	if !ok {
+		t.Fatal("the first artifact is missing before the delete")
+	}
+	deleted, removed, err := b.svc.BuildDelete(ctx, "site", first)
+	if err != nil || deleted.ID != first || !removed {
+		t.Fatalf("BuildDelete = %+v, %v, %v", deleted, removed, err)
+	}
+	_, err = b.svc.BuildGet(ctx, "site", first)
+	wantCode(t, "BuildGet after delete", err, slipway.ENotFound)
+	for _, p := range []string{art.Dir, b.builder.LogPath(first)} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s after delete: %v, want it gone", p, err)
+		}
+	}
+	_, _, err = b.svc.BuildDelete(ctx, "site", first)
+	wantCode(t, "BuildDelete again", err, slipway.ENotFound)
+}
+
+// Ensure a build that hangs is killed by BuildCancel: its step is
+// cancelled, what needs it is skipped with the reason, the deployment
+// fails saying so, and the build is final with its log kept. A final
+// build cannot be cancelled again; it can be deleted.
+func TestService_BuildCancel(t *testing.T) {
+	t.Parallel()
+	b := setupBuilds(t)
+	ctx := t.Context()
+	repo := slipwaytest.GitRepo(t, map[string]string{
+		"index.html":     "slow\n",
+		".slipway/build": "#!/bin/sh\necho starting the slow step\nexec sleep 3171\n",
+	})
+	d := b.start(t, "slow", strings.ReplaceAll(staticConfig, "%s", repo.URL))
+	var id string
+	poll(t, "the build to run", func() bool {
+		list, err := b.svc.BuildList(ctx, "slow")
+		if err != nil || len(list) == 0 || list[0].Status != slipway.BuildRunning {
+			return false
+		}
+		id = list[0].ID
+		return true
+	})
+
+	// Follow the log meanwhile: it ends when the build does.
+	var (
+		followed  bytes.Buffer
+		followErr error
+		wg        sync.WaitGroup
+	)
+	wg.Go(func() { followErr = b.svc.BuildLogs(ctx, "slow", id, true, &followed) })
+	poll(t, "the slow step to log", func() bool {
+		var log bytes.Buffer
+		_ = b.svc.BuildLogs(ctx, "slow", id, false, &log)
+		return strings.Contains(log.String(), "starting the slow step")
+	})
+
+	got, err := b.svc.BuildCancel(ctx, "slow", id)
+	if err != nil {
+		t.Fatalf("BuildCancel: %v", err)
+	}
+	final := b.awaitDeployment(t, "slow", d.ID)
+	wg.Wait()
+	if followErr != nil || !strings.Contains(followed.String(), "starting the slow step") {
+		t.Errorf("followed log: %v\n%s", followErr, followed.String())
+	}
+	if got.Status != slipway.BuildCancelled {
+		// It may still have been stopping when BuildCancel answered.
+		got, _ = b.svc.BuildGet(ctx, "slow", id)
+	}
+	if got.Status != slipway.BuildCancelled || got.Error != "build cancelled by request" {
+		t.Errorf("build after cancel = %s %q, want cancelled", got.Status, got.Error)
+	}
+	states := map[string]string{}
+	for _, st := range final.Steps {
+		states[st.Key] = string(st.State) + ": " + st.Detail
+	}
+	if states["build:web"] != "cancelled: build cancelled by request" || states["run:web"] != "skipped: skipped: build:web cancelled" {
+		t.Errorf("steps = %v", states)
+	}
+	if final.Status != slipway.DeploymentFailed || final.LongStatus != "build web was cancelled: build cancelled by request" {
+		t.Errorf("deployment = %s %q", final.Status, final.LongStatus)
+	}
+	if out, err := exec.CommandContext(ctx, "pgrep", "-f", "sleep 3171").Output(); err == nil {
+		t.Errorf("the build's process survived the cancel: %s", out)
+	}
+
+	_, err = b.svc.BuildCancel(ctx, "slow", id)
+	wantCode(t, "BuildCancel of a cancelled build", err, slipway.EConflict)
+	if msg := slipway.ErrorMessage(err); msg != "Build "+id+" can't be cancelled, its status is cancelled" {
+		t.Errorf("BuildCancel again: %q", msg)
+	}
+	if _, _, err := b.svc.BuildDelete(ctx, "slow", id); err != nil {
+		t.Errorf("BuildDelete of the cancelled build: %v", err)
+	}
+}
+
+// Ensure bad input is answered with EInvalid or ENotFound and a message
+// naming it, and changes nothing.
+func TestService_BuildBadInput(t *testing.T) {
+	t.Parallel()
+	b := setupBuilds(t)
+	ctx := t.Context()
+	for _, tt := range []struct {
+		name, tool, id, code string
+	}{
+		{"BadTool", "Bad_Tool", "0123456789abcdef", slipway.EInvalid},
+		{"BadID", "site", "../etc", slipway.EInvalid},
+		{"LongID", "site", strings.Repeat("a", 129), slipway.EInvalid},
+		{"Unknown", "site", "0123456789abcdef", slipway.ENotFound},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			_, err := b.svc.BuildGet(ctx, tt.tool, tt.id)
+			wantCode(t, "BuildGet", err, tt.code)
+			_, err = b.svc.BuildCancel(ctx, tt.tool, tt.id)
+			wantCode(t, "BuildCancel", err, tt.code)
+			_, _, err = b.svc.BuildDelete(ctx, tt.tool, tt.id)
+			wantCode(t, "BuildDelete", err, tt.code)
+			var log bytes.Buffer
+			err = b.svc.BuildLogs(ctx, tt.tool, tt.id, true, &log)
+			wantCode(t, "BuildLogs", err, tt.code)
+			if log.Len() > 0 {
+				t.Errorf("BuildLogs wrote %q", log.String())
+			}
+		})
+	}
+	_, err := b.svc.BuildList(ctx, "Bad_Tool")
+	wantCode(t, "BuildList of a bad tool", err, slipway.EInvalid)
+	if list, err := b.svc.BuildList(ctx, "nobody"); err != nil || list == nil || len(list) != 0 {
+		t.Errorf("BuildList of a tool without builds = %#v, %v; want an empty list", list, err)
+	}
+}
