@@ -80,6 +80,9 @@ type Config struct {
 	// RecheckInterval is how often an event watcher re-reads the store when
 	// it hears nothing (changes made by another replica); default 1s.
 	RecheckInterval time.Duration
+	// ConfigFetcher fetches the configs that a source_url points at (see
+	// source.go). When nil, configs with a source_url are refused.
+	ConfigFetcher ConfigFetcher
 }
 
 // Service runs Slipway's deployments. It serves the API (configs,
@@ -156,17 +159,25 @@ func (s *Service) SetEnqueuer(e Enqueuer) { s.enqueuer = e }
 // Interface guards.
 var _ runner.Handler = (*Service)(nil)
 
-// ConfigPut stores a new version of a tool's config and returns it.
-// Returns EInvalid when the config uses what this server does not allow.
-func (s *Service) ConfigPut(ctx context.Context, tool string, cfg slipway.ToolConfig) (slipway.ToolConfig, error) {
+// ConfigPut stores a new version of a tool's config and returns it, with
+// warnings to show. When cfg has a source_url, the config fetched from there
+// is what is stored and returned. Returns EInvalid when the config uses what
+// this server does not allow, and EInvalid wrapping [slipway.ErrSourceURL]
+// when the source_url cannot be fetched or holds no valid config; then
+// nothing is stored.
+func (s *Service) ConfigPut(ctx context.Context, tool string, cfg slipway.ToolConfig) (slipway.ToolConfig, []string, error) {
 	if err := slipway.ValidateToolName(tool); err != nil {
-		return slipway.ToolConfig{}, err
+		return slipway.ToolConfig{}, nil, err
+	}
+	cfg, warnings, err := s.fetchSource(ctx, cfg)
+	if err != nil {
+		return slipway.ToolConfig{}, nil, err
 	}
 	if err := s.checkAllowed(cfg); err != nil {
-		return slipway.ToolConfig{}, err
+		return slipway.ToolConfig{}, nil, err
 	}
 	now := s.now()
-	err := s.store.InTx(ctx, func(tx store.Tx) error {
+	err = s.store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.ToolEnsure(ctx, tool, now); err != nil {
 			return err
 		}
@@ -174,9 +185,9 @@ func (s *Service) ConfigPut(ctx context.Context, tool string, cfg slipway.ToolCo
 		return err
 	})
 	if err != nil {
-		return slipway.ToolConfig{}, fmt.Errorf("store config of %s: %w", tool, err)
+		return slipway.ToolConfig{}, nil, fmt.Errorf("store config of %s: %w", tool, err)
 	}
-	return cfg, nil
+	return cfg, warnings, nil
 }
 
 // checkAllowed rejects repositories and build kinds this server is not
@@ -247,13 +258,19 @@ func notFound(err error, format string, args ...any) error {
 
 // DeploymentCreate creates a deployment of the tool's current config and
 // queues it. It returns at once; the deployment runs in the background.
-// Returns ENotFound when the tool has no config.
+// A config with a source_url is fetched again first (and stored when it
+// changed). Returns ENotFound when the tool has no config, EInvalid wrapping
+// [slipway.ErrSourceURL] when the source_url fails (nothing is created).
 func (s *Service) DeploymentCreate(ctx context.Context, tool string, opts slipway.DeployOptions) (slipway.Deployment, error) {
 	if err := slipway.ValidateToolName(tool); err != nil {
 		return slipway.Deployment{}, err
 	}
 	if s.enqueuer == nil {
 		return slipway.Deployment{}, errors.New("deploy: no enqueuer set")
+	}
+	remote, err := s.refreshSource(ctx, tool)
+	if err != nil {
+		return slipway.Deployment{}, err
 	}
 	now := s.now()
 	var superseded []string
@@ -263,10 +280,10 @@ func (s *Service) DeploymentCreate(ctx context.Context, tool string, opts slipwa
 		Trigger: cmp.Or(opts.Trigger, "api"), Actor: opts.Actor,
 		Status: slipway.DeploymentPending, LongStatus: "Waiting to start",
 	}
-	err := s.tx(ctx, d.ID, func(tx store.Tx) error {
-		sc, err := tx.ConfigGetLatest(ctx, tool)
+	err = s.tx(ctx, d.ID, func(tx store.Tx) error {
+		sc, err := s.configForDeployTx(ctx, tx, tool, remote, now)
 		if err != nil {
-			return notFound(err, "No configuration found for tool: %s", tool)
+			return err
 		}
 		d.ConfigVersion, d.ToolConfig = sc.Version, sc.Raw
 		unfinished, err := tx.DeploymentListUnfinished(ctx)
@@ -314,8 +331,10 @@ func (s *Service) DeploymentCreate(ctx context.Context, tool string, opts slipwa
 // DeploymentPlan returns what a deployment of the tool's current config
 // would do, step by step with the reason for each, without storing or
 // changing anything: refs are resolved and live state read, as for a real
-// deployment. The result has no ID and status pending. Returns ENotFound
-// when the tool has no config.
+// deployment. The result has no ID and status pending. A config with a
+// source_url is planned as fetched from there (its version is 0 when that
+// is not what is stored). Returns ENotFound when the tool has no config,
+// EInvalid wrapping [slipway.ErrSourceURL] when the source_url fails.
 func (s *Service) DeploymentPlan(ctx context.Context, tool string, opts slipway.DeployOptions) (slipway.Deployment, error) {
 	if err := slipway.ValidateToolName(tool); err != nil {
 		return slipway.Deployment{}, err
@@ -328,7 +347,11 @@ func (s *Service) DeploymentPlan(ctx context.Context, tool string, opts slipway.
 	if err != nil {
 		return slipway.Deployment{}, err
 	}
-	return s.plan(ctx, tool, sc.Version, cfg, opts)
+	cfg, version, err := s.planSource(ctx, cfg, sc.Version)
+	if err != nil {
+		return slipway.Deployment{}, err
+	}
+	return s.plan(ctx, tool, version, cfg, opts)
 }
 
 // DeploymentPlanConfig is [Service.DeploymentPlan] for a config that is
@@ -336,6 +359,10 @@ func (s *Service) DeploymentPlan(ctx context.Context, tool string, opts slipway.
 // EInvalid when cfg uses what this server does not allow.
 func (s *Service) DeploymentPlanConfig(ctx context.Context, tool string, cfg slipway.ToolConfig, opts slipway.DeployOptions) (slipway.Deployment, error) {
 	if err := slipway.ValidateToolName(tool); err != nil {
+		return slipway.Deployment{}, err
+	}
+	cfg, _, err := s.planSource(ctx, cfg, 0)
+	if err != nil {
 		return slipway.Deployment{}, err
 	}
 	if err := s.checkAllowed(cfg); err != nil {

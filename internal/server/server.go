@@ -39,6 +39,7 @@ import (
 	"slipway.dev/slipway/internal/flock"
 	"slipway.dev/slipway/internal/git"
 	"slipway.dev/slipway/internal/httpapi"
+	"slipway.dev/slipway/internal/remoteconfig"
 	"slipway.dev/slipway/internal/runner"
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/store/sqlite"
@@ -77,7 +78,11 @@ type Config struct {
 	ProxyListen string
 	// AllowLocalRepos permits file:// and local-path repositories.
 	AllowLocalRepos bool
-	Logger          *slog.Logger
+	// AllowPrivateSourceURLs lets source_url configs be fetched from
+	// loopback, private and link-local addresses (see internal/remoteconfig);
+	// off, only public addresses are fetched from.
+	AllowPrivateSourceURLs bool
+	Logger                 *slog.Logger
 	// HealthTimeout bounds the wait for a component to become healthy.
 	HealthTimeout time.Duration
 	// DeploymentTimeout bounds a whole deployment (default 1h).
@@ -215,6 +220,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		DeploymentTimeout: s.cfg.DeploymentTimeout, KeepDeployments: s.cfg.KeepDeployments,
 		BuildSlots: s.cfg.BuildSlots, ToolBuildSlots: s.cfg.ToolBuildSlots, NoQueue: s.cfg.NoQueue,
 		TransientFunc: transient, BuildTimeout: s.cfg.BuildTimeout,
+		ConfigFetcher: remoteconfig.New(remoteconfig.Config{AllowPrivate: s.cfg.AllowPrivateSourceURLs}),
 	})
 	s.runner, err = runner.New(driver, s.service, runner.Config{Logger: s.logger, SingleNode: true})
 	if err != nil {

@@ -780,6 +780,17 @@ type ClientInterface interface {
 	// are dropped with one warning each. On success `messages.info[0]` is
 	// `Configuration for {tool} updated successfully.`
 	//
+	// With `source_url` (an http or https URL), the config there is fetched
+	// (10 s timeout, 1 MiB limit, public addresses only unless the server
+	// allows private ones), parsed as YAML or JSON, and stored instead of
+	// the posted one; the response's data is the fetched config, and its
+	// warnings follow the posted config's (suffixed `(in <url>)`). When the
+	// fetched config has no `source_url` of its own, a warning says that
+	// later deployments will not fetch it again. A fetch that fails, or a
+	// fetched config that is not valid, answers 400 `Unable to retrieve
+	// config from source url <url>: <why>` (with the remote file's line and
+	// column) and stores nothing.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /components/v1/tool/{tool}/config (the `CreateToolConfig` operationId).
@@ -791,6 +802,17 @@ type ClientInterface interface {
 	// Content-Type) or YAML (`application/yaml`, `text/yaml`). Unknown fields
 	// are dropped with one warning each. On success `messages.info[0]` is
 	// `Configuration for {tool} updated successfully.`
+	//
+	// With `source_url` (an http or https URL), the config there is fetched
+	// (10 s timeout, 1 MiB limit, public addresses only unless the server
+	// allows private ones), parsed as YAML or JSON, and stored instead of
+	// the posted one; the response's data is the fetched config, and its
+	// warnings follow the posted config's (suffixed `(in <url>)`). When the
+	// fetched config has no `source_url` of its own, a warning says that
+	// later deployments will not fetch it again. A fetch that fails, or a
+	// fetched config that is not valid, answers 400 `Unable to retrieve
+	// config from source url <url>: <why>` (with the remote file's line and
+	// column) and stores nothing.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -826,6 +848,11 @@ type ClientInterface interface {
 	// keys are ignored. On success `messages.info[0]` is
 	// `Deployment for {tool} created successfully.`
 	//
+	// When the stored config has a `source_url`, it is fetched again first:
+	// a changed remote config is stored as a new version and deployed. A
+	// fetch that fails answers 400 `Unable to retrieve config from source
+	// url <url>: <why>`; then nothing is stored and no deployment is created.
+	//
 	// With `dry_run` (Slipway extension; also spelt `dry-run`, `only-plan`
 	// and `only_plan`, with the same booleans; the first present of
 	// `dry-run`, `only-plan`, `dry_run`, `only_plan` counts) nothing is
@@ -834,7 +861,8 @@ type ClientInterface interface {
 	// its reason (state `pending`, or `unchanged` for what would be left
 	// alone) and `long_status` `Plan only, nothing was changed: …`;
 	// `messages.info[0]` is `Plan for {tool}: nothing was changed.` The plan
-	// is of the stored config, or of the body's `tool_config` when given.
+	// is of the stored config, or of the body's `tool_config` when given;
+	// with a `source_url`, of the config fetched from there (not stored).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -850,6 +878,11 @@ type ClientInterface interface {
 	// keys are ignored. On success `messages.info[0]` is
 	// `Deployment for {tool} created successfully.`
 	//
+	// When the stored config has a `source_url`, it is fetched again first:
+	// a changed remote config is stored as a new version and deployed. A
+	// fetch that fails answers 400 `Unable to retrieve config from source
+	// url <url>: <why>`; then nothing is stored and no deployment is created.
+	//
 	// With `dry_run` (Slipway extension; also spelt `dry-run`, `only-plan`
 	// and `only_plan`, with the same booleans; the first present of
 	// `dry-run`, `only-plan`, `dry_run`, `only_plan` counts) nothing is
@@ -858,7 +891,8 @@ type ClientInterface interface {
 	// its reason (state `pending`, or `unchanged` for what would be left
 	// alone) and `long_status` `Plan only, nothing was changed: …`;
 	// `messages.info[0]` is `Plan for {tool}: nothing was changed.` The plan
-	// is of the stored config, or of the body's `tool_config` when given.
+	// is of the stored config, or of the body's `tool_config` when given;
+	// with a `source_url`, of the config fetched from there (not stored).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1049,6 +1083,17 @@ func (c *Client) GetToolConfig(ctx context.Context, tool Tool, reqEditors ...Req
 // are dropped with one warning each. On success `messages.info[0]` is
 // `Configuration for {tool} updated successfully.`
 //
+// With `source_url` (an http or https URL), the config there is fetched
+// (10 s timeout, 1 MiB limit, public addresses only unless the server
+// allows private ones), parsed as YAML or JSON, and stored instead of
+// the posted one; the response's data is the fetched config, and its
+// warnings follow the posted config's (suffixed `(in <url>)`). When the
+// fetched config has no `source_url` of its own, a warning says that
+// later deployments will not fetch it again. A fetch that fails, or a
+// fetched config that is not valid, answers 400 `Unable to retrieve
+// config from source url <url>: <why>` (with the remote file's line and
+// column) and stores nothing.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /components/v1/tool/{tool}/config (the `CreateToolConfig` operationId).
@@ -1070,6 +1115,17 @@ func (c *Client) CreateToolConfigWithBody(ctx context.Context, tool Tool, conten
 // Content-Type) or YAML (`application/yaml`, `text/yaml`). Unknown fields
 // are dropped with one warning each. On success `messages.info[0]` is
 // `Configuration for {tool} updated successfully.`
+//
+// With `source_url` (an http or https URL), the config there is fetched
+// (10 s timeout, 1 MiB limit, public addresses only unless the server
+// allows private ones), parsed as YAML or JSON, and stored instead of
+// the posted one; the response's data is the fetched config, and its
+// warnings follow the posted config's (suffixed `(in <url>)`). When the
+// fetched config has no `source_url` of its own, a warning says that
+// later deployments will not fetch it again. A fetch that fails, or a
+// fetched config that is not valid, answers 400 `Unable to retrieve
+// config from source url <url>: <why>` (with the remote file's line and
+// column) and stores nothing.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1135,6 +1191,11 @@ func (c *Client) ListDeployments(ctx context.Context, tool Tool, reqEditors ...R
 // keys are ignored. On success `messages.info[0]` is
 // `Deployment for {tool} created successfully.`
 //
+// When the stored config has a `source_url`, it is fetched again first:
+// a changed remote config is stored as a new version and deployed. A
+// fetch that fails answers 400 `Unable to retrieve config from source
+// url <url>: <why>`; then nothing is stored and no deployment is created.
+//
 // With `dry_run` (Slipway extension; also spelt `dry-run`, `only-plan`
 // and `only_plan`, with the same booleans; the first present of
 // `dry-run`, `only-plan`, `dry_run`, `only_plan` counts) nothing is
@@ -1143,7 +1204,8 @@ func (c *Client) ListDeployments(ctx context.Context, tool Tool, reqEditors ...R
 // its reason (state `pending`, or `unchanged` for what would be left
 // alone) and `long_status` `Plan only, nothing was changed: …`;
 // `messages.info[0]` is `Plan for {tool}: nothing was changed.` The plan
-// is of the stored config, or of the body's `tool_config` when given.
+// is of the stored config, or of the body's `tool_config` when given;
+// with a `source_url`, of the config fetched from there (not stored).
 //
 // Takes any type of body and a specified content type.
 //
@@ -1169,6 +1231,11 @@ func (c *Client) CreateDeploymentWithBody(ctx context.Context, tool Tool, params
 // keys are ignored. On success `messages.info[0]` is
 // `Deployment for {tool} created successfully.`
 //
+// When the stored config has a `source_url`, it is fetched again first:
+// a changed remote config is stored as a new version and deployed. A
+// fetch that fails answers 400 `Unable to retrieve config from source
+// url <url>: <why>`; then nothing is stored and no deployment is created.
+//
 // With `dry_run` (Slipway extension; also spelt `dry-run`, `only-plan`
 // and `only_plan`, with the same booleans; the first present of
 // `dry-run`, `only-plan`, `dry_run`, `only_plan` counts) nothing is
@@ -1177,7 +1244,8 @@ func (c *Client) CreateDeploymentWithBody(ctx context.Context, tool Tool, params
 // its reason (state `pending`, or `unchanged` for what would be left
 // alone) and `long_status` `Plan only, nothing was changed: …`;
 // `messages.info[0]` is `Plan for {tool}: nothing was changed.` The plan
-// is of the stored config, or of the body's `tool_config` when given.
+// is of the stored config, or of the body's `tool_config` when given;
+// with a `source_url`, of the config fetched from there (not stored).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2429,6 +2497,17 @@ type ClientWithResponsesInterface interface {
 	// are dropped with one warning each. On success `messages.info[0]` is
 	// `Configuration for {tool} updated successfully.`
 	//
+	// With `source_url` (an http or https URL), the config there is fetched
+	// (10 s timeout, 1 MiB limit, public addresses only unless the server
+	// allows private ones), parsed as YAML or JSON, and stored instead of
+	// the posted one; the response's data is the fetched config, and its
+	// warnings follow the posted config's (suffixed `(in <url>)`). When the
+	// fetched config has no `source_url` of its own, a warning says that
+	// later deployments will not fetch it again. A fetch that fails, or a
+	// fetched config that is not valid, answers 400 `Unable to retrieve
+	// config from source url <url>: <why>` (with the remote file's line and
+	// column) and stores nothing.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /components/v1/tool/{tool}/config (the `CreateToolConfig` operationId).
@@ -2440,6 +2519,17 @@ type ClientWithResponsesInterface interface {
 	// Content-Type) or YAML (`application/yaml`, `text/yaml`). Unknown fields
 	// are dropped with one warning each. On success `messages.info[0]` is
 	// `Configuration for {tool} updated successfully.`
+	//
+	// With `source_url` (an http or https URL), the config there is fetched
+	// (10 s timeout, 1 MiB limit, public addresses only unless the server
+	// allows private ones), parsed as YAML or JSON, and stored instead of
+	// the posted one; the response's data is the fetched config, and its
+	// warnings follow the posted config's (suffixed `(in <url>)`). When the
+	// fetched config has no `source_url` of its own, a warning says that
+	// later deployments will not fetch it again. A fetch that fails, or a
+	// fetched config that is not valid, answers 400 `Unable to retrieve
+	// config from source url <url>: <why>` (with the remote file's line and
+	// column) and stores nothing.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2479,6 +2569,11 @@ type ClientWithResponsesInterface interface {
 	// keys are ignored. On success `messages.info[0]` is
 	// `Deployment for {tool} created successfully.`
 	//
+	// When the stored config has a `source_url`, it is fetched again first:
+	// a changed remote config is stored as a new version and deployed. A
+	// fetch that fails answers 400 `Unable to retrieve config from source
+	// url <url>: <why>`; then nothing is stored and no deployment is created.
+	//
 	// With `dry_run` (Slipway extension; also spelt `dry-run`, `only-plan`
 	// and `only_plan`, with the same booleans; the first present of
 	// `dry-run`, `only-plan`, `dry_run`, `only_plan` counts) nothing is
@@ -2487,7 +2582,8 @@ type ClientWithResponsesInterface interface {
 	// its reason (state `pending`, or `unchanged` for what would be left
 	// alone) and `long_status` `Plan only, nothing was changed: …`;
 	// `messages.info[0]` is `Plan for {tool}: nothing was changed.` The plan
-	// is of the stored config, or of the body's `tool_config` when given.
+	// is of the stored config, or of the body's `tool_config` when given;
+	// with a `source_url`, of the config fetched from there (not stored).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2503,6 +2599,11 @@ type ClientWithResponsesInterface interface {
 	// keys are ignored. On success `messages.info[0]` is
 	// `Deployment for {tool} created successfully.`
 	//
+	// When the stored config has a `source_url`, it is fetched again first:
+	// a changed remote config is stored as a new version and deployed. A
+	// fetch that fails answers 400 `Unable to retrieve config from source
+	// url <url>: <why>`; then nothing is stored and no deployment is created.
+	//
 	// With `dry_run` (Slipway extension; also spelt `dry-run`, `only-plan`
 	// and `only_plan`, with the same booleans; the first present of
 	// `dry-run`, `only-plan`, `dry_run`, `only_plan` counts) nothing is
@@ -2511,7 +2612,8 @@ type ClientWithResponsesInterface interface {
 	// its reason (state `pending`, or `unchanged` for what would be left
 	// alone) and `long_status` `Plan only, nothing was changed: …`;
 	// `messages.info[0]` is `Plan for {tool}: nothing was changed.` The plan
-	// is of the stored config, or of the body's `tool_config` when given.
+	// is of the stored config, or of the body's `tool_config` when given;
+	// with a `source_url`, of the config fetched from there (not stored).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4093,6 +4195,17 @@ func (c *ClientWithResponses) GetToolConfigWithResponse(ctx context.Context, too
 // are dropped with one warning each. On success `messages.info[0]` is
 // `Configuration for {tool} updated successfully.`
 //
+// With `source_url` (an http or https URL), the config there is fetched
+// (10 s timeout, 1 MiB limit, public addresses only unless the server
+// allows private ones), parsed as YAML or JSON, and stored instead of
+// the posted one; the response's data is the fetched config, and its
+// warnings follow the posted config's (suffixed `(in <url>)`). When the
+// fetched config has no `source_url` of its own, a warning says that
+// later deployments will not fetch it again. A fetch that fails, or a
+// fetched config that is not valid, answers 400 `Unable to retrieve
+// config from source url <url>: <why>` (with the remote file's line and
+// column) and stores nothing.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /components/v1/tool/{tool}/config (the `CreateToolConfig` operationId).
@@ -4110,6 +4223,17 @@ func (c *ClientWithResponses) CreateToolConfigWithBodyWithResponse(ctx context.C
 // Content-Type) or YAML (`application/yaml`, `text/yaml`). Unknown fields
 // are dropped with one warning each. On success `messages.info[0]` is
 // `Configuration for {tool} updated successfully.`
+//
+// With `source_url` (an http or https URL), the config there is fetched
+// (10 s timeout, 1 MiB limit, public addresses only unless the server
+// allows private ones), parsed as YAML or JSON, and stored instead of
+// the posted one; the response's data is the fetched config, and its
+// warnings follow the posted config's (suffixed `(in <url>)`). When the
+// fetched config has no `source_url` of its own, a warning says that
+// later deployments will not fetch it again. A fetch that fails, or a
+// fetched config that is not valid, answers 400 `Unable to retrieve
+// config from source url <url>: <why>` (with the remote file's line and
+// column) and stores nothing.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -4167,6 +4291,11 @@ func (c *ClientWithResponses) ListDeploymentsWithResponse(ctx context.Context, t
 // keys are ignored. On success `messages.info[0]` is
 // `Deployment for {tool} created successfully.`
 //
+// When the stored config has a `source_url`, it is fetched again first:
+// a changed remote config is stored as a new version and deployed. A
+// fetch that fails answers 400 `Unable to retrieve config from source
+// url <url>: <why>`; then nothing is stored and no deployment is created.
+//
 // With `dry_run` (Slipway extension; also spelt `dry-run`, `only-plan`
 // and `only_plan`, with the same booleans; the first present of
 // `dry-run`, `only-plan`, `dry_run`, `only_plan` counts) nothing is
@@ -4175,7 +4304,8 @@ func (c *ClientWithResponses) ListDeploymentsWithResponse(ctx context.Context, t
 // its reason (state `pending`, or `unchanged` for what would be left
 // alone) and `long_status` `Plan only, nothing was changed: …`;
 // `messages.info[0]` is `Plan for {tool}: nothing was changed.` The plan
-// is of the stored config, or of the body's `tool_config` when given.
+// is of the stored config, or of the body's `tool_config` when given;
+// with a `source_url`, of the config fetched from there (not stored).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -4197,6 +4327,11 @@ func (c *ClientWithResponses) CreateDeploymentWithBodyWithResponse(ctx context.C
 // keys are ignored. On success `messages.info[0]` is
 // `Deployment for {tool} created successfully.`
 //
+// When the stored config has a `source_url`, it is fetched again first:
+// a changed remote config is stored as a new version and deployed. A
+// fetch that fails answers 400 `Unable to retrieve config from source
+// url <url>: <why>`; then nothing is stored and no deployment is created.
+//
 // With `dry_run` (Slipway extension; also spelt `dry-run`, `only-plan`
 // and `only_plan`, with the same booleans; the first present of
 // `dry-run`, `only-plan`, `dry_run`, `only_plan` counts) nothing is
@@ -4205,7 +4340,8 @@ func (c *ClientWithResponses) CreateDeploymentWithBodyWithResponse(ctx context.C
 // its reason (state `pending`, or `unchanged` for what would be left
 // alone) and `long_status` `Plan only, nothing was changed: …`;
 // `messages.info[0]` is `Plan for {tool}: nothing was changed.` The plan
-// is of the stored config, or of the body's `tool_config` when given.
+// is of the stored config, or of the body's `tool_config` when given;
+// with a `source_url`, of the config fetched from there (not stored).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
