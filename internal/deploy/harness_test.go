@@ -12,6 +12,7 @@ import (
 	"slipway.dev/slipway/internal/build/localbuild"
 	"slipway.dev/slipway/internal/git"
 	"slipway.dev/slipway/internal/runner"
+	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/store/sqlite"
 	"slipway.dev/slipway/internal/target/localexec"
 )
@@ -75,4 +76,23 @@ func newHarness(t *testing.T, cfg Config, start bool) *harness {
 		})
 	}
 	return &harness{svc: svc, db: db, runner: r}
+}
+
+// waitFinal waits, through the deployment's events, until it is final and
+// returns it.
+func (h *harness) waitFinal(t *testing.T, tool, id string) slipway.Deployment {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	if err := h.svc.DeploymentEvents(ctx, tool, id, 0, func(slipway.Event) error { return nil }); err != nil {
+		t.Fatalf("events of %s: %v", id, err)
+	}
+	d, err := h.svc.DeploymentGet(t.Context(), tool, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.Status.Final() {
+		t.Fatalf("deployment %s is %s after its last event", id, d.Status)
+	}
+	return d
 }

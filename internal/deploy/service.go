@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"slipway.dev/slipway/internal/build"
+	"slipway.dev/slipway/internal/metrics"
 	"slipway.dev/slipway/internal/runner"
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/store"
@@ -83,6 +84,9 @@ type Config struct {
 	// ConfigFetcher fetches the configs that a source_url points at (see
 	// source.go). When nil, configs with a source_url are refused.
 	ConfigFetcher ConfigFetcher
+	// Metrics records deployments, steps and builds (see metrics.go).
+	// Default nil: nothing is recorded.
+	Metrics *metrics.Metrics
 }
 
 // Service runs Slipway's deployments. It serves the API (configs,
@@ -314,6 +318,7 @@ func (s *Service) DeploymentCreate(ctx context.Context, tool string, opts slipwa
 		if err := tx.DeploymentCreate(ctx, d); err != nil {
 			return err
 		}
+		s.observeCreated(tx, d)
 		if err := s.emit(ctx, tx, d.ID, "deployment", "", string(d.Status), d.LongStatus); err != nil {
 			return err
 		}

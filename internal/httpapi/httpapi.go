@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"slipway.dev/slipway/internal/metrics"
 	"slipway.dev/slipway/internal/slipway"
 )
 
@@ -140,6 +141,10 @@ type Config struct {
 	PollBurst int
 	// NowFunc is the clock of the rate limits. Default time.Now.
 	NowFunc func() time.Time
+	// Metrics records every request (by route pattern, method and status)
+	// and serves GET /metrics. Default nil: nothing is recorded and
+	// /metrics is empty.
+	Metrics *metrics.Metrics
 }
 
 // NewHandler returns the HTTP handler of the whole API, backed by svc.

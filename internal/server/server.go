@@ -39,6 +39,7 @@ import (
 	"slipway.dev/slipway/internal/flock"
 	"slipway.dev/slipway/internal/git"
 	"slipway.dev/slipway/internal/httpapi"
+	"slipway.dev/slipway/internal/metrics"
 	"slipway.dev/slipway/internal/remoteconfig"
 	"slipway.dev/slipway/internal/runner"
 	"slipway.dev/slipway/internal/slipway"
@@ -215,12 +216,18 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return err
 	}
 
+	m := metrics.New()
+	m.CountInProgress(func(ctx context.Context) (int, error) {
+		ds, err := s.db.DeploymentListUnfinished(ctx)
+		return len(ds), err
+	})
 	s.service = deploy.NewService(s.db, src, builder, s.target, deploy.Config{
 		Logger: s.logger, AllowLocalRepos: s.cfg.AllowLocalRepos, HealthTimeout: s.cfg.HealthTimeout,
 		DeploymentTimeout: s.cfg.DeploymentTimeout, KeepDeployments: s.cfg.KeepDeployments,
 		BuildSlots: s.cfg.BuildSlots, ToolBuildSlots: s.cfg.ToolBuildSlots, NoQueue: s.cfg.NoQueue,
 		TransientFunc: transient, BuildTimeout: s.cfg.BuildTimeout,
 		ConfigFetcher: remoteconfig.New(remoteconfig.Config{AllowPrivate: s.cfg.AllowPrivateSourceURLs}),
+		Metrics:       m,
 	})
 	s.runner, err = runner.New(driver, s.service, runner.Config{Logger: s.logger, SingleNode: true})
 	if err != nil {
@@ -238,7 +245,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.api = &http.Server{
 		Handler: httpapi.NewHandler(s.service, httpapi.Config{
 			AdminToken: s.token, Logger: s.logger, Health: s.health, DeployTokens: deployTokens,
-			APITokens: auth.NewAPITokens(s.db, s.cfg.Now),
+			APITokens: auth.NewAPITokens(s.db, s.cfg.Now), Metrics: m,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}

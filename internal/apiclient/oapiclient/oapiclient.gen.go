@@ -983,6 +983,21 @@ type ClientInterface interface {
 	// Corresponds with GET /components/v1/tool/{tool}/deployment/{deploy_id}/events (the `StreamDeploymentEvents` operationId).
 	StreamDeploymentEvents(ctx context.Context, tool Tool, deployId DeployID, params *StreamDeploymentEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetMetrics Prometheus metrics, in the text exposition format
+	//
+	// Public, as Toolforge's. Besides the Go runtime and process metrics:
+	// `slipway_http_requests_total{route,method,code}` and
+	// `slipway_http_request_duration_seconds{route,method}` (route is the
+	// route pattern, never the raw path), `slipway_http_rate_limited_total{route}`,
+	// `slipway_deployments_created_total{trigger}`,
+	// `slipway_deployments_finished_total{status}`,
+	// `slipway_deployments_in_progress`,
+	// `slipway_step_duration_seconds{kind,outcome}` and
+	// `slipway_builds_total{result}` (cached or built).
+	//
+	// Corresponds with GET /metrics (the `GetMetrics` operationId).
+	GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetOpenAPI This API description, as JSON
 	//
 	// Corresponds with GET /openapi.json (the `GetOpenAPI` operationId).
@@ -1426,6 +1441,31 @@ func (c *Client) CancelDeployment(ctx context.Context, tool Tool, deployId Deplo
 // Corresponds with GET /components/v1/tool/{tool}/deployment/{deploy_id}/events (the `StreamDeploymentEvents` operationId).
 func (c *Client) StreamDeploymentEvents(ctx context.Context, tool Tool, deployId DeployID, params *StreamDeploymentEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewStreamDeploymentEventsRequest(c.Server, tool, deployId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetMetrics Prometheus metrics, in the text exposition format
+//
+// Public, as Toolforge's. Besides the Go runtime and process metrics:
+// `slipway_http_requests_total{route,method,code}` and
+// `slipway_http_request_duration_seconds{route,method}` (route is the
+// route pattern, never the raw path), `slipway_http_rate_limited_total{route}`,
+// `slipway_deployments_created_total{trigger}`,
+// `slipway_deployments_finished_total{status}`,
+// `slipway_deployments_in_progress`,
+// `slipway_step_duration_seconds{kind,outcome}` and
+// `slipway_builds_total{result}` (cached or built).
+//
+// Corresponds with GET /metrics (the `GetMetrics` operationId).
+func (c *Client) GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetMetricsRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -2268,6 +2308,33 @@ func NewStreamDeploymentEventsRequest(server string, tool Tool, deployId DeployI
 	return req, nil
 }
 
+// NewGetMetricsRequest constructs an http.Request for the GetMetrics method
+func NewGetMetricsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/metrics")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetOpenAPIRequest constructs an http.Request for the GetOpenAPI method
 func NewGetOpenAPIRequest(server string) (*http.Request, error) {
 	var err error
@@ -2721,6 +2788,23 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /components/v1/tool/{tool}/deployment/{deploy_id}/events (the `StreamDeploymentEvents` operationId).
 	StreamDeploymentEventsWithResponse(ctx context.Context, tool Tool, deployId DeployID, params *StreamDeploymentEventsParams, reqEditors ...RequestEditorFn) (*StreamDeploymentEventsResponse, error)
+
+	// GetMetricsWithResponse Prometheus metrics, in the text exposition format
+	//
+	// Public, as Toolforge's. Besides the Go runtime and process metrics:
+	// `slipway_http_requests_total{route,method,code}` and
+	// `slipway_http_request_duration_seconds{route,method}` (route is the
+	// route pattern, never the raw path), `slipway_http_rate_limited_total{route}`,
+	// `slipway_deployments_created_total{trigger}`,
+	// `slipway_deployments_finished_total{status}`,
+	// `slipway_deployments_in_progress`,
+	// `slipway_step_duration_seconds{kind,outcome}` and
+	// `slipway_builds_total{result}` (cached or built).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /metrics (the `GetMetrics` operationId).
+	GetMetricsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMetricsResponse, error)
 
 	// GetOpenAPIWithResponse This API description, as JSON
 	//
@@ -3892,6 +3976,40 @@ func (r StreamDeploymentEventsResponse) ContentType() string {
 	return ""
 }
 
+type GetMetricsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+}
+
+// GetBody returns the raw response body bytes
+func (r GetMetricsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetMetricsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetMetricsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetMetricsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetOpenAPIResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4508,6 +4626,29 @@ func (c *ClientWithResponses) StreamDeploymentEventsWithResponse(ctx context.Con
 		return nil, err
 	}
 	return ParseStreamDeploymentEventsResponse(rsp)
+}
+
+// GetMetricsWithResponse Prometheus metrics, in the text exposition format
+//
+// Public, as Toolforge's. Besides the Go runtime and process metrics:
+// `slipway_http_requests_total{route,method,code}` and
+// `slipway_http_request_duration_seconds{route,method}` (route is the
+// route pattern, never the raw path), `slipway_http_rate_limited_total{route}`,
+// `slipway_deployments_created_total{trigger}`,
+// `slipway_deployments_finished_total{status}`,
+// `slipway_deployments_in_progress`,
+// `slipway_step_duration_seconds{kind,outcome}` and
+// `slipway_builds_total{result}` (cached or built).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /metrics (the `GetMetrics` operationId).
+func (c *ClientWithResponses) GetMetricsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMetricsResponse, error) {
+	rsp, err := c.GetMetrics(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetMetricsResponse(rsp)
 }
 
 // GetOpenAPIWithResponse This API description, as JSON
@@ -5464,6 +5605,22 @@ func ParseStreamDeploymentEventsResponse(rsp *http.Response) (*StreamDeploymentE
 		}
 		response.JSON500 = &dest
 
+	}
+
+	return response, nil
+}
+
+// ParseGetMetricsResponse parses an HTTP response from a GetMetricsWithResponse call
+func ParseGetMetricsResponse(rsp *http.Response) (*GetMetricsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetMetricsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
 	}
 
 	return response, nil
