@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -56,6 +57,7 @@ func TestScript(t *testing.T) {
 			}
 			e.Setenv("SLIPWAY_DATA", filepath.Join(e.WorkDir, "data"))
 			e.Setenv("GIT_CONFIG_NOSYSTEM", "1")
+			e.Values[fileServersKey{}] = map[string]*http.Server{}
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -75,6 +77,8 @@ func TestScript(t *testing.T) {
 			"poll":       cmdPoll,
 			"errmsg":     cmdErrMsg,
 			"waitfile":   cmdWaitFile,
+			"serve":      cmdServe,
+			"stopserve":  cmdStopServe,
 		},
 	})
 }
@@ -494,6 +498,40 @@ func cmdErrMsg(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("%s is not an error envelope: %s", args[0], text)
 	}
 	fmt.Fprintln(ts.Stdout(), env.Messages.Error[0])
+}
+
+// fileServersKey keys the script's file servers (by variable) in its
+// values.
+type fileServersKey struct{}
+
+// serve DIR VAR: serve the files in DIR over HTTP on 127.0.0.1:0 (a
+// missing file is 404) until stopserve VAR or the end of the script, and
+// set VAR to the server's URL.
+func cmdServe(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: serve DIR VAR")
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	ts.Check(err)
+	srv := &http.Server{Handler: http.FileServer(http.Dir(ts.MkAbs(args[0]))), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	ts.Value(fileServersKey{}).(map[string]*http.Server)[args[1]] = srv
+	ts.Defer(func() { _ = srv.Close() })
+	ts.Setenv(args[1], "http://"+ln.Addr().String())
+}
+
+// stopserve VAR: stop the file server that serve started for VAR; its
+// address then refuses connections.
+func cmdStopServe(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: stopserve VAR")
+	}
+	srv, ok := ts.Value(fileServersKey{}).(map[string]*http.Server)[args[0]]
+	if !ok {
+		ts.Fatalf("stopserve: no file server for %s", args[0])
+	}
+	ts.Check(srv.Close())
 }
 
 // gone TEXT: assert that no process whose command line contains TEXT is

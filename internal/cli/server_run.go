@@ -24,6 +24,7 @@ type serverFlags struct {
 	listen            string
 	proxyListen       string
 	allowLocalRepos   string
+	allowPrivateURLs  string
 	deploymentTimeout string
 	buildTimeout      string
 	healthTimeout     string
@@ -38,6 +39,8 @@ func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
 	cmd.Flags().StringVar(&f.listen, "listen", "", "API address (default $SLIPWAY_LISTEN or "+listen+")")
 	cmd.Flags().StringVar(&f.proxyListen, "proxy-listen", "", "address serving published components as http://<tool>.localhost:<port>/ (default $SLIPWAY_PROXY_LISTEN or "+proxy+")")
 	cmd.Flags().StringVar(&f.allowLocalRepos, "allow-local-repos", "", "allow file:// and local-path repositories: true or false (default $SLIPWAY_ALLOW_LOCAL_REPOS, else true when the API listens on loopback only)")
+	cmd.Flags().StringVar(&f.allowPrivateURLs, "allow-private-source-urls", "", "let source_url configs be fetched from loopback, private and link-local addresses; =false to refuse (default $SLIPWAY_ALLOW_PRIVATE_SOURCE_URLS or false)")
+	cmd.Flags().Lookup("allow-private-source-urls").NoOptDefVal = "true"
 	cmd.Flags().StringVar(&f.deploymentTimeout, "deployment-timeout", "", "longest a deployment may take, queue time included, e.g. 30m (default $SLIPWAY_DEPLOYMENT_TIMEOUT or 1h)")
 	cmd.Flags().StringVar(&f.buildTimeout, "build-timeout", "", "longest a build may take (default $SLIPWAY_BUILD_TIMEOUT or 30m)")
 	cmd.Flags().StringVar(&f.healthTimeout, "health-timeout", "", "longest a component may take to become healthy (default $SLIPWAY_HEALTH_TIMEOUT or 2m)")
@@ -98,6 +101,13 @@ func (f *serverFlags) config(e *env, dataDir, listen, proxy string) (server.Conf
 			return cfg, &usageError{fmt.Errorf("--queue: want true or false, got %q", v)}
 		}
 		cfg.NoQueue = !q
+	}
+	if v := cmp.Or(f.allowPrivateURLs, e.getenv("SLIPWAY_ALLOW_PRIVATE_SOURCE_URLS")); v != "" {
+		p, err := strconv.ParseBool(v)
+		if err != nil {
+			return cfg, &usageError{fmt.Errorf("--allow-private-source-urls: want true or false, got %q", v)}
+		}
+		cfg.AllowPrivateSourceURLs = p
 	}
 	allow := cmp.Or(f.allowLocalRepos, e.getenv("SLIPWAY_ALLOW_LOCAL_REPOS"))
 	if allow == "" {

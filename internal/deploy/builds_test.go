@@ -92,7 +92,7 @@ func (b *buildsBundle) start(t *testing.T, tool, cfg string) slipway.Deployment 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.svc.ConfigPut(t.Context(), tool, res.Config); err != nil {
+	if _, _, err := b.svc.ConfigPut(t.Context(), tool, res.Config); err != nil {
 		t.Fatal(err)
 	}
 	d, err := b.svc.DeploymentCreate(t.Context(), tool, slipway.DeployOptions{})

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"slipway.dev/slipway/internal/build"
+	"slipway.dev/slipway/internal/metrics"
 	"slipway.dev/slipway/internal/runner"
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/store"
@@ -271,6 +272,7 @@ func (s *Service) updateStep(ctx context.Context, tx store.Tx, u store.StepUpdat
 	if err != nil || !ok {
 		return ok, err
 	}
+	s.observeStep(tx, u)
 	return true, s.emit(ctx, tx, u.DeploymentID, "step", u.Key, string(u.State), u.Detail)
 }
 
@@ -538,6 +540,7 @@ func (s *Service) advance(ctx context.Context, d slipway.Deployment, steps []sli
 					}
 				}
 			}
+			s.observePlanned(tx, steps)
 			msg := fmt.Sprintf("Deploying: %s", summarize(steps))
 			if _, err := tx.DeploymentUpdateStatus(ctx, store.DeploymentStatusUpdate{Tool: d.Tool, ID: d.ID, Status: slipway.DeploymentRunning, LongStatus: msg, UpdatedAt: s.now()}); err != nil {
 				return err
@@ -658,6 +661,7 @@ func (s *Service) finishTx(ctx context.Context, tx store.Tx, d slipway.Deploymen
 	if err := s.emit(ctx, tx, d.ID, "deployment", "", string(status), long); err != nil {
 		return err
 	}
+	s.observeFinished(tx, status)
 	if _, err := tx.DeploymentPrune(ctx, d.Tool, s.cfg.KeepDeployments); err != nil {
 		return fmt.Errorf("prune old deployments: %w", err)
 	}
@@ -681,23 +685,31 @@ func (s *Service) setStatus(ctx context.Context, d slipway.Deployment, status sl
 // tx runs fn in a transaction; after it commits, it wakes the workers for
 // the jobs fn enqueued and the deployment's watchers.
 func (s *Service) tx(ctx context.Context, deploymentID string, fn func(store.Tx) error) error {
-	var wake []runner.Job
+	var (
+		wake     []runner.Job
+		observed []func(*metrics.Metrics)
+	)
 	err := s.store.InTx(ctx, func(tx store.Tx) error {
-		wake = wake[:0] // InTx may retry fn
-		return fn(queueingTx{Tx: tx, wake: &wake})
+		wake, observed = wake[:0], observed[:0] // InTx may retry fn
+		return fn(queueingTx{Tx: tx, wake: &wake, observed: &observed})
 	})
 	if err != nil {
 		return err
+	}
+	for _, f := range observed {
+		f(s.cfg.Metrics)
 	}
 	s.enqueuer.Wake(ctx, wake...)
 	s.events.notify(deploymentID)
 	return nil
 }
 
-// queueingTx is a transaction that remembers the jobs enqueued in it.
+// queueingTx is a transaction that remembers the jobs enqueued in it, and
+// the metrics to record once it commits.
 type queueingTx struct {
 	store.Tx
-	wake *[]runner.Job
+	wake     *[]runner.Job
+	observed *[]func(*metrics.Metrics)
 }
 
 // enqueue puts jobs on the queue in tx; [Service.tx] wakes the workers for

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"slipway.dev/slipway/internal/build"
+	"slipway.dev/slipway/internal/metrics"
 	"slipway.dev/slipway/internal/runner"
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/store"
@@ -84,6 +85,12 @@ type Config struct {
 	// when a component is (re)started: TOOL_DEPLOY_TOKEN, as Toolforge
 	// mirrors it into the tool's envvars. Nil: none.
 	ToolEnv func(ctx context.Context, tool string) map[string]string
+	// ConfigFetcher fetches the configs that a source_url points at (see
+	// source.go). When nil, configs with a source_url are refused.
+	ConfigFetcher ConfigFetcher
+	// Metrics records deployments, steps and builds (see metrics.go).
+	// Default nil: nothing is recorded.
+	Metrics *metrics.Metrics
 }
 
 // Service runs Slipway's deployments. It serves the API (configs,
@@ -160,17 +167,25 @@ func (s *Service) SetEnqueuer(e Enqueuer) { s.enqueuer = e }
 // Interface guards.
 var _ runner.Handler = (*Service)(nil)
 
-// ConfigPut stores a new version of a tool's config and returns it.
-// Returns EInvalid when the config uses what this server does not allow.
-func (s *Service) ConfigPut(ctx context.Context, tool string, cfg slipway.ToolConfig) (slipway.ToolConfig, error) {
+// ConfigPut stores a new version of a tool's config and returns it, with
+// warnings to show. When cfg has a source_url, the config fetched from there
+// is what is stored and returned. Returns EInvalid when the config uses what
+// this server does not allow, and EInvalid wrapping [slipway.ErrSourceURL]
+// when the source_url cannot be fetched or holds no valid config; then
+// nothing is stored.
+func (s *Service) ConfigPut(ctx context.Context, tool string, cfg slipway.ToolConfig) (slipway.ToolConfig, []string, error) {
 	if err := slipway.ValidateToolName(tool); err != nil {
-		return slipway.ToolConfig{}, err
+		return slipway.ToolConfig{}, nil, err
+	}
+	cfg, warnings, err := s.fetchSource(ctx, cfg)
+	if err != nil {
+		return slipway.ToolConfig{}, nil, err
 	}
 	if err := s.checkAllowed(cfg); err != nil {
-		return slipway.ToolConfig{}, err
+		return slipway.ToolConfig{}, nil, err
 	}
 	now := s.now()
-	err := s.store.InTx(ctx, func(tx store.Tx) error {
+	err = s.store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.ToolEnsure(ctx, tool, now); err != nil {
 			return err
 		}
@@ -178,9 +193,9 @@ func (s *Service) ConfigPut(ctx context.Context, tool string, cfg slipway.ToolCo
 		return err
 	})
 	if err != nil {
-		return slipway.ToolConfig{}, fmt.Errorf("store config of %s: %w", tool, err)
+		return slipway.ToolConfig{}, nil, fmt.Errorf("store config of %s: %w", tool, err)
 	}
-	return cfg, nil
+	return cfg, warnings, nil
 }
 
 // checkAllowed rejects repositories and build kinds this server is not
@@ -251,13 +266,19 @@ func notFound(err error, format string, args ...any) error {
 
 // DeploymentCreate creates a deployment of the tool's current config and
 // queues it. It returns at once; the deployment runs in the background.
-// Returns ENotFound when the tool has no config.
+// A config with a source_url is fetched again first (and stored when it
+// changed). Returns ENotFound when the tool has no config, EInvalid wrapping
+// [slipway.ErrSourceURL] when the source_url fails (nothing is created).
 func (s *Service) DeploymentCreate(ctx context.Context, tool string, opts slipway.DeployOptions) (slipway.Deployment, error) {
 	if err := slipway.ValidateToolName(tool); err != nil {
 		return slipway.Deployment{}, err
 	}
 	if s.enqueuer == nil {
 		return slipway.Deployment{}, errors.New("deploy: no enqueuer set")
+	}
+	remote, err := s.refreshSource(ctx, tool)
+	if err != nil {
+		return slipway.Deployment{}, err
 	}
 	now := s.now()
 	var superseded []string
@@ -267,10 +288,10 @@ func (s *Service) DeploymentCreate(ctx context.Context, tool string, opts slipwa
 		Trigger: cmp.Or(opts.Trigger, "api"), Actor: opts.Actor,
 		Status: slipway.DeploymentPending, LongStatus: "Waiting to start",
 	}
-	err := s.tx(ctx, d.ID, func(tx store.Tx) error {
-		sc, err := tx.ConfigGetLatest(ctx, tool)
+	err = s.tx(ctx, d.ID, func(tx store.Tx) error {
+		sc, err := s.configForDeployTx(ctx, tx, tool, remote, now)
 		if err != nil {
-			return notFound(err, "No configuration found for tool: %s", tool)
+			return err
 		}
 		d.ConfigVersion, d.ToolConfig = sc.Version, sc.Raw
 		unfinished, err := tx.DeploymentListUnfinished(ctx)
@@ -301,6 +322,7 @@ func (s *Service) DeploymentCreate(ctx context.Context, tool string, opts slipwa
 		if err := tx.DeploymentCreate(ctx, d); err != nil {
 			return err
 		}
+		s.observeCreated(tx, d)
 		if err := s.emit(ctx, tx, d.ID, "deployment", "", string(d.Status), d.LongStatus); err != nil {
 			return err
 		}
@@ -318,8 +340,10 @@ func (s *Service) DeploymentCreate(ctx context.Context, tool string, opts slipwa
 // DeploymentPlan returns what a deployment of the tool's current config
 // would do, step by step with the reason for each, without storing or
 // changing anything: refs are resolved and live state read, as for a real
-// deployment. The result has no ID and status pending. Returns ENotFound
-// when the tool has no config.
+// deployment. The result has no ID and status pending. A config with a
+// source_url is planned as fetched from there (its version is 0 when that
+// is not what is stored). Returns ENotFound when the tool has no config,
+// EInvalid wrapping [slipway.ErrSourceURL] when the source_url fails.
 func (s *Service) DeploymentPlan(ctx context.Context, tool string, opts slipway.DeployOptions) (slipway.Deployment, error) {
 	if err := slipway.ValidateToolName(tool); err != nil {
 		return slipway.Deployment{}, err
@@ -332,7 +356,11 @@ func (s *Service) DeploymentPlan(ctx context.Context, tool string, opts slipway.
 	if err != nil {
 		return slipway.Deployment{}, err
 	}
-	return s.plan(ctx, tool, sc.Version, cfg, opts)
+	cfg, version, err := s.planSource(ctx, cfg, sc.Version)
+	if err != nil {
+		return slipway.Deployment{}, err
+	}
+	return s.plan(ctx, tool, version, cfg, opts)
 }
 
 // DeploymentPlanConfig is [Service.DeploymentPlan] for a config that is
@@ -340,6 +368,10 @@ func (s *Service) DeploymentPlan(ctx context.Context, tool string, opts slipway.
 // EInvalid when cfg uses what this server does not allow.
 func (s *Service) DeploymentPlanConfig(ctx context.Context, tool string, cfg slipway.ToolConfig, opts slipway.DeployOptions) (slipway.Deployment, error) {
 	if err := slipway.ValidateToolName(tool); err != nil {
+		return slipway.Deployment{}, err
+	}
+	cfg, _, err := s.planSource(ctx, cfg, 0)
+	if err != nil {
 		return slipway.Deployment{}, err
 	}
 	if err := s.checkAllowed(cfg); err != nil {

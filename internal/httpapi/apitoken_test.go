@@ -22,7 +22,7 @@ type countingService struct {
 	calls atomic.Int64
 }
 
-func (c *countingService) ConfigPut(ctx context.Context, tool string, cfg slipway.ToolConfig) (slipway.ToolConfig, error) {
+func (c *countingService) ConfigPut(ctx context.Context, tool string, cfg slipway.ToolConfig) (slipway.ToolConfig, []string, error) {
 	c.calls.Add(1)
 	return c.fakeService.ConfigPut(ctx, tool, cfg)
 }

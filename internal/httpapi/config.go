@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"slices"
 
 	"slipway.dev/slipway/internal/httpapi/oapi"
 	"slipway.dev/slipway/internal/slipway"
@@ -48,7 +49,8 @@ func (a *api) handleConfigGenerate() http.Handler {
 
 // handleConfigCreate serves POST …/tool/{tool}/config. The body is JSON or
 // YAML; both go through toolconfig.Parse, whose problems become one
-// messages.error entry each (422) and whose warnings are sent back.
+// messages.error entry each (422) and whose warnings are sent back, followed
+// by the service's (those of a config fetched from source_url).
 func (a *api) handleConfigCreate() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tool, err := toolName(r)
@@ -70,13 +72,13 @@ func (a *api) handleConfigCreate() http.Handler {
 			a.writeError(w, r, err)
 			return
 		}
-		stored, err := a.svc.ConfigPut(r.Context(), tool, res.Config)
+		stored, warnings, err := a.svc.ConfigPut(r.Context(), tool, res.Config)
 		if err != nil {
 			a.writeError(w, r, err)
 			return
 		}
 		info := []string{fmt.Sprintf("Configuration for %s updated successfully.", tool)}
-		writeJSON(w, http.StatusOK, oapi.ToolConfigEnvelope{Data: rawConfig(stored), Messages: messages(info, res.Warnings, nil)})
+		writeJSON(w, http.StatusOK, oapi.ToolConfigEnvelope{Data: rawConfig(stored), Messages: messages(info, slices.Concat(res.Warnings, warnings), nil)})
 	})
 }
 

@@ -72,6 +72,10 @@ func (a *api) errorResponse(r *http.Request, err error) (int, []string) {
 	case slipway.EInvalid:
 		var pe *toolconfig.ParseError
 		switch {
+		case errors.Is(err, slipway.ErrSourceURL):
+			// Before the parse errors: a remote config's problems are in
+			// the one message, which names the URL (Toolforge answers 400).
+			return http.StatusBadRequest, []string{msg}
 		case errors.Is(err, errMalformedBody):
 			return http.StatusBadRequest, []string{msg}
 		case errors.Is(err, errUnsupportedMediaType):

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"time"
 
+	"slipway.dev/slipway/internal/metrics"
 	"slipway.dev/slipway/internal/slipway"
 )
 
@@ -18,8 +19,11 @@ import (
 // (see writeError); any other error is answered as an internal error.
 type Service interface {
 	// ConfigPut stores cfg as the tool's config and returns the stored config
-	// (Raw set). EInvalid when the config is not acceptable.
-	ConfigPut(ctx context.Context, tool string, cfg slipway.ToolConfig) (slipway.ToolConfig, error)
+	// (Raw set) and warnings to send with it. When cfg has a source_url, the
+	// config fetched from there is what is stored. EInvalid when the config
+	// is not acceptable; EInvalid wrapping slipway.ErrSourceURL (400) when
+	// the source_url cannot be fetched or holds no valid config.
+	ConfigPut(ctx context.Context, tool string, cfg slipway.ToolConfig) (slipway.ToolConfig, []string, error)
 	// ConfigGet returns the tool's config; ENotFound
 	// "No configuration found for tool: X" when there is none.
 	ConfigGet(ctx context.Context, tool string) (slipway.ToolConfig, error)
@@ -32,8 +36,10 @@ type Service interface {
 	// Toolforge's sample config with a last warning saying so.
 	ConfigGenerate(ctx context.Context, tool string) (slipway.ToolConfig, []string, error)
 	// DeploymentCreate creates a deployment of the tool's current config and
-	// returns it at once. ENotFound without a config, EConflict when the tool
-	// cannot take another deployment.
+	// returns it at once; a config with a source_url is fetched again first.
+	// ENotFound without a config, EConflict when the tool cannot take another
+	// deployment, EInvalid wrapping slipway.ErrSourceURL (400) when the
+	// source_url fails.
 	DeploymentCreate(ctx context.Context, tool string, opts slipway.DeployOptions) (slipway.Deployment, error)
 	// DeploymentPlan returns what DeploymentCreate would do now with the
 	// tool's stored config, step by step with the reason for each, without
@@ -146,6 +152,10 @@ type Config struct {
 	PollBurst int
 	// NowFunc is the clock of the rate limits. Default time.Now.
 	NowFunc func() time.Time
+	// Metrics records every request (by route pattern, method and status)
+	// and serves GET /metrics. Default nil: nothing is recorded and
+	// /metrics is empty.
+	Metrics *metrics.Metrics
 }
 
 // NewHandler returns the HTTP handler of the whole API, backed by svc.

@@ -23,6 +23,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"slipway.dev/slipway/internal/slipway"
+	"slipway.dev/slipway/internal/toolconfig"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -68,18 +69,27 @@ func (f *fakeService) special(tool string) error {
 		return slipway.Errorf(slipway.EUnavailable, "The builder is unavailable, retry later.")
 	case "nope":
 		return slipway.Errorf(slipway.EForbidden, "Not yours.")
+	case "remote":
+		// What the deploy service answers for a remote config that is not
+		// valid: the parse error is in the chain, yet the answer is 400.
+		_, err := toolconfig.Parse([]byte(badPortYAML))
+		return &slipway.Error{
+			Code:    slipway.EInvalid,
+			Message: "Unable to retrieve config from source url https://example.org/tool.yaml: the config there is not valid: components.web.run.port (line 9, column 13): port must be between 1 and 65535, got 70000",
+			Err:     fmt.Errorf("%w https://example.org/tool.yaml: %w", slipway.ErrSourceURL, err),
+		}
 	}
 	return nil
 }
 
-func (f *fakeService) ConfigPut(_ context.Context, tool string, cfg slipway.ToolConfig) (slipway.ToolConfig, error) {
+func (f *fakeService) ConfigPut(_ context.Context, tool string, cfg slipway.ToolConfig) (slipway.ToolConfig, []string, error) {
 	if err := f.special(tool); err != nil {
-		return slipway.ToolConfig{}, err
+		return slipway.ToolConfig{}, nil, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.configs[tool] = cfg
-	return cfg, nil
+	return cfg, nil, nil
 }
 
 func (f *fakeService) ConfigGet(_ context.Context, tool string) (slipway.ToolConfig, error) {
@@ -470,6 +480,8 @@ func TestHandler(t *testing.T) {
 		{"DeploymentPlanNoConfig", request{method: "POST", path: "/components/v1/tool/other/deployment?dry_run=true"}, 404},
 		{"DeploymentPlanBadFlag", request{method: "POST", path: "/components/v1/tool/mytool/deployment?dry_run=perhaps"}, 422},
 		{"DeploymentCreateConflict", request{method: "POST", path: "/components/v1/tool/busy/deployment"}, 409},
+		{"DeploymentCreateSourceURLFails", request{method: "POST", path: "/components/v1/tool/remote/deployment"}, 400},
+		{"ConfigCreateSourceURLFails", request{method: "POST", path: "/components/v1/tool/remote/config", body: webConfigJSON}, 400},
 		{"DeploymentCreateUnavailable", request{method: "POST", path: "/components/v1/tool/down/deployment"}, 503},
 		{"Forbidden", request{method: "GET", path: "/components/v1/tool/nope/deployment"}, 403},
 		{"InternalError", request{method: "GET", path: "/components/v1/tool/boom/deployment"}, 500},

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"slipway.dev/slipway/internal/metrics"
 	"slipway.dev/slipway/internal/slipway"
 )
 
@@ -87,6 +88,13 @@ func (a *api) finishRequest(sw *statusWriter, r *http.Request, id string, info *
 	if status == 0 {
 		status = http.StatusOK
 	}
+	// The mux set the matched pattern ("GET /components/v1/tool/{tool}/…")
+	// on r: a bounded label, unlike the path.
+	route := metrics.UnmatchedRoute
+	if _, path, ok := strings.Cut(r.Pattern, " "); ok {
+		route = path
+	}
+	a.cfg.Metrics.ObserveHTTP(route, r.Method, status, time.Since(start))
 	a.log.LogAttrs(r.Context(), slog.LevelInfo, "http request",
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),

@@ -33,6 +33,7 @@ type route struct {
 func (a *api) routes() []route {
 	return []route{
 		{"GET", "/openapi.json", public, a.handleOpenAPI()},
+		{"GET", "/metrics", public, a.cfg.Metrics.Handler()},
 		{"GET", "/components/v1/healthz", public, a.handleHealth()},
 
 		{"GET", "/v1/admin/tokens", adminOnly, a.handleAPITokenList()},

@@ -42,6 +42,8 @@ import (
 	"slipway.dev/slipway/internal/flock"
 	"slipway.dev/slipway/internal/git"
 	"slipway.dev/slipway/internal/httpapi"
+	"slipway.dev/slipway/internal/metrics"
+	"slipway.dev/slipway/internal/remoteconfig"
 	"slipway.dev/slipway/internal/runner"
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/store/sqlite"
@@ -84,7 +86,11 @@ type Config struct {
 	ProxyListen string
 	// AllowLocalRepos permits file:// and local-path repositories.
 	AllowLocalRepos bool
-	Logger          *slog.Logger
+	// AllowPrivateSourceURLs lets source_url configs be fetched from
+	// loopback, private and link-local addresses (see internal/remoteconfig);
+	// off, only public addresses are fetched from.
+	AllowPrivateSourceURLs bool
+	Logger                 *slog.Logger
 	// HealthTimeout bounds the wait for a component to become healthy.
 	HealthTimeout time.Duration
 	// DeploymentTimeout bounds a whole deployment (default 1h).
@@ -251,11 +257,18 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return err
 	}
 
+	m := metrics.New()
+	m.CountInProgress(func(ctx context.Context) (int, error) {
+		ds, err := s.db.DeploymentListUnfinished(ctx)
+		return len(ds), err
+	})
 	s.service = deploy.NewService(s.db, src, builder, s.target, deploy.Config{
 		Logger: s.logger, AllowLocalRepos: s.cfg.AllowLocalRepos, HealthTimeout: s.cfg.HealthTimeout,
 		DeploymentTimeout: s.cfg.DeploymentTimeout, KeepDeployments: s.cfg.KeepDeployments,
 		BuildSlots: s.cfg.BuildSlots, ToolBuildSlots: s.cfg.ToolBuildSlots, NoQueue: s.cfg.NoQueue,
 		TransientFunc: transient, BuildTimeout: s.cfg.BuildTimeout, ToolEnv: s.toolEnv,
+		ConfigFetcher: remoteconfig.New(remoteconfig.Config{AllowPrivate: s.cfg.AllowPrivateSourceURLs}),
+		Metrics:       m,
 	})
 	s.runner, err = runner.New(driver, s.service, runner.Config{Logger: s.logger, SingleNode: true})
 	if err != nil {
@@ -270,6 +283,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Handler: httpapi.NewHandler(s.service, httpapi.Config{
 			AdminToken: s.token, Logger: s.logger, Health: s.health, DeployTokens: deployTokens,
 			APITokens: auth.NewAPITokens(s.db, s.cfg.Now), TrustedProxies: s.cfg.TrustedProxies, Builds: s.service,
+			Metrics: m,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}

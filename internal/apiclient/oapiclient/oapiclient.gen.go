@@ -949,6 +949,17 @@ type ClientInterface interface {
 	// are dropped with one warning each. On success `messages.info[0]` is
 	// `Configuration for {tool} updated successfully.`
 	//
+	// With `source_url` (an http or https URL), the config there is fetched
+	// (10 s timeout, 1 MiB limit, public addresses only unless the server
+	// allows private ones), parsed as YAML or JSON, and stored instead of
+	// the posted one; the response's data is the fetched config, and its
+	// warnings follow the posted config's (suffixed `(in <url>)`). When the
+	// fetched config has no `source_url` of its own, a warning says that
+	// later deployments will not fetch it again. A fetch that fails, or a
+	// fetched config that is not valid, answers 400 `Unable to retrieve
+	// config from source url <url>: <why>` (with the remote file's line and
+	// column) and stores nothing.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /components/v1/tool/{tool}/config (the `CreateToolConfig` operationId).
@@ -960,6 +971,17 @@ type ClientInterface interface {
 	// Content-Type) or YAML (`application/yaml`, `text/yaml`). Unknown fields
 	// are dropped with one warning each. On success `messages.info[0]` is
 	// `Configuration for {tool} updated successfully.`
+	//
+	// With `source_url` (an http or https URL), the config there is fetched
+	// (10 s timeout, 1 MiB limit, public addresses only unless the server
+	// allows private ones), parsed as YAML or JSON, and stored instead of
+	// the posted one; the response's data is the fetched config, and its
+	// warnings follow the posted config's (suffixed `(in <url>)`). When the
+	// fetched config has no `source_url` of its own, a warning says that
+	// later deployments will not fetch it again. A fetch that fails, or a
+	// fetched config that is not valid, answers 400 `Unable to retrieve
+	// config from source url <url>: <why>` (with the remote file's line and
+	// column) and stores nothing.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -995,6 +1017,11 @@ type ClientInterface interface {
 	// keys are ignored. On success `messages.info[0]` is
 	// `Deployment for {tool} created successfully.`
 	//
+	// When the stored config has a `source_url`, it is fetched again first:
+	// a changed remote config is stored as a new version and deployed. A
+	// fetch that fails answers 400 `Unable to retrieve config from source
+	// url <url>: <why>`; then nothing is stored and no deployment is created.
+	//
 	// With `dry_run` (Slipway extension; also spelt `dry-run`, `only-plan`
 	// and `only_plan`, with the same booleans; the first present of
 	// `dry-run`, `only-plan`, `dry_run`, `only_plan` counts) nothing is
@@ -1003,7 +1030,8 @@ type ClientInterface interface {
 	// its reason (state `pending`, or `unchanged` for what would be left
 	// alone) and `long_status` `Plan only, nothing was changed: …`;
 	// `messages.info[0]` is `Plan for {tool}: nothing was changed.` The plan
-	// is of the stored config, or of the body's `tool_config` when given.
+	// is of the stored config, or of the body's `tool_config` when given;
+	// with a `source_url`, of the config fetched from there (not stored).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1019,6 +1047,11 @@ type ClientInterface interface {
 	// keys are ignored. On success `messages.info[0]` is
 	// `Deployment for {tool} created successfully.`
 	//
+	// When the stored config has a `source_url`, it is fetched again first:
+	// a changed remote config is stored as a new version and deployed. A
+	// fetch that fails answers 400 `Unable to retrieve config from source
+	// url <url>: <why>`; then nothing is stored and no deployment is created.
+	//
 	// With `dry_run` (Slipway extension; also spelt `dry-run`, `only-plan`
 	// and `only_plan`, with the same booleans; the first present of
 	// `dry-run`, `only-plan`, `dry_run`, `only_plan` counts) nothing is
@@ -1027,7 +1060,8 @@ type ClientInterface interface {
 	// its reason (state `pending`, or `unchanged` for what would be left
 	// alone) and `long_status` `Plan only, nothing was changed: …`;
 	// `messages.info[0]` is `Plan for {tool}: nothing was changed.` The plan
-	// is of the stored config, or of the body's `tool_config` when given.
+	// is of the stored config, or of the body's `tool_config` when given;
+	// with a `source_url`, of the config fetched from there (not stored).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1130,6 +1164,21 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /components/v1/tool/{tool}/deployment/{deploy_id}/events (the `StreamDeploymentEvents` operationId).
 	StreamDeploymentEvents(ctx context.Context, tool Tool, deployId DeployID, params *StreamDeploymentEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetMetrics Prometheus metrics, in the text exposition format
+	//
+	// Public, as Toolforge's. Besides the Go runtime and process metrics:
+	// `slipway_http_requests_total{route,method,code}` and
+	// `slipway_http_request_duration_seconds{route,method}` (route is the
+	// route pattern, never the raw path), `slipway_http_rate_limited_total{route}`,
+	// `slipway_deployments_created_total{trigger}`,
+	// `slipway_deployments_finished_total{status}`,
+	// `slipway_deployments_in_progress`,
+	// `slipway_step_duration_seconds{kind,outcome}` and
+	// `slipway_builds_total{result}` (cached or built).
+	//
+	// Corresponds with GET /metrics (the `GetMetrics` operationId).
+	GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetOpenAPI This API description, as JSON
 	//
@@ -1336,6 +1385,17 @@ func (c *Client) GetToolConfig(ctx context.Context, tool Tool, reqEditors ...Req
 // are dropped with one warning each. On success `messages.info[0]` is
 // `Configuration for {tool} updated successfully.`
 //
+// With `source_url` (an http or https URL), the config there is fetched
+// (10 s timeout, 1 MiB limit, public addresses only unless the server
+// allows private ones), parsed as YAML or JSON, and stored instead of
+// the posted one; the response's data is the fetched config, and its
+// warnings follow the posted config's (suffixed `(in <url>)`). When the
+// fetched config has no `source_url` of its own, a warning says that
+// later deployments will not fetch it again. A fetch that fails, or a
+// fetched config that is not valid, answers 400 `Unable to retrieve
+// config from source url <url>: <why>` (with the remote file's line and
+// column) and stores nothing.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /components/v1/tool/{tool}/config (the `CreateToolConfig` operationId).
@@ -1357,6 +1417,17 @@ func (c *Client) CreateToolConfigWithBody(ctx context.Context, tool Tool, conten
 // Content-Type) or YAML (`application/yaml`, `text/yaml`). Unknown fields
 // are dropped with one warning each. On success `messages.info[0]` is
 // `Configuration for {tool} updated successfully.`
+//
+// With `source_url` (an http or https URL), the config there is fetched
+// (10 s timeout, 1 MiB limit, public addresses only unless the server
+// allows private ones), parsed as YAML or JSON, and stored instead of
+// the posted one; the response's data is the fetched config, and its
+// warnings follow the posted config's (suffixed `(in <url>)`). When the
+// fetched config has no `source_url` of its own, a warning says that
+// later deployments will not fetch it again. A fetch that fails, or a
+// fetched config that is not valid, answers 400 `Unable to retrieve
+// config from source url <url>: <why>` (with the remote file's line and
+// column) and stores nothing.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1422,6 +1493,11 @@ func (c *Client) ListDeployments(ctx context.Context, tool Tool, reqEditors ...R
 // keys are ignored. On success `messages.info[0]` is
 // `Deployment for {tool} created successfully.`
 //
+// When the stored config has a `source_url`, it is fetched again first:
+// a changed remote config is stored as a new version and deployed. A
+// fetch that fails answers 400 `Unable to retrieve config from source
+// url <url>: <why>`; then nothing is stored and no deployment is created.
+//
 // With `dry_run` (Slipway extension; also spelt `dry-run`, `only-plan`
 // and `only_plan`, with the same booleans; the first present of
 // `dry-run`, `only-plan`, `dry_run`, `only_plan` counts) nothing is
@@ -1430,7 +1506,8 @@ func (c *Client) ListDeployments(ctx context.Context, tool Tool, reqEditors ...R
 // its reason (state `pending`, or `unchanged` for what would be left
 // alone) and `long_status` `Plan only, nothing was changed: …`;
 // `messages.info[0]` is `Plan for {tool}: nothing was changed.` The plan
-// is of the stored config, or of the body's `tool_config` when given.
+// is of the stored config, or of the body's `tool_config` when given;
+// with a `source_url`, of the config fetched from there (not stored).
 //
 // Takes any type of body and a specified content type.
 //
@@ -1456,6 +1533,11 @@ func (c *Client) CreateDeploymentWithBody(ctx context.Context, tool Tool, params
 // keys are ignored. On success `messages.info[0]` is
 // `Deployment for {tool} created successfully.`
 //
+// When the stored config has a `source_url`, it is fetched again first:
+// a changed remote config is stored as a new version and deployed. A
+// fetch that fails answers 400 `Unable to retrieve config from source
+// url <url>: <why>`; then nothing is stored and no deployment is created.
+//
 // With `dry_run` (Slipway extension; also spelt `dry-run`, `only-plan`
 // and `only_plan`, with the same booleans; the first present of
 // `dry-run`, `only-plan`, `dry_run`, `only_plan` counts) nothing is
@@ -1464,7 +1546,8 @@ func (c *Client) CreateDeploymentWithBody(ctx context.Context, tool Tool, params
 // its reason (state `pending`, or `unchanged` for what would be left
 // alone) and `long_status` `Plan only, nothing was changed: …`;
 // `messages.info[0]` is `Plan for {tool}: nothing was changed.` The plan
-// is of the stored config, or of the body's `tool_config` when given.
+// is of the stored config, or of the body's `tool_config` when given;
+// with a `source_url`, of the config fetched from there (not stored).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1668,6 +1751,31 @@ func (c *Client) CancelDeployment(ctx context.Context, tool Tool, deployId Deplo
 // Corresponds with GET /components/v1/tool/{tool}/deployment/{deploy_id}/events (the `StreamDeploymentEvents` operationId).
 func (c *Client) StreamDeploymentEvents(ctx context.Context, tool Tool, deployId DeployID, params *StreamDeploymentEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewStreamDeploymentEventsRequest(c.Server, tool, deployId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetMetrics Prometheus metrics, in the text exposition format
+//
+// Public, as Toolforge's. Besides the Go runtime and process metrics:
+// `slipway_http_requests_total{route,method,code}` and
+// `slipway_http_request_duration_seconds{route,method}` (route is the
+// route pattern, never the raw path), `slipway_http_rate_limited_total{route}`,
+// `slipway_deployments_created_total{trigger}`,
+// `slipway_deployments_finished_total{status}`,
+// `slipway_deployments_in_progress`,
+// `slipway_step_duration_seconds{kind,outcome}` and
+// `slipway_builds_total{result}` (cached or built).
+//
+// Corresponds with GET /metrics (the `GetMetrics` operationId).
+func (c *Client) GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetMetricsRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -2776,6 +2884,33 @@ func NewStreamDeploymentEventsRequest(server string, tool Tool, deployId DeployI
 	return req, nil
 }
 
+// NewGetMetricsRequest constructs an http.Request for the GetMetrics method
+func NewGetMetricsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/metrics")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetOpenAPIRequest constructs an http.Request for the GetOpenAPI method
 func NewGetOpenAPIRequest(server string) (*http.Request, error) {
 	var err error
@@ -3070,6 +3205,17 @@ type ClientWithResponsesInterface interface {
 	// are dropped with one warning each. On success `messages.info[0]` is
 	// `Configuration for {tool} updated successfully.`
 	//
+	// With `source_url` (an http or https URL), the config there is fetched
+	// (10 s timeout, 1 MiB limit, public addresses only unless the server
+	// allows private ones), parsed as YAML or JSON, and stored instead of
+	// the posted one; the response's data is the fetched config, and its
+	// warnings follow the posted config's (suffixed `(in <url>)`). When the
+	// fetched config has no `source_url` of its own, a warning says that
+	// later deployments will not fetch it again. A fetch that fails, or a
+	// fetched config that is not valid, answers 400 `Unable to retrieve
+	// config from source url <url>: <why>` (with the remote file's line and
+	// column) and stores nothing.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /components/v1/tool/{tool}/config (the `CreateToolConfig` operationId).
@@ -3081,6 +3227,17 @@ type ClientWithResponsesInterface interface {
 	// Content-Type) or YAML (`application/yaml`, `text/yaml`). Unknown fields
 	// are dropped with one warning each. On success `messages.info[0]` is
 	// `Configuration for {tool} updated successfully.`
+	//
+	// With `source_url` (an http or https URL), the config there is fetched
+	// (10 s timeout, 1 MiB limit, public addresses only unless the server
+	// allows private ones), parsed as YAML or JSON, and stored instead of
+	// the posted one; the response's data is the fetched config, and its
+	// warnings follow the posted config's (suffixed `(in <url>)`). When the
+	// fetched config has no `source_url` of its own, a warning says that
+	// later deployments will not fetch it again. A fetch that fails, or a
+	// fetched config that is not valid, answers 400 `Unable to retrieve
+	// config from source url <url>: <why>` (with the remote file's line and
+	// column) and stores nothing.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3120,6 +3277,11 @@ type ClientWithResponsesInterface interface {
 	// keys are ignored. On success `messages.info[0]` is
 	// `Deployment for {tool} created successfully.`
 	//
+	// When the stored config has a `source_url`, it is fetched again first:
+	// a changed remote config is stored as a new version and deployed. A
+	// fetch that fails answers 400 `Unable to retrieve config from source
+	// url <url>: <why>`; then nothing is stored and no deployment is created.
+	//
 	// With `dry_run` (Slipway extension; also spelt `dry-run`, `only-plan`
 	// and `only_plan`, with the same booleans; the first present of
 	// `dry-run`, `only-plan`, `dry_run`, `only_plan` counts) nothing is
@@ -3128,7 +3290,8 @@ type ClientWithResponsesInterface interface {
 	// its reason (state `pending`, or `unchanged` for what would be left
 	// alone) and `long_status` `Plan only, nothing was changed: …`;
 	// `messages.info[0]` is `Plan for {tool}: nothing was changed.` The plan
-	// is of the stored config, or of the body's `tool_config` when given.
+	// is of the stored config, or of the body's `tool_config` when given;
+	// with a `source_url`, of the config fetched from there (not stored).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3144,6 +3307,11 @@ type ClientWithResponsesInterface interface {
 	// keys are ignored. On success `messages.info[0]` is
 	// `Deployment for {tool} created successfully.`
 	//
+	// When the stored config has a `source_url`, it is fetched again first:
+	// a changed remote config is stored as a new version and deployed. A
+	// fetch that fails answers 400 `Unable to retrieve config from source
+	// url <url>: <why>`; then nothing is stored and no deployment is created.
+	//
 	// With `dry_run` (Slipway extension; also spelt `dry-run`, `only-plan`
 	// and `only_plan`, with the same booleans; the first present of
 	// `dry-run`, `only-plan`, `dry_run`, `only_plan` counts) nothing is
@@ -3152,7 +3320,8 @@ type ClientWithResponsesInterface interface {
 	// its reason (state `pending`, or `unchanged` for what would be left
 	// alone) and `long_status` `Plan only, nothing was changed: …`;
 	// `messages.info[0]` is `Plan for {tool}: nothing was changed.` The plan
-	// is of the stored config, or of the body's `tool_config` when given.
+	// is of the stored config, or of the body's `tool_config` when given;
+	// with a `source_url`, of the config fetched from there (not stored).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3275,6 +3444,23 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /components/v1/tool/{tool}/deployment/{deploy_id}/events (the `StreamDeploymentEvents` operationId).
 	StreamDeploymentEventsWithResponse(ctx context.Context, tool Tool, deployId DeployID, params *StreamDeploymentEventsParams, reqEditors ...RequestEditorFn) (*StreamDeploymentEventsResponse, error)
+
+	// GetMetricsWithResponse Prometheus metrics, in the text exposition format
+	//
+	// Public, as Toolforge's. Besides the Go runtime and process metrics:
+	// `slipway_http_requests_total{route,method,code}` and
+	// `slipway_http_request_duration_seconds{route,method}` (route is the
+	// route pattern, never the raw path), `slipway_http_rate_limited_total{route}`,
+	// `slipway_deployments_created_total{trigger}`,
+	// `slipway_deployments_finished_total{status}`,
+	// `slipway_deployments_in_progress`,
+	// `slipway_step_duration_seconds{kind,outcome}` and
+	// `slipway_builds_total{result}` (cached or built).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /metrics (the `GetMetrics` operationId).
+	GetMetricsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMetricsResponse, error)
 
 	// GetOpenAPIWithResponse This API description, as JSON
 	//
@@ -4902,6 +5088,40 @@ func (r StreamDeploymentEventsResponse) ContentType() string {
 	return ""
 }
 
+type GetMetricsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+}
+
+// GetBody returns the raw response body bytes
+func (r GetMetricsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetMetricsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetMetricsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetMetricsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetOpenAPIResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5300,6 +5520,17 @@ func (c *ClientWithResponses) GetToolConfigWithResponse(ctx context.Context, too
 // are dropped with one warning each. On success `messages.info[0]` is
 // `Configuration for {tool} updated successfully.`
 //
+// With `source_url` (an http or https URL), the config there is fetched
+// (10 s timeout, 1 MiB limit, public addresses only unless the server
+// allows private ones), parsed as YAML or JSON, and stored instead of
+// the posted one; the response's data is the fetched config, and its
+// warnings follow the posted config's (suffixed `(in <url>)`). When the
+// fetched config has no `source_url` of its own, a warning says that
+// later deployments will not fetch it again. A fetch that fails, or a
+// fetched config that is not valid, answers 400 `Unable to retrieve
+// config from source url <url>: <why>` (with the remote file's line and
+// column) and stores nothing.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /components/v1/tool/{tool}/config (the `CreateToolConfig` operationId).
@@ -5317,6 +5548,17 @@ func (c *ClientWithResponses) CreateToolConfigWithBodyWithResponse(ctx context.C
 // Content-Type) or YAML (`application/yaml`, `text/yaml`). Unknown fields
 // are dropped with one warning each. On success `messages.info[0]` is
 // `Configuration for {tool} updated successfully.`
+//
+// With `source_url` (an http or https URL), the config there is fetched
+// (10 s timeout, 1 MiB limit, public addresses only unless the server
+// allows private ones), parsed as YAML or JSON, and stored instead of
+// the posted one; the response's data is the fetched config, and its
+// warnings follow the posted config's (suffixed `(in <url>)`). When the
+// fetched config has no `source_url` of its own, a warning says that
+// later deployments will not fetch it again. A fetch that fails, or a
+// fetched config that is not valid, answers 400 `Unable to retrieve
+// config from source url <url>: <why>` (with the remote file's line and
+// column) and stores nothing.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5374,6 +5616,11 @@ func (c *ClientWithResponses) ListDeploymentsWithResponse(ctx context.Context, t
 // keys are ignored. On success `messages.info[0]` is
 // `Deployment for {tool} created successfully.`
 //
+// When the stored config has a `source_url`, it is fetched again first:
+// a changed remote config is stored as a new version and deployed. A
+// fetch that fails answers 400 `Unable to retrieve config from source
+// url <url>: <why>`; then nothing is stored and no deployment is created.
+//
 // With `dry_run` (Slipway extension; also spelt `dry-run`, `only-plan`
 // and `only_plan`, with the same booleans; the first present of
 // `dry-run`, `only-plan`, `dry_run`, `only_plan` counts) nothing is
@@ -5382,7 +5629,8 @@ func (c *ClientWithResponses) ListDeploymentsWithResponse(ctx context.Context, t
 // its reason (state `pending`, or `unchanged` for what would be left
 // alone) and `long_status` `Plan only, nothing was changed: …`;
 // `messages.info[0]` is `Plan for {tool}: nothing was changed.` The plan
-// is of the stored config, or of the body's `tool_config` when given.
+// is of the stored config, or of the body's `tool_config` when given;
+// with a `source_url`, of the config fetched from there (not stored).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5404,6 +5652,11 @@ func (c *ClientWithResponses) CreateDeploymentWithBodyWithResponse(ctx context.C
 // keys are ignored. On success `messages.info[0]` is
 // `Deployment for {tool} created successfully.`
 //
+// When the stored config has a `source_url`, it is fetched again first:
+// a changed remote config is stored as a new version and deployed. A
+// fetch that fails answers 400 `Unable to retrieve config from source
+// url <url>: <why>`; then nothing is stored and no deployment is created.
+//
 // With `dry_run` (Slipway extension; also spelt `dry-run`, `only-plan`
 // and `only_plan`, with the same booleans; the first present of
 // `dry-run`, `only-plan`, `dry_run`, `only_plan` counts) nothing is
@@ -5412,7 +5665,8 @@ func (c *ClientWithResponses) CreateDeploymentWithBodyWithResponse(ctx context.C
 // its reason (state `pending`, or `unchanged` for what would be left
 // alone) and `long_status` `Plan only, nothing was changed: …`;
 // `messages.info[0]` is `Plan for {tool}: nothing was changed.` The plan
-// is of the stored config, or of the body's `tool_config` when given.
+// is of the stored config, or of the body's `tool_config` when given;
+// with a `source_url`, of the config fetched from there (not stored).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5600,6 +5854,29 @@ func (c *ClientWithResponses) StreamDeploymentEventsWithResponse(ctx context.Con
 		return nil, err
 	}
 	return ParseStreamDeploymentEventsResponse(rsp)
+}
+
+// GetMetricsWithResponse Prometheus metrics, in the text exposition format
+//
+// Public, as Toolforge's. Besides the Go runtime and process metrics:
+// `slipway_http_requests_total{route,method,code}` and
+// `slipway_http_request_duration_seconds{route,method}` (route is the
+// route pattern, never the raw path), `slipway_http_rate_limited_total{route}`,
+// `slipway_deployments_created_total{trigger}`,
+// `slipway_deployments_finished_total{status}`,
+// `slipway_deployments_in_progress`,
+// `slipway_step_duration_seconds{kind,outcome}` and
+// `slipway_builds_total{result}` (cached or built).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /metrics (the `GetMetrics` operationId).
+func (c *ClientWithResponses) GetMetricsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMetricsResponse, error) {
+	rsp, err := c.GetMetrics(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetMetricsResponse(rsp)
 }
 
 // GetOpenAPIWithResponse This API description, as JSON
@@ -6922,6 +7199,22 @@ func ParseStreamDeploymentEventsResponse(rsp *http.Response) (*StreamDeploymentE
 		}
 		response.JSON500 = &dest
 
+	}
+
+	return response, nil
+}
+
+// ParseGetMetricsResponse parses an HTTP response from a GetMetricsWithResponse call
+func ParseGetMetricsResponse(rsp *http.Response) (*GetMetricsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetMetricsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
 	}
 
 	return response, nil

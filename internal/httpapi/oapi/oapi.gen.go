@@ -862,6 +862,9 @@ type ServerInterface interface {
 	// StreamDeploymentEvents Follow a deployment's events (Server-Sent Events)
 	// (GET /components/v1/tool/{tool}/deployment/{deploy_id}/events)
 	StreamDeploymentEvents(w http.ResponseWriter, r *http.Request, tool Tool, deployId DeployID, params StreamDeploymentEventsParams)
+	// GetMetrics Prometheus metrics, in the text exposition format
+	// (GET /metrics)
+	GetMetrics(w http.ResponseWriter, r *http.Request)
 	// GetOpenAPI This API description, as JSON
 	// (GET /openapi.json)
 	GetOpenAPI(w http.ResponseWriter, r *http.Request)
@@ -1677,6 +1680,20 @@ func (siw *ServerInterfaceWrapper) StreamDeploymentEvents(w http.ResponseWriter,
 	handler.ServeHTTP(w, r)
 }
 
+// GetMetrics operation middleware
+func (siw *ServerInterfaceWrapper) GetMetrics(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetMetrics(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetOpenAPI operation middleware
 func (siw *ServerInterfaceWrapper) GetOpenAPI(w http.ResponseWriter, r *http.Request) {
 
@@ -1885,6 +1902,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	}
 
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/openapi.json", wrapper.GetOpenAPI)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/metrics", wrapper.GetMetrics)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/healthz", wrapper.GetHealth)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/components/v1/tool/{tool}/config", wrapper.DeleteToolConfig)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/config", wrapper.GetToolConfig)

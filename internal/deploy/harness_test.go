@@ -1,0 +1,98 @@
+package deploy
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+
+	"slipway.dev/slipway/internal/build/localbuild"
+	"slipway.dev/slipway/internal/git"
+	"slipway.dev/slipway/internal/runner"
+	"slipway.dev/slipway/internal/slipway"
+	"slipway.dev/slipway/internal/store/sqlite"
+	"slipway.dev/slipway/internal/target/localexec"
+)
+
+// harness is a deploy service over real components, as the server wires
+// them: SQLite in a temporary directory, River on the same file, git,
+// the local builder and the local process target.
+type harness struct {
+	svc    *Service
+	db     *sqlite.DB
+	runner *runner.Runner
+}
+
+// newHarness returns a service with cfg (local repositories allowed). With
+// start, the runner works the queue and deployments run; without, they are
+// created and stay pending.
+func newHarness(t *testing.T, cfg Config, start bool) *harness {
+	t.Helper()
+	ctx := t.Context()
+	dir := t.TempDir()
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "slipway.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	driver := riversqlite.New(db.WriteDB())
+	if err := runner.Migrate(ctx, driver); err != nil {
+		t.Fatal(err)
+	}
+	src, err := git.New(git.Config{CacheDir: filepath.Join(dir, "git"), AllowLocal: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	builder, err := localbuild.New(localbuild.Config{Dir: filepath.Join(dir, "builder")}, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, err := localexec.New(localexec.Config{Dir: filepath.Join(dir, "run"), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tg.Stop(context.WithoutCancel(ctx)) })
+	cfg.AllowLocalRepos = true
+	svc := NewService(db, src, builder, tg, cfg)
+	r, err := runner.New(driver, svc, runner.Config{SingleNode: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.SetEnqueuer(r)
+	if start {
+		if err := r.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			_ = r.Stop(sctx)
+		})
+	}
+	return &harness{svc: svc, db: db, runner: r}
+}
+
+// waitFinal waits, through the deployment's events, until it is final and
+// returns it.
+func (h *harness) waitFinal(t *testing.T, tool, id string) slipway.Deployment {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	if err := h.svc.DeploymentEvents(ctx, tool, id, 0, func(slipway.Event) error { return nil }); err != nil {
+		t.Fatalf("events of %s: %v", id, err)
+	}
+	d, err := h.svc.DeploymentGet(t.Context(), tool, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.Status.Final() {
+		t.Fatalf("deployment %s is %s after its last event", id, d.Status)
+	}
+	return d
+}
