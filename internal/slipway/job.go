@@ -39,8 +39,9 @@ type JobStatus struct {
 	Short JobState
 	// Long is a sentence for people.
 	Long string
-	// Since is when the current process or run started (zero: unknown).
-	Since time.Time
+	// Duration is how long the job's processes or its run in progress have
+	// been running, or how long its last finished run took (0: unknown).
+	Duration time.Duration
 	// UpToDate is false when what runs differs from the tool's config (it
 	// was changed through the jobs API); the next deployment reverts it.
 	UpToDate bool
