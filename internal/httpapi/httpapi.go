@@ -112,6 +112,9 @@ type Config struct {
 	// tokens, which act on their own tool's routes only. When nil, the admin
 	// routes answer 503 and only the admin token (and deploy tokens) work.
 	APITokens APITokens
+	// Jobs serves the /jobs routes (Toolforge's jobs API). When nil, they
+	// answer 503.
+	Jobs JobsService
 	// Logger receives the request log and internal errors. Default: a logger
 	// that discards everything.
 	Logger *slog.Logger

@@ -58,6 +58,16 @@ func (a *api) routes() []route {
 		{"GET", "/components/v1/tool/{tool}/deployment/{deploy_id}/events", adminOrToolToken, a.handleDeploymentEvents()},
 		{"PUT", "/components/v1/tool/{tool}/deployment/latest/cancel", adminOrToolToken, a.handleDeploymentCancel()},
 		{"PUT", "/components/v1/tool/{tool}/deployment/{deploy_id}/cancel", adminOrToolToken, a.handleDeploymentCancel()},
+
+		// Toolforge's jobs API (jobs.go), only under /jobs.
+		{"GET", "/jobs/v1/tool/{tool}/jobs", adminOrToolToken, a.handleJobList()},
+		{"POST", "/jobs/v1/tool/{tool}/jobs", adminOrToolToken, a.handleJobRun()},
+		{"PATCH", "/jobs/v1/tool/{tool}/jobs", adminOrToolToken, a.handleJobUpsert()},
+		{"DELETE", "/jobs/v1/tool/{tool}/jobs", adminOrToolToken, a.handleJobFlush()},
+		{"GET", "/jobs/v1/tool/{tool}/jobs/{name}", adminOrToolToken, a.handleJobGet()},
+		{"DELETE", "/jobs/v1/tool/{tool}/jobs/{name}", adminOrToolToken, a.handleJobDelete()},
+		{"GET", "/jobs/v1/tool/{tool}/jobs/{name}/logs", adminOrToolToken, a.handleJobLogs()},
+		{"POST", "/jobs/v1/tool/{tool}/jobs/{name}/restart", adminOrToolToken, a.handleJobRestart()},
 	}
 }
 

@@ -233,6 +233,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Handler: httpapi.NewHandler(s.service, httpapi.Config{
 			AdminToken: s.token, Logger: s.logger, Health: s.health, DeployTokens: deployTokens,
 			APITokens: auth.NewAPITokens(s.db, s.cfg.Now),
+			Jobs:      s.service,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
