@@ -39,7 +39,7 @@ func newRootCmd(e *env) *cobra.Command {
 	}
 	deployment.AddCommand(newDeploymentCreateCmd(e), newDeploymentListCmd(e), newDeploymentShowCmd(e), newDeploymentCancelCmd(e))
 	components.AddCommand(config, deployment, newDeployTokenCmd(e), newComponentsDeployCmd(e))
-	root.AddCommand(components, newAdminCmd(e))
+	root.AddCommand(components, newJobsCmd(e), newAdminCmd(e))
 
 	addServerCommands(root, e)
 	return root

@@ -446,8 +446,10 @@ func toJobStatus(s slipway.JobStatus) *oapi.JobStatus {
 		msgs = []string{}
 	}
 	out := &oapi.JobStatus{Short: oapi.JobStatusShort(s.Short), UpToDate: s.UpToDate, Messages: msgs}
-	if s.Duration > 0 {
+	switch s.Short {
+	case slipway.JobRunning, slipway.JobSucceeded, slipway.JobFailed:
 		out.Duration = new(s.Duration.String())
+	case slipway.JobPending, slipway.JobUnknown:
 	}
 	if !s.PreviousSchedule.IsZero() {
 		out.PreviousSchedule = new(s.PreviousSchedule.UTC())

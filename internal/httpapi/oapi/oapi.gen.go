@@ -758,7 +758,7 @@ type JobResponse struct {
 
 // JobStatus defines model for JobStatus.
 type JobStatus struct {
-	// Duration How long the job has been running, or how long its last run took (e.g. `1h2m3s`).
+	// Duration How long the job has been running, or how long its last run took, in whole seconds (e.g. `1h2m3s`); present when the status is running, succeeded or failed.
 	Duration         *string        `json:"duration,omitempty"`
 	Messages         []string       `json:"messages"`
 	NextSchedule     *time.Time     `json:"next_schedule,omitempty"`
