@@ -72,6 +72,7 @@ func TestScript(t *testing.T) {
 			"stopped":    cmdStopped,
 			"poll":       cmdPoll,
 			"errmsg":     cmdErrMsg,
+			"waitjob":    cmdWaitJob,
 		},
 	})
 }
