@@ -20,11 +20,25 @@ import (
 // continuous: true for a continuous job (a schedule makes a job scheduled,
 // anything else is one-off).
 var jobFileKeys = []struct{ file, api string }{
-	{"name", "name"}, {"command", "cmd"}, {"image", "imagename"}, {"continuous", "continuous"},
-	{"schedule", "schedule"}, {"port", "port"}, {"port_protocol", "port_protocol"}, {"publish", "publish"},
-	{"replicas", "replicas"}, {"health_check", "health_check"}, {"timeout", "timeout"}, {"retry", "retry"},
-	{"filelog", "filelog"}, {"filelog_stdout", "filelog_stdout"}, {"filelog_stderr", "filelog_stderr"},
-	{"emails", "emails"}, {"mount", "mount"}, {"cpu", "cpu"}, {"memory", "memory"},
+	{"name", "name"},
+	{"command", "cmd"},
+	{"image", "imagename"},
+	{"continuous", "continuous"},
+	{"schedule", "schedule"},
+	{"port", "port"},
+	{"port_protocol", "port_protocol"},
+	{"publish", "publish"},
+	{"replicas", "replicas"},
+	{"health_check", "health_check"},
+	{"timeout", "timeout"},
+	{"retry", "retry"},
+	{"filelog", "filelog"},
+	{"filelog_stdout", "filelog_stdout"},
+	{"filelog_stderr", "filelog_stderr"},
+	{"emails", "emails"},
+	{"mount", "mount"},
+	{"cpu", "cpu"},
+	{"memory", "memory"},
 }
 
 func newJobsDumpCmd(e *env) *cobra.Command {

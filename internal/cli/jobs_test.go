@@ -75,7 +75,7 @@ func waitJobs(t *testing.T, srv *servertest.Server) {
 // (list, show, logs, restart, dump and load, run, delete, flush), and
 // compares exit status, stdout and stderr with golden files, the volatile
 // parts (times, ids, pids, durations) normalised.
-func TestJobsCommands(t *testing.T) {
+func TestJobsCommands(t *testing.T) { //nolint:tparallel // the steps build on each other, in order
 	t.Parallel()
 	srv := servertest.Start(t)
 	waitJobs(t, srv)

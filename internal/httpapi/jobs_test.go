@@ -148,7 +148,7 @@ func pids(log string) []string {
 
 // TestJobsAPI drives every jobs route against a real server: real git,
 // builds, processes and SQLite.
-func TestJobsAPI(t *testing.T) {
+func TestJobsAPI(t *testing.T) { //nolint:tparallel // the steps build on each other, in order
 	t.Parallel()
 	b := &jobsBundle{srv: servertest.Start(t)}
 
