@@ -79,6 +79,7 @@ func TestScript(t *testing.T) {
 			"waitfile":   cmdWaitFile,
 			"serve":      cmdServe,
 			"stopserve":  cmdStopServe,
+			"waitjob":    cmdWaitJob,
 		},
 	})
 }

@@ -1,6 +1,8 @@
 // Package httpapi serves Slipway's HTTP API, described by api/openapi.yaml:
 // Toolforge's components routes under /components/v1/... (also served without
-// the /components prefix), /components/v1/healthz and /openapi.json.
+// the /components prefix), /components/v1/healthz and /openapi.json, and a
+// subset of Toolforge's jobs API under /jobs/v1/... (jobs.go, backed by a
+// [JobsService]), whose answers are not wrapped in data.
 //
 // # Shape
 //

@@ -129,6 +129,9 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// Builds serves the /builds/v1/… routes. When nil, they answer 503.
 	Builds BuildsService
+	// Jobs serves the /jobs routes (Toolforge's jobs API). When nil, they
+	// answer 503.
+	Jobs JobsService
 	// Logger receives the request log and internal errors. Default: a logger
 	// that discards everything.
 	Logger *slog.Logger

@@ -66,6 +66,15 @@ func (a *api) routes() []route {
 		{"DELETE", "/builds/v1/tool/{tool}/builds/{build_id}", adminOrToolToken, a.handleBuildDelete()},
 		{"GET", "/builds/v1/tool/{tool}/builds/{build_id}/logs", adminOrToolToken, a.handleBuildLogs()},
 		{"PUT", "/builds/v1/tool/{tool}/builds/{build_id}/cancel", adminOrToolToken, a.handleBuildCancel()},
+		// Toolforge's jobs API (jobs.go), only under /jobs.
+		{"GET", "/jobs/v1/tool/{tool}/jobs", adminOrToolToken, a.handleJobList()},
+		{"POST", "/jobs/v1/tool/{tool}/jobs", adminOrToolToken, a.handleJobRun()},
+		{"PATCH", "/jobs/v1/tool/{tool}/jobs", adminOrToolToken, a.handleJobUpsert()},
+		{"DELETE", "/jobs/v1/tool/{tool}/jobs", adminOrToolToken, a.handleJobFlush()},
+		{"GET", "/jobs/v1/tool/{tool}/jobs/{name}", adminOrToolToken, a.handleJobGet()},
+		{"DELETE", "/jobs/v1/tool/{tool}/jobs/{name}", adminOrToolToken, a.handleJobDelete()},
+		{"GET", "/jobs/v1/tool/{tool}/jobs/{name}/logs", adminOrToolToken, a.handleJobLogs()},
+		{"POST", "/jobs/v1/tool/{tool}/jobs/{name}/restart", adminOrToolToken, a.handleJobRestart()},
 	}
 }
 

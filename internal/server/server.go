@@ -130,6 +130,11 @@ type Config struct {
 	// DeployTokenLifetime is how long a deploy token is accepted; default
 	// Toolforge's 365 days.
 	DeployTokenLifetime time.Duration
+	// ToolRate and ToolBurst are the per-tool request rate limit (see
+	// httpapi.Config); zero means the defaults, negative turns it off
+	// (tests that drive one tool hard).
+	ToolRate  float64
+	ToolBurst int
 }
 
 // Server is a running Slipway.
@@ -282,8 +287,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.api = &http.Server{
 		Handler: httpapi.NewHandler(s.service, httpapi.Config{
 			AdminToken: s.token, Logger: s.logger, Health: s.health, DeployTokens: deployTokens,
-			APITokens: auth.NewAPITokens(s.db, s.cfg.Now), TrustedProxies: s.cfg.TrustedProxies, Builds: s.service,
-			Metrics: m,
+			APITokens: auth.NewAPITokens(s.db, s.cfg.Now), TrustedProxies: s.cfg.TrustedProxies,
+			Builds: s.service, Jobs: s.service, Metrics: m, ToolRate: s.cfg.ToolRate, ToolBurst: s.cfg.ToolBurst,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}

@@ -188,6 +188,18 @@ type Queries interface {
 	// error.
 	LiveRunDelete(ctx context.Context, tool, component string) error
 
+	// JobRunPut records an ad-hoc one-off job of the jobs API (insert or
+	// replace).
+	JobRunPut(ctx context.Context, r slipway.JobRun) error
+	// JobRunGet returns one ad-hoc one-off job.
+	JobRunGet(ctx context.Context, tool, name string) (slipway.JobRun, error)
+	// JobRunList returns the tool's ad-hoc one-off jobs, by name; an empty
+	// list when there are none.
+	JobRunList(ctx context.Context, tool string) ([]slipway.JobRun, error)
+	// JobRunDelete forgets an ad-hoc one-off job; deleting an unknown one is
+	// not an error.
+	JobRunDelete(ctx context.Context, tool, name string) error
+
 	// DeployTokenGet returns the tool's deploy token.
 	DeployTokenGet(ctx context.Context, tool string) (DeployToken, error)
 	// DeployTokenPut stores the tool's deploy token (insert or replace).

@@ -72,6 +72,27 @@ type Status struct {
 	// URL is where a published component answers.
 	URL     string
 	Message string
+	// Since is when the newest replica of a continuous component, or the
+	// scheduled run in progress, started; zero when nothing runs.
+	Since time.Time
+	// RunInProgress is true while a run of a scheduled component goes on.
+	RunInProgress bool
+	// Schedule is the concrete cron expression of a scheduled component
+	// (macros made concrete), and NextRun when it fires next (zero when
+	// unknown).
+	Schedule string
+	NextRun  time.Time
+	// LastRun is the last finished run of a scheduled or one-off component;
+	// nil when there is none.
+	LastRun *RunSummary
+}
+
+// RunSummary is one finished run of a scheduled or one-off component.
+type RunSummary struct {
+	StartedAt  time.Time
+	FinishedAt time.Time
+	ExitCode   int
+	TimedOut   bool
 }
 
 // LogOptions select log output.

@@ -52,19 +52,19 @@ func (e BuildStatus) Valid() bool {
 
 // Defines values for ComponentComponentType.
 const (
-	Continuous ComponentComponentType = "continuous"
-	OneOff     ComponentComponentType = "one-off"
-	Scheduled  ComponentComponentType = "scheduled"
+	ComponentComponentTypeContinuous ComponentComponentType = "continuous"
+	ComponentComponentTypeOneOff     ComponentComponentType = "one-off"
+	ComponentComponentTypeScheduled  ComponentComponentType = "scheduled"
 )
 
 // Valid indicates whether the value is a known member of the ComponentComponentType enum.
 func (e ComponentComponentType) Valid() bool {
 	switch e {
-	case Continuous:
+	case ComponentComponentTypeContinuous:
 		return true
-	case OneOff:
+	case ComponentComponentTypeOneOff:
 		return true
-	case Scheduled:
+	case ComponentComponentTypeScheduled:
 		return true
 	default:
 		return false
@@ -115,16 +115,16 @@ func (e ComponentRunMount) Valid() bool {
 
 // Defines values for ComponentRunPortProtocol.
 const (
-	Tcp ComponentRunPortProtocol = "tcp"
-	Udp ComponentRunPortProtocol = "udp"
+	ComponentRunPortProtocolTcp ComponentRunPortProtocol = "tcp"
+	ComponentRunPortProtocolUdp ComponentRunPortProtocol = "udp"
 )
 
 // Valid indicates whether the value is a known member of the ComponentRunPortProtocol enum.
 func (e ComponentRunPortProtocol) Valid() bool {
 	switch e {
-	case Tcp:
+	case ComponentRunPortProtocolTcp:
 		return true
-	case Udp:
+	case ComponentRunPortProtocolUdp:
 		return true
 	default:
 		return false
@@ -236,6 +236,132 @@ func (e HealthStatus) Valid() bool {
 	case ERROR:
 		return true
 	case OK:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for JobEmails.
+const (
+	JobEmailsAll       JobEmails = "all"
+	JobEmailsNone      JobEmails = "none"
+	JobEmailsOnfailure JobEmails = "onfailure"
+	JobEmailsOnfinish  JobEmails = "onfinish"
+)
+
+// Valid indicates whether the value is a known member of the JobEmails enum.
+func (e JobEmails) Valid() bool {
+	switch e {
+	case JobEmailsAll:
+		return true
+	case JobEmailsNone:
+		return true
+	case JobEmailsOnfailure:
+		return true
+	case JobEmailsOnfinish:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for JobJobType.
+const (
+	JobJobTypeContinuous JobJobType = "continuous"
+	JobJobTypeOneOff     JobJobType = "one-off"
+	JobJobTypeScheduled  JobJobType = "scheduled"
+)
+
+// Valid indicates whether the value is a known member of the JobJobType enum.
+func (e JobJobType) Valid() bool {
+	switch e {
+	case JobJobTypeContinuous:
+		return true
+	case JobJobTypeOneOff:
+		return true
+	case JobJobTypeScheduled:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for JobMount.
+const (
+	JobMountAll  JobMount = "all"
+	JobMountNone JobMount = "none"
+)
+
+// Valid indicates whether the value is a known member of the JobMount enum.
+func (e JobMount) Valid() bool {
+	switch e {
+	case JobMountAll:
+		return true
+	case JobMountNone:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for JobPortProtocol.
+const (
+	JobPortProtocolTcp JobPortProtocol = "tcp"
+	JobPortProtocolUdp JobPortProtocol = "udp"
+)
+
+// Valid indicates whether the value is a known member of the JobPortProtocol enum.
+func (e JobPortProtocol) Valid() bool {
+	switch e {
+	case JobPortProtocolTcp:
+		return true
+	case JobPortProtocolUdp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for JobHealthCheckType.
+const (
+	Http   JobHealthCheckType = "http"
+	Script JobHealthCheckType = "script"
+)
+
+// Valid indicates whether the value is a known member of the JobHealthCheckType enum.
+func (e JobHealthCheckType) Valid() bool {
+	switch e {
+	case Http:
+		return true
+	case Script:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for JobStatusShort.
+const (
+	JobStatusShortFailed    JobStatusShort = "failed"
+	JobStatusShortPending   JobStatusShort = "pending"
+	JobStatusShortRunning   JobStatusShort = "running"
+	JobStatusShortSucceeded JobStatusShort = "succeeded"
+	JobStatusShortUnknown   JobStatusShort = "unknown"
+)
+
+// Valid indicates whether the value is a known member of the JobStatusShort enum.
+func (e JobStatusShort) Valid() bool {
+	switch e {
+	case JobStatusShortFailed:
+		return true
+	case JobStatusShortPending:
+		return true
+	case JobStatusShortRunning:
+		return true
+	case JobStatusShortSucceeded:
+		return true
+	case JobStatusShortUnknown:
 		return true
 	default:
 		return false
@@ -648,6 +774,125 @@ type HealthEnvelope struct {
 	Messages ResponseMessages `json:"messages"`
 }
 
+// Job A job, with Toolforge's jobs-api field names. As a request (`POST`,
+// `PATCH`) only the definition counts; the read-only fields are ignored.
+// A 0 for an integer field means unset.
+type Job struct {
+	Cmd string `json:"cmd"`
+
+	// Continuous Toolforge's legacy way of saying job_type continuous.
+	Continuous    *bool           `json:"continuous,omitempty"`
+	Cpu           *string         `json:"cpu,omitempty"`
+	Emails        *JobEmails      `json:"emails,omitempty"`
+	Filelog       *bool           `json:"filelog,omitempty"`
+	FilelogStderr *string         `json:"filelog_stderr,omitempty"`
+	FilelogStdout *string         `json:"filelog_stdout,omitempty"`
+	HealthCheck   *JobHealthCheck `json:"health_check,omitempty"`
+
+	// Image The build the job runs, `builds/<build key>`.
+	Image *string `json:"image,omitempty"`
+
+	// Imagename The live component whose build the job runs (a component's own name, or its reuse_from).
+	Imagename string `json:"imagename"`
+
+	// JobType Without it, a job with a `schedule` is scheduled, one with `continuous` true continuous, any other one-off.
+	JobType *JobJobType `json:"job_type,omitempty"`
+	Memory  *string     `json:"memory,omitempty"`
+	Mount   *JobMount   `json:"mount,omitempty"`
+
+	// Name The component's name (1-52 lowercase letters, digits or dashes).
+	Name         string           `json:"name"`
+	Port         *int             `json:"port,omitempty"`
+	PortProtocol *JobPortProtocol `json:"port_protocol,omitempty"`
+	Publish      *string          `json:"publish,omitempty"`
+	Replicas     *int             `json:"replicas,omitempty"`
+	Retry        *int             `json:"retry,omitempty"`
+	Schedule     *string          `json:"schedule,omitempty"`
+
+	// ScheduleActual The concrete cron expression of a scheduled job (macros such as @daily made concrete).
+	ScheduleActual *string    `json:"schedule_actual,omitempty"`
+	Status         *JobStatus `json:"status,omitempty"`
+	StatusLong     *string    `json:"status_long,omitempty"`
+
+	// StatusShort `Pending`, `Running`, `Succeeded`, `Failed` or `Unknown`.
+	StatusShort *string `json:"status_short,omitempty"`
+	Timeout     *int    `json:"timeout,omitempty"`
+}
+
+// JobEmails defines model for Job.Emails.
+type JobEmails string
+
+// JobJobType Without it, a job with a `schedule` is scheduled, one with `continuous` true continuous, any other one-off.
+type JobJobType string
+
+// JobMount defines model for Job.Mount.
+type JobMount string
+
+// JobPortProtocol defines model for Job.PortProtocol.
+type JobPortProtocol string
+
+// JobHealthCheck defines model for JobHealthCheck.
+type JobHealthCheck struct {
+	// Path With type http, the URL path that must answer 2xx or 3xx.
+	Path *string `json:"path,omitempty"`
+
+	// Script With type script, the command whose exit status 0 means healthy.
+	Script *string            `json:"script,omitempty"`
+	Type   JobHealthCheckType `json:"type"`
+}
+
+// JobHealthCheckType defines model for JobHealthCheck.Type.
+type JobHealthCheckType string
+
+// JobListResponse defines model for JobListResponse.
+type JobListResponse struct {
+	Jobs []Job `json:"jobs"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// JobResponse defines model for JobResponse.
+type JobResponse struct {
+	// Job A job, with Toolforge's jobs-api field names. As a request (`POST`,
+	// `PATCH`) only the definition counts; the read-only fields are ignored.
+	// A 0 for an integer field means unset.
+	Job Job `json:"job"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// JobStatus defines model for JobStatus.
+type JobStatus struct {
+	// Duration How long the job has been running, or how long its last run took, in whole seconds (e.g. `1h2m3s`); present when the status is running, succeeded or failed.
+	Duration         *string        `json:"duration,omitempty"`
+	Messages         []string       `json:"messages"`
+	NextSchedule     *time.Time     `json:"next_schedule,omitempty"`
+	PreviousSchedule *time.Time     `json:"previous_schedule,omitempty"`
+	Short            JobStatusShort `json:"short"`
+
+	// UpToDate False when what runs differs from the tool config (changed with `PATCH …/jobs`); the next deployment reverts it.
+	UpToDate bool `json:"up_to_date"`
+}
+
+// JobStatusShort defines model for JobStatus.Short.
+type JobStatusShort string
+
+// JobUpsertResponse defines model for JobUpsertResponse.
+type JobUpsertResponse struct {
+	JobChanged bool `json:"job_changed"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// MessagesResponse A response that is only messages for people.
+type MessagesResponse struct {
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
 // ResponseMessages Messages for people. All three lists are always present.
 type ResponseMessages struct {
 	Error   []string `json:"error"`
@@ -705,6 +950,12 @@ type BuildID = string
 
 // DeployID defines model for DeployID.
 type DeployID = string
+
+// IncludeUnset defines model for IncludeUnset.
+type IncludeUnset = string
+
+// JobName defines model for JobName.
+type JobName = string
 
 // Tool defines model for Tool.
 type Tool = string
@@ -781,6 +1032,31 @@ type StreamDeploymentEventsParams struct {
 	LastEventID *string `json:"Last-Event-ID,omitempty"`
 }
 
+// ListJobsParams defines parameters for ListJobs.
+type ListJobsParams struct {
+	// IncludeUnset Also show the defaults of fields the user did not set (`replicas` of
+	// continuous jobs, `retry` and `timeout` of the others); default true.
+	// `false` gives only what the user set, as `jobs dump` wants.
+	IncludeUnset *IncludeUnset `form:"include_unset,omitempty" json:"include_unset,omitempty"`
+}
+
+// GetJobParams defines parameters for GetJob.
+type GetJobParams struct {
+	// IncludeUnset Also show the defaults of fields the user did not set (`replicas` of
+	// continuous jobs, `retry` and `timeout` of the others); default true.
+	// `false` gives only what the user set, as `jobs dump` wants.
+	IncludeUnset *IncludeUnset `form:"include_unset,omitempty" json:"include_unset,omitempty"`
+}
+
+// GetJobLogsParams defines parameters for GetJobLogs.
+type GetJobLogsParams struct {
+	// Follow Keep the response open and send what is appended until the client goes away (booleans as for `include_unset`).
+	Follow *string `form:"follow,omitempty" json:"follow,omitempty"`
+
+	// Lines Start with the last N lines of each log (0 or absent means all).
+	Lines *int `form:"lines,omitempty" json:"lines,omitempty"`
+}
+
 // ListAPITokensParams defines parameters for ListAPITokens.
 type ListAPITokensParams struct {
 	// Tool Only this tool's tokens.
@@ -792,6 +1068,12 @@ type CreateToolConfigJSONRequestBody = ToolConfig
 
 // CreateDeploymentJSONRequestBody defines body for CreateDeployment for application/json ContentType.
 type CreateDeploymentJSONRequestBody = DeploymentCreateRequest
+
+// UpsertJobJSONRequestBody defines body for UpsertJob for application/json ContentType.
+type UpsertJobJSONRequestBody = Job
+
+// RunJobJSONRequestBody defines body for RunJob for application/json ContentType.
+type RunJobJSONRequestBody = Job
 
 // CreateAPITokenJSONRequestBody defines body for CreateAPIToken for application/json ContentType.
 type CreateAPITokenJSONRequestBody = APITokenCreateRequest
@@ -1164,6 +1446,121 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /components/v1/tool/{tool}/deployment/{deploy_id}/events (the `StreamDeploymentEvents` operationId).
 	StreamDeploymentEvents(ctx context.Context, tool Tool, deployId DeployID, params *StreamDeploymentEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// FlushJobs Delete every job of the tool
+	//
+	// Stops every job and forgets it: nothing of the tool is live any
+	// more, so the next deployment starts its components again.
+	//
+	// Corresponds with DELETE /jobs/v1/tool/{tool}/jobs (the `FlushJobs` operationId).
+	FlushJobs(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListJobs The tool's jobs, by name
+	//
+	// Toolforge's jobs-api shape (not wrapped in `data`): one job per live
+	// component, named after it, and the ad-hoc one-off jobs started with
+	// `POST …/jobs`, which are listed until deleted.
+	//
+	// Corresponds with GET /jobs/v1/tool/{tool}/jobs (the `ListJobs` operationId).
+	ListJobs(ctx context.Context, tool Tool, params *ListJobsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpsertJobWithBody Make one job be this definition (what `jobs load` sends)
+	//
+	// Toolforge's upsert. A job that already is the definition is left
+	// alone: `job_changed` false, `Job X is already up to date`. A live
+	// continuous or scheduled job that differs is applied again with the
+	// definition (`Job X was updated in storage and runtime`); it then
+	// differs from the tool config, says so in its status (`up_to_date`
+	// false), and the next deployment reverts it to the config. A job that
+	// does not exist is created (`Job X created in storage and runtime`);
+	// one that is not in the config is removed by the next deployment, and
+	// a one-off one is run as an ad-hoc job. One-off jobs cannot be updated
+	// (409). Read-only fields (`image`, `status…`, `schedule_actual`) are
+	// ignored, so the output of `GET …/jobs/{name}` can be sent back.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /jobs/v1/tool/{tool}/jobs (the `UpsertJob` operationId).
+	UpsertJobWithBody(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpsertJob Make one job be this definition (what `jobs load` sends)
+	//
+	// Toolforge's upsert. A job that already is the definition is left
+	// alone: `job_changed` false, `Job X is already up to date`. A live
+	// continuous or scheduled job that differs is applied again with the
+	// definition (`Job X was updated in storage and runtime`); it then
+	// differs from the tool config, says so in its status (`up_to_date`
+	// false), and the next deployment reverts it to the config. A job that
+	// does not exist is created (`Job X created in storage and runtime`);
+	// one that is not in the config is removed by the next deployment, and
+	// a one-off one is run as an ad-hoc job. One-off jobs cannot be updated
+	// (409). Read-only fields (`image`, `status…`, `schedule_actual`) are
+	// ignored, so the output of `GET …/jobs/{name}` can be sent back.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /jobs/v1/tool/{tool}/jobs (the `UpsertJob` operationId).
+	UpsertJob(ctx context.Context, tool Tool, body UpsertJobJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RunJobWithBody Run an ad-hoc one-off job
+	//
+	// Runs `cmd` once with the build of the live component `imagename`, at
+	// most `timeout` seconds, and answers at once (201) with the job, whose
+	// status then goes from `pending` through `running` to `succeeded` or
+	// `failed`. The job is not a component: deployments neither run nor
+	// remove it, and it is listed until deleted. Only `name`, `cmd`,
+	// `imagename`, `timeout` and `job_type` (`one-off`, the default) may be
+	// set. 409 `A job with the name X already exists` unless X is an ad-hoc
+	// job that has finished, which is replaced.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /jobs/v1/tool/{tool}/jobs (the `RunJob` operationId).
+	RunJobWithBody(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RunJob Run an ad-hoc one-off job
+	//
+	// Runs `cmd` once with the build of the live component `imagename`, at
+	// most `timeout` seconds, and answers at once (201) with the job, whose
+	// status then goes from `pending` through `running` to `succeeded` or
+	// `failed`. The job is not a component: deployments neither run nor
+	// remove it, and it is listed until deleted. Only `name`, `cmd`,
+	// `imagename`, `timeout` and `job_type` (`one-off`, the default) may be
+	// set. 409 `A job with the name X already exists` unless X is an ad-hoc
+	// job that has finished, which is replaced.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /jobs/v1/tool/{tool}/jobs (the `RunJob` operationId).
+	RunJob(ctx context.Context, tool Tool, body RunJobJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteJob Stop a job and forget it
+	//
+	// The job's processes are stopped and it is no longer live: a job that
+	// is a component of the config is started (or run) again by the next
+	// deployment.
+	//
+	// Corresponds with DELETE /jobs/v1/tool/{tool}/jobs/{name} (the `DeleteJob` operationId).
+	DeleteJob(ctx context.Context, tool Tool, name JobName, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetJob One job
+	//
+	// Corresponds with GET /jobs/v1/tool/{tool}/jobs/{name} (the `GetJob` operationId).
+	GetJob(ctx context.Context, tool Tool, name JobName, params *GetJobParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetJobLogs A job's logs, as text
+	//
+	// Corresponds with GET /jobs/v1/tool/{tool}/jobs/{name}/logs (the `GetJobLogs` operationId).
+	GetJobLogs(ctx context.Context, tool Tool, name JobName, params *GetJobLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RestartJob Restart a job's current generation
+	//
+	// A continuous job's processes are stopped and started again with the
+	// same spec and build (not waiting for health); a scheduled job's
+	// schedule is registered again. One-off jobs cannot be restarted (409).
+	//
+	// Corresponds with POST /jobs/v1/tool/{tool}/jobs/{name}/restart (the `RestartJob` operationId).
+	RestartJob(ctx context.Context, tool Tool, name JobName, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetMetrics Prometheus metrics, in the text exposition format
 	//
@@ -1751,6 +2148,221 @@ func (c *Client) CancelDeployment(ctx context.Context, tool Tool, deployId Deplo
 // Corresponds with GET /components/v1/tool/{tool}/deployment/{deploy_id}/events (the `StreamDeploymentEvents` operationId).
 func (c *Client) StreamDeploymentEvents(ctx context.Context, tool Tool, deployId DeployID, params *StreamDeploymentEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewStreamDeploymentEventsRequest(c.Server, tool, deployId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// FlushJobs Delete every job of the tool
+//
+// Stops every job and forgets it: nothing of the tool is live any
+// more, so the next deployment starts its components again.
+//
+// Corresponds with DELETE /jobs/v1/tool/{tool}/jobs (the `FlushJobs` operationId).
+func (c *Client) FlushJobs(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewFlushJobsRequest(c.Server, tool)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListJobs The tool's jobs, by name
+//
+// Toolforge's jobs-api shape (not wrapped in `data`): one job per live
+// component, named after it, and the ad-hoc one-off jobs started with
+// `POST …/jobs`, which are listed until deleted.
+//
+// Corresponds with GET /jobs/v1/tool/{tool}/jobs (the `ListJobs` operationId).
+func (c *Client) ListJobs(ctx context.Context, tool Tool, params *ListJobsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListJobsRequest(c.Server, tool, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpsertJobWithBody Make one job be this definition (what `jobs load` sends)
+//
+// Toolforge's upsert. A job that already is the definition is left
+// alone: `job_changed` false, `Job X is already up to date`. A live
+// continuous or scheduled job that differs is applied again with the
+// definition (`Job X was updated in storage and runtime`); it then
+// differs from the tool config, says so in its status (`up_to_date`
+// false), and the next deployment reverts it to the config. A job that
+// does not exist is created (`Job X created in storage and runtime`);
+// one that is not in the config is removed by the next deployment, and
+// a one-off one is run as an ad-hoc job. One-off jobs cannot be updated
+// (409). Read-only fields (`image`, `status…`, `schedule_actual`) are
+// ignored, so the output of `GET …/jobs/{name}` can be sent back.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /jobs/v1/tool/{tool}/jobs (the `UpsertJob` operationId).
+func (c *Client) UpsertJobWithBody(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpsertJobRequestWithBody(c.Server, tool, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpsertJob Make one job be this definition (what `jobs load` sends)
+//
+// Toolforge's upsert. A job that already is the definition is left
+// alone: `job_changed` false, `Job X is already up to date`. A live
+// continuous or scheduled job that differs is applied again with the
+// definition (`Job X was updated in storage and runtime`); it then
+// differs from the tool config, says so in its status (`up_to_date`
+// false), and the next deployment reverts it to the config. A job that
+// does not exist is created (`Job X created in storage and runtime`);
+// one that is not in the config is removed by the next deployment, and
+// a one-off one is run as an ad-hoc job. One-off jobs cannot be updated
+// (409). Read-only fields (`image`, `status…`, `schedule_actual`) are
+// ignored, so the output of `GET …/jobs/{name}` can be sent back.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /jobs/v1/tool/{tool}/jobs (the `UpsertJob` operationId).
+func (c *Client) UpsertJob(ctx context.Context, tool Tool, body UpsertJobJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpsertJobRequest(c.Server, tool, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RunJobWithBody Run an ad-hoc one-off job
+//
+// Runs `cmd` once with the build of the live component `imagename`, at
+// most `timeout` seconds, and answers at once (201) with the job, whose
+// status then goes from `pending` through `running` to `succeeded` or
+// `failed`. The job is not a component: deployments neither run nor
+// remove it, and it is listed until deleted. Only `name`, `cmd`,
+// `imagename`, `timeout` and `job_type` (`one-off`, the default) may be
+// set. 409 `A job with the name X already exists` unless X is an ad-hoc
+// job that has finished, which is replaced.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /jobs/v1/tool/{tool}/jobs (the `RunJob` operationId).
+func (c *Client) RunJobWithBody(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRunJobRequestWithBody(c.Server, tool, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RunJob Run an ad-hoc one-off job
+//
+// Runs `cmd` once with the build of the live component `imagename`, at
+// most `timeout` seconds, and answers at once (201) with the job, whose
+// status then goes from `pending` through `running` to `succeeded` or
+// `failed`. The job is not a component: deployments neither run nor
+// remove it, and it is listed until deleted. Only `name`, `cmd`,
+// `imagename`, `timeout` and `job_type` (`one-off`, the default) may be
+// set. 409 `A job with the name X already exists` unless X is an ad-hoc
+// job that has finished, which is replaced.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /jobs/v1/tool/{tool}/jobs (the `RunJob` operationId).
+func (c *Client) RunJob(ctx context.Context, tool Tool, body RunJobJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRunJobRequest(c.Server, tool, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteJob Stop a job and forget it
+//
+// The job's processes are stopped and it is no longer live: a job that
+// is a component of the config is started (or run) again by the next
+// deployment.
+//
+// Corresponds with DELETE /jobs/v1/tool/{tool}/jobs/{name} (the `DeleteJob` operationId).
+func (c *Client) DeleteJob(ctx context.Context, tool Tool, name JobName, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteJobRequest(c.Server, tool, name)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetJob One job
+//
+// Corresponds with GET /jobs/v1/tool/{tool}/jobs/{name} (the `GetJob` operationId).
+func (c *Client) GetJob(ctx context.Context, tool Tool, name JobName, params *GetJobParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetJobRequest(c.Server, tool, name, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetJobLogs A job's logs, as text
+//
+// Corresponds with GET /jobs/v1/tool/{tool}/jobs/{name}/logs (the `GetJobLogs` operationId).
+func (c *Client) GetJobLogs(ctx context.Context, tool Tool, name JobName, params *GetJobLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetJobLogsRequest(c.Server, tool, name, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RestartJob Restart a job's current generation
+//
+// A continuous job's processes are stopped and started again with the
+// same spec and build (not waiting for health); a scheduled job's
+// schedule is registered again. One-off jobs cannot be restarted (409).
+//
+// Corresponds with POST /jobs/v1/tool/{tool}/jobs/{name}/restart (the `RestartJob` operationId).
+func (c *Client) RestartJob(ctx context.Context, tool Tool, name JobName, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRestartJobRequest(c.Server, tool, name)
 	if err != nil {
 		return nil, err
 	}
@@ -2884,6 +3496,425 @@ func NewStreamDeploymentEventsRequest(server string, tool Tool, deployId DeployI
 	return req, nil
 }
 
+// NewFlushJobsRequest constructs an http.Request for the FlushJobs method
+func NewFlushJobsRequest(server string, tool Tool) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/jobs/v1/tool/%s/jobs", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListJobsRequest constructs an http.Request for the ListJobs method
+func NewListJobsRequest(server string, tool Tool, params *ListJobsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/jobs/v1/tool/%s/jobs", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.IncludeUnset != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "include_unset", *params.IncludeUnset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpsertJobRequest calls the generic UpsertJob builder with application/json body
+func NewUpsertJobRequest(server string, tool Tool, body UpsertJobJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpsertJobRequestWithBody(server, tool, "application/json", bodyReader)
+}
+
+// NewUpsertJobRequestWithBody constructs an http.Request for the UpsertJob method, with any body, and a specified content type
+func NewUpsertJobRequestWithBody(server string, tool Tool, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/jobs/v1/tool/%s/jobs", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRunJobRequest calls the generic RunJob builder with application/json body
+func NewRunJobRequest(server string, tool Tool, body RunJobJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRunJobRequestWithBody(server, tool, "application/json", bodyReader)
+}
+
+// NewRunJobRequestWithBody constructs an http.Request for the RunJob method, with any body, and a specified content type
+func NewRunJobRequestWithBody(server string, tool Tool, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/jobs/v1/tool/%s/jobs", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteJobRequest constructs an http.Request for the DeleteJob method
+func NewDeleteJobRequest(server string, tool Tool, name JobName) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/jobs/v1/tool/%s/jobs/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetJobRequest constructs an http.Request for the GetJob method
+func NewGetJobRequest(server string, tool Tool, name JobName, params *GetJobParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/jobs/v1/tool/%s/jobs/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.IncludeUnset != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "include_unset", *params.IncludeUnset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetJobLogsRequest constructs an http.Request for the GetJobLogs method
+func NewGetJobLogsRequest(server string, tool Tool, name JobName, params *GetJobLogsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/jobs/v1/tool/%s/jobs/%s/logs", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Follow != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "follow", *params.Follow, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Lines != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "lines", *params.Lines, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRestartJobRequest constructs an http.Request for the RestartJob method
+func NewRestartJobRequest(server string, tool Tool, name JobName) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/jobs/v1/tool/%s/jobs/%s/restart", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetMetricsRequest constructs an http.Request for the GetMetrics method
 func NewGetMetricsRequest(server string) (*http.Request, error) {
 	var err error
@@ -3444,6 +4475,133 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /components/v1/tool/{tool}/deployment/{deploy_id}/events (the `StreamDeploymentEvents` operationId).
 	StreamDeploymentEventsWithResponse(ctx context.Context, tool Tool, deployId DeployID, params *StreamDeploymentEventsParams, reqEditors ...RequestEditorFn) (*StreamDeploymentEventsResponse, error)
+
+	// FlushJobsWithResponse Delete every job of the tool
+	//
+	// Stops every job and forgets it: nothing of the tool is live any
+	// more, so the next deployment starts its components again.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /jobs/v1/tool/{tool}/jobs (the `FlushJobs` operationId).
+	FlushJobsWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*FlushJobsResponse, error)
+
+	// ListJobsWithResponse The tool's jobs, by name
+	//
+	// Toolforge's jobs-api shape (not wrapped in `data`): one job per live
+	// component, named after it, and the ad-hoc one-off jobs started with
+	// `POST …/jobs`, which are listed until deleted.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /jobs/v1/tool/{tool}/jobs (the `ListJobs` operationId).
+	ListJobsWithResponse(ctx context.Context, tool Tool, params *ListJobsParams, reqEditors ...RequestEditorFn) (*ListJobsResponse, error)
+
+	// UpsertJobWithBodyWithResponse Make one job be this definition (what `jobs load` sends)
+	//
+	// Toolforge's upsert. A job that already is the definition is left
+	// alone: `job_changed` false, `Job X is already up to date`. A live
+	// continuous or scheduled job that differs is applied again with the
+	// definition (`Job X was updated in storage and runtime`); it then
+	// differs from the tool config, says so in its status (`up_to_date`
+	// false), and the next deployment reverts it to the config. A job that
+	// does not exist is created (`Job X created in storage and runtime`);
+	// one that is not in the config is removed by the next deployment, and
+	// a one-off one is run as an ad-hoc job. One-off jobs cannot be updated
+	// (409). Read-only fields (`image`, `status…`, `schedule_actual`) are
+	// ignored, so the output of `GET …/jobs/{name}` can be sent back.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /jobs/v1/tool/{tool}/jobs (the `UpsertJob` operationId).
+	UpsertJobWithBodyWithResponse(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpsertJobResponse, error)
+
+	// UpsertJobWithResponse Make one job be this definition (what `jobs load` sends)
+	//
+	// Toolforge's upsert. A job that already is the definition is left
+	// alone: `job_changed` false, `Job X is already up to date`. A live
+	// continuous or scheduled job that differs is applied again with the
+	// definition (`Job X was updated in storage and runtime`); it then
+	// differs from the tool config, says so in its status (`up_to_date`
+	// false), and the next deployment reverts it to the config. A job that
+	// does not exist is created (`Job X created in storage and runtime`);
+	// one that is not in the config is removed by the next deployment, and
+	// a one-off one is run as an ad-hoc job. One-off jobs cannot be updated
+	// (409). Read-only fields (`image`, `status…`, `schedule_actual`) are
+	// ignored, so the output of `GET …/jobs/{name}` can be sent back.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /jobs/v1/tool/{tool}/jobs (the `UpsertJob` operationId).
+	UpsertJobWithResponse(ctx context.Context, tool Tool, body UpsertJobJSONRequestBody, reqEditors ...RequestEditorFn) (*UpsertJobResponse, error)
+
+	// RunJobWithBodyWithResponse Run an ad-hoc one-off job
+	//
+	// Runs `cmd` once with the build of the live component `imagename`, at
+	// most `timeout` seconds, and answers at once (201) with the job, whose
+	// status then goes from `pending` through `running` to `succeeded` or
+	// `failed`. The job is not a component: deployments neither run nor
+	// remove it, and it is listed until deleted. Only `name`, `cmd`,
+	// `imagename`, `timeout` and `job_type` (`one-off`, the default) may be
+	// set. 409 `A job with the name X already exists` unless X is an ad-hoc
+	// job that has finished, which is replaced.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /jobs/v1/tool/{tool}/jobs (the `RunJob` operationId).
+	RunJobWithBodyWithResponse(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RunJobResponse, error)
+
+	// RunJobWithResponse Run an ad-hoc one-off job
+	//
+	// Runs `cmd` once with the build of the live component `imagename`, at
+	// most `timeout` seconds, and answers at once (201) with the job, whose
+	// status then goes from `pending` through `running` to `succeeded` or
+	// `failed`. The job is not a component: deployments neither run nor
+	// remove it, and it is listed until deleted. Only `name`, `cmd`,
+	// `imagename`, `timeout` and `job_type` (`one-off`, the default) may be
+	// set. 409 `A job with the name X already exists` unless X is an ad-hoc
+	// job that has finished, which is replaced.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /jobs/v1/tool/{tool}/jobs (the `RunJob` operationId).
+	RunJobWithResponse(ctx context.Context, tool Tool, body RunJobJSONRequestBody, reqEditors ...RequestEditorFn) (*RunJobResponse, error)
+
+	// DeleteJobWithResponse Stop a job and forget it
+	//
+	// The job's processes are stopped and it is no longer live: a job that
+	// is a component of the config is started (or run) again by the next
+	// deployment.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /jobs/v1/tool/{tool}/jobs/{name} (the `DeleteJob` operationId).
+	DeleteJobWithResponse(ctx context.Context, tool Tool, name JobName, reqEditors ...RequestEditorFn) (*DeleteJobResponse, error)
+
+	// GetJobWithResponse One job
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /jobs/v1/tool/{tool}/jobs/{name} (the `GetJob` operationId).
+	GetJobWithResponse(ctx context.Context, tool Tool, name JobName, params *GetJobParams, reqEditors ...RequestEditorFn) (*GetJobResponse, error)
+
+	// GetJobLogsWithResponse A job's logs, as text
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /jobs/v1/tool/{tool}/jobs/{name}/logs (the `GetJobLogs` operationId).
+	GetJobLogsWithResponse(ctx context.Context, tool Tool, name JobName, params *GetJobLogsParams, reqEditors ...RequestEditorFn) (*GetJobLogsResponse, error)
+
+	// RestartJobWithResponse Restart a job's current generation
+	//
+	// A continuous job's processes are stopped and started again with the
+	// same spec and build (not waiting for health); a scheduled job's
+	// schedule is registered again. One-off jobs cannot be restarted (409).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /jobs/v1/tool/{tool}/jobs/{name}/restart (the `RestartJob` operationId).
+	RestartJobWithResponse(ctx context.Context, tool Tool, name JobName, reqEditors ...RequestEditorFn) (*RestartJobResponse, error)
 
 	// GetMetricsWithResponse Prometheus metrics, in the text exposition format
 	//
@@ -5088,6 +6246,628 @@ func (r StreamDeploymentEventsResponse) ContentType() string {
 	return ""
 }
 
+type FlushJobsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *MessagesResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r FlushJobsResponse) GetJSON200() *MessagesResponse {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r FlushJobsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r FlushJobsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r FlushJobsResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r FlushJobsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r FlushJobsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r FlushJobsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r FlushJobsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r FlushJobsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListJobsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *JobListResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListJobsResponse) GetJSON200() *JobListResponse {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListJobsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListJobsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListJobsResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListJobsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListJobsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListJobsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListJobsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListJobsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpsertJobResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *JobUpsertResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpsertJobResponse) GetJSON200() *JobUpsertResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpsertJobResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpsertJobResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpsertJobResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r UpsertJobResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r UpsertJobResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpsertJobResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r UpsertJobResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r UpsertJobResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpsertJobResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpsertJobResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpsertJobResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RunJobResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *JobResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r RunJobResponse) GetJSON201() *JobResponse {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RunJobResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RunJobResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RunJobResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r RunJobResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r RunJobResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r RunJobResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RunJobResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r RunJobResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RunJobResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RunJobResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RunJobResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteJobResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *MessagesResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteJobResponse) GetJSON200() *MessagesResponse {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteJobResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteJobResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteJobResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteJobResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteJobResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteJobResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteJobResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteJobResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteJobResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetJobResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *JobResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetJobResponse) GetJSON200() *JobResponse {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetJobResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetJobResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetJobResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetJobResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetJobResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetJobResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetJobResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetJobResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetJobResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetJobLogsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetJobLogsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetJobLogsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetJobLogsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetJobLogsResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetJobLogsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetJobLogsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetJobLogsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetJobLogsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetJobLogsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RestartJobResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *MessagesResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RestartJobResponse) GetJSON200() *MessagesResponse {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RestartJobResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RestartJobResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RestartJobResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r RestartJobResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r RestartJobResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RestartJobResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r RestartJobResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RestartJobResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RestartJobResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RestartJobResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetMetricsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5854,6 +7634,193 @@ func (c *ClientWithResponses) StreamDeploymentEventsWithResponse(ctx context.Con
 		return nil, err
 	}
 	return ParseStreamDeploymentEventsResponse(rsp)
+}
+
+// FlushJobsWithResponse Delete every job of the tool
+//
+// Stops every job and forgets it: nothing of the tool is live any
+// more, so the next deployment starts its components again.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /jobs/v1/tool/{tool}/jobs (the `FlushJobs` operationId).
+func (c *ClientWithResponses) FlushJobsWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*FlushJobsResponse, error) {
+	rsp, err := c.FlushJobs(ctx, tool, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseFlushJobsResponse(rsp)
+}
+
+// ListJobsWithResponse The tool's jobs, by name
+//
+// Toolforge's jobs-api shape (not wrapped in `data`): one job per live
+// component, named after it, and the ad-hoc one-off jobs started with
+// `POST …/jobs`, which are listed until deleted.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /jobs/v1/tool/{tool}/jobs (the `ListJobs` operationId).
+func (c *ClientWithResponses) ListJobsWithResponse(ctx context.Context, tool Tool, params *ListJobsParams, reqEditors ...RequestEditorFn) (*ListJobsResponse, error) {
+	rsp, err := c.ListJobs(ctx, tool, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListJobsResponse(rsp)
+}
+
+// UpsertJobWithBodyWithResponse Make one job be this definition (what `jobs load` sends)
+//
+// Toolforge's upsert. A job that already is the definition is left
+// alone: `job_changed` false, `Job X is already up to date`. A live
+// continuous or scheduled job that differs is applied again with the
+// definition (`Job X was updated in storage and runtime`); it then
+// differs from the tool config, says so in its status (`up_to_date`
+// false), and the next deployment reverts it to the config. A job that
+// does not exist is created (`Job X created in storage and runtime`);
+// one that is not in the config is removed by the next deployment, and
+// a one-off one is run as an ad-hoc job. One-off jobs cannot be updated
+// (409). Read-only fields (`image`, `status…`, `schedule_actual`) are
+// ignored, so the output of `GET …/jobs/{name}` can be sent back.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /jobs/v1/tool/{tool}/jobs (the `UpsertJob` operationId).
+func (c *ClientWithResponses) UpsertJobWithBodyWithResponse(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpsertJobResponse, error) {
+	rsp, err := c.UpsertJobWithBody(ctx, tool, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpsertJobResponse(rsp)
+}
+
+// UpsertJobWithResponse Make one job be this definition (what `jobs load` sends)
+//
+// Toolforge's upsert. A job that already is the definition is left
+// alone: `job_changed` false, `Job X is already up to date`. A live
+// continuous or scheduled job that differs is applied again with the
+// definition (`Job X was updated in storage and runtime`); it then
+// differs from the tool config, says so in its status (`up_to_date`
+// false), and the next deployment reverts it to the config. A job that
+// does not exist is created (`Job X created in storage and runtime`);
+// one that is not in the config is removed by the next deployment, and
+// a one-off one is run as an ad-hoc job. One-off jobs cannot be updated
+// (409). Read-only fields (`image`, `status…`, `schedule_actual`) are
+// ignored, so the output of `GET …/jobs/{name}` can be sent back.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /jobs/v1/tool/{tool}/jobs (the `UpsertJob` operationId).
+func (c *ClientWithResponses) UpsertJobWithResponse(ctx context.Context, tool Tool, body UpsertJobJSONRequestBody, reqEditors ...RequestEditorFn) (*UpsertJobResponse, error) {
+	rsp, err := c.UpsertJob(ctx, tool, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpsertJobResponse(rsp)
+}
+
+// RunJobWithBodyWithResponse Run an ad-hoc one-off job
+//
+// Runs `cmd` once with the build of the live component `imagename`, at
+// most `timeout` seconds, and answers at once (201) with the job, whose
+// status then goes from `pending` through `running` to `succeeded` or
+// `failed`. The job is not a component: deployments neither run nor
+// remove it, and it is listed until deleted. Only `name`, `cmd`,
+// `imagename`, `timeout` and `job_type` (`one-off`, the default) may be
+// set. 409 `A job with the name X already exists` unless X is an ad-hoc
+// job that has finished, which is replaced.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /jobs/v1/tool/{tool}/jobs (the `RunJob` operationId).
+func (c *ClientWithResponses) RunJobWithBodyWithResponse(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RunJobResponse, error) {
+	rsp, err := c.RunJobWithBody(ctx, tool, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRunJobResponse(rsp)
+}
+
+// RunJobWithResponse Run an ad-hoc one-off job
+//
+// Runs `cmd` once with the build of the live component `imagename`, at
+// most `timeout` seconds, and answers at once (201) with the job, whose
+// status then goes from `pending` through `running` to `succeeded` or
+// `failed`. The job is not a component: deployments neither run nor
+// remove it, and it is listed until deleted. Only `name`, `cmd`,
+// `imagename`, `timeout` and `job_type` (`one-off`, the default) may be
+// set. 409 `A job with the name X already exists` unless X is an ad-hoc
+// job that has finished, which is replaced.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /jobs/v1/tool/{tool}/jobs (the `RunJob` operationId).
+func (c *ClientWithResponses) RunJobWithResponse(ctx context.Context, tool Tool, body RunJobJSONRequestBody, reqEditors ...RequestEditorFn) (*RunJobResponse, error) {
+	rsp, err := c.RunJob(ctx, tool, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRunJobResponse(rsp)
+}
+
+// DeleteJobWithResponse Stop a job and forget it
+//
+// The job's processes are stopped and it is no longer live: a job that
+// is a component of the config is started (or run) again by the next
+// deployment.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /jobs/v1/tool/{tool}/jobs/{name} (the `DeleteJob` operationId).
+func (c *ClientWithResponses) DeleteJobWithResponse(ctx context.Context, tool Tool, name JobName, reqEditors ...RequestEditorFn) (*DeleteJobResponse, error) {
+	rsp, err := c.DeleteJob(ctx, tool, name, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteJobResponse(rsp)
+}
+
+// GetJobWithResponse One job
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /jobs/v1/tool/{tool}/jobs/{name} (the `GetJob` operationId).
+func (c *ClientWithResponses) GetJobWithResponse(ctx context.Context, tool Tool, name JobName, params *GetJobParams, reqEditors ...RequestEditorFn) (*GetJobResponse, error) {
+	rsp, err := c.GetJob(ctx, tool, name, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetJobResponse(rsp)
+}
+
+// GetJobLogsWithResponse A job's logs, as text
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /jobs/v1/tool/{tool}/jobs/{name}/logs (the `GetJobLogs` operationId).
+func (c *ClientWithResponses) GetJobLogsWithResponse(ctx context.Context, tool Tool, name JobName, params *GetJobLogsParams, reqEditors ...RequestEditorFn) (*GetJobLogsResponse, error) {
+	rsp, err := c.GetJobLogs(ctx, tool, name, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetJobLogsResponse(rsp)
+}
+
+// RestartJobWithResponse Restart a job's current generation
+//
+// A continuous job's processes are stopped and started again with the
+// same spec and build (not waiting for health); a scheduled job's
+// schedule is registered again. One-off jobs cannot be restarted (409).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /jobs/v1/tool/{tool}/jobs/{name}/restart (the `RestartJob` operationId).
+func (c *ClientWithResponses) RestartJobWithResponse(ctx context.Context, tool Tool, name JobName, reqEditors ...RequestEditorFn) (*RestartJobResponse, error) {
+	rsp, err := c.RestartJob(ctx, tool, name, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRestartJobResponse(rsp)
 }
 
 // GetMetricsWithResponse Prometheus metrics, in the text exposition format
@@ -7184,6 +9151,508 @@ func ParseStreamDeploymentEventsResponse(rsp *http.Response) (*StreamDeploymentE
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseFlushJobsResponse parses an HTTP response from a FlushJobsWithResponse call
+func ParseFlushJobsResponse(rsp *http.Response) (*FlushJobsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &FlushJobsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest MessagesResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListJobsResponse parses an HTTP response from a ListJobsWithResponse call
+func ParseListJobsResponse(rsp *http.Response) (*ListJobsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListJobsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest JobListResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseUpsertJobResponse parses an HTTP response from a UpsertJobWithResponse call
+func ParseUpsertJobResponse(rsp *http.Response) (*UpsertJobResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpsertJobResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest JobUpsertResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRunJobResponse parses an HTTP response from a RunJobWithResponse call
+func ParseRunJobResponse(rsp *http.Response) (*RunJobResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RunJobResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest JobResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteJobResponse parses an HTTP response from a DeleteJobWithResponse call
+func ParseDeleteJobResponse(rsp *http.Response) (*DeleteJobResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteJobResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest MessagesResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetJobResponse parses an HTTP response from a GetJobWithResponse call
+func ParseGetJobResponse(rsp *http.Response) (*GetJobResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetJobResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest JobResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetJobLogsResponse parses an HTTP response from a GetJobLogsWithResponse call
+func ParseGetJobLogsResponse(rsp *http.Response) (*GetJobLogsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetJobLogsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRestartJobResponse parses an HTTP response from a RestartJobWithResponse call
+func ParseRestartJobResponse(rsp *http.Response) (*RestartJobResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RestartJobResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest MessagesResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Invalid

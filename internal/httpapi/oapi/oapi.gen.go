@@ -50,19 +50,19 @@ func (e BuildStatus) Valid() bool {
 
 // Defines values for ComponentComponentType.
 const (
-	Continuous ComponentComponentType = "continuous"
-	OneOff     ComponentComponentType = "one-off"
-	Scheduled  ComponentComponentType = "scheduled"
+	ComponentComponentTypeContinuous ComponentComponentType = "continuous"
+	ComponentComponentTypeOneOff     ComponentComponentType = "one-off"
+	ComponentComponentTypeScheduled  ComponentComponentType = "scheduled"
 )
 
 // Valid indicates whether the value is a known member of the ComponentComponentType enum.
 func (e ComponentComponentType) Valid() bool {
 	switch e {
-	case Continuous:
+	case ComponentComponentTypeContinuous:
 		return true
-	case OneOff:
+	case ComponentComponentTypeOneOff:
 		return true
-	case Scheduled:
+	case ComponentComponentTypeScheduled:
 		return true
 	default:
 		return false
@@ -113,16 +113,16 @@ func (e ComponentRunMount) Valid() bool {
 
 // Defines values for ComponentRunPortProtocol.
 const (
-	Tcp ComponentRunPortProtocol = "tcp"
-	Udp ComponentRunPortProtocol = "udp"
+	ComponentRunPortProtocolTcp ComponentRunPortProtocol = "tcp"
+	ComponentRunPortProtocolUdp ComponentRunPortProtocol = "udp"
 )
 
 // Valid indicates whether the value is a known member of the ComponentRunPortProtocol enum.
 func (e ComponentRunPortProtocol) Valid() bool {
 	switch e {
-	case Tcp:
+	case ComponentRunPortProtocolTcp:
 		return true
-	case Udp:
+	case ComponentRunPortProtocolUdp:
 		return true
 	default:
 		return false
@@ -234,6 +234,132 @@ func (e HealthStatus) Valid() bool {
 	case ERROR:
 		return true
 	case OK:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for JobEmails.
+const (
+	JobEmailsAll       JobEmails = "all"
+	JobEmailsNone      JobEmails = "none"
+	JobEmailsOnfailure JobEmails = "onfailure"
+	JobEmailsOnfinish  JobEmails = "onfinish"
+)
+
+// Valid indicates whether the value is a known member of the JobEmails enum.
+func (e JobEmails) Valid() bool {
+	switch e {
+	case JobEmailsAll:
+		return true
+	case JobEmailsNone:
+		return true
+	case JobEmailsOnfailure:
+		return true
+	case JobEmailsOnfinish:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for JobJobType.
+const (
+	JobJobTypeContinuous JobJobType = "continuous"
+	JobJobTypeOneOff     JobJobType = "one-off"
+	JobJobTypeScheduled  JobJobType = "scheduled"
+)
+
+// Valid indicates whether the value is a known member of the JobJobType enum.
+func (e JobJobType) Valid() bool {
+	switch e {
+	case JobJobTypeContinuous:
+		return true
+	case JobJobTypeOneOff:
+		return true
+	case JobJobTypeScheduled:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for JobMount.
+const (
+	JobMountAll  JobMount = "all"
+	JobMountNone JobMount = "none"
+)
+
+// Valid indicates whether the value is a known member of the JobMount enum.
+func (e JobMount) Valid() bool {
+	switch e {
+	case JobMountAll:
+		return true
+	case JobMountNone:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for JobPortProtocol.
+const (
+	JobPortProtocolTcp JobPortProtocol = "tcp"
+	JobPortProtocolUdp JobPortProtocol = "udp"
+)
+
+// Valid indicates whether the value is a known member of the JobPortProtocol enum.
+func (e JobPortProtocol) Valid() bool {
+	switch e {
+	case JobPortProtocolTcp:
+		return true
+	case JobPortProtocolUdp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for JobHealthCheckType.
+const (
+	Http   JobHealthCheckType = "http"
+	Script JobHealthCheckType = "script"
+)
+
+// Valid indicates whether the value is a known member of the JobHealthCheckType enum.
+func (e JobHealthCheckType) Valid() bool {
+	switch e {
+	case Http:
+		return true
+	case Script:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for JobStatusShort.
+const (
+	JobStatusShortFailed    JobStatusShort = "failed"
+	JobStatusShortPending   JobStatusShort = "pending"
+	JobStatusShortRunning   JobStatusShort = "running"
+	JobStatusShortSucceeded JobStatusShort = "succeeded"
+	JobStatusShortUnknown   JobStatusShort = "unknown"
+)
+
+// Valid indicates whether the value is a known member of the JobStatusShort enum.
+func (e JobStatusShort) Valid() bool {
+	switch e {
+	case JobStatusShortFailed:
+		return true
+	case JobStatusShortPending:
+		return true
+	case JobStatusShortRunning:
+		return true
+	case JobStatusShortSucceeded:
+		return true
+	case JobStatusShortUnknown:
 		return true
 	default:
 		return false
@@ -646,6 +772,125 @@ type HealthEnvelope struct {
 	Messages ResponseMessages `json:"messages"`
 }
 
+// Job A job, with Toolforge's jobs-api field names. As a request (`POST`,
+// `PATCH`) only the definition counts; the read-only fields are ignored.
+// A 0 for an integer field means unset.
+type Job struct {
+	Cmd string `json:"cmd"`
+
+	// Continuous Toolforge's legacy way of saying job_type continuous.
+	Continuous    *bool           `json:"continuous,omitempty"`
+	Cpu           *string         `json:"cpu,omitempty"`
+	Emails        *JobEmails      `json:"emails,omitempty"`
+	Filelog       *bool           `json:"filelog,omitempty"`
+	FilelogStderr *string         `json:"filelog_stderr,omitempty"`
+	FilelogStdout *string         `json:"filelog_stdout,omitempty"`
+	HealthCheck   *JobHealthCheck `json:"health_check,omitempty"`
+
+	// Image The build the job runs, `builds/<build key>`.
+	Image *string `json:"image,omitempty"`
+
+	// Imagename The live component whose build the job runs (a component's own name, or its reuse_from).
+	Imagename string `json:"imagename"`
+
+	// JobType Without it, a job with a `schedule` is scheduled, one with `continuous` true continuous, any other one-off.
+	JobType *JobJobType `json:"job_type,omitempty"`
+	Memory  *string     `json:"memory,omitempty"`
+	Mount   *JobMount   `json:"mount,omitempty"`
+
+	// Name The component's name (1-52 lowercase letters, digits or dashes).
+	Name         string           `json:"name"`
+	Port         *int             `json:"port,omitempty"`
+	PortProtocol *JobPortProtocol `json:"port_protocol,omitempty"`
+	Publish      *string          `json:"publish,omitempty"`
+	Replicas     *int             `json:"replicas,omitempty"`
+	Retry        *int             `json:"retry,omitempty"`
+	Schedule     *string          `json:"schedule,omitempty"`
+
+	// ScheduleActual The concrete cron expression of a scheduled job (macros such as @daily made concrete).
+	ScheduleActual *string    `json:"schedule_actual,omitempty"`
+	Status         *JobStatus `json:"status,omitempty"`
+	StatusLong     *string    `json:"status_long,omitempty"`
+
+	// StatusShort `Pending`, `Running`, `Succeeded`, `Failed` or `Unknown`.
+	StatusShort *string `json:"status_short,omitempty"`
+	Timeout     *int    `json:"timeout,omitempty"`
+}
+
+// JobEmails defines model for Job.Emails.
+type JobEmails string
+
+// JobJobType Without it, a job with a `schedule` is scheduled, one with `continuous` true continuous, any other one-off.
+type JobJobType string
+
+// JobMount defines model for Job.Mount.
+type JobMount string
+
+// JobPortProtocol defines model for Job.PortProtocol.
+type JobPortProtocol string
+
+// JobHealthCheck defines model for JobHealthCheck.
+type JobHealthCheck struct {
+	// Path With type http, the URL path that must answer 2xx or 3xx.
+	Path *string `json:"path,omitempty"`
+
+	// Script With type script, the command whose exit status 0 means healthy.
+	Script *string            `json:"script,omitempty"`
+	Type   JobHealthCheckType `json:"type"`
+}
+
+// JobHealthCheckType defines model for JobHealthCheck.Type.
+type JobHealthCheckType string
+
+// JobListResponse defines model for JobListResponse.
+type JobListResponse struct {
+	Jobs []Job `json:"jobs"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// JobResponse defines model for JobResponse.
+type JobResponse struct {
+	// Job A job, with Toolforge's jobs-api field names. As a request (`POST`,
+	// `PATCH`) only the definition counts; the read-only fields are ignored.
+	// A 0 for an integer field means unset.
+	Job Job `json:"job"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// JobStatus defines model for JobStatus.
+type JobStatus struct {
+	// Duration How long the job has been running, or how long its last run took, in whole seconds (e.g. `1h2m3s`); present when the status is running, succeeded or failed.
+	Duration         *string        `json:"duration,omitempty"`
+	Messages         []string       `json:"messages"`
+	NextSchedule     *time.Time     `json:"next_schedule,omitempty"`
+	PreviousSchedule *time.Time     `json:"previous_schedule,omitempty"`
+	Short            JobStatusShort `json:"short"`
+
+	// UpToDate False when what runs differs from the tool config (changed with `PATCH …/jobs`); the next deployment reverts it.
+	UpToDate bool `json:"up_to_date"`
+}
+
+// JobStatusShort defines model for JobStatus.Short.
+type JobStatusShort string
+
+// JobUpsertResponse defines model for JobUpsertResponse.
+type JobUpsertResponse struct {
+	JobChanged bool `json:"job_changed"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// MessagesResponse A response that is only messages for people.
+type MessagesResponse struct {
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
 // ResponseMessages Messages for people. All three lists are always present.
 type ResponseMessages struct {
 	Error   []string `json:"error"`
@@ -703,6 +948,12 @@ type BuildID = string
 
 // DeployID defines model for DeployID.
 type DeployID = string
+
+// IncludeUnset defines model for IncludeUnset.
+type IncludeUnset = string
+
+// JobName defines model for JobName.
+type JobName = string
 
 // Tool defines model for Tool.
 type Tool = string
@@ -779,6 +1030,31 @@ type StreamDeploymentEventsParams struct {
 	LastEventID *string `json:"Last-Event-ID,omitempty"`
 }
 
+// ListJobsParams defines parameters for ListJobs.
+type ListJobsParams struct {
+	// IncludeUnset Also show the defaults of fields the user did not set (`replicas` of
+	// continuous jobs, `retry` and `timeout` of the others); default true.
+	// `false` gives only what the user set, as `jobs dump` wants.
+	IncludeUnset *IncludeUnset `form:"include_unset,omitempty" json:"include_unset,omitempty"`
+}
+
+// GetJobParams defines parameters for GetJob.
+type GetJobParams struct {
+	// IncludeUnset Also show the defaults of fields the user did not set (`replicas` of
+	// continuous jobs, `retry` and `timeout` of the others); default true.
+	// `false` gives only what the user set, as `jobs dump` wants.
+	IncludeUnset *IncludeUnset `form:"include_unset,omitempty" json:"include_unset,omitempty"`
+}
+
+// GetJobLogsParams defines parameters for GetJobLogs.
+type GetJobLogsParams struct {
+	// Follow Keep the response open and send what is appended until the client goes away (booleans as for `include_unset`).
+	Follow *string `form:"follow,omitempty" json:"follow,omitempty"`
+
+	// Lines Start with the last N lines of each log (0 or absent means all).
+	Lines *int `form:"lines,omitempty" json:"lines,omitempty"`
+}
+
 // ListAPITokensParams defines parameters for ListAPITokens.
 type ListAPITokensParams struct {
 	// Tool Only this tool's tokens.
@@ -790,6 +1066,12 @@ type CreateToolConfigJSONRequestBody = ToolConfig
 
 // CreateDeploymentJSONRequestBody defines body for CreateDeployment for application/json ContentType.
 type CreateDeploymentJSONRequestBody = DeploymentCreateRequest
+
+// UpsertJobJSONRequestBody defines body for UpsertJob for application/json ContentType.
+type UpsertJobJSONRequestBody = Job
+
+// RunJobJSONRequestBody defines body for RunJob for application/json ContentType.
+type RunJobJSONRequestBody = Job
 
 // CreateAPITokenJSONRequestBody defines body for CreateAPIToken for application/json ContentType.
 type CreateAPITokenJSONRequestBody = APITokenCreateRequest
@@ -862,6 +1144,30 @@ type ServerInterface interface {
 	// StreamDeploymentEvents Follow a deployment's events (Server-Sent Events)
 	// (GET /components/v1/tool/{tool}/deployment/{deploy_id}/events)
 	StreamDeploymentEvents(w http.ResponseWriter, r *http.Request, tool Tool, deployId DeployID, params StreamDeploymentEventsParams)
+	// FlushJobs Delete every job of the tool
+	// (DELETE /jobs/v1/tool/{tool}/jobs)
+	FlushJobs(w http.ResponseWriter, r *http.Request, tool Tool)
+	// ListJobs The tool's jobs, by name
+	// (GET /jobs/v1/tool/{tool}/jobs)
+	ListJobs(w http.ResponseWriter, r *http.Request, tool Tool, params ListJobsParams)
+	// UpsertJob Make one job be this definition (what `jobs load` sends)
+	// (PATCH /jobs/v1/tool/{tool}/jobs)
+	UpsertJob(w http.ResponseWriter, r *http.Request, tool Tool)
+	// RunJob Run an ad-hoc one-off job
+	// (POST /jobs/v1/tool/{tool}/jobs)
+	RunJob(w http.ResponseWriter, r *http.Request, tool Tool)
+	// DeleteJob Stop a job and forget it
+	// (DELETE /jobs/v1/tool/{tool}/jobs/{name})
+	DeleteJob(w http.ResponseWriter, r *http.Request, tool Tool, name JobName)
+	// GetJob One job
+	// (GET /jobs/v1/tool/{tool}/jobs/{name})
+	GetJob(w http.ResponseWriter, r *http.Request, tool Tool, name JobName, params GetJobParams)
+	// GetJobLogs A job's logs, as text
+	// (GET /jobs/v1/tool/{tool}/jobs/{name}/logs)
+	GetJobLogs(w http.ResponseWriter, r *http.Request, tool Tool, name JobName, params GetJobLogsParams)
+	// RestartJob Restart a job's current generation
+	// (POST /jobs/v1/tool/{tool}/jobs/{name}/restart)
+	RestartJob(w http.ResponseWriter, r *http.Request, tool Tool, name JobName)
 	// GetMetrics Prometheus metrics, in the text exposition format
 	// (GET /metrics)
 	GetMetrics(w http.ResponseWriter, r *http.Request)
@@ -1680,6 +1986,311 @@ func (siw *ServerInterfaceWrapper) StreamDeploymentEvents(w http.ResponseWriter,
 	handler.ServeHTTP(w, r)
 }
 
+// FlushJobs operation middleware
+func (siw *ServerInterfaceWrapper) FlushJobs(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.FlushJobs(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListJobs operation middleware
+func (siw *ServerInterfaceWrapper) ListJobs(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListJobsParams
+
+	// ------------- Optional query parameter "include_unset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "include_unset", r.URL.Query(), &params.IncludeUnset, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "include_unset"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "include_unset", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListJobs(w, r, tool, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpsertJob operation middleware
+func (siw *ServerInterfaceWrapper) UpsertJob(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpsertJob(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RunJob operation middleware
+func (siw *ServerInterfaceWrapper) RunJob(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RunJob(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteJob operation middleware
+func (siw *ServerInterfaceWrapper) DeleteJob(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "name" -------------
+	var name JobName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", r.PathValue("name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "name", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteJob(w, r, tool, name)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetJob operation middleware
+func (siw *ServerInterfaceWrapper) GetJob(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "name" -------------
+	var name JobName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", r.PathValue("name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "name", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetJobParams
+
+	// ------------- Optional query parameter "include_unset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "include_unset", r.URL.Query(), &params.IncludeUnset, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "include_unset"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "include_unset", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetJob(w, r, tool, name, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetJobLogs operation middleware
+func (siw *ServerInterfaceWrapper) GetJobLogs(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "name" -------------
+	var name JobName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", r.PathValue("name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "name", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetJobLogsParams
+
+	// ------------- Optional query parameter "follow" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "follow", r.URL.Query(), &params.Follow, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "follow"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "follow", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "lines" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "lines", r.URL.Query(), &params.Lines, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "lines"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "lines", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetJobLogs(w, r, tool, name, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RestartJob operation middleware
+func (siw *ServerInterfaceWrapper) RestartJob(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "name" -------------
+	var name JobName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", r.PathValue("name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "name", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RestartJob(w, r, tool, name)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetMetrics operation middleware
 func (siw *ServerInterfaceWrapper) GetMetrics(w http.ResponseWriter, r *http.Request) {
 
@@ -1925,6 +2536,14 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/builds/v1/tool/{tool}/builds/{build_id}", wrapper.GetBuild)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/builds/v1/tool/{tool}/builds/{build_id}/logs", wrapper.GetBuildLogs)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/builds/v1/tool/{tool}/builds/{build_id}/cancel", wrapper.CancelBuild)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/jobs/v1/tool/{tool}/jobs", wrapper.FlushJobs)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/jobs/v1/tool/{tool}/jobs", wrapper.ListJobs)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/jobs/v1/tool/{tool}/jobs", wrapper.UpsertJob)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/jobs/v1/tool/{tool}/jobs", wrapper.RunJob)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/jobs/v1/tool/{tool}/jobs/{name}", wrapper.DeleteJob)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/jobs/v1/tool/{tool}/jobs/{name}", wrapper.GetJob)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/jobs/v1/tool/{tool}/jobs/{name}/logs", wrapper.GetJobLogs)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/jobs/v1/tool/{tool}/jobs/{name}/restart", wrapper.RestartJob)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/admin/tokens", wrapper.ListAPITokens)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/admin/tokens", wrapper.CreateAPIToken)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/v1/admin/tokens/{id}", wrapper.RevokeAPIToken)

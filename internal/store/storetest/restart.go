@@ -66,6 +66,8 @@ func testRestart(t *testing.T, f Factory, rf RestartFactory) {
 		mustDo(t, s.DeployTokenPut(ctx, tok))
 		apiTok := store.APIToken{ID: "id1", Tool: "tool", Hash: "ah1", Description: "CI", CreatedAt: at(6).In(cet), LastUsedAt: at(7)}
 		mustDo(t, s.APITokenCreate(ctx, apiTok))
+		jr := jobRun("tool", "migrate", 8)
+		mustDo(t, s.JobRunPut(ctx, jr))
 
 		s2 := rf(t, s)
 		if s2 == s {
@@ -97,6 +99,7 @@ func testRestart(t *testing.T, f Factory, rf RestartFactory) {
 		diff(t, "DeployTokenGet", tok, must(s2.DeployTokenGet(ctx, "tool"))(t))
 		diff(t, "APITokenByHash", apiTok, must(s2.APITokenByHash(ctx, "ah1"))(t))
 		diff(t, "APITokenList", []store.APIToken{apiTok}, must(s2.APITokenList(ctx, "tool"))(t))
+		diff(t, "JobRunList", []slipway.JobRun{jr}, must(s2.JobRunList(ctx, "tool"))(t))
 
 		// Counters carry on where they were.
 		if v := must(s2.ConfigCreate(ctx, "tool", raw1, at(6)))(t); v != 4 {

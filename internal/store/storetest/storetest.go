@@ -51,6 +51,7 @@ func Run(t *testing.T, f Factory, rf RestartFactory) {
 	t.Run("Event", func(t *testing.T) { testEvent(t, f) })
 	t.Run("DeployToken", func(t *testing.T) { testDeployToken(t, f) })
 	t.Run("APIToken", func(t *testing.T) { testAPIToken(t, f) })
+	t.Run("JobRun", func(t *testing.T) { testJobRun(t, f) })
 	t.Run("InTx", func(t *testing.T) { testInTx(t, f) })
 	t.Run("Store", func(t *testing.T) { testStore(t, f) })
 	t.Run("Restart", func(t *testing.T) { testRestart(t, f, rf) })

@@ -20,7 +20,27 @@ func (d *Driver) Status(ctx context.Context, tool, name string) (target.Status, 
 	if c == nil {
 		return target.Status{}, false, nil
 	}
-	return d.status(c), true, nil
+	return d.withNextRun(c, d.status(c)), true, nil
+}
+
+// withNextRun fills in when a scheduled component fires next; the cron
+// scheduler is asked without holding c.mu.
+func (d *Driver) withNextRun(c *comp, s target.Status) target.Status {
+	c.mu.Lock()
+	id := c.cronID
+	c.mu.Unlock()
+	if id != 0 && d.cron != nil {
+		s.NextRun = d.cron.Entry(id).Next
+	}
+	return s
+}
+
+// summary returns the summary of a finished run record.
+func summary(r *runRecord) *target.RunSummary {
+	if r == nil {
+		return nil
+	}
+	return &target.RunSummary{StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, ExitCode: r.ExitCode, TimedOut: r.TimedOut}
 }
 
 // List reports every component of a tool, by name.
@@ -36,7 +56,7 @@ func (d *Driver) List(ctx context.Context, tool string) ([]target.Status, error)
 	slices.SortFunc(comps, func(a, b *comp) int { return strings.Compare(a.name, b.name) })
 	out := make([]target.Status, 0, len(comps))
 	for _, c := range comps {
-		out = append(out, d.status(c))
+		out = append(out, d.withNextRun(c, d.status(c)))
 	}
 	return out, nil
 }
@@ -67,6 +87,7 @@ func (d *Driver) status(c *comp) target.Status {
 			looping = looping || r.crashLooping(d.cfg.StartupTimeout)
 		}
 		s.Replicas = up
+		s.Since = upSince
 		switch {
 		case looping:
 			s.State = "crashloop"
@@ -89,12 +110,18 @@ func (d *Driver) status(c *comp) target.Status {
 			break
 		}
 		s.State = "scheduled"
+		s.Schedule = c.schedule
 		s.Message = fmt.Sprintf("schedule %q", c.schedule)
 		if c.runActive {
 			s.Message += ", running now"
+			s.RunInProgress = true
+			if c.current != nil {
+				s.Since = c.current.StartedAt
+			}
 		}
 		if n := len(c.runs); n > 0 {
 			r := c.runs[n-1]
+			s.LastRun = summary(&r)
 			s.Message += fmt.Sprintf(", last run %s exited %d", r.StartedAt.Format(time.RFC3339), r.ExitCode)
 			if r.TimedOut {
 				s.Message += " (timed out)"
@@ -111,6 +138,7 @@ func (d *Driver) status(c *comp) target.Status {
 			s.State = "failed"
 		}
 		if r := c.lastRun; r != nil {
+			s.LastRun = summary(r)
 			s.Message = fmt.Sprintf("run %s exited %d after %s", r.ID, r.ExitCode, roundDuration(r.FinishedAt.Sub(r.StartedAt)))
 		}
 	}

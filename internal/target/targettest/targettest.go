@@ -89,6 +89,9 @@ func Run(t *testing.T, newDriver func(t *testing.T) target.Driver, makeArtifact 
 		if st.SpecHash != spec.SpecHash || st.BuildKey != spec.Artifact.Key || st.Type != slipway.Continuous || st.Replicas != 1 {
 			t.Errorf("Status() = %+v, want spec hash %s, build key %s, 1 replica", st, spec.SpecHash, spec.Artifact.Key)
 		}
+		if st.Since.IsZero() || time.Since(st.Since) < 0 {
+			t.Errorf("Status().Since = %v, want when the replica started", st.Since)
+		}
 		list, err := b.d.List(ctx, "tool1")
 		if err != nil || len(list) != 1 || list[0].Component != "web" {
 			t.Errorf("List() = %+v, %v; want one status for web", list, err)
@@ -195,7 +198,10 @@ func Run(t *testing.T, newDriver func(t *testing.T) target.Driver, makeArtifact 
 			t.Errorf("Apply(scheduled, unchanged) Changed = true, want false")
 		}
 		MustWaitHealthy(t, b.d, "tool1", "cron")
-		WaitStatus(t, b.d, "tool1", "cron", "scheduled")
+		st := WaitStatus(t, b.d, "tool1", "cron", "scheduled")
+		if st.Schedule != "*/5 * * * *" || !st.NextRun.After(time.Now()) || st.NextRun.Minute()%5 != 0 || st.RunInProgress || st.LastRun != nil {
+			t.Errorf("Status(scheduled) = %+v, want schedule */5 * * * *, the next run on a multiple of 5 minutes, no run yet", st)
+		}
 
 		res = MustApply(t, b.d, Spec("tool1", "daily", slipway.Scheduled, slipway.RunSpec{Command: "echo tick", Schedule: "@daily"}, b.art))
 		if strings.Contains(res.Message, "@daily") || len(strings.Fields(strings.Trim(strings.TrimPrefix(res.Message, "scheduled "), `"`))) != 5 {
@@ -222,14 +228,19 @@ func Run(t *testing.T, newDriver func(t *testing.T) target.Driver, makeArtifact 
 		if n := strings.Count(buf.String(), "ran-once"); n != 1 {
 			t.Errorf("after two RunOnce with one run ID the output appears %d times, want 1:\n%s", n, buf.String())
 		}
-		WaitStatus(t, b.d, "tool1", "job", "succeeded")
+		st := WaitStatus(t, b.d, "tool1", "job", "succeeded")
+		if st.LastRun == nil || st.LastRun.ExitCode != 0 || st.LastRun.FinishedAt.Before(st.LastRun.StartedAt) || st.LastRun.StartedAt.IsZero() {
+			t.Errorf("Status(one-off).LastRun = %+v, want the finished run with exit code 0", st.LastRun)
+		}
 
 		bad := Spec("tool1", "job", slipway.OneOff, slipway.RunSpec{Command: "echo failing; exit 7"}, b.art)
 		res, err = b.d.RunOnce(ctx, bad, "run-2")
 		if err != nil || res.ExitCode != 7 {
 			t.Errorf("RunOnce(exit 7) = %+v, %v; want exit code 7 and no error", res, err)
 		}
-		WaitStatus(t, b.d, "tool1", "job", "failed")
+		if st := WaitStatus(t, b.d, "tool1", "job", "failed"); st.LastRun == nil || st.LastRun.ExitCode != 7 {
+			t.Errorf("Status(one-off).LastRun = %+v, want exit code 7", st.LastRun)
+		}
 	})
 
 	t.Run("Remove", func(t *testing.T) {

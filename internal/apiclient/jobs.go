@@ -1,0 +1,176 @@
+package apiclient
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"slipway.dev/slipway/internal/apiclient/oapiclient"
+)
+
+// Job is a job as the jobs API sends it (Toolforge's field names).
+type Job = oapiclient.Job
+
+// JobList returns the tool's jobs: the envelope's Raw is
+// {"jobs": [...], "messages": {...}} (the jobs API does not wrap in data);
+// decode it with [Envelope.Jobs]. Without includeUnset only the fields the
+// user set are sent, as `jobs dump` wants.
+func (c *Client) JobList(ctx context.Context, tool string, includeUnset bool) (Envelope, error) {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	r, err := c.api.ListJobsWithResponse(ctx, tool, &oapiclient.ListJobsParams{IncludeUnset: new(strconv.FormatBool(includeUnset))})
+	if err != nil {
+		return c.result(ctx, nil, nil, err)
+	}
+	return c.envelope(r.HTTPResponse, r.Body)
+}
+
+// JobGet returns one job, {"job": {...}, "messages": {...}}; decode it with
+// [Envelope.Job].
+func (c *Client) JobGet(ctx context.Context, tool, name string, includeUnset bool) (Envelope, error) {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	r, err := c.api.GetJobWithResponse(ctx, tool, name, &oapiclient.GetJobParams{IncludeUnset: new(strconv.FormatBool(includeUnset))})
+	if err != nil {
+		return c.result(ctx, nil, nil, err)
+	}
+	return c.envelope(r.HTTPResponse, r.Body)
+}
+
+// JobLogs copies a job's logs to w: the last lines of each log (all when
+// 0), and with follow what is appended until ctx ends (then it returns
+// nil). Without follow the client's timeout bounds the request.
+func (c *Client) JobLogs(ctx context.Context, tool, name string, follow bool, lines int, w io.Writer) error {
+	if !follow {
+		var cancel context.CancelFunc
+		ctx, cancel = c.ctx(ctx)
+		defer cancel()
+	}
+	params := &oapiclient.GetJobLogsParams{}
+	if follow {
+		params.Follow = new("true")
+	}
+	if lines > 0 {
+		params.Lines = &lines
+	}
+	resp, err := c.raw.GetJobLogs(ctx, tool, name, params)
+	if err != nil {
+		_, err = c.result(ctx, nil, nil, err)
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, rerr := io.ReadAll(resp.Body)
+		if rerr != nil {
+			return c.transportError(ctx, rerr)
+		}
+		_, err := c.envelope(resp, body)
+		return err
+	}
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		if follow && ctx.Err() != nil {
+			return nil
+		}
+		return c.transportError(ctx, err)
+	}
+	return nil
+}
+
+// JobRestart restarts a job's current generation.
+func (c *Client) JobRestart(ctx context.Context, tool, name string) (Envelope, error) {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	r, err := c.api.RestartJobWithResponse(ctx, tool, name)
+	if err != nil {
+		return c.result(ctx, nil, nil, err)
+	}
+	return c.envelope(r.HTTPResponse, r.Body)
+}
+
+// JobDelete stops a job and forgets it.
+func (c *Client) JobDelete(ctx context.Context, tool, name string) (Envelope, error) {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	r, err := c.api.DeleteJobWithResponse(ctx, tool, name)
+	if err != nil {
+		return c.result(ctx, nil, nil, err)
+	}
+	return c.envelope(r.HTTPResponse, r.Body)
+}
+
+// JobFlush deletes every job of the tool.
+func (c *Client) JobFlush(ctx context.Context, tool string) (Envelope, error) {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	r, err := c.api.FlushJobsWithResponse(ctx, tool)
+	if err != nil {
+		return c.result(ctx, nil, nil, err)
+	}
+	return c.envelope(r.HTTPResponse, r.Body)
+}
+
+// JobRun starts an ad-hoc one-off job: cmd with the build of the live
+// component image, at most timeout seconds (0: the server's bound). The
+// answer (201) is {"job": {...}, "messages": {...}}.
+func (c *Client) JobRun(ctx context.Context, tool, name, cmd, image string, timeout int) (Envelope, error) {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	body := oapiclient.RunJobJSONRequestBody{Name: name, Cmd: cmd, Imagename: image}
+	if timeout != 0 {
+		body.Timeout = &timeout
+	}
+	r, err := c.api.RunJobWithResponse(ctx, tool, body)
+	if err != nil {
+		return c.result(ctx, nil, nil, err)
+	}
+	return c.envelope(r.HTTPResponse, r.Body)
+}
+
+// JobUpsert makes one job be def (a job as JSON), as `jobs load` does; the
+// answer is {"job_changed": bool, "messages": {...}}.
+func (c *Client) JobUpsert(ctx context.Context, tool string, def []byte) (Envelope, error) {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	r, err := c.api.UpsertJobWithBodyWithResponse(ctx, tool, "application/json", bytes.NewReader(def))
+	if err != nil {
+		return c.result(ctx, nil, nil, err)
+	}
+	return c.envelope(r.HTTPResponse, r.Body)
+}
+
+// Jobs decodes the answer of [Client.JobList].
+func (e Envelope) Jobs() ([]Job, error) {
+	var v oapiclient.JobListResponse
+	if err := json.Unmarshal(e.Raw, &v); err != nil {
+		return nil, fmt.Errorf("decode jobs: %w", err)
+	}
+	return v.Jobs, nil
+}
+
+// Job decodes the answer of [Client.JobGet] and [Client.JobRun].
+func (e Envelope) Job() (Job, error) {
+	var v struct {
+		Job *Job `json:"job"`
+	}
+	if err := json.Unmarshal(e.Raw, &v); err != nil {
+		return Job{}, fmt.Errorf("decode job: %w", err)
+	}
+	if v.Job == nil {
+		return Job{}, errors.New("decode job: the answer has no job")
+	}
+	return *v.Job, nil
+}
+
+// JobChanged decodes job_changed of the answer of [Client.JobUpsert].
+func (e Envelope) JobChanged() (bool, error) {
+	var v oapiclient.JobUpsertResponse
+	if err := json.Unmarshal(e.Raw, &v); err != nil {
+		return false, fmt.Errorf("decode upsert answer: %w", err)
+	}
+	return v.JobChanged, nil
+}

@@ -1,0 +1,488 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"slipway.dev/slipway/internal/httpapi/oapi"
+	"slipway.dev/slipway/internal/slipway"
+)
+
+// JobsService is what the /jobs routes need: Toolforge's jobs API over
+// what Slipway runs. internal/deploy implements it. Errors are
+// [*slipway.Error] values as for [Service]; ENotFound "Job X not found for
+// tool Y" for an unknown job.
+type JobsService interface {
+	// JobList returns the tool's jobs by name.
+	JobList(ctx context.Context, tool string) ([]slipway.Job, error)
+	// JobGet returns one job.
+	JobGet(ctx context.Context, tool, name string) (slipway.Job, error)
+	// JobLogs writes a job's logs to w (the last lines when lines > 0),
+	// and with follow what is appended until ctx ends.
+	JobLogs(ctx context.Context, tool, name string, follow bool, lines int, w io.Writer) error
+	// JobRestart restarts a job's current generation and says what it did;
+	// EConflict for a one-off job.
+	JobRestart(ctx context.Context, tool, name string) (string, error)
+	// JobDelete stops a job and forgets it, and says so.
+	JobDelete(ctx context.Context, tool, name string) (string, error)
+	// JobFlush deletes every job of the tool, and says so.
+	JobFlush(ctx context.Context, tool string) (string, error)
+	// JobRunStart starts an ad-hoc one-off job (Name, Command, ImageName,
+	// Timeout) and returns it; EConflict when the name is taken.
+	JobRunStart(ctx context.Context, tool string, r slipway.JobRun) (slipway.Job, error)
+	// JobUpsert makes a job be def and says what it did; changed is false
+	// when it already was.
+	JobUpsert(ctx context.Context, tool string, def slipway.Job) (changed bool, msg string, err error)
+}
+
+// jobs returns the jobs service, or answers 503 and returns nil when the
+// server has none.
+func (a *api) jobs(w http.ResponseWriter, r *http.Request) JobsService {
+	if a.cfg.Jobs == nil {
+		a.writeError(w, r, slipway.Errorf(slipway.EUnavailable, "The jobs API is not enabled on this server."))
+	}
+	return a.cfg.Jobs
+}
+
+// jobRequest returns the jobs service, the {tool} and the {name} (when the
+// route has one) of r, or answers the error and returns ok false.
+func (a *api) jobRequest(w http.ResponseWriter, r *http.Request) (svc JobsService, tool, name string, ok bool) {
+	tool, err := toolName(r)
+	if err != nil {
+		a.writeError(w, r, err)
+		return nil, "", "", false
+	}
+	if svc = a.jobs(w, r); svc == nil {
+		return nil, "", "", false
+	}
+	return svc, tool, r.PathValue("name"), true
+}
+
+// handleJobList serves GET /jobs/v1/tool/{tool}/jobs.
+func (a *api) handleJobList() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		svc, tool, _, ok := a.jobRequest(w, r)
+		if !ok {
+			return
+		}
+		unset, err := includeUnset(r)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		jobs, err := svc.JobList(r.Context(), tool)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		out := oapi.JobListResponse{Jobs: make([]oapi.Job, len(jobs))}
+		var warnings []string
+		for i, j := range jobs {
+			out.Jobs[i] = toJob(j, unset)
+			warnings = append(warnings, j.Status.Messages...)
+		}
+		out.Messages = messages(nil, warnings, nil)
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+// handleJobGet serves GET /jobs/v1/tool/{tool}/jobs/{name}.
+func (a *api) handleJobGet() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		svc, tool, name, ok := a.jobRequest(w, r)
+		if !ok {
+			return
+		}
+		unset, err := includeUnset(r)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		j, err := svc.JobGet(r.Context(), tool, name)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, oapi.JobResponse{Job: toJob(j, unset), Messages: messages(nil, j.Status.Messages, nil)})
+	})
+}
+
+// handleJobLogs serves GET /jobs/v1/tool/{tool}/jobs/{name}/logs as text;
+// with follow it streams until the client goes away.
+func (a *api) handleJobLogs() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		svc, tool, name, ok := a.jobRequest(w, r)
+		if !ok {
+			return
+		}
+		follow, err := queryBool(r.URL.Query(), "follow")
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		lines, err := queryLines(r)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		// Looked up first, so that an unknown job is a 404 envelope rather
+		// than an empty text.
+		if _, err := svc.JobGet(r.Context(), tool, name); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		rc := http.NewResponseController(w)
+		if follow {
+			_ = rc.SetWriteDeadline(time.Time{}) // the stream outlives the server's write timeout
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("X-Accel-Buffering", "no")
+		w.WriteHeader(http.StatusOK)
+		_ = rc.Flush()
+		if err := svc.JobLogs(r.Context(), tool, name, follow, lines, flushWriter{w: w, rc: rc}); err != nil && r.Context().Err() == nil {
+			_, _ = a.errorResponse(r, err) // logs it; the response is under way
+		}
+	})
+}
+
+// flushWriter flushes after every write, so that followed logs arrive as
+// they are written.
+type flushWriter struct {
+	w  io.Writer
+	rc *http.ResponseController
+}
+
+func (f flushWriter) Write(b []byte) (int, error) {
+	n, err := f.w.Write(b)
+	if err == nil {
+		err = f.rc.Flush()
+	}
+	return n, err
+}
+
+// queryLines returns the lines query parameter: 0 when absent.
+func queryLines(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("lines")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 0 {
+		if len(v) > 40 {
+			v = v[:40] + "…"
+		}
+		return 0, slipway.Errorf(slipway.EInvalid, "Query parameter lines must be a number of lines, at least 0 (0 means all), got %q.", v)
+	}
+	return n, nil
+}
+
+// includeUnset returns the include_unset query parameter: true when absent.
+func includeUnset(r *http.Request) (bool, error) {
+	if !r.URL.Query().Has("include_unset") {
+		return true, nil
+	}
+	return queryBool(r.URL.Query(), "include_unset")
+}
+
+// handleJobMessage serves a route whose answer is one info message: op
+// does the work and returns it.
+func (a *api) handleJobMessage(op func(svc JobsService, ctx context.Context, tool, name string) (string, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		svc, tool, name, ok := a.jobRequest(w, r)
+		if !ok {
+			return
+		}
+		msg, err := op(svc, r.Context(), tool, name)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, oapi.MessagesResponse{Messages: messages([]string{msg}, nil, nil)})
+	})
+}
+
+// handleJobRestart serves POST /jobs/v1/tool/{tool}/jobs/{name}/restart.
+func (a *api) handleJobRestart() http.Handler {
+	return a.handleJobMessage(func(svc JobsService, ctx context.Context, tool, name string) (string, error) {
+		return svc.JobRestart(ctx, tool, name)
+	})
+}
+
+// handleJobDelete serves DELETE /jobs/v1/tool/{tool}/jobs/{name}.
+func (a *api) handleJobDelete() http.Handler {
+	return a.handleJobMessage(func(svc JobsService, ctx context.Context, tool, name string) (string, error) {
+		return svc.JobDelete(ctx, tool, name)
+	})
+}
+
+// handleJobFlush serves DELETE /jobs/v1/tool/{tool}/jobs.
+func (a *api) handleJobFlush() http.Handler {
+	return a.handleJobMessage(func(svc JobsService, ctx context.Context, tool, _ string) (string, error) {
+		return svc.JobFlush(ctx, tool)
+	})
+}
+
+// handleJobRun serves POST /jobs/v1/tool/{tool}/jobs: an ad-hoc one-off.
+func (a *api) handleJobRun() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		svc, tool, _, ok := a.jobRequest(w, r)
+		if !ok {
+			return
+		}
+		oj, err := a.readJob(w, r)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		run, err := fromRunRequest(oj)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		j, err := svc.JobRunStart(r.Context(), tool, run)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		info := []string{fmt.Sprintf("Job %s created", j.Component.Name)}
+		writeJSON(w, http.StatusCreated, oapi.JobResponse{Job: toJob(j, false), Messages: messages(info, nil, nil)})
+	})
+}
+
+// handleJobUpsert serves PATCH /jobs/v1/tool/{tool}/jobs.
+func (a *api) handleJobUpsert() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		svc, tool, _, ok := a.jobRequest(w, r)
+		if !ok {
+			return
+		}
+		oj, err := a.readJob(w, r)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		def, err := fromJob(oj)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		changed, msg, err := svc.JobUpsert(r.Context(), tool, def)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, oapi.JobUpsertResponse{JobChanged: changed, Messages: messages([]string{msg}, nil, nil)})
+	})
+}
+
+// readJob reads a Job from the JSON body: malformed JSON is 400, a field
+// of the wrong type or an unknown field 422.
+func (a *api) readJob(w http.ResponseWriter, r *http.Request) (oapi.Job, error) {
+	body, err := a.readBody(w, r)
+	if err != nil {
+		return oapi.Job{}, err
+	}
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 || string(body) == "null" {
+		return oapi.Job{}, slipway.Errorf(slipway.EInvalid, "The request body is empty: send a job as a JSON object with at least name, cmd and imagename.")
+	}
+	var oj oapi.Job
+	if err := decodeJSON(body, &oj); err != nil {
+		return oapi.Job{}, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(new(oapi.Job)); err != nil {
+		field, _ := strings.CutPrefix(err.Error(), "json: unknown field ")
+		return oapi.Job{}, &slipway.Error{
+			Code:    slipway.EInvalid,
+			Message: fmt.Sprintf("Unknown field %s: a job has %s.", field, strings.Join(jobFieldNames, ", ")),
+			Err:     err,
+		}
+	}
+	return oj, nil
+}
+
+// jobFieldNames are the fields of a job definition, for messages.
+var jobFieldNames = []string{
+	"name", "cmd", "imagename", "job_type", "schedule", "port", "port_protocol", "replicas", "health_check",
+	"publish", "timeout", "retry", "filelog", "filelog_stdout", "filelog_stderr", "emails", "mount", "cpu", "memory",
+}
+
+// fromRunRequest converts the body of POST …/jobs: only name, cmd,
+// imagename, timeout and job_type one-off may be set.
+func fromRunRequest(oj oapi.Job) (slipway.JobRun, error) {
+	if oj.JobType != nil && *oj.JobType != oapi.JobJobTypeOneOff {
+		return slipway.JobRun{}, slipway.Errorf(slipway.EInvalid,
+			"job_type must be one-off (or absent) here: POST …/jobs runs ad-hoc one-off jobs; continuous and scheduled jobs come from the tool config (or PATCH …/jobs), got %q.", *oj.JobType)
+	}
+	var extra []string
+	set := func(name string, isSet bool) {
+		if isSet {
+			extra = append(extra, name)
+		}
+	}
+	set("continuous", oj.Continuous != nil)
+	set("schedule", oj.Schedule != nil)
+	set("port", oj.Port != nil)
+	set("port_protocol", oj.PortProtocol != nil)
+	set("replicas", oj.Replicas != nil)
+	set("health_check", oj.HealthCheck != nil)
+	set("publish", oj.Publish != nil)
+	set("retry", oj.Retry != nil)
+	set("filelog", oj.Filelog != nil)
+	set("filelog_stdout", oj.FilelogStdout != nil)
+	set("filelog_stderr", oj.FilelogStderr != nil)
+	set("emails", oj.Emails != nil)
+	set("mount", oj.Mount != nil)
+	set("cpu", oj.Cpu != nil)
+	set("memory", oj.Memory != nil)
+	if len(extra) > 0 {
+		return slipway.JobRun{}, slipway.Errorf(slipway.EInvalid,
+			"An ad-hoc one-off job takes only name, cmd, imagename and timeout; remove %s.", strings.Join(extra, ", "))
+	}
+	return slipway.JobRun{Name: oj.Name, Command: oj.Cmd, ImageName: oj.Imagename, Timeout: deref(oj.Timeout)}, nil
+}
+
+// fromJob converts a job definition; read-only fields are ignored.
+func fromJob(oj oapi.Job) (slipway.Job, error) {
+	c := slipway.Component{Name: oj.Name, Type: jobType(oj)}
+	r := &c.Run
+	r.Command = oj.Cmd
+	r.CPU, r.Memory = deref(oj.Cpu), deref(oj.Memory)
+	r.Emails, r.Mount = string(deref(oj.Emails)), string(deref(oj.Mount))
+	r.Filelog, r.FilelogStdout, r.FilelogStderr = oj.Filelog, deref(oj.FilelogStdout), deref(oj.FilelogStderr)
+	r.Port, r.PortProtocol = deref(oj.Port), string(deref(oj.PortProtocol))
+	r.Publish, r.Replicas = deref(oj.Publish), deref(oj.Replicas)
+	r.Schedule, r.Timeout, r.Retry = deref(oj.Schedule), deref(oj.Timeout), deref(oj.Retry)
+	if hc := oj.HealthCheck; hc != nil {
+		switch hc.Type {
+		case oapi.Script:
+			if hc.Path != nil || strings.TrimSpace(deref(hc.Script)) == "" {
+				return slipway.Job{}, slipway.Errorf(slipway.EInvalid, "health_check of type script needs script (the command whose exit status 0 means healthy) and no path.")
+			}
+			r.HealthCheckScript = *hc.Script
+		case oapi.Http:
+			if hc.Script != nil || deref(hc.Path) == "" {
+				return slipway.Job{}, slipway.Errorf(slipway.EInvalid, "health_check of type http needs path (such as \"/healthz\") and no script.")
+			}
+			r.HealthCheckHTTP = *hc.Path
+		default:
+			return slipway.Job{}, slipway.Errorf(slipway.EInvalid, "health_check.type must be script or http, got %q.", hc.Type)
+		}
+	}
+	return slipway.Job{Component: c, ImageName: oj.Imagename}, nil
+}
+
+// jobType is the job_type of a definition; without it, Toolforge's rule:
+// a schedule makes it scheduled, continuous true continuous, else one-off.
+func jobType(oj oapi.Job) slipway.ComponentType {
+	switch {
+	case oj.JobType != nil:
+		return slipway.ComponentType(*oj.JobType)
+	case oj.Schedule != nil:
+		return slipway.Scheduled
+	case deref(oj.Continuous):
+		return slipway.Continuous
+	}
+	return slipway.OneOff
+}
+
+// toJob returns the wire form of j: the fields that are set, and with
+// includeUnset the defaults that take part in nothing but display
+// (replicas 1; retry and timeout 0), so that sending a job back as a
+// definition changes nothing.
+func toJob(j slipway.Job, includeUnset bool) oapi.Job {
+	c, r := j.Component, j.Component.Run
+	typ := oapi.JobJobType(c.Type)
+	out := oapi.Job{
+		Name: c.Name, Cmd: r.Command, Imagename: j.ImageName, JobType: &typ,
+		Cpu: orNil(r.CPU), Memory: orNil(r.Memory), Filelog: r.Filelog,
+		FilelogStdout: orNil(r.FilelogStdout), FilelogStderr: orNil(r.FilelogStderr),
+		Port: orNil(r.Port), Publish: orNil(r.Publish), Replicas: orNil(r.Replicas),
+		Schedule: orNil(r.Schedule), ScheduleActual: orNil(j.ScheduleActual),
+		Timeout: orNil(r.Timeout), Retry: orNil(r.Retry),
+		Image: orNil(j.Image), StatusShort: orNil(statusWord(j.Status.Short)), StatusLong: orNil(j.Status.Long),
+	}
+	if r.Emails != "" {
+		out.Emails = new(oapi.JobEmails(r.Emails))
+	}
+	if r.Mount != "" {
+		out.Mount = new(oapi.JobMount(r.Mount))
+	}
+	if r.PortProtocol != "" {
+		out.PortProtocol = new(oapi.JobPortProtocol(r.PortProtocol))
+	}
+	switch {
+	case r.HealthCheckScript != "":
+		out.HealthCheck = &oapi.JobHealthCheck{Type: oapi.Script, Script: &r.HealthCheckScript}
+	case r.HealthCheckHTTP != "":
+		out.HealthCheck = &oapi.JobHealthCheck{Type: oapi.Http, Path: &r.HealthCheckHTTP}
+	}
+	if includeUnset {
+		switch c.Type {
+		case slipway.Continuous:
+			out.Replicas = new(r.ReplicaCount())
+		case slipway.Scheduled, slipway.OneOff:
+			out.Timeout, out.Retry = new(r.Timeout), new(r.Retry)
+		}
+	}
+	out.Status = toJobStatus(j.Status)
+	return out
+}
+
+// toJobStatus returns the wire form of a job's status.
+func toJobStatus(s slipway.JobStatus) *oapi.JobStatus {
+	msgs := s.Messages
+	if msgs == nil {
+		msgs = []string{}
+	}
+	out := &oapi.JobStatus{Short: oapi.JobStatusShort(s.Short), UpToDate: s.UpToDate, Messages: msgs}
+	switch s.Short {
+	case slipway.JobRunning, slipway.JobSucceeded, slipway.JobFailed:
+		out.Duration = new(s.Duration.String())
+	case slipway.JobPending, slipway.JobUnknown:
+	}
+	if !s.PreviousSchedule.IsZero() {
+		out.PreviousSchedule = new(s.PreviousSchedule.UTC())
+	}
+	if !s.NextSchedule.IsZero() {
+		out.NextSchedule = new(s.NextSchedule.UTC())
+	}
+	return out
+}
+
+// statusWord is a job state as Toolforge's status_short words it:
+// "Running".
+func statusWord(s slipway.JobState) string {
+	if s == "" {
+		return ""
+	}
+	return strings.ToUpper(string(s[:1])) + string(s[1:])
+}
+
+// orNil returns a pointer to v, or nil for the zero value.
+func orNil[T comparable](v T) *T {
+	var zero T
+	if v == zero {
+		return nil
+	}
+	return &v
+}
+
+// deref returns *p, or the zero value for nil.
+func deref[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
+}
