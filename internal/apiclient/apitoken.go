@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 
 	"slipway.dev/slipway/internal/apiclient/oapiclient"
 	"slipway.dev/slipway/internal/slipway"
@@ -12,43 +13,25 @@ import (
 // APITokenCreate creates a tool-scoped API token (admin token only); the
 // data holds the token, which the server never shows again.
 func (c *Client) APITokenCreate(ctx context.Context, tool, description string) (Envelope, error) {
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
 	body := oapiclient.APITokenCreateRequest{Tool: tool}
 	if description != "" {
 		body.Description = &description
 	}
-	r, err := c.api.CreateAPITokenWithResponse(ctx, body)
-	if err != nil {
-		return c.result(ctx, nil, nil, err)
-	}
-	return c.envelope(r.HTTPResponse, r.Body)
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.CreateAPIToken(ctx, body) })
 }
 
 // APITokenList lists the API tokens of tool, or of every tool for "".
 func (c *Client) APITokenList(ctx context.Context, tool string) (Envelope, error) {
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
 	var params oapiclient.ListAPITokensParams
 	if tool != "" {
 		params.Tool = &tool
 	}
-	r, err := c.api.ListAPITokensWithResponse(ctx, &params)
-	if err != nil {
-		return c.result(ctx, nil, nil, err)
-	}
-	return c.envelope(r.HTTPResponse, r.Body)
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.ListAPITokens(ctx, &params) })
 }
 
 // APITokenRevoke revokes an API token; ENotFound when there is none with id.
 func (c *Client) APITokenRevoke(ctx context.Context, id string) (Envelope, error) {
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
-	r, err := c.api.RevokeAPITokenWithResponse(ctx, id)
-	if err != nil {
-		return c.result(ctx, nil, nil, err)
-	}
-	return c.envelope(r.HTTPResponse, r.Body)
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.RevokeAPIToken(ctx, id) })
 }
 
 // APITokenCreated decodes the data of APITokenCreate: the token's

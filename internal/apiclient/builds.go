@@ -34,48 +34,24 @@ func (e Envelope) Builds() ([]Build, error) {
 
 // BuildList returns the tool's builds, newest first.
 func (c *Client) BuildList(ctx context.Context, tool string) (Envelope, error) {
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
-	r, err := c.api.ListBuildsWithResponse(ctx, tool)
-	if err != nil {
-		return c.result(ctx, nil, nil, err)
-	}
-	return c.envelope(r.HTTPResponse, r.Body)
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.ListBuilds(ctx, tool) })
 }
 
 // BuildGet returns one build; a missing one is an ENotFound error.
 func (c *Client) BuildGet(ctx context.Context, tool, id string) (Envelope, error) {
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
-	r, err := c.api.GetBuildWithResponse(ctx, tool, id)
-	if err != nil {
-		return c.result(ctx, nil, nil, err)
-	}
-	return c.envelope(r.HTTPResponse, r.Body)
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.GetBuild(ctx, tool, id) })
 }
 
 // BuildCancel kills a running build; the data is the build, cancelled or
 // still stopping. A build that is already final is an EConflict error.
 func (c *Client) BuildCancel(ctx context.Context, tool, id string) (Envelope, error) {
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
-	r, err := c.api.CancelBuildWithResponse(ctx, tool, id)
-	if err != nil {
-		return c.result(ctx, nil, nil, err)
-	}
-	return c.envelope(r.HTTPResponse, r.Body)
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.CancelBuild(ctx, tool, id) })
 }
 
 // BuildDelete deletes a finished build; the data is the deleted build. A
 // build that runs or is in use is an EConflict error saying why.
 func (c *Client) BuildDelete(ctx context.Context, tool, id string) (Envelope, error) {
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
-	r, err := c.api.DeleteBuildWithResponse(ctx, tool, id)
-	if err != nil {
-		return c.result(ctx, nil, nil, err)
-	}
-	return c.envelope(r.HTTPResponse, r.Body)
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.DeleteBuild(ctx, tool, id) })
 }
 
 // BuildLogs copies the build's log to w. With follow it streams a running

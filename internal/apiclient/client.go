@@ -27,7 +27,6 @@ type Client struct {
 	timeout    time.Duration
 	httpClient *http.Client
 	trace      io.Writer
-	api        *oapiclient.ClientWithResponses
 	raw        *oapiclient.Client
 	// retryDelay is the first delay before reconnecting an event stream; it
 	// doubles up to 5 s. Tests shorten it.
@@ -82,9 +81,6 @@ func New(baseURL, token string, opts ...Option) (*Client, error) {
 		req.Header.Set("Accept", "application/json")
 		return nil
 	})
-	if c.api, err = oapiclient.NewClientWithResponses(c.baseURL, oapiclient.WithHTTPClient(doer), editor); err != nil {
-		return nil, fmt.Errorf("new client: %w", err)
-	}
 	if c.raw, err = oapiclient.NewClient(c.baseURL, oapiclient.WithHTTPClient(doer), editor); err != nil {
 		return nil, fmt.Errorf("new client: %w", err)
 	}
@@ -205,8 +201,18 @@ func (c *Client) ctx(ctx context.Context) (context.Context, context.CancelFunc) 
 	return context.WithCancel(ctx)
 }
 
-// result turns a generated call's outcome into an Envelope or an error.
-func (c *Client) result(ctx context.Context, resp *http.Response, body []byte, err error) (Envelope, error) {
+// send makes one call of the generated client within the request timeout
+// and decodes the answer (see envelope); an error without a response is a
+// transport error.
+func (c *Client) send(ctx context.Context, call func(context.Context) (*http.Response, error)) (Envelope, error) {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	resp, err := call(ctx)
+	if err != nil {
+		return Envelope{}, c.transportError(ctx, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return Envelope{}, c.transportError(ctx, err)
 	}
@@ -256,48 +262,26 @@ func (c *Client) envelope(resp *http.Response, body []byte) (Envelope, error) {
 
 // ConfigCreate sets the tool's config; body is the config as JSON.
 func (c *Client) ConfigCreate(ctx context.Context, tool string, body []byte) (Envelope, error) {
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
-	r, err := c.api.CreateToolConfigWithBodyWithResponse(ctx, tool, "application/json", bytes.NewReader(body))
-	if err != nil {
-		return c.result(ctx, nil, nil, err)
-	}
-	return c.envelope(r.HTTPResponse, r.Body)
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) {
+		return c.raw.CreateToolConfigWithBody(ctx, tool, "application/json", bytes.NewReader(body))
+	})
 }
 
 // ConfigGet returns the tool's config.
 func (c *Client) ConfigGet(ctx context.Context, tool string) (Envelope, error) {
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
-	r, err := c.api.GetToolConfigWithResponse(ctx, tool)
-	if err != nil {
-		return c.result(ctx, nil, nil, err)
-	}
-	return c.envelope(r.HTTPResponse, r.Body)
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.GetToolConfig(ctx, tool) })
 }
 
 // ConfigGenerate returns a config generated from what is live for the tool
 // (nothing is stored); the warnings say it is an example, and whether it is
 // Toolforge's sample because nothing is live.
 func (c *Client) ConfigGenerate(ctx context.Context, tool string) (Envelope, error) {
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
-	r, err := c.api.GenerateToolConfigWithResponse(ctx, tool)
-	if err != nil {
-		return c.result(ctx, nil, nil, err)
-	}
-	return c.envelope(r.HTTPResponse, r.Body)
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.GenerateToolConfig(ctx, tool) })
 }
 
 // ConfigDelete deletes the tool's config; the data is the deleted config.
 func (c *Client) ConfigDelete(ctx context.Context, tool string) (Envelope, error) {
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
-	r, err := c.api.DeleteToolConfigWithResponse(ctx, tool)
-	if err != nil {
-		return c.result(ctx, nil, nil, err)
-	}
-	return c.envelope(r.HTTPResponse, r.Body)
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.DeleteToolConfig(ctx, tool) })
 }
 
 // DeploymentCreate deploys the tool's config; the data is the new deployment.
@@ -354,40 +338,22 @@ func (c *Client) deploymentCreate(ctx context.Context, tool string, dryRun, forc
 		}
 		body = bytes.NewReader(b)
 	}
-	r, err := c.api.CreateDeploymentWithBodyWithResponse(ctx, tool, params, "application/json", body)
-	if err != nil {
-		return c.result(ctx, nil, nil, err)
-	}
-	return c.envelope(r.HTTPResponse, r.Body)
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) {
+		return c.raw.CreateDeploymentWithBody(ctx, tool, params, "application/json", body)
+	})
 }
 
 // DeploymentList returns the tool's deployments, oldest first.
 func (c *Client) DeploymentList(ctx context.Context, tool string) (Envelope, error) {
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
-	r, err := c.api.ListDeploymentsWithResponse(ctx, tool)
-	if err != nil {
-		return c.result(ctx, nil, nil, err)
-	}
-	return c.envelope(r.HTTPResponse, r.Body)
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.ListDeployments(ctx, tool) })
 }
 
 // DeploymentGet returns one deployment; id may be "latest".
 func (c *Client) DeploymentGet(ctx context.Context, tool, id string) (Envelope, error) {
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
 	if id == "" || id == slipway.DeploymentIDLatest {
-		r, err := c.api.GetLatestDeploymentWithResponse(ctx, tool)
-		if err != nil {
-			return c.result(ctx, nil, nil, err)
-		}
-		return c.envelope(r.HTTPResponse, r.Body)
+		return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.GetLatestDeployment(ctx, tool) })
 	}
-	r, err := c.api.GetDeploymentWithResponse(ctx, tool, id)
-	if err != nil {
-		return c.result(ctx, nil, nil, err)
-	}
-	return c.envelope(r.HTTPResponse, r.Body)
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.GetDeployment(ctx, tool, id) })
 }
 
 // DeploymentCancel cancels a pending or running deployment (id may be
@@ -395,32 +361,16 @@ func (c *Client) DeploymentGet(ctx context.Context, tool, id string) (Envelope, 
 // already cancelled. A deployment that is already final is an EConflict
 // error, a missing one ENotFound.
 func (c *Client) DeploymentCancel(ctx context.Context, tool, id string) (Envelope, error) {
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
 	if id == "" || id == slipway.DeploymentIDLatest {
-		r, err := c.api.CancelLatestDeploymentWithResponse(ctx, tool)
-		if err != nil {
-			return c.result(ctx, nil, nil, err)
-		}
-		return c.envelope(r.HTTPResponse, r.Body)
+		return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.CancelLatestDeployment(ctx, tool) })
 	}
-	r, err := c.api.CancelDeploymentWithResponse(ctx, tool, id)
-	if err != nil {
-		return c.result(ctx, nil, nil, err)
-	}
-	return c.envelope(r.HTTPResponse, r.Body)
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.CancelDeployment(ctx, tool, id) })
 }
 
 // DeploymentDelete deletes a deployment's record (id must be an ID, not
 // "latest").
 func (c *Client) DeploymentDelete(ctx context.Context, tool, id string) (Envelope, error) {
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
-	r, err := c.api.DeleteDeploymentWithResponse(ctx, tool, id)
-	if err != nil {
-		return c.result(ctx, nil, nil, err)
-	}
-	return c.envelope(r.HTTPResponse, r.Body)
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.DeleteDeployment(ctx, tool, id) })
 }
 
 // Health is the server's health.
@@ -434,14 +384,10 @@ type Health struct {
 // Health returns the server's health. A server that answers with its checks
 // is not an error, even when a check failed (503, Status "ERROR").
 func (c *Client) Health(ctx context.Context) (Health, error) {
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
-	r, err := c.api.GetHealthWithResponse(ctx)
-	if err != nil {
-		_, err = c.result(ctx, nil, nil, err)
-		return Health{}, err
+	env, envErr := c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.GetHealth(ctx) })
+	if env.Status == 0 {
+		return Health{}, envErr // not answered
 	}
-	env, envErr := c.envelope(r.HTTPResponse, r.Body)
 	var h Health
 	if len(env.Data) > 0 && json.Unmarshal(env.Data, &h) == nil && h.Status != "" {
 		return h, nil

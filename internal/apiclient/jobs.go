@@ -21,25 +21,17 @@ type Job = oapiclient.Job
 // decode it with [Envelope.Jobs]. Without includeUnset only the fields the
 // user set are sent, as `jobs dump` wants.
 func (c *Client) JobList(ctx context.Context, tool string, includeUnset bool) (Envelope, error) {
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
-	r, err := c.api.ListJobsWithResponse(ctx, tool, &oapiclient.ListJobsParams{IncludeUnset: new(strconv.FormatBool(includeUnset))})
-	if err != nil {
-		return c.result(ctx, nil, nil, err)
-	}
-	return c.envelope(r.HTTPResponse, r.Body)
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) {
+		return c.raw.ListJobs(ctx, tool, &oapiclient.ListJobsParams{IncludeUnset: new(strconv.FormatBool(includeUnset))})
+	})
 }
 
 // JobGet returns one job, {"job": {...}, "messages": {...}}; decode it with
 // [Envelope.Job].
 func (c *Client) JobGet(ctx context.Context, tool, name string, includeUnset bool) (Envelope, error) {
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
-	r, err := c.api.GetJobWithResponse(ctx, tool, name, &oapiclient.GetJobParams{IncludeUnset: new(strconv.FormatBool(includeUnset))})
-	if err != nil {
-		return c.result(ctx, nil, nil, err)
-	}
-	return c.envelope(r.HTTPResponse, r.Body)
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) {
+		return c.raw.GetJob(ctx, tool, name, &oapiclient.GetJobParams{IncludeUnset: new(strconv.FormatBool(includeUnset))})
+	})
 }
 
 // JobLogs copies a job's logs to w: the last lines of each log (all when
@@ -60,8 +52,7 @@ func (c *Client) JobLogs(ctx context.Context, tool, name string, follow bool, li
 	}
 	resp, err := c.raw.GetJobLogs(ctx, tool, name, params)
 	if err != nil {
-		_, err = c.result(ctx, nil, nil, err)
-		return err
+		return c.transportError(ctx, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -83,64 +74,38 @@ func (c *Client) JobLogs(ctx context.Context, tool, name string, follow bool, li
 
 // JobRestart restarts a job's current generation.
 func (c *Client) JobRestart(ctx context.Context, tool, name string) (Envelope, error) {
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
-	r, err := c.api.RestartJobWithResponse(ctx, tool, name)
-	if err != nil {
-		return c.result(ctx, nil, nil, err)
-	}
-	return c.envelope(r.HTTPResponse, r.Body)
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.RestartJob(ctx, tool, name) })
 }
 
 // JobDelete stops a job and forgets it.
 func (c *Client) JobDelete(ctx context.Context, tool, name string) (Envelope, error) {
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
-	r, err := c.api.DeleteJobWithResponse(ctx, tool, name)
-	if err != nil {
-		return c.result(ctx, nil, nil, err)
-	}
-	return c.envelope(r.HTTPResponse, r.Body)
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.DeleteJob(ctx, tool, name) })
 }
 
 // JobFlush deletes every job of the tool.
 func (c *Client) JobFlush(ctx context.Context, tool string) (Envelope, error) {
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
-	r, err := c.api.FlushJobsWithResponse(ctx, tool)
-	if err != nil {
-		return c.result(ctx, nil, nil, err)
-	}
-	return c.envelope(r.HTTPResponse, r.Body)
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.FlushJobs(ctx, tool) })
 }
 
 // JobRun starts an ad-hoc one-off job: cmd with the build of the live
 // component image, at most timeout seconds (0: the server's bound). The
 // answer (201) is {"job": {...}, "messages": {...}}.
 func (c *Client) JobRun(ctx context.Context, tool, name, cmd, image string, timeout int) (Envelope, error) {
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
 	body := oapiclient.RunJobJSONRequestBody{Name: name, Cmd: cmd, Imagename: image}
 	if timeout != 0 {
 		body.Timeout = &timeout
 	}
-	r, err := c.api.RunJobWithResponse(ctx, tool, body)
-	if err != nil {
-		return c.result(ctx, nil, nil, err)
-	}
-	return c.envelope(r.HTTPResponse, r.Body)
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) {
+		return c.raw.RunJob(ctx, tool, body)
+	})
 }
 
 // JobUpsert makes one job be def (a job as JSON), as `jobs load` does; the
 // answer is {"job_changed": bool, "messages": {...}}.
 func (c *Client) JobUpsert(ctx context.Context, tool string, def []byte) (Envelope, error) {
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
-	r, err := c.api.UpsertJobWithBodyWithResponse(ctx, tool, "application/json", bytes.NewReader(def))
-	if err != nil {
-		return c.result(ctx, nil, nil, err)
-	}
-	return c.envelope(r.HTTPResponse, r.Body)
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) {
+		return c.raw.UpsertJobWithBody(ctx, tool, "application/json", bytes.NewReader(def))
+	})
 }
 
 // Jobs decodes the answer of [Client.JobList].

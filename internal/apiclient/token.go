@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"time"
 
 	"slipway.dev/slipway/internal/apiclient/oapiclient"
@@ -12,49 +13,25 @@ import (
 
 // DeployTokenGet returns the tool's deploy token.
 func (c *Client) DeployTokenGet(ctx context.Context, tool string) (Envelope, error) {
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
-	r, err := c.api.GetDeployTokenWithResponse(ctx, tool)
-	if err != nil {
-		return c.result(ctx, nil, nil, err)
-	}
-	return c.envelope(r.HTTPResponse, r.Body)
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.GetDeployToken(ctx, tool) })
 }
 
 // DeployTokenCreate creates the tool's deploy token; EConflict when it has
 // one.
 func (c *Client) DeployTokenCreate(ctx context.Context, tool string) (Envelope, error) {
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
-	r, err := c.api.CreateDeployTokenWithResponse(ctx, tool)
-	if err != nil {
-		return c.result(ctx, nil, nil, err)
-	}
-	return c.envelope(r.HTTPResponse, r.Body)
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.CreateDeployToken(ctx, tool) })
 }
 
 // DeployTokenRefresh replaces the tool's deploy token with a new one;
 // ENotFound when it has none.
 func (c *Client) DeployTokenRefresh(ctx context.Context, tool string) (Envelope, error) {
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
-	r, err := c.api.RefreshDeployTokenWithResponse(ctx, tool)
-	if err != nil {
-		return c.result(ctx, nil, nil, err)
-	}
-	return c.envelope(r.HTTPResponse, r.Body)
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.RefreshDeployToken(ctx, tool) })
 }
 
 // DeployTokenDelete deletes the tool's deploy token; the data is the deleted
 // token. ENotFound when it has none.
 func (c *Client) DeployTokenDelete(ctx context.Context, tool string) (Envelope, error) {
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
-	r, err := c.api.DeleteDeployTokenWithResponse(ctx, tool)
-	if err != nil {
-		return c.result(ctx, nil, nil, err)
-	}
-	return c.envelope(r.HTTPResponse, r.Body)
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.DeleteDeployToken(ctx, tool) })
 }
 
 // DeployToken decodes the data as a deploy token.

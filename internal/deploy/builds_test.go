@@ -2,26 +2,18 @@ package deploy_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river/riverdriver/riversqlite"
-
 	"slipway.dev/slipway/internal/build/localbuild"
 	"slipway.dev/slipway/internal/deploy"
-	"slipway.dev/slipway/internal/git"
-	"slipway.dev/slipway/internal/runner"
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/slipwaytest"
-	"slipway.dev/slipway/internal/store/sqlite"
-	"slipway.dev/slipway/internal/target/localexec"
 	"slipway.dev/slipway/internal/toolconfig"
 )
 
@@ -37,43 +29,7 @@ func setupBuilds(t *testing.T) *buildsBundle {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skipf("git not installed: %v", err)
 	}
-	ctx := t.Context()
-	dir := t.TempDir()
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "slipway.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	driver := riversqlite.New(db.WriteDB())
-	if err := runner.Migrate(ctx, driver); err != nil {
-		t.Fatal(err)
-	}
-	src, err := git.New(git.Config{CacheDir: filepath.Join(dir, "git"), AllowLocal: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	builder, err := localbuild.New(localbuild.Config{Dir: filepath.Join(dir, "builder")}, src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tg, err := localexec.New(localexec.Config{Dir: filepath.Join(dir, "run")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tg.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tg.Stop(context.WithoutCancel(ctx)) })
-	svc := deploy.NewService(db, src, builder, tg, deploy.Config{AllowLocalRepos: true})
-	r, err := runner.New(driver, svc, runner.Config{SingleNode: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc.SetEnqueuer(r)
-	if err := r.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = r.Stop(context.WithoutCancel(ctx)) })
+	svc, builder := deploy.NewHarness(t, deploy.Config{})
 	return &buildsBundle{svc: svc, builder: builder}
 }
 

@@ -21,9 +21,18 @@ import (
 // them: SQLite in a temporary directory, River on the same file, git,
 // the local builder and the local process target.
 type harness struct {
-	svc    *Service
-	db     *sqlite.DB
-	runner *runner.Runner
+	svc     *Service
+	db      *sqlite.DB
+	runner  *runner.Runner
+	builder *localbuild.Builder
+}
+
+// NewHarness is a started harness for the external tests (package
+// deploy_test): the service and its builder.
+func NewHarness(t *testing.T, cfg Config) (*Service, *localbuild.Builder) {
+	t.Helper()
+	h := newHarness(t, cfg, true)
+	return h.svc, h.builder
 }
 
 // newHarness returns a service with cfg (local repositories allowed). With
@@ -75,7 +84,7 @@ func newHarness(t *testing.T, cfg Config, start bool) *harness {
 			_ = r.Stop(sctx)
 		})
 	}
-	return &harness{svc: svc, db: db, runner: r}
+	return &harness{svc: svc, db: db, runner: r, builder: builder}
 }
 
 // waitFinal waits, through the deployment's events, until it is final and
