@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -60,6 +61,10 @@ func (e *env) report(err error) int {
 	case errors.As(err, &usage) || strings.HasPrefix(err.Error(), "unknown command "):
 		fmt.Fprintf(e.stderr, "Error: %v\nRun 'slipway --help' for usage.\n", err)
 		return 2
+	case errors.As(err, &unreach) && isCertificateError(unreach.Err):
+		fmt.Fprintf(e.stderr, "Cannot trust the TLS certificate of the Slipway server at %s: %v\n", unreach.URL, unreach.Err)
+		fmt.Fprintln(e.stderr, "Pass the CA that signed it with --ca (or SLIPWAY_CA, or ca: in the config file).")
+		return 2
 	case errors.As(err, &unreach):
 		fmt.Fprintf(e.stderr, "Cannot reach the Slipway server at %s: is it running? (slipway server)\n", unreach.URL)
 		if e.flags.verbose {
@@ -79,4 +84,11 @@ func (e *env) report(err error) int {
 	}
 	fmt.Fprintf(e.stderr, "Error: %v\n", err)
 	return 1
+}
+
+// isCertificateError reports whether err is a failed verification of the
+// server's TLS certificate.
+func isCertificateError(err error) bool {
+	_, ok := errors.AsType[*tls.CertificateVerificationError](err)
+	return ok
 }
