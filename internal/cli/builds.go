@@ -59,3 +59,23 @@ func printBuild(w io.Writer, b apiclient.Build) {
 		fmt.Fprint(w, indent(strings.TrimSpace(b.Error), "  "))
 	}
 }
+
+// printBuildAnswer prints the answer of a change to a build: with --json
+// the data only (warnings on stderr), else the messages, title (when not
+// empty) and the build.
+func (e *env) printBuildAnswer(env apiclient.Envelope, title string) error {
+	if e.flags.json {
+		e.printMessages(messagesWarningsOnly(env.Messages), nil)
+		return printEnvelope(e.stdout, env, false)
+	}
+	b, err := env.Build()
+	if err != nil {
+		return err
+	}
+	e.printMessages(env.Messages, nil)
+	if title != "" {
+		fmt.Fprintln(e.stdout, title)
+	}
+	printBuild(e.stdout, b)
+	return nil
+}

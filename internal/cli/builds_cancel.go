@@ -21,17 +21,7 @@ other steps are done. A build that is already final cannot be cancelled.`,
 			if err != nil {
 				return err
 			}
-			if e.flags.json {
-				e.printMessages(messagesWarningsOnly(env.Messages), nil)
-				return printEnvelope(e.stdout, env, false)
-			}
-			b, err := env.Build()
-			if err != nil {
-				return err
-			}
-			e.printMessages(env.Messages, nil)
-			printBuild(e.stdout, b)
-			return nil
+			return e.printBuildAnswer(env, "")
 		},
 	}
 }

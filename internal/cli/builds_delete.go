@@ -31,18 +31,7 @@ build, or the one a live component runs, cannot be deleted.`,
 			if err != nil {
 				return err
 			}
-			if e.flags.json {
-				e.printMessages(messagesWarningsOnly(env.Messages), nil)
-				return printEnvelope(e.stdout, env, false)
-			}
-			b, err := env.Build()
-			if err != nil {
-				return err
-			}
-			e.printMessages(env.Messages, nil)
-			fmt.Fprintln(e.stdout, "Deleted build:")
-			printBuild(e.stdout, b)
-			return nil
+			return e.printBuildAnswer(env, "Deleted build:")
 		},
 	}
 	cmd.Flags().BoolVar(&sure, "yes-im-sure", false, "do not ask for confirmation")
