@@ -211,6 +211,10 @@ func (s *Service) JobRunStart(ctx context.Context, tool string, r slipway.JobRun
 	if err := checkJob(def); err != nil {
 		return slipway.Job{}, err
 	}
+	// From the check that the name is free to the record that takes it, one
+	// start at a time: two requests for one name must not both pass.
+	s.jobStart.Lock()
+	defer s.jobStart.Unlock()
 	live, old, err := s.findJob(ctx, tool, r.Name)
 	switch {
 	case slipway.ErrorCode(err) == slipway.ENotFound:

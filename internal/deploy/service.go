@@ -110,6 +110,9 @@ type Service struct {
 	perTool  map[string]chan struct{}
 	events   *broker
 	running  *runningSteps
+	// jobStart serializes starting ad-hoc jobs (per process, like the
+	// cancel registry), so that one name is never taken twice at once.
+	jobStart sync.Mutex
 }
 
 // NewService returns a service over its collaborators. Call SetEnqueuer

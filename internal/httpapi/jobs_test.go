@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -258,6 +259,36 @@ func TestJobsAPI(t *testing.T) { //nolint:tparallel // the steps build on each o
 				t.Errorf("POST %s: %d %s", name, code, body)
 			}
 		}
+		// Simultaneous requests for one name: exactly one starts, the
+		// others get 409 (the service serializes the check and the record).
+		codes := make(chan int, 5)
+		var wg sync.WaitGroup
+		for range cap(codes) {
+			wg.Go(func() {
+				code, _ := b.do(t, "POST", jobsURL, `{"name":"twice","cmd":"sleep 1","imagename":"web"}`, "")
+				codes <- code
+			})
+		}
+		wg.Wait()
+		close(codes)
+		created := 0
+		for code := range codes {
+			switch code {
+			case http.StatusCreated:
+				created++
+			case http.StatusConflict:
+			default:
+				t.Errorf("simultaneous POST: %d", code)
+			}
+		}
+		if created != 1 {
+			t.Errorf("%d of 5 simultaneous runs of one name started, want 1", created)
+		}
+		b.waitShort(t, "twice", "succeeded")
+		if code, body := b.do(t, "DELETE", jobsURL+"/twice", "", ""); code != http.StatusOK {
+			t.Errorf("DELETE twice: %d %s", code, body)
+		}
+
 		// A deployment neither runs nor removes it.
 		b.srv.Deploy(t)
 		if got := names(b.list(t)); got != "adhoc,cron,migrate,web" {
