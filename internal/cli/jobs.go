@@ -187,7 +187,7 @@ func newJobsLogsCmd(e *env) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "logs NAME",
-		Short: "Print a job's logs (text, also with --json)",
+		Short: "Print a job's logs (with --json, one {\"line\": …} object a line)",
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if lines < 0 {
@@ -197,7 +197,14 @@ func newJobsLogsCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return c.JobLogs(cmd.Context(), tool, a[0], follow, lines, e.stdout)
+			if !e.flags.json {
+				return c.JobLogs(cmd.Context(), tool, a[0], follow, lines, e.stdout)
+			}
+			out := &jsonLines{w: e.stdout}
+			if err := c.JobLogs(cmd.Context(), tool, a[0], follow, lines, out); err != nil {
+				return err
+			}
+			return out.Close()
 		},
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing what the job writes (until interrupted)")
