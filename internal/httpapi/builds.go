@@ -138,10 +138,7 @@ func (a *api) handleBuildLogs() http.Handler {
 			a.writeError(w, r, err)
 			return
 		}
-		tw := &textWriter{w: w, rc: http.NewResponseController(w), flush: follow}
-		if follow {
-			_ = tw.rc.SetWriteDeadline(time.Time{}) // a followed log outlives the server's write timeout
-		}
+		tw := newTextWriter(w, follow)
 		err = svc.BuildLogs(r.Context(), tool, r.PathValue("build_id"), follow, tw)
 		switch {
 		case err != nil && !tw.started:
@@ -152,39 +149,6 @@ func (a *api) handleBuildLogs() http.Handler {
 			tw.start() // an empty log
 		}
 	})
-}
-
-// textWriter writes a text/plain response whose header goes out with the
-// first write.
-type textWriter struct {
-	w       http.ResponseWriter
-	rc      *http.ResponseController
-	flush   bool
-	started bool
-}
-
-func (t *textWriter) start() {
-	t.started = true
-	h := t.w.Header()
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
-	if t.flush {
-		h.Set("Cache-Control", "no-cache")
-		h.Set("X-Accel-Buffering", "no")
-	}
-	t.w.WriteHeader(http.StatusOK)
-}
-
-// Write writes p, flushing it when following.
-func (t *textWriter) Write(p []byte) (int, error) {
-	if !t.started {
-		t.start()
-	}
-	n, err := t.w.Write(p)
-	if err == nil && t.flush {
-		err = t.rc.Flush()
-	}
-	return n, err
 }
 
 // buildStatus maps a build's status to Toolforge builds-api's.

@@ -272,11 +272,7 @@ func queryBool(q url.Values, names ...string) (bool, error) {
 		case "false", "0", "no", "off", "f", "n":
 			return false, nil
 		}
-		v := vs[0]
-		if len(v) > 40 {
-			v = v[:40] + "…"
-		}
-		return false, slipway.Errorf(slipway.EInvalid, "Query parameter %s must be a boolean (true or false), got %q.", name, v)
+		return false, slipway.Errorf(slipway.EInvalid, "Query parameter %s must be a boolean (true or false), got %q.", name, clip(vs[0], 40))
 	}
 	return false, nil
 }

@@ -124,14 +124,6 @@ func (a *api) trustedProxy(r *http.Request) (string, bool) {
 	return addr.String(), false
 }
 
-// quoteShort quotes s, cut to 64 bytes, for an error message.
-func quoteShort(s string) string {
-	if len(s) > 64 {
-		s = s[:64] + "…"
-	}
-	return "'" + strings.ToValidUTF8(s, "?") + "'"
-}
-
 // guard wraps next with the check that acc asks for. A request that passes
 // carries its identity in the context (see identityOf) and in the request
 // log.

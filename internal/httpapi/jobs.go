@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"slipway.dev/slipway/internal/httpapi/oapi"
 	"slipway.dev/slipway/internal/slipway"
@@ -138,34 +137,15 @@ func (a *api) handleJobLogs() http.Handler {
 			a.writeError(w, r, err)
 			return
 		}
-		rc := http.NewResponseController(w)
-		if follow {
-			_ = rc.SetWriteDeadline(time.Time{}) // the stream outlives the server's write timeout
-		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-cache")
-		w.Header().Set("X-Accel-Buffering", "no")
-		w.WriteHeader(http.StatusOK)
-		_ = rc.Flush()
-		if err := svc.JobLogs(r.Context(), tool, name, follow, lines, flushWriter{w: w, rc: rc}); err != nil && r.Context().Err() == nil {
+		// The header goes out at once, so that a follower sees the 200
+		// before the job writes anything.
+		tw := newTextWriter(w, follow)
+		tw.start()
+		_ = tw.rc.Flush()
+		if err := svc.JobLogs(r.Context(), tool, name, follow, lines, tw); err != nil && r.Context().Err() == nil {
 			_, _ = a.errorResponse(r, err) // logs it; the response is under way
 		}
 	})
-}
-
-// flushWriter flushes after every write, so that followed logs arrive as
-// they are written.
-type flushWriter struct {
-	w  io.Writer
-	rc *http.ResponseController
-}
-
-func (f flushWriter) Write(b []byte) (int, error) {
-	n, err := f.w.Write(b)
-	if err == nil {
-		err = f.rc.Flush()
-	}
-	return n, err
 }
 
 // queryLines returns the lines query parameter: 0 when absent.
@@ -176,10 +156,7 @@ func queryLines(r *http.Request) (int, error) {
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(v))
 	if err != nil || n < 0 {
-		if len(v) > 40 {
-			v = v[:40] + "…"
-		}
-		return 0, slipway.Errorf(slipway.EInvalid, "Query parameter lines must be a number of lines, at least 0 (0 means all), got %q.", v)
+		return 0, slipway.Errorf(slipway.EInvalid, "Query parameter lines must be a number of lines, at least 0 (0 means all), got %q.", clip(v, 40))
 	}
 	return n, nil
 }
