@@ -100,20 +100,18 @@ func (e *env) expandPath(dir, p string) string {
 }
 
 // tlsConfig returns the TLS settings for the server (nil for the
-// defaults): the CA to trust (--ca, SLIPWAY_CA, the config file's, or the
-// local server's own) and the client certificate (--cert/--key,
-// SLIPWAY_CERT/SLIPWAY_KEY or the config file's). withCert reports whether
-// a client certificate is configured.
-func (e *env) tlsConfig(local bool) (cfg *tls.Config, withCert bool, err error) {
+// defaults): the CA to trust (--ca, SLIPWAY_CA, the config file's, or that
+// of local, the local server, when the CLI talks to it) and the client
+// certificate (--cert/--key, SLIPWAY_CERT/SLIPWAY_KEY or the config
+// file's). withCert reports whether a client certificate is configured.
+func (e *env) tlsConfig(local *serverInfo) (cfg *tls.Config, withCert bool, err error) {
 	cf, err := e.configFile()
 	if err != nil {
 		return nil, false, err
 	}
 	caFile := cmp.Or(e.flags.ca, e.getenv("SLIPWAY_CA"), cf.CA)
-	if caFile == "" && local {
-		if info, err := e.localServer(); err == nil {
-			caFile = info.CA
-		}
+	if caFile == "" && local != nil {
+		caFile = local.CA
 	}
 	certFile := cmp.Or(e.flags.cert, e.getenv("SLIPWAY_CERT"), cf.Cert)
 	keyFile := cmp.Or(e.flags.key, e.getenv("SLIPWAY_KEY"), cf.Key)

@@ -88,20 +88,21 @@ func (e *env) localServer() (serverInfo, error) {
 }
 
 // serverURL returns --url, SLIPWAY_URL, the config file's url, or the url
-// in <data>/server.json; local is true for the last.
-func (e *env) serverURL() (u string, local bool, err error) {
+// in <data>/server.json; local is that file's content in the last case,
+// nil otherwise.
+func (e *env) serverURL() (u string, local *serverInfo, err error) {
 	cf, err := e.configFile()
 	if err != nil {
-		return "", false, err
+		return "", nil, err
 	}
 	if u := cmp.Or(e.flags.url, e.getenv("SLIPWAY_URL"), cf.URL); u != "" {
-		return u, false, nil
+		return u, nil, nil
 	}
 	info, err := e.localServer()
 	if err != nil {
-		return "", false, err
+		return "", nil, err
 	}
-	return info.URL, true, nil
+	return info.URL, &info, nil
 }
 
 // token returns --token, SLIPWAY_TOKEN, the config file's token, or, for a
@@ -143,7 +144,7 @@ func (e *env) apiClient() (*apiclient.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	token, err := e.token(local, withCert)
+	token, err := e.token(local != nil, withCert)
 	if err != nil {
 		return nil, err
 	}
