@@ -144,18 +144,6 @@ func (s *Service) openLog(ctx context.Context, tool string, b slipway.Build, pat
 	}
 }
 
-// sleepCtx waits for d or until ctx ends, whichever is first.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // buildStepRef is a step of an unfinished deployment that builds a key.
 type buildStepRef struct {
 	deployment slipway.Deployment

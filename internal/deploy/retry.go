@@ -28,13 +28,21 @@ func (s *Service) retry(ctx context.Context, note func(string), fn func() error)
 		if note != nil {
 			note(fmt.Sprintf("attempt %d of %d after: %v", attempt+1, s.cfg.Attempts, err))
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if sleepCtx(ctx, wait) != nil {
 			return err
-		case <-t.C:
 		}
 		wait *= 2
+	}
+}
+
+// sleepCtx waits for d or until ctx ends, whichever is first.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
