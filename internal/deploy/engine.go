@@ -438,6 +438,11 @@ func (s *Service) executeRun(ctx context.Context, d slipway.Deployment, cfg slip
 			}
 			return out
 		}
+		if res.TimedOut {
+			// The driver enforces Run.Timeout too and may stop the run just
+			// before rctx ends: the same timeout, reported the same way.
+			return outcome{state: slipway.StepTimedOut, detail: fmt.Sprintf("timed out after %s and was stopped", timeout)}
+		}
 		if res.ExitCode != 0 {
 			return outcome{state: slipway.StepFailed, detail: fmt.Sprintf("exited with status %d after %s%s", res.ExitCode, round(res.Duration), tail(res.LogTail))}
 		}

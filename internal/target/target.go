@@ -52,6 +52,9 @@ type HealthResult struct {
 // RunResult is the outcome of a one-off run.
 type RunResult struct {
 	ExitCode int
+	// TimedOut is true when the driver stopped the run at its
+	// Run.Timeout; ExitCode is then what the stopped process returned.
+	TimedOut bool
 	Duration time.Duration
 	// LogTail is the last lines of output, for status messages.
 	LogTail string

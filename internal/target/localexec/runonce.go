@@ -223,6 +223,7 @@ func (d *Driver) setRunning(c *comp, delta int, last *runRecord) {
 func runResult(rec runRecord, logPath string) target.RunResult {
 	return target.RunResult{
 		ExitCode: rec.ExitCode,
+		TimedOut: rec.TimedOut,
 		Duration: rec.FinishedAt.Sub(rec.StartedAt),
 		LogTail:  tailLines(logPath, logTailLines),
 	}

@@ -241,6 +241,16 @@ func Run(t *testing.T, newDriver func(t *testing.T) target.Driver, makeArtifact 
 		if st := WaitStatus(t, b.d, "tool1", "job", "failed"); st.LastRun == nil || st.LastRun.ExitCode != 7 {
 			t.Errorf("Status(one-off).LastRun = %+v, want exit code 7", st.LastRun)
 		}
+		if res.TimedOut {
+			t.Errorf("RunOnce(exit 7).TimedOut = true, want false")
+		}
+
+		// Run.Timeout stops the run, and the result says so.
+		slow := Spec("tool1", "job", slipway.OneOff, slipway.RunSpec{Command: "exec sleep 3004", Timeout: 1}, b.art)
+		res, err = b.d.RunOnce(ctx, slow, "run-3")
+		if err != nil || !res.TimedOut || res.ExitCode == 0 {
+			t.Errorf("RunOnce(past its timeout) = %+v, %v; want TimedOut, a non-zero exit code and no error", res, err)
+		}
 	})
 
 	t.Run("Remove", func(t *testing.T) {
