@@ -443,6 +443,9 @@ func (s *Service) executeRun(ctx context.Context, d slipway.Deployment, cfg slip
 			// before rctx ends: the same timeout, reported the same way.
 			return outcome{state: slipway.StepTimedOut, detail: fmt.Sprintf("timed out after %s and was stopped", timeout)}
 		}
+		if res.OOMKilled {
+			return outcome{state: slipway.StepFailed, detail: fmt.Sprintf("%s: killed after %s%s", slipway.OutOfMemory(res.MemoryLimit), round(res.Duration), tail(res.LogTail))}
+		}
 		if res.ExitCode != 0 {
 			return outcome{state: slipway.StepFailed, detail: fmt.Sprintf("exited with status %d after %s%s", res.ExitCode, round(res.Duration), tail(res.LogTail))}
 		}

@@ -117,7 +117,13 @@ func (*v1) joinFiles(cg Cgroup) []string {
 }
 
 func (*v1) cloneInto(Cgroup) (*os.File, error) { return nil, nil }
-func (*v1) prefix(Limits) []string             { return nil }
+
+func (l *v1) close() {
+	for _, b := range l.bases {
+		removeEmpty(b)
+	}
+}
+func (*v1) prefix(Limits) []string { return nil }
 
 // v2 enforces limits with the unified hierarchy, which must offer the
 // memory, cpu and pids controllers to this process's cgroup. A tree's
@@ -240,3 +246,5 @@ func (*v2) cloneInto(cg Cgroup) (*os.File, error) {
 }
 
 func (*v2) prefix(Limits) []string { return nil }
+
+func (l *v2) close() { removeEmpty(l.base) }

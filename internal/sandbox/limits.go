@@ -29,6 +29,8 @@ type limiter interface {
 	cloneInto(cg Cgroup) (*os.File, error)
 	// prefix is a command that applies limits l to what it runs (rlimits).
 	prefix(l Limits) []string
+	// close removes the server's cgroup directories that are empty.
+	close()
 }
 
 // Cgroup is the cgroup of one process tree: a directory per hierarchy (one
@@ -132,6 +134,7 @@ func (noLimits) create(string, string, Limits) (Cgroup, error) { return Cgroup{}
 func (noLimits) joinFiles(Cgroup) []string                     { return nil }
 func (noLimits) cloneInto(Cgroup) (*os.File, error)            { return nil, nil }
 func (noLimits) prefix(Limits) []string                        { return nil }
+func (noLimits) close()                                        {}
 
 // rlimits approximates limits per process with prlimit: RLIMIT_DATA for
 // memory (private writable memory, not the resident set), RLIMIT_NPROC for
@@ -152,6 +155,8 @@ func (r rlimits) describe() string {
 func (rlimits) create(string, string, Limits) (Cgroup, error) { return Cgroup{}, nil }
 func (rlimits) joinFiles(Cgroup) []string                     { return nil }
 func (rlimits) cloneInto(Cgroup) (*os.File, error)            { return nil, nil }
+func (rlimits) close()                                        {}
+
 func (r rlimits) prefix(l Limits) []string {
 	args := []string{r.prlimit}
 	if l.MemoryBytes > 0 {
@@ -340,6 +345,21 @@ func cmpName(c string) string {
 		return "v2"
 	}
 	return c
+}
+
+// removeEmpty removes the tool directories under base that hold no
+// cgroup any more, then base itself when it is empty.
+func removeEmpty(base string) {
+	entries, err := os.ReadDir(base)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			_ = syscall.Rmdir(filepath.Join(base, e.Name())) // fails while it has cgroups: they are in use
+		}
+	}
+	_ = syscall.Rmdir(base) // likewise
 }
 
 // writeFile writes one cgroup control file.

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"slipway.dev/slipway/internal/slipway"
 )
 
 // Mode says whether processes are sandboxed.
@@ -175,6 +177,14 @@ func (s *Sandbox) probe(ctx context.Context) error {
 	return nil
 }
 
+// Close removes the cgroup directories of this server that no process tree
+// uses any more. Trees that outlive the server keep theirs.
+func (s *Sandbox) Close() {
+	if s.limits != nil {
+		s.limits.close()
+	}
+}
+
 // Enabled reports whether processes are confined.
 func (s *Sandbox) Enabled() bool { return s.cfg.Mode != Off }
 
@@ -214,7 +224,7 @@ type Limits struct {
 func (l Limits) String() string {
 	var parts []string
 	if l.MemoryBytes > 0 {
-		parts = append(parts, "memory "+FormatBytes(l.MemoryBytes))
+		parts = append(parts, "memory "+slipway.FormatMemory(l.MemoryBytes))
 	}
 	if l.MilliCPU > 0 {
 		parts = append(parts, "cpu "+strconv.FormatFloat(float64(l.MilliCPU)/1000, 'f', -1, 64))
@@ -223,19 +233,6 @@ func (l Limits) String() string {
 		parts = append(parts, "pids "+strconv.FormatInt(l.Pids, 10))
 	}
 	return strings.Join(parts, ", ")
-}
-
-// FormatBytes writes n the way Kubernetes quantities do: 64Mi, 1Gi, 1536Ki.
-func FormatBytes(n int64) string {
-	for _, u := range []struct {
-		suffix string
-		size   int64
-	}{{"Ti", 1 << 40}, {"Gi", 1 << 30}, {"Mi", 1 << 20}, {"Ki", 1 << 10}} {
-		if n >= u.size && n%u.size == 0 {
-			return strconv.FormatInt(n/u.size, 10) + u.suffix
-		}
-	}
-	return strconv.FormatInt(n, 10)
 }
 
 // Process is one process tree to start.

@@ -3,6 +3,7 @@ package sandbox_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,10 +24,11 @@ func newSandbox(t *testing.T) *sandbox.Sandbox {
 		t.Skip("bubblewrap is not installed (make deps installs it)")
 	}
 	dir := t.TempDir()
-	sb, err := sandbox.New(t.Context(), sandbox.Config{Dir: filepath.Join(dir, "sandbox"), Name: "test-" + strconv.Itoa(os.Getpid()) + "-" + filepath.Base(dir)})
+	sb, err := sandbox.New(t.Context(), sandbox.Config{Dir: filepath.Join(dir, "sandbox"), Name: "test-" + strconv.Itoa(os.Getpid()) + "-" + filepath.Base(dir), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatalf("sandbox: %v", err)
 	}
+	t.Cleanup(sb.Close)
 	return sb
 }
 
@@ -145,7 +147,7 @@ func TestSandbox_UIDsPerTool(t *testing.T) {
 		t.Skip("a uid per tool needs root")
 	}
 	dir := t.TempDir()
-	cfg := sandbox.Config{Mode: sandbox.Bubblewrap, Dir: dir, Name: "uids-" + filepath.Base(dir), Limits: "none"}
+	cfg := sandbox.Config{Mode: sandbox.Bubblewrap, Dir: dir, Name: "uids-" + filepath.Base(dir), Limits: "none", Logger: slog.New(slog.DiscardHandler)}
 	if _, err := exec.LookPath("bwrap"); err != nil {
 		t.Skip("bubblewrap is not installed")
 	}

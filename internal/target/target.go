@@ -23,8 +23,10 @@ type Spec struct {
 	SpecHash string
 	Artifact slipway.Artifact
 	// Env is extra environment for the processes (PORT and the like are
-	// set by the driver).
-	Env map[string]string
+	// set by the driver): the tool's variables and secrets. A driver never
+	// persists it (a Kubernetes driver keeps it in a Secret); it is given
+	// again with every Apply, RunOnce and Restore.
+	Env map[string]string `json:"-"`
 	// RestartToken, when not empty and different from the token of the
 	// running generation, makes Apply restart a component whose spec and
 	// artifact are unchanged (force_run). The deployment ID serves: a step
@@ -55,7 +57,11 @@ type RunResult struct {
 	// TimedOut is true when the driver stopped the run at its
 	// Run.Timeout; ExitCode is then what the stopped process returned.
 	TimedOut bool
-	Duration time.Duration
+	// OOMKilled is true when the run was killed for reaching its memory
+	// limit, MemoryLimit (bytes, 0 when unknown).
+	OOMKilled   bool
+	MemoryLimit int64
+	Duration    time.Duration
 	// LogTail is the last lines of output, for status messages.
 	LogTail string
 }
@@ -96,6 +102,7 @@ type RunSummary struct {
 	FinishedAt time.Time
 	ExitCode   int
 	TimedOut   bool
+	OOMKilled  bool
 }
 
 // LogOptions select log output.

@@ -1,14 +1,13 @@
 package localexec
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
 	"net/http"
-	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"slipway.dev/slipway/internal/slipway"
@@ -72,11 +71,13 @@ func (d *Driver) WaitHealthy(ctx context.Context, tool, name string) (target.Hea
 			return *h, nil
 		}
 		var looping []int
+		var oom int64
 		exited := false
 		targets := make([]probeTarget, 0, len(c.replicas))
 		for _, r := range c.replicas {
 			if r.crashLooping(d.cfg.StartupTimeout) {
 				looping = append(looping, r.index)
+				oom = max(oom, r.lastOOM)
 			}
 			exited = exited || len(r.exits) > 0
 			t := probeTarget{index: r.index, port: r.port}
@@ -90,8 +91,12 @@ func (d *Driver) WaitHealthy(ctx context.Context, tool, name string) (target.Hea
 		c.mu.Unlock()
 
 		if len(looping) > 0 {
-			return fail(fmt.Errorf("crash loop (replica %s exited %d times)%s",
-				joinInts(looping), crashLoopExits, d.logTail(tool, name, looping)))
+			why := ""
+			if oom > 0 {
+				why = ", the last time " + slipway.OutOfMemory(oom)
+			}
+			return fail(fmt.Errorf("crash loop (replica %s exited %d times%s)%s",
+				joinInts(looping), crashLoopExits, why, d.logTail(tool, name, looping)))
 		}
 		ok, msg, wait := d.probeAll(ctx, spec, targets)
 		if ok {
@@ -213,15 +218,21 @@ func (d *Driver) probeScript(ctx context.Context, spec target.Spec, port int) er
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", spec.Component.Run.HealthCheckScript)
-	cmd.Dir = spec.Artifact.Dir
-	cmd.Env = env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = time.Second
-	out, err := cmd.CombinedOutput()
+	// The script runs like the component: in the tool's sandbox, with the
+	// component's limits, in a cgroup of its own.
+	var out bytes.Buffer
+	p := d.process(spec, env, "health-"+newInstanceID(), &out, &out, nil)
+	p.Command = spec.Component.Run.HealthCheckScript
+	cmd, err := d.sb.Command(ctx, p)
 	if err != nil {
-		if s := strings.TrimSpace(string(out)); s != "" {
+		return fmt.Errorf("health check script: %w", err)
+	}
+	cmd.WaitDelay = time.Second
+	err = cmd.Run()
+	cmd.Cgroup.Kill()
+	cmd.Cgroup.Remove()
+	if err != nil {
+		if s := strings.TrimSpace(out.String()); s != "" {
 			return fmt.Errorf("health check script: %w: %s", err, lastLine(s))
 		}
 		return fmt.Errorf("health check script: %w", err)

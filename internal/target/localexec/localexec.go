@@ -19,6 +19,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"slipway.dev/slipway/internal/sandbox"
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/target"
 )
@@ -58,8 +59,14 @@ type Config struct {
 	// ProxyBaseURL returns where a tool's published component answers, e.g.
 	// "http://<tool>.localhost:8080/", for [target.Status].URL; default none.
 	ProxyBaseURL func(tool string) string
-	// Path is the PATH given to processes; default the server's $PATH.
+	// Path is the PATH given to processes when the sandbox is off; default
+	// the server's $PATH. Sandboxed processes get the sandbox's.
 	Path string
+	// Sandbox confines the processes; default a sandbox that is off.
+	Sandbox *sandbox.Sandbox
+	// Limits returns the limits of a component's processes (its memory and
+	// cpu with the server's defaults); default none.
+	Limits func(spec target.Spec) sandbox.Limits
 }
 
 // Driver runs components as processes on this host. Create it with [New];
@@ -75,6 +82,7 @@ type Driver struct {
 	cfg    Config
 	logger *slog.Logger
 	probe  *http.Client
+	sb     *sandbox.Sandbox
 
 	mu       sync.Mutex
 	started  bool
@@ -164,9 +172,17 @@ func New(cfg Config) (*Driver, error) {
 		cfg.Path = cmp.Or(os.Getenv("PATH"), "/usr/local/bin:/usr/bin:/bin")
 	}
 	logger := cmp.Or(cfg.Logger, slog.Default()).With("component", "localexec")
+	sb := cfg.Sandbox
+	if sb == nil {
+		var err error
+		if sb, err = sandbox.New(context.Background(), sandbox.Config{Mode: sandbox.Off}); err != nil {
+			return nil, fmt.Errorf("localexec: %w", err)
+		}
+	}
 	return &Driver{
 		cfg:      cfg,
 		logger:   logger,
+		sb:       sb,
 		probe:    &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		comps:    map[compKey]*comp{},
 		inflight: map[string]*inflightRun{},
@@ -191,7 +207,9 @@ func (d *Driver) Start(ctx context.Context) error {
 	if err := os.MkdirAll(d.cfg.Dir, 0o700); err != nil {
 		return fmt.Errorf("localexec: start: %w", err)
 	}
-	d.logger.WarnContext(ctx, "processes run unconfined as the server's user", "uid", os.Getuid())
+	if !d.sb.Enabled() {
+		d.logger.WarnContext(ctx, "processes run unconfined as the server's user", "uid", os.Getuid())
+	}
 	d.ctx, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	d.cron = cron.New(cron.WithLocation(time.UTC), cron.WithLogger(cron.DiscardLogger))
 	paths, err := filepath.Glob(filepath.Join(d.cfg.Dir, "*", "*", "state.json"))
@@ -270,7 +288,7 @@ func (d *Driver) load(ctx context.Context, c *comp, st stateFile, found map[stri
 	live, foundByID := 0, false
 	for _, rs := range st.Replicas {
 		var p *proc
-		if ap, err := adoptRecorded(rs.PID, rs.PGID, rs.StartTime, rs.Instance, rs.StartedAt, found); err == nil {
+		if ap, err := adoptRecorded(rs.PID, rs.PGID, rs.StartTime, rs.Instance, rs.StartedAt, rs.Cgroup, found); err == nil {
 			p = ap
 			live++
 			foundByID = foundByID || ap.pid != rs.PID
@@ -302,7 +320,7 @@ func (d *Driver) load(ctx context.Context, c *comp, st stateFile, found map[stri
 
 // adoptRecorded adopts the process recorded with pid and start time, or
 // when it is gone the process found for instance.
-func adoptRecorded(pid, pgid int, start uint64, instance string, startedAt time.Time, found map[string]procInfo) (*proc, error) {
+func adoptRecorded(pid, pgid int, start uint64, instance string, startedAt time.Time, cg sandbox.Cgroup, found map[string]procInfo) (*proc, error) {
 	if !alive(pid, start) {
 		f, ok := found[instance]
 		if instance == "" || !ok {
@@ -310,7 +328,7 @@ func adoptRecorded(pid, pgid int, start uint64, instance string, startedAt time.
 		}
 		pid, pgid, start = f.pid, f.pgid, f.start
 	}
-	return adopt(pid, pgid, start, startedAt)
+	return adopt(pid, pgid, start, startedAt, cg)
 }
 
 // takeOrphan returns and forgets the process Start found for instance.
@@ -512,6 +530,11 @@ func (d *Driver) Apply(ctx context.Context, spec target.Spec) (target.ApplyResul
 	wasActive := c.active
 	c.mu.Unlock()
 	if same {
+		// The environment is not kept on disk: an adopted component gets it
+		// back here, for the restarts its supervisor makes.
+		c.mu.Lock()
+		c.spec.Env = spec.Env
+		c.mu.Unlock()
 		return target.ApplyResult{Changed: false, Message: "already up to date"}, nil
 	}
 	if wasActive {
@@ -663,7 +686,7 @@ func (d *Driver) saveErr(c *comp) error {
 	for _, r := range c.replicas {
 		rs := replicaState{Index: r.index, Instance: r.instance, Port: r.port, Restarts: r.restarts, StartedAt: r.intentAt}
 		if r.proc != nil {
-			rs.PID, rs.PGID, rs.StartTime, rs.StartedAt = r.proc.pid, r.proc.pgid, r.proc.start, r.proc.startedAt
+			rs.PID, rs.PGID, rs.StartTime, rs.StartedAt, rs.Cgroup = r.proc.pid, r.proc.pgid, r.proc.start, r.proc.startedAt, r.proc.cg
 		}
 		st.Replicas = append(st.Replicas, rs)
 	}
@@ -671,15 +694,14 @@ func (d *Driver) saveErr(c *comp) error {
 	return writeJSON(d.statePath(c.tool, c.name), st)
 }
 
-// env returns the environment of a process of spec; port 0 sets no PORT.
-func (d *Driver) env(spec target.Spec, port int) ([]string, error) {
-	home := d.cfg.HomeDir(spec.Tool)
-	if err := os.MkdirAll(home, 0o700); err != nil {
+// env returns the environment of a process of spec (HOME is the
+// sandbox's); port 0 sets no PORT. It also makes the tool's home.
+func (d *Driver) env(spec target.Spec, port int) (map[string]string, error) {
+	if err := d.sb.PrepareDir(spec.Tool, d.cfg.HomeDir(spec.Tool)); err != nil {
 		return nil, fmt.Errorf("home: %w", err)
 	}
-	m := map[string]string{"PATH": d.cfg.Path, "LANG": "C.UTF-8"}
+	m := map[string]string{"PATH": d.sb.Path(d.cfg.Path), "LANG": "C.UTF-8"}
 	maps.Copy(m, spec.Env)
-	m["HOME"] = home
 	m["TOOL_NAME"] = spec.Tool
 	m["COMPONENT"] = spec.Component.Name
 	if port > 0 {
@@ -687,22 +709,17 @@ func (d *Driver) env(spec target.Spec, port int) ([]string, error) {
 	} else {
 		delete(m, "PORT")
 	}
-	env := make([]string, 0, len(m))
-	for k, v := range m {
-		env = append(env, k+"="+v)
-	}
-	slices.Sort(env)
-	return env, nil
+	return m, nil
 }
 
-// argv returns the command line of spec: a Procfile entry or a shell
-// command.
-func argv(spec target.Spec) []string {
+// command returns the command line of spec: a Procfile entry or a shell
+// command, run by /bin/sh -c.
+func command(spec target.Spec) string {
 	cmd := spec.Component.Run.Command
 	if p, ok := spec.Artifact.Processes[cmd]; ok && p != "" {
 		cmd = p
 	}
-	return []string{"/bin/sh", "-c", cmd}
+	return cmd
 }
 
 // track counts a one-off run in d.wg; ok is false once the driver stops.

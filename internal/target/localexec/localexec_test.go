@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"slipway.dev/slipway/internal/sandbox"
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/target"
 	"slipway.dev/slipway/internal/target/localexec"
@@ -29,12 +31,42 @@ import (
 
 func newDriver(t *testing.T, dir string) *localexec.Driver {
 	t.Helper()
+	return newDriverWith(t, dir, nil, nil)
+}
+
+// newSandboxedDriver returns a driver whose processes run in a real
+// sandbox, with limits from the run spec's memory ("64Mi" and the like, in
+// bytes with a Mi suffix only) — or skips when bubblewrap is missing.
+func newSandboxedDriver(t *testing.T, dir string) *localexec.Driver {
+	t.Helper()
+	if _, err := exec.LookPath("bwrap"); err != nil {
+		t.Skip("bubblewrap is not installed (make deps installs it)")
+	}
+	sb, err := sandbox.New(t.Context(), sandbox.Config{Dir: filepath.Join(dir, ".sandbox"), Name: "localexec-" + filepath.Base(filepath.Dir(dir)) + "-" + filepath.Base(dir), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatalf("sandbox: %v", err)
+	}
+	t.Cleanup(sb.Close) // after the driver stopped (cleanups run last first)
+	return newDriverWith(t, dir, sb, func(spec target.Spec) sandbox.Limits {
+		var l sandbox.Limits
+		if mi, ok := strings.CutSuffix(spec.Component.Run.Memory, "Mi"); ok {
+			n, _ := strconv.ParseInt(mi, 10, 64)
+			l.MemoryBytes = n << 20
+		}
+		return l
+	})
+}
+
+func newDriverWith(t *testing.T, dir string, sb *sandbox.Sandbox, limits func(target.Spec) sandbox.Limits) *localexec.Driver {
+	t.Helper()
 	d, err := localexec.New(localexec.Config{
 		Dir:          dir,
 		Logger:       slog.New(slog.DiscardHandler),
 		StopTimeout:  3 * time.Second,
 		HealthyAfter: 300 * time.Millisecond,
 		ProxyBaseURL: func(tool string) string { return "http://" + tool + ".localhost:8080/" },
+		Sandbox:      sb,
+		Limits:       limits,
 	})
 	if err != nil {
 		t.Fatalf("New() error: %v", err)
@@ -53,6 +85,10 @@ func newDriver(t *testing.T, dir string) *localexec.Driver {
 func makeArtifact(t *testing.T, files map[string]string) slipway.Artifact {
 	t.Helper()
 	dir := t.TempDir()
+	// Like an artifact of the builder: readable by the tool's uid.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
@@ -63,6 +99,74 @@ func makeArtifact(t *testing.T, files map[string]string) slipway.Artifact {
 
 func TestDriver_Conformance(t *testing.T) {
 	targettest.Run(t, func(t *testing.T) target.Driver { return newDriver(t, t.TempDir()) }, makeArtifact)
+}
+
+// The same suite with every process in a real sandbox.
+func TestDriver_Conformance_Sandboxed(t *testing.T) {
+	targettest.Run(t, func(t *testing.T) target.Driver { return newSandboxedDriver(t, t.TempDir()) }, makeArtifact)
+}
+
+// Ensure a sandboxed component cannot write its artifact, and that one
+// killed for reaching its memory limit is reported as such, not as a
+// vague crash: in the run's result, the status and the crash loop error.
+func TestDriver_SandboxedLimits(t *testing.T) {
+	t.Parallel()
+	d := newSandboxedDriver(t, t.TempDir())
+	art := makeArtifact(t, map[string]string{"data.txt": "original\n"})
+
+	res, err := d.RunOnce(t.Context(), targettest.Spec("tool1", "writer", slipway.OneOff, slipway.RunSpec{
+		Command: `echo tampered >data.txt || echo "write refused"; cat data.txt`,
+	}, art), "w1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(res.LogTail, "write refused") || !strings.Contains(res.LogTail, "original") {
+		t.Errorf("the artifact was writable:\n%s", res.LogTail)
+	}
+	if b, _ := os.ReadFile(filepath.Join(art.Dir, "data.txt")); string(b) != "original\n" {
+		t.Errorf("data.txt = %q", b)
+	}
+
+	if !sandboxHasCgroups(t) {
+		t.Skip("no cgroup limits on this host")
+	}
+	hog := `python3 -c "b = bytearray(b'x' * (300 << 20)); print('allocated')"`
+	res, err = d.RunOnce(t.Context(), targettest.Spec("tool1", "hog", slipway.OneOff, slipway.RunSpec{Command: hog, Memory: "64Mi"}, art), "h1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.OOMKilled || res.MemoryLimit != 64<<20 || res.ExitCode != 137 {
+		t.Errorf("RunOnce(hog) = %+v, want OOMKilled with the 64Mi limit", res)
+	}
+	st, _, _ := d.Status(t.Context(), "tool1", "hog")
+	if !strings.Contains(st.Message, "out of memory: limit 64Mi") {
+		t.Errorf("status message = %q", st.Message)
+	}
+
+	targettest.MustApply(t, d, targettest.Spec("tool1", "hogd", slipway.Continuous, slipway.RunSpec{
+		Command: hog + ` && touch "$HOME/allocated" && exec sleep 300`, HealthCheckScript: `test -f "$HOME/allocated"`, Memory: "64Mi",
+	}, art))
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	_, err = d.WaitHealthy(ctx, "tool1", "hogd")
+	if err == nil || !strings.Contains(err.Error(), "crash loop") || !strings.Contains(err.Error(), "out of memory: limit 64Mi") {
+		t.Errorf("WaitHealthy(hogd) = %v, want a crash loop out of memory", err)
+	}
+	if st, _, _ := d.Status(t.Context(), "tool1", "hogd"); !strings.Contains(st.Message, "last exit: out of memory: limit 64Mi") {
+		t.Errorf("status message = %q", st.Message)
+	}
+}
+
+// sandboxHasCgroups reports whether a sandbox here enforces limits with
+// cgroups.
+func sandboxHasCgroups(t *testing.T) bool {
+	t.Helper()
+	sb, err := sandbox.New(t.Context(), sandbox.Config{Dir: t.TempDir(), Name: "probe-" + strconv.Itoa(os.Getpid()), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return false
+	}
+	defer sb.Close()
+	return strings.HasPrefix(sb.LimitsBackend(), "cgroup")
 }
 
 var webRun = slipway.RunSpec{Command: "web", Port: 8000, HealthCheckHTTP: "/", Publish: "/"}

@@ -7,20 +7,24 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"net"
 	"os"
-	"os/exec"
-	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"slipway.dev/slipway/internal/sandbox"
+	"slipway.dev/slipway/internal/target"
 )
 
-// proc is one running (or finished) process: either our child, reaped with
-// Wait, or an adopted process watched through a pidfd.
+// proc is one running (or finished) process tree: either our child, reaped
+// with Wait, or an adopted process watched through a pidfd. The process is
+// the tree's leader: the sandbox's monitor (or, unsandboxed, the command's
+// shell), a session and process group leader.
 type proc struct {
 	pid, pgid int
 	// start is field 22 of /proc/<pid>/stat, to tell the process from a
@@ -28,11 +32,25 @@ type proc struct {
 	start     uint64
 	startedAt time.Time
 	adopted   bool
+	// cg is the tree's cgroup (zero without cgroups).
+	cg sandbox.Cgroup
 
 	exited chan struct{} // closed once the process has exited
 	// exitCode is valid after exited is closed: the exit status, 128+signal
 	// when killed, -1 when unknown (adopted processes).
 	exitCode int
+	// oom is valid after exited is closed: the tree was killed for
+	// reaching its memory limit.
+	oom bool
+}
+
+// ended records how p's tree ended and lets go of its cgroup: what is left
+// of the tree is killed first. Called once the leader has exited.
+func (p *proc) ended() {
+	sandbox.Kill(p.pgid, p.cg)
+	p.oom = p.cg.OOMKilled()
+	p.cg.Remove()
+	close(p.exited)
 }
 
 // instanceEnv is the environment variable holding a process's instance ID:
@@ -47,11 +65,6 @@ func newInstanceID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
 	return hex.EncodeToString(b[:])
-}
-
-// withInstance returns env with instanceEnv set to id.
-func withInstance(env []string, id string) []string {
-	return append(slices.Clone(env), instanceEnv+"="+id)
 }
 
 // spawnedFunc, when set (by tests), is called right after d spawned a
@@ -76,90 +89,158 @@ func findInstances(ids map[string]bool) map[string]procInfo {
 	if err != nil {
 		return nil
 	}
-	prefix := []byte(instanceEnv + "=")
 	self := os.Getpid()
 	found := map[string]procInfo{}
+	// A process caught in an execve (the sandbox's launcher execs right
+	// after the spawn) shows an empty environment for a moment: look again.
+	var blank []int
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || pid == self {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err != nil || !bytes.Contains(b, prefix) {
-			continue
+		if ok := matchInstance(pid, ids, found); !ok && !kernelThread(pid) {
+			blank = append(blank, pid)
 		}
-		var id string
-		for kv := range bytes.SplitSeq(b, []byte{0}) {
-			if v, ok := bytes.CutPrefix(kv, prefix); ok {
-				id = string(v) // the last one wins, as with getenv
+	}
+	for i := 0; i < 20 && len(blank) > 0; i++ {
+		time.Sleep(5 * time.Millisecond)
+		again := blank[:0]
+		for _, pid := range blank {
+			if !matchInstance(pid, ids, found) {
+				again = append(again, pid)
 			}
 		}
-		if !ids[id] {
-			continue
-		}
-		start, state, pgid, err := procStatFull(pid)
-		if err != nil || state == 'Z' || state == 'X' {
-			continue
-		}
-		p := procInfo{pid: pid, pgid: pgid, start: start}
-		if cur, ok := found[id]; ok {
-			curLeader, leader := cur.pid == cur.pgid, p.pid == p.pgid
-			if curLeader && !leader || curLeader == leader && cur.start <= p.start {
-				continue
-			}
-		}
-		found[id] = p
+		blank = again
 	}
 	return found
 }
 
-// spawn starts argv, a /bin/sh -c command line, in dir with env, in its
-// own process group, its output appended to logPath by the child itself.
-// Unless marker is empty, the shell first logs "--- started pid <pid> "
-// and marker: the child writes it, so that it is in the log whenever the
-// process ran, even when the server died right after the spawn.
+// matchInstance adds pid to found when its environment names one of ids
+// and it is a better pick than the one found before (see findInstances).
+// It reports false when the environment was empty (worth another look).
+func matchInstance(pid int, ids map[string]bool, found map[string]procInfo) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	if err != nil {
+		return true // gone, or another user's: nothing to look at again
+	}
+	if len(b) == 0 {
+		return false
+	}
+	prefix := []byte(instanceEnv + "=")
+	if !bytes.Contains(b, prefix) {
+		return true
+	}
+	var id string
+	for kv := range bytes.SplitSeq(b, []byte{0}) {
+		if v, ok := bytes.CutPrefix(kv, prefix); ok {
+			id = string(v) // the last one wins, as with getenv
+		}
+	}
+	if !ids[id] {
+		return true
+	}
+	start, state, pgid, err := procStatFull(pid)
+	if err != nil || state == 'Z' || state == 'X' {
+		return true
+	}
+	p := procInfo{pid: pid, pgid: pgid, start: start}
+	if cur, ok := found[id]; ok {
+		curLeader, leader := cur.pid == cur.pgid, p.pid == p.pgid
+		if curLeader && !leader || curLeader == leader && cur.start <= p.start {
+			return true
+		}
+	}
+	found[id] = p
+	return true
+}
+
+// kernelThread reports whether pid is a kernel thread (PF_KTHREAD in the
+// flags of /proc/<pid>/stat), whose environment is always empty.
+func kernelThread(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true // gone: nothing to look at again
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return true
+	}
+	f := bytes.Fields(b[i+1:])
+	if len(f) < 7 {
+		return true
+	}
+	flags, err := strconv.ParseUint(string(f[6]), 10, 64)
+	return err != nil || flags&0x00200000 != 0
+}
+
+// spawn starts one process tree of spec in the tool's sandbox: its command
+// with instance ID instance (the tree's cgroup is named after it) and the
+// environment env, its output appended to logPath by the process itself.
+// Unless marker is empty, the launcher first logs "--- started pid <pid> "
+// and marker: the process writes it, so that it is in the log whenever the
+// process ran, even when the server died right after the spawn. A non-nil
+// status file receives the command's exit status when it ends.
 //
 // The process deliberately outlives ctx (and the server: a later one adopts
 // it): ctx only carries values, and the process is ended by [stopProc]
-// (SIGTERM to its group, then SIGKILL), never by a cancellation.
-func spawn(ctx context.Context, argv []string, dir string, env []string, logPath string, marker string) (*proc, error) {
-	if len(argv) < 3 || argv[0] != "/bin/sh" || argv[1] != "-c" {
-		return nil, fmt.Errorf("spawn %q: not a /bin/sh -c command", argv)
-	}
+// (SIGTERM to the app, then SIGKILL to the tree), never by a cancellation.
+func (d *Driver) spawn(ctx context.Context, spec target.Spec, env map[string]string, instance, logPath, marker string, status *os.File) (*proc, error) {
 	f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open log: %w", err)
 	}
 	defer f.Close()
-	if marker != "" {
-		argv = slices.Clone(argv)
-		argv[2] = `printf '%s\n' "--- started pid $$ "` + shellQuote(marker) + "\n" + argv[2]
+	env = maps.Clone(env)
+	env[instanceEnv] = instance
+	sp := d.process(spec, env, instance, f, f, status)
+	sp.Marker = marker
+	cmd, err := d.sb.Command(context.WithoutCancel(ctx), sp)
+	if err != nil {
+		return nil, err
 	}
-	cmd := exec.CommandContext(context.WithoutCancel(ctx), argv[0], argv[1:]...)
-	cmd.Dir = dir
-	cmd.Env = env
-	cmd.Stdout = f
-	cmd.Stderr = f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	now := time.Now()
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", argv[0], err)
+		return nil, fmt.Errorf("start: %w", err)
 	}
-	p := &proc{pid: cmd.Process.Pid, pgid: cmd.Process.Pid, startedAt: now, exited: make(chan struct{})}
+	p := &proc{pid: cmd.Process.Pid, pgid: cmd.Process.Pid, startedAt: now, cg: cmd.Cgroup, exited: make(chan struct{})}
 	if st, _, err := procStat(p.pid); err == nil {
 		p.start = st
 	}
 	go func() {
 		err := cmd.Wait()
 		p.exitCode = exitCode(cmd.ProcessState, err)
-		close(p.exited)
+		p.ended()
 	}()
 	return p, nil
 }
 
-// shellQuote quotes s as one sh word.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+// process returns the sandboxed process of spec: its command in the
+// artifact (read-only at /app), with the tool's home, within the
+// component's limits; unit names its cgroup (empty: none).
+func (d *Driver) process(spec target.Spec, env map[string]string, unit string, stdout, stderr io.Writer, status *os.File) sandbox.Process {
+	art := sandbox.Mount{Source: spec.Artifact.Dir, Target: sandbox.AppDir}
+	return sandbox.Process{
+		Tool:       spec.Tool,
+		Unit:       unit,
+		Command:    command(spec),
+		Env:        env,
+		Dir:        d.sb.Inside(art),
+		Mounts:     []sandbox.Mount{art},
+		Home:       d.cfg.HomeDir(spec.Tool),
+		Limits:     d.limits(spec),
+		Stdout:     stdout,
+		Stderr:     stderr,
+		StatusFile: status,
+	}
+}
+
+// limits returns the limits of spec's processes.
+func (d *Driver) limits(spec target.Spec) sandbox.Limits {
+	if d.cfg.Limits == nil {
+		return sandbox.Limits{}
+	}
+	return d.cfg.Limits(spec)
 }
 
 func exitCode(ps *os.ProcessState, err error) int {
@@ -181,7 +262,7 @@ func exitCode(ps *os.ProcessState, err error) int {
 // adopt watches a process that is not our child (left by a previous server)
 // through a pidfd. It fails when the process is gone or its start time does
 // not match (the pid was reused).
-func adopt(pid, pgid int, start uint64, startedAt time.Time) (*proc, error) {
+func adopt(pid, pgid int, start uint64, startedAt time.Time, cg sandbox.Cgroup) (*proc, error) {
 	fd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
 		return nil, fmt.Errorf("pidfd open %d: %w", pid, err)
@@ -192,9 +273,9 @@ func adopt(pid, pgid int, start uint64, startedAt time.Time) (*proc, error) {
 		_ = unix.Close(fd) // nothing to do about a failed close of a pidfd we no longer use
 		return nil, fmt.Errorf("adopt %d: %w", pid, os.ErrProcessDone)
 	}
-	p := &proc{pid: pid, pgid: pgid, start: start, startedAt: startedAt, adopted: true, exited: make(chan struct{}), exitCode: -1}
+	p := &proc{pid: pid, pgid: pgid, start: start, startedAt: startedAt, adopted: true, cg: cg, exited: make(chan struct{}), exitCode: -1}
 	go func() {
-		defer close(p.exited)
+		defer p.ended()
 		defer unix.Close(fd)
 		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 		for {
@@ -289,18 +370,19 @@ func groupAlive(pgid int) bool {
 	return false
 }
 
-// stopProc ends p's process group: SIGTERM, then SIGKILL once grace has
-// passed while anything of the group still runs. It returns when the leader
-// has exited (or, in the worst case, some seconds after SIGKILL).
+// stopProc ends p's process tree: SIGTERM to the app, then SIGKILL to
+// the whole tree once grace has passed while anything of it still runs. It
+// returns when the leader has exited (or, in the worst case, some seconds
+// after SIGKILL).
 func stopProc(p *proc, grace time.Duration) {
-	_ = syscall.Kill(-p.pgid, syscall.SIGTERM)
+	sandbox.Terminate(p.pgid, p.cg)
 	deadline := time.NewTimer(grace)
 	defer deadline.Stop()
 	select {
 	case <-p.exited:
 		killGroupAfter(p.pgid, deadline)
 	case <-deadline.C:
-		_ = syscall.Kill(-p.pgid, syscall.SIGKILL)
+		sandbox.Kill(p.pgid, p.cg)
 	}
 	select {
 	case <-p.exited:

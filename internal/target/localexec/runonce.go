@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"time"
 
+	"slipway.dev/slipway/internal/sandbox"
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/target"
 )
@@ -22,11 +23,6 @@ type inflightRun struct {
 }
 
 var runIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-
-// exitWrapper runs "$@" and records its exit status in the file $1, so that
-// a server adopting the run later learns the status of a process that is
-// not its child.
-const exitWrapper = `f=$1; shift; "$@"; c=$?; echo "$c" >"$f.tmp" && mv "$f.tmp" "$f"; exit "$c"`
 
 // RunOnce runs spec's command to completion, logging to runs/<runID>.log
 // and recording the result in runs/<runID>.json. It is idempotent on runID:
@@ -129,9 +125,8 @@ func (d *Driver) runOnce(ctx context.Context, spec target.Spec, runID string) (t
 		return target.RunResult{}, err
 	}
 	d.setRunning(c, 1, nil)
-	args := append([]string{"/bin/sh", "-c", exitWrapper, "slipway-run", exitPath}, argv(spec)...)
-	res, err := d.runProcess(ctx, spec, args, rec.Instance, logPath, fmt.Sprintf("(run %s) at %s ---", runID, time.Now().UTC().Format(time.RFC3339)), func(p *proc) error {
-		rec.PID, rec.PGID, rec.StartTime = p.pid, p.pgid, p.start
+	res, err := d.runProcess(ctx, spec, rec.Instance, logPath, fmt.Sprintf("(run %s) at %s ---", runID, time.Now().UTC().Format(time.RFC3339)), exitPath, func(p *proc) error {
+		rec.PID, rec.PGID, rec.StartTime, rec.Cgroup = p.pid, p.pgid, p.start, p.cg
 		return writeJSON(jsonPath, rec)
 	})
 	if err != nil {
@@ -145,6 +140,7 @@ func (d *Driver) runOnce(ctx context.Context, spec target.Spec, runID string) (t
 		return target.RunResult{}, err
 	}
 	rec.Finished, rec.FinishedAt, rec.ExitCode, rec.TimedOut = true, time.Now().UTC(), res.ExitCode, res.TimedOut
+	rec.OOMKilled, rec.MemoryLimit, rec.Cgroup = res.OOMKilled, res.MemoryLimit, sandbox.Cgroup{}
 	return d.finishRun(c, rec, jsonPath, logPath, exitPath)
 }
 
@@ -158,14 +154,14 @@ func (d *Driver) adoptRun(ctx context.Context, c *comp, spec target.Spec, rec ru
 	if !alive(pid, start) {
 		if f, found := d.takeOrphan(rec.Instance); found {
 			pid, pgid, start = f.pid, f.pgid, f.start
-		} else if neverRan := rec.PID == 0 && !fileExists(exitPath); neverRan {
+		} else if _, ended := sandbox.ReadStatus(exitPath); rec.PID == 0 && !ended {
 			// Only the intent was recorded: no pid, no process found, no
 			// exit status. Not an error: the caller runs it now.
 			return target.RunResult{}, false, nil
 		}
 	}
 	d.setRunning(c, 1, nil)
-	if p, err := adopt(pid, pgid, start, rec.StartedAt); err == nil {
+	if p, err := adopt(pid, pgid, start, rec.StartedAt, rec.Cgroup); err == nil {
 		d.logger.InfoContext(ctx, "adopted run", "tool", spec.Tool, "name", spec.Component.Name, "run", rec.ID, "pid", p.pid, "recorded", pid == rec.PID)
 		if pid != rec.PID {
 			rec.PID, rec.PGID, rec.StartTime = pid, pgid, start
@@ -182,21 +178,15 @@ func (d *Driver) adoptRun(ctx context.Context, c *comp, spec target.Spec, rec ru
 			d.setRunning(c, -1, nil)
 			return target.RunResult{}, true, err
 		}
-		rec.TimedOut = res.TimedOut
+		rec.TimedOut, rec.OOMKilled, rec.MemoryLimit = res.TimedOut, res.OOMKilled, res.MemoryLimit
 	}
 	rec.ExitCode = -1
 	if !rec.TimedOut {
 		rec.ExitCode = readExit(exitPath, logPath)
 	}
-	rec.Finished, rec.FinishedAt = true, time.Now().UTC()
+	rec.Finished, rec.FinishedAt, rec.Cgroup = true, time.Now().UTC(), sandbox.Cgroup{}
 	res, err = d.finishRun(c, rec, jsonPath, logPath, exitPath)
 	return res, true, err
-}
-
-// fileExists reports whether path can be stat'ed.
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }
 
 func (d *Driver) finishRun(c *comp, rec runRecord, jsonPath, logPath, exitPath string) (target.RunResult, error) {
@@ -222,9 +212,11 @@ func (d *Driver) setRunning(c *comp, delta int, last *runRecord) {
 
 func runResult(rec runRecord, logPath string) target.RunResult {
 	return target.RunResult{
-		ExitCode: rec.ExitCode,
-		TimedOut: rec.TimedOut,
-		Duration: rec.FinishedAt.Sub(rec.StartedAt),
-		LogTail:  tailLines(logPath, logTailLines),
+		ExitCode:    rec.ExitCode,
+		TimedOut:    rec.TimedOut,
+		OOMKilled:   rec.OOMKilled,
+		MemoryLimit: rec.MemoryLimit,
+		Duration:    rec.FinishedAt.Sub(rec.StartedAt),
+		LogTail:     tailLines(logPath, logTailLines),
 	}
 }

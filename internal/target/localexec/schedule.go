@@ -9,13 +9,13 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/robfig/cron/v3"
 
+	"slipway.dev/slipway/internal/sandbox"
+	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/target"
 )
 
@@ -87,14 +87,14 @@ func (d *Driver) runScheduled(c *comp, gen int) {
 // attempts included) in the background; d.mu is held.
 func (d *Driver) loadScheduledRun(ctx context.Context, c *comp, rec runRecord, found map[string]procInfo) {
 	log := d.logger.With("tool", c.tool, "name", c.name, "run", rec.ID)
-	p, err := adoptRecorded(rec.PID, rec.PGID, rec.StartTime, rec.Instance, rec.StartedAt, found)
+	p, err := adoptRecorded(rec.PID, rec.PGID, rec.StartTime, rec.Instance, rec.StartedAt, rec.Cgroup, found)
 	if err != nil {
 		// It never started, or ended while no server watched it.
 		log.InfoContext(ctx, "scheduled run not running any more")
 		return
 	}
 	log.InfoContext(ctx, "adopted scheduled run", "pid", p.pid)
-	rec.PID, rec.PGID, rec.StartTime = p.pid, p.pgid, p.start
+	rec.PID, rec.PGID, rec.StartTime, rec.Cgroup = p.pid, p.pgid, p.start, p.cg
 	c.current = &rec
 	c.runActive = true
 	spec := c.spec
@@ -138,12 +138,11 @@ func (d *Driver) scheduledAttempts(ctx context.Context, c *comp, spec target.Spe
 		} else {
 			rec.Attempts++
 			rec.Instance, rec.PID, rec.PGID, rec.StartTime = newInstanceID(), 0, 0, 0
-			_ = os.Remove(exitPath) // clear the last attempt's status; best effort, it is usually missing
+			rec.Cgroup = sandbox.Cgroup{}
 			if err = setCurrent(); err == nil {
 				a := rec.Attempts
-				args := append([]string{"/bin/sh", "-c", exitWrapper, "slipway-run", exitPath}, argv(spec)...)
-				res, err = d.runProcess(ctx, spec, args, rec.Instance, logPath, fmt.Sprintf("(scheduled run %s, attempt %d/%d) at %s ---", rec.ID, a, attempts, time.Now().UTC().Format(time.RFC3339)), func(p *proc) error {
-					rec.PID, rec.PGID, rec.StartTime = p.pid, p.pgid, p.start
+				res, err = d.runProcess(ctx, spec, rec.Instance, logPath, fmt.Sprintf("(scheduled run %s, attempt %d/%d) at %s ---", rec.ID, a, attempts, time.Now().UTC().Format(time.RFC3339)), exitPath, func(p *proc) error {
+					rec.PID, rec.PGID, rec.StartTime, rec.Cgroup = p.pid, p.pgid, p.start, p.cg
 					_ = setCurrent() // logged; the process runs regardless
 					return nil
 				})
@@ -157,13 +156,13 @@ func (d *Driver) scheduledAttempts(ctx context.Context, c *comp, spec target.Spe
 			rec.ExitCode = -1
 			continue
 		}
-		rec.ExitCode, rec.TimedOut = res.ExitCode, res.TimedOut
+		rec.ExitCode, rec.TimedOut, rec.OOMKilled, rec.MemoryLimit = res.ExitCode, res.TimedOut, res.OOMKilled, res.MemoryLimit
 		if res.ExitCode == 0 {
 			break
 		}
 	}
 	_ = os.Remove(exitPath) // read already; best effort, it may be missing
-	rec.Instance, rec.PID, rec.PGID, rec.StartTime = "", 0, 0, 0
+	rec.Instance, rec.PID, rec.PGID, rec.StartTime, rec.Cgroup = "", 0, 0, 0, sandbox.Cgroup{}
 	rec.Finished = true
 	rec.FinishedAt = time.Now().UTC()
 	d.logger.Info("scheduled run finished", "tool", c.tool, "name", c.name, "exit_code", rec.ExitCode, "attempts", rec.Attempts, "timed_out", rec.TimedOut)
@@ -177,13 +176,12 @@ func (d *Driver) scheduledAttempts(ctx context.Context, c *comp, spec target.Spe
 	d.save(c)
 }
 
-// readExit returns the exit status the exit wrapper left in exitPath, or
-// -1 (noting it in the log) when there is none.
+// readExit returns the exit status the sandbox left in exitPath (see
+// [sandbox.Process.StatusFile]), or -1 (noting it in the log) when there
+// is none.
 func readExit(exitPath, logPath string) int {
-	if b, err := os.ReadFile(exitPath); err == nil {
-		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-			return n
-		}
+	if n, ok := sandbox.ReadStatus(exitPath); ok {
+		return n
 	}
 	appendLine(logPath, "--- process ended while no server watched it; exit status unknown ---")
 	return -1
@@ -195,17 +193,20 @@ func slicesTail[T any](s []T, n int) []T {
 
 // procResult is how a process ended.
 type procResult struct {
-	ExitCode int
-	TimedOut bool
-	Duration time.Duration
+	ExitCode    int
+	TimedOut    bool
+	OOMKilled   bool
+	MemoryLimit int64
+	Duration    time.Duration
 }
 
-// runProcess runs args to completion with spec's timeout, logging to
-// logPath (first marker, see [spawn]), with instance ID instance (recorded
-// by the caller beforehand).
-// started, when set, is called with the process once it runs. When ctx
-// ends first the process group is stopped and the error wraps ctx.Err().
-func (d *Driver) runProcess(ctx context.Context, spec target.Spec, args []string, instance, logPath string, marker string, started func(*proc) error) (procResult, error) {
+// runProcess runs spec's command to completion with its timeout, logging
+// to logPath (first marker, see [Driver.spawn]), with instance ID instance
+// (recorded by the caller beforehand); its exit status also goes to
+// exitPath, for a server that adopts the run later. started, when set, is
+// called with the process once it runs. When ctx ends first the process
+// tree is stopped and the error wraps ctx.Err().
+func (d *Driver) runProcess(ctx context.Context, spec target.Spec, instance, logPath, marker, exitPath string, started func(*proc) error) (procResult, error) {
 	env, err := d.env(spec, 0)
 	if err != nil {
 		return procResult{}, err
@@ -213,7 +214,12 @@ func (d *Driver) runProcess(ctx context.Context, spec target.Spec, args []string
 	if err := os.MkdirAll(d.compDir(spec.Tool, spec.Component.Name), 0o700); err != nil {
 		return procResult{}, err
 	}
-	p, err := spawn(ctx, args, spec.Artifact.Dir, withInstance(env, instance), logPath, marker)
+	status, err := os.OpenFile(exitPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return procResult{}, err
+	}
+	p, err := d.spawn(ctx, spec, env, instance, logPath, marker, status)
+	_ = status.Close() // the process holds its own copy
 	if err != nil {
 		return procResult{}, err
 	}
@@ -241,9 +247,13 @@ func (d *Driver) waitProcess(ctx context.Context, p *proc, timeoutSec int, logPa
 	}
 	select {
 	case <-p.exited:
-		// Leftovers of the group must not outlive the run.
-		_ = syscall.Kill(-p.pgid, syscall.SIGKILL)
-		return procResult{ExitCode: p.exitCode, Duration: time.Since(p.startedAt)}, nil
+		// Leftovers of the tree were killed as it ended (proc.ended).
+		res := procResult{ExitCode: p.exitCode, OOMKilled: p.oom, Duration: time.Since(p.startedAt)}
+		if p.oom {
+			res.MemoryLimit = p.cg.Limits.MemoryBytes
+			appendLine(logPath, "--- killed: "+slipway.OutOfMemory(res.MemoryLimit)+" ---")
+		}
+		return res, nil
 	case <-timeout:
 		stopProc(p, d.cfg.StopTimeout)
 		appendLine(logPath, fmt.Sprintf("--- timed out after %ds, stopped ---", timeoutSec))

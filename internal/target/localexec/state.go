@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"slipway.dev/slipway/internal/sandbox"
 	"slipway.dev/slipway/internal/target"
 )
 
@@ -46,6 +47,8 @@ type replicaState struct {
 	StartTime uint64    `json:"start_time,omitempty"`
 	StartedAt time.Time `json:"started_at"`
 	Restarts  int       `json:"restarts"`
+	// Cgroup is the process tree's cgroup, to act on it after a restart.
+	Cgroup sandbox.Cgroup `json:"cgroup,omitzero"`
 }
 
 // runRecord is one run of a scheduled or one-off component. For one-off
@@ -64,6 +67,11 @@ type runRecord struct {
 	ExitCode   int       `json:"exit_code"`
 	Attempts   int       `json:"attempts,omitempty"`
 	TimedOut   bool      `json:"timed_out,omitempty"`
+	// OOMKilled: the run was killed for reaching MemoryLimit (bytes).
+	OOMKilled   bool  `json:"oom_killed,omitempty"`
+	MemoryLimit int64 `json:"memory_limit,omitempty"`
+	// Cgroup is the running process tree's cgroup.
+	Cgroup sandbox.Cgroup `json:"cgroup,omitzero"`
 }
 
 // writeJSON writes v to path atomically (temp file, fsync, rename).

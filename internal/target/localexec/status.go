@@ -40,7 +40,7 @@ func summary(r *runRecord) *target.RunSummary {
 	if r == nil {
 		return nil
 	}
-	return &target.RunSummary{StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, ExitCode: r.ExitCode, TimedOut: r.TimedOut}
+	return &target.RunSummary{StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, ExitCode: r.ExitCode, TimedOut: r.TimedOut, OOMKilled: r.OOMKilled}
 }
 
 // List reports every component of a tool, by name.
@@ -76,7 +76,9 @@ func (d *Driver) status(c *comp) target.Status {
 		}
 		up, looping := 0, false
 		var upSince time.Time
+		var oom int64
 		for _, r := range c.replicas {
+			oom = max(oom, r.lastOOM)
 			s.Restarts += r.restarts
 			if r.proc != nil {
 				up++
@@ -102,6 +104,9 @@ func (d *Driver) status(c *comp) target.Status {
 		if s.Restarts > 0 {
 			s.Message += fmt.Sprintf(", %d %s", s.Restarts, plural(s.Restarts, "restart"))
 		}
+		if oom > 0 {
+			s.Message += ", last exit: " + slipway.OutOfMemory(oom)
+		}
 		if run.Publish != "" && d.cfg.ProxyBaseURL != nil {
 			s.URL = d.cfg.ProxyBaseURL(c.tool)
 		}
@@ -126,6 +131,9 @@ func (d *Driver) status(c *comp) target.Status {
 			if r.TimedOut {
 				s.Message += " (timed out)"
 			}
+			if r.OOMKilled {
+				s.Message += " (" + slipway.OutOfMemory(r.MemoryLimit) + ")"
+			}
 		}
 	case slipway.OneOff:
 		switch {
@@ -140,6 +148,9 @@ func (d *Driver) status(c *comp) target.Status {
 		if r := c.lastRun; r != nil {
 			s.LastRun = summary(r)
 			s.Message = fmt.Sprintf("run %s exited %d after %s", r.ID, r.ExitCode, roundDuration(r.FinishedAt.Sub(r.StartedAt)))
+			if r.OOMKilled {
+				s.Message += " (" + slipway.OutOfMemory(r.MemoryLimit) + ")"
+			}
 		}
 	}
 	return s

@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"syscall"
 	"time"
 
+	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/target"
 )
 
@@ -29,6 +29,9 @@ type replica struct {
 	restarts int
 	exits    []time.Time // recent exits, for crash-loop detection
 	lastExit int
+	// lastOOM is the memory limit (bytes, 1 when unknown) when the last
+	// exit was an out-of-memory kill, else 0.
+	lastOOM int64
 }
 
 // spawnReplica starts one process of replica r, which must be in
@@ -53,7 +56,7 @@ func (d *Driver) spawnReplica(ctx context.Context, c *comp, spec target.Spec, r 
 		// Without the intent on disk a crash could leave an unknown process.
 		return nil, fmt.Errorf("replica %d: %w", r.index, err)
 	}
-	p, err := spawn(ctx, argv(spec), spec.Artifact.Dir, withInstance(env, id), d.replicaLog(c.tool, c.name, r.index), fmt.Sprintf("(generation %d) at %s ---", gen, time.Now().UTC().Format(time.RFC3339)))
+	p, err := d.spawn(ctx, spec, env, id, d.replicaLog(c.tool, c.name, r.index), fmt.Sprintf("(generation %d) at %s ---", gen, time.Now().UTC().Format(time.RFC3339)), nil)
 	if err != nil {
 		return nil, fmt.Errorf("replica %d: %w", r.index, err)
 	}
@@ -119,8 +122,8 @@ func (d *Driver) supervise(c *comp, r *replica, gen int, p *proc) {
 				return
 			case <-p.exited:
 			}
-			// Leftovers of the group would hold the port or the log.
-			_ = syscall.Kill(-p.pgid, syscall.SIGKILL)
+			// Leftovers of the tree were killed as it ended (proc.ended): none
+			// holds the port or the log.
 			now := time.Now()
 			c.mu.Lock()
 			if now.Sub(p.startedAt) >= resetAfter {
@@ -129,10 +132,15 @@ func (d *Driver) supervise(c *comp, r *replica, gen int, p *proc) {
 			}
 			r.exits = append(r.exits, now)
 			r.lastExit = p.exitCode
+			r.lastOOM = 0
+			if p.oom {
+				r.lastOOM = max(p.cg.Limits.MemoryBytes, 1)
+				appendLine(d.replicaLog(c.tool, c.name, r.index), "--- killed: "+slipway.OutOfMemory(p.cg.Limits.MemoryBytes)+" ---")
+			}
 			r.proc = nil
 			c.notify()
 			c.mu.Unlock()
-			log.Warn("replica exited", "pid", p.pid, "exit_code", p.exitCode, "uptime", now.Sub(p.startedAt).Round(time.Millisecond), "restart_in", backoff)
+			log.Warn("replica exited", "pid", p.pid, "exit_code", p.exitCode, "oom_killed", p.oom, "uptime", now.Sub(p.startedAt).Round(time.Millisecond), "restart_in", backoff)
 			p = nil
 		}
 		t := time.NewTimer(backoff)

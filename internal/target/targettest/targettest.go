@@ -157,7 +157,7 @@ func Run(t *testing.T, newDriver func(t *testing.T) target.Driver, makeArtifact 
 	t.Run("ScriptHealth", func(t *testing.T) {
 		b := setup(t)
 		MustApply(t, b.d, Spec("tool1", "script", slipway.Continuous,
-			slipway.RunSpec{Command: "touch ready-$COMPONENT && exec sleep 300", HealthCheckScript: "test -f ready-$COMPONENT"}, b.art))
+			slipway.RunSpec{Command: `touch "$HOME/ready-$COMPONENT" && exec sleep 300`, HealthCheckScript: `test -f "$HOME/ready-$COMPONENT"`}, b.art))
 		MustWaitHealthy(t, b.d, "tool1", "script")
 	})
 
