@@ -7,10 +7,16 @@ package build
 
 import (
 	"context"
+	"errors"
 	"io"
 
 	"slipway.dev/slipway/internal/slipway"
 )
+
+// ErrCorrupt is wrapped by Lookup's error when a cached artifact no longer
+// matches the digest recorded when it was built; the message says what
+// changed. Build makes such an artifact again.
+var ErrCorrupt = errors.New("the cached artifact does not match its digest")
 
 // Request is one build.
 type Request struct {
@@ -35,13 +41,22 @@ type Builder interface {
 	// Version identifies the builder's behaviour; it is part of every
 	// build key, so changing how builds are made invalidates the cache.
 	Version() string
-	// Lookup returns the finished artifact with this key, if the cache has
-	// one. ok is false when it has none.
-	Lookup(ctx context.Context, key string) (a slipway.Artifact, ok bool, err error)
+	// Lookup returns the tool's finished artifact with this key, if the
+	// cache has one whose content still matches its digest. ok is false
+	// when it has none; an artifact that changed since it was built is an
+	// error wrapping [ErrCorrupt]. Artifacts belong to the tool that built
+	// them: another tool's artifact of the same key is never returned.
+	Lookup(ctx context.Context, tool, key string) (a slipway.Artifact, ok bool, err error)
 	// Build builds req and returns its artifact. A request whose Key is
-	// already built returns the cached artifact without building. Build is
-	// safe to call again after a crash: a half-made build is discarded.
+	// already built for req.Tool returns the cached artifact without
+	// building, unless it fails its digest check: then it is built again,
+	// saying why in the log. Build is safe to call again after a crash: a
+	// half-made build is discarded.
 	Build(ctx context.Context, req Request) (slipway.Artifact, error)
-	// LogPath returns where the log of the build with this key is kept.
-	LogPath(key string) string
+	// LogPath returns where the log of the tool's build with this key is
+	// kept.
+	LogPath(tool, key string) string
+	// Remove deletes the tool's artifact and log of key; a key with
+	// neither is not an error.
+	Remove(ctx context.Context, tool, key string) error
 }

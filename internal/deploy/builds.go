@@ -15,12 +15,6 @@ import (
 	"slipway.dev/slipway/internal/store"
 )
 
-// artifactRemover is a builder that can drop a cached artifact and its log
-// (localbuild).
-type artifactRemover interface {
-	Remove(ctx context.Context, key string) error
-}
-
 // Waits of the builds API: how often a followed log is read again, and how
 // long a cancel waits for the build to stop before it answers.
 const (
@@ -89,7 +83,7 @@ func (s *Service) BuildLogs(ctx context.Context, tool, id string, follow bool, w
 	}
 	path := b.LogPath
 	if path == "" {
-		path = s.builder.LogPath(b.Key)
+		path = s.builder.LogPath(tool, b.Key)
 	}
 	f, err := s.openLog(ctx, tool, b, path, follow)
 	if err != nil || f == nil {
@@ -268,9 +262,8 @@ func (s *Service) awaitBuildFinal(ctx context.Context, tool, id string, deployme
 }
 
 // BuildDelete deletes a finished build's record and, unless something
-// else still needs them, its artifact and log: another tool's record of
-// the same key (builds are content-addressed and shared), a live component
-// of any tool, or an unfinished deployment. It returns the deleted build
+// else of the tool still needs them, its artifact and log (artifacts
+// belong to the tool that built them). It returns the deleted build
 // and whether the artifact and log were removed. Returns EInvalid and
 // ENotFound as [Service.BuildGet]; EConflict when the build is running,
 // when a live component of the tool runs it (naming the components), or
@@ -295,16 +288,12 @@ func (s *Service) BuildDelete(ctx context.Context, tool, id string) (slipway.Bui
 		if err := tx.BuildDelete(ctx, tool, id); err != nil {
 			return err
 		}
-		keep, err := s.artifactInUse(ctx, tx, b.Key)
+		keep, err := s.artifactInUse(ctx, tx, tool, b.Key)
 		if err != nil || keep {
 			return err
 		}
-		r, ok := s.builder.(artifactRemover)
-		if !ok {
-			return nil
-		}
 		// Inside the transaction: if removing fails, the record stays.
-		if err := r.Remove(ctx, b.Key); err != nil {
+		if err := s.builder.Remove(ctx, tool, b.Key); err != nil {
 			return err
 		}
 		removed = true
@@ -350,15 +339,11 @@ func (s *Service) checkDeletable(ctx context.Context, tx store.Tx, b slipway.Bui
 	return nil
 }
 
-// artifactInUse reports whether the artifact of key is needed beyond one
-// tool's deleted record: by another record of the key, a live component of
-// any tool, or an unfinished deployment of any tool.
-func (s *Service) artifactInUse(ctx context.Context, tx store.Tx, key string) (bool, error) {
-	others, err := tx.BuildListByKey(ctx, key)
-	if err != nil || len(others) > 0 {
-		return len(others) > 0, err
-	}
-	live, err := tx.LiveRunListAll(ctx)
+// artifactInUse reports whether the tool's artifact of key is needed
+// beyond its deleted record: by a live component of the tool or an
+// unfinished deployment of the tool (artifacts belong to one tool).
+func (s *Service) artifactInUse(ctx context.Context, tx store.Tx, tool, key string) (bool, error) {
+	live, err := tx.LiveRunList(ctx, tool)
 	if err != nil {
 		return false, fmt.Errorf("live components: %w", err)
 	}
@@ -367,6 +352,6 @@ func (s *Service) artifactInUse(ctx context.Context, tx store.Tx, key string) (b
 			return true, nil
 		}
 	}
-	uses, err := pendingUses(ctx, tx, "", key)
+	uses, err := pendingUses(ctx, tx, tool, key)
 	return len(uses) > 0, err
 }

@@ -148,7 +148,7 @@ func TestService_BuildListShowLogsDelete(t *testing.T) {
 	if len(list) != 2 || list[1].ID != first {
 		t.Fatalf("BuildList after a second build = %+v, want the first build last", list)
 	}
-	art, ok, _ := b.builder.Lookup(ctx, first)
+	art, ok, _ := b.builder.Lookup(ctx, "site", first)
 	if !ok {
 		t.Fatal("the first artifact is missing before the delete")
 	}
@@ -158,7 +158,7 @@ func TestService_BuildListShowLogsDelete(t *testing.T) {
 	}
 	_, err = b.svc.BuildGet(ctx, "site", first)
 	wantCode(t, "BuildGet after delete", err, slipway.ENotFound)
-	for _, p := range []string{art.Dir, b.builder.LogPath(first)} {
+	for _, p := range []string{art.Dir, b.builder.LogPath("site", first)} {
 		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s after delete: %v, want it gone", p, err)
 		}

@@ -106,7 +106,7 @@ func (s *Service) planInput(ctx context.Context, d slipway.Deployment, cfg slipw
 	in := PlanInput{
 		DeploymentID: d.ID, Config: cfg, BuilderVersion: s.builder.Version(),
 		ForceBuild: d.ForceBuild, ForceRun: d.ForceRun,
-		Commits: map[SourceRef]string{}, Built: map[string]bool{}, Live: map[string]slipway.LiveRun{},
+		Commits: map[SourceRef]string{}, Built: map[string]bool{}, Corrupt: map[string]string{}, Live: map[string]slipway.LiveRun{},
 	}
 	refs := map[string][]string{} // repository → refs
 	for _, name := range cfg.Names() {
@@ -153,9 +153,13 @@ func (s *Service) planInput(ctx context.Context, d slipway.Deployment, cfg slipw
 			continue
 		}
 		key := slipway.BuildKey(src.Repository, in.Commits[SourceRef{src.Repository, src.Ref}], in.BuilderVersion, slipway.SourceBuildSettings(*src)...)
-		if _, ok, err := s.builder.Lookup(ctx, key); err != nil {
+		_, ok, err := s.builder.Lookup(ctx, d.Tool, key)
+		switch {
+		case errors.Is(err, build.ErrCorrupt):
+			in.Corrupt[key] = err.Error()
+		case err != nil:
 			return in, fmt.Errorf("look up build %s: %w", key, err)
-		} else if ok {
+		case ok:
 			in.Built[key] = true
 		}
 	}
@@ -349,7 +353,7 @@ func (s *Service) executeBuild(ctx context.Context, d slipway.Deployment, cfg sl
 	b := slipway.Build{
 		ID: st.BuildKey, Tool: d.Tool, Component: st.Component, Key: st.BuildKey,
 		Repository: src.Repository, Ref: src.Ref, Commit: st.Commit, Status: slipway.BuildRunning,
-		LogPath: s.builder.LogPath(st.BuildKey), CreatedAt: now, UpdatedAt: now,
+		LogPath: s.builder.LogPath(d.Tool, st.BuildKey), CreatedAt: now, UpdatedAt: now,
 	}
 	if err := s.upsertBuild(ctx, b); err != nil {
 		return s.failed(ctx, "record build: "+err.Error())
@@ -403,7 +407,10 @@ func (s *Service) upsertBuild(ctx context.Context, b slipway.Build) error {
 
 func (s *Service) executeRun(ctx context.Context, d slipway.Deployment, cfg slipway.ToolConfig, st slipway.Step) outcome {
 	c := cfg.Components[st.Component]
-	art, ok, err := s.builder.Lookup(ctx, st.BuildKey)
+	art, ok, err := s.builder.Lookup(ctx, d.Tool, st.BuildKey)
+	if errors.Is(err, build.ErrCorrupt) {
+		return outcome{state: slipway.StepFailed, detail: fmt.Sprintf("artifact %s of %s is not used: %v; deploy again to rebuild it", st.BuildKey, c.BuildFrom(), err)}
+	}
 	if err != nil {
 		return s.failed(ctx, "look up build: "+err.Error())
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"slipway.dev/slipway/internal/build"
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/store"
 	"slipway.dev/slipway/internal/target"
@@ -110,7 +111,7 @@ func (s *Service) JobRestart(ctx context.Context, tool, name string) (string, er
 	if live == nil || live.Type == slipway.OneOff {
 		return "", slipway.Errorf(slipway.EConflict, "Job %s is a one-off job, which cannot be restarted: run it again with `slipway jobs run`.", name)
 	}
-	art, err := s.artifact(ctx, name, live.BuildKey)
+	art, err := s.artifact(ctx, tool, name, live.BuildKey)
 	if err != nil {
 		return "", err
 	}
@@ -233,7 +234,7 @@ func (s *Service) JobRunStart(ctx context.Context, tool string, r slipway.JobRun
 	if err != nil {
 		return slipway.Job{}, err
 	}
-	art, err := s.artifact(ctx, r.ImageName, image.BuildKey)
+	art, err := s.artifact(ctx, tool, r.ImageName, image.BuildKey)
 	if err != nil {
 		return slipway.Job{}, err
 	}
@@ -334,7 +335,7 @@ func (s *Service) applyJob(ctx context.Context, tool string, c slipway.Component
 	if err != nil {
 		return err
 	}
-	art, err := s.artifact(ctx, imageName, image.BuildKey)
+	art, err := s.artifact(ctx, tool, imageName, image.BuildKey)
 	if err != nil {
 		return err
 	}
@@ -417,9 +418,13 @@ func (s *Service) imageOf(ctx context.Context, tool, imageName string) (slipway.
 	return slipway.LiveRun{}, slipway.Errorf(slipway.EInvalid, "imagename %q is not a live component of tool %s whose build the job could use: %s.", imageName, tool, valid)
 }
 
-// artifact returns the build with key that job or component name uses.
-func (s *Service) artifact(ctx context.Context, name, key string) (slipway.Artifact, error) {
-	art, ok, err := s.builder.Lookup(ctx, key)
+// artifact returns the tool's build with key that job or component name
+// uses.
+func (s *Service) artifact(ctx context.Context, tool, name, key string) (slipway.Artifact, error) {
+	art, ok, err := s.builder.Lookup(ctx, tool, key)
+	if errors.Is(err, build.ErrCorrupt) {
+		return slipway.Artifact{}, slipway.Errorf(slipway.EConflict, "The build %s that %s runs changed since it was built, so it is not used: deploy the tool again to rebuild it (%v).", key, name, err)
+	}
 	if err != nil {
 		return slipway.Artifact{}, fmt.Errorf("look up build %s: %w", key, err)
 	}

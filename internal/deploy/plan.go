@@ -26,6 +26,9 @@ type PlanInput struct {
 	Commits map[SourceRef]string
 	// Built holds the build keys for which a finished artifact exists.
 	Built map[string]bool
+	// Corrupt holds the build keys whose cached artifact failed its digest
+	// check, with why: they are built again.
+	Corrupt map[string]string
 	// BuilderVersion is part of every build key.
 	BuilderVersion string
 	ForceBuild     bool
@@ -92,6 +95,8 @@ func Plan(in PlanInput) ([]slipway.Step, error) {
 			st.Action, st.State = slipway.ActionReuse, slipway.StepUnchanged
 			st.Reason = "reusing build of commit " + short(commit) + " (unchanged)"
 			st.Detail = "reused " + short(commit) + " (unchanged)"
+		case in.Corrupt[key] != "":
+			st.Reason = "rebuilding commit " + short(commit) + ": the cached build failed its digest check"
 		case isLive && live.Commit != "" && live.Commit != commit:
 			st.Reason = "commit " + short(live.Commit) + "→" + short(commit)
 		case isLive && live.Commit == commit:

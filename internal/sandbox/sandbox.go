@@ -316,19 +316,38 @@ func (s *Sandbox) Inside(m Mount) string {
 	return m.Target
 }
 
-// Path returns the PATH of sandboxed processes: [SystemPath] plus the bin
-// directories of [Config.ReadOnlyPaths]; hostPath when the sandbox is off.
+// Path returns the PATH of sandboxed processes: the entries of hostPath
+// that a sandbox sees (those under the system directories and
+// [Config.ReadOnlyPaths]), the bin directories of ReadOnlyPaths, then
+// [SystemPath]; hostPath itself when the sandbox is off.
 func (s *Sandbox) Path(hostPath string) string {
 	if !s.Enabled() {
 		return hostPath
 	}
-	p := SystemPath
-	for _, d := range s.cfg.ReadOnlyPaths {
-		if fi, err := os.Stat(filepath.Join(d, "bin")); err == nil && fi.IsDir() {
-			p = filepath.Join(d, "bin") + ":" + p
+	visible := append(slices.Clone(s.layout.dirs), s.cfg.ReadOnlyPaths...)
+	for d := range s.layout.links {
+		visible = append(visible, d)
+	}
+	var dirs []string
+	add := func(d string) {
+		if d != "" && filepath.IsAbs(d) && !slices.Contains(dirs, d) {
+			dirs = append(dirs, d)
 		}
 	}
-	return p
+	for _, d := range filepath.SplitList(hostPath) {
+		if underAny(d, visible) {
+			add(d)
+		}
+	}
+	for _, d := range s.cfg.ReadOnlyPaths {
+		if fi, err := os.Stat(filepath.Join(d, "bin")); err == nil && fi.IsDir() {
+			add(filepath.Join(d, "bin"))
+		}
+	}
+	for _, d := range filepath.SplitList(SystemPath) {
+		add(d)
+	}
+	return strings.Join(dirs, ":")
 }
 
 // UID returns the uid a tool's processes run as, allocating one the first

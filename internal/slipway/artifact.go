@@ -12,4 +12,7 @@ type Artifact struct {
 	Stack string
 	// Processes are the Procfile's entries, process type → command line.
 	Processes map[string]string
+	// Digest is "sha256:<hex>" of the artifact's content, recorded when it
+	// was built and checked before it is used again.
+	Digest string
 }

@@ -170,9 +170,6 @@ type Queries interface {
 	BuildFindSuccessful(ctx context.Context, key string) (slipway.Build, error)
 	// BuildList returns the tool's builds, newest first.
 	BuildList(ctx context.Context, tool string) ([]slipway.Build, error)
-	// BuildListByKey returns every tool's builds with this key, newest
-	// first; an empty list when there are none.
-	BuildListByKey(ctx context.Context, key string) ([]slipway.Build, error)
 	// BuildDelete deletes a build record; ErrNotFound when it does not
 	// exist.
 	BuildDelete(ctx context.Context, tool, id string) error

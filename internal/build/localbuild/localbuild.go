@@ -5,19 +5,40 @@
 //
 // # Layout
 //
-// Under [Config.Dir]:
+// Under [Config.Dir], per tool (artifacts belong to the tool that built
+// them; two tools never share one):
 //
-//	builds/<key>/                         a finished artifact: the app's files plus what the build made
-//	builds/<key>/.slipway/artifact.json   its completion marker and record (stack, processes, commit, durations)
-//	builds/<key>.log                      the log of the last build of <key>
-//	.tmp/<key>/                           a build in progress (discarded if it fails or the process dies)
-//	.locks/<key>.lock                     flocked while <key> builds
-//	.cache/{go-build,gomod,npm,pip,home}  shared toolchain caches and the builds' HOME
+//	builds/<tool>/<key>/                         a finished artifact: the app's files plus what the build made
+//	builds/<tool>/<key>/.slipway/artifact.json   its completion marker and record (stack, processes, commit, durations)
+//	builds/<tool>/<key>.seal                     its digest and metadata fingerprint (see below)
+//	builds/<tool>/<key>.log                      the log of the last build of <key>
+//	.tmp/<tool>/<key>/                           a build in progress (discarded if it fails or the process dies)
+//	.locks/<tool>/<key>.lock                     flocked while <key> builds
+//	cache/<tool>/{go-build,gomod,npm,pip,home}   the tool's own toolchain caches and its builds' HOME
 //
-// A build is made in .tmp/<key>/ and renamed to builds/<key>/ once
-// complete, so builds/<key>/ with its marker is always a whole artifact.
-// Concurrent builds of one key, in this process or in another sharing Dir,
-// build once: the others wait and get the result.
+// A build is made in .tmp/<tool>/<key>/ and renamed to builds/<tool>/<key>/
+// once complete, so a directory with its marker is always a whole artifact.
+// Concurrent builds of one key of a tool, in this process or in another
+// sharing Dir, build once: the others wait and get the result.
+//
+// # Sandbox and integrity
+//
+// The server checks the commit out (outside the sandbox) and gives the
+// directory to the tool's uid; every build command then runs in the tool's
+// sandbox ([Config.Sandbox]) with the build directory at /app, its caches
+// at /cache and the build limits. Nothing else of the host's data is there,
+// in particular no other tool's cache: a build cannot poison what another
+// tool builds. Before the rename the builder records the artifact's
+// digest (sha256 over every file's path, mode and content) in its seal;
+// every later use checks it — cheaply, by a fingerprint of the files'
+// inodes, sizes and change times, and by hashing again when that differs —
+// and an artifact that changed is built again, saying why. Runs see the
+// artifact read-only.
+//
+// Go builds start warm: the standard library is compiled once, outside the
+// sandbox, into [Config.GoStdCache] (trusted code), and hardlinked into each
+// tool's own Go build cache when that is made; what a tool's builds add
+// stays in its own cache.
 //
 // # Stacks
 //
@@ -51,8 +72,9 @@
 // stack's default web process is used. Commands run in the artifact
 // directory.
 //
-// Build commands run in their own process group with the build's context:
-// cancelling it kills the whole group and leaves no artifact.
+// Build commands run in their own process tree (session and cgroup) with
+// the build's context: cancelling it kills the whole tree and leaves no
+// artifact.
 package localbuild
 
 import (
@@ -69,32 +91,34 @@ import (
 	"sync"
 	"time"
 
-	"slipway.dev/slipway/internal/flock"
-
 	"slipway.dev/slipway/internal/build"
+	"slipway.dev/slipway/internal/flock"
+	"slipway.dev/slipway/internal/sandbox"
 	"slipway.dev/slipway/internal/slipway"
 )
 
 // Version identifies how this package builds; it is part of every build key.
 // Bump it when a change makes builds come out differently.
-const Version = "localbuild/1"
+const Version = "localbuild/2"
 
 // DefaultTimeout is the default limit of one build.
 const DefaultTimeout = 30 * time.Minute
 
 // Config configures a [Builder].
 type Config struct {
-	// Dir holds builds/<key>/ (finished artifacts), builds/<key>.log, temp
-	// work under .tmp and the default caches. Required.
+	// Dir holds the artifacts, logs, seals, temp work and the tools'
+	// caches (see the package doc). Required.
 	Dir string
-	// GoCache is GOCACHE for builds; default Dir/.cache/go-build.
-	GoCache string
-	// GoModCache is GOMODCACHE for builds; default Dir/.cache/gomod.
-	GoModCache string
-	// NpmCache is npm's cache for builds; default Dir/.cache/npm.
-	NpmCache string
+	// GoStdCache is a Go build cache, shared by every server of the host,
+	// holding the standard library as builds compile it; empty: none, each
+	// tool compiles it into its own cache once.
+	GoStdCache string
 	// Timeout limits each build; default DefaultTimeout.
 	Timeout time.Duration
+	// Sandbox confines build commands; default a sandbox that is off.
+	Sandbox *sandbox.Sandbox
+	// Limits bound each build command's process tree.
+	Limits sandbox.Limits
 	// Env is the environment builds start from ("KEY=value"). Nil means
 	// the variables of this process's environment that toolchains need
 	// (PATH, locale, proxies, certificates, GOPROXY and friends, package
@@ -116,6 +140,9 @@ type Builder struct {
 
 	mu      sync.Mutex
 	flights map[string]*flight
+
+	goStdMu   sync.Mutex
+	goStdDone bool
 }
 
 // New returns a Builder keeping its builds in cfg.Dir and checking out
@@ -132,20 +159,17 @@ func New(cfg Config, src Checkouter) (*Builder, error) {
 		return nil, fmt.Errorf("localbuild: %w", err)
 	}
 	cfg.Dir = dir
-	cache := filepath.Join(dir, ".cache")
-	cfg.GoCache = cmp.Or(cfg.GoCache, filepath.Join(cache, "go-build"))
-	cfg.GoModCache = cmp.Or(cfg.GoModCache, filepath.Join(cache, "gomod"))
-	cfg.NpmCache = cmp.Or(cfg.NpmCache, filepath.Join(cache, "npm"))
 	cfg.Timeout = cmp.Or(cfg.Timeout, DefaultTimeout)
 	if cfg.Env == nil {
 		cfg.Env = defaultEnv(os.Environ())
 	}
-	for _, d := range []string{
-		filepath.Join(dir, "builds"), filepath.Join(dir, ".tmp"), filepath.Join(dir, ".locks"),
-		filepath.Join(cache, "home"), filepath.Join(cache, "pip"),
-		cfg.GoCache, cfg.GoModCache, cfg.NpmCache,
-	} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+	if cfg.Sandbox == nil {
+		if cfg.Sandbox, err = sandbox.New(context.Background(), sandbox.Config{Mode: sandbox.Off}); err != nil {
+			return nil, fmt.Errorf("localbuild: %w", err)
+		}
+	}
+	for _, d := range []string{"builds", ".tmp", ".locks", "cache"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
 			return nil, fmt.Errorf("localbuild: %w", err)
 		}
 	}
@@ -166,16 +190,34 @@ type flight struct {
 // Version returns [Version].
 func (b *Builder) Version() string { return Version }
 
-// LogPath returns builds/<key>.log under [Config.Dir].
-func (b *Builder) LogPath(key string) string {
-	return filepath.Join(b.cfg.Dir, "builds", key+".log")
+// LogPath returns builds/<tool>/<key>.log under [Config.Dir].
+func (b *Builder) LogPath(tool, key string) string {
+	return filepath.Join(b.cfg.Dir, "builds", tool, key+".log")
 }
 
-func (b *Builder) artifactDir(key string) string { return filepath.Join(b.cfg.Dir, "builds", key) }
+func (b *Builder) artifactDir(tool, key string) string {
+	return filepath.Join(b.cfg.Dir, "builds", tool, key)
+}
+
+func (b *Builder) sealPath(tool, key string) string {
+	return filepath.Join(b.cfg.Dir, "builds", tool, key+".seal")
+}
+
+func (b *Builder) workDir(tool, key string) string {
+	return filepath.Join(b.cfg.Dir, ".tmp", tool, key)
+}
+
+func (b *Builder) lockPath(tool, key string) string {
+	return filepath.Join(b.cfg.Dir, ".locks", tool, key+".lock")
+}
 
 var keyRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
 
-func checkKey(key string) error {
+// checkKey checks a tool name and a build key, which become path names.
+func checkKey(tool, key string) error {
+	if !slipway.ValidName(tool) {
+		return fmt.Errorf("invalid tool name %q", tool)
+	}
 	if !keyRE.MatchString(key) || strings.Contains(key, "..") {
 		return fmt.Errorf("invalid build key %q", key)
 	}
@@ -193,6 +235,7 @@ type record struct {
 	Builder    string            `json:"builder"`
 	CustomStep bool              `json:"custom_step,omitempty"`
 	BuiltAt    time.Time         `json:"built_at"`
+	Tool       string            `json:"tool"`
 	// DurationsMS are the durations of the build's phases in milliseconds:
 	// checkout, build, total.
 	DurationsMS map[string]int64 `json:"durations_ms"`
@@ -200,14 +243,29 @@ type record struct {
 
 const markerPath = ".slipway/artifact.json"
 
-// Lookup returns the finished artifact with this key. ok is false when
-// builds/<key>/ has none (a directory without the completion marker does
-// not count).
-func (b *Builder) Lookup(_ context.Context, key string) (slipway.Artifact, bool, error) {
-	if err := checkKey(key); err != nil {
+// Lookup returns the tool's finished artifact with this key. ok is false
+// when builds/<tool>/<key>/ has none (a directory without the completion
+// marker does not count). An artifact whose content does not match its
+// seal is an error wrapping [build.ErrCorrupt].
+func (b *Builder) Lookup(_ context.Context, tool, key string) (slipway.Artifact, bool, error) {
+	if err := checkKey(tool, key); err != nil {
 		return slipway.Artifact{}, false, err
 	}
-	dir := b.artifactDir(key)
+	a, ok, err := b.readMarker(tool, key)
+	if err != nil || !ok {
+		return a, ok, err
+	}
+	s, err := checkSeal(a.Dir, b.sealPath(tool, key))
+	if err != nil {
+		return slipway.Artifact{}, false, fmt.Errorf("build %s of %s: %w: %w", key, tool, build.ErrCorrupt, err)
+	}
+	a.Digest = s.Digest
+	return a, true, nil
+}
+
+// readMarker reads the artifact's completion marker.
+func (b *Builder) readMarker(tool, key string) (slipway.Artifact, bool, error) {
+	dir := b.artifactDir(tool, key)
 	data, err := os.ReadFile(filepath.Join(dir, markerPath))
 	if errors.Is(err, os.ErrNotExist) {
 		return slipway.Artifact{}, false, nil
@@ -228,19 +286,20 @@ func (b *Builder) Lookup(_ context.Context, key string) (slipway.Artifact, bool,
 // [Builder.LogPath] and to req.Log. A failed or cancelled build leaves no
 // artifact; its error ends with the tail of the failing command's output.
 func (b *Builder) Build(ctx context.Context, req build.Request) (slipway.Artifact, error) {
-	if err := checkKey(req.Key); err != nil {
+	if err := checkKey(req.Tool, req.Key); err != nil {
 		return slipway.Artifact{}, err
 	}
 	log := logWriter(req.Log)
+	flightKey := req.Tool + "/" + req.Key
 	for {
-		if a, ok, err := b.Lookup(ctx, req.Key); err != nil || ok {
+		if a, ok, err := b.Lookup(ctx, req.Tool, req.Key); (err != nil && !errors.Is(err, build.ErrCorrupt)) || ok {
 			if ok {
 				fmt.Fprintf(log, "==> using the existing build %s\n", req.Key)
 			}
 			return a, err
 		}
 		b.mu.Lock()
-		if f, ok := b.flights[req.Key]; ok {
+		if f, ok := b.flights[flightKey]; ok {
 			b.mu.Unlock()
 			fmt.Fprintf(log, "==> waiting for the build of %s already in progress\n", req.Key)
 			select {
@@ -254,13 +313,13 @@ func (b *Builder) Build(ctx context.Context, req build.Request) (slipway.Artifac
 			return f.art, f.err
 		}
 		f := &flight{done: make(chan struct{})}
-		b.flights[req.Key] = f
+		b.flights[flightKey] = f
 		b.mu.Unlock()
 
-		f.art, f.err = b.buildLocked(ctx, req)
+		f.art, f.err = b.buildLocked(ctx, req, log)
 		f.leaderGone = f.err != nil && ctx.Err() != nil
 		b.mu.Lock()
-		delete(b.flights, req.Key)
+		delete(b.flights, flightKey)
 		b.mu.Unlock()
 		close(f.done)
 		return f.art, f.err
@@ -268,33 +327,56 @@ func (b *Builder) Build(ctx context.Context, req build.Request) (slipway.Artifac
 }
 
 // buildLocked builds req holding the key's file lock, unless another process
-// built it meanwhile.
-func (b *Builder) buildLocked(ctx context.Context, req build.Request) (slipway.Artifact, error) {
-	unlock, err := flock.Lock(ctx, filepath.Join(b.cfg.Dir, ".locks", req.Key+".lock"))
+// built it meanwhile. A cached artifact that fails its digest check is
+// built again, the reason in the log.
+func (b *Builder) buildLocked(ctx context.Context, req build.Request, log io.Writer) (slipway.Artifact, error) {
+	unlock, err := b.lock(ctx, req.Tool, req.Key)
 	if err != nil {
 		return slipway.Artifact{}, fmt.Errorf("lock build %s: %w", req.Key, err)
 	}
 	defer unlock()
-	if a, ok, err := b.Lookup(ctx, req.Key); err != nil || ok {
+	a, ok, err := b.Lookup(ctx, req.Tool, req.Key)
+	switch {
+	case errors.Is(err, build.ErrCorrupt):
+		fmt.Fprintf(log, "==> rebuilding: %v\n", err)
+		if err := b.removeLocked(req.Tool, req.Key); err != nil {
+			return slipway.Artifact{}, err
+		}
+	case err != nil || ok:
 		return a, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
 	defer cancel()
-	return b.build(ctx, req)
+	return b.build(ctx, req, err)
 }
 
-// build makes the artifact. The caller holds the key's locks.
-func (b *Builder) build(ctx context.Context, req build.Request) (a slipway.Artifact, err error) {
+// lock takes the file lock of a tool's key.
+func (b *Builder) lock(ctx context.Context, tool, key string) (func(), error) {
+	p := b.lockPath(tool, key)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return nil, err
+	}
+	return flock.Lock(ctx, p)
+}
+
+// build makes the artifact; rebuilt, when not nil, says why a cached one
+// was discarded. The caller holds the key's locks.
+func (b *Builder) build(ctx context.Context, req build.Request, rebuilt error) (a slipway.Artifact, err error) {
 	start := time.Now()
-	final := b.artifactDir(req.Key)
-	work := filepath.Join(b.cfg.Dir, ".tmp", req.Key)
+	final := b.artifactDir(req.Tool, req.Key)
+	work := b.workDir(req.Tool, req.Key)
 	// Left by a crash: a half-made build, or an artifact without marker.
 	for _, d := range []string{work, final} {
 		if err := os.RemoveAll(d); err != nil {
 			return a, fmt.Errorf("remove stale %s: %w", d, err)
 		}
 	}
-	logFile, err := os.Create(b.LogPath(req.Key))
+	for _, d := range []string{filepath.Dir(work), filepath.Dir(final)} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return a, err
+		}
+	}
+	logFile, err := os.Create(b.LogPath(req.Tool, req.Key))
 	if err != nil {
 		return a, fmt.Errorf("create build log: %w", err)
 	}
@@ -308,20 +390,34 @@ func (b *Builder) build(ctx context.Context, req build.Request) (a slipway.Artif
 	}()
 
 	fmt.Fprintf(log, "==> slipway %s\n", Version)
+	if rebuilt != nil {
+		fmt.Fprintf(log, "rebuilding: %v\n", rebuilt)
+	}
 	fmt.Fprintf(log, "repository: %s\nref: %s\ncommit: %s\nkey: %s\n", req.Repository, req.Ref, req.Commit, req.Key)
 	fmt.Fprintf(log, "==> checkout %s\n", req.Commit)
 	if err := b.src.Checkout(ctx, req.Repository, req.Commit, work); err != nil {
 		return a, fmt.Errorf("checkout: %w", err)
 	}
+	if err := b.cfg.Sandbox.GiveTree(req.Tool, work); err != nil {
+		return a, fmt.Errorf("give the build directory to the tool: %w", err)
+	}
 	checkedOut := time.Now()
 
-	stack := detect(work)
-	fmt.Fprintf(log, "stack: %s\n", stack.name)
-	procs, err := readProcfile(work)
+	tree, err := os.OpenRoot(work)
 	if err != nil {
 		return a, err
 	}
-	s := &session{ctx: ctx, dir: work, log: log, env: b.env(req, stack.name)}
+	defer tree.Close()
+	stack := detect(tree)
+	fmt.Fprintf(log, "stack: %s\n", stack.name)
+	procs, err := readProcfile(tree)
+	if err != nil {
+		return a, err
+	}
+	s, err := b.session(ctx, req, stack.name, work, tree, log)
+	if err != nil {
+		return a, err
+	}
 	fmt.Fprintf(log, "==> build (%s)\n", stack.name)
 	if err := stack.build(s); err != nil {
 		return a, err
@@ -332,15 +428,19 @@ func (b *Builder) build(ctx context.Context, req build.Request) (a slipway.Artif
 	}
 	if custom {
 		// The custom step may have written or changed the Procfile.
-		if procs, err = readProcfile(work); err != nil {
+		if procs, err = readProcfile(tree); err != nil {
 			return a, err
 		}
 	}
 	if procs == nil {
-		procs = stack.defaults(work)
+		procs = stack.defaults(tree)
 	}
-	if stack.name == "python" {
-		if err := relocateVenv(filepath.Join(work, ".venv"), work, final); err != nil {
+	// Paths the build recorded are those it saw: the same as runs see in
+	// the sandbox (/app), the host's own otherwise.
+	from := b.cfg.Sandbox.Inside(sandbox.Mount{Source: work, Target: sandbox.AppDir})
+	to := b.cfg.Sandbox.Inside(sandbox.Mount{Source: final, Target: sandbox.AppDir})
+	if stack.name == "python" && from != to {
+		if err := relocateVenv(tree, ".venv", from, to); err != nil {
 			return a, err
 		}
 	}
@@ -353,36 +453,45 @@ func (b *Builder) build(ctx context.Context, req build.Request) (a slipway.Artif
 	r := record{
 		Key: req.Key, Stack: stack.name, Processes: procs,
 		Repository: req.Repository, Ref: req.Ref, Commit: req.Commit,
-		Builder: Version, CustomStep: custom, BuiltAt: built.UTC(),
+		Builder: Version, CustomStep: custom, BuiltAt: built.UTC(), Tool: req.Tool,
 		DurationsMS: map[string]int64{
 			"checkout": checkedOut.Sub(start).Milliseconds(),
 			"build":    built.Sub(checkedOut).Milliseconds(),
 			"total":    time.Since(start).Milliseconds(),
 		},
 	}
-	if err := writeRecord(work, r); err != nil {
+	if err := writeRecord(tree, r); err != nil {
 		return a, err
 	}
 	if err := ctx.Err(); err != nil {
 		return a, err
 	}
+	// Nothing of the build runs any more (each command's tree was killed
+	// when it ended): the content is final. Seal it, then make it the
+	// artifact.
+	sl, err := sealTree(work, b.sealPath(req.Tool, req.Key))
+	if err != nil {
+		return a, fmt.Errorf("seal build: %w", err)
+	}
 	if err := os.Rename(work, final); err != nil {
 		return a, fmt.Errorf("store build: %w", err)
 	}
-	fmt.Fprintf(log, "==> built %s in %s\n", req.Key, time.Since(start).Round(time.Millisecond))
-	return slipway.Artifact{Key: req.Key, Dir: final, Stack: stack.name, Processes: procs}, nil
+	fmt.Fprintf(log, "==> built %s (%s) in %s\n", req.Key, sl.Digest, time.Since(start).Round(time.Millisecond))
+	return slipway.Artifact{Key: req.Key, Dir: final, Stack: stack.name, Processes: procs, Digest: sl.Digest}, nil
 }
 
-func writeRecord(dir string, r record) error {
+// writeRecord writes the completion marker into the build tree, replacing
+// whatever the build left at its path.
+func writeRecord(tree *os.Root, r record) error {
 	data, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
 	}
-	p := filepath.Join(dir, markerPath)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	if err := tree.MkdirAll(filepath.Dir(markerPath), 0o755); err != nil {
 		return fmt.Errorf("write %s: %w", markerPath, err)
 	}
-	f, err := os.Create(p)
+	_ = tree.Remove(markerPath) // a file or link the build left there; absent is fine
+	f, err := tree.OpenFile(markerPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", markerPath, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,15 +24,17 @@ import (
 	"slipway.dev/slipway/internal/slipwaytest"
 )
 
-// goCache is the developer's GOCACHE, shared so that test builds do not
-// compile the standard library again.
-var goCache = sync.OnceValue(func() string {
-	out, err := exec.Command("go", "env", "GOCACHE").Output()
+// goStdCache is the standard library cache of the developer's machine,
+// shared so that test builds do not compile the standard library again.
+var goStdCache = sync.OnceValue(func() string {
+	d, err := os.UserCacheDir()
 	if err != nil {
 		return ""
 	}
-	return strings.TrimSpace(string(out))
+	return filepath.Join(d, "slipway", "go-std")
 })
+
+var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 
 type testBundle struct {
 	dir     string
@@ -51,7 +54,7 @@ func setup(t *testing.T) *testBundle {
 
 func newBuilder(t *testing.T, dir string, g *git.Client) *localbuild.Builder {
 	t.Helper()
-	b, err := localbuild.New(localbuild.Config{Dir: dir, GoCache: goCache()}, g)
+	b, err := localbuild.New(localbuild.Config{Dir: dir, GoStdCache: goStdCache()}, g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +84,7 @@ func output(t *testing.T, dir, command string) string {
 // directory exists.
 func assertNoArtifact(t *testing.T, dir, key string) {
 	t.Helper()
-	for _, p := range []string{filepath.Join(dir, "builds", key), filepath.Join(dir, ".tmp", key)} {
+	for _, p := range []string{filepath.Join(dir, "builds", "tool", key), filepath.Join(dir, ".tmp", "tool", key)} {
 		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s exists after a failed build (stat: %v)", p, err)
 		}
@@ -171,9 +174,12 @@ func TestBuilder_Stacks(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Build: %v\nlog:\n%s", err, log.String())
 			}
+			if !digestRE.MatchString(a.Digest) {
+				t.Errorf("Digest = %q, want sha256:<64 hex>", a.Digest)
+			}
 			want := slipway.Artifact{
-				Key: req.Key, Dir: filepath.Join(tb.dir, "builds", req.Key),
-				Stack: tt.stack, Processes: tt.processes,
+				Key: req.Key, Dir: filepath.Join(tb.dir, "builds", "tool", req.Key),
+				Stack: tt.stack, Processes: tt.processes, Digest: a.Digest,
 			}
 			if diff := cmp.Diff(want, a); diff != "" {
 				t.Errorf("Build (-want +got):\n%s", diff)
@@ -182,14 +188,14 @@ func TestBuilder_Stacks(t *testing.T) {
 				t.Errorf("%s printed %q, want %q", tt.run, got, tt.want)
 			}
 
-			got, ok, err := tb.builder.Lookup(t.Context(), req.Key)
+			got, ok, err := tb.builder.Lookup(t.Context(), "tool", req.Key)
 			if err != nil || !ok {
 				t.Fatalf("Lookup = %v, %v; want the artifact", ok, err)
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("Lookup (-want +got):\n%s", diff)
 			}
-			fileLog, err := os.ReadFile(tb.builder.LogPath(req.Key))
+			fileLog, err := os.ReadFile(tb.builder.LogPath("tool", req.Key))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -201,7 +207,7 @@ func TestBuilder_Stacks(t *testing.T) {
 					t.Errorf("log lacks %q:\n%s", s, fileLog)
 				}
 			}
-			if _, err := os.Stat(filepath.Join(tb.dir, ".tmp", req.Key)); !errors.Is(err, os.ErrNotExist) {
+			if _, err := os.Stat(filepath.Join(tb.dir, ".tmp", "tool", req.Key)); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("work directory left behind: %v", err)
 			}
 		})
@@ -336,10 +342,10 @@ func TestBuilder_CompileError(t *testing.T) {
 		t.Errorf("error lacks the compiler's output: %v", err)
 	}
 	assertNoArtifact(t, tb.dir, req.Key)
-	if _, ok, err := tb.builder.Lookup(t.Context(), req.Key); ok || err != nil {
+	if _, ok, err := tb.builder.Lookup(t.Context(), "tool", req.Key); ok || err != nil {
 		t.Errorf("Lookup after failure = %v, %v; want not found", ok, err)
 	}
-	log, err := os.ReadFile(tb.builder.LogPath(req.Key))
+	log, err := os.ReadFile(tb.builder.LogPath("tool", req.Key))
 	if err != nil || !bytes.Contains(log, []byte("undefinedThing")) {
 		t.Errorf("log lacks the compile error (%v):\n%s", err, log)
 	}
@@ -386,7 +392,7 @@ func TestBuilder_DiscardsHalfMadeBuild(t *testing.T) {
 	req := request(repo, repo.Head(t))
 	// A crash left a work directory and an artifact directory without its
 	// completion marker.
-	for _, d := range []string{filepath.Join(tb.dir, ".tmp", req.Key), filepath.Join(tb.dir, "builds", req.Key)} {
+	for _, d := range []string{filepath.Join(tb.dir, ".tmp", "tool", req.Key), filepath.Join(tb.dir, "builds", "tool", req.Key)} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -394,7 +400,7 @@ func TestBuilder_DiscardsHalfMadeBuild(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, ok, err := tb.builder.Lookup(t.Context(), req.Key); ok || err != nil {
+	if _, ok, err := tb.builder.Lookup(t.Context(), "tool", req.Key); ok || err != nil {
 		t.Fatalf("Lookup of a half-made build = %v, %v; want not found", ok, err)
 	}
 	a, err := tb.builder.Build(t.Context(), req)
@@ -413,7 +419,7 @@ func TestBuilder_InvalidKey(t *testing.T) {
 	t.Parallel()
 	tb := setup(t)
 	for _, key := range []string{"", "../x", "a/b", ".hidden"} {
-		if _, _, err := tb.builder.Lookup(t.Context(), key); err == nil {
+		if _, _, err := tb.builder.Lookup(t.Context(), "tool", key); err == nil {
 			t.Errorf("Lookup(%q) succeeded, want error", key)
 		}
 		if _, err := tb.builder.Build(t.Context(), build.Request{Key: key}); err == nil {

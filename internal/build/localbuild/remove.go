@@ -5,34 +5,46 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-
-	"slipway.dev/slipway/internal/flock"
 )
 
-// Remove deletes the artifact builds/<key>/ and the log builds/<key>.log,
-// holding the key's lock, so that it never races a build of the key in
-// this process or another. The artifact is first renamed out of builds/,
-// so that [Builder.Lookup] never sees half of it. A key with neither is
+// Remove deletes the tool's artifact builds/<tool>/<key>/, its seal and its
+// log, holding the key's lock, so that it never races a build of the key in
+// this process or another. The artifact is first renamed out of builds/, so
+// that [Builder.Lookup] never sees half of it. A key with none of them is
 // not an error.
-func (b *Builder) Remove(ctx context.Context, key string) error {
-	if err := checkKey(key); err != nil {
+func (b *Builder) Remove(ctx context.Context, tool, key string) error {
+	if err := checkKey(tool, key); err != nil {
 		return err
 	}
-	unlock, err := flock.Lock(ctx, filepath.Join(b.cfg.Dir, ".locks", key+".lock"))
+	unlock, err := b.lock(ctx, tool, key)
 	if err != nil {
 		return fmt.Errorf("remove build %s: lock: %w", key, err)
 	}
 	defer unlock()
-	trash := filepath.Join(b.cfg.Dir, ".tmp", key+".removed")
+	if err := b.removeLocked(tool, key); err != nil {
+		return err
+	}
+	if err := os.Remove(b.LogPath(tool, key)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove build %s: log: %w", key, err)
+	}
+	return nil
+}
+
+// removeLocked deletes the artifact and its seal; the caller holds the
+// key's lock.
+func (b *Builder) removeLocked(tool, key string) error {
+	trash := b.workDir(tool, key) + ".removed"
 	if err := os.RemoveAll(trash); err != nil {
 		return fmt.Errorf("remove build %s: %w", key, err)
 	}
-	if err := os.Rename(b.artifactDir(key), trash); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.MkdirAll(b.workDir(tool, ""), 0o700); err != nil {
 		return fmt.Errorf("remove build %s: %w", key, err)
 	}
-	if err := os.Remove(b.LogPath(key)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove build %s: log: %w", key, err)
+	if err := os.Rename(b.artifactDir(tool, key), trash); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove build %s: %w", key, err)
+	}
+	if err := os.Remove(b.sealPath(tool, key)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove build %s: seal: %w", key, err)
 	}
 	if err := os.RemoveAll(trash); err != nil {
 		return fmt.Errorf("remove build %s: %w", key, err)

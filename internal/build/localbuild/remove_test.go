@@ -20,27 +20,27 @@ func TestBuilder_Remove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.builder.Remove(t.Context(), req.Key); err != nil {
+	if err := b.builder.Remove(t.Context(), "tool", req.Key); err != nil {
 		t.Fatalf("Remove: %v", err)
 	}
-	if _, ok, err := b.builder.Lookup(t.Context(), req.Key); ok || err != nil {
+	if _, ok, err := b.builder.Lookup(t.Context(), "tool", req.Key); ok || err != nil {
 		t.Errorf("Lookup after Remove = %v, %v, want not found", ok, err)
 	}
-	for _, p := range []string{art.Dir, b.builder.LogPath(req.Key)} {
+	for _, p := range []string{art.Dir, b.builder.LogPath("tool", req.Key)} {
 		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s after Remove: %v, want it gone", p, err)
 		}
 	}
-	if err := b.builder.Remove(t.Context(), req.Key); err != nil {
+	if err := b.builder.Remove(t.Context(), "tool", req.Key); err != nil {
 		t.Errorf("Remove again: %v", err)
 	}
-	if err := b.builder.Remove(t.Context(), "../escape"); err == nil {
+	if err := b.builder.Remove(t.Context(), "tool", "../escape"); err == nil {
 		t.Errorf("Remove of an invalid key succeeded")
 	}
 	if _, err := b.builder.Build(t.Context(), req); err != nil {
 		t.Errorf("Build after Remove: %v", err)
 	}
-	if _, ok, _ := b.builder.Lookup(t.Context(), req.Key); !ok {
+	if _, ok, _ := b.builder.Lookup(t.Context(), "tool", req.Key); !ok {
 		t.Errorf("Lookup after a new Build: not found")
 	}
 }

@@ -4,55 +4,57 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"slipway.dev/slipway/internal/build"
+	"slipway.dev/slipway/internal/sandbox"
+	"slipway.dev/slipway/internal/slipway"
 )
 
 // stack is a kind of app the builder knows how to build.
 type stack struct {
 	name     string
 	build    func(s *session) error
-	defaults func(dir string) map[string]string // processes without a Procfile
+	defaults func(tree *os.Root) map[string]string // processes without a Procfile
 }
 
 var stacks = []struct {
 	files []string // any of them selects the stack
 	stack stack
 }{
-	{[]string{"go.mod"}, stack{"go", buildGo, func(string) map[string]string {
+	{[]string{"go.mod"}, stack{"go", buildGo, func(*os.Root) map[string]string {
 		return map[string]string{"web": ".bin/app"}
 	}}},
-	{[]string{"package.json"}, stack{"node", buildNode, func(string) map[string]string {
+	{[]string{"package.json"}, stack{"node", buildNode, func(*os.Root) map[string]string {
 		return map[string]string{"web": "npm start"}
 	}}},
-	{[]string{"requirements.txt", "pyproject.toml"}, stack{"python", buildPython, func(dir string) map[string]string {
-		if exists(filepath.Join(dir, "app.py")) {
+	{[]string{"requirements.txt", "pyproject.toml"}, stack{"python", buildPython, func(tree *os.Root) map[string]string {
+		if exists(tree, "app.py") {
 			return map[string]string{"web": ".venv/bin/python app.py"}
 		}
 		return map[string]string{}
 	}}},
 }
 
-var static = stack{"static", func(*session) error { return nil }, func(string) map[string]string {
+var static = stack{"static", func(*session) error { return nil }, func(*os.Root) map[string]string {
 	return map[string]string{}
 }}
 
-// detect returns the stack of the app in dir.
-func detect(dir string) stack {
+// detect returns the stack of the app in tree.
+func detect(tree *os.Root) stack {
 	for _, s := range stacks {
 		for _, f := range s.files {
-			if exists(filepath.Join(dir, f)) {
+			if exists(tree, f) {
 				return s.stack
 			}
 		}
@@ -60,26 +62,31 @@ func detect(dir string) stack {
 	return static
 }
 
-func exists(p string) bool {
-	info, err := os.Stat(p)
+// exists reports whether name is a regular file in tree. The tree is the
+// build's, made by the tool: its symlinks are never followed out of it (the
+// server reads it as itself).
+func exists(tree *os.Root, name string) bool {
+	info, err := tree.Stat(name)
 	return err == nil && info.Mode().IsRegular()
 }
 
 func buildGo(s *session) error {
+	if err := s.b.seedGoCache(s.ctx, s.tool, s.log); err != nil {
+		fmt.Fprintf(s.log, "warning: the standard library cache was not used: %v\n", err)
+	}
 	return s.run("go", "build", "-trimpath", "-o", ".bin/app", ".")
 }
 
 func buildNode(s *session) error {
 	cmd := "install"
-	if exists(filepath.Join(s.dir, "package-lock.json")) {
+	if exists(s.tree, "package-lock.json") {
 		cmd = "ci"
 	}
 	return s.run("npm", cmd, "--omit=dev", "--no-audit", "--no-fund")
 }
 
 func buildPython(s *session) error {
-	req := filepath.Join(s.dir, "requirements.txt")
-	needPip, err := hasRequirements(req)
+	needPip, err := hasRequirements(s.tree, "requirements.txt")
 	if err != nil {
 		return err
 	}
@@ -102,10 +109,10 @@ func buildPython(s *session) error {
 	return err
 }
 
-// hasRequirements reports whether the requirements file at p lists
+// hasRequirements reports whether the requirements file name in tree lists
 // anything (lines other than blanks and comments).
-func hasRequirements(p string) (bool, error) {
-	data, err := os.ReadFile(p)
+func hasRequirements(tree *os.Root, name string) (bool, error) {
+	data, err := tree.ReadFile(name)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
@@ -138,8 +145,7 @@ func indexUnreachable(output string) bool {
 // runCustomStep runs .slipway/build when it is an executable file and
 // reports whether it ran.
 func runCustomStep(s *session) (bool, error) {
-	p := filepath.Join(s.dir, ".slipway", "build")
-	info, err := os.Lstat(p)
+	info, err := s.tree.Lstat(filepath.Join(".slipway", "build"))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return false, nil
@@ -156,35 +162,36 @@ func runCustomStep(s *session) (bool, error) {
 	return true, s.run("./.slipway/build")
 }
 
-// relocateVenv rewrites the paths the venv in venv recorded for the build
-// directory from to the artifact directory to, so that its scripts work
-// after the rename.
-func relocateVenv(venv, from, to string) error {
-	if _, err := os.Stat(venv); err != nil {
+// relocateVenv rewrites the paths the venv in tree (at venv) recorded for
+// the build directory from to the artifact directory to, so that its
+// scripts work after the rename.
+func relocateVenv(tree *os.Root, venv, from, to string) error {
+	if _, err := tree.Stat(venv); err != nil {
 		return nil //nolint:nilerr // no venv (a custom step may remove it)
 	}
 	var files []string
-	if entries, err := os.ReadDir(filepath.Join(venv, "bin")); err == nil {
-		for _, e := range entries {
-			files = append(files, filepath.Join(venv, "bin", e.Name()))
+	if d, err := tree.Open(filepath.Join(venv, "bin")); err == nil {
+		names, _ := d.Readdirnames(-1)
+		_ = d.Close()
+		for _, n := range names {
+			files = append(files, filepath.Join(venv, "bin", n))
 		}
 	}
 	files = append(files, filepath.Join(venv, "pyvenv.cfg"))
 	old, repl := []byte(from), []byte(to)
 	for _, p := range files {
-		info, err := os.Lstat(p)
+		info, err := tree.Lstat(p)
 		if err != nil || !info.Mode().IsRegular() || info.Size() > 1<<20 {
 			continue
 		}
-		data, err := os.ReadFile(p)
+		data, err := tree.ReadFile(p)
 		if err != nil {
 			return fmt.Errorf("relocate venv: %w", err)
 		}
 		if !bytes.Contains(data, old) {
 			continue
 		}
-		//nolint:gosec // G703: p is venv/bin/<entry> or venv/pyvenv.cfg in the build's own directory, and a regular file (Lstat above), not a symlink
-		if err := os.WriteFile(p, bytes.ReplaceAll(data, old, repl), info.Mode().Perm()); err != nil {
+		if err := tree.WriteFile(p, bytes.ReplaceAll(data, old, repl), info.Mode().Perm()); err != nil {
 			return fmt.Errorf("relocate venv: %w", err)
 		}
 	}
@@ -193,11 +200,43 @@ func relocateVenv(venv, from, to string) error {
 
 // session is one build's running state.
 type session struct {
-	ctx context.Context //nolint:containedctx // the build's own lifetime
-	dir string
-	log io.Writer
-	env []string
+	ctx  context.Context //nolint:containedctx // the build's own lifetime
+	b    *Builder
+	tool string
+	dir  string   // the build directory on the host
+	tree *os.Root // the same, for the server's own reads
+	log  io.Writer
+	env  map[string]string
+	// mounts are the build directory (at /app) and the tool's cache (at
+	// /cache), writable.
+	mounts []sandbox.Mount
 }
+
+// session prepares the sandboxed session of req's build in work: the
+// tool's caches, and the environment that points at them.
+func (b *Builder) session(ctx context.Context, req build.Request, stack, work string, tree *os.Root, log io.Writer) (*session, error) {
+	cache := b.cacheDir(req.Tool)
+	for _, d := range []string{cache, filepath.Join(cache, "home"), filepath.Join(cache, "tmp")} {
+		if err := b.cfg.Sandbox.PrepareDir(req.Tool, d); err != nil {
+			return nil, fmt.Errorf("build cache of %s: %w", req.Tool, err)
+		}
+	}
+	mounts := []sandbox.Mount{
+		{Source: work, Target: sandbox.AppDir, Writable: true},
+		{Source: cache, Target: cacheMount, Writable: true},
+	}
+	in := b.cfg.Sandbox.Inside(mounts[1])
+	return &session{
+		ctx: ctx, b: b, tool: req.Tool, dir: work, tree: tree, log: log,
+		env: b.env(req, stack, in), mounts: mounts,
+	}, nil
+}
+
+// cacheMount is where a tool's build cache is seen from inside.
+const cacheMount = "/cache"
+
+// cacheDir returns the tool's build cache on the host.
+func (b *Builder) cacheDir(tool string) string { return filepath.Join(b.cfg.Dir, "cache", tool) }
 
 // tailSize is how much of a failing command's output its error keeps.
 const tailSize = 4096
@@ -219,25 +258,39 @@ func (e *commandError) Error() string {
 
 func (e *commandError) Unwrap() error { return e.err }
 
-// run runs a command in the build directory, logging it and its output. It
-// runs in its own process group, all of which is killed when the build's
-// context is done.
+// run runs a command in the build directory, in the tool's sandbox,
+// logging it and its output. Its process tree (session and cgroup) is
+// killed when the build's context is done, and once it ends.
 func (s *session) run(name string, args ...string) error {
 	display := strings.Join(append([]string{name}, args...), " ")
 	fmt.Fprintf(s.log, "$ %s\n", display)
 	tail := &tailBuffer{max: tailSize}
 	out := io.MultiWriter(s.log, tail)
-	cmd := exec.CommandContext(s.ctx, name, args...)
-	cmd.Dir = s.dir
-	cmd.Env = s.env
-	cmd.Stdout = out
-	cmd.Stderr = out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	// Children that escaped the group may hold the output open: stop
+	words := make([]string, 0, 1+len(args))
+	for _, w := range append([]string{name}, args...) {
+		words = append(words, shellQuote(w))
+	}
+	cmd, err := s.b.cfg.Sandbox.Command(s.ctx, sandbox.Process{
+		Tool:    s.tool,
+		Unit:    "build-" + randomID(),
+		Command: "exec " + strings.Join(words, " "),
+		Env:     s.env,
+		Dir:     s.b.cfg.Sandbox.Inside(s.mounts[0]),
+		Mounts:  s.mounts,
+		Limits:  s.b.cfg.Limits,
+		Stdout:  out,
+		Stderr:  out,
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", display, err)
+	}
+	// Children that escaped the tree may hold the output open: stop
 	// waiting for them soon after the kill.
 	cmd.WaitDelay = time.Second
-	err := cmd.Run()
+	err = cmd.Run()
+	oom := cmd.Cgroup.OOMKilled()
+	cmd.Cgroup.Kill()
+	cmd.Cgroup.Remove()
 	if err == nil {
 		return nil
 	}
@@ -247,7 +300,22 @@ func (s *session) run(name string, args ...string) error {
 		}
 		return fmt.Errorf("%s: %w", display, ctxErr)
 	}
+	if oom {
+		err = fmt.Errorf("%s (the build was killed): %w", slipway.OutOfMemory(s.b.cfg.Limits.MemoryBytes), err)
+	}
 	return &commandError{command: display, err: err, output: tail.String()}
+}
+
+// shellQuote quotes s as one sh word.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// randomID returns 12 random hex characters.
+func randomID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return hex.EncodeToString(b[:])
 }
 
 // tailBuffer keeps the last max bytes written to it.
@@ -288,33 +356,46 @@ func defaultEnv(environ []string) []string {
 	return env
 }
 
-// env returns the environment of req's build commands.
-func (b *Builder) env(req build.Request, stack string) []string {
-	cache := filepath.Join(b.cfg.Dir, ".cache")
-	env := slices.Clone(b.cfg.Env)
-	return append(env,
-		"HOME="+filepath.Join(cache, "home"),
-		"GOCACHE="+b.cfg.GoCache,
-		"GOMODCACHE="+b.cfg.GoModCache,
-		"GOFLAGS=-mod=mod -buildvcs=false",
-		"GOTOOLCHAIN=local",
-		"CGO_ENABLED=0",
-		"npm_config_cache="+b.cfg.NpmCache,
-		"npm_config_update_notifier=false",
-		"npm_config_fund=false",
-		"npm_config_audit=false",
-		"PIP_CACHE_DIR="+filepath.Join(cache, "pip"),
-		"PIP_DISABLE_PIP_VERSION_CHECK=1",
-		"PIP_NO_INPUT=1",
-		"SLIPWAY_STACK="+stack,
-		"SLIPWAY_COMMIT="+req.Commit,
-		"SLIPWAY_REPOSITORY="+req.Repository,
-	)
+// env returns the environment of req's build commands, whose cache is
+// at cache (as they see it).
+func (b *Builder) env(req build.Request, stack, cache string) map[string]string {
+	env := map[string]string{}
+	for _, kv := range b.cfg.Env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	if p, ok := env["PATH"]; ok || b.cfg.Sandbox.Enabled() {
+		env["PATH"] = b.cfg.Sandbox.Path(p)
+	}
+	for k, v := range map[string]string{
+		"HOME":                          cache + "/home",
+		"TMPDIR":                        cache + "/tmp",
+		"GOCACHE":                       cache + "/go-build",
+		"GOMODCACHE":                    cache + "/gomod",
+		"GOFLAGS":                       "-mod=mod -buildvcs=false",
+		"GOTOOLCHAIN":                   "local",
+		"CGO_ENABLED":                   "0",
+		"npm_config_cache":              cache + "/npm",
+		"npm_config_update_notifier":    "false",
+		"npm_config_fund":               "false",
+		"npm_config_audit":              "false",
+		"PIP_CACHE_DIR":                 cache + "/pip",
+		"PIP_DISABLE_PIP_VERSION_CHECK": "1",
+		"PIP_NO_INPUT":                  "1",
+		"SLIPWAY_STACK":                 stack,
+		"SLIPWAY_COMMIT":                req.Commit,
+		"SLIPWAY_REPOSITORY":            req.Repository,
+	} {
+		env[k] = v
+	}
+	return env
 }
 
-// readProcfile parses dir/Procfile. It returns nil when there is none.
-func readProcfile(dir string) (map[string]string, error) {
-	f, err := os.Open(filepath.Join(dir, "Procfile"))
+// readProcfile parses the Procfile of tree. It returns nil when there is
+// none.
+func readProcfile(tree *os.Root) (map[string]string, error) {
+	f, err := tree.Open("Procfile")
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}

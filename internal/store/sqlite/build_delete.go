@@ -4,31 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/store"
 )
-
-// BuildListByKey returns every tool's builds with this key, newest first.
-func (q *queries) BuildListByKey(ctx context.Context, key string) ([]slipway.Build, error) {
-	rows, err := q.read.QueryContext(ctx,
-		`SELECT `+buildColumns+` FROM builds WHERE build_key = ? ORDER BY created_at DESC, tool DESC, id DESC`, key)
-	if err != nil {
-		return nil, fmt.Errorf("list builds with key %s: %w", key, err)
-	}
-	defer func() { _ = rows.Close() }()
-	bs := []slipway.Build{}
-	for rows.Next() {
-		b, err := scanBuild(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list builds with key %s: %w", key, err)
-		}
-		bs = append(bs, b)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list builds with key %s: %w", key, err)
-	}
-	return bs, nil
-}
 
 // BuildDelete deletes a build record.
 func (q *queries) BuildDelete(ctx context.Context, tool, id string) error {

@@ -9,22 +9,6 @@ import (
 func testBuildDelete(t *testing.T, f Factory) {
 	t.Parallel()
 
-	// Ensure BuildListByKey finds every tool's records of a key, newest
-	// first, and nothing of other keys.
-	t.Run("ListByKey", func(t *testing.T) {
-		t.Parallel()
-		s, b := setup(t, f)
-		one := build("one", "k1", "k1", slipway.BuildSuccessful, at(1))
-		two := build("two", "k1", "k1", slipway.BuildRunning, at(2).In(cet))
-		for _, bu := range []slipway.Build{two, build("one", "k2", "k2", slipway.BuildSuccessful, at(3)), one} {
-			mustDo(t, s.BuildCreate(b.ctx, bu))
-		}
-		diff(t, "BuildListByKey", []slipway.Build{two, one}, must(s.BuildListByKey(b.ctx, "k1"))(t))
-		if got := must(s.BuildListByKey(b.ctx, "none"))(t); got == nil || len(got) != 0 {
-			t.Errorf("BuildListByKey of an unknown key = %#v, want an empty list", got)
-		}
-	})
-
 	// Ensure BuildDelete removes one tool's record only, and a missing
 	// record is ErrNotFound.
 	t.Run("Delete", func(t *testing.T) {

@@ -1,0 +1,215 @@
+package localbuild
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// seal is what the builder records about a finished artifact, outside it
+// (builds/<tool>/<key>.seal, 0600): the digest of its content, and a
+// fingerprint of its files' metadata that tells, cheaply, that nothing was
+// touched since.
+type seal struct {
+	// Digest is "sha256:<hex>" over every entry's path, type, mode, and
+	// content (a symlink's target): see [treeDigest].
+	Digest string `json:"digest"`
+	// Stat is a hash of every entry's path, inode, size, mode, mtime and
+	// ctime. A change of content changes ctime, which only the clock's
+	// owner can set back, so an equal Stat means the content is unchanged.
+	Stat string `json:"stat"`
+}
+
+// treeDigest returns the digest of the tree at dir: sha256 over its entries
+// in lexical order, each as path, type, permission bits and content hash
+// (regular files) or target (symlinks).
+func treeDigest(dir string) (string, error) {
+	h := sha256.New()
+	err := walkTree(dir, func(rel string, d fs.DirEntry, info fs.FileInfo) error {
+		writeField(h, rel)
+		writeField(h, info.Mode().Type().String()+" "+info.Mode().Perm().String())
+		switch {
+		case info.Mode().IsRegular():
+			sum, err := fileSum(filepath.Join(dir, rel))
+			if err != nil {
+				return err
+			}
+			writeField(h, sum)
+		case info.Mode()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(filepath.Join(dir, rel))
+			if err != nil {
+				return err
+			}
+			writeField(h, target)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("digest: %w", err)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// statPrint returns the metadata fingerprint of the tree at dir.
+func statPrint(dir string) (string, error) {
+	h := sha256.New()
+	var buf [8]byte
+	err := walkTree(dir, func(rel string, d fs.DirEntry, info fs.FileInfo) error {
+		writeField(h, rel)
+		st, ok := info.Sys().(*syscall.Stat_t)
+		if !ok {
+			return errors.New("no inode metadata")
+		}
+		for _, v := range []int64{int64(st.Ino), st.Size, int64(st.Mode), st.Mtim.Nano(), st.Ctim.Nano()} { //nolint:unconvert // Ino is uint64
+			binary.BigEndian.PutUint64(buf[:], uint64(v))
+			h.Write(buf[:])
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("fingerprint: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// walkTree calls fn for every entry under dir (not dir itself), in lexical
+// order, with its slash-separated relative path and Lstat information.
+// Symlinks are not followed.
+func walkTree(dir string, fn func(rel string, d fs.DirEntry, info fs.FileInfo) error) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p == dir {
+			return nil
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		return fn(filepath.ToSlash(rel), d, info)
+	})
+}
+
+func writeField(h hash.Hash, s string) {
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+	h.Write(n[:])
+	h.Write([]byte(s))
+}
+
+// fileSum returns the hex sha256 of a regular file, opened without
+// following a symlink.
+func fileSum(path string) (string, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// sealTree records the digest and fingerprint of the artifact at dir in
+// path.
+func sealTree(dir, path string) (seal, error) {
+	var s seal
+	var err error
+	if s.Digest, err = treeDigest(dir); err != nil {
+		return s, err
+	}
+	if s.Stat, err = statPrint(dir); err != nil {
+		return s, err
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return s, err
+	}
+	return s, writeFileSync(path, append(b, '\n'), 0o600)
+}
+
+// checkSeal verifies the artifact at dir against its seal at path: a
+// matching fingerprint is enough; otherwise its content is hashed again,
+// and the seal's fingerprint renewed when the content still matches (the
+// files were only touched). A missing seal or a different digest is an
+// error saying so.
+func checkSeal(dir, path string) (seal, error) {
+	var s seal
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return s, errors.New("it has no recorded digest")
+	}
+	if err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal(b, &s); err != nil || s.Digest == "" {
+		return s, fmt.Errorf("its recorded digest is unreadable: %v", err)
+	}
+	if stat, err := statPrint(dir); err == nil && stat == s.Stat {
+		return s, nil
+	}
+	digest, err := treeDigest(dir)
+	if err != nil {
+		return s, err
+	}
+	if digest != s.Digest {
+		return s, fmt.Errorf("its content is %s, but %s was recorded when it was built", short(digest), short(s.Digest))
+	}
+	if stat, err := statPrint(dir); err == nil {
+		s.Stat = stat
+		if b, err := json.Marshal(s); err == nil {
+			_ = writeFileSync(path, append(b, '\n'), 0o600) // only saves a re-hash next time
+		}
+	}
+	return s, nil
+}
+
+func short(digest string) string {
+	if len(digest) > len("sha256:")+12 {
+		return digest[:len("sha256:")+12]
+	}
+	return digest
+}
+
+// writeFileSync writes data to path durably: a temporary file, synced, then
+// renamed over path.
+func writeFileSync(path string, data []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp) // the write error is what matters
+	}
+	return err
+}

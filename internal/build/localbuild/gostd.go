@@ -1,0 +1,131 @@
+package localbuild
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// goStdEnv is the environment the standard library is compiled with: what
+// changes its cache keys must match the sandboxed builds' (see env).
+var goStdEnv = []string{"CGO_ENABLED=0", "GOFLAGS=-mod=mod -buildvcs=false", "GOTOOLCHAIN=local"}
+
+// prepareGoStd compiles the standard library into [Config.GoStdCache], as
+// builds compile it (-trimpath, CGO_ENABLED=0), once per Builder: outside
+// the sandbox, as the server, because it is the toolchain's own code. A
+// warm cache makes this a check of a second or two; the first time on a
+// host it takes as long as compiling the standard library.
+func (b *Builder) prepareGoStd(ctx context.Context, log io.Writer) error {
+	b.goStdMu.Lock()
+	defer b.goStdMu.Unlock()
+	if b.goStdDone {
+		return nil
+	}
+	base := b.cfg.GoStdCache
+	if err := os.MkdirAll(base, 0o700); err != nil {
+		return err
+	}
+	home := filepath.Join(b.cfg.Dir, "cache", ".go-std-home")
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return err
+	}
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "std")
+	cmd.Env = append(append(hostEnv(b.cfg.Env), goStdEnv...), "GOCACHE="+base, "HOME="+home)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("go build std: %w: %s", err, strings.TrimSpace(string(out)))
+	}
+	// Tools' caches link these files: nobody may change them.
+	if err := filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		return os.Chmod(p, 0o444)
+	}); err != nil {
+		return fmt.Errorf("seal the standard library cache: %w", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		fmt.Fprintf(log, "==> compiled the Go standard library for builds once, in %s\n", took.Round(time.Second))
+	}
+	b.goStdDone = true
+	return nil
+}
+
+// hostEnv returns the variables of env that the go command needs to run
+// on the host.
+func hostEnv(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); k == "PATH" || strings.HasPrefix(k, "GO") || strings.Contains(strings.ToLower(k), "proxy") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// seedGoCache gives a tool its own Go build cache, made the first time as
+// hardlinks to the standard library cache (read-only files the server
+// owns: the tool's builds can read them and add their own beside them, but
+// change nothing another tool sees).
+func (b *Builder) seedGoCache(ctx context.Context, tool string, log io.Writer) error {
+	if b.cfg.GoStdCache == "" {
+		return nil
+	}
+	dst := filepath.Join(b.cacheDir(tool), "go-build")
+	if _, err := os.Stat(dst); err == nil {
+		return nil
+	}
+	if err := b.prepareGoStd(ctx, log); err != nil {
+		return err
+	}
+	tmp := dst + ".seeding"
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	uid, err := b.cfg.Sandbox.UID(tool)
+	if err != nil {
+		return err
+	}
+	base := b.cfg.GoStdCache
+	err = filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(base, p)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(tmp, rel)
+		switch {
+		case d.IsDir():
+			if err := os.Mkdir(target, 0o700); err != nil {
+				return err
+			}
+			// Directories are the tool's, so its go can add entries. The
+			// linked files stay the server's.
+			return os.Lchown(target, uid, uid)
+		case d.Type().IsRegular() && rel != filepath.Base(rel): // entries, not README or trim.txt
+			return os.Link(p, target)
+		}
+		return nil
+	})
+	if err == nil {
+		err = os.Rename(tmp, dst)
+	}
+	if err != nil {
+		_ = os.RemoveAll(tmp)
+		if errors.Is(err, os.ErrExist) {
+			return nil // another build of the tool seeded it meanwhile
+		}
+		return fmt.Errorf("seed the Go build cache of %s: %w", tool, err)
+	}
+	return nil
+}
