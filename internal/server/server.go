@@ -16,6 +16,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
@@ -27,6 +28,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -45,6 +47,7 @@ import (
 	"slipway.dev/slipway/internal/metrics"
 	"slipway.dev/slipway/internal/remoteconfig"
 	"slipway.dev/slipway/internal/runner"
+	"slipway.dev/slipway/internal/sandbox"
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/store/sqlite"
 	"slipway.dev/slipway/internal/target"
@@ -105,9 +108,29 @@ type Config struct {
 	// BuildSlots bounds concurrent builds (default: number of CPUs);
 	// ToolBuildSlots bounds those of one tool (default: BuildSlots).
 	BuildSlots, ToolBuildSlots int
-	// GoCache is the Go build cache the local builder shares; default the
-	// user's (`go env GOCACHE`), so app builds start warm.
-	GoCache string
+	// GoStdCache is the Go build cache, shared by the servers of this host,
+	// where the standard library is compiled once for builds (see
+	// localbuild.Config.GoStdCache); default <user cache dir>/slipway/go-std.
+	GoStdCache string
+
+	// Unsandboxed runs tools' builds and processes unconfined, as the
+	// server's user: only for a single-user workstation. The server says
+	// so at start and in healthz.
+	Unsandboxed bool
+	// SandboxLimits picks how the sandbox enforces limits: "" (the best
+	// this host offers), "cgroup2", "cgroup1", "rlimit" or "none".
+	SandboxLimits string
+	// SandboxUIDBase is the first uid given to tools (the server is root);
+	// default sandbox.DefaultUIDBase.
+	SandboxUIDBase int
+	// SandboxReadOnlyPaths are host directories tools see read-only, such
+	// as a toolchain outside /usr; the Go toolchain's GOROOT is added when
+	// it is outside the system directories.
+	SandboxReadOnlyPaths []string
+	// DefaultMemory and DefaultCPU are the limits of a component that sets
+	// none (Toolforge's defaults: 512Mi and 0.5); BuildMemory and BuildCPU
+	// those of each build command (default 4Gi, no CPU limit).
+	DefaultMemory, DefaultCPU, BuildMemory, BuildCPU string
 	// Now is the clock of the deploy tokens (their creation and expiry);
 	// default time.Now. Tests set it.
 	Now func() time.Time
@@ -141,6 +164,7 @@ type Config struct {
 type Server struct {
 	cfg     Config
 	logger  *slog.Logger
+	sandbox *sandbox.Sandbox
 	unlock  func()
 	db      *sqlite.DB
 	target  *localexec.Driver
@@ -224,7 +248,16 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("server: git: %w", err)
 	}
-	builder, err := localbuild.New(localbuild.Config{Dir: filepath.Join(dir, "builder"), GoCache: s.goCache()}, src)
+	if err := s.openSandbox(ctx); err != nil {
+		return err
+	}
+	limits, err := s.limits()
+	if err != nil {
+		return err
+	}
+	builder, err := localbuild.New(localbuild.Config{
+		Dir: filepath.Join(dir, "builder"), GoStdCache: s.goStdCache(), Sandbox: s.sandbox, Limits: limits.build,
+	}, src)
 	if err != nil {
 		return fmt.Errorf("server: builder: %w", err)
 	}
@@ -250,6 +283,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		HomeDir:      func(tool string) string { return filepath.Join(dir, "tools", tool, "home") },
 		Logger:       s.logger,
 		ProxyBaseURL: func(tool string) string { return fmt.Sprintf("http://%s.localhost:%d/", tool, proxyPort) },
+		Sandbox:      s.sandbox,
+		Limits:       limits.component,
 	})
 	if err != nil {
 		return fmt.Errorf("server: target: %w", err)
@@ -334,16 +369,13 @@ func (s *Server) serve(srv *http.Server, ln net.Listener) {
 	}
 }
 
-// goCache returns the Go build cache to share with app builds.
-func (s *Server) goCache() string {
-	if s.cfg.GoCache != "" {
-		return s.cfg.GoCache
-	}
-	if c := os.Getenv("GOCACHE"); c != "" {
-		return c
+// goStdCache returns the Go standard library cache for builds.
+func (s *Server) goStdCache() string {
+	if s.cfg.GoStdCache != "" {
+		return s.cfg.GoStdCache
 	}
 	if d, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(d, "go-build")
+		return filepath.Join(d, "slipway", "go-std")
 	}
 	return ""
 }
@@ -360,9 +392,13 @@ func (s *Server) restoreLive(ctx context.Context, builder *localbuild.Builder) e
 		if r.Type == slipway.OneOff {
 			continue
 		}
-		art, ok, err := builder.Lookup(ctx, r.BuildKey)
+		art, ok, err := builder.Lookup(ctx, r.Tool, r.BuildKey)
 		if err != nil || !ok {
-			s.logger.WarnContext(ctx, "cannot restore component: artifact missing", "tool", r.Tool, "component", r.Component, "build", r.BuildKey)
+			why := "artifact missing"
+			if err != nil {
+				why = err.Error()
+			}
+			s.logger.WarnContext(ctx, "cannot restore component", "tool", r.Tool, "component", r.Component, "build", r.BuildKey, "why", why)
 			continue
 		}
 		specs = append(specs, target.Spec{Tool: r.Tool, Component: r.Spec, SpecHash: r.SpecHash, Artifact: art, Env: s.toolEnv(ctx, r.Tool)})
@@ -384,6 +420,113 @@ func (s *Server) health(ctx context.Context) map[string]error {
 	_, err = s.target.List(ctx, "-")
 	checks["target"] = err
 	return checks
+}
+
+// openSandbox makes the sandbox every build and tool process runs in, or
+// refuses to start, saying why and what to install, when it cannot work
+// here; unless the sandbox is explicitly off.
+func (s *Server) openSandbox(ctx context.Context) error {
+	cfg := sandbox.Config{
+		Mode: sandbox.Bubblewrap, Dir: filepath.Join(s.cfg.DataDir, "sandbox"), Name: dataDirID(s.cfg.DataDir),
+		UIDBase: s.cfg.SandboxUIDBase, Limits: s.cfg.SandboxLimits, Logger: s.logger,
+		ReadOnlyPaths: append(slices.Clone(s.cfg.SandboxReadOnlyPaths), toolchainRoots()...),
+	}
+	if s.cfg.Unsandboxed {
+		cfg = sandbox.Config{Mode: sandbox.Off, Logger: s.logger}
+	}
+	sb, err := sandbox.New(ctx, cfg)
+	if errors.Is(err, sandbox.ErrUnavailable) {
+		return fmt.Errorf("server: %w (on a single-user workstation, --unsandboxed runs tools unconfined)", err)
+	} else if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	s.sandbox = sb
+	s.closers = append(s.closers, func(context.Context) error { sb.Close(); return nil })
+	if !sb.Enabled() {
+		s.logger.WarnContext(ctx, "SANDBOX OFF (--unsandboxed): tool processes run unconfined as the server's user and can read the data directory, the admin token and every other tool's files")
+	} else {
+		s.logger.InfoContext(ctx, "sandbox on", "sandbox", sb.Describe())
+	}
+	return nil
+}
+
+// dataDirID names this server's cgroups apart from those of servers of
+// other data directories on the host.
+func dataDirID(dir string) string {
+	sum := sha256.Sum256([]byte(dir))
+	return hex.EncodeToString(sum[:6])
+}
+
+// toolchainRoots returns the GOROOT of the go on PATH when it lies outside
+// the system directories a sandbox sees anyway.
+func toolchainRoots() []string {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return nil
+	}
+	real, err := filepath.EvalSymlinks(goBin)
+	if err != nil {
+		return nil
+	}
+	root := filepath.Dir(filepath.Dir(real))
+	for _, d := range []string{"/usr", "/bin", "/sbin", "/lib"} {
+		if root == d || strings.HasPrefix(root, d+"/") {
+			return nil
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, "src", "runtime")); err != nil {
+		return nil // not a GOROOT: a go wrapper of some sort
+	}
+	return []string{root}
+}
+
+// limitSet are the limits of components and of builds.
+type limitSet struct {
+	component func(target.Spec) sandbox.Limits
+	build     sandbox.Limits
+}
+
+// limits returns the limits from the settings: a component's memory and
+// cpu when it sets them, else the defaults.
+func (s *Server) limits() (limitSet, error) {
+	parse := func(name, v, def string, f func(string) (int64, error)) (int64, error) {
+		if v = cmp.Or(v, def); v == "" {
+			return 0, nil
+		}
+		n, err := f(v)
+		if err != nil {
+			return 0, fmt.Errorf("server: %s: %w", name, err)
+		}
+		return n, nil
+	}
+	var ls limitSet
+	defMem, err := parse("default memory", s.cfg.DefaultMemory, "512Mi", slipway.ParseMemory)
+	if err != nil {
+		return ls, err
+	}
+	defCPU, err := parse("default cpu", s.cfg.DefaultCPU, "0.5", slipway.ParseCPU)
+	if err != nil {
+		return ls, err
+	}
+	if ls.build.MemoryBytes, err = parse("build memory", s.cfg.BuildMemory, "4Gi", slipway.ParseMemory); err != nil {
+		return ls, err
+	}
+	if ls.build.MilliCPU, err = parse("build cpu", s.cfg.BuildCPU, "", slipway.ParseCPU); err != nil {
+		return ls, err
+	}
+	ls.build.Pids = 4096
+	ls.component = func(spec target.Spec) sandbox.Limits {
+		l := sandbox.Limits{MemoryBytes: defMem, MilliCPU: defCPU}
+		run := spec.Component.Run
+		if n, err := slipway.ParseMemory(run.Memory); run.Memory != "" && err == nil {
+			l.MemoryBytes = n
+		}
+		if n, err := slipway.ParseCPU(run.CPU); run.CPU != "" && err == nil {
+			l.MilliCPU = n
+		}
+		return l
+	}
+	return ls, nil
 }
 
 // URL returns the API's base URL.
