@@ -178,7 +178,7 @@ func (q quantity) ceilInt64(shift int64) (int64, bool) {
 func ParseMemory(s string) (bytes int64, err error) {
 	q, err := parseQuantity(s)
 	if err != nil {
-		return 0, fmt.Errorf("memory must be a Kubernetes quantity: a number of bytes with an optional suffix Ki, Mi, Gi, Ti, Pi or Ei (powers of 1024) or k, M, G, T, P or E (powers of 1000), such as \"512Mi\" or \"1Gi\", got %q", s)
+		return 0, fmt.Errorf("memory must be a Kubernetes quantity: a number of bytes with an optional suffix Ki, Mi, Gi, Ti, Pi or Ei (powers of 1024) or k, M, G, T, P or E (powers of 1000), such as \"512Mi\" or \"1Gi\", got %q%s", s, memoryHint(s))
 	}
 	switch q.suffix {
 	case "m", "u", "n":
@@ -195,6 +195,27 @@ func ParseMemory(s string) (bytes int64, err error) {
 	return b, nil
 }
 
+// memoryHint returns a hint for the usual ways of writing a memory size
+// that are not quantities: "512MB", "1GiB", "512K".
+func memoryHint(s string) string {
+	num := strings.TrimRight(s, "KMGTPEkiB")
+	if num == s || num == "" {
+		return ""
+	}
+	if _, err := parseQuantity(num); err != nil {
+		return ""
+	}
+	unit := strings.ToUpper(strings.TrimSuffix(strings.TrimSuffix(s[len(num):], "B"), "i"))
+	if len(unit) != 1 || !strings.Contains("KMGTPE", unit) {
+		return ""
+	}
+	dec := unit
+	if unit == "K" {
+		dec = "k"
+	}
+	return fmt.Sprintf(": did you mean %q (powers of 1024) or %q (powers of 1000)?", num+unit+"i", num+dec)
+}
+
 // ParseCPU parses a CPU quantity ("1", "0.5", "500m", "1e-1") into
 // millicores, rounded up to a whole millicore. The error says what is wrong
 // and what would be valid, naming the field "cpu".
@@ -208,7 +229,7 @@ func ParseCPU(s string) (milliCPU int64, err error) {
 	}
 	m, ok := q.ceilInt64(3)
 	if !ok {
-		return 0, fmt.Errorf("cpu must be less than 9223372036854775807m, got %q", s)
+		return 0, fmt.Errorf("cpu must be less than 2^63 millicores, got %q", s)
 	}
 	return m, nil
 }

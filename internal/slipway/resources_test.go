@@ -31,9 +31,9 @@ func TestParseMemory(t *testing.T) {
 		{in: "129e6", want: 129e6},
 		{in: "129E6", want: 129e6},
 		{in: "1e+9", want: 1e9},
-		{in: "12e-1", want: 2},      // 1.2 bytes round up
-		{in: "0.5", want: 1},        // half a byte rounds up
-		{in: "1e-300", want: 1},     // however little
+		{in: "12e-1", want: 2},  // 1.2 bytes round up
+		{in: "0.5", want: 1},    // half a byte rounds up
+		{in: "1e-300", want: 1}, // however little
 		{in: "+64Mi", want: 64 << 20},
 		{in: "1.", want: 1},
 		{in: ".5Ki", want: 512},
@@ -309,4 +309,25 @@ func FuzzParseCPU(f *testing.F) {
 			t.Fatalf("ParseCPU(FormatCPU(%d)) = %d, %v", m, back, err)
 		}
 	})
+}
+
+func TestParseMemory_Hints(t *testing.T) {
+	for in, want := range map[string]string{
+		"512MB":  `did you mean "512Mi" (powers of 1024) or "512M" (powers of 1000)?`,
+		"1GiB":   `did you mean "1Gi" (powers of 1024) or "1G" (powers of 1000)?`,
+		"512K":   `did you mean "512Ki" (powers of 1024) or "512k" (powers of 1000)?`,
+		"2gb":    "",
+		"1.5 Gi": "",
+		"MB":     "",
+	} {
+		_, err := slipway.ParseMemory(in)
+		if err == nil {
+			t.Fatalf("ParseMemory(%q): no error", in)
+		}
+		if got := strings.Contains(err.Error(), "did you mean"); want == "" && got {
+			t.Errorf("ParseMemory(%q) error = %q, want no hint", in, err)
+		} else if want != "" && !strings.HasSuffix(err.Error(), want) {
+			t.Errorf("ParseMemory(%q) error = %q, want it to end with %q", in, err, want)
+		}
+	}
 }
