@@ -135,6 +135,13 @@ type Config struct {
 	// (tests that drive one tool hard).
 	ToolRate  float64
 	ToolBurst int
+	// Limits bound what each tool may ask for: the memory and cpu a
+	// component gets by default and at most, and the tool's quotas. Zero
+	// fields take slipway.DefaultLimits' (Toolforge's) values; New refuses
+	// limits that contradict each other. Limits.Default is what the
+	// sandbox gives a component that sets no memory or cpu
+	// (slipway.RunSpec.Resources).
+	Limits slipway.Limits
 }
 
 // Server is a running Slipway.
@@ -174,6 +181,10 @@ func New(cfg Config) (*Server, error) {
 	cfg.Listen = cmp.Or(cfg.Listen, "127.0.0.1:8700")
 	cfg.ProxyListen = cmp.Or(cfg.ProxyListen, "127.0.0.1:8701")
 	cfg.StopGrace = cmp.Or(cfg.StopGrace, 3*time.Second)
+	cfg.Limits = cfg.Limits.WithDefaults()
+	if err := cfg.Limits.Validate(); err != nil {
+		return nil, fmt.Errorf("server: limits: %w", err)
+	}
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -273,7 +284,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		BuildSlots: s.cfg.BuildSlots, ToolBuildSlots: s.cfg.ToolBuildSlots, NoQueue: s.cfg.NoQueue,
 		TransientFunc: transient, BuildTimeout: s.cfg.BuildTimeout, ToolEnv: s.toolEnv,
 		ConfigFetcher: remoteconfig.New(remoteconfig.Config{AllowPrivate: s.cfg.AllowPrivateSourceURLs}),
-		Metrics:       m,
+		Metrics:       m, Limits: s.cfg.Limits,
 	})
 	s.runner, err = runner.New(driver, s.service, runner.Config{Logger: s.logger, SingleNode: true})
 	if err != nil {

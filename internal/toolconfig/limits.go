@@ -206,10 +206,17 @@ func Locate(err error, data []byte) error {
 	if !ok || !slices.ContainsFunc(pe.Problems, func(p Problem) bool { return p.Line == 0 && p.Path != "" }) {
 		return err
 	}
+	return problemsError(LocateProblems(pe.Problems, data))
+}
+
+// LocateProblems returns problems with those that have a path but no
+// position given the line and column of their field in data, as Locate
+// does.
+func LocateProblems(problems []Problem, data []byte) []Problem {
 	p := newParser(data)
 	p.nodes = map[string]*yamlNode{}
 	p.parse(data)
-	out := slices.Clone(pe.Problems)
+	out := slices.Clone(problems)
 	for i, pr := range out {
 		if pr.Line > 0 {
 			continue
@@ -221,7 +228,7 @@ func Locate(err error, data []byte) error {
 			}
 		}
 	}
-	return problemsError(out)
+	return out
 }
 
 // parentPath returns the path of the field that holds path's: a.b.c → a.b,
