@@ -30,32 +30,58 @@ func limitFlagList() []limitFlag {
 	d := slipway.DefaultLimits()
 	mem, cpu := slipway.FormatMemory, slipway.FormatCPU
 	return []limitFlag{
-		{"default-memory", "memory", "memory of a component that sets none (default $SLIPWAY_DEFAULT_MEMORY or " + mem(d.Default.MemoryBytes) + ")",
-			func(l *slipway.Limits) any { return &l.Default.MemoryBytes }},
-		{"default-cpu", "cpu", "cpu of a component that sets none (default $SLIPWAY_DEFAULT_CPU or " + cpu(d.Default.MilliCPU) + ")",
-			func(l *slipway.Limits) any { return &l.Default.MilliCPU }},
-		{"min-memory", "memory", "least memory a component may set (default $SLIPWAY_MIN_MEMORY or " + mem(d.Min.MemoryBytes) + ")",
-			func(l *slipway.Limits) any { return &l.Min.MemoryBytes }},
-		{"min-cpu", "cpu", "least cpu a component may set (default $SLIPWAY_MIN_CPU or " + cpu(d.Min.MilliCPU) + ")",
-			func(l *slipway.Limits) any { return &l.Min.MilliCPU }},
-		{"max-memory", "memory", "most memory a component (each replica) may set (default $SLIPWAY_MAX_MEMORY or " + mem(d.Max.MemoryBytes) + ")",
-			func(l *slipway.Limits) any { return &l.Max.MemoryBytes }},
-		{"max-cpu", "cpu", "most cpu a component (each replica) may set (default $SLIPWAY_MAX_CPU or " + cpu(d.Max.MilliCPU) + ")",
-			func(l *slipway.Limits) any { return &l.Max.MilliCPU }},
-		{"quota-memory", "memory", "memory of a tool's continuous components in all, replicas counted (default $SLIPWAY_QUOTA_MEMORY or " + mem(d.Quota.MemoryBytes) + ")",
-			func(l *slipway.Limits) any { return &l.Quota.MemoryBytes }},
-		{"quota-cpu", "cpu", "cpu of a tool's continuous components in all, replicas counted (default $SLIPWAY_QUOTA_CPU or " + cpu(d.Quota.MilliCPU) + ")",
-			func(l *slipway.Limits) any { return &l.Quota.MilliCPU }},
-		{"quota-replicas", "count", "replicas of a tool's continuous components in all, and so of one (default $SLIPWAY_QUOTA_REPLICAS or " + strconv.Itoa(d.Quota.Replicas) + ")",
-			func(l *slipway.Limits) any { return &l.Quota.Replicas }},
-		{"quota-continuous", "count", "continuous components of a tool (default $SLIPWAY_QUOTA_CONTINUOUS or " + strconv.Itoa(d.Quota.Continuous) + ")",
-			func(l *slipway.Limits) any { return &l.Quota.Continuous }},
-		{"quota-scheduled", "count", "scheduled components of a tool (default $SLIPWAY_QUOTA_SCHEDULED or " + strconv.Itoa(d.Quota.Scheduled) + ")",
-			func(l *slipway.Limits) any { return &l.Quota.Scheduled }},
-		{"quota-one-off", "count", "one-off components of a tool, and ad-hoc jobs it lists (default $SLIPWAY_QUOTA_ONE_OFF or " + strconv.Itoa(d.Quota.OneOff) + ")",
-			func(l *slipway.Limits) any { return &l.Quota.OneOff }},
-		{"quota-concurrent-one-offs", "count", "one-off runs of a tool at once, ad-hoc and deployments' (default $SLIPWAY_QUOTA_CONCURRENT_ONE_OFFS or " + strconv.Itoa(d.Quota.ConcurrentOneOffs) + ")",
-			func(l *slipway.Limits) any { return &l.Quota.ConcurrentOneOffs }},
+		{
+			"default-memory", "memory", "memory of a component that sets none (default $SLIPWAY_DEFAULT_MEMORY or " + mem(d.Default.MemoryBytes) + ")",
+			func(l *slipway.Limits) any { return &l.Default.MemoryBytes },
+		},
+		{
+			"default-cpu", "cpu", "cpu of a component that sets none (default $SLIPWAY_DEFAULT_CPU or " + cpu(d.Default.MilliCPU) + ")",
+			func(l *slipway.Limits) any { return &l.Default.MilliCPU },
+		},
+		{
+			"min-memory", "memory", "least memory a component may set (default $SLIPWAY_MIN_MEMORY or " + mem(d.Min.MemoryBytes) + ")",
+			func(l *slipway.Limits) any { return &l.Min.MemoryBytes },
+		},
+		{
+			"min-cpu", "cpu", "least cpu a component may set (default $SLIPWAY_MIN_CPU or " + cpu(d.Min.MilliCPU) + ")",
+			func(l *slipway.Limits) any { return &l.Min.MilliCPU },
+		},
+		{
+			"max-memory", "memory", "most memory a component (each replica) may set (default $SLIPWAY_MAX_MEMORY or " + mem(d.Max.MemoryBytes) + ")",
+			func(l *slipway.Limits) any { return &l.Max.MemoryBytes },
+		},
+		{
+			"max-cpu", "cpu", "most cpu a component (each replica) may set (default $SLIPWAY_MAX_CPU or " + cpu(d.Max.MilliCPU) + ")",
+			func(l *slipway.Limits) any { return &l.Max.MilliCPU },
+		},
+		{
+			"quota-memory", "memory", "memory of a tool's continuous components in all, replicas counted (default $SLIPWAY_QUOTA_MEMORY or " + mem(d.Quota.MemoryBytes) + ")",
+			func(l *slipway.Limits) any { return &l.Quota.MemoryBytes },
+		},
+		{
+			"quota-cpu", "cpu", "cpu of a tool's continuous components in all, replicas counted (default $SLIPWAY_QUOTA_CPU or " + cpu(d.Quota.MilliCPU) + ")",
+			func(l *slipway.Limits) any { return &l.Quota.MilliCPU },
+		},
+		{
+			"quota-replicas", "count", "replicas of a tool's continuous components in all, and so of one (default $SLIPWAY_QUOTA_REPLICAS or " + strconv.Itoa(d.Quota.Replicas) + ")",
+			func(l *slipway.Limits) any { return &l.Quota.Replicas },
+		},
+		{
+			"quota-continuous", "count", "continuous components of a tool (default $SLIPWAY_QUOTA_CONTINUOUS or " + strconv.Itoa(d.Quota.Continuous) + ")",
+			func(l *slipway.Limits) any { return &l.Quota.Continuous },
+		},
+		{
+			"quota-scheduled", "count", "scheduled components of a tool (default $SLIPWAY_QUOTA_SCHEDULED or " + strconv.Itoa(d.Quota.Scheduled) + ")",
+			func(l *slipway.Limits) any { return &l.Quota.Scheduled },
+		},
+		{
+			"quota-one-off", "count", "one-off components of a tool, and ad-hoc jobs it lists (default $SLIPWAY_QUOTA_ONE_OFF or " + strconv.Itoa(d.Quota.OneOff) + ")",
+			func(l *slipway.Limits) any { return &l.Quota.OneOff },
+		},
+		{
+			"quota-concurrent-one-offs", "count", "one-off runs of a tool at once, ad-hoc and deployments' (default $SLIPWAY_QUOTA_CONCURRENT_ONE_OFFS or " + strconv.Itoa(d.Quota.ConcurrentOneOffs) + ")",
+			func(l *slipway.Limits) any { return &l.Quota.ConcurrentOneOffs },
+		},
 	}
 }
 

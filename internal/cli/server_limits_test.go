@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -55,7 +56,7 @@ func TestLimitFlags(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("apply = %v, want an error containing %q", err, tt.wantErr)
 				}
-				if _, ok := err.(*usageError); !ok {
+				if _, ok := errors.AsType[*usageError](err); !ok {
 					t.Errorf("apply error %T is not a usage error", err)
 				}
 				return

@@ -149,12 +149,18 @@ func TestService_JobLimits(t *testing.T) {
 	}{
 		{"NewWithinQuota", job("worker", slipway.Continuous, slipway.RunSpec{Command: "w", Memory: "256Mi"}), ""},
 		{"ReplaceWithinQuota", job("web", slipway.Continuous, slipway.RunSpec{Command: "web", Memory: "256Mi", Replicas: 3}), ""},
-		{"NewOverMemory", job("worker", slipway.Continuous, slipway.RunSpec{Command: "w", Memory: "768Mi"}),
-			"1 replica × 768Mi = 768Mi of memory, with the 512Mi for web, makes 1280Mi: over the tool's memory quota of 1Gi"},
-		{"ReplaceOverReplicas", job("web", slipway.Continuous, slipway.RunSpec{Command: "web", Memory: "100Mi", Replicas: 4}),
-			"replicas must be at most 3 (the tool's replica quota), got 4"},
-		{"OverMaximum", job("cron", slipway.Scheduled, slipway.RunSpec{Command: "x", Schedule: "@daily", Memory: "5Gi"}),
-			`memory must be at most 4Gi (this server's maximum for a job), got "5Gi"`},
+		{
+			"NewOverMemory", job("worker", slipway.Continuous, slipway.RunSpec{Command: "w", Memory: "768Mi"}),
+			"1 replica × 768Mi = 768Mi of memory, with the 512Mi for web, makes 1280Mi: over the tool's memory quota of 1Gi",
+		},
+		{
+			"ReplaceOverReplicas", job("web", slipway.Continuous, slipway.RunSpec{Command: "web", Memory: "100Mi", Replicas: 4}),
+			"replicas must be at most 3 (the tool's replica quota), got 4",
+		},
+		{
+			"OverMaximum", job("cron", slipway.Scheduled, slipway.RunSpec{Command: "x", Schedule: "@daily", Memory: "5Gi"}),
+			`memory must be at most 4Gi (this server's maximum for a job), got "5Gi"`,
+		},
 	}
 	for _, tt := range tests {
 		err := h.svc.checkJobLimits(ctx, "demo", tt.def)

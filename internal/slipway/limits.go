@@ -91,12 +91,18 @@ func (l Limits) Validate() error {
 		name string
 		n    int64
 	}{
-		{"default memory", l.Default.MemoryBytes}, {"default cpu", l.Default.MilliCPU},
-		{"minimum memory", l.Min.MemoryBytes}, {"minimum cpu", l.Min.MilliCPU},
-		{"maximum memory", l.Max.MemoryBytes}, {"maximum cpu", l.Max.MilliCPU},
-		{"memory quota", l.Quota.MemoryBytes}, {"cpu quota", l.Quota.MilliCPU},
-		{"replicas quota", int64(l.Quota.Replicas)}, {"continuous components quota", int64(l.Quota.Continuous)},
-		{"scheduled components quota", int64(l.Quota.Scheduled)}, {"one-off components quota", int64(l.Quota.OneOff)},
+		{"default memory", l.Default.MemoryBytes},
+		{"default cpu", l.Default.MilliCPU},
+		{"minimum memory", l.Min.MemoryBytes},
+		{"minimum cpu", l.Min.MilliCPU},
+		{"maximum memory", l.Max.MemoryBytes},
+		{"maximum cpu", l.Max.MilliCPU},
+		{"memory quota", l.Quota.MemoryBytes},
+		{"cpu quota", l.Quota.MilliCPU},
+		{"replicas quota", int64(l.Quota.Replicas)},
+		{"continuous components quota", int64(l.Quota.Continuous)},
+		{"scheduled components quota", int64(l.Quota.Scheduled)},
+		{"one-off components quota", int64(l.Quota.OneOff)},
 		{"concurrent one-offs quota", int64(l.Quota.ConcurrentOneOffs)},
 	} {
 		if v.n <= 0 {
@@ -106,12 +112,12 @@ func (l Limits) Validate() error {
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	mem := func(b int64) string { return FormatMemory(b) }
-	if !(l.Min.MemoryBytes <= l.Default.MemoryBytes && l.Default.MemoryBytes <= l.Max.MemoryBytes) {
+	mem := FormatMemory
+	if l.Min.MemoryBytes > l.Default.MemoryBytes || l.Default.MemoryBytes > l.Max.MemoryBytes {
 		errs = append(errs, fmt.Errorf("memory: the minimum (%s) ≤ the default (%s) ≤ the maximum (%s) does not hold",
 			mem(l.Min.MemoryBytes), mem(l.Default.MemoryBytes), mem(l.Max.MemoryBytes)))
 	}
-	if !(l.Min.MilliCPU <= l.Default.MilliCPU && l.Default.MilliCPU <= l.Max.MilliCPU) {
+	if l.Min.MilliCPU > l.Default.MilliCPU || l.Default.MilliCPU > l.Max.MilliCPU {
 		errs = append(errs, fmt.Errorf("cpu: the minimum (%s) ≤ the default (%s) ≤ the maximum (%s) does not hold",
 			FormatCPU(l.Min.MilliCPU), FormatCPU(l.Default.MilliCPU), FormatCPU(l.Max.MilliCPU)))
 	}

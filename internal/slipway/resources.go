@@ -206,7 +206,9 @@ func memoryHint(s string) string {
 		return ""
 	}
 	unit := strings.ToUpper(strings.TrimSuffix(strings.TrimSuffix(s[len(num):], "B"), "i"))
-	if len(unit) != 1 || !strings.Contains("KMGTPE", unit) {
+	switch unit {
+	case "K", "M", "G", "T", "P", "E":
+	default:
 		return ""
 	}
 	dec := unit

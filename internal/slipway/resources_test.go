@@ -1,11 +1,9 @@
-package slipway_test
+package slipway
 
 import (
 	"math"
 	"strings"
 	"testing"
-
-	"slipway.dev/slipway/internal/slipway"
 )
 
 func TestParseMemory(t *testing.T) {
@@ -75,11 +73,11 @@ func TestParseMemory(t *testing.T) {
 		{in: "NaN", wantErr: "Kubernetes quantity"},
 		{in: "1\x00", wantErr: "Kubernetes quantity"},
 		{in: "１Gi", wantErr: "Kubernetes quantity"}, // a full-width digit
-		{in: strings.Repeat("1", slipway.MaxQuantityLength+1), wantErr: "Kubernetes quantity"},
+		{in: strings.Repeat("1", MaxQuantityLength+1), wantErr: "Kubernetes quantity"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := slipway.ParseMemory(tt.in)
+			got, err := ParseMemory(tt.in)
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Fatalf("ParseMemory(%q) error: %v", tt.in, err)
@@ -136,7 +134,7 @@ func TestParseCPU(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := slipway.ParseCPU(tt.in)
+			got, err := ParseCPU(tt.in)
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Fatalf("ParseCPU(%q) error: %v", tt.in, err)
@@ -171,11 +169,11 @@ func TestFormatMemory(t *testing.T) {
 		{1001, "1001"},
 	}
 	for _, tt := range tests {
-		if got := slipway.FormatMemory(tt.in); got != tt.want {
+		if got := FormatMemory(tt.in); got != tt.want {
 			t.Errorf("FormatMemory(%d) = %q, want %q", tt.in, got, tt.want)
 		}
 		if tt.in > 0 {
-			back, err := slipway.ParseMemory(slipway.FormatMemory(tt.in))
+			back, err := ParseMemory(FormatMemory(tt.in))
 			if err != nil || back != tt.in {
 				t.Errorf("ParseMemory(FormatMemory(%d)) = %d, %v", tt.in, back, err)
 			}
@@ -185,28 +183,28 @@ func TestFormatMemory(t *testing.T) {
 
 func TestFormatCPU(t *testing.T) {
 	for in, want := range map[int64]string{1: "1m", 500: "500m", 1000: "1", 1500: "1500m", 4000: "4"} {
-		if got := slipway.FormatCPU(in); got != want {
+		if got := FormatCPU(in); got != want {
 			t.Errorf("FormatCPU(%d) = %q, want %q", in, got, want)
 		}
-		if back, err := slipway.ParseCPU(want); err != nil || back != in {
+		if back, err := ParseCPU(want); err != nil || back != in {
 			t.Errorf("ParseCPU(%q) = %d, %v, want %d", want, back, err, in)
 		}
 	}
 }
 
 func TestRunSpec_Resources(t *testing.T) {
-	defaults := slipway.Resources{MemoryBytes: 512 << 20, MilliCPU: 500}
+	defaults := Resources{MemoryBytes: 512 << 20, MilliCPU: 500}
 	tests := []struct {
 		name string
-		run  slipway.RunSpec
-		want slipway.Resources
+		run  RunSpec
+		want Resources
 	}{
-		{"Unset", slipway.RunSpec{}, defaults},
-		{"Both", slipway.RunSpec{Memory: "64Mi", CPU: "250m"}, slipway.Resources{MemoryBytes: 64 << 20, MilliCPU: 250}},
-		{"MemoryOnly", slipway.RunSpec{Memory: "1Gi"}, slipway.Resources{MemoryBytes: 1 << 30, MilliCPU: 500}},
-		{"CPUOnly", slipway.RunSpec{CPU: "2"}, slipway.Resources{MemoryBytes: 512 << 20, MilliCPU: 2000}},
+		{"Unset", RunSpec{}, defaults},
+		{"Both", RunSpec{Memory: "64Mi", CPU: "250m"}, Resources{MemoryBytes: 64 << 20, MilliCPU: 250}},
+		{"MemoryOnly", RunSpec{Memory: "1Gi"}, Resources{MemoryBytes: 1 << 30, MilliCPU: 500}},
+		{"CPUOnly", RunSpec{CPU: "2"}, Resources{MemoryBytes: 512 << 20, MilliCPU: 2000}},
 		// An older Slipway stored "512K" and "0"; they count as unset.
-		{"InvalidIsUnset", slipway.RunSpec{Memory: "512K", CPU: "0"}, defaults},
+		{"InvalidIsUnset", RunSpec{Memory: "512K", CPU: "0"}, defaults},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -222,11 +220,11 @@ func TestRunSpec_Resources(t *testing.T) {
 // component on upgrade.
 func TestSpecHash_Unchanged(t *testing.T) {
 	tests := []struct {
-		c    slipway.Component
+		c    Component
 		want string
 	}{
-		{slipway.Component{Name: "web", Type: slipway.Continuous, Run: slipway.RunSpec{Command: "web", Port: 8000}}, "4732c98601534a2f"},
-		{slipway.Component{Name: "web", Type: slipway.Continuous, Run: slipway.RunSpec{Command: "web", Memory: "1Gi", CPU: "500m"}}, "7ad40ac941c465ed"},
+		{Component{Name: "web", Type: Continuous, Run: RunSpec{Command: "web", Port: 8000}}, "4732c98601534a2f"},
+		{Component{Name: "web", Type: Continuous, Run: RunSpec{Command: "web", Memory: "1Gi", CPU: "500m"}}, "7ad40ac941c465ed"},
 	}
 	for _, tt := range tests {
 		if got := tt.c.SpecHash(); got != tt.want {
@@ -236,14 +234,14 @@ func TestSpecHash_Unchanged(t *testing.T) {
 }
 
 func TestLimits(t *testing.T) {
-	d := slipway.DefaultLimits()
+	d := DefaultLimits()
 	if err := d.Validate(); err != nil {
 		t.Fatalf("DefaultLimits().Validate() = %v", err)
 	}
-	if got := (slipway.Limits{}).WithDefaults(); got != d {
+	if got := (Limits{}).WithDefaults(); got != d {
 		t.Errorf("Limits{}.WithDefaults() = %+v, want the defaults", got)
 	}
-	custom := slipway.Limits{Quota: slipway.Quota{Replicas: 3}}.WithDefaults()
+	custom := Limits{Quota: Quota{Replicas: 3}}.WithDefaults()
 	if custom.Quota.Replicas != 3 || custom.Quota.Continuous != d.Quota.Continuous {
 		t.Errorf("WithDefaults() = %+v, want replicas 3 and the other defaults", custom.Quota)
 	}
@@ -271,7 +269,7 @@ func FuzzParseMemory(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		b, err := slipway.ParseMemory(s)
+		b, err := ParseMemory(s)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "memory must be") {
 				t.Fatalf("ParseMemory(%q) error %q does not name the field", s, err)
@@ -281,7 +279,7 @@ func FuzzParseMemory(f *testing.F) {
 		if b <= 0 {
 			t.Fatalf("ParseMemory(%q) = %d, want more than 0", s, b)
 		}
-		back, err := slipway.ParseMemory(slipway.FormatMemory(b))
+		back, err := ParseMemory(FormatMemory(b))
 		if err != nil || back != b {
 			t.Fatalf("ParseMemory(FormatMemory(%d)) = %d, %v", b, back, err)
 		}
@@ -294,7 +292,7 @@ func FuzzParseCPU(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		m, err := slipway.ParseCPU(s)
+		m, err := ParseCPU(s)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "cpu must be") {
 				t.Fatalf("ParseCPU(%q) error %q does not name the field", s, err)
@@ -304,7 +302,7 @@ func FuzzParseCPU(f *testing.F) {
 		if m <= 0 {
 			t.Fatalf("ParseCPU(%q) = %d, want more than 0", s, m)
 		}
-		back, err := slipway.ParseCPU(slipway.FormatCPU(m))
+		back, err := ParseCPU(FormatCPU(m))
 		if err != nil || back != m {
 			t.Fatalf("ParseCPU(FormatCPU(%d)) = %d, %v", m, back, err)
 		}
@@ -320,7 +318,7 @@ func TestParseMemory_Hints(t *testing.T) {
 		"1.5 Gi": "",
 		"MB":     "",
 	} {
-		_, err := slipway.ParseMemory(in)
+		_, err := ParseMemory(in)
 		if err == nil {
 			t.Fatalf("ParseMemory(%q): no error", in)
 		}

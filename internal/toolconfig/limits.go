@@ -1,7 +1,6 @@
 package toolconfig
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -198,11 +197,13 @@ func ordinal(n int) string {
 // making (CheckLimits'); then it is rebuilt with the positions in its
 // message.
 func Locate(err error, data []byte) error {
-	se, ok := errors.AsType[*slipway.Error](err)
-	if !ok || se != err {
+	// Only the error itself, not one that wraps it: rebuilding would drop
+	// what the wrapper says (a source_url's failure, for one).
+	se, ok := err.(*slipway.Error) //nolint:errorlint // this error, not one wrapping it
+	if !ok {
 		return err
 	}
-	pe, ok := se.Err.(*ParseError)
+	pe, ok := se.Err.(*ParseError) //nolint:errorlint // the direct cause that problemsError sets
 	if !ok || !slices.ContainsFunc(pe.Problems, func(p Problem) bool { return p.Line == 0 && p.Path != "" }) {
 		return err
 	}

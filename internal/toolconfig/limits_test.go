@@ -208,11 +208,11 @@ func problemsOf(t *testing.T, err error) []toolconfig.Problem {
 
 func TestLocate_LeavesOtherErrors(t *testing.T) {
 	plain := errors.New("boom")
-	if got := toolconfig.Locate(plain, []byte("components: {}")); got != plain {
+	if got := toolconfig.Locate(plain, []byte("components: {}")); !errors.Is(got, plain) {
 		t.Errorf("Locate(plain) = %v", got)
 	}
 	wrapped := fmt.Errorf("deploy: %w", toolconfig.CheckLimits(mustParse(t, "components:\n  a: {build: {image: x}, run: {command: x, replicas: 11}}\n").Config, slipway.DefaultLimits()))
-	if got := toolconfig.Locate(wrapped, []byte("components: {}")); got != wrapped {
+	if got := toolconfig.Locate(wrapped, []byte("components: {}")); !errors.Is(got, wrapped) {
 		t.Errorf("Locate(wrapped) = %v, want it unchanged", got)
 	}
 	// A document that is not YAML any more gives no positions, and no panic.
