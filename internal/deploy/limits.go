@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -159,4 +161,77 @@ func (o *oneOffSlots) take(ctx context.Context, tool string, waiting func(runnin
 	case <-ctx.Done():
 		return nil, context.Cause(ctx)
 	}
+}
+
+// JobQuota returns the tool's limits and what it uses of them, in the
+// categories of Toolforge's jobs API: running jobs (continuous replicas,
+// one-off runs going on, and the memory and cpu of the continuous
+// replicas), per-job limits, and job definitions (live jobs by type, and
+// ad-hoc jobs listed). What is used is counted over what runs, not the
+// config: the next deployment may change it.
+func (s *Service) JobQuota(ctx context.Context, tool string) ([]slipway.QuotaCategory, error) {
+	if err := slipway.ValidateToolName(tool); err != nil {
+		return nil, err
+	}
+	live, runs, err := s.jobRecords(ctx, tool)
+	if err != nil {
+		return nil, err
+	}
+	lim := s.cfg.Limits
+	var replicas int
+	var mem, cpu int64
+	count := map[slipway.ComponentType]int{}
+	for _, r := range live {
+		count[r.Type]++
+		if r.Type != slipway.Continuous {
+			continue
+		}
+		n := r.Spec.Run.ReplicaCount()
+		res := r.Spec.Run.Resources(lim.Default)
+		replicas += n
+		mem = satAdd(mem, satMul(res.MemoryBytes, n))
+		cpu = satAdd(cpu, satMul(res.MilliCPU, n))
+	}
+	itoa := strconv.Itoa
+	return []slipway.QuotaCategory{
+		{Name: "Running jobs", Items: []slipway.QuotaItem{
+			{Name: "Replicas of continuous jobs at once", Limit: itoa(lim.Quota.Replicas), Used: itoa(replicas)},
+			{Name: "Running one-off jobs (ad-hoc and deployments')", Limit: itoa(lim.Quota.ConcurrentOneOffs), Used: itoa(s.oneOffs.running(tool))},
+			{Name: "CPU", Limit: slipway.FormatCPU(lim.Quota.MilliCPU), Used: slipway.FormatCPU(cpu)},
+			{Name: "Memory", Limit: slipway.FormatMemory(lim.Quota.MemoryBytes), Used: slipway.FormatMemory(mem)},
+		}},
+		{Name: "Per-job limits", Items: []slipway.QuotaItem{
+			{Name: "CPU", Limit: slipway.FormatCPU(lim.Max.MilliCPU)},
+			{Name: "Memory", Limit: slipway.FormatMemory(lim.Max.MemoryBytes)},
+			{Name: "CPU when not set", Limit: slipway.FormatCPU(lim.Default.MilliCPU)},
+			{Name: "Memory when not set", Limit: slipway.FormatMemory(lim.Default.MemoryBytes)},
+		}},
+		{Name: "Job definitions", Items: []slipway.QuotaItem{
+			{Name: "Cron jobs", Limit: itoa(lim.Quota.Scheduled), Used: itoa(count[slipway.Scheduled])},
+			{Name: "Continuous jobs (including web services)", Limit: itoa(lim.Quota.Continuous), Used: itoa(count[slipway.Continuous])},
+			{Name: "One-off jobs of the config", Limit: itoa(lim.Quota.OneOff), Used: itoa(count[slipway.OneOff])},
+			{Name: "Ad-hoc one-off jobs listed", Limit: itoa(lim.Quota.OneOff), Used: itoa(len(runs))},
+		}},
+	}, nil
+}
+
+// running returns how many of tool's slots are taken.
+func (o *oneOffSlots) running(tool string) int {
+	return len(o.of(tool))
+}
+
+// satMul and satAdd are × and + on non-negative numbers, stopping at
+// math.MaxInt64 instead of overflowing.
+func satMul(a int64, n int) int64 {
+	if n > 0 && a > math.MaxInt64/int64(n) {
+		return math.MaxInt64
+	}
+	return a * int64(n)
+}
+
+func satAdd(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }

@@ -129,3 +129,16 @@ func (l Limits) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// QuotaCategory is a named group of a tool's limits with what it uses of
+// them, as Toolforge's jobs API reports them (GET …/quotas).
+type QuotaCategory struct {
+	Name  string
+	Items []QuotaItem
+}
+
+// QuotaItem is one limit: the limit and what the tool uses, each a count or
+// a quantity; Used is "" where nothing is counted (a per-job limit).
+type QuotaItem struct {
+	Name, Limit, Used string
+}
