@@ -267,6 +267,15 @@ func (c *Client) ConfigCreate(ctx context.Context, tool string, body []byte) (En
 	})
 }
 
+// ConfigCreateFile sets the tool's config from a config file as written,
+// YAML or JSON (JSON is YAML), so that the problems the server finds carry
+// the file's own lines and columns.
+func (c *Client) ConfigCreateFile(ctx context.Context, tool string, file []byte) (Envelope, error) {
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) {
+		return c.raw.CreateToolConfigWithBody(ctx, tool, "application/yaml", bytes.NewReader(file))
+	})
+}
+
 // ConfigGet returns the tool's config.
 func (c *Client) ConfigGet(ctx context.Context, tool string) (Envelope, error) {
 	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.GetToolConfig(ctx, tool) })

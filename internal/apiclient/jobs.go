@@ -26,6 +26,25 @@ func (c *Client) JobList(ctx context.Context, tool string, includeUnset bool) (E
 	})
 }
 
+// JobQuota returns the tool's limits and what it uses of them:
+// {"quota": {"categories": [...]}, "messages": {...}}; decode it with
+// [Envelope.Quota].
+func (c *Client) JobQuota(ctx context.Context, tool string) (Envelope, error) {
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.GetJobsQuota(ctx, tool) })
+}
+
+// QuotaCategory is a group of a tool's limits, as the jobs API sends it.
+type QuotaCategory = oapiclient.QuotaCategory
+
+// Quota decodes the answer of [Client.JobQuota].
+func (e Envelope) Quota() ([]QuotaCategory, error) {
+	var v oapiclient.QuotaResponse
+	if err := json.Unmarshal(e.Raw, &v); err != nil {
+		return nil, fmt.Errorf("decode quota: %w", err)
+	}
+	return v.Quota.Categories, nil
+}
+
 // JobGet returns one job, {"job": {...}, "messages": {...}}; decode it with
 // [Envelope.Job].
 func (c *Client) JobGet(ctx context.Context, tool, name string, includeUnset bool) (Envelope, error) {

@@ -18,6 +18,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/spf13/cobra"
+
+	"slipway.dev/slipway/internal/toolconfig"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -124,7 +126,19 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		reply(w, 200, `{"data":`+toolConfig+`,`+msgs+`}`)
 	case "POST config":
-		reply(w, 200, `{"data":`+string(body)+`,"messages":{"error":[],"info":["Configuration for `+tool+` updated successfully."],"warning":["Unknown field components.web.run.colour, skipped"]}}`)
+		if tool == "overquota" {
+			// The server's answer to a config over its limits: each
+			// problem with its position in the document sent.
+			reply(w, 422, `{"messages":{"error":["components.web.run.replicas (line 11, column 17): replicas must be at most 2 (the tool's replica quota), got 3","components.web (line 3, column 3): this is the 2nd continuous component, over the tool's quota of 1 continuous component"],"info":[],"warning":[]}}`)
+			return
+		}
+		// Stored as the server stores it: the fields set, as JSON.
+		res, err := toolconfig.Parse(body)
+		if err != nil {
+			reply(w, 422, `{"messages":{"error":["the fake cannot parse the config sent"],"info":[],"warning":[]}}`)
+			return
+		}
+		reply(w, 200, `{"data":`+string(res.Config.Raw)+`,"messages":{"error":[],"info":["Configuration for `+tool+` updated successfully."],"warning":["Unknown field components.web.run.colour, skipped"]}}`)
 	case "GET config/generate":
 		if tool == "other" {
 			reply(w, 200, `{"data":`+sampleCfg+`,"messages":{"error":[],"info":[],"warning":["`+generatedNote+`","No components were able to be generated from your tool, a sample set of them is returned instead"]}}`)
@@ -135,6 +149,11 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, 200, `{"data":`+toolConfig+`,`+msgs+`}`)
 	case "POST deployment":
 		switch {
+		case tool == "overquota":
+			// Positions in the JSON request body; the CLI shows those of
+			// the file instead.
+			reply(w, 422, `{"messages":{"error":["components.web.run.replicas (line 1, column 181): replicas must be at most 2 (the tool's replica quota), got 3"],"info":[],"warning":[]}}`)
+			return
 		case r.URL.Query().Has("dry_run") && strings.Contains(string(body), `"tool_config"`):
 			reply(w, 200, `{"data":`+planDep+`,"messages":{"error":[],"info":["Plan for `+tool+`: nothing was changed."],"warning":["Unknown field components.web.run.colour, skipped"]}}`)
 			return
@@ -287,7 +306,10 @@ func TestCommands(t *testing.T) {
 		// wantReq, when set, must be among the requests the server saw.
 		wantReq string
 	}{
-		{name: "ConfigCreate", args: []string{"components", "config", "create", "testdata/tool.yaml"}, wantReq: `POST /components/v1/tool/mytool/config {"config_version":"v1beta1","components":{"web":{"component_type":"continuous","build":{"repository":"https://example.org/app.git","ref":"main"},"run":{"command":"web","port":8000}}}}`},
+		{name: "ConfigCreate", args: []string{"components", "config", "create", "testdata/tool.yaml"}, wantReq: "POST /components/v1/tool/mytool/config config_version: v1beta1\ncomponents:\n  web:\n    component_type: continuous\n    build:\n      repository: https://example.org/app.git\n      ref: main\n    run:\n      command: web\n      port: 8000\n      colour: red"}, // the file as written
+		{name: "ConfigCreateOverQuota", args: []string{"--tool", "overquota", "components", "config", "create", "testdata/replicas.yaml"}},
+		{name: "DeployOverQuota", args: []string{"--tool", "overquota", "components", "deploy", "testdata/replicas.yaml"}},
+		{name: "DeployPlanOverQuota", args: []string{"--tool", "overquota", "components", "deploy", "--only-plan", "testdata/replicas.yaml"}},
 		{name: "ConfigCreateJSON", args: []string{"--json", "components", "config", "create", "testdata/tool.yaml"}},
 		{name: "ConfigCreateStdin", args: []string{"components", "config", "create", "-"}, stdin: `{"components":{"web":{"build":{"repository":"https://example.org/a.git","ref":"main"},"run":{"command":"web"}}}}`},
 		{name: "ConfigCreateProblems", args: []string{"components", "config", "create", "testdata/bad.yaml"}},

@@ -26,20 +26,21 @@ config". With --json, prints the plan's envelope.`,
 			if err != nil {
 				return err
 			}
-			res, err := e.readConfig(a)
+			file, err := e.readConfig(a)
 			if err != nil {
 				return err
 			}
+			res := file.res
 			if onlyPlan {
 				env, err := c.DeploymentPlanConfig(cmd.Context(), tool, res.Config.Raw, f.forceBuild, f.forceRun, f.description)
 				if err != nil {
-					return err
+					return e.serverProblems(file, env, err)
 				}
 				return e.printPlan(tool, env, res.Warnings)
 			}
-			cfgEnv, err := c.ConfigCreate(cmd.Context(), tool, res.Config.Raw)
+			cfgEnv, err := c.ConfigCreateFile(cmd.Context(), tool, file.data)
 			if err != nil {
-				return err
+				return e.serverProblems(file, cfgEnv, err)
 			}
 			e.printMessages(messagesWarningsOnly(cfgEnv.Messages), res.Warnings)
 			env, err := c.DeploymentCreate(cmd.Context(), tool, f.forceBuild, f.forceRun, f.description)

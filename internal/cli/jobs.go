@@ -30,7 +30,8 @@ deployment puts the config back: a deleted or flushed job is started again,
 and a job changed by "load" is reverted to its configured version.`,
 	}
 	cmd.AddCommand(newJobsListCmd(e), newJobsShowCmd(e), newJobsLogsCmd(e), newJobsRestartCmd(e),
-		newJobsDeleteCmd(e), newJobsFlushCmd(e), newJobsDumpCmd(e), newJobsLoadCmd(e), newJobsRunCmd(e))
+		newJobsDeleteCmd(e), newJobsFlushCmd(e), newJobsDumpCmd(e), newJobsLoadCmd(e), newJobsRunCmd(e),
+		newJobsQuotaCmd(e))
 	return cmd
 }
 
@@ -317,4 +318,44 @@ func timeText(t *time.Time) string {
 		return ""
 	}
 	return t.UTC().Format("2006-01-02 15:04:05 MST")
+}
+
+func newJobsQuotaCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "quota",
+		Short: "Show the tool's quotas and what it uses of them",
+		Long: `Show the tool's quotas (server settings) and what it uses of them now:
+running jobs (replicas of continuous jobs, one-off runs, their memory and
+cpu), the limits of one job, and the jobs of each type. With --json, prints
+the categories as the jobs API sends them.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, tool, err := e.target()
+			if err != nil {
+				return err
+			}
+			env, err := c.JobQuota(cmd.Context(), tool)
+			if err != nil {
+				return err
+			}
+			if e.flags.json {
+				return printJSON(e.stdout, jsonField(env.Raw, "quota"))
+			}
+			cats, err := env.Quota()
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+			for i, c := range cats {
+				if i > 0 {
+					fmt.Fprintln(tw)
+				}
+				fmt.Fprintf(tw, "%s\tUsed\tLimit\n", c.Name)
+				for _, it := range c.Items {
+					fmt.Fprintf(tw, "  %s\t%s\t%s\n", it.Name, cmp.Or(deref(it.Used), "-"), it.Limit)
+				}
+			}
+			return tw.Flush()
+		},
+	}
 }

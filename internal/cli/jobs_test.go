@@ -94,6 +94,8 @@ func TestJobsCommands(t *testing.T) { //nolint:tparallel // the steps build on e
 		follow bool
 	}{
 		{name: "List", args: []string{"jobs", "list"}},
+		{name: "Quota", args: []string{"jobs", "quota"}},
+		{name: "QuotaJSON", args: []string{"jobs", "quota", "--json"}},
 		{name: "ListJSON", args: []string{"jobs", "list", "--json"}},
 		{name: "ListLong", args: []string{"jobs", "list", "-o", "long"}},
 		{name: "ListBadOutput", args: []string{"jobs", "list", "-o", "wide"}},

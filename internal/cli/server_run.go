@@ -34,6 +34,7 @@ type serverFlags struct {
 	queue             string
 	security          securityFlags
 	sandbox           sandboxFlags
+	limits            limitFlags
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
@@ -51,6 +52,7 @@ func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
 	cmd.Flags().StringVar(&f.toolBuildSlots, "tool-build-slots", "", "builds of one tool run at once (default $SLIPWAY_TOOL_BUILD_SLOTS or --build-slots)")
 	f.security.register(cmd)
 	f.sandbox.register(cmd)
+	f.limits.register(cmd)
 }
 
 // config turns the flags, the environment and defaults into a server config.
@@ -122,6 +124,9 @@ func (f *serverFlags) config(e *env, dataDir, listen, proxy string) (server.Conf
 		cfg.AllowLocalRepos = v
 	}
 	if err := f.sandbox.apply(e, &cfg); err != nil {
+		return cfg, err
+	}
+	if err := f.limits.apply(e, &cfg); err != nil {
 		return cfg, err
 	}
 	return cfg, f.security.apply(e, &cfg)

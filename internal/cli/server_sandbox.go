@@ -19,8 +19,6 @@ type sandboxFlags struct {
 	limits        string
 	uidBase       string
 	roPaths       string
-	defaultMemory string
-	defaultCPU    string
 	buildMemory   string
 	buildCPU      string
 }
@@ -32,8 +30,6 @@ func (f *sandboxFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.limits, "sandbox-limits", "", "how limits are enforced: auto, cgroup2, cgroup1, rlimit or none (default $SLIPWAY_SANDBOX_LIMITS or auto: the best this host offers)")
 	fl.StringVar(&f.uidBase, "sandbox-uid-base", "", "first uid given to a tool when the server runs as root (default $SLIPWAY_SANDBOX_UID_BASE or 1000000000)")
 	fl.StringVar(&f.roPaths, "sandbox-ro-paths", "", "comma-separated host directories tools see read-only, e.g. a toolchain under /opt (default $SLIPWAY_SANDBOX_RO_PATHS; /usr and /etc always, and the go toolchain's GOROOT)")
-	fl.StringVar(&f.defaultMemory, "default-memory", "", "memory limit of a component that sets none (default $SLIPWAY_DEFAULT_MEMORY or 512Mi)")
-	fl.StringVar(&f.defaultCPU, "default-cpu", "", "cpu limit of a component that sets none, in cores or millicores (default $SLIPWAY_DEFAULT_CPU or 0.5)")
 	fl.StringVar(&f.buildMemory, "build-memory", "", "memory limit of each build command (default $SLIPWAY_BUILD_MEMORY or 4Gi)")
 	fl.StringVar(&f.buildCPU, "build-cpu", "", "cpu limit of each build command (default $SLIPWAY_BUILD_CPU or none)")
 }
@@ -66,8 +62,6 @@ func (f *sandboxFlags) apply(e *env, cfg *server.Config) error {
 		dst              *string
 		parse            func(string) (int64, error)
 	}{
-		{"default-memory", f.defaultMemory, "SLIPWAY_DEFAULT_MEMORY", &cfg.DefaultMemory, slipway.ParseMemory},
-		{"default-cpu", f.defaultCPU, "SLIPWAY_DEFAULT_CPU", &cfg.DefaultCPU, slipway.ParseCPU},
 		{"build-memory", f.buildMemory, "SLIPWAY_BUILD_MEMORY", &cfg.BuildMemory, slipway.ParseMemory},
 		{"build-cpu", f.buildCPU, "SLIPWAY_BUILD_CPU", &cfg.BuildCPU, slipway.ParseCPU},
 	} {

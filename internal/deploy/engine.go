@@ -431,6 +431,13 @@ func (s *Service) executeRun(ctx context.Context, d slipway.Deployment, cfg slip
 	}
 	switch c.Type {
 	case slipway.OneOff:
+		release, err := s.oneOffs.take(ctx, d.Tool, func(running int) {
+			s.stepNote(ctx, st)(fmt.Sprintf("waiting: the tool runs %d one-off %s at once, its limit", running, pluralize(running, "job")))
+		})
+		if err != nil {
+			return s.failed(ctx, "waiting for a one-off slot")
+		}
+		defer release()
 		timeout := s.cfg.OneOffTimeout
 		if c.Run.Timeout > 0 {
 			timeout = time.Duration(c.Run.Timeout) * time.Second

@@ -230,6 +230,9 @@ func (s *Service) JobRunStart(ctx context.Context, tool string, r slipway.JobRun
 			return slipway.Job{}, slipway.Errorf(slipway.EConflict, "A job with the name %s already exists", r.Name)
 		}
 	}
+	if err := s.checkAdHocCount(ctx, tool, r.Name); err != nil {
+		return slipway.Job{}, err
+	}
 	image, err := s.imageOf(ctx, tool, r.ImageName)
 	if err != nil {
 		return slipway.Job{}, err
@@ -238,13 +241,47 @@ func (s *Service) JobRunStart(ctx context.Context, tool string, r slipway.JobRun
 	if err != nil {
 		return slipway.Job{}, err
 	}
+	release, ok := s.oneOffs.tryTake(tool)
+	if !ok {
+		n := s.cfg.Limits.Quota.ConcurrentOneOffs
+		return slipway.Job{}, slipway.Errorf(slipway.EConflict,
+			"Tool %s already runs %d one-off %s at once (ad-hoc jobs and deployments' one-offs), the limit is %d: wait for one to finish (slipway jobs list), then run %s again.",
+			tool, n, pluralize(n, "job"), n, r.Name)
+	}
 	r.Tool, r.BuildKey, r.Artifact = tool, image.BuildKey, art.Dir
 	r.RunID, r.CreatedAt = r.Name+"-"+randomHex(), s.now()
 	if err := s.store.JobRunPut(ctx, r); err != nil {
+		release()
 		return slipway.Job{}, fmt.Errorf("record job %s of %s: %w", r.Name, tool, err)
 	}
-	go s.runAdHoc(context.WithoutCancel(ctx), r, art)
+	go func() {
+		defer release()
+		s.runAdHoc(context.WithoutCancel(ctx), r, art)
+	}()
 	return s.runJob(ctx, r)
+}
+
+// checkAdHocCount refuses a new ad-hoc job when the tool already lists
+// as many as its one-off quota (one of the same name is replaced, so it
+// does not count): they stay listed until deleted, and each keeps a record
+// and a log.
+func (s *Service) checkAdHocCount(ctx context.Context, tool, name string) error {
+	runs, err := s.store.JobRunList(ctx, tool)
+	if err != nil {
+		return fmt.Errorf("list ad-hoc jobs of %s: %w", tool, err)
+	}
+	n := 0
+	for _, r := range runs {
+		if r.Name != name {
+			n++
+		}
+	}
+	if q := s.cfg.Limits.Quota.OneOff; n >= q {
+		return slipway.Errorf(slipway.EConflict,
+			"Tool %s already has %d ad-hoc one-off %s, the limit is %d: delete the finished ones (slipway jobs delete NAME) and run %s again.",
+			tool, n, pluralize(n, "job"), q, name)
+	}
+	return nil
 }
 
 // runAdHoc runs an ad-hoc one-off job to its end; the target records the
@@ -296,6 +333,9 @@ func (s *Service) JobUpsert(ctx context.Context, tool string, def slipway.Job) (
 	case live.Type == slipway.OneOff || def.Component.Type == slipway.OneOff:
 		return false, "", slipway.Errorf(slipway.EConflict, "Job %s is a one-off job, which cannot be updated: delete it and run it again.", name)
 	}
+	if err := s.checkJobLimits(ctx, tool, def); err != nil {
+		return false, "", err
+	}
 	c := def.Component
 	c.WaitFor = live.Spec.WaitFor
 	if c.Build = live.Spec.Build; def.ImageName != live.Spec.BuildFrom() {
@@ -316,6 +356,9 @@ func (s *Service) createJob(ctx context.Context, tool string, def slipway.Job) (
 			return false, "", err
 		}
 		return true, fmt.Sprintf("Job %s created in storage and runtime", name), nil
+	}
+	if err := s.checkJobLimits(ctx, tool, def); err != nil {
+		return false, "", err
 	}
 	c := def.Component
 	c.Build = slipway.BuildSpec{ReuseFrom: def.ImageName}
@@ -604,6 +647,7 @@ func checkJob(def slipway.Job) error {
 // jobWords turns a tool config's words in toolconfig's messages into the
 // jobs API's.
 var jobWords = strings.NewReplacer(
+	"command must", "cmd must",
 	"health_check_http", "health_check of type http",
 	"health_check_script", "health_check of type script",
 	"a scheduled component", "a scheduled job",

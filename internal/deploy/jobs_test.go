@@ -119,8 +119,11 @@ func TestCheckJob(t *testing.T) {
 		{"NoSchedule", job(slipway.Scheduled, slipway.RunSpec{}), "schedule is required for a scheduled job"},
 		{"BadSchedule", job(slipway.Scheduled, slipway.RunSpec{Schedule: "61 * * * *"}), "schedule must be a cron expression"},
 		{"HTTPCheckNoPort", job(slipway.Continuous, slipway.RunSpec{HealthCheckHTTP: "/"}), "A tcp port must be set for health_check of type http"},
-		{"BadMemory", job(slipway.OneOff, slipway.RunSpec{Memory: "lots"}), "memory must be a Kubernetes memory quantity"},
+		{"BadMemory", job(slipway.OneOff, slipway.RunSpec{Memory: "lots"}), "memory must be a Kubernetes quantity"},
 		{"BadRetry", job(slipway.OneOff, slipway.RunSpec{Retry: 6}), "retry must be between 0 and 5, got 6"},
+		{"NULInCmd", job(slipway.OneOff, slipway.RunSpec{Command: "./run\x00 --admin"}), "cmd must not contain control characters (tab and newline are fine): character 6 is U+0000"},
+		{"EscapeInHealthCheck", job(slipway.Continuous, slipway.RunSpec{HealthCheckScript: "true\x1b[2J"}), "health_check of type script must not contain control characters"},
+		{"MultiLineCmd", job(slipway.OneOff, slipway.RunSpec{Command: "set -e\n\t./migrate"}), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

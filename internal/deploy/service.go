@@ -91,6 +91,9 @@ type Config struct {
 	// Metrics records deployments, steps and builds (see metrics.go).
 	// Default nil: nothing is recorded.
 	Metrics *metrics.Metrics
+	// Limits bound what each tool may ask for (see limits.go); zero fields
+	// take slipway.DefaultLimits' values.
+	Limits slipway.Limits
 }
 
 // Service runs Slipway's deployments. It serves the API (configs,
@@ -113,6 +116,8 @@ type Service struct {
 	// jobStart serializes starting ad-hoc jobs (per process, like the
 	// cancel registry), so that one name is never taken twice at once.
 	jobStart sync.Mutex
+	// oneOffs holds the one-off runs going on per tool (see limits.go).
+	oneOffs *oneOffSlots
 }
 
 // NewService returns a service over its collaborators. Call SetEnqueuer
@@ -132,6 +137,7 @@ func NewService(st store.Store, src Resolver, b build.Builder, tg target.Driver,
 	cfg.ResolveTimeout = cmp.Or(cfg.ResolveTimeout, 2*time.Minute)
 	cfg.KeepDeployments = cmp.Or(cfg.KeepDeployments, 25)
 	cfg.RecheckInterval = cmp.Or(cfg.RecheckInterval, time.Second)
+	cfg.Limits = cfg.Limits.WithDefaults()
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -148,6 +154,7 @@ func NewService(st store.Store, src Resolver, b build.Builder, tg target.Driver,
 		perTool: map[string]chan struct{}{},
 		events:  newBroker(),
 		running: newRunningSteps(),
+		oneOffs: newOneOffSlots(cfg.Limits.Quota.ConcurrentOneOffs),
 	}
 }
 
@@ -186,6 +193,9 @@ func (s *Service) ConfigPut(ctx context.Context, tool string, cfg slipway.ToolCo
 	}
 	if err := s.checkAllowed(cfg); err != nil {
 		return slipway.ToolConfig{}, nil, err
+	}
+	if err := toolconfig.CheckLimits(cfg, s.cfg.Limits); err != nil {
+		return slipway.ToolConfig{}, nil, err // unwrapped: the caller locates its problems
 	}
 	now := s.now()
 	err = s.store.InTx(ctx, func(tx store.Tx) error {
@@ -249,9 +259,10 @@ func (s *Service) ConfigDelete(ctx context.Context, tool string) (slipway.ToolCo
 	return parseStored(sc.Raw)
 }
 
-// parseStored parses a config that was valid when stored.
+// parseStored parses a config that was valid when stored, maybe by an
+// older Slipway with fewer rules (toolconfig.ParseStored).
 func parseStored(raw []byte) (slipway.ToolConfig, error) {
-	res, err := toolconfig.Parse(raw)
+	res, err := toolconfig.ParseStored(raw)
 	if err != nil {
 		return slipway.ToolConfig{}, fmt.Errorf("parse stored config: %w", err)
 	}
@@ -294,6 +305,9 @@ func (s *Service) DeploymentCreate(ctx context.Context, tool string, opts slipwa
 	err = s.tx(ctx, d.ID, func(tx store.Tx) error {
 		sc, err := s.configForDeployTx(ctx, tx, tool, remote, now)
 		if err != nil {
+			return err
+		}
+		if err := s.checkDeployable(sc.Version, sc.Raw); err != nil {
 			return err
 		}
 		d.ConfigVersion, d.ToolConfig = sc.Version, sc.Raw
@@ -363,6 +377,9 @@ func (s *Service) DeploymentPlan(ctx context.Context, tool string, opts slipway.
 	if err != nil {
 		return slipway.Deployment{}, err
 	}
+	if err := s.checkDeployable(version, cfg.Raw); err != nil {
+		return slipway.Deployment{}, err
+	}
 	return s.plan(ctx, tool, version, cfg, opts)
 }
 
@@ -379,6 +396,9 @@ func (s *Service) DeploymentPlanConfig(ctx context.Context, tool string, cfg sli
 	}
 	if err := s.checkAllowed(cfg); err != nil {
 		return slipway.Deployment{}, err
+	}
+	if err := toolconfig.CheckLimits(cfg, s.cfg.Limits); err != nil {
+		return slipway.Deployment{}, err // unwrapped: the caller locates its problems
 	}
 	return s.plan(ctx, tool, 0, cfg, opts)
 }

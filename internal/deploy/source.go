@@ -57,6 +57,9 @@ func (s *Service) fetchSource(ctx context.Context, cfg slipway.ToolConfig) (slip
 	if err := s.checkAllowed(res.Config); err != nil {
 		return cfg, nil, sourceError(u, fmt.Errorf("the config there is not allowed: %w", err))
 	}
+	if err := toolconfig.CheckLimits(res.Config, s.cfg.Limits); err != nil {
+		return cfg, nil, sourceError(u, fmt.Errorf("%w: %w", errOverLimits, toolconfig.Locate(err, body)))
+	}
 	warnings := make([]string, 0, len(res.Warnings)+1)
 	for _, w := range res.Warnings {
 		warnings = append(warnings, w+" (in "+u+")")
@@ -77,7 +80,11 @@ func sourceError(u string, err error) error {
 		for i, p := range pe.Problems {
 			problems[i] = p.String()
 		}
-		detail = "the config there is not valid: " + strings.Join(problems, "; ")
+		what := "the config there is not valid"
+		if errors.Is(err, errOverLimits) {
+			what = errOverLimits.Error()
+		}
+		detail = what + ": " + strings.Join(problems, "; ")
 	}
 	return &slipway.Error{
 		Code:    slipway.EInvalid,

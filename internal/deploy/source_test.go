@@ -124,6 +124,24 @@ func TestService_SourceURL(t *testing.T) {
 		}
 	})
 
+	// Ensure a remote config over the server's limits is refused as every
+	// other remote failure (400, naming the URL), its problems at their
+	// line:col in the remote file, and nothing is stored.
+	t.Run("RemoteOverLimits", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		b.remote.set("/tool.yaml", b.remoteConfig("v1")+"  web:\n    build: {reuse_from: job}\n    run: {command: web, replicas: 11}\n")
+		_, _, err := b.h.svc.ConfigPut(t.Context(), tool, b.posted)
+		want := "Unable to retrieve config from source url " + b.remote.url("/tool.yaml") +
+			": the config there is over this server's limits: components.web.run.replicas (line 9, column 35): replicas must be at most 10 (the tool's replica quota), got 11"
+		if !errors.Is(err, slipway.ErrSourceURL) || slipway.ErrorMessage(err) != want {
+			t.Errorf("ConfigPut = %q (source URL error: %v), want %q", slipway.ErrorMessage(err), errors.Is(err, slipway.ErrSourceURL), want)
+		}
+		if v, _ := storedVersion(t, b); v != 0 {
+			t.Errorf("stored version %d after a refused remote config", v)
+		}
+	})
+
 	// Ensure a remote config without source_url is stored, with a warning
 	// that it will not be fetched again.
 	t.Run("RemoteWithoutSourceURL", func(t *testing.T) {

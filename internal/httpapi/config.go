@@ -74,7 +74,9 @@ func (a *api) handleConfigCreate() http.Handler {
 		}
 		stored, warnings, err := a.svc.ConfigPut(r.Context(), tool, res.Config)
 		if err != nil {
-			a.writeError(w, r, err)
+			// Problems with the server's limits come without positions:
+			// they are where their fields are in the body.
+			a.writeError(w, r, toolconfig.Locate(err, body))
 			return
 		}
 		info := []string{fmt.Sprintf("Configuration for %s updated successfully.", tool)}

@@ -123,6 +123,9 @@ func (a *api) deploymentPlan(w http.ResponseWriter, r *http.Request, tool string
 		}
 		warnings = res.Warnings
 		d, err = a.svc.DeploymentPlanConfig(r.Context(), tool, res.Config, opts)
+		if located := toolconfig.Locate(err, *req.ToolConfig); located != err { //nolint:errorlint // did Locate make a new error
+			err = inBody(located, body, "tool_config") // problems with the server's limits
+		}
 	} else {
 		d, err = a.svc.DeploymentPlan(r.Context(), tool, opts)
 	}

@@ -82,8 +82,21 @@ func (f *fakeService) special(tool string) error {
 	return nil
 }
 
+// overQuota is what the deploy service answers for tool "overquota": the
+// problems of toolconfig.CheckLimits with a replica quota of 2, without
+// positions.
+func overQuota(tool string, cfg slipway.ToolConfig) error {
+	if tool != "overquota" {
+		return nil
+	}
+	return toolconfig.CheckLimits(cfg, slipway.Limits{Quota: slipway.Quota{Replicas: 2}}.WithDefaults())
+}
+
 func (f *fakeService) ConfigPut(_ context.Context, tool string, cfg slipway.ToolConfig) (slipway.ToolConfig, []string, error) {
 	if err := f.special(tool); err != nil {
+		return slipway.ToolConfig{}, nil, err
+	}
+	if err := overQuota(tool, cfg); err != nil {
 		return slipway.ToolConfig{}, nil, err
 	}
 	f.mu.Lock()
@@ -175,6 +188,9 @@ func (f *fakeService) DeploymentPlan(ctx context.Context, tool string, opts slip
 
 func (f *fakeService) DeploymentPlanConfig(_ context.Context, tool string, cfg slipway.ToolConfig, opts slipway.DeployOptions) (slipway.Deployment, error) {
 	if err := f.special(tool); err != nil {
+		return slipway.Deployment{}, err
+	}
+	if err := overQuota(tool, cfg); err != nil {
 		return slipway.Deployment{}, err
 	}
 	f.mu.Lock()
@@ -456,6 +472,8 @@ func TestHandler(t *testing.T) {
 		{"ConfigCreateYAML", request{method: "POST", path: "/components/v1/tool/other/config", body: webConfigYAML, header: map[string]string{"Content-Type": "application/yaml"}}, 200},
 		{"ConfigCreateTextYAML", request{method: "POST", path: "/components/v1/tool/other/config", body: webConfigYAML, header: map[string]string{"Content-Type": "text/yaml; charset=utf-8"}}, 200},
 		{"ConfigCreateYAMLProblem", request{method: "POST", path: "/components/v1/tool/other/config", body: badPortYAML, header: map[string]string{"Content-Type": "application/yaml"}}, 422},
+		{"ConfigCreateOverQuotaYAML", request{method: "POST", path: "/components/v1/tool/overquota/config", body: strings.Replace(webConfigYAML, "port: 8000", "port: 8000\n      replicas: 3", 1), header: map[string]string{"Content-Type": "application/yaml"}}, 422},
+		{"ConfigCreateOverQuotaJSON", request{method: "POST", path: "/components/v1/tool/overquota/config", body: "{\"components\": {\n  \"web\": {\"build\": {\"image\": \"x\"},\n    \"run\": {\"command\": \"web\", \"replicas\": 2147483647}}}}"}, 422},
 		{"ConfigCreateBadJSON", request{method: "POST", path: "/components/v1/tool/other/config", body: "{\"components\":\n  {\"web\": }", header: map[string]string{"Content-Type": "application/json"}}, 400},
 		{"ConfigCreateEmpty", request{method: "POST", path: "/components/v1/tool/other/config", header: map[string]string{"Content-Type": "application/json"}}, 422},
 		{"ConfigCreateUnsupportedType", request{method: "POST", path: "/components/v1/tool/other/config", body: "<xml/>", header: map[string]string{"Content-Type": "application/xml"}}, 415},
@@ -476,6 +494,7 @@ func TestHandler(t *testing.T) {
 		{"DeploymentCreateNoConfig", request{method: "POST", path: "/components/v1/tool/other/deployment"}, 404},
 		{"DeploymentPlan", request{method: "POST", path: "/components/v1/tool/mytool/deployment?dry_run=true&force-build=1", body: `{"description": "try"}`}, 200},
 		{"DeploymentPlanConfig", request{method: "POST", path: "/components/v1/tool/other/deployment?only-plan", body: `{"tool_config": ` + webConfigJSON + `}`, header: map[string]string{"Content-Type": "application/json"}}, 200},
+		{"DeploymentPlanConfigOverQuota", request{method: "POST", path: "/v1/tool/overquota/deployment?dry-run=yes", body: "{\"description\": \"x\",\n \"tool_config\": {\"components\": {\"web\": {\"component_type\": \"continuous\",\n   \"build\": {\"repository\": \"https://example.org/app.git\", \"ref\": \"main\"},\n   \"run\": {\"command\": \"web\", \"replicas\": 3}}}}}"}, 422},
 		{"DeploymentPlanConfigProblem", request{method: "POST", path: "/v1/tool/other/deployment?dry-run=yes", body: "{\"description\": \"x\",\n \"tool_config\": {\"components\": {\"web\": {\"component_type\": \"continuous\",\n   \"build\": {\"repository\": \"https://example.org/app.git\", \"ref\": \"main\"},\n   \"run\": {\"command\": \"web\", \"port\": 70000}}}}}"}, 422},
 		{"DeploymentPlanNoConfig", request{method: "POST", path: "/components/v1/tool/other/deployment?dry_run=true"}, 404},
 		{"DeploymentPlanBadFlag", request{method: "POST", path: "/components/v1/tool/mytool/deployment?dry_run=perhaps"}, 422},

@@ -39,6 +39,8 @@ type JobsService interface {
 	// JobUpsert makes a job be def and says what it did; changed is false
 	// when it already was.
 	JobUpsert(ctx context.Context, tool string, def slipway.Job) (changed bool, msg string, err error)
+	// JobQuota returns the tool's limits and what it uses of them.
+	JobQuota(ctx context.Context, tool string) ([]slipway.QuotaCategory, error)
 }
 
 // jobs returns the jobs service, or answers 503 and returns nil when the
@@ -88,6 +90,33 @@ func (a *api) handleJobList() http.Handler {
 			warnings = append(warnings, j.Status.Messages...)
 		}
 		out.Messages = messages(nil, warnings, nil)
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+// handleJobQuota serves GET /jobs/v1/tool/{tool}/quotas.
+func (a *api) handleJobQuota() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		svc, tool, _, ok := a.jobRequest(w, r)
+		if !ok {
+			return
+		}
+		cats, err := svc.JobQuota(r.Context(), tool)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		out := oapi.QuotaResponse{Quota: oapi.Quota{Categories: make([]oapi.QuotaCategory, len(cats))}, Messages: messages(nil, nil, nil)}
+		for i, c := range cats {
+			oc := oapi.QuotaCategory{Name: c.Name, Items: make([]oapi.QuotaItem, len(c.Items))}
+			for j, it := range c.Items {
+				oc.Items[j] = oapi.QuotaItem{Name: it.Name, Limit: it.Limit}
+				if it.Used != "" {
+					oc.Items[j].Used = &it.Used
+				}
+			}
+			out.Quota.Categories[i] = oc
+		}
 		writeJSON(w, http.StatusOK, out)
 	})
 }

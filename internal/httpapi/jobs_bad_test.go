@@ -61,7 +61,7 @@ func (b *jobsBundle) badInput(t *testing.T) {
 		{"UpsertHealthHTTPNoPort", "PATCH", jobsURL, `{` + web + `,"job_type":"continuous","health_check":{"type":"http","path":"/"}}`, 422, "A tcp port must be set for health_check of type http"},
 		{"UpsertPublishNoPort", "PATCH", jobsURL, `{` + web + `,"job_type":"continuous","publish":"/"}`, 422, "publish requires port to be set"},
 		{"UpsertBadEmails", "PATCH", jobsURL, `{` + web + `,"job_type":"continuous","emails":"always"}`, 422, "emails must be one of"},
-		{"UpsertBadCPU", "PATCH", jobsURL, `{` + web + `,"job_type":"continuous","cpu":"lots"}`, 422, "cpu must be a Kubernetes CPU quantity"},
+		{"UpsertBadCPU", "PATCH", jobsURL, `{` + web + `,"job_type":"continuous","cpu":"lots"}`, 422, "cpu must be a Kubernetes quantity"},
 		{"UpsertBadRetry", "PATCH", jobsURL, `{` + web + `,"job_type":"scheduled","schedule":"@daily","retry":9}`, 422, "retry must be between 0 and 5, got 9"},
 		{"UpsertUnknownImage", "PATCH", jobsURL, `{"name":"web","cmd":"x","imagename":"gone","job_type":"continuous"}`, 422, `imagename "gone" is not a live component`},
 		{"UpsertOneOffChanged", "PATCH", jobsURL, `{"name":"migrate","cmd":"echo other","imagename":"web","job_type":"one-off"}`, 409, "Job migrate is a one-off job, which cannot be updated"},

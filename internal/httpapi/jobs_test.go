@@ -160,6 +160,55 @@ func TestJobsAPI(t *testing.T) { //nolint:tparallel // the steps build on each o
 		}
 	})
 
+	t.Run("Quota", func(t *testing.T) {
+		code, body := b.do(t, "GET", "/jobs/v1/tool/"+servertest.Tool+"/quotas", "", "")
+		if code != http.StatusOK {
+			t.Fatalf("GET quotas: %d %s", code, body)
+		}
+		type item struct {
+			Name  string  `json:"name"`
+			Limit string  `json:"limit"`
+			Used  *string `json:"used"`
+		}
+		var got struct {
+			Quota struct {
+				Categories []struct {
+					Name  string `json:"name"`
+					Items []item `json:"items"`
+				} `json:"categories"`
+			} `json:"quota"`
+			Messages map[string][]string `json:"messages"`
+		}
+		if err := json.Unmarshal([]byte(body), &got); err != nil {
+			t.Fatalf("GET quotas: %v\n%s", err, body)
+		}
+		// The demo tool's live jobs, with the default limits: web (one
+		// replica of the default 512Mi and 500m), cron and migrate.
+		want := map[string][]string{
+			"Running jobs":    {"Replicas of continuous jobs at once 10 1", "Running one-off jobs (ad-hoc and deployments') 15 0", "CPU 4 500m", "Memory 8Gi 512Mi"},
+			"Per-job limits":  {"CPU 1 -", "Memory 4Gi -", "CPU when not set 500m -", "Memory when not set 512Mi -"},
+			"Job definitions": {"Cron jobs 50 1", "Continuous jobs (including web services) 3 1", "One-off jobs of the config 15 1", "Ad-hoc one-off jobs listed 15 0"},
+		}
+		var order []string
+		for _, c := range got.Quota.Categories {
+			order = append(order, c.Name)
+			var lines []string
+			for _, it := range c.Items {
+				used := "-"
+				if it.Used != nil {
+					used = *it.Used
+				}
+				lines = append(lines, it.Name+" "+it.Limit+" "+used)
+			}
+			if w := strings.Join(want[c.Name], "\n"); strings.Join(lines, "\n") != w {
+				t.Errorf("%s:\n%s\nwant\n%s", c.Name, strings.Join(lines, "\n"), w)
+			}
+		}
+		if strings.Join(order, ",") != "Running jobs,Per-job limits,Job definitions" || got.Messages["error"] == nil {
+			t.Errorf("GET quotas = %s", body)
+		}
+	})
+
 	t.Run("Logs", func(t *testing.T) {
 		if log := b.logs(t, "web"); !strings.Contains(log, "web up") {
 			t.Errorf("web logs lack the app's output:\n%s", log)

@@ -75,6 +75,7 @@ func (a *api) routes() []route {
 		{"DELETE", "/jobs/v1/tool/{tool}/jobs/{name}", adminOrToolToken, a.handleJobDelete()},
 		{"GET", "/jobs/v1/tool/{tool}/jobs/{name}/logs", adminOrToolToken, a.handleJobLogs()},
 		{"POST", "/jobs/v1/tool/{tool}/jobs/{name}/restart", adminOrToolToken, a.handleJobRestart()},
+		{"GET", "/jobs/v1/tool/{tool}/quotas", adminOrToolToken, a.handleJobQuota()},
 	}
 }
 

@@ -127,10 +127,10 @@ type Config struct {
 	// as a toolchain outside /usr; the Go toolchain's GOROOT is added when
 	// it is outside the system directories.
 	SandboxReadOnlyPaths []string
-	// DefaultMemory and DefaultCPU are the limits of a component that sets
-	// none (Toolforge's defaults: 512Mi and 0.5); BuildMemory and BuildCPU
-	// those of each build command (default 4Gi, no CPU limit).
-	DefaultMemory, DefaultCPU, BuildMemory, BuildCPU string
+	// BuildMemory and BuildCPU are the limits of each build command
+	// (default 4Gi, no CPU limit); a component's are its memory and cpu,
+	// else Limits.Default.
+	BuildMemory, BuildCPU string
 	// Now is the clock of the deploy tokens (their creation and expiry);
 	// default time.Now. Tests set it.
 	Now func() time.Time
@@ -158,6 +158,13 @@ type Config struct {
 	// (tests that drive one tool hard).
 	ToolRate  float64
 	ToolBurst int
+	// Limits bound what each tool may ask for: the memory and cpu a
+	// component gets by default and at most, and the tool's quotas. Zero
+	// fields take slipway.DefaultLimits' (Toolforge's) values; New refuses
+	// limits that contradict each other. Limits.Default is what the
+	// sandbox gives a component that sets no memory or cpu
+	// (slipway.RunSpec.Resources).
+	Limits slipway.Limits
 }
 
 // Server is a running Slipway.
@@ -198,6 +205,10 @@ func New(cfg Config) (*Server, error) {
 	cfg.Listen = cmp.Or(cfg.Listen, "127.0.0.1:8700")
 	cfg.ProxyListen = cmp.Or(cfg.ProxyListen, "127.0.0.1:8701")
 	cfg.StopGrace = cmp.Or(cfg.StopGrace, 3*time.Second)
+	cfg.Limits = cfg.Limits.WithDefaults()
+	if err := cfg.Limits.Validate(); err != nil {
+		return nil, fmt.Errorf("server: limits: %w", err)
+	}
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -308,7 +319,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		BuildSlots: s.cfg.BuildSlots, ToolBuildSlots: s.cfg.ToolBuildSlots, NoQueue: s.cfg.NoQueue,
 		TransientFunc: transient, BuildTimeout: s.cfg.BuildTimeout, ToolEnv: s.toolEnv,
 		ConfigFetcher: remoteconfig.New(remoteconfig.Config{AllowPrivate: s.cfg.AllowPrivateSourceURLs}),
-		Metrics:       m,
+		Metrics:       m, Limits: s.cfg.Limits,
 	})
 	s.runner, err = runner.New(driver, s.service, runner.Config{Logger: s.logger, SingleNode: true})
 	if err != nil {
@@ -487,7 +498,7 @@ type limitSet struct {
 }
 
 // limits returns the limits from the settings: a component's memory and
-// cpu when it sets them, else the defaults.
+// cpu when it sets them, else Limits.Default; the build settings.
 func (s *Server) limits() (limitSet, error) {
 	parse := func(name, v, def string, f func(string) (int64, error)) (int64, error) {
 		if v = cmp.Or(v, def); v == "" {
@@ -500,14 +511,7 @@ func (s *Server) limits() (limitSet, error) {
 		return n, nil
 	}
 	var ls limitSet
-	defMem, err := parse("default memory", s.cfg.DefaultMemory, "512Mi", slipway.ParseMemory)
-	if err != nil {
-		return ls, err
-	}
-	defCPU, err := parse("default cpu", s.cfg.DefaultCPU, "0.5", slipway.ParseCPU)
-	if err != nil {
-		return ls, err
-	}
+	var err error
 	if ls.build.MemoryBytes, err = parse("build memory", s.cfg.BuildMemory, "4Gi", slipway.ParseMemory); err != nil {
 		return ls, err
 	}
@@ -515,20 +519,13 @@ func (s *Server) limits() (limitSet, error) {
 		return ls, err
 	}
 	ls.build.Pids = 4096
+	def := s.cfg.Limits.Default
 	ls.component = func(spec target.Spec) sandbox.Limits {
-		l := sandbox.Limits{MemoryBytes: defMem, MilliCPU: defCPU}
-		run := spec.Component.Run
-		if n, err := slipway.ParseMemory(run.Memory); run.Memory != "" && err == nil {
-			l.MemoryBytes = n
-		}
-		if n, err := slipway.ParseCPU(run.CPU); run.CPU != "" && err == nil {
-			l.MilliCPU = n
-		}
-		return l
+		r := spec.Component.Run.Resources(def)
+		return sandbox.Limits{MemoryBytes: r.MemoryBytes, MilliCPU: r.MilliCPU}
 	}
 	return ls, nil
 }
-
 // URL returns the API's base URL.
 func (s *Server) URL() string {
 	if s.cfg.TLS {

@@ -16,6 +16,21 @@
 //   - health_check_http without a tcp port is an error at parse time.
 //   - wait_for lists the components that must be running before this one
 //     starts; cycles are errors.
+//   - cpu and memory are parsed as Kubernetes quantities
+//     (slipway.ParseCPU, slipway.ParseMemory): zero, negative, overflowing
+//     and sub-byte values are errors.
+//   - text fields (command, health_check_script, filelog paths, repository,
+//     source_url, reuse_from, schedule) refuse control characters (tab and
+//     newline are fine in commands and scripts) and bidirectional
+//     formatting characters.
+//
+// # Server limits
+//
+// What a server allows (the maximum memory and cpu of a component, the
+// tool's quotas) is not part of Parse, which needs no settings: the server
+// calls [CheckLimits] on the parsed config, and [Locate] gives its problems
+// the line and column of their field in the document. [ParseStored] reads
+// what an older Slipway stored, before the rules above.
 //
 // # Errors and warnings
 //

@@ -30,6 +30,24 @@ type parser struct {
 	// times; the budget keeps the work linear in the size of the input.
 	budget    int
 	overspent bool
+	// strict turns on the rules that configs stored by an older Slipway
+	// may break (see ParseStored).
+	strict bool
+	// nodes records, when not nil, the node of each field path: the value
+	// of a scalar field, the key of a mapping (see Locate).
+	nodes map[string]*yamlNode
+}
+
+// record notes where the field at path is, for Locate.
+func (p *parser) record(path string, key, val *yamlNode) {
+	if p.nodes == nil {
+		return
+	}
+	if r := resolve(val); r != nil && r.Kind == yaml.ScalarNode {
+		p.nodes[path] = val
+	} else {
+		p.nodes[path] = key
+	}
 }
 
 const overspentMessage = "the config is too large: YAML aliases expand it to too many fields"
@@ -179,6 +197,7 @@ func (p *parser) parse(data []byte) slipway.ToolConfig {
 	var comps *componentSet
 	var unknownKeys []string
 	for _, e := range p.entries("", top) {
+		p.record(e.name(), e.key, e.val)
 		switch e.name() {
 		case "config_version":
 			r := resolve(e.val)
@@ -196,7 +215,7 @@ func (p *parser) parse(data []byte) slipway.ToolConfig {
 				raw.set("config_version", v)
 			}
 		case "source_url":
-			if v, ok := p.str("source_url", e.val, "source_url"); ok {
+			if v, ok := p.text("source_url", e.val, "source_url", ""); ok {
 				if msg := checkSourceURL(v); msg != "" {
 					p.problemf("source_url", e.val, "%s", msg)
 					continue
@@ -288,6 +307,7 @@ func (p *parser) components(e entry) *componentSet {
 	for _, ce := range p.entries("components", m) {
 		name := ce.name()
 		path := join("components", name)
+		p.record(path, ce.key, ce.val)
 		if !slipway.ValidName(name) {
 			p.problemf(path, ce.key, "component name %q is not valid: use 1 to %d lowercase letters, digits or dashes, starting and ending with a letter or digit", name, slipway.MaxNameLength)
 		}
@@ -355,6 +375,7 @@ func (p *parser) component(path, name string, ce entry) (slipway.Component, *com
 	var hasBuild, hasRun bool
 	var unknownKeys []string
 	for _, e := range entries {
+		p.record(join(path, e.name()), e.key, e.val)
 		switch e.name() {
 		case "component_type":
 			if typeOK {
@@ -427,6 +448,7 @@ func (p *parser) build(path string, be entry) (slipway.BuildSpec, buildKind, *ya
 	for _, e := range entries {
 		name := e.name()
 		fpath := join(path, name)
+		p.record(fpath, e.key, e.val)
 		if !slices.Contains(known, name) {
 			unknownKeys = append(unknownKeys, name)
 			p.unknown(fpath)
@@ -434,7 +456,7 @@ func (p *parser) build(path string, be entry) (slipway.BuildSpec, buildKind, *ya
 		}
 		switch name {
 		case "repository":
-			v, good := p.str(fpath, e.val, name)
+			v, good := p.text(fpath, e.val, name, "")
 			if good {
 				if msg := checkRepository(v); msg != "" {
 					p.problemf(fpath, e.val, "%s", msg)
@@ -473,7 +495,7 @@ func (p *parser) build(path string, be entry) (slipway.BuildSpec, buildKind, *ya
 			}
 			raw.set(name, v)
 		case "reuse_from":
-			v, good := p.str(fpath, e.val, name)
+			v, good := p.text(fpath, e.val, name, "")
 			if good && v == "" {
 				p.problemf(fpath, e.val, "reuse_from must name another component of this config, whose build this one uses")
 				good = false
@@ -566,10 +588,24 @@ func typeMask(t slipway.ComponentType) int {
 	return 0
 }
 
+// legacyCPURE and legacyMemoryRE are what Slipway accepted as cpu and
+// memory before they were parsed as quantities; ParseStored accepts them.
 var (
-	cpuRE    = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?m?$`)
-	memoryRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$`)
+	legacyCPURE    = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?m?$`)
+	legacyMemoryRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$`)
 )
+
+// quantity checks a cpu or memory value with parse (slipway.ParseCPU or
+// slipway.ParseMemory, whose errors name the field); outside strict mode
+// what legacy matches is accepted too.
+func (p *parser) quantity(path string, n *yamlNode, s string, parse func(string) (int64, error), legacy *regexp.Regexp) bool {
+	_, err := parse(s)
+	if err == nil || (!p.strict && legacy.MatchString(s)) {
+		return true
+	}
+	p.problemf(path, n, "%v", err)
+	return false
+}
 
 // run parses the entries of a component's run mapping for component type t,
 // and runs the checks that tie run fields together.
@@ -585,6 +621,7 @@ func (p *parser) run(path string, runKey *yamlNode, t slipway.ComponentType, ent
 	for _, e := range entries {
 		name := e.name()
 		fpath := join(path, name)
+		p.record(fpath, e.key, e.val)
 		if runFields[name]&mask == 0 {
 			unknownKeys = append(unknownKeys, name)
 			p.unknown(fpath)
@@ -595,23 +632,21 @@ func (p *parser) run(path string, runKey *yamlNode, t slipway.ComponentType, ent
 		switch name {
 		case "command":
 			var s string
-			if s, ok = p.str(fpath, e.val, name); ok && strings.TrimSpace(s) == "" {
+			if s, ok = p.text(fpath, e.val, name, shellText); ok && strings.TrimSpace(s) == "" {
 				p.problemf(fpath, e.val, "command must not be empty")
 				ok = false
 			}
 			r.Command, v = s, s
 		case "cpu":
 			var s string
-			if s, ok = p.str(fpath, e.val, name); ok && !cpuRE.MatchString(s) {
-				p.problemf(fpath, e.val, "cpu must be a Kubernetes CPU quantity: a number of cores such as \"1\" or \"0.5\", or millicores such as \"500m\", got %q", s)
-				ok = false
+			if s, ok = p.str(fpath, e.val, name); ok {
+				ok = p.quantity(fpath, e.val, s, slipway.ParseCPU, legacyCPURE)
 			}
 			r.CPU, v = s, s
 		case "memory":
 			var s string
-			if s, ok = p.str(fpath, e.val, name); ok && !memoryRE.MatchString(s) {
-				p.problemf(fpath, e.val, "memory must be a Kubernetes memory quantity: a number of bytes with an optional suffix Ki, Mi, Gi, Ti, K, M, G or T, such as \"512Mi\" or \"1Gi\", got %q", s)
-				ok = false
+			if s, ok = p.str(fpath, e.val, name); ok {
+				ok = p.quantity(fpath, e.val, s, slipway.ParseMemory, legacyMemoryRE)
 			}
 			r.Memory, v = s, s
 		case "emails":
@@ -624,10 +659,10 @@ func (p *parser) run(path string, runKey *yamlNode, t slipway.ComponentType, ent
 			}
 			v = b
 		case "filelog_stdout":
-			r.FilelogStdout, ok = p.str(fpath, e.val, name)
+			r.FilelogStdout, ok = p.text(fpath, e.val, name, "")
 			v = r.FilelogStdout
 		case "filelog_stderr":
-			r.FilelogStderr, ok = p.str(fpath, e.val, name)
+			r.FilelogStderr, ok = p.text(fpath, e.val, name, "")
 			v = r.FilelogStderr
 		case "mount":
 			r.Mount, ok = p.enum(fpath, e.val, name, "all", "none")
@@ -652,7 +687,7 @@ func (p *parser) run(path string, runKey *yamlNode, t slipway.ComponentType, ent
 			r.Replicas, v = int(n), n
 		case "health_check_script":
 			var s string
-			if s, ok = p.str(fpath, e.val, name); ok && strings.TrimSpace(s) == "" {
+			if s, ok = p.text(fpath, e.val, name, shellText); ok && strings.TrimSpace(s) == "" {
 				p.problemf(fpath, e.val, "health_check_script must not be empty")
 				ok = false
 			}
@@ -666,7 +701,7 @@ func (p *parser) run(path string, runKey *yamlNode, t slipway.ComponentType, ent
 			r.HealthCheckHTTP, v = s, s
 		case "schedule":
 			var s string
-			if s, ok = p.str(fpath, e.val, name); ok {
+			if s, ok = p.text(fpath, e.val, name, "\t"); ok {
 				if msg := checkSchedule(s); msg != "" {
 					p.problemf(fpath, e.val, "%s", msg)
 					ok = false

@@ -72,10 +72,32 @@ func (p Problem) String() string {
 	return b.String()
 }
 
-var lineBreaks = strings.NewReplacer("\r\n", `\n`, "\n", `\n`, "\r", `\r`)
-
-// oneLine escapes line breaks so that s fits on one line.
-func oneLine(s string) string { return lineBreaks.Replace(s) }
+// oneLine escapes line breaks so that s fits on one line (CRLF and LF as
+// \n, CR as \r), and the other control and bidirectional formatting
+// characters so that s cannot steer a terminal or reorder what it shows
+// (\x1b, \u202e).
+func oneLine(s string) string {
+	if !strings.ContainsFunc(s, isUnsafeRune) {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == '\r' && strings.HasPrefix(s[i:], "\r\n"):
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r < 0x80 && isUnsafeRune(r):
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case isUnsafeRune(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
 
 // MaxProblems is the most problems a [ParseError] lists; when there are
 // more, a last problem says how many were left out.
@@ -90,7 +112,21 @@ const MaxProblems = 100
 // the warnings found, which may explain a problem (a misspelt field is both
 // unknown and missing).
 func Parse(data []byte) (Result, error) {
-	p := &parser{reported: map[*yamlNode]bool{}, budget: 10_000 + 4*len(data)}
+	return parse(data, true)
+}
+
+// ParseStored parses a config that Slipway stored, maybe an older Slipway
+// that did not have every rule Parse has now: it accepts control
+// characters in text fields and the cpu and memory values that older
+// versions took ("512K", "0"), so that such a config can still be shown,
+// listed and compared. Deploying it checks it with Parse again.
+func ParseStored(data []byte) (Result, error) {
+	return parse(data, false)
+}
+
+func parse(data []byte, strict bool) (Result, error) {
+	p := newParser(data)
+	p.strict = strict
 	cfg := p.parse(data)
 	if len(p.problems) == 0 {
 		return Result{Config: cfg, Warnings: p.warnings}, nil
@@ -105,13 +141,24 @@ func Parse(data []byte) (Result, error) {
 	if n := len(p.problems); n > MaxProblems {
 		p.problems = append(p.problems[:MaxProblems], Problem{Message: fmt.Sprintf("and %d more problems", n-MaxProblems)})
 	}
-	lines := make([]string, len(p.problems))
-	for i, pr := range p.problems {
+	return Result{Warnings: p.warnings}, p.problemsError()
+}
+
+func newParser(data []byte) *parser {
+	return &parser{reported: map[*yamlNode]bool{}, budget: 10_000 + 4*len(data)}
+}
+
+// problemsError returns the EInvalid error listing problems, one a line.
+func problemsError(problems []Problem) error {
+	lines := make([]string, len(problems))
+	for i, pr := range problems {
 		lines[i] = pr.String()
 	}
-	return Result{Warnings: p.warnings}, &slipway.Error{
+	return &slipway.Error{
 		Code:    slipway.EInvalid,
 		Message: strings.Join(lines, "\n"),
-		Err:     &ParseError{Problems: p.problems},
+		Err:     &ParseError{Problems: problems},
 	}
 }
+
+func (p *parser) problemsError() error { return problemsError(p.problems) }

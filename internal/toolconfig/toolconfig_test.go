@@ -413,8 +413,13 @@ func TestParse_Cases(t *testing.T) {
 		},
 		{
 			name:    "CharactersYAMLDoesNotAllowRaw",
-			input:   head + "    run: {command: \"a\\x7f\\x85\\x9f\\ufeff\\uFFFE\\uffff\\L\\P\\0\\e\\x01 \\\" \\\\ \\U0001F600\"}\n",
-			wantRaw: `{"components":{"web":{"build":{"repository":"https://example.org/a.git","ref":"main"},"run":{"command":"a\u007f\u0085\u009f\ufeff\ufffe\uffff\u2028\u2029\u0000\u001b\u0001 \" \\ 😀"}}}}`,
+			input:   head + "    run: {command: \"a\\ufeff\\uFFFE\\uffff\\L\\P \\\" \\\\ \\U0001F600\"}\n",
+			wantRaw: `{"components":{"web":{"build":{"repository":"https://example.org/a.git","ref":"main"},"run":{"command":"a\ufeff\ufffe\uffff\u2028\u2029 \" \\ 😀"}}}}`,
+		},
+		{
+			name:     "ControlCharactersRefused",
+			input:    head + "    run: {command: \"a\\x7f\\x85\\x9f\\0\\e\\x01\"}\n",
+			wantErrs: []string{"components.web.run.command (line 4, column 20): command must not contain control characters (tab and newline are fine): character 2 is U+007F"},
 		},
 		{
 			name:     "MergeSelf",

@@ -893,6 +893,36 @@ type MessagesResponse struct {
 	Messages ResponseMessages `json:"messages"`
 }
 
+// Quota defines model for Quota.
+type Quota struct {
+	Categories []QuotaCategory `json:"categories"`
+}
+
+// QuotaCategory defines model for QuotaCategory.
+type QuotaCategory struct {
+	Items []QuotaItem `json:"items"`
+
+	// Name `Running jobs`, `Per-job limits` or `Job definitions`, as Toolforge's.
+	Name string `json:"name"`
+}
+
+// QuotaItem defines model for QuotaItem.
+type QuotaItem struct {
+	// Limit A count, or a Kubernetes quantity for memory (`8Gi`) and cpu (`4`, `500m`).
+	Limit string `json:"limit"`
+	Name  string `json:"name"`
+
+	// Used What the tool uses now, in the unit of limit; null where nothing is counted.
+	Used *string `json:"used"`
+}
+
+// QuotaResponse defines model for QuotaResponse.
+type QuotaResponse struct {
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+	Quota    Quota            `json:"quota"`
+}
+
 // ResponseMessages Messages for people. All three lists are always present.
 type ResponseMessages struct {
 	Error   []string `json:"error"`
@@ -1561,6 +1591,19 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /jobs/v1/tool/{tool}/jobs/{name}/restart (the `RestartJob` operationId).
 	RestartJob(ctx context.Context, tool Tool, name JobName, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetJobsQuota The tool's quotas and what it uses of them
+	//
+	// Toolforge's jobs-api shape (not wrapped in `data`): categories of
+	// named items, each with its limit and, where it applies, what the tool
+	// uses now (`used` is null for per-job limits). Read only: the limits
+	// are server settings (`slipway server --quota-…`). What is used is
+	// counted over what runs: the live jobs (continuous replicas and their
+	// memory and cpu, the defaults for what they leave unset), the one-off
+	// runs going on and the ad-hoc jobs listed.
+	//
+	// Corresponds with GET /jobs/v1/tool/{tool}/quotas (the `GetJobsQuota` operationId).
+	GetJobsQuota(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetMetrics Prometheus metrics, in the text exposition format
 	//
@@ -2363,6 +2406,29 @@ func (c *Client) GetJobLogs(ctx context.Context, tool Tool, name JobName, params
 // Corresponds with POST /jobs/v1/tool/{tool}/jobs/{name}/restart (the `RestartJob` operationId).
 func (c *Client) RestartJob(ctx context.Context, tool Tool, name JobName, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRestartJobRequest(c.Server, tool, name)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetJobsQuota The tool's quotas and what it uses of them
+//
+// Toolforge's jobs-api shape (not wrapped in `data`): categories of
+// named items, each with its limit and, where it applies, what the tool
+// uses now (`used` is null for per-job limits). Read only: the limits
+// are server settings (`slipway server --quota-…`). What is used is
+// counted over what runs: the live jobs (continuous replicas and their
+// memory and cpu, the defaults for what they leave unset), the one-off
+// runs going on and the ad-hoc jobs listed.
+//
+// Corresponds with GET /jobs/v1/tool/{tool}/quotas (the `GetJobsQuota` operationId).
+func (c *Client) GetJobsQuota(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetJobsQuotaRequest(c.Server, tool)
 	if err != nil {
 		return nil, err
 	}
@@ -3915,6 +3981,40 @@ func NewRestartJobRequest(server string, tool Tool, name JobName) (*http.Request
 	return req, nil
 }
 
+// NewGetJobsQuotaRequest constructs an http.Request for the GetJobsQuota method
+func NewGetJobsQuotaRequest(server string, tool Tool) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/jobs/v1/tool/%s/quotas", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetMetricsRequest constructs an http.Request for the GetMetrics method
 func NewGetMetricsRequest(server string) (*http.Request, error) {
 	var err error
@@ -4602,6 +4702,21 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /jobs/v1/tool/{tool}/jobs/{name}/restart (the `RestartJob` operationId).
 	RestartJobWithResponse(ctx context.Context, tool Tool, name JobName, reqEditors ...RequestEditorFn) (*RestartJobResponse, error)
+
+	// GetJobsQuotaWithResponse The tool's quotas and what it uses of them
+	//
+	// Toolforge's jobs-api shape (not wrapped in `data`): categories of
+	// named items, each with its limit and, where it applies, what the tool
+	// uses now (`used` is null for per-job limits). Read only: the limits
+	// are server settings (`slipway server --quota-…`). What is used is
+	// counted over what runs: the live jobs (continuous replicas and their
+	// memory and cpu, the defaults for what they leave unset), the one-off
+	// runs going on and the ad-hoc jobs listed.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /jobs/v1/tool/{tool}/quotas (the `GetJobsQuota` operationId).
+	GetJobsQuotaWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*GetJobsQuotaResponse, error)
 
 	// GetMetricsWithResponse Prometheus metrics, in the text exposition format
 	//
@@ -6868,6 +6983,75 @@ func (r RestartJobResponse) ContentType() string {
 	return ""
 }
 
+type GetJobsQuotaResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *QuotaResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetJobsQuotaResponse) GetJSON200() *QuotaResponse {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetJobsQuotaResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetJobsQuotaResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetJobsQuotaResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetJobsQuotaResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetJobsQuotaResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetJobsQuotaResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetJobsQuotaResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetJobsQuotaResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetMetricsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7821,6 +8005,27 @@ func (c *ClientWithResponses) RestartJobWithResponse(ctx context.Context, tool T
 		return nil, err
 	}
 	return ParseRestartJobResponse(rsp)
+}
+
+// GetJobsQuotaWithResponse The tool's quotas and what it uses of them
+//
+// Toolforge's jobs-api shape (not wrapped in `data`): categories of
+// named items, each with its limit and, where it applies, what the tool
+// uses now (`used` is null for per-job limits). Read only: the limits
+// are server settings (`slipway server --quota-…`). What is used is
+// counted over what runs: the live jobs (continuous replicas and their
+// memory and cpu, the defaults for what they leave unset), the one-off
+// runs going on and the ad-hoc jobs listed.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /jobs/v1/tool/{tool}/quotas (the `GetJobsQuota` operationId).
+func (c *ClientWithResponses) GetJobsQuotaWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*GetJobsQuotaResponse, error) {
+	rsp, err := c.GetJobsQuota(ctx, tool, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetJobsQuotaResponse(rsp)
 }
 
 // GetMetricsWithResponse Prometheus metrics, in the text exposition format
@@ -9653,6 +9858,60 @@ func ParseRestartJobResponse(rsp *http.Response) (*RestartJobResponse, error) {
 			return nil, err
 		}
 		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetJobsQuotaResponse parses an HTTP response from a GetJobsQuotaWithResponse call
+func ParseGetJobsQuotaResponse(rsp *http.Response) (*GetJobsQuotaResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetJobsQuotaResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest QuotaResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Invalid

@@ -891,6 +891,36 @@ type MessagesResponse struct {
 	Messages ResponseMessages `json:"messages"`
 }
 
+// Quota defines model for Quota.
+type Quota struct {
+	Categories []QuotaCategory `json:"categories"`
+}
+
+// QuotaCategory defines model for QuotaCategory.
+type QuotaCategory struct {
+	Items []QuotaItem `json:"items"`
+
+	// Name `Running jobs`, `Per-job limits` or `Job definitions`, as Toolforge's.
+	Name string `json:"name"`
+}
+
+// QuotaItem defines model for QuotaItem.
+type QuotaItem struct {
+	// Limit A count, or a Kubernetes quantity for memory (`8Gi`) and cpu (`4`, `500m`).
+	Limit string `json:"limit"`
+	Name  string `json:"name"`
+
+	// Used What the tool uses now, in the unit of limit; null where nothing is counted.
+	Used *string `json:"used"`
+}
+
+// QuotaResponse defines model for QuotaResponse.
+type QuotaResponse struct {
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+	Quota    Quota            `json:"quota"`
+}
+
 // ResponseMessages Messages for people. All three lists are always present.
 type ResponseMessages struct {
 	Error   []string `json:"error"`
@@ -1168,6 +1198,9 @@ type ServerInterface interface {
 	// RestartJob Restart a job's current generation
 	// (POST /jobs/v1/tool/{tool}/jobs/{name}/restart)
 	RestartJob(w http.ResponseWriter, r *http.Request, tool Tool, name JobName)
+	// GetJobsQuota The tool's quotas and what it uses of them
+	// (GET /jobs/v1/tool/{tool}/quotas)
+	GetJobsQuota(w http.ResponseWriter, r *http.Request, tool Tool)
 	// GetMetrics Prometheus metrics, in the text exposition format
 	// (GET /metrics)
 	GetMetrics(w http.ResponseWriter, r *http.Request)
@@ -2291,6 +2324,32 @@ func (siw *ServerInterfaceWrapper) RestartJob(w http.ResponseWriter, r *http.Req
 	handler.ServeHTTP(w, r)
 }
 
+// GetJobsQuota operation middleware
+func (siw *ServerInterfaceWrapper) GetJobsQuota(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetJobsQuota(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetMetrics operation middleware
 func (siw *ServerInterfaceWrapper) GetMetrics(w http.ResponseWriter, r *http.Request) {
 
@@ -2544,6 +2603,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/jobs/v1/tool/{tool}/jobs/{name}", wrapper.GetJob)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/jobs/v1/tool/{tool}/jobs/{name}/logs", wrapper.GetJobLogs)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/jobs/v1/tool/{tool}/jobs/{name}/restart", wrapper.RestartJob)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/jobs/v1/tool/{tool}/quotas", wrapper.GetJobsQuota)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/admin/tokens", wrapper.ListAPITokens)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/admin/tokens", wrapper.CreateAPIToken)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/v1/admin/tokens/{id}", wrapper.RevokeAPIToken)
