@@ -55,9 +55,11 @@ import (
 const (
 	// AdminTokenFile holds the admin API token (mode 0600).
 	AdminTokenFile = "admin-token"
-	// SecretKeyFile holds the 32-byte key that seals the deploy tokens in
-	// the store (mode 0600). Losing it makes `deploy-token show` fail; the
-	// tokens themselves keep working, and refresh makes new ones.
+	// SecretKeyFile holds the 32-byte key that seals the tools' envvars
+	// (the deploy tokens among them) in the store and keys their
+	// fingerprints (mode 0600). Losing it loses every envvar's value: the
+	// components that get them fail to start, `deploy-token show` fails;
+	// the deploy tokens themselves keep working, and refresh makes new ones.
 	SecretKeyFile = "secret-key"
 	// InfoFile holds where a running server listens, as [Info] JSON.
 	InfoFile = "server.json"
@@ -218,6 +220,15 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("server: %w", err)
 	}
 	deployTokens.SetLifetime(s.cfg.DeployTokenLifetime)
+	// Deploy tokens that an older Slipway kept sealed become the tools'
+	// TOOL_DEPLOY_TOKEN envvars (SQL could not re-encrypt them; see
+	// migration 0006). One that cannot be moved keeps working.
+	if n, err := deployTokens.MoveLegacySeals(ctx); err != nil {
+		s.logger.WarnContext(ctx, "some deploy tokens could not be moved into TOOL_DEPLOY_TOKEN envvars: they still work but cannot be shown; refresh them",
+			"moved", n, "error", err.Error())
+	} else if n > 0 {
+		s.logger.InfoContext(ctx, "deploy tokens moved into TOOL_DEPLOY_TOKEN envvars", "moved", n)
+	}
 	s.toolEnv = toolEnvFunc(deployTokens, s.logger)
 
 	src, err := git.New(git.Config{CacheDir: filepath.Join(dir, "git"), AllowLocal: s.cfg.AllowLocalRepos})
