@@ -194,7 +194,7 @@ func (e *env) readEnvVarValue(name string) (string, error) {
 // readLineNoEcho reads one line from the terminal f with echo off, and
 // turns echo back on.
 func readLineNoEcho(f *os.File) (string, error) {
-	fd := int(f.Fd()) //nolint:gosec // G115: a file descriptor fits an int
+	fd := int(f.Fd())
 	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
 	if err != nil {
 		return "", err

@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 
@@ -343,15 +344,14 @@ func TestPlan_EnvVars(t *testing.T) {
 			{"build:web", slipway.ActionReuse, slipway.StepUnchanged, "", build},
 			{"run:web", slipway.ActionApply, slipway.StepPending, "build:web", "environment variables changed: " + list},
 			{"run:cron", slipway.ActionApply, slipway.StepPending, "build:web", "environment variables changed: " + list},
-			{"run:migrate", slipway.ActionNone, slipway.StepUnchanged, "build:web",
-				"unchanged (environment variables changed: " + list + "; a one-off is not run again for that, --force-run runs it)"},
+			{
+				"run:migrate", slipway.ActionNone, slipway.StepUnchanged, "build:web",
+				"unchanged (environment variables changed: " + list + "; a one-off is not run again for that, --force-run runs it)",
+			},
 		}
 	}
 	with := func(changes map[string]string) map[string]string {
-		m := map[string]string{}
-		for k, v := range got {
-			m[k] = v
-		}
+		m := maps.Clone(got)
 		for k, v := range changes {
 			if v == "" {
 				delete(m, k)

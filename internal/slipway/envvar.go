@@ -25,7 +25,7 @@ const (
 	// DeployTokenEnvVar holds the tool's deploy token, written by Slipway
 	// when the token is created or refreshed and deleted with it, as
 	// Toolforge's components API does.
-	DeployTokenEnvVar = "TOOL_DEPLOY_TOKEN"
+	DeployTokenEnvVar = "TOOL_DEPLOY_TOKEN" //nolint:gosec // G101: the name of a variable, not a credential
 	// DefaultEnvVarQuota is how many envvars a tool may have unless the
 	// server says otherwise.
 	DefaultEnvVarQuota = 100
