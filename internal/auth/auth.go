@@ -1,22 +1,20 @@
 // Package auth issues and checks deploy tokens: one per tool, a UUIDv4 that
 // CI sends as ?token= (or as a bearer) to create a deployment and to poll it.
 //
-// The store never holds a token in the clear. It keeps the SHA-256 hash,
-// which requests are compared against in constant time, and a copy sealed
-// with AES-256-GCM under the server's secret key, so that `deploy-token
-// show` can display the token again as Toolforge's CLI does. The sealed copy
-// is bound to its tool (the tool name is the additional data), so it cannot
-// be moved to another row. Tokens are never logged.
+// The deploy token table holds only the token's SHA-256 hash, which
+// requests are compared against in constant time. As Toolforge's components
+// API does, creating or refreshing a token also writes it as the tool's
+// TOOL_DEPLOY_TOKEN envvar (sealed with AES-256-GCM under the server's
+// secret key, like every envvar; see [Sealer]), so that the tool's
+// processes can use it and `deploy-token show` can display it again;
+// deleting the token deletes the envvar. Tokens are never logged.
 package auth
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -35,12 +33,14 @@ const (
 	msgMismatch = "The token passed does not match the tool's token"
 	msgExpired  = "The token passed has expired, please create a new one"
 	msgExists   = "Deploy token already exists. Use the 'refresh' subcommand or PUT /tool/%s/deployment/token to refresh it."
+	// msgHidden says why a token that exists cannot be shown.
+	msgHidden = "The deploy token of %s exists and still works, but it cannot be shown: %s (Slipway keeps only a hash of the token). Refresh it to get a new one: slipway components deploy-token refresh."
 )
 
 // DeployTokens manages the deploy tokens of every tool.
 type DeployTokens struct {
 	st       store.Store
-	aead     cipher.AEAD
+	sealer   *Sealer
 	now      func() time.Time
 	lifetime time.Duration
 }
@@ -58,21 +58,14 @@ func (d *DeployTokens) SetLifetime(l time.Duration) {
 // New returns the deploy-token manager over st. key is the server's 32-byte
 // secret key; now is the clock (time.Now when nil).
 func New(st store.Store, key []byte, now func() time.Time) (*DeployTokens, error) {
-	if len(key) != KeySize {
-		return nil, fmt.Errorf("auth: secret key is %d bytes, want %d", len(key), KeySize)
-	}
-	block, err := aes.NewCipher(key)
+	sealer, err := NewSealer(key)
 	if err != nil {
-		return nil, fmt.Errorf("auth: %w", err)
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, fmt.Errorf("auth: %w", err)
+		return nil, err
 	}
 	if now == nil {
 		now = time.Now
 	}
-	return &DeployTokens{st: st, aead: aead, now: now, lifetime: slipway.DeployTokenLifetime}, nil
+	return &DeployTokens{st: st, sealer: sealer, now: now, lifetime: slipway.DeployTokenLifetime}, nil
 }
 
 // Create issues the tool's first token; EConflict when it has one.
@@ -113,21 +106,26 @@ func (d *DeployTokens) Refresh(ctx context.Context, tool string) (slipway.Deploy
 	return tok, nil
 }
 
-// Get returns the tool's token; ENotFound when it has none.
+// Get returns the tool's token, read from its TOOL_DEPLOY_TOKEN envvar;
+// ENotFound when it has none, EConflict (saying why and that refresh makes
+// a new one) when the token exists but that envvar was deleted or does not
+// hold it.
 func (d *DeployTokens) Get(ctx context.Context, tool string) (slipway.DeployToken, error) {
 	row, err := d.st.DeployTokenGet(ctx, tool)
 	if err != nil {
 		return slipway.DeployToken{}, wrap("get", tool, notFound(tool, err))
 	}
-	tok, err := d.open(row)
+	tok, err := d.show(ctx, d.st, row)
 	if err != nil {
 		return slipway.DeployToken{}, wrap("get", tool, err)
 	}
 	return tok, nil
 }
 
-// Delete deletes the tool's token and returns it; ENotFound when it has
-// none.
+// Delete deletes the tool's token and its TOOL_DEPLOY_TOKEN envvar, and
+// returns the token; ENotFound when it has none. When the envvar was
+// deleted by hand the token is still deleted, and returned with an empty
+// Token.
 func (d *DeployTokens) Delete(ctx context.Context, tool string) (slipway.DeployToken, error) {
 	var tok slipway.DeployToken
 	err := d.st.InTx(ctx, func(tx store.Tx) error {
@@ -135,10 +133,20 @@ func (d *DeployTokens) Delete(ctx context.Context, tool string) (slipway.DeployT
 		if err != nil {
 			return notFound(tool, err)
 		}
-		if tok, err = d.open(row); err != nil {
+		tok, err = d.show(ctx, tx, row)
+		if slipway.ErrorCode(err) == slipway.EConflict {
+			tok, err = slipway.DeployToken{CreatedAt: row.CreatedAt.UTC()}, nil
+		}
+		if err != nil {
 			return err
 		}
-		return tx.DeployTokenDelete(ctx, tool)
+		if err := tx.DeployTokenDelete(ctx, tool); err != nil {
+			return err
+		}
+		if err := tx.EnvVarDelete(ctx, tool, slipway.DeployTokenEnvVar); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return tx.LegacyDeployTokenSealDelete(ctx, tool)
 	})
 	if err != nil {
 		return slipway.DeployToken{}, wrap("delete", tool, err)
@@ -168,44 +176,108 @@ func (d *DeployTokens) Verify(ctx context.Context, tool, presented string) error
 	return nil
 }
 
-// put makes a new token for tool and stores it in tx.
+// put makes a new token for tool and stores it in tx: its hash, and the
+// token itself as the tool's TOOL_DEPLOY_TOKEN envvar (platform-written:
+// neither the reserved-name rule nor the quota applies).
 func (d *DeployTokens) put(ctx context.Context, tx store.Tx, tool string) (slipway.DeployToken, error) {
 	tok := slipway.DeployToken{Token: newUUID(), CreatedAt: d.now().UTC().Truncate(time.Microsecond)}
-	nonce := make([]byte, d.aead.NonceSize())
-	_, _ = rand.Read(nonce) // crypto/rand.Read never fails
-	sealed := d.aead.Seal(nonce, nonce, []byte(tok.Token), []byte(tool))
-	row := store.DeployToken{
-		Tool:      tool,
-		Hash:      hash(tok.Token),
-		Sealed:    base64.RawStdEncoding.EncodeToString(sealed),
-		CreatedAt: tok.CreatedAt,
+	if err := tx.DeployTokenPut(ctx, store.DeployToken{Tool: tool, Hash: hash(tok.Token), CreatedAt: tok.CreatedAt}); err != nil {
+		return slipway.DeployToken{}, err
 	}
-	if err := tx.DeployTokenPut(ctx, row); err != nil {
+	if err := d.putEnvVar(ctx, tx, tool, tok.Token); err != nil {
+		return slipway.DeployToken{}, err
+	}
+	if err := tx.LegacyDeployTokenSealDelete(ctx, tool); err != nil {
 		return slipway.DeployToken{}, err
 	}
 	return tok, nil
 }
 
-// open unseals a stored token. A wrong key or a damaged row is an error,
-// never a panic.
-func (d *DeployTokens) open(row store.DeployToken) (slipway.DeployToken, error) {
-	raw, err := base64.RawStdEncoding.DecodeString(row.Sealed)
+// putEnvVar stores token as the tool's TOOL_DEPLOY_TOKEN envvar.
+func (d *DeployTokens) putEnvVar(ctx context.Context, tx store.Tx, tool, token string) error {
+	return tx.EnvVarPut(ctx, store.EnvVar{
+		Tool: tool, Name: slipway.DeployTokenEnvVar,
+		Sealed:    d.sealer.SealEnvVar(tool, slipway.DeployTokenEnvVar, token),
+		UpdatedAt: d.now().UTC(),
+	})
+}
+
+// show returns the token of row from the tool's TOOL_DEPLOY_TOKEN envvar:
+// EConflict when that envvar is gone or holds something else (the token
+// still works), an internal error when it cannot be opened (a wrong key).
+func (d *DeployTokens) show(ctx context.Context, q store.Queries, row store.DeployToken) (slipway.DeployToken, error) {
+	v, err := q.EnvVarGet(ctx, row.Tool, slipway.DeployTokenEnvVar)
+	if errors.Is(err, store.ErrNotFound) {
+		return slipway.DeployToken{}, &slipway.Error{
+			Code:    slipway.EConflict,
+			Message: fmt.Sprintf(msgHidden, row.Tool, "its only copy, the tool's envvar "+slipway.DeployTokenEnvVar+", was deleted"),
+			Err:     err,
+		}
+	}
 	if err != nil {
-		return slipway.DeployToken{}, fmt.Errorf("sealed token: %w", err)
+		return slipway.DeployToken{}, err
 	}
-	n := d.aead.NonceSize()
-	if len(raw) < n+d.aead.Overhead() {
-		return slipway.DeployToken{}, errors.New("sealed token: too short")
-	}
-	plain, err := d.aead.Open(nil, raw[:n], raw[n:], []byte(row.Tool))
+	token, err := d.sealer.OpenEnvVar(row.Tool, slipway.DeployTokenEnvVar, v.Sealed)
 	if err != nil {
-		return slipway.DeployToken{}, fmt.Errorf("sealed token: cannot open it with this server's secret key: %w", err)
+		return slipway.DeployToken{}, err
 	}
-	tok := slipway.DeployToken{Token: string(plain), CreatedAt: row.CreatedAt.UTC()}
-	if subtle.ConstantTimeCompare([]byte(hash(tok.Token)), []byte(row.Hash)) != 1 {
-		return slipway.DeployToken{}, errors.New("sealed token: does not match the stored hash")
+	if subtle.ConstantTimeCompare([]byte(hash(token)), []byte(row.Hash)) != 1 {
+		return slipway.DeployToken{}, slipway.Errorf(slipway.EConflict, msgHidden, row.Tool,
+			"the tool's envvar "+slipway.DeployTokenEnvVar+" no longer holds it")
 	}
-	return tok, nil
+	return slipway.DeployToken{Token: token, CreatedAt: row.CreatedAt.UTC()}, nil
+}
+
+// MoveLegacySeals turns the deploy tokens that an older Slipway kept
+// sealed in its deploy token table (migration 0006 set them aside) into
+// the tools' TOOL_DEPLOY_TOKEN envvars, one transaction per tool, and
+// returns how many it moved. A token that cannot be opened (a wrong key)
+// is left where it is and named in the error, which never holds a token;
+// the token keeps working (only its hash is needed), and refreshing it
+// replaces it. The server calls it at every start; once everything is
+// moved it does nothing.
+func (d *DeployTokens) MoveLegacySeals(ctx context.Context) (int, error) {
+	seals, err := d.st.LegacyDeployTokenSeals(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("move sealed deploy tokens into envvars: %w", err)
+	}
+	moved := 0
+	var errs []error
+	for _, seal := range seals {
+		put := false
+		err := d.st.InTx(ctx, func(tx store.Tx) error {
+			put = false
+			row, err := tx.DeployTokenGet(ctx, seal.Tool)
+			if errors.Is(err, store.ErrNotFound) {
+				return tx.LegacyDeployTokenSealDelete(ctx, seal.Tool) // the token is gone: nothing to keep
+			}
+			if err != nil {
+				return err
+			}
+			token, err := d.sealer.openLegacyDeployToken(seal.Tool, seal.Sealed)
+			if err != nil {
+				return err
+			}
+			if subtle.ConstantTimeCompare([]byte(hash(token)), []byte(row.Hash)) != 1 {
+				return errors.New("the sealed copy does not match the stored hash")
+			}
+			if err := d.putEnvVar(ctx, tx, seal.Tool, token); err != nil {
+				return err
+			}
+			put = true
+			return tx.LegacyDeployTokenSealDelete(ctx, seal.Tool)
+		})
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("deploy token of %s: %w", seal.Tool, err))
+		case put:
+			moved++
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return moved, fmt.Errorf("move sealed deploy tokens into envvars: %w", err)
+	}
+	return moved, nil
 }
 
 // hash returns the SHA-256 hex digest of a token.

@@ -2,6 +2,13 @@ package auth_test
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -80,7 +87,7 @@ func TestNew_KeySize(t *testing.T) {
 
 func TestLifecycle(t *testing.T) {
 	t.Parallel()
-	d, c, _ := newTokens(t)
+	d, c, st := newTokens(t)
 	ctx := t.Context()
 
 	_, err := d.Get(ctx, "tool")
@@ -103,6 +110,7 @@ func TestLifecycle(t *testing.T) {
 	if got, err := d.Get(ctx, "tool"); err != nil || got != tok {
 		t.Errorf("Get = %+v, %v; want %+v", got, err, tok)
 	}
+	wantEnvVar(t, st, "tool", tok.Token)
 	_, err = d.Create(ctx, "tool")
 	wantErr(t, "second Create", err, slipway.EConflict,
 		"Deploy token already exists. Use the 'refresh' subcommand or PUT /tool/tool/deployment/token to refresh it.")
@@ -121,6 +129,7 @@ func TestLifecycle(t *testing.T) {
 	if err := d.Verify(ctx, "tool", tok2.Token); err != nil {
 		t.Errorf("Verify(new token): %v", err)
 	}
+	wantEnvVar(t, st, "tool", tok2.Token)
 
 	deleted, err := d.Delete(ctx, "tool")
 	if err != nil || deleted != tok2 {
@@ -128,6 +137,7 @@ func TestLifecycle(t *testing.T) {
 	}
 	_, err = d.Get(ctx, "tool")
 	wantErr(t, "Get after Delete", err, slipway.ENotFound, "")
+	wantEnvVar(t, st, "tool", "")
 	if _, err := d.Create(ctx, "tool"); err != nil {
 		t.Errorf("Create after Delete: %v", err)
 	}
@@ -221,39 +231,247 @@ func TestWrongKey(t *testing.T) {
 	}
 
 	// A damaged sealed copy, or one moved to another tool, fails cleanly too.
+	v, err := st.EnvVarGet(ctx, "tool", slipway.DeployTokenEnvVar)
+	if err != nil {
+		t.Fatal(err)
+	}
 	row, err := st.DeployTokenGet(ctx, "tool")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, bad := range []store.DeployToken{
-		{Tool: "tool", Hash: row.Hash, Sealed: "!!not base64", CreatedAt: row.CreatedAt},
-		{Tool: "tool", Hash: row.Hash, Sealed: "c2hvcnQ", CreatedAt: row.CreatedAt},
-		{Tool: "moved", Hash: row.Hash, Sealed: row.Sealed, CreatedAt: row.CreatedAt},
+	for _, bad := range []store.EnvVar{
+		{Tool: "tool", Name: slipway.DeployTokenEnvVar, Sealed: "!!not base64", UpdatedAt: v.UpdatedAt},
+		{Tool: "tool", Name: slipway.DeployTokenEnvVar, Sealed: "c2hvcnQ", UpdatedAt: v.UpdatedAt},
+		{Tool: "moved", Name: slipway.DeployTokenEnvVar, Sealed: v.Sealed, UpdatedAt: v.UpdatedAt},
 	} {
-		if err := st.DeployTokenPut(ctx, bad); err != nil {
+		if err := st.DeployTokenPut(ctx, store.DeployToken{Tool: bad.Tool, Hash: row.Hash, CreatedAt: row.CreatedAt}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := d.Get(ctx, bad.Tool); err == nil {
-			t.Errorf("Get of sealed %q for %s succeeded", bad.Sealed, bad.Tool)
+		if err := st.EnvVarPut(ctx, bad); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Get(ctx, bad.Tool); slipway.ErrorCode(err) != slipway.EInternal {
+			t.Errorf("Get of sealed %q for %s = %v, want an internal error", bad.Sealed, bad.Tool, err)
 		}
 	}
 }
 
+// wantEnvVar checks the tool's TOOL_DEPLOY_TOKEN envvar: sealed (never in
+// the clear) and holding token; absent when token is "".
+func wantEnvVar(t *testing.T, st store.Store, tool, token string) {
+	t.Helper()
+	v, err := st.EnvVarGet(t.Context(), tool, slipway.DeployTokenEnvVar)
+	if token == "" {
+		if err == nil {
+			t.Errorf("TOOL_DEPLOY_TOKEN of %s still exists", tool)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("TOOL_DEPLOY_TOKEN of %s: %v", tool, err)
+	}
+	if strings.Contains(v.Sealed, token) {
+		t.Errorf("TOOL_DEPLOY_TOKEN of %s is stored in the clear", tool)
+	}
+	s, err := auth.NewSealer(key(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.OpenEnvVar(tool, slipway.DeployTokenEnvVar, v.Sealed); err != nil || got != token {
+		t.Errorf("TOOL_DEPLOY_TOKEN of %s opens to %q, %v; want the token", tool, got, err)
+	}
+}
+
+// TestStoreHoldsNoPlainToken looks at every byte the store wrote (the
+// database, its WAL and shared memory files): neither the token nor its
+// hex or base64 spellings appear, and the stored hash is no credential.
 func TestStoreHoldsNoPlainToken(t *testing.T) {
 	t.Parallel()
-	d, _, st := newTokens(t)
-	tok, err := d.Create(t.Context(), "tool")
+	dir := t.TempDir()
+	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "slipway.db"), sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	row, err := st.DeployTokenGet(t.Context(), "tool")
+	t.Cleanup(func() { _ = db.Close() })
+	d, err := auth.New(db, key(1), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(row.Hash+row.Sealed, tok.Token) {
-		t.Errorf("the stored row %+v holds the token in the clear", row)
+	var tokens []string
+	for _, tool := range []string{"tool", "other"} {
+		tok, err := d.Create(t.Context(), tool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok2, err := d.Refresh(t.Context(), tool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens = append(tokens, tok.Token, tok2.Token)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "slipway.db*"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("store files: %v %v", files, err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tok := range tokens {
+			compact := strings.ReplaceAll(tok, "-", "")
+			for _, spelling := range []string{tok, compact, base64.StdEncoding.EncodeToString([]byte(tok))} {
+				if bytes.Contains(b, []byte(spelling)) {
+					t.Errorf("%s holds a token in the clear (%q)", filepath.Base(f), spelling)
+				}
+			}
+		}
+	}
+	row, err := db.DeployTokenGet(t.Context(), "tool")
+	if err != nil {
+		t.Fatal(err)
 	}
 	if err := d.Verify(t.Context(), "tool", row.Hash); slipway.ErrorCode(err) != slipway.EUnauthorized {
 		t.Errorf("Verify(the stored hash) = %v, want unauthorized", err)
 	}
+}
+
+// TestHiddenToken: a tool deleted its TOOL_DEPLOY_TOKEN envvar by hand. The
+// token still works (only its hash is needed), Get says clearly that it
+// cannot be shown and that refresh makes a new one, Delete still deletes
+// it, and Refresh makes a new one that can be shown again.
+func TestHiddenToken(t *testing.T) {
+	t.Parallel()
+	d, _, st := newTokens(t)
+	ctx := t.Context()
+	for _, tool := range []string{"tool", "gone"} {
+		tok, err := d.Create(ctx, tool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.EnvVarDelete(ctx, tool, slipway.DeployTokenEnvVar); err != nil {
+			t.Fatal(err)
+		}
+		_, err = d.Get(ctx, tool)
+		wantErr(t, "Get without the envvar", err, slipway.EConflict,
+			"The deploy token of "+tool+" exists and still works, but it cannot be shown: its only copy, the tool's envvar TOOL_DEPLOY_TOKEN, was deleted (Slipway keeps only a hash of the token). Refresh it to get a new one: slipway components deploy-token refresh.")
+		if err := d.Verify(ctx, tool, tok.Token); err != nil {
+			t.Errorf("Verify without the envvar: %v", err)
+		}
+	}
+
+	tok, err := d.Refresh(ctx, "tool")
+	if err != nil {
+		t.Fatalf("Refresh without the envvar: %v", err)
+	}
+	if got, err := d.Get(ctx, "tool"); err != nil || got != tok {
+		t.Errorf("Get after Refresh = %+v, %v; want %+v", got, err, tok)
+	}
+	wantEnvVar(t, st, "tool", tok.Token)
+
+	deleted, err := d.Delete(ctx, "gone")
+	if err != nil || deleted.Token != "" || deleted.CreatedAt.IsZero() {
+		t.Errorf("Delete without the envvar = %+v, %v; want the creation date and no token", deleted, err)
+	}
+	_, err = d.Get(ctx, "gone")
+	wantErr(t, "Get after Delete", err, slipway.ENotFound, "")
+}
+
+// legacySeal seals token the way Slipway stored deploy tokens before
+// migration 0006: AES-256-GCM under the key, the tool name as additional
+// data, base64 without padding.
+func legacySeal(t *testing.T, k []byte, tool, token string) string {
+	t.Helper()
+	block, err := aes.NewCipher(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce := make([]byte, aead.NonceSize())
+	_, _ = rand.Read(nonce)
+	return base64.RawStdEncoding.EncodeToString(aead.Seal(nonce, nonce, []byte(token), []byte(tool)))
+}
+
+// TestMoveLegacySeals plays the server's first start after migration 0006
+// (which set the sealed copies aside in deploy_token_legacy_seals): each
+// one becomes the tool's TOOL_DEPLOY_TOKEN envvar and `show` works again;
+// one sealed under another key stays, is named in the error without its
+// token, still verifies, and goes away when the token is refreshed.
+func TestMoveLegacySeals(t *testing.T) {
+	t.Parallel()
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "slipway.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	ctx := t.Context()
+	created := time.Now().UTC().Add(-time.Hour).Truncate(time.Microsecond)
+	legacy := map[string]string{
+		"tool":     "7d6b1f0e-5d3c-4c1a-9b7e-2f4a6c8e0a11",
+		"badkey":   "0e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b",
+		"notokens": "11111111-2222-4333-8444-555555555555",
+	}
+	for tool, token := range legacy {
+		k := key(1)
+		if tool == "badkey" {
+			k = key(9)
+		}
+		if tool != "notokens" { // a seal whose token row is gone
+			if err := db.DeployTokenPut(ctx, store.DeployToken{Tool: tool, Hash: hashHex(token), CreatedAt: created}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err := db.WriteDB().ExecContext(ctx, `INSERT INTO deploy_token_legacy_seals (tool, token_sealed) VALUES (?, ?)`,
+			tool, legacySeal(t, k, tool, token))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := auth.New(db, key(1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.Get(ctx, "tool")
+	wantErr(t, "Get before the move", err, slipway.EConflict, "")
+
+	moved, err := d.MoveLegacySeals(ctx)
+	if moved != 1 || err == nil || !strings.Contains(err.Error(), "deploy token of badkey") {
+		t.Errorf("MoveLegacySeals = %d, %v; want 1 moved and an error naming badkey", moved, err)
+	}
+	for _, token := range legacy {
+		if err != nil && strings.Contains(err.Error(), token) {
+			t.Errorf("the error %q holds a token", err)
+		}
+	}
+	if got, err := d.Get(ctx, "tool"); err != nil || got.Token != legacy["tool"] || !got.CreatedAt.Equal(created) {
+		t.Errorf("Get after the move = %+v, %v; want the legacy token and its creation date", got, err)
+	}
+	wantEnvVar(t, db, "tool", legacy["tool"])
+	if err := d.Verify(ctx, "badkey", legacy["badkey"]); err != nil {
+		t.Errorf("Verify of the token that could not be moved: %v", err)
+	}
+	seals, err := db.LegacyDeployTokenSeals(ctx)
+	if err != nil || len(seals) != 1 || seals[0].Tool != "badkey" {
+		t.Errorf("LegacyDeployTokenSeals after the move = %+v, %v; want badkey's only", seals, err)
+	}
+
+	// Every later start: nothing more to move, the same error.
+	if moved, err := d.MoveLegacySeals(ctx); moved != 0 || err == nil {
+		t.Errorf("second MoveLegacySeals = %d, %v; want 0 and badkey's error", moved, err)
+	}
+	if _, err := d.Refresh(ctx, "badkey"); err != nil {
+		t.Fatal(err)
+	}
+	if moved, err := d.MoveLegacySeals(ctx); moved != 0 || err != nil {
+		t.Errorf("MoveLegacySeals after refreshing badkey = %d, %v; want 0, nil", moved, err)
+	}
+}
+
+// hashHex is the SHA-256 hex digest that the store keeps of a token.
+func hashHex(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
 }

@@ -61,7 +61,11 @@ func newDeployTokenShowCmd(e *env) *cobra.Command {
 		Use:   "show",
 		Short: "Show the tool's deploy token",
 		Long: `Show the tool's deploy token. A tool without one is not an error: the
-command prints how to create one (with --json: {}) and exits 0.`,
+command prints how to create one (with --json: {}) and exits 0.
+
+Slipway keeps only a hash of the token; show reads the token from the
+tool's TOOL_DEPLOY_TOKEN envvar. When that envvar was deleted, the token
+still works but cannot be shown: refresh makes a new one.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, tool, err := e.target()
@@ -134,7 +138,7 @@ func newDeployTokenDeleteCmd(e *env) *cobra.Command {
 				return err
 			}
 			if !e.flags.json {
-				e.printMessages(env.Messages, nil)
+				e.printMessages(env.Messages, env.Messages.Warning) // the warnings are printed already
 			}
 			return nil
 		},
@@ -144,9 +148,11 @@ func newDeployTokenDeleteCmd(e *env) *cobra.Command {
 }
 
 // confirmToken checks that the tool has a token (so that nobody is asked
-// about one that does not exist), then asks question unless sure.
+// about one that does not exist), then asks question unless sure. A token
+// that exists but cannot be shown (409: its TOOL_DEPLOY_TOKEN envvar was
+// deleted) exists: refresh and delete are what to do about it.
 func (e *env) confirmToken(ctx context.Context, c *apiclient.Client, tool string, sure bool, question string) error {
-	if _, err := c.DeployTokenGet(ctx, tool); err != nil {
+	if _, err := c.DeployTokenGet(ctx, tool); err != nil && slipway.ErrorCode(err) != slipway.EConflict {
 		return err
 	}
 	return e.confirmOrAbort(sure, question)
@@ -167,7 +173,9 @@ func (e *env) printDeployToken(env apiclient.Envelope, title string) error {
 	if title != "" {
 		fmt.Fprintln(e.stdout, title)
 	}
-	fmt.Fprintf(e.stdout, "Token: %s\n", tok.Token)
+	if tok.Token != "" { // empty: deleted without being shown; a warning says why
+		fmt.Fprintf(e.stdout, "Token: %s\n", tok.Token)
+	}
 	fmt.Fprintf(e.stdout, "Created: %s\n", tok.CreatedAt.UTC().Format("2006-01-02T15:04:05.000000Z"))
 	for _, w := range env.Messages.Warning {
 		fmt.Fprintf(e.stderr, "Warning: %s\n", w)

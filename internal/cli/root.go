@@ -42,7 +42,7 @@ func newRootCmd(e *env) *cobra.Command {
 	}
 	deployment.AddCommand(newDeploymentCreateCmd(e), newDeploymentListCmd(e), newDeploymentShowCmd(e), newDeploymentCancelCmd(e), newDeploymentDeleteCmd(e))
 	components.AddCommand(config, deployment, newDeployTokenCmd(e), newComponentsDeployCmd(e))
-	root.AddCommand(components, newJobsCmd(e), newBuildsCmd(e), newAdminCmd(e))
+	root.AddCommand(components, newJobsCmd(e), newBuildsCmd(e), newEnvVarsCmd(e), newAdminCmd(e))
 
 	addServerCommands(root, e)
 	return root

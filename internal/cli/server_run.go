@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"slipway.dev/slipway/internal/server"
+	"slipway.dev/slipway/internal/slipway"
 )
 
 // addServerCommands adds the commands that run a server in this process.
@@ -32,6 +33,7 @@ type serverFlags struct {
 	buildSlots        string
 	toolBuildSlots    string
 	queue             string
+	envVarsQuota      string
 	security          securityFlags
 	sandbox           sandboxFlags
 	limits            limitFlags
@@ -50,6 +52,7 @@ func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
 	cmd.Flags().StringVar(&f.buildSlots, "build-slots", "", "builds run at once on this server (default $SLIPWAY_BUILD_SLOTS or the number of CPUs)")
 	cmd.Flags().StringVar(&f.queue, "queue", "", "queue a deployment requested while another of the tool runs (latest wins); false answers 409 as Toolforge does (default $SLIPWAY_QUEUE or true)")
 	cmd.Flags().StringVar(&f.toolBuildSlots, "tool-build-slots", "", "builds of one tool run at once (default $SLIPWAY_TOOL_BUILD_SLOTS or --build-slots)")
+	cmd.Flags().StringVar(&f.envVarsQuota, "envvars-quota", "", "envvars a tool may have, TOOL_DEPLOY_TOKEN included (default $SLIPWAY_ENVVARS_QUOTA or "+strconv.Itoa(slipway.DefaultEnvVarQuota)+")")
 	f.security.register(cmd)
 	f.sandbox.register(cmd)
 	f.limits.register(cmd)
@@ -88,6 +91,7 @@ func (f *serverFlags) config(e *env, dataDir, listen, proxy string) (server.Conf
 		{"keep-deployments", f.keepDeployments, "SLIPWAY_KEEP_DEPLOYMENTS", &cfg.KeepDeployments},
 		{"build-slots", f.buildSlots, "SLIPWAY_BUILD_SLOTS", &cfg.BuildSlots},
 		{"tool-build-slots", f.toolBuildSlots, "SLIPWAY_TOOL_BUILD_SLOTS", &cfg.ToolBuildSlots},
+		{"envvars-quota", f.envVarsQuota, "SLIPWAY_ENVVARS_QUOTA", &cfg.EnvVarQuota},
 	} {
 		v := cmp.Or(n.value, e.getenv(n.env))
 		if v == "" {

@@ -261,22 +261,18 @@ func (s *Service) awaitBuildFinal(ctx context.Context, tool, id string, deployme
 	}
 }
 
-// BuildDelete deletes a finished build's record and, unless something
-// else of the tool still needs them, its artifact and log (artifacts
-// belong to the tool that built them). It returns the deleted build
-// and whether the artifact and log were removed. Returns EInvalid and
-// ENotFound as [Service.BuildGet]; EConflict when the build is running,
+// BuildDelete deletes a finished build's record, its artifact and its log
+// (artifacts belong to the tool that built them), and returns the deleted
+// build. Returns EInvalid and ENotFound as [Service.BuildGet]; EConflict
+// when the build is running,
 // when a live component of the tool runs it (naming the components), or
 // when an unfinished deployment of the tool needs it. Nothing is deleted
 // then.
-func (s *Service) BuildDelete(ctx context.Context, tool, id string) (slipway.Build, bool, error) {
+func (s *Service) BuildDelete(ctx context.Context, tool, id string) (slipway.Build, error) {
 	if _, err := s.BuildGet(ctx, tool, id); err != nil {
-		return slipway.Build{}, false, err
+		return slipway.Build{}, err
 	}
-	var (
-		b       slipway.Build
-		removed bool
-	)
+	var b slipway.Build
 	err := s.store.InTx(ctx, func(tx store.Tx) error {
 		var err error
 		if b, err = tx.BuildGet(ctx, tool, id); err != nil {
@@ -288,21 +284,14 @@ func (s *Service) BuildDelete(ctx context.Context, tool, id string) (slipway.Bui
 		if err := tx.BuildDelete(ctx, tool, id); err != nil {
 			return err
 		}
-		keep, err := s.artifactInUse(ctx, tx, tool, b.Key)
-		if err != nil || keep {
-			return err
-		}
+		// checkDeletable made sure nothing of the tool uses the artifact.
 		// Inside the transaction: if removing fails, the record stays.
-		if err := s.builder.Remove(ctx, tool, b.Key); err != nil {
-			return err
-		}
-		removed = true
-		return nil
+		return s.builder.Remove(ctx, tool, b.Key)
 	})
 	if err != nil {
-		return slipway.Build{}, false, fmt.Errorf("delete build %s of %s: %w", id, tool, err)
+		return slipway.Build{}, fmt.Errorf("delete build %s of %s: %w", id, tool, err)
 	}
-	return b, removed, nil
+	return b, nil
 }
 
 // checkDeletable returns EConflict when build b of its tool is running, is
@@ -339,19 +328,3 @@ func (s *Service) checkDeletable(ctx context.Context, tx store.Tx, b slipway.Bui
 	return nil
 }
 
-// artifactInUse reports whether the tool's artifact of key is needed
-// beyond its deleted record: by a live component of the tool or an
-// unfinished deployment of the tool (artifacts belong to one tool).
-func (s *Service) artifactInUse(ctx context.Context, tx store.Tx, tool, key string) (bool, error) {
-	live, err := tx.LiveRunList(ctx, tool)
-	if err != nil {
-		return false, fmt.Errorf("live components: %w", err)
-	}
-	for _, r := range live {
-		if r.BuildKey == key {
-			return true, nil
-		}
-	}
-	uses, err := pendingUses(ctx, tx, tool, key)
-	return len(uses) > 0, err
-}

@@ -131,7 +131,7 @@ func TestService_BuildListShowLogsDelete(t *testing.T) {
 		t.Errorf("BuildLogs(follow) of a finished build = %v\n%s", err, log.String())
 	}
 
-	_, _, err = b.svc.BuildDelete(ctx, "site", first)
+	_, err = b.svc.BuildDelete(ctx, "site", first)
 	wantCode(t, "BuildDelete of the live build", err, slipway.EConflict)
 	if !strings.Contains(slipway.ErrorMessage(err), "component web runs now") {
 		t.Errorf("BuildDelete of the live build: %q does not name the component", slipway.ErrorMessage(err))
@@ -152,9 +152,9 @@ func TestService_BuildListShowLogsDelete(t *testing.T) {
 	if !ok {
 		t.Fatal("the first artifact is missing before the delete")
 	}
-	deleted, removed, err := b.svc.BuildDelete(ctx, "site", first)
-	if err != nil || deleted.ID != first || !removed {
-		t.Fatalf("BuildDelete = %+v, %v, %v", deleted, removed, err)
+	deleted, err := b.svc.BuildDelete(ctx, "site", first)
+	if err != nil || deleted.ID != first {
+		t.Fatalf("BuildDelete = %+v, %v", deleted, err)
 	}
 	_, err = b.svc.BuildGet(ctx, "site", first)
 	wantCode(t, "BuildGet after delete", err, slipway.ENotFound)
@@ -163,7 +163,7 @@ func TestService_BuildListShowLogsDelete(t *testing.T) {
 			t.Errorf("%s after delete: %v, want it gone", p, err)
 		}
 	}
-	_, _, err = b.svc.BuildDelete(ctx, "site", first)
+	_, err = b.svc.BuildDelete(ctx, "site", first)
 	wantCode(t, "BuildDelete again", err, slipway.ENotFound)
 }
 
@@ -238,7 +238,7 @@ func TestService_BuildCancel(t *testing.T) {
 	if msg := slipway.ErrorMessage(err); msg != "Build "+id+" can't be cancelled, its status is cancelled" {
 		t.Errorf("BuildCancel again: %q", msg)
 	}
-	if _, _, err := b.svc.BuildDelete(ctx, "slow", id); err != nil {
+	if _, err := b.svc.BuildDelete(ctx, "slow", id); err != nil {
 		t.Errorf("BuildDelete of the cancelled build: %v", err)
 	}
 }
@@ -264,7 +264,7 @@ func TestService_BuildBadInput(t *testing.T) {
 			wantCode(t, "BuildGet", err, tt.code)
 			_, err = b.svc.BuildCancel(ctx, tt.tool, tt.id)
 			wantCode(t, "BuildCancel", err, tt.code)
-			_, _, err = b.svc.BuildDelete(ctx, tt.tool, tt.id)
+			_, err = b.svc.BuildDelete(ctx, tt.tool, tt.id)
 			wantCode(t, "BuildDelete", err, tt.code)
 			var log bytes.Buffer
 			err = b.svc.BuildLogs(ctx, tt.tool, tt.id, true, &log)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -147,6 +148,11 @@ func (s *Service) planInput(ctx context.Context, d slipway.Deployment, cfg slipw
 	for _, r := range live {
 		in.Live[r.Component] = r
 	}
+	env, err := s.toolEnv(ctx, d.Tool)
+	if err != nil {
+		return in, err
+	}
+	in.Env = env.Fingerprints
 	for _, name := range cfg.Names() {
 		src := cfg.Components[name].Build.Source
 		if src == nil {
@@ -261,12 +267,44 @@ func (s *Service) RunStep(ctx context.Context, tool, id, key string) error {
 	})
 }
 
-// toolEnv returns the environment of the tool's processes.
-func (s *Service) toolEnv(ctx context.Context, tool string) map[string]string {
-	if s.cfg.ToolEnv == nil {
-		return nil
+// toolEnv returns the environment of the tool's processes, with its
+// fingerprints (never nil maps).
+func (s *Service) toolEnv(ctx context.Context, tool string) (slipway.ToolEnv, error) {
+	env := slipway.ToolEnv{}
+	if s.cfg.ToolEnv != nil {
+		var err error
+		if env, err = s.cfg.ToolEnv(ctx, tool); err != nil {
+			return slipway.ToolEnv{}, fmt.Errorf("environment variables: %w", err)
+		}
 	}
-	return s.cfg.ToolEnv(ctx, tool)
+	if env.Values == nil {
+		env.Values = map[string]string{}
+	}
+	if env.Fingerprints == nil {
+		env.Fingerprints = map[string]string{}
+	}
+	return env, nil
+}
+
+// envDiffers reports whether a component's processes got other envvars
+// than env (recorded nil: not recorded, never a reason to restart).
+func envDiffers(recorded map[string]string, env slipway.ToolEnv) bool {
+	return recorded != nil && !maps.Equal(recorded, env.Fingerprints)
+}
+
+// liveRun returns the live record of a component; ok is false when it is
+// not live.
+func (s *Service) liveRun(ctx context.Context, tool, component string) (r slipway.LiveRun, ok bool, err error) {
+	rs, err := s.store.LiveRunList(ctx, tool)
+	if err != nil {
+		return slipway.LiveRun{}, false, fmt.Errorf("live state: %w", err)
+	}
+	for _, r := range rs {
+		if r.Component == component {
+			return r, true, nil
+		}
+	}
+	return slipway.LiveRun{}, false, nil
 }
 
 // updateStep changes a step in tx and, when the change applied, appends
@@ -417,13 +455,25 @@ func (s *Service) executeRun(ctx context.Context, d slipway.Deployment, cfg slip
 	if !ok {
 		return outcome{state: slipway.StepFailed, detail: fmt.Sprintf("artifact %s of %s is missing", st.BuildKey, c.BuildFrom())}
 	}
-	spec := target.Spec{Tool: d.Tool, Component: c, SpecHash: st.SpecHash, Artifact: art, Env: s.toolEnv(ctx, d.Tool)}
-	if d.ForceRun {
-		spec.RestartToken = d.ID // restart even if unchanged, once per deployment
+	env, err := s.toolEnv(ctx, d.Tool)
+	if err != nil {
+		return s.failed(ctx, err.Error())
+	}
+	spec := target.Spec{Tool: d.Tool, Component: c, SpecHash: st.SpecHash, Artifact: art, Env: env.Values}
+	prev, _, err := s.liveRun(ctx, d.Tool, c.Name)
+	if err != nil {
+		return s.failed(ctx, err.Error())
+	}
+	if d.ForceRun || envDiffers(prev.EnvFingerprints, env) {
+		// Restart even if spec and build are unchanged, once per deployment
+		// (a step retried after a crash carries the same token): forced, or
+		// its processes got other envvars than the tool has now.
+		spec.RestartToken = d.ID
 	}
 	live := &slipway.LiveRun{
 		Tool: d.Tool, Component: c.Name, Type: c.Type, SpecHash: st.SpecHash, BuildKey: st.BuildKey,
 		Commit: st.Commit, Artifact: art.Dir, DeploymentID: d.ID, Spec: c, AppliedAt: s.now(),
+		EnvFingerprints: env.Fingerprints,
 	}
 	waited := ""
 	if len(c.WaitFor) > 0 {

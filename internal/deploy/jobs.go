@@ -115,10 +115,21 @@ func (s *Service) JobRestart(ctx context.Context, tool, name string) (string, er
 	if err != nil {
 		return "", err
 	}
-	spec := target.Spec{Tool: tool, Component: live.Spec, SpecHash: live.SpecHash, Artifact: art, Env: s.toolEnv(ctx, tool), RestartToken: "restart-" + randomHex()}
+	env, err := s.toolEnv(ctx, tool)
+	if err != nil {
+		return "", fmt.Errorf("restart job %s of %s: %w", name, tool, err)
+	}
+	spec := target.Spec{Tool: tool, Component: live.Spec, SpecHash: live.SpecHash, Artifact: art, Env: env.Values, RestartToken: "restart-" + randomHex()}
 	res, err := s.target.Apply(ctx, spec)
 	if err != nil {
 		return "", fmt.Errorf("restart job %s of %s: %w", name, tool, err)
+	}
+	// The processes got the envvars of now: record it, so that the next
+	// plan does not restart them again for envvars they already have.
+	restarted := *live
+	restarted.EnvFingerprints = env.Fingerprints
+	if err := s.store.LiveRunPut(ctx, restarted); err != nil {
+		return "", fmt.Errorf("restart job %s of %s: record it: %w", name, tool, err)
 	}
 	return fmt.Sprintf("Job %s restarted: %s.", name, res.Message), nil
 }
@@ -241,6 +252,12 @@ func (s *Service) JobRunStart(ctx context.Context, tool string, r slipway.JobRun
 	if err != nil {
 		return slipway.Job{}, err
 	}
+	// Read before anything is recorded: a job that cannot get its envvars
+	// is refused, never run without them.
+	env, err := s.toolEnv(ctx, tool)
+	if err != nil {
+		return slipway.Job{}, fmt.Errorf("run job %s of %s: %w", r.Name, tool, err)
+	}
 	release, ok := s.oneOffs.tryTake(tool)
 	if !ok {
 		n := s.cfg.Limits.Quota.ConcurrentOneOffs
@@ -256,7 +273,7 @@ func (s *Service) JobRunStart(ctx context.Context, tool string, r slipway.JobRun
 	}
 	go func() {
 		defer release()
-		s.runAdHoc(context.WithoutCancel(ctx), r, art)
+		s.runAdHoc(context.WithoutCancel(ctx), r, art, env)
 	}()
 	return s.runJob(ctx, r)
 }
@@ -286,14 +303,14 @@ func (s *Service) checkAdHocCount(ctx context.Context, tool, name string) error 
 
 // runAdHoc runs an ad-hoc one-off job to its end; the target records the
 // outcome, which the job's status reports.
-func (s *Service) runAdHoc(ctx context.Context, r slipway.JobRun, art slipway.Artifact) {
+func (s *Service) runAdHoc(ctx context.Context, r slipway.JobRun, art slipway.Artifact, env slipway.ToolEnv) {
 	c := r.Component()
 	if r.Timeout == 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.cfg.OneOffTimeout)
 		defer cancel()
 	}
-	spec := target.Spec{Tool: r.Tool, Component: c, SpecHash: c.SpecHash(), Artifact: art, Env: s.toolEnv(ctx, r.Tool)}
+	spec := target.Spec{Tool: r.Tool, Component: c, SpecHash: c.SpecHash(), Artifact: art, Env: env.Values}
 	if _, err := s.target.RunOnce(ctx, spec, r.RunID); err != nil {
 		s.logger.WarnContext(ctx, "ad-hoc job did not run to its end", "tool", r.Tool, "job", r.Name, "err", err)
 	}
@@ -382,7 +399,17 @@ func (s *Service) applyJob(ctx context.Context, tool string, c slipway.Component
 	if err != nil {
 		return err
 	}
-	spec := target.Spec{Tool: tool, Component: c, SpecHash: c.SpecHash(), Artifact: art, Env: s.toolEnv(ctx, tool)}
+	env, err := s.toolEnv(ctx, tool)
+	if err != nil {
+		return fmt.Errorf("apply job %s of %s: %w", c.Name, tool, err)
+	}
+	spec := target.Spec{Tool: tool, Component: c, SpecHash: c.SpecHash(), Artifact: art, Env: env.Values}
+	if prev, ok, err := s.liveRun(ctx, tool, c.Name); err != nil {
+		return fmt.Errorf("apply job %s of %s: %w", c.Name, tool, err)
+	} else if ok && envDiffers(prev.EnvFingerprints, env) {
+		// The record below says the processes have the envvars of now.
+		spec.RestartToken = "envvars-" + randomHex()
+	}
 	if _, err := s.target.Apply(ctx, spec); err != nil {
 		if slipway.ErrorCode(err) == slipway.EInvalid {
 			return err
@@ -392,6 +419,7 @@ func (s *Service) applyJob(ctx context.Context, tool string, c slipway.Component
 	err = s.store.LiveRunPut(ctx, slipway.LiveRun{
 		Tool: tool, Component: c.Name, Type: c.Type, SpecHash: spec.SpecHash, BuildKey: image.BuildKey,
 		Commit: image.Commit, Artifact: art.Dir, DeploymentID: deploymentID, Spec: c, AppliedAt: s.now(),
+		EnvFingerprints: env.Fingerprints,
 	})
 	if err != nil {
 		return fmt.Errorf("record job %s of %s: %w", c.Name, tool, err)

@@ -33,6 +33,10 @@ type PlanInput struct {
 	BuilderVersion string
 	ForceBuild     bool
 	ForceRun       bool
+	// Env holds the fingerprints of the tool's envvars now, by name
+	// ([slipway.ToolEnv]); each live component's EnvFingerprints are what
+	// it got.
+	Env map[string]string
 }
 
 // Plan compares the desired config with what is live and returns the steps
@@ -155,6 +159,7 @@ func Plan(in PlanInput) ([]slipway.Step, error) {
 			st.Action, st.State = slipway.ActionNone, slipway.StepUnchanged
 			st.Reason = "unchanged"
 			st.Detail = "unchanged"
+			envReason(&st, c.Type, envChanges(live.EnvFingerprints, in.Env))
 		}
 		steps = append(steps, st)
 		runKeys = append(runKeys, st.Key)
@@ -182,6 +187,74 @@ func Plan(in PlanInput) ([]slipway.Step, error) {
 		})
 	}
 	return steps, nil
+}
+
+// envReason decides what changed envvars do to an otherwise unchanged run
+// step. Every continuous and scheduled component gets every envvar, so a
+// change restarts it ("environment variables changed: API_KEY") — except
+// when only TOOL_DEPLOY_TOKEN changed: a refreshed deploy token restarts
+// nothing by surprise, and running processes keep the old value until they
+// restart for another reason, as a Toolforge pod does until it is
+// recreated. A one-off is never run again for envvars; its reason says so.
+func envReason(st *slipway.Step, typ slipway.ComponentType, changes []envChange) {
+	if len(changes) == 0 {
+		return
+	}
+	words := make([]string, len(changes))
+	tokenOnly := true
+	for i, c := range changes {
+		words[i] = c.String()
+		tokenOnly = tokenOnly && c.name == slipway.DeployTokenEnvVar
+	}
+	list := strings.Join(words, ", ")
+	switch {
+	case typ == slipway.OneOff:
+		st.Reason = "unchanged (environment variables changed: " + list + "; a one-off is not run again for that, --force-run runs it)"
+	case tokenOnly:
+		st.Reason = "unchanged (" + slipway.DeployTokenEnvVar + " changed, which restarts nothing: running processes keep the value they started with until they restart; --force-run restarts them)"
+	default:
+		st.Action, st.State, st.Detail = slipway.ActionApply, slipway.StepPending, ""
+		st.Reason = "environment variables changed: " + list
+	}
+}
+
+// envChange is one envvar that differs from what a component got.
+type envChange struct {
+	name string
+	note string // "", "new" or "deleted"
+}
+
+func (c envChange) String() string {
+	if c.note == "" {
+		return c.name
+	}
+	return c.name + " (" + c.note + ")"
+}
+
+// envChanges returns the envvars that differ between what a component got
+// (recorded, by name → fingerprint) and what the tool has now, by name:
+// another value, new or deleted. Nothing when recorded is nil (not
+// recorded: the component was applied before Slipway recorded envvars).
+func envChanges(recorded, now map[string]string) []envChange {
+	if recorded == nil {
+		return nil
+	}
+	var out []envChange
+	for name, fp := range now {
+		switch old, ok := recorded[name]; {
+		case !ok:
+			out = append(out, envChange{name, "new"})
+		case old != fp:
+			out = append(out, envChange{name: name})
+		}
+	}
+	for name := range recorded {
+		if _, ok := now[name]; !ok {
+			out = append(out, envChange{name, "deleted"})
+		}
+	}
+	slices.SortFunc(out, func(a, b envChange) int { return strings.Compare(a.name, b.name) })
+	return out
 }
 
 // runOrder returns the component names in wait_for dependency order (Kahn's

@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 
@@ -299,6 +300,145 @@ func BenchmarkPlan(b *testing.B) {
 			for b.Loop() {
 				if _, err := deploy.Plan(in); err != nil {
 					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestPlan_EnvVars: a changed envvar restarts exactly the components that
+// get it (every continuous and scheduled one), with the reason; a one-off
+// is not run again and says so; TOOL_DEPLOY_TOKEN alone restarts nothing;
+// components whose envvars were never recorded are not compared; other
+// reasons to restart come first.
+func TestPlan_EnvVars(t *testing.T) {
+	t.Parallel()
+	web := src("web")
+	cron := reuse("cron", "web")
+	cron.Type, cron.Run.Schedule = slipway.Scheduled, "@daily"
+	migrate := reuse("migrate", "web")
+	migrate.Type = slipway.OneOff
+	config := cfg(web, cron, migrate)
+	commits := map[deploy.SourceRef]string{{repo, "main"}: commitA}
+	built := map[string]bool{keyOf(commitA): true}
+	got := map[string]string{"API_KEY": "fp-key-1", "OLD_KEY": "fp-old", "TOOL_DEPLOY_TOKEN": "fp-token-1"}
+	liveWith := func(c slipway.ToolConfig, env map[string]string) map[string]slipway.LiveRun {
+		m := live(c, commitA)
+		for n, r := range m {
+			r.EnvFingerprints = env
+			m[n] = r
+		}
+		return m
+	}
+	const build = "reusing build of commit aaaaaaa (unchanged)"
+	unchanged := func(reason string) []row {
+		return []row{
+			{"build:web", slipway.ActionReuse, slipway.StepUnchanged, "", build},
+			{"run:web", slipway.ActionNone, slipway.StepUnchanged, "build:web", reason},
+			{"run:cron", slipway.ActionNone, slipway.StepUnchanged, "build:web", reason},
+			{"run:migrate", slipway.ActionNone, slipway.StepUnchanged, "build:web", "unchanged"},
+		}
+	}
+	restarts := func(list string) []row {
+		return []row{
+			{"build:web", slipway.ActionReuse, slipway.StepUnchanged, "", build},
+			{"run:web", slipway.ActionApply, slipway.StepPending, "build:web", "environment variables changed: " + list},
+			{"run:cron", slipway.ActionApply, slipway.StepPending, "build:web", "environment variables changed: " + list},
+			{
+				"run:migrate", slipway.ActionNone, slipway.StepUnchanged, "build:web",
+				"unchanged (environment variables changed: " + list + "; a one-off is not run again for that, --force-run runs it)",
+			},
+		}
+	}
+	with := func(changes map[string]string) map[string]string {
+		m := maps.Clone(got)
+		for k, v := range changes {
+			if v == "" {
+				delete(m, k)
+			} else {
+				m[k] = v
+			}
+		}
+		return m
+	}
+	const tokenNote = "unchanged (TOOL_DEPLOY_TOKEN changed, which restarts nothing: running processes keep the value they started with until they restart; --force-run restarts them)"
+	tokenOnly := unchanged(tokenNote)
+	tokenOnly[3].Reason = "unchanged (environment variables changed: TOOL_DEPLOY_TOKEN; a one-off is not run again for that, --force-run runs it)"
+
+	tests := []struct {
+		name string
+		live map[string]slipway.LiveRun
+		env  map[string]string
+		cfg  slipway.ToolConfig
+		run  bool
+		want []row
+	}{
+		{name: "Same", live: liveWith(config, got), env: with(nil), want: unchanged("unchanged")},
+		{name: "ValueChanged", live: liveWith(config, got), env: with(map[string]string{"API_KEY": "fp-key-2"}), want: restarts("API_KEY")},
+		{name: "Added", live: liveWith(config, got), env: with(map[string]string{"DB_URL": "fp-db"}), want: restarts("DB_URL (new)")},
+		{name: "Deleted", live: liveWith(config, got), env: with(map[string]string{"OLD_KEY": ""}), want: restarts("OLD_KEY (deleted)")},
+		{
+			name: "SeveralSorted", live: liveWith(config, got),
+			env:  with(map[string]string{"API_KEY": "fp-key-2", "DB_URL": "fp-db", "OLD_KEY": "", "TOOL_DEPLOY_TOKEN": "fp-token-2"}),
+			want: restarts("API_KEY, DB_URL (new), OLD_KEY (deleted), TOOL_DEPLOY_TOKEN"),
+		},
+		{name: "DeployTokenRefreshed", live: liveWith(config, got), env: with(map[string]string{"TOOL_DEPLOY_TOKEN": "fp-token-2"}), want: tokenOnly},
+		{name: "DeployTokenDeleted", live: liveWith(config, got), env: with(map[string]string{"TOOL_DEPLOY_TOKEN": ""}), want: func() []row {
+			r := unchanged(tokenNote)
+			r[3].Reason = "unchanged (environment variables changed: TOOL_DEPLOY_TOKEN (deleted); a one-off is not run again for that, --force-run runs it)"
+			return r
+		}()},
+		{name: "NotRecorded", live: liveWith(config, nil), env: with(map[string]string{"API_KEY": "fp-key-2"}), want: unchanged("unchanged")},
+		{name: "RecordedNoneStillNone", live: liveWith(config, map[string]string{}), env: map[string]string{}, want: unchanged("unchanged")},
+		{
+			name: "FirstEnvVar", live: liveWith(config, map[string]string{}), env: map[string]string{"API_KEY": "fp"},
+			want: restarts("API_KEY (new)"),
+		},
+		{
+			name: "RunSettingsComeFirst", live: liveWith(config, got), env: with(map[string]string{"API_KEY": "fp-key-2"}),
+			cfg: func() slipway.ToolConfig {
+				w := web
+				w.Run.Command = "web --fast"
+				return cfg(w, cron, migrate)
+			}(),
+			want: func() []row {
+				r := restarts("API_KEY")
+				r[1].Reason = "run settings changed"
+				return r
+			}(),
+		},
+		{
+			name: "ForceRunComesFirst", live: liveWith(config, got), env: with(map[string]string{"API_KEY": "fp-key-2"}), run: true,
+			want: []row{
+				{"build:web", slipway.ActionReuse, slipway.StepUnchanged, "", build},
+				{"run:web", slipway.ActionApply, slipway.StepPending, "build:web", "forced (--force-run)"},
+				{"run:cron", slipway.ActionApply, slipway.StepPending, "build:web", "forced (--force-run)"},
+				{"run:migrate", slipway.ActionRunJob, slipway.StepPending, "build:web", "forced (--force-run)"},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := config
+			if tt.cfg.Components != nil {
+				c = tt.cfg
+			}
+			steps, err := deploy.Plan(deploy.PlanInput{
+				Config: c, Live: tt.live, Env: tt.env, Commits: commits, Built: built, BuilderVersion: "test/1", ForceRun: tt.run,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, rows(steps)); diff != "" {
+				t.Errorf("Plan() steps (-want +got):\n%s", diff)
+			}
+			for _, st := range steps {
+				if st.State == slipway.StepUnchanged && st.Detail != "unchanged" && st.Kind == slipway.StepRun {
+					t.Errorf("%s: detail %q of an unchanged step", st.Key, st.Detail)
+				}
+				if st.State == slipway.StepPending && st.Detail != "" {
+					t.Errorf("%s: detail %q of a pending step", st.Key, st.Detail)
 				}
 			}
 		})

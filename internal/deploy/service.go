@@ -81,10 +81,12 @@ type Config struct {
 	// RecheckInterval is how often an event watcher re-reads the store when
 	// it hears nothing (changes made by another replica); default 1s.
 	RecheckInterval time.Duration
-	// ToolEnv returns the environment every process of a tool gets, read
-	// when a component is (re)started: TOOL_DEPLOY_TOKEN, as Toolforge
-	// mirrors it into the tool's envvars. Nil: none.
-	ToolEnv func(ctx context.Context, tool string) map[string]string
+	// ToolEnv returns the environment every process of a tool gets (its
+	// envvars, TOOL_DEPLOY_TOKEN among them) with their fingerprints, read
+	// when a component is (re)started and when a deployment is planned. An
+	// error fails what needed it: nothing starts without its envvars. Nil:
+	// none.
+	ToolEnv func(ctx context.Context, tool string) (slipway.ToolEnv, error)
 	// ConfigFetcher fetches the configs that a source_url points at (see
 	// source.go). When nil, configs with a source_url are refused.
 	ConfigFetcher ConfigFetcher

@@ -124,7 +124,7 @@ func setupAPITokens(t *testing.T) *apiTokenBundle {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	deployTokens, err := auth.New(db, make([]byte, auth.KeySize), nil)
+	deployTokens, err := auth.New(db, testKey, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,6 +134,7 @@ func setupAPITokens(t *testing.T) *apiTokenBundle {
 		AdminToken:   testToken,
 		DeployTokens: countingDeployTokens{DeployTokens: deployTokens, calls: &svc.calls},
 		APITokens:    apiTokens,
+		EnvVars:      countingEnvVars{EnvVars: newEnvVars(t, db), calls: &svc.calls},
 		ToolRate:     -1,
 		PollRate:     -1,
 	})

@@ -41,7 +41,7 @@ func setupAuthMatrix(t *testing.T, trusted []netip.Prefix) *authMatrix {
 	}
 	t.Cleanup(func() { _ = db.Close() })
 	clock := &testClock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
-	deployTokens, err := auth.New(db, make([]byte, auth.KeySize), clock.now)
+	deployTokens, err := auth.New(db, testKey, clock.now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,6 +51,7 @@ func setupAuthMatrix(t *testing.T, trusted []netip.Prefix) *authMatrix {
 		AdminToken:     testToken,
 		DeployTokens:   countingDeployTokens{DeployTokens: deployTokens, calls: &svc.calls},
 		APITokens:      apiTokens,
+		EnvVars:        countingEnvVars{EnvVars: newEnvVars(t, db), calls: &svc.calls},
 		TrustedProxies: trusted,
 		ToolRate:       -1,
 		PollRate:       -1,
@@ -244,8 +245,59 @@ func TestHandler_AuthMatrix(t *testing.T) {
 		t.Errorf("state changed: configs %v, deployments %v", m.svc.configs, m.svc.deployments)
 	}
 	t.Logf("auth matrix: %d routes, %d credentials, %d requests", routes, len(creds), cells)
-	if routes < 19 {
+	if routes < 29 {
 		t.Errorf("only %d authenticated routes in the table", routes)
+	}
+}
+
+// TestHandler_DeployTokenOnlyOnCIRoutes: a tool's own, valid deploy token
+// opens exactly the two CI routes (POST …/deployment and GET
+// …/deployment/{id}) and nothing else — in particular none of the envvar
+// routes, which would give it the tool's secrets. On every other route, as
+// ?token= and as a bearer, it is no credential (401), and nothing reaches
+// the service, the deploy tokens or the envvars.
+func TestHandler_DeployTokenOnlyOnCIRoutes(t *testing.T) {
+	t.Parallel()
+	m := setupAuthMatrix(t, nil)
+	ci, refused := 0, 0
+	for _, rt := range (&api{}).routes() {
+		switch rt.access {
+		case public:
+			continue
+		case adminOrDeployToken:
+			ci++
+			continue
+		case adminOnly, adminOrToolToken:
+		}
+		for _, p := range routePaths(rt, "tool-b") {
+			p = strings.ReplaceAll(p, "{name}", "API_KEY")
+			for _, req := range []matrixRequest{
+				{path: p + "?token=" + m.deployB},
+				{path: p, header: map[string]string{"Authorization": "Bearer " + m.deployB}},
+			} {
+				status, body, err := m.do(t, rt.method, req)
+				refused++
+				switch {
+				case err != nil:
+					t.Errorf("%s %s with tool-b's deploy token: %v", rt.method, p, err)
+				case status != 401:
+					t.Errorf("%s %s with tool-b's own deploy token: %d %s, want 401", rt.method, p, status, body)
+				case strings.Contains(body, m.deployB):
+					t.Errorf("%s %s: the answer echoes the token: %s", rt.method, p, body)
+				}
+			}
+		}
+	}
+	if n := m.svc.calls.Load(); n != 0 {
+		t.Errorf("%d calls reached the service, the deploy tokens or the envvars, want none", n)
+	}
+	if ci != 2 {
+		t.Errorf("%d routes take a deploy token, want exactly 2", ci)
+	}
+	t.Logf("a valid deploy token: refused %d times, on every route but the %d CI ones", refused, ci)
+	// The control: the same token works on the CI route.
+	if status, body, err := m.do(t, "POST", matrixRequest{path: "/components/v1/tool/tool-b/deployment?token=" + m.deployB}); err != nil || status != 404 {
+		t.Errorf("POST …/deployment with the valid token: %d %s %v, want 404 (past authentication, no config)", status, body, err)
 	}
 }
 

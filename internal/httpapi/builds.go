@@ -27,10 +27,9 @@ type BuildsService interface {
 	// BuildCancel kills a running build and returns it; EConflict when it
 	// is already final.
 	BuildCancel(ctx context.Context, tool, id string) (slipway.Build, error)
-	// BuildDelete deletes a finished build and returns it, with whether its
-	// artifact and log were removed too; EConflict, naming the reason, when
-	// it runs or something needs it.
-	BuildDelete(ctx context.Context, tool, id string) (slipway.Build, bool, error)
+	// BuildDelete deletes a finished build with its artifact and log, and
+	// returns it.
+	BuildDelete(ctx context.Context, tool, id string) (slipway.Build, error)
 }
 
 // buildsTarget returns the builds service and the request's tool, or
@@ -93,17 +92,11 @@ func (a *api) handleBuildCancel() http.Handler {
 // handleBuildDelete serves DELETE …/builds/{build_id}.
 func (a *api) handleBuildDelete() http.Handler {
 	return a.handleBuildOp(func(ctx context.Context, svc BuildsService, tool, id string) (slipway.Build, []string, error) {
-		b, removed, err := svc.BuildDelete(ctx, tool, id)
+		b, err := svc.BuildDelete(ctx, tool, id)
 		if err != nil {
 			return b, nil, err
 		}
-		info := []string{fmt.Sprintf("Build %s deleted successfully.", id)}
-		if removed {
-			info = append(info, "Its artifact and log were removed.")
-		} else {
-			info = append(info, "Its artifact and log are kept: another build record, a live component or a deployment still uses them.")
-		}
-		return b, info, nil
+		return b, []string{fmt.Sprintf("Build %s deleted successfully.", id), "Its artifact and log were removed."}, nil
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"slipway.dev/slipway/internal/build/localbuild"
 	"slipway.dev/slipway/internal/deploy"
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/store/sqlite"
@@ -65,7 +67,11 @@ func setupBuilds(t *testing.T) *buildsBundle {
 			}
 		}
 	}
-	svc := deploy.NewService(db, nil, nil, nil, deploy.Config{NowFunc: func() time.Time { return baseTime.Add(time.Hour) }})
+	builder, err := localbuild.New(localbuild.Config{Dir: filepath.Join(dir, "builder")}, noCheckout{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := deploy.NewService(db, nil, builder, nil, deploy.Config{NowFunc: func() time.Time { return baseTime.Add(time.Hour) }})
 	h := NewHandler(newFakeService(), Config{AdminToken: testToken, Builds: svc, ToolRate: -1, PollRate: -1})
 	return &buildsBundle{handler: h, logDir: dir}
 }
@@ -164,11 +170,19 @@ func TestHandler_BuildsWrites(t *testing.T) {
 	if w := b.do(t, "GET", base+builtID); w.Code != http.StatusNotFound {
 		t.Errorf("get after delete: %d %s", w.Code, w.Body)
 	}
-	// The log path is the record's; without a builder to remove artifacts
-	// (this server has none) the log stays.
+	// The builder removed what it keeps for the key (here nothing: these
+	// records were made without it); the record's own log path is not the
+	// builder's, so it stays.
 	if _, err := os.Stat(filepath.Join(b.logDir, builtID+".log")); err != nil {
 		t.Errorf("log: %v", err)
 	}
+}
+
+// noCheckout is a source that builds nothing: these tests only delete.
+type noCheckout struct{}
+
+func (noCheckout) Checkout(context.Context, string, string, string) error {
+	return errors.New("no source in this test")
 }
 
 // Ensure the logs route answers text/plain: the whole log of a finished

@@ -132,6 +132,9 @@ type Config struct {
 	// Jobs serves the /jobs routes (Toolforge's jobs API). When nil, they
 	// answer 503.
 	Jobs JobsService
+	// EnvVars serves the /envvars routes (Toolforge's envvars API). When
+	// nil, they answer 503.
+	EnvVars EnvVars
 	// Logger receives the request log and internal errors. Default: a logger
 	// that discards everything.
 	Logger *slog.Logger

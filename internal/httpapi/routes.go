@@ -76,6 +76,19 @@ func (a *api) routes() []route {
 		{"GET", "/jobs/v1/tool/{tool}/jobs/{name}/logs", adminOrToolToken, a.handleJobLogs()},
 		{"POST", "/jobs/v1/tool/{tool}/jobs/{name}/restart", adminOrToolToken, a.handleJobRestart()},
 		{"GET", "/jobs/v1/tool/{tool}/quotas", adminOrToolToken, a.handleJobQuota()},
+		// Toolforge's envvars API (envvars.go), only under /envvars, with
+		// the singular routes of its older clients. Values are secrets:
+		// never adminOrDeployToken.
+		{"GET", "/envvars/v1/tool/{tool}/envvars", adminOrToolToken, a.handleEnvVarList()},
+		{"POST", "/envvars/v1/tool/{tool}/envvars", adminOrToolToken, a.handleEnvVarCreate(false)},
+		{"GET", "/envvars/v1/tool/{tool}/envvars/{name}", adminOrToolToken, a.handleEnvVarGet()},
+		{"DELETE", "/envvars/v1/tool/{tool}/envvars/{name}", adminOrToolToken, a.handleEnvVarDelete()},
+		{"GET", "/envvars/v1/tool/{tool}/quotas", adminOrToolToken, a.handleEnvVarQuota()},
+		{"GET", "/envvars/v1/tool/{tool}/envvar", adminOrToolToken, a.handleEnvVarList()},
+		{"GET", "/envvars/v1/tool/{tool}/envvar/{name}", adminOrToolToken, a.handleEnvVarGet()},
+		{"POST", "/envvars/v1/tool/{tool}/envvar/{name}", adminOrToolToken, a.handleEnvVarCreate(true)},
+		{"DELETE", "/envvars/v1/tool/{tool}/envvar/{name}", adminOrToolToken, a.handleEnvVarDelete()},
+		{"GET", "/envvars/v1/tool/{tool}/quota", adminOrToolToken, a.handleEnvVarQuota()},
 	}
 }
 

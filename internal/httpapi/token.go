@@ -37,11 +37,16 @@ func (a *api) handleDeployToken(op func(d DeployTokens, ctx context.Context, too
 			a.writeError(w, r, err)
 			return
 		}
-		var infos []string
+		var infos, warnings []string
 		if info != "" {
 			infos = []string{fmt.Sprintf(info, tool)}
 		}
-		writeJSON(w, http.StatusOK, oapi.DeployTokenEnvelope{Data: toDeployToken(tok), Messages: messages(infos, nil, nil)})
+		if tok.Token == "" {
+			// Only a delete gets here without the token: its only copy, the
+			// TOOL_DEPLOY_TOKEN envvar, had been deleted by hand.
+			warnings = []string{fmt.Sprintf("The deleted token of %s could not be shown: its envvar %s had been deleted (Slipway keeps only a hash of the token).", tool, slipway.DeployTokenEnvVar)}
+		}
+		writeJSON(w, http.StatusOK, oapi.DeployTokenEnvelope{Data: toDeployToken(tok), Messages: messages(infos, warnings, nil)})
 	})
 }
 

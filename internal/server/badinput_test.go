@@ -84,8 +84,12 @@ type badRequest struct {
 // JSON, wrong types, YAML that is not a config, binary garbage and an
 // oversized body.
 func badRequests(op specOperation) []badRequest {
+	name := "nothere"
+	if strings.HasPrefix(op.path, "/envvars/") {
+		name = "NOT_THERE" // a valid envvar name, so that the body is what is bad
+	}
 	good := strings.NewReplacer("{tool}", "known", "{deploy_id}", "20990101-000000-nothere000", "{id}", "nothere",
-		"{name}", "nothere", "{build_id}", "nothere")
+		"{name}", name, "{build_id}", "nothere")
 	var out []badRequest
 	for _, v := range []struct{ param, value string }{
 		{"{tool}", "Bad_Tool!"},

@@ -41,6 +41,7 @@ import (
 	"slipway.dev/slipway/internal/auth"
 	"slipway.dev/slipway/internal/build/localbuild"
 	"slipway.dev/slipway/internal/deploy"
+	"slipway.dev/slipway/internal/envvars"
 	"slipway.dev/slipway/internal/flock"
 	"slipway.dev/slipway/internal/git"
 	"slipway.dev/slipway/internal/httpapi"
@@ -58,9 +59,11 @@ import (
 const (
 	// AdminTokenFile holds the admin API token (mode 0600).
 	AdminTokenFile = "admin-token"
-	// SecretKeyFile holds the 32-byte key that seals the deploy tokens in
-	// the store (mode 0600). Losing it makes `deploy-token show` fail; the
-	// tokens themselves keep working, and refresh makes new ones.
+	// SecretKeyFile holds the 32-byte key that seals the tools' envvars
+	// (the deploy tokens among them) in the store and keys their
+	// fingerprints (mode 0600). Losing it loses every envvar's value: the
+	// components that get them fail to start, `deploy-token show` fails;
+	// the deploy tokens themselves keep working, and refresh makes new ones.
 	SecretKeyFile = "secret-key"
 	// InfoFile holds where a running server listens, as [Info] JSON.
 	InfoFile = "server.json"
@@ -153,6 +156,9 @@ type Config struct {
 	// DeployTokenLifetime is how long a deploy token is accepted; default
 	// Toolforge's 365 days.
 	DeployTokenLifetime time.Duration
+	// EnvVarQuota is how many envvars a tool may have; default
+	// slipway.DefaultEnvVarQuota.
+	EnvVarQuota int
 	// ToolRate and ToolBurst are the per-tool request rate limit (see
 	// httpapi.Config); zero means the defaults, negative turns it off
 	// (tests that drive one tool hard).
@@ -185,7 +191,8 @@ type Server struct {
 	// caFile is the CA certificate that signed the API's TLS certificate,
 	// when the server issued that itself.
 	caFile  string
-	toolEnv func(ctx context.Context, tool string) map[string]string
+	toolEnv func(ctx context.Context, tool string) (slipway.ToolEnv, error)
+	envVars *envvars.Vars
 	stopped sync.Once
 	// wroteInfo is set once this server published InfoFile.
 	wroteInfo bool
@@ -253,7 +260,23 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("server: %w", err)
 	}
 	deployTokens.SetLifetime(s.cfg.DeployTokenLifetime)
-	s.toolEnv = toolEnvFunc(deployTokens, s.logger)
+	// Deploy tokens that an older Slipway kept sealed become the tools'
+	// TOOL_DEPLOY_TOKEN envvars (SQL could not re-encrypt them; see
+	// migration 0006). One that cannot be moved keeps working.
+	if n, err := deployTokens.MoveLegacySeals(ctx); err != nil {
+		s.logger.WarnContext(ctx, "some deploy tokens could not be moved into TOOL_DEPLOY_TOKEN envvars: they still work but cannot be shown; refresh them",
+			"moved", n, "error", err.Error())
+	} else if n > 0 {
+		s.logger.InfoContext(ctx, "deploy tokens moved into TOOL_DEPLOY_TOKEN envvars", "moved", n)
+	}
+	sealer, err := auth.NewSealer(key)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	s.envVars = envvars.New(s.db, sealer, envvars.Config{Quota: s.cfg.EnvVarQuota, Now: s.cfg.Now})
+	// Every process of a tool gets its envvars (TOOL_DEPLOY_TOKEN among
+	// them, as on Toolforge), read at each (re)start.
+	s.toolEnv = s.envVars.Environ
 
 	src, err := git.New(git.Config{CacheDir: filepath.Join(dir, "git"), AllowLocal: s.cfg.AllowLocalRepos})
 	if err != nil {
@@ -333,7 +356,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.api = &http.Server{
 		Handler: httpapi.NewHandler(s.service, httpapi.Config{
 			AdminToken: s.token, Logger: s.logger, Health: s.health, DeployTokens: deployTokens,
-			APITokens: auth.NewAPITokens(s.db, s.cfg.Now), TrustedProxies: s.cfg.TrustedProxies,
+			APITokens: auth.NewAPITokens(s.db, s.cfg.Now), TrustedProxies: s.cfg.TrustedProxies, EnvVars: s.envVars,
 			Builds: s.service, Jobs: s.service, Metrics: m, ToolRate: s.cfg.ToolRate, ToolBurst: s.cfg.ToolBurst,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -349,23 +372,6 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.wroteInfo = true
 	s.logger.InfoContext(ctx, "slipway server started", "url", info.URL, "proxy", info.ProxyURL, "data", dir)
 	return nil
-}
-
-// toolEnv returns the environment of a tool's processes: its deploy token
-// as TOOL_DEPLOY_TOKEN, as Toolforge mirrors it into the tool's envvars
-// (read at each (re)start; a refreshed token reaches a process when it next
-// restarts).
-func toolEnvFunc(tokens *auth.DeployTokens, logger *slog.Logger) func(ctx context.Context, tool string) map[string]string {
-	return func(ctx context.Context, tool string) map[string]string {
-		tok, err := tokens.Get(ctx, tool)
-		if err != nil {
-			if slipway.ErrorCode(err) != slipway.ENotFound {
-				logger.WarnContext(ctx, "TOOL_DEPLOY_TOKEN left out of the environment", "tool", tool, "error", err.Error())
-			}
-			return nil
-		}
-		return map[string]string{"TOOL_DEPLOY_TOKEN": tok.Token}
-	}
 }
 
 // transient reports whether an adapter's error is worth retrying: git's
@@ -412,7 +418,16 @@ func (s *Server) restoreLive(ctx context.Context, builder *localbuild.Builder) e
 			s.logger.WarnContext(ctx, "cannot restore component", "tool", r.Tool, "component", r.Component, "build", r.BuildKey, "why", why)
 			continue
 		}
-		specs = append(specs, target.Spec{Tool: r.Tool, Component: r.Spec, SpecHash: r.SpecHash, Artifact: art, Env: s.toolEnv(ctx, r.Tool)})
+		// Restored processes get the envvars of now; the live record keeps
+		// what the deployment gave them, so a change made before the stop
+		// still shows in the next plan (which restarts them once more).
+		env, err := s.toolEnv(ctx, r.Tool)
+		if err != nil {
+			s.logger.ErrorContext(ctx, "cannot restore component: its envvars cannot be read, and it does not start without them; fix the secret key or recreate the envvars, then deploy with --force-run",
+				"tool", r.Tool, "component", r.Component, "error", err.Error())
+			continue
+		}
+		specs = append(specs, target.Spec{Tool: r.Tool, Component: r.Spec, SpecHash: r.SpecHash, Artifact: art, Env: env.Values})
 	}
 	if err := s.target.Restore(ctx, specs); err != nil {
 		return fmt.Errorf("server: restore live components: %w", err)

@@ -39,6 +39,10 @@ type LiveRun struct {
 	// and for `config generate`.
 	Spec      Component
 	AppliedAt time.Time
+	// EnvFingerprints are the fingerprints of the envvars the component's
+	// processes got when it was last (re)started ([ToolEnv]), by name; nil
+	// when not recorded (components applied before Slipway recorded them).
+	EnvFingerprints map[string]string
 }
 
 // Event is one status change of a deployment, streamed to watchers.

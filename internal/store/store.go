@@ -84,13 +84,33 @@ type StepUpdate struct {
 }
 
 // DeployToken is a tool's deploy token as stored: never the token itself,
-// only its SHA-256 hex hash (to compare against) and a sealed copy (so that
-// it can be shown again). internal/auth makes and reads both.
+// only its SHA-256 hex hash, which requests are compared against. The token
+// is kept, encrypted, as the tool's TOOL_DEPLOY_TOKEN envvar ([EnvVar]).
+// internal/auth makes both.
 type DeployToken struct {
 	Tool      string
 	Hash      string
-	Sealed    string
 	CreatedAt time.Time
+}
+
+// LegacyDeployTokenSeal is a deploy token sealed the way Slipway stored
+// it before envvars existed (AES-256-GCM under the server's key, the tool
+// name as additional data). Migration 0006 moved these out of the deploy
+// token table; the server, which has the key, turns each into the tool's
+// TOOL_DEPLOY_TOKEN envvar at startup and deletes it.
+type LegacyDeployTokenSeal struct {
+	Tool   string
+	Sealed string
+}
+
+// EnvVar is one of a tool's envvars as stored: the value only sealed
+// (AES-256-GCM under the server's key, bound to the tool and the name);
+// internal/auth seals and opens it.
+type EnvVar struct {
+	Tool      string
+	Name      string
+	Sealed    string
+	UpdatedAt time.Time
 }
 
 // APIToken is a tool-scoped API token as stored: never the token itself,
@@ -204,6 +224,25 @@ type Queries interface {
 	// DeployTokenDelete deletes the tool's deploy token; ErrNotFound when it
 	// has none.
 	DeployTokenDelete(ctx context.Context, tool string) error
+
+	// LegacyDeployTokenSeals returns the deploy tokens sealed before
+	// migration 0006 that are still to be moved into envvars, by tool; an
+	// empty list when there are none.
+	LegacyDeployTokenSeals(ctx context.Context) ([]LegacyDeployTokenSeal, error)
+	// LegacyDeployTokenSealDelete forgets the tool's legacy sealed token;
+	// deleting none is not an error.
+	LegacyDeployTokenSealDelete(ctx context.Context, tool string) error
+
+	// EnvVarPut stores one of a tool's envvars (insert or replace).
+	EnvVarPut(ctx context.Context, v EnvVar) error
+	// EnvVarGet returns one of a tool's envvars.
+	EnvVarGet(ctx context.Context, tool, name string) (EnvVar, error)
+	// EnvVarList returns the tool's envvars by name; an empty list when
+	// there are none.
+	EnvVarList(ctx context.Context, tool string) ([]EnvVar, error)
+	// EnvVarDelete deletes one of a tool's envvars; ErrNotFound when it does
+	// not exist.
+	EnvVarDelete(ctx context.Context, tool, name string) error
 
 	// APITokenCreate inserts an API token; an ID or hash that exists is an
 	// error.

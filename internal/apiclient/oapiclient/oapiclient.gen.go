@@ -644,7 +644,7 @@ type DeployToken struct {
 	// CreationDate When the token was made, RFC 3339 in UTC with microseconds (`2026-11-22T12:54:26.348440Z`). It expires a year (365 days) later.
 	CreationDate string `json:"creation_date"`
 
-	// Token A UUIDv4.
+	// Token A UUIDv4 (empty only in the answer of a delete whose token could no longer be shown).
 	Token string `json:"token"`
 }
 
@@ -734,6 +734,52 @@ type DeploymentRunRunStatus string
 
 // DeploymentStatus defines model for DeploymentStatus.
 type DeploymentStatus string
+
+// EnvVar One of a tool's envvars (Toolforge's `EnvvarsEnvvar`).
+type EnvVar struct {
+	Name string `json:"name"`
+
+	// Value The value (at most 32768 bytes, no NUL byte; may be empty).
+	Value string `json:"value"`
+}
+
+// EnvVarListResponse defines model for EnvVarListResponse.
+type EnvVarListResponse struct {
+	Envvars []EnvVar `json:"envvars"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// EnvVarQuota defines model for EnvVarQuota.
+type EnvVarQuota struct {
+	// Quota How many envvars the tool may have (a server setting).
+	Quota int `json:"quota"`
+
+	// Used How many it has, TOOL_DEPLOY_TOKEN included.
+	Used int `json:"used"`
+}
+
+// EnvVarQuotaResponse defines model for EnvVarQuotaResponse.
+type EnvVarQuotaResponse struct {
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+	Quota    EnvVarQuota      `json:"quota"`
+}
+
+// EnvVarResponse defines model for EnvVarResponse.
+type EnvVarResponse struct {
+	// Envvar One of a tool's envvars (Toolforge's `EnvvarsEnvvar`).
+	Envvar EnvVar `json:"envvar"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// EnvVarValue The body of the legacy `POST …/envvar/{name}`.
+type EnvVarValue struct {
+	Value string `json:"value"`
+}
 
 // ErrorEnvelope The body of every error response; it has no `data` key.
 type ErrorEnvelope struct {
@@ -981,6 +1027,9 @@ type BuildID = string
 // DeployID defines model for DeployID.
 type DeployID = string
 
+// EnvVarName defines model for EnvVarName.
+type EnvVarName = string
+
 // IncludeUnset defines model for IncludeUnset.
 type IncludeUnset = string
 
@@ -1098,6 +1147,14 @@ type CreateToolConfigJSONRequestBody = ToolConfig
 
 // CreateDeploymentJSONRequestBody defines body for CreateDeployment for application/json ContentType.
 type CreateDeploymentJSONRequestBody = DeploymentCreateRequest
+
+// CreateEnvVarLegacyJSONRequestBody defines body for CreateEnvVarLegacy for application/json ContentType.
+//
+// Deprecated: this type has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+type CreateEnvVarLegacyJSONRequestBody = EnvVarValue
+
+// CreateEnvVarJSONRequestBody defines body for CreateEnvVar for application/json ContentType.
+type CreateEnvVarJSONRequestBody = EnvVar
 
 // UpsertJobJSONRequestBody defines body for UpsertJob for application/json ContentType.
 type UpsertJobJSONRequestBody = Job
@@ -1395,11 +1452,20 @@ type ClientInterface interface {
 	// DeleteDeployToken Delete the tool's deploy token
 	//
 	// `messages.info[0]` is `Deploy token for {tool} deleted successfully.`
+	// The tool's `TOOL_DEPLOY_TOKEN` envvar is deleted with it. When that
+	// envvar had been deleted by hand, `token` is empty and a warning says
+	// why.
 	//
 	// Corresponds with DELETE /components/v1/tool/{tool}/deployment/token (the `DeleteDeployToken` operationId).
 	DeleteDeployToken(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetDeployToken The tool's deploy token
+	//
+	// Slipway keeps only the token's hash; the token itself is read from
+	// the tool's `TOOL_DEPLOY_TOKEN` envvar, which creating or refreshing
+	// the token writes. When that envvar was deleted by hand: 409 saying
+	// that the token still works but cannot be shown, and that refresh
+	// makes a new one.
 	//
 	// Corresponds with GET /components/v1/tool/{tool}/deployment/token (the `GetDeployToken` operationId).
 	GetDeployToken(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1409,7 +1475,10 @@ type ClientInterface interface {
 	// Creates the tool's deploy token, a UUIDv4 that authorizes exactly two
 	// routes of this tool for one year: `POST …/deployment` and
 	// `GET …/deployment/{deploy_id}` (see the `deployToken` security
-	// scheme). `messages.info[0]` is
+	// scheme). As on Toolforge, the token is also written as the tool's
+	// `TOOL_DEPLOY_TOKEN` envvar, which every process of the tool gets (a
+	// running process keeps the value it started with).
+	// `messages.info[0]` is
 	// `Deploy token for {tool} created successfully.` A tool that already
 	// has a token gets a 409
 	// `Deploy token already exists. Use the 'refresh' subcommand or PUT /tool/{tool}/deployment/token to refresh it.`
@@ -1476,6 +1545,131 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /components/v1/tool/{tool}/deployment/{deploy_id}/events (the `StreamDeploymentEvents` operationId).
 	StreamDeploymentEvents(ctx context.Context, tool Tool, deployId DeployID, params *StreamDeploymentEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListEnvVarsLegacy The tool's envvars (legacy route of Toolforge's envvars CLI 0.0.6)
+	//
+	// The same as `GET …/envvars`.
+	//
+	// Corresponds with GET /envvars/v1/tool/{tool}/envvar (the `ListEnvVarsLegacy` operationId).
+	//
+	// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ListEnvVarsLegacy(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteEnvVarLegacy Delete an envvar (legacy route)
+	//
+	// The same as `DELETE …/envvars/{name}`.
+	//
+	// Corresponds with DELETE /envvars/v1/tool/{tool}/envvar/{name} (the `DeleteEnvVarLegacy` operationId).
+	//
+	// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	DeleteEnvVarLegacy(ctx context.Context, tool Tool, name EnvVarName, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetEnvVarLegacy One envvar (legacy route)
+	//
+	// The same as `GET …/envvars/{name}`.
+	//
+	// Corresponds with GET /envvars/v1/tool/{tool}/envvar/{name} (the `GetEnvVarLegacy` operationId).
+	//
+	// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	GetEnvVarLegacy(ctx context.Context, tool Tool, name EnvVarName, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateEnvVarLegacyWithBody Create or overwrite an envvar (legacy route; Toolforge's replica_cnf still uses it)
+	//
+	// The same as `POST …/envvars` with the name from the path and only `value` in the body.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /envvars/v1/tool/{tool}/envvar/{name} (the `CreateEnvVarLegacy` operationId).
+	//
+	// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	CreateEnvVarLegacyWithBody(ctx context.Context, tool Tool, name EnvVarName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateEnvVarLegacy Create or overwrite an envvar (legacy route; Toolforge's replica_cnf still uses it)
+	//
+	// The same as `POST …/envvars` with the name from the path and only `value` in the body.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /envvars/v1/tool/{tool}/envvar/{name} (the `CreateEnvVarLegacy` operationId).
+	//
+	// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	CreateEnvVarLegacy(ctx context.Context, tool Tool, name EnvVarName, body CreateEnvVarLegacyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListEnvVars The tool's envvars, with their values, by name
+	//
+	// Toolforge's `{"envvars": [{"name", "value"}], "messages"}`. Includes
+	// `TOOL_DEPLOY_TOKEN` while the tool has a deploy token. Slipway's CLI
+	// masks the values unless `--show-values` is given.
+	//
+	// Corresponds with GET /envvars/v1/tool/{tool}/envvars (the `ListEnvVars` operationId).
+	ListEnvVars(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateEnvVarWithBody Create an envvar, or overwrite it
+	//
+	// Stores `value` (encrypted) as the tool's envvar `name` and answers it
+	// (200, `messages.info[0]` says whether it was created or updated).
+	// Every process the tool starts from then on gets it; the next
+	// deployment restarts the continuous and scheduled components whose
+	// processes got another value (`environment variables changed: NAME`).
+	// 422 for a name against `^[A-Z][A-Z_0-9]{2,}[A-Z0-9]$` (at most 253
+	// characters), for a name Slipway sets itself (`PORT`, `HOME`,
+	// `TOOL_NAME`, `COMPONENT`, `SLIPWAY_*`, and `TOOL_DEPLOY_TOKEN`,
+	// which comes from the deploy token), for a value over 32768 bytes or
+	// with a NUL byte; 409 when a new envvar would pass the tool's quota,
+	// or the tool's envvars together 524288 bytes. Nothing is stored then.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /envvars/v1/tool/{tool}/envvars (the `CreateEnvVar` operationId).
+	CreateEnvVarWithBody(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateEnvVar Create an envvar, or overwrite it
+	//
+	// Stores `value` (encrypted) as the tool's envvar `name` and answers it
+	// (200, `messages.info[0]` says whether it was created or updated).
+	// Every process the tool starts from then on gets it; the next
+	// deployment restarts the continuous and scheduled components whose
+	// processes got another value (`environment variables changed: NAME`).
+	// 422 for a name against `^[A-Z][A-Z_0-9]{2,}[A-Z0-9]$` (at most 253
+	// characters), for a name Slipway sets itself (`PORT`, `HOME`,
+	// `TOOL_NAME`, `COMPONENT`, `SLIPWAY_*`, and `TOOL_DEPLOY_TOKEN`,
+	// which comes from the deploy token), for a value over 32768 bytes or
+	// with a NUL byte; 409 when a new envvar would pass the tool's quota,
+	// or the tool's envvars together 524288 bytes. Nothing is stored then.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /envvars/v1/tool/{tool}/envvars (the `CreateEnvVar` operationId).
+	CreateEnvVar(ctx context.Context, tool Tool, body CreateEnvVarJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteEnvVar Delete an envvar and answer its last value
+	//
+	// Processes started from then on do not get it; the next deployment
+	// restarts the continuous and scheduled components whose processes
+	// have it. A tool may delete `TOOL_DEPLOY_TOKEN`: its deploy token
+	// keeps working but can no longer be shown (refresh makes a new one).
+	//
+	// Corresponds with DELETE /envvars/v1/tool/{tool}/envvars/{name} (the `DeleteEnvVar` operationId).
+	DeleteEnvVar(ctx context.Context, tool Tool, name EnvVarName, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetEnvVar One envvar, with its value
+	//
+	// Corresponds with GET /envvars/v1/tool/{tool}/envvars/{name} (the `GetEnvVar` operationId).
+	GetEnvVar(ctx context.Context, tool Tool, name EnvVarName, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetEnvVarQuotaLegacy The envvar quota (legacy route)
+	//
+	// The same as `GET …/quotas`.
+	//
+	// Corresponds with GET /envvars/v1/tool/{tool}/quota (the `GetEnvVarQuotaLegacy` operationId).
+	//
+	// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	GetEnvVarQuotaLegacy(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetEnvVarQuota How many envvars the tool may have, and has
+	//
+	// Corresponds with GET /envvars/v1/tool/{tool}/quotas (the `GetEnvVarQuota` operationId).
+	GetEnvVarQuota(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// FlushJobs Delete every job of the tool
 	//
@@ -2039,6 +2233,9 @@ func (c *Client) CancelLatestDeployment(ctx context.Context, tool Tool, reqEdito
 // DeleteDeployToken Delete the tool's deploy token
 //
 // `messages.info[0]` is `Deploy token for {tool} deleted successfully.`
+// The tool's `TOOL_DEPLOY_TOKEN` envvar is deleted with it. When that
+// envvar had been deleted by hand, `token` is empty and a warning says
+// why.
 //
 // Corresponds with DELETE /components/v1/tool/{tool}/deployment/token (the `DeleteDeployToken` operationId).
 func (c *Client) DeleteDeployToken(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2054,6 +2251,12 @@ func (c *Client) DeleteDeployToken(ctx context.Context, tool Tool, reqEditors ..
 }
 
 // GetDeployToken The tool's deploy token
+//
+// Slipway keeps only the token's hash; the token itself is read from
+// the tool's `TOOL_DEPLOY_TOKEN` envvar, which creating or refreshing
+// the token writes. When that envvar was deleted by hand: 409 saying
+// that the token still works but cannot be shown, and that refresh
+// makes a new one.
 //
 // Corresponds with GET /components/v1/tool/{tool}/deployment/token (the `GetDeployToken` operationId).
 func (c *Client) GetDeployToken(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2073,7 +2276,10 @@ func (c *Client) GetDeployToken(ctx context.Context, tool Tool, reqEditors ...Re
 // Creates the tool's deploy token, a UUIDv4 that authorizes exactly two
 // routes of this tool for one year: `POST …/deployment` and
 // `GET …/deployment/{deploy_id}` (see the `deployToken` security
-// scheme). `messages.info[0]` is
+// scheme). As on Toolforge, the token is also written as the tool's
+// `TOOL_DEPLOY_TOKEN` envvar, which every process of the tool gets (a
+// running process keeps the value it started with).
+// `messages.info[0]` is
 // `Deploy token for {tool} created successfully.` A tool that already
 // has a token gets a 409
 // `Deploy token already exists. Use the 'refresh' subcommand or PUT /tool/{tool}/deployment/token to refresh it.`
@@ -2191,6 +2397,245 @@ func (c *Client) CancelDeployment(ctx context.Context, tool Tool, deployId Deplo
 // Corresponds with GET /components/v1/tool/{tool}/deployment/{deploy_id}/events (the `StreamDeploymentEvents` operationId).
 func (c *Client) StreamDeploymentEvents(ctx context.Context, tool Tool, deployId DeployID, params *StreamDeploymentEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewStreamDeploymentEventsRequest(c.Server, tool, deployId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListEnvVarsLegacy The tool's envvars (legacy route of Toolforge's envvars CLI 0.0.6)
+//
+// The same as `GET …/envvars`.
+//
+// Corresponds with GET /envvars/v1/tool/{tool}/envvar (the `ListEnvVarsLegacy` operationId).
+// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+func (c *Client) ListEnvVarsLegacy(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListEnvVarsLegacyRequest(c.Server, tool)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteEnvVarLegacy Delete an envvar (legacy route)
+//
+// The same as `DELETE …/envvars/{name}`.
+//
+// Corresponds with DELETE /envvars/v1/tool/{tool}/envvar/{name} (the `DeleteEnvVarLegacy` operationId).
+// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+func (c *Client) DeleteEnvVarLegacy(ctx context.Context, tool Tool, name EnvVarName, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteEnvVarLegacyRequest(c.Server, tool, name)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetEnvVarLegacy One envvar (legacy route)
+//
+// The same as `GET …/envvars/{name}`.
+//
+// Corresponds with GET /envvars/v1/tool/{tool}/envvar/{name} (the `GetEnvVarLegacy` operationId).
+// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+func (c *Client) GetEnvVarLegacy(ctx context.Context, tool Tool, name EnvVarName, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetEnvVarLegacyRequest(c.Server, tool, name)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateEnvVarLegacyWithBody Create or overwrite an envvar (legacy route; Toolforge's replica_cnf still uses it)
+//
+// The same as `POST …/envvars` with the name from the path and only `value` in the body.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /envvars/v1/tool/{tool}/envvar/{name} (the `CreateEnvVarLegacy` operationId).
+// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+func (c *Client) CreateEnvVarLegacyWithBody(ctx context.Context, tool Tool, name EnvVarName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateEnvVarLegacyRequestWithBody(c.Server, tool, name, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateEnvVarLegacy Create or overwrite an envvar (legacy route; Toolforge's replica_cnf still uses it)
+//
+// The same as `POST …/envvars` with the name from the path and only `value` in the body.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /envvars/v1/tool/{tool}/envvar/{name} (the `CreateEnvVarLegacy` operationId).
+// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+func (c *Client) CreateEnvVarLegacy(ctx context.Context, tool Tool, name EnvVarName, body CreateEnvVarLegacyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateEnvVarLegacyRequest(c.Server, tool, name, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListEnvVars The tool's envvars, with their values, by name
+//
+// Toolforge's `{"envvars": [{"name", "value"}], "messages"}`. Includes
+// `TOOL_DEPLOY_TOKEN` while the tool has a deploy token. Slipway's CLI
+// masks the values unless `--show-values` is given.
+//
+// Corresponds with GET /envvars/v1/tool/{tool}/envvars (the `ListEnvVars` operationId).
+func (c *Client) ListEnvVars(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListEnvVarsRequest(c.Server, tool)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateEnvVarWithBody Create an envvar, or overwrite it
+//
+// Stores `value` (encrypted) as the tool's envvar `name` and answers it
+// (200, `messages.info[0]` says whether it was created or updated).
+// Every process the tool starts from then on gets it; the next
+// deployment restarts the continuous and scheduled components whose
+// processes got another value (`environment variables changed: NAME`).
+// 422 for a name against `^[A-Z][A-Z_0-9]{2,}[A-Z0-9]$` (at most 253
+// characters), for a name Slipway sets itself (`PORT`, `HOME`,
+// `TOOL_NAME`, `COMPONENT`, `SLIPWAY_*`, and `TOOL_DEPLOY_TOKEN`,
+// which comes from the deploy token), for a value over 32768 bytes or
+// with a NUL byte; 409 when a new envvar would pass the tool's quota,
+// or the tool's envvars together 524288 bytes. Nothing is stored then.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /envvars/v1/tool/{tool}/envvars (the `CreateEnvVar` operationId).
+func (c *Client) CreateEnvVarWithBody(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateEnvVarRequestWithBody(c.Server, tool, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateEnvVar Create an envvar, or overwrite it
+//
+// Stores `value` (encrypted) as the tool's envvar `name` and answers it
+// (200, `messages.info[0]` says whether it was created or updated).
+// Every process the tool starts from then on gets it; the next
+// deployment restarts the continuous and scheduled components whose
+// processes got another value (`environment variables changed: NAME`).
+// 422 for a name against `^[A-Z][A-Z_0-9]{2,}[A-Z0-9]$` (at most 253
+// characters), for a name Slipway sets itself (`PORT`, `HOME`,
+// `TOOL_NAME`, `COMPONENT`, `SLIPWAY_*`, and `TOOL_DEPLOY_TOKEN`,
+// which comes from the deploy token), for a value over 32768 bytes or
+// with a NUL byte; 409 when a new envvar would pass the tool's quota,
+// or the tool's envvars together 524288 bytes. Nothing is stored then.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /envvars/v1/tool/{tool}/envvars (the `CreateEnvVar` operationId).
+func (c *Client) CreateEnvVar(ctx context.Context, tool Tool, body CreateEnvVarJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateEnvVarRequest(c.Server, tool, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteEnvVar Delete an envvar and answer its last value
+//
+// Processes started from then on do not get it; the next deployment
+// restarts the continuous and scheduled components whose processes
+// have it. A tool may delete `TOOL_DEPLOY_TOKEN`: its deploy token
+// keeps working but can no longer be shown (refresh makes a new one).
+//
+// Corresponds with DELETE /envvars/v1/tool/{tool}/envvars/{name} (the `DeleteEnvVar` operationId).
+func (c *Client) DeleteEnvVar(ctx context.Context, tool Tool, name EnvVarName, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteEnvVarRequest(c.Server, tool, name)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetEnvVar One envvar, with its value
+//
+// Corresponds with GET /envvars/v1/tool/{tool}/envvars/{name} (the `GetEnvVar` operationId).
+func (c *Client) GetEnvVar(ctx context.Context, tool Tool, name EnvVarName, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetEnvVarRequest(c.Server, tool, name)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetEnvVarQuotaLegacy The envvar quota (legacy route)
+//
+// The same as `GET …/quotas`.
+//
+// Corresponds with GET /envvars/v1/tool/{tool}/quota (the `GetEnvVarQuotaLegacy` operationId).
+// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+func (c *Client) GetEnvVarQuotaLegacy(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetEnvVarQuotaLegacyRequest(c.Server, tool)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetEnvVarQuota How many envvars the tool may have, and has
+//
+// Corresponds with GET /envvars/v1/tool/{tool}/quotas (the `GetEnvVarQuota` operationId).
+func (c *Client) GetEnvVarQuota(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetEnvVarQuotaRequest(c.Server, tool)
 	if err != nil {
 		return nil, err
 	}
@@ -3562,6 +4007,407 @@ func NewStreamDeploymentEventsRequest(server string, tool Tool, deployId DeployI
 	return req, nil
 }
 
+// NewListEnvVarsLegacyRequest constructs an http.Request for the ListEnvVarsLegacy method
+func NewListEnvVarsLegacyRequest(server string, tool Tool) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/envvars/v1/tool/%s/envvar", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewDeleteEnvVarLegacyRequest constructs an http.Request for the DeleteEnvVarLegacy method
+func NewDeleteEnvVarLegacyRequest(server string, tool Tool, name EnvVarName) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/envvars/v1/tool/%s/envvar/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetEnvVarLegacyRequest constructs an http.Request for the GetEnvVarLegacy method
+func NewGetEnvVarLegacyRequest(server string, tool Tool, name EnvVarName) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/envvars/v1/tool/%s/envvar/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateEnvVarLegacyRequest calls the generic CreateEnvVarLegacy builder with application/json body
+func NewCreateEnvVarLegacyRequest(server string, tool Tool, name EnvVarName, body CreateEnvVarLegacyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateEnvVarLegacyRequestWithBody(server, tool, name, "application/json", bodyReader)
+}
+
+// NewCreateEnvVarLegacyRequestWithBody constructs an http.Request for the CreateEnvVarLegacy method, with any body, and a specified content type
+func NewCreateEnvVarLegacyRequestWithBody(server string, tool Tool, name EnvVarName, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/envvars/v1/tool/%s/envvar/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListEnvVarsRequest constructs an http.Request for the ListEnvVars method
+func NewListEnvVarsRequest(server string, tool Tool) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/envvars/v1/tool/%s/envvars", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateEnvVarRequest calls the generic CreateEnvVar builder with application/json body
+func NewCreateEnvVarRequest(server string, tool Tool, body CreateEnvVarJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateEnvVarRequestWithBody(server, tool, "application/json", bodyReader)
+}
+
+// NewCreateEnvVarRequestWithBody constructs an http.Request for the CreateEnvVar method, with any body, and a specified content type
+func NewCreateEnvVarRequestWithBody(server string, tool Tool, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/envvars/v1/tool/%s/envvars", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteEnvVarRequest constructs an http.Request for the DeleteEnvVar method
+func NewDeleteEnvVarRequest(server string, tool Tool, name EnvVarName) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/envvars/v1/tool/%s/envvars/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetEnvVarRequest constructs an http.Request for the GetEnvVar method
+func NewGetEnvVarRequest(server string, tool Tool, name EnvVarName) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/envvars/v1/tool/%s/envvars/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetEnvVarQuotaLegacyRequest constructs an http.Request for the GetEnvVarQuotaLegacy method
+func NewGetEnvVarQuotaLegacyRequest(server string, tool Tool) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/envvars/v1/tool/%s/quota", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetEnvVarQuotaRequest constructs an http.Request for the GetEnvVarQuota method
+func NewGetEnvVarQuotaRequest(server string, tool Tool) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/envvars/v1/tool/%s/quotas", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewFlushJobsRequest constructs an http.Request for the FlushJobs method
 func NewFlushJobsRequest(server string, tool Tool) (*http.Request, error) {
 	var err error
@@ -4478,6 +5324,9 @@ type ClientWithResponsesInterface interface {
 	// DeleteDeployTokenWithResponse Delete the tool's deploy token
 	//
 	// `messages.info[0]` is `Deploy token for {tool} deleted successfully.`
+	// The tool's `TOOL_DEPLOY_TOKEN` envvar is deleted with it. When that
+	// envvar had been deleted by hand, `token` is empty and a warning says
+	// why.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4485,6 +5334,12 @@ type ClientWithResponsesInterface interface {
 	DeleteDeployTokenWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*DeleteDeployTokenResponse, error)
 
 	// GetDeployTokenWithResponse The tool's deploy token
+	//
+	// Slipway keeps only the token's hash; the token itself is read from
+	// the tool's `TOOL_DEPLOY_TOKEN` envvar, which creating or refreshing
+	// the token writes. When that envvar was deleted by hand: 409 saying
+	// that the token still works but cannot be shown, and that refresh
+	// makes a new one.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4496,7 +5351,10 @@ type ClientWithResponsesInterface interface {
 	// Creates the tool's deploy token, a UUIDv4 that authorizes exactly two
 	// routes of this tool for one year: `POST …/deployment` and
 	// `GET …/deployment/{deploy_id}` (see the `deployToken` security
-	// scheme). `messages.info[0]` is
+	// scheme). As on Toolforge, the token is also written as the tool's
+	// `TOOL_DEPLOY_TOKEN` envvar, which every process of the tool gets (a
+	// running process keeps the value it started with).
+	// `messages.info[0]` is
 	// `Deploy token for {tool} created successfully.` A tool that already
 	// has a token gets a 409
 	// `Deploy token already exists. Use the 'refresh' subcommand or PUT /tool/{tool}/deployment/token to refresh it.`
@@ -4575,6 +5433,147 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /components/v1/tool/{tool}/deployment/{deploy_id}/events (the `StreamDeploymentEvents` operationId).
 	StreamDeploymentEventsWithResponse(ctx context.Context, tool Tool, deployId DeployID, params *StreamDeploymentEventsParams, reqEditors ...RequestEditorFn) (*StreamDeploymentEventsResponse, error)
+
+	// ListEnvVarsLegacyWithResponse The tool's envvars (legacy route of Toolforge's envvars CLI 0.0.6)
+	//
+	// The same as `GET …/envvars`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /envvars/v1/tool/{tool}/envvar (the `ListEnvVarsLegacy` operationId).
+	//
+	// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ListEnvVarsLegacyWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*ListEnvVarsLegacyResponse, error)
+
+	// DeleteEnvVarLegacyWithResponse Delete an envvar (legacy route)
+	//
+	// The same as `DELETE …/envvars/{name}`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /envvars/v1/tool/{tool}/envvar/{name} (the `DeleteEnvVarLegacy` operationId).
+	//
+	// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	DeleteEnvVarLegacyWithResponse(ctx context.Context, tool Tool, name EnvVarName, reqEditors ...RequestEditorFn) (*DeleteEnvVarLegacyResponse, error)
+
+	// GetEnvVarLegacyWithResponse One envvar (legacy route)
+	//
+	// The same as `GET …/envvars/{name}`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /envvars/v1/tool/{tool}/envvar/{name} (the `GetEnvVarLegacy` operationId).
+	//
+	// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	GetEnvVarLegacyWithResponse(ctx context.Context, tool Tool, name EnvVarName, reqEditors ...RequestEditorFn) (*GetEnvVarLegacyResponse, error)
+
+	// CreateEnvVarLegacyWithBodyWithResponse Create or overwrite an envvar (legacy route; Toolforge's replica_cnf still uses it)
+	//
+	// The same as `POST …/envvars` with the name from the path and only `value` in the body.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /envvars/v1/tool/{tool}/envvar/{name} (the `CreateEnvVarLegacy` operationId).
+	//
+	// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	CreateEnvVarLegacyWithBodyWithResponse(ctx context.Context, tool Tool, name EnvVarName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEnvVarLegacyResponse, error)
+
+	// CreateEnvVarLegacyWithResponse Create or overwrite an envvar (legacy route; Toolforge's replica_cnf still uses it)
+	//
+	// The same as `POST …/envvars` with the name from the path and only `value` in the body.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /envvars/v1/tool/{tool}/envvar/{name} (the `CreateEnvVarLegacy` operationId).
+	//
+	// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	CreateEnvVarLegacyWithResponse(ctx context.Context, tool Tool, name EnvVarName, body CreateEnvVarLegacyJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEnvVarLegacyResponse, error)
+
+	// ListEnvVarsWithResponse The tool's envvars, with their values, by name
+	//
+	// Toolforge's `{"envvars": [{"name", "value"}], "messages"}`. Includes
+	// `TOOL_DEPLOY_TOKEN` while the tool has a deploy token. Slipway's CLI
+	// masks the values unless `--show-values` is given.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /envvars/v1/tool/{tool}/envvars (the `ListEnvVars` operationId).
+	ListEnvVarsWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*ListEnvVarsResponse, error)
+
+	// CreateEnvVarWithBodyWithResponse Create an envvar, or overwrite it
+	//
+	// Stores `value` (encrypted) as the tool's envvar `name` and answers it
+	// (200, `messages.info[0]` says whether it was created or updated).
+	// Every process the tool starts from then on gets it; the next
+	// deployment restarts the continuous and scheduled components whose
+	// processes got another value (`environment variables changed: NAME`).
+	// 422 for a name against `^[A-Z][A-Z_0-9]{2,}[A-Z0-9]$` (at most 253
+	// characters), for a name Slipway sets itself (`PORT`, `HOME`,
+	// `TOOL_NAME`, `COMPONENT`, `SLIPWAY_*`, and `TOOL_DEPLOY_TOKEN`,
+	// which comes from the deploy token), for a value over 32768 bytes or
+	// with a NUL byte; 409 when a new envvar would pass the tool's quota,
+	// or the tool's envvars together 524288 bytes. Nothing is stored then.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /envvars/v1/tool/{tool}/envvars (the `CreateEnvVar` operationId).
+	CreateEnvVarWithBodyWithResponse(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEnvVarResponse, error)
+
+	// CreateEnvVarWithResponse Create an envvar, or overwrite it
+	//
+	// Stores `value` (encrypted) as the tool's envvar `name` and answers it
+	// (200, `messages.info[0]` says whether it was created or updated).
+	// Every process the tool starts from then on gets it; the next
+	// deployment restarts the continuous and scheduled components whose
+	// processes got another value (`environment variables changed: NAME`).
+	// 422 for a name against `^[A-Z][A-Z_0-9]{2,}[A-Z0-9]$` (at most 253
+	// characters), for a name Slipway sets itself (`PORT`, `HOME`,
+	// `TOOL_NAME`, `COMPONENT`, `SLIPWAY_*`, and `TOOL_DEPLOY_TOKEN`,
+	// which comes from the deploy token), for a value over 32768 bytes or
+	// with a NUL byte; 409 when a new envvar would pass the tool's quota,
+	// or the tool's envvars together 524288 bytes. Nothing is stored then.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /envvars/v1/tool/{tool}/envvars (the `CreateEnvVar` operationId).
+	CreateEnvVarWithResponse(ctx context.Context, tool Tool, body CreateEnvVarJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEnvVarResponse, error)
+
+	// DeleteEnvVarWithResponse Delete an envvar and answer its last value
+	//
+	// Processes started from then on do not get it; the next deployment
+	// restarts the continuous and scheduled components whose processes
+	// have it. A tool may delete `TOOL_DEPLOY_TOKEN`: its deploy token
+	// keeps working but can no longer be shown (refresh makes a new one).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /envvars/v1/tool/{tool}/envvars/{name} (the `DeleteEnvVar` operationId).
+	DeleteEnvVarWithResponse(ctx context.Context, tool Tool, name EnvVarName, reqEditors ...RequestEditorFn) (*DeleteEnvVarResponse, error)
+
+	// GetEnvVarWithResponse One envvar, with its value
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /envvars/v1/tool/{tool}/envvars/{name} (the `GetEnvVar` operationId).
+	GetEnvVarWithResponse(ctx context.Context, tool Tool, name EnvVarName, reqEditors ...RequestEditorFn) (*GetEnvVarResponse, error)
+
+	// GetEnvVarQuotaLegacyWithResponse The envvar quota (legacy route)
+	//
+	// The same as `GET …/quotas`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /envvars/v1/tool/{tool}/quota (the `GetEnvVarQuotaLegacy` operationId).
+	//
+	// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	GetEnvVarQuotaLegacyWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*GetEnvVarQuotaLegacyResponse, error)
+
+	// GetEnvVarQuotaWithResponse How many envvars the tool may have, and has
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /envvars/v1/tool/{tool}/quotas (the `GetEnvVarQuota` operationId).
+	GetEnvVarQuotaWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*GetEnvVarQuotaResponse, error)
 
 	// FlushJobsWithResponse Delete every job of the tool
 	//
@@ -5880,6 +6879,8 @@ type GetDeployTokenResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
 	// JSON422 the response for an HTTP 422 `application/json` response
 	JSON422 *Invalid
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -5899,6 +6900,11 @@ func (r GetDeployTokenResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetDeployTokenResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r GetDeployTokenResponse) GetJSON409() *Conflict {
+	return r.JSON409
 }
 
 // GetJSON422 returns the response for an HTTP 422 `application/json` response
@@ -6355,6 +7361,766 @@ func (r StreamDeploymentEventsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r StreamDeploymentEventsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListEnvVarsLegacyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EnvVarListResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListEnvVarsLegacyResponse) GetJSON200() *EnvVarListResponse {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListEnvVarsLegacyResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListEnvVarsLegacyResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListEnvVarsLegacyResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListEnvVarsLegacyResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListEnvVarsLegacyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListEnvVarsLegacyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListEnvVarsLegacyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListEnvVarsLegacyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteEnvVarLegacyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EnvVarResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteEnvVarLegacyResponse) GetJSON200() *EnvVarResponse {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteEnvVarLegacyResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteEnvVarLegacyResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteEnvVarLegacyResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteEnvVarLegacyResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteEnvVarLegacyResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteEnvVarLegacyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteEnvVarLegacyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteEnvVarLegacyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteEnvVarLegacyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetEnvVarLegacyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EnvVarResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetEnvVarLegacyResponse) GetJSON200() *EnvVarResponse {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetEnvVarLegacyResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetEnvVarLegacyResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetEnvVarLegacyResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetEnvVarLegacyResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetEnvVarLegacyResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetEnvVarLegacyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetEnvVarLegacyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetEnvVarLegacyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetEnvVarLegacyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateEnvVarLegacyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EnvVarResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateEnvVarLegacyResponse) GetJSON200() *EnvVarResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateEnvVarLegacyResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateEnvVarLegacyResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateEnvVarLegacyResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateEnvVarLegacyResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateEnvVarLegacyResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateEnvVarLegacyResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateEnvVarLegacyResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateEnvVarLegacyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateEnvVarLegacyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateEnvVarLegacyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateEnvVarLegacyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListEnvVarsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EnvVarListResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListEnvVarsResponse) GetJSON200() *EnvVarListResponse {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListEnvVarsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListEnvVarsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListEnvVarsResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListEnvVarsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListEnvVarsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListEnvVarsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListEnvVarsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListEnvVarsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateEnvVarResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EnvVarResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateEnvVarResponse) GetJSON200() *EnvVarResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateEnvVarResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateEnvVarResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateEnvVarResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateEnvVarResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateEnvVarResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateEnvVarResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateEnvVarResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateEnvVarResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateEnvVarResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateEnvVarResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateEnvVarResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteEnvVarResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EnvVarResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteEnvVarResponse) GetJSON200() *EnvVarResponse {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteEnvVarResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteEnvVarResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteEnvVarResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteEnvVarResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteEnvVarResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteEnvVarResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteEnvVarResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteEnvVarResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteEnvVarResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetEnvVarResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EnvVarResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetEnvVarResponse) GetJSON200() *EnvVarResponse {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetEnvVarResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetEnvVarResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetEnvVarResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetEnvVarResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetEnvVarResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetEnvVarResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetEnvVarResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetEnvVarResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetEnvVarResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetEnvVarQuotaLegacyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EnvVarQuotaResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetEnvVarQuotaLegacyResponse) GetJSON200() *EnvVarQuotaResponse {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetEnvVarQuotaLegacyResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetEnvVarQuotaLegacyResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetEnvVarQuotaLegacyResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetEnvVarQuotaLegacyResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetEnvVarQuotaLegacyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetEnvVarQuotaLegacyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetEnvVarQuotaLegacyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetEnvVarQuotaLegacyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetEnvVarQuotaResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EnvVarQuotaResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetEnvVarQuotaResponse) GetJSON200() *EnvVarQuotaResponse {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetEnvVarQuotaResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetEnvVarQuotaResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetEnvVarQuotaResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetEnvVarQuotaResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetEnvVarQuotaResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetEnvVarQuotaResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetEnvVarQuotaResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetEnvVarQuotaResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -6988,39 +8754,11 @@ type GetJobsQuotaResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *QuotaResponse
-	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *Unauthorized
-	// JSON403 the response for an HTTP 403 `application/json` response
-	JSON403 *Forbidden
-	// JSON422 the response for an HTTP 422 `application/json` response
-	JSON422 *Invalid
-	// JSON500 the response for an HTTP 500 `application/json` response
-	JSON500 *Internal
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetJobsQuotaResponse) GetJSON200() *QuotaResponse {
 	return r.JSON200
-}
-
-// GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r GetJobsQuotaResponse) GetJSON401() *Unauthorized {
-	return r.JSON401
-}
-
-// GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r GetJobsQuotaResponse) GetJSON403() *Forbidden {
-	return r.JSON403
-}
-
-// GetJSON422 returns the response for an HTTP 422 `application/json` response
-func (r GetJobsQuotaResponse) GetJSON422() *Invalid {
-	return r.JSON422
-}
-
-// GetJSON500 returns the response for an HTTP 500 `application/json` response
-func (r GetJobsQuotaResponse) GetJSON500() *Internal {
-	return r.JSON500
 }
 
 // GetBody returns the raw response body bytes
@@ -7674,6 +9412,9 @@ func (c *ClientWithResponses) CancelLatestDeploymentWithResponse(ctx context.Con
 // DeleteDeployTokenWithResponse Delete the tool's deploy token
 //
 // `messages.info[0]` is `Deploy token for {tool} deleted successfully.`
+// The tool's `TOOL_DEPLOY_TOKEN` envvar is deleted with it. When that
+// envvar had been deleted by hand, `token` is empty and a warning says
+// why.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -7687,6 +9428,12 @@ func (c *ClientWithResponses) DeleteDeployTokenWithResponse(ctx context.Context,
 }
 
 // GetDeployTokenWithResponse The tool's deploy token
+//
+// Slipway keeps only the token's hash; the token itself is read from
+// the tool's `TOOL_DEPLOY_TOKEN` envvar, which creating or refreshing
+// the token writes. When that envvar was deleted by hand: 409 saying
+// that the token still works but cannot be shown, and that refresh
+// makes a new one.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -7704,7 +9451,10 @@ func (c *ClientWithResponses) GetDeployTokenWithResponse(ctx context.Context, to
 // Creates the tool's deploy token, a UUIDv4 that authorizes exactly two
 // routes of this tool for one year: `POST …/deployment` and
 // `GET …/deployment/{deploy_id}` (see the `deployToken` security
-// scheme). `messages.info[0]` is
+// scheme). As on Toolforge, the token is also written as the tool's
+// `TOOL_DEPLOY_TOKEN` envvar, which every process of the tool gets (a
+// running process keeps the value it started with).
+// `messages.info[0]` is
 // `Deploy token for {tool} created successfully.` A tool that already
 // has a token gets a 409
 // `Deploy token already exists. Use the 'refresh' subcommand or PUT /tool/{tool}/deployment/token to refresh it.`
@@ -7818,6 +9568,218 @@ func (c *ClientWithResponses) StreamDeploymentEventsWithResponse(ctx context.Con
 		return nil, err
 	}
 	return ParseStreamDeploymentEventsResponse(rsp)
+}
+
+// ListEnvVarsLegacyWithResponse The tool's envvars (legacy route of Toolforge's envvars CLI 0.0.6)
+//
+// The same as `GET …/envvars`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /envvars/v1/tool/{tool}/envvar (the `ListEnvVarsLegacy` operationId).
+//
+// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+func (c *ClientWithResponses) ListEnvVarsLegacyWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*ListEnvVarsLegacyResponse, error) {
+	rsp, err := c.ListEnvVarsLegacy(ctx, tool, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListEnvVarsLegacyResponse(rsp)
+}
+
+// DeleteEnvVarLegacyWithResponse Delete an envvar (legacy route)
+//
+// The same as `DELETE …/envvars/{name}`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /envvars/v1/tool/{tool}/envvar/{name} (the `DeleteEnvVarLegacy` operationId).
+//
+// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+func (c *ClientWithResponses) DeleteEnvVarLegacyWithResponse(ctx context.Context, tool Tool, name EnvVarName, reqEditors ...RequestEditorFn) (*DeleteEnvVarLegacyResponse, error) {
+	rsp, err := c.DeleteEnvVarLegacy(ctx, tool, name, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteEnvVarLegacyResponse(rsp)
+}
+
+// GetEnvVarLegacyWithResponse One envvar (legacy route)
+//
+// The same as `GET …/envvars/{name}`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /envvars/v1/tool/{tool}/envvar/{name} (the `GetEnvVarLegacy` operationId).
+//
+// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+func (c *ClientWithResponses) GetEnvVarLegacyWithResponse(ctx context.Context, tool Tool, name EnvVarName, reqEditors ...RequestEditorFn) (*GetEnvVarLegacyResponse, error) {
+	rsp, err := c.GetEnvVarLegacy(ctx, tool, name, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetEnvVarLegacyResponse(rsp)
+}
+
+// CreateEnvVarLegacyWithBodyWithResponse Create or overwrite an envvar (legacy route; Toolforge's replica_cnf still uses it)
+//
+// The same as `POST …/envvars` with the name from the path and only `value` in the body.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /envvars/v1/tool/{tool}/envvar/{name} (the `CreateEnvVarLegacy` operationId).
+//
+// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+func (c *ClientWithResponses) CreateEnvVarLegacyWithBodyWithResponse(ctx context.Context, tool Tool, name EnvVarName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEnvVarLegacyResponse, error) {
+	rsp, err := c.CreateEnvVarLegacyWithBody(ctx, tool, name, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateEnvVarLegacyResponse(rsp)
+}
+
+// CreateEnvVarLegacyWithResponse Create or overwrite an envvar (legacy route; Toolforge's replica_cnf still uses it)
+//
+// The same as `POST …/envvars` with the name from the path and only `value` in the body.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /envvars/v1/tool/{tool}/envvar/{name} (the `CreateEnvVarLegacy` operationId).
+// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+func (c *ClientWithResponses) CreateEnvVarLegacyWithResponse(ctx context.Context, tool Tool, name EnvVarName, body CreateEnvVarLegacyJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEnvVarLegacyResponse, error) {
+	rsp, err := c.CreateEnvVarLegacy(ctx, tool, name, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateEnvVarLegacyResponse(rsp)
+}
+
+// ListEnvVarsWithResponse The tool's envvars, with their values, by name
+//
+// Toolforge's `{"envvars": [{"name", "value"}], "messages"}`. Includes
+// `TOOL_DEPLOY_TOKEN` while the tool has a deploy token. Slipway's CLI
+// masks the values unless `--show-values` is given.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /envvars/v1/tool/{tool}/envvars (the `ListEnvVars` operationId).
+func (c *ClientWithResponses) ListEnvVarsWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*ListEnvVarsResponse, error) {
+	rsp, err := c.ListEnvVars(ctx, tool, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListEnvVarsResponse(rsp)
+}
+
+// CreateEnvVarWithBodyWithResponse Create an envvar, or overwrite it
+//
+// Stores `value` (encrypted) as the tool's envvar `name` and answers it
+// (200, `messages.info[0]` says whether it was created or updated).
+// Every process the tool starts from then on gets it; the next
+// deployment restarts the continuous and scheduled components whose
+// processes got another value (`environment variables changed: NAME`).
+// 422 for a name against `^[A-Z][A-Z_0-9]{2,}[A-Z0-9]$` (at most 253
+// characters), for a name Slipway sets itself (`PORT`, `HOME`,
+// `TOOL_NAME`, `COMPONENT`, `SLIPWAY_*`, and `TOOL_DEPLOY_TOKEN`,
+// which comes from the deploy token), for a value over 32768 bytes or
+// with a NUL byte; 409 when a new envvar would pass the tool's quota,
+// or the tool's envvars together 524288 bytes. Nothing is stored then.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /envvars/v1/tool/{tool}/envvars (the `CreateEnvVar` operationId).
+func (c *ClientWithResponses) CreateEnvVarWithBodyWithResponse(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEnvVarResponse, error) {
+	rsp, err := c.CreateEnvVarWithBody(ctx, tool, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateEnvVarResponse(rsp)
+}
+
+// CreateEnvVarWithResponse Create an envvar, or overwrite it
+//
+// Stores `value` (encrypted) as the tool's envvar `name` and answers it
+// (200, `messages.info[0]` says whether it was created or updated).
+// Every process the tool starts from then on gets it; the next
+// deployment restarts the continuous and scheduled components whose
+// processes got another value (`environment variables changed: NAME`).
+// 422 for a name against `^[A-Z][A-Z_0-9]{2,}[A-Z0-9]$` (at most 253
+// characters), for a name Slipway sets itself (`PORT`, `HOME`,
+// `TOOL_NAME`, `COMPONENT`, `SLIPWAY_*`, and `TOOL_DEPLOY_TOKEN`,
+// which comes from the deploy token), for a value over 32768 bytes or
+// with a NUL byte; 409 when a new envvar would pass the tool's quota,
+// or the tool's envvars together 524288 bytes. Nothing is stored then.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /envvars/v1/tool/{tool}/envvars (the `CreateEnvVar` operationId).
+func (c *ClientWithResponses) CreateEnvVarWithResponse(ctx context.Context, tool Tool, body CreateEnvVarJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEnvVarResponse, error) {
+	rsp, err := c.CreateEnvVar(ctx, tool, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateEnvVarResponse(rsp)
+}
+
+// DeleteEnvVarWithResponse Delete an envvar and answer its last value
+//
+// Processes started from then on do not get it; the next deployment
+// restarts the continuous and scheduled components whose processes
+// have it. A tool may delete `TOOL_DEPLOY_TOKEN`: its deploy token
+// keeps working but can no longer be shown (refresh makes a new one).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /envvars/v1/tool/{tool}/envvars/{name} (the `DeleteEnvVar` operationId).
+func (c *ClientWithResponses) DeleteEnvVarWithResponse(ctx context.Context, tool Tool, name EnvVarName, reqEditors ...RequestEditorFn) (*DeleteEnvVarResponse, error) {
+	rsp, err := c.DeleteEnvVar(ctx, tool, name, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteEnvVarResponse(rsp)
+}
+
+// GetEnvVarWithResponse One envvar, with its value
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /envvars/v1/tool/{tool}/envvars/{name} (the `GetEnvVar` operationId).
+func (c *ClientWithResponses) GetEnvVarWithResponse(ctx context.Context, tool Tool, name EnvVarName, reqEditors ...RequestEditorFn) (*GetEnvVarResponse, error) {
+	rsp, err := c.GetEnvVar(ctx, tool, name, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetEnvVarResponse(rsp)
+}
+
+// GetEnvVarQuotaLegacyWithResponse The envvar quota (legacy route)
+//
+// The same as `GET …/quotas`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /envvars/v1/tool/{tool}/quota (the `GetEnvVarQuotaLegacy` operationId).
+//
+// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+func (c *ClientWithResponses) GetEnvVarQuotaLegacyWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*GetEnvVarQuotaLegacyResponse, error) {
+	rsp, err := c.GetEnvVarQuotaLegacy(ctx, tool, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetEnvVarQuotaLegacyResponse(rsp)
+}
+
+// GetEnvVarQuotaWithResponse How many envvars the tool may have, and has
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /envvars/v1/tool/{tool}/quotas (the `GetEnvVarQuota` operationId).
+func (c *ClientWithResponses) GetEnvVarQuotaWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*GetEnvVarQuotaResponse, error) {
+	rsp, err := c.GetEnvVarQuota(ctx, tool, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetEnvVarQuotaResponse(rsp)
 }
 
 // FlushJobsWithResponse Delete every job of the tool
@@ -9026,6 +10988,13 @@ func ParseGetDeployTokenResponse(rsp *http.Response) (*GetDeployTokenResponse, e
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Invalid
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9356,6 +11325,616 @@ func ParseStreamDeploymentEventsResponse(rsp *http.Response) (*StreamDeploymentE
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListEnvVarsLegacyResponse parses an HTTP response from a ListEnvVarsLegacyWithResponse call
+func ParseListEnvVarsLegacyResponse(rsp *http.Response) (*ListEnvVarsLegacyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListEnvVarsLegacyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EnvVarListResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteEnvVarLegacyResponse parses an HTTP response from a DeleteEnvVarLegacyWithResponse call
+func ParseDeleteEnvVarLegacyResponse(rsp *http.Response) (*DeleteEnvVarLegacyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteEnvVarLegacyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EnvVarResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetEnvVarLegacyResponse parses an HTTP response from a GetEnvVarLegacyWithResponse call
+func ParseGetEnvVarLegacyResponse(rsp *http.Response) (*GetEnvVarLegacyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetEnvVarLegacyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EnvVarResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateEnvVarLegacyResponse parses an HTTP response from a CreateEnvVarLegacyWithResponse call
+func ParseCreateEnvVarLegacyResponse(rsp *http.Response) (*CreateEnvVarLegacyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateEnvVarLegacyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EnvVarResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListEnvVarsResponse parses an HTTP response from a ListEnvVarsWithResponse call
+func ParseListEnvVarsResponse(rsp *http.Response) (*ListEnvVarsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListEnvVarsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EnvVarListResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateEnvVarResponse parses an HTTP response from a CreateEnvVarWithResponse call
+func ParseCreateEnvVarResponse(rsp *http.Response) (*CreateEnvVarResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateEnvVarResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EnvVarResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteEnvVarResponse parses an HTTP response from a DeleteEnvVarWithResponse call
+func ParseDeleteEnvVarResponse(rsp *http.Response) (*DeleteEnvVarResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteEnvVarResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EnvVarResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetEnvVarResponse parses an HTTP response from a GetEnvVarWithResponse call
+func ParseGetEnvVarResponse(rsp *http.Response) (*GetEnvVarResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetEnvVarResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EnvVarResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetEnvVarQuotaLegacyResponse parses an HTTP response from a GetEnvVarQuotaLegacyWithResponse call
+func ParseGetEnvVarQuotaLegacyResponse(rsp *http.Response) (*GetEnvVarQuotaLegacyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetEnvVarQuotaLegacyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EnvVarQuotaResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetEnvVarQuotaResponse parses an HTTP response from a GetEnvVarQuotaWithResponse call
+func ParseGetEnvVarQuotaResponse(rsp *http.Response) (*GetEnvVarQuotaResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetEnvVarQuotaResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EnvVarQuotaResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Invalid
@@ -9898,34 +12477,6 @@ func ParseGetJobsQuotaResponse(rsp *http.Response) (*GetJobsQuotaResponse, error
 			return nil, err
 		}
 		response.JSON200 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest Unauthorized
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON401 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON403 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
-		var dest Invalid
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON422 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
-		var dest Internal
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON500 = &dest
 
 	}
 

@@ -642,7 +642,7 @@ type DeployToken struct {
 	// CreationDate When the token was made, RFC 3339 in UTC with microseconds (`2026-11-22T12:54:26.348440Z`). It expires a year (365 days) later.
 	CreationDate string `json:"creation_date"`
 
-	// Token A UUIDv4.
+	// Token A UUIDv4 (empty only in the answer of a delete whose token could no longer be shown).
 	Token string `json:"token"`
 }
 
@@ -732,6 +732,52 @@ type DeploymentRunRunStatus string
 
 // DeploymentStatus defines model for DeploymentStatus.
 type DeploymentStatus string
+
+// EnvVar One of a tool's envvars (Toolforge's `EnvvarsEnvvar`).
+type EnvVar struct {
+	Name string `json:"name"`
+
+	// Value The value (at most 32768 bytes, no NUL byte; may be empty).
+	Value string `json:"value"`
+}
+
+// EnvVarListResponse defines model for EnvVarListResponse.
+type EnvVarListResponse struct {
+	Envvars []EnvVar `json:"envvars"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// EnvVarQuota defines model for EnvVarQuota.
+type EnvVarQuota struct {
+	// Quota How many envvars the tool may have (a server setting).
+	Quota int `json:"quota"`
+
+	// Used How many it has, TOOL_DEPLOY_TOKEN included.
+	Used int `json:"used"`
+}
+
+// EnvVarQuotaResponse defines model for EnvVarQuotaResponse.
+type EnvVarQuotaResponse struct {
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+	Quota    EnvVarQuota      `json:"quota"`
+}
+
+// EnvVarResponse defines model for EnvVarResponse.
+type EnvVarResponse struct {
+	// Envvar One of a tool's envvars (Toolforge's `EnvvarsEnvvar`).
+	Envvar EnvVar `json:"envvar"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// EnvVarValue The body of the legacy `POST …/envvar/{name}`.
+type EnvVarValue struct {
+	Value string `json:"value"`
+}
 
 // ErrorEnvelope The body of every error response; it has no `data` key.
 type ErrorEnvelope struct {
@@ -979,6 +1025,9 @@ type BuildID = string
 // DeployID defines model for DeployID.
 type DeployID = string
 
+// EnvVarName defines model for EnvVarName.
+type EnvVarName = string
+
 // IncludeUnset defines model for IncludeUnset.
 type IncludeUnset = string
 
@@ -1097,6 +1146,14 @@ type CreateToolConfigJSONRequestBody = ToolConfig
 // CreateDeploymentJSONRequestBody defines body for CreateDeployment for application/json ContentType.
 type CreateDeploymentJSONRequestBody = DeploymentCreateRequest
 
+// CreateEnvVarLegacyJSONRequestBody defines body for CreateEnvVarLegacy for application/json ContentType.
+//
+// Deprecated: this type has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+type CreateEnvVarLegacyJSONRequestBody = EnvVarValue
+
+// CreateEnvVarJSONRequestBody defines body for CreateEnvVar for application/json ContentType.
+type CreateEnvVarJSONRequestBody = EnvVar
+
 // UpsertJobJSONRequestBody defines body for UpsertJob for application/json ContentType.
 type UpsertJobJSONRequestBody = Job
 
@@ -1174,6 +1231,46 @@ type ServerInterface interface {
 	// StreamDeploymentEvents Follow a deployment's events (Server-Sent Events)
 	// (GET /components/v1/tool/{tool}/deployment/{deploy_id}/events)
 	StreamDeploymentEvents(w http.ResponseWriter, r *http.Request, tool Tool, deployId DeployID, params StreamDeploymentEventsParams)
+	// ListEnvVarsLegacy The tool's envvars (legacy route of Toolforge's envvars CLI 0.0.6)
+	// (GET /envvars/v1/tool/{tool}/envvar)
+	//
+	// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	ListEnvVarsLegacy(w http.ResponseWriter, r *http.Request, tool Tool)
+	// DeleteEnvVarLegacy Delete an envvar (legacy route)
+	// (DELETE /envvars/v1/tool/{tool}/envvar/{name})
+	//
+	// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	DeleteEnvVarLegacy(w http.ResponseWriter, r *http.Request, tool Tool, name EnvVarName)
+	// GetEnvVarLegacy One envvar (legacy route)
+	// (GET /envvars/v1/tool/{tool}/envvar/{name})
+	//
+	// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	GetEnvVarLegacy(w http.ResponseWriter, r *http.Request, tool Tool, name EnvVarName)
+	// CreateEnvVarLegacy Create or overwrite an envvar (legacy route; Toolforge's replica_cnf still uses it)
+	// (POST /envvars/v1/tool/{tool}/envvar/{name})
+	//
+	// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	CreateEnvVarLegacy(w http.ResponseWriter, r *http.Request, tool Tool, name EnvVarName)
+	// ListEnvVars The tool's envvars, with their values, by name
+	// (GET /envvars/v1/tool/{tool}/envvars)
+	ListEnvVars(w http.ResponseWriter, r *http.Request, tool Tool)
+	// CreateEnvVar Create an envvar, or overwrite it
+	// (POST /envvars/v1/tool/{tool}/envvars)
+	CreateEnvVar(w http.ResponseWriter, r *http.Request, tool Tool)
+	// DeleteEnvVar Delete an envvar and answer its last value
+	// (DELETE /envvars/v1/tool/{tool}/envvars/{name})
+	DeleteEnvVar(w http.ResponseWriter, r *http.Request, tool Tool, name EnvVarName)
+	// GetEnvVar One envvar, with its value
+	// (GET /envvars/v1/tool/{tool}/envvars/{name})
+	GetEnvVar(w http.ResponseWriter, r *http.Request, tool Tool, name EnvVarName)
+	// GetEnvVarQuotaLegacy The envvar quota (legacy route)
+	// (GET /envvars/v1/tool/{tool}/quota)
+	//
+	// Deprecated: this operation has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	GetEnvVarQuotaLegacy(w http.ResponseWriter, r *http.Request, tool Tool)
+	// GetEnvVarQuota How many envvars the tool may have, and has
+	// (GET /envvars/v1/tool/{tool}/quotas)
+	GetEnvVarQuota(w http.ResponseWriter, r *http.Request, tool Tool)
 	// FlushJobs Delete every job of the tool
 	// (DELETE /jobs/v1/tool/{tool}/jobs)
 	FlushJobs(w http.ResponseWriter, r *http.Request, tool Tool)
@@ -2019,6 +2116,311 @@ func (siw *ServerInterfaceWrapper) StreamDeploymentEvents(w http.ResponseWriter,
 	handler.ServeHTTP(w, r)
 }
 
+// ListEnvVarsLegacy operation middleware
+func (siw *ServerInterfaceWrapper) ListEnvVarsLegacy(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListEnvVarsLegacy(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteEnvVarLegacy operation middleware
+func (siw *ServerInterfaceWrapper) DeleteEnvVarLegacy(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "name" -------------
+	var name EnvVarName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", r.PathValue("name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "name", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteEnvVarLegacy(w, r, tool, name)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetEnvVarLegacy operation middleware
+func (siw *ServerInterfaceWrapper) GetEnvVarLegacy(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "name" -------------
+	var name EnvVarName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", r.PathValue("name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "name", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetEnvVarLegacy(w, r, tool, name)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateEnvVarLegacy operation middleware
+func (siw *ServerInterfaceWrapper) CreateEnvVarLegacy(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "name" -------------
+	var name EnvVarName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", r.PathValue("name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "name", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateEnvVarLegacy(w, r, tool, name)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListEnvVars operation middleware
+func (siw *ServerInterfaceWrapper) ListEnvVars(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListEnvVars(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateEnvVar operation middleware
+func (siw *ServerInterfaceWrapper) CreateEnvVar(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateEnvVar(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteEnvVar operation middleware
+func (siw *ServerInterfaceWrapper) DeleteEnvVar(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "name" -------------
+	var name EnvVarName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", r.PathValue("name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "name", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteEnvVar(w, r, tool, name)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetEnvVar operation middleware
+func (siw *ServerInterfaceWrapper) GetEnvVar(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "name" -------------
+	var name EnvVarName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", r.PathValue("name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "name", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetEnvVar(w, r, tool, name)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetEnvVarQuotaLegacy operation middleware
+func (siw *ServerInterfaceWrapper) GetEnvVarQuotaLegacy(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetEnvVarQuotaLegacy(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetEnvVarQuota operation middleware
+func (siw *ServerInterfaceWrapper) GetEnvVarQuota(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetEnvVarQuota(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // FlushJobs operation middleware
 func (siw *ServerInterfaceWrapper) FlushJobs(w http.ResponseWriter, r *http.Request) {
 
@@ -2604,6 +3006,16 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/jobs/v1/tool/{tool}/jobs/{name}/logs", wrapper.GetJobLogs)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/jobs/v1/tool/{tool}/jobs/{name}/restart", wrapper.RestartJob)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/jobs/v1/tool/{tool}/quotas", wrapper.GetJobsQuota)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/envvars/v1/tool/{tool}/envvars", wrapper.ListEnvVars)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/envvars/v1/tool/{tool}/envvars", wrapper.CreateEnvVar)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/envvars/v1/tool/{tool}/envvars/{name}", wrapper.DeleteEnvVar)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/envvars/v1/tool/{tool}/envvars/{name}", wrapper.GetEnvVar)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/envvars/v1/tool/{tool}/quotas", wrapper.GetEnvVarQuota)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/envvars/v1/tool/{tool}/envvar", wrapper.ListEnvVarsLegacy)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/envvars/v1/tool/{tool}/envvar/{name}", wrapper.DeleteEnvVarLegacy)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/envvars/v1/tool/{tool}/envvar/{name}", wrapper.GetEnvVarLegacy)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/envvars/v1/tool/{tool}/envvar/{name}", wrapper.CreateEnvVarLegacy)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/envvars/v1/tool/{tool}/quota", wrapper.GetEnvVarQuotaLegacy)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/admin/tokens", wrapper.ListAPITokens)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/admin/tokens", wrapper.CreateAPIToken)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/v1/admin/tokens/{id}", wrapper.RevokeAPIToken)

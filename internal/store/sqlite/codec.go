@@ -165,3 +165,28 @@ func decComponent(s string) (slipway.Component, error) {
 	}
 	return c, nil
 }
+
+// encStringMap returns a map as stored: NULL when nil, else a JSON object,
+// so that nil (not recorded) and empty both round-trip.
+func encStringMap(m map[string]string) (any, error) {
+	if m == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encode map: %w", err)
+	}
+	return string(b), nil
+}
+
+// decStringMap reverses [encStringMap].
+func decStringMap(s sql.NullString) (map[string]string, error) {
+	if !s.Valid {
+		return nil, nil
+	}
+	m := map[string]string{}
+	if err := json.Unmarshal([]byte(s.String), &m); err != nil {
+		return nil, fmt.Errorf("decode map: %w", err)
+	}
+	return m, nil
+}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"slipway.dev/slipway/internal/store"
 )
 
 // migrationRows returns the slipway_migration table.
@@ -148,5 +150,72 @@ func TestDSN(t *testing.T) {
 	}
 	if _, err := db.read.ExecContext(t.Context(), `CREATE TABLE nope (x)`); err == nil {
 		t.Errorf("the read pool accepted a write")
+	}
+}
+
+// TestMigrate_0006MovesSealedDeployTokens opens a database that an older
+// binary (schema 5) left with a sealed deploy token: migration 0006 keeps
+// the hash in deploy_tokens, moves the sealed copy into
+// deploy_token_legacy_seals (for the server to turn into an envvar) and
+// drops the column. Down and up again round-trips it.
+func TestMigrate_0006MovesSealedDeployTokens(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "slipway.db"), Options{})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if err := migrateDown(ctx, db.write, 5); err != nil {
+		t.Fatalf("migrateDown to 5: %v", err)
+	}
+	created := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	for _, row := range [][]any{{"tool", "hash-1", "sealed-1"}, {"other", "hash-2", "sealed-2"}} {
+		_, err := db.write.ExecContext(ctx, `INSERT INTO deploy_tokens (tool, token_hash, token_sealed, created_at) VALUES (?, ?, ?, ?)`,
+			row[0], row[1], row[2], encTime(created))
+		if err != nil {
+			t.Fatalf("insert a schema-5 token: %v", err)
+		}
+	}
+	if err := migrateUp(ctx, db.write, time.Now, db.logger); err != nil {
+		t.Fatalf("migrateUp: %v", err)
+	}
+	tok, err := db.DeployTokenGet(ctx, "tool")
+	if err != nil || tok.Hash != "hash-1" || !tok.CreatedAt.Equal(created) {
+		t.Errorf("DeployTokenGet after 0006 = %+v, %v; want the hash and creation time kept", tok, err)
+	}
+	seals, err := db.LegacyDeployTokenSeals(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.LegacyDeployTokenSeal{{Tool: "other", Sealed: "sealed-2"}, {Tool: "tool", Sealed: "sealed-1"}}
+	if d := cmp.Diff(want, seals); d != "" {
+		t.Errorf("LegacyDeployTokenSeals after 0006 (-want +got):\n%s", d)
+	}
+	var cols int
+	if err := db.write.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('deploy_tokens') WHERE name = 'token_sealed'`).Scan(&cols); err != nil || cols != 0 {
+		t.Errorf("deploy_tokens still has token_sealed (%d, %v)", cols, err)
+	}
+
+	// The server moved one; down and up again keeps the other waiting.
+	if err := db.LegacyDeployTokenSealDelete(ctx, "tool"); err != nil {
+		t.Fatal(err)
+	}
+	if err := migrateDown(ctx, db.write, 5); err != nil {
+		t.Fatalf("migrateDown to 5 again: %v", err)
+	}
+	var sealed string
+	if err := db.write.QueryRowContext(ctx, `SELECT token_sealed FROM deploy_tokens WHERE tool = 'other'`).Scan(&sealed); err != nil || sealed != "sealed-2" {
+		t.Errorf("token_sealed of the unmoved token after down = %q, %v; want sealed-2", sealed, err)
+	}
+	if err := migrateUp(ctx, db.write, time.Now, db.logger); err != nil {
+		t.Fatalf("migrateUp again: %v", err)
+	}
+	seals, err = db.LegacyDeployTokenSeals(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]store.LegacyDeployTokenSeal{{Tool: "other", Sealed: "sealed-2"}}, seals); d != "" {
+		t.Errorf("LegacyDeployTokenSeals after down and up (-want +got):\n%s", d)
 	}
 }

@@ -670,7 +670,7 @@ func (q *queries) BuildList(ctx context.Context, tool string) ([]slipway.Build, 
 }
 
 const liveRunColumns = `tool, component, component_type, spec_hash, build_key, artifact, deployment_id, spec,
-	applied_at, commit_sha`
+	applied_at, commit_sha, env_fingerprints`
 
 // LiveRunPut records what was applied for a component (insert or replace).
 func (q *queries) LiveRunPut(ctx context.Context, r slipway.LiveRun) error {
@@ -678,9 +678,13 @@ func (q *queries) LiveRunPut(ctx context.Context, r slipway.LiveRun) error {
 	if err != nil {
 		return fmt.Errorf("put live run %s of %s: %w", r.Component, r.Tool, err)
 	}
+	env, err := encStringMap(r.EnvFingerprints)
+	if err != nil {
+		return fmt.Errorf("put live run %s of %s: env fingerprints: %w", r.Component, r.Tool, err)
+	}
 	_, err = q.write.ExecContext(ctx,
-		`INSERT OR REPLACE INTO live_runs (`+liveRunColumns+`) VALUES (`+inArgs(10)+`)`,
-		r.Tool, r.Component, r.Type, r.SpecHash, r.BuildKey, r.Artifact, r.DeploymentID, spec, encTime(r.AppliedAt), r.Commit)
+		`INSERT OR REPLACE INTO live_runs (`+liveRunColumns+`) VALUES (`+inArgs(11)+`)`,
+		r.Tool, r.Component, r.Type, r.SpecHash, r.BuildKey, r.Artifact, r.DeploymentID, spec, encTime(r.AppliedAt), r.Commit, env)
 	if err != nil {
 		return fmt.Errorf("put live run %s of %s: %w", r.Component, r.Tool, err)
 	}
@@ -700,11 +704,15 @@ func (q *queries) liveRuns(ctx context.Context, where string, args ...any) ([]sl
 			r       slipway.LiveRun
 			spec    string
 			applied sql.NullString
+			env     sql.NullString
 		)
 		err := rows.Scan(&r.Tool, &r.Component, &r.Type, &r.SpecHash, &r.BuildKey, &r.Artifact, &r.DeploymentID,
-			&spec, &applied, &r.Commit)
+			&spec, &applied, &r.Commit, &env)
 		if err != nil {
 			return nil, err
+		}
+		if r.EnvFingerprints, err = decStringMap(env); err != nil {
+			return nil, fmt.Errorf("live run %s of %s: env fingerprints: %w", r.Component, r.Tool, err)
 		}
 		if r.Spec, err = decComponent(spec); err != nil {
 			return nil, fmt.Errorf("live run %s of %s: %w", r.Component, r.Tool, err)
@@ -815,8 +823,8 @@ func (q *queries) DeployTokenGet(ctx context.Context, tool string) (store.Deploy
 		created sql.NullString
 	)
 	err := q.read.QueryRowContext(ctx,
-		`SELECT token_hash, token_sealed, created_at FROM deploy_tokens WHERE tool = ?`, tool).
-		Scan(&t.Hash, &t.Sealed, &created)
+		`SELECT token_hash, created_at FROM deploy_tokens WHERE tool = ?`, tool).
+		Scan(&t.Hash, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.DeployToken{}, fmt.Errorf("deploy token of %s: %w", tool, store.ErrNotFound)
 	}
@@ -835,8 +843,8 @@ func (q *queries) DeployTokenPut(ctx context.Context, t store.DeployToken) error
 		return fmt.Errorf("put deploy token of %s: no creation time", t.Tool)
 	}
 	_, err := q.write.ExecContext(ctx,
-		`INSERT OR REPLACE INTO deploy_tokens (tool, token_hash, token_sealed, created_at) VALUES (?, ?, ?, ?)`,
-		t.Tool, t.Hash, t.Sealed, encTime(t.CreatedAt))
+		`INSERT OR REPLACE INTO deploy_tokens (tool, token_hash, created_at) VALUES (?, ?, ?)`,
+		t.Tool, t.Hash, encTime(t.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("put deploy token of %s: %w", t.Tool, err)
 	}

@@ -16,15 +16,15 @@ func testDeployToken(t *testing.T, f Factory) {
 		wantNotFound(t, "DeployTokenGet of a tool without a token", err)
 		wantNotFound(t, "DeployTokenDelete of a tool without a token", s.DeployTokenDelete(b.ctx, "tool"))
 
-		tok := store.DeployToken{Tool: "tool", Hash: "hash-1", Sealed: "sealed-1", CreatedAt: at(1).In(cet)}
-		other := store.DeployToken{Tool: "other", Hash: "hash-o", Sealed: "sealed-o", CreatedAt: at(2)}
+		tok := store.DeployToken{Tool: "tool", Hash: "hash-1", CreatedAt: at(1).In(cet)}
+		other := store.DeployToken{Tool: "other", Hash: "hash-o", CreatedAt: at(2)}
 		mustDo(t, s.DeployTokenPut(b.ctx, tok))
 		mustDo(t, s.DeployTokenPut(b.ctx, other))
 		diff(t, "DeployTokenGet", tok, must(s.DeployTokenGet(b.ctx, "tool"))(t))
 		diff(t, "DeployTokenGet(other)", other, must(s.DeployTokenGet(b.ctx, "other"))(t))
 
 		// Put replaces.
-		tok2 := store.DeployToken{Tool: "tool", Hash: "hash-2", Sealed: "sealed-2", CreatedAt: at(3)}
+		tok2 := store.DeployToken{Tool: "tool", Hash: "hash-2", CreatedAt: at(3)}
 		mustDo(t, s.DeployTokenPut(b.ctx, tok2))
 		diff(t, "DeployTokenGet after replace", tok2, must(s.DeployTokenGet(b.ctx, "tool"))(t))
 
@@ -38,7 +38,7 @@ func testDeployToken(t *testing.T, f Factory) {
 	t.Run("InTx", func(t *testing.T) {
 		t.Parallel()
 		s, b := setup(t, f)
-		tok := store.DeployToken{Tool: "tool", Hash: "h", Sealed: "s", CreatedAt: at(1)}
+		tok := store.DeployToken{Tool: "tool", Hash: "h", CreatedAt: at(1)}
 		mustDo(t, s.InTx(b.ctx, func(tx store.Tx) error {
 			if err := tx.DeployTokenPut(b.ctx, tok); err != nil {
 				return err

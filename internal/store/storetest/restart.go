@@ -62,12 +62,16 @@ func testRestart(t *testing.T, f Factory, rf RestartFactory) {
 			mustDo(t, s.LiveRunPut(ctx, r))
 		}
 
-		tok := store.DeployToken{Tool: "tool", Hash: "h1", Sealed: "s1", CreatedAt: at(5).In(cet)}
+		tok := store.DeployToken{Tool: "tool", Hash: "h1", CreatedAt: at(5).In(cet)}
 		mustDo(t, s.DeployTokenPut(ctx, tok))
 		apiTok := store.APIToken{ID: "id1", Tool: "tool", Hash: "ah1", Description: "CI", CreatedAt: at(6).In(cet), LastUsedAt: at(7)}
 		mustDo(t, s.APITokenCreate(ctx, apiTok))
 		jr := jobRun("tool", "migrate", 8)
 		mustDo(t, s.JobRunPut(ctx, jr))
+		vars := []store.EnvVar{envVar("tool", "API_KEY", "sealed-a", at(8).In(cet)), envVar("tool", "DB_URL", "sealed-d", at(9))}
+		for _, v := range vars {
+			mustDo(t, s.EnvVarPut(ctx, v))
+		}
 
 		s2 := rf(t, s)
 		if s2 == s {
@@ -100,6 +104,7 @@ func testRestart(t *testing.T, f Factory, rf RestartFactory) {
 		diff(t, "APITokenByHash", apiTok, must(s2.APITokenByHash(ctx, "ah1"))(t))
 		diff(t, "APITokenList", []store.APIToken{apiTok}, must(s2.APITokenList(ctx, "tool"))(t))
 		diff(t, "JobRunList", []slipway.JobRun{jr}, must(s2.JobRunList(ctx, "tool"))(t))
+		diff(t, "EnvVarList", vars, must(s2.EnvVarList(ctx, "tool"))(t))
 
 		// Counters carry on where they were.
 		if v := must(s2.ConfigCreate(ctx, "tool", raw1, at(6)))(t); v != 4 {

@@ -52,6 +52,7 @@ func Run(t *testing.T, f Factory, rf RestartFactory) {
 	t.Run("DeployToken", func(t *testing.T) { testDeployToken(t, f) })
 	t.Run("APIToken", func(t *testing.T) { testAPIToken(t, f) })
 	t.Run("JobRun", func(t *testing.T) { testJobRun(t, f) })
+	t.Run("EnvVar", func(t *testing.T) { testEnvVar(t, f) })
 	t.Run("InTx", func(t *testing.T) { testInTx(t, f) })
 	t.Run("Store", func(t *testing.T) { testStore(t, f) })
 	t.Run("Restart", func(t *testing.T) { testRestart(t, f, rf) })
@@ -227,5 +228,9 @@ func liveRun(tool, component string, applied time.Time) slipway.LiveRun {
 		DeploymentID: "20250601-120000-abcdefghij",
 		Spec:         spec,
 		AppliedAt:    applied,
+		EnvFingerprints: map[string]string{
+			"API_KEY":           "fp-api-" + component,
+			"TOOL_DEPLOY_TOKEN": "fp-token",
+		},
 	}
 }
