@@ -71,6 +71,7 @@ func TestScript(t *testing.T) {
 			"starts":     cmdStarts,
 			"lines":      cmdLines,
 			"gone":       cmdGone,
+			"running":    cmdRunning,
 			"count":      cmdCount,
 			"setvar":     cmdSetVar,
 			"stopped":    cmdStopped,
@@ -550,6 +551,22 @@ func cmdGone(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}
 	ts.Fatalf("processes matching %q still run after 10s: %v", args[0], left)
+}
+
+// running TEXT: wait (up to 10s) until a process whose command line
+// contains TEXT runs: one a build or a component starts in its sandbox a
+// moment after its step is running.
+func cmdRunning(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: running TEXT")
+	}
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if found := processesMatching(args[0]); len(found) > 0 {
+			ts.Logf("running: %s", strings.Join(found, "; "))
+			return
+		}
+	}
+	ts.Fatalf("no process matching %q runs after 10s", args[0])
 }
 
 // processesMatching lists "pid cmdline" of live (non-zombie) processes

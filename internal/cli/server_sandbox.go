@@ -15,12 +15,12 @@ import (
 // sandboxFlags are the settings of the sandbox tools' builds and processes
 // run in, and of their limits.
 type sandboxFlags struct {
-	unsandboxed   string
-	limits        string
-	uidBase       string
-	roPaths       string
-	buildMemory   string
-	buildCPU      string
+	unsandboxed string
+	limits      string
+	uidBase     string
+	roPaths     string
+	buildMemory string
+	buildCPU    string
 }
 
 func (f *sandboxFlags) register(cmd *cobra.Command) {

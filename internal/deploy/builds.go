@@ -327,4 +327,3 @@ func (s *Service) checkDeletable(ctx context.Context, tx store.Tx, b slipway.Bui
 	}
 	return nil
 }
-

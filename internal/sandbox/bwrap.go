@@ -61,8 +61,11 @@ func readHostLayout() hostLayout {
 // bwrapArgs returns bubblewrap's arguments for p, up to the command.
 func (s *Sandbox) bwrapArgs(p Process, uid int) ([]string, error) {
 	a := []string{
-		"--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-		"--die-with-parent", "--hostname", p.Tool,
+		"--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--hostname", p.Tool,
+	}
+	if !p.Outlive {
+		// bubblewrap's parent is the server: the tree dies with it.
+		a = append(a, "--die-with-parent")
 	}
 	if !s.root {
 		a = append(a, "--unshare-user", "--disable-userns")
@@ -86,11 +89,6 @@ func (s *Sandbox) bwrapArgs(p Process, uid int) ([]string, error) {
 		}
 		a = append(a, "--ro-bind", passwd, "/etc/passwd", "--ro-bind", group, "/etc/group")
 	}
-	for _, d := range s.cfg.ReadOnlyPaths {
-		if !underAny(d, s.layout.dirs) {
-			a = append(a, "--ro-bind", d, d)
-		}
-	}
 	a = append(a, "--dev", "/dev", "--proc", "/proc")
 	size := p.TmpSize
 	if size <= 0 {
@@ -98,16 +96,25 @@ func (s *Sandbox) bwrapArgs(p Process, uid int) ([]string, error) {
 	}
 	a = append(a, "--perms", "1777", "--size", strconv.FormatInt(size, 10), "--tmpfs", "/tmp",
 		"--perms", "0755", "--dir", "/var", "--symlink", "../tmp", "/var/tmp")
-	if p.Home != "" {
-		a = append(a, "--perms", "0755", "--dir", "/data", "--perms", "0755", "--dir", homeParent,
-			"--bind", p.Home, s.HomePath(p.Tool, p.Home))
+	// Read-only paths come after /tmp, which may hold one (a tmpfs there
+	// would hide it).
+	mounts := make([]Mount, 0, len(s.cfg.ReadOnlyPaths)+len(p.Mounts))
+	for _, d := range s.cfg.ReadOnlyPaths {
+		if !underAny(d, s.layout.dirs) {
+			mounts = append(mounts, Mount{Source: d, Target: d})
+		}
 	}
-	for _, m := range p.Mounts {
+	if p.Home != "" {
+		mounts = append(mounts, Mount{Source: p.Home, Target: s.HomePath(p.Tool, p.Home), Writable: true})
+	}
+	for _, m := range append(mounts, p.Mounts...) {
 		if !filepath.IsAbs(m.Source) || !filepath.IsAbs(m.Target) {
 			return nil, fmt.Errorf("sandbox: mount %s → %s: paths must be absolute", m.Source, m.Target)
 		}
 		for _, parent := range parents(m.Target) {
-			a = append(a, "--perms", "0755", "--dir", parent)
+			if parent != "/tmp" && parent != "/var" {
+				a = append(a, "--perms", "0755", "--dir", parent)
+			}
 		}
 		bind := "--ro-bind"
 		if m.Writable {

@@ -56,7 +56,12 @@
 // the sandbox can inject input into a terminal. bubblewrap's monitor stays
 // the recorded process; its exit status is the command's (128+signal when
 // killed), and with a status file it also writes that status to a file, so
-// a later server learns how a process it did not start ended.
+// a later server learns how a process it did not start ended. A tree that
+// must outlive the server (a component's, adopted by the next server) is
+// started without bubblewrap's --die-with-parent; the others (builds,
+// health checks) die with the server. Either way, SIGKILL to the leader's
+// process group reaches the namespace's init, whose death ends every
+// process of the namespace, and the cgroup catches the rest.
 //
 // # Off
 //

@@ -266,6 +266,10 @@ type Process struct {
 	// StatusFile, when set, receives the exit status of the command when
 	// it ends, even when the server is gone by then (see [ReadStatus]).
 	StatusFile *os.File
+	// Outlive keeps the process tree running when the server dies (a
+	// component's processes, which the next server adopts). Without it the
+	// tree dies with the server (a build step, a health check).
+	Outlive bool
 }
 
 // Cmd is a process ready to start: Cmd.Start or Cmd.Run it. Its Cgroup

@@ -541,6 +541,7 @@ func (s *Server) limits() (limitSet, error) {
 	}
 	return ls, nil
 }
+
 // URL returns the API's base URL.
 func (s *Server) URL() string {
 	if s.cfg.TLS {

@@ -67,10 +67,11 @@ func clipName(s string) string {
 // reservedEnvVars are the names Slipway sets for every process, with what
 // they hold: an envvar may not override them.
 var reservedEnvVars = map[string]string{
-	"PORT":      "the port the component listens on",
-	"HOME":      "the tool's home directory",
-	"TOOL_NAME": "the tool's name",
-	"COMPONENT": "the component's name",
+	"PORT":          "the port the component listens on",
+	"HOME":          "the tool's home directory",
+	"TOOL_DATA_DIR": "the tool's home directory, as on Toolforge",
+	"TOOL_NAME":     "the tool's name",
+	"COMPONENT":     "the component's name",
 }
 
 // ReservedEnvVar returns why a tool may not create or overwrite the envvar

@@ -694,8 +694,9 @@ func (d *Driver) saveErr(c *comp) error {
 	return writeJSON(d.statePath(c.tool, c.name), st)
 }
 
-// env returns the environment of a process of spec (HOME is the
-// sandbox's); port 0 sets no PORT. It also makes the tool's home.
+// env returns the environment of a process of spec (HOME, set by the
+// sandbox, and TOOL_DATA_DIR are the tool's home); port 0 sets no PORT. It
+// also makes the tool's home.
 func (d *Driver) env(spec target.Spec, port int) (map[string]string, error) {
 	if err := d.sb.PrepareDir(spec.Tool, d.cfg.HomeDir(spec.Tool)); err != nil {
 		return nil, fmt.Errorf("home: %w", err)
@@ -703,6 +704,7 @@ func (d *Driver) env(spec target.Spec, port int) (map[string]string, error) {
 	m := map[string]string{"PATH": d.sb.Path(d.cfg.Path), "LANG": "C.UTF-8"}
 	maps.Copy(m, spec.Env)
 	m["TOOL_NAME"] = spec.Tool
+	m["TOOL_DATA_DIR"] = d.sb.HomePath(spec.Tool, d.cfg.HomeDir(spec.Tool)) // as on Toolforge: HOME
 	m["COMPONENT"] = spec.Component.Name
 	if port > 0 {
 		m["PORT"] = strconv.Itoa(port)

@@ -194,7 +194,7 @@ func (d *Driver) spawn(ctx context.Context, spec target.Spec, env map[string]str
 	env = maps.Clone(env)
 	env[instanceEnv] = instance
 	sp := d.process(spec, env, instance, f, f, status)
-	sp.Marker = marker
+	sp.Marker, sp.Outlive = marker, true
 	cmd, err := d.sb.Command(context.WithoutCancel(ctx), sp)
 	if err != nil {
 		return nil, err
