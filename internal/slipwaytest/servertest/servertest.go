@@ -102,7 +102,14 @@ func Start(t *testing.T) *Server {
 // final; it fails the test unless it succeeded.
 func (s *Server) Deploy(t *testing.T) slipway.Deployment {
 	t.Helper()
-	env, err := s.Client.DeploymentCreate(t.Context(), Tool, false, false, "")
+	return s.DeployTool(t, Tool)
+}
+
+// DeployTool deploys tool's config and waits until the deployment is
+// final; it fails the test unless it succeeded.
+func (s *Server) DeployTool(t *testing.T, tool string) slipway.Deployment {
+	t.Helper()
+	env, err := s.Client.DeploymentCreate(t.Context(), tool, false, false, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,8 +122,10 @@ func (s *Server) Deploy(t *testing.T) slipway.Deployment {
 		if time.Now().After(deadline) {
 			t.Fatalf("deployment %s still %s after %s: %s", d.ID, d.Status, waitTimeout, d.LongStatus)
 		}
-		time.Sleep(50 * time.Millisecond) // polling a real server, bounded by waitTimeout
-		if env, err = s.Client.DeploymentGet(t.Context(), Tool, d.ID); err != nil {
+		// Polling a real server, bounded by waitTimeout, within the
+		// server's 10/s limit of polls of one deployment.
+		time.Sleep(120 * time.Millisecond)
+		if env, err = s.Client.DeploymentGet(t.Context(), tool, d.ID); err != nil {
 			t.Fatal(err)
 		}
 		if d, err = env.Deployment(); err != nil {
