@@ -30,6 +30,24 @@ type parser struct {
 	// times; the budget keeps the work linear in the size of the input.
 	budget    int
 	overspent bool
+	// rewrite, when set, replaces the value of each URL field (source_url
+	// and the build repositories) before it is stored (see RewriteURLs).
+	rewrite func(path, value string) (string, error)
+}
+
+// rewriteURL applies p.rewrite to the URL field at path, recording its
+// error as a problem without a position (the document parsed is a stored
+// one, not the user's).
+func (p *parser) rewriteURL(path, v string) (string, bool) {
+	if p.rewrite == nil {
+		return v, true
+	}
+	nv, err := p.rewrite(path, v)
+	if err != nil {
+		p.problemf(path, nil, "%s", err.Error())
+		return v, false
+	}
+	return nv, true
 }
 
 const overspentMessage = "the config is too large: YAML aliases expand it to too many fields"
@@ -199,6 +217,9 @@ func (p *parser) parse(data []byte) slipway.ToolConfig {
 			if v, ok := p.str("source_url", e.val, "source_url"); ok {
 				if msg := checkSourceURL(v); msg != "" {
 					p.problemf("source_url", e.val, "%s", msg)
+					continue
+				}
+				if v, ok = p.rewriteURL("source_url", v); !ok {
 					continue
 				}
 				cfg.SourceURL = v
@@ -440,6 +461,9 @@ func (p *parser) build(path string, be entry) (slipway.BuildSpec, buildKind, *ya
 					p.problemf(fpath, e.val, "%s", msg)
 					good = false
 				}
+			}
+			if good {
+				v, good = p.rewriteURL(fpath, v)
 			}
 			if !good {
 				ok = false

@@ -90,7 +90,12 @@ const MaxProblems = 100
 // the warnings found, which may explain a problem (a misspelt field is both
 // unknown and missing).
 func Parse(data []byte) (Result, error) {
-	p := &parser{reported: map[*yamlNode]bool{}, budget: 10_000 + 4*len(data)}
+	return parse(data, nil)
+}
+
+// parse is [Parse] with the URL rewrite of [RewriteURLs].
+func parse(data []byte, rewrite func(path, value string) (string, error)) (Result, error) {
+	p := &parser{reported: map[*yamlNode]bool{}, budget: 10_000 + 4*len(data), rewrite: rewrite}
 	cfg := p.parse(data)
 	if len(p.problems) == 0 {
 		return Result{Config: cfg, Warnings: p.warnings}, nil
