@@ -309,11 +309,14 @@ func lookupName(advertised map[string]string, ref string) (string, bool) {
 func (c *Client) lsRemote(ctx context.Context, r *remote) (map[string]string, error) {
 	ctx, cancel := c.networkContext(ctx, r)
 	defer cancel()
-	if err := c.checkConnect(ctx, r); err != nil {
-		return nil, fmt.Errorf("ls-remote %s: %w", r.shown, err)
+	var out []byte
+	err := c.checkConnect(ctx, r)
+	if err == nil {
+		out, err = c.run(ctx, runOpts{network: true, remote: r}, "ls-remote", "--", r.url)
 	}
-	out, err := c.run(ctx, runOpts{network: true, remote: r}, "ls-remote", "--", r.url)
-	if err != nil {
+	if _, timedOut := errors.AsType[*TimeoutError](err); timedOut {
+		return nil, err // it names the host; the caller names the repository
+	} else if err != nil {
 		return nil, fmt.Errorf("ls-remote %s: %w", r.shown, err)
 	}
 	refs := map[string]string{}
