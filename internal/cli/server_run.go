@@ -33,12 +33,13 @@ type serverFlags struct {
 	toolBuildSlots    string
 	queue             string
 	security          securityFlags
+	secrets           secretsFlags
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
 	cmd.Flags().StringVar(&f.listen, "listen", "", "API address (default $SLIPWAY_LISTEN or "+listen+")")
 	cmd.Flags().StringVar(&f.proxyListen, "proxy-listen", "", "address serving published components as http://<tool>.localhost:<port>/ (default $SLIPWAY_PROXY_LISTEN or "+proxy+")")
-	cmd.Flags().StringVar(&f.allowLocalRepos, "allow-local-repos", "", "allow file:// and local-path repositories: true or false (default $SLIPWAY_ALLOW_LOCAL_REPOS, else true when the API listens on loopback only)")
+	cmd.Flags().StringVar(&f.allowLocalRepos, "allow-local-repos", "", "allow file:// and local-path repositories, in the admin's configs anywhere and in a tool's inside --local-repo-dirs: true or false (default $SLIPWAY_ALLOW_LOCAL_REPOS, else true when the API listens on loopback only)")
 	cmd.Flags().StringVar(&f.allowPrivateURLs, "allow-private-source-urls", "", "let source_url configs be fetched from loopback, private and link-local addresses; =false to refuse (default $SLIPWAY_ALLOW_PRIVATE_SOURCE_URLS or false)")
 	cmd.Flags().Lookup("allow-private-source-urls").NoOptDefVal = "true"
 	cmd.Flags().StringVar(&f.deploymentTimeout, "deployment-timeout", "", "longest a deployment may take, queue time included, e.g. 30m (default $SLIPWAY_DEPLOYMENT_TIMEOUT or 1h)")
@@ -49,6 +50,7 @@ func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
 	cmd.Flags().StringVar(&f.queue, "queue", "", "queue a deployment requested while another of the tool runs (latest wins); false answers 409 as Toolforge does (default $SLIPWAY_QUEUE or true)")
 	cmd.Flags().StringVar(&f.toolBuildSlots, "tool-build-slots", "", "builds of one tool run at once (default $SLIPWAY_TOOL_BUILD_SLOTS or --build-slots)")
 	f.security.register(cmd)
+	f.secrets.register(cmd)
 }
 
 // config turns the flags, the environment and defaults into a server config.
@@ -118,6 +120,9 @@ func (f *serverFlags) config(e *env, dataDir, listen, proxy string) (server.Conf
 			return cfg, &usageError{fmt.Errorf("--allow-local-repos: want true or false, got %q", allow)}
 		}
 		cfg.AllowLocalRepos = v
+	}
+	if err := f.secrets.apply(e, &cfg); err != nil {
+		return cfg, err
 	}
 	return cfg, f.security.apply(e, &cfg)
 }

@@ -1,0 +1,93 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// File modes of the data directory. The directory itself is 0700: nobody
+// but the server's user reaches anything in it (tools run as users of their
+// own, see internal/sandbox). What is secret in it is 0600 besides, so that
+// a copy of the directory made with its modes (a backup, a tarball) does
+// not open it: the admin token, the secret key, the database with its
+// write-ahead log and shared-memory file (configs, sealed credentials and
+// tokens, hashes), the CA's key, the lock file. server.json stays 0644: it
+// holds the API's URL, the proxy's, the pid and the path of the CA
+// certificate, nothing secret.
+const (
+	dataDirMode = 0o700
+	secretMode  = 0o600
+)
+
+// secretFiles are the data directory's secret files, by path inside it.
+var secretFiles = []string{
+	AdminTokenFile, SecretKeyFile, "slipway.lock",
+	dbFile, dbFile + "-wal", dbFile + "-shm", dbFile + "-journal",
+	filepath.Join("ca", "ca.key"),
+}
+
+// privateDirs are directories inside the data directory that hold secrets
+// of their own: 0700 as well.
+var privateDirs = []string{"ca", "git"}
+
+const dbFile = "slipway.db"
+
+// secureDataDir creates the data directory 0700, or tightens an existing
+// one (made by an older version, or by hand) to 0700 with its secret files
+// 0600. It creates the database file 0600 before SQLite opens it: SQLite
+// gives its -wal and -shm files the database's mode.
+func secureDataDir(dir string) error {
+	if err := os.MkdirAll(dir, dataDirMode); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	if err := os.Chmod(dir, dataDirMode); err != nil {
+		return fmt.Errorf("server: data directory: %w", err)
+	}
+	for _, d := range privateDirs {
+		if err := chmodIfExists(filepath.Join(dir, d), dataDirMode); err != nil {
+			return err
+		}
+	}
+	for _, f := range secretFiles {
+		if err := chmodIfExists(filepath.Join(dir, f), secretMode); err != nil {
+			return err
+		}
+	}
+	f, err := os.OpenFile(filepath.Join(dir, dbFile), os.O_RDWR|os.O_CREATE, secretMode)
+	if err != nil {
+		return fmt.Errorf("server: create database file: %w", err)
+	}
+	return f.Close()
+}
+
+// secureDBFiles tightens the database's companion files once SQLite made
+// them (an existing -wal keeps the mode it was created with).
+func secureDBFiles(dir string) error {
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if err := chmodIfExists(filepath.Join(dir, dbFile+suffix), secretMode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func chmodIfExists(path string, mode fs.FileMode) error {
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("server: %w", err)
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return nil // the operator's own arrangement (a mounted secret, say): left alone
+	case fi.Mode().Perm() == mode:
+		return nil
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		return fmt.Errorf("server: tighten %s to %o: %w", path, mode, err)
+	}
+	return nil
+}
