@@ -2,6 +2,7 @@ package slipwaytest
 
 import (
 	"crypto/subtle"
+	"fmt"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -27,14 +28,12 @@ type GitHTTP struct {
 
 // NewGitHTTP returns a handler serving the repositories under root (a
 // repository at root/name is at /name) to clients that authenticate as
-// user:pass; with user "", to anybody.
-func NewGitHTTP(tb testing.TB, root, user, pass string) *GitHTTP {
-	tb.Helper()
-	out, err := exec.CommandContext(tb.Context(), "git", "--exec-path").Output()
+// user:pass; with user "", to anybody. home is the HOME git runs with.
+func NewGitHTTP(root, home, user, pass string) (*GitHTTP, error) {
+	out, err := exec.Command("git", "--exec-path").Output() //nolint:noctx // a quick local query
 	if err != nil {
-		tb.Fatalf("git --exec-path: %v", err)
+		return nil, fmt.Errorf("git --exec-path: %w", err)
 	}
-	home := tb.TempDir()
 	return &GitHTTP{
 		root: root, user: user, pass: pass,
 		backend: &cgi.Handler{
@@ -46,7 +45,7 @@ func NewGitHTTP(tb testing.TB, root, user, pass string) *GitHTTP {
 			},
 			InheritEnv: []string{"PATH"},
 		},
-	}
+	}, nil
 }
 
 // ServeHTTP checks the credential and passes the request to git.
@@ -73,7 +72,10 @@ func (g *GitHTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // URL without credentials: http://127.0.0.1:<port>/<name>.
 func ServeGitHTTP(tb testing.TB, repo *Repo, user, pass string) (string, *GitHTTP) {
 	tb.Helper()
-	g := NewGitHTTP(tb, filepath.Dir(repo.Dir), user, pass)
+	g, err := NewGitHTTP(filepath.Dir(repo.Dir), tb.TempDir(), user, pass)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	srv := httptest.NewServer(g)
 	tb.Cleanup(srv.Close)
 	return srv.URL + "/" + filepath.Base(repo.Dir), g

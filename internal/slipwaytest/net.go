@@ -1,6 +1,7 @@
 package slipwaytest
 
 import (
+	"fmt"
 	"net"
 	"strconv"
 	"syscall"
@@ -13,32 +14,45 @@ import (
 // queue is already filled by one connection that is never accepted, so the
 // kernel drops every further SYN and a client's connect hangs until its own
 // timeout, as with a remote behind a firewall that drops packets. It needs
-// no privileges and no sleeping.
+// no privileges and no sleeping. The port is closed when the test ends.
 func Blackhole(tb testing.TB) string {
 	tb.Helper()
+	addr, closeFn, err := ListenBlackhole()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(closeFn)
+	return addr
+}
+
+// ListenBlackhole is [Blackhole] for callers without a testing.TB: closeFn
+// closes the port.
+func ListenBlackhole() (addr string, closeFn func(), err error) {
 	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
-		tb.Fatalf("blackhole: socket: %v", err)
+		return "", nil, fmt.Errorf("blackhole: socket: %w", err)
 	}
-	tb.Cleanup(func() { _ = syscall.Close(fd) })
+	fail := func(what string, err error) (string, func(), error) {
+		_ = syscall.Close(fd)
+		return "", nil, fmt.Errorf("blackhole: %s: %w", what, err)
+	}
 	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		tb.Fatalf("blackhole: bind: %v", err)
+		return fail("bind", err)
 	}
 	if err := syscall.Listen(fd, 0); err != nil {
-		tb.Fatalf("blackhole: listen: %v", err)
+		return fail("listen", err)
 	}
 	sa, err := syscall.Getsockname(fd)
 	if err != nil {
-		tb.Fatalf("blackhole: getsockname: %v", err)
+		return fail("getsockname", err)
 	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
+	addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
 	// A backlog of 0 still queues one connection: take that place.
-	filler, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	filler, err := net.DialTimeout("tcp", addr, 5*time.Second) //nolint:noctx // a local connect with its own timeout
 	if err != nil {
-		tb.Fatalf("blackhole: fill the queue: %v", err)
+		return fail("fill the queue", err)
 	}
-	tb.Cleanup(func() { _ = filler.Close() })
-	return addr
+	return addr, func() { _ = filler.Close(); _ = syscall.Close(fd) }, nil
 }
 
 // Silent returns the address (127.0.0.1:port) of a TCP listener that
