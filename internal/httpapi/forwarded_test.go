@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -63,6 +64,34 @@ func TestRequestLog_ForwardingHeaders(t *testing.T) {
 		}
 		if entry.Remote != tt.remote || entry.Via != tt.via {
 			t.Errorf("%s: remote=%q via=%q, want %q and %q", tt.name, entry.Remote, entry.Via, tt.remote, tt.via)
+		}
+	}
+}
+
+// TestRedactedAnswers: a config or deployment whose stored form still has
+// a credential in a URL (a row from before credentials were split off, as
+// the fake service keeps what it is given) is answered with *** in its
+// place.
+func TestRedactedAnswers(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	const cfg = `{"source_url": "https://bot:pw-src-1@example.org/tool.yaml", "components": {"web": {"component_type": "one-off",
+		"build": {"repository": "https://alice:pw-repo-2@example.org/app.git", "ref": "main"}, "run": {"command": "web"}}}}`
+	for _, req := range []request{
+		{method: "POST", path: "/components/v1/tool/mytool/config", body: cfg},
+		{method: "GET", path: "/components/v1/tool/mytool/config"},
+		{method: "POST", path: "/components/v1/tool/mytool/deployment"},
+		{method: "GET", path: "/components/v1/tool/mytool/deployment"},
+	} {
+		w := b.do(t, req)
+		body := w.Body.String()
+		if w.Code != 200 || !strings.Contains(body, "https://***@example.org/app.git") || !strings.Contains(body, "https://***@example.org/tool.yaml") {
+			t.Errorf("%s %s: %d %s, want the redacted URLs", req.method, req.path, w.Code, body)
+		}
+		for _, secret := range []string{"pw-src-1", "pw-repo-2", "alice", "bot:"} {
+			if strings.Contains(body, secret) {
+				t.Errorf("%s %s: the answer shows %q: %s", req.method, req.path, secret, body)
+			}
 		}
 	}
 }

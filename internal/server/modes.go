@@ -1,11 +1,15 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"slipway.dev/slipway/internal/slipway"
+	"slipway.dev/slipway/internal/toolconfig"
 )
 
 // File modes of the data directory. The directory itself is 0700: nobody
@@ -90,4 +94,39 @@ func chmodIfExists(path string, mode fs.FileMode) error {
 		return fmt.Errorf("server: tighten %s to %o: %w", path, mode, err)
 	}
 	return nil
+}
+
+// warnClearCredentials logs, for each tool whose current config still has
+// a credential in a URL (stored before credentials were sealed apart), that
+// it should be posted again. Such rows keep working (git gets the
+// credential through its helper, never in argv) and answers redact them,
+// but the database holds them in the clear until then.
+func (s *Server) warnClearCredentials(ctx context.Context) {
+	tools, err := s.db.ToolList(ctx)
+	if err != nil {
+		return
+	}
+	for _, tool := range tools {
+		sc, err := s.db.ConfigGetLatest(ctx, tool)
+		if err != nil {
+			continue
+		}
+		res, err := toolconfig.Parse(sc.Raw)
+		if err != nil {
+			continue
+		}
+		urls := []string{res.Config.SourceURL}
+		for _, c := range res.Config.Components {
+			if c.Build.Source != nil {
+				urls = append(urls, c.Build.Source.Repository)
+			}
+		}
+		for _, u := range urls {
+			if sp, err := slipway.SplitURLCredential(u); err == nil && sp.HasCredential {
+				s.logger.WarnContext(ctx, "a stored config holds a credential in the clear, from before credentials were sealed apart: post the config again (config create) to seal it",
+					"tool", tool, "url", sp.Redacted)
+				break
+			}
+		}
+	}
 }

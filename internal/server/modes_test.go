@@ -1,8 +1,10 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"slipway.dev/slipway/internal/server"
+	"slipway.dev/slipway/internal/store/sqlite"
 )
 
 func startServer(t *testing.T, cfg server.Config) *server.Server {
@@ -99,4 +102,35 @@ func TestDataDirModes(t *testing.T) {
 	srv = startServer(t, server.Config{DataDir: dir, TLS: true})
 	wantModes(t, dir, "loose directory after a start")
 	stopServer(t, srv)
+}
+
+// TestWarnClearCredentials: a config stored with a credential in the clear
+// (by a version from before they were sealed apart) is named at start,
+// redacted.
+func TestWarnClearCredentials(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "slipway.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := `{"components":{"web":{"component_type":"one-off","build":{"repository":"https://alice:pw-old-7@example.org/app.git","ref":"main"},"run":{"command":"web"}}}}`
+	if err := db.ToolEnsure(t.Context(), "old", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ConfigCreate(t.Context(), "old", []byte(raw), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	srv := startServer(t, server.Config{DataDir: dir, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	stopServer(t, srv)
+	if !strings.Contains(logs.String(), `holds a credential in the clear`) || !strings.Contains(logs.String(), "tool=old url=https://***@example.org/app.git") {
+		t.Errorf("no warning naming the tool and the redacted URL:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), "pw-old-7") {
+		t.Errorf("the log shows the password:\n%s", logs.String())
+	}
 }

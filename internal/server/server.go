@@ -226,6 +226,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := secureDBFiles(dir); err != nil {
 		return err
 	}
+	s.warnClearCredentials(ctx)
 	driver := riversqlite.New(s.db.WriteDB())
 	if err := runner.Migrate(ctx, driver); err != nil {
 		return fmt.Errorf("server: %w", err)
