@@ -40,7 +40,7 @@ func (f *secretsFlags) register(cmd *cobra.Command) {
 
 // apply adds the flags, the environment's values or the defaults to cfg.
 func (f *secretsFlags) apply(e *env, cfg *server.Config) error {
-	for _, d := range strings.Split(cmp.Or(f.localRepoDirs, e.getenv("SLIPWAY_LOCAL_REPO_DIRS")), ":") {
+	for d := range strings.SplitSeq(cmp.Or(f.localRepoDirs, e.getenv("SLIPWAY_LOCAL_REPO_DIRS")), ":") {
 		if d = strings.TrimSpace(d); d == "" {
 			continue
 		}

@@ -36,7 +36,9 @@ func privateRepo(t *testing.T) (*slipwaytest.Repo, string) {
 	return repo, u
 }
 
-func withUser(u, userinfo string) string { return strings.Replace(u, "http://", "http://"+userinfo+"@", 1) }
+func withUser(u, userinfo string) string {
+	return strings.Replace(u, "http://", "http://"+userinfo+"@", 1)
+}
 
 // noSecret fails the test when any value shows the password.
 func noSecret(t *testing.T, what string, v any) {

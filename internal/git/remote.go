@@ -102,7 +102,7 @@ func (c *Client) remoteFor(ctx context.Context, repository string) (*remote, err
 	}
 	u, err := url.Parse(repository)
 	if err != nil || u.Host == "" {
-		return r, nil // scp-like ssh syntax: no URL to work on
+		return r, nil //nolint:nilerr // scp-like ssh syntax (checkRepository let it through): no URL to work on
 	}
 	r.host = u.Host
 	if d := dialAddress(u); d != "" && !proxied(u.Scheme) {
@@ -249,6 +249,8 @@ func seconds(d time.Duration) int {
 // git's arguments (which any user of the machine can read in /proc), nor in
 // a file: only in the environment of git and its children, which only this
 // server's user can read.
+//
+//nolint:gosec // G101: no credential here, the helper prints the environment's
 const credentialHelper = `!f() { if [ "$1" = get ]; then printf 'username=%s\npassword=%s\n' "$SLIPWAY_GIT_USERNAME" "$SLIPWAY_GIT_PASSWORD"; fi; }; f`
 
 // credentialEnv returns the environment that gives git r's credential,

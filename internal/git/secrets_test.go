@@ -143,6 +143,7 @@ func TestClient_CredentialIsolation(t *testing.T) {
 		{"NoTool", "", stored, git.ErrNoCredential},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			ctx := scope(tt.tool)
 			for op, run := range map[string]func() error{
 				"Resolve(main)": func() error { _, err := c.Resolve(ctx, tt.repo, "main"); return err },

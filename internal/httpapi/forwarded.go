@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -20,9 +21,9 @@ func (a *api) clientAddress(r *http.Request) (client, via string) {
 		return peer, ""
 	}
 	hops := forwardedFor(r.Header.Values("X-Forwarded-For"))
-	for i := len(hops) - 1; i >= 0; i-- {
-		if !a.isTrustedProxy(hops[i]) || i == 0 {
-			return hops[i].String(), peer
+	for i, hop := range slices.Backward(hops) {
+		if !a.isTrustedProxy(hop) || i == 0 {
+			return hop.String(), peer
 		}
 	}
 	if ip, err := netip.ParseAddr(strings.TrimSpace(r.Header.Get("X-Real-IP"))); err == nil {

@@ -13,11 +13,11 @@ const componentsPrefix = "/components"
 type access int
 
 const (
-	adminOnly          access = iota // the admin bearer token only (a tool's API token gets 403)
-	public                           // none needed
-	adminOrToolToken                 // the admin bearer token, or the {tool}'s API token
-	adminOrDeployToken               // adminOrToolToken, or the tool's deploy token
-	adminOrMetricsToken              // the admin bearer token, or the metrics token (Prometheus scrapers)
+	adminOnly           access = iota // the admin bearer token only (a tool's API token gets 403)
+	public                            // none needed
+	adminOrToolToken                  // the admin bearer token, or the {tool}'s API token
+	adminOrDeployToken                // adminOrToolToken, or the tool's deploy token
+	adminOrMetricsToken               // the admin bearer token, or the metrics token (Prometheus scrapers)
 )
 
 // route is one operation of the API: method and Go 1.22 ServeMux path, as in

@@ -57,7 +57,7 @@ type URLCredential struct {
 func SplitURLCredential(s string) (URLCredential, error) {
 	u, err := url.Parse(s)
 	if err != nil || u.User == nil || u.Scheme == "" || u.Opaque != "" {
-		return URLCredential{Redacted: s}, nil
+		return URLCredential{Redacted: RedactURL(s)}, nil //nolint:nilerr // not a URL with user info: nothing to split (the config's own checks judge the URL)
 	}
 	redacted := RedactURL(s)
 	if scheme := strings.ToLower(u.Scheme); scheme != "http" && scheme != "https" {

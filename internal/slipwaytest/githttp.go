@@ -4,7 +4,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"net/http"
-	"net/http/cgi"
+	"net/http/cgi" //nolint:gosec // G504: httpoxy was fixed in Go 1.6.3; this runs git http-backend for tests
 	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
