@@ -1,11 +1,9 @@
-package slipway_test
+package slipway
 
 import (
 	"context"
 	"strings"
 	"testing"
-
-	"slipway.dev/slipway/internal/slipway"
 )
 
 func TestRedactURL(t *testing.T) {
@@ -23,7 +21,7 @@ func TestRedactURL(t *testing.T) {
 		"":                                           "",
 		"https://u:p%zz@example.org/unparseable.git": "https://***@example.org/unparseable.git",
 	} {
-		if got := slipway.RedactURL(in); got != want {
+		if got := RedactURL(in); got != want {
 			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
 		}
 	}
@@ -31,31 +29,31 @@ func TestRedactURL(t *testing.T) {
 
 func TestSplitURLCredential(t *testing.T) {
 	t.Parallel()
-	sp, err := slipway.SplitURLCredential("https://alice:p%40ss@example.org/a.git")
+	sp, err := SplitURLCredential("https://alice:p%40ss@example.org/a.git")
 	if err != nil || !sp.HasCredential || sp.Stored || sp.Redacted != "https://***@example.org/a.git" ||
-		sp.Credential != (slipway.Credential{Username: "alice", Password: "p@ss"}) {
+		sp.Credential != (Credential{Username: "alice", Password: "p@ss"}) {
 		t.Errorf("split = %+v, %v", sp.Redacted, err)
 	}
-	sp, err = slipway.SplitURLCredential("https://***@example.org/a.git")
+	sp, err = SplitURLCredential("https://***@example.org/a.git")
 	if err != nil || sp.HasCredential || !sp.Stored {
 		t.Errorf("marker: %+v, %v", sp.Redacted, err)
 	}
-	sp, err = slipway.SplitURLCredential("https://example.org/a.git")
+	sp, err = SplitURLCredential("https://example.org/a.git")
 	if err != nil || sp.HasCredential || sp.Stored || sp.Redacted != "https://example.org/a.git" {
 		t.Errorf("no user info: %+v, %v", sp.Redacted, err)
 	}
 	for _, bad := range []string{"git://alice:pw-bad@example.org/a.git", "https://alice:pw-bad%0a@example.org/a.git", "https://:@example.org/a.git"} {
-		if _, err := slipway.SplitURLCredential(bad); err == nil || strings.Contains(err.Error(), "pw-bad") {
+		if _, err := SplitURLCredential(bad); err == nil || strings.Contains(err.Error(), "pw-bad") {
 			t.Errorf("SplitURLCredential(%q) = %v, want an error without the password", bad, err)
 		}
 	}
-	if got := slipway.StripUserInfo("https://***@example.org/a.git"); got != "https://example.org/a.git" {
+	if got := StripUserInfo("https://***@example.org/a.git"); got != "https://example.org/a.git" {
 		t.Errorf("StripUserInfo(marker) = %q", got)
 	}
-	if got := slipway.StripUserInfo("https://alice:pw@example.org/a.git"); got != "https://example.org/a.git" {
+	if got := StripUserInfo("https://alice:pw@example.org/a.git"); got != "https://example.org/a.git" {
 		t.Errorf("StripUserInfo(credential) = %q", got)
 	}
-	if got := slipway.StripUserInfo("/srv/a@b"); got != "/srv/a@b" {
+	if got := StripUserInfo("/srv/a@b"); got != "/srv/a@b" {
 		t.Errorf("StripUserInfo(path) = %q", got)
 	}
 }
@@ -63,16 +61,16 @@ func TestSplitURLCredential(t *testing.T) {
 func TestContextValues(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	if a := slipway.ActorFrom(ctx); a != slipway.ActorInternal || !a.Admin {
+	if a := ActorFrom(ctx); a != ActorInternal || !a.Admin {
 		t.Errorf("no actor = %+v, want the internal admin", a)
 	}
-	if a := slipway.ActorFrom(slipway.WithActor(ctx, slipway.Actor{Name: "tool-token:x"})); a.Admin || a.Name != "tool-token:x" {
+	if a := ActorFrom(WithActor(ctx, Actor{Name: "tool-token:x"})); a.Admin || a.Name != "tool-token:x" {
 		t.Errorf("actor = %+v", a)
 	}
-	if _, ok := slipway.SourceScopeFrom(ctx); ok {
+	if _, ok := SourceScopeFrom(ctx); ok {
 		t.Error("a scope in an empty context")
 	}
-	if sc, ok := slipway.SourceScopeFrom(slipway.WithSourceScope(ctx, slipway.SourceScope{Tool: "t"})); !ok || sc.Tool != "t" {
+	if sc, ok := SourceScopeFrom(WithSourceScope(ctx, SourceScope{Tool: "t"})); !ok || sc.Tool != "t" {
 		t.Errorf("scope = %+v, %v", sc, ok)
 	}
 }
