@@ -79,6 +79,8 @@ type remote struct {
 	// dial is the address to check with a plain TCP connect before git
 	// runs ("" when there is none to check).
 	dial string
+	// ssh is true for ssh remotes, whose connect timeout ssh enforces.
+	ssh bool
 	// cred is the credential git gets through its credential helper, when
 	// hasCred.
 	cred    slipway.Credential
@@ -108,6 +110,7 @@ func (c *Client) remoteFor(ctx context.Context, repository string) (*remote, err
 	if d := dialAddress(u); d != "" && !proxied(u.Scheme) {
 		r.dial = d
 	}
+	r.ssh = strings.Contains(strings.ToLower(u.Scheme), "ssh")
 	split, err := slipway.SplitURLCredential(repository)
 	if err != nil {
 		return nil, fmt.Errorf("repository %s: %w: %w", r.shown, ErrInvalidRepository, err)
@@ -278,7 +281,10 @@ func (c *Client) timeoutFromStderr(r *remote, stderr string) error {
 	switch {
 	case strings.Contains(msg, "operation too slow"):
 		return &TimeoutError{Host: hostOnly(r.host), Timeout: time.Duration(seconds(c.cfg.LowSpeedTime)) * time.Second, Kind: TimeoutLowSpeed, LowSpeedLimit: c.cfg.LowSpeedLimit}
-	case strings.Contains(msg, "connection timed out") || strings.Contains(msg, "connect timed out") || strings.Contains(msg, "operation timed out"):
+	case r.ssh && (strings.Contains(msg, "connection timed out") || strings.Contains(msg, "operation timed out")):
+		// ssh's ConnectTimeout (GIT_SSH_COMMAND). An http connect that timed
+		// out after the connect check passed is the kernel's, not ours: it
+		// stays a transient network failure.
 		return &TimeoutError{Host: hostOnly(r.host), Timeout: c.cfg.ConnectTimeout, Kind: TimeoutConnect}
 	}
 	return nil
