@@ -21,6 +21,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"slipway.dev/slipway/internal/cli"
+	"slipway.dev/slipway/internal/slipwaytest"
 )
 
 // TestMain makes the test binary double as the slipway binary: scripts run
@@ -81,6 +82,10 @@ func TestScript(t *testing.T) {
 			"serve":      cmdServe,
 			"stopserve":  cmdStopServe,
 			"waitjob":    cmdWaitJob,
+			"servegit":   cmdServeGit,
+			"blackhole":  cmdBlackhole,
+			"silent":     cmdSilent,
+			"nosecret":   cmdNoSecret,
 		},
 	})
 }
@@ -602,4 +607,116 @@ func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}
 	ts.Fatalf("%s does not contain %q after 60s", args[0], args[1])
+}
+
+// servegit DIR VAR USER PASS: serve the git repository DIR over git's
+// smart HTTP protocol (the real git http-backend) on 127.0.0.1:0, asking
+// for HTTP basic authentication as USER:PASS, as a forge serving a private
+// repository does, until the end of the script. Sets VAR to its URL without
+// credentials (http://127.0.0.1:<port>/<name>) and VAR_HOST to
+// 127.0.0.1:<port>.
+func cmdServeGit(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 4 {
+		ts.Fatalf("usage: servegit DIR VAR USER PASS")
+	}
+	dir := ts.MkAbs(args[0])
+	g, err := slipwaytest.NewGitHTTP(filepath.Dir(dir), ts.MkAbs(".githttp-home"), args[2], args[3])
+	ts.Check(err)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	ts.Check(err)
+	srv := &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	ts.Defer(func() { _ = srv.Close() })
+	ts.Setenv(args[1]+"_HOST", ln.Addr().String())
+	ts.Setenv(args[1], "http://"+ln.Addr().String()+"/"+filepath.Base(dir))
+}
+
+// blackhole VAR: set VAR to the address of a TCP port on 127.0.0.1 that
+// never completes a connection (slipwaytest.Blackhole), until the end of
+// the script.
+func cmdBlackhole(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: blackhole VAR")
+	}
+	addr, closeFn, err := slipwaytest.ListenBlackhole()
+	ts.Check(err)
+	ts.Defer(closeFn)
+	ts.Setenv(args[0], addr)
+}
+
+// silent VAR: set VAR to the address of a TCP listener on 127.0.0.1 that
+// accepts connections and never sends a byte, until the end of the script.
+func cmdSilent(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: silent VAR")
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	ts.Check(err)
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	ts.Defer(func() {
+		_ = ln.Close()
+		<-done
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	ts.Setenv(args[0], ln.Addr().String())
+}
+
+// nosecret TEXT PATH...: assert that no file under the PATHs (directories
+// are walked, every regular file read whole: databases, write-ahead logs,
+// logs, state files) contains TEXT; the names stdout and stderr are the
+// last command's output. Prints how many files and bytes it read.
+func cmdNoSecret(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: nosecret TEXT PATH...")
+	}
+	text := args[0]
+	files, bytes := 0, 0
+	var hits []string
+	check := func(name, content string) {
+		files++
+		bytes += len(content)
+		if strings.Contains(content, text) {
+			hits = append(hits, name)
+		}
+	}
+	for _, p := range args[1:] {
+		if p == "stdout" || p == "stderr" {
+			check(p, ts.ReadFile(p))
+			continue
+		}
+		err := filepath.WalkDir(ts.MkAbs(p), func(path string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.Type().IsRegular() {
+				return nil
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			check(path, string(b))
+			return nil
+		})
+		ts.Check(err)
+	}
+	fmt.Fprintf(ts.Stdout(), "nosecret: %d files, %d bytes\n", files, bytes)
+	if len(hits) > 0 {
+		ts.Fatalf("%q found in %d files:\n%s", text, len(hits), strings.Join(hits, "\n"))
+	}
 }

@@ -69,7 +69,7 @@ func newAdminCertIssueCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := os.MkdirAll(dir, 0o755); err != nil {
+			if err := os.MkdirAll(dir, 0o700); err != nil { // the server's data directory: 0700, as the server makes it
 				return fmt.Errorf("data directory: %w", err)
 			}
 			ca, err := auth.LoadOrCreateCA(dir)

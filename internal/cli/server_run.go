@@ -37,12 +37,13 @@ type serverFlags struct {
 	security          securityFlags
 	sandbox           sandboxFlags
 	limits            limitFlags
+	secrets           secretsFlags
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
 	cmd.Flags().StringVar(&f.listen, "listen", "", "API address (default $SLIPWAY_LISTEN or "+listen+")")
 	cmd.Flags().StringVar(&f.proxyListen, "proxy-listen", "", "address serving published components as http://<tool>.localhost:<port>/ (default $SLIPWAY_PROXY_LISTEN or "+proxy+")")
-	cmd.Flags().StringVar(&f.allowLocalRepos, "allow-local-repos", "", "allow file:// and local-path repositories: true or false (default $SLIPWAY_ALLOW_LOCAL_REPOS, else true when the API listens on loopback only)")
+	cmd.Flags().StringVar(&f.allowLocalRepos, "allow-local-repos", "", "allow file:// and local-path repositories, in the admin's configs anywhere and in a tool's inside --local-repo-dirs: true or false (default $SLIPWAY_ALLOW_LOCAL_REPOS, else true when the API listens on loopback only)")
 	cmd.Flags().StringVar(&f.allowPrivateURLs, "allow-private-source-urls", "", "let source_url configs be fetched from loopback, private and link-local addresses; =false to refuse (default $SLIPWAY_ALLOW_PRIVATE_SOURCE_URLS or false)")
 	cmd.Flags().Lookup("allow-private-source-urls").NoOptDefVal = "true"
 	cmd.Flags().StringVar(&f.deploymentTimeout, "deployment-timeout", "", "longest a deployment may take, queue time included, e.g. 30m (default $SLIPWAY_DEPLOYMENT_TIMEOUT or 1h)")
@@ -56,6 +57,7 @@ func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
 	f.security.register(cmd)
 	f.sandbox.register(cmd)
 	f.limits.register(cmd)
+	f.secrets.register(cmd)
 }
 
 // config turns the flags, the environment and defaults into a server config.
@@ -131,6 +133,9 @@ func (f *serverFlags) config(e *env, dataDir, listen, proxy string) (server.Conf
 		return cfg, err
 	}
 	if err := f.limits.apply(e, &cfg); err != nil {
+		return cfg, err
+	}
+	if err := f.secrets.apply(e, &cfg); err != nil {
 		return cfg, err
 	}
 	return cfg, f.security.apply(e, &cfg)

@@ -80,6 +80,7 @@ func (s *Service) StartDeployment(ctx context.Context, tool, id string) error {
 	}
 	pctx, cancel := context.WithDeadline(ctx, d.CreatedAt.Add(s.cfg.DeploymentTimeout))
 	defer cancel()
+	pctx = s.scopeOf(pctx, tool, d.ConfigVersion)
 	var in PlanInput
 	err = s.retry(pctx, func(note string) {
 		_ = s.setStatus(ctx, d, slipway.DeploymentRunning, "Resolving sources ("+note+")") // best effort: a progress note
@@ -115,7 +116,8 @@ func (s *Service) planInput(ctx context.Context, d slipway.Deployment, cfg slipw
 			refs[src.Repository] = append(refs[src.Repository], src.Ref)
 		}
 	}
-	rctx, cancel := context.WithTimeout(ctx, s.cfg.ResolveTimeout)
+	rctx, cancel := context.WithTimeoutCause(ctx, s.cfg.ResolveTimeout,
+		fmt.Errorf("resolving the refs took longer than %s (the resolve timeout): %w", s.cfg.ResolveTimeout, context.DeadlineExceeded))
 	defer cancel()
 	var (
 		mu   sync.Mutex
@@ -398,6 +400,9 @@ func (s *Service) executeBuild(ctx context.Context, d slipway.Deployment, cfg sl
 	}
 	bctx, cancel := context.WithTimeoutCause(ctx, s.cfg.BuildTimeout, errStepTimeout)
 	defer cancel()
+	// The builder's checkout finds the tool's credentials, and its local
+	// repository rights, in the scope.
+	bctx = s.scopeOf(bctx, d.Tool, d.ConfigVersion)
 	start := time.Now()
 	var art slipway.Artifact
 	err := s.retry(bctx, s.stepNote(ctx, st), func() error {

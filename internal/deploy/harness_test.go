@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 
+	"slipway.dev/slipway/internal/auth"
 	"slipway.dev/slipway/internal/build/localbuild"
 	"slipway.dev/slipway/internal/git"
 	"slipway.dev/slipway/internal/runner"
@@ -25,6 +27,8 @@ type harness struct {
 	db      *sqlite.DB
 	runner  *runner.Runner
 	builder *localbuild.Builder
+	// dir holds everything the harness keeps (database, mirrors, builds).
+	dir string
 }
 
 // NewHarness is a started harness for the external tests (package
@@ -51,9 +55,19 @@ func newHarness(t *testing.T, cfg Config, start bool) *harness {
 	if err := runner.Migrate(ctx, driver); err != nil {
 		t.Fatal(err)
 	}
-	src, err := git.New(git.Config{CacheDir: filepath.Join(dir, "git"), AllowLocal: true})
+	creds, err := auth.NewRepoCredentials(db, bytes.Repeat([]byte{1}, auth.KeySize))
 	if err != nil {
 		t.Fatal(err)
+	}
+	src, err := git.New(git.Config{
+		CacheDir: filepath.Join(dir, "git"), AllowLocal: true,
+		LocalDirs: cfg.LocalRepoDirs, Credentials: creds.Lookup,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Credentials == nil {
+		cfg.Credentials = creds
 	}
 	builder, err := localbuild.New(localbuild.Config{Dir: filepath.Join(dir, "builder")}, src)
 	if err != nil {
@@ -84,7 +98,7 @@ func newHarness(t *testing.T, cfg Config, start bool) *harness {
 			_ = r.Stop(sctx)
 		})
 	}
-	return &harness{svc: svc, db: db, runner: r, builder: builder}
+	return &harness{svc: svc, db: db, runner: r, builder: builder, dir: dir}
 }
 
 // waitFinal waits, through the deployment's events, until it is final and

@@ -55,14 +55,25 @@ type Config struct {
 	// time included (default 1h, as Toolforge): running steps are stopped
 	// and the deployment ends timed_out.
 	DeploymentTimeout time.Duration
-	// ResolveTimeout bounds resolving all refs of a deployment (default 2m).
+	// ResolveTimeout bounds resolving all refs of a deployment, above the
+	// git adapter's own limits (default 15m; git's connect, low-speed and
+	// overall timeouts say sooner, and more precisely, why a remote does
+	// not answer).
 	ResolveTimeout time.Duration
 	// KeepDeployments is how many deployments per tool are kept (default 25,
 	// as Toolforge).
 	KeepDeployments int
 	// AllowLocalRepos permits file:// and local-path repositories (the
-	// embedded default; off on shared servers).
+	// embedded default; off on shared servers): to the admin anywhere, to
+	// tools inside LocalRepoDirs only.
 	AllowLocalRepos bool
+	// LocalRepoDirs are the directories (resolved by
+	// localrepo.ResolveDirs) whose repositories a tool's own config may
+	// name; configs the admin creates may name any local repository.
+	LocalRepoDirs []string
+	// Credentials seals the credentials taken out of repository URLs and
+	// source_urls (see secrets.go). Nil: a URL with a credential is refused.
+	Credentials CredentialSealer
 	// AllowImages permits prebuilt `image:` components (Kubernetes targets).
 	AllowImages bool
 	// TransientFunc reports whether an error of git, a builder or a target
@@ -136,7 +147,7 @@ func NewService(st store.Store, src Resolver, b build.Builder, tg target.Driver,
 	if cfg.TransientFunc == nil {
 		cfg.TransientFunc = func(error) bool { return false }
 	}
-	cfg.ResolveTimeout = cmp.Or(cfg.ResolveTimeout, 2*time.Minute)
+	cfg.ResolveTimeout = cmp.Or(cfg.ResolveTimeout, 15*time.Minute)
 	cfg.KeepDeployments = cmp.Or(cfg.KeepDeployments, 25)
 	cfg.RecheckInterval = cmp.Or(cfg.RecheckInterval, time.Second)
 	cfg.Limits = cfg.Limits.WithDefaults()
@@ -181,31 +192,42 @@ var _ runner.Handler = (*Service)(nil)
 
 // ConfigPut stores a new version of a tool's config and returns it, with
 // warnings to show. When cfg has a source_url, the config fetched from there
-// is what is stored and returned. Returns EInvalid when the config uses what
-// this server does not allow, and EInvalid wrapping [slipway.ErrSourceURL]
-// when the source_url cannot be fetched or holds no valid config; then
-// nothing is stored.
+// is what is stored and returned. Credentials in its URLs are taken out and
+// stored sealed (see secrets.go); the config stored and returned has
+// https://***@host/… instead. The actor of ctx ([slipway.ActorFrom]) is
+// recorded as the version's creator. Returns EInvalid when the config uses
+// what this server does not allow, EForbidden when it names a local
+// repository that the actor may not, and EInvalid wrapping
+// [slipway.ErrSourceURL] when the source_url cannot be fetched or holds no
+// valid config; then nothing is stored.
 func (s *Service) ConfigPut(ctx context.Context, tool string, cfg slipway.ToolConfig) (slipway.ToolConfig, []string, error) {
 	if err := slipway.ValidateToolName(tool); err != nil {
 		return slipway.ToolConfig{}, nil, err
 	}
-	cfg, warnings, err := s.fetchSource(ctx, cfg)
+	actor := slipway.ActorFrom(ctx)
+	sp, warnings, err := s.prepare(ctx, tool, cfg)
 	if err != nil {
 		return slipway.ToolConfig{}, nil, err
 	}
+	cfg = sp.cfg
 	if err := s.checkAllowed(cfg); err != nil {
 		return slipway.ToolConfig{}, nil, err
 	}
 	if err := toolconfig.CheckLimits(cfg, s.cfg.Limits); err != nil {
 		return slipway.ToolConfig{}, nil, err // unwrapped: the caller locates its problems
 	}
+	if err := s.checkLocalRepos(cfg, actor); err != nil {
+		return slipway.ToolConfig{}, nil, err
+	}
 	now := s.now()
 	err = s.store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.ToolEnsure(ctx, tool, now); err != nil {
 			return err
 		}
-		_, err := tx.ConfigCreate(ctx, tool, cfg.Raw, now)
-		return err
+		if _, err := tx.ConfigCreateBy(ctx, tool, cfg.Raw, actor, now); err != nil {
+			return err
+		}
+		return s.putCredentialsTx(ctx, tx, tool, sp, true)
 	})
 	if err != nil {
 		return slipway.ToolConfig{}, nil, fmt.Errorf("store config of %s: %w", tool, err)
@@ -252,7 +274,10 @@ func (s *Service) ConfigDelete(ctx context.Context, tool string) (slipway.ToolCo
 	var sc store.StoredConfig
 	err := s.store.InTx(ctx, func(tx store.Tx) error {
 		var err error
-		sc, err = tx.ConfigDelete(ctx, tool, s.now())
+		if sc, err = tx.ConfigDelete(ctx, tool, s.now()); err != nil {
+			return err
+		}
+		_, err = tx.RepoCredentialPrune(ctx, tool, nil) // no config names them any more
 		return err
 	})
 	if err != nil {
@@ -292,7 +317,8 @@ func (s *Service) DeploymentCreate(ctx context.Context, tool string, opts slipwa
 	if s.enqueuer == nil {
 		return slipway.Deployment{}, errors.New("deploy: no enqueuer set")
 	}
-	remote, err := s.refreshSource(ctx, tool)
+	actor := slipway.ActorFrom(ctx)
+	remote, err := s.refreshSource(ctx, tool, actor)
 	if err != nil {
 		return slipway.Deployment{}, err
 	}
@@ -305,7 +331,7 @@ func (s *Service) DeploymentCreate(ctx context.Context, tool string, opts slipwa
 		Status: slipway.DeploymentPending, LongStatus: "Waiting to start",
 	}
 	err = s.tx(ctx, d.ID, func(tx store.Tx) error {
-		sc, err := s.configForDeployTx(ctx, tx, tool, remote, now)
+		sc, err := s.configForDeployTx(ctx, tx, tool, remote, actor, now)
 		if err != nil {
 			return err
 		}
@@ -375,14 +401,24 @@ func (s *Service) DeploymentPlan(ctx context.Context, tool string, opts slipway.
 	if err != nil {
 		return slipway.Deployment{}, err
 	}
-	cfg, version, err := s.planSource(ctx, cfg, sc.Version)
+	sp, version, err := s.planSource(ctx, tool, splitConfig{cfg: cfg}, sc.Version)
 	if err != nil {
 		return slipway.Deployment{}, err
 	}
-	if err := s.checkDeployable(version, cfg.Raw); err != nil {
+	if err := s.checkDeployable(version, sp.cfg.Raw); err != nil {
 		return slipway.Deployment{}, err
 	}
-	return s.plan(ctx, tool, version, cfg, opts)
+	// The stored version is planned as its creator's; a remote version that
+	// differs would be stored as the actor's.
+	actor := slipway.ActorFrom(ctx)
+	scope := slipway.SourceScope{Tool: tool, Admin: sc.CreatedByAdmin, Pending: sp.creds}
+	if version == 0 {
+		if err := s.checkLocalRepos(sp.cfg, actor); err != nil {
+			return slipway.Deployment{}, err
+		}
+		scope.Admin = actor.Admin
+	}
+	return s.plan(slipway.WithSourceScope(ctx, scope), tool, version, sp.cfg, opts)
 }
 
 // DeploymentPlanConfig is [Service.DeploymentPlan] for a config that is
@@ -392,17 +428,28 @@ func (s *Service) DeploymentPlanConfig(ctx context.Context, tool string, cfg sli
 	if err := slipway.ValidateToolName(tool); err != nil {
 		return slipway.Deployment{}, err
 	}
-	cfg, _, err := s.planSource(ctx, cfg, 0)
+	sp, err := s.splitCredentials(ctx, s.store, tool, cfg, nil)
 	if err != nil {
 		return slipway.Deployment{}, err
 	}
-	if err := s.checkAllowed(cfg); err != nil {
+	sp, _, err = s.planSource(ctx, tool, sp, 0)
+	if err != nil {
 		return slipway.Deployment{}, err
 	}
-	if err := toolconfig.CheckLimits(cfg, s.cfg.Limits); err != nil {
+	if err := s.checkAllowed(sp.cfg); err != nil {
+		return slipway.Deployment{}, err
+	}
+	if err := toolconfig.CheckLimits(sp.cfg, s.cfg.Limits); err != nil {
 		return slipway.Deployment{}, err // unwrapped: the caller locates its problems
 	}
-	return s.plan(ctx, tool, 0, cfg, opts)
+	actor := slipway.ActorFrom(ctx)
+	if err := s.checkLocalRepos(sp.cfg, actor); err != nil {
+		return slipway.Deployment{}, err
+	}
+	// Nothing is stored: the credentials that came with cfg are used from
+	// the scope.
+	ctx = slipway.WithSourceScope(ctx, slipway.SourceScope{Tool: tool, Admin: actor.Admin, Pending: sp.creds})
+	return s.plan(ctx, tool, 0, sp.cfg, opts)
 }
 
 func (s *Service) plan(ctx context.Context, tool string, version int, cfg slipway.ToolConfig, opts slipway.DeployOptions) (slipway.Deployment, error) {

@@ -34,40 +34,67 @@ type ConfigFetcher interface {
 //
 // Fetches happen outside any store transaction.
 
-// fetchSource returns the config that cfg's source_url points at, parsed
-// and checked, with the warnings to show; cfg itself when it has no
-// source_url. Errors are EInvalid [*slipway.Error] values wrapping
-// [slipway.ErrSourceURL].
-func (s *Service) fetchSource(ctx context.Context, cfg slipway.ToolConfig) (slipway.ToolConfig, []string, error) {
-	u := cfg.SourceURL
+// fetchSource returns the config that in's source_url points at, parsed,
+// checked and with its credentials split (the ones that came with in are
+// kept, so that the remote config may name them with ***), with the warnings
+// to show; in itself when it has no source_url. A source_url naming a
+// stored credential is fetched with it. Errors are EInvalid
+// [*slipway.Error] values wrapping [slipway.ErrSourceURL].
+func (s *Service) fetchSource(ctx context.Context, tool string, in splitConfig) (splitConfig, []string, error) {
+	u := in.cfg.SourceURL
 	if u == "" {
-		return cfg, nil, nil
+		return in, nil, nil
 	}
 	if s.cfg.ConfigFetcher == nil {
-		return cfg, nil, sourceError(u, errors.New("this server does not fetch remote configs"))
+		return in, nil, sourceError(u, errors.New("this server does not fetch remote configs"))
 	}
-	body, err := s.cfg.ConfigFetcher.Fetch(ctx, u)
+	fetchURL := u
+	if slipway.HasStoredCredential(u) {
+		c, ok, err := s.credentialFor(ctx, tool, u, in.creds)
+		if err != nil {
+			return in, nil, sourceError(u, err)
+		}
+		if !ok {
+			return in, nil, sourceError(u, fmt.Errorf("tool %s has no credential stored for it: give the URL with its credential", tool))
+		}
+		fetchURL = withUserInfo(u, c)
+	}
+	body, err := s.cfg.ConfigFetcher.Fetch(ctx, fetchURL)
 	if err != nil {
-		return cfg, nil, sourceError(u, err)
+		return in, nil, sourceError(u, err)
 	}
 	res, err := toolconfig.Parse(body)
 	if err != nil {
-		return cfg, nil, sourceError(u, fmt.Errorf("the config there is not valid: %w", err))
+		return in, nil, sourceError(u, fmt.Errorf("the config there is not valid: %w", err))
 	}
 	if err := s.checkAllowed(res.Config); err != nil {
-		return cfg, nil, sourceError(u, fmt.Errorf("the config there is not allowed: %w", err))
+		return in, nil, sourceError(u, fmt.Errorf("the config there is not allowed: %w", err))
+	}
+	out, err := s.splitCredentials(ctx, s.store, tool, res.Config, in.creds)
+	if err != nil {
+		return in, nil, sourceError(u, fmt.Errorf("the config there is not valid: %w", err))
 	}
 	if err := toolconfig.CheckLimits(res.Config, s.cfg.Limits); err != nil {
-		return cfg, nil, sourceError(u, fmt.Errorf("%w: %w", errOverLimits, toolconfig.Locate(err, body)))
+		return in, nil, sourceError(u, fmt.Errorf("%w: %w", errOverLimits, toolconfig.Locate(err, body)))
 	}
 	warnings := make([]string, 0, len(res.Warnings)+1)
 	for _, w := range res.Warnings {
 		warnings = append(warnings, w+" (in "+u+")")
 	}
-	if res.Config.SourceURL == "" {
+	if out.cfg.SourceURL == "" {
 		warnings = append(warnings, fmt.Sprintf("The config at %s has no source_url: it is stored as it is now, and later deployments will not fetch it again. Add source_url to it to keep it live.", u))
 	}
-	return res.Config, warnings, nil
+	return out, warnings, nil
+}
+
+// prepare takes the credentials out of a config that comes in, and fetches
+// the remote config its source_url points at (see fetchSource).
+func (s *Service) prepare(ctx context.Context, tool string, cfg slipway.ToolConfig) (splitConfig, []string, error) {
+	sp, err := s.splitCredentials(ctx, s.store, tool, cfg, nil)
+	if err != nil {
+		return sp, nil, err
+	}
+	return s.fetchSource(ctx, tool, sp)
 }
 
 // sourceError is the 400 answer to a failed fetch: Toolforge's text (with
@@ -99,13 +126,15 @@ type refreshed struct {
 	// base is the stored version the fetch started from; 0 when nothing
 	// was fetched.
 	base int
-	cfg  slipway.ToolConfig
+	sp   splitConfig
 }
 
 // refreshSource fetches the remote version of the tool's stored config
 // when it has a source_url. It stores nothing; a missing config is left
-// for the caller's transaction to report.
-func (s *Service) refreshSource(ctx context.Context, tool string) (refreshed, error) {
+// for the caller's transaction to report. A remote version that differs
+// from the stored one will be stored as actor's: it may name local
+// repositories only as actor may.
+func (s *Service) refreshSource(ctx context.Context, tool string, actor slipway.Actor) (refreshed, error) {
 	sc, err := s.store.ConfigGetLatest(ctx, tool)
 	if errors.Is(err, store.ErrNotFound) {
 		return refreshed{}, nil // the transaction reads it again and reports it
@@ -116,43 +145,56 @@ func (s *Service) refreshSource(ctx context.Context, tool string) (refreshed, er
 	if err != nil || stored.SourceURL == "" {
 		return refreshed{}, err
 	}
-	cfg, warnings, err := s.fetchSource(ctx, stored)
+	sp, warnings, err := s.fetchSource(ctx, tool, splitConfig{cfg: stored})
 	if err != nil {
 		return refreshed{}, err
+	}
+	if !bytes.Equal(sp.cfg.Raw, sc.Raw) {
+		if err := s.checkLocalRepos(sp.cfg, actor); err != nil {
+			return refreshed{}, err
+		}
 	}
 	for _, w := range warnings {
 		s.logger.InfoContext(ctx, "remote config warning", "tool", tool, "warning", w)
 	}
-	return refreshed{base: sc.Version, cfg: cfg}, nil
+	return refreshed{base: sc.Version, sp: sp}, nil
 }
 
 // configForDeployTx returns, in tx, the config version to deploy: the
-// stored one, or r's remote version, stored first when it differs. A
-// config stored meanwhile (its own fetch is newer than r) wins over r.
-func (s *Service) configForDeployTx(ctx context.Context, tx store.Tx, tool string, r refreshed, now time.Time) (store.StoredConfig, error) {
+// stored one, or r's remote version, stored first (as actor's, with its
+// credentials) when it differs. A config stored meanwhile (its own fetch is
+// newer than r) wins over r.
+func (s *Service) configForDeployTx(ctx context.Context, tx store.Tx, tool string, r refreshed, actor slipway.Actor, now time.Time) (store.StoredConfig, error) {
 	sc, err := tx.ConfigGetLatest(ctx, tool)
 	if err != nil {
 		return sc, notFound(err, "No configuration found for tool: %s", tool)
 	}
-	if r.base == 0 || sc.Version != r.base || bytes.Equal(sc.Raw, r.cfg.Raw) {
+	if r.base == 0 || sc.Version != r.base {
 		return sc, nil
 	}
-	v, err := tx.ConfigCreate(ctx, tool, r.cfg.Raw, now)
+	if bytes.Equal(sc.Raw, r.sp.cfg.Raw) {
+		// The same config: a credential the remote file changed is kept.
+		return sc, s.putCredentialsTx(ctx, tx, tool, r.sp, false)
+	}
+	v, err := tx.ConfigCreateBy(ctx, tool, r.sp.cfg.Raw, actor, now)
 	if err != nil {
 		return sc, fmt.Errorf("store the remote config: %w", err)
 	}
-	return store.StoredConfig{Tool: tool, Version: v, Raw: r.cfg.Raw}, nil
+	if err := s.putCredentialsTx(ctx, tx, tool, r.sp, true); err != nil {
+		return sc, err
+	}
+	return store.StoredConfig{Tool: tool, Version: v, Raw: r.sp.cfg.Raw, CreatedBy: actor.Name, CreatedByAdmin: actor.Admin}, nil
 }
 
-// planSource returns what a plan of cfg (stored as version, or 0) plans:
-// cfg's remote version when it has a source_url, and the version number,
+// planSource returns what a plan of in (stored as version, or 0) plans:
+// in's remote version when it has a source_url, and the version number,
 // 0 when the remote version is not what is stored.
-func (s *Service) planSource(ctx context.Context, cfg slipway.ToolConfig, version int) (slipway.ToolConfig, int, error) {
-	remote, _, err := s.fetchSource(ctx, cfg)
+func (s *Service) planSource(ctx context.Context, tool string, in splitConfig, version int) (splitConfig, int, error) {
+	remote, _, err := s.fetchSource(ctx, tool, in)
 	if err != nil {
-		return cfg, version, err
+		return in, version, err
 	}
-	if !bytes.Equal(remote.Raw, cfg.Raw) {
+	if !bytes.Equal(remote.cfg.Raw, in.cfg.Raw) {
 		version = 0
 	}
 	return remote, version, nil

@@ -23,7 +23,11 @@ import (
 // Submodules are not checked out. On failure dst is left empty (or absent,
 // if Checkout created it).
 func (c *Client) Checkout(ctx context.Context, repository, commit, dst string) (err error) {
-	if err := c.checkRepository(repository); err != nil {
+	if err := c.checkRepository(ctx, repository); err != nil {
+		return err
+	}
+	r, err := c.remoteFor(ctx, repository)
+	if err != nil {
 		return err
 	}
 	commit = strings.ToLower(commit)
@@ -40,7 +44,7 @@ func (c *Client) Checkout(ctx context.Context, repository, commit, dst string) (
 		}
 	}()
 
-	dir, err := c.ensureCommit(ctx, repository, commit)
+	dir, err := c.ensureCommit(ctx, r, commit)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/url"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"slipway.dev/slipway/internal/slipway"
 )
 
 // runOpts are the options of one git command.
@@ -19,7 +22,7 @@ type runOpts struct {
 	stdin   string    // standard input
 	stdout  io.Writer // where stdout goes; nil to return it
 	network bool      // the command talks to a remote: classify its failures
-	repo    string    // the repository, redacted from stderr
+	remote  *remote   // the remote of a network command: its credential and limits
 }
 
 // maxStderr is how much of git's stderr an error keeps (the end of it).
@@ -34,10 +37,13 @@ func (c *Client) run(ctx context.Context, o runOpts, args ...string) ([]byte, er
 	} else {
 		full = append(full, "-c", "protocol.file.allow=never")
 	}
+	if o.remote != nil {
+		full = append(full, c.networkArgs()...)
+	}
 	full = append(full, args...)
 	cmd := exec.CommandContext(ctx, "git", full...)
 	cmd.Dir = o.dir
-	cmd.Env = c.environ()
+	cmd.Env = append(c.environ(), credentialEnv(o.remote)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 2 * time.Second
@@ -58,16 +64,20 @@ func (c *Client) run(ctx context.Context, o runOpts, args ...string) ([]byte, er
 	if len(msg) > maxStderr {
 		msg = "…" + msg[len(msg)-maxStderr:]
 	}
-	if o.repo != "" {
-		msg = redactIn(msg, o.repo)
+	if o.remote != nil {
+		msg = o.remote.redactIn(msg)
 	}
 	ge := &gitError{err: err, stderr: msg}
 	var exitErr *exec.ExitError
 	switch {
 	case ctx.Err() != nil:
-		// Killed because the caller gave up or the operation timed out.
-		ge.err = ctx.Err()
-		ge.transient = true
+		// Killed because the caller gave up or the operation timed out:
+		// a timeout of ours says which one, and is not retried.
+		ge.err = contextError(ctx)
+		_, timedOut := errors.AsType[*TimeoutError](ge.err)
+		ge.transient = !timedOut
+	case o.remote != nil && c.timeoutFromStderr(o.remote, msg) != nil:
+		ge.err = c.timeoutFromStderr(o.remote, msg)
 	case errors.As(err, &exitErr) && exitErr.ExitCode() == -1:
 		ge.transient = true // killed by a signal
 	case o.network:
@@ -92,7 +102,8 @@ func (c *Client) environ() []string {
 		"XDG_CONFIG_HOME="+c.home,
 		"GIT_CONFIG_NOSYSTEM=1",
 		"GIT_TERMINAL_PROMPT=0",
-		"GIT_SSH_COMMAND=ssh -o BatchMode=yes",
+		fmt.Sprintf("GIT_SSH_COMMAND=ssh -o BatchMode=yes -o ConnectTimeout=%d -o ServerAliveInterval=%d -o ServerAliveCountMax=1",
+			seconds(c.cfg.ConnectTimeout), seconds(c.cfg.LowSpeedTime)),
 		"LC_ALL=C", // stderr is classified by its English text
 	)
 }
@@ -106,8 +117,8 @@ type gitError struct {
 }
 
 func (e *gitError) Error() string {
-	if e.stderr == "" {
-		return e.err.Error()
+	if _, ok := e.err.(*TimeoutError); ok || e.stderr == "" { //nolint:errorlint // the error of a timeout is set here, never wrapped
+		return e.err.Error() // a timeout says it all; git's text is the limit again
 	}
 	return e.err.Error() + ": " + e.stderr
 }
@@ -160,10 +171,13 @@ func IsTransient(err error) bool {
 	if err == nil {
 		return false
 	}
-	for _, p := range []error{ErrRefNotFound, ErrAmbiguousRef, ErrLocalNotAllowed, ErrInvalidRepository} {
+	for _, p := range []error{ErrRefNotFound, ErrAmbiguousRef, ErrLocalNotAllowed, ErrInvalidRepository, ErrNoCredential} {
 		if errors.Is(err, p) {
 			return false
 		}
+	}
+	if _, ok := errors.AsType[*TimeoutError](err); ok {
+		return false
 	}
 	if ge, ok := errors.AsType[*gitError](err); ok {
 		return ge.transient
@@ -171,18 +185,23 @@ func IsTransient(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded)
 }
 
-// redact returns repository with credentials hidden: the whole user info of
-// an http(s) URL (a token may be the user name), the password of others.
-func redact(repository string) string {
-	u, err := url.Parse(repository)
-	if err != nil || u.User == nil || u.Scheme == "" {
-		return repository
+// redact returns repository with its user info (user, password or token)
+// replaced by ***, as everywhere in Slipway.
+func redact(repository string) string { return slipway.RedactURL(repository) }
+
+// redactIn hides r's credential wherever it appears in s (git is never
+// given it, but a remote may echo what it got).
+func (r *remote) redactIn(s string) string {
+	s = redactIn(s, r.shown)
+	if r.hasCred {
+		if p := r.cred.Password; p != "" {
+			s = strings.ReplaceAll(s, p, "***")
+		}
+		if name := r.cred.Username; len(name) >= 8 {
+			s = strings.ReplaceAll(s, name, "***")
+		}
 	}
-	if u.Scheme == "http" || u.Scheme == "https" {
-		u.User = url.User("xxxxx")
-		return u.String()
-	}
-	return u.Redacted()
+	return s
 }
 
 // redactIn hides repository's credentials wherever they appear in s.
@@ -193,12 +212,10 @@ func redactIn(s, repository string) string {
 	}
 	s = strings.ReplaceAll(s, repository, redact(repository))
 	if p, ok := u.User.Password(); ok && p != "" {
-		s = strings.ReplaceAll(s, p, "xxxxx")
+		s = strings.ReplaceAll(s, p, "***")
 	}
-	if u.Scheme == "http" || u.Scheme == "https" {
-		if name := u.User.Username(); len(name) >= 8 {
-			s = strings.ReplaceAll(s, name, "xxxxx")
-		}
+	if name := u.User.Username(); len(name) >= 8 && name != slipway.CredentialMarker {
+		s = strings.ReplaceAll(s, name, "***")
 	}
 	return s
 }

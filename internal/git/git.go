@@ -19,9 +19,24 @@
 // its URL. A mirror is guarded by a mutex inside the process and by a flock
 // on a lock file next to it, so two server processes never fetch into one
 // mirror at once. A mirror holds the repository's branches and tags, so only
-// commits reachable from them can be found by SHA. Credentials in URLs are
-// never written to the mirror's config (the URL is passed on each fetch) and
-// are redacted from errors.
+// commits reachable from them can be found by SHA. The URL is passed on each
+// fetch, never written to the mirror's config.
+//
+// # Credentials
+//
+// A repository URL with a credential is https://***@host/path: the
+// credential is the tool's, stored apart ([Config.Credentials] finds it by
+// the tool of the context's [slipway.SourceScope] and that URL), or, for a
+// config that is planned without being stored, in the scope itself. A URL
+// that still carries user:pass works the same way. Git is given the URL
+// without user info and reads the credential from a credential helper
+// scoped to the URL's scheme, host and port, which prints what git's
+// environment holds: the credential is never in git's arguments, in a file,
+// or in git's output. What a credential fetches goes into a mirror of the
+// tool's own, so another tool naming the same repository without that
+// credential (or with its own) never resolves or checks out a commit that
+// only the first tool's credential could read: every resolve and checkout of
+// a private repository goes through the tool's own credential.
 //
 // # Isolation
 //
@@ -29,8 +44,21 @@
 // is a directory under CacheDir), without hooks, and with the git
 // environment variables of this process removed. Local repositories
 // (file:// URLs and absolute paths) are refused unless [Config.AllowLocal]
-// is set. Every git command runs in its own process group, killed when its
-// context is done; network operations also have [Config.Timeout].
+// is set; when the context's [slipway.SourceScope] is not the admin's, they
+// must also lie inside [Config.LocalDirs] (see internal/localrepo). Every
+// git command runs in its own process group, killed when its context is
+// done.
+//
+// # Timeouts
+//
+// Every network operation (ls-remote, fetch) has three limits, each
+// reported as a [*TimeoutError] naming the host and the limit: a connect
+// timeout ([Config.ConnectTimeout], checked with a TCP connect to the
+// remote just before git runs: git has no connect timeout of its own for
+// http), a low-speed limit for http(s) transfers ([Config.LowSpeedLimit]
+// bytes a second for [Config.LowSpeedTime]: a remote that accepts and
+// then says nothing), and an overall timeout ([Config.Timeout]). ssh gets
+// ConnectTimeout and keepalives through GIT_SSH_COMMAND.
 package git
 
 import (
@@ -50,10 +78,11 @@ import (
 	"time"
 
 	"slipway.dev/slipway/internal/flock"
+	"slipway.dev/slipway/internal/slipway"
 )
 
-// DefaultTimeout is the default limit of one git network operation.
-const DefaultTimeout = 2 * time.Minute
+// DefaultTimeout is the default overall limit of one git network operation.
+const DefaultTimeout = 10 * time.Minute
 
 // Errors returned (wrapped) by [Client] methods. All of them are permanent:
 // [IsTransient] reports false for them.
@@ -80,9 +109,26 @@ type Config struct {
 	// AllowLocal permits file:// URLs and absolute local paths as
 	// repositories (on in the embedded default, off on shared servers).
 	AllowLocal bool
-	// Timeout limits each git network operation (ls-remote, fetch).
-	// Zero means DefaultTimeout.
+	// LocalDirs are the directories (resolved by localrepo.ResolveDirs) a
+	// tool's config may name local repositories in; an operation whose
+	// source scope is the admin's may read any local repository.
+	LocalDirs []string
+	// Credentials returns the stored credential of a tool's repository
+	// URL (the redacted one, https://***@host/…), or an ENotFound
+	// [slipway.Error] when there is none. Nil: URLs naming a stored
+	// credential cannot be used.
+	Credentials func(ctx context.Context, tool, repository string) (slipway.Credential, error)
+	// Timeout limits each git network operation (ls-remote, fetch) as a
+	// whole. Zero means DefaultTimeout.
 	Timeout time.Duration
+	// ConnectTimeout limits connecting to a remote; zero means
+	// DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+	// LowSpeedLimit (bytes a second) and LowSpeedTime: an http(s)
+	// transfer slower than the limit for that long is aborted. Zero means
+	// DefaultLowSpeedLimit and DefaultLowSpeedTime.
+	LowSpeedLimit int
+	LowSpeedTime  time.Duration
 }
 
 // Client runs git for Slipway. It is safe for concurrent use.
@@ -106,6 +152,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	cfg.CacheDir = dir
 	cfg.Timeout = cmp.Or(cfg.Timeout, DefaultTimeout)
+	cfg.ConnectTimeout = cmp.Or(cfg.ConnectTimeout, DefaultConnectTimeout)
+	cfg.LowSpeedLimit = cmp.Or(cfg.LowSpeedLimit, DefaultLowSpeedLimit)
+	cfg.LowSpeedTime = cmp.Or(cfg.LowSpeedTime, DefaultLowSpeedTime)
 	c := &Client{cfg: cfg, home: filepath.Join(dir, "home"), locks: map[string]chan struct{}{}}
 	for _, d := range []string{c.home, filepath.Join(dir, "mirrors")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -124,8 +173,9 @@ var (
 	refHintMsg = "a ref is a branch, a tag, a full ref name like refs/heads/main, or a commit SHA of at least 4 hex digits"
 )
 
-// checkRepository returns an error when repository may not be used.
-func (c *Client) checkRepository(repository string) error {
+// checkRepository returns an error when repository may not be used (for
+// the source scope of ctx).
+func (c *Client) checkRepository(ctx context.Context, repository string) error {
 	local := false
 	switch {
 	case repository == "", strings.HasPrefix(repository, "-"), strings.ContainsAny(repository, "\x00\n\r"):
@@ -150,6 +200,11 @@ func (c *Client) checkRepository(repository string) error {
 	if local && !c.cfg.AllowLocal {
 		return fmt.Errorf("repository %s: %w", repository, ErrLocalNotAllowed)
 	}
+	if local {
+		if err := c.checkLocal(ctx, repository); err != nil {
+			return fmt.Errorf("repository %s: %w", repository, err)
+		}
+	}
 	return nil
 }
 
@@ -173,10 +228,14 @@ func (c *Client) Resolve(ctx context.Context, repository, ref string) (string, e
 // does, with a single ls-remote and at most one fetch. The map holds the refs
 // that resolved; err joins the failures of the others (each names its ref).
 func (c *Client) ResolveAll(ctx context.Context, repository string, refs []string) (map[string]string, error) {
-	if err := c.checkRepository(repository); err != nil {
+	if err := c.checkRepository(ctx, repository); err != nil {
 		return nil, err
 	}
-	advertised, err := c.lsRemote(ctx, repository)
+	r, err := c.remoteFor(ctx, repository)
+	if err != nil {
+		return nil, err
+	}
+	advertised, err := c.lsRemote(ctx, r)
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +266,7 @@ func (c *Client) ResolveAll(ctx context.Context, repository string, refs []strin
 		shas = append(shas, ref)
 	}
 	if len(shas) > 0 {
-		found, err := c.resolveSHAs(ctx, repository, shas)
+		found, err := c.resolveSHAs(ctx, r, shas)
 		if err != nil {
 			return nil, err
 		}
@@ -247,12 +306,18 @@ func lookupName(advertised map[string]string, ref string) (string, bool) {
 
 // lsRemote returns the repository's advertised refs, name → object SHA
 // (peeled tags as "name^{}").
-func (c *Client) lsRemote(ctx context.Context, repository string) (map[string]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+func (c *Client) lsRemote(ctx context.Context, r *remote) (map[string]string, error) {
+	ctx, cancel := c.networkContext(ctx, r)
 	defer cancel()
-	out, err := c.run(ctx, runOpts{network: true, repo: repository}, "ls-remote", "--", repository)
-	if err != nil {
-		return nil, fmt.Errorf("ls-remote %s: %w", redact(repository), err)
+	var out []byte
+	err := c.checkConnect(ctx, r)
+	if err == nil {
+		out, err = c.run(ctx, runOpts{network: true, remote: r}, "ls-remote", "--", r.url)
+	}
+	if _, timedOut := errors.AsType[*TimeoutError](err); timedOut {
+		return nil, err // it names the host; the caller names the repository
+	} else if err != nil {
+		return nil, fmt.Errorf("ls-remote %s: %w", r.shown, err)
 	}
 	refs := map[string]string{}
 	for line := range strings.SplitSeq(string(out), "\n") {
@@ -271,9 +336,9 @@ type shaResult struct {
 
 // resolveSHAs looks up SHA-looking refs in the mirror. Full SHAs already in
 // the mirror need no fetch; otherwise the mirror is fetched first.
-func (c *Client) resolveSHAs(ctx context.Context, repository string, refs []string) (map[string]shaResult, error) {
+func (c *Client) resolveSHAs(ctx context.Context, r *remote, refs []string) (map[string]shaResult, error) {
 	out := map[string]shaResult{}
-	err := c.withMirror(ctx, repository, func(dir string, fresh bool) error {
+	err := c.withMirror(ctx, r, func(dir string, fresh bool) error {
 		needFetch := fresh
 		for _, ref := range refs {
 			lower := strings.ToLower(ref)
@@ -282,14 +347,14 @@ func (c *Client) resolveSHAs(ctx context.Context, repository string, refs []stri
 			}
 		}
 		if needFetch {
-			if err := c.fetch(ctx, dir, repository); err != nil {
+			if err := c.fetch(ctx, dir, r); err != nil {
 				return err
 			}
 		}
 		for _, ref := range refs {
 			candidates, err := c.commitsWithPrefix(ctx, dir, strings.ToLower(ref))
 			if err != nil {
-				return fmt.Errorf("resolve %q in %s: %w", ref, redact(repository), err)
+				return fmt.Errorf("resolve %q in %s: %w", ref, r.shown, err)
 			}
 			r := shaResult{candidates: candidates}
 			if len(candidates) == 1 {
@@ -351,10 +416,10 @@ func mirrorName(repository string) string {
 	return hex.EncodeToString(sum[:])[:24]
 }
 
-// withMirror runs fn with repository's mirror locked against other
-// goroutines and processes. fresh is true when the mirror was just created.
-func (c *Client) withMirror(ctx context.Context, repository string, fn func(dir string, fresh bool) error) error {
-	name := mirrorName(repository)
+// withMirror runs fn with r's mirror locked against other goroutines and
+// processes. fresh is true when the mirror was just created.
+func (c *Client) withMirror(ctx context.Context, r *remote, fn func(dir string, fresh bool) error) error {
+	name := r.mirror
 	c.mu.Lock()
 	sem, ok := c.locks[name]
 	if !ok {
@@ -365,14 +430,14 @@ func (c *Client) withMirror(ctx context.Context, repository string, fn func(dir 
 	select {
 	case sem <- struct{}{}:
 	case <-ctx.Done():
-		return fmt.Errorf("lock mirror of %s: %w", redact(repository), ctx.Err())
+		return fmt.Errorf("lock mirror of %s: %w", r.shown, ctx.Err())
 	}
 	defer func() { <-sem }()
 
 	base := filepath.Join(c.cfg.CacheDir, "mirrors", name)
 	unlock, err := flock.Lock(ctx, base+".lock")
 	if err != nil {
-		return fmt.Errorf("lock mirror of %s: %w", redact(repository), err)
+		return fmt.Errorf("lock mirror of %s: %w", r.shown, err)
 	}
 	defer unlock()
 
@@ -381,39 +446,52 @@ func (c *Client) withMirror(ctx context.Context, repository string, fn func(dir 
 	if _, err := os.Stat(filepath.Join(dir, "objects")); err != nil {
 		// A crash may have left a half-made directory: init is idempotent.
 		if _, err := c.run(ctx, runOpts{}, "init", "-q", "--bare", "--template=", dir); err != nil {
-			return fmt.Errorf("create mirror of %s: %w", redact(repository), err)
+			return fmt.Errorf("create mirror of %s: %w", r.shown, err)
 		}
 		fresh = true
 	}
 	return fn(dir, fresh)
 }
 
-// fetch updates the branches and tags of the mirror in dir from repository
-// (other refs, such as a forge's refs/pull/*, are left out: they can be
-// many). The caller holds the mirror's lock.
-func (c *Client) fetch(ctx context.Context, dir, repository string) error {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+// fetch updates the branches and tags of the mirror in dir from r (other
+// refs, such as a forge's refs/pull/*, are left out: they can be many). The
+// caller holds the mirror's lock.
+func (c *Client) fetch(ctx context.Context, dir string, r *remote) error {
+	ctx, cancel := c.networkContext(ctx, r)
 	defer cancel()
-	_, err := c.run(ctx, runOpts{dir: dir, network: true, repo: repository},
-		"fetch", "--quiet", "--prune", "--no-tags", "--no-write-fetch-head", "--", repository, "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
+	if err := c.checkConnect(ctx, r); err != nil {
+		return fmt.Errorf("fetch %s: %w", r.shown, err)
+	}
+	_, err := c.run(ctx, runOpts{dir: dir, network: true, remote: r},
+		"fetch", "--quiet", "--prune", "--no-tags", "--no-write-fetch-head", "--", r.url, "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
 	if err != nil {
-		return fmt.Errorf("fetch %s: %w", redact(repository), err)
+		return fmt.Errorf("fetch %s: %w", r.shown, err)
 	}
 	return nil
 }
 
-// ensureCommit makes sure the mirror has commit, fetching if it does not.
-func (c *Client) ensureCommit(ctx context.Context, repository, commit string) (dir string, err error) {
-	err = c.withMirror(ctx, repository, func(d string, fresh bool) error {
+// networkContext bounds one network operation with the overall timeout,
+// whose end is a [*TimeoutError] naming the host.
+func (c *Client) networkContext(ctx context.Context, r *remote) (context.Context, context.CancelFunc) {
+	host := hostOnly(r.host)
+	if host == "" {
+		host = r.shown
+	}
+	return context.WithTimeoutCause(ctx, c.cfg.Timeout, &TimeoutError{Host: host, Timeout: c.cfg.Timeout, Kind: TimeoutOverall})
+}
+
+// ensureCommit makes sure r's mirror has commit, fetching if it does not.
+func (c *Client) ensureCommit(ctx context.Context, r *remote, commit string) (dir string, err error) {
+	err = c.withMirror(ctx, r, func(d string, fresh bool) error {
 		dir = d
 		if !fresh && c.hasCommit(ctx, d, commit) {
 			return nil
 		}
-		if err := c.fetch(ctx, d, repository); err != nil {
+		if err := c.fetch(ctx, d, r); err != nil {
 			return err
 		}
 		if !c.hasCommit(ctx, d, commit) {
-			return fmt.Errorf("commit %s in %s: %w: no branch or tag of the repository contains it", commit, redact(repository), ErrRefNotFound)
+			return fmt.Errorf("commit %s in %s: %w: no branch or tag of the repository contains it", commit, r.shown, ErrRefNotFound)
 		}
 		return nil
 	})

@@ -482,8 +482,12 @@ func TestClient_Timeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.Resolve(t.Context(), url, "main")
-	if !errors.Is(err, context.DeadlineExceeded) || !git.IsTransient(err) {
-		t.Errorf("Resolve error = %v, want transient DeadlineExceeded", err)
+	te, ok := errors.AsType[*git.TimeoutError](err)
+	if !ok || te.Kind != git.TimeoutOverall || te.Timeout != 300*time.Millisecond || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Resolve error = %v, want an overall TimeoutError (a DeadlineExceeded)", err)
+	}
+	if git.IsTransient(err) {
+		t.Errorf("IsTransient(%v) = true: a timeout is not retried", err)
 	}
 }
 

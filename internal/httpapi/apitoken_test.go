@@ -215,16 +215,21 @@ func TestHandler_APITokenMatrix(t *testing.T) {
 			continue
 		case !strings.Contains(rt.path, "{tool}"):
 			adminRoutes++
-			if rt.access != adminOnly {
-				t.Errorf("%s %s: a route without {tool} must be admin-only", rt.method, rt.path)
+			wantMsg := msgAdminOnly
+			switch rt.access {
+			case adminOnly:
+			case adminOrMetricsToken:
+				wantMsg = msgMetrics
+			default:
+				t.Errorf("%s %s: a route without {tool} must be admin-only (or the metrics route)", rt.method, rt.path)
 			}
 			for _, p := range routePaths(rt, "") {
 				before := b.svc.calls.Load()
 				// (d) a tool token on an admin route: 403.
 				w := b.send(t, rt.method, p, tokA, `{"tool":"tool-a"}`)
 				cells++
-				if w.Code != http.StatusForbidden || errorMessage(t, w) != msgAdminOnly {
-					t.Errorf("(d) %s %s with a tool token: %d %s, want 403 %q", rt.method, p, w.Code, w.Body, msgAdminOnly)
+				if w.Code != http.StatusForbidden || errorMessage(t, w) != wantMsg {
+					t.Errorf("(d) %s %s with a tool token: %d %s, want 403 %q", rt.method, p, w.Code, w.Body, wantMsg)
 				}
 				// (c) a revoked token: 401.
 				w = b.send(t, rt.method, p, revoked, `{"tool":"tool-a"}`)
@@ -276,8 +281,8 @@ func TestHandler_APITokenMatrix(t *testing.T) {
 			}
 		}
 	}
-	if toolRoutes < 15 || adminRoutes != 3 {
-		t.Errorf("route table: %d tool routes, %d admin routes; want at least 15 and 3", toolRoutes, adminRoutes)
+	if toolRoutes < 15 || adminRoutes != 4 {
+		t.Errorf("route table: %d tool routes, %d admin routes (the metrics route among them); want at least 15 and 4", toolRoutes, adminRoutes)
 	}
 	t.Logf("matrix: %d tool routes and %d admin routes, %d cells", toolRoutes, adminRoutes, cells)
 	if b.svc.configs["tool-b"].Raw != nil || len(b.svc.deployments["tool-b"]) != 0 {

@@ -18,6 +18,10 @@ import (
 	"slipway.dev/slipway/internal/store/sqlite"
 )
 
+// matrixMetricsToken is the matrix server's metrics token: good for
+// /metrics, no credential anywhere else.
+const matrixMetricsToken = "metrics-token-of-the-matrix"
+
 // authMatrix is a real TLS server over the API with real credentials of
 // two tools: tool-a (the one every request targets) and tool-b (the
 // foreigner).
@@ -55,6 +59,7 @@ func setupAuthMatrix(t *testing.T, trusted []netip.Prefix) *authMatrix {
 		TrustedProxies: trusted,
 		ToolRate:       -1,
 		PollRate:       -1,
+		MetricsToken:   matrixMetricsToken,
 	})
 	ca, err := auth.LoadOrCreateCA(dir)
 	if err != nil {
@@ -201,6 +206,9 @@ func TestHandler_AuthMatrix(t *testing.T) {
 		{name: "forged x-toolforge-tool header", req: func(p string) matrixRequest {
 			return matrixRequest{path: p, header: map[string]string{"X-Toolforge-Tool": "tool-a"}}
 		}, want: 401, wantAdmin: 401},
+		{name: "the metrics token", req: func(p string) matrixRequest {
+			return matrixRequest{path: p, header: map[string]string{"Authorization": "Bearer " + matrixMetricsToken}}
+		}, want: 401, wantAdmin: 401},
 	}
 
 	cells, routes := 0, 0
@@ -212,8 +220,11 @@ func TestHandler_AuthMatrix(t *testing.T) {
 		for _, p := range routePaths(rt, "tool-a") {
 			for _, c := range creds {
 				want := c.want
-				if rt.access == adminOnly {
+				if rt.access == adminOnly || rt.access == adminOrMetricsToken {
 					want = c.wantAdmin
+				}
+				if rt.access == adminOrMetricsToken && c.name == "the metrics token" {
+					continue // its one route: TestHandler_IdentityThatWorks
 				}
 				status, body, err := m.do(t, rt.method, c.req(p))
 				cells++
@@ -230,7 +241,7 @@ func TestHandler_AuthMatrix(t *testing.T) {
 				case !strings.HasPrefix(body, `{"messages":`) || strings.Contains(body, `"data"`):
 					t.Errorf("%s %s with %s: not an error envelope: %s", rt.method, p, c.name, body)
 				}
-				for _, secret := range []string{m.tokB, m.revokedA, m.deployA, m.deployB} {
+				for _, secret := range []string{m.tokB, m.revokedA, m.deployA, m.deployB, matrixMetricsToken} {
 					if strings.Contains(body, secret) {
 						t.Errorf("%s %s with %s: the response echoes a secret: %s", rt.method, p, c.name, body)
 					}
@@ -320,6 +331,9 @@ func TestHandler_IdentityThatWorks(t *testing.T) {
 		{"trusted proxy header, other tool", "GET", matrixRequest{path: "/components/v1/tool/tool-a/deployment", header: map[string]string{"X-Toolforge-Tool": "tool-b"}}, 403},
 		{"trusted proxy header, not a tool name", "GET", matrixRequest{path: "/components/v1/tool/tool-a/deployment", header: map[string]string{"X-Toolforge-Tool": "../x"}}, 401},
 		{"valid deploy token", "POST", matrixRequest{path: "/components/v1/tool/tool-b/deployment?token=" + m.deployB}, 404}, // no config: past auth
+		{"metrics token on /metrics", "GET", matrixRequest{path: "/metrics", header: map[string]string{"Authorization": "Bearer " + matrixMetricsToken}}, 200},
+		{"own certificate on /metrics", "GET", matrixRequest{client: m.certA, path: "/metrics"}, 403},
+		{"admin token on /metrics", "GET", matrixRequest{path: "/metrics", header: map[string]string{"Authorization": "Bearer " + testToken}}, 200},
 	}
 	for _, c := range cases {
 		status, body, err := m.do(t, c.method, c.req)

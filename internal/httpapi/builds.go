@@ -187,7 +187,7 @@ func toBuild(b slipway.Build) oapi.Build {
 		Status:    buildStatus(b.Status),
 		Message:   buildMessage(b),
 		Parameters: oapi.BuildParameters{
-			SourceUrl: b.Repository, Ref: b.Ref, ImageName: b.Component, Envvars: map[string]string{},
+			SourceUrl: slipway.RedactURL(b.Repository), Ref: b.Ref, ImageName: b.Component, Envvars: map[string]string{},
 		},
 		ResolvedRef: b.Commit,
 		Commit:      b.Commit,

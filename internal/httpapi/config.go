@@ -139,5 +139,5 @@ func rawConfig(cfg slipway.ToolConfig) json.RawMessage {
 	if len(cfg.Raw) == 0 {
 		return json.RawMessage(`{}`)
 	}
-	return cfg.Raw
+	return redactConfigJSON(cfg.Raw)
 }

@@ -290,7 +290,7 @@ func toDeployment(d slipway.Deployment) oapi.Deployment {
 		Description:  d.Description,
 		Builds:       make(map[string]oapi.DeploymentBuild, len(d.Builds)),
 		Runs:         make(map[string]oapi.DeploymentRun, len(d.Runs)),
-		ToolConfig:   d.ToolConfig,
+		ToolConfig:   redactConfigJSON(d.ToolConfig),
 		Status:       oapi.DeploymentStatus(d.Status),
 		LongStatus:   d.LongStatus,
 		ForceBuild:   d.ForceBuild,

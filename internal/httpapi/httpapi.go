@@ -159,9 +159,12 @@ type Config struct {
 	// NowFunc is the clock of the rate limits. Default time.Now.
 	NowFunc func() time.Time
 	// Metrics records every request (by route pattern, method and status)
-	// and serves GET /metrics. Default nil: nothing is recorded and
-	// /metrics is empty.
+	// and serves GET /metrics, to the admin token and MetricsToken. Default
+	// nil: nothing is recorded and /metrics is empty.
 	Metrics *metrics.Metrics
+	// MetricsToken is a bearer token that may read /metrics and nothing
+	// else, for Prometheus scrapers. Empty: only the admin token may.
+	MetricsToken string
 }
 
 // NewHandler returns the HTTP handler of the whole API, backed by svc.

@@ -41,12 +41,19 @@ const msgDeployAuthRequired = "Authentication required: send the tool's deploy t
 // msgAdminOnly is the 403 message of an admin route for a tool identity.
 const msgAdminOnly = "Admin routes need the admin token."
 
+// msgMetrics is the 401 and 403 message of /metrics for anything but the
+// admin token and the metrics token.
+const msgMetrics = "Metrics need the admin token or the metrics token (the server's --metrics-token-file or SLIPWAY_METRICS_TOKEN): send 'Authorization: Bearer <token>'"
+
 // identity is who a request acts as.
 type identity struct {
 	// admin is true for the admin token.
 	admin bool
 	// tool is the tool a non-admin identity acts for.
 	tool string
+	// metrics is true for the metrics token, which may read /metrics and
+	// nothing else.
+	metrics bool
 	// credential names the credential, never by its secret: "admin",
 	// "tool-token:<id>", "cert:<serial>", "proxy:<address>" or "deploy".
 	credential string
@@ -76,6 +83,9 @@ func (a *api) identify(r *http.Request) (id identity, ok bool, hint string, err 
 	if token, isBearer := bearer(r); isBearer && token != "" {
 		if want := []byte(a.cfg.AdminToken); len(want) > 0 && subtle.ConstantTimeCompare([]byte(token), want) == 1 {
 			return identity{admin: true, credential: "admin"}, true, "", nil
+		}
+		if want := []byte(a.cfg.MetricsToken); len(want) > 0 && subtle.ConstantTimeCompare([]byte(token), want) == 1 {
+			return identity{metrics: true, credential: "metrics"}, true, "", nil
 		}
 		if a.cfg.APITokens != nil {
 			tok, ok, err := a.cfg.APITokens.IdentifyToken(r.Context(), token)
@@ -138,6 +148,19 @@ func (a *api) guard(acc access, next http.Handler) http.Handler {
 			a.writeError(w, r, err)
 		case ok && id.admin:
 			a.serveAs(w, r, id, next)
+		case acc == adminOrMetricsToken && ok && id.metrics:
+			a.serveAs(w, r, id, next)
+		case acc == adminOrMetricsToken && ok:
+			a.writeError(w, r, slipway.Errorf(slipway.EForbidden, "%s", msgMetrics))
+		case acc == adminOrMetricsToken:
+			msg := msgMetrics
+			if hint != "" {
+				msg += " (" + hint + ")"
+			}
+			a.unauthorized(w, r, msg)
+		case ok && id.metrics:
+			// The metrics token names no tool: it is no credential here.
+			a.unauthorized(w, r, msgAuthRequired+" (the metrics token is for /metrics only)")
 		case ok && acc == adminOnly:
 			a.writeError(w, r, slipway.Errorf(slipway.EForbidden, "%s", msgAdminOnly))
 		case ok && id.tool != r.PathValue("tool"):
@@ -157,12 +180,16 @@ func (a *api) guard(acc access, next http.Handler) http.Handler {
 	})
 }
 
-// serveAs serves r as id.
+// serveAs serves r as id. The service sees who acts through
+// slipway.ActorFrom (the creator of a config decides which local
+// repositories it may name).
 func (a *api) serveAs(w http.ResponseWriter, r *http.Request, id identity, next http.Handler) {
 	if info := requestInfoOf(r.Context()); info != nil {
 		info.credential = id.credential
 	}
-	next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
+	ctx := context.WithValue(r.Context(), identityKey{}, id)
+	ctx = slipway.WithActor(ctx, slipway.Actor{Name: id.credential, Admin: id.admin})
+	next.ServeHTTP(w, r.WithContext(ctx))
 }
 
 // serveDeployToken serves the two routes CI uses for a request that names

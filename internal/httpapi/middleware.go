@@ -95,15 +95,21 @@ func (a *api) finishRequest(sw *statusWriter, r *http.Request, id string, info *
 		route = path
 	}
 	a.cfg.Metrics.ObserveHTTP(route, r.Method, status, time.Since(start))
-	a.log.LogAttrs(r.Context(), slog.LevelInfo, "http request",
+	attrs := []slog.Attr{
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
 		slog.Int("status", status),
 		slog.Duration("duration", time.Since(start)),
 		slog.Int64("bytes", sw.bytes),
 		slog.String("credential", info.credential),
-		slog.String("remote", r.RemoteAddr),
-		slog.String("request_id", id))
+	}
+	// The forwarding headers count only from a trusted proxy.
+	client, via := a.clientAddress(r)
+	attrs = append(attrs, slog.String("remote", client))
+	if via != "" {
+		attrs = append(attrs, slog.String("via", via))
+	}
+	a.log.LogAttrs(r.Context(), slog.LevelInfo, "http request", append(attrs, slog.String("request_id", id))...)
 }
 
 // statusWriter records the status and size of a response.

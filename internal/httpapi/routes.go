@@ -13,10 +13,11 @@ const componentsPrefix = "/components"
 type access int
 
 const (
-	adminOnly          access = iota // the admin bearer token only (a tool's API token gets 403)
-	public                           // none needed
-	adminOrToolToken                 // the admin bearer token, or the {tool}'s API token
-	adminOrDeployToken               // adminOrToolToken, or the tool's deploy token
+	adminOnly           access = iota // the admin bearer token only (a tool's API token gets 403)
+	public                            // none needed
+	adminOrToolToken                  // the admin bearer token, or the {tool}'s API token
+	adminOrDeployToken                // adminOrToolToken, or the tool's deploy token
+	adminOrMetricsToken               // the admin bearer token, or the metrics token (Prometheus scrapers)
 )
 
 // route is one operation of the API: method and Go 1.22 ServeMux path, as in
@@ -33,7 +34,7 @@ type route struct {
 func (a *api) routes() []route {
 	return []route{
 		{"GET", "/openapi.json", public, a.handleOpenAPI()},
-		{"GET", "/metrics", public, a.cfg.Metrics.Handler()},
+		{"GET", "/metrics", adminOrMetricsToken, a.cfg.Metrics.Handler()},
 		{"GET", "/components/v1/healthz", public, a.handleHealth()},
 
 		{"GET", "/v1/admin/tokens", adminOnly, a.handleAPITokenList()},

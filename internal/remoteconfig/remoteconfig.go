@@ -11,6 +11,10 @@
 // nor a DNS answer that changes between lookups (DNS rebinding) gets past it.
 // Proxies from the environment are not used: the check must see the real
 // destination.
+//
+// A URL's user info (https://user:pass@host/…) is sent as HTTP basic
+// authentication to that URL only (never to a redirect's other host), and is
+// never part of an error.
 package remoteconfig
 
 import (
@@ -100,16 +104,24 @@ var errTimedOut = errors.New("fetch timed out")
 func (f *Fetcher) Fetch(ctx context.Context, rawURL string) ([]byte, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("parse url: %w", err)
+		return nil, errors.New("parse url: not a valid URL") // url's error would quote it, credential and all
 	}
 	if err := checkScheme(u); err != nil {
 		return nil, err
 	}
+	user := u.User
+	u.User = nil // errors quote u: the credential goes in a header
 	ctx, cancel := context.WithTimeoutCause(ctx, f.cfg.Timeout, errTimedOut)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("make request: %w", err)
+	}
+	if user != nil {
+		// net/http sends an explicit Authorization header on redirects to
+		// the same host (or its subdomains) only.
+		pass, _ := user.Password()
+		req.SetBasicAuth(user.Username(), pass)
 	}
 	req.Header.Set("User-Agent", f.cfg.UserAgent)
 	req.Header.Set("Accept", "application/yaml, text/yaml, application/json, text/plain;q=0.9, */*;q=0.5")

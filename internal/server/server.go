@@ -45,6 +45,7 @@ import (
 	"slipway.dev/slipway/internal/flock"
 	"slipway.dev/slipway/internal/git"
 	"slipway.dev/slipway/internal/httpapi"
+	"slipway.dev/slipway/internal/localrepo"
 	"slipway.dev/slipway/internal/metrics"
 	"slipway.dev/slipway/internal/remoteconfig"
 	"slipway.dev/slipway/internal/runner"
@@ -90,8 +91,22 @@ type Config struct {
 	// ProxyListen is where published components are served as
 	// http://<tool>.localhost:<port>/; default 127.0.0.1:8701.
 	ProxyListen string
-	// AllowLocalRepos permits file:// and local-path repositories.
+	// AllowLocalRepos permits file:// and local-path repositories: to the
+	// admin's configs anywhere, to tools' inside LocalRepoDirs only.
 	AllowLocalRepos bool
+	// LocalRepoDirs are the directories whose repositories a tool's own
+	// config may name (checked on real paths, after symlinks and "..").
+	LocalRepoDirs []string
+	// Git's network limits (see internal/git): connect, low-speed
+	// (LowSpeedLimit bytes a second for LowSpeedTime) and overall timeouts
+	// of each ls-remote and fetch. Zero values mean git's defaults.
+	GitConnectTimeout time.Duration
+	GitLowSpeedLimit  int
+	GitLowSpeedTime   time.Duration
+	GitTimeout        time.Duration
+	// MetricsToken is a bearer token that may read /metrics (and nothing
+	// else), for Prometheus scrapers; the admin token always may.
+	MetricsToken string
 	// AllowPrivateSourceURLs lets source_url configs be fetched from
 	// loopback, private and link-local addresses (see internal/remoteconfig);
 	// off, only public addresses are fetched from.
@@ -231,8 +246,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 	}()
 	dir := s.cfg.DataDir
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("server: %w", err)
+	if err := secureDataDir(dir); err != nil {
+		return err
 	}
 	if err := s.lockDataDir(); err != nil {
 		return err
@@ -245,11 +260,15 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return err
 	}
 
-	s.db, err = sqlite.Open(ctx, filepath.Join(dir, "slipway.db"), sqlite.Options{Logger: s.logger})
+	s.db, err = sqlite.Open(ctx, filepath.Join(dir, dbFile), sqlite.Options{Logger: s.logger})
 	if err != nil {
 		return fmt.Errorf("server: open store: %w", err)
 	}
 	s.closers = append(s.closers, func(context.Context) error { return s.db.Close() })
+	if err := secureDBFiles(dir); err != nil {
+		return err
+	}
+	s.warnClearCredentials(ctx)
 	driver := riversqlite.New(s.db.WriteDB())
 	if err := runner.Migrate(ctx, driver); err != nil {
 		return fmt.Errorf("server: %w", err)
@@ -278,7 +297,19 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	// them, as on Toolforge), read at each (re)start.
 	s.toolEnv = s.envVars.Environ
 
-	src, err := git.New(git.Config{CacheDir: filepath.Join(dir, "git"), AllowLocal: s.cfg.AllowLocalRepos})
+	localDirs, err := localrepo.ResolveDirs(s.cfg.LocalRepoDirs)
+	if err != nil {
+		return fmt.Errorf("server: local repository directories: %w", err)
+	}
+	repoCreds, err := auth.NewRepoCredentials(s.db, key)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	src, err := git.New(git.Config{
+		CacheDir: filepath.Join(dir, "git"), AllowLocal: s.cfg.AllowLocalRepos, LocalDirs: localDirs,
+		Credentials: repoCreds.Lookup, ConnectTimeout: s.cfg.GitConnectTimeout, Timeout: s.cfg.GitTimeout,
+		LowSpeedLimit: s.cfg.GitLowSpeedLimit, LowSpeedTime: s.cfg.GitLowSpeedTime,
+	})
 	if err != nil {
 		return fmt.Errorf("server: git: %w", err)
 	}
@@ -338,6 +369,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	})
 	s.service = deploy.NewService(s.db, src, builder, s.target, deploy.Config{
 		Logger: s.logger, AllowLocalRepos: s.cfg.AllowLocalRepos, HealthTimeout: s.cfg.HealthTimeout,
+		LocalRepoDirs: localDirs, Credentials: repoCreds,
 		DeploymentTimeout: s.cfg.DeploymentTimeout, KeepDeployments: s.cfg.KeepDeployments,
 		BuildSlots: s.cfg.BuildSlots, ToolBuildSlots: s.cfg.ToolBuildSlots, NoQueue: s.cfg.NoQueue,
 		TransientFunc: transient, BuildTimeout: s.cfg.BuildTimeout, ToolEnv: s.toolEnv,
@@ -358,6 +390,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			AdminToken: s.token, Logger: s.logger, Health: s.health, DeployTokens: deployTokens,
 			APITokens: auth.NewAPITokens(s.db, s.cfg.Now), TrustedProxies: s.cfg.TrustedProxies, EnvVars: s.envVars,
 			Builds: s.service, Jobs: s.service, Metrics: m, ToolRate: s.cfg.ToolRate, ToolBurst: s.cfg.ToolBurst,
+			MetricsToken: s.cfg.MetricsToken,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}

@@ -50,6 +50,22 @@ type StoredConfig struct {
 	Raw       json.RawMessage
 	Deleted   bool
 	CreatedAt time.Time
+	// CreatedBy names the credential that created the version (the request
+	// log's name: admin, tool-token:<id>, …); "" when it was not recorded
+	// (versions from before it was). CreatedByAdmin is true when that was
+	// the admin (or the server itself).
+	CreatedBy      string
+	CreatedByAdmin bool
+}
+
+// RepoCredential is the credential of a repository URL or source_url as
+// stored: sealed by internal/auth, never in the clear. URL is the redacted
+// URL (https://***@host/path) that configs carry.
+type RepoCredential struct {
+	Tool      string
+	URL       string
+	Sealed    string
+	UpdatedAt time.Time
 }
 
 // DeploymentStatusUpdate changes a deployment's status.
@@ -137,6 +153,8 @@ type Queries interface {
 	// ConfigCreate stores a new config version and returns its number
 	// (1, 2, …; versions are never reused, even after a delete).
 	ConfigCreate(ctx context.Context, tool string, raw json.RawMessage, now time.Time) (int, error)
+	// ConfigCreateBy is ConfigCreate recording who created the version.
+	ConfigCreateBy(ctx context.Context, tool string, raw json.RawMessage, by slipway.Actor, now time.Time) (int, error)
 	// ConfigGetLatest returns the newest version; ErrNotFound when there is
 	// none or the newest is a deletion marker.
 	ConfigGetLatest(ctx context.Context, tool string) (StoredConfig, error)
@@ -145,6 +163,16 @@ type Queries interface {
 	// ConfigDelete appends a deletion marker and returns the config it
 	// deleted; ErrNotFound when there is no live config.
 	ConfigDelete(ctx context.Context, tool string, now time.Time) (StoredConfig, error)
+
+	// RepoCredentialPut stores the credential of a tool's URL (insert or
+	// replace).
+	RepoCredentialPut(ctx context.Context, c RepoCredential) error
+	// RepoCredentialGet returns the credential of a tool's URL.
+	RepoCredentialGet(ctx context.Context, tool, url string) (RepoCredential, error)
+	// RepoCredentialPrune deletes the tool's credentials whose URL is not
+	// in keep (all of them when keep is empty) and returns how many it
+	// deleted.
+	RepoCredentialPrune(ctx context.Context, tool string, keep []string) (int, error)
 
 	// DeploymentCreate inserts a deployment (without steps).
 	DeploymentCreate(ctx context.Context, d slipway.Deployment) error

@@ -9,6 +9,8 @@ import (
 	"unicode"
 
 	"github.com/robfig/cron/v3"
+
+	"slipway.dev/slipway/internal/slipway"
 )
 
 // parseURL parses an absolute URL.
@@ -242,17 +244,33 @@ func stronglyConnected(nodes []string, edges map[string][]string) [][]string {
 func checkSourceURL(s string) string {
 	u, err := parseURL(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Sprintf("source_url must be an http or https URL, got %q", s)
+		return fmt.Sprintf("source_url must be an http or https URL, got %q", slipway.RedactURL(s))
+	}
+	if _, err := slipway.SplitURLCredential(s); err != nil {
+		return "source_url " + err.Error()
 	}
 	return ""
 }
 
 // checkRepository returns what is wrong with a build repository, or "".
 func checkRepository(s string) string {
+	if msg := checkRepositoryURL(s); msg != "" {
+		return msg
+	}
+	if _, err := slipway.SplitURLCredential(s); err != nil {
+		return "repository " + err.Error()
+	}
+	return ""
+}
+
+// checkRepositoryURL returns what is wrong with the form of a build
+// repository, or "". Messages show the URL with its user info redacted.
+func checkRepositoryURL(s string) string {
 	const want = "repository must be an http, https, git or file URL, or an absolute path"
+	shown := slipway.RedactURL(s)
 	if strings.HasPrefix(s, "/") {
 		if strings.ContainsFunc(s, unicode.IsControl) {
-			return fmt.Sprintf("%s, got %q: it contains control characters", want, s)
+			return fmt.Sprintf("%s, got %q: it contains control characters", want, shown)
 		}
 		return ""
 	}
@@ -260,22 +278,22 @@ func checkRepository(s string) string {
 	switch {
 	case err != nil:
 		if !strings.Contains(s, "://") && strings.Contains(s, "@") && strings.Contains(s, ":") {
-			return fmt.Sprintf("%s, got %q: SSH addresses are not supported, use the https URL of the repository", want, s)
+			return fmt.Sprintf("%s, got %q: SSH addresses are not supported, use the https URL of the repository", want, shown)
 		}
-		return fmt.Sprintf("%s, got %q", want, s)
+		return fmt.Sprintf("%s, got %q", want, shown)
 	case u.Scheme == "http" || u.Scheme == "https" || u.Scheme == "git":
 		if u.Host == "" {
-			return fmt.Sprintf("%s, got %q: the URL has no host", want, s)
+			return fmt.Sprintf("%s, got %q: the URL has no host", want, shown)
 		}
 	case u.Scheme == "file":
 		if u.Host != "" && u.Host != "localhost" {
-			return fmt.Sprintf("%s, got %q: a file URL must name a local path (file:///path)", want, s)
+			return fmt.Sprintf("%s, got %q: a file URL must name a local path (file:///path)", want, shown)
 		}
 		if u.Path == "" || u.Path == "/" {
-			return fmt.Sprintf("%s, got %q: the URL has no path", want, s)
+			return fmt.Sprintf("%s, got %q: the URL has no path", want, shown)
 		}
 	default:
-		return fmt.Sprintf("%s, got %q: the scheme %q is not supported", want, s, u.Scheme)
+		return fmt.Sprintf("%s, got %q: the scheme %q is not supported", want, shown, u.Scheme)
 	}
 	return ""
 }

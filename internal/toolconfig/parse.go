@@ -36,6 +36,9 @@ type parser struct {
 	// nodes records, when not nil, the node of each field path: the value
 	// of a scalar field, the key of a mapping (see Locate).
 	nodes map[string]*yamlNode
+	// rewrite, when set, replaces the value of each URL field (source_url
+	// and the build repositories) before it is stored (see RewriteURLs).
+	rewrite func(path, value string) (string, error)
 }
 
 // record notes where the field at path is, for Locate.
@@ -48,6 +51,21 @@ func (p *parser) record(path string, key, val *yamlNode) {
 	} else {
 		p.nodes[path] = key
 	}
+}
+
+// rewriteURL applies p.rewrite to the URL field at path, recording its
+// error as a problem without a position (the document parsed is a stored
+// one, not the user's).
+func (p *parser) rewriteURL(path, v string) (string, bool) {
+	if p.rewrite == nil {
+		return v, true
+	}
+	nv, err := p.rewrite(path, v)
+	if err != nil {
+		p.problemf(path, nil, "%s", err.Error())
+		return v, false
+	}
+	return nv, true
 }
 
 const overspentMessage = "the config is too large: YAML aliases expand it to too many fields"
@@ -218,6 +236,9 @@ func (p *parser) parse(data []byte) slipway.ToolConfig {
 			if v, ok := p.text("source_url", e.val, "source_url", ""); ok {
 				if msg := checkSourceURL(v); msg != "" {
 					p.problemf("source_url", e.val, "%s", msg)
+					continue
+				}
+				if v, ok = p.rewriteURL("source_url", v); !ok {
 					continue
 				}
 				cfg.SourceURL = v
@@ -462,6 +483,9 @@ func (p *parser) build(path string, be entry) (slipway.BuildSpec, buildKind, *ya
 					p.problemf(fpath, e.val, "%s", msg)
 					good = false
 				}
+			}
+			if good {
+				v, good = p.rewriteURL(fpath, v)
 			}
 			if !good {
 				ok = false

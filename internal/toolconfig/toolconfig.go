@@ -112,7 +112,7 @@ const MaxProblems = 100
 // the warnings found, which may explain a problem (a misspelt field is both
 // unknown and missing).
 func Parse(data []byte) (Result, error) {
-	return parse(data, true)
+	return parse(data, true, nil)
 }
 
 // ParseStored parses a config that Slipway stored, maybe an older Slipway
@@ -121,12 +121,15 @@ func Parse(data []byte) (Result, error) {
 // versions took ("512K", "0"), so that such a config can still be shown,
 // listed and compared. Deploying it checks it with Parse again.
 func ParseStored(data []byte) (Result, error) {
-	return parse(data, false)
+	return parse(data, false, nil)
 }
 
-func parse(data []byte, strict bool) (Result, error) {
+// parse parses data, with the rules of Parse when strict, else those of
+// ParseStored, and with the URL rewrite of [RewriteURLs] when rewrite is
+// set.
+func parse(data []byte, strict bool, rewrite func(path, value string) (string, error)) (Result, error) {
 	p := newParser(data)
-	p.strict = strict
+	p.strict, p.rewrite = strict, rewrite
 	cfg := p.parse(data)
 	if len(p.problems) == 0 {
 		return Result{Config: cfg, Warnings: p.warnings}, nil

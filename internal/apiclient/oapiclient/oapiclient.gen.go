@@ -1801,7 +1801,12 @@ type ClientInterface interface {
 
 	// GetMetrics Prometheus metrics, in the text exposition format
 	//
-	// Public, as Toolforge's. Besides the Go runtime and process metrics:
+	// For the admin token, or the server's metrics token (a bearer that
+	// reads this route and nothing else: `--metrics-token-file` or
+	// `SLIPWAY_METRICS_TOKEN`, for Prometheus scrapers: `authorization:
+	// {type: Bearer, credentials_file: …}` in the scrape config). Unlike
+	// Toolforge's, not public: the counters describe every tool's activity.
+	// Besides the Go runtime and process metrics:
 	// `slipway_http_requests_total{route,method,code}` and
 	// `slipway_http_request_duration_seconds{route,method}` (route is the
 	// route pattern, never the raw path), `slipway_http_rate_limited_total{route}`,
@@ -2886,7 +2891,12 @@ func (c *Client) GetJobsQuota(ctx context.Context, tool Tool, reqEditors ...Requ
 
 // GetMetrics Prometheus metrics, in the text exposition format
 //
-// Public, as Toolforge's. Besides the Go runtime and process metrics:
+// For the admin token, or the server's metrics token (a bearer that
+// reads this route and nothing else: `--metrics-token-file` or
+// `SLIPWAY_METRICS_TOKEN`, for Prometheus scrapers: `authorization:
+// {type: Bearer, credentials_file: …}` in the scrape config). Unlike
+// Toolforge's, not public: the counters describe every tool's activity.
+// Besides the Go runtime and process metrics:
 // `slipway_http_requests_total{route,method,code}` and
 // `slipway_http_request_duration_seconds{route,method}` (route is the
 // route pattern, never the raw path), `slipway_http_rate_limited_total{route}`,
@@ -5719,7 +5729,12 @@ type ClientWithResponsesInterface interface {
 
 	// GetMetricsWithResponse Prometheus metrics, in the text exposition format
 	//
-	// Public, as Toolforge's. Besides the Go runtime and process metrics:
+	// For the admin token, or the server's metrics token (a bearer that
+	// reads this route and nothing else: `--metrics-token-file` or
+	// `SLIPWAY_METRICS_TOKEN`, for Prometheus scrapers: `authorization:
+	// {type: Bearer, credentials_file: …}` in the scrape config). Unlike
+	// Toolforge's, not public: the counters describe every tool's activity.
+	// Besides the Go runtime and process metrics:
 	// `slipway_http_requests_total{route,method,code}` and
 	// `slipway_http_request_duration_seconds{route,method}` (route is the
 	// route pattern, never the raw path), `slipway_http_rate_limited_total{route}`,
@@ -8793,6 +8808,27 @@ func (r GetJobsQuotaResponse) ContentType() string {
 type GetMetricsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetMetricsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetMetricsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetMetricsResponse) GetJSON500() *Internal {
+	return r.JSON500
 }
 
 // GetBody returns the raw response body bytes
@@ -9992,7 +10028,12 @@ func (c *ClientWithResponses) GetJobsQuotaWithResponse(ctx context.Context, tool
 
 // GetMetricsWithResponse Prometheus metrics, in the text exposition format
 //
-// Public, as Toolforge's. Besides the Go runtime and process metrics:
+// For the admin token, or the server's metrics token (a bearer that
+// reads this route and nothing else: `--metrics-token-file` or
+// `SLIPWAY_METRICS_TOKEN`, for Prometheus scrapers: `authorization:
+// {type: Bearer, credentials_file: …}` in the scrape config). Unlike
+// Toolforge's, not public: the counters describe every tool's activity.
+// Besides the Go runtime and process metrics:
 // `slipway_http_requests_total{route,method,code}` and
 // `slipway_http_request_duration_seconds{route,method}` (route is the
 // route pattern, never the raw path), `slipway_http_rate_limited_total{route}`,
@@ -12494,6 +12535,30 @@ func ParseGetMetricsResponse(rsp *http.Response) (*GetMetricsResponse, error) {
 	response := &GetMetricsResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
 	}
 
 	return response, nil

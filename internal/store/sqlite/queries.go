@@ -83,7 +83,7 @@ func (q *queries) ToolList(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-const configColumns = `tool, version, raw, deleted, created_at`
+const configColumns = `tool, version, raw, deleted, created_at, created_by, created_by_admin`
 
 func scanConfig(r rowScanner) (store.StoredConfig, error) {
 	var (
@@ -92,7 +92,7 @@ func scanConfig(r rowScanner) (store.StoredConfig, error) {
 		created sql.NullString
 		err     error
 	)
-	if err = r.Scan(&c.Tool, &c.Version, &raw, &c.Deleted, &created); err != nil {
+	if err = r.Scan(&c.Tool, &c.Version, &raw, &c.Deleted, &created, &c.CreatedBy, &c.CreatedByAdmin); err != nil {
 		return store.StoredConfig{}, err
 	}
 	c.Raw = decRaw(raw)
@@ -118,12 +118,17 @@ func configLatest(ctx context.Context, q querier, tool string) (store.StoredConf
 
 // ConfigCreate stores a new config version and returns its number.
 func (q *queries) ConfigCreate(ctx context.Context, tool string, raw json.RawMessage, now time.Time) (int, error) {
+	return q.ConfigCreateBy(ctx, tool, raw, slipway.Actor{}, now)
+}
+
+// ConfigCreateBy stores a new config version created by by.
+func (q *queries) ConfigCreateBy(ctx context.Context, tool string, raw json.RawMessage, by slipway.Actor, now time.Time) (int, error) {
 	var version int
 	err := q.write.QueryRowContext(ctx,
-		`INSERT INTO configs (tool, version, raw, deleted, created_at)
-		 SELECT ?, COALESCE(MAX(version), 0) + 1, ?, 0, ? FROM configs WHERE tool = ?
+		`INSERT INTO configs (tool, version, raw, deleted, created_at, created_by, created_by_admin)
+		 SELECT ?, COALESCE(MAX(version), 0) + 1, ?, 0, ?, ?, ? FROM configs WHERE tool = ?
 		 RETURNING version`,
-		tool, encRaw(raw), encTime(now), tool).Scan(&version)
+		tool, encRaw(raw), encTime(now), by.Name, by.Admin, tool).Scan(&version)
 	if err != nil {
 		return 0, fmt.Errorf("create config of %s: %w", tool, err)
 	}

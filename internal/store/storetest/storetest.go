@@ -43,6 +43,7 @@ func Run(t *testing.T, f Factory, rf RestartFactory) {
 	t.Helper()
 	t.Run("Tool", func(t *testing.T) { testTool(t, f) })
 	t.Run("Config", func(t *testing.T) { testConfig(t, f) })
+	t.Run("RepoCredential", func(t *testing.T) { testRepoCredential(t, f, rf) })
 	t.Run("Deployment", func(t *testing.T) { testDeployment(t, f) })
 	t.Run("Step", func(t *testing.T) { testStep(t, f) })
 	t.Run("Build", func(t *testing.T) { testBuild(t, f) })
