@@ -313,7 +313,10 @@ func (m *matrix) startServer() {
 	m.t.Helper()
 	_ = os.Remove(filepath.Join(m.data, "server.json")) // left by a killed server
 	c := exec.CommandContext(context.WithoutCancel(m.t.Context()), m.bin, "server", "--data", m.data,
-		"--listen", "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0", "--keep-deployments", "1000")
+		"--listen", "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0", "--keep-deployments", "1000",
+		// Up to 8 components a tool, more than Toolforge's quotas allow.
+		"--quota-continuous", "20", "--quota-scheduled", "20", "--quota-one-off", "20", "--quota-replicas", "40",
+		"--quota-memory", "64Gi", "--quota-cpu", "40")
 	c.Env = append(os.Environ(), "SLIPWAY_DATA="+m.data)
 	var logs bytes.Buffer
 	c.Stdout, c.Stderr = &logs, &logs

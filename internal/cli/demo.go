@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"slipway.dev/slipway/examples"
+	"slipway.dev/slipway/internal/sandbox"
 	"slipway.dev/slipway/internal/server"
 )
 
@@ -48,8 +49,8 @@ interrupted; interrupting stops every process the demo started.`,
 			if temporary {
 				defer os.RemoveAll(dir) // best effort: a temporary directory
 			}
-			if err := ensureGit(ctx, e); err != nil {
-				return err
+			if err := ensurePackage(ctx, e, "git", "git"); err != nil {
+				return fmt.Errorf("demo: %w; run the demo again once it is installed", err)
 			}
 			repo := filepath.Join(dir, "demo-app")
 			if err := materializeDemo(ctx, repo); err != nil {
@@ -62,15 +63,16 @@ interrupted; interrupting stops every process the demo started.`,
 			}
 			cfg.AllowLocalRepos = true
 			cfg.Logger = e.serverLogger()
-			srv, err := server.New(cfg)
+			if !cfg.Unsandboxed {
+				// Best effort: without bubblewrap the demo runs unsandboxed.
+				_ = ensurePackage(ctx, e, "bwrap", "bubblewrap")
+			}
+			srv, err := startDemoServer(ctx, e, cfg)
 			if err != nil {
 				return err
 			}
-			if err := srv.Start(ctx); err != nil {
-				return err
-			}
 			defer stopServer(srv) //nolint:errcheck // reported by the explicit stop below
-			fmt.Fprintf(e.stdout, "Slipway demo: server at %s, data in %s\n", srv.URL(), dataDir)
+			fmt.Fprintf(e.stdout, "Slipway demo: server at %s, data in %s\nSandbox: %s\n", srv.URL(), dataDir, srv.Sandbox())
 
 			toolYAML, err := fs.ReadFile(examples.Demo, "demo/tool.yaml")
 			if err != nil {
@@ -151,24 +153,46 @@ func materializeDemo(ctx context.Context, dir string) error {
 	return nil
 }
 
-// ensureGit makes sure the git CLI is there: the demo's app becomes a git
-// repository and the server builds from it. When it is missing on a
-// Debian-like machine and we are root, it is installed with apt-get, as the
-// README promises; otherwise the error says how to install it.
-func ensureGit(ctx context.Context, e *env) error {
-	if _, err := exec.LookPath("git"); err == nil {
+// startDemoServer starts the demo's server in its sandbox, or, where the
+// sandbox cannot work here, unsandboxed, saying so in one line.
+func startDemoServer(ctx context.Context, e *env, cfg server.Config) (*server.Server, error) {
+	srv, err := server.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	err = srv.Start(ctx)
+	if errors.Is(err, sandbox.ErrUnavailable) && !cfg.Unsandboxed {
+		fmt.Fprintf(e.stdout, "Running the demo unsandboxed (its processes can read its data directory): %v\n", errors.Unwrap(err))
+		cfg.Unsandboxed = true
+		if srv, err = server.New(cfg); err != nil {
+			return nil, err
+		}
+		err = srv.Start(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return srv, nil
+}
+
+// ensurePackage makes sure command is installed: when it is missing on a
+// Debian-like machine and we are root, the Debian package pkg is installed
+// with apt-get, as the README promises; otherwise the error says how to
+// install it.
+func ensurePackage(ctx context.Context, e *env, command, pkg string) error {
+	if _, err := exec.LookPath(command); err == nil {
 		return nil
 	}
 	if _, err := exec.LookPath("apt-get"); err != nil || os.Geteuid() != 0 {
-		return errors.New("demo: git is not installed; install it (Debian: sudo apt-get install git) and run the demo again")
+		return fmt.Errorf("%s is not installed; install it (Debian: sudo apt-get install %s)", command, pkg)
 	}
-	fmt.Fprintln(e.stderr, "git is not installed; installing it with apt-get…")
-	for _, a := range [][]string{{"update", "-qq"}, {"install", "-y", "-qq", "git"}} {
+	fmt.Fprintf(e.stderr, "%s is not installed; installing %s with apt-get…\n", command, pkg)
+	for _, a := range [][]string{{"update", "-qq"}, {"install", "-y", "-qq", pkg}} {
 		c := exec.CommandContext(ctx, "apt-get", a...)
 		c.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 		c.Stdout, c.Stderr = e.stderr, e.stderr
 		if err := c.Run(); err != nil {
-			return fmt.Errorf("demo: apt-get %s: %w", a[0], err)
+			return fmt.Errorf("apt-get %s %s: %w", a[0], pkg, err)
 		}
 	}
 	return nil

@@ -191,8 +191,8 @@ started. A CLI on the same machine finds it through the data directory.`,
 			if err := srv.Start(ctx); err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "Slipway server listening on %s (published components: %s; data: %s)\n",
-				srv.URL(), srv.ProxyURL("<tool>"), dir)
+			fmt.Fprintf(e.stdout, "Slipway server listening on %s (published components: %s; data: %s)\nSandbox: %s\n",
+				srv.URL(), srv.ProxyURL("<tool>"), dir, srv.Sandbox())
 			<-ctx.Done()
 			fmt.Fprintln(e.stdout, "Stopping…")
 			return stopServer(srv)

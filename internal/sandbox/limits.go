@@ -347,17 +347,28 @@ func cmpName(c string) string {
 	return c
 }
 
-// removeEmpty removes the tool directories under base that hold no
-// cgroup any more, then base itself when it is empty.
+// removeEmpty removes the cgroups under base (base/<tool>/<unit>) that no
+// process is in any more — left by a server that died, or by a tree whose
+// removal failed — then the tool directories left empty, then base itself
+// when it is empty. A cgroup with processes cannot be removed: it stays.
 func removeEmpty(base string) {
-	entries, err := os.ReadDir(base)
+	tools, err := os.ReadDir(base)
 	if err != nil {
 		return
 	}
-	for _, e := range entries {
-		if e.IsDir() {
-			_ = syscall.Rmdir(filepath.Join(base, e.Name())) // fails while it has cgroups: they are in use
+	for _, t := range tools {
+		if !t.IsDir() {
+			continue
 		}
+		dir := filepath.Join(base, t.Name())
+		if units, err := os.ReadDir(dir); err == nil {
+			for _, u := range units {
+				if u.IsDir() {
+					_ = syscall.Rmdir(filepath.Join(dir, u.Name())) // fails while in use, as it should
+				}
+			}
+		}
+		_ = syscall.Rmdir(dir) // likewise
 	}
 	_ = syscall.Rmdir(base) // likewise
 }

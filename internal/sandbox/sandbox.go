@@ -138,6 +138,7 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 	if s.limits, err = chooseLimits(cfg.Limits, cfg.Name, s.root); err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
+	s.limits.close() // cgroups a previous server left empty
 	if err := s.probe(ctx); err != nil {
 		return nil, fmt.Errorf("sandbox: %w: a trial sandbox failed: %w", ErrUnavailable, err)
 	}

@@ -630,6 +630,9 @@ func (s *Server) ProxyURL(tool string) string {
 	return fmt.Sprintf("http://%s.localhost:%d/", tool, s.proxyLn.Addr().(*net.TCPAddr).Port)
 }
 
+// Sandbox says in one line how tools' builds and processes are confined.
+func (s *Server) Sandbox() string { return s.sandbox.Describe() }
+
 // AdminToken returns the admin API token.
 func (s *Server) AdminToken() string { return s.token }
 

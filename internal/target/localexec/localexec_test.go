@@ -274,6 +274,37 @@ func TestDriver_Supervision(t *testing.T) {
 	}
 }
 
+// Ensure the app behind the proxy gets forwarding headers the proxy set,
+// not the ones a client sent.
+func TestDriver_ProxyForwardingHeaders(t *testing.T) {
+	t.Parallel()
+	d := newDriver(t, t.TempDir())
+	art := makeArtifact(t, map[string]string{"echo.py": `import http.server, os
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ("real=%s fwd=%s" % (self.headers.get("X-Real-IP"), self.headers.get("X-Forwarded-For"))).encode()
+        self.send_response(200); self.end_headers(); self.wfile.write(body)
+http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+`})
+	targettest.MustApply(t, d, targettest.Spec("echo", "web", slipway.Continuous, slipway.RunSpec{Command: "exec python3 echo.py", Port: 8000, Publish: "/"}, art))
+	targettest.MustWaitHealthy(t, d, "echo", "web")
+	srv := httptest.NewServer(d.Proxy())
+	defer srv.Close()
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/", nil)
+	req.Host = "echo.localhost"
+	req.Header.Set("X-Real-IP", "6.6.6.6")
+	req.Header.Set("X-Forwarded-For", "7.7.7.7")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if string(b) != "real=127.0.0.1 fwd=127.0.0.1" {
+		t.Errorf("the app saw %q, want the proxy's headers only", b)
+	}
+}
+
 func TestDriver_Proxy(t *testing.T) {
 	t.Parallel()
 	d := newDriver(t, t.TempDir())

@@ -21,13 +21,21 @@ type backendKey struct{}
 // component (the first by name when there are several), round-robin over
 // its replicas that are up. It answers 502 with a short text page when the
 // tool has nothing published or nothing up, and 404 for any other host.
+// The app gets X-Forwarded-For, -Host, -Proto and X-Real-IP set by the
+// proxy; what the client sent in them is not passed on.
 func (d *Driver) Proxy() http.Handler {
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			u := pr.In.Context().Value(backendKey{}).(*url.URL)
 			pr.SetURL(u)
 			pr.Out.Host = pr.In.Host
+			// X-Forwarded-For/-Host/-Proto are set afresh (what the client
+			// sent was dropped); so is X-Real-IP, which apps also trust.
 			pr.SetXForwarded()
+			pr.Out.Header.Del("X-Real-Ip")
+			if ip, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
+				pr.Out.Header.Set("X-Real-Ip", ip)
+			}
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			d.logger.WarnContext(r.Context(), "proxy error", "host", r.Host, "err", err)
