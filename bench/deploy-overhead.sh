@@ -3,18 +3,23 @@
 # restart, wait for health) against a shell script doing the same raw steps
 # (git clone, go build, stop the old process, start, poll health) on the
 # same machine in the same run, alternating, and prints medians and the
-# ratio. The app is a stdlib-only Go web server; both sides share the warm
-# Go build cache, so the build does the same work on each side.
+# ratio. The app is a stdlib-only Go web server; every side starts from a
+# warm Go build cache, so the build does the same work on each.
+#
+# Slipway runs twice, side by side: with its sandbox (the default: builds
+# and processes confined, with limits) and with --unsandboxed (what Slipway
+# did before the sandbox), so that the sandbox's own cost shows as a ratio
+# of the two in the same run.
 #
 #   bench/deploy-overhead.sh [ROUNDS]     (default 7)
 set -euo pipefail
 rounds=${1:-7}
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/slipway-bench.XXXXXX)
-server_pid="" raw_pid=""
+server_pid="" open_pid="" raw_pid=""
 cleanup() {
   [ -n "$raw_pid" ] && kill "$raw_pid" 2>/dev/null || true
-  [ -n "$server_pid" ] && { kill -INT "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null || true; }
+  for p in $server_pid $open_pid; do kill -INT "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -56,11 +61,9 @@ commit() { # a new commit that changes the binary
 }
 commit 0
 
-# Slipway: a server of its own, one tool with one health-checked component.
-export SLIPWAY_DATA="$work/data" SLIPWAY_TOOL=bench
-"$slipway" server --listen 127.0.0.1:0 --proxy-listen 127.0.0.1:0 >"$work/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 600); do [ -f "$SLIPWAY_DATA/server.json" ] && break; sleep 0.05; done
+# Slipway: two servers of their own (sandboxed, and --unsandboxed), each with
+# one tool with one health-checked component.
+export SLIPWAY_TOOL=bench
 cat > "$work/tool.yaml" <<YAML
 components:
   web:
@@ -68,8 +71,19 @@ components:
     build: {repository: "file://$app", ref: main}
     run: {command: web, port: 8000, health_check_http: /healthz}
 YAML
-"$slipway" components config create "$work/tool.yaml" >/dev/null
-"$slipway" components deployment create --watch >/dev/null  # warm-up: first build, start
+start_server() { # DATA [FLAGS…]: starts a server, deploys once (warm-up)
+  local data=$1; shift
+  SLIPWAY_DATA=$data "$slipway" server --listen 127.0.0.1:0 --proxy-listen 127.0.0.1:0 "$@" >"$data.log" 2>&1 &
+  last_pid=$!
+  for _ in $(seq 1 600); do [ -f "$data/server.json" ] && break; sleep 0.05; done
+  SLIPWAY_DATA=$data "$slipway" components config create "$work/tool.yaml" >/dev/null
+  SLIPWAY_DATA=$data "$slipway" components deployment create --watch >/dev/null # first build, start
+}
+start_server "$work/data"
+server_pid=$last_pid
+start_server "$work/open" --unsandboxed
+open_pid=$last_pid
+head -3 "$work/data.log" | grep -i sandbox || true
 
 # The raw steps, as a person would script them.
 raw_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -85,30 +99,52 @@ raw_deploy() {
 raw_deploy # warm-up
 
 now() { date +%s%N; }
-slip_times=() raw_times=()
-slip_round() {
-  commit "s$1"
-  t0=$(now); "$slipway" components deployment create --watch >"$work/deploy.out"; t1=$(now)
+slip_times=() open_times=() raw_times=()
+slip_deploy() { # DATA
+  SLIPWAY_DATA=$1 "$slipway" components deployment create --watch >"$work/deploy.out"
   grep -q '^All components deployed$' "$work/deploy.out" || { cat "$work/deploy.out"; exit 1; }
-  slip_times+=($(( (t1 - t0) / 1000000 )))
 }
-raw_round() {
-  commit "r$1"
-  t0=$(now); raw_deploy; t1=$(now)
-  raw_times+=($(( (t1 - t0) / 1000000 )))
+round() { # SIDE I
+  commit "$1$2"
+  local t0 t1
+  t0=$(now)
+  case $1 in
+    s) slip_deploy "$work/data" ;;
+    o) slip_deploy "$work/open" ;;
+    r) raw_deploy ;;
+  esac
+  t1=$(now)
+  case $1 in
+    s) slip_times+=($(( (t1 - t0) / 1000000 ))) ;;
+    o) open_times+=($(( (t1 - t0) / 1000000 ))) ;;
+    r) raw_times+=($(( (t1 - t0) / 1000000 ))) ;;
+  esac
 }
-# Alternate which side goes first, so that neither always runs on a cache
-# or CPU state the other left behind.
+# Rotate which side goes first, so that none always runs on a cache or CPU
+# state another left behind.
 for i in $(seq 1 "$rounds"); do
-  if (( i % 2 )); then slip_round "$i"; raw_round "$i"; else raw_round "$i"; slip_round "$i"; fi
+  case $(( i % 3 )) in
+    1) round s "$i"; round o "$i"; round r "$i" ;;
+    2) round o "$i"; round r "$i"; round s "$i" ;;
+    0) round r "$i"; round s "$i"; round o "$i" ;;
+  esac
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END{print (NR%2)? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
-ms=$(median "${slip_times[@]}") mr=$(median "${raw_times[@]}")
-diffs=()
-for i in "${!slip_times[@]}"; do diffs+=($(( slip_times[i] - raw_times[i] ))); done
-md=$(median "${diffs[@]}")
-echo "rounds:           $rounds"
-echo "slipway (ms):     ${slip_times[*]}  median $ms"
-echo "raw steps (ms):   ${raw_times[*]}  median $mr"
-echo "paired diff (ms): ${diffs[*]}  median $md"
-awk -v s="$ms" -v r="$mr" -v d="$md" 'BEGIN{printf "ratio:            %.3f× of medians; overhead %+d ms (median of paired differences); goal ≤ 1.05× and < 50 ms\n", s/r, d}'
+ms=$(median "${slip_times[@]}") mo=$(median "${open_times[@]}") mr=$(median "${raw_times[@]}")
+diffs=() sdiffs=()
+for i in "${!slip_times[@]}"; do
+  diffs+=($(( slip_times[i] - raw_times[i] )))
+  sdiffs+=($(( slip_times[i] - open_times[i] )))
+done
+md=$(median "${diffs[@]}") msd=$(median "${sdiffs[@]}")
+echo "rounds:                  $rounds"
+echo "slipway, sandboxed (ms): ${slip_times[*]}  median $ms"
+echo "slipway, unsandboxed:    ${open_times[*]}  median $mo"
+echo "raw steps (ms):          ${raw_times[*]}  median $mr"
+echo "paired diff vs raw (ms): ${diffs[*]}  median $md"
+echo "sandbox's cost (ms):     ${sdiffs[*]}  median $msd"
+awk -v s="$ms" -v o="$mo" -v r="$mr" -v d="$md" -v sd="$msd" 'BEGIN{
+  printf "ratio, sandboxed:        %.3f× of raw (overhead %+d ms, median of paired differences)\n", s/r, d
+  printf "ratio, unsandboxed:      %.3f× of raw\n", o/r
+  printf "the sandbox:             %.3f× of the unsandboxed overhead ratio (%+d ms a deployment); goal ≤ 1.05×\n", (s/r)/(o/r), sd
+}'

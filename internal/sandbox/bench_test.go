@@ -1,0 +1,58 @@
+package sandbox_test
+
+import (
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"slipway.dev/slipway/internal/sandbox"
+)
+
+// BenchmarkStart measures what starting a process costs, until it has
+// exited: unconfined (the sandbox off, the baseline) and in the sandbox
+// (launcher, cgroup made and removed, bubblewrap, setpriv). The issue's
+// goal is ≤ 50 ms a sandboxed start.
+func BenchmarkStart(b *testing.B) {
+	if _, err := exec.LookPath("bwrap"); err != nil {
+		b.Skip("bubblewrap is not installed")
+	}
+	dir := b.TempDir()
+	app := filepath.Join(dir, "app")
+	if err := os.MkdirAll(app, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	for _, mode := range []sandbox.Mode{sandbox.Off, sandbox.Bubblewrap} {
+		b.Run(string(mode), func(b *testing.B) {
+			sb, err := sandbox.New(b.Context(), sandbox.Config{
+				Mode: mode, Dir: filepath.Join(dir, string(mode)), Name: "bench-" + strconv.Itoa(os.Getpid()),
+				Logger: slog.New(slog.DiscardHandler),
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer sb.Close()
+			home := filepath.Join(dir, string(mode)+"-home")
+			if err := sb.PrepareDir("bench", home); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := range b.N {
+				cmd, err := sb.Command(b.Context(), sandbox.Process{
+					Tool: "bench", Unit: "start-" + strconv.Itoa(i), Command: "exit 0", Dir: sb.Inside(sandbox.Mount{Source: app, Target: sandbox.AppDir}),
+					Mounts: []sandbox.Mount{{Source: app, Target: sandbox.AppDir}}, Home: home,
+					Limits: sandbox.Limits{MemoryBytes: 64 << 20, MilliCPU: 500},
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := cmd.Run(); err != nil {
+					b.Fatal(err)
+				}
+				cmd.Cgroup.Remove()
+			}
+		})
+	}
+}
