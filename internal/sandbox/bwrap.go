@@ -58,8 +58,9 @@ func readHostLayout() hostLayout {
 	return l
 }
 
-// bwrapArgs returns bubblewrap's arguments for p, up to the command.
-func (s *Sandbox) bwrapArgs(p Process, uid int) ([]string, error) {
+// bwrapArgs returns bubblewrap's arguments for p, up to the command; the
+// seccomp filter is at fd seccompFD (a status file at fd 3).
+func (s *Sandbox) bwrapArgs(p Process, uid, seccompFD int) ([]string, error) {
 	a := []string{
 		"--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--hostname", p.Tool,
 	}
@@ -125,6 +126,7 @@ func (s *Sandbox) bwrapArgs(p Process, uid int) ([]string, error) {
 	if p.StatusFile != nil {
 		a = append(a, "--json-status-fd", "3")
 	}
+	a = append(a, "--seccomp", strconv.Itoa(seccompFD))
 	dir := p.Dir
 	if dir == "" {
 		dir = "/"

@@ -110,8 +110,9 @@ func (c Cgroup) Kill() {
 }
 
 // Remove deletes the cgroup once its processes are gone (it waits a little
-// for the kernel to let go of them), and its tool's directory when that is
-// empty. Failures are left for the next Remove or start to clean up.
+// for the kernel to let go of them). The tool's directory stays: another
+// tree of the tool may be making its cgroup there right now; the sandbox
+// removes empty ones when it starts and stops. Failures are left for then.
 func (c Cgroup) Remove() {
 	for _, d := range c.Dirs {
 		for i := 0; i < 50; i++ {
@@ -121,7 +122,6 @@ func (c Cgroup) Remove() {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
-		_ = syscall.Rmdir(filepath.Dir(d)) // the tool's directory, if it is empty now
 	}
 }
 

@@ -80,6 +80,7 @@ type Config struct {
 // Sandbox starts confined processes. It is safe for concurrent use.
 type Sandbox struct {
 	cfg     Config
+	seccomp string // the filter's file
 	logger  *slog.Logger
 	root    bool // the server runs as root: a uid per tool
 	bwrap   string
@@ -130,6 +131,14 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 	}
 	s.layout = readHostLayout()
 	if err := os.MkdirAll(filepath.Join(cfg.Dir, "etc"), 0o700); err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	prog, err := seccompProgram()
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w: %w", ErrUnavailable, err)
+	}
+	s.seccomp = filepath.Join(cfg.Dir, "seccomp.bpf")
+	if err := writeFileAtomic(s.seccomp, prog, 0o600); err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	if s.uids, err = loadUIDs(filepath.Join(cfg.Dir, "uids"), s.cfg.UIDBase, s.cfg.UIDCount); err != nil {
@@ -278,22 +287,26 @@ type Process struct {
 type Cmd struct {
 	*exec.Cmd
 	Cgroup Cgroup
-	// cgroupFD is the cgroup v2 directory the process is cloned into;
-	// closed after Start.
-	cgroupFD *os.File
+	// closeAfterStart are files only the start needs: the seccomp filter
+	// bubblewrap reads, the cgroup v2 directory clone3 puts the process in.
+	closeAfterStart []*os.File
 }
 
 // Start starts the process.
 func (c *Cmd) Start() error {
 	err := c.Cmd.Start()
-	if c.cgroupFD != nil {
-		_ = c.cgroupFD.Close() // only needed by clone3; the cgroup stays
-		c.cgroupFD = nil
-	}
+	c.closeFiles()
 	if err != nil {
 		c.Cgroup.Remove()
 	}
 	return err
+}
+
+func (c *Cmd) closeFiles() {
+	for _, f := range c.closeAfterStart {
+		_ = f.Close() // read-only: nothing to lose
+	}
+	c.closeAfterStart = nil
 }
 
 // Run starts the process and waits for it.
@@ -420,13 +433,25 @@ func (s *Sandbox) Command(ctx context.Context, p Process) (*Cmd, error) {
 		env["HOME"] = s.HomePath(p.Tool, p.Home)
 	}
 	var inner []string // what runs inside: the command, as the tool
+	var extra []*os.File
+	if p.StatusFile != nil {
+		extra = append(extra, p.StatusFile) // fd 3
+	}
+	cmd := &Cmd{}
 	if s.Enabled() {
 		uid, err := s.UID(p.Tool)
 		if err != nil {
 			return nil, fmt.Errorf("sandbox: uid of %s: %w", p.Tool, err)
 		}
-		args, err := s.bwrapArgs(p, uid)
+		filter, err := os.Open(s.seccomp)
 		if err != nil {
+			return nil, fmt.Errorf("sandbox: seccomp filter: %w", err)
+		}
+		cmd.closeAfterStart = append(cmd.closeAfterStart, filter)
+		extra = append(extra, filter)
+		args, err := s.bwrapArgs(p, uid, 2+len(extra))
+		if err != nil {
+			cmd.closeFiles()
 			return nil, err
 		}
 		inner = append([]string{s.bwrap}, args...)
@@ -444,11 +469,11 @@ func (s *Sandbox) Command(ctx context.Context, p Process) (*Cmd, error) {
 		}
 	}
 
-	cmd := &Cmd{}
 	var joinFiles []string
 	if p.Unit != "" && s.Enabled() {
 		cg, err := s.limits.create(p.Tool, p.Unit, s.effective(p.Limits))
 		if err != nil {
+			cmd.closeFiles()
 			return nil, fmt.Errorf("sandbox: limits of %s: %w", p.Tool, err)
 		}
 		cmd.Cgroup = cg
@@ -465,9 +490,7 @@ func (s *Sandbox) Command(ctx context.Context, p Process) (*Cmd, error) {
 		c.Dir = p.Dir
 	}
 	c.Stdout, c.Stderr = p.Stdout, p.Stderr
-	if p.StatusFile != nil {
-		c.ExtraFiles = []*os.File{p.StatusFile}
-	}
+	c.ExtraFiles = extra
 	c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	// A cancelled context ends the whole tree: every process of the
 	// session's group, and of the cgroup.
@@ -478,10 +501,11 @@ func (s *Sandbox) Command(ctx context.Context, p Process) (*Cmd, error) {
 	fd, err := s.limits.cloneInto(cmd.Cgroup)
 	if err != nil {
 		cmd.Cgroup.Remove()
+		cmd.closeFiles()
 		return nil, fmt.Errorf("sandbox: cgroup of %s: %w", p.Tool, err)
 	}
 	if fd != nil {
-		cmd.cgroupFD = fd
+		cmd.closeAfterStart = append(cmd.closeAfterStart, fd)
 		c.SysProcAttr.UseCgroupFD = true
 		c.SysProcAttr.CgroupFD = int(fd.Fd())
 	}

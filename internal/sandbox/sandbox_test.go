@@ -24,12 +24,18 @@ func newSandbox(t *testing.T) *sandbox.Sandbox {
 		t.Skip("bubblewrap is not installed (make deps installs it)")
 	}
 	dir := t.TempDir()
-	sb, err := sandbox.New(t.Context(), sandbox.Config{Dir: filepath.Join(dir, "sandbox"), Name: "test-" + strconv.Itoa(os.Getpid()) + "-" + filepath.Base(dir), Logger: slog.New(slog.DiscardHandler)})
+	sb, err := sandbox.New(t.Context(), sandbox.Config{Dir: filepath.Join(dir, "sandbox"), Name: testName(t), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatalf("sandbox: %v", err)
 	}
 	t.Cleanup(sb.Close)
 	return sb
+}
+
+// testName names the cgroups of one test's sandbox apart from those of
+// the tests running beside it.
+func testName(t *testing.T) string {
+	return "test-" + strconv.Itoa(os.Getpid()) + "-" + strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())
 }
 
 // run runs command as tool with an app directory and a home, and returns
@@ -92,6 +98,8 @@ test -e ` + secret + ` && echo "secret visible" || echo "secret hidden"
 test -s /etc/shadow && echo "shadow visible" || echo "shadow hidden"
 kill -0 1 2>/dev/null; echo "pid1=$?"
 hostname
+unshare -U true 2>/dev/null && echo "new user namespace made" || echo "user namespaces refused"
+unshare -r true 2>/dev/null && echo "root in a user namespace" || echo "root refused"
 `
 	out, err := run(t, sb, sandbox.Process{
 		Tool: "alpha", Command: script, Dir: sandbox.AppDir, Home: home,
@@ -107,7 +115,7 @@ hostname
 	}
 	want := []string{
 		"hello", "app read-only", "home writable", "tmp writable", "home=/data/project/alpha",
-		"secret hidden", "shadow hidden", "alpha",
+		"secret hidden", "shadow hidden", "alpha", "user namespaces refused", "root refused",
 		"NoNewPrivs:\t1", "CapEff:\t0000000000000000", "CapBnd:\t0000000000000000",
 	}
 	if os.Geteuid() == 0 {
@@ -147,7 +155,7 @@ func TestSandbox_UIDsPerTool(t *testing.T) {
 		t.Skip("a uid per tool needs root")
 	}
 	dir := t.TempDir()
-	cfg := sandbox.Config{Mode: sandbox.Bubblewrap, Dir: dir, Name: "uids-" + filepath.Base(dir), Limits: "none", Logger: slog.New(slog.DiscardHandler)}
+	cfg := sandbox.Config{Mode: sandbox.Bubblewrap, Dir: dir, Name: testName(t), Limits: "none", Logger: slog.New(slog.DiscardHandler)}
 	if _, err := exec.LookPath("bwrap"); err != nil {
 		t.Skip("bubblewrap is not installed")
 	}

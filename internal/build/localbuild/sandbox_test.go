@@ -31,7 +31,7 @@ func sandboxed(t *testing.T, limits sandbox.Limits) *testBundle {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	sb, err := sandbox.New(t.Context(), sandbox.Config{Dir: filepath.Join(dir, "sandbox"), Name: "localbuild-" + filepath.Base(dir), Logger: slog.New(slog.DiscardHandler)})
+	sb, err := sandbox.New(t.Context(), sandbox.Config{Dir: filepath.Join(dir, "sandbox"), Name: "localbuild-" + filepath.Base(filepath.Dir(dir)) + "-" + filepath.Base(dir), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func TestBuilder_SandboxedOutOfMemory(t *testing.T) {
 
 func hasCgroups(t *testing.T) bool {
 	t.Helper()
-	sb, err := sandbox.New(t.Context(), sandbox.Config{Dir: t.TempDir(), Name: "probe-" + filepath.Base(t.TempDir()), Logger: slog.New(slog.DiscardHandler)})
+	sb, err := sandbox.New(t.Context(), sandbox.Config{Dir: t.TempDir(), Name: "probe-" + strings.ReplaceAll(t.Name(), "/", "-"), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return false
 	}

@@ -161,7 +161,7 @@ func TestDriver_SandboxedLimits(t *testing.T) {
 // cgroups.
 func sandboxHasCgroups(t *testing.T) bool {
 	t.Helper()
-	sb, err := sandbox.New(t.Context(), sandbox.Config{Dir: t.TempDir(), Name: "probe-" + strconv.Itoa(os.Getpid()), Logger: slog.New(slog.DiscardHandler)})
+	sb, err := sandbox.New(t.Context(), sandbox.Config{Dir: t.TempDir(), Name: "probe-" + strconv.Itoa(os.Getpid()) + "-" + strings.ReplaceAll(t.Name(), "/", "-"), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return false
 	}
