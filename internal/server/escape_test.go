@@ -165,6 +165,8 @@ func TestEscape(t *testing.T) {
 		{name: "signal-server", command: "kill -USR1 " + strconv.Itoa(os.Getpid()), mustFail: true},
 		{name: "signal-victim", command: "kill -USR1 " + strconv.Itoa(victimPID), mustFail: true},
 		{name: "see-victim-process", command: "ps -eo pid,args 2>/dev/null || ls /proc", leak: "victim-log-secret-93ab"},
+		{name: "make-user-namespace", command: "unshare -U -r id", mustFail: true},
+		{name: "mount-a-filesystem", command: "mkdir -p /tmp/m && mount -t tmpfs none /tmp/m", mustFail: true},
 	}
 	runtimeOnly := []attempt{
 		{name: "write-own-artifact", command: "echo tampered >> /app/index.html", mustFail: true},
