@@ -330,3 +330,71 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Ensure the rlimit backend, the last resort, still bounds memory: an
+// allocation over the limit fails in the process (no OOM kill to report).
+func TestSandbox_RlimitMemory(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("bwrap"); err != nil {
+		t.Skip("bubblewrap is not installed")
+	}
+	if _, err := exec.LookPath("prlimit"); err != nil {
+		t.Skip("prlimit is not installed")
+	}
+	dir := t.TempDir()
+	sb, err := sandbox.New(t.Context(), sandbox.Config{Dir: dir, Name: testName(t), Limits: "rlimit", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sb.LimitsBackend() != "rlimit" || !strings.Contains(sb.Describe(), "last resort") {
+		t.Fatalf("backend %s: %s", sb.LimitsBackend(), sb.Describe())
+	}
+	app, home := toolDirs(t, sb, "hog")
+	out, err := run(t, sb, sandbox.Process{
+		Tool: "hog", Unit: "mem-1", Dir: sandbox.AppDir, Home: home,
+		Command: `python3 -c "b = bytearray(b'x' * (300 << 20)); print('allocated')"`,
+		Mounts:  []sandbox.Mount{{Source: app, Target: sandbox.AppDir}},
+		Env:     map[string]string{"PATH": sb.Path(os.Getenv("PATH"))},
+		Limits:  sandbox.Limits{MemoryBytes: 64 << 20},
+	})
+	if err == nil || strings.Contains(out, "allocated") || !strings.Contains(out, "MemoryError") {
+		t.Fatalf("run = %v, want a MemoryError\n%s", err, out)
+	}
+}
+
+// Ensure the sandbox works for a server that is not root: bubblewrap then
+// maps the server's uid in a user namespace. The test runs
+// TestSandbox_Confines again as nobody.
+func TestSandbox_Rootless(t *testing.T) {
+	t.Parallel()
+	if os.Getenv("SLIPWAY_TEST_ROOTLESS") != "" {
+		t.Skip("already rootless")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("the other tests of this package run rootless already")
+	}
+	if _, err := exec.LookPath("bwrap"); err != nil {
+		t.Skip("bubblewrap is not installed")
+	}
+	// Not t.TempDir(): its parent is root's alone.
+	dir, err := os.MkdirTemp("", "slipway-rootless-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	bin, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(t.Context(), "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+		bin, "-test.run=^TestSandbox_Confines$", "-test.count=1", "-test.v")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "TMPDIR=" + dir, "SLIPWAY_TEST_ROOTLESS=1"}
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestSandbox_Confines") {
+		t.Fatalf("rootless run: %v\n%s", err, out)
+	}
+}
