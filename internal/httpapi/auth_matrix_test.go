@@ -278,7 +278,7 @@ func TestHandler_DeployTokenOnlyOnCIRoutes(t *testing.T) {
 		case adminOrDeployToken:
 			ci++
 			continue
-		case adminOnly, adminOrToolToken:
+		case adminOnly, adminOrToolToken, adminOrMetricsToken:
 		}
 		for _, p := range routePaths(rt, "tool-b") {
 			p = strings.ReplaceAll(p, "{name}", "API_KEY")

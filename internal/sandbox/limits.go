@@ -97,7 +97,7 @@ func (c Cgroup) Kill() {
 		return
 	}
 	_ = os.WriteFile(filepath.Join(c.Dirs[0], "cgroup.kill"), []byte("1"), 0) // v2 ≥ 5.14; else one by one below
-	for i := 0; i < 200; i++ {
+	for range 200 {
 		pids := c.Procs()
 		if len(pids) == 0 {
 			return
@@ -115,7 +115,7 @@ func (c Cgroup) Kill() {
 // removes empty ones when it starts and stops. Failures are left for then.
 func (c Cgroup) Remove() {
 	for _, d := range c.Dirs {
-		for i := 0; i < 50; i++ {
+		for range 50 {
 			err := syscall.Rmdir(d)
 			if err == nil || errors.Is(err, syscall.ENOENT) || !errors.Is(err, syscall.EBUSY) {
 				break

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
@@ -91,6 +92,12 @@ type Sandbox struct {
 	uids    *uidMap
 }
 
+// Unconfined returns a sandbox that is off: processes run as the server's
+// user with its view of the filesystem (see [Off]).
+func Unconfined() *Sandbox {
+	return &Sandbox{cfg: Config{Mode: Off}, logger: slog.Default(), limits: noLimits{reason: "the sandbox is off"}}
+}
+
 // ErrUnavailable is wrapped by [New]'s error when the sandbox cannot work on
 // this host; the message says why and what to install.
 var ErrUnavailable = errors.New("the sandbox cannot work on this host")
@@ -105,8 +112,9 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 	s := &Sandbox{cfg: cfg, logger: logger}
 	switch cfg.Mode {
 	case Off:
-		s.limits = noLimits{reason: "the sandbox is off"}
-		return s, nil
+		u := Unconfined()
+		u.logger = logger
+		return u, nil
 	case Bubblewrap:
 	default:
 		return nil, fmt.Errorf("sandbox: unknown mode %q (want %s or %s)", cfg.Mode, Bubblewrap, Off)
@@ -398,7 +406,8 @@ func (s *Sandbox) PrepareDir(tool, dir string) error {
 
 // GiveTree makes the tool the owner of every file under dir (a build
 // directory the server has just checked out), so that its build can write
-// there. Symlinks are not followed.
+// there. It works through an os.Root, so a symlink in the tree never leads
+// it out of dir.
 func (s *Sandbox) GiveTree(tool, dir string) error {
 	if !s.Enabled() || !s.root {
 		return nil
@@ -407,11 +416,23 @@ func (s *Sandbox) GiveTree(tool, dir string) error {
 	if err != nil {
 		return err
 	}
-	return filepath.WalkDir(dir, func(p string, _ os.DirEntry, err error) error {
-		if err != nil {
+	return ChownTree(dir, uid, func(fs.DirEntry) bool { return true })
+}
+
+// ChownTree gives the entries under dir that want approves, and dir
+// itself, to uid (as uid:uid), through an os.Root: symlinks are changed
+// themselves, never followed, and nothing outside dir is reached.
+func ChownTree(dir string, uid int, want func(fs.DirEntry) bool) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	return fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !want(d) {
 			return err
 		}
-		return os.Lchown(p, uid, uid)
+		return root.Lchown(p, uid, uid)
 	})
 }
 

@@ -377,7 +377,7 @@ func TestSandbox_Rootless(t *testing.T) {
 		t.Skip("bubblewrap is not installed")
 	}
 	// Not t.TempDir(): its parent is root's alone.
-	dir, err := os.MkdirTemp("", "slipway-rootless-")
+	dir, err := os.MkdirTemp("", "slipway-rootless-") //nolint:usetesting // nobody must reach it: t.TempDir()'s parent is root's alone
 	if err != nil {
 		t.Fatal(err)
 	}

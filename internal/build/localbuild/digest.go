@@ -159,7 +159,7 @@ func checkSeal(dir, path string) (seal, error) {
 		return s, err
 	}
 	if err := json.Unmarshal(b, &s); err != nil || s.Digest == "" {
-		return s, fmt.Errorf("its recorded digest is unreadable: %v", err)
+		return s, fmt.Errorf("its recorded digest is unreadable: %w", err)
 	}
 	if stat, err := statPrint(dir); err == nil && stat == s.Stat {
 		return s, nil

@@ -2,7 +2,6 @@ package localbuild
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -11,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"slipway.dev/slipway/internal/sandbox"
 )
 
 // goStdEnv is the environment the standard library is compiled with: what
@@ -44,12 +45,7 @@ func (b *Builder) prepareGoStd(ctx context.Context, log io.Writer) error {
 		return fmt.Errorf("go build std: %w: %s", err, strings.TrimSpace(string(out)))
 	}
 	// Tools' caches link these files: nobody may change them.
-	if err := filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return err
-		}
-		return os.Chmod(p, 0o444)
-	}); err != nil {
+	if err := chmodFiles(base, 0o444); err != nil {
 		return fmt.Errorf("seal the standard library cache: %w", err)
 	}
 	if took := time.Since(start); took > 5*time.Second {
@@ -71,61 +67,87 @@ func hostEnv(env []string) []string {
 	return out
 }
 
+// chmodFiles sets the mode of every regular file under dir, through an
+// os.Root (symlinks are neither followed nor changed).
+func chmodFiles(dir string, mode os.FileMode) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	return fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		return root.Chmod(p, mode)
+	})
+}
+
 // seedGoCache gives a tool its own Go build cache, made the first time as
 // hardlinks to the standard library cache (read-only files the server
 // owns: the tool's builds can read them and add their own beside them, but
-// change nothing another tool sees).
+// change nothing another tool sees). The copy is put together where no
+// tool's process can reach (the builder's .tmp), its directories given to
+// the tool, and then renamed into the tool's cache.
 func (b *Builder) seedGoCache(ctx context.Context, tool string, log io.Writer) error {
 	if b.cfg.GoStdCache == "" {
 		return nil
 	}
 	dst := filepath.Join(b.cacheDir(tool), "go-build")
-	if _, err := os.Stat(dst); err == nil {
+	if _, err := os.Lstat(dst); err == nil {
 		return nil
 	}
 	if err := b.prepareGoStd(ctx, log); err != nil {
 		return err
 	}
-	tmp := dst + ".seeding"
-	if err := os.RemoveAll(tmp); err != nil {
-		return err
+	b.goStdMu.Lock() // one seeding at a time: they share nothing else
+	defer b.goStdMu.Unlock()
+	if _, err := os.Lstat(dst); err == nil {
+		return nil
 	}
 	uid, err := b.cfg.Sandbox.UID(tool)
 	if err != nil {
 		return err
 	}
-	base := b.cfg.GoStdCache
-	err = filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(base, p)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(tmp, rel)
-		switch {
-		case d.IsDir():
-			if err := os.Mkdir(target, 0o700); err != nil {
-				return err
-			}
-			// Directories are the tool's, so its go can add entries. The
-			// linked files stay the server's.
-			return os.Lchown(target, uid, uid)
-		case d.Type().IsRegular() && rel != filepath.Base(rel): // entries, not README or trim.txt
-			return os.Link(p, target)
-		}
-		return nil
-	})
+	tmp := filepath.Join(b.cfg.Dir, ".tmp", ".go-build-"+tool) // no tool name starts with a dot
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	err = linkTree(b.cfg.GoStdCache, tmp)
+	if err == nil {
+		// Directories are the tool's, so its go can add entries; the linked
+		// files stay the server's.
+		err = sandbox.ChownTree(tmp, uid, func(d fs.DirEntry) bool { return d.IsDir() })
+	}
 	if err == nil {
 		err = os.Rename(tmp, dst)
 	}
 	if err != nil {
 		_ = os.RemoveAll(tmp)
-		if errors.Is(err, os.ErrExist) {
-			return nil // another build of the tool seeded it meanwhile
-		}
 		return fmt.Errorf("seed the Go build cache of %s: %w", tool, err)
 	}
 	return nil
+}
+
+// linkTree makes dst a tree of the directories of the Go cache at src with
+// its entries (not README or trim.txt) hard-linked. Both trees are the
+// server's own: no tool can change them while this runs.
+func linkTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir():
+			return os.Mkdir(target, 0o700)
+		case d.Type().IsRegular() && rel != filepath.Base(rel): // entries, not README or trim.txt
+			return os.Link(p, target) //nolint:gosec // G122: likewise, and src is the server's standard library cache
+		}
+		return nil
+	})
 }

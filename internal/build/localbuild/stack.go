@@ -368,7 +368,7 @@ func (b *Builder) env(req build.Request, stack, cache string) map[string]string 
 	if p, ok := env["PATH"]; ok || b.cfg.Sandbox.Enabled() {
 		env["PATH"] = b.cfg.Sandbox.Path(p)
 	}
-	for k, v := range map[string]string{
+	maps.Copy(env, map[string]string{
 		"HOME":                          cache + "/home",
 		"TMPDIR":                        cache + "/tmp",
 		"GOCACHE":                       cache + "/go-build",
@@ -386,9 +386,7 @@ func (b *Builder) env(req build.Request, stack, cache string) map[string]string 
 		"SLIPWAY_STACK":                 stack,
 		"SLIPWAY_COMMIT":                req.Commit,
 		"SLIPWAY_REPOSITORY":            req.Repository,
-	} {
-		env[k] = v
-	}
+	})
 	return env
 }
 

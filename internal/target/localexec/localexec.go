@@ -174,10 +174,7 @@ func New(cfg Config) (*Driver, error) {
 	logger := cmp.Or(cfg.Logger, slog.Default()).With("component", "localexec")
 	sb := cfg.Sandbox
 	if sb == nil {
-		var err error
-		if sb, err = sandbox.New(context.Background(), sandbox.Config{Mode: sandbox.Off}); err != nil {
-			return nil, fmt.Errorf("localexec: %w", err)
-		}
+		sb = sandbox.Unconfined()
 	}
 	return &Driver{
 		cfg:      cfg,
