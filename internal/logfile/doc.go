@@ -11,8 +11,9 @@
 //
 //   - [RotatingWriter], for logs the server writes itself (build logs):
 //     when a write would take the file past MaxSize, the files are shifted
-//     up (path.N-2 → path.N-1, …, path → path.1) and a new path is made.
-//     Nothing is lost.
+//     up (path.N-2 → path.N-1, …, path → path.1) and a new path is made; a
+//     write is split at line ends so that no file passes MaxSize. Nothing
+//     is lost but the oldest file.
 //   - [CopyTruncate], for logs another process appends to through a file
 //     descriptor the server cannot replace (a replica's stdout and stderr,
 //     opened with O_APPEND and inherited by the child): the content is

@@ -25,8 +25,8 @@ type RotatingWriter struct {
 
 // NewRotatingWriter starts a new log at path (mode 0600): path is created
 // or truncated and its old rotated files are removed. The log then holds
-// at most maxFiles files (path and maxFiles-1 rotated ones) of about
-// maxSize bytes each: a single write larger than maxSize is not split.
+// at most maxFiles files (path and maxFiles-1 rotated ones) of at most
+// maxSize bytes each.
 // maxSize and maxFiles are checked by [CheckLimits].
 func NewRotatingWriter(path string, maxSize int64, maxFiles int) (*RotatingWriter, error) {
 	if err := CheckLimits(maxSize, maxFiles); err != nil {
@@ -42,26 +42,47 @@ func NewRotatingWriter(path string, maxSize int64, maxFiles int) (*RotatingWrite
 	return &RotatingWriter{path: path, maxSize: maxSize, maxFiles: maxFiles, f: f}, nil
 }
 
-// Write appends p, rotating first when p would take the file past the
-// size limit. When the rotation fails, p still goes to the current file
-// (output matters more than the limit) and the rotation's error is
-// returned; the next write tries again.
+// Write appends p, rotating whenever the file would pass its size limit:
+// p is split at line ends (or, for a line longer than the limit, at the
+// limit), so no file passes it. When a rotation fails, the rest goes to
+// the current file (output matters more than the limit) and the rotation's
+// error is returned; the next write tries again.
 func (w *RotatingWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.f == nil {
 		return 0, fmt.Errorf("log %s: %w", w.path, os.ErrClosed)
 	}
+	written := 0
 	var rotErr error
-	if w.size > 0 && w.size+int64(len(p)) > w.maxSize {
-		rotErr = w.rotate()
+	for len(p) > 0 {
+		part := p
+		if rotErr == nil {
+			if room := w.maxSize - w.size; int64(len(p)) > room {
+				cut := 0
+				if room > 0 {
+					cut = bytes.LastIndexByte(p[:room], '\n') + 1
+				}
+				if cut == 0 && w.size > 0 {
+					// Nothing whole fits: a new file first.
+					rotErr = w.rotate()
+					continue
+				}
+				if cut == 0 {
+					cut = int(room) // a line longer than a whole file
+				}
+				part = p[:cut]
+			}
+		}
+		n, err := w.f.Write(part)
+		w.size += int64(n)
+		written += n
+		if err != nil {
+			return written, fmt.Errorf("log %s: %w", w.path, err)
+		}
+		p = p[n:]
 	}
-	n, err := w.f.Write(p)
-	w.size += int64(n)
-	if err != nil {
-		return n, fmt.Errorf("log %s: %w", w.path, err)
-	}
-	return n, rotErr
+	return written, rotErr
 }
 
 // rotate shifts the files up and starts a new path; w.mu is held.

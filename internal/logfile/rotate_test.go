@@ -105,6 +105,35 @@ func TestRotatingWriter(t *testing.T) {
 	}
 }
 
+// Ensure one write larger than the limit is split at line ends, and a
+// line longer than a whole file at the limit: no file passes it.
+func TestRotatingWriter_BigWrite(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "b.log")
+	w, err := logfile.NewRotatingWriter(path, 4096, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	big := numbered(0, 1500) + strings.Repeat("x", 9000) + "\n" + numbered(1500, 1600)
+	if n, err := w.Write([]byte(big)); err != nil || n != len(big) {
+		t.Fatalf("Write = %d, %v", n, err)
+	}
+	got, n := readAll(t, path)
+	if got != big {
+		t.Errorf("the log is not what was written (%d bytes, want %d)", len(got), len(big))
+	}
+	for i := range n + 1 {
+		p := path
+		if i > 0 {
+			p = logfile.Rotated(path, i)
+		}
+		if s := size(t, p); s > 4096 {
+			t.Errorf("%s has %d bytes", p, s)
+		}
+	}
+}
+
 func TestNewRotatingWriter_BadLimits(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "b.log")
