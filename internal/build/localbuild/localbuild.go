@@ -9,7 +9,7 @@
 //
 //	builds/<key>/                         a finished artifact: the app's files plus what the build made
 //	builds/<key>/.slipway/artifact.json   its completion marker and record (stack, processes, commit, durations)
-//	builds/<key>.log                      the log of the last build of <key>
+//	builds/<key>.log                      the log of the last build of <key> (rotated by size: <key>.log.1)
 //	.tmp/<key>/                           a build in progress (discarded if it fails or the process dies)
 //	.locks/<key>.lock                     flocked while <key> builds
 //	.cache/{go-build,gomod,npm,pip,home}  shared toolchain caches and the builds' HOME
@@ -70,6 +70,7 @@ import (
 	"time"
 
 	"slipway.dev/slipway/internal/flock"
+	"slipway.dev/slipway/internal/logfile"
 
 	"slipway.dev/slipway/internal/build"
 	"slipway.dev/slipway/internal/slipway"
@@ -95,6 +96,11 @@ type Config struct {
 	NpmCache string
 	// Timeout limits each build; default DefaultTimeout.
 	Timeout time.Duration
+	// LogMaxSize and LogMaxFiles bound each build log: past LogMaxSize
+	// bytes it is rotated, keeping LogMaxFiles files in all (see
+	// internal/logfile); defaults 10 MiB × 2.
+	LogMaxSize  int64
+	LogMaxFiles int
 	// Env is the environment builds start from ("KEY=value"). Nil means
 	// the variables of this process's environment that toolchains need
 	// (PATH, locale, proxies, certificates, GOPROXY and friends, package
@@ -294,7 +300,8 @@ func (b *Builder) build(ctx context.Context, req build.Request) (a slipway.Artif
 			return a, fmt.Errorf("remove stale %s: %w", d, err)
 		}
 	}
-	logFile, err := os.Create(b.LogPath(req.Key))
+	logFile, err := logfile.NewRotatingWriter(b.LogPath(req.Key),
+		cmp.Or(b.cfg.LogMaxSize, logfile.DefaultMaxSize), cmp.Or(b.cfg.LogMaxFiles, logfile.DefaultBuildMaxFiles))
 	if err != nil {
 		return a, fmt.Errorf("create build log: %w", err)
 	}

@@ -8,10 +8,11 @@ import (
 	"path/filepath"
 
 	"slipway.dev/slipway/internal/flock"
+	"slipway.dev/slipway/internal/logfile"
 )
 
-// Remove deletes the artifact builds/<key>/ and the log builds/<key>.log,
-// holding the key's lock, so that it never races a build of the key in
+// Remove deletes the artifact builds/<key>/ and the log builds/<key>.log
+// (with its rotated files), holding the key's lock, so that it never races a build of the key in
 // this process or another. The artifact is first renamed out of builds/,
 // so that [Builder.Lookup] never sees half of it. A key with neither is
 // not an error.
@@ -31,7 +32,7 @@ func (b *Builder) Remove(ctx context.Context, key string) error {
 	if err := os.Rename(b.artifactDir(key), trash); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove build %s: %w", key, err)
 	}
-	if err := os.Remove(b.LogPath(key)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := logfile.Remove(b.LogPath(key)); err != nil {
 		return fmt.Errorf("remove build %s: log: %w", key, err)
 	}
 	if err := os.RemoveAll(trash); err != nil {
