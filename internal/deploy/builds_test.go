@@ -123,13 +123,19 @@ func TestService_BuildListShowLogsDelete(t *testing.T) {
 		t.Errorf("BuildGet = %+v", got)
 	}
 	var log bytes.Buffer
-	if err := b.svc.BuildLogs(ctx, "site", first, false, &log); err != nil || !strings.Contains(log.String(), "==> built "+first) {
+	if err := b.svc.BuildLogs(ctx, "site", first, false, 0, &log); err != nil || !strings.Contains(log.String(), "==> built "+first) {
 		t.Errorf("BuildLogs = %v\n%s", err, log.String())
 	}
 	log.Reset()
-	if err := b.svc.BuildLogs(ctx, "site", first, true, &log); err != nil || !strings.Contains(log.String(), "==> built "+first) {
+	if err := b.svc.BuildLogs(ctx, "site", first, true, 0, &log); err != nil || !strings.Contains(log.String(), "==> built "+first) {
 		t.Errorf("BuildLogs(follow) of a finished build = %v\n%s", err, log.String())
 	}
+	log.Reset()
+	if err := b.svc.BuildLogs(ctx, "site", first, false, 1, &log); err != nil || !strings.HasPrefix(log.String(), "==> built "+first) || strings.Count(log.String(), "\n") != 1 {
+		t.Errorf("BuildLogs(lines 1) = %v, %q", err, log.String())
+	}
+	err = b.svc.BuildLogs(ctx, "site", first, false, -1, &log)
+	wantCode(t, "BuildLogs(lines -1)", err, slipway.EInvalid)
 
 	_, _, err = b.svc.BuildDelete(ctx, "site", first)
 	wantCode(t, "BuildDelete of the live build", err, slipway.EConflict)
@@ -196,10 +202,10 @@ func TestService_BuildCancel(t *testing.T) {
 		followErr error
 		wg        sync.WaitGroup
 	)
-	wg.Go(func() { followErr = b.svc.BuildLogs(ctx, "slow", id, true, &followed) })
+	wg.Go(func() { followErr = b.svc.BuildLogs(ctx, "slow", id, true, 0, &followed) })
 	poll(t, "the slow step to log", func() bool {
 		var log bytes.Buffer
-		_ = b.svc.BuildLogs(ctx, "slow", id, false, &log)
+		_ = b.svc.BuildLogs(ctx, "slow", id, false, 0, &log)
 		return strings.Contains(log.String(), "starting the slow step")
 	})
 
@@ -267,7 +273,7 @@ func TestService_BuildBadInput(t *testing.T) {
 			_, _, err = b.svc.BuildDelete(ctx, tt.tool, tt.id)
 			wantCode(t, "BuildDelete", err, tt.code)
 			var log bytes.Buffer
-			err = b.svc.BuildLogs(ctx, tt.tool, tt.id, true, &log)
+			err = b.svc.BuildLogs(ctx, tt.tool, tt.id, true, 0, &log)
 			wantCode(t, "BuildLogs", err, tt.code)
 			if log.Len() > 0 {
 				t.Errorf("BuildLogs wrote %q", log.String())

@@ -994,6 +994,9 @@ type UnsupportedMediaType = ErrorEnvelope
 type GetBuildLogsParams struct {
 	// Follow Stream a running build's log until it ends.
 	Follow *bool `form:"follow,omitempty" json:"follow,omitempty"`
+
+	// Lines Start with the last N lines of the log (0 or absent means all). A Slipway addition to builds-api.
+	Lines *int `form:"lines,omitempty" json:"lines,omitempty"`
 }
 
 // CreateDeploymentParams defines parameters for CreateDeployment.
@@ -1202,7 +1205,10 @@ type ClientInterface interface {
 	// The log as `text/plain`. With `follow=true` the response goes on
 	// streaming what a running build logs until the build ends or the
 	// client leaves. Errors before the log begins are the usual JSON
-	// envelope; a finished build whose log was removed is a 404.
+	// envelope; a finished build whose log was removed is a 404. Build
+	// logs are rotated by size (the server's `--build-log-max-size` ×
+	// `--build-log-max-files`): only the end of a very long build's
+	// output is kept.
 	//
 	// Corresponds with GET /builds/v1/tool/{tool}/builds/{build_id}/logs (the `GetBuildLogs` operationId).
 	GetBuildLogs(ctx context.Context, tool Tool, buildId BuildID, params *GetBuildLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1713,7 +1719,10 @@ func (c *Client) CancelBuild(ctx context.Context, tool Tool, buildId BuildID, re
 // The log as `text/plain`. With `follow=true` the response goes on
 // streaming what a running build logs until the build ends or the
 // client leaves. Errors before the log begins are the usual JSON
-// envelope; a finished build whose log was removed is a 404.
+// envelope; a finished build whose log was removed is a 404. Build
+// logs are rotated by size (the server's `--build-log-max-size` ×
+// `--build-log-max-files`): only the end of a very long build's
+// output is kept.
 //
 // Corresponds with GET /builds/v1/tool/{tool}/builds/{build_id}/logs (the `GetBuildLogs` operationId).
 func (c *Client) GetBuildLogs(ctx context.Context, tool Tool, buildId BuildID, params *GetBuildLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2695,6 +2704,18 @@ func NewGetBuildLogsRequest(server string, tool Tool, buildId BuildID, params *G
 		if params.Follow != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "follow", *params.Follow, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Lines != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "lines", *params.Lines, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -4199,7 +4220,10 @@ type ClientWithResponsesInterface interface {
 	// The log as `text/plain`. With `follow=true` the response goes on
 	// streaming what a running build logs until the build ends or the
 	// client leaves. Errors before the log begins are the usual JSON
-	// envelope; a finished build whose log was removed is a 404.
+	// envelope; a finished build whose log was removed is a 404. Build
+	// logs are rotated by size (the server's `--build-log-max-size` ×
+	// `--build-log-max-files`): only the end of a very long build's
+	// output is kept.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -7239,7 +7263,10 @@ func (c *ClientWithResponses) CancelBuildWithResponse(ctx context.Context, tool 
 // The log as `text/plain`. With `follow=true` the response goes on
 // streaming what a running build logs until the build ends or the
 // client leaves. Errors before the log begins are the usual JSON
-// envelope; a finished build whose log was removed is a 404.
+// envelope; a finished build whose log was removed is a 404. Build
+// logs are rotated by size (the server's `--build-log-max-size` ×
+// `--build-log-max-files`): only the end of a very long build's
+// output is kept.
 //
 // Returns a wrapper object for the known response body format(s).
 //

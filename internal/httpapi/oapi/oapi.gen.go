@@ -992,6 +992,9 @@ type UnsupportedMediaType = ErrorEnvelope
 type GetBuildLogsParams struct {
 	// Follow Stream a running build's log until it ends.
 	Follow *bool `form:"follow,omitempty" json:"follow,omitempty"`
+
+	// Lines Start with the last N lines of the log (0 or absent means all). A Slipway addition to builds-api.
+	Lines *int `form:"lines,omitempty" json:"lines,omitempty"`
 }
 
 // CreateDeploymentParams defines parameters for CreateDeployment.
@@ -1361,6 +1364,19 @@ func (siw *ServerInterfaceWrapper) GetBuildLogs(w http.ResponseWriter, r *http.R
 			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "follow"})
 		} else {
 			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "follow", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "lines" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "lines", r.URL.Query(), &params.Lines, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "lines"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "lines", Err: err})
 		}
 		return
 	}
