@@ -226,13 +226,16 @@ func (e DeploymentStatus) Valid() bool {
 
 // Defines values for HealthStatus.
 const (
-	ERROR HealthStatus = "ERROR"
-	OK    HealthStatus = "OK"
+	DEGRADED HealthStatus = "DEGRADED"
+	ERROR    HealthStatus = "ERROR"
+	OK       HealthStatus = "OK"
 )
 
 // Valid indicates whether the value is a known member of the HealthStatus enum.
 func (e HealthStatus) Valid() bool {
 	switch e {
+	case DEGRADED:
+		return true
 	case ERROR:
 		return true
 	case OK:
@@ -758,7 +761,7 @@ type Event struct {
 
 // Health defines model for Health.
 type Health struct {
-	// Checks Check name to `ok` or the check's error.
+	// Checks Check name to `ok`, `degraded: <reason>` or the check's error.
 	Checks map[string]string `json:"checks"`
 	Status HealthStatus      `json:"status"`
 }
@@ -1214,6 +1217,14 @@ type ClientInterface interface {
 	GetBuildLogs(ctx context.Context, tool Tool, buildId BuildID, params *GetBuildLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetHealth Server health, with named checks
+	//
+	// `OK` when every check passes. `DEGRADED` (still 200, so that a
+	// liveness or readiness probe neither restarts nor unroutes a server
+	// that serves reads and runs tools) when a check reports a state an
+	// admin must act on, such as the data directory's filesystem under
+	// its free-space floor (new builds are refused); the reason is the
+	// check's value and a warning message. `ERROR` (503) when a check
+	// fails.
 	//
 	// Corresponds with GET /components/v1/healthz (the `GetHealth` operationId).
 	GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1738,6 +1749,14 @@ func (c *Client) GetBuildLogs(ctx context.Context, tool Tool, buildId BuildID, p
 }
 
 // GetHealth Server health, with named checks
+//
+// `OK` when every check passes. `DEGRADED` (still 200, so that a
+// liveness or readiness probe neither restarts nor unroutes a server
+// that serves reads and runs tools) when a check reports a state an
+// admin must act on, such as the data directory's filesystem under
+// its free-space floor (new builds are refused); the reason is the
+// check's value and a warning message. `ERROR` (503) when a check
+// fails.
 //
 // Corresponds with GET /components/v1/healthz (the `GetHealth` operationId).
 func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4231,6 +4250,14 @@ type ClientWithResponsesInterface interface {
 	GetBuildLogsWithResponse(ctx context.Context, tool Tool, buildId BuildID, params *GetBuildLogsParams, reqEditors ...RequestEditorFn) (*GetBuildLogsResponse, error)
 
 	// GetHealthWithResponse Server health, with named checks
+	//
+	// `OK` when every check passes. `DEGRADED` (still 200, so that a
+	// liveness or readiness probe neither restarts nor unroutes a server
+	// that serves reads and runs tools) when a check reports a state an
+	// admin must act on, such as the data directory's filesystem under
+	// its free-space floor (new builds are refused); the reason is the
+	// check's value and a warning message. `ERROR` (503) when a check
+	// fails.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -7280,6 +7307,14 @@ func (c *ClientWithResponses) GetBuildLogsWithResponse(ctx context.Context, tool
 }
 
 // GetHealthWithResponse Server health, with named checks
+//
+// `OK` when every check passes. `DEGRADED` (still 200, so that a
+// liveness or readiness probe neither restarts nor unroutes a server
+// that serves reads and runs tools) when a check reports a state an
+// admin must act on, such as the data directory's filesystem under
+// its free-space floor (new builds are refused); the reason is the
+// check's value and a warning message. `ERROR` (503) when a check
+// fails.
 //
 // Returns a wrapper object for the known response body format(s).
 //

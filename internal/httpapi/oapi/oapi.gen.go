@@ -224,13 +224,16 @@ func (e DeploymentStatus) Valid() bool {
 
 // Defines values for HealthStatus.
 const (
-	ERROR HealthStatus = "ERROR"
-	OK    HealthStatus = "OK"
+	DEGRADED HealthStatus = "DEGRADED"
+	ERROR    HealthStatus = "ERROR"
+	OK       HealthStatus = "OK"
 )
 
 // Valid indicates whether the value is a known member of the HealthStatus enum.
 func (e HealthStatus) Valid() bool {
 	switch e {
+	case DEGRADED:
+		return true
 	case ERROR:
 		return true
 	case OK:
@@ -756,7 +759,7 @@ type Event struct {
 
 // Health defines model for Health.
 type Health struct {
-	// Checks Check name to `ok` or the check's error.
+	// Checks Check name to `ok`, `degraded: <reason>` or the check's error.
 	Checks map[string]string `json:"checks"`
 	Status HealthStatus      `json:"status"`
 }
