@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"sync"
 	"testing"
 	"time"
@@ -284,5 +285,40 @@ func TestService_BuildBadInput(t *testing.T) {
 	wantCode(t, "BuildList of a bad tool", err, slipway.EInvalid)
 	if list, err := b.svc.BuildList(ctx, "nobody"); err != nil || list == nil || len(list) != 0 {
 		t.Errorf("BuildList of a tool without builds = %#v, %v; want an empty list", list, err)
+	}
+}
+
+// Ensure a build is refused while the disk check says the data directory
+// is under its floor: the build record and the deployment fail with the
+// check's message, and once there is room again the next deployment
+// builds.
+func TestService_BuildRefusedUnderDiskFloor(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skipf("git not installed: %v", err)
+	}
+	var full atomic.Bool
+	full.Store(true)
+	const msg = "not enough free disk space on /srv: 80 MiB free, the floor is 1 GiB; free some space or lower --min-free-disk"
+	svc, _ := deploy.NewHarness(t, deploy.Config{DiskCheck: func() error {
+		if full.Load() {
+			return slipway.Errorf(slipway.EUnavailable, msg)
+		}
+		return nil
+	}})
+	b := &buildsBundle{svc: svc}
+	repo := slipwaytest.GitRepo(t, map[string]string{"index.html": "one\n"})
+	cfg := strings.ReplaceAll(staticConfig, "%s", repo.URL)
+	d := b.deploy(t, "site", cfg)
+	if d.Status != slipway.DeploymentFailed || !strings.Contains(d.LongStatus, "build refused: "+msg) {
+		t.Fatalf("deployment under the floor: %s: %s", d.Status, d.LongStatus)
+	}
+	list, err := svc.BuildList(t.Context(), "site")
+	if err != nil || len(list) != 1 || list[0].Status != slipway.BuildFailed || list[0].Error != "build refused: "+msg {
+		t.Fatalf("builds after the refusal: %+v, %v", list, err)
+	}
+	full.Store(false)
+	if d := b.deploy(t, "site", cfg); d.Status != slipway.DeploymentSuccessful {
+		t.Fatalf("deployment with room again: %s: %s", d.Status, d.LongStatus)
 	}
 }

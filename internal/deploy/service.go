@@ -91,6 +91,10 @@ type Config struct {
 	// Metrics records deployments, steps and builds (see metrics.go).
 	// Default nil: nothing is recorded.
 	Metrics *metrics.Metrics
+	// DiskCheck, when set, is asked before each build: an error (the data
+	// directory's filesystem is under its free-space floor) refuses the
+	// build, whose record and step fail with the error's message.
+	DiskCheck func() error
 }
 
 // Service runs Slipway's deployments. It serves the API (configs,
