@@ -125,7 +125,7 @@ func (q *queries) ConfigCreate(ctx context.Context, tool string, raw json.RawMes
 		 RETURNING version`,
 		tool, encRaw(raw), encTime(now), tool).Scan(&version)
 	if err != nil {
-		return 0, fmt.Errorf("create config of %s: %w", tool, err)
+		return 0, fmt.Errorf("create config of %s: %w", tool, diskFull(err))
 	}
 	return version, nil
 }
