@@ -33,6 +33,7 @@ type serverFlags struct {
 	toolBuildSlots    string
 	queue             string
 	security          securityFlags
+	storage           storageFlags
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
@@ -49,6 +50,7 @@ func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
 	cmd.Flags().StringVar(&f.queue, "queue", "", "queue a deployment requested while another of the tool runs (latest wins); false answers 409 as Toolforge does (default $SLIPWAY_QUEUE or true)")
 	cmd.Flags().StringVar(&f.toolBuildSlots, "tool-build-slots", "", "builds of one tool run at once (default $SLIPWAY_TOOL_BUILD_SLOTS or --build-slots)")
 	f.security.register(cmd)
+	f.storage.register(cmd)
 }
 
 // config turns the flags, the environment and defaults into a server config.
@@ -118,6 +120,9 @@ func (f *serverFlags) config(e *env, dataDir, listen, proxy string) (server.Conf
 			return cfg, &usageError{fmt.Errorf("--allow-local-repos: want true or false, got %q", allow)}
 		}
 		cfg.AllowLocalRepos = v
+	}
+	if err := f.storage.apply(e, &cfg); err != nil {
+		return cfg, err
 	}
 	return cfg, f.security.apply(e, &cfg)
 }

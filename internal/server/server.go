@@ -39,9 +39,11 @@ import (
 	"slipway.dev/slipway/internal/auth"
 	"slipway.dev/slipway/internal/build/localbuild"
 	"slipway.dev/slipway/internal/deploy"
+	"slipway.dev/slipway/internal/diskspace"
 	"slipway.dev/slipway/internal/flock"
 	"slipway.dev/slipway/internal/git"
 	"slipway.dev/slipway/internal/httpapi"
+	"slipway.dev/slipway/internal/logfile"
 	"slipway.dev/slipway/internal/metrics"
 	"slipway.dev/slipway/internal/remoteconfig"
 	"slipway.dev/slipway/internal/runner"
@@ -135,6 +137,17 @@ type Config struct {
 	// (tests that drive one tool hard).
 	ToolRate  float64
 	ToolBurst int
+
+	// LogMaxSize and LogMaxFiles bound each process log (rotated past
+	// LogMaxSize, LogMaxFiles files kept in all); BuildLogMaxSize and
+	// BuildLogMaxFiles each build log. Zero means the defaults: 10 MiB × 5
+	// and 10 MiB × 2 (see internal/logfile).
+	LogMaxSize, BuildLogMaxSize   int64
+	LogMaxFiles, BuildLogMaxFiles int
+	// MinFreeDisk is the free-space floor of the data directory's
+	// filesystem: under it builds are refused and healthz reports
+	// DEGRADED. The zero value is diskspace.DefaultFloor (1 GiB).
+	MinFreeDisk diskspace.Floor
 }
 
 // Server is a running Slipway.
@@ -155,6 +168,8 @@ type Server struct {
 	// when the server issued that itself.
 	caFile  string
 	toolEnv func(ctx context.Context, tool string) map[string]string
+	// disk checks the data directory's free space against MinFreeDisk.
+	disk    *diskspace.Checker
 	stopped sync.Once
 	// wroteInfo is set once this server published InfoFile.
 	wroteInfo bool
@@ -174,6 +189,16 @@ func New(cfg Config) (*Server, error) {
 	cfg.Listen = cmp.Or(cfg.Listen, "127.0.0.1:8700")
 	cfg.ProxyListen = cmp.Or(cfg.ProxyListen, "127.0.0.1:8701")
 	cfg.StopGrace = cmp.Or(cfg.StopGrace, 3*time.Second)
+	for _, l := range []struct {
+		size  int64
+		files int
+		what  string
+	}{{cfg.LogMaxSize, cfg.LogMaxFiles, "process logs"}, {cfg.BuildLogMaxSize, cfg.BuildLogMaxFiles, "build logs"}} {
+		size := cmp.Or(l.size, logfile.DefaultMaxSize)
+		if err := logfile.CheckLimits(size, cmp.Or(l.files, logfile.DefaultMaxFiles)); err != nil {
+			return nil, fmt.Errorf("server: %s: %w", l.what, err)
+		}
+	}
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -224,7 +249,14 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("server: git: %w", err)
 	}
-	builder, err := localbuild.New(localbuild.Config{Dir: filepath.Join(dir, "builder"), GoCache: s.goCache()}, src)
+	s.disk = diskspace.NewChecker(dir, s.cfg.MinFreeDisk)
+	if err := s.disk.Check(); err != nil {
+		s.logger.WarnContext(ctx, "builds are refused until there is more free disk space", "error", err.Error())
+	}
+	builder, err := localbuild.New(localbuild.Config{
+		Dir: filepath.Join(dir, "builder"), GoCache: s.goCache(),
+		LogMaxSize: s.cfg.BuildLogMaxSize, LogMaxFiles: s.cfg.BuildLogMaxFiles,
+	}, src)
 	if err != nil {
 		return fmt.Errorf("server: builder: %w", err)
 	}
@@ -250,6 +282,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		HomeDir:      func(tool string) string { return filepath.Join(dir, "tools", tool, "home") },
 		Logger:       s.logger,
 		ProxyBaseURL: func(tool string) string { return fmt.Sprintf("http://%s.localhost:%d/", tool, proxyPort) },
+		LogMaxSize:   s.cfg.LogMaxSize,
+		LogMaxFiles:  s.cfg.LogMaxFiles,
 	})
 	if err != nil {
 		return fmt.Errorf("server: target: %w", err)
@@ -274,6 +308,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		TransientFunc: transient, BuildTimeout: s.cfg.BuildTimeout, ToolEnv: s.toolEnv,
 		ConfigFetcher: remoteconfig.New(remoteconfig.Config{AllowPrivate: s.cfg.AllowPrivateSourceURLs}),
 		Metrics:       m,
+		DiskCheck:     s.disk.Check,
 	})
 	s.runner, err = runner.New(driver, s.service, runner.Config{Logger: s.logger, SingleNode: true})
 	if err != nil {
@@ -383,6 +418,7 @@ func (s *Server) health(ctx context.Context) map[string]error {
 	}
 	_, err = s.target.List(ctx, "-")
 	checks["target"] = err
+	checks["disk"] = httpapi.Degraded(s.disk.Check())
 	return checks
 }
 
