@@ -83,6 +83,11 @@ type Config struct {
 	// Timeout limits each git network operation (ls-remote, fetch).
 	// Zero means DefaultTimeout.
 	Timeout time.Duration
+	// DiskCheck, when set, is asked before each fetch into a mirror (a
+	// first fetch can be the whole history): its error (the data
+	// directory's filesystem is under its free-space floor) is the
+	// fetch's, and nothing is fetched.
+	DiskCheck func() error
 }
 
 // Client runs git for Slipway. It is safe for concurrent use.
@@ -392,6 +397,11 @@ func (c *Client) withMirror(ctx context.Context, repository string, fn func(dir 
 // (other refs, such as a forge's refs/pull/*, are left out: they can be
 // many). The caller holds the mirror's lock.
 func (c *Client) fetch(ctx context.Context, dir, repository string) error {
+	if c.cfg.DiskCheck != nil {
+		if err := c.cfg.DiskCheck(); err != nil {
+			return fmt.Errorf("fetch %s: %w", redact(repository), err)
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	_, err := c.run(ctx, runOpts{dir: dir, network: true, repo: repository},

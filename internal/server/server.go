@@ -245,13 +245,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	deployTokens.SetLifetime(s.cfg.DeployTokenLifetime)
 	s.toolEnv = toolEnvFunc(deployTokens, s.logger)
 
-	src, err := git.New(git.Config{CacheDir: filepath.Join(dir, "git"), AllowLocal: s.cfg.AllowLocalRepos})
-	if err != nil {
-		return fmt.Errorf("server: git: %w", err)
-	}
 	s.disk = diskspace.NewChecker(dir, s.cfg.MinFreeDisk)
 	if err := s.disk.Check(); err != nil {
 		s.logger.WarnContext(ctx, "builds are refused until there is more free disk space", "error", err.Error())
+	}
+	src, err := git.New(git.Config{CacheDir: filepath.Join(dir, "git"), AllowLocal: s.cfg.AllowLocalRepos, DiskCheck: s.disk.Check})
+	if err != nil {
+		return fmt.Errorf("server: git: %w", err)
 	}
 	builder, err := localbuild.New(localbuild.Config{
 		Dir: filepath.Join(dir, "builder"), GoCache: s.goCache(),
