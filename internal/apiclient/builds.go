@@ -54,10 +54,11 @@ func (c *Client) BuildDelete(ctx context.Context, tool, id string) (Envelope, er
 	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.DeleteBuild(ctx, tool, id) })
 }
 
-// BuildLogs copies the build's log to w. With follow it streams a running
-// build's log until the build ends (no request timeout applies then), or
-// ctx ends. An error response is returned as for the other calls.
-func (c *Client) BuildLogs(ctx context.Context, tool, id string, follow bool, w io.Writer) error {
+// BuildLogs copies the build's log to w: its last lines when lines > 0.
+// With follow it streams a running build's log until the build ends (no
+// request timeout applies then), or ctx ends. An error response is
+// returned as for the other calls.
+func (c *Client) BuildLogs(ctx context.Context, tool, id string, follow bool, lines int, w io.Writer) error {
 	cancel := context.CancelFunc(func() {})
 	if !follow {
 		ctx, cancel = c.ctx(ctx)
@@ -66,6 +67,9 @@ func (c *Client) BuildLogs(ctx context.Context, tool, id string, follow bool, w 
 	params := &oapiclient.GetBuildLogsParams{}
 	if follow {
 		params.Follow = &follow
+	}
+	if lines > 0 {
+		params.Lines = &lines
 	}
 	resp, err := c.raw.GetBuildLogs(ctx, tool, id, params)
 	if err != nil {

@@ -384,7 +384,8 @@ func (c *Client) DeploymentDelete(ctx context.Context, tool, id string) (Envelop
 
 // Health is the server's health.
 type Health struct {
-	// Status is "OK" or "ERROR".
+	// Status is "OK", "DEGRADED" (200: the server works but refuses some
+	// work, such as builds under the free-space floor) or "ERROR".
 	Status string `json:"status"`
 	// Checks maps each check's name to "ok" or its error.
 	Checks map[string]string `json:"checks"`

@@ -3,21 +3,28 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
 )
 
 func newBuildsLogsCmd(e *env) *cobra.Command {
-	var follow bool
+	var (
+		follow bool
+		lines  int
+	)
 	cmd := &cobra.Command{
 		Use:   "logs ID",
 		Short: "Print a build's log",
-		Long: `Print a build's log. With -f, go on printing what a running build logs
-until it ends. With --json, each line is a JSON object {"line": "…"}, as
-Toolforge's builds-api streams them.`,
+		Long: `Print a build's log. With -l N, only its last N lines. With -f, go on
+printing what a running build logs until it ends. With --json, each line
+is a JSON object {"line": "…"}, as Toolforge's builds-api streams them.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
+			if lines < 0 {
+				return &usageError{fmt.Errorf("invalid --last %d: want a number of lines, at least 0", lines)}
+			}
 			c, tool, err := e.target()
 			if err != nil {
 				return err
@@ -29,13 +36,14 @@ Toolforge's builds-api streams them.`,
 			if e.flags.json {
 				out = &jsonLines{w: e.stdout}
 			}
-			if err := c.BuildLogs(cmd.Context(), tool, a[0], follow, out); err != nil {
+			if err := c.BuildLogs(cmd.Context(), tool, a[0], follow, lines, out); err != nil {
 				return err
 			}
 			return out.Close()
 		},
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "follow the log of a running build until it ends")
+	cmd.Flags().IntVarP(&lines, "last", "l", 0, "start with the last N lines of the log (0: all)")
 	return cmd
 }
 

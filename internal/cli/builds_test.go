@@ -62,6 +62,10 @@ func (f *fakeBuilds) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, 200, `{"data":`+runningJSON+`,`+msgs+`}`)
 	case "GET builds/" + builtID + "/logs":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if r.URL.Query().Get("lines") == "1" {
+			_, _ = io.WriteString(w, buildLog[strings.LastIndexByte(buildLog, '\n')+1:])
+			return
+		}
 		_, _ = io.WriteString(w, buildLog)
 	case "PUT builds/" + runningBuild + "/cancel":
 		reply(w, 200, `{"data":`+cancelledJSON+`,"messages":{"error":[],"info":["Build `+runningBuild+` cancelled."],"warning":[]}}`)
@@ -104,6 +108,8 @@ func TestBuildsCommands(t *testing.T) {
 		{name: "BuildsLogs", args: []string{"builds", "logs", builtID}, wantReq: "GET /builds/v1/tool/mytool/builds/" + builtID + "/logs"},
 		{name: "BuildsLogsFollow", args: []string{"builds", "logs", "-f", builtID}, wantReq: "GET /builds/v1/tool/mytool/builds/" + builtID + "/logs?follow=true"},
 		{name: "BuildsLogsJSON", args: []string{"--json", "builds", "logs", builtID}},
+		{name: "BuildsLogsLast", args: []string{"builds", "logs", "-l", "1", builtID}, wantReq: "GET /builds/v1/tool/mytool/builds/" + builtID + "/logs?lines=1"},
+		{name: "BuildsLogsBadLast", args: []string{"builds", "logs", "--last", "-1", builtID}, readOnly: true},
 		{name: "BuildsLogsNotFound", args: []string{"builds", "logs", "ffffffffffffffff"}},
 		{name: "BuildsLogsBadID", args: []string{"builds", "logs", "bad id"}},
 		{name: "BuildsCancel", args: []string{"builds", "cancel", runningBuild}, wantReq: "PUT /builds/v1/tool/mytool/builds/" + runningBuild + "/cancel"},

@@ -14,6 +14,16 @@
 // SLIPWAY_TOKEN, or <data>/admin-token. The data directory is --data,
 // SLIPWAY_DATA, $XDG_DATA_HOME/slipway or $HOME/.local/share/slipway.
 //
+// # Server-provided text
+//
+// Logs, statuses, messages and errors come from the server, and a tool
+// writes its own logs: everything the CLI prints passes an escaper that
+// shows control characters (ESC as \x1b, BEL as \a, U+009B as \u009b, a
+// right-to-left override as \u202e, a byte that is not UTF-8 as \xff)
+// instead of letting them drive the terminal; newlines, tabs and CRLF line
+// ends pass. With --json the escapes are JSON's, so the output stays JSON
+// with the same values. --raw prints everything as it came.
+//
 // # Exit codes
 //
 // 0 on success; 1 on an error (a 4xx answer, a failed deployment, a declined

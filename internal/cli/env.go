@@ -36,6 +36,7 @@ type globalFlags struct {
 	token   string
 	data    string
 	json    bool
+	raw     bool
 	verbose bool
 	config  string
 	ca      string

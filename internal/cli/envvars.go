@@ -117,6 +117,7 @@ escaped (\n, \x1b); --raw writes the value as it is, and nothing else.`,
 				return err
 			}
 			if raw {
+				e.flags.raw = true // as it is: the global --raw too
 				_, err := io.WriteString(e.stdout, v.Value)
 				return err
 			}

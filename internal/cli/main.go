@@ -15,16 +15,26 @@ import (
 // Main runs the slipway command line with args (without the program name)
 // and returns the exit status. getenv, stdin, stdout and stderr stand for
 // the process's; Main uses nothing else of the process.
+//
+// Everything it prints goes through an [escaper], which makes the control
+// characters of server-provided text visible unless --raw is given.
 func Main(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
-	e := &env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	e := &env{getenv: getenv, stdin: stdin}
+	out := &escaper{w: stdout, raw: &e.flags.raw, json: func() bool { return e.flags.json }}
+	errOut := &escaper{w: stderr, raw: &e.flags.raw}
+	e.stdout, e.stderr = out, errOut
+	defer func() {
+		_ = out.flush()    // nothing to do about a failed last write to the terminal
+		_ = errOut.flush() // likewise
+	}()
 	root := newRootCmd(e) //nolint:contextcheck // the commands get ctx through cmd.Context(), which ExecuteContext sets below
 	root.SetArgs(args)
 	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
 	err := root.ExecuteContext(ctx)
 	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		fmt.Fprintln(stderr, "Interrupted.")
+		fmt.Fprintln(e.stderr, "Interrupted.")
 		return 130
 	}
 	return e.report(err)

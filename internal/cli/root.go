@@ -21,6 +21,7 @@ func newRootCmd(e *env) *cobra.Command {
 	pf.StringVar(&e.flags.token, "token", "", "API token (default $SLIPWAY_TOKEN, else the admin token in the data directory)")
 	pf.StringVar(&e.flags.data, "data", "", "data directory (default $SLIPWAY_DATA, $XDG_DATA_HOME/slipway or ~/.local/share/slipway)")
 	pf.BoolVar(&e.flags.json, "json", false, "print JSON instead of text")
+	pf.BoolVar(&e.flags.raw, "raw", false, `print what the server sends as it is: without it, control characters in logs, statuses and messages are shown escaped (ESC as \x1b, U+009B as \u009b) so that they cannot drive the terminal`)
 	pf.BoolVarP(&e.flags.verbose, "verbose", "v", false, "print each HTTP request to stderr")
 	pf.StringVar(&e.flags.config, "config", "", "CLI config file with url, tool, token, ca, cert, key (default $SLIPWAY_CONFIG or ~/.config/slipway/config.yaml)")
 	pf.StringVar(&e.flags.ca, "ca", "", "CA certificate that signed the server's TLS certificate (default $SLIPWAY_CA, else the local server's)")

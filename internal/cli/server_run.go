@@ -38,6 +38,7 @@ type serverFlags struct {
 	sandbox           sandboxFlags
 	limits            limitFlags
 	secrets           secretsFlags
+	storage           storageFlags
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
@@ -58,6 +59,7 @@ func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
 	f.sandbox.register(cmd)
 	f.limits.register(cmd)
 	f.secrets.register(cmd)
+	f.storage.register(cmd)
 }
 
 // config turns the flags, the environment and defaults into a server config.
@@ -136,6 +138,9 @@ func (f *serverFlags) config(e *env, dataDir, listen, proxy string) (server.Conf
 		return cfg, err
 	}
 	if err := f.secrets.apply(e, &cfg); err != nil {
+		return cfg, err
+	}
+	if err := f.storage.apply(e, &cfg); err != nil {
 		return cfg, err
 	}
 	return cfg, f.security.apply(e, &cfg)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"slipway.dev/slipway/internal/logfile"
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/store"
 )
@@ -71,12 +72,18 @@ func buildFinal(b slipway.Build) bool {
 	return b.Status != slipway.BuildRunning && b.Status != slipway.BuildPending
 }
 
-// BuildLogs writes the build's log to w. With follow, it goes on writing
-// what a running build logs until the build ends (or its record is
-// deleted), or ctx ends; otherwise it writes what there is now. Errors
-// before the first write: EInvalid and ENotFound as [Service.BuildGet], and
-// ENotFound when a finished build has no log (it was removed).
-func (s *Service) BuildLogs(ctx context.Context, tool, id string, follow bool, w io.Writer) error {
+// BuildLogs writes the build's log to w: its last lines (all when lines
+// is 0), read from the end of the log and its rotated files, in memory
+// that does not grow with the log. With follow, it goes on writing what a
+// running build logs, across rotations, until the build ends (or its
+// record is deleted), or ctx ends; otherwise it writes what there is now.
+// Errors before the first write: EInvalid and ENotFound as
+// [Service.BuildGet], EInvalid for a negative lines, and ENotFound when a
+// finished build has no log (it was removed).
+func (s *Service) BuildLogs(ctx context.Context, tool, id string, follow bool, lines int, w io.Writer) error {
+	if lines < 0 {
+		return slipway.Errorf(slipway.EInvalid, "lines must be a number of lines, at least 0 (0 means all), got %d.", lines)
+	}
 	b, err := s.BuildGet(ctx, tool, id)
 	if err != nil {
 		return err
@@ -85,25 +92,31 @@ func (s *Service) BuildLogs(ctx context.Context, tool, id string, follow bool, w
 	if path == "" {
 		path = s.builder.LogPath(tool, b.Key)
 	}
-	f, err := s.openLog(ctx, tool, b, path, follow)
-	if err != nil || f == nil {
+	if ok, err := s.waitLog(ctx, tool, b, path, follow); err != nil || !ok {
 		return err
 	}
-	defer f.Close()
+	pos, err := logfile.LastLines(w, path, lines, logfile.DefaultMaxLine)
+	if err != nil {
+		return fmt.Errorf("log of build %s: %w", id, err)
+	}
+	if !follow {
+		return nil
+	}
+	fw := logfile.Follow(path, pos)
+	defer fw.Close()
 	for {
-		if _, err := io.Copy(w, f); err != nil {
-			return fmt.Errorf("log of build %s: %w", id, err)
-		}
-		if !follow {
-			return nil
-		}
 		cur, err := s.store.BuildGet(ctx, tool, id)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && buildFinal(cur)) {
-			// What the build wrote before it ended.
-			_, err := io.Copy(w, f)
-			return err
-		} else if err != nil {
+		final := errors.Is(err, store.ErrNotFound) || (err == nil && buildFinal(cur))
+		if err != nil && !final {
 			return fmt.Errorf("log of build %s: %w", id, err)
+		}
+		// After the look at the record: what the build wrote before it
+		// ended is in the log by now.
+		if err := fw.Next(w); err != nil {
+			return fmt.Errorf("log of build %s: %w", id, err)
+		}
+		if final {
+			return nil
 		}
 		if sleepCtx(ctx, logPollInterval) != nil {
 			return nil // the client left: the stream just ends
@@ -111,29 +124,33 @@ func (s *Service) BuildLogs(ctx context.Context, tool, id string, follow bool, w
 	}
 }
 
-// openLog opens a build's log. A running build may not have written it
-// yet: without follow that is an empty log (nil file), with follow it is
-// waited for. A finished build without a log is ENotFound.
-func (s *Service) openLog(ctx context.Context, tool string, b slipway.Build, path string, follow bool) (*os.File, error) {
+// waitLog reports whether a build's log is there to read. A running build
+// may not have written it yet: without follow that is an empty log (false),
+// with follow it is waited for. A finished build without a log is
+// ENotFound.
+func (s *Service) waitLog(ctx context.Context, tool string, b slipway.Build, path string, follow bool) (bool, error) {
 	for {
-		f, err := os.Open(path)
-		if err == nil {
-			return f, nil
-		}
-		if !errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("log of build %s: %w", b.ID, err)
+		for _, p := range []string{path, logfile.Rotated(path, 1)} {
+			_, err := os.Stat(p)
+			if err == nil {
+				return true, nil
+			}
+			if !errors.Is(err, os.ErrNotExist) {
+				return false, fmt.Errorf("log of build %s: %w", b.ID, err)
+			}
 		}
 		if buildFinal(b) {
-			return nil, slipway.Errorf(slipway.ENotFound, "Build %s has no log: it was removed.", b.ID)
+			return false, slipway.Errorf(slipway.ENotFound, "Build %s has no log: it was removed.", b.ID)
 		}
 		if !follow {
-			return nil, nil
+			return false, nil
 		}
 		if err := sleepCtx(ctx, logPollInterval); err != nil {
-			return nil, nil //nolint:nilerr // the client left before the log began
+			return false, nil //nolint:nilerr // the client left before the log began
 		}
+		var err error
 		if b, err = s.store.BuildGet(ctx, tool, b.ID); err != nil {
-			return nil, notFound(err, "Build %s not found for tool %s", b.ID, tool)
+			return false, notFound(err, "Build %s not found for tool %s", b.ID, tool)
 		}
 	}
 }

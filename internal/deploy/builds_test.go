@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -123,13 +124,19 @@ func TestService_BuildListShowLogsDelete(t *testing.T) {
 		t.Errorf("BuildGet = %+v", got)
 	}
 	var log bytes.Buffer
-	if err := b.svc.BuildLogs(ctx, "site", first, false, &log); err != nil || !strings.Contains(log.String(), "==> built "+first) {
+	if err := b.svc.BuildLogs(ctx, "site", first, false, 0, &log); err != nil || !strings.Contains(log.String(), "==> built "+first) {
 		t.Errorf("BuildLogs = %v\n%s", err, log.String())
 	}
 	log.Reset()
-	if err := b.svc.BuildLogs(ctx, "site", first, true, &log); err != nil || !strings.Contains(log.String(), "==> built "+first) {
+	if err := b.svc.BuildLogs(ctx, "site", first, true, 0, &log); err != nil || !strings.Contains(log.String(), "==> built "+first) {
 		t.Errorf("BuildLogs(follow) of a finished build = %v\n%s", err, log.String())
 	}
+	log.Reset()
+	if err := b.svc.BuildLogs(ctx, "site", first, false, 1, &log); err != nil || !strings.HasPrefix(log.String(), "==> built "+first) || strings.Count(log.String(), "\n") != 1 {
+		t.Errorf("BuildLogs(lines 1) = %v, %q", err, log.String())
+	}
+	err = b.svc.BuildLogs(ctx, "site", first, false, -1, &log)
+	wantCode(t, "BuildLogs(lines -1)", err, slipway.EInvalid)
 
 	_, err = b.svc.BuildDelete(ctx, "site", first)
 	wantCode(t, "BuildDelete of the live build", err, slipway.EConflict)
@@ -196,10 +203,10 @@ func TestService_BuildCancel(t *testing.T) {
 		followErr error
 		wg        sync.WaitGroup
 	)
-	wg.Go(func() { followErr = b.svc.BuildLogs(ctx, "slow", id, true, &followed) })
+	wg.Go(func() { followErr = b.svc.BuildLogs(ctx, "slow", id, true, 0, &followed) })
 	poll(t, "the slow step to log", func() bool {
 		var log bytes.Buffer
-		_ = b.svc.BuildLogs(ctx, "slow", id, false, &log)
+		_ = b.svc.BuildLogs(ctx, "slow", id, false, 0, &log)
 		return strings.Contains(log.String(), "starting the slow step")
 	})
 
@@ -267,7 +274,7 @@ func TestService_BuildBadInput(t *testing.T) {
 			_, err = b.svc.BuildDelete(ctx, tt.tool, tt.id)
 			wantCode(t, "BuildDelete", err, tt.code)
 			var log bytes.Buffer
-			err = b.svc.BuildLogs(ctx, tt.tool, tt.id, true, &log)
+			err = b.svc.BuildLogs(ctx, tt.tool, tt.id, true, 0, &log)
 			wantCode(t, "BuildLogs", err, tt.code)
 			if log.Len() > 0 {
 				t.Errorf("BuildLogs wrote %q", log.String())
@@ -278,5 +285,40 @@ func TestService_BuildBadInput(t *testing.T) {
 	wantCode(t, "BuildList of a bad tool", err, slipway.EInvalid)
 	if list, err := b.svc.BuildList(ctx, "nobody"); err != nil || list == nil || len(list) != 0 {
 		t.Errorf("BuildList of a tool without builds = %#v, %v; want an empty list", list, err)
+	}
+}
+
+// Ensure a build is refused while the disk check says the data directory
+// is under its floor: the build record and the deployment fail with the
+// check's message, and once there is room again the next deployment
+// builds.
+func TestService_BuildRefusedUnderDiskFloor(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skipf("git not installed: %v", err)
+	}
+	var full atomic.Bool
+	full.Store(true)
+	const msg = "not enough free disk space on /srv: 80 MiB free, the floor is 1 GiB; free some space or lower --min-free-disk"
+	svc, _ := deploy.NewHarness(t, deploy.Config{DiskCheck: func() error {
+		if full.Load() {
+			return slipway.Errorf(slipway.EUnavailable, msg)
+		}
+		return nil
+	}})
+	b := &buildsBundle{svc: svc}
+	repo := slipwaytest.GitRepo(t, map[string]string{"index.html": "one\n"})
+	cfg := strings.ReplaceAll(staticConfig, "%s", repo.URL)
+	d := b.deploy(t, "site", cfg)
+	if d.Status != slipway.DeploymentFailed || !strings.Contains(d.LongStatus, "build refused: "+msg) {
+		t.Fatalf("deployment under the floor: %s: %s", d.Status, d.LongStatus)
+	}
+	list, err := svc.BuildList(t.Context(), "site")
+	if err != nil || len(list) != 1 || list[0].Status != slipway.BuildFailed || list[0].Error != "build refused: "+msg {
+		t.Fatalf("builds after the refusal: %+v, %v", list, err)
+	}
+	full.Store(false)
+	if d := b.deploy(t, "site", cfg); d.Status != slipway.DeploymentSuccessful {
+		t.Fatalf("deployment with room again: %s: %s", d.Status, d.LongStatus)
 	}
 }

@@ -395,6 +395,21 @@ func (s *Service) executeBuild(ctx context.Context, d slipway.Deployment, cfg sl
 		Repository: src.Repository, Ref: src.Ref, Commit: st.Commit, Status: slipway.BuildRunning,
 		LogPath: s.builder.LogPath(d.Tool, st.BuildKey), CreatedAt: now, UpdatedAt: now,
 	}
+	if s.cfg.DiskCheck != nil {
+		if err := s.cfg.DiskCheck(); err != nil {
+			// Refused before anything is written: a failed build saying
+			// why, which the next deployment tries again.
+			msg := "build refused: " + slipway.ErrorMessage(err)
+			if slipway.ErrorCode(err) == slipway.EInternal {
+				msg = "build refused: free disk space unknown: " + err.Error()
+			}
+			b.Status, b.Error = slipway.BuildFailed, msg
+			if err := s.upsertBuild(ctx, b); err != nil {
+				return s.failed(ctx, "record build: "+err.Error())
+			}
+			return outcome{state: slipway.StepFailed, detail: msg}
+		}
+	}
 	if err := s.upsertBuild(ctx, b); err != nil {
 		return s.failed(ctx, "record build: "+err.Error())
 	}

@@ -107,6 +107,10 @@ type Config struct {
 	// Limits bound what each tool may ask for (see limits.go); zero fields
 	// take slipway.DefaultLimits' values.
 	Limits slipway.Limits
+	// DiskCheck, when set, is asked before each build: an error (the data
+	// directory's filesystem is under its free-space floor) refuses the
+	// build, whose record and step fail with the error's message.
+	DiskCheck func() error
 }
 
 // Service runs Slipway's deployments. It serves the API (configs,

@@ -129,6 +129,11 @@ type Config struct {
 	// DefaultLowSpeedLimit and DefaultLowSpeedTime.
 	LowSpeedLimit int
 	LowSpeedTime  time.Duration
+	// DiskCheck, when set, is asked before each fetch into a mirror (a
+	// first fetch can be the whole history): its error (the data
+	// directory's filesystem is under its free-space floor) is the
+	// fetch's, and nothing is fetched.
+	DiskCheck func() error
 }
 
 // Client runs git for Slipway. It is safe for concurrent use.
@@ -457,6 +462,11 @@ func (c *Client) withMirror(ctx context.Context, r *remote, fn func(dir string, 
 // refs, such as a forge's refs/pull/*, are left out: they can be many). The
 // caller holds the mirror's lock.
 func (c *Client) fetch(ctx context.Context, dir string, r *remote) error {
+	if c.cfg.DiskCheck != nil {
+		if err := c.cfg.DiskCheck(); err != nil {
+			return fmt.Errorf("fetch %s: %w", r.shown, err)
+		}
+	}
 	ctx, cancel := c.networkContext(ctx, r)
 	defer cancel()
 	if err := c.checkConnect(ctx, r); err != nil {

@@ -23,7 +23,7 @@ type BuildsService interface {
 	BuildGet(ctx context.Context, tool, id string) (slipway.Build, error)
 	// BuildLogs writes the build's log to w; with follow it goes on until
 	// the build ends or ctx does. Its errors come before the first write.
-	BuildLogs(ctx context.Context, tool, id string, follow bool, w io.Writer) error
+	BuildLogs(ctx context.Context, tool, id string, follow bool, lines int, w io.Writer) error
 	// BuildCancel kills a running build and returns it; EConflict when it
 	// is already final.
 	BuildCancel(ctx context.Context, tool, id string) (slipway.Build, error)
@@ -131,8 +131,13 @@ func (a *api) handleBuildLogs() http.Handler {
 			a.writeError(w, r, err)
 			return
 		}
+		lines, err := queryLines(r)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
 		tw := newTextWriter(w, follow)
-		err = svc.BuildLogs(r.Context(), tool, r.PathValue("build_id"), follow, tw)
+		err = svc.BuildLogs(r.Context(), tool, r.PathValue("build_id"), follow, lines, tw)
 		switch {
 		case err != nil && !tw.started:
 			a.writeError(w, r, err)

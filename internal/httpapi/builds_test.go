@@ -199,6 +199,15 @@ func TestHandler_BuildLogs(t *testing.T) {
 	if got, want := w.Body.String(), "==> checkout 9b0d44e\n==> build of "+builtID+"\n"; got != want {
 		t.Errorf("logs = %q, want %q", got, want)
 	}
+	// The last lines, read from the end; a bad count is a 422 envelope.
+	if w := b.do(t, "GET", base+builtID+"/logs?lines=1"); w.Code != http.StatusOK || w.Body.String() != "==> build of "+builtID+"\n" {
+		t.Errorf("logs?lines=1: %d %q", w.Code, w.Body)
+	}
+	for _, q := range []string{"lines=-1", "lines=many"} {
+		if w := b.do(t, "GET", base+builtID+"/logs?"+q); w.Code != http.StatusUnprocessableEntity || !strings.Contains(w.Body.String(), "Query parameter lines must be a number of lines") {
+			t.Errorf("logs?%s: %d %s", q, w.Code, w.Body)
+		}
+	}
 
 	srv := httptest.NewServer(b.handler)
 	defer srv.Close()
@@ -233,6 +242,18 @@ func TestHandler_BuildLogs(t *testing.T) {
 	_ = f.Close()
 	if got, err := lines.ReadString('\n'); got != "==> still building\n" {
 		t.Fatalf("followed line = %q (%v)", got, err)
+	}
+	// The log rotated as a RotatingWriter does it (renamed to .1, a new
+	// file): the follower goes on in the new file.
+	logPath := filepath.Join(b.logDir, runningID+".log")
+	if err := os.Rename(logPath, logPath+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(logPath, []byte("==> after the rotation\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := lines.ReadString('\n'); got != "==> after the rotation\n" {
+		t.Fatalf("followed line after a rotation = %q (%v)", got, err)
 	}
 	if w := b.do(t, "PUT", base+runningID+"/cancel"); w.Code != http.StatusOK {
 		t.Fatalf("cancel: %d %s", w.Code, w.Body)

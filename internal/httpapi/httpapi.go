@@ -138,8 +138,9 @@ type Config struct {
 	// Logger receives the request log and internal errors. Default: a logger
 	// that discards everything.
 	Logger *slog.Logger
-	// Health returns named checks for healthz: a nil error means "ok".
-	// Default: no checks (status OK).
+	// Health returns named checks for healthz: a nil error means "ok", an
+	// error made by [Degraded] a degraded server (200, DEGRADED), any other
+	// a failure (503, ERROR). Default: no checks (status OK).
 	Health func(ctx context.Context) map[string]error
 	// MaxBodyBytes limits request bodies; larger ones get 413. Default
 	// [DefaultMaxBodyBytes].

@@ -573,6 +573,45 @@ func TestHandler_HealthError(t *testing.T) {
 	}
 }
 
+// Ensure a degraded check makes healthz 200 DEGRADED with the reason as
+// the check's value and a warning, and a failed check still wins (503).
+func TestHandler_HealthDegraded(t *testing.T) {
+	t.Parallel()
+	low := slipway.Errorf(slipway.EUnavailable, "not enough free disk space on /srv: 80 MiB free, the floor is 1 GiB; free some space or lower --min-free-disk")
+	for _, tt := range []struct {
+		name   string
+		checks map[string]error
+		code   int
+		want   string
+	}{
+		{
+			name:   "Degraded",
+			checks: map[string]error{"store": nil, "disk": Degraded(low), "ok": Degraded(nil)},
+			code:   http.StatusOK,
+			want:   `{"data":{"checks":{"disk":"degraded: ` + low.Message + `","ok":"ok","store":"ok"},"status":"DEGRADED"},"messages":{"error":[],"info":[],"warning":["The server is degraded (disk): ` + low.Message + `"]}}` + "\n",
+		},
+		{
+			name:   "DegradedAndFailed",
+			checks: map[string]error{"runner": errors.New("not started"), "disk": Degraded(low)},
+			code:   http.StatusServiceUnavailable,
+			want:   `{"data":{"checks":{"disk":"degraded: ` + low.Message + `","runner":"not started"},"status":"ERROR"},"messages":{"error":[],"info":[],"warning":["The server is degraded (disk): ` + low.Message + `"]}}` + "\n",
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := NewHandler(newFakeService(), Config{AdminToken: testToken, Health: func(context.Context) map[string]error { return tt.checks }})
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest("GET", "/components/v1/healthz", nil))
+			if w.Code != tt.code {
+				t.Errorf("status %d, want %d", w.Code, tt.code)
+			}
+			if diff := cmp.Diff(tt.want, w.Body.String()); diff != "" {
+				t.Errorf("body (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestHandler_OpenAPI(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

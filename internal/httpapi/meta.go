@@ -3,8 +3,11 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"sync"
 
 	"gopkg.in/yaml.v3"
@@ -14,25 +17,60 @@ import (
 	"slipway.dev/slipway/internal/slipway"
 )
 
-// handleHealth serves healthz: 200 and status OK when every check passes,
-// else 503 and status ERROR, with each check's result.
+// handleHealth serves healthz: 200 and status OK when every check passes;
+// 200 and status DEGRADED, with a warning per degraded check, when some
+// report the server degraded (see [Degraded]) and none failed; else 503
+// and status ERROR. Each check's result is in checks.
 func (a *api) handleHealth() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := oapi.Health{Status: oapi.OK, Checks: map[string]string{}}
 		code := http.StatusOK
+		var warnings []string
 		if a.cfg.Health != nil {
-			for name, err := range a.cfg.Health(r.Context()) {
-				if err != nil {
+			checks := a.cfg.Health(r.Context())
+			for _, name := range slices.Sorted(maps.Keys(checks)) {
+				err := checks[name]
+				var d degradedError
+				switch {
+				case err == nil:
+					h.Checks[name] = "ok"
+				case errors.As(err, &d):
+					reason := d.err.Error()
+					if e, ok := errors.AsType[*slipway.Error](d.err); ok {
+						reason = e.Message
+					}
+					h.Checks[name] = "degraded: " + reason
+					warnings = append(warnings, fmt.Sprintf("The server is degraded (%s): %s", name, reason))
+					if h.Status == oapi.OK {
+						h.Status = oapi.DEGRADED
+					}
+				default:
 					h.Checks[name] = err.Error()
 					h.Status, code = oapi.ERROR, http.StatusServiceUnavailable
-				} else {
-					h.Checks[name] = "ok"
 				}
 			}
 		}
-		writeJSON(w, code, oapi.HealthEnvelope{Data: h, Messages: messages(nil, nil, nil)})
+		writeJSON(w, code, oapi.HealthEnvelope{Data: h, Messages: messages(nil, warnings, nil)})
 	})
 }
+
+// Degraded marks the error of a health check as a degraded state rather
+// than a failure: the server serves and runs what it has, but refuses some
+// work (new builds) until an admin acts. healthz then answers 200 with
+// status DEGRADED, the error's user message as the check's value and as a
+// warning, so that probes neither restart nor unroute the server while
+// monitoring that reads the status sees it. Degraded(nil) is nil.
+func Degraded(err error) error {
+	if err == nil {
+		return nil
+	}
+	return degradedError{err: err}
+}
+
+type degradedError struct{ err error }
+
+func (d degradedError) Error() string { return "degraded: " + d.err.Error() }
+func (d degradedError) Unwrap() error { return d.err }
 
 // openAPIJSON converts the embedded spec to JSON once, keeping key order.
 var openAPIJSON = sync.OnceValues(func() ([]byte, error) {

@@ -41,11 +41,13 @@ import (
 	"slipway.dev/slipway/internal/auth"
 	"slipway.dev/slipway/internal/build/localbuild"
 	"slipway.dev/slipway/internal/deploy"
+	"slipway.dev/slipway/internal/diskspace"
 	"slipway.dev/slipway/internal/envvars"
 	"slipway.dev/slipway/internal/flock"
 	"slipway.dev/slipway/internal/git"
 	"slipway.dev/slipway/internal/httpapi"
 	"slipway.dev/slipway/internal/localrepo"
+	"slipway.dev/slipway/internal/logfile"
 	"slipway.dev/slipway/internal/metrics"
 	"slipway.dev/slipway/internal/remoteconfig"
 	"slipway.dev/slipway/internal/runner"
@@ -186,6 +188,17 @@ type Config struct {
 	// sandbox gives a component that sets no memory or cpu
 	// (slipway.RunSpec.Resources).
 	Limits slipway.Limits
+
+	// LogMaxSize and LogMaxFiles bound each process log (rotated past
+	// LogMaxSize, LogMaxFiles files kept in all); BuildLogMaxSize and
+	// BuildLogMaxFiles each build log. Zero means the defaults: 10 MiB × 5
+	// and 10 MiB × 2 (see internal/logfile).
+	LogMaxSize, BuildLogMaxSize   int64
+	LogMaxFiles, BuildLogMaxFiles int
+	// MinFreeDisk is the free-space floor of the data directory's
+	// filesystem: under it builds are refused and healthz reports
+	// DEGRADED. The zero value is diskspace.DefaultFloor (1 GiB).
+	MinFreeDisk diskspace.Floor
 }
 
 // Server is a running Slipway.
@@ -208,6 +221,8 @@ type Server struct {
 	caFile  string
 	toolEnv func(ctx context.Context, tool string) (slipway.ToolEnv, error)
 	envVars *envvars.Vars
+	// disk checks the data directory's free space against MinFreeDisk.
+	disk    *diskspace.Checker
 	stopped sync.Once
 	// wroteInfo is set once this server published InfoFile.
 	wroteInfo bool
@@ -230,6 +245,16 @@ func New(cfg Config) (*Server, error) {
 	cfg.Limits = cfg.Limits.WithDefaults()
 	if err := cfg.Limits.Validate(); err != nil {
 		return nil, fmt.Errorf("server: limits: %w", err)
+	}
+	for _, l := range []struct {
+		size  int64
+		files int
+		what  string
+	}{{cfg.LogMaxSize, cfg.LogMaxFiles, "process logs"}, {cfg.BuildLogMaxSize, cfg.BuildLogMaxFiles, "build logs"}} {
+		size := cmp.Or(l.size, logfile.DefaultMaxSize)
+		if err := logfile.CheckLimits(size, cmp.Or(l.files, logfile.DefaultMaxFiles)); err != nil {
+			return nil, fmt.Errorf("server: %s: %w", l.what, err)
+		}
 	}
 	logger := cfg.Logger
 	if logger == nil {
@@ -305,10 +330,14 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
+	s.disk = diskspace.NewChecker(dir, s.cfg.MinFreeDisk)
+	if err := s.disk.Check(); err != nil {
+		s.logger.WarnContext(ctx, "builds are refused until there is more free disk space", "error", err.Error())
+	}
 	src, err := git.New(git.Config{
 		CacheDir: filepath.Join(dir, "git"), AllowLocal: s.cfg.AllowLocalRepos, LocalDirs: localDirs,
 		Credentials: repoCreds.Lookup, ConnectTimeout: s.cfg.GitConnectTimeout, Timeout: s.cfg.GitTimeout,
-		LowSpeedLimit: s.cfg.GitLowSpeedLimit, LowSpeedTime: s.cfg.GitLowSpeedTime,
+		LowSpeedLimit: s.cfg.GitLowSpeedLimit, LowSpeedTime: s.cfg.GitLowSpeedTime, DiskCheck: s.disk.Check,
 	})
 	if err != nil {
 		return fmt.Errorf("server: git: %w", err)
@@ -322,6 +351,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	builder, err := localbuild.New(localbuild.Config{
 		Dir: filepath.Join(dir, "builder"), GoStdCache: s.goStdCache(), Sandbox: s.sandbox, Limits: limits.build,
+		LogMaxSize: s.cfg.BuildLogMaxSize, LogMaxFiles: s.cfg.BuildLogMaxFiles,
 	}, src)
 	if err != nil {
 		return fmt.Errorf("server: builder: %w", err)
@@ -350,6 +380,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		ProxyBaseURL: func(tool string) string { return fmt.Sprintf("http://%s.localhost:%d/", tool, proxyPort) },
 		Sandbox:      s.sandbox,
 		Limits:       limits.component,
+		LogMaxSize:   s.cfg.LogMaxSize,
+		LogMaxFiles:  s.cfg.LogMaxFiles,
 	})
 	if err != nil {
 		return fmt.Errorf("server: target: %w", err)
@@ -375,6 +407,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		TransientFunc: transient, BuildTimeout: s.cfg.BuildTimeout, ToolEnv: s.toolEnv,
 		ConfigFetcher: remoteconfig.New(remoteconfig.Config{AllowPrivate: s.cfg.AllowPrivateSourceURLs}),
 		Metrics:       m, Limits: s.cfg.Limits,
+		DiskCheck: s.disk.Check,
 	})
 	s.runner, err = runner.New(driver, s.service, runner.Config{Logger: s.logger, SingleNode: true})
 	if err != nil {
@@ -478,7 +511,21 @@ func (s *Server) health(ctx context.Context) map[string]error {
 	}
 	_, err = s.target.List(ctx, "-")
 	checks["target"] = err
+	checks["disk"] = httpapi.Degraded(s.disk.Check())
+	checks["sandbox"] = httpapi.Degraded(s.sandboxWarning())
 	return checks
+}
+
+// sandboxWarning says what is weak about how tools are confined: the
+// sandbox off, or limits by rlimits or none; nil when all is as it should.
+func (s *Server) sandboxWarning() error {
+	switch {
+	case s.sandbox == nil:
+		return errors.New("not started")
+	case !s.sandbox.Enabled(), s.sandbox.LimitsBackend() == "none", s.sandbox.LimitsBackend() == "rlimit":
+		return errors.New(s.sandbox.Describe())
+	}
+	return nil
 }
 
 // openSandbox makes the sandbox every build and tool process runs in, or

@@ -226,13 +226,16 @@ func (e DeploymentStatus) Valid() bool {
 
 // Defines values for HealthStatus.
 const (
-	ERROR HealthStatus = "ERROR"
-	OK    HealthStatus = "OK"
+	DEGRADED HealthStatus = "DEGRADED"
+	ERROR    HealthStatus = "ERROR"
+	OK       HealthStatus = "OK"
 )
 
 // Valid indicates whether the value is a known member of the HealthStatus enum.
 func (e HealthStatus) Valid() bool {
 	switch e {
+	case DEGRADED:
+		return true
 	case ERROR:
 		return true
 	case OK:
@@ -804,7 +807,7 @@ type Event struct {
 
 // Health defines model for Health.
 type Health struct {
-	// Checks Check name to `ok` or the check's error.
+	// Checks Check name to `ok`, `degraded: <reason>` or the check's error.
 	Checks map[string]string `json:"checks"`
 	Status HealthStatus      `json:"status"`
 }
@@ -1073,6 +1076,9 @@ type UnsupportedMediaType = ErrorEnvelope
 type GetBuildLogsParams struct {
 	// Follow Stream a running build's log until it ends.
 	Follow *bool `form:"follow,omitempty" json:"follow,omitempty"`
+
+	// Lines Start with the last N lines of the log (0 or absent means all). A Slipway addition to builds-api.
+	Lines *int `form:"lines,omitempty" json:"lines,omitempty"`
 }
 
 // CreateDeploymentParams defines parameters for CreateDeployment.
@@ -1289,12 +1295,23 @@ type ClientInterface interface {
 	// The log as `text/plain`. With `follow=true` the response goes on
 	// streaming what a running build logs until the build ends or the
 	// client leaves. Errors before the log begins are the usual JSON
-	// envelope; a finished build whose log was removed is a 404.
+	// envelope; a finished build whose log was removed is a 404. Build
+	// logs are rotated by size (the server's `--build-log-max-size` ×
+	// `--build-log-max-files`): only the end of a very long build's
+	// output is kept.
 	//
 	// Corresponds with GET /builds/v1/tool/{tool}/builds/{build_id}/logs (the `GetBuildLogs` operationId).
 	GetBuildLogs(ctx context.Context, tool Tool, buildId BuildID, params *GetBuildLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetHealth Server health, with named checks
+	//
+	// `OK` when every check passes. `DEGRADED` (still 200, so that a
+	// liveness or readiness probe neither restarts nor unroutes a server
+	// that serves reads and runs tools) when a check reports a state an
+	// admin must act on, such as the data directory's filesystem under
+	// its free-space floor (new builds are refused); the reason is the
+	// check's value and a warning message. `ERROR` (503) when a check
+	// fails.
 	//
 	// Corresponds with GET /components/v1/healthz (the `GetHealth` operationId).
 	GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1955,7 +1972,10 @@ func (c *Client) CancelBuild(ctx context.Context, tool Tool, buildId BuildID, re
 // The log as `text/plain`. With `follow=true` the response goes on
 // streaming what a running build logs until the build ends or the
 // client leaves. Errors before the log begins are the usual JSON
-// envelope; a finished build whose log was removed is a 404.
+// envelope; a finished build whose log was removed is a 404. Build
+// logs are rotated by size (the server's `--build-log-max-size` ×
+// `--build-log-max-files`): only the end of a very long build's
+// output is kept.
 //
 // Corresponds with GET /builds/v1/tool/{tool}/builds/{build_id}/logs (the `GetBuildLogs` operationId).
 func (c *Client) GetBuildLogs(ctx context.Context, tool Tool, buildId BuildID, params *GetBuildLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1971,6 +1991,14 @@ func (c *Client) GetBuildLogs(ctx context.Context, tool Tool, buildId BuildID, p
 }
 
 // GetHealth Server health, with named checks
+//
+// `OK` when every check passes. `DEGRADED` (still 200, so that a
+// liveness or readiness probe neither restarts nor unroutes a server
+// that serves reads and runs tools) when a check reports a state an
+// admin must act on, such as the data directory's filesystem under
+// its free-space floor (new builds are refused); the reason is the
+// check's value and a warning message. `ERROR` (503) when a check
+// fails.
 //
 // Corresponds with GET /components/v1/healthz (the `GetHealth` operationId).
 func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3216,6 +3244,18 @@ func NewGetBuildLogsRequest(server string, tool Tool, buildId BuildID, params *G
 		if params.Follow != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "follow", *params.Follow, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Lines != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "lines", *params.Lines, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -5155,7 +5195,10 @@ type ClientWithResponsesInterface interface {
 	// The log as `text/plain`. With `follow=true` the response goes on
 	// streaming what a running build logs until the build ends or the
 	// client leaves. Errors before the log begins are the usual JSON
-	// envelope; a finished build whose log was removed is a 404.
+	// envelope; a finished build whose log was removed is a 404. Build
+	// logs are rotated by size (the server's `--build-log-max-size` ×
+	// `--build-log-max-files`): only the end of a very long build's
+	// output is kept.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -5163,6 +5206,14 @@ type ClientWithResponsesInterface interface {
 	GetBuildLogsWithResponse(ctx context.Context, tool Tool, buildId BuildID, params *GetBuildLogsParams, reqEditors ...RequestEditorFn) (*GetBuildLogsResponse, error)
 
 	// GetHealthWithResponse Server health, with named checks
+	//
+	// `OK` when every check passes. `DEGRADED` (still 200, so that a
+	// liveness or readiness probe neither restarts nor unroutes a server
+	// that serves reads and runs tools) when a check reports a state an
+	// admin must act on, such as the data directory's filesystem under
+	// its free-space floor (new builds are refused); the reason is the
+	// check's value and a warning message. `ERROR` (503) when a check
+	// fails.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -9197,7 +9248,10 @@ func (c *ClientWithResponses) CancelBuildWithResponse(ctx context.Context, tool 
 // The log as `text/plain`. With `follow=true` the response goes on
 // streaming what a running build logs until the build ends or the
 // client leaves. Errors before the log begins are the usual JSON
-// envelope; a finished build whose log was removed is a 404.
+// envelope; a finished build whose log was removed is a 404. Build
+// logs are rotated by size (the server's `--build-log-max-size` ×
+// `--build-log-max-files`): only the end of a very long build's
+// output is kept.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -9211,6 +9265,14 @@ func (c *ClientWithResponses) GetBuildLogsWithResponse(ctx context.Context, tool
 }
 
 // GetHealthWithResponse Server health, with named checks
+//
+// `OK` when every check passes. `DEGRADED` (still 200, so that a
+// liveness or readiness probe neither restarts nor unroutes a server
+// that serves reads and runs tools) when a check reports a state an
+// admin must act on, such as the data directory's filesystem under
+// its free-space floor (new builds are refused); the reason is the
+// check's value and a warning message. `ERROR` (503) when a check
+// fails.
 //
 // Returns a wrapper object for the known response body format(s).
 //

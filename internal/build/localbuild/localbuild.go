@@ -11,7 +11,7 @@
 //	builds/<tool>/<key>/                         a finished artifact: the app's files plus what the build made
 //	builds/<tool>/<key>/.slipway/artifact.json   its completion marker and record (stack, processes, commit, durations)
 //	builds/<tool>/<key>.seal                     its digest and metadata fingerprint (see below)
-//	builds/<tool>/<key>.log                      the log of the last build of <key>
+//	builds/<tool>/<key>.log                      the log of the last build of <key> (rotated by size: <key>.log.1)
 //	.tmp/<tool>/<key>/                           a build in progress (discarded if it fails or the process dies)
 //	.locks/<tool>/<key>.lock                     flocked while <key> builds
 //	cache/<tool>/{go-build,gomod,npm,pip,home}   the tool's own toolchain caches and its builds' HOME
@@ -93,6 +93,7 @@ import (
 
 	"slipway.dev/slipway/internal/build"
 	"slipway.dev/slipway/internal/flock"
+	"slipway.dev/slipway/internal/logfile"
 	"slipway.dev/slipway/internal/sandbox"
 	"slipway.dev/slipway/internal/slipway"
 )
@@ -119,6 +120,11 @@ type Config struct {
 	Sandbox *sandbox.Sandbox
 	// Limits bound each build command's process tree.
 	Limits sandbox.Limits
+	// LogMaxSize and LogMaxFiles bound each build log: past LogMaxSize
+	// bytes it is rotated, keeping LogMaxFiles files in all (see
+	// internal/logfile); defaults 10 MiB × 2.
+	LogMaxSize  int64
+	LogMaxFiles int
 	// Env is the environment builds start from ("KEY=value"). Nil means
 	// the variables of this process's environment that toolchains need
 	// (PATH, locale, proxies, certificates, GOPROXY and friends, package
@@ -374,7 +380,8 @@ func (b *Builder) build(ctx context.Context, req build.Request, rebuilt error) (
 			return a, err
 		}
 	}
-	logFile, err := os.Create(b.LogPath(req.Tool, req.Key))
+	logFile, err := logfile.NewRotatingWriter(b.LogPath(req.Tool, req.Key),
+		cmp.Or(b.cfg.LogMaxSize, logfile.DefaultMaxSize), cmp.Or(b.cfg.LogMaxFiles, logfile.DefaultBuildMaxFiles))
 	if err != nil {
 		return a, fmt.Errorf("create build log: %w", err)
 	}

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"slipway.dev/slipway/internal/logfile"
 )
 
 // Remove deletes the tool's artifact builds/<tool>/<key>/, its seal and its
-// log, holding the key's lock, so that it never races a build of the key in
+// log (with its rotated files), holding the key's lock, so that it never races a build of the key in
 // this process or another. The artifact is first renamed out of builds/, so
 // that [Builder.Lookup] never sees half of it. A key with none of them is
 // not an error.
@@ -24,7 +26,7 @@ func (b *Builder) Remove(ctx context.Context, tool, key string) error {
 	if err := b.removeLocked(tool, key); err != nil {
 		return err
 	}
-	if err := os.Remove(b.LogPath(tool, key)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := logfile.Remove(b.LogPath(tool, key)); err != nil {
 		return fmt.Errorf("remove build %s: log: %w", key, err)
 	}
 	return nil

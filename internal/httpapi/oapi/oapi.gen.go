@@ -224,13 +224,16 @@ func (e DeploymentStatus) Valid() bool {
 
 // Defines values for HealthStatus.
 const (
-	ERROR HealthStatus = "ERROR"
-	OK    HealthStatus = "OK"
+	DEGRADED HealthStatus = "DEGRADED"
+	ERROR    HealthStatus = "ERROR"
+	OK       HealthStatus = "OK"
 )
 
 // Valid indicates whether the value is a known member of the HealthStatus enum.
 func (e HealthStatus) Valid() bool {
 	switch e {
+	case DEGRADED:
+		return true
 	case ERROR:
 		return true
 	case OK:
@@ -802,7 +805,7 @@ type Event struct {
 
 // Health defines model for Health.
 type Health struct {
-	// Checks Check name to `ok` or the check's error.
+	// Checks Check name to `ok`, `degraded: <reason>` or the check's error.
 	Checks map[string]string `json:"checks"`
 	Status HealthStatus      `json:"status"`
 }
@@ -1071,6 +1074,9 @@ type UnsupportedMediaType = ErrorEnvelope
 type GetBuildLogsParams struct {
 	// Follow Stream a running build's log until it ends.
 	Follow *bool `form:"follow,omitempty" json:"follow,omitempty"`
+
+	// Lines Start with the last N lines of the log (0 or absent means all). A Slipway addition to builds-api.
+	Lines *int `form:"lines,omitempty" json:"lines,omitempty"`
 }
 
 // CreateDeploymentParams defines parameters for CreateDeployment.
@@ -1491,6 +1497,19 @@ func (siw *ServerInterfaceWrapper) GetBuildLogs(w http.ResponseWriter, r *http.R
 			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "follow"})
 		} else {
 			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "follow", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "lines" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "lines", r.URL.Query(), &params.Lines, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "lines"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "lines", Err: err})
 		}
 		return
 	}

@@ -68,12 +68,23 @@ func Config(repoURL string) []byte {
 // deploys [Tool] ([Config]) and waits until the deployment succeeded.
 func Start(t *testing.T) *Server {
 	t.Helper()
-	data := t.TempDir()
-	srv, err := server.New(server.Config{
-		DataDir: data, Listen: "127.0.0.1:0", ProxyListen: "127.0.0.1:0", AllowLocalRepos: true,
+	return StartWith(t, nil)
+}
+
+// StartWith is [Start] with the server's config changed by edit (when
+// not nil) before the server starts; edit may set another DataDir.
+func StartWith(t *testing.T, edit func(*server.Config)) *Server {
+	t.Helper()
+	cfg := server.Config{
+		DataDir: t.TempDir(), Listen: "127.0.0.1:0", ProxyListen: "127.0.0.1:0", AllowLocalRepos: true,
 		Logger: slog.New(slog.DiscardHandler), StopGrace: time.Second, BuildSlots: 1,
 		ToolRate: -1, // the tests drive one tool faster than a client would
-	})
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	data := cfg.DataDir
+	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -130,7 +130,7 @@ func (q *queries) ConfigCreateBy(ctx context.Context, tool string, raw json.RawM
 		 RETURNING version`,
 		tool, encRaw(raw), encTime(now), by.Name, by.Admin, tool).Scan(&version)
 	if err != nil {
-		return 0, fmt.Errorf("create config of %s: %w", tool, err)
+		return 0, fmt.Errorf("create config of %s: %w", tool, diskFull(err))
 	}
 	return version, nil
 }

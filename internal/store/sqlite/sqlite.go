@@ -132,7 +132,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	}
 	db.read = read
 
-	db.queries = queries{read: read, write: write, pool: write}
+	db.queries = queries{read: read, write: fullWriter{write}, pool: write}
 	return db, nil
 }
 
@@ -169,7 +169,12 @@ func (db *DB) InTx(ctx context.Context, fn func(tx store.Tx) error) error {
 }
 
 // inTx runs fn in a transaction of pool, which begins IMMEDIATE (see dsn).
-func inTx(ctx context.Context, pool *sql.DB, fn func(t *sql.Tx) error) (err error) {
+// A full disk (SQLITE_FULL) is an error that says so ([diskFull]).
+func inTx(ctx context.Context, pool *sql.DB, fn func(t *sql.Tx) error) error {
+	return diskFull(runTx(ctx, pool, fn))
+}
+
+func runTx(ctx context.Context, pool *sql.DB, fn func(t *sql.Tx) error) (err error) {
 	t, err := pool.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"slipway.dev/slipway/internal/logfile"
 	"slipway.dev/slipway/internal/sandbox"
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/target"
@@ -67,6 +68,14 @@ type Config struct {
 	// Limits returns the limits of a component's processes (its memory and
 	// cpu with the server's defaults); default none.
 	Limits func(spec target.Spec) sandbox.Limits
+	// LogMaxSize and LogMaxFiles bound each process log: past LogMaxSize
+	// bytes it is rotated, keeping LogMaxFiles files in all (see
+	// internal/logfile); defaults logfile.DefaultMaxSize and
+	// DefaultMaxFiles (10 MiB × 5). LogCheckInterval is how often the logs
+	// are checked; default DefaultLogCheckInterval.
+	LogMaxSize       int64
+	LogMaxFiles      int
+	LogCheckInterval time.Duration
 }
 
 // Driver runs components as processes on this host. Create it with [New];
@@ -171,6 +180,12 @@ func New(cfg Config) (*Driver, error) {
 	if cfg.Path == "" {
 		cfg.Path = cmp.Or(os.Getenv("PATH"), "/usr/local/bin:/usr/bin:/bin")
 	}
+	cfg.LogMaxSize = cmp.Or(cfg.LogMaxSize, logfile.DefaultMaxSize)
+	cfg.LogMaxFiles = cmp.Or(cfg.LogMaxFiles, logfile.DefaultMaxFiles)
+	cfg.LogCheckInterval = cmp.Or(cfg.LogCheckInterval, DefaultLogCheckInterval)
+	if err := logfile.CheckLimits(cfg.LogMaxSize, cfg.LogMaxFiles); err != nil {
+		return nil, fmt.Errorf("localexec: %w", err)
+	}
 	logger := cmp.Or(cfg.Logger, slog.Default()).With("component", "localexec")
 	sb := cfg.Sandbox
 	if sb == nil {
@@ -252,6 +267,8 @@ func (d *Driver) Start(ctx context.Context) error {
 		d.load(ctx, c, st, found)
 	}
 	d.cron.Start()
+	d.wg.Add(1)
+	go d.rotateLogs()
 	d.started = true
 	return nil
 }

@@ -3,15 +3,15 @@ package localexec
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
+	"strings"
 	"time"
 
+	"slipway.dev/slipway/internal/logfile"
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/target"
 )
@@ -21,10 +21,12 @@ const followPoll = 200 * time.Millisecond
 // Logs writes the component's logs to w: the replica logs one after the
 // other (lines prefixed "[replica N] " when there is more than one), the
 // runs of a scheduled component (they share 0.log), or the latest run of a
-// one-off component. Lines keeps the last N lines of each file. With Follow
-// it then polls the files every 200ms and writes what is appended until ctx
-// is done (returning nil). An unknown component is a [slipway.ENotFound]
-// error.
+// one-off component, each log with its rotated files (see
+// internal/logfile). Lines keeps the last N lines of each log, read from
+// its end: the memory used does not grow with the size of the logs. With
+// Follow it then polls the files every 200ms and writes what is appended,
+// across rotations, until ctx is done (returning nil). An unknown
+// component is a [slipway.ENotFound] error.
 func (d *Driver) Logs(ctx context.Context, tool, name string, opts target.LogOptions, w io.Writer) error {
 	c := d.lookup(tool, name)
 	if c == nil {
@@ -59,10 +61,26 @@ func (d *Driver) Logs(ctx context.Context, tool, name string, opts target.LogOpt
 	default:
 		files = append(files, &logFile{path: d.replicaLog(tool, name, 0)})
 	}
-	for _, f := range files {
-		if err := f.first(opts.Lines, w); err != nil {
+	followers := make([]*logfile.Follower, len(files))
+	defer func() {
+		for _, fw := range followers {
+			if fw != nil {
+				_ = fw.Close() // read-only
+			}
+		}
+	}()
+	for i, f := range files {
+		pos, err := logfile.LastLines(f.out(w), f.path, opts.Lines, logfile.DefaultMaxLine)
+		if err != nil {
 			return fmt.Errorf("logs %s/%s: %w", tool, name, err)
 		}
+		if !opts.Follow {
+			if err := f.flush(w); err != nil {
+				return fmt.Errorf("logs %s/%s: %w", tool, name, err)
+			}
+			continue
+		}
+		followers[i] = logfile.Follow(f.path, pos)
 	}
 	if !opts.Follow {
 		return nil
@@ -75,8 +93,8 @@ func (d *Driver) Logs(ctx context.Context, tool, name string, opts target.LogOpt
 			return nil
 		case <-t.C:
 		}
-		for _, f := range files {
-			if err := f.more(w); err != nil {
+		for i, f := range files {
+			if err := followers[i].Next(f.out(w)); err != nil {
 				return fmt.Errorf("logs %s/%s: %w", tool, name, err)
 			}
 		}
@@ -95,116 +113,92 @@ func latestRunLog(dir string) string {
 	return best
 }
 
-// logFile is one log being written out, possibly followed.
+// logFile is one log being written out, its lines prefixed when there
+// are several.
 type logFile struct {
-	path    string
-	prefix  []byte
-	off     int64
-	partial []byte // an unfinished last line, held back for the prefix
+	path   string
+	prefix []byte
+	// partial is an unfinished last line held back so that the lines of
+	// several logs do not mix; mid is set once a too long one was written
+	// out unfinished (the rest of the line then goes without prefix).
+	partial []byte
+	mid     bool
 }
 
-// first writes the last lines (all when 0) and remembers where it stopped.
-func (f *logFile) first(lines int, w io.Writer) error {
-	b, err := os.ReadFile(f.path)
-	if os.IsNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	f.off = int64(len(b))
-	if lines > 0 {
-		b = lastLines(b, lines)
-	}
-	return f.write(b, w)
-}
+// maxPartial bounds an unfinished line held back for its prefix.
+const maxPartial = logfile.DefaultMaxLine
 
-// more writes what was appended since the last call.
-func (f *logFile) more(w io.Writer) error {
-	fh, err := os.Open(f.path)
-	if os.IsNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer fh.Close()
-	fi, err := fh.Stat()
-	if err != nil {
-		return err
-	}
-	if fi.Size() < f.off { // truncated or replaced
-		f.off = 0
-	}
-	if fi.Size() == f.off {
-		return nil
-	}
-	b := make([]byte, fi.Size()-f.off)
-	n, err := fh.ReadAt(b, f.off)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return err
-	}
-	f.off += int64(n)
-	return f.write(b[:n], w)
-}
-
-func (f *logFile) write(b []byte, w io.Writer) error {
+// out returns the writer of f's lines into w.
+func (f *logFile) out(w io.Writer) io.Writer {
 	if len(f.prefix) == 0 {
-		_, err := w.Write(b)
-		return err
+		return w
 	}
-	b = append(f.partial, b...)
-	f.partial = nil
-	var out []byte
-	for len(b) > 0 {
-		i := bytes.IndexByte(b, '\n')
-		if i < 0 {
-			f.partial = slices.Clone(b)
-			break
-		}
-		out = append(out, f.prefix...)
-		out = append(out, b[:i+1]...)
-		b = b[i+1:]
-	}
-	if len(out) == 0 {
+	return prefixWriter{f: f, w: w}
+}
+
+// flush writes out an unfinished last line, ended with a newline, once
+// nothing more is read.
+func (f *logFile) flush(w io.Writer) error {
+	if len(f.prefix) == 0 || len(f.partial) == 0 && !f.mid {
 		return nil
 	}
+	var out []byte
+	if !f.mid {
+		out = append(out, f.prefix...)
+	}
+	out = append(append(out, f.partial...), '\n')
+	f.partial, f.mid = nil, false
 	_, err := w.Write(out)
 	return err
 }
 
-// lastLines returns the last n lines of b.
-func lastLines(b []byte, n int) []byte {
-	end := len(b)
-	if end > 0 && b[end-1] == '\n' {
-		end--
-	}
-	i := end
-	for range n {
-		j := bytes.LastIndexByte(b[:i], '\n')
-		if j < 0 {
-			return b
-		}
-		i = j
-	}
-	return b[i+1:]
+// prefixWriter writes whole lines of f with its prefix.
+type prefixWriter struct {
+	f *logFile
+	w io.Writer
 }
 
-// tailLines returns the last n lines of the file at path (reading at most
-// its last 64 KiB), without a final newline.
+func (p prefixWriter) Write(b []byte) (int, error) {
+	f, n := p.f, len(b)
+	var out []byte
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			f.partial = append(f.partial, b...)
+			if len(f.partial) >= maxPartial {
+				if !f.mid {
+					out = append(out, f.prefix...)
+				}
+				out = append(out, f.partial...)
+				f.partial, f.mid = f.partial[:0], true
+			}
+			break
+		}
+		if !f.mid {
+			out = append(out, f.prefix...)
+		}
+		out = append(append(out, f.partial...), b[:i+1]...)
+		f.partial, f.mid = f.partial[:0], false
+		b = b[i+1:]
+	}
+	if len(out) == 0 {
+		return n, nil
+	}
+	if _, err := p.w.Write(out); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// tailMaxLine caps each line of a log tail put in a status message.
+const tailMaxLine = 4 << 10
+
+// tailLines returns the last n lines of the log at path (its rotated files
+// included when it has fewer), each cut to 4 KiB, without a final newline.
 func tailLines(path string, n int) string {
-	f, err := os.Open(path)
-	if err != nil {
+	var b bytes.Buffer
+	if _, err := logfile.LastLines(&b, path, n, tailMaxLine); err != nil {
 		return ""
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return ""
-	}
-	const window = 64 << 10
-	off := max(fi.Size()-window, 0)
-	b := make([]byte, fi.Size()-off)
-	n2, _ := f.ReadAt(b, off)
-	return string(bytes.TrimRight(lastLines(b[:n2], n), "\n"))
+	return strings.TrimRight(b.String(), "\n")
 }
