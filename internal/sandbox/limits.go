@@ -97,7 +97,8 @@ func (c Cgroup) Kill() {
 		return
 	}
 	_ = os.WriteFile(filepath.Join(c.Dirs[0], "cgroup.kill"), []byte("1"), 0) // v2 ≥ 5.14; else one by one below
-	for range 200 {
+	wait := newBackoff()
+	for wait.more() {
 		pids := c.Procs()
 		if len(pids) == 0 {
 			return
@@ -105,7 +106,7 @@ func (c Cgroup) Kill() {
 		for _, pid := range pids {
 			_ = syscall.Kill(pid, syscall.SIGKILL) // gone already is fine
 		}
-		time.Sleep(10 * time.Millisecond)
+		wait.sleep()
 	}
 }
 
@@ -115,14 +116,32 @@ func (c Cgroup) Kill() {
 // removes empty ones when it starts and stops. Failures are left for then.
 func (c Cgroup) Remove() {
 	for _, d := range c.Dirs {
-		for range 50 {
+		wait := newBackoff()
+		for wait.more() {
 			err := syscall.Rmdir(d)
 			if err == nil || errors.Is(err, syscall.ENOENT) || !errors.Is(err, syscall.EBUSY) {
 				break
 			}
-			time.Sleep(10 * time.Millisecond)
+			wait.sleep()
 		}
 	}
+}
+
+// backoff paces the waits for the kernel to let go of exited processes:
+// usually a fraction of a millisecond, so it starts short and doubles, up
+// to 50 ms a wait and about 3 s in all.
+type backoff struct {
+	next, total time.Duration
+}
+
+func newBackoff() *backoff { return &backoff{next: 250 * time.Microsecond} }
+
+func (b *backoff) more() bool { return b.total < 3*time.Second }
+
+func (b *backoff) sleep() {
+	time.Sleep(b.next)
+	b.total += b.next
+	b.next = min(2*b.next, 50*time.Millisecond)
 }
 
 // noLimits enforces nothing.
