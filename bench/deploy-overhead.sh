@@ -12,15 +12,19 @@
 # of the two in the same run.
 #
 #   bench/deploy-overhead.sh [ROUNDS]     (default 7)
+#
+# BASELINE_BIN=/path/to/an/older/slipway adds a fourth side, that binary's
+# server (e.g. the last release, built from its commit), so that today's
+# ratio can be set against it in the same run.
 set -euo pipefail
 rounds=${1:-7}
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/slipway-bench.XXXXXX)
-server_pid="" open_pid="" raw_pid=""
+server_pid="" open_pid="" base_pid="" raw_pid=""
 cleanup() {
   [ -n "$raw_pid" ] && kill "$raw_pid" 2>/dev/null || true
-  for p in $server_pid $open_pid; do kill -INT "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
+  for p in $server_pid $open_pid $base_pid; do kill -INT "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
+  [ -n "${KEEP_BENCH:-}" ] || rm -rf "$work"; echo "work: $work"
 }
 trap cleanup EXIT
 
@@ -71,18 +75,24 @@ components:
     build: {repository: "file://$app", ref: main}
     run: {command: web, port: 8000, health_check_http: /healthz}
 YAML
-start_server() { # DATA [FLAGS…]: starts a server, deploys once (warm-up)
-  local data=$1; shift
-  SLIPWAY_DATA=$data "$slipway" server --listen 127.0.0.1:0 --proxy-listen 127.0.0.1:0 "$@" >"$data.log" 2>&1 &
+start_server() { # BIN DATA [FLAGS…]: starts a server, deploys once (warm-up)
+  local bin=$1 data=$2; shift 2
+  SLIPWAY_DATA=$data "$bin" server --listen 127.0.0.1:0 --proxy-listen 127.0.0.1:0 "$@" >"$data.log" 2>&1 &
   last_pid=$!
   for _ in $(seq 1 600); do [ -f "$data/server.json" ] && break; sleep 0.05; done
-  SLIPWAY_DATA=$data "$slipway" components config create "$work/tool.yaml" >/dev/null
-  SLIPWAY_DATA=$data "$slipway" components deployment create --watch >/dev/null # first build, start
+  SLIPWAY_DATA=$data "$bin" components config create "$work/tool.yaml" >/dev/null
+  SLIPWAY_DATA=$data "$bin" components deployment create --watch >/dev/null # first build, start
 }
-start_server "$work/data"
+start_server "$slipway" "$work/data"
 server_pid=$last_pid
-start_server "$work/open" --unsandboxed
+start_server "$slipway" "$work/open" --unsandboxed
 open_pid=$last_pid
+sides="s o r"
+if [ -n "${BASELINE_BIN:-}" ]; then
+  start_server "$BASELINE_BIN" "$work/base"
+  base_pid=$last_pid
+  sides="s o b r"
+fi
 head -3 "$work/data.log" | grep -i sandbox || true
 
 # The raw steps, as a person would script them.
@@ -99,9 +109,9 @@ raw_deploy() {
 raw_deploy # warm-up
 
 now() { date +%s%N; }
-slip_times=() open_times=() raw_times=()
-slip_deploy() { # DATA
-  SLIPWAY_DATA=$1 "$slipway" components deployment create --watch >"$work/deploy.out"
+slip_times=() open_times=() base_times=() raw_times=()
+slip_deploy() { # DATA [BIN]
+  SLIPWAY_DATA=$1 "${2:-$slipway}" components deployment create --watch >"$work/deploy.out"
   grep -q '^All components deployed$' "$work/deploy.out" || { cat "$work/deploy.out"; exit 1; }
 }
 round() { # SIDE I
@@ -111,23 +121,23 @@ round() { # SIDE I
   case $1 in
     s) slip_deploy "$work/data" ;;
     o) slip_deploy "$work/open" ;;
+    b) slip_deploy "$work/base" "$BASELINE_BIN" ;;
     r) raw_deploy ;;
   esac
   t1=$(now)
   case $1 in
     s) slip_times+=($(( (t1 - t0) / 1000000 ))) ;;
     o) open_times+=($(( (t1 - t0) / 1000000 ))) ;;
+    b) base_times+=($(( (t1 - t0) / 1000000 ))) ;;
     r) raw_times+=($(( (t1 - t0) / 1000000 ))) ;;
   esac
 }
 # Rotate which side goes first, so that none always runs on a cache or CPU
 # state another left behind.
+read -ra order <<<"$sides"
 for i in $(seq 1 "$rounds"); do
-  case $(( i % 3 )) in
-    1) round s "$i"; round o "$i"; round r "$i" ;;
-    2) round o "$i"; round r "$i"; round s "$i" ;;
-    0) round r "$i"; round s "$i"; round o "$i" ;;
-  esac
+  n=${#order[@]}
+  for j in $(seq 0 $((n - 1))); do round "${order[$(( (i + j) % n ))]}" "$i"; done
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END{print (NR%2)? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
 ms=$(median "${slip_times[@]}") mo=$(median "${open_times[@]}") mr=$(median "${raw_times[@]}")
@@ -148,3 +158,15 @@ awk -v s="$ms" -v o="$mo" -v r="$mr" -v d="$md" -v sd="$msd" 'BEGIN{
   printf "ratio, unsandboxed:      %.3f× of raw\n", o/r
   printf "the sandbox:             %.3f× of the unsandboxed overhead ratio (%+d ms a deployment); goal ≤ 1.05×\n", (s/r)/(o/r), sd
 }'
+if [ -n "${BASELINE_BIN:-}" ]; then
+  mb=$(median "${base_times[@]}")
+  bdiffs=()
+  for i in "${!slip_times[@]}"; do bdiffs+=($(( slip_times[i] - base_times[i] ))); done
+  mbd=$(median "${bdiffs[@]}")
+  echo "slipway, baseline (ms):  ${base_times[*]}  median $mb"
+  echo "vs baseline (ms):        ${bdiffs[*]}  median $mbd"
+  awk -v s="$ms" -v b="$mb" -v r="$mr" -v d="$mbd" 'BEGIN{
+    printf "ratio, baseline:         %.3f× of raw\n", b/r
+    printf "sandboxed vs baseline:   %.3f× of the baseline overhead ratio (%+d ms a deployment, median of paired differences)\n", (s/r)/(b/r), d
+  }'
+fi
