@@ -386,9 +386,25 @@ func (s *Sandbox) UID(tool string) (int, error) {
 }
 
 // PrepareDir makes dir (and its parents) and gives dir to the tool: owned by
-// its uid, mode 0700. Parents are made 0700 and left to the server.
+// its uid, mode 0700. Parents are made 0700 and left to the server. dir may
+// lie in a directory the tool writes (its build cache): whatever the tool
+// left at dir that is not a directory (a symlink to /etc, say) is replaced,
+// and dir is changed through a descriptor opened without following links,
+// so the server never changes anything else.
 func (s *Sandbox) PrepareDir(tool, dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+		return err
+	}
+	fi, err := os.Lstat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		err = os.Mkdir(dir, 0o700)
+	case err == nil && !fi.IsDir():
+		if err = os.Remove(dir); err == nil {
+			err = os.Mkdir(dir, 0o700)
+		}
+	}
+	if err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
 	if !s.Enabled() || !s.root {
@@ -398,10 +414,15 @@ func (s *Sandbox) PrepareDir(tool, dir string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.Lchown(dir, uid, uid); err != nil {
+	f, err := os.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
 		return err
 	}
-	return os.Chmod(dir, 0o700)
+	defer f.Close()
+	if err := f.Chown(uid, uid); err != nil {
+		return err
+	}
+	return f.Chmod(0o700)
 }
 
 // GiveTree makes the tool the owner of every file under dir (a build

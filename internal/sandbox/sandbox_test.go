@@ -398,3 +398,34 @@ func TestSandbox_Rootless(t *testing.T) {
 		t.Fatalf("rootless run: %v\n%s", err, out)
 	}
 }
+
+// Ensure PrepareDir never follows what a tool left where the directory
+// should be: a symlink to a host directory is replaced, and the host
+// directory keeps its mode and owner.
+func TestSandbox_PrepareDirReplacesSymlink(t *testing.T) {
+	t.Parallel()
+	sb := newSandbox(t)
+	host := t.TempDir()
+	if err := os.Chmod(host, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cache := t.TempDir()
+	link := filepath.Join(cache, "home")
+	if err := os.Symlink(host, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.PrepareDir("sly", link); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Lstat(link)
+	if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("PrepareDir left %v, %v; want a directory 0700", fi, err)
+	}
+	hi, err := os.Stat(host)
+	if err != nil || hi.Mode().Perm() != 0o755 {
+		t.Fatalf("the host directory changed: %v, %v", hi.Mode(), err)
+	}
+	if st, ok := hi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
+		t.Errorf("the host directory now belongs to %d", st.Uid)
+	}
+}

@@ -104,6 +104,7 @@ func TestEscape(t *testing.T) {
 		}
 	}()
 
+	hostDirs := map[string]string{"/etc": dirMode(t, "/etc"), "/root": dirMode(t, "/root")}
 	s := servertest.Start(t)
 	if _, err := auth.LoadOrCreateCA(s.DataDir); err != nil { // as `slipway admin cert issue` makes it
 		t.Fatal(err)
@@ -171,7 +172,9 @@ func TestEscape(t *testing.T) {
 	runtimeOnly := []attempt{
 		{name: "write-own-artifact", command: "echo tampered >> /app/index.html", mustFail: true},
 	}
-	script := attackScript(attempts)
+	// A build also leaves symlinks where the server makes the tool's cache
+	// directories, for the next build: the server must not follow them.
+	script := attackScript(attempts) + "rm -rf /cache/home /cache/tmp; ln -s /etc /cache/home; ln -s /root /cache/tmp\n"
 	attacker := slipwaytest.GitRepo(t, map[string]string{
 		"index.html":     "attacker\n",
 		".slipway/build": script,
@@ -209,6 +212,11 @@ func TestEscape(t *testing.T) {
 	n += checkAttempts(t, "component", read(attackerLog), append(attempts, runtimeOnly...))
 
 	// The effects, from outside.
+	for dir, was := range hostDirs {
+		if now := dirMode(t, dir); now != was {
+			t.Errorf("%s is now %s, was %s: the server followed a tool's symlink", dir, now, was)
+		}
+	}
 	if got := read(victimArtifacts[0]); got != "victim-artifact-secret-6c1f\n" {
 		t.Errorf("the victim's artifact changed: %q", got)
 	}
@@ -228,6 +236,17 @@ func TestEscape(t *testing.T) {
 		t.Errorf("the server got %d signals from a tool", n)
 	}
 	t.Logf("%d escape attempts (%d in each of 2 build steps, %d in a running component), every one refused", n, len(attempts), len(attempts)+len(runtimeOnly))
+}
+
+// dirMode returns a directory's mode and owner.
+func dirMode(t *testing.T, dir string) string {
+	t.Helper()
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := fi.Sys().(*syscall.Stat_t)
+	return fmt.Sprintf("%o %d:%d", fi.Mode().Perm(), st.Uid, st.Gid)
 }
 
 // appPID returns the host pid of the process whose command line or
