@@ -2,10 +2,6 @@ package auth
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,25 +20,18 @@ import (
 // the tool and the redacted URL as additional data: a sealed credential
 // copied to another tool's row, or to another URL, does not open.
 type RepoCredentials struct {
-	st   store.Queries
-	aead cipher.AEAD
+	st     store.Queries
+	sealer *Sealer
 }
 
 // NewRepoCredentials returns the credential sealer over st with the
 // server's 32-byte secret key.
 func NewRepoCredentials(st store.Queries, key []byte) (*RepoCredentials, error) {
-	if len(key) != KeySize {
-		return nil, fmt.Errorf("auth: secret key is %d bytes, want %d", len(key), KeySize)
-	}
-	block, err := aes.NewCipher(key)
+	sealer, err := NewSealer(key)
 	if err != nil {
-		return nil, fmt.Errorf("auth: %w", err)
+		return nil, err
 	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, fmt.Errorf("auth: %w", err)
-	}
-	return &RepoCredentials{st: st, aead: aead}, nil
+	return &RepoCredentials{st: st, sealer: sealer}, nil
 }
 
 // repoCredentialAD binds a sealed credential to its tool and URL (neither
@@ -65,26 +54,16 @@ func (r *RepoCredentials) SealCredential(tool, url string, c slipway.Credential)
 	if err != nil {
 		return "", fmt.Errorf("seal credential: %w", err)
 	}
-	nonce := make([]byte, r.aead.NonceSize())
-	_, _ = rand.Read(nonce) // crypto/rand.Read never fails
-	return base64.RawStdEncoding.EncodeToString(r.aead.Seal(nonce, nonce, plain, repoCredentialAD(tool, url))), nil
+	return r.sealer.seal(plain, repoCredentialAD(tool, url)), nil
 }
 
 // OpenCredential returns the credential sealed as tool's url. A wrong key,
 // a damaged value or one sealed for another tool or URL is an error (which
 // never contains the credential), never a panic.
 func (r *RepoCredentials) OpenCredential(tool, url, sealed string) (slipway.Credential, error) {
-	raw, err := base64.RawStdEncoding.DecodeString(sealed)
+	plain, err := r.sealer.open(sealed, repoCredentialAD(tool, url))
 	if err != nil {
-		return slipway.Credential{}, fmt.Errorf("credential of %s for %s: sealed value: %w", tool, url, err)
-	}
-	n := r.aead.NonceSize()
-	if len(raw) < n+r.aead.Overhead() {
-		return slipway.Credential{}, fmt.Errorf("credential of %s for %s: sealed value: too short", tool, url)
-	}
-	plain, err := r.aead.Open(nil, raw[:n], raw[n:], repoCredentialAD(tool, url))
-	if err != nil {
-		return slipway.Credential{}, fmt.Errorf("credential of %s for %s: cannot open it with this server's secret key: %w", tool, url, err)
+		return slipway.Credential{}, fmt.Errorf("credential of %s for %s: %w", tool, url, err)
 	}
 	var c sealedCredential
 	if err := json.Unmarshal(plain, &c); err != nil {

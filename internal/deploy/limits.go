@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -179,7 +178,7 @@ func (s *Service) JobQuota(ctx context.Context, tool string) ([]slipway.QuotaCat
 	}
 	lim := s.cfg.Limits
 	var replicas int
-	var mem, cpu int64
+	var used slipway.Resources
 	count := map[slipway.ComponentType]int{}
 	for _, r := range live {
 		count[r.Type]++
@@ -189,9 +188,9 @@ func (s *Service) JobQuota(ctx context.Context, tool string) ([]slipway.QuotaCat
 		n := r.Spec.Run.ReplicaCount()
 		res := r.Spec.Run.Resources(lim.Default)
 		replicas += n
-		mem = satAdd(mem, satMul(res.MemoryBytes, n))
-		cpu = satAdd(cpu, satMul(res.MilliCPU, n))
+		used = used.Plus(res.Times(n))
 	}
+	mem, cpu := used.MemoryBytes, used.MilliCPU
 	itoa := strconv.Itoa
 	return []slipway.QuotaCategory{
 		{Name: "Running jobs", Items: []slipway.QuotaItem{
@@ -218,20 +217,4 @@ func (s *Service) JobQuota(ctx context.Context, tool string) ([]slipway.QuotaCat
 // running returns how many of tool's slots are taken.
 func (o *oneOffSlots) running(tool string) int {
 	return len(o.of(tool))
-}
-
-// satMul and satAdd are × and + on non-negative numbers, stopping at
-// math.MaxInt64 instead of overflowing.
-func satMul(a int64, n int) int64 {
-	if n > 0 && a > math.MaxInt64/int64(n) {
-		return math.MaxInt64
-	}
-	return a * int64(n)
-}
-
-func satAdd(a, b int64) int64 {
-	if a > math.MaxInt64-b {
-		return math.MaxInt64
-	}
-	return a + b
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"slipway.dev/slipway/internal/atomicfile"
 )
 
 // hostLayout is what of the host's root a sandbox gets.
@@ -167,10 +169,10 @@ func (s *Sandbox) identityFiles(tool string, uid int) (passwd, group string, err
 	}
 	hostPasswd, _ := os.ReadFile("/etc/passwd") // a host without one still gets the tool's line
 	hostGroup, _ := os.ReadFile("/etc/group")
-	if err := writeFileAtomic(group, append(withNewline(hostGroup), fmt.Sprintf("%s:x:%d:\n", name, uid)...), 0o644); err != nil {
+	if err := atomicfile.Write(group, append(withNewline(hostGroup), fmt.Sprintf("%s:x:%d:\n", name, uid)...), 0o644); err != nil {
 		return "", "", err
 	}
-	if err := writeFileAtomic(passwd, append(withNewline(hostPasswd), want...), 0o644); err != nil {
+	if err := atomicfile.Write(passwd, append(withNewline(hostPasswd), want...), 0o644); err != nil {
 		return "", "", err
 	}
 	return passwd, group, nil
@@ -181,27 +183,4 @@ func withNewline(b []byte) []byte {
 		b = append(b, '\n')
 	}
 	return b
-}
-
-// writeFileAtomic writes data to path through a temporary file.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(perm)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp) // the write error is what matters
-	}
-	return err
 }

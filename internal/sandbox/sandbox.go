@@ -17,6 +17,7 @@ import (
 	"strings"
 	"syscall"
 
+	"slipway.dev/slipway/internal/atomicfile"
 	"slipway.dev/slipway/internal/slipway"
 )
 
@@ -146,7 +147,7 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 		return nil, fmt.Errorf("sandbox: %w: %w", ErrUnavailable, err)
 	}
 	s.seccomp = filepath.Join(cfg.Dir, "seccomp.bpf")
-	if err := writeFileAtomic(s.seccomp, prog, 0o600); err != nil {
+	if err := atomicfile.Write(s.seccomp, prog, 0o600); err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	if s.uids, err = loadUIDs(filepath.Join(cfg.Dir, "uids"), s.cfg.UIDBase, s.cfg.UIDCount); err != nil {

@@ -38,6 +38,7 @@ import (
 
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 
+	"slipway.dev/slipway/internal/atomicfile"
 	"slipway.dev/slipway/internal/auth"
 	"slipway.dev/slipway/internal/build/localbuild"
 	"slipway.dev/slipway/internal/deploy"
@@ -782,12 +783,10 @@ func writeJSON(path string, v any) error {
 	return writeFileAtomic(path, append(b, '\n'), 0o644)
 }
 
+// writeFileAtomic writes a file of the data directory whole and durably:
+// a crash never leaves an empty secret key.
 func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, perm); err != nil {
-		return fmt.Errorf("server: write %s: %w", filepath.Base(path), err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := atomicfile.Write(path, data, perm); err != nil {
 		return fmt.Errorf("server: write %s: %w", filepath.Base(path), err)
 	}
 	return nil

@@ -244,3 +244,30 @@ func FormatCPU(milliCPU int64) string {
 	}
 	return strconv.FormatInt(milliCPU, 10) + "m"
 }
+
+// Times returns r for n replicas: each field times n, stopping at
+// math.MaxInt64 instead of overflowing (a config may ask for any number).
+func (r Resources) Times(n int) Resources {
+	return Resources{MemoryBytes: satMul(r.MemoryBytes, n), MilliCPU: satMul(r.MilliCPU, n)}
+}
+
+// Plus returns r and o together, stopping at math.MaxInt64.
+func (r Resources) Plus(o Resources) Resources {
+	return Resources{MemoryBytes: satAdd(r.MemoryBytes, o.MemoryBytes), MilliCPU: satAdd(r.MilliCPU, o.MilliCPU)}
+}
+
+// satMul and satAdd are × and + on non-negative numbers, stopping at
+// math.MaxInt64 instead of overflowing.
+func satMul(a int64, n int) int64 {
+	if n > 0 && a > math.MaxInt64/int64(n) {
+		return math.MaxInt64
+	}
+	return a * int64(n)
+}
+
+func satAdd(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}

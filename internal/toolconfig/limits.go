@@ -2,7 +2,6 @@ package toolconfig
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 
@@ -100,19 +99,21 @@ func checkTotals(cfg slipway.ToolConfig, lim slipway.Limits) []Problem {
 		if len(before) > 0 {
 			others = " for " + andList(before)
 		}
-		if m := satMul(res.MemoryBytes, n); !memDone && satAdd(mem, m) > lim.Quota.MemoryBytes {
+		total := res.Times(n)
+		sum := slipway.Resources{MemoryBytes: mem, MilliCPU: cpu}.Plus(total)
+		if m := total.MemoryBytes; !memDone && sum.MemoryBytes > lim.Quota.MemoryBytes {
 			memDone = true
 			what := fmt.Sprintf("%s × %s%s = %s of memory", replicaText(n), slipway.FormatMemory(res.MemoryBytes), defaultText(c.Run.Memory), slipway.FormatMemory(m))
 			if mem > 0 {
-				what += fmt.Sprintf(", with the %s%s, makes %s", slipway.FormatMemory(mem), others, slipway.FormatMemory(satAdd(mem, m)))
+				what += fmt.Sprintf(", with the %s%s, makes %s", slipway.FormatMemory(mem), others, slipway.FormatMemory(sum.MemoryBytes))
 			}
 			problems = append(problems, Problem{Path: at("memory", c.Run.Memory), Message: fmt.Sprintf("%s: over the tool's memory quota of %s", what, slipway.FormatMemory(lim.Quota.MemoryBytes))})
 		}
-		if m := satMul(res.MilliCPU, n); !cpuDone && satAdd(cpu, m) > lim.Quota.MilliCPU {
+		if m := total.MilliCPU; !cpuDone && sum.MilliCPU > lim.Quota.MilliCPU {
 			cpuDone = true
 			what := fmt.Sprintf("%s × %s%s = %s of cpu", replicaText(n), slipway.FormatCPU(res.MilliCPU), defaultText(c.Run.CPU), slipway.FormatCPU(m))
 			if cpu > 0 {
-				what += fmt.Sprintf(", with the %s%s, makes %s", slipway.FormatCPU(cpu), others, slipway.FormatCPU(satAdd(cpu, m)))
+				what += fmt.Sprintf(", with the %s%s, makes %s", slipway.FormatCPU(cpu), others, slipway.FormatCPU(sum.MilliCPU))
 			}
 			problems = append(problems, Problem{Path: at("cpu", c.Run.CPU), Message: fmt.Sprintf("%s: over the tool's cpu quota of %s", what, slipway.FormatCPU(lim.Quota.MilliCPU))})
 		}
@@ -121,28 +122,11 @@ func checkTotals(cfg slipway.ToolConfig, lim slipway.Limits) []Problem {
 			problems = append(problems, Problem{Path: at("replicas", ""), Message: fmt.Sprintf("%s, with the %d%s, makes %d: over the tool's quota of %d replicas",
 				replicaText(n), replicas, others, replicas+n, lim.Quota.Replicas)})
 		}
-		mem = satAdd(mem, satMul(res.MemoryBytes, n))
-		cpu = satAdd(cpu, satMul(res.MilliCPU, n))
+		mem, cpu = sum.MemoryBytes, sum.MilliCPU
 		replicas += n
 		before = append(before, name)
 	}
 	return problems
-}
-
-// satMul and satAdd are × and + on non-negative numbers, stopping at
-// math.MaxInt64 instead of overflowing.
-func satMul(a int64, n int) int64 {
-	if n > 0 && a > math.MaxInt64/int64(n) {
-		return math.MaxInt64
-	}
-	return a * int64(n)
-}
-
-func satAdd(a, b int64) int64 {
-	if a > math.MaxInt64-b {
-		return math.MaxInt64
-	}
-	return a + b
 }
 
 // andList names components for a message: "a", "a and b", "a, b and c",

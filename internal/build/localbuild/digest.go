@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"slipway.dev/slipway/internal/atomicfile"
 )
 
 // seal is what the builder records about a finished artifact, outside it
@@ -141,7 +143,7 @@ func sealTree(dir, path string) (seal, error) {
 	if err != nil {
 		return s, err
 	}
-	return s, writeFileSync(path, append(b, '\n'), 0o600)
+	return s, atomicfile.Write(path, append(b, '\n'), 0o600)
 }
 
 // checkSeal verifies the artifact at dir against its seal at path: a
@@ -174,7 +176,7 @@ func checkSeal(dir, path string) (seal, error) {
 	if stat, err := statPrint(dir); err == nil {
 		s.Stat = stat
 		if b, err := json.Marshal(s); err == nil {
-			_ = writeFileSync(path, append(b, '\n'), 0o600) // only saves a re-hash next time
+			_ = atomicfile.Write(path, append(b, '\n'), 0o600) // only saves a re-hash next time
 		}
 	}
 	return s, nil
@@ -185,31 +187,4 @@ func short(digest string) string {
 		return digest[:len("sha256:")+12]
 	}
 	return digest
-}
-
-// writeFileSync writes data to path durably: a temporary file, synced, then
-// renamed over path.
-func writeFileSync(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(perm)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp) // the write error is what matters
-	}
-	return err
 }
