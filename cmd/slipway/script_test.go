@@ -97,6 +97,11 @@ func goEnvironment(t *testing.T) map[string]string {
 		t.Fatalf("go env: %v", err)
 	}
 	env := map[string]string{}
+	// The servers' builds compile the Go standard library once into a
+	// cache of the host's (not of the scripts' HOME, which is /no-home).
+	if d, err := os.UserCacheDir(); err == nil {
+		env["SLIPWAY_GO_STD_CACHE"] = filepath.Join(d, "slipway", "go-std")
+	}
 	if err := json.Unmarshal(out, &env); err != nil {
 		t.Fatalf("go env: %v", err)
 	}
