@@ -45,9 +45,14 @@ func killTree(leader int, cg Cgroup) {
 	cg.Kill()
 }
 
-// treeMembers returns the pids of leader's process group and of cg.
+// treeMembers returns the pids of leader's tree: its cgroup's, which hold
+// every process of the tree, or without one those of its process group
+// (one pass over /proc).
 func treeMembers(leader int, cg Cgroup) []int {
-	pids := cg.Procs()
+	if len(cg.Dirs) > 0 {
+		return cg.Procs()
+	}
+	var pids []int
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return pids

@@ -16,7 +16,7 @@ import (
 
 const (
 	probeTimeout     = 5 * time.Second // per probe, as Toolforge's startup probe
-	firstPoll        = 10 * time.Millisecond
+	firstPoll        = 2 * time.Millisecond
 	fastPoll         = 25 * time.Millisecond
 	fastPollFor      = 5 * time.Second
 	maxPoll          = 100 * time.Millisecond
@@ -29,8 +29,10 @@ const (
 // with 2xx; with health_check_script the script exits 0 (run like the
 // component, once per replica); with only a port every replica accepts a TCP
 // connection; otherwise every replica stayed up for HealthyAfter. Probes
-// start at once and repeat every 10ms, slowing to 25ms for the first 5s
-// after the start and to 100ms later, and also whenever
+// start at once and repeat after 2ms, each wait half again as long, up to
+// 25ms for the first 5s after the start and 100ms later (an app in its
+// sandbox takes a few ms more to listen: a first wait of 10ms made most
+// deploys wait for the second probe), and also whenever
 // a replica starts or exits. A crash loop (three exits) fails at once, and
 // so does ctx ending (StartupTimeout when ctx has no deadline); both errors
 // carry the last log lines. Scheduled components are healthy at once. An
