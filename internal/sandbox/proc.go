@@ -17,7 +17,7 @@ func Terminate(leader int, cg Cgroup) {
 	if leader <= 0 {
 		return
 	}
-	if comm(leader) != "bwrap" {
+	if !Sandboxed(leader) {
 		_ = syscall.Kill(-leader, syscall.SIGTERM) // a group already gone is fine
 		for _, pid := range cg.Procs() {
 			_ = syscall.Kill(pid, syscall.SIGTERM)
@@ -31,6 +31,10 @@ func Terminate(leader int, cg Cgroup) {
 		_ = syscall.Kill(pid, syscall.SIGTERM) // one that exited meanwhile is fine
 	}
 }
+
+// Sandboxed reports whether the tree led by pid was started in a sandbox
+// (its leader is bubblewrap's monitor).
+func Sandboxed(pid int) bool { return comm(pid) == "bwrap" }
 
 // Kill SIGKILLs the whole tree led by leader: its process group and its
 // cgroup (which also holds processes that left the group).

@@ -168,7 +168,8 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 // no tool ever shares its uid.
 const probeTool = "_probe"
 
-// probe starts a trial sandbox as a tool would get it.
+// probe starts a trial sandbox as a tool would get it: its own uid, its
+// mounts, a cgroup of its own with limits.
 func (s *Sandbox) probe(ctx context.Context) error {
 	dir, err := os.MkdirTemp(s.cfg.Dir, "probe-")
 	if err != nil {
@@ -181,6 +182,8 @@ func (s *Sandbox) probe(ctx context.Context) error {
 	var out strings.Builder
 	cmd, err := s.Command(ctx, Process{
 		Tool:    probeTool,
+		Unit:    "probe-" + filepath.Base(dir),
+		Limits:  Limits{MemoryBytes: 64 << 20, MilliCPU: 100},
 		Command: "test -r /app/. && test -w /tmp/. && test ! -e /proc/self/root" + dir,
 		Dir:     AppDir,
 		Mounts:  []Mount{{Source: dir, Target: AppDir}},
@@ -190,7 +193,9 @@ func (s *Sandbox) probe(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := cmd.Run(); err != nil {
+	err = cmd.Run()
+	cmd.Cgroup.Remove()
+	if err != nil {
 		return fmt.Errorf("%w: %s", err, strings.TrimSpace(out.String()))
 	}
 	return nil

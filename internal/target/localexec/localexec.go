@@ -323,6 +323,10 @@ func (d *Driver) load(ctx context.Context, c *comp, st stateFile, found map[stri
 			r.proc = p
 			r.instance = rs.Instance
 			d.logger.InfoContext(ctx, "adopted replica", "tool", c.tool, "name", c.name, "replica", r.index, "pid", p.pid, "recorded", p.pid == rs.PID)
+			if d.sb.Enabled() && !sandbox.Sandboxed(p.pid) {
+				d.logger.WarnContext(ctx, "adopted a replica that runs unconfined (started before the sandbox was on): deploy the tool again to confine it",
+					"tool", c.tool, "name", c.name, "replica", r.index, "pid", p.pid)
+			}
 		}
 		d.wg.Add(1)
 		go d.supervise(c, r, c.gen, adopted[i])
