@@ -24,7 +24,7 @@ server_pid="" open_pid="" base_pid="" raw_pid=""
 cleanup() {
   [ -n "$raw_pid" ] && kill "$raw_pid" 2>/dev/null || true
   for p in $server_pid $open_pid $base_pid; do kill -INT "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
-  [ -n "${KEEP_BENCH:-}" ] || rm -rf "$work"; echo "work: $work"
+  if [ -n "${KEEP_BENCH:-}" ]; then echo "kept: $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
