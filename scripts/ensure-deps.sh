@@ -12,6 +12,8 @@ command -v pgrep >/dev/null 2>&1 || need+=(procps)
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 command -v prlimit >/dev/null 2>&1 || need+=(util-linux)
+# nftables keeps tools off each other's ports.
+command -v nft >/dev/null 2>&1 || need+=(nftables)
 if ((${#need[@]})); then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

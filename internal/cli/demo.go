@@ -64,8 +64,10 @@ interrupted; interrupting stops every process the demo started.`,
 			cfg.AllowLocalRepos = true
 			cfg.Logger = e.serverLogger()
 			if !cfg.Unsandboxed {
-				// Best effort: without bubblewrap the demo runs unsandboxed.
+				// Best effort: without bubblewrap the demo runs unsandboxed,
+				// without nftables tools share the network.
 				_ = ensurePackage(ctx, e, "bwrap", "bubblewrap")
+				_ = ensurePackage(ctx, e, "nft", "nftables")
 			}
 			srv, err := startDemoServer(ctx, e, cfg)
 			if err != nil {

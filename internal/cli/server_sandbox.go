@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"slipway.dev/slipway/internal/sandbox"
 	"slipway.dev/slipway/internal/server"
 	"slipway.dev/slipway/internal/slipway"
 )
@@ -17,6 +18,7 @@ import (
 type sandboxFlags struct {
 	unsandboxed string
 	limits      string
+	network     string
 	uidBase     string
 	roPaths     string
 	buildMemory string
@@ -28,6 +30,7 @@ func (f *sandboxFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.unsandboxed, "unsandboxed", "", "run tools' builds and processes unconfined, as the server's user, able to read the data directory: only for a single-user workstation (default $SLIPWAY_UNSANDBOXED or false)")
 	fl.Lookup("unsandboxed").NoOptDefVal = "true"
 	fl.StringVar(&f.limits, "sandbox-limits", "", "how limits are enforced: auto, cgroup2, cgroup1, rlimit or none (default $SLIPWAY_SANDBOX_LIMITS or auto: the best this host offers)")
+	fl.StringVar(&f.network, "sandbox-network", "", "whether tools may reach this host's ports: auto (block all but the servers' API and proxy when root and nftables allow), isolated (or refuse to start) or shared (default $SLIPWAY_SANDBOX_NETWORK or auto)")
 	fl.StringVar(&f.uidBase, "sandbox-uid-base", "", "first uid given to a tool when the server runs as root (default $SLIPWAY_SANDBOX_UID_BASE or 1000000000)")
 	fl.StringVar(&f.roPaths, "sandbox-ro-paths", "", "comma-separated host directories tools see read-only, e.g. a toolchain under /opt (default $SLIPWAY_SANDBOX_RO_PATHS; /usr and /etc always, and the go toolchain's GOROOT)")
 	fl.StringVar(&f.buildMemory, "build-memory", "", "memory limit of each build command (default $SLIPWAY_BUILD_MEMORY or 4Gi)")
@@ -48,6 +51,12 @@ func (f *sandboxFlags) apply(e *env, cfg *server.Config) error {
 			return &usageError{fmt.Errorf("--sandbox-limits: want auto, cgroup2, cgroup1, rlimit or none, got %q", v)}
 		}
 		cfg.SandboxLimits = v
+	}
+	if v := cmp.Or(f.network, e.getenv("SLIPWAY_SANDBOX_NETWORK")); v != "" && v != "auto" {
+		if v != sandbox.NetworkIsolated && v != sandbox.NetworkShared {
+			return &usageError{fmt.Errorf("--sandbox-network: want auto, isolated or shared, got %q", v)}
+		}
+		cfg.SandboxNetwork = v
 	}
 	if v := cmp.Or(f.uidBase, e.getenv("SLIPWAY_SANDBOX_UID_BASE")); v != "" {
 		n, err := strconv.Atoi(v)

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"slipway.dev/slipway/internal/atomicfile"
 	"slipway.dev/slipway/internal/slipway"
@@ -75,6 +76,10 @@ type Config struct {
 	// Limits selects the limits backend: "" (auto), "cgroup2", "cgroup1",
 	// "rlimit" or "none".
 	Limits string
+	// Network is NetworkAuto, NetworkIsolated or NetworkShared (see
+	// network.go): whether tools may connect to this host's ports other
+	// than the servers' API and proxy.
+	Network string
 	// Logger receives the sandbox's logs; default slog.Default().
 	Logger *slog.Logger
 }
@@ -91,6 +96,10 @@ type Sandbox struct {
 	layout  hostLayout
 	limits  limiter
 	uids    *uidMap
+	// net isolates the tools' network; nil when it is shared, netShared
+	// then says why.
+	net       *netFilter
+	netShared string
 }
 
 // Unconfined returns a sandbox that is off: processes run as the server's
@@ -157,6 +166,9 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	s.limits.close() // cgroups a previous server left empty
+	if err := s.setupNetwork(ctx); err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
 	if err := s.probe(ctx); err != nil {
 		return nil, fmt.Errorf("sandbox: %w: a trial sandbox failed: %w", ErrUnavailable, err)
 	}
@@ -202,10 +214,20 @@ func (s *Sandbox) probe(ctx context.Context) error {
 }
 
 // Close removes the cgroup directories of this server that no process tree
-// uses any more. Trees that outlive the server keep theirs.
-func (s *Sandbox) Close() {
+// uses any more (trees that outlive the server keep theirs), and takes the
+// server's ports out of the tools' network allow-list.
+func (s *Sandbox) Close() { s.Shutdown(context.Background()) }
+
+// Shutdown is Close with the caller's context (which may be done: the
+// clean-up gets 10 s anyway).
+func (s *Sandbox) Shutdown(ctx context.Context) {
 	if s.limits != nil {
 		s.limits.close()
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.closeNetwork(ctx); err != nil {
+		s.logger.WarnContext(ctx, "tools' network allow-list not cleaned up", "error", err.Error())
 	}
 }
 
@@ -222,7 +244,11 @@ func (s *Sandbox) Describe() string {
 	if !s.root {
 		who = "the server's uid in a user namespace (the server is not root)"
 	}
-	return fmt.Sprintf("%s; %s; limits: %s", cmp.Or(s.version, "bubblewrap"), who, s.limits.describe())
+	network := "network: tools reach no port of this host but the servers' API and proxy (nftables)"
+	if s.net == nil {
+		network = "network: shared with the host, tools can reach each other's ports (" + s.netShared + ")"
+	}
+	return fmt.Sprintf("%s; %s; limits: %s; %s", cmp.Or(s.version, "bubblewrap"), who, s.limits.describe(), network)
 }
 
 // LimitsBackend names how limits are enforced: "cgroup v2", "cgroup v1",

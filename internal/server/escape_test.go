@@ -2,7 +2,9 @@ package server_test
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -123,7 +125,9 @@ func TestEscape(t *testing.T) {
 	// secrets of their own, and a process that reports any signal.
 	victim := slipwaytest.GitRepo(t, map[string]string{"secret.txt": "victim-artifact-secret-6c1f\n"})
 	victimCfg := `{"components": {"web": {"component_type": "continuous", "build": {"repository": "` + victim.URL + `", "ref": "main"},
-	  "run": {"command": "echo victim-log-secret-93ab; echo victim-home-secret-51d2 > $HOME/secret; trap 'echo VICTIM GOT A SIGNAL' USR1; while :; do sleep 0.2; done"}}}}`
+	  "run": {"command": "echo victim-log-secret-93ab; echo victim-home-secret-51d2 > $HOME/secret; trap 'echo VICTIM GOT A SIGNAL' USR1; while :; do sleep 0.2; done"}},
+	  "api": {"component_type": "continuous", "build": {"reuse_from": "web"},
+	  "run": {"command": "exec python3 -m http.server $PORT --bind 0.0.0.0", "port": 8000}}}}`
 	if _, err := s.Client.ConfigCreate(ctx, "victim", []byte(victimCfg)); err != nil {
 		t.Fatal(err)
 	}
@@ -144,6 +148,17 @@ func TestEscape(t *testing.T) {
 		return ""
 	})
 	victimPID := appPID(t, "victim-log-secret-93ab")
+	// The victim's unpublished port, on loopback and on the host's address.
+	var api struct {
+		Replicas []struct {
+			Port int `json:"port"`
+		} `json:"replicas"`
+	}
+	if err := json.Unmarshal([]byte(read(filepath.Join(data, "run", "victim", "api", "state.json"))), &api); err != nil || len(api.Replicas) != 1 {
+		t.Fatalf("victim api state: %v %+v", err, api)
+	}
+	victimPort := strconv.Itoa(api.Replicas[0].Port)
+	isolated := strings.Contains(s.Sandbox(), "tools reach no port of this host")
 
 	adminToken := strings.TrimSpace(read(filepath.Join(data, "admin-token")))
 	secretKey := read(filepath.Join(data, "secret-key"))
@@ -169,19 +184,36 @@ func TestEscape(t *testing.T) {
 		{name: "make-user-namespace", command: "unshare -U -r id", mustFail: true},
 		{name: "mount-a-filesystem", command: "mkdir -p /tmp/m && mount -t tmpfs none /tmp/m", mustFail: true},
 	}
+	if isolated {
+		for _, addr := range append([]string{"127.0.0.1", "[::1]"}, hostAddresses(t)...) {
+			attempts = append(attempts, attempt{
+				name:    "connect-victim-port-" + strings.Trim(strings.ReplaceAll(addr, ":", "_"), "[]"),
+				command: "curl -sS --max-time 5 http://" + addr + ":" + victimPort + "/secret.txt", leak: "victim-artifact-secret-6c1f", mustFail: true,
+			})
+		}
+	} else {
+		t.Logf("the network is not isolated here (%s): no port attempts", s.Sandbox())
+	}
 	runtimeOnly := []attempt{
 		{name: "write-own-artifact", command: "echo tampered >> /app/index.html", mustFail: true},
 	}
 	// A build also leaves symlinks where the server makes the tool's cache
 	// directories, for the next build: the server must not follow them.
-	script := attackScript(attempts) + "rm -rf /cache/home /cache/tmp; ln -s /etc /cache/home; ln -s /root /cache/tmp\n"
+	// What a tool may reach: its server's API (with a credential).
+	apiCheck := "curl -s -o /dev/null -w 'API %{http_code}\\n' " + s.URL() + "/components/v1/healthz\n"
+	script := attackScript(attempts) + apiCheck + "rm -rf /cache/home /cache/tmp; ln -s /etc /cache/home; ln -s /root /cache/tmp\n"
 	attacker := slipwaytest.GitRepo(t, map[string]string{
 		"index.html":     "attacker\n",
 		".slipway/build": script,
-		"attack.sh":      attackScript(append(attempts, runtimeOnly...)),
+		"attack.sh":      attackScript(append(attempts, runtimeOnly...)) + apiCheck,
 	})
 	attackerCfg := `{"components": {"web": {"component_type": "continuous", "build": {"repository": "` + attacker.URL + `", "ref": "main"},
-	  "run": {"command": "sh attack.sh; exec sleep 3600"}}}}`
+	  "run": {"command": "sh attack.sh; exec sleep 3600"}},
+	  "self": {"component_type": "continuous", "build": {"reuse_from": "web"},
+	  "run": {"command": "exec python3 -m http.server $PORT --bind 127.0.0.1", "port": 8000,
+	    "health_check_script": "curl -sf --max-time 5 http://127.0.0.1:$PORT/index.html"}}}}`
+	// self's health check script reaches its own port (the deploy waits
+	// for it), even where the network is isolated.
 	if _, err := s.Client.ConfigCreate(ctx, "attacker", []byte(attackerCfg)); err != nil {
 		t.Fatal(err)
 	}
@@ -210,6 +242,11 @@ func TestEscape(t *testing.T) {
 		n += checkAttempts(t, "build step", read(bl), attempts)
 	}
 	n += checkAttempts(t, "component", read(attackerLog), append(attempts, runtimeOnly...))
+	for _, log := range append(buildLogs, attackerLog) {
+		if !strings.Contains(read(log), "API 200") {
+			t.Errorf("%s: the tool could not reach its server's API:\n%s", log, read(log))
+		}
+	}
 
 	// The effects, from outside.
 	for dir, was := range hostDirs {
@@ -236,6 +273,29 @@ func TestEscape(t *testing.T) {
 		t.Errorf("the server got %d signals from a tool", n)
 	}
 	t.Logf("%d escape attempts (%d in each of 2 build steps, %d in a running component), every one refused", n, len(attempts), len(attempts)+len(runtimeOnly))
+}
+
+// hostAddresses returns this host's addresses other than loopback, as
+// URL hosts.
+func hostAddresses(t *testing.T) []string {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok || ipn.IP.IsLoopback() || ipn.IP.IsLinkLocalUnicast() {
+			continue
+		}
+		if ipn.IP.To4() != nil {
+			out = append(out, ipn.IP.String())
+		} else {
+			out = append(out, "["+ipn.IP.String()+"]")
+		}
+	}
+	return out
 }
 
 // dirMode returns a directory's mode and owner.

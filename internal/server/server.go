@@ -141,6 +141,9 @@ type Config struct {
 	// SandboxLimits picks how the sandbox enforces limits: "" (the best
 	// this host offers), "cgroup2", "cgroup1", "rlimit" or "none".
 	SandboxLimits string
+	// SandboxNetwork is "" (isolate tools from this host's ports when it
+	// can), "isolated" (or refuse to start) or "shared".
+	SandboxNetwork string
 	// SandboxUIDBase is the first uid given to tools (the server is root);
 	// default sandbox.DefaultUIDBase.
 	SandboxUIDBase int
@@ -373,6 +376,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("server: proxy listen %s: %w", s.cfg.ProxyListen, err)
 	}
 	proxyPort := s.proxyLn.Addr().(*net.TCPAddr).Port
+	// Tools may reach this server's API and proxy, and no other port of
+	// this host (when the sandbox isolates their network).
+	if err := s.sandbox.IsolateNetwork(ctx, s.apiLn.Addr().(*net.TCPAddr).Port, proxyPort); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
 
 	s.target, err = localexec.New(localexec.Config{
 		Dir:          filepath.Join(dir, "run"),
@@ -535,7 +543,7 @@ func (s *Server) sandboxWarning() error {
 func (s *Server) openSandbox(ctx context.Context) error {
 	cfg := sandbox.Config{
 		Mode: sandbox.Bubblewrap, Dir: filepath.Join(s.cfg.DataDir, "sandbox"), Name: dataDirID(s.cfg.DataDir),
-		UIDBase: s.cfg.SandboxUIDBase, Limits: s.cfg.SandboxLimits, Logger: s.logger,
+		UIDBase: s.cfg.SandboxUIDBase, Limits: s.cfg.SandboxLimits, Network: s.cfg.SandboxNetwork, Logger: s.logger,
 		ReadOnlyPaths: append(slices.Clone(s.cfg.SandboxReadOnlyPaths), toolchainRoots()...),
 	}
 	if s.cfg.Unsandboxed {
@@ -548,7 +556,7 @@ func (s *Server) openSandbox(ctx context.Context) error {
 		return fmt.Errorf("server: %w", err)
 	}
 	s.sandbox = sb
-	s.closers = append(s.closers, func(context.Context) error { sb.Close(); return nil })
+	s.closers = append(s.closers, func(ctx context.Context) error { sb.Shutdown(ctx); return nil })
 	if !sb.Enabled() {
 		s.logger.WarnContext(ctx, "SANDBOX OFF (--unsandboxed): tool processes run unconfined as the server's user and can read the data directory, the admin token and every other tool's files")
 	} else {

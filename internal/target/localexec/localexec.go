@@ -334,6 +334,31 @@ func (d *Driver) load(ctx context.Context, c *comp, st stateFile, found map[stri
 	if foundByID {
 		d.save(c) // record their pids
 	}
+	d.holdPorts(ctx, c)
+}
+
+// holdPorts lets c's tool reach the ports of c's replicas (when the
+// sandbox isolates the network), after they were adopted or moved.
+func (d *Driver) holdPorts(ctx context.Context, c *comp) {
+	c.mu.Lock()
+	ports := make([]int, len(c.replicas))
+	for i, r := range c.replicas {
+		ports[i] = r.port
+	}
+	c.mu.Unlock()
+	if err := d.sb.HoldPorts(ctx, c.tool, c.name, ports); err != nil {
+		d.logger.WarnContext(ctx, "the tool's processes may not reach their own ports", "tool", c.tool, "name", c.name, "error", err.Error())
+	}
+}
+
+// releasePorts takes from c's tool the ports its stopped replicas held.
+func (d *Driver) releasePorts(ctx context.Context, c *comp) {
+	// Even when the caller gave up: the ports must be taken back.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := d.sb.HoldPorts(ctx, c.tool, c.name, nil); err != nil {
+		d.logger.WarnContext(ctx, "the ports of a stopped component stay reachable by its tool", "tool", c.tool, "name", c.name, "error", err.Error())
+	}
 }
 
 // adoptRecorded adopts the process recorded with pid and start time, or
@@ -391,7 +416,7 @@ func (d *Driver) stop(ctx context.Context, detach bool) error {
 		wg.Go(func() {
 			c.op.Lock()
 			defer c.op.Unlock()
-			d.stopComp(c, detach, false)
+			d.stopComp(ctx, c, detach, false)
 		})
 	}
 	wg.Wait()
@@ -413,7 +438,7 @@ func (d *Driver) stop(ctx context.Context, detach bool) error {
 
 // stopComp stops c's replicas (or detaches from them) and its schedule;
 // c.op is held. With forget the component is marked inactive on disk too.
-func (d *Driver) stopComp(c *comp, detach, forget bool) {
+func (d *Driver) stopComp(ctx context.Context, c *comp, detach, forget bool) {
 	c.mu.Lock()
 	reps := c.replicas
 	id := c.cronID
@@ -437,6 +462,9 @@ func (d *Driver) stopComp(c *comp, detach, forget bool) {
 	c.healthy = nil
 	c.notify()
 	c.mu.Unlock()
+	if !detach && len(reps) > 0 {
+		d.releasePorts(ctx, c)
+	}
 	if forget {
 		d.save(c)
 	}
@@ -556,7 +584,7 @@ func (d *Driver) Apply(ctx context.Context, spec target.Spec) (target.ApplyResul
 		return target.ApplyResult{Changed: false, Message: "already up to date"}, nil
 	}
 	if wasActive {
-		d.stopComp(c, false, false)
+		d.stopComp(ctx, c, false, false)
 	}
 
 	c.mu.Lock()
@@ -588,6 +616,11 @@ func (d *Driver) Apply(ctx context.Context, spec target.Spec) (target.ApplyResul
 			return fail(err)
 		}
 	}
+	// The tool's own processes (its health check script) may reach these
+	// ports, no other tool's (when the sandbox isolates the network).
+	if err := d.sb.HoldPorts(ctx, spec.Tool, spec.Component.Name, ports); err != nil {
+		return fail(err)
+	}
 	reps := make([]*replica, n)
 	for i := range n {
 		reps[i] = &replica{index: i, port: ports[i], stop: make(chan struct{}), done: make(chan struct{})}
@@ -611,6 +644,7 @@ func (d *Driver) Apply(ctx context.Context, spec target.Spec) (target.ApplyResul
 			c.active = false
 			c.notify()
 			c.mu.Unlock()
+			d.releasePorts(ctx, c)
 			d.save(c)
 			return fail(err)
 		}
@@ -644,7 +678,7 @@ func (d *Driver) Remove(ctx context.Context, tool, name string) error {
 	}
 	c.op.Lock()
 	defer c.op.Unlock()
-	d.stopComp(c, false, false)
+	d.stopComp(ctx, c, false, false)
 	c.runCancel()
 	c.mu.Lock()
 	c.removed = true

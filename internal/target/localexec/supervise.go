@@ -98,6 +98,7 @@ func (d *Driver) supervise(c *comp, r *replica, gen int, p *proc) {
 					c.mu.Lock()
 					r.port = port
 					c.mu.Unlock()
+					d.holdPorts(ctx, c)
 				}
 			}
 			np, err := d.spawnReplica(ctx, c, spec, r, gen, true)

@@ -1,0 +1,390 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"slipway.dev/slipway/internal/flock"
+)
+
+// Network isolation. Tools share the host's network namespace (they need
+// to reach the internet, and the proxy and health checks reach their
+// ports), so what keeps a tool from another tool's ports is a firewall rule
+// on the tools' uids: with a uid per tool (the server is root), nftables
+// refuses every new connection from a tool's uid to an address of this host
+// (`fib daddr type local`: loopback and the host's own addresses), except
+// to the ports of an allow-list — the API and the proxy of each Slipway
+// server of the host, and DNS — and to the ports the tool's own processes
+// were given (a health check script reaches its component's $PORT). Only
+// connection attempts are refused (a TCP SYN without ACK, any UDP
+// datagram), so a tool's server still answers the proxy and the health
+// checks, which connect as root.
+//
+// The table is the host's, shared by its servers: each adds its uid
+// range's rules (once) and its own ports to the allow-list, takes its ports
+// out when it stops (a tool's own ports stay while its processes, which
+// outlive the server, run). Give each server of a host its own uid range
+// (--sandbox-uid-base): two servers giving one uid to two tools would let
+// them reach each other.
+
+// Network modes of [Config.Network].
+const (
+	// NetworkAuto isolates when it can (root and nftables), and says so
+	// when it cannot.
+	NetworkAuto = ""
+	// NetworkIsolated isolates, or New fails.
+	NetworkIsolated = "isolated"
+	// NetworkShared leaves the host's network as it is.
+	NetworkShared = "shared"
+)
+
+const (
+	nftTable    = "slipway"
+	nftAllowed  = "allowed_ports" // ports of this host every tool may reach
+	nftOwnPorts = "tool_ports"    // uid . port: a tool's own ports
+	nftChain    = "output"
+)
+
+// netFilter is the nftables rule set of this server's tools.
+type netFilter struct {
+	nft      string
+	uidRange string // "first-last"
+	comment  string // names this server's uid range's rules
+	rules    []string
+	mu       sync.Mutex
+	ports    []int            // this server's own ports in the allow-list
+	held     map[string][]int // unit key → the ports it holds
+}
+
+// setupNetwork decides how the network is isolated; the allowed ports come
+// with [Sandbox.IsolateNetwork] once the server listens.
+func (s *Sandbox) setupNetwork(ctx context.Context) error {
+	why := ""
+	switch {
+	case s.cfg.Network == NetworkShared:
+		why = "--sandbox-network shared"
+	case !s.root:
+		why = "the server is not root, so tools share its uid"
+	default:
+		nft, err := exec.LookPath("nft")
+		if err != nil {
+			why = "nftables (nft) is not installed: apt-get install nftables"
+			break
+		}
+		f := newNetFilter(nft, s.cfg.UIDBase, s.cfg.UIDBase+s.cfg.UIDCount-1)
+		if err := f.ensure(ctx); err != nil {
+			why = "nftables refused the rules: " + err.Error()
+			break
+		}
+		s.net = f
+	}
+	if s.net == nil {
+		if s.cfg.Network == NetworkIsolated {
+			return fmt.Errorf("%w: tools' network cannot be isolated: %s", ErrUnavailable, why)
+		}
+		s.netShared = why
+	}
+	return nil
+}
+
+func newNetFilter(nft string, first, last int) *netFilter {
+	f := &netFilter{
+		nft: nft, uidRange: fmt.Sprintf("%d-%d", first, last),
+		comment: fmt.Sprintf("slipway/2 uids %d-%d", first, last),
+		held:    map[string][]int{},
+	}
+	// A new connection (SYN without ACK; for UDP any datagram) from a
+	// tool to this host, to neither an allowed port nor one of its own.
+	f.rules = []string{
+		fmt.Sprintf(`meta skuid %s fib daddr type local tcp flags & (syn | ack) == syn tcp dport != @%s meta skuid . tcp dport != @%s reject with tcp reset comment "%s tcp"`,
+			f.uidRange, nftAllowed, nftOwnPorts, f.comment),
+		fmt.Sprintf(`meta skuid %s fib daddr type local meta l4proto udp udp dport != @%s meta skuid . udp dport != @%s reject comment "%s udp"`,
+			f.uidRange, nftAllowed, nftOwnPorts, f.comment),
+	}
+	return f
+}
+
+// nftLock serializes the changes of the servers of this host to the
+// shared table, so that two starting at once do not both add their rules.
+var nftLock = filepath.Join(os.TempDir(), "slipway-nftables.lock")
+
+// ensure makes the table, its sets (with DNS allowed) and chain, and this
+// uid range's rules when the table does not have them yet.
+func (f *netFilter) ensure(ctx context.Context) error {
+	unlock, err := flock.Lock(ctx, nftLock)
+	if err != nil {
+		return fmt.Errorf("lock %s: %w", nftLock, err)
+	}
+	defer unlock()
+	script := fmt.Sprintf(`add table inet %[1]s
+add set inet %[1]s %[2]s { type inet_service; }
+add set inet %[1]s %[3]s { type uid . inet_service; }
+add chain inet %[1]s %[4]s { type filter hook output priority 0; policy accept; }
+add element inet %[1]s %[2]s { 53 }
+`, nftTable, nftAllowed, nftOwnPorts, nftChain)
+	if err := f.run(ctx, script); err != nil {
+		return err
+	}
+	out, err := exec.CommandContext(ctx, f.nft, "list", "chain", "inet", nftTable, nftChain).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("list the chain: %w: %s", err, bytes.TrimSpace(out))
+	}
+	if bytes.Contains(out, []byte(`"`+f.comment+` tcp"`)) && bytes.Contains(out, []byte(`"`+f.comment+` udp"`)) {
+		return nil
+	}
+	// A half-made set (a crash between the two) gets both again: a rule
+	// twice only costs a comparison.
+	var b strings.Builder
+	for _, r := range f.rules {
+		fmt.Fprintf(&b, "add rule inet %s %s %s\n", nftTable, nftChain, r)
+	}
+	return f.run(ctx, b.String())
+}
+
+// elements lists the elements of the table's sets by set name: [port] or
+// [uid, port].
+func (f *netFilter) elements(ctx context.Context) (map[string][][]int, error) {
+	out, err := exec.CommandContext(ctx, f.nft, "-j", "list", "table", "inet", nftTable).Output()
+	if err != nil {
+		return nil, fmt.Errorf("list the table %s: %w", nftTable, err)
+	}
+	var doc struct {
+		Nftables []struct {
+			Set *struct {
+				Name string            `json:"name"`
+				Elem []json.RawMessage `json:"elem"`
+			} `json:"set"`
+		} `json:"nftables"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		return nil, fmt.Errorf("list the table %s: %w", nftTable, err)
+	}
+	elems := map[string][][]int{}
+	for _, o := range doc.Nftables {
+		if o.Set == nil {
+			continue
+		}
+		set := o.Set.Name
+		for _, raw := range o.Set.Elem {
+			var port int
+			var concat struct {
+				Concat []int `json:"concat"`
+			}
+			switch {
+			case json.Unmarshal(raw, &port) == nil:
+				elems[set] = append(elems[set], []int{port})
+			case json.Unmarshal(raw, &concat) == nil && len(concat.Concat) == 2:
+				elems[set] = append(elems[set], concat.Concat)
+			default:
+				return nil, fmt.Errorf("list the set %s: unexpected element %s", set, raw)
+			}
+		}
+	}
+	return elems, nil
+}
+
+// listeningPorts returns the TCP ports this host listens on.
+func listeningPorts() (map[int]bool, error) {
+	ports := map[int]bool{}
+	for _, name := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			// sl local_address rem_address st ...; st 0A is LISTEN.
+			fields := strings.Fields(line)
+			if len(fields) < 4 || fields[3] != "0A" {
+				continue
+			}
+			_, hexPort, ok := strings.Cut(fields[1], ":")
+			if p, err := strconv.ParseUint(hexPort, 16, 16); ok && err == nil {
+				ports[int(p)] = true
+			}
+		}
+	}
+	return ports, nil
+}
+
+func (f *netFilter) run(ctx context.Context, script string) error {
+	cmd := exec.CommandContext(ctx, f.nft, "-f", "-")
+	cmd.Stdin = strings.NewReader(script)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("nft: %w: %s", err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// IsolateNetwork lets tools reach these ports of this host (the server's
+// API and proxy) and no other, when the network is isolated (see
+// [Config.Network]); it does nothing otherwise.
+func (s *Sandbox) IsolateNetwork(ctx context.Context, ports ...int) error {
+	if s.net == nil || len(ports) == 0 {
+		return nil
+	}
+	f := s.net
+	if err := f.ensure(ctx); err != nil { // another server may have taken the table away
+		return fmt.Errorf("sandbox: network: %w", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	err := f.change(ctx, func(elems map[string][][]int) string {
+		script := fmt.Sprintf("add element inet %s %s { %s }\n", nftTable, nftAllowed, joinPorts(ports))
+		// Ports of servers that died without taking theirs out: no one
+		// listens there any more, and a tool may be given one next. (A
+		// server listens before it adds its ports, under the lock we hold.)
+		listening, err := listeningPorts()
+		if err != nil {
+			return script // pruned next time
+		}
+		var stale []int
+		for _, e := range elems[nftAllowed] {
+			if e[0] != 53 && !listening[e[0]] && !slices.Contains(ports, e[0]) {
+				stale = append(stale, e[0])
+			}
+		}
+		if len(stale) > 0 {
+			script += fmt.Sprintf("delete element inet %s %s { %s }\n", nftTable, nftAllowed, joinPorts(stale))
+		}
+		return script
+	})
+	if err != nil {
+		return fmt.Errorf("sandbox: network: %w", err)
+	}
+	f.ports = append(f.ports, ports...)
+	return nil
+}
+
+// HoldPorts records that the processes of a tool's unit (a component) now
+// listen on ports (none: it stopped), so that the tool's own processes may
+// connect to them, and no other tool's: whoever held one of these ports
+// before (a process gone while no server watched it) loses it. It does
+// nothing when the network is not isolated.
+func (s *Sandbox) HoldPorts(ctx context.Context, tool, unit string, ports []int) error {
+	if s.net == nil {
+		return nil
+	}
+	uid, err := s.UID(tool)
+	if err != nil {
+		return fmt.Errorf("sandbox: network: %w", err)
+	}
+	ports = slices.DeleteFunc(slices.Clone(ports), func(p int) bool { return p <= 0 })
+	f := s.net
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	key := tool + "/" + unit
+	err = f.change(ctx, func(elems map[string][][]int) (script string) {
+		var add, del []string
+		var unallow []int
+		for _, e := range elems[nftOwnPorts] {
+			switch {
+			case len(e) != 2:
+			case e[0] == uid && slices.Contains(f.held[key], e[1]) && !slices.Contains(ports, e[1]):
+				del = append(del, fmt.Sprintf("%d . %d", e[0], e[1])) // no longer ours
+			case e[0] != uid && slices.Contains(ports, e[1]):
+				del = append(del, fmt.Sprintf("%d . %d", e[0], e[1])) // ours now
+			}
+		}
+		for _, p := range ports {
+			add = append(add, fmt.Sprintf("%d . %d", uid, p))
+		}
+		// Nor is a tool's port any server's any more (it was free).
+		for _, e := range elems[nftAllowed] {
+			if slices.Contains(ports, e[0]) {
+				unallow = append(unallow, e[0])
+			}
+		}
+		if len(add) > 0 {
+			script += fmt.Sprintf("add element inet %s %s { %s }\n", nftTable, nftOwnPorts, strings.Join(add, ", "))
+		}
+		if len(del) > 0 {
+			script += fmt.Sprintf("delete element inet %s %s { %s }\n", nftTable, nftOwnPorts, strings.Join(del, ", "))
+		}
+		if len(unallow) > 0 {
+			script += fmt.Sprintf("delete element inet %s %s { %s }\n", nftTable, nftAllowed, joinPorts(unallow))
+		}
+		return script
+	})
+	if err != nil {
+		return fmt.Errorf("sandbox: network: hold ports %v of %s: %w", ports, key, err)
+	}
+	if len(ports) == 0 {
+		delete(f.held, key)
+	} else {
+		f.held[key] = ports
+	}
+	return nil
+}
+
+// closeNetwork takes this server's ports out of the allow-list. The tools'
+// own ports stay: their processes outlive the server.
+func (s *Sandbox) closeNetwork(ctx context.Context) error {
+	if s.net == nil {
+		return nil
+	}
+	f := s.net
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ports := f.ports
+	f.ports = nil
+	if len(ports) == 0 {
+		return nil
+	}
+	err := f.change(ctx, func(elems map[string][][]int) string {
+		var gone []int
+		for _, e := range elems[nftAllowed] {
+			if e[0] != 53 && slices.Contains(ports, e[0]) {
+				gone = append(gone, e[0])
+			}
+		}
+		if len(gone) == 0 {
+			return ""
+		}
+		return fmt.Sprintf("delete element inet %s %s { %s }\n", nftTable, nftAllowed, joinPorts(gone))
+	})
+	if err != nil {
+		return fmt.Errorf("sandbox: network: %w", err)
+	}
+	return nil
+}
+
+// change runs the script that edit makes from the sets' elements, holding
+// the host's lock: nft refuses to delete an element that is not there, so
+// no other server may change the sets in between.
+func (f *netFilter) change(ctx context.Context, edit func(elems map[string][][]int) string) error {
+	unlock, err := flock.Lock(ctx, nftLock)
+	if err != nil {
+		return fmt.Errorf("lock %s: %w", nftLock, err)
+	}
+	defer unlock()
+	elems, err := f.elements(ctx)
+	if err != nil {
+		return err
+	}
+	if script := edit(elems); script != "" {
+		return f.run(ctx, script)
+	}
+	return nil
+}
+
+func joinPorts(ports []int) string {
+	s := make([]string, len(ports))
+	for i, p := range ports {
+		s[i] = strconv.Itoa(p)
+	}
+	return strings.Join(s, ", ")
+}
