@@ -1,6 +1,7 @@
 package sandbox_test
 
 import (
+	"context"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -54,5 +55,35 @@ func BenchmarkStart(b *testing.B) {
 				cmd.Cgroup.Remove()
 			}
 		})
+	}
+}
+
+// BenchmarkHoldPorts measures what the network's bookkeeping adds to a
+// component's start: the tool's replicas move to a new port (the old one
+// is released, deleted later in a batch).
+func BenchmarkHoldPorts(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("network isolation needs root")
+	}
+	for _, bin := range []string{"bwrap", "nft"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			b.Skipf("%s is not installed", bin)
+		}
+	}
+	sb, err := sandbox.New(b.Context(), sandbox.Config{
+		Mode: sandbox.Bubblewrap, Dir: filepath.Join(b.TempDir(), "sandbox"), Name: "bench-" + strconv.Itoa(os.Getpid()),
+		UIDBase: 1_900_000_000, UIDCount: 1000, Limits: "none", Network: sandbox.NetworkIsolated,
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sb.Close()
+	defer func() { _ = sb.HoldPorts(context.Background(), "bench", "web", nil) }()
+	b.ResetTimer()
+	for i := range b.N {
+		if err := sb.HoldPorts(b.Context(), "bench", "web", []int{20000 + i%2}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

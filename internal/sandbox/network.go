@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"slipway.dev/slipway/internal/flock"
 )
@@ -62,10 +64,22 @@ type netFilter struct {
 	uidRange string // "first-last"
 	comment  string // names this server's uid range's rules
 	rules    []string
-	mu       sync.Mutex
-	ports    []int            // this server's own ports in the allow-list
-	held     map[string][]int // unit key → the ports it holds
+	// nftMu serializes this server's changes to the sets (the host's lock
+	// serializes the servers'); it comes before mu.
+	nftMu sync.Mutex
+	mu    sync.Mutex
+	ports []int            // this server's own ports in the allow-list
+	held  map[string][]int // unit key → the ports it holds
+	// released are entries this server's units no longer hold, deleted
+	// off the critical path (nft takes ~15 ms to delete, ~3 ms to add):
+	// until then a tool can still reach a port of its own no one uses.
+	released map[[2]int]bool
+	cleanup  *time.Timer // set while a clean-up is due
+	logger   *slog.Logger
 }
+
+// cleanDelay gathers the releases of a deployment into one deletion.
+const cleanDelay = 500 * time.Millisecond
 
 // setupNetwork decides how the network is isolated; the allowed ports come
 // with [Sandbox.IsolateNetwork] once the server listens.
@@ -87,6 +101,7 @@ func (s *Sandbox) setupNetwork(ctx context.Context) error {
 			why = "nftables refused the rules: " + err.Error()
 			break
 		}
+		f.logger = s.logger
 		s.net = f
 	}
 	if s.net == nil {
@@ -102,7 +117,7 @@ func newNetFilter(nft string, first, last int) *netFilter {
 	f := &netFilter{
 		nft: nft, uidRange: fmt.Sprintf("%d-%d", first, last),
 		comment: fmt.Sprintf("slipway/2 uids %d-%d", first, last),
-		held:    map[string][]int{},
+		held:    map[string][]int{}, released: map[[2]int]bool{},
 	}
 	// A new connection (SYN without ACK; for UDP any datagram) from a
 	// tool to this host, to neither an allowed port nor one of its own.
@@ -240,8 +255,8 @@ func (s *Sandbox) IsolateNetwork(ctx context.Context, ports ...int) error {
 	if err := f.ensure(ctx); err != nil { // another server may have taken the table away
 		return fmt.Errorf("sandbox: network: %w", err)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.nftMu.Lock()
+	defer f.nftMu.Unlock()
 	err := f.change(ctx, func(elems map[string][][]int) string {
 		script := fmt.Sprintf("add element inet %s %s { %s }\n", nftTable, nftAllowed, joinPorts(ports))
 		// Ports of servers that died without taking theirs out: no one
@@ -265,7 +280,9 @@ func (s *Sandbox) IsolateNetwork(ctx context.Context, ports ...int) error {
 	if err != nil {
 		return fmt.Errorf("sandbox: network: %w", err)
 	}
+	f.mu.Lock()
 	f.ports = append(f.ports, ports...)
+	f.mu.Unlock()
 	return nil
 }
 
@@ -284,50 +301,96 @@ func (s *Sandbox) HoldPorts(ctx context.Context, tool, unit string, ports []int)
 	}
 	ports = slices.DeleteFunc(slices.Clone(ports), func(p int) bool { return p <= 0 })
 	f := s.net
+	f.nftMu.Lock()
+	defer f.nftMu.Unlock()
+	key := tool + "/" + unit
+	if len(ports) > 0 {
+		err := f.change(ctx, func(elems map[string][][]int) (script string) {
+			// Ours now, and no other tool's or server's (it was free).
+			var del []string
+			var unallow []int
+			for _, e := range elems[nftOwnPorts] {
+				if len(e) == 2 && e[0] != uid && slices.Contains(ports, e[1]) {
+					del = append(del, fmt.Sprintf("%d . %d", e[0], e[1]))
+				}
+			}
+			for _, e := range elems[nftAllowed] {
+				if slices.Contains(ports, e[0]) {
+					unallow = append(unallow, e[0])
+				}
+			}
+			add := make([]string, len(ports))
+			for i, p := range ports {
+				add[i] = fmt.Sprintf("%d . %d", uid, p)
+			}
+			script = fmt.Sprintf("add element inet %s %s { %s }\n", nftTable, nftOwnPorts, strings.Join(add, ", "))
+			if len(del) > 0 {
+				script += fmt.Sprintf("delete element inet %s %s { %s }\n", nftTable, nftOwnPorts, strings.Join(del, ", "))
+			}
+			if len(unallow) > 0 {
+				script += fmt.Sprintf("delete element inet %s %s { %s }\n", nftTable, nftAllowed, joinPorts(unallow))
+			}
+			return script
+		})
+		if err != nil {
+			return fmt.Errorf("sandbox: network: hold ports %v of %s: %w", ports, key, err)
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	key := tool + "/" + unit
-	err = f.change(ctx, func(elems map[string][][]int) (script string) {
-		var add, del []string
-		var unallow []int
-		for _, e := range elems[nftOwnPorts] {
-			switch {
-			case len(e) != 2:
-			case e[0] == uid && slices.Contains(f.held[key], e[1]) && !slices.Contains(ports, e[1]):
-				del = append(del, fmt.Sprintf("%d . %d", e[0], e[1])) // no longer ours
-			case e[0] != uid && slices.Contains(ports, e[1]):
-				del = append(del, fmt.Sprintf("%d . %d", e[0], e[1])) // ours now
-			}
+	for _, p := range f.held[key] {
+		if !slices.Contains(ports, p) {
+			f.released[[2]int{uid, p}] = true
 		}
-		for _, p := range ports {
-			add = append(add, fmt.Sprintf("%d . %d", uid, p))
-		}
-		// Nor is a tool's port any server's any more (it was free).
-		for _, e := range elems[nftAllowed] {
-			if slices.Contains(ports, e[0]) {
-				unallow = append(unallow, e[0])
-			}
-		}
-		if len(add) > 0 {
-			script += fmt.Sprintf("add element inet %s %s { %s }\n", nftTable, nftOwnPorts, strings.Join(add, ", "))
-		}
-		if len(del) > 0 {
-			script += fmt.Sprintf("delete element inet %s %s { %s }\n", nftTable, nftOwnPorts, strings.Join(del, ", "))
-		}
-		if len(unallow) > 0 {
-			script += fmt.Sprintf("delete element inet %s %s { %s }\n", nftTable, nftAllowed, joinPorts(unallow))
-		}
-		return script
-	})
-	if err != nil {
-		return fmt.Errorf("sandbox: network: hold ports %v of %s: %w", ports, key, err)
+	}
+	for _, p := range ports {
+		delete(f.released, [2]int{uid, p})
 	}
 	if len(ports) == 0 {
 		delete(f.held, key)
 	} else {
 		f.held[key] = ports
 	}
+	if len(f.released) > 0 && f.cleanup == nil {
+		ctx := context.WithoutCancel(ctx)
+		f.cleanup = time.AfterFunc(cleanDelay, func() { f.clean(ctx) })
+	}
 	return nil
+}
+
+// clean deletes the released entries that are still released.
+func (f *netFilter) clean(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	f.nftMu.Lock()
+	defer f.nftMu.Unlock()
+	f.mu.Lock()
+	gone := f.released
+	f.released = map[[2]int]bool{}
+	if f.cleanup != nil {
+		f.cleanup.Stop()
+		f.cleanup = nil
+	}
+	f.mu.Unlock()
+	if len(gone) == 0 {
+		return // an earlier clean-up took them
+	}
+	err := f.change(ctx, func(elems map[string][][]int) string {
+		var del []string
+		for _, e := range elems[nftOwnPorts] {
+			if len(e) == 2 && gone[[2]int{e[0], e[1]}] {
+				del = append(del, fmt.Sprintf("%d . %d", e[0], e[1]))
+			}
+		}
+		if len(del) == 0 {
+			return ""
+		}
+		return fmt.Sprintf("delete element inet %s %s { %s }\n", nftTable, nftOwnPorts, strings.Join(del, ", "))
+	})
+	if err != nil {
+		// Taken anyway when the port goes to another tool.
+		f.logger.WarnContext(ctx, "sandbox: network: released ports not deleted", "error", err.Error())
+	}
 }
 
 // closeNetwork takes this server's ports out of the allow-list. The tools'
@@ -337,10 +400,13 @@ func (s *Sandbox) closeNetwork(ctx context.Context) error {
 		return nil
 	}
 	f := s.net
+	f.clean(ctx) // what is due now
+	f.nftMu.Lock()
+	defer f.nftMu.Unlock()
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	ports := f.ports
 	f.ports = nil
+	f.mu.Unlock()
 	if len(ports) == 0 {
 		return nil
 	}

@@ -120,13 +120,17 @@ func TestSandbox_Network(t *testing.T) {
 	if err := sb.HoldPorts(t.Context(), "alpha", "api", []int{other}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = sb.HoldPorts(context.Background(), "alpha", "api", nil) })
+	t.Cleanup(func() {
+		_ = sb.HoldPorts(context.Background(), "alpha", "api", nil)
+		sb.FlushNetwork(context.Background())
+	})
 	if reach("beta", other, "127.0.0.1") || !reach("alpha", other, "127.0.0.1") {
 		t.Errorf("a port given to alpha: beta or not alpha reaches it")
 	}
 	if err := sb.HoldPorts(t.Context(), "alpha", "web", nil); err != nil {
 		t.Fatal(err)
 	}
+	sb.FlushNetwork(t.Context()) // deleted a little later otherwise
 	if reach("alpha", own, "127.0.0.1") {
 		t.Errorf("alpha reaches the port of its stopped component")
 	}

@@ -17,6 +17,7 @@ import (
 const (
 	probeTimeout     = 5 * time.Second // per probe, as Toolforge's startup probe
 	firstPoll        = 2 * time.Millisecond
+	firstPollFor     = 100 * time.Millisecond // most apps are up by then
 	fastPoll         = 25 * time.Millisecond
 	fastPollFor      = 5 * time.Second
 	maxPoll          = 100 * time.Millisecond
@@ -118,8 +119,12 @@ func (d *Driver) WaitHealthy(ctx context.Context, tool, name string) (target.Hea
 			wait = interval
 			// Poll fast while a start is likely to finish soon: this is
 			// on the path of every deploy.
+			// A probe of a port not open yet costs a refused connect.
 			limit := maxPoll
-			if time.Since(genStart) < fastPollFor {
+			switch since := time.Since(genStart); {
+			case since < firstPollFor:
+				limit = firstPoll
+			case since < fastPollFor:
 				limit = fastPoll
 			}
 			interval = min(interval*3/2, limit)

@@ -617,10 +617,11 @@ func (d *Driver) Apply(ctx context.Context, spec target.Spec) (target.ApplyResul
 		}
 	}
 	// The tool's own processes (its health check script) may reach these
-	// ports, no other tool's (when the sandbox isolates the network).
-	if err := d.sb.HoldPorts(ctx, spec.Tool, spec.Component.Name, ports); err != nil {
-		return fail(err)
-	}
+	// ports, no other tool's (when the sandbox isolates the network): in
+	// parallel with the spawns (a few ms of nft each), done before Apply
+	// returns.
+	held := make(chan error, 1)
+	go func() { held <- d.sb.HoldPorts(ctx, spec.Tool, spec.Component.Name, ports) }()
 	reps := make([]*replica, n)
 	for i := range n {
 		reps[i] = &replica{index: i, port: ports[i], stop: make(chan struct{}), done: make(chan struct{})}
@@ -632,23 +633,32 @@ func (d *Driver) Apply(ctx context.Context, spec target.Spec) (target.ApplyResul
 	c.active = true
 	c.notify()
 	c.mu.Unlock()
+	abort := func(started []*proc, err error) (target.ApplyResult, error) {
+		for _, p := range started {
+			stopProc(p, d.cfg.StopTimeout)
+		}
+		c.mu.Lock()
+		c.replicas = nil
+		c.active = false
+		c.notify()
+		c.mu.Unlock()
+		d.releasePorts(ctx, c)
+		d.save(c)
+		return fail(err)
+	}
 	procs := make([]*proc, n)
 	for i, r := range reps {
 		p, err := d.spawnReplica(ctx, c, spec, r, gen, false)
 		if err != nil {
-			for _, p := range procs[:i] {
-				stopProc(p, d.cfg.StopTimeout)
+			if herr := <-held; herr != nil {
+				err = errors.Join(err, herr)
 			}
-			c.mu.Lock()
-			c.replicas = nil
-			c.active = false
-			c.notify()
-			c.mu.Unlock()
-			d.releasePorts(ctx, c)
-			d.save(c)
-			return fail(err)
+			return abort(procs[:i], err)
 		}
 		procs[i] = p
+	}
+	if err := <-held; err != nil {
+		return abort(procs, err)
 	}
 	for i, r := range reps {
 		d.wg.Add(1)

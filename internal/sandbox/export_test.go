@@ -1,0 +1,7 @@
+package sandbox
+
+import "context"
+
+// FlushNetwork deletes the released own-port entries now, instead of
+// after cleanDelay.
+func (s *Sandbox) FlushNetwork(ctx context.Context) { s.net.clean(ctx) }
