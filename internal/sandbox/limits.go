@@ -118,8 +118,8 @@ func (c Cgroup) Remove() {
 	for _, d := range c.Dirs {
 		wait := newBackoff()
 		for wait.more() {
-			err := syscall.Rmdir(d)
-			if err == nil || errors.Is(err, syscall.ENOENT) || !errors.Is(err, syscall.EBUSY) {
+			// Only a busy cgroup is worth another try.
+			if err := syscall.Rmdir(d); !errors.Is(err, syscall.EBUSY) {
 				break
 			}
 			wait.sleep()

@@ -60,10 +60,9 @@ const (
 
 // netFilter is the nftables rule set of this server's tools.
 type netFilter struct {
-	nft      string
-	uidRange string // "first-last"
-	comment  string // names this server's uid range's rules
-	rules    []string
+	nft     string
+	comment string // names this server's uid range's rules
+	rules   []string
 	// nftMu serializes this server's changes to the sets (the host's lock
 	// serializes the servers'); it comes before mu.
 	nftMu sync.Mutex
@@ -114,18 +113,18 @@ func (s *Sandbox) setupNetwork(ctx context.Context) error {
 }
 
 func newNetFilter(nft string, first, last int) *netFilter {
+	uids := fmt.Sprintf("%d-%d", first, last)
 	f := &netFilter{
-		nft: nft, uidRange: fmt.Sprintf("%d-%d", first, last),
-		comment: fmt.Sprintf("slipway/2 uids %d-%d", first, last),
-		held:    map[string][]int{}, released: map[[2]int]bool{},
+		nft: nft, comment: "slipway/2 uids " + uids,
+		held: map[string][]int{}, released: map[[2]int]bool{},
 	}
 	// A new connection (SYN without ACK; for UDP any datagram) from a
 	// tool to this host, to neither an allowed port nor one of its own.
 	f.rules = []string{
 		fmt.Sprintf(`meta skuid %s fib daddr type local tcp flags & (syn | ack) == syn tcp dport != @%s meta skuid . tcp dport != @%s reject with tcp reset comment "%s tcp"`,
-			f.uidRange, nftAllowed, nftOwnPorts, f.comment),
+			uids, nftAllowed, nftOwnPorts, f.comment),
 		fmt.Sprintf(`meta skuid %s fib daddr type local meta l4proto udp udp dport != @%s meta skuid . udp dport != @%s reject comment "%s udp"`,
-			f.uidRange, nftAllowed, nftOwnPorts, f.comment),
+			uids, nftAllowed, nftOwnPorts, f.comment),
 	}
 	return f
 }
@@ -137,11 +136,10 @@ var nftLock = filepath.Join(os.TempDir(), "slipway-nftables.lock")
 // ensure makes the table, its sets (with DNS allowed) and chain, and this
 // uid range's rules when the table does not have them yet.
 func (f *netFilter) ensure(ctx context.Context) error {
-	unlock, err := flock.Lock(ctx, nftLock)
-	if err != nil {
-		return fmt.Errorf("lock %s: %w", nftLock, err)
-	}
-	defer unlock()
+	return f.locked(ctx, func() error { return f.ensureLocked(ctx) })
+}
+
+func (f *netFilter) ensureLocked(ctx context.Context) error {
 	script := fmt.Sprintf(`add table inet %[1]s
 add set inet %[1]s %[2]s { type inet_service; }
 add set inet %[1]s %[3]s { type uid . inet_service; }
@@ -432,19 +430,26 @@ func (s *Sandbox) closeNetwork(ctx context.Context) error {
 // the host's lock: nft refuses to delete an element that is not there, so
 // no other server may change the sets in between.
 func (f *netFilter) change(ctx context.Context, edit func(elems map[string][][]int) string) error {
+	return f.locked(ctx, func() error {
+		elems, err := f.elements(ctx)
+		if err != nil {
+			return err
+		}
+		if script := edit(elems); script != "" {
+			return f.run(ctx, script)
+		}
+		return nil
+	})
+}
+
+// locked runs fn holding the host's lock on the table.
+func (f *netFilter) locked(ctx context.Context, fn func() error) error {
 	unlock, err := flock.Lock(ctx, nftLock)
 	if err != nil {
 		return fmt.Errorf("lock %s: %w", nftLock, err)
 	}
 	defer unlock()
-	elems, err := f.elements(ctx)
-	if err != nil {
-		return err
-	}
-	if script := edit(elems); script != "" {
-		return f.run(ctx, script)
-	}
-	return nil
+	return fn()
 }
 
 func joinPorts(ports []int) string {

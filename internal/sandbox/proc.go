@@ -39,10 +39,6 @@ func Sandboxed(pid int) bool { return comm(pid) == "bwrap" }
 // Kill SIGKILLs the whole tree led by leader: its process group and its
 // cgroup (which also holds processes that left the group).
 func Kill(leader int, cg Cgroup) {
-	killTree(leader, cg)
-}
-
-func killTree(leader int, cg Cgroup) {
 	if leader > 0 {
 		_ = syscall.Kill(-leader, syscall.SIGKILL) // a group already gone is fine
 	}
@@ -66,7 +62,7 @@ func treeMembers(leader int, cg Cgroup) []int {
 		if err != nil {
 			continue
 		}
-		if _, _, pgrp, ok := stat(pid); ok && pgrp == leader {
+		if _, pgrp, ok := stat(pid); ok && pgrp == leader {
 			pids = append(pids, pid)
 		}
 	}
@@ -83,27 +79,27 @@ func comm(pid int) string {
 }
 
 func ppid(pid int) int {
-	_, p, _, _ := stat(pid)
+	p, _, _ := stat(pid)
 	return p
 }
 
-// stat returns the state, parent and process group of pid.
-func stat(pid int) (state byte, parent, pgrp int, ok bool) {
+// stat returns the parent and process group of pid.
+func stat(pid int) (parent, pgrp int, ok bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, 0, 0, false
+		return 0, 0, false
 	}
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, 0, 0, false
+		return 0, 0, false
 	}
 	f := bytes.Fields(b[i+1:])
 	if len(f) < 3 {
-		return 0, 0, 0, false
+		return 0, 0, false
 	}
 	parent, err1 := strconv.Atoi(string(f[1]))
 	pgrp, err2 := strconv.Atoi(string(f[2]))
-	return f[0][0], parent, pgrp, err1 == nil && err2 == nil
+	return parent, pgrp, err1 == nil && err2 == nil
 }
 
 // ReadStatus returns the exit status written to a [Process.StatusFile]:

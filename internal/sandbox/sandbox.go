@@ -569,7 +569,7 @@ func (s *Sandbox) Command(ctx context.Context, p Process) (*Cmd, error) {
 	// A cancelled context ends the whole tree: every process of the
 	// session's group, and of the cgroup.
 	c.Cancel = func() error {
-		killTree(c.Process.Pid, cmd.Cgroup)
+		Kill(c.Process.Pid, cmd.Cgroup)
 		return nil
 	}
 	fd, err := s.limits.cloneInto(cmd.Cgroup)

@@ -92,6 +92,7 @@ type Driver struct {
 	logger *slog.Logger
 	probe  *http.Client
 	sb     *sandbox.Sandbox
+	path   string // the processes' PATH
 
 	mu       sync.Mutex
 	started  bool
@@ -195,6 +196,7 @@ func New(cfg Config) (*Driver, error) {
 		cfg:      cfg,
 		logger:   logger,
 		sb:       sb,
+		path:     sb.Path(cfg.Path),
 		probe:    &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		comps:    map[compKey]*comp{},
 		inflight: map[string]*inflightRun{},
@@ -763,7 +765,7 @@ func (d *Driver) env(spec target.Spec, port int) (map[string]string, error) {
 	if err := d.sb.PrepareDir(spec.Tool, d.cfg.HomeDir(spec.Tool)); err != nil {
 		return nil, fmt.Errorf("home: %w", err)
 	}
-	m := map[string]string{"PATH": d.sb.Path(d.cfg.Path), "LANG": "C.UTF-8"}
+	m := map[string]string{"PATH": d.path, "LANG": "C.UTF-8"}
 	maps.Copy(m, spec.Env)
 	m["TOOL_NAME"] = spec.Tool
 	m["TOOL_DATA_DIR"] = d.sb.HomePath(spec.Tool, d.cfg.HomeDir(spec.Tool)) // as on Toolforge: HOME

@@ -158,17 +158,9 @@ func matchInstance(pid int, ids map[string]bool, found map[string]procInfo) bool
 // kernelThread reports whether pid is a kernel thread (PF_KTHREAD in the
 // flags of /proc/<pid>/stat), whose environment is always empty.
 func kernelThread(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
+	f, err := statFields(pid)
+	if err != nil || len(f) < 7 {
 		return true // gone: nothing to look at again
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return true
-	}
-	f := bytes.Fields(b[i+1:])
-	if len(f) < 7 {
-		return true
 	}
 	flags, err := strconv.ParseUint(string(f[6]), 10, 64)
 	return err != nil || flags&0x00200000 != 0
@@ -300,15 +292,10 @@ func procStat(pid int) (start uint64, state byte, err error) {
 // procStatFull returns the start time (field 22), state (field 3) and
 // process group (field 5) of pid.
 func procStatFull(pid int) (start uint64, state byte, pgid int, err error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	fields, err := statFields(pid)
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, 0, 0, fmt.Errorf("parse /proc/%d/stat", pid)
-	}
-	fields := bytes.Fields(b[i+1:])
 	// fields[0] is field 3 (state), fields[2] field 5 (pgrp); field 22 is
 	// fields[19].
 	if len(fields) < 20 {
@@ -322,6 +309,20 @@ func procStatFull(pid int) (start uint64, state byte, pgid int, err error) {
 		return 0, 0, 0, fmt.Errorf("parse /proc/%d/stat: %w", pid, err)
 	}
 	return start, fields[0][0], pgid, nil
+}
+
+// statFields returns the fields of /proc/<pid>/stat after the command
+// name (which may hold spaces and parentheses): fields[0] is field 3.
+func statFields(pid int) ([][]byte, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil, err
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return nil, fmt.Errorf("parse /proc/%d/stat", pid)
+	}
+	return bytes.Fields(b[i+1:]), nil
 }
 
 // alive reports whether pid runs and is the process that started at start.
@@ -351,16 +352,8 @@ func groupAlive(pgid int) bool {
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := bytes.Fields(b[i+1:])
-		if len(f) < 3 || f[0][0] == 'Z' || f[0][0] == 'X' {
+		f, err := statFields(pid)
+		if err != nil || len(f) < 3 || f[0][0] == 'Z' || f[0][0] == 'X' {
 			continue
 		}
 		if g, _ := strconv.Atoi(string(f[2])); g == pgid && pid > 0 {
