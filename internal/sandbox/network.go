@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -131,7 +130,10 @@ func newNetFilter(nft string, first, last int) *netFilter {
 
 // nftLock serializes the changes of the servers of this host to the
 // shared table, so that two starting at once do not both add their rules.
-var nftLock = filepath.Join(os.TempDir(), "slipway-nftables.lock")
+// It is in /run, which only root writes (isolation needs a root server):
+// in /tmp any local user could hold it and stall every server's start,
+// and a private /tmp (systemd PrivateTmp) would give each server its own.
+var nftLock = "/run/slipway-nftables.lock"
 
 // ensure makes the table, its sets (with DNS allowed) and chain, and this
 // uid range's rules when the table does not have them yet.
