@@ -10,6 +10,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"slipway.dev/slipway/internal/slipway"
 )
 
 // Checkout writes the tree of commit (a full SHA) of repository into dst,
@@ -32,11 +34,11 @@ func (c *Client) Checkout(ctx context.Context, repository, commit, dst string) (
 	}
 	commit = strings.ToLower(commit)
 	if !fullSHARE.MatchString(commit) {
-		return fmt.Errorf("checkout %q of %s: not a full commit SHA", commit, redact(repository))
+		return fmt.Errorf("checkout %q of %s: not a full commit SHA", commit, slipway.RedactURL(repository))
 	}
 	created, err := prepareDir(dst)
 	if err != nil {
-		return fmt.Errorf("checkout %s of %s: %w", commit, redact(repository), err)
+		return fmt.Errorf("checkout %s of %s: %w", commit, slipway.RedactURL(repository), err)
 	}
 	defer func() {
 		if err != nil {
@@ -67,11 +69,11 @@ func (c *Client) Checkout(ctx context.Context, repository, commit, dst string) (
 	switch {
 	case extractErr != nil && ctx.Err() == nil:
 		// git was stopped by the failed extraction: its error says nothing.
-		return fmt.Errorf("checkout %s of %s: %w", commit, redact(repository), extractErr)
+		return fmt.Errorf("checkout %s of %s: %w", commit, slipway.RedactURL(repository), extractErr)
 	case runErr != nil:
-		return fmt.Errorf("checkout %s of %s: git archive: %w", commit, redact(repository), runErr)
+		return fmt.Errorf("checkout %s of %s: git archive: %w", commit, slipway.RedactURL(repository), runErr)
 	case extractErr != nil:
-		return fmt.Errorf("checkout %s of %s: %w", commit, redact(repository), extractErr)
+		return fmt.Errorf("checkout %s of %s: %w", commit, slipway.RedactURL(repository), extractErr)
 	}
 	return nil
 }

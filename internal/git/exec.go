@@ -12,17 +12,14 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"slipway.dev/slipway/internal/slipway"
 )
 
 // runOpts are the options of one git command.
 type runOpts struct {
-	dir     string    // working directory; "" for the current one
-	stdin   string    // standard input
-	stdout  io.Writer // where stdout goes; nil to return it
-	network bool      // the command talks to a remote: classify its failures
-	remote  *remote   // the remote of a network command: its credential and limits
+	dir    string    // working directory; "" for the current one
+	stdin  string    // standard input
+	stdout io.Writer // where stdout goes; nil to return it
+	remote *remote   // the remote of a network command (whose failures are classified): its credential and limits
 }
 
 // maxStderr is how much of git's stderr an error keeps (the end of it).
@@ -68,6 +65,7 @@ func (c *Client) run(ctx context.Context, o runOpts, args ...string) ([]byte, er
 		msg = o.remote.redactIn(msg)
 	}
 	ge := &gitError{err: err, stderr: msg}
+	timeout := c.timeoutFromStderr(o.remote, msg) // nil without a remote
 	var exitErr *exec.ExitError
 	switch {
 	case ctx.Err() != nil:
@@ -76,11 +74,11 @@ func (c *Client) run(ctx context.Context, o runOpts, args ...string) ([]byte, er
 		ge.err = contextError(ctx)
 		_, timedOut := errors.AsType[*TimeoutError](ge.err)
 		ge.transient = !timedOut
-	case o.remote != nil && c.timeoutFromStderr(o.remote, msg) != nil:
-		ge.err = c.timeoutFromStderr(o.remote, msg)
+	case timeout != nil:
+		ge.err = timeout
 	case errors.As(err, &exitErr) && exitErr.ExitCode() == -1:
 		ge.transient = true // killed by a signal
-	case o.network:
+	case o.remote != nil:
 		ge.transient = transientStderr(msg)
 	}
 	return nil, ge
@@ -185,37 +183,29 @@ func IsTransient(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded)
 }
 
-// redact returns repository with its user info (user, password or token)
-// replaced by ***, as everywhere in Slipway.
-func redact(repository string) string { return slipway.RedactURL(repository) }
-
 // redactIn hides r's credential wherever it appears in s (git is never
-// given it, but a remote may echo what it got).
+// given it, but a remote may echo what it got), and any user info r.shown
+// still has: [slipway.RedactURL] leaves a local path like
+// //user:pass@host/… as it is, where url.Parse finds user info.
 func (r *remote) redactIn(s string) string {
-	s = redactIn(s, r.shown)
+	if u, err := url.Parse(r.shown); err == nil && u.User != nil {
+		p, _ := u.User.Password()
+		s = hideCredential(s, p, u.User.Username())
+	}
 	if r.hasCred {
-		if p := r.cred.Password; p != "" {
-			s = strings.ReplaceAll(s, p, "***")
-		}
-		if name := r.cred.Username; len(name) >= 8 {
-			s = strings.ReplaceAll(s, name, "***")
-		}
+		s = hideCredential(s, r.cred.Password, r.cred.Username)
 	}
 	return s
 }
 
-// redactIn hides repository's credentials wherever they appear in s.
-func redactIn(s, repository string) string {
-	u, err := url.Parse(repository)
-	if err != nil || u.User == nil {
-		return s
+// hideCredential replaces password, and a user name of 8 bytes or more,
+// by *** in s.
+func hideCredential(s, password, username string) string {
+	if password != "" {
+		s = strings.ReplaceAll(s, password, "***")
 	}
-	s = strings.ReplaceAll(s, repository, redact(repository))
-	if p, ok := u.User.Password(); ok && p != "" {
-		s = strings.ReplaceAll(s, p, "***")
-	}
-	if name := u.User.Username(); len(name) >= 8 && name != slipway.CredentialMarker {
-		s = strings.ReplaceAll(s, name, "***")
+	if len(username) >= 8 {
+		s = strings.ReplaceAll(s, username, "***")
 	}
 	return s
 }

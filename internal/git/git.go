@@ -191,16 +191,16 @@ func (c *Client) checkRepository(ctx context.Context, repository string) error {
 		case "file":
 			local = true
 		default:
-			return fmt.Errorf("repository %s: %w: scheme %q is not supported", redact(repository), ErrInvalidRepository, scheme)
+			return fmt.Errorf("repository %s: %w: scheme %q is not supported", slipway.RedactURL(repository), ErrInvalidRepository, scheme)
 		}
 	case helperRE.MatchString(repository):
-		return fmt.Errorf("repository %s: %w: remote helpers are not supported", redact(repository), ErrInvalidRepository)
+		return fmt.Errorf("repository %s: %w: remote helpers are not supported", slipway.RedactURL(repository), ErrInvalidRepository)
 	case filepath.IsAbs(repository):
 		local = true
 	case scpLikeRE.MatchString(repository):
 		// user@host:path, git's scp-like ssh syntax.
 	default:
-		return fmt.Errorf("repository %s: %w: want a URL or an absolute path", redact(repository), ErrInvalidRepository)
+		return fmt.Errorf("repository %s: %w: want a URL or an absolute path", slipway.RedactURL(repository), ErrInvalidRepository)
 	}
 	if local && !c.cfg.AllowLocal {
 		return fmt.Errorf("repository %s: %w", repository, ErrLocalNotAllowed)
@@ -252,7 +252,7 @@ func (c *Client) ResolveAll(ctx context.Context, repository string, refs []strin
 			continue
 		}
 		if ref == "" || strings.HasPrefix(ref, "-") || strings.ContainsAny(ref, "\x00\n\r") {
-			errs = append(errs, fmt.Errorf("resolve %q in %s: %w: %s", ref, redact(repository), ErrRefNotFound, refHintMsg))
+			errs = append(errs, fmt.Errorf("resolve %q in %s: %w: %s", ref, slipway.RedactURL(repository), ErrRefNotFound, refHintMsg))
 			continue
 		}
 		if sha, ok := lookupName(advertised, ref); ok {
@@ -260,7 +260,7 @@ func (c *Client) ResolveAll(ctx context.Context, repository string, refs []strin
 			continue
 		}
 		if !shaRE.MatchString(ref) {
-			errs = append(errs, fmt.Errorf("resolve %q in %s: %w: %s", ref, redact(repository), ErrRefNotFound, refHintMsg))
+			errs = append(errs, fmt.Errorf("resolve %q in %s: %w: %s", ref, slipway.RedactURL(repository), ErrRefNotFound, refHintMsg))
 			continue
 		}
 		lower := strings.ToLower(ref)
@@ -281,9 +281,9 @@ func (c *Client) ResolveAll(ctx context.Context, repository string, refs []strin
 			case sha != "":
 				out[ref] = sha
 			case len(candidates) > 1:
-				errs = append(errs, fmt.Errorf("resolve %q in %s: %w: candidates are %s", ref, redact(repository), ErrAmbiguousRef, strings.Join(candidates, ", ")))
+				errs = append(errs, fmt.Errorf("resolve %q in %s: %w: candidates are %s", ref, slipway.RedactURL(repository), ErrAmbiguousRef, strings.Join(candidates, ", ")))
 			default:
-				errs = append(errs, fmt.Errorf("resolve %q in %s: %w: %s", ref, redact(repository), ErrRefNotFound, refHintMsg))
+				errs = append(errs, fmt.Errorf("resolve %q in %s: %w: %s", ref, slipway.RedactURL(repository), ErrRefNotFound, refHintMsg))
 			}
 		}
 	}
@@ -317,7 +317,7 @@ func (c *Client) lsRemote(ctx context.Context, r *remote) (map[string]string, er
 	var out []byte
 	err := c.checkConnect(ctx, r)
 	if err == nil {
-		out, err = c.run(ctx, runOpts{network: true, remote: r}, "ls-remote", "--", r.url)
+		out, err = c.run(ctx, runOpts{remote: r}, "ls-remote", "--", r.url)
 	}
 	if _, timedOut := errors.AsType[*TimeoutError](err); timedOut {
 		return nil, err // it names the host; the caller names the repository
@@ -472,7 +472,7 @@ func (c *Client) fetch(ctx context.Context, dir string, r *remote) error {
 	if err := c.checkConnect(ctx, r); err != nil {
 		return fmt.Errorf("fetch %s: %w", r.shown, err)
 	}
-	_, err := c.run(ctx, runOpts{dir: dir, network: true, remote: r},
+	_, err := c.run(ctx, runOpts{dir: dir, remote: r},
 		"fetch", "--quiet", "--prune", "--no-tags", "--no-write-fetch-head", "--", r.url, "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
 	if err != nil {
 		return fmt.Errorf("fetch %s: %w", r.shown, err)

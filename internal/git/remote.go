@@ -98,7 +98,7 @@ type remote struct {
 // https://***@ URL), and the mirror. A repository already checked by
 // checkRepository is expected.
 func (c *Client) remoteFor(ctx context.Context, repository string) (*remote, error) {
-	r := &remote{url: repository, shown: redact(repository), mirror: mirrorName(repository)}
+	r := &remote{url: repository, shown: slipway.RedactURL(repository), mirror: mirrorName(repository)}
 	if _, local := localrepo.Path(repository); local {
 		return r, nil
 	}
