@@ -1,9 +1,7 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -134,35 +132,13 @@ type envVarBody struct {
 // JSON is 400; an absent field, a field of the wrong type or an unknown
 // field 422.
 func (a *api) readEnvVarBody(w http.ResponseWriter, r *http.Request, legacy bool) (envVarBody, error) {
-	want, fields := `{"name": "NAME", "value": "…"}`, "name and value"
+	want, has, strict := `{"name": "NAME", "value": "…"}`, "the body has name and value", any(new(envVarBody))
 	if legacy {
-		want, fields = `{"value": "…"} (the name is in the path)`, "value only (the name is in the path)"
-	}
-	raw, err := a.readBody(w, r)
-	if err != nil {
-		return envVarBody{}, err
-	}
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return envVarBody{}, slipway.Errorf(slipway.EInvalid, "The request body is empty: send %s.", want)
+		want, has, strict = `{"value": "…"} (the name is in the path)`, "the body has value only (the name is in the path)", new(oapi.EnvVarValue)
 	}
 	var body envVarBody
-	if err := decodeJSON(raw, &body); err != nil {
+	if err := a.readJSONBody(w, r, &body, strict, want, has); err != nil {
 		return envVarBody{}, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	target := any(new(envVarBody))
-	if legacy {
-		target = new(oapi.EnvVarValue)
-	}
-	if err := dec.Decode(target); err != nil {
-		field, _ := strings.CutPrefix(err.Error(), "json: unknown field ")
-		return envVarBody{}, &slipway.Error{
-			Code:    slipway.EInvalid,
-			Message: fmt.Sprintf("Unknown field %s: the body has %s.", field, fields),
-			Err:     err,
-		}
 	}
 	switch {
 	case !legacy && body.Name == nil:

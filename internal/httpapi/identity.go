@@ -126,12 +126,7 @@ func (a *api) trustedProxy(r *http.Request) (string, bool) {
 		return r.RemoteAddr, false
 	}
 	addr := ap.Addr().Unmap()
-	for _, p := range a.cfg.TrustedProxies {
-		if p.Contains(addr) {
-			return addr.String(), true
-		}
-	}
-	return addr.String(), false
+	return addr.String(), a.isTrustedProxy(addr)
 }
 
 // guard wraps next with the check that acc asks for. A request that passes

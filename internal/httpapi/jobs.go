@@ -292,29 +292,42 @@ func (a *api) handleJobUpsert() http.Handler {
 // readJob reads a Job from the JSON body: malformed JSON is 400, a field
 // of the wrong type or an unknown field 422.
 func (a *api) readJob(w http.ResponseWriter, r *http.Request) (oapi.Job, error) {
-	body, err := a.readBody(w, r)
-	if err != nil {
-		return oapi.Job{}, err
-	}
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 || string(body) == "null" {
-		return oapi.Job{}, slipway.Errorf(slipway.EInvalid, "The request body is empty: send a job as a JSON object with at least name, cmd and imagename.")
-	}
 	var oj oapi.Job
-	if err := decodeJSON(body, &oj); err != nil {
+	if err := a.readJSONBody(w, r, &oj, new(oapi.Job), "a job as a JSON object with at least name, cmd and imagename",
+		"a job has "+strings.Join(jobFieldNames, ", ")); err != nil {
 		return oapi.Job{}, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
+	return oj, nil
+}
+
+// readJSONBody reads the JSON body of r into v, then decodes it again into
+// strict with unknown fields refused. An empty (or null) body is 422
+// asking to send want; malformed JSON is 400; a field of the wrong type is
+// 422, and so is an unknown field, the message adding has (what the body
+// may have).
+func (a *api) readJSONBody(w http.ResponseWriter, r *http.Request, v, strict any, want, has string) error {
+	raw, err := a.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return slipway.Errorf(slipway.EInvalid, "The request body is empty: send %s.", want)
+	}
+	if err := decodeJSON(raw, v); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(new(oapi.Job)); err != nil {
+	if err := dec.Decode(strict); err != nil {
 		field, _ := strings.CutPrefix(err.Error(), "json: unknown field ")
-		return oapi.Job{}, &slipway.Error{
+		return &slipway.Error{
 			Code:    slipway.EInvalid,
-			Message: fmt.Sprintf("Unknown field %s: a job has %s.", field, strings.Join(jobFieldNames, ", ")),
+			Message: fmt.Sprintf("Unknown field %s: %s.", field, has),
 			Err:     err,
 		}
 	}
-	return oj, nil
+	return nil
 }
 
 // jobFieldNames are the fields of a job definition, for messages.
