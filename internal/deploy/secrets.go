@@ -54,7 +54,7 @@ type splitConfig struct {
 // the config (in known, or elsewhere in cfg) or that the tool has stored;
 // else it is an EInvalid error naming the field. Two different credentials
 // for one URL are an error too.
-func (s *Service) splitCredentials(ctx context.Context, q store.Queries, tool string, cfg slipway.ToolConfig, known map[string]slipway.Credential) (splitConfig, error) {
+func (s *Service) splitCredentials(ctx context.Context, tool string, cfg slipway.ToolConfig, known map[string]slipway.Credential) (splitConfig, error) {
 	out := splitConfig{creds: maps.Clone(known)}
 	if out.creds == nil {
 		out.creds = map[string]slipway.Credential{}
@@ -90,7 +90,7 @@ func (s *Service) splitCredentials(ctx context.Context, q store.Queries, tool st
 		if _, ok := out.creds[u]; ok {
 			continue
 		}
-		_, err := q.RepoCredentialGet(ctx, tool, u)
+		_, err := s.store.RepoCredentialGet(ctx, tool, u)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			problems = append(problems, fmt.Sprintf("%s: %s names the credential stored for this URL (***), but tool %s has none: give the URL with its credential (%s)",
@@ -109,15 +109,9 @@ func (s *Service) splitCredentials(ctx context.Context, q store.Queries, tool st
 // credentialURLs returns the URLs of cfg that name a credential.
 func credentialURLs(cfg slipway.ToolConfig) []string {
 	var urls []string
-	add := func(u string) {
+	for _, u := range toolconfig.URLs(cfg) {
 		if slipway.HasStoredCredential(u) && !slices.Contains(urls, u) {
 			urls = append(urls, u)
-		}
-	}
-	add(cfg.SourceURL)
-	for _, name := range cfg.Names() {
-		if src := cfg.Components[name].Build.Source; src != nil {
-			add(src.Repository)
 		}
 	}
 	return urls

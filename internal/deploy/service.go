@@ -432,7 +432,7 @@ func (s *Service) DeploymentPlanConfig(ctx context.Context, tool string, cfg sli
 	if err := slipway.ValidateToolName(tool); err != nil {
 		return slipway.Deployment{}, err
 	}
-	sp, err := s.splitCredentials(ctx, s.store, tool, cfg, nil)
+	sp, err := s.splitCredentials(ctx, tool, cfg, nil)
 	if err != nil {
 		return slipway.Deployment{}, err
 	}

@@ -70,7 +70,7 @@ func (s *Service) fetchSource(ctx context.Context, tool string, in splitConfig) 
 	if err := s.checkAllowed(res.Config); err != nil {
 		return in, nil, sourceError(u, fmt.Errorf("the config there is not allowed: %w", err))
 	}
-	out, err := s.splitCredentials(ctx, s.store, tool, res.Config, in.creds)
+	out, err := s.splitCredentials(ctx, tool, res.Config, in.creds)
 	if err != nil {
 		return in, nil, sourceError(u, fmt.Errorf("the config there is not valid: %w", err))
 	}
@@ -90,7 +90,7 @@ func (s *Service) fetchSource(ctx context.Context, tool string, in splitConfig) 
 // prepare takes the credentials out of a config that comes in, and fetches
 // the remote config its source_url points at (see fetchSource).
 func (s *Service) prepare(ctx context.Context, tool string, cfg slipway.ToolConfig) (splitConfig, []string, error) {
-	sp, err := s.splitCredentials(ctx, s.store, tool, cfg, nil)
+	sp, err := s.splitCredentials(ctx, tool, cfg, nil)
 	if err != nil {
 		return sp, nil, err
 	}

@@ -111,17 +111,11 @@ func (s *Server) warnClearCredentials(ctx context.Context) {
 		if err != nil {
 			continue
 		}
-		res, err := toolconfig.Parse(sc.Raw)
+		res, err := toolconfig.ParseStored(sc.Raw)
 		if err != nil {
 			continue
 		}
-		urls := []string{res.Config.SourceURL}
-		for _, c := range res.Config.Components {
-			if c.Build.Source != nil {
-				urls = append(urls, c.Build.Source.Repository)
-			}
-		}
-		for _, u := range urls {
+		for _, u := range toolconfig.URLs(res.Config) {
 			if sp, err := slipway.SplitURLCredential(u); err == nil && sp.HasCredential {
 				s.logger.WarnContext(ctx, "a stored config holds a credential in the clear, from before credentials were sealed apart: post the config again (config create) to seal it",
 					"tool", tool, "url", sp.Redacted)

@@ -28,3 +28,19 @@ func RewriteURLs(cfg slipway.ToolConfig, fn func(path, value string) (string, er
 	}
 	return res.Config, nil
 }
+
+// URLs returns the values of cfg's URL fields, the ones [RewriteURLs]
+// rewrites: source_url (when set), then each component's build.repository
+// in the order of cfg.Names.
+func URLs(cfg slipway.ToolConfig) []string {
+	var urls []string
+	if cfg.SourceURL != "" {
+		urls = append(urls, cfg.SourceURL)
+	}
+	for _, name := range cfg.Names() {
+		if src := cfg.Components[name].Build.Source; src != nil {
+			urls = append(urls, src.Repository)
+		}
+	}
+	return urls
+}
