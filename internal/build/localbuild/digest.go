@@ -23,7 +23,7 @@ import (
 // touched since.
 type seal struct {
 	// Digest is "sha256:<hex>" over every entry's path, type, mode, and
-	// content (a symlink's target): see [treeDigest].
+	// content (a symlink's target): see [digestEntry].
 	Digest string `json:"digest"`
 	// Stat is a hash of every entry's path, inode, size, mode, mtime and
 	// ctime. A change of content changes ctime, which only the clock's
@@ -31,56 +31,78 @@ type seal struct {
 	Stat string `json:"stat"`
 }
 
-// treeDigest returns the digest of the tree at dir: sha256 over its entries
-// in lexical order, each as path, type, permission bits and content hash
-// (regular files) or target (symlinks).
-func treeDigest(dir string) (string, error) {
-	h := sha256.New()
-	err := walkTree(dir, func(rel string, d fs.DirEntry, info fs.FileInfo) error {
-		writeField(h, rel)
-		writeField(h, info.Mode().Type().String()+" "+info.Mode().Perm().String())
-		switch {
-		case info.Mode().IsRegular():
-			sum, err := fileSum(filepath.Join(dir, rel))
-			if err != nil {
-				return err
-			}
-			writeField(h, sum)
-		case info.Mode()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(filepath.Join(dir, rel))
-			if err != nil {
-				return err
-			}
-			writeField(h, target)
+// digestEntry adds the entry at rel of the tree at dir, with Lstat
+// information info, to the digest h: its path, type, permission bits and
+// content hash (regular files) or target (symlinks). The digest is sha256
+// over the tree's entries in lexical order.
+func digestEntry(h hash.Hash, dir, rel string, info fs.FileInfo) error {
+	writeField(h, rel)
+	writeField(h, info.Mode().Type().String()+" "+info.Mode().Perm().String())
+	switch {
+	case info.Mode().IsRegular():
+		sum, err := fileSum(filepath.Join(dir, rel))
+		if err != nil {
+			return err
 		}
-		return nil
-	})
-	if err != nil {
-		return "", fmt.Errorf("digest: %w", err)
+		writeField(h, sum)
+	case info.Mode()&fs.ModeSymlink != 0:
+		target, err := os.Readlink(filepath.Join(dir, rel))
+		if err != nil {
+			return err
+		}
+		writeField(h, target)
 	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+	return nil
+}
+
+// statEntry adds the entry at rel, with Lstat information info, to the
+// metadata fingerprint h.
+func statEntry(h hash.Hash, rel string, info fs.FileInfo) error {
+	writeField(h, rel)
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return errors.New("no inode metadata")
+	}
+	var buf [8]byte
+	for _, v := range []int64{int64(st.Ino), st.Size, int64(st.Mode), st.Mtim.Nano(), st.Ctim.Nano()} { //nolint:unconvert // Ino is uint64
+		binary.BigEndian.PutUint64(buf[:], uint64(v))
+		h.Write(buf[:])
+	}
+	return nil
 }
 
 // statPrint returns the metadata fingerprint of the tree at dir.
 func statPrint(dir string) (string, error) {
 	h := sha256.New()
-	var buf [8]byte
-	err := walkTree(dir, func(rel string, d fs.DirEntry, info fs.FileInfo) error {
-		writeField(h, rel)
-		st, ok := info.Sys().(*syscall.Stat_t)
-		if !ok {
-			return errors.New("no inode metadata")
-		}
-		for _, v := range []int64{int64(st.Ino), st.Size, int64(st.Mode), st.Mtim.Nano(), st.Ctim.Nano()} { //nolint:unconvert // Ino is uint64
-			binary.BigEndian.PutUint64(buf[:], uint64(v))
-			h.Write(buf[:])
-		}
-		return nil
+	err := walkTree(dir, func(rel string, _ fs.DirEntry, info fs.FileInfo) error {
+		return statEntry(h, rel, info)
 	})
 	if err != nil {
 		return "", fmt.Errorf("fingerprint: %w", err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// sealOf returns the seal of the tree at dir, its digest and fingerprint
+// from one walk. err is a failure to digest it; a failure to fingerprint it
+// leaves Stat empty and is statErr.
+func sealOf(dir string) (s seal, statErr, err error) {
+	dh, sh := sha256.New(), sha256.New()
+	err = walkTree(dir, func(rel string, _ fs.DirEntry, info fs.FileInfo) error {
+		if statErr == nil {
+			statErr = statEntry(sh, rel, info)
+		}
+		return digestEntry(dh, dir, rel, info)
+	})
+	if err != nil {
+		return seal{}, nil, fmt.Errorf("digest: %w", err)
+	}
+	s.Digest = "sha256:" + hex.EncodeToString(dh.Sum(nil))
+	if statErr != nil {
+		return s, fmt.Errorf("fingerprint: %w", statErr), nil
+	}
+	s.Stat = hex.EncodeToString(sh.Sum(nil))
+	return s, nil, nil
 }
 
 // walkTree calls fn for every entry under dir (not dir itself), in lexical
@@ -131,12 +153,11 @@ func fileSum(path string) (string, error) {
 // sealTree records the digest and fingerprint of the artifact at dir in
 // path.
 func sealTree(dir, path string) (seal, error) {
-	var s seal
-	var err error
-	if s.Digest, err = treeDigest(dir); err != nil {
-		return s, err
+	s, statErr, err := sealOf(dir)
+	if err == nil {
+		err = statErr
 	}
-	if s.Stat, err = statPrint(dir); err != nil {
+	if err != nil {
 		return s, err
 	}
 	b, err := json.Marshal(s)
@@ -166,15 +187,15 @@ func checkSeal(dir, path string) (seal, error) {
 	if stat, err := statPrint(dir); err == nil && stat == s.Stat {
 		return s, nil
 	}
-	digest, err := treeDigest(dir)
+	cur, statErr, err := sealOf(dir)
 	if err != nil {
 		return s, err
 	}
-	if digest != s.Digest {
-		return s, fmt.Errorf("its content is %s, but %s was recorded when it was built", short(digest), short(s.Digest))
+	if cur.Digest != s.Digest {
+		return s, fmt.Errorf("its content is %s, but %s was recorded when it was built", short(cur.Digest), short(s.Digest))
 	}
-	if stat, err := statPrint(dir); err == nil {
-		s.Stat = stat
+	if statErr == nil {
+		s.Stat = cur.Stat
 		if b, err := json.Marshal(s); err == nil {
 			_ = atomicfile.Write(path, append(b, '\n'), 0o600) // only saves a re-hash next time
 		}

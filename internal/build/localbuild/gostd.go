@@ -15,7 +15,8 @@ import (
 )
 
 // goStdEnv is the environment the standard library is compiled with: what
-// changes its cache keys must match the sandboxed builds' (see env).
+// changes its cache keys. The sandboxed builds' environment takes it from
+// here (see env), so that the two match.
 var goStdEnv = []string{"CGO_ENABLED=0", "GOFLAGS=-mod=mod -buildvcs=false", "GOTOOLCHAIN=local"}
 
 // prepareGoStd compiles the standard library into [Config.GoStdCache], as

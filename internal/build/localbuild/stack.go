@@ -203,8 +203,7 @@ type session struct {
 	ctx  context.Context //nolint:containedctx // the build's own lifetime
 	b    *Builder
 	tool string
-	dir  string   // the build directory on the host
-	tree *os.Root // the same, for the server's own reads
+	tree *os.Root // the build directory, for the server's own reads
 	log  io.Writer
 	env  map[string]string
 	// mounts are the build directory (at /app) and the tool's cache (at
@@ -227,7 +226,7 @@ func (b *Builder) session(ctx context.Context, req build.Request, stack, work st
 	}
 	in := b.cfg.Sandbox.Inside(mounts[1])
 	return &session{
-		ctx: ctx, b: b, tool: req.Tool, dir: work, tree: tree, log: log,
+		ctx: ctx, b: b, tool: req.Tool, tree: tree, log: log,
 		env: b.env(req, stack, in), mounts: mounts,
 	}, nil
 }
@@ -373,9 +372,6 @@ func (b *Builder) env(req build.Request, stack, cache string) map[string]string 
 		"TMPDIR":                        cache + "/tmp",
 		"GOCACHE":                       cache + "/go-build",
 		"GOMODCACHE":                    cache + "/gomod",
-		"GOFLAGS":                       "-mod=mod -buildvcs=false",
-		"GOTOOLCHAIN":                   "local",
-		"CGO_ENABLED":                   "0",
 		"npm_config_cache":              cache + "/npm",
 		"npm_config_update_notifier":    "false",
 		"npm_config_fund":               "false",
@@ -387,6 +383,10 @@ func (b *Builder) env(req build.Request, stack, cache string) map[string]string 
 		"SLIPWAY_COMMIT":                req.Commit,
 		"SLIPWAY_REPOSITORY":            req.Repository,
 	})
+	for _, kv := range goStdEnv { // as the standard library cache was compiled
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
 	return env
 }
 
