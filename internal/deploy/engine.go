@@ -108,7 +108,7 @@ func (s *Service) planInput(ctx context.Context, d slipway.Deployment, cfg slipw
 	in := PlanInput{
 		DeploymentID: d.ID, Config: cfg, BuilderVersion: s.builder.Version(),
 		ForceBuild: d.ForceBuild, ForceRun: d.ForceRun,
-		Commits: map[SourceRef]string{}, Built: map[string]bool{}, Corrupt: map[string]string{}, Live: map[string]slipway.LiveRun{},
+		Commits: map[SourceRef]string{}, Built: map[string]bool{}, Corrupt: map[string]bool{}, Live: map[string]slipway.LiveRun{},
 	}
 	refs := map[string][]string{} // repository → refs
 	for _, name := range cfg.Names() {
@@ -164,7 +164,7 @@ func (s *Service) planInput(ctx context.Context, d slipway.Deployment, cfg slipw
 		_, ok, err := s.builder.Lookup(ctx, d.Tool, key)
 		switch {
 		case errors.Is(err, build.ErrCorrupt):
-			in.Corrupt[key] = err.Error()
+			in.Corrupt[key] = true
 		case err != nil:
 			return in, fmt.Errorf("look up build %s: %w", key, err)
 		case ok:

@@ -27,8 +27,8 @@ type PlanInput struct {
 	// Built holds the build keys for which a finished artifact exists.
 	Built map[string]bool
 	// Corrupt holds the build keys whose cached artifact failed its digest
-	// check, with why: they are built again.
-	Corrupt map[string]string
+	// check: they are built again.
+	Corrupt map[string]bool
 	// BuilderVersion is part of every build key.
 	BuilderVersion string
 	ForceBuild     bool
@@ -99,7 +99,7 @@ func Plan(in PlanInput) ([]slipway.Step, error) {
 			st.Action, st.State = slipway.ActionReuse, slipway.StepUnchanged
 			st.Reason = "reusing build of commit " + short(commit) + " (unchanged)"
 			st.Detail = "reused " + short(commit) + " (unchanged)"
-		case in.Corrupt[key] != "":
+		case in.Corrupt[key]:
 			st.Reason = "rebuilding commit " + short(commit) + ": the cached build failed its digest check"
 		case isLive && live.Commit != "" && live.Commit != commit:
 			st.Reason = "commit " + short(live.Commit) + "→" + short(commit)

@@ -1,6 +1,7 @@
 package slipway
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 )
@@ -56,29 +57,19 @@ func DefaultLimits() Limits {
 // WithDefaults returns l with each zero field set to DefaultLimits'.
 func (l Limits) WithDefaults() Limits {
 	d := DefaultLimits()
-	or := func(v *int64, def int64) {
-		if *v == 0 {
-			*v = def
-		}
-	}
-	ori := func(v *int, def int) {
-		if *v == 0 {
-			*v = def
-		}
-	}
-	or(&l.Default.MemoryBytes, d.Default.MemoryBytes)
-	or(&l.Default.MilliCPU, d.Default.MilliCPU)
-	or(&l.Min.MemoryBytes, d.Min.MemoryBytes)
-	or(&l.Min.MilliCPU, d.Min.MilliCPU)
-	or(&l.Max.MemoryBytes, d.Max.MemoryBytes)
-	or(&l.Max.MilliCPU, d.Max.MilliCPU)
-	or(&l.Quota.MemoryBytes, d.Quota.MemoryBytes)
-	or(&l.Quota.MilliCPU, d.Quota.MilliCPU)
-	ori(&l.Quota.Replicas, d.Quota.Replicas)
-	ori(&l.Quota.Continuous, d.Quota.Continuous)
-	ori(&l.Quota.Scheduled, d.Quota.Scheduled)
-	ori(&l.Quota.OneOff, d.Quota.OneOff)
-	ori(&l.Quota.ConcurrentOneOffs, d.Quota.ConcurrentOneOffs)
+	l.Default.MemoryBytes = cmp.Or(l.Default.MemoryBytes, d.Default.MemoryBytes)
+	l.Default.MilliCPU = cmp.Or(l.Default.MilliCPU, d.Default.MilliCPU)
+	l.Min.MemoryBytes = cmp.Or(l.Min.MemoryBytes, d.Min.MemoryBytes)
+	l.Min.MilliCPU = cmp.Or(l.Min.MilliCPU, d.Min.MilliCPU)
+	l.Max.MemoryBytes = cmp.Or(l.Max.MemoryBytes, d.Max.MemoryBytes)
+	l.Max.MilliCPU = cmp.Or(l.Max.MilliCPU, d.Max.MilliCPU)
+	l.Quota.MemoryBytes = cmp.Or(l.Quota.MemoryBytes, d.Quota.MemoryBytes)
+	l.Quota.MilliCPU = cmp.Or(l.Quota.MilliCPU, d.Quota.MilliCPU)
+	l.Quota.Replicas = cmp.Or(l.Quota.Replicas, d.Quota.Replicas)
+	l.Quota.Continuous = cmp.Or(l.Quota.Continuous, d.Quota.Continuous)
+	l.Quota.Scheduled = cmp.Or(l.Quota.Scheduled, d.Quota.Scheduled)
+	l.Quota.OneOff = cmp.Or(l.Quota.OneOff, d.Quota.OneOff)
+	l.Quota.ConcurrentOneOffs = cmp.Or(l.Quota.ConcurrentOneOffs, d.Quota.ConcurrentOneOffs)
 	return l
 }
 
