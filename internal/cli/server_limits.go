@@ -22,73 +22,51 @@ type limitFlags struct {
 type limitFlag struct {
 	name string
 	kind string // "memory", "cpu" or "count"
+	// help is the flag's help, to which register adds the environment
+	// variable and the default.
 	help string
 	dst  func(l *slipway.Limits) any // *int64 for memory and cpu, *int for counts
 }
 
 func limitFlagList() []limitFlag {
-	d := slipway.DefaultLimits()
-	mem, cpu := slipway.FormatMemory, slipway.FormatCPU
 	return []limitFlag{
-		{
-			"default-memory", "memory", "memory of a component that sets none (default $SLIPWAY_DEFAULT_MEMORY or " + mem(d.Default.MemoryBytes) + ")",
-			func(l *slipway.Limits) any { return &l.Default.MemoryBytes },
-		},
-		{
-			"default-cpu", "cpu", "cpu of a component that sets none (default $SLIPWAY_DEFAULT_CPU or " + cpu(d.Default.MilliCPU) + ")",
-			func(l *slipway.Limits) any { return &l.Default.MilliCPU },
-		},
-		{
-			"min-memory", "memory", "least memory a component may set (default $SLIPWAY_MIN_MEMORY or " + mem(d.Min.MemoryBytes) + ")",
-			func(l *slipway.Limits) any { return &l.Min.MemoryBytes },
-		},
-		{
-			"min-cpu", "cpu", "least cpu a component may set (default $SLIPWAY_MIN_CPU or " + cpu(d.Min.MilliCPU) + ")",
-			func(l *slipway.Limits) any { return &l.Min.MilliCPU },
-		},
-		{
-			"max-memory", "memory", "most memory a component (each replica) may set (default $SLIPWAY_MAX_MEMORY or " + mem(d.Max.MemoryBytes) + ")",
-			func(l *slipway.Limits) any { return &l.Max.MemoryBytes },
-		},
-		{
-			"max-cpu", "cpu", "most cpu a component (each replica) may set (default $SLIPWAY_MAX_CPU or " + cpu(d.Max.MilliCPU) + ")",
-			func(l *slipway.Limits) any { return &l.Max.MilliCPU },
-		},
-		{
-			"quota-memory", "memory", "memory of a tool's continuous components in all, replicas counted (default $SLIPWAY_QUOTA_MEMORY or " + mem(d.Quota.MemoryBytes) + ")",
-			func(l *slipway.Limits) any { return &l.Quota.MemoryBytes },
-		},
-		{
-			"quota-cpu", "cpu", "cpu of a tool's continuous components in all, replicas counted (default $SLIPWAY_QUOTA_CPU or " + cpu(d.Quota.MilliCPU) + ")",
-			func(l *slipway.Limits) any { return &l.Quota.MilliCPU },
-		},
-		{
-			"quota-replicas", "count", "replicas of a tool's continuous components in all, and so of one (default $SLIPWAY_QUOTA_REPLICAS or " + strconv.Itoa(d.Quota.Replicas) + ")",
-			func(l *slipway.Limits) any { return &l.Quota.Replicas },
-		},
-		{
-			"quota-continuous", "count", "continuous components of a tool (default $SLIPWAY_QUOTA_CONTINUOUS or " + strconv.Itoa(d.Quota.Continuous) + ")",
-			func(l *slipway.Limits) any { return &l.Quota.Continuous },
-		},
-		{
-			"quota-scheduled", "count", "scheduled components of a tool (default $SLIPWAY_QUOTA_SCHEDULED or " + strconv.Itoa(d.Quota.Scheduled) + ")",
-			func(l *slipway.Limits) any { return &l.Quota.Scheduled },
-		},
-		{
-			"quota-one-off", "count", "one-off components of a tool, and ad-hoc jobs it lists (default $SLIPWAY_QUOTA_ONE_OFF or " + strconv.Itoa(d.Quota.OneOff) + ")",
-			func(l *slipway.Limits) any { return &l.Quota.OneOff },
-		},
-		{
-			"quota-concurrent-one-offs", "count", "one-off runs of a tool at once, ad-hoc and deployments' (default $SLIPWAY_QUOTA_CONCURRENT_ONE_OFFS or " + strconv.Itoa(d.Quota.ConcurrentOneOffs) + ")",
-			func(l *slipway.Limits) any { return &l.Quota.ConcurrentOneOffs },
-		},
+		{"default-memory", "memory", "memory of a component that sets none", func(l *slipway.Limits) any { return &l.Default.MemoryBytes }},
+		{"default-cpu", "cpu", "cpu of a component that sets none", func(l *slipway.Limits) any { return &l.Default.MilliCPU }},
+		{"min-memory", "memory", "least memory a component may set", func(l *slipway.Limits) any { return &l.Min.MemoryBytes }},
+		{"min-cpu", "cpu", "least cpu a component may set", func(l *slipway.Limits) any { return &l.Min.MilliCPU }},
+		{"max-memory", "memory", "most memory a component (each replica) may set", func(l *slipway.Limits) any { return &l.Max.MemoryBytes }},
+		{"max-cpu", "cpu", "most cpu a component (each replica) may set", func(l *slipway.Limits) any { return &l.Max.MilliCPU }},
+		{"quota-memory", "memory", "memory of a tool's continuous components in all, replicas counted", func(l *slipway.Limits) any { return &l.Quota.MemoryBytes }},
+		{"quota-cpu", "cpu", "cpu of a tool's continuous components in all, replicas counted", func(l *slipway.Limits) any { return &l.Quota.MilliCPU }},
+		{"quota-replicas", "count", "replicas of a tool's continuous components in all, and so of one", func(l *slipway.Limits) any { return &l.Quota.Replicas }},
+		{"quota-continuous", "count", "continuous components of a tool", func(l *slipway.Limits) any { return &l.Quota.Continuous }},
+		{"quota-scheduled", "count", "scheduled components of a tool", func(l *slipway.Limits) any { return &l.Quota.Scheduled }},
+		{"quota-one-off", "count", "one-off components of a tool, and ad-hoc jobs it lists", func(l *slipway.Limits) any { return &l.Quota.OneOff }},
+		{"quota-concurrent-one-offs", "count", "one-off runs of a tool at once, ad-hoc and deployments'", func(l *slipway.Limits) any { return &l.Quota.ConcurrentOneOffs }},
 	}
+}
+
+// usage returns l's help with its environment variable and its value in
+// d: "… (default $SLIPWAY_QUOTA_CPU or 2)".
+func (l limitFlag) usage(d *slipway.Limits) string {
+	var def string
+	switch v := l.dst(d).(type) {
+	case *int64:
+		def = slipway.FormatMemory(*v)
+		if l.kind == "cpu" {
+			def = slipway.FormatCPU(*v)
+		}
+	case *int:
+		def = strconv.Itoa(*v)
+	}
+	return l.help + " (default $" + envName(l.name) + " or " + def + ")"
 }
 
 func (f *limitFlags) register(cmd *cobra.Command) {
 	f.values = map[string]*string{}
+	d := slipway.DefaultLimits()
 	for _, l := range limitFlagList() {
-		f.values[l.name] = cmd.Flags().String(l.name, "", l.help)
+		f.values[l.name] = cmd.Flags().String(l.name, "", l.usage(&d))
 	}
 }
 
@@ -119,9 +97,9 @@ func (f *limitFlags) apply(e *env, cfg *server.Config) error {
 			}
 			*dst = n
 		case *int:
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
-				return &usageError{fmt.Errorf("--%s: want a whole number of at least 1, got %q", l.name, v)}
+			n, err := parseCount(l.name, v)
+			if err != nil {
+				return err
 			}
 			*dst = n
 		}

@@ -70,42 +70,20 @@ func (f *serverFlags) config(e *env, dataDir, listen, proxy string) (server.Conf
 		ProxyListen: cmp.Or(f.proxyListen, e.getenv("SLIPWAY_PROXY_LISTEN"), proxy),
 		GoStdCache:  e.getenv("SLIPWAY_GO_STD_CACHE"),
 	}
-	for _, d := range []struct {
-		flag, value, env string
-		dst              *time.Duration
-	}{
-		{"deployment-timeout", f.deploymentTimeout, "SLIPWAY_DEPLOYMENT_TIMEOUT", &cfg.DeploymentTimeout},
-		{"build-timeout", f.buildTimeout, "SLIPWAY_BUILD_TIMEOUT", &cfg.BuildTimeout},
-		{"health-timeout", f.healthTimeout, "SLIPWAY_HEALTH_TIMEOUT", &cfg.HealthTimeout},
-	} {
-		v := cmp.Or(d.value, e.getenv(d.env))
-		if v == "" {
-			continue
-		}
-		t, err := time.ParseDuration(v)
-		if err != nil || t <= 0 {
-			return cfg, &usageError{fmt.Errorf("--%s: want a positive duration such as 30m or 1h, got %q", d.flag, v)}
-		}
-		*d.dst = t
+	if err := parseDurations(e, "30m or 1h", []durationFlag{
+		{"deployment-timeout", f.deploymentTimeout, &cfg.DeploymentTimeout},
+		{"build-timeout", f.buildTimeout, &cfg.BuildTimeout},
+		{"health-timeout", f.healthTimeout, &cfg.HealthTimeout},
+	}); err != nil {
+		return cfg, err
 	}
-	for _, n := range []struct {
-		flag, value, env string
-		dst              *int
-	}{
-		{"keep-deployments", f.keepDeployments, "SLIPWAY_KEEP_DEPLOYMENTS", &cfg.KeepDeployments},
-		{"build-slots", f.buildSlots, "SLIPWAY_BUILD_SLOTS", &cfg.BuildSlots},
-		{"tool-build-slots", f.toolBuildSlots, "SLIPWAY_TOOL_BUILD_SLOTS", &cfg.ToolBuildSlots},
-		{"envvars-quota", f.envVarsQuota, "SLIPWAY_ENVVARS_QUOTA", &cfg.EnvVarQuota},
-	} {
-		v := cmp.Or(n.value, e.getenv(n.env))
-		if v == "" {
-			continue
-		}
-		i, err := strconv.Atoi(v)
-		if err != nil || i < 1 {
-			return cfg, &usageError{fmt.Errorf("--%s: want a whole number of at least 1, got %q", n.flag, v)}
-		}
-		*n.dst = i
+	if err := parseCounts(e, []countFlag{
+		{"keep-deployments", f.keepDeployments, &cfg.KeepDeployments},
+		{"build-slots", f.buildSlots, &cfg.BuildSlots},
+		{"tool-build-slots", f.toolBuildSlots, &cfg.ToolBuildSlots},
+		{"envvars-quota", f.envVarsQuota, &cfg.EnvVarQuota},
+	}); err != nil {
+		return cfg, err
 	}
 	if v := cmp.Or(f.queue, e.getenv("SLIPWAY_QUEUE")); v != "" {
 		q, err := strconv.ParseBool(v)
@@ -144,6 +122,65 @@ func (f *serverFlags) config(e *env, dataDir, listen, proxy string) (server.Conf
 		return cfg, err
 	}
 	return cfg, f.security.apply(e, &cfg)
+}
+
+// durationFlag is a duration setting: the value of --flag, else of its
+// environment variable (see [envName]), goes to dst.
+type durationFlag struct {
+	flag, value string
+	dst         *time.Duration
+}
+
+// parseDurations sets each flag's destination to its positive duration;
+// one set by neither the flag nor the environment is left alone. example
+// is what the error about a bad value suggests, e.g. "30m or 1h".
+func parseDurations(e *env, example string, flags []durationFlag) error {
+	for _, d := range flags {
+		v := cmp.Or(d.value, e.getenv(envName(d.flag)))
+		if v == "" {
+			continue
+		}
+		t, err := time.ParseDuration(v)
+		if err != nil || t <= 0 {
+			return &usageError{fmt.Errorf("--%s: want a positive duration such as %s, got %q", d.flag, example, v)}
+		}
+		*d.dst = t
+	}
+	return nil
+}
+
+// countFlag is a count setting: the value of --flag, else of its
+// environment variable (see [envName]), goes to dst.
+type countFlag struct {
+	flag, value string
+	dst         *int
+}
+
+// parseCounts sets each flag's destination to its count (see
+// [parseCount]); one set by neither the flag nor the environment is left
+// alone.
+func parseCounts(e *env, flags []countFlag) error {
+	for _, c := range flags {
+		v := cmp.Or(c.value, e.getenv(envName(c.flag)))
+		if v == "" {
+			continue
+		}
+		n, err := parseCount(c.flag, v)
+		if err != nil {
+			return err
+		}
+		*c.dst = n
+	}
+	return nil
+}
+
+// parseCount parses v, the value of --flag, as a whole number of at least 1.
+func parseCount(flag, v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, &usageError{fmt.Errorf("--%s: want a whole number of at least 1, got %q", flag, v)}
+	}
+	return n, nil
 }
 
 func isLoopback(addr string) bool {

@@ -67,14 +67,14 @@ func (f *sandboxFlags) apply(e *env, cfg *server.Config) error {
 	}
 	cfg.SandboxReadOnlyPaths = splitList(cmp.Or(f.roPaths, e.getenv("SLIPWAY_SANDBOX_RO_PATHS")))
 	for _, q := range []struct {
-		flag, value, env string
-		dst              *string
-		parse            func(string) (int64, error)
+		flag, value string
+		dst         *string
+		parse       func(string) (int64, error)
 	}{
-		{"build-memory", f.buildMemory, "SLIPWAY_BUILD_MEMORY", &cfg.BuildMemory, slipway.ParseMemory},
-		{"build-cpu", f.buildCPU, "SLIPWAY_BUILD_CPU", &cfg.BuildCPU, slipway.ParseCPU},
+		{"build-memory", f.buildMemory, &cfg.BuildMemory, slipway.ParseMemory},
+		{"build-cpu", f.buildCPU, &cfg.BuildCPU, slipway.ParseCPU},
 	} {
-		v := cmp.Or(q.value, e.getenv(q.env))
+		v := cmp.Or(q.value, e.getenv(envName(q.flag)))
 		if v == "" {
 			continue
 		}

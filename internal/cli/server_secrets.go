@@ -49,23 +49,12 @@ func (f *secretsFlags) apply(e *env, cfg *server.Config) error {
 		}
 		cfg.LocalRepoDirs = append(cfg.LocalRepoDirs, d)
 	}
-	for _, d := range []struct {
-		flag, value, env string
-		dst              *time.Duration
-	}{
-		{"git-connect-timeout", f.gitConnectTimeout, "SLIPWAY_GIT_CONNECT_TIMEOUT", &cfg.GitConnectTimeout},
-		{"git-low-speed-time", f.gitLowSpeedTime, "SLIPWAY_GIT_LOW_SPEED_TIME", &cfg.GitLowSpeedTime},
-		{"git-timeout", f.gitTimeout, "SLIPWAY_GIT_TIMEOUT", &cfg.GitTimeout},
-	} {
-		v := cmp.Or(d.value, e.getenv(d.env))
-		if v == "" {
-			continue
-		}
-		t, err := time.ParseDuration(v)
-		if err != nil || t <= 0 {
-			return &usageError{fmt.Errorf("--%s: want a positive duration such as 10s or 2m, got %q", d.flag, v)}
-		}
-		*d.dst = t
+	if err := parseDurations(e, "10s or 2m", []durationFlag{
+		{"git-connect-timeout", f.gitConnectTimeout, &cfg.GitConnectTimeout},
+		{"git-low-speed-time", f.gitLowSpeedTime, &cfg.GitLowSpeedTime},
+		{"git-timeout", f.gitTimeout, &cfg.GitTimeout},
+	}); err != nil {
+		return err
 	}
 	if cfg.GitLowSpeedTime > 0 && cfg.GitLowSpeedTime%time.Second != 0 {
 		return &usageError{fmt.Errorf("--git-low-speed-time: want whole seconds (git counts in seconds), got %s", cfg.GitLowSpeedTime)}

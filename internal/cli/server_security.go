@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -65,14 +64,9 @@ func (f *securityFlags) apply(e *env, cfg *server.Config) error {
 		}
 		cfg.TrustedProxies = append(cfg.TrustedProxies, prefix)
 	}
-	if v := cmp.Or(f.deployTokenLifetime, e.getenv("SLIPWAY_DEPLOY_TOKEN_LIFETIME")); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return &usageError{fmt.Errorf("--deploy-token-lifetime: want a positive duration such as 720h, got %q", v)}
-		}
-		cfg.DeployTokenLifetime = d
-	}
-	return nil
+	return parseDurations(e, "720h", []durationFlag{
+		{"deploy-token-lifetime", f.deployTokenLifetime, &cfg.DeployTokenLifetime},
+	})
 }
 
 // parsePrefix parses a CIDR range or a single address.

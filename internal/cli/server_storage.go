@@ -32,13 +32,13 @@ func (f *storageFlags) register(cmd *cobra.Command) {
 // apply adds the flags, the environment's values or the defaults to cfg.
 func (f *storageFlags) apply(e *env, cfg *server.Config) error {
 	for _, s := range []struct {
-		flag, value, env string
-		dst              *int64
+		flag, value string
+		dst         *int64
 	}{
-		{"log-max-size", f.logMaxSize, "SLIPWAY_LOG_MAX_SIZE", &cfg.LogMaxSize},
-		{"build-log-max-size", f.buildLogMaxSize, "SLIPWAY_BUILD_LOG_MAX_SIZE", &cfg.BuildLogMaxSize},
+		{"log-max-size", f.logMaxSize, &cfg.LogMaxSize},
+		{"build-log-max-size", f.buildLogMaxSize, &cfg.BuildLogMaxSize},
 	} {
-		v := cmp.Or(s.value, e.getenv(s.env))
+		v := cmp.Or(s.value, e.getenv(envName(s.flag)))
 		if v == "" {
 			continue
 		}
@@ -52,13 +52,13 @@ func (f *storageFlags) apply(e *env, cfg *server.Config) error {
 		*s.dst = n
 	}
 	for _, n := range []struct {
-		flag, value, env string
-		dst              *int
+		flag, value string
+		dst         *int
 	}{
-		{"log-max-files", f.logMaxFiles, "SLIPWAY_LOG_MAX_FILES", &cfg.LogMaxFiles},
-		{"build-log-max-files", f.buildLogMaxFiles, "SLIPWAY_BUILD_LOG_MAX_FILES", &cfg.BuildLogMaxFiles},
+		{"log-max-files", f.logMaxFiles, &cfg.LogMaxFiles},
+		{"build-log-max-files", f.buildLogMaxFiles, &cfg.BuildLogMaxFiles},
 	} {
-		v := cmp.Or(n.value, e.getenv(n.env))
+		v := cmp.Or(n.value, e.getenv(envName(n.flag)))
 		if v == "" {
 			continue
 		}
