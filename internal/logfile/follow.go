@@ -36,9 +36,7 @@ const fingerprint = 64
 // returned by [LastLines], or the zero Pos for the whole log.
 func Follow(path string, from Pos) *Follower {
 	fw := &Follower{path: path, id: from.id, off: from.off, last: slices.Clone(from.last), buf: make([]byte, chunk)}
-	if fi, err := os.Stat(Rotated(path, 1)); err == nil {
-		fw.rot1 = idOf(fi)
-	}
+	fw.rememberRot1()
 	return fw
 }
 
@@ -140,29 +138,24 @@ func (fw *Follower) next(w io.Writer) (again bool, err error) {
 // in another file (path was rotated since the position was taken), that
 // file is drained first when it can be found as path.1.
 func (fw *Follower) open(w io.Writer) error {
-	f, err := os.Open(fw.path)
-	if errors.Is(err, fs.ErrNotExist) {
+	of, err := openStat(fw.path)
+	if err != nil {
+		return fmt.Errorf("follow %s: %w", fw.path, err)
+	}
+	if of == nil {
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("follow %s: %w", fw.path, err)
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		_ = f.Close() // the stat error is the one to report
-		return fmt.Errorf("follow %s: %w", fw.path, err)
-	}
-	if got := idOf(fi); fw.id != (fileID{}) && got != fw.id {
+	if fw.id != (fileID{}) && of.id != fw.id {
 		if fi1, err := os.Stat(Rotated(fw.path, 1)); err == nil && idOf(fi1) == fw.id {
 			if err := fw.copyFile(w, Rotated(fw.path, 1), fw.off); err != nil {
-				_ = f.Close() // the copy error is the one to report
+				_ = of.f.Close() // the copy error is the one to report
 				return err
 			}
 		}
 		fw.off, fw.last = 0, fw.last[:0]
 		fw.rememberRot1()
 	}
-	fw.f, fw.id = f, idOf(fi)
+	fw.f, fw.id = of.f, of.id
 	return nil
 }
 
@@ -193,15 +186,15 @@ func (fw *Follower) rememberRot1() {
 
 // copyFile writes the file name from offset off to its end.
 func (fw *Follower) copyFile(w io.Writer, name string, off int64) error {
-	f, err := os.Open(name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
+	of, err := openStat(name)
 	if err != nil {
 		return fmt.Errorf("follow %s: %w", fw.path, err)
 	}
-	defer f.Close()
-	return fw.copyFrom(w, f, off, -1)
+	if of == nil {
+		return nil
+	}
+	defer of.f.Close()
+	return fw.copyFrom(w, of.f, off, -1)
 }
 
 // copyFrom writes f (not the followed file) from off to end (-1: to its
@@ -311,26 +304,12 @@ func sameHead(f *os.File, name string) (bool, error) {
 // the files kept), nothing is written. At offset 0 nothing was read yet:
 // a path.1 that is new is written whole.
 func (fw *Follower) drainRotated(w io.Writer) (fileID, error) {
-	open := func(k int) (*os.File, fileID, error) {
-		f, err := os.Open(Rotated(fw.path, k))
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				err = nil
-			}
-			return nil, fileID{}, err
-		}
-		fi, err := f.Stat()
-		if err != nil {
-			_ = f.Close() // read-only
-			return nil, fileID{}, err
-		}
-		return f, idOf(fi), nil
-	}
 	wrap := func(err error) error { return fmt.Errorf("follow %s: %w", fw.path, err) }
-	first, id1, err := open(1)
-	if err != nil || first == nil {
+	of1, err := openStat(Rotated(fw.path, 1))
+	if err != nil || of1 == nil {
 		return fileID{}, err
 	}
+	first, id1 := of1.f, of1.id
 	defer first.Close()
 	// A path.1 whose copy is still in progress (the file not truncated
 	// yet) is left for a later look: the file still has its lines.
@@ -364,9 +343,11 @@ func (fw *Follower) drainRotated(w io.Writer) (fileID, error) {
 	for k := 1; k <= maxFollowRotations; k++ {
 		f := first
 		if k > 1 {
-			if f, _, err = open(k); err != nil || f == nil {
+			of, err := openStat(Rotated(fw.path, k))
+			if err != nil || of == nil {
 				return id1, err
 			}
+			f = of.f
 			defer f.Close()
 		}
 		ok, err := fw.endsWith(f)

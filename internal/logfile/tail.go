@@ -124,17 +124,27 @@ type openFile struct {
 
 // openLog opens a log file; a missing one is nil, not an error.
 func openLog(name string) (*openFile, error) {
+	of, err := openStat(name)
+	if err != nil {
+		return nil, fmt.Errorf("open log: %w", err)
+	}
+	return of, nil
+}
+
+// openStat opens a file and stats it; a missing one is nil, not an error.
+// Its errors are os.Open's and Stat's, unwrapped.
+func openStat(name string) (*openFile, error) {
 	f, err := os.Open(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open log: %w", err)
+		return nil, err
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		_ = f.Close() // the stat error is the one to report
-		return nil, fmt.Errorf("open log: %w", err)
+		return nil, err
 	}
 	return &openFile{f: f, id: idOf(fi), size: fi.Size()}, nil
 }

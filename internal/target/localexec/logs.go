@@ -37,7 +37,7 @@ func (d *Driver) Logs(ctx context.Context, tool, name string, opts target.LogOpt
 	n := max(len(c.replicas), c.spec.Component.Run.ReplicaCount())
 	var runLog string
 	if c.lastRun != nil {
-		runLog = filepath.Join(d.compDir(tool, name), "runs", c.lastRun.ID+".log")
+		runLog = d.runLog(tool, name, c.lastRun.ID)
 	}
 	c.mu.Unlock()
 
@@ -99,6 +99,12 @@ func (d *Driver) Logs(ctx context.Context, tool, name string, opts target.LogOpt
 			}
 		}
 	}
+}
+
+// runLog returns the log of the one-off run id of a component:
+// runs/<id>.log in its directory.
+func (d *Driver) runLog(tool, name, id string) string {
+	return filepath.Join(d.compDir(tool, name), "runs", id+".log")
 }
 
 func latestRunLog(dir string) string {

@@ -101,7 +101,7 @@ func (d *Driver) runOnce(ctx context.Context, spec target.Spec, runID string) (t
 		return target.RunResult{}, err
 	}
 	jsonPath := filepath.Join(dir, runID+".json")
-	logPath := filepath.Join(dir, runID+".log")
+	logPath := d.runLog(spec.Tool, spec.Component.Name, runID)
 	exitPath := filepath.Join(dir, runID+".exit")
 
 	var rec runRecord
