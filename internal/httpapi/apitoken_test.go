@@ -109,12 +109,13 @@ func (c countingDeployTokens) Delete(ctx context.Context, tool string) (slipway.
 	return c.DeployTokens.Delete(ctx, tool)
 }
 
-// apiTokenBundle is a handler with real deploy and API tokens over SQLite
-// and a service that counts its calls.
+// apiTokenBundle is a handler with real deploy and API tokens and envvars
+// over SQLite, and a service that counts its calls (and theirs).
 type apiTokenBundle struct {
 	svc     *countingService
 	handler http.Handler
 	api     *auth.APITokens
+	tokens  *auth.DeployTokens // the deploy tokens, uncounted
 }
 
 func setupAPITokens(t *testing.T) *apiTokenBundle {
@@ -138,7 +139,7 @@ func setupAPITokens(t *testing.T) *apiTokenBundle {
 		ToolRate:     -1,
 		PollRate:     -1,
 	})
-	return &apiTokenBundle{svc: svc, handler: h, api: apiTokens}
+	return &apiTokenBundle{svc: svc, handler: h, api: apiTokens, tokens: deployTokens}
 }
 
 // send makes one request with bearer (none when empty).

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,7 +14,6 @@ import (
 	"slipway.dev/slipway/internal/envvars"
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/store"
-	"slipway.dev/slipway/internal/store/sqlite"
 )
 
 // countingEnvVars counts every call that reaches the envvars.
@@ -62,41 +60,22 @@ func newEnvVars(t *testing.T, db store.Store) *envvars.Vars {
 	return envvars.New(db, sealer, envvars.Config{Quota: 3})
 }
 
-// envVarBundle is a handler with real envvars, deploy tokens and API
-// tokens over SQLite.
+// envVarBundle is an [apiTokenBundle] with an API token of tool-a and one
+// of tool-b.
 type envVarBundle struct {
 	*apiTokenBundle
-	tokens *auth.DeployTokens
-	tokA   string // tool-a's API token
-	tokB   string // tool-b's API token
+	tokA string // tool-a's API token
+	tokB string // tool-b's API token
 }
 
 func setupEnvVars(t *testing.T) *envVarBundle {
 	t.Helper()
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "slipway.db"), sqlite.Options{})
-	if err != nil {
+	b := &envVarBundle{apiTokenBundle: setupAPITokens(t)}
+	var err error
+	if _, b.tokA, err = b.api.Create(t.Context(), "tool-a", "A"); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = db.Close() })
-	deployTokens, err := auth.New(db, testKey, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := &countingService{fakeService: newFakeService()}
-	apiTokens := auth.NewAPITokens(db, nil)
-	h := NewHandler(svc, Config{
-		AdminToken:   testToken,
-		DeployTokens: deployTokens,
-		APITokens:    apiTokens,
-		EnvVars:      countingEnvVars{EnvVars: newEnvVars(t, db), calls: &svc.calls},
-		ToolRate:     -1,
-		PollRate:     -1,
-	})
-	b := &envVarBundle{apiTokenBundle: &apiTokenBundle{svc: svc, handler: h, api: apiTokens}, tokens: deployTokens}
-	if _, b.tokA, err = apiTokens.Create(t.Context(), "tool-a", "A"); err != nil {
-		t.Fatal(err)
-	}
-	if _, b.tokB, err = apiTokens.Create(t.Context(), "tool-b", "B"); err != nil {
+	if _, b.tokB, err = b.api.Create(t.Context(), "tool-b", "B"); err != nil {
 		t.Fatal(err)
 	}
 	return b
@@ -195,6 +174,10 @@ func TestHandler_EnvVarBadInput(t *testing.T) {
 		{"DELETE", base + "/envvars/X", ``, 422, rule},
 		{"GET", base + "/envvar/" + strings.Repeat("A", 254), ``, 422, "4 to 253 characters"},
 		{"GET", "/envvars/v1/tool/Bad_Tool/envvars", ``, 422, "Tool name"},
+		{"GET", "/envvars/v1/tool/Bad_Tool/envvar", ``, 422, `Tool name "Bad_Tool" must be`},
+		{"GET", "/envvars/v1/tool/Bad_Tool/quotas", ``, 422, `Tool name "Bad_Tool" must be`},
+		{"GET", "/envvars/v1/tool/Bad_Tool/quota", ``, 422, `Tool name "Bad_Tool" must be`},
+		{"DELETE", base + "/envvar/api_key", ``, 422, rule},
 	}
 	for _, c := range cases {
 		w := b.send(t, c.method, c.path, testToken, c.body)
@@ -218,6 +201,32 @@ func TestHandler_EnvVarBadInput(t *testing.T) {
 	}
 	wantBody(t, "quota after the refusals", b.send(t, "GET", base+"/quotas", b.tokA, ""), 200,
 		`{"quota":{"quota":3,"used":3},"messages":{"info":[],"warning":[],"error":[]}}`)
+}
+
+// TestHandler_EnvVarsDisabled: without Config.EnvVars every envvar route
+// answers 503 saying so.
+func TestHandler_EnvVarsDisabled(t *testing.T) {
+	t.Parallel()
+	b := &apiTokenBundle{handler: NewHandler(newFakeService(), Config{AdminToken: testToken, ToolRate: -1, PollRate: -1})}
+	routes := 0
+	for _, rt := range (&api{}).routes() {
+		if !strings.HasPrefix(rt.path, "/envvars/") {
+			continue
+		}
+		routes++
+		p := strings.NewReplacer("{tool}", "tool-a", "{name}", "API_KEY").Replace(rt.path)
+		w := b.send(t, rt.method, p, testToken, "")
+		if w.Code != http.StatusServiceUnavailable {
+			t.Errorf("%s %s: %d %s, want 503", rt.method, p, w.Code, w.Body)
+			continue
+		}
+		if msg := errorMessage(t, w); msg != "Envvars are not enabled on this server." {
+			t.Errorf("%s %s: %q, want %q", rt.method, p, msg, "Envvars are not enabled on this server.")
+		}
+	}
+	if routes != 10 {
+		t.Errorf("%d envvar routes, want 10", routes)
+	}
 }
 
 // TestHandler_EnvVarsCrossTool: tool-b's API token gets 403 on every

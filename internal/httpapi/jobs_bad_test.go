@@ -36,6 +36,7 @@ func (b *jobsBundle) badInput(t *testing.T) {
 		{"DeleteUnknown", "DELETE", jobsURL + "/nope", "", 404, "Job nope not found for tool demo"},
 		{"DeleteBadName", "DELETE", jobsURL + "/-x", "", 422, `Job name "-x" must be`},
 		{"FlushBadTool", "DELETE", "/jobs/v1/tool/-/jobs", "", 422, `Tool name "-" must be`},
+		{"QuotaBadTool", "GET", "/jobs/v1/tool/Bad_Tool/quotas", "", 422, `Tool name "Bad_Tool" must be`},
 		{"RunNoBody", "POST", jobsURL, "", 422, "The request body is empty"},
 		{"RunMalformed", "POST", jobsURL, `{"name":`, 400, "Invalid JSON"},
 		{"RunNotObject", "POST", jobsURL, `[1]`, 422, "Invalid value for the request body"},
