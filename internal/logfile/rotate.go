@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"sync"
+	"syscall"
 )
 
 // RotatingWriter is a log the server writes itself, rotated by renaming
@@ -174,27 +175,31 @@ func CopyTruncate(path string, maxSize int64, maxFiles int) (bool, error) {
 	// What was appended during the copy: copy it too, until a look finds
 	// nothing new (each round copies less; a writer faster than the copy
 	// stops it after deltaRounds), then truncate at once. Lines written
-	// between that look and the truncation are the ones lost. A copy that
-	// ends inside a line is most likely a write seen half done (the size
-	// of a write crossing a page boundary grows in two steps), so the
-	// looks go on a little longer for its end.
+	// between that look and the truncation are the ones lost. But the copy
+	// must not stop inside a line: that is most likely a write seen half
+	// done (the size of a write crossing a page boundary grows in two
+	// steps), whose end the truncation would cut. Then the look is made
+	// again once the writes in flight are done (see waitWrites).
 	end := size
-	for round := range deltaRounds {
+	for round := 0; ; round++ {
 		fi, err := f.Stat()
 		if err != nil {
 			return true, fmt.Errorf("rotate %s: %w", path, err)
 		}
-		if fi.Size() <= end {
-			if round >= deltaRounds-halfLineLooks {
+		if fi.Size() <= end || round >= deltaRounds {
+			done, err := endsLine(f, end)
+			if err != nil {
+				return true, fmt.Errorf("rotate %s: %w", path, err)
+			}
+			if done || round >= deltaRounds+halfLineRounds || waitWrites(f) != nil {
 				break
 			}
-			if done, err := endsLine(f, end); err != nil || done {
-				if err != nil {
-					return true, fmt.Errorf("rotate %s: %w", path, err)
-				}
-				break
+			if fi, err = f.Stat(); err != nil {
+				return true, fmt.Errorf("rotate %s: %w", path, err)
 			}
-			continue // a look more, for the rest of the line
+			if fi.Size() <= end {
+				break // a line without its end yet, not a write in flight
+			}
 		}
 		if err := copyRange(tmp, f, end, fi.Size()); err != nil {
 			return true, fmt.Errorf("rotate %s: %w", path, err)
@@ -211,12 +216,21 @@ func CopyTruncate(path string, maxSize int64, maxFiles int) (bool, error) {
 }
 
 // deltaRounds bounds the looks for what was appended during a rotation's
-// copy; halfLineLooks of them are kept for the end of a line seen half
-// written.
+// copy; halfLineRounds more finish a line the copy stopped inside.
 const (
-	deltaRounds   = 128
-	halfLineLooks = 64
+	deltaRounds    = 128
+	halfLineRounds = 8
 )
+
+// waitWrites returns once the writes to f in flight are done: a write
+// holds the file's inode lock from its offset to its last byte, and so
+// does fallocate, which here (FALLOC_FL_KEEP_SIZE over the first byte,
+// already allocated) changes nothing else. It fails where the filesystem
+// has no fallocate.
+func waitWrites(f *os.File) error {
+	const keepSize = 0x1 // FALLOC_FL_KEEP_SIZE
+	return syscall.Fallocate(int(f.Fd()), keepSize, 0, 1)
+}
 
 // endsLine reports whether f's byte before off is a newline (or off is 0).
 func endsLine(f *os.File, off int64) (bool, error) {
