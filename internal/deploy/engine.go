@@ -150,6 +150,9 @@ func (s *Service) planInput(ctx context.Context, d slipway.Deployment, cfg slipw
 	for _, r := range live {
 		in.Live[r.Component] = r
 	}
+	if in.Unhealthy, err = s.unhealthy(ctx, d.Tool, live); err != nil {
+		return in, err
+	}
 	env, err := s.toolEnv(ctx, d.Tool)
 	if err != nil {
 		return in, err
@@ -172,6 +175,39 @@ func (s *Service) planInput(ctx context.Context, d slipway.Deployment, cfg slipw
 		}
 	}
 	return in, nil
+}
+
+// unhealthy returns, by component, why a live continuous or scheduled
+// component is not running as it should, from what the target reports:
+// the plan applies those again.
+func (s *Service) unhealthy(ctx context.Context, tool string, live []slipway.LiveRun) (map[string]string, error) {
+	statuses, err := s.target.List(ctx, tool)
+	if err != nil {
+		return nil, fmt.Errorf("what runs: %w", err)
+	}
+	byName := make(map[string]target.Status, len(statuses))
+	for _, st := range statuses {
+		byName[st.Component] = st
+	}
+	out := map[string]string{}
+	for _, r := range live {
+		st, ok := byName[r.Component]
+		switch {
+		case r.Type == slipway.OneOff:
+		case !ok || st.State == "stopped":
+			out[r.Component] = "not running"
+		case r.Type == slipway.Scheduled && st.State != "scheduled":
+			out[r.Component] = "not scheduled (" + st.State + ")"
+		case r.Type != slipway.Continuous:
+		case st.State == "crashloop" || st.State == "failed":
+			out[r.Component] = st.State + " (" + st.Message + ")"
+		case st.Replicas == 0:
+			out[r.Component] = "no replica up (" + st.Message + ")"
+		case st.SpecHash != r.SpecHash || st.BuildKey != r.BuildKey:
+			out[r.Component] = "runs another version than recorded (build " + st.BuildKey + ")"
+		}
+	}
+	return out, nil
 }
 
 // RunStep executes one step and records its outcome together with the
@@ -549,14 +585,33 @@ func (s *Service) executeRun(ctx context.Context, d slipway.Deployment, cfg slip
 	defer cancel()
 	h, err := s.target.WaitHealthy(hctx, d.Tool, c.Name)
 	if err != nil {
-		out := s.failed(hctx, "not healthy: "+err.Error())
+		what := "not healthy"
 		if errors.Is(context.Cause(hctx), errStepTimeout) {
-			out.detail = fmt.Sprintf("not healthy within %s: %v", s.cfg.HealthTimeout, err)
+			what = fmt.Sprintf("not healthy within %s", s.cfg.HealthTimeout)
 		}
-		out.live = live // what runs now is the new spec, healthy or not
+		_, kept := errors.AsType[*target.KeptError](err)
+		if kept {
+			what += ", kept " + liveName(prev) + " running"
+		}
+		out := s.failed(hctx, what+": "+err.Error())
+		if !kept {
+			out.live = live // what runs now is the new spec, healthy or not
+		}
+		// Otherwise the driver stopped the new version and the old one
+		// serves on: what is live stays what it was, so that the next
+		// deployment tries the new version again.
 		return out
 	}
 	return outcome{state: slipway.StepDone, detail: cmp.Or(h.Message, "healthy after "+round(h.After).String()) + waited, live: live}
+}
+
+// liveName names what a live record runs, for messages: its commit, or
+// its build (prebuilt images).
+func liveName(r slipway.LiveRun) string {
+	if r.Commit != "" {
+		return short(r.Commit)
+	}
+	return r.BuildKey
 }
 
 // apply converges a component, retrying transient failures (a process

@@ -99,9 +99,11 @@ func (s *Service) JobLogs(ctx context.Context, tool, name string, follow bool, l
 	return nil
 }
 
-// JobRestart restarts the current generation of a continuous job (its
-// processes are stopped and started again with the same spec and build),
-// or registers a scheduled job's schedule again. Returns ENotFound when
+// JobRestart restarts the current generation of a continuous job (new
+// processes with the same spec and build start beside the running ones
+// and take over once healthy, as in a deployment; when they never are, the
+// running ones are kept and the restart fails), or registers a scheduled
+// job's schedule again. Returns ENotFound when
 // there is no such job, EConflict for a one-off job.
 func (s *Service) JobRestart(ctx context.Context, tool, name string) (string, error) {
 	live, _, err := s.findJob(ctx, tool, name)
@@ -124,6 +126,11 @@ func (s *Service) JobRestart(ctx context.Context, tool, name string) (string, er
 	if err != nil {
 		return "", fmt.Errorf("restart job %s of %s: %w", name, tool, err)
 	}
+	if live.Type == slipway.Continuous {
+		if err := s.waitReplaced(ctx, tool, name); err != nil {
+			return "", fmt.Errorf("restart job %s of %s: %w", name, tool, err)
+		}
+	}
 	// The processes got the envvars of now: record it, so that the next
 	// plan does not restart them again for envvars they already have.
 	restarted := *live
@@ -131,7 +138,25 @@ func (s *Service) JobRestart(ctx context.Context, tool, name string) (string, er
 	if err := s.store.LiveRunPut(ctx, restarted); err != nil {
 		return "", fmt.Errorf("restart job %s of %s: record it: %w", name, tool, err)
 	}
-	return fmt.Sprintf("Job %s restarted: %s.", name, res.Message), nil
+	msg := res.Message
+	if live.Type == slipway.Continuous {
+		n := live.Spec.Run.ReplicaCount()
+		msg = fmt.Sprintf("restarted %d %s", n, pluralize(n, "replica"))
+	}
+	return fmt.Sprintf("Job %s restarted: %s.", name, msg), nil
+}
+
+// waitReplaced waits, as a deployment does, for the new processes of a
+// continuous job that was just applied to take over (healthy); when they
+// never are, the running ones are kept and the error says so (EConflict).
+func (s *Service) waitReplaced(ctx context.Context, tool, name string) error {
+	hctx, cancel := context.WithTimeout(ctx, s.cfg.HealthTimeout)
+	defer cancel()
+	_, err := s.target.WaitHealthy(hctx, tool, name)
+	if _, kept := errors.AsType[*target.KeptError](err); kept {
+		return slipway.Errorf(slipway.EConflict, "The new processes of job %s were not healthy, so the running ones were kept: %v.", name, err)
+	}
+	return err
 }
 
 // JobDelete stops a job and forgets it. A job that is a component is then
@@ -410,11 +435,17 @@ func (s *Service) applyJob(ctx context.Context, tool string, c slipway.Component
 		// The record below says the processes have the envvars of now.
 		spec.RestartToken = "envvars-" + randomHex()
 	}
-	if _, err := s.target.Apply(ctx, spec); err != nil {
+	res, err := s.target.Apply(ctx, spec)
+	if err != nil {
 		if slipway.ErrorCode(err) == slipway.EInvalid {
 			return err
 		}
 		return fmt.Errorf("apply job %s of %s: %w", c.Name, tool, err)
+	}
+	if res.Changed && c.Type == slipway.Continuous {
+		if err := s.waitReplaced(ctx, tool, c.Name); err != nil {
+			return fmt.Errorf("apply job %s of %s: %w", c.Name, tool, err)
+		}
 	}
 	err = s.store.LiveRunPut(ctx, slipway.LiveRun{
 		Tool: tool, Component: c.Name, Type: c.Type, SpecHash: spec.SpecHash, BuildKey: image.BuildKey,

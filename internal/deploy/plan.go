@@ -33,6 +33,11 @@ type PlanInput struct {
 	BuilderVersion string
 	ForceBuild     bool
 	ForceRun       bool
+	// Unhealthy says, by component name, why a live continuous or
+	// scheduled component does not run as recorded (crash looping, not
+	// running, not scheduled): such a component is applied again even
+	// when nothing else changed.
+	Unhealthy map[string]string
 	// Env holds the fingerprints of the tool's envvars now, by name
 	// ([slipway.ToolEnv]); each live component's EnvFingerprints are what
 	// it got.
@@ -155,6 +160,8 @@ func Plan(in PlanInput) ([]slipway.Step, error) {
 			st.Reason = "new build of commit " + short(st.Commit)
 		case live.SpecHash != st.SpecHash:
 			st.Reason = "run settings changed"
+		case in.Unhealthy[name] != "" && c.Type != slipway.OneOff:
+			st.Reason = "not healthy: " + in.Unhealthy[name]
 		default:
 			st.Action, st.State = slipway.ActionNone, slipway.StepUnchanged
 			st.Reason = "unchanged"

@@ -130,6 +130,21 @@ func TestPlan(t *testing.T) {
 			},
 		},
 		{
+			name: "UnhealthyIsApplied",
+			in: deploy.PlanInput{
+				Config: diamond, Live: live(diamond, commitA), Built: map[string]bool{keyOf(commitA): true},
+				Commits:   map[deploy.SourceRef]string{{repo, "main"}: commitA},
+				Unhealthy: map[string]string{"b": "crashloop (0 of 1 replicas up)", "gone": "not running"},
+			},
+			want: []row{
+				{"build:a", slipway.ActionReuse, slipway.StepUnchanged, "", "reusing build of commit aaaaaaa (unchanged)"},
+				{"run:a", slipway.ActionNone, slipway.StepUnchanged, "build:a", "unchanged"},
+				{"run:b", slipway.ActionApply, slipway.StepPending, "build:a,run:a", "not healthy: crashloop (0 of 1 replicas up)"},
+				{"run:c", slipway.ActionNone, slipway.StepUnchanged, "build:a,run:a", "unchanged"},
+				{"run:d", slipway.ActionNone, slipway.StepUnchanged, "build:a,run:b,run:c", "unchanged"},
+			},
+		},
+		{
 			name: "NewCommitRebuildsAndRestartsReusers",
 			in: deploy.PlanInput{
 				Config: changedRun, Live: live(cfg(src("web"), reuse("worker", "web", "web")), commitA),

@@ -142,3 +142,12 @@ type Driver interface {
 	// until ctx is done.
 	Logs(ctx context.Context, tool, component string, opts LogOptions, w io.Writer) error
 }
+
+// KeptError is returned by WaitHealthy when the new generation of a
+// component never became healthy (it crash looped, or the wait ended) and
+// the driver stopped it, keeping the generation that served before: the
+// component runs what it ran before the Apply.
+type KeptError struct{ Err error }
+
+func (e *KeptError) Error() string { return e.Err.Error() }
+func (e *KeptError) Unwrap() error { return e.Err }

@@ -29,9 +29,19 @@
 // exits within [Config.StartupTimeout] are a crash loop. Published components
 // are served by [Driver.Proxy] at http://<tool>.localhost:<port>/.
 //
-// Apply of a changed spec stops the old generation and then starts the new
-// one: there is a short gap in service. A zero-downtime rollout (start new,
-// wait healthy, then stop old) is a later issue.
+// Apply of a changed continuous spec, while a generation serves, is a
+// surge: the new generation's replicas start beside the old ones, on
+// ports of their own, and take no traffic until all of them are healthy;
+// then the proxy switches to them at once (one lock), and the old replicas
+// are drained: each is stopped (SIGTERM, StopTimeout, SIGKILL) once the
+// proxy has no request in flight to it, or after StopTimeout. When the new
+// generation crash loops, or is not healthy within StartupTimeout or
+// before a WaitHealthy gives up, it is stopped and the old one serves on;
+// WaitHealthy then returns a [target.KeptError]. Both generations, and
+// replicas being drained, are in state.json, so a server that dies
+// mid-rollout leaves processes the next one adopts: it resumes the
+// rollout, and stops what was being drained. A component with nothing
+// serving (first start, crash loop) is stopped and started instead.
 //
 // Scheduled components are registered in an in-process cron (UTC). The
 // Toolforge macros @hourly, @daily, @weekly, @monthly and @yearly become
@@ -67,7 +77,9 @@
 //
 // # Isolation
 //
-// TODO: confine each tool (bubblewrap with setpriv, cgroup v1/v2 limits) as
-// DESIGN.md §6 describes. For now processes run unconfined as the server's
-// user, and [Driver.Start] logs a warning saying so.
+// Processes run in the tool's sandbox ([Config.Sandbox]: bubblewrap with
+// setpriv as the tool's own uid, cgroup limits, the artifact read-only at
+// /app, the network isolated from other tools' ports); see
+// internal/sandbox and SECURITY.md. With the sandbox off they run
+// unconfined as the server's user, and [Driver.Start] logs a warning.
 package localexec

@@ -51,15 +51,41 @@ func (d *Driver) WaitHealthy(ctx context.Context, tool, name string) (target.Hea
 		ctx, cancel = context.WithTimeout(ctx, d.cfg.StartupTimeout)
 		defer cancel()
 	}
+	c.mu.Lock()
+	if c.removed || !c.active {
+		c.mu.Unlock()
+		return fail(slipway.Errorf(slipway.ENotFound, errNotFoundMsg, name, tool))
+	}
+	ro, gen := c.last, c.gen
+	c.mu.Unlock()
+	if ro != nil {
+		// The last Apply started a surge: its outcome is the answer.
+		h, err := waitRollout(ctx, ro)
+		if err != nil {
+			return fail(err)
+		}
+		return h, nil
+	}
+	h, err := d.waitGen(ctx, c, gen)
+	if err != nil {
+		return fail(err)
+	}
+	return h, nil
+}
+
+// waitGen waits until generation gen of c is healthy (see WaitHealthy).
+func (d *Driver) waitGen(ctx context.Context, c *comp, gen int) (target.HealthResult, error) {
+	tool, name := c.tool, c.name
+	fail := func(err error) (target.HealthResult, error) { return target.HealthResult{}, err }
 	interval := firstPoll
 	last := "not probed yet"
 	for {
 		c.mu.Lock()
-		if c.removed || !c.active {
+		spec, genStart, reps, ok := c.generation(gen)
+		if c.removed || !ok {
 			c.mu.Unlock()
 			return fail(slipway.Errorf(slipway.ENotFound, errNotFoundMsg, name, tool))
 		}
-		spec, gen, genStart := c.spec, c.gen, c.genStart
 		if spec.Component.Type == slipway.Scheduled {
 			msg := fmt.Sprintf("scheduled %q", c.schedule)
 			c.mu.Unlock()
@@ -69,15 +95,15 @@ func (d *Driver) WaitHealthy(ctx context.Context, tool, name string) (target.Hea
 			c.mu.Unlock()
 			return fail(slipway.Errorf(slipway.EInvalid, "Component %s is not continuous.", name))
 		}
-		if h := c.healthy; h != nil {
+		if h := c.healthy; h != nil && c.gen == gen {
 			c.mu.Unlock()
 			return *h, nil
 		}
 		var looping []int
 		var oom int64
 		exited := false
-		targets := make([]probeTarget, 0, len(c.replicas))
-		for _, r := range c.replicas {
+		targets := make([]probeTarget, 0, len(reps))
+		for _, r := range reps {
 			if r.crashLooping(d.cfg.StartupTimeout) {
 				looping = append(looping, r.index)
 				oom = max(oom, r.lastOOM)
@@ -99,7 +125,7 @@ func (d *Driver) WaitHealthy(ctx context.Context, tool, name string) (target.Hea
 				why = ", the last time " + slipway.OutOfMemory(oom)
 			}
 			return fail(fmt.Errorf("crash loop (replica %s exited %d times%s)%s",
-				joinInts(looping), crashLoopExits, why, d.logTail(tool, name, looping)))
+				joinInts(looping), crashLoopExits, why, d.logTail(tool, name, gen, reps, looping)))
 		}
 		ok, msg, wait := d.probeAll(ctx, spec, targets)
 		if ok {
@@ -135,9 +161,9 @@ func (d *Driver) WaitHealthy(ctx context.Context, tool, name string) (target.Hea
 			t.Stop()
 			tail := ""
 			if exited {
-				tail = d.logTail(tool, name, nil)
+				tail = d.logTail(tool, name, gen, reps, nil)
 			}
-			return fail(fmt.Errorf("not healthy (%s)%s: %w", last, tail, ctx.Err()))
+			return fail(fmt.Errorf("not healthy (%s)%s: %w", last, tail, context.Cause(ctx)))
 		case <-changed:
 			t.Stop()
 		case <-t.C:
@@ -269,13 +295,12 @@ func joinInts(xs []int) string {
 	return strings.Join(s, ", ")
 }
 
-// logTail returns "\n" and the last log lines of the given replicas (all
-// replicas when nil), for error messages.
-func (d *Driver) logTail(tool, name string, replicas []int) string {
-	c := d.lookup(tool, name)
-	if replicas == nil && c != nil {
+// logTail returns "\n" and the last log lines generation gen wrote of the
+// given replicas (those of reps that exited when nil), for error messages.
+func (d *Driver) logTail(tool, name string, gen int, reps []*replica, replicas []int) string {
+	if c := d.lookup(tool, name); replicas == nil && c != nil {
 		c.mu.Lock()
-		for _, r := range c.replicas {
+		for _, r := range reps {
 			if len(r.exits) > 0 {
 				replicas = append(replicas, r.index)
 			}
@@ -287,8 +312,8 @@ func (d *Driver) logTail(tool, name string, replicas []int) string {
 	}
 	var b strings.Builder
 	for _, i := range replicas[:1] {
-		if t := tailLines(d.replicaLog(tool, name, i), logTailLines); t != "" {
-			fmt.Fprintf(&b, "\nlast log lines of replica %d:\n%s", i, t)
+		if t := genTail(d.replicaLog(tool, name, i), gen, logTailLines); t != "" {
+			fmt.Fprintf(&b, "\nlast log lines of replica %d (generation %d):\n%s", i, gen, t)
 		}
 	}
 	return b.String()

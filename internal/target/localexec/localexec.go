@@ -132,7 +132,18 @@ type comp struct {
 	genStart time.Time
 	replicas []*replica
 	healthy  *target.HealthResult // of gen, once seen
-	changed  chan struct{}        // closed and replaced on every change
+	// genSeq is the highest generation number used (rollouts abandoned
+	// included), so that every start has its own.
+	genSeq int
+	// next is the surge replacement in progress; last is the one the last
+	// Apply started (in progress or decided), nil when that Apply started
+	// the component plainly. WaitHealthy answers with last's outcome.
+	next, last *rollout
+	// draining are replicas of a replaced generation, stopped once the
+	// proxy has no request in flight to them.
+	draining []*replica
+	portsMu  sync.Mutex    // serialises HoldPorts of the component
+	changed  chan struct{} // closed and replaced on every change
 	// scheduled
 	cronID    cron.EntryID
 	schedule  string
@@ -242,7 +253,11 @@ func (d *Driver) Start(ctx context.Context) error {
 			continue
 		}
 		states = append(states, st)
-		for _, rs := range st.Replicas {
+		all := slices.Concat(st.Replicas, st.Draining)
+		if st.Next != nil {
+			all = append(all, st.Next.Replicas...)
+		}
+		for _, rs := range all {
 			if rs.Instance != "" && !alive(rs.PID, rs.StartTime) {
 				lost[rs.Instance] = true
 			}
@@ -297,60 +312,112 @@ func (d *Driver) load(ctx context.Context, c *comp, st stateFile, found map[stri
 	if st.Current != nil && st.Spec.Component.Type == slipway.Scheduled {
 		d.loadScheduledRun(ctx, c, *st.Current, found)
 	}
+	c.genSeq = max(st.GenerationSeq, st.Generation)
+	// Replicas a rollout replaced: stopped, as the last server would have.
+	for _, rs := range st.Draining {
+		if p, err := adoptRecorded(rs.PID, rs.PGID, rs.StartTime, rs.Instance, rs.StartedAt, rs.Cgroup, found); err == nil {
+			d.logger.InfoContext(ctx, "stopping a replica of a replaced generation", "tool", c.tool, "name", c.name, "pid", p.pid)
+			d.wg.Go(func() { stopProc(p, d.cfg.StopTimeout) })
+		}
+	}
 	if !st.Active || st.Spec.Component.Type != slipway.Continuous {
 		return
 	}
-	var adopted []*proc
-	live, foundByID := 0, false
-	for _, rs := range st.Replicas {
-		var p *proc
-		if ap, err := adoptRecorded(rs.PID, rs.PGID, rs.StartTime, rs.Instance, rs.StartedAt, rs.Cgroup, found); err == nil {
-			p = ap
-			live++
-			foundByID = foundByID || ap.pid != rs.PID
-		}
-		adopted = append(adopted, p)
+	reps, live, foundByID := d.adoptReplicas(ctx, c, st.Replicas, found)
+	var next []*replica
+	nextLive := 0
+	if st.Next != nil {
+		var byID bool
+		next, nextLive, byID = d.adoptReplicas(ctx, c, st.Next.Replicas, found)
+		foundByID = foundByID || byID
 	}
-	if live == 0 {
+	switch {
+	case live == 0 && nextLive == 0:
 		d.logger.InfoContext(ctx, "component not running any more", "tool", c.tool, "name", c.name)
 		return
+	case live == 0:
+		// The server died as the rollout switched: the new generation is
+		// all there is.
+		c.spec, c.gen, reps, next = st.Next.Spec, st.Next.Generation, next, nil
+	case nextLive == 0:
+		next = nil
 	}
 	c.active = true
 	// For WaitHealthy's After, adoption is the (re)start.
 	c.genStart = time.Now()
-	for i, rs := range st.Replicas {
-		r := &replica{index: rs.Index, port: rs.Port, restarts: rs.Restarts, stop: make(chan struct{}), done: make(chan struct{})}
-		c.replicas = append(c.replicas, r)
-		if p := adopted[i]; p != nil {
-			r.proc = p
-			r.instance = rs.Instance
-			d.logger.InfoContext(ctx, "adopted replica", "tool", c.tool, "name", c.name, "replica", r.index, "pid", p.pid, "recorded", p.pid == rs.PID)
-			if d.sb.Enabled() && !sandbox.Sandboxed(p.pid) {
-				d.logger.WarnContext(ctx, "adopted a replica that runs unconfined (started before the sandbox was on): deploy the tool again to confine it",
-					"tool", c.tool, "name", c.name, "replica", r.index, "pid", p.pid)
-			}
+	c.replicas = reps
+	for _, r := range reps {
+		d.wg.Add(1)
+		go d.supervise(c, r, c.gen, r.proc)
+	}
+	if next != nil {
+		// The rollout goes on where the last server left it.
+		rctx, cancel := context.WithCancelCause(d.ctx)
+		ro := &rollout{gen: st.Next.Generation, spec: st.Next.Spec, start: time.Now(), replicas: next, cancel: cancel, done: make(chan struct{})}
+		c.next, c.last = ro, ro
+		for _, r := range next {
+			d.wg.Add(1)
+			go d.supervise(c, r, ro.gen, r.proc)
 		}
 		d.wg.Add(1)
-		go d.supervise(c, r, c.gen, adopted[i])
+		go d.runRollout(rctx, c, ro) //nolint:contextcheck // the rollout outlives Start, in the driver's lifetime (rctx derives from d.ctx)
 	}
-	if foundByID {
-		d.save(c) // record their pids
+	if foundByID || st.Draining != nil || (st.Next != nil && next == nil) {
+		d.save(c) // record their pids, and what is gone
 	}
 	d.holdPorts(ctx, c)
+}
+
+// adoptReplicas makes replicas of recorded ones, each with its process
+// when it still runs; live counts those, foundByID is true when one was
+// found by its instance ID rather than its recorded pid.
+func (d *Driver) adoptReplicas(ctx context.Context, c *comp, states []replicaState, found map[string]procInfo) (reps []*replica, live int, foundByID bool) {
+	for _, rs := range states {
+		r := &replica{index: rs.Index, port: rs.Port, restarts: rs.Restarts, stop: make(chan struct{}), done: make(chan struct{})}
+		reps = append(reps, r)
+		p, err := adoptRecorded(rs.PID, rs.PGID, rs.StartTime, rs.Instance, rs.StartedAt, rs.Cgroup, found)
+		if err != nil {
+			continue
+		}
+		live++
+		foundByID = foundByID || p.pid != rs.PID
+		r.proc = p
+		r.instance = rs.Instance
+		d.logger.InfoContext(ctx, "adopted replica", "tool", c.tool, "name", c.name, "replica", r.index, "pid", p.pid, "recorded", p.pid == rs.PID)
+		if d.sb.Enabled() && !sandbox.Sandboxed(p.pid) {
+			d.logger.WarnContext(ctx, "adopted a replica that runs unconfined (started before the sandbox was on): deploy the tool again to confine it",
+				"tool", c.tool, "name", c.name, "replica", r.index, "pid", p.pid)
+		}
+	}
+	return reps, live, foundByID
 }
 
 // holdPorts lets c's tool reach the ports of c's replicas (when the
 // sandbox isolates the network), after they were adopted or moved.
 func (d *Driver) holdPorts(ctx context.Context, c *comp) {
-	c.mu.Lock()
-	ports := make([]int, len(c.replicas))
-	for i, r := range c.replicas {
-		ports[i] = r.port
-	}
-	c.mu.Unlock()
-	if err := d.sb.HoldPorts(ctx, c.tool, c.name, ports); err != nil {
+	if err := d.holdPortsErr(ctx, c); err != nil {
 		d.logger.WarnContext(ctx, "the tool's processes may not reach their own ports", "tool", c.tool, "name", c.name, "error", err.Error())
 	}
+}
+
+// holdPortsErr lets c's tool reach the ports of every replica c has: the
+// serving ones, a rollout's and those draining.
+func (d *Driver) holdPortsErr(ctx context.Context, c *comp) error {
+	c.portsMu.Lock()
+	defer c.portsMu.Unlock()
+	c.mu.Lock()
+	reps := slices.Concat(c.replicas, c.draining)
+	if c.next != nil {
+		reps = append(reps, c.next.replicas...)
+	}
+	var ports []int
+	for _, r := range reps {
+		if r.port > 0 {
+			ports = append(ports, r.port)
+		}
+	}
+	c.mu.Unlock()
+	return d.sb.HoldPorts(ctx, c.tool, c.name, ports)
 }
 
 // releasePorts takes from c's tool the ports its stopped replicas held.
@@ -358,6 +425,8 @@ func (d *Driver) releasePorts(ctx context.Context, c *comp) {
 	// Even when the caller gave up: the ports must be taken back.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	c.portsMu.Lock()
+	defer c.portsMu.Unlock()
 	if err := d.sb.HoldPorts(ctx, c.tool, c.name, nil); err != nil {
 		d.logger.WarnContext(ctx, "the ports of a stopped component stay reachable by its tool", "tool", c.tool, "name", c.name, "error", err.Error())
 	}
@@ -442,12 +511,21 @@ func (d *Driver) stop(ctx context.Context, detach bool) error {
 // c.op is held. With forget the component is marked inactive on disk too.
 func (d *Driver) stopComp(ctx context.Context, c *comp, detach, forget bool) {
 	c.mu.Lock()
-	reps := c.replicas
+	ro := c.next
+	c.mu.Unlock()
+	if ro != nil && !detach {
+		ro.cancel(errors.New("the component was stopped"))
+		<-ro.done
+	}
+	c.mu.Lock()
+	reps := slices.Concat(c.replicas, c.draining)
+	if c.next != nil { // detached: the rollout's replicas keep running too
+		reps = append(reps, c.next.replicas...)
+	}
 	id := c.cronID
 	c.cronID = 0
 	for _, r := range reps {
-		r.detach = detach
-		close(r.stop)
+		r.halt(detach)
 	}
 	c.mu.Unlock()
 	if id != 0 {
@@ -458,8 +536,10 @@ func (d *Driver) stopComp(ctx context.Context, c *comp, detach, forget bool) {
 	}
 	c.mu.Lock()
 	c.replicas = nil
+	c.draining = nil
 	if !detach {
 		c.active = false
+		c.last = nil
 	}
 	c.healthy = nil
 	c.notify()
@@ -538,11 +618,17 @@ func validateSpec(spec target.Spec) error {
 }
 
 // Apply converges a continuous or scheduled component to spec. A component
-// already active with the same SpecHash and Artifact.Key is left alone
-// (Changed false). Otherwise the old generation is stopped and then the new
-// one started (not zero-downtime yet), or the schedule (re)registered. The
-// first processes are started and recorded in state.json before Apply
-// returns.
+// already active and healthy with the same SpecHash and Artifact.Key is
+// left alone (Changed false); one that is not healthy (a replica down or
+// crash looping) is started again. A continuous component with a
+// generation serving gets the new one beside it (a surge): the new
+// replicas start on their own ports, traffic moves to them once they are
+// all healthy, and the old ones are drained and stopped; when the new
+// generation crash loops or is not healthy in time (StartupTimeout, or a
+// WaitHealthy that gives up first) it is stopped and the old one keeps
+// serving. Otherwise the old generation is stopped and then the new one
+// started, or the schedule (re)registered. The first processes are started
+// and recorded in state.json before Apply returns.
 func (d *Driver) Apply(ctx context.Context, spec target.Spec) (target.ApplyResult, error) {
 	fail := func(err error) (target.ApplyResult, error) {
 		return target.ApplyResult{}, fmt.Errorf("apply %s/%s: %w", spec.Tool, spec.Component.Name, err)
@@ -573,17 +659,36 @@ func (d *Driver) Apply(ctx context.Context, spec target.Spec) (target.ApplyResul
 	defer c.op.Unlock()
 
 	c.mu.Lock()
-	same := c.active && c.spec.SpecHash == spec.SpecHash && c.spec.Artifact.Key == spec.Artifact.Key &&
-		c.spec.Component.Type == typ && (spec.RestartToken == "" || spec.RestartToken == c.spec.RestartToken)
-	wasActive := c.active
+	ro := c.next
 	c.mu.Unlock()
-	if same {
+	if ro != nil {
+		if sameSpec(ro.spec, spec) {
+			return target.ApplyResult{Changed: true, Message: "replacement in progress"}, nil
+		}
+		ro.cancel(errSuperseded)
+		<-ro.done
+	}
+	c.mu.Lock()
+	same := c.active && sameSpec(c.spec, spec)
+	healthy := d.healthyNow(c)
+	wasActive := c.active
+	surge := typ == slipway.Continuous && d.serving(c)
+	c.mu.Unlock()
+	if same && healthy {
 		// The environment is not kept on disk: an adopted component gets it
 		// back here, for the restarts its supervisor makes.
 		c.mu.Lock()
 		c.spec.Env = spec.Env
+		c.last = nil
 		c.mu.Unlock()
 		return target.ApplyResult{Changed: false, Message: "already up to date"}, nil
+	}
+	if surge {
+		res, err := d.surge(ctx, c, spec)
+		if err != nil {
+			return fail(err)
+		}
+		return res, nil
 	}
 	if wasActive {
 		d.stopComp(ctx, c, false, false)
@@ -591,10 +696,11 @@ func (d *Driver) Apply(ctx context.Context, spec target.Spec) (target.ApplyResul
 
 	c.mu.Lock()
 	c.spec = spec
-	c.gen++
+	c.gen = c.newGen()
 	c.genStart = time.Now()
 	c.healthy = nil
 	c.active = false
+	c.last = nil
 	gen := c.gen
 	c.mu.Unlock()
 
@@ -622,8 +728,6 @@ func (d *Driver) Apply(ctx context.Context, spec target.Spec) (target.ApplyResul
 	// ports, no other tool's (when the sandbox isolates the network): in
 	// parallel with the spawns (a few ms of nft each), done before Apply
 	// returns.
-	held := make(chan error, 1)
-	go func() { held <- d.sb.HoldPorts(ctx, spec.Tool, spec.Component.Name, ports) }()
 	reps := make([]*replica, n)
 	for i := range n {
 		reps[i] = &replica{index: i, port: ports[i], stop: make(chan struct{}), done: make(chan struct{})}
@@ -635,6 +739,8 @@ func (d *Driver) Apply(ctx context.Context, spec target.Spec) (target.ApplyResul
 	c.active = true
 	c.notify()
 	c.mu.Unlock()
+	held := make(chan error, 1)
+	go func() { held <- d.holdPortsErr(ctx, c) }()
 	abort := func(started []*proc, err error) (target.ApplyResult, error) {
 		for _, p := range started {
 			stopProc(p, d.cfg.StopTimeout)
@@ -672,6 +778,13 @@ func (d *Driver) Apply(ctx context.Context, spec target.Spec) (target.ApplyResul
 	}
 	d.logger.InfoContext(ctx, "component started", "tool", spec.Tool, "name", spec.Component.Name, "generation", gen, "replicas", n)
 	return target.ApplyResult{Changed: true, Message: fmt.Sprintf("%s %d %s", verb, n, plural(n, "replica"))}, nil
+}
+
+// sameSpec reports whether running cur satisfies spec: the same spec hash,
+// artifact and type, and no other restart token asked for.
+func sameSpec(cur, spec target.Spec) bool {
+	return cur.SpecHash == spec.SpecHash && cur.Artifact.Key == spec.Artifact.Key &&
+		cur.Component.Type == spec.Component.Type && (spec.RestartToken == "" || spec.RestartToken == cur.RestartToken)
 }
 
 func plural(n int, s string) string {
@@ -747,15 +860,27 @@ func (d *Driver) saveErr(c *comp) error {
 		cur := *c.current
 		st.Current = &cur
 	}
-	for _, r := range c.replicas {
+	st.Replicas = replicaStates(c.replicas)
+	st.Draining = replicaStates(c.draining)
+	if ro := c.next; ro != nil {
+		st.Next = &nextState{Generation: ro.gen, Spec: ro.spec, StartedAt: ro.start, Replicas: replicaStates(ro.replicas)}
+	}
+	st.GenerationSeq = c.genSeq
+	c.mu.Unlock()
+	return writeJSON(d.statePath(c.tool, c.name), st)
+}
+
+// replicaStates returns what state.json keeps of reps; comp.mu is held.
+func replicaStates(reps []*replica) []replicaState {
+	var out []replicaState
+	for _, r := range reps {
 		rs := replicaState{Index: r.index, Instance: r.instance, Port: r.port, Restarts: r.restarts, StartedAt: r.intentAt}
 		if r.proc != nil {
 			rs.PID, rs.PGID, rs.StartTime, rs.StartedAt, rs.Cgroup = r.proc.pid, r.proc.pgid, r.proc.start, r.proc.startedAt, r.proc.cg
 		}
-		st.Replicas = append(st.Replicas, rs)
+		out = append(out, rs)
 	}
-	c.mu.Unlock()
-	return writeJSON(d.statePath(c.tool, c.name), st)
+	return out
 }
 
 // env returns the environment of a process of spec (HOME, set by the

@@ -208,3 +208,27 @@ func tailLines(path string, n int) string {
 	}
 	return strings.TrimRight(b.String(), "\n")
 }
+
+// genTailScan is how many lines at the end of a log genTail looks through
+// for those of one generation.
+const genTailScan = 500
+
+// genTail returns the last n lines that generation gen wrote to the log at
+// path: those after one of its "--- started pid N (generation G)" markers
+// and before the next marker of another generation. Replicas of two
+// generations share a log during a surge, so a line the old generation
+// wrote after the new one started may still be among them.
+func genTail(path string, gen, n int) string {
+	mark := fmt.Sprintf(" (generation %d) at ", gen)
+	var keep []string
+	in := false
+	for line := range strings.SplitSeq(tailLines(path, genTailScan), "\n") {
+		if strings.HasPrefix(line, "--- started pid ") {
+			in = strings.Contains(line, mark)
+		}
+		if in {
+			keep = append(keep, line)
+		}
+	}
+	return strings.Join(keep[max(len(keep)-n, 0):], "\n")
+}

@@ -48,11 +48,14 @@ func (d *Driver) Proxy() http.Handler {
 			http.Error(w, "404 Not Found: no such app here.", http.StatusNotFound)
 			return
 		}
-		port, msg := d.backend(tool)
-		if port == 0 {
+		rep, port, msg := d.backend(tool)
+		if rep == nil {
 			http.Error(w, "502 Bad Gateway: "+msg, http.StatusBadGateway)
 			return
 		}
+		// Counted until answered: a replaced generation is stopped only
+		// once its requests in flight are done.
+		defer rep.inflight.Add(-1)
 		u := &url.URL{Scheme: "http", Host: "127.0.0.1:" + strconv.Itoa(port)}
 		rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), backendKey{}, u)))
 	})
@@ -71,9 +74,11 @@ func toolFromHost(host string) (string, bool) {
 	return tool, true
 }
 
-// backend picks the port of a replica of tool's published component, or
-// returns 0 and why not.
-func (d *Driver) backend(tool string) (int, string) {
+// backend picks a replica of tool's published component that is up, and
+// counts a request in flight to it (the caller takes it back), or returns
+// nil and why not. During a surge the serving generation is picked: a new
+// one takes traffic once promoted.
+func (d *Driver) backend(tool string) (*replica, int, string) {
 	d.mu.Lock()
 	var comps []*comp
 	for k, c := range d.comps {
@@ -90,17 +95,21 @@ func (d *Driver) backend(tool string) (int, string) {
 			c.mu.Unlock()
 			continue
 		}
-		var ports []int
+		var up []*replica
 		for _, r := range c.replicas {
 			if r.proc != nil && r.port > 0 {
-				ports = append(ports, r.port)
+				up = append(up, r)
 			}
 		}
-		c.mu.Unlock()
-		if len(ports) == 0 {
-			return 0, fmt.Sprintf("no replica of %s is up.", c.name)
+		if len(up) == 0 {
+			c.mu.Unlock()
+			return nil, 0, fmt.Sprintf("no replica of %s is up.", c.name)
 		}
-		return ports[int(d.rr.Add(1)%uint64(len(ports)))], ""
+		r := up[int(d.rr.Add(1)%uint64(len(up)))]
+		r.inflight.Add(1)
+		port := r.port
+		c.mu.Unlock()
+		return r, port, ""
 	}
-	return 0, fmt.Sprintf("tool %s publishes nothing.", tool)
+	return nil, 0, fmt.Sprintf("tool %s publishes nothing.", tool)
 }

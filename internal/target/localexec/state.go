@@ -26,6 +26,13 @@ type stateFile struct {
 	Generation int            `json:"generation"`
 	StartedAt  time.Time      `json:"started_at"`
 	Replicas   []replicaState `json:"replicas,omitempty"`
+	// GenerationSeq is the highest generation number used.
+	GenerationSeq int `json:"generation_seq,omitempty"`
+	// Next is a surge replacement in progress: its replicas run beside
+	// Replicas and take no traffic until they are healthy.
+	Next *nextState `json:"next,omitempty"`
+	// Draining are replicas of a replaced generation being stopped.
+	Draining []replicaState `json:"draining,omitempty"`
 	// Schedule is the concrete cron expression of a scheduled component.
 	Schedule string `json:"schedule,omitempty"`
 	// Runs are the last scheduled runs, oldest first.
@@ -35,6 +42,14 @@ type stateFile struct {
 	// LastRun is the last one-off run.
 	LastRun   *runRecord `json:"last_run,omitempty"`
 	UpdatedAt time.Time  `json:"updated_at"`
+}
+
+// nextState is a rollout's generation.
+type nextState struct {
+	Generation int            `json:"generation"`
+	Spec       target.Spec    `json:"spec"`
+	StartedAt  time.Time      `json:"started_at"`
+	Replicas   []replicaState `json:"replicas"`
 }
 
 // replicaState is one replica. Instance is written before its process is

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"slipway.dev/slipway/internal/slipway"
@@ -17,7 +19,10 @@ type replica struct {
 	stop  chan struct{} // closed to end supervision
 	done  chan struct{} // closed when the supervisor has returned
 	// detach, set before stop is closed, leaves the process running.
-	detach bool
+	detach   bool
+	stopOnce sync.Once
+	// inflight counts the proxy's requests being served by this replica.
+	inflight atomic.Int64
 
 	// Guarded by comp.mu.
 	port int
@@ -32,6 +37,15 @@ type replica struct {
 	// lastOOM is the memory limit (bytes, 1 when unknown) when the last
 	// exit was an out-of-memory kill, else 0.
 	lastOOM int64
+}
+
+// halt ends r's supervision (once): its process is stopped, or with
+// detach left running. comp.mu is held or r is not shared yet.
+func (r *replica) halt(detach bool) {
+	r.stopOnce.Do(func() {
+		r.detach = detach
+		close(r.stop)
+	})
 }
 
 // spawnReplica starts one process of replica r, which must be in
@@ -88,9 +102,14 @@ func (d *Driver) supervise(c *comp, r *replica, gen int, p *proc) {
 	for {
 		if p == nil {
 			c.mu.Lock()
-			spec := c.spec
+			spec, _, _, ok := c.generation(gen)
 			port := r.port
 			c.mu.Unlock()
+			if !ok {
+				// Replaced or abandoned while this replica was down.
+				<-r.stop
+				return
+			}
 			if port > 0 && !portFree(ctx, port) {
 				// Someone took the port while we were down: move.
 				if ps, err := freePorts(ctx, 1); err == nil {

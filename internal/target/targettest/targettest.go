@@ -7,6 +7,7 @@ package targettest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -184,6 +185,57 @@ func Run(t *testing.T, newDriver func(t *testing.T) target.Driver, makeArtifact 
 		}
 		if st, _, _ := b.d.Status(t.Context(), "tool1", "crash"); st.State != "crashloop" {
 			t.Errorf("Status().State = %q, want crashloop", st.State)
+		}
+	})
+
+	// Ensure a new version that never becomes healthy leaves the old one
+	// running: WaitHealthy says so with a KeptError, and Status reports the
+	// old spec and build, running.
+	t.Run("BadVersionKeepsOld", func(t *testing.T) {
+		b := setup(t)
+		spec := Spec("tool1", "web", slipway.Continuous, web, b.art)
+		MustApply(t, b.d, spec)
+		MustWaitHealthy(t, b.d, "tool1", "web")
+		for _, bad := range []slipway.RunSpec{
+			{Command: "echo new-version-crashes; exit 3", Port: 8000, HealthCheckHTTP: "/healthz", Publish: "/"},
+			{Command: "exec sleep 300", Port: 8000, HealthCheckHTTP: "/healthz", Publish: "/"}, // never listens
+		} {
+			art2 := b.art
+			art2.Key += "-bad"
+			if res := MustApply(t, b.d, Spec("tool1", "web", slipway.Continuous, bad, art2)); !res.Changed {
+				t.Errorf("Apply(bad version) Changed = false, want true")
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+			_, err := b.d.WaitHealthy(ctx, "tool1", "web")
+			cancel()
+			if _, ok := errors.AsType[*target.KeptError](err); !ok {
+				t.Fatalf("WaitHealthy(%q) error = %v, want a *target.KeptError", bad.Command, err)
+			}
+			st := WaitStatus(t, b.d, "tool1", "web", "running")
+			if st.SpecHash != spec.SpecHash || st.BuildKey != spec.Artifact.Key || st.Replicas != 1 {
+				t.Errorf("Status() after %q = spec %s build %s replicas %d, want the old %s %s 1", bad.Command, st.SpecHash, st.BuildKey, st.Replicas, spec.SpecHash, spec.Artifact.Key)
+			}
+		}
+		// The old version again: already running, nothing to do.
+		if res := MustApply(t, b.d, spec); res.Changed {
+			t.Errorf("Apply(the kept version) Changed = true (%q), want false", res.Message)
+		}
+		MustWaitHealthy(t, b.d, "tool1", "web")
+	})
+
+	// Ensure a component that crash loops is not "up to date": the same
+	// spec applied again starts it again.
+	t.Run("SameSpecRestartsCrashLoop", func(t *testing.T) {
+		b := setup(t)
+		spec := Spec("tool1", "crash", slipway.Continuous, slipway.RunSpec{Command: "exit 3"}, b.art)
+		MustApply(t, b.d, spec)
+		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+		defer cancel()
+		if _, err := b.d.WaitHealthy(ctx, "tool1", "crash"); err == nil {
+			t.Fatal("WaitHealthy(crashing) = nil error, want a crash loop")
+		}
+		if res := MustApply(t, b.d, spec); !res.Changed {
+			t.Errorf("Apply(same spec, crash looping) Changed = false (%q), want true", res.Message)
 		}
 	})
 

@@ -1,0 +1,182 @@
+package localexec_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"slipway.dev/slipway/internal/slipway"
+	"slipway.dev/slipway/internal/target"
+	"slipway.dev/slipway/internal/target/targettest"
+)
+
+// load sends requests through the proxy to host without pause until
+// stopped, counting them and the failed ones (any transport error or
+// non-200).
+type load struct {
+	ok, failed atomic.Int64
+	mu         sync.Mutex
+	first      []string // the first failures
+	bodies     map[string]int
+	stop       chan struct{}
+	wg         sync.WaitGroup
+}
+
+func startLoad(t *testing.T, proxy *httptest.Server, host string, workers int) *load {
+	t.Helper()
+	l := &load{stop: make(chan struct{}), bodies: map[string]int{}}
+	client := &http.Client{Timeout: 10 * time.Second}
+	for range workers {
+		l.wg.Go(func() {
+			for {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, proxy.URL+"/", nil)
+				req.Host = host
+				resp, err := client.Do(req)
+				msg := ""
+				if err != nil {
+					msg = err.Error()
+				} else {
+					b, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						msg = fmt.Sprintf("%d %s", resp.StatusCode, strings.TrimSpace(string(b)))
+					} else {
+						l.mu.Lock()
+						l.bodies[strings.Fields(string(b))[0]]++
+						l.mu.Unlock()
+					}
+				}
+				if msg == "" {
+					l.ok.Add(1)
+					continue
+				}
+				l.failed.Add(1)
+				l.mu.Lock()
+				if len(l.first) < 5 {
+					l.first = append(l.first, msg)
+				}
+				l.mu.Unlock()
+			}
+		})
+	}
+	return l
+}
+
+func (l *load) end() (ok, failed int64, first []string) {
+	close(l.stop)
+	l.wg.Wait()
+	return l.ok.Load(), l.failed.Load(), l.first
+}
+
+// version returns the artifact of an app that answers "<version> <port>".
+func version(t *testing.T, v string) slipway.Artifact {
+	art := makeArtifact(t, map[string]string{"server.py": strings.Replace(targettest.ServerPy,
+		`("hello %s %s\n" % (os.environ.get("COMPONENT"), os.environ.get("PORT")))`,
+		`("`+v+` %s\n" % os.environ.get("PORT"))`, 1)})
+	art.Processes = map[string]string{"web": "python3 server.py"}
+	return art
+}
+
+// Ensure replacing a published component never fails a request: new
+// replicas start beside the old ones, take traffic once healthy, and the
+// old ones are drained; with one replica and with two; and a version
+// that crashes at start, or never answers, is stopped while the old one
+// goes on serving.
+func TestDriver_SurgeZeroDowntime(t *testing.T) {
+	t.Parallel()
+	for _, replicas := range []int{1, 2} {
+		t.Run(fmt.Sprintf("replicas=%d", replicas), func(t *testing.T) {
+			t.Parallel()
+			d := newDriver(t, t.TempDir())
+			proxy := httptest.NewServer(d.Proxy())
+			defer proxy.Close()
+			run := webRun
+			run.Replicas = replicas
+			tool := fmt.Sprintf("surge%d", replicas)
+			targettest.MustApply(t, d, targettest.Spec(tool, "web", slipway.Continuous, run, version(t, "v0")))
+			targettest.MustWaitHealthy(t, d, tool, "web")
+			l := startLoad(t, proxy, tool+".localhost", 2)
+			for i := 1; i <= 3; i++ {
+				v := fmt.Sprintf("v%d", i)
+				before := l.ok.Load()
+				targettest.MustApply(t, d, targettest.Spec(tool, "web", slipway.Continuous, run, version(t, v)))
+				targettest.MustWaitHealthy(t, d, tool, "web")
+				// Traffic has moved: the next answers come from v.
+				waitFor(t, "answers from "+v, func() bool {
+					l.mu.Lock()
+					defer l.mu.Unlock()
+					return l.bodies[v] > 0
+				})
+				if l.ok.Load() == before {
+					t.Errorf("no request was answered during the replacement by %s", v)
+				}
+			}
+			pidsBefore, _ := d.Procs(tool, "web")
+			for _, bad := range []string{"echo crashing; exit 1", "exec sleep 300"} {
+				badRun := run
+				badRun.Command = bad
+				targettest.MustApply(t, d, targettest.Spec(tool, "web", slipway.Continuous, badRun, version(t, "bad")))
+				ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+				_, err := d.WaitHealthy(ctx, tool, "web")
+				cancel()
+				if _, ok := errors.AsType[*target.KeptError](err); !ok {
+					t.Fatalf("WaitHealthy(%q) = %v, want a KeptError", bad, err)
+				}
+			}
+			ok, failed, first := l.end()
+			t.Logf("%d replicas: %d requests answered, %d failed", replicas, ok, failed)
+			if failed > 0 {
+				t.Errorf("%d of %d requests failed during the replacements; first: %q", failed, ok+failed, first)
+			}
+			if pids, _ := d.Procs(tool, "web"); fmt.Sprint(pids) != fmt.Sprint(pidsBefore) {
+				t.Errorf("processes after the bad versions = %v, want the kept ones %v", pids, pidsBefore)
+			}
+			if l.bodies["bad"] > 0 {
+				t.Errorf("%d requests reached the bad version", l.bodies["bad"])
+			}
+		})
+	}
+}
+
+// Ensure a rollout in progress survives a crash of the server: the next
+// server adopts both generations, and the rollout goes on to promote the
+// new one (or is abandoned), never leaving two generations running.
+func TestDriver_SurgeAcrossCrash(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	a := newDriver(t, dir)
+	targettest.MustApply(t, a, targettest.Spec("crashy", "web", slipway.Continuous, webRun, version(t, "v0")))
+	targettest.MustWaitHealthy(t, a, "crashy", "web")
+	old, _ := a.Procs("crashy", "web")
+	slow := webRun
+	slow.Command = "sleep 1; exec python3 server.py" // healthy only after the crash
+	spec := targettest.Spec("crashy", "web", slipway.Continuous, slow, version(t, "v1"))
+	targettest.MustApply(t, a, spec)
+	if err := a.Detach(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+
+	b := newDriver(t, dir)
+	if res := targettest.MustApply(t, b, spec); !res.Changed || !strings.Contains(res.Message, "in progress") {
+		t.Errorf("Apply(the spec of the adopted rollout) = %+v, want it in progress", res)
+	}
+	targettest.MustWaitHealthy(t, b, "crashy", "web")
+	st := targettest.WaitStatus(t, b, "crashy", "web", "running")
+	if st.BuildKey != spec.Artifact.Key {
+		t.Errorf("Status().BuildKey = %s, want the new %s", st.BuildKey, spec.Artifact.Key)
+	}
+	waitFor(t, "the old generation to stop", func() bool { return processGone(old[0]) })
+}
