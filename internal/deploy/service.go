@@ -474,7 +474,7 @@ func (s *Service) plan(ctx context.Context, tool string, version int, cfg slipwa
 		return slipway.Deployment{}, &slipway.Error{Code: slipway.EInvalid, Message: "Cannot plan: " + err.Error(), Err: err}
 	}
 	d.LongStatus = "Plan only, nothing was changed: " + summarize(d.Steps)
-	d.Builds, d.Runs = buildsAndRuns(cfg, d.Steps)
+	d.Builds, d.Runs = buildsAndRuns(d, cfg, d.Steps)
 	return d, nil
 }
 
@@ -526,12 +526,15 @@ func (s *Service) complete(ctx context.Context, d slipway.Deployment) (slipway.D
 	if err != nil {
 		return d, err
 	}
-	d.Builds, d.Runs = buildsAndRuns(cfg, steps)
+	d.Builds, d.Runs = buildsAndRuns(d, cfg, steps)
 	return d, nil
 }
 
-// buildsAndRuns derives Toolforge's per-component build and run entries.
-func buildsAndRuns(cfg slipway.ToolConfig, steps []slipway.Step) (map[string]slipway.DeploymentBuild, map[string]slipway.DeploymentRun) {
+// buildsAndRuns derives Toolforge's per-component build and run entries of
+// d. Once d is final nothing of it is pending: a component without a step
+// (the deployment failed before its plan existed, or was cancelled while
+// queued) is skipped, or cancelled, with the deployment's reason.
+func buildsAndRuns(d slipway.Deployment, cfg slipway.ToolConfig, steps []slipway.Step) (map[string]slipway.DeploymentBuild, map[string]slipway.DeploymentRun) {
 	byKey := make(map[string]slipway.Step, len(steps))
 	for _, st := range steps {
 		byKey[st.Key] = st
@@ -572,7 +575,36 @@ func buildsAndRuns(cfg slipway.ToolConfig, steps []slipway.Step) (map[string]sli
 			runs[st.Component] = slipway.DeploymentRun{RunStatus: runStatus(st.State), RunLongStatus: cmp.Or(st.Detail, "to be removed: "+st.Reason)}
 		}
 	}
+	if d.Status.Final() {
+		settleUnplanned(d, builds, runs)
+	}
 	return builds, runs
+}
+
+// settleUnplanned gives the builds and runs of a final deployment that
+// are still pending (they have no step) their final state and the reason.
+func settleUnplanned(d slipway.Deployment, builds map[string]slipway.DeploymentBuild, runs map[string]slipway.DeploymentRun) {
+	why := d.LongStatus
+	if why == "" {
+		why = "the deployment ended " + string(d.Status)
+	}
+	for name, b := range builds {
+		if b.BuildStatus != slipway.BuildPending {
+			continue
+		}
+		b.BuildID = slipway.BuildIDNotNeeded
+		if d.Status == slipway.DeploymentCancelled {
+			b.BuildStatus, b.BuildLongStatus = slipway.BuildCancelled, "Not built: "+why
+		} else {
+			b.BuildStatus, b.BuildLongStatus = slipway.BuildSkipped, "Not built: "+why
+		}
+		builds[name] = b
+	}
+	for name, r := range runs {
+		if r.RunStatus == slipway.RunPending {
+			runs[name] = slipway.DeploymentRun{RunStatus: slipway.RunSkipped, RunLongStatus: "Not run: " + why}
+		}
+	}
 }
 
 func buildStatus(s slipway.StepState) slipway.BuildStatus {
