@@ -23,8 +23,8 @@ test: deps ## the whole suite, as CI runs it: vet, generated-code check, unit + 
 test/short: ## unit tests only, no race detector
 	$(GO) test -short ./...
 
-bench: ## benchmarks (planner, runner, sandbox start, sandboxed build) and the deployment scripts against their baselines
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/deploy/ ./internal/runner/ ./internal/sandbox/ ./internal/build/localbuild/
+bench: ## benchmarks (planner, runner, sandbox start, sandboxed build, surge switch) and the deployment scripts against their baselines
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/deploy/ ./internal/runner/ ./internal/sandbox/ ./internal/build/localbuild/ ./internal/target/localexec/
 	./bench/deploy-overhead.sh
 	./bench/engine.sh
 

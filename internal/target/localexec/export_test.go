@@ -92,3 +92,18 @@ func (d *Driver) Ports(tool, name string) []int {
 	}
 	return ports
 }
+
+// NextPorts returns the ports of the replicas of the rollout in progress
+// (none when there is none).
+func (d *Driver) NextPorts(tool, name string) []int {
+	c := d.lookup(tool, name)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ports []int
+	if c.next != nil {
+		for _, r := range c.next.replicas {
+			ports = append(ports, r.port)
+		}
+	}
+	return ports
+}

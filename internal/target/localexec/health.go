@@ -18,7 +18,8 @@ const (
 	probeTimeout     = 5 * time.Second // per probe, as Toolforge's startup probe
 	firstPoll        = 2 * time.Millisecond
 	firstPollFor     = 100 * time.Millisecond // most apps are up by then
-	fastPoll         = 25 * time.Millisecond
+	fastPoll         = 10 * time.Millisecond  // also the switch's delay in a surge
+	scriptPoll       = 25 * time.Millisecond
 	fastPollFor      = 5 * time.Second
 	maxPoll          = 100 * time.Millisecond
 	errNotFoundMsg   = "Component %s of tool %s is not running."
@@ -31,9 +32,11 @@ const (
 // component, once per replica); with only a port every replica accepts a TCP
 // connection; otherwise every replica stayed up for HealthyAfter. Probes
 // start at once and repeat after 2ms, each wait half again as long, up to
-// 25ms for the first 5s after the start and 100ms later (an app in its
-// sandbox takes a few ms more to listen: a first wait of 10ms made most
-// deploys wait for the second probe), and also whenever
+// 10ms (25ms for a health_check_script, each probe a process) for the first
+// 5s after the start and 100ms later (an app in its sandbox takes a few ms
+// more to listen: a first wait of 10ms made most deploys wait for the second
+// probe; in a surge the wait is how long traffic stays on the old
+// replicas after the new ones are ready), and also whenever
 // a replica starts or exits. A crash loop (three exits) fails at once, and
 // so does ctx ending (StartupTimeout when ctx has no deadline); both errors
 // carry the last log lines. Scheduled components are healthy at once. An
@@ -152,6 +155,10 @@ func (d *Driver) waitGen(ctx context.Context, c *comp, gen int) (target.HealthRe
 				limit = firstPoll
 			case since < fastPollFor:
 				limit = fastPoll
+			}
+			if spec.Component.Run.HealthCheckScript != "" {
+				// A script probe is a sandboxed process start (~10 ms).
+				limit = max(limit, scriptPoll)
 			}
 			interval = min(interval*3/2, limit)
 		}

@@ -29,7 +29,7 @@ import (
 	"slipway.dev/slipway/internal/target/targettest"
 )
 
-func newDriver(t *testing.T, dir string) *localexec.Driver {
+func newDriver(t testing.TB, dir string) *localexec.Driver {
 	t.Helper()
 	return newDriverWith(t, dir, nil, nil)
 }
@@ -57,7 +57,7 @@ func newSandboxedDriver(t *testing.T, dir string) *localexec.Driver {
 	})
 }
 
-func newDriverWith(t *testing.T, dir string, sb *sandbox.Sandbox, limits func(target.Spec) sandbox.Limits) *localexec.Driver {
+func newDriverWith(t testing.TB, dir string, sb *sandbox.Sandbox, limits func(target.Spec) sandbox.Limits) *localexec.Driver {
 	t.Helper()
 	d, err := localexec.New(localexec.Config{
 		Dir:          dir,
@@ -82,7 +82,7 @@ func newDriverWith(t *testing.T, dir string, sb *sandbox.Sandbox, limits func(ta
 	return d
 }
 
-func makeArtifact(t *testing.T, files map[string]string) slipway.Artifact {
+func makeArtifact(t testing.TB, files map[string]string) slipway.Artifact {
 	t.Helper()
 	dir := t.TempDir()
 	// Like an artifact of the builder: readable by the tool's uid.
@@ -98,12 +98,12 @@ func makeArtifact(t *testing.T, files map[string]string) slipway.Artifact {
 }
 
 func TestDriver_Conformance(t *testing.T) {
-	targettest.Run(t, func(t *testing.T) target.Driver { return newDriver(t, t.TempDir()) }, makeArtifact)
+	targettest.Run(t, func(t *testing.T) target.Driver { return newDriver(t, t.TempDir()) }, func(t *testing.T, files map[string]string) slipway.Artifact { return makeArtifact(t, files) })
 }
 
 // The same suite with every process in a real sandbox.
 func TestDriver_Conformance_Sandboxed(t *testing.T) {
-	targettest.Run(t, func(t *testing.T) target.Driver { return newSandboxedDriver(t, t.TempDir()) }, makeArtifact)
+	targettest.Run(t, func(t *testing.T) target.Driver { return newSandboxedDriver(t, t.TempDir()) }, func(t *testing.T, files map[string]string) slipway.Artifact { return makeArtifact(t, files) })
 }
 
 // Ensure a sandboxed component cannot write its artifact, and that one
@@ -178,7 +178,7 @@ func webArtifact(t *testing.T) slipway.Artifact {
 }
 
 // waitFor polls cond until it holds or 20s pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {

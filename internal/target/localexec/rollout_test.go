@@ -82,7 +82,7 @@ func (l *load) end() (ok, failed int64, first []string) {
 }
 
 // version returns the artifact of an app that answers "<version> <port>".
-func version(t *testing.T, v string) slipway.Artifact {
+func version(t testing.TB, v string) slipway.Artifact {
 	art := makeArtifact(t, map[string]string{"server.py": strings.Replace(targettest.ServerPy,
 		`("hello %s %s\n" % (os.environ.get("COMPONENT"), os.environ.get("PORT")))`,
 		`("`+v+` %s\n" % os.environ.get("PORT"))`, 1)})

@@ -360,7 +360,7 @@ func Run(t *testing.T, newDriver func(t *testing.T) target.Driver, makeArtifact 
 }
 
 // MustApply applies spec or fails the test.
-func MustApply(t *testing.T, d target.Driver, spec target.Spec) target.ApplyResult {
+func MustApply(t testing.TB, d target.Driver, spec target.Spec) target.ApplyResult {
 	t.Helper()
 	res, err := d.Apply(t.Context(), spec)
 	if err != nil {
@@ -371,7 +371,7 @@ func MustApply(t *testing.T, d target.Driver, spec target.Spec) target.ApplyResu
 
 // MustWaitHealthy waits up to 30s for the component to be healthy or fails
 // the test.
-func MustWaitHealthy(t *testing.T, d target.Driver, tool, name string) target.HealthResult {
+func MustWaitHealthy(t testing.TB, d target.Driver, tool, name string) target.HealthResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), healthTimeout)
 	defer cancel()
