@@ -82,6 +82,7 @@ func (d *Driver) waitGen(ctx context.Context, c *comp, gen int) (target.HealthRe
 	fail := func(err error) (target.HealthResult, error) { return target.HealthResult{}, err }
 	interval := firstPoll
 	last := "not probed yet"
+	var ports portCheck
 	for {
 		c.mu.Lock()
 		spec, genStart, reps, ok := c.generation(gen)
@@ -116,6 +117,7 @@ func (d *Driver) waitGen(ctx context.Context, c *comp, gen int) (target.HealthRe
 			if r.proc != nil {
 				t.up = true
 				t.since = r.proc.startedAt
+				t.pgid = r.proc.pgid
 			}
 			targets = append(targets, t)
 		}
@@ -143,6 +145,9 @@ func (d *Driver) waitGen(ctx context.Context, c *comp, gen int) (target.HealthRe
 		}
 		if msg != "" {
 			last = msg
+		}
+		if wrong := ports.check(spec, genStart, targets); wrong != "" {
+			return fail(fmt.Errorf("%s%s", wrong, d.logTail(tool, name, gen, reps, nil)))
 		}
 		if wait <= 0 {
 			wait = interval
@@ -181,6 +186,7 @@ func (d *Driver) waitGen(ctx context.Context, c *comp, gen int) (target.HealthRe
 type probeTarget struct {
 	index int
 	port  int
+	pgid  int
 	up    bool
 	since time.Time
 }
@@ -216,6 +222,48 @@ func (d *Driver) probeAll(ctx context.Context, spec target.Spec, targets []probe
 		}
 	}
 	return true, "", 0
+}
+
+// portCheck notices an app that listens, but not on its $PORT: a port
+// hard-coded in the app, which the probes would wait on until the
+// timeout. Once a replica has listened elsewhere and not on $PORT for
+// wrongPortFor, check says so.
+type portCheck struct {
+	last  time.Time // when the sockets were last looked at
+	since time.Time // when the wrong port was first seen, in a row
+}
+
+const (
+	wrongPortEvery = 200 * time.Millisecond
+	wrongPortFor   = time.Second
+)
+
+func (p *portCheck) check(spec target.Spec, genStart time.Time, targets []probeTarget) string {
+	if spec.Component.Run.Port <= 0 || time.Since(genStart) < wrongPortEvery || time.Since(p.last) < wrongPortEvery {
+		return ""
+	}
+	p.last = time.Now()
+	for _, t := range targets {
+		if !t.up {
+			continue
+		}
+		addrs := listening(t.pgid)
+		if len(addrs) == 0 || listensOn(addrs, t.port) {
+			continue
+		}
+		if p.since.IsZero() {
+			p.since = time.Now()
+		}
+		if time.Since(p.since) < wrongPortFor {
+			return ""
+		}
+		return fmt.Sprintf("the app does not listen on its port: replica %d listens on %s, but its port is %d, given in $PORT "+
+			"(the proxy and the health check connect there); make the app listen on $PORT rather than on a fixed port: "+
+			"each replica gets a port of its own, so that a new version can start beside the old one",
+			t.index, strings.Join(addrs, ", "), t.port)
+	}
+	p.since = time.Time{}
+	return ""
 }
 
 func (d *Driver) probeHTTP(ctx context.Context, port int, path string) error {

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +17,7 @@ import (
 
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/target"
+	"slipway.dev/slipway/internal/target/localexec"
 	"slipway.dev/slipway/internal/target/targettest"
 )
 
@@ -179,4 +182,42 @@ func TestDriver_SurgeAcrossCrash(t *testing.T) {
 		t.Errorf("Status().BuildKey = %s, want the new %s", st.BuildKey, spec.Artifact.Key)
 	}
 	waitFor(t, "the old generation to stop", func() bool { return processGone(old[0]) })
+}
+
+// Ensure an app that listens on a fixed port instead of $PORT is reported
+// at once (within a few seconds, not at the startup timeout), saying
+// where it listens and which port it must use.
+func TestDriver_WrongPortSaidAtOnce(t *testing.T) {
+	t.Parallel()
+	t.Run("unconfined", func(t *testing.T) { t.Parallel(); testWrongPort(t, newDriver(t, t.TempDir())) })
+	t.Run("sandboxed", func(t *testing.T) { t.Parallel(); testWrongPort(t, newSandboxedDriver(t, t.TempDir())) })
+}
+
+func testWrongPort(t *testing.T, d *localexec.Driver) {
+	fixed := freePort(t)
+	run := slipway.RunSpec{Command: "exec python3 -m http.server " + strconv.Itoa(fixed) + " --bind 127.0.0.1", Port: 8000, HealthCheckHTTP: "/"}
+	targettest.MustApply(t, d, targettest.Spec("fixed", "web", slipway.Continuous, run, makeArtifact(t, nil)))
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	_, err := d.WaitHealthy(ctx, "fixed", "web")
+	if err == nil || ctx.Err() != nil {
+		t.Fatalf("WaitHealthy(app on a fixed port) = %v (ctx %v), want a prompt error", err, ctx.Err())
+	}
+	port := d.Ports("fixed", "web")[0]
+	for _, want := range []string{"listens on 127.0.0.1:" + strconv.Itoa(fixed), "its port is " + strconv.Itoa(port), "$PORT"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
+
+// freePort returns a loopback port free now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }
