@@ -127,7 +127,9 @@ func TestEscape(t *testing.T) {
 	victimCfg := `{"components": {"web": {"component_type": "continuous", "build": {"repository": "` + victim.URL + `", "ref": "main"},
 	  "run": {"command": "echo victim-log-secret-93ab; echo victim-home-secret-51d2 > $HOME/secret; trap 'echo VICTIM GOT A SIGNAL' USR1; while :; do sleep 0.2; done"}},
 	  "api": {"component_type": "continuous", "build": {"reuse_from": "web"},
-	  "run": {"command": "exec python3 -m http.server $PORT --bind 0.0.0.0", "port": 8000}}}}`
+	  "run": {"command": "exec python3 -m http.server $PORT --bind 0.0.0.0", "port": 8000}},
+	  "ask": {"component_type": "one-off", "build": {"reuse_from": "web"}, "wait_for": ["api"],
+	  "run": {"command": "echo asking $SLIPWAY_API_URL; curl -sSf --max-time 5 $SLIPWAY_API_URL/secret.txt"}}}}`
 	if _, err := s.Client.ConfigCreate(ctx, "victim", []byte(victimCfg)); err != nil {
 		t.Fatal(err)
 	}
@@ -148,16 +150,25 @@ func TestEscape(t *testing.T) {
 		return ""
 	})
 	victimPID := appPID(t, "victim-log-secret-93ab")
+	// The victim's own processes reach its api at its service address
+	// (the one-off would have failed the deployment otherwise).
+	if askLog := strings.Join(globRead(t, filepath.Join(data, "run", "victim", "ask", "runs", "*.log")), ""); !strings.Contains(askLog, "victim-artifact-secret-6c1f") {
+		t.Errorf("the victim's one-off did not reach its api by $SLIPWAY_API_URL:\n%s", askLog)
+	}
 	// The victim's unpublished port, on loopback and on the host's address.
 	var api struct {
 		Replicas []struct {
 			Port int `json:"port"`
 		} `json:"replicas"`
+		ServicePort int `json:"service_port"`
 	}
-	if err := json.Unmarshal([]byte(read(filepath.Join(data, "run", "victim", "api", "state.json"))), &api); err != nil || len(api.Replicas) != 1 {
+	if err := json.Unmarshal([]byte(read(filepath.Join(data, "run", "victim", "api", "state.json"))), &api); err != nil || len(api.Replicas) != 1 || api.ServicePort == 0 {
 		t.Fatalf("victim api state: %v %+v", err, api)
 	}
 	victimPort := strconv.Itoa(api.Replicas[0].Port)
+	// The victim's service address (its $SLIPWAY_API_URL), which the
+	// server itself serves: for the victim's processes only.
+	victimService := strconv.Itoa(api.ServicePort)
 	isolated := strings.Contains(s.Sandbox(), "tools reach no port of this host")
 
 	adminToken := strings.TrimSpace(read(filepath.Join(data, "admin-token")))
@@ -191,6 +202,10 @@ func TestEscape(t *testing.T) {
 				command: "curl -sS --max-time 5 http://" + addr + ":" + victimPort + "/secret.txt", leak: "victim-artifact-secret-6c1f", mustFail: true,
 			})
 		}
+		attempts = append(attempts, attempt{
+			name:    "connect-victim-service-address",
+			command: "curl -sS --max-time 5 http://127.0.0.1:" + victimService + "/secret.txt", leak: "victim-artifact-secret-6c1f", mustFail: true,
+		})
 	} else {
 		t.Logf("the network is not isolated here (%s): no port attempts", s.Sandbox())
 	}
@@ -273,6 +288,21 @@ func TestEscape(t *testing.T) {
 		t.Errorf("the server got %d signals from a tool", n)
 	}
 	t.Logf("%d escape attempts (%d in each of 2 build steps, %d in a running component), every one refused", n, len(attempts), len(attempts)+len(runtimeOnly))
+}
+
+// globRead returns the contents of the files matching pattern.
+func globRead(t *testing.T, pattern string) []string {
+	t.Helper()
+	paths, _ := filepath.Glob(pattern)
+	var out []string
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(b))
+	}
+	return out
 }
 
 // hostAddresses returns this host's addresses other than loopback, as

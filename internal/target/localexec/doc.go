@@ -43,6 +43,15 @@
 // rollout, and stops what was being drained. A component with nothing
 // serving (first start, crash loop) is stopped and started instead.
 //
+// A continuous component with a port also has a service address: a
+// loopback port of its own, kept across replacements and server restarts
+// (state.json), on which the server forwards each TCP connection to a
+// serving replica. The tool's processes get the addresses of the tool's
+// components started before them as $SLIPWAY_<COMPONENT>_URL
+// ("http://127.0.0.1:<port>"; wait_for orders the starts), as Toolforge's
+// components reach each other by Kubernetes service name. With the network
+// isolated only the tool may connect to it.
+//
 // Scheduled components are registered in an in-process cron (UTC). The
 // Toolforge macros @hourly, @daily, @weekly, @monthly and @yearly become
 // concrete expressions with fields picked pseudo-randomly but stably from

@@ -144,6 +144,10 @@ type comp struct {
 	draining []*replica
 	portsMu  sync.Mutex    // serialises HoldPorts of the component
 	changed  chan struct{} // closed and replaced on every change
+	// svc is the service listener of a continuous component with a port
+	// (service.go); svcPort its port, kept when it stops, for the next.
+	svc     *service
+	svcPort int
 	// scheduled
 	cronID    cron.EntryID
 	schedule  string
@@ -323,6 +327,7 @@ func (d *Driver) load(ctx context.Context, c *comp, st stateFile, found map[stri
 	if !st.Active || st.Spec.Component.Type != slipway.Continuous {
 		return
 	}
+	c.svcPort = st.ServicePort
 	reps, live, foundByID := d.adoptReplicas(ctx, c, st.Replicas, found)
 	var next []*replica
 	nextLive := 0
@@ -346,6 +351,12 @@ func (d *Driver) load(ctx context.Context, c *comp, st stateFile, found map[stri
 	// For WaitHealthy's After, adoption is the (re)start.
 	c.genStart = time.Now()
 	c.replicas = reps
+	if c.svcPort > 0 {
+		// The adopted processes have its URL: listen there again.
+		if err := d.ensureService(ctx, c); err != nil {
+			d.logger.WarnContext(ctx, "no service address", "tool", c.tool, "name", c.name, "err", err)
+		}
+	}
 	for _, r := range reps {
 		d.wg.Add(1)
 		go d.supervise(c, r, c.gen, r.proc)
@@ -415,6 +426,9 @@ func (d *Driver) holdPortsErr(ctx context.Context, c *comp) error {
 		if r.port > 0 {
 			ports = append(ports, r.port)
 		}
+	}
+	if c.svc != nil {
+		ports = append(ports, c.svcPort)
 	}
 	c.mu.Unlock()
 	return d.sb.HoldPorts(ctx, c.tool, c.name, ports)
@@ -488,6 +502,7 @@ func (d *Driver) stop(ctx context.Context, detach bool) error {
 			c.op.Lock()
 			defer c.op.Unlock()
 			d.stopComp(ctx, c, detach, false)
+			c.stopService()
 		})
 	}
 	wg.Wait()
@@ -675,6 +690,11 @@ func (d *Driver) Apply(ctx context.Context, spec target.Spec) (target.ApplyResul
 	surge := typ == slipway.Continuous && d.serving(c)
 	c.mu.Unlock()
 	if same && healthy {
+		if typ == slipway.Continuous && spec.Component.Run.Port > 0 {
+			if err := d.ensureService(ctx, c); err != nil {
+				return fail(err)
+			}
+		}
 		// The environment is not kept on disk: an adopted component gets it
 		// back here, for the restarts its supervisor makes.
 		c.mu.Lock()
@@ -682,6 +702,11 @@ func (d *Driver) Apply(ctx context.Context, spec target.Spec) (target.ApplyResul
 		c.last = nil
 		c.mu.Unlock()
 		return target.ApplyResult{Changed: false, Message: "already up to date"}, nil
+	}
+	if typ == slipway.Continuous && spec.Component.Run.Port > 0 {
+		if err := d.ensureService(ctx, c); err != nil {
+			return fail(err)
+		}
 	}
 	if surge {
 		res, err := d.surge(ctx, c, spec)
@@ -804,6 +829,7 @@ func (d *Driver) Remove(ctx context.Context, tool, name string) error {
 	c.op.Lock()
 	defer c.op.Unlock()
 	d.stopComp(ctx, c, false, false)
+	c.stopService()
 	c.runCancel()
 	c.mu.Lock()
 	c.removed = true
@@ -866,6 +892,7 @@ func (d *Driver) saveErr(c *comp) error {
 		st.Next = &nextState{Generation: ro.gen, Spec: ro.spec, StartedAt: ro.start, Replicas: replicaStates(ro.replicas)}
 	}
 	st.GenerationSeq = c.genSeq
+	st.ServicePort = c.svcPort
 	c.mu.Unlock()
 	return writeJSON(d.statePath(c.tool, c.name), st)
 }
@@ -891,6 +918,9 @@ func (d *Driver) env(spec target.Spec, port int) (map[string]string, error) {
 		return nil, fmt.Errorf("home: %w", err)
 	}
 	m := map[string]string{"PATH": d.path, "LANG": "C.UTF-8"}
+	// The addresses of the tool's components (service.go), before the
+	// tool's own variables, which may set others.
+	maps.Copy(m, d.serviceURLs(spec.Tool))
 	maps.Copy(m, spec.Env)
 	m["TOOL_NAME"] = spec.Tool
 	m["TOOL_DATA_DIR"] = d.sb.HomePath(spec.Tool, d.cfg.HomeDir(spec.Tool)) // as on Toolforge: HOME

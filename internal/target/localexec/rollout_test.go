@@ -221,3 +221,47 @@ func freePort(t *testing.T) int {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
 }
+
+// Ensure a tool's processes reach its components by a stable address,
+// $SLIPWAY_<COMPONENT>_URL, which keeps working across a replacement of
+// the component and a restart of the server (the processes that have it
+// keep it).
+func TestDriver_ServiceAddress(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	d := newDriver(t, dir)
+	api := func(v string) target.Spec {
+		return targettest.Spec("svc", "my-api", slipway.Continuous, webRun, version(t, v))
+	}
+	ask := func(d *localexec.Driver, runID string) string {
+		t.Helper()
+		probe := `python3 -c 'import os, urllib.request; print(os.environ["SLIPWAY_MY_API_URL"], urllib.request.urlopen(os.environ["SLIPWAY_MY_API_URL"] + "/").read().decode().split()[0])'`
+		res, err := d.RunOnce(t.Context(), targettest.Spec("svc", "ask", slipway.OneOff, slipway.RunSpec{Command: probe}, makeArtifact(t, nil)), runID)
+		if err != nil || res.ExitCode != 0 {
+			t.Fatalf("RunOnce = %+v, %v", res, err)
+		}
+		return strings.TrimSpace(res.LogTail[strings.LastIndex(res.LogTail, "\n")+1:])
+	}
+	targettest.MustApply(t, d, api("v0"))
+	targettest.MustWaitHealthy(t, d, "svc", "my-api")
+	first := ask(d, "run-1")
+	url, got, _ := strings.Cut(first, " ")
+	if !strings.HasPrefix(url, "http://127.0.0.1:") || got != "v0" {
+		t.Fatalf("the one-off saw %q, want the service URL and v0", first)
+	}
+	targettest.MustApply(t, d, api("v1"))
+	targettest.MustWaitHealthy(t, d, "svc", "my-api")
+	if again := ask(d, "run-2"); again != url+" v1" {
+		t.Errorf("after the replacement the one-off saw %q, want %q", again, url+" v1")
+	}
+	if err := d.Detach(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	b := newDriver(t, dir)
+	if err := b.Restore(t.Context(), []target.Spec{api("v1")}); err != nil {
+		t.Fatal(err)
+	}
+	if again := ask(b, "run-3"); again != url+" v1" {
+		t.Errorf("after a restart of the server the one-off saw %q, want %q", again, url+" v1")
+	}
+}

@@ -26,6 +26,9 @@ type stateFile struct {
 	Generation int            `json:"generation"`
 	StartedAt  time.Time      `json:"started_at"`
 	Replicas   []replicaState `json:"replicas,omitempty"`
+	// ServicePort is the port of the component's service address
+	// (service.go), kept across restarts of the server.
+	ServicePort int `json:"service_port,omitempty"`
 	// GenerationSeq is the highest generation number used.
 	GenerationSeq int `json:"generation_seq,omitempty"`
 	// Next is a surge replacement in progress: its replicas run beside
