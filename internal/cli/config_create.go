@@ -21,7 +21,8 @@ func newConfigCreateCmd(e *env) *cobra.Command {
 		Long: `Set the tool's config from FILE, or from stdin when FILE is - or absent.
 
 The config is checked locally first: problems are printed with their line and
-column and nothing is sent. Unknown fields are dropped with a warning. The
+column and nothing is sent. Unknown fields are dropped with a warning that
+gives their line and column and the field they may be a misspelling of. The
 server checks it against its limits (the memory and cpu of a component, the
 tool's quotas); what is over them is printed with its line and column too,
 and nothing is stored.`,
@@ -90,10 +91,19 @@ func (e *env) readConfig(a []string) (configFile, error) {
 		}
 		return configFile{}, &exitError{1}
 	}
-	for _, w := range res.Warnings {
-		fmt.Fprintf(e.stderr, "Warning: %s\n", w)
+	for _, u := range res.Unknown {
+		fmt.Fprintf(e.stderr, "Warning: %s\n", unknownLine(name, u))
 	}
 	return configFile{name: name, data: data, res: res}, nil
+}
+
+// unknownLine is "FILE:LINE:COL: MESSAGE" for an unknown field of a config
+// file: the field, where it is, and what may have been meant.
+func unknownLine(file string, u toolconfig.UnknownField) string {
+	if u.Line > 0 {
+		return fmt.Sprintf("%s:%d:%d: %s", file, u.Line, u.Column, u.Message())
+	}
+	return file + ": " + u.Message()
 }
 
 // serverProblemRE matches a problem the server found in a config

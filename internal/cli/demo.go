@@ -34,29 +34,40 @@ func newDemoCmd(e *env) *cobra.Command {
 data directory, turn the sample app shipped in the binary into a git
 repository, upload its tool config and deploy it with live progress. Then
 print where the published web component answers and keep serving until
-interrupted; interrupting stops every process the demo started.`,
+interrupted; interrupting stops every process the demo started.
+
+With --keep DIR the demo is made in DIR and stays there. Run it again with
+the same DIR to go on with it: the app repository DIR/demo-app as you left
+it (commit a change there and the demo deploys it) and the server's data
+from the last run. Remove DIR to start afresh.
+
+The first build on a host compiles the Go standard library for builds,
+which takes about a minute; the demo says so when it does.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			dir, temporary := keep, false
+			dir := keep
 			if dir == "" {
 				var err error
 				if dir, err = os.MkdirTemp("", "slipway-demo-"); err != nil {
 					return fmt.Errorf("demo: %w", err)
 				}
-				temporary = true
-			}
-			if temporary {
 				defer os.RemoveAll(dir) // best effort: a temporary directory
+			} else if abs, err := filepath.Abs(dir); err == nil {
+				dir = abs // the config names the repository by its absolute file:// URL
 			}
 			if err := ensurePackage(ctx, e, "git", "git"); err != nil {
 				return fmt.Errorf("demo: %w; run the demo again once it is installed", err)
 			}
 			repo := filepath.Join(dir, "demo-app")
-			if err := materializeDemo(ctx, repo); err != nil {
+			dataDir := filepath.Join(dir, "data")
+			reused, err := prepareDemoRepo(ctx, repo)
+			if err != nil {
 				return err
 			}
-			dataDir := filepath.Join(dir, "data")
+			if keep != "" {
+				printKeptDemo(ctx, e, dir, reused)
+			}
 			cfg, err := f.config(e, dataDir, "127.0.0.1:0", "127.0.0.1:0")
 			if err != nil {
 				return err
@@ -75,6 +86,11 @@ interrupted; interrupting stops every process the demo started.`,
 			}
 			defer stopServer(srv) //nolint:errcheck // reported by the explicit stop below
 			fmt.Fprintf(e.stdout, "Slipway demo: server at %s, data in %s\nSandbox: %s\n", srv.URL(), dataDir, srv.Sandbox())
+			if srv.GoStdCold(ctx) {
+				// The sample app is Go: its build compiles the standard
+				// library first, once per host, silently for a minute.
+				fmt.Fprintln(e.stdout, "Compiling the Go standard library for builds (first run only, ~1 min)…")
+			}
 
 			toolYAML, err := fs.ReadFile(examples.Demo, "demo/tool.yaml")
 			if err != nil {
@@ -90,16 +106,25 @@ interrupted; interrupting stops every process the demo started.`,
 			deploy.SetArgs([]string{configPath})
 			deploy.SetOut(e.stdout)
 			deploy.SetErr(e.stderr)
+			// Errors are reported here, as Main would, without a usage.
+			deploy.SilenceErrors, deploy.SilenceUsage = true, true
 			deployErr := deploy.ExecuteContext(ctx)
-			if deployErr == nil {
+			switch {
+			case ctx.Err() != nil:
+				// Interrupted while deploying (a first build can take a
+				// minute): stop right away.
+			case deployErr == nil:
 				fmt.Fprintf(e.stdout, "\nThe web component answers at %s\n", srv.ProxyURL(demoTool))
-			} else {
+			default:
+				e.report(deployErr)
 				fmt.Fprintln(e.stdout, "\nThe demo deployment did not succeed; the server keeps running so you can look.")
 			}
-			fmt.Fprintf(e.stdout, "API: %s (admin token in %s)\n", srv.URL(), filepath.Join(dataDir, server.AdminTokenFile))
-			fmt.Fprintf(e.stdout, "Try:  SLIPWAY_DATA=%s go run ./cmd/slipway components deployment list --tool %s\n", dataDir, demoTool)
-			fmt.Fprintln(e.stdout, "Press Ctrl-C to stop.")
-			<-ctx.Done()
+			if ctx.Err() == nil {
+				fmt.Fprintf(e.stdout, "API: %s (admin token in %s)\n", srv.URL(), filepath.Join(dataDir, server.AdminTokenFile))
+				fmt.Fprintf(e.stdout, "Try:  SLIPWAY_DATA=%s go run ./cmd/slipway components deployment list --tool %s\n", dataDir, demoTool)
+				fmt.Fprintln(e.stdout, "Press Ctrl-C to stop.")
+				<-ctx.Done()
+			}
 			fmt.Fprintln(e.stdout, "\nStopping the demo…")
 			if err := stopServer(srv); err != nil {
 				return err
@@ -112,8 +137,47 @@ interrupted; interrupting stops every process the demo started.`,
 		},
 	}
 	f.register(cmd, "127.0.0.1:0", "127.0.0.1:0")
-	cmd.Flags().StringVar(&keep, "keep", "", "use and keep this directory instead of a temporary one")
+	cmd.Flags().StringVar(&keep, "keep", "", "use and keep this directory instead of a temporary one; run the demo again with it to reuse the demo kept there")
+	setServerHelp(cmd, map[string]globalFlagHelp{
+		"verbose": {usage: "log at info level, not only warnings and errors, and print each HTTP request"},
+	})
 	return cmd
+}
+
+// prepareDemoRepo makes repo the sample app's git repository, unless an
+// earlier `slipway demo --keep` left one there (with a commit), which is
+// then deployed as it is; reused says which.
+func prepareDemoRepo(ctx context.Context, repo string) (reused bool, err error) {
+	// Its own .git: a directory inside another repository is not one.
+	if _, err := os.Stat(filepath.Join(repo, ".git")); err == nil && gitOutput(ctx, repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}") != "" {
+		return true, nil
+	}
+	return false, materializeDemo(ctx, repo)
+}
+
+// printKeptDemo says whether the demo in the kept directory dir starts
+// afresh or goes on from an earlier run.
+func printKeptDemo(ctx context.Context, e *env, dir string, reused bool) {
+	if !reused {
+		fmt.Fprintf(e.stdout, "New demo in %s: run the same command again to reuse it.\n", dir)
+		return
+	}
+	fmt.Fprintf(e.stdout, "Reusing the demo kept in %s: its app (demo-app, deployed at its last commit) and the server's data from the last run; remove the directory to start afresh.\n", dir)
+	if gitOutput(ctx, filepath.Join(dir, "demo-app"), "status", "--porcelain") != "" {
+		fmt.Fprintln(e.stdout, "demo-app has uncommitted changes: commit them to deploy them.")
+	}
+}
+
+// gitOutput returns the trimmed output of git args in dir, or "" when git
+// fails.
+func gitOutput(ctx context.Context, dir string, args ...string) string {
+	c := exec.CommandContext(ctx, "git", args...)
+	c.Dir = dir
+	out, err := c.Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // materializeDemo writes the embedded sample app to dir and makes it a git

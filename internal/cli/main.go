@@ -64,10 +64,14 @@ func (e *env) report(err error) int {
 		server  *apiclient.ServerError
 		app     *slipway.Error
 		none    *noServerError
+		unknown *unknownCommandError
 	)
 	switch {
 	case errors.As(err, &exit):
 		return exit.code
+	case errors.As(err, &unknown):
+		fmt.Fprintf(e.stderr, "Error: %v\nRun '%s --help' for usage.\n", err, unknown.parent)
+		return 2
 	case errors.As(err, &usage) || strings.HasPrefix(err.Error(), "unknown command "):
 		fmt.Fprintf(e.stderr, "Error: %v\nRun 'slipway --help' for usage.\n", err)
 		return 2

@@ -1,6 +1,10 @@
 package cli
 
 import (
+	"fmt"
+	"strconv"
+	"strings"
+
 	"github.com/spf13/cobra"
 )
 
@@ -46,7 +50,80 @@ func newRootCmd(e *env) *cobra.Command {
 	root.AddCommand(components, newJobsCmd(e), newBuildsCmd(e), newEnvVarsCmd(e), newAdminCmd(e))
 
 	addServerCommands(root, e)
+	root.AddCommand(newStacksHelpTopic())
+	rejectUnknownCommands(root)
 	return root
+}
+
+// rejectUnknownCommands makes a mistyped command name an error at every
+// level of the tree, with the nearest names (cobra's Levenshtein distance,
+// at most 2, or a prefix): every command that only groups others (it has
+// no Run) fails on an argument that names none of them, and still prints
+// its help without one. (cobra does this for the root alone, and prints a
+// group's help with exit status 0.) `slipway help <mistyped>` fails alike.
+func rejectUnknownCommands(root *cobra.Command) {
+	root.InitDefaultHelpCmd()       // added by Execute otherwise, after this walk
+	root.InitDefaultCompletionCmd() // likewise
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.HasSubCommands() && !c.Runnable() {
+			c.Args = unknownCommand
+			c.SuggestionsMinimumDistance = 2 // what cobra uses for the root
+			c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	for _, c := range root.Commands() {
+		if c.Name() != "help" || c.Run == nil {
+			continue
+		}
+		help := c.Run
+		c.Run = nil
+		c.RunE = func(cmd *cobra.Command, a []string) error {
+			if found, rest, err := cmd.Root().Find(a); err == nil && found.HasSubCommands() && len(rest) > 0 {
+				if err := unknownCommand(found, rest); err != nil {
+					return err
+				}
+			}
+			help(cmd, a)
+			return nil
+		}
+	}
+}
+
+// unknownCommand is the argument check of a command that groups others:
+// it takes no argument, and a first one that names no command of it is
+// an unknownCommandError.
+func unknownCommand(cmd *cobra.Command, a []string) error {
+	if len(a) == 0 {
+		return nil
+	}
+	return &unknownCommandError{name: a[0], parent: cmd.CommandPath(), suggestions: cmd.SuggestionsFor(a[0])}
+}
+
+// unknownCommandError is a command name that is not one of the commands
+// of parent (a command path such as "slipway jobs").
+type unknownCommandError struct {
+	name, parent string
+	suggestions  []string // the names of parent's commands it may mean
+}
+
+func (e *unknownCommandError) Error() string {
+	msg := fmt.Sprintf("unknown command %q for %q", e.name, e.parent)
+	if len(e.suggestions) == 0 {
+		return msg
+	}
+	quoted := make([]string, len(e.suggestions))
+	for i, s := range e.suggestions {
+		quoted[i] = strconv.Quote(s)
+	}
+	if n := len(quoted); n > 1 {
+		quoted = append(quoted[:n-2], quoted[n-2]+" or "+quoted[n-1])
+	}
+	return msg + "; did you mean " + strings.Join(quoted, ", ") + "?"
 }
 
 // args wraps a cobra argument check so that its failure is a usage error.

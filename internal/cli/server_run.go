@@ -241,6 +241,10 @@ started. A CLI on the same machine finds it through the data directory.`,
 		},
 	}
 	f.register(cmd, "127.0.0.1:8700", "127.0.0.1:8701")
+	setServerHelp(cmd, map[string]globalFlagHelp{
+		"data":    {typ: "DIR"},
+		"verbose": {usage: "log at info level, not only warnings and errors"},
+	})
 	return cmd
 }
 

@@ -54,10 +54,10 @@ func checkSchedule(s string) string {
 }
 
 // didYouMean returns a hint naming an unknown key that looks like a
-// misspelling of the missing field want, or "".
+// misspelling of the missing field want (see suggest), or "".
 func didYouMean(want string, unknown []string) string {
 	for _, u := range unknown {
-		if levenshtein(strings.ToLower(u), want) <= 2 {
+		if suggest(u, []string{want}) == want {
 			return fmt.Sprintf(" (found %q: did you mean %s?)", u, want)
 		}
 	}

@@ -22,6 +22,8 @@ type yamlNode = yaml.Node
 type parser struct {
 	problems []Problem
 	warnings []string
+	// unknowns are the unknown fields of the warnings, in their order.
+	unknowns []UnknownField
 	// reported marks the keys already reported as duplicates, so that a
 	// mapping merged in several places is reported once.
 	reported map[*yamlNode]bool
@@ -90,11 +92,6 @@ func (p *parser) problemf(path string, n *yamlNode, format string, args ...any) 
 		pr.Line, pr.Column = n.Line, n.Column
 	}
 	p.problems = append(p.problems, pr)
-}
-
-// unknown records Toolforge's warning for a field that is dropped.
-func (p *parser) unknown(path string) {
-	p.warnings = append(p.warnings, "Unknown field "+oneLine(path)+", skipped")
 }
 
 // join returns the path of field name under path.
@@ -251,7 +248,7 @@ func (p *parser) parse(data []byte) slipway.ToolConfig {
 			}
 		default:
 			unknownKeys = append(unknownKeys, e.name())
-			p.unknown(e.name())
+			p.unknown(UnknownField{Path: e.name(), Name: e.name(), In: "the tool config"}, e.key, topFields)
 		}
 	}
 	if comps == nil {
@@ -405,13 +402,13 @@ func (p *parser) component(path, name string, ce entry) (slipway.Component, *com
 		case "build":
 			hasBuild = true
 			var b *object
-			c.Build, info.build, info.reuseNode, b = p.build(join(path, "build"), e)
+			c.Build, info.build, info.reuseNode, b = p.build(join(path, "build"), name, e)
 			raw.set("build", b)
 		case "run":
 			hasRun = true
 			if runMap != nil {
 				var r *object
-				c.Run, r = p.run(join(path, "run"), e.key, c.Type, runEntries)
+				c.Run, r = p.run(join(path, "run"), name, e.key, c.Type, runEntries)
 				raw.set("run", r)
 			}
 		case "wait_for":
@@ -424,7 +421,7 @@ func (p *parser) component(path, name string, ce entry) (slipway.Component, *com
 			raw.set("wait_for", w)
 		default:
 			unknownKeys = append(unknownKeys, e.name())
-			p.unknown(join(path, e.name()))
+			p.unknown(UnknownField{Path: join(path, e.name()), Name: e.name(), In: componentIn("", name)}, e.key, componentFields)
 		}
 	}
 	if !hasBuild {
@@ -436,9 +433,9 @@ func (p *parser) component(path, name string, ce entry) (slipway.Component, *com
 	return c, info, raw
 }
 
-// build parses a component's build: the variant, its spec, the reuse_from
-// node when there is one, and its set fields.
-func (p *parser) build(path string, be entry) (slipway.BuildSpec, buildKind, *yamlNode, *object) {
+// build parses the build of component comp: the variant, its spec, the
+// reuse_from node when there is one, and its set fields.
+func (p *parser) build(path, comp string, be entry) (slipway.BuildSpec, buildKind, *yamlNode, *object) {
 	var spec slipway.BuildSpec
 	raw := &object{}
 	m := p.mapping(path, be.val, "build")
@@ -472,7 +469,14 @@ func (p *parser) build(path string, be entry) (slipway.BuildSpec, buildKind, *ya
 		p.record(fpath, e.key, e.val)
 		if !slices.Contains(known, name) {
 			unknownKeys = append(unknownKeys, name)
-			p.unknown(fpath)
+			u := UnknownField{Path: fpath, Name: name, In: componentIn("build", comp)}
+			valid := known
+			if kind == buildInvalid {
+				valid = allBuildFields
+			} else if slices.Contains(allBuildFields, name) {
+				u.Note = "a build has repository and ref, or reuse_from, or image"
+			}
+			p.unknown(u, e.key, valid)
 			continue
 		}
 		switch name {
@@ -631,9 +635,9 @@ func (p *parser) quantity(path string, n *yamlNode, s string, parse func(string)
 	return false
 }
 
-// run parses the entries of a component's run mapping for component type t,
+// run parses the entries of the run mapping of component comp, of type t,
 // and runs the checks that tie run fields together.
-func (p *parser) run(path string, runKey *yamlNode, t slipway.ComponentType, entries []entry) (slipway.RunSpec, *object) {
+func (p *parser) run(path, comp string, runKey *yamlNode, t slipway.ComponentType, entries []entry) (slipway.RunSpec, *object) {
 	var r slipway.RunSpec
 	raw := &object{}
 	mask := typeMask(t)
@@ -648,7 +652,7 @@ func (p *parser) run(path string, runKey *yamlNode, t slipway.ComponentType, ent
 		p.record(fpath, e.key, e.val)
 		if runFields[name]&mask == 0 {
 			unknownKeys = append(unknownKeys, name)
-			p.unknown(fpath)
+			p.unknownRun(fpath, name, e.key, comp, t)
 			continue
 		}
 		var v any

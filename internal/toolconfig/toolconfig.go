@@ -18,6 +18,9 @@ type Result struct {
 	// Warnings are Toolforge's "Unknown field <path>, skipped" texts, with
 	// dotted paths, in the user's order.
 	Warnings []string
+	// Unknown are the same fields with their positions, and what may have
+	// been meant, for people: Unknown[i] is the field of Warnings[i].
+	Unknown []UnknownField
 }
 
 // ParseError lists everything wrong with a tool config. [Parse] returns it
@@ -132,7 +135,7 @@ func parse(data []byte, strict bool, rewrite func(path, value string) (string, e
 	p.strict, p.rewrite = strict, rewrite
 	cfg := p.parse(data)
 	if len(p.problems) == 0 {
-		return Result{Config: cfg, Warnings: p.warnings}, nil
+		return Result{Config: cfg, Warnings: p.warnings, Unknown: p.unknowns}, nil
 	}
 	if p.overspent {
 		// Everything else is noise from the walk cut short.
@@ -144,7 +147,7 @@ func parse(data []byte, strict bool, rewrite func(path, value string) (string, e
 	if n := len(p.problems); n > MaxProblems {
 		p.problems = append(p.problems[:MaxProblems], Problem{Message: fmt.Sprintf("and %d more problems", n-MaxProblems)})
 	}
-	return Result{Warnings: p.warnings}, p.problemsError()
+	return Result{Warnings: p.warnings, Unknown: p.unknowns}, p.problemsError()
 }
 
 func newParser(data []byte) *parser {

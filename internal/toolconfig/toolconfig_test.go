@@ -29,6 +29,7 @@ var update = flag.Bool("update", false, "rewrite the expected outputs of testdat
 //	raw.json     the expected Config.Raw, indented (valid configs)
 //	config.json  the expected components, indented (valid configs)
 //	warnings     the expected warnings, one per line
+//	unknown      the expected unknown fields (UnknownField.String), one per line
 //	problems     the expected problems, one per line (invalid configs)
 type goldenCase struct {
 	name    string
@@ -143,6 +144,15 @@ func TestParse_Golden(t *testing.T) {
 			if len(res.Warnings) > 0 {
 				got["warnings"] = strings.Join(res.Warnings, "\n") + "\n"
 			}
+			if len(res.Unknown) != len(res.Warnings) {
+				t.Errorf("%d unknown fields for %d warnings", len(res.Unknown), len(res.Warnings))
+			}
+			for i, u := range res.Unknown {
+				got["unknown"] += u.String() + "\n"
+				if i < len(res.Warnings) && res.Warnings[i] != "Unknown field "+u.Path+", skipped" {
+					t.Errorf("unknown field %d is %s, its warning %q", i, u.Path, res.Warnings[i])
+				}
+			}
 			if err != nil {
 				if code := slipway.ErrorCode(err); code != slipway.EInvalid {
 					t.Errorf("ErrorCode = %q, want %q", code, slipway.EInvalid)
@@ -171,7 +181,7 @@ func TestParse_Golden(t *testing.T) {
 			if *update {
 				a := &txtar.Archive{Comment: c.archive.Comment}
 				a.Files = append(a.Files, txtar.File{Name: "input.yaml", Data: c.input})
-				for _, name := range []string{"raw.json", "config.json", "warnings", "problems"} {
+				for _, name := range []string{"raw.json", "config.json", "warnings", "unknown", "problems"} {
 					if s, ok := got[name]; ok {
 						a.Files = append(a.Files, txtar.File{Name: name, Data: []byte(s)})
 					}
@@ -183,7 +193,7 @@ func TestParse_Golden(t *testing.T) {
 			}
 
 			want := map[string]string{}
-			for _, name := range []string{"raw.json", "config.json", "warnings", "problems"} {
+			for _, name := range []string{"raw.json", "config.json", "warnings", "unknown", "problems"} {
 				if s, ok := c.file(name); ok {
 					want[name] = s
 				}

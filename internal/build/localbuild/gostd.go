@@ -2,6 +2,7 @@ package localbuild
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -54,6 +55,26 @@ func (b *Builder) prepareGoStd(ctx context.Context, log io.Writer) error {
 	}
 	b.goStdDone = true
 	return nil
+}
+
+// GoStdCold reports whether the standard library is still to be compiled
+// into the standard library cache dir ([Config.GoStdCache]) as builds
+// compile it, so that the next Go build takes a minute or so longer: the
+// first on a host, or the first after the toolchain changed. It asks `go
+// list` with the builds' settings, which compiles nothing (under a second);
+// when that fails, or dir is "" (no shared cache), it reports false.
+func GoStdCold(ctx context.Context, dir string) bool {
+	if dir == "" {
+		return false
+	}
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return true
+	}
+	cmd := exec.CommandContext(ctx, "go", "list", "-trimpath", "-f", "{{if .Stale}}stale{{end}}", "std")
+	// As prepareGoStd compiles it (whose HOME has no go env file).
+	cmd.Env = append(append(hostEnv(defaultEnv(os.Environ())), goStdEnv...), "GOCACHE="+dir, "GOENV=off")
+	out, err := cmd.Output()
+	return err == nil && strings.Contains(string(out), "stale")
 }
 
 // hostEnv returns the variables of env that the go command needs to run

@@ -42,28 +42,19 @@
 //
 // # Stacks
 //
-// The first match decides:
-//
-//   - go.mod: go. `CGO_ENABLED=0 go build -trimpath -o .bin/app .` with
-//     GOFLAGS=-mod=mod and GOTOOLCHAIN=local. Default process: web: .bin/app.
-//   - package.json: node. `npm ci` when package-lock.json exists, else
-//     `npm install`, with --omit=dev --no-audit --no-fund. Default process:
-//     web: npm start.
-//   - requirements.txt or pyproject.toml: python. `python3 -m venv .venv`,
-//     then `.venv/bin/pip install -r requirements.txt` when that file has
-//     lines other than comments. When pip fails because the package index is
-//     unreachable the build fails saying so. Default process (when app.py
-//     exists): web: .venv/bin/python app.py.
-//   - anything else: static. The files are used as they are; no default
-//     process.
+// [Stacks] is the table of the stacks the builder knows: the files that
+// select each (the first match decides: go.mod, then package.json, then
+// requirements.txt or pyproject.toml, else static), its build commands and
+// its default processes. The builder works from it, and `slipway help
+// stacks` prints it.
 //
 // # Custom build step
 //
-// If the repository has an executable file .slipway/build, it runs after
-// the stack's build, in the app directory, with the build's environment
-// plus SLIPWAY_STACK, SLIPWAY_COMMIT and SLIPWAY_REPOSITORY. It may write a
-// Procfile. A .slipway/build that is not executable is ignored, with a
-// warning in the log.
+// If the repository has an executable file .slipway/build ([CustomStep]),
+// it runs after the stack's build, in the app directory, with the build's
+// environment plus SLIPWAY_STACK, SLIPWAY_COMMIT and SLIPWAY_REPOSITORY
+// ([StepEnv]). It may write a Procfile. A .slipway/build that is not
+// executable is ignored, with a warning in the log.
 //
 // # Processes
 //
@@ -414,16 +405,16 @@ func (b *Builder) build(ctx context.Context, req build.Request, rebuilt error) (
 	}
 	defer tree.Close()
 	stack := detect(tree)
-	fmt.Fprintf(log, "stack: %s\n", stack.name)
+	fmt.Fprintf(log, "stack: %s\n", stack.Name)
 	procs, err := readProcfile(tree)
 	if err != nil {
 		return a, err
 	}
-	s, err := b.session(ctx, req, stack.name, work, tree, log)
+	s, err := b.session(ctx, req, stack.Name, work, tree, log)
 	if err != nil {
 		return a, err
 	}
-	fmt.Fprintf(log, "==> build (%s)\n", stack.name)
+	fmt.Fprintf(log, "==> build (%s)\n", stack.Name)
 	if err := stack.build(s); err != nil {
 		return a, err
 	}
@@ -444,7 +435,7 @@ func (b *Builder) build(ctx context.Context, req build.Request, rebuilt error) (
 	// the sandbox (/app), the host's own otherwise.
 	from := b.cfg.Sandbox.Inside(sandbox.Mount{Source: work, Target: sandbox.AppDir})
 	to := b.cfg.Sandbox.Inside(sandbox.Mount{Source: final, Target: sandbox.AppDir})
-	if stack.name == "python" && from != to {
+	if stack.Name == "python" && from != to {
 		if err := relocateVenv(tree, ".venv", from, to); err != nil {
 			return a, err
 		}
@@ -456,7 +447,7 @@ func (b *Builder) build(ctx context.Context, req build.Request, rebuilt error) (
 	}
 
 	r := record{
-		Key: req.Key, Stack: stack.name, Processes: procs,
+		Key: req.Key, Stack: stack.Name, Processes: procs,
 		Repository: req.Repository, Ref: req.Ref, Commit: req.Commit,
 		Builder: Version, CustomStep: custom, BuiltAt: built.UTC(), Tool: req.Tool,
 		DurationsMS: map[string]int64{
@@ -482,7 +473,7 @@ func (b *Builder) build(ctx context.Context, req build.Request, rebuilt error) (
 		return a, fmt.Errorf("store build: %w", err)
 	}
 	fmt.Fprintf(log, "==> built %s (%s) in %s\n", req.Key, sl.Digest, time.Since(start).Round(time.Millisecond))
-	return slipway.Artifact{Key: req.Key, Dir: final, Stack: stack.name, Processes: procs, Digest: sl.Digest}, nil
+	return slipway.Artifact{Key: req.Key, Dir: final, Stack: stack.Name, Processes: procs, Digest: sl.Digest}, nil
 }
 
 // writeRecord writes the completion marker into the build tree, replacing

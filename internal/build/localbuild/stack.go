@@ -21,45 +21,143 @@ import (
 	"slipway.dev/slipway/internal/slipway"
 )
 
-// stack is a kind of app the builder knows how to build.
-type stack struct {
-	name     string
-	build    func(s *session) error
-	defaults func(tree *os.Root) map[string]string // processes without a Procfile
+// Stack is a kind of app the builder knows: the files that select it, the
+// commands that build it and the processes it runs without a Procfile.
+// [Stacks] lists them; the builder works from the same table (detection,
+// commands, default processes), and `slipway help stacks` and the README
+// describe it, so what they say is what the builder does.
+type Stack struct {
+	// Name is the stack's name in build logs and artifacts: go, node,
+	// python or static.
+	Name string
+	// Files select the stack when any of them is a regular file at the
+	// root of the app; none for static, the fallback.
+	Files []string
+	// Steps are the build commands, in the order they run, each in the
+	// tool's sandbox with the app directory as working directory.
+	Steps []Step
+	// Env are the environment variables of its build commands that decide
+	// how it builds ("CGO_ENABLED=0").
+	Env []string
+	// Processes are its default process types, used when the app has no
+	// Procfile.
+	Processes []Process
+	// Note says more, for people; may be empty.
+	Note string
+
+	build func(*session) error
 }
 
-var stacks = []struct {
-	files []string // any of them selects the stack
-	stack stack
-}{
-	{[]string{"go.mod"}, stack{"go", buildGo, func(*os.Root) map[string]string {
-		return map[string]string{"web": ".bin/app"}
-	}}},
-	{[]string{"package.json"}, stack{"node", buildNode, func(*os.Root) map[string]string {
-		return map[string]string{"web": "npm start"}
-	}}},
-	{[]string{"requirements.txt", "pyproject.toml"}, stack{"python", buildPython, func(tree *os.Root) map[string]string {
-		if exists(tree, "app.py") {
-			return map[string]string{"web": ".venv/bin/python app.py"}
+// Step is one build command of a stack.
+type Step struct {
+	// Command is the command line, as run.
+	Command []string
+	// When says when it runs, for people; empty: always.
+	When string
+}
+
+// Process is a default process type of a stack.
+type Process struct {
+	Name, Command string
+	// IfFile, when set, is the file the app must have for the process to
+	// be defined.
+	IfFile string
+}
+
+// The build commands of the stacks; the table and the build functions both
+// use these, so that the table says what the builder runs.
+var (
+	goBuild        = []string{"go", "build", "-trimpath", "-o", ".bin/app", "."}
+	npmCI          = []string{"npm", "ci", "--omit=dev", "--no-audit", "--no-fund"}
+	npmInstall     = []string{"npm", "install", "--omit=dev", "--no-audit", "--no-fund"}
+	venvWithoutPip = []string{"python3", "-m", "venv", "--without-pip", ".venv"} // ten times faster
+	venvWithPip    = []string{"python3", "-m", "venv", ".venv"}
+	pipInstall     = []string{".venv/bin/pip", "install", "--no-input", "--retries", "1", "-r", "requirements.txt"}
+)
+
+// When texts of the steps that depend on the app's files.
+const (
+	whenLockFile     = "package-lock.json exists"
+	whenNoLockFile   = "there is no package-lock.json"
+	whenRequirements = "requirements.txt lists packages"
+	whenNoPackages   = "requirements.txt is absent or lists no packages"
+)
+
+// stacks are tried in order; the first whose files the app has is its
+// stack, and the last, static, has none: it is the fallback.
+var stacks = []Stack{
+	{
+		Name: "go", Files: []string{"go.mod"},
+		Steps:     []Step{{Command: goBuild}},
+		Env:       goStdEnv,
+		Processes: []Process{{Name: "web", Command: ".bin/app"}},
+		Note:      "The standard library is compiled once per host, outside the sandbox, and shared read-only with every tool's builds; what a tool's builds add stays in its own cache.",
+		build:     buildGo,
+	},
+	{
+		Name: "node", Files: []string{"package.json"},
+		Steps:     []Step{{Command: npmCI, When: whenLockFile}, {Command: npmInstall, When: whenNoLockFile}},
+		Processes: []Process{{Name: "web", Command: "npm start"}},
+		build:     buildNode,
+	},
+	{
+		Name: "python", Files: []string{"requirements.txt", "pyproject.toml"},
+		Steps: []Step{
+			{Command: venvWithPip, When: whenRequirements},
+			{Command: pipInstall, When: whenRequirements},
+			{Command: venvWithoutPip, When: whenNoPackages},
+		},
+		Processes: []Process{{Name: "web", Command: ".venv/bin/python app.py", IfFile: "app.py"}},
+		Note:      "When pip cannot reach the package index, the build fails saying so.",
+		build:     buildPython,
+	},
+	{
+		Name:  "static",
+		Note:  "The files are used as they are.",
+		build: func(*session) error { return nil },
+	},
+}
+
+// Stacks returns the stacks the builder knows, in the order detection
+// tries them; the last, static, is the fallback. The caller may change
+// what it gets.
+func Stacks() []Stack {
+	out := make([]Stack, len(stacks))
+	for i, s := range stacks {
+		s.Files = slices.Clone(s.Files)
+		s.Env = slices.Clone(s.Env)
+		s.Processes = slices.Clone(s.Processes)
+		steps := make([]Step, len(s.Steps))
+		for j, st := range s.Steps {
+			steps[j] = Step{Command: slices.Clone(st.Command), When: st.When}
 		}
-		return map[string]string{}
-	}}},
+		s.Steps = steps
+		out[i] = s
+	}
+	return out
 }
-
-var static = stack{"static", func(*session) error { return nil }, func(*os.Root) map[string]string {
-	return map[string]string{}
-}}
 
 // detect returns the stack of the app in tree.
-func detect(tree *os.Root) stack {
+func detect(tree *os.Root) Stack {
 	for _, s := range stacks {
-		for _, f := range s.files {
+		for _, f := range s.Files {
 			if exists(tree, f) {
-				return s.stack
+				return s
 			}
 		}
 	}
-	return static
+	return stacks[len(stacks)-1]
+}
+
+// defaults returns the stack's default processes for the app in tree.
+func (s Stack) defaults(tree *os.Root) map[string]string {
+	procs := map[string]string{}
+	for _, p := range s.Processes {
+		if p.IfFile == "" || exists(tree, p.IfFile) {
+			procs[p.Name] = p.Command
+		}
+	}
+	return procs
 }
 
 // exists reports whether name is a regular file in tree. The tree is the
@@ -74,15 +172,14 @@ func buildGo(s *session) error {
 	if err := s.b.seedGoCache(s.ctx, s.tool, s.log); err != nil {
 		fmt.Fprintf(s.log, "warning: the standard library cache was not used: %v\n", err)
 	}
-	return s.run("go", "build", "-trimpath", "-o", ".bin/app", ".")
+	return s.runCommand(goBuild)
 }
 
 func buildNode(s *session) error {
-	cmd := "install"
 	if exists(s.tree, "package-lock.json") {
-		cmd = "ci"
+		return s.runCommand(npmCI)
 	}
-	return s.run("npm", cmd, "--omit=dev", "--no-audit", "--no-fund")
+	return s.runCommand(npmInstall)
 }
 
 func buildPython(s *session) error {
@@ -90,17 +187,13 @@ func buildPython(s *session) error {
 	if err != nil {
 		return err
 	}
-	args := []string{"-m", "venv"}
 	if !needPip {
-		args = append(args, "--without-pip") // ten times faster
+		return s.runCommand(venvWithoutPip)
 	}
-	if err := s.run("python3", append(args, ".venv")...); err != nil {
+	if err := s.runCommand(venvWithPip); err != nil {
 		return err
 	}
-	if !needPip {
-		return nil
-	}
-	err = s.run(".venv/bin/pip", "install", "--no-input", "--retries", "1", "-r", "requirements.txt")
+	err = s.runCommand(pipInstall)
 	var ce *commandError
 	if errors.As(err, &ce) && indexUnreachable(ce.output) {
 		return fmt.Errorf("PyPI (or the configured package index) is unreachable from this server, "+
@@ -142,24 +235,39 @@ func indexUnreachable(output string) bool {
 	return false
 }
 
-// runCustomStep runs .slipway/build when it is an executable file and
+// CustomStep is the app's own build step: when the app has it as an
+// executable file, it runs after the stack's build, in the app directory,
+// with the build's environment plus [StepEnv]. It may write a Procfile.
+const CustomStep = ".slipway/build"
+
+// StepEnv are the variables the custom build step gets beyond the build's
+// environment: the stack's name, the commit and the repository built.
+var StepEnv = []string{envStack, envCommit, envRepository}
+
+const (
+	envStack      = "SLIPWAY_STACK"
+	envCommit     = "SLIPWAY_COMMIT"
+	envRepository = "SLIPWAY_REPOSITORY"
+)
+
+// runCustomStep runs [CustomStep] when it is an executable file and
 // reports whether it ran.
 func runCustomStep(s *session) (bool, error) {
-	info, err := s.tree.Lstat(filepath.Join(".slipway", "build"))
+	info, err := s.tree.Lstat(filepath.FromSlash(CustomStep))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return false, nil
 	case err != nil:
 		return false, err
 	case !info.Mode().IsRegular():
-		fmt.Fprintf(s.log, "warning: .slipway/build is not a regular file; skipped\n")
+		fmt.Fprintf(s.log, "warning: %s is not a regular file; skipped\n", CustomStep)
 		return false, nil
 	case info.Mode().Perm()&0o111 == 0:
-		fmt.Fprintf(s.log, "warning: .slipway/build is not executable; skipped (chmod +x it and commit)\n")
+		fmt.Fprintf(s.log, "warning: %s is not executable; skipped (chmod +x it and commit)\n", CustomStep)
 		return false, nil
 	}
 	fmt.Fprintf(s.log, "==> custom build step\n")
-	return true, s.run("./.slipway/build")
+	return true, s.run("./" + CustomStep)
 }
 
 // relocateVenv rewrites the paths the venv in tree (at venv) recorded for
@@ -305,6 +413,9 @@ func (s *session) run(name string, args ...string) error {
 	return &commandError{command: display, err: err, output: tail.String()}
 }
 
+// runCommand runs the command line cmd (see run).
+func (s *session) runCommand(cmd []string) error { return s.run(cmd[0], cmd[1:]...) }
+
 // shellQuote quotes s as one sh word.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
@@ -379,9 +490,9 @@ func (b *Builder) env(req build.Request, stack, cache string) map[string]string 
 		"PIP_CACHE_DIR":                 cache + "/pip",
 		"PIP_DISABLE_PIP_VERSION_CHECK": "1",
 		"PIP_NO_INPUT":                  "1",
-		"SLIPWAY_STACK":                 stack,
-		"SLIPWAY_COMMIT":                req.Commit,
-		"SLIPWAY_REPOSITORY":            req.Repository,
+		envStack:                        stack,
+		envCommit:                       req.Commit,
+		envRepository:                   req.Repository,
 	})
 	for _, kv := range goStdEnv { // as the standard library cache was compiled
 		k, v, _ := strings.Cut(kv, "=")
