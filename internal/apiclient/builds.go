@@ -1,64 +1,109 @@
 package apiclient
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"slipway.dev/slipway/internal/apiclient/oapiclient"
 )
+
+// The builds API answers in Toolforge's builds-api shapes, not wrapped in
+// data: an [Envelope]'s Raw is the whole answer, decoded by the methods
+// below.
 
 // Build is one build as the builds API shows it (after Toolforge's
 // builds-api: BUILD_* statuses, parameters, destination_image).
 type Build = oapiclient.Build
 
-// Build decodes the data as one build.
+// NewBuild is the answer's new_build of [Client.BuildStart].
+type NewBuild = oapiclient.NewBuild
+
+// BuildStartRequest is what [Client.BuildStart] sends, as Toolforge's
+// `toolforge build start` does: only the fields that are set.
+type BuildStartRequest = oapiclient.BuildStartRequest
+
+// Build decodes the answer's build: {"build": {...}} of a get, or the
+// build that a cancel or delete ({"id": ..., "build": {...}}) answers with.
 func (e Envelope) Build() (Build, error) {
-	var b Build
-	if err := json.Unmarshal(e.Data, &b); err != nil {
+	var v struct {
+		Build *Build `json:"build"`
+	}
+	if err := json.Unmarshal(e.Raw, &v); err != nil {
 		return Build{}, fmt.Errorf("decode build: %w", err)
 	}
-	return b, nil
+	if v.Build == nil {
+		return Build{}, errors.New("decode build: the answer has no build")
+	}
+	return *v.Build, nil
 }
 
-// Builds decodes the data as a build list, newest first.
+// Builds decodes the answer's builds, newest first.
 func (e Envelope) Builds() ([]Build, error) {
-	var l oapiclient.BuildList
-	if err := json.Unmarshal(e.Data, &l); err != nil {
+	var v oapiclient.BuildListResponse
+	if err := json.Unmarshal(e.Raw, &v); err != nil {
 		return nil, fmt.Errorf("decode build list: %w", err)
 	}
-	return l.Builds, nil
+	return v.Builds, nil
 }
 
-// BuildList returns the tool's builds, newest first.
+// NewBuild decodes the answer of [Client.BuildStart].
+func (e Envelope) NewBuild() (NewBuild, error) {
+	var v oapiclient.BuildStartResponse
+	if err := json.Unmarshal(e.Raw, &v); err != nil {
+		return NewBuild{}, fmt.Errorf("decode new build: %w", err)
+	}
+	if v.NewBuild.Name == "" {
+		return NewBuild{}, errors.New("decode new build: the answer has no new_build.name")
+	}
+	return v.NewBuild, nil
+}
+
+// BuildList returns the tool's builds, newest first: decode them with
+// [Envelope.Builds].
 func (c *Client) BuildList(ctx context.Context, tool string) (Envelope, error) {
 	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.ListBuilds(ctx, tool) })
 }
 
-// BuildGet returns one build; a missing one is an ENotFound error.
+// BuildGet returns one build, or the newest one when id is "" or "latest";
+// a missing one is an ENotFound error. Decode it with [Envelope.Build].
 func (c *Client) BuildGet(ctx context.Context, tool, id string) (Envelope, error) {
+	if id == "" || id == "latest" {
+		return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.GetLatestBuild(ctx, tool) })
+	}
 	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.GetBuild(ctx, tool, id) })
 }
 
-// BuildCancel kills a running build; the data is the build, cancelled or
+// BuildStart starts a build of a repository's ref outside any deployment;
+// decode the answer with [Envelope.NewBuild].
+func (c *Client) BuildStart(ctx context.Context, tool string, req BuildStartRequest) (Envelope, error) {
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.StartBuild(ctx, tool, req) })
+}
+
+// BuildCancel kills a running build; the answer's build is cancelled or
 // still stopping. A build that is already final is an EConflict error.
 func (c *Client) BuildCancel(ctx context.Context, tool, id string) (Envelope, error) {
 	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.CancelBuild(ctx, tool, id) })
 }
 
-// BuildDelete deletes a finished build; the data is the deleted build. A
-// build that runs or is in use is an EConflict error saying why.
+// BuildDelete deletes a finished build; the answer's build is the deleted
+// one. A build that runs or is in use is an EConflict error saying why.
 func (c *Client) BuildDelete(ctx context.Context, tool, id string) (Envelope, error) {
 	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.DeleteBuild(ctx, tool, id) })
 }
 
-// BuildLogs copies the build's log to w: its last lines when lines > 0.
-// With follow it streams a running build's log until the build ends (no
-// request timeout applies then), or ctx ends. An error response is
-// returned as for the other calls.
-func (c *Client) BuildLogs(ctx context.Context, tool, id string, follow bool, lines int, w io.Writer) error {
+// BuildLogs calls line with each line of the build's log (without its
+// end), as it arrives: its last lines when lines > 0. With follow it
+// streams a running build's log until the build ends (no request timeout
+// applies then), or ctx ends. An error response is returned as for the
+// other calls; an error the server sends after the log began is returned
+// as a [ServerError] with its message.
+func (c *Client) BuildLogs(ctx context.Context, tool, id string, follow bool, lines int, line func(string) error) error {
 	cancel := context.CancelFunc(func() {})
 	if !follow {
 		ctx, cancel = c.ctx(ctx)
@@ -87,8 +132,41 @@ func (c *Client) BuildLogs(ctx context.Context, tool, id string, follow bool, li
 		}
 		return err
 	}
-	if _, err := io.Copy(w, resp.Body); err != nil {
+	sc := bufio.NewScanner(resp.Body)
+	// A line is at most the server's cut (64 KiB) of text, escaped.
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		raw := sc.Bytes()
+		if len(strings.TrimSpace(string(raw))) == 0 {
+			continue
+		}
+		var l struct {
+			Line  *string  `json:"line"`
+			Error []string `json:"error"`
+		}
+		if err := json.Unmarshal(raw, &l); err != nil {
+			return &ServerError{Status: resp.StatusCode, Message: fmt.Sprintf("A log line is not JSON: %v", err), RequestID: resp.Header.Get("X-Request-Id")}
+		}
+		if l.Line == nil {
+			msg := strings.Join(l.Error, "\n")
+			if msg == "" {
+				msg = "A log line has no line: " + string(raw)
+			}
+			return &ServerError{Status: resp.StatusCode, Message: msg, RequestID: resp.Header.Get("X-Request-Id")}
+		}
+		if err := line(*l.Line); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
 		return c.transportError(ctx, err)
 	}
 	return nil
+}
+
+// BuildQuota returns the tool's build limits and what it uses of them,
+// {"quota": {"categories": [...]}, "messages": {...}} as for the jobs;
+// decode it with [Envelope.Quota].
+func (c *Client) BuildQuota(ctx context.Context, tool string) (Envelope, error) {
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.GetBuildsQuota(ctx, tool) })
 }

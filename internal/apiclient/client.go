@@ -376,6 +376,20 @@ func (c *Client) DeploymentCancel(ctx context.Context, tool, id string) (Envelop
 	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.CancelDeployment(ctx, tool, id) })
 }
 
+// DeploymentRollback deploys again the config and builds of an earlier
+// successful deployment: to, or "" for the one before the latest
+// successful one; the data is the new deployment.
+func (c *Client) DeploymentRollback(ctx context.Context, tool, to, description string) (Envelope, error) {
+	var req oapiclient.DeploymentRollbackRequest
+	if to != "" {
+		req.DeployId = &to
+	}
+	if description != "" {
+		req.Description = &description
+	}
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.RollbackDeployment(ctx, tool, req) })
+}
+
 // DeploymentDelete deletes a deployment's record (id must be an ID, not
 // "latest").
 func (c *Client) DeploymentDelete(ctx context.Context, tool, id string) (Envelope, error) {

@@ -50,6 +50,9 @@ func fromDeployment(d oapiclient.Deployment) slipway.Deployment {
 	if out.Status == "" {
 		out.Status = slipway.DeploymentPending
 	}
+	if d.RollbackOf != nil {
+		out.RollbackOf = *d.RollbackOf
+	}
 	for name, b := range d.Builds {
 		out.Builds[name] = slipway.DeploymentBuild{
 			BuildID:         b.BuildId,

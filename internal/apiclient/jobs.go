@@ -53,10 +53,23 @@ func (c *Client) JobGet(ctx context.Context, tool, name string, includeUnset boo
 	})
 }
 
-// JobLogs copies a job's logs to w: the last lines of each log (all when
-// 0), and with follow what is appended until ctx ends (then it returns
-// nil). Without follow the client's timeout bounds the request.
-func (c *Client) JobLogs(ctx context.Context, tool, name string, follow bool, lines int, w io.Writer) error {
+// JobLogLine is one line of a job's logs, as the jobs API sends it (in
+// the order of Toolforge's fields): the replica or job that wrote it, the
+// container (the job's name), when the server read it (UTC, to the
+// second) and the line itself.
+type JobLogLine struct {
+	Pod       string `json:"pod"`
+	Container string `json:"container"`
+	Datetime  string `json:"datetime"`
+	Message   string `json:"message"`
+}
+
+// JobLogs calls fn with each line of a job's logs, which the server sends
+// as JSON lines: the last lines of each log (all when 0), and with follow
+// what is appended until ctx ends (then it returns nil). Without follow
+// the client's timeout bounds the request. An error of fn ends the
+// reading and is returned.
+func (c *Client) JobLogs(ctx context.Context, tool, name string, follow bool, lines int, fn func(JobLogLine) error) error {
 	if !follow {
 		var cancel context.CancelFunc
 		ctx, cancel = c.ctx(ctx)
@@ -82,13 +95,27 @@ func (c *Client) JobLogs(ctx context.Context, tool, name string, follow bool, li
 		_, err := c.envelope(resp, body)
 		return err
 	}
-	if _, err := io.Copy(w, resp.Body); err != nil {
-		if follow && ctx.Err() != nil {
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var l JobLogLine
+		err := dec.Decode(&l)
+		switch {
+		case errors.Is(err, io.EOF):
 			return nil
+		case err != nil && follow && ctx.Err() != nil:
+			return nil
+		case err != nil:
+			var syn *json.SyntaxError
+			var typ *json.UnmarshalTypeError
+			if errors.As(err, &syn) || errors.As(err, &typ) {
+				return &ServerError{Status: resp.StatusCode, Message: "The logs are not JSON lines: " + err.Error(), RequestID: resp.Header.Get("X-Request-Id")}
+			}
+			return c.transportError(ctx, err)
 		}
-		return c.transportError(ctx, err)
+		if err := fn(l); err != nil {
+			return err
+		}
 	}
-	return nil
 }
 
 // JobRestart restarts a job's current generation.

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -16,9 +18,10 @@ import (
 func newBuildsCmd(e *env) *cobra.Command {
 	builds := &cobra.Command{
 		Use:   "builds",
-		Short: "List, inspect, follow, cancel and delete the tool's builds",
+		Short: "Start, list, inspect, follow, cancel and delete the tool's builds",
 	}
-	builds.AddCommand(newBuildsListCmd(e), newBuildsShowCmd(e), newBuildsLogsCmd(e), newBuildsCancelCmd(e), newBuildsDeleteCmd(e))
+	builds.AddCommand(newBuildsStartCmd(e), newBuildsListCmd(e), newBuildsShowCmd(e), newBuildsLogsCmd(e),
+		newBuildsCancelCmd(e), newBuildsDeleteCmd(e), newBuildsQuotaCmd(e))
 	return builds
 }
 
@@ -60,13 +63,28 @@ func printBuild(w io.Writer, b apiclient.Build) {
 	}
 }
 
+// printBuildJSON prints the answer's build as the server sent it (its
+// own field order), for --json.
+func printBuildJSON(w io.Writer, env apiclient.Envelope) error {
+	var v struct {
+		Build json.RawMessage `json:"build"`
+	}
+	if err := json.Unmarshal(env.Raw, &v); err != nil {
+		return fmt.Errorf("decode build: %w", err)
+	}
+	if len(v.Build) == 0 {
+		return errors.New("decode build: the answer has no build")
+	}
+	return printJSON(w, v.Build)
+}
+
 // printBuildAnswer prints the answer of a change to a build: with --json
-// the data only (warnings on stderr), else the messages, title (when not
+// the build only (warnings on stderr), else the messages, title (when not
 // empty) and the build.
 func (e *env) printBuildAnswer(env apiclient.Envelope, title string) error {
 	if e.flags.json {
 		e.printMessages(messagesWarningsOnly(env.Messages), nil)
-		return printEnvelope(e.stdout, env, false)
+		return printBuildJSON(e.stdout, env)
 	}
 	b, err := env.Build()
 	if err != nil {

@@ -6,20 +6,24 @@ import (
 
 func newBuildsShowCmd(e *env) *cobra.Command {
 	return &cobra.Command{
-		Use:   "show ID",
-		Short: "Show one build",
-		Args:  args(cobra.ExactArgs(1)),
+		Use:   "show [ID]",
+		Short: "Show one build (default: the newest)",
+		Args:  args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			c, tool, err := e.target()
 			if err != nil {
 				return err
 			}
-			env, err := c.BuildGet(cmd.Context(), tool, a[0])
+			id := ""
+			if len(a) == 1 {
+				id = a[0]
+			}
+			env, err := c.BuildGet(cmd.Context(), tool, id)
 			if err != nil {
 				return err
 			}
 			if e.flags.json {
-				return printEnvelope(e.stdout, env, false)
+				return printBuildJSON(e.stdout, env)
 			}
 			b, err := env.Build()
 			if err != nil {

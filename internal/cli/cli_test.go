@@ -187,6 +187,12 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			status := map[string]string{"mytool": "successful", "failing": "failed"}[tool]
 			reply(w, 409, `{"messages":{"error":["Deployment can't be cancelled, its status is `+status+`"],"info":[],"warning":[]}}`)
 		}
+	case "POST deployment/rollback":
+		if tool == "other" {
+			reply(w, 409, `{"messages":{"error":["Cannot roll back to `+depID+`: its builds of web (commit 9b0d44e, build 2c3d4e5f60718293) were pruned since. Deploy those commits again to rebuild them."],"info":[],"warning":[]}}`)
+			return
+		}
+		reply(w, 200, `{"data":`+pendingDep+`,"messages":{"error":[],"info":["Deployment `+depID+` of `+tool+` rolls back to 20261122-110000-aaaaaaaaaa."],"warning":[]}}`)
 	case "DELETE deployment/" + depID:
 		reply(w, 200, `{"data":`+final+`,"messages":{"error":[],"info":["Deployment `+depID+` deleted successfully."],"warning":[]}}`)
 	case "GET deployment/token", "POST deployment/token", "PUT deployment/token", "DELETE deployment/token":
@@ -342,6 +348,9 @@ func TestCommands(t *testing.T) {
 		{name: "DeploymentShowJSON", args: []string{"components", "deployment", "show", "--json"}},
 		{name: "DeploymentShowFailed", args: []string{"--tool", "failing", "components", "deployment", "show"}},
 		{name: "DeploymentShowNone", args: []string{"--tool", "other", "components", "deployment", "show"}},
+		{name: "DeploymentRollback", args: []string{"components", "deployment", "rollback"}, wantReq: "POST /components/v1/tool/mytool/deployment/rollback {}"},
+		{name: "DeploymentRollbackID", args: []string{"components", "deployment", "rollback", depID, "--description", "bad push"}, wantReq: `POST /components/v1/tool/mytool/deployment/rollback {"deploy_id":"` + depID + `","description":"bad push"}`},
+		{name: "DeploymentRollbackPruned", args: []string{"--tool", "other", "components", "deployment", "rollback", depID}},
 		{name: "DeploymentCancel", args: []string{"--tool", "stopping", "components", "deployment", "cancel"}, wantReq: "PUT /components/v1/tool/stopping/deployment/latest/cancel"},
 		{name: "DeploymentCancelID", args: []string{"--tool", "stopping", "components", "deployment", "cancel", depID}, wantReq: "PUT /components/v1/tool/stopping/deployment/" + depID + "/cancel"},
 		{name: "DeploymentCancelJSON", args: []string{"--tool", "stopping", "components", "deployment", "cancel", "--json"}},

@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"slipway.dev/slipway/internal/apiclient"
 )
 
 // deployFlags are the flags of `deployment create` and `deploy`.
@@ -52,25 +55,36 @@ deployment would do now, one line per step with its reason, e.g.
 			if err != nil {
 				return err
 			}
-			d, err := env.Deployment()
-			if err != nil {
-				return err
-			}
-			if watch {
-				return e.watch(cmd.Context(), c, tool, d)
-			}
-			if e.flags.json {
-				return printEnvelope(e.stdout, env, true)
-			}
-			e.printMessages(env.Messages, nil)
-			fmt.Fprintf(e.stdout, "Deployment ID: %s\n", d.ID)
-			fmt.Fprintf(e.stdout, "Created: %s\n", created(d.CreatedAt))
-			printBuildsRuns(e.stdout, d)
-			return nil
+			return e.printCreated(cmd.Context(), c, tool, env, watch, false)
 		},
 	}
 	f.register(cmd)
 	cmd.Flags().BoolVar(&watch, "watch", false, "follow the deployment until it ends")
 	cmd.Flags().BoolVar(&onlyPlan, "only-plan", false, "show what a deployment would do, with a reason per step, and change nothing")
 	return cmd
+}
+
+// printCreated prints a deployment just created (env is the answer): with
+// watch it follows it until it ends (printing the answer's messages first
+// when withMessages), else it prints the answer as JSON or its ID and
+// builds and runs.
+func (e *env) printCreated(ctx context.Context, c *apiclient.Client, tool string, env apiclient.Envelope, watch, withMessages bool) error {
+	d, err := env.Deployment()
+	if err != nil {
+		return err
+	}
+	if watch {
+		if withMessages {
+			e.printMessages(env.Messages, nil)
+		}
+		return e.watch(ctx, c, tool, d)
+	}
+	if e.flags.json {
+		return printEnvelope(e.stdout, env, true)
+	}
+	e.printMessages(env.Messages, nil)
+	fmt.Fprintf(e.stdout, "Deployment ID: %s\n", d.ID)
+	fmt.Fprintf(e.stdout, "Created: %s\n", created(d.CreatedAt))
+	printBuildsRuns(e.stdout, d)
+	return nil
 }

@@ -48,6 +48,9 @@ func (e *env) printDeployment(d slipway.Deployment) error {
 	if d.Description != "" {
 		fmt.Fprintf(w, "Description: %s\n", d.Description)
 	}
+	if d.RollbackOf != "" {
+		fmt.Fprintf(w, "Rollback of: %s\n", d.RollbackOf)
+	}
 	fmt.Fprintf(w, "Status: %s\n", d.Status)
 	fmt.Fprintln(w, "Long status:")
 	if d.LongStatus != "" {

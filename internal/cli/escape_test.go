@@ -20,8 +20,22 @@ import (
 const evil = "title\x1b]0;pwned\x07 clear\x1b[2J csi\u009b31m bidi\u202egnp.exe cr\rhidden nul\x00 del\x7f tab\tok héllo ✓"
 
 // evilLog is a log with that, a CRLF line end (kept) and a byte that is
-// not UTF-8.
-const evilLog = "line one\n" + evil + "\ndos line\r\nbad byte \xff end\n"
+// not UTF-8, as the jobs API sends it: a JSON line each, the last two of a
+// replica (the job's name as pod: a one-off or scheduled job) and of
+// replica 1.
+var evilLog = func() string {
+	var b strings.Builder
+	for i, msg := range []string{"line one", evil, "dos line\r", "bad byte \xff end"} {
+		pod := "evil"
+		if i == 3 {
+			pod = "evil-1"
+		}
+		line, _ := json.Marshal(map[string]string{"pod": pod, "container": "evil", "datetime": "2026-11-22T12:00:00+00:00", "message": msg})
+		b.Write(line)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}()
 
 // jsonString is s as a JSON string.
 func jsonString(s string) string {
@@ -51,7 +65,7 @@ func evilServer(t *testing.T) *httptest.Server {
 		case strings.HasSuffix(p, "/deployment/latest"):
 			reply(w, 200, `{"data":`+dep+`,`+evilMsgs+`}`)
 		case strings.HasSuffix(p, "/builds/"+builtID):
-			reply(w, 200, `{"data":`+build+`,`+msgs+`}`)
+			reply(w, 200, `{"build":`+build+`,`+msgs+`}`)
 		default:
 			reply(w, 404, `{"messages":{"error":[`+e+`],"info":[],"warning":[]}}`)
 		}

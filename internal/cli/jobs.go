@@ -150,7 +150,7 @@ func printJob(w io.Writer, j apiclient.Job) {
 	line("Job name", j.Name)
 	line("Command", j.Cmd)
 	line("Job type", string(deref(j.JobType)))
-	line("Image", j.Imagename+" ("+deref(j.Image)+")")
+	line("Image", j.Imagename+" ("+deref(j.Build)+")")
 	line("Schedule", deref(j.Schedule))
 	line("Schedule (actual)", deref(j.ScheduleActual))
 	line("Port", intText(j.Port))
@@ -161,7 +161,11 @@ func printJob(w io.Writer, j apiclient.Job) {
 		line("Health check", string(hc.Type)+": "+cmp.Or(deref(hc.Path), deref(hc.Script)))
 	}
 	line("Timeout", intText(j.Timeout))
-	line("Retry", intText(j.Retry))
+	if deref(j.JobType) != "continuous" {
+		// The API sends retry 0 with a continuous job too, for Toolforge's
+		// CLI; such a job is never retried, it is restarted.
+		line("Retry", intText(j.Retry))
+	}
 	line("Emails", string(deref(j.Emails)))
 	line("Mount", string(deref(j.Mount)))
 	if j.Filelog != nil {
@@ -188,8 +192,12 @@ func newJobsLogsCmd(e *env) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "logs NAME",
-		Short: "Print a job's logs (with --json, one {\"line\": …} object a line)",
-		Args:  args(cobra.ExactArgs(1)),
+		Short: "Print a job's logs (with --json, the server's {\"pod\", \"container\", \"datetime\", \"message\"} object a line)",
+		Long: `Print a job's logs: each line as the job wrote it, prefixed with its
+replica ("[web-1] ") for a continuous job. With --json, each line as the
+jobs API sends it (Toolforge's shape): {"pod", "container", "datetime",
+"message"}, datetime being when the server read the line.`,
+		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if lines < 0 {
 				return &usageError{fmt.Errorf("invalid --last %d: want a number of lines, at least 0", lines)}
@@ -198,14 +206,21 @@ func newJobsLogsCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if !e.flags.json {
-				return c.JobLogs(cmd.Context(), tool, a[0], follow, lines, e.stdout)
-			}
-			out := &jsonLines{w: e.stdout}
-			if err := c.JobLogs(cmd.Context(), tool, a[0], follow, lines, out); err != nil {
+			enc := json.NewEncoder(e.stdout)
+			enc.SetEscapeHTML(false)
+			return c.JobLogs(cmd.Context(), tool, a[0], follow, lines, func(l apiclient.JobLogLine) error {
+				if e.flags.json {
+					return enc.Encode(l)
+				}
+				// A scheduled or one-off job's lines name the job itself:
+				// one log, nothing to tell apart.
+				if l.Pod != l.Container {
+					_, err := fmt.Fprintf(e.stdout, "[%s] %s\n", l.Pod, l.Message)
+					return err
+				}
+				_, err := fmt.Fprintln(e.stdout, l.Message)
 				return err
-			}
-			return out.Close()
+			})
 		},
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing what the job writes (until interrupted)")
@@ -338,24 +353,30 @@ the categories as the jobs API sends them.`,
 			if err != nil {
 				return err
 			}
-			if e.flags.json {
-				return printJSON(e.stdout, jsonField(env.Raw, "quota"))
-			}
-			cats, err := env.Quota()
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-			for i, c := range cats {
-				if i > 0 {
-					fmt.Fprintln(tw)
-				}
-				fmt.Fprintf(tw, "%s\tUsed\tLimit\n", c.Name)
-				for _, it := range c.Items {
-					fmt.Fprintf(tw, "  %s\t%s\t%s\n", it.Name, cmp.Or(deref(it.Used), "-"), it.Limit)
-				}
-			}
-			return tw.Flush()
+			return e.printQuota(env)
 		},
 	}
+}
+
+// printQuota prints a quota answer (jobs' or builds'): the categories as
+// sent with --json, else a table of each category's items.
+func (e *env) printQuota(env apiclient.Envelope) error {
+	if e.flags.json {
+		return printJSON(e.stdout, jsonField(env.Raw, "quota"))
+	}
+	cats, err := env.Quota()
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	for i, c := range cats {
+		if i > 0 {
+			fmt.Fprintln(tw)
+		}
+		fmt.Fprintf(tw, "%s\tUsed\tLimit\n", c.Name)
+		for _, it := range c.Items {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", it.Name, cmp.Or(deref(it.Used), "-"), it.Limit)
+		}
+	}
+	return tw.Flush()
 }

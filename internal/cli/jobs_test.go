@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -79,6 +80,7 @@ func TestJobsCommands(t *testing.T) { //nolint:tparallel // the steps build on e
 	t.Parallel()
 	srv := servertest.Start(t)
 	waitJobs(t, srv)
+	t.Run("OneJSONShape", func(t *testing.T) { oneJobJSONShape(t, srv) })
 	dir := t.TempDir()
 	dump := filepath.Join(dir, "jobs.yaml")
 	edited := filepath.Join(dir, "edited.yaml")
@@ -203,5 +205,45 @@ func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// oneJobJSONShape checks that `jobs list --json` is the list of what
+// `jobs show NAME --json` prints for each job: one --json shape per kind
+// of answer.
+func oneJobJSONShape(t *testing.T, srv *servertest.Server) {
+	t.Helper()
+	vars := map[string]string{"SLIPWAY_URL": srv.URL(), "SLIPWAY_TOKEN": srv.AdminToken(), "SLIPWAY_TOOL": servertest.Tool, "HOME": t.TempDir()}
+	stdout := func(args ...string) []byte {
+		var out, errOut bytes.Buffer
+		if code := Main(t.Context(), args, func(k string) string { return vars[k] }, strings.NewReader(""), &out, &errOut); code != 0 {
+			t.Fatalf("slipway %s: exit %d\n%s", strings.Join(args, " "), code, errOut.String())
+		}
+		return out.Bytes()
+	}
+	var list []json.RawMessage
+	if err := json.Unmarshal(stdout("jobs", "list", "--json"), &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 3 {
+		t.Fatalf("jobs list --json: %d jobs, want 3", len(list))
+	}
+	for _, raw := range list {
+		var j struct {
+			Name string `json:"name"`
+		}
+		if err := json.Unmarshal(raw, &j); err != nil {
+			t.Fatal(err)
+		}
+		var inList, shown bytes.Buffer
+		if err := json.Indent(&inList, raw, "", "  "); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Indent(&shown, stdout("jobs", "show", j.Name, "--json"), "", "  "); err != nil {
+			t.Fatal(err)
+		}
+		if a, b := normalise(inList.String()), normalise(strings.TrimSpace(shown.String())); a != b {
+			t.Errorf("job %s in jobs list --json:\n%s\njobs show %s --json:\n%s", j.Name, a, j.Name, b)
+		}
 	}
 }

@@ -45,7 +45,7 @@ func newRootCmd(e *env) *cobra.Command {
 		Use:   "deployment",
 		Short: "Create, inspect and cancel deployments",
 	}
-	deployment.AddCommand(newDeploymentCreateCmd(e), newDeploymentListCmd(e), newDeploymentShowCmd(e), newDeploymentCancelCmd(e), newDeploymentDeleteCmd(e))
+	deployment.AddCommand(newDeploymentCreateCmd(e), newDeploymentListCmd(e), newDeploymentShowCmd(e), newDeploymentCancelCmd(e), newDeploymentRollbackCmd(e), newDeploymentDeleteCmd(e))
 	components.AddCommand(config, deployment, newDeployTokenCmd(e), newComponentsDeployCmd(e))
 	root.AddCommand(components, newJobsCmd(e), newBuildsCmd(e), newEnvVarsCmd(e), newAdminCmd(e))
 

@@ -242,7 +242,7 @@ func TestService_BuildCancel(t *testing.T) {
 
 	_, err = b.svc.BuildCancel(ctx, "slow", id)
 	wantCode(t, "BuildCancel of a cancelled build", err, slipway.EConflict)
-	if msg := slipway.ErrorMessage(err); msg != "Build "+id+" can't be cancelled, its status is cancelled" {
+	if msg := slipway.ErrorMessage(err); msg != "Build "+id+" cannot be cancelled again. It has already been cancelled" {
 		t.Errorf("BuildCancel again: %q", msg)
 	}
 	if _, err := b.svc.BuildDelete(ctx, "slow", id); err != nil {

@@ -110,9 +110,28 @@ func (s *Service) planInput(ctx context.Context, d slipway.Deployment, cfg slipw
 		ForceBuild: d.ForceBuild, ForceRun: d.ForceRun,
 		Commits: map[SourceRef]string{}, Built: map[string]bool{}, Corrupt: map[string]bool{}, Live: map[string]slipway.LiveRun{},
 	}
+	if d.RollbackOf != "" {
+		// A rollback runs the builds of the deployment it goes back to:
+		// their commits are known, nothing is resolved.
+		pins, err := s.rollbackPins(ctx, slipway.Deployment{ID: d.RollbackOf})
+		if err != nil {
+			return in, err
+		}
+		in.Pinned = map[string]string{}
+		for name, st := range pins {
+			if src := cfg.Components[name].Build.Source; src != nil {
+				in.Commits[SourceRef{src.Repository, src.Ref}] = st.Commit
+				in.Pinned[name] = st.BuildKey
+			}
+		}
+	}
 	refs := map[string][]string{} // repository → refs
 	for _, name := range cfg.Names() {
-		if src := cfg.Components[name].Build.Source; src != nil && !slices.Contains(refs[src.Repository], src.Ref) {
+		src := cfg.Components[name].Build.Source
+		if src == nil || in.Pinned[name] != "" {
+			continue
+		}
+		if _, known := in.Commits[SourceRef{src.Repository, src.Ref}]; !known && !slices.Contains(refs[src.Repository], src.Ref) {
 			refs[src.Repository] = append(refs[src.Repository], src.Ref)
 		}
 	}
@@ -163,7 +182,7 @@ func (s *Service) planInput(ctx context.Context, d slipway.Deployment, cfg slipw
 		if src == nil {
 			continue
 		}
-		key := slipway.BuildKey(src.Repository, in.Commits[SourceRef{src.Repository, src.Ref}], in.BuilderVersion, slipway.SourceBuildSettings(*src)...)
+		key := cmp.Or(in.Pinned[name], slipway.BuildKey(src.Repository, in.Commits[SourceRef{src.Repository, src.Ref}], in.BuilderVersion, slipway.SourceBuildSettings(*src)...))
 		_, ok, err := s.builder.Lookup(ctx, d.Tool, key)
 		switch {
 		case errors.Is(err, build.ErrCorrupt):

@@ -171,7 +171,14 @@ func (s *Service) JobDelete(ctx context.Context, tool, name string) (string, err
 		return "", err
 	}
 	if live != nil {
-		return fmt.Sprintf("Job %s deleted: its processes are stopped and it is no longer live, so the next deployment starts it again.", name), nil
+		// Only a component of the tool's config comes back with the next
+		// deployment; a job made through the jobs API does not.
+		if desired, err := s.desiredComponents(ctx, tool); err == nil {
+			if _, inConfig := desired[name]; inConfig {
+				return fmt.Sprintf("Job %s deleted: its processes are stopped and it is no longer live, so the next deployment starts it again.", name), nil
+			}
+		}
+		return fmt.Sprintf("Job %s deleted: its processes are stopped; it is not in the tool's config, so no deployment starts it again.", name), nil
 	}
 	return fmt.Sprintf("Job %s deleted.", name), nil
 }
@@ -442,8 +449,17 @@ func (s *Service) applyJob(ctx context.Context, tool string, c slipway.Component
 		}
 		return fmt.Errorf("apply job %s of %s: %w", c.Name, tool, err)
 	}
+	var unhealthy error
 	if res.Changed && c.Type == slipway.Continuous {
-		if err := s.waitReplaced(ctx, tool, c.Name); err != nil {
+		switch err := s.waitReplaced(ctx, tool, c.Name); {
+		case slipway.ErrorCode(err) == slipway.EConflict:
+			return err // the new processes were stopped, the old ones kept: nothing changed
+		case err != nil && ctx.Err() == nil:
+			// It runs (crash looping, or not healthy yet): recorded as what
+			// runs, so that the job is listed, truthfully failing, and a
+			// deployment or a delete acts on it.
+			unhealthy = slipway.Errorf(slipway.EConflict, "Job %s was started but is not healthy: %v", c.Name, err)
+		case err != nil:
 			return fmt.Errorf("apply job %s of %s: %w", c.Name, tool, err)
 		}
 	}
@@ -455,7 +471,7 @@ func (s *Service) applyJob(ctx context.Context, tool string, c slipway.Component
 	if err != nil {
 		return fmt.Errorf("record job %s of %s: %w", c.Name, tool, err)
 	}
-	return nil
+	return unhealthy
 }
 
 // sameRun reports whether an ad-hoc job already is def.

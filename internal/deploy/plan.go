@@ -33,6 +33,10 @@ type PlanInput struct {
 	BuilderVersion string
 	ForceBuild     bool
 	ForceRun       bool
+	// Pinned holds, by component name, the build key a rollback must run
+	// (its commit is in Commits): the key is not computed, and the build
+	// is reused, never made; one that is gone fails the plan.
+	Pinned map[string]string
 	// Unhealthy says, by component name, why a live continuous or
 	// scheduled component does not run as recorded (crash looping, not
 	// running, not scheduled): such a component is applied again even
@@ -84,6 +88,13 @@ func Plan(in PlanInput) ([]slipway.Step, error) {
 			settings = append(settings, "forced-by="+in.DeploymentID)
 		}
 		key := slipway.BuildKey(src.Repository, commit, in.BuilderVersion, settings...)
+		pinned, isPinned := in.Pinned[name]
+		if isPinned {
+			if !in.Built[pinned] {
+				return nil, fmt.Errorf("plan %s: build %s of commit %s, which the rollback deploys again, is gone (pruned)", name, pinned, short(commit))
+			}
+			key = pinned
+		}
 		buildKeys[name] = key
 		commits[name] = commit
 		st := slipway.Step{
@@ -98,6 +109,10 @@ func Plan(in PlanInput) ([]slipway.Step, error) {
 		}
 		live, isLive := in.Live[name]
 		switch {
+		case isPinned:
+			st.Action, st.State = slipway.ActionReuse, slipway.StepUnchanged
+			st.Reason = "reusing build of commit " + short(commit) + " (rollback)"
+			st.Detail = "reused " + short(commit) + " (rollback)"
 		case in.ForceBuild:
 			st.Reason = "forced (--force-build), commit " + short(commit)
 		case in.Built[key]:

@@ -3,6 +3,7 @@ package deploy
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -326,23 +327,39 @@ func (s *Service) DeploymentCreate(ctx context.Context, tool string, opts slipwa
 	if err != nil {
 		return slipway.Deployment{}, err
 	}
+	return s.create(ctx, tool, opts, "", func(tx store.Tx, now time.Time) (int, json.RawMessage, error) {
+		sc, err := s.configForDeployTx(ctx, tx, tool, remote, actor, now)
+		if err != nil {
+			return 0, nil, err
+		}
+		return sc.Version, sc.Raw, nil
+	})
+}
+
+// create records a new pending deployment of tool with the config config
+// returns (in the creating transaction) and enqueues it: queued behind
+// the tool's active deployment, superseding any other waiting one.
+// rollbackOf is the deployment a rollback deploys again.
+func (s *Service) create(ctx context.Context, tool string, opts slipway.DeployOptions, rollbackOf string,
+	config func(store.Tx, time.Time) (int, json.RawMessage, error),
+) (slipway.Deployment, error) {
 	now := s.now()
 	var superseded []string
 	d := slipway.Deployment{
 		ID: slipway.NewDeploymentID(now), Tool: tool, CreatedAt: now, UpdatedAt: now,
 		Description: opts.Description, ForceBuild: opts.ForceBuild, ForceRun: opts.ForceRun,
-		Trigger: cmp.Or(opts.Trigger, "api"), Actor: opts.Actor,
+		Trigger: cmp.Or(opts.Trigger, "api"), Actor: opts.Actor, RollbackOf: rollbackOf,
 		Status: slipway.DeploymentPending, LongStatus: "Waiting to start",
 	}
-	err = s.tx(ctx, d.ID, func(tx store.Tx) error {
-		sc, err := s.configForDeployTx(ctx, tx, tool, remote, actor, now)
+	err := s.tx(ctx, d.ID, func(tx store.Tx) error {
+		version, raw, err := config(tx, now)
 		if err != nil {
 			return err
 		}
-		if err := s.checkDeployable(sc.Version, sc.Raw); err != nil {
+		if err := s.checkDeployable(version, raw); err != nil {
 			return err
 		}
-		d.ConfigVersion, d.ToolConfig = sc.Version, sc.Raw
+		d.ConfigVersion, d.ToolConfig = version, raw
 		unfinished, err := tx.DeploymentListUnfinished(ctx)
 		if err != nil {
 			return err

@@ -122,3 +122,38 @@ func TestService_LiveStateIsWhatPlansCompare(t *testing.T) {
 		t.Errorf("deploy after the fix: step %s, reason %q; want the new version applied", st.State, st.Reason)
 	}
 }
+
+// Ensure a continuous job created through the jobs API that crash loops is
+// recorded as what runs (listed, failing) with a clear error, not a 500 or
+// an unrecorded process; and that deleting it does not promise the next
+// deployment brings it back (it is not in the config).
+func TestService_JobCrashLoopRecorded(t *testing.T) {
+	t.Parallel()
+	const tool = "jobcrash"
+	h := newHarness(t, Config{}, true)
+	ctx := t.Context()
+	repo := slipwaytest.GitRepo(t, map[string]string{"Procfile": "web: echo up; exec sleep 600\n"})
+	if _, _, err := h.svc.ConfigPut(ctx, tool, mustParse(t, "components:\n  web:\n    component_type: continuous\n    build: {repository: "+repo.Dir+", ref: main}\n    run: {command: web}\n")); err != nil {
+		t.Fatal(err)
+	}
+	d, err := h.svc.DeploymentCreate(ctx, tool, slipway.DeployOptions{Trigger: "cli"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d = h.waitFinal(t, tool, d.ID); d.Status != slipway.DeploymentSuccessful {
+		t.Fatalf("deployment %s: %s", d.Status, d.LongStatus)
+	}
+	job := slipway.Job{Component: slipway.Component{Name: "doomed", Type: slipway.Continuous, Run: slipway.RunSpec{Command: "echo doomed; exit 3"}}, ImageName: "web"}
+	_, _, err = h.svc.JobUpsert(ctx, tool, job)
+	if slipway.ErrorCode(err) != slipway.EConflict || !strings.Contains(err.Error(), "not healthy") || !strings.Contains(err.Error(), "crash loop") {
+		t.Fatalf("JobUpsert(crash-looping job) = %v, want EConflict saying it crash loops", err)
+	}
+	got, err := h.svc.JobGet(ctx, tool, "doomed")
+	if err != nil || got.Status.Short != slipway.JobFailed {
+		t.Errorf("JobGet(doomed) = %+v, %v; want it listed, failed", got.Status, err)
+	}
+	msg, err := h.svc.JobDelete(ctx, tool, "doomed")
+	if err != nil || strings.Contains(msg, "next deployment starts it again") || !strings.Contains(msg, "not in the tool's config") {
+		t.Errorf("JobDelete(doomed) = %q, %v", msg, err)
+	}
+}

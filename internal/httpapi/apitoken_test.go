@@ -175,10 +175,14 @@ func errorMessage(t *testing.T, w *httptest.ResponseRecorder) string {
 }
 
 // routePaths returns the concrete paths of a route for tool: with and
-// without the /components prefix.
+// without the /components prefix, and a jobs route also with a trailing
+// slash.
 func routePaths(rt route, tool string) []string {
 	paths := []string{rt.path}
 	if alias, ok := unprefixed(rt.path); ok {
+		paths = append(paths, alias)
+	}
+	if alias, ok := slashAlias(rt.path); ok {
 		paths = append(paths, alias)
 	}
 	r := strings.NewReplacer("{tool}", tool, "{deploy_id}", "20990101-000000-nothere000", "{id}", "nothere", "{build_id}", "0123456789abcdef")

@@ -211,13 +211,16 @@ func TestHandler_AuthMatrix(t *testing.T) {
 		}, want: 401, wantAdmin: 401},
 	}
 
-	cells, routes := 0, 0
+	cells, routes, jobsSlash := 0, 0, 0
 	for _, rt := range (&api{}).routes() {
 		if rt.access == public {
 			continue
 		}
 		routes++
 		for _, p := range routePaths(rt, "tool-a") {
+			if strings.HasPrefix(p, "/jobs/") && strings.HasSuffix(p, "/") {
+				jobsSlash++ // the jobs API's trailing-slash form of the route
+			}
 			for _, c := range creds {
 				want := c.want
 				if rt.access == adminOnly || rt.access == adminOrMetricsToken {
@@ -258,6 +261,9 @@ func TestHandler_AuthMatrix(t *testing.T) {
 	t.Logf("auth matrix: %d routes, %d credentials, %d requests", routes, len(creds), cells)
 	if routes < 29 {
 		t.Errorf("only %d authenticated routes in the table", routes)
+	}
+	if jobsSlash < 11 {
+		t.Errorf("only %d jobs routes in their trailing-slash form, want every one (11)", jobsSlash)
 	}
 }
 
@@ -302,8 +308,8 @@ func TestHandler_DeployTokenOnlyOnCIRoutes(t *testing.T) {
 	if n := m.svc.calls.Load(); n != 0 {
 		t.Errorf("%d calls reached the service, the deploy tokens or the envvars, want none", n)
 	}
-	if ci != 2 {
-		t.Errorf("%d routes take a deploy token, want exactly 2", ci)
+	if ci != 3 { // create, rollback, get by ID
+		t.Errorf("%d routes take a deploy token, want exactly 3", ci)
 	}
 	t.Logf("a valid deploy token: refused %d times, on every route but the %d CI ones", refused, ci)
 	// The control: the same token works on the CI route.

@@ -65,25 +65,14 @@ func (a *api) handleDeploymentCreate() http.Handler {
 			a.writeError(w, r, err)
 			return
 		}
-		body, err := a.readBody(w, r)
+		var req oapi.DeploymentCreateRequest
+		body, err := a.readOptionalJSON(w, r, &req)
 		if err != nil {
 			a.writeError(w, r, err)
 			return
 		}
-		var req oapi.DeploymentCreateRequest
-		if b := bytes.TrimSpace(body); len(b) > 0 && string(b) != "null" {
-			if err := decodeJSON(b, &req); err != nil {
-				a.writeError(w, r, err)
-				return
-			}
-		}
-		opts := slipway.DeployOptions{ForceBuild: forceBuild, ForceRun: forceRun, Trigger: "cli", Actor: "admin"}
-		if byDeployToken(r.Context()) {
-			opts.Trigger, opts.Actor = "token", "deploy-token"
-		}
-		if id := identityOf(r.Context()); !id.admin && !byDeployToken(r.Context()) {
-			opts.Actor = id.credential
-		}
+		opts := a.deployOptions(r)
+		opts.ForceBuild, opts.ForceRun = forceBuild, forceRun
 		if req.Description != nil {
 			opts.Description = *req.Description
 		}
@@ -99,6 +88,66 @@ func (a *api) handleDeploymentCreate() http.Handler {
 		info := []string{fmt.Sprintf("Deployment for %s created successfully.", tool)}
 		writeJSON(w, http.StatusOK, oapi.DeploymentEnvelope{Data: toDeployment(d), Messages: messages(info, nil, nil)})
 	})
+}
+
+// handleDeploymentRollback serves POST …/deployment/rollback: a deployment
+// of the config and builds of an earlier successful one.
+func (a *api) handleDeploymentRollback() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tool, err := toolName(r)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		var req oapi.DeploymentRollbackRequest
+		if _, err := a.readOptionalJSON(w, r, &req); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		opts := a.deployOptions(r)
+		if req.Description != nil {
+			opts.Description = *req.Description
+		}
+		to := ""
+		if req.DeployId != nil {
+			to = *req.DeployId
+		}
+		d, err := a.svc.DeploymentRollback(r.Context(), tool, to, opts)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		info := []string{fmt.Sprintf("Deployment %s of %s rolls back to %s.", d.ID, tool, d.RollbackOf)}
+		writeJSON(w, http.StatusOK, oapi.DeploymentEnvelope{Data: toDeployment(d), Messages: messages(info, nil, nil)})
+	})
+}
+
+// readOptionalJSON reads r's body into v when there is one: no body, an
+// empty one and null leave v as it is. It returns the body as read.
+func (a *api) readOptionalJSON(w http.ResponseWriter, r *http.Request, v any) ([]byte, error) {
+	body, err := a.readBody(w, r)
+	if err != nil {
+		return nil, err
+	}
+	if b := bytes.TrimSpace(body); len(b) > 0 && string(b) != "null" {
+		if err := decodeJSON(b, v); err != nil {
+			return body, err
+		}
+	}
+	return body, nil
+}
+
+// deployOptions returns the trigger and actor of a deployment created by
+// r's credential.
+func (a *api) deployOptions(r *http.Request) slipway.DeployOptions {
+	opts := slipway.DeployOptions{Trigger: "cli", Actor: "admin"}
+	if byDeployToken(r.Context()) {
+		opts.Trigger, opts.Actor = "token", "deploy-token"
+	}
+	if id := identityOf(r.Context()); !id.admin && !byDeployToken(r.Context()) {
+		opts.Actor = id.credential
+	}
+	return opts
 }
 
 // dryRunParams are the spellings of the plan-only flag, the winner first:
@@ -296,6 +345,9 @@ func toDeployment(d slipway.Deployment) oapi.Deployment {
 		ForceBuild:   d.ForceBuild,
 		ForceRun:     d.ForceRun,
 		Steps:        make([]oapi.Step, len(d.Steps)),
+	}
+	if d.RollbackOf != "" {
+		out.RollbackOf = &d.RollbackOf
 	}
 	if out.Status == "" {
 		out.Status = oapi.DeploymentStatusPending

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"slipway.dev/slipway/internal/httpapi/oapi"
 	"slipway.dev/slipway/internal/slipway"
@@ -53,10 +54,33 @@ func writeErrorMessages(w http.ResponseWriter, status int, msgs ...string) {
 	writeJSON(w, status, oapi.ErrorEnvelope{Messages: messages(nil, nil, msgs)})
 }
 
-// writeError answers err with an error envelope; see errorResponse.
+// writeError answers err with an error envelope; see errorResponse and
+// writeErrorFor.
 func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, msgs := a.errorResponse(r, err)
+	writeErrorFor(w, r, status, msgs...)
+}
+
+// writeErrorFor is writeErrorMessages for an answer to r: under /jobs and
+// /builds the envelope also carries the messages as "error", see
+// toolforgeErrorEnvelope.
+func writeErrorFor(w http.ResponseWriter, r *http.Request, status int, msgs ...string) {
+	if strings.HasPrefix(r.URL.Path, jobsPrefix+"/") || strings.HasPrefix(r.URL.Path, "/builds/") {
+		writeJSON(w, status, toolforgeErrorEnvelope{Messages: messages(nil, nil, msgs), Error: msgs})
+		return
+	}
 	writeErrorMessages(w, status, msgs...)
+}
+
+// toolforgeErrorEnvelope is the error envelope of the /jobs and /builds
+// routes: Toolforge's jobs and builds APIs answer {"error": [msg]}, and
+// their CLIs print that list (any other body raw, JSON and all;
+// tjf_cli/api.py and toolforge_builds_cli build.py handle_http_exception);
+// Slipway's own clients and tests read messages.error, as on every route.
+// Messages comes first, so that every error body starts alike.
+type toolforgeErrorEnvelope struct {
+	Messages oapi.ResponseMessages `json:"messages"`
+	Error    []string              `json:"error"`
 }
 
 // errorResponse maps err to an HTTP status and the messages.error list. It

@@ -62,6 +62,11 @@ type Service interface {
 	// makes the deployment final (or at once if it already is final and all
 	// events are delivered), or ctx.Err(), or the first error fn returns.
 	DeploymentEvents(ctx context.Context, tool, id string, after int64, fn func(slipway.Event) error) error
+	// DeploymentRollback creates a deployment of the config and builds of
+	// an earlier successful deployment (to; "" the one before the latest
+	// successful one). ENotFound when there is none, EInvalid when to did
+	// not succeed, EConflict naming the builds pruned since.
+	DeploymentRollback(ctx context.Context, tool, to string, opts slipway.DeployOptions) (slipway.Deployment, error)
 	// DeploymentCancel cancels a pending or running deployment (id may be
 	// "latest") and returns it, cancelling or cancelled. ENotFound when there
 	// is none, EConflict "Deployment can't be cancelled, its status is X"
@@ -186,6 +191,9 @@ func NewHandler(svc Service, cfg Config) http.Handler {
 		mux.Handle(rt.method+" "+rt.path, h)
 		if alias, ok := unprefixed(rt.path); ok {
 			mux.Handle(rt.method+" "+alias, h)
+		}
+		if alias, ok := slashAlias(rt.path); ok {
+			mux.Handle(rt.method+" "+alias+"{$}", h)
 		}
 	}
 	return a.middleware(a.notFound(mux))

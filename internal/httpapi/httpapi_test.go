@@ -273,6 +273,12 @@ func (f *fakeService) DeploymentDelete(ctx context.Context, tool, id string) (sl
 
 // DeploymentCancel flags a pending or running deployment cancelling, as the
 // engine does before its running steps have stopped.
+// DeploymentRollback of the fake refuses: rollbacks are tested over the
+// real service (internal/deploy) and end to end.
+func (f *fakeService) DeploymentRollback(_ context.Context, tool, to string, _ slipway.DeployOptions) (slipway.Deployment, error) {
+	return slipway.Deployment{}, slipway.Errorf(slipway.ENotFound, "Tool %s has no deployment %q to roll back to (fake service).", tool, to)
+}
+
 func (f *fakeService) DeploymentCancel(ctx context.Context, tool, id string) (slipway.Deployment, error) {
 	d, err := f.DeploymentGet(ctx, tool, id)
 	if err != nil {
@@ -1011,4 +1017,29 @@ func TestHandler_DeploymentCancelTwice(t *testing.T) {
 		t.Errorf("second cancel: status %d, want 409", w.Code)
 	}
 	golden(t, "DeploymentCancelConflict", fmt.Appendf(nil, "HTTP %d\n%s", w.Code, w.Body.Bytes()))
+}
+
+// Ensure the rollback route reads its optional body strictly (a wrong
+// type is a 400 naming the field, nothing reaches the service) and passes
+// the deployment asked for, or none, to the service.
+func TestHandler_DeploymentRollback(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	path := "/components/v1/tool/mytool/deployment/rollback"
+	for _, tt := range []struct {
+		body     string
+		wantCode int
+		want     string
+	}{
+		{"", http.StatusNotFound, `no deployment \"\" to roll back to`},
+		{"null", http.StatusNotFound, `no deployment \"\" to roll back to`},
+		{`{"deploy_id":"20261122-120000-abcdefghij"}`, http.StatusNotFound, `no deployment \"20261122-120000-abcdefghij\"`},
+		{`{"deploy_id":5}`, http.StatusUnprocessableEntity, "Invalid value for deploy_id: expected string"},
+		{`{"deploy_id":"x"`, http.StatusBadRequest, ""},
+	} {
+		w := b.do(t, request{method: "POST", path: path, body: tt.body})
+		if w.Code != tt.wantCode || !strings.Contains(w.Body.String(), tt.want) {
+			t.Errorf("POST rollback %q = %d %s, want %d containing %q", tt.body, w.Code, w.Body, tt.wantCode, tt.want)
+		}
+	}
 }

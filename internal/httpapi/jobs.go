@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"slipway.dev/slipway/internal/httpapi/oapi"
+	"slipway.dev/slipway/internal/logfile"
 	"slipway.dev/slipway/internal/slipway"
 )
 
@@ -106,19 +109,22 @@ func (a *api) handleJobQuota() http.Handler {
 			a.writeError(w, r, err)
 			return
 		}
-		out := oapi.QuotaResponse{Quota: oapi.Quota{Categories: make([]oapi.QuotaCategory, len(cats))}, Messages: messages(nil, nil, nil)}
-		for i, c := range cats {
-			oc := oapi.QuotaCategory{Name: c.Name, Items: make([]oapi.QuotaItem, len(c.Items))}
-			for j, it := range c.Items {
-				oc.Items[j] = oapi.QuotaItem{Name: it.Name, Limit: it.Limit}
-				if it.Used != "" {
-					oc.Items[j].Used = &it.Used
-				}
-			}
-			out.Quota.Categories[i] = oc
-		}
-		writeJSON(w, http.StatusOK, out)
+		writeJSON(w, http.StatusOK, quotaResponse(cats))
 	})
+}
+
+// quotaResponse is the answer of the jobs and builds quota routes: each
+// category's items, with what is used left out where nothing is counted.
+func quotaResponse(cats []slipway.QuotaCategory) oapi.QuotaResponse {
+	out := oapi.QuotaResponse{Quota: oapi.Quota{Categories: make([]oapi.QuotaCategory, len(cats))}, Messages: messages(nil, nil, nil)}
+	for i, c := range cats {
+		oc := oapi.QuotaCategory{Name: c.Name, Items: make([]oapi.QuotaItem, len(c.Items))}
+		for j, it := range c.Items {
+			oc.Items[j] = oapi.QuotaItem{Name: it.Name, Limit: it.Limit, Used: orNil(it.Used)}
+		}
+		out.Quota.Categories[i] = oc
+	}
+	return out
 }
 
 // handleJobGet serves GET /jobs/v1/tool/{tool}/jobs/{name}.
@@ -142,8 +148,10 @@ func (a *api) handleJobGet() http.Handler {
 	})
 }
 
-// handleJobLogs serves GET /jobs/v1/tool/{tool}/jobs/{name}/logs as text;
-// with follow it streams until the client goes away.
+// handleJobLogs serves GET /jobs/v1/tool/{tool}/jobs/{name}/logs as
+// Toolforge's jobs API does: JSON lines (see jobLogLines), always, as
+// text/plain; with follow it streams until the client goes away. Without
+// follow, a log without a line is 404, as Toolforge's.
 func (a *api) handleJobLogs() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		svc, tool, name, ok := a.jobRequest(w, r)
@@ -161,20 +169,141 @@ func (a *api) handleJobLogs() http.Handler {
 			return
 		}
 		// Looked up first, so that an unknown job is a 404 envelope rather
-		// than an empty text.
-		if _, err := svc.JobGet(r.Context(), tool, name); err != nil {
+		// than an empty text, and for what names the lines' pods.
+		j, err := svc.JobGet(r.Context(), tool, name)
+		if err != nil {
 			a.writeError(w, r, err)
 			return
 		}
-		// The header goes out at once, so that a follower sees the 200
-		// before the job writes anything.
 		tw := newTextWriter(w, follow)
-		tw.start()
-		_ = tw.rc.Flush()
-		if err := svc.JobLogs(r.Context(), tool, name, follow, lines, tw); err != nil && r.Context().Err() == nil {
+		if follow {
+			// The header goes out at once, so that a follower sees the 200
+			// before the job writes anything.
+			tw.start()
+			_ = tw.rc.Flush()
+		}
+		out := &jobLogLines{w: tw, job: name, continuous: j.Component.Type == slipway.Continuous, now: time.Now}
+		err = svc.JobLogs(r.Context(), tool, name, follow, lines, out)
+		if ferr := out.flush(); err == nil {
+			err = ferr
+		}
+		switch {
+		case err != nil && r.Context().Err() != nil:
+			// The client went away.
+		case err != nil && !tw.started:
+			a.writeError(w, r, err)
+		case err != nil:
 			_, _ = a.errorResponse(r, err) // logs it; the response is under way
+		case !tw.started:
+			a.writeError(w, r, slipway.Errorf(slipway.ENotFound, "Job '%s' does not have any logs available", name))
 		}
 	})
+}
+
+// jobLogLines turns the text of a job's logs into Toolforge's JSON lines,
+// one {"pod", "container", "datetime", "message"} object a line
+// (tjf/runtimes/k8s/jobs.py format_logs; the jobs CLI prints
+// "<datetime> [<pod>] <message>"). What they are on Slipway:
+//   - pod: a continuous job's replica, "<job>-<N>" (N counting from 0, as
+//     the replica's log; the driver prefixes the lines of each with
+//     "[replica N] " when it writes several, and a line without that
+//     prefix is replica 0's); a scheduled or one-off job's name, as its
+//     runs write one log.
+//   - container: the job's name (a job has one).
+//   - datetime: Slipway's logs carry no time of their own, so it is when
+//     the server read the line: for a followed log within a fraction of a
+//     second of its writing, for the lines that were already there the
+//     time of the request. UTC to the second, "+00:00" as Toolforge's
+//     (Python's isoformat).
+//   - message: the line without its "\n" (a "\r" before it stays, as a
+//     container runtime keeps it); bytes that are not UTF-8 become U+FFFD.
+//     No character of an object ends a line for any client's splitting
+//     (Python's str.splitlines among them): those are all escaped.
+//
+// An unfinished last line is held until its end comes, or until it is as
+// long as the longest line a log keeps, or flush.
+type jobLogLines struct {
+	w          io.Writer
+	job        string
+	continuous bool
+	now        func() time.Time
+	partial    []byte
+}
+
+// jobLogLine is one line of jobLogLines, its fields in Toolforge's order.
+type jobLogLine struct {
+	Pod       string `json:"pod"`
+	Container string `json:"container"`
+	Datetime  string `json:"datetime"`
+	Message   string `json:"message"`
+}
+
+// replicaPrefixRE is the prefix the driver gives each line of a replica's
+// log when a continuous job has several.
+var replicaPrefixRE = regexp.MustCompile(`^\[replica (\d+)\] `)
+
+// Write writes the complete lines of p (with what was held of the first)
+// in one write, so that a followed log flushes them together.
+func (l *jobLogLines) Write(p []byte) (int, error) {
+	n := len(p)
+	var out []byte
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			l.partial = append(l.partial, p...)
+			if len(l.partial) >= logfile.DefaultMaxLine {
+				out = l.appendLine(out, l.partial)
+				l.partial = l.partial[:0]
+			}
+			break
+		}
+		line := p[:i]
+		if len(l.partial) > 0 {
+			line = append(l.partial, line...)
+			l.partial = l.partial[:0]
+		}
+		out = l.appendLine(out, line)
+		p = p[i+1:]
+	}
+	if len(out) == 0 {
+		return n, nil
+	}
+	if _, err := l.w.Write(out); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// flush writes an unfinished last line, once nothing more comes.
+func (l *jobLogLines) flush() error {
+	if len(l.partial) == 0 {
+		return nil
+	}
+	out := l.appendLine(nil, l.partial)
+	l.partial = nil
+	_, err := l.w.Write(out)
+	return err
+}
+
+// appendLine appends the JSON line of one log line to out.
+func (l *jobLogLines) appendLine(out, line []byte) []byte {
+	pod := l.job
+	if l.continuous {
+		pod = l.job + "-0"
+		if m := replicaPrefixRE.FindSubmatch(line); m != nil {
+			pod = l.job + "-" + string(m[1])
+			line = line[len(m[0]):]
+		}
+	}
+	v := jobLogLine{Pod: pod, Container: l.job, Datetime: l.now().UTC().Format("2006-01-02T15:04:05+00:00"), Message: string(line)}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // strings only: it cannot fail
+	// Toolforge's CLI splits the stream with Python's str.splitlines, which
+	// also ends a line at U+0085; encoding/json escapes every other such
+	// character (C0 controls, U+2028, U+2029) but not that one.
+	return append(out, bytes.ReplaceAll(buf.Bytes(), []byte("\u0085"), []byte(`\u0085`))...)
 }
 
 // queryLines returns the lines query parameter: 0 when absent.
@@ -236,7 +365,9 @@ func (a *api) handleJobFlush() http.Handler {
 	})
 }
 
-// handleJobRun serves POST /jobs/v1/tool/{tool}/jobs: an ad-hoc one-off.
+// handleJobRun serves POST /jobs/v1/tool/{tool}/jobs, what `toolforge
+// jobs run` sends: an ad-hoc one-off, or (continuous or scheduled) a job
+// created as PATCH creates one. The answer is the job as GET shows it.
 func (a *api) handleJobRun() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		svc, tool, _, ok := a.jobRequest(w, r)
@@ -248,7 +379,11 @@ func (a *api) handleJobRun() http.Handler {
 			a.writeError(w, r, err)
 			return
 		}
-		run, err := fromRunRequest(oj)
+		if t := jobType(oj); t == slipway.Continuous || t == slipway.Scheduled {
+			a.createJob(w, r, svc, tool, oj)
+			return
+		}
+		run, warnings, err := fromRunRequest(oj)
 		if err != nil {
 			a.writeError(w, r, err)
 			return
@@ -259,7 +394,65 @@ func (a *api) handleJobRun() http.Handler {
 			return
 		}
 		info := []string{fmt.Sprintf("Job %s created", j.Component.Name)}
-		writeJSON(w, http.StatusCreated, oapi.JobResponse{Job: toJob(j, false), Messages: messages(info, nil, nil)})
+		writeJSON(w, http.StatusCreated, oapi.JobResponse{Job: toJob(j, true), Messages: messages(info, warnings, nil)})
+	})
+}
+
+// createJob answers a POST of a continuous or scheduled job: 409 when a
+// job of that name exists (Toolforge replaces only a completed one-off),
+// else the job is made as PATCH makes it and answered as GET shows it. The
+// look-up and the creation are two steps: a job of the same name created
+// between them is updated rather than refused, as PATCH would.
+func (a *api) createJob(w http.ResponseWriter, r *http.Request, svc JobsService, tool string, oj oapi.Job) {
+	def, err := fromJob(oj)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	name := def.Component.Name
+	switch _, err := svc.JobGet(r.Context(), tool, name); {
+	case err == nil:
+		a.writeError(w, r, slipway.Errorf(slipway.EConflict, "A job with the name %s already exists", name))
+		return
+	case slipway.ErrorCode(err) != slipway.ENotFound:
+		a.writeError(w, r, err)
+		return
+	}
+	_, msg, err := svc.JobUpsert(r.Context(), tool, def)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	j, err := svc.JobGet(r.Context(), tool, name)
+	if err != nil {
+		a.writeError(w, r, fmt.Errorf("created job %s of %s: %w", name, tool, err))
+		return
+	}
+	// The job's status messages say what the next deployment does to it.
+	writeJSON(w, http.StatusCreated, oapi.JobResponse{Job: toJob(j, true), Messages: messages([]string{msg}, j.Status.Messages, nil)})
+}
+
+// handleJobImages serves GET /jobs/v1/tool/{tool}/images: what imagename
+// takes, the tool's live components (not the ad-hoc jobs), each with the
+// build it runs; `toolforge jobs images` prints shortname and image.
+func (a *api) handleJobImages() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		svc, tool, _, ok := a.jobRequest(w, r)
+		if !ok {
+			return
+		}
+		jobs, err := svc.JobList(r.Context(), tool)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		out := oapi.JobImageListResponse{Images: []oapi.JobImage{}, Messages: messages(nil, nil, nil)}
+		for _, j := range jobs {
+			if !j.AdHoc {
+				out.Images = append(out.Images, oapi.JobImage{Shortname: j.Component.Name, Image: orNil(j.Image)})
+			}
+		}
+		writeJSON(w, http.StatusOK, out)
 	})
 }
 
@@ -336,39 +529,50 @@ var jobFieldNames = []string{
 	"publish", "timeout", "retry", "filelog", "filelog_stdout", "filelog_stderr", "emails", "mount", "cpu", "memory",
 }
 
-// fromRunRequest converts the body of POST …/jobs: only name, cmd,
-// imagename, timeout and job_type one-off may be set.
-func fromRunRequest(oj oapi.Job) (slipway.JobRun, error) {
-	if oj.JobType != nil && *oj.JobType != oapi.JobJobTypeOneOff {
-		return slipway.JobRun{}, slipway.Errorf(slipway.EInvalid,
-			"job_type must be one-off (or absent) here: POST …/jobs runs ad-hoc one-off jobs; continuous and scheduled jobs come from the tool config (or PATCH …/jobs), got %q.", *oj.JobType)
-	}
-	var extra []string
+// fromRunRequest converts the body of POST …/jobs for a one-off: name,
+// cmd, imagename and timeout, and what Toolforge's jobs CLI sends with
+// every run (tjf_cli/cli.py op_run: emails, retry and mount always,
+// filelog true for an image whose name has no "/", which every Slipway
+// imagename is). Those are taken when they ask for what an ad-hoc run does
+// anyway (no emails, no retry; the tool's home is always there, so mount
+// all), or are ignored with a warning (filelog: the output is always in
+// the job's logs; mount none); anything else is refused, since the run
+// could not honour it.
+func fromRunRequest(oj oapi.Job) (slipway.JobRun, []string, error) {
+	var extra, ignored []string
 	set := func(name string, isSet bool) {
 		if isSet {
 			extra = append(extra, name)
 		}
 	}
-	set("continuous", oj.Continuous != nil)
-	set("schedule", oj.Schedule != nil)
 	set("port", oj.Port != nil)
 	set("port_protocol", oj.PortProtocol != nil)
 	set("replicas", oj.Replicas != nil)
 	set("health_check", oj.HealthCheck != nil)
 	set("publish", oj.Publish != nil)
-	set("retry", oj.Retry != nil)
-	set("filelog", oj.Filelog != nil)
-	set("filelog_stdout", oj.FilelogStdout != nil)
-	set("filelog_stderr", oj.FilelogStderr != nil)
-	set("emails", oj.Emails != nil)
-	set("mount", oj.Mount != nil)
 	set("cpu", oj.Cpu != nil)
 	set("memory", oj.Memory != nil)
+	set("emails other than none", deref(oj.Emails) != "" && deref(oj.Emails) != oapi.JobEmailsNone)
+	set("retry other than 0", deref(oj.Retry) != 0)
 	if len(extra) > 0 {
-		return slipway.JobRun{}, slipway.Errorf(slipway.EInvalid,
-			"An ad-hoc one-off job takes only name, cmd, imagename and timeout; remove %s.", strings.Join(extra, ", "))
+		return slipway.JobRun{}, nil, slipway.Errorf(slipway.EInvalid,
+			"An ad-hoc one-off job takes name, cmd, imagename and timeout (and emails none, retry 0, mount and filelog, which Toolforge's jobs CLI sends); remove %s.", strings.Join(extra, ", "))
 	}
-	return slipway.JobRun{Name: oj.Name, Command: oj.Cmd, ImageName: oj.Imagename, Timeout: deref(oj.Timeout)}, nil
+	switch deref(oj.Mount) {
+	case "", oapi.JobMountAll:
+	case oapi.JobMountNone:
+		ignored = append(ignored, "mount none (the tool's home is always mounted)")
+	default:
+		return slipway.JobRun{}, nil, slipway.Errorf(slipway.EInvalid, "mount must be all or none, got %q.", clip(string(*oj.Mount), 40))
+	}
+	if deref(oj.Filelog) || oj.FilelogStdout != nil || oj.FilelogStderr != nil {
+		ignored = append(ignored, "filelog (the output of a job is in its logs, not in files: jobs logs "+oj.Name+")")
+	}
+	var warnings []string
+	if len(ignored) > 0 {
+		warnings = []string{"Slipway ignores " + strings.Join(ignored, " and ") + "."}
+	}
+	return slipway.JobRun{Name: oj.Name, Command: oj.Cmd, ImageName: oj.Imagename, Timeout: deref(oj.Timeout)}, warnings, nil
 }
 
 // fromJob converts a job definition; read-only fields are ignored.
@@ -415,10 +619,11 @@ func jobType(oj oapi.Job) slipway.ComponentType {
 	return slipway.OneOff
 }
 
-// toJob returns the wire form of j: the fields that are set, and with
-// includeUnset the defaults that take part in nothing but display
-// (replicas 1; retry and timeout 0), so that sending a job back as a
-// definition changes nothing.
+// toJob returns the wire form of j, Toolforge's jobs-api Job with the
+// fields its CLI reads: the fields that are set, and with includeUnset the
+// defaults that take part in nothing but display (replicas 1; retry and
+// timeout 0) and image_state, so that sending a job back as a definition
+// changes nothing.
 func toJob(j slipway.Job, includeUnset bool) oapi.Job {
 	c, r := j.Component, j.Component.Run
 	typ := oapi.JobJobType(c.Type)
@@ -429,7 +634,11 @@ func toJob(j slipway.Job, includeUnset bool) oapi.Job {
 		Port: orNil(r.Port), Publish: orNil(r.Publish), Replicas: orNil(r.Replicas),
 		Schedule: orNil(r.Schedule), ScheduleActual: orNil(j.ScheduleActual),
 		Timeout: orNil(r.Timeout), Retry: orNil(r.Retry),
-		Image: orNil(j.Image), StatusShort: orNil(statusWord(j.Status.Short)), StatusLong: orNil(j.Status.Long),
+		// image is imagename again, as Toolforge's jobs API sends it: its
+		// CLI's `jobs dump` writes it as the image to run, which `jobs load`
+		// sends back as imagename. What it runs is the build.
+		Image: orNil(j.ImageName), Build: orNil(j.Image),
+		StatusShort: orNil(statusWord(j.Status.Short)), StatusLong: orNil(j.Status.Long),
 	}
 	if r.Emails != "" {
 		out.Emails = new(oapi.JobEmails(r.Emails))
@@ -446,10 +655,25 @@ func toJob(j slipway.Job, includeUnset bool) oapi.Job {
 	case r.HealthCheckHTTP != "":
 		out.HealthCheck = &oapi.JobHealthCheck{Type: oapi.Http, Path: &r.HealthCheckHTTP}
 	}
+	if c.Type == slipway.Continuous {
+		// Toolforge's jobs API sends it with every continuous job (with
+		// include_unset false too), and its CLI tells the job type by it
+		// (tjf_cli/cli.py job_prepare_for_output).
+		out.Continuous = new(true)
+	}
 	if includeUnset {
+		// Toolforge's CLI reads it for every job (a KeyError without it)
+		// and prints any state but stable beside the image.
+		out.ImageState = new("unknown")
+		if j.Image != "" {
+			out.ImageState = new("stable")
+		}
 		switch c.Type {
 		case slipway.Continuous:
-			out.Replicas = new(r.ReplicaCount())
+			// retry 0 too, which a continuous job never has: the `jobs dump`
+			// of Toolforge's CLI of 2024 reads it for every job (a KeyError
+			// without it; tjf_cli/cli.py job_prepare_for_dump).
+			out.Replicas, out.Retry = new(r.ReplicaCount()), new(r.Retry)
 		case slipway.Scheduled, slipway.OneOff:
 			out.Timeout, out.Retry = new(r.Timeout), new(r.Retry)
 		}
@@ -480,8 +704,13 @@ func toJobStatus(s slipway.JobStatus) *oapi.JobStatus {
 }
 
 // statusWord is a job state as Toolforge's status_short words it:
-// "Running".
+// "Running"; succeeded is "Completed", the word `toolforge jobs run
+// --wait` waits for (tjf_cli/cli.py _wait_for_job) and the jobs API's POST
+// checks before it replaces a job.
 func statusWord(s slipway.JobState) string {
+	if s == slipway.JobSucceeded {
+		return "Completed"
+	}
 	if s == "" {
 		return ""
 	}

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,11 +24,21 @@ func (b *jobsBundle) badInput(t *testing.T) {
 		wantMsg      string
 	}{
 		{"ListBadTool", "GET", "/jobs/v1/tool/Bad_Tool/jobs", "", 422, `Tool name "Bad_Tool" must be`},
+		{"ListBadToolSlash", "GET", "/jobs/v1/tool/Bad_Tool/jobs/", "", 422, `Tool name "Bad_Tool" must be`},
+		{"ImagesBadTool", "GET", "/jobs/v1/tool/Bad_Tool/images/", "", 422, `Tool name "Bad_Tool" must be`},
+		{"QuotaLegacyBadTool", "GET", "/jobs/v1/tool/Bad_Tool/quota/", "", 422, `Tool name "Bad_Tool" must be`},
+		{"GetUnknownSlash", "GET", jobsURL + "/nope/", "", 404, "Job nope not found for tool demo"},
+		{"DeleteUnknownSlash", "DELETE", jobsURL + "/nope/", "", 404, "Job nope not found for tool demo"},
+		{"RestartUnknownSlash", "POST", jobsURL + "/nope/restart/", "", 404, "Job nope not found for tool demo"},
+		{"UnknownRoute", "GET", jobsURL + "/web/nope/", "", 404, "Not found: GET /jobs/v1/tool/demo/jobs/web/nope/."},
+		{"MethodNotAllowedSlash", "PUT", jobsURL + "/web/", "", 405, "Method PUT is not allowed for /jobs/v1/tool/demo/jobs/web/."},
 		{"ListBadIncludeUnset", "GET", jobsURL + "?include_unset=maybe", "", 422, "include_unset must be a boolean"},
 		{"GetBadName", "GET", jobsURL + "/Web", "", 422, `Job name "Web" must be`},
 		{"GetUnknown", "GET", jobsURL + "/nope", "", 404, "Job nope not found for tool demo"},
 		{"GetBadIncludeUnset", "GET", jobsURL + "/web?include_unset=2", "", 422, "include_unset must be a boolean"},
 		{"LogsUnknown", "GET", jobsURL + "/nope/logs", "", 404, "Job nope not found for tool demo"},
+		{"LogsUnknownSlash", "GET", jobsURL + "/nope/logs/?follow=false", "", 404, "Job nope not found for tool demo"},
+		{"LogsNone", "GET", jobsURL + "/cron/logs?follow=false", "", 404, "Job 'cron' does not have any logs available"},
 		{"LogsBadLines", "GET", jobsURL + "/web/logs?lines=-1", "", 422, "lines must be a number of lines"},
 		{"LogsLinesNotNumber", "GET", jobsURL + "/web/logs?lines=ten", "", 422, "lines must be a number of lines"},
 		{"LogsBadFollow", "GET", jobsURL + "/web/logs?follow=sometimes", "", 422, "follow must be a boolean"},
@@ -45,8 +56,13 @@ func (b *jobsBundle) badInput(t *testing.T) {
 		{"RunMissing", "POST", jobsURL, `{}`, 422, "cmd is required"},
 		{"RunBadName", "POST", jobsURL, `{"name":"Bad Name","cmd":"x","imagename":"web"}`, 422, `Job name "Bad Name" must be`},
 		{"RunUnknownImage", "POST", jobsURL, `{"name":"x","cmd":"x","imagename":"nope"}`, 422, `imagename "nope" is not a live component of tool demo whose build the job could use: one of cron, migrate, web.`},
-		{"RunContinuous", "POST", jobsURL, `{"name":"x","cmd":"x","imagename":"web","job_type":"continuous"}`, 422, "job_type must be one-off (or absent) here"},
-		{"RunExtraFields", "POST", jobsURL, `{"name":"x","cmd":"x","imagename":"web","port":80,"cpu":"1"}`, 422, "takes only name, cmd, imagename and timeout; remove port, cpu"},
+		{"RunContinuousBadPort", "POST", jobsURL, `{"name":"x","cmd":"x","imagename":"web","continuous":true,"port":70000}`, 422, "port must be between 1 and 65535, got 70000"},
+		{"RunScheduledBadSchedule", "POST", jobsURL + "/", `{"name":"x","cmd":"x","imagename":"web","schedule":"every day"}`, 422, "schedule must be a cron expression with 5 fields"},
+		{"RunContinuousTaken", "POST", jobsURL + "/", `{"name":"web","cmd":"x","imagename":"web","continuous":true}`, 409, "A job with the name web already exists"},
+		{"RunScheduledTaken", "POST", jobsURL, `{"name":"migrate","cmd":"x","imagename":"web","job_type":"scheduled","schedule":"@daily"}`, 409, "A job with the name migrate already exists"},
+		{"RunExtraFields", "POST", jobsURL, `{"name":"x","cmd":"x","imagename":"web","port":80,"cpu":"1"}`, 422, "An ad-hoc one-off job takes name, cmd, imagename and timeout (and emails none, retry 0, mount and filelog, which Toolforge's jobs CLI sends); remove port, cpu."},
+		{"RunEmails", "POST", jobsURL + "/", `{"name":"x","cmd":"x","imagename":"web","emails":"all","retry":2}`, 422, "remove emails other than none, retry other than 0."},
+		{"RunBadMount", "POST", jobsURL + "/", `{"name":"x","cmd":"x","imagename":"web","mount":"some"}`, 422, `mount must be all or none, got "some".`},
 		{"RunNegativeTimeout", "POST", jobsURL, `{"name":"x","cmd":"x","imagename":"web","timeout":-1}`, 422, "timeout must be a number of seconds, at least 0"},
 		{"RunTaken", "POST", jobsURL, `{"name":"web","cmd":"x","imagename":"web"}`, 409, "A job with the name web already exists"},
 		{"UpsertNoBody", "PATCH", jobsURL, "null", 422, "The request body is empty"},
@@ -77,9 +93,14 @@ func (b *jobsBundle) badInput(t *testing.T) {
 				Messages struct {
 					Error []string `json:"error"`
 				} `json:"messages"`
+				// Toolforge's jobs CLI reads the messages here.
+				Error []string `json:"error"`
 			}
 			if err := json.Unmarshal([]byte(body), &env); err != nil || len(env.Messages.Error) == 0 {
 				t.Fatalf("%s %s: %d, not an error envelope: %s", tt.method, tt.path, code, body)
+			}
+			if !slices.Equal(env.Error, env.Messages.Error) {
+				t.Errorf("%s %s: error %q, want messages.error %q again", tt.method, tt.path, env.Error, env.Messages.Error)
 			}
 			if code != tt.wantCode || !strings.Contains(strings.Join(env.Messages.Error, "\n"), tt.wantMsg) {
 				t.Errorf("%s %s %s: %d %q, want %d and a message containing %q", tt.method, tt.path, tt.body, code, env.Messages.Error, tt.wantCode, tt.wantMsg)

@@ -112,15 +112,33 @@ func (b *jobsBundle) waitShort(t *testing.T, name, short string) {
 	})
 }
 
-// logs returns the job's logs.
+// logs returns the job's logs: the message of each of the JSON lines the
+// API sends, a line each.
 func (b *jobsBundle) logs(t *testing.T, name string) string {
 	t.Helper()
 	code, body := b.do(t, "GET", jobsURL+"/"+name+"/logs", "", "")
 	if code != http.StatusOK {
 		t.Fatalf("logs of %s: %d %s", name, code, body)
 	}
-	return body
+	var out strings.Builder
+	for line := range strings.Lines(body) {
+		var l struct {
+			Pod, Container, Datetime, Message *string
+		}
+		if err := json.Unmarshal([]byte(line), &l); err != nil || l.Pod == nil || l.Container == nil || l.Datetime == nil || l.Message == nil {
+			t.Fatalf("logs of %s: not a JSON line with pod, container, datetime and message: %q (%v)", name, line, err)
+		}
+		if !logDatetimeRE.MatchString(*l.Datetime) || *l.Container != name || !strings.HasPrefix(*l.Pod, name) {
+			t.Errorf("logs of %s: %q", name, line)
+		}
+		out.WriteString(*l.Message + "\n")
+	}
+	return out.String()
 }
+
+// logDatetimeRE is the datetime of a log line: UTC to the second, as
+// Toolforge's (Python's isoformat).
+var logDatetimeRE = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$`)
 
 var startedRE = regexp.MustCompile(`--- started pid (\d+)`)
 
@@ -411,7 +429,11 @@ func (b *jobsBundle) followLogs(t *testing.T) {
 	}
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		if strings.Contains(sc.Text(), "web up") {
+		var l struct{ Pod, Message string }
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("followed log line %q: %v", sc.Text(), err)
+		}
+		if l.Message == "web up" && l.Pod == "web-0" {
 			return
 		}
 	}

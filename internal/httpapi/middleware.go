@@ -153,10 +153,10 @@ func (a *api) notFound(mux *http.ServeMux) http.Handler {
 		mux.ServeHTTP(cw, r)
 		if cw.status == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", cw.header.Get("Allow"))
-			writeErrorMessages(w, http.StatusMethodNotAllowed, fmt.Sprintf("Method %s is not allowed for %s.", r.Method, r.URL.Path))
+			writeErrorFor(w, r, http.StatusMethodNotAllowed, fmt.Sprintf("Method %s is not allowed for %s.", r.Method, r.URL.Path))
 			return
 		}
-		writeErrorMessages(w, http.StatusNotFound, fmt.Sprintf("Not found: %s %s.", r.Method, r.URL.Path))
+		writeErrorFor(w, r, http.StatusNotFound, fmt.Sprintf("Not found: %s %s.", r.Method, r.URL.Path))
 	})
 }
 

@@ -227,7 +227,7 @@ func (a *api) rateLimited(method, path string, next http.Handler) http.Handler {
 		if ok, wait := a.limits.allow(keys[:n]...); !ok {
 			secs := retryAfterSeconds(wait)
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
-			writeErrorMessages(w, http.StatusTooManyRequests,
+			writeErrorFor(w, r, http.StatusTooManyRequests,
 				fmt.Sprintf("Too many requests for tool %s; retry in %d s", tool, secs))
 			return
 		}

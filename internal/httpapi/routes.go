@@ -55,6 +55,7 @@ func (a *api) routes() []route {
 
 		{"GET", "/components/v1/tool/{tool}/deployment", adminOrToolToken, a.handleDeploymentList()},
 		{"POST", "/components/v1/tool/{tool}/deployment", adminOrDeployToken, a.handleDeploymentCreate()},
+		{"POST", "/components/v1/tool/{tool}/deployment/rollback", adminOrDeployToken, a.handleDeploymentRollback()},
 		{"GET", "/components/v1/tool/{tool}/deployment/latest", adminOrToolToken, a.handleDeploymentGet()},
 		{"GET", "/components/v1/tool/{tool}/deployment/{deploy_id}", adminOrDeployToken, a.handleDeploymentGet()},
 		{"DELETE", "/components/v1/tool/{tool}/deployment/{deploy_id}", adminOrToolToken, a.handleDeploymentDelete()},
@@ -62,12 +63,18 @@ func (a *api) routes() []route {
 		{"PUT", "/components/v1/tool/{tool}/deployment/latest/cancel", adminOrToolToken, a.handleDeploymentCancel()},
 		{"PUT", "/components/v1/tool/{tool}/deployment/{deploy_id}/cancel", adminOrToolToken, a.handleDeploymentCancel()},
 
+		// Toolforge's builds API (builds.go). The literal "latest" wins over
+		// {build_id} in the mux.
 		{"GET", "/builds/v1/tool/{tool}/builds", adminOrToolToken, a.handleBuildList()},
+		{"POST", "/builds/v1/tool/{tool}/builds", adminOrToolToken, a.handleBuildStart()},
+		{"GET", "/builds/v1/tool/{tool}/builds/latest", adminOrToolToken, a.handleBuildLatest()},
+		{"GET", "/builds/v1/tool/{tool}/quotas", adminOrToolToken, a.handleBuildQuota()},
 		{"GET", "/builds/v1/tool/{tool}/builds/{build_id}", adminOrToolToken, a.handleBuildGet()},
 		{"DELETE", "/builds/v1/tool/{tool}/builds/{build_id}", adminOrToolToken, a.handleBuildDelete()},
 		{"GET", "/builds/v1/tool/{tool}/builds/{build_id}/logs", adminOrToolToken, a.handleBuildLogs()},
 		{"PUT", "/builds/v1/tool/{tool}/builds/{build_id}/cancel", adminOrToolToken, a.handleBuildCancel()},
-		// Toolforge's jobs API (jobs.go), only under /jobs.
+		// Toolforge's jobs API (jobs.go), only under /jobs, each route also
+		// with a trailing slash (see slashAlias).
 		{"GET", "/jobs/v1/tool/{tool}/jobs", adminOrToolToken, a.handleJobList()},
 		{"POST", "/jobs/v1/tool/{tool}/jobs", adminOrToolToken, a.handleJobRun()},
 		{"PATCH", "/jobs/v1/tool/{tool}/jobs", adminOrToolToken, a.handleJobUpsert()},
@@ -76,6 +83,8 @@ func (a *api) routes() []route {
 		{"DELETE", "/jobs/v1/tool/{tool}/jobs/{name}", adminOrToolToken, a.handleJobDelete()},
 		{"GET", "/jobs/v1/tool/{tool}/jobs/{name}/logs", adminOrToolToken, a.handleJobLogs()},
 		{"POST", "/jobs/v1/tool/{tool}/jobs/{name}/restart", adminOrToolToken, a.handleJobRestart()},
+		{"GET", "/jobs/v1/tool/{tool}/images", adminOrToolToken, a.handleJobImages()},
+		{"GET", "/jobs/v1/tool/{tool}/quota", adminOrToolToken, a.handleJobQuota()},
 		{"GET", "/jobs/v1/tool/{tool}/quotas", adminOrToolToken, a.handleJobQuota()},
 		// Toolforge's envvars API (envvars.go), only under /envvars, with
 		// the singular routes of its older clients. Values are secrets:
@@ -91,6 +100,22 @@ func (a *api) routes() []route {
 		{"DELETE", "/envvars/v1/tool/{tool}/envvar/{name}", adminOrToolToken, a.handleEnvVarDelete()},
 		{"GET", "/envvars/v1/tool/{tool}/quota", adminOrToolToken, a.handleEnvVarQuota()},
 	}
+}
+
+// jobsPrefix is the gateway prefix of Toolforge's jobs API.
+const jobsPrefix = "/jobs"
+
+// slashAlias returns path with a trailing slash, and whether the route is
+// also served so: Toolforge's jobs API registers each of its routes with
+// and without one (FastAPI with redirect_slashes=False, so neither form
+// redirects to the other), and its CLI calls some with one ("…/jobs/",
+// "…/images/", "…/quota/"). The mux pattern of the alias is the path
+// followed by "{$}", which matches that one path rather than the subtree.
+func slashAlias(path string) (string, bool) {
+	if !strings.HasPrefix(path, jobsPrefix+"/") {
+		return "", false
+	}
+	return path + "/", true
 }
 
 // unprefixed returns path without the /components prefix, and whether it had

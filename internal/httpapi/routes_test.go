@@ -60,6 +60,9 @@ func TestSpecRoutesMatchServer(t *testing.T) {
 		if alias, ok := unprefixed(path); ok {
 			paths = append(paths, alias)
 		}
+		if alias, ok := slashAlias(path); ok {
+			paths = append(paths, alias)
+		}
 		for _, p := range paths {
 			p = strings.NewReplacer("{tool}", "mytool", "{deploy_id}", "20261122-130049-x5ucaa3ign", "{build_id}", "0123456789abcdef").Replace(p)
 			r := httptest.NewRequest(method, p, nil)

@@ -61,7 +61,8 @@ func makeBigLog(t *testing.T, path string) string {
 	if _, err := f.WriteString(b.String()); err != nil {
 		t.Fatal(err)
 	}
-	return "big log line 995\nbig log line 996\nbig log line 997\nbig log line 998\nbig log line 999\n"
+	// As `jobs logs` prints them: each line with its pod (the job's replica).
+	return "[web-0] big log line 995\n[web-0] big log line 996\n[web-0] big log line 997\n[web-0] big log line 998\n[web-0] big log line 999\n"
 }
 
 // logsLast runs `slipway jobs logs web --last n` against s, in this

@@ -498,16 +498,16 @@ func rollout(t *testing.T, s *servertest.Server, tool string, replicas int) (res
 
 // checkJobRunsCommit checks that jobs show and jobs list name the build of
 // commit as what web of tool runs. The jobs API names the build
-// ("image": "builds/<build key>"), not the commit: the commit is the
+// ("build": "builds/<build key>"), not the commit: the commit is the
 // build's, from the builds API.
 func checkJobRunsCommit(t *testing.T, c *apiclient.Client, tool, commit string) {
 	t.Helper()
 	ctx := t.Context()
 	j := webJob(t, c, tool)
-	image := deref(j.Image)
+	image := deref(j.Build)
 	key, ok := strings.CutPrefix(image, "builds/")
 	if !ok {
-		t.Errorf("jobs show web of %s: image %q, want builds/<key> (status %q: %s)", tool, image, deref(j.StatusShort), deref(j.StatusLong))
+		t.Errorf("jobs show web of %s: build %q, want builds/<key> (status %q: %s)", tool, image, deref(j.StatusShort), deref(j.StatusLong))
 		return
 	}
 	env, err := c.BuildGet(ctx, tool, key)
@@ -533,8 +533,8 @@ func checkJobRunsCommit(t *testing.T, c *apiclient.Client, tool, commit string) 
 		t.Fatal(err)
 	}
 	for _, lj := range jobs {
-		if lj.Name == "web" && deref(lj.Image) != image {
-			t.Errorf("jobs list names %q for web of %s, jobs show %q", deref(lj.Image), tool, image)
+		if lj.Name == "web" && deref(lj.Build) != image {
+			t.Errorf("jobs list names %q for web of %s, jobs show %q", deref(lj.Build), tool, image)
 		}
 	}
 }

@@ -418,6 +418,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Metrics:       m, Limits: s.cfg.Limits,
 		DiskCheck: s.disk.Check,
 	})
+	if n, err := s.service.SettleInterruptedBuilds(ctx); err != nil {
+		return fmt.Errorf("server: %w", err)
+	} else if n > 0 {
+		s.logger.WarnContext(ctx, "builds started outside a deployment were interrupted by the last stop", "builds", n)
+	}
 	s.runner, err = runner.New(driver, s.service, runner.Config{Logger: s.logger, SingleNode: true})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)

@@ -22,6 +22,26 @@ type Build struct {
 	UpdatedAt time.Time
 }
 
+// BuildStart asks for a build of a repository's ref outside any
+// deployment, as Toolforge's `toolforge build start` does. The result is
+// an ordinary build record of the tool: listed, followed, cancelled and
+// deleted like a deployment's builds, and reused by a deployment whose
+// component builds the same commit with the same settings.
+type BuildStart struct {
+	// Repository is builds-api's source_url.
+	Repository string
+	// Ref is a branch, tag or commit; "" means the repository's HEAD.
+	Ref string
+	// ImageName is what the build is recorded for (a build's Component);
+	// "" means tool-<tool>, builds-api's default.
+	ImageName string
+	// Envvars are build-time environment variables. Slipway's builders
+	// take none, so any is refused rather than silently dropped.
+	Envvars               map[string]string
+	UseLatestVersions     bool
+	UseDeprecatedVersions bool
+}
+
 // LiveRun is what Slipway last applied for a component: the planner diffs
 // the desired config against it.
 type LiveRun struct {

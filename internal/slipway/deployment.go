@@ -83,6 +83,10 @@ type Deployment struct {
 	Actor      string
 	UpdatedAt  time.Time
 	FinishedAt time.Time
+	// RollbackOf is, for a rollback, the earlier successful deployment
+	// whose config and builds this one deploys again (its builds are
+	// reused, never rebuilt); empty otherwise.
+	RollbackOf string
 	// Builds and Runs are derived from Steps (or, before the plan exists,
 	// from the config snapshot) by the deploy service; the store does not
 	// keep them.

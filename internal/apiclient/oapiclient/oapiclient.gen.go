@@ -523,7 +523,7 @@ type Build struct {
 	// DestinationImage The artifact (`builds/<key>`) once the build succeeded, else empty.
 	DestinationImage string `json:"destination_image"`
 
-	// EndTime RFC 3339, UTC; empty while the build runs.
+	// EndTime RFC 3339, UTC; empty while the build is pending or running.
 	EndTime string `json:"end_time"`
 
 	// Error Why the build failed or was cancelled, else empty.
@@ -539,33 +539,34 @@ type Build struct {
 	// ResolvedRef The commit the ref resolved to (Toolforge's name for `commit`).
 	ResolvedRef string `json:"resolved_ref"`
 
-	// StartTime RFC 3339, UTC.
+	// StartTime RFC 3339, UTC; when the build was recorded (a started build's pending time included).
 	StartTime string `json:"start_time"`
 
-	// Status Toolforge builds-api's statuses. Slipway does not use `BUILD_PENDING` or `BUILD_TIMEOUT` (a timed-out build is a `BUILD_FAILURE` saying so).
+	// Status Toolforge builds-api's statuses. Slipway uses `BUILD_PENDING` for a build started with `POST …/builds` that waits for a build slot, and does not use `BUILD_TIMEOUT` (a timed-out build is a `BUILD_FAILURE` saying so).
 	Status BuildStatus `json:"status"`
 }
 
-// BuildEnvelope defines model for BuildEnvelope.
-type BuildEnvelope struct {
-	// Data One build, shaped after Toolforge's builds-api, plus Slipway's fields (commit, component, key, error).
-	Data Build `json:"data"`
+// BuildIDResponse builds-api's answer to a cancel or delete (`id`), with the build in addition.
+type BuildIDResponse struct {
+	// Build One build, shaped after Toolforge's builds-api, plus Slipway's fields (commit, component, key, error).
+	Build Build  `json:"build"`
+	Id    string `json:"id"`
 
 	// Messages Messages for people. All three lists are always present.
 	Messages ResponseMessages `json:"messages"`
 }
 
-// BuildList defines model for BuildList.
-type BuildList struct {
+// BuildListResponse defines model for BuildListResponse.
+type BuildListResponse struct {
 	Builds []Build `json:"builds"`
-}
-
-// BuildListEnvelope defines model for BuildListEnvelope.
-type BuildListEnvelope struct {
-	Data BuildList `json:"data"`
 
 	// Messages Messages for people. All three lists are always present.
 	Messages ResponseMessages `json:"messages"`
+}
+
+// BuildLogLine One line of a build's log, without its line end. builds-api prefixes `[<container>] `; Slipway's builds have no containers, so the line is as the build wrote it.
+type BuildLogLine struct {
+	Line string `json:"line"`
 }
 
 // BuildParameters defines model for BuildParameters.
@@ -573,17 +574,56 @@ type BuildParameters struct {
 	// Envvars Build-time environment variables; always empty on Slipway.
 	Envvars map[string]string `json:"envvars"`
 
-	// ImageName The component the build is for.
+	// ImageName What the build is for - the component, or a started build's `image_name`.
 	ImageName string `json:"image_name"`
 
-	// Ref The ref as configured (branch, tag or commit).
+	// Ref The ref as configured or requested (branch, tag or commit; `HEAD` when none was given).
 	Ref string `json:"ref"`
 
 	// SourceUrl The repository built.
 	SourceUrl string `json:"source_url"`
+
+	// UseDeprecatedVersions In `new_build` only, as requested.
+	UseDeprecatedVersions *bool `json:"use_deprecated_versions,omitempty"`
+
+	// UseLatestVersions In `new_build` only, as requested. A build record does not keep it, so builds leave it out (Toolforge's CLI shows it as false then).
+	UseLatestVersions *bool `json:"use_latest_versions,omitempty"`
 }
 
-// BuildStatus Toolforge builds-api's statuses. Slipway does not use `BUILD_PENDING` or `BUILD_TIMEOUT` (a timed-out build is a `BUILD_FAILURE` saying so).
+// BuildResponse defines model for BuildResponse.
+type BuildResponse struct {
+	// Build One build, shaped after Toolforge's builds-api, plus Slipway's fields (commit, component, key, error).
+	Build Build `json:"build"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// BuildStartRequest What `toolforge build start` sends; only the fields it was given.
+type BuildStartRequest struct {
+	// Envvars Build-time environment variables; must be empty (Slipway's builds take none).
+	Envvars *map[string]string `json:"envvars,omitempty"`
+
+	// ImageName What the build is for; default `tool-<tool>`.
+	ImageName *string `json:"image_name,omitempty"`
+
+	// Ref Branch, tag or commit; default `HEAD`.
+	Ref *string `json:"ref,omitempty"`
+
+	// SourceUrl The git repository to build (http, https or git; a local one where the server allows it).
+	SourceUrl             string `json:"source_url"`
+	UseDeprecatedVersions *bool  `json:"use_deprecated_versions,omitempty"`
+	UseLatestVersions     *bool  `json:"use_latest_versions,omitempty"`
+}
+
+// BuildStartResponse defines model for BuildStartResponse.
+type BuildStartResponse struct {
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+	NewBuild NewBuild         `json:"new_build"`
+}
+
+// BuildStatus Toolforge builds-api's statuses. Slipway uses `BUILD_PENDING` for a build started with `POST …/builds` that waits for a build slot, and does not use `BUILD_TIMEOUT` (a timed-out build is a `BUILD_FAILURE` saying so).
 type BuildStatus string
 
 // Component defines model for Component.
@@ -667,14 +707,17 @@ type Deployment struct {
 	CreationTime string `json:"creation_time"`
 
 	// DeployId `YYYYMMDD-HHMMSS-xxxxxxxxxx` (UTC).
-	DeployId    string                   `json:"deploy_id"`
-	Description string                   `json:"description"`
-	ForceBuild  bool                     `json:"force_build"`
-	ForceRun    bool                     `json:"force_run"`
-	LongStatus  string                   `json:"long_status"`
-	Runs        map[string]DeploymentRun `json:"runs"`
-	Status      DeploymentStatus         `json:"status"`
-	Steps       []Step                   `json:"steps"`
+	DeployId    string `json:"deploy_id"`
+	Description string `json:"description"`
+	ForceBuild  bool   `json:"force_build"`
+	ForceRun    bool   `json:"force_run"`
+	LongStatus  string `json:"long_status"`
+
+	// RollbackOf Slipway extension, for a rollback only - the deployment whose config and builds it deploys again.
+	RollbackOf *string                  `json:"rollback_of,omitempty"`
+	Runs       map[string]DeploymentRun `json:"runs"`
+	Status     DeploymentStatus         `json:"status"`
+	Steps      []Step                   `json:"steps"`
 
 	// ToolConfig The snapshot of the config the deployment uses (a ToolConfig, key order kept).
 	ToolConfig json.RawMessage `json:"tool_config"`
@@ -724,6 +767,13 @@ type DeploymentListEnvelope struct {
 
 	// Messages Messages for people. All three lists are always present.
 	Messages ResponseMessages `json:"messages"`
+}
+
+// DeploymentRollbackRequest defines model for DeploymentRollbackRequest.
+type DeploymentRollbackRequest struct {
+	// DeployId The successful deployment to go back to; default the one before the latest successful one.
+	DeployId    *string `json:"deploy_id,omitempty"`
+	Description *string `json:"description,omitempty"`
 }
 
 // DeploymentRun defines model for DeploymentRun.
@@ -786,6 +836,9 @@ type EnvVarValue struct {
 
 // ErrorEnvelope The body of every error response; it has no `data` key.
 type ErrorEnvelope struct {
+	// Error Only under `/jobs` and `/builds`, `messages.error` again, where Toolforge's jobs and builds CLIs read it.
+	Error *[]string `json:"error,omitempty"`
+
 	// Messages Messages for people. All three lists are always present.
 	Messages ResponseMessages `json:"messages"`
 }
@@ -827,9 +880,11 @@ type HealthEnvelope struct {
 // `PATCH`) only the definition counts; the read-only fields are ignored.
 // A 0 for an integer field means unset.
 type Job struct {
-	Cmd string `json:"cmd"`
+	// Build The build the job runs, `builds/<build key>`; absent before the first build.
+	Build *string `json:"build,omitempty"`
+	Cmd   string  `json:"cmd"`
 
-	// Continuous Toolforge's legacy way of saying job_type continuous.
+	// Continuous Toolforge's legacy way of saying job_type continuous; sent as true for a continuous job (Toolforge's jobs CLI tells the job type by it).
 	Continuous    *bool           `json:"continuous,omitempty"`
 	Cpu           *string         `json:"cpu,omitempty"`
 	Emails        *JobEmails      `json:"emails,omitempty"`
@@ -838,8 +893,11 @@ type Job struct {
 	FilelogStdout *string         `json:"filelog_stdout,omitempty"`
 	HealthCheck   *JobHealthCheck `json:"health_check,omitempty"`
 
-	// Image The build the job runs, `builds/<build key>`.
+	// Image The same as `imagename`, as Toolforge's jobs API sends it (its CLI shows it, and `jobs dump` writes it as the image to run).
 	Image *string `json:"image,omitempty"`
+
+	// ImageState `stable` when the job has a build to run, else `unknown` (Toolforge's jobs CLI shows any other state than `stable` beside the image). Absent with `include_unset=false`, as Toolforge's.
+	ImageState *string `json:"image_state,omitempty"`
 
 	// Imagename The live component whose build the job runs (a component's own name, or its reuse_from).
 	Imagename string `json:"imagename"`
@@ -863,7 +921,7 @@ type Job struct {
 	Status         *JobStatus `json:"status,omitempty"`
 	StatusLong     *string    `json:"status_long,omitempty"`
 
-	// StatusShort `Pending`, `Running`, `Succeeded`, `Failed` or `Unknown`.
+	// StatusShort `Pending`, `Running`, `Completed` (`status.short` succeeded: the word Toolforge's jobs CLI waits for), `Failed` or `Unknown`.
 	StatusShort *string `json:"status_short,omitempty"`
 	Timeout     *int    `json:"timeout,omitempty"`
 }
@@ -893,12 +951,45 @@ type JobHealthCheck struct {
 // JobHealthCheckType defines model for JobHealthCheck.Type.
 type JobHealthCheckType string
 
+// JobImage defines model for JobImage.
+type JobImage struct {
+	// Image The build it runs, `builds/<build key>`; null before its first build.
+	Image *string `json:"image"`
+
+	// Shortname A live component's name, what `imagename` takes.
+	Shortname string `json:"shortname"`
+}
+
+// JobImageListResponse defines model for JobImageListResponse.
+type JobImageListResponse struct {
+	Images []JobImage `json:"images"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
 // JobListResponse defines model for JobListResponse.
 type JobListResponse struct {
 	Jobs []Job `json:"jobs"`
 
 	// Messages Messages for people. All three lists are always present.
 	Messages ResponseMessages `json:"messages"`
+}
+
+// JobLogLine One line of a job's logs. Slipway's logs carry no time of their own, so
+// `datetime` is when the server read the line (for a followed log,
+// within a fraction of a second of its writing), in UTC to the second
+// (`2026-11-22T12:00:00+00:00`, as Toolforge's).
+type JobLogLine struct {
+	// Container The job's name (one container a job).
+	Container string `json:"container"`
+	Datetime  string `json:"datetime"`
+
+	// Message The line, without its line end.
+	Message string `json:"message"`
+
+	// Pod `<job>-<replica>` for a continuous job (replicas count from 0), the job's name for a scheduled or one-off job (one log holds its runs).
+	Pod string `json:"pod"`
 }
 
 // JobResponse defines model for JobResponse.
@@ -942,6 +1033,16 @@ type MessagesResponse struct {
 	Messages ResponseMessages `json:"messages"`
 }
 
+// NewBuild defines model for NewBuild.
+type NewBuild struct {
+	// Name The build's ID, to follow, show or cancel.
+	Name       string          `json:"name"`
+	Parameters BuildParameters `json:"parameters"`
+
+	// ResolvedRef The commit the ref resolved to.
+	ResolvedRef string `json:"resolved_ref"`
+}
+
 // Quota defines model for Quota.
 type Quota struct {
 	Categories []QuotaCategory `json:"categories"`
@@ -961,8 +1062,8 @@ type QuotaItem struct {
 	Limit string `json:"limit"`
 	Name  string `json:"name"`
 
-	// Used What the tool uses now, in the unit of limit; null where nothing is counted.
-	Used *string `json:"used"`
+	// Used What the tool uses now, in the unit of limit; absent where nothing is counted, as Toolforge's jobs API leaves it out (its CLI shows a Used column for a category whose first item has one, and reads it in every item).
+	Used *string `json:"used,omitempty"`
 }
 
 // QuotaResponse defines model for QuotaResponse.
@@ -1074,7 +1175,7 @@ type UnsupportedMediaType = ErrorEnvelope
 
 // GetBuildLogsParams defines parameters for GetBuildLogs.
 type GetBuildLogsParams struct {
-	// Follow Stream a running build's log until it ends.
+	// Follow Stream a running build's log until it ends. Toolforge's builds CLI sends `True` or `False`; booleans are read as for `force-build`.
 	Follow *bool `form:"follow,omitempty" json:"follow,omitempty"`
 
 	// Lines Start with the last N lines of the log (0 or absent means all). A Slipway addition to builds-api.
@@ -1119,23 +1220,25 @@ type StreamDeploymentEventsParams struct {
 
 // ListJobsParams defines parameters for ListJobs.
 type ListJobsParams struct {
-	// IncludeUnset Also show the defaults of fields the user did not set (`replicas` of
-	// continuous jobs, `retry` and `timeout` of the others); default true.
-	// `false` gives only what the user set, as `jobs dump` wants.
+	// IncludeUnset Also show the defaults of fields the user did not set (`replicas` and
+	// `retry` 0 of continuous jobs, `retry` and `timeout` of the others)
+	// and `image_state`; default true. `false` gives only what the user
+	// set, as `jobs dump` wants.
 	IncludeUnset *IncludeUnset `form:"include_unset,omitempty" json:"include_unset,omitempty"`
 }
 
 // GetJobParams defines parameters for GetJob.
 type GetJobParams struct {
-	// IncludeUnset Also show the defaults of fields the user did not set (`replicas` of
-	// continuous jobs, `retry` and `timeout` of the others); default true.
-	// `false` gives only what the user set, as `jobs dump` wants.
+	// IncludeUnset Also show the defaults of fields the user did not set (`replicas` and
+	// `retry` 0 of continuous jobs, `retry` and `timeout` of the others)
+	// and `image_state`; default true. `false` gives only what the user
+	// set, as `jobs dump` wants.
 	IncludeUnset *IncludeUnset `form:"include_unset,omitempty" json:"include_unset,omitempty"`
 }
 
 // GetJobLogsParams defines parameters for GetJobLogs.
 type GetJobLogsParams struct {
-	// Follow Keep the response open and send what is appended until the client goes away (booleans as for `include_unset`).
+	// Follow Keep the response open and send what is appended until the client goes away (booleans as for `include_unset`; Toolforge's CLI sends `true` or `false`).
 	Follow *string `form:"follow,omitempty" json:"follow,omitempty"`
 
 	// Lines Start with the last N lines of each log (0 or absent means all).
@@ -1148,11 +1251,17 @@ type ListAPITokensParams struct {
 	Tool *string `form:"tool,omitempty" json:"tool,omitempty"`
 }
 
+// StartBuildJSONRequestBody defines body for StartBuild for application/json ContentType.
+type StartBuildJSONRequestBody = BuildStartRequest
+
 // CreateToolConfigJSONRequestBody defines body for CreateToolConfig for application/json ContentType.
 type CreateToolConfigJSONRequestBody = ToolConfig
 
 // CreateDeploymentJSONRequestBody defines body for CreateDeployment for application/json ContentType.
 type CreateDeploymentJSONRequestBody = DeploymentCreateRequest
+
+// RollbackDeploymentJSONRequestBody defines body for RollbackDeployment for application/json ContentType.
+type RollbackDeploymentJSONRequestBody = DeploymentRollbackRequest
 
 // CreateEnvVarLegacyJSONRequestBody defines body for CreateEnvVarLegacy for application/json ContentType.
 //
@@ -1247,61 +1356,156 @@ type ClientInterface interface {
 
 	// ListBuilds The tool's builds, newest first
 	//
-	// Shaped after Toolforge's builds-api: each build has `build_id`,
-	// `start_time`, `end_time`, `status` (`BUILD_*`), `parameters`
-	// (`source_url`, `ref`, `image_name` = the component) and
-	// `destination_image`, plus Slipway's own fields. An empty list when
-	// the tool has none.
+	// Toolforge's builds-api shape (not wrapped in `data`):
+	// `{"builds": [...], "messages": {...}}`. Each build has builds-api's
+	// fields (`build_id`, `start_time`, `end_time`, `status` `BUILD_*`,
+	// `message`, `parameters`, `destination_image`, `resolved_ref`) plus
+	// Slipway's own. An empty list when the tool has none. Errors of every
+	// `/builds` route carry the messages again as `error`, where
+	// Toolforge's builds CLI reads them.
 	//
 	// Corresponds with GET /builds/v1/tool/{tool}/builds (the `ListBuilds` operationId).
 	ListBuilds(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// StartBuildWithBody Build a repository's ref outside a deployment
+	//
+	// What `toolforge build start` sends. The ref (default `HEAD`) is
+	// resolved now, and the build is recorded at once, `BUILD_PENDING`,
+	// then runs in the background with the slots, timeout and disk check
+	// of a deployment's builds; list, show, logs (with `follow`), cancel
+	// and delete act on it as on any build. Its ID is the build key, so a
+	// deployment whose component builds the same commit with the same
+	// settings reuses it. `new_build.name` is the ID to follow.
+	//
+	// When a build of the same key is already pending or running, or
+	// succeeded and its artifact is still there, nothing new is started:
+	// `new_build` names that build and `messages.info` says so.
+	//
+	// `image_name` (default `tool-<tool>`) is what the build is recorded
+	// for, its `parameters.image_name`. `envvars` must be empty or absent:
+	// Slipway's builds take no build-time environment variables.
+	// `use_latest_versions` and `use_deprecated_versions` take part in the
+	// build key as in a config. A local repository follows the rules of a
+	// config's: the server must allow them, and a tool's credentials may
+	// name only those inside `--local-repo-dirs` (403). A URL with
+	// credentials is refused: such builds fetch public repositories. 409
+	// `Got too many builds running (N out of 4 max), cancel some or wait
+	// for them to finish`; 422 `Failed to resolve ref R, maybe the
+	// repository U is not public? Error: …`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /builds/v1/tool/{tool}/builds (the `StartBuild` operationId).
+	StartBuildWithBody(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// StartBuild Build a repository's ref outside a deployment
+	//
+	// What `toolforge build start` sends. The ref (default `HEAD`) is
+	// resolved now, and the build is recorded at once, `BUILD_PENDING`,
+	// then runs in the background with the slots, timeout and disk check
+	// of a deployment's builds; list, show, logs (with `follow`), cancel
+	// and delete act on it as on any build. Its ID is the build key, so a
+	// deployment whose component builds the same commit with the same
+	// settings reuses it. `new_build.name` is the ID to follow.
+	//
+	// When a build of the same key is already pending or running, or
+	// succeeded and its artifact is still there, nothing new is started:
+	// `new_build` names that build and `messages.info` says so.
+	//
+	// `image_name` (default `tool-<tool>`) is what the build is recorded
+	// for, its `parameters.image_name`. `envvars` must be empty or absent:
+	// Slipway's builds take no build-time environment variables.
+	// `use_latest_versions` and `use_deprecated_versions` take part in the
+	// build key as in a config. A local repository follows the rules of a
+	// config's: the server must allow them, and a tool's credentials may
+	// name only those inside `--local-repo-dirs` (403). A URL with
+	// credentials is refused: such builds fetch public repositories. 409
+	// `Got too many builds running (N out of 4 max), cancel some or wait
+	// for them to finish`; 422 `Failed to resolve ref R, maybe the
+	// repository U is not public? Error: …`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /builds/v1/tool/{tool}/builds (the `StartBuild` operationId).
+	StartBuild(ctx context.Context, tool Tool, body StartBuildJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetLatestBuild The tool's newest build
+	//
+	// `{"build": {...}, "messages": {...}}`, what `toolforge build show`
+	// and `toolforge build logs` without an ID read. 404 `No builds exist
+	// yet.` when the tool has none.
+	//
+	// Corresponds with GET /builds/v1/tool/{tool}/builds/latest (the `GetLatestBuild` operationId).
+	GetLatestBuild(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteBuild Delete a finished build
 	//
 	// Deletes the build's record and, unless something else still needs
 	// them, its artifact and log: another tool's build of the same commit
 	// (artifacts are content-addressed and shared), a live component of
-	// any tool, or an unfinished deployment. `data` is the deleted build;
-	// `messages.info` says `Build {build_id} deleted successfully.` and
-	// whether the artifact and log were removed. A 409 names what is in
-	// the way, and nothing is deleted: the build is still running, a live
-	// component of the tool runs it, or an unfinished deployment of the
-	// tool needs it.
+	// any tool, or an unfinished deployment. The answer is builds-api's
+	// `{"id": ..., "messages": {...}}` with, in addition, the deleted
+	// `build`; `messages.info` says `Build {build_id} deleted
+	// successfully.` and whether the artifact and log were removed. A 409
+	// names what is in the way, and nothing is deleted: the build is still
+	// running, a live component of the tool runs it, or an unfinished
+	// deployment of the tool needs it.
 	//
 	// Corresponds with DELETE /builds/v1/tool/{tool}/builds/{build_id} (the `DeleteBuild` operationId).
 	DeleteBuild(ctx context.Context, tool Tool, buildId BuildID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetBuild One build
 	//
+	// `{"build": {...}, "messages": {...}}`.
+	//
 	// Corresponds with GET /builds/v1/tool/{tool}/builds/{build_id} (the `GetBuild` operationId).
 	GetBuild(ctx context.Context, tool Tool, buildId BuildID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CancelBuild Kill a running build
 	//
-	// Kills the build's processes. The deployment step that runs it
-	// becomes `cancelled`, the steps that need it are skipped with the
-	// reason, and the deployment ends `failed` ("build <component> was
-	// cancelled: …") once its other steps are final, as a cancelled build
-	// fails a deployment on Toolforge. The response waits a moment for the
-	// build to stop: `data` is the build, `BUILD_CANCELLED` unless it is
-	// still stopping. A build that is already final is a 409
-	// `Build {build_id} can't be cancelled, its status is <status>`.
+	// Kills the build's processes. A deployment step that runs it becomes
+	// `cancelled`, the steps that need it are skipped with the reason, and
+	// the deployment ends `failed` ("build <component> was cancelled: …")
+	// once its other steps are final, as a cancelled build fails a
+	// deployment on Toolforge; a build started with `POST …/builds` just
+	// ends. The response waits a moment for the build to stop. The answer
+	// is builds-api's `{"id": ..., "messages": {...}}` with, in addition,
+	// the `build`, `BUILD_CANCELLED` unless it is still stopping. A build
+	// that is already final is a 409 in builds-api's words: `Build
+	// {build_id} cannot be cancelled again. It has already been cancelled`,
+	// or `Build {build_id} cannot be cancelled because it has already
+	// completed (its status is <status>)`.
 	//
 	// Corresponds with PUT /builds/v1/tool/{tool}/builds/{build_id}/cancel (the `CancelBuild` operationId).
 	CancelBuild(ctx context.Context, tool Tool, buildId BuildID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetBuildLogs The build's log, as text
+	// GetBuildLogs The build's log, as JSON lines
 	//
-	// The log as `text/plain`. With `follow=true` the response goes on
-	// streaming what a running build logs until the build ends or the
-	// client leaves. Errors before the log begins are the usual JSON
-	// envelope; a finished build whose log was removed is a 404. Build
-	// logs are rotated by size (the server's `--build-log-max-size` ×
-	// `--build-log-max-files`): only the end of a very long build's
-	// output is kept.
+	// builds-api's shape: `text/plain`, each line of the log as a JSON
+	// object `{"line": "..."}` on a line of its own (`BuildLogLine`), sent
+	// as it is read. With `follow` the response goes on streaming what a
+	// running (or pending) build logs until the build ends or the client
+	// leaves. Errors before the log begins are the usual error envelope; an
+	// error after it began ends the stream with a line
+	// `{"error": [msg], "message": msg}` (builds-api sends `error`, and
+	// Toolforge's builds CLI shows `message`). A finished build whose log
+	// was removed is a 404. Build logs are rotated by size (the server's
+	// `--build-log-max-size` × `--build-log-max-files`): only the end of a
+	// very long build's output is kept.
 	//
 	// Corresponds with GET /builds/v1/tool/{tool}/builds/{build_id}/logs (the `GetBuildLogs` operationId).
 	GetBuildLogs(ctx context.Context, tool Tool, buildId BuildID, params *GetBuildLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetBuildsQuota The tool's build limits
+	//
+	// What `toolforge build quota` reads: `{"quota": {"categories": [...]},
+	// "messages": {...}}`. builds-api reports its image registry's storage
+	// there; Slipway keeps artifacts on the server and bounds builds by
+	// count, so its one category, `Builds`, holds the pending or running
+	// builds (a start is refused at the limit) and those running at once.
+	//
+	// Corresponds with GET /builds/v1/tool/{tool}/quotas (the `GetBuildsQuota` operationId).
+	GetBuildsQuota(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetHealth Server health, with named checks
 	//
@@ -1465,6 +1669,50 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /components/v1/tool/{tool}/deployment/latest/cancel (the `CancelLatestDeployment` operationId).
 	CancelLatestDeployment(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RollbackDeploymentWithBody Deploy again the config and builds of an earlier successful deployment
+	//
+	// Slipway extension. Creates a deployment of exactly the config and the
+	// builds of an earlier successful deployment: `deploy_id` in the body,
+	// or without it the successful deployment before the latest successful
+	// one (`latest` names the latest successful one). Its builds are reused,
+	// never rebuilt, and its refs are not resolved again; it is queued and
+	// planned like any deployment (`rollback_of` names the source). The
+	// tool's stored config is not changed: the next ordinary deployment
+	// deploys it again. On success `messages.info[0]` is
+	// `Deployment {id} of {tool} rolls back to {source}.`
+	//
+	// A source that did not succeed is a 422; no earlier deployment, or an
+	// unknown `deploy_id`, a 404; a source whose builds were pruned since
+	// is a 409 naming each (component, commit, build), and nothing is
+	// created.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/deployment/rollback (the `RollbackDeployment` operationId).
+	RollbackDeploymentWithBody(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RollbackDeployment Deploy again the config and builds of an earlier successful deployment
+	//
+	// Slipway extension. Creates a deployment of exactly the config and the
+	// builds of an earlier successful deployment: `deploy_id` in the body,
+	// or without it the successful deployment before the latest successful
+	// one (`latest` names the latest successful one). Its builds are reused,
+	// never rebuilt, and its refs are not resolved again; it is queued and
+	// planned like any deployment (`rollback_of` names the source). The
+	// tool's stored config is not changed: the next ordinary deployment
+	// deploys it again. On success `messages.info[0]` is
+	// `Deployment {id} of {tool} rolls back to {source}.`
+	//
+	// A source that did not succeed is a 422; no earlier deployment, or an
+	// unknown `deploy_id`, a 404; a source whose builds were pruned since
+	// is a 409 naming each (component, commit, build), and nothing is
+	// created.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/deployment/rollback (the `RollbackDeployment` operationId).
+	RollbackDeployment(ctx context.Context, tool Tool, body RollbackDeploymentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteDeployToken Delete the tool's deploy token
 	//
@@ -1688,6 +1936,16 @@ type ClientInterface interface {
 	// Corresponds with GET /envvars/v1/tool/{tool}/quotas (the `GetEnvVarQuota` operationId).
 	GetEnvVarQuota(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListJobImages The images a job can run, for `imagename`
+	//
+	// Toolforge's jobs-api shape (not wrapped in `data`): the tool's live
+	// components by name (`shortname`, what `imagename` takes), each with
+	// the build it runs (`image`, `builds/<build key>`, null before its
+	// first build). Ad-hoc jobs are not images.
+	//
+	// Corresponds with GET /jobs/v1/tool/{tool}/images (the `ListJobImages` operationId).
+	ListJobImages(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// FlushJobs Delete every job of the tool
 	//
 	// Stops every job and forgets it: nothing of the tool is live any
@@ -1751,8 +2009,17 @@ type ClientInterface interface {
 	// `failed`. The job is not a component: deployments neither run nor
 	// remove it, and it is listed until deleted. Only `name`, `cmd`,
 	// `imagename`, `timeout` and `job_type` (`one-off`, the default) may be
-	// set. 409 `A job with the name X already exists` unless X is an ad-hoc
-	// job that has finished, which is replaced.
+	// set, and what Toolforge's jobs CLI always sends with them: `emails`
+	// `none`, `retry` 0, `mount` and `filelog` (a warning says these two
+	// are ignored: the output is in the job's logs). 409 `A job with the
+	// name X already exists` unless X is an ad-hoc job that has finished,
+	// which is replaced.
+	//
+	// A job with `continuous` true, a `schedule` or `job_type` continuous or
+	// scheduled (`toolforge jobs run --continuous`/`--schedule`) is created
+	// as `PATCH` creates one, and the answer is the created job (201); 409
+	// when a job of that name exists. Like any job that is not in the tool
+	// config, the next deployment removes it.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1767,8 +2034,17 @@ type ClientInterface interface {
 	// `failed`. The job is not a component: deployments neither run nor
 	// remove it, and it is listed until deleted. Only `name`, `cmd`,
 	// `imagename`, `timeout` and `job_type` (`one-off`, the default) may be
-	// set. 409 `A job with the name X already exists` unless X is an ad-hoc
-	// job that has finished, which is replaced.
+	// set, and what Toolforge's jobs CLI always sends with them: `emails`
+	// `none`, `retry` 0, `mount` and `filelog` (a warning says these two
+	// are ignored: the output is in the job's logs). 409 `A job with the
+	// name X already exists` unless X is an ad-hoc job that has finished,
+	// which is replaced.
+	//
+	// A job with `continuous` true, a `schedule` or `job_type` continuous or
+	// scheduled (`toolforge jobs run --continuous`/`--schedule`) is created
+	// as `PATCH` creates one, and the answer is the created job (201); 409
+	// when a job of that name exists. Like any job that is not in the tool
+	// config, the next deployment removes it.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1789,7 +2065,13 @@ type ClientInterface interface {
 	// Corresponds with GET /jobs/v1/tool/{tool}/jobs/{name} (the `GetJob` operationId).
 	GetJob(ctx context.Context, tool Tool, name JobName, params *GetJobParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetJobLogs A job's logs, as text
+	// GetJobLogs A job's logs, as JSON lines
+	//
+	// Toolforge's jobs-api shape: one JSON object a line (`JobLogLine`),
+	// always, as `text/plain`. The replicas of a continuous job come one
+	// after the other, each line naming its replica in `pod`. 404 `Job 'X'
+	// does not have any logs available` when, without `follow`, there is
+	// not a line.
 	//
 	// Corresponds with GET /jobs/v1/tool/{tool}/jobs/{name}/logs (the `GetJobLogs` operationId).
 	GetJobLogs(ctx context.Context, tool Tool, name JobName, params *GetJobLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1803,11 +2085,18 @@ type ClientInterface interface {
 	// Corresponds with POST /jobs/v1/tool/{tool}/jobs/{name}/restart (the `RestartJob` operationId).
 	RestartJob(ctx context.Context, tool Tool, name JobName, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetJobsQuotaLegacy The tool's quotas (the older path, which Toolforge's jobs CLI of 2024 calls)
+	//
+	// The same as `GET …/quotas`.
+	//
+	// Corresponds with GET /jobs/v1/tool/{tool}/quota (the `GetJobsQuotaLegacy` operationId).
+	GetJobsQuotaLegacy(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetJobsQuota The tool's quotas and what it uses of them
 	//
 	// Toolforge's jobs-api shape (not wrapped in `data`): categories of
 	// named items, each with its limit and, where it applies, what the tool
-	// uses now (`used` is null for per-job limits). Read only: the limits
+	// uses now (`used` is absent for per-job limits). Read only: the limits
 	// are server settings (`slipway server --quota-…`). What is used is
 	// counted over what runs: the live jobs (continuous replicas and their
 	// memory and cpu, the defaults for what they leave unset), the one-off
@@ -1884,15 +2173,118 @@ type ClientInterface interface {
 
 // ListBuilds The tool's builds, newest first
 //
-// Shaped after Toolforge's builds-api: each build has `build_id`,
-// `start_time`, `end_time`, `status` (`BUILD_*`), `parameters`
-// (`source_url`, `ref`, `image_name` = the component) and
-// `destination_image`, plus Slipway's own fields. An empty list when
-// the tool has none.
+// Toolforge's builds-api shape (not wrapped in `data`):
+// `{"builds": [...], "messages": {...}}`. Each build has builds-api's
+// fields (`build_id`, `start_time`, `end_time`, `status` `BUILD_*`,
+// `message`, `parameters`, `destination_image`, `resolved_ref`) plus
+// Slipway's own. An empty list when the tool has none. Errors of every
+// `/builds` route carry the messages again as `error`, where
+// Toolforge's builds CLI reads them.
 //
 // Corresponds with GET /builds/v1/tool/{tool}/builds (the `ListBuilds` operationId).
 func (c *Client) ListBuilds(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListBuildsRequest(c.Server, tool)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// StartBuildWithBody Build a repository's ref outside a deployment
+//
+// What `toolforge build start` sends. The ref (default `HEAD`) is
+// resolved now, and the build is recorded at once, `BUILD_PENDING`,
+// then runs in the background with the slots, timeout and disk check
+// of a deployment's builds; list, show, logs (with `follow`), cancel
+// and delete act on it as on any build. Its ID is the build key, so a
+// deployment whose component builds the same commit with the same
+// settings reuses it. `new_build.name` is the ID to follow.
+//
+// When a build of the same key is already pending or running, or
+// succeeded and its artifact is still there, nothing new is started:
+// `new_build` names that build and `messages.info` says so.
+//
+// `image_name` (default `tool-<tool>`) is what the build is recorded
+// for, its `parameters.image_name`. `envvars` must be empty or absent:
+// Slipway's builds take no build-time environment variables.
+// `use_latest_versions` and `use_deprecated_versions` take part in the
+// build key as in a config. A local repository follows the rules of a
+// config's: the server must allow them, and a tool's credentials may
+// name only those inside `--local-repo-dirs` (403). A URL with
+// credentials is refused: such builds fetch public repositories. 409
+// `Got too many builds running (N out of 4 max), cancel some or wait
+// for them to finish`; 422 `Failed to resolve ref R, maybe the
+// repository U is not public? Error: …`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /builds/v1/tool/{tool}/builds (the `StartBuild` operationId).
+func (c *Client) StartBuildWithBody(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStartBuildRequestWithBody(c.Server, tool, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// StartBuild Build a repository's ref outside a deployment
+//
+// What `toolforge build start` sends. The ref (default `HEAD`) is
+// resolved now, and the build is recorded at once, `BUILD_PENDING`,
+// then runs in the background with the slots, timeout and disk check
+// of a deployment's builds; list, show, logs (with `follow`), cancel
+// and delete act on it as on any build. Its ID is the build key, so a
+// deployment whose component builds the same commit with the same
+// settings reuses it. `new_build.name` is the ID to follow.
+//
+// When a build of the same key is already pending or running, or
+// succeeded and its artifact is still there, nothing new is started:
+// `new_build` names that build and `messages.info` says so.
+//
+// `image_name` (default `tool-<tool>`) is what the build is recorded
+// for, its `parameters.image_name`. `envvars` must be empty or absent:
+// Slipway's builds take no build-time environment variables.
+// `use_latest_versions` and `use_deprecated_versions` take part in the
+// build key as in a config. A local repository follows the rules of a
+// config's: the server must allow them, and a tool's credentials may
+// name only those inside `--local-repo-dirs` (403). A URL with
+// credentials is refused: such builds fetch public repositories. 409
+// `Got too many builds running (N out of 4 max), cancel some or wait
+// for them to finish`; 422 `Failed to resolve ref R, maybe the
+// repository U is not public? Error: …`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /builds/v1/tool/{tool}/builds (the `StartBuild` operationId).
+func (c *Client) StartBuild(ctx context.Context, tool Tool, body StartBuildJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStartBuildRequest(c.Server, tool, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetLatestBuild The tool's newest build
+//
+// `{"build": {...}, "messages": {...}}`, what `toolforge build show`
+// and `toolforge build logs` without an ID read. 404 `No builds exist
+// yet.` when the tool has none.
+//
+// Corresponds with GET /builds/v1/tool/{tool}/builds/latest (the `GetLatestBuild` operationId).
+func (c *Client) GetLatestBuild(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetLatestBuildRequest(c.Server, tool)
 	if err != nil {
 		return nil, err
 	}
@@ -1908,12 +2300,13 @@ func (c *Client) ListBuilds(ctx context.Context, tool Tool, reqEditors ...Reques
 // Deletes the build's record and, unless something else still needs
 // them, its artifact and log: another tool's build of the same commit
 // (artifacts are content-addressed and shared), a live component of
-// any tool, or an unfinished deployment. `data` is the deleted build;
-// `messages.info` says `Build {build_id} deleted successfully.` and
-// whether the artifact and log were removed. A 409 names what is in
-// the way, and nothing is deleted: the build is still running, a live
-// component of the tool runs it, or an unfinished deployment of the
-// tool needs it.
+// any tool, or an unfinished deployment. The answer is builds-api's
+// `{"id": ..., "messages": {...}}` with, in addition, the deleted
+// `build`; `messages.info` says `Build {build_id} deleted
+// successfully.` and whether the artifact and log were removed. A 409
+// names what is in the way, and nothing is deleted: the build is still
+// running, a live component of the tool runs it, or an unfinished
+// deployment of the tool needs it.
 //
 // Corresponds with DELETE /builds/v1/tool/{tool}/builds/{build_id} (the `DeleteBuild` operationId).
 func (c *Client) DeleteBuild(ctx context.Context, tool Tool, buildId BuildID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1930,6 +2323,8 @@ func (c *Client) DeleteBuild(ctx context.Context, tool Tool, buildId BuildID, re
 
 // GetBuild One build
 //
+// `{"build": {...}, "messages": {...}}`.
+//
 // Corresponds with GET /builds/v1/tool/{tool}/builds/{build_id} (the `GetBuild` operationId).
 func (c *Client) GetBuild(ctx context.Context, tool Tool, buildId BuildID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetBuildRequest(c.Server, tool, buildId)
@@ -1945,14 +2340,18 @@ func (c *Client) GetBuild(ctx context.Context, tool Tool, buildId BuildID, reqEd
 
 // CancelBuild Kill a running build
 //
-// Kills the build's processes. The deployment step that runs it
-// becomes `cancelled`, the steps that need it are skipped with the
-// reason, and the deployment ends `failed` ("build <component> was
-// cancelled: …") once its other steps are final, as a cancelled build
-// fails a deployment on Toolforge. The response waits a moment for the
-// build to stop: `data` is the build, `BUILD_CANCELLED` unless it is
-// still stopping. A build that is already final is a 409
-// `Build {build_id} can't be cancelled, its status is <status>`.
+// Kills the build's processes. A deployment step that runs it becomes
+// `cancelled`, the steps that need it are skipped with the reason, and
+// the deployment ends `failed` ("build <component> was cancelled: …")
+// once its other steps are final, as a cancelled build fails a
+// deployment on Toolforge; a build started with `POST …/builds` just
+// ends. The response waits a moment for the build to stop. The answer
+// is builds-api's `{"id": ..., "messages": {...}}` with, in addition,
+// the `build`, `BUILD_CANCELLED` unless it is still stopping. A build
+// that is already final is a 409 in builds-api's words: `Build
+// {build_id} cannot be cancelled again. It has already been cancelled`,
+// or `Build {build_id} cannot be cancelled because it has already
+// completed (its status is <status>)`.
 //
 // Corresponds with PUT /builds/v1/tool/{tool}/builds/{build_id}/cancel (the `CancelBuild` operationId).
 func (c *Client) CancelBuild(ctx context.Context, tool Tool, buildId BuildID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1967,19 +2366,44 @@ func (c *Client) CancelBuild(ctx context.Context, tool Tool, buildId BuildID, re
 	return c.Client.Do(req)
 }
 
-// GetBuildLogs The build's log, as text
+// GetBuildLogs The build's log, as JSON lines
 //
-// The log as `text/plain`. With `follow=true` the response goes on
-// streaming what a running build logs until the build ends or the
-// client leaves. Errors before the log begins are the usual JSON
-// envelope; a finished build whose log was removed is a 404. Build
-// logs are rotated by size (the server's `--build-log-max-size` ×
-// `--build-log-max-files`): only the end of a very long build's
-// output is kept.
+// builds-api's shape: `text/plain`, each line of the log as a JSON
+// object `{"line": "..."}` on a line of its own (`BuildLogLine`), sent
+// as it is read. With `follow` the response goes on streaming what a
+// running (or pending) build logs until the build ends or the client
+// leaves. Errors before the log begins are the usual error envelope; an
+// error after it began ends the stream with a line
+// `{"error": [msg], "message": msg}` (builds-api sends `error`, and
+// Toolforge's builds CLI shows `message`). A finished build whose log
+// was removed is a 404. Build logs are rotated by size (the server's
+// `--build-log-max-size` × `--build-log-max-files`): only the end of a
+// very long build's output is kept.
 //
 // Corresponds with GET /builds/v1/tool/{tool}/builds/{build_id}/logs (the `GetBuildLogs` operationId).
 func (c *Client) GetBuildLogs(ctx context.Context, tool Tool, buildId BuildID, params *GetBuildLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetBuildLogsRequest(c.Server, tool, buildId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetBuildsQuota The tool's build limits
+//
+// What `toolforge build quota` reads: `{"quota": {"categories": [...]},
+// "messages": {...}}`. builds-api reports its image registry's storage
+// there; Slipway keeps artifacts on the server and bounds builds by
+// count, so its one category, `Builds`, holds the pending or running
+// builds (a start is refused at the limit) and those running at once.
+//
+// Corresponds with GET /builds/v1/tool/{tool}/quotas (the `GetBuildsQuota` operationId).
+func (c *Client) GetBuildsQuota(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetBuildsQuotaRequest(c.Server, tool)
 	if err != nil {
 		return nil, err
 	}
@@ -2253,6 +2677,70 @@ func (c *Client) GetLatestDeployment(ctx context.Context, tool Tool, reqEditors 
 // Corresponds with PUT /components/v1/tool/{tool}/deployment/latest/cancel (the `CancelLatestDeployment` operationId).
 func (c *Client) CancelLatestDeployment(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCancelLatestDeploymentRequest(c.Server, tool)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RollbackDeploymentWithBody Deploy again the config and builds of an earlier successful deployment
+//
+// Slipway extension. Creates a deployment of exactly the config and the
+// builds of an earlier successful deployment: `deploy_id` in the body,
+// or without it the successful deployment before the latest successful
+// one (`latest` names the latest successful one). Its builds are reused,
+// never rebuilt, and its refs are not resolved again; it is queued and
+// planned like any deployment (`rollback_of` names the source). The
+// tool's stored config is not changed: the next ordinary deployment
+// deploys it again. On success `messages.info[0]` is
+// `Deployment {id} of {tool} rolls back to {source}.`
+//
+// A source that did not succeed is a 422; no earlier deployment, or an
+// unknown `deploy_id`, a 404; a source whose builds were pruned since
+// is a 409 naming each (component, commit, build), and nothing is
+// created.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /components/v1/tool/{tool}/deployment/rollback (the `RollbackDeployment` operationId).
+func (c *Client) RollbackDeploymentWithBody(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRollbackDeploymentRequestWithBody(c.Server, tool, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RollbackDeployment Deploy again the config and builds of an earlier successful deployment
+//
+// Slipway extension. Creates a deployment of exactly the config and the
+// builds of an earlier successful deployment: `deploy_id` in the body,
+// or without it the successful deployment before the latest successful
+// one (`latest` names the latest successful one). Its builds are reused,
+// never rebuilt, and its refs are not resolved again; it is queued and
+// planned like any deployment (`rollback_of` names the source). The
+// tool's stored config is not changed: the next ordinary deployment
+// deploys it again. On success `messages.info[0]` is
+// `Deployment {id} of {tool} rolls back to {source}.`
+//
+// A source that did not succeed is a 422; no earlier deployment, or an
+// unknown `deploy_id`, a 404; a source whose builds were pruned since
+// is a 409 naming each (component, commit, build), and nothing is
+// created.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /components/v1/tool/{tool}/deployment/rollback (the `RollbackDeployment` operationId).
+func (c *Client) RollbackDeployment(ctx context.Context, tool Tool, body RollbackDeploymentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRollbackDeploymentRequest(c.Server, tool, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2679,6 +3167,26 @@ func (c *Client) GetEnvVarQuota(ctx context.Context, tool Tool, reqEditors ...Re
 	return c.Client.Do(req)
 }
 
+// ListJobImages The images a job can run, for `imagename`
+//
+// Toolforge's jobs-api shape (not wrapped in `data`): the tool's live
+// components by name (`shortname`, what `imagename` takes), each with
+// the build it runs (`image`, `builds/<build key>`, null before its
+// first build). Ad-hoc jobs are not images.
+//
+// Corresponds with GET /jobs/v1/tool/{tool}/images (the `ListJobImages` operationId).
+func (c *Client) ListJobImages(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListJobImagesRequest(c.Server, tool)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // FlushJobs Delete every job of the tool
 //
 // Stops every job and forgets it: nothing of the tool is live any
@@ -2782,8 +3290,17 @@ func (c *Client) UpsertJob(ctx context.Context, tool Tool, body UpsertJobJSONReq
 // `failed`. The job is not a component: deployments neither run nor
 // remove it, and it is listed until deleted. Only `name`, `cmd`,
 // `imagename`, `timeout` and `job_type` (`one-off`, the default) may be
-// set. 409 `A job with the name X already exists` unless X is an ad-hoc
-// job that has finished, which is replaced.
+// set, and what Toolforge's jobs CLI always sends with them: `emails`
+// `none`, `retry` 0, `mount` and `filelog` (a warning says these two
+// are ignored: the output is in the job's logs). 409 `A job with the
+// name X already exists` unless X is an ad-hoc job that has finished,
+// which is replaced.
+//
+// A job with `continuous` true, a `schedule` or `job_type` continuous or
+// scheduled (`toolforge jobs run --continuous`/`--schedule`) is created
+// as `PATCH` creates one, and the answer is the created job (201); 409
+// when a job of that name exists. Like any job that is not in the tool
+// config, the next deployment removes it.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2808,8 +3325,17 @@ func (c *Client) RunJobWithBody(ctx context.Context, tool Tool, contentType stri
 // `failed`. The job is not a component: deployments neither run nor
 // remove it, and it is listed until deleted. Only `name`, `cmd`,
 // `imagename`, `timeout` and `job_type` (`one-off`, the default) may be
-// set. 409 `A job with the name X already exists` unless X is an ad-hoc
-// job that has finished, which is replaced.
+// set, and what Toolforge's jobs CLI always sends with them: `emails`
+// `none`, `retry` 0, `mount` and `filelog` (a warning says these two
+// are ignored: the output is in the job's logs). 409 `A job with the
+// name X already exists` unless X is an ad-hoc job that has finished,
+// which is replaced.
+//
+// A job with `continuous` true, a `schedule` or `job_type` continuous or
+// scheduled (`toolforge jobs run --continuous`/`--schedule`) is created
+// as `PATCH` creates one, and the answer is the created job (201); 409
+// when a job of that name exists. Like any job that is not in the tool
+// config, the next deployment removes it.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2860,7 +3386,13 @@ func (c *Client) GetJob(ctx context.Context, tool Tool, name JobName, params *Ge
 	return c.Client.Do(req)
 }
 
-// GetJobLogs A job's logs, as text
+// GetJobLogs A job's logs, as JSON lines
+//
+// Toolforge's jobs-api shape: one JSON object a line (`JobLogLine`),
+// always, as `text/plain`. The replicas of a continuous job come one
+// after the other, each line naming its replica in `pod`. 404 `Job 'X'
+// does not have any logs available` when, without `follow`, there is
+// not a line.
 //
 // Corresponds with GET /jobs/v1/tool/{tool}/jobs/{name}/logs (the `GetJobLogs` operationId).
 func (c *Client) GetJobLogs(ctx context.Context, tool Tool, name JobName, params *GetJobLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2894,11 +3426,28 @@ func (c *Client) RestartJob(ctx context.Context, tool Tool, name JobName, reqEdi
 	return c.Client.Do(req)
 }
 
+// GetJobsQuotaLegacy The tool's quotas (the older path, which Toolforge's jobs CLI of 2024 calls)
+//
+// The same as `GET …/quotas`.
+//
+// Corresponds with GET /jobs/v1/tool/{tool}/quota (the `GetJobsQuotaLegacy` operationId).
+func (c *Client) GetJobsQuotaLegacy(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetJobsQuotaLegacyRequest(c.Server, tool)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetJobsQuota The tool's quotas and what it uses of them
 //
 // Toolforge's jobs-api shape (not wrapped in `data`): categories of
 // named items, each with its limit and, where it applies, what the tool
-// uses now (`used` is null for per-job limits). Read only: the limits
+// uses now (`used` is absent for per-job limits). Read only: the limits
 // are server settings (`slipway server --quota-…`). What is used is
 // counted over what runs: the live jobs (continuous replicas and their
 // memory and cpu, the defaults for what they leave unset), the one-off
@@ -3059,6 +3608,87 @@ func NewListBuildsRequest(server string, tool Tool) (*http.Request, error) {
 	}
 
 	operationPath := fmt.Sprintf("/builds/v1/tool/%s/builds", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewStartBuildRequest calls the generic StartBuild builder with application/json body
+func NewStartBuildRequest(server string, tool Tool, body StartBuildJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewStartBuildRequestWithBody(server, tool, "application/json", bodyReader)
+}
+
+// NewStartBuildRequestWithBody constructs an http.Request for the StartBuild method, with any body, and a specified content type
+func NewStartBuildRequestWithBody(server string, tool Tool, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/builds/v1/tool/%s/builds", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetLatestBuildRequest constructs an http.Request for the GetLatestBuild method
+func NewGetLatestBuildRequest(server string, tool Tool) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/builds/v1/tool/%s/builds/latest", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -3269,6 +3899,40 @@ func NewGetBuildLogsRequest(server string, tool Tool, buildId BuildID, params *G
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
 		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetBuildsQuotaRequest constructs an http.Request for the GetBuildsQuota method
+func NewGetBuildsQuotaRequest(server string, tool Tool) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/builds/v1/tool/%s/quotas", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -3711,6 +4375,53 @@ func NewCancelLatestDeploymentRequest(server string, tool Tool) (*http.Request, 
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewRollbackDeploymentRequest calls the generic RollbackDeployment builder with application/json body
+func NewRollbackDeploymentRequest(server string, tool Tool, body RollbackDeploymentJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRollbackDeploymentRequestWithBody(server, tool, "application/json", bodyReader)
+}
+
+// NewRollbackDeploymentRequestWithBody constructs an http.Request for the RollbackDeployment method, with any body, and a specified content type
+func NewRollbackDeploymentRequestWithBody(server string, tool Tool, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/components/v1/tool/%s/deployment/rollback", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -4458,6 +5169,40 @@ func NewGetEnvVarQuotaRequest(server string, tool Tool) (*http.Request, error) {
 	return req, nil
 }
 
+// NewListJobImagesRequest constructs an http.Request for the ListJobImages method
+func NewListJobImagesRequest(server string, tool Tool) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/jobs/v1/tool/%s/images", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewFlushJobsRequest constructs an http.Request for the FlushJobs method
 func NewFlushJobsRequest(server string, tool Tool) (*http.Request, error) {
 	var err error
@@ -4877,6 +5622,40 @@ func NewRestartJobRequest(server string, tool Tool, name JobName) (*http.Request
 	return req, nil
 }
 
+// NewGetJobsQuotaLegacyRequest constructs an http.Request for the GetJobsQuotaLegacy method
+func NewGetJobsQuotaLegacyRequest(server string, tool Tool) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/jobs/v1/tool/%s/quota", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetJobsQuotaRequest constructs an http.Request for the GetJobsQuota method
 func NewGetJobsQuotaRequest(server string, tool Tool) (*http.Request, error) {
 	var err error
@@ -5139,28 +5918,104 @@ type ClientWithResponsesInterface interface {
 
 	// ListBuildsWithResponse The tool's builds, newest first
 	//
-	// Shaped after Toolforge's builds-api: each build has `build_id`,
-	// `start_time`, `end_time`, `status` (`BUILD_*`), `parameters`
-	// (`source_url`, `ref`, `image_name` = the component) and
-	// `destination_image`, plus Slipway's own fields. An empty list when
-	// the tool has none.
+	// Toolforge's builds-api shape (not wrapped in `data`):
+	// `{"builds": [...], "messages": {...}}`. Each build has builds-api's
+	// fields (`build_id`, `start_time`, `end_time`, `status` `BUILD_*`,
+	// `message`, `parameters`, `destination_image`, `resolved_ref`) plus
+	// Slipway's own. An empty list when the tool has none. Errors of every
+	// `/builds` route carry the messages again as `error`, where
+	// Toolforge's builds CLI reads them.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /builds/v1/tool/{tool}/builds (the `ListBuilds` operationId).
 	ListBuildsWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*ListBuildsResponse, error)
 
+	// StartBuildWithBodyWithResponse Build a repository's ref outside a deployment
+	//
+	// What `toolforge build start` sends. The ref (default `HEAD`) is
+	// resolved now, and the build is recorded at once, `BUILD_PENDING`,
+	// then runs in the background with the slots, timeout and disk check
+	// of a deployment's builds; list, show, logs (with `follow`), cancel
+	// and delete act on it as on any build. Its ID is the build key, so a
+	// deployment whose component builds the same commit with the same
+	// settings reuses it. `new_build.name` is the ID to follow.
+	//
+	// When a build of the same key is already pending or running, or
+	// succeeded and its artifact is still there, nothing new is started:
+	// `new_build` names that build and `messages.info` says so.
+	//
+	// `image_name` (default `tool-<tool>`) is what the build is recorded
+	// for, its `parameters.image_name`. `envvars` must be empty or absent:
+	// Slipway's builds take no build-time environment variables.
+	// `use_latest_versions` and `use_deprecated_versions` take part in the
+	// build key as in a config. A local repository follows the rules of a
+	// config's: the server must allow them, and a tool's credentials may
+	// name only those inside `--local-repo-dirs` (403). A URL with
+	// credentials is refused: such builds fetch public repositories. 409
+	// `Got too many builds running (N out of 4 max), cancel some or wait
+	// for them to finish`; 422 `Failed to resolve ref R, maybe the
+	// repository U is not public? Error: …`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /builds/v1/tool/{tool}/builds (the `StartBuild` operationId).
+	StartBuildWithBodyWithResponse(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StartBuildResponse, error)
+
+	// StartBuildWithResponse Build a repository's ref outside a deployment
+	//
+	// What `toolforge build start` sends. The ref (default `HEAD`) is
+	// resolved now, and the build is recorded at once, `BUILD_PENDING`,
+	// then runs in the background with the slots, timeout and disk check
+	// of a deployment's builds; list, show, logs (with `follow`), cancel
+	// and delete act on it as on any build. Its ID is the build key, so a
+	// deployment whose component builds the same commit with the same
+	// settings reuses it. `new_build.name` is the ID to follow.
+	//
+	// When a build of the same key is already pending or running, or
+	// succeeded and its artifact is still there, nothing new is started:
+	// `new_build` names that build and `messages.info` says so.
+	//
+	// `image_name` (default `tool-<tool>`) is what the build is recorded
+	// for, its `parameters.image_name`. `envvars` must be empty or absent:
+	// Slipway's builds take no build-time environment variables.
+	// `use_latest_versions` and `use_deprecated_versions` take part in the
+	// build key as in a config. A local repository follows the rules of a
+	// config's: the server must allow them, and a tool's credentials may
+	// name only those inside `--local-repo-dirs` (403). A URL with
+	// credentials is refused: such builds fetch public repositories. 409
+	// `Got too many builds running (N out of 4 max), cancel some or wait
+	// for them to finish`; 422 `Failed to resolve ref R, maybe the
+	// repository U is not public? Error: …`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /builds/v1/tool/{tool}/builds (the `StartBuild` operationId).
+	StartBuildWithResponse(ctx context.Context, tool Tool, body StartBuildJSONRequestBody, reqEditors ...RequestEditorFn) (*StartBuildResponse, error)
+
+	// GetLatestBuildWithResponse The tool's newest build
+	//
+	// `{"build": {...}, "messages": {...}}`, what `toolforge build show`
+	// and `toolforge build logs` without an ID read. 404 `No builds exist
+	// yet.` when the tool has none.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /builds/v1/tool/{tool}/builds/latest (the `GetLatestBuild` operationId).
+	GetLatestBuildWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*GetLatestBuildResponse, error)
+
 	// DeleteBuildWithResponse Delete a finished build
 	//
 	// Deletes the build's record and, unless something else still needs
 	// them, its artifact and log: another tool's build of the same commit
 	// (artifacts are content-addressed and shared), a live component of
-	// any tool, or an unfinished deployment. `data` is the deleted build;
-	// `messages.info` says `Build {build_id} deleted successfully.` and
-	// whether the artifact and log were removed. A 409 names what is in
-	// the way, and nothing is deleted: the build is still running, a live
-	// component of the tool runs it, or an unfinished deployment of the
-	// tool needs it.
+	// any tool, or an unfinished deployment. The answer is builds-api's
+	// `{"id": ..., "messages": {...}}` with, in addition, the deleted
+	// `build`; `messages.info` says `Build {build_id} deleted
+	// successfully.` and whether the artifact and log were removed. A 409
+	// names what is in the way, and nothing is deleted: the build is still
+	// running, a live component of the tool runs it, or an unfinished
+	// deployment of the tool needs it.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -5169,6 +6024,8 @@ type ClientWithResponsesInterface interface {
 
 	// GetBuildWithResponse One build
 	//
+	// `{"build": {...}, "messages": {...}}`.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /builds/v1/tool/{tool}/builds/{build_id} (the `GetBuild` operationId).
@@ -5176,34 +6033,55 @@ type ClientWithResponsesInterface interface {
 
 	// CancelBuildWithResponse Kill a running build
 	//
-	// Kills the build's processes. The deployment step that runs it
-	// becomes `cancelled`, the steps that need it are skipped with the
-	// reason, and the deployment ends `failed` ("build <component> was
-	// cancelled: …") once its other steps are final, as a cancelled build
-	// fails a deployment on Toolforge. The response waits a moment for the
-	// build to stop: `data` is the build, `BUILD_CANCELLED` unless it is
-	// still stopping. A build that is already final is a 409
-	// `Build {build_id} can't be cancelled, its status is <status>`.
+	// Kills the build's processes. A deployment step that runs it becomes
+	// `cancelled`, the steps that need it are skipped with the reason, and
+	// the deployment ends `failed` ("build <component> was cancelled: …")
+	// once its other steps are final, as a cancelled build fails a
+	// deployment on Toolforge; a build started with `POST …/builds` just
+	// ends. The response waits a moment for the build to stop. The answer
+	// is builds-api's `{"id": ..., "messages": {...}}` with, in addition,
+	// the `build`, `BUILD_CANCELLED` unless it is still stopping. A build
+	// that is already final is a 409 in builds-api's words: `Build
+	// {build_id} cannot be cancelled again. It has already been cancelled`,
+	// or `Build {build_id} cannot be cancelled because it has already
+	// completed (its status is <status>)`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /builds/v1/tool/{tool}/builds/{build_id}/cancel (the `CancelBuild` operationId).
 	CancelBuildWithResponse(ctx context.Context, tool Tool, buildId BuildID, reqEditors ...RequestEditorFn) (*CancelBuildResponse, error)
 
-	// GetBuildLogsWithResponse The build's log, as text
+	// GetBuildLogsWithResponse The build's log, as JSON lines
 	//
-	// The log as `text/plain`. With `follow=true` the response goes on
-	// streaming what a running build logs until the build ends or the
-	// client leaves. Errors before the log begins are the usual JSON
-	// envelope; a finished build whose log was removed is a 404. Build
-	// logs are rotated by size (the server's `--build-log-max-size` ×
-	// `--build-log-max-files`): only the end of a very long build's
-	// output is kept.
+	// builds-api's shape: `text/plain`, each line of the log as a JSON
+	// object `{"line": "..."}` on a line of its own (`BuildLogLine`), sent
+	// as it is read. With `follow` the response goes on streaming what a
+	// running (or pending) build logs until the build ends or the client
+	// leaves. Errors before the log begins are the usual error envelope; an
+	// error after it began ends the stream with a line
+	// `{"error": [msg], "message": msg}` (builds-api sends `error`, and
+	// Toolforge's builds CLI shows `message`). A finished build whose log
+	// was removed is a 404. Build logs are rotated by size (the server's
+	// `--build-log-max-size` × `--build-log-max-files`): only the end of a
+	// very long build's output is kept.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /builds/v1/tool/{tool}/builds/{build_id}/logs (the `GetBuildLogs` operationId).
 	GetBuildLogsWithResponse(ctx context.Context, tool Tool, buildId BuildID, params *GetBuildLogsParams, reqEditors ...RequestEditorFn) (*GetBuildLogsResponse, error)
+
+	// GetBuildsQuotaWithResponse The tool's build limits
+	//
+	// What `toolforge build quota` reads: `{"quota": {"categories": [...]},
+	// "messages": {...}}`. builds-api reports its image registry's storage
+	// there; Slipway keeps artifacts on the server and bounds builds by
+	// count, so its one category, `Builds`, holds the pending or running
+	// builds (a start is refused at the limit) and those running at once.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /builds/v1/tool/{tool}/quotas (the `GetBuildsQuota` operationId).
+	GetBuildsQuotaWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*GetBuildsQuotaResponse, error)
 
 	// GetHealthWithResponse Server health, with named checks
 	//
@@ -5381,6 +6259,50 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /components/v1/tool/{tool}/deployment/latest/cancel (the `CancelLatestDeployment` operationId).
 	CancelLatestDeploymentWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*CancelLatestDeploymentResponse, error)
+
+	// RollbackDeploymentWithBodyWithResponse Deploy again the config and builds of an earlier successful deployment
+	//
+	// Slipway extension. Creates a deployment of exactly the config and the
+	// builds of an earlier successful deployment: `deploy_id` in the body,
+	// or without it the successful deployment before the latest successful
+	// one (`latest` names the latest successful one). Its builds are reused,
+	// never rebuilt, and its refs are not resolved again; it is queued and
+	// planned like any deployment (`rollback_of` names the source). The
+	// tool's stored config is not changed: the next ordinary deployment
+	// deploys it again. On success `messages.info[0]` is
+	// `Deployment {id} of {tool} rolls back to {source}.`
+	//
+	// A source that did not succeed is a 422; no earlier deployment, or an
+	// unknown `deploy_id`, a 404; a source whose builds were pruned since
+	// is a 409 naming each (component, commit, build), and nothing is
+	// created.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/deployment/rollback (the `RollbackDeployment` operationId).
+	RollbackDeploymentWithBodyWithResponse(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RollbackDeploymentResponse, error)
+
+	// RollbackDeploymentWithResponse Deploy again the config and builds of an earlier successful deployment
+	//
+	// Slipway extension. Creates a deployment of exactly the config and the
+	// builds of an earlier successful deployment: `deploy_id` in the body,
+	// or without it the successful deployment before the latest successful
+	// one (`latest` names the latest successful one). Its builds are reused,
+	// never rebuilt, and its refs are not resolved again; it is queued and
+	// planned like any deployment (`rollback_of` names the source). The
+	// tool's stored config is not changed: the next ordinary deployment
+	// deploys it again. On success `messages.info[0]` is
+	// `Deployment {id} of {tool} rolls back to {source}.`
+	//
+	// A source that did not succeed is a 422; no earlier deployment, or an
+	// unknown `deploy_id`, a 404; a source whose builds were pruned since
+	// is a 409 naming each (component, commit, build), and nothing is
+	// created.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/deployment/rollback (the `RollbackDeployment` operationId).
+	RollbackDeploymentWithResponse(ctx context.Context, tool Tool, body RollbackDeploymentJSONRequestBody, reqEditors ...RequestEditorFn) (*RollbackDeploymentResponse, error)
 
 	// DeleteDeployTokenWithResponse Delete the tool's deploy token
 	//
@@ -5636,6 +6558,18 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /envvars/v1/tool/{tool}/quotas (the `GetEnvVarQuota` operationId).
 	GetEnvVarQuotaWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*GetEnvVarQuotaResponse, error)
 
+	// ListJobImagesWithResponse The images a job can run, for `imagename`
+	//
+	// Toolforge's jobs-api shape (not wrapped in `data`): the tool's live
+	// components by name (`shortname`, what `imagename` takes), each with
+	// the build it runs (`image`, `builds/<build key>`, null before its
+	// first build). Ad-hoc jobs are not images.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /jobs/v1/tool/{tool}/images (the `ListJobImages` operationId).
+	ListJobImagesWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*ListJobImagesResponse, error)
+
 	// FlushJobsWithResponse Delete every job of the tool
 	//
 	// Stops every job and forgets it: nothing of the tool is live any
@@ -5703,8 +6637,17 @@ type ClientWithResponsesInterface interface {
 	// `failed`. The job is not a component: deployments neither run nor
 	// remove it, and it is listed until deleted. Only `name`, `cmd`,
 	// `imagename`, `timeout` and `job_type` (`one-off`, the default) may be
-	// set. 409 `A job with the name X already exists` unless X is an ad-hoc
-	// job that has finished, which is replaced.
+	// set, and what Toolforge's jobs CLI always sends with them: `emails`
+	// `none`, `retry` 0, `mount` and `filelog` (a warning says these two
+	// are ignored: the output is in the job's logs). 409 `A job with the
+	// name X already exists` unless X is an ad-hoc job that has finished,
+	// which is replaced.
+	//
+	// A job with `continuous` true, a `schedule` or `job_type` continuous or
+	// scheduled (`toolforge jobs run --continuous`/`--schedule`) is created
+	// as `PATCH` creates one, and the answer is the created job (201); 409
+	// when a job of that name exists. Like any job that is not in the tool
+	// config, the next deployment removes it.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5719,8 +6662,17 @@ type ClientWithResponsesInterface interface {
 	// `failed`. The job is not a component: deployments neither run nor
 	// remove it, and it is listed until deleted. Only `name`, `cmd`,
 	// `imagename`, `timeout` and `job_type` (`one-off`, the default) may be
-	// set. 409 `A job with the name X already exists` unless X is an ad-hoc
-	// job that has finished, which is replaced.
+	// set, and what Toolforge's jobs CLI always sends with them: `emails`
+	// `none`, `retry` 0, `mount` and `filelog` (a warning says these two
+	// are ignored: the output is in the job's logs). 409 `A job with the
+	// name X already exists` unless X is an ad-hoc job that has finished,
+	// which is replaced.
+	//
+	// A job with `continuous` true, a `schedule` or `job_type` continuous or
+	// scheduled (`toolforge jobs run --continuous`/`--schedule`) is created
+	// as `PATCH` creates one, and the answer is the created job (201); 409
+	// when a job of that name exists. Like any job that is not in the tool
+	// config, the next deployment removes it.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5745,7 +6697,13 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /jobs/v1/tool/{tool}/jobs/{name} (the `GetJob` operationId).
 	GetJobWithResponse(ctx context.Context, tool Tool, name JobName, params *GetJobParams, reqEditors ...RequestEditorFn) (*GetJobResponse, error)
 
-	// GetJobLogsWithResponse A job's logs, as text
+	// GetJobLogsWithResponse A job's logs, as JSON lines
+	//
+	// Toolforge's jobs-api shape: one JSON object a line (`JobLogLine`),
+	// always, as `text/plain`. The replicas of a continuous job come one
+	// after the other, each line naming its replica in `pod`. 404 `Job 'X'
+	// does not have any logs available` when, without `follow`, there is
+	// not a line.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -5763,11 +6721,20 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /jobs/v1/tool/{tool}/jobs/{name}/restart (the `RestartJob` operationId).
 	RestartJobWithResponse(ctx context.Context, tool Tool, name JobName, reqEditors ...RequestEditorFn) (*RestartJobResponse, error)
 
+	// GetJobsQuotaLegacyWithResponse The tool's quotas (the older path, which Toolforge's jobs CLI of 2024 calls)
+	//
+	// The same as `GET …/quotas`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /jobs/v1/tool/{tool}/quota (the `GetJobsQuotaLegacy` operationId).
+	GetJobsQuotaLegacyWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*GetJobsQuotaLegacyResponse, error)
+
 	// GetJobsQuotaWithResponse The tool's quotas and what it uses of them
 	//
 	// Toolforge's jobs-api shape (not wrapped in `data`): categories of
 	// named items, each with its limit and, where it applies, what the tool
-	// uses now (`used` is null for per-job limits). Read only: the limits
+	// uses now (`used` is absent for per-job limits). Read only: the limits
 	// are server settings (`slipway server --quota-…`). What is used is
 	// counted over what runs: the live jobs (continuous replicas and their
 	// memory and cpu, the defaults for what they leave unset), the one-off
@@ -5856,7 +6823,7 @@ type ListBuildsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *BuildListEnvelope
+	JSON200 *BuildListResponse
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -5868,7 +6835,7 @@ type ListBuildsResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r ListBuildsResponse) GetJSON200() *BuildListEnvelope {
+func (r ListBuildsResponse) GetJSON200() *BuildListResponse {
 	return r.JSON200
 }
 
@@ -5921,11 +6888,191 @@ func (r ListBuildsResponse) ContentType() string {
 	return ""
 }
 
+type StartBuildResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *BuildStartResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r StartBuildResponse) GetJSON200() *BuildStartResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r StartBuildResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r StartBuildResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r StartBuildResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r StartBuildResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r StartBuildResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r StartBuildResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r StartBuildResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r StartBuildResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r StartBuildResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r StartBuildResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r StartBuildResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r StartBuildResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r StartBuildResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetLatestBuildResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *BuildResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetLatestBuildResponse) GetJSON200() *BuildResponse {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetLatestBuildResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetLatestBuildResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetLatestBuildResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetLatestBuildResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetLatestBuildResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetLatestBuildResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetLatestBuildResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetLatestBuildResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetLatestBuildResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type DeleteBuildResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *BuildEnvelope
+	JSON200 *BuildIDResponse
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -5941,7 +7088,7 @@ type DeleteBuildResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r DeleteBuildResponse) GetJSON200() *BuildEnvelope {
+func (r DeleteBuildResponse) GetJSON200() *BuildIDResponse {
 	return r.JSON200
 }
 
@@ -6008,7 +7155,7 @@ type GetBuildResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *BuildEnvelope
+	JSON200 *BuildResponse
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -6022,7 +7169,7 @@ type GetBuildResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetBuildResponse) GetJSON200() *BuildEnvelope {
+func (r GetBuildResponse) GetJSON200() *BuildResponse {
 	return r.JSON200
 }
 
@@ -6084,7 +7231,7 @@ type CancelBuildResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *BuildEnvelope
+	JSON200 *BuildIDResponse
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -6100,7 +7247,7 @@ type CancelBuildResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r CancelBuildResponse) GetJSON200() *BuildEnvelope {
+func (r CancelBuildResponse) GetJSON200() *BuildIDResponse {
 	return r.JSON200
 }
 
@@ -6226,6 +7373,75 @@ func (r GetBuildLogsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetBuildLogsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetBuildsQuotaResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *QuotaResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetBuildsQuotaResponse) GetJSON200() *QuotaResponse {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetBuildsQuotaResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetBuildsQuotaResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetBuildsQuotaResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetBuildsQuotaResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetBuildsQuotaResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetBuildsQuotaResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetBuildsQuotaResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetBuildsQuotaResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -6861,6 +8077,89 @@ func (r CancelLatestDeploymentResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CancelLatestDeploymentResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RollbackDeploymentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeploymentEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RollbackDeploymentResponse) GetJSON200() *DeploymentEnvelope {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RollbackDeploymentResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RollbackDeploymentResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RollbackDeploymentResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r RollbackDeploymentResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r RollbackDeploymentResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RollbackDeploymentResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r RollbackDeploymentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RollbackDeploymentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RollbackDeploymentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RollbackDeploymentResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -8193,6 +9492,75 @@ func (r GetEnvVarQuotaResponse) ContentType() string {
 	return ""
 }
 
+type ListJobImagesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *JobImageListResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListJobImagesResponse) GetJSON200() *JobImageListResponse {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListJobImagesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListJobImagesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListJobImagesResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListJobImagesResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListJobImagesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListJobImagesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListJobImagesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListJobImagesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type FlushJobsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8815,6 +10183,47 @@ func (r RestartJobResponse) ContentType() string {
 	return ""
 }
 
+type GetJobsQuotaLegacyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *QuotaResponse
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetJobsQuotaLegacyResponse) GetJSON200() *QuotaResponse {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetJobsQuotaLegacyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetJobsQuotaLegacyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetJobsQuotaLegacyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetJobsQuotaLegacyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetJobsQuotaResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -9168,11 +10577,13 @@ func (r RevokeAPITokenResponse) ContentType() string {
 
 // ListBuildsWithResponse The tool's builds, newest first
 //
-// Shaped after Toolforge's builds-api: each build has `build_id`,
-// `start_time`, `end_time`, `status` (`BUILD_*`), `parameters`
-// (`source_url`, `ref`, `image_name` = the component) and
-// `destination_image`, plus Slipway's own fields. An empty list when
-// the tool has none.
+// Toolforge's builds-api shape (not wrapped in `data`):
+// `{"builds": [...], "messages": {...}}`. Each build has builds-api's
+// fields (`build_id`, `start_time`, `end_time`, `status` `BUILD_*`,
+// `message`, `parameters`, `destination_image`, `resolved_ref`) plus
+// Slipway's own. An empty list when the tool has none. Errors of every
+// `/builds` route carry the messages again as `error`, where
+// Toolforge's builds CLI reads them.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -9185,17 +10596,109 @@ func (c *ClientWithResponses) ListBuildsWithResponse(ctx context.Context, tool T
 	return ParseListBuildsResponse(rsp)
 }
 
+// StartBuildWithBodyWithResponse Build a repository's ref outside a deployment
+//
+// What `toolforge build start` sends. The ref (default `HEAD`) is
+// resolved now, and the build is recorded at once, `BUILD_PENDING`,
+// then runs in the background with the slots, timeout and disk check
+// of a deployment's builds; list, show, logs (with `follow`), cancel
+// and delete act on it as on any build. Its ID is the build key, so a
+// deployment whose component builds the same commit with the same
+// settings reuses it. `new_build.name` is the ID to follow.
+//
+// When a build of the same key is already pending or running, or
+// succeeded and its artifact is still there, nothing new is started:
+// `new_build` names that build and `messages.info` says so.
+//
+// `image_name` (default `tool-<tool>`) is what the build is recorded
+// for, its `parameters.image_name`. `envvars` must be empty or absent:
+// Slipway's builds take no build-time environment variables.
+// `use_latest_versions` and `use_deprecated_versions` take part in the
+// build key as in a config. A local repository follows the rules of a
+// config's: the server must allow them, and a tool's credentials may
+// name only those inside `--local-repo-dirs` (403). A URL with
+// credentials is refused: such builds fetch public repositories. 409
+// `Got too many builds running (N out of 4 max), cancel some or wait
+// for them to finish`; 422 `Failed to resolve ref R, maybe the
+// repository U is not public? Error: …`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /builds/v1/tool/{tool}/builds (the `StartBuild` operationId).
+func (c *ClientWithResponses) StartBuildWithBodyWithResponse(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StartBuildResponse, error) {
+	rsp, err := c.StartBuildWithBody(ctx, tool, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStartBuildResponse(rsp)
+}
+
+// StartBuildWithResponse Build a repository's ref outside a deployment
+//
+// What `toolforge build start` sends. The ref (default `HEAD`) is
+// resolved now, and the build is recorded at once, `BUILD_PENDING`,
+// then runs in the background with the slots, timeout and disk check
+// of a deployment's builds; list, show, logs (with `follow`), cancel
+// and delete act on it as on any build. Its ID is the build key, so a
+// deployment whose component builds the same commit with the same
+// settings reuses it. `new_build.name` is the ID to follow.
+//
+// When a build of the same key is already pending or running, or
+// succeeded and its artifact is still there, nothing new is started:
+// `new_build` names that build and `messages.info` says so.
+//
+// `image_name` (default `tool-<tool>`) is what the build is recorded
+// for, its `parameters.image_name`. `envvars` must be empty or absent:
+// Slipway's builds take no build-time environment variables.
+// `use_latest_versions` and `use_deprecated_versions` take part in the
+// build key as in a config. A local repository follows the rules of a
+// config's: the server must allow them, and a tool's credentials may
+// name only those inside `--local-repo-dirs` (403). A URL with
+// credentials is refused: such builds fetch public repositories. 409
+// `Got too many builds running (N out of 4 max), cancel some or wait
+// for them to finish`; 422 `Failed to resolve ref R, maybe the
+// repository U is not public? Error: …`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /builds/v1/tool/{tool}/builds (the `StartBuild` operationId).
+func (c *ClientWithResponses) StartBuildWithResponse(ctx context.Context, tool Tool, body StartBuildJSONRequestBody, reqEditors ...RequestEditorFn) (*StartBuildResponse, error) {
+	rsp, err := c.StartBuild(ctx, tool, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStartBuildResponse(rsp)
+}
+
+// GetLatestBuildWithResponse The tool's newest build
+//
+// `{"build": {...}, "messages": {...}}`, what `toolforge build show`
+// and `toolforge build logs` without an ID read. 404 `No builds exist
+// yet.` when the tool has none.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /builds/v1/tool/{tool}/builds/latest (the `GetLatestBuild` operationId).
+func (c *ClientWithResponses) GetLatestBuildWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*GetLatestBuildResponse, error) {
+	rsp, err := c.GetLatestBuild(ctx, tool, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetLatestBuildResponse(rsp)
+}
+
 // DeleteBuildWithResponse Delete a finished build
 //
 // Deletes the build's record and, unless something else still needs
 // them, its artifact and log: another tool's build of the same commit
 // (artifacts are content-addressed and shared), a live component of
-// any tool, or an unfinished deployment. `data` is the deleted build;
-// `messages.info` says `Build {build_id} deleted successfully.` and
-// whether the artifact and log were removed. A 409 names what is in
-// the way, and nothing is deleted: the build is still running, a live
-// component of the tool runs it, or an unfinished deployment of the
-// tool needs it.
+// any tool, or an unfinished deployment. The answer is builds-api's
+// `{"id": ..., "messages": {...}}` with, in addition, the deleted
+// `build`; `messages.info` says `Build {build_id} deleted
+// successfully.` and whether the artifact and log were removed. A 409
+// names what is in the way, and nothing is deleted: the build is still
+// running, a live component of the tool runs it, or an unfinished
+// deployment of the tool needs it.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -9210,6 +10713,8 @@ func (c *ClientWithResponses) DeleteBuildWithResponse(ctx context.Context, tool 
 
 // GetBuildWithResponse One build
 //
+// `{"build": {...}, "messages": {...}}`.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /builds/v1/tool/{tool}/builds/{build_id} (the `GetBuild` operationId).
@@ -9223,14 +10728,18 @@ func (c *ClientWithResponses) GetBuildWithResponse(ctx context.Context, tool Too
 
 // CancelBuildWithResponse Kill a running build
 //
-// Kills the build's processes. The deployment step that runs it
-// becomes `cancelled`, the steps that need it are skipped with the
-// reason, and the deployment ends `failed` ("build <component> was
-// cancelled: …") once its other steps are final, as a cancelled build
-// fails a deployment on Toolforge. The response waits a moment for the
-// build to stop: `data` is the build, `BUILD_CANCELLED` unless it is
-// still stopping. A build that is already final is a 409
-// `Build {build_id} can't be cancelled, its status is <status>`.
+// Kills the build's processes. A deployment step that runs it becomes
+// `cancelled`, the steps that need it are skipped with the reason, and
+// the deployment ends `failed` ("build <component> was cancelled: …")
+// once its other steps are final, as a cancelled build fails a
+// deployment on Toolforge; a build started with `POST …/builds` just
+// ends. The response waits a moment for the build to stop. The answer
+// is builds-api's `{"id": ..., "messages": {...}}` with, in addition,
+// the `build`, `BUILD_CANCELLED` unless it is still stopping. A build
+// that is already final is a 409 in builds-api's words: `Build
+// {build_id} cannot be cancelled again. It has already been cancelled`,
+// or `Build {build_id} cannot be cancelled because it has already
+// completed (its status is <status>)`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -9243,15 +10752,19 @@ func (c *ClientWithResponses) CancelBuildWithResponse(ctx context.Context, tool 
 	return ParseCancelBuildResponse(rsp)
 }
 
-// GetBuildLogsWithResponse The build's log, as text
+// GetBuildLogsWithResponse The build's log, as JSON lines
 //
-// The log as `text/plain`. With `follow=true` the response goes on
-// streaming what a running build logs until the build ends or the
-// client leaves. Errors before the log begins are the usual JSON
-// envelope; a finished build whose log was removed is a 404. Build
-// logs are rotated by size (the server's `--build-log-max-size` ×
-// `--build-log-max-files`): only the end of a very long build's
-// output is kept.
+// builds-api's shape: `text/plain`, each line of the log as a JSON
+// object `{"line": "..."}` on a line of its own (`BuildLogLine`), sent
+// as it is read. With `follow` the response goes on streaming what a
+// running (or pending) build logs until the build ends or the client
+// leaves. Errors before the log begins are the usual error envelope; an
+// error after it began ends the stream with a line
+// `{"error": [msg], "message": msg}` (builds-api sends `error`, and
+// Toolforge's builds CLI shows `message`). A finished build whose log
+// was removed is a 404. Build logs are rotated by size (the server's
+// `--build-log-max-size` × `--build-log-max-files`): only the end of a
+// very long build's output is kept.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -9262,6 +10775,25 @@ func (c *ClientWithResponses) GetBuildLogsWithResponse(ctx context.Context, tool
 		return nil, err
 	}
 	return ParseGetBuildLogsResponse(rsp)
+}
+
+// GetBuildsQuotaWithResponse The tool's build limits
+//
+// What `toolforge build quota` reads: `{"quota": {"categories": [...]},
+// "messages": {...}}`. builds-api reports its image registry's storage
+// there; Slipway keeps artifacts on the server and bounds builds by
+// count, so its one category, `Builds`, holds the pending or running
+// builds (a start is refused at the limit) and those running at once.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /builds/v1/tool/{tool}/quotas (the `GetBuildsQuota` operationId).
+func (c *ClientWithResponses) GetBuildsQuotaWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*GetBuildsQuotaResponse, error) {
+	rsp, err := c.GetBuildsQuota(ctx, tool, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetBuildsQuotaResponse(rsp)
 }
 
 // GetHealthWithResponse Server health, with named checks
@@ -9505,6 +11037,62 @@ func (c *ClientWithResponses) CancelLatestDeploymentWithResponse(ctx context.Con
 		return nil, err
 	}
 	return ParseCancelLatestDeploymentResponse(rsp)
+}
+
+// RollbackDeploymentWithBodyWithResponse Deploy again the config and builds of an earlier successful deployment
+//
+// Slipway extension. Creates a deployment of exactly the config and the
+// builds of an earlier successful deployment: `deploy_id` in the body,
+// or without it the successful deployment before the latest successful
+// one (`latest` names the latest successful one). Its builds are reused,
+// never rebuilt, and its refs are not resolved again; it is queued and
+// planned like any deployment (`rollback_of` names the source). The
+// tool's stored config is not changed: the next ordinary deployment
+// deploys it again. On success `messages.info[0]` is
+// `Deployment {id} of {tool} rolls back to {source}.`
+//
+// A source that did not succeed is a 422; no earlier deployment, or an
+// unknown `deploy_id`, a 404; a source whose builds were pruned since
+// is a 409 naming each (component, commit, build), and nothing is
+// created.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /components/v1/tool/{tool}/deployment/rollback (the `RollbackDeployment` operationId).
+func (c *ClientWithResponses) RollbackDeploymentWithBodyWithResponse(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RollbackDeploymentResponse, error) {
+	rsp, err := c.RollbackDeploymentWithBody(ctx, tool, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRollbackDeploymentResponse(rsp)
+}
+
+// RollbackDeploymentWithResponse Deploy again the config and builds of an earlier successful deployment
+//
+// Slipway extension. Creates a deployment of exactly the config and the
+// builds of an earlier successful deployment: `deploy_id` in the body,
+// or without it the successful deployment before the latest successful
+// one (`latest` names the latest successful one). Its builds are reused,
+// never rebuilt, and its refs are not resolved again; it is queued and
+// planned like any deployment (`rollback_of` names the source). The
+// tool's stored config is not changed: the next ordinary deployment
+// deploys it again. On success `messages.info[0]` is
+// `Deployment {id} of {tool} rolls back to {source}.`
+//
+// A source that did not succeed is a 422; no earlier deployment, or an
+// unknown `deploy_id`, a 404; a source whose builds were pruned since
+// is a 409 naming each (component, commit, build), and nothing is
+// created.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /components/v1/tool/{tool}/deployment/rollback (the `RollbackDeployment` operationId).
+func (c *ClientWithResponses) RollbackDeploymentWithResponse(ctx context.Context, tool Tool, body RollbackDeploymentJSONRequestBody, reqEditors ...RequestEditorFn) (*RollbackDeploymentResponse, error) {
+	rsp, err := c.RollbackDeployment(ctx, tool, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRollbackDeploymentResponse(rsp)
 }
 
 // DeleteDeployTokenWithResponse Delete the tool's deploy token
@@ -9880,6 +11468,24 @@ func (c *ClientWithResponses) GetEnvVarQuotaWithResponse(ctx context.Context, to
 	return ParseGetEnvVarQuotaResponse(rsp)
 }
 
+// ListJobImagesWithResponse The images a job can run, for `imagename`
+//
+// Toolforge's jobs-api shape (not wrapped in `data`): the tool's live
+// components by name (`shortname`, what `imagename` takes), each with
+// the build it runs (`image`, `builds/<build key>`, null before its
+// first build). Ad-hoc jobs are not images.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /jobs/v1/tool/{tool}/images (the `ListJobImages` operationId).
+func (c *ClientWithResponses) ListJobImagesWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*ListJobImagesResponse, error) {
+	rsp, err := c.ListJobImages(ctx, tool, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListJobImagesResponse(rsp)
+}
+
 // FlushJobsWithResponse Delete every job of the tool
 //
 // Stops every job and forgets it: nothing of the tool is live any
@@ -9971,8 +11577,17 @@ func (c *ClientWithResponses) UpsertJobWithResponse(ctx context.Context, tool To
 // `failed`. The job is not a component: deployments neither run nor
 // remove it, and it is listed until deleted. Only `name`, `cmd`,
 // `imagename`, `timeout` and `job_type` (`one-off`, the default) may be
-// set. 409 `A job with the name X already exists` unless X is an ad-hoc
-// job that has finished, which is replaced.
+// set, and what Toolforge's jobs CLI always sends with them: `emails`
+// `none`, `retry` 0, `mount` and `filelog` (a warning says these two
+// are ignored: the output is in the job's logs). 409 `A job with the
+// name X already exists` unless X is an ad-hoc job that has finished,
+// which is replaced.
+//
+// A job with `continuous` true, a `schedule` or `job_type` continuous or
+// scheduled (`toolforge jobs run --continuous`/`--schedule`) is created
+// as `PATCH` creates one, and the answer is the created job (201); 409
+// when a job of that name exists. Like any job that is not in the tool
+// config, the next deployment removes it.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9993,8 +11608,17 @@ func (c *ClientWithResponses) RunJobWithBodyWithResponse(ctx context.Context, to
 // `failed`. The job is not a component: deployments neither run nor
 // remove it, and it is listed until deleted. Only `name`, `cmd`,
 // `imagename`, `timeout` and `job_type` (`one-off`, the default) may be
-// set. 409 `A job with the name X already exists` unless X is an ad-hoc
-// job that has finished, which is replaced.
+// set, and what Toolforge's jobs CLI always sends with them: `emails`
+// `none`, `retry` 0, `mount` and `filelog` (a warning says these two
+// are ignored: the output is in the job's logs). 409 `A job with the
+// name X already exists` unless X is an ad-hoc job that has finished,
+// which is replaced.
+//
+// A job with `continuous` true, a `schedule` or `job_type` continuous or
+// scheduled (`toolforge jobs run --continuous`/`--schedule`) is created
+// as `PATCH` creates one, and the answer is the created job (201); 409
+// when a job of that name exists. Like any job that is not in the tool
+// config, the next deployment removes it.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -10037,7 +11661,13 @@ func (c *ClientWithResponses) GetJobWithResponse(ctx context.Context, tool Tool,
 	return ParseGetJobResponse(rsp)
 }
 
-// GetJobLogsWithResponse A job's logs, as text
+// GetJobLogsWithResponse A job's logs, as JSON lines
+//
+// Toolforge's jobs-api shape: one JSON object a line (`JobLogLine`),
+// always, as `text/plain`. The replicas of a continuous job come one
+// after the other, each line naming its replica in `pod`. 404 `Job 'X'
+// does not have any logs available` when, without `follow`, there is
+// not a line.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -10067,11 +11697,26 @@ func (c *ClientWithResponses) RestartJobWithResponse(ctx context.Context, tool T
 	return ParseRestartJobResponse(rsp)
 }
 
+// GetJobsQuotaLegacyWithResponse The tool's quotas (the older path, which Toolforge's jobs CLI of 2024 calls)
+//
+// The same as `GET …/quotas`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /jobs/v1/tool/{tool}/quota (the `GetJobsQuotaLegacy` operationId).
+func (c *ClientWithResponses) GetJobsQuotaLegacyWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*GetJobsQuotaLegacyResponse, error) {
+	rsp, err := c.GetJobsQuotaLegacy(ctx, tool, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetJobsQuotaLegacyResponse(rsp)
+}
+
 // GetJobsQuotaWithResponse The tool's quotas and what it uses of them
 //
 // Toolforge's jobs-api shape (not wrapped in `data`): categories of
 // named items, each with its limit and, where it applies, what the tool
-// uses now (`used` is null for per-job limits). Read only: the limits
+// uses now (`used` is absent for per-job limits). Read only: the limits
 // are server settings (`slipway server --quota-…`). What is used is
 // counted over what runs: the live jobs (continuous replicas and their
 // memory and cpu, the defaults for what they leave unset), the one-off
@@ -10212,7 +11857,7 @@ func ParseListBuildsResponse(rsp *http.Response) (*ListBuildsResponse, error) {
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest BuildListEnvelope
+		var dest BuildListResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -10251,6 +11896,156 @@ func ParseListBuildsResponse(rsp *http.Response) (*ListBuildsResponse, error) {
 	return response, nil
 }
 
+// ParseStartBuildResponse parses an HTTP response from a StartBuildWithResponse call
+func ParseStartBuildResponse(rsp *http.Response) (*StartBuildResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &StartBuildResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest BuildStartResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetLatestBuildResponse parses an HTTP response from a GetLatestBuildWithResponse call
+func ParseGetLatestBuildResponse(rsp *http.Response) (*GetLatestBuildResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetLatestBuildResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest BuildResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseDeleteBuildResponse parses an HTTP response from a DeleteBuildWithResponse call
 func ParseDeleteBuildResponse(rsp *http.Response) (*DeleteBuildResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -10266,7 +12061,7 @@ func ParseDeleteBuildResponse(rsp *http.Response) (*DeleteBuildResponse, error) 
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest BuildEnvelope
+		var dest BuildIDResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -10334,7 +12129,7 @@ func ParseGetBuildResponse(rsp *http.Response) (*GetBuildResponse, error) {
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest BuildEnvelope
+		var dest BuildResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -10395,7 +12190,7 @@ func ParseCancelBuildResponse(rsp *http.Response) (*CancelBuildResponse, error) 
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest BuildEnvelope
+		var dest BuildIDResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -10482,6 +12277,60 @@ func ParseGetBuildLogsResponse(rsp *http.Response) (*GetBuildLogsResponse, error
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetBuildsQuotaResponse parses an HTTP response from a GetBuildsQuotaWithResponse call
+func ParseGetBuildsQuotaResponse(rsp *http.Response) (*GetBuildsQuotaResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetBuildsQuotaResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest QuotaResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Invalid
@@ -10961,6 +12810,74 @@ func ParseCancelLatestDeploymentResponse(rsp *http.Response) (*CancelLatestDeplo
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRollbackDeploymentResponse parses an HTTP response from a RollbackDeploymentWithResponse call
+func ParseRollbackDeploymentResponse(rsp *http.Response) (*RollbackDeploymentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RollbackDeploymentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeploymentEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
@@ -12058,6 +13975,60 @@ func ParseGetEnvVarQuotaResponse(rsp *http.Response) (*GetEnvVarQuotaResponse, e
 	return response, nil
 }
 
+// ParseListJobImagesResponse parses an HTTP response from a ListJobImagesWithResponse call
+func ParseListJobImagesResponse(rsp *http.Response) (*ListJobImagesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListJobImagesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest JobImageListResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseFlushJobsResponse parses an HTTP response from a FlushJobsWithResponse call
 func ParseFlushJobsResponse(rsp *http.Response) (*FlushJobsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -12554,6 +14525,32 @@ func ParseRestartJobResponse(rsp *http.Response) (*RestartJobResponse, error) {
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetJobsQuotaLegacyResponse parses an HTTP response from a GetJobsQuotaLegacyWithResponse call
+func ParseGetJobsQuotaLegacyResponse(rsp *http.Response) (*GetJobsQuotaLegacyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetJobsQuotaLegacyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest QuotaResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
 
 	}
 

@@ -521,7 +521,7 @@ type Build struct {
 	// DestinationImage The artifact (`builds/<key>`) once the build succeeded, else empty.
 	DestinationImage string `json:"destination_image"`
 
-	// EndTime RFC 3339, UTC; empty while the build runs.
+	// EndTime RFC 3339, UTC; empty while the build is pending or running.
 	EndTime string `json:"end_time"`
 
 	// Error Why the build failed or was cancelled, else empty.
@@ -537,33 +537,34 @@ type Build struct {
 	// ResolvedRef The commit the ref resolved to (Toolforge's name for `commit`).
 	ResolvedRef string `json:"resolved_ref"`
 
-	// StartTime RFC 3339, UTC.
+	// StartTime RFC 3339, UTC; when the build was recorded (a started build's pending time included).
 	StartTime string `json:"start_time"`
 
-	// Status Toolforge builds-api's statuses. Slipway does not use `BUILD_PENDING` or `BUILD_TIMEOUT` (a timed-out build is a `BUILD_FAILURE` saying so).
+	// Status Toolforge builds-api's statuses. Slipway uses `BUILD_PENDING` for a build started with `POST …/builds` that waits for a build slot, and does not use `BUILD_TIMEOUT` (a timed-out build is a `BUILD_FAILURE` saying so).
 	Status BuildStatus `json:"status"`
 }
 
-// BuildEnvelope defines model for BuildEnvelope.
-type BuildEnvelope struct {
-	// Data One build, shaped after Toolforge's builds-api, plus Slipway's fields (commit, component, key, error).
-	Data Build `json:"data"`
+// BuildIDResponse builds-api's answer to a cancel or delete (`id`), with the build in addition.
+type BuildIDResponse struct {
+	// Build One build, shaped after Toolforge's builds-api, plus Slipway's fields (commit, component, key, error).
+	Build Build  `json:"build"`
+	Id    string `json:"id"`
 
 	// Messages Messages for people. All three lists are always present.
 	Messages ResponseMessages `json:"messages"`
 }
 
-// BuildList defines model for BuildList.
-type BuildList struct {
+// BuildListResponse defines model for BuildListResponse.
+type BuildListResponse struct {
 	Builds []Build `json:"builds"`
-}
-
-// BuildListEnvelope defines model for BuildListEnvelope.
-type BuildListEnvelope struct {
-	Data BuildList `json:"data"`
 
 	// Messages Messages for people. All three lists are always present.
 	Messages ResponseMessages `json:"messages"`
+}
+
+// BuildLogLine One line of a build's log, without its line end. builds-api prefixes `[<container>] `; Slipway's builds have no containers, so the line is as the build wrote it.
+type BuildLogLine struct {
+	Line string `json:"line"`
 }
 
 // BuildParameters defines model for BuildParameters.
@@ -571,17 +572,56 @@ type BuildParameters struct {
 	// Envvars Build-time environment variables; always empty on Slipway.
 	Envvars map[string]string `json:"envvars"`
 
-	// ImageName The component the build is for.
+	// ImageName What the build is for - the component, or a started build's `image_name`.
 	ImageName string `json:"image_name"`
 
-	// Ref The ref as configured (branch, tag or commit).
+	// Ref The ref as configured or requested (branch, tag or commit; `HEAD` when none was given).
 	Ref string `json:"ref"`
 
 	// SourceUrl The repository built.
 	SourceUrl string `json:"source_url"`
+
+	// UseDeprecatedVersions In `new_build` only, as requested.
+	UseDeprecatedVersions *bool `json:"use_deprecated_versions,omitempty"`
+
+	// UseLatestVersions In `new_build` only, as requested. A build record does not keep it, so builds leave it out (Toolforge's CLI shows it as false then).
+	UseLatestVersions *bool `json:"use_latest_versions,omitempty"`
 }
 
-// BuildStatus Toolforge builds-api's statuses. Slipway does not use `BUILD_PENDING` or `BUILD_TIMEOUT` (a timed-out build is a `BUILD_FAILURE` saying so).
+// BuildResponse defines model for BuildResponse.
+type BuildResponse struct {
+	// Build One build, shaped after Toolforge's builds-api, plus Slipway's fields (commit, component, key, error).
+	Build Build `json:"build"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// BuildStartRequest What `toolforge build start` sends; only the fields it was given.
+type BuildStartRequest struct {
+	// Envvars Build-time environment variables; must be empty (Slipway's builds take none).
+	Envvars *map[string]string `json:"envvars,omitempty"`
+
+	// ImageName What the build is for; default `tool-<tool>`.
+	ImageName *string `json:"image_name,omitempty"`
+
+	// Ref Branch, tag or commit; default `HEAD`.
+	Ref *string `json:"ref,omitempty"`
+
+	// SourceUrl The git repository to build (http, https or git; a local one where the server allows it).
+	SourceUrl             string `json:"source_url"`
+	UseDeprecatedVersions *bool  `json:"use_deprecated_versions,omitempty"`
+	UseLatestVersions     *bool  `json:"use_latest_versions,omitempty"`
+}
+
+// BuildStartResponse defines model for BuildStartResponse.
+type BuildStartResponse struct {
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+	NewBuild NewBuild         `json:"new_build"`
+}
+
+// BuildStatus Toolforge builds-api's statuses. Slipway uses `BUILD_PENDING` for a build started with `POST …/builds` that waits for a build slot, and does not use `BUILD_TIMEOUT` (a timed-out build is a `BUILD_FAILURE` saying so).
 type BuildStatus string
 
 // Component defines model for Component.
@@ -665,14 +705,17 @@ type Deployment struct {
 	CreationTime string `json:"creation_time"`
 
 	// DeployId `YYYYMMDD-HHMMSS-xxxxxxxxxx` (UTC).
-	DeployId    string                   `json:"deploy_id"`
-	Description string                   `json:"description"`
-	ForceBuild  bool                     `json:"force_build"`
-	ForceRun    bool                     `json:"force_run"`
-	LongStatus  string                   `json:"long_status"`
-	Runs        map[string]DeploymentRun `json:"runs"`
-	Status      DeploymentStatus         `json:"status"`
-	Steps       []Step                   `json:"steps"`
+	DeployId    string `json:"deploy_id"`
+	Description string `json:"description"`
+	ForceBuild  bool   `json:"force_build"`
+	ForceRun    bool   `json:"force_run"`
+	LongStatus  string `json:"long_status"`
+
+	// RollbackOf Slipway extension, for a rollback only - the deployment whose config and builds it deploys again.
+	RollbackOf *string                  `json:"rollback_of,omitempty"`
+	Runs       map[string]DeploymentRun `json:"runs"`
+	Status     DeploymentStatus         `json:"status"`
+	Steps      []Step                   `json:"steps"`
 
 	// ToolConfig The snapshot of the config the deployment uses (a ToolConfig, key order kept).
 	ToolConfig json.RawMessage `json:"tool_config"`
@@ -722,6 +765,13 @@ type DeploymentListEnvelope struct {
 
 	// Messages Messages for people. All three lists are always present.
 	Messages ResponseMessages `json:"messages"`
+}
+
+// DeploymentRollbackRequest defines model for DeploymentRollbackRequest.
+type DeploymentRollbackRequest struct {
+	// DeployId The successful deployment to go back to; default the one before the latest successful one.
+	DeployId    *string `json:"deploy_id,omitempty"`
+	Description *string `json:"description,omitempty"`
 }
 
 // DeploymentRun defines model for DeploymentRun.
@@ -784,6 +834,9 @@ type EnvVarValue struct {
 
 // ErrorEnvelope The body of every error response; it has no `data` key.
 type ErrorEnvelope struct {
+	// Error Only under `/jobs` and `/builds`, `messages.error` again, where Toolforge's jobs and builds CLIs read it.
+	Error *[]string `json:"error,omitempty"`
+
 	// Messages Messages for people. All three lists are always present.
 	Messages ResponseMessages `json:"messages"`
 }
@@ -825,9 +878,11 @@ type HealthEnvelope struct {
 // `PATCH`) only the definition counts; the read-only fields are ignored.
 // A 0 for an integer field means unset.
 type Job struct {
-	Cmd string `json:"cmd"`
+	// Build The build the job runs, `builds/<build key>`; absent before the first build.
+	Build *string `json:"build,omitempty"`
+	Cmd   string  `json:"cmd"`
 
-	// Continuous Toolforge's legacy way of saying job_type continuous.
+	// Continuous Toolforge's legacy way of saying job_type continuous; sent as true for a continuous job (Toolforge's jobs CLI tells the job type by it).
 	Continuous    *bool           `json:"continuous,omitempty"`
 	Cpu           *string         `json:"cpu,omitempty"`
 	Emails        *JobEmails      `json:"emails,omitempty"`
@@ -836,8 +891,11 @@ type Job struct {
 	FilelogStdout *string         `json:"filelog_stdout,omitempty"`
 	HealthCheck   *JobHealthCheck `json:"health_check,omitempty"`
 
-	// Image The build the job runs, `builds/<build key>`.
+	// Image The same as `imagename`, as Toolforge's jobs API sends it (its CLI shows it, and `jobs dump` writes it as the image to run).
 	Image *string `json:"image,omitempty"`
+
+	// ImageState `stable` when the job has a build to run, else `unknown` (Toolforge's jobs CLI shows any other state than `stable` beside the image). Absent with `include_unset=false`, as Toolforge's.
+	ImageState *string `json:"image_state,omitempty"`
 
 	// Imagename The live component whose build the job runs (a component's own name, or its reuse_from).
 	Imagename string `json:"imagename"`
@@ -861,7 +919,7 @@ type Job struct {
 	Status         *JobStatus `json:"status,omitempty"`
 	StatusLong     *string    `json:"status_long,omitempty"`
 
-	// StatusShort `Pending`, `Running`, `Succeeded`, `Failed` or `Unknown`.
+	// StatusShort `Pending`, `Running`, `Completed` (`status.short` succeeded: the word Toolforge's jobs CLI waits for), `Failed` or `Unknown`.
 	StatusShort *string `json:"status_short,omitempty"`
 	Timeout     *int    `json:"timeout,omitempty"`
 }
@@ -891,12 +949,45 @@ type JobHealthCheck struct {
 // JobHealthCheckType defines model for JobHealthCheck.Type.
 type JobHealthCheckType string
 
+// JobImage defines model for JobImage.
+type JobImage struct {
+	// Image The build it runs, `builds/<build key>`; null before its first build.
+	Image *string `json:"image"`
+
+	// Shortname A live component's name, what `imagename` takes.
+	Shortname string `json:"shortname"`
+}
+
+// JobImageListResponse defines model for JobImageListResponse.
+type JobImageListResponse struct {
+	Images []JobImage `json:"images"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
 // JobListResponse defines model for JobListResponse.
 type JobListResponse struct {
 	Jobs []Job `json:"jobs"`
 
 	// Messages Messages for people. All three lists are always present.
 	Messages ResponseMessages `json:"messages"`
+}
+
+// JobLogLine One line of a job's logs. Slipway's logs carry no time of their own, so
+// `datetime` is when the server read the line (for a followed log,
+// within a fraction of a second of its writing), in UTC to the second
+// (`2026-11-22T12:00:00+00:00`, as Toolforge's).
+type JobLogLine struct {
+	// Container The job's name (one container a job).
+	Container string `json:"container"`
+	Datetime  string `json:"datetime"`
+
+	// Message The line, without its line end.
+	Message string `json:"message"`
+
+	// Pod `<job>-<replica>` for a continuous job (replicas count from 0), the job's name for a scheduled or one-off job (one log holds its runs).
+	Pod string `json:"pod"`
 }
 
 // JobResponse defines model for JobResponse.
@@ -940,6 +1031,16 @@ type MessagesResponse struct {
 	Messages ResponseMessages `json:"messages"`
 }
 
+// NewBuild defines model for NewBuild.
+type NewBuild struct {
+	// Name The build's ID, to follow, show or cancel.
+	Name       string          `json:"name"`
+	Parameters BuildParameters `json:"parameters"`
+
+	// ResolvedRef The commit the ref resolved to.
+	ResolvedRef string `json:"resolved_ref"`
+}
+
 // Quota defines model for Quota.
 type Quota struct {
 	Categories []QuotaCategory `json:"categories"`
@@ -959,8 +1060,8 @@ type QuotaItem struct {
 	Limit string `json:"limit"`
 	Name  string `json:"name"`
 
-	// Used What the tool uses now, in the unit of limit; null where nothing is counted.
-	Used *string `json:"used"`
+	// Used What the tool uses now, in the unit of limit; absent where nothing is counted, as Toolforge's jobs API leaves it out (its CLI shows a Used column for a category whose first item has one, and reads it in every item).
+	Used *string `json:"used,omitempty"`
 }
 
 // QuotaResponse defines model for QuotaResponse.
@@ -1072,7 +1173,7 @@ type UnsupportedMediaType = ErrorEnvelope
 
 // GetBuildLogsParams defines parameters for GetBuildLogs.
 type GetBuildLogsParams struct {
-	// Follow Stream a running build's log until it ends.
+	// Follow Stream a running build's log until it ends. Toolforge's builds CLI sends `True` or `False`; booleans are read as for `force-build`.
 	Follow *bool `form:"follow,omitempty" json:"follow,omitempty"`
 
 	// Lines Start with the last N lines of the log (0 or absent means all). A Slipway addition to builds-api.
@@ -1117,23 +1218,25 @@ type StreamDeploymentEventsParams struct {
 
 // ListJobsParams defines parameters for ListJobs.
 type ListJobsParams struct {
-	// IncludeUnset Also show the defaults of fields the user did not set (`replicas` of
-	// continuous jobs, `retry` and `timeout` of the others); default true.
-	// `false` gives only what the user set, as `jobs dump` wants.
+	// IncludeUnset Also show the defaults of fields the user did not set (`replicas` and
+	// `retry` 0 of continuous jobs, `retry` and `timeout` of the others)
+	// and `image_state`; default true. `false` gives only what the user
+	// set, as `jobs dump` wants.
 	IncludeUnset *IncludeUnset `form:"include_unset,omitempty" json:"include_unset,omitempty"`
 }
 
 // GetJobParams defines parameters for GetJob.
 type GetJobParams struct {
-	// IncludeUnset Also show the defaults of fields the user did not set (`replicas` of
-	// continuous jobs, `retry` and `timeout` of the others); default true.
-	// `false` gives only what the user set, as `jobs dump` wants.
+	// IncludeUnset Also show the defaults of fields the user did not set (`replicas` and
+	// `retry` 0 of continuous jobs, `retry` and `timeout` of the others)
+	// and `image_state`; default true. `false` gives only what the user
+	// set, as `jobs dump` wants.
 	IncludeUnset *IncludeUnset `form:"include_unset,omitempty" json:"include_unset,omitempty"`
 }
 
 // GetJobLogsParams defines parameters for GetJobLogs.
 type GetJobLogsParams struct {
-	// Follow Keep the response open and send what is appended until the client goes away (booleans as for `include_unset`).
+	// Follow Keep the response open and send what is appended until the client goes away (booleans as for `include_unset`; Toolforge's CLI sends `true` or `false`).
 	Follow *string `form:"follow,omitempty" json:"follow,omitempty"`
 
 	// Lines Start with the last N lines of each log (0 or absent means all).
@@ -1146,11 +1249,17 @@ type ListAPITokensParams struct {
 	Tool *string `form:"tool,omitempty" json:"tool,omitempty"`
 }
 
+// StartBuildJSONRequestBody defines body for StartBuild for application/json ContentType.
+type StartBuildJSONRequestBody = BuildStartRequest
+
 // CreateToolConfigJSONRequestBody defines body for CreateToolConfig for application/json ContentType.
 type CreateToolConfigJSONRequestBody = ToolConfig
 
 // CreateDeploymentJSONRequestBody defines body for CreateDeployment for application/json ContentType.
 type CreateDeploymentJSONRequestBody = DeploymentCreateRequest
+
+// RollbackDeploymentJSONRequestBody defines body for RollbackDeployment for application/json ContentType.
+type RollbackDeploymentJSONRequestBody = DeploymentRollbackRequest
 
 // CreateEnvVarLegacyJSONRequestBody defines body for CreateEnvVarLegacy for application/json ContentType.
 //
@@ -1174,6 +1283,12 @@ type ServerInterface interface {
 	// ListBuilds The tool's builds, newest first
 	// (GET /builds/v1/tool/{tool}/builds)
 	ListBuilds(w http.ResponseWriter, r *http.Request, tool Tool)
+	// StartBuild Build a repository's ref outside a deployment
+	// (POST /builds/v1/tool/{tool}/builds)
+	StartBuild(w http.ResponseWriter, r *http.Request, tool Tool)
+	// GetLatestBuild The tool's newest build
+	// (GET /builds/v1/tool/{tool}/builds/latest)
+	GetLatestBuild(w http.ResponseWriter, r *http.Request, tool Tool)
 	// DeleteBuild Delete a finished build
 	// (DELETE /builds/v1/tool/{tool}/builds/{build_id})
 	DeleteBuild(w http.ResponseWriter, r *http.Request, tool Tool, buildId BuildID)
@@ -1183,9 +1298,12 @@ type ServerInterface interface {
 	// CancelBuild Kill a running build
 	// (PUT /builds/v1/tool/{tool}/builds/{build_id}/cancel)
 	CancelBuild(w http.ResponseWriter, r *http.Request, tool Tool, buildId BuildID)
-	// GetBuildLogs The build's log, as text
+	// GetBuildLogs The build's log, as JSON lines
 	// (GET /builds/v1/tool/{tool}/builds/{build_id}/logs)
 	GetBuildLogs(w http.ResponseWriter, r *http.Request, tool Tool, buildId BuildID, params GetBuildLogsParams)
+	// GetBuildsQuota The tool's build limits
+	// (GET /builds/v1/tool/{tool}/quotas)
+	GetBuildsQuota(w http.ResponseWriter, r *http.Request, tool Tool)
 	// GetHealth Server health, with named checks
 	// (GET /components/v1/healthz)
 	GetHealth(w http.ResponseWriter, r *http.Request)
@@ -1213,6 +1331,9 @@ type ServerInterface interface {
 	// CancelLatestDeployment Cancel the tool's newest deployment
 	// (PUT /components/v1/tool/{tool}/deployment/latest/cancel)
 	CancelLatestDeployment(w http.ResponseWriter, r *http.Request, tool Tool)
+	// RollbackDeployment Deploy again the config and builds of an earlier successful deployment
+	// (POST /components/v1/tool/{tool}/deployment/rollback)
+	RollbackDeployment(w http.ResponseWriter, r *http.Request, tool Tool)
 	// DeleteDeployToken Delete the tool's deploy token
 	// (DELETE /components/v1/tool/{tool}/deployment/token)
 	DeleteDeployToken(w http.ResponseWriter, r *http.Request, tool Tool)
@@ -1277,6 +1398,9 @@ type ServerInterface interface {
 	// GetEnvVarQuota How many envvars the tool may have, and has
 	// (GET /envvars/v1/tool/{tool}/quotas)
 	GetEnvVarQuota(w http.ResponseWriter, r *http.Request, tool Tool)
+	// ListJobImages The images a job can run, for `imagename`
+	// (GET /jobs/v1/tool/{tool}/images)
+	ListJobImages(w http.ResponseWriter, r *http.Request, tool Tool)
 	// FlushJobs Delete every job of the tool
 	// (DELETE /jobs/v1/tool/{tool}/jobs)
 	FlushJobs(w http.ResponseWriter, r *http.Request, tool Tool)
@@ -1295,12 +1419,15 @@ type ServerInterface interface {
 	// GetJob One job
 	// (GET /jobs/v1/tool/{tool}/jobs/{name})
 	GetJob(w http.ResponseWriter, r *http.Request, tool Tool, name JobName, params GetJobParams)
-	// GetJobLogs A job's logs, as text
+	// GetJobLogs A job's logs, as JSON lines
 	// (GET /jobs/v1/tool/{tool}/jobs/{name}/logs)
 	GetJobLogs(w http.ResponseWriter, r *http.Request, tool Tool, name JobName, params GetJobLogsParams)
 	// RestartJob Restart a job's current generation
 	// (POST /jobs/v1/tool/{tool}/jobs/{name}/restart)
 	RestartJob(w http.ResponseWriter, r *http.Request, tool Tool, name JobName)
+	// GetJobsQuotaLegacy The tool's quotas (the older path, which Toolforge's jobs CLI of 2024 calls)
+	// (GET /jobs/v1/tool/{tool}/quota)
+	GetJobsQuotaLegacy(w http.ResponseWriter, r *http.Request, tool Tool)
 	// GetJobsQuota The tool's quotas and what it uses of them
 	// (GET /jobs/v1/tool/{tool}/quotas)
 	GetJobsQuota(w http.ResponseWriter, r *http.Request, tool Tool)
@@ -1347,6 +1474,58 @@ func (siw *ServerInterfaceWrapper) ListBuilds(w http.ResponseWriter, r *http.Req
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.ListBuilds(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// StartBuild operation middleware
+func (siw *ServerInterfaceWrapper) StartBuild(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.StartBuild(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetLatestBuild operation middleware
+func (siw *ServerInterfaceWrapper) GetLatestBuild(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetLatestBuild(w, r, tool)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1516,6 +1695,32 @@ func (siw *ServerInterfaceWrapper) GetBuildLogs(w http.ResponseWriter, r *http.R
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetBuildLogs(w, r, tool, buildId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetBuildsQuota operation middleware
+func (siw *ServerInterfaceWrapper) GetBuildsQuota(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetBuildsQuota(w, r, tool)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1845,6 +2050,32 @@ func (siw *ServerInterfaceWrapper) CancelLatestDeployment(w http.ResponseWriter,
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.CancelLatestDeployment(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RollbackDeployment operation middleware
+func (siw *ServerInterfaceWrapper) RollbackDeployment(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RollbackDeployment(w, r, tool)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -2440,6 +2671,32 @@ func (siw *ServerInterfaceWrapper) GetEnvVarQuota(w http.ResponseWriter, r *http
 	handler.ServeHTTP(w, r)
 }
 
+// ListJobImages operation middleware
+func (siw *ServerInterfaceWrapper) ListJobImages(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListJobImages(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // FlushJobs operation middleware
 func (siw *ServerInterfaceWrapper) FlushJobs(w http.ResponseWriter, r *http.Request) {
 
@@ -2745,6 +3002,32 @@ func (siw *ServerInterfaceWrapper) RestartJob(w http.ResponseWriter, r *http.Req
 	handler.ServeHTTP(w, r)
 }
 
+// GetJobsQuotaLegacy operation middleware
+func (siw *ServerInterfaceWrapper) GetJobsQuotaLegacy(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetJobsQuotaLegacy(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetJobsQuota operation middleware
 func (siw *ServerInterfaceWrapper) GetJobsQuota(w http.ResponseWriter, r *http.Request) {
 
@@ -3008,10 +3291,14 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/latest", wrapper.GetLatestDeployment)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/{deploy_id}", wrapper.DeleteDeployment)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/{deploy_id}", wrapper.GetDeployment)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/rollback", wrapper.RollbackDeployment)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/{deploy_id}/events", wrapper.StreamDeploymentEvents)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/latest/cancel", wrapper.CancelLatestDeployment)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/{deploy_id}/cancel", wrapper.CancelDeployment)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/builds/v1/tool/{tool}/builds", wrapper.ListBuilds)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/builds/v1/tool/{tool}/builds", wrapper.StartBuild)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/builds/v1/tool/{tool}/quotas", wrapper.GetBuildsQuota)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/builds/v1/tool/{tool}/builds/latest", wrapper.GetLatestBuild)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/builds/v1/tool/{tool}/builds/{build_id}", wrapper.DeleteBuild)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/builds/v1/tool/{tool}/builds/{build_id}", wrapper.GetBuild)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/builds/v1/tool/{tool}/builds/{build_id}/logs", wrapper.GetBuildLogs)
@@ -3024,6 +3311,8 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/jobs/v1/tool/{tool}/jobs/{name}", wrapper.GetJob)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/jobs/v1/tool/{tool}/jobs/{name}/logs", wrapper.GetJobLogs)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/jobs/v1/tool/{tool}/jobs/{name}/restart", wrapper.RestartJob)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/jobs/v1/tool/{tool}/images", wrapper.ListJobImages)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/jobs/v1/tool/{tool}/quota", wrapper.GetJobsQuotaLegacy)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/jobs/v1/tool/{tool}/quotas", wrapper.GetJobsQuota)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/envvars/v1/tool/{tool}/envvars", wrapper.ListEnvVars)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/envvars/v1/tool/{tool}/envvars", wrapper.CreateEnvVar)

@@ -189,7 +189,7 @@ func (q *queries) ConfigDelete(ctx context.Context, tool string, now time.Time) 
 }
 
 const deploymentColumns = `id, tool, created_at, description, config_version, tool_config, status,
-	long_status, force_build, force_run, trigger_kind, actor, updated_at, finished_at`
+	long_status, force_build, force_run, trigger_kind, actor, updated_at, finished_at, rollback_of`
 
 func scanDeployment(r rowScanner) (slipway.Deployment, error) {
 	var (
@@ -199,7 +199,7 @@ func scanDeployment(r rowScanner) (slipway.Deployment, error) {
 		err                        error
 	)
 	err = r.Scan(&d.ID, &d.Tool, &created, &d.Description, &d.ConfigVersion, &toolConfig, &d.Status,
-		&d.LongStatus, &d.ForceBuild, &d.ForceRun, &d.Trigger, &d.Actor, &updated, &finished)
+		&d.LongStatus, &d.ForceBuild, &d.ForceRun, &d.Trigger, &d.Actor, &updated, &finished, &d.RollbackOf)
 	if err != nil {
 		return slipway.Deployment{}, err
 	}
@@ -238,9 +238,9 @@ func scanDeployments(rows *sql.Rows, err error) ([]slipway.Deployment, error) {
 // DeploymentCreate inserts a deployment (without steps).
 func (q *queries) DeploymentCreate(ctx context.Context, d slipway.Deployment) error {
 	_, err := q.write.ExecContext(ctx,
-		`INSERT INTO deployments (`+deploymentColumns+`) VALUES (`+inArgs(14)+`)`,
+		`INSERT INTO deployments (`+deploymentColumns+`) VALUES (`+inArgs(15)+`)`,
 		d.ID, d.Tool, encTime(d.CreatedAt), d.Description, d.ConfigVersion, encRaw(d.ToolConfig), d.Status,
-		d.LongStatus, d.ForceBuild, d.ForceRun, d.Trigger, d.Actor, encTime(d.UpdatedAt), encTime(d.FinishedAt))
+		d.LongStatus, d.ForceBuild, d.ForceRun, d.Trigger, d.Actor, encTime(d.UpdatedAt), encTime(d.FinishedAt), d.RollbackOf)
 	if err != nil {
 		return fmt.Errorf("create deployment %s of %s: %w", d.ID, d.Tool, err)
 	}

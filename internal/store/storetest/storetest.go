@@ -138,6 +138,7 @@ func deployment(tool, id string, created time.Time, status slipway.DeploymentSta
 		Trigger:       "cli",
 		Actor:         "alice",
 		UpdatedAt:     created.Add(time.Second),
+		RollbackOf:    "20250101-000000-rolledback",
 	}
 	if status.Final() {
 		d.FinishedAt = created.Add(time.Minute)
