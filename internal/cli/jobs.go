@@ -181,6 +181,13 @@ func printJob(w io.Writer, j apiclient.Job) {
 		line("Duration", deref(s.Duration))
 		line("Previous run", timeText(s.PreviousSchedule))
 		line("Next run", timeText(s.NextSchedule))
+		// What runs now: after a new version failed, the old one's commit.
+		line("Commit", deref(s.Commit))
+		line("Running since", timeText(s.Since))
+		if s.Healthy != nil {
+			line("Healthy", map[bool]string{true: "yes", false: "no"}[*s.Healthy])
+		}
+		line("URL", deref(s.Url))
 	}
 	_ = tw.Flush() // w is the command's stdout; a failed write shows there
 }

@@ -581,6 +581,11 @@ func (s *Service) liveJob(ctx context.Context, r slipway.LiveRun, desired map[st
 	}
 	j.Component.Name, j.Component.Type = r.Component, r.Type
 	j.Status.UpToDate = true
+	j.Status.Commit, j.Status.URL, j.Status.Since = r.Commit, st.URL, st.Since
+	if r.Type == slipway.Continuous {
+		healthy := ok && st.State == "running"
+		j.Status.Healthy = &healthy
+	}
 	if desired != nil {
 		c, inConfig := desired[r.Component]
 		switch {

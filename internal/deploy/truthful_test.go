@@ -16,8 +16,8 @@ import (
 //   - a component that crash loops is not "unchanged": the same config
 //     deployed again starts it again (reason "not healthy: …") and the
 //     deployment reports its real outcome;
-//   - a component that crashed behind Slipway's back is started again by
-//     the next deployment;
+//   - a component that crashed, or vanished from the runtime, behind
+//     Slipway's back is started again by the next deployment;
 //   - a new version that never becomes healthy is stopped, the old one
 //     keeps running, the step says "kept <old commit> running", and what is
 //     live stays the old version, so that the next deployment tries again.
@@ -120,6 +120,18 @@ func TestService_LiveStateIsWhatPlansCompare(t *testing.T) {
 	}
 	if st := deploy(t, slipway.DeploymentSuccessful); st.State != slipway.StepDone || st.Reason != "run settings changed" {
 		t.Errorf("deploy after the fix: step %s, reason %q; want the new version applied", st.State, st.Reason)
+	}
+
+	// Stopped and forgotten by the runtime behind Slipway's back (its
+	// processes killed, its state gone): the next deployment starts it.
+	if err := h.svc.target.Remove(ctx, tool, "web"); err != nil {
+		t.Fatal(err)
+	}
+	if st := deploy(t, slipway.DeploymentSuccessful); st.State != slipway.StepDone || st.Reason != "not healthy: not running" {
+		t.Errorf("deploy after the component vanished: step %s, reason %q; want it started again", st.State, st.Reason)
+	}
+	if status, ok, err := h.svc.target.Status(ctx, tool, "web"); err != nil || !ok || status.State != "running" {
+		t.Errorf("target status after the redeploy = %+v, %v, %v; want running", status, ok, err)
 	}
 }
 

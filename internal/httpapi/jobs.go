@@ -700,6 +700,10 @@ func toJobStatus(s slipway.JobStatus) *oapi.JobStatus {
 	if !s.NextSchedule.IsZero() {
 		out.NextSchedule = new(s.NextSchedule.UTC())
 	}
+	if !s.Since.IsZero() {
+		out.Since = new(s.Since.UTC())
+	}
+	out.Commit, out.Url, out.Healthy = orNil(s.Commit), orNil(s.URL), s.Healthy
 	return out
 }
 

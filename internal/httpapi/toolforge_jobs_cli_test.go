@@ -401,6 +401,7 @@ var tfVolatile = []struct {
 	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`), "<time>"},
 	{regexp.MustCompile(`\d{8}-\d{6}-[a-z0-9]{10}`), "<deploy-id>"},
 	{regexp.MustCompile(`builds/[0-9a-f]{16}`), "builds/<key>"},
+	{regexp.MustCompile(`\b[0-9a-f]{40}\b`), "<commit>"},
 	{regexp.MustCompile(`\b([a-z0-9-]+)-[0-9a-f]{8}\b`), "$1-<run>"},
 	{regexp.MustCompile(`pid \d+`), "pid <pid>"},
 	{regexp.MustCompile(`\b(\d+h)?(\d+m)?\d+(\.\d+)?(ns|µs|ms|s)\b`), "<duration>"},

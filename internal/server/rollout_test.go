@@ -496,10 +496,8 @@ func rollout(t *testing.T, s *servertest.Server, tool string, replicas int) (res
 	return res
 }
 
-// checkJobRunsCommit checks that jobs show and jobs list name the build of
-// commit as what web of tool runs. The jobs API names the build
-// ("build": "builds/<build key>"), not the commit: the commit is the
-// build's, from the builds API.
+// checkJobRunsCommit checks that jobs show and jobs list name commit, and
+// its build, as what web of tool runs, healthy.
 func checkJobRunsCommit(t *testing.T, c *apiclient.Client, tool, commit string) {
 	t.Helper()
 	ctx := t.Context()
@@ -522,8 +520,10 @@ func checkJobRunsCommit(t *testing.T, c *apiclient.Client, tool, commit string) 
 		t.Errorf("jobs show web of %s: runs %s, the build of commit %.7s (status %q: %s); want the build of the previous commit %.7s",
 			tool, image, b.Commit, deref(j.StatusShort), deref(j.StatusLong), commit)
 	}
-	t.Logf("%s: jobs show web: %s, the build of commit %.7s, status %q: %s (the jobs API names the build key; the commit comes from builds show)",
-		tool, image, b.Commit, deref(j.StatusShort), deref(j.StatusLong))
+	if j.Status == nil || deref(j.Status.Commit) != commit || j.Status.Healthy == nil || !*j.Status.Healthy {
+		t.Errorf("jobs show web of %s: status %+v, want commit %.7s running, healthy", tool, j.Status, commit)
+	}
+	t.Logf("%s: jobs show web: %s, the build of commit %.7s, status %q: %s", tool, image, b.Commit, deref(j.StatusShort), deref(j.StatusLong))
 	list, err := c.JobList(ctx, tool, true)
 	if err != nil {
 		t.Fatal(err)

@@ -51,6 +51,15 @@ type JobStatus struct {
 	// runs of a scheduled job (zero: none).
 	PreviousSchedule time.Time
 	NextSchedule     time.Time
+	// What runs, as the target reports it: the source commit of the build
+	// (empty for prebuilt images), since when the newest process of a
+	// continuous job runs (zero when none does), whether a continuous
+	// job is healthy (every replica up, none crash looping; nil for
+	// others) and where a published one answers.
+	Commit  string
+	Since   time.Time
+	Healthy *bool
+	URL     string
 }
 
 // JobRun is an ad-hoc one-off job started through the jobs API: it is not

@@ -1005,15 +1005,27 @@ type JobResponse struct {
 
 // JobStatus defines model for JobStatus.
 type JobStatus struct {
+	// Commit Slipway extension - the source commit of the build that runs (absent for a prebuilt image). After a new version failed its health check this is still the old one, which kept running.
+	Commit *string `json:"commit,omitempty"`
+
 	// Duration How long the job has been running, or how long its last run took, in whole seconds (e.g. `1h2m3s`); present when the status is running, succeeded or failed.
-	Duration         *string        `json:"duration,omitempty"`
+	Duration *string `json:"duration,omitempty"`
+
+	// Healthy Slipway extension, continuous jobs - every replica up and none crash looping.
+	Healthy          *bool          `json:"healthy,omitempty"`
 	Messages         []string       `json:"messages"`
 	NextSchedule     *time.Time     `json:"next_schedule,omitempty"`
 	PreviousSchedule *time.Time     `json:"previous_schedule,omitempty"`
 	Short            JobStatusShort `json:"short"`
 
+	// Since Slipway extension - when the newest of a continuous job's running processes started.
+	Since *time.Time `json:"since,omitempty"`
+
 	// UpToDate False when what runs differs from the tool config (changed with `PATCH …/jobs`); the next deployment reverts it.
 	UpToDate bool `json:"up_to_date"`
+
+	// Url Slipway extension - where a published job answers.
+	Url *string `json:"url,omitempty"`
 }
 
 // JobStatusShort defines model for JobStatus.Short.
