@@ -42,6 +42,21 @@ type escaper struct {
 	pending []byte
 }
 
+// terminal reports whether e writes to an interactive terminal.
+func (e *escaper) terminal() bool { return isTerminal(e.w) }
+
+// control writes seq as it is: a control sequence of the CLI's own (the
+// progress display's cursor moves), never server-provided text.
+func (e *escaper) control(seq string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.flushLocked(); err != nil {
+		return err
+	}
+	_, err := io.WriteString(e.w, seq)
+	return err
+}
+
 // Write writes p escaped. It reports len(p) on success: every byte was
 // written, in one form or another.
 func (e *escaper) Write(p []byte) (int, error) {

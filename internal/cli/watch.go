@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"slipway.dev/slipway/internal/apiclient"
 	"slipway.dev/slipway/internal/slipway"
@@ -19,11 +21,13 @@ var stepSections = map[string]string{
 	string(slipway.StepPrune): "Removing components:",
 }
 
-// watch follows deployment d to its end. In text mode it prints one line per
-// step that finishes, under a header per step kind, then the outcome; with
-// --json it prints only the final deployment's envelope. It returns an
-// exitError 1 when the deployment did not succeed. It prints no control
-// codes, so its output reads the same in a terminal, a pipe or a CI log.
+// watch follows deployment d to its end. In text mode it shows each step
+// as it goes (see progress: finished steps a line each under a header per
+// step kind; running ones with their elapsed time and a build's last log
+// line, redrawn in place on a terminal, appended now and then elsewhere),
+// then the outcome, naming every failed component; with --json it prints
+// only the final deployment's envelope. It returns an exitError 1 when
+// the deployment did not succeed.
 func (e *env) watch(ctx context.Context, c *apiclient.Client, tool string, d slipway.Deployment) error {
 	width := minComponentWidth
 	for _, names := range [][]string{sortedKeys(d.Builds), sortedKeys(d.Runs)} {
@@ -37,28 +41,35 @@ func (e *env) watch(ctx context.Context, c *apiclient.Client, tool string, d sli
 	if !e.flags.json {
 		fmt.Fprintf(e.stdout, "Starting deploy for %s (%s)...\n", tool, d.ID)
 	}
-	printed := map[string]bool{}
+	var ctl func(string) // on a terminal, running steps are redrawn in place
+	if esc, ok := e.stdout.(*escaper); ok && esc.terminal() && !e.flags.json {
+		ctl = func(seq string) { _ = esc.control(seq) } // a failed write shows on the terminal itself
+	}
+	p := newProgress(e.stdout, ctl, width, time.Now)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	if !e.flags.json {
+		wg.Go(func() { e.followRunning(ctx, c, tool, p, stop) })
+	}
 	err := c.DeploymentEvents(ctx, tool, d.ID, 0, func(ev apiclient.Event) error {
-		if e.flags.json || ev.Kind != "step" || !slipway.StepState(ev.State).Final() {
+		if e.flags.json {
 			return nil
 		}
-		kind, component, _ := strings.Cut(ev.Step, ":")
-		if h, ok := stepSections[kind]; ok && !printed[kind] {
-			printed[kind] = true
-			fmt.Fprintln(e.stdout, h)
-		}
-		state := slipway.StepState(ev.State)
-		line := fmt.Sprintf("[%s] %-*s  %s", stepIcon(state), width, component, firstLine(ev.Message))
-		fmt.Fprintln(e.stdout, strings.TrimRight(line, " "))
-		if state == slipway.StepFailed || state == slipway.StepTimedOut {
-			// The rest of a failure's message is its evidence (the app's
-			// last log lines, a compiler's output): show it indented.
-			for _, l := range moreLines(ev.Message, maxDetailLines) {
-				fmt.Fprintf(e.stdout, "      %s\n", l)
+		switch ev.Kind {
+		case "plan":
+			// The whole plan, so that the sections keep its order.
+			if env, err := c.DeploymentGet(ctx, tool, d.ID); err == nil {
+				if pd, err := env.Deployment(); err == nil {
+					p.plan(pd.Steps)
+				}
 			}
+		case "step":
+			p.event(ev.Step, slipway.StepState(ev.State), ev.Message)
 		}
 		return nil
 	})
+	close(stop)
+	wg.Wait()
 	if err != nil {
 		return err
 	}
@@ -70,6 +81,10 @@ func (e *env) watch(ctx context.Context, c *apiclient.Client, tool string, d sli
 	if err != nil {
 		return err
 	}
+	if !e.flags.json {
+		p.plan(final.Steps) // what a missed event left out
+		p.done()
+	}
 	switch {
 	case e.flags.json:
 		if err := printEnvelope(e.stdout, env, true); err != nil {
@@ -79,11 +94,49 @@ func (e *env) watch(ctx context.Context, c *apiclient.Client, tool string, d sli
 		fmt.Fprintln(e.stdout, "All components deployed")
 	default:
 		fmt.Fprintf(e.stdout, "Deployment %s: %s\n", final.Status, firstLine(final.LongStatus))
+		if failed := p.failed(); len(failed) > 0 {
+			fmt.Fprintf(e.stdout, "Failed: %s\n", strings.Join(failed, ", "))
+		}
 	}
 	if final.Status != slipway.DeploymentSuccessful {
 		return &exitError{1}
 	}
 	return nil
+}
+
+// followRunning keeps the running steps' lines fresh until stop: it
+// redraws them every half second on a terminal, and fetches the last log
+// line of each running build (every second on a terminal, before each
+// appended progress line elsewhere).
+func (e *env) followRunning(ctx context.Context, c *apiclient.Client, tool string, p *progress, stop <-chan struct{}) {
+	redraw, fetch := 500*time.Millisecond, time.Second
+	if !p.tty {
+		redraw, fetch = time.Second, appendEvery
+	}
+	t := time.NewTicker(redraw)
+	defer t.Stop()
+	var fetched time.Time
+	for {
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if time.Since(fetched) >= fetch-redraw/2 {
+			fetched = time.Now()
+			for key, build := range p.runningBuilds() {
+				last := ""
+				// Best effort: a log not there yet shows nothing.
+				_ = c.BuildLogs(ctx, tool, build, false, 1, func(l string) error { last = l; return nil })
+				if last != "" {
+					p.logLine(key, last)
+				}
+			}
+		}
+		p.tick()
+	}
 }
 
 // stepIcon is the mark of a finished step.
