@@ -29,6 +29,10 @@ type Request struct {
 	Commit string
 	// Key is the content address of the result, from [slipway.BuildKey].
 	Key string
+	// Attempt names this attempt at building Key (its record's ID), and
+	// so its log: a new attempt never overwrites an older one's. Empty
+	// means Key.
+	Attempt string
 	// Settings are the build settings that took part in Key.
 	Settings slipway.SourceBuild
 	// Log receives the build output as it happens (it is also kept with
@@ -53,9 +57,12 @@ type Builder interface {
 	// saying why in the log. Build is safe to call again after a crash: a
 	// half-made build is discarded.
 	Build(ctx context.Context, req Request) (slipway.Artifact, error)
-	// LogPath returns where the log of the tool's build with this key is
-	// kept.
-	LogPath(tool, key string) string
+	// LogPath returns where the log of the tool's build attempt (or,
+	// for builds recorded before attempts, key) is kept.
+	LogPath(tool, attempt string) string
+	// RemoveLog deletes the log of the tool's build attempt; one without a
+	// log is not an error.
+	RemoveLog(tool, attempt string) error
 	// Remove deletes the tool's artifact and log of key; a key with
 	// neither is not an error.
 	Remove(ctx context.Context, tool, key string) error

@@ -3,6 +3,9 @@ package deploy
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -31,7 +34,18 @@ const (
 
 var buildIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
 
-// checkBuildID returns EInvalid unless id can be a build ID (a build key).
+// buildAttempt returns the ID of deployment's attempt at building key:
+// the key and a hash of the deployment, so that a retry of the step (after
+// a crash) is the same attempt, components of one deployment building the
+// same key share it, and another deployment's rebuild of the key is a new
+// record with its own log.
+func buildAttempt(key, deployment string) string {
+	h := sha256.Sum256([]byte(deployment))
+	return key + "-" + hex.EncodeToString(h[:4])
+}
+
+// checkBuildID returns EInvalid unless id can be a build ID (an attempt's,
+// or a build key for builds recorded before attempts).
 func checkBuildID(id string) error {
 	if buildIDRE.MatchString(id) && !strings.Contains(id, "..") {
 		return nil
@@ -319,8 +333,17 @@ func (s *Service) BuildDelete(ctx context.Context, tool, id string) (slipway.Bui
 		if err := tx.BuildDelete(ctx, tool, id); err != nil {
 			return err
 		}
-		// checkDeletable made sure nothing of the tool uses the artifact.
 		// Inside the transaction: if removing fails, the record stays.
+		if err := s.builder.RemoveLog(tool, b.ID); err != nil {
+			return err
+		}
+		if b.Status != slipway.BuildSuccessful {
+			return nil // the artifact, if any, is another attempt's
+		}
+		if _, ok, err := latestAttempt(ctx, tx, tool, b.Key); err != nil || ok {
+			return err // another attempt made the key too: its artifact stays
+		}
+		// checkDeletable made sure nothing of the tool uses the artifact.
 		return s.builder.Remove(ctx, tool, b.Key)
 	})
 	if err != nil {
@@ -335,6 +358,9 @@ func (s *Service) checkDeletable(ctx context.Context, tx store.Tx, b slipway.Bui
 	if !buildFinal(b) {
 		return slipway.Errorf(slipway.EConflict,
 			"Build %s is %s: cancel it first (slipway builds cancel %s), or wait for it to end.", b.ID, b.Status, b.ID)
+	}
+	if b.Status != slipway.BuildSuccessful {
+		return nil // an attempt that made nothing: only its record and log go
 	}
 	live, err := tx.LiveRunList(ctx, b.Tool)
 	if err != nil {
@@ -375,7 +401,7 @@ var imageNameRE = regexp.MustCompile(`^[a-z0-9]+([._-]+[a-z0-9]+)*$`)
 
 // standaloneRunID is the name under which the runs of BuildStart register
 // their cancel functions in s.running, in place of a deployment ID (the
-// build ID is the step key): BuildCancel finds them there.
+// build's ID in place of the step key): BuildCancel finds them there.
 func standaloneRunID(tool string) string { return "build-start:" + tool }
 
 // BuildStart starts a build of req.Repository at req.Ref outside any
@@ -419,14 +445,18 @@ func (s *Service) BuildStart(ctx context.Context, tool string, req slipway.Build
 
 	// Registered before the record exists, so that a cancel sent as soon as
 	// the answer arrives finds the run. The run outlives the request.
+	// Each start is an attempt of its own (a random ID), with its own
+	// record and log.
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:]) // never fails (crypto/rand)
+	id := key + "-" + hex.EncodeToString(rnd[:])
 	work, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-	unregister := s.running.add(standaloneRunID(tool), key, cancel)
+	unregister := s.running.add(standaloneRunID(tool), id, cancel)
 	now := s.now()
 	err = s.store.InTx(ctx, func(tx store.Tx) error {
-		cur, err := tx.BuildGet(ctx, tool, key)
-		exists := err == nil
+		cur, exists, err := latestAttempt(ctx, tx, tool, key)
 		switch {
-		case err != nil && !errors.Is(err, store.ErrNotFound):
+		case err != nil:
 			return err
 		case exists && !buildFinal(cur):
 			b = cur // follow the build under way
@@ -445,13 +475,10 @@ func (s *Service) BuildStart(ctx context.Context, tool string, req slipway.Build
 			return err
 		}
 		b = slipway.Build{
-			ID: key, Tool: tool, Component: image, Key: key, Repository: src.Repository, Ref: src.Ref, Commit: commit,
-			Status: slipway.BuildPending, LogPath: s.builder.LogPath(tool, key), CreatedAt: now, UpdatedAt: now,
+			ID: id, Tool: tool, Component: image, Key: key, Repository: src.Repository, Ref: src.Ref, Commit: commit,
+			Status: slipway.BuildPending, LogPath: s.builder.LogPath(tool, id), CreatedAt: now, UpdatedAt: now,
 		}
 		started = true
-		if exists {
-			return tx.BuildUpdate(ctx, b)
-		}
 		return tx.BuildCreate(ctx, b)
 	})
 	if err != nil || !started {
@@ -468,6 +495,21 @@ func (s *Service) BuildStart(ctx context.Context, tool string, req slipway.Build
 		s.runBuildStart(slipway.WithSourceScope(work, scope), b, src)
 	}()
 	return b, true, nil
+}
+
+// latestAttempt returns the tool's newest attempt at building key that is
+// under way or succeeded; ok is false when there is none.
+func latestAttempt(ctx context.Context, q store.Queries, tool, key string) (b slipway.Build, ok bool, err error) {
+	list, err := q.BuildList(ctx, tool) // newest first
+	if err != nil {
+		return slipway.Build{}, false, fmt.Errorf("list builds of %s: %w", tool, err)
+	}
+	for _, b := range list {
+		if b.Key == key && (!buildFinal(b) || b.Status == slipway.BuildSuccessful) {
+			return b, true, nil
+		}
+	}
+	return slipway.Build{}, false, nil
 }
 
 // checkUnfinished returns EConflict, in builds-api's words, when the tool
@@ -646,7 +688,7 @@ func (s *Service) buildStandalone(work context.Context, b slipway.Build, src sli
 		var err error
 		art, err = s.builder.Build(bctx, build.Request{
 			Tool: b.Tool, Component: b.Component, Repository: src.Repository, Ref: src.Ref,
-			Commit: b.Commit, Key: b.Key, Settings: src,
+			Commit: b.Commit, Key: b.Key, Attempt: b.ID, Settings: src,
 		})
 		return err
 	})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -124,15 +125,15 @@ func TestService_BuildListShowLogsDelete(t *testing.T) {
 		t.Errorf("BuildGet = %+v", got)
 	}
 	var log bytes.Buffer
-	if err := b.svc.BuildLogs(ctx, "site", first, false, 0, &log); err != nil || !strings.Contains(log.String(), "==> built "+first) {
+	if err := b.svc.BuildLogs(ctx, "site", first, false, 0, &log); err != nil || !strings.Contains(log.String(), "==> built "+got.Key) {
 		t.Errorf("BuildLogs = %v\n%s", err, log.String())
 	}
 	log.Reset()
-	if err := b.svc.BuildLogs(ctx, "site", first, true, 0, &log); err != nil || !strings.Contains(log.String(), "==> built "+first) {
+	if err := b.svc.BuildLogs(ctx, "site", first, true, 0, &log); err != nil || !strings.Contains(log.String(), "==> built "+got.Key) {
 		t.Errorf("BuildLogs(follow) of a finished build = %v\n%s", err, log.String())
 	}
 	log.Reset()
-	if err := b.svc.BuildLogs(ctx, "site", first, false, 1, &log); err != nil || !strings.HasPrefix(log.String(), "==> built "+first) || strings.Count(log.String(), "\n") != 1 {
+	if err := b.svc.BuildLogs(ctx, "site", first, false, 1, &log); err != nil || !strings.HasPrefix(log.String(), "==> built "+got.Key) || strings.Count(log.String(), "\n") != 1 {
 		t.Errorf("BuildLogs(lines 1) = %v, %q", err, log.String())
 	}
 	err = b.svc.BuildLogs(ctx, "site", first, false, -1, &log)
@@ -155,7 +156,7 @@ func TestService_BuildListShowLogsDelete(t *testing.T) {
 	if len(list) != 2 || list[1].ID != first {
 		t.Fatalf("BuildList after a second build = %+v, want the first build last", list)
 	}
-	art, ok, _ := b.builder.Lookup(ctx, "site", first)
+	art, ok, _ := b.builder.Lookup(ctx, "site", got.Key)
 	if !ok {
 		t.Fatal("the first artifact is missing before the delete")
 	}
@@ -320,5 +321,56 @@ func TestService_BuildRefusedUnderDiskFloor(t *testing.T) {
 	full.Store(false)
 	if d := b.deploy(t, "site", cfg); d.Status != slipway.DeploymentSuccessful {
 		t.Fatalf("deployment with room again: %s: %s", d.Status, d.LongStatus)
+	}
+}
+
+// Ensure each attempt at a build key is a record of its own: a rebuild of
+// the same commit (its artifact failed its digest check) gets a new build
+// ID and log, the older attempt's record and log stay as they were, and a
+// later deployment that reuses the build points at the attempt that made
+// it.
+func TestService_BuildAttempts(t *testing.T) {
+	t.Parallel()
+	b := setupBuilds(t)
+	ctx := t.Context()
+	repo := slipwaytest.GitRepo(t, map[string]string{"index.html": "one\n"})
+	cfg := "components:\n  web:\n    component_type: continuous\n    build: {repository: " + repo.URL + ", ref: main}\n    run: {command: 'exec sleep 600'}\n"
+	first := b.deploy(t, "attempts", cfg)
+	if first.Status != slipway.DeploymentSuccessful {
+		t.Fatalf("first deployment %s: %s", first.Status, first.LongStatus)
+	}
+	id1 := first.Builds["web"].BuildID
+	b1, err := b.svc.BuildGet(ctx, "attempts", id1)
+	if err != nil || id1 == b1.Key {
+		t.Fatalf("first attempt %s: %+v, %v; want an attempt ID, not the key", id1, b1, err)
+	}
+	log1, err := os.ReadFile(b1.LogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Tamper with the artifact: the next deployment builds the key again.
+	art, _, _ := b.builder.Lookup(ctx, "attempts", b1.Key)
+	if err := os.WriteFile(filepath.Join(art.Dir, "index.html"), []byte("tampered\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	second := b.deploy(t, "attempts", cfg)
+	if second.Status != slipway.DeploymentSuccessful {
+		t.Fatalf("second deployment %s: %s", second.Status, second.LongStatus)
+	}
+	id2 := second.Builds["web"].BuildID
+	b2, err := b.svc.BuildGet(ctx, "attempts", id2)
+	if err != nil || id2 == id1 || b2.Key != b1.Key || b2.LogPath == b1.LogPath {
+		t.Fatalf("the rebuild: %+v, %v; want a new attempt of key %s with its own log", b2, err, b1.Key)
+	}
+	if again, err := b.svc.BuildGet(ctx, "attempts", id1); err != nil || again.Status != slipway.BuildSuccessful {
+		t.Errorf("the first attempt after the rebuild = %+v, %v; want it kept", again, err)
+	}
+	if now, err := os.ReadFile(b1.LogPath); err != nil || !bytes.Equal(now, log1) {
+		t.Errorf("the first attempt's log changed (%v)", err)
+	}
+	// Unchanged: the build is reused, and points at the attempt that made it.
+	third := b.deploy(t, "attempts", cfg)
+	if got := third.Builds["web"]; got.BuildID != id2 || got.BuildStatus != slipway.BuildSkipped {
+		t.Errorf("the reusing deployment's build = %+v, want it to point at %s", got, id2)
 	}
 }

@@ -45,7 +45,7 @@ func TestService_BuildStart(t *testing.T) {
 		t.Fatalf("the build ended %+v", done)
 	}
 	var log bytes.Buffer
-	if err := b.svc.BuildLogs(ctx, "site", got.ID, false, 0, &log); err != nil || !strings.Contains(log.String(), "==> built "+got.ID) {
+	if err := b.svc.BuildLogs(ctx, "site", got.ID, false, 0, &log); err != nil || !strings.Contains(log.String(), "==> built "+got.Key) {
 		t.Errorf("its log: %v\n%s", err, log.String())
 	}
 	if list, err := b.svc.BuildList(ctx, "site"); err != nil || len(list) != 1 || list[0].ID != got.ID {

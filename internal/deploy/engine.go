@@ -445,10 +445,11 @@ func (s *Service) executeBuild(ctx context.Context, d slipway.Deployment, cfg sl
 		}
 	}
 	now := s.now()
+	id := buildAttempt(st.BuildKey, d.ID)
 	b := slipway.Build{
-		ID: st.BuildKey, Tool: d.Tool, Component: st.Component, Key: st.BuildKey,
+		ID: id, Tool: d.Tool, Component: st.Component, Key: st.BuildKey,
 		Repository: src.Repository, Ref: src.Ref, Commit: st.Commit, Status: slipway.BuildRunning,
-		LogPath: s.builder.LogPath(d.Tool, st.BuildKey), CreatedAt: now, UpdatedAt: now,
+		LogPath: s.builder.LogPath(d.Tool, id), CreatedAt: now, UpdatedAt: now,
 	}
 	if s.cfg.DiskCheck != nil {
 		if err := s.cfg.DiskCheck(); err != nil {
@@ -479,7 +480,7 @@ func (s *Service) executeBuild(ctx context.Context, d slipway.Deployment, cfg sl
 		var err error
 		art, err = s.builder.Build(bctx, build.Request{
 			Tool: d.Tool, Component: st.Component, Repository: src.Repository, Ref: src.Ref,
-			Commit: st.Commit, Key: st.BuildKey, Settings: *src,
+			Commit: st.Commit, Key: st.BuildKey, Attempt: id, Settings: *src,
 		})
 		return err
 	})

@@ -106,7 +106,7 @@ func TestService_Rollback(t *testing.T) {
 			keyA = st.BuildKey
 		}
 	}
-	if _, err := h.svc.BuildDelete(ctx, tool, keyA); err != nil {
+	if _, err := h.svc.BuildDelete(ctx, tool, a.Builds["web"].BuildID); err != nil {
 		t.Fatal(err)
 	}
 	n, _ := h.db.DeploymentList(ctx, tool)

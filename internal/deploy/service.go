@@ -491,7 +491,11 @@ func (s *Service) plan(ctx context.Context, tool string, version int, cfg slipwa
 		return slipway.Deployment{}, &slipway.Error{Code: slipway.EInvalid, Message: "Cannot plan: " + err.Error(), Err: err}
 	}
 	d.LongStatus = "Plan only, nothing was changed: " + summarize(d.Steps)
-	d.Builds, d.Runs = buildsAndRuns(d, cfg, d.Steps)
+	madeBy, err := s.buildsMadeBy(ctx, tool)
+	if err != nil {
+		return slipway.Deployment{}, err
+	}
+	d.Builds, d.Runs = buildsAndRuns(d, cfg, d.Steps, madeBy)
 	return d, nil
 }
 
@@ -501,9 +505,13 @@ func (s *Service) DeploymentList(ctx context.Context, tool string) ([]slipway.De
 	if err != nil {
 		return nil, fmt.Errorf("list deployments of %s: %w", tool, err)
 	}
+	madeBy, err := s.buildsMadeBy(ctx, tool)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]slipway.Deployment, 0, len(ds))
 	for _, d := range ds {
-		full, err := s.complete(ctx, d)
+		full, err := s.complete(ctx, d, madeBy)
 		if err != nil {
 			return nil, err
 		}
@@ -519,7 +527,11 @@ func (s *Service) DeploymentGet(ctx context.Context, tool, id string) (slipway.D
 	if err != nil {
 		return slipway.Deployment{}, err
 	}
-	return s.complete(ctx, d)
+	madeBy, err := s.buildsMadeBy(ctx, tool)
+	if err != nil {
+		return slipway.Deployment{}, err
+	}
+	return s.complete(ctx, d, madeBy)
 }
 
 func (s *Service) lookup(ctx context.Context, tool, id string) (slipway.Deployment, error) {
@@ -531,9 +543,25 @@ func (s *Service) lookup(ctx context.Context, tool, id string) (slipway.Deployme
 	return d, notFound(err, "Deployment %s not found for tool %s", id, tool)
 }
 
+// buildsMadeBy returns, by build key, the ID of the tool's newest
+// successful attempt at that key: the build a reusing step points at.
+func (s *Service) buildsMadeBy(ctx context.Context, tool string) (map[string]string, error) {
+	list, err := s.store.BuildList(ctx, tool) // newest first
+	if err != nil {
+		return nil, fmt.Errorf("builds of %s: %w", tool, err)
+	}
+	out := map[string]string{}
+	for _, b := range list {
+		if _, seen := out[b.Key]; !seen && b.Status == slipway.BuildSuccessful {
+			out[b.Key] = b.ID
+		}
+	}
+	return out, nil
+}
+
 // complete fills in a deployment's steps and its Toolforge-shaped builds
-// and runs, which are derived from the steps.
-func (s *Service) complete(ctx context.Context, d slipway.Deployment) (slipway.Deployment, error) {
+// and runs, which are derived from the steps; madeBy is [buildsMadeBy]'s.
+func (s *Service) complete(ctx context.Context, d slipway.Deployment, madeBy map[string]string) (slipway.Deployment, error) {
 	steps, err := s.store.StepList(ctx, d.ID)
 	if err != nil {
 		return d, fmt.Errorf("steps of %s: %w", d.ID, err)
@@ -543,15 +571,17 @@ func (s *Service) complete(ctx context.Context, d slipway.Deployment) (slipway.D
 	if err != nil {
 		return d, err
 	}
-	d.Builds, d.Runs = buildsAndRuns(d, cfg, steps)
+	d.Builds, d.Runs = buildsAndRuns(d, cfg, steps, madeBy)
 	return d, nil
 }
 
 // buildsAndRuns derives Toolforge's per-component build and run entries of
 // d. Once d is final nothing of it is pending: a component without a step
 // (the deployment failed before its plan existed, or was cancelled while
-// queued) is skipped, or cancelled, with the deployment's reason.
-func buildsAndRuns(d slipway.Deployment, cfg slipway.ToolConfig, steps []slipway.Step) (map[string]slipway.DeploymentBuild, map[string]slipway.DeploymentRun) {
+// queued) is skipped, or cancelled, with the deployment's reason. A build
+// step's build_id is the deployment's attempt at its key, or for a reused
+// build the attempt that made it (madeBy, by key).
+func buildsAndRuns(d slipway.Deployment, cfg slipway.ToolConfig, steps []slipway.Step, madeBy map[string]string) (map[string]slipway.DeploymentBuild, map[string]slipway.DeploymentRun) {
 	byKey := make(map[string]slipway.Step, len(steps))
 	for _, st := range steps {
 		byKey[st.Key] = st
@@ -572,7 +602,18 @@ func buildsAndRuns(d slipway.Deployment, cfg slipway.ToolConfig, steps []slipway
 			b.BuildID, b.BuildStatus, b.BuildImage = slipway.BuildIDNotNeeded, slipway.BuildSkipped, c.Build.Image
 			b.BuildLongStatus = "Prebuilt image"
 		case ok:
-			b.BuildID = bs.BuildKey
+			b.BuildID = buildAttempt(bs.BuildKey, d.ID)
+			switch {
+			case d.ID == "": // a plan only: no attempt will be made of it
+				b.BuildID = slipway.BuildIDNotYet
+				if bs.Action == slipway.ActionReuse {
+					b.BuildID = cmp.Or(madeBy[bs.BuildKey], bs.BuildKey)
+				}
+			case bs.Action == slipway.ActionReuse:
+				// Reused: the attempt that made it, when its record is
+				// kept; the key itself otherwise.
+				b.BuildID = cmp.Or(madeBy[bs.BuildKey], bs.BuildKey)
+			}
 			b.BuildStatus = buildStatus(bs.State)
 			b.BuildLongStatus = cmp.Or(bs.Detail, bs.Reason)
 			if bs.State.Satisfied() {

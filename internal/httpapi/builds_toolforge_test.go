@@ -189,8 +189,10 @@ func TestToolforgeBuildsCLI(t *testing.T) {
 		}
 		// A build's log says how long it took: not the same twice.
 		body := tfDurationRE.ReplaceAll(w.Body.Bytes(), []byte("after <duration>"))
+		// A started build is an attempt of its own, with a random ID.
+		body = attemptRE.ReplaceAll(body, []byte("$1-<attempt>"))
 		golden(t, "Toolforge"+st.name, fmt.Appendf(nil, "$ %s\n> %s %s\n> %s\n< HTTP %d %s\n%s",
-			st.cli, st.method, st.path, st.body, w.Code, w.Header().Get("Content-Type"), body))
+			st.cli, st.method, attemptRE.ReplaceAllString(st.path, "$1-<attempt>"), st.body, w.Code, w.Header().Get("Content-Type"), body))
 		if st.name == "BuildStart" {
 			var v struct {
 				NewBuild struct {
@@ -209,6 +211,9 @@ func TestToolforgeBuildsCLI(t *testing.T) {
 }
 
 // tfDurationRE matches the duration in a build log's last line.
+// attemptRE matches a build attempt's ID: its key and a random suffix.
+var attemptRE = regexp.MustCompile(`\b([0-9a-f]{16})-[0-9a-f]{8}\b`)
+
 var tfDurationRE = regexp.MustCompile(`after [0-9.]+(ns|µs|ms|s|m[0-9.]+s)\b`)
 
 // tfStatusRE is a status the builds CLI can show: it lower-cases what

@@ -508,13 +508,22 @@ func checkJobRunsCommit(t *testing.T, c *apiclient.Client, tool, commit string) 
 		t.Errorf("jobs show web of %s: build %q, want builds/<key> (status %q: %s)", tool, image, deref(j.StatusShort), deref(j.StatusLong))
 		return
 	}
-	env, err := c.BuildGet(ctx, tool, key)
-	if err != nil {
-		t.Fatalf("build %s: %v", key, err)
-	}
-	b, err := env.Build()
+	// The build field names the artifact (its key); the builds API lists
+	// the attempts that made it.
+	env, err := c.BuildList(ctx, tool)
 	if err != nil {
 		t.Fatal(err)
+	}
+	builds, err := env.Builds()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b apiclient.Build
+	for _, cand := range builds {
+		if cand.Key == key && cand.Status == "BUILD_SUCCESS" {
+			b = cand
+			break
+		}
 	}
 	if b.Commit != commit {
 		t.Errorf("jobs show web of %s: runs %s, the build of commit %.7s (status %q: %s); want the build of the previous commit %.7s",

@@ -516,6 +516,7 @@ type APITokenListEnvelope struct {
 
 // Build One build, shaped after Toolforge's builds-api, plus Slipway's fields (commit, component, key, error).
 type Build struct {
+	// BuildId This attempt at building the key: `<key>-<8 hex>` (builds recorded before attempts: the key). A rebuild of the same commit is a new attempt with its own record and log.
 	BuildId   string `json:"build_id"`
 	Commit    string `json:"commit"`
 	Component string `json:"component"`
@@ -529,7 +530,7 @@ type Build struct {
 	// Error Why the build failed or was cancelled, else empty.
 	Error string `json:"error"`
 
-	// Key The content address of the artifact; the same as build_id.
+	// Key The content address of the artifact, which every attempt at building it shares (build_id names the attempt).
 	Key string `json:"key"`
 
 	// Message What happened, for people.

@@ -284,6 +284,9 @@ func (b *Builder) Build(ctx context.Context, req build.Request) (slipway.Artifac
 	if err := checkKey(req.Tool, req.Key); err != nil {
 		return slipway.Artifact{}, err
 	}
+	if err := checkKey(req.Tool, cmp.Or(req.Attempt, req.Key)); err != nil {
+		return slipway.Artifact{}, fmt.Errorf("attempt: %w", err)
+	}
 	log := logWriter(req.Log)
 	flightKey := req.Tool + "/" + req.Key
 	for {
@@ -371,7 +374,7 @@ func (b *Builder) build(ctx context.Context, req build.Request, rebuilt error) (
 			return a, err
 		}
 	}
-	logFile, err := logfile.NewRotatingWriter(b.LogPath(req.Tool, req.Key),
+	logFile, err := logfile.NewRotatingWriter(b.LogPath(req.Tool, cmp.Or(req.Attempt, req.Key)),
 		cmp.Or(b.cfg.LogMaxSize, logfile.DefaultMaxSize), cmp.Or(b.cfg.LogMaxFiles, logfile.DefaultBuildMaxFiles))
 	if err != nil {
 		return a, fmt.Errorf("create build log: %w", err)

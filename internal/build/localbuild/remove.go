@@ -53,3 +53,15 @@ func (b *Builder) removeLocked(tool, key string) error {
 	}
 	return nil
 }
+
+// RemoveLog deletes the log of the tool's build attempt (with its rotated
+// files); an attempt without a log is not an error.
+func (b *Builder) RemoveLog(tool, attempt string) error {
+	if err := checkKey(tool, attempt); err != nil {
+		return err
+	}
+	if err := logfile.Remove(b.LogPath(tool, attempt)); err != nil {
+		return fmt.Errorf("remove the log of build %s: %w", attempt, err)
+	}
+	return nil
+}
