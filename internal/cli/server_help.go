@@ -17,7 +17,7 @@ import (
 var serverFlagTypes = map[string]string{
 	"listen": "ADDR", "proxy-listen": "ADDR",
 	"allow-local-repos": "BOOL", "allow-private-source-urls": "bool", "queue": "BOOL",
-	"deployment-timeout": "DURATION", "build-timeout": "DURATION", "health-timeout": "DURATION",
+	"deployment-timeout": "DURATION", "build-timeout": "DURATION", "health-timeout": "DURATION", "stop-timeout": "DURATION",
 	"git-connect-timeout": "DURATION", "git-low-speed-time": "DURATION", "git-timeout": "DURATION",
 	"deploy-token-lifetime": "DURATION",
 	"keep-deployments":      "N", "build-slots": "N", "tool-build-slots": "N", "envvars-quota": "N",

@@ -29,6 +29,7 @@ type serverFlags struct {
 	deploymentTimeout string
 	buildTimeout      string
 	healthTimeout     string
+	stopTimeout       string
 	keepDeployments   string
 	buildSlots        string
 	toolBuildSlots    string
@@ -50,6 +51,7 @@ func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
 	cmd.Flags().StringVar(&f.deploymentTimeout, "deployment-timeout", "", "longest a deployment may take, queue time included, e.g. 30m (default $SLIPWAY_DEPLOYMENT_TIMEOUT or 1h)")
 	cmd.Flags().StringVar(&f.buildTimeout, "build-timeout", "", "longest a build may take (default $SLIPWAY_BUILD_TIMEOUT or 30m)")
 	cmd.Flags().StringVar(&f.healthTimeout, "health-timeout", "", "longest a component may take to become healthy (default $SLIPWAY_HEALTH_TIMEOUT or 2m)")
+	cmd.Flags().StringVar(&f.stopTimeout, "stop-timeout", "", "time a process has between SIGTERM and SIGKILL when stopped, unless its component sets stop_grace_period (default $SLIPWAY_STOP_TIMEOUT or 10s)")
 	cmd.Flags().StringVar(&f.keepDeployments, "keep-deployments", "", "deployments kept per tool, with their logs (default $SLIPWAY_KEEP_DEPLOYMENTS or 25)")
 	cmd.Flags().StringVar(&f.buildSlots, "build-slots", "", "builds run at once on this server (default $SLIPWAY_BUILD_SLOTS or the number of CPUs)")
 	cmd.Flags().StringVar(&f.queue, "queue", "", "queue a deployment requested while another of the tool runs (latest wins); false answers 409 as Toolforge does (default $SLIPWAY_QUEUE or true)")
@@ -74,6 +76,7 @@ func (f *serverFlags) config(e *env, dataDir, listen, proxy string) (server.Conf
 		{"deployment-timeout", f.deploymentTimeout, &cfg.DeploymentTimeout},
 		{"build-timeout", f.buildTimeout, &cfg.BuildTimeout},
 		{"health-timeout", f.healthTimeout, &cfg.HealthTimeout},
+		{"stop-timeout", f.stopTimeout, &cfg.StopTimeout},
 	}); err != nil {
 		return cfg, err
 	}

@@ -3,8 +3,11 @@ package deploy
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/slipwaytest"
@@ -133,6 +136,58 @@ func TestService_LiveStateIsWhatPlansCompare(t *testing.T) {
 	if status, ok, err := h.svc.target.Status(ctx, tool, "web"); err != nil || !ok || status.State != "running" {
 		t.Errorf("target status after the redeploy = %+v, %v, %v; want running", status, ok, err)
 	}
+
+	// Its process killed behind Slipway's back, and every restart of it
+	// crashing: crash looping, which the next deployment does not call
+	// unchanged; fixed, it is started again.
+	if err := os.WriteFile(broken, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pid := toolProcess(t, tool, "sleep\x00600")
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		status, _, _ := h.svc.target.Status(ctx, tool, "web")
+		if status.State == "crashloop" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the kill the component is %+v, want it crash looping", status)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-time.After(50 * time.Millisecond): // polling the driver's state, bounded above
+		}
+	}
+	if err := os.Remove(broken); err != nil {
+		t.Fatal(err)
+	}
+	if st := deploy(t, slipway.DeploymentSuccessful); st.State != slipway.StepDone || !strings.HasPrefix(st.Reason, "not healthy: crashloop") {
+		t.Errorf("deploy after the kill: step %s, reason %q; want it started again", st.State, st.Reason)
+	}
+}
+
+// toolProcess returns the pid of the tool's process whose command line
+// (NUL-separated) is cmdline.
+func toolProcess(t *testing.T, tool, cmdline string) int {
+	t.Helper()
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmd, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		env, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if strings.TrimRight(string(cmd), "\x00") == cmdline && strings.Contains(string(env), "TOOL_NAME="+tool+"\x00") {
+			return pid
+		}
+	}
+	t.Fatalf("no process %q of tool %s", cmdline, tool)
+	return 0
 }
 
 // Ensure a continuous job created through the jobs API that crash loops is

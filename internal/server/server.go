@@ -117,6 +117,9 @@ type Config struct {
 	Logger                 *slog.Logger
 	// HealthTimeout bounds the wait for a component to become healthy.
 	HealthTimeout time.Duration
+	// StopTimeout is the time a process has between SIGTERM and SIGKILL
+	// when its component sets no stop_grace_period (default 10s).
+	StopTimeout time.Duration
 	// DeploymentTimeout bounds a whole deployment (default 1h).
 	DeploymentTimeout time.Duration
 	// BuildTimeout bounds one build (default 30m).
@@ -391,6 +394,10 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Limits:       limits.component,
 		LogMaxSize:   s.cfg.LogMaxSize,
 		LogMaxFiles:  s.cfg.LogMaxFiles,
+		StopTimeout:  s.cfg.StopTimeout,
+		// A replacement is given up (the old version kept) when the
+		// deployment's health wait would give up.
+		StartupTimeout: s.cfg.HealthTimeout,
 	})
 	if err != nil {
 		return fmt.Errorf("server: target: %w", err)

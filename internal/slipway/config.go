@@ -103,6 +103,11 @@ type RunSpec struct {
 	Retry             int
 	// Timeout in seconds; 0 means none.
 	Timeout int
+	// StopGracePeriod is how long, in seconds, a continuous component's
+	// process has between SIGTERM and SIGKILL when it is stopped (replaced,
+	// restarted, removed); 0 means the server's default. A Slipway
+	// extension of Toolforge's config.
+	StopGracePeriod int
 }
 
 // ReplicaCount returns the number of replicas, 1 when unset.
@@ -130,6 +135,11 @@ func (c Component) SpecHash() string {
 		"publish=" + r.Publish, "replicas=" + strconv.Itoa(r.ReplicaCount()),
 		"health_check_script=" + r.HealthCheckScript, "health_check_http=" + r.HealthCheckHTTP,
 		"schedule=" + r.Schedule, "retry=" + strconv.Itoa(r.Retry), "timeout=" + strconv.Itoa(r.Timeout),
+	}
+	if r.StopGracePeriod != 0 {
+		// Only when set: the hash of every component configured before the
+		// field existed stays the same, and nothing restarts for it.
+		fields = append(fields, "stop_grace_period="+strconv.Itoa(r.StopGracePeriod))
 	}
 	return hashStrings(fields)
 }

@@ -602,7 +602,12 @@ var runFields = map[string]int{
 	"schedule":            forScheduled,
 	"retry":               forScheduled | forOneOff,
 	"timeout":             forScheduled | forOneOff,
+	"stop_grace_period":   forContinuous,
 }
+
+// maxStopGracePeriod bounds stop_grace_period (seconds): a stop, a
+// replacement and a server shutdown wait that long at most for a process.
+const maxStopGracePeriod = 3600
 
 func typeMask(t slipway.ComponentType) int {
 	switch t {
@@ -744,6 +749,10 @@ func (p *parser) run(path, comp string, runKey *yamlNode, t slipway.ComponentTyp
 			var n int64
 			n, ok = p.integer(fpath, e.val, name, 0, 1<<31-1, "a number of seconds, at least 0 (0 means no timeout)")
 			r.Timeout, v = int(n), n
+		case "stop_grace_period":
+			var n int64
+			n, ok = p.integer(fpath, e.val, name, 1, maxStopGracePeriod, fmt.Sprintf("a number of seconds between 1 and %d", maxStopGracePeriod))
+			r.StopGracePeriod, v = int(n), n
 		}
 		if !ok {
 			bad[name] = true

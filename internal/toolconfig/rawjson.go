@@ -154,6 +154,7 @@ func ComponentJSON(c slipway.Component) json.RawMessage {
 	setStr("schedule", r.Schedule)
 	setInt("retry", r.Retry)
 	setInt("timeout", r.Timeout)
+	setInt("stop_grace_period", r.StopGracePeriod)
 	o.set("run", run)
 
 	if len(c.WaitFor) > 0 {

@@ -117,6 +117,7 @@ type (
 		Schedule          string `json:"schedule,omitempty"`
 		Retry             int    `json:"retry,omitempty"`
 		Timeout           int    `json:"timeout,omitempty"`
+		StopGracePeriod   int    `json:"stop_grace_period,omitempty"`
 	}
 )
 

@@ -328,12 +328,12 @@ func (d *Driver) load(ctx context.Context, c *comp, st stateFile, found map[stri
 		return
 	}
 	c.svcPort = st.ServicePort
-	reps, live, foundByID := d.adoptReplicas(ctx, c, st.Replicas, found)
+	reps, live, foundByID := d.adoptReplicas(ctx, c, st.Spec, st.Replicas, found)
 	var next []*replica
 	nextLive := 0
 	if st.Next != nil {
 		var byID bool
-		next, nextLive, byID = d.adoptReplicas(ctx, c, st.Next.Replicas, found)
+		next, nextLive, byID = d.adoptReplicas(ctx, c, st.Next.Spec, st.Next.Replicas, found)
 		foundByID = foundByID || byID
 	}
 	switch {
@@ -382,9 +382,9 @@ func (d *Driver) load(ctx context.Context, c *comp, st stateFile, found map[stri
 // adoptReplicas makes replicas of recorded ones, each with its process
 // when it still runs; live counts those, foundByID is true when one was
 // found by its instance ID rather than its recorded pid.
-func (d *Driver) adoptReplicas(ctx context.Context, c *comp, states []replicaState, found map[string]procInfo) (reps []*replica, live int, foundByID bool) {
+func (d *Driver) adoptReplicas(ctx context.Context, c *comp, spec target.Spec, states []replicaState, found map[string]procInfo) (reps []*replica, live int, foundByID bool) {
 	for _, rs := range states {
-		r := &replica{index: rs.Index, port: rs.Port, restarts: rs.Restarts, stop: make(chan struct{}), done: make(chan struct{})}
+		r := &replica{index: rs.Index, port: rs.Port, restarts: rs.Restarts, grace: d.grace(spec), stop: make(chan struct{}), done: make(chan struct{})}
 		reps = append(reps, r)
 		p, err := adoptRecorded(rs.PID, rs.PGID, rs.StartTime, rs.Instance, rs.StartedAt, rs.Cgroup, found)
 		if err != nil {
@@ -755,7 +755,7 @@ func (d *Driver) Apply(ctx context.Context, spec target.Spec) (target.ApplyResul
 	// returns.
 	reps := make([]*replica, n)
 	for i := range n {
-		reps[i] = &replica{index: i, port: ports[i], stop: make(chan struct{}), done: make(chan struct{})}
+		reps[i] = &replica{index: i, port: ports[i], grace: d.grace(spec), stop: make(chan struct{}), done: make(chan struct{})}
 	}
 	// Active with replicas not up yet ("starting"): spawnReplica records
 	// each process's instance ID before spawning it, and then its pid.
@@ -931,6 +931,15 @@ func (d *Driver) env(spec target.Spec, port int) (map[string]string, error) {
 		delete(m, "PORT")
 	}
 	return m, nil
+}
+
+// grace returns how long spec's processes have between SIGTERM and
+// SIGKILL: the component's stop_grace_period, else StopTimeout.
+func (d *Driver) grace(spec target.Spec) time.Duration {
+	if g := spec.Component.Run.StopGracePeriod; g > 0 {
+		return time.Duration(g) * time.Second
+	}
+	return d.cfg.StopTimeout
 }
 
 // command returns the command line of spec: a Procfile entry or a shell

@@ -1,6 +1,7 @@
 package localexec
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -96,7 +97,7 @@ func (d *Driver) surge(ctx context.Context, c *comp, spec target.Spec) (target.A
 	c.mu.Lock()
 	ro := &rollout{gen: c.newGen(), spec: spec, start: time.Now(), cancel: cancel, done: make(chan struct{})}
 	for i := range n {
-		ro.replicas = append(ro.replicas, &replica{index: i, port: ports[i], stop: make(chan struct{}), done: make(chan struct{})})
+		ro.replicas = append(ro.replicas, &replica{index: i, port: ports[i], grace: d.grace(spec), stop: make(chan struct{}), done: make(chan struct{})})
 	}
 	c.next, c.last = ro, ro
 	c.notify()
@@ -208,11 +209,16 @@ func waitRollout(ctx context.Context, ro *rollout) (target.HealthResult, error) 
 }
 
 // drain stops the replicas of a replaced generation once the proxy has no
-// request in flight to them (or after StopTimeout), then lets each stop
-// gracefully: SIGTERM, StopTimeout, SIGKILL.
+// request in flight to them (or after their grace period), then lets each
+// stop gracefully: SIGTERM, the grace period (stop_grace_period, else
+// StopTimeout), SIGKILL.
 func (d *Driver) drain(ctx context.Context, c *comp, old []*replica) {
 	ctx = context.WithoutCancel(ctx) // the ports are set right even once the rollout's wait is over
-	deadline := time.Now().Add(d.cfg.StopTimeout)
+	var grace time.Duration
+	for _, r := range old {
+		grace = max(grace, cmp.Or(r.grace, d.cfg.StopTimeout))
+	}
+	deadline := time.Now().Add(grace)
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
 	for inflight(old) > 0 && time.Now().Before(deadline) {

@@ -265,3 +265,32 @@ func TestDriver_ServiceAddress(t *testing.T) {
 		t.Errorf("after a restart of the server the one-off saw %q, want %q", again, url+" v1")
 	}
 }
+
+// Ensure a component's stop_grace_period, not the driver's StopTimeout,
+// is what a process that ignores SIGTERM gets before SIGKILL.
+func TestDriver_StopGracePeriod(t *testing.T) {
+	t.Parallel()
+	d, err := localexec.New(localexec.Config{Dir: t.TempDir(), StopTimeout: 30 * time.Second, HealthyAfter: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = d.Stop(context.Background()) }()
+	run := slipway.RunSpec{Command: `trap '' TERM; while :; do sleep 0.1; done`, StopGracePeriod: 1}
+	targettest.MustApply(t, d, targettest.Spec("grace", "stubborn", slipway.Continuous, run, makeArtifact(t, nil)))
+	targettest.MustWaitHealthy(t, d, "grace", "stubborn")
+	pids, _ := d.Procs("grace", "stubborn")
+	start := time.Now()
+	if err := d.Remove(t.Context(), "grace", "stubborn"); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	if took < 900*time.Millisecond || took > 15*time.Second {
+		t.Errorf("Remove of a process ignoring SIGTERM took %s, want about its 1s grace period (not the 30s default)", took)
+	}
+	if !processGone(pids[0]) {
+		t.Errorf("process %d still runs", pids[0])
+	}
+}

@@ -1,6 +1,7 @@
 package localexec
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -21,6 +22,8 @@ type replica struct {
 	// detach, set before stop is closed, leaves the process running.
 	detach   bool
 	stopOnce sync.Once
+	// grace is the time between SIGTERM and SIGKILL when it is stopped.
+	grace time.Duration
 	// inflight counts the proxy's requests being served by this replica.
 	inflight atomic.Int64
 
@@ -137,7 +140,7 @@ func (d *Driver) supervise(c *comp, r *replica, gen int, p *proc) {
 			select {
 			case <-r.stop:
 				if !r.detach {
-					stopProc(p, d.cfg.StopTimeout)
+					stopProc(p, cmp.Or(r.grace, d.cfg.StopTimeout))
 				}
 				return
 			case <-p.exited:
