@@ -7,37 +7,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"slipway.dev/slipway/internal/slipwaytest"
 	"slipway.dev/slipway/internal/slipwaytest/servertest"
 )
 
-// volatile are what changes from run to run in the jobs commands' output,
-// each with what it is replaced by.
-var volatile = []struct {
-	re   *regexp.Regexp
-	with string
-}{
-	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`), "<time>"},
-	{regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC`), "<time>"},
-	{regexp.MustCompile(`\d{8}-\d{6}-[a-z0-9]{10}`), "<deploy-id>"},
-	{regexp.MustCompile(`builds/[0-9a-f]{16}`), "builds/<key>"},
-	{regexp.MustCompile(`\b[0-9a-f]{40}\b`), "<commit>"},
-	{regexp.MustCompile(`\b([a-z0-9-]+)-[0-9a-f]{8}\b`), "$1-<run>"},
-	{regexp.MustCompile(`pid \d+`), "pid <pid>"},
-	{regexp.MustCompile(`\b(\d+h)?(\d+m)?\d+(\.\d+)?(ns|µs|ms|s)\b`), "<duration>"},
-}
-
 // normalise replaces the volatile parts of s.
-func normalise(s string) string {
-	for _, v := range volatile {
-		s = v.re.ReplaceAllString(s, v.with)
-	}
-	return s
-}
+func normalise(s string) string { return slipwaytest.Normalise(s) }
 
 // jobsRun runs the CLI against srv as tool demo with the admin token.
 func jobsRun(t *testing.T, srv *servertest.Server, ctx context.Context, stdin string, args ...string) string {

@@ -8,12 +8,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"slipway.dev/slipway/internal/slipwaytest"
 	"slipway.dev/slipway/internal/slipwaytest/servertest"
 )
 
@@ -392,28 +392,8 @@ func hasPath(v any, path string) error {
 	return nil
 }
 
-// tfVolatile are what changes from run to run in the answers, each with
-// what replaces it.
-var tfVolatile = []struct {
-	re   *regexp.Regexp
-	with string
-}{
-	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`), "<time>"},
-	{regexp.MustCompile(`\d{8}-\d{6}-[a-z0-9]{10}`), "<deploy-id>"},
-	{regexp.MustCompile(`builds/[0-9a-f]{16}`), "builds/<key>"},
-	{regexp.MustCompile(`\b[0-9a-f]{40}\b`), "<commit>"},
-	{regexp.MustCompile(`\b([a-z0-9-]+)-[0-9a-f]{8}\b`), "$1-<run>"},
-	{regexp.MustCompile(`pid \d+`), "pid <pid>"},
-	{regexp.MustCompile(`\b(\d+h)?(\d+m)?\d+(\.\d+)?(ns|µs|ms|s)\b`), "<duration>"},
-}
-
 // tfNormalise replaces the volatile parts of s.
-func tfNormalise(s string) string {
-	for _, v := range tfVolatile {
-		s = v.re.ReplaceAllString(s, v.with)
-	}
-	return s
-}
+func tfNormalise(s string) string { return slipwaytest.Normalise(s) }
 
 // tfPretty indents a JSON answer (each line of a JSON lines one stays a
 // line).
