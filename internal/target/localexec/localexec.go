@@ -110,6 +110,10 @@ type Driver struct {
 	// detached is set by a stop that leaves processes running (tests
 	// simulating a crash): runs are then abandoned, not stopped.
 	detached atomic.Bool
+	// stopping is set by Stop: a server shutdown gives each process
+	// StopTimeout at most, whatever its component's stop_grace_period, so
+	// that no tool can hold the server's shutdown for long.
+	stopping atomic.Bool
 	rr       atomic.Uint64 // proxy round robin
 }
 
@@ -489,6 +493,7 @@ func (d *Driver) stop(ctx context.Context, detach bool) error {
 	}
 	d.stopped = true
 	d.detached.Store(detach)
+	d.stopping.Store(true)
 	comps := make([]*comp, 0, len(d.comps))
 	for _, c := range d.comps {
 		comps = append(comps, c)

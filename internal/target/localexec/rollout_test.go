@@ -294,3 +294,29 @@ func TestDriver_StopGracePeriod(t *testing.T) {
 		t.Errorf("process %d still runs", pids[0])
 	}
 }
+
+// Ensure a shutdown of the driver gives a process StopTimeout at most,
+// whatever grace its component asks for: no tool holds the server's
+// shutdown for long.
+func TestDriver_StopCapsGrace(t *testing.T) {
+	t.Parallel()
+	d, err := localexec.New(localexec.Config{Dir: t.TempDir(), StopTimeout: time.Second, HealthyAfter: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	run := slipway.RunSpec{Command: `trap '' TERM; while :; do sleep 0.1; done`, StopGracePeriod: 3600}
+	targettest.MustApply(t, d, targettest.Spec("grace", "stubborn", slipway.Continuous, run, makeArtifact(t, nil)))
+	targettest.MustWaitHealthy(t, d, "grace", "stubborn")
+	pids, _ := d.Procs("grace", "stubborn")
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := d.Stop(ctx); err != nil {
+		t.Fatalf("Stop() = %v: the stubborn process held the shutdown", err)
+	}
+	if !processGone(pids[0]) {
+		t.Errorf("process %d still runs after Stop", pids[0])
+	}
+}

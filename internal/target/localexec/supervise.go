@@ -140,7 +140,11 @@ func (d *Driver) supervise(c *comp, r *replica, gen int, p *proc) {
 			select {
 			case <-r.stop:
 				if !r.detach {
-					stopProc(p, cmp.Or(r.grace, d.cfg.StopTimeout))
+					grace := cmp.Or(r.grace, d.cfg.StopTimeout)
+					if d.stopping.Load() {
+						grace = min(grace, d.cfg.StopTimeout)
+					}
+					stopProc(p, grace)
 				}
 				return
 			case <-p.exited:
