@@ -712,6 +712,8 @@ func (d *Driver) Apply(ctx context.Context, spec target.Spec) (target.ApplyResul
 		if err := d.ensureService(ctx, c); err != nil {
 			return fail(err)
 		}
+	} else {
+		c.stopService() // no port any more: nothing to address
 	}
 	if surge {
 		res, err := d.surge(ctx, c, spec)

@@ -125,6 +125,9 @@ func (d *Driver) surge(ctx context.Context, c *comp, spec target.Spec) (target.A
 		c.next, c.last = nil, nil
 		c.notify()
 		c.mu.Unlock()
+		// A WaitHealthy that took the rollout meanwhile gets the failure.
+		ro.err = &target.KeptError{Err: fmt.Errorf("generation %d not started: %w", ro.gen, err)}
+		close(ro.done)
 		d.holdPorts(ctx, c)
 		d.save(c)
 		return target.ApplyResult{}, err
