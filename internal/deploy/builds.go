@@ -561,11 +561,11 @@ func (s *Service) checkBuildStart(tool string, req slipway.BuildStart, actor sli
 		problems = append(problems, msg)
 	}
 	if len(image) > 128 || !imageNameRE.MatchString(image) {
-		problems = append(problems, fmt.Sprintf("image_name must be lowercase letters and digits, with '.', '_' or '-' between them, at most 128 characters, got %q.", clipText(image, 60)))
+		problems = append(problems, fmt.Sprintf("image_name must be lowercase letters and digits, with '.', '_' or '-' between them, at most 128 characters, got %q.", slipway.Clip(image, 60)))
 	}
 	if len(req.Envvars) > 0 {
 		names := slices.Sorted(maps.Keys(req.Envvars))
-		problems = append(problems, fmt.Sprintf("envvars: Slipway's builds take no build-time environment variables, got %s; start the build without them (the tool's envvars reach its processes when they run).", clipText(strings.Join(names, ", "), 120)))
+		problems = append(problems, fmt.Sprintf("envvars: Slipway's builds take no build-time environment variables, got %s; start the build without them (the tool's envvars reach its processes when they run).", slipway.Clip(strings.Join(names, ", "), 120)))
 	}
 	if len(problems) > 0 {
 		return src, image, &slipway.Error{Code: slipway.EInvalid, Message: strings.Join(problems, "\n")}
@@ -580,14 +580,6 @@ func (s *Service) checkBuildStart(tool string, req slipway.BuildStart, actor sli
 		}
 	}
 	return src, image, nil
-}
-
-// clipText cuts s to n bytes for a message, marking the cut.
-func clipText(s string, n int) string {
-	if len(s) > n {
-		return strings.ToValidUTF8(s[:n], "") + "…"
-	}
-	return s
 }
 
 // resolveBuildStart resolves src's ref to a commit, with the retries and

@@ -113,7 +113,7 @@ func (s *Service) planInput(ctx context.Context, d slipway.Deployment, cfg slipw
 	if d.RollbackOf != "" {
 		// A rollback runs the builds of the deployment it goes back to:
 		// their commits are known, nothing is resolved.
-		pins, err := s.rollbackPins(ctx, slipway.Deployment{ID: d.RollbackOf})
+		pins, err := s.rollbackPins(ctx, d.RollbackOf)
 		if err != nil {
 			return in, err
 		}

@@ -38,7 +38,7 @@ func (s *Service) DeploymentRollback(ctx context.Context, tool, to string, opts 
 	if err != nil {
 		return slipway.Deployment{}, err
 	}
-	pins, err := s.rollbackPins(ctx, src)
+	pins, err := s.rollbackPins(ctx, src.ID)
 	if err != nil {
 		return slipway.Deployment{}, err
 	}
@@ -99,12 +99,12 @@ func (s *Service) rollbackSource(ctx context.Context, tool, to string) (slipway.
 	return ok[1], nil
 }
 
-// rollbackPins returns, by component, the builds deployment src ran: the
+// rollbackPins returns, by component, the builds deployment id ran: the
 // commit and build key of each of its build steps.
-func (s *Service) rollbackPins(ctx context.Context, src slipway.Deployment) (map[string]slipway.Step, error) {
-	steps, err := s.store.StepList(ctx, src.ID)
+func (s *Service) rollbackPins(ctx context.Context, id string) (map[string]slipway.Step, error) {
+	steps, err := s.store.StepList(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("steps of %s: %w", src.ID, err)
+		return nil, fmt.Errorf("steps of %s: %w", id, err)
 	}
 	pins := map[string]slipway.Step{}
 	for _, st := range steps {

@@ -51,15 +51,16 @@ const envVarNameRule = "a name is 4 to 253 characters: an upper-case letter, the
 // is not a valid envvar name.
 func ValidateEnvVarName(name string) error {
 	if len(name) > MaxEnvVarNameLength || !envVarNameRE.MatchString(name) {
-		return Errorf(EInvalid, "Invalid envvar name %q: %s.", clipName(name), envVarNameRule)
+		return Errorf(EInvalid, "Invalid envvar name %q: %s.", Clip(name, 60), envVarNameRule)
 	}
 	return nil
 }
 
-// clipName shortens a long name for a message.
-func clipName(s string) string {
-	if len(s) > 60 {
-		return s[:60] + "…"
+// Clip cuts s to at most n bytes for a message, marking a cut with "…"
+// (a character the cut would split is left out).
+func Clip(s string, n int) string {
+	if len(s) > n {
+		return strings.ToValidUTF8(s[:n], "") + "…"
 	}
 	return s
 }

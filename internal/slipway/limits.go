@@ -54,15 +54,19 @@ func DefaultLimits() Limits {
 	}
 }
 
+// or returns r with each zero field set to d's.
+func (r Resources) or(d Resources) Resources {
+	r.MemoryBytes = cmp.Or(r.MemoryBytes, d.MemoryBytes)
+	r.MilliCPU = cmp.Or(r.MilliCPU, d.MilliCPU)
+	return r
+}
+
 // WithDefaults returns l with each zero field set to DefaultLimits'.
 func (l Limits) WithDefaults() Limits {
 	d := DefaultLimits()
-	l.Default.MemoryBytes = cmp.Or(l.Default.MemoryBytes, d.Default.MemoryBytes)
-	l.Default.MilliCPU = cmp.Or(l.Default.MilliCPU, d.Default.MilliCPU)
-	l.Min.MemoryBytes = cmp.Or(l.Min.MemoryBytes, d.Min.MemoryBytes)
-	l.Min.MilliCPU = cmp.Or(l.Min.MilliCPU, d.Min.MilliCPU)
-	l.Max.MemoryBytes = cmp.Or(l.Max.MemoryBytes, d.Max.MemoryBytes)
-	l.Max.MilliCPU = cmp.Or(l.Max.MilliCPU, d.Max.MilliCPU)
+	l.Default = l.Default.or(d.Default)
+	l.Min = l.Min.or(d.Min)
+	l.Max = l.Max.or(d.Max)
 	l.Quota.MemoryBytes = cmp.Or(l.Quota.MemoryBytes, d.Quota.MemoryBytes)
 	l.Quota.MilliCPU = cmp.Or(l.Quota.MilliCPU, d.Quota.MilliCPU)
 	l.Quota.Replicas = cmp.Or(l.Quota.Replicas, d.Quota.Replicas)

@@ -694,12 +694,16 @@ func (d *Driver) Apply(ctx context.Context, spec target.Spec) (target.ApplyResul
 	wasActive := c.active
 	surge := typ == slipway.Continuous && d.serving(c)
 	c.mu.Unlock()
-	if same && healthy {
-		if typ == slipway.Continuous && spec.Component.Run.Port > 0 {
-			if err := d.ensureService(ctx, c); err != nil {
-				return fail(err)
-			}
+	// The service address comes first, so that every process of the new
+	// spec gets its URL (an adopted component's is opened again here).
+	if typ == slipway.Continuous && spec.Component.Run.Port > 0 {
+		if err := d.ensureService(ctx, c); err != nil {
+			return fail(err)
 		}
+	} else {
+		c.stopService() // no port any more: nothing to address
+	}
+	if same && healthy {
 		// The environment is not kept on disk: an adopted component gets it
 		// back here, for the restarts its supervisor makes.
 		c.mu.Lock()
@@ -707,13 +711,6 @@ func (d *Driver) Apply(ctx context.Context, spec target.Spec) (target.ApplyResul
 		c.last = nil
 		c.mu.Unlock()
 		return target.ApplyResult{Changed: false, Message: "already up to date"}, nil
-	}
-	if typ == slipway.Continuous && spec.Component.Run.Port > 0 {
-		if err := d.ensureService(ctx, c); err != nil {
-			return fail(err)
-		}
-	} else {
-		c.stopService() // no port any more: nothing to address
 	}
 	if surge {
 		res, err := d.surge(ctx, c, spec)

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -79,36 +78,18 @@ func toolFromHost(host string) (string, bool) {
 // nil and why not. During a surge the serving generation is picked: a new
 // one takes traffic once promoted.
 func (d *Driver) backend(tool string) (*replica, int, string) {
-	d.mu.Lock()
-	var comps []*comp
-	for k, c := range d.comps {
-		if k.tool == tool {
-			comps = append(comps, c)
-		}
-	}
-	d.mu.Unlock()
-	slices.SortFunc(comps, func(a, b *comp) int { return strings.Compare(a.name, b.name) })
-	for _, c := range comps {
+	for _, c := range d.toolComps(tool) {
 		c.mu.Lock()
 		run := c.spec.Component.Run
-		if !c.active || c.spec.Component.Type != slipway.Continuous || run.Publish == "" || run.Port <= 0 {
-			c.mu.Unlock()
+		published := c.active && c.spec.Component.Type == slipway.Continuous && run.Publish != "" && run.Port > 0
+		c.mu.Unlock()
+		if !published {
 			continue
 		}
-		var up []*replica
-		for _, r := range c.replicas {
-			if r.proc != nil && r.port > 0 {
-				up = append(up, r)
-			}
-		}
-		if len(up) == 0 {
-			c.mu.Unlock()
+		r, port := d.pick(c)
+		if r == nil {
 			return nil, 0, fmt.Sprintf("no replica of %s is up.", c.name)
 		}
-		r := up[int(d.rr.Add(1)%uint64(len(up)))]
-		r.inflight.Add(1)
-		port := r.port
-		c.mu.Unlock()
 		return r, port, ""
 	}
 	return nil, 0, fmt.Sprintf("tool %s publishes nothing.", tool)

@@ -185,12 +185,7 @@ func (d *Driver) runRollout(ctx context.Context, c *comp, ro *rollout) {
 	kept := c.gen
 	c.notify()
 	c.mu.Unlock()
-	for _, r := range ro.replicas {
-		r.halt(false)
-	}
-	for _, r := range ro.replicas {
-		<-r.done
-	}
+	stopAll(ro.replicas)
 	d.holdPorts(context.WithoutCancel(ctx), c)
 	d.save(c)
 	ro.err = &target.KeptError{Err: fmt.Errorf("generation %d: %w", ro.gen, err)}
@@ -236,17 +231,23 @@ func (d *Driver) drain(ctx context.Context, c *comp, old []*replica) {
 	if d.detached.Load() {
 		return // left running, as a crash of the server would
 	}
-	for _, r := range old {
-		r.halt(false)
-	}
-	for _, r := range old {
-		<-r.done
-	}
+	stopAll(old)
 	c.mu.Lock()
 	c.draining = removeAll(c.draining, old)
 	c.mu.Unlock()
 	d.holdPorts(ctx, c)
 	d.save(c)
+}
+
+// stopAll stops the processes of reps (all at once, each with its grace)
+// and waits for their supervisors to return.
+func stopAll(reps []*replica) {
+	for _, r := range reps {
+		r.halt(false)
+	}
+	for _, r := range reps {
+		<-r.done
+	}
 }
 
 func inflight(reps []*replica) int64 {

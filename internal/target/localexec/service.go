@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -143,8 +142,9 @@ func (d *Driver) forward(c *comp, conn net.Conn) {
 	<-done
 }
 
-// pick returns a serving replica of c that is up, with a request counted
-// in flight to it, and its port; nil when none is up.
+// pick returns a serving replica of c that is up, round robin, with a
+// request (or connection) counted in flight to it, and its port; nil when
+// none is up. The proxy and the service address both pick here.
 func (d *Driver) pick(c *comp) (*replica, int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -184,17 +184,8 @@ func (c *comp) stopService() {
 // serviceURLs returns the service URLs of tool's continuous components
 // that have one, by variable name.
 func (d *Driver) serviceURLs(tool string) map[string]string {
-	d.mu.Lock()
-	var comps []*comp
-	for k, c := range d.comps {
-		if k.tool == tool {
-			comps = append(comps, c)
-		}
-	}
-	d.mu.Unlock()
-	slices.SortFunc(comps, func(a, b *comp) int { return strings.Compare(a.name, b.name) })
 	out := map[string]string{}
-	for _, c := range comps {
+	for _, c := range d.toolComps(tool) {
 		c.mu.Lock()
 		if c.svc != nil && c.spec.Component.Type == slipway.Continuous {
 			out[serviceEnv(c.name)] = "http://127.0.0.1:" + strconv.Itoa(c.svcPort)

@@ -45,15 +45,7 @@ func summary(r *runRecord) *target.RunSummary {
 
 // List reports every component of a tool, by name.
 func (d *Driver) List(ctx context.Context, tool string) ([]target.Status, error) {
-	d.mu.Lock()
-	var comps []*comp
-	for k, c := range d.comps {
-		if k.tool == tool {
-			comps = append(comps, c)
-		}
-	}
-	d.mu.Unlock()
-	slices.SortFunc(comps, func(a, b *comp) int { return strings.Compare(a.name, b.name) })
+	comps := d.toolComps(tool)
 	out := make([]target.Status, 0, len(comps))
 	for _, c := range comps {
 		out = append(out, d.withNextRun(c, d.status(c)))
@@ -154,4 +146,18 @@ func (d *Driver) status(c *comp) target.Status {
 		}
 	}
 	return s
+}
+
+// toolComps returns the components of tool, by name.
+func (d *Driver) toolComps(tool string) []*comp {
+	d.mu.Lock()
+	var comps []*comp
+	for k, c := range d.comps {
+		if k.tool == tool {
+			comps = append(comps, c)
+		}
+	}
+	d.mu.Unlock()
+	slices.SortFunc(comps, func(a, b *comp) int { return strings.Compare(a.name, b.name) })
+	return comps
 }
