@@ -582,20 +582,9 @@ func cmdRunning(ts *testscript.TestScript, neg bool, args []string) {
 // processesMatching lists "pid cmdline" of live (non-zombie) processes
 // whose command line contains text.
 func processesMatching(text string) []string {
-	entries, _ := os.ReadDir("/proc")
 	var out []string
-	for _, e := range entries {
-		if _, err := strconv.Atoi(e.Name()); err != nil || e.Name() == strconv.Itoa(os.Getpid()) {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || len(b) == 0 { // gone, or a zombie
-			continue
-		}
-		cmdline := strings.ReplaceAll(strings.TrimRight(string(b), "\x00"), "\x00", " ")
-		if strings.Contains(cmdline, text) {
-			out = append(out, e.Name()+" "+cmdline)
-		}
+	for _, p := range slipwaytest.Processes(func(p slipwaytest.Proc) bool { return strings.Contains(p.Cmdline, text) }) {
+		out = append(out, strconv.Itoa(p.PID)+" "+p.Cmdline)
 	}
 	return out
 }

@@ -22,10 +22,10 @@ build's log until it ends; the exit status says whether it succeeded.
 With --detach (or --json), print the new build and return at once.
 
 The build is an ordinary build of the tool: listed, shown, followed,
-cancelled and deleted like a deployment's builds. Its ID is its build key,
-so a deployment of the same commit with the same settings reuses it; a
-build of that key under way, or already built, is answered instead of a
-new one.`,
+cancelled and deleted like a deployment's builds. Its ID names this
+attempt; its build key (the content) is what a deployment of the same
+commit with the same settings reuses. A build of that key under way, or
+already built, is answered instead of a new one.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			c, tool, err := e.target()

@@ -3,7 +3,6 @@ package deploy
 import (
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -143,7 +142,7 @@ func TestService_LiveStateIsWhatPlansCompare(t *testing.T) {
 	if err := os.WriteFile(broken, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	pid := toolProcess(t, tool, "sleep\x00600")
+	pid := toolProcess(t, tool, "sleep 600")
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -170,57 +169,15 @@ func TestService_LiveStateIsWhatPlansCompare(t *testing.T) {
 	}
 }
 
-// toolProcess returns the pid of the tool's process whose command line
-// (NUL-separated) is cmdline.
+// toolProcess returns the pid of the tool's process whose command line is
+// cmdline.
 func toolProcess(t *testing.T, tool, cmdline string) int {
 	t.Helper()
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmd, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		env, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
-		if strings.TrimRight(string(cmd), "\x00") == cmdline && strings.Contains(string(env), "TOOL_NAME="+tool+"\x00") {
-			return pid
-		}
+	found := slipwaytest.Processes(func(p slipwaytest.Proc) bool {
+		return p.Cmdline == cmdline && strings.Contains(p.Environ, "TOOL_NAME="+tool+"\x00")
+	})
+	if len(found) == 0 {
+		t.Fatalf("no process %q of tool %s", cmdline, tool)
 	}
-	t.Fatalf("no process %q of tool %s", cmdline, tool)
-	return 0
-}
-
-// Ensure a continuous job created through the jobs API that crash loops is
-// recorded as what runs (listed, failing) with a clear error, not a 500 or
-// an unrecorded process; and that deleting it does not promise the next
-// deployment brings it back (it is not in the config).
-func TestService_JobCrashLoopRecorded(t *testing.T) {
-	t.Parallel()
-	const tool = "jobcrash"
-	h := newHarness(t, Config{}, true)
-	ctx := t.Context()
-	repo := slipwaytest.GitRepo(t, map[string]string{"Procfile": "web: echo up; exec sleep 600\n"})
-	if _, _, err := h.svc.ConfigPut(ctx, tool, mustParse(t, "components:\n  web:\n    component_type: continuous\n    build: {repository: "+repo.Dir+", ref: main}\n    run: {command: web}\n")); err != nil {
-		t.Fatal(err)
-	}
-	d, err := h.svc.DeploymentCreate(ctx, tool, slipway.DeployOptions{Trigger: "cli"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d = h.waitFinal(t, tool, d.ID); d.Status != slipway.DeploymentSuccessful {
-		t.Fatalf("deployment %s: %s", d.Status, d.LongStatus)
-	}
-	job := slipway.Job{Component: slipway.Component{Name: "doomed", Type: slipway.Continuous, Run: slipway.RunSpec{Command: "echo doomed; exit 3"}}, ImageName: "web"}
-	_, _, err = h.svc.JobUpsert(ctx, tool, job)
-	if slipway.ErrorCode(err) != slipway.EConflict || !strings.Contains(err.Error(), "not healthy") || !strings.Contains(err.Error(), "crash loop") {
-		t.Fatalf("JobUpsert(crash-looping job) = %v, want EConflict saying it crash loops", err)
-	}
-	got, err := h.svc.JobGet(ctx, tool, "doomed")
-	if err != nil || got.Status.Short != slipway.JobFailed {
-		t.Errorf("JobGet(doomed) = %+v, %v; want it listed, failed", got.Status, err)
-	}
-	msg, err := h.svc.JobDelete(ctx, tool, "doomed")
-	if err != nil || strings.Contains(msg, "next deployment starts it again") || !strings.Contains(msg, "not in the tool's config") {
-		t.Errorf("JobDelete(doomed) = %q, %v", msg, err)
-	}
+	return found[0].PID
 }

@@ -343,19 +343,14 @@ func dirMode(t *testing.T, dir string) string {
 // children print marker: the sandboxed shell of a component.
 func appPID(t *testing.T, marker string) int {
 	t.Helper()
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if strings.Contains(string(b), marker) && !strings.Contains(string(b), "bwrap") && !strings.Contains(string(b), "setpriv") && !strings.Contains(string(b), "slipway-launch") {
-			return pid
-		}
+	found := slipwaytest.Processes(func(p slipwaytest.Proc) bool {
+		return strings.Contains(p.Cmdline, marker) && !strings.Contains(p.Cmdline, "bwrap") &&
+			!strings.Contains(p.Cmdline, "setpriv") && !strings.Contains(p.Cmdline, "slipway-launch")
+	})
+	if len(found) == 0 {
+		t.Fatalf("no process prints %q", marker)
 	}
-	t.Fatalf("no process prints %q", marker)
-	return 0
+	return found[0].PID
 }
 
 // serverEnvMarker returns an entry of the server's own environment that no

@@ -1386,9 +1386,10 @@ type ClientInterface interface {
 	// resolved now, and the build is recorded at once, `BUILD_PENDING`,
 	// then runs in the background with the slots, timeout and disk check
 	// of a deployment's builds; list, show, logs (with `follow`), cancel
-	// and delete act on it as on any build. Its ID is the build key, so a
-	// deployment whose component builds the same commit with the same
-	// settings reuses it. `new_build.name` is the ID to follow.
+	// and delete act on it as on any build. Its ID names this attempt
+	// (`<key>-<8 hex>`); its build key is what a deployment whose component
+	// builds the same commit with the same settings reuses.
+	// `new_build.name` is the ID to follow.
 	//
 	// When a build of the same key is already pending or running, or
 	// succeeded and its artifact is still there, nothing new is started:
@@ -1417,9 +1418,10 @@ type ClientInterface interface {
 	// resolved now, and the build is recorded at once, `BUILD_PENDING`,
 	// then runs in the background with the slots, timeout and disk check
 	// of a deployment's builds; list, show, logs (with `follow`), cancel
-	// and delete act on it as on any build. Its ID is the build key, so a
-	// deployment whose component builds the same commit with the same
-	// settings reuses it. `new_build.name` is the ID to follow.
+	// and delete act on it as on any build. Its ID names this attempt
+	// (`<key>-<8 hex>`); its build key is what a deployment whose component
+	// builds the same commit with the same settings reuses.
+	// `new_build.name` is the ID to follow.
 	//
 	// When a build of the same key is already pending or running, or
 	// succeeded and its artifact is still there, nothing new is started:
@@ -2213,9 +2215,10 @@ func (c *Client) ListBuilds(ctx context.Context, tool Tool, reqEditors ...Reques
 // resolved now, and the build is recorded at once, `BUILD_PENDING`,
 // then runs in the background with the slots, timeout and disk check
 // of a deployment's builds; list, show, logs (with `follow`), cancel
-// and delete act on it as on any build. Its ID is the build key, so a
-// deployment whose component builds the same commit with the same
-// settings reuses it. `new_build.name` is the ID to follow.
+// and delete act on it as on any build. Its ID names this attempt
+// (`<key>-<8 hex>`); its build key is what a deployment whose component
+// builds the same commit with the same settings reuses.
+// `new_build.name` is the ID to follow.
 //
 // When a build of the same key is already pending or running, or
 // succeeded and its artifact is still there, nothing new is started:
@@ -2254,9 +2257,10 @@ func (c *Client) StartBuildWithBody(ctx context.Context, tool Tool, contentType 
 // resolved now, and the build is recorded at once, `BUILD_PENDING`,
 // then runs in the background with the slots, timeout and disk check
 // of a deployment's builds; list, show, logs (with `follow`), cancel
-// and delete act on it as on any build. Its ID is the build key, so a
-// deployment whose component builds the same commit with the same
-// settings reuses it. `new_build.name` is the ID to follow.
+// and delete act on it as on any build. Its ID names this attempt
+// (`<key>-<8 hex>`); its build key is what a deployment whose component
+// builds the same commit with the same settings reuses.
+// `new_build.name` is the ID to follow.
 //
 // When a build of the same key is already pending or running, or
 // succeeded and its artifact is still there, nothing new is started:
@@ -5950,9 +5954,10 @@ type ClientWithResponsesInterface interface {
 	// resolved now, and the build is recorded at once, `BUILD_PENDING`,
 	// then runs in the background with the slots, timeout and disk check
 	// of a deployment's builds; list, show, logs (with `follow`), cancel
-	// and delete act on it as on any build. Its ID is the build key, so a
-	// deployment whose component builds the same commit with the same
-	// settings reuses it. `new_build.name` is the ID to follow.
+	// and delete act on it as on any build. Its ID names this attempt
+	// (`<key>-<8 hex>`); its build key is what a deployment whose component
+	// builds the same commit with the same settings reuses.
+	// `new_build.name` is the ID to follow.
 	//
 	// When a build of the same key is already pending or running, or
 	// succeeded and its artifact is still there, nothing new is started:
@@ -5981,9 +5986,10 @@ type ClientWithResponsesInterface interface {
 	// resolved now, and the build is recorded at once, `BUILD_PENDING`,
 	// then runs in the background with the slots, timeout and disk check
 	// of a deployment's builds; list, show, logs (with `follow`), cancel
-	// and delete act on it as on any build. Its ID is the build key, so a
-	// deployment whose component builds the same commit with the same
-	// settings reuses it. `new_build.name` is the ID to follow.
+	// and delete act on it as on any build. Its ID names this attempt
+	// (`<key>-<8 hex>`); its build key is what a deployment whose component
+	// builds the same commit with the same settings reuses.
+	// `new_build.name` is the ID to follow.
 	//
 	// When a build of the same key is already pending or running, or
 	// succeeded and its artifact is still there, nothing new is started:
@@ -10615,9 +10621,10 @@ func (c *ClientWithResponses) ListBuildsWithResponse(ctx context.Context, tool T
 // resolved now, and the build is recorded at once, `BUILD_PENDING`,
 // then runs in the background with the slots, timeout and disk check
 // of a deployment's builds; list, show, logs (with `follow`), cancel
-// and delete act on it as on any build. Its ID is the build key, so a
-// deployment whose component builds the same commit with the same
-// settings reuses it. `new_build.name` is the ID to follow.
+// and delete act on it as on any build. Its ID names this attempt
+// (`<key>-<8 hex>`); its build key is what a deployment whose component
+// builds the same commit with the same settings reuses.
+// `new_build.name` is the ID to follow.
 //
 // When a build of the same key is already pending or running, or
 // succeeded and its artifact is still there, nothing new is started:
@@ -10652,9 +10659,10 @@ func (c *ClientWithResponses) StartBuildWithBodyWithResponse(ctx context.Context
 // resolved now, and the build is recorded at once, `BUILD_PENDING`,
 // then runs in the background with the slots, timeout and disk check
 // of a deployment's builds; list, show, logs (with `follow`), cancel
-// and delete act on it as on any build. Its ID is the build key, so a
-// deployment whose component builds the same commit with the same
-// settings reuses it. `new_build.name` is the ID to follow.
+// and delete act on it as on any build. Its ID names this attempt
+// (`<key>-<8 hex>`); its build key is what a deployment whose component
+// builds the same commit with the same settings reuses.
+// `new_build.name` is the ID to follow.
 //
 // When a build of the same key is already pending or running, or
 // succeeded and its artifact is still there, nothing new is started:
