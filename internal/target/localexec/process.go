@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -408,15 +409,51 @@ func freePorts(ctx context.Context, n int) ([]int, error) {
 		}
 	}()
 	var lc net.ListenConfig
-	for range n {
+	for len(ports) < n {
 		l, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, fmt.Errorf("pick port: %w", err)
 		}
 		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		if port := l.Addr().(*net.TCPAddr).Port; recentPorts.take(port) {
+			ports = append(ports, port)
+		}
 	}
 	return ports, nil
+}
+
+// recentPorts are the ports freePorts handed out lately. Between the
+// probe's close and the replica's bind the kernel may hand the same port
+// to another probe; two replicas started at once (two tools' rollouts)
+// would then both get it and one would crash on "address in use". A port
+// handed out within portQuarantine is not handed out again.
+var recentPorts = portSet{at: map[int]time.Time{}}
+
+// portQuarantine is how long a handed-out port is not handed out again:
+// well above the time a replica takes to bind it.
+const portQuarantine = 2 * time.Minute
+
+type portSet struct {
+	mu sync.Mutex
+	at map[int]time.Time
+}
+
+// take records port as handed out now, and reports false when it was
+// handed out within portQuarantine.
+func (s *portSet) take(port int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	for p, t := range s.at {
+		if now.Sub(t) > portQuarantine {
+			delete(s.at, p)
+		}
+	}
+	if _, ok := s.at[port]; ok {
+		return false
+	}
+	s.at[port] = now
+	return true
 }
 
 // portFree reports whether port can be bound on loopback right now.
