@@ -14,6 +14,9 @@ command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 command -v prlimit >/dev/null 2>&1 || need+=(util-linux)
 # nftables keeps tools off each other's ports.
 command -v nft >/dev/null 2>&1 || need+=(nftables)
+# PostgreSQL, for the tests against a real server (internal/pgtest starts a
+# throwaway one from /usr/lib/postgresql/*/bin).
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql)
 if ((${#need[@]})); then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
