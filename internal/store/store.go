@@ -1,11 +1,34 @@
 // Package store is the persistence seam. One contract, two dialects:
-// sqlite (embedded default, modernc.org/sqlite) and, later, postgres. Both
+// sqlite (embedded default, modernc.org/sqlite) and postgres (pgx). Both
 // implementations run the conformance suite in storetest, including a
-// close-and-reopen check.
+// close-and-reopen check and a concurrency group.
 //
-// All SQL lives in the implementation packages. Both dialects are
-// database/sql based, so the runner can enqueue River jobs in the same
-// transaction that records a step's result (see [Tx.SQL]).
+// All SQL lives in the implementation packages (sqlstore, written once for
+// both). Both dialects are database/sql based, so the runner can enqueue
+// River jobs in the same transaction that records a step's result (see
+// [Tx.SQL]).
+//
+// # Concurrency contract
+//
+// Several transactions may run at once (several goroutines, several
+// servers on one PostgreSQL database). A transaction that reads rows to
+// decide what to write takes the locks of what it decides about first,
+// before its reads:
+//
+//   - [Tx.ToolLock] for decisions about a tool as a whole: which
+//     deployment of a tool runs and which wait (create, supersede, start
+//     the successor), the config's next version, starting an ad-hoc job,
+//     deleting or starting a build;
+//   - [Tx.DeploymentLock] (the tool's lock, then the deployment's) for
+//     decisions about one deployment: recording a step's outcome and
+//     scheduling the next steps, cancelling, finishing.
+//
+// Locks are taken in this order only — a tool before its deployments,
+// never the other way round — so two transactions never deadlock on them.
+// They are held until the transaction ends, and a transaction that takes
+// one after another transaction committed sees everything that one wrote.
+// Counters (config versions, step order, event numbers) are allocated
+// under these locks and follow commit order.
 package store
 
 import (
@@ -26,6 +49,12 @@ type Store interface {
 	Queries
 	// InTx runs fn in one write transaction: everything fn does commits
 	// together, or not at all when fn returns an error.
+	//
+	// fn may run more than once: a transaction that the database aborted
+	// for a reason worth retrying (a deadlock, a serialization failure) is
+	// run again from the start. So fn must have no effect outside tx — no
+	// files written or removed, no processes started, nothing sent — and
+	// must reset whatever it collects on each run.
 	InTx(ctx context.Context, fn func(tx Tx) error) error
 	// WriteDB returns the pool that write transactions use; the runner
 	// hands it to River so that jobs and rows share transactions.
@@ -39,6 +68,14 @@ type Tx interface {
 	Queries
 	// SQL returns the underlying transaction, for River's InsertTx.
 	SQL() *sql.Tx
+	// ToolLock makes sure the tool's row exists (created at now when it
+	// did not) and holds its lock until the transaction ends (see the
+	// package's concurrency contract).
+	ToolLock(ctx context.Context, tool string, now time.Time) error
+	// DeploymentLock takes the tool's lock and then the deployment's,
+	// holds both until the transaction ends, and returns the deployment as
+	// it is once they are held.
+	DeploymentLock(ctx context.Context, tool, id string) (slipway.Deployment, error)
 }
 
 // StoredConfig is one version of a tool's config as stored.
@@ -208,6 +245,10 @@ type Queries interface {
 	// BuildCreate inserts a build record; builds are identified by (tool,
 	// ID), and creating one that exists is an error.
 	BuildCreate(ctx context.Context, b slipway.Build) error
+	// BuildUpsert inserts a build record or, when one with its (tool, ID)
+	// exists, replaces its mutable fields (as BuildUpdate), atomically:
+	// two writers of one record never collide.
+	BuildUpsert(ctx context.Context, b slipway.Build) error
 	// BuildUpdate replaces the mutable fields (status, commit, artifact,
 	// error, log path, updated time) of a build.
 	BuildUpdate(ctx context.Context, b slipway.Build) error
@@ -218,9 +259,18 @@ type Queries interface {
 	BuildFindSuccessful(ctx context.Context, key string) (slipway.Build, error)
 	// BuildList returns the tool's builds, newest first.
 	BuildList(ctx context.Context, tool string) ([]slipway.Build, error)
-	// BuildDelete deletes a build record; ErrNotFound when it does not
-	// exist.
+	// BuildDelete deletes a build record (one marked deleting too);
+	// ErrNotFound when it does not exist.
 	BuildDelete(ctx context.Context, tool, id string) error
+	// BuildSetDeleting marks a build record as being deleted (or unmarks
+	// it). A marked record is invisible to BuildGet, BuildList and
+	// BuildFindSuccessful: its files are removed after the transaction
+	// that marked it commits, and then the record itself. ErrNotFound when
+	// it does not exist.
+	BuildSetDeleting(ctx context.Context, tool, id string, deleting bool) error
+	// BuildListDeleting returns the records marked deleting, of every
+	// tool: deletions a stopped server did not finish.
+	BuildListDeleting(ctx context.Context) ([]slipway.Build, error)
 
 	// LiveRunPut records what was applied for a component (insert or
 	// replace).
@@ -284,8 +334,10 @@ type Queries interface {
 	// exist.
 	APITokenDelete(ctx context.Context, id string) error
 
-	// EventAppend appends an event and returns its sequence number, which
-	// grows across all deployments.
+	// EventAppend appends an event and returns its sequence number: the
+	// deployment's next (1, 2, …), allocated under the deployment's lock,
+	// so that numbers follow commit order. ErrNotFound when the deployment
+	// does not exist.
 	EventAppend(ctx context.Context, e slipway.Event) (int64, error)
 	// EventList returns a deployment's events with Seq > after, oldest
 	// first, at most limit (0: no limit).

@@ -1,8 +1,6 @@
 package sqlite
 
 import (
-	"context"
-	"database/sql"
 	"errors"
 
 	sqlitedrv "modernc.org/sqlite"
@@ -29,20 +27,4 @@ func diskFull(err error) error {
 		return err
 	}
 	return &slipway.Error{Code: slipway.EUnavailable, Message: diskFullMessage, Err: err}
-}
-
-// fullWriter is the write pool with SQLITE_FULL errors translated by
-// [diskFull]. QueryRowContext's error comes with Scan: the writes that
-// scan a row translate it themselves (ConfigCreate) or run in a
-// transaction, whose error inTx translates.
-type fullWriter struct{ *sql.DB }
-
-func (w fullWriter) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	res, err := w.DB.ExecContext(ctx, query, args...)
-	return res, diskFull(err)
-}
-
-func (w fullWriter) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	rows, err := w.DB.QueryContext(ctx, query, args...)
-	return rows, diskFull(err)
 }

@@ -7,13 +7,14 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/store"
 )
 
 // migrationRows returns the slipway_migration table.
 func migrationRows(t *testing.T, db *DB) []string {
 	t.Helper()
-	rows, err := db.read.QueryContext(t.Context(), `SELECT version || ' ' || name || ' ' || applied_at FROM slipway_migration ORDER BY version`)
+	rows, err := db.ReadDB().QueryContext(t.Context(), `SELECT version || ' ' || name || ' ' || applied_at FROM slipway_migration ORDER BY version`)
 	if err != nil {
 		t.Fatalf("read migrations: %v", err)
 	}
@@ -81,11 +82,11 @@ func TestMigrate_DownAndUp(t *testing.T) {
 	t.Cleanup(func() { _ = db.Close() })
 	ctx := t.Context()
 
-	if err := migrateDown(ctx, db.write, 0); err != nil {
+	if err := db.migrations.Down(ctx, db.DB, 0); err != nil {
 		t.Fatalf("migrateDown: %v", err)
 	}
 	var tables int
-	err = db.write.QueryRowContext(ctx,
+	err = db.WriteDB().QueryRowContext(ctx,
 		`SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name NOT IN ('slipway_migration', 'sqlite_sequence')`).Scan(&tables)
 	if err != nil || tables != 0 {
 		t.Errorf("tables after migrating down = %d, %v; want 0", tables, err)
@@ -94,7 +95,7 @@ func TestMigrate_DownAndUp(t *testing.T) {
 		t.Errorf("migrations after migrating down = %q, want none", got)
 	}
 
-	if err := migrateUp(ctx, db.write, time.Now, db.logger); err != nil {
+	if err := db.migrations.Up(ctx, db.DB); err != nil {
 		t.Fatalf("migrateUp: %v", err)
 	}
 	if err := db.ToolEnsure(ctx, "tool", time.Now()); err != nil {
@@ -109,7 +110,7 @@ func TestOpen_NewerSchema(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	_, err = db.write.ExecContext(t.Context(),
+	_, err = db.WriteDB().ExecContext(t.Context(),
 		`INSERT INTO slipway_migration (version, name, applied_at) VALUES (9999, '9999_future', 'x')`)
 	if err != nil {
 		t.Fatalf("insert: %v", err)
@@ -141,14 +142,14 @@ func TestDSN(t *testing.T) {
 		t.Errorf("Open(%q) did not create that file", path)
 	}
 	var mode string
-	if err := db.read.QueryRowContext(t.Context(), `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+	if err := db.ReadDB().QueryRowContext(t.Context(), `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
 		t.Errorf("journal_mode = %q, %v; want wal", mode, err)
 	}
 	var fk int
-	if err := db.write.QueryRowContext(t.Context(), `PRAGMA foreign_keys`).Scan(&fk); err != nil || fk != 1 {
+	if err := db.WriteDB().QueryRowContext(t.Context(), `PRAGMA foreign_keys`).Scan(&fk); err != nil || fk != 1 {
 		t.Errorf("foreign_keys on the write pool = %d, %v; want 1", fk, err)
 	}
-	if _, err := db.read.ExecContext(t.Context(), `CREATE TABLE nope (x)`); err == nil {
+	if _, err := db.ReadDB().ExecContext(t.Context(), `CREATE TABLE nope (x)`); err == nil {
 		t.Errorf("the read pool accepted a write")
 	}
 }
@@ -166,18 +167,18 @@ func TestMigrate_0006MovesSealedDeployTokens(t *testing.T) {
 		t.Fatalf("Open: %v", err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	if err := migrateDown(ctx, db.write, 5); err != nil {
+	if err := db.migrations.Down(ctx, db.DB, 5); err != nil {
 		t.Fatalf("migrateDown to 5: %v", err)
 	}
 	created := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	for _, row := range [][]any{{"tool", "hash-1", "sealed-1"}, {"other", "hash-2", "sealed-2"}} {
-		_, err := db.write.ExecContext(ctx, `INSERT INTO deploy_tokens (tool, token_hash, token_sealed, created_at) VALUES (?, ?, ?, ?)`,
-			row[0], row[1], row[2], encTime(created))
+		_, err := db.WriteDB().ExecContext(ctx, `INSERT INTO deploy_tokens (tool, token_hash, token_sealed, created_at) VALUES (?, ?, ?, ?)`,
+			row[0], row[1], row[2], created.Format("2006-01-02T15:04:05.000000000Z07:00"))
 		if err != nil {
 			t.Fatalf("insert a schema-5 token: %v", err)
 		}
 	}
-	if err := migrateUp(ctx, db.write, time.Now, db.logger); err != nil {
+	if err := db.migrations.Up(ctx, db.DB); err != nil {
 		t.Fatalf("migrateUp: %v", err)
 	}
 	tok, err := db.DeployTokenGet(ctx, "tool")
@@ -193,7 +194,7 @@ func TestMigrate_0006MovesSealedDeployTokens(t *testing.T) {
 		t.Errorf("LegacyDeployTokenSeals after 0006 (-want +got):\n%s", d)
 	}
 	var cols int
-	if err := db.write.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('deploy_tokens') WHERE name = 'token_sealed'`).Scan(&cols); err != nil || cols != 0 {
+	if err := db.WriteDB().QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('deploy_tokens') WHERE name = 'token_sealed'`).Scan(&cols); err != nil || cols != 0 {
 		t.Errorf("deploy_tokens still has token_sealed (%d, %v)", cols, err)
 	}
 
@@ -201,14 +202,14 @@ func TestMigrate_0006MovesSealedDeployTokens(t *testing.T) {
 	if err := db.LegacyDeployTokenSealDelete(ctx, "tool"); err != nil {
 		t.Fatal(err)
 	}
-	if err := migrateDown(ctx, db.write, 5); err != nil {
+	if err := db.migrations.Down(ctx, db.DB, 5); err != nil {
 		t.Fatalf("migrateDown to 5 again: %v", err)
 	}
 	var sealed string
-	if err := db.write.QueryRowContext(ctx, `SELECT token_sealed FROM deploy_tokens WHERE tool = 'other'`).Scan(&sealed); err != nil || sealed != "sealed-2" {
+	if err := db.WriteDB().QueryRowContext(ctx, `SELECT token_sealed FROM deploy_tokens WHERE tool = 'other'`).Scan(&sealed); err != nil || sealed != "sealed-2" {
 		t.Errorf("token_sealed of the unmoved token after down = %q, %v; want sealed-2", sealed, err)
 	}
-	if err := migrateUp(ctx, db.write, time.Now, db.logger); err != nil {
+	if err := db.migrations.Up(ctx, db.DB); err != nil {
 		t.Fatalf("migrateUp again: %v", err)
 	}
 	seals, err = db.LegacyDeployTokenSeals(ctx)
@@ -217,5 +218,61 @@ func TestMigrate_0006MovesSealedDeployTokens(t *testing.T) {
 	}
 	if d := cmp.Diff([]store.LegacyDeployTokenSeal{{Tool: "other", Sealed: "sealed-2"}}, seals); d != "" {
 		t.Errorf("LegacyDeployTokenSeals after down and up (-want +got):\n%s", d)
+	}
+}
+
+// TestMigrate_0009CountsEventsPerDeployment opens a database an older
+// binary (schema 8) left with events numbered across deployments:
+// migration 0009 keeps their numbers, and each deployment counts on from
+// its own highest one, so a watcher's "after N" stays valid.
+func TestMigrate_0009CountsEventsPerDeployment(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "slipway.db"), Options{})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if err := db.migrations.Down(ctx, db.DB, 8); err != nil {
+		t.Fatalf("migrateDown to 8: %v", err)
+	}
+	for _, id := range []string{"d1", "d2"} {
+		_, err := db.WriteDB().ExecContext(ctx, `INSERT INTO deployments (id, tool, description, config_version, status, long_status,
+			force_build, force_run, trigger_kind, actor) VALUES (?, 'tool', '', 1, 'running', '', 0, 0, 'api', '')`, id)
+		if err != nil {
+			t.Fatalf("insert a schema-8 deployment: %v", err)
+		}
+	}
+	for _, id := range []string{"d1", "d2", "d1", "d2", "d2"} { // seq 1…5
+		if _, err := db.WriteDB().ExecContext(ctx, `INSERT INTO events (deployment_id, kind, step, state, message) VALUES (?, 'step', '', '', '')`, id); err != nil {
+			t.Fatalf("insert a schema-8 event: %v", err)
+		}
+	}
+	if err := db.migrations.Up(ctx, db.DB); err != nil {
+		t.Fatalf("migrateUp: %v", err)
+	}
+	for id, want := range map[string][]int64{"d1": {1, 3, 4}, "d2": {2, 4, 5, 6}} {
+		seq, err := db.EventAppend(ctx, slipway.Event{DeploymentID: id, Kind: "step"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		es, err := db.EventList(ctx, id, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int64
+		for _, e := range es {
+			got = append(got, e.Seq)
+		}
+		if d := cmp.Diff(want, got); d != "" || seq != want[len(want)-1] {
+			t.Errorf("events of %s after 0009 and one append (-want +got):\n%s (append = %d)", id, d, seq)
+		}
+	}
+	if err := db.migrations.Down(ctx, db.DB, 8); err != nil {
+		t.Fatalf("migrateDown to 8 again: %v", err)
+	}
+	var n int
+	if err := db.WriteDB().QueryRowContext(ctx, `SELECT count(*) FROM events`).Scan(&n); err != nil || n != 7 {
+		t.Errorf("events after down = %d, %v; want all 7 kept", n, err)
 	}
 }

@@ -28,35 +28,35 @@
 // transaction and recorded in the slipway_migration table. [Open] applies the
 // missing ones, so opening an existing file is cheap and idempotent.
 //
-// Times are stored as UTC text with a fixed-width nanosecond layout
-// (2006-01-02T15:04:05.000000000Z), which sorts as it compares; the zero time
-// is stored as NULL. Both round-trip exactly ([time.Time.Equal]).
+// The queries are sqlstore's, shared with PostgreSQL; this package opens
+// the pools, holds the SQLite schema and says what a full disk is.
 package sqlite
 
 import (
 	"context"
 	"database/sql"
-	"errors"
+	"embed"
 	"fmt"
 	"log/slog"
 	"net/url"
 	"path/filepath"
-	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
-	"slipway.dev/slipway/internal/store"
-)
-
-// Interface guards.
-var (
-	_ store.Store = (*DB)(nil)
-	_ store.Tx    = (*tx)(nil)
+	"slipway.dev/slipway/internal/store/sqlstore"
 )
 
 // readConns is the size of the read pool.
 const readConns = 4
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// dialect is SQLite's: ? placeholders, no row locks (a write transaction
+// holds the database's one write lock from BEGIN IMMEDIATE on), and a
+// full disk said as such.
+var dialect = &sqlstore.Dialect{Name: "sqlite", Err: diskFull}
 
 // Options are the optional settings of [Open].
 type Options struct {
@@ -70,28 +70,19 @@ type Options struct {
 // DB is an SQLite database. It implements [store.Store]. Create it with
 // [Open] and release it with [DB.Close].
 type DB struct {
-	queries
-	write  *sql.DB
-	read   *sql.DB
-	now    func() time.Time
-	logger *slog.Logger
-
-	closeOnce sync.Once
-	closeErr  error
+	*sqlstore.DB
+	migrations sqlstore.Migrations
 }
 
 // Open opens the SQLite database at path, creating the file when it does not
 // exist, and applies the missing migrations. path is a file path, not a DSN
 // (":memory:" does not work: the two pools would see two databases).
 func Open(ctx context.Context, path string, opts Options) (*DB, error) {
-	db := &DB{now: opts.NowFunc, logger: opts.Logger}
-	if db.now == nil {
-		db.now = time.Now
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
 	}
-	if db.logger == nil {
-		db.logger = slog.New(slog.DiscardHandler)
-	}
-	db.logger = db.logger.With("component", "store.sqlite")
+	ms := sqlstore.Migrations{FS: migrationFS, Dir: "migrations", Now: opts.NowFunc, Logger: logger.With("component", "store.sqlite")}
 
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -105,13 +96,12 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
 	write.SetConnMaxIdleTime(0)
-	db.write = write
 
 	if err := write.PingContext(ctx); err != nil {
 		_ = write.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	if err := migrateUp(ctx, write, db.now, db.logger); err != nil {
+	if err := ms.Up(ctx, sqlstore.New(write, nil, dialect)); err != nil {
 		_ = write.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -130,10 +120,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		_ = write.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	db.read = read
-
-	db.queries = queries{read: read, write: fullWriter{write}, pool: write}
-	return db, nil
+	return &DB{DB: sqlstore.New(write, read, dialect), migrations: ms}, nil
 }
 
 // dsn returns the driver's data source name for the file at abs, an absolute
@@ -154,70 +141,3 @@ func dsn(abs string, readOnly bool) string {
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}
 	return u.String()
 }
-
-// InTx runs fn in one write transaction on the write connection: everything
-// fn does through tx commits together, or is rolled back when fn returns an
-// error or panics (the panic then continues).
-//
-// fn must use tx, never db: db's writes need the single write connection,
-// which tx holds until fn returns, so they would deadlock. Reads through db
-// do not deadlock but do not see tx's uncommitted writes.
-func (db *DB) InTx(ctx context.Context, fn func(tx store.Tx) error) error {
-	return inTx(ctx, db.write, func(t *sql.Tx) error {
-		return fn(&tx{queries: queries{read: t, write: t}, tx: t})
-	})
-}
-
-// inTx runs fn in a transaction of pool, which begins IMMEDIATE (see dsn).
-// A full disk (SQLITE_FULL) is an error that says so ([diskFull]).
-func inTx(ctx context.Context, pool *sql.DB, fn func(t *sql.Tx) error) error {
-	return diskFull(runTx(ctx, pool, fn))
-}
-
-func runTx(ctx context.Context, pool *sql.DB, fn func(t *sql.Tx) error) (err error) {
-	t, err := pool.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
-	}
-	done := false
-	defer func() {
-		// Reached without done on an error and on a panic, which keeps
-		// unwinding after the rollback.
-		if !done {
-			_ = t.Rollback()
-		}
-	}()
-	if err := fn(t); err != nil {
-		return err
-	}
-	done = true
-	if err := t.Commit(); err != nil {
-		_ = t.Rollback()
-		return fmt.Errorf("commit transaction: %w", err)
-	}
-	return nil
-}
-
-// WriteDB returns the single-connection write pool, for River.
-func (db *DB) WriteDB() *sql.DB { return db.write }
-
-// Close closes both pools. It is safe to call more than once; later calls
-// return what the first returned.
-func (db *DB) Close() error {
-	db.closeOnce.Do(func() {
-		db.closeErr = errors.Join(db.read.Close(), db.write.Close())
-		if db.closeErr != nil {
-			db.closeErr = fmt.Errorf("close sqlite: %w", db.closeErr)
-		}
-	})
-	return db.closeErr
-}
-
-// tx is a [store.Tx]: the queries, all on one *sql.Tx.
-type tx struct {
-	queries
-	tx *sql.Tx
-}
-
-// SQL returns the underlying transaction.
-func (t *tx) SQL() *sql.Tx { return t.tx }

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -15,7 +15,7 @@ func (q *queries) EnvVarPut(ctx context.Context, v store.EnvVar) error {
 		return fmt.Errorf("put envvar %s of %s: no update time", v.Name, v.Tool)
 	}
 	_, err := q.write.ExecContext(ctx,
-		`INSERT OR REPLACE INTO envvars (tool, name, value_sealed, updated_at) VALUES (?, ?, ?, ?)`,
+		upsert("envvars", "tool, name, value_sealed, updated_at", "tool, name"),
 		v.Tool, v.Name, v.Sealed, encTime(v.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("put envvar %s of %s: %w", v.Name, v.Tool, err)

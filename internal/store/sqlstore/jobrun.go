@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -15,7 +15,7 @@ const jobRunColumns = `tool, name, command, image_name, build_key, artifact, tim
 // JobRunPut records an ad-hoc one-off job (insert or replace).
 func (q *queries) JobRunPut(ctx context.Context, r slipway.JobRun) error {
 	_, err := q.write.ExecContext(ctx,
-		`INSERT OR REPLACE INTO job_runs (`+jobRunColumns+`) VALUES (`+inArgs(9)+`)`,
+		upsert("job_runs", jobRunColumns, "tool, name"),
 		r.Tool, r.Name, r.Command, r.ImageName, r.BuildKey, r.Artifact, r.Timeout, r.RunID, encTime(r.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("put job run %s of %s: %w", r.Name, r.Tool, err)

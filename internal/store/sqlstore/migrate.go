@@ -1,9 +1,8 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -13,9 +12,6 @@ import (
 	"time"
 )
 
-//go:embed migrations/*.sql
-var migrationFS embed.FS
-
 // migration is one numbered pair of migration files.
 type migration struct {
 	version int
@@ -24,10 +20,24 @@ type migration struct {
 	down    string
 }
 
-// loadMigrations returns the embedded migrations by version. Every version
-// has both an up and a down file, and versions are 1, 2, 3, …
-func loadMigrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFS, "migrations")
+// Migrations are a dialect's schema: a directory of numbered pairs of
+// files, NNNN_name.up.sql and NNNN_name.down.sql.
+type Migrations struct {
+	FS  fs.FS
+	Dir string
+	// Lock, when set, is run first in every migration transaction, to
+	// serialize servers that start at once (PostgreSQL's
+	// pg_advisory_xact_lock). SQLite's write lock does that by itself.
+	Lock string
+	// Now stamps applied migrations; Logger gets a line for each.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// load returns the migrations by version. Every version has both an up
+// and a down file, and versions are 1, 2, 3, …
+func (ms Migrations) load() ([]migration, error) {
+	entries, err := fs.ReadDir(ms.FS, ms.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("read migrations: %w", err)
 	}
@@ -43,7 +53,7 @@ func loadMigrations() ([]migration, error) {
 		if err != nil {
 			return nil, fmt.Errorf("migration %s: version: %w", file, err)
 		}
-		body, err := fs.ReadFile(migrationFS, "migrations/"+file)
+		body, err := fs.ReadFile(ms.FS, ms.Dir+"/"+file)
 		if err != nil {
 			return nil, fmt.Errorf("migration %s: %w", file, err)
 		}
@@ -58,12 +68,12 @@ func loadMigrations() ([]migration, error) {
 			m.down = string(body)
 		}
 	}
-	ms := make([]migration, 0, len(byName))
+	out := make([]migration, 0, len(byName))
 	for _, m := range byName {
-		ms = append(ms, *m)
+		out = append(out, *m)
 	}
-	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
-	for i, m := range ms {
+	slices.SortFunc(out, func(a, b migration) int { return a.version - b.version })
+	for i, m := range out {
 		if m.version != i+1 {
 			return nil, fmt.Errorf("migration %s: version %d, want %d", m.name, m.version, i+1)
 		}
@@ -71,14 +81,14 @@ func loadMigrations() ([]migration, error) {
 			return nil, fmt.Errorf("migration %s: needs both an up and a down file", m.name)
 		}
 	}
-	return ms, nil
+	return out, nil
 }
 
 const createMigrationTable = `CREATE TABLE IF NOT EXISTS slipway_migration (
     version    INTEGER PRIMARY KEY,
     name       TEXT NOT NULL,
     applied_at TEXT NOT NULL
-) STRICT`
+)`
 
 // appliedVersion returns the highest applied migration version, 0 for none.
 func appliedVersion(ctx context.Context, q querier) (int, error) {
@@ -90,27 +100,36 @@ func appliedVersion(ctx context.Context, q querier) (int, error) {
 	return v, nil
 }
 
-// migrateUp applies the migrations the database lacks, each in its own
+// Up applies the migrations the database lacks, each in its own
 // transaction, and fails when the database is newer than this binary.
-func migrateUp(ctx context.Context, pool *sql.DB, now func() time.Time, logger *slog.Logger) error {
-	ms, err := loadMigrations()
+func (ms Migrations) Up(ctx context.Context, db *DB) error {
+	all, err := ms.load()
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	if _, err := pool.ExecContext(ctx, createMigrationTable); err != nil {
-		return fmt.Errorf("migrate: create migration table: %w", err)
+	now, logger := ms.Now, ms.Logger
+	if now == nil {
+		now = time.Now
 	}
-	for _, m := range ms {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	for _, m := range all {
 		applied := false
-		err := inTx(ctx, pool, func(t *sql.Tx) error {
-			// Checked inside the transaction, which holds the write lock,
-			// so two processes opening the file at once apply it once.
-			v, err := appliedVersion(ctx, t)
+		err := db.runTx(ctx, func(t *sql.Tx) error {
+			// Checked inside the transaction, which holds the write lock
+			// (or the dialect's migration lock), so two servers opening
+			// the database at once apply it once.
+			q, err := ms.begin(ctx, conn{t, db.d})
 			if err != nil {
 				return err
 			}
-			if v > len(ms) {
-				return fmt.Errorf("database schema version %d is newer than this binary's %d", v, len(ms))
+			v, err := appliedVersion(ctx, q)
+			if err != nil {
+				return err
+			}
+			if v > len(all) {
+				return fmt.Errorf("database schema version %d is newer than this binary's %d", v, len(all))
 			}
 			if v >= m.version {
 				return nil
@@ -118,7 +137,7 @@ func migrateUp(ctx context.Context, pool *sql.DB, now func() time.Time, logger *
 			if _, err := t.ExecContext(ctx, m.up); err != nil {
 				return err
 			}
-			_, err = t.ExecContext(ctx, `INSERT INTO slipway_migration (version, name, applied_at) VALUES (?, ?, ?)`,
+			_, err = q.ExecContext(ctx, `INSERT INTO slipway_migration (version, name, applied_at) VALUES (?, ?, ?)`,
 				m.version, m.name, encTime(now()))
 			applied = err == nil
 			return err
@@ -133,27 +152,31 @@ func migrateUp(ctx context.Context, pool *sql.DB, now func() time.Time, logger *
 	return nil
 }
 
-// migrateDown reverts the applied migrations above version target, newest
+// Down reverts the applied migrations above version target, newest
 // first, each in its own transaction.
-func migrateDown(ctx context.Context, pool *sql.DB, target int) error {
-	ms, err := loadMigrations()
+func (ms Migrations) Down(ctx context.Context, db *DB, target int) error {
+	all, err := ms.load()
 	if err != nil {
 		return fmt.Errorf("migrate down: %w", err)
 	}
-	for _, m := range slices.Backward(ms) {
+	for _, m := range slices.Backward(all) {
 		if m.version <= target {
 			break
 		}
-		err := inTx(ctx, pool, func(t *sql.Tx) error {
+		err := db.runTx(ctx, func(t *sql.Tx) error {
+			q, err := ms.begin(ctx, conn{t, db.d})
+			if err != nil {
+				return err
+			}
 			var n int
-			err := t.QueryRowContext(ctx, `SELECT count(*) FROM slipway_migration WHERE version = ?`, m.version).Scan(&n)
+			err = q.QueryRowContext(ctx, `SELECT count(*) FROM slipway_migration WHERE version = ?`, m.version).Scan(&n)
 			if err != nil || n == 0 {
 				return err
 			}
 			if _, err := t.ExecContext(ctx, m.down); err != nil {
 				return err
 			}
-			_, err = t.ExecContext(ctx, `DELETE FROM slipway_migration WHERE version = ?`, m.version)
+			_, err = q.ExecContext(ctx, `DELETE FROM slipway_migration WHERE version = ?`, m.version)
 			return err
 		})
 		if err != nil {
@@ -161,4 +184,18 @@ func migrateDown(ctx context.Context, pool *sql.DB, target int) error {
 		}
 	}
 	return nil
+}
+
+// begin takes the migration lock and makes sure the migration table
+// exists, in the migration's transaction.
+func (ms Migrations) begin(ctx context.Context, q querier) (querier, error) {
+	if ms.Lock != "" {
+		if _, err := q.ExecContext(ctx, ms.Lock); err != nil {
+			return nil, fmt.Errorf("take the migration lock: %w", err)
+		}
+	}
+	if _, err := q.ExecContext(ctx, createMigrationTable); err != nil {
+		return nil, fmt.Errorf("create migration table: %w", err)
+	}
+	return q, nil
 }

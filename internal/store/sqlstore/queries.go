@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -13,37 +13,51 @@ import (
 	"slipway.dev/slipway/internal/store"
 )
 
-// querier is what *sql.DB and *sql.Tx have in common.
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 // queries implements [store.Queries]. On a [DB], read is the read pool,
-// write and pool the write pool; in a [tx], read and write are the
-// transaction and pool is nil.
+// write the write pool and begin starts a transaction; in a [tx], read and
+// write are the transaction and begin is nil.
 type queries struct {
 	read  querier
 	write querier
-	pool  *sql.DB
+	d     *Dialect
+	begin func(ctx context.Context, fn func(t *sql.Tx) error) error
 }
 
 // atomic runs fn with queries that are all in one write transaction: a new
 // one on a DB, the current one in a tx. Methods that read before they write
 // use it, so that nothing changes between the read and the write.
 func (q *queries) atomic(ctx context.Context, fn func(q *queries) error) error {
-	if q.pool == nil {
+	if q.begin == nil {
 		return fn(q)
 	}
-	return inTx(ctx, q.pool, func(t *sql.Tx) error {
-		return fn(&queries{read: t, write: t})
+	return q.begin(ctx, func(t *sql.Tx) error {
+		c := conn{t, q.d}
+		return fn(&queries{read: c, write: c, d: q.d})
 	})
 }
 
 // rowScanner is *sql.Row or *sql.Rows.
 type rowScanner interface {
 	Scan(dest ...any) error
+}
+
+// upsert returns an INSERT of columns (a comma-separated list) into table
+// that replaces the row with the same key columns: ON CONFLICT … DO
+// UPDATE, which both dialects speak.
+func upsert(table, columns, key string) string {
+	cols := strings.Split(columns, ",")
+	keys := map[string]bool{}
+	for k := range strings.SplitSeq(key, ",") {
+		keys[strings.TrimSpace(k)] = true
+	}
+	var set []string
+	for _, c := range cols {
+		if c = strings.TrimSpace(c); !keys[c] {
+			set = append(set, c+" = excluded."+c)
+		}
+	}
+	return `INSERT INTO ` + table + ` (` + columns + `) VALUES (` + inArgs(len(cols)) + `)
+		ON CONFLICT (` + key + `) DO UPDATE SET ` + strings.Join(set, ", ")
 }
 
 // inArgs returns "?, ?, …" for n placeholders.
@@ -81,6 +95,44 @@ func (q *queries) ToolList(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("list tools: %w", err)
 	}
 	return names, nil
+}
+
+// ToolLock makes sure the tool's row exists (created at now when it did
+// not) and locks it until the transaction ends.
+func (q *queries) ToolLock(ctx context.Context, tool string, now time.Time) error {
+	if err := q.ToolEnsure(ctx, tool, now); err != nil {
+		return err
+	}
+	return q.lockTool(ctx, tool)
+}
+
+// lockTool locks the tool's row, when it exists, until the transaction
+// ends.
+func (q *queries) lockTool(ctx context.Context, tool string) error {
+	var name string
+	err := q.write.QueryRowContext(ctx, `SELECT name FROM tools WHERE name = ?`+q.d.ForUpdate, tool).Scan(&name)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("lock tool %s: %w", tool, err)
+	}
+	return nil
+}
+
+// DeploymentLock locks the deployment's tool and then the deployment,
+// until the transaction ends, and returns the deployment as it is once
+// both are held.
+func (q *queries) DeploymentLock(ctx context.Context, tool, id string) (slipway.Deployment, error) {
+	if err := q.lockTool(ctx, tool); err != nil {
+		return slipway.Deployment{}, err
+	}
+	d, err := scanDeployment(q.write.QueryRowContext(ctx,
+		`SELECT `+deploymentColumns+` FROM deployments WHERE id = ? AND tool = ?`+q.d.ForUpdate, id, tool))
+	if errors.Is(err, sql.ErrNoRows) {
+		return slipway.Deployment{}, fmt.Errorf("deployment %s of %s: %w", id, tool, store.ErrNotFound)
+	}
+	if err != nil {
+		return slipway.Deployment{}, fmt.Errorf("lock deployment %s of %s: %w", id, tool, err)
+	}
+	return d, nil
 }
 
 const configColumns = `tool, version, raw, deleted, created_at, created_by, created_by_admin`
@@ -122,17 +174,24 @@ func (q *queries) ConfigCreate(ctx context.Context, tool string, raw json.RawMes
 }
 
 // ConfigCreateBy stores a new config version created by by.
+// The tool's lock makes the next version number the writer's alone.
 func (q *queries) ConfigCreateBy(ctx context.Context, tool string, raw json.RawMessage, by slipway.Actor, now time.Time) (int, error) {
 	var version int
-	err := q.write.QueryRowContext(ctx,
-		`INSERT INTO configs (tool, version, raw, deleted, created_at, created_by, created_by_admin)
-		 SELECT ?, COALESCE(MAX(version), 0) + 1, ?, 0, ?, ?, ? FROM configs WHERE tool = ?
-		 RETURNING version`,
-		tool, encRaw(raw), encTime(now), by.Name, by.Admin, tool).Scan(&version)
-	if err != nil {
-		return 0, fmt.Errorf("create config of %s: %w", tool, diskFull(err))
-	}
-	return version, nil
+	err := q.atomic(ctx, func(q *queries) error {
+		if err := q.ToolLock(ctx, tool, now); err != nil {
+			return err
+		}
+		err := q.write.QueryRowContext(ctx,
+			`INSERT INTO configs (tool, version, raw, deleted, created_at, created_by, created_by_admin)
+			 SELECT ?, COALESCE(MAX(version), 0) + 1, ?, FALSE, ?, ?, ? FROM configs WHERE tool = ?
+			 RETURNING version`,
+			tool, encRaw(raw), encTime(now), by.Name, by.Admin, tool).Scan(&version)
+		if err != nil {
+			return fmt.Errorf("create config of %s: %w", tool, q.d.err(err))
+		}
+		return nil
+	})
+	return version, err
 }
 
 // ConfigGetLatest returns the newest version; ErrNotFound when there is none
@@ -166,6 +225,9 @@ func (q *queries) ConfigGet(ctx context.Context, tool string, version int) (stor
 func (q *queries) ConfigDelete(ctx context.Context, tool string, now time.Time) (store.StoredConfig, error) {
 	var deleted store.StoredConfig
 	err := q.atomic(ctx, func(q *queries) error {
+		if err := q.ToolLock(ctx, tool, now); err != nil {
+			return err
+		}
 		c, err := configLatest(ctx, q.write, tool)
 		if err != nil {
 			return err
@@ -174,7 +236,7 @@ func (q *queries) ConfigDelete(ctx context.Context, tool string, now time.Time) 
 			return fmt.Errorf("config of %s (deleted in version %d): %w", tool, c.Version, store.ErrNotFound)
 		}
 		_, err = q.write.ExecContext(ctx,
-			`INSERT INTO configs (tool, version, raw, deleted, created_at) VALUES (?, ?, NULL, 1, ?)`,
+			`INSERT INTO configs (tool, version, raw, deleted, created_at) VALUES (?, ?, NULL, TRUE, ?)`,
 			tool, c.Version+1, encTime(now))
 		if err != nil {
 			return fmt.Errorf("delete config of %s: %w", tool, err)
@@ -467,16 +529,18 @@ func (q *queries) StepsCreate(ctx context.Context, steps []slipway.Step) error {
 		for _, s := range steps {
 			seq, seen := next[s.DeploymentID]
 			if !seen {
-				var exists int
-				err := q.write.QueryRowContext(ctx,
-					`SELECT (SELECT count(*) FROM deployments WHERE id = ?),
-					        (SELECT COALESCE(MAX(seq), 0) FROM steps WHERE deployment_id = ?)`,
-					s.DeploymentID, s.DeploymentID).Scan(&exists, &seq)
-				if err != nil {
+				// The deployment's lock makes the next numbers the
+				// writer's alone.
+				var id string
+				err := q.write.QueryRowContext(ctx, `SELECT id FROM deployments WHERE id = ?`+q.d.ForUpdate, s.DeploymentID).Scan(&id)
+				if errors.Is(err, sql.ErrNoRows) {
+					return fmt.Errorf("create steps: deployment %s: %w", s.DeploymentID, store.ErrNotFound)
+				} else if err != nil {
 					return fmt.Errorf("create steps of deployment %s: %w", s.DeploymentID, err)
 				}
-				if exists == 0 {
-					return fmt.Errorf("create steps: deployment %s: %w", s.DeploymentID, store.ErrNotFound)
+				err = q.write.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM steps WHERE deployment_id = ?`, s.DeploymentID).Scan(&seq)
+				if err != nil {
+					return fmt.Errorf("create steps of deployment %s: %w", s.DeploymentID, err)
 				}
 			}
 			seq++
@@ -604,6 +668,22 @@ func (q *queries) BuildCreate(ctx context.Context, b slipway.Build) error {
 	return nil
 }
 
+// BuildUpsert inserts a build record, or replaces the mutable fields of
+// the one with its (tool, ID), in one statement: two components building
+// the same attempt at once both succeed.
+func (q *queries) BuildUpsert(ctx context.Context, b slipway.Build) error {
+	_, err := q.write.ExecContext(ctx,
+		`INSERT INTO builds (`+buildColumns+`) VALUES (`+inArgs(13)+`)
+		 ON CONFLICT (tool, id) DO UPDATE SET status = excluded.status, commit_sha = excluded.commit_sha,
+		 artifact = excluded.artifact, error = excluded.error, log_path = excluded.log_path, updated_at = excluded.updated_at`,
+		b.ID, b.Tool, b.Component, b.Key, b.Repository, b.Ref, b.Commit, b.Status, b.Artifact, b.LogPath,
+		b.Error, encTime(b.CreatedAt), encTime(b.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("record build %s of %s: %w", b.ID, b.Tool, err)
+	}
+	return nil
+}
+
 // BuildUpdate replaces the mutable fields (status, commit, artifact, error,
 // log path, updated time) of a build.
 func (q *queries) BuildUpdate(ctx context.Context, b slipway.Build) error {
@@ -627,7 +707,7 @@ func (q *queries) BuildUpdate(ctx context.Context, b slipway.Build) error {
 // BuildGet returns a build by ID.
 func (q *queries) BuildGet(ctx context.Context, tool, id string) (slipway.Build, error) {
 	b, err := scanBuild(q.read.QueryRowContext(ctx,
-		`SELECT `+buildColumns+` FROM builds WHERE id = ? AND tool = ?`, id, tool))
+		`SELECT `+buildColumns+` FROM builds WHERE id = ? AND tool = ? AND NOT deleting`, id, tool))
 	if errors.Is(err, sql.ErrNoRows) {
 		return slipway.Build{}, fmt.Errorf("build %s of %s: %w", id, tool, store.ErrNotFound)
 	}
@@ -641,7 +721,7 @@ func (q *queries) BuildGet(ctx context.Context, tool, id string) (slipway.Build,
 // any component of any tool.
 func (q *queries) BuildFindSuccessful(ctx context.Context, key string) (slipway.Build, error) {
 	b, err := scanBuild(q.read.QueryRowContext(ctx,
-		`SELECT `+buildColumns+` FROM builds WHERE build_key = ? AND status = ?
+		`SELECT `+buildColumns+` FROM builds WHERE build_key = ? AND status = ? AND NOT deleting
 		 ORDER BY created_at DESC, id DESC LIMIT 1`, key, slipway.BuildSuccessful))
 	if errors.Is(err, sql.ErrNoRows) {
 		return slipway.Build{}, fmt.Errorf("successful build with key %s: %w", key, store.ErrNotFound)
@@ -654,22 +734,31 @@ func (q *queries) BuildFindSuccessful(ctx context.Context, key string) (slipway.
 
 // BuildList returns the tool's builds, newest first.
 func (q *queries) BuildList(ctx context.Context, tool string) ([]slipway.Build, error) {
-	rows, err := q.read.QueryContext(ctx,
-		`SELECT `+buildColumns+` FROM builds WHERE tool = ? ORDER BY created_at DESC, id DESC`, tool)
+	bs, err := q.builds(ctx, `WHERE tool = ? AND NOT deleting`, tool)
 	if err != nil {
 		return nil, fmt.Errorf("list builds of %s: %w", tool, err)
+	}
+	return bs, nil
+}
+
+// builds returns the build records that where selects, newest first.
+func (q *queries) builds(ctx context.Context, where string, args ...any) ([]slipway.Build, error) {
+	rows, err := q.read.QueryContext(ctx,
+		`SELECT `+buildColumns+` FROM builds `+where+` ORDER BY created_at DESC, id DESC`, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer func() { _ = rows.Close() }()
 	bs := []slipway.Build{}
 	for rows.Next() {
 		b, err := scanBuild(rows)
 		if err != nil {
-			return nil, fmt.Errorf("list builds of %s: %w", tool, err)
+			return nil, err
 		}
 		bs = append(bs, b)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list builds of %s: %w", tool, err)
+		return nil, err
 	}
 	return bs, nil
 }
@@ -688,7 +777,7 @@ func (q *queries) LiveRunPut(ctx context.Context, r slipway.LiveRun) error {
 		return fmt.Errorf("put live run %s of %s: env fingerprints: %w", r.Component, r.Tool, err)
 	}
 	_, err = q.write.ExecContext(ctx,
-		`INSERT OR REPLACE INTO live_runs (`+liveRunColumns+`) VALUES (`+inArgs(11)+`)`,
+		upsert("live_runs", liveRunColumns, "tool, component"),
 		r.Tool, r.Component, r.Type, r.SpecHash, r.BuildKey, r.Artifact, r.DeploymentID, spec, encTime(r.AppliedAt), r.Commit, env)
 	if err != nil {
 		return fmt.Errorf("put live run %s of %s: %w", r.Component, r.Tool, err)
@@ -761,42 +850,46 @@ func (q *queries) LiveRunDelete(ctx context.Context, tool, component string) err
 	return nil
 }
 
-// EventAppend appends an event and returns its sequence number, which grows
-// across all deployments. It returns ErrNotFound when the deployment does
-// not exist.
+// EventAppend appends an event and returns its sequence number, the
+// deployment's next. It returns ErrNotFound when the deployment does not
+// exist.
+//
+// The number is counted on the deployment's row, whose update locks it
+// until the transaction ends: a second writer waits, then counts on, so
+// numbers follow commit order and a watcher reading "after N" never skips
+// one committed later with a smaller number.
 func (q *queries) EventAppend(ctx context.Context, e slipway.Event) (int64, error) {
-	// One statement: the existence check and the insert cannot be split by
-	// a concurrent delete.
-	res, err := q.write.ExecContext(ctx,
-		`INSERT INTO events (deployment_id, at, kind, step, state, message)
-		 SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM deployments WHERE id = ?)`,
-		e.DeploymentID, encTime(e.Time), e.Kind, e.Step, e.State, e.Message, e.DeploymentID)
-	if err != nil {
-		return 0, fmt.Errorf("append event to deployment %s: %w", e.DeploymentID, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("append event to deployment %s: %w", e.DeploymentID, err)
-	}
-	if n == 0 {
-		return 0, fmt.Errorf("append event: deployment %s: %w", e.DeploymentID, store.ErrNotFound)
-	}
-	seq, err := res.LastInsertId()
-	if err != nil {
-		return 0, fmt.Errorf("append event to deployment %s: %w", e.DeploymentID, err)
-	}
-	return seq, nil
+	var seq int64
+	err := q.atomic(ctx, func(q *queries) error {
+		err := q.write.QueryRowContext(ctx,
+			`UPDATE deployments SET event_seq = event_seq + 1 WHERE id = ? RETURNING event_seq`, e.DeploymentID).Scan(&seq)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("append event: deployment %s: %w", e.DeploymentID, store.ErrNotFound)
+		} else if err != nil {
+			return fmt.Errorf("append event to deployment %s: %w", e.DeploymentID, q.d.err(err))
+		}
+		_, err = q.write.ExecContext(ctx,
+			`INSERT INTO events (deployment_id, seq, at, kind, step, state, message) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			e.DeploymentID, seq, encTime(e.Time), e.Kind, e.Step, e.State, e.Message)
+		if err != nil {
+			return fmt.Errorf("append event to deployment %s: %w", e.DeploymentID, err)
+		}
+		return nil
+	})
+	return seq, err
 }
 
 // EventList returns a deployment's events with Seq > after, oldest first, at
 // most limit (0 or less: no limit).
 func (q *queries) EventList(ctx context.Context, deploymentID string, after int64, limit int) ([]slipway.Event, error) {
-	if limit <= 0 {
-		limit = -1 // SQLite: no limit
+	query := `SELECT seq, deployment_id, at, kind, step, state, message FROM events
+		WHERE deployment_id = ? AND seq > ? ORDER BY seq`
+	args := []any{deploymentID, after}
+	if limit > 0 {
+		query += ` LIMIT ?`
+		args = append(args, limit)
 	}
-	rows, err := q.read.QueryContext(ctx,
-		`SELECT seq, deployment_id, at, kind, step, state, message FROM events
-		 WHERE deployment_id = ? AND seq > ? ORDER BY seq LIMIT ?`, deploymentID, after, limit)
+	rows, err := q.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list events of deployment %s: %w", deploymentID, err)
 	}
@@ -848,7 +941,7 @@ func (q *queries) DeployTokenPut(ctx context.Context, t store.DeployToken) error
 		return fmt.Errorf("put deploy token of %s: no creation time", t.Tool)
 	}
 	_, err := q.write.ExecContext(ctx,
-		`INSERT OR REPLACE INTO deploy_tokens (tool, token_hash, created_at) VALUES (?, ?, ?)`,
+		upsert("deploy_tokens", "tool, token_hash, created_at", "tool"),
 		t.Tool, t.Hash, encTime(t.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("put deploy token of %s: %w", t.Tool, err)

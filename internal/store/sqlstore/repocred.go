@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -16,7 +16,7 @@ func (q *queries) RepoCredentialPut(ctx context.Context, c store.RepoCredential)
 		return fmt.Errorf("put credential of %s for %s: nothing sealed", c.Tool, c.URL)
 	}
 	_, err := q.write.ExecContext(ctx,
-		`INSERT OR REPLACE INTO repo_credentials (tool, url, sealed, updated_at) VALUES (?, ?, ?, ?)`,
+		upsert("repo_credentials", "tool, url, sealed, updated_at", "tool, url"),
 		c.Tool, c.URL, c.Sealed, encTime(c.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("put credential of %s for %s: %w", c.Tool, c.URL, err)

@@ -605,10 +605,7 @@ func testEvent(t *testing.T, f Factory) {
 		for _, id := range []string{d1, d2} {
 			mustDo(t, s.DeploymentCreate(b.ctx, deployment("tool", id, at(0), slipway.DeploymentRunning)))
 		}
-		var (
-			want = map[string][]slipway.Event{}
-			last int64
-		)
+		want := map[string][]slipway.Event{}
 		for i := range 10 {
 			id := []string{d1, d2}[i%3%2] // d1, d2, d1, d1, d2, d1, …
 			e := slipway.Event{
@@ -616,10 +613,9 @@ func testEvent(t *testing.T, f Factory) {
 				State: "running", Message: "event " + string(rune('a'+i)),
 			}
 			seq := must(s.EventAppend(b.ctx, e))(t)
-			if seq <= last {
-				t.Fatalf("EventAppend #%d = %d, want more than %d", i, seq, last)
+			if n := int64(len(want[id]) + 1); seq != n {
+				t.Fatalf("EventAppend #%d to %s = %d, want %d (numbers count per deployment)", i, id, seq, n)
 			}
-			last = seq
 			e.Seq = seq
 			want[id] = append(want[id], e)
 		}
@@ -629,7 +625,7 @@ func testEvent(t *testing.T, f Factory) {
 			must(s.EventList(b.ctx, d1, want[d1][1].Seq, 2))(t))
 		diff(t, "EventList(d1, after 2nd, limit 100)", want[d1][2:],
 			must(s.EventList(b.ctx, d1, want[d1][1].Seq, 100))(t))
-		if got := must(s.EventList(b.ctx, d1, last, 0))(t); len(got) != 0 {
+		if got := must(s.EventList(b.ctx, d1, want[d1][len(want[d1])-1].Seq, 0))(t); len(got) != 0 {
 			t.Errorf("EventList after the last = %v, want none", got)
 		}
 		if got := must(s.EventList(b.ctx, "nope", 0, 0))(t); len(got) != 0 {
@@ -637,18 +633,31 @@ func testEvent(t *testing.T, f Factory) {
 		}
 	})
 
-	t.Run("SeqNeverReused", func(t *testing.T) {
+	t.Run("SeqInTransaction", func(t *testing.T) {
 		t.Parallel()
 		s, b := setup(t, f)
-		const d1, d2 = "20250601-120000-aaaaaaaaaa", "20250601-120000-bbbbbbbbbb"
-		for _, id := range []string{d1, d2} {
-			mustDo(t, s.DeploymentCreate(b.ctx, deployment("tool", id, at(0), slipway.DeploymentFailed)))
-		}
-		must(s.EventAppend(b.ctx, slipway.Event{DeploymentID: d1, Kind: "deployment"}))(t)
-		last := must(s.EventAppend(b.ctx, slipway.Event{DeploymentID: d2, Kind: "deployment"}))(t)
-		mustDo(t, s.DeploymentDelete(b.ctx, "tool", d2))
-		if seq := must(s.EventAppend(b.ctx, slipway.Event{DeploymentID: d1, Kind: "deployment"}))(t); seq <= last {
-			t.Errorf("EventAppend after deleting the newest events = %d, want more than %d", seq, last)
+		const d1 = "20250601-120000-aaaaaaaaaa"
+		mustDo(t, s.DeploymentCreate(b.ctx, deployment("tool", d1, at(0), slipway.DeploymentRunning)))
+		var got []int64
+		mustDo(t, s.InTx(b.ctx, func(tx store.Tx) error {
+			got = got[:0]
+			for range 3 {
+				seq, err := tx.EventAppend(b.ctx, slipway.Event{DeploymentID: d1, Kind: "deployment"})
+				if err != nil {
+					return err
+				}
+				got = append(got, seq)
+			}
+			return nil
+		}))
+		diff(t, "EventAppend in one transaction", []int64{1, 2, 3}, got)
+		// A rolled-back append leaves no gap.
+		_ = s.InTx(b.ctx, func(tx store.Tx) error {
+			_, _ = tx.EventAppend(b.ctx, slipway.Event{DeploymentID: d1, Kind: "deployment"})
+			return errRollback
+		})
+		if seq := must(s.EventAppend(b.ctx, slipway.Event{DeploymentID: d1, Kind: "deployment"}))(t); seq != 4 {
+			t.Errorf("EventAppend after a rolled-back one = %d, want 4", seq)
 		}
 	})
 

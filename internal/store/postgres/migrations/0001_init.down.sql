@@ -1,0 +1,13 @@
+DROP TABLE repo_credentials;
+DROP TABLE envvars;
+DROP TABLE job_runs;
+DROP TABLE api_tokens;
+DROP TABLE deploy_token_legacy_seals;
+DROP TABLE deploy_tokens;
+DROP TABLE events;
+DROP TABLE live_runs;
+DROP TABLE builds;
+DROP TABLE steps;
+DROP TABLE deployments;
+DROP TABLE configs;
+DROP TABLE tools;
