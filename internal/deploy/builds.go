@@ -321,8 +321,18 @@ func (s *Service) BuildDelete(ctx context.Context, tool, id string) (slipway.Bui
 	if _, err := s.BuildGet(ctx, tool, id); err != nil {
 		return slipway.Build{}, err
 	}
-	var b slipway.Build
+	// First the record is marked (hidden from every read, so no new
+	// deployment reuses it), under the tool's lock; the files go after
+	// that commits, never inside a transaction that may run twice; then
+	// the record.
+	var (
+		b            slipway.Build
+		withArtifact bool
+	)
 	err := s.store.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.ToolLock(ctx, tool, s.now()); err != nil {
+			return err
+		}
 		var err error
 		if b, err = tx.BuildGet(ctx, tool, id); err != nil {
 			return notFound(err, "Build %s not found for tool %s", id, tool)
@@ -330,26 +340,65 @@ func (s *Service) BuildDelete(ctx context.Context, tool, id string) (slipway.Bui
 		if err := s.checkDeletable(ctx, tx, b); err != nil {
 			return err
 		}
-		if err := tx.BuildDelete(ctx, tool, id); err != nil {
+		if err := tx.BuildSetDeleting(ctx, tool, id, true); err != nil {
 			return err
 		}
-		// Inside the transaction: if removing fails, the record stays.
-		if err := s.builder.RemoveLog(tool, b.ID); err != nil {
-			return err
-		}
+		withArtifact = false
 		if b.Status != slipway.BuildSuccessful {
 			return nil // the artifact, if any, is another attempt's
 		}
-		if _, ok, err := latestAttempt(ctx, tx, tool, b.Key); err != nil || ok {
-			return err // another attempt made the key too: its artifact stays
-		}
-		// checkDeletable made sure nothing of the tool uses the artifact.
-		return s.builder.Remove(ctx, tool, b.Key)
+		_, other, err := latestAttempt(ctx, tx, tool, b.Key)
+		// checkDeletable made sure nothing of the tool uses the artifact;
+		// another attempt that made the key too keeps it.
+		withArtifact = !other
+		return err
 	})
 	if err != nil {
 		return slipway.Build{}, fmt.Errorf("delete build %s of %s: %w", id, tool, err)
 	}
+	if err := s.removeBuild(ctx, b, withArtifact); err != nil {
+		// The record comes back: the files that are left stay findable.
+		if rerr := s.store.BuildSetDeleting(context.WithoutCancel(ctx), tool, id, false); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("keep its record: %w", rerr))
+		}
+		return slipway.Build{}, fmt.Errorf("delete build %s of %s: %w", id, tool, err)
+	}
 	return b, nil
+}
+
+// removeBuild removes a build marked deleting: its log, its artifact
+// when withArtifact, then its record.
+func (s *Service) removeBuild(ctx context.Context, b slipway.Build, withArtifact bool) error {
+	if err := s.builder.RemoveLog(b.Tool, b.ID); err != nil {
+		return err
+	}
+	if withArtifact {
+		if err := s.builder.Remove(ctx, b.Tool, b.Key); err != nil {
+			return err
+		}
+	}
+	return ignoreNotFound(s.store.BuildDelete(ctx, b.Tool, b.ID))
+}
+
+// FinishBuildDeletes finishes the build deletions a stopped server left
+// half done (records marked deleting): their files are removed and the
+// records deleted. An artifact stays when another attempt of its tool made
+// it too. Call it once at start.
+func (s *Service) FinishBuildDeletes(ctx context.Context) (int, error) {
+	marked, err := s.store.BuildListDeleting(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("finish build deletes: %w", err)
+	}
+	for i, b := range marked {
+		_, other, err := latestAttempt(ctx, s.store, b.Tool, b.Key)
+		if err != nil {
+			return i, fmt.Errorf("finish deleting build %s of %s: %w", b.ID, b.Tool, err)
+		}
+		if err := s.removeBuild(ctx, b, b.Status == slipway.BuildSuccessful && !other); err != nil {
+			return i, fmt.Errorf("finish deleting build %s of %s: %w", b.ID, b.Tool, err)
+		}
+	}
+	return len(marked), nil
 }
 
 // checkDeletable returns EConflict when build b of its tool is running, is
@@ -454,6 +503,11 @@ func (s *Service) BuildStart(ctx context.Context, tool string, req slipway.Build
 	unregister := s.running.add(standaloneRunID(tool), id, cancel)
 	now := s.now()
 	err = s.store.InTx(ctx, func(tx store.Tx) error {
+		// Under the tool's lock: two starts of one commit make one
+		// attempt, and the count of unfinished builds holds.
+		if err := tx.ToolLock(ctx, tool, now); err != nil {
+			return err
+		}
 		cur, exists, err := latestAttempt(ctx, tx, tool, key)
 		switch {
 		case err != nil:
@@ -469,9 +523,6 @@ func (s *Service) BuildStart(ctx context.Context, tool string, req slipway.Build
 			// Its artifact is gone or corrupt: build it again.
 		}
 		if err := checkUnfinished(ctx, tx, tool); err != nil {
-			return err
-		}
-		if err := tx.ToolEnsure(ctx, tool, now); err != nil {
 			return err
 		}
 		b = slipway.Build{

@@ -92,6 +92,9 @@ func (s *Service) DeploymentCancel(ctx context.Context, tool, id string) (slipwa
 	}
 	var ok bool
 	err = s.tx(ctx, d.ID, func(tx store.Tx) error {
+		if _, err := tx.DeploymentLock(ctx, tool, d.ID); err != nil {
+			return err
+		}
 		var err error
 		ok, err = tx.DeploymentUpdateStatus(ctx, store.DeploymentStatusUpdate{
 			Tool: tool, ID: d.ID, Status: slipway.DeploymentCancelling, LongStatus: "Cancelling: stopping the running steps",

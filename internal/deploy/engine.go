@@ -26,6 +26,12 @@ type retryAfterError time.Duration
 func (r retryAfterError) Error() string             { return "retry after " + time.Duration(r).String() }
 func (r retryAfterError) RetryAfter() time.Duration { return time.Duration(r) }
 
+// queuedRecheck is how long a deployment waiting behind another waits
+// before its start job looks again. The finishing deployment makes the job
+// due at once (finishTx); this is the fallback for a start job that was
+// running at that moment.
+const queuedRecheck = 5 * time.Second
+
 // Causes of a step's work context ending, besides the server stopping.
 var (
 	errStepTimeout       = errors.New("step timed out")
@@ -68,7 +74,9 @@ func (s *Service) StartDeployment(ctx context.Context, tool, id string) error {
 	}
 	for _, u := range unfinished {
 		if u.Tool == tool && u.ID != id && (u.CreatedAt.Before(d.CreatedAt) || (u.CreatedAt.Equal(d.CreatedAt) && u.ID < id)) {
-			return retryAfterError(200 * time.Millisecond)
+			// The finishing deployment starts this one's job again
+			// (finishTx); looking again later is only the fallback.
+			return retryAfterError(queuedRecheck)
 		}
 	}
 	if err := s.setStatus(ctx, d, slipway.DeploymentRunning, "Resolving sources and planning"); err != nil {
@@ -460,13 +468,15 @@ func (s *Service) executeBuild(ctx context.Context, d slipway.Deployment, cfg sl
 				msg = "build refused: free disk space unknown: " + err.Error()
 			}
 			b.Status, b.Error = slipway.BuildFailed, msg
-			if err := s.upsertBuild(ctx, b); err != nil {
+			if err := s.store.BuildUpsert(ctx, b); err != nil {
 				return s.failed(ctx, "record build: "+err.Error())
 			}
 			return outcome{state: slipway.StepFailed, detail: msg}
 		}
 	}
-	if err := s.upsertBuild(ctx, b); err != nil {
+	// Components building the same commit share an attempt, and their
+	// build steps run at the same time: one upsert, never two inserts.
+	if err := s.store.BuildUpsert(ctx, b); err != nil {
 		return s.failed(ctx, "record build: "+err.Error())
 	}
 	bctx, cancel := context.WithTimeoutCause(ctx, s.cfg.BuildTimeout, errStepTimeout)
@@ -504,19 +514,6 @@ func (s *Service) executeBuild(ctx context.Context, d slipway.Deployment, cfg sl
 		return s.failed(ctx, "record build: "+err.Error())
 	}
 	return outcome{state: slipway.StepDone, detail: fmt.Sprintf("built %s in %s", short(st.Commit), round(time.Since(start)))}
-}
-
-// upsertBuild records a build, in one transaction: components building
-// the same commit share a key, and their build steps run at the same time.
-func (s *Service) upsertBuild(ctx context.Context, b slipway.Build) error {
-	return s.store.InTx(ctx, func(tx store.Tx) error {
-		if _, err := tx.BuildGet(ctx, b.Tool, b.ID); err == nil {
-			return tx.BuildUpdate(ctx, b)
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		return tx.BuildCreate(ctx, b)
-	})
 }
 
 func (s *Service) executeRun(ctx context.Context, d slipway.Deployment, cfg slipway.ToolConfig, st slipway.Step) outcome {
@@ -680,18 +677,26 @@ func round(d time.Duration) time.Duration {
 // given writes, creates the plan when steps is not nil, skips the
 // dependants of failed steps, enqueues the steps whose needs are all
 // satisfied, and finishes the deployment when every step is final.
+//
+// It takes the deployment's lock first (the store's concurrency contract):
+// two steps finishing at once record their outcomes one after the other,
+// and the second sees the first's, so a step needing both is started.
 func (s *Service) advance(ctx context.Context, d slipway.Deployment, steps []slipway.Step, writes ...func(store.Tx) error) error {
 	err := s.tx(ctx, d.ID, func(tx store.Tx) error {
-		for _, w := range writes {
-			if err := w(tx); err != nil {
-				return err
-			}
+		lock := tx.DeploymentLock
+		if s.test.noLocks {
+			lock = tx.DeploymentGet
 		}
-		cur, err := tx.DeploymentGet(ctx, d.Tool, d.ID)
+		cur, err := lock(ctx, d.Tool, d.ID)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil // deleted meanwhile: nothing is left to record
 		} else if err != nil {
 			return err
+		}
+		for _, w := range writes {
+			if err := w(tx); err != nil {
+				return err
+			}
 		}
 		if cur.Status.Final() {
 			return nil
@@ -720,7 +725,13 @@ func (s *Service) advance(ctx context.Context, d slipway.Deployment, steps []sli
 		if err != nil {
 			return err
 		}
-		return s.progress(ctx, tx, cur, all)
+		if err := s.progress(ctx, tx, cur, all); err != nil {
+			return err
+		}
+		if s.test.beforeCommit != nil {
+			s.test.beforeCommit()
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("deployment %s: record progress: %w", d.ID, err)
@@ -813,7 +824,21 @@ func summarize(steps []slipway.Step) string {
 
 // finish ends a deployment outside any step (it failed before planning).
 func (s *Service) finish(ctx context.Context, d slipway.Deployment, status slipway.DeploymentStatus, long string) error {
-	return s.tx(ctx, d.ID, func(tx store.Tx) error { return s.finishTx(ctx, tx, d, status, long) })
+	return s.tx(ctx, d.ID, func(tx store.Tx) error {
+		if _, err := tx.DeploymentLock(ctx, d.Tool, d.ID); err != nil {
+			return ignoreNotFound(err)
+		}
+		return s.finishTx(ctx, tx, d, status, long)
+	})
+}
+
+// ignoreNotFound returns nil for a store.ErrNotFound (a deployment deleted
+// meanwhile has nothing left to record), and err otherwise.
+func ignoreNotFound(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
 }
 
 func (s *Service) finishTx(ctx context.Context, tx store.Tx, d slipway.Deployment, status slipway.DeploymentStatus, long string) error {
@@ -831,6 +856,23 @@ func (s *Service) finishTx(ctx context.Context, tx store.Tx, d slipway.Deploymen
 	s.observeFinished(tx, status)
 	if _, err := tx.DeploymentPrune(ctx, d.Tool, s.cfg.KeepDeployments); err != nil {
 		return fmt.Errorf("prune old deployments: %w", err)
+	}
+	return s.startSuccessor(ctx, tx, d)
+}
+
+// startSuccessor enqueues the start job of the deployment of d's tool that
+// waited for d, in the transaction that finishes d. Its callers hold the
+// tool's lock, so a deployment created at the same moment is either seen
+// here or sees d finished.
+func (s *Service) startSuccessor(ctx context.Context, tx store.Tx, d slipway.Deployment) error {
+	unfinished, err := tx.DeploymentListUnfinished(ctx)
+	if err != nil {
+		return fmt.Errorf("start the next deployment: %w", err)
+	}
+	for _, u := range unfinished { // oldest first
+		if u.Tool == d.Tool && u.ID != d.ID {
+			return s.enqueue(ctx, tx, runner.Job{Tool: u.Tool, DeploymentID: u.ID})
+		}
 	}
 	return nil
 }

@@ -255,25 +255,7 @@ func (s *Service) JobRunStart(ctx context.Context, tool string, r slipway.JobRun
 	if err := checkJob(def); err != nil {
 		return slipway.Job{}, err
 	}
-	// From the check that the name is free to the record that takes it, one
-	// start at a time: two requests for one name must not both pass.
-	s.jobStart.Lock()
-	defer s.jobStart.Unlock()
-	live, old, err := s.findJob(ctx, tool, r.Name)
-	switch {
-	case slipway.ErrorCode(err) == slipway.ENotFound:
-	case err != nil:
-		return slipway.Job{}, err
-	case live != nil:
-		return slipway.Job{}, slipway.Errorf(slipway.EConflict, "A job with the name %s already exists", r.Name)
-	default:
-		if st, ok, err := s.target.Status(ctx, tool, r.Name); err != nil {
-			return slipway.Job{}, fmt.Errorf("status of job %s of %s: %w", r.Name, tool, err)
-		} else if !ok || st.LastRun == nil || st.State == "running" || st.LastRun.StartedAt.Before(old.CreatedAt) {
-			return slipway.Job{}, slipway.Errorf(slipway.EConflict, "A job with the name %s already exists", r.Name)
-		}
-	}
-	if err := s.checkAdHocCount(ctx, tool, r.Name); err != nil {
+	if err := s.checkJobName(ctx, s.store, tool, r.Name); err != nil {
 		return slipway.Job{}, err
 	}
 	image, err := s.imageOf(ctx, tool, r.ImageName)
@@ -299,8 +281,23 @@ func (s *Service) JobRunStart(ctx context.Context, tool string, r slipway.JobRun
 	}
 	r.Tool, r.BuildKey, r.Artifact = tool, image.BuildKey, art.Dir
 	r.RunID, r.CreatedAt = r.Name+"-"+randomHex(), s.now()
-	if err := s.store.JobRunPut(ctx, r); err != nil {
+	// From the check that the name is free to the record that takes it,
+	// the tool's lock: two requests for one name never both pass, on any
+	// server.
+	err = s.store.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.ToolLock(ctx, tool, r.CreatedAt); err != nil {
+			return err
+		}
+		if err := s.checkJobName(ctx, tx, tool, r.Name); err != nil {
+			return err
+		}
+		return tx.JobRunPut(ctx, r)
+	})
+	if err != nil {
 		release()
+		if slipway.ErrorCode(err) == slipway.EConflict {
+			return slipway.Job{}, err
+		}
 		return slipway.Job{}, fmt.Errorf("record job %s of %s: %w", r.Name, tool, err)
 	}
 	go func() {
@@ -310,12 +307,33 @@ func (s *Service) JobRunStart(ctx context.Context, tool string, r slipway.JobRun
 	return s.runJob(ctx, r)
 }
 
+// checkJobName returns EConflict when the tool has a component or an
+// ad-hoc job named name that has not finished, or already lists as many
+// ad-hoc jobs as its quota allows.
+func (s *Service) checkJobName(ctx context.Context, q store.Queries, tool, name string) error {
+	live, old, err := s.findJobIn(ctx, q, tool, name)
+	switch {
+	case slipway.ErrorCode(err) == slipway.ENotFound:
+	case err != nil:
+		return err
+	case live != nil:
+		return slipway.Errorf(slipway.EConflict, "A job with the name %s already exists", name)
+	default:
+		if st, ok, err := s.target.Status(ctx, tool, name); err != nil {
+			return fmt.Errorf("status of job %s of %s: %w", name, tool, err)
+		} else if !ok || st.LastRun == nil || st.State == "running" || st.LastRun.StartedAt.Before(old.CreatedAt) {
+			return slipway.Errorf(slipway.EConflict, "A job with the name %s already exists", name)
+		}
+	}
+	return s.checkAdHocCount(ctx, q, tool, name)
+}
+
 // checkAdHocCount refuses a new ad-hoc job when the tool already lists
 // as many as its one-off quota (one of the same name is replaced, so it
 // does not count): they stay listed until deleted, and each keeps a record
 // and a log.
-func (s *Service) checkAdHocCount(ctx context.Context, tool, name string) error {
-	runs, err := s.store.JobRunList(ctx, tool)
+func (s *Service) checkAdHocCount(ctx context.Context, q store.Queries, tool, name string) error {
+	runs, err := q.JobRunList(ctx, tool)
 	if err != nil {
 		return fmt.Errorf("list ad-hoc jobs of %s: %w", tool, err)
 	}
@@ -495,20 +513,25 @@ func (s *Service) jobRecords(ctx context.Context, tool string) ([]slipway.LiveRu
 // findJob returns the live run or else the ad-hoc job named name; ENotFound
 // when there is neither.
 func (s *Service) findJob(ctx context.Context, tool, name string) (*slipway.LiveRun, *slipway.JobRun, error) {
+	return s.findJobIn(ctx, s.store, tool, name)
+}
+
+// findJobIn is findJob reading through q (a transaction).
+func (s *Service) findJobIn(ctx context.Context, q store.Queries, tool, name string) (*slipway.LiveRun, *slipway.JobRun, error) {
 	if err := slipway.ValidateToolName(tool); err != nil {
 		return nil, nil, err
 	}
 	if err := validateJobName(name); err != nil {
 		return nil, nil, err
 	}
-	live, err := s.store.LiveRunList(ctx, tool)
+	live, err := q.LiveRunList(ctx, tool)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list live components of %s: %w", tool, err)
 	}
 	if i := slices.IndexFunc(live, func(r slipway.LiveRun) bool { return r.Component == name }); i >= 0 {
 		return &live[i], nil, nil
 	}
-	run, err := s.store.JobRunGet(ctx, tool, name)
+	run, err := q.JobRunGet(ctx, tool, name)
 	if err != nil {
 		return nil, nil, notFound(err, "Job %s not found for tool %s", name, tool)
 	}

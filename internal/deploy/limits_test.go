@@ -196,17 +196,17 @@ func TestService_AdHocCount(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"a", "b"} {
-		if err := h.svc.checkAdHocCount(ctx, "demo", name); err != nil {
+		if err := h.svc.checkAdHocCount(ctx, h.db, "demo", name); err != nil {
 			t.Fatalf("checkAdHocCount(%s) = %v", name, err)
 		}
 		if err := h.svc.store.JobRunPut(ctx, slipway.JobRun{Tool: "demo", Name: name, Command: "x", ImageName: "web", RunID: name + "-1", CreatedAt: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := h.svc.checkAdHocCount(ctx, "demo", "a"); err != nil {
+	if err := h.svc.checkAdHocCount(ctx, h.db, "demo", "a"); err != nil {
 		t.Errorf("checkAdHocCount of a listed name = %v, want nil (it is replaced)", err)
 	}
-	err := h.svc.checkAdHocCount(ctx, "demo", "c")
+	err := h.svc.checkAdHocCount(ctx, h.db, "demo", "c")
 	want := "Tool demo already has 2 ad-hoc one-off jobs, the limit is 2: delete the finished ones (slipway jobs delete NAME) and run c again."
 	if slipway.ErrorCode(err) != slipway.EConflict || slipway.ErrorMessage(err) != want {
 		t.Errorf("checkAdHocCount(c) = %q, want EConflict %q", slipway.ErrorMessage(err), want)

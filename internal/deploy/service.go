@@ -131,11 +131,17 @@ type Service struct {
 	perTool  map[string]chan struct{}
 	events   *broker
 	running  *runningSteps
-	// jobStart serializes starting ad-hoc jobs (per process, like the
-	// cancel registry), so that one name is never taken twice at once.
-	jobStart sync.Mutex
 	// oneOffs holds the one-off runs going on per tool (see limits.go).
 	oneOffs *oneOffSlots
+
+	// test holds the knobs of the concurrency tests, zero otherwise.
+	test struct {
+		// noLocks makes advance read its deployment without locking it,
+		// to show what the lock prevents.
+		noLocks bool
+		// beforeCommit runs at the end of advance's transaction.
+		beforeCommit func()
+	}
 }
 
 // NewService returns a service over its collaborators. Call SetEnqueuer
@@ -352,6 +358,13 @@ func (s *Service) create(ctx context.Context, tool string, opts slipway.DeployOp
 		Status: slipway.DeploymentPending, LongStatus: "Waiting to start",
 	}
 	err := s.tx(ctx, d.ID, func(tx store.Tx) error {
+		// Which deployment of the tool runs and which waits is decided
+		// under the tool's lock: of two creates at once, the second sees
+		// the first and supersedes it.
+		superseded = superseded[:0]
+		if err := tx.ToolLock(ctx, tool, now); err != nil {
+			return err
+		}
 		version, raw, err := config(tx, now)
 		if err != nil {
 			return err

@@ -193,15 +193,25 @@ type SQLTx interface{ SQL() *sql.Tx }
 // EnqueueTx inserts jobs in tx; they become due when tx commits. A job
 // that is queued, running or completed for the same deployment and step is
 // not inserted twice (a step's job completes only once the step is final,
-// so a completed one never needs to run again). Call [Runner.Wake] with the
-// same jobs after tx commits.
+// so a completed one never needs to run again); one that waits to be tried
+// again later (snoozed, or retrying after an error) is made due now, in
+// tx. Call [Runner.Wake] with the same jobs after tx commits.
 func (r *Runner) EnqueueTx(ctx context.Context, tx SQLTx, jobs ...Job) error {
 	if len(jobs) == 0 {
 		return nil
 	}
 	// InsertMany (not the fast variant) honours unique options.
-	if _, err := r.client.InsertManyTx(ctx, tx.SQL(), insertParams(unique(jobs))); err != nil {
+	res, err := r.client.InsertManyTx(ctx, tx.SQL(), insertParams(unique(jobs)))
+	if err != nil {
 		return fmt.Errorf("enqueue %d jobs: %w", len(jobs), err)
+	}
+	for _, ins := range res {
+		if !ins.UniqueSkippedAsDuplicate || (ins.Job.State != rivertype.JobStateScheduled && ins.Job.State != rivertype.JobStateRetryable) {
+			continue
+		}
+		if _, err := r.client.JobRetryTx(ctx, tx.SQL(), ins.Job.ID); err != nil {
+			return fmt.Errorf("enqueue job %d (%s) again: %w", ins.Job.ID, ins.Job.Kind, err)
+		}
 	}
 	return nil
 }

@@ -430,6 +430,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	} else if n > 0 {
 		s.logger.WarnContext(ctx, "builds started outside a deployment were interrupted by the last stop", "builds", n)
 	}
+	if n, err := s.service.FinishBuildDeletes(ctx); err != nil {
+		return fmt.Errorf("server: %w", err)
+	} else if n > 0 {
+		s.logger.InfoContext(ctx, "finished build deletes the last stop interrupted", "builds", n)
+	}
 	s.runner, err = runner.New(driver, s.service, runner.Config{Logger: s.logger, SingleNode: true})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
