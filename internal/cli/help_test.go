@@ -124,7 +124,7 @@ func TestServerHelp(t *testing.T) {
 		}
 	}
 	demo := runMain(t, "demo", "--help").stdout
-	if !strings.Contains(demo, "      --keep DIR ") || strings.Contains(demo, "--data") {
+	if !strings.Contains(demo, "      --keep DIR ") || strings.Contains(demo, "--data ") {
 		t.Errorf("demo help: want --keep DIR and no --data (the demo has its own):\n%s", demo)
 	}
 

@@ -22,6 +22,7 @@ func addServerCommands(root *cobra.Command, e *env) {
 
 // serverFlags are the settings of an in-process server.
 type serverFlags struct {
+	database          string
 	listen            string
 	proxyListen       string
 	allowLocalRepos   string
@@ -43,6 +44,7 @@ type serverFlags struct {
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
+	cmd.Flags().StringVar(&f.database, "database", "", "where the state lives: a postgres://USER:PASSWORD@HOST:PORT/DB URL, or nothing for SQLite in the data directory (default $SLIPWAY_DATABASE)")
 	cmd.Flags().StringVar(&f.listen, "listen", "", "API address (default $SLIPWAY_LISTEN or "+listen+")")
 	cmd.Flags().StringVar(&f.proxyListen, "proxy-listen", "", "address serving published components as http://<tool>.localhost:<port>/ (default $SLIPWAY_PROXY_LISTEN or "+proxy+")")
 	cmd.Flags().StringVar(&f.allowLocalRepos, "allow-local-repos", "", "allow file:// and local-path repositories, in the admin's configs anywhere and in a tool's inside --local-repo-dirs: true or false (default $SLIPWAY_ALLOW_LOCAL_REPOS, else true when the API listens on loopback only)")
@@ -68,6 +70,7 @@ func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
 func (f *serverFlags) config(e *env, dataDir, listen, proxy string) (server.Config, error) {
 	cfg := server.Config{
 		DataDir:     dataDir,
+		Database:    cmp.Or(f.database, e.getenv("SLIPWAY_DATABASE")),
 		Listen:      cmp.Or(f.listen, e.getenv("SLIPWAY_LISTEN"), listen),
 		ProxyListen: cmp.Or(f.proxyListen, e.getenv("SLIPWAY_PROXY_LISTEN"), proxy),
 		GoStdCache:  e.getenv("SLIPWAY_GO_STD_CACHE"),

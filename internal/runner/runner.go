@@ -81,11 +81,15 @@ type Config struct {
 	// driver cannot notify them (SQLite); default 20ms. Inserting a job
 	// from this process wakes them at once regardless.
 	PollInterval time.Duration
+	// ID names this runner in the jobs it works (River's client ID, in
+	// each job's attempted_by): the server's node ID, which
+	// [Runner.RescueOrphans] checks against the live nodes. Default: a
+	// random one.
+	ID string
 	// SingleNode says this process is the only one working the queue (the
-	// embedded default, guarded by a lock on the data directory): jobs found
-	// running at start belonged to a process that died and are rescued at
-	// once instead of after RescueAfter, and [Runner.Wake] starts jobs
-	// without any cross-process notification.
+	// embedded default, guarded by a lock on the data directory): River
+	// runs poll-only and [Runner.Wake] starts jobs without any
+	// cross-process notification.
 	SingleNode bool
 	// RescueAfter is when River rescues a job stuck in running on a
 	// multi-node setup; default 2h, above the longest step timeout.
@@ -123,6 +127,7 @@ func New(driver riverdriver.Driver[*sql.Tx], h Handler, cfg Config) (*Runner, er
 		clientDriver = localDriver{driver}
 	}
 	client, err := river.NewClient(clientDriver, &river.Config{
+		ID:                   cfg.ID,
 		Logger:               logger,
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cmpOr(cfg.MaxWorkers, 100)}},
 		Workers:              workers,
@@ -153,13 +158,9 @@ func Migrate(ctx context.Context, driver riverdriver.Driver[*sql.Tx]) error {
 	return nil
 }
 
-// Start starts working jobs. ctx bounds only the start itself.
+// Start starts working jobs. ctx bounds only the start itself. Rescue
+// the jobs of dead nodes first ([Runner.RescueOrphans]).
 func (r *Runner) Start(ctx context.Context) error {
-	if r.cfg.SingleNode {
-		if err := r.rescueOrphans(ctx); err != nil {
-			return err
-		}
-	}
 	// River stops fetching when the context given to Start ends, so it gets
 	// its own lifetime; Stop ends it.
 	if err := r.client.Start(context.WithoutCancel(ctx)); err != nil {
@@ -273,22 +274,31 @@ type localDriver struct {
 func (localDriver) SupportsListener() bool     { return false }
 func (localDriver) SupportsListenNotify() bool { return false }
 
-// rescueOrphans makes every job found running available again. Only safe
-// when no other process works this queue.
-func (r *Runner) rescueOrphans(ctx context.Context) error {
+// RescueOrphans makes the jobs found running whose runner is not alive
+// (its node stopped beating, or it is not this runner after a restart)
+// available again, and returns how many. A job's runner is the last
+// client ID in its attempted_by. River's own rescuer, after RescueAfter,
+// is the fallback.
+func (r *Runner) RescueOrphans(ctx context.Context, alive func(id string) bool) (int, error) {
 	res, err := r.client.JobList(ctx, river.NewJobListParams().States(rivertype.JobStateRunning).First(10_000))
 	if err != nil {
-		return fmt.Errorf("runner: list orphaned jobs: %w", err)
+		return 0, fmt.Errorf("runner: list orphaned jobs: %w", err)
 	}
-	if len(res.Jobs) == 0 {
-		return nil
+	var orphans []*rivertype.JobRow
+	for _, j := range res.Jobs {
+		if n := len(j.AttemptedBy); n == 0 || !alive(j.AttemptedBy[n-1]) {
+			orphans = append(orphans, j)
+		}
+	}
+	if len(orphans) == 0 {
+		return 0, nil
 	}
 	now := time.Now().UTC()
 	p := &riverdriver.JobRescueManyParams{StuckHorizon: now.Add(time.Minute)}
-	for _, j := range res.Jobs {
+	for _, j := range orphans {
 		errData, err := json.Marshal(rivertype.AttemptError{At: now, Attempt: j.Attempt, Error: "rescued: the server stopped while this job ran"})
 		if err != nil {
-			return fmt.Errorf("runner: marshal rescue error: %w", err)
+			return 0, fmt.Errorf("runner: marshal rescue error: %w", err)
 		}
 		p.ID = append(p.ID, j.ID)
 		p.Error = append(p.Error, errData)
@@ -297,11 +307,14 @@ func (r *Runner) rescueOrphans(ctx context.Context) error {
 		p.State = append(p.State, string(rivertype.JobStateAvailable))
 	}
 	if _, err := r.driver.GetExecutor().JobRescueMany(ctx, p); err != nil {
-		return fmt.Errorf("runner: rescue %d orphaned jobs: %w", len(p.ID), err)
+		return 0, fmt.Errorf("runner: rescue %d orphaned jobs: %w", len(p.ID), err)
 	}
 	r.logger.InfoContext(ctx, "rescued orphaned jobs", "count", len(p.ID))
-	return nil
+	return len(p.ID), nil
 }
+
+// ID returns the runner's ID (River's client ID).
+func (r *Runner) ID() string { return r.client.ID() }
 
 type startWorker struct {
 	river.WorkerDefaults[StartArgs]

@@ -53,7 +53,7 @@ func (h *handler) RunStep(_ context.Context, tool, id, key string) error {
 }
 
 type testBundle struct {
-	db      *sqlite.DB
+	db      store.Store
 	handler *handler
 	runner  *runner.Runner
 }
@@ -146,9 +146,8 @@ func TestRunner(t *testing.T) {
 		}
 	})
 
-	// Ensure jobs left running by a process that died are rescued at start
-	// in single-node mode.
-	t.Run("RescuesOrphansInSingleNodeMode", func(t *testing.T) {
+	// Ensure jobs left running by a process that died are rescued at start.
+	t.Run("RescuesOrphans", func(t *testing.T) {
 		t.Parallel()
 		ctx := t.Context()
 		path := filepath.Join(t.TempDir(), "slipway.db")
@@ -190,6 +189,10 @@ func TestRunner(t *testing.T) {
 		r2, err := runner.New(riversqlite.New(db2.WriteDB()), h, runner.Config{SingleNode: true})
 		if err != nil {
 			t.Fatal(err)
+		}
+		// Only r2 is alive: r1's job is an orphan.
+		if n, err := r2.RescueOrphans(ctx, func(id string) bool { return id == r2.ID() }); err != nil || n != 1 {
+			t.Fatalf("RescueOrphans = %d, %v; want 1 rescued", n, err)
 		}
 		if err := r2.Start(ctx); err != nil {
 			t.Fatal(err)

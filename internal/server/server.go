@@ -36,7 +36,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/riverqueue/river/riverdriver/riversqlite"
 
 	"slipway.dev/slipway/internal/atomicfile"
 	"slipway.dev/slipway/internal/auth"
@@ -54,7 +53,7 @@ import (
 	"slipway.dev/slipway/internal/runner"
 	"slipway.dev/slipway/internal/sandbox"
 	"slipway.dev/slipway/internal/slipway"
-	"slipway.dev/slipway/internal/store/sqlite"
+	"slipway.dev/slipway/internal/store"
 	"slipway.dev/slipway/internal/target"
 	"slipway.dev/slipway/internal/target/localexec"
 )
@@ -89,6 +88,11 @@ type Info struct {
 type Config struct {
 	// DataDir holds everything the server keeps (required).
 	DataDir string
+	// Database is where the state lives: a postgres:// URL, or "" for
+	// SQLite in DataDir (slipway.db). With PostgreSQL the server registers
+	// as a node of the database; with the local target it must be the only
+	// live one.
+	Database string
 	// Listen is the API address; default 127.0.0.1:8700. Port 0 picks one.
 	Listen string
 	// ProxyListen is where published components are served as
@@ -214,7 +218,10 @@ type Server struct {
 	logger  *slog.Logger
 	sandbox *sandbox.Sandbox
 	unlock  func()
-	db      *sqlite.DB
+	db      store.Store
+	// nodeID names this server in the store's nodes and in the jobs its
+	// runner works.
+	nodeID  string
 	target  *localexec.Driver
 	runner  *runner.Runner
 	service *deploy.Service
@@ -240,6 +247,9 @@ type Server struct {
 func New(cfg Config) (*Server, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("server: no data directory")
+	}
+	if err := checkDatabase(cfg.Database); err != nil {
+		return nil, err
 	}
 	abs, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
@@ -292,16 +302,19 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return err
 	}
 
-	s.db, err = sqlite.Open(ctx, filepath.Join(dir, dbFile), sqlite.Options{Logger: s.logger})
+	driver, err := s.openStore(ctx)
 	if err != nil {
-		return fmt.Errorf("server: open store: %w", err)
+		return err
 	}
-	s.closers = append(s.closers, func(context.Context) error { return s.db.Close() })
-	if err := secureDBFiles(dir); err != nil {
+	if err := s.checkSecretKey(ctx, key); err != nil {
+		return err
+	}
+	me := s.newNode()
+	s.nodeID = me.ID
+	if err := s.join(ctx, me); err != nil {
 		return err
 	}
 	s.warnClearCredentials(ctx)
-	driver := riversqlite.New(s.db.WriteDB())
 	if err := runner.Migrate(ctx, driver); err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
@@ -435,14 +448,25 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	} else if n > 0 {
 		s.logger.InfoContext(ctx, "finished build deletes the last stop interrupted", "builds", n)
 	}
-	s.runner, err = runner.New(driver, s.service, runner.Config{Logger: s.logger, SingleNode: true})
+	// With SQLite this is the only server (the data directory's lock);
+	// with PostgreSQL others may share the queue and must be woken.
+	s.runner, err = runner.New(driver, s.service, runner.Config{Logger: s.logger, ID: s.nodeID, SingleNode: !isPostgres(s.cfg.Database)})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
 	s.service.SetEnqueuer(s.runner)
+	if n, err := s.rescueOrphans(ctx); err != nil {
+		return fmt.Errorf("server: %w", err)
+	} else if n > 0 {
+		s.logger.InfoContext(ctx, "jobs a stopped server left running are picked up", "jobs", n)
+	}
 	if err := s.runner.Start(ctx); err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
+	beatCtx, stopBeat := context.WithCancel(context.WithoutCancel(ctx))
+	beaten := make(chan struct{})
+	go func() { defer close(beaten); s.beat(beatCtx, me) }()
+	s.closers = append(s.closers, func(context.Context) error { stopBeat(); <-beaten; return nil })
 
 	s.api = &http.Server{
 		Handler: httpapi.NewHandler(s.service, httpapi.Config{

@@ -76,6 +76,10 @@ type Tx interface {
 	// holds both until the transaction ends, and returns the deployment as
 	// it is once they are held.
 	DeploymentLock(ctx context.Context, tool, id string) (slipway.Deployment, error)
+	// NamedLock holds a named lock until the transaction ends, for a
+	// decision with no row of its own ([NodesLock]). ErrNotFound for a
+	// name that is not one of the store's.
+	NamedLock(ctx context.Context, name string) error
 }
 
 // StoredConfig is one version of a tool's config as stored.
@@ -165,6 +169,21 @@ type EnvVar struct {
 	Sealed    string
 	UpdatedAt time.Time
 }
+
+// Node is a Slipway server working on the store, as it last said.
+type Node struct {
+	ID   string
+	Host string
+	PID  int
+	// Target names the runtime the server runs components on ("local").
+	Target    string
+	StartedAt time.Time
+	// SeenAt is the server's last heartbeat.
+	SeenAt time.Time
+}
+
+// NodesLock is the [Tx.NamedLock] that serializes servers joining.
+const NodesLock = "nodes"
 
 // APIToken is a tool-scoped API token as stored: never the token itself,
 // only its SHA-256 hex hash. internal/auth makes it.
@@ -333,6 +352,20 @@ type Queries interface {
 	// APITokenDelete deletes an API token; ErrNotFound when it does not
 	// exist.
 	APITokenDelete(ctx context.Context, id string) error
+
+	// NodeBeat records a server's heartbeat (insert or replace).
+	NodeBeat(ctx context.Context, n Node) error
+	// NodeList returns the servers that beat, by ID; an empty list when
+	// there are none.
+	NodeList(ctx context.Context) ([]Node, error)
+	// NodeDelete forgets a server; deleting an unknown one is not an
+	// error.
+	NodeDelete(ctx context.Context, id string) error
+
+	// SettingGet returns an installation setting.
+	SettingGet(ctx context.Context, name string) (string, error)
+	// SettingPut stores an installation setting (insert or replace).
+	SettingPut(ctx context.Context, name, value string) error
 
 	// EventAppend appends an event and returns its sequence number: the
 	// deployment's next (1, 2, …), allocated under the deployment's lock,

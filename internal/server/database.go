@@ -1,0 +1,207 @@
+package server
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+
+	"slipway.dev/slipway/internal/store"
+	"slipway.dev/slipway/internal/store/postgres"
+	"slipway.dev/slipway/internal/store/sqlite"
+)
+
+const (
+	// nodeBeat is how often a server records that it is alive, and looks
+	// for the jobs of servers that are not.
+	nodeBeat = 5 * time.Second
+	// nodeTTL is how long after its last heartbeat a server counts as
+	// dead: its running jobs are rescued by the others. Several beats, and
+	// room for the clocks of two machines to disagree by a few seconds.
+	nodeTTL = 30 * time.Second
+	// targetName names the runtime this server runs components on.
+	targetName = "local"
+)
+
+// isPostgres reports whether a --database value names PostgreSQL.
+func isPostgres(database string) bool {
+	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
+}
+
+// checkDatabase says what is wrong with a --database value.
+func checkDatabase(database string) error {
+	if database == "" || isPostgres(database) {
+		return nil
+	}
+	return fmt.Errorf("server: --database %s: want a postgres:// URL (postgres://USER:PASSWORD@HOST:PORT/DB), or nothing for SQLite in the data directory", postgres.Redact(database))
+}
+
+// openStore opens the store the config names — PostgreSQL, or SQLite in
+// the data directory — and River's driver over it, and registers what
+// closes them.
+func (s *Server) openStore(ctx context.Context) (riverdriver.Driver[*sql.Tx], error) {
+	if !isPostgres(s.cfg.Database) {
+		db, err := sqlite.Open(ctx, filepath.Join(s.cfg.DataDir, dbFile), sqlite.Options{Logger: s.logger})
+		if err != nil {
+			return nil, fmt.Errorf("server: open store: %w", err)
+		}
+		s.db = db
+		s.closers = append(s.closers, func(context.Context) error { return db.Close() })
+		if err := secureDBFiles(s.cfg.DataDir); err != nil {
+			return nil, err
+		}
+		return riversqlite.New(db.WriteDB()), nil
+	}
+	db, err := postgres.Open(ctx, s.cfg.Database, postgres.Options{Logger: s.logger})
+	if err != nil {
+		return nil, fmt.Errorf("server: open store: %w", err)
+	}
+	s.db = db
+	s.closers = append(s.closers, func(context.Context) error { return db.Close() })
+	// River listens for its jobs' notifications on a pool of its own, so
+	// that an insert on one server wakes the workers of every other.
+	listen, err := pgxpool.New(ctx, s.cfg.Database)
+	if err != nil {
+		return nil, fmt.Errorf("server: open the queue's listener on %s: %w", postgres.Redact(s.cfg.Database), err)
+	}
+	s.closers = append(s.closers, func(context.Context) error { listen.Close(); return nil })
+	return riverdatabasesql.NewWithPgxListener(db.WriteDB(), listen), nil
+}
+
+// keyFingerprintSetting names the setting that holds the fingerprint of
+// the secret key the store's secrets are sealed with.
+const keyFingerprintSetting = "secret_key_fingerprint"
+
+// checkSecretKey records the fingerprint of key (an HMAC of a fixed text,
+// never the key) the first time, and refuses a key whose fingerprint
+// differs: envvars, repository credentials and TOOL_DEPLOY_TOKEN are
+// sealed with it, and servers sharing a database must share it.
+func (s *Server) checkSecretKey(ctx context.Context, key []byte) error {
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte("slipway secret key fingerprint"))
+	fp := hex.EncodeToString(mac.Sum(nil))[:16]
+	return s.db.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.NamedLock(ctx, store.NodesLock); err != nil {
+			return err
+		}
+		got, err := tx.SettingGet(ctx, keyFingerprintSetting)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return tx.SettingPut(ctx, keyFingerprintSetting, fp)
+		case err != nil:
+			return err
+		case got != fp:
+			return fmt.Errorf("server: the secret key in %s (fingerprint %s) is not the one this database's secrets are sealed with (fingerprint %s): servers sharing a database share one key; copy %s from the data directory of the server that first used the database",
+				filepath.Join(s.cfg.DataDir, SecretKeyFile), fp, got, SecretKeyFile)
+		}
+		return nil
+	})
+}
+
+// now returns the current time, from Config.Now when set.
+func (s *Server) now() time.Time {
+	if s.cfg.Now != nil {
+		return s.cfg.Now()
+	}
+	return time.Now()
+}
+
+// newNode returns this server as a node of the store: its ID is the host
+// name and a random suffix.
+func (s *Server) newNode() store.Node {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	now := s.now()
+	return store.Node{
+		ID:   fmt.Sprintf("%s-%s", strings.ReplaceAll(host, " ", "_"), hex.EncodeToString(b[:])),
+		Host: host, PID: os.Getpid(), Target: targetName, StartedAt: now, SeenAt: now,
+	}
+}
+
+// join registers this server as a node of the store. With the local
+// target, whose processes live on this machine and are supervised by this
+// server alone, no other live server may work on the same store: the
+// deployments one server plans would run components on the other's
+// machine. Dead nodes are forgotten.
+func (s *Server) join(ctx context.Context, me store.Node) error {
+	now := me.SeenAt
+	return s.db.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.NamedLock(ctx, store.NodesLock); err != nil {
+			return err
+		}
+		nodes, err := tx.NodeList(ctx)
+		if err != nil {
+			return err
+		}
+		for _, n := range nodes {
+			if now.Sub(n.SeenAt) > nodeTTL {
+				if err := tx.NodeDelete(ctx, n.ID); err != nil {
+					return err
+				}
+				continue
+			}
+			return fmt.Errorf("server: another slipway server works on this database: node %s (pid %d on %s, target %s, seen %s ago). With the local target a database has one server, since each server runs the components on its own machine; stop that one first, or give this one a database of its own. Several servers on one database need a target that runs components elsewhere (Kubernetes)",
+				n.ID, n.PID, n.Host, n.Target, now.Sub(n.SeenAt).Round(time.Second))
+		}
+		return tx.NodeBeat(ctx, me)
+	})
+}
+
+// beat records this server's heartbeat every nodeBeat and rescues the
+// running jobs of nodes that stopped beating, until ctx ends; then it
+// forgets this node, so that the next server to start need not wait.
+func (s *Server) beat(ctx context.Context, me store.Node) {
+	t := time.NewTicker(nodeBeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			if err := s.db.NodeDelete(dctx, me.ID); err != nil {
+				s.logger.WarnContext(dctx, "forget this node", "node", me.ID, "error", err.Error())
+			}
+			cancel()
+			return
+		case <-t.C:
+		}
+		me.SeenAt = s.now()
+		if err := s.db.NodeBeat(ctx, me); err != nil {
+			s.logger.WarnContext(ctx, "node heartbeat", "node", me.ID, "error", err.Error())
+			continue
+		}
+		if _, err := s.rescueOrphans(ctx); err != nil {
+			s.logger.WarnContext(ctx, "rescue the jobs of dead nodes", "error", err.Error())
+		}
+	}
+}
+
+// rescueOrphans makes the jobs that dead nodes left running available
+// again (runner.RescueOrphans), and returns how many.
+func (s *Server) rescueOrphans(ctx context.Context) (int, error) {
+	nodes, err := s.db.NodeList(ctx)
+	if err != nil {
+		return 0, err
+	}
+	now := s.now()
+	alive := map[string]bool{s.nodeID: true}
+	for _, n := range nodes {
+		if now.Sub(n.SeenAt) <= nodeTTL {
+			alive[n.ID] = true
+		}
+	}
+	return s.runner.RescueOrphans(ctx, func(id string) bool { return alive[id] })
+}

@@ -1,0 +1,3 @@
+DROP TABLE settings;
+DROP TABLE slipway_locks;
+DROP TABLE nodes;
