@@ -13,10 +13,10 @@ import (
 // executing, by deployment and step key, so that a cancel request (of a
 // deployment or of one build) stops them at once.
 //
-// It is per process: with several server replicas a cancel reaches the
-// steps of the replica that took the request, and the others see the
-// cancelling status when their steps next touch the store. (Issue: make
-// that immediate with a notification when PostgreSQL arrives.)
+// It is per process, the fast path: with several servers sharing the
+// store, a running step also watches its deployment's status
+// ([Service.watchCancel]) and stops within RecheckInterval of a cancel
+// taken by another server.
 type runningSteps struct {
 	mu   sync.Mutex
 	next int

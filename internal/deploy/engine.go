@@ -299,15 +299,17 @@ func (s *Service) RunStep(ctx context.Context, tool, id, key string) error {
 	unregister := s.running.add(id, key, cancel)
 	defer unregister()
 	// A cancel request that came between reading the deployment and
-	// registering did not reach this step: look again. A build cancel
-	// settles an unregistered step in the store.
-	if cur, err := s.store.DeploymentGet(ctx, tool, id); err == nil && cur.Status == slipway.DeploymentCancelling {
-		cancel(errCancelled)
-	}
-	if cur, err := s.store.StepGet(ctx, id, key); err == nil && cur.State.Final() {
-		cancel(errBuildCancelled)
-	}
+	// registering did not reach this step, and one taken by another
+	// server never reaches this one's registry: the store says it. A
+	// build cancel settles an unregistered step in the store.
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		s.watchCancel(work, tool, id, key, cancel)
+	}()
 	out := s.execute(work, d, cfg, st)
+	cancel(nil)
+	<-watched
 	if out.interrupted != nil {
 		// The server is stopping: leave the step running; the job is
 		// retried (and the step converges again) at the next start.
@@ -330,6 +332,32 @@ func (s *Service) RunStep(ctx context.Context, tool, id, key string) error {
 		}
 		return nil
 	})
+}
+
+// watchCancel cancels a running step's work when the store says its
+// deployment is cancelling (errCancelled) or the step was settled by a
+// build cancel (errBuildCancelled): at once, then every RecheckInterval
+// until work ends. The registry of running steps is the fast path of the
+// server that takes a cancel request; this is the path that works from
+// any server sharing the store.
+func (s *Service) watchCancel(work context.Context, tool, id, key string, cancel context.CancelCauseFunc) {
+	t := time.NewTicker(s.cfg.RecheckInterval)
+	defer t.Stop()
+	for {
+		if cur, err := s.store.DeploymentGet(work, tool, id); err == nil && cur.Status == slipway.DeploymentCancelling {
+			cancel(errCancelled)
+			return
+		}
+		if cur, err := s.store.StepGet(work, id, key); err == nil && cur.State.Final() {
+			cancel(errBuildCancelled)
+			return
+		}
+		select {
+		case <-work.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // toolEnv returns the environment of the tool's processes, with its
