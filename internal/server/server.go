@@ -36,7 +36,6 @@ import (
 	"syscall"
 	"time"
 
-
 	"slipway.dev/slipway/internal/atomicfile"
 	"slipway.dev/slipway/internal/auth"
 	"slipway.dev/slipway/internal/build/localbuild"

@@ -110,7 +110,8 @@ func Redact(dsn string) string {
 		return strings.Join(fields, " ")
 	}
 	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "***")
+		// url.URL.Redacted writes xxxxx; Slipway's redacted URLs say ***.
+		return strings.Replace(u.Redacted(), ":xxxxx@", ":***@", 1)
 	}
 	return u.String()
 }

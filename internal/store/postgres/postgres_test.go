@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -112,6 +113,23 @@ func TestInTx_DeadlockIsRetriedInvisibly(t *testing.T) {
 		}
 		if len(vars) != 1 {
 			t.Errorf("envvars of %s = %+v, want the committed attempt's alone", order[0], vars)
+		}
+	}
+}
+
+// Ensure a database URL's password never reaches an error or a log line.
+func TestOpen_ErrorHidesPassword(t *testing.T) {
+	t.Parallel()
+	for _, dsn := range []string{
+		"postgres://slipway:s3cret-pw@127.0.0.1:1/slipway?connect_timeout=2",
+		"host=127.0.0.1 port=1 user=slipway password=s3cret-pw dbname=slipway connect_timeout=2",
+	} {
+		_, err := postgres.Open(t.Context(), dsn, postgres.Options{})
+		if err == nil || strings.Contains(err.Error(), "s3cret-pw") {
+			t.Errorf("Open(%s) = %v; want an error without the password", postgres.Redact(dsn), err)
+		}
+		if r := postgres.Redact(dsn); strings.Contains(r, "s3cret-pw") || !strings.Contains(r, "***") {
+			t.Errorf("Redact(...) = %q, want the password as ***", r)
 		}
 	}
 }
