@@ -27,6 +27,13 @@ bench: ## benchmarks (planner, runner, sandbox start, sandboxed build, surge swi
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/deploy/ ./internal/runner/ ./internal/sandbox/ ./internal/build/localbuild/ ./internal/target/localexec/
 	./bench/deploy-overhead.sh
 	./bench/engine.sh
+	$(MAKE) --no-print-directory bench/stores
+
+bench/stores: ## SQLite against PostgreSQL: API create throughput and show latency, deployment list in a big installation (a tenth of bench/scale)
+	$(GO) run ./internal/pgtest/withpostgres -- $(GO) test -run '^$$' -bench 'BenchmarkAPI|BenchmarkDeploymentList' -benchtime 300x ./internal/server/ ./internal/deploy/
+
+bench/scale: ## deployment list with 10,000 tools × 5 components and 1,000,000 deployments, on both stores (seeding takes minutes)
+	SLIPWAY_BENCH_SCALE=full $(GO) run ./internal/pgtest/withpostgres -- $(GO) test -run '^$$' -bench 'BenchmarkDeploymentList' -benchtime 1000x -timeout 2h ./internal/deploy/
 
 generate: ## regenerate code from api/openapi.yaml
 	$(GO) generate ./...
@@ -44,4 +51,4 @@ tidy: ## go mod tidy both modules
 	$(GO) mod tidy
 	cd tools && $(GO) mod tidy
 
-.PHONY: help deps build test test/short bench generate check-generated lint tidy
+.PHONY: help deps build test test/short bench bench/stores bench/scale generate check-generated lint tidy

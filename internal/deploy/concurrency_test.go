@@ -27,13 +27,13 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // engineStore is a store the engine tests run on, with its River driver.
 type engineStore struct {
 	name string
-	open func(t *testing.T) (store.Store, riverdriver.Driver[*sql.Tx])
+	open func(t testing.TB) (store.Store, riverdriver.Driver[*sql.Tx])
 }
 
 // engineStores are both stores: SQLite in a temporary file, PostgreSQL in
 // a schema of its own on the test server.
 var engineStores = []engineStore{
-	{"sqlite", func(t *testing.T) (store.Store, riverdriver.Driver[*sql.Tx]) {
+	{"sqlite", func(t testing.TB) (store.Store, riverdriver.Driver[*sql.Tx]) {
 		db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "slipway.db"), sqlite.Options{})
 		if err != nil {
 			t.Fatal(err)
@@ -41,7 +41,7 @@ var engineStores = []engineStore{
 		t.Cleanup(func() { _ = db.Close() })
 		return db, riversqlite.New(db.WriteDB())
 	}},
-	{"postgres", func(t *testing.T) (store.Store, riverdriver.Driver[*sql.Tx]) {
+	{"postgres", func(t testing.TB) (store.Store, riverdriver.Driver[*sql.Tx]) {
 		db, err := postgres.Open(t.Context(), pgtest.Schema(t), postgres.Options{})
 		if err != nil {
 			t.Fatal(err)

@@ -522,9 +522,27 @@ func (s *Service) DeploymentList(ctx context.Context, tool string) ([]slipway.De
 	if err != nil {
 		return nil, err
 	}
+	// One read for every deployment's steps, not one per deployment.
+	steps, err := s.store.StepListTool(ctx, tool)
+	if err != nil {
+		return nil, fmt.Errorf("list deployments of %s: %w", tool, err)
+	}
+	// Deployments of one config version share its snapshot: parse each
+	// snapshot once.
+	parsed := map[string]slipway.ToolConfig{}
+	parse := func(raw []byte) (slipway.ToolConfig, error) {
+		if cfg, ok := parsed[string(raw)]; ok {
+			return cfg, nil
+		}
+		cfg, err := parseStored(raw)
+		if err == nil {
+			parsed[string(raw)] = cfg
+		}
+		return cfg, err
+	}
 	out := make([]slipway.Deployment, 0, len(ds))
 	for _, d := range ds {
-		full, err := s.complete(ctx, d, madeBy)
+		full, err := withSteps(d, steps[d.ID], madeBy, parse)
 		if err != nil {
 			return nil, err
 		}
@@ -579,8 +597,17 @@ func (s *Service) complete(ctx context.Context, d slipway.Deployment, madeBy map
 	if err != nil {
 		return d, fmt.Errorf("steps of %s: %w", d.ID, err)
 	}
+	return withSteps(d, steps, madeBy, parseStored)
+}
+
+// withSteps returns d with its steps and the Toolforge build and run
+// entries derived from them; parse parses its config snapshot.
+func withSteps(d slipway.Deployment, steps []slipway.Step, madeBy map[string]string, parse func([]byte) (slipway.ToolConfig, error)) (slipway.Deployment, error) {
+	if steps == nil {
+		steps = []slipway.Step{}
+	}
 	d.Steps = steps
-	cfg, err := parseStored(d.ToolConfig)
+	cfg, err := parse(d.ToolConfig)
 	if err != nil {
 		return d, err
 	}

@@ -73,7 +73,7 @@ func Start(t *testing.T) *Server {
 
 // StartWith is [Start] with the server's config changed by edit (when
 // not nil) before the server starts; edit may set another DataDir.
-func StartWith(t *testing.T, edit func(*server.Config)) *Server {
+func StartWith(t testing.TB, edit func(*server.Config)) *Server {
 	t.Helper()
 	cfg := server.Config{
 		DataDir: t.TempDir(), Listen: "127.0.0.1:0", ProxyListen: "127.0.0.1:0", AllowLocalRepos: true,
@@ -111,14 +111,14 @@ func StartWith(t *testing.T, edit func(*server.Config)) *Server {
 
 // Deploy deploys [Tool]'s config and waits until the deployment is
 // final; it fails the test unless it succeeded.
-func (s *Server) Deploy(t *testing.T) slipway.Deployment {
+func (s *Server) Deploy(t testing.TB) slipway.Deployment {
 	t.Helper()
 	return s.DeployTool(t, Tool)
 }
 
 // DeployTool deploys tool's config and waits until the deployment is
 // final; it fails the test unless it succeeded.
-func (s *Server) DeployTool(t *testing.T, tool string) slipway.Deployment {
+func (s *Server) DeployTool(t testing.TB, tool string) slipway.Deployment {
 	t.Helper()
 	env, err := s.Client.DeploymentCreate(t.Context(), tool, false, false, "")
 	if err != nil {

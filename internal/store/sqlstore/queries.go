@@ -584,6 +584,40 @@ func (q *queries) StepList(ctx context.Context, deploymentID string) ([]slipway.
 	return steps, nil
 }
 
+// StepListTool returns the steps of every deployment of the tool, by
+// deployment ID, each in plan order.
+func (q *queries) StepListTool(ctx context.Context, tool string) (map[string][]slipway.Step, error) {
+	rows, err := q.read.QueryContext(ctx,
+		`SELECT `+prefixed("s", stepColumns)+` FROM steps s JOIN deployments d ON d.id = s.deployment_id
+		 WHERE d.tool = ? ORDER BY s.deployment_id, s.seq`, tool)
+	if err != nil {
+		return nil, fmt.Errorf("list steps of %s: %w", tool, err)
+	}
+	defer func() { _ = rows.Close() }()
+	out := map[string][]slipway.Step{}
+	for rows.Next() {
+		s, err := scanStep(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list steps of %s: %w", tool, err)
+		}
+		out[s.DeploymentID] = append(out[s.DeploymentID], s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list steps of %s: %w", tool, err)
+	}
+	return out, nil
+}
+
+// prefixed returns columns (a comma-separated list) each qualified with
+// table alias a.
+func prefixed(a, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = a + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}
+
 // StepGet returns one step.
 func (q *queries) StepGet(ctx context.Context, deploymentID, key string) (slipway.Step, error) {
 	s, err := scanStep(q.read.QueryRowContext(ctx,

@@ -370,6 +370,24 @@ func testStep(t *testing.T, f Factory) {
 		}
 	})
 
+	// Ensure StepListTool returns the tool's deployments' steps, each in
+	// plan order, and nothing of another tool's or of a deployment
+	// without steps.
+	t.Run("ListTool", func(t *testing.T) {
+		t.Parallel()
+		s, b := setup(t, f)
+		const id2, other, empty = "20250601-120000-bbbbbbbbbb", "20250601-120000-cccccccccc", "20250601-120000-dddddddddd"
+		newDeployment(t, b, id)
+		newDeployment(t, b, id2)
+		newDeployment(t, b, empty)
+		mustDo(t, s.DeploymentCreate(b.ctx, deployment("other", other, at(0), slipway.DeploymentRunning)))
+		mustDo(t, s.StepsCreate(b.ctx, steps(id2)))
+		mustDo(t, s.StepsCreate(b.ctx, steps(id)[:2]))
+		mustDo(t, s.StepsCreate(b.ctx, steps(other)))
+		diff(t, "StepListTool", map[string][]slipway.Step{id: steps(id)[:2], id2: steps(id2)}, must(s.StepListTool(b.ctx, "tool"))(t))
+		diff(t, "StepListTool of a tool without deployments", map[string][]slipway.Step{}, must(s.StepListTool(b.ctx, "nope"))(t))
+	})
+
 	t.Run("StepsOfDeploymentsAreSeparate", func(t *testing.T) {
 		t.Parallel()
 		s, b := setup(t, f)
