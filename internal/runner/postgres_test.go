@@ -9,7 +9,6 @@ import (
 
 	"slipway.dev/slipway/internal/pgtest"
 	"slipway.dev/slipway/internal/runner"
-	"slipway.dev/slipway/internal/store"
 	"slipway.dev/slipway/internal/store/postgres"
 )
 
@@ -35,24 +34,7 @@ func TestRunner_PostgresRescueAcrossNodes(t *testing.T) {
 	if err := runner.Migrate(ctx, riverdatabasesql.New(db1.WriteDB())); err != nil {
 		t.Fatal(err)
 	}
-	blocked := &blockingHandler{started: make(chan struct{}, 1)}
-	r1, err := runner.New(riverdatabasesql.New(db1.WriteDB()), blocked, runner.Config{ID: "node-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r1.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	job := runner.Job{Tool: "t", DeploymentID: "d", Key: "run:web"}
-	if err := db1.InTx(ctx, func(tx store.Tx) error { return r1.EnqueueTx(ctx, tx, job) }); err != nil {
-		t.Fatal(err)
-	}
-	r1.Wake(ctx, job)
-	<-blocked.started
-	_ = db1.Close() // node-1 dies with the job running
-	stop, cancel := context.WithTimeout(ctx, 2*time.Second)
-	_ = r1.Stop(stop)
-	cancel()
+	job := dieRunning(t, db1, riverdatabasesql.New(db1.WriteDB()), runner.Config{ID: "node-1"}) // node-1 dies with the job running
 
 	h := &handler{started: make(chan runner.Job, 10), fail: map[string]int{}, snooze: map[string]int{}}
 	r2, err := runner.New(riverdatabasesql.New(db2.WriteDB()), h, runner.Config{ID: "node-2", PollInterval: 50 * time.Millisecond})

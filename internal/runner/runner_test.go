@@ -2,12 +2,14 @@ package runner_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 
 	"slipway.dev/slipway/internal/runner"
@@ -159,26 +161,7 @@ func TestRunner(t *testing.T) {
 		if err := runner.Migrate(ctx, driver); err != nil {
 			t.Fatal(err)
 		}
-		blocked := &blockingHandler{started: make(chan struct{}, 1)}
-		r1, err := runner.New(driver, blocked, runner.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := r1.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		job := runner.Job{Tool: "t", DeploymentID: "d", Key: "build:web"}
-		if err := db.InTx(ctx, func(tx store.Tx) error { return r1.EnqueueTx(ctx, tx, job) }); err != nil {
-			t.Fatal(err)
-		}
-		r1.Wake(ctx, job)
-		<-blocked.started
-		// "Crash": close the database under the running job; River cannot
-		// record its end, so it stays running in the file.
-		_ = db.Close()
-		stop, cancel := context.WithTimeout(ctx, 2*time.Second)
-		_ = r1.Stop(stop)
-		cancel()
+		job := dieRunning(t, db, driver, runner.Config{})
 
 		db2, err := sqlite.Open(ctx, path, sqlite.Options{})
 		if err != nil {
@@ -207,6 +190,33 @@ func TestRunner(t *testing.T) {
 			t.Fatalf("rescued %+v, want %+v", got, job)
 		}
 	})
+}
+
+// dieRunning starts a runner on db, has it start a job that blocks, and
+// "crashes" it: the database is closed under the running job, so River
+// cannot record its end and it stays running. It returns the job.
+func dieRunning(t *testing.T, db store.Store, driver riverdriver.Driver[*sql.Tx], cfg runner.Config) runner.Job {
+	t.Helper()
+	ctx := t.Context()
+	blocked := &blockingHandler{started: make(chan struct{}, 1)}
+	r, err := runner.New(driver, blocked, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	job := runner.Job{Tool: "t", DeploymentID: "d", Key: "build:web"}
+	if err := db.InTx(ctx, func(tx store.Tx) error { return r.EnqueueTx(ctx, tx, job) }); err != nil {
+		t.Fatal(err)
+	}
+	r.Wake(ctx, job)
+	<-blocked.started
+	_ = db.Close()
+	stop, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_ = r.Stop(stop)
+	return job
 }
 
 // blockingHandler blocks every job until its context ends.

@@ -65,14 +65,7 @@ func (q *queries) EnvVarDelete(ctx context.Context, tool, name string) error {
 	if err != nil {
 		return fmt.Errorf("delete envvar %s of %s: %w", name, tool, err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("delete envvar %s of %s: %w", name, tool, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("envvar %s of %s: %w", name, tool, store.ErrNotFound)
-	}
-	return nil
+	return oneRow(res, fmt.Sprintf("envvar %s of %s", name, tool))
 }
 
 // scanEnvVar reads one row of tool, name, value_sealed, updated_at.

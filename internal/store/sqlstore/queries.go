@@ -438,14 +438,7 @@ func (q *queries) DeploymentDelete(ctx context.Context, tool, id string) error {
 	if err != nil {
 		return fmt.Errorf("delete deployment %s of %s: %w", id, tool, err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("delete deployment %s of %s: %w", id, tool, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("deployment %s of %s: %w", id, tool, store.ErrNotFound)
-	}
-	return nil
+	return oneRow(res, fmt.Sprintf("deployment %s of %s", id, tool))
 }
 
 // DeploymentPrune deletes the tool's oldest final deployments beyond the
@@ -728,14 +721,7 @@ func (q *queries) BuildUpdate(ctx context.Context, b slipway.Build) error {
 	if err != nil {
 		return fmt.Errorf("update build %s of %s: %w", b.ID, b.Tool, err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("update build %s of %s: %w", b.ID, b.Tool, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("build %s of %s: %w", b.ID, b.Tool, store.ErrNotFound)
-	}
-	return nil
+	return oneRow(res, fmt.Sprintf("build %s of %s", b.ID, b.Tool))
 }
 
 // BuildGet returns a build by ID.
@@ -990,14 +976,7 @@ func (q *queries) DeployTokenDelete(ctx context.Context, tool string) error {
 	if err != nil {
 		return fmt.Errorf("delete deploy token of %s: %w", tool, err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("delete deploy token of %s: %w", tool, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("deploy token of %s: %w", tool, store.ErrNotFound)
-	}
-	return nil
+	return oneRow(res, fmt.Sprintf("deploy token of %s", tool))
 }
 
 // APITokenCreate inserts an API token.
@@ -1076,12 +1055,5 @@ func (q *queries) APITokenDelete(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("delete API token %s: %w", id, err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("delete API token %s: %w", id, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("API token %s: %w", id, store.ErrNotFound)
-	}
-	return nil
+	return oneRow(res, fmt.Sprintf("API token %s", id))
 }
