@@ -11,7 +11,7 @@ import (
 func newAdminCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "admin",
-		Short: "Server administration: API tokens (needs the admin token) and client certificates",
+		Short: "Server administration: API tokens (needs the admin token), client certificates, moving the store to PostgreSQL",
 	}
 	token := &cobra.Command{
 		Use:   "token",
@@ -26,7 +26,7 @@ another tool's or on these admin routes:
 The server keeps only a hash of each token: it is shown once, when created.`,
 	}
 	token.AddCommand(newAdminTokenCreateCmd(e), newAdminTokenListCmd(e), newAdminTokenRevokeCmd(e))
-	cmd.AddCommand(token, newAdminCertCmd(e))
+	cmd.AddCommand(token, newAdminCertCmd(e), newAdminMigrateStoreCmd(e))
 	return cmd
 }
 

@@ -54,7 +54,7 @@ func checkDatabase(database string) error {
 // closes them.
 func (s *Server) openStore(ctx context.Context) (riverdriver.Driver[*sql.Tx], error) {
 	if !isPostgres(s.cfg.Database) {
-		db, err := sqlite.Open(ctx, filepath.Join(s.cfg.DataDir, dbFile), sqlite.Options{Logger: s.logger})
+		db, err := sqlite.Open(ctx, filepath.Join(s.cfg.DataDir, DBFile), sqlite.Options{Logger: s.logger})
 		if err != nil {
 			return nil, fmt.Errorf("server: open store: %w", err)
 		}

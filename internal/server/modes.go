@@ -28,16 +28,14 @@ const (
 
 // secretFiles are the data directory's secret files, by path inside it.
 var secretFiles = []string{
-	AdminTokenFile, SecretKeyFile, "slipway.lock",
-	dbFile, dbFile + "-wal", dbFile + "-shm", dbFile + "-journal",
+	AdminTokenFile, SecretKeyFile, LockFile,
+	DBFile, DBFile + "-wal", DBFile + "-shm", DBFile + "-journal",
 	filepath.Join("ca", "ca.key"),
 }
 
 // privateDirs are directories inside the data directory that hold secrets
 // of their own: 0700 as well.
 var privateDirs = []string{"ca", "git"}
-
-const dbFile = "slipway.db"
 
 // secureDataDir creates the data directory 0700, or tightens an existing
 // one (made by an older version, or by hand) to 0700 with its secret files
@@ -60,7 +58,7 @@ func secureDataDir(dir string) error {
 			return err
 		}
 	}
-	f, err := os.OpenFile(filepath.Join(dir, dbFile), os.O_RDWR|os.O_CREATE, secretMode)
+	f, err := os.OpenFile(filepath.Join(dir, DBFile), os.O_RDWR|os.O_CREATE, secretMode)
 	if err != nil {
 		return fmt.Errorf("server: create database file: %w", err)
 	}
@@ -71,7 +69,7 @@ func secureDataDir(dir string) error {
 // them (an existing -wal keeps the mode it was created with).
 func secureDBFiles(dir string) error {
 	for _, suffix := range []string{"-wal", "-shm"} {
-		if err := chmodIfExists(filepath.Join(dir, dbFile+suffix), secretMode); err != nil {
+		if err := chmodIfExists(filepath.Join(dir, DBFile+suffix), secretMode); err != nil {
 			return err
 		}
 	}

@@ -69,6 +69,12 @@ const (
 	SecretKeyFile = "secret-key"
 	// InfoFile holds where a running server listens, as [Info] JSON.
 	InfoFile = "server.json"
+	// DBFile is the SQLite database, when the state lives in the data
+	// directory (no Config.Database).
+	DBFile = "slipway.db"
+	// LockFile is locked (flock) by the server using the data directory,
+	// for as long as it runs.
+	LockFile = "slipway.lock"
 )
 
 // Info is what a running server publishes in its data directory so that a
@@ -776,7 +782,7 @@ func (s *Server) Stop(ctx context.Context) error {
 // lockDataDir makes sure one server at a time uses the data directory: the
 // embedded runner relies on being the only one working its queue.
 func (s *Server) lockDataDir() error {
-	unlock, err := flock.TryLock(filepath.Join(s.cfg.DataDir, "slipway.lock"))
+	unlock, err := flock.TryLock(filepath.Join(s.cfg.DataDir, LockFile))
 	if errors.Is(err, flock.ErrLocked) {
 		return fmt.Errorf("server: another slipway server is using %s", s.cfg.DataDir)
 	} else if err != nil {

@@ -96,7 +96,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 }
 
 // Redact returns dsn with its password replaced by ***, for errors and
-// logs.
+// logs: the URL's (user:***@host) and a password parameter's
+// (?password=***).
 func Redact(dsn string) string {
 	u, err := url.Parse(dsn)
 	if err != nil || u.Scheme == "" {
@@ -109,11 +110,21 @@ func Redact(dsn string) string {
 		}
 		return strings.Join(fields, " ")
 	}
-	if _, ok := u.User.Password(); ok {
-		// url.URL.Redacted writes xxxxx; Slipway's redacted URLs say ***.
-		return strings.Replace(u.Redacted(), ":xxxxx@", ":***@", 1)
+	params := strings.Split(u.RawQuery, "&")
+	for i, p := range params {
+		if k, _, _ := strings.Cut(p, "="); k == "password" {
+			params[i] = "password=***"
+		}
 	}
-	return u.String()
+	u.RawQuery = strings.Join(params, "&")
+	_, withPassword := u.User.Password()
+	if !withPassword {
+		return u.String()
+	}
+	// Spliced in by hand: url.UserPassword would escape *** as %2A%2A%2A.
+	u.User = url.User(u.User.Username())
+	head := u.Scheme + "://" + u.User.String()
+	return head + ":***" + strings.TrimPrefix(u.String(), head)
 }
 
 // diskFullMessage is what a client is told when PostgreSQL found its disk
