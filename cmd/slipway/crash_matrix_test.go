@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -318,8 +319,8 @@ func (m *matrix) startServer() {
 		"--quota-continuous", "20", "--quota-scheduled", "20", "--quota-one-off", "20", "--quota-replicas", "40",
 		"--quota-memory", "64Gi", "--quota-cpu", "40")
 	c.Env = append(os.Environ(), "SLIPWAY_DATA="+m.data)
-	var logs bytes.Buffer
-	c.Stdout, c.Stderr = &logs, &logs
+	logs := &lockedBuffer{}
+	c.Stdout, c.Stderr = logs, logs
 	if err := c.Start(); err != nil {
 		m.t.Fatal(err)
 	}
@@ -340,6 +341,24 @@ func (m *matrix) startServer() {
 		time.Sleep(20 * time.Millisecond)
 	}
 	m.t.Fatalf("server did not start:\n%s", logs.String())
+}
+
+// lockedBuffer collects a process's output while the test may read it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func (m *matrix) kill() {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -148,7 +149,7 @@ func (s *Server) join(ctx context.Context, me store.Node) error {
 			return err
 		}
 		for _, n := range nodes {
-			if now.Sub(n.SeenAt) > nodeTTL {
+			if s.dead(n, me.Host, now) {
 				if err := tx.NodeDelete(ctx, n.ID); err != nil {
 					return err
 				}
@@ -189,6 +190,23 @@ func (s *Server) beat(ctx context.Context, me store.Node) {
 	}
 }
 
+// dead reports whether node n (not this server) is dead: with SQLite
+// every other node is (the data directory's lock, which this server
+// holds, proves the server that wrote it is gone); a node that did not
+// beat for nodeTTL is; so is one on this host whose process is gone, so
+// that a server restarted after a crash need not wait out the TTL.
+func (s *Server) dead(n store.Node, host string, now time.Time) bool {
+	switch {
+	case !isPostgres(s.cfg.Database):
+		return true
+	case now.Sub(n.SeenAt) > nodeTTL:
+		return true
+	case n.Host == host && n.PID > 0:
+		return errors.Is(syscall.Kill(n.PID, 0), syscall.ESRCH)
+	}
+	return false
+}
+
 // rescueOrphans makes the jobs that dead nodes left running available
 // again (runner.RescueOrphans), and returns how many.
 func (s *Server) rescueOrphans(ctx context.Context) (int, error) {
@@ -197,9 +215,10 @@ func (s *Server) rescueOrphans(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	now := s.now()
+	host, _ := os.Hostname()
 	alive := map[string]bool{s.nodeID: true}
 	for _, n := range nodes {
-		if now.Sub(n.SeenAt) <= nodeTTL {
+		if n.ID != s.nodeID && !s.dead(n, host, now) {
 			alive[n.ID] = true
 		}
 	}

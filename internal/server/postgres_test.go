@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,6 +15,8 @@ import (
 	"slipway.dev/slipway/internal/pgtest"
 	"slipway.dev/slipway/internal/server"
 	"slipway.dev/slipway/internal/slipwaytest/servertest"
+	"slipway.dev/slipway/internal/store"
+	"slipway.dev/slipway/internal/store/postgres"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -65,6 +68,23 @@ func TestServer_Postgres(t *testing.T) {
 	if err := first.Stop(t.Context()); err != nil {
 		t.Fatal(err)
 	}
+	// A server of this host killed a moment ago (its heartbeat is fresh,
+	// its process gone) does not hold the database: a restart after a
+	// crash need not wait for its heartbeat to expire.
+	db, err := postgres.Open(t.Context(), url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	now := time.Now()
+	if err := db.NodeBeat(t.Context(), store.Node{ID: "crashed", Host: host, PID: gone.Process.Pid, Target: "local", StartedAt: now, SeenAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
 	// The first stopped (and left): the second starts and finds the
 	// history.
 	srv, err := server.New(server.Config{
