@@ -271,6 +271,11 @@ func (s *Service) RunStep(ctx context.Context, tool, id, key string) error {
 	if err != nil {
 		return err
 	}
+	if st.Kind == slipway.StepBuild {
+		if wait, err := s.waitBuildSlot(ctx, d, st); err != nil || wait {
+			return err
+		}
+	}
 	st.Attempt++
 	st.State = slipway.StepRunning
 	st.StartedAt = s.now()
@@ -317,6 +322,11 @@ func (s *Service) RunStep(ctx context.Context, tool, id, key string) error {
 	}
 	st.State, st.Detail, st.FinishedAt = out.state, out.detail, s.now()
 	return s.advance(ctx, d, nil, func(tx store.Tx) error {
+		if st.Kind == slipway.StepBuild {
+			if err := tx.BuildLeaseRelease(ctx, id, key); err != nil {
+				return err
+			}
+		}
 		ok, err := s.updateStep(ctx, tx, store.StepUpdate{
 			DeploymentID: id, Key: key, State: st.State, Detail: st.Detail, Attempt: st.Attempt,
 			StartedAt: st.StartedAt, FinishedAt: st.FinishedAt,
@@ -332,6 +342,40 @@ func (s *Service) RunStep(ctx context.Context, tool, id, key string) error {
 		}
 		return nil
 	})
+}
+
+// buildSlotRecheck is how long a build step waiting for a slot of its
+// tool waits before it looks again; its job is snoozed meanwhile and holds
+// no worker.
+const buildSlotRecheck = time.Second
+
+// waitBuildSlot takes a build slot of d's tool for build step st, counted
+// across every server sharing the store (the tool's --tool-build-slots),
+// and reports wait when there is none: the step says so, stays pending,
+// and its job looks again after buildSlotRecheck. A deployment past its
+// deadline waits no more: the step runs and times out.
+func (s *Service) waitBuildSlot(ctx context.Context, d slipway.Deployment, st slipway.Step) (wait bool, err error) {
+	if !s.now().Before(d.CreatedAt.Add(s.cfg.DeploymentTimeout)) {
+		return false, nil
+	}
+	ok, held, err := s.store.BuildLeaseTake(ctx, d.Tool, d.ID, st.Key, s.cfg.ToolBuildSlots, s.now())
+	if err != nil {
+		return false, fmt.Errorf("step %s of %s: %w", st.Key, d.ID, err)
+	}
+	if ok {
+		return false, nil
+	}
+	detail := fmt.Sprintf("waiting for a build slot: %d of the tool's %d are building", held, s.cfg.ToolBuildSlots)
+	if st.State == slipway.StepPending && st.Detail != detail {
+		_ = s.tx(ctx, d.ID, func(tx store.Tx) error { // best effort: a progress note
+			_, err := s.updateStep(ctx, tx, store.StepUpdate{
+				DeploymentID: d.ID, Key: st.Key, State: slipway.StepPending, Detail: detail, Attempt: st.Attempt,
+				IfStateIn: []slipway.StepState{slipway.StepPending},
+			})
+			return err
+		})
+	}
+	return true, retryAfterError(buildSlotRecheck)
 }
 
 // watchCancel cancels a running step's work when the store says its
@@ -469,16 +513,13 @@ func (s *Service) failed(work context.Context, detail string) outcome {
 func (s *Service) executeBuild(ctx context.Context, d slipway.Deployment, cfg slipway.ToolConfig, st slipway.Step) outcome {
 	c := cfg.Components[st.Component]
 	src := c.Build.Source
-	// Wait for a slot of the tool, then one of the server: a tool with many
-	// builds does not take every slot of the server.
-	toolSlots := s.toolSlots(d.Tool)
-	for _, slots := range []chan struct{}{toolSlots, s.slots} {
-		select {
-		case slots <- struct{}{}:
-			defer func() { <-slots }()
-		case <-ctx.Done():
-			return s.failed(ctx, "waiting for a build slot")
-		}
+	// The tool's slot is held already (waitBuildSlot); builds started
+	// outside deployments share the server's.
+	select {
+	case s.slots <- struct{}{}:
+		defer func() { <-s.slots }()
+	case <-ctx.Done():
+		return s.failed(ctx, "waiting for a build slot")
 	}
 	now := s.now()
 	id := buildAttempt(st.BuildKey, d.ID)

@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -74,9 +75,14 @@ func (StepArgs) Kind() string { return "deployment_step" }
 // Config holds the runner's knobs. Zero values mean the defaults.
 type Config struct {
 	Logger *slog.Logger
-	// MaxWorkers is how many jobs run at once (default 100: most steps
-	// wait on builds or health; build slots are limited by the engine).
+	// MaxWorkers is how many jobs other than builds run at once (default
+	// 100: most steps wait on health or a one-off).
 	MaxWorkers int
+	// BuildWorkers is how many build steps run at once on this server
+	// (default 4; the server sets its --build-slots): build steps have a
+	// queue of their own, so that builds waiting for a slot hold no worker
+	// of the others.
+	BuildWorkers int
 	// PollInterval is how often idle workers look for due jobs when the
 	// driver cannot notify them (SQLite); default 20ms. Inserting a job
 	// from this process wakes them at once regardless.
@@ -127,9 +133,12 @@ func New(driver riverdriver.Driver[*sql.Tx], h Handler, cfg Config) (*Runner, er
 		clientDriver = localDriver{driver}
 	}
 	client, err := river.NewClient(clientDriver, &river.Config{
-		ID:                   cfg.ID,
-		Logger:               logger,
-		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cmpOr(cfg.MaxWorkers, 100)}},
+		ID:     cfg.ID,
+		Logger: logger,
+		Queues: map[string]river.QueueConfig{
+			river.QueueDefault: {MaxWorkers: cmpOr(cfg.MaxWorkers, 100)},
+			BuildQueue:         {MaxWorkers: cmpOr(cfg.BuildWorkers, 4)},
+		},
 		Workers:              workers,
 		FetchPollInterval:    poll,
 		FetchCooldown:        time.Millisecond,
@@ -245,18 +254,25 @@ func unique(jobs []Job) []Job {
 	return out
 }
 
+// BuildQueue is the queue of build steps (keys "build:…").
+const BuildQueue = "build"
+
 func insertParams(jobs []Job) []river.InsertManyParams {
-	unique := &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+	unique := river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
 		rivertype.JobStateAvailable, rivertype.JobStateCompleted, rivertype.JobStatePending,
 		rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled,
-	}}}
+	}}
 	params := make([]river.InsertManyParams, 0, len(jobs))
 	for _, j := range jobs {
 		var args river.JobArgs = StepArgs(j)
 		if j.Key == "" {
 			args = StartArgs{Tool: j.Tool, DeploymentID: j.DeploymentID}
 		}
-		params = append(params, river.InsertManyParams{Args: args, InsertOpts: unique})
+		opts := &river.InsertOpts{UniqueOpts: unique}
+		if strings.HasPrefix(j.Key, "build:") {
+			opts.Queue = BuildQueue
+		}
+		params = append(params, river.InsertManyParams{Args: args, InsertOpts: opts})
 	}
 	return params
 }

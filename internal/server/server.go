@@ -30,6 +30,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -455,7 +456,10 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	// With SQLite this is the only server (the data directory's lock);
 	// with PostgreSQL others may share the queue and must be woken.
-	s.runner, err = runner.New(driver, s.service, runner.Config{Logger: s.logger, ID: s.nodeID, SingleNode: !isPostgres(s.cfg.Database)})
+	s.runner, err = runner.New(driver, s.service, runner.Config{
+		Logger: s.logger, ID: s.nodeID, SingleNode: !isPostgres(s.cfg.Database),
+		BuildWorkers: cmp.Or(s.cfg.BuildSlots, runtime.NumCPU()),
+	})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}

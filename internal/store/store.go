@@ -357,6 +357,17 @@ type Queries interface {
 	// exist.
 	APITokenDelete(ctx context.Context, id string) error
 
+	// BuildLeaseTake takes a build slot of the tool for a deployment's
+	// build step, unless limit steps of the tool already hold one; a step
+	// that holds one takes it again. Leases of steps that are final no
+	// longer count (and are deleted). Reports whether the step holds a
+	// slot, and how many the tool's builds hold in all. It takes the
+	// tool's lock.
+	BuildLeaseTake(ctx context.Context, tool, deploymentID, key string, limit int, now time.Time) (ok bool, held int, err error)
+	// BuildLeaseRelease gives a step's build slot back; releasing none is
+	// not an error.
+	BuildLeaseRelease(ctx context.Context, deploymentID, key string) error
+
 	// NodeBeat records a server's heartbeat (insert or replace).
 	NodeBeat(ctx context.Context, n Node) error
 	// NodeList returns the servers that beat, by ID; an empty list when

@@ -77,6 +77,7 @@ func Tables() []Table {
 // a source that has any.
 var NotCopied = map[string]string{
 	"nodes":             "servers register themselves when they start",
+	"build_leases":      "only running builds hold them, and Copy refuses a source with unfinished deployments",
 	"slipway_locks":     "the destination's migrations made its rows",
 	"slipway_migration": "the destination's migrations recorded themselves",
 }

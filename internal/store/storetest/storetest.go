@@ -57,6 +57,7 @@ func Run(t *testing.T, f Factory, rf RestartFactory) {
 	t.Run("InTx", func(t *testing.T) { testInTx(t, f) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, f) })
 	t.Run("Node", func(t *testing.T) { testNode(t, f) })
+	t.Run("BuildLease", func(t *testing.T) { testBuildLease(t, f) })
 	t.Run("Store", func(t *testing.T) { testStore(t, f) })
 	t.Run("Restart", func(t *testing.T) { testRestart(t, f, rf) })
 }
