@@ -19,8 +19,10 @@ func testBuildLease(t *testing.T, f Factory) {
 		mustDo(t, s.DeploymentCreate(b.ctx, deployment(tool, id, at(0), slipway.DeploymentRunning)))
 		var steps []slipway.Step
 		for i := range n {
-			steps = append(steps, slipway.Step{DeploymentID: id, Key: fmt.Sprintf("build:c%d", i), Kind: slipway.StepBuild,
-				Component: fmt.Sprintf("c%d", i), Action: slipway.ActionBuild, State: slipway.StepPending})
+			steps = append(steps, slipway.Step{
+				DeploymentID: id, Key: fmt.Sprintf("build:c%d", i), Kind: slipway.StepBuild,
+				Component: fmt.Sprintf("c%d", i), Action: slipway.ActionBuild, State: slipway.StepPending,
+			})
 		}
 		mustDo(t, s.StepsCreate(b.ctx, steps))
 	}
