@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"slipway.dev/slipway/internal/slipway"
@@ -26,11 +27,51 @@ func decTime(s sql.NullString) (time.Time, error) {
 	if !s.Valid {
 		return time.Time{}, nil
 	}
+	if t, ok := parseTimeFast(s.String); ok {
+		return t, nil
+	}
 	t, err := time.Parse(time.RFC3339Nano, s.String)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("decode time %q: %w", s.String, err)
 	}
 	return t, nil
+}
+
+// parseTimeFast parses a time in exactly timeLayout with a Z zone
+// (2006-01-02T15:04:05.000000000Z), the only form encTime writes, without
+// time.Parse's generality: a list of a hundred deployments decodes two
+// thousand of them. ok is false for any other form, which time.Parse
+// then reads.
+func parseTimeFast(v string) (t time.Time, ok bool) {
+	if len(v) != len("2006-01-02T15:04:05.000000000Z") || v[4] != '-' || v[7] != '-' || v[10] != 'T' ||
+		v[13] != ':' || v[16] != ':' || v[19] != '.' || v[29] != 'Z' {
+		return time.Time{}, false
+	}
+	num := func(lo, hi int) (int, bool) {
+		n := 0
+		for i := lo; i < hi; i++ {
+			c := v[i]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	var f [7]int
+	for i, r := range [7][2]int{{0, 4}, {5, 7}, {8, 10}, {11, 13}, {14, 16}, {17, 19}, {20, 29}} {
+		if f[i], ok = num(r[0], r[1]); !ok {
+			return time.Time{}, false
+		}
+	}
+	if f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > 31 || f[3] > 23 || f[4] > 59 || f[5] > 59 {
+		return time.Time{}, false
+	}
+	t = time.Date(f[0], time.Month(f[1]), f[2], f[3], f[4], f[5], f[6], time.UTC)
+	if t.Day() != f[2] { // February 30th and the like
+		return time.Time{}, false
+	}
+	return t, true
 }
 
 // encRaw returns raw JSON as stored: NULL when nil, else text.
@@ -67,11 +108,35 @@ func decNeeds(s sql.NullString) ([]string, error) {
 	if !s.Valid {
 		return nil, nil
 	}
+	if needs, ok := splitNeeds(s.String); ok {
+		return needs, nil
+	}
 	var needs []string
 	if err := json.Unmarshal([]byte(s.String), &needs); err != nil {
 		return nil, fmt.Errorf("decode needs: %w", err)
 	}
 	return needs, nil
+}
+
+// splitNeeds reads a JSON array of plain strings (no escapes), which is
+// what step keys make, without encoding/json; ok is false for anything
+// else, which json.Unmarshal then reads.
+func splitNeeds(v string) (needs []string, ok bool) {
+	if len(v) < 2 || v[0] != '[' || v[len(v)-1] != ']' || strings.ContainsAny(v, `\ `) {
+		return nil, false
+	}
+	inner := v[1 : len(v)-1]
+	needs = []string{}
+	if inner == "" {
+		return needs, true
+	}
+	for item := range strings.SplitSeq(inner, ",") {
+		if len(item) < 2 || item[0] != '"' || item[len(item)-1] != '"' || strings.Contains(item[1:len(item)-1], `"`) {
+			return nil, false
+		}
+		needs = append(needs, item[1:len(item)-1])
+	}
+	return needs, true
 }
 
 // The JSON shapes of a live run's spec. They mirror [slipway.Component]
