@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"slipway.dev/slipway/internal/pgtest"
 )
 
 // TestCrashMatrix starts randomized deployments of several tools (5–8
@@ -28,9 +30,13 @@ import (
 // generation, every one-off ran exactly once per deployment that ran it,
 // and no process of the tools may outlive the final clean stop.
 //
-// SLIPWAY_CRASH_DEPLOYMENTS sets the number of deployments (default 50, the
-// CI run; the documented longer run is 200). SLIPWAY_CRASH_SEED replays a
-// run.
+// It runs on each store: SQLite in the data directory, and PostgreSQL
+// (the server then finds the killed server's node in the database, dead
+// because its process is gone, and rescues its jobs).
+//
+// SLIPWAY_CRASH_DEPLOYMENTS sets the number of deployments (default 50 on
+// SQLite and 20 on PostgreSQL, the CI run; the documented longer run is
+// 200). SLIPWAY_CRASH_SEED replays a run.
 func TestCrashMatrix(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a real server many times; skipped with -short")
@@ -40,12 +46,19 @@ func TestCrashMatrix(t *testing.T) {
 			t.Skipf("%s not installed (make deps installs it): %v", tool, err)
 		}
 	}
-	n := envInt(t, "SLIPWAY_CRASH_DEPLOYMENTS", 50)
+	t.Run("sqlite", func(t *testing.T) { crashMatrix(t, "", envInt(t, "SLIPWAY_CRASH_DEPLOYMENTS", 50)) })
+	t.Run("postgres", func(t *testing.T) { crashMatrix(t, pgtest.Schema(t), envInt(t, "SLIPWAY_CRASH_DEPLOYMENTS", 20)) })
+}
+
+// crashMatrix is TestCrashMatrix with n deployments on the store that
+// database names ("": SQLite).
+func crashMatrix(t *testing.T, database string, n int) {
 	seed := uint64(envInt(t, "SLIPWAY_CRASH_SEED", int(time.Now().UnixNano()%1_000_000)))
 	t.Logf("deployments=%d seed=%d (SLIPWAY_CRASH_SEED=%d replays this run)", n, seed, seed)
 	rng := rand.New(rand.NewPCG(seed, seed))
 
 	m := newMatrix(t)
+	m.database = database
 	tools := []string{"alpha", "beta", "gamma"}
 	for _, tool := range tools {
 		m.newTool(tool, 5+rng.IntN(4), rng)
@@ -179,9 +192,11 @@ type matrix struct {
 	data   string
 	bin    string
 	server *exec.Cmd
-	url    string
-	token  string
-	comps  map[string][]component
+	// database is the server's --database ("": SQLite).
+	database string
+	url      string
+	token    string
+	comps    map[string][]component
 }
 
 type component struct {
@@ -318,7 +333,7 @@ func (m *matrix) startServer() {
 		// Up to 8 components a tool, more than Toolforge's quotas allow.
 		"--quota-continuous", "20", "--quota-scheduled", "20", "--quota-one-off", "20", "--quota-replicas", "40",
 		"--quota-memory", "64Gi", "--quota-cpu", "40")
-	c.Env = append(os.Environ(), "SLIPWAY_DATA="+m.data)
+	c.Env = append(os.Environ(), "SLIPWAY_DATA="+m.data, "SLIPWAY_DATABASE="+m.database)
 	logs := &lockedBuffer{}
 	c.Stdout, c.Stderr = logs, logs
 	if err := c.Start(); err != nil {

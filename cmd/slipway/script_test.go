@@ -21,6 +21,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"slipway.dev/slipway/internal/cli"
+	"slipway.dev/slipway/internal/pgtest"
 	"slipway.dev/slipway/internal/slipwaytest"
 )
 
@@ -28,7 +29,7 @@ import (
 // `slipway …` as a real child process (so that a server can be killed with
 // SIGKILL), executing cli.Main.
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(pgtest.Wrap(m), map[string]func(){
 		"slipway": func() {
 			os.Exit(cli.Main(signalContext(), os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr))
 		},

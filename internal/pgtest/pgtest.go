@@ -54,15 +54,28 @@ var (
 // [Database]; call it from TestMain. It stops the cluster that this
 // process started, if any, and exits with the tests' code.
 func Main(m *testing.M) {
+	os.Exit(Wrap(m).Run())
+}
+
+// Wrap returns m whose Run also stops the cluster this process started,
+// for a TestMain that hands m on to a runner of its own (testscript.Main)
+// instead of calling [Main].
+func Wrap(m interface{ Run() int }) interface{ Run() int } {
 	mainCalled.Store(true)
-	code := m.Run()
+	return wrapped{m}
+}
+
+type wrapped struct{ m interface{ Run() int } }
+
+func (w wrapped) Run() int {
+	code := w.m.Run()
 	if err := shutdown(); err != nil {
 		fmt.Fprintln(os.Stderr, "pgtest:", err)
 		if code == 0 {
 			code = 1
 		}
 	}
-	os.Exit(code)
+	return code
 }
 
 func shutdown() error {
