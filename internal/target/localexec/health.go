@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -117,7 +118,11 @@ func (d *Driver) waitGen(ctx context.Context, c *comp, gen int) (target.HealthRe
 			if r.proc != nil {
 				t.up = true
 				t.since = r.proc.startedAt
+				if at := r.proc.appAt.Load(); at != 0 {
+					t.since = time.Unix(0, at)
+				}
 				t.pgid = r.proc.pgid
+				t.proc = r.proc
 			}
 			targets = append(targets, t)
 		}
@@ -189,6 +194,8 @@ type probeTarget struct {
 	pgid  int
 	up    bool
 	since time.Time
+	// proc is the replica's process, for its start marker.
+	proc *proc
 }
 
 // probeAll probes every replica. When not healthy, msg says why and wait,
@@ -213,6 +220,16 @@ func (d *Driver) probeAll(ctx context.Context, spec target.Spec, targets []probe
 		case run.Port > 0:
 			err = probeTCP(ctx, t.port)
 		default:
+			if p := t.proc; p != nil && p.marker != "" && t.since.Equal(p.startedAt) {
+				// Up counts from the app's start, not the sandbox's: a
+				// command that exits at once must not pass for one that
+				// stayed up while its sandbox was being set up.
+				if !startMarked(p.logPath, p.logOffset, p.marker) {
+					return false, fmt.Sprintf("replica %d starting", t.index), firstPoll
+				}
+				p.appAt.CompareAndSwap(0, time.Now().UnixNano())
+				return false, fmt.Sprintf("replica %d up for 0s", t.index), d.cfg.HealthyAfter
+			}
 			if up := time.Since(t.since); up < d.cfg.HealthyAfter {
 				return false, fmt.Sprintf("replica %d up for %s", t.index, roundDuration(up)), d.cfg.HealthyAfter - up
 			}
@@ -372,4 +389,23 @@ func (d *Driver) logTail(tool, name string, gen int, reps []*replica, replicas [
 		}
 	}
 	return b.String()
+}
+
+// markerWindow is how far after its offset a start marker is looked for:
+// in a surge the old generation's replica may write to the same log
+// meanwhile. Past it the marker counts as written, so that a chatty
+// neighbour cannot hold a rollout up.
+const markerWindow = 256 << 10
+
+// startMarked reports whether the launcher's start marker ("--- started
+// pid <pid> " and marker) is in the log at path after offset.
+func startMarked(path string, offset int64, marker string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	buf := make([]byte, markerWindow)
+	n, _ := f.ReadAt(buf, offset)
+	return n == len(buf) || bytes.Contains(buf[:n], []byte(marker))
 }

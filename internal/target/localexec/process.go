@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -33,6 +34,15 @@ type proc struct {
 	start     uint64
 	startedAt time.Time
 	adopted   bool
+	// logPath and logOffset locate the launcher's start marker of a
+	// process spawned with one: the app itself runs once the marker is
+	// written (the sandbox's setup can take seconds on a loaded host).
+	// appAt is when the driver first saw the marker (Unix nanoseconds, 0
+	// until then).
+	logPath   string
+	logOffset int64
+	marker    string
+	appAt     atomic.Int64
 	// cg is the tree's cgroup (zero without cgroups).
 	cg sandbox.Cgroup
 
@@ -192,11 +202,20 @@ func (d *Driver) spawn(ctx context.Context, spec target.Spec, env map[string]str
 	if err != nil {
 		return nil, err
 	}
+	var offset int64
+	if fi, err := f.Stat(); err == nil {
+		offset = fi.Size()
+	} else {
+		marker = "" // nowhere to look for it: up counts from the spawn
+	}
 	now := time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start: %w", err)
 	}
-	p := &proc{pid: cmd.Process.Pid, pgid: cmd.Process.Pid, startedAt: now, cg: cmd.Cgroup, exited: make(chan struct{})}
+	p := &proc{
+		pid: cmd.Process.Pid, pgid: cmd.Process.Pid, startedAt: now, cg: cmd.Cgroup, exited: make(chan struct{}),
+		logPath: logPath, logOffset: offset, marker: marker,
+	}
 	if st, _, err := procStat(p.pid); err == nil {
 		p.start = st
 	}
