@@ -184,15 +184,12 @@ type buildStepRef struct {
 // pendingUses returns the steps of unfinished deployments (of tool, or of
 // every tool when tool is "") that are not final and build or use key.
 func pendingUses(ctx context.Context, q store.Queries, tool, key string) ([]buildStepRef, error) {
-	unfinished, err := q.DeploymentListUnfinished(ctx)
+	unfinished, err := q.DeploymentListUnfinished(ctx, tool)
 	if err != nil {
 		return nil, fmt.Errorf("unfinished deployments: %w", err)
 	}
 	var out []buildStepRef
 	for _, d := range unfinished {
-		if tool != "" && d.Tool != tool {
-			continue
-		}
 		steps, err := q.StepList(ctx, d.ID)
 		if err != nil {
 			return nil, fmt.Errorf("steps of %s: %w", d.ID, err)

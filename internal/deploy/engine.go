@@ -68,12 +68,12 @@ func (s *Service) StartDeployment(ctx context.Context, tool, id string) error {
 		return s.finish(ctx, d, slipway.DeploymentTimedOut, fmt.Sprintf("Timed out after %s before it could start", s.cfg.DeploymentTimeout))
 	}
 	// One active deployment per tool: wait for older ones to finish.
-	unfinished, err := s.store.DeploymentListUnfinished(ctx)
+	unfinished, err := s.store.DeploymentListUnfinished(ctx, tool)
 	if err != nil {
 		return fmt.Errorf("start %s: %w", id, err)
 	}
 	for _, u := range unfinished {
-		if u.Tool == tool && u.ID != id && (u.CreatedAt.Before(d.CreatedAt) || (u.CreatedAt.Equal(d.CreatedAt) && u.ID < id)) {
+		if u.ID != id && (u.CreatedAt.Before(d.CreatedAt) || (u.CreatedAt.Equal(d.CreatedAt) && u.ID < id)) {
 			// The finishing deployment starts this one's job again
 			// (finishTx); looking again later is only the fallback.
 			return retryAfterError(queuedRecheck)
@@ -934,12 +934,12 @@ func (s *Service) finishTx(ctx context.Context, tx store.Tx, d slipway.Deploymen
 // tool's lock, so a deployment created at the same moment is either seen
 // here or sees d finished.
 func (s *Service) startSuccessor(ctx context.Context, tx store.Tx, d slipway.Deployment) error {
-	unfinished, err := tx.DeploymentListUnfinished(ctx)
+	unfinished, err := tx.DeploymentListUnfinished(ctx, d.Tool)
 	if err != nil {
 		return fmt.Errorf("start the next deployment: %w", err)
 	}
 	for _, u := range unfinished { // oldest first
-		if u.Tool == d.Tool && u.ID != d.ID {
+		if u.ID != d.ID {
 			return s.enqueue(ctx, tx, runner.Job{Tool: u.Tool, DeploymentID: u.ID})
 		}
 	}

@@ -18,7 +18,7 @@ func TestService_Metrics(t *testing.T) {
 		m := metrics.New()
 		h := newHarness(t, Config{Metrics: m}, start)
 		m.CountInProgress(func(ctx context.Context) (int, error) { // as the server counts
-			ds, err := h.db.DeploymentListUnfinished(ctx)
+			ds, err := h.db.DeploymentListUnfinished(ctx, "")
 			return len(ds), err
 		})
 		repo := slipwaytest.GitRepo(t, map[string]string{"Procfile": "job: true\n"})

@@ -373,15 +373,10 @@ func (s *Service) create(ctx context.Context, tool string, opts slipway.DeployOp
 			return err
 		}
 		d.ConfigVersion, d.ToolConfig = version, raw
-		unfinished, err := tx.DeploymentListUnfinished(ctx)
+		// Oldest first: the head runs, the rest wait.
+		active, err := tx.DeploymentListUnfinished(ctx, tool)
 		if err != nil {
 			return err
-		}
-		var active []slipway.Deployment // oldest first: the head runs, the rest wait
-		for _, u := range unfinished {
-			if u.Tool == tool {
-				active = append(active, u)
-			}
 		}
 		if len(active) > 0 && s.cfg.NoQueue {
 			return slipway.Errorf(slipway.EConflict, "There's already %d running, the limit is 1. Wait for it to finish for now.", len(active))

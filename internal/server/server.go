@@ -431,7 +431,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 
 	m := metrics.New()
 	m.CountInProgress(func(ctx context.Context) (int, error) {
-		ds, err := s.db.DeploymentListUnfinished(ctx)
+		ds, err := s.db.DeploymentListUnfinished(ctx, "")
 		return len(ds), err
 	})
 	s.service = deploy.NewService(s.db, src, builder, s.target, deploy.Config{

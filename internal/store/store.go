@@ -238,9 +238,9 @@ type Queries interface {
 	DeploymentLatest(ctx context.Context, tool string) (slipway.Deployment, error)
 	// DeploymentList returns the tool's deployments, oldest first.
 	DeploymentList(ctx context.Context, tool string) ([]slipway.Deployment, error)
-	// DeploymentListUnfinished returns every deployment of every tool whose
-	// status is not final, oldest first.
-	DeploymentListUnfinished(ctx context.Context) ([]slipway.Deployment, error)
+	// DeploymentListUnfinished returns the deployments of tool (of every
+	// tool when tool is "") whose status is not final, oldest first.
+	DeploymentListUnfinished(ctx context.Context, tool string) ([]slipway.Deployment, error)
 	// DeploymentUpdateStatus changes a status; ok is false when IfStatusIn
 	// did not match (nothing changed).
 	DeploymentUpdateStatus(ctx context.Context, u DeploymentStatusUpdate) (ok bool, err error)

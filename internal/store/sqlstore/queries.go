@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -366,12 +367,17 @@ var (
 	}()
 )
 
-// DeploymentListUnfinished returns every unfinished deployment of every tool,
-// oldest first.
-func (q *queries) DeploymentListUnfinished(ctx context.Context) ([]slipway.Deployment, error) {
-	ds, err := scanDeployments(q.read.QueryContext(ctx,
-		`SELECT `+deploymentColumns+` FROM deployments WHERE status NOT IN (`+inArgs(len(finalStatuses))+`)
-		 ORDER BY created_at, id`, finalStatuses...))
+// DeploymentListUnfinished returns the unfinished deployments of tool (of
+// every tool for ""), oldest first. With a tool it reads the tool's
+// deployments by their index, not every tool's unfinished ones.
+func (q *queries) DeploymentListUnfinished(ctx context.Context, tool string) ([]slipway.Deployment, error) {
+	query := `SELECT ` + deploymentColumns + ` FROM deployments WHERE status NOT IN (` + inArgs(len(finalStatuses)) + `)`
+	args := finalStatuses
+	if tool != "" {
+		query += ` AND tool = ?`
+		args = append(slices.Clone(args), tool)
+	}
+	ds, err := scanDeployments(q.read.QueryContext(ctx, query+` ORDER BY created_at, id`, args...))
 	if err != nil {
 		return nil, fmt.Errorf("list unfinished deployments: %w", err)
 	}

@@ -196,14 +196,22 @@ func testDeployment(t *testing.T, f Factory) {
 			slipway.DeploymentFailed, slipway.DeploymentRunning, slipway.DeploymentTimedOut,
 			slipway.DeploymentCancelled,
 		} {
-			tool := []string{"b", "a"}[i%2]
+			tool := []string{"b", "a"}[i%3%2] // each tool has unfinished deployments and final ones
 			d := deployment(tool, "20250601-12000"+string(rune('0'+i))+"-aaaaaaaaaa", at(10-i), st)
 			mustDo(t, s.DeploymentCreate(b.ctx, d))
 			if !st.Final() {
 				want = append([]slipway.Deployment{d}, want...) // newer first in the loop
 			}
 		}
-		diff(t, "DeploymentListUnfinished", want, must(s.DeploymentListUnfinished(b.ctx))(t))
+		diff(t, "DeploymentListUnfinished", want, must(s.DeploymentListUnfinished(b.ctx, ""))(t))
+		var wantA []slipway.Deployment
+		for _, d := range want {
+			if d.Tool == "a" {
+				wantA = append(wantA, d)
+			}
+		}
+		diff(t, "DeploymentListUnfinished(a)", wantA, must(s.DeploymentListUnfinished(b.ctx, "a"))(t))
+		diff(t, "DeploymentListUnfinished(nope)", []slipway.Deployment{}, must(s.DeploymentListUnfinished(b.ctx, "nope"))(t))
 	})
 
 	t.Run("UpdateStatus", func(t *testing.T) {

@@ -91,7 +91,7 @@ func testRestart(t *testing.T, f Factory, rf RestartFactory) {
 		diff(t, "ConfigGetLatest", store.StoredConfig{Tool: "tool", Version: 3, Raw: raw3, CreatedAt: at(3)},
 			must(s2.ConfigGetLatest(ctx, "tool"))(t))
 		diff(t, "DeploymentList", []slipway.Deployment{d1, d2}, must(s2.DeploymentList(ctx, "tool"))(t))
-		diff(t, "DeploymentListUnfinished", []slipway.Deployment{d2}, must(s2.DeploymentListUnfinished(ctx))(t))
+		diff(t, "DeploymentListUnfinished", []slipway.Deployment{d2}, must(s2.DeploymentListUnfinished(ctx, ""))(t))
 		for i, id := range []string{d1.ID, d2.ID} {
 			diff(t, "StepList("+id+")", steps(id), must(s2.StepList(ctx, id))(t))
 			diff(t, "EventList("+id+")", events[i:i+1], must(s2.EventList(ctx, id, 0, 0))(t))
