@@ -472,10 +472,15 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := s.runner.Start(ctx); err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
-	beatCtx, stopBeat := context.WithCancel(context.WithoutCancel(ctx))
-	beaten := make(chan struct{})
-	go func() { defer close(beaten); s.beat(beatCtx, me) }()
-	s.closers = append(s.closers, func(context.Context) error { stopBeat(); <-beaten; return nil })
+	// Heartbeats tell other servers this one lives. With SQLite there are
+	// none (the data directory's lock), and the next start forgets this
+	// node anyway (join).
+	if isPostgres(s.cfg.Database) {
+		beatCtx, stopBeat := context.WithCancel(context.WithoutCancel(ctx))
+		beaten := make(chan struct{})
+		go func() { defer close(beaten); s.beat(beatCtx, me) }()
+		s.closers = append(s.closers, func(context.Context) error { stopBeat(); <-beaten; return nil })
+	}
 
 	s.api = &http.Server{
 		Handler: httpapi.NewHandler(s.service, httpapi.Config{
