@@ -40,19 +40,8 @@ func (q *queries) EnvVarGet(ctx context.Context, tool, name string) (store.EnvVa
 func (q *queries) EnvVarList(ctx context.Context, tool string) ([]store.EnvVar, error) {
 	rows, err := q.read.QueryContext(ctx,
 		`SELECT tool, name, value_sealed, updated_at FROM envvars WHERE tool = ? ORDER BY name`, tool)
+	vs, err := collect(rows, err, scanEnvVar)
 	if err != nil {
-		return nil, fmt.Errorf("list envvars of %s: %w", tool, err)
-	}
-	defer func() { _ = rows.Close() }()
-	vs := []store.EnvVar{}
-	for rows.Next() {
-		v, err := scanEnvVar(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list envvars of %s: %w", tool, err)
-		}
-		vs = append(vs, v)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list envvars of %s: %w", tool, err)
 	}
 	return vs, nil
@@ -69,7 +58,7 @@ func (q *queries) EnvVarDelete(ctx context.Context, tool, name string) error {
 }
 
 // scanEnvVar reads one row of tool, name, value_sealed, updated_at.
-func scanEnvVar(row interface{ Scan(dest ...any) error }) (store.EnvVar, error) {
+func scanEnvVar(row rowScanner) (store.EnvVar, error) {
 	var (
 		v       store.EnvVar
 		updated sql.NullString
@@ -88,19 +77,12 @@ func scanEnvVar(row interface{ Scan(dest ...any) error }) (store.EnvVar, error) 
 // 0006 that are still to be moved into envvars, by tool.
 func (q *queries) LegacyDeployTokenSeals(ctx context.Context) ([]store.LegacyDeployTokenSeal, error) {
 	rows, err := q.read.QueryContext(ctx, `SELECT tool, token_sealed FROM deploy_token_legacy_seals ORDER BY tool`)
-	if err != nil {
-		return nil, fmt.Errorf("list legacy deploy token seals: %w", err)
-	}
-	defer func() { _ = rows.Close() }()
-	out := []store.LegacyDeployTokenSeal{}
-	for rows.Next() {
+	out, err := collect(rows, err, func(r rowScanner) (store.LegacyDeployTokenSeal, error) {
 		var s store.LegacyDeployTokenSeal
-		if err := rows.Scan(&s.Tool, &s.Sealed); err != nil {
-			return nil, fmt.Errorf("list legacy deploy token seals: %w", err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
+		err := r.Scan(&s.Tool, &s.Sealed)
+		return s, err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("list legacy deploy token seals: %w", err)
 	}
 	return out, nil

@@ -40,19 +40,8 @@ func (q *queries) JobRunGet(ctx context.Context, tool, name string) (slipway.Job
 func (q *queries) JobRunList(ctx context.Context, tool string) ([]slipway.JobRun, error) {
 	rows, err := q.read.QueryContext(ctx,
 		`SELECT `+jobRunColumns+` FROM job_runs WHERE tool = ? ORDER BY name`, tool)
+	rs, err := collect(rows, err, scanJobRun)
 	if err != nil {
-		return nil, fmt.Errorf("list job runs of %s: %w", tool, err)
-	}
-	defer func() { _ = rows.Close() }()
-	rs := []slipway.JobRun{}
-	for rows.Next() {
-		r, err := scanJobRun(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list job runs of %s: %w", tool, err)
-		}
-		rs = append(rs, r)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list job runs of %s: %w", tool, err)
 	}
 	return rs, nil
@@ -69,7 +58,7 @@ func (q *queries) JobRunDelete(ctx context.Context, tool, name string) error {
 }
 
 // scanJobRun reads one row of jobRunColumns.
-func scanJobRun(row interface{ Scan(dest ...any) error }) (slipway.JobRun, error) {
+func scanJobRun(row rowScanner) (slipway.JobRun, error) {
 	var (
 		r       slipway.JobRun
 		created sql.NullString

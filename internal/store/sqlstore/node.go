@@ -24,31 +24,29 @@ func (q *queries) NodeBeat(ctx context.Context, n store.Node) error {
 // NodeList returns the servers that beat, by ID.
 func (q *queries) NodeList(ctx context.Context) ([]store.Node, error) {
 	rows, err := q.read.QueryContext(ctx, `SELECT `+nodeColumns+` FROM nodes ORDER BY id`)
+	ns, err := collect(rows, err, scanNode)
 	if err != nil {
 		return nil, fmt.Errorf("list nodes: %w", err)
 	}
-	defer func() { _ = rows.Close() }()
-	ns := []store.Node{}
-	for rows.Next() {
-		var (
-			n             store.Node
-			started, seen sql.NullString
-		)
-		if err := rows.Scan(&n.ID, &n.Host, &n.PID, &n.Target, &started, &seen); err != nil {
-			return nil, fmt.Errorf("list nodes: %w", err)
-		}
-		if n.StartedAt, err = decTime(started); err != nil {
-			return nil, fmt.Errorf("list nodes: %w", err)
-		}
-		if n.SeenAt, err = decTime(seen); err != nil {
-			return nil, fmt.Errorf("list nodes: %w", err)
-		}
-		ns = append(ns, n)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list nodes: %w", err)
-	}
 	return ns, nil
+}
+
+func scanNode(r rowScanner) (store.Node, error) {
+	var (
+		n             store.Node
+		started, seen sql.NullString
+		err           error
+	)
+	if err = r.Scan(&n.ID, &n.Host, &n.PID, &n.Target, &started, &seen); err != nil {
+		return store.Node{}, err
+	}
+	if n.StartedAt, err = decTime(started); err != nil {
+		return store.Node{}, err
+	}
+	if n.SeenAt, err = decTime(seen); err != nil {
+		return store.Node{}, err
+	}
+	return n, nil
 }
 
 // NodeDelete forgets a server.

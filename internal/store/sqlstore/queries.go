@@ -80,22 +80,18 @@ func (q *queries) ToolEnsure(ctx context.Context, name string, now time.Time) er
 // ToolList returns every tool name, sorted.
 func (q *queries) ToolList(ctx context.Context) ([]string, error) {
 	rows, err := q.read.QueryContext(ctx, `SELECT name FROM tools ORDER BY name`)
+	names, err := collect(rows, err, scanString)
 	if err != nil {
 		return nil, fmt.Errorf("list tools: %w", err)
 	}
-	defer func() { _ = rows.Close() }()
-	names := []string{}
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, fmt.Errorf("list tools: %w", err)
-		}
-		names = append(names, n)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list tools: %w", err)
-	}
 	return names, nil
+}
+
+// scanString reads a row of one text column.
+func scanString(r rowScanner) (string, error) {
+	var s string
+	err := r.Scan(&s)
+	return s, err
 }
 
 // ToolLock makes sure the tool's row exists (created at now when it did
@@ -280,22 +276,29 @@ func scanDeployment(r rowScanner) (slipway.Deployment, error) {
 }
 
 func scanDeployments(rows *sql.Rows, err error) ([]slipway.Deployment, error) {
+	return collect(rows, err, scanDeployment)
+}
+
+// collect reads every row of a query's result with scan, and closes it;
+// it returns err, the query's error, when there is one. An empty result
+// is an empty slice, not nil.
+func collect[T any](rows *sql.Rows, err error, scan func(rowScanner) (T, error)) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = rows.Close() }()
-	ds := []slipway.Deployment{}
+	out := []T{}
 	for rows.Next() {
-		d, err := scanDeployment(rows)
+		v, err := scan(rows)
 		if err != nil {
 			return nil, err
 		}
-		ds = append(ds, d)
+		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	return ds, nil
+	return out, nil
 }
 
 // DeploymentCreate inserts a deployment (without steps).
@@ -461,21 +464,9 @@ func (q *queries) DeploymentPrune(ctx context.Context, tool string, keep int) ([
 				SELECT id FROM deployments WHERE tool = ? ORDER BY created_at DESC, id DESC LIMIT ?
 			) ORDER BY created_at, id`,
 			append(append([]any{tool}, finalStatuses...), tool, keep)...)
-		if err != nil {
+		if deleted, err = collect(rows, err, scanString); err != nil {
 			return fmt.Errorf("prune deployments of %s: %w", tool, err)
 		}
-		defer func() { _ = rows.Close() }()
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return fmt.Errorf("prune deployments of %s: %w", tool, err)
-			}
-			deleted = append(deleted, id)
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("prune deployments of %s: %w", tool, err)
-		}
-		_ = rows.Close()
 		for _, id := range deleted {
 			if _, err := q.write.ExecContext(ctx, `DELETE FROM deployments WHERE id = ?`, id); err != nil {
 				return fmt.Errorf("prune deployments of %s: delete %s: %w", tool, id, err)
@@ -565,19 +556,8 @@ func (q *queries) StepsCreate(ctx context.Context, steps []slipway.Step) error {
 func (q *queries) StepList(ctx context.Context, deploymentID string) ([]slipway.Step, error) {
 	rows, err := q.read.QueryContext(ctx,
 		`SELECT `+stepColumns+` FROM steps WHERE deployment_id = ? ORDER BY seq`, deploymentID)
+	steps, err := collect(rows, err, scanStep)
 	if err != nil {
-		return nil, fmt.Errorf("list steps of deployment %s: %w", deploymentID, err)
-	}
-	defer func() { _ = rows.Close() }()
-	steps := []slipway.Step{}
-	for rows.Next() {
-		s, err := scanStep(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list steps of deployment %s: %w", deploymentID, err)
-		}
-		steps = append(steps, s)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list steps of deployment %s: %w", deploymentID, err)
 	}
 	return steps, nil
@@ -589,20 +569,13 @@ func (q *queries) StepListTool(ctx context.Context, tool string) (map[string][]s
 	rows, err := q.read.QueryContext(ctx,
 		`SELECT `+prefixed("s", stepColumns)+` FROM steps s JOIN deployments d ON d.id = s.deployment_id
 		 WHERE d.tool = ? ORDER BY s.deployment_id, s.seq`, tool)
+	steps, err := collect(rows, err, scanStep)
 	if err != nil {
 		return nil, fmt.Errorf("list steps of %s: %w", tool, err)
 	}
-	defer func() { _ = rows.Close() }()
 	out := map[string][]slipway.Step{}
-	for rows.Next() {
-		s, err := scanStep(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list steps of %s: %w", tool, err)
-		}
+	for _, s := range steps {
 		out[s.DeploymentID] = append(out[s.DeploymentID], s)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list steps of %s: %w", tool, err)
 	}
 	return out, nil
 }
@@ -771,22 +744,7 @@ func (q *queries) BuildList(ctx context.Context, tool string) ([]slipway.Build, 
 func (q *queries) builds(ctx context.Context, where string, args ...any) ([]slipway.Build, error) {
 	rows, err := q.read.QueryContext(ctx,
 		`SELECT `+buildColumns+` FROM builds `+where+` ORDER BY created_at DESC, id DESC`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = rows.Close() }()
-	bs := []slipway.Build{}
-	for rows.Next() {
-		b, err := scanBuild(rows)
-		if err != nil {
-			return nil, err
-		}
-		bs = append(bs, b)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return bs, nil
+	return collect(rows, err, scanBuild)
 }
 
 const liveRunColumns = `tool, component, component_type, spec_hash, build_key, artifact, deployment_id, spec,
@@ -814,38 +772,31 @@ func (q *queries) LiveRunPut(ctx context.Context, r slipway.LiveRun) error {
 func (q *queries) liveRuns(ctx context.Context, where string, args ...any) ([]slipway.LiveRun, error) {
 	rows, err := q.read.QueryContext(ctx,
 		`SELECT `+liveRunColumns+` FROM live_runs `+where+` ORDER BY tool, component`, args...)
+	return collect(rows, err, scanLiveRun)
+}
+
+func scanLiveRun(row rowScanner) (slipway.LiveRun, error) {
+	var (
+		r       slipway.LiveRun
+		spec    string
+		applied sql.NullString
+		env     sql.NullString
+	)
+	err := row.Scan(&r.Tool, &r.Component, &r.Type, &r.SpecHash, &r.BuildKey, &r.Artifact, &r.DeploymentID,
+		&spec, &applied, &r.Commit, &env)
 	if err != nil {
-		return nil, err
+		return slipway.LiveRun{}, err
 	}
-	defer func() { _ = rows.Close() }()
-	rs := []slipway.LiveRun{}
-	for rows.Next() {
-		var (
-			r       slipway.LiveRun
-			spec    string
-			applied sql.NullString
-			env     sql.NullString
-		)
-		err := rows.Scan(&r.Tool, &r.Component, &r.Type, &r.SpecHash, &r.BuildKey, &r.Artifact, &r.DeploymentID,
-			&spec, &applied, &r.Commit, &env)
-		if err != nil {
-			return nil, err
-		}
-		if r.EnvFingerprints, err = decStringMap(env); err != nil {
-			return nil, fmt.Errorf("live run %s of %s: env fingerprints: %w", r.Component, r.Tool, err)
-		}
-		if r.Spec, err = decComponent(spec); err != nil {
-			return nil, fmt.Errorf("live run %s of %s: %w", r.Component, r.Tool, err)
-		}
-		if r.AppliedAt, err = decTime(applied); err != nil {
-			return nil, fmt.Errorf("live run %s of %s: %w", r.Component, r.Tool, err)
-		}
-		rs = append(rs, r)
+	if r.EnvFingerprints, err = decStringMap(env); err != nil {
+		return slipway.LiveRun{}, fmt.Errorf("live run %s of %s: env fingerprints: %w", r.Component, r.Tool, err)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
+	if r.Spec, err = decComponent(spec); err != nil {
+		return slipway.LiveRun{}, fmt.Errorf("live run %s of %s: %w", r.Component, r.Tool, err)
 	}
-	return rs, nil
+	if r.AppliedAt, err = decTime(applied); err != nil {
+		return slipway.LiveRun{}, fmt.Errorf("live run %s of %s: %w", r.Component, r.Tool, err)
+	}
+	return r, nil
 }
 
 // LiveRunList returns the tool's live components, by name.
@@ -916,28 +867,23 @@ func (q *queries) EventList(ctx context.Context, deploymentID string, after int6
 		args = append(args, limit)
 	}
 	rows, err := q.read.QueryContext(ctx, query, args...)
+	es, err := collect(rows, err, scanEvent)
 	if err != nil {
 		return nil, fmt.Errorf("list events of deployment %s: %w", deploymentID, err)
 	}
-	defer func() { _ = rows.Close() }()
-	es := []slipway.Event{}
-	for rows.Next() {
-		var (
-			e  slipway.Event
-			at sql.NullString
-		)
-		if err := rows.Scan(&e.Seq, &e.DeploymentID, &at, &e.Kind, &e.Step, &e.State, &e.Message); err != nil {
-			return nil, fmt.Errorf("list events of deployment %s: %w", deploymentID, err)
-		}
-		if e.Time, err = decTime(at); err != nil {
-			return nil, fmt.Errorf("list events of deployment %s: %w", deploymentID, err)
-		}
-		es = append(es, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list events of deployment %s: %w", deploymentID, err)
-	}
 	return es, nil
+}
+
+func scanEvent(r rowScanner) (slipway.Event, error) {
+	var (
+		e  slipway.Event
+		at sql.NullString
+	)
+	err := r.Scan(&e.Seq, &e.DeploymentID, &at, &e.Kind, &e.Step, &e.State, &e.Message)
+	if err == nil {
+		e.Time, err = decTime(at)
+	}
+	return e, err
 }
 
 // DeployTokenGet returns the tool's deploy token.
@@ -1001,12 +947,12 @@ func (q *queries) APITokenCreate(ctx context.Context, t store.APIToken) error {
 
 // scanAPIToken reads one row of the columns id, tool, hash, description,
 // created_at, last_used_at, in this order.
-func scanAPIToken(scan func(dest ...any) error) (store.APIToken, error) {
+func scanAPIToken(r rowScanner) (store.APIToken, error) {
 	var (
 		t             store.APIToken
 		created, used sql.NullString
 	)
-	if err := scan(&t.ID, &t.Tool, &t.Hash, &t.Description, &created, &used); err != nil {
+	if err := r.Scan(&t.ID, &t.Tool, &t.Hash, &t.Description, &created, &used); err != nil {
 		return store.APIToken{}, err
 	}
 	var err error
@@ -1022,7 +968,7 @@ func scanAPIToken(scan func(dest ...any) error) (store.APIToken, error) {
 // APITokenByHash returns the API token with this hash.
 func (q *queries) APITokenByHash(ctx context.Context, hash string) (store.APIToken, error) {
 	row := q.read.QueryRowContext(ctx, `SELECT id, tool, hash, description, created_at, last_used_at FROM api_tokens WHERE hash = ?`, hash)
-	t, err := scanAPIToken(row.Scan)
+	t, err := scanAPIToken(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.APIToken{}, fmt.Errorf("API token: %w", store.ErrNotFound)
 	}
@@ -1037,19 +983,8 @@ func (q *queries) APITokenByHash(ctx context.Context, hash string) (store.APITok
 func (q *queries) APITokenList(ctx context.Context, tool string) ([]store.APIToken, error) {
 	rows, err := q.read.QueryContext(ctx,
 		`SELECT id, tool, hash, description, created_at, last_used_at FROM api_tokens WHERE ? = '' OR tool = ? ORDER BY created_at, id`, tool, tool)
+	ts, err := collect(rows, err, scanAPIToken)
 	if err != nil {
-		return nil, fmt.Errorf("list API tokens: %w", err)
-	}
-	defer func() { _ = rows.Close() }()
-	ts := []store.APIToken{}
-	for rows.Next() {
-		t, err := scanAPIToken(rows.Scan)
-		if err != nil {
-			return nil, fmt.Errorf("list API tokens: %w", err)
-		}
-		ts = append(ts, t)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list API tokens: %w", err)
 	}
 	return ts, nil
