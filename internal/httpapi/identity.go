@@ -183,7 +183,7 @@ func (a *api) serveAs(w http.ResponseWriter, r *http.Request, id identity, next 
 		info.credential = id.credential
 	}
 	ctx := context.WithValue(r.Context(), identityKey{}, id)
-	ctx = slipway.WithActor(ctx, slipway.Actor{Name: id.credential, Admin: id.admin})
+	ctx = slipway.WithActor(ctx, slipway.Actor{Name: id.credential, Admin: id.admin, Tool: id.tool})
 	next.ServeHTTP(w, r.WithContext(ctx))
 }
 

@@ -146,13 +146,44 @@ func SourceScopeFrom(ctx context.Context) (SourceScope, bool) {
 	return sc, ok
 }
 
-// Actor is who asks for a change: the name of the credential (as the
-// request log has it: admin, tool-token:<id>, cert:<serial>, proxy:<addr>,
-// deploy) and whether it is the admin.
+// Actor is who asks for a change, derived once per request from its
+// credential and carried in the context: the API, the web UI, questions'
+// "who may answer" and audit records all read the same value.
+//
+// Name is the credential, never its secret, as the request log has it:
+// admin, tool-token:<id>, cert:<serial>, proxy:<addr>, deploy,
+// session:<id> (a web UI session, followed by the credential it was
+// opened with), ask:<step> (a process asking a question). Admin is true for
+// the admin (and the server itself); Tool is the one tool a non-admin
+// actor acts for.
 type Actor struct {
 	Name  string
 	Admin bool
+	Tool  string
 }
+
+// Actor kinds, as [Actor.Kind] names them.
+const (
+	ActorKindAdmin    = "admin"
+	ActorKindTool     = "tool"
+	ActorKindInternal = "internal"
+)
+
+// Kind is "admin", "tool" or "internal" (the server itself).
+func (a Actor) Kind() string {
+	switch {
+	case a == ActorInternal:
+		return ActorKindInternal
+	case a.Admin:
+		return ActorKindAdmin
+	default:
+		return ActorKindTool
+	}
+}
+
+// MayActOn reports whether a may act on tool's resources: the admin on
+// every tool, anyone else on its own tool only.
+func (a Actor) MayActOn(tool string) bool { return a.Admin || (a.Tool != "" && a.Tool == tool) }
 
 // ActorInternal is the actor of calls made inside the server, with no
 // request behind them: it acts as the admin.
