@@ -185,6 +185,19 @@ type Node struct {
 // NodesLock is the [Tx.NamedLock] that serializes servers joining.
 const NodesLock = "nodes"
 
+// QuestionFilter selects questions for [Queries.QuestionList]: each set
+// field narrows the list.
+type QuestionFilter struct {
+	// Tool is the tool; "" every tool.
+	Tool string
+	// DeploymentID is the deployment asking.
+	DeploymentID string
+	// State is the questions' state.
+	State slipway.QuestionState
+	// Limit bounds the list (0: no limit).
+	Limit int
+}
+
 // APIToken is a tool-scoped API token as stored: never the token itself,
 // only its SHA-256 hex hash. internal/auth makes it.
 type APIToken struct {
@@ -381,6 +394,29 @@ type Queries interface {
 	SettingGet(ctx context.Context, name string) (string, error)
 	// SettingPut stores an installation setting (insert or replace).
 	SettingPut(ctx context.Context, name, value string) error
+
+	// QuestionCreate inserts q (Seq is assigned) unless the tool's
+	// deployment step already asked a question with q.Key, and returns the
+	// stored question and whether it is new. Callers hold the deployment's
+	// lock.
+	QuestionCreate(ctx context.Context, q slipway.Question) (slipway.Question, bool, error)
+	// QuestionGet returns one of the tool's questions; ErrNotFound when
+	// there is none.
+	QuestionGet(ctx context.Context, tool, id string) (slipway.Question, error)
+	// QuestionList returns the questions f selects, newest first; an empty
+	// list when there are none.
+	QuestionList(ctx context.Context, f QuestionFilter) ([]slipway.Question, error)
+	// QuestionUpdate writes q's state, answer and approvals if it is still
+	// in state from, and reports whether it was (a question settles once).
+	QuestionUpdate(ctx context.Context, q slipway.Question, from slipway.QuestionState) (bool, error)
+	// QuestionLogAppend appends to a question's log and returns the
+	// entry's sequence number.
+	QuestionLogAppend(ctx context.Context, e slipway.QuestionLogEntry) (int64, error)
+	// QuestionLogList returns a question's log, oldest first.
+	QuestionLogList(ctx context.Context, tool, questionID string) ([]slipway.QuestionLogEntry, error)
+	// QuestionLogSince returns the log entries of the tool ("" every
+	// tool) with Seq > after, oldest first, at most limit (0: no limit).
+	QuestionLogSince(ctx context.Context, tool string, after int64, limit int) ([]slipway.QuestionLogEntry, error)
 
 	// EventAppend appends an event and returns its sequence number: the
 	// deployment's next (1, 2, …), allocated under the deployment's lock,

@@ -42,6 +42,9 @@ const migrationLock = `SELECT pg_advisory_xact_lock(7236676223170355577)`
 var dialect = &sqlstore.Dialect{
 	Name: "postgres", Numbered: true, ForUpdate: " FOR UPDATE",
 	Err: translate, Retryable: retryable,
+	SyncSerial: func(table, column string) string {
+		return fmt.Sprintf(`SELECT setval(pg_get_serial_sequence('%[1]s', '%[2]s'), COALESCE((SELECT MAX(%[2]s) FROM %[1]s), 0) + 1, false)`, table, column)
+	},
 }
 
 // Options are the optional settings of [Open].

@@ -20,6 +20,10 @@ type Table struct {
 	Key     []string
 	Columns []string
 	Bools   []string
+	// Serial names the column a sequence numbers (AUTOINCREMENT, an
+	// identity column): after the copy the destination's sequence is moved
+	// past the copied values ([Dialect.SyncSerial]).
+	Serial string
 }
 
 // table makes a [Table] of comma-separated column lists.
@@ -60,13 +64,20 @@ var copyTables = []Table{
 	table("envvars", "tool, name", "tool, name, value_sealed, updated_at", ""),
 	table("repo_credentials", "tool, url", "tool, url, sealed, updated_at", ""),
 	table("settings", "name", "name, value", ""),
+	serial(table("questions", "seq", `seq, id, tool, deployment_id, step_key, ask_key, origin, prompt, options, fields,
+		policy, initiator, created_at, deadline_at, on_deadline, default_value, state, value, settled_by, settled_at,
+		comment, approvals`, ""), "seq"),
+	serial(table("question_log", "seq", "seq, question_id, tool, kind, actor, value, comment, source, reason, at", ""), "seq"),
 }
+
+// serial returns t with its sequence-numbered column.
+func serial(t Table, column string) Table { t.Serial = column; return t }
 
 // Tables returns the tables [Copy] moves, in the order it moves them.
 func Tables() []Table {
 	out := make([]Table, len(copyTables))
 	for i, t := range copyTables {
-		out[i] = Table{Name: t.Name, Key: slices.Clone(t.Key), Columns: slices.Clone(t.Columns), Bools: slices.Clone(t.Bools)}
+		out[i] = Table{Name: t.Name, Key: slices.Clone(t.Key), Columns: slices.Clone(t.Columns), Bools: slices.Clone(t.Bools), Serial: t.Serial}
 	}
 	return out
 }
@@ -165,6 +176,11 @@ func Copy(ctx context.Context, dst, src *DB, opts CopyOptions) ([]TableCopy, err
 			}
 			if err := verify(ctx, to, from, tb.Name, n); err != nil {
 				return err
+			}
+			if tb.Serial != "" && dst.d.SyncSerial != nil {
+				if _, err := to.ExecContext(ctx, dst.d.SyncSerial(tb.Name, tb.Serial)); err != nil {
+					return fmt.Errorf("copy %s: move its sequence past the copied rows: %w", tb.Name, err)
+				}
 			}
 			c := TableCopy{Table: tb.Name, Rows: n, Elapsed: opts.Now().Sub(start)}
 			copied = append(copied, c)

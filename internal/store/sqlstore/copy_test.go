@@ -277,6 +277,22 @@ func fill(t *testing.T, s store.Store, write *sql.DB) {
 		must(s.RepoCredentialPut(ctx, store.RepoCredential{Tool: tool, URL: "https://***@example.org/" + tool + ".git", Sealed: "sealed-cred"}))
 		must(s.APITokenCreate(ctx, store.APIToken{ID: "tok-" + fmt.Sprint(i) + "a", Tool: tool, Hash: "h-" + fmt.Sprint(i) + "a", Description: "CI ✓", CreatedAt: at(7)}))
 		must(s.APITokenCreate(ctx, store.APIToken{ID: "tok-" + fmt.Sprint(i) + "b", Tool: tool, Hash: "h-" + fmt.Sprint(i) + "b", CreatedAt: at(8), LastUsedAt: at(9)}))
+		q, _, err := s.QuestionCreate(ctx, slipway.Question{
+			ID: "q-" + fmt.Sprint(i), Tool: tool, DeploymentID: "20250601-120000-abcdefghi0", StepKey: "gate:web", Key: "gate",
+			Origin: slipway.OriginGate, Prompt: "Continuer ? ✓", Options: slipway.DefaultGateOptions,
+			Policy: slipway.AnswerPolicy{Required: 2, ForbidInitiator: true}, Initiator: "alice", CreatedAt: at(10),
+			DeadlineAt: at(20), OnDeadline: slipway.DeadlineFail, State: slipway.QuestionOpen,
+		})
+		must(err)
+		if i == 0 {
+			q.State, q.Value, q.SettledBy, q.SettledAt, q.Approvals = slipway.QuestionAnswered, "continue", "admin", at(11), []string{"admin", "bob"}
+			_, err = s.QuestionUpdate(ctx, q, slipway.QuestionOpen)
+			must(err)
+		}
+		for _, kind := range []slipway.QuestionLogKind{slipway.LogOpened, slipway.LogAnswer} {
+			_, err = s.QuestionLogAppend(ctx, slipway.QuestionLogEntry{QuestionID: q.ID, Tool: tool, Kind: kind, Actor: "bob", Value: "continue", Source: "ui", At: at(12)})
+			must(err)
+		}
 	}
 	must(s.ToolEnsure(ctx, "empty-tool", time.Time{}))
 	must(s.SettingPut(ctx, "secret_key_fingerprint", "0123456789abcdef"))
@@ -327,6 +343,10 @@ func reads(t *testing.T, s store.Store) map[string]any {
 		put("BuildList "+tool, builds, err)
 		lr, err := s.LiveRunList(ctx, tool)
 		put("LiveRunList "+tool, lr, err)
+		qs, err := s.QuestionList(ctx, store.QuestionFilter{Tool: tool})
+		put("QuestionList "+tool, qs, err)
+		ql, err := s.QuestionLogSince(ctx, tool, 0, 0)
+		put("QuestionLogSince "+tool, ql, err)
 		jr, err := s.JobRunList(ctx, tool)
 		put("JobRunList "+tool, jr, err)
 		ev, err := s.EnvVarList(ctx, tool)
@@ -404,7 +424,7 @@ func TestCopy(t *testing.T) {
 	want := []string{
 		"tools 3", "configs 6", "deployments 6", "steps 18", "builds 6", "live_runs 4", "events 18",
 		"deploy_tokens 2", "deploy_token_legacy_seals 1", "api_tokens 4", "job_runs 4", "envvars 4",
-		"repo_credentials 2", "settings 2",
+		"repo_credentials 2", "settings 2", "questions 2", "question_log 4",
 	}
 	if d := cmp.Diff(want, progress); d != "" {
 		t.Errorf("progress (-want +got):\n%s", d)
@@ -440,6 +460,13 @@ func TestCopy(t *testing.T) {
 	}
 	if err := dst.StepsCreate(ctx, []slipway.Step{{DeploymentID: id, Key: "prune:old", Kind: slipway.StepPrune, Component: "old", State: slipway.StepPending}}); err != nil {
 		t.Fatal(err)
+	}
+	if seq, err := dst.QuestionLogAppend(ctx, slipway.QuestionLogEntry{QuestionID: "q-0", Tool: "alpha", Kind: slipway.LogExpired, At: at(61)}); err != nil || seq != 5 {
+		t.Errorf("QuestionLogAppend on the destination = %d, %v; want 5, after the copied entries", seq, err)
+	}
+	q, created, err := dst.QuestionCreate(ctx, slipway.Question{ID: "q-new", Tool: "alpha", DeploymentID: id, StepKey: "run:x", Key: "k", Origin: slipway.OriginAsk, Prompt: "?", State: slipway.QuestionOpen})
+	if err != nil || !created || q.Seq != 3 {
+		t.Errorf("QuestionCreate on the destination = seq %d, created %v, %v; want 3, new", q.Seq, created, err)
 	}
 	steps, err := dst.StepList(ctx, id)
 	if err != nil || len(steps) != 4 || steps[3].Key != "prune:old" {
@@ -514,25 +541,26 @@ func TestCopy_RefusesUnfinishedDeployments(t *testing.T) {
 
 // Ensure a table whose rows do not all arrive fails the copy, naming the
 // table, and rolls back what the tables before it wrote. A rule of the
-// destination drops the inserts of settings, the last table.
+// destination drops the inserts of the last table.
 func TestCopy_VerifyFailureRollsBack(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	src, dst := openSQLite(t), openPostgres(t)
 	fill(t, src, src.WriteDB())
-	if _, err := dst.WriteDB().ExecContext(ctx, `CREATE RULE drop_settings AS ON INSERT TO settings DO INSTEAD NOTHING`); err != nil {
+	last := sqlstore.Tables()[len(sqlstore.Tables())-1].Name
+	if _, err := dst.WriteDB().ExecContext(ctx, `CREATE RULE drop_last AS ON INSERT TO `+last+` DO INSTEAD NOTHING`); err != nil {
 		t.Fatal(err)
 	}
 	var progress []string
 	_, err := sqlstore.Copy(ctx, dst.DB, src.DB, sqlstore.CopyOptions{
 		Progress: func(c sqlstore.TableCopy) { progress = append(progress, c.Table) },
 	})
-	want := "verify settings: the source has 2 rows, the destination 0 rows after inserting 0; the copy was rolled back"
+	want := "verify " + last + ": the source has 4 rows, the destination 0 rows after inserting 0; the copy was rolled back"
 	if err == nil || err.Error() != want {
-		t.Fatalf("Copy with settings dropped = %v, want %q", err, want)
+		t.Fatalf("Copy with %s dropped = %v, want %q", last, err, want)
 	}
 	if len(progress) != len(sqlstore.Tables())-1 {
-		t.Errorf("progress = %q, want every table but settings", progress)
+		t.Errorf("progress = %q, want every table but %s", progress, last)
 	}
 	for table, rows := range dump(t, dst.ReadDB()) {
 		if len(rows) > 0 {

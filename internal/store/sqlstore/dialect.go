@@ -51,6 +51,11 @@ type Dialect struct {
 	// run again from the start (PostgreSQL's serialization failures and
 	// deadlocks); nil: never.
 	Retryable func(error) bool
+	// SyncSerial returns the statement that moves the sequence of table's
+	// column past its highest value, after rows were inserted with their
+	// numbers (by a copy); nil when the database does that itself (SQLite's
+	// AUTOINCREMENT).
+	SyncSerial func(table, column string) string
 
 	bound sync.Map // query → the query with numbered placeholders
 }

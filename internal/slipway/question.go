@@ -1,0 +1,349 @@
+package slipway
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// A Question is a pipeline stopping to ask a human: a gate declared in the
+// tool config (a step of the deployment's plan) or a question a running
+// build or job process asks with `slipway ask`. A pending question is a
+// row, never a waiting goroutine: a server that restarts finds it still
+// open and answerable.
+type Question struct {
+	// ID is the question's public identifier ("q-" and 16 hex digits).
+	ID string
+	// Seq numbers questions in creation order across all tools; never
+	// reused.
+	Seq          int64
+	Tool         string
+	DeploymentID string
+	// StepKey is the step that asks: the gate step ("gate:web") or the
+	// running step whose process asked ("build:web", "run:migrate").
+	StepKey string
+	// Key makes asking idempotent: the same step asking with the same key
+	// gets the same question (and its answer), so a step run again after a
+	// crash never asks twice.
+	Key    string
+	Origin QuestionOrigin
+	// Prompt is markdown, shown as text (raw HTML is never rendered).
+	Prompt string
+	// Options are the answers to choose from; Fields the typed values to
+	// fill in instead. A question has one or the other.
+	Options []QuestionOption
+	Fields  []QuestionField
+	Policy  AnswerPolicy
+	// Initiator is the actor who started the deployment (its Actor name).
+	Initiator string
+	CreatedAt time.Time
+	// DeadlineAt is when the question expires; OnDeadline says what then.
+	DeadlineAt time.Time
+	OnDeadline DeadlinePolicy
+	// Default is the value taken at the deadline under DeadlineDefault,
+	// and preselected in forms.
+	Default string
+	State   QuestionState
+	// Value is the settled answer: the chosen option's value, or for
+	// fields a JSON object of key to value.
+	Value string
+	// SettledBy is who settled it: an actor name, or "system:deadline",
+	// "system:cancel".
+	SettledBy string
+	SettledAt time.Time
+	Comment   string
+	// Approvals are the actors whose continuing answers count towards
+	// Policy.Required while the question is open.
+	Approvals []string
+}
+
+// QuestionOrigin says where a question comes from.
+type QuestionOrigin string
+
+// The origins of a question.
+const (
+	OriginGate QuestionOrigin = "gate" // declared in the tool config
+	OriginAsk  QuestionOrigin = "ask"  // asked by a running process
+)
+
+// QuestionState is where a question is in its life.
+type QuestionState string
+
+// The question states: open until answered (quorum reached), rejected (an
+// option that stops was chosen), expired (deadline under DeadlineFail) or
+// cancelled (its deployment ended or was superseded first).
+const (
+	QuestionOpen      QuestionState = "open"
+	QuestionAnswered  QuestionState = "answered"
+	QuestionRejected  QuestionState = "rejected"
+	QuestionExpired   QuestionState = "expired"
+	QuestionCancelled QuestionState = "cancelled"
+)
+
+// Final reports whether a question in state s takes no more answers.
+func (s QuestionState) Final() bool { return s != QuestionOpen }
+
+// DeadlinePolicy says what a question's deadline does.
+type DeadlinePolicy string
+
+// The deadline policies.
+const (
+	DeadlineFail    DeadlinePolicy = "fail"    // the question expires; a gate fails its step
+	DeadlineDefault DeadlinePolicy = "default" // the default value is taken, by "system:deadline"
+)
+
+// QuestionOption is one answer to choose. Stop marks an answer that
+// rejects: at a gate it fails the gate step, and the steps after it are
+// skipped.
+type QuestionOption struct {
+	Label string `json:"label"`
+	Value string `json:"value"`
+	Stop  bool   `json:"stop,omitempty"`
+}
+
+// FieldType is the type of a question's field.
+type FieldType string
+
+// The field types.
+const (
+	FieldText    FieldType = "text"
+	FieldSelect  FieldType = "select"
+	FieldBoolean FieldType = "boolean"
+)
+
+// QuestionField is one typed value a question asks for.
+type QuestionField struct {
+	Key      string    `json:"key"`
+	Label    string    `json:"label,omitempty"`
+	Type     FieldType `json:"type"`
+	Options  []string  `json:"options,omitempty"`
+	Required bool      `json:"required,omitempty"`
+	Default  string    `json:"default,omitempty"`
+}
+
+// AnswerPolicy says who may answer a question and how many answers it
+// needs.
+type AnswerPolicy struct {
+	// Answerers are who may answer: "tool" (any credential of the tool),
+	// "admin", or a credential's name ("tool-token:<id>", "cert:<serial>").
+	// Empty means "tool". The admin may always answer (audited), so no
+	// question is unanswerable.
+	Answerers []string `json:"answerers,omitempty"`
+	// Required is how many different actors must choose a continuing
+	// answer (default 1); one stopping answer settles at once.
+	Required int `json:"required,omitempty"`
+	// ForbidInitiator refuses answers from the actor who started the
+	// deployment.
+	ForbidInitiator bool `json:"forbid_initiator,omitempty"`
+}
+
+// Question limits.
+const (
+	// MaxPromptBytes bounds a question's prompt.
+	MaxPromptBytes = 4096
+	// MaxQuestionChoices bounds options, fields and a field's options.
+	MaxQuestionChoices = 20
+	// MaxAnswerBytes bounds one answer value and one comment.
+	MaxAnswerBytes = 4096
+	// DefaultQuestionTimeout is a question's deadline when none is given.
+	DefaultQuestionTimeout = 24 * time.Hour
+	// MaxQuestionTimeout caps a question's deadline: deployments end in
+	// bounded time.
+	MaxQuestionTimeout = 7 * 24 * time.Hour
+	// MaxRequiredAnswers bounds AnswerPolicy.Required.
+	MaxRequiredAnswers = 10
+)
+
+// DefaultGateOptions are a gate's answers when its config names none.
+var DefaultGateOptions = []QuestionOption{
+	{Label: "Continue", Value: "continue"},
+	{Label: "Stop", Value: "stop", Stop: true},
+}
+
+// MayAnswer returns "" when a may answer q, else the reason it may not
+// (shown to the actor).
+func (q Question) MayAnswer(a Actor) string {
+	if q.Policy.ForbidInitiator && q.Initiator != "" && a.Name == q.Initiator {
+		return "you started this deployment, and this question is for somebody else"
+	}
+	if a.Admin {
+		return ""
+	}
+	if a.Tool != q.Tool {
+		return "this question belongs to tool " + q.Tool
+	}
+	who := q.Policy.Answerers
+	if len(who) == 0 {
+		who = []string{"tool"}
+	}
+	if slices.Contains(who, "tool") || slices.Contains(who, a.Name) {
+		return ""
+	}
+	return "only " + strings.Join(who, ", ") + " may answer this question"
+}
+
+// Option returns the option with value v.
+func (q Question) Option(v string) (QuestionOption, bool) {
+	i := slices.IndexFunc(q.Options, func(o QuestionOption) bool { return o.Value == v })
+	if i < 0 {
+		return QuestionOption{}, false
+	}
+	return q.Options[i], true
+}
+
+// Required is how many continuing answers settle q.
+func (q Question) Required() int { return max(q.Policy.Required, 1) }
+
+// ValidateQuestion checks a question's content (prompt, options or fields,
+// policy, default) and returns each problem as "field: what is wrong".
+func ValidateQuestion(q Question) []string {
+	var probs []string
+	bad := func(format string, args ...any) { probs = append(probs, fmt.Sprintf(format, args...)) }
+	switch {
+	case strings.TrimSpace(q.Prompt) == "":
+		bad("question: must not be empty")
+	case len(q.Prompt) > MaxPromptBytes:
+		bad("question: %d bytes, at most %d", len(q.Prompt), MaxPromptBytes)
+	case strings.ContainsRune(q.Prompt, 0):
+		bad("question: must not contain NUL bytes")
+	}
+	if len(q.Options) > 0 && len(q.Fields) > 0 {
+		bad("options and fields: give one or the other")
+	}
+	if len(q.Options)+len(q.Fields) > MaxQuestionChoices {
+		bad("options: at most %d", MaxQuestionChoices)
+	}
+	seen := map[string]bool{}
+	for i, o := range q.Options {
+		switch {
+		case o.Value == "" || len(o.Value) > 200 || strings.ContainsAny(o.Value, "\x00\n\r"):
+			bad("options[%d].value: must be 1 to 200 characters on one line", i)
+		case seen[o.Value]:
+			bad("options[%d].value: %q is given twice", i, o.Value)
+		}
+		seen[o.Value] = true
+		if len(o.Label) > 200 || strings.ContainsAny(o.Label, "\x00\n\r") {
+			bad("options[%d].label: at most 200 characters on one line", i)
+		}
+	}
+	for i, f := range q.Fields {
+		probs = append(probs, validateField(i, f, seen)...)
+	}
+	if q.Default != "" && len(q.Options) > 0 {
+		if _, ok := q.Option(q.Default); !ok {
+			bad("default: %q is not the value of an option (%s)", q.Default, optionValues(q.Options))
+		}
+	}
+	if q.OnDeadline == DeadlineDefault && q.Default == "" && len(q.Fields) == 0 {
+		bad("on_timeout: \"default\" needs a default answer")
+	}
+	if r := q.Policy.Required; r < 0 || r > MaxRequiredAnswers {
+		bad("required_answers: must be between 1 and %d", MaxRequiredAnswers)
+	}
+	for i, a := range q.Policy.Answerers {
+		if a != "tool" && a != "admin" && !validCredentialName(a) {
+			bad("answerers[%d]: %q is not \"tool\", \"admin\" or a credential name such as tool-token:<id>", i, a)
+		}
+	}
+	return probs
+}
+
+// validateField checks one field; seen holds the keys so far.
+func validateField(i int, f QuestionField, seen map[string]bool) []string {
+	var probs []string
+	bad := func(format string, args ...any) {
+		probs = append(probs, fmt.Sprintf("fields[%d].", i)+fmt.Sprintf(format, args...))
+	}
+	switch {
+	case !validFieldKey(f.Key):
+		bad("key: %q must be 1 to 40 letters, digits, - or _", f.Key)
+	case seen[f.Key]:
+		bad("key: %q is given twice", f.Key)
+	}
+	seen[f.Key] = true
+	switch f.Type {
+	case FieldText:
+		if len(f.Options) > 0 {
+			bad("options: only a select field has options")
+		}
+	case FieldSelect:
+		if len(f.Options) == 0 || len(f.Options) > MaxQuestionChoices {
+			bad("options: a select field needs 1 to %d options", MaxQuestionChoices)
+		}
+		if f.Default != "" && !slices.Contains(f.Options, f.Default) {
+			bad("default: %q is not one of its options", f.Default)
+		}
+	case FieldBoolean:
+		if f.Default != "" && f.Default != "true" && f.Default != "false" {
+			bad("default: a boolean field's default is true or false")
+		}
+	default:
+		bad("type: %q is not text, select or boolean", f.Type)
+	}
+	if len(f.Label) > 200 || len(f.Default) > MaxAnswerBytes {
+		bad("label: at most 200 characters")
+	}
+	return probs
+}
+
+func validFieldKey(k string) bool {
+	if k == "" || len(k) > 40 {
+		return false
+	}
+	for _, r := range k {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// validCredentialName reports whether s looks like a credential name:
+// "kind:rest" with a known kind.
+func validCredentialName(s string) bool {
+	kind, rest, ok := strings.Cut(s, ":")
+	if !ok || rest == "" || len(s) > 200 || strings.ContainsAny(s, " \x00\n") {
+		return false
+	}
+	return kind == "tool-token" || kind == "cert" || kind == "proxy"
+}
+
+func optionValues(opts []QuestionOption) string {
+	vs := make([]string, len(opts))
+	for i, o := range opts {
+		vs[i] = o.Value
+	}
+	return strings.Join(vs, ", ")
+}
+
+// QuestionLogEntry is one append-only record of a question's life: opened,
+// an answer (counted or not), a refused attempt with its reason, expired,
+// cancelled. The audit trail, and the change feed of the questions inbox.
+type QuestionLogEntry struct {
+	Seq        int64
+	QuestionID string
+	Tool       string
+	Kind       QuestionLogKind
+	Actor      string
+	Value      string
+	Comment    string
+	// Source is where an answer came from: api, cli, ui.
+	Source string
+	// Reason says why an attempt was refused, or what an entry did.
+	Reason string
+	At     time.Time
+}
+
+// QuestionLogKind names a question log entry.
+type QuestionLogKind string
+
+// The question log kinds.
+const (
+	LogOpened    QuestionLogKind = "opened"
+	LogAnswer    QuestionLogKind = "answer"
+	LogRefused   QuestionLogKind = "refused"
+	LogSettled   QuestionLogKind = "settled"
+	LogExpired   QuestionLogKind = "expired"
+	LogCancelled QuestionLogKind = "cancelled"
+)

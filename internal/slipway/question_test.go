@@ -1,0 +1,60 @@
+package slipway
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestQuestion_MayAnswer(t *testing.T) {
+	q := Question{Tool: "a", Initiator: "tool-token:me", Policy: AnswerPolicy{ForbidInitiator: true}}
+	for _, c := range []struct {
+		name string
+		q    Question
+		a    Actor
+		want string // "" or a part of the reason
+	}{
+		{"a member", q, Actor{Name: "tool-token:x", Tool: "a"}, ""},
+		{"the admin", q, Actor{Name: "admin", Admin: true}, ""},
+		{"another tool", q, Actor{Name: "tool-token:y", Tool: "b"}, "belongs to tool a"},
+		{"the initiator", q, Actor{Name: "tool-token:me", Tool: "a"}, "you started this deployment"},
+		{"the initiator, when allowed", Question{Tool: "a", Initiator: "tool-token:me"}, Actor{Name: "tool-token:me", Tool: "a"}, ""},
+		{"a named credential", Question{Tool: "a", Policy: AnswerPolicy{Answerers: []string{"tool-token:x"}}}, Actor{Name: "tool-token:x", Tool: "a"}, ""},
+		{"a member not named", Question{Tool: "a", Policy: AnswerPolicy{Answerers: []string{"admin"}}}, Actor{Name: "tool-token:x", Tool: "a"}, "only admin may answer"},
+	} {
+		got := c.q.MayAnswer(c.a)
+		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+			t.Errorf("%s: MayAnswer = %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+func TestValidateQuestion(t *testing.T) {
+	ok := Question{Prompt: "Continue?", Options: DefaultGateOptions, Default: "stop", OnDeadline: DeadlineDefault}
+	if probs := ValidateQuestion(ok); len(probs) != 0 {
+		t.Errorf("a good question: %q", probs)
+	}
+	for _, c := range []struct {
+		name string
+		edit func(*Question)
+		want string
+	}{
+		{"empty prompt", func(q *Question) { q.Prompt = " " }, "question: must not be empty"},
+		{"NUL", func(q *Question) { q.Prompt = "a\x00" }, "NUL"},
+		{"huge prompt", func(q *Question) { q.Prompt = strings.Repeat("x", MaxPromptBytes+1) }, "at most 4096"},
+		{"both", func(q *Question) { q.Fields = []QuestionField{{Key: "k", Type: FieldText}} }, "one or the other"},
+		{"twice", func(q *Question) { q.Options = []QuestionOption{{Value: "a"}, {Value: "a"}} }, `"a" is given twice`},
+		{"unknown default", func(q *Question) { q.Default = "maybe" }, `default: "maybe" is not the value of an option (continue, stop)`},
+		{"default missing", func(q *Question) { q.Default = "" }, `needs a default answer`},
+		{"bad field type", func(q *Question) { q.Options = nil; q.Fields = []QuestionField{{Key: "k", Type: "date"}} }, `fields[0].type: "date"`},
+		{"select without options", func(q *Question) { q.Options = nil; q.Fields = []QuestionField{{Key: "k", Type: FieldSelect}} }, "needs 1 to 20 options"},
+		{"bad key", func(q *Question) { q.Options = nil; q.Fields = []QuestionField{{Key: "a b", Type: FieldText}} }, `key: "a b"`},
+		{"bad answerer", func(q *Question) { q.Policy.Answerers = []string{"everyone"} }, `answerers[0]: "everyone"`},
+		{"quorum", func(q *Question) { q.Policy.Required = 11 }, "required_answers: must be between 1 and 10"},
+	} {
+		q := ok
+		c.edit(&q)
+		if probs := strings.Join(ValidateQuestion(q), "; "); !strings.Contains(probs, c.want) {
+			t.Errorf("%s: problems %q, want one with %q", c.name, probs, c.want)
+		}
+	}
+}
