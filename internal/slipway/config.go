@@ -63,6 +63,10 @@ type Component struct {
 	Build   BuildSpec
 	Run     RunSpec
 	WaitFor []string
+	// Gate, when set, is a question a deployment asks before it changes
+	// the component (a Slipway extension of Toolforge's config). It is no
+	// part of the component's spec: changing it restarts nothing.
+	Gate *Gate
 }
 
 // BuildSpec says where a component's artifact comes from: exactly one of

@@ -1,6 +1,7 @@
 package slipway
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -209,7 +210,7 @@ func ValidateQuestion(q Question) []string {
 		bad("question: must not contain NUL bytes")
 	}
 	if len(q.Options) > 0 && len(q.Fields) > 0 {
-		bad("options and fields: give one or the other")
+		bad("fields: give options or fields, not both")
 	}
 	if len(q.Options)+len(q.Fields) > MaxQuestionChoices {
 		bad("options: at most %d", MaxQuestionChoices)
@@ -315,6 +316,42 @@ func optionValues(opts []QuestionOption) string {
 		vs[i] = o.Value
 	}
 	return strings.Join(vs, ", ")
+}
+
+// Gate is a question declared in the tool config: before a deployment
+// changes the component, it asks and waits (its own plan step,
+// "gate:<component>", after the steps the component waits for). A
+// stopping answer, or the deadline under DeadlineFail, fails the gate and
+// skips the component's run.
+type Gate struct {
+	Question  string
+	Options   []QuestionOption
+	Fields    []QuestionField
+	Policy    AnswerPolicy
+	Timeout   time.Duration
+	OnTimeout DeadlinePolicy
+	Default   string
+}
+
+// QuestionOf returns the question g asks, without its identity and
+// times; a gate without options or fields offers [DefaultGateOptions].
+func (g Gate) QuestionOf() Question {
+	q := Question{
+		Origin: OriginGate, Prompt: g.Question, Options: slices.Clone(g.Options), Fields: slices.Clone(g.Fields),
+		Policy: g.Policy, OnDeadline: cmp.Or(g.OnTimeout, DeadlineFail), Default: g.Default, Key: "gate",
+	}
+	if len(q.Options) == 0 && len(q.Fields) == 0 {
+		q.Options = slices.Clone(DefaultGateOptions)
+	}
+	return q
+}
+
+// TimeoutOrDefault is g's deadline from when it asks.
+func (g Gate) TimeoutOrDefault() time.Duration {
+	if g.Timeout <= 0 {
+		return DefaultQuestionTimeout
+	}
+	return min(g.Timeout, MaxQuestionTimeout)
 }
 
 // QuestionLogEntry is one append-only record of a question's life: opened,

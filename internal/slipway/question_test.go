@@ -41,7 +41,7 @@ func TestValidateQuestion(t *testing.T) {
 		{"empty prompt", func(q *Question) { q.Prompt = " " }, "question: must not be empty"},
 		{"NUL", func(q *Question) { q.Prompt = "a\x00" }, "NUL"},
 		{"huge prompt", func(q *Question) { q.Prompt = strings.Repeat("x", MaxPromptBytes+1) }, "at most 4096"},
-		{"both", func(q *Question) { q.Fields = []QuestionField{{Key: "k", Type: FieldText}} }, "one or the other"},
+		{"both", func(q *Question) { q.Fields = []QuestionField{{Key: "k", Type: FieldText}} }, "give options or fields, not both"},
 		{"twice", func(q *Question) { q.Options = []QuestionOption{{Value: "a"}, {Value: "a"}} }, `"a" is given twice`},
 		{"unknown default", func(q *Question) { q.Default = "maybe" }, `default: "maybe" is not the value of an option (continue, stop)`},
 		{"default missing", func(q *Question) { q.Default = "" }, `needs a default answer`},

@@ -419,6 +419,10 @@ func (p *parser) component(path, name string, ce entry) (slipway.Component, *com
 				w = []string{}
 			}
 			raw.set("wait_for", w)
+		case "gate":
+			var g *object
+			c.Gate, g = p.gate(join(path, "gate"), e.val)
+			raw.set("gate", g)
 		default:
 			unknownKeys = append(unknownKeys, e.name())
 			p.unknown(UnknownField{Path: join(path, e.name()), Name: e.name(), In: componentIn("", name)}, e.key, componentFields)

@@ -3,13 +3,14 @@ package toolconfig
 import (
 	"encoding/json"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"slipway.dev/slipway/internal/slipway"
 )
 
 // object is a JSON object that keeps its keys in insertion order. Values
-// are string, int64, bool, nil, []string or *object.
+// are string, int64, bool, nil, []string, *object or []*object.
 type object struct {
 	keys []string
 	vals []any
@@ -42,6 +43,15 @@ func appendJSON(b []byte, v any) []byte {
 				b = append(b, ',')
 			}
 			b = appendString(b, s)
+		}
+		return append(b, ']')
+	case []*object:
+		b = append(b, '[')
+		for i, o := range v {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSON(b, o)
 		}
 		return append(b, ']')
 	case *object:
@@ -160,5 +170,66 @@ func ComponentJSON(c slipway.Component) json.RawMessage {
 	if len(c.WaitFor) > 0 {
 		o.set("wait_for", c.WaitFor)
 	}
+	if c.Gate != nil {
+		o.set("gate", gateObject(*c.Gate))
+	}
 	return o.marshal()
+}
+
+// gateObject returns g's set fields.
+func gateObject(g slipway.Gate) *object {
+	o := &object{}
+	o.set("question", g.Question)
+	if len(g.Options) > 0 {
+		opts := make([]*object, len(g.Options))
+		for i, op := range g.Options {
+			opts[i] = &object{}
+			opts[i].set("label", op.Label)
+			opts[i].set("value", op.Value)
+			if op.Stop {
+				opts[i].set("stop", true)
+			}
+		}
+		o.set("options", opts)
+	}
+	if len(g.Fields) > 0 {
+		fields := make([]*object, len(g.Fields))
+		for i, f := range g.Fields {
+			fo := &object{}
+			fo.set("key", f.Key)
+			fo.set("type", string(f.Type))
+			for _, kv := range [][2]string{{"label", f.Label}, {"default", f.Default}} {
+				if kv[1] != "" {
+					fo.set(kv[0], kv[1])
+				}
+			}
+			if len(f.Options) > 0 {
+				fo.set("options", f.Options)
+			}
+			if f.Required {
+				fo.set("required", true)
+			}
+			fields[i] = fo
+		}
+		o.set("fields", fields)
+	}
+	if p := g.Policy; len(p.Answerers) > 0 {
+		o.set("answerers", p.Answerers)
+	}
+	if g.Policy.Required > 0 {
+		o.set("required_answers", int64(g.Policy.Required))
+	}
+	if g.Policy.ForbidInitiator {
+		o.set("forbid_initiator", true)
+	}
+	if g.Timeout > 0 {
+		o.set("timeout", int64(g.Timeout/time.Second))
+	}
+	if g.OnTimeout != "" {
+		o.set("on_timeout", string(g.OnTimeout))
+	}
+	if g.Default != "" {
+		o.set("default", g.Default)
+	}
+	return o
 }

@@ -92,7 +92,7 @@ func (p *parser) unknown(u UnknownField, key *yamlNode, valid []string) {
 // fields.
 var (
 	topFields         = []string{"config_version", "source_url", "components"}
-	componentFields   = []string{"component_type", "build", "run", "wait_for"}
+	componentFields   = []string{"component_type", "build", "run", "wait_for", "gate"}
 	sourceBuildFields = []string{"repository", "ref", "use_latest_versions", "use_deprecated_versions"}
 	allBuildFields    = append(slices.Clone(sourceBuildFields), "reuse_from", "image")
 	allRunFields      = slices.Sorted(maps.Keys(runFields))
