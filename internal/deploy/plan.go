@@ -183,6 +183,11 @@ func Plan(in PlanInput) ([]slipway.Step, error) {
 			st.Detail = "unchanged"
 			envReason(&st, c.Type, envChanges(live.EnvFingerprints, in.Env))
 		}
+		if c.Gate != nil {
+			gate := gateStep(in.DeploymentID, c, st)
+			st.Needs = append(st.Needs, gate.Key)
+			steps = append(steps, gate)
+		}
 		steps = append(steps, st)
 		runKeys = append(runKeys, st.Key)
 	}
@@ -209,6 +214,47 @@ func Plan(in PlanInput) ([]slipway.Step, error) {
 		})
 	}
 	return steps, nil
+}
+
+// gateStep returns the step that asks c's gate before its run step run
+// changes anything: it waits for what the run waits for (the components
+// of wait_for; not the build, which changes nothing live and may go on
+// while people read the question). An unchanged component is not asked
+// about.
+func gateStep(deploymentID string, c slipway.Component, run slipway.Step) slipway.Step {
+	st := slipway.Step{
+		DeploymentID: deploymentID,
+		Key:          slipway.StepKey(slipway.StepGate, c.Name),
+		Kind:         slipway.StepGate,
+		Component:    c.Name,
+		Action:       slipway.ActionAsk,
+		State:        slipway.StepPending,
+		Reason:       "asks before " + string(run.Action) + " of " + c.Name + ": " + firstLine(c.Gate.Question),
+	}
+	for _, n := range run.Needs {
+		if strings.HasPrefix(n, string(slipway.StepRun)+":") {
+			st.Needs = append(st.Needs, n)
+		}
+	}
+	if run.State == slipway.StepUnchanged {
+		st.Action, st.State = slipway.ActionNone, slipway.StepUnchanged
+		st.Reason, st.Detail = "not asked: "+c.Name+" is unchanged", "not asked"
+	}
+	return st
+}
+
+// firstLine returns the first non-empty line of markdown text, cut to 80
+// characters.
+func firstLine(s string) string {
+	for line := range strings.SplitSeq(s, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			if r := []rune(line); len(r) > 80 {
+				return string(r[:79]) + "…"
+			}
+			return line
+		}
+	}
+	return ""
 }
 
 // envReason decides what changed envvars do to an otherwise unchanged run

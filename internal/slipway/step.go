@@ -10,6 +10,7 @@ const (
 	StepBuild StepKind = "build" // produce the component's artifact
 	StepRun   StepKind = "run"   // converge the component to artifact + spec, and wait until healthy
 	StepPrune StepKind = "prune" // remove a component that is live but no longer configured
+	StepGate  StepKind = "gate"  // ask a human before the component changes (its config's gate)
 )
 
 // StepAction is what the plan decided a step has to do.
@@ -23,16 +24,19 @@ const (
 	ActionRunJob StepAction = "run"    // run a one-off to completion
 	ActionNone   StepAction = "none"   // unchanged: nothing to do
 	ActionRemove StepAction = "remove" // stop and remove
+	ActionAsk    StepAction = "ask"    // ask the gate's question and wait for the answer
 )
 
 // StepState is where a step is in its life.
 type StepState string
 
 // The step states. Done and Unchanged satisfy dependants; Failed, Skipped,
-// Cancelled and TimedOut do not.
+// Cancelled and TimedOut do not. Waiting is a gate's state while its
+// question is open: not final, not satisfied.
 const (
 	StepPending   StepState = "pending"
 	StepRunning   StepState = "running"
+	StepWaiting   StepState = "waiting"
 	StepDone      StepState = "done"
 	StepUnchanged StepState = "unchanged"
 	StepFailed    StepState = "failed"
@@ -43,7 +47,7 @@ const (
 
 // Final reports whether a step in state s will not change again.
 func (s StepState) Final() bool {
-	return s != StepPending && s != StepRunning
+	return s != StepPending && s != StepRunning && s != StepWaiting
 }
 
 // Satisfied reports whether a step in state s lets its dependants start.
