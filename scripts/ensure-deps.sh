@@ -17,6 +17,11 @@ command -v nft >/dev/null 2>&1 || need+=(nftables)
 # PostgreSQL, for the tests against a real server (internal/pgtest starts a
 # throwaway one from /usr/lib/postgresql/*/bin).
 compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql)
+# Chromium, for the web UI's browser tests (internal/browsertest drives
+# /usr/bin/chromium headless), and npm, which fetches axe-core for their
+# accessibility checks at test time (npm pack, into .cache/).
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if ((${#need[@]})); then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
