@@ -218,6 +218,16 @@ func TestHandler_APITokenMatrix(t *testing.T) {
 		switch {
 		case rt.access == public:
 			continue
+		case rt.access == anyTool:
+			// Any tool's credential, scoped by the handler (questions_test.go).
+			for _, p := range routePaths(rt, "") {
+				w := b.send(t, rt.method, p, revoked, "")
+				cells++
+				if w.Code != http.StatusUnauthorized {
+					t.Errorf("(c) %s %s with a revoked token: %d %s, want 401", rt.method, p, w.Code, w.Body)
+				}
+			}
+			continue
 		case !strings.Contains(rt.path, "{tool}"):
 			adminRoutes++
 			wantMsg := msgAdminOnly

@@ -229,6 +229,9 @@ func TestHandler_AuthMatrix(t *testing.T) {
 				if rt.access == adminOrMetricsToken && c.name == "the metrics token" {
 					continue // its one route: TestHandler_IdentityThatWorks
 				}
+				if rt.access == anyTool && strings.HasPrefix(c.name, "foreign") && want == 403 {
+					continue // any tool's own credential is welcome there, scoped to its tool: questions_test.go
+				}
 				status, body, err := m.do(t, rt.method, c.req(p))
 				cells++
 				switch {

@@ -137,6 +137,10 @@ type Config struct {
 	// Jobs serves the /jobs routes (Toolforge's jobs API). When nil, they
 	// answer 503.
 	Jobs JobsService
+	// Questions serves the /interactions routes (questions a deployment
+	// asks, and their answers) and identifies ask tokens. When nil, they
+	// answer 503.
+	Questions Questions
 	// EnvVars serves the /envvars routes (Toolforge's envvars API). When
 	// nil, they answer 503.
 	EnvVars EnvVars

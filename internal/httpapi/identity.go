@@ -55,8 +55,12 @@ type identity struct {
 	// nothing else.
 	metrics bool
 	// credential names the credential, never by its secret: "admin",
-	// "tool-token:<id>", "cert:<serial>", "proxy:<address>" or "deploy".
+	// "tool-token:<id>", "cert:<serial>", "proxy:<address>", "deploy" or
+	// "ask:<deployment>/<step>".
 	credential string
+	// ask is the scope of an ask token, which may ask its step's
+	// questions and read them, and nothing else.
+	ask *slipway.AskScope
 }
 
 type identityKey struct{}
@@ -86,6 +90,13 @@ func (a *api) identify(r *http.Request) (id identity, ok bool, hint string, err 
 		}
 		if want := []byte(a.cfg.MetricsToken); len(want) > 0 && subtle.ConstantTimeCompare([]byte(token), want) == 1 {
 			return identity{metrics: true, credential: "metrics"}, true, "", nil
+		}
+		if strings.HasPrefix(token, slipway.AskTokenPrefix) && a.cfg.Questions != nil {
+			scope, ok, err := a.cfg.Questions.IdentifyAsk(r.Context(), token)
+			if err != nil || !ok {
+				return identity{}, false, "the ask token is not valid, or its step is no longer running", err
+			}
+			return identity{tool: scope.Tool, credential: "ask:" + scope.DeploymentID + "/" + scope.Step, ask: &scope}, true, "", nil
 		}
 		if a.cfg.APITokens != nil {
 			tok, ok, err := a.cfg.APITokens.IdentifyToken(r.Context(), token)
@@ -156,6 +167,10 @@ func (a *api) guard(acc access, next http.Handler) http.Handler {
 		case ok && id.metrics:
 			// The metrics token names no tool: it is no credential here.
 			a.unauthorized(w, r, msgAuthRequired+" (the metrics token is for /metrics only)")
+		case ok && id.ask != nil && acc != adminOrToolOrAsk:
+			a.writeError(w, r, slipway.Errorf(slipway.EForbidden, "%s", msgAskTokenOnly))
+		case ok && acc == anyTool && id.tool != "":
+			a.serveAs(w, r, id, next)
 		case ok && acc == adminOnly:
 			a.writeError(w, r, slipway.Errorf(slipway.EForbidden, "%s", msgAdminOnly))
 		case ok && id.tool != r.PathValue("tool"):

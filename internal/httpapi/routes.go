@@ -18,6 +18,8 @@ const (
 	adminOrToolToken                  // the admin bearer token, or the {tool}'s API token
 	adminOrDeployToken                // adminOrToolToken, or the tool's deploy token
 	adminOrMetricsToken               // the admin bearer token, or the metrics token (Prometheus scrapers)
+	adminOrToolOrAsk                  // adminOrToolToken, or an ask token of the {tool} (a step's process asking)
+	anyTool                           // the admin bearer token, or any tool's credential (the route has no {tool}: the handler scopes)
 )
 
 // route is one operation of the API: method and Go 1.22 ServeMux path, as in
@@ -36,6 +38,14 @@ func (a *api) routes() []route {
 		{"GET", "/openapi.json", public, a.handleOpenAPI()},
 		{"GET", "/metrics", adminOrMetricsToken, a.cfg.Metrics.Handler()},
 		{"GET", "/components/v1/healthz", public, a.handleHealth()},
+
+		// Questions (questions.go).
+		{"GET", "/interactions/v1/questions", anyTool, a.handleMyQuestions()},
+		{"GET", "/interactions/v1/tool/{tool}/questions", adminOrToolToken, a.handleQuestionList()},
+		{"POST", "/interactions/v1/tool/{tool}/questions", adminOrToolOrAsk, a.handleQuestionAsk()},
+		{"GET", "/interactions/v1/tool/{tool}/questions/{question_id}", adminOrToolOrAsk, a.handleQuestionGet()},
+		{"POST", "/interactions/v1/tool/{tool}/questions/{question_id}/answers", adminOrToolToken, a.handleQuestionAnswer()},
+		{"GET", "/interactions/v1/tool/{tool}/questions/{question_id}/log", adminOrToolToken, a.handleQuestionLog()},
 
 		{"GET", "/v1/admin/tokens", adminOnly, a.handleAPITokenList()},
 		{"POST", "/v1/admin/tokens", adminOnly, a.handleAPITokenCreate()},

@@ -2,6 +2,7 @@ package slipway
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -384,3 +385,91 @@ const (
 	LogExpired   QuestionLogKind = "expired"
 	LogCancelled QuestionLogKind = "cancelled"
 )
+
+// AskTokenPrefix starts every ask token, so that one is told from an API
+// token (and found by secret scanners) at a glance.
+const AskTokenPrefix = "slask_"
+
+// AskScope is what an ask token lets its bearer do: ask, and read the
+// questions of, one step of one deployment.
+type AskScope struct {
+	Tool, DeploymentID, Step string
+}
+
+// Answer is what somebody answers: an option's value, or fields' values.
+type Answer struct {
+	Value   string
+	Fields  map[string]string
+	Comment string
+	// Source is where the answer comes from: api, cli, ui.
+	Source string
+}
+
+// CheckAnswer returns the value an answer settles q with (for fields, a
+// JSON object of key to value, defaults filled in), whether it stops, and
+// what is wrong with it ("" when nothing is).
+func (q Question) CheckAnswer(a Answer) (value string, stop bool, problem string) {
+	switch {
+	case len(a.Comment) > MaxAnswerBytes || strings.ContainsRune(a.Comment, 0):
+		return "", false, fmt.Sprintf("comment: at most %d bytes, no NUL bytes", MaxAnswerBytes)
+	case len(q.Fields) == 0 && len(a.Fields) > 0:
+		return "", false, "this question has options, not fields: answer with a value (" + optionValues(q.Options) + ")"
+	case len(q.Fields) == 0:
+		o, ok := q.Option(a.Value)
+		if !ok {
+			return "", false, fmt.Sprintf("%q is not an answer to this question: choose one of %s", a.Value, optionValues(q.Options))
+		}
+		return o.Value, o.Stop, ""
+	}
+	// Fields. A gate with fields stops with the value "stop" alone.
+	if q.Origin == OriginGate && a.Value == "stop" && len(a.Fields) == 0 {
+		return "stop", true, ""
+	}
+	if a.Value != "" {
+		return "", false, "this question has fields, not options: answer with fields (" + fieldKeys(q.Fields) + ")"
+	}
+	out := map[string]string{}
+	var probs []string
+	for _, f := range q.Fields {
+		v, given := a.Fields[f.Key]
+		if !given || v == "" {
+			v = f.Default
+		}
+		switch {
+		case len(v) > MaxAnswerBytes || strings.ContainsRune(v, 0):
+			probs = append(probs, fmt.Sprintf("%s: at most %d bytes, no NUL bytes", f.Key, MaxAnswerBytes))
+		case v == "" && f.Required:
+			probs = append(probs, f.Key+": required")
+		case v != "" && f.Type == FieldSelect && !slices.Contains(f.Options, v):
+			probs = append(probs, fmt.Sprintf("%s: %q is not one of %s", f.Key, v, strings.Join(f.Options, ", ")))
+		case f.Type == FieldBoolean && v != "" && v != "true" && v != "false":
+			probs = append(probs, fmt.Sprintf("%s: %q is not true or false", f.Key, v))
+		}
+		if f.Type == FieldBoolean && v == "" {
+			v = "false"
+		}
+		out[f.Key] = v
+	}
+	for k := range a.Fields {
+		if !slices.ContainsFunc(q.Fields, func(f QuestionField) bool { return f.Key == k }) {
+			probs = append(probs, fmt.Sprintf("%s: not a field of this question (%s)", k, fieldKeys(q.Fields)))
+		}
+	}
+	if len(probs) > 0 {
+		slices.Sort(probs)
+		return "", false, strings.Join(probs, "; ")
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return "", false, err.Error()
+	}
+	return string(b), false, ""
+}
+
+func fieldKeys(fs []QuestionField) string {
+	ks := make([]string, len(fs))
+	for i, f := range fs {
+		ks[i] = f.Key
+	}
+	return strings.Join(ks, ", ")
+}

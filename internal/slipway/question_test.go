@@ -58,3 +58,37 @@ func TestValidateQuestion(t *testing.T) {
 		}
 	}
 }
+
+func TestQuestion_CheckAnswer(t *testing.T) {
+	opts := Question{Options: DefaultGateOptions, Origin: OriginGate}
+	fields := Question{Origin: OriginGate, Fields: []QuestionField{
+		{Key: "batch", Type: FieldSelect, Options: []string{"1", "10"}, Required: true},
+		{Key: "dry", Type: FieldBoolean},
+		{Key: "why", Type: FieldText, Default: "because"},
+	}}
+	for _, c := range []struct {
+		name  string
+		q     Question
+		a     Answer
+		value string
+		stop  bool
+		prob  string
+	}{
+		{"an option", opts, Answer{Value: "continue"}, "continue", false, ""},
+		{"a stopping option", opts, Answer{Value: "stop"}, "stop", true, ""},
+		{"no option", opts, Answer{Value: "maybe"}, "", false, `"maybe" is not an answer to this question: choose one of continue, stop`},
+		{"fields to options", opts, Answer{Fields: map[string]string{"a": "b"}}, "", false, "has options, not fields"},
+		{"fields", fields, Answer{Fields: map[string]string{"batch": "10", "dry": "true"}}, `{"batch":"10","dry":"true","why":"because"}`, false, ""},
+		{"a gate with fields stops", fields, Answer{Value: "stop"}, "stop", true, ""},
+		{"missing required", fields, Answer{Fields: map[string]string{"dry": "true"}}, "", false, "batch: required"},
+		{"bad select", fields, Answer{Fields: map[string]string{"batch": "5"}}, "", false, `batch: "5" is not one of 1, 10`},
+		{"bad boolean", fields, Answer{Fields: map[string]string{"batch": "1", "dry": "yes"}}, "", false, `dry: "yes" is not true or false`},
+		{"unknown field", fields, Answer{Fields: map[string]string{"batch": "1", "colour": "red"}}, "", false, "colour: not a field of this question (batch, dry, why)"},
+		{"huge comment", opts, Answer{Value: "continue", Comment: strings.Repeat("x", MaxAnswerBytes+1)}, "", false, "comment: at most"},
+	} {
+		v, stop, prob := c.q.CheckAnswer(c.a)
+		if v != c.value || stop != c.stop || (c.prob == "") != (prob == "") || !strings.Contains(prob, c.prob) {
+			t.Errorf("%s: = %q, %v, %q; want %q, %v, %q", c.name, v, stop, prob, c.value, c.stop, c.prob)
+		}
+	}
+}

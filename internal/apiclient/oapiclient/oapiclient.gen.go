@@ -17,6 +17,24 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for AskRequestOnTimeout.
+const (
+	AskRequestOnTimeoutDefault AskRequestOnTimeout = "default"
+	AskRequestOnTimeoutFail    AskRequestOnTimeout = "fail"
+)
+
+// Valid indicates whether the value is a known member of the AskRequestOnTimeout enum.
+func (e AskRequestOnTimeout) Valid() bool {
+	switch e {
+	case AskRequestOnTimeoutDefault:
+		return true
+	case AskRequestOnTimeoutFail:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for BuildStatus.
 const (
 	BUILDCANCELLED BuildStatus = "BUILD_CANCELLED"
@@ -371,6 +389,120 @@ func (e JobStatusShort) Valid() bool {
 	}
 }
 
+// Defines values for QuestionOnDeadline.
+const (
+	QuestionOnDeadlineDefault QuestionOnDeadline = "default"
+	QuestionOnDeadlineFail    QuestionOnDeadline = "fail"
+)
+
+// Valid indicates whether the value is a known member of the QuestionOnDeadline enum.
+func (e QuestionOnDeadline) Valid() bool {
+	switch e {
+	case QuestionOnDeadlineDefault:
+		return true
+	case QuestionOnDeadlineFail:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for QuestionOrigin.
+const (
+	Ask  QuestionOrigin = "ask"
+	Gate QuestionOrigin = "gate"
+)
+
+// Valid indicates whether the value is a known member of the QuestionOrigin enum.
+func (e QuestionOrigin) Valid() bool {
+	switch e {
+	case Ask:
+		return true
+	case Gate:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for QuestionState.
+const (
+	QuestionStateAnswered  QuestionState = "answered"
+	QuestionStateCancelled QuestionState = "cancelled"
+	QuestionStateExpired   QuestionState = "expired"
+	QuestionStateOpen      QuestionState = "open"
+	QuestionStateRejected  QuestionState = "rejected"
+)
+
+// Valid indicates whether the value is a known member of the QuestionState enum.
+func (e QuestionState) Valid() bool {
+	switch e {
+	case QuestionStateAnswered:
+		return true
+	case QuestionStateCancelled:
+		return true
+	case QuestionStateExpired:
+		return true
+	case QuestionStateOpen:
+		return true
+	case QuestionStateRejected:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for QuestionFieldType.
+const (
+	Boolean QuestionFieldType = "boolean"
+	Select  QuestionFieldType = "select"
+	Text    QuestionFieldType = "text"
+)
+
+// Valid indicates whether the value is a known member of the QuestionFieldType enum.
+func (e QuestionFieldType) Valid() bool {
+	switch e {
+	case Boolean:
+		return true
+	case Select:
+		return true
+	case Text:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for QuestionLogEntryKind.
+const (
+	QuestionLogEntryKindAnswer    QuestionLogEntryKind = "answer"
+	QuestionLogEntryKindCancelled QuestionLogEntryKind = "cancelled"
+	QuestionLogEntryKindExpired   QuestionLogEntryKind = "expired"
+	QuestionLogEntryKindOpened    QuestionLogEntryKind = "opened"
+	QuestionLogEntryKindRefused   QuestionLogEntryKind = "refused"
+	QuestionLogEntryKindSettled   QuestionLogEntryKind = "settled"
+)
+
+// Valid indicates whether the value is a known member of the QuestionLogEntryKind enum.
+func (e QuestionLogEntryKind) Valid() bool {
+	switch e {
+	case QuestionLogEntryKindAnswer:
+		return true
+	case QuestionLogEntryKindCancelled:
+		return true
+	case QuestionLogEntryKindExpired:
+		return true
+	case QuestionLogEntryKindOpened:
+		return true
+	case QuestionLogEntryKindRefused:
+		return true
+	case QuestionLogEntryKindSettled:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for StepAction.
 const (
 	StepActionApply  StepAction = "apply"
@@ -473,6 +605,87 @@ func (e ToolConfigConfigVersion) Valid() bool {
 	}
 }
 
+// Defines values for QuestionStateFilter.
+const (
+	QuestionStateFilterAnswered  QuestionStateFilter = "answered"
+	QuestionStateFilterCancelled QuestionStateFilter = "cancelled"
+	QuestionStateFilterExpired   QuestionStateFilter = "expired"
+	QuestionStateFilterOpen      QuestionStateFilter = "open"
+	QuestionStateFilterRejected  QuestionStateFilter = "rejected"
+)
+
+// Valid indicates whether the value is a known member of the QuestionStateFilter enum.
+func (e QuestionStateFilter) Valid() bool {
+	switch e {
+	case QuestionStateFilterAnswered:
+		return true
+	case QuestionStateFilterCancelled:
+		return true
+	case QuestionStateFilterExpired:
+		return true
+	case QuestionStateFilterOpen:
+		return true
+	case QuestionStateFilterRejected:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListMyQuestionsParamsState.
+const (
+	ListMyQuestionsParamsStateAnswered  ListMyQuestionsParamsState = "answered"
+	ListMyQuestionsParamsStateCancelled ListMyQuestionsParamsState = "cancelled"
+	ListMyQuestionsParamsStateExpired   ListMyQuestionsParamsState = "expired"
+	ListMyQuestionsParamsStateOpen      ListMyQuestionsParamsState = "open"
+	ListMyQuestionsParamsStateRejected  ListMyQuestionsParamsState = "rejected"
+)
+
+// Valid indicates whether the value is a known member of the ListMyQuestionsParamsState enum.
+func (e ListMyQuestionsParamsState) Valid() bool {
+	switch e {
+	case ListMyQuestionsParamsStateAnswered:
+		return true
+	case ListMyQuestionsParamsStateCancelled:
+		return true
+	case ListMyQuestionsParamsStateExpired:
+		return true
+	case ListMyQuestionsParamsStateOpen:
+		return true
+	case ListMyQuestionsParamsStateRejected:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListQuestionsParamsState.
+const (
+	ListQuestionsParamsStateAnswered  ListQuestionsParamsState = "answered"
+	ListQuestionsParamsStateCancelled ListQuestionsParamsState = "cancelled"
+	ListQuestionsParamsStateExpired   ListQuestionsParamsState = "expired"
+	ListQuestionsParamsStateOpen      ListQuestionsParamsState = "open"
+	ListQuestionsParamsStateRejected  ListQuestionsParamsState = "rejected"
+)
+
+// Valid indicates whether the value is a known member of the ListQuestionsParamsState enum.
+func (e ListQuestionsParamsState) Valid() bool {
+	switch e {
+	case ListQuestionsParamsStateAnswered:
+		return true
+	case ListQuestionsParamsStateCancelled:
+		return true
+	case ListQuestionsParamsStateExpired:
+		return true
+	case ListQuestionsParamsStateOpen:
+		return true
+	case ListQuestionsParamsStateRejected:
+		return true
+	default:
+		return false
+	}
+}
+
 // APIToken defines model for APIToken.
 type APIToken struct {
 	Created     time.Time `json:"created"`
@@ -513,6 +726,48 @@ type APITokenListEnvelope struct {
 	// Messages Messages for people. All three lists are always present.
 	Messages ResponseMessages `json:"messages"`
 }
+
+// AnswerPolicy defines model for AnswerPolicy.
+type AnswerPolicy struct {
+	// Answerers "tool", "admin" or credential names; empty means "tool". The admin may always answer.
+	Answerers       *[]string `json:"answerers,omitempty"`
+	ForbidInitiator *bool     `json:"forbid_initiator,omitempty"`
+	RequiredAnswers *int      `json:"required_answers,omitempty"`
+}
+
+// AnswerRequest defines model for AnswerRequest.
+type AnswerRequest struct {
+	Comment *string `json:"comment,omitempty"`
+
+	// Fields Key to value (questions with fields).
+	Fields *map[string]string `json:"fields,omitempty"`
+
+	// Source Where the answer comes from, for the audit log (cli, ui, api; default api).
+	Source *string `json:"source,omitempty"`
+
+	// Value The chosen option's value (questions with options).
+	Value *string `json:"value,omitempty"`
+}
+
+// AskRequest defines model for AskRequest.
+type AskRequest struct {
+	Default *string          `json:"default,omitempty"`
+	Fields  *[]QuestionField `json:"fields,omitempty"`
+
+	// Key Idempotency key within the step (default a hash of the question).
+	Key       *string              `json:"key,omitempty"`
+	OnTimeout *AskRequestOnTimeout `json:"on_timeout,omitempty"`
+	Options   *[]QuestionOption    `json:"options,omitempty"`
+
+	// Question Markdown, at most 4096 bytes.
+	Question string `json:"question"`
+
+	// TimeoutSeconds Seconds to wait (default 86400, at most 604800); capped at the deployment's deadline.
+	TimeoutSeconds *int `json:"timeout_seconds,omitempty"`
+}
+
+// AskRequestOnTimeout defines model for AskRequest.OnTimeout.
+type AskRequestOnTimeout string
 
 // Build One build, shaped after Toolforge's builds-api, plus Slipway's fields (commit, component, key, error).
 type Build struct {
@@ -1056,6 +1311,115 @@ type NewBuild struct {
 	ResolvedRef string `json:"resolved_ref"`
 }
 
+// Question defines model for Question.
+type Question struct {
+	AnsweredAt *time.Time `json:"answered_at,omitempty"`
+	AnsweredBy string     `json:"answered_by"`
+
+	// Approvals Who continued so far, while more answers are needed.
+	Approvals []string        `json:"approvals"`
+	Comment   string          `json:"comment"`
+	Created   time.Time       `json:"created"`
+	Deadline  time.Time       `json:"deadline"`
+	Default   string          `json:"default"`
+	DeployId  string          `json:"deploy_id"`
+	Fields    []QuestionField `json:"fields"`
+	Id        string          `json:"id"`
+
+	// Initiator Who started the deployment.
+	Initiator *string `json:"initiator,omitempty"`
+	Key       *string `json:"key,omitempty"`
+
+	// MayAnswer Empty when this credential may answer now, else why not.
+	MayAnswer  *string            `json:"may_answer,omitempty"`
+	OnDeadline QuestionOnDeadline `json:"on_deadline"`
+	Options    []QuestionOption   `json:"options"`
+	Origin     QuestionOrigin     `json:"origin"`
+	Policy     AnswerPolicy       `json:"policy"`
+
+	// Question Markdown; clients show it as text.
+	Question string        `json:"question"`
+	State    QuestionState `json:"state"`
+
+	// Step The gate step (`gate:web`) or the running step whose process asked.
+	Step string `json:"step"`
+	Tool string `json:"tool"`
+
+	// Value The settled answer; for fields, a JSON object of key to value.
+	Value string `json:"value"`
+}
+
+// QuestionOnDeadline defines model for Question.OnDeadline.
+type QuestionOnDeadline string
+
+// QuestionOrigin defines model for Question.Origin.
+type QuestionOrigin string
+
+// QuestionState defines model for Question.State.
+type QuestionState string
+
+// QuestionEnvelope defines model for QuestionEnvelope.
+type QuestionEnvelope struct {
+	Data Question `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// QuestionField defines model for QuestionField.
+type QuestionField struct {
+	Default  *string           `json:"default,omitempty"`
+	Key      string            `json:"key"`
+	Label    *string           `json:"label,omitempty"`
+	Options  *[]string         `json:"options,omitempty"`
+	Required *bool             `json:"required,omitempty"`
+	Type     QuestionFieldType `json:"type"`
+}
+
+// QuestionFieldType defines model for QuestionField.Type.
+type QuestionFieldType string
+
+// QuestionListEnvelope defines model for QuestionListEnvelope.
+type QuestionListEnvelope struct {
+	Data []Question `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// QuestionLogEntry defines model for QuestionLogEntry.
+type QuestionLogEntry struct {
+	Actor      string               `json:"actor"`
+	Comment    string               `json:"comment"`
+	Kind       QuestionLogEntryKind `json:"kind"`
+	QuestionId string               `json:"question_id"`
+	Reason     string               `json:"reason"`
+	Seq        int64                `json:"seq"`
+	Source     string               `json:"source"`
+	Time       time.Time            `json:"time"`
+	Value      string               `json:"value"`
+}
+
+// QuestionLogEntryKind defines model for QuestionLogEntry.Kind.
+type QuestionLogEntryKind string
+
+// QuestionLogEnvelope defines model for QuestionLogEnvelope.
+type QuestionLogEnvelope struct {
+	Data []QuestionLogEntry `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// QuestionOption defines model for QuestionOption.
+type QuestionOption struct {
+	Label string `json:"label"`
+
+	// Stop Choosing it stops the deployment at this gate.
+	Stop  *bool  `json:"stop,omitempty"`
+	Value string `json:"value"`
+}
+
 // Quota defines model for Quota.
 type Quota struct {
 	Categories []QuotaCategory `json:"categories"`
@@ -1153,6 +1517,12 @@ type IncludeUnset = string
 // JobName defines model for JobName.
 type JobName = string
 
+// QuestionID defines model for QuestionID.
+type QuestionID = string
+
+// QuestionStateFilter defines model for QuestionStateFilter.
+type QuestionStateFilter string
+
 // Tool defines model for Tool.
 type Tool = string
 
@@ -1231,6 +1601,33 @@ type StreamDeploymentEventsParams struct {
 	LastEventID *string `json:"Last-Event-ID,omitempty"`
 }
 
+// ListMyQuestionsParams defines parameters for ListMyQuestions.
+type ListMyQuestionsParams struct {
+	// State Only questions in this state.
+	State *ListMyQuestionsParamsState `form:"state,omitempty" json:"state,omitempty"`
+}
+
+// ListMyQuestionsParamsState defines parameters for ListMyQuestions.
+type ListMyQuestionsParamsState string
+
+// ListQuestionsParams defines parameters for ListQuestions.
+type ListQuestionsParams struct {
+	// State Only questions in this state.
+	State *ListQuestionsParamsState `form:"state,omitempty" json:"state,omitempty"`
+
+	// Deployment Only this deployment's questions.
+	Deployment *string `form:"deployment,omitempty" json:"deployment,omitempty"`
+}
+
+// ListQuestionsParamsState defines parameters for ListQuestions.
+type ListQuestionsParamsState string
+
+// GetQuestionParams defines parameters for GetQuestion.
+type GetQuestionParams struct {
+	// Wait How long to wait for the question to settle, as a Go duration (`50s`); at most 60s.
+	Wait *string `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
 // ListJobsParams defines parameters for ListJobs.
 type ListJobsParams struct {
 	// IncludeUnset Also show the defaults of fields the user did not set (`replicas` and
@@ -1283,6 +1680,12 @@ type CreateEnvVarLegacyJSONRequestBody = EnvVarValue
 
 // CreateEnvVarJSONRequestBody defines body for CreateEnvVar for application/json ContentType.
 type CreateEnvVarJSONRequestBody = EnvVar
+
+// AskQuestionJSONRequestBody defines body for AskQuestion for application/json ContentType.
+type AskQuestionJSONRequestBody = AskRequest
+
+// AnswerQuestionJSONRequestBody defines body for AnswerQuestion for application/json ContentType.
+type AnswerQuestionJSONRequestBody = AnswerRequest
 
 // UpsertJobJSONRequestBody defines body for UpsertJob for application/json ContentType.
 type UpsertJobJSONRequestBody = Job
@@ -1950,6 +2353,102 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /envvars/v1/tool/{tool}/quotas (the `GetEnvVarQuota` operationId).
 	GetEnvVarQuota(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListMyQuestions Questions of every tool the credential sees
+	//
+	// The admin sees every tool's questions, a tool's credential its own
+	// tool's; newest first, at most 200. `?state=open` is the inbox.
+	//
+	// Corresponds with GET /interactions/v1/questions (the `ListMyQuestions` operationId).
+	ListMyQuestions(ctx context.Context, params *ListMyQuestionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListQuestions The tool's questions, newest first
+	//
+	// Corresponds with GET /interactions/v1/tool/{tool}/questions (the `ListQuestions` operationId).
+	ListQuestions(ctx context.Context, tool Tool, params *ListQuestionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AskQuestionWithBody Ask a question from a running step (what `slipway ask` sends)
+	//
+	// Only with an ask token (`$SLIPWAY_ASK_TOKEN`, which a build or
+	// one-off process of a deployment step gets): the question belongs to
+	// that step, whose deployment then waits with long_status `Waiting for
+	// an answer: …`. 201 with the new question; 200 with the existing one
+	// (and its answer, if any) when the step already asked with this
+	// `key` (default: a hash of the prompt, options and fields), so a step
+	// run again after a crash never asks twice. The deadline is capped at
+	// the deployment's. 403 for another credential or a step that is no
+	// longer running; 422 for a bad question.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /interactions/v1/tool/{tool}/questions (the `AskQuestion` operationId).
+	AskQuestionWithBody(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AskQuestion Ask a question from a running step (what `slipway ask` sends)
+	//
+	// Only with an ask token (`$SLIPWAY_ASK_TOKEN`, which a build or
+	// one-off process of a deployment step gets): the question belongs to
+	// that step, whose deployment then waits with long_status `Waiting for
+	// an answer: …`. 201 with the new question; 200 with the existing one
+	// (and its answer, if any) when the step already asked with this
+	// `key` (default: a hash of the prompt, options and fields), so a step
+	// run again after a crash never asks twice. The deadline is capped at
+	// the deployment's. 403 for another credential or a step that is no
+	// longer running; 422 for a bad question.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /interactions/v1/tool/{tool}/questions (the `AskQuestion` operationId).
+	AskQuestion(ctx context.Context, tool Tool, body AskQuestionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetQuestion One question; with ?wait=, once it is settled
+	//
+	// With `?wait=50s` (at most 60s) the answer waits until the question
+	// is no longer open or the time is up, then returns it either way
+	// (long-poll: `slipway ask` polls so). An ask token reads only its
+	// own step's questions.
+	//
+	// Corresponds with GET /interactions/v1/tool/{tool}/questions/{question_id} (the `GetQuestion` operationId).
+	GetQuestion(ctx context.Context, tool Tool, questionId QuestionID, params *GetQuestionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AnswerQuestionWithBody Answer a question
+	//
+	// Records who answered, when, what and the comment, and moves the
+	// deployment on, in one transaction. The first valid answer wins: a
+	// later one gets 409 naming who answered what, and when. 403 with the
+	// reason when this credential may not answer (the gate's answerers,
+	// `forbid_initiator`); 422 for a value that is not an option, or
+	// missing or bad fields. A gate that needs several answers stays open
+	// until enough different identities continued (each answer is
+	// logged); one stopping answer settles it.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /interactions/v1/tool/{tool}/questions/{question_id}/answers (the `AnswerQuestion` operationId).
+	AnswerQuestionWithBody(ctx context.Context, tool Tool, questionId QuestionID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AnswerQuestion Answer a question
+	//
+	// Records who answered, when, what and the comment, and moves the
+	// deployment on, in one transaction. The first valid answer wins: a
+	// later one gets 409 naming who answered what, and when. 403 with the
+	// reason when this credential may not answer (the gate's answerers,
+	// `forbid_initiator`); 422 for a value that is not an option, or
+	// missing or bad fields. A gate that needs several answers stays open
+	// until enough different identities continued (each answer is
+	// logged); one stopping answer settles it.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /interactions/v1/tool/{tool}/questions/{question_id}/answers (the `AnswerQuestion` operationId).
+	AnswerQuestion(ctx context.Context, tool Tool, questionId QuestionID, body AnswerQuestionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetQuestionLog A question's audit log, oldest first
+	//
+	// Opened, every answer (counted or not), refused attempts with their reason, expiry, cancellation.
+	//
+	// Corresponds with GET /interactions/v1/tool/{tool}/questions/{question_id}/log (the `GetQuestionLog` operationId).
+	GetQuestionLog(ctx context.Context, tool Tool, questionId QuestionID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListJobImages The images a job can run, for `imagename`
 	//
@@ -3174,6 +3673,182 @@ func (c *Client) GetEnvVarQuotaLegacy(ctx context.Context, tool Tool, reqEditors
 // Corresponds with GET /envvars/v1/tool/{tool}/quotas (the `GetEnvVarQuota` operationId).
 func (c *Client) GetEnvVarQuota(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetEnvVarQuotaRequest(c.Server, tool)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListMyQuestions Questions of every tool the credential sees
+//
+// The admin sees every tool's questions, a tool's credential its own
+// tool's; newest first, at most 200. `?state=open` is the inbox.
+//
+// Corresponds with GET /interactions/v1/questions (the `ListMyQuestions` operationId).
+func (c *Client) ListMyQuestions(ctx context.Context, params *ListMyQuestionsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListMyQuestionsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListQuestions The tool's questions, newest first
+//
+// Corresponds with GET /interactions/v1/tool/{tool}/questions (the `ListQuestions` operationId).
+func (c *Client) ListQuestions(ctx context.Context, tool Tool, params *ListQuestionsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListQuestionsRequest(c.Server, tool, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AskQuestionWithBody Ask a question from a running step (what `slipway ask` sends)
+//
+// Only with an ask token (`$SLIPWAY_ASK_TOKEN`, which a build or
+// one-off process of a deployment step gets): the question belongs to
+// that step, whose deployment then waits with long_status `Waiting for
+// an answer: …`. 201 with the new question; 200 with the existing one
+// (and its answer, if any) when the step already asked with this
+// `key` (default: a hash of the prompt, options and fields), so a step
+// run again after a crash never asks twice. The deadline is capped at
+// the deployment's. 403 for another credential or a step that is no
+// longer running; 422 for a bad question.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /interactions/v1/tool/{tool}/questions (the `AskQuestion` operationId).
+func (c *Client) AskQuestionWithBody(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAskQuestionRequestWithBody(c.Server, tool, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AskQuestion Ask a question from a running step (what `slipway ask` sends)
+//
+// Only with an ask token (`$SLIPWAY_ASK_TOKEN`, which a build or
+// one-off process of a deployment step gets): the question belongs to
+// that step, whose deployment then waits with long_status `Waiting for
+// an answer: …`. 201 with the new question; 200 with the existing one
+// (and its answer, if any) when the step already asked with this
+// `key` (default: a hash of the prompt, options and fields), so a step
+// run again after a crash never asks twice. The deadline is capped at
+// the deployment's. 403 for another credential or a step that is no
+// longer running; 422 for a bad question.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /interactions/v1/tool/{tool}/questions (the `AskQuestion` operationId).
+func (c *Client) AskQuestion(ctx context.Context, tool Tool, body AskQuestionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAskQuestionRequest(c.Server, tool, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetQuestion One question; with ?wait=, once it is settled
+//
+// With `?wait=50s` (at most 60s) the answer waits until the question
+// is no longer open or the time is up, then returns it either way
+// (long-poll: `slipway ask` polls so). An ask token reads only its
+// own step's questions.
+//
+// Corresponds with GET /interactions/v1/tool/{tool}/questions/{question_id} (the `GetQuestion` operationId).
+func (c *Client) GetQuestion(ctx context.Context, tool Tool, questionId QuestionID, params *GetQuestionParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetQuestionRequest(c.Server, tool, questionId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AnswerQuestionWithBody Answer a question
+//
+// Records who answered, when, what and the comment, and moves the
+// deployment on, in one transaction. The first valid answer wins: a
+// later one gets 409 naming who answered what, and when. 403 with the
+// reason when this credential may not answer (the gate's answerers,
+// `forbid_initiator`); 422 for a value that is not an option, or
+// missing or bad fields. A gate that needs several answers stays open
+// until enough different identities continued (each answer is
+// logged); one stopping answer settles it.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /interactions/v1/tool/{tool}/questions/{question_id}/answers (the `AnswerQuestion` operationId).
+func (c *Client) AnswerQuestionWithBody(ctx context.Context, tool Tool, questionId QuestionID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAnswerQuestionRequestWithBody(c.Server, tool, questionId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AnswerQuestion Answer a question
+//
+// Records who answered, when, what and the comment, and moves the
+// deployment on, in one transaction. The first valid answer wins: a
+// later one gets 409 naming who answered what, and when. 403 with the
+// reason when this credential may not answer (the gate's answerers,
+// `forbid_initiator`); 422 for a value that is not an option, or
+// missing or bad fields. A gate that needs several answers stays open
+// until enough different identities continued (each answer is
+// logged); one stopping answer settles it.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /interactions/v1/tool/{tool}/questions/{question_id}/answers (the `AnswerQuestion` operationId).
+func (c *Client) AnswerQuestion(ctx context.Context, tool Tool, questionId QuestionID, body AnswerQuestionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAnswerQuestionRequest(c.Server, tool, questionId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetQuestionLog A question's audit log, oldest first
+//
+// Opened, every answer (counted or not), refused attempts with their reason, expiry, cancellation.
+//
+// Corresponds with GET /interactions/v1/tool/{tool}/questions/{question_id}/log (the `GetQuestionLog` operationId).
+func (c *Client) GetQuestionLog(ctx context.Context, tool Tool, questionId QuestionID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetQuestionLogRequest(c.Server, tool, questionId)
 	if err != nil {
 		return nil, err
 	}
@@ -5186,6 +5861,343 @@ func NewGetEnvVarQuotaRequest(server string, tool Tool) (*http.Request, error) {
 	return req, nil
 }
 
+// NewListMyQuestionsRequest constructs an http.Request for the ListMyQuestions method
+func NewListMyQuestionsRequest(server string, params *ListMyQuestionsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/interactions/v1/questions")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListQuestionsRequest constructs an http.Request for the ListQuestions method
+func NewListQuestionsRequest(server string, tool Tool, params *ListQuestionsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/interactions/v1/tool/%s/questions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Deployment != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "deployment", *params.Deployment, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAskQuestionRequest calls the generic AskQuestion builder with application/json body
+func NewAskQuestionRequest(server string, tool Tool, body AskQuestionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAskQuestionRequestWithBody(server, tool, "application/json", bodyReader)
+}
+
+// NewAskQuestionRequestWithBody constructs an http.Request for the AskQuestion method, with any body, and a specified content type
+func NewAskQuestionRequestWithBody(server string, tool Tool, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/interactions/v1/tool/%s/questions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetQuestionRequest constructs an http.Request for the GetQuestion method
+func NewGetQuestionRequest(server string, tool Tool, questionId QuestionID, params *GetQuestionParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "question_id", questionId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/interactions/v1/tool/%s/questions/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Wait != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "wait", *params.Wait, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAnswerQuestionRequest calls the generic AnswerQuestion builder with application/json body
+func NewAnswerQuestionRequest(server string, tool Tool, questionId QuestionID, body AnswerQuestionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAnswerQuestionRequestWithBody(server, tool, questionId, "application/json", bodyReader)
+}
+
+// NewAnswerQuestionRequestWithBody constructs an http.Request for the AnswerQuestion method, with any body, and a specified content type
+func NewAnswerQuestionRequestWithBody(server string, tool Tool, questionId QuestionID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "question_id", questionId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/interactions/v1/tool/%s/questions/%s/answers", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetQuestionLogRequest constructs an http.Request for the GetQuestionLog method
+func NewGetQuestionLogRequest(server string, tool Tool, questionId QuestionID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "question_id", questionId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/interactions/v1/tool/%s/questions/%s/log", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListJobImagesRequest constructs an http.Request for the ListJobImages method
 func NewListJobImagesRequest(server string, tool Tool) (*http.Request, error) {
 	var err error
@@ -6576,6 +7588,110 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /envvars/v1/tool/{tool}/quotas (the `GetEnvVarQuota` operationId).
 	GetEnvVarQuotaWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*GetEnvVarQuotaResponse, error)
+
+	// ListMyQuestionsWithResponse Questions of every tool the credential sees
+	//
+	// The admin sees every tool's questions, a tool's credential its own
+	// tool's; newest first, at most 200. `?state=open` is the inbox.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /interactions/v1/questions (the `ListMyQuestions` operationId).
+	ListMyQuestionsWithResponse(ctx context.Context, params *ListMyQuestionsParams, reqEditors ...RequestEditorFn) (*ListMyQuestionsResponse, error)
+
+	// ListQuestionsWithResponse The tool's questions, newest first
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /interactions/v1/tool/{tool}/questions (the `ListQuestions` operationId).
+	ListQuestionsWithResponse(ctx context.Context, tool Tool, params *ListQuestionsParams, reqEditors ...RequestEditorFn) (*ListQuestionsResponse, error)
+
+	// AskQuestionWithBodyWithResponse Ask a question from a running step (what `slipway ask` sends)
+	//
+	// Only with an ask token (`$SLIPWAY_ASK_TOKEN`, which a build or
+	// one-off process of a deployment step gets): the question belongs to
+	// that step, whose deployment then waits with long_status `Waiting for
+	// an answer: …`. 201 with the new question; 200 with the existing one
+	// (and its answer, if any) when the step already asked with this
+	// `key` (default: a hash of the prompt, options and fields), so a step
+	// run again after a crash never asks twice. The deadline is capped at
+	// the deployment's. 403 for another credential or a step that is no
+	// longer running; 422 for a bad question.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /interactions/v1/tool/{tool}/questions (the `AskQuestion` operationId).
+	AskQuestionWithBodyWithResponse(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AskQuestionResponse, error)
+
+	// AskQuestionWithResponse Ask a question from a running step (what `slipway ask` sends)
+	//
+	// Only with an ask token (`$SLIPWAY_ASK_TOKEN`, which a build or
+	// one-off process of a deployment step gets): the question belongs to
+	// that step, whose deployment then waits with long_status `Waiting for
+	// an answer: …`. 201 with the new question; 200 with the existing one
+	// (and its answer, if any) when the step already asked with this
+	// `key` (default: a hash of the prompt, options and fields), so a step
+	// run again after a crash never asks twice. The deadline is capped at
+	// the deployment's. 403 for another credential or a step that is no
+	// longer running; 422 for a bad question.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /interactions/v1/tool/{tool}/questions (the `AskQuestion` operationId).
+	AskQuestionWithResponse(ctx context.Context, tool Tool, body AskQuestionJSONRequestBody, reqEditors ...RequestEditorFn) (*AskQuestionResponse, error)
+
+	// GetQuestionWithResponse One question; with ?wait=, once it is settled
+	//
+	// With `?wait=50s` (at most 60s) the answer waits until the question
+	// is no longer open or the time is up, then returns it either way
+	// (long-poll: `slipway ask` polls so). An ask token reads only its
+	// own step's questions.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /interactions/v1/tool/{tool}/questions/{question_id} (the `GetQuestion` operationId).
+	GetQuestionWithResponse(ctx context.Context, tool Tool, questionId QuestionID, params *GetQuestionParams, reqEditors ...RequestEditorFn) (*GetQuestionResponse, error)
+
+	// AnswerQuestionWithBodyWithResponse Answer a question
+	//
+	// Records who answered, when, what and the comment, and moves the
+	// deployment on, in one transaction. The first valid answer wins: a
+	// later one gets 409 naming who answered what, and when. 403 with the
+	// reason when this credential may not answer (the gate's answerers,
+	// `forbid_initiator`); 422 for a value that is not an option, or
+	// missing or bad fields. A gate that needs several answers stays open
+	// until enough different identities continued (each answer is
+	// logged); one stopping answer settles it.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /interactions/v1/tool/{tool}/questions/{question_id}/answers (the `AnswerQuestion` operationId).
+	AnswerQuestionWithBodyWithResponse(ctx context.Context, tool Tool, questionId QuestionID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AnswerQuestionResponse, error)
+
+	// AnswerQuestionWithResponse Answer a question
+	//
+	// Records who answered, when, what and the comment, and moves the
+	// deployment on, in one transaction. The first valid answer wins: a
+	// later one gets 409 naming who answered what, and when. 403 with the
+	// reason when this credential may not answer (the gate's answerers,
+	// `forbid_initiator`); 422 for a value that is not an option, or
+	// missing or bad fields. A gate that needs several answers stays open
+	// until enough different identities continued (each answer is
+	// logged); one stopping answer settles it.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /interactions/v1/tool/{tool}/questions/{question_id}/answers (the `AnswerQuestion` operationId).
+	AnswerQuestionWithResponse(ctx context.Context, tool Tool, questionId QuestionID, body AnswerQuestionJSONRequestBody, reqEditors ...RequestEditorFn) (*AnswerQuestionResponse, error)
+
+	// GetQuestionLogWithResponse A question's audit log, oldest first
+	//
+	// Opened, every answer (counted or not), refused attempts with their reason, expiry, cancellation.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /interactions/v1/tool/{tool}/questions/{question_id}/log (the `GetQuestionLog` operationId).
+	GetQuestionLogWithResponse(ctx context.Context, tool Tool, questionId QuestionID, reqEditors ...RequestEditorFn) (*GetQuestionLogResponse, error)
 
 	// ListJobImagesWithResponse The images a job can run, for `imagename`
 	//
@@ -9511,6 +10627,476 @@ func (r GetEnvVarQuotaResponse) ContentType() string {
 	return ""
 }
 
+type ListMyQuestionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *QuestionListEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListMyQuestionsResponse) GetJSON200() *QuestionListEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListMyQuestionsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListMyQuestionsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListMyQuestionsResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListMyQuestionsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListMyQuestionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListMyQuestionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListMyQuestionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListMyQuestionsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListQuestionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *QuestionListEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListQuestionsResponse) GetJSON200() *QuestionListEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListQuestionsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListQuestionsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListQuestionsResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListQuestionsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListQuestionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListQuestionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListQuestionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListQuestionsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AskQuestionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *QuestionEnvelope
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *QuestionEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AskQuestionResponse) GetJSON200() *QuestionEnvelope {
+	return r.JSON200
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r AskQuestionResponse) GetJSON201() *QuestionEnvelope {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AskQuestionResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AskQuestionResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AskQuestionResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AskQuestionResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AskQuestionResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AskQuestionResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AskQuestionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AskQuestionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AskQuestionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AskQuestionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetQuestionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *QuestionEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetQuestionResponse) GetJSON200() *QuestionEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetQuestionResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetQuestionResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetQuestionResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetQuestionResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetQuestionResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetQuestionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetQuestionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetQuestionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetQuestionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AnswerQuestionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *QuestionEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AnswerQuestionResponse) GetJSON200() *QuestionEnvelope {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AnswerQuestionResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AnswerQuestionResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AnswerQuestionResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AnswerQuestionResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r AnswerQuestionResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AnswerQuestionResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AnswerQuestionResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AnswerQuestionResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AnswerQuestionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AnswerQuestionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AnswerQuestionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AnswerQuestionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetQuestionLogResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *QuestionLogEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetQuestionLogResponse) GetJSON200() *QuestionLogEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetQuestionLogResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetQuestionLogResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetQuestionLogResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetQuestionLogResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetQuestionLogResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetQuestionLogResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetQuestionLogResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetQuestionLogResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListJobImagesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11487,6 +13073,158 @@ func (c *ClientWithResponses) GetEnvVarQuotaWithResponse(ctx context.Context, to
 		return nil, err
 	}
 	return ParseGetEnvVarQuotaResponse(rsp)
+}
+
+// ListMyQuestionsWithResponse Questions of every tool the credential sees
+//
+// The admin sees every tool's questions, a tool's credential its own
+// tool's; newest first, at most 200. `?state=open` is the inbox.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /interactions/v1/questions (the `ListMyQuestions` operationId).
+func (c *ClientWithResponses) ListMyQuestionsWithResponse(ctx context.Context, params *ListMyQuestionsParams, reqEditors ...RequestEditorFn) (*ListMyQuestionsResponse, error) {
+	rsp, err := c.ListMyQuestions(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListMyQuestionsResponse(rsp)
+}
+
+// ListQuestionsWithResponse The tool's questions, newest first
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /interactions/v1/tool/{tool}/questions (the `ListQuestions` operationId).
+func (c *ClientWithResponses) ListQuestionsWithResponse(ctx context.Context, tool Tool, params *ListQuestionsParams, reqEditors ...RequestEditorFn) (*ListQuestionsResponse, error) {
+	rsp, err := c.ListQuestions(ctx, tool, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListQuestionsResponse(rsp)
+}
+
+// AskQuestionWithBodyWithResponse Ask a question from a running step (what `slipway ask` sends)
+//
+// Only with an ask token (`$SLIPWAY_ASK_TOKEN`, which a build or
+// one-off process of a deployment step gets): the question belongs to
+// that step, whose deployment then waits with long_status `Waiting for
+// an answer: …`. 201 with the new question; 200 with the existing one
+// (and its answer, if any) when the step already asked with this
+// `key` (default: a hash of the prompt, options and fields), so a step
+// run again after a crash never asks twice. The deadline is capped at
+// the deployment's. 403 for another credential or a step that is no
+// longer running; 422 for a bad question.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /interactions/v1/tool/{tool}/questions (the `AskQuestion` operationId).
+func (c *ClientWithResponses) AskQuestionWithBodyWithResponse(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AskQuestionResponse, error) {
+	rsp, err := c.AskQuestionWithBody(ctx, tool, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAskQuestionResponse(rsp)
+}
+
+// AskQuestionWithResponse Ask a question from a running step (what `slipway ask` sends)
+//
+// Only with an ask token (`$SLIPWAY_ASK_TOKEN`, which a build or
+// one-off process of a deployment step gets): the question belongs to
+// that step, whose deployment then waits with long_status `Waiting for
+// an answer: …`. 201 with the new question; 200 with the existing one
+// (and its answer, if any) when the step already asked with this
+// `key` (default: a hash of the prompt, options and fields), so a step
+// run again after a crash never asks twice. The deadline is capped at
+// the deployment's. 403 for another credential or a step that is no
+// longer running; 422 for a bad question.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /interactions/v1/tool/{tool}/questions (the `AskQuestion` operationId).
+func (c *ClientWithResponses) AskQuestionWithResponse(ctx context.Context, tool Tool, body AskQuestionJSONRequestBody, reqEditors ...RequestEditorFn) (*AskQuestionResponse, error) {
+	rsp, err := c.AskQuestion(ctx, tool, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAskQuestionResponse(rsp)
+}
+
+// GetQuestionWithResponse One question; with ?wait=, once it is settled
+//
+// With `?wait=50s` (at most 60s) the answer waits until the question
+// is no longer open or the time is up, then returns it either way
+// (long-poll: `slipway ask` polls so). An ask token reads only its
+// own step's questions.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /interactions/v1/tool/{tool}/questions/{question_id} (the `GetQuestion` operationId).
+func (c *ClientWithResponses) GetQuestionWithResponse(ctx context.Context, tool Tool, questionId QuestionID, params *GetQuestionParams, reqEditors ...RequestEditorFn) (*GetQuestionResponse, error) {
+	rsp, err := c.GetQuestion(ctx, tool, questionId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetQuestionResponse(rsp)
+}
+
+// AnswerQuestionWithBodyWithResponse Answer a question
+//
+// Records who answered, when, what and the comment, and moves the
+// deployment on, in one transaction. The first valid answer wins: a
+// later one gets 409 naming who answered what, and when. 403 with the
+// reason when this credential may not answer (the gate's answerers,
+// `forbid_initiator`); 422 for a value that is not an option, or
+// missing or bad fields. A gate that needs several answers stays open
+// until enough different identities continued (each answer is
+// logged); one stopping answer settles it.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /interactions/v1/tool/{tool}/questions/{question_id}/answers (the `AnswerQuestion` operationId).
+func (c *ClientWithResponses) AnswerQuestionWithBodyWithResponse(ctx context.Context, tool Tool, questionId QuestionID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AnswerQuestionResponse, error) {
+	rsp, err := c.AnswerQuestionWithBody(ctx, tool, questionId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAnswerQuestionResponse(rsp)
+}
+
+// AnswerQuestionWithResponse Answer a question
+//
+// Records who answered, when, what and the comment, and moves the
+// deployment on, in one transaction. The first valid answer wins: a
+// later one gets 409 naming who answered what, and when. 403 with the
+// reason when this credential may not answer (the gate's answerers,
+// `forbid_initiator`); 422 for a value that is not an option, or
+// missing or bad fields. A gate that needs several answers stays open
+// until enough different identities continued (each answer is
+// logged); one stopping answer settles it.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /interactions/v1/tool/{tool}/questions/{question_id}/answers (the `AnswerQuestion` operationId).
+func (c *ClientWithResponses) AnswerQuestionWithResponse(ctx context.Context, tool Tool, questionId QuestionID, body AnswerQuestionJSONRequestBody, reqEditors ...RequestEditorFn) (*AnswerQuestionResponse, error) {
+	rsp, err := c.AnswerQuestion(ctx, tool, questionId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAnswerQuestionResponse(rsp)
+}
+
+// GetQuestionLogWithResponse A question's audit log, oldest first
+//
+// Opened, every answer (counted or not), refused attempts with their reason, expiry, cancellation.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /interactions/v1/tool/{tool}/questions/{question_id}/log (the `GetQuestionLog` operationId).
+func (c *ClientWithResponses) GetQuestionLogWithResponse(ctx context.Context, tool Tool, questionId QuestionID, reqEditors ...RequestEditorFn) (*GetQuestionLogResponse, error) {
+	rsp, err := c.GetQuestionLog(ctx, tool, questionId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetQuestionLogResponse(rsp)
 }
 
 // ListJobImagesWithResponse The images a job can run, for `imagename`
@@ -13983,6 +15721,386 @@ func ParseGetEnvVarQuotaResponse(rsp *http.Response) (*GetEnvVarQuotaResponse, e
 			return nil, err
 		}
 		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListMyQuestionsResponse parses an HTTP response from a ListMyQuestionsWithResponse call
+func ParseListMyQuestionsResponse(rsp *http.Response) (*ListMyQuestionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListMyQuestionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest QuestionListEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListQuestionsResponse parses an HTTP response from a ListQuestionsWithResponse call
+func ParseListQuestionsResponse(rsp *http.Response) (*ListQuestionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListQuestionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest QuestionListEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAskQuestionResponse parses an HTTP response from a AskQuestionWithResponse call
+func ParseAskQuestionResponse(rsp *http.Response) (*AskQuestionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AskQuestionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest QuestionEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest QuestionEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetQuestionResponse parses an HTTP response from a GetQuestionWithResponse call
+func ParseGetQuestionResponse(rsp *http.Response) (*GetQuestionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetQuestionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest QuestionEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAnswerQuestionResponse parses an HTTP response from a AnswerQuestionWithResponse call
+func ParseAnswerQuestionResponse(rsp *http.Response) (*AnswerQuestionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AnswerQuestionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest QuestionEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetQuestionLogResponse parses an HTTP response from a GetQuestionLogWithResponse call
+func ParseGetQuestionLogResponse(rsp *http.Response) (*GetQuestionLogResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetQuestionLogResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest QuestionLogEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Internal

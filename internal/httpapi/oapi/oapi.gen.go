@@ -15,6 +15,24 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for AskRequestOnTimeout.
+const (
+	AskRequestOnTimeoutDefault AskRequestOnTimeout = "default"
+	AskRequestOnTimeoutFail    AskRequestOnTimeout = "fail"
+)
+
+// Valid indicates whether the value is a known member of the AskRequestOnTimeout enum.
+func (e AskRequestOnTimeout) Valid() bool {
+	switch e {
+	case AskRequestOnTimeoutDefault:
+		return true
+	case AskRequestOnTimeoutFail:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for BuildStatus.
 const (
 	BUILDCANCELLED BuildStatus = "BUILD_CANCELLED"
@@ -369,6 +387,120 @@ func (e JobStatusShort) Valid() bool {
 	}
 }
 
+// Defines values for QuestionOnDeadline.
+const (
+	QuestionOnDeadlineDefault QuestionOnDeadline = "default"
+	QuestionOnDeadlineFail    QuestionOnDeadline = "fail"
+)
+
+// Valid indicates whether the value is a known member of the QuestionOnDeadline enum.
+func (e QuestionOnDeadline) Valid() bool {
+	switch e {
+	case QuestionOnDeadlineDefault:
+		return true
+	case QuestionOnDeadlineFail:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for QuestionOrigin.
+const (
+	Ask  QuestionOrigin = "ask"
+	Gate QuestionOrigin = "gate"
+)
+
+// Valid indicates whether the value is a known member of the QuestionOrigin enum.
+func (e QuestionOrigin) Valid() bool {
+	switch e {
+	case Ask:
+		return true
+	case Gate:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for QuestionState.
+const (
+	QuestionStateAnswered  QuestionState = "answered"
+	QuestionStateCancelled QuestionState = "cancelled"
+	QuestionStateExpired   QuestionState = "expired"
+	QuestionStateOpen      QuestionState = "open"
+	QuestionStateRejected  QuestionState = "rejected"
+)
+
+// Valid indicates whether the value is a known member of the QuestionState enum.
+func (e QuestionState) Valid() bool {
+	switch e {
+	case QuestionStateAnswered:
+		return true
+	case QuestionStateCancelled:
+		return true
+	case QuestionStateExpired:
+		return true
+	case QuestionStateOpen:
+		return true
+	case QuestionStateRejected:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for QuestionFieldType.
+const (
+	Boolean QuestionFieldType = "boolean"
+	Select  QuestionFieldType = "select"
+	Text    QuestionFieldType = "text"
+)
+
+// Valid indicates whether the value is a known member of the QuestionFieldType enum.
+func (e QuestionFieldType) Valid() bool {
+	switch e {
+	case Boolean:
+		return true
+	case Select:
+		return true
+	case Text:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for QuestionLogEntryKind.
+const (
+	QuestionLogEntryKindAnswer    QuestionLogEntryKind = "answer"
+	QuestionLogEntryKindCancelled QuestionLogEntryKind = "cancelled"
+	QuestionLogEntryKindExpired   QuestionLogEntryKind = "expired"
+	QuestionLogEntryKindOpened    QuestionLogEntryKind = "opened"
+	QuestionLogEntryKindRefused   QuestionLogEntryKind = "refused"
+	QuestionLogEntryKindSettled   QuestionLogEntryKind = "settled"
+)
+
+// Valid indicates whether the value is a known member of the QuestionLogEntryKind enum.
+func (e QuestionLogEntryKind) Valid() bool {
+	switch e {
+	case QuestionLogEntryKindAnswer:
+		return true
+	case QuestionLogEntryKindCancelled:
+		return true
+	case QuestionLogEntryKindExpired:
+		return true
+	case QuestionLogEntryKindOpened:
+		return true
+	case QuestionLogEntryKindRefused:
+		return true
+	case QuestionLogEntryKindSettled:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for StepAction.
 const (
 	StepActionApply  StepAction = "apply"
@@ -471,6 +603,87 @@ func (e ToolConfigConfigVersion) Valid() bool {
 	}
 }
 
+// Defines values for QuestionStateFilter.
+const (
+	QuestionStateFilterAnswered  QuestionStateFilter = "answered"
+	QuestionStateFilterCancelled QuestionStateFilter = "cancelled"
+	QuestionStateFilterExpired   QuestionStateFilter = "expired"
+	QuestionStateFilterOpen      QuestionStateFilter = "open"
+	QuestionStateFilterRejected  QuestionStateFilter = "rejected"
+)
+
+// Valid indicates whether the value is a known member of the QuestionStateFilter enum.
+func (e QuestionStateFilter) Valid() bool {
+	switch e {
+	case QuestionStateFilterAnswered:
+		return true
+	case QuestionStateFilterCancelled:
+		return true
+	case QuestionStateFilterExpired:
+		return true
+	case QuestionStateFilterOpen:
+		return true
+	case QuestionStateFilterRejected:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListMyQuestionsParamsState.
+const (
+	ListMyQuestionsParamsStateAnswered  ListMyQuestionsParamsState = "answered"
+	ListMyQuestionsParamsStateCancelled ListMyQuestionsParamsState = "cancelled"
+	ListMyQuestionsParamsStateExpired   ListMyQuestionsParamsState = "expired"
+	ListMyQuestionsParamsStateOpen      ListMyQuestionsParamsState = "open"
+	ListMyQuestionsParamsStateRejected  ListMyQuestionsParamsState = "rejected"
+)
+
+// Valid indicates whether the value is a known member of the ListMyQuestionsParamsState enum.
+func (e ListMyQuestionsParamsState) Valid() bool {
+	switch e {
+	case ListMyQuestionsParamsStateAnswered:
+		return true
+	case ListMyQuestionsParamsStateCancelled:
+		return true
+	case ListMyQuestionsParamsStateExpired:
+		return true
+	case ListMyQuestionsParamsStateOpen:
+		return true
+	case ListMyQuestionsParamsStateRejected:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListQuestionsParamsState.
+const (
+	ListQuestionsParamsStateAnswered  ListQuestionsParamsState = "answered"
+	ListQuestionsParamsStateCancelled ListQuestionsParamsState = "cancelled"
+	ListQuestionsParamsStateExpired   ListQuestionsParamsState = "expired"
+	ListQuestionsParamsStateOpen      ListQuestionsParamsState = "open"
+	ListQuestionsParamsStateRejected  ListQuestionsParamsState = "rejected"
+)
+
+// Valid indicates whether the value is a known member of the ListQuestionsParamsState enum.
+func (e ListQuestionsParamsState) Valid() bool {
+	switch e {
+	case ListQuestionsParamsStateAnswered:
+		return true
+	case ListQuestionsParamsStateCancelled:
+		return true
+	case ListQuestionsParamsStateExpired:
+		return true
+	case ListQuestionsParamsStateOpen:
+		return true
+	case ListQuestionsParamsStateRejected:
+		return true
+	default:
+		return false
+	}
+}
+
 // APIToken defines model for APIToken.
 type APIToken struct {
 	Created     time.Time `json:"created"`
@@ -511,6 +724,48 @@ type APITokenListEnvelope struct {
 	// Messages Messages for people. All three lists are always present.
 	Messages ResponseMessages `json:"messages"`
 }
+
+// AnswerPolicy defines model for AnswerPolicy.
+type AnswerPolicy struct {
+	// Answerers "tool", "admin" or credential names; empty means "tool". The admin may always answer.
+	Answerers       *[]string `json:"answerers,omitempty"`
+	ForbidInitiator *bool     `json:"forbid_initiator,omitempty"`
+	RequiredAnswers *int      `json:"required_answers,omitempty"`
+}
+
+// AnswerRequest defines model for AnswerRequest.
+type AnswerRequest struct {
+	Comment *string `json:"comment,omitempty"`
+
+	// Fields Key to value (questions with fields).
+	Fields *map[string]string `json:"fields,omitempty"`
+
+	// Source Where the answer comes from, for the audit log (cli, ui, api; default api).
+	Source *string `json:"source,omitempty"`
+
+	// Value The chosen option's value (questions with options).
+	Value *string `json:"value,omitempty"`
+}
+
+// AskRequest defines model for AskRequest.
+type AskRequest struct {
+	Default *string          `json:"default,omitempty"`
+	Fields  *[]QuestionField `json:"fields,omitempty"`
+
+	// Key Idempotency key within the step (default a hash of the question).
+	Key       *string              `json:"key,omitempty"`
+	OnTimeout *AskRequestOnTimeout `json:"on_timeout,omitempty"`
+	Options   *[]QuestionOption    `json:"options,omitempty"`
+
+	// Question Markdown, at most 4096 bytes.
+	Question string `json:"question"`
+
+	// TimeoutSeconds Seconds to wait (default 86400, at most 604800); capped at the deployment's deadline.
+	TimeoutSeconds *int `json:"timeout_seconds,omitempty"`
+}
+
+// AskRequestOnTimeout defines model for AskRequest.OnTimeout.
+type AskRequestOnTimeout string
 
 // Build One build, shaped after Toolforge's builds-api, plus Slipway's fields (commit, component, key, error).
 type Build struct {
@@ -1054,6 +1309,115 @@ type NewBuild struct {
 	ResolvedRef string `json:"resolved_ref"`
 }
 
+// Question defines model for Question.
+type Question struct {
+	AnsweredAt *time.Time `json:"answered_at,omitempty"`
+	AnsweredBy string     `json:"answered_by"`
+
+	// Approvals Who continued so far, while more answers are needed.
+	Approvals []string        `json:"approvals"`
+	Comment   string          `json:"comment"`
+	Created   time.Time       `json:"created"`
+	Deadline  time.Time       `json:"deadline"`
+	Default   string          `json:"default"`
+	DeployId  string          `json:"deploy_id"`
+	Fields    []QuestionField `json:"fields"`
+	Id        string          `json:"id"`
+
+	// Initiator Who started the deployment.
+	Initiator *string `json:"initiator,omitempty"`
+	Key       *string `json:"key,omitempty"`
+
+	// MayAnswer Empty when this credential may answer now, else why not.
+	MayAnswer  *string            `json:"may_answer,omitempty"`
+	OnDeadline QuestionOnDeadline `json:"on_deadline"`
+	Options    []QuestionOption   `json:"options"`
+	Origin     QuestionOrigin     `json:"origin"`
+	Policy     AnswerPolicy       `json:"policy"`
+
+	// Question Markdown; clients show it as text.
+	Question string        `json:"question"`
+	State    QuestionState `json:"state"`
+
+	// Step The gate step (`gate:web`) or the running step whose process asked.
+	Step string `json:"step"`
+	Tool string `json:"tool"`
+
+	// Value The settled answer; for fields, a JSON object of key to value.
+	Value string `json:"value"`
+}
+
+// QuestionOnDeadline defines model for Question.OnDeadline.
+type QuestionOnDeadline string
+
+// QuestionOrigin defines model for Question.Origin.
+type QuestionOrigin string
+
+// QuestionState defines model for Question.State.
+type QuestionState string
+
+// QuestionEnvelope defines model for QuestionEnvelope.
+type QuestionEnvelope struct {
+	Data Question `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// QuestionField defines model for QuestionField.
+type QuestionField struct {
+	Default  *string           `json:"default,omitempty"`
+	Key      string            `json:"key"`
+	Label    *string           `json:"label,omitempty"`
+	Options  *[]string         `json:"options,omitempty"`
+	Required *bool             `json:"required,omitempty"`
+	Type     QuestionFieldType `json:"type"`
+}
+
+// QuestionFieldType defines model for QuestionField.Type.
+type QuestionFieldType string
+
+// QuestionListEnvelope defines model for QuestionListEnvelope.
+type QuestionListEnvelope struct {
+	Data []Question `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// QuestionLogEntry defines model for QuestionLogEntry.
+type QuestionLogEntry struct {
+	Actor      string               `json:"actor"`
+	Comment    string               `json:"comment"`
+	Kind       QuestionLogEntryKind `json:"kind"`
+	QuestionId string               `json:"question_id"`
+	Reason     string               `json:"reason"`
+	Seq        int64                `json:"seq"`
+	Source     string               `json:"source"`
+	Time       time.Time            `json:"time"`
+	Value      string               `json:"value"`
+}
+
+// QuestionLogEntryKind defines model for QuestionLogEntry.Kind.
+type QuestionLogEntryKind string
+
+// QuestionLogEnvelope defines model for QuestionLogEnvelope.
+type QuestionLogEnvelope struct {
+	Data []QuestionLogEntry `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// QuestionOption defines model for QuestionOption.
+type QuestionOption struct {
+	Label string `json:"label"`
+
+	// Stop Choosing it stops the deployment at this gate.
+	Stop  *bool  `json:"stop,omitempty"`
+	Value string `json:"value"`
+}
+
 // Quota defines model for Quota.
 type Quota struct {
 	Categories []QuotaCategory `json:"categories"`
@@ -1151,6 +1515,12 @@ type IncludeUnset = string
 // JobName defines model for JobName.
 type JobName = string
 
+// QuestionID defines model for QuestionID.
+type QuestionID = string
+
+// QuestionStateFilter defines model for QuestionStateFilter.
+type QuestionStateFilter string
+
 // Tool defines model for Tool.
 type Tool = string
 
@@ -1229,6 +1599,33 @@ type StreamDeploymentEventsParams struct {
 	LastEventID *string `json:"Last-Event-ID,omitempty"`
 }
 
+// ListMyQuestionsParams defines parameters for ListMyQuestions.
+type ListMyQuestionsParams struct {
+	// State Only questions in this state.
+	State *ListMyQuestionsParamsState `form:"state,omitempty" json:"state,omitempty"`
+}
+
+// ListMyQuestionsParamsState defines parameters for ListMyQuestions.
+type ListMyQuestionsParamsState string
+
+// ListQuestionsParams defines parameters for ListQuestions.
+type ListQuestionsParams struct {
+	// State Only questions in this state.
+	State *ListQuestionsParamsState `form:"state,omitempty" json:"state,omitempty"`
+
+	// Deployment Only this deployment's questions.
+	Deployment *string `form:"deployment,omitempty" json:"deployment,omitempty"`
+}
+
+// ListQuestionsParamsState defines parameters for ListQuestions.
+type ListQuestionsParamsState string
+
+// GetQuestionParams defines parameters for GetQuestion.
+type GetQuestionParams struct {
+	// Wait How long to wait for the question to settle, as a Go duration (`50s`); at most 60s.
+	Wait *string `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
 // ListJobsParams defines parameters for ListJobs.
 type ListJobsParams struct {
 	// IncludeUnset Also show the defaults of fields the user did not set (`replicas` and
@@ -1281,6 +1678,12 @@ type CreateEnvVarLegacyJSONRequestBody = EnvVarValue
 
 // CreateEnvVarJSONRequestBody defines body for CreateEnvVar for application/json ContentType.
 type CreateEnvVarJSONRequestBody = EnvVar
+
+// AskQuestionJSONRequestBody defines body for AskQuestion for application/json ContentType.
+type AskQuestionJSONRequestBody = AskRequest
+
+// AnswerQuestionJSONRequestBody defines body for AnswerQuestion for application/json ContentType.
+type AnswerQuestionJSONRequestBody = AnswerRequest
 
 // UpsertJobJSONRequestBody defines body for UpsertJob for application/json ContentType.
 type UpsertJobJSONRequestBody = Job
@@ -1411,6 +1814,24 @@ type ServerInterface interface {
 	// GetEnvVarQuota How many envvars the tool may have, and has
 	// (GET /envvars/v1/tool/{tool}/quotas)
 	GetEnvVarQuota(w http.ResponseWriter, r *http.Request, tool Tool)
+	// ListMyQuestions Questions of every tool the credential sees
+	// (GET /interactions/v1/questions)
+	ListMyQuestions(w http.ResponseWriter, r *http.Request, params ListMyQuestionsParams)
+	// ListQuestions The tool's questions, newest first
+	// (GET /interactions/v1/tool/{tool}/questions)
+	ListQuestions(w http.ResponseWriter, r *http.Request, tool Tool, params ListQuestionsParams)
+	// AskQuestion Ask a question from a running step (what `slipway ask` sends)
+	// (POST /interactions/v1/tool/{tool}/questions)
+	AskQuestion(w http.ResponseWriter, r *http.Request, tool Tool)
+	// GetQuestion One question; with ?wait=, once it is settled
+	// (GET /interactions/v1/tool/{tool}/questions/{question_id})
+	GetQuestion(w http.ResponseWriter, r *http.Request, tool Tool, questionId QuestionID, params GetQuestionParams)
+	// AnswerQuestion Answer a question
+	// (POST /interactions/v1/tool/{tool}/questions/{question_id}/answers)
+	AnswerQuestion(w http.ResponseWriter, r *http.Request, tool Tool, questionId QuestionID)
+	// GetQuestionLog A question's audit log, oldest first
+	// (GET /interactions/v1/tool/{tool}/questions/{question_id}/log)
+	GetQuestionLog(w http.ResponseWriter, r *http.Request, tool Tool, questionId QuestionID)
 	// ListJobImages The images a job can run, for `imagename`
 	// (GET /jobs/v1/tool/{tool}/images)
 	ListJobImages(w http.ResponseWriter, r *http.Request, tool Tool)
@@ -2684,6 +3105,241 @@ func (siw *ServerInterfaceWrapper) GetEnvVarQuota(w http.ResponseWriter, r *http
 	handler.ServeHTTP(w, r)
 }
 
+// ListMyQuestions operation middleware
+func (siw *ServerInterfaceWrapper) ListMyQuestions(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListMyQuestionsParams
+
+	// ------------- Optional query parameter "state" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "state", r.URL.Query(), &params.State, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "state"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "state", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListMyQuestions(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListQuestions operation middleware
+func (siw *ServerInterfaceWrapper) ListQuestions(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListQuestionsParams
+
+	// ------------- Optional query parameter "state" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "state", r.URL.Query(), &params.State, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "state"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "state", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "deployment" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "deployment", r.URL.Query(), &params.Deployment, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "deployment"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "deployment", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListQuestions(w, r, tool, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// AskQuestion operation middleware
+func (siw *ServerInterfaceWrapper) AskQuestion(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.AskQuestion(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetQuestion operation middleware
+func (siw *ServerInterfaceWrapper) GetQuestion(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "question_id" -------------
+	var questionId QuestionID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "question_id", r.PathValue("question_id"), &questionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "question_id", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetQuestionParams
+
+	// ------------- Optional query parameter "wait" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "wait", r.URL.Query(), &params.Wait, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "wait"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "wait", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetQuestion(w, r, tool, questionId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// AnswerQuestion operation middleware
+func (siw *ServerInterfaceWrapper) AnswerQuestion(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "question_id" -------------
+	var questionId QuestionID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "question_id", r.PathValue("question_id"), &questionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "question_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.AnswerQuestion(w, r, tool, questionId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetQuestionLog operation middleware
+func (siw *ServerInterfaceWrapper) GetQuestionLog(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "question_id" -------------
+	var questionId QuestionID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "question_id", r.PathValue("question_id"), &questionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "question_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetQuestionLog(w, r, tool, questionId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // ListJobImages operation middleware
 func (siw *ServerInterfaceWrapper) ListJobImages(w http.ResponseWriter, r *http.Request) {
 
@@ -3337,6 +3993,12 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/envvars/v1/tool/{tool}/envvar/{name}", wrapper.GetEnvVarLegacy)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/envvars/v1/tool/{tool}/envvar/{name}", wrapper.CreateEnvVarLegacy)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/envvars/v1/tool/{tool}/quota", wrapper.GetEnvVarQuotaLegacy)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/interactions/v1/questions", wrapper.ListMyQuestions)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/interactions/v1/tool/{tool}/questions", wrapper.ListQuestions)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/interactions/v1/tool/{tool}/questions", wrapper.AskQuestion)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/interactions/v1/tool/{tool}/questions/{question_id}", wrapper.GetQuestion)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/interactions/v1/tool/{tool}/questions/{question_id}/answers", wrapper.AnswerQuestion)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/interactions/v1/tool/{tool}/questions/{question_id}/log", wrapper.GetQuestionLog)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/admin/tokens", wrapper.ListAPITokens)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/admin/tokens", wrapper.CreateAPIToken)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/v1/admin/tokens/{id}", wrapper.RevokeAPIToken)
