@@ -35,3 +35,14 @@ func (b *broker) notify(id string) {
 		delete(b.waiters, id)
 	}
 }
+
+// changed returns a channel that is closed at the next change of a
+// deployment's events made by this process (see broker.wait).
+func (e *Engine) changed(deploymentID string) <-chan struct{} {
+	return e.events.wait(deploymentID)
+}
+
+// notify wakes the watchers of a deployment.
+func (e *Engine) notify(deploymentID string) {
+	e.events.notify(deploymentID)
+}

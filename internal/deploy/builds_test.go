@@ -22,7 +22,8 @@ import (
 // buildsBundle is a whole engine on real parts: SQLite, River, git, the
 // local builder and the local process target, as the server wires them.
 type buildsBundle struct {
-	svc     *deploy.Service
+	deploys *deploy.Deployments
+	builds  *deploy.Builds
 	builder *localbuild.Builder
 }
 
@@ -31,8 +32,8 @@ func setupBuilds(t *testing.T) *buildsBundle {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skipf("git not installed: %v", err)
 	}
-	svc, builder := deploy.NewHarness(t, deploy.Config{})
-	return &buildsBundle{svc: svc, builder: builder}
+	h := deploy.NewHarness(t, deploy.Config{})
+	return &buildsBundle{deploys: h.Deployments, builds: h.Builds, builder: h.Builder}
 }
 
 // deploy stores cfg as the tool's config, deploys it and returns the
@@ -50,10 +51,10 @@ func (b *buildsBundle) start(t *testing.T, tool, cfg string) slipway.Deployment 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := b.svc.ConfigPut(t.Context(), tool, res.Config); err != nil {
+	if _, _, err := b.deploys.ConfigPut(t.Context(), tool, res.Config); err != nil {
 		t.Fatal(err)
 	}
-	d, err := b.svc.DeploymentCreate(t.Context(), tool, slipway.DeployOptions{})
+	d, err := b.deploys.DeploymentCreate(t.Context(), tool, slipway.DeployOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +78,7 @@ func (b *buildsBundle) awaitDeployment(t *testing.T, tool, id string) slipway.De
 	var d slipway.Deployment
 	poll(t, "deployment "+id+" to end", func() bool {
 		var err error
-		d, err = b.svc.DeploymentGet(t.Context(), tool, id)
+		d, err = b.deploys.DeploymentGet(t.Context(), tool, id)
 		return err == nil && d.Status.Final()
 	})
 	return d
@@ -101,7 +102,7 @@ const staticConfig = `components:
 // the build a live component runs cannot be deleted (naming it), and that
 // once another build replaced it, deleting removes the record, the log and
 // the artifact.
-func TestService_BuildListShowLogsDelete(t *testing.T) {
+func TestBuilds_BuildListShowLogsDelete(t *testing.T) {
 	t.Parallel()
 	b := setupBuilds(t)
 	ctx := t.Context()
@@ -113,11 +114,11 @@ func TestService_BuildListShowLogsDelete(t *testing.T) {
 	}
 	first := d.Builds["web"].BuildID
 
-	list, err := b.svc.BuildList(ctx, "site")
+	list, err := b.builds.BuildList(ctx, "site")
 	if err != nil || len(list) != 1 || list[0].ID != first {
 		t.Fatalf("BuildList = %+v, %v; want build %s", list, err, first)
 	}
-	got, err := b.svc.BuildGet(ctx, "site", first)
+	got, err := b.builds.BuildGet(ctx, "site", first)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,26 +126,26 @@ func TestService_BuildListShowLogsDelete(t *testing.T) {
 		t.Errorf("BuildGet = %+v", got)
 	}
 	var log bytes.Buffer
-	if err := b.svc.BuildLogs(ctx, "site", first, false, 0, &log); err != nil || !strings.Contains(log.String(), "==> built "+got.Key) {
+	if err := b.builds.BuildLogs(ctx, "site", first, false, 0, &log); err != nil || !strings.Contains(log.String(), "==> built "+got.Key) {
 		t.Errorf("BuildLogs = %v\n%s", err, log.String())
 	}
 	log.Reset()
-	if err := b.svc.BuildLogs(ctx, "site", first, true, 0, &log); err != nil || !strings.Contains(log.String(), "==> built "+got.Key) {
+	if err := b.builds.BuildLogs(ctx, "site", first, true, 0, &log); err != nil || !strings.Contains(log.String(), "==> built "+got.Key) {
 		t.Errorf("BuildLogs(follow) of a finished build = %v\n%s", err, log.String())
 	}
 	log.Reset()
-	if err := b.svc.BuildLogs(ctx, "site", first, false, 1, &log); err != nil || !strings.HasPrefix(log.String(), "==> built "+got.Key) || strings.Count(log.String(), "\n") != 1 {
+	if err := b.builds.BuildLogs(ctx, "site", first, false, 1, &log); err != nil || !strings.HasPrefix(log.String(), "==> built "+got.Key) || strings.Count(log.String(), "\n") != 1 {
 		t.Errorf("BuildLogs(lines 1) = %v, %q", err, log.String())
 	}
-	err = b.svc.BuildLogs(ctx, "site", first, false, -1, &log)
+	err = b.builds.BuildLogs(ctx, "site", first, false, -1, &log)
 	wantCode(t, "BuildLogs(lines -1)", err, slipway.EInvalid)
 
-	_, err = b.svc.BuildDelete(ctx, "site", first)
+	_, err = b.builds.BuildDelete(ctx, "site", first)
 	wantCode(t, "BuildDelete of the live build", err, slipway.EConflict)
 	if !strings.Contains(slipway.ErrorMessage(err), "component web runs now") {
 		t.Errorf("BuildDelete of the live build: %q does not name the component", slipway.ErrorMessage(err))
 	}
-	if _, err := b.svc.BuildGet(ctx, "site", first); err != nil {
+	if _, err := b.builds.BuildGet(ctx, "site", first); err != nil {
 		t.Errorf("the refused delete deleted: %v", err)
 	}
 
@@ -152,7 +153,7 @@ func TestService_BuildListShowLogsDelete(t *testing.T) {
 	if d := b.deploy(t, "site", cfg); d.Status != slipway.DeploymentSuccessful {
 		t.Fatalf("second deployment %s: %s", d.Status, d.LongStatus)
 	}
-	list, _ = b.svc.BuildList(ctx, "site")
+	list, _ = b.builds.BuildList(ctx, "site")
 	if len(list) != 2 || list[1].ID != first {
 		t.Fatalf("BuildList after a second build = %+v, want the first build last", list)
 	}
@@ -160,18 +161,18 @@ func TestService_BuildListShowLogsDelete(t *testing.T) {
 	if !ok {
 		t.Fatal("the first artifact is missing before the delete")
 	}
-	deleted, err := b.svc.BuildDelete(ctx, "site", first)
+	deleted, err := b.builds.BuildDelete(ctx, "site", first)
 	if err != nil || deleted.ID != first {
 		t.Fatalf("BuildDelete = %+v, %v", deleted, err)
 	}
-	_, err = b.svc.BuildGet(ctx, "site", first)
+	_, err = b.builds.BuildGet(ctx, "site", first)
 	wantCode(t, "BuildGet after delete", err, slipway.ENotFound)
 	for _, p := range []string{art.Dir, b.builder.LogPath("site", first)} {
 		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s after delete: %v, want it gone", p, err)
 		}
 	}
-	_, err = b.svc.BuildDelete(ctx, "site", first)
+	_, err = b.builds.BuildDelete(ctx, "site", first)
 	wantCode(t, "BuildDelete again", err, slipway.ENotFound)
 }
 
@@ -179,7 +180,7 @@ func TestService_BuildListShowLogsDelete(t *testing.T) {
 // cancelled, what needs it is skipped with the reason, the deployment
 // fails saying so, and the build is final with its log kept. A final
 // build cannot be cancelled again; it can be deleted.
-func TestService_BuildCancel(t *testing.T) {
+func TestBuilds_BuildCancel(t *testing.T) {
 	t.Parallel()
 	b := setupBuilds(t)
 	ctx := t.Context()
@@ -190,7 +191,7 @@ func TestService_BuildCancel(t *testing.T) {
 	d := b.start(t, "slow", strings.ReplaceAll(staticConfig, "%s", repo.URL))
 	var id string
 	poll(t, "the build to run", func() bool {
-		list, err := b.svc.BuildList(ctx, "slow")
+		list, err := b.builds.BuildList(ctx, "slow")
 		if err != nil || len(list) == 0 || list[0].Status != slipway.BuildRunning {
 			return false
 		}
@@ -204,14 +205,14 @@ func TestService_BuildCancel(t *testing.T) {
 		followErr error
 		wg        sync.WaitGroup
 	)
-	wg.Go(func() { followErr = b.svc.BuildLogs(ctx, "slow", id, true, 0, &followed) })
+	wg.Go(func() { followErr = b.builds.BuildLogs(ctx, "slow", id, true, 0, &followed) })
 	poll(t, "the slow step to log", func() bool {
 		var log bytes.Buffer
-		_ = b.svc.BuildLogs(ctx, "slow", id, false, 0, &log)
+		_ = b.builds.BuildLogs(ctx, "slow", id, false, 0, &log)
 		return strings.Contains(log.String(), "starting the slow step")
 	})
 
-	got, err := b.svc.BuildCancel(ctx, "slow", id)
+	got, err := b.builds.BuildCancel(ctx, "slow", id)
 	if err != nil {
 		t.Fatalf("BuildCancel: %v", err)
 	}
@@ -222,7 +223,7 @@ func TestService_BuildCancel(t *testing.T) {
 	}
 	if got.Status != slipway.BuildCancelled {
 		// It may still have been stopping when BuildCancel answered.
-		got, _ = b.svc.BuildGet(ctx, "slow", id)
+		got, _ = b.builds.BuildGet(ctx, "slow", id)
 	}
 	if got.Status != slipway.BuildCancelled || got.Error != "build cancelled by request" {
 		t.Errorf("build after cancel = %s %q, want cancelled", got.Status, got.Error)
@@ -241,19 +242,19 @@ func TestService_BuildCancel(t *testing.T) {
 		t.Errorf("the build's process survived the cancel: %s", out)
 	}
 
-	_, err = b.svc.BuildCancel(ctx, "slow", id)
+	_, err = b.builds.BuildCancel(ctx, "slow", id)
 	wantCode(t, "BuildCancel of a cancelled build", err, slipway.EConflict)
 	if msg := slipway.ErrorMessage(err); msg != "Build "+id+" cannot be cancelled again. It has already been cancelled" {
 		t.Errorf("BuildCancel again: %q", msg)
 	}
-	if _, err := b.svc.BuildDelete(ctx, "slow", id); err != nil {
+	if _, err := b.builds.BuildDelete(ctx, "slow", id); err != nil {
 		t.Errorf("BuildDelete of the cancelled build: %v", err)
 	}
 }
 
 // Ensure bad input is answered with EInvalid or ENotFound and a message
 // naming it, and changes nothing.
-func TestService_BuildBadInput(t *testing.T) {
+func TestBuilds_BuildBadInput(t *testing.T) {
 	t.Parallel()
 	b := setupBuilds(t)
 	ctx := t.Context()
@@ -268,23 +269,23 @@ func TestService_BuildBadInput(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			_, err := b.svc.BuildGet(ctx, tt.tool, tt.id)
+			_, err := b.builds.BuildGet(ctx, tt.tool, tt.id)
 			wantCode(t, "BuildGet", err, tt.code)
-			_, err = b.svc.BuildCancel(ctx, tt.tool, tt.id)
+			_, err = b.builds.BuildCancel(ctx, tt.tool, tt.id)
 			wantCode(t, "BuildCancel", err, tt.code)
-			_, err = b.svc.BuildDelete(ctx, tt.tool, tt.id)
+			_, err = b.builds.BuildDelete(ctx, tt.tool, tt.id)
 			wantCode(t, "BuildDelete", err, tt.code)
 			var log bytes.Buffer
-			err = b.svc.BuildLogs(ctx, tt.tool, tt.id, true, 0, &log)
+			err = b.builds.BuildLogs(ctx, tt.tool, tt.id, true, 0, &log)
 			wantCode(t, "BuildLogs", err, tt.code)
 			if log.Len() > 0 {
 				t.Errorf("BuildLogs wrote %q", log.String())
 			}
 		})
 	}
-	_, err := b.svc.BuildList(ctx, "Bad_Tool")
+	_, err := b.builds.BuildList(ctx, "Bad_Tool")
 	wantCode(t, "BuildList of a bad tool", err, slipway.EInvalid)
-	if list, err := b.svc.BuildList(ctx, "nobody"); err != nil || list == nil || len(list) != 0 {
+	if list, err := b.builds.BuildList(ctx, "nobody"); err != nil || list == nil || len(list) != 0 {
 		t.Errorf("BuildList of a tool without builds = %#v, %v; want an empty list", list, err)
 	}
 }
@@ -293,7 +294,7 @@ func TestService_BuildBadInput(t *testing.T) {
 // is under its floor: the build record and the deployment fail with the
 // check's message, and once there is room again the next deployment
 // builds.
-func TestService_BuildRefusedUnderDiskFloor(t *testing.T) {
+func TestBuilds_BuildRefusedUnderDiskFloor(t *testing.T) {
 	t.Parallel()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skipf("git not installed: %v", err)
@@ -301,20 +302,20 @@ func TestService_BuildRefusedUnderDiskFloor(t *testing.T) {
 	var full atomic.Bool
 	full.Store(true)
 	const msg = "not enough free disk space on /srv: 80 MiB free, the floor is 1 GiB; free some space or lower --min-free-disk"
-	svc, _ := deploy.NewHarness(t, deploy.Config{DiskCheck: func() error {
+	h := deploy.NewHarness(t, deploy.Config{DiskCheck: func() error {
 		if full.Load() {
 			return slipway.Errorf(slipway.EUnavailable, msg)
 		}
 		return nil
 	}})
-	b := &buildsBundle{svc: svc}
+	b := &buildsBundle{deploys: h.Deployments, builds: h.Builds}
 	repo := slipwaytest.GitRepo(t, map[string]string{"index.html": "one\n"})
 	cfg := strings.ReplaceAll(staticConfig, "%s", repo.URL)
 	d := b.deploy(t, "site", cfg)
 	if d.Status != slipway.DeploymentFailed || !strings.Contains(d.LongStatus, "build refused: "+msg) {
 		t.Fatalf("deployment under the floor: %s: %s", d.Status, d.LongStatus)
 	}
-	list, err := svc.BuildList(t.Context(), "site")
+	list, err := h.Builds.BuildList(t.Context(), "site")
 	if err != nil || len(list) != 1 || list[0].Status != slipway.BuildFailed || list[0].Error != "build refused: "+msg {
 		t.Fatalf("builds after the refusal: %+v, %v", list, err)
 	}
@@ -329,7 +330,7 @@ func TestService_BuildRefusedUnderDiskFloor(t *testing.T) {
 // ID and log, the older attempt's record and log stay as they were, and a
 // later deployment that reuses the build points at the attempt that made
 // it.
-func TestService_BuildAttempts(t *testing.T) {
+func TestBuilds_BuildAttempts(t *testing.T) {
 	t.Parallel()
 	b := setupBuilds(t)
 	ctx := t.Context()
@@ -340,7 +341,7 @@ func TestService_BuildAttempts(t *testing.T) {
 		t.Fatalf("first deployment %s: %s", first.Status, first.LongStatus)
 	}
 	id1 := first.Builds["web"].BuildID
-	b1, err := b.svc.BuildGet(ctx, "attempts", id1)
+	b1, err := b.builds.BuildGet(ctx, "attempts", id1)
 	if err != nil || id1 == b1.Key {
 		t.Fatalf("first attempt %s: %+v, %v; want an attempt ID, not the key", id1, b1, err)
 	}
@@ -358,11 +359,11 @@ func TestService_BuildAttempts(t *testing.T) {
 		t.Fatalf("second deployment %s: %s", second.Status, second.LongStatus)
 	}
 	id2 := second.Builds["web"].BuildID
-	b2, err := b.svc.BuildGet(ctx, "attempts", id2)
+	b2, err := b.builds.BuildGet(ctx, "attempts", id2)
 	if err != nil || id2 == id1 || b2.Key != b1.Key || b2.LogPath == b1.LogPath {
 		t.Fatalf("the rebuild: %+v, %v; want a new attempt of key %s with its own log", b2, err, b1.Key)
 	}
-	if again, err := b.svc.BuildGet(ctx, "attempts", id1); err != nil || again.Status != slipway.BuildSuccessful {
+	if again, err := b.builds.BuildGet(ctx, "attempts", id1); err != nil || again.Status != slipway.BuildSuccessful {
 		t.Errorf("the first attempt after the rebuild = %+v, %v; want it kept", again, err)
 	}
 	if now, err := os.ReadFile(b1.LogPath); err != nil || !bytes.Equal(now, log1) {

@@ -15,7 +15,7 @@ import (
 // whichever server runs it), another waits, pending, saying why, and its
 // job is snoozed instead of holding a worker; once the slot is given back
 // it builds.
-func TestService_BuildSlotsInTheStore(t *testing.T) {
+func TestEngine_BuildSlotsInTheStore(t *testing.T) {
 	t.Parallel()
 	const tool = "slots"
 	h := newHarness(t, Config{ToolBuildSlots: 1}, false) // steps run by hand
@@ -25,14 +25,14 @@ func TestService_BuildSlotsInTheStore(t *testing.T) {
 	cfg := mustParse(t, "components:\n"+
 		"  a:\n    component_type: one-off\n    build: {repository: "+a.Dir+", ref: main}\n    run: {command: a, timeout: 5}\n"+
 		"  b:\n    component_type: one-off\n    build: {repository: "+b.Dir+", ref: main}\n    run: {command: b, timeout: 5}\n")
-	if _, _, err := h.svc.ConfigPut(ctx, tool, cfg); err != nil {
+	if _, _, err := h.deploys.ConfigPut(ctx, tool, cfg); err != nil {
 		t.Fatal(err)
 	}
-	d, err := h.svc.DeploymentCreate(ctx, tool, slipway.DeployOptions{Trigger: "cli"})
+	d, err := h.deploys.DeploymentCreate(ctx, tool, slipway.DeployOptions{Trigger: "cli"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.svc.StartDeployment(ctx, tool, d.ID); err != nil {
+	if err := h.eng.StartDeployment(ctx, tool, d.ID); err != nil {
 		t.Fatal(err)
 	}
 	// build:a holds the slot (its job runs on another server).
@@ -40,7 +40,7 @@ func TestService_BuildSlotsInTheStore(t *testing.T) {
 		t.Fatalf("take build:a's slot: %v, %v", ok, err)
 	}
 	var retry interface{ RetryAfter() time.Duration }
-	if err := h.svc.RunStep(ctx, tool, d.ID, "build:b"); !errors.As(err, &retry) || retry.RetryAfter() != buildSlotRecheck {
+	if err := h.eng.RunStep(ctx, tool, d.ID, "build:b"); !errors.As(err, &retry) || retry.RetryAfter() != buildSlotRecheck {
 		t.Fatalf("RunStep(build:b) while build:a holds the slot = %v; want its job snoozed %s", err, buildSlotRecheck)
 	}
 	st, err := h.db.StepGet(ctx, d.ID, "build:b")
@@ -50,7 +50,7 @@ func TestService_BuildSlotsInTheStore(t *testing.T) {
 	if err := h.db.BuildLeaseRelease(ctx, d.ID, "build:a"); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.svc.RunStep(ctx, tool, d.ID, "build:b"); err != nil {
+	if err := h.eng.RunStep(ctx, tool, d.ID, "build:b"); err != nil {
 		t.Fatalf("RunStep(build:b) once the slot is free: %v", err)
 	}
 	if st, err = h.db.StepGet(ctx, d.ID, "build:b"); err != nil || st.State != slipway.StepDone {

@@ -18,7 +18,7 @@ func (b *buildsBundle) awaitBuild(t *testing.T, tool, id string) slipway.Build {
 	var got slipway.Build
 	poll(t, "build "+id+" to end", func() bool {
 		var err error
-		got, err = b.svc.BuildGet(t.Context(), tool, id)
+		got, err = b.builds.BuildGet(t.Context(), tool, id)
 		return err == nil && got.Status != slipway.BuildPending && got.Status != slipway.BuildRunning
 	})
 	return got
@@ -28,12 +28,12 @@ func (b *buildsBundle) awaitBuild(t *testing.T, tool, id string) slipway.Build {
 // build of the tool: listed with its image name, its log kept; starting
 // it again answers the same build without building; and a deployment of
 // the same commit with the same settings reuses it.
-func TestService_BuildStart(t *testing.T) {
+func TestBuilds_BuildStart(t *testing.T) {
 	t.Parallel()
 	b := setupBuilds(t)
 	ctx := t.Context()
 	repo := slipwaytest.GitRepo(t, map[string]string{"index.html": "one\n"})
-	got, started, err := b.svc.BuildStart(ctx, "site", slipway.BuildStart{Repository: repo.URL, Ref: "main", ImageName: "web"})
+	got, started, err := b.builds.BuildStart(ctx, "site", slipway.BuildStart{Repository: repo.URL, Ref: "main", ImageName: "web"})
 	if err != nil || !started {
 		t.Fatalf("BuildStart = %+v, %v, %v", got, started, err)
 	}
@@ -45,14 +45,14 @@ func TestService_BuildStart(t *testing.T) {
 		t.Fatalf("the build ended %+v", done)
 	}
 	var log bytes.Buffer
-	if err := b.svc.BuildLogs(ctx, "site", got.ID, false, 0, &log); err != nil || !strings.Contains(log.String(), "==> built "+got.Key) {
+	if err := b.builds.BuildLogs(ctx, "site", got.ID, false, 0, &log); err != nil || !strings.Contains(log.String(), "==> built "+got.Key) {
 		t.Errorf("its log: %v\n%s", err, log.String())
 	}
-	if list, err := b.svc.BuildList(ctx, "site"); err != nil || len(list) != 1 || list[0].ID != got.ID {
+	if list, err := b.builds.BuildList(ctx, "site"); err != nil || len(list) != 1 || list[0].ID != got.ID {
 		t.Errorf("BuildList = %+v, %v", list, err)
 	}
 
-	again, started, err := b.svc.BuildStart(ctx, "site", slipway.BuildStart{Repository: repo.URL, Ref: "main", ImageName: "web"})
+	again, started, err := b.builds.BuildStart(ctx, "site", slipway.BuildStart{Repository: repo.URL, Ref: "main", ImageName: "web"})
 	if err != nil || started || again.ID != got.ID || again.Status != slipway.BuildSuccessful {
 		t.Errorf("BuildStart again = %+v, started %v, %v; want the same build, not started", again, started, err)
 	}
@@ -66,7 +66,7 @@ func TestService_BuildStart(t *testing.T) {
 
 	// Another settings make another build; the image name defaults to
 	// tool-<tool>, the ref to HEAD.
-	latest, started, err := b.svc.BuildStart(ctx, "site", slipway.BuildStart{Repository: repo.URL, UseLatestVersions: true})
+	latest, started, err := b.builds.BuildStart(ctx, "site", slipway.BuildStart{Repository: repo.URL, UseLatestVersions: true})
 	if err != nil || !started || latest.ID == got.ID || latest.Component != "tool-site" || latest.Ref != "HEAD" {
 		t.Fatalf("BuildStart with use_latest_versions = %+v, started %v, %v", latest, started, err)
 	}
@@ -78,7 +78,7 @@ func TestService_BuildStart(t *testing.T) {
 // Ensure a started build that hangs is killed by BuildCancel: it ends
 // cancelled with its log kept, its process gone, a follower of its log
 // ends; it cannot be cancelled again, and can be deleted.
-func TestService_BuildStartCancel(t *testing.T) {
+func TestBuilds_BuildStartCancel(t *testing.T) {
 	t.Parallel()
 	b := setupBuilds(t)
 	ctx := t.Context()
@@ -86,20 +86,20 @@ func TestService_BuildStartCancel(t *testing.T) {
 		"index.html":     "slow\n",
 		".slipway/build": "#!/bin/sh\necho starting the slow step\nexec sleep 3187\n",
 	})
-	got, started, err := b.svc.BuildStart(ctx, "slow", slipway.BuildStart{Repository: repo.URL})
+	got, started, err := b.builds.BuildStart(ctx, "slow", slipway.BuildStart{Repository: repo.URL})
 	if err != nil || !started {
 		t.Fatalf("BuildStart = %+v, %v, %v", got, started, err)
 	}
 	id := got.ID
 	poll(t, "the slow step to log", func() bool {
 		var log bytes.Buffer
-		_ = b.svc.BuildLogs(ctx, "slow", id, false, 0, &log)
+		_ = b.builds.BuildLogs(ctx, "slow", id, false, 0, &log)
 		return strings.Contains(log.String(), "starting the slow step")
 	})
-	if cur, _ := b.svc.BuildGet(ctx, "slow", id); cur.Status != slipway.BuildRunning {
+	if cur, _ := b.builds.BuildGet(ctx, "slow", id); cur.Status != slipway.BuildRunning {
 		t.Errorf("while it runs: %s", cur.Status)
 	}
-	_, err = b.svc.BuildDelete(ctx, "slow", id)
+	_, err = b.builds.BuildDelete(ctx, "slow", id)
 	wantCode(t, "BuildDelete while it runs", err, slipway.EConflict)
 
 	var (
@@ -107,8 +107,8 @@ func TestService_BuildStartCancel(t *testing.T) {
 		followErr error
 		wg        sync.WaitGroup
 	)
-	wg.Go(func() { followErr = b.svc.BuildLogs(ctx, "slow", id, true, 0, &followed) })
-	if _, err := b.svc.BuildCancel(ctx, "slow", id); err != nil {
+	wg.Go(func() { followErr = b.builds.BuildLogs(ctx, "slow", id, true, 0, &followed) })
+	if _, err := b.builds.BuildCancel(ctx, "slow", id); err != nil {
 		t.Fatalf("BuildCancel: %v", err)
 	}
 	final := b.awaitBuild(t, "slow", id)
@@ -122,12 +122,12 @@ func TestService_BuildStartCancel(t *testing.T) {
 	if out, err := exec.CommandContext(ctx, "pgrep", "-f", "sleep 3187").Output(); err == nil {
 		t.Errorf("the build's process survived the cancel: %s", out)
 	}
-	_, err = b.svc.BuildCancel(ctx, "slow", id)
+	_, err = b.builds.BuildCancel(ctx, "slow", id)
 	wantCode(t, "BuildCancel again", err, slipway.EConflict)
 	if msg := slipway.ErrorMessage(err); msg != "Build "+id+" cannot be cancelled again. It has already been cancelled" {
 		t.Errorf("BuildCancel again: %q", msg)
 	}
-	if _, err := b.svc.BuildDelete(ctx, "slow", id); err != nil {
+	if _, err := b.builds.BuildDelete(ctx, "slow", id); err != nil {
 		t.Errorf("BuildDelete once cancelled: %v", err)
 	}
 }
@@ -135,7 +135,7 @@ func TestService_BuildStartCancel(t *testing.T) {
 // Ensure a tool cannot have more than four builds pending or running when
 // it starts another (builds-api's limit and words), and that its quota
 // says so; pending builds (waiting for a slot) cancel as running ones do.
-func TestService_BuildStartTooMany(t *testing.T) {
+func TestBuilds_BuildStartTooMany(t *testing.T) {
 	t.Parallel()
 	b := setupBuilds(t)
 	ctx := t.Context()
@@ -147,7 +147,7 @@ func TestService_BuildStartTooMany(t *testing.T) {
 	for _, ref := range []string{"b1", "b2", "b3", "b4"} {
 		repo.Commit(t, map[string]string{"index.html": ref + "\n"}, ref)
 		repo.Branch(t, ref)
-		got, started, err := b.svc.BuildStart(ctx, "busy", slipway.BuildStart{Repository: repo.URL, Ref: ref})
+		got, started, err := b.builds.BuildStart(ctx, "busy", slipway.BuildStart{Repository: repo.URL, Ref: ref})
 		if err != nil || !started {
 			t.Fatalf("BuildStart %s = %+v, %v, %v", ref, got, started, err)
 		}
@@ -156,17 +156,17 @@ func TestService_BuildStartTooMany(t *testing.T) {
 	// The same key as one under way would answer that build: another
 	// commit.
 	repo.Commit(t, map[string]string{"index.html": "b5\n"}, "b5")
-	_, _, err := b.svc.BuildStart(ctx, "busy", slipway.BuildStart{Repository: repo.URL, Ref: "main"})
+	_, _, err := b.builds.BuildStart(ctx, "busy", slipway.BuildStart{Repository: repo.URL, Ref: "main"})
 	wantCode(t, "a fifth BuildStart", err, slipway.EConflict)
 	if msg := slipway.ErrorMessage(err); msg != "Got too many builds running (4 out of 4 max), cancel some or wait for them to finish" {
 		t.Errorf("a fifth BuildStart: %q", msg)
 	}
-	quota, err := b.svc.BuildQuota(ctx, "busy")
+	quota, err := b.builds.BuildQuota(ctx, "busy")
 	if err != nil || len(quota) != 1 || quota[0].Items[0].Used != "4" || quota[0].Items[0].Limit != "4" {
 		t.Errorf("BuildQuota = %+v, %v", quota, err)
 	}
 	for _, id := range ids {
-		if _, err := b.svc.BuildCancel(ctx, "busy", id); err != nil {
+		if _, err := b.builds.BuildCancel(ctx, "busy", id); err != nil {
 			t.Errorf("BuildCancel %s: %v", id, err)
 		}
 	}
@@ -182,7 +182,7 @@ func TestService_BuildStartTooMany(t *testing.T) {
 
 // Ensure a bad start request is refused with a message naming the
 // problem, and records nothing.
-func TestService_BuildStartBadInput(t *testing.T) {
+func TestBuilds_BuildStartBadInput(t *testing.T) {
 	t.Parallel()
 	b := setupBuilds(t)
 	repo := slipwaytest.GitRepo(t, map[string]string{"index.html": "one\n"})
@@ -211,7 +211,7 @@ func TestService_BuildStartBadInput(t *testing.T) {
 			if tt.actor != nil {
 				ctx = slipway.WithActor(ctx, *tt.actor)
 			}
-			_, _, err := b.svc.BuildStart(ctx, tt.tool, tt.req)
+			_, _, err := b.builds.BuildStart(ctx, tt.tool, tt.req)
 			wantCode(t, "BuildStart", err, tt.code)
 			if !strings.Contains(slipway.ErrorMessage(err), tt.msg) {
 				t.Errorf("BuildStart: %q does not say %q", slipway.ErrorMessage(err), tt.msg)
@@ -219,7 +219,7 @@ func TestService_BuildStartBadInput(t *testing.T) {
 		})
 	}
 	t.Cleanup(func() {
-		if list, err := b.svc.BuildList(context.Background(), "site"); err != nil || len(list) != 0 {
+		if list, err := b.builds.BuildList(context.Background(), "site"); err != nil || len(list) != 0 {
 			t.Errorf("bad starts recorded builds: %+v, %v", list, err)
 		}
 	})

@@ -13,17 +13,17 @@ import (
 // server's registry of running steps never hears of it) stops a running
 // step here within the recheck interval: the one-off that would run ten
 // minutes ends cancelled, and so does the deployment.
-func TestService_CancelFromAnotherServer(t *testing.T) {
+func TestEngine_CancelFromAnotherServer(t *testing.T) {
 	t.Parallel()
 	const tool = "cancelled"
 	h := newHarness(t, Config{RecheckInterval: 50 * time.Millisecond}, true)
 	ctx := t.Context()
 	repo := slipwaytest.GitRepo(t, map[string]string{"Procfile": "slow: echo started; exec sleep 600\n"})
 	cfg := mustParse(t, "components:\n  slow:\n    component_type: one-off\n    build: {repository: "+repo.Dir+", ref: main}\n    run: {command: slow, timeout: 900}\n")
-	if _, _, err := h.svc.ConfigPut(ctx, tool, cfg); err != nil {
+	if _, _, err := h.deploys.ConfigPut(ctx, tool, cfg); err != nil {
 		t.Fatal(err)
 	}
-	d, err := h.svc.DeploymentCreate(ctx, tool, slipway.DeployOptions{Trigger: "cli"})
+	d, err := h.deploys.DeploymentCreate(ctx, tool, slipway.DeployOptions{Trigger: "cli"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,14 +73,14 @@ func (w *wakeRecorder) enqueued(deploymentID, key string) bool {
 	return slices.Contains(w.woken, runner.Job{Tool: "tool", DeploymentID: deploymentID, Key: key})
 }
 
-// diamondService returns a service on st whose queue records what it was
+// diamondService returns an engine on st whose queue records what it was
 // given.
-func diamondService(t *testing.T, st store.Store, driver riverdriver.Driver[*sql.Tx]) (*Service, *wakeRecorder) {
+func diamondService(t *testing.T, st store.Store, driver riverdriver.Driver[*sql.Tx]) (*Engine, *wakeRecorder) {
 	t.Helper()
 	if err := runner.Migrate(t.Context(), driver); err != nil {
 		t.Fatal(err)
 	}
-	svc := NewService(st, nil, nil, nil, Config{})
+	svc := NewEngine(st, nil, nil, nil, Config{})
 	r, err := runner.New(driver, svc, runner.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +127,7 @@ func diamond(t *testing.T, st store.Store, round int) slipway.Deployment {
 // its own advance, as two step jobs finishing together do. With events,
 // each records its step as the engine does (with an event); without, it
 // writes the step row alone.
-func finishMiddle(t *testing.T, svc *Service, d slipway.Deployment, events bool) {
+func finishMiddle(t *testing.T, svc *Engine, d slipway.Deployment, events bool) {
 	t.Helper()
 	var (
 		wg    sync.WaitGroup
@@ -137,7 +137,7 @@ func finishMiddle(t *testing.T, svc *Service, d slipway.Deployment, events bool)
 	for i, key := range []string{"run:left", "run:right"} {
 		wg.Go(func() {
 			<-start
-			errs[i] = svc.advance(t.Context(), d, nil, func(tx store.Tx) error {
+			errs[i] = svc.advance(t.Context(), d, nil, func(tx txn) error {
 				u := store.StepUpdate{
 					DeploymentID: d.ID, Key: key, State: slipway.StepDone, Attempt: 1,
 					FinishedAt: svc.now(), IfStateIn: []slipway.StepState{slipway.StepRunning},

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"slipway.dev/slipway/internal/slipway"
-	"slipway.dev/slipway/internal/store"
 )
 
 // errDeleted is the cause given to the running steps of a deployment that
@@ -21,7 +20,7 @@ var errDeleted = fmt.Errorf("%w: the deployment was deleted", errCancelled)
 // cancelled (builds killed, health waits and one-offs stopped) and their
 // jobs find no deployment and end, and a deployment queued behind it
 // starts. "latest" is not accepted: deleting needs a deployment ID.
-func (s *Service) DeploymentDelete(ctx context.Context, tool, id string) (slipway.Deployment, error) {
+func (s *Deployments) DeploymentDelete(ctx context.Context, tool, id string) (slipway.Deployment, error) {
 	if id == slipway.DeploymentIDLatest {
 		return slipway.Deployment{}, slipway.Errorf(slipway.EInvalid,
 			"Deleting needs a deployment ID, not %q: list them with GET …/deployment", id)
@@ -30,14 +29,14 @@ func (s *Service) DeploymentDelete(ctx context.Context, tool, id string) (slipwa
 	if err != nil {
 		return slipway.Deployment{}, err
 	}
-	err = s.tx(ctx, d.ID, func(tx store.Tx) error {
+	err = s.eng.tx(ctx, d.ID, func(tx txn) error {
 		return notFound(tx.DeploymentDelete(ctx, tool, d.ID), "Deployment %s not found for tool %s", id, tool)
 	})
 	if err != nil {
 		return slipway.Deployment{}, fmt.Errorf("delete %s: %w", d.ID, err)
 	}
 	if !d.Status.Final() {
-		s.running.cancel(d.ID, errDeleted)
+		s.eng.cancelRunning(d.ID, errDeleted)
 	}
 	return d, nil
 }

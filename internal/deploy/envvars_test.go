@@ -14,14 +14,14 @@ import (
 	"slipway.dev/slipway/internal/store"
 )
 
-// TestService_EnvVars runs real deployments whose envvars come from real
+// TestDeployments_EnvVars runs real deployments whose envvars come from real
 // sealed envvars over the harness's store: the processes get them, the
 // live records hold their fingerprints (never the values), a changed
 // value restarts exactly the continuous and scheduled components (the
 // one-off is not run again), a job restart records what it gave, and
 // envvars that cannot be opened fail the deployment with the reason
 // instead of starting processes without them.
-func TestService_EnvVars(t *testing.T) {
+func TestDeployments_EnvVars(t *testing.T) {
 	t.Parallel()
 	const tool = "secrets"
 	var vars *envvars.Vars
@@ -40,12 +40,12 @@ func TestService_EnvVars(t *testing.T) {
 		"    run: {command: 'echo web got $API_KEY; exec sleep 600'}\n"+
 		"  cron:\n    component_type: scheduled\n    build: {reuse_from: web}\n    run: {command: 'echo tick', schedule: '@daily'}\n"+
 		"  migrate:\n    component_type: one-off\n    build: {reuse_from: web}\n    run: {command: 'echo migrate got $API_KEY'}\n")
-	if _, _, err := h.svc.ConfigPut(ctx, tool, cfg); err != nil {
+	if _, _, err := h.deploys.ConfigPut(ctx, tool, cfg); err != nil {
 		t.Fatal(err)
 	}
 	deployOK := func(t *testing.T) slipway.Deployment {
 		t.Helper()
-		d, err := h.svc.DeploymentCreate(ctx, tool, slipway.DeployOptions{Trigger: "cli"})
+		d, err := h.deploys.DeploymentCreate(ctx, tool, slipway.DeployOptions{Trigger: "cli"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,7 +57,7 @@ func TestService_EnvVars(t *testing.T) {
 	logs := func(t *testing.T, job string) string {
 		t.Helper()
 		var b bytes.Buffer
-		if err := h.svc.JobLogs(ctx, tool, job, false, 0, &b); err != nil {
+		if err := h.jobs.JobLogs(ctx, tool, job, false, 0, &b); err != nil {
 			t.Fatal(err)
 		}
 		return b.String()
@@ -107,7 +107,7 @@ func TestService_EnvVars(t *testing.T) {
 
 	// A changed value: the plan says which components restart and why.
 	put(t, "API_KEY", "second-value")
-	plan, err := h.svc.DeploymentPlan(ctx, tool, slipway.DeployOptions{})
+	plan, err := h.deploys.DeploymentPlan(ctx, tool, slipway.DeployOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestService_EnvVars(t *testing.T) {
 	}
 
 	// Nothing changed since: nothing restarts.
-	plan, err = h.svc.DeploymentPlan(ctx, tool, slipway.DeployOptions{})
+	plan, err = h.deploys.DeploymentPlan(ctx, tool, slipway.DeployOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func TestService_EnvVars(t *testing.T) {
 	// A job restart gives the processes the envvars of now and records
 	// it, so the next plan does not restart web again for them.
 	put(t, "API_KEY", "third-value")
-	if _, err := h.svc.JobRestart(ctx, tool, "web"); err != nil {
+	if _, err := h.jobs.JobRestart(ctx, tool, "web"); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, func() string {
@@ -158,7 +158,7 @@ func TestService_EnvVars(t *testing.T) {
 		}
 		return ""
 	})
-	plan, err = h.svc.DeploymentPlan(ctx, tool, slipway.DeployOptions{})
+	plan, err = h.deploys.DeploymentPlan(ctx, tool, slipway.DeployOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,10 +167,10 @@ func TestService_EnvVars(t *testing.T) {
 	}
 
 	// Envvars that cannot be opened stop the deployment, with the reason.
-	if err := h.db.EnvVarPut(ctx, store.EnvVar{Tool: tool, Name: "BROKEN_ONE", Sealed: "bm90IHNlYWxlZA", UpdatedAt: h.svc.now()}); err != nil {
+	if err := h.db.EnvVarPut(ctx, store.EnvVar{Tool: tool, Name: "BROKEN_ONE", Sealed: "bm90IHNlYWxlZA", UpdatedAt: h.eng.now()}); err != nil {
 		t.Fatal(err)
 	}
-	bad, err := h.svc.DeploymentCreate(ctx, tool, slipway.DeployOptions{})
+	bad, err := h.deploys.DeploymentCreate(ctx, tool, slipway.DeployOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestService_EnvVars(t *testing.T) {
 	if bad.Status != slipway.DeploymentFailed || !strings.Contains(bad.LongStatus, "environment variables: envvar BROKEN_ONE of secrets") {
 		t.Errorf("deployment with a broken envvar: %s: %s", bad.Status, bad.LongStatus)
 	}
-	if _, err := h.svc.JobRunStart(ctx, tool, slipway.JobRun{Name: "adhoc", Command: "true", ImageName: "web"}); err == nil ||
+	if _, err := h.jobs.JobRunStart(ctx, tool, slipway.JobRun{Name: "adhoc", Command: "true", ImageName: "web"}); err == nil ||
 		!strings.Contains(err.Error(), "BROKEN_ONE") {
 		t.Errorf("ad-hoc job with a broken envvar: %v, want it refused naming BROKEN_ONE", err)
 	}

@@ -41,7 +41,7 @@ const sampleConfig = `{"components":{` +
 // reproduced (no recorded spec, or a reuse_from component that is not
 // live) are left out with a warning each, and a wait_for entry naming a
 // component that is not live is dropped with a warning.
-func (s *Service) ConfigGenerate(ctx context.Context, tool string) (cfg slipway.ToolConfig, warnings []string, err error) {
+func (s *Deployments) ConfigGenerate(ctx context.Context, tool string) (cfg slipway.ToolConfig, warnings []string, err error) {
 	if err := slipway.ValidateToolName(tool); err != nil {
 		return slipway.ToolConfig{}, nil, err
 	}

@@ -91,7 +91,7 @@ func liveFrom(t *testing.T, yaml string, names ...string) []slipway.LiveRun {
 func TestConfigGenerate_RoundTrip(t *testing.T) {
 	t.Parallel()
 	live := liveFrom(t, generateInput, "worker", "web", "migrate", "cron")
-	s := NewService(liveStore{runs: live}, nil, nil, nil, Config{})
+	s := NewDeployments(NewEngine(liveStore{runs: live}, nil, nil, nil, Config{}))
 	cfg, warnings, err := s.ConfigGenerate(t.Context(), "tool")
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +129,7 @@ func TestConfigGenerate_RoundTrip(t *testing.T) {
 
 func TestConfigGenerate_Fallback(t *testing.T) {
 	t.Parallel()
-	s := NewService(liveStore{runs: []slipway.LiveRun{}}, nil, nil, nil, Config{})
+	s := NewDeployments(NewEngine(liveStore{runs: []slipway.LiveRun{}}, nil, nil, nil, Config{}))
 	cfg, warnings, err := s.ConfigGenerate(t.Context(), "tool")
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +169,7 @@ func TestConfigGenerate_Unreproducible(t *testing.T) {
 `
 	live := liveFrom(t, cfgYAML, "worker", "cron")
 	live = append(live, slipway.LiveRun{Tool: "tool", Component: "legacy"})
-	s := NewService(liveStore{runs: live}, nil, nil, nil, Config{})
+	s := NewDeployments(NewEngine(liveStore{runs: live}, nil, nil, nil, Config{}))
 	cfg, warnings, err := s.ConfigGenerate(t.Context(), "tool")
 	if err != nil {
 		t.Fatal(err)
@@ -191,13 +191,13 @@ func TestConfigGenerate_Unreproducible(t *testing.T) {
 
 func TestConfigGenerate_Errors(t *testing.T) {
 	t.Parallel()
-	s := NewService(liveStore{err: errors.New("disk on fire")}, nil, nil, nil, Config{})
+	s := NewDeployments(NewEngine(liveStore{err: errors.New("disk on fire")}, nil, nil, nil, Config{}))
 	if _, _, err := s.ConfigGenerate(t.Context(), "tool"); err == nil || slipway.ErrorCode(err) != slipway.EInternal {
 		t.Errorf("store failure: err = %v, want an internal error", err)
 	}
 	bad := liveFrom(t, generateInput, "web")
 	bad[0].Spec.Run.Port = 70000
-	s = NewService(liveStore{runs: bad}, nil, nil, nil, Config{})
+	s = NewDeployments(NewEngine(liveStore{runs: bad}, nil, nil, nil, Config{}))
 	if _, _, err := s.ConfigGenerate(t.Context(), "tool"); slipway.ErrorCode(err) != slipway.EInternal || !strings.Contains(err.Error(), "port") {
 		t.Errorf("invalid live spec: err = %v, want an internal error about the port", err)
 	}

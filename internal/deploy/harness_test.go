@@ -19,11 +19,15 @@ import (
 	"slipway.dev/slipway/internal/target/localexec"
 )
 
-// harness is a deploy service over real components, as the server wires
-// them: SQLite in a temporary directory, River on the same file, git,
-// the local builder and the local process target.
+// harness is the deploy engine and its application services over real
+// components, as the server wires them: SQLite in a temporary directory,
+// River on the same file, git, the local builder and the local process
+// target.
 type harness struct {
-	svc     *Service
+	eng     *Engine
+	deploys *Deployments
+	builds  *Builds
+	jobs    *Jobs
 	db      *sqlite.DB
 	runner  *runner.Runner
 	builder *localbuild.Builder
@@ -31,15 +35,22 @@ type harness struct {
 	dir string
 }
 
-// NewHarness is a started harness for the external tests (package
-// deploy_test): the service and its builder.
-func NewHarness(t *testing.T, cfg Config) (*Service, *localbuild.Builder) {
-	t.Helper()
-	h := newHarness(t, cfg, true)
-	return h.svc, h.builder
+// Harness is what NewHarness gives the external tests.
+type Harness struct {
+	Deployments *Deployments
+	Builds      *Builds
+	Builder     *localbuild.Builder
 }
 
-// newHarness returns a service with cfg (local repositories allowed). With
+// NewHarness is a started harness for the external tests (package
+// deploy_test): the deployments and builds services and the builder.
+func NewHarness(t *testing.T, cfg Config) *Harness {
+	t.Helper()
+	h := newHarness(t, cfg, true)
+	return &Harness{Deployments: h.deploys, Builds: h.builds, Builder: h.builder}
+}
+
+// newHarness returns an engine and its services with cfg (local repositories allowed). With
 // start, the runner works the queue and deployments run; without, they are
 // created and stay pending.
 func newHarness(t *testing.T, cfg Config, start bool) *harness {
@@ -82,12 +93,21 @@ func newHarness(t *testing.T, cfg Config, start bool) *harness {
 	}
 	t.Cleanup(func() { _ = tg.Stop(context.WithoutCancel(ctx)) })
 	cfg.AllowLocalRepos = true
-	svc := NewService(db, src, builder, tg, cfg)
-	r, err := runner.New(driver, svc, runner.Config{SingleNode: true})
+	eng := NewEngine(db, src, builder, tg, cfg)
+	r, err := runner.New(driver, eng, runner.Config{SingleNode: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.SetEnqueuer(r)
+	eng.SetEnqueuer(r)
+	h := &harness{
+		eng: eng, deploys: NewDeployments(eng), builds: NewBuilds(eng), jobs: NewJobs(eng),
+		db: db, runner: r, builder: builder, dir: dir,
+	}
+	t.Cleanup(func() { // before the target and the store go
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = h.builds.Stop(sctx)
+	})
 	if start {
 		if err := r.Start(ctx); err != nil {
 			t.Fatal(err)
@@ -98,7 +118,7 @@ func newHarness(t *testing.T, cfg Config, start bool) *harness {
 			_ = r.Stop(sctx)
 		})
 	}
-	return &harness{svc: svc, db: db, runner: r, builder: builder, dir: dir}
+	return h
 }
 
 // waitFinal waits, through the deployment's events, until it is final and
@@ -107,10 +127,10 @@ func (h *harness) waitFinal(t *testing.T, tool, id string) slipway.Deployment {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	if err := h.svc.DeploymentEvents(ctx, tool, id, 0, func(slipway.Event) error { return nil }); err != nil {
+	if err := h.deploys.DeploymentEvents(ctx, tool, id, 0, func(slipway.Event) error { return nil }); err != nil {
 		t.Fatalf("events of %s: %v", id, err)
 	}
-	d, err := h.svc.DeploymentGet(t.Context(), tool, id)
+	d, err := h.deploys.DeploymentGet(t.Context(), tool, id)
 	if err != nil {
 		t.Fatal(err)
 	}

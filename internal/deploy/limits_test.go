@@ -37,10 +37,10 @@ func storeRaw(t *testing.T, h *harness, tool, raw string) {
 	}
 }
 
-// TestService_ConfigPutLimits checks that a config over the limits is
+// TestDeployments_ConfigPutLimits checks that a config over the limits is
 // refused with its problems (paths, no positions: the HTTP layer adds them)
 // and that nothing is stored.
-func TestService_ConfigPutLimits(t *testing.T) {
+func TestDeployments_ConfigPutLimits(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, Config{Limits: tightLimits, AllowImages: true}, false)
 	ctx := t.Context()
@@ -49,7 +49,7 @@ func TestService_ConfigPutLimits(t *testing.T) {
   api: {build: {image: x}, run: {command: x, memory: 512Mi}}
   extra: {build: {image: x}, run: {command: x}}
 `)
-	_, _, err := h.svc.ConfigPut(ctx, "demo", over)
+	_, _, err := h.deploys.ConfigPut(ctx, "demo", over)
 	if code := slipway.ErrorCode(err); code != slipway.EInvalid {
 		t.Fatalf("ConfigPut = %v, want EInvalid", err)
 	}
@@ -69,23 +69,23 @@ func TestService_ConfigPutLimits(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("problems mismatch (-want +got):\n%s", diff)
 	}
-	if _, err := h.svc.ConfigGet(ctx, "demo"); slipway.ErrorCode(err) != slipway.ENotFound {
+	if _, err := h.deploys.ConfigGet(ctx, "demo"); slipway.ErrorCode(err) != slipway.ENotFound {
 		t.Errorf("ConfigGet after a refused create = %v, want not found", err)
 	}
 	// Within the limits, it is stored.
-	if _, _, err := h.svc.ConfigPut(ctx, "demo", mustParse(t, "components:\n  web: {build: {image: x}, run: {command: x, replicas: 2, memory: 256Mi}}\n")); err != nil {
+	if _, _, err := h.deploys.ConfigPut(ctx, "demo", mustParse(t, "components:\n  web: {build: {image: x}, run: {command: x, replicas: 2, memory: 256Mi}}\n")); err != nil {
 		t.Fatalf("ConfigPut within the limits: %v", err)
 	}
 	// A plan of a posted config is checked the same way.
-	if _, err := h.svc.DeploymentPlanConfig(ctx, "demo", over, slipway.DeployOptions{}); !errors.As(err, &pe) {
+	if _, err := h.deploys.DeploymentPlanConfig(ctx, "demo", over, slipway.DeployOptions{}); !errors.As(err, &pe) {
 		t.Errorf("DeploymentPlanConfig over the limits = %v, want its problems", err)
 	}
 }
 
-// TestService_DeployStoredOverLimits checks that a stored config that a
+// TestDeployments_DeployStoredOverLimits checks that a stored config that a
 // lowered quota or a newer rule no longer allows is still shown, but
 // neither deployed nor planned, and that the refusal creates nothing.
-func TestService_DeployStoredOverLimits(t *testing.T) {
+func TestDeployments_DeployStoredOverLimits(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, Config{Limits: tightLimits, AllowImages: true}, false)
 	ctx := t.Context()
@@ -106,25 +106,25 @@ func TestService_DeployStoredOverLimits(t *testing.T) {
 	for _, tt := range tests {
 		tool := strings.ToLower(tt.name)
 		storeRaw(t, h, tool, tt.raw)
-		if cfg, err := h.svc.ConfigGet(ctx, tool); err != nil || string(cfg.Raw) != tt.raw {
+		if cfg, err := h.deploys.ConfigGet(ctx, tool); err != nil || string(cfg.Raw) != tt.raw {
 			t.Errorf("%s: ConfigGet = %s, %v, want the stored config", tt.name, cfg.Raw, err)
 		}
-		_, err := h.svc.DeploymentCreate(ctx, tool, slipway.DeployOptions{})
+		_, err := h.deploys.DeploymentCreate(ctx, tool, slipway.DeployOptions{})
 		if slipway.ErrorCode(err) != slipway.EInvalid || !strings.Contains(slipway.ErrorMessage(err), tt.want) {
 			t.Errorf("%s: DeploymentCreate = %q, want EInvalid containing %q", tt.name, slipway.ErrorMessage(err), tt.want)
 		}
-		if ds, err := h.svc.DeploymentList(ctx, tool); err != nil || len(ds) != 0 {
+		if ds, err := h.deploys.DeploymentList(ctx, tool); err != nil || len(ds) != 0 {
 			t.Errorf("%s: DeploymentList after a refused deployment = %d deployments, %v", tt.name, len(ds), err)
 		}
-		if _, err := h.svc.DeploymentPlan(ctx, tool, slipway.DeployOptions{}); !strings.Contains(slipway.ErrorMessage(err), tt.want) {
+		if _, err := h.deploys.DeploymentPlan(ctx, tool, slipway.DeployOptions{}); !strings.Contains(slipway.ErrorMessage(err), tt.want) {
 			t.Errorf("%s: DeploymentPlan = %q, want %q", tt.name, slipway.ErrorMessage(err), tt.want)
 		}
 	}
 }
 
-// TestService_JobLimits checks the jobs API against the limits: what would
+// TestJobs_JobLimits checks the jobs API against the limits: what would
 // run after the change (the live jobs with the new definition) must fit.
-func TestService_JobLimits(t *testing.T) {
+func TestJobs_JobLimits(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, Config{Limits: tightLimits, AllowImages: true}, false)
 	ctx := t.Context()
@@ -135,7 +135,7 @@ func TestService_JobLimits(t *testing.T) {
 		{Name: "web", Type: slipway.Continuous, Run: slipway.RunSpec{Command: "web", Memory: "256Mi", Replicas: 2}},
 		{Name: "cron", Type: slipway.Scheduled, Run: slipway.RunSpec{Command: "x", Schedule: "@daily", Memory: "4Gi"}},
 	} {
-		if err := h.svc.store.LiveRunPut(ctx, slipway.LiveRun{Tool: "demo", Component: c.Name, Type: c.Type, SpecHash: c.SpecHash(), Spec: c, AppliedAt: time.Now()}); err != nil {
+		if err := h.eng.store.LiveRunPut(ctx, slipway.LiveRun{Tool: "demo", Component: c.Name, Type: c.Type, SpecHash: c.SpecHash(), Spec: c, AppliedAt: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -163,7 +163,7 @@ func TestService_JobLimits(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		err := h.svc.checkJobLimits(ctx, "demo", tt.def)
+		err := h.jobs.checkJobLimits(ctx, "demo", tt.def)
 		switch {
 		case tt.want == "" && err != nil:
 			t.Errorf("%s: checkJobLimits = %v", tt.name, err)
@@ -174,10 +174,10 @@ func TestService_JobLimits(t *testing.T) {
 	// A third continuous job is over the count quota, and the message says
 	// "job"; a total another job takes over names that job.
 	third := slipway.LiveRun{Tool: "demo", Component: "api", Type: slipway.Continuous, Spec: slipway.Component{Name: "api", Type: slipway.Continuous, Run: slipway.RunSpec{Command: "a", Memory: "768Mi"}}}
-	if err := h.svc.store.LiveRunPut(ctx, third); err != nil {
+	if err := h.eng.store.LiveRunPut(ctx, third); err != nil {
 		t.Fatal(err)
 	}
-	err := h.svc.checkJobLimits(ctx, "demo", job("zzz", slipway.Continuous, slipway.RunSpec{Command: "z", Memory: "100Mi"}))
+	err := h.jobs.checkJobLimits(ctx, "demo", job("zzz", slipway.Continuous, slipway.RunSpec{Command: "z", Memory: "100Mi"}))
 	want := "this is the 3rd continuous job, over the tool's quota of 2 continuous jobs\n" +
 		"job web: 2 replicas × 256Mi = 512Mi of memory, with the 768Mi for api, makes 1280Mi: over the tool's memory quota of 1Gi\n" +
 		"1 replica, with the 3 for api and web, makes 4: over the tool's quota of 3 replicas"
@@ -186,9 +186,9 @@ func TestService_JobLimits(t *testing.T) {
 	}
 }
 
-// TestService_AdHocCount checks that a tool lists at most its one-off
+// TestJobs_AdHocCount checks that a tool lists at most its one-off
 // quota of ad-hoc jobs; one of the same name is replaced and not counted.
-func TestService_AdHocCount(t *testing.T) {
+func TestJobs_AdHocCount(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, Config{Limits: tightLimits, AllowImages: true}, false)
 	ctx := t.Context()
@@ -196,17 +196,17 @@ func TestService_AdHocCount(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"a", "b"} {
-		if err := h.svc.checkAdHocCount(ctx, h.db, "demo", name); err != nil {
+		if err := h.jobs.checkAdHocCount(ctx, h.db, "demo", name); err != nil {
 			t.Fatalf("checkAdHocCount(%s) = %v", name, err)
 		}
-		if err := h.svc.store.JobRunPut(ctx, slipway.JobRun{Tool: "demo", Name: name, Command: "x", ImageName: "web", RunID: name + "-1", CreatedAt: time.Now()}); err != nil {
+		if err := h.eng.store.JobRunPut(ctx, slipway.JobRun{Tool: "demo", Name: name, Command: "x", ImageName: "web", RunID: name + "-1", CreatedAt: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := h.svc.checkAdHocCount(ctx, h.db, "demo", "a"); err != nil {
+	if err := h.jobs.checkAdHocCount(ctx, h.db, "demo", "a"); err != nil {
 		t.Errorf("checkAdHocCount of a listed name = %v, want nil (it is replaced)", err)
 	}
-	err := h.svc.checkAdHocCount(ctx, h.db, "demo", "c")
+	err := h.jobs.checkAdHocCount(ctx, h.db, "demo", "c")
 	want := "Tool demo already has 2 ad-hoc one-off jobs, the limit is 2: delete the finished ones (slipway jobs delete NAME) and run c again."
 	if slipway.ErrorCode(err) != slipway.EConflict || slipway.ErrorMessage(err) != want {
 		t.Errorf("checkAdHocCount(c) = %q, want EConflict %q", slipway.ErrorMessage(err), want)
@@ -261,30 +261,30 @@ func TestOneOffSlots(t *testing.T) {
 	r2()
 }
 
-// TestService_DeploymentOneOffWaitsForSlot checks that a deployment's
+// TestEngine_DeploymentOneOffWaitsForSlot checks that a deployment's
 // one-off waits, saying so in its step, while the tool's one-off slots are
 // taken, and runs once one is free.
-func TestService_DeploymentOneOffWaitsForSlot(t *testing.T) {
+func TestEngine_DeploymentOneOffWaitsForSlot(t *testing.T) {
 	t.Parallel()
 	const tool = "busy"
 	h := newHarness(t, Config{Limits: slipway.Limits{Quota: slipway.Quota{ConcurrentOneOffs: 1}}}, true)
 	repo := slipwaytest.GitRepo(t, map[string]string{"Procfile": "job: true\n"})
 	cfg := mustParse(t, "components:\n  job:\n    component_type: one-off\n"+
 		"    build: {repository: "+repo.Dir+", ref: main}\n    run: {command: job}\n")
-	if _, _, err := h.svc.ConfigPut(t.Context(), tool, cfg); err != nil {
+	if _, _, err := h.deploys.ConfigPut(t.Context(), tool, cfg); err != nil {
 		t.Fatal(err)
 	}
-	release, ok := h.svc.oneOffs.tryTake(tool) // an ad-hoc job runs
+	release, ok := h.eng.oneOffs.tryTake(tool) // an ad-hoc job runs
 	if !ok {
 		t.Fatal("no one-off slot free")
 	}
-	d, err := h.svc.DeploymentCreate(t.Context(), tool, slipway.DeployOptions{})
+	d, err := h.deploys.DeploymentCreate(t.Context(), tool, slipway.DeployOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	errSeen := errors.New("seen")
 	const note = "waiting: the tool runs 1 one-off job at once, its limit"
-	err = h.svc.DeploymentEvents(t.Context(), tool, d.ID, 0, func(e slipway.Event) error {
+	err = h.deploys.DeploymentEvents(t.Context(), tool, d.ID, 0, func(e slipway.Event) error {
 		if e.Kind == "step" && strings.Contains(e.Message, note) {
 			return errSeen
 		}
@@ -298,7 +298,7 @@ func TestService_DeploymentOneOffWaitsForSlot(t *testing.T) {
 		t.Fatalf("deployment %s: %s", d.Status, d.LongStatus)
 	}
 	// The deployment gave its slot back.
-	if r, ok := h.svc.oneOffs.tryTake(tool); !ok {
+	if r, ok := h.eng.oneOffs.tryTake(tool); !ok {
 		t.Error("the one-off slot is still taken after the deployment")
 	} else {
 		r()

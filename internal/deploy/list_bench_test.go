@@ -32,7 +32,7 @@ func BenchmarkDeploymentList(b *testing.B) {
 			start := time.Now()
 			storetest.Seed(b, st, sc)
 			b.Logf("%s: seeded %d tools × %d components, %d deployments in %s", es.name, sc.Tools, sc.Components, sc.Deployments, time.Since(start).Round(time.Second))
-			svc := NewService(st, nil, nil, nil, Config{})
+			svc := NewDeployments(NewEngine(st, nil, nil, nil, Config{}))
 			measure := func(b *testing.B, list func(tool string) (int, error)) {
 				var ds []time.Duration
 				for b.Loop() {

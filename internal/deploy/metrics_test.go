@@ -10,7 +10,7 @@ import (
 	"slipway.dev/slipway/internal/slipwaytest"
 )
 
-func TestService_Metrics(t *testing.T) {
+func TestEngine_Metrics(t *testing.T) {
 	t.Parallel()
 	const tool = "metered"
 	setup := func(t *testing.T, start bool) (*harness, *metrics.Metrics) {
@@ -24,7 +24,7 @@ func TestService_Metrics(t *testing.T) {
 		repo := slipwaytest.GitRepo(t, map[string]string{"Procfile": "job: true\n"})
 		cfg := mustParse(t, "components:\n  job:\n    component_type: one-off\n"+
 			"    build: {repository: "+repo.Dir+", ref: main}\n    run: {command: job}\n")
-		if _, _, err := h.svc.ConfigPut(t.Context(), tool, cfg); err != nil {
+		if _, _, err := h.deploys.ConfigPut(t.Context(), tool, cfg); err != nil {
 			t.Fatal(err)
 		}
 		return h, m
@@ -48,7 +48,7 @@ func TestService_Metrics(t *testing.T) {
 	t.Run("Deployments", func(t *testing.T) {
 		t.Parallel()
 		h, m := setup(t, true)
-		d, err := h.svc.DeploymentCreate(t.Context(), tool, slipway.DeployOptions{Trigger: "cli"})
+		d, err := h.deploys.DeploymentCreate(t.Context(), tool, slipway.DeployOptions{Trigger: "cli"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,7 +65,7 @@ func TestService_Metrics(t *testing.T) {
 			{"slipway_deployments_in_progress", nil, 0},
 		})
 
-		d, err = h.svc.DeploymentCreate(t.Context(), tool, slipway.DeployOptions{Trigger: "token"})
+		d, err = h.deploys.DeploymentCreate(t.Context(), tool, slipway.DeployOptions{Trigger: "token"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,7 +88,7 @@ func TestService_Metrics(t *testing.T) {
 		t.Parallel()
 		h, m := setup(t, false) // nothing runs: deployments stay pending
 		for range 3 {
-			if _, err := h.svc.DeploymentCreate(t.Context(), tool, slipway.DeployOptions{}); err != nil {
+			if _, err := h.deploys.DeploymentCreate(t.Context(), tool, slipway.DeployOptions{}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -12,21 +12,21 @@ import (
 // and calls note before each retry with a line such as "attempt 2 of 4
 // after: <error>", so the wait is visible. The last error is returned,
 // wrapped with the number of attempts when there was more than one.
-func (s *Service) retry(ctx context.Context, note func(string), fn func() error) error {
-	wait := s.cfg.RetryBackoff
+func (e *Engine) retry(ctx context.Context, note func(string), fn func() error) error {
+	wait := e.cfg.RetryBackoff
 	for attempt := 1; ; attempt++ {
 		err := fn()
-		if err == nil || !s.cfg.TransientFunc(err) || ctx.Err() != nil {
+		if err == nil || !e.cfg.TransientFunc(err) || ctx.Err() != nil {
 			if err != nil && attempt > 1 {
 				return fmt.Errorf("after %d attempts: %w", attempt, err)
 			}
 			return err
 		}
-		if attempt >= s.cfg.Attempts {
+		if attempt >= e.cfg.Attempts {
 			return fmt.Errorf("after %d attempts: %w", attempt, err)
 		}
 		if note != nil {
-			note(fmt.Sprintf("attempt %d of %d after: %v", attempt+1, s.cfg.Attempts, err))
+			note(fmt.Sprintf("attempt %d of %d after: %v", attempt+1, e.cfg.Attempts, err))
 		}
 		if sleepCtx(ctx, wait) != nil {
 			return err

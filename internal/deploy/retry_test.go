@@ -13,9 +13,9 @@ var (
 	errFinal = errors.New("ref not found")
 )
 
-func TestService_Retry(t *testing.T) {
+func TestEngine_Retry(t *testing.T) {
 	t.Parallel()
-	s := NewService(nil, nil, nil, nil, Config{
+	s := NewEngine(nil, nil, nil, nil, Config{
 		Attempts: 3, RetryBackoff: time.Millisecond,
 		TransientFunc: func(err error) bool { return errors.Is(err, errFlaky) },
 	})

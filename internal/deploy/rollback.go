@@ -27,18 +27,18 @@ import (
 // Returns ENotFound when there is no such deployment (or none to go back
 // to), EInvalid when to did not succeed, and EConflict naming the builds
 // that were pruned since (nothing is created then).
-func (s *Service) DeploymentRollback(ctx context.Context, tool, to string, opts slipway.DeployOptions) (slipway.Deployment, error) {
+func (s *Deployments) DeploymentRollback(ctx context.Context, tool, to string, opts slipway.DeployOptions) (slipway.Deployment, error) {
 	if err := slipway.ValidateToolName(tool); err != nil {
 		return slipway.Deployment{}, err
 	}
-	if s.enqueuer == nil {
-		return slipway.Deployment{}, errors.New("deploy: no enqueuer set")
+	if err := s.eng.ready(); err != nil {
+		return slipway.Deployment{}, err
 	}
 	src, err := s.rollbackSource(ctx, tool, to)
 	if err != nil {
 		return slipway.Deployment{}, err
 	}
-	pins, err := s.rollbackPins(ctx, src.ID)
+	pins, err := s.eng.rollbackPins(ctx, src.ID)
 	if err != nil {
 		return slipway.Deployment{}, err
 	}
@@ -68,7 +68,7 @@ func (s *Service) DeploymentRollback(ctx context.Context, tool, to string, opts 
 }
 
 // rollbackSource returns the deployment a rollback goes back to.
-func (s *Service) rollbackSource(ctx context.Context, tool, to string) (slipway.Deployment, error) {
+func (s *Deployments) rollbackSource(ctx context.Context, tool, to string) (slipway.Deployment, error) {
 	if to != "" && to != slipway.DeploymentIDLatest {
 		d, err := s.lookup(ctx, tool, to)
 		if err != nil {
@@ -97,20 +97,4 @@ func (s *Service) rollbackSource(ctx context.Context, tool, to string) (slipway.
 			"Tool %s has %d successful %s: there is no earlier one to roll back to.", tool, len(ok), pluralize(len(ok), "deployment"))
 	}
 	return ok[1], nil
-}
-
-// rollbackPins returns, by component, the builds deployment id ran: the
-// commit and build key of each of its build steps.
-func (s *Service) rollbackPins(ctx context.Context, id string) (map[string]slipway.Step, error) {
-	steps, err := s.store.StepList(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("steps of %s: %w", id, err)
-	}
-	pins := map[string]slipway.Step{}
-	for _, st := range steps {
-		if st.Kind == slipway.StepBuild && st.BuildKey != "" {
-			pins[st.Component] = st
-		}
-	}
-	return pins, nil
 }

@@ -54,7 +54,7 @@ type splitConfig struct {
 // the config (in known, or elsewhere in cfg) or that the tool has stored;
 // else it is an EInvalid error naming the field. Two different credentials
 // for one URL are an error too.
-func (s *Service) splitCredentials(ctx context.Context, tool string, cfg slipway.ToolConfig, known map[string]slipway.Credential) (splitConfig, error) {
+func (s *Deployments) splitCredentials(ctx context.Context, tool string, cfg slipway.ToolConfig, known map[string]slipway.Credential) (splitConfig, error) {
 	out := splitConfig{creds: maps.Clone(known)}
 	if out.creds == nil {
 		out.creds = map[string]slipway.Credential{}
@@ -120,7 +120,7 @@ func credentialURLs(cfg slipway.ToolConfig) []string {
 // putCredentialsTx stores, in tx, the credentials that came with cfg for
 // the URLs cfg names, and, when prune is set, deletes the tool's
 // credentials that cfg does not name.
-func (s *Service) putCredentialsTx(ctx context.Context, tx store.Tx, tool string, sp splitConfig, prune bool) error {
+func (s *Deployments) putCredentialsTx(ctx context.Context, tx store.Tx, tool string, sp splitConfig, prune bool) error {
 	urls := credentialURLs(sp.cfg)
 	for _, u := range urls {
 		c, ok := sp.creds[u]
@@ -148,7 +148,7 @@ func (s *Service) putCredentialsTx(ctx context.Context, tx store.Tx, tool string
 
 // credentialFor returns the credential of tool's url (a redacted one):
 // from pending, else the stored one. ok is false when there is none.
-func (s *Service) credentialFor(ctx context.Context, tool, u string, pending map[string]slipway.Credential) (slipway.Credential, bool, error) {
+func (s *Deployments) credentialFor(ctx context.Context, tool, u string, pending map[string]slipway.Credential) (slipway.Credential, bool, error) {
 	if c, ok := pending[u]; ok {
 		return c, true, nil
 	}
@@ -184,7 +184,7 @@ func withUserInfo(u string, c slipway.Credential) string {
 // admin may name any (when the server allows local repositories at all);
 // anybody else only those inside the directories of --local-repo-dirs. It
 // is EForbidden, naming each field and the setting.
-func (s *Service) checkLocalRepos(cfg slipway.ToolConfig, actor slipway.Actor) error {
+func (s *Deployments) checkLocalRepos(cfg slipway.ToolConfig, actor slipway.Actor) error {
 	if actor.Admin || !s.cfg.AllowLocalRepos {
 		return nil // without local repositories, checkAllowed refuses them for everybody
 	}
@@ -211,16 +211,4 @@ func (s *Service) checkLocalRepos(cfg slipway.ToolConfig, actor slipway.Actor) e
 		return &slipway.Error{Code: slipway.EForbidden, Message: strings.Join(problems, "\n")}
 	}
 	return nil
-}
-
-// scopeOf returns ctx with the source scope of a stored config version of
-// tool: the tool, and whether the admin created that version.
-func (s *Service) scopeOf(ctx context.Context, tool string, version int) context.Context {
-	sc := slipway.SourceScope{Tool: tool}
-	if version > 0 {
-		if c, err := s.store.ConfigGet(ctx, tool, version); err == nil {
-			sc.Admin = c.CreatedByAdmin
-		}
-	}
-	return slipway.WithSourceScope(ctx, sc)
 }

@@ -81,23 +81,23 @@ func noSecretOnDisk(t *testing.T, dir string) {
 
 func (h *harness) put(t *testing.T, tool, repo string) (slipway.ToolConfig, error) {
 	t.Helper()
-	cfg, _, err := h.svc.ConfigPut(t.Context(), tool, mustParse(t, fmt.Sprintf(privateConfig, repo)))
+	cfg, _, err := h.deploys.ConfigPut(t.Context(), tool, mustParse(t, fmt.Sprintf(privateConfig, repo)))
 	return cfg, err
 }
 
 func (h *harness) deployNow(t *testing.T, tool string) slipway.Deployment {
 	t.Helper()
-	d, err := h.svc.DeploymentCreate(t.Context(), tool, slipway.DeployOptions{ForceBuild: true})
+	d, err := h.deploys.DeploymentCreate(t.Context(), tool, slipway.DeployOptions{ForceBuild: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return h.waitFinal(t, tool, d.ID)
 }
 
-// TestService_RepositoryCredential: a credential in a repository URL is
+// TestDeployments_RepositoryCredential: a credential in a repository URL is
 // stored sealed and nowhere else; deployments build with it; *** keeps it,
 // a new one replaces it; another tool never gets to the repository.
-func TestService_RepositoryCredential(t *testing.T) {
+func TestDeployments_RepositoryCredential(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, Config{}, true)
 	_, plain := privateRepo(t)
@@ -120,10 +120,10 @@ func TestService_RepositoryCredential(t *testing.T) {
 	if d.Status != slipway.DeploymentSuccessful {
 		t.Fatalf("deployment %s: %s", d.Status, d.LongStatus)
 	}
-	builds, _ := h.svc.BuildList(t.Context(), "tool-a")
+	builds, _ := h.builds.BuildList(t.Context(), "tool-a")
 	live, _ := h.db.LiveRunList(t.Context(), "tool-a")
 	events, _ := h.db.EventList(t.Context(), d.ID, 0, 0)
-	got, _ := h.svc.ConfigGet(t.Context(), "tool-a")
+	got, _ := h.deploys.ConfigGet(t.Context(), "tool-a")
 	for what, v := range map[string]any{"deployment": d, "builds": builds, "live runs": live, "events": events, "config": got} {
 		noSecret(t, what, v)
 	}
@@ -166,7 +166,7 @@ func TestService_RepositoryCredential(t *testing.T) {
 	}
 
 	// Deleting the config deletes its credentials.
-	if _, err := h.svc.ConfigDelete(t.Context(), "tool-a"); err != nil {
+	if _, err := h.deploys.ConfigDelete(t.Context(), "tool-a"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.db.RepoCredentialGet(t.Context(), "tool-a", stored); err == nil {
@@ -175,14 +175,14 @@ func TestService_RepositoryCredential(t *testing.T) {
 	noSecretOnDisk(t, h.dir)
 }
 
-// TestService_PlanWithCredential: a plan of a posted config uses its
+// TestDeployments_PlanWithCredential: a plan of a posted config uses its
 // credential without storing anything.
-func TestService_PlanWithCredential(t *testing.T) {
+func TestDeployments_PlanWithCredential(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, Config{}, false)
 	repo, plain := privateRepo(t)
 	cfg := mustParse(t, fmt.Sprintf(privateConfig, withUser(plain, "alice:"+secretPass)))
-	d, err := h.svc.DeploymentPlanConfig(t.Context(), "tool-a", cfg, slipway.DeployOptions{})
+	d, err := h.deploys.DeploymentPlanConfig(t.Context(), "tool-a", cfg, slipway.DeployOptions{})
 	if err != nil {
 		t.Fatalf("plan: %v", err)
 	}
@@ -195,15 +195,15 @@ func TestService_PlanWithCredential(t *testing.T) {
 	}
 	// Without it, the plan cannot resolve.
 	cfg = mustParse(t, fmt.Sprintf(privateConfig, plain))
-	if _, err := h.svc.DeploymentPlanConfig(t.Context(), "tool-a", cfg, slipway.DeployOptions{}); err == nil {
+	if _, err := h.deploys.DeploymentPlanConfig(t.Context(), "tool-a", cfg, slipway.DeployOptions{}); err == nil {
 		t.Error("a plan without the credential resolved a private repository")
 	}
 }
 
-// TestService_SourceURLCredential: a source_url with a credential is
+// TestDeployments_SourceURLCredential: a source_url with a credential is
 // fetched with it (now and at each deployment), stored redacted, and the
 // repositories of the remote config have theirs taken out too.
-func TestService_SourceURLCredential(t *testing.T) {
+func TestDeployments_SourceURLCredential(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, Config{ConfigFetcher: remoteconfig.New(remoteconfig.Config{AllowPrivate: true})}, true)
 	_, plain := privateRepo(t)
@@ -222,7 +222,7 @@ func TestService_SourceURLCredential(t *testing.T) {
 	body = "source_url: " + redacted + "\n" + fmt.Sprintf(privateConfig, withUser(plain, "alice:"+secretPass))
 
 	posted := mustParse(t, "source_url: "+pointer+"\n"+fmt.Sprintf(privateConfig, "https://example.org/placeholder.git"))
-	cfg, _, err := h.svc.ConfigPut(t.Context(), "tool-a", posted)
+	cfg, _, err := h.deploys.ConfigPut(t.Context(), "tool-a", posted)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,10 +240,10 @@ func TestService_SourceURLCredential(t *testing.T) {
 	noSecretOnDisk(t, h.dir)
 }
 
-// TestService_LocalRepositories: a tool's config may name local
+// TestDeployments_LocalRepositories: a tool's config may name local
 // repositories only inside LocalRepoDirs; the admin's anywhere, and a tool
 // may deploy the admin's config.
-func TestService_LocalRepositories(t *testing.T) {
+func TestDeployments_LocalRepositories(t *testing.T) {
 	t.Parallel()
 	allowedDir := t.TempDir()
 	inside := filepath.Join(allowedDir, "app")
@@ -260,24 +260,24 @@ func TestService_LocalRepositories(t *testing.T) {
 	admin := slipway.WithActor(t.Context(), slipway.Actor{Name: "admin", Admin: true})
 	cfgOf := func(repo string) slipway.ToolConfig { return mustParse(t, fmt.Sprintf(privateConfig, repo)) }
 
-	_, _, err = h.svc.ConfigPut(tool, "tool-a", cfgOf(outside.URL))
+	_, _, err = h.deploys.ConfigPut(tool, "tool-a", cfgOf(outside.URL))
 	if slipway.ErrorCode(err) != slipway.EForbidden || !strings.Contains(err.Error(), "--local-repo-dirs") || !strings.Contains(err.Error(), "components.job.build.repository") {
 		t.Errorf("a tool's ConfigPut outside = %v, want EForbidden naming the field and --local-repo-dirs", err)
 	}
-	if _, err := h.svc.DeploymentPlanConfig(tool, "tool-a", cfgOf(outside.Dir), slipway.DeployOptions{}); slipway.ErrorCode(err) != slipway.EForbidden {
+	if _, err := h.deploys.DeploymentPlanConfig(tool, "tool-a", cfgOf(outside.Dir), slipway.DeployOptions{}); slipway.ErrorCode(err) != slipway.EForbidden {
 		t.Errorf("a tool's plan outside = %v, want EForbidden", err)
 	}
-	if _, _, err := h.svc.ConfigPut(tool, "tool-a", cfgOf("file://"+inside)); err != nil {
+	if _, _, err := h.deploys.ConfigPut(tool, "tool-a", cfgOf("file://"+inside)); err != nil {
 		t.Errorf("a tool's ConfigPut inside: %v", err)
 	}
 	if d := h.deployNow(t, "tool-a"); d.Status != slipway.DeploymentSuccessful {
 		t.Errorf("deployment of a tool's config inside: %s: %s", d.Status, d.LongStatus)
 	}
 	// The admin's config outside, deployed by the tool.
-	if _, _, err := h.svc.ConfigPut(admin, "tool-a", cfgOf(outside.URL)); err != nil {
+	if _, _, err := h.deploys.ConfigPut(admin, "tool-a", cfgOf(outside.URL)); err != nil {
 		t.Fatalf("the admin's ConfigPut outside: %v", err)
 	}
-	d, err := h.svc.DeploymentCreate(tool, "tool-a", slipway.DeployOptions{})
+	d, err := h.deploys.DeploymentCreate(tool, "tool-a", slipway.DeployOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +286,7 @@ func TestService_LocalRepositories(t *testing.T) {
 	}
 	// A version a tool stored naming a repository outside (as before this
 	// check, or through a symlink swapped afterwards) fails at resolve.
-	if _, err := h.db.ConfigCreateBy(t.Context(), "tool-a", cfgOf(outside.URL).Raw, slipway.Actor{Name: "tool-token:abc"}, h.svc.now()); err != nil {
+	if _, err := h.db.ConfigCreateBy(t.Context(), "tool-a", cfgOf(outside.URL).Raw, slipway.Actor{Name: "tool-token:abc"}, h.eng.now()); err != nil {
 		t.Fatal(err)
 	}
 	if d := h.deployNow(t, "tool-a"); d.Status != slipway.DeploymentFailed || !strings.Contains(d.LongStatus, "--local-repo-dirs") {

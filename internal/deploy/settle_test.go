@@ -11,7 +11,7 @@ import (
 // Ensure a build a stopped server left running outside any deployment is
 // settled at the next start (failed, saying why), and a finished one is
 // left alone.
-func TestService_SettleInterruptedBuilds(t *testing.T) {
+func TestBuilds_SettleInterruptedBuilds(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, Config{}, false)
 	ctx := t.Context()
@@ -28,7 +28,7 @@ func TestService_SettleInterruptedBuilds(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	n, err := h.svc.SettleInterruptedBuilds(ctx)
+	n, err := h.builds.SettleInterruptedBuilds(ctx)
 	if err != nil || n != 1 {
 		t.Fatalf("SettleInterruptedBuilds = %d, %v; want 1", n, err)
 	}

@@ -40,7 +40,7 @@ type ConfigFetcher interface {
 // to show; in itself when it has no source_url. A source_url naming a
 // stored credential is fetched with it. Errors are EInvalid
 // [*slipway.Error] values wrapping [slipway.ErrSourceURL].
-func (s *Service) fetchSource(ctx context.Context, tool string, in splitConfig) (splitConfig, []string, error) {
+func (s *Deployments) fetchSource(ctx context.Context, tool string, in splitConfig) (splitConfig, []string, error) {
 	u := in.cfg.SourceURL
 	if u == "" {
 		return in, nil, nil
@@ -89,7 +89,7 @@ func (s *Service) fetchSource(ctx context.Context, tool string, in splitConfig) 
 
 // prepare takes the credentials out of a config that comes in, and fetches
 // the remote config its source_url points at (see fetchSource).
-func (s *Service) prepare(ctx context.Context, tool string, cfg slipway.ToolConfig) (splitConfig, []string, error) {
+func (s *Deployments) prepare(ctx context.Context, tool string, cfg slipway.ToolConfig) (splitConfig, []string, error) {
 	sp, err := s.splitCredentials(ctx, tool, cfg, nil)
 	if err != nil {
 		return sp, nil, err
@@ -134,7 +134,7 @@ type refreshed struct {
 // for the caller's transaction to report. A remote version that differs
 // from the stored one will be stored as actor's: it may name local
 // repositories only as actor may.
-func (s *Service) refreshSource(ctx context.Context, tool string, actor slipway.Actor) (refreshed, error) {
+func (s *Deployments) refreshSource(ctx context.Context, tool string, actor slipway.Actor) (refreshed, error) {
 	sc, err := s.store.ConfigGetLatest(ctx, tool)
 	if errors.Is(err, store.ErrNotFound) {
 		return refreshed{}, nil // the transaction reads it again and reports it
@@ -164,7 +164,7 @@ func (s *Service) refreshSource(ctx context.Context, tool string, actor slipway.
 // stored one, or r's remote version, stored first (as actor's, with its
 // credentials) when it differs. A config stored meanwhile (its own fetch is
 // newer than r) wins over r.
-func (s *Service) configForDeployTx(ctx context.Context, tx store.Tx, tool string, r refreshed, actor slipway.Actor, now time.Time) (store.StoredConfig, error) {
+func (s *Deployments) configForDeployTx(ctx context.Context, tx store.Tx, tool string, r refreshed, actor slipway.Actor, now time.Time) (store.StoredConfig, error) {
 	sc, err := tx.ConfigGetLatest(ctx, tool)
 	if err != nil {
 		return sc, notFound(err, "No configuration found for tool: %s", tool)
@@ -189,7 +189,7 @@ func (s *Service) configForDeployTx(ctx context.Context, tx store.Tx, tool strin
 // planSource returns what a plan of in (stored as version, or 0) plans:
 // in's remote version when it has a source_url, and the version number,
 // 0 when the remote version is not what is stored.
-func (s *Service) planSource(ctx context.Context, tool string, in splitConfig, version int) (splitConfig, int, error) {
+func (s *Deployments) planSource(ctx context.Context, tool string, in splitConfig, version int) (splitConfig, int, error) {
 	remote, _, err := s.fetchSource(ctx, tool, in)
 	if err != nil {
 		return in, version, err

@@ -64,7 +64,7 @@ func mustParse(t *testing.T, yaml string) slipway.ToolConfig {
 	return res.Config
 }
 
-func TestService_SourceURL(t *testing.T) {
+func TestDeployments_SourceURL(t *testing.T) {
 	t.Parallel()
 	const tool = "tool"
 
@@ -108,7 +108,7 @@ func TestService_SourceURL(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil)
 		b.remote.set("/tool.yaml", b.remoteConfig("v1"))
-		got, warnings, err := b.h.svc.ConfigPut(t.Context(), tool, b.posted)
+		got, warnings, err := b.h.deploys.ConfigPut(t.Context(), tool, b.posted)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,7 +131,7 @@ func TestService_SourceURL(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil)
 		b.remote.set("/tool.yaml", b.remoteConfig("v1")+"  web:\n    build: {reuse_from: job}\n    run: {command: web, replicas: 11}\n")
-		_, _, err := b.h.svc.ConfigPut(t.Context(), tool, b.posted)
+		_, _, err := b.h.deploys.ConfigPut(t.Context(), tool, b.posted)
 		want := "Unable to retrieve config from source url " + b.remote.url("/tool.yaml") +
 			": the config there is over this server's limits: components.web.run.replicas (line 9, column 35): replicas must be at most 10 (the tool's replica quota), got 11"
 		if !errors.Is(err, slipway.ErrSourceURL) || slipway.ErrorMessage(err) != want {
@@ -149,7 +149,7 @@ func TestService_SourceURL(t *testing.T) {
 		b := setup(t, nil)
 		pinned := strings.Replace(b.remoteConfig("v1"), "source_url: "+b.remote.url("/tool.yaml")+"\n", "", 1)
 		b.remote.set("/tool.yaml", pinned+"extra: field\n")
-		got, warnings, err := b.h.svc.ConfigPut(t.Context(), tool, b.posted)
+		got, warnings, err := b.h.deploys.ConfigPut(t.Context(), tool, b.posted)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -167,7 +167,7 @@ func TestService_SourceURL(t *testing.T) {
 	t.Run("ConfigPutFailureStoresNothing", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil)
-		_, _, err := b.h.svc.ConfigPut(t.Context(), tool, b.posted) // 404
+		_, _, err := b.h.deploys.ConfigPut(t.Context(), tool, b.posted) // 404
 		if !errors.Is(err, slipway.ErrSourceURL) || slipway.ErrorCode(err) != slipway.EInvalid {
 			t.Fatalf("ConfigPut(404) error = %v, want EInvalid wrapping ErrSourceURL", err)
 		}
@@ -179,12 +179,12 @@ func TestService_SourceURL(t *testing.T) {
 		}
 
 		b.remote.set("/tool.yaml", b.remoteConfig("v1"))
-		if _, _, err := b.h.svc.ConfigPut(t.Context(), tool, b.posted); err != nil {
+		if _, _, err := b.h.deploys.ConfigPut(t.Context(), tool, b.posted); err != nil {
 			t.Fatal(err)
 		}
 		_, before := storedVersion(t, b)
 		b.remote.set("/tool.yaml", strings.Replace(b.remoteConfig("v2"), "one-off", "sometimes", 1))
-		_, _, err = b.h.svc.ConfigPut(t.Context(), tool, b.posted)
+		_, _, err = b.h.deploys.ConfigPut(t.Context(), tool, b.posted)
 		if !errors.Is(err, slipway.ErrSourceURL) {
 			t.Fatalf("ConfigPut(invalid remote) error = %v, want ErrSourceURL", err)
 		}
@@ -204,11 +204,11 @@ func TestService_SourceURL(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil)
 		b.remote.set("/tool.yaml", b.remoteConfig("v1"))
-		if _, _, err := b.h.svc.ConfigPut(t.Context(), tool, b.posted); err != nil {
+		if _, _, err := b.h.deploys.ConfigPut(t.Context(), tool, b.posted); err != nil {
 			t.Fatal(err)
 		}
 		b.remote.set("/tool.yaml", b.remoteConfig("v2"))
-		d, err := b.h.svc.DeploymentCreate(t.Context(), tool, slipway.DeployOptions{})
+		d, err := b.h.deploys.DeploymentCreate(t.Context(), tool, slipway.DeployOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -216,7 +216,7 @@ func TestService_SourceURL(t *testing.T) {
 		if d.ConfigVersion != 2 || string(d.ToolConfig) != string(want.Raw) {
 			t.Errorf("deployed version %d %s, want 2 %s", d.ConfigVersion, d.ToolConfig, want.Raw)
 		}
-		d2, err := b.h.svc.DeploymentCreate(t.Context(), tool, slipway.DeployOptions{})
+		d2, err := b.h.deploys.DeploymentCreate(t.Context(), tool, slipway.DeployOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -234,15 +234,15 @@ func TestService_SourceURL(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil)
 		b.remote.set("/tool.yaml", b.remoteConfig("v1"))
-		if _, _, err := b.h.svc.ConfigPut(t.Context(), tool, b.posted); err != nil {
+		if _, _, err := b.h.deploys.ConfigPut(t.Context(), tool, b.posted); err != nil {
 			t.Fatal(err)
 		}
 		b.remote.set("/tool.yaml", "")
-		_, err := b.h.svc.DeploymentCreate(t.Context(), tool, slipway.DeployOptions{})
+		_, err := b.h.deploys.DeploymentCreate(t.Context(), tool, slipway.DeployOptions{})
 		if !errors.Is(err, slipway.ErrSourceURL) || slipway.ErrorCode(err) != slipway.EInvalid {
 			t.Fatalf("DeploymentCreate(404) error = %v, want EInvalid wrapping ErrSourceURL", err)
 		}
-		ds, err := b.h.svc.DeploymentList(t.Context(), tool)
+		ds, err := b.h.deploys.DeploymentList(t.Context(), tool)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -259,11 +259,11 @@ func TestService_SourceURL(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil)
 		b.remote.set("/tool.yaml", b.remoteConfig("v1"))
-		if _, _, err := b.h.svc.ConfigPut(t.Context(), tool, b.posted); err != nil {
+		if _, _, err := b.h.deploys.ConfigPut(t.Context(), tool, b.posted); err != nil {
 			t.Fatal(err)
 		}
 		b.remote.set("/tool.yaml", b.remoteConfig("v2"))
-		d, err := b.h.svc.DeploymentPlan(t.Context(), tool, slipway.DeployOptions{})
+		d, err := b.h.deploys.DeploymentPlan(t.Context(), tool, slipway.DeployOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -281,7 +281,7 @@ func TestService_SourceURL(t *testing.T) {
 		t.Parallel()
 		b := setup(t, remoteconfig.New(remoteconfig.Config{}))
 		b.remote.set("/tool.yaml", b.remoteConfig("v1"))
-		_, _, err := b.h.svc.ConfigPut(t.Context(), tool, b.posted)
+		_, _, err := b.h.deploys.ConfigPut(t.Context(), tool, b.posted)
 		if _, ok := errors.AsType[*remoteconfig.BlockedError](err); !ok || !errors.Is(err, slipway.ErrSourceURL) {
 			t.Fatalf("ConfigPut(loopback) error = %v, want a BlockedError wrapped in ErrSourceURL", err)
 		}

@@ -12,7 +12,7 @@ import (
 	"slipway.dev/slipway/internal/slipwaytest"
 )
 
-// TestService_LiveStateIsWhatPlansCompare runs real deployments over a
+// TestDeployments_LiveStateIsWhatPlansCompare runs real deployments over a
 // real process target and checks that what Slipway says matches what
 // runs:
 //   - a component that crash loops is not "unchanged": the same config
@@ -23,7 +23,7 @@ import (
 //   - a new version that never becomes healthy is stopped, the old one
 //     keeps running, the step says "kept <old commit> running", and what is
 //     live stays the old version, so that the next deployment tries again.
-func TestService_LiveStateIsWhatPlansCompare(t *testing.T) {
+func TestDeployments_LiveStateIsWhatPlansCompare(t *testing.T) {
 	t.Parallel()
 	const tool = "truthful"
 	h := newHarness(t, Config{}, true)
@@ -34,20 +34,20 @@ func TestService_LiveStateIsWhatPlansCompare(t *testing.T) {
 	config := func(command string) {
 		t.Helper()
 		cfg := mustParse(t, "components:\n  web:\n    component_type: continuous\n    build: {repository: "+repo.Dir+", ref: main}\n    run: {command: '"+command+"'}\n")
-		if _, _, err := h.svc.ConfigPut(ctx, tool, cfg); err != nil {
+		if _, _, err := h.deploys.ConfigPut(ctx, tool, cfg); err != nil {
 			t.Fatal(err)
 		}
 	}
 	deploy := func(t *testing.T, want slipway.DeploymentStatus) slipway.Step {
 		t.Helper()
-		d, err := h.svc.DeploymentCreate(ctx, tool, slipway.DeployOptions{Trigger: "cli"})
+		d, err := h.deploys.DeploymentCreate(ctx, tool, slipway.DeployOptions{Trigger: "cli"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if d = h.waitFinal(t, tool, d.ID); d.Status != want {
 			t.Fatalf("deployment %s (%s), want %s", d.Status, d.LongStatus, want)
 		}
-		d, err = h.svc.DeploymentGet(ctx, tool, d.ID)
+		d, err = h.deploys.DeploymentGet(ctx, tool, d.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,7 +112,7 @@ func TestService_LiveStateIsWhatPlansCompare(t *testing.T) {
 	if err != nil || len(live) != 1 || live[0].SpecHash != good.SpecHash || live[0].DeploymentID != good.DeploymentID {
 		t.Errorf("live after the kept failure = %+v, want the old record %+v", live, good)
 	}
-	status, ok, err := h.svc.target.Status(ctx, tool, "web")
+	status, ok, err := h.eng.target.Status(ctx, tool, "web")
 	if err != nil || !ok || status.State != "running" || status.SpecHash != good.SpecHash {
 		t.Errorf("target status = %+v, %v, %v; want the old version running", status, ok, err)
 	}
@@ -126,13 +126,13 @@ func TestService_LiveStateIsWhatPlansCompare(t *testing.T) {
 
 	// Stopped and forgotten by the runtime behind Slipway's back (its
 	// processes killed, its state gone): the next deployment starts it.
-	if err := h.svc.target.Remove(ctx, tool, "web"); err != nil {
+	if err := h.eng.target.Remove(ctx, tool, "web"); err != nil {
 		t.Fatal(err)
 	}
 	if st := deploy(t, slipway.DeploymentSuccessful); st.State != slipway.StepDone || st.Reason != "not healthy: not running" {
 		t.Errorf("deploy after the component vanished: step %s, reason %q; want it started again", st.State, st.Reason)
 	}
-	if status, ok, err := h.svc.target.Status(ctx, tool, "web"); err != nil || !ok || status.State != "running" {
+	if status, ok, err := h.eng.target.Status(ctx, tool, "web"); err != nil || !ok || status.State != "running" {
 		t.Errorf("target status after the redeploy = %+v, %v, %v; want running", status, ok, err)
 	}
 
@@ -148,7 +148,7 @@ func TestService_LiveStateIsWhatPlansCompare(t *testing.T) {
 	}
 	deadline := time.Now().Add(time.Minute)
 	for {
-		status, _, _ := h.svc.target.Status(ctx, tool, "web")
+		status, _, _ := h.eng.target.Status(ctx, tool, "web")
 		if status.State == "crashloop" {
 			break
 		}

@@ -47,7 +47,7 @@ const proxyAddr = "192.0.2.10:44321"
 // appRepo and a local builder whose checkouts do what the test says.
 type buildsBundle struct {
 	handler http.Handler
-	svc     *deploy.Service
+	svc     *deploy.Builds
 	logDir  string
 }
 
@@ -94,9 +94,10 @@ func setupBuildsWith(t *testing.T, checkout localbuild.Checkouter) *buildsBundle
 		t.Fatal(err)
 	}
 	resolver := fakeResolver{appRepo: {"main": appCommit, "HEAD": appCommit, "v2": strings.Repeat("e", 40)}}
-	svc := deploy.NewService(db, resolver, builder, nil, deploy.Config{
+	svc := deploy.NewBuilds(deploy.NewEngine(db, resolver, builder, nil, deploy.Config{
 		NowFunc: func() time.Time { return baseTime.Add(time.Hour) }, BuildSlots: 2, ToolBuildSlots: 2,
-	})
+	}))
+	t.Cleanup(func() { _ = svc.Stop(context.WithoutCancel(t.Context())) }) // before the store closes
 	h := NewHandler(newFakeService(), Config{
 		AdminToken: testToken, Builds: svc, ToolRate: -1, PollRate: -1,
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix(proxyAddr[:strings.IndexByte(proxyAddr, ':')] + "/32")},

@@ -227,10 +227,17 @@ type Server struct {
 	db      store.Store
 	// nodeID names this server in the store's nodes and in the jobs its
 	// runner works.
-	nodeID  string
-	target  *localexec.Driver
-	runner  *runner.Runner
-	service *deploy.Service
+	nodeID string
+	target *localexec.Driver
+	runner *runner.Runner
+
+	// engine runs the deployments that deployments creates; builds and
+	// jobs are the other application services of the API.
+	engine      *deploy.Engine
+	deployments *deploy.Deployments
+	builds      *deploy.Builds
+	jobs        *deploy.Jobs
+
 	api     *http.Server
 	proxy   *http.Server
 	apiLn   net.Listener
@@ -424,6 +431,14 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := s.target.Start(ctx); err != nil {
 		return fmt.Errorf("server: start target: %w", err)
 	}
+	// Closers run last first: the ad-hoc jobs are waited for once the
+	// target stopped, which ends their runs.
+	s.closers = append(s.closers, func(ctx context.Context) error {
+		if s.jobs == nil {
+			return nil
+		}
+		return s.jobs.Stop(ctx)
+	})
 	s.closers = append(s.closers, s.target.Stop)
 	if err := s.restoreLive(ctx, builder); err != nil {
 		return err
@@ -434,7 +449,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		ds, err := s.db.DeploymentListUnfinished(ctx, "")
 		return len(ds), err
 	})
-	s.service = deploy.NewService(s.db, src, builder, s.target, deploy.Config{
+	s.engine = deploy.NewEngine(s.db, src, builder, s.target, deploy.Config{
 		Logger: s.logger, AllowLocalRepos: s.cfg.AllowLocalRepos, HealthTimeout: s.cfg.HealthTimeout,
 		LocalRepoDirs: localDirs, Credentials: repoCreds,
 		DeploymentTimeout: s.cfg.DeploymentTimeout, KeepDeployments: s.cfg.KeepDeployments,
@@ -444,26 +459,32 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Metrics:       m, Limits: s.cfg.Limits,
 		DiskCheck: s.disk.Check,
 	})
-	if n, err := s.service.SettleInterruptedBuilds(ctx); err != nil {
+	s.deployments = deploy.NewDeployments(s.engine)
+	s.builds = deploy.NewBuilds(s.engine)
+	s.jobs = deploy.NewJobs(s.engine)
+	// Before the target and the store close: the builds started outside
+	// deployments stop and leave their records for the next start.
+	s.closers = append(s.closers, s.builds.Stop)
+	if n, err := s.builds.SettleInterruptedBuilds(ctx); err != nil {
 		return fmt.Errorf("server: %w", err)
 	} else if n > 0 {
 		s.logger.WarnContext(ctx, "builds started outside a deployment were interrupted by the last stop", "builds", n)
 	}
-	if n, err := s.service.FinishBuildDeletes(ctx); err != nil {
+	if n, err := s.builds.FinishBuildDeletes(ctx); err != nil {
 		return fmt.Errorf("server: %w", err)
 	} else if n > 0 {
 		s.logger.InfoContext(ctx, "finished build deletes the last stop interrupted", "builds", n)
 	}
 	// With SQLite this is the only server (the data directory's lock);
 	// with PostgreSQL others may share the queue and must be woken.
-	s.runner, err = runner.New(driver, s.service, runner.Config{
+	s.runner, err = runner.New(driver, s.engine, runner.Config{
 		Logger: s.logger, ID: s.nodeID, SingleNode: !isPostgres(s.cfg.Database),
 		BuildWorkers: cmp.Or(s.cfg.BuildSlots, runtime.NumCPU()),
 	})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
-	s.service.SetEnqueuer(s.runner)
+	s.engine.SetEnqueuer(s.runner)
 	if n, err := s.rescueOrphans(ctx); err != nil {
 		return fmt.Errorf("server: %w", err)
 	} else if n > 0 {
@@ -483,10 +504,10 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 
 	s.api = &http.Server{
-		Handler: httpapi.NewHandler(s.service, httpapi.Config{
+		Handler: httpapi.NewHandler(s.deployments, httpapi.Config{
 			AdminToken: s.token, Logger: s.logger, Health: s.health, DeployTokens: deployTokens,
 			APITokens: auth.NewAPITokens(s.db, s.cfg.Now), TrustedProxies: s.cfg.TrustedProxies, EnvVars: s.envVars,
-			Builds: s.service, Jobs: s.service, Metrics: m, ToolRate: s.cfg.ToolRate, ToolBurst: s.cfg.ToolBurst,
+			Builds: s.builds, Jobs: s.jobs, Metrics: m, ToolRate: s.cfg.ToolRate, ToolBurst: s.cfg.ToolBurst,
 			MetricsToken: s.cfg.MetricsToken,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,

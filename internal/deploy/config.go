@@ -1,0 +1,138 @@
+package deploy
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"slipway.dev/slipway/internal/metrics"
+	"slipway.dev/slipway/internal/runner"
+	"slipway.dev/slipway/internal/slipway"
+	"slipway.dev/slipway/internal/toolconfig"
+)
+
+// Resolver resolves git refs to commits (the git adapter).
+type Resolver interface {
+	// ResolveAll resolves several refs of one repository at once.
+	ResolveAll(ctx context.Context, repository string, refs []string) (map[string]string, error)
+}
+
+// Enqueuer puts jobs on the durable queue in a store transaction (the
+// runner), and wakes workers for them once the transaction committed.
+type Enqueuer interface {
+	EnqueueTx(ctx context.Context, tx runner.SQLTx, jobs ...runner.Job) error
+	Wake(ctx context.Context, jobs ...runner.Job)
+}
+
+// Config holds the knobs of the engine and the application services. Zero values mean the defaults.
+type Config struct {
+	Logger *slog.Logger
+	// NowFunc returns the current time; default time.Now.
+	NowFunc func() time.Time
+	// BuildSlots bounds concurrent builds on this server (default: number
+	// of CPUs).
+	BuildSlots int
+	// ToolBuildSlots bounds concurrent builds of one tool (default:
+	// BuildSlots, i.e. no tighter bound).
+	ToolBuildSlots int
+	// BuildTimeout bounds one build (default 30m).
+	BuildTimeout time.Duration
+	// HealthTimeout bounds the wait for a continuous component to become
+	// healthy (default 2m).
+	HealthTimeout time.Duration
+	// OneOffTimeout bounds a one-off run without its own timeout (default 1h).
+	OneOffTimeout time.Duration
+	// DeploymentTimeout bounds a whole deployment from its creation, queue
+	// time included (default 1h, as Toolforge): running steps are stopped
+	// and the deployment ends timed_out.
+	DeploymentTimeout time.Duration
+	// ResolveTimeout bounds resolving all refs of a deployment, above the
+	// git adapter's own limits (default 15m; git's connect, low-speed and
+	// overall timeouts say sooner, and more precisely, why a remote does
+	// not answer).
+	ResolveTimeout time.Duration
+	// KeepDeployments is how many deployments per tool are kept (default 25,
+	// as Toolforge).
+	KeepDeployments int
+	// AllowLocalRepos permits file:// and local-path repositories (the
+	// embedded default; off on shared servers): to the admin anywhere, to
+	// tools inside LocalRepoDirs only.
+	AllowLocalRepos bool
+	// LocalRepoDirs are the directories (resolved by
+	// localrepo.ResolveDirs) whose repositories a tool's own config may
+	// name; configs the admin creates may name any local repository.
+	LocalRepoDirs []string
+	// Credentials seals the credentials taken out of repository URLs and
+	// source_urls (see secrets.go). Nil: a URL with a credential is refused.
+	Credentials CredentialSealer
+	// AllowImages permits prebuilt `image:` components (Kubernetes targets).
+	AllowImages bool
+	// TransientFunc reports whether an error of git, a builder or a target
+	// is worth retrying (a network failure, a failed process spawn) rather
+	// than permanent (an unknown ref, a build that fails). Default: none is.
+	TransientFunc func(error) bool
+	// Attempts is how often a transient failure is tried in all before the
+	// step fails (default 4); RetryBackoff is the first wait between
+	// attempts, doubling each time (default 500ms).
+	Attempts     int
+	RetryBackoff time.Duration
+	// NoQueue turns queueing off: a deployment requested while another of
+	// the same tool is unfinished is refused with Toolforge's 409 instead of
+	// waiting behind it.
+	NoQueue bool
+	// RecheckInterval is how often an event watcher re-reads the store when
+	// it hears nothing (changes made by another replica); default 1s.
+	RecheckInterval time.Duration
+	// ToolEnv returns the environment every process of a tool gets (its
+	// envvars, TOOL_DEPLOY_TOKEN among them) with their fingerprints, read
+	// when a component is (re)started and when a deployment is planned. An
+	// error fails what needed it: nothing starts without its envvars. Nil:
+	// none.
+	ToolEnv func(ctx context.Context, tool string) (slipway.ToolEnv, error)
+	// ConfigFetcher fetches the configs that a source_url points at (see
+	// source.go). When nil, configs with a source_url are refused.
+	ConfigFetcher ConfigFetcher
+	// Metrics records deployments, steps and builds (see metrics.go).
+	// Default nil: nothing is recorded.
+	Metrics *metrics.Metrics
+	// Limits bound what each tool may ask for (see limits.go); zero fields
+	// take slipway.DefaultLimits' values.
+	Limits slipway.Limits
+	// DiskCheck, when set, is asked before each build: an error (the data
+	// directory's filesystem is under its free-space floor) refuses the
+	// build, whose record and step fail with the error's message.
+	DiskCheck func() error
+}
+
+// withDefaults returns cfg with every zero knob set to its default.
+func (cfg Config) withDefaults() Config {
+	cfg.BuildSlots = cmp.Or(cfg.BuildSlots, runtime.NumCPU())
+	cfg.ToolBuildSlots = cmp.Or(cfg.ToolBuildSlots, cfg.BuildSlots)
+	cfg.BuildTimeout = cmp.Or(cfg.BuildTimeout, 30*time.Minute)
+	cfg.HealthTimeout = cmp.Or(cfg.HealthTimeout, 2*time.Minute)
+	cfg.OneOffTimeout = cmp.Or(cfg.OneOffTimeout, time.Hour)
+	cfg.DeploymentTimeout = cmp.Or(cfg.DeploymentTimeout, time.Hour)
+	cfg.Attempts = cmp.Or(cfg.Attempts, 4)
+	cfg.RetryBackoff = cmp.Or(cfg.RetryBackoff, 500*time.Millisecond)
+	if cfg.TransientFunc == nil {
+		cfg.TransientFunc = func(error) bool { return false }
+	}
+	cfg.ResolveTimeout = cmp.Or(cfg.ResolveTimeout, 15*time.Minute)
+	cfg.KeepDeployments = cmp.Or(cfg.KeepDeployments, 25)
+	cfg.RecheckInterval = cmp.Or(cfg.RecheckInterval, time.Second)
+	cfg.Limits = cfg.Limits.WithDefaults()
+	return cfg
+}
+
+// parseStored parses a config that was valid when stored, maybe by an
+// older Slipway with fewer rules (toolconfig.ParseStored).
+func parseStored(raw []byte) (slipway.ToolConfig, error) {
+	res, err := toolconfig.ParseStored(raw)
+	if err != nil {
+		return slipway.ToolConfig{}, fmt.Errorf("parse stored config: %w", err)
+	}
+	return res.Config, nil
+}
