@@ -105,6 +105,9 @@ type Config struct {
 	// directory's filesystem is under its free-space floor) refuses the
 	// build, whose record and step fail with the error's message.
 	DiskCheck func() error
+	// AskTokens issues the ask tokens of steps' processes and reads those
+	// presented to the questions API. Nil: nothing may ask.
+	AskTokens AskTokens
 }
 
 // withDefaults returns cfg with every zero knob set to its default.

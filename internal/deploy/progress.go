@@ -88,7 +88,7 @@ func (e *Engine) progress(ctx context.Context, tx txn, d slipway.Deployment, all
 		st := &all[index[set.Key]]
 		if _, err := e.updateStep(ctx, tx, store.StepUpdate{
 			DeploymentID: d.ID, Key: st.Key, State: set.State, Detail: set.Reason, Attempt: st.Attempt,
-			FinishedAt: now, IfStateIn: []slipway.StepState{slipway.StepPending},
+			StartedAt: st.StartedAt, FinishedAt: now, IfStateIn: []slipway.StepState{slipway.StepPending, slipway.StepWaiting},
 		}); err != nil {
 			return err
 		}
@@ -188,6 +188,9 @@ func (e *Engine) finishTx(ctx context.Context, tx txn, d slipway.Deployment, sta
 		return err
 	}
 	if err := e.emit(ctx, tx, d.ID, "deployment", "", string(status), long); err != nil {
+		return err
+	}
+	if err := e.closeQuestions(ctx, tx, d, status); err != nil {
 		return err
 	}
 	e.observeFinished(tx, status)

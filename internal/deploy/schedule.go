@@ -12,7 +12,8 @@ type Settle struct {
 // Decision is what the scheduling rule decides for a deployment's steps.
 type Decision struct {
 	// Settle lists the pending steps to mark skipped (a need failed) or
-	// cancelled (the deployment is being cancelled), in plan order.
+	// cancelled (the deployment is being cancelled, with the gates that
+	// wait), in plan order.
 	Settle []Settle
 	// Due lists the pending steps whose needs are all satisfied: they may
 	// start now. Steps already running are not listed again.
@@ -25,7 +26,8 @@ type Decision struct {
 // starts when every step it needs is satisfied (done or unchanged); a step
 // whose need ended otherwise (failed, timed out, skipped, cancelled) is
 // skipped with the reason, transitively; when the deployment is being
-// cancelled, every pending step is cancelled instead. Independent branches
+// cancelled, every pending step is cancelled instead, and every gate
+// waiting for an answer. Independent branches
 // are unaffected by a failure. Schedule is pure and does not change steps.
 func Schedule(steps []slipway.Step, cancelling bool) Decision {
 	state := make(map[string]slipway.StepState, len(steps))
@@ -38,7 +40,9 @@ func Schedule(steps []slipway.Step, cancelling bool) Decision {
 	for changed := true; changed; {
 		changed = false
 		for _, st := range steps {
-			if state[st.Key] != slipway.StepPending {
+			// A gate waiting for an answer is settled only by a cancel
+			// (or by its answer or deadline, outside this rule).
+			if cur := state[st.Key]; cur != slipway.StepPending && (cur != slipway.StepWaiting || !cancelling) {
 				continue
 			}
 			s := Settle{Key: st.Key}

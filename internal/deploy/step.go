@@ -44,8 +44,15 @@ func (e *Engine) RunStep(ctx context.Context, tool, id, key string) error {
 	if err != nil {
 		return err
 	}
+	if st.Kind == slipway.StepGate {
+		return e.openGate(ctx, d, cfg, st)
+	}
+	deadline, err := e.deadline(ctx, d)
+	if err != nil {
+		return err
+	}
 	if st.Kind == slipway.StepBuild {
-		if wait, err := e.waitBuildSlot(ctx, d, st); err != nil || wait {
+		if wait, err := e.waitBuildSlot(ctx, d, st, deadline); err != nil || wait {
 			return err
 		}
 	}
@@ -72,7 +79,7 @@ func (e *Engine) RunStep(ctx context.Context, tool, id, key string) error {
 	// deployment's deadline; a server stop cancels ctx itself.
 	work, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	work, cancelDeadline := context.WithDeadlineCause(work, d.CreatedAt.Add(e.cfg.DeploymentTimeout), errDeploymentTimeout)
+	work, cancelDeadline := context.WithDeadlineCause(work, deadline, errDeploymentTimeout)
 	defer cancelDeadline()
 	unregister := e.running.add(id, key, cancel)
 	defer unregister()
@@ -127,8 +134,8 @@ const buildSlotRecheck = time.Second
 // and reports wait when there is none: the step says so, stays pending,
 // and its job looks again after buildSlotRecheck. A deployment past its
 // deadline waits no more: the step runs and times out.
-func (e *Engine) waitBuildSlot(ctx context.Context, d slipway.Deployment, st slipway.Step) (wait bool, err error) {
-	if !e.now().Before(d.CreatedAt.Add(e.cfg.DeploymentTimeout)) {
+func (e *Engine) waitBuildSlot(ctx context.Context, d slipway.Deployment, st slipway.Step, deadline time.Time) (wait bool, err error) {
+	if !e.now().Before(deadline) {
 		return false, nil
 	}
 	ok, held, err := e.store.BuildLeaseTake(ctx, d.Tool, d.ID, st.Key, e.cfg.ToolBuildSlots, e.now())

@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,14 +44,19 @@ import (
 type Handler interface {
 	StartDeployment(ctx context.Context, tool, deploymentID string) error
 	RunStep(ctx context.Context, tool, deploymentID, key string) error
+	// QuestionDeadline settles a question that is still open at its
+	// deadline (a job scheduled when it was asked).
+	QuestionDeadline(ctx context.Context, tool, deploymentID, questionID string) error
 }
 
-// Job is one unit of work to enqueue: a start job when Key is empty, else
-// the step with that key.
+// Job is one unit of work to enqueue: a start job when Key and Question
+// are empty, the step with Key, or the deadline of Question, due At.
 type Job struct {
 	Tool         string
 	DeploymentID string
 	Key          string
+	Question     string
+	At           time.Time
 }
 
 // StartArgs are the arguments of a deployment's start job.
@@ -71,6 +77,16 @@ type StepArgs struct {
 
 // Kind implements river.JobArgs.
 func (StepArgs) Kind() string { return "deployment_step" }
+
+// DeadlineArgs are the arguments of a question's deadline job.
+type DeadlineArgs struct {
+	Tool         string `json:"tool"`
+	DeploymentID string `json:"deployment_id"`
+	QuestionID   string `json:"question_id"`
+}
+
+// Kind implements river.JobArgs.
+func (DeadlineArgs) Kind() string { return "question_deadline" }
 
 // Config holds the runner's knobs. Zero values mean the defaults.
 type Config struct {
@@ -127,6 +143,7 @@ func New(driver riverdriver.Driver[*sql.Tx], h Handler, cfg Config) (*Runner, er
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &startWorker{h: h})
 	river.AddWorker(workers, &stepWorker{h: h})
+	river.AddWorker(workers, &deadlineWorker{h: h})
 	poll := cmpOr(cfg.PollInterval, 20*time.Millisecond)
 	clientDriver := driver
 	if cfg.SingleNode {
@@ -216,7 +233,8 @@ func (r *Runner) EnqueueTx(ctx context.Context, tx SQLTx, jobs ...Job) error {
 		return fmt.Errorf("enqueue %d jobs: %w", len(jobs), err)
 	}
 	for _, ins := range res {
-		if !ins.UniqueSkippedAsDuplicate || (ins.Job.State != rivertype.JobStateScheduled && ins.Job.State != rivertype.JobStateRetryable) {
+		if !ins.UniqueSkippedAsDuplicate || (ins.Job.State != rivertype.JobStateScheduled && ins.Job.State != rivertype.JobStateRetryable) ||
+			ins.Job.Kind == (DeadlineArgs{}).Kind() { // a deadline waits for its time
 			continue
 		}
 		if _, err := r.client.JobRetryTx(ctx, tx.SQL(), ins.Job.ID); err != nil {
@@ -232,6 +250,7 @@ func (r *Runner) EnqueueTx(ctx context.Context, tx SQLTx, jobs ...Job) error {
 // one: the unique options make it insert nothing, and River then notifies
 // its workers. Errors are logged only: the next poll finds the jobs anyway.
 func (r *Runner) Wake(ctx context.Context, jobs ...Job) {
+	jobs = slices.DeleteFunc(slices.Clone(jobs), func(j Job) bool { return j.Question != "" }) // due later
 	if len(jobs) == 0 {
 		return
 	}
@@ -264,11 +283,17 @@ func insertParams(jobs []Job) []river.InsertManyParams {
 	}}
 	params := make([]river.InsertManyParams, 0, len(jobs))
 	for _, j := range jobs {
-		var args river.JobArgs = StepArgs(j)
-		if j.Key == "" {
-			args = StartArgs{Tool: j.Tool, DeploymentID: j.DeploymentID}
-		}
+		var args river.JobArgs
 		opts := &river.InsertOpts{UniqueOpts: unique}
+		switch {
+		case j.Question != "":
+			args = DeadlineArgs{Tool: j.Tool, DeploymentID: j.DeploymentID, QuestionID: j.Question}
+			opts.ScheduledAt = j.At
+		case j.Key == "":
+			args = StartArgs{Tool: j.Tool, DeploymentID: j.DeploymentID}
+		default:
+			args = StepArgs{Tool: j.Tool, DeploymentID: j.DeploymentID, Key: j.Key}
+		}
 		if strings.HasPrefix(j.Key, "build:") {
 			opts.Queue = BuildQueue
 		}
@@ -348,6 +373,15 @@ type stepWorker struct {
 
 func (w *stepWorker) Work(ctx context.Context, job *river.Job[StepArgs]) error {
 	return handlerResult(w.h.RunStep(ctx, job.Args.Tool, job.Args.DeploymentID, job.Args.Key))
+}
+
+type deadlineWorker struct {
+	river.WorkerDefaults[DeadlineArgs]
+	h Handler
+}
+
+func (w *deadlineWorker) Work(ctx context.Context, job *river.Job[DeadlineArgs]) error {
+	return handlerResult(w.h.QuestionDeadline(ctx, job.Args.Tool, job.Args.DeploymentID, job.Args.QuestionID))
 }
 
 func handlerResult(err error) error {

@@ -54,6 +54,11 @@ func (h *handler) RunStep(_ context.Context, tool, id, key string) error {
 	return nil
 }
 
+func (h *handler) QuestionDeadline(_ context.Context, tool, id, question string) error {
+	h.started <- runner.Job{Tool: tool, DeploymentID: id, Question: question}
+	return nil
+}
+
 type testBundle struct {
 	db      store.Store
 	handler *handler
@@ -129,6 +134,33 @@ func TestRunner(t *testing.T) {
 		b.enqueue(t, true, start)
 		if got := b.next(t); got != start {
 			t.Fatalf("started %+v, want the start job %+v (the step ran twice?)", got, start)
+		}
+	})
+
+	// Ensure a deadline job waits for its time, even when enqueued again
+	// (which makes a snoozed step job due at once), and runs then, once.
+	t.Run("DeadlineWaitsForItsTime", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, runner.Config{})
+		at := time.Now().Add(time.Second)
+		deadline := runner.Job{Tool: "t", DeploymentID: "d1", Question: "q-1", At: at}
+		b.enqueue(t, true, deadline)
+		b.enqueue(t, true, deadline)
+		step := runner.Job{Tool: "t", DeploymentID: "d1", Key: "run:a"}
+		b.enqueue(t, true, step)
+		if got := b.next(t); got != step {
+			t.Fatalf("started %+v first, want the step job %+v (the deadline came early)", got, step)
+		}
+		got := b.next(t)
+		if got.Question != "q-1" || time.Now().Before(at) {
+			t.Fatalf("started %+v at %s, want the deadline of q-1 at %s or later", got, time.Now(), at)
+		}
+		b.enqueue(t, true, deadline) // completed: not run again
+		b.enqueue(t, true, step)     // completed too
+		start := runner.Job{Tool: "t", DeploymentID: "d1"}
+		b.enqueue(t, true, start)
+		if got := b.next(t); got != start {
+			t.Fatalf("started %+v, want the start job (the deadline ran twice?)", got)
 		}
 	})
 
@@ -232,6 +264,8 @@ func (h *blockingHandler) RunStep(ctx context.Context, _, _, _ string) error {
 	<-ctx.Done()
 	return ctx.Err()
 }
+
+func (h *blockingHandler) QuestionDeadline(ctx context.Context, _, _, _ string) error { return nil }
 
 // BenchmarkEnqueueToStart measures how long a job committed in a
 // transaction waits before its handler starts, with and without Wake.

@@ -237,6 +237,7 @@ type Server struct {
 	deployments *deploy.Deployments
 	builds      *deploy.Builds
 	jobs        *deploy.Jobs
+	questions   *deploy.Questions
 
 	api     *http.Server
 	proxy   *http.Server
@@ -457,9 +458,10 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		TransientFunc: transient, BuildTimeout: s.cfg.BuildTimeout, ToolEnv: s.toolEnv,
 		ConfigFetcher: remoteconfig.New(remoteconfig.Config{AllowPrivate: s.cfg.AllowPrivateSourceURLs}),
 		Metrics:       m, Limits: s.cfg.Limits,
-		DiskCheck: s.disk.Check,
+		DiskCheck: s.disk.Check, AskTokens: auth.NewAskTokens(key),
 	})
 	s.deployments = deploy.NewDeployments(s.engine)
+	s.questions = deploy.NewQuestions(s.engine)
 	s.builds = deploy.NewBuilds(s.engine)
 	s.jobs = deploy.NewJobs(s.engine)
 	// Before the target and the store close: the builds started outside
@@ -507,7 +509,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Handler: httpapi.NewHandler(s.deployments, httpapi.Config{
 			AdminToken: s.token, Logger: s.logger, Health: s.health, DeployTokens: deployTokens,
 			APITokens: auth.NewAPITokens(s.db, s.cfg.Now), TrustedProxies: s.cfg.TrustedProxies, EnvVars: s.envVars,
-			Builds: s.builds, Jobs: s.jobs, Metrics: m, ToolRate: s.cfg.ToolRate, ToolBurst: s.cfg.ToolBurst,
+			Builds: s.builds, Jobs: s.jobs, Questions: s.questions, Metrics: m, ToolRate: s.cfg.ToolRate, ToolBurst: s.cfg.ToolBurst,
 			MetricsToken: s.cfg.MetricsToken,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
