@@ -84,9 +84,16 @@ func (a *APITokens) List(ctx context.Context, tool string) ([]slipway.APIToken, 
 	return out, nil
 }
 
-// Revoke deletes a token; ENotFound when there is none with this id.
+// Revoke deletes a token and, in the same transaction, the web UI
+// sessions opened with it; ENotFound when there is none with this id.
 func (a *APITokens) Revoke(ctx context.Context, id string) error {
-	err := a.st.APITokenDelete(ctx, id)
+	err := a.st.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.APITokenDelete(ctx, id); err != nil {
+			return err
+		}
+		_, err := tx.SessionDeleteByCredential(ctx, slipway.APITokenActorName(id))
+		return err
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		return &slipway.Error{Code: slipway.ENotFound, Message: fmt.Sprintf("No API token found with id: %s", id), Err: err}
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"regexp"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"slipway.dev/slipway/internal/auth"
 	"slipway.dev/slipway/internal/slipway"
+	"slipway.dev/slipway/internal/store"
 )
 
 var apiTokenRE = regexp.MustCompile(`^slw_t_[A-Za-z0-9_-]{43}$`)
@@ -123,4 +125,40 @@ func TestAPITokens_StoresHashOnly(t *testing.T) {
 func hash(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
+}
+
+// Ensure revoking a token deletes the web UI sessions opened with it, and
+// no other session.
+func TestAPITokens_RevokeEndsItsSessions(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	a := auth.NewAPITokens(st, nil)
+	ctx := t.Context()
+	id, _, err := a.Create(ctx, "one", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _, err := a.Create(ctx, "one", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for h, cred := range map[string]string{"mine": slipway.APITokenActorName(id), "other": slipway.APITokenActorName(other)} {
+		if err := st.SessionCreate(ctx, store.Session{IDHash: h, Credential: cred, Tool: "one", CSRFSecret: "c",
+			CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Revoke(ctx, id); err != nil {
+		t.Fatalf("Revoke: %v", err)
+	}
+	if _, err := st.SessionGet(ctx, "mine"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("session of the revoked token: SessionGet = %v, want not found", err)
+	}
+	if _, err := st.SessionGet(ctx, "other"); err != nil {
+		t.Errorf("session of another token: SessionGet = %v, want it kept", err)
+	}
+	if err := a.Revoke(ctx, id); slipway.ErrorCode(err) != slipway.ENotFound {
+		t.Errorf("second Revoke = %v, want ENotFound", err)
+	}
 }

@@ -101,7 +101,7 @@ func (a *api) identify(r *http.Request) (id identity, ok bool, hint string, err 
 		if a.cfg.APITokens != nil {
 			tok, ok, err := a.cfg.APITokens.IdentifyToken(r.Context(), token)
 			if err != nil || ok {
-				return identity{tool: tok.Tool, credential: "tool-token:" + tok.ID}, ok, "", err
+				return identity{tool: tok.Tool, credential: slipway.APITokenActorName(tok.ID)}, ok, "", err
 			}
 		}
 	}

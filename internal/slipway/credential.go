@@ -162,6 +162,10 @@ type Actor struct {
 	Tool  string
 }
 
+// APITokenActorName is the [Actor] name of a tool-scoped API token: the
+// request log, deployments and web UI sessions name the token so.
+func APITokenActorName(id string) string { return "tool-token:" + id }
+
 // Actor kinds, as [Actor.Kind] names them.
 const (
 	ActorKindAdmin    = "admin"

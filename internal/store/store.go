@@ -210,6 +210,28 @@ type APIToken struct {
 	LastUsedAt time.Time
 }
 
+// Session is a web UI session as stored: never the session's id, only its
+// SHA-256 hex hash (IDHash), which the id a browser sends is hashed to and
+// looked up by. internal/web makes and checks it.
+type Session struct {
+	IDHash string
+	// Credential names the credential the session was opened with, never
+	// its secret: admin, tool-token:<id>, cert:<serial>, proxy:<addr>.
+	// Revoking an API token deletes the sessions opened with it.
+	Credential string
+	// Admin and Tool are who the session acts as, as that credential did.
+	Admin bool
+	Tool  string
+	// CSRFSecret is the token every unsafe request of the session must
+	// carry (a form field or a header).
+	CSRFSecret string
+	CreatedAt  time.Time
+	// LastSeenAt is the last request (recorded at most every minute or so;
+	// the idle limit is counted from it), ExpiresAt the absolute end.
+	LastSeenAt time.Time
+	ExpiresAt  time.Time
+}
+
 // Queries are the reads and writes, available on a [Store] and on a [Tx].
 // Methods return an error wrapping [ErrNotFound] for missing rows unless
 // they say otherwise.
@@ -369,6 +391,24 @@ type Queries interface {
 	// APITokenDelete deletes an API token; ErrNotFound when it does not
 	// exist.
 	APITokenDelete(ctx context.Context, id string) error
+
+	// SessionCreate inserts a web UI session; an IDHash that exists is an
+	// error.
+	SessionCreate(ctx context.Context, s Session) error
+	// SessionGet returns the session with this id hash.
+	SessionGet(ctx context.Context, idHash string) (Session, error)
+	// SessionTouch records a request of the session at seen; ErrNotFound
+	// when it does not exist.
+	SessionTouch(ctx context.Context, idHash string, seen time.Time) error
+	// SessionDelete deletes a session; deleting none is not an error.
+	SessionDelete(ctx context.Context, idHash string) error
+	// SessionDeleteByCredential deletes every session opened with the
+	// credential (the name [Session.Credential] holds) and returns how many
+	// it deleted.
+	SessionDeleteByCredential(ctx context.Context, credential string) (int, error)
+	// SessionPrune deletes the sessions that expired at now or before, and
+	// those last seen before idleSince; it returns how many it deleted.
+	SessionPrune(ctx context.Context, now, idleSince time.Time) (int, error)
 
 	// BuildLeaseTake takes a build slot of the tool for a deployment's
 	// build step, unless limit steps of the tool already hold one; a step

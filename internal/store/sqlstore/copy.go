@@ -63,6 +63,7 @@ var copyTables = []Table{
 	table("job_runs", "tool, name", "tool, name, command, image_name, build_key, artifact, timeout, run_id, created_at", ""),
 	table("envvars", "tool, name", "tool, name, value_sealed, updated_at", ""),
 	table("repo_credentials", "tool, url", "tool, url, sealed, updated_at", ""),
+	table("sessions", "id_hash", "id_hash, credential, admin, tool, csrf_secret, created_at, last_seen_at, expires_at", "admin"),
 	table("settings", "name", "name, value", ""),
 	serial(table("questions", "seq", `seq, id, tool, deployment_id, step_key, ask_key, origin, prompt, options, fields,
 		policy, initiator, created_at, deadline_at, on_deadline, default_value, state, value, settled_by, settled_at,

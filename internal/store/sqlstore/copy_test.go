@@ -295,6 +295,10 @@ func fill(t *testing.T, s store.Store, write *sql.DB) {
 		}
 	}
 	must(s.ToolEnsure(ctx, "empty-tool", time.Time{}))
+	must(s.SessionCreate(ctx, store.Session{IDHash: "sess-admin", Credential: "admin", Admin: true, CSRFSecret: "csrf-1",
+		CreatedAt: at(10), LastSeenAt: at(11), ExpiresAt: at(12)}))
+	must(s.SessionCreate(ctx, store.Session{IDHash: "sess-tool", Credential: "tool-token:tok-0a", Tool: "alpha", CSRFSecret: "csrf-2",
+		CreatedAt: at(10), LastSeenAt: at(10), ExpiresAt: at(12)}))
 	must(s.SettingPut(ctx, "secret_key_fingerprint", "0123456789abcdef"))
 	must(s.SettingPut(ctx, "ünïcode", "välue ✓"))
 	must(s.NodeBeat(ctx, store.Node{ID: "host-1", Host: "host", PID: 42, Target: "local", StartedAt: at(0), SeenAt: at(1)}))
@@ -372,6 +376,10 @@ func reads(t *testing.T, s store.Store) map[string]any {
 		v, err := s.SettingGet(ctx, name)
 		put("SettingGet "+name, v, err)
 	}
+	for _, h := range []string{"sess-admin", "sess-tool"} {
+		v, err := s.SessionGet(ctx, h)
+		put("SessionGet "+h, v, err)
+	}
 	return out
 }
 
@@ -424,7 +432,7 @@ func TestCopy(t *testing.T) {
 	want := []string{
 		"tools 3", "configs 6", "deployments 6", "steps 18", "builds 6", "live_runs 4", "events 18",
 		"deploy_tokens 2", "deploy_token_legacy_seals 1", "api_tokens 4", "job_runs 4", "envvars 4",
-		"repo_credentials 2", "settings 2", "questions 2", "question_log 4",
+		"repo_credentials 2", "sessions 2", "settings 2", "questions 2", "question_log 4",
 	}
 	if d := cmp.Diff(want, progress); d != "" {
 		t.Errorf("progress (-want +got):\n%s", d)

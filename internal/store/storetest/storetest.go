@@ -52,6 +52,7 @@ func Run(t *testing.T, f Factory, rf RestartFactory) {
 	t.Run("Event", func(t *testing.T) { testEvent(t, f) })
 	t.Run("DeployToken", func(t *testing.T) { testDeployToken(t, f) })
 	t.Run("APIToken", func(t *testing.T) { testAPIToken(t, f) })
+	t.Run("Session", func(t *testing.T) { testSession(t, f) })
 	t.Run("JobRun", func(t *testing.T) { testJobRun(t, f) })
 	t.Run("EnvVar", func(t *testing.T) { testEnvVar(t, f) })
 	t.Run("InTx", func(t *testing.T) { testInTx(t, f) })
