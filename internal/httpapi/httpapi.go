@@ -10,6 +10,7 @@ import (
 
 	"slipway.dev/slipway/internal/metrics"
 	"slipway.dev/slipway/internal/slipway"
+	"slipway.dev/slipway/internal/web"
 )
 
 // Service is what the API needs from the deploy engine. The engine in
@@ -175,6 +176,11 @@ type Config struct {
 	// MetricsToken is a bearer token that may read /metrics and nothing
 	// else, for Prometheus scrapers. Empty: only the admin token may.
 	MetricsToken string
+	// UI, when set, is the web UI's configuration: it is served under
+	// /ui/ on the same handler, its Auth filled in with the API's own
+	// credential checks. Its sessions are honoured on /ui/ only; the API
+	// never reads their cookie. Nil: no UI (/ui/ is an API 404).
+	UI *web.Config
 }
 
 // NewHandler returns the HTTP handler of the whole API, backed by svc.
@@ -200,7 +206,14 @@ func NewHandler(svc Service, cfg Config) http.Handler {
 			mux.Handle(rt.method+" "+alias+"{$}", h)
 		}
 	}
-	return a.middleware(a.notFound(mux))
+	var ui http.Handler
+	if cfg.UI != nil {
+		uiCfg := *cfg.UI
+		uiCfg.Auth = a.uiAuth()
+		uiCfg.Logger = cmp.Or(uiCfg.Logger, cfg.Logger)
+		ui = web.New(uiCfg)
+	}
+	return a.middleware(withUI(ui, a.notFound(mux)))
 }
 
 // api holds the handlers' dependencies.

@@ -63,6 +63,11 @@ type identity struct {
 	ask *slipway.AskScope
 }
 
+// actor returns the identity as the services see it.
+func (id identity) actor() slipway.Actor {
+	return slipway.Actor{Name: id.credential, Admin: id.admin, Tool: id.tool}
+}
+
 type identityKey struct{}
 
 // identityOf returns the identity the guard put in ctx.
@@ -85,45 +90,64 @@ func byDeployToken(ctx context.Context) bool { return identityOf(ctx).credential
 // (answered 500), not a wrong credential.
 func (a *api) identify(r *http.Request) (id identity, ok bool, hint string, err error) {
 	if token, isBearer := bearer(r); isBearer && token != "" {
-		if want := []byte(a.cfg.AdminToken); len(want) > 0 && subtle.ConstantTimeCompare([]byte(token), want) == 1 {
-			return identity{admin: true, credential: "admin"}, true, "", nil
-		}
-		if want := []byte(a.cfg.MetricsToken); len(want) > 0 && subtle.ConstantTimeCompare([]byte(token), want) == 1 {
-			return identity{metrics: true, credential: "metrics"}, true, "", nil
-		}
 		if strings.HasPrefix(token, slipway.AskTokenPrefix) && a.cfg.Questions != nil {
+			// Not in identifyToken: an ask token never opens a web session.
 			scope, ok, err := a.cfg.Questions.IdentifyAsk(r.Context(), token)
 			if err != nil || !ok {
 				return identity{}, false, "the ask token is not valid, or its step is no longer running", err
 			}
 			return identity{tool: scope.Tool, credential: "ask:" + scope.DeploymentID + "/" + scope.Step, ask: &scope}, true, "", nil
 		}
-		if a.cfg.APITokens != nil {
-			tok, ok, err := a.cfg.APITokens.IdentifyToken(r.Context(), token)
-			if err != nil || ok {
-				return identity{tool: tok.Tool, credential: slipway.APITokenActorName(tok.ID)}, ok, "", err
-			}
+		if id, ok, err := a.identifyToken(r.Context(), token); err != nil || ok {
+			return id, ok, "", err
 		}
 	}
+	id, ok, hint = a.identifyPeer(r)
+	return id, ok, hint, nil
+}
+
+// identifyToken returns the identity a bearer token names: the admin
+// token, the metrics token or a tool's API token; ok is false for none.
+// The web UI's sign-in judges a pasted token with it too.
+func (a *api) identifyToken(ctx context.Context, token string) (identity, bool, error) {
+	if want := []byte(a.cfg.AdminToken); len(want) > 0 && subtle.ConstantTimeCompare([]byte(token), want) == 1 {
+		return identity{admin: true, credential: "admin"}, true, nil
+	}
+	if want := []byte(a.cfg.MetricsToken); len(want) > 0 && subtle.ConstantTimeCompare([]byte(token), want) == 1 {
+		return identity{metrics: true, credential: "metrics"}, true, nil
+	}
+	if a.cfg.APITokens != nil {
+		tok, ok, err := a.cfg.APITokens.IdentifyToken(ctx, token)
+		if err != nil || ok {
+			return identity{tool: tok.Tool, credential: slipway.APITokenActorName(tok.ID)}, ok, err
+		}
+	}
+	return identity{}, false, nil
+}
+
+// identifyPeer returns the identity the connection itself names: a
+// verified client certificate, or a trusted proxy's tool header. hint
+// says why one that was sent was not taken.
+func (a *api) identifyPeer(r *http.Request) (id identity, ok bool, hint string) {
 	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
 		cert := r.TLS.VerifiedChains[0][0]
 		cn := cert.Subject.CommonName
 		if !isToolName(cn) {
-			return identity{}, false, "the client certificate's CN " + quoteShort(cn) + " is not a tool name", nil
+			return identity{}, false, "the client certificate's CN " + quoteShort(cn) + " is not a tool name"
 		}
-		return identity{tool: cn, credential: "cert:" + cert.SerialNumber.Text(16)}, true, "", nil
+		return identity{tool: cn, credential: "cert:" + cert.SerialNumber.Text(16)}, true, ""
 	}
 	if tool := r.Header.Get(toolHeader); tool != "" {
 		addr, trusted := a.trustedProxy(r)
 		if !trusted {
-			return identity{}, false, "the " + toolHeader + " header is only taken from trusted proxies, and " + addr + " is not one", nil
+			return identity{}, false, "the " + toolHeader + " header is only taken from trusted proxies, and " + addr + " is not one"
 		}
 		if !isToolName(tool) {
-			return identity{}, false, "the " + toolHeader + " header " + quoteShort(tool) + " is not a tool name", nil
+			return identity{}, false, "the " + toolHeader + " header " + quoteShort(tool) + " is not a tool name"
 		}
-		return identity{tool: tool, credential: "proxy:" + addr}, true, "", nil
+		return identity{tool: tool, credential: "proxy:" + addr}, true, ""
 	}
-	return identity{}, false, "", nil
+	return identity{}, false, ""
 }
 
 // isToolName reports whether s is a valid tool name.
@@ -198,7 +222,7 @@ func (a *api) serveAs(w http.ResponseWriter, r *http.Request, id identity, next 
 		info.credential = id.credential
 	}
 	ctx := context.WithValue(r.Context(), identityKey{}, id)
-	ctx = slipway.WithActor(ctx, slipway.Actor{Name: id.credential, Admin: id.admin, Tool: id.tool})
+	ctx = slipway.WithActor(ctx, id.actor())
 	next.ServeHTTP(w, r.WithContext(ctx))
 }
 

@@ -56,6 +56,7 @@ import (
 	"slipway.dev/slipway/internal/store"
 	"slipway.dev/slipway/internal/target"
 	"slipway.dev/slipway/internal/target/localexec"
+	"slipway.dev/slipway/internal/web"
 )
 
 // Files in the data directory that clients read.
@@ -241,9 +242,12 @@ type Server struct {
 
 	api     *http.Server
 	proxy   *http.Server
-	apiLn   net.Listener
-	proxyLn net.Listener
-	token   string
+	// cancelBase ends the contexts of every request the HTTP servers
+	// serve; Stop calls it first.
+	cancelBase context.CancelFunc
+	apiLn      net.Listener
+	proxyLn    net.Listener
+	token      string
 	// caFile is the CA certificate that signed the API's TLS certificate,
 	// when the server issued that itself.
 	caFile  string
@@ -505,16 +509,27 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		s.closers = append(s.closers, func(context.Context) error { stopBeat(); <-beaten; return nil })
 	}
 
+	// Requests' contexts derive from base, which Stop cancels first: event
+	// streams and followed logs end at once instead of holding Shutdown
+	// until its timeout.
+	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancelBase = cancelBase
+	baseContext := func(net.Listener) context.Context { return base }
 	s.api = &http.Server{
 		Handler: httpapi.NewHandler(s.deployments, httpapi.Config{
 			AdminToken: s.token, Logger: s.logger, Health: s.health, DeployTokens: deployTokens,
 			APITokens: auth.NewAPITokens(s.db, s.cfg.Now), TrustedProxies: s.cfg.TrustedProxies, EnvVars: s.envVars,
 			Builds: s.builds, Jobs: s.jobs, Questions: s.questions, Metrics: m, ToolRate: s.cfg.ToolRate, ToolBurst: s.cfg.ToolBurst,
 			MetricsToken: s.cfg.MetricsToken,
+			UI: &web.Config{
+				Deployments: s.deployments, Builds: s.builds, Jobs: s.jobs, Tools: s.db, Sessions: s.db,
+				Now: s.cfg.Now,
+			},
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       baseContext,
 	}
-	s.proxy = &http.Server{Handler: s.target.Proxy(), ReadHeaderTimeout: 10 * time.Second}
+	s.proxy = &http.Server{Handler: s.target.Proxy(), ReadHeaderTimeout: 10 * time.Second, BaseContext: baseContext}
 	go s.serve(s.api, s.apiLn)
 	go s.serve(s.proxy, s.proxyLn)
 
@@ -776,6 +791,9 @@ func (s *Server) Stop(ctx context.Context) error {
 	s.stopped.Do(func() {
 		if s.wroteInfo { // a server that failed to start must not remove another's
 			_ = os.Remove(filepath.Join(s.cfg.DataDir, InfoFile))
+		}
+		if s.cancelBase != nil {
+			s.cancelBase() // event streams and followed logs end now
 		}
 		for _, srv := range []*http.Server{s.api, s.proxy} {
 			if srv == nil {

@@ -1,0 +1,435 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"slipway.dev/slipway/internal/auth"
+	"slipway.dev/slipway/internal/httpapi"
+	"slipway.dev/slipway/internal/slipway"
+	"slipway.dev/slipway/internal/store"
+	"slipway.dev/slipway/internal/store/sqlite"
+	"slipway.dev/slipway/internal/web"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+const adminToken = "admin-secret-token"
+
+// t0 is the tests' fixed time.
+var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// env is a whole API handler with the UI mounted, over fake services and
+// a real SQLite store (sessions, tools, API tokens).
+type env struct {
+	t         *testing.T
+	h         http.Handler
+	st        store.Store
+	clock     *clock
+	svc       *fakeService
+	tokens    *auth.APITokens
+	toolToken string // an API token of tool "one"
+	toolID    string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "slipway.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	c := &clock{t: t0}
+	svc := newFakeService()
+	for _, tool := range []string{"one", "two"} {
+		if err := st.ToolEnsure(t.Context(), tool, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tokens := auth.NewAPITokens(st, c.now)
+	id, tok, err := tokens.Create(t.Context(), "one", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := httpapi.NewHandler(nil, httpapi.Config{
+		AdminToken: adminToken, APITokens: tokens, NowFunc: c.now,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("192.0.2.1/32")},
+		UI: &web.Config{
+			Deployments: svc, Builds: svc, Jobs: svc, Tools: st, Sessions: st,
+			Now: c.now, Rand: rand.NewChaCha8([32]byte{1}), KeepAlive: time.Hour,
+		},
+	})
+	return &env{t: t, h: h, st: st, clock: c, svc: svc, tokens: tokens, toolToken: tok, toolID: id}
+}
+
+// req describes a request: the method and path, a form (POSTed urlencoded),
+// cookies and headers.
+type req struct {
+	method, path string
+	form         url.Values
+	cookies      []*http.Cookie
+	header       map[string]string
+	remote       string
+}
+
+func (e *env) do(r req) *http.Response {
+	e.t.Helper()
+	var body io.Reader
+	if r.form != nil {
+		body = strings.NewReader(r.form.Encode())
+	}
+	hr := httptest.NewRequestWithContext(e.t.Context(), r.method, r.path, body)
+	if r.form != nil {
+		hr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if r.remote != "" {
+		hr.RemoteAddr = r.remote
+	}
+	for _, c := range r.cookies {
+		hr.AddCookie(c)
+	}
+	for k, v := range r.header {
+		hr.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, hr)
+	return rec.Result()
+}
+
+func get(e *env, path string, cookies ...*http.Cookie) *http.Response {
+	e.t.Helper()
+	return e.do(req{method: "GET", path: path, cookies: cookies})
+}
+
+func bodyOf(t *testing.T, res *http.Response) string {
+	t.Helper()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func cookieNamed(res *http.Response, name string) *http.Cookie {
+	for _, c := range res.Cookies() {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// signin signs in with token from remote (default the recorder's
+// address) and returns the session cookie; it fails the test unless the
+// sign-in succeeds.
+func (e *env) signin(token string) *http.Cookie {
+	e.t.Helper()
+	res := e.trySignin(token, "")
+	if res.StatusCode != http.StatusSeeOther {
+		e.t.Fatalf("sign in: status %d, body %s", res.StatusCode, bodyOf(e.t, res))
+	}
+	c := cookieNamed(res, "slipway_session")
+	if c == nil {
+		e.t.Fatal("sign in: no session cookie")
+	}
+	return c
+}
+
+// trySignin posts the sign-in form with token from remote.
+func (e *env) trySignin(token, remote string) *http.Response {
+	e.t.Helper()
+	page := e.do(req{method: "GET", path: "/ui/signin", remote: remote})
+	form := cookieNamed(page, "slipway_signin")
+	if form == nil {
+		e.t.Fatal("sign-in page: no form cookie")
+	}
+	return e.do(req{method: "POST", path: "/ui/signin", remote: remote, cookies: []*http.Cookie{form},
+		form: url.Values{"csrf": {form.Value}, "token": {token}}})
+}
+
+// csrfOf returns the CSRF token of a page's forms.
+func csrfOf(t *testing.T, page string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(page, `<meta name="csrf-token" content="`)
+	if !ok {
+		t.Fatalf("no csrf-token meta in the page:\n%s", page)
+	}
+	tok, _, _ := strings.Cut(rest, `"`)
+	return tok
+}
+
+// wantStatus fails the test unless res has status want.
+func wantStatus(t *testing.T, what string, res *http.Response, want int) string {
+	t.Helper()
+	body := bodyOf(t, res)
+	if res.StatusCode != want {
+		t.Errorf("%s: status %d, want %d; body:\n%s", what, res.StatusCode, want, body)
+	}
+	return body
+}
+
+// wantRedirect fails the test unless res is a 303 to a location starting
+// with prefix.
+func wantRedirect(t *testing.T, what string, res *http.Response, prefix string) string {
+	t.Helper()
+	loc := res.Header.Get("Location")
+	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, prefix) {
+		t.Errorf("%s: status %d to %q, want 303 to %s…", what, res.StatusCode, loc, prefix)
+	}
+	return loc
+}
+
+// golden compares got with testdata/golden/name.html, or rewrites it with
+// -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name+".html")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to write it)", err)
+	}
+	if d := cmp.Diff(string(want), got); d != "" {
+		t.Errorf("%s differs from %s (-want +got; go test -update rewrites it):\n%s", name, path, d)
+	}
+}
+
+// fakeService is every service the UI uses, in memory.
+type fakeService struct {
+	mu          sync.Mutex
+	configs     map[string]slipway.ToolConfig
+	deployments map[string][]slipway.Deployment
+	events      map[string][]slipway.Event
+	jobs        map[string][]slipway.Job
+	builds      map[string][]slipway.Build
+	logs        map[string]string
+	created     []slipway.DeployOptions
+	cancelled   []string
+	// after records the after argument of each DeploymentEvents call.
+	after []int64
+	// block, when set, makes DeploymentEvents wait for its context after
+	// delivering the events.
+	block bool
+	// panicOn makes the named method panic.
+	panicOn string
+}
+
+func newFakeService() *fakeService {
+	webCfg := slipway.ToolConfig{
+		Components: map[string]slipway.Component{
+			"web":     {Name: "web", Type: slipway.Continuous, Build: slipway.BuildSpec{Source: &slipway.SourceBuild{Repository: "https://user:secret@example.org/one.git", Ref: "main"}}, Run: slipway.RunSpec{Command: "web --port $PORT"}},
+			"migrate": {Name: "migrate", Type: slipway.OneOff, Build: slipway.BuildSpec{ReuseFrom: "web"}, Run: slipway.RunSpec{Command: "migrate <all> & \"more\""}},
+		},
+		Order: []string{"web", "migrate"},
+		Raw:   json.RawMessage(`{"components":{"web":{"component_type":"continuous","build":{"repository":"https://user:secret@example.org/one.git","ref":"main"},"run":{"command":"web --port $PORT"}},"migrate":{"component_type":"one-off","build":{"reuse_from":"web"},"run":{"command":"migrate <all> & \"more\""}}}}`),
+	}
+	healthy := true
+	running := slipway.Deployment{
+		ID: "20250601-115000-runningaaa", Tool: "one", CreatedAt: t0.Add(-10 * time.Minute), Status: slipway.DeploymentRunning,
+		LongStatus: "Running 1 of 3 steps", Trigger: "ui", Actor: "session:0123abcd:admin", Description: "deploy <b>it</b>",
+		Steps: []slipway.Step{
+			{Key: "build:web", Kind: slipway.StepBuild, Component: "web", Action: slipway.ActionBuild, Reason: "commit 3f2a1c→9b0d44", State: slipway.StepDone, Detail: "built in 12s", Attempt: 1, StartedAt: t0.Add(-9 * time.Minute), FinishedAt: t0.Add(-8 * time.Minute)},
+			{Key: "run:web", Kind: slipway.StepRun, Component: "web", Action: slipway.ActionApply, Needs: []string{"build:web"}, Reason: "new build", State: slipway.StepRunning, Detail: "waiting until healthy", Attempt: 1, StartedAt: t0.Add(-8 * time.Minute)},
+			{Key: "run:migrate", Kind: slipway.StepRun, Component: "migrate", Action: slipway.ActionRunJob, Needs: []string{"run:web"}, Reason: "one-off runs on every deployment", State: slipway.StepPending},
+		},
+	}
+	done := slipway.Deployment{
+		ID: "20250601-100000-finishedbb", Tool: "one", CreatedAt: t0.Add(-2 * time.Hour), Status: slipway.DeploymentFailed,
+		LongStatus: "Step build:web failed", Trigger: "cli", Actor: "admin", FinishedAt: t0.Add(-110 * time.Minute),
+		Steps: []slipway.Step{{Key: "build:web", Action: slipway.ActionBuild, Reason: "first build", State: slipway.StepFailed, Detail: "exit status 1", Attempt: 2}},
+	}
+	return &fakeService{
+		configs:     map[string]slipway.ToolConfig{"one": webCfg},
+		deployments: map[string][]slipway.Deployment{"one": {done, running}},
+		events: map[string][]slipway.Event{running.ID: {
+			{Seq: 1, DeploymentID: running.ID, Kind: "deployment", State: "pending", Message: "created"},
+			{Seq: 2, DeploymentID: running.ID, Kind: "plan", State: "running", Message: "planned"},
+			{Seq: 3, DeploymentID: running.ID, Kind: "step", Step: "build:web", State: "done"},
+			{Seq: 4, DeploymentID: running.ID, Kind: "step", Step: "run:web", State: "running"},
+		}},
+		jobs: map[string][]slipway.Job{"one": {{
+			Component: slipway.Component{Name: "web", Type: slipway.Continuous}, ImageName: "web", Image: "builds/9b0d44aa11223344",
+			Status: slipway.JobStatus{Short: slipway.JobRunning, Long: "Running 2 of 2 replicas", Commit: "9b0d44aa11223344556677", Healthy: &healthy, URL: "http://one.localhost:8701/"},
+		}}},
+		builds: map[string][]slipway.Build{"one": {
+			{ID: "9b0d44aa-1a2b3c4d", Tool: "one", Component: "web", Status: slipway.BuildSuccessful, Commit: "9b0d44aa11223344556677", CreatedAt: t0.Add(-9 * time.Minute)},
+		}},
+		logs: map[string]string{
+			"build/9b0d44aa-1a2b3c4d": "Cloning…\nBuilding <web> & friends\n\x1b[31mred\x1b[0m done\n",
+			"job/web":                 "listening on :8080\n",
+		},
+	}
+}
+
+func (f *fakeService) maybePanic(method string) {
+	if f.panicOn == method {
+		panic("fake panic in " + method)
+	}
+}
+
+func (f *fakeService) ConfigGet(_ context.Context, tool string) (slipway.ToolConfig, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.maybePanic("ConfigGet")
+	c, ok := f.configs[tool]
+	if !ok {
+		return slipway.ToolConfig{}, slipway.Errorf(slipway.ENotFound, "No configuration found for tool: %s", tool)
+	}
+	return c, nil
+}
+
+func (f *fakeService) DeploymentList(_ context.Context, tool string) ([]slipway.Deployment, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]slipway.Deployment(nil), f.deployments[tool]...), nil
+}
+
+func (f *fakeService) DeploymentGet(_ context.Context, tool, id string) (slipway.Deployment, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.maybePanic("DeploymentGet")
+	ds := f.deployments[tool]
+	if id == slipway.DeploymentIDLatest {
+		if len(ds) == 0 {
+			return slipway.Deployment{}, slipway.Errorf(slipway.ENotFound, "No deployments found for tool: %s", tool)
+		}
+		return ds[len(ds)-1], nil
+	}
+	for _, d := range ds {
+		if d.ID == id {
+			return d, nil
+		}
+	}
+	return slipway.Deployment{}, slipway.Errorf(slipway.ENotFound, "Deployment %s not found for tool %s", id, tool)
+}
+
+func (f *fakeService) DeploymentEvents(ctx context.Context, _, id string, after int64, fn func(slipway.Event) error) error {
+	f.mu.Lock()
+	f.after = append(f.after, after)
+	evs := append([]slipway.Event(nil), f.events[id]...)
+	block := f.block
+	f.mu.Unlock()
+	for _, ev := range evs {
+		if ev.Seq <= after {
+			continue
+		}
+		if err := fn(ev); err != nil {
+			return err
+		}
+	}
+	if block {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return nil
+}
+
+func (f *fakeService) DeploymentPlan(_ context.Context, tool string, _ slipway.DeployOptions) (slipway.Deployment, error) {
+	if _, err := f.ConfigGet(context.Background(), tool); err != nil {
+		return slipway.Deployment{}, err
+	}
+	return slipway.Deployment{Tool: tool, Status: slipway.DeploymentPending, LongStatus: "Plan only, nothing was changed: 2 steps",
+		Steps: []slipway.Step{
+			{Key: "build:web", Action: slipway.ActionReuse, Reason: "build 9b0d44 exists"},
+			{Key: "run:web", Action: slipway.ActionNone, Needs: []string{"build:web"}, Reason: "unchanged"},
+		}}, nil
+}
+
+func (f *fakeService) DeploymentCreate(_ context.Context, tool string, opts slipway.DeployOptions) (slipway.Deployment, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.configs[tool]; !ok {
+		return slipway.Deployment{}, slipway.Errorf(slipway.ENotFound, "No configuration found for tool: %s", tool)
+	}
+	f.created = append(f.created, opts)
+	d := slipway.Deployment{ID: fmt.Sprintf("20250601-120000-created%03d", len(f.created)), Tool: tool, CreatedAt: t0, Status: slipway.DeploymentPending}
+	f.deployments[tool] = append(f.deployments[tool], d)
+	return d, nil
+}
+
+func (f *fakeService) DeploymentCancel(_ context.Context, tool, id string) (slipway.Deployment, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, d := range f.deployments[tool] {
+		if d.ID == id {
+			if d.Status.Final() {
+				return d, slipway.Errorf(slipway.EConflict, "Deployment can't be cancelled, its status is %s", d.Status)
+			}
+			f.cancelled = append(f.cancelled, id)
+			f.deployments[tool][i].Status = slipway.DeploymentCancelling
+			return f.deployments[tool][i], nil
+		}
+	}
+	return slipway.Deployment{}, slipway.Errorf(slipway.ENotFound, "Deployment %s not found for tool %s", id, tool)
+}
+
+func (f *fakeService) BuildList(_ context.Context, tool string) ([]slipway.Build, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.builds[tool], nil
+}
+
+func (f *fakeService) BuildLogs(ctx context.Context, _, id string, follow bool, _ int, w io.Writer) error {
+	return f.writeLog(ctx, "build/"+id, follow, w)
+}
+
+func (f *fakeService) JobList(_ context.Context, tool string) ([]slipway.Job, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.jobs[tool], nil
+}
+
+func (f *fakeService) JobLogs(ctx context.Context, _, name string, follow bool, _ int, w io.Writer) error {
+	return f.writeLog(ctx, "job/"+name, follow, w)
+}
+
+func (f *fakeService) writeLog(ctx context.Context, key string, follow bool, w io.Writer) error {
+	f.mu.Lock()
+	text, ok := f.logs[key]
+	block := f.block
+	f.mu.Unlock()
+	if !ok {
+		return slipway.Errorf(slipway.ENotFound, "No log: %s", key)
+	}
+	if _, err := io.WriteString(w, text); err != nil {
+		return err
+	}
+	if follow && block {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return nil
+}

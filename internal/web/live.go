@@ -1,0 +1,272 @@
+package web
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"slipway.dev/slipway/internal/slipway"
+)
+
+// maxLogLine bounds one line of a followed log, in bytes.
+const maxLogLine = 8 << 10
+
+// stream is a Server-Sent Events response: its writes are serialised (the
+// keep-alive comments come from a goroutine of their own) and flushed.
+type stream struct {
+	mu   sync.Mutex
+	w    http.ResponseWriter
+	rc   *http.ResponseController
+	done chan struct{}
+}
+
+// startStream sends the headers of an event stream and starts its
+// keep-alive comments; end stops them.
+func (h *handler) startStream(w http.ResponseWriter) *stream {
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{}) // the stream outlives the server's write timeout
+	hd := w.Header()
+	hd.Set("Content-Type", "text/event-stream")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	_ = rc.Flush()
+	s := &stream{w: w, rc: rc, done: make(chan struct{})}
+	go func() {
+		t := time.NewTicker(h.cfg.KeepAlive)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.done:
+				return
+			case <-t.C:
+				_ = s.write([]byte(": keep-alive\n\n"))
+			}
+		}
+	}()
+	return s
+}
+
+func (s *stream) end() { close(s.done) }
+
+func (s *stream) write(b []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.w.Write(b); err != nil {
+		return err
+	}
+	return s.rc.Flush()
+}
+
+// sseMessage returns an SSE message: id (none when ""), event name (none
+// when ""), and data, one data: line per line of it.
+func sseMessage(id, event, data string) []byte {
+	var b bytes.Buffer
+	if id != "" {
+		fmt.Fprintf(&b, "id: %s\n", id)
+	}
+	if event != "" {
+		fmt.Fprintf(&b, "event: %s\n", event)
+	}
+	for line := range strings.SplitSeq(strings.ReplaceAll(data, "\r", ""), "\n") {
+		fmt.Fprintf(&b, "data: %s\n", line)
+	}
+	b.WriteString("\n")
+	return b.Bytes()
+}
+
+// eventsAfter returns the event number to stream after: Last-Event-ID (a
+// reconnecting EventSource), else ?after=, else 0.
+func eventsAfter(r *http.Request) (int64, bool) {
+	v := strings.TrimSpace(r.Header.Get("Last-Event-ID"))
+	if v == "" {
+		v = r.URL.Query().Get("after")
+	}
+	if v == "" {
+		return 0, true
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	return n, err == nil && n >= 0
+}
+
+// deploymentLive serves GET /ui/t/{tool}/d/{id}/live: the deployment's
+// events as Server-Sent Events, numbered as the API's events route numbers
+// them. Each event carries HTML fragments of what it changed, rendered
+// from the deployment as it is now, with the ids of the page's elements:
+// a step event its step's row, a deployment event the header, a plan
+// event the header and every row. Replaying events therefore converges on
+// the current page. A last "done" event ends the stream once the
+// deployment is final.
+func (h *handler) deploymentLive(w http.ResponseWriter, r *http.Request) {
+	ctx, tool, id := r.Context(), r.PathValue("tool"), r.PathValue("id")
+	if !validDeploymentID(id) {
+		h.badDeploymentID(w, r, id)
+		return
+	}
+	after, ok := eventsAfter(r)
+	if !ok {
+		h.errorPage(w, r, http.StatusBadRequest, "Last-Event-ID and after must be event numbers (0 or more).")
+		return
+	}
+	d, err := h.cfg.Deployments.DeploymentGet(ctx, tool, id)
+	if err != nil {
+		h.serviceError(w, r, err)
+		return
+	}
+	sess, _ := sessionOf(ctx)
+	s := h.startStream(w)
+	defer s.end()
+	err = h.cfg.Deployments.DeploymentEvents(ctx, tool, d.ID, after, func(ev slipway.Event) error {
+		cur, err := h.cfg.Deployments.DeploymentGet(ctx, tool, d.ID)
+		if err != nil {
+			return err
+		}
+		frag, err := h.fragment(cur, ev, sess.CSRFSecret)
+		if err != nil {
+			return err
+		}
+		return s.write(sseMessage(strconv.FormatInt(ev.Seq, 10), "", frag))
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			h.log.ErrorContext(ctx, "web: deployment events", "tool", tool, "deployment", d.ID, "err", err)
+		}
+		return // the client reconnects with Last-Event-ID
+	}
+	_ = s.write(sseMessage("", "done", "final"))
+}
+
+// fragment renders what ev changed on the deployment page, from d as it
+// is now.
+func (h *handler) fragment(d slipway.Deployment, ev slipway.Event, csrf string) (string, error) {
+	var b bytes.Buffer
+	v := newDeploymentView(d, csrf)
+	var err error
+	switch ev.Kind {
+	case "step":
+		for _, st := range v.Steps {
+			if st.S.Key == ev.Step {
+				st.Announce = true
+				err = h.pages.fragments.ExecuteTemplate(&b, "step_row", st)
+				break
+			}
+		}
+		if b.Len() == 0 && err == nil { // a step the page does not have yet
+			err = h.pages.fragments.ExecuteTemplate(&b, "steps_body", v)
+		}
+	case "plan":
+		if err = h.pages.fragments.ExecuteTemplate(&b, "deployment_header", v.Header); err == nil {
+			b.WriteString("\n")
+			err = h.pages.fragments.ExecuteTemplate(&b, "steps_body", v)
+		}
+	default:
+		err = h.pages.fragments.ExecuteTemplate(&b, "deployment_header", v.Header)
+	}
+	if err != nil {
+		return "", fmt.Errorf("web: render fragment of event %d: %w", ev.Seq, err)
+	}
+	return b.String(), nil
+}
+
+// buildLogsLive serves GET /ui/t/{tool}/b/{id}/logs/live.
+func (h *handler) buildLogsLive(w http.ResponseWriter, r *http.Request) {
+	tool, id := r.PathValue("tool"), r.PathValue("id")
+	h.logLive(w, r, func(lines int, out io.Writer) error {
+		return h.cfg.Builds.BuildLogs(r.Context(), tool, id, true, lines, out)
+	})
+}
+
+// jobLogsLive serves GET /ui/t/{tool}/j/{name}/logs/live.
+func (h *handler) jobLogsLive(w http.ResponseWriter, r *http.Request) {
+	tool, name := r.PathValue("tool"), r.PathValue("name")
+	h.logLive(w, r, func(lines int, out io.Writer) error {
+		return h.cfg.Jobs.JobLogs(r.Context(), tool, name, true, lines, out)
+	})
+}
+
+// logLive streams a log's last lines and then what is appended, one SSE
+// message per line (numbered from 1; a reconnecting client starts over,
+// app.js clears what it had), then "done" when the log ends (a finished
+// build). Lines are text: app.js appends them as text, never HTML.
+func (h *handler) logLive(w http.ResponseWriter, r *http.Request, follow func(lines int, out io.Writer) error) {
+	lines, ok := h.logLines(w, r)
+	if !ok {
+		return
+	}
+	var s *stream
+	lw := &lineWriter{emit: func(n int, line string) error {
+		return s.write(sseMessage(strconv.Itoa(n), "", printable(line)))
+	}}
+	// The stream starts with the first write, so that an error before it
+	// (an unknown build) is still a page with a status.
+	sw := writerFunc(func(p []byte) (int, error) {
+		if s == nil {
+			s = h.startStream(w)
+		}
+		return lw.Write(p)
+	})
+	err := follow(lines, sw)
+	if s == nil {
+		if err != nil {
+			h.serviceError(w, r, err)
+			return
+		}
+		s = h.startStream(w)
+	}
+	defer s.end()
+	if err != nil {
+		if r.Context().Err() == nil {
+			h.log.ErrorContext(r.Context(), "web: follow log", "path", r.URL.Path, "err", err)
+		}
+		return
+	}
+	_ = lw.flush()
+	_ = s.write(sseMessage("", "done", "final"))
+}
+
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// lineWriter calls emit for each complete line written to it (cut at
+// maxLogLine bytes).
+type lineWriter struct {
+	buf  []byte
+	n    int
+	emit func(n int, line string) error
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.buf = append(l.buf, p...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 && len(l.buf) < maxLogLine {
+			return len(p), nil
+		}
+		end, next := i, i+1
+		if i < 0 || i > maxLogLine {
+			end, next = maxLogLine, maxLogLine
+		}
+		l.n++
+		if err := l.emit(l.n, string(l.buf[:end])); err != nil {
+			return 0, err
+		}
+		l.buf = l.buf[next:]
+	}
+}
+
+// flush emits a last line without its newline.
+func (l *lineWriter) flush() error {
+	if len(l.buf) == 0 {
+		return nil
+	}
+	l.n++
+	err := l.emit(l.n, string(l.buf))
+	l.buf = nil
+	return err
+}
