@@ -144,8 +144,10 @@ func TestAPITokens_RevokeEndsItsSessions(t *testing.T) {
 	}
 	now := time.Now()
 	for h, cred := range map[string]string{"mine": slipway.APITokenActorName(id), "other": slipway.APITokenActorName(other)} {
-		if err := st.SessionCreate(ctx, store.Session{IDHash: h, Credential: cred, Tool: "one", CSRFSecret: "c",
-			CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		if err := st.SessionCreate(ctx, store.Session{
+			IDHash: h, Credential: cred, Tool: "one", CSRFSecret: "c",
+			CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour),
+		}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -38,7 +38,7 @@ func TestSignin_TLSCookie(t *testing.T) {
 	page.TLS = &tls.ConnectionState{}
 	rec := httptest.NewRecorder()
 	e.h.ServeHTTP(rec, page)
-	form := cookieNamed(rec.Result(), "__Host-slipway_signin")
+	form := cookieNamed(record(t, rec), "__Host-slipway_signin")
 	if form == nil || !form.Secure {
 		t.Fatalf("sign-in form cookie over TLS = %+v", form)
 	}
@@ -49,7 +49,7 @@ func TestSignin_TLSCookie(t *testing.T) {
 	post.AddCookie(form)
 	rec = httptest.NewRecorder()
 	e.h.ServeHTTP(rec, post)
-	c := cookieNamed(rec.Result(), "__Host-slipway_session")
+	c := cookieNamed(record(t, rec), "__Host-slipway_session")
 	if c == nil || !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/" || c.Domain != "" {
 		t.Fatalf("session cookie over TLS = %+v (status %d)", c, rec.Code)
 	}
@@ -67,16 +67,20 @@ func TestSignin_ToolSessionSeesOnlyItsTool(t *testing.T) {
 	wantRedirect(t, "start page", get(e, "/ui/", c), "/ui/t/one/")
 	wantStatus(t, "own tool", get(e, "/ui/t/one/", c), http.StatusOK)
 	var bodies []string
-	for _, path := range []string{"/ui/t/two/", "/ui/t/nosuchtool/", "/ui/t/two/d/", "/ui/t/two/config",
-		"/ui/t/two/d/20250601-115000-runningaaa/live", "/ui/t/two/b/x/logs/live", "/ui/t/Bad_Name/"} {
+	for _, path := range []string{
+		"/ui/t/two/", "/ui/t/nosuchtool/", "/ui/t/two/d/", "/ui/t/two/config",
+		"/ui/t/two/d/20250601-115000-runningaaa/live", "/ui/t/two/b/x/logs/live", "/ui/t/Bad_Name/",
+	} {
 		body := wantStatus(t, path, get(e, path, c), http.StatusForbidden)
 		bodies = append(bodies, strings.ReplaceAll(body, strings.Split(path, "/")[3], "T"))
 	}
 	if bodies[0] != bodies[1] {
 		t.Errorf("a tool that exists and one that does not answer differently:\n%s\n---\n%s", bodies[0], bodies[1])
 	}
-	res = e.do(req{method: "POST", path: "/ui/t/two/deploy", cookies: []*http.Cookie{c},
-		form: url.Values{"csrf": {csrfOf(t, bodyOf(t, get(e, "/ui/t/one/", c)))}}})
+	res = e.do(req{
+		method: "POST", path: "/ui/t/two/deploy", cookies: []*http.Cookie{c},
+		form: url.Values{"csrf": {csrfOf(t, bodyOf(t, get(e, "/ui/t/one/", c)))}},
+	})
 	wantStatus(t, "deploy another tool", res, http.StatusForbidden)
 	if len(e.svc.created) != 0 {
 		t.Errorf("a deployment of another tool was created: %+v", e.svc.created)
@@ -201,8 +205,10 @@ func TestSignin_ContinueAsProxyTool(t *testing.T) {
 	if body := bodyOf(t, page); !strings.Contains(body, "Continue as tool two (trusted proxy)") {
 		t.Fatalf("sign-in page offers no continue-as:\n%s", body)
 	}
-	res := e.do(req{method: "POST", path: "/ui/signin", remote: proxy, header: hdr, cookies: []*http.Cookie{form},
-		form: url.Values{"csrf": {form.Value}, "ambient": {"1"}}})
+	res := e.do(req{
+		method: "POST", path: "/ui/signin", remote: proxy, header: hdr, cookies: []*http.Cookie{form},
+		form: url.Values{"csrf": {form.Value}, "ambient": {"1"}},
+	})
 	wantRedirect(t, "continue as", res, "/ui/t/two/")
 	c := cookieNamed(res, "slipway_session")
 	wantStatus(t, "with the header", e.do(req{method: "GET", path: "/ui/t/two/", remote: proxy, header: hdr, cookies: []*http.Cookie{c}}), http.StatusOK)
@@ -238,13 +244,19 @@ func TestCSRF_TokenRequired(t *testing.T) {
 	// Another session's token is no good either.
 	other := e.signin(adminToken)
 	otherCSRF := csrfOf(t, bodyOf(t, get(e, "/ui/", other)))
-	wantStatus(t, "another session's token", e.do(req{method: "POST", path: "/ui/t/one/deploy", cookies: []*http.Cookie{c},
-		form: url.Values{"csrf": {otherCSRF}}}), http.StatusForbidden)
+	wantStatus(t, "another session's token", e.do(req{
+		method: "POST", path: "/ui/t/one/deploy", cookies: []*http.Cookie{c},
+		form: url.Values{"csrf": {otherCSRF}},
+	}), http.StatusForbidden)
 
-	wantRedirect(t, "form field", e.do(req{method: "POST", path: "/ui/t/one/deploy", cookies: []*http.Cookie{c},
-		form: url.Values{"csrf": {csrf}}}), "/ui/t/one/d/")
-	wantRedirect(t, "header", e.do(req{method: "POST", path: "/ui/t/one/deploy", cookies: []*http.Cookie{c},
-		form: url.Values{}, header: map[string]string{"X-CSRF-Token": csrf}}), "/ui/t/one/d/")
+	wantRedirect(t, "form field", e.do(req{
+		method: "POST", path: "/ui/t/one/deploy", cookies: []*http.Cookie{c},
+		form: url.Values{"csrf": {csrf}},
+	}), "/ui/t/one/d/")
+	wantRedirect(t, "header", e.do(req{
+		method: "POST", path: "/ui/t/one/deploy", cookies: []*http.Cookie{c},
+		form: url.Values{}, header: map[string]string{"X-CSRF-Token": csrf},
+	}), "/ui/t/one/d/")
 	if len(e.svc.created) != 2 {
 		t.Errorf("created %d deployments, want 2", len(e.svc.created))
 	}
@@ -274,6 +286,8 @@ func TestCSRF_CrossOriginRefused(t *testing.T) {
 	if len(e.svc.created) != 0 {
 		t.Errorf("created = %+v", e.svc.created)
 	}
-	wantRedirect(t, "same-origin", e.do(req{method: "POST", path: "/ui/t/one/deploy", cookies: []*http.Cookie{c},
-		header: map[string]string{"Sec-Fetch-Site": "same-origin"}, form: url.Values{"csrf": {csrf}}}), "/ui/t/one/d/")
+	wantRedirect(t, "same-origin", e.do(req{
+		method: "POST", path: "/ui/t/one/deploy", cookies: []*http.Cookie{c},
+		header: map[string]string{"Sec-Fetch-Site": "same-origin"}, form: url.Values{"csrf": {csrf}},
+	}), "/ui/t/one/d/")
 }

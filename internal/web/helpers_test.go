@@ -100,7 +100,30 @@ type req struct {
 	remote       string
 }
 
-func (e *env) do(r req) *http.Response {
+// response is what a request got, read whole.
+type response struct {
+	StatusCode int
+	Header     http.Header
+	Body       string
+	cookies    []*http.Cookie
+}
+
+// Cookies returns the cookies the response sets.
+func (r *response) Cookies() []*http.Cookie { return r.cookies }
+
+// record reads rec's response whole.
+func record(t *testing.T, rec *httptest.ResponseRecorder) *response {
+	t.Helper()
+	res := rec.Result()
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &response{StatusCode: res.StatusCode, Header: res.Header, Body: string(b), cookies: res.Cookies()}
+}
+
+func (e *env) do(r req) *response {
 	e.t.Helper()
 	var body io.Reader
 	if r.form != nil {
@@ -121,24 +144,20 @@ func (e *env) do(r req) *http.Response {
 	}
 	rec := httptest.NewRecorder()
 	e.h.ServeHTTP(rec, hr)
-	return rec.Result()
+	return record(e.t, rec)
 }
 
-func get(e *env, path string, cookies ...*http.Cookie) *http.Response {
+func get(e *env, path string, cookies ...*http.Cookie) *response {
 	e.t.Helper()
 	return e.do(req{method: "GET", path: path, cookies: cookies})
 }
 
-func bodyOf(t *testing.T, res *http.Response) string {
+func bodyOf(t *testing.T, res *response) string {
 	t.Helper()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return res.Body
 }
 
-func cookieNamed(res *http.Response, name string) *http.Cookie {
+func cookieNamed(res *response, name string) *http.Cookie {
 	for _, c := range res.Cookies() {
 		if c.Name == name {
 			return c
@@ -164,15 +183,17 @@ func (e *env) signin(token string) *http.Cookie {
 }
 
 // trySignin posts the sign-in form with token from remote.
-func (e *env) trySignin(token, remote string) *http.Response {
+func (e *env) trySignin(token, remote string) *response {
 	e.t.Helper()
 	page := e.do(req{method: "GET", path: "/ui/signin", remote: remote})
 	form := cookieNamed(page, "slipway_signin")
 	if form == nil {
 		e.t.Fatal("sign-in page: no form cookie")
 	}
-	return e.do(req{method: "POST", path: "/ui/signin", remote: remote, cookies: []*http.Cookie{form},
-		form: url.Values{"csrf": {form.Value}, "token": {token}}})
+	return e.do(req{
+		method: "POST", path: "/ui/signin", remote: remote, cookies: []*http.Cookie{form},
+		form: url.Values{"csrf": {form.Value}, "token": {token}},
+	})
 }
 
 // csrfOf returns the CSRF token of a page's forms.
@@ -187,7 +208,7 @@ func csrfOf(t *testing.T, page string) string {
 }
 
 // wantStatus fails the test unless res has status want.
-func wantStatus(t *testing.T, what string, res *http.Response, want int) string {
+func wantStatus(t *testing.T, what string, res *response, want int) string {
 	t.Helper()
 	body := bodyOf(t, res)
 	if res.StatusCode != want {
@@ -198,7 +219,7 @@ func wantStatus(t *testing.T, what string, res *http.Response, want int) string 
 
 // wantRedirect fails the test unless res is a 303 to a location starting
 // with prefix.
-func wantRedirect(t *testing.T, what string, res *http.Response, prefix string) string {
+func wantRedirect(t *testing.T, what string, res *response, prefix string) string {
 	t.Helper()
 	loc := res.Header.Get("Location")
 	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, prefix) {
@@ -361,11 +382,13 @@ func (f *fakeService) DeploymentPlan(_ context.Context, tool string, _ slipway.D
 	if _, err := f.ConfigGet(context.Background(), tool); err != nil {
 		return slipway.Deployment{}, err
 	}
-	return slipway.Deployment{Tool: tool, Status: slipway.DeploymentPending, LongStatus: "Plan only, nothing was changed: 2 steps",
+	return slipway.Deployment{
+		Tool: tool, Status: slipway.DeploymentPending, LongStatus: "Plan only, nothing was changed: 2 steps",
 		Steps: []slipway.Step{
 			{Key: "build:web", Action: slipway.ActionReuse, Reason: "build 9b0d44 exists"},
 			{Key: "run:web", Action: slipway.ActionNone, Needs: []string{"build:web"}, Reason: "unchanged"},
-		}}, nil
+		},
+	}, nil
 }
 
 func (f *fakeService) DeploymentCreate(_ context.Context, tool string, opts slipway.DeployOptions) (slipway.Deployment, error) {

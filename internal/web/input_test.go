@@ -14,8 +14,10 @@ func TestHeaders_Security(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	c := e.signin(adminToken)
-	for _, path := range []string{"/ui/signin", "/ui/", "/ui/t/one/", "/ui/t/one/d/20250601-115000-runningaaa",
-		"/ui/t/one/d/20250601-115000-runningaaa/live", "/ui/nosuchpage", "/ui/static/app.js", "/ui/static/app.css", "/ui/t/one/j/web/logs"} {
+	for _, path := range []string{
+		"/ui/signin", "/ui/", "/ui/t/one/", "/ui/t/one/d/20250601-115000-runningaaa",
+		"/ui/t/one/d/20250601-115000-runningaaa/live", "/ui/nosuchpage", "/ui/static/app.js", "/ui/static/app.css", "/ui/t/one/j/web/logs",
+	} {
 		res := get(e, path, c)
 		body := bodyOf(t, res)
 		h := res.Header
@@ -94,8 +96,10 @@ func TestInput_Bad(t *testing.T) {
 	for _, next := range []string{"https://evil.example/", "//evil.example/", "/ui//evil.example", "/elsewhere"} {
 		page := e.do(req{method: "GET", path: "/ui/signin"})
 		form := cookieNamed(page, "slipway_signin")
-		res := e.do(req{method: "POST", path: "/ui/signin", cookies: []*http.Cookie{form},
-			form: url.Values{"csrf": {form.Value}, "token": {adminToken}, "next": {next}}})
+		res := e.do(req{
+			method: "POST", path: "/ui/signin", cookies: []*http.Cookie{form},
+			form: url.Values{"csrf": {form.Value}, "token": {adminToken}, "next": {next}},
+		})
 		if loc := res.Header.Get("Location"); loc != "/ui/" {
 			t.Errorf("sign-in with next=%q goes to %q, want /ui/", next, loc)
 		}

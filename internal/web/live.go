@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -176,16 +177,16 @@ func (h *handler) fragment(d slipway.Deployment, ev slipway.Event, csrf string) 
 // buildLogsLive serves GET /ui/t/{tool}/b/{id}/logs/live.
 func (h *handler) buildLogsLive(w http.ResponseWriter, r *http.Request) {
 	tool, id := r.PathValue("tool"), r.PathValue("id")
-	h.logLive(w, r, func(lines int, out io.Writer) error {
-		return h.cfg.Builds.BuildLogs(r.Context(), tool, id, true, lines, out)
+	h.logLive(w, r, func(ctx context.Context, lines int, out io.Writer) error {
+		return h.cfg.Builds.BuildLogs(ctx, tool, id, true, lines, out)
 	})
 }
 
 // jobLogsLive serves GET /ui/t/{tool}/j/{name}/logs/live.
 func (h *handler) jobLogsLive(w http.ResponseWriter, r *http.Request) {
 	tool, name := r.PathValue("tool"), r.PathValue("name")
-	h.logLive(w, r, func(lines int, out io.Writer) error {
-		return h.cfg.Jobs.JobLogs(r.Context(), tool, name, true, lines, out)
+	h.logLive(w, r, func(ctx context.Context, lines int, out io.Writer) error {
+		return h.cfg.Jobs.JobLogs(ctx, tool, name, true, lines, out)
 	})
 }
 
@@ -193,7 +194,7 @@ func (h *handler) jobLogsLive(w http.ResponseWriter, r *http.Request) {
 // message per line (numbered from 1; a reconnecting client starts over,
 // app.js clears what it had), then "done" when the log ends (a finished
 // build). Lines are text: app.js appends them as text, never HTML.
-func (h *handler) logLive(w http.ResponseWriter, r *http.Request, follow func(lines int, out io.Writer) error) {
+func (h *handler) logLive(w http.ResponseWriter, r *http.Request, follow func(ctx context.Context, lines int, out io.Writer) error) {
 	lines, ok := h.logLines(w, r)
 	if !ok {
 		return
@@ -210,7 +211,7 @@ func (h *handler) logLive(w http.ResponseWriter, r *http.Request, follow func(li
 		}
 		return lw.Write(p)
 	})
-	err := follow(lines, sw)
+	err := follow(r.Context(), lines, sw)
 	if s == nil {
 		if err != nil {
 			h.serviceError(w, r, err)

@@ -57,7 +57,7 @@ var idRE = regexp.MustCompile(`\bid="([^"]+)"`)
 func fragmentIDs(frag string) []string {
 	var ids []string
 	inBody := false
-	for _, line := range strings.Split(frag, "\n") {
+	for line := range strings.SplitSeq(frag, "\n") {
 		if inBody {
 			inBody = !strings.HasPrefix(line, "</tbody>")
 			continue

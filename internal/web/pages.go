@@ -3,8 +3,8 @@ package web
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/json"
-
 	"net/http"
 	"slices"
 	"strconv"
@@ -143,8 +143,10 @@ func (h *handler) deployments(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	slices.Reverse(ds)
-	h.render(w, r, http.StatusOK, "deployments", view{Title: "Deployments of " + tool, Tool: tool, Section: "deployments",
-		Data: struct{ Deployments []slipway.Deployment }{ds}})
+	h.render(w, r, http.StatusOK, "deployments", view{
+		Title: "Deployments of " + tool, Tool: tool, Section: "deployments",
+		Data: struct{ Deployments []slipway.Deployment }{ds},
+	})
 }
 
 // headerView is the data of the deployment header fragment.
@@ -326,29 +328,29 @@ type logsView struct {
 // buildLogs serves GET /ui/t/{tool}/b/{id}/logs.
 func (h *handler) buildLogs(w http.ResponseWriter, r *http.Request) {
 	tool, id := r.PathValue("tool"), r.PathValue("id")
-	h.logPage(w, r, "Log of build "+id, "/ui/t/"+tool+"/b/"+id+"/logs/live", func(lines int, b *bytes.Buffer) error {
-		return h.cfg.Builds.BuildLogs(r.Context(), tool, id, false, lines, b)
+	h.logPage(w, r, "Log of build "+id, "/ui/t/"+tool+"/b/"+id+"/logs/live", func(ctx context.Context, lines int, b *bytes.Buffer) error {
+		return h.cfg.Builds.BuildLogs(ctx, tool, id, false, lines, b)
 	})
 }
 
 // jobLogs serves GET /ui/t/{tool}/j/{name}/logs.
 func (h *handler) jobLogs(w http.ResponseWriter, r *http.Request) {
 	tool, name := r.PathValue("tool"), r.PathValue("name")
-	h.logPage(w, r, "Logs of "+name, "/ui/t/"+tool+"/j/"+name+"/logs/live", func(lines int, b *bytes.Buffer) error {
-		return h.cfg.Jobs.JobLogs(r.Context(), tool, name, false, lines, b)
+	h.logPage(w, r, "Logs of "+name, "/ui/t/"+tool+"/j/"+name+"/logs/live", func(ctx context.Context, lines int, b *bytes.Buffer) error {
+		return h.cfg.Jobs.JobLogs(ctx, tool, name, false, lines, b)
 	})
 }
 
 // logPage renders the last lines read writes, with live the URL that
 // follows them.
-func (h *handler) logPage(w http.ResponseWriter, r *http.Request, title, live string, read func(lines int, b *bytes.Buffer) error) {
+func (h *handler) logPage(w http.ResponseWriter, r *http.Request, title, live string, read func(ctx context.Context, lines int, b *bytes.Buffer) error) {
 	tool := r.PathValue("tool")
 	lines, ok := h.logLines(w, r)
 	if !ok {
 		return
 	}
 	var b bytes.Buffer
-	if err := read(lines, &b); err != nil {
+	if err := read(r.Context(), lines, &b); err != nil {
 		h.serviceError(w, r, err)
 		return
 	}
@@ -357,8 +359,10 @@ func (h *handler) logPage(w http.ResponseWriter, r *http.Request, title, live st
 	if text != "" {
 		log = strings.Split(text, "\n")
 	}
-	h.render(w, r, http.StatusOK, "logs", view{Title: title, Tool: tool, Live: live, LiveLog: "log",
-		Data: logsView{Title: title, Back: "/ui/t/" + tool + "/", Lines: lines, Log: log}})
+	h.render(w, r, http.StatusOK, "logs", view{
+		Title: title, Tool: tool, Live: live, LiveLog: "log",
+		Data: logsView{Title: title, Back: "/ui/t/" + tool + "/", Lines: lines, Log: log},
+	})
 }
 
 // logLines returns ?lines= (default LogLines), or answers 400.

@@ -73,8 +73,10 @@ func TestPages_DeployAndCancel(t *testing.T) {
 	if len(e.svc.created) != 0 {
 		t.Fatalf("plan created deployments: %+v", e.svc.created)
 	}
-	res := e.do(req{method: "POST", path: "/ui/t/one/deploy", cookies: []*http.Cookie{tool},
-		form: map[string][]string{"csrf": {csrf}, "description": {"from the UI"}, "force_build": {"1"}}})
+	res := e.do(req{
+		method: "POST", path: "/ui/t/one/deploy", cookies: []*http.Cookie{tool},
+		form: map[string][]string{"csrf": {csrf}, "description": {"from the UI"}, "force_build": {"1"}},
+	})
 	wantRedirect(t, "deploy", res, "/ui/t/one/d/20250601-120000-created001")
 	if len(e.svc.created) != 1 {
 		t.Fatalf("created = %+v, want one deployment", e.svc.created)
@@ -84,14 +86,18 @@ func TestPages_DeployAndCancel(t *testing.T) {
 		!got.ForceBuild || got.ForceRun || got.Description != "from the UI" {
 		t.Errorf("deploy options = %+v", got)
 	}
-	res = e.do(req{method: "POST", path: "/ui/t/one/d/20250601-115000-runningaaa/cancel", cookies: []*http.Cookie{tool},
-		form: map[string][]string{"csrf": {csrf}}})
+	res = e.do(req{
+		method: "POST", path: "/ui/t/one/d/20250601-115000-runningaaa/cancel", cookies: []*http.Cookie{tool},
+		form: map[string][]string{"csrf": {csrf}},
+	})
 	wantRedirect(t, "cancel", res, "/ui/t/one/d/20250601-115000-runningaaa")
 	if len(e.svc.cancelled) != 1 {
 		t.Errorf("cancelled = %v", e.svc.cancelled)
 	}
-	res = e.do(req{method: "POST", path: "/ui/t/one/d/20250601-100000-finishedbb/cancel", cookies: []*http.Cookie{tool},
-		form: map[string][]string{"csrf": {csrf}}})
+	res = e.do(req{
+		method: "POST", path: "/ui/t/one/d/20250601-100000-finishedbb/cancel", cookies: []*http.Cookie{tool},
+		form: map[string][]string{"csrf": {csrf}},
+	})
 	if body := wantStatus(t, "cancel of a final deployment", res, http.StatusConflict); !strings.Contains(body, "can&#39;t be cancelled") {
 		t.Errorf("conflict page does not say why:\n%s", body)
 	}

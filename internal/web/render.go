@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
-
 	"fmt"
 	"html/template"
 	"io/fs"

@@ -102,7 +102,7 @@ func cookieName(r *http.Request, plain, tls string) string {
 // setCookie sets a cookie with the UI's flags: HttpOnly, SameSite=Strict,
 // Path=/, and Secure over TLS. maxAge < 0 deletes it.
 func setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
-	http.SetCookie(w, &http.Cookie{
+	http.SetCookie(w, &http.Cookie{ //nolint:gosec // Secure over TLS only: the UI is also served over plain HTTP on loopback, where a Secure cookie would never come back
 		Name: name, Value: value, Path: "/", MaxAge: maxAge,
 		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode,
 	})
@@ -143,23 +143,23 @@ var whyMessages = map[string]string{
 	whySignedOut: "You are signed out.",
 }
 
-// errNoSession says why a request has no usable session: a key of
+// noSessionError says why a request has no usable session: a key of
 // whyMessages, or "" for a request that never had one.
-type errNoSession struct{ why string }
+type noSessionError struct{ why string }
 
-func (e errNoSession) Error() string { return "no session: " + e.why }
+func (e noSessionError) Error() string { return "no session: " + e.why }
 
-// currentSession returns r's live session. An errNoSession says why there
+// currentSession returns r's live session. An noSessionError says why there
 // is none; any other error is a failed lookup.
 func (h *handler) currentSession(r *http.Request) (session, error) {
 	c, err := r.Cookie(cookieName(r, sessionCookie, sessionCookieTLS))
 	if err != nil || c.Value == "" || len(c.Value) > 100 {
-		return session{}, errNoSession{}
+		return session{}, noSessionError{}
 	}
 	idHash := hashID(c.Value)
 	s, err := h.cfg.Sessions.SessionGet(r.Context(), idHash)
 	if errors.Is(err, store.ErrNotFound) {
-		return session{}, errNoSession{whyEnded}
+		return session{}, noSessionError{whyEnded}
 	} else if err != nil {
 		return session{}, err
 	}
@@ -167,15 +167,15 @@ func (h *handler) currentSession(r *http.Request) (session, error) {
 	switch {
 	case !now.Before(s.ExpiresAt):
 		_ = h.cfg.Sessions.SessionDelete(r.Context(), idHash)
-		return session{}, errNoSession{whyExpired}
+		return session{}, noSessionError{whyExpired}
 	case now.Sub(s.LastSeenAt) >= h.cfg.SessionIdle:
 		_ = h.cfg.Sessions.SessionDelete(r.Context(), idHash)
-		return session{}, errNoSession{whyIdle}
+		return session{}, noSessionError{whyIdle}
 	case strings.HasPrefix(s.Credential, credentialCert) || strings.HasPrefix(s.Credential, credentialProxy):
 		// A certificate or a proxy's header is no secret the session can
 		// stand for: the request must still carry it.
 		if a, ok := h.ambient(r); !ok || a.Name != s.Credential {
-			return session{}, errNoSession{whyMoved}
+			return session{}, noSessionError{whyMoved}
 		}
 	}
 	if now.Sub(s.LastSeenAt) >= touchEvery {
@@ -201,7 +201,7 @@ func (h *handler) ambient(r *http.Request) (slipway.Actor, bool) {
 func (h *handler) authed(next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, err := h.currentSession(r)
-		var none errNoSession
+		var none noSessionError
 		switch {
 		case errors.As(err, &none):
 			h.toSignin(w, r, none.why)

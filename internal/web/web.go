@@ -230,21 +230,25 @@ func securityHeaders(next http.Handler) http.Handler {
 func (h *handler) recoverPanics(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rw := &trackWriter{ResponseWriter: w}
-		defer func() {
-			p := recover()
-			if p == nil {
-				return
-			}
-			if p == http.ErrAbortHandler { //nolint:errorlint // sentinel compared as net/http does
-				panic(p)
-			}
-			h.log.ErrorContext(r.Context(), "web: panic", "path", r.URL.Path, "panic", p)
-			if !rw.wrote {
-				h.errorPage(rw, r, http.StatusInternalServerError, msgInternal)
-			}
-		}()
+		defer h.recovered(rw, r)
 		next.ServeHTTP(rw, r)
 	})
+}
+
+// recovered answers a panic of r's handler. It must be deferred directly,
+// for recover to see the panic.
+func (h *handler) recovered(rw *trackWriter, r *http.Request) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	if p == http.ErrAbortHandler { //nolint:errorlint // sentinel compared as net/http does
+		panic(p)
+	}
+	h.log.ErrorContext(r.Context(), "web: panic", "path", r.URL.Path, "panic", p)
+	if !rw.wrote {
+		h.errorPage(rw, r, http.StatusInternalServerError, msgInternal)
+	}
 }
 
 // trackWriter records whether a response was started.

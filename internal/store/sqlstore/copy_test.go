@@ -295,10 +295,14 @@ func fill(t *testing.T, s store.Store, write *sql.DB) {
 		}
 	}
 	must(s.ToolEnsure(ctx, "empty-tool", time.Time{}))
-	must(s.SessionCreate(ctx, store.Session{IDHash: "sess-admin", Credential: "admin", Admin: true, CSRFSecret: "csrf-1",
-		CreatedAt: at(10), LastSeenAt: at(11), ExpiresAt: at(12)}))
-	must(s.SessionCreate(ctx, store.Session{IDHash: "sess-tool", Credential: "tool-token:tok-0a", Tool: "alpha", CSRFSecret: "csrf-2",
-		CreatedAt: at(10), LastSeenAt: at(10), ExpiresAt: at(12)}))
+	must(s.SessionCreate(ctx, store.Session{
+		IDHash: "sess-admin", Credential: "admin", Admin: true, CSRFSecret: "csrf-1",
+		CreatedAt: at(10), LastSeenAt: at(11), ExpiresAt: at(12),
+	}))
+	must(s.SessionCreate(ctx, store.Session{
+		IDHash: "sess-tool", Credential: "tool-token:tok-0a", Tool: "alpha", CSRFSecret: "csrf-2",
+		CreatedAt: at(10), LastSeenAt: at(10), ExpiresAt: at(12),
+	}))
 	must(s.SettingPut(ctx, "secret_key_fingerprint", "0123456789abcdef"))
 	must(s.SettingPut(ctx, "ünïcode", "välue ✓"))
 	must(s.NodeBeat(ctx, store.Node{ID: "host-1", Host: "host", PID: 42, Target: "local", StartedAt: at(0), SeenAt: at(1)}))

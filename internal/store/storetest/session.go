@@ -17,14 +17,20 @@ func testSession(t *testing.T, f Factory) {
 		wantNotFound(t, "SessionTouch of an unknown hash", s.SessionTouch(b.ctx, "nope", at(1)))
 		mustDo(t, s.SessionDelete(b.ctx, "nope")) // deleting none is no error
 
-		admin := store.Session{IDHash: "h-admin", Credential: "admin", Admin: true, CSRFSecret: "c1",
-			CreatedAt: at(0).In(cet), LastSeenAt: at(0), ExpiresAt: at(720)}
-		tool := store.Session{IDHash: "h-tool", Credential: "tool-token:t1", Tool: "one", CSRFSecret: "c2",
-			CreatedAt: at(1), LastSeenAt: at(1), ExpiresAt: at(721)}
+		admin := store.Session{
+			IDHash: "h-admin", Credential: "admin", Admin: true, CSRFSecret: "c1",
+			CreatedAt: at(0).In(cet), LastSeenAt: at(0), ExpiresAt: at(720),
+		}
+		tool := store.Session{
+			IDHash: "h-tool", Credential: "tool-token:t1", Tool: "one", CSRFSecret: "c2",
+			CreatedAt: at(1), LastSeenAt: at(1), ExpiresAt: at(721),
+		}
 		mustDo(t, s.SessionCreate(b.ctx, admin))
 		mustDo(t, s.SessionCreate(b.ctx, tool))
-		if err := s.SessionCreate(b.ctx, store.Session{IDHash: "h-admin", Credential: "x", CSRFSecret: "c",
-			CreatedAt: at(2), LastSeenAt: at(2), ExpiresAt: at(3)}); err == nil {
+		if err := s.SessionCreate(b.ctx, store.Session{
+			IDHash: "h-admin", Credential: "x", CSRFSecret: "c",
+			CreatedAt: at(2), LastSeenAt: at(2), ExpiresAt: at(3),
+		}); err == nil {
 			t.Error("SessionCreate with an existing hash: no error")
 		}
 		if err := s.SessionCreate(b.ctx, store.Session{IDHash: "h-x", Credential: "x"}); err == nil {
@@ -47,8 +53,10 @@ func testSession(t *testing.T, f Factory) {
 		t.Parallel()
 		s, b := setup(t, f)
 		for i, c := range []string{"tool-token:a", "tool-token:a", "tool-token:b", "admin"} {
-			mustDo(t, s.SessionCreate(b.ctx, store.Session{IDHash: "h" + string(rune('0'+i)), Credential: c, Tool: "one",
-				CSRFSecret: "c", CreatedAt: at(0), LastSeenAt: at(0), ExpiresAt: at(720)}))
+			mustDo(t, s.SessionCreate(b.ctx, store.Session{
+				IDHash: "h" + string(rune('0'+i)), Credential: c, Tool: "one",
+				CSRFSecret: "c", CreatedAt: at(0), LastSeenAt: at(0), ExpiresAt: at(720),
+			}))
 		}
 		diff(t, "SessionDeleteByCredential(a)", 2, must(s.SessionDeleteByCredential(b.ctx, "tool-token:a"))(t))
 		diff(t, "SessionDeleteByCredential(a) again", 0, must(s.SessionDeleteByCredential(b.ctx, "tool-token:a"))(t))
