@@ -131,7 +131,7 @@ func TestLive_DeploymentFragments(t *testing.T) {
 func TestLive_StepMessageUnder1KB(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	long := strings.Repeat("x", 5000)
+	long := strings.Repeat("<é\"&", 2000) // escaping and UTF-8 make each character count several bytes
 	id := "20250601-115000-runningaaa"
 	e.svc.deployments["one"][1].Steps[1].Reason = long
 	e.svc.deployments["one"][1].Steps[1].Detail = long

@@ -186,6 +186,7 @@ var funcs = template.FuncMap{
 	"stateClass": stateClass,
 	"time":       fmtTime,
 	"clip":       clip,
+	"clipHTML":   clipHTML,
 	"short":      shortCommit,
 	"buildKey":   buildKeyOf,
 	"final":      func(s slipway.DeploymentStatus) bool { return s.Final() },
@@ -254,6 +255,25 @@ func clip(s string, n int) string {
 	}
 	r := []rune(s)
 	return string(r[:n]) + "…"
+}
+
+// clipHTML returns s escaped for HTML, cut to at most n bytes of escaped
+// text (never inside a character or an entity), with an ellipsis when
+// cut: a hard bound on what a table cell adds to a live fragment,
+// whatever characters s holds.
+func clipHTML(s string, n int) template.HTML {
+	esc := template.HTMLEscapeString(s)
+	if len(esc) <= n {
+		return template.HTML(esc) //nolint:gosec // escaped above
+	}
+	cut := esc[:n]
+	for len(cut) > 0 && !utf8.ValidString(cut[len(cut)-min(len(cut), utf8.UTFMax):]) {
+		cut = cut[:len(cut)-1]
+	}
+	if amp := strings.LastIndexByte(cut, '&'); amp >= 0 && !strings.Contains(cut[amp:], ";") {
+		cut = cut[:amp]
+	}
+	return template.HTML(cut + "…") //nolint:gosec // escaped above, cut between entities
 }
 
 // shortCommit returns the first 10 characters of a commit.
