@@ -22,7 +22,7 @@ func TestServer_StopEndsStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Header.Set("Authorization", "Bearer "+s.AdminToken())
-	res, err := http.DefaultClient.Do(r)
+	res, err := http.DefaultClient.Do(r) //nolint:bodyclose // closed below; the linter loses it in the reading goroutine
 	if err != nil {
 		t.Fatal(err)
 	}
