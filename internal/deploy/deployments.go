@@ -199,6 +199,10 @@ func (s *Deployments) create(ctx context.Context, tool string, opts slipway.Depl
 		for i, old := range active {
 			if i == 0 {
 				d.LongStatus = "Queued behind " + old.ID
+				if q, waiting := strings.CutPrefix(old.LongStatus, "Waiting for an answer: "); waiting {
+					// Never replaced while people read its question.
+					d.LongStatus += ", which waits for an answer (" + q + "); answer or cancel it to go on"
+				}
 				continue
 			}
 			if err := s.eng.finishTx(ctx, tx, old, slipway.DeploymentCancelled, "Superseded by "+d.ID); err != nil {

@@ -312,3 +312,33 @@ func TestGateWaits(t *testing.T) {
 		t.Errorf("gateWaits = %s, want 40m (10m settled + 30m open; asks count no time)", got)
 	}
 }
+
+// Ensure a deployment created while another waits at a gate queues behind
+// it, saying why, and runs once the gate is answered.
+func TestEngine_QueuedBehindAGate(t *testing.T) {
+	t.Parallel()
+	const tool = "queued-gate"
+	h := newHarness(t, Config{}, true)
+	q := NewQuestions(h.eng)
+	ctx := t.Context()
+	first, qu := startGated(t, h, q, tool, gateConfig(t, ""))
+	second, err := h.deploys.DeploymentCreate(ctx, tool, slipway.DeployOptions{Trigger: "cli"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "Queued behind " + first.ID + ", which waits for an answer (First is done. Run **second**?); answer or cancel it to go on"
+	if second.Status != slipway.DeploymentPending || second.LongStatus != want {
+		t.Errorf("second = %s %q, want pending %q", second.Status, second.LongStatus, want)
+	}
+	if _, err := q.QuestionAnswer(asAdmin(ctx), tool, qu.ID, slipway.Answer{Value: "continue"}); err != nil {
+		t.Fatal(err)
+	}
+	if d := h.waitFinal(t, tool, first.ID); d.Status != slipway.DeploymentSuccessful {
+		t.Errorf("first = %s (%s)", d.Status, d.LongStatus)
+	}
+	// Then the second runs: nothing changed since the first, so its
+	// one-offs do not run again and its gate is not asked.
+	if d := h.waitFinal(t, tool, second.ID); d.Status != slipway.DeploymentSuccessful {
+		t.Errorf("second = %s (%s)", d.Status, d.LongStatus)
+	}
+}
