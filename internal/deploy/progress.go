@@ -141,22 +141,32 @@ func outcomeOf(d slipway.Deployment, all []slipway.Step) (slipway.DeploymentStat
 	return slipway.DeploymentSuccessful, "All components deployed: " + summarize(all)
 }
 
-// summarize counts what a plan does: "1 build, 2 runs, 3 unchanged".
+// summarize counts what a plan does: "1 to build, 2 to run, 0 to remove,
+// 3 unchanged", with "1 to ask" when gates will ask (an unasked gate is
+// not counted).
 func summarize(steps []slipway.Step) string {
-	var builds, runs, prunes, unchanged int
+	var builds, runs, prunes, gates, unchanged int
 	for _, st := range steps {
 		switch {
 		case st.State == slipway.StepUnchanged:
-			unchanged++
+			if st.Kind != slipway.StepGate {
+				unchanged++
+			}
 		case st.Kind == slipway.StepBuild:
 			builds++
 		case st.Kind == slipway.StepRun:
 			runs++
 		case st.Kind == slipway.StepPrune:
 			prunes++
+		case st.Kind == slipway.StepGate:
+			gates++
 		}
 	}
-	return fmt.Sprintf("%d to build, %d to run, %d to remove, %d unchanged", builds, runs, prunes, unchanged)
+	ask := ""
+	if gates > 0 {
+		ask = fmt.Sprintf(", %d to ask", gates)
+	}
+	return fmt.Sprintf("%d to build, %d to run%s, %d to remove, %d unchanged", builds, runs, ask, prunes, unchanged)
 }
 
 // finish ends a deployment outside any step (it failed before planning).
