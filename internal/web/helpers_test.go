@@ -280,7 +280,7 @@ func newFakeService() *fakeService {
 	healthy := true
 	running := slipway.Deployment{
 		ID: "20250601-115000-runningaaa", Tool: "one", CreatedAt: t0.Add(-10 * time.Minute), Status: slipway.DeploymentRunning,
-		LongStatus: "Running 1 of 3 steps", Trigger: "ui", Actor: "session:0123abcd:admin", Description: "deploy <b>it</b>",
+		LongStatus: "Running 1 of 3 steps", Trigger: "ui", Actor: "admin", Description: "deploy <b>it</b>",
 		Steps: []slipway.Step{
 			{Key: "build:web", Kind: slipway.StepBuild, Component: "web", Action: slipway.ActionBuild, Reason: "commit 3f2a1c→9b0d44", State: slipway.StepDone, Detail: "built in 12s", Attempt: 1, StartedAt: t0.Add(-9 * time.Minute), FinishedAt: t0.Add(-8 * time.Minute)},
 			{Key: "run:web", Kind: slipway.StepRun, Component: "web", Action: slipway.ActionApply, Needs: []string{"build:web"}, Reason: "new build", State: slipway.StepRunning, Detail: "waiting until healthy", Attempt: 1, StartedAt: t0.Add(-8 * time.Minute)},

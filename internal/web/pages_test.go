@@ -82,7 +82,7 @@ func TestPages_DeployAndCancel(t *testing.T) {
 		t.Fatalf("created = %+v, want one deployment", e.svc.created)
 	}
 	got := e.svc.created[0]
-	if got.Trigger != "ui" || !strings.HasPrefix(got.Actor, "session:") || !strings.HasSuffix(got.Actor, ":tool-token:"+e.toolID) ||
+	if got.Trigger != "ui" || got.Actor != "tool-token:"+e.toolID ||
 		!got.ForceBuild || got.ForceRun || got.Description != "from the UI" {
 		t.Errorf("deploy options = %+v", got)
 	}

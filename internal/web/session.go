@@ -33,7 +33,6 @@ const (
 	shortIDLen          = 8
 	credentialCert      = "cert:"
 	credentialProxy     = "proxy:"
-	actorSessionPrefix  = "session:"
 	whyEnded            = "ended"
 	whyExpired          = "expired"
 	whyIdle             = "idle"
@@ -52,10 +51,13 @@ type session struct {
 	id string
 }
 
-// actor returns who the session acts as: Name is session:<short id>:
-// followed by the credential it was opened with.
+// actor returns who the session acts as: the credential it was opened
+// with, so that one API token is one identity in the UI, the CLI and the
+// API alike (a gate's forbid_initiator and its count of distinct answers
+// compare names). Where an action came from is recorded apart: trigger
+// "ui", an answer's source "ui".
 func (s session) actor() slipway.Actor {
-	return slipway.Actor{Name: actorSessionPrefix + shortID(s.IDHash) + ":" + s.Credential, Admin: s.Admin, Tool: s.Tool}
+	return slipway.Actor{Name: s.Credential, Admin: s.Admin, Tool: s.Tool}
 }
 
 type sessionKey struct{}
