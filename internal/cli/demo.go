@@ -121,6 +121,7 @@ which takes about a minute; the demo says so when it does.`,
 			}
 			if ctx.Err() == nil {
 				fmt.Fprintf(e.stdout, "API: %s (admin token in %s)\n", srv.URL(), filepath.Join(dataDir, server.AdminTokenFile))
+				fmt.Fprintf(e.stdout, "Web UI: %s/ui/ (sign in with that token)\n", srv.URL())
 				fmt.Fprintf(e.stdout, "Try:  SLIPWAY_DATA=%s go run ./cmd/slipway components deployment list --tool %s\n", dataDir, demoTool)
 				fmt.Fprintln(e.stdout, "Press Ctrl-C to stop.")
 				<-ctx.Done()
