@@ -4,8 +4,9 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"slipway.dev/slipway/internal/slipway"
 	"strings"
+
+	"slipway.dev/slipway/internal/slipway"
 )
 
 // AskTokens issues and reads the credentials that a step's processes (a

@@ -204,7 +204,7 @@ func settleUnplanned(d slipway.Deployment, builds map[string]slipway.DeploymentB
 
 func buildStatus(s slipway.StepState) slipway.BuildStatus {
 	switch s {
-	case slipway.StepPending:
+	case slipway.StepPending, slipway.StepWaiting:
 		return slipway.BuildPending
 	case slipway.StepRunning:
 		return slipway.BuildRunning
@@ -222,7 +222,7 @@ func buildStatus(s slipway.StepState) slipway.BuildStatus {
 
 func runStatus(s slipway.StepState) slipway.RunStatus {
 	switch s {
-	case slipway.StepPending, slipway.StepRunning:
+	case slipway.StepPending, slipway.StepRunning, slipway.StepWaiting:
 		return slipway.RunPending
 	case slipway.StepDone:
 		return slipway.RunSuccessful

@@ -35,6 +35,8 @@ func (e *Engine) execute(ctx context.Context, d slipway.Deployment, cfg slipway.
 			return e.failed(ctx, "remove: "+err.Error())
 		}
 		return outcome{state: slipway.StepDone, detail: "removed (not in config)", removed: true}
+	case slipway.StepGate:
+		// RunStep opens a gate's question instead (openGate).
 	}
 	return outcome{state: slipway.StepFailed, detail: "unknown step kind " + string(st.Kind)}
 }

@@ -139,6 +139,7 @@ func (e *Engine) settled(ctx context.Context, t txn, d slipway.Deployment, q sli
 			state, detail = slipway.StepTimedOut, "no answer by the deadline ("+q.DeadlineAt.Sub(q.CreatedAt).String()+")"
 		case slipway.QuestionCancelled:
 			state, detail = slipway.StepCancelled, q.Comment
+		case slipway.QuestionOpen, slipway.QuestionAnswered:
 		}
 		if _, err := e.updateStep(ctx, t, store.StepUpdate{
 			DeploymentID: d.ID, Key: q.StepKey, State: state, Detail: detail, StartedAt: q.CreatedAt, FinishedAt: q.SettledAt,
@@ -180,6 +181,7 @@ func settledText(q slipway.Question) string {
 		return "expired without an answer"
 	case slipway.QuestionCancelled:
 		return "cancelled: " + q.Comment
+	default:
 	}
 	return string(q.State) + " " + q.Value + " by " + q.SettledBy
 }

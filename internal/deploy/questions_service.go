@@ -105,11 +105,11 @@ func (s *Questions) QuestionLog(ctx context.Context, tool, id string) ([]slipway
 	return log, nil
 }
 
-// errRefused carries why an actor may not answer out of the transaction,
+// refusedError carries why an actor may not answer out of the transaction,
 // which rolls back, so that the refusal is logged in one of its own.
-type errRefused struct{ reason string }
+type refusedError struct{ reason string }
 
-func (e errRefused) Error() string { return e.reason }
+func (e refusedError) Error() string { return e.reason }
 
 // QuestionAnswer answers a question as the actor of ctx, in one
 // transaction under its deployment's lock: the first valid answer
@@ -139,7 +139,7 @@ func (s *Questions) QuestionAnswer(ctx context.Context, tool, id string, a slipw
 			return slipway.Errorf(slipway.EConflict, "Question %s belongs to deployment %s, which is %s: it takes no more answers.", q.ID, d.ID, d.Status)
 		}
 		if reason := q.MayAnswer(actor); reason != "" {
-			return errRefused{reason}
+			return refusedError{reason}
 		}
 		value, stop, problem := q.CheckAnswer(a)
 		if problem != "" {
@@ -172,8 +172,7 @@ func (s *Questions) QuestionAnswer(ctx context.Context, tool, id string, a slipw
 		}
 		return s.eng.settled(ctx, t, d, q, entry)
 	})
-	var refused errRefused
-	if errors.As(err, &refused) {
+	if refused, ok := errors.AsType[refusedError](err); ok {
 		s.logRefused(ctx, q, actor, a, refused.reason)
 		return q, slipway.Errorf(slipway.EForbidden, "You may not answer question %s: %s.", q.ID, refused.reason)
 	}

@@ -287,7 +287,7 @@ func TestHandler_DeployTokenOnlyOnCIRoutes(t *testing.T) {
 		case adminOrDeployToken:
 			ci++
 			continue
-		case adminOnly, adminOrToolToken, adminOrMetricsToken:
+		case adminOnly, adminOrToolToken, adminOrMetricsToken, adminOrToolOrAsk, anyTool:
 		}
 		for _, p := range routePaths(rt, "tool-b") {
 			p = strings.ReplaceAll(p, "{name}", "API_KEY")

@@ -47,7 +47,8 @@ type Questions interface {
 const maxQuestionWait = 60 * time.Second
 
 // msgAskTokenOnly is the 403 message of a route an ask token may not use.
-const msgAskTokenOnly = "An ask token ($SLIPWAY_ASK_TOKEN) can only ask its step's questions and read them."
+const msgAskTokenOnly =                                                              //nolint:gosec // G101: a message naming the variable, no credential
+"An ask token ($SLIPWAY_ASK_TOKEN) can only ask its step's questions and read them." //nolint:gosec // G101: a message that names the variable, no credential
 
 // questionsEnabled answers 503 when the server has no questions service.
 func (a *api) questionsEnabled(w http.ResponseWriter, r *http.Request) bool {
@@ -275,6 +276,7 @@ func answerMessage(q slipway.Question) string {
 		return fmt.Sprintf("Answer recorded: %d of %d answers needed so far.", len(q.Approvals), q.Required())
 	case slipway.QuestionRejected:
 		return "Answered " + q.Value + ": the deployment stops here."
+	default:
 	}
 	return "Answered " + q.Value + "."
 }
@@ -339,7 +341,7 @@ func toQuestion(q slipway.Question, actor slipway.Actor) oapi.Question {
 		Created: q.CreatedAt.UTC(), Deadline: q.DeadlineAt.UTC(), OnDeadline: oapi.QuestionOnDeadline(q.OnDeadline),
 		Default: q.Default, Value: q.Value, AnsweredBy: q.SettledBy, Comment: q.Comment, Approvals: q.Approvals,
 		Policy: oapi.AnswerPolicy{
-			Answerers: &q.Policy.Answerers, RequiredAnswers: ptr(q.Required()), ForbidInitiator: &q.Policy.ForbidInitiator,
+			Answerers: &q.Policy.Answerers, RequiredAnswers: new(q.Required()), ForbidInitiator: &q.Policy.ForbidInitiator,
 		},
 		Key: &q.Key, Initiator: &q.Initiator,
 	}
@@ -358,7 +360,7 @@ func toQuestion(q slipway.Question, actor slipway.Actor) oapi.Question {
 		})
 	}
 	if !q.SettledAt.IsZero() {
-		out.AnsweredAt = ptr(q.SettledAt.UTC())
+		out.AnsweredAt = new(q.SettledAt.UTC())
 	}
 	may := "this question is " + string(q.State)
 	if q.State == slipway.QuestionOpen {
@@ -370,5 +372,3 @@ func toQuestion(q slipway.Question, actor slipway.Actor) oapi.Question {
 	out.MayAnswer = &may
 	return out
 }
-
-func ptr[T any](v T) *T { return &v }

@@ -240,8 +240,8 @@ type Server struct {
 	jobs        *deploy.Jobs
 	questions   *deploy.Questions
 
-	api     *http.Server
-	proxy   *http.Server
+	api   *http.Server
+	proxy *http.Server
 	// cancelBase ends the contexts of every request the HTTP servers
 	// serve; Stop calls it first.
 	cancelBase context.CancelFunc

@@ -30,7 +30,6 @@ const (
 	csrfHeader          = "X-CSRF-Token"
 	touchEvery          = time.Minute
 	sessionIDBytes      = 32
-	shortIDLen          = 8
 	credentialCert      = "cert:"
 	credentialProxy     = "proxy:"
 	whyEnded            = "ended"
@@ -73,15 +72,6 @@ func sessionOf(ctx context.Context) (session, bool) {
 func hashID(id string) string {
 	sum := sha256.Sum256([]byte(id))
 	return hex.EncodeToString(sum[:])
-}
-
-// shortID names a session in logs and actor names: a prefix of its id's
-// hash, which gives nothing of the id away.
-func shortID(idHash string) string {
-	if len(idHash) < shortIDLen {
-		return idHash
-	}
-	return idHash[:shortIDLen]
 }
 
 // random returns n random bytes in URL-safe base64.

@@ -57,9 +57,11 @@ func questionValues(q slipway.Question) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []any{q.ID, q.Tool, q.DeploymentID, q.StepKey, q.Key, string(q.Origin), q.Prompt, options, fields, policy,
+	return []any{
+		q.ID, q.Tool, q.DeploymentID, q.StepKey, q.Key, string(q.Origin), q.Prompt, options, fields, policy,
 		q.Initiator, encTime(q.CreatedAt), encTime(q.DeadlineAt), string(q.OnDeadline), q.Default, string(q.State),
-		q.Value, q.SettledBy, encTime(q.SettledAt), q.Comment, approvals}, nil
+		q.Value, q.SettledBy, encTime(q.SettledAt), q.Comment, approvals,
+	}, nil
 }
 
 // QuestionGet returns one of the tool's questions.
