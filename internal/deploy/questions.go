@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -254,31 +255,53 @@ func (e *Engine) closeQuestions(ctx context.Context, t txn, d slipway.Deployment
 }
 
 // deadline is when a deployment times out: its creation plus the
-// deployment timeout plus the time its gates waited for answers (which
-// does not count).
+// deployment timeout plus the time it waited for answers (which does not
+// count): a gate's, or a question its step's process asked.
 func (e *Engine) deadline(ctx context.Context, d slipway.Deployment) (time.Time, error) {
 	base := d.CreatedAt.Add(e.cfg.DeploymentTimeout)
 	qs, err := e.store.QuestionList(ctx, store.QuestionFilter{Tool: d.Tool, DeploymentID: d.ID})
 	if err != nil {
 		return base, fmt.Errorf("the deadline of %s: %w", d.ID, err)
 	}
-	return base.Add(gateWaits(qs, e.now())), nil
+	return base.Add(waited(qs, e.now())), nil
 }
 
-// gateWaits is how long the gates among qs waited (or wait, until now).
-func gateWaits(qs []slipway.Question, now time.Time) time.Duration {
-	var waited time.Duration
+// waited is how long, until now, at least one of qs was open: the union
+// of their open intervals (two questions open at once count once).
+func waited(qs []slipway.Question, now time.Time) time.Duration {
+	type span struct{ from, to time.Time }
+	spans := make([]span, 0, len(qs))
 	for _, q := range qs {
-		if q.Origin != slipway.OriginGate {
-			continue
-		}
 		end := q.SettledAt
 		if q.State == slipway.QuestionOpen || end.IsZero() {
 			end = now
 		}
-		waited += max(end.Sub(q.CreatedAt), 0)
+		if end.After(q.CreatedAt) {
+			spans = append(spans, span{q.CreatedAt, end})
+		}
 	}
-	return waited
+	slices.SortFunc(spans, func(a, b span) int { return a.from.Compare(b.from) })
+	var (
+		total time.Duration
+		cur   span
+	)
+	for i, s := range spans {
+		switch {
+		case i == 0:
+			cur = s
+		case !s.from.After(cur.to):
+			if s.to.After(cur.to) {
+				cur.to = s.to
+			}
+		default:
+			total += cur.to.Sub(cur.from)
+			cur = s
+		}
+	}
+	if len(spans) > 0 {
+		total += cur.to.Sub(cur.from)
+	}
+	return total
 }
 
 // answerConflict is the 409 of an answer to a question that is settled.

@@ -195,9 +195,10 @@ func (s *Questions) logRefused(ctx context.Context, q slipway.Question, actor sl
 }
 
 // QuestionAsk asks q for the running step of scope (a process's `slipway
-// ask`): within timeout (default and cap as a gate's), and never past
-// the deployment's deadline. Asking again with the same key returns the
-// question asked first.
+// ask`): within timeout (default and cap as a gate's). The time it is open
+// does not count against the deployment's timeout (the step's own, a
+// one-off's timeout or the build timeout, still runs). Asking again with
+// the same key returns the question asked first.
 func (s *Questions) QuestionAsk(ctx context.Context, scope slipway.AskScope, q slipway.Question, timeout time.Duration) (slipway.Question, bool, error) {
 	q.Origin, q.Tool, q.DeploymentID, q.StepKey, q.State = slipway.OriginAsk, scope.Tool, scope.DeploymentID, scope.Step, slipway.QuestionOpen
 	if q.OnDeadline == "" {
@@ -232,15 +233,8 @@ func (s *Questions) QuestionAsk(ctx context.Context, scope slipway.AskScope, q s
 			return slipway.Errorf(slipway.EForbidden, "Step %s of deployment %s is %s (the deployment %s): only a running step asks.", st.Key, d.ID, st.State, d.Status)
 		}
 		now := s.now()
-		deadline, err := s.eng.deadline(ctx, d)
-		if err != nil {
-			return err
-		}
 		q.ID, q.Initiator, q.CreatedAt = newQuestionID(), d.Actor, now
 		q.DeadlineAt = now.Add(min(timeout, slipway.MaxQuestionTimeout))
-		if q.DeadlineAt.After(deadline) {
-			q.DeadlineAt = deadline
-		}
 		before := q.ID
 		if q, err = s.eng.ask(ctx, t, q); err != nil {
 			return err

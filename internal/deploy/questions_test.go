@@ -257,8 +257,8 @@ func TestQuestions_AskFromAStep(t *testing.T) {
 	if err != nil || !created || asked.Origin != slipway.OriginAsk {
 		t.Fatalf("ask = %+v, %v, %v", asked, created, err)
 	}
-	if limit := d.CreatedAt.Add(time.Hour); asked.DeadlineAt.After(limit) {
-		t.Errorf("deadline %s is past the deployment's %s", asked.DeadlineAt, limit)
+	if want := asked.CreatedAt.Add(48 * time.Hour); !asked.DeadlineAt.Equal(want) {
+		t.Errorf("deadline %s, want %s (48h from asking: waiting does not count against the deployment)", asked.DeadlineAt, want)
 	}
 	again, created, err := q.QuestionAsk(ctx, scope, ask, time.Hour)
 	if err != nil || created || again.ID != asked.ID {
@@ -301,15 +301,32 @@ func TestQuestions_AskFromAStep(t *testing.T) {
 	}
 }
 
-func TestGateWaits(t *testing.T) {
+func TestWaited(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	qs := []slipway.Question{
-		{Origin: slipway.OriginGate, State: slipway.QuestionAnswered, CreatedAt: t0, SettledAt: t0.Add(10 * time.Minute)},
-		{Origin: slipway.OriginGate, State: slipway.QuestionOpen, CreatedAt: t0.Add(time.Hour)},
-		{Origin: slipway.OriginAsk, State: slipway.QuestionAnswered, CreatedAt: t0, SettledAt: t0.Add(time.Hour)},
-	}
-	if got := gateWaits(qs, t0.Add(90*time.Minute)); got != 40*time.Minute {
-		t.Errorf("gateWaits = %s, want 40m (10m settled + 30m open; asks count no time)", got)
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	for _, c := range []struct {
+		name string
+		qs   []slipway.Question
+		want time.Duration
+	}{
+		{"none", nil, 0},
+		{"settled and open", []slipway.Question{
+			{State: slipway.QuestionAnswered, CreatedAt: at(0), SettledAt: at(10)},
+			{State: slipway.QuestionOpen, CreatedAt: at(60)},
+		}, 40 * time.Minute},
+		{"overlapping count once", []slipway.Question{
+			{State: slipway.QuestionAnswered, CreatedAt: at(0), SettledAt: at(30)},
+			{Origin: slipway.OriginAsk, State: slipway.QuestionExpired, CreatedAt: at(20), SettledAt: at(50)},
+			{State: slipway.QuestionAnswered, CreatedAt: at(5), SettledAt: at(10)},
+		}, 50 * time.Minute},
+		{"touching", []slipway.Question{
+			{State: slipway.QuestionAnswered, CreatedAt: at(10), SettledAt: at(20)},
+			{State: slipway.QuestionAnswered, CreatedAt: at(0), SettledAt: at(10)},
+		}, 20 * time.Minute},
+	} {
+		if got := waited(c.qs, at(90)); got != c.want {
+			t.Errorf("%s: waited = %s, want %s", c.name, got, c.want)
+		}
 	}
 }
 

@@ -79,21 +79,24 @@ func (e *Engine) RunStep(ctx context.Context, tool, id, key string) error {
 	// deployment's deadline; a server stop cancels ctx itself.
 	work, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	work, cancelDeadline := context.WithDeadlineCause(work, deadline, errDeploymentTimeout)
-	defer cancelDeadline()
 	unregister := e.running.add(id, key, cancel)
 	defer unregister()
 	// A cancel request that came between reading the deployment and
 	// registering did not reach this step, and one taken by another
 	// server never reaches this one's registry: the store says it. A
 	// build cancel settles an unregistered step in the store.
-	watched := make(chan struct{})
+	watched := make(chan struct{}, 2)
 	go func() {
-		defer close(watched)
+		defer func() { watched <- struct{}{} }()
 		e.watchCancel(work, tool, id, key, cancel)
+	}()
+	go func() {
+		defer func() { watched <- struct{}{} }()
+		e.watchDeadline(work, d, deadline, cancel)
 	}()
 	out := e.execute(work, d, cfg, st)
 	cancel(nil)
+	<-watched
 	<-watched
 	if out.interrupted != nil {
 		// The server is stopping: leave the step running; the job is
@@ -164,6 +167,31 @@ func (e *Engine) waitBuildSlot(ctx context.Context, d slipway.Deployment, st sli
 // until work ends. The registry of running steps is the fast path of the
 // server that takes a cancel request; this is the path that works from
 // any server sharing the store.
+// watchDeadline ends work with errDeploymentTimeout at the deployment's
+// deadline. The deadline moves while the deployment waits for answers
+// (time spent waiting does not count), so when it comes it is computed
+// again, and the watch goes on if it moved.
+func (e *Engine) watchDeadline(work context.Context, d slipway.Deployment, deadline time.Time, cancel context.CancelCauseFunc) {
+	for {
+		t := time.NewTimer(max(deadline.Sub(e.now()), 0))
+		select {
+		case <-work.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		next, err := e.deadline(work, d)
+		if err != nil {
+			next = deadline // the store is unreachable: keep the one known
+		}
+		if !next.After(e.now()) {
+			cancel(errDeploymentTimeout)
+			return
+		}
+		deadline = next
+	}
+}
+
 func (e *Engine) watchCancel(work context.Context, tool, id, key string, cancel context.CancelCauseFunc) {
 	t := time.NewTicker(e.cfg.RecheckInterval)
 	defer t.Stop()
