@@ -522,7 +522,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			Builds: s.builds, Jobs: s.jobs, Questions: s.questions, Metrics: m, ToolRate: s.cfg.ToolRate, ToolBurst: s.cfg.ToolBurst,
 			MetricsToken: s.cfg.MetricsToken,
 			UI: &web.Config{
-				Deployments: s.deployments, Builds: s.builds, Jobs: s.jobs, Tools: s.db, Sessions: s.db,
+				Deployments: s.deployments, Builds: s.builds, Jobs: s.jobs, Tools: s.db, Sessions: s.db, Questions: s.questions,
 				Now: s.cfg.Now,
 			},
 		}),

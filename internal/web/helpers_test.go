@@ -83,8 +83,8 @@ func newEnv(t *testing.T) *env {
 		AdminToken: adminToken, APITokens: tokens, NowFunc: c.now,
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("192.0.2.1/32")},
 		UI: &web.Config{
-			Deployments: svc, Builds: svc, Jobs: svc, Tools: st, Sessions: st,
-			Now: c.now, Rand: rand.NewChaCha8([32]byte{1}), KeepAlive: time.Hour,
+			Deployments: svc, Builds: svc, Jobs: svc, Tools: st, Sessions: st, Questions: svc,
+			Now: c.now, Rand: rand.NewChaCha8([32]byte{1}), KeepAlive: time.Hour, InboxPoll: 5 * time.Millisecond,
 		},
 	})
 	return &env{t: t, h: h, st: st, clock: c, svc: svc, tokens: tokens, toolToken: tok, toolID: id}
@@ -266,6 +266,18 @@ type fakeService struct {
 	block bool
 	// panicOn makes the named method panic.
 	panicOn string
+	// questions are every tool's, by ID; qlog their logs.
+	questions map[string]*slipway.Question
+	qlog      map[string][]slipway.QuestionLogEntry
+	// answers records the answers taken, with their actors.
+	answers []fakeAnswer
+}
+
+// fakeAnswer is an answer the fake took.
+type fakeAnswer struct {
+	Actor  slipway.Actor
+	ID     string
+	Answer slipway.Answer
 }
 
 func newFakeService() *fakeService {
@@ -284,8 +296,14 @@ func newFakeService() *fakeService {
 		Steps: []slipway.Step{
 			{Key: "build:web", Kind: slipway.StepBuild, Component: "web", Action: slipway.ActionBuild, Reason: "commit 3f2a1c→9b0d44", State: slipway.StepDone, Detail: "built in 12s", Attempt: 1, StartedAt: t0.Add(-9 * time.Minute), FinishedAt: t0.Add(-8 * time.Minute)},
 			{Key: "run:web", Kind: slipway.StepRun, Component: "web", Action: slipway.ActionApply, Needs: []string{"build:web"}, Reason: "new build", State: slipway.StepRunning, Detail: "waiting until healthy", Attempt: 1, StartedAt: t0.Add(-8 * time.Minute)},
-			{Key: "run:migrate", Kind: slipway.StepRun, Component: "migrate", Action: slipway.ActionRunJob, Needs: []string{"run:web"}, Reason: "one-off runs on every deployment", State: slipway.StepPending},
+			{Key: "gate:migrate", Kind: slipway.StepGate, Component: "migrate", Action: slipway.ActionAsk, Needs: []string{"run:web"}, Reason: "asks before run of migrate", State: slipway.StepWaiting, Detail: "waiting for an answer"},
+			{Key: "run:migrate", Kind: slipway.StepRun, Component: "migrate", Action: slipway.ActionRunJob, Needs: []string{"gate:migrate"}, Reason: "one-off runs on every deployment", State: slipway.StepPending},
 		},
+	}
+	asking := slipway.Deployment{
+		ID: "20250601-114000-askingcccc", Tool: "one", CreatedAt: t0.Add(-20 * time.Minute), Status: slipway.DeploymentRunning,
+		LongStatus: "Running 1 of 1 steps", Trigger: "cli", Actor: "tool-token:ci",
+		Steps: []slipway.Step{{Key: "run:migrate", Kind: slipway.StepRun, Component: "migrate", Action: slipway.ActionRunJob, Reason: "one-off runs on every deployment", State: slipway.StepRunning, Attempt: 1, StartedAt: t0.Add(-19 * time.Minute)}},
 	}
 	done := slipway.Deployment{
 		ID: "20250601-100000-finishedbb", Tool: "one", CreatedAt: t0.Add(-2 * time.Hour), Status: slipway.DeploymentFailed,
@@ -294,12 +312,15 @@ func newFakeService() *fakeService {
 	}
 	return &fakeService{
 		configs:     map[string]slipway.ToolConfig{"one": webCfg},
-		deployments: map[string][]slipway.Deployment{"one": {done, running}},
+		deployments: map[string][]slipway.Deployment{"one": {done, asking, running}},
+		questions:   fakeQuestions(running, asking),
+		qlog:        fakeQuestionLog(),
 		events: map[string][]slipway.Event{running.ID: {
 			{Seq: 1, DeploymentID: running.ID, Kind: "deployment", State: "pending", Message: "created"},
 			{Seq: 2, DeploymentID: running.ID, Kind: "plan", State: "running", Message: "planned"},
 			{Seq: 3, DeploymentID: running.ID, Kind: "step", Step: "build:web", State: "done"},
 			{Seq: 4, DeploymentID: running.ID, Kind: "step", Step: "run:web", State: "running"},
+			{Seq: 5, DeploymentID: running.ID, Kind: "question", Step: "gate:migrate", State: "open", Message: qGate + ": Web is live. Run migrate now?"},
 		}},
 		jobs: map[string][]slipway.Job{"one": {{
 			Component: slipway.Component{Name: "web", Type: slipway.Continuous}, ImageName: "web", Image: "builds/9b0d44aa11223344",

@@ -16,7 +16,8 @@ func TestHeaders_Security(t *testing.T) {
 	c := e.signin(adminToken)
 	for _, path := range []string{
 		"/ui/signin", "/ui/", "/ui/t/one/", "/ui/t/one/d/20250601-115000-runningaaa",
-		"/ui/t/one/d/20250601-115000-runningaaa/live", "/ui/nosuchpage", "/ui/static/app.js", "/ui/static/app.css", "/ui/t/one/j/web/logs",
+		"/ui/t/one/d/20250601-115000-runningaaa/live", "/ui/nosuchpage", "/ui/static/app.js", "/ui/static/app.css", "/ui/static/dag.css", "/ui/t/one/j/web/logs",
+		"/ui/questions", "/ui/t/one/q/" + qGate, "/ui/t/one/d/20250601-114000-askingcccc",
 	} {
 		res := get(e, path, c)
 		body := bodyOf(t, res)

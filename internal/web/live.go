@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"html/template"
 	"io"
 	"net/http"
 	"strconv"
@@ -127,7 +128,7 @@ func (h *handler) deploymentLive(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		frag, err := h.fragment(cur, ev, sess.CSRFSecret)
+		frag, err := h.fragment(ctx, cur, ev, sess.CSRFSecret)
 		if err != nil {
 			return err
 		}
@@ -143,35 +144,63 @@ func (h *handler) deploymentLive(w http.ResponseWriter, r *http.Request) {
 }
 
 // fragment renders what ev changed on the deployment page, from d as it
-// is now.
-func (h *handler) fragment(d slipway.Deployment, ev slipway.Event, csrf string) (string, error) {
+// is now: a step event its row (which carries the state app.js gives the
+// step's node in the graph), a plan event the header, the graph and the
+// steps, a question event the header and the question cards (read from
+// the store), any other the header.
+func (h *handler) fragment(ctx context.Context, d slipway.Deployment, ev slipway.Event, csrf string) (string, error) {
 	var b bytes.Buffer
 	v := newDeploymentView(d, csrf)
+	t := h.pages.fragments
 	var err error
 	switch ev.Kind {
 	case "step":
 		for _, st := range v.Steps {
 			if st.S.Key == ev.Step {
 				st.Announce = true
-				err = h.pages.fragments.ExecuteTemplate(&b, "step_row", st)
+				err = t.ExecuteTemplate(&b, "step_row", st)
 				break
 			}
 		}
 		if b.Len() == 0 && err == nil { // a step the page does not have yet
-			err = h.pages.fragments.ExecuteTemplate(&b, "steps_body", v)
+			v.DAG = h.dag(d)
+			err = execAll(&b, t, []string{"dag", "steps_body"}, []any{v.DAG, v})
 		}
 	case "plan":
-		if err = h.pages.fragments.ExecuteTemplate(&b, "deployment_header", v.Header); err == nil {
-			b.WriteString("\n")
-			err = h.pages.fragments.ExecuteTemplate(&b, "steps_body", v)
+		v.DAG = h.dag(d)
+		err = execAll(&b, t, []string{"deployment_header", "dag", "steps_body"}, []any{v.Header, v.DAG, v})
+	case "question":
+		var cards cardsView
+		if cards, err = h.questionCards(ctx, d.Tool, d.ID, nil); err == nil {
+			_, text, _ := strings.Cut(ev.Message, ": ")
+			if ev.State == string(slipway.QuestionOpen) {
+				cards.Announce = "Question waiting: " + clip(text, 200)
+			} else {
+				cards.Announce = "Question " + clip(text, 200)
+			}
+			err = execAll(&b, t, []string{"deployment_header", "questions_top", "questions_bottom", "questions_settled"},
+				[]any{v.Header, cards, cards, cards})
 		}
 	default:
-		err = h.pages.fragments.ExecuteTemplate(&b, "deployment_header", v.Header)
+		err = t.ExecuteTemplate(&b, "deployment_header", v.Header)
 	}
 	if err != nil {
 		return "", fmt.Errorf("web: render fragment of event %d: %w", ev.Seq, err)
 	}
 	return b.String(), nil
+}
+
+// execAll renders the templates names with their data, a line apart.
+func execAll(b *bytes.Buffer, t *template.Template, names []string, data []any) error {
+	for i, name := range names {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		if err := t.ExecuteTemplate(b, name, data[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // buildLogsLive serves GET /ui/t/{tool}/b/{id}/logs/live.

@@ -53,19 +53,24 @@ func parseSSE(t *testing.T, body string) []sseMessage {
 var idRE = regexp.MustCompile(`\bid="([^"]+)"`)
 
 // fragmentIDs returns the ids of a fragment's top-level elements, in order
-// (the ids of the elements it carries, as app.js swaps them).
+// (the ids of the elements it carries, as app.js swaps them). Each
+// top-level element starts a line.
 func fragmentIDs(frag string) []string {
 	var ids []string
-	inBody := false
+	tag, depth := "", 0
 	for line := range strings.SplitSeq(frag, "\n") {
-		if inBody {
-			inBody = !strings.HasPrefix(line, "</tbody>")
-			continue
+		if depth == 0 {
+			name, _, _ := strings.Cut(strings.TrimPrefix(line, "<"), " ")
+			name, _, _ = strings.Cut(name, ">")
+			if !strings.HasPrefix(line, "<") || name == "" {
+				continue
+			}
+			tag = name
+			if m := idRE.FindStringSubmatch(line); m != nil {
+				ids = append(ids, m[1])
+			}
 		}
-		inBody = strings.HasPrefix(line, "<tbody")
-		if m := idRE.FindStringSubmatch(line); m != nil && (strings.HasPrefix(line, "<tr") || strings.HasPrefix(line, "<section") || strings.HasPrefix(line, "<tbody")) {
-			ids = append(ids, m[1])
-		}
+		depth += strings.Count(line, "<"+tag+" ") + strings.Count(line, "<"+tag+">") - strings.Count(line, "</"+tag+">")
 	}
 	return ids
 }
@@ -88,9 +93,10 @@ func TestLive_DeploymentFragments(t *testing.T) {
 	msgs := parseSSE(t, bodyOf(t, res))
 	wantIDs := [][]string{
 		{"deployment-header"},
-		{"deployment-header", "steps"},
+		{"deployment-header", "dag", "steps"},
 		{"step-build:web"},
 		{"step-run:web"},
+		{"deployment-header", "questions-top", "questions-bottom", "questions-settled"},
 	}
 	if len(msgs) != len(wantIDs)+1 {
 		t.Fatalf("got %d messages, want %d and done: %+v", len(msgs), len(wantIDs), msgs)
@@ -119,6 +125,10 @@ func TestLive_DeploymentFragments(t *testing.T) {
 	if last := msgs[len(msgs)-1]; last.event != "done" {
 		t.Errorf("last message %+v, want event done", last)
 	}
+	if q := msgs[4].data; !strings.Contains(q, `data-announce="Question waiting: Web is live. Run migrate now?"`) ||
+		!strings.Contains(q, `id="`+qGate+`-top"`) || !strings.Contains(q, `id="`+qGate+`-bottom"`) || !strings.Contains(q, `id="`+qSettled+`-done"`) {
+		t.Errorf("question message: no announcement, or not the gate's card at the top and the bottom and the settled one:\n%s", q)
+	}
 	for i, m := range msgs[2:4] {
 		if m.size >= 1024 {
 			t.Errorf("step message %d is %d bytes, want < 1024", i, m.size)
@@ -133,9 +143,9 @@ func TestLive_StepMessageUnder1KB(t *testing.T) {
 	e := newEnv(t)
 	long := strings.Repeat("<é\"&", 2000) // escaping and UTF-8 make each character count several bytes
 	id := "20250601-115000-runningaaa"
-	e.svc.deployments["one"][1].Steps[1].Reason = long
-	e.svc.deployments["one"][1].Steps[1].Detail = long
-	e.svc.deployments["one"][1].Steps[1].Key = "run:" + strings.Repeat("c", 60)
+	e.svc.deployments["one"][2].Steps[1].Reason = long
+	e.svc.deployments["one"][2].Steps[1].Detail = long
+	e.svc.deployments["one"][2].Steps[1].Key = "run:" + strings.Repeat("c", 60)
 	e.svc.events[id] = []slipway.Event{{Seq: 9, DeploymentID: id, Kind: "step", Step: "run:" + strings.Repeat("c", 60)}}
 	c := e.signin(adminToken)
 	msgs := parseSSE(t, bodyOf(t, get(e, "/ui/t/one/d/"+id+"/live", c)))
@@ -157,11 +167,11 @@ func TestLive_LastEventID(t *testing.T) {
 	const path = "/ui/t/one/d/20250601-115000-runningaaa/live"
 	res := e.do(req{method: "GET", path: path + "?after=1", cookies: []*http.Cookie{c}, header: map[string]string{"Last-Event-ID": "3"}})
 	msgs := parseSSE(t, bodyOf(t, res))
-	if len(msgs) != 2 || msgs[0].id != "4" || msgs[1].event != "done" {
+	if len(msgs) != 3 || msgs[0].id != "4" || msgs[2].event != "done" {
 		t.Errorf("after Last-Event-ID 3: %+v", msgs)
 	}
 	msgs = parseSSE(t, bodyOf(t, get(e, path+"?after=2", c)))
-	if len(msgs) != 3 || msgs[0].id != "3" {
+	if len(msgs) != 4 || msgs[0].id != "3" {
 		t.Errorf("after=2: %+v", msgs)
 	}
 	if got := e.svc.after; len(got) != 2 || got[0] != 3 || got[1] != 2 {

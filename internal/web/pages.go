@@ -164,8 +164,10 @@ type stepView struct {
 
 // deploymentView is the deployment page's data.
 type deploymentView struct {
-	Header headerView
-	Steps  []stepView
+	Header    headerView
+	Steps     []stepView
+	DAG       dagView
+	Questions cardsView
 }
 
 func newDeploymentView(d slipway.Deployment, csrf string) deploymentView {
@@ -178,6 +180,12 @@ func newDeploymentView(d slipway.Deployment, csrf string) deploymentView {
 
 // deployment serves GET /ui/t/{tool}/d/{id}.
 func (h *handler) deployment(w http.ResponseWriter, r *http.Request) {
+	h.showDeployment(w, r, http.StatusOK, nil)
+}
+
+// showDeployment renders the deployment page with status; forms are the
+// answers to show again in their questions' cards (after a 422).
+func (h *handler) showDeployment(w http.ResponseWriter, r *http.Request, status int, forms map[string]*answerForm) {
 	tool, id := r.PathValue("tool"), r.PathValue("id")
 	if !validDeploymentID(id) {
 		h.badDeploymentID(w, r, id)
@@ -189,11 +197,17 @@ func (h *handler) deployment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s, _ := sessionOf(r.Context())
-	v := view{Title: "Deployment " + d.ID, Tool: tool, Section: "deployments", Data: newDeploymentView(d, s.CSRFSecret)}
+	data := newDeploymentView(d, s.CSRFSecret)
+	data.DAG = h.dag(d)
+	if data.Questions, err = h.questionCards(r.Context(), tool, d.ID, forms); err != nil {
+		h.serviceError(w, r, err)
+		return
+	}
+	v := view{Title: "Deployment " + d.ID, Tool: tool, Section: "deployments", Flash: h.takeFlash(w, r), Data: data}
 	if !d.Status.Final() {
 		v.Live = "/ui/t/" + tool + "/d/" + d.ID + "/live"
 	}
-	h.render(w, r, http.StatusOK, "deployment", v)
+	h.render(w, r, status, "deployment", v)
 }
 
 // validDeploymentID reports whether id may be a deployment's ID (or

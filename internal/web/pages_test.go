@@ -28,6 +28,12 @@ func TestPages_Golden(t *testing.T) {
 		{"plan", "/ui/t/one/plan"},
 		{"build-log", "/ui/t/one/b/9b0d44aa-1a2b3c4d/logs"},
 		{"job-log", "/ui/t/one/j/web/logs"},
+		{"deployment-asking", "/ui/t/one/d/20250601-114000-askingcccc"},
+		{"question-gate", "/ui/t/one/q/" + qGate},
+		{"question-fields", "/ui/t/one/q/" + qFields},
+		{"question-options", "/ui/t/one/q/" + qMany},
+		{"question-settled", "/ui/t/one/q/" + qSettled},
+		{"inbox", "/ui/questions"},
 	} {
 		body := wantStatus(t, tc.name, get(e, tc.path, admin), http.StatusOK)
 		golden(t, tc.name, body)
@@ -36,6 +42,8 @@ func TestPages_Golden(t *testing.T) {
 
 	tool := e.signin(e.toolToken)
 	golden(t, "error-403", wantStatus(t, "another tool", get(e, "/ui/t/two/", tool), http.StatusForbidden))
+	golden(t, "inbox-tool", wantStatus(t, "a tool's inbox", get(e, "/ui/questions", tool), http.StatusOK))
+	golden(t, "question-gate-tool", wantStatus(t, "a tool's question", get(e, "/ui/t/one/q/"+qGate, tool), http.StatusOK))
 }
 
 // Ensure a stored config's repository credential never reaches a page.

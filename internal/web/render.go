@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"slipway.dev/slipway/internal/slipway"
+	"slipway.dev/slipway/internal/web/dagsvg"
 )
 
 //go:embed templates/*.gohtml
@@ -40,12 +41,16 @@ type view struct {
 	// id of the element a log stream appends to ("" for fragment swaps).
 	Live    string
 	LiveLog string
-	Data    any
+	// Flash is the result of the action that led here, shown once.
+	Flash *flash
+	// Open is how many questions wait for an answer (the header's count).
+	Open int
+	Data any
 }
 
 // pageNames are the pages, each templates/<name>.gohtml defining
 // "content" inside the layout.
-var pageNames = []string{"signin", "error", "tools", "tool", "deployments", "deployment", "config", "plan", "logs"}
+var pageNames = []string{"signin", "error", "tools", "tool", "deployments", "deployment", "config", "plan", "logs", "question", "inbox"}
 
 // pages holds one template set per page.
 type pages struct {
@@ -86,6 +91,11 @@ func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 			v.Actor = &a
 			if v.CSRF == "" {
 				v.CSRF = s.CSRFSecret
+			}
+			if qs, err := h.cfg.Questions.QuestionList(r.Context(), "", slipway.QuestionOpen, ""); err == nil {
+				v.Open = len(qs)
+			} else {
+				h.log.WarnContext(r.Context(), "web: count open questions", "err", err)
 			}
 		}
 	}
@@ -168,6 +178,9 @@ func (h *handler) static() http.Handler {
 		files[path.Base(p)] = file{body: b, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
 		return nil
 	})
+	dag := []byte(dagsvg.Style + dagStyle)
+	sum := sha256.Sum256(dag)
+	files["dag.css"] = file{body: dag, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f, ok := files[r.PathValue("file")]
 		if !ok {
@@ -180,6 +193,12 @@ func (h *handler) static() http.Handler {
 	})
 }
 
+// dagStyle adds to dagsvg.Style what the deployment page's graph needs:
+// a waiting gate (which dagsvg draws as pending) in the busy colour.
+const dagStyle = `.dag .state-waiting{color:#8a4600}
+.dag .state-waiting rect{stroke-width:3;stroke-dasharray:6 3}
+`
+
 // funcs are the templates' helpers.
 var funcs = template.FuncMap{
 	"icon":       stateIcon,
@@ -191,6 +210,9 @@ var funcs = template.FuncMap{
 	"buildKey":   buildKeyOf,
 	"final":      func(s slipway.DeploymentStatus) bool { return s.Final() },
 	"stepID":     func(key string) string { return "step-" + key },
+	"nodeID":     dagsvg.NodeID,
+	"markdown":   markdown,
+	"logLine":    logLine,
 	"printable":  printable,
 	"healthy":    healthText,
 	"add":        func(a, b int) int { return a + b },
@@ -206,21 +228,23 @@ var funcs = template.FuncMap{
 // state never reads by colour alone.
 func stateIcon(state any) string {
 	switch fmt.Sprint(state) {
-	case "done", "successful", "succeeded", "ok", "healthy":
+	case "done", "successful", "succeeded", "ok", "healthy", "answered":
 		return "✓"
+	case "waiting", "open":
+		return "⏸"
 	case "unchanged":
 		return "="
 	case "running":
 		return "▶"
 	case "pending":
 		return "◷"
-	case "failed", "unhealthy":
+	case "failed", "unhealthy", "rejected":
 		return "✗"
 	case "skipped":
 		return "↷"
 	case "cancelled", "cancelling":
 		return "⊘"
-	case "timed_out":
+	case "timed_out", "expired":
 		return "⏱"
 	}
 	return "?"
@@ -229,11 +253,11 @@ func stateIcon(state any) string {
 // stateClass returns the CSS class that colours a state.
 func stateClass(state any) string {
 	switch fmt.Sprint(state) {
-	case "done", "successful", "succeeded", "unchanged", "healthy":
+	case "done", "successful", "succeeded", "unchanged", "healthy", "answered":
 		return "state-ok"
-	case "running", "pending", "cancelling":
+	case "running", "pending", "cancelling", "waiting", "open":
 		return "state-busy"
-	case "failed", "timed_out", "unhealthy":
+	case "failed", "timed_out", "unhealthy", "rejected", "expired":
 		return "state-bad"
 	}
 	return "state-idle"

@@ -16,7 +16,7 @@
 // does.
 //
 // The package declares the small interfaces it needs of the deploy
-// service ([Deployments], [Builds], [Jobs]) and of the store ([Tools],
+// service ([Deployments], [Builds], [Jobs], [Questions]) and of the store ([Tools],
 // [Sessions]); the composition root passes the implementations.
 package web
 
@@ -98,6 +98,7 @@ const (
 	DefaultSessionIdle     = 2 * time.Hour
 	DefaultLogLines        = 200
 	DefaultKeepAlive       = 15 * time.Second
+	DefaultInboxPoll       = 3 * time.Second
 	// DefaultMaxFormBytes bounds a form's body.
 	DefaultMaxFormBytes = 64 << 10
 )
@@ -117,6 +118,8 @@ type Config struct {
 	Jobs        Jobs
 	Tools       Tools
 	Sessions    Sessions
+	// Questions are what deployments ask; nil shows none.
+	Questions Questions
 	// Auth is filled in by internal/httpapi when it mounts the UI.
 	Auth Auth
 	// Logger receives internal errors. Default: discard.
@@ -135,6 +138,9 @@ type Config struct {
 	KeepAlive time.Duration
 	// MaxFormBytes bounds a form's body; larger ones get 413. Default 64 KiB.
 	MaxFormBytes int64
+	// InboxPoll is how often the questions inbox's stream reads the open
+	// questions again. Default 3 s.
+	InboxPoll time.Duration
 }
 
 // handler is the UI.
@@ -143,6 +149,7 @@ type handler struct {
 	log   *slog.Logger
 	pages *pages
 	fails *limiter
+	dags  dagCache
 }
 
 // New returns the UI's handler, to be mounted at /ui/ (it serves the
@@ -160,6 +167,10 @@ func New(cfg Config) http.Handler {
 	cfg.LogLines = cmp.Or(cfg.LogLines, DefaultLogLines)
 	cfg.KeepAlive = cmp.Or(cfg.KeepAlive, DefaultKeepAlive)
 	cfg.MaxFormBytes = cmp.Or(cfg.MaxFormBytes, DefaultMaxFormBytes)
+	cfg.InboxPoll = cmp.Or(cfg.InboxPoll, DefaultInboxPoll)
+	if cfg.Questions == nil {
+		cfg.Questions = noQuestions{}
+	}
 	h := &handler{cfg: cfg, log: cfg.Logger, pages: mustParsePages(), fails: newLimiter(cfg.Now)}
 	return h.routes()
 }
@@ -178,6 +189,10 @@ func (h *handler) routes() http.Handler {
 	mux.Handle("GET /ui/t/{tool}/d/{id}", h.tool(h.deployment))
 	mux.Handle("GET /ui/t/{tool}/d/{id}/live", h.tool(h.deploymentLive))
 	mux.Handle("POST /ui/t/{tool}/d/{id}/cancel", h.tool(h.cancel))
+	mux.Handle("GET /ui/questions", h.authed(h.inbox))
+	mux.Handle("GET /ui/questions/live", h.authed(h.inboxLive))
+	mux.Handle("GET /ui/t/{tool}/q/{id}", h.tool(h.questionPage))
+	mux.Handle("POST /ui/t/{tool}/q/{id}/answer", h.tool(h.answer))
 	mux.Handle("GET /ui/t/{tool}/config", h.tool(h.config))
 	mux.Handle("GET /ui/t/{tool}/plan", h.tool(h.plan))
 	mux.Handle("POST /ui/t/{tool}/deploy", h.tool(h.deploy))

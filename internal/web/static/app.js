@@ -1,9 +1,11 @@
 // Slipway's web UI: live updates over Server-Sent Events, no dependencies.
 // The element with data-live names an event stream. A deployment's stream
-// sends HTML fragments whose ids are the page's: each replaces its
-// namesake. A log's stream (data-live-log) sends lines, appended as text.
-// data-seq on that element holds the last event applied; one polite
-// aria-live region reads changes out, at most once a second.
+// (and the questions inbox's) sends HTML fragments whose ids are the
+// page's: each replaces its namesake. A log's stream (data-live-log) sends
+// lines, appended as text. data-seq on that element holds the last event
+// applied; one polite aria-live region reads changes out, at most once a
+// second. A step row carries its node in the step graph (data-node) and
+// its state: the node's class and title follow it.
 (function () {
   "use strict";
   var root = document.querySelector("[data-live]");
@@ -17,14 +19,91 @@
     timer = setTimeout(function () { region.textContent = said; timer = 0; }, 1000);
   }
 
+  // The result of an answer (or another action) gets the focus.
+  var flash = document.getElementById("flash");
+  if (flash) flash.focus();
+
+  // A node of the step graph follows its step's row: state class, title,
+  // second line (the detail, else the reason).
+  function follow(row) {
+    var node = document.getElementById(row.getAttribute("data-node"));
+    if (!node || row.cells.length < 5) return;
+    var state = row.getAttribute("data-state") || "unknown";
+    var key = row.cells[0].textContent;
+    var sub = row.cells[4].textContent || row.cells[2].textContent;
+    node.setAttribute("class", "node state-" + state.replace(/[^A-Za-z0-9_-]/g, "-"));
+    var title = node.querySelector("title");
+    if (title) title.textContent = key + " — " + state + (sub ? "\n" + sub : "");
+    var text = node.querySelector("text.sub");
+    if (text) text.textContent = sub.length > 34 ? sub.slice(0, 33) + "…" : sub;
+  }
+
+  // keep copies what was typed into the answer forms of old to their
+  // namesakes in el (a question card re-rendered while somebody types),
+  // and the focus.
+  function keep(old, el) {
+    var active = document.activeElement, focusID = active && old.contains(active) && active.id;
+    Array.prototype.forEach.call(old.querySelectorAll("form[data-edited] [id]"), function (f) {
+      var to = el.querySelector("#" + CSS.escape(f.id));
+      if (!to || !("value" in f)) return;
+      if (f.type === "checkbox" || f.type === "radio") to.checked = f.checked; else to.value = f.value;
+    });
+    if (focusID) {
+      var again = el.querySelector("#" + CSS.escape(focusID));
+      if (again) setTimeout(function () { again.focus(); }, 0);
+    }
+  }
+  document.addEventListener("input", function (e) {
+    var form = e.target.form;
+    if (form && form.classList.contains("answer")) form.setAttribute("data-edited", "");
+  });
+
   function swap(html) {
     var t = document.createElement("template");
     t.innerHTML = html;
     Array.prototype.slice.call(t.content.children).forEach(function (el) {
       var old = el.id && document.getElementById(el.id);
-      if (old) old.replaceWith(el);
+      if (old) {
+        keep(old, el);
+        old.replaceWith(el);
+      }
+      if (el.hasAttribute("data-node")) follow(el);
       if (el.getAttribute("data-announce")) announce(el.getAttribute("data-announce"));
+      notify(el);
     });
+  }
+
+  // Browser notifications of new questions, opted into with a click:
+  // only in secure contexts (and localhost), one per question (tag).
+  var asked = {};
+  Array.prototype.forEach.call(document.querySelectorAll("[data-question]"), function (q) { asked[q.getAttribute("data-question")] = true; });
+  function notify(el) {
+    var cards = el.querySelectorAll("section[data-question]");
+    Array.prototype.forEach.call(cards, function (card) {
+      var id = card.getAttribute("data-question");
+      if (asked[id] || card.classList.contains("settled")) return;
+      asked[id] = true;
+      if (!window.Notification || Notification.permission !== "granted") return;
+      var prompt = card.querySelector(".prompt");
+      new Notification("Slipway: a question is waiting", {
+        body: prompt ? prompt.textContent.slice(0, 200) : id, tag: id
+      });
+    });
+  }
+  var button = document.getElementById("notify");
+  var state = document.getElementById("notify-state");
+  if (button && window.Notification && window.isSecureContext) {
+    if (Notification.permission === "granted") {
+      if (state) state.textContent = "Notifications are on for new questions while this page is open.";
+    } else if (Notification.permission !== "denied") {
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        Notification.requestPermission().then(function (p) {
+          button.hidden = p === "granted";
+          if (state) state.textContent = p === "granted" ? "Notifications are on for new questions while this page is open." : "Notifications were not allowed.";
+        });
+      });
+    }
   }
 
   // Forms marked data-fetch are sent without leaving the page, the CSRF
