@@ -174,9 +174,9 @@ func (h *handler) fragment(ctx context.Context, d slipway.Deployment, ev slipway
 		if cards, err = h.questionCards(ctx, d.Tool, d.ID, nil); err == nil {
 			_, text, _ := strings.Cut(ev.Message, ": ")
 			if ev.State == string(slipway.QuestionOpen) {
-				cards.Announce = "Question waiting: " + clip(text, 200)
+				cards.Announce = "Question waiting: " + clip(firstLine(text), 200)
 			} else {
-				cards.Announce = "Question " + clip(text, 200)
+				cards.Announce = "Question " + clip(firstLine(text), 200)
 			}
 			err = execAll(&b, t, []string{"deployment_header", "questions_top", "questions_bottom", "questions_settled"},
 				[]any{v.Header, cards, cards, cards})
@@ -190,11 +190,17 @@ func (h *handler) fragment(ctx context.Context, d slipway.Deployment, ev slipway
 	return b.String(), nil
 }
 
-// execAll renders the templates names with their data, a line apart.
+// fragmentSep separates the fragments of one message: app.js parses
+// each on its own, since the HTML parser drops a <tbody> that follows a
+// <section> in one template.
+const fragmentSep = "\n<!--fragment-->\n"
+
+// execAll renders the templates names with their data, fragmentSep
+// apart.
 func execAll(b *bytes.Buffer, t *template.Template, names []string, data []any) error {
 	for i, name := range names {
 		if i > 0 {
-			b.WriteString("\n")
+			b.WriteString(fragmentSep)
 		}
 		if err := t.ExecuteTemplate(b, name, data[i]); err != nil {
 			return err

@@ -62,7 +62,7 @@ func fragmentIDs(frag string) []string {
 		if depth == 0 {
 			name, _, _ := strings.Cut(strings.TrimPrefix(line, "<"), " ")
 			name, _, _ = strings.Cut(name, ">")
-			if !strings.HasPrefix(line, "<") || name == "" {
+			if !strings.HasPrefix(line, "<") || strings.HasPrefix(line, "<!--") || name == "" {
 				continue
 			}
 			tag = name

@@ -230,8 +230,10 @@ func stateIcon(state any) string {
 	switch fmt.Sprint(state) {
 	case "done", "successful", "succeeded", "ok", "healthy", "answered":
 		return "✓"
-	case "waiting", "open":
-		return "⏸"
+	case "waiting":
+		return "…"
+	case "open":
+		return "?"
 	case "unchanged":
 		return "="
 	case "running":

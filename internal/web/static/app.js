@@ -11,12 +11,16 @@
   var root = document.querySelector("[data-live]");
   var region = document.getElementById("announcer");
   var csrf = document.querySelector('meta[name="csrf-token"]');
-  var said = "", timer = 0;
+  var said = "", timer = 0, urgent = false;
 
-  function announce(text) {
+  // announce reads text out within a second; an urgent text (a question)
+  // is not replaced by a step's in the same second.
+  function announce(text, important) {
+    if (timer && urgent && !important) return;
     said = text;
+    urgent = urgent || !!important;
     if (!region || timer) return;
-    timer = setTimeout(function () { region.textContent = said; timer = 0; }, 1000);
+    timer = setTimeout(function () { region.textContent = said; timer = 0; urgent = false; }, 1000);
   }
 
   // The result of an answer (or another action) gets the focus.
@@ -58,9 +62,15 @@
     if (form && form.classList.contains("answer")) form.setAttribute("data-edited", "");
   });
 
+  // swap puts each element of a message in the place of its namesake.
+  // The fragments of a message are parsed one by one (the parser drops a
+  // <tbody> or <tr> that follows a <section> in one template).
   function swap(html) {
+    html.split("<!--fragment-->").forEach(swapOne);
+  }
+  function swapOne(html) {
     var t = document.createElement("template");
-    t.innerHTML = html;
+    t.innerHTML = html.trim();
     Array.prototype.slice.call(t.content.children).forEach(function (el) {
       var old = el.id && document.getElementById(el.id);
       if (old) {
@@ -68,7 +78,7 @@
         old.replaceWith(el);
       }
       if (el.hasAttribute("data-node")) follow(el);
-      if (el.getAttribute("data-announce")) announce(el.getAttribute("data-announce"));
+      if (el.getAttribute("data-announce")) announce(el.getAttribute("data-announce"), el.id === "questions-top" || el.id === "inbox-list");
       notify(el);
     });
   }

@@ -1,0 +1,309 @@
+// Package webtest drives the web UI of a real server (SQLite, River, the
+// local builder and target, the HTTP API) in a real headless Chromium:
+// live progress, answering questions, two people answering at once,
+// what a tool session may not see, CSRF, accessibility (axe-core) and
+// screenshots of every page at desktop and phone sizes. Tests only.
+package webtest_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"slipway.dev/slipway/internal/apiclient"
+	"slipway.dev/slipway/internal/browsertest"
+	"slipway.dev/slipway/internal/server"
+	"slipway.dev/slipway/internal/slipway"
+	"slipway.dev/slipway/internal/slipwaytest"
+)
+
+func TestMain(m *testing.M) { browsertest.Main(m) }
+
+// tabTimeout bounds each tab: a deployment builds and runs for real.
+const tabTimeout = 3 * time.Minute
+
+// site is a started server with its admin client.
+type site struct {
+	srv     *server.Server
+	url     string
+	data    string
+	api     *apiclient.Client
+	repoURL string
+}
+
+// start starts a server in t.TempDir(), stopped when the test ends, and a
+// git repository the tools build from.
+func start(t *testing.T) *site {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("browser tests start a real server and Chromium; skipped with -short")
+	}
+	cfg := server.Config{
+		DataDir: t.TempDir(), Listen: "127.0.0.1:0", ProxyListen: "127.0.0.1:0", AllowLocalRepos: true,
+		Logger: slog.New(slog.DiscardHandler), StopGrace: time.Second, BuildSlots: 1, ToolRate: -1,
+	}
+	srv, err := server.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Stop(context.WithoutCancel(t.Context())); err != nil {
+			t.Errorf("stop server: %v", err)
+		}
+	})
+	api, err := apiclient.New(srv.URL(), srv.AdminToken())
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := slipwaytest.GitRepo(t, map[string]string{"Procfile": "first: echo one\nsecond: echo two\n"})
+	return &site{srv: srv, url: srv.URL(), data: cfg.DataDir, api: api, repoURL: repo.URL}
+}
+
+// holdFirst is the command of the one-off "first": it waits until the
+// test releases it (a file in the tool's home), so that a page is open
+// while the deployment runs.
+const holdFirst = `while [ ! -e "$HOME/release" ]; do sleep 0.05; done; echo one`
+
+// addTool stores tool's config: one-offs first (held) and second (after
+// first), second behind a gate when gate is set.
+func (s *site) addTool(t *testing.T, tool string, gate bool) {
+	t.Helper()
+	cfg := "config_version: v1beta1\ncomponents:\n" +
+		"  first:\n    component_type: one-off\n    build: {repository: " + s.repoURL + ", ref: main}\n" +
+		"    run: {command: '" + holdFirst + "', timeout: 120}\n" +
+		"  second:\n    component_type: one-off\n    build: {reuse_from: first}\n    run: {command: echo two, timeout: 120}\n    wait_for: [first]\n"
+	if gate {
+		cfg += "    gate:\n      question: \"First is done. Run **second**?\\n\\nIt prints `two`.\"\n"
+	}
+	if _, err := s.api.ConfigCreateFile(t.Context(), tool, []byte(cfg)); err != nil {
+		t.Fatalf("config of %s: %v", tool, err)
+	}
+}
+
+// release lets tool's held one-off finish.
+func (s *site) release(t *testing.T, tool string) {
+	t.Helper()
+	home := filepath.Join(s.data, "tools", tool, "home")
+	if err := os.WriteFile(filepath.Join(home, "release"), nil, 0o644); err != nil {
+		t.Fatalf("release %s: %v", tool, err)
+	}
+}
+
+// deploy starts a deployment of tool through the API, as the CLI does.
+func (s *site) deploy(t *testing.T, tool string) slipway.Deployment {
+	t.Helper()
+	env, err := s.api.DeploymentCreate(t.Context(), tool, false, false, "from the browser test")
+	if err != nil {
+		t.Fatalf("deploy %s: %v", tool, err)
+	}
+	d, err := env.Deployment()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// signin opens a tab (a browser context of its own: its own cookies) and
+// signs in with token.
+func (s *site) signin(t *testing.T, token string) context.Context {
+	t.Helper()
+	ctx := browsertest.NewTab(t, browsertest.WithTimeout(tabTimeout))
+	must(t, browsertest.Navigate(ctx, s.url+"/ui/signin"))
+	must(t, browsertest.Fill(ctx, "#token", token))
+	must(t, browsertest.Click(ctx, `form[action="/ui/signin"] button[type="submit"]`))
+	must(t, browsertest.WaitAttr(ctx, "#questions-link", "href", "/ui/questions"))
+	return ctx
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// eval returns the value of a JavaScript expression in the tab's page
+// (a promise's value once it settles).
+func eval[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// check runs axe-core on the tab's page and takes its screenshots at
+// desktop and phone sizes.
+func check(t *testing.T, ctx context.Context, name string) []string {
+	t.Helper()
+	browsertest.AssertAccessible(t, ctx)
+	return browsertest.Screenshot(t, ctx, name)
+}
+
+// step selects a step's row; node its node in the step graph.
+func step(key string) string { return `tr[id="step-` + key + `"]` }
+func node(key string) string { return `g[id="dag-` + strings.ReplaceAll(key, ":", "_3a_") + `"]` }
+
+// Ensure a deployment page opened while the deployment runs follows it
+// to the end without a reload: the rows and the step graph's nodes change
+// state live (a class change in the SVG, in the real browser), the header
+// says successful, the stream ends. Also checks the pages around it with
+// axe and takes their screenshots.
+func TestBrowser_DeploymentLive(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	s.addTool(t, "plain", false)
+	ctx := s.signin(t, s.srv.AdminToken())
+	check(t, ctx, "tools")
+
+	d := s.deploy(t, "plain")
+	page := s.url + "/ui/t/plain/d/" + d.ID
+	must(t, browsertest.Navigate(ctx, page))
+	must(t, browsertest.WaitAttr(ctx, step("run:first"), "data-state", "running"))
+	if live := eval[bool](t, ctx, `document.querySelector("main").hasAttribute("data-live")`); !live {
+		t.Fatal("the page of a running deployment has no live stream")
+	}
+	must(t, browsertest.WaitAttr(ctx, node("run:first"), "class", "node state-running"))
+	check(t, ctx, "deployment-running")
+	seq := eval[int](t, ctx, `Number(document.querySelector("main").dataset.seq)`)
+
+	s.release(t, "plain")
+	must(t, browsertest.WaitAttr(ctx, "main", "data-done", "true"))
+	must(t, browsertest.WaitText(ctx, "#deployment-header", "successful"))
+	for _, key := range []string{"run:first", "run:second"} {
+		must(t, browsertest.WaitAttr(ctx, step(key), "data-state", "done"))
+		must(t, browsertest.WaitAttr(ctx, node(key), "class", "node state-done"))
+	}
+	if title := eval[string](t, ctx, `document.querySelector('g[id="dag-run_3a_second"] title').textContent`); !strings.HasPrefix(title, "run:second — done") {
+		t.Errorf("the node's title did not follow its step: %q", title)
+	}
+	if after := eval[int](t, ctx, `Number(document.querySelector("main").dataset.seq)`); after <= seq {
+		t.Errorf("data-seq went from %d to %d: no events applied", seq, after)
+	}
+	if nav := eval[int](t, ctx, `performance.getEntriesByType("navigation").length`); nav != 1 {
+		t.Errorf("the page navigated %d times", nav)
+	}
+	check(t, ctx, "deployment-done")
+
+	for _, p := range []struct{ name, path string }{
+		{"tool", "/ui/t/plain/"},
+		{"deployments", "/ui/t/plain/d/"},
+		{"config", "/ui/t/plain/config"},
+		{"plan", "/ui/t/plain/plan"},
+		{"inbox-empty", "/ui/questions"},
+		{"error-404", "/ui/t/plain/d/20250601-000000-nosuchdepl"},
+	} {
+		must(t, browsertest.Navigate(ctx, s.url+p.path))
+		check(t, ctx, p.name)
+	}
+	must(t, browsertest.Navigate(ctx, s.url+"/ui/t/plain/"))
+	build := eval[string](t, ctx, `document.querySelector('a[href*="/b/"]').getAttribute("href")`)
+	must(t, browsertest.Navigate(ctx, s.url+build))
+	check(t, ctx, "build-log")
+
+	must(t, browsertest.Click(ctx, `form[action="/ui/signout"] button`))
+	must(t, browsertest.WaitText(ctx, "h1", "Sign in"))
+	check(t, ctx, "signin")
+}
+
+// answerInPage answers the first open question card of the tab's page
+// (at the top of a deployment's page, or on a question page) with the
+// option value and comment, and waits for the result message. The test
+// of a job's `slipway ask` answered in the page (the job prints the
+// value; it needs the process environment's ask token) uses it too.
+func answerInPage(t *testing.T, ctx context.Context, value, comment string) string {
+	t.Helper()
+	form := `section[data-question]:not(.settled) form.answer`
+	if comment != "" {
+		must(t, browsertest.Fill(ctx, form+` textarea[name="comment"]`, comment))
+	}
+	must(t, browsertest.Click(ctx, form+` button[name="value"][value="`+value+`"]`))
+	must(t, browsertest.WaitAttr(ctx, "#flash", "tabindex", "-1"))
+	text, err := browsertest.Text(ctx, "#flash")
+	must(t, err)
+	return text
+}
+
+// Ensure a gate appears live on the open deployment page, in the inbox
+// and on the question page; that answering it by clicking records it,
+// shows the result with the focus on it, and the deployment continues to
+// successful; that a second person (another browser context) answering
+// the same question gets the conflict message; that a tool session is
+// refused another tool's deployment and question (403 pages) and a POST
+// without the CSRF token (403).
+func TestBrowser_GateAnswered(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	s.addTool(t, "gated", true)
+	s.addTool(t, "other", false)
+	alice := s.signin(t, s.srv.AdminToken())
+	bob := s.signin(t, s.srv.AdminToken())
+
+	d := s.deploy(t, "gated")
+	page := s.url + "/ui/t/gated/d/" + d.ID
+	must(t, browsertest.Navigate(alice, page))
+	must(t, browsertest.WaitAttr(alice, step("run:first"), "data-state", "running"))
+	if n := eval[int](t, alice, `document.querySelectorAll("section[data-question]").length`); n != 0 {
+		t.Fatalf("a question card before the gate opened: %d", n)
+	}
+	s.release(t, "gated")
+	must(t, browsertest.WaitText(alice, "#questions-top", "First is done. Run second?"))
+	must(t, browsertest.WaitText(alice, "#questions-bottom", "First is done. Run second?"))
+	must(t, browsertest.WaitText(alice, "#announcer", "Question waiting: First is done. Run second?"))
+	must(t, browsertest.WaitAttr(alice, step("gate:second"), "data-state", "waiting"))
+	if strong := eval[string](t, alice, `document.querySelector("#questions-top .prompt strong").textContent`); strong != "second" {
+		t.Errorf("the prompt's **bold** is %q", strong)
+	}
+	check(t, alice, "deployment-question")
+	id := eval[string](t, alice, `document.querySelector("#questions-top section[data-question]").dataset.question`)
+
+	must(t, browsertest.Navigate(bob, s.url+"/ui/questions"))
+	must(t, browsertest.WaitText(bob, "#inbox-list", "First is done. Run second?"))
+	must(t, browsertest.WaitText(bob, "#questions-link", "1 waiting"))
+	check(t, bob, "inbox")
+	must(t, browsertest.Navigate(bob, s.url+"/ui/t/gated/q/"+id))
+	check(t, bob, "question")
+
+	msg := answerInPage(t, alice, "continue", "looks good")
+	if !strings.Contains(msg, "Your answer “continue” to question "+id+" was recorded") {
+		t.Errorf("result message: %q", msg)
+	}
+	if f := eval[string](t, alice, `document.activeElement && document.activeElement.id`); f != "flash" {
+		t.Errorf("the focus is on %q, not the result message", f)
+	}
+	must(t, browsertest.WaitText(alice, "#deployment-header", "successful"))
+	must(t, browsertest.WaitAttr(alice, step("run:second"), "data-state", "done"))
+	must(t, browsertest.WaitText(alice, "#questions-settled", "answered “continue” by admin"))
+
+	msg = answerInPage(t, bob, "stop", "")
+	if !strings.Contains(msg, "Already answered “continue” by admin at ") {
+		t.Errorf("second answer's message: %q", msg)
+	}
+	check(t, bob, "question-conflict")
+
+	// A tool session of another tool.
+	env, err := s.api.APITokenCreate(t.Context(), "other", "browser test")
+	must(t, err)
+	_, token, err := env.APITokenCreated()
+	must(t, err)
+	other := s.signin(t, token)
+	for _, path := range []string{"/ui/t/gated/d/" + d.ID, "/ui/t/gated/q/" + id, "/ui/t/gated/q/q-0000000000000000"} {
+		must(t, browsertest.Navigate(other, s.url+path))
+		must(t, browsertest.WaitText(other, "h1", "403 Forbidden"))
+	}
+	check(t, other, "error-403")
+	status := eval[int](t, other, `fetch("/ui/t/other/q/`+id+`/answer", {method: "POST", headers: {"Content-Type": "application/x-www-form-urlencoded"}, body: "value=continue"}).then(r => r.status)`)
+	if status != 403 {
+		t.Errorf("a POST without the CSRF token: status %d, want 403", status)
+	}
+}
