@@ -50,7 +50,7 @@ func (c *clock) add(d time.Duration) {
 // env is a whole API handler with the UI mounted, over fake services and
 // a real SQLite store (sessions, tools, API tokens).
 type env struct {
-	t         *testing.T
+	t         testing.TB
 	h         http.Handler
 	st        store.Store
 	clock     *clock
@@ -60,7 +60,7 @@ type env struct {
 	toolID    string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "slipway.db"), sqlite.Options{})
 	if err != nil {
@@ -79,8 +79,8 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := httpapi.NewHandler(nil, httpapi.Config{
-		AdminToken: adminToken, APITokens: tokens, NowFunc: c.now,
+	h := httpapi.NewHandler(apiService{f: svc}, httpapi.Config{
+		AdminToken: adminToken, APITokens: tokens, NowFunc: c.now, ToolRate: -1, PollRate: -1,
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("192.0.2.1/32")},
 		UI: &web.Config{
 			Deployments: svc, Builds: svc, Jobs: svc, Tools: st, Sessions: st, Questions: svc,
@@ -112,7 +112,7 @@ type response struct {
 func (r *response) Cookies() []*http.Cookie { return r.cookies }
 
 // record reads rec's response whole.
-func record(t *testing.T, rec *httptest.ResponseRecorder) *response {
+func record(t testing.TB, rec *httptest.ResponseRecorder) *response {
 	t.Helper()
 	res := rec.Result()
 	defer res.Body.Close()
@@ -152,7 +152,7 @@ func get(e *env, path string, cookies ...*http.Cookie) *response {
 	return e.do(req{method: "GET", path: path, cookies: cookies})
 }
 
-func bodyOf(t *testing.T, res *response) string {
+func bodyOf(t testing.TB, res *response) string {
 	t.Helper()
 	return res.Body
 }
@@ -246,6 +246,17 @@ func golden(t *testing.T, name, got string) {
 	if d := cmp.Diff(string(want), got); d != "" {
 		t.Errorf("%s differs from %s (-want +got; go test -update rewrites it):\n%s", name, path, d)
 	}
+}
+
+// apiService is the JSON API's service over the fake: only DeploymentGet
+// (the benchmark's baseline); other methods are not called.
+type apiService struct {
+	httpapi.Service
+	f *fakeService
+}
+
+func (a apiService) DeploymentGet(ctx context.Context, tool, id string) (slipway.Deployment, error) {
+	return a.f.DeploymentGet(ctx, tool, id)
 }
 
 // fakeService is every service the UI uses, in memory.

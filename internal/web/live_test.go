@@ -19,7 +19,7 @@ type sseMessage struct {
 }
 
 // parseSSE splits an event stream into its messages (comments dropped).
-func parseSSE(t *testing.T, body string) []sseMessage {
+func parseSSE(t testing.TB, body string) []sseMessage {
 	t.Helper()
 	var out []sseMessage
 	for block := range strings.SplitSeq(body, "\n\n") {
