@@ -35,6 +35,11 @@ type Request struct {
 	Attempt string
 	// Settings are the build settings that took part in Key.
 	Settings slipway.SourceBuild
+	// AskEnv, when not empty, is the environment of `slipway ask`
+	// (SLIPWAY_URL, SLIPWAY_ASK_TOKEN) for the build's commands, which then
+	// also get the slipway binary on their PATH: a deployment's build step
+	// may ask. It takes no part in Key and is never recorded.
+	AskEnv map[string]string
 	// Log receives the build output as it happens (it is also kept with
 	// the build). May be nil.
 	Log io.Writer

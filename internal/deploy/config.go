@@ -108,6 +108,11 @@ type Config struct {
 	// AskTokens issues the ask tokens of steps' processes and reads those
 	// presented to the questions API. Nil: nothing may ask.
 	AskTokens AskTokens
+	// AskURL is the API's URL as a step's processes reach it. With
+	// AskTokens, the build of a deployment's build step and the process
+	// of its one-off run get it as $SLIPWAY_URL, with their step's token
+	// as $SLIPWAY_ASK_TOKEN (see askEnv). Empty: they get neither.
+	AskURL string
 }
 
 // withDefaults returns cfg with every zero knob set to its default.

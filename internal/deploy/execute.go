@@ -113,6 +113,7 @@ func (e *Engine) executeBuild(ctx context.Context, d slipway.Deployment, cfg sli
 		art, err = e.builder.Build(bctx, build.Request{
 			Tool: d.Tool, Component: st.Component, Repository: src.Repository, Ref: src.Ref,
 			Commit: st.Commit, Key: st.BuildKey, Attempt: id, Settings: *src,
+			AskEnv: e.askEnv(d, st),
 		})
 		return err
 	})
@@ -189,6 +190,7 @@ func (e *Engine) executeRun(ctx context.Context, d slipway.Deployment, cfg slipw
 		}
 		rctx, cancel := context.WithTimeoutCause(ctx, timeout, errStepTimeout)
 		defer cancel()
+		spec.AskEnv = e.askEnv(d, st)
 		res, err := e.target.RunOnce(rctx, spec, d.ID)
 		if err != nil {
 			out := e.failed(rctx, "run: "+err.Error())
@@ -242,6 +244,20 @@ func (e *Engine) executeRun(ctx context.Context, d slipway.Deployment, cfg slipw
 		return out
 	}
 	return outcome{state: slipway.StepDone, detail: cmp.Or(h.Message, "healthy after "+round(h.After).String()) + waited, live: live}
+}
+
+// askEnv returns the environment with which the processes of step st of
+// d may ask questions (`slipway ask`): the API's URL and the step's ask
+// token, which the questions service accepts while the step runs; nil
+// when the server offers no asking. Only a deployment's build and
+// one-off steps get it: continuous and scheduled components outlive
+// their step, and ad-hoc runs have none.
+func (e *Engine) askEnv(d slipway.Deployment, st slipway.Step) map[string]string {
+	if e.cfg.AskTokens == nil || e.cfg.AskURL == "" {
+		return nil
+	}
+	token := e.cfg.AskTokens.Issue(slipway.AskScope{Tool: d.Tool, DeploymentID: d.ID, Step: st.Key})
+	return map[string]string{slipway.EnvAskURL: e.cfg.AskURL, slipway.EnvAskToken: token}
 }
 
 // liveName names what a live record runs, for messages: its commit, or

@@ -110,6 +110,9 @@ func (s *Sandbox) bwrapArgs(p Process, uid, seccompFD int) ([]string, error) {
 	if p.Home != "" {
 		mounts = append(mounts, Mount{Source: p.Home, Target: s.HomePath(p.Tool, p.Home), Writable: true})
 	}
+	if p.Ask {
+		mounts = append(mounts, s.askMounts()...)
+	}
 	for _, m := range append(mounts, p.Mounts...) {
 		if !filepath.IsAbs(m.Source) || !filepath.IsAbs(m.Target) {
 			return nil, fmt.Errorf("sandbox: mount %s → %s: paths must be absolute", m.Source, m.Target)

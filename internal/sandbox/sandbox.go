@@ -82,7 +82,32 @@ type Config struct {
 	Network string
 	// Logger receives the sandbox's logs; default slog.Default().
 	Logger *slog.Logger
+	// Ask are the files a process that may ask questions gets
+	// ([Process.Ask]): the slipway binary and the CA of the API.
+	Ask AskFiles
 }
+
+// AskFiles are what `slipway ask` needs inside a sandbox besides its
+// environment: the program, and the CA to trust the API's certificate.
+type AskFiles struct {
+	// Binary is the slipway executable on the host (the server's own):
+	// a process that asks sees it read-only as [AskBinDir]/slipway, first
+	// on its PATH. Empty: none.
+	Binary string
+	// CA is the certificate of the CA that signed the API's TLS
+	// certificate, when the server made it: seen read-only at
+	// [AskCAFile], which $SLIPWAY_CA_FILE names. Empty: none.
+	CA string
+}
+
+// Where a process that asks finds the slipway binary and the API's CA.
+const (
+	AskBinDir = "/run/slipway/bin"
+	AskCAFile = "/run/slipway/ca.crt"
+	// EnvCAFile names the CA file in the environment of a process that
+	// asks.
+	EnvCAFile = "SLIPWAY_CA_FILE"
+)
 
 // Sandbox starts confined processes. It is safe for concurrent use.
 type Sandbox struct {
@@ -124,6 +149,7 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 	case Off:
 		u := Unconfined()
 		u.logger = logger
+		u.cfg.Ask = cfg.Ask
 		return u, nil
 	case Bubblewrap:
 	default:
@@ -157,6 +183,9 @@ func New(ctx context.Context, cfg Config) (*Sandbox, error) {
 	}
 	s.seccomp = filepath.Join(cfg.Dir, "seccomp.bpf")
 	if err := atomicfile.Write(s.seccomp, prog, 0o600); err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	if s.cfg.Ask, err = s.readableAskFiles(cfg.Ask); err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	if s.uids, err = loadUIDs(filepath.Join(cfg.Dir, "uids"), s.cfg.UIDBase, s.cfg.UIDCount); err != nil {
@@ -320,6 +349,10 @@ type Process struct {
 	// component's processes, which the next server adopts). Without it the
 	// tree dies with the server (a build step, a health check).
 	Outlive bool
+	// Ask gives the process the [Config.Ask] files: the slipway binary
+	// first on its PATH and the API's CA named by $SLIPWAY_CA_FILE (the
+	// caller gives SLIPWAY_URL and SLIPWAY_ASK_TOKEN in Env).
+	Ask bool
 }
 
 // Cmd is a process ready to start: Cmd.Start or Cmd.Run it. Its Cgroup
@@ -505,6 +538,9 @@ func (s *Sandbox) Command(ctx context.Context, p Process) (*Cmd, error) {
 	}
 	if p.Home != "" {
 		env["HOME"] = s.HomePath(p.Tool, p.Home)
+	}
+	if p.Ask {
+		s.askEnv(env)
 	}
 	var inner []string // what runs inside: the command, as the tool
 	var extra []*os.File

@@ -32,6 +32,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -175,6 +176,11 @@ type Config struct {
 	// StopGrace is how long running steps may go on at shutdown before
 	// they are cancelled; default 3s.
 	StopGrace time.Duration
+	// SlipwayBinary is the program that a deployment's build and one-off
+	// processes run as `slipway` (to ask questions with `slipway ask`);
+	// default this process's own executable. Tests running the server in
+	// their own binary set it.
+	SlipwayBinary string
 
 	// TLS serves the API over HTTPS and accepts client certificates signed
 	// by the data directory's CA (see auth.LoadOrCreateCA) or by
@@ -462,7 +468,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		TransientFunc: transient, BuildTimeout: s.cfg.BuildTimeout, ToolEnv: s.toolEnv,
 		ConfigFetcher: remoteconfig.New(remoteconfig.Config{AllowPrivate: s.cfg.AllowPrivateSourceURLs}),
 		Metrics:       m, Limits: s.cfg.Limits,
-		DiskCheck: s.disk.Check, AskTokens: auth.NewAskTokens(key),
+		DiskCheck: s.disk.Check, AskTokens: auth.NewAskTokens(key), AskURL: s.askURL(),
 	})
 	s.deployments = deploy.NewDeployments(s.engine)
 	s.questions = deploy.NewQuestions(s.engine)
@@ -642,6 +648,11 @@ func (s *Server) openSandbox(ctx context.Context) error {
 	if s.cfg.Unsandboxed {
 		cfg = sandbox.Config{Mode: sandbox.Off, Logger: s.logger}
 	}
+	ask, err := s.askFiles(ctx)
+	if err != nil {
+		return err
+	}
+	cfg.Ask = ask
 	sb, err := sandbox.New(ctx, cfg)
 	if errors.Is(err, sandbox.ErrUnavailable) {
 		return fmt.Errorf("server: %w (on a single-user workstation, --unsandboxed runs tools unconfined)", err)
@@ -656,6 +667,51 @@ func (s *Server) openSandbox(ctx context.Context) error {
 		s.logger.InfoContext(ctx, "sandbox on", "sandbox", sb.Describe())
 	}
 	return nil
+}
+
+// askFiles returns what a step's processes need to run `slipway ask`
+// besides their environment: this program (or SlipwayBinary), and the CA
+// of the API's certificate when the server issues it. Without a program
+// (its file is gone: replaced while running) the processes get none, and
+// the server says so.
+func (s *Server) askFiles(ctx context.Context) (sandbox.AskFiles, error) {
+	var a sandbox.AskFiles
+	bin := s.cfg.SlipwayBinary
+	if bin == "" {
+		exe, err := os.Executable()
+		if err == nil {
+			bin, err = filepath.EvalSymlinks(exe)
+		}
+		if err != nil {
+			s.logger.WarnContext(ctx, "steps' processes get no slipway binary: `slipway ask` is not on their PATH", "error", err.Error())
+			bin = ""
+		}
+	}
+	a.Binary = bin
+	if s.cfg.TLS && s.cfg.TLSCertFile == "" && s.cfg.TLSKeyFile == "" {
+		ca, err := auth.LoadOrCreateCA(s.cfg.DataDir)
+		if err != nil {
+			return a, fmt.Errorf("server: %w", err)
+		}
+		a.CA = ca.CertPath
+	}
+	return a, nil
+}
+
+// askURL returns the API's URL as the tools' processes reach it: the
+// listening address, loopback when it listens on every address (the
+// sandbox lets tools reach the API's port on any address of the host).
+func (s *Server) askURL() string {
+	addr := s.apiLn.Addr().(*net.TCPAddr)
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	scheme := "http"
+	if s.cfg.TLS {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(host, strconv.Itoa(addr.Port))
 }
 
 // dataDirID names this server's cgroups apart from those of servers of

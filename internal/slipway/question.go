@@ -390,6 +390,14 @@ const (
 // token (and found by secret scanners) at a glance.
 const AskTokenPrefix = "slask_"
 
+// The environment of a deployment step's processes that may ask (a
+// build, a one-off run): where the API is, and the step's ask token.
+// `slipway ask` reads them; envvars may not be named SLIPWAY_*.
+const (
+	EnvAskURL   = "SLIPWAY_URL"
+	EnvAskToken = "SLIPWAY_ASK_TOKEN"
+)
+
 // AskScope is what an ask token lets its bearer do: ask, and read the
 // questions of, one step of one deployment.
 type AskScope struct {

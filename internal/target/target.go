@@ -27,6 +27,11 @@ type Spec struct {
 	// persists it (a Kubernetes driver keeps it in a Secret); it is given
 	// again with every Apply, RunOnce and Restore.
 	Env map[string]string `json:"-"`
+	// AskEnv, when not empty, is the environment of `slipway ask`
+	// (SLIPWAY_URL, SLIPWAY_ASK_TOKEN) for a one-off run of a deployment's
+	// step: its process gets it, and the slipway binary on its PATH. Like
+	// Env it holds a secret and is never persisted; Apply ignores it.
+	AskEnv map[string]string `json:"-"`
 	// RestartToken, when not empty and different from the token of the
 	// running generation, makes Apply restart a component whose spec and
 	// artifact are unchanged (force_run). The deployment ID serves: a step

@@ -314,6 +314,9 @@ type session struct {
 	tree *os.Root // the build directory, for the server's own reads
 	log  io.Writer
 	env  map[string]string
+	// ask: the commands may ask questions (the request's AskEnv is in
+	// env), and get the slipway binary.
+	ask bool
 	// mounts are the build directory (at /app) and the tool's cache (at
 	// /cache), writable.
 	mounts []sandbox.Mount
@@ -335,7 +338,7 @@ func (b *Builder) session(ctx context.Context, req build.Request, stack, work st
 	in := b.cfg.Sandbox.Inside(mounts[1])
 	return &session{
 		ctx: ctx, b: b, tool: req.Tool, tree: tree, log: log,
-		env: b.env(req, stack, in), mounts: mounts,
+		env: b.env(req, stack, in), mounts: mounts, ask: len(req.AskEnv) > 0,
 	}, nil
 }
 
@@ -387,6 +390,7 @@ func (s *session) run(name string, args ...string) error {
 		Limits:  s.b.cfg.Limits,
 		Stdout:  out,
 		Stderr:  out,
+		Ask:     s.ask,
 	})
 	if err != nil {
 		return fmt.Errorf("%s: %w", display, err)
@@ -498,6 +502,7 @@ func (b *Builder) env(req build.Request, stack, cache string) map[string]string 
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
 	}
+	maps.Copy(env, req.AskEnv)
 	return env
 }
 

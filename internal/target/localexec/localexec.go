@@ -926,6 +926,7 @@ func (d *Driver) env(spec target.Spec, port int) (map[string]string, error) {
 	// tool's own variables, which may set others.
 	maps.Copy(m, d.serviceURLs(spec.Tool))
 	maps.Copy(m, spec.Env)
+	maps.Copy(m, spec.AskEnv)
 	m["TOOL_NAME"] = spec.Tool
 	m["TOOL_DATA_DIR"] = d.sb.HomePath(spec.Tool, d.cfg.HomeDir(spec.Tool)) // as on Toolforge: HOME
 	m["COMPONENT"] = spec.Component.Name

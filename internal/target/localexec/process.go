@@ -244,6 +244,7 @@ func (d *Driver) process(spec target.Spec, env map[string]string, unit string, s
 		Stdout:     stdout,
 		Stderr:     stderr,
 		StatusFile: status,
+		Ask:        len(spec.AskEnv) > 0,
 	}
 }
 

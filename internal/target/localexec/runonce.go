@@ -87,8 +87,10 @@ func (d *Driver) runOnce(ctx context.Context, spec target.Spec, runID string) (t
 	}
 	c.mu.Lock()
 	if !c.active {
-		// One-off only: do not clobber an applied component's spec.
+		// One-off only: do not clobber an applied component's spec. The
+		// run's ask token is its own: kept for no later process.
 		c.spec = spec
+		c.spec.AskEnv = nil
 	}
 	c.mu.Unlock()
 	c.op.Unlock()
