@@ -205,7 +205,17 @@ func (c *Client) ctx(ctx context.Context) (context.Context, context.CancelFunc) 
 // and decodes the answer (see envelope); an error without a response is a
 // transport error.
 func (c *Client) send(ctx context.Context, call func(context.Context) (*http.Response, error)) (Envelope, error) {
-	ctx, cancel := c.ctx(ctx)
+	return c.sendWithin(ctx, c.timeout, call)
+}
+
+// sendWithin is send with its own bound (0 or less: none).
+func (c *Client) sendWithin(ctx context.Context, timeout time.Duration, call func(context.Context) (*http.Response, error)) (Envelope, error) {
+	var cancel context.CancelFunc
+	if timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
+	}
 	defer cancel()
 	resp, err := call(ctx)
 	if err != nil {

@@ -44,15 +44,7 @@ func (a *AskTokens) Parse(token string) (s slipway.AskScope, ok bool) {
 	if !found || !hmac.Equal([]byte(mac), []byte(a.sign(body))) {
 		return slipway.AskScope{}, false
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(body)
-	if err != nil {
-		return slipway.AskScope{}, false
-	}
-	parts := strings.Split(string(raw), "\x00")
-	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
-		return slipway.AskScope{}, false
-	}
-	return slipway.AskScope{Tool: parts[0], DeploymentID: parts[1], Step: parts[2]}, true
+	return slipway.ReadAskScope(token)
 }
 
 func (a *AskTokens) sign(body string) string {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"slipway.dev/slipway/internal/apiclient"
 	"slipway.dev/slipway/internal/slipway"
@@ -27,6 +28,29 @@ type env struct {
 	client *apiclient.Client
 	// conf is the config file, read on first use.
 	conf *connectionFile
+	// hooks are what tests replace; zero values mean the real ones.
+	hooks hooks
+}
+
+// hooks are the waits and the terminal detection, which tests replace.
+type hooks struct {
+	// retryMin and retryMax bound the backoff of `slipway ask` between
+	// attempts to reach the server (default 1s and 30s); grace is how long
+	// it goes on past the question's deadline (default 5m); pollWait is
+	// the long poll's wait (default 50s).
+	retryMin, retryMax, grace, pollWait time.Duration
+	// interactive reports whether a person sits at stdin and stdout (both
+	// terminals), so that `deploy --watch` may prompt for answers.
+	interactive func() bool
+}
+
+// isInteractive reports whether stdin and stdout are a terminal.
+func (e *env) isInteractive() bool {
+	if e.hooks.interactive != nil {
+		return e.hooks.interactive()
+	}
+	esc, ok := e.stdout.(*escaper)
+	return ok && esc.terminal() && isTerminal(e.stdin)
 }
 
 // globalFlags are the flags of the root command.

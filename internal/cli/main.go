@@ -19,7 +19,11 @@ import (
 // Everything it prints goes through an [escaper], which makes the control
 // characters of server-provided text visible unless --raw is given.
 func Main(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
-	e := &env{getenv: getenv, stdin: stdin}
+	return mainEnv(ctx, args, &env{getenv: getenv, stdin: stdin}, stdout, stderr)
+}
+
+// mainEnv is Main with e made by the caller: tests set its hooks.
+func mainEnv(ctx context.Context, args []string, e *env, stdout, stderr io.Writer) int {
 	out := &escaper{w: stdout, raw: &e.flags.raw, json: func() bool { return e.flags.json }}
 	errOut := &escaper{w: stderr, raw: &e.flags.raw}
 	e.stdout, e.stderr = out, errOut
@@ -29,7 +33,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdin 
 	}()
 	root := newRootCmd(e) //nolint:contextcheck // the commands get ctx through cmd.Context(), which ExecuteContext sets below
 	root.SetArgs(args)
-	root.SetIn(stdin)
+	root.SetIn(e.stdin)
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
 	err := root.ExecuteContext(ctx)

@@ -129,6 +129,17 @@ func (p *progress) runningBuilds() map[string]string {
 	return out
 }
 
+// aside prints what fn writes apart from the steps: the live area is
+// cleared first and redrawn after, and nothing redraws while fn runs (a
+// prompt there waits for its answer undisturbed).
+func (p *progress) aside(fn func(w io.Writer)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clearLive()
+	fn(p.w)
+	p.render()
+}
+
 // tick redraws the running steps (their elapsed times move on).
 func (p *progress) tick() {
 	p.mu.Lock()

@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -46,6 +49,7 @@ func (e *env) watch(ctx context.Context, c *apiclient.Client, tool string, d sli
 		ctl = func(seq string) { _ = esc.control(seq) } // a failed write shows on the terminal itself
 	}
 	p := newProgress(e.stdout, ctl, width, time.Now)
+	asked := &questionWatch{seen: map[string]bool{}, in: bufio.NewReader(e.stdin)}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	if !e.flags.json {
@@ -65,6 +69,10 @@ func (e *env) watch(ctx context.Context, c *apiclient.Client, tool string, d sli
 			}
 		case "step":
 			p.event(ev.Step, slipway.StepState(ev.State), ev.Message)
+		case "question":
+			if slipway.QuestionState(ev.State) == slipway.QuestionOpen {
+				e.questionOpened(ctx, c, tool, ev.Message, p, asked)
+			}
 		}
 		return nil
 	})
@@ -102,6 +110,86 @@ func (e *env) watch(ctx context.Context, c *apiclient.Client, tool string, d sli
 		return &exitError{1}
 	}
 	return nil
+}
+
+// questionWatch is what watch knows of the questions it showed.
+type questionWatch struct {
+	seen map[string]bool
+	in   *bufio.Reader // stdin, for answers typed at the prompt
+	eof  bool          // stdin ended: prompt no more
+}
+
+// questionOpened shows a question that opened during the watch (msg is
+// its event's message, "<id>: <prompt>"): what it asks, until when, and
+// the command that answers it. When a person sits at the terminal and the
+// watcher's credential may answer, it prompts for an option's value and
+// sends it; an empty line goes on watching.
+func (e *env) questionOpened(ctx context.Context, c *apiclient.Client, tool, msg string, p *progress, w *questionWatch) {
+	id, _, _ := strings.Cut(msg, ":")
+	if !strings.HasPrefix(id, "q-") || w.seen[id] {
+		return
+	}
+	w.seen[id] = true
+	env, err := c.QuestionGet(ctx, tool, id, 0)
+	var q apiclient.Question
+	if err == nil {
+		q, err = env.Question()
+	}
+	if err != nil {
+		p.aside(func(out io.Writer) {
+			fmt.Fprintf(out, "[❓] %s (could not read it: %s)\n", msg, slipway.ErrorMessage(err))
+		})
+		return
+	}
+	if slipway.QuestionState(q.State).Final() {
+		return // answered already: the steps show what followed
+	}
+	prompt := e.isInteractive() && !w.eof && q.MayAnswer != nil && *q.MayAnswer == "" && len(q.Options) > 0
+	p.aside(func(out io.Writer) {
+		fmt.Fprintf(out, "[❓] %s asks (%s):\n", q.Step, q.Id)
+		fmt.Fprint(out, indent(q.Question, "     "))
+		if len(q.Options) > 0 {
+			fmt.Fprintf(out, "     Answers: %s\n", optionList(q.Options))
+		}
+		for _, f := range q.Fields {
+			fmt.Fprintf(out, "     Field: %s\n", fieldLine(f))
+		}
+		fmt.Fprintf(out, "     Deadline: %s%s\n", questionTime(q.Deadline), deadlineNote(q))
+		fmt.Fprintf(out, "     Answer with: %s\n", answerCommand(q))
+		if q.MayAnswer != nil && *q.MayAnswer != "" {
+			fmt.Fprintf(out, "     (You may not answer it: %s)\n", *q.MayAnswer)
+		}
+		if !prompt {
+			return
+		}
+		values := optionValues(q)
+		for {
+			fmt.Fprintf(out, "Answer [%s] (empty: wait): ", strings.Join(values, "/"))
+			line, err := w.in.ReadString('\n')
+			v := strings.TrimSpace(line)
+			if err != nil {
+				w.eof = true
+				if v == "" {
+					fmt.Fprintln(out)
+					return
+				}
+			}
+			switch {
+			case v == "":
+				fmt.Fprintln(out, "Waiting for an answer; watching on.")
+				return
+			case !slices.Contains(values, v):
+				fmt.Fprintf(out, "%q is not one of %s.\n", v, strings.Join(values, ", "))
+				if w.eof {
+					return
+				}
+				continue
+			}
+			// A refused answer says why; the watch goes on either way.
+			_ = e.answer(ctx, c, tool, q.Id, apiclient.AnswerRequest{Value: &v, Source: new("cli")})
+			return
+		}
+	})
 }
 
 // followRunning keeps the running steps' lines fresh until stop: it

@@ -2,6 +2,7 @@ package slipway
 
 import (
 	"cmp"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -402,6 +403,28 @@ const (
 // questions of, one step of one deployment.
 type AskScope struct {
 	Tool, DeploymentID, Step string
+}
+
+// ReadAskScope returns the scope an ask token names, without checking
+// its signature (the server does): `slipway ask` learns its tool from it.
+func ReadAskScope(token string) (AskScope, bool) {
+	rest, found := strings.CutPrefix(token, AskTokenPrefix)
+	if !found || len(rest) > 1024 {
+		return AskScope{}, false
+	}
+	body, _, found := strings.Cut(rest, ".")
+	if !found {
+		return AskScope{}, false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(body)
+	if err != nil {
+		return AskScope{}, false
+	}
+	parts := strings.Split(string(raw), "\x00")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return AskScope{}, false
+	}
+	return AskScope{Tool: parts[0], DeploymentID: parts[1], Step: parts[2]}, true
 }
 
 // Answer is what somebody answers: an option's value, or fields' values.
