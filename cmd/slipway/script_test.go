@@ -63,30 +63,32 @@ func TestScript(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"gitinit":    cmdGitInit,
-			"gitcommit":  cmdGitCommit,
-			"subst":      cmdSubst,
-			"waitserver": cmdWaitServer,
-			"waitstep":   cmdWaitStep,
-			"waitdeploy": cmdWaitDeploy,
-			"steps":      cmdSteps,
-			"starts":     cmdStarts,
-			"lines":      cmdLines,
-			"gone":       cmdGone,
-			"running":    cmdRunning,
-			"count":      cmdCount,
-			"setvar":     cmdSetVar,
-			"stopped":    cmdStopped,
-			"poll":       cmdPoll,
-			"errmsg":     cmdErrMsg,
-			"waitfile":   cmdWaitFile,
-			"serve":      cmdServe,
-			"stopserve":  cmdStopServe,
-			"waitjob":    cmdWaitJob,
-			"servegit":   cmdServeGit,
-			"blackhole":  cmdBlackhole,
-			"silent":     cmdSilent,
-			"nosecret":   cmdNoSecret,
+			"gitinit":      cmdGitInit,
+			"gitcommit":    cmdGitCommit,
+			"subst":        cmdSubst,
+			"waitserver":   cmdWaitServer,
+			"waitstep":     cmdWaitStep,
+			"waitdeploy":   cmdWaitDeploy,
+			"steps":        cmdSteps,
+			"starts":       cmdStarts,
+			"lines":        cmdLines,
+			"gone":         cmdGone,
+			"running":      cmdRunning,
+			"count":        cmdCount,
+			"setvar":       cmdSetVar,
+			"stopped":      cmdStopped,
+			"poll":         cmdPoll,
+			"errmsg":       cmdErrMsg,
+			"waitfile":     cmdWaitFile,
+			"serve":        cmdServe,
+			"stopserve":    cmdStopServe,
+			"waitjob":      cmdWaitJob,
+			"servegit":     cmdServeGit,
+			"blackhole":    cmdBlackhole,
+			"silent":       cmdSilent,
+			"nosecret":     cmdNoSecret,
+			"waitquestion": cmdWaitQuestion,
+			"freeport":     cmdFreePort,
 		},
 	})
 }
@@ -714,4 +716,56 @@ func cmdNoSecret(ts *testscript.TestScript, neg bool, args []string) {
 	if len(hits) > 0 {
 		ts.Fatalf("%q found in %d files:\n%s", text, len(hits), strings.Join(hits, "\n"))
 	}
+}
+
+// waitquestion TOOL VAR: wait up to 60 s until the tool has an open
+// question (asked by a process or a gate), and set VAR to its id.
+func cmdWaitQuestion(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitquestion TOOL VAR")
+	}
+	data := ts.Getenv("SLIPWAY_DATA")
+	last := ""
+	for end := time.Now().Add(60 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		url, _, _, ok := serverInfo(ts, data)
+		token, err := os.ReadFile(filepath.Join(data, "admin-token"))
+		if !ok || err != nil {
+			continue
+		}
+		req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url+"/interactions/v1/tool/"+args[0]+"/questions?state=open", nil)
+		ts.Check(err)
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+		resp, err := apiHTTPClient(ts, data).Do(req)
+		if err != nil {
+			last = err.Error()
+			continue
+		}
+		var env struct {
+			Data []struct {
+				ID string `json:"id"`
+			} `json:"data"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&env)
+		_ = resp.Body.Close()
+		if err == nil && resp.StatusCode == http.StatusOK && len(env.Data) > 0 {
+			ts.Setenv(args[1], env.Data[0].ID)
+			return
+		}
+		last = fmt.Sprintf("status %d, %d questions, %v", resp.StatusCode, len(env.Data), err)
+	}
+	ts.Fatalf("no open question of %s after 60s (last: %s)", args[0], last)
+}
+
+// freeport VAR: set VAR to a TCP port of 127.0.0.1 that was free a moment
+// ago, for a server that must listen on the same port after a restart.
+func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: freeport VAR")
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	ts.Check(err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	ts.Check(ln.Close())
+	ts.Setenv(args[0], strconv.Itoa(port))
 }
