@@ -320,12 +320,13 @@ func (e *env) printAnswer(q apiclient.Question, env apiclient.Envelope) error {
 			_ = printJSON(e.stdout, env.Data) // the status says what happened; a failed write changes nothing
 		}
 		return &exitError{exitExpired}
+	default: // cancelled (printAnswer is never called while open)
+		fmt.Fprintf(e.stderr, "Question %s was cancelled: %s\n", q.Id, cmp.Or(q.Comment, "its deployment ended"))
+		if e.flags.json {
+			_ = printJSON(e.stdout, env.Data) // as above
+		}
+		return &exitError{exitCancelled}
 	}
-	fmt.Fprintf(e.stderr, "Question %s was cancelled: %s\n", q.Id, cmp.Or(q.Comment, "its deployment ended"))
-	if e.flags.json {
-		_ = printJSON(e.stdout, env.Data) // as above
-	}
-	return &exitError{exitCancelled}
 }
 
 // retrier paces the attempts to reach the server: backoff from retryMin

@@ -132,8 +132,10 @@ func TestAsk_Answered(t *testing.T) {
 	if got, _ := json.Marshal(sent); string(got) != want {
 		t.Errorf("POST body %s, want %s", got, want)
 	}
-	for _, w := range []string{"Asked " + askQID + " (run:migrate of " + askDepID + ")", "Continue with sync?", "Answers: yes, no (n)",
-		"Answer with: slipway questions answer " + askQID + " --tool mytool --value yes", "Answered n by tool-token:abc."} {
+	for _, w := range []string{
+		"Asked " + askQID + " (run:migrate of " + askDepID + ")", "Continue with sync?", "Answers: yes, no (n)",
+		"Answer with: slipway questions answer " + askQID + " --tool mytool --value yes", "Answered n by tool-token:abc.",
+	} {
 		if !strings.Contains(res.stderr, w) {
 			t.Errorf("stderr lacks %q:\n%s", w, res.stderr)
 		}

@@ -131,8 +131,10 @@ func TestWatch_QuestionPrinted(t *testing.T) {
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	res := runWatch(t, srv.URL, false, "yes\n")
-	for _, w := range []string{"[❓] run:migrate asks (" + askQID + "):", "     Continue with sync?", "Answers: yes, no (n)", "Deadline: ",
-		"Answer with: slipway questions answer " + askQID + " --tool mytool --value yes", "All components deployed"} {
+	for _, w := range []string{
+		"[❓] run:migrate asks (" + askQID + "):", "     Continue with sync?", "Answers: yes, no (n)", "Deadline: ",
+		"Answer with: slipway questions answer " + askQID + " --tool mytool --value yes", "All components deployed",
+	} {
 		if !strings.Contains(res.stdout, w) {
 			t.Errorf("stdout lacks %q:\n%s", w, res.stdout)
 		}
