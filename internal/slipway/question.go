@@ -396,7 +396,7 @@ const AskTokenPrefix = "slask_"
 // `slipway ask` reads them; envvars may not be named SLIPWAY_*.
 const (
 	EnvAskURL   = "SLIPWAY_URL"
-	EnvAskToken = "SLIPWAY_ASK_TOKEN"
+	EnvAskToken = "SLIPWAY_ASK_TOKEN" //nolint:gosec // G101: a variable's name, not a credential
 )
 
 // AskScope is what an ask token lets its bearer do: ask, and read the
