@@ -7,10 +7,13 @@ package webtest_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,6 +40,22 @@ type site struct {
 	repoURL string
 }
 
+// slipwayBinary builds the slipway program once per test process: the
+// server gives it to a step's processes as `slipway` (this test binary is
+// not it).
+var slipwayBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "slipway-webtest-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "slipway")
+	out, err := exec.Command("go", "build", "-o", bin, "slipway.dev/slipway/cmd/slipway").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build ./cmd/slipway: %w: %s", err, out)
+	}
+	return bin, nil
+})
+
 // start starts a server in t.TempDir(), stopped when the test ends, and a
 // git repository the tools build from.
 func start(t *testing.T) *site {
@@ -44,9 +63,14 @@ func start(t *testing.T) *site {
 	if testing.Short() {
 		t.Skip("browser tests start a real server and Chromium; skipped with -short")
 	}
+	bin, err := slipwayBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := server.Config{
 		DataDir: t.TempDir(), Listen: "127.0.0.1:0", ProxyListen: "127.0.0.1:0", AllowLocalRepos: true,
 		Logger: slog.New(slog.DiscardHandler), StopGrace: time.Second, BuildSlots: 1, ToolRate: -1,
+		SlipwayBinary: bin,
 	}
 	srv, err := server.New(cfg)
 	if err != nil {
@@ -232,6 +256,32 @@ func answerInPage(t *testing.T, ctx context.Context, value, comment string) stri
 	text, err := browsertest.Text(ctx, "#flash")
 	must(t, err)
 	return text
+}
+
+// Ensure a question that a job asks with `slipway ask` appears live on
+// its deployment's page, is answered there by clicking, and the job gets
+// the value (its log says so) and the deployment succeeds.
+func TestBrowser_AskAnsweredInPage(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	cfg := "config_version: v1beta1\ncomponents:\n" +
+		"  sync:\n    component_type: one-off\n    build: {repository: " + s.repoURL + ", ref: main}\n" +
+		"    run: {command: 'answer=$(slipway ask \"Continue with sync?\" --option yes --option no) && echo \"the answer was $answer\"', timeout: 300}\n"
+	if _, err := s.api.ConfigCreateFile(t.Context(), "asker", []byte(cfg)); err != nil {
+		t.Fatal(err)
+	}
+	ctx := s.signin(t, s.srv.AdminToken())
+	d := s.deploy(t, "asker")
+	must(t, browsertest.Navigate(ctx, s.url+"/ui/t/asker/d/"+d.ID))
+	must(t, browsertest.WaitText(ctx, "#questions-top", "Continue with sync?"))
+	check(t, ctx, "deployment-ask")
+	msg := answerInPage(t, ctx, "yes", "go")
+	if !strings.Contains(msg, "“yes”") {
+		t.Errorf("result message: %q", msg)
+	}
+	must(t, browsertest.WaitText(ctx, "#deployment-header", "successful"))
+	must(t, browsertest.Navigate(ctx, s.url+"/ui/t/asker/j/sync/logs"))
+	must(t, browsertest.WaitText(ctx, "main", "the answer was yes"))
 }
 
 // Ensure a gate appears live on the open deployment page, in the inbox
