@@ -28,6 +28,10 @@ bench: ## benchmarks (planner, runner, sandbox start, sandboxed build, surge swi
 	./bench/deploy-overhead.sh
 	./bench/engine.sh
 	$(MAKE) --no-print-directory bench/stores
+	$(MAKE) --no-print-directory bench/ui
+
+bench/ui: ## the web UI: a 200-component deployment page against the JSON API's answer for it, a live step update's size, the step graph's layout
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/web/ ./internal/web/dagsvg/
 
 bench/stores: ## SQLite against PostgreSQL: API create throughput and show latency, deployment list in a big installation (a tenth of bench/scale)
 	$(GO) run ./internal/pgtest/withpostgres -- $(GO) test -run '^$$' -bench 'BenchmarkAPI|BenchmarkDeploymentList' -benchtime 300x ./internal/server/ ./internal/deploy/
@@ -51,4 +55,4 @@ tidy: ## go mod tidy both modules
 	$(GO) mod tidy
 	cd tools && $(GO) mod tidy
 
-.PHONY: help deps build test test/short bench bench/stores bench/scale generate check-generated lint tidy
+.PHONY: help deps build test test/short bench bench/stores bench/ui bench/scale generate check-generated lint tidy
