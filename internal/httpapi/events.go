@@ -1,17 +1,15 @@
 package httpapi
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
-	"sync"
 	"time"
 
 	"slipway.dev/slipway/internal/httpapi/oapi"
 	"slipway.dev/slipway/internal/slipway"
+	"slipway.dev/slipway/internal/sse"
 )
 
 // keepAliveInterval is how often an idle event stream gets a comment line,
@@ -40,45 +38,18 @@ func (a *api) handleDeploymentEvents() http.Handler {
 			return
 		}
 
-		rc := http.NewResponseController(w)
-		_ = rc.SetWriteDeadline(time.Time{}) // the stream outlives the server's write timeout
-		h := w.Header()
-		h.Set("Content-Type", "text/event-stream")
-		h.Set("Cache-Control", "no-cache")
-		h.Set("X-Accel-Buffering", "no")
-		w.WriteHeader(http.StatusOK)
-		_ = rc.Flush()
-
-		var mu sync.Mutex // the event writer and the keep-alive ticker share w
-		done := make(chan struct{})
-		defer close(done)
-		go func() {
-			t := time.NewTicker(keepAliveInterval)
-			defer t.Stop()
-			for {
-				select {
-				case <-done:
-					return
-				case <-t.C:
-					mu.Lock()
-					_, _ = w.Write([]byte(": keep-alive\n\n"))
-					_ = rc.Flush()
-					mu.Unlock()
-				}
-			}
-		}()
+		s := sse.Start(w, keepAliveInterval)
+		defer s.Close()
 
 		err = a.svc.DeploymentEvents(r.Context(), tool, d.ID, after, func(ev slipway.Event) error {
 			frame, err := eventFrame(ev)
 			if err != nil {
 				return err
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			if _, err := w.Write(frame); err != nil {
+			if err := s.Write(frame); err != nil {
 				return fmt.Errorf("write event %d: %w", ev.Seq, err)
 			}
-			return rc.Flush()
+			return nil
 		})
 		if err != nil && r.Context().Err() == nil {
 			// The status is sent already: log, and end the stream; the client
@@ -92,15 +63,8 @@ func (a *api) handleDeploymentEvents() http.Handler {
 // Last-Event-ID header when present (a reconnecting client), else the
 // "after" query parameter, else 0.
 func eventsAfter(r *http.Request) (int64, error) {
-	name, v := "Last-Event-ID", strings.TrimSpace(r.Header.Get("Last-Event-ID"))
-	if v == "" {
-		name, v = "after", r.URL.Query().Get("after")
-	}
-	if v == "" {
-		return 0, nil
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 {
+	n, name, ok := sse.After(r)
+	if !ok {
 		return 0, slipway.Errorf(slipway.EInvalid, "%s must be a non-negative integer (an event sequence number).", name)
 	}
 	return n, nil
@@ -120,16 +84,5 @@ func eventFrame(ev slipway.Event) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode event %d: %w", ev.Seq, err)
 	}
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "id: %d\n", ev.Seq)
-	if kind := sseField(ev.Kind); kind != "" {
-		fmt.Fprintf(&b, "event: %s\n", kind)
-	}
-	fmt.Fprintf(&b, "data: %s\n\n", data)
-	return b.Bytes(), nil
-}
-
-// sseField strips line breaks, which would end an SSE field early.
-func sseField(s string) string {
-	return strings.NewReplacer("\r", "", "\n", "").Replace(s)
+	return sse.Message(strconv.FormatInt(ev.Seq, 10), ev.Kind, string(data)), nil
 }

@@ -9,92 +9,13 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"slipway.dev/slipway/internal/slipway"
+	"slipway.dev/slipway/internal/sse"
 )
 
 // maxLogLine bounds one line of a followed log, in bytes.
 const maxLogLine = 8 << 10
-
-// stream is a Server-Sent Events response: its writes are serialised (the
-// keep-alive comments come from a goroutine of their own) and flushed.
-type stream struct {
-	mu   sync.Mutex
-	w    http.ResponseWriter
-	rc   *http.ResponseController
-	done chan struct{}
-}
-
-// startStream sends the headers of an event stream and starts its
-// keep-alive comments; end stops them.
-func (h *handler) startStream(w http.ResponseWriter) *stream {
-	rc := http.NewResponseController(w)
-	_ = rc.SetWriteDeadline(time.Time{}) // the stream outlives the server's write timeout
-	hd := w.Header()
-	hd.Set("Content-Type", "text/event-stream")
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	_ = rc.Flush()
-	s := &stream{w: w, rc: rc, done: make(chan struct{})}
-	go func() {
-		t := time.NewTicker(h.cfg.KeepAlive)
-		defer t.Stop()
-		for {
-			select {
-			case <-s.done:
-				return
-			case <-t.C:
-				_ = s.write([]byte(": keep-alive\n\n"))
-			}
-		}
-	}()
-	return s
-}
-
-func (s *stream) end() { close(s.done) }
-
-func (s *stream) write(b []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, err := s.w.Write(b); err != nil {
-		return err
-	}
-	return s.rc.Flush()
-}
-
-// sseMessage returns an SSE message: id (none when ""), event name (none
-// when ""), and data, one data: line per line of it.
-func sseMessage(id, event, data string) []byte {
-	var b bytes.Buffer
-	if id != "" {
-		fmt.Fprintf(&b, "id: %s\n", id)
-	}
-	if event != "" {
-		fmt.Fprintf(&b, "event: %s\n", event)
-	}
-	for line := range strings.SplitSeq(strings.ReplaceAll(data, "\r", ""), "\n") {
-		fmt.Fprintf(&b, "data: %s\n", line)
-	}
-	b.WriteString("\n")
-	return b.Bytes()
-}
-
-// eventsAfter returns the event number to stream after: Last-Event-ID (a
-// reconnecting EventSource), else ?after=, else 0.
-func eventsAfter(r *http.Request) (int64, bool) {
-	v := strings.TrimSpace(r.Header.Get("Last-Event-ID"))
-	if v == "" {
-		v = r.URL.Query().Get("after")
-	}
-	if v == "" {
-		return 0, true
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	return n, err == nil && n >= 0
-}
 
 // deploymentLive serves GET /ui/t/{tool}/d/{id}/live: the deployment's
 // events as Server-Sent Events, numbered as the API's events route numbers
@@ -110,7 +31,7 @@ func (h *handler) deploymentLive(w http.ResponseWriter, r *http.Request) {
 		h.badDeploymentID(w, r, id)
 		return
 	}
-	after, ok := eventsAfter(r)
+	after, _, ok := sse.After(r)
 	if !ok {
 		h.errorPage(w, r, http.StatusBadRequest, "Last-Event-ID and after must be event numbers (0 or more).")
 		return
@@ -121,8 +42,8 @@ func (h *handler) deploymentLive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess, _ := sessionOf(ctx)
-	s := h.startStream(w)
-	defer s.end()
+	s := sse.Start(w, h.cfg.KeepAlive)
+	defer s.Close()
 	err = h.cfg.Deployments.DeploymentEvents(ctx, tool, d.ID, after, func(ev slipway.Event) error {
 		cur, err := h.cfg.Deployments.DeploymentGet(ctx, tool, d.ID)
 		if err != nil {
@@ -132,7 +53,7 @@ func (h *handler) deploymentLive(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		return s.write(sseMessage(strconv.FormatInt(ev.Seq, 10), "", frag))
+		return s.Write(sse.Message(strconv.FormatInt(ev.Seq, 10), "", frag))
 	})
 	if err != nil {
 		if ctx.Err() == nil {
@@ -140,7 +61,7 @@ func (h *handler) deploymentLive(w http.ResponseWriter, r *http.Request) {
 		}
 		return // the client reconnects with Last-Event-ID
 	}
-	_ = s.write(sseMessage("", "done", "final"))
+	_ = s.Write(sse.Message("", "done", "final"))
 }
 
 // fragment renders what ev changed on the deployment page, from d as it
@@ -234,15 +155,15 @@ func (h *handler) logLive(w http.ResponseWriter, r *http.Request, follow func(ct
 	if !ok {
 		return
 	}
-	var s *stream
+	var s *sse.Stream
 	lw := &lineWriter{emit: func(n int, line string) error {
-		return s.write(sseMessage(strconv.Itoa(n), "", printable(line)))
+		return s.Write(sse.Message(strconv.Itoa(n), "", printable(line)))
 	}}
 	// The stream starts with the first write, so that an error before it
 	// (an unknown build) is still a page with a status.
 	sw := writerFunc(func(p []byte) (int, error) {
 		if s == nil {
-			s = h.startStream(w)
+			s = sse.Start(w, h.cfg.KeepAlive)
 		}
 		return lw.Write(p)
 	})
@@ -252,9 +173,9 @@ func (h *handler) logLive(w http.ResponseWriter, r *http.Request, follow func(ct
 			h.serviceError(w, r, err)
 			return
 		}
-		s = h.startStream(w)
+		s = sse.Start(w, h.cfg.KeepAlive)
 	}
-	defer s.end()
+	defer s.Close()
 	if err != nil {
 		if r.Context().Err() == nil {
 			h.log.ErrorContext(r.Context(), "web: follow log", "path", r.URL.Path, "err", err)
@@ -262,7 +183,7 @@ func (h *handler) logLive(w http.ResponseWriter, r *http.Request, follow func(ct
 		return
 	}
 	_ = lw.flush()
-	_ = s.write(sseMessage("", "done", "final"))
+	_ = s.Write(sse.Message("", "done", "final"))
 }
 
 type writerFunc func(p []byte) (int, error)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"slipway.dev/slipway/internal/slipway"
+	"slipway.dev/slipway/internal/sse"
 )
 
 // Questions is what the UI needs of the deploy service's questions
@@ -372,8 +373,8 @@ func inboxKey(v inboxView) string {
 // InboxPoll; the first message is the list as it is.
 func (h *handler) inboxLive(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	s := h.startStream(w)
-	defer s.end()
+	s := sse.Start(w, h.cfg.KeepAlive)
+	defer s.Close()
 	tick := time.NewTicker(h.cfg.InboxPoll)
 	defer tick.Stop()
 	last, seq := "\x00", 0
@@ -403,7 +404,7 @@ func (h *handler) inboxLive(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			seq++
-			if s.write(sseMessage(strconv.Itoa(seq), "", b.String())) != nil {
+			if s.Write(sse.Message(strconv.Itoa(seq), "", b.String())) != nil {
 				return
 			}
 			last = key
