@@ -47,3 +47,25 @@ func signedBody(a *auth.AskTokens, raw string) string {
 	// Issue joins with NULs; a step "x\x00y" makes 4 parts, refused too.
 	return a.Issue(slipway.AskScope{Tool: raw, DeploymentID: "d", Step: "s"})
 }
+
+// Ensure a scheduled run's scope (no deployment) round-trips, and that no
+// other scope without a deployment is accepted.
+func TestAskTokens_ScheduledRun(t *testing.T) {
+	a := auth.NewAskTokens([]byte("0123456789abcdef0123456789abcdef"))
+	scope := slipway.AskScope{Tool: "tool-a", Step: slipway.ScheduledAskStep("nightly", "20260101-020000")}
+	if got, ok := a.Parse(a.Issue(scope)); !ok || got != scope {
+		t.Fatalf("Parse(Issue(scheduled)) = %+v, %v", got, ok)
+	}
+	if c, run, ok := scope.Scheduled(); !ok || c != "nightly" || run != "20260101-020000" {
+		t.Errorf("Scheduled() = %q, %q, %v", c, run, ok)
+	}
+	for _, bad := range []slipway.AskScope{
+		{Tool: "tool-a", Step: "run:job"},
+		{Tool: "tool-a", Step: "scheduled:nightly"},
+		{Tool: "tool-a", Step: "scheduled:/run"},
+	} {
+		if got, ok := a.Parse(a.Issue(bad)); ok {
+			t.Errorf("a scope without a deployment accepted: %+v", got)
+		}
+	}
+}

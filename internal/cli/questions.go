@@ -88,7 +88,7 @@ func newQuestionsListCmd(e *env) *cobra.Command {
 			}
 			fmt.Fprintln(tw, head)
 			for _, q := range qs {
-				row := []string{q.Id, q.DeployId, q.Step, string(q.State), questionTime(q.Deadline), shorten(q.Question, 60)}
+				row := []string{q.Id, cmp.Or(q.DeployId, "-"), q.Step, string(q.State), questionTime(q.Deadline), shorten(q.Question, 60)}
 				if all {
 					row = slices.Insert(row, 1, q.Tool)
 				}
@@ -143,7 +143,7 @@ func (e *env) printQuestion(q apiclient.Question, log []apiclient.QuestionLogEnt
 	w := e.stdout
 	fmt.Fprintf(w, "Question: %s\n", q.Id)
 	fmt.Fprintf(w, "Tool: %s\n", q.Tool)
-	fmt.Fprintf(w, "Deployment: %s\n", q.DeployId)
+	fmt.Fprintf(w, "Deployment: %s\n", cmp.Or(q.DeployId, "none (a scheduled run asks)"))
 	origin := "asked by its process"
 	if q.Origin == "gate" {
 		origin = "a gate of the config"

@@ -95,6 +95,9 @@ func (e *Engine) ask(ctx context.Context, t txn, q slipway.Question) (slipway.Qu
 	if err := e.enqueue(ctx, t, runner.Job{Tool: q.Tool, DeploymentID: q.DeploymentID, Question: q.ID, At: q.DeadlineAt}); err != nil {
 		return q, err
 	}
+	if q.DeploymentID == "" {
+		return q, nil // a scheduled run's: no deployment to say it in
+	}
 	if err := e.setLongStatus(ctx, t, q.Tool, q.DeploymentID, waitingStatus(q)); err != nil {
 		return q, err
 	}
@@ -124,6 +127,9 @@ func (e *Engine) settled(ctx context.Context, t txn, d slipway.Deployment, q sli
 	}
 	if _, err := t.QuestionLogAppend(ctx, entry); err != nil {
 		return err
+	}
+	if q.DeploymentID == "" {
+		return nil // a scheduled run's: its process reads the answer
 	}
 	if err := e.emit(ctx, t, d.ID, "question", q.StepKey, string(q.State), q.ID+": "+settledText(q)); err != nil {
 		return err
@@ -193,7 +199,7 @@ func settledText(q slipway.Question) string {
 // before is left alone.
 func (e *Engine) QuestionDeadline(ctx context.Context, tool, deploymentID, id string) error {
 	err := e.tx(ctx, deploymentID, func(t txn) error {
-		d, err := t.DeploymentLock(ctx, tool, deploymentID)
+		d, err := e.questionLock(ctx, t, tool, deploymentID)
 		if errors.Is(err, store.ErrNotFound) {
 			d = slipway.Deployment{ID: deploymentID, Tool: tool, Status: slipway.DeploymentCancelled} // pruned: just close it
 		} else if err != nil {
@@ -226,6 +232,16 @@ func (e *Engine) QuestionDeadline(ctx context.Context, tool, deploymentID, id st
 		return fmt.Errorf("deadline of question %s of %s: %w", id, deploymentID, err)
 	}
 	return nil
+}
+
+// questionLock takes the lock a question's settling needs: its
+// deployment's, or for a scheduled run's question (no deployment) its
+// tool's, returning a running placeholder deployment then.
+func (e *Engine) questionLock(ctx context.Context, t txn, tool, deploymentID string) (slipway.Deployment, error) {
+	if deploymentID == "" {
+		return slipway.Deployment{Tool: tool, Status: slipway.DeploymentRunning}, t.ToolLock(ctx, tool, e.now())
+	}
+	return t.DeploymentLock(ctx, tool, deploymentID)
 }
 
 // closeQuestions cancels the open questions of a deployment that ends

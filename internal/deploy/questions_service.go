@@ -123,7 +123,7 @@ func (s *Questions) QuestionAnswer(ctx context.Context, tool, id string, a slipw
 		return q, err
 	}
 	err = s.eng.tx(ctx, q.DeploymentID, func(t txn) error {
-		d, err := t.DeploymentLock(ctx, tool, q.DeploymentID)
+		d, err := s.eng.questionLock(ctx, t, tool, q.DeploymentID)
 		if errors.Is(err, store.ErrNotFound) {
 			d = slipway.Deployment{ID: q.DeploymentID, Tool: tool, Status: slipway.DeploymentCancelled}
 		} else if err != nil {
@@ -219,6 +219,9 @@ func (s *Questions) QuestionAsk(ctx context.Context, scope slipway.AskScope, q s
 	if timeout <= 0 {
 		timeout = slipway.DefaultQuestionTimeout
 	}
+	if component, _, ok := scope.Scheduled(); ok {
+		return s.askScheduled(ctx, scope, component, q, timeout)
+	}
 	var created bool
 	err := s.eng.tx(ctx, scope.DeploymentID, func(t txn) error {
 		d, err := t.DeploymentLock(ctx, scope.Tool, scope.DeploymentID)
@@ -251,7 +254,49 @@ func (s *Questions) QuestionAsk(ctx context.Context, scope slipway.AskScope, q s
 	return q, created, nil
 }
 
-// IdentifyAsk returns the scope of an ask token whose step still runs.
+// askScheduled asks q for a run of scheduled component: a question of no
+// deployment, under the tool's lock, while the component is live and
+// scheduled. The run is part of the step's name, so the key makes asking
+// idempotent within a run, and the next run asks anew.
+func (s *Questions) askScheduled(ctx context.Context, scope slipway.AskScope, component string, q slipway.Question, timeout time.Duration) (slipway.Question, bool, error) {
+	var created bool
+	err := s.eng.tx(ctx, "", func(t txn) error {
+		now := s.now()
+		if err := t.ToolLock(ctx, scope.Tool, now); err != nil {
+			return err
+		}
+		if ok, err := liveScheduled(ctx, t, scope.Tool, component); err != nil || !ok {
+			return errors.Join(err, slipway.Errorf(slipway.EForbidden, "Component %s of tool %s is not a live scheduled component: its runs no longer ask.", component, scope.Tool))
+		}
+		q.ID, q.Initiator, q.CreatedAt = newQuestionID(), "schedule", now
+		q.DeadlineAt = now.Add(min(timeout, slipway.MaxQuestionTimeout))
+		before := q.ID
+		var err error
+		if q, err = s.eng.ask(ctx, t, q); err != nil {
+			return err
+		}
+		created = q.ID == before
+		return nil
+	})
+	if err != nil {
+		return q, false, fmt.Errorf("ask for %s of %s: %w", scope.Step, scope.Tool, err)
+	}
+	return q, created, nil
+}
+
+// liveScheduled reports whether component of tool is live and scheduled.
+func liveScheduled(ctx context.Context, q store.Queries, tool, component string) (bool, error) {
+	live, err := q.LiveRunList(ctx, tool)
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(live, func(r slipway.LiveRun) bool {
+		return r.Component == component && r.Type == slipway.Scheduled
+	}), nil
+}
+
+// IdentifyAsk returns the scope of an ask token whose step still runs
+// (for a scheduled run's, whose component is still live and scheduled).
 func (s *Questions) IdentifyAsk(ctx context.Context, token string) (slipway.AskScope, bool, error) {
 	if s.cfg.AskTokens == nil {
 		return slipway.AskScope{}, false, nil
@@ -259,6 +304,10 @@ func (s *Questions) IdentifyAsk(ctx context.Context, token string) (slipway.AskS
 	scope, ok := s.cfg.AskTokens.Parse(token)
 	if !ok {
 		return scope, false, nil
+	}
+	if component, _, scheduled := scope.Scheduled(); scheduled {
+		ok, err := liveScheduled(ctx, s.store, scope.Tool, component)
+		return scope, ok, err
 	}
 	st, err := s.store.StepGet(ctx, scope.DeploymentID, scope.Step)
 	if errors.Is(err, store.ErrNotFound) {

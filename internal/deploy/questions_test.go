@@ -1,12 +1,14 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"slipway.dev/slipway/internal/auth"
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/slipwaytest"
 	"slipway.dev/slipway/internal/store"
@@ -357,5 +359,62 @@ func TestEngine_QueuedBehindAGate(t *testing.T) {
 	// one-offs do not run again and its gate is not asked.
 	if d := h.waitFinal(t, tool, second.ID); d.Status != slipway.DeploymentSuccessful {
 		t.Errorf("second = %s (%s)", d.Status, d.LongStatus)
+	}
+}
+
+// Ensure a scheduled run (no deployment) may ask while its component is
+// live and scheduled: the question has no deployment, is idempotent
+// within the run and new in the next one, is answered and settled by its
+// deadline under the tool's lock, and the run's token stops working once
+// the component is no longer live.
+func TestQuestions_AskFromAScheduledRun(t *testing.T) {
+	t.Parallel()
+	const tool = "cron-asker"
+	tokens := auth.NewAskTokens(bytes.Repeat([]byte{7}, 32))
+	h := newHarness(t, Config{AskTokens: tokens}, true)
+	q := NewQuestions(h.eng)
+	ctx := t.Context()
+	if err := h.db.LiveRunPut(ctx, slipway.LiveRun{Tool: tool, Component: "nightly", Type: slipway.Scheduled, SpecHash: "s"}); err != nil {
+		t.Fatal(err)
+	}
+	scope := slipway.AskScope{Tool: tool, Step: slipway.ScheduledAskStep("nightly", "20260101-020000")}
+	token := tokens.Issue(scope)
+	if got, ok, err := q.IdentifyAsk(ctx, token); err != nil || !ok || got != scope {
+		t.Fatalf("IdentifyAsk = %+v, %v, %v; want the run's scope", got, ok, err)
+	}
+	ask := slipway.Question{Prompt: "Purge the cache?", Options: []slipway.QuestionOption{{Label: "yes", Value: "yes"}, {Label: "no", Value: "no"}}, Key: "purge"}
+	asked, created, err := q.QuestionAsk(ctx, scope, ask, time.Hour)
+	if err != nil || !created || asked.DeploymentID != "" || asked.Initiator != "schedule" {
+		t.Fatalf("ask = %+v, %v, %v", asked, created, err)
+	}
+	if again, created, _ := q.QuestionAsk(ctx, scope, ask, time.Hour); created || again.ID != asked.ID {
+		t.Errorf("the same run asking again = %s (created %v), want %s", again.ID, created, asked.ID)
+	}
+	next := slipway.AskScope{Tool: tool, Step: slipway.ScheduledAskStep("nightly", "20260102-020000")}
+	other, created, err := q.QuestionAsk(ctx, next, ask, time.Hour)
+	if err != nil || !created || other.ID == asked.ID {
+		t.Errorf("the next run asking = %s (created %v), %v; want a new question", other.ID, created, err)
+	}
+	got, err := q.QuestionAnswer(asToken(ctx, tool, "alice"), tool, asked.ID, slipway.Answer{Value: "yes"})
+	if err != nil || got.State != slipway.QuestionAnswered || got.SettledBy != "tool-token:alice" {
+		t.Fatalf("answer = %+v, %v", got, err)
+	}
+	if got, err := q.QuestionGet(ctx, tool, asked.ID, time.Minute); err != nil || got.Value != "yes" {
+		t.Errorf("the run reads %+v, %v", got, err)
+	}
+	if err := h.eng.QuestionDeadline(ctx, tool, "", other.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := q.QuestionGet(ctx, tool, other.ID, 0); got.State != slipway.QuestionExpired {
+		t.Errorf("after its deadline the next run's question is %s, want expired", got.State)
+	}
+	if err := h.db.LiveRunDelete(ctx, tool, "nightly"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := q.IdentifyAsk(ctx, token); ok {
+		t.Error("the run's token still works after its component was removed")
+	}
+	if _, _, err := q.QuestionAsk(ctx, scope, ask, 0); slipway.ErrorCode(err) != slipway.EForbidden {
+		t.Errorf("asking for a removed component = %v, want 403", err)
 	}
 }

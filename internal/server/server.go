@@ -422,7 +422,12 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("server: %w", err)
 	}
 
+	askTokens := auth.NewAskTokens(key)
 	s.target, err = localexec.New(localexec.Config{
+		AskEnv: func(tool, component, run string) map[string]string {
+			scope := slipway.AskScope{Tool: tool, Step: slipway.ScheduledAskStep(component, run)}
+			return map[string]string{slipway.EnvAskURL: s.askURL(), slipway.EnvAskToken: askTokens.Issue(scope)}
+		},
 		Dir:          filepath.Join(dir, "run"),
 		HomeDir:      func(tool string) string { return filepath.Join(dir, "tools", tool, "home") },
 		Logger:       s.logger,
@@ -468,7 +473,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		TransientFunc: transient, BuildTimeout: s.cfg.BuildTimeout, ToolEnv: s.toolEnv,
 		ConfigFetcher: remoteconfig.New(remoteconfig.Config{AllowPrivate: s.cfg.AllowPrivateSourceURLs}),
 		Metrics:       m, Limits: s.cfg.Limits,
-		DiskCheck: s.disk.Check, AskTokens: auth.NewAskTokens(key), AskURL: s.askURL(),
+		DiskCheck: s.disk.Check, AskTokens: askTokens, AskURL: s.askURL(),
 	})
 	s.deployments = deploy.NewDeployments(s.engine)
 	s.questions = deploy.NewQuestions(s.engine)

@@ -399,6 +399,21 @@ const (
 	EnvAskToken = "SLIPWAY_ASK_TOKEN" //nolint:gosec // G101: a variable's name, not a credential
 )
 
+// ScheduledAskStep is the step an ask token of a scheduled run names: a
+// scheduled run belongs to no deployment, so its questions have none.
+func ScheduledAskStep(component, run string) string { return "scheduled:" + component + "/" + run }
+
+// Scheduled returns the component and run of the scope of a scheduled
+// run's ask token; ok is false for a deployment step's scope.
+func (s AskScope) Scheduled() (component, run string, ok bool) {
+	rest, found := strings.CutPrefix(s.Step, "scheduled:")
+	if !found || s.DeploymentID != "" {
+		return "", "", false
+	}
+	component, run, ok = strings.Cut(rest, "/")
+	return component, run, ok && component != "" && run != ""
+}
+
 // AskScope is what an ask token lets its bearer do: ask, and read the
 // questions of, one step of one deployment.
 type AskScope struct {
@@ -421,10 +436,14 @@ func ReadAskScope(token string) (AskScope, bool) {
 		return AskScope{}, false
 	}
 	parts := strings.Split(string(raw), "\x00")
-	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+	if len(parts) != 3 || parts[0] == "" || parts[2] == "" {
 		return AskScope{}, false
 	}
-	return AskScope{Tool: parts[0], DeploymentID: parts[1], Step: parts[2]}, true
+	s := AskScope{Tool: parts[0], DeploymentID: parts[1], Step: parts[2]}
+	if _, _, scheduled := s.Scheduled(); s.DeploymentID == "" && !scheduled {
+		return AskScope{}, false // only a scheduled run's scope has no deployment
+	}
+	return s, true
 }
 
 // Answer is what somebody answers: an option's value, or fields' values.

@@ -463,11 +463,11 @@ func (h *handler) answer(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	back := "/ui/t/" + tool + "/d/" + q.DeploymentID
-	switch form.Get("back") {
-	case backQuestion:
-		back = "/ui/t/" + tool + "/q/" + q.ID
-	case backInbox:
+	switch {
+	case form.Get("back") == backInbox:
 		back = "/ui/questions"
+	case form.Get("back") == backQuestion || q.DeploymentID == "": // a scheduled run's has no deployment page
+		back = "/ui/t/" + tool + "/q/" + q.ID
 	}
 	sess, _ := sessionOf(ctx)
 	got, err := h.cfg.Questions.QuestionAnswer(slipway.WithActor(ctx, answerer(sess)), tool, id, a)
@@ -500,6 +500,10 @@ func (h *handler) answer(w http.ResponseWriter, r *http.Request) {
 		case backInbox:
 			h.showInbox(w, r, http.StatusUnprocessableEntity, forms)
 		default:
+			if q.DeploymentID == "" {
+				h.showQuestion(w, r, http.StatusUnprocessableEntity, typed)
+				return
+			}
 			r.SetPathValue("id", q.DeploymentID)
 			h.showDeployment(w, r, http.StatusUnprocessableEntity, forms)
 		}

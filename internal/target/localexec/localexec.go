@@ -76,6 +76,11 @@ type Config struct {
 	LogMaxSize       int64
 	LogMaxFiles      int
 	LogCheckInterval time.Duration
+	// AskEnv, when set, returns the environment with which run run of
+	// scheduled component component of tool may ask questions (`slipway
+	// ask`): a scheduled run belongs to no deployment step, so the target
+	// asks for it at each run. Nil: scheduled runs cannot ask.
+	AskEnv func(tool, component, run string) map[string]string
 }
 
 // Driver runs components as processes on this host. Create it with [New];

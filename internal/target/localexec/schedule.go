@@ -79,6 +79,9 @@ func (d *Driver) runScheduled(c *comp, gen int) {
 	ctx := c.runCtx
 	c.mu.Unlock()
 	rec := runRecord{ID: time.Now().UTC().Format("20060102-150405"), StartedAt: time.Now().UTC()}
+	if d.cfg.AskEnv != nil {
+		spec.AskEnv = d.cfg.AskEnv(c.tool, c.name, rec.ID) // this run's, never saved
+	}
 	d.scheduledAttempts(ctx, c, spec, rec, nil)
 }
 

@@ -114,9 +114,17 @@ func (s *site) addTool(t *testing.T, tool string, gate bool) {
 }
 
 // release lets tool's held one-off finish.
+// The held process's home is made when it starts, which may come just
+// after its step shows running: wait for it (bounded), then write.
 func (s *site) release(t *testing.T, tool string) {
 	t.Helper()
 	home := filepath.Join(s.data, "tools", tool, "home")
+	for deadline := time.Now().Add(time.Minute); ; {
+		if _, err := os.Stat(home); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // the process makes it; no event tells
+	}
 	if err := os.WriteFile(filepath.Join(home, "release"), nil, 0o644); err != nil {
 		t.Fatalf("release %s: %v", tool, err)
 	}
