@@ -127,5 +127,9 @@ func (a *APITokens) IdentifyToken(ctx context.Context, bearer string) (slipway.A
 }
 
 func fromRow(r store.APIToken) slipway.APIToken {
-	return slipway.APIToken{ID: r.ID, Tool: r.Tool, Description: r.Description, CreatedAt: r.CreatedAt.UTC()}
+	t := slipway.APIToken{ID: r.ID, Tool: r.Tool, Description: r.Description, CreatedAt: r.CreatedAt.UTC()}
+	if !r.LastUsedAt.IsZero() {
+		t.LastUsedAt = r.LastUsedAt.UTC()
+	}
+	return t
 }

@@ -122,6 +122,18 @@ func (d *DeployTokens) Get(ctx context.Context, tool string) (slipway.DeployToke
 	return tok, nil
 }
 
+// Info says when the tool's token was made and until when it is accepted,
+// without reading the token; ENotFound when it has none. (The web UI shows
+// this; it never shows a token again after creating it.)
+func (d *DeployTokens) Info(ctx context.Context, tool string) (slipway.DeployTokenInfo, error) {
+	row, err := d.st.DeployTokenGet(ctx, tool)
+	if err != nil {
+		return slipway.DeployTokenInfo{}, wrap("info", tool, notFound(tool, err))
+	}
+	created := row.CreatedAt.UTC()
+	return slipway.DeployTokenInfo{CreatedAt: created, ExpiresAt: created.Add(d.lifetime)}, nil
+}
+
 // Delete deletes the tool's token and its TOOL_DEPLOY_TOKEN envvar, and
 // returns the token; ENotFound when it has none. When the envvar was
 // deleted by hand the token is still deleted, and returned with an empty

@@ -475,3 +475,33 @@ func hashHex(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])
 }
+
+// Ensure Info says when the token was made and until when it is accepted
+// (after a refresh, from the refresh), and ENotFound without one; it
+// never carries the token.
+func TestInfo(t *testing.T) {
+	t.Parallel()
+	d, c, _ := newTokens(t)
+	d.SetLifetime(48 * time.Hour)
+	_, err := d.Info(t.Context(), "tool")
+	wantErr(t, "info without a token", err, slipway.ENotFound, "No deploy token found for tool: tool")
+	tok, err := d.Create(t.Context(), "tool")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := d.Info(t.Context(), "tool")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !info.CreatedAt.Equal(tok.CreatedAt) || !info.ExpiresAt.Equal(tok.CreatedAt.Add(48*time.Hour)) {
+		t.Errorf("info = %+v, want created %v and expiring 48 h later", info, tok.CreatedAt)
+	}
+	c.add(time.Hour)
+	tok, err = d.Refresh(t.Context(), "tool")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err = d.Info(t.Context(), "tool"); err != nil || !info.CreatedAt.Equal(tok.CreatedAt) {
+		t.Errorf("info after refresh = %+v, %v; want created %v", info, err, tok.CreatedAt)
+	}
+}

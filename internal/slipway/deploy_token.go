@@ -14,6 +14,13 @@ type DeployToken struct {
 	CreatedAt time.Time
 }
 
+// DeployTokenInfo says when a tool's deploy token was made and until when
+// it is accepted, never the token itself.
+type DeployTokenInfo struct {
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
 // APIToken describes a tool-scoped API token, never the token itself: a
 // bearer that acts for Tool only, on that tool's routes.
 type APIToken struct {
@@ -21,4 +28,6 @@ type APIToken struct {
 	Tool        string
 	Description string
 	CreatedAt   time.Time
+	// LastUsedAt is the zero time when it is not recorded.
+	LastUsedAt time.Time
 }
