@@ -526,15 +526,16 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancelBase = cancelBase
 	baseContext := func(net.Listener) context.Context { return base }
+	apiTokens := auth.NewAPITokens(s.db, s.cfg.Now)
 	s.api = &http.Server{
 		Handler: httpapi.NewHandler(s.deployments, httpapi.Config{
 			AdminToken: s.token, Logger: s.logger, Health: s.health, DeployTokens: deployTokens,
-			APITokens: auth.NewAPITokens(s.db, s.cfg.Now), TrustedProxies: s.cfg.TrustedProxies, EnvVars: s.envVars,
+			APITokens: apiTokens, TrustedProxies: s.cfg.TrustedProxies, EnvVars: s.envVars,
 			Builds: s.builds, Jobs: s.jobs, Questions: s.questions, Metrics: m, ToolRate: s.cfg.ToolRate, ToolBurst: s.cfg.ToolBurst,
 			MetricsToken: s.cfg.MetricsToken,
 			UI: &web.Config{
 				Deployments: s.deployments, Builds: s.builds, Jobs: s.jobs, Tools: s.db, Sessions: s.db, Questions: s.questions,
-				Now: s.cfg.Now,
+				EnvVars: s.envVars, DeployTokens: deployTokens, APITokens: apiTokens, Now: s.cfg.Now,
 			},
 		}),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -21,6 +22,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"slipway.dev/slipway/internal/auth"
+	"slipway.dev/slipway/internal/envvars"
 	"slipway.dev/slipway/internal/httpapi"
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/store"
@@ -58,7 +60,21 @@ type env struct {
 	tokens    *auth.APITokens
 	toolToken string // an API token of tool "one"
 	toolID    string
+	envvars   *envvars.Vars
+	deploy    *auth.DeployTokens
+	// deployToken is tool one's deploy token, made at t0.
+	deployToken string
 }
+
+// envVarQuota is the tests' quota of envvars per tool.
+const envVarQuota = 5
+
+// Envvars of tool one: their values are secrets the pages must not show
+// but on the envvar's own page.
+const (
+	apiKeyValue = "s3cret-api-key-value"
+	dbURLValue  = "postgres://app:pa55word@db/app"
+)
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
@@ -79,15 +95,39 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	key := bytes.Repeat([]byte{7}, auth.KeySize)
+	sealer, err := auth.NewSealer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := envvars.New(st, sealer, envvars.Config{Quota: envVarQuota, Now: c.now})
+	deploy, err := auth.New(st, key, c.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dt, err := deploy.Create(t.Context(), "one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, value := range map[string]string{"API_KEY": apiKeyValue, "DB_URL": dbURLValue} {
+		if _, _, err := vars.Put(t.Context(), "one", name, value); err != nil {
+			t.Fatal(err)
+		}
+	}
 	h := httpapi.NewHandler(apiService{f: svc}, httpapi.Config{
 		AdminToken: adminToken, APITokens: tokens, NowFunc: c.now, ToolRate: -1, PollRate: -1,
+		EnvVars: vars, DeployTokens: deploy,
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("192.0.2.1/32")},
 		UI: &web.Config{
 			Deployments: svc, Builds: svc, Jobs: svc, Tools: st, Sessions: st, Questions: svc,
+			EnvVars: vars, DeployTokens: deploy, APITokens: tokens,
 			Now: c.now, Rand: rand.NewChaCha8([32]byte{1}), KeepAlive: time.Hour, InboxPoll: 5 * time.Millisecond,
 		},
 	})
-	return &env{t: t, h: h, st: st, clock: c, svc: svc, tokens: tokens, toolToken: tok, toolID: id}
+	return &env{
+		t: t, h: h, st: st, clock: c, svc: svc, tokens: tokens, toolToken: tok, toolID: id,
+		envvars: vars, deploy: deploy, deployToken: dt.Token,
+	}
 }
 
 // req describes a request: the method and path, a form (POSTed urlencoded),
@@ -95,6 +135,7 @@ func newEnv(t testing.TB) *env {
 type req struct {
 	method, path string
 	form         url.Values
+	bodyRaw      string // sent as it is when there is no form
 	cookies      []*http.Cookie
 	header       map[string]string
 	remote       string
@@ -128,6 +169,8 @@ func (e *env) do(r req) *response {
 	var body io.Reader
 	if r.form != nil {
 		body = strings.NewReader(r.form.Encode())
+	} else if r.bodyRaw != "" {
+		body = strings.NewReader(r.bodyRaw)
 	}
 	hr := httptest.NewRequestWithContext(e.t.Context(), r.method, r.path, body)
 	if r.form != nil {

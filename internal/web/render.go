@@ -50,7 +50,10 @@ type view struct {
 
 // pageNames are the pages, each templates/<name>.gohtml defining
 // "content" inside the layout.
-var pageNames = []string{"signin", "error", "tools", "tool", "deployments", "deployment", "config", "plan", "logs", "question", "inbox"}
+var pageNames = []string{
+	"signin", "error", "tools", "tool", "deployments", "deployment", "config", "plan", "logs", "question", "inbox",
+	"envvars", "envvar", "deploy-token", "secret", "tokens",
+}
 
 // pages holds one template set per page.
 type pages struct {
@@ -214,8 +217,19 @@ var funcs = template.FuncMap{
 	"markdown":   markdown,
 	"logLine":    logLine,
 	"printable":  printable,
-	"healthy":    healthText,
-	"add":        func(a, b int) int { return a + b },
+	"printableText": func(s string) string {
+		lines := strings.Split(s, "\n")
+		for i, l := range lines {
+			lines[i] = printable(l)
+		}
+		return strings.Join(lines, "\n")
+	},
+	"healthy": healthText,
+	"add":     func(a, b int) int { return a + b },
+	"envVarForm": func(tool, csrf string, form envVarForm, maxValue int, fixed bool) envVarFormView {
+		return envVarFormView{Tool: tool, CSRF: csrf, Form: form, Max: maxValue, Fixed: fixed}
+	},
+	"envVarTyped": func(name, value string) envVarForm { return envVarForm{Name: name, Value: value} },
 	"stringOrDash": func(s string) string {
 		if s == "" {
 			return "—"

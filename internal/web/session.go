@@ -258,17 +258,19 @@ func (h *handler) validCSRF(w http.ResponseWriter, r *http.Request, want string)
 	return true
 }
 
-// parseForm reads r's form, at most MaxFormBytes; it answers 413 or 400
+// parseForm reads r's form, at most MaxFormBytes (or the route's own
+// bound, withFormLimit); it answers 413 or 400
 // and returns false when it cannot.
 func (h *handler) parseForm(w http.ResponseWriter, r *http.Request) bool {
 	if r.PostForm != nil {
 		return true
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, h.cfg.MaxFormBytes)
+	limit := h.formLimitOf(r)
+	r.Body = http.MaxBytesReader(w, r.Body, limit.bytes)
 	if err := r.ParseForm(); err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			h.errorPage(w, r, http.StatusRequestEntityTooLarge,
-				fmt.Sprintf("The form is too large: at most %d bytes are taken.", h.cfg.MaxFormBytes))
+				fmt.Sprintf("The form is too large: at most %d bytes are taken.", limit.bytes)+limit.hint)
 			return false
 		}
 		h.errorPage(w, r, http.StatusBadRequest, "The form could not be read: "+clip(err.Error(), 200))

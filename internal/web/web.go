@@ -16,14 +16,17 @@
 // does.
 //
 // The package declares the small interfaces it needs of the deploy
-// service ([Deployments], [Builds], [Jobs], [Questions]) and of the store ([Tools],
-// [Sessions]); the composition root passes the implementations.
+// service ([Deployments], [Builds], [Jobs], [Questions]), of the store
+// ([Tools], [Sessions]), of envvars ([EnvVars]) and of credentials
+// ([DeployTokens], [APITokens]); the composition root passes the
+// implementations.
 package web
 
 import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -120,6 +123,12 @@ type Config struct {
 	Sessions    Sessions
 	// Questions are what deployments ask; nil shows none.
 	Questions Questions
+	// EnvVars, DeployTokens and APITokens serve the tool's envvars and
+	// deploy token pages and the admin's API tokens page; nil answers 503
+	// there.
+	EnvVars      EnvVars
+	DeployTokens DeployTokens
+	APITokens    APITokens
 	// Auth is filled in by internal/httpapi when it mounts the UI.
 	Auth Auth
 	// Logger receives internal errors. Default: discard.
@@ -200,6 +209,18 @@ func (h *handler) routes() http.Handler {
 	mux.Handle("GET /ui/t/{tool}/b/{id}/logs/live", h.tool(h.buildLogsLive))
 	mux.Handle("GET /ui/t/{tool}/j/{name}/logs", h.tool(h.jobLogs))
 	mux.Handle("GET /ui/t/{tool}/j/{name}/logs/live", h.tool(h.jobLogsLive))
+	mux.Handle("GET /ui/t/{tool}/envvars", h.tool(h.envVars))
+	mux.Handle("POST /ui/t/{tool}/envvars", h.withFormLimit(envVarFormBytes,
+		fmt.Sprintf(" An envvar's value may be at most %d bytes.", slipway.MaxEnvVarValueBytes), h.tool(h.envVarPut)))
+	mux.Handle("GET /ui/t/{tool}/envvars/{name}", h.tool(h.envVar))
+	mux.Handle("POST /ui/t/{tool}/envvars/{name}/delete", h.tool(h.envVarDelete))
+	mux.Handle("GET /ui/t/{tool}/deploy-token", h.tool(h.deployToken))
+	mux.Handle("POST /ui/t/{tool}/deploy-token", h.tool(h.deployTokenMake(false)))
+	mux.Handle("POST /ui/t/{tool}/deploy-token/refresh", h.tool(h.deployTokenMake(true)))
+	mux.Handle("POST /ui/t/{tool}/deploy-token/delete", h.tool(h.deployTokenDelete))
+	mux.Handle("GET /ui/tokens", h.adminOnly(h.apiTokens))
+	mux.Handle("POST /ui/tokens", h.adminOnly(h.apiTokenCreate))
+	mux.Handle("POST /ui/tokens/{id}/revoke", h.adminOnly(h.apiTokenRevoke))
 	mux.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		for _, m := range []string{http.MethodGet, http.MethodPost} {
 			probe := r.Clone(r.Context())

@@ -116,6 +116,21 @@
     }
   }
 
+  // A button with data-copy copies the text of the element it names (a
+  // new token) to the clipboard; shown only where the clipboard works.
+  Array.prototype.forEach.call(document.querySelectorAll("button[data-copy]"), function (b) {
+    var from = document.getElementById(b.getAttribute("data-copy"));
+    if (!from || !navigator.clipboard || !window.isSecureContext) return;
+    b.hidden = false;
+    b.addEventListener("click", function () {
+      navigator.clipboard.writeText(from.textContent).then(function () {
+        announce("Copied.", true);
+      }, function () {
+        announce("Could not copy: select the text and copy it.", true);
+      });
+    });
+  });
+
   // Forms marked data-fetch are sent without leaving the page, the CSRF
   // token in a header; the stream shows the result.
   document.addEventListener("submit", function (e) {
