@@ -365,3 +365,95 @@ func TestBrowser_GateAnswered(t *testing.T) {
 		t.Errorf("a POST without the CSRF token: status %d, want 403", status)
 	}
 }
+
+// Ensure the envvars, deploy token and API tokens pages work in a real
+// browser: an envvar made through the form is stored with LF line breaks
+// (browsers send CRLF) and shown masked, its value only on its page; a
+// bad name comes back with the message next to the field; a deploy
+// token and an API token made in the page are shown once and work; a
+// tool session gets the 403 page for the API tokens. axe-core passes and
+// screenshots are taken on each page.
+func TestBrowser_Settings(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	s.addTool(t, "keys", false)
+	ctx := s.signin(t, s.srv.AdminToken())
+
+	must(t, browsertest.Navigate(ctx, s.url+"/ui/t/keys/envvars"))
+	must(t, browsertest.WaitText(ctx, "h1", "Envvars of keys"))
+	check(t, ctx, "envvars-empty")
+	must(t, browsertest.Fill(ctx, "#envvar-name", "GREETING"))
+	must(t, browsertest.Fill(ctx, "#envvar-value", "hello\nworld"))
+	must(t, browsertest.Click(ctx, `form.envvar button[type="submit"]`))
+	must(t, browsertest.WaitText(ctx, "#flash", "Envvar GREETING created"))
+	if f := eval[string](t, ctx, `document.activeElement && document.activeElement.id`); f != "flash" {
+		t.Errorf("the focus is on %q, not the result message", f)
+	}
+	if strings.Contains(eval[string](t, ctx, `document.body.innerHTML`), "hello") {
+		t.Error("the list shows the value")
+	}
+	check(t, ctx, "envvars")
+	env, err := s.api.EnvVarGet(t.Context(), "keys", "GREETING")
+	must(t, err)
+	v, err := env.EnvVar()
+	must(t, err)
+	if v.Value != "hello\nworld" {
+		t.Errorf("stored value %q, want hello, LF, world", v.Value)
+	}
+
+	must(t, browsertest.Click(ctx, `a[href="/ui/t/keys/envvars/GREETING"]`))
+	must(t, browsertest.WaitText(ctx, "pre.value", "hello world"))
+	check(t, ctx, "envvar")
+
+	must(t, browsertest.Navigate(ctx, s.url+"/ui/t/keys/envvars"))
+	must(t, browsertest.Fill(ctx, "#envvar-name", "bad_name"))
+	must(t, browsertest.Fill(ctx, "#envvar-value", "kept"))
+	must(t, browsertest.Click(ctx, `form.envvar button[type="submit"]`))
+	must(t, browsertest.WaitText(ctx, "#envvar-name-problem", `Invalid envvar name "bad_name"`))
+	if got := eval[string](t, ctx, `document.getElementById("envvar-value").value`); got != "kept" {
+		t.Errorf("the value typed became %q", got)
+	}
+	check(t, ctx, "envvars-invalid")
+
+	must(t, browsertest.Navigate(ctx, s.url+"/ui/t/keys/deploy-token"))
+	must(t, browsertest.WaitText(ctx, "main", "Tool keys has no deploy token."))
+	check(t, ctx, "deploy-token-none")
+	must(t, browsertest.Click(ctx, `form[action="/ui/t/keys/deploy-token"] button`))
+	must(t, browsertest.WaitText(ctx, "h1", "Deploy token of keys created"))
+	token, err := browsertest.Text(ctx, "#secret")
+	must(t, err)
+	if !strings.Contains(eval[string](t, ctx, `location.pathname`), "/ui/t/keys/deploy-token") || strings.Contains(eval[string](t, ctx, `location.href`), token) {
+		t.Errorf("the token page's address: %s", eval[string](t, ctx, `location.href`))
+	}
+	check(t, ctx, "deploy-token-created")
+	env, err = s.api.DeployTokenGet(t.Context(), "keys")
+	must(t, err)
+	tok, err := env.DeployToken()
+	must(t, err)
+	if tok.Token != token {
+		t.Errorf("the page showed %q, the tool's token is %q", token, tok.Token)
+	}
+	must(t, browsertest.Click(ctx, `a[href="/ui/t/keys/deploy-token"]:not([aria-current])`))
+	must(t, browsertest.WaitText(ctx, "main", "Valid until"))
+	if strings.Contains(eval[string](t, ctx, `document.documentElement.outerHTML`), token) {
+		t.Error("the deploy token page shows the token again")
+	}
+	check(t, ctx, "deploy-token")
+
+	must(t, browsertest.Navigate(ctx, s.url+"/ui/tokens"))
+	check(t, ctx, "tokens")
+	must(t, browsertest.Fill(ctx, "#token-tool", "keys"))
+	must(t, browsertest.Fill(ctx, "#token-description", "from the browser"))
+	must(t, browsertest.Click(ctx, `form[action="/ui/tokens"] button[type="submit"]`))
+	must(t, browsertest.WaitText(ctx, "h1", "for tool keys created"))
+	apiToken, err := browsertest.Text(ctx, "#secret")
+	must(t, err)
+	check(t, ctx, "token-created")
+
+	tool := s.signin(t, apiToken)
+	must(t, browsertest.Navigate(tool, s.url+"/ui/t/keys/envvars"))
+	must(t, browsertest.WaitText(tool, "main", "GREETING"))
+	must(t, browsertest.Navigate(tool, s.url+"/ui/tokens"))
+	must(t, browsertest.WaitText(tool, "h1", "403 Forbidden"))
+	check(t, tool, "error-403-admin")
+}
