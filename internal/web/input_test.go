@@ -18,6 +18,7 @@ func TestHeaders_Security(t *testing.T) {
 		"/ui/signin", "/ui/", "/ui/t/one/", "/ui/t/one/d/20250601-115000-runningaaa",
 		"/ui/t/one/d/20250601-115000-runningaaa/live", "/ui/nosuchpage", "/ui/static/app.js", "/ui/static/app.css", "/ui/static/dag.css", "/ui/t/one/j/web/logs",
 		"/ui/questions", "/ui/t/one/q/" + qGate, "/ui/t/one/d/20250601-114000-askingcccc",
+		"/ui/t/one/envvars", "/ui/t/one/envvars/API_KEY", "/ui/t/one/deploy-token", "/ui/tokens",
 	} {
 		res := get(e, path, c)
 		body := bodyOf(t, res)
@@ -68,6 +69,10 @@ func TestInput_Bad(t *testing.T) {
 		{"unknown page", "/ui/nosuchpage", 404, "There is no page"},
 		{"unknown static file", "/ui/static/nope.js", 404, "no such file"},
 		{"wrong method", "/ui/t/one/deploy", 405, "does not take"},
+		{"bad envvar name", "/ui/t/one/envvars/" + url.PathEscape("<script>"), 404, "Invalid envvar name"},
+		{"unknown envvar", "/ui/t/one/envvars/NO_SUCH_VAR", 404, "Envvar NO_SUCH_VAR not found for tool one"},
+		{"envvar delete by GET", "/ui/t/one/envvars/API_KEY/delete", 405, "does not take"},
+		{"deploy token refresh by GET", "/ui/t/one/deploy-token/refresh", 405, "does not take"},
 	} {
 		body := wantStatus(t, tc.name, get(e, tc.path, c), tc.status)
 		if !strings.Contains(body, tc.says) || !strings.Contains(body, "<main") {

@@ -445,6 +445,9 @@ func TestDeployToken_ShownOnce(t *testing.T) {
 	if err := e.deploy.Verify(t.Context(), "one", token); err != nil {
 		t.Errorf("the new token does not work: %v", err)
 	}
+	if cc := res.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("the token page's Cache-Control is %q, want no-store", cc)
+	}
 	if err := e.deploy.Verify(t.Context(), "one", e.deployToken); err == nil {
 		t.Error("the old token still works")
 	}
