@@ -75,6 +75,19 @@ func Start(t *testing.T) *Server {
 // not nil) before the server starts; edit may set another DataDir.
 func StartWith(t testing.TB, edit func(*server.Config)) *Server {
 	t.Helper()
+	s := StartEmpty(t, edit)
+	s.Repo = slipwaytest.GitRepo(t, map[string]string{"index.html": "hello from the demo tool\n"})
+	if _, err := s.Client.ConfigCreate(t.Context(), Tool, Config(s.Repo.URL)); err != nil {
+		t.Fatal(err)
+	}
+	s.Deploy(t)
+	return s
+}
+
+// StartEmpty starts a server as [StartWith] does, with no tool and no
+// repository (Repo is nil).
+func StartEmpty(t testing.TB, edit func(*server.Config)) *Server {
+	t.Helper()
 	cfg := server.Config{
 		DataDir: t.TempDir(), Listen: "127.0.0.1:0", ProxyListen: "127.0.0.1:0", AllowLocalRepos: true,
 		Logger: slog.New(slog.DiscardHandler), StopGrace: time.Second, BuildSlots: 1,
@@ -100,13 +113,7 @@ func StartWith(t testing.TB, edit func(*server.Config)) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Server: srv, Client: c, DataDir: data}
-	s.Repo = slipwaytest.GitRepo(t, map[string]string{"index.html": "hello from the demo tool\n"})
-	if _, err := c.ConfigCreate(t.Context(), Tool, Config(s.Repo.URL)); err != nil {
-		t.Fatal(err)
-	}
-	s.Deploy(t)
-	return s
+	return &Server{Server: srv, Client: c, DataDir: data}
 }
 
 // Deploy deploys [Tool]'s config and waits until the deployment is

@@ -8,7 +8,6 @@ package webtest_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +23,7 @@ import (
 	"slipway.dev/slipway/internal/server"
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/slipwaytest"
+	"slipway.dev/slipway/internal/slipwaytest/servertest"
 )
 
 func TestMain(m *testing.M) { browsertest.Main(m) }
@@ -67,29 +67,9 @@ func start(t *testing.T) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := server.Config{
-		DataDir: t.TempDir(), Listen: "127.0.0.1:0", ProxyListen: "127.0.0.1:0", AllowLocalRepos: true,
-		Logger: slog.New(slog.DiscardHandler), StopGrace: time.Second, BuildSlots: 1, ToolRate: -1,
-		SlipwayBinary: bin,
-	}
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := srv.Stop(context.WithoutCancel(t.Context())); err != nil {
-			t.Errorf("stop server: %v", err)
-		}
-	})
-	api, err := apiclient.New(srv.URL(), srv.AdminToken())
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := servertest.StartEmpty(t, func(cfg *server.Config) { cfg.SlipwayBinary = bin })
 	repo := slipwaytest.GitRepo(t, map[string]string{"Procfile": "first: echo one\nsecond: echo two\n"})
-	return &site{srv: srv, url: srv.URL(), data: cfg.DataDir, api: api, repoURL: repo.URL}
+	return &site{srv: srv.Server, url: srv.URL(), data: srv.DataDir, api: srv.Client, repoURL: repo.URL}
 }
 
 // holdFirst is the command of the one-off "first": it waits until the
