@@ -150,6 +150,15 @@ type envVarRow struct {
 	Managed bool
 }
 
+// enabled answers 503 with msg and returns false unless on (the server
+// has the service a page needs).
+func (h *handler) enabled(w http.ResponseWriter, r *http.Request, on bool, msg string) bool {
+	if !on {
+		h.errorPage(w, r, http.StatusServiceUnavailable, msg)
+	}
+	return on
+}
+
 // envVarsView is the envvars page's data.
 type envVarsView struct {
 	Rows     []envVarRow
@@ -160,19 +169,10 @@ type envVarsView struct {
 	Form     envVarForm
 }
 
-// envVarsOn answers 503 and returns false when the server has no envvars.
-func (h *handler) envVarsOn(w http.ResponseWriter, r *http.Request) bool {
-	if h.cfg.EnvVars == nil {
-		h.errorPage(w, r, http.StatusServiceUnavailable, msgEnvVarsOff)
-		return false
-	}
-	return true
-}
-
 // envVars serves GET /ui/t/{tool}/envvars: names, sizes and the quota;
 // values are shown only on an envvar's own page.
 func (h *handler) envVars(w http.ResponseWriter, r *http.Request) {
-	if h.envVarsOn(w, r) {
+	if h.enabled(w, r, h.cfg.EnvVars != nil, msgEnvVarsOff) {
 		h.showEnvVars(w, r, http.StatusOK, envVarForm{})
 	}
 }
@@ -212,7 +212,7 @@ func formValue(s string) string {
 // (422), or above the form when the quota or the total size is full
 // (409).
 func (h *handler) envVarPut(w http.ResponseWriter, r *http.Request) {
-	if !h.envVarsOn(w, r) || !h.parseForm(w, r) {
+	if !h.enabled(w, r, h.cfg.EnvVars != nil, msgEnvVarsOff) || !h.parseForm(w, r) {
 		return
 	}
 	ctx, tool := r.Context(), r.PathValue("tool")
@@ -270,7 +270,7 @@ type envVarView struct {
 // TOOL_DEPLOY_TOKEN's value is not shown: the deploy token is shown once,
 // when it is made.
 func (h *handler) envVar(w http.ResponseWriter, r *http.Request) {
-	if !h.envVarsOn(w, r) {
+	if !h.enabled(w, r, h.cfg.EnvVars != nil, msgEnvVarsOff) {
 		return
 	}
 	name, ok := h.envVarName(w, r)
@@ -294,7 +294,7 @@ func (h *handler) envVar(w http.ResponseWriter, r *http.Request) {
 // back to the list (303) with what happened. TOOL_DEPLOY_TOKEN goes with
 // its deploy token, on that page.
 func (h *handler) envVarDelete(w http.ResponseWriter, r *http.Request) {
-	if !h.envVarsOn(w, r) {
+	if !h.enabled(w, r, h.cfg.EnvVars != nil, msgEnvVarsOff) {
 		return
 	}
 	name, ok := h.envVarName(w, r)
@@ -331,20 +331,10 @@ type deployTokenView struct {
 	Expired bool
 }
 
-// deployTokensOn answers 503 and returns false when the server has no
-// deploy tokens.
-func (h *handler) deployTokensOn(w http.ResponseWriter, r *http.Request) bool {
-	if h.cfg.DeployTokens == nil {
-		h.errorPage(w, r, http.StatusServiceUnavailable, msgDeployTokenOff)
-		return false
-	}
-	return true
-}
-
 // deployToken serves GET /ui/t/{tool}/deploy-token: whether the tool has
 // one, since and until when, and the buttons; never the token.
 func (h *handler) deployToken(w http.ResponseWriter, r *http.Request) {
-	if !h.deployTokensOn(w, r) {
+	if !h.enabled(w, r, h.cfg.DeployTokens != nil, msgDeployTokenOff) {
 		return
 	}
 	tool := r.PathValue("tool")
@@ -369,7 +359,7 @@ func (h *handler) deployToken(w http.ResponseWriter, r *http.Request) {
 // goes back to the page with the reason.
 func (h *handler) deployTokenMake(refresh bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !h.deployTokensOn(w, r) {
+		if !h.enabled(w, r, h.cfg.DeployTokens != nil, msgDeployTokenOff) {
 			return
 		}
 		ctx, tool := r.Context(), r.PathValue("tool")
@@ -429,7 +419,7 @@ func (h *handler) deployTokenBack(w http.ResponseWriter, r *http.Request, msg st
 // goes back to the page (303) saying what happened; the deleted token is
 // not shown.
 func (h *handler) deployTokenDelete(w http.ResponseWriter, r *http.Request) {
-	if !h.deployTokensOn(w, r) {
+	if !h.enabled(w, r, h.cfg.DeployTokens != nil, msgDeployTokenOff) {
 		return
 	}
 	ctx, tool := r.Context(), r.PathValue("tool")
@@ -466,19 +456,9 @@ type tokensView struct {
 	Max   int
 }
 
-// apiTokensOn answers 503 and returns false when the server has no API
-// tokens.
-func (h *handler) apiTokensOn(w http.ResponseWriter, r *http.Request) bool {
-	if h.cfg.APITokens == nil {
-		h.errorPage(w, r, http.StatusServiceUnavailable, msgAPITokensOff)
-		return false
-	}
-	return true
-}
-
 // apiTokens serves GET /ui/tokens (admin only): every tool's API tokens.
 func (h *handler) apiTokens(w http.ResponseWriter, r *http.Request) {
-	if h.apiTokensOn(w, r) {
+	if h.enabled(w, r, h.cfg.APITokens != nil, msgAPITokensOff) {
 		h.showAPITokens(w, r, http.StatusOK, tokenForm{})
 	}
 }
@@ -505,7 +485,7 @@ func (h *handler) showAPITokens(w http.ResponseWriter, r *http.Request, status i
 // shows the new token, once. A bad tool name (the API's rule) or a long
 // description shows the page again (422) with what was typed.
 func (h *handler) apiTokenCreate(w http.ResponseWriter, r *http.Request) {
-	if !h.apiTokensOn(w, r) || !h.parseForm(w, r) {
+	if !h.enabled(w, r, h.cfg.APITokens != nil, msgAPITokensOff) || !h.parseForm(w, r) {
 		return
 	}
 	form := tokenForm{Tool: r.PostForm.Get("tool"), Description: strings.TrimSpace(r.PostForm.Get("description"))}
@@ -549,7 +529,7 @@ func validTokenID(id string) bool {
 // apiTokenRevoke serves POST /ui/tokens/{id}/revoke, then goes back to
 // the list (303) with what happened.
 func (h *handler) apiTokenRevoke(w http.ResponseWriter, r *http.Request) {
-	if !h.apiTokensOn(w, r) {
+	if !h.enabled(w, r, h.cfg.APITokens != nil, msgAPITokensOff) {
 		return
 	}
 	id := r.PathValue("id")
