@@ -119,9 +119,15 @@ func (e *Engine) RunStep(ctx context.Context, tool, id, key string) error {
 		case err != nil || !ok:
 			return err
 		case out.live != nil:
-			return tx.LiveRunPut(ctx, *out.live)
+			if err := tx.LiveRunPut(ctx, *out.live); err != nil {
+				return err
+			}
+			return e.release(ctx, tx, d, st, out.live, slipway.ReleaseApplied)
 		case out.removed:
-			return tx.LiveRunDelete(ctx, tool, st.Component)
+			if err := tx.LiveRunDelete(ctx, tool, st.Component); err != nil {
+				return err
+			}
+			return e.release(ctx, tx, d, st, nil, slipway.ReleaseRemoved)
 		}
 		return nil
 	})
@@ -233,4 +239,19 @@ func runningDetail(st slipway.Step) string {
 		return fmt.Sprintf("%s (attempt %d)", verb, st.Attempt)
 	}
 	return verb
+}
+
+// release records, in the transaction that makes it live (or removes the
+// component), the release of step st of d: the fact that "is commit X
+// live, and since when?" is answered from, kept when d is pruned.
+func (e *Engine) release(ctx context.Context, tx txn, d slipway.Deployment, st slipway.Step, live *slipway.LiveRun, outcome slipway.ReleaseOutcome) error {
+	r := slipway.Release{
+		Tool: d.Tool, Environment: slipway.DefaultEnvironment, Component: st.Component, DeploymentID: d.ID,
+		ConfigVersion: d.ConfigVersion, AppliedAt: e.now(), Outcome: outcome, Actor: d.Actor,
+	}
+	if live != nil {
+		r.BuildKey, r.Commit, r.SpecHash, r.AppliedAt = live.BuildKey, live.Commit, live.SpecHash, live.AppliedAt
+	}
+	_, err := tx.ReleaseAppend(ctx, r)
+	return err
 }

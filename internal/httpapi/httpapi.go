@@ -138,6 +138,9 @@ type Config struct {
 	// Jobs serves the /jobs routes (Toolforge's jobs API). When nil, they
 	// answer 503.
 	Jobs JobsService
+	// Releases serves …/releases (a tool's release history). When nil,
+	// it answers 503.
+	Releases Releases
 	// Questions serves the /interactions routes (questions a deployment
 	// asks, and their answers) and identifies ask tokens. When nil, they
 	// answer 503.

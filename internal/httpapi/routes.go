@@ -63,6 +63,7 @@ func (a *api) routes() []route {
 		{"PUT", "/components/v1/tool/{tool}/deployment/token", adminOrToolToken, a.handleDeployTokenRefresh()},
 		{"DELETE", "/components/v1/tool/{tool}/deployment/token", adminOrToolToken, a.handleDeployTokenDelete()},
 
+		{"GET", "/components/v1/tool/{tool}/releases", adminOrToolToken, a.handleReleaseList()},
 		{"GET", "/components/v1/tool/{tool}/deployment", adminOrToolToken, a.handleDeploymentList()},
 		{"POST", "/components/v1/tool/{tool}/deployment", adminOrDeployToken, a.handleDeploymentCreate()},
 		{"POST", "/components/v1/tool/{tool}/deployment/rollback", adminOrDeployToken, a.handleDeploymentRollback()},

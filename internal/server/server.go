@@ -245,6 +245,7 @@ type Server struct {
 	builds      *deploy.Builds
 	jobs        *deploy.Jobs
 	questions   *deploy.Questions
+	releases    *deploy.Releases
 
 	api   *http.Server
 	proxy *http.Server
@@ -477,6 +478,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	})
 	s.deployments = deploy.NewDeployments(s.engine)
 	s.questions = deploy.NewQuestions(s.engine)
+	s.releases = deploy.NewReleases(s.engine)
 	s.builds = deploy.NewBuilds(s.engine)
 	s.jobs = deploy.NewJobs(s.engine)
 	// Before the target and the store close: the builds started outside
@@ -531,7 +533,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Handler: httpapi.NewHandler(s.deployments, httpapi.Config{
 			AdminToken: s.token, Logger: s.logger, Health: s.health, DeployTokens: deployTokens,
 			APITokens: apiTokens, TrustedProxies: s.cfg.TrustedProxies, EnvVars: s.envVars,
-			Builds: s.builds, Jobs: s.jobs, Questions: s.questions, Metrics: m, ToolRate: s.cfg.ToolRate, ToolBurst: s.cfg.ToolBurst,
+			Builds: s.builds, Jobs: s.jobs, Questions: s.questions, Releases: s.releases, Metrics: m, ToolRate: s.cfg.ToolRate, ToolBurst: s.cfg.ToolBurst,
 			MetricsToken: s.cfg.MetricsToken,
 			UI: &web.Config{
 				Deployments: s.deployments, Builds: s.builds, Jobs: s.jobs, Tools: s.db, Sessions: s.db, Questions: s.questions,

@@ -185,6 +185,20 @@ type Node struct {
 // NodesLock is the [Tx.NamedLock] that serializes servers joining.
 const NodesLock = "nodes"
 
+// ReleaseFilter selects a tool's releases for [Queries.ReleaseList]:
+// each set field narrows the list.
+type ReleaseFilter struct {
+	Tool         string
+	Environment  string
+	Component    string
+	Commit       string
+	DeploymentID string
+	// Before lists only releases with a smaller sequence number (paging).
+	Before int64
+	// Limit bounds the list (0: no limit).
+	Limit int
+}
+
 // QuestionFilter selects questions for [Queries.QuestionList]: each set
 // field narrows the list.
 type QuestionFilter struct {
@@ -457,6 +471,14 @@ type Queries interface {
 	// QuestionLogSince returns the log entries of the tool ("" every
 	// tool) with Seq > after, oldest first, at most limit (0: no limit).
 	QuestionLogSince(ctx context.Context, tool string, after int64, limit int) ([]slipway.QuestionLogEntry, error)
+
+	// ReleaseAppend appends a release (a component version made live or
+	// removed) and returns its sequence number. Releases are never pruned
+	// with deployments.
+	ReleaseAppend(ctx context.Context, r slipway.Release) (int64, error)
+	// ReleaseList returns the releases f selects, newest first; an empty
+	// list when there are none.
+	ReleaseList(ctx context.Context, f ReleaseFilter) ([]slipway.Release, error)
 
 	// EventAppend appends an event and returns its sequence number: the
 	// deployment's next (1, 2, …), allocated under the deployment's lock,

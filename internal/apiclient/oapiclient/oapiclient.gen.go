@@ -503,6 +503,24 @@ func (e QuestionLogEntryKind) Valid() bool {
 	}
 }
 
+// Defines values for ReleaseOutcome.
+const (
+	Applied ReleaseOutcome = "applied"
+	Removed ReleaseOutcome = "removed"
+)
+
+// Valid indicates whether the value is a known member of the ReleaseOutcome enum.
+func (e ReleaseOutcome) Valid() bool {
+	switch e {
+	case Applied:
+		return true
+	case Removed:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for StepAction.
 const (
 	StepActionApply  StepAction = "apply"
@@ -1450,6 +1468,36 @@ type QuotaResponse struct {
 	Quota    Quota            `json:"quota"`
 }
 
+// Release One component version made live (or removed) in an environment.
+type Release struct {
+	// Actor Who started the deployment.
+	Actor         string    `json:"actor"`
+	AppliedAt     time.Time `json:"applied_at"`
+	BuildId       string    `json:"build_id"`
+	Commit        string    `json:"commit"`
+	Component     string    `json:"component"`
+	ConfigVersion int       `json:"config_version"`
+
+	// DeployId The deployment that made it (its record may be pruned since).
+	DeployId    string         `json:"deploy_id"`
+	Environment string         `json:"environment"`
+	Outcome     ReleaseOutcome `json:"outcome"`
+	Seq         int64          `json:"seq"`
+	SpecHash    string         `json:"spec_hash"`
+	Tool        string         `json:"tool"`
+}
+
+// ReleaseOutcome defines model for Release.Outcome.
+type ReleaseOutcome string
+
+// ReleaseListEnvelope defines model for ReleaseListEnvelope.
+type ReleaseListEnvelope struct {
+	Data []Release `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
 // ResponseMessages Messages for people. All three lists are always present.
 type ResponseMessages struct {
 	Error   []string `json:"error"`
@@ -1599,6 +1647,16 @@ type StreamDeploymentEventsParams struct {
 
 	// LastEventID The `seq` of the last event received, sent on reconnection.
 	LastEventID *string `json:"Last-Event-ID,omitempty"`
+}
+
+// ListReleasesParams defines parameters for ListReleases.
+type ListReleasesParams struct {
+	Component   *string `form:"component,omitempty" json:"component,omitempty"`
+	Commit      *string `form:"commit,omitempty" json:"commit,omitempty"`
+	Environment *string `form:"environment,omitempty" json:"environment,omitempty"`
+	Deployment  *string `form:"deployment,omitempty" json:"deployment,omitempty"`
+	Before      *int64  `form:"before,omitempty" json:"before,omitempty"`
+	Limit       *int    `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
 // ListMyQuestionsParams defines parameters for ListMyQuestions.
@@ -2228,6 +2286,18 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /components/v1/tool/{tool}/deployment/{deploy_id}/events (the `StreamDeploymentEvents` operationId).
 	StreamDeploymentEvents(ctx context.Context, tool Tool, deployId DeployID, params *StreamDeploymentEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListReleases What was live when (a Slipway extension)
+	//
+	// Every component version a deployment made live, or removed, newest
+	// first: appended in the transaction that made it live and never
+	// pruned with deployments. `?component=`, `?commit=` (a full SHA),
+	// `?environment=` and `?deployment=` narrow the list; `?before=` (a
+	// `seq`) pages back, `?limit=` bounds it (default 100, at most 1000).
+	// Served under `/v1/…` too, as every components route.
+	//
+	// Corresponds with GET /components/v1/tool/{tool}/releases (the `ListReleases` operationId).
+	ListReleases(ctx context.Context, tool Tool, params *ListReleasesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListEnvVarsLegacy The tool's envvars (legacy route of Toolforge's envvars CLI 0.0.6)
 	//
@@ -3434,6 +3504,28 @@ func (c *Client) CancelDeployment(ctx context.Context, tool Tool, deployId Deplo
 // Corresponds with GET /components/v1/tool/{tool}/deployment/{deploy_id}/events (the `StreamDeploymentEvents` operationId).
 func (c *Client) StreamDeploymentEvents(ctx context.Context, tool Tool, deployId DeployID, params *StreamDeploymentEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewStreamDeploymentEventsRequest(c.Server, tool, deployId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListReleases What was live when (a Slipway extension)
+//
+// Every component version a deployment made live, or removed, newest
+// first: appended in the transaction that made it live and never
+// pruned with deployments. `?component=`, `?commit=` (a full SHA),
+// `?environment=` and `?deployment=` narrow the list; `?before=` (a
+// `seq`) pages back, `?limit=` bounds it (default 100, at most 1000).
+// Served under `/v1/…` too, as every components route.
+//
+// Corresponds with GET /components/v1/tool/{tool}/releases (the `ListReleases` operationId).
+func (c *Client) ListReleases(ctx context.Context, tool Tool, params *ListReleasesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListReleasesRequest(c.Server, tool, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5460,6 +5552,127 @@ func NewStreamDeploymentEventsRequest(server string, tool Tool, deployId DeployI
 	return req, nil
 }
 
+// NewListReleasesRequest constructs an http.Request for the ListReleases method
+func NewListReleasesRequest(server string, tool Tool, params *ListReleasesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/components/v1/tool/%s/releases", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Component != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "component", *params.Component, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Commit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "commit", *params.Commit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Environment != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "environment", *params.Environment, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Deployment != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "deployment", *params.Deployment, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Before != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "before", *params.Before, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListEnvVarsLegacyRequest constructs an http.Request for the ListEnvVarsLegacy method
 func NewListEnvVarsLegacyRequest(server string, tool Tool) (*http.Request, error) {
 	var err error
@@ -7447,6 +7660,20 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /components/v1/tool/{tool}/deployment/{deploy_id}/events (the `StreamDeploymentEvents` operationId).
 	StreamDeploymentEventsWithResponse(ctx context.Context, tool Tool, deployId DeployID, params *StreamDeploymentEventsParams, reqEditors ...RequestEditorFn) (*StreamDeploymentEventsResponse, error)
+
+	// ListReleasesWithResponse What was live when (a Slipway extension)
+	//
+	// Every component version a deployment made live, or removed, newest
+	// first: appended in the transaction that made it live and never
+	// pruned with deployments. `?component=`, `?commit=` (a full SHA),
+	// `?environment=` and `?deployment=` narrow the list; `?before=` (a
+	// `seq`) pages back, `?limit=` bounds it (default 100, at most 1000).
+	// Served under `/v1/…` too, as every components route.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /components/v1/tool/{tool}/releases (the `ListReleases` operationId).
+	ListReleasesWithResponse(ctx context.Context, tool Tool, params *ListReleasesParams, reqEditors ...RequestEditorFn) (*ListReleasesResponse, error)
 
 	// ListEnvVarsLegacyWithResponse The tool's envvars (legacy route of Toolforge's envvars CLI 0.0.6)
 	//
@@ -9861,6 +10088,75 @@ func (r StreamDeploymentEventsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r StreamDeploymentEventsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListReleasesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ReleaseListEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListReleasesResponse) GetJSON200() *ReleaseListEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListReleasesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListReleasesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListReleasesResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListReleasesResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListReleasesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListReleasesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListReleasesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListReleasesResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12863,6 +13159,26 @@ func (c *ClientWithResponses) StreamDeploymentEventsWithResponse(ctx context.Con
 	return ParseStreamDeploymentEventsResponse(rsp)
 }
 
+// ListReleasesWithResponse What was live when (a Slipway extension)
+//
+// Every component version a deployment made live, or removed, newest
+// first: appended in the transaction that made it live and never
+// pruned with deployments. `?component=`, `?commit=` (a full SHA),
+// `?environment=` and `?deployment=` narrow the list; `?before=` (a
+// `seq`) pages back, `?limit=` bounds it (default 100, at most 1000).
+// Served under `/v1/…` too, as every components route.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /components/v1/tool/{tool}/releases (the `ListReleases` operationId).
+func (c *ClientWithResponses) ListReleasesWithResponse(ctx context.Context, tool Tool, params *ListReleasesParams, reqEditors ...RequestEditorFn) (*ListReleasesResponse, error) {
+	rsp, err := c.ListReleases(ctx, tool, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListReleasesResponse(rsp)
+}
+
 // ListEnvVarsLegacyWithResponse The tool's envvars (legacy route of Toolforge's envvars CLI 0.0.6)
 //
 // The same as `GET …/envvars`.
@@ -15104,6 +15420,60 @@ func ParseStreamDeploymentEventsResponse(rsp *http.Response) (*StreamDeploymentE
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListReleasesResponse parses an HTTP response from a ListReleasesWithResponse call
+func ParseListReleasesResponse(rsp *http.Response) (*ListReleasesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListReleasesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ReleaseListEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Invalid

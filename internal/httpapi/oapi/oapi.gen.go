@@ -501,6 +501,24 @@ func (e QuestionLogEntryKind) Valid() bool {
 	}
 }
 
+// Defines values for ReleaseOutcome.
+const (
+	Applied ReleaseOutcome = "applied"
+	Removed ReleaseOutcome = "removed"
+)
+
+// Valid indicates whether the value is a known member of the ReleaseOutcome enum.
+func (e ReleaseOutcome) Valid() bool {
+	switch e {
+	case Applied:
+		return true
+	case Removed:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for StepAction.
 const (
 	StepActionApply  StepAction = "apply"
@@ -1448,6 +1466,36 @@ type QuotaResponse struct {
 	Quota    Quota            `json:"quota"`
 }
 
+// Release One component version made live (or removed) in an environment.
+type Release struct {
+	// Actor Who started the deployment.
+	Actor         string    `json:"actor"`
+	AppliedAt     time.Time `json:"applied_at"`
+	BuildId       string    `json:"build_id"`
+	Commit        string    `json:"commit"`
+	Component     string    `json:"component"`
+	ConfigVersion int       `json:"config_version"`
+
+	// DeployId The deployment that made it (its record may be pruned since).
+	DeployId    string         `json:"deploy_id"`
+	Environment string         `json:"environment"`
+	Outcome     ReleaseOutcome `json:"outcome"`
+	Seq         int64          `json:"seq"`
+	SpecHash    string         `json:"spec_hash"`
+	Tool        string         `json:"tool"`
+}
+
+// ReleaseOutcome defines model for Release.Outcome.
+type ReleaseOutcome string
+
+// ReleaseListEnvelope defines model for ReleaseListEnvelope.
+type ReleaseListEnvelope struct {
+	Data []Release `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
 // ResponseMessages Messages for people. All three lists are always present.
 type ResponseMessages struct {
 	Error   []string `json:"error"`
@@ -1597,6 +1645,16 @@ type StreamDeploymentEventsParams struct {
 
 	// LastEventID The `seq` of the last event received, sent on reconnection.
 	LastEventID *string `json:"Last-Event-ID,omitempty"`
+}
+
+// ListReleasesParams defines parameters for ListReleases.
+type ListReleasesParams struct {
+	Component   *string `form:"component,omitempty" json:"component,omitempty"`
+	Commit      *string `form:"commit,omitempty" json:"commit,omitempty"`
+	Environment *string `form:"environment,omitempty" json:"environment,omitempty"`
+	Deployment  *string `form:"deployment,omitempty" json:"deployment,omitempty"`
+	Before      *int64  `form:"before,omitempty" json:"before,omitempty"`
+	Limit       *int    `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
 // ListMyQuestionsParams defines parameters for ListMyQuestions.
@@ -1774,6 +1832,9 @@ type ServerInterface interface {
 	// StreamDeploymentEvents Follow a deployment's events (Server-Sent Events)
 	// (GET /components/v1/tool/{tool}/deployment/{deploy_id}/events)
 	StreamDeploymentEvents(w http.ResponseWriter, r *http.Request, tool Tool, deployId DeployID, params StreamDeploymentEventsParams)
+	// ListReleases What was live when (a Slipway extension)
+	// (GET /components/v1/tool/{tool}/releases)
+	ListReleases(w http.ResponseWriter, r *http.Request, tool Tool, params ListReleasesParams)
 	// ListEnvVarsLegacy The tool's envvars (legacy route of Toolforge's envvars CLI 0.0.6)
 	// (GET /envvars/v1/tool/{tool}/envvar)
 	//
@@ -2791,6 +2852,113 @@ func (siw *ServerInterfaceWrapper) StreamDeploymentEvents(w http.ResponseWriter,
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.StreamDeploymentEvents(w, r, tool, deployId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListReleases operation middleware
+func (siw *ServerInterfaceWrapper) ListReleases(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListReleasesParams
+
+	// ------------- Optional query parameter "component" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "component", r.URL.Query(), &params.Component, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "component"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "component", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "commit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "commit", r.URL.Query(), &params.Commit, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "commit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "commit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "environment" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "environment", r.URL.Query(), &params.Environment, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "environment"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "environment", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "deployment" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "deployment", r.URL.Query(), &params.Deployment, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "deployment"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "deployment", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "before" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "before", r.URL.Query(), &params.Before, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "before"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "before", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListReleases(w, r, tool, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -3953,6 +4121,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/config/generate", wrapper.GenerateToolConfig)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment", wrapper.ListDeployments)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment", wrapper.CreateDeployment)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/releases", wrapper.ListReleases)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/token", wrapper.DeleteDeployToken)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/token", wrapper.GetDeployToken)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/token", wrapper.CreateDeployToken)

@@ -69,6 +69,8 @@ var copyTables = []Table{
 		policy, initiator, created_at, deadline_at, on_deadline, default_value, state, value, settled_by, settled_at,
 		comment, approvals`, ""), "seq"),
 	serial(table("question_log", "seq", "seq, question_id, tool, kind, actor, value, comment, source, reason, at", ""), "seq"),
+	serial(table("releases", "seq", `seq, tool, environment, component, deployment_id, build_key, commit_sha, spec_hash,
+		config_version, applied_at, outcome, actor`, ""), "seq"),
 }
 
 // serial returns t with its sequence-numbered column.

@@ -289,6 +289,13 @@ func fill(t *testing.T, s store.Store, write *sql.DB) {
 			_, err = s.QuestionUpdate(ctx, q, slipway.QuestionOpen)
 			must(err)
 		}
+		for j, outcome := range []slipway.ReleaseOutcome{slipway.ReleaseApplied, slipway.ReleaseRemoved} {
+			_, err = s.ReleaseAppend(ctx, slipway.Release{
+				Tool: tool, Environment: slipway.DefaultEnvironment, Component: "web", DeploymentID: "20250601-120000-abcdefghi0",
+				BuildKey: "key-0", Commit: "9b0d44", SpecHash: "spec-ü", ConfigVersion: j + 1, AppliedAt: at(13 + j), Outcome: outcome, Actor: "alice",
+			})
+			must(err)
+		}
 		for _, kind := range []slipway.QuestionLogKind{slipway.LogOpened, slipway.LogAnswer} {
 			_, err = s.QuestionLogAppend(ctx, slipway.QuestionLogEntry{QuestionID: q.ID, Tool: tool, Kind: kind, Actor: "bob", Value: "continue", Source: "ui", At: at(12)})
 			must(err)
@@ -351,6 +358,8 @@ func reads(t *testing.T, s store.Store) map[string]any {
 		put("BuildList "+tool, builds, err)
 		lr, err := s.LiveRunList(ctx, tool)
 		put("LiveRunList "+tool, lr, err)
+		rs, err := s.ReleaseList(ctx, store.ReleaseFilter{Tool: tool})
+		put("ReleaseList "+tool, rs, err)
 		qs, err := s.QuestionList(ctx, store.QuestionFilter{Tool: tool})
 		put("QuestionList "+tool, qs, err)
 		ql, err := s.QuestionLogSince(ctx, tool, 0, 0)
@@ -436,7 +445,7 @@ func TestCopy(t *testing.T) {
 	want := []string{
 		"tools 3", "configs 6", "deployments 6", "steps 18", "builds 6", "live_runs 4", "events 18",
 		"deploy_tokens 2", "deploy_token_legacy_seals 1", "api_tokens 4", "job_runs 4", "envvars 4",
-		"repo_credentials 2", "sessions 2", "settings 2", "questions 2", "question_log 4",
+		"repo_credentials 2", "sessions 2", "settings 2", "questions 2", "question_log 4", "releases 4",
 	}
 	if d := cmp.Diff(want, progress); d != "" {
 		t.Errorf("progress (-want +got):\n%s", d)

@@ -60,6 +60,7 @@ func Run(t *testing.T, f Factory, rf RestartFactory) {
 	t.Run("Node", func(t *testing.T) { testNode(t, f) })
 	t.Run("BuildLease", func(t *testing.T) { testBuildLease(t, f) })
 	t.Run("Question", func(t *testing.T) { testQuestion(t, f) })
+	t.Run("Release", func(t *testing.T) { testRelease(t, f) })
 	t.Run("Store", func(t *testing.T) { testStore(t, f) })
 	t.Run("Restart", func(t *testing.T) { testRestart(t, f, rf) })
 }

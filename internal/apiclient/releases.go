@@ -1,0 +1,45 @@
+package apiclient
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"slipway.dev/slipway/internal/apiclient/oapiclient"
+)
+
+// Release is a release as the API sends it.
+type Release = oapiclient.Release
+
+// ReleaseQuery narrows a release list: each set field.
+type ReleaseQuery struct {
+	Environment, Component, Commit, Deployment string
+	Limit                                      int
+}
+
+// ReleaseList returns the tool's releases q selects, newest first.
+func (c *Client) ReleaseList(ctx context.Context, tool string, q ReleaseQuery) (Envelope, error) {
+	p := &oapiclient.ListReleasesParams{}
+	for _, f := range []struct {
+		v   string
+		dst **string
+	}{{q.Environment, &p.Environment}, {q.Component, &p.Component}, {q.Commit, &p.Commit}, {q.Deployment, &p.Deployment}} {
+		if f.v != "" {
+			*f.dst = new(f.v)
+		}
+	}
+	if q.Limit > 0 {
+		p.Limit = new(q.Limit)
+	}
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.ListReleases(ctx, tool, p) })
+}
+
+// Releases decodes the data as a list of releases.
+func (e Envelope) Releases() ([]Release, error) {
+	var rs []Release
+	if err := json.Unmarshal(e.Data, &rs); err != nil {
+		return nil, fmt.Errorf("decode releases: %w", err)
+	}
+	return rs, nil
+}

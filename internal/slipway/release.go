@@ -1,0 +1,53 @@
+package slipway
+
+import "time"
+
+// DefaultEnvironment is the environment of a tool that declares none:
+// every deployment of it is released there.
+const DefaultEnvironment = "production"
+
+// A Release is one component version made live (or removed) in an
+// environment: a fact, kept. It is appended in the transaction that makes
+// the version live and is never pruned with deployments, so "is commit X
+// live, and since when?" survives the deployment records. The current
+// release of a component is its [LiveRun].
+type Release struct {
+	// Seq numbers releases in the order they were made; never reused.
+	Seq          int64
+	Tool         string
+	Environment  string
+	Component    string
+	DeploymentID string
+	// BuildKey and Commit are the artifact and the source commit that went
+	// live (a prebuilt image's key and no commit).
+	BuildKey string
+	Commit   string
+	// SpecHash is the run spec's hash ([Component.SpecHash]).
+	SpecHash      string
+	ConfigVersion int
+	AppliedAt     time.Time
+	Outcome       ReleaseOutcome
+	// Actor started the deployment that made it.
+	Actor string
+}
+
+// ReleaseOutcome says what a release did.
+type ReleaseOutcome string
+
+// The release outcomes.
+const (
+	ReleaseApplied ReleaseOutcome = "applied" // the version went live (healthy, or a one-off that ran)
+	ReleaseRemoved ReleaseOutcome = "removed" // the component was removed (no longer configured)
+)
+
+// ReleaseQuery narrows a tool's release history: each set field.
+type ReleaseQuery struct {
+	Environment  string
+	Component    string
+	Commit       string
+	DeploymentID string
+	// Before lists only releases with a smaller Seq (paging back).
+	Before int64
+	// Limit bounds the list (0: the default).
+	Limit int
+}

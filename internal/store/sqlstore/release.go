@@ -1,0 +1,74 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"slipway.dev/slipway/internal/slipway"
+	"slipway.dev/slipway/internal/store"
+)
+
+const releaseColumns = `seq, tool, environment, component, deployment_id, build_key, commit_sha, spec_hash,
+	config_version, applied_at, outcome, actor`
+
+// ReleaseAppend appends a release and returns its sequence number.
+func (q *queries) ReleaseAppend(ctx context.Context, r slipway.Release) (int64, error) {
+	var seq int64
+	err := q.write.QueryRowContext(ctx,
+		`INSERT INTO releases (`+strings.TrimPrefix(releaseColumns, "seq, ")+`)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+		r.Tool, r.Environment, r.Component, r.DeploymentID, r.BuildKey, r.Commit, r.SpecHash,
+		r.ConfigVersion, encTime(r.AppliedAt), string(r.Outcome), r.Actor).Scan(&seq)
+	if err != nil {
+		return 0, fmt.Errorf("record the release of %s of %s: %w", r.Component, r.Tool, err)
+	}
+	return seq, nil
+}
+
+// ReleaseList returns the releases f selects, newest first.
+func (q *queries) ReleaseList(ctx context.Context, f store.ReleaseFilter) ([]slipway.Release, error) {
+	where := []string{"tool = ?"}
+	args := []any{f.Tool}
+	for _, c := range []struct{ col, val string }{
+		{"environment", f.Environment}, {"component", f.Component}, {"commit_sha", f.Commit}, {"deployment_id", f.DeploymentID},
+	} {
+		if c.val != "" {
+			where = append(where, c.col+" = ?")
+			args = append(args, c.val)
+		}
+	}
+	if f.Before > 0 {
+		where = append(where, "seq < ?")
+		args = append(args, f.Before)
+	}
+	query := `SELECT ` + releaseColumns + ` FROM releases WHERE ` + strings.Join(where, " AND ") + ` ORDER BY seq DESC`
+	if f.Limit > 0 {
+		query += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	rows, err := q.read.QueryContext(ctx, query, args...)
+	rs, err := collect(rows, err, scanRelease)
+	if err != nil {
+		return nil, fmt.Errorf("list the releases of %s: %w", f.Tool, err)
+	}
+	return rs, nil
+}
+
+// scanRelease reads one row of releaseColumns.
+func scanRelease(row rowScanner) (slipway.Release, error) {
+	var (
+		r       slipway.Release
+		outcome string
+		applied sql.NullString
+	)
+	if err := row.Scan(&r.Seq, &r.Tool, &r.Environment, &r.Component, &r.DeploymentID, &r.BuildKey, &r.Commit,
+		&r.SpecHash, &r.ConfigVersion, &applied, &outcome, &r.Actor); err != nil {
+		return slipway.Release{}, err
+	}
+	r.Outcome = slipway.ReleaseOutcome(outcome)
+	var err error
+	r.AppliedAt, err = decTime(applied)
+	return r, err
+}
