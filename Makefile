@@ -36,6 +36,9 @@ bench/ui: ## the web UI: a 200-component deployment page against the JSON API's 
 bench/stores: ## SQLite against PostgreSQL: API create throughput and show latency, deployment list in a big installation (a tenth of bench/scale)
 	$(GO) run ./internal/pgtest/withpostgres -- $(GO) test -run '^$$' -bench 'BenchmarkAPI|BenchmarkDeploymentList' -benchtime 300x ./internal/server/ ./internal/deploy/
 
+bench/releases: ## release tracking: "is commit X in what runs?" on a generated 100,000-commit history, uncached and cached (SLIPWAY_BENCH_COMMITS sets the length)
+	$(GO) test -run '^$$' -bench BenchmarkContains -benchtime 10x -timeout 20m ./internal/git/
+
 bench/scale: ## deployment list with 10,000 tools × 5 components and 1,000,000 deployments, on both stores (seeding takes minutes)
 	SLIPWAY_BENCH_SCALE=full $(GO) run ./internal/pgtest/withpostgres -- $(GO) test -run '^$$' -bench 'BenchmarkDeploymentList' -benchtime 1000x -timeout 2h ./internal/deploy/
 
@@ -55,4 +58,4 @@ tidy: ## go mod tidy both modules
 	$(GO) mod tidy
 	cd tools && $(GO) mod tidy
 
-.PHONY: help deps build test test/short bench bench/stores bench/ui bench/scale generate check-generated lint tidy
+.PHONY: help deps build test test/short bench bench/stores bench/ui bench/releases bench/scale generate check-generated lint tidy

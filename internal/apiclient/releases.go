@@ -43,3 +43,22 @@ func (e Envelope) Releases() ([]Release, error) {
 	}
 	return rs, nil
 }
+
+// LiveCommit says whether a commit is in what one component runs.
+type LiveCommit = oapiclient.LiveCommit
+
+// ReleaseIsLive asks, per live component of the tool, whether commit (a
+// full SHA) is in what it runs.
+func (c *Client) ReleaseIsLive(ctx context.Context, tool, commit string) (Envelope, error) {
+	p := &oapiclient.ReleaseIsLiveParams{Commit: commit}
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.ReleaseIsLive(ctx, tool, p) })
+}
+
+// LiveCommits decodes the data as an is-live answer.
+func (e Envelope) LiveCommits() ([]LiveCommit, error) {
+	var lcs []LiveCommit
+	if err := json.Unmarshal(e.Data, &lcs); err != nil {
+		return nil, fmt.Errorf("decode is-live: %w", err)
+	}
+	return lcs, nil
+}

@@ -16,7 +16,7 @@ func newReleasesCmd(e *env) *cobra.Command {
 		Short: "What was live when: the tool's releases, kept when deployments are pruned",
 		Args:  args(cobra.NoArgs),
 	}
-	cmd.AddCommand(newReleasesListCmd(e))
+	cmd.AddCommand(newReleasesListCmd(e), newReleasesIsLiveCmd(e))
 	return cmd
 }
 
@@ -69,4 +69,67 @@ func newReleasesListCmd(e *env) *cobra.Command {
 	f.StringVar(&q.Deployment, "deployment", "", "only the releases this deployment made")
 	f.IntVar(&q.Limit, "limit", 0, "at most this many (default 100, at most 1000)")
 	return cmd
+}
+
+func newReleasesIsLiveCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "is-live COMMIT",
+		Short: "Whether a commit is in what each component runs now, and since when",
+		Long: "For each live component: whether COMMIT (its full SHA) is what it runs (exact), an ancestor of it\n" +
+			"(included: merged into what runs), or not (absent), from the repository's own history, and since which\n" +
+			"release it has been live without a break. A cherry-pick of the commit counts as absent.\n" +
+			"Exit status 0 when every component that builds from source has it, 3 when one does not.",
+		Args: args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			c, tool, err := e.target()
+			if err != nil {
+				return err
+			}
+			env, err := c.ReleaseIsLive(cmd.Context(), tool, argv[0])
+			if err != nil {
+				return err
+			}
+			lcs, err := env.LiveCommits()
+			if err != nil {
+				return err
+			}
+			absent := false
+			for _, lc := range lcs {
+				absent = absent || lc.State == "absent"
+			}
+			if e.flags.json {
+				if err := printEnvelope(e.stdout, env, true); err != nil {
+					return err
+				}
+			} else {
+				if len(lcs) == 0 {
+					fmt.Fprintf(e.stdout, "Nothing of tool %s is live.\n", tool)
+					return &exitError{3}
+				}
+				tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(tw, "Environment\tComponent\tState\tLive commit\tSince\tDeployment")
+				for _, lc := range lcs {
+					since, dep := "", ""
+					if lc.Since != nil {
+						since = created(*lc.Since)
+					}
+					if lc.DeployId != nil {
+						dep = *lc.DeployId
+					}
+					live := lc.LiveCommit
+					if len(live) > 12 {
+						live = live[:12]
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", lc.Environment, lc.Component, lc.State, live, since, dep)
+				}
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+			}
+			if absent || len(lcs) == 0 {
+				return &exitError{3}
+			}
+			return nil
+		},
+	}
 }

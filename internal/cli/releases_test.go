@@ -33,3 +33,26 @@ func TestReleasesList(t *testing.T) {
 		t.Errorf("releases list --commit <full>:\n%s", out)
 	}
 }
+
+// Ensure `slipway releases is-live` answers for the demo tool's commit
+// (exit 0, every component has it) and for a commit of no branch (exit
+// 3, absent), and refuses a short SHA.
+func TestReleasesIsLive(t *testing.T) {
+	t.Parallel()
+	srv := servertest.Start(t)
+	head := srv.Repo.Head(t)
+	out := jobsRun(t, srv, t.Context(), "", "releases", "is-live", head)
+	for _, want := range []string{"exit 0", "web", "exact", head[:12]} {
+		if !strings.Contains(out, want) {
+			t.Errorf("is-live HEAD lacks %q:\n%s", want, out)
+		}
+	}
+	out = jobsRun(t, srv, t.Context(), "", "releases", "is-live", strings.Repeat("ab", 20))
+	if !strings.Contains(out, "exit 3") || !strings.Contains(out, "absent") {
+		t.Errorf("is-live of an unknown commit:\n%s", out)
+	}
+	out = jobsRun(t, srv, t.Context(), "", "releases", "is-live", head[:7])
+	if !strings.Contains(out, "exit 1") || !strings.Contains(out, "is not a full commit SHA") {
+		t.Errorf("is-live of a short SHA:\n%s", out)
+	}
+}

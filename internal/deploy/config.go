@@ -18,6 +18,9 @@ import (
 type Resolver interface {
 	// ResolveAll resolves several refs of one repository at once.
 	ResolveAll(ctx context.Context, repository string, refs []string) (map[string]string, error)
+	// Contains reports whether commit is tip or one of its ancestors in
+	// repository (both full SHAs).
+	Contains(ctx context.Context, repository, commit, tip string) (bool, error)
 }
 
 // Enqueuer puts jobs on the durable queue in a store transaction (the

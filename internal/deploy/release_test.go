@@ -66,3 +66,68 @@ func TestEngine_ReleasesOutliveDeployments(t *testing.T) {
 		t.Errorf("oldest release = %+v, want the first deployment's, at %s", first, repo.Head(t))
 	}
 }
+
+// Ensure IsLive answers from a real history: the commit live now is
+// exact, its ancestors included since the first release that had them
+// without a break, a commit on another branch is absent, and after the
+// branch is rewritten back (a force push) the commit it dropped is absent.
+func TestReleases_IsLive(t *testing.T) {
+	t.Parallel()
+	const tool = "islive"
+	h := newHarness(t, Config{}, true)
+	rel := NewReleases(h.eng)
+	ctx := t.Context()
+	repo := slipwaytest.GitRepo(t, map[string]string{"Procfile": "job: echo ran\n"})
+	cfg := "components:\n  job:\n    component_type: one-off\n    build: {repository: " + repo.Dir + ", ref: main}\n    run: {command: job}\n"
+	if _, _, err := h.deploys.ConfigPut(ctx, tool, mustParse(t, cfg)); err != nil {
+		t.Fatal(err)
+	}
+	deploy := func() slipway.Deployment {
+		t.Helper()
+		d, err := h.deploys.DeploymentCreate(ctx, tool, slipway.DeployOptions{Trigger: "cli"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d = h.waitFinal(t, tool, d.ID); d.Status != slipway.DeploymentSuccessful {
+			t.Fatalf("deployment = %s (%s)", d.Status, d.LongStatus)
+		}
+		return d
+	}
+	a := repo.Head(t)
+	d1 := deploy()
+	b := repo.Commit(t, map[string]string{"b": "1"}, "b")
+	d2 := deploy()
+	c := repo.Commit(t, map[string]string{"c": "1"}, "c")
+	d3 := deploy()
+	repo.Git(t, "checkout", "-q", "-b", "other", a)
+	other := repo.Commit(t, map[string]string{"o": "1"}, "on another branch")
+	repo.Git(t, "checkout", "-q", "main")
+
+	check := func(commit string, state slipway.LiveState, since string) {
+		t.Helper()
+		got, err := rel.IsLive(ctx, tool, commit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].Component != "job" || got[0].State != state || got[0].DeploymentID != since {
+			t.Errorf("IsLive(%s) = %+v, want %s since deployment %q", commit[:7], got, state, since)
+		}
+	}
+	check(c, slipway.LiveExact, d3.ID)
+	check(b, slipway.LiveIncluded, d2.ID)
+	check(a, slipway.LiveIncluded, d1.ID)
+	check(other, slipway.LiveAbsent, "")
+
+	// Rewrite main back to b (a force push) and deploy: c is gone.
+	repo.Git(t, "reset", "-q", "--hard", b)
+	if d4 := deploy(); d4.ID == "" {
+		t.Fatal("no deployment")
+	}
+	check(c, slipway.LiveAbsent, "")
+	check(b, slipway.LiveExact, d2.ID) // in every release since d2's: b, then c (which has b), then b again
+	check(a, slipway.LiveIncluded, d1.ID)
+
+	if _, err := rel.IsLive(ctx, tool, c[:7]); slipway.ErrorCode(err) != slipway.EInvalid {
+		t.Errorf("a short commit: %v, want EInvalid", err)
+	}
+}

@@ -57,3 +57,90 @@ func (s *Releases) ReleaseList(ctx context.Context, tool string, q slipway.Relea
 	}
 	return rs, nil
 }
+
+// maxSinceWalk bounds how many of a component's releases IsLive looks back
+// through for when it began to include a commit.
+const maxSinceWalk = 200
+
+// IsLive says, for every live component of the tool, whether commit is
+// in what it runs: exactly, as an ancestor (merged into it), or not, and
+// since which release without a break. commit is a full SHA; components
+// built from other repositories than commit's are "unknown" unless they
+// run it exactly or have it as an ancestor. EInvalid for a bad commit;
+// ENotFound-like answers come back as "absent".
+func (s *Releases) IsLive(ctx context.Context, tool, commit string) ([]slipway.LiveCommit, error) {
+	if err := slipway.ValidateToolName(tool); err != nil {
+		return nil, err
+	}
+	if !fullSHA.MatchString(commit) {
+		return nil, slipway.Errorf(slipway.EInvalid, "commit: %q is not a full commit SHA (40 or 64 lowercase hex digits)", commit)
+	}
+	live, err := s.store.LiveRunList(ctx, tool)
+	if err != nil {
+		return nil, fmt.Errorf("is %s live in %s: %w", commit, tool, err)
+	}
+	repos := map[string]string{} // component → repository it builds from
+	for _, r := range live {
+		if src := r.Spec.Build.Source; src != nil {
+			repos[r.Component] = src.Repository
+		}
+	}
+	out := make([]slipway.LiveCommit, 0, len(live))
+	for _, r := range live {
+		lc := slipway.LiveCommit{Environment: slipway.DefaultEnvironment, Component: r.Component, Live: r.Commit, State: slipway.LiveUnknown}
+		repo := repos[r.Spec.BuildFrom()]
+		if r.Commit != "" && repo != "" {
+			if lc, err = s.liveCommit(ctx, tool, repo, commit, lc); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, lc)
+	}
+	return out, nil
+}
+
+// liveCommit fills in lc (a live component building from repo) for
+// commit: its state, and the release since which it holds commit.
+func (s *Releases) liveCommit(ctx context.Context, tool, repo, commit string, lc slipway.LiveCommit) (slipway.LiveCommit, error) {
+	rs, err := s.store.ReleaseList(ctx, store.ReleaseFilter{Tool: tool, Environment: lc.Environment, Component: lc.Component, Limit: maxSinceWalk})
+	if err != nil {
+		return lc, fmt.Errorf("releases of %s of %s: %w", lc.Component, tool, err)
+	}
+	version := 0
+	if len(rs) > 0 {
+		version = rs[0].ConfigVersion
+	}
+	gctx := s.eng.scopeOf(ctx, tool, version)
+	contains := func(tip string) (bool, error) { return s.source.Contains(gctx, repo, commit, tip) }
+	in, err := contains(lc.Live)
+	if err != nil {
+		return lc, fmt.Errorf("is %s in %s of %s: %w", commit, lc.Component, tool, err)
+	}
+	switch {
+	case lc.Live == commit:
+		lc.State = slipway.LiveExact
+	case in:
+		lc.State = slipway.LiveIncluded
+	default:
+		lc.State = slipway.LiveAbsent
+		return lc, nil
+	}
+	// Back through the releases while each one ran code with commit in
+	// it: the last one found is since when.
+	for _, r := range rs {
+		if r.Outcome != slipway.ReleaseApplied || r.Commit == "" {
+			break
+		}
+		if r.Commit != lc.Live {
+			ok, err := contains(r.Commit)
+			if err != nil {
+				return lc, fmt.Errorf("is %s in release %d of %s: %w", commit, r.Seq, lc.Component, err)
+			}
+			if !ok {
+				break
+			}
+		}
+		lc.Since, lc.Release, lc.DeploymentID = r.AppliedAt, r.Seq, r.DeploymentID
+	}
+	return lc, nil
+}

@@ -143,6 +143,9 @@ type Client struct {
 
 	mu    sync.Mutex
 	locks map[string]chan struct{} // mirror name → 1-slot semaphore
+
+	// ancestry caches Contains' answers (see contains.go).
+	ancestry ancestryCache
 }
 
 // New returns a Client that keeps its mirrors in cfg.CacheDir, creating the
@@ -472,7 +475,11 @@ func (c *Client) fetch(ctx context.Context, dir string, r *remote) error {
 	if err := c.checkConnect(ctx, r); err != nil {
 		return fmt.Errorf("fetch %s: %w", r.shown, err)
 	}
+	// The commit-graph (written incrementally after each fetch) gives git
+	// the generation numbers that make "is X an ancestor of Y?" answer
+	// without walking the whole history (release tracking asks it).
 	_, err := c.run(ctx, runOpts{dir: dir, remote: r},
+		"-c", "fetch.writeCommitGraph=true",
 		"fetch", "--quiet", "--prune", "--no-tags", "--no-write-fetch-head", "--", r.url, "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
 	if err != nil {
 		return fmt.Errorf("fetch %s: %w", r.shown, err)

@@ -21,7 +21,7 @@ import (
 	"slipway.dev/slipway/internal/slipwaytest"
 )
 
-func newClient(t *testing.T, allowLocal bool) *git.Client {
+func newClient(t testing.TB, allowLocal bool) *git.Client {
 	t.Helper()
 	c, err := git.New(git.Config{CacheDir: t.TempDir(), AllowLocal: allowLocal})
 	if err != nil {

@@ -149,6 +149,10 @@ func (b *buildsBundle) waitFinal(t *testing.T, tool, id string) slipway.Build {
 // commit); any other is not found, as git says it.
 type fakeResolver map[string]map[string]string
 
+func (f fakeResolver) Contains(_ context.Context, _, commit, tip string) (bool, error) {
+	return commit == tip, nil
+}
+
 func (f fakeResolver) ResolveAll(_ context.Context, repository string, refs []string) (map[string]string, error) {
 	out := map[string]string{}
 	var errs []error

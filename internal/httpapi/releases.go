@@ -14,18 +14,55 @@ import (
 type Releases interface {
 	// ReleaseList returns the tool's releases q selects, newest first.
 	ReleaseList(ctx context.Context, tool string, q slipway.ReleaseQuery) ([]slipway.Release, error)
+	// IsLive says, per live component, whether commit is in what it runs.
+	IsLive(ctx context.Context, tool, commit string) ([]slipway.LiveCommit, error)
+}
+
+// releasesRequest returns the {tool} of r and the releases service, or
+// answers the error.
+func (a *api) releasesRequest(w http.ResponseWriter, r *http.Request) (Releases, string, bool) {
+	tool, err := toolName(r)
+	if err != nil {
+		a.writeError(w, r, err)
+		return nil, "", false
+	}
+	if a.cfg.Releases == nil {
+		a.writeError(w, r, slipway.Errorf(slipway.EUnavailable, "Release history is not enabled on this server."))
+		return nil, "", false
+	}
+	return a.cfg.Releases, tool, true
+}
+
+// handleReleaseIsLive serves GET …/tool/{tool}/releases/is-live?commit=.
+func (a *api) handleReleaseIsLive() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		svc, tool, ok := a.releasesRequest(w, r)
+		if !ok {
+			return
+		}
+		lcs, err := svc.IsLive(r.Context(), tool, r.URL.Query().Get("commit"))
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		out := oapi.LiveCommitListEnvelope{Data: make([]oapi.LiveCommit, len(lcs)), Messages: messages(nil, nil, nil)}
+		for i, lc := range lcs {
+			out.Data[i] = oapi.LiveCommit{
+				Environment: lc.Environment, Component: lc.Component, LiveCommit: lc.Live, State: oapi.LiveCommitState(lc.State),
+			}
+			if !lc.Since.IsZero() {
+				out.Data[i].Since, out.Data[i].Release, out.Data[i].DeployId = new(lc.Since.UTC()), new(lc.Release), new(lc.DeploymentID)
+			}
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
 }
 
 // handleReleaseList serves GET …/tool/{tool}/releases.
 func (a *api) handleReleaseList() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tool, err := toolName(r)
-		if err != nil {
-			a.writeError(w, r, err)
-			return
-		}
-		if a.cfg.Releases == nil {
-			a.writeError(w, r, slipway.Errorf(slipway.EUnavailable, "Release history is not enabled on this server."))
+		svc, tool, ok := a.releasesRequest(w, r)
+		if !ok {
 			return
 		}
 		v := r.URL.Query()
@@ -48,7 +85,7 @@ func (a *api) handleReleaseList() http.Handler {
 				p.dst(n)
 			}
 		}
-		rs, err := a.cfg.Releases.ReleaseList(r.Context(), tool, q)
+		rs, err := svc.ReleaseList(r.Context(), tool, q)
 		if err != nil {
 			a.writeError(w, r, err)
 			return

@@ -64,6 +64,7 @@ func (a *api) routes() []route {
 		{"DELETE", "/components/v1/tool/{tool}/deployment/token", adminOrToolToken, a.handleDeployTokenDelete()},
 
 		{"GET", "/components/v1/tool/{tool}/releases", adminOrToolToken, a.handleReleaseList()},
+		{"GET", "/components/v1/tool/{tool}/releases/is-live", adminOrToolToken, a.handleReleaseIsLive()},
 		{"GET", "/components/v1/tool/{tool}/deployment", adminOrToolToken, a.handleDeploymentList()},
 		{"POST", "/components/v1/tool/{tool}/deployment", adminOrDeployToken, a.handleDeploymentCreate()},
 		{"POST", "/components/v1/tool/{tool}/deployment/rollback", adminOrDeployToken, a.handleDeploymentRollback()},

@@ -51,3 +51,30 @@ type ReleaseQuery struct {
 	// Limit bounds the list (0: the default).
 	Limit int
 }
+
+// LiveCommit says whether a commit is in what one component runs now.
+type LiveCommit struct {
+	Environment string
+	Component   string
+	// Live is the commit the component runs ("" for a prebuilt image).
+	Live string
+	// State is how the commit is in it.
+	State LiveState
+	// Since is when the component's releases began to include the commit
+	// without a break until now, and Release and DeploymentID the release
+	// that did it; zero when the commit is not live.
+	Since        time.Time
+	Release      int64
+	DeploymentID string
+}
+
+// LiveState is how a commit is in a live component.
+type LiveState string
+
+// The live states.
+const (
+	LiveExact    LiveState = "exact"    // the component runs this very commit
+	LiveIncluded LiveState = "included" // an ancestor of the commit it runs (merged into it)
+	LiveAbsent   LiveState = "absent"   // not in what it runs
+	LiveUnknown  LiveState = "unknown"  // it runs a prebuilt image, or another repository's code
+)

@@ -4,6 +4,7 @@ package slipwaytest
 
 import (
 	"bytes"
+	"errors"
 	"maps"
 	"os"
 	"os/exec"
@@ -139,4 +140,22 @@ func gitEnviron() []string {
 		}
 	}
 	return env
+}
+
+// GitOK runs git with args in the repository and reports whether it
+// exited 0 (a question git answers by its exit status, such as
+// `merge-base --is-ancestor`). It fails the test when git cannot run or
+// exits with a status other than 0 or 1.
+func (r *Repo) GitOK(tb testing.TB, args ...string) bool {
+	tb.Helper()
+	cmd := exec.CommandContext(tb.Context(), "git", args...)
+	cmd.Dir, cmd.Env = r.Dir, r.env
+	err := cmd.Run()
+	if exitErr, ok := errors.AsType[*exec.ExitError](err); ok && exitErr.ExitCode() == 1 {
+		return false
+	}
+	if err != nil {
+		tb.Fatalf("git %v: %v", args, err)
+	}
+	return true
 }

@@ -389,6 +389,30 @@ func (e JobStatusShort) Valid() bool {
 	}
 }
 
+// Defines values for LiveCommitState.
+const (
+	LiveCommitStateAbsent   LiveCommitState = "absent"
+	LiveCommitStateExact    LiveCommitState = "exact"
+	LiveCommitStateIncluded LiveCommitState = "included"
+	LiveCommitStateUnknown  LiveCommitState = "unknown"
+)
+
+// Valid indicates whether the value is a known member of the LiveCommitState enum.
+func (e LiveCommitState) Valid() bool {
+	switch e {
+	case LiveCommitStateAbsent:
+		return true
+	case LiveCommitStateExact:
+		return true
+	case LiveCommitStateIncluded:
+		return true
+	case LiveCommitStateUnknown:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for QuestionOnDeadline.
 const (
 	QuestionOnDeadlineDefault QuestionOnDeadline = "default"
@@ -1313,6 +1337,30 @@ type JobUpsertResponse struct {
 	Messages ResponseMessages `json:"messages"`
 }
 
+// LiveCommit defines model for LiveCommit.
+type LiveCommit struct {
+	Component   string  `json:"component"`
+	DeployId    *string `json:"deploy_id,omitempty"`
+	Environment string  `json:"environment"`
+
+	// LiveCommit The commit the component runs ("" for a prebuilt image).
+	LiveCommit string          `json:"live_commit"`
+	Release    *int64          `json:"release,omitempty"`
+	Since      *time.Time      `json:"since,omitempty"`
+	State      LiveCommitState `json:"state"`
+}
+
+// LiveCommitState defines model for LiveCommit.State.
+type LiveCommitState string
+
+// LiveCommitListEnvelope defines model for LiveCommitListEnvelope.
+type LiveCommitListEnvelope struct {
+	Data []LiveCommit `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
 // MessagesResponse A response that is only messages for people.
 type MessagesResponse struct {
 	// Messages Messages for people. All three lists are always present.
@@ -1657,6 +1705,11 @@ type ListReleasesParams struct {
 	Deployment  *string `form:"deployment,omitempty" json:"deployment,omitempty"`
 	Before      *int64  `form:"before,omitempty" json:"before,omitempty"`
 	Limit       *int    `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// ReleaseIsLiveParams defines parameters for ReleaseIsLive.
+type ReleaseIsLiveParams struct {
+	Commit string `form:"commit" json:"commit"`
 }
 
 // ListMyQuestionsParams defines parameters for ListMyQuestions.
@@ -2298,6 +2351,20 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /components/v1/tool/{tool}/releases (the `ListReleases` operationId).
 	ListReleases(ctx context.Context, tool Tool, params *ListReleasesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ReleaseIsLive Is this commit live? (a Slipway extension)
+	//
+	// For each live component of the tool: whether `commit` (a full SHA) is
+	// what it runs (`exact`), an ancestor of it (`included`: merged into
+	// what runs), or not (`absent`), from the repository's own history;
+	// `unknown` for a component that runs a prebuilt image. `since` is
+	// when the component's releases began to include the commit without a
+	// break until now, with that release and its deployment. A cherry-pick
+	// of the commit (another commit with the same change) counts as
+	// absent.
+	//
+	// Corresponds with GET /components/v1/tool/{tool}/releases/is-live (the `ReleaseIsLive` operationId).
+	ReleaseIsLive(ctx context.Context, tool Tool, params *ReleaseIsLiveParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListEnvVarsLegacy The tool's envvars (legacy route of Toolforge's envvars CLI 0.0.6)
 	//
@@ -3526,6 +3593,30 @@ func (c *Client) StreamDeploymentEvents(ctx context.Context, tool Tool, deployId
 // Corresponds with GET /components/v1/tool/{tool}/releases (the `ListReleases` operationId).
 func (c *Client) ListReleases(ctx context.Context, tool Tool, params *ListReleasesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListReleasesRequest(c.Server, tool, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ReleaseIsLive Is this commit live? (a Slipway extension)
+//
+// For each live component of the tool: whether `commit` (a full SHA) is
+// what it runs (`exact`), an ancestor of it (`included`: merged into
+// what runs), or not (`absent`), from the repository's own history;
+// `unknown` for a component that runs a prebuilt image. `since` is
+// when the component's releases began to include the commit without a
+// break until now, with that release and its deployment. A cherry-pick
+// of the commit (another commit with the same change) counts as
+// absent.
+//
+// Corresponds with GET /components/v1/tool/{tool}/releases/is-live (the `ReleaseIsLive` operationId).
+func (c *Client) ReleaseIsLive(ctx context.Context, tool Tool, params *ReleaseIsLiveParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReleaseIsLiveRequest(c.Server, tool, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5673,6 +5764,63 @@ func NewListReleasesRequest(server string, tool Tool, params *ListReleasesParams
 	return req, nil
 }
 
+// NewReleaseIsLiveRequest constructs an http.Request for the ReleaseIsLive method
+func NewReleaseIsLiveRequest(server string, tool Tool, params *ReleaseIsLiveParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/components/v1/tool/%s/releases/is-live", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "commit", params.Commit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListEnvVarsLegacyRequest constructs an http.Request for the ListEnvVarsLegacy method
 func NewListEnvVarsLegacyRequest(server string, tool Tool) (*http.Request, error) {
 	var err error
@@ -7674,6 +7822,22 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /components/v1/tool/{tool}/releases (the `ListReleases` operationId).
 	ListReleasesWithResponse(ctx context.Context, tool Tool, params *ListReleasesParams, reqEditors ...RequestEditorFn) (*ListReleasesResponse, error)
+
+	// ReleaseIsLiveWithResponse Is this commit live? (a Slipway extension)
+	//
+	// For each live component of the tool: whether `commit` (a full SHA) is
+	// what it runs (`exact`), an ancestor of it (`included`: merged into
+	// what runs), or not (`absent`), from the repository's own history;
+	// `unknown` for a component that runs a prebuilt image. `since` is
+	// when the component's releases began to include the commit without a
+	// break until now, with that release and its deployment. A cherry-pick
+	// of the commit (another commit with the same change) counts as
+	// absent.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /components/v1/tool/{tool}/releases/is-live (the `ReleaseIsLive` operationId).
+	ReleaseIsLiveWithResponse(ctx context.Context, tool Tool, params *ReleaseIsLiveParams, reqEditors ...RequestEditorFn) (*ReleaseIsLiveResponse, error)
 
 	// ListEnvVarsLegacyWithResponse The tool's envvars (legacy route of Toolforge's envvars CLI 0.0.6)
 	//
@@ -10157,6 +10321,75 @@ func (r ListReleasesResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ListReleasesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ReleaseIsLiveResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *LiveCommitListEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ReleaseIsLiveResponse) GetJSON200() *LiveCommitListEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ReleaseIsLiveResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ReleaseIsLiveResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ReleaseIsLiveResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ReleaseIsLiveResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ReleaseIsLiveResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ReleaseIsLiveResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ReleaseIsLiveResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ReleaseIsLiveResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -13179,6 +13412,28 @@ func (c *ClientWithResponses) ListReleasesWithResponse(ctx context.Context, tool
 	return ParseListReleasesResponse(rsp)
 }
 
+// ReleaseIsLiveWithResponse Is this commit live? (a Slipway extension)
+//
+// For each live component of the tool: whether `commit` (a full SHA) is
+// what it runs (`exact`), an ancestor of it (`included`: merged into
+// what runs), or not (`absent`), from the repository's own history;
+// `unknown` for a component that runs a prebuilt image. `since` is
+// when the component's releases began to include the commit without a
+// break until now, with that release and its deployment. A cherry-pick
+// of the commit (another commit with the same change) counts as
+// absent.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /components/v1/tool/{tool}/releases/is-live (the `ReleaseIsLive` operationId).
+func (c *ClientWithResponses) ReleaseIsLiveWithResponse(ctx context.Context, tool Tool, params *ReleaseIsLiveParams, reqEditors ...RequestEditorFn) (*ReleaseIsLiveResponse, error) {
+	rsp, err := c.ReleaseIsLive(ctx, tool, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReleaseIsLiveResponse(rsp)
+}
+
 // ListEnvVarsLegacyWithResponse The tool's envvars (legacy route of Toolforge's envvars CLI 0.0.6)
 //
 // The same as `GET …/envvars`.
@@ -15456,6 +15711,60 @@ func ParseListReleasesResponse(rsp *http.Response) (*ListReleasesResponse, error
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest ReleaseListEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseReleaseIsLiveResponse parses an HTTP response from a ReleaseIsLiveWithResponse call
+func ParseReleaseIsLiveResponse(rsp *http.Response) (*ReleaseIsLiveResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ReleaseIsLiveResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest LiveCommitListEnvelope
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

@@ -387,6 +387,30 @@ func (e JobStatusShort) Valid() bool {
 	}
 }
 
+// Defines values for LiveCommitState.
+const (
+	LiveCommitStateAbsent   LiveCommitState = "absent"
+	LiveCommitStateExact    LiveCommitState = "exact"
+	LiveCommitStateIncluded LiveCommitState = "included"
+	LiveCommitStateUnknown  LiveCommitState = "unknown"
+)
+
+// Valid indicates whether the value is a known member of the LiveCommitState enum.
+func (e LiveCommitState) Valid() bool {
+	switch e {
+	case LiveCommitStateAbsent:
+		return true
+	case LiveCommitStateExact:
+		return true
+	case LiveCommitStateIncluded:
+		return true
+	case LiveCommitStateUnknown:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for QuestionOnDeadline.
 const (
 	QuestionOnDeadlineDefault QuestionOnDeadline = "default"
@@ -1311,6 +1335,30 @@ type JobUpsertResponse struct {
 	Messages ResponseMessages `json:"messages"`
 }
 
+// LiveCommit defines model for LiveCommit.
+type LiveCommit struct {
+	Component   string  `json:"component"`
+	DeployId    *string `json:"deploy_id,omitempty"`
+	Environment string  `json:"environment"`
+
+	// LiveCommit The commit the component runs ("" for a prebuilt image).
+	LiveCommit string          `json:"live_commit"`
+	Release    *int64          `json:"release,omitempty"`
+	Since      *time.Time      `json:"since,omitempty"`
+	State      LiveCommitState `json:"state"`
+}
+
+// LiveCommitState defines model for LiveCommit.State.
+type LiveCommitState string
+
+// LiveCommitListEnvelope defines model for LiveCommitListEnvelope.
+type LiveCommitListEnvelope struct {
+	Data []LiveCommit `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
 // MessagesResponse A response that is only messages for people.
 type MessagesResponse struct {
 	// Messages Messages for people. All three lists are always present.
@@ -1657,6 +1705,11 @@ type ListReleasesParams struct {
 	Limit       *int    `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
+// ReleaseIsLiveParams defines parameters for ReleaseIsLive.
+type ReleaseIsLiveParams struct {
+	Commit string `form:"commit" json:"commit"`
+}
+
 // ListMyQuestionsParams defines parameters for ListMyQuestions.
 type ListMyQuestionsParams struct {
 	// State Only questions in this state.
@@ -1835,6 +1888,9 @@ type ServerInterface interface {
 	// ListReleases What was live when (a Slipway extension)
 	// (GET /components/v1/tool/{tool}/releases)
 	ListReleases(w http.ResponseWriter, r *http.Request, tool Tool, params ListReleasesParams)
+	// ReleaseIsLive Is this commit live? (a Slipway extension)
+	// (GET /components/v1/tool/{tool}/releases/is-live)
+	ReleaseIsLive(w http.ResponseWriter, r *http.Request, tool Tool, params ReleaseIsLiveParams)
 	// ListEnvVarsLegacy The tool's envvars (legacy route of Toolforge's envvars CLI 0.0.6)
 	// (GET /envvars/v1/tool/{tool}/envvar)
 	//
@@ -2959,6 +3015,48 @@ func (siw *ServerInterfaceWrapper) ListReleases(w http.ResponseWriter, r *http.R
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.ListReleases(w, r, tool, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ReleaseIsLive operation middleware
+func (siw *ServerInterfaceWrapper) ReleaseIsLive(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ReleaseIsLiveParams
+
+	// ------------- Required query parameter "commit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "commit", r.URL.Query(), &params.Commit, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "commit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "commit", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ReleaseIsLive(w, r, tool, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -4122,6 +4220,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment", wrapper.ListDeployments)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment", wrapper.CreateDeployment)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/releases", wrapper.ListReleases)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/releases/is-live", wrapper.ReleaseIsLive)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/token", wrapper.DeleteDeployToken)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/token", wrapper.GetDeployToken)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/token", wrapper.CreateDeployToken)
