@@ -63,6 +63,15 @@ func WaitSeq(ctx context.Context, n int64) error {
 	return WaitAttrAtLeast(ctx, "[data-seq]", "data-seq", n)
 }
 
+// WaitFocus waits until the first element that the CSS selector matches
+// has the focus (a page's script may give it the focus after the load).
+func WaitFocus(ctx context.Context, selector string) error {
+	return waitFor(ctx, "the focus on "+selector,
+		`(sel) => { const el = document.querySelector(sel); return !!el && document.activeElement === el; }`,
+		`(sel) => { const a = document.activeElement; return 'the focus is on ' + (a ? a.tagName + (a.id ? '#' + a.id : '') : 'nothing'); }`,
+		selector)
+}
+
 const attrDiag = `(sel, name) => { const el = document.querySelector(sel); if (!el) return 'nothing matches ' + sel; const v = el.getAttribute(name); return v === null ? 'it has no ' + name : name + ' is ' + JSON.stringify(v); }`
 
 // Click clicks the first element that the CSS selector matches, once it is

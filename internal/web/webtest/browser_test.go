@@ -316,8 +316,8 @@ func TestBrowser_GateAnswered(t *testing.T) {
 	if !strings.Contains(msg, "Your answer “continue” to question "+id+" was recorded") {
 		t.Errorf("result message: %q", msg)
 	}
-	if f := eval[string](t, alice, `document.activeElement && document.activeElement.id`); f != "flash" {
-		t.Errorf("the focus is on %q, not the result message", f)
+	if err := browsertest.WaitFocus(alice, "#flash"); err != nil {
+		t.Errorf("the result message does not get the focus: %v", err)
 	}
 	must(t, browsertest.WaitText(alice, "#deployment-header", "successful"))
 	must(t, browsertest.WaitAttr(alice, step("run:second"), "data-state", "done"))
@@ -366,8 +366,8 @@ func TestBrowser_Settings(t *testing.T) {
 	must(t, browsertest.Fill(ctx, "#envvar-value", "hello\nworld"))
 	must(t, browsertest.Click(ctx, `form.envvar button[type="submit"]`))
 	must(t, browsertest.WaitText(ctx, "#flash", "Envvar GREETING created"))
-	if f := eval[string](t, ctx, `document.activeElement && document.activeElement.id`); f != "flash" {
-		t.Errorf("the focus is on %q, not the result message", f)
+	if err := browsertest.WaitFocus(ctx, "#flash"); err != nil {
+		t.Errorf("the result message does not get the focus: %v", err)
 	}
 	if strings.Contains(eval[string](t, ctx, `document.body.innerHTML`), "hello") {
 		t.Error("the list shows the value")
