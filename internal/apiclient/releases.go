@@ -62,3 +62,22 @@ func (e Envelope) LiveCommits() ([]LiveCommit, error) {
 	}
 	return lcs, nil
 }
+
+// FirstRelease is the first release of a component that included a commit.
+type FirstRelease = oapiclient.FirstRelease
+
+// ReleaseWhen asks, per component of the tool, which release first
+// included commit (a full SHA).
+func (c *Client) ReleaseWhen(ctx context.Context, tool, commit string) (Envelope, error) {
+	p := &oapiclient.ReleaseWhenParams{Commit: commit}
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.ReleaseWhen(ctx, tool, p) })
+}
+
+// FirstReleases decodes the data as a when answer.
+func (e Envelope) FirstReleases() ([]FirstRelease, error) {
+	var frs []FirstRelease
+	if err := json.Unmarshal(e.Data, &frs); err != nil {
+		return nil, fmt.Errorf("decode when: %w", err)
+	}
+	return frs, nil
+}

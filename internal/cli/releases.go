@@ -16,7 +16,7 @@ func newReleasesCmd(e *env) *cobra.Command {
 		Short: "What was live when: the tool's releases, kept when deployments are pruned",
 		Args:  args(cobra.NoArgs),
 	}
-	cmd.AddCommand(newReleasesListCmd(e), newReleasesIsLiveCmd(e))
+	cmd.AddCommand(newReleasesListCmd(e), newReleasesIsLiveCmd(e), newReleasesWhenCmd(e))
 	return cmd
 }
 
@@ -127,6 +127,62 @@ func newReleasesIsLiveCmd(e *env) *cobra.Command {
 				}
 			}
 			if absent || len(lcs) == 0 {
+				return &exitError{3}
+			}
+			return nil
+		},
+	}
+}
+
+func newReleasesWhenCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "when COMMIT",
+		Short: "When a commit reached each component: the first release that included it, and who started it",
+		Long: "For each component with releases: the first release whose code included COMMIT (its full SHA), itself\n" +
+			"(exact) or code that merged it, with the deployment, the time and who started it.\n" +
+			"Exit status 0 when every component got it, 3 when one never did.",
+		Args: args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			c, tool, err := e.target()
+			if err != nil {
+				return err
+			}
+			env, err := c.ReleaseWhen(cmd.Context(), tool, argv[0])
+			if err != nil {
+				return err
+			}
+			frs, err := env.FirstReleases()
+			if err != nil {
+				return err
+			}
+			never := len(frs) == 0
+			for _, fr := range frs {
+				never = never || fr.Release == nil
+			}
+			if e.flags.json {
+				if err := printEnvelope(e.stdout, env, true); err != nil {
+					return err
+				}
+			} else {
+				tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(tw, "Environment\tComponent\tFirst included\tHow\tDeployment\tBy")
+				for _, fr := range frs {
+					if fr.Release == nil {
+						fmt.Fprintf(tw, "%s\t%s\tnever\t\t\t\n", fr.Environment, fr.Component)
+						continue
+					}
+					how := "merged"
+					if fr.Exact {
+						how = "exact"
+					}
+					r := fr.Release
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", fr.Environment, fr.Component, created(r.AppliedAt), how, r.DeployId, r.Actor)
+				}
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+			}
+			if never {
 				return &exitError{3}
 			}
 			return nil

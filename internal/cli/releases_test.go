@@ -56,3 +56,21 @@ func TestReleasesIsLive(t *testing.T) {
 		t.Errorf("is-live of a short SHA:\n%s", out)
 	}
 }
+
+// Ensure `slipway releases when` names the demo deployment for its
+// commit, and "never" (exit 3) for a commit of no release.
+func TestReleasesWhen(t *testing.T) {
+	t.Parallel()
+	srv := servertest.Start(t)
+	head := srv.Repo.Head(t)
+	out := jobsRun(t, srv, t.Context(), "", "releases", "when", head)
+	for _, want := range []string{"exit 0", "web", "exact", "admin"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("when HEAD lacks %q:\n%s", want, out)
+		}
+	}
+	out = jobsRun(t, srv, t.Context(), "", "releases", "when", strings.Repeat("cd", 20))
+	if !strings.Contains(out, "exit 3") || !strings.Contains(out, "never") {
+		t.Errorf("when of an unknown commit:\n%s", out)
+	}
+}

@@ -130,4 +130,23 @@ func TestReleases_IsLive(t *testing.T) {
 	if _, err := rel.IsLive(ctx, tool, c[:7]); slipway.ErrorCode(err) != slipway.EInvalid {
 		t.Errorf("a short commit: %v, want EInvalid", err)
 	}
+
+	// When: the first release that had each commit, even one gone since.
+	when := func(commit, deployment string, exact bool) {
+		t.Helper()
+		got, err := rel.When(ctx, tool, commit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].Component != "job" || got[0].Release.DeploymentID != deployment || got[0].Exact != exact {
+			t.Errorf("When(%s) = %+v, want deployment %q (exact %v)", commit[:7], got, deployment, exact)
+		}
+	}
+	when(a, d1.ID, true)
+	when(b, d2.ID, true)
+	when(c, d3.ID, true)
+	when(other, "", false)
+	if _, err := rel.When(ctx, tool, "not-a-sha"); slipway.ErrorCode(err) != slipway.EInvalid {
+		t.Errorf("When of a bad commit: %v, want EInvalid", err)
+	}
 }

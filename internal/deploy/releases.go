@@ -79,16 +79,14 @@ func (s *Releases) IsLive(ctx context.Context, tool, commit string) ([]slipway.L
 	if err != nil {
 		return nil, fmt.Errorf("is %s live in %s: %w", commit, tool, err)
 	}
-	repos := map[string]string{} // component → repository it builds from
-	for _, r := range live {
-		if src := r.Spec.Build.Source; src != nil {
-			repos[r.Component] = src.Repository
-		}
+	repos, err := s.repositories(ctx, tool)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]slipway.LiveCommit, 0, len(live))
 	for _, r := range live {
 		lc := slipway.LiveCommit{Environment: slipway.DefaultEnvironment, Component: r.Component, Live: r.Commit, State: slipway.LiveUnknown}
-		repo := repos[r.Spec.BuildFrom()]
+		repo := repos[r.Component]
 		if r.Commit != "" && repo != "" {
 			if lc, err = s.liveCommit(ctx, tool, repo, commit, lc); err != nil {
 				return nil, err
@@ -143,4 +141,80 @@ func (s *Releases) liveCommit(ctx context.Context, tool, repo, commit string, lc
 		lc.Since, lc.Release, lc.DeploymentID = r.AppliedAt, r.Seq, r.DeploymentID
 	}
 	return lc, nil
+}
+
+// maxWhenWalk bounds how many of a component's releases When looks
+// through, oldest first.
+const maxWhenWalk = 1000
+
+// When returns, per component of the tool that was ever released (in the
+// default environment), the first release whose code included commit (a
+// full SHA): itself, or a descendant. A component whose releases never
+// included it is listed with no release. EInvalid for a bad commit.
+func (s *Releases) When(ctx context.Context, tool, commit string) ([]slipway.FirstRelease, error) {
+	if err := slipway.ValidateToolName(tool); err != nil {
+		return nil, err
+	}
+	if !fullSHA.MatchString(commit) {
+		return nil, slipway.Errorf(slipway.EInvalid, "commit: %q is not a full commit SHA (40 or 64 lowercase hex digits)", commit)
+	}
+	rs, err := s.store.ReleaseList(ctx, store.ReleaseFilter{Tool: tool, Limit: maxWhenWalk})
+	if err != nil {
+		return nil, fmt.Errorf("when did %s reach %s: %w", commit, tool, err)
+	}
+	repos, err := s.repositories(ctx, tool)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		out   []slipway.FirstRelease
+		index = map[string]int{} // environment/component → out
+	)
+	for i := len(rs) - 1; i >= 0; i-- { // oldest first
+		r := rs[i]
+		key := r.Environment + "/" + r.Component
+		at, seen := index[key]
+		if !seen {
+			at = len(out)
+			index[key] = at
+			out = append(out, slipway.FirstRelease{Environment: r.Environment, Component: r.Component})
+		}
+		if out[at].Release.Seq != 0 || r.Outcome != slipway.ReleaseApplied || r.Commit == "" {
+			continue
+		}
+		repo := repos[r.Component]
+		if repo == "" {
+			continue
+		}
+		in, err := s.source.Contains(s.eng.scopeOf(ctx, tool, r.ConfigVersion), repo, commit, r.Commit)
+		if err != nil {
+			return nil, fmt.Errorf("is %s in release %d of %s: %w", commit, r.Seq, r.Component, err)
+		}
+		if in {
+			out[at].Release, out[at].Exact = r, r.Commit == commit
+		}
+	}
+	return out, nil
+}
+
+// repositories returns the repository each live component of the tool
+// builds from (through reuse_from).
+func (s *Releases) repositories(ctx context.Context, tool string) (map[string]string, error) {
+	live, err := s.store.LiveRunList(ctx, tool)
+	if err != nil {
+		return nil, fmt.Errorf("live components of %s: %w", tool, err)
+	}
+	own := map[string]string{}
+	for _, r := range live {
+		if src := r.Spec.Build.Source; src != nil {
+			own[r.Component] = src.Repository
+		}
+	}
+	repos := make(map[string]string, len(live))
+	for _, r := range live {
+		if repo := own[r.Spec.BuildFrom()]; repo != "" {
+			repos[r.Component] = repo
+		}
+	}
+	return repos, nil
 }

@@ -16,6 +16,40 @@ type Releases interface {
 	ReleaseList(ctx context.Context, tool string, q slipway.ReleaseQuery) ([]slipway.Release, error)
 	// IsLive says, per live component, whether commit is in what it runs.
 	IsLive(ctx context.Context, tool, commit string) ([]slipway.LiveCommit, error)
+	// When returns, per component, the first release that included commit.
+	When(ctx context.Context, tool, commit string) ([]slipway.FirstRelease, error)
+}
+
+// handleReleaseWhen serves GET …/tool/{tool}/releases/when?commit=.
+func (a *api) handleReleaseWhen() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		svc, tool, ok := a.releasesRequest(w, r)
+		if !ok {
+			return
+		}
+		frs, err := svc.When(r.Context(), tool, r.URL.Query().Get("commit"))
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		out := oapi.FirstReleaseListEnvelope{Data: make([]oapi.FirstRelease, len(frs)), Messages: messages(nil, nil, nil)}
+		for i, fr := range frs {
+			out.Data[i] = oapi.FirstRelease{Environment: fr.Environment, Component: fr.Component, Exact: fr.Exact}
+			if fr.Release.Seq != 0 {
+				out.Data[i].Release = new(toRelease(fr.Release))
+			}
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+// toRelease returns the wire form of a release.
+func toRelease(rel slipway.Release) oapi.Release {
+	return oapi.Release{
+		Seq: rel.Seq, Tool: rel.Tool, Environment: rel.Environment, Component: rel.Component,
+		DeployId: rel.DeploymentID, BuildId: rel.BuildKey, Commit: rel.Commit, SpecHash: rel.SpecHash,
+		ConfigVersion: rel.ConfigVersion, AppliedAt: rel.AppliedAt.UTC(), Outcome: oapi.ReleaseOutcome(rel.Outcome), Actor: rel.Actor,
+	}
 }
 
 // releasesRequest returns the {tool} of r and the releases service, or
@@ -92,11 +126,7 @@ func (a *api) handleReleaseList() http.Handler {
 		}
 		out := oapi.ReleaseListEnvelope{Data: make([]oapi.Release, len(rs)), Messages: messages(nil, nil, nil)}
 		for i, rel := range rs {
-			out.Data[i] = oapi.Release{
-				Seq: rel.Seq, Tool: rel.Tool, Environment: rel.Environment, Component: rel.Component,
-				DeployId: rel.DeploymentID, BuildId: rel.BuildKey, Commit: rel.Commit, SpecHash: rel.SpecHash,
-				ConfigVersion: rel.ConfigVersion, AppliedAt: rel.AppliedAt.UTC(), Outcome: oapi.ReleaseOutcome(rel.Outcome), Actor: rel.Actor,
-			}
+			out.Data[i] = toRelease(rel)
 		}
 		writeJSON(w, http.StatusOK, out)
 	})

@@ -65,6 +65,7 @@ func (a *api) routes() []route {
 
 		{"GET", "/components/v1/tool/{tool}/releases", adminOrToolToken, a.handleReleaseList()},
 		{"GET", "/components/v1/tool/{tool}/releases/is-live", adminOrToolToken, a.handleReleaseIsLive()},
+		{"GET", "/components/v1/tool/{tool}/releases/when", adminOrToolToken, a.handleReleaseWhen()},
 		{"GET", "/components/v1/tool/{tool}/deployment", adminOrToolToken, a.handleDeploymentList()},
 		{"POST", "/components/v1/tool/{tool}/deployment", adminOrDeployToken, a.handleDeploymentCreate()},
 		{"POST", "/components/v1/tool/{tool}/deployment/rollback", adminOrDeployToken, a.handleDeploymentRollback()},

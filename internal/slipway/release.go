@@ -78,3 +78,17 @@ const (
 	LiveAbsent   LiveState = "absent"   // not in what it runs
 	LiveUnknown  LiveState = "unknown"  // it runs a prebuilt image, or another repository's code
 )
+
+// FirstRelease is the first release of a component, in an environment,
+// that included a commit: when the commit reached it, and who started the
+// deployment that brought it.
+type FirstRelease struct {
+	Environment string
+	Component   string
+	// Release is the release that first included it; zero Seq when none
+	// did (among the releases looked at).
+	Release Release
+	// Exact is true when that release ran the commit itself (not code
+	// that merged it).
+	Exact bool
+}

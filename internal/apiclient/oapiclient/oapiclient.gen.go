@@ -1156,6 +1156,26 @@ type Event struct {
 	Time time.Time `json:"time"`
 }
 
+// FirstRelease defines model for FirstRelease.
+type FirstRelease struct {
+	Component   string `json:"component"`
+	Environment string `json:"environment"`
+
+	// Exact The release ran the commit itself, not code that merged it.
+	Exact bool `json:"exact"`
+
+	// Release One component version made live (or removed) in an environment.
+	Release *Release `json:"release,omitempty"`
+}
+
+// FirstReleaseListEnvelope defines model for FirstReleaseListEnvelope.
+type FirstReleaseListEnvelope struct {
+	Data []FirstRelease `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
 // Health defines model for Health.
 type Health struct {
 	// Checks Check name to `ok`, `degraded: <reason>` or the check's error.
@@ -1709,6 +1729,11 @@ type ListReleasesParams struct {
 
 // ReleaseIsLiveParams defines parameters for ReleaseIsLive.
 type ReleaseIsLiveParams struct {
+	Commit string `form:"commit" json:"commit"`
+}
+
+// ReleaseWhenParams defines parameters for ReleaseWhen.
+type ReleaseWhenParams struct {
 	Commit string `form:"commit" json:"commit"`
 }
 
@@ -2365,6 +2390,17 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /components/v1/tool/{tool}/releases/is-live (the `ReleaseIsLive` operationId).
 	ReleaseIsLive(ctx context.Context, tool Tool, params *ReleaseIsLiveParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ReleaseWhen When did this commit reach each component? (a Slipway extension)
+	//
+	// Per component of the tool with releases (in each environment): the
+	// first release whose code included `commit` (a full SHA), itself
+	// (`exact`) or a descendant, with its deployment, time and who started
+	// it; no `release` when none did. Components removed since are
+	// listed without an answer (their repository is no longer known).
+	//
+	// Corresponds with GET /components/v1/tool/{tool}/releases/when (the `ReleaseWhen` operationId).
+	ReleaseWhen(ctx context.Context, tool Tool, params *ReleaseWhenParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListEnvVarsLegacy The tool's envvars (legacy route of Toolforge's envvars CLI 0.0.6)
 	//
@@ -3617,6 +3653,27 @@ func (c *Client) ListReleases(ctx context.Context, tool Tool, params *ListReleas
 // Corresponds with GET /components/v1/tool/{tool}/releases/is-live (the `ReleaseIsLive` operationId).
 func (c *Client) ReleaseIsLive(ctx context.Context, tool Tool, params *ReleaseIsLiveParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewReleaseIsLiveRequest(c.Server, tool, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ReleaseWhen When did this commit reach each component? (a Slipway extension)
+//
+// Per component of the tool with releases (in each environment): the
+// first release whose code included `commit` (a full SHA), itself
+// (`exact`) or a descendant, with its deployment, time and who started
+// it; no `release` when none did. Components removed since are
+// listed without an answer (their repository is no longer known).
+//
+// Corresponds with GET /components/v1/tool/{tool}/releases/when (the `ReleaseWhen` operationId).
+func (c *Client) ReleaseWhen(ctx context.Context, tool Tool, params *ReleaseWhenParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReleaseWhenRequest(c.Server, tool, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5821,6 +5878,63 @@ func NewReleaseIsLiveRequest(server string, tool Tool, params *ReleaseIsLivePara
 	return req, nil
 }
 
+// NewReleaseWhenRequest constructs an http.Request for the ReleaseWhen method
+func NewReleaseWhenRequest(server string, tool Tool, params *ReleaseWhenParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/components/v1/tool/%s/releases/when", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "commit", params.Commit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListEnvVarsLegacyRequest constructs an http.Request for the ListEnvVarsLegacy method
 func NewListEnvVarsLegacyRequest(server string, tool Tool) (*http.Request, error) {
 	var err error
@@ -7838,6 +7952,19 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /components/v1/tool/{tool}/releases/is-live (the `ReleaseIsLive` operationId).
 	ReleaseIsLiveWithResponse(ctx context.Context, tool Tool, params *ReleaseIsLiveParams, reqEditors ...RequestEditorFn) (*ReleaseIsLiveResponse, error)
+
+	// ReleaseWhenWithResponse When did this commit reach each component? (a Slipway extension)
+	//
+	// Per component of the tool with releases (in each environment): the
+	// first release whose code included `commit` (a full SHA), itself
+	// (`exact`) or a descendant, with its deployment, time and who started
+	// it; no `release` when none did. Components removed since are
+	// listed without an answer (their repository is no longer known).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /components/v1/tool/{tool}/releases/when (the `ReleaseWhen` operationId).
+	ReleaseWhenWithResponse(ctx context.Context, tool Tool, params *ReleaseWhenParams, reqEditors ...RequestEditorFn) (*ReleaseWhenResponse, error)
 
 	// ListEnvVarsLegacyWithResponse The tool's envvars (legacy route of Toolforge's envvars CLI 0.0.6)
 	//
@@ -10390,6 +10517,75 @@ func (r ReleaseIsLiveResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ReleaseIsLiveResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ReleaseWhenResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FirstReleaseListEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ReleaseWhenResponse) GetJSON200() *FirstReleaseListEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ReleaseWhenResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ReleaseWhenResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ReleaseWhenResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ReleaseWhenResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ReleaseWhenResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ReleaseWhenResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ReleaseWhenResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ReleaseWhenResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -13434,6 +13630,25 @@ func (c *ClientWithResponses) ReleaseIsLiveWithResponse(ctx context.Context, too
 	return ParseReleaseIsLiveResponse(rsp)
 }
 
+// ReleaseWhenWithResponse When did this commit reach each component? (a Slipway extension)
+//
+// Per component of the tool with releases (in each environment): the
+// first release whose code included `commit` (a full SHA), itself
+// (`exact`) or a descendant, with its deployment, time and who started
+// it; no `release` when none did. Components removed since are
+// listed without an answer (their repository is no longer known).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /components/v1/tool/{tool}/releases/when (the `ReleaseWhen` operationId).
+func (c *ClientWithResponses) ReleaseWhenWithResponse(ctx context.Context, tool Tool, params *ReleaseWhenParams, reqEditors ...RequestEditorFn) (*ReleaseWhenResponse, error) {
+	rsp, err := c.ReleaseWhen(ctx, tool, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReleaseWhenResponse(rsp)
+}
+
 // ListEnvVarsLegacyWithResponse The tool's envvars (legacy route of Toolforge's envvars CLI 0.0.6)
 //
 // The same as `GET …/envvars`.
@@ -15765,6 +15980,60 @@ func ParseReleaseIsLiveResponse(rsp *http.Response) (*ReleaseIsLiveResponse, err
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest LiveCommitListEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseReleaseWhenResponse parses an HTTP response from a ReleaseWhenWithResponse call
+func ParseReleaseWhenResponse(rsp *http.Response) (*ReleaseWhenResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ReleaseWhenResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FirstReleaseListEnvelope
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

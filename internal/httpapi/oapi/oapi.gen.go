@@ -1154,6 +1154,26 @@ type Event struct {
 	Time time.Time `json:"time"`
 }
 
+// FirstRelease defines model for FirstRelease.
+type FirstRelease struct {
+	Component   string `json:"component"`
+	Environment string `json:"environment"`
+
+	// Exact The release ran the commit itself, not code that merged it.
+	Exact bool `json:"exact"`
+
+	// Release One component version made live (or removed) in an environment.
+	Release *Release `json:"release,omitempty"`
+}
+
+// FirstReleaseListEnvelope defines model for FirstReleaseListEnvelope.
+type FirstReleaseListEnvelope struct {
+	Data []FirstRelease `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
 // Health defines model for Health.
 type Health struct {
 	// Checks Check name to `ok`, `degraded: <reason>` or the check's error.
@@ -1710,6 +1730,11 @@ type ReleaseIsLiveParams struct {
 	Commit string `form:"commit" json:"commit"`
 }
 
+// ReleaseWhenParams defines parameters for ReleaseWhen.
+type ReleaseWhenParams struct {
+	Commit string `form:"commit" json:"commit"`
+}
+
 // ListMyQuestionsParams defines parameters for ListMyQuestions.
 type ListMyQuestionsParams struct {
 	// State Only questions in this state.
@@ -1891,6 +1916,9 @@ type ServerInterface interface {
 	// ReleaseIsLive Is this commit live? (a Slipway extension)
 	// (GET /components/v1/tool/{tool}/releases/is-live)
 	ReleaseIsLive(w http.ResponseWriter, r *http.Request, tool Tool, params ReleaseIsLiveParams)
+	// ReleaseWhen When did this commit reach each component? (a Slipway extension)
+	// (GET /components/v1/tool/{tool}/releases/when)
+	ReleaseWhen(w http.ResponseWriter, r *http.Request, tool Tool, params ReleaseWhenParams)
 	// ListEnvVarsLegacy The tool's envvars (legacy route of Toolforge's envvars CLI 0.0.6)
 	// (GET /envvars/v1/tool/{tool}/envvar)
 	//
@@ -3066,6 +3094,48 @@ func (siw *ServerInterfaceWrapper) ReleaseIsLive(w http.ResponseWriter, r *http.
 	handler.ServeHTTP(w, r)
 }
 
+// ReleaseWhen operation middleware
+func (siw *ServerInterfaceWrapper) ReleaseWhen(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ReleaseWhenParams
+
+	// ------------- Required query parameter "commit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "commit", r.URL.Query(), &params.Commit, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "commit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "commit", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ReleaseWhen(w, r, tool, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // ListEnvVarsLegacy operation middleware
 func (siw *ServerInterfaceWrapper) ListEnvVarsLegacy(w http.ResponseWriter, r *http.Request) {
 
@@ -4221,6 +4291,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment", wrapper.CreateDeployment)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/releases", wrapper.ListReleases)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/releases/is-live", wrapper.ReleaseIsLive)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/releases/when", wrapper.ReleaseWhen)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/token", wrapper.DeleteDeployToken)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/token", wrapper.GetDeployToken)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/token", wrapper.CreateDeployToken)
