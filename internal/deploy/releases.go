@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/store"
@@ -170,8 +171,7 @@ func (s *Releases) When(ctx context.Context, tool, commit string) ([]slipway.Fir
 		out   []slipway.FirstRelease
 		index = map[string]int{} // environment/component → out
 	)
-	for i := len(rs) - 1; i >= 0; i-- { // oldest first
-		r := rs[i]
+	for _, r := range slices.Backward(rs) { // oldest first
 		key := r.Environment + "/" + r.Component
 		at, seen := index[key]
 		if !seen {
