@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -219,24 +220,14 @@ func (s *Questions) QuestionAsk(ctx context.Context, scope slipway.AskScope, q s
 	if timeout <= 0 {
 		timeout = slipway.DefaultQuestionTimeout
 	}
-	if component, _, ok := scope.Scheduled(); ok {
-		return s.askScheduled(ctx, scope, component, q, timeout)
-	}
 	var created bool
 	err := s.eng.tx(ctx, scope.DeploymentID, func(t txn) error {
-		d, err := t.DeploymentLock(ctx, scope.Tool, scope.DeploymentID)
+		initiator, err := s.asker(ctx, t, scope)
 		if err != nil {
 			return err
-		}
-		st, err := t.StepGet(ctx, d.ID, scope.Step)
-		if err != nil {
-			return err
-		}
-		if d.Status != slipway.DeploymentRunning || st.State != slipway.StepRunning {
-			return slipway.Errorf(slipway.EForbidden, "Step %s of deployment %s is %s (the deployment %s): only a running step asks.", st.Key, d.ID, st.State, d.Status)
 		}
 		now := s.now()
-		q.ID, q.Initiator, q.CreatedAt = newQuestionID(), d.Actor, now
+		q.ID, q.Initiator, q.CreatedAt = newQuestionID(), initiator, now
 		q.DeadlineAt = now.Add(min(timeout, slipway.MaxQuestionTimeout))
 		before := q.ID
 		if q, err = s.eng.ask(ctx, t, q); err != nil {
@@ -249,39 +240,39 @@ func (s *Questions) QuestionAsk(ctx context.Context, scope slipway.AskScope, q s
 		return q, false, slipway.Errorf(slipway.EForbidden, "The step that holds this ask token is gone.")
 	}
 	if err != nil {
-		return q, false, fmt.Errorf("ask for %s of %s: %w", scope.Step, scope.DeploymentID, err)
+		return q, false, fmt.Errorf("ask for %s of %s: %w", scope.Step, cmp.Or(scope.DeploymentID, scope.Tool), err)
 	}
 	return q, created, nil
 }
 
-// askScheduled asks q for a run of scheduled component: a question of no
-// deployment, under the tool's lock, while the component is live and
-// scheduled. The run is part of the step's name, so the key makes asking
-// idempotent within a run, and the next run asks anew.
-func (s *Questions) askScheduled(ctx context.Context, scope slipway.AskScope, component string, q slipway.Question, timeout time.Duration) (slipway.Question, bool, error) {
-	var created bool
-	err := s.eng.tx(ctx, "", func(t txn) error {
-		now := s.now()
-		if err := t.ToolLock(ctx, scope.Tool, now); err != nil {
-			return err
+// asker takes the lock an ask for scope needs and returns the question's
+// initiator, or why scope may not ask. A deployment's step asks under the
+// deployment's lock while both run; a run of a scheduled component (no
+// deployment) under the tool's lock while the component is live and
+// scheduled, and its run is part of the step's name, so the key makes
+// asking idempotent within a run while the next run asks anew.
+func (s *Questions) asker(ctx context.Context, t txn, scope slipway.AskScope) (string, error) {
+	if component, _, ok := scope.Scheduled(); ok {
+		if err := t.ToolLock(ctx, scope.Tool, s.now()); err != nil {
+			return "", err
 		}
 		if ok, err := liveScheduled(ctx, t, scope.Tool, component); err != nil || !ok {
-			return errors.Join(err, slipway.Errorf(slipway.EForbidden, "Component %s of tool %s is not a live scheduled component: its runs no longer ask.", component, scope.Tool))
+			return "", errors.Join(err, slipway.Errorf(slipway.EForbidden, "Component %s of tool %s is not a live scheduled component: its runs no longer ask.", component, scope.Tool))
 		}
-		q.ID, q.Initiator, q.CreatedAt = newQuestionID(), "schedule", now
-		q.DeadlineAt = now.Add(min(timeout, slipway.MaxQuestionTimeout))
-		before := q.ID
-		var err error
-		if q, err = s.eng.ask(ctx, t, q); err != nil {
-			return err
-		}
-		created = q.ID == before
-		return nil
-	})
-	if err != nil {
-		return q, false, fmt.Errorf("ask for %s of %s: %w", scope.Step, scope.Tool, err)
+		return "schedule", nil
 	}
-	return q, created, nil
+	d, err := t.DeploymentLock(ctx, scope.Tool, scope.DeploymentID)
+	if err != nil {
+		return "", err
+	}
+	st, err := t.StepGet(ctx, d.ID, scope.Step)
+	if err != nil {
+		return "", err
+	}
+	if d.Status != slipway.DeploymentRunning || st.State != slipway.StepRunning {
+		return "", slipway.Errorf(slipway.EForbidden, "Step %s of deployment %s is %s (the deployment %s): only a running step asks.", st.Key, d.ID, st.State, d.Status)
+	}
+	return d.Actor, nil
 }
 
 // liveScheduled reports whether component of tool is live and scheduled.
