@@ -167,6 +167,13 @@ func (s *Releases) When(ctx context.Context, tool, commit string) ([]slipway.Fir
 	if err != nil {
 		return nil, err
 	}
+	// The repositories are the live components' (their current config's),
+	// so the newest release's config decides the scope git reads them in,
+	// as for IsLive: read once, not once per release walked.
+	gctx := ctx
+	if len(rs) > 0 {
+		gctx = s.eng.scopeOf(ctx, tool, rs[0].ConfigVersion)
+	}
 	var (
 		out   []slipway.FirstRelease
 		index = map[string]int{} // environment/component → out
@@ -186,7 +193,7 @@ func (s *Releases) When(ctx context.Context, tool, commit string) ([]slipway.Fir
 		if repo == "" {
 			continue
 		}
-		in, err := s.source.Contains(s.eng.scopeOf(ctx, tool, r.ConfigVersion), repo, commit, r.Commit)
+		in, err := s.source.Contains(gctx, repo, commit, r.Commit)
 		if err != nil {
 			return nil, fmt.Errorf("is %s in release %d of %s: %w", commit, r.Seq, r.Component, err)
 		}
