@@ -209,21 +209,12 @@ func relative(now, t time.Time) string {
 	return s + " ago"
 }
 
-// answerer is who a session answers as: the credential it was opened
-// with, as the API names a bearer, so that who may answer, the initiator
-// rule and the count of different answerers judge the person's
-// credential, not the session (two sessions of one token are one
-// identity).
-func answerer(s session) slipway.Actor {
-	return slipway.Actor{Name: s.Credential, Admin: s.Admin, Tool: s.Tool}
-}
-
 // whyNot says why the session may not answer q; "" when it may.
 func whyNot(q slipway.Question, s session) string {
 	if q.State.Final() {
 		return ""
 	}
-	a := answerer(s)
+	a := s.actor()
 	if why := q.MayAnswer(a); why != "" {
 		return "You cannot answer: " + why + "."
 	}
@@ -470,7 +461,7 @@ func (h *handler) answer(w http.ResponseWriter, r *http.Request) {
 		back = "/ui/t/" + tool + "/q/" + q.ID
 	}
 	sess, _ := sessionOf(ctx)
-	got, err := h.cfg.Questions.QuestionAnswer(slipway.WithActor(ctx, answerer(sess)), tool, id, a)
+	got, err := h.cfg.Questions.QuestionAnswer(ctx, tool, id, a) // ctx carries the session's actor
 	switch slipway.ErrorCode(err) {
 	case "":
 		msg := fmt.Sprintf("Your answer “%s” to question %s was recorded: %s.", got.Value, got.ID, settledText(got))
