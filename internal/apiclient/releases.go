@@ -7,27 +7,25 @@ import (
 	"net/http"
 
 	"slipway.dev/slipway/internal/apiclient/oapiclient"
+	"slipway.dev/slipway/internal/slipway"
 )
 
 // Release is a release as the API sends it.
 type Release = oapiclient.Release
 
-// ReleaseQuery narrows a release list: each set field.
-type ReleaseQuery struct {
-	Environment, Component, Commit, Deployment string
-	Limit                                      int
-}
-
 // ReleaseList returns the tool's releases q selects, newest first.
-func (c *Client) ReleaseList(ctx context.Context, tool string, q ReleaseQuery) (Envelope, error) {
+func (c *Client) ReleaseList(ctx context.Context, tool string, q slipway.ReleaseQuery) (Envelope, error) {
 	p := &oapiclient.ListReleasesParams{}
 	for _, f := range []struct {
 		v   string
 		dst **string
-	}{{q.Environment, &p.Environment}, {q.Component, &p.Component}, {q.Commit, &p.Commit}, {q.Deployment, &p.Deployment}} {
+	}{{q.Environment, &p.Environment}, {q.Component, &p.Component}, {q.Commit, &p.Commit}, {q.DeploymentID, &p.Deployment}} {
 		if f.v != "" {
 			*f.dst = new(f.v)
 		}
+	}
+	if q.Before > 0 {
+		p.Before = new(q.Before)
 	}
 	if q.Limit > 0 {
 		p.Limit = new(q.Limit)

@@ -35,10 +35,10 @@ func buildTime(s string) string {
 	return created(t)
 }
 
-// shortCommit is the first 7 characters of a commit.
-func shortCommit(c string) string {
-	if len(c) > 7 {
-		return c[:7]
+// shortCommit is the first n characters of a commit.
+func shortCommit(c string, n int) string {
+	if len(c) > n {
+		return c[:n]
 	}
 	return c
 }

@@ -36,7 +36,7 @@ func newBuildsListCmd(e *env) *cobra.Command {
 			fmt.Fprintln(tw, "ID\tComponent\tStatus\tStarted\tEnded\tCommit\tRef")
 			for _, b := range bs {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.BuildId, b.Component, b.Status,
-					buildTime(b.StartTime), buildTime(b.EndTime), shortCommit(b.Commit), b.Parameters.Ref)
+					buildTime(b.StartTime), buildTime(b.EndTime), shortCommit(b.Commit, 7), b.Parameters.Ref)
 			}
 			return tw.Flush()
 		},

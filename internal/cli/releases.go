@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"slipway.dev/slipway/internal/apiclient"
+	"slipway.dev/slipway/internal/slipway"
 )
 
 // newReleasesCmd is `slipway releases`: a tool's release history.
@@ -21,7 +21,7 @@ func newReleasesCmd(e *env) *cobra.Command {
 }
 
 func newReleasesListCmd(e *env) *cobra.Command {
-	var q apiclient.ReleaseQuery
+	var q slipway.ReleaseQuery
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the component versions the tool's deployments made live, newest first",
@@ -51,13 +51,9 @@ func newReleasesListCmd(e *env) *cobra.Command {
 			tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "#\tApplied\tEnvironment\tComponent\tOutcome\tCommit\tDeployment\tBy")
 			for _, r := range rs {
-				commit := r.Commit
-				if len(commit) > 12 {
-					commit = commit[:12]
-				}
 				// e.stdout escapes what the server sent (escape.go).
 				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Seq, created(r.AppliedAt), r.Environment, r.Component,
-					r.Outcome, commit, r.DeployId, r.Actor)
+					r.Outcome, shortCommit(r.Commit, 12), r.DeployId, r.Actor)
 			}
 			return tw.Flush()
 		},
@@ -66,7 +62,7 @@ func newReleasesListCmd(e *env) *cobra.Command {
 	f.StringVar(&q.Component, "component", "", "only this component's releases")
 	f.StringVar(&q.Commit, "commit", "", "only the releases of this commit (its full SHA)")
 	f.StringVar(&q.Environment, "env", "", "only this environment's releases")
-	f.StringVar(&q.Deployment, "deployment", "", "only the releases this deployment made")
+	f.StringVar(&q.DeploymentID, "deployment", "", "only the releases this deployment made")
 	f.IntVar(&q.Limit, "limit", 0, "at most this many (default 100, at most 1000)")
 	return cmd
 }
@@ -116,11 +112,7 @@ func newReleasesIsLiveCmd(e *env) *cobra.Command {
 					if lc.DeployId != nil {
 						dep = *lc.DeployId
 					}
-					live := lc.LiveCommit
-					if len(live) > 12 {
-						live = live[:12]
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", lc.Environment, lc.Component, lc.State, live, since, dep)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", lc.Environment, lc.Component, lc.State, shortCommit(lc.LiveCommit, 12), since, dep)
 				}
 				if err := tw.Flush(); err != nil {
 					return err
