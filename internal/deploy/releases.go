@@ -3,7 +3,6 @@ package deploy
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"slices"
 
 	"slipway.dev/slipway/internal/slipway"
@@ -25,9 +24,6 @@ const (
 	maxReleaseList     = 1000
 )
 
-// fullSHA matches a full commit id (SHA-1 or SHA-256).
-var fullSHA = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
-
 // ReleaseList returns the tool's releases that q selects, newest first.
 // EInvalid for a bad tool name, a commit that is not a full SHA, or a
 // limit out of range.
@@ -35,9 +31,12 @@ func (s *Releases) ReleaseList(ctx context.Context, tool string, q slipway.Relea
 	if err := slipway.ValidateToolName(tool); err != nil {
 		return nil, err
 	}
+	if q.Commit != "" {
+		if err := slipway.ValidateCommit("commit", q.Commit); err != nil {
+			return nil, err
+		}
+	}
 	switch {
-	case q.Commit != "" && !fullSHA.MatchString(q.Commit):
-		return nil, slipway.Errorf(slipway.EInvalid, "commit: %q is not a full commit SHA (40 or 64 lowercase hex digits)", q.Commit)
 	case q.Limit < 0 || q.Limit > maxReleaseList:
 		return nil, slipway.Errorf(slipway.EInvalid, "limit: %d is not between 1 and %d", q.Limit, maxReleaseList)
 	case q.Before < 0:
@@ -73,8 +72,8 @@ func (s *Releases) IsLive(ctx context.Context, tool, commit string) ([]slipway.L
 	if err := slipway.ValidateToolName(tool); err != nil {
 		return nil, err
 	}
-	if !fullSHA.MatchString(commit) {
-		return nil, slipway.Errorf(slipway.EInvalid, "commit: %q is not a full commit SHA (40 or 64 lowercase hex digits)", commit)
+	if err := slipway.ValidateCommit("commit", commit); err != nil {
+		return nil, err
 	}
 	live, err := s.store.LiveRunList(ctx, tool)
 	if err != nil {
@@ -156,8 +155,8 @@ func (s *Releases) When(ctx context.Context, tool, commit string) ([]slipway.Fir
 	if err := slipway.ValidateToolName(tool); err != nil {
 		return nil, err
 	}
-	if !fullSHA.MatchString(commit) {
-		return nil, slipway.Errorf(slipway.EInvalid, "commit: %q is not a full commit SHA (40 or 64 lowercase hex digits)", commit)
+	if err := slipway.ValidateCommit("commit", commit); err != nil {
+		return nil, err
 	}
 	rs, err := s.store.ReleaseList(ctx, store.ReleaseFilter{Tool: tool, Limit: maxWhenWalk})
 	if err != nil {

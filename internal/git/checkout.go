@@ -33,7 +33,7 @@ func (c *Client) Checkout(ctx context.Context, repository, commit, dst string) (
 		return err
 	}
 	commit = strings.ToLower(commit)
-	if !fullSHARE.MatchString(commit) {
+	if !slipway.IsFullCommit(commit) {
 		return fmt.Errorf("checkout %q of %s: not a full commit SHA", commit, slipway.RedactURL(repository))
 	}
 	created, err := prepareDir(dst)

@@ -20,7 +20,7 @@ func (c *Client) Contains(ctx context.Context, repository, commit, tip string) (
 	if commit == tip {
 		return true, nil
 	}
-	if !fullSHARE.MatchString(commit) || !fullSHARE.MatchString(tip) {
+	if !slipway.IsFullCommit(commit) || !slipway.IsFullCommit(tip) {
 		return false, fmt.Errorf("is %q in %q: %w: give full commit SHAs", commit, tip, ErrRefNotFound)
 	}
 	if err := c.checkRepository(ctx, repository); err != nil {

@@ -174,7 +174,6 @@ func New(cfg Config) (*Client, error) {
 
 var (
 	shaRE      = regexp.MustCompile(`^[0-9a-fA-F]{4,64}$`)
-	fullSHARE  = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
 	schemeRE   = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*)://`)
 	helperRE   = regexp.MustCompile(`^[A-Za-z0-9+.-]+::`)
 	scpLikeRE  = regexp.MustCompile(`^[^/]*:`)
@@ -267,7 +266,7 @@ func (c *Client) ResolveAll(ctx context.Context, repository string, refs []strin
 			continue
 		}
 		lower := strings.ToLower(ref)
-		if fullSHARE.MatchString(lower) && slices.Contains(slices.Collect(maps.Values(advertised)), lower) {
+		if slipway.IsFullCommit(lower) && slices.Contains(slices.Collect(maps.Values(advertised)), lower) {
 			out[ref] = lower // the tip of some ref: no need for objects
 			continue
 		}
@@ -350,7 +349,7 @@ func (c *Client) resolveSHAs(ctx context.Context, r *remote, refs []string) (map
 		needFetch := fresh
 		for _, ref := range refs {
 			lower := strings.ToLower(ref)
-			if !fullSHARE.MatchString(lower) || !c.hasCommit(ctx, dir, lower) {
+			if !slipway.IsFullCommit(lower) || !c.hasCommit(ctx, dir, lower) {
 				needFetch = true
 			}
 		}
@@ -378,7 +377,7 @@ func (c *Client) resolveSHAs(ctx context.Context, r *remote, refs []string) (map
 // commitsWithPrefix returns the commits of the mirror in dir whose SHA
 // starts with prefix (annotated tag objects count as their commit).
 func (c *Client) commitsWithPrefix(ctx context.Context, dir, prefix string) ([]string, error) {
-	if fullSHARE.MatchString(prefix) {
+	if slipway.IsFullCommit(prefix) {
 		if c.hasCommit(ctx, dir, prefix) {
 			return []string{prefix}, nil
 		}

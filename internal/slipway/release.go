@@ -1,6 +1,25 @@
 package slipway
 
-import "time"
+import (
+	"regexp"
+	"time"
+)
+
+// fullCommitRE matches a full commit id: SHA-1 or SHA-256, lowercase.
+var fullCommitRE = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
+
+// IsFullCommit reports whether s is a full commit id (40 or 64 lowercase
+// hex digits).
+func IsFullCommit(s string) bool { return fullCommitRE.MatchString(s) }
+
+// ValidateCommit returns an EInvalid error unless commit is a full
+// commit id; field names it in the message.
+func ValidateCommit(field, commit string) error {
+	if IsFullCommit(commit) {
+		return nil
+	}
+	return Errorf(EInvalid, "%s: %q is not a full commit SHA (40 or 64 lowercase hex digits)", field, commit)
+}
 
 // DefaultEnvironment is the environment of a tool that declares none:
 // every deployment of it is released there.
