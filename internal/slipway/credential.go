@@ -166,25 +166,6 @@ type Actor struct {
 // request log, deployments and web UI sessions name the token so.
 func APITokenActorName(id string) string { return "tool-token:" + id }
 
-// Actor kinds, as [Actor.Kind] names them.
-const (
-	ActorKindAdmin    = "admin"
-	ActorKindTool     = "tool"
-	ActorKindInternal = "internal"
-)
-
-// Kind is "admin", "tool" or "internal" (the server itself).
-func (a Actor) Kind() string {
-	switch {
-	case a == ActorInternal:
-		return ActorKindInternal
-	case a.Admin:
-		return ActorKindAdmin
-	default:
-		return ActorKindTool
-	}
-}
-
 // MayActOn reports whether a may act on tool's resources: the admin on
 // every tool, anyone else on its own tool only.
 func (a Actor) MayActOn(tool string) bool { return a.Admin || (a.Tool != "" && a.Tool == tool) }

@@ -75,20 +75,16 @@ func TestContextValues(t *testing.T) {
 	}
 }
 
-func TestActor_KindAndScope(t *testing.T) {
+func TestActor_MayActOn(t *testing.T) {
 	for _, c := range []struct {
-		a    Actor
-		kind string
-		on   map[string]bool
+		a  Actor
+		on map[string]bool
 	}{
-		{ActorInternal, ActorKindInternal, map[string]bool{"a": true, "b": true}},
-		{Actor{Name: "admin", Admin: true}, ActorKindAdmin, map[string]bool{"a": true, "b": true}},
-		{Actor{Name: "tool-token:x", Tool: "a"}, ActorKindTool, map[string]bool{"a": true, "b": false}},
-		{Actor{Name: "tool-token:x"}, ActorKindTool, map[string]bool{"a": false, "": false}},
+		{ActorInternal, map[string]bool{"a": true, "b": true}},
+		{Actor{Name: "admin", Admin: true}, map[string]bool{"a": true, "b": true}},
+		{Actor{Name: "tool-token:x", Tool: "a"}, map[string]bool{"a": true, "b": false}},
+		{Actor{Name: "tool-token:x"}, map[string]bool{"a": false, "": false}},
 	} {
-		if got := c.a.Kind(); got != c.kind {
-			t.Errorf("%+v.Kind() = %q, want %q", c.a, got, c.kind)
-		}
 		for tool, want := range c.on {
 			if got := c.a.MayActOn(tool); got != want {
 				t.Errorf("%+v.MayActOn(%q) = %v, want %v", c.a, tool, got, want)
