@@ -358,7 +358,7 @@ func (g Gate) TimeoutOrDefault() time.Duration {
 
 // QuestionLogEntry is one append-only record of a question's life: opened,
 // an answer (counted or not), a refused attempt with its reason, expired,
-// cancelled. The audit trail, and the change feed of the questions inbox.
+// cancelled. The audit trail.
 type QuestionLogEntry struct {
 	Seq        int64
 	QuestionID string

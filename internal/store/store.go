@@ -468,9 +468,6 @@ type Queries interface {
 	QuestionLogAppend(ctx context.Context, e slipway.QuestionLogEntry) (int64, error)
 	// QuestionLogList returns a question's log, oldest first.
 	QuestionLogList(ctx context.Context, tool, questionID string) ([]slipway.QuestionLogEntry, error)
-	// QuestionLogSince returns the log entries of the tool ("" every
-	// tool) with Seq > after, oldest first, at most limit (0: no limit).
-	QuestionLogSince(ctx context.Context, tool string, after int64, limit int) ([]slipway.QuestionLogEntry, error)
 
 	// ReleaseAppend appends a release (a component version made live or
 	// removed) and returns its sequence number. Releases are never pruned

@@ -362,8 +362,10 @@ func reads(t *testing.T, s store.Store) map[string]any {
 		put("ReleaseList "+tool, rs, err)
 		qs, err := s.QuestionList(ctx, store.QuestionFilter{Tool: tool})
 		put("QuestionList "+tool, qs, err)
-		ql, err := s.QuestionLogSince(ctx, tool, 0, 0)
-		put("QuestionLogSince "+tool, ql, err)
+		for _, q := range qs {
+			ql, err := s.QuestionLogList(ctx, tool, q.ID)
+			put("QuestionLogList "+q.ID, ql, err)
+		}
 		jr, err := s.JobRunList(ctx, tool)
 		put("JobRunList "+tool, jr, err)
 		ev, err := s.EnvVarList(ctx, tool)

@@ -155,27 +155,6 @@ func (q *queries) QuestionLogList(ctx context.Context, tool, questionID string) 
 	return es, nil
 }
 
-// QuestionLogSince returns log entries after a sequence number.
-func (q *queries) QuestionLogSince(ctx context.Context, tool string, after int64, limit int) ([]slipway.QuestionLogEntry, error) {
-	query := `SELECT ` + questionLogColumns + ` FROM question_log WHERE seq > ?`
-	args := []any{after}
-	if tool != "" {
-		query += ` AND tool = ?`
-		args = append(args, tool)
-	}
-	query += ` ORDER BY seq`
-	if limit > 0 {
-		query += ` LIMIT ?`
-		args = append(args, limit)
-	}
-	rows, err := q.read.QueryContext(ctx, query, args...)
-	es, err := collect(rows, err, scanQuestionLog)
-	if err != nil {
-		return nil, fmt.Errorf("read the question log after %d: %w", after, err)
-	}
-	return es, nil
-}
-
 // scanQuestion reads one row of questionColumns.
 func scanQuestion(row rowScanner) (slipway.Question, error) {
 	var (
