@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"slipway.dev/slipway/internal/httpapi/oapi"
@@ -316,21 +315,11 @@ func (a *api) questionRequest(w http.ResponseWriter, r *http.Request) (tool, id 
 		return "", "", false
 	}
 	id = r.PathValue("question_id")
-	if !validQuestionID(id) {
+	if !slipway.IsQuestionID(id) {
 		a.writeError(w, r, slipway.Errorf(slipway.ENotFound, "Question %s not found for tool %s", quoteShort(id), tool))
 		return "", "", false
 	}
 	return tool, id, true
-}
-
-// validQuestionID reports whether id has the form of a question id.
-func validQuestionID(id string) bool {
-	rest, ok := strings.CutPrefix(id, "q-")
-	if !ok || len(rest) != 16 {
-		return false
-	}
-	_, err := hex.DecodeString(rest)
-	return err == nil
 }
 
 // toQuestion returns the wire form of q, as actor sees it.

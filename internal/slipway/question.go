@@ -61,6 +61,14 @@ type Question struct {
 	Approvals []string
 }
 
+// IsQuestionID reports whether id has the form of a question's ID: "q-"
+// and 16 lowercase hex digits.
+func IsQuestionID(id string) bool {
+	rest, ok := strings.CutPrefix(id, "q-")
+	return ok && len(rest) == 16 &&
+		!strings.ContainsFunc(rest, func(c rune) bool { return (c < 'a' || c > 'f') && (c < '0' || c > '9') })
+}
+
 // QuestionOrigin says where a question comes from.
 type QuestionOrigin string
 

@@ -92,3 +92,14 @@ func TestQuestion_CheckAnswer(t *testing.T) {
 		}
 	}
 }
+
+func TestIsQuestionID(t *testing.T) {
+	for id, want := range map[string]bool{
+		"q-0123456789abcdef": true, "q-0123456789ABCDEF": false, "q-0123456789abcde": false,
+		"q-0123456789abcdef0": false, "0123456789abcdef": false, "q-0123456789abcdeg": false, "": false,
+	} {
+		if got := IsQuestionID(id); got != want {
+			t.Errorf("IsQuestionID(%q) = %v, want %v", id, got, want)
+		}
+	}
+}

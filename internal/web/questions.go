@@ -261,16 +261,6 @@ func (h *handler) questionCards(ctx context.Context, tool, id string, forms map[
 	return v, nil
 }
 
-// validQuestionID reports whether id may be a question's ID: "q-" and
-// hex digits.
-func validQuestionID(id string) bool {
-	rest, ok := strings.CutPrefix(id, "q-")
-	if !ok || rest == "" || len(rest) > 32 {
-		return false
-	}
-	return !strings.ContainsFunc(rest, func(c rune) bool { return (c < 'a' || c > 'f') && (c < '0' || c > '9') })
-}
-
 func (h *handler) badQuestionID(w http.ResponseWriter, r *http.Request, id string) {
 	h.errorPage(w, r, http.StatusNotFound, "There is no question "+strconv.Quote(clip(id, 64))+": question IDs look like q-0123456789abcdef.")
 }
@@ -283,7 +273,7 @@ func (h *handler) questionPage(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) showQuestion(w http.ResponseWriter, r *http.Request, status int, form *answerForm) {
 	ctx, tool, id := r.Context(), r.PathValue("tool"), r.PathValue("id")
-	if !validQuestionID(id) {
+	if !slipway.IsQuestionID(id) {
 		h.badQuestionID(w, r, id)
 		return
 	}
@@ -426,7 +416,7 @@ func firstLine(s string) string {
 // page again with the problem next to the form and what was typed.
 func (h *handler) answer(w http.ResponseWriter, r *http.Request) {
 	ctx, tool, id := r.Context(), r.PathValue("tool"), r.PathValue("id")
-	if !validQuestionID(id) {
+	if !slipway.IsQuestionID(id) {
 		h.badQuestionID(w, r, id)
 		return
 	}
