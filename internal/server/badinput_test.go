@@ -96,7 +96,7 @@ func badRequests(op specOperation) []badRequest {
 		name = "NOT_THERE" // a valid envvar name, so that the body is what is bad
 	}
 	good := strings.NewReplacer("{tool}", "known", "{deploy_id}", "20990101-000000-nothere000", "{id}", "nothere",
-		"{name}", name, "{build_id}", "nothere")
+		"{name}", name, "{build_id}", "nothere", "{question_id}", "q-0000000000000000")
 	var out []badRequest
 	for _, v := range []struct{ param, value string }{
 		{"{tool}", "Bad_Tool!"},
@@ -109,6 +109,9 @@ func badRequests(op specOperation) []badRequest {
 		{"{build_id}", "%00"},
 		{"{build_id}", "a..b"},
 		{"{build_id}", strings.Repeat("f", 200)},
+		{"{question_id}", "..%2F..%2Fetc"},
+		{"{question_id}", "%00"},
+		{"{question_id}", "q-" + strings.Repeat("0", 300)},
 	} {
 		if strings.Contains(op.path, v.param) {
 			p := strings.Replace(op.path, v.param, v.value, 1)
@@ -121,6 +124,9 @@ func badRequests(op specOperation) []badRequest {
 			continue
 		}
 		bad := map[string]string{"boolean": "maybe", "integer": "many", "number": "NaNx"}[typ]
+		if bad == "" { // strings the server checks: a commit, a state, a duration
+			bad = map[string]string{"commit": "not-a-sha", "state": "maybe", "wait": "soon"}[name]
+		}
 		if bad != "" {
 			out = append(out, badRequest{name: "query " + name, path: base + "?" + name + "=" + bad})
 		}
