@@ -77,10 +77,26 @@ const attrDiag = `(sel, name) => { const el = document.querySelector(sel); if (!
 // Click clicks the first element that the CSS selector matches, once it is
 // visible.
 func Click(ctx context.Context, selector string) error {
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(selector))); err != nil {
+	for {
+		err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(selector)))
+		if err == nil {
+			return nil
+		}
+		// A navigation that lands while chromedp resolves the node leaves
+		// its node ID stale; the click was not made (the mouse events come
+		// last), so it is made again in the new page.
+		if ctx.Err() == nil && staleNode(err) {
+			continue
+		}
 		return fmt.Errorf("click %s: %w", selector, err)
 	}
-	return nil
+}
+
+// staleNode reports whether err is the browser's answer to a command on a
+// node of a document that a navigation has replaced.
+func staleNode(err error) bool {
+	var cerr *cdproto.Error
+	return errors.As(err, &cerr) && (strings.Contains(cerr.Message, "No node with given id") || strings.Contains(cerr.Message, "Could not find node with given id"))
 }
 
 // Fill types value into the form field that the CSS selector matches, once
@@ -123,13 +139,27 @@ func Fill(ctx context.Context, selector, value string) error {
 }
 
 // Text returns the text of the first element that the CSS selector
-// matches, as the page shows it (innerText; empty when it is hidden).
+// matches, as the page shows it (innerText; empty when it is hidden),
+// once one does. It reads the page's current document, as waitFor does,
+// not chromedp's copy of the DOM, whose node IDs a navigation (a form
+// posted and redirected) leaves stale.
 func Text(ctx context.Context, selector string) (string, error) {
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(selector)))
-	if err != nil {
+	expr := call(`(sel) => { const el = document.querySelector(sel); return el ? el.innerText : null; }`, selector)
+	for {
+		if err := waitFor(ctx, selector+" to exist",
+			`(sel) => !!document.querySelector(sel)`,
+			`(sel) => 'nothing matches ' + sel`, selector); err != nil {
+			return "", fmt.Errorf("text of %s: %w", selector, err)
+		}
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[*string](expr))
+		switch {
+		case err == nil && s != nil:
+			return *s, nil
+		case err == nil, ctx.Err() == nil && navigated(err):
+			continue // the page changed between the wait and the read
+		}
 		return "", fmt.Errorf("text of %s: %w", selector, err)
 	}
-	return s, nil
 }
 
 // waitFor waits until the JavaScript function pred returns true for args,
