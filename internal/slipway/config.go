@@ -37,6 +37,9 @@ type ToolConfig struct {
 	Components map[string]Component
 	// Order is the component names in the order the user wrote them.
 	Order []string
+	// Environments are the tool's declared environments in promotion order
+	// (none: the one DefaultEnvironment; see EnvironmentList).
+	Environments []Environment
 	// Raw is the config as the user set it: only the fields they sent, in
 	// their order, without unknown fields, as JSON. It is what `config show`
 	// echoes and what a deployment snapshots.

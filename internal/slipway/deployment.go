@@ -87,6 +87,16 @@ type Deployment struct {
 	// whose config and builds this one deploys again (its builds are
 	// reused, never rebuilt); empty otherwise.
 	RollbackOf string
+	// Environment is where the deployment goes (DefaultEnvironment for a
+	// tool without environments).
+	Environment string
+	// PromotedFrom is, for a promotion, the upstream environment whose
+	// live builds Pins holds; empty otherwise.
+	PromotedFrom string
+	// Pins holds, by component, the builds a promotion deploys: the ones
+	// live and healthy upstream when it was created. They are reused,
+	// never rebuilt.
+	Pins map[string]Pin
 	// Builds and Runs are derived from Steps (or, before the plan exists,
 	// from the config snapshot) by the deploy service; the store does not
 	// keep them.
@@ -124,8 +134,14 @@ func NewDeploymentID(t time.Time) string {
 	return t.UTC().Format(CreationTimeFormat) + "-" + string(b)
 }
 
+// Instance is the target instance the deployment changes
+// ([InstanceName]).
+func (d Deployment) Instance() string { return InstanceName(d.Tool, d.Environment) }
+
 // DeployOptions are what a caller asks of a new deployment.
 type DeployOptions struct {
+	// Environment is where to deploy; "" for the tool's entry environment.
+	Environment string
 	ForceBuild  bool
 	ForceRun    bool
 	Description string

@@ -21,5 +21,8 @@ func ValidateToolName(name string) error {
 	if !ValidName(name) {
 		return Errorf(EInvalid, "Tool name %q must be 1-%d lowercase letters, digits or dashes, starting and ending with a letter or digit.", name, MaxNameLength)
 	}
+	if hasDoubleDash(name) {
+		return Errorf(EInvalid, "Tool name %q must not contain \"--\": it separates a tool from its environment (tool--staging).", name)
+	}
 	return nil
 }

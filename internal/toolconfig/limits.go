@@ -22,6 +22,46 @@ import (
 // [Locate] finds them in the document it was parsed from. cfg must have
 // passed Parse (or ParseStored: values Parse refuses count as unset).
 func CheckLimits(cfg slipway.ToolConfig, lim slipway.Limits) error {
+	problems := limitProblems(cfg, lim)
+	seen := map[Problem]bool{}
+	for _, pr := range problems {
+		seen[pr] = true
+	}
+	// Each environment runs the config with its overrides: those must fit
+	// too, and a problem they make is reported at the override.
+	for _, env := range cfg.Environments {
+		if len(env.Overrides) == 0 {
+			continue
+		}
+		for _, pr := range limitProblems(cfg.ForEnvironment(env), lim) {
+			if seen[pr] {
+				continue
+			}
+			seen[pr] = true
+			pr.Path = overridePath(env.Name, pr.Path)
+			pr.Message += " (in environment " + env.Name + ")"
+			problems = append(problems, pr)
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return problemsError(problems)
+}
+
+// overridePath returns the path of an environment's override of the run
+// field at path (components.C.run.F), or path when it is not one.
+func overridePath(env, path string) string {
+	rest, ok := strings.CutPrefix(path, "components.")
+	comp, field, ok2 := strings.Cut(rest, ".run.")
+	if !ok || !ok2 {
+		return path
+	}
+	return "x-slipway.environments." + env + ".overrides." + comp + "." + field
+}
+
+// limitProblems returns cfg's problems with lim.
+func limitProblems(cfg slipway.ToolConfig, lim slipway.Limits) []Problem {
 	var problems []Problem
 	add := func(path, format string, args ...any) {
 		problems = append(problems, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
@@ -62,10 +102,7 @@ func CheckLimits(cfg slipway.ToolConfig, lim slipway.Limits) error {
 	if !slices.ContainsFunc(problems, func(p Problem) bool { return strings.HasSuffix(parentPath(p.Path), ".run") }) {
 		problems = append(problems, checkTotals(cfg, lim)...)
 	}
-	if len(problems) == 0 {
-		return nil
-	}
-	return problemsError(problems)
+	return problems
 }
 
 // checkTotals checks the tool's quotas of memory, cpu and replicas against

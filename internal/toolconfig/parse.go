@@ -210,6 +210,7 @@ func (p *parser) parse(data []byte) slipway.ToolConfig {
 	var cfg slipway.ToolConfig
 	raw := &object{}
 	var comps *componentSet
+	var envNodes map[string]*envNode
 	var unknownKeys []string
 	for _, e := range p.entries("", top) {
 		p.record(e.name(), e.key, e.val)
@@ -246,6 +247,10 @@ func (p *parser) parse(data []byte) slipway.ToolConfig {
 			if comps != nil {
 				raw.set("components", comps.raw)
 			}
+		case "x-slipway":
+			var x *object
+			x, envNodes = p.extension(e, &cfg)
+			raw.set("x-slipway", x)
 		default:
 			unknownKeys = append(unknownKeys, e.name())
 			p.unknown(UnknownField{Path: e.name(), Name: e.name(), In: "the tool config"}, e.key, topFields)
@@ -258,6 +263,7 @@ func (p *parser) parse(data []byte) slipway.ToolConfig {
 		return slipway.ToolConfig{}
 	}
 	p.crossCheck(comps)
+	p.checkEnvironments(cfg.Environments, envNodes, comps.byName)
 	if len(p.problems) > 0 {
 		return slipway.ToolConfig{}
 	}

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -248,19 +249,27 @@ func (q *queries) ConfigDelete(ctx context.Context, tool string, now time.Time) 
 }
 
 const deploymentColumns = `id, tool, created_at, description, config_version, tool_config, status,
-	long_status, force_build, force_run, trigger_kind, actor, updated_at, finished_at, rollback_of`
+	long_status, force_build, force_run, trigger_kind, actor, updated_at, finished_at, rollback_of,
+	environment, promoted_from, pins`
 
 func scanDeployment(r rowScanner) (slipway.Deployment, error) {
 	var (
 		d                          slipway.Deployment
 		created, updated, finished sql.NullString
 		toolConfig                 sql.NullString
+		pins                       string
 		err                        error
 	)
 	err = r.Scan(&d.ID, &d.Tool, &created, &d.Description, &d.ConfigVersion, &toolConfig, &d.Status,
-		&d.LongStatus, &d.ForceBuild, &d.ForceRun, &d.Trigger, &d.Actor, &updated, &finished, &d.RollbackOf)
+		&d.LongStatus, &d.ForceBuild, &d.ForceRun, &d.Trigger, &d.Actor, &updated, &finished, &d.RollbackOf,
+		&d.Environment, &d.PromotedFrom, &pins)
 	if err != nil {
 		return slipway.Deployment{}, err
+	}
+	if pins != "" {
+		if err := json.Unmarshal([]byte(pins), &d.Pins); err != nil {
+			return slipway.Deployment{}, fmt.Errorf("deployment %s: pins: %w", d.ID, err)
+		}
 	}
 	d.ToolConfig = decRaw(toolConfig)
 	if d.CreatedAt, err = decTime(created); err != nil {
@@ -303,10 +312,19 @@ func collect[T any](rows *sql.Rows, err error, scan func(rowScanner) (T, error))
 
 // DeploymentCreate inserts a deployment (without steps).
 func (q *queries) DeploymentCreate(ctx context.Context, d slipway.Deployment) error {
+	pins := ""
+	if len(d.Pins) > 0 {
+		b, err := json.Marshal(d.Pins)
+		if err != nil {
+			return fmt.Errorf("create deployment %s of %s: pins: %w", d.ID, d.Tool, err)
+		}
+		pins = string(b)
+	}
 	_, err := q.write.ExecContext(ctx,
-		`INSERT INTO deployments (`+deploymentColumns+`) VALUES (`+inArgs(15)+`)`,
+		`INSERT INTO deployments (`+deploymentColumns+`) VALUES (`+inArgs(18)+`)`,
 		d.ID, d.Tool, encTime(d.CreatedAt), d.Description, d.ConfigVersion, encRaw(d.ToolConfig), d.Status,
-		d.LongStatus, d.ForceBuild, d.ForceRun, d.Trigger, d.Actor, encTime(d.UpdatedAt), encTime(d.FinishedAt), d.RollbackOf)
+		d.LongStatus, d.ForceBuild, d.ForceRun, d.Trigger, d.Actor, encTime(d.UpdatedAt), encTime(d.FinishedAt), d.RollbackOf,
+		cmp.Or(d.Environment, slipway.DefaultEnvironment), d.PromotedFrom, pins)
 	if err != nil {
 		return fmt.Errorf("create deployment %s of %s: %w", d.ID, d.Tool, err)
 	}

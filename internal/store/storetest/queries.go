@@ -136,10 +136,21 @@ func testDeployment(t *testing.T, f Factory) {
 		d := slipway.Deployment{ID: "20250601-120000-zzzzzzzzzz", Tool: "tool", Status: slipway.DeploymentPending}
 		mustDo(t, s.DeploymentCreate(b.ctx, d))
 		got := must(s.DeploymentGet(b.ctx, "tool", d.ID))(t)
+		d.Environment = slipway.DefaultEnvironment // what a deployment without one goes to
 		diff(t, "DeploymentGet", d, got)
 		if !got.CreatedAt.IsZero() || !got.UpdatedAt.IsZero() || !got.FinishedAt.IsZero() {
 			t.Errorf("zero times came back as %v, %v, %v", got.CreatedAt, got.UpdatedAt, got.FinishedAt)
 		}
+	})
+
+	t.Run("PromotionRoundTrip", func(t *testing.T) {
+		t.Parallel()
+		s, b := setup(t, f)
+		d := deployment("tool", "20250601-120000-pppppppppp", at(1), slipway.DeploymentPending)
+		d.Environment, d.PromotedFrom = "live", "staging"
+		d.Pins = map[string]slipway.Pin{"web": {BuildKey: "k1", Commit: strings.Repeat("a", 40)}, "api": {BuildKey: "k2"}}
+		mustDo(t, s.DeploymentCreate(b.ctx, d))
+		diff(t, "DeploymentGet", d, must(s.DeploymentGet(b.ctx, "tool", d.ID))(t))
 	})
 
 	t.Run("CreateDuplicateFails", func(t *testing.T) {

@@ -135,6 +135,7 @@ func deployment(tool, id string, created time.Time, status slipway.DeploymentSta
 		Tool:          tool,
 		CreatedAt:     created,
 		Description:   "deploy " + id,
+		Environment:   slipway.DefaultEnvironment,
 		ConfigVersion: 3,
 		ToolConfig:    json.RawMessage(`{"components":{"web":{"component_type":"continuous"}}}`),
 		Status:        status,

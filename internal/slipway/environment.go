@@ -1,0 +1,255 @@
+package slipway
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// An Environment is one stage a tool's components are deployed to (e.g.
+// staging, then production), with its own live state, deployments and
+// queue. A tool that declares none has one, [DefaultEnvironment]. They
+// are declared in the tool config's `x-slipway: environments:` mapping,
+// in promotion order.
+type Environment struct {
+	Name string
+	// Production marks an environment whose builds must have been live
+	// and healthy upstream: a direct deployment of other builds is refused
+	// unless AllowDirect.
+	Production bool
+	// Upstream is the environment promotions come from ("" for none).
+	Upstream    string
+	AllowDirect bool
+	// Env holds environment variables set for every component in this
+	// environment, over the tool's own.
+	Env map[string]string
+	// Overrides change components' run fields in this environment, by
+	// component name.
+	Overrides map[string]RunOverride
+}
+
+// RunOverride holds the run fields an environment changes for one
+// component; zero values leave the field as the component sets it.
+type RunOverride struct {
+	Replicas int
+	CPU      string
+	Memory   string
+	Schedule string
+	Publish  string
+}
+
+// MaxEnvironmentName is the longest environment name.
+const MaxEnvironmentName = 10
+
+var envNameRE = regexp.MustCompile(`^[a-z][a-z0-9]{0,9}$`)
+
+// ValidEnvironmentName reports whether s is a valid environment name: a
+// lowercase letter then up to 9 lowercase letters or digits (no dashes:
+// "--" separates a tool from its environment in instance names).
+func ValidEnvironmentName(s string) bool { return envNameRE.MatchString(s) }
+
+// ValidateEnvironmentName returns an EInvalid error unless s is a valid
+// environment name; field names it.
+func ValidateEnvironmentName(field, s string) error {
+	if ValidEnvironmentName(s) {
+		return nil
+	}
+	return Errorf(EInvalid, "%s: %q is not an environment name: a lowercase letter then up to %d lowercase letters or digits", field, s, MaxEnvironmentName-1)
+}
+
+// InstanceName is the name a tool's environment runs under on the target
+// (processes, data directory, published host): the tool's own name for
+// [DefaultEnvironment], "<tool>--<environment>" for the others. Tool
+// names may not contain "--" ([ValidateToolName]), so no tool's name is
+// another's instance.
+func InstanceName(tool, environment string) string {
+	if environment == "" || environment == DefaultEnvironment {
+		return tool
+	}
+	return tool + "--" + environment
+}
+
+// EnvironmentList returns the tool's environments in promotion order: the
+// declared ones, or the one [DefaultEnvironment] of a tool that declares
+// none.
+func (c ToolConfig) EnvironmentList() []Environment {
+	if len(c.Environments) > 0 {
+		return c.Environments
+	}
+	return []Environment{{Name: DefaultEnvironment, Production: true}}
+}
+
+// Environment returns the environment called name; ok is false when the
+// tool has none of that name.
+func (c ToolConfig) Environment(name string) (Environment, bool) {
+	for _, e := range c.EnvironmentList() {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return Environment{}, false
+}
+
+// EntryEnvironment is where a deployment goes when none is named: the
+// first environment (the start of the promotion chain).
+func (c ToolConfig) EntryEnvironment() string { return c.EnvironmentList()[0].Name }
+
+// ForEnvironment returns the config as deployed to environment env: each
+// component with env's overrides applied. The receiver is not changed.
+func (c ToolConfig) ForEnvironment(env Environment) ToolConfig {
+	if len(env.Overrides) == 0 {
+		return c
+	}
+	out := c
+	out.Components = make(map[string]Component, len(c.Components))
+	for name, comp := range c.Components {
+		if o, ok := env.Overrides[name]; ok {
+			r := &comp.Run
+			if o.Replicas != 0 {
+				r.Replicas = o.Replicas
+			}
+			r.CPU = cmpOr(o.CPU, r.CPU)
+			r.Memory = cmpOr(o.Memory, r.Memory)
+			r.Schedule = cmpOr(o.Schedule, r.Schedule)
+			r.Publish = cmpOr(o.Publish, r.Publish)
+		}
+		out.Components[name] = comp
+	}
+	return out
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// WithEnvironment returns env with an environment's variables set over
+// the tool's: values and fingerprints (new maps; env is not changed).
+func (env ToolEnv) WithEnvironment(e Environment) ToolEnv {
+	if len(e.Env) == 0 {
+		return env
+	}
+	out := ToolEnv{Values: maps.Clone(env.Values), Fingerprints: maps.Clone(env.Fingerprints)}
+	if out.Values == nil {
+		out.Values = map[string]string{}
+	}
+	if out.Fingerprints == nil {
+		out.Fingerprints = map[string]string{}
+	}
+	for k, v := range e.Env {
+		out.Values[k] = v
+		sum := sha256.Sum256([]byte("environment\x00" + e.Name + "\x00" + v))
+		out.Fingerprints[k] = "env:" + hex.EncodeToString(sum[:8])
+	}
+	return out
+}
+
+// A Pin is the build a promotion deploys for one component: the build key
+// and commit live and healthy upstream.
+type Pin struct {
+	BuildKey string `json:"build_key"`
+	Commit   string `json:"commit"`
+}
+
+// hasDoubleDash reports whether a tool name holds the instance separator.
+func hasDoubleDash(s string) bool { return strings.Contains(s, "--") }
+
+// EnvironmentStatus is one environment of a tool with what runs there.
+type EnvironmentStatus struct {
+	Environment
+	// Instance is the name it runs under ([InstanceName]).
+	Instance string
+	Live     []LiveComponent
+	// LatestDeployment is its newest deployment ("" for none).
+	LatestDeployment string
+	LatestStatus     DeploymentStatus
+}
+
+// LiveComponent is what one component runs in an environment.
+type LiveComponent struct {
+	Component    string
+	BuildKey     string
+	Commit       string
+	DeploymentID string
+	AppliedAt    time.Time
+	// Unhealthy says why it does not run as recorded; "" when healthy.
+	Unhealthy string
+}
+
+// A Promotion is what promoting an environment's upstream to it would
+// do: per component the builds and commits that come and go, the config
+// differences, and the plan.
+type Promotion struct {
+	From, To string
+	// Source is the upstream deployment whose config is deployed.
+	Source        string
+	Changes       []PromotionChange
+	ConfigChanges []ConfigChange
+	Plan          Deployment
+}
+
+// PromotionChange is one component's move in a promotion.
+type PromotionChange struct {
+	Component            string
+	FromCommit, ToCommit string
+	FromBuild, ToBuild   string
+	// New and Removed are the commits it brings in and takes out, newest
+	// first; Truncated when there were more than listed.
+	New, Removed []CommitInfo
+	Truncated    bool
+}
+
+// CommitInfo is one commit, as a diff lists it.
+type CommitInfo struct {
+	Commit  string
+	Author  string
+	At      time.Time
+	Subject string
+}
+
+// ConfigChange is how one component's config differs between what runs
+// and what a deployment would run.
+type ConfigChange struct {
+	Component string
+	// Change is "added", "removed" or "changed".
+	Change string
+	// Fields are the changed run fields, "name: old → new".
+	Fields []string
+}
+
+// RunDiff lists the run fields (and type) in which b differs from a, as
+// "name: old → new".
+func RunDiff(a, b Component) []string {
+	var out []string
+	add := func(name string, x, y any) {
+		if x != y {
+			out = append(out, fmt.Sprintf("%s: %v → %v", name, x, y))
+		}
+	}
+	ra, rb := a.Run, b.Run
+	add("component_type", a.Type, b.Type)
+	add("command", ra.Command, rb.Command)
+	add("cpu", ra.CPU, rb.CPU)
+	add("memory", ra.Memory, rb.Memory)
+	add("port", ra.Port, rb.Port)
+	add("publish", ra.Publish, rb.Publish)
+	add("replicas", ra.ReplicaCount(), rb.ReplicaCount())
+	add("health_check_script", ra.HealthCheckScript, rb.HealthCheckScript)
+	add("health_check_http", ra.HealthCheckHTTP, rb.HealthCheckHTTP)
+	add("schedule", ra.Schedule, rb.Schedule)
+	add("retry", ra.Retry, rb.Retry)
+	add("timeout", ra.Timeout, rb.Timeout)
+	add("emails", ra.Emails, rb.Emails)
+	add("mount", ra.Mount, rb.Mount)
+	add("stop_grace_period", ra.StopGracePeriod, rb.StopGracePeriod)
+	if len(out) == 0 && a.SpecHash() != b.SpecHash() {
+		out = append(out, "other run fields")
+	}
+	return out
+}
