@@ -305,7 +305,18 @@ func (c *Client) ConfigDelete(ctx context.Context, tool string) (Envelope, error
 
 // DeploymentCreate deploys the tool's config; the data is the new deployment.
 func (c *Client) DeploymentCreate(ctx context.Context, tool string, forceBuild, forceRun bool, description string) (Envelope, error) {
-	return c.deploymentCreate(ctx, tool, false, forceBuild, forceRun, description, nil)
+	return c.deploymentCreate(ctx, tool, "", false, forceBuild, forceRun, description, nil)
+}
+
+// DeploymentCreateIn is [Client.DeploymentCreate] to environment env ("":
+// the tool's entry environment).
+func (c *Client) DeploymentCreateIn(ctx context.Context, tool, env string, forceBuild, forceRun bool, description string) (Envelope, error) {
+	return c.deploymentCreate(ctx, tool, env, false, forceBuild, forceRun, description, nil)
+}
+
+// DeploymentPlanIn is [Client.DeploymentPlan] of environment env.
+func (c *Client) DeploymentPlanIn(ctx context.Context, tool, env string, forceBuild, forceRun bool, description string) (Envelope, error) {
+	return c.deploymentCreate(ctx, tool, env, true, forceBuild, forceRun, description, nil)
 }
 
 // DeploymentPlan asks what deploying the tool's stored config would do
@@ -313,7 +324,7 @@ func (c *Client) DeploymentCreate(ctx context.Context, tool string, forceBuild, 
 // stored, with an empty deploy_id and a reason for each step. Nothing on
 // the server changes.
 func (c *Client) DeploymentPlan(ctx context.Context, tool string, forceBuild, forceRun bool, description string) (Envelope, error) {
-	return c.deploymentCreate(ctx, tool, true, forceBuild, forceRun, description, nil)
+	return c.deploymentCreate(ctx, tool, "", true, forceBuild, forceRun, description, nil)
 }
 
 // DeploymentPlanConfig is [Client.DeploymentPlan] for config (a tool config
@@ -322,15 +333,18 @@ func (c *Client) DeploymentPlanConfig(ctx context.Context, tool string, config [
 	if len(bytes.TrimSpace(config)) == 0 {
 		return Envelope{}, errors.New("plan a config: the config is empty")
 	}
-	return c.deploymentCreate(ctx, tool, true, forceBuild, forceRun, description, config)
+	return c.deploymentCreate(ctx, tool, "", true, forceBuild, forceRun, description, config)
 }
 
 // deploymentCreate sends POST …/deployment; config, when not nil, is sent
 // as the body's tool_config.
-func (c *Client) deploymentCreate(ctx context.Context, tool string, dryRun, forceBuild, forceRun bool, description string, config []byte) (Envelope, error) {
+func (c *Client) deploymentCreate(ctx context.Context, tool, env string, dryRun, forceBuild, forceRun bool, description string, config []byte) (Envelope, error) {
 	ctx, cancel := c.ctx(ctx)
 	defer cancel()
 	params := &oapiclient.CreateDeploymentParams{}
+	if env != "" {
+		params.Environment = &env
+	}
 	yes := "true"
 	if forceBuild {
 		params.ForceBuild = &yes
@@ -390,7 +404,16 @@ func (c *Client) DeploymentCancel(ctx context.Context, tool, id string) (Envelop
 // successful deployment: to, or "" for the one before the latest
 // successful one; the data is the new deployment.
 func (c *Client) DeploymentRollback(ctx context.Context, tool, to, description string) (Envelope, error) {
+	return c.DeploymentRollbackIn(ctx, tool, "", to, description)
+}
+
+// DeploymentRollbackIn is [Client.DeploymentRollback] in environment env
+// (used when to is empty; "": production).
+func (c *Client) DeploymentRollbackIn(ctx context.Context, tool, env, to, description string) (Envelope, error) {
 	var req oapiclient.DeploymentRollbackRequest
+	if env != "" {
+		req.Environment = &env
+	}
 	if to != "" {
 		req.DeployId = &to
 	}

@@ -53,6 +53,12 @@ func fromDeployment(d oapiclient.Deployment) slipway.Deployment {
 	if d.RollbackOf != nil {
 		out.RollbackOf = *d.RollbackOf
 	}
+	if d.Environment != nil {
+		out.Environment = *d.Environment
+	}
+	if d.PromotedFrom != nil {
+		out.PromotedFrom = *d.PromotedFrom
+	}
 	for name, b := range d.Builds {
 		out.Builds[name] = slipway.DeploymentBuild{
 			BuildID:         b.BuildId,

@@ -43,7 +43,7 @@ config". With --json, prints the plan's envelope.`,
 				return e.serverProblems(file, cfgEnv, err)
 			}
 			e.printMessages(messagesWarningsOnly(cfgEnv.Messages), res.Warnings)
-			env, err := c.DeploymentCreate(cmd.Context(), tool, f.forceBuild, f.forceRun, f.description)
+			env, err := c.DeploymentCreateIn(cmd.Context(), tool, f.environment, f.forceBuild, f.forceRun, f.description)
 			if err != nil {
 				return err
 			}

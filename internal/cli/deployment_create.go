@@ -15,12 +15,14 @@ type deployFlags struct {
 	forceBuild  bool
 	forceRun    bool
 	description string
+	environment string
 }
 
 func (f *deployFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.forceBuild, "force-build", false, "build every component, even when an identical build exists")
 	cmd.Flags().BoolVar(&f.forceRun, "force-run", false, "restart every component, even when unchanged")
 	cmd.Flags().StringVar(&f.description, "description", "", "a note about this deployment")
+	cmd.Flags().StringVar(&f.environment, "env", "", "the environment to deploy to (default the tool's first; a production environment with an upstream takes promotions only)")
 }
 
 func newDeploymentCreateCmd(e *env) *cobra.Command {
@@ -45,13 +47,13 @@ deployment would do now, one line per step with its reason, e.g.
 				return err
 			}
 			if onlyPlan {
-				env, err := c.DeploymentPlan(cmd.Context(), tool, f.forceBuild, f.forceRun, f.description)
+				env, err := c.DeploymentPlanIn(cmd.Context(), tool, f.environment, f.forceBuild, f.forceRun, f.description)
 				if err != nil {
 					return err
 				}
 				return e.printPlan(tool, env, nil)
 			}
-			env, err := c.DeploymentCreate(cmd.Context(), tool, f.forceBuild, f.forceRun, f.description)
+			env, err := c.DeploymentCreateIn(cmd.Context(), tool, f.environment, f.forceBuild, f.forceRun, f.description)
 			if err != nil {
 				return err
 			}

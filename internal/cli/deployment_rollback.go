@@ -6,7 +6,7 @@ import (
 
 func newDeploymentRollbackCmd(e *env) *cobra.Command {
 	var watch bool
-	var description string
+	var description, environment string
 	cmd := &cobra.Command{
 		Use:               "rollback [ID]",
 		ValidArgsFunction: completeDeploymentIDs(e, false),
@@ -30,7 +30,7 @@ when it did not succeed.`,
 			if len(a) > 0 {
 				to = a[0]
 			}
-			env, err := c.DeploymentRollback(cmd.Context(), tool, to, description)
+			env, err := c.DeploymentRollbackIn(cmd.Context(), tool, environment, to, description)
 			if err != nil {
 				return err
 			}
@@ -38,6 +38,7 @@ when it did not succeed.`,
 		},
 	}
 	cmd.Flags().BoolVar(&watch, "watch", false, "follow the rollback until it ends")
+	cmd.Flags().StringVar(&environment, "env", "", "without ID, roll back this environment (default production)")
 	cmd.Flags().StringVar(&description, "description", "", "a note about this deployment (default \"Rollback to ID\")")
 	return cmd
 }

@@ -51,6 +51,12 @@ func (e *env) printDeployment(d slipway.Deployment) error {
 	if d.RollbackOf != "" {
 		fmt.Fprintf(w, "Rollback of: %s\n", d.RollbackOf)
 	}
+	if d.Environment != "" && d.Environment != slipway.DefaultEnvironment || d.PromotedFrom != "" {
+		fmt.Fprintf(w, "Environment: %s\n", d.Environment)
+	}
+	if d.PromotedFrom != "" {
+		fmt.Fprintf(w, "Promoted from: %s\n", d.PromotedFrom)
+	}
 	fmt.Fprintf(w, "Status: %s\n", d.Status)
 	fmt.Fprintln(w, "Long status:")
 	if d.LongStatus != "" {

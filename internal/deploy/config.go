@@ -21,6 +21,9 @@ type Resolver interface {
 	// Contains reports whether commit is tip or one of its ancestors in
 	// repository (both full SHAs).
 	Contains(ctx context.Context, repository, commit, tip string) (bool, error)
+	// Between returns the commits that going from commit from to commit
+	// to brings in and takes out, newest first, at most maxCommits each.
+	Between(ctx context.Context, repository, from, to string, maxCommits int) (added, removed []slipway.CommitInfo, truncated bool, err error)
 }
 
 // Enqueuer puts jobs on the durable queue in a store transaction (the

@@ -146,7 +146,7 @@ func (s *Deployments) DeploymentCreate(ctx context.Context, tool string, opts sl
 	if err != nil {
 		return slipway.Deployment{}, err
 	}
-	return s.create(ctx, tool, opts, "", func(tx store.Tx, now time.Time) (int, json.RawMessage, error) {
+	return s.create(ctx, tool, opts, origin{}, func(tx store.Tx, now time.Time) (int, json.RawMessage, error) {
 		sc, err := s.configForDeployTx(ctx, tx, tool, remote, actor, now)
 		if err != nil {
 			return 0, nil, err
@@ -158,8 +158,9 @@ func (s *Deployments) DeploymentCreate(ctx context.Context, tool string, opts sl
 // create records a new pending deployment of tool with the config config
 // returns (in the creating transaction) and enqueues it: queued behind
 // the tool's active deployment, superseding any other waiting one.
-// rollbackOf is the deployment a rollback deploys again.
-func (s *Deployments) create(ctx context.Context, tool string, opts slipway.DeployOptions, rollbackOf string,
+// o says whether it is a rollback or a promotion. It goes to
+// opts.Environment, or the config's entry environment when that is empty.
+func (s *Deployments) create(ctx context.Context, tool string, opts slipway.DeployOptions, o origin,
 	config func(store.Tx, time.Time) (int, json.RawMessage, error),
 ) (slipway.Deployment, error) {
 	now := s.now()
@@ -167,7 +168,8 @@ func (s *Deployments) create(ctx context.Context, tool string, opts slipway.Depl
 	d := slipway.Deployment{
 		ID: slipway.NewDeploymentID(now), Tool: tool, CreatedAt: now, UpdatedAt: now,
 		Description: opts.Description, ForceBuild: opts.ForceBuild, ForceRun: opts.ForceRun,
-		Trigger: cmp.Or(opts.Trigger, "api"), Actor: opts.Actor, RollbackOf: rollbackOf,
+		Trigger: cmp.Or(opts.Trigger, "api"), Actor: opts.Actor, RollbackOf: o.rollbackOf,
+		PromotedFrom: o.promotedFrom, Pins: o.pins,
 		Status: slipway.DeploymentPending, LongStatus: "Waiting to start",
 	}
 	err := s.eng.tx(ctx, d.ID, func(tx txn) error {
@@ -186,8 +188,11 @@ func (s *Deployments) create(ctx context.Context, tool string, opts slipway.Depl
 			return err
 		}
 		d.ConfigVersion, d.ToolConfig = version, raw
+		if d.Environment, err = deployEnvironment(tool, raw, opts.Environment, o); err != nil {
+			return err
+		}
 		// Oldest first: the head runs, the rest wait.
-		active, err := tx.DeploymentListUnfinished(ctx, tool)
+		active, err := unfinishedIn(ctx, tx, tool, d.Environment)
 		if err != nil {
 			return err
 		}
@@ -305,6 +310,18 @@ func (s *Deployments) plan(ctx context.Context, tool string, version int, cfg sl
 		ConfigVersion: version, ToolConfig: cfg.Raw, ForceBuild: opts.ForceBuild, ForceRun: opts.ForceRun,
 		Trigger: cmp.Or(opts.Trigger, "api"), Actor: opts.Actor, Status: slipway.DeploymentPending,
 	}
+	var err error
+	if d.Environment, err = deployEnvironment(tool, cfg.Raw, opts.Environment, origin{}); err != nil {
+		return slipway.Deployment{}, err
+	}
+	env, _ := cfg.Environment(d.Environment)
+	return s.planDeployment(ctx, d, cfg.ForEnvironment(env))
+}
+
+// planDeployment plans d, of config cfg (as its environment runs it),
+// without storing anything.
+func (s *Deployments) planDeployment(ctx context.Context, d slipway.Deployment, cfg slipway.ToolConfig) (slipway.Deployment, error) {
+	tool := d.Tool
 	in, err := s.eng.planInput(ctx, d, cfg)
 	if err == nil {
 		d.Steps, err = Plan(in)

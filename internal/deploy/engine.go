@@ -159,13 +159,14 @@ func (e *Engine) StartDeployment(ctx context.Context, tool, id string) error {
 	if deadline := d.CreatedAt.Add(e.cfg.DeploymentTimeout); !e.now().Before(deadline) {
 		return e.finish(ctx, d, slipway.DeploymentTimedOut, fmt.Sprintf("Timed out after %s before it could start", e.cfg.DeploymentTimeout))
 	}
-	// One active deployment per tool: wait for older ones to finish.
+	// One active deployment per environment of a tool: wait for older
+	// ones to finish.
 	unfinished, err := e.store.DeploymentListUnfinished(ctx, tool)
 	if err != nil {
 		return fmt.Errorf("start %s: %w", id, err)
 	}
 	for _, u := range unfinished {
-		if u.ID != id && (u.CreatedAt.Before(d.CreatedAt) || (u.CreatedAt.Equal(d.CreatedAt) && u.ID < id)) {
+		if u.ID != id && sameEnvironment(u, d) && (u.CreatedAt.Before(d.CreatedAt) || (u.CreatedAt.Equal(d.CreatedAt) && u.ID < id)) {
 			// The finishing deployment starts this one's job again
 			// (finishTx); looking again later is only the fallback.
 			return retryAfterError(queuedRecheck)
@@ -174,7 +175,7 @@ func (e *Engine) StartDeployment(ctx context.Context, tool, id string) error {
 	if err := e.setStatus(ctx, d, slipway.DeploymentRunning, "Resolving sources and planning"); err != nil {
 		return err
 	}
-	cfg, err := parseStored(d.ToolConfig)
+	cfg, _, err := deploymentConfig(d)
 	if err != nil {
 		return e.finish(ctx, d, slipway.DeploymentFailed, "Invalid stored config: "+err.Error())
 	}
@@ -225,6 +226,17 @@ func (e *Engine) planInput(ctx context.Context, d slipway.Deployment, cfg slipwa
 			}
 		}
 	}
+	if len(d.Pins) > 0 {
+		// A promotion runs the builds live upstream when it was created:
+		// their commits are known, nothing is resolved or built.
+		in.Pinned, in.PinnedBy = map[string]string{}, "promotion from "+d.PromotedFrom
+		for name, p := range d.Pins {
+			if src := cfg.Components[name].Build.Source; src != nil {
+				in.Commits[SourceRef{src.Repository, src.Ref}] = p.Commit
+				in.Pinned[name] = p.BuildKey
+			}
+		}
+	}
 	refs := map[string][]string{} // repository → refs
 	for _, name := range cfg.Names() {
 		src := cfg.Components[name].Build.Source
@@ -262,17 +274,17 @@ func (e *Engine) planInput(ctx context.Context, d slipway.Deployment, cfg slipwa
 		slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 		return in, errors.Join(errs...)
 	}
-	live, err := e.store.LiveRunList(ctx, d.Tool)
+	live, err := e.store.LiveRunList(ctx, d.Instance())
 	if err != nil {
 		return in, fmt.Errorf("live state: %w", err)
 	}
 	for _, r := range live {
 		in.Live[r.Component] = r
 	}
-	if in.Unhealthy, err = e.unhealthy(ctx, d.Tool, live); err != nil {
+	if in.Unhealthy, err = e.unhealthy(ctx, d.Instance(), live); err != nil {
 		return in, err
 	}
-	env, err := e.toolEnv(ctx, d.Tool)
+	env, err := e.deploymentEnv(ctx, d)
 	if err != nil {
 		return in, err
 	}

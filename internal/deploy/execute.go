@@ -31,7 +31,7 @@ func (e *Engine) execute(ctx context.Context, d slipway.Deployment, cfg slipway.
 	case slipway.StepRun:
 		return e.executeRun(ctx, d, cfg, st)
 	case slipway.StepPrune:
-		if err := e.target.Remove(ctx, d.Tool, st.Component); err != nil {
+		if err := e.target.Remove(ctx, d.Instance(), st.Component); err != nil {
 			return e.failed(ctx, "remove: "+err.Error())
 		}
 		return outcome{state: slipway.StepDone, detail: "removed (not in config)", removed: true}
@@ -151,12 +151,12 @@ func (e *Engine) executeRun(ctx context.Context, d slipway.Deployment, cfg slipw
 	if !ok {
 		return outcome{state: slipway.StepFailed, detail: fmt.Sprintf("artifact %s of %s is missing", st.BuildKey, c.BuildFrom())}
 	}
-	env, err := e.toolEnv(ctx, d.Tool)
+	env, err := e.deploymentEnv(ctx, d)
 	if err != nil {
 		return e.failed(ctx, err.Error())
 	}
-	spec := target.Spec{Tool: d.Tool, Component: c, SpecHash: st.SpecHash, Artifact: art, Env: env.Values}
-	prev, _, err := e.liveRun(ctx, d.Tool, c.Name)
+	spec := target.Spec{Tool: d.Instance(), Component: c, SpecHash: st.SpecHash, Artifact: art, Env: env.Values}
+	prev, _, err := e.liveRun(ctx, d.Instance(), c.Name)
 	if err != nil {
 		return e.failed(ctx, err.Error())
 	}
@@ -167,7 +167,7 @@ func (e *Engine) executeRun(ctx context.Context, d slipway.Deployment, cfg slipw
 		spec.RestartToken = d.ID
 	}
 	live := &slipway.LiveRun{
-		Tool: d.Tool, Component: c.Name, Type: c.Type, SpecHash: st.SpecHash, BuildKey: st.BuildKey,
+		Tool: d.Instance(), Component: c.Name, Type: c.Type, SpecHash: st.SpecHash, BuildKey: st.BuildKey,
 		Commit: st.Commit, Artifact: art.Dir, DeploymentID: d.ID, Spec: c, AppliedAt: e.now(),
 		EnvFingerprints: env.Fingerprints,
 	}
@@ -224,7 +224,7 @@ func (e *Engine) executeRun(ctx context.Context, d slipway.Deployment, cfg slipw
 	}
 	hctx, cancel := context.WithTimeoutCause(ctx, e.cfg.HealthTimeout, errStepTimeout)
 	defer cancel()
-	h, err := e.target.WaitHealthy(hctx, d.Tool, c.Name)
+	h, err := e.target.WaitHealthy(hctx, d.Instance(), c.Name)
 	if err != nil {
 		what := "not healthy"
 		if errors.Is(context.Cause(hctx), errStepTimeout) {
@@ -311,6 +311,23 @@ func (e *Engine) toolEnv(ctx context.Context, tool string) (slipway.ToolEnv, err
 	}
 	if env.Fingerprints == nil {
 		env.Fingerprints = map[string]string{}
+	}
+	return env, nil
+}
+
+// deploymentEnv returns the environment of d's processes: the tool's
+// variables with d's environment's over them.
+func (e *Engine) deploymentEnv(ctx context.Context, d slipway.Deployment) (slipway.ToolEnv, error) {
+	env, err := e.toolEnv(ctx, d.Tool)
+	if err != nil {
+		return env, err
+	}
+	cfg, err := parseStored(d.ToolConfig)
+	if err != nil {
+		return env, err
+	}
+	if de, ok := cfg.Environment(cmp.Or(d.Environment, slipway.DefaultEnvironment)); ok {
+		env = env.WithEnvironment(de)
 	}
 	return env, nil
 }

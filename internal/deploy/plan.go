@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -37,6 +38,9 @@ type PlanInput struct {
 	// (its commit is in Commits): the key is not computed, and the build
 	// is reused, never made; one that is gone fails the plan.
 	Pinned map[string]string
+	// PinnedBy says why builds are pinned, for the reasons ("rollback"
+	// when empty).
+	PinnedBy string
 	// Unhealthy says, by component name, why a live continuous or
 	// scheduled component does not run as recorded (crash looping, not
 	// running, not scheduled): such a component is applied again even
@@ -91,7 +95,7 @@ func Plan(in PlanInput) ([]slipway.Step, error) {
 		pinned, isPinned := in.Pinned[name]
 		if isPinned {
 			if !in.Built[pinned] {
-				return nil, fmt.Errorf("plan %s: build %s of commit %s, which the rollback deploys again, is gone (pruned)", name, pinned, short(commit))
+				return nil, fmt.Errorf("plan %s: build %s of commit %s, which the %s deploys again, is gone (pruned)", name, pinned, short(commit), cmp.Or(in.PinnedBy, "rollback"))
 			}
 			key = pinned
 		}
@@ -110,9 +114,10 @@ func Plan(in PlanInput) ([]slipway.Step, error) {
 		live, isLive := in.Live[name]
 		switch {
 		case isPinned:
+			why := cmp.Or(in.PinnedBy, "rollback")
 			st.Action, st.State = slipway.ActionReuse, slipway.StepUnchanged
-			st.Reason = "reusing build of commit " + short(commit) + " (rollback)"
-			st.Detail = "reused " + short(commit) + " (rollback)"
+			st.Reason = "reusing build of commit " + short(commit) + " (" + why + ")"
+			st.Detail = "reused " + short(commit) + " (" + why + ")"
 		case in.ForceBuild:
 			st.Reason = "forced (--force-build), commit " + short(commit)
 		case in.Built[key]:

@@ -220,7 +220,7 @@ func (e *Engine) startSuccessor(ctx context.Context, tx txn, d slipway.Deploymen
 		return fmt.Errorf("start the next deployment: %w", err)
 	}
 	for _, u := range unfinished { // oldest first
-		if u.ID != d.ID {
+		if u.ID != d.ID && sameEnvironment(u, d) {
 			return e.enqueue(ctx, tx, runner.Job{Tool: u.Tool, DeploymentID: u.ID})
 		}
 	}

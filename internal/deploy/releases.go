@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 
 	"slipway.dev/slipway/internal/slipway"
@@ -75,24 +76,23 @@ func (s *Releases) IsLive(ctx context.Context, tool, commit string) ([]slipway.L
 	if err := slipway.ValidateCommit("commit", commit); err != nil {
 		return nil, err
 	}
-	live, err := s.store.LiveRunList(ctx, tool)
-	if err != nil {
-		return nil, fmt.Errorf("is %s live in %s: %w", commit, tool, err)
-	}
-	repos, err := s.repositories(ctx, tool)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]slipway.LiveCommit, 0, len(live))
-	for _, r := range live {
-		lc := slipway.LiveCommit{Environment: slipway.DefaultEnvironment, Component: r.Component, Live: r.Commit, State: slipway.LiveUnknown}
-		repo := repos[r.Component]
-		if r.Commit != "" && repo != "" {
-			if lc, err = s.liveCommit(ctx, tool, repo, commit, lc); err != nil {
-				return nil, err
-			}
+	out := []slipway.LiveCommit{}
+	for _, env := range s.environments(ctx, tool) {
+		live, err := s.store.LiveRunList(ctx, slipway.InstanceName(tool, env))
+		if err != nil {
+			return nil, fmt.Errorf("is %s live in %s: %w", commit, tool, err)
 		}
-		out = append(out, lc)
+		repos := repositories(live)
+		for _, r := range live {
+			lc := slipway.LiveCommit{Environment: env, Component: r.Component, Live: r.Commit, State: slipway.LiveUnknown}
+			repo := repos[r.Component]
+			if r.Commit != "" && repo != "" {
+				if lc, err = s.liveCommit(ctx, tool, repo, commit, lc); err != nil {
+					return nil, err
+				}
+			}
+			out = append(out, lc)
+		}
 	}
 	return out, nil
 }
@@ -147,8 +147,8 @@ func (s *Releases) liveCommit(ctx context.Context, tool, repo, commit string, lc
 // through, oldest first.
 const maxWhenWalk = 1000
 
-// When returns, per component of the tool that was ever released (in the
-// default environment), the first release whose code included commit (a
+// When returns, per environment and component of the tool that was ever
+// released, the first release whose code included commit (a
 // full SHA): itself, or a descendant. A component whose releases never
 // included it is listed with no release. EInvalid for a bad commit.
 func (s *Releases) When(ctx context.Context, tool, commit string) ([]slipway.FirstRelease, error) {
@@ -162,9 +162,15 @@ func (s *Releases) When(ctx context.Context, tool, commit string) ([]slipway.Fir
 	if err != nil {
 		return nil, fmt.Errorf("when did %s reach %s: %w", commit, tool, err)
 	}
-	repos, err := s.repositories(ctx, tool)
-	if err != nil {
-		return nil, err
+	// A component's repository is the one it builds from where it is
+	// live (the same in every environment: one config).
+	repos := map[string]string{}
+	for _, env := range s.environments(ctx, tool) {
+		live, err := s.store.LiveRunList(ctx, slipway.InstanceName(tool, env))
+		if err != nil {
+			return nil, fmt.Errorf("when did %s reach %s: %w", commit, tool, err)
+		}
+		maps.Copy(repos, repositories(live))
 	}
 	// The repositories are the live components' (their current config's),
 	// so the newest release's config decides the scope git reads them in,
@@ -203,13 +209,25 @@ func (s *Releases) When(ctx context.Context, tool, commit string) ([]slipway.Fir
 	return out, nil
 }
 
-// repositories returns the repository each live component of the tool
-// builds from (through reuse_from).
-func (s *Releases) repositories(ctx context.Context, tool string) (map[string]string, error) {
-	live, err := s.store.LiveRunList(ctx, tool)
-	if err != nil {
-		return nil, fmt.Errorf("live components of %s: %w", tool, err)
+// environments returns the names of the tool's environments, in
+// promotion order: its latest config's, or the default one.
+func (s *Releases) environments(ctx context.Context, tool string) []string {
+	cfg := slipway.ToolConfig{}
+	if sc, err := s.store.ConfigGetLatest(ctx, tool); err == nil {
+		if c, err := parseStored(sc.Raw); err == nil {
+			cfg = c
+		}
 	}
+	var names []string
+	for _, e := range cfg.EnvironmentList() {
+		names = append(names, e.Name)
+	}
+	return names
+}
+
+// repositories returns the repository each live component builds from
+// (through reuse_from).
+func repositories(live []slipway.LiveRun) map[string]string {
 	own := map[string]string{}
 	for _, r := range live {
 		if src := r.Spec.Build.Source; src != nil {
@@ -222,5 +240,5 @@ func (s *Releases) repositories(ctx context.Context, tool string) (map[string]st
 			repos[r.Component] = repo
 		}
 	}
-	return repos, nil
+	return repos
 }

@@ -34,7 +34,7 @@ func (s *Deployments) DeploymentRollback(ctx context.Context, tool, to string, o
 	if err := s.eng.ready(); err != nil {
 		return slipway.Deployment{}, err
 	}
-	src, err := s.rollbackSource(ctx, tool, to)
+	src, err := s.rollbackSource(ctx, tool, to, cmp.Or(opts.Environment, slipway.DefaultEnvironment))
 	if err != nil {
 		return slipway.Deployment{}, err
 	}
@@ -62,13 +62,14 @@ func (s *Deployments) DeploymentRollback(ctx context.Context, tool, to string, o
 	}
 	opts.ForceBuild = false
 	opts.Description = cmp.Or(opts.Description, "Rollback to "+src.ID)
-	return s.create(ctx, tool, opts, src.ID, func(store.Tx, time.Time) (int, json.RawMessage, error) {
+	opts.Environment = cmp.Or(src.Environment, slipway.DefaultEnvironment)
+	return s.create(ctx, tool, opts, origin{rollbackOf: src.ID}, func(store.Tx, time.Time) (int, json.RawMessage, error) {
 		return src.ConfigVersion, src.ToolConfig, nil
 	})
 }
 
 // rollbackSource returns the deployment a rollback goes back to.
-func (s *Deployments) rollbackSource(ctx context.Context, tool, to string) (slipway.Deployment, error) {
+func (s *Deployments) rollbackSource(ctx context.Context, tool, to, env string) (slipway.Deployment, error) {
 	if to != "" && to != slipway.DeploymentIDLatest {
 		d, err := s.lookup(ctx, tool, to)
 		if err != nil {
@@ -85,7 +86,7 @@ func (s *Deployments) rollbackSource(ctx context.Context, tool, to string) (slip
 	}
 	var ok []slipway.Deployment // newest first
 	for _, d := range slices.Backward(ds) {
-		if d.Status == slipway.DeploymentSuccessful {
+		if d.Status == slipway.DeploymentSuccessful && sameEnvironment(d, slipway.Deployment{Environment: env}) {
 			ok = append(ok, d)
 		}
 	}

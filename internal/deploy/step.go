@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -40,7 +41,7 @@ func (e *Engine) RunStep(ctx context.Context, tool, id, key string) error {
 			return err
 		})
 	}
-	cfg, err := parseStored(d.ToolConfig)
+	cfg, _, err := deploymentConfig(d)
 	if err != nil {
 		return err
 	}
@@ -124,7 +125,7 @@ func (e *Engine) RunStep(ctx context.Context, tool, id, key string) error {
 			}
 			return e.release(ctx, tx, d, st, out.live, slipway.ReleaseApplied)
 		case out.removed:
-			if err := tx.LiveRunDelete(ctx, tool, st.Component); err != nil {
+			if err := tx.LiveRunDelete(ctx, d.Instance(), st.Component); err != nil {
 				return err
 			}
 			return e.release(ctx, tx, d, st, nil, slipway.ReleaseRemoved)
@@ -246,7 +247,7 @@ func runningDetail(st slipway.Step) string {
 // live, and since when?" is answered from, kept when d is pruned.
 func (e *Engine) release(ctx context.Context, tx txn, d slipway.Deployment, st slipway.Step, live *slipway.LiveRun, outcome slipway.ReleaseOutcome) error {
 	r := slipway.Release{
-		Tool: d.Tool, Environment: slipway.DefaultEnvironment, Component: st.Component, DeploymentID: d.ID,
+		Tool: d.Tool, Environment: cmp.Or(d.Environment, slipway.DefaultEnvironment), Component: st.Component, DeploymentID: d.ID,
 		ConfigVersion: d.ConfigVersion, AppliedAt: e.now(), Outcome: outcome, Actor: d.Actor,
 	}
 	if live != nil {

@@ -153,6 +153,11 @@ func (f fakeResolver) Contains(_ context.Context, _, commit, tip string) (bool, 
 	return commit == tip, nil
 }
 
+// Between knows no history: the fake has none.
+func (f fakeResolver) Between(context.Context, string, string, string, int) (added, removed []slipway.CommitInfo, truncated bool, err error) {
+	return nil, nil, false, errors.New("fakeResolver: no commit history")
+}
+
 func (f fakeResolver) ResolveAll(_ context.Context, repository string, refs []string) (map[string]string, error) {
 	out := map[string]string{}
 	var errs []error

@@ -73,6 +73,10 @@ func (a *api) handleDeploymentCreate() http.Handler {
 		}
 		opts := a.deployOptions(r)
 		opts.ForceBuild, opts.ForceRun = forceBuild, forceRun
+		if opts.Environment, err = queryEnvironment(r); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
 		if req.Description != nil {
 			opts.Description = *req.Description
 		}
@@ -111,6 +115,13 @@ func (a *api) handleDeploymentRollback() http.Handler {
 		to := ""
 		if req.DeployId != nil {
 			to = *req.DeployId
+		}
+		if req.Environment != nil {
+			if err := slipway.ValidateEnvironmentName("environment", *req.Environment); err != nil {
+				a.writeError(w, r, err)
+				return
+			}
+			opts.Environment = *req.Environment
 		}
 		d, err := a.svc.DeploymentRollback(r.Context(), tool, to, opts)
 		if err != nil {
@@ -348,6 +359,12 @@ func toDeployment(d slipway.Deployment) oapi.Deployment {
 	}
 	if d.RollbackOf != "" {
 		out.RollbackOf = &d.RollbackOf
+	}
+	if d.Environment != "" {
+		out.Environment = &d.Environment
+	}
+	if d.PromotedFrom != "" {
+		out.PromotedFrom = &d.PromotedFrom
 	}
 	if out.Status == "" {
 		out.Status = oapi.DeploymentStatusPending

@@ -77,6 +77,14 @@ type Service interface {
 	// it is unfinished) and returns it. ENotFound when there is none,
 	// EInvalid for "latest".
 	DeploymentDelete(ctx context.Context, tool, id string) (slipway.Deployment, error)
+	// EnvironmentList returns the tool's environments with what runs in
+	// each. ENotFound when the tool has no config.
+	EnvironmentList(ctx context.Context, tool string) ([]slipway.EnvironmentStatus, error)
+	// Promote creates a deployment of env with the builds live and healthy
+	// upstream; PromotePlan says what it would do. EConflict with the
+	// reason when the upstream cannot be promoted now.
+	Promote(ctx context.Context, tool, env string, opts slipway.DeployOptions) (slipway.Deployment, error)
+	PromotePlan(ctx context.Context, tool, env string, opts slipway.DeployOptions) (slipway.Promotion, error)
 }
 
 // DeployTokens issues and checks the tools' deploy tokens; internal/auth

@@ -279,6 +279,18 @@ func (f *fakeService) DeploymentRollback(_ context.Context, tool, to string, _ s
 	return slipway.Deployment{}, slipway.Errorf(slipway.ENotFound, "Tool %s has no deployment %q to roll back to (fake service).", tool, to)
 }
 
+func (f *fakeService) EnvironmentList(_ context.Context, tool string) ([]slipway.EnvironmentStatus, error) {
+	return nil, slipway.Errorf(slipway.ENotFound, "No configuration found for tool: %s (fake service).", tool)
+}
+
+func (f *fakeService) Promote(_ context.Context, tool, env string, _ slipway.DeployOptions) (slipway.Deployment, error) {
+	return slipway.Deployment{}, slipway.Errorf(slipway.ENotFound, "Tool %s has no environment %q (fake service).", tool, env)
+}
+
+func (f *fakeService) PromotePlan(_ context.Context, tool, env string, _ slipway.DeployOptions) (slipway.Promotion, error) {
+	return slipway.Promotion{}, slipway.Errorf(slipway.ENotFound, "Tool %s has no environment %q (fake service).", tool, env)
+}
+
 func (f *fakeService) DeploymentCancel(ctx context.Context, tool, id string) (slipway.Deployment, error) {
 	d, err := f.DeploymentGet(ctx, tool, id)
 	if err != nil {

@@ -149,6 +149,27 @@ func (e ComponentRunPortProtocol) Valid() bool {
 	}
 }
 
+// Defines values for ConfigChangeChange.
+const (
+	ConfigChangeChangeAdded   ConfigChangeChange = "added"
+	ConfigChangeChangeChanged ConfigChangeChange = "changed"
+	ConfigChangeChangeRemoved ConfigChangeChange = "removed"
+)
+
+// Valid indicates whether the value is a known member of the ConfigChangeChange enum.
+func (e ConfigChangeChange) Valid() bool {
+	switch e {
+	case ConfigChangeChangeAdded:
+		return true
+	case ConfigChangeChangeChanged:
+		return true
+	case ConfigChangeChangeRemoved:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for DeploymentBuildBuildStatus.
 const (
 	DeploymentBuildBuildStatusCancelled  DeploymentBuildBuildStatus = "cancelled"
@@ -236,6 +257,24 @@ func (e DeploymentStatus) Valid() bool {
 	case DeploymentStatusSuccessful:
 		return true
 	case DeploymentStatusTimedOut:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EnvironmentStatusKind.
+const (
+	Production EnvironmentStatusKind = "production"
+	Test       EnvironmentStatusKind = "test"
+)
+
+// Valid indicates whether the value is a known member of the EnvironmentStatusKind enum.
+func (e EnvironmentStatusKind) Valid() bool {
+	switch e {
+	case Production:
+		return true
+	case Test:
 		return true
 	default:
 		return false
@@ -529,16 +568,16 @@ func (e QuestionLogEntryKind) Valid() bool {
 
 // Defines values for ReleaseOutcome.
 const (
-	Applied ReleaseOutcome = "applied"
-	Removed ReleaseOutcome = "removed"
+	ReleaseOutcomeApplied ReleaseOutcome = "applied"
+	ReleaseOutcomeRemoved ReleaseOutcome = "removed"
 )
 
 // Valid indicates whether the value is a known member of the ReleaseOutcome enum.
 func (e ReleaseOutcome) Valid() bool {
 	switch e {
-	case Applied:
+	case ReleaseOutcomeApplied:
 		return true
-	case Removed:
+	case ReleaseOutcomeRemoved:
 		return true
 	default:
 		return false
@@ -924,6 +963,14 @@ type BuildStartResponse struct {
 // BuildStatus Toolforge builds-api's statuses. Slipway uses `BUILD_PENDING` for a build started with `POST …/builds` that waits for a build slot, and does not use `BUILD_TIMEOUT` (a timed-out build is a `BUILD_FAILURE` saying so).
 type BuildStatus string
 
+// CommitInfo defines model for CommitInfo.
+type CommitInfo struct {
+	At      time.Time `json:"at"`
+	Author  string    `json:"author"`
+	Commit  string    `json:"commit"`
+	Subject string    `json:"subject"`
+}
+
 // Component defines model for Component.
 type Component struct {
 	// Build Exactly one of repository+ref, reuse_from or image.
@@ -980,6 +1027,16 @@ type ComponentRunMount string
 // ComponentRunPortProtocol defines model for ComponentRun.PortProtocol.
 type ComponentRunPortProtocol string
 
+// ConfigChange defines model for ConfigChange.
+type ConfigChange struct {
+	Change    ConfigChangeChange `json:"change"`
+	Component string             `json:"component"`
+	Fields    []string           `json:"fields"`
+}
+
+// ConfigChangeChange defines model for ConfigChange.Change.
+type ConfigChangeChange string
+
 // DeployToken defines model for DeployToken.
 type DeployToken struct {
 	// CreationDate When the token was made, RFC 3339 in UTC with microseconds (`2026-11-22T12:54:26.348440Z`). It expires a year (365 days) later.
@@ -1007,9 +1064,15 @@ type Deployment struct {
 	// DeployId `YYYYMMDD-HHMMSS-xxxxxxxxxx` (UTC).
 	DeployId    string `json:"deploy_id"`
 	Description string `json:"description"`
-	ForceBuild  bool   `json:"force_build"`
-	ForceRun    bool   `json:"force_run"`
-	LongStatus  string `json:"long_status"`
+
+	// Environment Slipway extension - the environment the deployment goes to (`production` for a tool that declares none).
+	Environment *string `json:"environment,omitempty"`
+	ForceBuild  bool    `json:"force_build"`
+	ForceRun    bool    `json:"force_run"`
+	LongStatus  string  `json:"long_status"`
+
+	// PromotedFrom Slipway extension, for a promotion only - the upstream environment whose live builds it deploys.
+	PromotedFrom *string `json:"promoted_from,omitempty"`
 
 	// RollbackOf Slipway extension, for a rollback only - the deployment whose config and builds it deploys again.
 	RollbackOf *string                  `json:"rollback_of,omitempty"`
@@ -1072,6 +1135,9 @@ type DeploymentRollbackRequest struct {
 	// DeployId The successful deployment to go back to; default the one before the latest successful one.
 	DeployId    *string `json:"deploy_id,omitempty"`
 	Description *string `json:"description,omitempty"`
+
+	// Environment Without deploy_id, the environment whose previous successful deployment to go back to (default production). With one, that deployment's environment is used.
+	Environment *string `json:"environment,omitempty"`
 }
 
 // DeploymentRun defines model for DeploymentRun.
@@ -1131,6 +1197,33 @@ type EnvVarResponse struct {
 type EnvVarValue struct {
 	Value string `json:"value"`
 }
+
+// EnvironmentListEnvelope defines model for EnvironmentListEnvelope.
+type EnvironmentListEnvelope struct {
+	Data []EnvironmentStatus `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// EnvironmentStatus defines model for EnvironmentStatus.
+type EnvironmentStatus struct {
+	AllowDirect bool `json:"allow_direct"`
+
+	// Instance The name it runs as (`tool` for production, `tool--name` for the others).
+	Instance         string                `json:"instance"`
+	Kind             EnvironmentStatusKind `json:"kind"`
+	LatestDeployment string                `json:"latest_deployment"`
+	LatestStatus     string                `json:"latest_status"`
+	Live             []LiveComponent       `json:"live"`
+	Name             string                `json:"name"`
+
+	// Upstream The environment promotions come from; empty for none.
+	Upstream string `json:"upstream"`
+}
+
+// EnvironmentStatusKind defines model for EnvironmentStatus.Kind.
+type EnvironmentStatusKind string
 
 // ErrorEnvelope The body of every error response; it has no `data` key.
 type ErrorEnvelope struct {
@@ -1381,6 +1474,18 @@ type LiveCommitListEnvelope struct {
 	Messages ResponseMessages `json:"messages"`
 }
 
+// LiveComponent defines model for LiveComponent.
+type LiveComponent struct {
+	AppliedAt time.Time `json:"applied_at"`
+	BuildKey  string    `json:"build_key"`
+	Commit    string    `json:"commit"`
+	Component string    `json:"component"`
+	DeployId  string    `json:"deploy_id"`
+
+	// Unhealthy Why it does not run as recorded; empty when healthy.
+	Unhealthy string `json:"unhealthy"`
+}
+
 // MessagesResponse A response that is only messages for people.
 type MessagesResponse struct {
 	// Messages Messages for people. All three lists are always present.
@@ -1395,6 +1500,43 @@ type NewBuild struct {
 
 	// ResolvedRef The commit the ref resolved to.
 	ResolvedRef string `json:"resolved_ref"`
+}
+
+// PromoteRequest defines model for PromoteRequest.
+type PromoteRequest struct {
+	Description *string `json:"description,omitempty"`
+}
+
+// Promotion defines model for Promotion.
+type Promotion struct {
+	Changes       []PromotionChange `json:"changes"`
+	ConfigChanges []ConfigChange    `json:"config_changes"`
+	From          string            `json:"from"`
+	Plan          Deployment        `json:"plan"`
+
+	// Source The upstream deployment whose config would be deployed.
+	Source string `json:"source"`
+	To     string `json:"to"`
+}
+
+// PromotionChange defines model for PromotionChange.
+type PromotionChange struct {
+	Component  string       `json:"component"`
+	FromBuild  string       `json:"from_build"`
+	FromCommit string       `json:"from_commit"`
+	New        []CommitInfo `json:"new"`
+	Removed    []CommitInfo `json:"removed"`
+	ToBuild    string       `json:"to_build"`
+	ToCommit   string       `json:"to_commit"`
+	Truncated  bool         `json:"truncated"`
+}
+
+// PromotionEnvelope defines model for PromotionEnvelope.
+type PromotionEnvelope struct {
+	Data Promotion `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
 }
 
 // Question defines model for Question.
@@ -1627,6 +1769,12 @@ type DeployID = string
 // EnvVarName defines model for EnvVarName.
 type EnvVarName = string
 
+// Environment defines model for Environment.
+type Environment = string
+
+// EnvironmentQuery defines model for EnvironmentQuery.
+type EnvironmentQuery = string
+
 // IncludeUnset defines model for IncludeUnset.
 type IncludeUnset = string
 
@@ -1706,6 +1854,13 @@ type CreateDeploymentParams struct {
 
 	// OnlyPlanUnderscored Alias of `dry_run`.
 	OnlyPlanUnderscored *string `form:"only_plan,omitempty" json:"only_plan,omitempty"`
+
+	// Environment Slipway extension. The environment to deploy to (declared in the
+	// config's `x-slipway.environments`); default the first one, or
+	// `production` for a tool that declares none. A direct deployment to
+	// a production environment with an upstream is refused (403) unless it
+	// allows direct deployments: promote to it instead.
+	Environment *EnvironmentQuery `form:"environment,omitempty" json:"environment,omitempty"`
 }
 
 // StreamDeploymentEventsParams defines parameters for StreamDeploymentEvents.
@@ -1808,6 +1963,9 @@ type CreateDeploymentJSONRequestBody = DeploymentCreateRequest
 
 // RollbackDeploymentJSONRequestBody defines body for RollbackDeployment for application/json ContentType.
 type RollbackDeploymentJSONRequestBody = DeploymentRollbackRequest
+
+// PromoteEnvironmentJSONRequestBody defines body for PromoteEnvironment for application/json ContentType.
+type PromoteEnvironmentJSONRequestBody = PromoteRequest
 
 // CreateEnvVarLegacyJSONRequestBody defines body for CreateEnvVarLegacy for application/json ContentType.
 //
@@ -2364,6 +2522,63 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /components/v1/tool/{tool}/deployment/{deploy_id}/events (the `StreamDeploymentEvents` operationId).
 	StreamDeploymentEvents(ctx context.Context, tool Tool, deployId DeployID, params *StreamDeploymentEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListEnvironments The tool's environments, with what runs in each
+	//
+	// Slipway extension. The environments of the tool's current config in
+	// promotion order (one, `production`, for a tool that declares none),
+	// each with its kind, upstream, the instance it runs as, what each
+	// live component runs (build, commit, since, health) and its latest
+	// deployment.
+	//
+	// Corresponds with GET /components/v1/tool/{tool}/environment (the `ListEnvironments` operationId).
+	ListEnvironments(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PromoteEnvironmentWithBody Deploy to this environment exactly the builds live and healthy upstream
+	//
+	// Slipway extension. Not with the deploy token: CI deploys to the
+	// first environment, and a person (the tool's API token, or the admin)
+	// promotes. Creates a deployment of the environment that runs
+	// the builds (build keys) live and healthy in its upstream environment,
+	// with the config version the upstream's latest successful deployment
+	// ran (this environment's overrides applied). Nothing is resolved or
+	// built. On success `messages.info[0]` is
+	// `Deployment {id} promotes {upstream} to {environment}.` A 409 says why
+	// the upstream cannot be promoted now, and nothing is created.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/environment/{environment}/promote (the `PromoteEnvironment` operationId).
+	PromoteEnvironmentWithBody(ctx context.Context, tool Tool, environment Environment, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PromoteEnvironment Deploy to this environment exactly the builds live and healthy upstream
+	//
+	// Slipway extension. Not with the deploy token: CI deploys to the
+	// first environment, and a person (the tool's API token, or the admin)
+	// promotes. Creates a deployment of the environment that runs
+	// the builds (build keys) live and healthy in its upstream environment,
+	// with the config version the upstream's latest successful deployment
+	// ran (this environment's overrides applied). Nothing is resolved or
+	// built. On success `messages.info[0]` is
+	// `Deployment {id} promotes {upstream} to {environment}.` A 409 says why
+	// the upstream cannot be promoted now, and nothing is created.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/environment/{environment}/promote (the `PromoteEnvironment` operationId).
+	PromoteEnvironment(ctx context.Context, tool Tool, environment Environment, body PromoteEnvironmentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PreviewPromotion What promoting the upstream environment to this one would do
+	//
+	// Slipway extension. Changes nothing. Per component the build and commit
+	// that would replace what runs here, with the commits that would come
+	// and go (newest first, at most 200 each), the config differences,
+	// and the plan. A 409 says why the upstream cannot be promoted now (a
+	// deployment in progress, a component unhealthy or not live, a build
+	// pruned).
+	//
+	// Corresponds with GET /components/v1/tool/{tool}/environment/{environment}/promotion (the `PreviewPromotion` operationId).
+	PreviewPromotion(ctx context.Context, tool Tool, environment Environment, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListReleases What was live when (a Slipway extension)
 	//
@@ -3607,6 +3822,103 @@ func (c *Client) CancelDeployment(ctx context.Context, tool Tool, deployId Deplo
 // Corresponds with GET /components/v1/tool/{tool}/deployment/{deploy_id}/events (the `StreamDeploymentEvents` operationId).
 func (c *Client) StreamDeploymentEvents(ctx context.Context, tool Tool, deployId DeployID, params *StreamDeploymentEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewStreamDeploymentEventsRequest(c.Server, tool, deployId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListEnvironments The tool's environments, with what runs in each
+//
+// Slipway extension. The environments of the tool's current config in
+// promotion order (one, `production`, for a tool that declares none),
+// each with its kind, upstream, the instance it runs as, what each
+// live component runs (build, commit, since, health) and its latest
+// deployment.
+//
+// Corresponds with GET /components/v1/tool/{tool}/environment (the `ListEnvironments` operationId).
+func (c *Client) ListEnvironments(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListEnvironmentsRequest(c.Server, tool)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PromoteEnvironmentWithBody Deploy to this environment exactly the builds live and healthy upstream
+//
+// Slipway extension. Not with the deploy token: CI deploys to the
+// first environment, and a person (the tool's API token, or the admin)
+// promotes. Creates a deployment of the environment that runs
+// the builds (build keys) live and healthy in its upstream environment,
+// with the config version the upstream's latest successful deployment
+// ran (this environment's overrides applied). Nothing is resolved or
+// built. On success `messages.info[0]` is
+// `Deployment {id} promotes {upstream} to {environment}.` A 409 says why
+// the upstream cannot be promoted now, and nothing is created.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /components/v1/tool/{tool}/environment/{environment}/promote (the `PromoteEnvironment` operationId).
+func (c *Client) PromoteEnvironmentWithBody(ctx context.Context, tool Tool, environment Environment, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPromoteEnvironmentRequestWithBody(c.Server, tool, environment, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PromoteEnvironment Deploy to this environment exactly the builds live and healthy upstream
+//
+// Slipway extension. Not with the deploy token: CI deploys to the
+// first environment, and a person (the tool's API token, or the admin)
+// promotes. Creates a deployment of the environment that runs
+// the builds (build keys) live and healthy in its upstream environment,
+// with the config version the upstream's latest successful deployment
+// ran (this environment's overrides applied). Nothing is resolved or
+// built. On success `messages.info[0]` is
+// `Deployment {id} promotes {upstream} to {environment}.` A 409 says why
+// the upstream cannot be promoted now, and nothing is created.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /components/v1/tool/{tool}/environment/{environment}/promote (the `PromoteEnvironment` operationId).
+func (c *Client) PromoteEnvironment(ctx context.Context, tool Tool, environment Environment, body PromoteEnvironmentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPromoteEnvironmentRequest(c.Server, tool, environment, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PreviewPromotion What promoting the upstream environment to this one would do
+//
+// Slipway extension. Changes nothing. Per component the build and commit
+// that would replace what runs here, with the commits that would come
+// and go (newest first, at most 200 each), the config differences,
+// and the plan. A 409 says why the upstream cannot be promoted now (a
+// deployment in progress, a component unhealthy or not live, a build
+// pruned).
+//
+// Corresponds with GET /components/v1/tool/{tool}/environment/{environment}/promotion (the `PreviewPromotion` operationId).
+func (c *Client) PreviewPromotion(ctx context.Context, tool Tool, environment Environment, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPreviewPromotionRequest(c.Server, tool, environment)
 	if err != nil {
 		return nil, err
 	}
@@ -5227,6 +5539,18 @@ func NewCreateDeploymentRequestWithBody(server string, tool Tool, params *Create
 
 		}
 
+		if params.Environment != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "environment", *params.Environment, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -5695,6 +6019,135 @@ func NewStreamDeploymentEventsRequest(server string, tool Tool, deployId DeployI
 			req.Header.Set("Last-Event-ID", headerParam0)
 		}
 
+	}
+
+	return req, nil
+}
+
+// NewListEnvironmentsRequest constructs an http.Request for the ListEnvironments method
+func NewListEnvironmentsRequest(server string, tool Tool) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/components/v1/tool/%s/environment", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPromoteEnvironmentRequest calls the generic PromoteEnvironment builder with application/json body
+func NewPromoteEnvironmentRequest(server string, tool Tool, environment Environment, body PromoteEnvironmentJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPromoteEnvironmentRequestWithBody(server, tool, environment, "application/json", bodyReader)
+}
+
+// NewPromoteEnvironmentRequestWithBody constructs an http.Request for the PromoteEnvironment method, with any body, and a specified content type
+func NewPromoteEnvironmentRequestWithBody(server string, tool Tool, environment Environment, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "environment", environment, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/components/v1/tool/%s/environment/%s/promote", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPreviewPromotionRequest constructs an http.Request for the PreviewPromotion method
+func NewPreviewPromotionRequest(server string, tool Tool, environment Environment) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "environment", environment, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/components/v1/tool/%s/environment/%s/promotion", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
 	}
 
 	return req, nil
@@ -7922,6 +8375,67 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /components/v1/tool/{tool}/deployment/{deploy_id}/events (the `StreamDeploymentEvents` operationId).
 	StreamDeploymentEventsWithResponse(ctx context.Context, tool Tool, deployId DeployID, params *StreamDeploymentEventsParams, reqEditors ...RequestEditorFn) (*StreamDeploymentEventsResponse, error)
+
+	// ListEnvironmentsWithResponse The tool's environments, with what runs in each
+	//
+	// Slipway extension. The environments of the tool's current config in
+	// promotion order (one, `production`, for a tool that declares none),
+	// each with its kind, upstream, the instance it runs as, what each
+	// live component runs (build, commit, since, health) and its latest
+	// deployment.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /components/v1/tool/{tool}/environment (the `ListEnvironments` operationId).
+	ListEnvironmentsWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*ListEnvironmentsResponse, error)
+
+	// PromoteEnvironmentWithBodyWithResponse Deploy to this environment exactly the builds live and healthy upstream
+	//
+	// Slipway extension. Not with the deploy token: CI deploys to the
+	// first environment, and a person (the tool's API token, or the admin)
+	// promotes. Creates a deployment of the environment that runs
+	// the builds (build keys) live and healthy in its upstream environment,
+	// with the config version the upstream's latest successful deployment
+	// ran (this environment's overrides applied). Nothing is resolved or
+	// built. On success `messages.info[0]` is
+	// `Deployment {id} promotes {upstream} to {environment}.` A 409 says why
+	// the upstream cannot be promoted now, and nothing is created.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/environment/{environment}/promote (the `PromoteEnvironment` operationId).
+	PromoteEnvironmentWithBodyWithResponse(ctx context.Context, tool Tool, environment Environment, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PromoteEnvironmentResponse, error)
+
+	// PromoteEnvironmentWithResponse Deploy to this environment exactly the builds live and healthy upstream
+	//
+	// Slipway extension. Not with the deploy token: CI deploys to the
+	// first environment, and a person (the tool's API token, or the admin)
+	// promotes. Creates a deployment of the environment that runs
+	// the builds (build keys) live and healthy in its upstream environment,
+	// with the config version the upstream's latest successful deployment
+	// ran (this environment's overrides applied). Nothing is resolved or
+	// built. On success `messages.info[0]` is
+	// `Deployment {id} promotes {upstream} to {environment}.` A 409 says why
+	// the upstream cannot be promoted now, and nothing is created.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/environment/{environment}/promote (the `PromoteEnvironment` operationId).
+	PromoteEnvironmentWithResponse(ctx context.Context, tool Tool, environment Environment, body PromoteEnvironmentJSONRequestBody, reqEditors ...RequestEditorFn) (*PromoteEnvironmentResponse, error)
+
+	// PreviewPromotionWithResponse What promoting the upstream environment to this one would do
+	//
+	// Slipway extension. Changes nothing. Per component the build and commit
+	// that would replace what runs here, with the commits that would come
+	// and go (newest first, at most 200 each), the config differences,
+	// and the plan. A 409 says why the upstream cannot be promoted now (a
+	// deployment in progress, a component unhealthy or not live, a build
+	// pruned).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /components/v1/tool/{tool}/environment/{environment}/promotion (the `PreviewPromotion` operationId).
+	PreviewPromotionWithResponse(ctx context.Context, tool Tool, environment Environment, reqEditors ...RequestEditorFn) (*PreviewPromotionResponse, error)
 
 	// ListReleasesWithResponse What was live when (a Slipway extension)
 	//
@@ -10379,6 +10893,234 @@ func (r StreamDeploymentEventsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r StreamDeploymentEventsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListEnvironmentsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EnvironmentListEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListEnvironmentsResponse) GetJSON200() *EnvironmentListEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListEnvironmentsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListEnvironmentsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListEnvironmentsResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListEnvironmentsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListEnvironmentsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListEnvironmentsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListEnvironmentsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListEnvironmentsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PromoteEnvironmentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeploymentEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PromoteEnvironmentResponse) GetJSON200() *DeploymentEnvelope {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PromoteEnvironmentResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PromoteEnvironmentResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PromoteEnvironmentResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PromoteEnvironmentResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r PromoteEnvironmentResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PromoteEnvironmentResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r PromoteEnvironmentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PromoteEnvironmentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PromoteEnvironmentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PromoteEnvironmentResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PreviewPromotionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PromotionEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PreviewPromotionResponse) GetJSON200() *PromotionEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PreviewPromotionResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PreviewPromotionResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PreviewPromotionResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r PreviewPromotionResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PreviewPromotionResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r PreviewPromotionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PreviewPromotionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PreviewPromotionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PreviewPromotionResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -13588,6 +14330,91 @@ func (c *ClientWithResponses) StreamDeploymentEventsWithResponse(ctx context.Con
 	return ParseStreamDeploymentEventsResponse(rsp)
 }
 
+// ListEnvironmentsWithResponse The tool's environments, with what runs in each
+//
+// Slipway extension. The environments of the tool's current config in
+// promotion order (one, `production`, for a tool that declares none),
+// each with its kind, upstream, the instance it runs as, what each
+// live component runs (build, commit, since, health) and its latest
+// deployment.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /components/v1/tool/{tool}/environment (the `ListEnvironments` operationId).
+func (c *ClientWithResponses) ListEnvironmentsWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*ListEnvironmentsResponse, error) {
+	rsp, err := c.ListEnvironments(ctx, tool, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListEnvironmentsResponse(rsp)
+}
+
+// PromoteEnvironmentWithBodyWithResponse Deploy to this environment exactly the builds live and healthy upstream
+//
+// Slipway extension. Not with the deploy token: CI deploys to the
+// first environment, and a person (the tool's API token, or the admin)
+// promotes. Creates a deployment of the environment that runs
+// the builds (build keys) live and healthy in its upstream environment,
+// with the config version the upstream's latest successful deployment
+// ran (this environment's overrides applied). Nothing is resolved or
+// built. On success `messages.info[0]` is
+// `Deployment {id} promotes {upstream} to {environment}.` A 409 says why
+// the upstream cannot be promoted now, and nothing is created.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /components/v1/tool/{tool}/environment/{environment}/promote (the `PromoteEnvironment` operationId).
+func (c *ClientWithResponses) PromoteEnvironmentWithBodyWithResponse(ctx context.Context, tool Tool, environment Environment, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PromoteEnvironmentResponse, error) {
+	rsp, err := c.PromoteEnvironmentWithBody(ctx, tool, environment, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePromoteEnvironmentResponse(rsp)
+}
+
+// PromoteEnvironmentWithResponse Deploy to this environment exactly the builds live and healthy upstream
+//
+// Slipway extension. Not with the deploy token: CI deploys to the
+// first environment, and a person (the tool's API token, or the admin)
+// promotes. Creates a deployment of the environment that runs
+// the builds (build keys) live and healthy in its upstream environment,
+// with the config version the upstream's latest successful deployment
+// ran (this environment's overrides applied). Nothing is resolved or
+// built. On success `messages.info[0]` is
+// `Deployment {id} promotes {upstream} to {environment}.` A 409 says why
+// the upstream cannot be promoted now, and nothing is created.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /components/v1/tool/{tool}/environment/{environment}/promote (the `PromoteEnvironment` operationId).
+func (c *ClientWithResponses) PromoteEnvironmentWithResponse(ctx context.Context, tool Tool, environment Environment, body PromoteEnvironmentJSONRequestBody, reqEditors ...RequestEditorFn) (*PromoteEnvironmentResponse, error) {
+	rsp, err := c.PromoteEnvironment(ctx, tool, environment, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePromoteEnvironmentResponse(rsp)
+}
+
+// PreviewPromotionWithResponse What promoting the upstream environment to this one would do
+//
+// Slipway extension. Changes nothing. Per component the build and commit
+// that would replace what runs here, with the commits that would come
+// and go (newest first, at most 200 each), the config differences,
+// and the plan. A 409 says why the upstream cannot be promoted now (a
+// deployment in progress, a component unhealthy or not live, a build
+// pruned).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /components/v1/tool/{tool}/environment/{environment}/promotion (the `PreviewPromotion` operationId).
+func (c *ClientWithResponses) PreviewPromotionWithResponse(ctx context.Context, tool Tool, environment Environment, reqEditors ...RequestEditorFn) (*PreviewPromotionResponse, error) {
+	rsp, err := c.PreviewPromotion(ctx, tool, environment, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePreviewPromotionResponse(rsp)
+}
+
 // ListReleasesWithResponse What was live when (a Slipway extension)
 //
 // Every component version a deployment made live, or removed, newest
@@ -15890,6 +16717,189 @@ func ParseStreamDeploymentEventsResponse(rsp *http.Response) (*StreamDeploymentE
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListEnvironmentsResponse parses an HTTP response from a ListEnvironmentsWithResponse call
+func ParseListEnvironmentsResponse(rsp *http.Response) (*ListEnvironmentsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListEnvironmentsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EnvironmentListEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePromoteEnvironmentResponse parses an HTTP response from a PromoteEnvironmentWithResponse call
+func ParsePromoteEnvironmentResponse(rsp *http.Response) (*PromoteEnvironmentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PromoteEnvironmentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeploymentEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePreviewPromotionResponse parses an HTTP response from a PreviewPromotionWithResponse call
+func ParsePreviewPromotionResponse(rsp *http.Response) (*PreviewPromotionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PreviewPromotionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PromotionEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Invalid

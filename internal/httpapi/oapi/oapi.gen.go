@@ -147,6 +147,27 @@ func (e ComponentRunPortProtocol) Valid() bool {
 	}
 }
 
+// Defines values for ConfigChangeChange.
+const (
+	ConfigChangeChangeAdded   ConfigChangeChange = "added"
+	ConfigChangeChangeChanged ConfigChangeChange = "changed"
+	ConfigChangeChangeRemoved ConfigChangeChange = "removed"
+)
+
+// Valid indicates whether the value is a known member of the ConfigChangeChange enum.
+func (e ConfigChangeChange) Valid() bool {
+	switch e {
+	case ConfigChangeChangeAdded:
+		return true
+	case ConfigChangeChangeChanged:
+		return true
+	case ConfigChangeChangeRemoved:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for DeploymentBuildBuildStatus.
 const (
 	DeploymentBuildBuildStatusCancelled  DeploymentBuildBuildStatus = "cancelled"
@@ -234,6 +255,24 @@ func (e DeploymentStatus) Valid() bool {
 	case DeploymentStatusSuccessful:
 		return true
 	case DeploymentStatusTimedOut:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EnvironmentStatusKind.
+const (
+	Production EnvironmentStatusKind = "production"
+	Test       EnvironmentStatusKind = "test"
+)
+
+// Valid indicates whether the value is a known member of the EnvironmentStatusKind enum.
+func (e EnvironmentStatusKind) Valid() bool {
+	switch e {
+	case Production:
+		return true
+	case Test:
 		return true
 	default:
 		return false
@@ -527,16 +566,16 @@ func (e QuestionLogEntryKind) Valid() bool {
 
 // Defines values for ReleaseOutcome.
 const (
-	Applied ReleaseOutcome = "applied"
-	Removed ReleaseOutcome = "removed"
+	ReleaseOutcomeApplied ReleaseOutcome = "applied"
+	ReleaseOutcomeRemoved ReleaseOutcome = "removed"
 )
 
 // Valid indicates whether the value is a known member of the ReleaseOutcome enum.
 func (e ReleaseOutcome) Valid() bool {
 	switch e {
-	case Applied:
+	case ReleaseOutcomeApplied:
 		return true
-	case Removed:
+	case ReleaseOutcomeRemoved:
 		return true
 	default:
 		return false
@@ -922,6 +961,14 @@ type BuildStartResponse struct {
 // BuildStatus Toolforge builds-api's statuses. Slipway uses `BUILD_PENDING` for a build started with `POST …/builds` that waits for a build slot, and does not use `BUILD_TIMEOUT` (a timed-out build is a `BUILD_FAILURE` saying so).
 type BuildStatus string
 
+// CommitInfo defines model for CommitInfo.
+type CommitInfo struct {
+	At      time.Time `json:"at"`
+	Author  string    `json:"author"`
+	Commit  string    `json:"commit"`
+	Subject string    `json:"subject"`
+}
+
 // Component defines model for Component.
 type Component struct {
 	// Build Exactly one of repository+ref, reuse_from or image.
@@ -978,6 +1025,16 @@ type ComponentRunMount string
 // ComponentRunPortProtocol defines model for ComponentRun.PortProtocol.
 type ComponentRunPortProtocol string
 
+// ConfigChange defines model for ConfigChange.
+type ConfigChange struct {
+	Change    ConfigChangeChange `json:"change"`
+	Component string             `json:"component"`
+	Fields    []string           `json:"fields"`
+}
+
+// ConfigChangeChange defines model for ConfigChange.Change.
+type ConfigChangeChange string
+
 // DeployToken defines model for DeployToken.
 type DeployToken struct {
 	// CreationDate When the token was made, RFC 3339 in UTC with microseconds (`2026-11-22T12:54:26.348440Z`). It expires a year (365 days) later.
@@ -1005,9 +1062,15 @@ type Deployment struct {
 	// DeployId `YYYYMMDD-HHMMSS-xxxxxxxxxx` (UTC).
 	DeployId    string `json:"deploy_id"`
 	Description string `json:"description"`
-	ForceBuild  bool   `json:"force_build"`
-	ForceRun    bool   `json:"force_run"`
-	LongStatus  string `json:"long_status"`
+
+	// Environment Slipway extension - the environment the deployment goes to (`production` for a tool that declares none).
+	Environment *string `json:"environment,omitempty"`
+	ForceBuild  bool    `json:"force_build"`
+	ForceRun    bool    `json:"force_run"`
+	LongStatus  string  `json:"long_status"`
+
+	// PromotedFrom Slipway extension, for a promotion only - the upstream environment whose live builds it deploys.
+	PromotedFrom *string `json:"promoted_from,omitempty"`
 
 	// RollbackOf Slipway extension, for a rollback only - the deployment whose config and builds it deploys again.
 	RollbackOf *string                  `json:"rollback_of,omitempty"`
@@ -1070,6 +1133,9 @@ type DeploymentRollbackRequest struct {
 	// DeployId The successful deployment to go back to; default the one before the latest successful one.
 	DeployId    *string `json:"deploy_id,omitempty"`
 	Description *string `json:"description,omitempty"`
+
+	// Environment Without deploy_id, the environment whose previous successful deployment to go back to (default production). With one, that deployment's environment is used.
+	Environment *string `json:"environment,omitempty"`
 }
 
 // DeploymentRun defines model for DeploymentRun.
@@ -1129,6 +1195,33 @@ type EnvVarResponse struct {
 type EnvVarValue struct {
 	Value string `json:"value"`
 }
+
+// EnvironmentListEnvelope defines model for EnvironmentListEnvelope.
+type EnvironmentListEnvelope struct {
+	Data []EnvironmentStatus `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// EnvironmentStatus defines model for EnvironmentStatus.
+type EnvironmentStatus struct {
+	AllowDirect bool `json:"allow_direct"`
+
+	// Instance The name it runs as (`tool` for production, `tool--name` for the others).
+	Instance         string                `json:"instance"`
+	Kind             EnvironmentStatusKind `json:"kind"`
+	LatestDeployment string                `json:"latest_deployment"`
+	LatestStatus     string                `json:"latest_status"`
+	Live             []LiveComponent       `json:"live"`
+	Name             string                `json:"name"`
+
+	// Upstream The environment promotions come from; empty for none.
+	Upstream string `json:"upstream"`
+}
+
+// EnvironmentStatusKind defines model for EnvironmentStatus.Kind.
+type EnvironmentStatusKind string
 
 // ErrorEnvelope The body of every error response; it has no `data` key.
 type ErrorEnvelope struct {
@@ -1379,6 +1472,18 @@ type LiveCommitListEnvelope struct {
 	Messages ResponseMessages `json:"messages"`
 }
 
+// LiveComponent defines model for LiveComponent.
+type LiveComponent struct {
+	AppliedAt time.Time `json:"applied_at"`
+	BuildKey  string    `json:"build_key"`
+	Commit    string    `json:"commit"`
+	Component string    `json:"component"`
+	DeployId  string    `json:"deploy_id"`
+
+	// Unhealthy Why it does not run as recorded; empty when healthy.
+	Unhealthy string `json:"unhealthy"`
+}
+
 // MessagesResponse A response that is only messages for people.
 type MessagesResponse struct {
 	// Messages Messages for people. All three lists are always present.
@@ -1393,6 +1498,43 @@ type NewBuild struct {
 
 	// ResolvedRef The commit the ref resolved to.
 	ResolvedRef string `json:"resolved_ref"`
+}
+
+// PromoteRequest defines model for PromoteRequest.
+type PromoteRequest struct {
+	Description *string `json:"description,omitempty"`
+}
+
+// Promotion defines model for Promotion.
+type Promotion struct {
+	Changes       []PromotionChange `json:"changes"`
+	ConfigChanges []ConfigChange    `json:"config_changes"`
+	From          string            `json:"from"`
+	Plan          Deployment        `json:"plan"`
+
+	// Source The upstream deployment whose config would be deployed.
+	Source string `json:"source"`
+	To     string `json:"to"`
+}
+
+// PromotionChange defines model for PromotionChange.
+type PromotionChange struct {
+	Component  string       `json:"component"`
+	FromBuild  string       `json:"from_build"`
+	FromCommit string       `json:"from_commit"`
+	New        []CommitInfo `json:"new"`
+	Removed    []CommitInfo `json:"removed"`
+	ToBuild    string       `json:"to_build"`
+	ToCommit   string       `json:"to_commit"`
+	Truncated  bool         `json:"truncated"`
+}
+
+// PromotionEnvelope defines model for PromotionEnvelope.
+type PromotionEnvelope struct {
+	Data Promotion `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
 }
 
 // Question defines model for Question.
@@ -1625,6 +1767,12 @@ type DeployID = string
 // EnvVarName defines model for EnvVarName.
 type EnvVarName = string
 
+// Environment defines model for Environment.
+type Environment = string
+
+// EnvironmentQuery defines model for EnvironmentQuery.
+type EnvironmentQuery = string
+
 // IncludeUnset defines model for IncludeUnset.
 type IncludeUnset = string
 
@@ -1704,6 +1852,13 @@ type CreateDeploymentParams struct {
 
 	// OnlyPlanUnderscored Alias of `dry_run`.
 	OnlyPlanUnderscored *string `form:"only_plan,omitempty" json:"only_plan,omitempty"`
+
+	// Environment Slipway extension. The environment to deploy to (declared in the
+	// config's `x-slipway.environments`); default the first one, or
+	// `production` for a tool that declares none. A direct deployment to
+	// a production environment with an upstream is refused (403) unless it
+	// allows direct deployments: promote to it instead.
+	Environment *EnvironmentQuery `form:"environment,omitempty" json:"environment,omitempty"`
 }
 
 // StreamDeploymentEventsParams defines parameters for StreamDeploymentEvents.
@@ -1806,6 +1961,9 @@ type CreateDeploymentJSONRequestBody = DeploymentCreateRequest
 
 // RollbackDeploymentJSONRequestBody defines body for RollbackDeployment for application/json ContentType.
 type RollbackDeploymentJSONRequestBody = DeploymentRollbackRequest
+
+// PromoteEnvironmentJSONRequestBody defines body for PromoteEnvironment for application/json ContentType.
+type PromoteEnvironmentJSONRequestBody = PromoteRequest
 
 // CreateEnvVarLegacyJSONRequestBody defines body for CreateEnvVarLegacy for application/json ContentType.
 //
@@ -1910,6 +2068,15 @@ type ServerInterface interface {
 	// StreamDeploymentEvents Follow a deployment's events (Server-Sent Events)
 	// (GET /components/v1/tool/{tool}/deployment/{deploy_id}/events)
 	StreamDeploymentEvents(w http.ResponseWriter, r *http.Request, tool Tool, deployId DeployID, params StreamDeploymentEventsParams)
+	// ListEnvironments The tool's environments, with what runs in each
+	// (GET /components/v1/tool/{tool}/environment)
+	ListEnvironments(w http.ResponseWriter, r *http.Request, tool Tool)
+	// PromoteEnvironment Deploy to this environment exactly the builds live and healthy upstream
+	// (POST /components/v1/tool/{tool}/environment/{environment}/promote)
+	PromoteEnvironment(w http.ResponseWriter, r *http.Request, tool Tool, environment Environment)
+	// PreviewPromotion What promoting the upstream environment to this one would do
+	// (GET /components/v1/tool/{tool}/environment/{environment}/promotion)
+	PreviewPromotion(w http.ResponseWriter, r *http.Request, tool Tool, environment Environment)
 	// ListReleases What was live when (a Slipway extension)
 	// (GET /components/v1/tool/{tool}/releases)
 	ListReleases(w http.ResponseWriter, r *http.Request, tool Tool, params ListReleasesParams)
@@ -2575,6 +2742,19 @@ func (siw *ServerInterfaceWrapper) CreateDeployment(w http.ResponseWriter, r *ht
 		return
 	}
 
+	// ------------- Optional query parameter "environment" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "environment", r.URL.Query(), &params.Environment, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "environment"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "environment", Err: err})
+		}
+		return
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.CreateDeployment(w, r, tool, params)
 	}))
@@ -2936,6 +3116,102 @@ func (siw *ServerInterfaceWrapper) StreamDeploymentEvents(w http.ResponseWriter,
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.StreamDeploymentEvents(w, r, tool, deployId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListEnvironments operation middleware
+func (siw *ServerInterfaceWrapper) ListEnvironments(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListEnvironments(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// PromoteEnvironment operation middleware
+func (siw *ServerInterfaceWrapper) PromoteEnvironment(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "environment" -------------
+	var environment Environment
+
+	err = runtime.BindStyledParameterWithOptions("simple", "environment", r.PathValue("environment"), &environment, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "environment", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.PromoteEnvironment(w, r, tool, environment)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// PreviewPromotion operation middleware
+func (siw *ServerInterfaceWrapper) PreviewPromotion(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "environment" -------------
+	var environment Environment
+
+	err = runtime.BindStyledParameterWithOptions("simple", "environment", r.PathValue("environment"), &environment, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "environment", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.PreviewPromotion(w, r, tool, environment)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -4299,6 +4575,9 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/latest", wrapper.GetLatestDeployment)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/{deploy_id}", wrapper.DeleteDeployment)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/{deploy_id}", wrapper.GetDeployment)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/environment", wrapper.ListEnvironments)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/environment/{environment}/promotion", wrapper.PreviewPromotion)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/components/v1/tool/{tool}/environment/{environment}/promote", wrapper.PromoteEnvironment)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/rollback", wrapper.RollbackDeployment)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/{deploy_id}/events", wrapper.StreamDeploymentEvents)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/latest/cancel", wrapper.CancelLatestDeployment)
