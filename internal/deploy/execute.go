@@ -11,6 +11,7 @@ import (
 
 	"slipway.dev/slipway/internal/build"
 	"slipway.dev/slipway/internal/slipway"
+	"slipway.dev/slipway/internal/store"
 	"slipway.dev/slipway/internal/target"
 )
 
@@ -311,6 +312,31 @@ func (e *Engine) toolEnv(ctx context.Context, tool string) (slipway.ToolEnv, err
 	}
 	if env.Fingerprints == nil {
 		env.Fingerprints = map[string]string{}
+	}
+	return env, nil
+}
+
+// InstanceEnv returns the environment of the processes of a tool's
+// instance ([slipway.InstanceName]): the tool's variables with those its
+// latest config gives the instance's environment over them.
+func (e *Engine) InstanceEnv(ctx context.Context, instance string) (slipway.ToolEnv, error) {
+	tool, name := slipway.SplitInstance(instance)
+	env, err := e.toolEnv(ctx, tool)
+	if err != nil {
+		return env, err
+	}
+	sc, err := e.store.ConfigGetLatest(ctx, tool)
+	if errors.Is(err, store.ErrNotFound) {
+		return env, nil
+	} else if err != nil {
+		return env, fmt.Errorf("config of %s: %w", tool, err)
+	}
+	cfg, err := parseStored(sc.Raw)
+	if err != nil {
+		return env, err
+	}
+	if de, ok := cfg.Environment(name); ok {
+		env = env.WithEnvironment(de)
 	}
 	return env, nil
 }

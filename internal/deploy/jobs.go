@@ -130,7 +130,7 @@ func (s *Jobs) JobRestart(ctx context.Context, tool, name string) (string, error
 	if err != nil {
 		return "", err
 	}
-	env, err := s.eng.toolEnv(ctx, tool)
+	env, err := s.eng.InstanceEnv(ctx, tool)
 	if err != nil {
 		return "", fmt.Errorf("restart job %s of %s: %w", name, tool, err)
 	}
@@ -281,7 +281,7 @@ func (s *Jobs) JobRunStart(ctx context.Context, tool string, r slipway.JobRun) (
 	}
 	// Read before anything is recorded: a job that cannot get its envvars
 	// is refused, never run without them.
-	env, err := s.eng.toolEnv(ctx, tool)
+	env, err := s.eng.InstanceEnv(ctx, tool)
 	if err != nil {
 		return slipway.Job{}, fmt.Errorf("run job %s of %s: %w", r.Name, tool, err)
 	}

@@ -91,7 +91,7 @@ func (s *Jobs) applyJob(ctx context.Context, tool string, c slipway.Component, i
 	if err != nil {
 		return err
 	}
-	env, err := s.eng.toolEnv(ctx, tool)
+	env, err := s.eng.InstanceEnv(ctx, tool)
 	if err != nil {
 		return fmt.Errorf("apply job %s of %s: %w", c.Name, tool, err)
 	}

@@ -275,9 +275,11 @@ func (s *Questions) asker(ctx context.Context, t txn, scope slipway.AskScope) (s
 	return d.Actor, nil
 }
 
-// liveScheduled reports whether component of tool is live and scheduled.
+// liveScheduled reports whether component of tool is live and scheduled
+// (component@env: in that environment).
 func liveScheduled(ctx context.Context, q store.Queries, tool, component string) (bool, error) {
-	live, err := q.LiveRunList(ctx, tool)
+	component, env, _ := strings.Cut(component, "@")
+	live, err := q.LiveRunList(ctx, slipway.InstanceName(tool, env))
 	if err != nil {
 		return false, err
 	}

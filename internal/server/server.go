@@ -425,8 +425,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 
 	askTokens := auth.NewAskTokens(key)
 	s.target, err = localexec.New(localexec.Config{
-		AskEnv: func(tool, component, run string) map[string]string {
-			scope := slipway.AskScope{Tool: tool, Step: slipway.ScheduledAskStep(component, run)}
+		AskEnv: func(instance, component, run string) map[string]string {
+			tool, env := slipway.SplitInstance(instance)
+			scope := slipway.AskScope{Tool: tool, Step: slipway.ScheduledAskStepIn(component, env, run)}
 			return map[string]string{slipway.EnvAskURL: s.askURL(), slipway.EnvAskToken: askTokens.Issue(scope)}
 		},
 		Dir:          filepath.Join(dir, "run"),
@@ -457,9 +458,6 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return s.jobs.Stop(ctx)
 	})
 	s.closers = append(s.closers, s.target.Stop)
-	if err := s.restoreLive(ctx, builder); err != nil {
-		return err
-	}
 
 	m := metrics.New()
 	m.CountInProgress(func(ctx context.Context) (int, error) {
@@ -481,6 +479,10 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.releases = deploy.NewReleases(s.engine)
 	s.builds = deploy.NewBuilds(s.engine)
 	s.jobs = deploy.NewJobs(s.engine)
+	// After the engine: it knows each instance's environment variables.
+	if err := s.restoreLive(ctx, builder); err != nil {
+		return err
+	}
 	// Before the target and the store close: the builds started outside
 	// deployments stop and leave their records for the next start.
 	s.closers = append(s.closers, s.builds.Stop)
@@ -591,7 +593,8 @@ func (s *Server) restoreLive(ctx context.Context, builder *localbuild.Builder) e
 		if r.Type == slipway.OneOff {
 			continue
 		}
-		art, ok, err := builder.Lookup(ctx, r.Tool, r.BuildKey)
+		tool, _ := slipway.SplitInstance(r.Tool) // r.Tool is the instance
+		art, ok, err := builder.Lookup(ctx, tool, r.BuildKey)
 		if err != nil || !ok {
 			why := "artifact missing"
 			if err != nil {
@@ -603,7 +606,7 @@ func (s *Server) restoreLive(ctx context.Context, builder *localbuild.Builder) e
 		// Restored processes get the envvars of now; the live record keeps
 		// what the deployment gave them, so a change made before the stop
 		// still shows in the next plan (which restarts them once more).
-		env, err := s.toolEnv(ctx, r.Tool)
+		env, err := s.engine.InstanceEnv(ctx, r.Tool)
 		if err != nil {
 			s.logger.ErrorContext(ctx, "cannot restore component: its envvars cannot be read, and it does not start without them; fix the secret key or recreate the envvars, then deploy with --force-run",
 				"tool", r.Tool, "component", r.Component, "error", err.Error())

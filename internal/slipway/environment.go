@@ -73,6 +73,15 @@ func InstanceName(tool, environment string) string {
 	return tool + "--" + environment
 }
 
+// SplitInstance returns the tool and environment of an instance name
+// ([InstanceName]'s inverse).
+func SplitInstance(instance string) (tool, environment string) {
+	if t, env, ok := strings.Cut(instance, "--"); ok {
+		return t, env
+	}
+	return instance, DefaultEnvironment
+}
+
 // EnvironmentList returns the tool's environments in promotion order: the
 // declared ones, or the one [DefaultEnvironment] of a tool that declares
 // none.

@@ -411,6 +411,15 @@ const (
 // scheduled run belongs to no deployment, so its questions have none.
 func ScheduledAskStep(component, run string) string { return "scheduled:" + component + "/" + run }
 
+// ScheduledAskStepIn is [ScheduledAskStep] for a run in an environment
+// other than DefaultEnvironment: the component is named component@env.
+func ScheduledAskStepIn(component, environment, run string) string {
+	if environment == "" || environment == DefaultEnvironment {
+		return ScheduledAskStep(component, run)
+	}
+	return ScheduledAskStep(component+"@"+environment, run)
+}
+
 // Scheduled returns the component and run of the scope of a scheduled
 // run's ask token; ok is false for a deployment step's scope.
 func (s AskScope) Scheduled() (component, run string, ok bool) {
