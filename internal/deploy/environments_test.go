@@ -190,3 +190,43 @@ func TestToolConfig_ForEnvironment(t *testing.T) {
 		t.Errorf("a tool may be named like another's instance")
 	}
 }
+
+// Ensure a gate an environment gives a component asks there only: the
+// staging deployment runs without a question, the promotion to
+// production waits for an answer and then runs.
+func TestDeployments_PromoteBehindGate(t *testing.T) {
+	t.Parallel()
+	const tool = "gatedpromo"
+	h := newHarness(t, Config{}, true)
+	q := NewQuestions(h.eng)
+	ctx := t.Context()
+	repo := slipwaytest.GitRepo(t, map[string]string{"Procfile": "job: echo ran\n"})
+	cfg := "components:\n  job:\n    component_type: one-off\n    build: {repository: " + repo.Dir + ", ref: main}\n    run: {command: job}\n" +
+		"x-slipway:\n  environments:\n    staging: {}\n    production:\n      kind: production\n      upstream: staging\n" +
+		"      overrides:\n        job:\n          gate: {question: \"Staging is fine. Run in production?\"}\n"
+	if _, _, err := h.deploys.ConfigPut(ctx, tool, mustParse(t, cfg)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := h.deploys.DeploymentCreate(ctx, tool, slipway.DeployOptions{Actor: "tool-token:ci"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s = h.waitFinal(t, tool, s.ID); s.Status != slipway.DeploymentSuccessful {
+		t.Fatalf("staging deployment = %s (%s), want successful without a question", s.Status, s.LongStatus)
+	}
+	p, err := h.deploys.Promote(ctx, tool, "production", slipway.DeployOptions{Actor: "tool-token:alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, h, tool, p.ID, func(e slipway.Event) bool { return e.Kind == "question" && e.State == string(slipway.QuestionOpen) })
+	qs, err := q.QuestionList(asAdmin(ctx), tool, slipway.QuestionOpen, p.ID)
+	if err != nil || len(qs) != 1 || qs[0].Prompt != "Staging is fine. Run in production?" || qs[0].StepKey != "gate:job" {
+		t.Fatalf("open questions of the promotion = %+v, %v", qs, err)
+	}
+	if _, err := q.QuestionAnswer(asToken(ctx, tool, "bob"), tool, qs[0].ID, slipway.Answer{Value: "continue"}); err != nil {
+		t.Fatal(err)
+	}
+	if p = h.waitFinal(t, tool, p.ID); p.Status != slipway.DeploymentSuccessful {
+		t.Fatalf("promotion = %s (%s), want successful once answered", p.Status, p.LongStatus)
+	}
+}

@@ -40,6 +40,9 @@ type RunOverride struct {
 	Memory   string
 	Schedule string
 	Publish  string
+	// Gate, when set, is the component's gate in this environment (e.g. a
+	// question asked before production changes, not before staging).
+	Gate *Gate
 }
 
 // MaxEnvironmentName is the longest environment name.
@@ -125,6 +128,9 @@ func (c ToolConfig) ForEnvironment(env Environment) ToolConfig {
 			r.Memory = cmpOr(o.Memory, r.Memory)
 			r.Schedule = cmpOr(o.Schedule, r.Schedule)
 			r.Publish = cmpOr(o.Publish, r.Publish)
+			if o.Gate != nil {
+				comp.Gate = o.Gate
+			}
 		}
 		out.Components[name] = comp
 	}

@@ -32,7 +32,7 @@ var extensionFields = []string{"environments"}
 var environmentFields = []string{"kind", "upstream", "allow_direct", "env", "overrides"}
 
 // overrideFields are the run fields an environment may override.
-var overrideFields = []string{"replicas", "cpu", "memory", "schedule", "publish"}
+var overrideFields = []string{"replicas", "cpu", "memory", "schedule", "publish", "gate"}
 
 // maxEnvironments bounds how many environments a tool declares.
 const maxEnvironments = 8
@@ -197,7 +197,8 @@ func (p *parser) envMap(path string, n *yamlNode) (map[string]string, *object) {
 	return out, raw
 }
 
-// overrides parses an environment's overrides: component: {run fields}.
+// overrides parses an environment's overrides: component: {run fields,
+// gate}.
 // The components are checked against the config's in checkEnvironments.
 func (p *parser) overrides(path string, n *yamlNode, en *envNode) (map[string]slipway.RunOverride, *object) {
 	raw := &object{}
@@ -251,6 +252,10 @@ func (p *parser) overrides(path string, n *yamlNode, en *envNode) (map[string]sl
 					ok = false
 				}
 				v = o.Publish
+			case "gate":
+				var g *object
+				o.Gate, g = p.gate(fpath, f.val)
+				v, ok = g, o.Gate != nil
 			default:
 				p.unknown(UnknownField{Path: fpath, Name: f.name(), In: "the overrides of " + comp}, f.key, overrideFields)
 				continue
