@@ -111,3 +111,119 @@ type FirstRelease struct {
 	// that merged it).
 	Exact bool
 }
+
+// A Commit is one commit of a repository's history, as release notes
+// read it.
+type Commit struct {
+	Hash        string
+	Parents     []string
+	Author      string
+	AuthorEmail string
+	AuthoredAt  time.Time
+	// Subject is the message's first paragraph on one line; Body the rest
+	// (bounded: a long one ends in "…").
+	Subject  string
+	Body     string
+	Trailers []Trailer
+}
+
+// A Trailer is a "Key: value" line of a commit message's last paragraph,
+// as git parses it (Signed-off-by, Changelog, …).
+type Trailer struct {
+	Key, Value string
+}
+
+// CommitLog is a first-parent history between two commits, newest first.
+type CommitLog struct {
+	Commits []Commit
+	// Truncated says there were more commits than the bound: Commits are
+	// the newest.
+	Truncated bool
+	// Missing names the commits asked about that the repository does not
+	// have; then Commits is empty.
+	Missing []string
+}
+
+// NotesQuery selects the releases notes compare: From and To are release
+// numbers ([Release.Seq]) of the environment; 0 is the default (To: each
+// component's current release; From: each component's release before its
+// To release).
+type NotesQuery struct {
+	Environment string
+	Component   string
+	From, To    int64
+}
+
+// ReleaseNotes are the changes between two points of a tool's release
+// history in an environment, per component.
+type ReleaseNotes struct {
+	Tool        string
+	Environment string
+	// From and To are as asked (0: the default).
+	From, To   int64
+	Components []ComponentNotes
+}
+
+// ComponentNotes are one component's changes between two of its releases.
+type ComponentNotes struct {
+	Component string
+	// From and To are the component's releases compared; From.Seq is 0
+	// when it had none before To.
+	From, To Release
+	Change   NotesChange
+	// Repository is the repository its code comes from (redacted); WebURL
+	// its web page when the host is known ("" otherwise).
+	Repository string
+	WebURL     string
+	// Commits are To's first-parent commits that From does not have,
+	// newest first; Removed are From's that To no longer has (a rollback,
+	// or a rewritten history).
+	Commits []NoteCommit
+	Removed []NoteCommit
+	// Truncated says a list was cut at the bound.
+	Truncated bool
+	// Base is, for a rewritten history, the last commit both releases'
+	// first-parent histories share ("" when not found within the bound).
+	Base string
+	// Note says in words what could not be compared, and why.
+	Note string
+}
+
+// NotesChange is how a component's code changed between two releases.
+type NotesChange string
+
+// The changes.
+const (
+	NotesChanged    NotesChange = "changed"     // To's commit descends from From's: commits added
+	NotesUnchanged  NotesChange = "unchanged"   // the same commit (the build or the config may differ)
+	NotesRolledBack NotesChange = "rolled-back" // To's commit is an ancestor of From's: commits taken out
+	NotesRewritten  NotesChange = "rewritten"   // neither: the branch was rewritten (a force push)
+	NotesAdded      NotesChange = "added"       // no release before To: a new component
+	NotesRemoved    NotesChange = "removed"     // To removed the component
+	NotesUnknown    NotesChange = "unknown"     // no history to compare: Note says why
+)
+
+// A NoteCommit is a commit of release notes, classified.
+type NoteCommit struct {
+	Commit
+	// Section is the group it is listed in.
+	Section NoteSection
+	// Type is its Conventional Commits type or Changelog trailer value as
+	// written, lowercased ("" when it has neither); Scope the type's scope.
+	Type  string
+	Scope string
+	// Breaking marks a breaking change ("type!:" or a BREAKING CHANGE
+	// footer); it is listed under [SectionBreaking].
+	Breaking bool
+	// Title is the subject without its type prefix (for a merge with
+	// git's or a forge's merge subject, the merged request's title).
+	Title string
+	// Reverts is the commit a revert says it reverts ("This reverts
+	// commit X."), "" otherwise.
+	Reverts string
+	// URL is the commit's web page ("" without a known host).
+	URL string
+}
+
+// NoteSection is a group of release notes.
+type NoteSection string
