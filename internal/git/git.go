@@ -146,6 +146,8 @@ type Client struct {
 
 	// ancestry caches Contains' answers (see contains.go).
 	ancestry ancestryCache
+	// logs caches FirstParentLog's answers (see log.go).
+	logs logCache
 }
 
 // New returns a Client that keeps its mirrors in cfg.CacheDir, creating the
