@@ -115,8 +115,10 @@ func (c *Client) missingCommits(ctx context.Context, dir string, commits []strin
 
 // log runs the first-parent log of from..to in the mirror in dir.
 func (c *Client) log(ctx context.Context, dir, from, to string, limit int) (slipway.CommitLog, error) {
-	args := []string{"log", "--first-parent", "-z", "--no-color", "--no-notes", "--format=" + logFormat,
-		"-n", strconv.Itoa(limit + 1), to}
+	args := []string{
+		"log", "--first-parent", "-z", "--no-color", "--no-notes", "--format=" + logFormat,
+		"-n", strconv.Itoa(limit + 1), to,
+	}
 	if from != "" {
 		args = append(args, "^"+from)
 	}

@@ -99,7 +99,7 @@ func TestFirstParentLog(t *testing.T) {
 	if r := byHash[reverted]; r.Subject != `Revert "fix: the bug"` || !strings.Contains(r.Body, "This reverts commit "+fix) {
 		t.Errorf("the revert = %+v", r)
 	}
-	want := []slipway.Trailer{{"BREAKING CHANGE", "sessions end"}, {"Changelog", "security"}, {"Signed-off-by", "A Person <a@example.org>"}}
+	want := []slipway.Trailer{{Key: "BREAKING CHANGE", Value: "sessions end"}, {Key: "Changelog", Value: "security"}, {Key: "Signed-off-by", Value: "A Person <a@example.org>"}}
 	if tr := byHash[trailed]; tr.Subject != "harden the login" || !slices.Equal(tr.Trailers, want) && !slices.Equal(tr.Trailers, want[1:]) {
 		t.Errorf("the trailers of %q = %+v, want %+v (as git parses them)", tr.Subject, tr.Trailers, want)
 	}

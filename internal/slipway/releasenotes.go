@@ -64,6 +64,7 @@ func (s NoteSection) Title() string {
 		return "Build and CI"
 	case SectionChores:
 		return "Chores"
+	case SectionOther:
 	}
 	return "Other changes"
 }
@@ -75,7 +76,7 @@ var noteTypes = map[string]NoteSection{
 	"feat": SectionFeatures, "feature": SectionFeatures, "added": SectionFeatures,
 	"fix": SectionFixes, "fixed": SectionFixes, "bugfix": SectionFixes,
 	"security": SectionSecurity,
-	"perf": SectionPerformance, "performance": SectionPerformance,
+	"perf":     SectionPerformance, "performance": SectionPerformance,
 	"changed":    SectionChanges,
 	"deprecated": SectionDeprecated, "deprecate": SectionDeprecated,
 	"removed": SectionRemovals, "remove": SectionRemovals,
@@ -334,9 +335,9 @@ func writeComponentNotes(b *strings.Builder, cn ComponentNotes) {
 		if cn.Base != "" {
 			base = "since their last shared commit " + link(cn.Base)
 		}
-		fmt.Fprintf(b, "> **History rewritten.** Release %d's commit %s is not an ancestor of release %d's %s: the branch was\n"+
-			"> rewritten between them (a force push). Listed: %s of release %d that release %d does not have, %s;\n"+
-			"> then the %s of release %d that release %d no longer has.\n",
+		fmt.Fprintf(b, "> **History rewritten.** Release %d's commit %s is not an ancestor of release %d's %s: the branch was "+
+			"rewritten between them (a force push). Listed: %s of release %d that release %d does not have, %s; "+
+			"then the %s of release %d that release %d no longer has.\n",
 			cn.From.Seq, link(cn.From.Commit), cn.To.Seq, link(cn.To.Commit),
 			plural(len(cn.Commits), "first-parent commit"), cn.To.Seq, cn.From.Seq, base,
 			plural(len(cn.Removed), "commit"), cn.From.Seq, cn.To.Seq)
@@ -344,6 +345,7 @@ func writeComponentNotes(b *strings.Builder, cn ComponentNotes) {
 		fmt.Fprintf(b, "A new component, at %s.\n", link(cn.To.Commit))
 	case NotesRemoved:
 		fmt.Fprintf(b, "Removed from the environment by release %d.\n", cn.To.Seq)
+	case NotesUnchanged, NotesUnknown: // unchanged ones are listed apart; Note says why for unknown ones
 	}
 	if cn.Note != "" {
 		fmt.Fprintf(b, "\n%s\n", mdEscape(cn.Note))

@@ -1,10 +1,8 @@
-package slipway_test
+package slipway
 
 import (
 	"strings"
 	"testing"
-
-	"slipway.dev/slipway/internal/slipway"
 )
 
 // Ensure commits are grouped by the documented rule: a Changelog trailer,
@@ -14,37 +12,43 @@ func TestClassifyCommit(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
 		name     string
-		c        slipway.Commit
-		section  slipway.NoteSection
+		c        Commit
+		section  NoteSection
 		typ      string
 		scope    string
 		title    string
 		breaking bool
 		reverts  string
 	}{
-		{"feat", slipway.Commit{Subject: "feat: add x"}, slipway.SectionFeatures, "feat", "", "add x", false, ""},
-		{"scoped fix", slipway.Commit{Subject: "fix(api): handle y"}, slipway.SectionFixes, "fix", "api", "handle y", false, ""},
-		{"upper-case type", slipway.Commit{Subject: "Perf: faster"}, slipway.SectionPerformance, "perf", "", "faster", false, ""},
-		{"chore, docs, refactor, ci", slipway.Commit{Subject: "ci: cache"}, slipway.SectionBuild, "ci", "", "cache", false, ""},
-		{"bang is breaking", slipway.Commit{Subject: "feat(db)!: drop v1"}, slipway.SectionBreaking, "feat", "db", "drop v1", true, ""},
-		{"footer is breaking", slipway.Commit{Subject: "refactor: y", Body: "text\n\nBREAKING CHANGE: z"}, slipway.SectionBreaking, "refactor", "", "y", true, ""},
-		{"hyphen footer", slipway.Commit{Subject: "fix: y", Body: "BREAKING-CHANGE: z"}, slipway.SectionBreaking, "fix", "", "y", true, ""},
-		{"unknown type", slipway.Commit{Subject: "wibble: y"}, slipway.SectionOther, "wibble", "", "y", false, ""},
-		{"no prefix", slipway.Commit{Subject: "Update README"}, slipway.SectionOther, "", "", "Update README", false, ""},
-		{"a colon without a type", slipway.Commit{Subject: "note: see: this"}, slipway.SectionOther, "note", "", "see: this", false, ""},
-		{"the trailer wins", slipway.Commit{Subject: "chore: bump", Trailers: []slipway.Trailer{{"Changelog", "security"}}}, slipway.SectionSecurity, "security", "", "bump", false, ""},
-		{"GitLab's categories", slipway.Commit{Subject: "Add x", Trailers: []slipway.Trailer{{"changelog", "Added"}}}, slipway.SectionFeatures, "added", "", "Add x", false, ""},
-		{"an unknown trailer value", slipway.Commit{Subject: "feat: x", Trailers: []slipway.Trailer{{"Changelog", "misc"}}}, slipway.SectionOther, "misc", "", "x", false, ""},
-		{"the last trailer", slipway.Commit{Subject: "x", Trailers: []slipway.Trailer{{"Changelog", "fixed"}, {"Changelog", "removed"}}}, slipway.SectionRemovals, "removed", "", "x", false, ""},
-		{"git's revert", slipway.Commit{Subject: `Revert "feat: add x"`, Body: "This reverts commit 0123456789abcdef0123456789abcdef01234567."},
-			slipway.SectionReverts, "", "", `Revert "feat: add x"`, false, "0123456789abcdef0123456789abcdef01234567"},
-		{"a revert: prefix", slipway.Commit{Subject: "revert: x", Body: "This reverts commit abcdef1."}, slipway.SectionReverts, "revert", "", "x", false, "abcdef1"},
-		{"a GitHub merge", slipway.Commit{Subject: "Merge pull request #12 from me/x", Body: "feat(ui): dark mode\n\nmore", Parents: []string{"a", "b"}},
-			slipway.SectionFeatures, "feat", "ui", "dark mode", false, ""},
-		{"a git merge without a body", slipway.Commit{Subject: "Merge branch 'x'", Parents: []string{"a", "b"}}, slipway.SectionOther, "", "", "Merge branch 'x'", false, ""},
-		{"not a merge: the subject stays", slipway.Commit{Subject: "Merge branch 'x'", Body: "fix: y"}, slipway.SectionOther, "", "", "Merge branch 'x'", false, ""},
+		{"feat", Commit{Subject: "feat: add x"}, SectionFeatures, "feat", "", "add x", false, ""},
+		{"scoped fix", Commit{Subject: "fix(api): handle y"}, SectionFixes, "fix", "api", "handle y", false, ""},
+		{"upper-case type", Commit{Subject: "Perf: faster"}, SectionPerformance, "perf", "", "faster", false, ""},
+		{"chore, docs, refactor, ci", Commit{Subject: "ci: cache"}, SectionBuild, "ci", "", "cache", false, ""},
+		{"bang is breaking", Commit{Subject: "feat(db)!: drop v1"}, SectionBreaking, "feat", "db", "drop v1", true, ""},
+		{"footer is breaking", Commit{Subject: "refactor: y", Body: "text\n\nBREAKING CHANGE: z"}, SectionBreaking, "refactor", "", "y", true, ""},
+		{"hyphen footer", Commit{Subject: "fix: y", Body: "BREAKING-CHANGE: z"}, SectionBreaking, "fix", "", "y", true, ""},
+		{"unknown type", Commit{Subject: "wibble: y"}, SectionOther, "wibble", "", "y", false, ""},
+		{"no prefix", Commit{Subject: "Update README"}, SectionOther, "", "", "Update README", false, ""},
+		{"a colon without a type", Commit{Subject: "note: see: this"}, SectionOther, "note", "", "see: this", false, ""},
+		{"the trailer wins", Commit{Subject: "chore: bump", Trailers: []Trailer{{Key: "Changelog", Value: "security"}}}, SectionSecurity, "security", "", "bump", false, ""},
+		{"GitLab's categories", Commit{Subject: "Add x", Trailers: []Trailer{{Key: "changelog", Value: "Added"}}}, SectionFeatures, "added", "", "Add x", false, ""},
+		{"an unknown trailer value", Commit{Subject: "feat: x", Trailers: []Trailer{{Key: "Changelog", Value: "misc"}}}, SectionOther, "misc", "", "x", false, ""},
+		{"the last trailer", Commit{Subject: "x", Trailers: []Trailer{{Key: "Changelog", Value: "fixed"}, {Key: "Changelog", Value: "removed"}}}, SectionRemovals, "removed", "", "x", false, ""},
+		{
+			"git's revert",
+			Commit{Subject: `Revert "feat: add x"`, Body: "This reverts commit 0123456789abcdef0123456789abcdef01234567."},
+			SectionReverts, "", "", `Revert "feat: add x"`, false, "0123456789abcdef0123456789abcdef01234567",
+		},
+		{"a revert: prefix", Commit{Subject: "revert: x", Body: "This reverts commit abcdef1."}, SectionReverts, "revert", "", "x", false, "abcdef1"},
+		{
+			"a GitHub merge",
+			Commit{Subject: "Merge pull request #12 from me/x", Body: "feat(ui): dark mode\n\nmore", Parents: []string{"a", "b"}},
+			SectionFeatures, "feat", "ui", "dark mode", false, "",
+		},
+		{"a git merge without a body", Commit{Subject: "Merge branch 'x'", Parents: []string{"a", "b"}}, SectionOther, "", "", "Merge branch 'x'", false, ""},
+		{"not a merge: the subject stays", Commit{Subject: "Merge branch 'x'", Body: "fix: y"}, SectionOther, "", "", "Merge branch 'x'", false, ""},
 	} {
-		got := slipway.ClassifyCommit(tt.c)
+		got := ClassifyCommit(tt.c)
 		if got.Section != tt.section || got.Type != tt.typ || got.Scope != tt.scope || got.Title != tt.title || got.Breaking != tt.breaking || got.Reverts != tt.reverts {
 			t.Errorf("%s: got section %q type %q scope %q title %q breaking %v reverts %q", tt.name, got.Section, got.Type, got.Scope, got.Title, got.Breaking, got.Reverts)
 		}
@@ -64,15 +68,19 @@ func TestRepoWebOf(t *testing.T) {
 		{"ssh://git@github.com/o/r", "https://github.com/o/r", "", ""},
 		{"https://***@github.com/o/r", "https://github.com/o/r", "", ""},
 		{"https://github.com/o/r/extra", "", "", ""},
-		{"https://gitlab.wikimedia.org/repos/cloud/toolforge/jobs-api.git", "https://gitlab.wikimedia.org/repos/cloud/toolforge/jobs-api",
-			"https://gitlab.wikimedia.org/repos/cloud/toolforge/jobs-api/-/commit/" + sha, "https://gitlab.wikimedia.org/repos/cloud/toolforge/jobs-api/-/compare/" + old + "..." + sha},
+		{
+			"https://gitlab.wikimedia.org/repos/cloud/toolforge/jobs-api.git", "https://gitlab.wikimedia.org/repos/cloud/toolforge/jobs-api",
+			"https://gitlab.wikimedia.org/repos/cloud/toolforge/jobs-api/-/commit/" + sha, "https://gitlab.wikimedia.org/repos/cloud/toolforge/jobs-api/-/compare/" + old + "..." + sha,
+		},
 		{"https://gitlab.com/g/sub/p", "https://gitlab.com/g/sub/p", "", ""},
 		{"https://gitlab.example.org:8443/g/p.git", "https://gitlab.example.org:8443/g/p", "", ""},
 		{"ssh://git@gitlab.example.org:2222/g/p.git", "https://gitlab.example.org/g/p", "", ""},
 		{"https://codeberg.org/o/r.git", "https://codeberg.org/o/r", "https://codeberg.org/o/r/commit/" + sha, "https://codeberg.org/o/r/compare/" + old + "..." + sha},
 		{"https://forgejo.example.org/o/r", "https://forgejo.example.org/o/r", "", ""},
-		{"https://gerrit.wikimedia.org/r/mediawiki/core.git", "https://gerrit.wikimedia.org/r/plugins/gitiles/mediawiki/core",
-			"https://gerrit.wikimedia.org/r/plugins/gitiles/mediawiki/core/+/" + sha, "https://gerrit.wikimedia.org/r/plugins/gitiles/mediawiki/core/+log/" + old + ".." + sha},
+		{
+			"https://gerrit.wikimedia.org/r/mediawiki/core.git", "https://gerrit.wikimedia.org/r/plugins/gitiles/mediawiki/core",
+			"https://gerrit.wikimedia.org/r/plugins/gitiles/mediawiki/core/+/" + sha, "https://gerrit.wikimedia.org/r/plugins/gitiles/mediawiki/core/+log/" + old + ".." + sha,
+		},
 		{"https://gerrit.wikimedia.org/r/p/operations/puppet", "https://gerrit.wikimedia.org/r/plugins/gitiles/operations/puppet", "", ""},
 		{"ssh://someone@gerrit.wikimedia.org:29418/mediawiki/core", "https://gerrit.wikimedia.org/r/plugins/gitiles/mediawiki/core", "", ""},
 		{"file:///srv/repo", "", "", ""},
@@ -81,7 +89,7 @@ func TestRepoWebOf(t *testing.T) {
 		{"https://github.com/o/<script>", "", "", ""},
 		{"https://github.com/../r", "", "", ""},
 	} {
-		w, ok := slipway.RepoWebOf(tt.repo)
+		w, ok := RepoWebOf(tt.repo)
 		if w.URL != tt.web || ok != (tt.web != "") {
 			t.Errorf("RepoWebOf(%q) = %q, %v; want %q", tt.repo, w.URL, ok, tt.web)
 		}
@@ -102,9 +110,9 @@ func TestRepoWebOf(t *testing.T) {
 func TestReleaseNotesMarkdown_Escapes(t *testing.T) {
 	t.Parallel()
 	sha := strings.Repeat("ab", 20)
-	md := slipway.ReleaseNotesMarkdown(slipway.ReleaseNotes{Tool: "t", Environment: "production", Components: []slipway.ComponentNotes{{
-		Component: "web", Change: slipway.NotesAdded, To: slipway.Release{Seq: 2, Commit: sha},
-		Commits: []slipway.NoteCommit{slipway.ClassifyCommit(slipway.Commit{Hash: sha, Subject: "fix: [click](https://evil.example) <img src=x> *x*\n# h"})},
+	md := ReleaseNotesMarkdown(ReleaseNotes{Tool: "t", Environment: "production", Components: []ComponentNotes{{
+		Component: "web", Change: NotesAdded, To: Release{Seq: 2, Commit: sha},
+		Commits: []NoteCommit{ClassifyCommit(Commit{Hash: sha, Subject: "fix: [click](https://evil.example) <img src=x> *x*\n# h"})},
 	}}})
 	for _, bad := range []string{"[click](", " <img", " *x*", "\n# h"} {
 		if strings.Contains(md, bad) {
