@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
 
 	"slipway.dev/slipway/internal/apiclient/oapiclient"
 	"slipway.dev/slipway/internal/slipway"
@@ -78,4 +80,51 @@ func (e Envelope) FirstReleases() ([]FirstRelease, error) {
 		return nil, fmt.Errorf("decode when: %w", err)
 	}
 	return frs, nil
+}
+
+// ReleaseNotes asks for the changes between two points of the tool's
+// release history (q.From, q.To: release numbers, 0 the default), as JSON.
+func (c *Client) ReleaseNotes(ctx context.Context, tool string, q slipway.NotesQuery) (Envelope, error) {
+	p := notesParams(q, oapiclient.NotesFormatJSON)
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.ReleaseNotes(ctx, tool, p) })
+}
+
+// ReleaseNotesMarkdown is ReleaseNotes as the Markdown the server renders.
+func (c *Client) ReleaseNotesMarkdown(ctx context.Context, tool string, q slipway.NotesQuery) (string, error) {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	resp, err := c.raw.ReleaseNotes(ctx, tool, notesParams(q, oapiclient.NotesFormatMarkdown))
+	if err != nil {
+		return "", c.transportError(ctx, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", c.transportError(ctx, err)
+	}
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/markdown") {
+		if _, err := c.envelope(resp, body); err != nil {
+			return "", err
+		}
+		return "", &ServerError{Status: resp.StatusCode, Message: "The response is not Markdown: " + resp.Header.Get("Content-Type"), RequestID: resp.Header.Get("X-Request-Id")}
+	}
+	return string(body), nil
+}
+
+// notesParams returns the query of a notes request.
+func notesParams(q slipway.NotesQuery, format oapiclient.ReleaseNotesParamsFormat) *oapiclient.ReleaseNotesParams {
+	p := &oapiclient.ReleaseNotesParams{Format: &format}
+	if q.From != 0 {
+		p.From = new(q.From)
+	}
+	if q.To != 0 {
+		p.To = new(q.To)
+	}
+	if q.Environment != "" {
+		p.Environment = new(q.Environment)
+	}
+	if q.Component != "" {
+		p.Component = new(q.Component)
+	}
+	return p
 }

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"io"
+	"strconv"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -16,7 +18,7 @@ func newReleasesCmd(e *env) *cobra.Command {
 		Short: "What was live when: the tool's releases, kept when deployments are pruned",
 		Args:  args(cobra.NoArgs),
 	}
-	cmd.AddCommand(newReleasesListCmd(e), newReleasesIsLiveCmd(e), newReleasesWhenCmd(e))
+	cmd.AddCommand(newReleasesListCmd(e), newReleasesIsLiveCmd(e), newReleasesWhenCmd(e), newReleasesNotesCmd(e))
 	return cmd
 }
 
@@ -180,4 +182,54 @@ func newReleasesWhenCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func newReleasesNotesCmd(e *env) *cobra.Command {
+	var q slipway.NotesQuery
+	cmd := &cobra.Command{
+		Use:   "notes [FROM] [TO]",
+		Short: "What changed between two releases, per component, as Markdown",
+		Long: "The changes between two releases, per component, as Markdown: the first-parent commits of each\n" +
+			"component's repository (on a merge workflow, the merges), grouped by a Changelog: trailer, else the\n" +
+			"subject's Conventional Commits type (feat, fix, perf, …; type!: or a BREAKING CHANGE: footer is\n" +
+			"breaking), with links to the forge for GitHub, GitLab, Gitea/Forgejo and Wikimedia's Gerrit.\n" +
+			"FROM and TO are release numbers (the # of `releases list`): each component's newest release at or\n" +
+			"before them is compared. Without TO, each component's current release; without FROM, each\n" +
+			"component's release before it. A rollback, or a branch rewritten by a force push, is said so, with\n" +
+			"the commits the newer release no longer has.",
+		Args: args(cobra.MaximumNArgs(2)),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			for i, dst := range []*int64{&q.From, &q.To} {
+				if i >= len(argv) {
+					break
+				}
+				n, err := strconv.ParseInt(argv[i], 10, 64)
+				if err != nil || n <= 0 {
+					return &usageError{fmt.Errorf("%s: %q is not a release number (the # of `slipway releases list`)", []string{"FROM", "TO"}[i], argv[i])}
+				}
+				*dst = n
+			}
+			c, tool, err := e.target()
+			if err != nil {
+				return err
+			}
+			if e.flags.json {
+				env, err := c.ReleaseNotes(cmd.Context(), tool, q)
+				if err != nil {
+					return err
+				}
+				return printEnvelope(e.stdout, env, true)
+			}
+			md, err := c.ReleaseNotesMarkdown(cmd.Context(), tool, q)
+			if err != nil {
+				return err
+			}
+			_, err = io.WriteString(e.stdout, md)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&q.Environment, "env", "", "the environment (default: the releases', else production)")
+	f.StringVar(&q.Component, "component", "", "only this component")
+	return cmd
 }

@@ -24,6 +24,11 @@ type Resolver interface {
 	// Between returns the commits that going from commit from to commit
 	// to brings in and takes out, newest first, at most maxCommits each.
 	Between(ctx context.Context, repository, from, to string, maxCommits int) (added, removed []slipway.CommitInfo, truncated bool, err error)
+	// FirstParentLog returns `git log --first-parent to ^from` of
+	// repository (full SHAs; from "" excludes nothing), newest first, at
+	// most limit commits (≤ 0: the adapter's bound); the commits the
+	// repository lacks are named in the log's Missing.
+	FirstParentLog(ctx context.Context, repository, from, to string, limit int) (slipway.CommitLog, error)
 }
 
 // Enqueuer puts jobs on the durable queue in a store transaction (the

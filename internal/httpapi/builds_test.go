@@ -158,6 +158,11 @@ func (f fakeResolver) Between(context.Context, string, string, string, int) (add
 	return nil, nil, false, errors.New("fakeResolver: no commit history")
 }
 
+// FirstParentLog has no history to read: every commit is missing.
+func (f fakeResolver) FirstParentLog(_ context.Context, _, from, to string, _ int) (slipway.CommitLog, error) {
+	return slipway.CommitLog{Missing: []string{from, to}}, nil
+}
+
 func (f fakeResolver) ResolveAll(_ context.Context, repository string, refs []string) (map[string]string, error) {
 	out := map[string]string{}
 	var errs []error

@@ -43,9 +43,9 @@ func (a *api) handleEnvironmentList() http.Handler {
 		}
 		out := oapi.EnvironmentListEnvelope{Data: make([]oapi.EnvironmentStatus, len(envs)), Messages: messages(nil, nil, nil)}
 		for i, e := range envs {
-			kind := oapi.Test
+			kind := oapi.EnvironmentStatusKindTest
 			if e.Production {
-				kind = oapi.Production
+				kind = oapi.EnvironmentStatusKindProduction
 			}
 			es := oapi.EnvironmentStatus{
 				Name: e.Name, Kind: kind, Upstream: e.Upstream, AllowDirect: e.AllowDirect, Instance: e.Instance,

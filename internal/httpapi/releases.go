@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strconv"
 
@@ -18,6 +19,110 @@ type Releases interface {
 	IsLive(ctx context.Context, tool, commit string) ([]slipway.LiveCommit, error)
 	// When returns, per component, the first release that included commit.
 	When(ctx context.Context, tool, commit string) ([]slipway.FirstRelease, error)
+	// Notes returns the changes between two points of the release
+	// history, per component.
+	Notes(ctx context.Context, tool string, q slipway.NotesQuery) (slipway.ReleaseNotes, error)
+}
+
+// handleReleaseNotes serves GET …/tool/{tool}/releases/notes?from=&to=
+// &environment=&component=&format=json|markdown.
+func (a *api) handleReleaseNotes() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		svc, tool, ok := a.releasesRequest(w, r)
+		if !ok {
+			return
+		}
+		v := r.URL.Query()
+		q := slipway.NotesQuery{Environment: v.Get("environment"), Component: v.Get("component")}
+		for _, p := range []struct {
+			name string
+			dst  *int64
+		}{{"from", &q.From}, {"to", &q.To}} {
+			if s := v.Get(p.name); s != "" {
+				n, err := strconv.ParseInt(s, 10, 64)
+				if err != nil {
+					a.writeError(w, r, slipway.Errorf(slipway.EInvalid, "%s: %q is not a release number (the # of `slipway releases list`)", p.name, s))
+					return
+				}
+				*p.dst = n
+			}
+		}
+		format := v.Get("format")
+		switch format {
+		case "", string(oapi.NotesFormatJSON), string(oapi.NotesFormatMarkdown):
+		default:
+			a.writeError(w, r, slipway.Errorf(slipway.EInvalid, "format: %q is not json or markdown", format))
+			return
+		}
+		notes, err := svc.Notes(r.Context(), tool, q)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		if format == string(oapi.NotesFormatMarkdown) {
+			w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
+			w.Header().Set("X-Content-Type-Options", "nosniff")
+			w.WriteHeader(http.StatusOK)
+			//nolint:gosec // G705: text/markdown (nosniff), not HTML, and the commit text in it is escaped
+			_, _ = io.WriteString(w, slipway.ReleaseNotesMarkdown(notes))
+			return
+		}
+		writeJSON(w, http.StatusOK, oapi.ReleaseNotesEnvelope{Data: toReleaseNotes(notes), Messages: messages(nil, nil, nil)})
+	})
+}
+
+// toReleaseNotes returns the wire form of release notes.
+func toReleaseNotes(n slipway.ReleaseNotes) oapi.ReleaseNotes {
+	out := oapi.ReleaseNotes{Tool: n.Tool, Environment: n.Environment, Components: make([]oapi.ComponentNotes, len(n.Components))}
+	if n.From > 0 {
+		out.From = new(n.From)
+	}
+	if n.To > 0 {
+		out.To = new(n.To)
+	}
+	for i, cn := range n.Components {
+		c := oapi.ComponentNotes{
+			Component: cn.Component, Change: oapi.ComponentNotesChange(cn.Change), To: toRelease(cn.To),
+			Commits: toNoteCommits(cn.Commits), Removed: toNoteCommits(cn.Removed), Truncated: cn.Truncated,
+			Repository: optional(cn.Repository), WebUrl: optional(cn.WebURL), Base: optional(cn.Base), Note: optional(cn.Note),
+		}
+		if cn.From.Seq != 0 {
+			c.From = new(toRelease(cn.From))
+		}
+		out.Components[i] = c
+	}
+	return out
+}
+
+// toNoteCommits returns the wire form of classified commits.
+func toNoteCommits(cs []slipway.NoteCommit) []oapi.NoteCommit {
+	out := make([]oapi.NoteCommit, len(cs))
+	for i, c := range cs {
+		out[i] = oapi.NoteCommit{
+			Hash: c.Hash, Parents: c.Parents, Author: c.Author, AuthorEmail: optional(c.AuthorEmail), AuthoredAt: c.AuthoredAt.UTC(),
+			Subject: c.Subject, Section: oapi.NoteCommitSection(c.Section), Type: optional(c.Type), Scope: optional(c.Scope),
+			Breaking: c.Breaking, Title: c.Title, Reverts: optional(c.Reverts), Url: optional(c.URL),
+		}
+		if out[i].Parents == nil {
+			out[i].Parents = []string{}
+		}
+		if len(c.Trailers) > 0 {
+			ts := make([]oapi.CommitTrailer, len(c.Trailers))
+			for j, t := range c.Trailers {
+				ts[j] = oapi.CommitTrailer{Key: t.Key, Value: t.Value}
+			}
+			out[i].Trailers = &ts
+		}
+	}
+	return out
+}
+
+// optional is nil for "", else a pointer to s.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // handleReleaseWhen serves GET …/tool/{tool}/releases/when?commit=.

@@ -69,6 +69,7 @@ func (a *api) routes() []route {
 		{"GET", "/components/v1/tool/{tool}/environment", adminOrToolToken, a.handleEnvironmentList()},
 		{"GET", "/components/v1/tool/{tool}/environment/{environment}/promotion", adminOrToolToken, a.handlePromotionPreview()},
 		{"POST", "/components/v1/tool/{tool}/environment/{environment}/promote", adminOrToolToken, a.handlePromote()},
+		{"GET", "/components/v1/tool/{tool}/releases/notes", adminOrToolToken, a.handleReleaseNotes()},
 		{"GET", "/components/v1/tool/{tool}/deployment", adminOrToolToken, a.handleDeploymentList()},
 		{"POST", "/components/v1/tool/{tool}/deployment", adminOrDeployToken, a.handleDeploymentCreate()},
 		{"POST", "/components/v1/tool/{tool}/deployment/rollback", adminOrDeployToken, a.handleDeploymentRollback()},

@@ -89,6 +89,39 @@ func (e ComponentComponentType) Valid() bool {
 	}
 }
 
+// Defines values for ComponentNotesChange.
+const (
+	ComponentNotesChangeAdded      ComponentNotesChange = "added"
+	ComponentNotesChangeChanged    ComponentNotesChange = "changed"
+	ComponentNotesChangeRemoved    ComponentNotesChange = "removed"
+	ComponentNotesChangeRewritten  ComponentNotesChange = "rewritten"
+	ComponentNotesChangeRolledBack ComponentNotesChange = "rolled-back"
+	ComponentNotesChangeUnchanged  ComponentNotesChange = "unchanged"
+	ComponentNotesChangeUnknown    ComponentNotesChange = "unknown"
+)
+
+// Valid indicates whether the value is a known member of the ComponentNotesChange enum.
+func (e ComponentNotesChange) Valid() bool {
+	switch e {
+	case ComponentNotesChangeAdded:
+		return true
+	case ComponentNotesChangeChanged:
+		return true
+	case ComponentNotesChangeRemoved:
+		return true
+	case ComponentNotesChangeRewritten:
+		return true
+	case ComponentNotesChangeRolledBack:
+		return true
+	case ComponentNotesChangeUnchanged:
+		return true
+	case ComponentNotesChangeUnknown:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ComponentRunEmails.
 const (
 	ComponentRunEmailsAll       ComponentRunEmails = "all"
@@ -265,16 +298,16 @@ func (e DeploymentStatus) Valid() bool {
 
 // Defines values for EnvironmentStatusKind.
 const (
-	Production EnvironmentStatusKind = "production"
-	Test       EnvironmentStatusKind = "test"
+	EnvironmentStatusKindProduction EnvironmentStatusKind = "production"
+	EnvironmentStatusKindTest       EnvironmentStatusKind = "test"
 )
 
 // Valid indicates whether the value is a known member of the EnvironmentStatusKind enum.
 func (e EnvironmentStatusKind) Valid() bool {
 	switch e {
-	case Production:
+	case EnvironmentStatusKindProduction:
 		return true
-	case Test:
+	case EnvironmentStatusKindTest:
 		return true
 	default:
 		return false
@@ -446,6 +479,63 @@ func (e LiveCommitState) Valid() bool {
 	case LiveCommitStateIncluded:
 		return true
 	case LiveCommitStateUnknown:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for NoteCommitSection.
+const (
+	NoteCommitSectionBreaking   NoteCommitSection = "breaking"
+	NoteCommitSectionBuild      NoteCommitSection = "build"
+	NoteCommitSectionChanged    NoteCommitSection = "changed"
+	NoteCommitSectionChore      NoteCommitSection = "chore"
+	NoteCommitSectionDeprecated NoteCommitSection = "deprecated"
+	NoteCommitSectionDocs       NoteCommitSection = "docs"
+	NoteCommitSectionFeat       NoteCommitSection = "feat"
+	NoteCommitSectionFix        NoteCommitSection = "fix"
+	NoteCommitSectionOther      NoteCommitSection = "other"
+	NoteCommitSectionPerf       NoteCommitSection = "perf"
+	NoteCommitSectionRefactor   NoteCommitSection = "refactor"
+	NoteCommitSectionRemoved    NoteCommitSection = "removed"
+	NoteCommitSectionRevert     NoteCommitSection = "revert"
+	NoteCommitSectionSecurity   NoteCommitSection = "security"
+	NoteCommitSectionTest       NoteCommitSection = "test"
+)
+
+// Valid indicates whether the value is a known member of the NoteCommitSection enum.
+func (e NoteCommitSection) Valid() bool {
+	switch e {
+	case NoteCommitSectionBreaking:
+		return true
+	case NoteCommitSectionBuild:
+		return true
+	case NoteCommitSectionChanged:
+		return true
+	case NoteCommitSectionChore:
+		return true
+	case NoteCommitSectionDeprecated:
+		return true
+	case NoteCommitSectionDocs:
+		return true
+	case NoteCommitSectionFeat:
+		return true
+	case NoteCommitSectionFix:
+		return true
+	case NoteCommitSectionOther:
+		return true
+	case NoteCommitSectionPerf:
+		return true
+	case NoteCommitSectionRefactor:
+		return true
+	case NoteCommitSectionRemoved:
+		return true
+	case NoteCommitSectionRevert:
+		return true
+	case NoteCommitSectionSecurity:
+		return true
+	case NoteCommitSectionTest:
 		return true
 	default:
 		return false
@@ -713,6 +803,24 @@ func (e QuestionStateFilter) Valid() bool {
 	}
 }
 
+// Defines values for ReleaseNotesParamsFormat.
+const (
+	NotesFormatJSON     ReleaseNotesParamsFormat = "json"
+	NotesFormatMarkdown ReleaseNotesParamsFormat = "markdown"
+)
+
+// Valid indicates whether the value is a known member of the ReleaseNotesParamsFormat enum.
+func (e ReleaseNotesParamsFormat) Valid() bool {
+	switch e {
+	case NotesFormatJSON:
+		return true
+	case NotesFormatMarkdown:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListMyQuestionsParamsState.
 const (
 	ListMyQuestionsParamsStateAnswered  ListMyQuestionsParamsState = "answered"
@@ -971,6 +1079,12 @@ type CommitInfo struct {
 	Subject string    `json:"subject"`
 }
 
+// CommitTrailer defines model for CommitTrailer.
+type CommitTrailer struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
 // Component defines model for Component.
 type Component struct {
 	// Build Exactly one of repository+ref, reuse_from or image.
@@ -996,6 +1110,35 @@ type ComponentBuild struct {
 	UseDeprecatedVersions *bool   `json:"use_deprecated_versions,omitempty"`
 	UseLatestVersions     *bool   `json:"use_latest_versions,omitempty"`
 }
+
+// ComponentNotes defines model for ComponentNotes.
+type ComponentNotes struct {
+	// Base For a rewritten history, the last commit both first-parent histories share.
+	Base   *string              `json:"base,omitempty"`
+	Change ComponentNotesChange `json:"change"`
+
+	// Commits The first-parent commits of `to` that `from` lacks, newest first.
+	Commits   []NoteCommit `json:"commits"`
+	Component string       `json:"component"`
+
+	// From One component version made live (or removed) in an environment.
+	From *Release `json:"from,omitempty"`
+
+	// Note What could not be compared, and why.
+	Note *string `json:"note,omitempty"`
+
+	// Removed The first-parent commits of `from` that `to` no longer has (rolled back or rewritten).
+	Removed    []NoteCommit `json:"removed"`
+	Repository *string      `json:"repository,omitempty"`
+
+	// To One component version made live (or removed) in an environment.
+	To        Release `json:"to"`
+	Truncated bool    `json:"truncated"`
+	WebUrl    *string `json:"web_url,omitempty"`
+}
+
+// ComponentNotesChange defines model for ComponentNotes.Change.
+type ComponentNotesChange string
 
 // ComponentRun defines model for ComponentRun.
 type ComponentRun struct {
@@ -1502,6 +1645,27 @@ type NewBuild struct {
 	ResolvedRef string `json:"resolved_ref"`
 }
 
+// NoteCommit defines model for NoteCommit.
+type NoteCommit struct {
+	Author      string            `json:"author"`
+	AuthorEmail *string           `json:"author_email,omitempty"`
+	AuthoredAt  time.Time         `json:"authored_at"`
+	Breaking    bool              `json:"breaking"`
+	Hash        string            `json:"hash"`
+	Parents     []string          `json:"parents"`
+	Reverts     *string           `json:"reverts,omitempty"`
+	Scope       *string           `json:"scope,omitempty"`
+	Section     NoteCommitSection `json:"section"`
+	Subject     string            `json:"subject"`
+	Title       string            `json:"title"`
+	Trailers    *[]CommitTrailer  `json:"trailers,omitempty"`
+	Type        *string           `json:"type,omitempty"`
+	Url         *string           `json:"url,omitempty"`
+}
+
+// NoteCommitSection defines model for NoteCommit.Section.
+type NoteCommitSection string
+
 // PromoteRequest defines model for PromoteRequest.
 type PromoteRequest struct {
 	Description *string `json:"description,omitempty"`
@@ -1708,6 +1872,27 @@ type ReleaseListEnvelope struct {
 	Messages ResponseMessages `json:"messages"`
 }
 
+// ReleaseNotes defines model for ReleaseNotes.
+type ReleaseNotes struct {
+	Components  []ComponentNotes `json:"components"`
+	Environment string           `json:"environment"`
+
+	// From The release number asked for; absent for the default.
+	From *int64 `json:"from,omitempty"`
+
+	// To The release number asked for; absent for the default.
+	To   *int64 `json:"to,omitempty"`
+	Tool string `json:"tool"`
+}
+
+// ReleaseNotesEnvelope defines model for ReleaseNotesEnvelope.
+type ReleaseNotesEnvelope struct {
+	Data ReleaseNotes `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
 // ResponseMessages Messages for people. All three lists are always present.
 type ResponseMessages struct {
 	Error   []string `json:"error"`
@@ -1886,6 +2071,18 @@ type ListReleasesParams struct {
 type ReleaseIsLiveParams struct {
 	Commit string `form:"commit" json:"commit"`
 }
+
+// ReleaseNotesParams defines parameters for ReleaseNotes.
+type ReleaseNotesParams struct {
+	From        *int64                    `form:"from,omitempty" json:"from,omitempty"`
+	To          *int64                    `form:"to,omitempty" json:"to,omitempty"`
+	Environment *string                   `form:"environment,omitempty" json:"environment,omitempty"`
+	Component   *string                   `form:"component,omitempty" json:"component,omitempty"`
+	Format      *ReleaseNotesParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+}
+
+// ReleaseNotesParamsFormat defines parameters for ReleaseNotes.
+type ReleaseNotesParamsFormat string
 
 // ReleaseWhenParams defines parameters for ReleaseWhen.
 type ReleaseWhenParams struct {
@@ -2605,6 +2802,29 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /components/v1/tool/{tool}/releases/is-live (the `ReleaseIsLive` operationId).
 	ReleaseIsLive(ctx context.Context, tool Tool, params *ReleaseIsLiveParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ReleaseNotes What changed between two releases (a Slipway extension)
+	//
+	// Per component of the environment: the commits between two of its
+	// releases, from the repository's first-parent history (on a merge
+	// workflow, the merges), grouped by a `Changelog:` trailer, else the
+	// Conventional Commits prefix of the subject (`feat`, `fix`, `perf`,
+	// …; `type!:` or a `BREAKING CHANGE:` footer is breaking), else
+	// "other"; a revert is listed as a change. `to` and `from` are
+	// release numbers (the `seq` of the release list): each component's
+	// newest release at or before them is compared. Without `to`: each
+	// component's current release; without `from`: each component's
+	// release before its `to` release. When the `from` commit is not an
+	// ancestor of the `to` commit, `change` says `rolled-back` (the `to`
+	// commit is an ancestor of the `from` one) or `rewritten` (neither: a
+	// force push), and `removed` lists the commits the `to` release no
+	// longer has. At most 10,000 commits per list (`truncated`).
+	// Commits link to the forge for GitHub, GitLab, Gitea/Forgejo and
+	// Wikimedia's Gerrit repositories. `format=markdown` answers the
+	// notes as Markdown (text/markdown) instead of JSON.
+	//
+	// Corresponds with GET /components/v1/tool/{tool}/releases/notes (the `ReleaseNotes` operationId).
+	ReleaseNotes(ctx context.Context, tool Tool, params *ReleaseNotesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ReleaseWhen When did this commit reach each component? (a Slipway extension)
 	//
@@ -3965,6 +4185,39 @@ func (c *Client) ListReleases(ctx context.Context, tool Tool, params *ListReleas
 // Corresponds with GET /components/v1/tool/{tool}/releases/is-live (the `ReleaseIsLive` operationId).
 func (c *Client) ReleaseIsLive(ctx context.Context, tool Tool, params *ReleaseIsLiveParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewReleaseIsLiveRequest(c.Server, tool, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ReleaseNotes What changed between two releases (a Slipway extension)
+//
+// Per component of the environment: the commits between two of its
+// releases, from the repository's first-parent history (on a merge
+// workflow, the merges), grouped by a `Changelog:` trailer, else the
+// Conventional Commits prefix of the subject (`feat`, `fix`, `perf`,
+// …; `type!:` or a `BREAKING CHANGE:` footer is breaking), else
+// "other"; a revert is listed as a change. `to` and `from` are
+// release numbers (the `seq` of the release list): each component's
+// newest release at or before them is compared. Without `to`: each
+// component's current release; without `from`: each component's
+// release before its `to` release. When the `from` commit is not an
+// ancestor of the `to` commit, `change` says `rolled-back` (the `to`
+// commit is an ancestor of the `from` one) or `rewritten` (neither: a
+// force push), and `removed` lists the commits the `to` release no
+// longer has. At most 10,000 commits per list (`truncated`).
+// Commits link to the forge for GitHub, GitLab, Gitea/Forgejo and
+// Wikimedia's Gerrit repositories. `format=markdown` answers the
+// notes as Markdown (text/markdown) instead of JSON.
+//
+// Corresponds with GET /components/v1/tool/{tool}/releases/notes (the `ReleaseNotes` operationId).
+func (c *Client) ReleaseNotes(ctx context.Context, tool Tool, params *ReleaseNotesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReleaseNotesRequest(c.Server, tool, params)
 	if err != nil {
 		return nil, err
 	}
@@ -6331,6 +6584,115 @@ func NewReleaseIsLiveRequest(server string, tool Tool, params *ReleaseIsLivePara
 	return req, nil
 }
 
+// NewReleaseNotesRequest constructs an http.Request for the ReleaseNotes method
+func NewReleaseNotesRequest(server string, tool Tool, params *ReleaseNotesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/components/v1/tool/%s/releases/notes", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.From != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "from", *params.From, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.To != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "to", *params.To, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Environment != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "environment", *params.Environment, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Component != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "component", *params.Component, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Format != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewReleaseWhenRequest constructs an http.Request for the ReleaseWhen method
 func NewReleaseWhenRequest(server string, tool Tool, params *ReleaseWhenParams) (*http.Request, error) {
 	var err error
@@ -8466,6 +8828,31 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /components/v1/tool/{tool}/releases/is-live (the `ReleaseIsLive` operationId).
 	ReleaseIsLiveWithResponse(ctx context.Context, tool Tool, params *ReleaseIsLiveParams, reqEditors ...RequestEditorFn) (*ReleaseIsLiveResponse, error)
+
+	// ReleaseNotesWithResponse What changed between two releases (a Slipway extension)
+	//
+	// Per component of the environment: the commits between two of its
+	// releases, from the repository's first-parent history (on a merge
+	// workflow, the merges), grouped by a `Changelog:` trailer, else the
+	// Conventional Commits prefix of the subject (`feat`, `fix`, `perf`,
+	// …; `type!:` or a `BREAKING CHANGE:` footer is breaking), else
+	// "other"; a revert is listed as a change. `to` and `from` are
+	// release numbers (the `seq` of the release list): each component's
+	// newest release at or before them is compared. Without `to`: each
+	// component's current release; without `from`: each component's
+	// release before its `to` release. When the `from` commit is not an
+	// ancestor of the `to` commit, `change` says `rolled-back` (the `to`
+	// commit is an ancestor of the `from` one) or `rewritten` (neither: a
+	// force push), and `removed` lists the commits the `to` release no
+	// longer has. At most 10,000 commits per list (`truncated`).
+	// Commits link to the forge for GitHub, GitLab, Gitea/Forgejo and
+	// Wikimedia's Gerrit repositories. `format=markdown` answers the
+	// notes as Markdown (text/markdown) instead of JSON.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /components/v1/tool/{tool}/releases/notes (the `ReleaseNotes` operationId).
+	ReleaseNotesWithResponse(ctx context.Context, tool Tool, params *ReleaseNotesParams, reqEditors ...RequestEditorFn) (*ReleaseNotesResponse, error)
 
 	// ReleaseWhenWithResponse When did this commit reach each component? (a Slipway extension)
 	//
@@ -11259,6 +11646,82 @@ func (r ReleaseIsLiveResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ReleaseIsLiveResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ReleaseNotesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ReleaseNotesEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ReleaseNotesResponse) GetJSON200() *ReleaseNotesEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ReleaseNotesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ReleaseNotesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ReleaseNotesResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ReleaseNotesResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ReleaseNotesResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ReleaseNotesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ReleaseNotesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ReleaseNotesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ReleaseNotesResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -14457,6 +14920,37 @@ func (c *ClientWithResponses) ReleaseIsLiveWithResponse(ctx context.Context, too
 	return ParseReleaseIsLiveResponse(rsp)
 }
 
+// ReleaseNotesWithResponse What changed between two releases (a Slipway extension)
+//
+// Per component of the environment: the commits between two of its
+// releases, from the repository's first-parent history (on a merge
+// workflow, the merges), grouped by a `Changelog:` trailer, else the
+// Conventional Commits prefix of the subject (`feat`, `fix`, `perf`,
+// …; `type!:` or a `BREAKING CHANGE:` footer is breaking), else
+// "other"; a revert is listed as a change. `to` and `from` are
+// release numbers (the `seq` of the release list): each component's
+// newest release at or before them is compared. Without `to`: each
+// component's current release; without `from`: each component's
+// release before its `to` release. When the `from` commit is not an
+// ancestor of the `to` commit, `change` says `rolled-back` (the `to`
+// commit is an ancestor of the `from` one) or `rewritten` (neither: a
+// force push), and `removed` lists the commits the `to` release no
+// longer has. At most 10,000 commits per list (`truncated`).
+// Commits link to the forge for GitHub, GitLab, Gitea/Forgejo and
+// Wikimedia's Gerrit repositories. `format=markdown` answers the
+// notes as Markdown (text/markdown) instead of JSON.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /components/v1/tool/{tool}/releases/notes (the `ReleaseNotes` operationId).
+func (c *ClientWithResponses) ReleaseNotesWithResponse(ctx context.Context, tool Tool, params *ReleaseNotesParams, reqEditors ...RequestEditorFn) (*ReleaseNotesResponse, error) {
+	rsp, err := c.ReleaseNotes(ctx, tool, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReleaseNotesResponse(rsp)
+}
+
 // ReleaseWhenWithResponse When did this commit reach each component? (a Slipway extension)
 //
 // Per component of the tool with releases (in each environment): the
@@ -17022,6 +17516,70 @@ func ParseReleaseIsLiveResponse(rsp *http.Response) (*ReleaseIsLiveResponse, err
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseReleaseNotesResponse parses an HTTP response from a ReleaseNotesWithResponse call
+func ParseReleaseNotesResponse(rsp *http.Response) (*ReleaseNotesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ReleaseNotesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ReleaseNotesEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case rsp.StatusCode == 200:
+		// Content-type (text/markdown) unsupported
 
 	}
 

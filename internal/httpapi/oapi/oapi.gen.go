@@ -87,6 +87,39 @@ func (e ComponentComponentType) Valid() bool {
 	}
 }
 
+// Defines values for ComponentNotesChange.
+const (
+	ComponentNotesChangeAdded      ComponentNotesChange = "added"
+	ComponentNotesChangeChanged    ComponentNotesChange = "changed"
+	ComponentNotesChangeRemoved    ComponentNotesChange = "removed"
+	ComponentNotesChangeRewritten  ComponentNotesChange = "rewritten"
+	ComponentNotesChangeRolledBack ComponentNotesChange = "rolled-back"
+	ComponentNotesChangeUnchanged  ComponentNotesChange = "unchanged"
+	ComponentNotesChangeUnknown    ComponentNotesChange = "unknown"
+)
+
+// Valid indicates whether the value is a known member of the ComponentNotesChange enum.
+func (e ComponentNotesChange) Valid() bool {
+	switch e {
+	case ComponentNotesChangeAdded:
+		return true
+	case ComponentNotesChangeChanged:
+		return true
+	case ComponentNotesChangeRemoved:
+		return true
+	case ComponentNotesChangeRewritten:
+		return true
+	case ComponentNotesChangeRolledBack:
+		return true
+	case ComponentNotesChangeUnchanged:
+		return true
+	case ComponentNotesChangeUnknown:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ComponentRunEmails.
 const (
 	ComponentRunEmailsAll       ComponentRunEmails = "all"
@@ -263,16 +296,16 @@ func (e DeploymentStatus) Valid() bool {
 
 // Defines values for EnvironmentStatusKind.
 const (
-	Production EnvironmentStatusKind = "production"
-	Test       EnvironmentStatusKind = "test"
+	EnvironmentStatusKindProduction EnvironmentStatusKind = "production"
+	EnvironmentStatusKindTest       EnvironmentStatusKind = "test"
 )
 
 // Valid indicates whether the value is a known member of the EnvironmentStatusKind enum.
 func (e EnvironmentStatusKind) Valid() bool {
 	switch e {
-	case Production:
+	case EnvironmentStatusKindProduction:
 		return true
-	case Test:
+	case EnvironmentStatusKindTest:
 		return true
 	default:
 		return false
@@ -444,6 +477,63 @@ func (e LiveCommitState) Valid() bool {
 	case LiveCommitStateIncluded:
 		return true
 	case LiveCommitStateUnknown:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for NoteCommitSection.
+const (
+	NoteCommitSectionBreaking   NoteCommitSection = "breaking"
+	NoteCommitSectionBuild      NoteCommitSection = "build"
+	NoteCommitSectionChanged    NoteCommitSection = "changed"
+	NoteCommitSectionChore      NoteCommitSection = "chore"
+	NoteCommitSectionDeprecated NoteCommitSection = "deprecated"
+	NoteCommitSectionDocs       NoteCommitSection = "docs"
+	NoteCommitSectionFeat       NoteCommitSection = "feat"
+	NoteCommitSectionFix        NoteCommitSection = "fix"
+	NoteCommitSectionOther      NoteCommitSection = "other"
+	NoteCommitSectionPerf       NoteCommitSection = "perf"
+	NoteCommitSectionRefactor   NoteCommitSection = "refactor"
+	NoteCommitSectionRemoved    NoteCommitSection = "removed"
+	NoteCommitSectionRevert     NoteCommitSection = "revert"
+	NoteCommitSectionSecurity   NoteCommitSection = "security"
+	NoteCommitSectionTest       NoteCommitSection = "test"
+)
+
+// Valid indicates whether the value is a known member of the NoteCommitSection enum.
+func (e NoteCommitSection) Valid() bool {
+	switch e {
+	case NoteCommitSectionBreaking:
+		return true
+	case NoteCommitSectionBuild:
+		return true
+	case NoteCommitSectionChanged:
+		return true
+	case NoteCommitSectionChore:
+		return true
+	case NoteCommitSectionDeprecated:
+		return true
+	case NoteCommitSectionDocs:
+		return true
+	case NoteCommitSectionFeat:
+		return true
+	case NoteCommitSectionFix:
+		return true
+	case NoteCommitSectionOther:
+		return true
+	case NoteCommitSectionPerf:
+		return true
+	case NoteCommitSectionRefactor:
+		return true
+	case NoteCommitSectionRemoved:
+		return true
+	case NoteCommitSectionRevert:
+		return true
+	case NoteCommitSectionSecurity:
+		return true
+	case NoteCommitSectionTest:
 		return true
 	default:
 		return false
@@ -711,6 +801,24 @@ func (e QuestionStateFilter) Valid() bool {
 	}
 }
 
+// Defines values for ReleaseNotesParamsFormat.
+const (
+	NotesFormatJSON     ReleaseNotesParamsFormat = "json"
+	NotesFormatMarkdown ReleaseNotesParamsFormat = "markdown"
+)
+
+// Valid indicates whether the value is a known member of the ReleaseNotesParamsFormat enum.
+func (e ReleaseNotesParamsFormat) Valid() bool {
+	switch e {
+	case NotesFormatJSON:
+		return true
+	case NotesFormatMarkdown:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListMyQuestionsParamsState.
 const (
 	ListMyQuestionsParamsStateAnswered  ListMyQuestionsParamsState = "answered"
@@ -969,6 +1077,12 @@ type CommitInfo struct {
 	Subject string    `json:"subject"`
 }
 
+// CommitTrailer defines model for CommitTrailer.
+type CommitTrailer struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
 // Component defines model for Component.
 type Component struct {
 	// Build Exactly one of repository+ref, reuse_from or image.
@@ -994,6 +1108,35 @@ type ComponentBuild struct {
 	UseDeprecatedVersions *bool   `json:"use_deprecated_versions,omitempty"`
 	UseLatestVersions     *bool   `json:"use_latest_versions,omitempty"`
 }
+
+// ComponentNotes defines model for ComponentNotes.
+type ComponentNotes struct {
+	// Base For a rewritten history, the last commit both first-parent histories share.
+	Base   *string              `json:"base,omitempty"`
+	Change ComponentNotesChange `json:"change"`
+
+	// Commits The first-parent commits of `to` that `from` lacks, newest first.
+	Commits   []NoteCommit `json:"commits"`
+	Component string       `json:"component"`
+
+	// From One component version made live (or removed) in an environment.
+	From *Release `json:"from,omitempty"`
+
+	// Note What could not be compared, and why.
+	Note *string `json:"note,omitempty"`
+
+	// Removed The first-parent commits of `from` that `to` no longer has (rolled back or rewritten).
+	Removed    []NoteCommit `json:"removed"`
+	Repository *string      `json:"repository,omitempty"`
+
+	// To One component version made live (or removed) in an environment.
+	To        Release `json:"to"`
+	Truncated bool    `json:"truncated"`
+	WebUrl    *string `json:"web_url,omitempty"`
+}
+
+// ComponentNotesChange defines model for ComponentNotes.Change.
+type ComponentNotesChange string
 
 // ComponentRun defines model for ComponentRun.
 type ComponentRun struct {
@@ -1500,6 +1643,27 @@ type NewBuild struct {
 	ResolvedRef string `json:"resolved_ref"`
 }
 
+// NoteCommit defines model for NoteCommit.
+type NoteCommit struct {
+	Author      string            `json:"author"`
+	AuthorEmail *string           `json:"author_email,omitempty"`
+	AuthoredAt  time.Time         `json:"authored_at"`
+	Breaking    bool              `json:"breaking"`
+	Hash        string            `json:"hash"`
+	Parents     []string          `json:"parents"`
+	Reverts     *string           `json:"reverts,omitempty"`
+	Scope       *string           `json:"scope,omitempty"`
+	Section     NoteCommitSection `json:"section"`
+	Subject     string            `json:"subject"`
+	Title       string            `json:"title"`
+	Trailers    *[]CommitTrailer  `json:"trailers,omitempty"`
+	Type        *string           `json:"type,omitempty"`
+	Url         *string           `json:"url,omitempty"`
+}
+
+// NoteCommitSection defines model for NoteCommit.Section.
+type NoteCommitSection string
+
 // PromoteRequest defines model for PromoteRequest.
 type PromoteRequest struct {
 	Description *string `json:"description,omitempty"`
@@ -1706,6 +1870,27 @@ type ReleaseListEnvelope struct {
 	Messages ResponseMessages `json:"messages"`
 }
 
+// ReleaseNotes defines model for ReleaseNotes.
+type ReleaseNotes struct {
+	Components  []ComponentNotes `json:"components"`
+	Environment string           `json:"environment"`
+
+	// From The release number asked for; absent for the default.
+	From *int64 `json:"from,omitempty"`
+
+	// To The release number asked for; absent for the default.
+	To   *int64 `json:"to,omitempty"`
+	Tool string `json:"tool"`
+}
+
+// ReleaseNotesEnvelope defines model for ReleaseNotesEnvelope.
+type ReleaseNotesEnvelope struct {
+	Data ReleaseNotes `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
 // ResponseMessages Messages for people. All three lists are always present.
 type ResponseMessages struct {
 	Error   []string `json:"error"`
@@ -1884,6 +2069,18 @@ type ListReleasesParams struct {
 type ReleaseIsLiveParams struct {
 	Commit string `form:"commit" json:"commit"`
 }
+
+// ReleaseNotesParams defines parameters for ReleaseNotes.
+type ReleaseNotesParams struct {
+	From        *int64                    `form:"from,omitempty" json:"from,omitempty"`
+	To          *int64                    `form:"to,omitempty" json:"to,omitempty"`
+	Environment *string                   `form:"environment,omitempty" json:"environment,omitempty"`
+	Component   *string                   `form:"component,omitempty" json:"component,omitempty"`
+	Format      *ReleaseNotesParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+}
+
+// ReleaseNotesParamsFormat defines parameters for ReleaseNotes.
+type ReleaseNotesParamsFormat string
 
 // ReleaseWhenParams defines parameters for ReleaseWhen.
 type ReleaseWhenParams struct {
@@ -2083,6 +2280,9 @@ type ServerInterface interface {
 	// ReleaseIsLive Is this commit live? (a Slipway extension)
 	// (GET /components/v1/tool/{tool}/releases/is-live)
 	ReleaseIsLive(w http.ResponseWriter, r *http.Request, tool Tool, params ReleaseIsLiveParams)
+	// ReleaseNotes What changed between two releases (a Slipway extension)
+	// (GET /components/v1/tool/{tool}/releases/notes)
+	ReleaseNotes(w http.ResponseWriter, r *http.Request, tool Tool, params ReleaseNotesParams)
 	// ReleaseWhen When did this commit reach each component? (a Slipway extension)
 	// (GET /components/v1/tool/{tool}/releases/when)
 	ReleaseWhen(w http.ResponseWriter, r *http.Request, tool Tool, params ReleaseWhenParams)
@@ -3370,6 +3570,100 @@ func (siw *ServerInterfaceWrapper) ReleaseIsLive(w http.ResponseWriter, r *http.
 	handler.ServeHTTP(w, r)
 }
 
+// ReleaseNotes operation middleware
+func (siw *ServerInterfaceWrapper) ReleaseNotes(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ReleaseNotesParams
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", r.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "from"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "from", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", r.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "to"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "to", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "environment" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "environment", r.URL.Query(), &params.Environment, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "environment"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "environment", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "component" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "component", r.URL.Query(), &params.Component, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "component"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "component", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "format" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "format", r.URL.Query(), &params.Format, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "format"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "format", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ReleaseNotes(w, r, tool, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // ReleaseWhen operation middleware
 func (siw *ServerInterfaceWrapper) ReleaseWhen(w http.ResponseWriter, r *http.Request) {
 
@@ -4568,6 +4862,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/releases", wrapper.ListReleases)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/releases/is-live", wrapper.ReleaseIsLive)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/releases/when", wrapper.ReleaseWhen)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/releases/notes", wrapper.ReleaseNotes)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/token", wrapper.DeleteDeployToken)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/token", wrapper.GetDeployToken)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/token", wrapper.CreateDeployToken)
