@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 
 	"slipway.dev/slipway/internal/git"
+	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/slipwaytest"
 )
 
@@ -24,18 +26,23 @@ func benchCommits(b *testing.B) int {
 	return 100_000
 }
 
-// BenchmarkContains answers "is the first commit in the tip?" (the whole
-// history between them) and "is the tip in the first commit?" on a
-// linear history made with git fast-import, with the mirror made: what
-// `releases is-live` asks per release. Uncached is a new client's first
-// answer (git walks the commit-graph); cached is a client's later one.
-func BenchmarkContains(b *testing.B) {
+// benchHistory makes a linear history of benchCommits commits with git
+// fast-import, with Conventional Commits subjects (every seventh with a
+// Changelog trailer), and its commit-graph written; it returns the
+// repository, its tip and its root.
+func benchHistory(b *testing.B) (repo *slipwaytest.Repo, tip, first string) {
+	b.Helper()
 	n := benchCommits(b)
-	repo := slipwaytest.GitRepo(b, map[string]string{"a": "0"})
+	repo = slipwaytest.GitRepo(b, map[string]string{"a": "0"})
+	types := []string{"feat", "fix", "chore", "docs", "refactor(api)", "perf", "fix(ui)", "test", "ci", "feat!"}
 	var stream bytes.Buffer
 	for i := 1; i <= n; i++ {
 		content := strconv.Itoa(i)
-		fmt.Fprintf(&stream, "commit refs/heads/main\nmark :%d\ncommitter Bench <b@example.org> %d +0000\ndata 4\nc%03d\n", i, 1700000000+i, i%1000)
+		msg := fmt.Sprintf("%s: change %d", types[i%len(types)], i)
+		if i%7 == 0 {
+			msg += "\n\nA body line.\n\nChangelog: fixed"
+		}
+		fmt.Fprintf(&stream, "commit refs/heads/main\nmark :%d\ncommitter Bench <b@example.org> %d +0000\ndata %d\n%s\n", i, 1700000000+i, len(msg), msg)
 		if i == 1 {
 			fmt.Fprintf(&stream, "from refs/heads/main^0\n")
 		}
@@ -43,17 +50,33 @@ func BenchmarkContains(b *testing.B) {
 	}
 	repo.GitInput(b, stream.Bytes(), "fast-import", "--quiet", "--force")
 	repo.Git(b, "reset", "-q", "--hard", "main")
-	tip := repo.Head(b)
-	first := repo.Git(b, "rev-list", "--max-parents=0", "HEAD")
 	repo.Git(b, "commit-graph", "write", "--reachable")
+	return repo, repo.Head(b), repo.Git(b, "rev-list", "--max-parents=0", "HEAD")
+}
+
+// benchClient returns a function that makes a new client on one cache
+// directory: the mirror stays, the answers' caches go.
+func benchClient(b *testing.B) func() *git.Client {
+	b.Helper()
 	cache := b.TempDir()
-	client := func() *git.Client {
+	return func() *git.Client {
 		c, err := git.New(git.Config{CacheDir: cache, AllowLocal: true})
 		if err != nil {
 			b.Fatal(err)
 		}
 		return c
 	}
+}
+
+// BenchmarkContains answers "is the first commit in the tip?" (the whole
+// history between them) and "is the tip in the first commit?" on a
+// linear history made with git fast-import, with the mirror made: what
+// `releases is-live` asks per release. Uncached is a new client's first
+// answer (git walks the commit-graph); cached is a client's later one.
+func BenchmarkContains(b *testing.B) {
+	n := benchCommits(b)
+	repo, tip, first := benchHistory(b)
+	client := benchClient(b)
 	c := client()
 	if ok, err := c.Contains(b.Context(), repo.URL, first, tip); err != nil || !ok { // makes the mirror
 		b.Fatalf("first in tip: %v, %v", ok, err)
@@ -68,6 +91,11 @@ func BenchmarkContains(b *testing.B) {
 		{"ancestor-cached", first, tip, true, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
+			if bc.cached { // asked once before the timed loop
+				if _, err := c.Contains(b.Context(), repo.URL, bc.commit, bc.tip); err != nil {
+					b.Fatal(err)
+				}
+			}
 			for b.Loop() {
 				if !bc.cached {
 					c = client() // the mirror stays, the answers' cache goes
@@ -77,6 +105,63 @@ func BenchmarkContains(b *testing.B) {
 				}
 			}
 		})
+	}
+	b.ReportMetric(float64(n), "commits")
+}
+
+// BenchmarkNotes makes one component's release notes between two commits
+// of the generated history, 200 and 5,000 first-parent commits apart, at
+// its tip: what `releases notes` does per component (the log, the
+// ancestry question, the grouping and the Markdown). Uncached is a new
+// client's first answer (git reads the commits); cached a later one.
+func BenchmarkNotes(b *testing.B) {
+	n := benchCommits(b)
+	repo, tip, _ := benchHistory(b)
+	client := benchClient(b)
+	notes := func(c *git.Client, from string, span int) {
+		l, err := c.FirstParentLog(b.Context(), repo.URL, from, tip, 0)
+		if err != nil || len(l.Commits) != span || l.Truncated {
+			b.Fatalf("log: %d commits (truncated %v), %v; want %d", len(l.Commits), l.Truncated, err, span)
+		}
+		if ok, err := c.Contains(b.Context(), repo.URL, from, tip); err != nil || !ok {
+			b.Fatalf("contains: %v, %v", ok, err)
+		}
+		cn := slipway.ComponentNotes{
+			Component: "web", Change: slipway.NotesChanged,
+			From: slipway.Release{Seq: 1, Commit: from}, To: slipway.Release{Seq: 2, Commit: tip},
+			Commits: make([]slipway.NoteCommit, len(l.Commits)),
+		}
+		for i, cm := range l.Commits {
+			cn.Commits[i] = slipway.ClassifyCommit(cm)
+		}
+		if md := slipway.ReleaseNotesMarkdown(slipway.ReleaseNotes{Tool: "bench", Environment: "production", Components: []slipway.ComponentNotes{cn}}); !strings.Contains(md, "### Breaking changes") {
+			b.Fatalf("the notes lack breaking changes:\n%.500s", md)
+		}
+	}
+	for _, span := range []int{200, 5000} {
+		if span >= n {
+			continue
+		}
+		from := repo.Git(b, "rev-parse", fmt.Sprintf("%s~%d", tip, span))
+		notes(client(), from, span) // makes the mirror
+		for _, cached := range []bool{false, true} {
+			name := fmt.Sprintf("span-%d-uncached", span)
+			if cached {
+				name = fmt.Sprintf("span-%d-cached", span)
+			}
+			c := client()
+			b.Run(name, func(b *testing.B) {
+				if cached {
+					notes(c, from, span) // once before the timed loop
+				}
+				for b.Loop() {
+					if !cached {
+						c = client()
+					}
+					notes(c, from, span)
+				}
+			})
+		}
 	}
 	b.ReportMetric(float64(n), "commits")
 }
