@@ -1,6 +1,7 @@
 package slipway
 
 import (
+	"cmp"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -342,12 +343,18 @@ func writeComponentNotes(b *strings.Builder, cn ComponentNotes) {
 			plural(len(cn.Commits), "first-parent commit"), cn.To.Seq, cn.From.Seq, base,
 			plural(len(cn.Removed), "commit"), cn.From.Seq, cn.To.Seq)
 	case NotesAdded:
-		fmt.Fprintf(b, "A new component, at %s.\n", link(cn.To.Commit))
+		if cn.To.Commit == "" {
+			b.WriteString("A new component, running a prebuilt image.\n")
+		} else {
+			fmt.Fprintf(b, "A new component, at %s.\n", link(cn.To.Commit))
+		}
 	case NotesRemoved:
 		fmt.Fprintf(b, "Removed from the environment by release %d.\n", cn.To.Seq)
-	case NotesUnchanged, NotesUnknown: // unchanged ones are listed apart; Note says why for unknown ones
+	case NotesUnknown:
+		fmt.Fprintf(b, "%s\n", mdEscape(cmp.Or(cn.Note, "No history to compare.")))
+	case NotesUnchanged: // listed apart
 	}
-	if cn.Note != "" {
+	if cn.Note != "" && cn.Change != NotesUnknown {
 		fmt.Fprintf(b, "\n%s\n", mdEscape(cn.Note))
 	}
 	if cn.Truncated {

@@ -120,3 +120,35 @@ func TestReleaseNotesMarkdown_Escapes(t *testing.T) {
 		}
 	}
 }
+
+// Ensure the Markdown says what each kind of change is, links commits and
+// the comparison on a known forge, and says when a list was cut.
+func TestReleaseNotesMarkdown_Changes(t *testing.T) {
+	t.Parallel()
+	a, b := strings.Repeat("a", 40), strings.Repeat("b", 40)
+	md := ReleaseNotesMarkdown(ReleaseNotes{Tool: "t", Environment: "staging", Components: []ComponentNotes{
+		{
+			Component: "web", Change: NotesChanged, Repository: "https://github.com/o/r.git", Truncated: true,
+			From: Release{Seq: 1, Commit: a}, To: Release{Seq: 4, Commit: b},
+			Commits: []NoteCommit{ClassifyCommit(Commit{Hash: b, Subject: "perf(db): faster", Author: "Ann"})},
+		},
+		{Component: "api", Change: NotesUnchanged, From: Release{Seq: 2, Commit: a}, To: Release{Seq: 5, Commit: a}},
+		{Component: "img", Change: NotesUnknown, From: Release{Seq: 2}, To: Release{Seq: 5}, Note: "It runs a prebuilt image."},
+		{Component: "old", Change: NotesRemoved, From: Release{Seq: 2, Commit: a}, To: Release{Seq: 6}},
+		{Component: "new", Change: NotesAdded, To: Release{Seq: 6, Commit: b}, Repository: "git@gitlab.com:g/p.git"},
+	}})
+	for _, want := range []string{
+		"# Release notes: t, staging\n",
+		"## web: release 1 → release 4\n\n1 commit, `aaaaaaaaaaaa` → `bbbbbbbbbbbb` ([compare](https://github.com/o/r/compare/" + a + "..." + b + ")).\n",
+		"> Only the newest 1 commits of a list are shown",
+		"### Performance\n\n- **db:** faster ([`bbbbbbbbbbbb`](https://github.com/o/r/commit/" + b + ")) by Ann\n",
+		"## img: release 2 → release 5\n\nIt runs a prebuilt image.\n",
+		"## old: release 2 → release 6\n\nRemoved from the environment by release 6.\n",
+		"## new: nothing → release 6\n\nA new component, at [`bbbbbbbbbbbb`](https://gitlab.com/g/p/-/commit/" + b + ").\n",
+		"\nUnchanged: api (release 5, `aaaaaaaaaaaa`).\n",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the Markdown lacks %q:\n%s", want, md)
+		}
+	}
+}
