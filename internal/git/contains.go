@@ -65,30 +65,32 @@ func (c *Client) Contains(ctx context.Context, repository, commit, tip string) (
 // maxAncestry bounds the ancestry cache's entries (about 200 bytes each).
 const maxAncestry = 100_000
 
-// ancestryCache keeps whether one commit is an ancestor of another, by
-// mirror: a fact about two commit objects that never changes (a rewritten
-// branch makes new commits, it does not change old ones' parents), so it
-// needs no invalidation, only a bound. A walk over a long history (189 ms
-// for 100,000 commits with the commit-graph) is then asked once.
-type ancestryCache struct {
-	mu sync.Mutex
-	m  map[string]bool
+// factCache keeps facts about commit objects by mirror: whether one commit
+// is an ancestor of another, a commit's patch-id, a cherry-pick found in a
+// tip. Each never changes (a rewritten branch makes new commits, it does
+// not change old ones' parents or diffs), so it needs no invalidation,
+// only a bound. A walk over a long history (189 ms for 100,000 commits
+// with the commit-graph) is then asked once.
+type factCache[V any] struct {
+	mu  sync.Mutex
+	max int
+	m   map[string]V
 }
 
-func (a *ancestryCache) get(key string) (in, ok bool) {
+func (a *factCache[V]) get(key string) (v V, ok bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	in, ok = a.m[key]
-	return in, ok
+	v, ok = a.m[key]
+	return v, ok
 }
 
-func (a *ancestryCache) put(key string, in bool) {
+func (a *factCache[V]) put(key string, v V) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.m == nil || len(a.m) >= maxAncestry {
-		a.m = make(map[string]bool) // start over: a bound, not an LRU
+	if a.m == nil || len(a.m) >= a.max {
+		a.m = make(map[string]V) // start over: a bound, not an LRU
 	}
-	a.m[key] = in
+	a.m[key] = v
 }
 
 // isAncestor asks the mirror in dir whether commit is an ancestor of tip;

@@ -26,14 +26,13 @@ func benchCommits(b *testing.B) int {
 	return 100_000
 }
 
-// benchHistory makes a linear history of benchCommits commits with git
-// fast-import, with Conventional Commits subjects (every seventh with a
-// Changelog trailer), and its commit-graph written; it returns the
-// repository, its tip and its root.
-func benchHistory(b *testing.B) (repo *slipwaytest.Repo, tip, first string) {
-	b.Helper()
-	n := benchCommits(b)
-	repo = slipwaytest.GitRepo(b, map[string]string{"a": "0"})
+// linearHistory makes a repository whose main branch is n commits made
+// with git fast-import, each changing one file, with Conventional Commits
+// subjects (every seventh with a Changelog trailer); extra, when set, adds to
+// the stream after each main commit i (its mark is :i). The commit-graph
+// is written, as the mirror's fetches write it.
+func linearHistory(b *testing.B, n int, extra func(stream *bytes.Buffer, i int)) *slipwaytest.Repo {
+	repo := slipwaytest.GitRepo(b, map[string]string{"a": "0"})
 	types := []string{"feat", "fix", "chore", "docs", "refactor(api)", "perf", "fix(ui)", "test", "ci", "feat!"}
 	var stream bytes.Buffer
 	for i := 1; i <= n; i++ {
@@ -46,12 +45,130 @@ func benchHistory(b *testing.B) (repo *slipwaytest.Repo, tip, first string) {
 		if i == 1 {
 			fmt.Fprintf(&stream, "from refs/heads/main^0\n")
 		}
-		fmt.Fprintf(&stream, "M 644 inline a\ndata %d\n%s\n\n", len(content), content)
+		fmt.Fprintf(&stream, "M 644 inline a\ndata %d\n%s\n", len(content), content)
+		if extra != nil {
+			extra(&stream, i)
+		}
+		stream.WriteString("\n")
 	}
 	repo.GitInput(b, stream.Bytes(), "fast-import", "--quiet", "--force")
 	repo.Git(b, "reset", "-q", "--hard", "main")
 	repo.Git(b, "commit-graph", "write", "--reachable")
-	return repo, repo.Head(b), repo.Git(b, "rev-list", "--max-parents=0", "HEAD")
+	return repo
+}
+
+// BenchmarkContains answers "is the first commit in the tip?" (the whole
+// history between them) and "is the tip in the first commit?" on a
+// linear history made with git fast-import, with the mirror made: what
+// `releases is-live` asks per release. Uncached is a new client's first
+// answer (git walks the commit-graph); cached is a client's later one.
+func BenchmarkContains(b *testing.B) {
+	n := benchCommits(b)
+	repo := linearHistory(b, n, nil)
+	tip := repo.Head(b)
+	first := repo.Git(b, "rev-list", "--max-parents=0", "HEAD")
+	cache := b.TempDir()
+	client := func() *git.Client {
+		c, err := git.New(git.Config{CacheDir: cache, AllowLocal: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return c
+	}
+	c := client()
+	if ok, err := c.Contains(b.Context(), repo.URL, first, tip); err != nil || !ok { // makes the mirror
+		b.Fatalf("first in tip: %v, %v", ok, err)
+	}
+	for _, bc := range []struct {
+		name         string
+		commit, tip  string
+		want, cached bool
+	}{
+		{"ancestor-uncached", first, tip, true, false},
+		{"not-ancestor-uncached", tip, first, false, false},
+		{"ancestor-cached", first, tip, true, true},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if !bc.cached {
+					c = client() // the mirror stays, the answers' cache goes
+				}
+				if ok, err := c.Contains(b.Context(), repo.URL, bc.commit, bc.tip); err != nil || ok != bc.want {
+					b.Fatalf("%v, %v", ok, err)
+				}
+			}
+		})
+	}
+	b.ReportMetric(float64(n), "commits")
+}
+
+// BenchmarkCherryPick asks "is the fix cherry-picked into the tip?" on
+// the history of BenchmarkContains, where the fix was made on a branch
+// that forked from main git.MaxPickWalk commits before its tip, and main
+// picked it right after the fork: the worst case within the bound, every
+// patch since the fork is read. "beyond-bound" asks it of a fix forked
+// from the root (the whole history since: only the newest MaxPickWalk
+// commits are read, nothing is found, the answer says partial). Uncached
+// is a new client's first answer (no patch-id cached: one diff-tree |
+// patch-id pipeline over the range); cached is a client's later one.
+func BenchmarkCherryPick(b *testing.B) {
+	n := benchCommits(b)
+	fork := max(1, n-git.MaxPickWalk)
+	repo := linearHistory(b, n, func(stream *bytes.Buffer, i int) {
+		if i == fork+1 { // main's pick of the fix: a new file
+			stream.WriteString("M 644 inline fix\ndata 6\nfixed\n")
+		}
+	})
+	tip := repo.Head(b)
+	// The fix makes the change of main's commit fork+1 (a new file, and
+	// file a as fork+1 has it) on a branch from commit fork.
+	side := func(branch string, from string) string {
+		a := strconv.Itoa(fork + 1)
+		stream := fmt.Sprintf("commit refs/heads/%s\ncommitter Bench <b@example.org> 1600000000 +0000\ndata 4\nfix\nfrom %s\n"+
+			"M 644 inline a\ndata %d\n%s\nM 644 inline fix\ndata 6\nfixed\n\n", branch, from, len(a), a)
+		repo.GitInput(b, []byte(stream), "fast-import", "--quiet")
+		return repo.Git(b, "rev-parse", branch)
+	}
+	first := repo.Git(b, "rev-list", "--max-parents=0", "HEAD")
+	fix := side("fix", repo.Git(b, "rev-list", "--first-parent", "--skip", strconv.Itoa(n-fork), "-n", "1", "main"))
+	rootFix := side("rootfix", first)
+	pick := repo.Git(b, "rev-list", "--first-parent", "--skip", strconv.Itoa(n-fork-1), "-n", "1", "main")
+	repo.Git(b, "commit-graph", "write", "--reachable")
+
+	cache := b.TempDir()
+	client := func() *git.Client {
+		c, err := git.New(git.Config{CacheDir: cache, AllowLocal: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return c
+	}
+	c := client()
+	if _, err := c.CherryPick(b.Context(), repo.URL, fix, tip); err != nil { // makes the mirror
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name   string
+		commit string
+		want   slipway.CherryPick
+		cached bool
+	}{
+		{"found-uncached", fix, slipway.CherryPick{Commit: pick}, false},
+		{"found-cached", fix, slipway.CherryPick{Commit: pick}, true},
+		{"beyond-bound-uncached", rootFix, slipway.CherryPick{Partial: n-1 > git.MaxPickWalk}, false},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if !bc.cached {
+					c = client() // the mirror stays, the caches go
+				}
+				if got, err := c.CherryPick(b.Context(), repo.URL, bc.commit, tip); err != nil || got != bc.want {
+					b.Fatalf("%+v, %v; want %+v", got, err, bc.want)
+				}
+			}
+		})
+	}
+	b.ReportMetric(float64(n), "commits")
 }
 
 // benchClient returns a function that makes a new client on one cache
@@ -68,47 +185,6 @@ func benchClient(b *testing.B) func() *git.Client {
 	}
 }
 
-// BenchmarkContains answers "is the first commit in the tip?" (the whole
-// history between them) and "is the tip in the first commit?" on a
-// linear history made with git fast-import, with the mirror made: what
-// `releases is-live` asks per release. Uncached is a new client's first
-// answer (git walks the commit-graph); cached is a client's later one.
-func BenchmarkContains(b *testing.B) {
-	n := benchCommits(b)
-	repo, tip, first := benchHistory(b)
-	client := benchClient(b)
-	c := client()
-	if ok, err := c.Contains(b.Context(), repo.URL, first, tip); err != nil || !ok { // makes the mirror
-		b.Fatalf("first in tip: %v, %v", ok, err)
-	}
-	for _, bc := range []struct {
-		name         string
-		commit, tip  string
-		want, cached bool
-	}{
-		{"ancestor-uncached", first, tip, true, false},
-		{"not-ancestor-uncached", tip, first, false, false},
-		{"ancestor-cached", first, tip, true, true},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			if bc.cached { // asked once before the timed loop
-				if _, err := c.Contains(b.Context(), repo.URL, bc.commit, bc.tip); err != nil {
-					b.Fatal(err)
-				}
-			}
-			for b.Loop() {
-				if !bc.cached {
-					c = client() // the mirror stays, the answers' cache goes
-				}
-				if ok, err := c.Contains(b.Context(), repo.URL, bc.commit, bc.tip); err != nil || ok != bc.want {
-					b.Fatalf("%v, %v", ok, err)
-				}
-			}
-		})
-	}
-	b.ReportMetric(float64(n), "commits")
-}
-
 // BenchmarkNotes makes one component's release notes between two commits
 // of the generated history, 200 and 5,000 first-parent commits apart, at
 // its tip: what `releases notes` does per component (the log, the
@@ -116,7 +192,8 @@ func BenchmarkContains(b *testing.B) {
 // client's first answer (git reads the commits); cached a later one.
 func BenchmarkNotes(b *testing.B) {
 	n := benchCommits(b)
-	repo, tip, _ := benchHistory(b)
+	repo := linearHistory(b, n, nil)
+	tip := repo.Head(b)
 	client := benchClient(b)
 	notes := func(c *git.Client, from string, span int) {
 		l, err := c.FirstParentLog(b.Context(), repo.URL, from, tip, 0)

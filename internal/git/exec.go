@@ -18,6 +18,7 @@ import (
 type runOpts struct {
 	dir    string    // working directory; "" for the current one
 	stdin  string    // standard input
+	in     io.Reader // standard input, when stdin is ""
 	stdout io.Writer // where stdout goes; nil to return it
 	remote *remote   // the remote of a network command (whose failures are classified): its credential and limits
 }
@@ -46,6 +47,8 @@ func (c *Client) run(ctx context.Context, o runOpts, args ...string) ([]byte, er
 	cmd.WaitDelay = 2 * time.Second
 	if o.stdin != "" {
 		cmd.Stdin = strings.NewReader(o.stdin)
+	} else if o.in != nil {
+		cmd.Stdin = o.in
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout

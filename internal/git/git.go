@@ -144,10 +144,14 @@ type Client struct {
 	mu    sync.Mutex
 	locks map[string]chan struct{} // mirror name → 1-slot semaphore
 
-	// ancestry caches Contains' answers (see contains.go).
-	ancestry ancestryCache
 	// logs caches FirstParentLog's answers (see log.go).
 	logs logCache
+	// ancestry caches Contains' answers (see contains.go); patchIDs
+	// commits' patch-ids and picks CherryPick's answers (cherrypick.go).
+	ancestry factCache[bool]
+	patchIDs factCache[string]
+	picks    factCache[slipway.CherryPick]
+	pickWalk int // MaxPickWalk; smaller in tests
 }
 
 // New returns a Client that keeps its mirrors in cfg.CacheDir, creating the
@@ -166,6 +170,7 @@ func New(cfg Config) (*Client, error) {
 	cfg.LowSpeedLimit = cmp.Or(cfg.LowSpeedLimit, DefaultLowSpeedLimit)
 	cfg.LowSpeedTime = cmp.Or(cfg.LowSpeedTime, DefaultLowSpeedTime)
 	c := &Client{cfg: cfg, home: filepath.Join(dir, "home"), locks: map[string]chan struct{}{}}
+	c.ancestry.max, c.patchIDs.max, c.picks.max, c.pickWalk = maxAncestry, maxPatchIDs, maxPicks, MaxPickWalk
 	for _, d := range []string{c.home, filepath.Join(dir, "mirrors")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("git: %w", err)

@@ -85,6 +85,11 @@ type LiveCommit struct {
 	Since        time.Time
 	Release      int64
 	DeploymentID string
+	// Pick is the cherry-pick of the commit found in what runs: set when
+	// State is LiveCherryPicked, and when it is LiveAbsent because the
+	// cherry-pick was reverted since (Pick.RevertedBy) or the search was
+	// cut short (Pick.Partial).
+	Pick CherryPick
 }
 
 // LiveState is how a commit is in a live component.
@@ -94,9 +99,35 @@ type LiveState string
 const (
 	LiveExact    LiveState = "exact"    // the component runs this very commit
 	LiveIncluded LiveState = "included" // an ancestor of the commit it runs (merged into it)
-	LiveAbsent   LiveState = "absent"   // not in what it runs
-	LiveUnknown  LiveState = "unknown"  // it runs a prebuilt image, or another repository's code
+	// LiveCherryPicked: not an ancestor, but the first-parent history of
+	// what it runs has a commit with the same patch ([CherryPick]).
+	LiveCherryPicked LiveState = "cherry-picked"
+	LiveAbsent       LiveState = "absent"  // not in what it runs
+	LiveUnknown      LiveState = "unknown" // it runs a prebuilt image, or another repository's code
 )
+
+// A CherryPick is a commit with the same change as another one: the same
+// `git patch-id --stable` (the diff, ignoring whitespace, line numbers
+// and the order of files), found in a tip's first-parent history since it
+// forked from that other commit. A cherry-pick whose conflicts were
+// resolved by changing the patch has another patch-id and is not one.
+type CherryPick struct {
+	// Commit is the cherry-pick (the newest, when there are several); ""
+	// when none was found.
+	Commit string
+	// RevertedBy is a commit after Commit on the same first-parent path
+	// whose patch undoes it (its patch-id is that of the commit's reverse
+	// diff); "" when the pick stands.
+	RevertedBy string
+	// Partial is true when the history searched was longer than the bound
+	// and only its newest commits were read: no cherry-pick found then
+	// means none among those.
+	Partial bool
+}
+
+// Found reports whether the cherry-pick is in the tip: found and not
+// reverted.
+func (p CherryPick) Found() bool { return p.Commit != "" && p.RevertedBy == "" }
 
 // FirstRelease is the first release of a component, in an environment,
 // that included a commit: when the commit reached it, and who started the
@@ -110,6 +141,11 @@ type FirstRelease struct {
 	// Exact is true when that release ran the commit itself (not code
 	// that merged it).
 	Exact bool
+	// How is how the release included it: LiveExact, LiveIncluded (it
+	// merged the commit) or LiveCherryPicked (it had a cherry-pick of it,
+	// Pick); "" when no release did.
+	How  LiveState
+	Pick string
 }
 
 // A Commit is one commit of a repository's history, as release notes
