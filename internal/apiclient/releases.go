@@ -44,6 +44,9 @@ func (e Envelope) Releases() ([]Release, error) {
 	return rs, nil
 }
 
+// CherryPick is an is-live answer's search for a cherry-pick.
+type CherryPick = oapiclient.CherryPick
+
 // LiveCommit says whether a commit is in what one component runs.
 type LiveCommit = oapiclient.LiveCommit
 

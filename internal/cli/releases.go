@@ -8,6 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"slipway.dev/slipway/internal/apiclient"
+
 	"slipway.dev/slipway/internal/slipway"
 )
 
@@ -74,8 +76,11 @@ func newReleasesIsLiveCmd(e *env) *cobra.Command {
 		Use:   "is-live COMMIT",
 		Short: "Whether a commit is in what each component runs now, and since when",
 		Long: "For each live component: whether COMMIT (its full SHA) is what it runs (exact), an ancestor of it\n" +
-			"(included: merged into what runs), or not (absent), from the repository's own history, and since which\n" +
-			"release it has been live without a break. A cherry-pick of the commit counts as absent.\n" +
+			"(included: merged into what runs), a cherry-pick of it (cherry-picked: a commit with the same\n" +
+			"`git patch-id --stable` in the first-parent history of what runs since it forked from COMMIT, at most\n" +
+			"the newest 10,000 commits), or not (absent), from the repository's own history, and since which release\n" +
+			"it has been live without a break. A cherry-pick whose conflict resolution changed the patch is another\n" +
+			"patch; a cherry-pick reverted since is absent, and both commits are named.\n" +
 			"Exit status 0 when every component that builds from source has it, 3 when one does not.",
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
@@ -105,7 +110,7 @@ func newReleasesIsLiveCmd(e *env) *cobra.Command {
 					return &exitError{3}
 				}
 				tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-				fmt.Fprintln(tw, "Environment\tComponent\tState\tLive commit\tSince\tDeployment")
+				fmt.Fprintln(tw, "Environment\tComponent\tState\tLive commit\tSince\tDeployment\tCherry-pick")
 				for _, lc := range lcs {
 					since, dep := "", ""
 					if lc.Since != nil {
@@ -114,7 +119,8 @@ func newReleasesIsLiveCmd(e *env) *cobra.Command {
 					if lc.DeployId != nil {
 						dep = *lc.DeployId
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", lc.Environment, lc.Component, lc.State, shortCommit(lc.LiveCommit, 12), since, dep)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", lc.Environment, lc.Component, lc.State, shortCommit(lc.LiveCommit, 12), since, dep,
+						pickNote(lc.CherryPick))
 				}
 				if err := tw.Flush(); err != nil {
 					return err
@@ -133,7 +139,8 @@ func newReleasesWhenCmd(e *env) *cobra.Command {
 		Use:   "when COMMIT",
 		Short: "When a commit reached each component: the first release that included it, and who started it",
 		Long: "For each component with releases: the first release whose code included COMMIT (its full SHA), itself\n" +
-			"(exact) or code that merged it, with the deployment, the time and who started it.\n" +
+			"(exact), code that merged it (merged) or a cherry-pick of it (cherry-picked, found as is-live finds\n" +
+			"one), with the deployment, the time and who started it.\n" +
 			"Exit status 0 when every component got it, 3 when one never did.",
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
@@ -166,8 +173,11 @@ func newReleasesWhenCmd(e *env) *cobra.Command {
 						continue
 					}
 					how := "merged"
-					if fr.Exact {
+					switch {
+					case fr.Exact:
 						how = "exact"
+					case fr.How != nil && *fr.How == "cherry-picked" && fr.CherryPick != nil:
+						how = "cherry-picked as " + shortCommit(*fr.CherryPick, 12)
 					}
 					r := fr.Release
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", fr.Environment, fr.Component, created(r.AppliedAt), how, r.DeployId, r.Actor)
@@ -232,4 +242,23 @@ func newReleasesNotesCmd(e *env) *cobra.Command {
 	f.StringVar(&q.Environment, "env", "", "the environment (default: the releases', else production)")
 	f.StringVar(&q.Component, "component", "", "only this component")
 	return cmd
+}
+
+// pickNote describes an is-live answer's cherry-pick search: the pick
+// found, its revert, or a search cut short.
+func pickNote(p *apiclient.CherryPick) string {
+	if p == nil {
+		return ""
+	}
+	var note string
+	switch {
+	case p.Commit != nil && p.RevertedBy != nil:
+		note = "as " + shortCommit(*p.Commit, 12) + ", reverted by " + shortCommit(*p.RevertedBy, 12)
+	case p.Commit != nil:
+		note = "as " + shortCommit(*p.Commit, 12)
+	}
+	if p.Partial && p.Commit == nil {
+		note = "none in the newest 10,000 commits since the fork (searched no further)"
+	}
+	return note
 }

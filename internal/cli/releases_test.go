@@ -151,3 +151,41 @@ func TestReleasesNotes(t *testing.T) {
 		}
 	}
 }
+
+// Ensure is-live and when show a fix cherry-picked onto the deployed
+// branch (exit 0, naming the pick), and after the pick is reverted and
+// deployed, absent naming both (exit 3) while when still names the pick.
+func TestReleasesCherryPicked(t *testing.T) {
+	t.Parallel()
+	srv := servertest.Start(t)
+	repo := srv.Repo
+	repo.Git(t, "checkout", "-q", "-b", "fixes")
+	fix := repo.Commit(t, map[string]string{"fix.txt": "fixed\n"}, "fix")
+	repo.Git(t, "checkout", "-q", "main")
+	repo.Git(t, "cherry-pick", "-x", fix)
+	picked := repo.Head(t)
+	srv.Deploy(t)
+	out := jobsRun(t, srv, t.Context(), "", "releases", "is-live", fix)
+	for _, want := range []string{"exit 0", "Cherry-pick", "cherry-picked", "as " + picked[:12]} {
+		if !strings.Contains(out, want) {
+			t.Errorf("is-live of a cherry-picked fix lacks %q:\n%s", want, out)
+		}
+	}
+	out = jobsRun(t, srv, t.Context(), "", "releases", "when", fix)
+	if !strings.Contains(out, "exit 0") || !strings.Contains(out, "cherry-picked as "+picked[:12]) {
+		t.Errorf("when of a cherry-picked fix:\n%s", out)
+	}
+	repo.Git(t, "revert", "--no-edit", picked)
+	reverted := repo.Head(t)
+	srv.Deploy(t)
+	out = jobsRun(t, srv, t.Context(), "", "releases", "is-live", fix)
+	for _, want := range []string{"exit 3", "absent", "as " + picked[:12] + ", reverted by " + reverted[:12]} {
+		if !strings.Contains(out, want) {
+			t.Errorf("is-live of a reverted cherry-pick lacks %q:\n%s", want, out)
+		}
+	}
+	out = jobsRun(t, srv, t.Context(), "", "releases", "when", fix)
+	if !strings.Contains(out, "exit 0") || !strings.Contains(out, "cherry-picked as "+picked[:12]) {
+		t.Errorf("when of a reverted cherry-pick (it was live once):\n%s", out)
+	}
+}

@@ -29,6 +29,9 @@ type Resolver interface {
 	// most limit commits (≤ 0: the adapter's bound); the commits the
 	// repository lacks are named in the log's Missing.
 	FirstParentLog(ctx context.Context, repository, from, to string, limit int) (slipway.CommitLog, error)
+	// CherryPick looks in tip's first-parent history since it forked from
+	// commit for a commit with the same patch-id (both full SHAs).
+	CherryPick(ctx context.Context, repository, commit, tip string) (slipway.CherryPick, error)
 }
 
 // Enqueuer puts jobs on the durable queue in a store transaction (the

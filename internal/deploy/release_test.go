@@ -1,6 +1,9 @@
 package deploy
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"slipway.dev/slipway/internal/slipway"
@@ -149,4 +152,98 @@ func TestReleases_IsLive(t *testing.T) {
 	if _, err := rel.When(ctx, tool, "not-a-sha"); slipway.ErrorCode(err) != slipway.EInvalid {
 		t.Errorf("When of a bad commit: %v, want EInvalid", err)
 	}
+}
+
+// Ensure IsLive and When answer for a fix cherry-picked onto a deployed
+// release branch as git cherry does: cherry-picked, naming the pick,
+// since the release that brought it; a cherry-pick whose conflict
+// resolution changed the patch is absent (another patch-id); after the
+// pick is reverted and deployed the fix is absent again, naming the
+// pick and its revert, while When still names the release that had it.
+func TestReleases_CherryPick(t *testing.T) {
+	t.Parallel()
+	const tool = "picks"
+	h := newHarness(t, Config{}, true)
+	rel := NewReleases(h.eng)
+	ctx := t.Context()
+	repo := slipwaytest.GitRepo(t, map[string]string{"Procfile": "job: echo ran\n", "a": "1\n", "c": "one\n"})
+	base := repo.Head(t)
+	fix := repo.Commit(t, map[string]string{"a": "1\nfix\n"}, "fix a")
+	repo.Commit(t, map[string]string{"c": "one\ntwo\n"}, "two")
+	fix2 := repo.Commit(t, map[string]string{"c": "one\ntwo\nfix2\n"}, "fix c")
+	repo.Git(t, "checkout", "-q", "-b", "release", base)
+	cfg := "components:\n  job:\n    component_type: one-off\n    build: {repository: " + repo.Dir + ", ref: release}\n    run: {command: job}\n"
+	if _, _, err := h.deploys.ConfigPut(ctx, tool, mustParse(t, cfg)); err != nil {
+		t.Fatal(err)
+	}
+	deploy := func() slipway.Deployment {
+		t.Helper()
+		d, err := h.deploys.DeploymentCreate(ctx, tool, slipway.DeployOptions{Trigger: "cli", Actor: "admin"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d = h.waitFinal(t, tool, d.ID); d.Status != slipway.DeploymentSuccessful {
+			t.Fatalf("deployment = %s (%s)", d.Status, d.LongStatus)
+		}
+		return d
+	}
+	gitCherry := func(commit string) bool { // git's own answer for the branch's tip
+		return strings.Contains(repo.Git(t, "cherry", "release", commit)+"\n", "- "+commit+"\n")
+	}
+	check := func(commit string, want slipway.LiveCommit) {
+		t.Helper()
+		got, err := rel.IsLive(ctx, tool, commit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].State != want.State || got[0].Pick != want.Pick || got[0].DeploymentID != want.DeploymentID {
+			t.Errorf("IsLive(%s) = %+v, want %s, pick %+v, since deployment %q", commit[:7], got, want.State, want.Pick, want.DeploymentID)
+		}
+		if len(got) == 1 && got[0].Pick.Commit != "" != gitCherry(commit) {
+			t.Errorf("IsLive(%s) found pick %q, git cherry says %v", commit[:7], got[0].Pick.Commit, gitCherry(commit))
+		}
+	}
+	when := func(commit string, deployment string, how slipway.LiveState, pick string) {
+		t.Helper()
+		got, err := rel.When(ctx, tool, commit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].Release.DeploymentID != deployment || got[0].How != how || got[0].Pick != pick {
+			t.Errorf("When(%s) = %+v, want deployment %q, %q, pick %q", commit[:7], got, deployment, how, pick)
+		}
+	}
+
+	d1 := deploy() // base
+	check(fix, slipway.LiveCommit{State: slipway.LiveAbsent})
+	repo.Git(t, "cherry-pick", "-x", fix)
+	picked := repo.Head(t)
+	d2 := deploy()
+	check(fix, slipway.LiveCommit{State: slipway.LiveCherryPicked, Pick: slipway.CherryPick{Commit: picked}, DeploymentID: d2.ID})
+	check(base, slipway.LiveCommit{State: slipway.LiveIncluded, DeploymentID: d1.ID})
+
+	// fix2's context is not on the release branch: the resolution makes
+	// another patch, which is not fix2's.
+	if repo.GitOK(t, "cherry-pick", fix2) {
+		t.Fatal("cherry-pick of fix2 did not conflict")
+	}
+	if err := os.WriteFile(filepath.Join(repo.Dir, "c"), []byte("one\nfix2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	repo.Git(t, "add", "c")
+	repo.Git(t, "-c", "core.editor=true", "cherry-pick", "--continue")
+	d3 := deploy()
+	check(fix2, slipway.LiveCommit{State: slipway.LiveAbsent})
+	check(fix, slipway.LiveCommit{State: slipway.LiveCherryPicked, Pick: slipway.CherryPick{Commit: picked}, DeploymentID: d2.ID})
+	when(fix2, "", "", "")
+	if d3.ID == "" {
+		t.Fatal("no deployment")
+	}
+
+	repo.Git(t, "revert", "--no-edit", picked)
+	reverted := repo.Head(t)
+	deploy()
+	check(fix, slipway.LiveCommit{State: slipway.LiveAbsent, Pick: slipway.CherryPick{Commit: picked, RevertedBy: reverted}})
+	when(fix, d2.ID, slipway.LiveCherryPicked, picked)
+	when(picked, d2.ID, slipway.LiveExact, "")
 }

@@ -64,8 +64,10 @@ func (s *Releases) ReleaseList(ctx context.Context, tool string, q slipway.Relea
 const maxSinceWalk = 200
 
 // IsLive says, for every live component of the tool, whether commit is
-// in what it runs: exactly, as an ancestor (merged into it), or not, and
-// since which release without a break. commit is a full SHA; components
+// in what it runs: exactly, as an ancestor (merged into it), as a
+// cherry-pick (a commit with its patch-id in the first-parent history
+// since the fork, not reverted since), or not, and since which release
+// without a break. commit is a full SHA; components
 // built from other repositories than commit's are "unknown" unless they
 // run it exactly or have it as an ancestor. EInvalid for a bad commit;
 // ENotFound-like answers come back as "absent".
@@ -109,22 +111,31 @@ func (s *Releases) liveCommit(ctx context.Context, tool, repo, commit string, lc
 		version = rs[0].ConfigVersion
 	}
 	gctx := s.eng.scopeOf(ctx, tool, version)
-	contains := func(tip string) (bool, error) { return s.source.Contains(gctx, repo, commit, tip) }
-	in, err := contains(lc.Live)
+	in, err := s.source.Contains(gctx, repo, commit, lc.Live)
 	if err != nil {
 		return lc, fmt.Errorf("is %s in %s of %s: %w", commit, lc.Component, tool, err)
 	}
+	// held is the commit whose presence makes a release hold commit: commit
+	// itself, or its cherry-pick.
+	held := commit
 	switch {
 	case lc.Live == commit:
 		lc.State = slipway.LiveExact
 	case in:
 		lc.State = slipway.LiveIncluded
 	default:
-		lc.State = slipway.LiveAbsent
-		return lc, nil
+		if lc.Pick, err = s.source.CherryPick(gctx, repo, commit, lc.Live); err != nil {
+			return lc, fmt.Errorf("is %s cherry-picked in %s of %s: %w", commit, lc.Component, tool, err)
+		}
+		if !lc.Pick.Found() {
+			lc.State = slipway.LiveAbsent
+			return lc, nil
+		}
+		lc.State, held = slipway.LiveCherryPicked, lc.Pick.Commit
 	}
-	// Back through the releases while each one ran code with commit in
-	// it: the last one found is since when.
+	contains := func(tip string) (bool, error) { return s.source.Contains(gctx, repo, held, tip) }
+	// Back through the releases while each one ran code with commit (or
+	// the cherry-pick found now) in it: the last one found is since when.
 	for _, r := range rs {
 		if r.Outcome != slipway.ReleaseApplied || r.Commit == "" {
 			break
@@ -148,9 +159,10 @@ func (s *Releases) liveCommit(ctx context.Context, tool, repo, commit string, lc
 const maxWhenWalk = 1000
 
 // When returns, per environment and component of the tool that was ever
-// released, the first release whose code included commit (a
-// full SHA): itself, or a descendant. A component whose releases never
-// included it is listed with no release. EInvalid for a bad commit.
+// released, the first release whose code included commit (a full SHA):
+// itself, a descendant, or a cherry-pick of it (as IsLive finds one),
+// saying which. A component whose releases never included it is listed
+// with no release. EInvalid for a bad commit.
 func (s *Releases) When(ctx context.Context, tool, commit string) ([]slipway.FirstRelease, error) {
 	if err := slipway.ValidateToolName(tool); err != nil {
 		return nil, err
@@ -202,8 +214,20 @@ func (s *Releases) When(ctx context.Context, tool, commit string) ([]slipway.Fir
 		if err != nil {
 			return nil, fmt.Errorf("is %s in release %d of %s: %w", commit, r.Seq, r.Component, err)
 		}
-		if in {
-			out[at].Release, out[at].Exact = r, r.Commit == commit
+		switch {
+		case r.Commit == commit:
+			out[at].Release, out[at].Exact, out[at].How = r, true, slipway.LiveExact
+			continue
+		case in:
+			out[at].Release, out[at].How = r, slipway.LiveIncluded
+			continue
+		}
+		pick, err := s.source.CherryPick(gctx, repo, commit, r.Commit)
+		if err != nil {
+			return nil, fmt.Errorf("is %s cherry-picked in release %d of %s: %w", commit, r.Seq, r.Component, err)
+		}
+		if pick.Found() {
+			out[at].Release, out[at].How, out[at].Pick = r, slipway.LiveCherryPicked, pick.Commit
 		}
 	}
 	return out, nil

@@ -163,6 +163,11 @@ func (f fakeResolver) FirstParentLog(_ context.Context, _, from, to string, _ in
 	return slipway.CommitLog{Missing: []string{from, to}}, nil
 }
 
+// CherryPick finds none: the fake knows no patches.
+func (f fakeResolver) CherryPick(context.Context, string, string, string) (slipway.CherryPick, error) {
+	return slipway.CherryPick{}, nil
+}
+
 func (f fakeResolver) ResolveAll(_ context.Context, repository string, refs []string) (map[string]string, error) {
 	out := map[string]string{}
 	var errs []error

@@ -142,6 +142,10 @@ func (a *api) handleReleaseWhen() http.Handler {
 			out.Data[i] = oapi.FirstRelease{Environment: fr.Environment, Component: fr.Component, Exact: fr.Exact}
 			if fr.Release.Seq != 0 {
 				out.Data[i].Release = new(toRelease(fr.Release))
+				out.Data[i].How = new(oapi.FirstReleaseHow(fr.How))
+			}
+			if fr.Pick != "" {
+				out.Data[i].CherryPick = new(fr.Pick)
 			}
 		}
 		writeJSON(w, http.StatusOK, out)
@@ -188,6 +192,15 @@ func (a *api) handleReleaseIsLive() http.Handler {
 		for i, lc := range lcs {
 			out.Data[i] = oapi.LiveCommit{
 				Environment: lc.Environment, Component: lc.Component, LiveCommit: lc.Live, State: oapi.LiveCommitState(lc.State),
+			}
+			if p := lc.Pick; p != (slipway.CherryPick{}) {
+				out.Data[i].CherryPick = &oapi.CherryPick{Partial: p.Partial}
+				if p.Commit != "" {
+					out.Data[i].CherryPick.Commit = new(p.Commit)
+				}
+				if p.RevertedBy != "" {
+					out.Data[i].CherryPick.RevertedBy = new(p.RevertedBy)
+				}
 			}
 			if !lc.Since.IsZero() {
 				out.Data[i].Since, out.Data[i].Release, out.Data[i].DeployId = new(lc.Since.UTC()), new(lc.Release), new(lc.DeploymentID)

@@ -314,6 +314,27 @@ func (e EnvironmentStatusKind) Valid() bool {
 	}
 }
 
+// Defines values for FirstReleaseHow.
+const (
+	FirstReleaseHowCherryPicked FirstReleaseHow = "cherry-picked"
+	FirstReleaseHowExact        FirstReleaseHow = "exact"
+	FirstReleaseHowIncluded     FirstReleaseHow = "included"
+)
+
+// Valid indicates whether the value is a known member of the FirstReleaseHow enum.
+func (e FirstReleaseHow) Valid() bool {
+	switch e {
+	case FirstReleaseHowCherryPicked:
+		return true
+	case FirstReleaseHowExact:
+		return true
+	case FirstReleaseHowIncluded:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HealthStatus.
 const (
 	DEGRADED HealthStatus = "DEGRADED"
@@ -463,16 +484,19 @@ func (e JobStatusShort) Valid() bool {
 
 // Defines values for LiveCommitState.
 const (
-	LiveCommitStateAbsent   LiveCommitState = "absent"
-	LiveCommitStateExact    LiveCommitState = "exact"
-	LiveCommitStateIncluded LiveCommitState = "included"
-	LiveCommitStateUnknown  LiveCommitState = "unknown"
+	LiveCommitStateAbsent       LiveCommitState = "absent"
+	LiveCommitStateCherryPicked LiveCommitState = "cherry-picked"
+	LiveCommitStateExact        LiveCommitState = "exact"
+	LiveCommitStateIncluded     LiveCommitState = "included"
+	LiveCommitStateUnknown      LiveCommitState = "unknown"
 )
 
 // Valid indicates whether the value is a known member of the LiveCommitState enum.
 func (e LiveCommitState) Valid() bool {
 	switch e {
 	case LiveCommitStateAbsent:
+		return true
+	case LiveCommitStateCherryPicked:
 		return true
 	case LiveCommitStateExact:
 		return true
@@ -1071,6 +1095,20 @@ type BuildStartResponse struct {
 // BuildStatus Toolforge builds-api's statuses. Slipway uses `BUILD_PENDING` for a build started with `POST …/builds` that waits for a build slot, and does not use `BUILD_TIMEOUT` (a timed-out build is a `BUILD_FAILURE` saying so).
 type BuildStatus string
 
+// CherryPick The search for a cherry-pick of the commit in what runs: set when
+// one was found (`commit`), reverted (`reverted_by`) or the search cut
+// (`partial`).
+type CherryPick struct {
+	// Commit The commit in what runs with the same patch-id.
+	Commit *string `json:"commit,omitempty"`
+
+	// Partial The first-parent history since the fork was longer than 10,000 commits; only the newest were searched.
+	Partial bool `json:"partial"`
+
+	// RevertedBy A newer commit on the same first-parent path whose patch undoes the cherry-pick.
+	RevertedBy *string `json:"reverted_by,omitempty"`
+}
+
 // CommitInfo defines model for CommitInfo.
 type CommitInfo struct {
 	At      time.Time `json:"at"`
@@ -1394,15 +1432,23 @@ type Event struct {
 
 // FirstRelease defines model for FirstRelease.
 type FirstRelease struct {
-	Component   string `json:"component"`
-	Environment string `json:"environment"`
+	// CherryPick The cherry-pick of the commit the release had (`how` cherry-picked).
+	CherryPick  *string `json:"cherry_pick,omitempty"`
+	Component   string  `json:"component"`
+	Environment string  `json:"environment"`
 
 	// Exact The release ran the commit itself, not code that merged it.
 	Exact bool `json:"exact"`
 
+	// How How the release included the commit; absent when none did.
+	How *FirstReleaseHow `json:"how,omitempty"`
+
 	// Release One component version made live (or removed) in an environment.
 	Release *Release `json:"release,omitempty"`
 }
+
+// FirstReleaseHow How the release included the commit; absent when none did.
+type FirstReleaseHow string
 
 // FirstReleaseListEnvelope defines model for FirstReleaseListEnvelope.
 type FirstReleaseListEnvelope struct {
@@ -1595,9 +1641,13 @@ type JobUpsertResponse struct {
 
 // LiveCommit defines model for LiveCommit.
 type LiveCommit struct {
-	Component   string  `json:"component"`
-	DeployId    *string `json:"deploy_id,omitempty"`
-	Environment string  `json:"environment"`
+	// CherryPick The search for a cherry-pick of the commit in what runs: set when
+	// one was found (`commit`), reverted (`reverted_by`) or the search cut
+	// (`partial`).
+	CherryPick  *CherryPick `json:"cherry_pick,omitempty"`
+	Component   string      `json:"component"`
+	DeployId    *string     `json:"deploy_id,omitempty"`
+	Environment string      `json:"environment"`
 
 	// LiveCommit The commit the component runs ("" for a prebuilt image).
 	LiveCommit string          `json:"live_commit"`
@@ -2793,12 +2843,19 @@ type ClientInterface interface {
 	//
 	// For each live component of the tool: whether `commit` (a full SHA) is
 	// what it runs (`exact`), an ancestor of it (`included`: merged into
-	// what runs), or not (`absent`), from the repository's own history;
-	// `unknown` for a component that runs a prebuilt image. `since` is
-	// when the component's releases began to include the commit without a
-	// break until now, with that release and its deployment. A cherry-pick
-	// of the commit (another commit with the same change) counts as
-	// absent.
+	// what runs), a cherry-pick (`cherry-picked`: what runs has, in its
+	// first-parent history since it forked from `commit`, a commit with
+	// the same `git patch-id --stable`, named in `cherry_pick`), or not
+	// (`absent`), from the repository's own history; `unknown` for a
+	// component that runs a prebuilt image. At most the newest 10,000
+	// first-parent commits since the fork are searched for a cherry-pick
+	// (`cherry_pick.partial` says the search was cut); a cherry-pick whose
+	// conflict resolution changed the patch is another patch and is not
+	// found; a cherry-pick reverted since (a newer commit on that path
+	// whose patch undoes it) is `absent`, with `cherry_pick.reverted_by`.
+	// `since` is when the component's releases began to include the
+	// commit (or the cherry-pick found) without a break until now, with
+	// that release and its deployment.
 	//
 	// Corresponds with GET /components/v1/tool/{tool}/releases/is-live (the `ReleaseIsLive` operationId).
 	ReleaseIsLive(ctx context.Context, tool Tool, params *ReleaseIsLiveParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2830,8 +2887,10 @@ type ClientInterface interface {
 	//
 	// Per component of the tool with releases (in each environment): the
 	// first release whose code included `commit` (a full SHA), itself
-	// (`exact`) or a descendant, with its deployment, time and who started
-	// it; no `release` when none did. Components removed since are
+	// (`exact`), a descendant (`included`) or a cherry-pick of it
+	// (`cherry-picked`, as is-live finds one, named in `cherry_pick`), in
+	// `how`, with its deployment, time and who started it; no `release`
+	// when none did. Components removed since are
 	// listed without an answer (their repository is no longer known).
 	//
 	// Corresponds with GET /components/v1/tool/{tool}/releases/when (the `ReleaseWhen` operationId).
@@ -4175,12 +4234,19 @@ func (c *Client) ListReleases(ctx context.Context, tool Tool, params *ListReleas
 //
 // For each live component of the tool: whether `commit` (a full SHA) is
 // what it runs (`exact`), an ancestor of it (`included`: merged into
-// what runs), or not (`absent`), from the repository's own history;
-// `unknown` for a component that runs a prebuilt image. `since` is
-// when the component's releases began to include the commit without a
-// break until now, with that release and its deployment. A cherry-pick
-// of the commit (another commit with the same change) counts as
-// absent.
+// what runs), a cherry-pick (`cherry-picked`: what runs has, in its
+// first-parent history since it forked from `commit`, a commit with
+// the same `git patch-id --stable`, named in `cherry_pick`), or not
+// (`absent`), from the repository's own history; `unknown` for a
+// component that runs a prebuilt image. At most the newest 10,000
+// first-parent commits since the fork are searched for a cherry-pick
+// (`cherry_pick.partial` says the search was cut); a cherry-pick whose
+// conflict resolution changed the patch is another patch and is not
+// found; a cherry-pick reverted since (a newer commit on that path
+// whose patch undoes it) is `absent`, with `cherry_pick.reverted_by`.
+// `since` is when the component's releases began to include the
+// commit (or the cherry-pick found) without a break until now, with
+// that release and its deployment.
 //
 // Corresponds with GET /components/v1/tool/{tool}/releases/is-live (the `ReleaseIsLive` operationId).
 func (c *Client) ReleaseIsLive(ctx context.Context, tool Tool, params *ReleaseIsLiveParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4232,8 +4298,10 @@ func (c *Client) ReleaseNotes(ctx context.Context, tool Tool, params *ReleaseNot
 //
 // Per component of the tool with releases (in each environment): the
 // first release whose code included `commit` (a full SHA), itself
-// (`exact`) or a descendant, with its deployment, time and who started
-// it; no `release` when none did. Components removed since are
+// (`exact`), a descendant (`included`) or a cherry-pick of it
+// (`cherry-picked`, as is-live finds one, named in `cherry_pick`), in
+// `how`, with its deployment, time and who started it; no `release`
+// when none did. Components removed since are
 // listed without an answer (their repository is no longer known).
 //
 // Corresponds with GET /components/v1/tool/{tool}/releases/when (the `ReleaseWhen` operationId).
@@ -8817,12 +8885,19 @@ type ClientWithResponsesInterface interface {
 	//
 	// For each live component of the tool: whether `commit` (a full SHA) is
 	// what it runs (`exact`), an ancestor of it (`included`: merged into
-	// what runs), or not (`absent`), from the repository's own history;
-	// `unknown` for a component that runs a prebuilt image. `since` is
-	// when the component's releases began to include the commit without a
-	// break until now, with that release and its deployment. A cherry-pick
-	// of the commit (another commit with the same change) counts as
-	// absent.
+	// what runs), a cherry-pick (`cherry-picked`: what runs has, in its
+	// first-parent history since it forked from `commit`, a commit with
+	// the same `git patch-id --stable`, named in `cherry_pick`), or not
+	// (`absent`), from the repository's own history; `unknown` for a
+	// component that runs a prebuilt image. At most the newest 10,000
+	// first-parent commits since the fork are searched for a cherry-pick
+	// (`cherry_pick.partial` says the search was cut); a cherry-pick whose
+	// conflict resolution changed the patch is another patch and is not
+	// found; a cherry-pick reverted since (a newer commit on that path
+	// whose patch undoes it) is `absent`, with `cherry_pick.reverted_by`.
+	// `since` is when the component's releases began to include the
+	// commit (or the cherry-pick found) without a break until now, with
+	// that release and its deployment.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -8858,8 +8933,10 @@ type ClientWithResponsesInterface interface {
 	//
 	// Per component of the tool with releases (in each environment): the
 	// first release whose code included `commit` (a full SHA), itself
-	// (`exact`) or a descendant, with its deployment, time and who started
-	// it; no `release` when none did. Components removed since are
+	// (`exact`), a descendant (`included`) or a cherry-pick of it
+	// (`cherry-picked`, as is-live finds one, named in `cherry_pick`), in
+	// `how`, with its deployment, time and who started it; no `release`
+	// when none did. Components removed since are
 	// listed without an answer (their repository is no longer known).
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -14902,12 +14979,19 @@ func (c *ClientWithResponses) ListReleasesWithResponse(ctx context.Context, tool
 //
 // For each live component of the tool: whether `commit` (a full SHA) is
 // what it runs (`exact`), an ancestor of it (`included`: merged into
-// what runs), or not (`absent`), from the repository's own history;
-// `unknown` for a component that runs a prebuilt image. `since` is
-// when the component's releases began to include the commit without a
-// break until now, with that release and its deployment. A cherry-pick
-// of the commit (another commit with the same change) counts as
-// absent.
+// what runs), a cherry-pick (`cherry-picked`: what runs has, in its
+// first-parent history since it forked from `commit`, a commit with
+// the same `git patch-id --stable`, named in `cherry_pick`), or not
+// (`absent`), from the repository's own history; `unknown` for a
+// component that runs a prebuilt image. At most the newest 10,000
+// first-parent commits since the fork are searched for a cherry-pick
+// (`cherry_pick.partial` says the search was cut); a cherry-pick whose
+// conflict resolution changed the patch is another patch and is not
+// found; a cherry-pick reverted since (a newer commit on that path
+// whose patch undoes it) is `absent`, with `cherry_pick.reverted_by`.
+// `since` is when the component's releases began to include the
+// commit (or the cherry-pick found) without a break until now, with
+// that release and its deployment.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -14955,8 +15039,10 @@ func (c *ClientWithResponses) ReleaseNotesWithResponse(ctx context.Context, tool
 //
 // Per component of the tool with releases (in each environment): the
 // first release whose code included `commit` (a full SHA), itself
-// (`exact`) or a descendant, with its deployment, time and who started
-// it; no `release` when none did. Components removed since are
+// (`exact`), a descendant (`included`) or a cherry-pick of it
+// (`cherry-picked`, as is-live finds one, named in `cherry_pick`), in
+// `how`, with its deployment, time and who started it; no `release`
+// when none did. Components removed since are
 // listed without an answer (their repository is no longer known).
 //
 // Returns a wrapper object for the known response body format(s).

@@ -312,6 +312,27 @@ func (e EnvironmentStatusKind) Valid() bool {
 	}
 }
 
+// Defines values for FirstReleaseHow.
+const (
+	FirstReleaseHowCherryPicked FirstReleaseHow = "cherry-picked"
+	FirstReleaseHowExact        FirstReleaseHow = "exact"
+	FirstReleaseHowIncluded     FirstReleaseHow = "included"
+)
+
+// Valid indicates whether the value is a known member of the FirstReleaseHow enum.
+func (e FirstReleaseHow) Valid() bool {
+	switch e {
+	case FirstReleaseHowCherryPicked:
+		return true
+	case FirstReleaseHowExact:
+		return true
+	case FirstReleaseHowIncluded:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HealthStatus.
 const (
 	DEGRADED HealthStatus = "DEGRADED"
@@ -461,16 +482,19 @@ func (e JobStatusShort) Valid() bool {
 
 // Defines values for LiveCommitState.
 const (
-	LiveCommitStateAbsent   LiveCommitState = "absent"
-	LiveCommitStateExact    LiveCommitState = "exact"
-	LiveCommitStateIncluded LiveCommitState = "included"
-	LiveCommitStateUnknown  LiveCommitState = "unknown"
+	LiveCommitStateAbsent       LiveCommitState = "absent"
+	LiveCommitStateCherryPicked LiveCommitState = "cherry-picked"
+	LiveCommitStateExact        LiveCommitState = "exact"
+	LiveCommitStateIncluded     LiveCommitState = "included"
+	LiveCommitStateUnknown      LiveCommitState = "unknown"
 )
 
 // Valid indicates whether the value is a known member of the LiveCommitState enum.
 func (e LiveCommitState) Valid() bool {
 	switch e {
 	case LiveCommitStateAbsent:
+		return true
+	case LiveCommitStateCherryPicked:
 		return true
 	case LiveCommitStateExact:
 		return true
@@ -1069,6 +1093,20 @@ type BuildStartResponse struct {
 // BuildStatus Toolforge builds-api's statuses. Slipway uses `BUILD_PENDING` for a build started with `POST …/builds` that waits for a build slot, and does not use `BUILD_TIMEOUT` (a timed-out build is a `BUILD_FAILURE` saying so).
 type BuildStatus string
 
+// CherryPick The search for a cherry-pick of the commit in what runs: set when
+// one was found (`commit`), reverted (`reverted_by`) or the search cut
+// (`partial`).
+type CherryPick struct {
+	// Commit The commit in what runs with the same patch-id.
+	Commit *string `json:"commit,omitempty"`
+
+	// Partial The first-parent history since the fork was longer than 10,000 commits; only the newest were searched.
+	Partial bool `json:"partial"`
+
+	// RevertedBy A newer commit on the same first-parent path whose patch undoes the cherry-pick.
+	RevertedBy *string `json:"reverted_by,omitempty"`
+}
+
 // CommitInfo defines model for CommitInfo.
 type CommitInfo struct {
 	At      time.Time `json:"at"`
@@ -1392,15 +1430,23 @@ type Event struct {
 
 // FirstRelease defines model for FirstRelease.
 type FirstRelease struct {
-	Component   string `json:"component"`
-	Environment string `json:"environment"`
+	// CherryPick The cherry-pick of the commit the release had (`how` cherry-picked).
+	CherryPick  *string `json:"cherry_pick,omitempty"`
+	Component   string  `json:"component"`
+	Environment string  `json:"environment"`
 
 	// Exact The release ran the commit itself, not code that merged it.
 	Exact bool `json:"exact"`
 
+	// How How the release included the commit; absent when none did.
+	How *FirstReleaseHow `json:"how,omitempty"`
+
 	// Release One component version made live (or removed) in an environment.
 	Release *Release `json:"release,omitempty"`
 }
+
+// FirstReleaseHow How the release included the commit; absent when none did.
+type FirstReleaseHow string
 
 // FirstReleaseListEnvelope defines model for FirstReleaseListEnvelope.
 type FirstReleaseListEnvelope struct {
@@ -1593,9 +1639,13 @@ type JobUpsertResponse struct {
 
 // LiveCommit defines model for LiveCommit.
 type LiveCommit struct {
-	Component   string  `json:"component"`
-	DeployId    *string `json:"deploy_id,omitempty"`
-	Environment string  `json:"environment"`
+	// CherryPick The search for a cherry-pick of the commit in what runs: set when
+	// one was found (`commit`), reverted (`reverted_by`) or the search cut
+	// (`partial`).
+	CherryPick  *CherryPick `json:"cherry_pick,omitempty"`
+	Component   string      `json:"component"`
+	DeployId    *string     `json:"deploy_id,omitempty"`
+	Environment string      `json:"environment"`
 
 	// LiveCommit The commit the component runs ("" for a prebuilt image).
 	LiveCommit string          `json:"live_commit"`
