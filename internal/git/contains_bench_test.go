@@ -89,6 +89,11 @@ func BenchmarkContains(b *testing.B) {
 		{"ancestor-cached", first, tip, true, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
+			if bc.cached { // the answer is cached before the clock starts
+				if _, err := c.Contains(b.Context(), repo.URL, bc.commit, bc.tip); err != nil {
+					b.Fatal(err)
+				}
+			}
 			for b.Loop() {
 				if !bc.cached {
 					c = client() // the mirror stays, the answers' cache goes
@@ -158,6 +163,11 @@ func BenchmarkCherryPick(b *testing.B) {
 		{"beyond-bound-uncached", rootFix, slipway.CherryPick{Partial: n-1 > git.MaxPickWalk}, false},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
+			if bc.cached { // the answer is cached before the clock starts
+				if _, err := c.CherryPick(b.Context(), repo.URL, bc.commit, tip); err != nil {
+					b.Fatal(err)
+				}
+			}
 			for b.Loop() {
 				if !bc.cached {
 					c = client() // the mirror stays, the caches go

@@ -120,7 +120,7 @@ func newEnv(t testing.TB) *env {
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("192.0.2.1/32")},
 		UI: &web.Config{
 			Deployments: svc, Builds: svc, Jobs: svc, Tools: st, Sessions: st, Questions: svc,
-			EnvVars: vars, DeployTokens: deploy, APITokens: tokens,
+			EnvVars: vars, DeployTokens: deploy, APITokens: tokens, Releases: svc,
 			Now: c.now, Rand: rand.NewChaCha8([32]byte{1}), KeepAlive: time.Hour, InboxPoll: 5 * time.Millisecond,
 		},
 	})
@@ -325,6 +325,11 @@ type fakeService struct {
 	qlog      map[string][]slipway.QuestionLogEntry
 	// answers records the answers taken, with their actors.
 	answers []fakeAnswer
+	// releases are every tool's, newest first; live and when the answers
+	// about a commit (releases_fake_test.go).
+	releases map[string][]slipway.Release
+	live     map[string][]slipway.LiveCommit
+	when     map[string][]slipway.FirstRelease
 }
 
 // fakeAnswer is an answer the fake took.
@@ -368,6 +373,9 @@ func newFakeService() *fakeService {
 		configs:     map[string]slipway.ToolConfig{"one": webCfg},
 		deployments: map[string][]slipway.Deployment{"one": {done, asking, running}},
 		questions:   fakeQuestions(running, asking),
+		releases:    fakeReleases(done, running),
+		live:        fakeLive(done),
+		when:        fakeWhen(done, running),
 		qlog:        fakeQuestionLog(),
 		events: map[string][]slipway.Event{running.ID: {
 			{Seq: 1, DeploymentID: running.ID, Kind: "deployment", State: "pending", Message: "created"},

@@ -19,6 +19,7 @@ func TestHeaders_Security(t *testing.T) {
 		"/ui/t/one/d/20250601-115000-runningaaa/live", "/ui/nosuchpage", "/ui/static/app.js", "/ui/static/app.css", "/ui/static/dag.css", "/ui/t/one/j/web/logs",
 		"/ui/questions", "/ui/t/one/q/" + qGate, "/ui/t/one/d/20250601-114000-askingcccc",
 		"/ui/t/one/envvars", "/ui/t/one/envvars/API_KEY", "/ui/t/one/deploy-token", "/ui/tokens",
+		"/ui/t/one/releases", "/ui/t/one/releases?live=" + fixCommit + "&when=" + fixCommit,
 	} {
 		res := get(e, path, c)
 		body := bodyOf(t, res)
@@ -73,6 +74,12 @@ func TestInput_Bad(t *testing.T) {
 		{"unknown envvar", "/ui/t/one/envvars/NO_SUCH_VAR", 404, "Envvar NO_SUCH_VAR not found for tool one"},
 		{"envvar delete by GET", "/ui/t/one/envvars/API_KEY/delete", 405, "does not take"},
 		{"deploy token refresh by GET", "/ui/t/one/deploy-token/refresh", 405, "does not take"},
+		{"releases: bad before", "/ui/t/one/releases?before=abc", 400, "before must be a release number"},
+		{"releases: negative before", "/ui/t/one/releases?before=-3", 400, "before must be a release number"},
+		{"releases: short commit", "/ui/t/one/releases?live=9b0d44", 422, `commit: &#34;9b0d44&#34; is not a full commit SHA`},
+		{"releases: empty commit", "/ui/t/one/releases?when=", 422, "is not a full commit SHA"},
+		{"releases: markup as a commit", "/ui/t/one/releases?when=" + url.QueryEscape("<script>alert(1)</script>"), 422, "is not a full commit SHA"},
+		{"releases: huge commit", "/ui/t/one/releases?live=" + strings.Repeat("a", 100_000), 422, "is not a full commit SHA"},
 	} {
 		body := wantStatus(t, tc.name, get(e, tc.path, c), tc.status)
 		if !strings.Contains(body, tc.says) || !strings.Contains(body, "<main") {
@@ -82,6 +89,7 @@ func TestInput_Bad(t *testing.T) {
 			t.Errorf("%s: unescaped input on the page", tc.name)
 		}
 	}
+	wantStatus(t, "releases by POST", e.do(req{method: "POST", path: "/ui/t/one/releases", cookies: []*http.Cookie{c}, form: url.Values{"csrf": {csrf}}}), http.StatusMethodNotAllowed)
 	huge := url.Values{"csrf": {csrf}, "description": {strings.Repeat("d", 200_000)}}
 	body := wantStatus(t, "huge form", e.do(req{method: "POST", path: "/ui/t/one/deploy", cookies: []*http.Cookie{c}, form: huge}), http.StatusRequestEntityTooLarge)
 	if !strings.Contains(body, "too large") {

@@ -34,10 +34,14 @@ func TestPages_Golden(t *testing.T) {
 		{"question-options", "/ui/t/one/q/" + qMany},
 		{"question-settled", "/ui/t/one/q/" + qSettled},
 		{"inbox", "/ui/questions"},
+		{"releases", "/ui/t/one/releases"},
+		{"releases-live", "/ui/t/one/releases?live=" + fixCommit},
+		{"releases-when", "/ui/t/one/releases?when=" + fixCommit},
 	} {
 		body := wantStatus(t, tc.name, get(e, tc.path, admin), http.StatusOK)
 		golden(t, tc.name, body)
 	}
+	golden(t, "releases-invalid", wantStatus(t, "a short commit", get(e, "/ui/t/one/releases?live=9b0d44", admin), http.StatusUnprocessableEntity))
 	golden(t, "error-404", wantStatus(t, "unknown deployment", get(e, "/ui/t/one/d/20250601-115000-nonexisten", admin), http.StatusNotFound))
 
 	tool := e.signin(e.toolToken)

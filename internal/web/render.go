@@ -52,7 +52,7 @@ type view struct {
 // "content" inside the layout.
 var pageNames = []string{
 	"signin", "error", "tools", "tool", "deployments", "deployment", "config", "plan", "logs", "question", "inbox",
-	"envvars", "envvar", "deploy-token", "secret", "tokens",
+	"envvars", "envvar", "deploy-token", "secret", "tokens", "releases",
 }
 
 // pages holds one template set per page.
@@ -225,7 +225,16 @@ var funcs = template.FuncMap{
 		return strings.Join(lines, "\n")
 	},
 	"healthy": healthText,
-	"add":     func(a, b int) int { return a + b },
+	"deploymentLinkOf": func(tool string, l deploymentLink) struct {
+		Tool string
+		Link deploymentLink
+	} {
+		return struct {
+			Tool string
+			Link deploymentLink
+		}{tool, l}
+	},
+	"add": func(a, b int) int { return a + b },
 	"envVarForm": func(tool, csrf string, form envVarForm, maxValue int, fixed bool) envVarFormView {
 		return envVarFormView{Tool: tool, CSRF: csrf, Form: form, Max: maxValue, Fixed: fixed}
 	},
@@ -242,8 +251,12 @@ var funcs = template.FuncMap{
 // state never reads by colour alone.
 func stateIcon(state any) string {
 	switch fmt.Sprint(state) {
-	case "done", "successful", "succeeded", "ok", "healthy", "answered":
+	case "done", "successful", "succeeded", "ok", "healthy", "answered", "applied", "exact", "included", "cherry-picked":
 		return "✓"
+	case "absent":
+		return "∅"
+	case "removed":
+		return "⊖"
 	case "waiting":
 		return "…"
 	case "open":
@@ -269,7 +282,7 @@ func stateIcon(state any) string {
 // stateClass returns the CSS class that colours a state.
 func stateClass(state any) string {
 	switch fmt.Sprint(state) {
-	case "done", "successful", "succeeded", "unchanged", "healthy", "answered":
+	case "done", "successful", "succeeded", "unchanged", "healthy", "answered", "applied", "exact", "included", "cherry-picked":
 		return "state-ok"
 	case "running", "pending", "cancelling", "waiting", "open":
 		return "state-busy"

@@ -16,7 +16,7 @@
 // does.
 //
 // The package declares the small interfaces it needs of the deploy
-// service ([Deployments], [Builds], [Jobs], [Questions]), of the store
+// service ([Deployments], [Builds], [Jobs], [Questions], [Releases]), of the store
 // ([Tools], [Sessions]), of envvars ([EnvVars]) and of credentials
 // ([DeployTokens], [APITokens]); the composition root passes the
 // implementations.
@@ -129,6 +129,8 @@ type Config struct {
 	EnvVars      EnvVars
 	DeployTokens DeployTokens
 	APITokens    APITokens
+	// Releases serves the tool's releases page; nil answers 503 there.
+	Releases Releases
 	// Auth is filled in by internal/httpapi when it mounts the UI.
 	Auth Auth
 	// Logger receives internal errors. Default: discard.
@@ -209,6 +211,7 @@ func (h *handler) routes() http.Handler {
 	mux.Handle("GET /ui/t/{tool}/b/{id}/logs/live", h.tool(h.buildLogsLive))
 	mux.Handle("GET /ui/t/{tool}/j/{name}/logs", h.tool(h.jobLogs))
 	mux.Handle("GET /ui/t/{tool}/j/{name}/logs/live", h.tool(h.jobLogsLive))
+	mux.Handle("GET /ui/t/{tool}/releases", h.tool(h.releases))
 	mux.Handle("GET /ui/t/{tool}/envvars", h.tool(h.envVars))
 	mux.Handle("POST /ui/t/{tool}/envvars", h.withFormLimit(envVarFormBytes,
 		fmt.Sprintf(" An envvar's value may be at most %d bytes.", slipway.MaxEnvVarValueBytes), h.tool(h.envVarPut)))

@@ -34,9 +34,11 @@ const tabTimeout = 3 * time.Minute
 // site is a started server with its admin client.
 type site struct {
 	srv     *server.Server
+	harness *servertest.Server
 	url     string
 	data    string
 	api     *apiclient.Client
+	repo    *slipwaytest.Repo
 	repoURL string
 }
 
@@ -69,7 +71,7 @@ func start(t *testing.T) *site {
 	}
 	srv := servertest.StartEmpty(t, func(cfg *server.Config) { cfg.SlipwayBinary = bin })
 	repo := slipwaytest.GitRepo(t, map[string]string{"Procfile": "first: echo one\nsecond: echo two\n"})
-	return &site{srv: srv.Server, url: srv.URL(), data: srv.DataDir, api: srv.Client, repoURL: repo.URL}
+	return &site{srv: srv.Server, harness: srv, url: srv.URL(), data: srv.DataDir, api: srv.Client, repo: repo, repoURL: repo.URL}
 }
 
 // holdFirst is the command of the one-off "first": it waits until the
@@ -436,4 +438,57 @@ func TestBrowser_Settings(t *testing.T) {
 	must(t, browsertest.Navigate(tool, s.url+"/ui/tokens"))
 	must(t, browsertest.WaitText(tool, "h1", "403 Forbidden"))
 	check(t, tool, "error-403-admin")
+}
+
+// Ensure the releases page, reached from the tool's overview, answers on
+// a real history deployed for real: a fix cherry-picked onto the
+// deployed branch is cherry-picked (naming the pick) in is-live and when,
+// and a short SHA is refused next to its field. axe-core passes on each
+// state of the page.
+func TestBrowser_Releases(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	s.repo.Git(t, "checkout", "-q", "-b", "fixes")
+	fix := s.repo.Commit(t, map[string]string{"fix.txt": "fixed\n"}, "fix")
+	s.repo.Git(t, "checkout", "-q", "main")
+	s.repo.Git(t, "cherry-pick", "-x", fix)
+	picked := s.repo.Head(t)
+	cfg := "config_version: v1beta1\ncomponents:\n" +
+		"  first:\n    component_type: one-off\n    build: {repository: " + s.repoURL + ", ref: main}\n    run: {command: echo one, timeout: 120}\n"
+	if _, err := s.api.ConfigCreateFile(t.Context(), "rel", []byte(cfg)); err != nil {
+		t.Fatal(err)
+	}
+	d := s.harness.DeployTool(t, "rel")
+
+	ctx := s.signin(t, s.srv.AdminToken())
+	must(t, browsertest.Navigate(ctx, s.url+"/ui/t/rel/"))
+	must(t, browsertest.Click(ctx, `a[href="/ui/t/rel/releases"]`))
+	must(t, browsertest.WaitText(ctx, "h1", "Releases of rel"))
+	must(t, browsertest.WaitText(ctx, "#history-title + .scroll", picked[:10]))
+	check(t, ctx, "releases")
+
+	must(t, browsertest.Fill(ctx, "#live-commit", fix))
+	must(t, browsertest.Click(ctx, `form[aria-labelledby="live-title"] button[type="submit"]`))
+	must(t, browsertest.WaitText(ctx, "#live-answer-title + .scroll", "cherry-picked"))
+	live, err := browsertest.Text(ctx, "#live-answer-title + .scroll")
+	must(t, err)
+	for _, want := range []string{"production", "first", "as " + picked[:10], d.ID} {
+		if !strings.Contains(live, want) {
+			t.Errorf("the is-live answer lacks %q: %s", want, live)
+		}
+	}
+	check(t, ctx, "releases-live")
+
+	must(t, browsertest.Fill(ctx, "#when-commit", fix))
+	must(t, browsertest.Click(ctx, `form[aria-labelledby="when-title"] button[type="submit"]`))
+	must(t, browsertest.WaitText(ctx, "#when-answer-title + .scroll", "cherry-picked as "+picked[:10]))
+	check(t, ctx, "releases-when")
+
+	must(t, browsertest.Fill(ctx, "#live-commit", fix[:7]))
+	must(t, browsertest.Click(ctx, `form[aria-labelledby="live-title"] button[type="submit"]`))
+	must(t, browsertest.WaitText(ctx, "#live-commit-problem", "is not a full commit SHA"))
+	if got := eval[string](t, ctx, `document.getElementById("live-commit").value`); got != fix[:7] {
+		t.Errorf("the commit typed became %q", got)
+	}
+	check(t, ctx, "releases-invalid")
 }
