@@ -32,6 +32,9 @@ type Resolver interface {
 	// CherryPick looks in tip's first-parent history since it forked from
 	// commit for a commit with the same patch-id (both full SHAs).
 	CherryPick(ctx context.Context, repository, commit, tip string) (slipway.CherryPick, error)
+	// MayHaveCherryPick reports whether CherryPick may find a pick of
+	// commit in any of tips: false means it finds none in any.
+	MayHaveCherryPick(ctx context.Context, repository, commit string, tips []string) (bool, error)
 }
 
 // Enqueuer puts jobs on the durable queue in a store transaction (the

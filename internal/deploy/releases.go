@@ -191,6 +191,21 @@ func (s *Releases) When(ctx context.Context, tool, commit string) ([]slipway.Fir
 	if len(rs) > 0 {
 		gctx = s.eng.scopeOf(ctx, tool, rs[0].ConfigVersion)
 	}
+	// Asking each release for a cherry-pick costs a git pipeline; one
+	// question over all the releases of a repository first says whether
+	// any may have one (usually none).
+	tips := map[string][]string{} // repository → the releases' commits
+	for _, r := range rs {
+		if repo := repos[r.Component]; repo != "" && r.Outcome == slipway.ReleaseApplied && r.Commit != "" {
+			tips[repo] = append(tips[repo], r.Commit)
+		}
+	}
+	picks := map[string]bool{} // repository → may have a pick
+	for repo, ts := range tips {
+		if picks[repo], err = s.source.MayHaveCherryPick(gctx, repo, commit, ts); err != nil {
+			return nil, fmt.Errorf("is %s cherry-picked in %s: %w", commit, tool, err)
+		}
+	}
 	var (
 		out   []slipway.FirstRelease
 		index = map[string]int{} // environment/component → out
@@ -220,6 +235,9 @@ func (s *Releases) When(ctx context.Context, tool, commit string) ([]slipway.Fir
 			continue
 		case in:
 			out[at].Release, out[at].How = r, slipway.LiveIncluded
+			continue
+		}
+		if !picks[repo] {
 			continue
 		}
 		pick, err := s.source.CherryPick(gctx, repo, commit, r.Commit)

@@ -211,3 +211,79 @@ func (c *Client) computePatchIDs(ctx context.Context, dir string, commits []stri
 	}
 	return ids, nil
 }
+
+// MayHaveCherryPick reports whether the first-parent history of any of
+// tips, since it forked from commit, may hold a cherry-pick of commit
+// (reverted or not): false means [Client.CherryPick] finds none in any of
+// them. It reads the union of those histories at once (one rev-list, one
+// patch-id pipeline for the commits not cached), so a question about many
+// releases costs one answer when no pick exists. It answers true when it
+// cannot tell cheaply: the union is longer than MaxPickWalk, or the
+// mirror lacks one of the commits even after a fetch.
+func (c *Client) MayHaveCherryPick(ctx context.Context, repository, commit string, tips []string) (bool, error) {
+	if !slipway.IsFullCommit(commit) {
+		return false, fmt.Errorf("cherry-pick of %q: %w: give a full commit SHA", commit, ErrRefNotFound)
+	}
+	var uniq []string
+	seen := map[string]bool{commit: true}
+	for _, t := range tips {
+		if !slipway.IsFullCommit(t) {
+			return false, fmt.Errorf("cherry-pick of %s in %q: %w: give full commit SHAs", commit, t, ErrRefNotFound)
+		}
+		if !seen[t] {
+			seen[t] = true
+			uniq = append(uniq, t)
+		}
+	}
+	if len(uniq) == 0 {
+		return false, nil
+	}
+	if err := c.checkRepository(ctx, repository); err != nil {
+		return false, err
+	}
+	r, err := c.remoteFor(ctx, repository)
+	if err != nil {
+		return false, err
+	}
+	may := true
+	err = c.withMirror(ctx, r, func(dir string, fresh bool) error {
+		args := append([]string{"rev-list", "--first-parent", "-n", strconv.Itoa(c.pickWalk + 1)}, uniq...)
+		args = append(args, "^"+commit, "--")
+		if fresh {
+			if err := c.fetch(ctx, dir, r); err != nil {
+				return err
+			}
+		}
+		out, err := c.run(ctx, runOpts{dir: dir}, args...)
+		if exitErr, ok := errors.AsType[*exec.ExitError](err); ok && exitErr.ExitCode() == 128 && !fresh {
+			if err := c.fetch(ctx, dir, r); err != nil {
+				return err
+			}
+			out, err = c.run(ctx, runOpts{dir: dir}, args...)
+		}
+		if exitErr, ok := errors.AsType[*exec.ExitError](err); ok && exitErr.ExitCode() == 128 {
+			return nil // a commit is missing: each tip is asked on its own
+		}
+		if err != nil {
+			return err
+		}
+		union := strings.Fields(string(out))
+		if len(union) > c.pickWalk {
+			return nil
+		}
+		ids, err := c.patchIDsOf(ctx, dir, r.mirror, append([]string{commit}, union...), false)
+		if err != nil {
+			return err
+		}
+		want := ids[commit]
+		may = false
+		for _, x := range union {
+			may = may || (want != "" && ids[x] == want)
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("cherry-picks of %s in %d commits of %s: %w", commit, len(uniq), slipway.RedactURL(repository), err)
+	}
+	return may, nil
+}

@@ -87,6 +87,37 @@ func TestCherryPick(t *testing.T) {
 	if got, err := c.CherryPick(t.Context(), repo.URL, merge, reverted); err != nil || got != (slipway.CherryPick{}) {
 		t.Errorf("a merge commit (no patch of its own): %+v, %v; want nothing", got, err)
 	}
+	// Many tips at once: a pick in any of them (reverted or not) may be
+	// there; none in any, none.
+	for _, tt := range []struct {
+		name   string
+		commit string
+		tips   []string
+		want   bool
+	}{
+		{"the fix, picked in the release", fix, []string{merge, base, reverted}, true},
+		{"fix2, whose pick changed the patch", fix2, []string{resolved, reverted, base}, false},
+		{"a merge (no patch)", merge, []string{reverted}, false},
+		{"no tips", fix, nil, false},
+	} {
+		got, err := c.MayHaveCherryPick(t.Context(), repo.URL, tt.commit, tt.tips)
+		if err != nil || got != tt.want {
+			t.Errorf("MayHaveCherryPick: %s: %v, %v; want %v", tt.name, got, err, tt.want)
+		}
+		any := false
+		for _, tip := range tt.tips {
+			if p, err := c.CherryPick(t.Context(), repo.URL, tt.commit, tip); err == nil && p.Commit != "" {
+				any = true
+			}
+		}
+		if any && !got {
+			t.Errorf("MayHaveCherryPick: %s: false, but CherryPick finds one in a tip", tt.name)
+		}
+	}
+	if got, err := newClient(t, true).MayHaveCherryPick(t.Context(), repo.URL, fix, []string{picked}); err != nil || !got {
+		t.Errorf("MayHaveCherryPick on a new mirror: %v, %v; want true", got, err)
+	}
+
 	// The bound: from resolved, the newest commit is read, the pick is
 	// beyond it.
 	short := newClient(t, true)
@@ -96,6 +127,9 @@ func TestCherryPick(t *testing.T) {
 	}
 	if got, err := short.CherryPick(t.Context(), repo.URL, fix, picked); err != nil || got != (slipway.CherryPick{Commit: picked}) {
 		t.Errorf("within the bound: %+v, %v; want the pick", got, err)
+	}
+	if got, err := short.MayHaveCherryPick(t.Context(), repo.URL, fix2, []string{resolved}); err != nil || !got {
+		t.Errorf("MayHaveCherryPick beyond the bound: %v, %v; want true (cannot tell)", got, err)
 	}
 
 	// A commit made after the mirror exists is fetched.

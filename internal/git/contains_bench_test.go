@@ -138,6 +138,18 @@ func BenchmarkCherryPick(b *testing.B) {
 	fix := side("fix", repo.Git(b, "rev-list", "--first-parent", "--skip", strconv.Itoa(n-fork), "-n", "1", "main"))
 	rootFix := side("rootfix", first)
 	pick := repo.Git(b, "rev-list", "--first-parent", "--skip", strconv.Itoa(n-fork-1), "-n", "1", "main")
+	// A change made on a branch from fork and picked nowhere, and 200
+	// releases of main since the fork (every 50th commit): what `releases
+	// when` asks of a commit no release had.
+	repo.GitInput(b, []byte("commit refs/heads/nopick\ncommitter Bench <b@example.org> 1600000000 +0000\ndata 7\nnopick\nfrom "+
+		repo.Git(b, "rev-parse", "fix^")+"\nM 644 inline other\ndata 6\nother\n\n"), "fast-import", "--quiet")
+	nopick := repo.Git(b, "rev-parse", "nopick")
+	var releases []string
+	for i, c := range strings.Fields(repo.Git(b, "rev-list", "--first-parent", "-n", "10000", "main")) {
+		if i%50 == 0 {
+			releases = append(releases, c)
+		}
+	}
 	repo.Git(b, "commit-graph", "write", "--reachable")
 
 	cache := b.TempDir()
@@ -178,6 +190,14 @@ func BenchmarkCherryPick(b *testing.B) {
 			}
 		})
 	}
+	b.Run("when-200-releases-none-uncached", func(b *testing.B) {
+		for b.Loop() {
+			c = client()
+			if may, err := c.MayHaveCherryPick(b.Context(), repo.URL, nopick, releases); err != nil || may {
+				b.Fatalf("%v, %v; want none", may, err)
+			}
+		}
+	})
 	b.ReportMetric(float64(n), "commits")
 }
 

@@ -168,6 +168,11 @@ func (f fakeResolver) CherryPick(context.Context, string, string, string) (slipw
 	return slipway.CherryPick{}, nil
 }
 
+// MayHaveCherryPick says none, as CherryPick finds none.
+func (f fakeResolver) MayHaveCherryPick(context.Context, string, string, []string) (bool, error) {
+	return false, nil
+}
+
 func (f fakeResolver) ResolveAll(_ context.Context, repository string, refs []string) (map[string]string, error) {
 	out := map[string]string{}
 	var errs []error
