@@ -171,9 +171,19 @@ func TestReleasesCherryPicked(t *testing.T) {
 			t.Errorf("is-live of a cherry-picked fix lacks %q:\n%s", want, out)
 		}
 	}
+	out = jobsRun(t, srv, t.Context(), "", "releases", "is-live", fix, "--json")
+	for _, want := range []string{`"state": "cherry-picked"`, `"cherry_pick": {`, `"commit": "` + picked + `"`, `"partial": false`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("is-live --json of a cherry-picked fix lacks %q:\n%s", want, out)
+		}
+	}
 	out = jobsRun(t, srv, t.Context(), "", "releases", "when", fix)
 	if !strings.Contains(out, "exit 0") || !strings.Contains(out, "cherry-picked as "+picked[:12]) {
 		t.Errorf("when of a cherry-picked fix:\n%s", out)
+	}
+	out = jobsRun(t, srv, t.Context(), "", "releases", "when", fix, "--json")
+	if !strings.Contains(out, `"how": "cherry-picked"`) || !strings.Contains(out, `"cherry_pick": "`+picked+`"`) || !strings.Contains(out, `"exact": false`) {
+		t.Errorf("when --json of a cherry-picked fix:\n%s", out)
 	}
 	repo.Git(t, "revert", "--no-edit", picked)
 	reverted := repo.Head(t)
