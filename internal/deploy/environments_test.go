@@ -151,8 +151,34 @@ func TestDeployments_Promote(t *testing.T) {
 	if err != nil || len(builds) != 1 {
 		t.Errorf("builds = %d, %v; want the one staging made", len(builds), err)
 	}
+	// Staging moves on (two commits, one a merge of a branch): the preview
+	// lists what git lists between the two, newest first, and none removed.
+	repo.Git(t, "checkout", "-q", "-b", "side")
+	repo.Commit(t, map[string]string{"side.txt": "side\n"}, "side work")
+	repo.Git(t, "checkout", "-q", "main")
+	repo.Git(t, "merge", "-q", "--no-ff", "-m", "merge side", "side")
+	s2, err := h.deploys.DeploymentCreate(ctx, tool, slipway.DeployOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2 = h.waitFinal(t, tool, s2.ID); s2.Status != slipway.DeploymentSuccessful {
+		t.Fatalf("second staging deployment = %s (%s)", s2.Status, s2.LongStatus)
+	}
+	preview, err = h.deploys.PromotePlan(ctx, tool, "production", slipway.DeployOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Fields(repo.Git(t, "rev-list", staged+".."+repo.Head(t)))
+	var got []string
+	for _, c := range preview.Changes[0].New {
+		got = append(got, c.Commit)
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") || len(preview.Changes[0].Removed) != 0 || len(want) != 3 {
+		t.Errorf("preview's new commits = %v, git rev-list says %v; removed %v", got, want, preview.Changes[0].Removed)
+	}
+
 	// Each environment's live state is its own.
-	for inst, want := range map[string]string{tool: p.ID, tool + "--staging": s.ID} {
+	for inst, want := range map[string]string{tool: p.ID, tool + "--staging": s2.ID} {
 		live, err := h.db.LiveRunList(ctx, inst)
 		if err != nil || len(live) != 1 || live[0].DeploymentID != want {
 			t.Errorf("live in %s = %+v, %v; want job of %s", inst, live, err, want)
