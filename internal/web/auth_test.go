@@ -71,6 +71,7 @@ func TestSignin_ToolSessionSeesOnlyItsTool(t *testing.T) {
 		"/ui/t/two/", "/ui/t/nosuchtool/", "/ui/t/two/d/", "/ui/t/two/config",
 		"/ui/t/two/d/20250601-115000-runningaaa/live", "/ui/t/two/b/x/logs/live", "/ui/t/Bad_Name/",
 		"/ui/t/two/releases", "/ui/t/two/releases?live=" + liveCommit, "/ui/t/two/releases?when=" + liveCommit,
+		"/ui/t/two/environments", "/ui/t/two/environments/production/promote",
 	} {
 		body := wantStatus(t, path, get(e, path, c), http.StatusForbidden)
 		bodies = append(bodies, strings.ReplaceAll(body, strings.Split(path, "/")[3], "T"))
@@ -83,6 +84,14 @@ func TestSignin_ToolSessionSeesOnlyItsTool(t *testing.T) {
 		form: url.Values{"csrf": {csrfOf(t, bodyOf(t, get(e, "/ui/t/one/", c)))}},
 	})
 	wantStatus(t, "deploy another tool", res, http.StatusForbidden)
+	res = e.do(req{
+		method: "POST", path: "/ui/t/two/environments/production/promote", cookies: []*http.Cookie{c},
+		form: url.Values{"csrf": {csrfOf(t, bodyOf(t, get(e, "/ui/t/one/", c)))}},
+	})
+	wantStatus(t, "promote another tool", res, http.StatusForbidden)
+	if len(e.svc.promoted) != 0 {
+		t.Errorf("another tool was promoted: %+v", e.svc.promoted)
+	}
 	if len(e.svc.created) != 0 {
 		t.Errorf("a deployment of another tool was created: %+v", e.svc.created)
 	}

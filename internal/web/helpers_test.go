@@ -120,7 +120,7 @@ func newEnv(t testing.TB) *env {
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("192.0.2.1/32")},
 		UI: &web.Config{
 			Deployments: svc, Builds: svc, Jobs: svc, Tools: st, Sessions: st, Questions: svc,
-			EnvVars: vars, DeployTokens: deploy, APITokens: tokens, Releases: svc,
+			EnvVars: vars, DeployTokens: deploy, APITokens: tokens, Releases: svc, Environments: svc,
 			Now: c.now, Rand: rand.NewChaCha8([32]byte{1}), KeepAlive: time.Hour, InboxPoll: 5 * time.Millisecond,
 		},
 	})
@@ -330,6 +330,12 @@ type fakeService struct {
 	releases map[string][]slipway.Release
 	live     map[string][]slipway.LiveCommit
 	when     map[string][]slipway.FirstRelease
+	// environments are every tool's (environments_fake_test.go);
+	// promoted records the promotions made, promoteConflict, when set,
+	// refuses them with that message.
+	environments    map[string][]slipway.EnvironmentStatus
+	promoted        []slipway.DeployOptions
+	promoteConflict string
 }
 
 // fakeAnswer is an answer the fake took.
@@ -370,13 +376,14 @@ func newFakeService() *fakeService {
 		Steps: []slipway.Step{{Key: "build:web", Action: slipway.ActionBuild, Reason: "first build", State: slipway.StepFailed, Detail: "exit status 1", Attempt: 2}},
 	}
 	return &fakeService{
-		configs:     map[string]slipway.ToolConfig{"one": webCfg},
-		deployments: map[string][]slipway.Deployment{"one": {done, asking, running}},
-		questions:   fakeQuestions(running, asking),
-		releases:    fakeReleases(done, running),
-		live:        fakeLive(done),
-		when:        fakeWhen(done, running),
-		qlog:        fakeQuestionLog(),
+		configs:      map[string]slipway.ToolConfig{"one": webCfg},
+		deployments:  map[string][]slipway.Deployment{"one": {done, asking, running}},
+		questions:    fakeQuestions(running, asking),
+		releases:     fakeReleases(done, running),
+		live:         fakeLive(done),
+		when:         fakeWhen(done, running),
+		environments: fakeEnvironments(),
+		qlog:         fakeQuestionLog(),
 		events: map[string][]slipway.Event{running.ID: {
 			{Seq: 1, DeploymentID: running.ID, Kind: "deployment", State: "pending", Message: "created"},
 			{Seq: 2, DeploymentID: running.ID, Kind: "plan", State: "running", Message: "planned"},

@@ -37,6 +37,8 @@ func TestPages_Golden(t *testing.T) {
 		{"releases", "/ui/t/one/releases"},
 		{"releases-live", "/ui/t/one/releases?live=" + fixCommit},
 		{"releases-when", "/ui/t/one/releases?when=" + fixCommit},
+		{"environments", "/ui/t/one/environments"},
+		{"promote", "/ui/t/one/environments/production/promote"},
 	} {
 		body := wantStatus(t, tc.name, get(e, tc.path, admin), http.StatusOK)
 		golden(t, tc.name, body)

@@ -131,6 +131,9 @@ type Config struct {
 	APITokens    APITokens
 	// Releases serves the tool's releases page; nil answers 503 there.
 	Releases Releases
+	// Environments serves the tool's environments and promotion pages;
+	// nil answers 503 there.
+	Environments Environments
 	// Auth is filled in by internal/httpapi when it mounts the UI.
 	Auth Auth
 	// Logger receives internal errors. Default: discard.
@@ -212,6 +215,9 @@ func (h *handler) routes() http.Handler {
 	mux.Handle("GET /ui/t/{tool}/j/{name}/logs", h.tool(h.jobLogs))
 	mux.Handle("GET /ui/t/{tool}/j/{name}/logs/live", h.tool(h.jobLogsLive))
 	mux.Handle("GET /ui/t/{tool}/releases", h.tool(h.releases))
+	mux.Handle("GET /ui/t/{tool}/environments", h.tool(h.environments))
+	mux.Handle("GET /ui/t/{tool}/environments/{env}/promote", h.tool(h.promotion))
+	mux.Handle("POST /ui/t/{tool}/environments/{env}/promote", h.tool(h.promote))
 	mux.Handle("GET /ui/t/{tool}/envvars", h.tool(h.envVars))
 	mux.Handle("POST /ui/t/{tool}/envvars", h.withFormLimit(envVarFormBytes,
 		fmt.Sprintf(" An envvar's value may be at most %d bytes.", slipway.MaxEnvVarValueBytes), h.tool(h.envVarPut)))

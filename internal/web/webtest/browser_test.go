@@ -492,3 +492,39 @@ func TestBrowser_Releases(t *testing.T) {
 	}
 	check(t, ctx, "releases-invalid")
 }
+
+// Ensure the environments page shows what runs in staging and nothing in
+// production, its promotion preview lists the build and the plan, and
+// the promote button deploys the same build to production, which ends
+// successful with no build made; axe finds nothing on either page.
+func TestBrowser_Environments(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	cfg := "config_version: v1beta1\ncomponents:\n" +
+		"  first:\n    component_type: one-off\n    build: {repository: " + s.repoURL + ", ref: main}\n    run: {command: echo one, timeout: 120}\n" +
+		"x-slipway:\n  environments:\n    staging: {}\n    production: {kind: production, upstream: staging}\n"
+	if _, err := s.api.ConfigCreateFile(t.Context(), "envs", []byte(cfg)); err != nil {
+		t.Fatal(err)
+	}
+	staged := s.harness.DeployTool(t, "envs")
+
+	ctx := s.signin(t, s.srv.AdminToken())
+	must(t, browsertest.Navigate(ctx, s.url+"/ui/t/envs/"))
+	must(t, browsertest.Click(ctx, `a[href="/ui/t/envs/environments"]`))
+	must(t, browsertest.WaitText(ctx, "h1", "Environments of envs"))
+	must(t, browsertest.WaitText(ctx, "#env-staging + p", staged.ID))
+	check(t, ctx, "environments")
+
+	must(t, browsertest.Click(ctx, `a[href="/ui/t/envs/environments/production/promote"]`))
+	must(t, browsertest.WaitText(ctx, "h1", "Promote staging to production"))
+	must(t, browsertest.WaitText(ctx, "#plan-title + .scroll", "promotion from staging"))
+	check(t, ctx, "promote")
+
+	must(t, browsertest.Click(ctx, `form[action="/ui/t/envs/environments/production/promote"] button[type="submit"]`))
+	must(t, browsertest.WaitText(ctx, "#deployment-header", "successful"))
+	builds, err := s.api.BuildList(t.Context(), "envs")
+	must(t, err)
+	if bs, err := builds.Builds(); err != nil || len(bs) != 1 {
+		t.Errorf("builds after the promotion = %d, %v; want staging's one", len(bs), err)
+	}
+}
