@@ -330,10 +330,16 @@ func (c *Client) DeploymentPlan(ctx context.Context, tool string, forceBuild, fo
 // DeploymentPlanConfig is [Client.DeploymentPlan] for config (a tool config
 // as JSON) instead of the stored config, which it does not change.
 func (c *Client) DeploymentPlanConfig(ctx context.Context, tool string, config []byte, forceBuild, forceRun bool, description string) (Envelope, error) {
+	return c.DeploymentPlanConfigIn(ctx, tool, "", config, forceBuild, forceRun, description)
+}
+
+// DeploymentPlanConfigIn is [Client.DeploymentPlanConfig] of environment
+// env ("": the config's first).
+func (c *Client) DeploymentPlanConfigIn(ctx context.Context, tool, env string, config []byte, forceBuild, forceRun bool, description string) (Envelope, error) {
 	if len(bytes.TrimSpace(config)) == 0 {
 		return Envelope{}, errors.New("plan a config: the config is empty")
 	}
-	return c.deploymentCreate(ctx, tool, "", true, forceBuild, forceRun, description, config)
+	return c.deploymentCreate(ctx, tool, env, true, forceBuild, forceRun, description, config)
 }
 
 // deploymentCreate sends POST …/deployment; config, when not nil, is sent

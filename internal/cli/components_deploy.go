@@ -32,7 +32,7 @@ config". With --json, prints the plan's envelope.`,
 			}
 			res := file.res
 			if onlyPlan {
-				env, err := c.DeploymentPlanConfig(cmd.Context(), tool, res.Config.Raw, f.forceBuild, f.forceRun, f.description)
+				env, err := c.DeploymentPlanConfigIn(cmd.Context(), tool, f.environment, res.Config.Raw, f.forceBuild, f.forceRun, f.description)
 				if err != nil {
 					return e.serverProblems(file, env, err)
 				}
