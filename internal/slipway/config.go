@@ -40,6 +40,8 @@ type ToolConfig struct {
 	// Environments are the tool's declared environments in promotion order
 	// (none: the one DefaultEnvironment; see EnvironmentList).
 	Environments []Environment
+	// Policy is the tool-level Slipway extension (`x-slipway:`).
+	Policy ToolPolicy
 	// Raw is the config as the user set it: only the fields they sent, in
 	// their order, without unknown fields, as JSON. It is what `config show`
 	// echoes and what a deployment snapshots.

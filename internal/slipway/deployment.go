@@ -97,6 +97,14 @@ type Deployment struct {
 	// live and healthy upstream when it was created. They are reused,
 	// never rebuilt.
 	Pins map[string]Pin
+	// RollbackRelease is, for a rollback to a release, the release whose
+	// live state this deployment brings back: each component's latest
+	// release up to it (its build, commit and spec), and RollbackOf is the
+	// deployment that made that release. 0 otherwise.
+	RollbackRelease int64
+	// RolledBackBy is, for a deployment that was rolled back
+	// automatically, the rollback deployment; empty otherwise.
+	RolledBackBy string
 	// Builds and Runs are derived from Steps (or, before the plan exists,
 	// from the config snapshot) by the deploy service; the store does not
 	// keep them.

@@ -195,6 +195,10 @@ type ReleaseFilter struct {
 	DeploymentID string
 	// Before lists only releases with a smaller sequence number (paging).
 	Before int64
+	// Latest keeps only the newest release of each environment and
+	// component among those selected: with Before, the live state as it
+	// was right after release Before-1.
+	Latest bool
 	// Limit bounds the list (0: no limit).
 	Limit int
 }
@@ -293,6 +297,9 @@ type Queries interface {
 	// DeploymentUpdateStatus changes a status; ok is false when IfStatusIn
 	// did not match (nothing changed).
 	DeploymentUpdateStatus(ctx context.Context, u DeploymentStatusUpdate) (ok bool, err error)
+	// DeploymentSetRolledBackBy records that deployment id was rolled
+	// back by the deployment by. ErrNotFound when id does not exist.
+	DeploymentSetRolledBackBy(ctx context.Context, tool, id, by string) error
 	// DeploymentDelete deletes a deployment with its steps and events.
 	DeploymentDelete(ctx context.Context, tool, id string) error
 	// DeploymentPrune deletes the tool's oldest final deployments beyond the

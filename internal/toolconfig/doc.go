@@ -19,6 +19,9 @@
 //   - cpu and memory are parsed as Kubernetes quantities
 //     (slipway.ParseCPU, slipway.ParseMemory): zero, negative, overflowing
 //     and sub-byte values are errors.
+//   - a top-level x-slipway mapping holds the tool-level Slipway settings
+//     ([slipway.ToolPolicy]: auto_rollback, see extension.go); Toolforge
+//     ignores unknown top-level keys, so the config stays valid there.
 //   - text fields (command, health_check_script, filelog paths, repository,
 //     source_url, reuse_from, schedule) refuse control characters (tab and
 //     newline are fine in commands and scripts) and bidirectional

@@ -25,9 +25,6 @@ import (
 //
 // Environments are listed in promotion order.
 
-// extensionFields are the fields of x-slipway.
-var extensionFields = []string{"environments"}
-
 // environmentFields are the fields of one environment.
 var environmentFields = []string{"kind", "upstream", "allow_direct", "env", "overrides"}
 
@@ -42,30 +39,6 @@ type envNode struct {
 	key       *yamlNode
 	upstream  *yamlNode
 	overrides map[string]*yamlNode // component name → its key
-}
-
-// extension parses the x-slipway mapping into cfg and returns its set
-// fields.
-func (p *parser) extension(e entry, cfg *slipway.ToolConfig) (*object, map[string]*envNode) {
-	raw := &object{}
-	m := p.mapping("x-slipway", e.val, "x-slipway (Slipway's settings of the tool)")
-	if m == nil {
-		return raw, nil
-	}
-	var nodes map[string]*envNode
-	for _, f := range p.entries("x-slipway", m) {
-		path := join("x-slipway", f.name())
-		p.record(path, f.key, f.val)
-		switch f.name() {
-		case "environments":
-			var envs *object
-			cfg.Environments, envs, nodes = p.environments(path, f)
-			raw.set("environments", envs)
-		default:
-			p.unknown(UnknownField{Path: path, Name: f.name(), In: "x-slipway"}, f.key, extensionFields)
-		}
-	}
-	return raw, nodes
 }
 
 // environments parses x-slipway.environments.

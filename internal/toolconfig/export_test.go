@@ -12,3 +12,7 @@ func RunFieldNames() []string {
 	slices.Sort(names)
 	return names
 }
+
+// ExtensionFieldNames returns the fields of x-slipway the parser knows,
+// sorted.
+func ExtensionFieldNames() []string { return slices.Sorted(slices.Values(extensionFields)) }

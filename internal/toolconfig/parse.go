@@ -247,10 +247,10 @@ func (p *parser) parse(data []byte) slipway.ToolConfig {
 			if comps != nil {
 				raw.set("components", comps.raw)
 			}
-		case "x-slipway":
+		case extensionKey:
 			var x *object
 			x, envNodes = p.extension(e, &cfg)
-			raw.set("x-slipway", x)
+			raw.set(extensionKey, x)
 		default:
 			unknownKeys = append(unknownKeys, e.name())
 			p.unknown(UnknownField{Path: e.name(), Name: e.name(), In: "the tool config"}, e.key, topFields)

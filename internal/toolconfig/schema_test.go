@@ -128,6 +128,7 @@ func TestSchema_Fields(t *testing.T) {
 		want []string
 	}{
 		{"top", keys(s.Properties), []string{"components", "config_version", "source_url", "x-slipway"}},
+		{"x-slipway", keys(s.Defs["slipway"].Properties), toolconfig.ExtensionFieldNames()},
 		{"component", keys(s.Defs["component"].Properties), []string{"build", "component_type", "gate", "run", "wait_for"}},
 		{"build", keys(s.Defs["build"].Properties), []string{"image", "ref", "repository", "reuse_from", "use_deprecated_versions", "use_latest_versions"}},
 		{"run", keys(s.Defs["run"].Properties), toolconfig.RunFieldNames()},

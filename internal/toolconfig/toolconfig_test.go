@@ -107,7 +107,11 @@ func componentsJSON(t testing.TB, cfg slipway.ToolConfig) string {
 		ConfigVersion string `json:",omitempty"`
 		SourceURL     string `json:",omitempty"`
 		Components    []comp
+		Policy        *slipway.ToolPolicy `json:",omitempty"`
 	}{ConfigVersion: cfg.ConfigVersion, SourceURL: cfg.SourceURL}
+	if cfg.Policy != (slipway.ToolPolicy{}) {
+		v.Policy = &cfg.Policy
+	}
 	for _, n := range cfg.Names() {
 		c := cfg.Components[n]
 		v.Components = append(v.Components, comp{c.Name, c.Type, c.Build, c.Run, c.WaitFor})

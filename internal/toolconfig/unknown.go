@@ -91,7 +91,7 @@ func (p *parser) unknown(u UnknownField, key *yamlNode, valid []string) {
 // Fields valid where they are, for the suggestions and lists of unknown
 // fields.
 var (
-	topFields         = []string{"config_version", "source_url", "components", "x-slipway"}
+	topFields         = []string{"config_version", "source_url", "components", extensionKey}
 	componentFields   = []string{"component_type", "build", "run", "wait_for", "gate"}
 	sourceBuildFields = []string{"repository", "ref", "use_latest_versions", "use_deprecated_versions"}
 	allBuildFields    = append(slices.Clone(sourceBuildFields), "reuse_from", "image")

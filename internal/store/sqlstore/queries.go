@@ -250,7 +250,7 @@ func (q *queries) ConfigDelete(ctx context.Context, tool string, now time.Time) 
 
 const deploymentColumns = `id, tool, created_at, description, config_version, tool_config, status,
 	long_status, force_build, force_run, trigger_kind, actor, updated_at, finished_at, rollback_of,
-	environment, promoted_from, pins`
+	environment, promoted_from, pins, rollback_release, rolled_back_by`
 
 func scanDeployment(r rowScanner) (slipway.Deployment, error) {
 	var (
@@ -262,7 +262,7 @@ func scanDeployment(r rowScanner) (slipway.Deployment, error) {
 	)
 	err = r.Scan(&d.ID, &d.Tool, &created, &d.Description, &d.ConfigVersion, &toolConfig, &d.Status,
 		&d.LongStatus, &d.ForceBuild, &d.ForceRun, &d.Trigger, &d.Actor, &updated, &finished, &d.RollbackOf,
-		&d.Environment, &d.PromotedFrom, &pins)
+		&d.Environment, &d.PromotedFrom, &pins, &d.RollbackRelease, &d.RolledBackBy)
 	if err != nil {
 		return slipway.Deployment{}, err
 	}
@@ -321,10 +321,10 @@ func (q *queries) DeploymentCreate(ctx context.Context, d slipway.Deployment) er
 		pins = string(b)
 	}
 	_, err := q.write.ExecContext(ctx,
-		`INSERT INTO deployments (`+deploymentColumns+`) VALUES (`+inArgs(18)+`)`,
+		`INSERT INTO deployments (`+deploymentColumns+`) VALUES (`+inArgs(20)+`)`,
 		d.ID, d.Tool, encTime(d.CreatedAt), d.Description, d.ConfigVersion, encRaw(d.ToolConfig), d.Status,
 		d.LongStatus, d.ForceBuild, d.ForceRun, d.Trigger, d.Actor, encTime(d.UpdatedAt), encTime(d.FinishedAt), d.RollbackOf,
-		cmp.Or(d.Environment, slipway.DefaultEnvironment), d.PromotedFrom, pins)
+		cmp.Or(d.Environment, slipway.DefaultEnvironment), d.PromotedFrom, pins, d.RollbackRelease, d.RolledBackBy)
 	if err != nil {
 		return fmt.Errorf("create deployment %s of %s: %w", d.ID, d.Tool, err)
 	}
@@ -456,6 +456,20 @@ func updated(ctx context.Context, res sql.Result, q querier, exists string, args
 		return false, errNoRow
 	}
 	return false, nil
+}
+
+// DeploymentSetRolledBackBy records the deployment that rolled id back.
+func (q *queries) DeploymentSetRolledBackBy(ctx context.Context, tool, id, by string) error {
+	res, err := q.write.ExecContext(ctx, `UPDATE deployments SET rolled_back_by = ? WHERE id = ? AND tool = ?`, by, id, tool)
+	if err != nil {
+		return fmt.Errorf("record that %s of %s was rolled back: %w", id, tool, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("record that %s of %s was rolled back: %w", id, tool, err)
+	} else if n == 0 {
+		return fmt.Errorf("deployment %s of %s: %w", id, tool, store.ErrNotFound)
+	}
+	return nil
 }
 
 // DeploymentDelete deletes a deployment with its steps and events (by

@@ -43,7 +43,13 @@ func (q *queries) ReleaseList(ctx context.Context, f store.ReleaseFilter) ([]sli
 		where = append(where, "seq < ?")
 		args = append(args, f.Before)
 	}
-	query := `SELECT ` + releaseColumns + ` FROM releases WHERE ` + strings.Join(where, " AND ") + ` ORDER BY seq DESC`
+	cond := strings.Join(where, " AND ")
+	if f.Latest {
+		// The newest of each (environment, component) among those selected.
+		cond += ` AND seq IN (SELECT MAX(seq) FROM releases WHERE ` + cond + ` GROUP BY environment, component)`
+		args = append(args, args...)
+	}
+	query := `SELECT ` + releaseColumns + ` FROM releases WHERE ` + cond + ` ORDER BY seq DESC`
 	if f.Limit > 0 {
 		query += ` LIMIT ?`
 		args = append(args, f.Limit)

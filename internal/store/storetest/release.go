@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"testing"
 
 	"slipway.dev/slipway/internal/slipway"
@@ -55,10 +56,33 @@ func testRelease(t *testing.T, f Factory) {
 		if got := list(store.ReleaseFilter{Tool: "tool", Environment: "staging"}); len(got) != 0 {
 			t.Errorf("the tool's staging releases = %+v, want none", got)
 		}
+		// Latest with Before: the live state right after a release, one
+		// per component (a removal included).
+		diff(t, "the state after release 2", []slipway.Release{in[1], in[0]}, list(store.ReleaseFilter{Tool: "tool", Before: seqs[1] + 1, Latest: true}))
+		diff(t, "the state after release 3", []slipway.Release{in[2], in[1]}, list(store.ReleaseFilter{Tool: "tool", Before: seqs[2] + 1, Latest: true}))
+		diff(t, "the state now", []slipway.Release{in[3], in[2]}, list(store.ReleaseFilter{Tool: "tool", Latest: true}))
+		diff(t, "web's latest", []slipway.Release{in[2]}, list(store.ReleaseFilter{Tool: "tool", Component: "web", Latest: true}))
 		// Pruning deployments keeps the releases.
 		must(s.DeploymentPrune(b.ctx, "tool", 0))(t)
 		if got := list(store.ReleaseFilter{Tool: "tool"}); len(got) != 4 {
 			t.Errorf("after pruning every deployment: %d releases, want 4", len(got))
 		}
 	})
+}
+
+func testRolledBackBy(t *testing.T, f Factory) {
+	t.Parallel()
+	s, b := setup(t, f)
+	const id = "20250601-120000-aaaaaaaaaa"
+	d := deployment("tool", id, at(0), slipway.DeploymentSuccessful)
+	d.RolledBackBy = ""
+	mustDo(t, s.DeploymentCreate(b.ctx, d))
+	mustDo(t, s.DeploymentSetRolledBackBy(b.ctx, "tool", id, "20250601-120500-bbbbbbbbbb"))
+	got := must(s.DeploymentGet(b.ctx, "tool", id))(t)
+	if got.RolledBackBy != "20250601-120500-bbbbbbbbbb" {
+		t.Errorf("RolledBackBy = %q, want the rollback's id", got.RolledBackBy)
+	}
+	if err := s.DeploymentSetRolledBackBy(b.ctx, "tool", "20250601-120000-nonexisten", "x"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a missing deployment: %v, want ErrNotFound", err)
+	}
 }

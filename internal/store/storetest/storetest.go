@@ -61,6 +61,7 @@ func Run(t *testing.T, f Factory, rf RestartFactory) {
 	t.Run("BuildLease", func(t *testing.T) { testBuildLease(t, f) })
 	t.Run("Question", func(t *testing.T) { testQuestion(t, f) })
 	t.Run("Release", func(t *testing.T) { testRelease(t, f) })
+	t.Run("RolledBackBy", func(t *testing.T) { testRolledBackBy(t, f) })
 	t.Run("Store", func(t *testing.T) { testStore(t, f) })
 	t.Run("Restart", func(t *testing.T) { testRestart(t, f, rf) })
 }
@@ -131,21 +132,23 @@ var cet = time.FixedZone("CET", 3600)
 // deployment returns a deployment of tool with every field set.
 func deployment(tool, id string, created time.Time, status slipway.DeploymentStatus) slipway.Deployment {
 	d := slipway.Deployment{
-		ID:            id,
-		Tool:          tool,
-		CreatedAt:     created,
-		Description:   "deploy " + id,
-		Environment:   slipway.DefaultEnvironment,
-		ConfigVersion: 3,
-		ToolConfig:    json.RawMessage(`{"components":{"web":{"component_type":"continuous"}}}`),
-		Status:        status,
-		LongStatus:    "long status of " + id,
-		ForceBuild:    true,
-		ForceRun:      true,
-		Trigger:       "cli",
-		Actor:         "alice",
-		UpdatedAt:     created.Add(time.Second),
-		RollbackOf:    "20250101-000000-rolledback",
+		ID:              id,
+		Tool:            tool,
+		CreatedAt:       created,
+		Description:     "deploy " + id,
+		Environment:     slipway.DefaultEnvironment,
+		ConfigVersion:   3,
+		ToolConfig:      json.RawMessage(`{"components":{"web":{"component_type":"continuous"}}}`),
+		Status:          status,
+		LongStatus:      "long status of " + id,
+		ForceBuild:      true,
+		ForceRun:        true,
+		Trigger:         "cli",
+		Actor:           "alice",
+		UpdatedAt:       created.Add(time.Second),
+		RollbackOf:      "20250101-000000-rolledback",
+		RollbackRelease: 42,
+		RolledBackBy:    "20250101-000000-rollsback1",
 	}
 	if status.Final() {
 		d.FinishedAt = created.Add(time.Minute)
