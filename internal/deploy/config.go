@@ -130,6 +130,9 @@ type Config struct {
 	// of its one-off run get it as $SLIPWAY_URL, with their step's token
 	// as $SLIPWAY_ASK_TOKEN (see askEnv). Empty: they get neither.
 	AskURL string
+	// AutoRollbackCheck is how often the auto-rollback watch of a
+	// deployment looks at the health of its components (default 5s).
+	AutoRollbackCheck time.Duration
 }
 
 // withDefaults returns cfg with every zero knob set to its default.
@@ -148,6 +151,7 @@ func (cfg Config) withDefaults() Config {
 	cfg.ResolveTimeout = cmp.Or(cfg.ResolveTimeout, 15*time.Minute)
 	cfg.KeepDeployments = cmp.Or(cfg.KeepDeployments, 25)
 	cfg.RecheckInterval = cmp.Or(cfg.RecheckInterval, time.Second)
+	cfg.AutoRollbackCheck = cmp.Or(cfg.AutoRollbackCheck, 5*time.Second)
 	cfg.Limits = cfg.Limits.WithDefaults()
 	return cfg
 }

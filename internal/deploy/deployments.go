@@ -169,7 +169,7 @@ func (s *Deployments) create(ctx context.Context, tool string, opts slipway.Depl
 		ID: slipway.NewDeploymentID(now), Tool: tool, CreatedAt: now, UpdatedAt: now,
 		Description: opts.Description, ForceBuild: opts.ForceBuild, ForceRun: opts.ForceRun,
 		Trigger: cmp.Or(opts.Trigger, "api"), Actor: opts.Actor, RollbackOf: o.rollbackOf,
-		PromotedFrom: o.promotedFrom, Pins: o.pins,
+		RollbackRelease: o.release, PromotedFrom: o.promotedFrom, Pins: o.pins,
 		Status: slipway.DeploymentPending, LongStatus: "Waiting to start",
 	}
 	err := s.eng.tx(ctx, d.ID, func(tx txn) error {
@@ -217,6 +217,11 @@ func (s *Deployments) create(ctx context.Context, tool string, opts slipway.Depl
 		}
 		if err := tx.DeploymentCreate(ctx, d); err != nil {
 			return err
+		}
+		if o.created != nil {
+			if err := o.created(tx, d); err != nil {
+				return err
+			}
 		}
 		s.eng.observeCreated(tx, d)
 		if err := s.eng.emit(ctx, tx, d.ID, "deployment", "", string(d.Status), d.LongStatus); err != nil {

@@ -211,12 +211,22 @@ func (e *Engine) planInput(ctx context.Context, d slipway.Deployment, cfg slipwa
 		ForceBuild: d.ForceBuild, ForceRun: d.ForceRun,
 		Commits: map[SourceRef]string{}, Built: map[string]bool{}, Corrupt: map[string]bool{}, Live: map[string]slipway.LiveRun{},
 	}
-	if d.RollbackOf != "" {
-		// A rollback runs the builds of the deployment it goes back to:
-		// their commits are known, nothing is resolved.
-		pins, err := e.rollbackPins(ctx, d.RollbackOf)
-		if err != nil {
-			return in, err
+	if d.RollbackOf != "" || d.RollbackRelease != 0 {
+		// A rollback runs the builds of the deployment it goes back to, or
+		// of the releases live after the release it goes back to: their
+		// commits are known, nothing is resolved.
+		var pins map[string]slipway.Step
+		if d.RollbackRelease != 0 {
+			_, state, err := e.releaseState(ctx, d.Tool, d.RollbackRelease)
+			if err != nil {
+				return in, err
+			}
+			pins = releasePins(state, cfg)
+		} else {
+			var err error
+			if pins, err = e.rollbackPins(ctx, d.RollbackOf); err != nil {
+				return in, err
+			}
 		}
 		in.Pinned = map[string]string{}
 		for name, st := range pins {

@@ -20,9 +20,17 @@ import (
 // config: the deployment a rollback deploys again, or the upstream
 // environment and builds of a promotion. Zero for an ordinary deployment.
 type origin struct {
-	rollbackOf   string
+	// rollbackOf is the deployment whose builds a rollback runs again
+	// (for a rollback to a release, the deployment that made it).
+	rollbackOf string
+	// release is, for a rollback to a release, that release.
+	release      int64
 	promotedFrom string
 	pins         map[string]slipway.Pin
+	// created, when set, runs in the creating transaction once the
+	// deployment is written (an auto-rollback records itself on the
+	// deployment it rolls back).
+	created func(tx txn, d slipway.Deployment) error
 }
 
 // sameEnvironment reports whether a and b go to the same environment (of

@@ -204,6 +204,11 @@ func (e *Engine) finishTx(ctx context.Context, tx txn, d slipway.Deployment, sta
 		return err
 	}
 	e.observeFinished(tx, status)
+	if status == slipway.DeploymentSuccessful {
+		if err := e.watchAfterSuccess(ctx, tx, d); err != nil {
+			return fmt.Errorf("auto-rollback watch: %w", err)
+		}
+	}
 	if _, err := tx.DeploymentPrune(ctx, d.Tool, e.cfg.KeepDeployments); err != nil {
 		return fmt.Errorf("prune old deployments: %w", err)
 	}

@@ -42,6 +42,20 @@ func (s *Deployments) DeploymentRollback(ctx context.Context, tool, to string, o
 	if err != nil {
 		return slipway.Deployment{}, err
 	}
+	if err := s.checkPins(ctx, tool, src.ID, pins); err != nil {
+		return slipway.Deployment{}, err
+	}
+	opts.ForceBuild = false
+	opts.Description = cmp.Or(opts.Description, "Rollback to "+src.ID)
+	opts.Environment = cmp.Or(src.Environment, slipway.DefaultEnvironment)
+	return s.create(ctx, tool, opts, origin{rollbackOf: src.ID}, func(store.Tx, time.Time) (int, json.RawMessage, error) {
+		return src.ConfigVersion, src.ToolConfig, nil
+	})
+}
+
+// checkPins returns EConflict naming the builds of pins that are gone (a
+// rollback to what: a deployment ID, or "release N").
+func (s *Deployments) checkPins(ctx context.Context, tool, what string, pins map[string]slipway.Step) error {
 	var gone []string
 	for _, name := range slices.Sorted(maps.Keys(pins)) {
 		p := pins[name]
@@ -50,22 +64,17 @@ func (s *Deployments) DeploymentRollback(ctx context.Context, tool, to string, o
 		case errors.Is(err, build.ErrCorrupt):
 			gone = append(gone, fmt.Sprintf("%s (commit %s, build %s: %v)", name, short(p.Commit), p.BuildKey, err))
 		case err != nil:
-			return slipway.Deployment{}, fmt.Errorf("roll back %s to %s: look up build %s: %w", tool, src.ID, p.BuildKey, err)
+			return fmt.Errorf("roll back %s to %s: look up build %s: %w", tool, what, p.BuildKey, err)
 		case !ok:
 			gone = append(gone, fmt.Sprintf("%s (commit %s, build %s)", name, short(p.Commit), p.BuildKey))
 		}
 	}
 	if len(gone) > 0 {
-		return slipway.Deployment{}, slipway.Errorf(slipway.EConflict,
+		return slipway.Errorf(slipway.EConflict,
 			"Cannot roll back to %s: its builds of %s were pruned since. Deploy those commits again to rebuild them.",
-			src.ID, strings.Join(gone, ", "))
+			what, strings.Join(gone, ", "))
 	}
-	opts.ForceBuild = false
-	opts.Description = cmp.Or(opts.Description, "Rollback to "+src.ID)
-	opts.Environment = cmp.Or(src.Environment, slipway.DefaultEnvironment)
-	return s.create(ctx, tool, opts, origin{rollbackOf: src.ID}, func(store.Tx, time.Time) (int, json.RawMessage, error) {
-		return src.ConfigVersion, src.ToolConfig, nil
-	})
+	return nil
 }
 
 // rollbackSource returns the deployment a rollback goes back to.

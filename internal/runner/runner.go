@@ -47,15 +47,21 @@ type Handler interface {
 	// QuestionDeadline settles a question that is still open at its
 	// deadline (a job scheduled when it was asked).
 	QuestionDeadline(ctx context.Context, tool, deploymentID, questionID string) error
+	// WatchDeployment looks at the health of what a successful deployment
+	// made live, for its tool's auto-rollback (a job scheduled when it
+	// succeeded, snoozed between looks).
+	WatchDeployment(ctx context.Context, tool, deploymentID string) error
 }
 
 // Job is one unit of work to enqueue: a start job when Key and Question
-// are empty, the step with Key, or the deadline of Question, due At.
+// are empty and Watch is false, the step with Key, the deadline of
+// Question, or the auto-rollback watch of the deployment (Watch), due At.
 type Job struct {
 	Tool         string
 	DeploymentID string
 	Key          string
 	Question     string
+	Watch        bool
 	At           time.Time
 }
 
@@ -87,6 +93,15 @@ type DeadlineArgs struct {
 
 // Kind implements river.JobArgs.
 func (DeadlineArgs) Kind() string { return "question_deadline" }
+
+// WatchArgs are the arguments of a deployment's auto-rollback watch job.
+type WatchArgs struct {
+	Tool         string `json:"tool"`
+	DeploymentID string `json:"deployment_id"`
+}
+
+// Kind implements river.JobArgs.
+func (WatchArgs) Kind() string { return "auto_rollback_watch" }
 
 // Config holds the runner's knobs. Zero values mean the defaults.
 type Config struct {
@@ -144,6 +159,7 @@ func New(driver riverdriver.Driver[*sql.Tx], h Handler, cfg Config) (*Runner, er
 	river.AddWorker(workers, &startWorker{h: h})
 	river.AddWorker(workers, &stepWorker{h: h})
 	river.AddWorker(workers, &deadlineWorker{h: h})
+	river.AddWorker(workers, &watchWorker{h: h})
 	poll := cmpOr(cfg.PollInterval, 20*time.Millisecond)
 	clientDriver := driver
 	if cfg.SingleNode {
@@ -234,7 +250,7 @@ func (r *Runner) EnqueueTx(ctx context.Context, tx SQLTx, jobs ...Job) error {
 	}
 	for _, ins := range res {
 		if !ins.UniqueSkippedAsDuplicate || (ins.Job.State != rivertype.JobStateScheduled && ins.Job.State != rivertype.JobStateRetryable) ||
-			ins.Job.Kind == (DeadlineArgs{}).Kind() { // a deadline waits for its time
+			ins.Job.Kind == (DeadlineArgs{}).Kind() || ins.Job.Kind == (WatchArgs{}).Kind() { // a deadline or a watch waits for its time
 			continue
 		}
 		if _, err := r.client.JobRetryTx(ctx, tx.SQL(), ins.Job.ID); err != nil {
@@ -250,7 +266,7 @@ func (r *Runner) EnqueueTx(ctx context.Context, tx SQLTx, jobs ...Job) error {
 // one: the unique options make it insert nothing, and River then notifies
 // its workers. Errors are logged only: the next poll finds the jobs anyway.
 func (r *Runner) Wake(ctx context.Context, jobs ...Job) {
-	jobs = slices.DeleteFunc(slices.Clone(jobs), func(j Job) bool { return j.Question != "" }) // due later
+	jobs = slices.DeleteFunc(slices.Clone(jobs), func(j Job) bool { return j.Question != "" || j.Watch }) // due later
 	if len(jobs) == 0 {
 		return
 	}
@@ -288,6 +304,9 @@ func insertParams(jobs []Job) []river.InsertManyParams {
 		switch {
 		case j.Question != "":
 			args = DeadlineArgs{Tool: j.Tool, DeploymentID: j.DeploymentID, QuestionID: j.Question}
+			opts.ScheduledAt = j.At
+		case j.Watch:
+			args = WatchArgs{Tool: j.Tool, DeploymentID: j.DeploymentID}
 			opts.ScheduledAt = j.At
 		case j.Key == "":
 			args = StartArgs{Tool: j.Tool, DeploymentID: j.DeploymentID}
@@ -382,6 +401,15 @@ type deadlineWorker struct {
 
 func (w *deadlineWorker) Work(ctx context.Context, job *river.Job[DeadlineArgs]) error {
 	return handlerResult(w.h.QuestionDeadline(ctx, job.Args.Tool, job.Args.DeploymentID, job.Args.QuestionID))
+}
+
+type watchWorker struct {
+	river.WorkerDefaults[WatchArgs]
+	h Handler
+}
+
+func (w *watchWorker) Work(ctx context.Context, job *river.Job[WatchArgs]) error {
+	return handlerResult(w.h.WatchDeployment(ctx, job.Args.Tool, job.Args.DeploymentID))
 }
 
 func handlerResult(err error) error {

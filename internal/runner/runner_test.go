@@ -59,6 +59,11 @@ func (h *handler) QuestionDeadline(_ context.Context, tool, id, question string)
 	return nil
 }
 
+func (h *handler) WatchDeployment(_ context.Context, tool, id string) error {
+	h.started <- runner.Job{Tool: tool, DeploymentID: id, Watch: true}
+	return nil
+}
+
 type testBundle struct {
 	db      store.Store
 	handler *handler
@@ -164,6 +169,31 @@ func TestRunner(t *testing.T) {
 		}
 	})
 
+	// Ensure an auto-rollback watch job waits for its time like a
+	// deadline, even when enqueued again, and runs then, once.
+	t.Run("WatchWaitsForItsTime", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, runner.Config{})
+		at := time.Now().Add(time.Second)
+		watch := runner.Job{Tool: "t", DeploymentID: "d1", Watch: true, At: at}
+		b.enqueue(t, true, watch)
+		b.enqueue(t, true, watch)
+		step := runner.Job{Tool: "t", DeploymentID: "d1", Key: "run:a"}
+		b.enqueue(t, true, step)
+		if got := b.next(t); got != step {
+			t.Fatalf("started %+v first, want the step job %+v (the watch came early)", got, step)
+		}
+		if got := b.next(t); !got.Watch || got.DeploymentID != "d1" || time.Now().Before(at) {
+			t.Fatalf("started %+v at %s, want the watch of d1 at %s or later", got, time.Now(), at)
+		}
+		b.enqueue(t, true, watch) // completed: not run again
+		start := runner.Job{Tool: "t", DeploymentID: "d1"}
+		b.enqueue(t, true, start)
+		if got := b.next(t); got != start {
+			t.Fatalf("started %+v, want the start job (the watch ran twice?)", got)
+		}
+	})
+
 	// Ensure a handler error is retried, and a RetryAfter error snoozes.
 	t.Run("RetriesAndSnoozes", func(t *testing.T) {
 		t.Parallel()
@@ -266,6 +296,8 @@ func (h *blockingHandler) RunStep(ctx context.Context, _, _, _ string) error {
 }
 
 func (h *blockingHandler) QuestionDeadline(ctx context.Context, _, _, _ string) error { return nil }
+
+func (h *blockingHandler) WatchDeployment(ctx context.Context, _, _ string) error { return nil }
 
 // BenchmarkEnqueueToStart measures how long a job committed in a
 // transaction waits before its handler starts, with and without Wake.
