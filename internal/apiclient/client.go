@@ -408,20 +408,24 @@ func (c *Client) DeploymentCancel(ctx context.Context, tool, id string) (Envelop
 
 // DeploymentRollback deploys again the config and builds of an earlier
 // successful deployment: to, or "" for the one before the latest
-// successful one; the data is the new deployment.
-func (c *Client) DeploymentRollback(ctx context.Context, tool, to, description string) (Envelope, error) {
-	return c.DeploymentRollbackIn(ctx, tool, "", to, description)
+// successful one; or, with release above 0, the live state right after
+// that release. The data is the new deployment.
+func (c *Client) DeploymentRollback(ctx context.Context, tool, to string, release int64, description string) (Envelope, error) {
+	return c.DeploymentRollbackIn(ctx, tool, "", to, release, description)
 }
 
 // DeploymentRollbackIn is [Client.DeploymentRollback] in environment env
-// (used when to is empty; "": production).
-func (c *Client) DeploymentRollbackIn(ctx context.Context, tool, env, to, description string) (Envelope, error) {
+// (used when neither to nor release is given; "": production).
+func (c *Client) DeploymentRollbackIn(ctx context.Context, tool, env, to string, release int64, description string) (Envelope, error) {
 	var req oapiclient.DeploymentRollbackRequest
 	if env != "" {
 		req.Environment = &env
 	}
 	if to != "" {
 		req.DeployId = &to
+	}
+	if release != 0 {
+		req.Release = &release
 	}
 	if description != "" {
 		req.Description = &description

@@ -59,6 +59,12 @@ func fromDeployment(d oapiclient.Deployment) slipway.Deployment {
 	if d.PromotedFrom != nil {
 		out.PromotedFrom = *d.PromotedFrom
 	}
+	if d.RollbackRelease != nil {
+		out.RollbackRelease = *d.RollbackRelease
+	}
+	if d.RolledBackBy != nil {
+		out.RolledBackBy = *d.RolledBackBy
+	}
 	for name, b := range d.Builds {
 		out.Builds[name] = slipway.DeploymentBuild{
 			BuildID:         b.BuildId,

@@ -57,6 +57,12 @@ func (e *env) printDeployment(d slipway.Deployment) error {
 	if d.PromotedFrom != "" {
 		fmt.Fprintf(w, "Promoted from: %s\n", d.PromotedFrom)
 	}
+	if d.RollbackRelease != 0 {
+		fmt.Fprintf(w, "Rollback to release: %d\n", d.RollbackRelease)
+	}
+	if d.RolledBackBy != "" {
+		fmt.Fprintf(w, "Rolled back by: %s\n", d.RolledBackBy)
+	}
 	fmt.Fprintf(w, "Status: %s\n", d.Status)
 	fmt.Fprintln(w, "Long status:")
 	if d.LongStatus != "" {

@@ -123,12 +123,24 @@ func (a *api) handleDeploymentRollback() http.Handler {
 			}
 			opts.Environment = *req.Environment
 		}
-		d, err := a.svc.DeploymentRollback(r.Context(), tool, to, opts)
+		var d slipway.Deployment
+		switch {
+		case req.Release != nil && req.DeployId != nil:
+			err = slipway.Errorf(slipway.EInvalid, "deploy_id and release: give one, the deployment or the release to go back to")
+		case req.Release != nil:
+			d, err = a.svc.ReleaseRollback(r.Context(), tool, *req.Release, opts)
+		default:
+			d, err = a.svc.DeploymentRollback(r.Context(), tool, to, opts)
+		}
 		if err != nil {
 			a.writeError(w, r, err)
 			return
 		}
-		info := []string{fmt.Sprintf("Deployment %s of %s rolls back to %s.", d.ID, tool, d.RollbackOf)}
+		target := d.RollbackOf
+		if d.RollbackRelease != 0 {
+			target = fmt.Sprintf("release %d (made by %s)", d.RollbackRelease, d.RollbackOf)
+		}
+		info := []string{fmt.Sprintf("Deployment %s of %s rolls back to %s.", d.ID, tool, target)}
 		writeJSON(w, http.StatusOK, oapi.DeploymentEnvelope{Data: toDeployment(d), Messages: messages(info, nil, nil)})
 	})
 }
@@ -365,6 +377,12 @@ func toDeployment(d slipway.Deployment) oapi.Deployment {
 	}
 	if d.PromotedFrom != "" {
 		out.PromotedFrom = &d.PromotedFrom
+	}
+	if d.RollbackRelease != 0 {
+		out.RollbackRelease = &d.RollbackRelease
+	}
+	if d.RolledBackBy != "" {
+		out.RolledBackBy = &d.RolledBackBy
 	}
 	if out.Status == "" {
 		out.Status = oapi.DeploymentStatusPending

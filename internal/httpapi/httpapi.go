@@ -68,6 +68,11 @@ type Service interface {
 	// successful one). ENotFound when there is none, EInvalid when to did
 	// not succeed, EConflict naming the builds pruned since.
 	DeploymentRollback(ctx context.Context, tool, to string, opts slipway.DeployOptions) (slipway.Deployment, error)
+	// ReleaseRollback creates a deployment that brings back the live state
+	// right after release seq of the tool. EInvalid for a seq below 1,
+	// ENotFound when the tool has no such release, EConflict naming the
+	// builds pruned since.
+	ReleaseRollback(ctx context.Context, tool string, seq int64, opts slipway.DeployOptions) (slipway.Deployment, error)
 	// DeploymentCancel cancels a pending or running deployment (id may be
 	// "latest") and returns it, cancelling or cancelled. ENotFound when there
 	// is none, EConflict "Deployment can't be cancelled, its status is X"

@@ -291,6 +291,15 @@ func (f *fakeService) PromotePlan(_ context.Context, tool, env string, _ slipway
 	return slipway.Promotion{}, slipway.Errorf(slipway.ENotFound, "Tool %s has no environment %q (fake service).", tool, env)
 }
 
+// ReleaseRollback of the fake refuses too, saying which release it was
+// asked for (a release number below 1 as the real service does).
+func (f *fakeService) ReleaseRollback(_ context.Context, tool string, seq int64, _ slipway.DeployOptions) (slipway.Deployment, error) {
+	if seq < 1 {
+		return slipway.Deployment{}, slipway.Errorf(slipway.EInvalid, "release: %d is not a release number", seq)
+	}
+	return slipway.Deployment{}, slipway.Errorf(slipway.ENotFound, "Tool %s has no release %d (fake service).", tool, seq)
+}
+
 func (f *fakeService) DeploymentCancel(ctx context.Context, tool, id string) (slipway.Deployment, error) {
 	d, err := f.DeploymentGet(ctx, tool, id)
 	if err != nil {
@@ -1048,6 +1057,11 @@ func TestHandler_DeploymentRollback(t *testing.T) {
 		{`{"deploy_id":"20261122-120000-abcdefghij"}`, http.StatusNotFound, `no deployment \"20261122-120000-abcdefghij\"`},
 		{`{"deploy_id":5}`, http.StatusUnprocessableEntity, "Invalid value for deploy_id: expected string"},
 		{`{"deploy_id":"x"`, http.StatusBadRequest, ""},
+		{`{"release":7}`, http.StatusNotFound, "has no release 7"},
+		{`{"release":0}`, http.StatusUnprocessableEntity, "release: 0 is not a release number"},
+		{`{"release":"7"}`, http.StatusUnprocessableEntity, "Invalid value for release"},
+		{`{"release":1.5}`, http.StatusUnprocessableEntity, "release"},
+		{`{"deploy_id":"20261122-120000-abcdefghij","release":7}`, http.StatusUnprocessableEntity, "deploy_id and release: give one"},
 	} {
 		w := b.do(t, request{method: "POST", path: path, body: tt.body})
 		if w.Code != tt.wantCode || !strings.Contains(w.Body.String(), tt.want) {

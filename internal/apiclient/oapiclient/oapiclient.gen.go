@@ -1255,11 +1255,17 @@ type Deployment struct {
 	// PromotedFrom Slipway extension, for a promotion only - the upstream environment whose live builds it deploys.
 	PromotedFrom *string `json:"promoted_from,omitempty"`
 
-	// RollbackOf Slipway extension, for a rollback only - the deployment whose config and builds it deploys again.
-	RollbackOf *string                  `json:"rollback_of,omitempty"`
-	Runs       map[string]DeploymentRun `json:"runs"`
-	Status     DeploymentStatus         `json:"status"`
-	Steps      []Step                   `json:"steps"`
+	// RollbackOf Slipway extension, for a rollback only - the deployment whose config and builds it deploys again (for a rollback to a release, the deployment that made the release).
+	RollbackOf *string `json:"rollback_of,omitempty"`
+
+	// RollbackRelease Slipway extension, for a rollback to a release only - the release whose live state it brings back.
+	RollbackRelease *int64 `json:"rollback_release,omitempty"`
+
+	// RolledBackBy Slipway extension, for a deployment rolled back automatically (auto-rollback) - the rollback deployment.
+	RolledBackBy *string                  `json:"rolled_back_by,omitempty"`
+	Runs         map[string]DeploymentRun `json:"runs"`
+	Status       DeploymentStatus         `json:"status"`
+	Steps        []Step                   `json:"steps"`
 
 	// ToolConfig The snapshot of the config the deployment uses (a ToolConfig, key order kept).
 	ToolConfig json.RawMessage `json:"tool_config"`
@@ -1319,6 +1325,9 @@ type DeploymentRollbackRequest struct {
 
 	// Environment Without deploy_id, the environment whose previous successful deployment to go back to (default production). With one, that deployment's environment is used.
 	Environment *string `json:"environment,omitempty"`
+
+	// Release The release (its `seq`) whose live state to bring back, instead of a deployment.
+	Release *int64 `json:"release,omitempty"`
 }
 
 // DeploymentRun defines model for DeploymentRun.
@@ -2641,6 +2650,14 @@ type ClientInterface interface {
 	// deploys it again. On success `messages.info[0]` is
 	// `Deployment {id} of {tool} rolls back to {source}.`
 	//
+	// With `release` instead (a release `seq`, from `…/releases`), the new
+	// deployment brings back the live state of that release's environment
+	// as it was right after it: each component's latest release up to it
+	// (its build, commit and spec), the components removed by then
+	// removed; `rollback_release` names it and `rollback_of` the
+	// deployment that made it. `deploy_id` and `release` together, or a
+	// `release` below 1, is a 422; a release the tool does not have a 404.
+	//
 	// A source that did not succeed is a 422; no earlier deployment, or an
 	// unknown `deploy_id`, a 404; a source whose builds were pruned since
 	// is a 409 naming each (component, commit, build), and nothing is
@@ -2662,6 +2679,14 @@ type ClientInterface interface {
 	// tool's stored config is not changed: the next ordinary deployment
 	// deploys it again. On success `messages.info[0]` is
 	// `Deployment {id} of {tool} rolls back to {source}.`
+	//
+	// With `release` instead (a release `seq`, from `…/releases`), the new
+	// deployment brings back the live state of that release's environment
+	// as it was right after it: each component's latest release up to it
+	// (its build, commit and spec), the components removed by then
+	// removed; `rollback_release` names it and `rollback_of` the
+	// deployment that made it. `deploy_id` and `release` together, or a
+	// `release` below 1, is a 422; a release the tool does not have a 404.
 	//
 	// A source that did not succeed is a 422; no earlier deployment, or an
 	// unknown `deploy_id`, a 404; a source whose builds were pruned since
@@ -3882,6 +3907,14 @@ func (c *Client) CancelLatestDeployment(ctx context.Context, tool Tool, reqEdito
 // deploys it again. On success `messages.info[0]` is
 // `Deployment {id} of {tool} rolls back to {source}.`
 //
+// With `release` instead (a release `seq`, from `…/releases`), the new
+// deployment brings back the live state of that release's environment
+// as it was right after it: each component's latest release up to it
+// (its build, commit and spec), the components removed by then
+// removed; `rollback_release` names it and `rollback_of` the
+// deployment that made it. `deploy_id` and `release` together, or a
+// `release` below 1, is a 422; a release the tool does not have a 404.
+//
 // A source that did not succeed is a 422; no earlier deployment, or an
 // unknown `deploy_id`, a 404; a source whose builds were pruned since
 // is a 409 naming each (component, commit, build), and nothing is
@@ -3913,6 +3946,14 @@ func (c *Client) RollbackDeploymentWithBody(ctx context.Context, tool Tool, cont
 // tool's stored config is not changed: the next ordinary deployment
 // deploys it again. On success `messages.info[0]` is
 // `Deployment {id} of {tool} rolls back to {source}.`
+//
+// With `release` instead (a release `seq`, from `…/releases`), the new
+// deployment brings back the live state of that release's environment
+// as it was right after it: each component's latest release up to it
+// (its build, commit and spec), the components removed by then
+// removed; `rollback_release` names it and `rollback_of` the
+// deployment that made it. `deploy_id` and `release` together, or a
+// `release` below 1, is a 422; a release the tool does not have a 404.
 //
 // A source that did not succeed is a 422; no earlier deployment, or an
 // unknown `deploy_id`, a 404; a source whose builds were pruned since
@@ -8661,6 +8702,14 @@ type ClientWithResponsesInterface interface {
 	// deploys it again. On success `messages.info[0]` is
 	// `Deployment {id} of {tool} rolls back to {source}.`
 	//
+	// With `release` instead (a release `seq`, from `…/releases`), the new
+	// deployment brings back the live state of that release's environment
+	// as it was right after it: each component's latest release up to it
+	// (its build, commit and spec), the components removed by then
+	// removed; `rollback_release` names it and `rollback_of` the
+	// deployment that made it. `deploy_id` and `release` together, or a
+	// `release` below 1, is a 422; a release the tool does not have a 404.
+	//
 	// A source that did not succeed is a 422; no earlier deployment, or an
 	// unknown `deploy_id`, a 404; a source whose builds were pruned since
 	// is a 409 naming each (component, commit, build), and nothing is
@@ -8682,6 +8731,14 @@ type ClientWithResponsesInterface interface {
 	// tool's stored config is not changed: the next ordinary deployment
 	// deploys it again. On success `messages.info[0]` is
 	// `Deployment {id} of {tool} rolls back to {source}.`
+	//
+	// With `release` instead (a release `seq`, from `…/releases`), the new
+	// deployment brings back the live state of that release's environment
+	// as it was right after it: each component's latest release up to it
+	// (its build, commit and spec), the components removed by then
+	// removed; `rollback_release` names it and `rollback_of` the
+	// deployment that made it. `deploy_id` and `release` together, or a
+	// `release` below 1, is a 422; a release the tool does not have a 404.
 	//
 	// A source that did not succeed is a 422; no earlier deployment, or an
 	// unknown `deploy_id`, a 404; a source whose builds were pruned since
@@ -14665,6 +14722,14 @@ func (c *ClientWithResponses) CancelLatestDeploymentWithResponse(ctx context.Con
 // deploys it again. On success `messages.info[0]` is
 // `Deployment {id} of {tool} rolls back to {source}.`
 //
+// With `release` instead (a release `seq`, from `…/releases`), the new
+// deployment brings back the live state of that release's environment
+// as it was right after it: each component's latest release up to it
+// (its build, commit and spec), the components removed by then
+// removed; `rollback_release` names it and `rollback_of` the
+// deployment that made it. `deploy_id` and `release` together, or a
+// `release` below 1, is a 422; a release the tool does not have a 404.
+//
 // A source that did not succeed is a 422; no earlier deployment, or an
 // unknown `deploy_id`, a 404; a source whose builds were pruned since
 // is a 409 naming each (component, commit, build), and nothing is
@@ -14692,6 +14757,14 @@ func (c *ClientWithResponses) RollbackDeploymentWithBodyWithResponse(ctx context
 // tool's stored config is not changed: the next ordinary deployment
 // deploys it again. On success `messages.info[0]` is
 // `Deployment {id} of {tool} rolls back to {source}.`
+//
+// With `release` instead (a release `seq`, from `…/releases`), the new
+// deployment brings back the live state of that release's environment
+// as it was right after it: each component's latest release up to it
+// (its build, commit and spec), the components removed by then
+// removed; `rollback_release` names it and `rollback_of` the
+// deployment that made it. `deploy_id` and `release` together, or a
+// `release` below 1, is a 422; a release the tool does not have a 404.
 //
 // A source that did not succeed is a 422; no earlier deployment, or an
 // unknown `deploy_id`, a 404; a source whose builds were pruned since

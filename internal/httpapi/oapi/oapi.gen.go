@@ -1253,11 +1253,17 @@ type Deployment struct {
 	// PromotedFrom Slipway extension, for a promotion only - the upstream environment whose live builds it deploys.
 	PromotedFrom *string `json:"promoted_from,omitempty"`
 
-	// RollbackOf Slipway extension, for a rollback only - the deployment whose config and builds it deploys again.
-	RollbackOf *string                  `json:"rollback_of,omitempty"`
-	Runs       map[string]DeploymentRun `json:"runs"`
-	Status     DeploymentStatus         `json:"status"`
-	Steps      []Step                   `json:"steps"`
+	// RollbackOf Slipway extension, for a rollback only - the deployment whose config and builds it deploys again (for a rollback to a release, the deployment that made the release).
+	RollbackOf *string `json:"rollback_of,omitempty"`
+
+	// RollbackRelease Slipway extension, for a rollback to a release only - the release whose live state it brings back.
+	RollbackRelease *int64 `json:"rollback_release,omitempty"`
+
+	// RolledBackBy Slipway extension, for a deployment rolled back automatically (auto-rollback) - the rollback deployment.
+	RolledBackBy *string                  `json:"rolled_back_by,omitempty"`
+	Runs         map[string]DeploymentRun `json:"runs"`
+	Status       DeploymentStatus         `json:"status"`
+	Steps        []Step                   `json:"steps"`
 
 	// ToolConfig The snapshot of the config the deployment uses (a ToolConfig, key order kept).
 	ToolConfig json.RawMessage `json:"tool_config"`
@@ -1317,6 +1323,9 @@ type DeploymentRollbackRequest struct {
 
 	// Environment Without deploy_id, the environment whose previous successful deployment to go back to (default production). With one, that deployment's environment is used.
 	Environment *string `json:"environment,omitempty"`
+
+	// Release The release (its `seq`) whose live state to bring back, instead of a deployment.
+	Release *int64 `json:"release,omitempty"`
 }
 
 // DeploymentRun defines model for DeploymentRun.
