@@ -63,32 +63,33 @@ func TestScript(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"gitinit":      cmdGitInit,
-			"gitcommit":    cmdGitCommit,
-			"subst":        cmdSubst,
-			"waitserver":   cmdWaitServer,
-			"waitstep":     cmdWaitStep,
-			"waitdeploy":   cmdWaitDeploy,
-			"steps":        cmdSteps,
-			"starts":       cmdStarts,
-			"lines":        cmdLines,
-			"gone":         cmdGone,
-			"running":      cmdRunning,
-			"count":        cmdCount,
-			"setvar":       cmdSetVar,
-			"stopped":      cmdStopped,
-			"poll":         cmdPoll,
-			"errmsg":       cmdErrMsg,
-			"waitfile":     cmdWaitFile,
-			"serve":        cmdServe,
-			"stopserve":    cmdStopServe,
-			"waitjob":      cmdWaitJob,
-			"servegit":     cmdServeGit,
-			"blackhole":    cmdBlackhole,
-			"silent":       cmdSilent,
-			"nosecret":     cmdNoSecret,
-			"waitquestion": cmdWaitQuestion,
-			"freeport":     cmdFreePort,
+			"gitinit":        cmdGitInit,
+			"gitcommit":      cmdGitCommit,
+			"subst":          cmdSubst,
+			"waitserver":     cmdWaitServer,
+			"waitstep":       cmdWaitStep,
+			"waitdeploy":     cmdWaitDeploy,
+			"steps":          cmdSteps,
+			"starts":         cmdStarts,
+			"lines":          cmdLines,
+			"gone":           cmdGone,
+			"running":        cmdRunning,
+			"count":          cmdCount,
+			"setvar":         cmdSetVar,
+			"stopped":        cmdStopped,
+			"poll":           cmdPoll,
+			"errmsg":         cmdErrMsg,
+			"waitfile":       cmdWaitFile,
+			"serve":          cmdServe,
+			"stopserve":      cmdStopServe,
+			"waitjob":        cmdWaitJob,
+			"servegit":       cmdServeGit,
+			"blackhole":      cmdBlackhole,
+			"silent":         cmdSilent,
+			"nosecret":       cmdNoSecret,
+			"waitquestion":   cmdWaitQuestion,
+			"freeport":       cmdFreePort,
+			"waitrolledback": cmdWaitRolledBack,
 		},
 	})
 }
@@ -283,6 +284,27 @@ func cmdWaitStep(ts *testscript.TestScript, neg bool, args []string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	ts.Fatalf("step %s of %s never reached %s (last seen %q)", args[1], args[0], args[2], last)
+}
+
+// waitrolledback TOOL ID VAR MAX: wait, at most MAX (a Go duration: the
+// auto-rollback window), until deployment ID of TOOL records the
+// deployment that rolled it back (rolled_back_by), and set VAR to it.
+func cmdWaitRolledBack(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 4 {
+		ts.Fatalf("usage: waitrolledback TOOL ID VAR MAX")
+	}
+	limit, err := time.ParseDuration(args[3])
+	ts.Check(err)
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		d, err := deployment(ts, args[0], args[1])
+		if by, _ := d["rolled_back_by"].(string); err == nil && by != "" {
+			ts.Setenv(args[2], by)
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	ts.Fatalf("deployment %s of %s not rolled back within %s", args[1], args[0], limit)
 }
 
 // waitdeploy TOOL: wait until the latest deployment is final and print
