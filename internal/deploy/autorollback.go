@@ -126,7 +126,7 @@ func (e *Engine) WatchDeployment(ctx context.Context, tool, id string) error {
 
 // note appends a log event to d (final already: it changes no state).
 func (e *Engine) note(ctx context.Context, d slipway.Deployment, msg string) error {
-	e.logger.InfoContext(ctx, msg, "tool", d.Tool, "deployment", d.ID)
+	e.logger.InfoContext(ctx, "auto-rollback", "tool", d.Tool, "deployment", d.ID, "note", msg)
 	return e.tx(ctx, d.ID, func(tx txn) error { return e.emit(ctx, tx, d.ID, "log", "", "", msg) })
 }
 
@@ -193,11 +193,11 @@ func failing(r slipway.LiveRun, st target.Status, ok bool) string {
 	return ""
 }
 
-// errNotRolledBack says why an auto-rollback, decided, was not created
+// notRolledBackError says why an auto-rollback, decided, was not created
 // after all (checked again under the tool's lock).
-type errNotRolledBack struct{ why string }
+type notRolledBackError struct{ why string }
 
-func (e errNotRolledBack) Error() string { return e.why }
+func (e notRolledBackError) Error() string { return e.why }
 
 // autoRollback rolls d back to the release before it, because of failure;
 // what it did, or why it did not, is an event of d.
@@ -234,18 +234,18 @@ func (e *Engine) autoRollback(ctx context.Context, d slipway.Deployment, failure
 				return err
 			}
 			if now.RolledBackBy != "" {
-				return errNotRolledBack{"already rolled back by " + now.RolledBackBy}
+				return notRolledBackError{"already rolled back by " + now.RolledBackBy}
 			}
 			newer, err := e.newerDeployment(ctx, tx, d)
 			if err != nil {
 				return err
 			}
 			if newer != "" {
-				return errNotRolledBack{"a newer deployment, " + newer + ", was created: nothing rolled back"}
+				return notRolledBackError{"a newer deployment, " + newer + ", was created: nothing rolled back"}
 			}
 			return nil
 		})
-	var not errNotRolledBack
+	var not notRolledBackError
 	switch {
 	case errors.As(err, &not):
 		return e.note(ctx, d, reason+"; "+not.why)

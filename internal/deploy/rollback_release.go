@@ -146,8 +146,8 @@ func (e *Engine) releaseConfig(ctx context.Context, tool string, at slipway.Rele
 		} else if err != nil {
 			return nil, fmt.Errorf("config %d of %s: %w", v, tool, err)
 		}
-		cfg, err := parseStored(sc.Raw)
-		if err != nil {
+		cfg, ok := readable(sc.Raw)
+		if !ok {
 			return nil, nil // a version this server cannot read holds no spec to run
 		}
 		top, err := members(sc.Raw)
@@ -230,6 +230,12 @@ func (e *Engine) releaseConfig(ctx context.Context, tool string, at slipway.Rele
 		top = append(top, m)
 	}
 	return at.ConfigVersion, marshalMembers(top), nil
+}
+
+// readable parses a stored config version, and reports whether it could.
+func readable(raw json.RawMessage) (slipway.ToolConfig, bool) {
+	cfg, err := parseStored(raw)
+	return cfg, err == nil
 }
 
 // keepWaitFor returns a component's set fields with its wait_for keeping
