@@ -3,6 +3,7 @@ package deploy
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/slipwaytest"
@@ -133,6 +134,142 @@ func TestDeployments_ReleaseRollback(t *testing.T) {
 	_, err = h.deploys.ReleaseRollback(ctx, tool, seqA, slipway.DeployOptions{})
 	if slipway.ErrorCode(err) != slipway.EConflict || !strings.Contains(err.Error(), "release") || !strings.Contains(err.Error(), commitA[:7]) {
 		t.Errorf("rollback to a release whose build is gone = %v, want EConflict naming commit %s", err, commitA[:7])
+	}
+	if after, _ := h.db.DeploymentList(ctx, tool); len(after) != len(before) {
+		t.Errorf("a refused rollback created a deployment")
+	}
+}
+
+// TestDeployments_ReleaseRollbackMixedVersions rolls back to a state that
+// no single config version holds: deployment 2 changes web (which never
+// becomes healthy: it keeps version 1 running) and api (applied), so right
+// after api's release web runs config 1's spec and api config 2's. The
+// rollback rebuilds that state from the stored versions by spec hash,
+// changes nothing while it is live, and brings it back after a third
+// deployment changed both.
+func TestDeployments_ReleaseRollbackMixedVersions(t *testing.T) {
+	t.Parallel()
+	const tool = "mixed"
+	h := newHarness(t, Config{HealthTimeout: 30 * time.Second}, true)
+	ctx := t.Context()
+	repo := slipwaytest.GitRepo(t, map[string]string{"Procfile": "web: exec sleep 600\nweb3: exec sleep 603\nbad: exit 1\n" +
+		"api: exec sleep 610\napi2: exec sleep 612\napi3: exec sleep 613\n"})
+	cfg := func(web, api string) string {
+		return "components:\n" +
+			"  web:\n    build: {repository: " + repo.Dir + ", ref: main}\n    run: {command: " + web + "}\n" +
+			"  api:\n    build: {reuse_from: web}\n    run: {command: " + api + "}\n"
+	}
+	deploy := func(yaml string, want slipway.DeploymentStatus) slipway.Deployment {
+		t.Helper()
+		if _, _, err := h.deploys.ConfigPut(ctx, tool, mustParse(t, yaml)); err != nil {
+			t.Fatal(err)
+		}
+		d, err := h.deploys.DeploymentCreate(ctx, tool, slipway.DeployOptions{Trigger: "cli"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d = h.waitFinal(t, tool, d.ID); d.Status != want {
+			t.Fatalf("deployment %s (%s), want %s", d.Status, d.LongStatus, want)
+		}
+		return d
+	}
+	commands := func() map[string]string {
+		t.Helper()
+		rs, err := h.db.LiveRunList(ctx, tool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, r := range rs {
+			out[r.Component] = r.Spec.Run.Command
+		}
+		return out
+	}
+	rollback := func(seq int64) slipway.Deployment {
+		t.Helper()
+		d, err := h.deploys.ReleaseRollback(ctx, tool, seq, slipway.DeployOptions{Trigger: "cli"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d = h.waitFinal(t, tool, d.ID); d.Status != slipway.DeploymentSuccessful {
+			t.Fatalf("rollback %s (%s)", d.Status, d.LongStatus)
+		}
+		d, err = h.deploys.DeploymentGet(ctx, tool, d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+
+	deploy(cfg("web", "api"), slipway.DeploymentSuccessful)
+	d2 := deploy(cfg("bad", "api2"), slipway.DeploymentFailed)
+	rs, err := h.db.ReleaseList(ctx, store.ReleaseFilter{Tool: tool, DeploymentID: d2.ID})
+	if err != nil || len(rs) != 1 || rs[0].Component != "api" {
+		t.Fatalf("releases of deployment 2 = %+v, %v; want api's alone", rs, err)
+	}
+	seq := rs[0].Seq
+	want := map[string]string{"web": "web", "api": "api2"}
+	if got := commands(); got["web"] != want["web"] || got["api"] != want["api"] {
+		t.Fatalf("live after deployment 2 = %v, want %v", got, want)
+	}
+
+	// While that state is live, the rollback to it changes nothing.
+	r := rollback(seq)
+	for _, st := range r.Steps {
+		if st.Kind == slipway.StepRun && st.State != slipway.StepUnchanged {
+			t.Errorf("rollback to the live state: step %s %s (%s), want unchanged", st.Key, st.State, st.Reason)
+		}
+	}
+	snap, err := parseStored(r.ToolConfig)
+	if err != nil || snap.Components["web"].Run.Command != "web" || snap.Components["api"].Run.Command != "api2" {
+		t.Errorf("the rollback's config = %s (%v), want web's from version 1 and api's from version 2", r.ToolConfig, err)
+	}
+
+	// Both changed since: the rollback brings the mixed state back, also
+	// from its own release (whose version holds neither spec as such).
+	deploy(cfg("web3", "api3"), slipway.DeploymentSuccessful)
+	rollback(seq)
+	if got := commands(); got["web"] != want["web"] || got["api"] != want["api"] {
+		t.Errorf("live after the rollback = %v, want %v", got, want)
+	}
+	deploy(cfg("web3", "api3"), slipway.DeploymentSuccessful)
+	last, err := h.db.ReleaseList(ctx, store.ReleaseFilter{Tool: tool, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The newest release of web's version 1 spec is the second
+	// rollback's, recorded with config version 2, which has web as "bad":
+	// the spec is found in version 1 by its hash.
+	var rollbackSeq int64
+	for _, rel := range last {
+		if rel.Component == "web" && rel.SpecHash == snap.Components["web"].SpecHash() {
+			if rel.ConfigVersion != 2 {
+				t.Fatalf("web's newest release of version 1's spec = %+v, want the rollback's, with config version 2", rel)
+			}
+			rollbackSeq = rel.Seq
+			break
+		}
+	}
+	if rollbackSeq == 0 {
+		t.Fatalf("no release of web's version 1 spec among %+v", last)
+	}
+	rollback(rollbackSeq)
+	if got := commands(); got["web"] != want["web"] {
+		t.Errorf("live after the rollback to the rollback's release = %v, want web's command %q", got, want["web"])
+	}
+
+	// A release whose spec no stored version holds (as an older Slipway
+	// that hashed otherwise would have left): refused, naming it.
+	bogus := last[0]
+	bogus.SpecHash = "0123456789abcdef"
+	bseq, err := h.db.ReleaseAppend(ctx, bogus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := h.db.DeploymentList(ctx, tool)
+	if _, err := h.deploys.ReleaseRollback(ctx, tool, bseq, slipway.DeployOptions{}); slipway.ErrorCode(err) != slipway.EConflict ||
+		!strings.Contains(err.Error(), "spec 0123456789abcdef") || !strings.Contains(err.Error(), "in no stored config version") {
+		t.Errorf("rollback to a release with an unknown spec = %v, want EConflict naming it", err)
 	}
 	if after, _ := h.db.DeploymentList(ctx, tool); len(after) != len(before) {
 		t.Errorf("a refused rollback created a deployment")
