@@ -246,3 +246,37 @@ func TestAutoRollback_NewerDeploymentAndHealthy(t *testing.T) {
 		t.Errorf("B's log events = %q, want the newer deployment named", got)
 	}
 }
+
+// Ensure a first deployment that crash-loops has nothing to go back to:
+// the watch says so in its events and creates nothing.
+func TestAutoRollback_NothingBefore(t *testing.T) {
+	t.Parallel()
+	const tool = "first"
+	clock := &fakeClock{offset: 24 * time.Hour}
+	h := newHarness(t, Config{NowFunc: clock.Now, AutoRollbackCheck: time.Hour}, true)
+	ctx := t.Context()
+	mark := filepath.Join(t.TempDir(), "ran")
+	repo := slipwaytest.GitRepo(t, map[string]string{"Procfile": "web: test -e " + mark + " && exit 1; touch " + mark + "; sleep 3; exit 1\n"})
+	cfg := "components:\n  web:\n    build: {repository: " + repo.Dir + ", ref: main}\n    run: {command: web}\nx-slipway:\n  auto_rollback: {window: 5m}\n"
+	if _, _, err := h.deploys.ConfigPut(ctx, tool, mustParse(t, cfg)); err != nil {
+		t.Fatal(err)
+	}
+	d, err := h.deploys.DeploymentCreate(ctx, tool, slipway.DeployOptions{Trigger: "cli"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d = h.waitFinal(t, tool, d.ID); d.Status != slipway.DeploymentSuccessful {
+		t.Fatalf("deployment %s: %s", d.Status, d.LongStatus)
+	}
+	awaitCrashLoop(t, h, tool)
+	if err := h.eng.WatchDeployment(ctx, tool, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := logEvents(t, h, d.ID); len(got) != 2 || !strings.HasPrefix(got[1], "auto-rollback: web crash-looping ") ||
+		!strings.HasSuffix(got[1], "; there is no release before this deployment to roll back to") {
+		t.Errorf("log events = %q, want the crash loop and nothing to roll back to", got)
+	}
+	if ds, _ := h.db.DeploymentList(ctx, tool); len(ds) != 1 {
+		t.Errorf("%d deployments, want 1 (nothing rolled back)", len(ds))
+	}
+}
