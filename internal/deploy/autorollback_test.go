@@ -280,3 +280,40 @@ func TestAutoRollback_NothingBefore(t *testing.T) {
 		t.Errorf("%d deployments, want 1 (nothing rolled back)", len(ds))
 	}
 }
+
+// Ensure auto-rollback works in the environment the deployment went to:
+// staging's crash loop (its instance, tool--staging) rolls staging back,
+// and production, which never ran anything, is left alone.
+func TestAutoRollback_InEnvironment(t *testing.T) {
+	t.Parallel()
+	const tool = "envroll"
+	h := newHarness(t, Config{AutoRollbackCheck: 100 * time.Millisecond}, true)
+	ctx := t.Context()
+	policy := "x-slipway:\n  auto_rollback: {window: 5m}\n  environments:\n    staging: {}\n    production: {kind: production, upstream: staging}\n"
+	a, b, commitA := autoRollbackTool(t, h, tool, policy, 2)
+	if a.Environment != "staging" || b.Environment != "staging" {
+		t.Fatalf("deployments went to %s and %s, want staging", a.Environment, b.Environment)
+	}
+	var rolled slipway.Deployment
+	eventually(t, func() string {
+		d, err := h.db.DeploymentGet(ctx, tool, b.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rolled = d; d.RolledBackBy == "" {
+			return "B was not rolled back"
+		}
+		return ""
+	})
+	r := h.waitFinal(t, tool, rolled.RolledBackBy)
+	if r.Status != slipway.DeploymentSuccessful || r.Environment != "staging" || r.RollbackOf != a.ID {
+		t.Fatalf("rollback = %s in %s of %s (%s), want successful in staging of %s", r.Status, r.Environment, r.RollbackOf, r.LongStatus, a.ID)
+	}
+	live, err := h.db.LiveRunList(ctx, tool+"--staging")
+	if err != nil || len(live) != 1 || live[0].Commit != commitA {
+		t.Errorf("staging after the rollback = %+v, %v; want web at %s", live, err, commitA)
+	}
+	if prod, err := h.db.LiveRunList(ctx, tool); err != nil || len(prod) != 0 {
+		t.Errorf("production = %+v, %v; want nothing", prod, err)
+	}
+}
