@@ -57,7 +57,7 @@ func newReleasesListCmd(e *env) *cobra.Command {
 			for _, r := range rs {
 				// e.stdout escapes what the server sent (escape.go).
 				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Seq, created(r.AppliedAt), r.Environment, r.Component,
-					r.Outcome, shortCommit(r.Commit, 12), r.DeployId, r.Actor)
+					r.Outcome, shortCommit(r.Commit, 12), releaseBy(r.DeployId), r.Actor)
 			}
 			return tw.Flush()
 		},
@@ -117,7 +117,7 @@ func newReleasesIsLiveCmd(e *env) *cobra.Command {
 						since = created(*lc.Since)
 					}
 					if lc.DeployId != nil {
-						dep = *lc.DeployId
+						dep = releaseBy(*lc.DeployId)
 					}
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", lc.Environment, lc.Component, lc.State, shortCommit(lc.LiveCommit, 12), since, dep,
 						pickNote(lc.CherryPick))
@@ -180,7 +180,7 @@ func newReleasesWhenCmd(e *env) *cobra.Command {
 						how = "cherry-picked as " + shortCommit(*fr.CherryPick, 12)
 					}
 					r := fr.Release
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", fr.Environment, fr.Component, created(r.AppliedAt), how, r.DeployId, r.Actor)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", fr.Environment, fr.Component, created(r.AppliedAt), how, releaseBy(r.DeployId), r.Actor)
 				}
 				if err := tw.Flush(); err != nil {
 					return err
@@ -261,4 +261,13 @@ func pickNote(p *apiclient.CherryPick) string {
 		note = "none in the newest 10,000 commits since the fork (searched no further)"
 	}
 	return note
+}
+
+// releaseBy is what made a release, for the tables: its deployment, or
+// "jobs API" for a change made through the jobs API (no deployment).
+func releaseBy(deployID string) string {
+	if deployID == "" {
+		return "jobs API"
+	}
+	return deployID
 }

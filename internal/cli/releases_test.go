@@ -35,6 +35,15 @@ func TestReleasesList(t *testing.T) {
 	if !strings.Contains(out, "exit 0") || !strings.Contains(out, head[:12]) {
 		t.Errorf("releases list --commit <full>:\n%s", out)
 	}
+	// A job deleted through the jobs API is a release that no deployment
+	// made: its row says so.
+	if out := jobsRun(t, srv, t.Context(), "", "jobs", "delete", "web"); !strings.Contains(out, "exit 0") {
+		t.Fatalf("jobs delete web:\n%s", out)
+	}
+	out = jobsRun(t, srv, t.Context(), "", "releases", "list", "--component", "web", "--limit", "1")
+	if !strings.Contains(out, "removed") || !strings.Contains(out, "jobs API") {
+		t.Errorf("releases list after jobs delete web lacks a removed row by the jobs API:\n%s", out)
+	}
 }
 
 // Ensure `slipway releases is-live` answers for the demo tool's commit

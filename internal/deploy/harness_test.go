@@ -8,14 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river/riverdriver/riversqlite"
-
 	"slipway.dev/slipway/internal/auth"
 	"slipway.dev/slipway/internal/build/localbuild"
 	"slipway.dev/slipway/internal/git"
 	"slipway.dev/slipway/internal/runner"
 	"slipway.dev/slipway/internal/slipway"
-	"slipway.dev/slipway/internal/store/sqlite"
+	"slipway.dev/slipway/internal/store"
 	"slipway.dev/slipway/internal/target/localexec"
 )
 
@@ -28,7 +26,7 @@ type harness struct {
 	deploys *Deployments
 	builds  *Builds
 	jobs    *Jobs
-	db      *sqlite.DB
+	db      store.Store
 	runner  *runner.Runner
 	builder *localbuild.Builder
 	// dir holds everything the harness keeps (database, mirrors, builds).
@@ -55,14 +53,17 @@ func NewHarness(t *testing.T, cfg Config) *Harness {
 // created and stay pending.
 func newHarness(t *testing.T, cfg Config, start bool) *harness {
 	t.Helper()
+	return newHarnessOn(t, engineStores[0], cfg, start, nil)
+}
+
+// newHarnessOn is newHarness on es (SQLite or PostgreSQL); wrap, when not
+// nil, wraps the store the engine is given (the benchmarks' store that
+// drops release writes).
+func newHarnessOn(t testing.TB, es engineStore, cfg Config, start bool, wrap func(store.Store) store.Store) *harness {
+	t.Helper()
 	ctx := t.Context()
 	dir := t.TempDir()
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "slipway.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	driver := riversqlite.New(db.WriteDB())
+	db, driver := es.open(t)
 	if err := runner.Migrate(ctx, driver); err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +94,11 @@ func newHarness(t *testing.T, cfg Config, start bool) *harness {
 	}
 	t.Cleanup(func() { _ = tg.Stop(context.WithoutCancel(ctx)) })
 	cfg.AllowLocalRepos = true
-	eng := NewEngine(db, src, builder, tg, cfg)
+	var engStore store.Store = db
+	if wrap != nil {
+		engStore = wrap(db)
+	}
+	eng := NewEngine(engStore, src, builder, tg, cfg)
 	r, err := runner.New(driver, eng, runner.Config{SingleNode: true})
 	if err != nil {
 		t.Fatal(err)

@@ -228,10 +228,22 @@ func (s *Jobs) JobFlush(ctx context.Context, tool string) (string, error) {
 // them. Forgetting first means a failure to stop leaves at worst a process
 // the next deployment converges again, never a live record of nothing.
 func (s *Jobs) forgetAndRemove(ctx context.Context, tool string, names []string) error {
+	at := s.now()
 	err := s.store.InTx(ctx, func(tx store.Tx) error {
+		live, err := tx.LiveRunList(ctx, tool)
+		if err != nil {
+			return err
+		}
 		for _, n := range names {
 			if err := tx.LiveRunDelete(ctx, tool, n); err != nil {
 				return err
+			}
+			// A component that was live is removed: its release says so,
+			// with the delete. An ad-hoc job is no component.
+			if slices.ContainsFunc(live, func(r slipway.LiveRun) bool { return r.Component == n }) {
+				if err := jobRelease(ctx, tx, tool, n, nil, at); err != nil {
+					return err
+				}
 			}
 			if err := tx.JobRunDelete(ctx, tool, n); err != nil {
 				return err

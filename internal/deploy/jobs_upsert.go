@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"slipway.dev/slipway/internal/slipway"
+	"slipway.dev/slipway/internal/store"
 	"slipway.dev/slipway/internal/target"
 )
 
@@ -123,10 +124,18 @@ func (s *Jobs) applyJob(ctx context.Context, tool string, c slipway.Component, i
 			return fmt.Errorf("apply job %s of %s: %w", c.Name, tool, err)
 		}
 	}
-	err = s.store.LiveRunPut(ctx, slipway.LiveRun{
+	// What runs now is recorded with its release in one transaction: the
+	// jobs API made a version live that no deployment made.
+	live := slipway.LiveRun{
 		Tool: tool, Component: c.Name, Type: c.Type, SpecHash: spec.SpecHash, BuildKey: image.BuildKey,
 		Commit: image.Commit, Artifact: art.Dir, DeploymentID: deploymentID, Spec: c, AppliedAt: s.now(),
 		EnvFingerprints: env.Fingerprints,
+	}
+	err = s.store.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.LiveRunPut(ctx, live); err != nil {
+			return err
+		}
+		return jobRelease(ctx, tx, tool, c.Name, &live, live.AppliedAt)
 	})
 	if err != nil {
 		return fmt.Errorf("record job %s of %s: %w", c.Name, tool, err)

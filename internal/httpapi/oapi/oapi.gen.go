@@ -1651,10 +1651,12 @@ type LiveCommit struct {
 	// CherryPick The search for a cherry-pick of the commit in what runs: set when
 	// one was found (`commit`), reverted (`reverted_by`) or the search cut
 	// (`partial`).
-	CherryPick  *CherryPick `json:"cherry_pick,omitempty"`
-	Component   string      `json:"component"`
-	DeployId    *string     `json:"deploy_id,omitempty"`
-	Environment string      `json:"environment"`
+	CherryPick *CherryPick `json:"cherry_pick,omitempty"`
+	Component  string      `json:"component"`
+
+	// DeployId The deployment of that release; empty when the jobs API made it.
+	DeployId    *string `json:"deploy_id,omitempty"`
+	Environment string  `json:"environment"`
 
 	// LiveCommit The commit the component runs ("" for a prebuilt image).
 	LiveCommit string          `json:"live_commit"`
@@ -1901,7 +1903,7 @@ type QuotaResponse struct {
 
 // Release One component version made live (or removed) in an environment.
 type Release struct {
-	// Actor Who started the deployment.
+	// Actor Who started the deployment, or who called the jobs API.
 	Actor         string    `json:"actor"`
 	AppliedAt     time.Time `json:"applied_at"`
 	BuildId       string    `json:"build_id"`
@@ -1909,7 +1911,7 @@ type Release struct {
 	Component     string    `json:"component"`
 	ConfigVersion int       `json:"config_version"`
 
-	// DeployId The deployment that made it (its record may be pruned since).
+	// DeployId The deployment that made it (its record may be pruned since); empty when no deployment did: a change made through the jobs API (an upsert that applied another spec, a delete or a flush).
 	DeployId    string         `json:"deploy_id"`
 	Environment string         `json:"environment"`
 	Outcome     ReleaseOutcome `json:"outcome"`
