@@ -98,6 +98,8 @@ func TestServerHelp(t *testing.T) {
 		"      --quota-cpu CPU ",
 		"      --quota-replicas N ",
 		"      --keep-deployments N ",
+		"      --release-retention PERIOD ",
+		"      --artifact-retention PERIOD ",
 		"      --min-free-disk SIZE|PERCENT ",
 		"      --listen ADDR ",
 		"      --sandbox-limits MODE ",

@@ -32,6 +32,8 @@ type serverFlags struct {
 	healthTimeout     string
 	stopTimeout       string
 	keepDeployments   string
+	releaseRetention  string
+	artifactRetention string
 	buildSlots        string
 	toolBuildSlots    string
 	queue             string
@@ -55,6 +57,8 @@ func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
 	cmd.Flags().StringVar(&f.healthTimeout, "health-timeout", "", "longest a component may take to become healthy (default $SLIPWAY_HEALTH_TIMEOUT or 2m)")
 	cmd.Flags().StringVar(&f.stopTimeout, "stop-timeout", "", "time a process has between SIGTERM and SIGKILL when stopped, unless its component sets stop_grace_period (default $SLIPWAY_STOP_TIMEOUT or 10s)")
 	cmd.Flags().StringVar(&f.keepDeployments, "keep-deployments", "", "deployments kept per tool, with their logs (default $SLIPWAY_KEEP_DEPLOYMENTS or 25)")
+	cmd.Flags().StringVar(&f.releaseRetention, "release-retention", "", "how long release records are kept, e.g. 365d or 720h; each live component's current release is always kept (default $SLIPWAY_RELEASE_RETENTION or 0: forever)")
+	cmd.Flags().StringVar(&f.artifactRetention, "artifact-retention", "", "how long after its build ended an artifact is kept when no live component, unfinished deployment or release within --release-retention needs it; 0 never removes one automatically (default $SLIPWAY_ARTIFACT_RETENTION or "+defaultArtifactRetention+")")
 	cmd.Flags().StringVar(&f.buildSlots, "build-slots", "", "builds run at once on this server (default $SLIPWAY_BUILD_SLOTS or the number of CPUs)")
 	cmd.Flags().StringVar(&f.queue, "queue", "", "queue a deployment requested while another of the tool runs (latest wins); false answers 409 as Toolforge does (default $SLIPWAY_QUEUE or true)")
 	cmd.Flags().StringVar(&f.toolBuildSlots, "tool-build-slots", "", "builds of one tool run at once (default $SLIPWAY_TOOL_BUILD_SLOTS or --build-slots)")
@@ -89,6 +93,9 @@ func (f *serverFlags) config(e *env, dataDir, listen, proxy string) (server.Conf
 		{"tool-build-slots", f.toolBuildSlots, &cfg.ToolBuildSlots},
 		{"envvars-quota", f.envVarsQuota, &cfg.EnvVarQuota},
 	}); err != nil {
+		return cfg, err
+	}
+	if err := f.retention(e, &cfg); err != nil {
 		return cfg, err
 	}
 	if v := cmp.Or(f.queue, e.getenv("SLIPWAY_QUEUE")); v != "" {
@@ -128,6 +135,30 @@ func (f *serverFlags) config(e *env, dataDir, listen, proxy string) (server.Conf
 		return cfg, err
 	}
 	return cfg, f.security.apply(e, &cfg)
+}
+
+// defaultArtifactRetention is --artifact-retention's default: a build
+// that nothing needs (never released, not live) is kept a week, so that a
+// build started on its own can still be deployed.
+const defaultArtifactRetention = "7d"
+
+// retention sets the release and artifact retention periods from the
+// flags, the environment and the defaults.
+func (f *serverFlags) retention(e *env, cfg *server.Config) error {
+	for _, r := range []struct {
+		flag, value, def string
+		dst              *time.Duration
+	}{
+		{"release-retention", f.releaseRetention, "0", &cfg.ReleaseRetention},
+		{"artifact-retention", f.artifactRetention, defaultArtifactRetention, &cfg.ArtifactRetention},
+	} {
+		d, err := slipway.ParseRetention(cmp.Or(r.value, e.getenv(envName(r.flag)), r.def))
+		if err != nil {
+			return &usageError{fmt.Errorf("--%s: %w", r.flag, err)}
+		}
+		*r.dst = d
+	}
+	return nil
 }
 
 // durationFlag is a duration setting: the value of --flag, else of its

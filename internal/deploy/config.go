@@ -74,6 +74,16 @@ type Config struct {
 	// KeepDeployments is how many deployments per tool are kept (default 25,
 	// as Toolforge).
 	KeepDeployments int
+	// ReleaseRetention is how long releases are kept: older ones are
+	// deleted by [Releases.PruneReleases], except each live component's
+	// current release. 0 keeps them forever (the default). Artifact
+	// retention keeps every artifact a release inside it references.
+	ReleaseRetention time.Duration
+	// ArtifactRetention is how long after its build ended an artifact that
+	// nothing needs (see [Builds.BuildPrune]) is kept before
+	// [Builds.PruneAll] removes it. 0 never removes one automatically (the
+	// default here; the server's flag defaults to 7 days).
+	ArtifactRetention time.Duration
 	// AllowLocalRepos permits file:// and local-path repositories (the
 	// embedded default; off on shared servers): to the admin anywhere, to
 	// tools inside LocalRepoDirs only.

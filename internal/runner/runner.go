@@ -103,6 +103,13 @@ type WatchArgs struct {
 // Kind implements river.JobArgs.
 func (WatchArgs) Kind() string { return "auto_rollback_watch" }
 
+// MaintenanceArgs are the arguments of the periodic maintenance job
+// (retention: old releases, unneeded artifacts).
+type MaintenanceArgs struct{}
+
+// Kind implements river.JobArgs.
+func (MaintenanceArgs) Kind() string { return "maintenance" }
+
 // Config holds the runner's knobs. Zero values mean the defaults.
 type Config struct {
 	Logger *slog.Logger
@@ -134,6 +141,13 @@ type Config struct {
 	// MaxAttempts is how often a job whose handler returns an error is
 	// tried; default 10.
 	MaxAttempts int
+	// Maintenance, when set, is a periodic job's work (the server's
+	// retention): run once when the runner starts and then every
+	// MaintenanceInterval (default 1h), on one server of those sharing the
+	// queue (River's leader), never two at once. An error is logged and
+	// retried a few times; the next period runs it anyway.
+	Maintenance         func(ctx context.Context) error
+	MaintenanceInterval time.Duration
 }
 
 // Runner owns a River client.
@@ -160,6 +174,20 @@ func New(driver riverdriver.Driver[*sql.Tx], h Handler, cfg Config) (*Runner, er
 	river.AddWorker(workers, &stepWorker{h: h})
 	river.AddWorker(workers, &deadlineWorker{h: h})
 	river.AddWorker(workers, &watchWorker{h: h})
+	var periodic []*river.PeriodicJob
+	if cfg.Maintenance != nil {
+		river.AddWorker(workers, &maintenanceWorker{fn: cfg.Maintenance})
+		periodic = append(periodic, river.NewPeriodicJob(
+			river.PeriodicInterval(cmpOr(cfg.MaintenanceInterval, time.Hour)),
+			func() (river.JobArgs, *river.InsertOpts) {
+				return MaintenanceArgs{}, &river.InsertOpts{MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByState: []rivertype.JobState{
+					rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+					rivertype.JobStateRetryable, rivertype.JobStateScheduled,
+				}}}
+			},
+			&river.PeriodicJobOpts{ID: MaintenanceArgs{}.Kind(), RunOnStart: true},
+		))
+	}
 	poll := cmpOr(cfg.PollInterval, 20*time.Millisecond)
 	clientDriver := driver
 	if cfg.SingleNode {
@@ -173,6 +201,7 @@ func New(driver riverdriver.Driver[*sql.Tx], h Handler, cfg Config) (*Runner, er
 			BuildQueue:         {MaxWorkers: cmpOr(cfg.BuildWorkers, 4)},
 		},
 		Workers:              workers,
+		PeriodicJobs:         periodic,
 		FetchPollInterval:    poll,
 		FetchCooldown:        time.Millisecond,
 		JobTimeout:           -1, // the engine bounds every step itself
@@ -410,6 +439,15 @@ type watchWorker struct {
 
 func (w *watchWorker) Work(ctx context.Context, job *river.Job[WatchArgs]) error {
 	return handlerResult(w.h.WatchDeployment(ctx, job.Args.Tool, job.Args.DeploymentID))
+}
+
+type maintenanceWorker struct {
+	river.WorkerDefaults[MaintenanceArgs]
+	fn func(ctx context.Context) error
+}
+
+func (w *maintenanceWorker) Work(ctx context.Context, _ *river.Job[MaintenanceArgs]) error {
+	return w.fn(ctx)
 }
 
 func handlerResult(err error) error {

@@ -346,3 +346,35 @@ func BenchmarkEnqueueToStart(b *testing.B) {
 		})
 	}
 }
+
+// Ensure the maintenance job runs when the runner starts and again each
+// interval, and that a failed run is tried again.
+func TestRunner_Maintenance(t *testing.T) {
+	t.Parallel()
+	runs := make(chan int, 10)
+	var (
+		mu sync.Mutex
+		n  int
+	)
+	setup(t, runner.Config{SingleNode: true, MaintenanceInterval: 200 * time.Millisecond, Maintenance: func(context.Context) error {
+		mu.Lock()
+		n++
+		cur := n
+		mu.Unlock()
+		runs <- cur
+		if cur == 1 {
+			return errors.New("database hiccup")
+		}
+		return nil
+	}})
+	for want := 1; want <= 3; want++ {
+		select {
+		case got := <-runs:
+			if got != want {
+				t.Fatalf("run %d, want %d", got, want)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("maintenance run %d did not come within 30s", want)
+		}
+	}
+}

@@ -138,6 +138,12 @@ type Config struct {
 	BuildTimeout time.Duration
 	// KeepDeployments is how many deployments per tool are kept (default 25).
 	KeepDeployments int
+	// ReleaseRetention is how long releases are kept (0: forever, the
+	// default); ArtifactRetention how long an artifact nothing needs is
+	// kept after its build ended (0: never removed automatically). The
+	// maintenance job applies both every MaintenanceInterval (default 1h).
+	ReleaseRetention, ArtifactRetention time.Duration
+	MaintenanceInterval                 time.Duration
 	// NoQueue refuses a deployment while another of the tool is unfinished
 	// (Toolforge's 409) instead of queueing it.
 	NoQueue bool
@@ -468,6 +474,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Logger: s.logger, AllowLocalRepos: s.cfg.AllowLocalRepos, HealthTimeout: s.cfg.HealthTimeout,
 		LocalRepoDirs: localDirs, Credentials: repoCreds,
 		DeploymentTimeout: s.cfg.DeploymentTimeout, KeepDeployments: s.cfg.KeepDeployments,
+		ReleaseRetention: s.cfg.ReleaseRetention, ArtifactRetention: s.cfg.ArtifactRetention,
 		BuildSlots: s.cfg.BuildSlots, ToolBuildSlots: s.cfg.ToolBuildSlots, NoQueue: s.cfg.NoQueue,
 		TransientFunc: transient, BuildTimeout: s.cfg.BuildTimeout, ToolEnv: s.toolEnv,
 		ConfigFetcher: remoteconfig.New(remoteconfig.Config{AllowPrivate: s.cfg.AllowPrivateSourceURLs}),
@@ -501,6 +508,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.runner, err = runner.New(driver, s.engine, runner.Config{
 		Logger: s.logger, ID: s.nodeID, SingleNode: !isPostgres(s.cfg.Database),
 		BuildWorkers: cmp.Or(s.cfg.BuildSlots, runtime.NumCPU()),
+		Maintenance:  s.maintain, MaintenanceInterval: s.cfg.MaintenanceInterval,
 	})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
@@ -557,6 +565,15 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.wroteInfo = true
 	s.logger.InfoContext(ctx, "slipway server started", "url", info.URL, "proxy", info.ProxyURL, "data", dir)
 	return nil
+}
+
+// maintain is the maintenance job's work: release retention, then
+// artifact retention (which keeps the artifacts of the releases left).
+// Each logs what it removed.
+func (s *Server) maintain(ctx context.Context) error {
+	_, rerr := s.releases.PruneReleases(ctx)
+	_, _, aerr := s.builds.PruneAll(ctx)
+	return errors.Join(rerr, aerr)
 }
 
 // transient reports whether an adapter's error is worth retrying: git's

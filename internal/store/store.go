@@ -483,6 +483,15 @@ type Queries interface {
 	// ReleaseList returns the releases f selects, newest first; an empty
 	// list when there are none.
 	ReleaseList(ctx context.Context, f ReleaseFilter) ([]slipway.Release, error)
+	// ReleasePrune deletes up to limit releases (every tool's) applied
+	// before before, oldest first, but never a live component's current
+	// release (its newest applied one), and returns how many it deleted.
+	// Release retention by age calls it; deployments never do.
+	ReleasePrune(ctx context.Context, before time.Time, limit int) (int, error)
+	// ReleaseBuildKeys returns the build keys (each once, none empty) of
+	// the tool's releases applied at since or later; every release's when
+	// since is zero. Artifact retention keeps those artifacts.
+	ReleaseBuildKeys(ctx context.Context, tool string, since time.Time) ([]string, error)
 
 	// EventAppend appends an event and returns its sequence number: the
 	// deployment's next (1, 2, …), allocated under the deployment's lock,

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 
 	"slipway.dev/slipway/internal/logfile"
 )
@@ -64,4 +66,34 @@ func (b *Builder) RemoveLog(tool, attempt string) error {
 		return fmt.Errorf("remove the log of build %s: %w", attempt, err)
 	}
 	return nil
+}
+
+// ArtifactSize returns the size in bytes of the files of the tool's
+// artifact of key (what removing it frees, its seal aside); 0 when there
+// is none.
+func (b *Builder) ArtifactSize(tool, key string) (int64, error) {
+	if err := checkKey(tool, key); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := filepath.WalkDir(b.artifactDir(tool, key), func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if d.Type().IsRegular() {
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			n += info.Size()
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("size of build %s: %w", key, err)
+	}
+	return n, nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/store"
@@ -77,4 +78,49 @@ func scanRelease(row rowScanner) (slipway.Release, error) {
 	var err error
 	r.AppliedAt, err = decTime(applied)
 	return r, err
+}
+
+// ReleasePrune deletes up to limit releases applied before before, oldest
+// first, except each live component's current release: its newest applied
+// one. live_runs has no environment column yet (every live run is in the
+// default environment); with one, the join matches it too.
+func (q *queries) ReleasePrune(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit < 1 {
+		return 0, fmt.Errorf("prune releases: limit is %d, want at least 1", limit)
+	}
+	res, err := q.write.ExecContext(ctx,
+		`DELETE FROM releases WHERE seq IN (
+			SELECT r.seq FROM releases r
+			WHERE r.applied_at < ? AND NOT EXISTS (
+				SELECT 1 FROM live_runs l
+				WHERE l.tool = r.tool AND l.component = r.component AND r.seq = (
+					SELECT MAX(c.seq) FROM releases c
+					WHERE c.tool = r.tool AND c.environment = r.environment AND c.component = r.component AND c.outcome = ?))
+			ORDER BY r.seq LIMIT ?)`,
+		encTime(before), string(slipway.ReleaseApplied), limit)
+	if err != nil {
+		return 0, fmt.Errorf("prune releases applied before %s: %w", before.UTC().Format(time.RFC3339), err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("prune releases: %w", err)
+	}
+	return int(n), nil
+}
+
+// ReleaseBuildKeys returns the distinct build keys of the tool's releases
+// applied at since or later (all of them when since is zero).
+func (q *queries) ReleaseBuildKeys(ctx context.Context, tool string, since time.Time) ([]string, error) {
+	query := `SELECT DISTINCT build_key FROM releases WHERE tool = ? AND build_key <> ''`
+	args := []any{tool}
+	if !since.IsZero() {
+		query += ` AND applied_at >= ?`
+		args = append(args, encTime(since))
+	}
+	rows, err := q.read.QueryContext(ctx, query+` ORDER BY build_key`, args...)
+	keys, err := collect(rows, err, scanString)
+	if err != nil {
+		return nil, fmt.Errorf("build keys of the releases of %s: %w", tool, err)
+	}
+	return keys, nil
 }

@@ -1,0 +1,198 @@
+package deploy
+
+import (
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"slipway.dev/slipway/internal/slipway"
+	"slipway.dev/slipway/internal/slipwaytest"
+	"slipway.dev/slipway/internal/store"
+)
+
+// Ensure artifact retention removes only what nothing needs: never the
+// artifact a live component runs, never one a release inside the release
+// retention window references (every release when it is forever), never
+// one younger than the age bound; a dry run lists and removes nothing;
+// what it removes is gone with its record, sized and totalled. And that
+// release retention deletes releases older than its window but never a
+// live component's current release.
+func TestRetention_KeepsWhatReleasesNeed(t *testing.T) {
+	t.Parallel()
+	const (
+		tool = "retained"
+		day  = 24 * time.Hour
+	)
+	var offset atomic.Int64 // the clock's lead on real time
+	clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	h := newHarness(t, Config{NowFunc: clock, ReleaseRetention: 5 * day}, true)
+	rel := NewReleases(h.eng)
+	ctx := t.Context()
+	repo := slipwaytest.GitRepo(t, map[string]string{"Procfile": "job: echo ran\n"})
+	cfg := "components:\n  job:\n    component_type: one-off\n    build: {repository: " + repo.Dir + ", ref: main}\n    run: {command: job}\n"
+	if _, _, err := h.deploys.ConfigPut(ctx, tool, mustParse(t, cfg)); err != nil {
+		t.Fatal(err)
+	}
+	deploy := func(want slipway.DeploymentStatus) {
+		t.Helper()
+		d, err := h.deploys.DeploymentCreate(ctx, tool, slipway.DeployOptions{Trigger: "cli", Actor: "admin"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d = h.waitFinal(t, tool, d.ID); d.Status != want {
+			t.Fatalf("deployment = %s (%s), want %s", d.Status, d.LongStatus, want)
+		}
+	}
+	keyOf := map[string]string{} // commit → build key
+	record := func(name string) {
+		t.Helper()
+		bs, err := h.db.BuildList(ctx, tool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head := repo.Head(t)
+		for _, b := range bs {
+			if b.Commit == head && b.Status == slipway.BuildSuccessful {
+				keyOf[name] = b.Key
+				return
+			}
+		}
+		t.Fatalf("no successful build of %s (%s): %+v", name, head, bs)
+	}
+	// A and B are released now, C ten days later (it is live), and X is
+	// built then but its one-off fails: never released.
+	deploy(slipway.DeploymentSuccessful)
+	record("A")
+	repo.Commit(t, map[string]string{"b": "1"}, "b")
+	deploy(slipway.DeploymentSuccessful)
+	record("B")
+	offset.Store(int64(10 * day))
+	repo.Commit(t, map[string]string{"c": "1"}, "c")
+	deploy(slipway.DeploymentSuccessful)
+	record("C")
+	repo.Commit(t, map[string]string{"Procfile": "job: exit 3\n"}, "x")
+	deploy(slipway.DeploymentFailed)
+	record("X")
+
+	removedKeys := func(p slipway.BuildPrune) []string {
+		var keys []string
+		for _, r := range p.Removed {
+			keys = append(keys, r.Key)
+		}
+		slices.Sort(keys)
+		return keys
+	}
+	want := func(names ...string) []string {
+		var keys []string
+		for _, n := range names {
+			keys = append(keys, keyOf[n])
+		}
+		slices.Sort(keys)
+		return keys
+	}
+	present := func(name string) bool {
+		t.Helper()
+		_, ok, err := h.builder.Lookup(ctx, tool, keyOf[name])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	prune := func(opts slipway.BuildPruneOptions) slipway.BuildPrune {
+		t.Helper()
+		p, err := h.builds.BuildPrune(ctx, tool, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+
+	// Releases forever: A and B stay for their releases, C for being
+	// live; X goes.
+	h.eng.cfg.ReleaseRetention = 0
+	p := prune(slipway.BuildPruneOptions{DryRun: true})
+	if got := removedKeys(p); !slices.Equal(got, want("X")) || p.KeptReleased != 2 || !p.DryRun {
+		t.Errorf("dry run, releases kept forever: removes %q (kept for releases %d), want X's %q (2)", got, p.KeptReleased, want("X"))
+	}
+	// A five-day window: A's and B's releases are outside it.
+	h.eng.cfg.ReleaseRetention = 5 * day
+	p = prune(slipway.BuildPruneOptions{DryRun: true})
+	if got := removedKeys(p); !slices.Equal(got, want("A", "B", "X")) || p.KeptReleased != 0 {
+		t.Errorf("dry run, 5-day window: removes %q, want A, B and X: %q", got, want("A", "B", "X"))
+	}
+	// The age bound: A and B ended ten days ago, X just now.
+	if got := removedKeys(prune(slipway.BuildPruneOptions{DryRun: true, OlderThan: day})); !slices.Equal(got, want("A", "B")) {
+		t.Errorf("dry run older than a day: removes %q, want A and B: %q", got, want("A", "B"))
+	}
+	if got := removedKeys(prune(slipway.BuildPruneOptions{DryRun: true, OlderThan: 11 * day})); len(got) != 0 {
+		t.Errorf("dry run older than 11 days: removes %q, want nothing", got)
+	}
+	for _, n := range []string{"A", "B", "C", "X"} {
+		if !present(n) {
+			t.Fatalf("after dry runs, %s's artifact is gone", n)
+		}
+	}
+
+	p = prune(slipway.BuildPruneOptions{})
+	if got := removedKeys(p); !slices.Equal(got, want("A", "B", "X")) || p.DryRun {
+		t.Fatalf("prune removed %q, want %q", got, want("A", "B", "X"))
+	}
+	var total int64
+	for _, r := range p.Removed {
+		if r.Size <= 0 || r.Tool != tool || r.ID == "" {
+			t.Errorf("removed %+v: want its tool, build and size", r)
+		}
+		total += r.Size
+	}
+	if p.Bytes != total || p.Kept != 1 {
+		t.Errorf("prune total %d bytes, kept %d; want %d (the sum), 1 (C)", p.Bytes, p.Kept, total)
+	}
+	for _, n := range []string{"A", "B", "X"} {
+		if present(n) {
+			t.Errorf("%s's artifact is still there", n)
+		}
+	}
+	if !present("C") {
+		t.Error("C's artifact, which runs, is gone")
+	}
+	for _, r := range p.Removed {
+		if _, err := h.db.BuildGet(ctx, tool, r.ID); err == nil {
+			t.Errorf("build record %s is still there", r.ID)
+		}
+	}
+	if again := prune(slipway.BuildPruneOptions{}); len(again.Removed) != 0 {
+		t.Errorf("a second prune removed %+v", again.Removed)
+	}
+	if _, err := h.builds.BuildPrune(ctx, tool, slipway.BuildPruneOptions{OlderThan: -time.Hour}); slipway.ErrorCode(err) != slipway.EInvalid {
+		t.Errorf("a negative age: %v, want EInvalid", err)
+	}
+	if _, err := h.builds.BuildPrune(ctx, "Not A Tool", slipway.BuildPruneOptions{}); slipway.ErrorCode(err) != slipway.EInvalid {
+		t.Errorf("a bad tool name: %v, want EInvalid", err)
+	}
+
+	// Release retention: A's and B's releases are older than five days;
+	// C's is the live one's. Forever deletes nothing.
+	h.eng.cfg.ReleaseRetention = 0
+	if n, err := rel.PruneReleases(ctx); err != nil || n != 0 {
+		t.Errorf("PruneReleases forever = %d, %v; want 0", n, err)
+	}
+	h.eng.cfg.ReleaseRetention = 5 * day
+	if n, err := rel.PruneReleases(ctx); err != nil || n != 2 {
+		t.Errorf("PruneReleases = %d, %v; want 2 (A's and B's)", n, err)
+	}
+	// Forty days on, C's release is old too, but current: kept.
+	offset.Store(int64(40 * day))
+	if n, err := rel.PruneReleases(ctx); err != nil || n != 0 {
+		t.Errorf("PruneReleases of an old current release = %d, %v; want 0", n, err)
+	}
+	// C's release is outside the window now, but C runs: its artifact
+	// stays.
+	if p := prune(slipway.BuildPruneOptions{}); len(p.Removed) != 0 || !present("C") {
+		t.Errorf("prune with the live release outside the window removed %+v", p.Removed)
+	}
+	rs, err := h.db.ReleaseList(ctx, store.ReleaseFilter{Tool: tool})
+	if err != nil || len(rs) != 1 || rs[0].BuildKey != keyOf["C"] {
+		t.Errorf("releases left = %+v, %v; want C's", rs, err)
+	}
+}
