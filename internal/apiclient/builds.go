@@ -170,3 +170,30 @@ func (c *Client) BuildLogs(ctx context.Context, tool, id string, follow bool, li
 func (c *Client) BuildQuota(ctx context.Context, tool string) (Envelope, error) {
 	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.GetBuildsQuota(ctx, tool) })
 }
+
+// BuildPrune removes the tool's artifacts that nothing needs (artifact
+// retention), or with dryRun lists what it would remove. olderThan, when
+// not empty, is the age bound ("0", "7d", "48h"); empty is the server's.
+// Decode the answer with [Envelope.BuildPrune].
+func (c *Client) BuildPrune(ctx context.Context, tool string, dryRun bool, olderThan string) (Envelope, error) {
+	p := &oapiclient.PruneBuildsParams{}
+	if dryRun {
+		p.DryRun = &dryRun
+	}
+	if olderThan != "" {
+		p.OlderThan = &olderThan
+	}
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.PruneBuilds(ctx, tool, p) })
+}
+
+// BuildPruneResult is what artifact retention removed from a tool's builds.
+type BuildPruneResult = oapiclient.BuildPrune
+
+// BuildPrune decodes the answer of [Client.BuildPrune].
+func (e Envelope) BuildPrune() (BuildPruneResult, error) {
+	var v oapiclient.BuildPruneResponse
+	if err := json.Unmarshal(e.Raw, &v); err != nil {
+		return BuildPruneResult{}, fmt.Errorf("decode prune: %w", err)
+	}
+	return v.Prune, nil
+}

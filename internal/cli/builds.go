@@ -18,10 +18,10 @@ import (
 func newBuildsCmd(e *env) *cobra.Command {
 	builds := &cobra.Command{
 		Use:   "builds",
-		Short: "Start, list, inspect, follow, cancel and delete the tool's builds",
+		Short: "Start, list, inspect, follow, cancel, delete and prune the tool's builds",
 	}
 	builds.AddCommand(newBuildsStartCmd(e), newBuildsListCmd(e), newBuildsShowCmd(e), newBuildsLogsCmd(e),
-		newBuildsCancelCmd(e), newBuildsDeleteCmd(e), newBuildsQuotaCmd(e))
+		newBuildsCancelCmd(e), newBuildsDeleteCmd(e), newBuildsQuotaCmd(e), newBuildsPruneCmd(e))
 	return builds
 }
 

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -60,8 +61,13 @@ func (s *Builds) BuildPrune(ctx context.Context, tool string, opts slipway.Build
 	if err := slipway.ValidateToolName(tool); err != nil {
 		return slipway.BuildPrune{}, err
 	}
-	if opts.OlderThan < 0 {
-		return slipway.BuildPrune{}, slipway.Errorf(slipway.EInvalid, "older_than: %s is negative; want 0 (any age) or more", opts.OlderThan)
+	age := cmp.Or(s.cfg.ArtifactRetention, slipway.DefaultPruneAge)
+	if opts.OlderThan != nil {
+		age = *opts.OlderThan
+	}
+	if age < 0 {
+		return slipway.BuildPrune{}, slipway.Errorf(slipway.EInvalid,
+			"older_than: %s is negative: want 0 (any age), whole days such as 7d, or a duration such as 48h", age)
 	}
 	now := s.now()
 	var (
@@ -93,7 +99,7 @@ func (s *Builds) BuildPrune(ctx context.Context, tool string, opts slipway.Build
 			case released[b.Key]:
 				out.Kept++
 				out.KeptReleased++
-			case now.Sub(b.UpdatedAt) < opts.OlderThan:
+			case now.Sub(b.UpdatedAt) < age:
 				out.Kept++
 			default:
 				if byKey[b.Key] == nil {
@@ -242,7 +248,7 @@ func (s *Builds) PruneAll(ctx context.Context) (removed int, bytes int64, err er
 	slices.Sort(tools)
 	var errs []error
 	for _, tool := range tools {
-		res, err := s.BuildPrune(ctx, tool, slipway.BuildPruneOptions{OlderThan: s.cfg.ArtifactRetention})
+		res, err := s.BuildPrune(ctx, tool, slipway.BuildPruneOptions{OlderThan: new(s.cfg.ArtifactRetention)})
 		removed, bytes = removed+len(res.Removed), bytes+res.Bytes
 		if err != nil {
 			errs = append(errs, err)

@@ -111,22 +111,27 @@ func TestRetention_KeepsWhatReleasesNeed(t *testing.T) {
 	// Releases forever: A and B stay for their releases, C for being
 	// live; X goes.
 	h.eng.cfg.ReleaseRetention = 0
-	p := prune(slipway.BuildPruneOptions{DryRun: true})
+	p := prune(slipway.BuildPruneOptions{DryRun: true, OlderThan: new(time.Duration(0))})
 	if got := removedKeys(p); !slices.Equal(got, want("X")) || p.KeptReleased != 2 || !p.DryRun {
 		t.Errorf("dry run, releases kept forever: removes %q (kept for releases %d), want X's %q (2)", got, p.KeptReleased, want("X"))
 	}
 	// A five-day window: A's and B's releases are outside it.
 	h.eng.cfg.ReleaseRetention = 5 * day
-	p = prune(slipway.BuildPruneOptions{DryRun: true})
+	p = prune(slipway.BuildPruneOptions{DryRun: true, OlderThan: new(time.Duration(0))})
 	if got := removedKeys(p); !slices.Equal(got, want("A", "B", "X")) || p.KeptReleased != 0 {
 		t.Errorf("dry run, 5-day window: removes %q, want A, B and X: %q", got, want("A", "B", "X"))
 	}
 	// The age bound: A and B ended ten days ago, X just now.
-	if got := removedKeys(prune(slipway.BuildPruneOptions{DryRun: true, OlderThan: day})); !slices.Equal(got, want("A", "B")) {
+	if got := removedKeys(prune(slipway.BuildPruneOptions{DryRun: true, OlderThan: new(day)})); !slices.Equal(got, want("A", "B")) {
 		t.Errorf("dry run older than a day: removes %q, want A and B: %q", got, want("A", "B"))
 	}
-	if got := removedKeys(prune(slipway.BuildPruneOptions{DryRun: true, OlderThan: 11 * day})); len(got) != 0 {
+	if got := removedKeys(prune(slipway.BuildPruneOptions{DryRun: true, OlderThan: new(11 * day)})); len(got) != 0 {
 		t.Errorf("dry run older than 11 days: removes %q, want nothing", got)
+	}
+	// No age asked for: the server's artifact retention, here off, so 7
+	// days.
+	if got := removedKeys(prune(slipway.BuildPruneOptions{DryRun: true})); !slices.Equal(got, want("A", "B")) {
+		t.Errorf("dry run with the default age: removes %q, want A and B: %q", got, want("A", "B"))
 	}
 	for _, n := range []string{"A", "B", "C", "X"} {
 		if !present(n) {
@@ -134,7 +139,7 @@ func TestRetention_KeepsWhatReleasesNeed(t *testing.T) {
 		}
 	}
 
-	p = prune(slipway.BuildPruneOptions{})
+	p = prune(slipway.BuildPruneOptions{OlderThan: new(time.Duration(0))})
 	if got := removedKeys(p); !slices.Equal(got, want("A", "B", "X")) || p.DryRun {
 		t.Fatalf("prune removed %q, want %q", got, want("A", "B", "X"))
 	}
@@ -161,10 +166,10 @@ func TestRetention_KeepsWhatReleasesNeed(t *testing.T) {
 			t.Errorf("build record %s is still there", r.ID)
 		}
 	}
-	if again := prune(slipway.BuildPruneOptions{}); len(again.Removed) != 0 {
+	if again := prune(slipway.BuildPruneOptions{OlderThan: new(time.Duration(0))}); len(again.Removed) != 0 {
 		t.Errorf("a second prune removed %+v", again.Removed)
 	}
-	if _, err := h.builds.BuildPrune(ctx, tool, slipway.BuildPruneOptions{OlderThan: -time.Hour}); slipway.ErrorCode(err) != slipway.EInvalid {
+	if _, err := h.builds.BuildPrune(ctx, tool, slipway.BuildPruneOptions{OlderThan: new(-time.Hour)}); slipway.ErrorCode(err) != slipway.EInvalid {
 		t.Errorf("a negative age: %v, want EInvalid", err)
 	}
 	if _, err := h.builds.BuildPrune(ctx, "Not A Tool", slipway.BuildPruneOptions{}); slipway.ErrorCode(err) != slipway.EInvalid {
@@ -188,7 +193,7 @@ func TestRetention_KeepsWhatReleasesNeed(t *testing.T) {
 	}
 	// C's release is outside the window now, but C runs: its artifact
 	// stays.
-	if p := prune(slipway.BuildPruneOptions{}); len(p.Removed) != 0 || !present("C") {
+	if p := prune(slipway.BuildPruneOptions{OlderThan: new(time.Duration(0))}); len(p.Removed) != 0 || !present("C") {
 		t.Errorf("prune with the live release outside the window removed %+v", p.Removed)
 	}
 	rs, err := h.db.ReleaseList(ctx, store.ReleaseFilter{Tool: tool})

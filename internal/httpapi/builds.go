@@ -42,6 +42,9 @@ type BuildsService interface {
 	BuildDelete(ctx context.Context, tool, id string) (slipway.Build, error)
 	// BuildQuota returns the tool's build limits and what it uses of them.
 	BuildQuota(ctx context.Context, tool string) ([]slipway.QuotaCategory, error)
+	// BuildPrune removes the tool's artifacts that nothing needs (artifact
+	// retention) and says what it removed; with DryRun, what it would.
+	BuildPrune(ctx context.Context, tool string, opts slipway.BuildPruneOptions) (slipway.BuildPrune, error)
 }
 
 // The /builds routes answer in Toolforge's builds-api shapes, so that its
@@ -397,4 +400,58 @@ func toBuild(b slipway.Build) oapi.Build {
 		out.DestinationImage = "builds/" + b.Key
 	}
 	return out
+}
+
+// handleBuildPrune serves POST …/prune: `slipway builds prune`.
+func (a *api) handleBuildPrune() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		svc, tool, ok := a.buildsTarget(w, r)
+		if !ok {
+			return
+		}
+		q := r.URL.Query()
+		dry, err := queryBool(q, "dry_run")
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		opts := slipway.BuildPruneOptions{DryRun: dry}
+		if v, ok := q["older_than"]; ok && len(v) > 0 {
+			age, err := slipway.ParseRetention(v[0])
+			if err != nil {
+				a.writeError(w, r, slipway.Errorf(slipway.EInvalid, "Query parameter older_than: %s.", clip(err.Error(), 200)))
+				return
+			}
+			opts.OlderThan = &age
+		}
+		p, err := svc.BuildPrune(r.Context(), tool, opts)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		out := oapi.BuildPrune{
+			DryRun: p.DryRun, Removed: make([]oapi.PrunedBuild, len(p.Removed)), Bytes: p.Bytes,
+			Kept: p.Kept, KeptForReleases: p.KeptReleased,
+		}
+		for i, b := range p.Removed {
+			out.Removed[i] = oapi.PrunedBuild{
+				BuildId: b.ID, Key: b.Key, Component: b.Component, Commit: b.Commit, SizeBytes: b.Size, EndTime: b.FinishedAt.UTC(),
+			}
+		}
+		verb := "Removed"
+		if p.DryRun {
+			verb = "Would remove"
+		}
+		info := fmt.Sprintf("%s %d %s (%s); kept %d successful %s, %d of them for releases.", verb, len(p.Removed),
+			pluralS(len(p.Removed), "artifact"), slipway.FormatSize(p.Bytes), p.Kept, pluralS(p.Kept, "build"), p.KeptReleased)
+		writeJSON(w, http.StatusOK, oapi.BuildPruneResponse{Prune: out, Messages: messages([]string{info}, nil, nil)})
+	})
+}
+
+// pluralS returns s, with an "s" unless n is 1.
+func pluralS(n int, s string) string {
+	if n == 1 {
+		return s
+	}
+	return s + "s"
 }

@@ -86,6 +86,7 @@ func (a *api) routes() []route {
 		{"POST", "/builds/v1/tool/{tool}/builds", adminOrToolToken, a.handleBuildStart()},
 		{"GET", "/builds/v1/tool/{tool}/builds/latest", adminOrToolToken, a.handleBuildLatest()},
 		{"GET", "/builds/v1/tool/{tool}/quotas", adminOrToolToken, a.handleBuildQuota()},
+		{"POST", "/builds/v1/tool/{tool}/prune", adminOrToolToken, a.handleBuildPrune()},
 		{"GET", "/builds/v1/tool/{tool}/builds/{build_id}", adminOrToolToken, a.handleBuildGet()},
 		{"DELETE", "/builds/v1/tool/{tool}/builds/{build_id}", adminOrToolToken, a.handleBuildDelete()},
 		{"GET", "/builds/v1/tool/{tool}/builds/{build_id}/logs", adminOrToolToken, a.handleBuildLogs()},

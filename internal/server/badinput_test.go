@@ -125,7 +125,7 @@ func badRequests(op specOperation) []badRequest {
 		}
 		bad := map[string]string{"boolean": "maybe", "integer": "many", "number": "NaNx"}[typ]
 		if bad == "" { // strings the server checks: a commit, a state, a duration
-			bad = map[string]string{"commit": "not-a-sha", "state": "maybe", "wait": "soon"}[name]
+			bad = map[string]string{"commit": "not-a-sha", "state": "maybe", "wait": "soon", "older_than": "a-year"}[name]
 		}
 		if bad != "" {
 			out = append(out, badRequest{name: "query " + name, path: base + "?" + name + "=" + bad})

@@ -64,9 +64,14 @@ type BuildPruneOptions struct {
 	// DryRun lists what would be removed and removes nothing.
 	DryRun bool
 	// OlderThan spares builds that ended less than this long ago; 0 spares
-	// none.
-	OlderThan time.Duration
+	// none; nil is the server's default (its artifact retention, or
+	// [DefaultPruneAge] when that is off).
+	OlderThan *time.Duration
 }
+
+// DefaultPruneAge is the age bound of an artifact retention pass asked for
+// on a server whose automatic one is off.
+const DefaultPruneAge = 7 * 24 * time.Hour
 
 // BuildPrune is what an artifact retention pass removed: every successful
 // build no live component runs, no unfinished deployment needs and no
@@ -81,4 +86,20 @@ type BuildPrune struct {
 	// them kept because a release in the window references them.
 	Kept         int
 	KeptReleased int
+}
+
+// FormatSize writes a size in bytes for people: "512 B", "1.5 KiB",
+// "12.3 MiB", "2.0 GiB".
+func FormatSize(bytes int64) string {
+	if bytes < 1024 {
+		return strconv.FormatInt(bytes, 10) + " B"
+	}
+	f, unit := float64(bytes)/1024, "KiB"
+	for _, u := range []string{"MiB", "GiB", "TiB", "PiB"} {
+		if f < 1024 {
+			break
+		}
+		f, unit = f/1024, u
+	}
+	return strconv.FormatFloat(f, 'f', 1, 64) + " " + unit
 }

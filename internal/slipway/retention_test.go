@@ -32,3 +32,12 @@ func TestParseRetention(t *testing.T) {
 		}
 	}
 }
+
+func TestFormatSize(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1536: "1.5 KiB", 12900000: "12.3 MiB", 2 << 30: "2.0 GiB", 3 << 40: "3.0 TiB"} {
+		if got := FormatSize(in); got != want {
+			t.Errorf("FormatSize(%d) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1059,6 +1059,29 @@ type BuildParameters struct {
 	UseLatestVersions *bool `json:"use_latest_versions,omitempty"`
 }
 
+// BuildPrune defines model for BuildPrune.
+type BuildPrune struct {
+	// Bytes The removed artifacts' total size.
+	Bytes  int64 `json:"bytes"`
+	DryRun bool  `json:"dry_run"`
+
+	// Kept Successful builds kept.
+	Kept int `json:"kept"`
+
+	// KeptForReleases Of those, the builds kept because a release inside the release retention window references them.
+	KeptForReleases int `json:"kept_for_releases"`
+
+	// Removed One entry per artifact (build key), named by its newest successful build.
+	Removed []PrunedBuild `json:"removed"`
+}
+
+// BuildPruneResponse What artifact retention removed from a tool's builds, or would remove in a dry run.
+type BuildPruneResponse struct {
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+	Prune    BuildPrune       `json:"prune"`
+}
+
 // BuildResponse defines model for BuildResponse.
 type BuildResponse struct {
 	// Build One build, shaped after Toolforge's builds-api, plus Slipway's fields (commit, component, key, error).
@@ -1764,6 +1787,18 @@ type PromotionEnvelope struct {
 	Messages ResponseMessages `json:"messages"`
 }
 
+// PrunedBuild defines model for PrunedBuild.
+type PrunedBuild struct {
+	BuildId   string    `json:"build_id"`
+	Commit    string    `json:"commit"`
+	Component string    `json:"component"`
+	EndTime   time.Time `json:"end_time"`
+	Key       string    `json:"key"`
+
+	// SizeBytes The artifact's size on disk (0 when the builder cannot tell).
+	SizeBytes int64 `json:"size_bytes"`
+}
+
 // Question defines model for Question.
 type Question struct {
 	AnsweredAt *time.Time `json:"answered_at,omitempty"`
@@ -2073,6 +2108,15 @@ type GetBuildLogsParams struct {
 
 	// Lines Start with the last N lines of the log (0 or absent means all). A Slipway addition to builds-api.
 	Lines *int `form:"lines,omitempty" json:"lines,omitempty"`
+}
+
+// PruneBuildsParams defines parameters for PruneBuilds.
+type PruneBuildsParams struct {
+	// DryRun List what would be removed, remove nothing. Booleans are read as for `force-build`.
+	DryRun *bool `form:"dry_run,omitempty" json:"dry_run,omitempty"`
+
+	// OlderThan Spare the builds that ended less than this long ago: 0 (any age), whole days such as `7d`, or a duration such as `48h`. Default the server's `--artifact-retention`, or 7d when that is 0 (off).
+	OlderThan *string `form:"older_than,omitempty" json:"older_than,omitempty"`
 }
 
 // CreateDeploymentParams defines parameters for CreateDeployment.
@@ -2465,6 +2509,21 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /builds/v1/tool/{tool}/builds/{build_id}/logs (the `GetBuildLogs` operationId).
 	GetBuildLogs(ctx context.Context, tool Tool, buildId BuildID, params *GetBuildLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PruneBuilds Remove the artifacts nothing needs (artifact retention)
+	//
+	// A Slipway addition to builds-api (`slipway builds prune`). Removes the
+	// tool's successful builds (artifact, record and log) that no live
+	// component runs, no unfinished deployment needs and no release applied
+	// inside the server's release retention window references (every release
+	// when it is forever, the default), once they ended `older_than` ago,
+	// and lists each with its size. The server's maintenance job does the
+	// same every hour with `--artifact-retention` as the age. Failed
+	// attempts have no artifact and are left alone. With `dry_run` it only
+	// lists what it would remove.
+	//
+	// Corresponds with POST /builds/v1/tool/{tool}/prune (the `PruneBuilds` operationId).
+	PruneBuilds(ctx context.Context, tool Tool, params *PruneBuildsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetBuildsQuota The tool's build limits
 	//
@@ -3593,6 +3652,31 @@ func (c *Client) CancelBuild(ctx context.Context, tool Tool, buildId BuildID, re
 // Corresponds with GET /builds/v1/tool/{tool}/builds/{build_id}/logs (the `GetBuildLogs` operationId).
 func (c *Client) GetBuildLogs(ctx context.Context, tool Tool, buildId BuildID, params *GetBuildLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetBuildLogsRequest(c.Server, tool, buildId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PruneBuilds Remove the artifacts nothing needs (artifact retention)
+//
+// A Slipway addition to builds-api (`slipway builds prune`). Removes the
+// tool's successful builds (artifact, record and log) that no live
+// component runs, no unfinished deployment needs and no release applied
+// inside the server's release retention window references (every release
+// when it is forever, the default), once they ended `older_than` ago,
+// and lists each with its size. The server's maintenance job does the
+// same every hour with `--artifact-retention` as the age. Failed
+// attempts have no artifact and are left alone. With `dry_run` it only
+// lists what it would remove.
+//
+// Corresponds with POST /builds/v1/tool/{tool}/prune (the `PruneBuilds` operationId).
+func (c *Client) PruneBuilds(ctx context.Context, tool Tool, params *PruneBuildsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPruneBuildsRequest(c.Server, tool, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5510,6 +5594,79 @@ func NewGetBuildLogsRequest(server string, tool Tool, buildId BuildID, params *G
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPruneBuildsRequest constructs an http.Request for the PruneBuilds method
+func NewPruneBuildsRequest(server string, tool Tool, params *PruneBuildsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/builds/v1/tool/%s/prune", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.DryRun != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "dry_run", *params.DryRun, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.OlderThan != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "older_than", *params.OlderThan, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -8502,6 +8659,23 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /builds/v1/tool/{tool}/builds/{build_id}/logs (the `GetBuildLogs` operationId).
 	GetBuildLogsWithResponse(ctx context.Context, tool Tool, buildId BuildID, params *GetBuildLogsParams, reqEditors ...RequestEditorFn) (*GetBuildLogsResponse, error)
 
+	// PruneBuildsWithResponse Remove the artifacts nothing needs (artifact retention)
+	//
+	// A Slipway addition to builds-api (`slipway builds prune`). Removes the
+	// tool's successful builds (artifact, record and log) that no live
+	// component runs, no unfinished deployment needs and no release applied
+	// inside the server's release retention window references (every release
+	// when it is forever, the default), once they ended `older_than` ago,
+	// and lists each with its size. The server's maintenance job does the
+	// same every hour with `--artifact-retention` as the age. Failed
+	// attempts have no artifact and are left alone. With `dry_run` it only
+	// lists what it would remove.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /builds/v1/tool/{tool}/prune (the `PruneBuilds` operationId).
+	PruneBuildsWithResponse(ctx context.Context, tool Tool, params *PruneBuildsParams, reqEditors ...RequestEditorFn) (*PruneBuildsResponse, error)
+
 	// GetBuildsQuotaWithResponse The tool's build limits
 	//
 	// What `toolforge build quota` reads: `{"quota": {"categories": [...]},
@@ -10063,6 +10237,75 @@ func (r GetBuildLogsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetBuildLogsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PruneBuildsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *BuildPruneResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PruneBuildsResponse) GetJSON200() *BuildPruneResponse {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PruneBuildsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PruneBuildsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r PruneBuildsResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PruneBuildsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r PruneBuildsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PruneBuildsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PruneBuildsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PruneBuildsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -14450,6 +14693,29 @@ func (c *ClientWithResponses) GetBuildLogsWithResponse(ctx context.Context, tool
 	return ParseGetBuildLogsResponse(rsp)
 }
 
+// PruneBuildsWithResponse Remove the artifacts nothing needs (artifact retention)
+//
+// A Slipway addition to builds-api (`slipway builds prune`). Removes the
+// tool's successful builds (artifact, record and log) that no live
+// component runs, no unfinished deployment needs and no release applied
+// inside the server's release retention window references (every release
+// when it is forever, the default), once they ended `older_than` ago,
+// and lists each with its size. The server's maintenance job does the
+// same every hour with `--artifact-retention` as the age. Failed
+// attempts have no artifact and are left alone. With `dry_run` it only
+// lists what it would remove.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /builds/v1/tool/{tool}/prune (the `PruneBuilds` operationId).
+func (c *ClientWithResponses) PruneBuildsWithResponse(ctx context.Context, tool Tool, params *PruneBuildsParams, reqEditors ...RequestEditorFn) (*PruneBuildsResponse, error) {
+	rsp, err := c.PruneBuilds(ctx, tool, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePruneBuildsResponse(rsp)
+}
+
 // GetBuildsQuotaWithResponse The tool's build limits
 //
 // What `toolforge build quota` reads: `{"quota": {"categories": [...]},
@@ -16304,6 +16570,60 @@ func ParseGetBuildLogsResponse(rsp *http.Response) (*GetBuildLogsResponse, error
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePruneBuildsResponse parses an HTTP response from a PruneBuildsWithResponse call
+func ParsePruneBuildsResponse(rsp *http.Response) (*PruneBuildsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PruneBuildsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest BuildPruneResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Invalid

@@ -1057,6 +1057,29 @@ type BuildParameters struct {
 	UseLatestVersions *bool `json:"use_latest_versions,omitempty"`
 }
 
+// BuildPrune defines model for BuildPrune.
+type BuildPrune struct {
+	// Bytes The removed artifacts' total size.
+	Bytes  int64 `json:"bytes"`
+	DryRun bool  `json:"dry_run"`
+
+	// Kept Successful builds kept.
+	Kept int `json:"kept"`
+
+	// KeptForReleases Of those, the builds kept because a release inside the release retention window references them.
+	KeptForReleases int `json:"kept_for_releases"`
+
+	// Removed One entry per artifact (build key), named by its newest successful build.
+	Removed []PrunedBuild `json:"removed"`
+}
+
+// BuildPruneResponse What artifact retention removed from a tool's builds, or would remove in a dry run.
+type BuildPruneResponse struct {
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+	Prune    BuildPrune       `json:"prune"`
+}
+
 // BuildResponse defines model for BuildResponse.
 type BuildResponse struct {
 	// Build One build, shaped after Toolforge's builds-api, plus Slipway's fields (commit, component, key, error).
@@ -1762,6 +1785,18 @@ type PromotionEnvelope struct {
 	Messages ResponseMessages `json:"messages"`
 }
 
+// PrunedBuild defines model for PrunedBuild.
+type PrunedBuild struct {
+	BuildId   string    `json:"build_id"`
+	Commit    string    `json:"commit"`
+	Component string    `json:"component"`
+	EndTime   time.Time `json:"end_time"`
+	Key       string    `json:"key"`
+
+	// SizeBytes The artifact's size on disk (0 when the builder cannot tell).
+	SizeBytes int64 `json:"size_bytes"`
+}
+
 // Question defines model for Question.
 type Question struct {
 	AnsweredAt *time.Time `json:"answered_at,omitempty"`
@@ -2073,6 +2108,15 @@ type GetBuildLogsParams struct {
 	Lines *int `form:"lines,omitempty" json:"lines,omitempty"`
 }
 
+// PruneBuildsParams defines parameters for PruneBuilds.
+type PruneBuildsParams struct {
+	// DryRun List what would be removed, remove nothing. Booleans are read as for `force-build`.
+	DryRun *bool `form:"dry_run,omitempty" json:"dry_run,omitempty"`
+
+	// OlderThan Spare the builds that ended less than this long ago: 0 (any age), whole days such as `7d`, or a duration such as `48h`. Default the server's `--artifact-retention`, or 7d when that is 0 (off).
+	OlderThan *string `form:"older_than,omitempty" json:"older_than,omitempty"`
+}
+
 // CreateDeploymentParams defines parameters for CreateDeployment.
 type CreateDeploymentParams struct {
 	// ForceBuild Build every component even when a build with the same key exists.
@@ -2269,6 +2313,9 @@ type ServerInterface interface {
 	// GetBuildLogs The build's log, as JSON lines
 	// (GET /builds/v1/tool/{tool}/builds/{build_id}/logs)
 	GetBuildLogs(w http.ResponseWriter, r *http.Request, tool Tool, buildId BuildID, params GetBuildLogsParams)
+	// PruneBuilds Remove the artifacts nothing needs (artifact retention)
+	// (POST /builds/v1/tool/{tool}/prune)
+	PruneBuilds(w http.ResponseWriter, r *http.Request, tool Tool, params PruneBuildsParams)
 	// GetBuildsQuota The tool's build limits
 	// (GET /builds/v1/tool/{tool}/quotas)
 	GetBuildsQuota(w http.ResponseWriter, r *http.Request, tool Tool)
@@ -2702,6 +2749,61 @@ func (siw *ServerInterfaceWrapper) GetBuildLogs(w http.ResponseWriter, r *http.R
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetBuildLogs(w, r, tool, buildId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// PruneBuilds operation middleware
+func (siw *ServerInterfaceWrapper) PruneBuilds(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params PruneBuildsParams
+
+	// ------------- Optional query parameter "dry_run" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "dry_run", r.URL.Query(), &params.DryRun, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "dry_run"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "dry_run", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "older_than" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "older_than", r.URL.Query(), &params.OlderThan, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "older_than"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "older_than", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.PruneBuilds(w, r, tool, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -4941,6 +5043,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/builds/v1/tool/{tool}/builds", wrapper.ListBuilds)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/builds/v1/tool/{tool}/builds", wrapper.StartBuild)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/builds/v1/tool/{tool}/quotas", wrapper.GetBuildsQuota)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/builds/v1/tool/{tool}/prune", wrapper.PruneBuilds)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/builds/v1/tool/{tool}/builds/latest", wrapper.GetLatestBuild)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/builds/v1/tool/{tool}/builds/{build_id}", wrapper.DeleteBuild)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/builds/v1/tool/{tool}/builds/{build_id}", wrapper.GetBuild)
