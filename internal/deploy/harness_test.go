@@ -53,17 +53,40 @@ func NewHarness(t *testing.T, cfg Config) *Harness {
 // created and stay pending.
 func newHarness(t *testing.T, cfg Config, start bool) *harness {
 	t.Helper()
-	return newHarnessOn(t, engineStores[0], cfg, start, nil)
+	return newHarnessWith(t, cfg, start, harnessOptions{})
 }
 
-// newHarnessOn is newHarness on es (SQLite or PostgreSQL); wrap, when not
-// nil, wraps the store the engine is given (the benchmarks' store that
-// drops release writes).
-func newHarnessOn(t testing.TB, es engineStore, cfg Config, start bool, wrap func(store.Store) store.Store) *harness {
+// harnessOptions change what newHarnessWith makes; the zero value is
+// newHarness's.
+type harnessOptions struct {
+	// store is the store (SQLite or PostgreSQL); default SQLite.
+	store *engineStore
+	// wrap, when not nil, wraps the store the engine is given (the
+	// benchmarks' store that drops release writes).
+	wrap func(store.Store) store.Store
+	// poll is how often idle River workers look for jobs (runner's
+	// PollInterval). The engine wakes them for every job it enqueues, so a
+	// long poll only saves the polls' queries (they dominate under -race).
+	poll time.Duration
+}
+
+// newHarnessOn is newHarness on es (SQLite or PostgreSQL).
+func newHarnessOn(t testing.TB, es engineStore, cfg Config, start bool) *harness {
+	t.Helper()
+	return newHarnessWith(t, cfg, start, harnessOptions{store: &es})
+}
+
+// newHarnessWith is newHarness with opts.
+func newHarnessWith(t testing.TB, cfg Config, start bool, opts harnessOptions) *harness {
 	t.Helper()
 	ctx := t.Context()
 	dir := t.TempDir()
+	es := engineStores[0]
+	if opts.store != nil {
+		es = *opts.store
+	}
 	db, driver := es.open(t)
+	wrap := opts.wrap
 	if err := runner.Migrate(ctx, driver); err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +122,7 @@ func newHarnessOn(t testing.TB, es engineStore, cfg Config, start bool, wrap fun
 		engStore = wrap(db)
 	}
 	eng := NewEngine(engStore, src, builder, tg, cfg)
-	r, err := runner.New(driver, eng, runner.Config{SingleNode: true})
+	r, err := runner.New(driver, eng, runner.Config{SingleNode: true, PollInterval: opts.poll})
 	if err != nil {
 		t.Fatal(err)
 	}

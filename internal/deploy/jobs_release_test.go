@@ -19,7 +19,7 @@ func TestJobs_ReleasesOutsideDeployments(t *testing.T) {
 		t.Run(es.name, func(t *testing.T) {
 			t.Parallel()
 			const tool = "jobsrel"
-			h := newHarnessOn(t, es, Config{}, true, nil)
+			h := newHarnessOn(t, es, Config{}, true)
 			rel := NewReleases(h.eng)
 			ctx := t.Context()
 			repo := slipwaytest.GitRepo(t, map[string]string{"README": "nothing to build\n"})
