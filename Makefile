@@ -36,8 +36,9 @@ bench/ui: ## the web UI: a 200-component deployment page against the JSON API's 
 bench/stores: ## SQLite against PostgreSQL: API create throughput and show latency, deployment list in a big installation (a tenth of bench/scale)
 	$(GO) run ./internal/pgtest/withpostgres -- $(GO) test -run '^$$' -bench 'BenchmarkAPI|BenchmarkDeploymentList' -benchtime 300x ./internal/server/ ./internal/deploy/
 
-bench/releases: ## release tracking: "is commit X in what runs?", merged or cherry-picked, and release notes, on a generated 100,000-commit history, uncached and cached (SLIPWAY_BENCH_COMMITS sets the length)
+bench/releases: ## release tracking: "is commit X in what runs?", merged or cherry-picked, and release notes, on a generated 100,000-commit history, uncached and cached (SLIPWAY_BENCH_COMMITS sets the length); what release writes add to a deployment, on both stores
 	$(GO) test -run '^$$' -bench 'BenchmarkContains|BenchmarkCherryPick|BenchmarkNotes' -benchtime 10x -timeout 20m ./internal/git/
+	$(GO) run ./internal/pgtest/withpostgres -- sh -c "$(GO) test -run '^$$' -bench BenchmarkReleaseWrites -benchtime 40x -timeout 20m ./internal/deploy/ && $(GO) test -run '^$$' -bench BenchmarkReleaseAppend -benchtime 2000x ./internal/deploy/"
 
 bench/scale: ## deployment list with 10,000 tools × 5 components and 1,000,000 deployments, on both stores (seeding takes minutes)
 	SLIPWAY_BENCH_SCALE=full $(GO) run ./internal/pgtest/withpostgres -- $(GO) test -run '^$$' -bench 'BenchmarkDeploymentList' -benchtime 1000x -timeout 2h ./internal/deploy/

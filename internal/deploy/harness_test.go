@@ -151,7 +151,7 @@ func newHarnessWith(t testing.TB, cfg Config, start bool, opts harnessOptions) *
 
 // waitFinal waits, through the deployment's events, until it is final and
 // returns it.
-func (h *harness) waitFinal(t *testing.T, tool, id string) slipway.Deployment {
+func (h *harness) waitFinal(t testing.TB, tool, id string) slipway.Deployment {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()

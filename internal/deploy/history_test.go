@@ -113,7 +113,7 @@ func TestEngine_HistorySurvives(t *testing.T) {
 // historyCommits makes n commits in a line on main (the first is main's
 // head, each next one changes a file) with one git fast-import, leaves
 // main where it was, and returns them oldest first.
-func historyCommits(t *testing.T, repo *slipwaytest.Repo, n int) []string {
+func historyCommits(t testing.TB, repo *slipwaytest.Repo, n int) []string {
 	t.Helper()
 	first := repo.Head(t)
 	var in strings.Builder

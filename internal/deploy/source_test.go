@@ -55,7 +55,7 @@ func (r *remote) set(path, body string) {
 func (r *remote) url(path string) string { return r.srv.URL + path }
 
 // mustParse parses a config the test wrote.
-func mustParse(t *testing.T, yaml string) slipway.ToolConfig {
+func mustParse(t testing.TB, yaml string) slipway.ToolConfig {
 	t.Helper()
 	res, err := toolconfig.Parse([]byte(yaml))
 	if err != nil {
