@@ -117,7 +117,7 @@ func newHarnessWith(t testing.TB, cfg Config, start bool, opts harnessOptions) *
 	}
 	t.Cleanup(func() { _ = tg.Stop(context.WithoutCancel(ctx)) })
 	cfg.AllowLocalRepos = true
-	var engStore store.Store = db
+	engStore := db
 	if wrap != nil {
 		engStore = wrap(db)
 	}

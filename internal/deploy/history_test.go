@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -80,7 +81,7 @@ func TestEngine_HistorySurvives(t *testing.T) {
 	aside := repo.Commit(t, map[string]string{"aside": "1"}, "aside")
 	isAncestor := func(c string) bool { // git itself
 		err := exec.Command("git", "-C", repo.Dir, "merge-base", "--is-ancestor", c, head).Run()
-		if _, ok := err.(*exec.ExitError); err != nil && !ok {
+		if _, ok := errors.AsType[*exec.ExitError](err); err != nil && !ok {
 			t.Fatal(err)
 		}
 		return err == nil

@@ -11,7 +11,7 @@ import (
 func TestParseRetention(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]time.Duration{
-		"0": 0, "365d": 365 * 24 * time.Hour, "1d": 24 * time.Hour, "720h": 720 * time.Hour, "90m": 90 * time.Minute, " 7d ": 7 * 24 * time.Hour,
+		"0": 0, "365d": 365 * 24 * time.Hour, "1d": 24 * time.Hour, "720h": 720 * time.Hour, "90m": 90 * time.Minute, "\t7d\n": 7 * 24 * time.Hour,
 	} {
 		got, err := ParseRetention(in)
 		if err != nil || got != want {
