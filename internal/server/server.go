@@ -505,11 +505,15 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	// With SQLite this is the only server (the data directory's lock);
 	// with PostgreSQL others may share the queue and must be woken.
-	s.runner, err = runner.New(driver, s.engine, runner.Config{
+	rcfg := runner.Config{
 		Logger: s.logger, ID: s.nodeID, SingleNode: !isPostgres(s.cfg.Database),
 		BuildWorkers: cmp.Or(s.cfg.BuildSlots, runtime.NumCPU()),
-		Maintenance:  s.maintain, MaintenanceInterval: s.cfg.MaintenanceInterval,
-	})
+	}
+	if s.cfg.ReleaseRetention > 0 || s.cfg.ArtifactRetention > 0 {
+		// Nothing to do without a retention: no job.
+		rcfg.Maintenance, rcfg.MaintenanceInterval = s.maintain, s.cfg.MaintenanceInterval
+	}
+	s.runner, err = runner.New(driver, s.engine, rcfg)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
