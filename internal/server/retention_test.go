@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"slipway.dev/slipway/internal/server"
 	"slipway.dev/slipway/internal/apiclient"
+	"slipway.dev/slipway/internal/server"
 	"slipway.dev/slipway/internal/slipwaytest/servertest"
 )
 
