@@ -87,37 +87,38 @@ func (s *Builds) BuildPrune(ctx context.Context, tool string, opts slipway.Build
 		if err != nil {
 			return fmt.Errorf("builds: %w", err)
 		}
+		// One artifact per key: the successful attempts of a key go
+		// together or stay together (a young one keeps an old one's).
 		byKey := map[string][]slipway.Build{}
 		var order []string
 		for _, b := range builds { // newest first
 			if b.Status != slipway.BuildSuccessful {
 				continue
 			}
-			switch {
-			case keep[b.Key]:
-				out.Kept++
-			case released[b.Key]:
-				out.Kept++
-				out.KeptReleased++
-			case now.Sub(b.UpdatedAt) < age:
-				out.Kept++
-			default:
-				if byKey[b.Key] == nil {
-					order = append(order, b.Key)
-				}
-				byKey[b.Key] = append(byKey[b.Key], b)
+			if byKey[b.Key] == nil {
+				order = append(order, b.Key)
 			}
+			byKey[b.Key] = append(byKey[b.Key], b)
 		}
 		for _, key := range order {
-			// An attempt of the key that is young keeps the artifact for
-			// all of them: one artifact per key.
-			groups = append(groups, byKey[key])
-			if opts.DryRun {
-				continue
-			}
-			for _, b := range byKey[key] {
-				if err := tx.BuildSetDeleting(ctx, tool, b.ID, true); err != nil {
-					return err
+			g := byKey[key]
+			switch {
+			case keep[key]:
+				out.Kept += len(g)
+			case released[key]:
+				out.Kept += len(g)
+				out.KeptReleased += len(g)
+			case now.Sub(youngest(g)) < age:
+				out.Kept += len(g)
+			default:
+				groups = append(groups, g)
+				if opts.DryRun {
+					continue
+				}
+				for _, b := range g {
+					if err := tx.BuildSetDeleting(ctx, tool, b.ID, true); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -150,6 +151,17 @@ func (s *Builds) BuildPrune(ctx context.Context, tool string, opts slipway.Build
 		return out, fmt.Errorf("prune builds of %s: %w", tool, err)
 	}
 	return out, nil
+}
+
+// youngest returns when the last of builds ended.
+func youngest(builds []slipway.Build) time.Time {
+	var t time.Time
+	for _, b := range builds {
+		if b.UpdatedAt.After(t) {
+			t = b.UpdatedAt
+		}
+	}
+	return t
 }
 
 // neededKeys returns the build keys of the tool that must stay: those its
