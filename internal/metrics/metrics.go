@@ -40,6 +40,7 @@ type Metrics struct {
 	deploymentsFinished *prometheus.CounterVec
 	stepDuration        *prometheus.HistogramVec
 	builds              *prometheus.CounterVec
+	retained            *prometheus.CounterVec
 
 	inProgressDesc *prometheus.Desc
 	mu             sync.Mutex
@@ -83,6 +84,10 @@ func New() *Metrics {
 			Name: "slipway_builds_total",
 			Help: "Component builds a deployment needed, by result: cached (an artifact with the same build key existed) or built.",
 		}, []string{"result"}),
+		retained: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "slipway_retention_removed_total",
+			Help: "What retention removed, by what: releases (records older than --release-retention), artifacts (builds nothing needed), artifact_bytes (their size).",
+		}, []string{"what"}),
 		inProgressDesc: prometheus.NewDesc("slipway_deployments_in_progress",
 			"Deployments not final yet (pending, running or cancelling), as the store has them.", nil, nil),
 	}
@@ -90,7 +95,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.httpRequests, m.httpDuration, m.rateLimited,
-		m.deploymentsCreated, m.deploymentsFinished, m.stepDuration, m.builds,
+		m.deploymentsCreated, m.deploymentsFinished, m.stepDuration, m.builds, m.retained,
 		inProgress{m},
 	)
 	return m
@@ -170,6 +175,17 @@ func (m *Metrics) BuildBuilt() {
 		return
 	}
 	m.builds.WithLabelValues("built").Inc()
+}
+
+// Retained records what a retention pass removed: releases deleted,
+// artifacts removed and their bytes.
+func (m *Metrics) Retained(releases, artifacts int, bytes int64) {
+	if m == nil {
+		return
+	}
+	m.retained.WithLabelValues("releases").Add(float64(releases))
+	m.retained.WithLabelValues("artifacts").Add(float64(artifacts))
+	m.retained.WithLabelValues("artifact_bytes").Add(float64(bytes))
 }
 
 // CountInProgress sets how slipway_deployments_in_progress is counted each

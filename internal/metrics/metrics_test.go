@@ -22,6 +22,7 @@ func TestMetrics_Nil(t *testing.T) {
 	m.StepFinished("build", "done", time.Second)
 	m.BuildCached()
 	m.BuildBuilt()
+	m.Retained(1, 2, 3)
 	m.CountInProgress(func(context.Context) (int, error) { return 1, nil })
 	w := httptest.NewRecorder()
 	m.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
@@ -46,6 +47,8 @@ func TestMetrics_Record(t *testing.T) {
 	m.BuildCached()
 	m.BuildBuilt()
 	m.BuildBuilt()
+	m.Retained(4, 2, 4096)
+	m.Retained(0, 1, 100)
 	m.CountInProgress(func(context.Context) (int, error) { return 3, nil })
 
 	f := metricstest.Scrape(t, m.Handler())
@@ -63,6 +66,9 @@ func TestMetrics_Record(t *testing.T) {
 		{"slipway_step_duration_seconds", []string{"kind", "build", "outcome", "done"}, 1},
 		{"slipway_builds_total", []string{"result", "cached"}, 1},
 		{"slipway_builds_total", []string{"result", "built"}, 2},
+		{"slipway_retention_removed_total", []string{"what", "releases"}, 4},
+		{"slipway_retention_removed_total", []string{"what", "artifacts"}, 3},
+		{"slipway_retention_removed_total", []string{"what", "artifact_bytes"}, 4196},
 		{"slipway_deployments_in_progress", nil, 3},
 	} {
 		if got := f.Value(c.name, c.labels...); got != c.want {

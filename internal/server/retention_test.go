@@ -2,7 +2,10 @@ package server_test
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"regexp"
 	"strings"
 	"sync"
@@ -35,7 +38,7 @@ func (l *lockedBuffer) String() string {
 // Ensure a server with artifact retention runs the maintenance job by
 // itself: a build nothing needs (started on its own, never deployed) is
 // removed, and the log says which, with its key and size, and the total;
-// the artifact the live component runs stays.
+// /metrics counts it; the artifact the live component runs stays.
 func TestServer_MaintenanceRemovesUnneededArtifacts(t *testing.T) {
 	t.Parallel()
 	var logs lockedBuffer
@@ -68,6 +71,25 @@ func TestServer_MaintenanceRemovesUnneededArtifacts(t *testing.T) {
 	if !strings.Contains(out, `msg="artifact retention: removed an artifact" component=deploy tool=`+servertest.Tool+` build=`+started.Name+` key=`) {
 		t.Errorf("no log line for the removed artifact:\n%s", out)
 	}
+	// /metrics counts it (the admin may read them), once the pass is over.
+	counted := regexp.MustCompile(`(?m)^slipway_retention_removed_total\{what="artifacts"\} [1-9]`)
+	servertest.Eventually(t, func() string {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL()+"/metrics", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+srv.AdminToken())
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err.Error()
+		}
+		defer resp.Body.Close()
+		page, err := io.ReadAll(resp.Body)
+		if err != nil || !counted.Match(page) {
+			return fmt.Sprintf("/metrics lacks the removed artifact (%v):\n%s", err, page)
+		}
+		return ""
+	})
 	list, err := srv.Client.BuildList(ctx, servertest.Tool)
 	if err != nil {
 		t.Fatal(err)

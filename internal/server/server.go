@@ -243,6 +243,9 @@ type Server struct {
 	nodeID string
 	target *localexec.Driver
 	runner *runner.Runner
+	// metrics are the server's Prometheus metrics (the maintenance job
+	// counts what retention removed).
+	metrics *metrics.Metrics
 
 	// engine runs the deployments that deployments creates; builds and
 	// jobs are the other application services of the API.
@@ -466,6 +469,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.closers = append(s.closers, s.target.Stop)
 
 	m := metrics.New()
+	s.metrics = m
 	m.CountInProgress(func(ctx context.Context) (int, error) {
 		ds, err := s.db.DeploymentListUnfinished(ctx, "")
 		return len(ds), err
@@ -575,8 +579,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 // artifact retention (which keeps the artifacts of the releases left).
 // Each logs what it removed.
 func (s *Server) maintain(ctx context.Context) error {
-	_, rerr := s.releases.PruneReleases(ctx)
-	_, _, aerr := s.builds.PruneAll(ctx)
+	releases, rerr := s.releases.PruneReleases(ctx)
+	artifacts, bytes, aerr := s.builds.PruneAll(ctx)
+	s.metrics.Retained(releases, artifacts, bytes)
 	return errors.Join(rerr, aerr)
 }
 
