@@ -201,3 +201,100 @@ func TestRetention_KeepsWhatReleasesNeed(t *testing.T) {
 		t.Errorf("releases left = %+v, %v; want C's", rs, err)
 	}
 }
+
+// Ensure the successful attempts of one build key, which share one
+// artifact, go together: an old attempt is not removed (nor the artifact
+// with it) while a younger attempt of the key is inside the age bound.
+func TestRetention_AttemptsOfOneKeyGoTogether(t *testing.T) {
+	t.Parallel()
+	const (
+		tool = "attempts"
+		day  = 24 * time.Hour
+	)
+	var offset atomic.Int64
+	clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	h := newHarness(t, Config{NowFunc: clock, ReleaseRetention: day}, true)
+	ctx := t.Context()
+	repo := slipwaytest.GitRepo(t, map[string]string{"Procfile": "job: true\n"})
+	cfg := "components:\n  job:\n    component_type: one-off\n    build: {repository: " + repo.Dir + ", ref: main}\n    run: {command: job}\n"
+	if _, _, err := h.deploys.ConfigPut(ctx, tool, mustParse(t, cfg)); err != nil {
+		t.Fatal(err)
+	}
+	deploy := func(opts slipway.DeployOptions) {
+		t.Helper()
+		opts.Trigger = "cli"
+		d, err := h.deploys.DeploymentCreate(ctx, tool, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d = h.waitFinal(t, tool, d.ID); d.Status != slipway.DeploymentSuccessful {
+			t.Fatalf("deployment = %s (%s)", d.Status, d.LongStatus)
+		}
+	}
+	a := repo.Head(t)
+	deploy(slipway.DeployOptions{}) // A's first attempt, now
+	repo.Commit(t, map[string]string{"b": "1"}, "b")
+	b := repo.Head(t)
+	deploy(slipway.DeployOptions{})
+	// Ten days on, A's artifact is found gone (as after a failed digest
+	// check) and a deployment of A builds it again: a second attempt of
+	// the same key. Then B is live again.
+	offset.Store(int64(10 * day))
+	first, err := h.db.BuildList(ctx, tool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bd := range first {
+		if bd.Commit == a {
+			if err := h.builder.Remove(ctx, tool, bd.Key); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	repo.Git(t, "update-ref", "refs/heads/main", a)
+	deploy(slipway.DeployOptions{})
+	repo.Git(t, "update-ref", "refs/heads/main", b)
+	deploy(slipway.DeployOptions{})
+	offset.Store(int64(20 * day)) // every release is outside the one-day window
+
+	attempts := func() (key string, ids []string) {
+		t.Helper()
+		bs, err := h.db.BuildList(ctx, tool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, bd := range bs {
+			if bd.Commit == a && bd.Status == slipway.BuildSuccessful {
+				key, ids = bd.Key, append(ids, bd.ID)
+			}
+		}
+		return key, ids
+	}
+	key, ids := attempts()
+	if len(ids) != 2 {
+		t.Fatalf("A has %d successful attempts, want 2: %q", len(ids), ids)
+	}
+	// The first attempt ended 20 days ago, the second 10: 15 days spares
+	// the key, attempts and artifact alike.
+	p, err := h.builds.BuildPrune(ctx, tool, slipway.BuildPruneOptions{OlderThan: new(15 * day)})
+	if err != nil || len(p.Removed) != 0 {
+		t.Fatalf("prune older than 15 days = %+v, %v; want nothing removed", p.Removed, err)
+	}
+	if _, ids := attempts(); len(ids) != 2 {
+		t.Errorf("after pruning older than 15 days, A has %d attempts, want 2", len(ids))
+	}
+	if _, ok, err := h.builder.Lookup(ctx, tool, key); err != nil || !ok {
+		t.Fatalf("A's artifact after pruning older than 15 days: %v, %v", ok, err)
+	}
+	// Five days: both go, as one artifact named by the newest attempt.
+	p, err = h.builds.BuildPrune(ctx, tool, slipway.BuildPruneOptions{OlderThan: new(5 * day)})
+	if err != nil || len(p.Removed) != 1 || p.Removed[0].Key != key || p.Removed[0].ID != ids[0] {
+		t.Fatalf("prune older than 5 days = %+v, %v; want A's key once, named %s", p.Removed, err, ids[0])
+	}
+	if _, ids := attempts(); len(ids) != 0 {
+		t.Errorf("A's attempts left: %q", ids)
+	}
+	if _, ok, err := h.builder.Lookup(ctx, tool, key); err != nil || ok {
+		t.Errorf("A's artifact after the prune: %v, %v; want gone", ok, err)
+	}
+}
