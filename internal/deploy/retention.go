@@ -47,7 +47,9 @@ func (s *Releases) PruneReleases(ctx context.Context) (int, error) {
 // build records and logs, and says what it removed. An artifact is kept
 // when a live component of the tool runs it, an unfinished deployment of
 // the tool needs it, a release of the tool applied inside the release
-// retention window (every release, when it is forever) references it, or
+// retention window (every release, when it is forever) references it, it
+// is what a component ran last in an environment (its newest applied
+// release, however old: what runs in every environment's instance), or
 // its build ended less than opts.OlderThan ago. Failed attempts have no
 // artifact and are left alone. With opts.DryRun it lists what it would
 // remove and removes nothing. Returns EInvalid for a bad tool name or a
@@ -166,7 +168,8 @@ func youngest(builds []slipway.Build) time.Time {
 
 // neededKeys returns the build keys of the tool that must stay: those its
 // live components run and its unfinished deployments need (keep), and
-// those of its releases inside the release retention window (released).
+// those of its releases inside the release retention window and of each
+// component's newest applied release in each environment (released).
 func (s *Builds) neededKeys(ctx context.Context, tx store.Tx, tool string, now time.Time) (keep, released map[string]bool, err error) {
 	keep, released = map[string]bool{}, map[string]bool{}
 	live, err := tx.LiveRunList(ctx, tool)

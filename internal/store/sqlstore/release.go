@@ -82,8 +82,9 @@ func scanRelease(row rowScanner) (slipway.Release, error) {
 
 // ReleasePrune deletes up to limit releases applied before before, oldest
 // first, except each live component's current release: its newest applied
-// one. live_runs has no environment column yet (every live run is in the
-// default environment); with one, the join matches it too.
+// one in its environment, whose live runs are those of the environment's
+// instance (the tool itself for the default environment, <tool>--<env>
+// for another).
 func (q *queries) ReleasePrune(ctx context.Context, before time.Time, limit int) (int, error) {
 	if limit < 1 {
 		return 0, fmt.Errorf("prune releases: limit is %d, want at least 1", limit)
@@ -93,11 +94,12 @@ func (q *queries) ReleasePrune(ctx context.Context, before time.Time, limit int)
 			SELECT r.seq FROM releases r
 			WHERE r.applied_at < ? AND NOT EXISTS (
 				SELECT 1 FROM live_runs l
-				WHERE l.tool = r.tool AND l.component = r.component AND r.seq = (
+				WHERE l.tool = CASE WHEN r.environment = ? THEN r.tool ELSE r.tool || '--' || r.environment END
+				AND l.component = r.component AND r.seq = (
 					SELECT MAX(c.seq) FROM releases c
 					WHERE c.tool = r.tool AND c.environment = r.environment AND c.component = r.component AND c.outcome = ?))
 			ORDER BY r.seq LIMIT ?)`,
-		encTime(before), string(slipway.ReleaseApplied), limit)
+		encTime(before), slipway.DefaultEnvironment, string(slipway.ReleaseApplied), limit)
 	if err != nil {
 		return 0, fmt.Errorf("prune releases applied before %s: %w", before.UTC().Format(time.RFC3339), err)
 	}
@@ -109,13 +111,16 @@ func (q *queries) ReleasePrune(ctx context.Context, before time.Time, limit int)
 }
 
 // ReleaseBuildKeys returns the distinct build keys of the tool's releases
-// applied at since or later (all of them when since is zero).
+// applied at since or later (all of them when since is zero), and of the
+// newest applied release of each of its components in each environment,
+// however old.
 func (q *queries) ReleaseBuildKeys(ctx context.Context, tool string, since time.Time) ([]string, error) {
 	query := `SELECT DISTINCT build_key FROM releases WHERE tool = ? AND build_key <> ''`
 	args := []any{tool}
 	if !since.IsZero() {
-		query += ` AND applied_at >= ?`
-		args = append(args, encTime(since))
+		query += ` AND (applied_at >= ? OR seq IN (
+			SELECT MAX(seq) FROM releases WHERE tool = ? AND outcome = ? GROUP BY environment, component))`
+		args = append(args, encTime(since), tool, string(slipway.ReleaseApplied))
 	}
 	rows, err := q.read.QueryContext(ctx, query+` ORDER BY build_key`, args...)
 	keys, err := collect(rows, err, scanString)

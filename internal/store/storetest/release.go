@@ -71,24 +71,31 @@ func testRelease(t *testing.T, f Factory) {
 	})
 	// Retention by age deletes old releases, oldest first and up to its
 	// limit, of every tool, but never a live component's current release
-	// (its newest applied one), however old; a removed component has none.
-	// The build keys of what is kept since a time are listed once each.
+	// (its newest applied one in its environment, live in the
+	// environment's instance: <tool>--<env> for another than the default)
+	// however old; a removed component has none. The build keys kept for
+	// releases are those applied since a time, and each component's newest
+	// applied one in each environment, however old.
 	t.Run("PruneKeepsCurrent", func(t *testing.T) {
 		t.Parallel()
 		s, b := setup(t, f)
-		rel := func(tool, comp, key string, outcome slipway.ReleaseOutcome, n int) slipway.Release {
+		rel := func(tool, env, comp, key string, outcome slipway.ReleaseOutcome, n int) slipway.Release {
 			return slipway.Release{
-				Tool: tool, Environment: slipway.DefaultEnvironment, Component: comp, DeploymentID: "d", BuildKey: key,
+				Tool: tool, Environment: env, Component: comp, DeploymentID: "d", BuildKey: key,
 				AppliedAt: at(n), Outcome: outcome,
 			}
 		}
+		const prod, staging = slipway.DefaultEnvironment, "staging"
 		in := []slipway.Release{
-			rel("tool", "web", "k1", slipway.ReleaseApplied, 1),   // old, superseded: deleted
-			rel("tool", "web", "k2", slipway.ReleaseApplied, 2),   // old, but web's current: kept
-			rel("tool", "cron", "k1", slipway.ReleaseApplied, 3),  // old, cron was removed since: deleted
-			rel("tool", "cron", "", slipway.ReleaseRemoved, 4),    // old: deleted
-			rel("other", "web", "k9", slipway.ReleaseApplied, 5),  // old, superseded: deleted
-			rel("other", "web", "k8", slipway.ReleaseApplied, 20), // new: kept
+			rel("tool", prod, "web", "k0", slipway.ReleaseApplied, 0),     // old, superseded: deleted
+			rel("tool", prod, "web", "k1", slipway.ReleaseApplied, 1),     // old, superseded: deleted
+			rel("tool", prod, "web", "k2", slipway.ReleaseApplied, 2),     // old, but web's current: kept
+			rel("tool", prod, "cron", "k3", slipway.ReleaseApplied, 3),    // old, cron was removed since: deleted
+			rel("tool", prod, "cron", "", slipway.ReleaseRemoved, 4),      // old: deleted
+			rel("other", prod, "web", "k9", slipway.ReleaseApplied, 5),    // old, superseded: deleted
+			rel("other", prod, "web", "k8", slipway.ReleaseApplied, 20),   // new: kept
+			rel("tool", staging, "web", "ks0", slipway.ReleaseApplied, 5), // old, superseded in staging: deleted
+			rel("tool", staging, "web", "ks", slipway.ReleaseApplied, 6),  // old, staging's current: kept
 		}
 		for i, r := range in {
 			in[i].Seq = must(s.ReleaseAppend(b.ctx, r))(t)
@@ -96,26 +103,29 @@ func testRelease(t *testing.T, f Factory) {
 		for _, l := range []slipway.LiveRun{
 			{Tool: "tool", Component: "web", Type: slipway.Continuous, BuildKey: "k2", AppliedAt: at(2)},
 			{Tool: "other", Component: "web", Type: slipway.Continuous, BuildKey: "k8", AppliedAt: at(20)},
+			{Tool: "tool--staging", Component: "web", Type: slipway.Continuous, BuildKey: "ks", AppliedAt: at(6)},
 		} {
 			mustDo(t, s.LiveRunPut(b.ctx, l))
 		}
-		diff(t, "tool's build keys", []string{"k1", "k2"}, must(s.ReleaseBuildKeys(b.ctx, "tool", time.Time{}))(t))
-		diff(t, "tool's build keys since minute 2", []string{"k1", "k2"}, must(s.ReleaseBuildKeys(b.ctx, "tool", at(2)))(t))
-		if got := must(s.ReleaseBuildKeys(b.ctx, "tool", at(4)))(t); len(got) != 0 {
-			t.Errorf("tool's build keys since minute 4 = %q, want none (its last release removed cron)", got)
+		keys := func(since time.Time) []string {
+			t.Helper()
+			return must(s.ReleaseBuildKeys(b.ctx, "tool", since))(t)
 		}
+		diff(t, "tool's build keys", []string{"k0", "k1", "k2", "k3", "ks", "ks0"}, keys(time.Time{}))
+		diff(t, "tool's build keys since minute 2", []string{"k2", "k3", "ks", "ks0"}, keys(at(2)))
+		diff(t, "tool's build keys since minute 30 (each component's newest applied)", []string{"k2", "k3", "ks"}, keys(at(30)))
 
 		if n := must(s.ReleasePrune(b.ctx, at(10), 2))(t); n != 2 {
 			t.Errorf("first batch deleted %d, want 2 (the limit)", n)
 		}
-		if n := must(s.ReleasePrune(b.ctx, at(10), 100))(t); n != 2 {
-			t.Errorf("second batch deleted %d, want the 2 left", n)
+		if n := must(s.ReleasePrune(b.ctx, at(10), 100))(t); n != 4 {
+			t.Errorf("second batch deleted %d, want the 4 left", n)
 		}
 		if n := must(s.ReleasePrune(b.ctx, at(10), 100))(t); n != 0 {
 			t.Errorf("third batch deleted %d, want none", n)
 		}
-		diff(t, "tool's releases kept", []slipway.Release{in[1]}, must(s.ReleaseList(b.ctx, store.ReleaseFilter{Tool: "tool"}))(t))
-		diff(t, "other's releases kept", []slipway.Release{in[5]}, must(s.ReleaseList(b.ctx, store.ReleaseFilter{Tool: "other"}))(t))
+		diff(t, "tool's releases kept", []slipway.Release{in[8], in[2]}, must(s.ReleaseList(b.ctx, store.ReleaseFilter{Tool: "tool"}))(t))
+		diff(t, "other's releases kept", []slipway.Release{in[6]}, must(s.ReleaseList(b.ctx, store.ReleaseFilter{Tool: "other"}))(t))
 		if _, err := s.ReleasePrune(b.ctx, at(10), 0); err == nil {
 			t.Error("ReleasePrune with limit 0: no error")
 		}
