@@ -18,10 +18,10 @@ func newBuildsPruneCmd(e *env) *cobra.Command {
 		Use:   "prune",
 		Short: "Remove the artifacts nothing needs, and list them",
 		Long: `Remove the tool's successful builds (artifact, record and log) that no live
-component runs, no unfinished deployment needs, no release inside the
-server's release retention window references (every release, when it keeps
-them forever) and no environment ran last, once they ended --older-than ago,
-and list each with its size.
+component runs, no unfinished deployment needs and no release the server
+keeps references (every release, when it keeps them forever; else those in
+its --release-retention window and what each component ran when the window
+began), once they ended --older-than ago, and list each with its size.
 The server does the same every hour with its --artifact-retention. With
 --dry-run, only list what would be removed.`,
 		Args: args(cobra.NoArgs),

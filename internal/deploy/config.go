@@ -74,10 +74,11 @@ type Config struct {
 	// KeepDeployments is how many deployments per tool are kept (default 25,
 	// as Toolforge).
 	KeepDeployments int
-	// ReleaseRetention is how long releases are kept: older ones are
-	// deleted by [Releases.PruneReleases], except each live component's
-	// current release. 0 keeps them forever (the default). Artifact
-	// retention keeps every artifact a release inside it references.
+	// ReleaseRetention is the window of release history kept:
+	// [Releases.PruneReleases] deletes the releases superseded before it
+	// began, so never a live component's current release. 0 keeps them
+	// forever (the default). Artifact retention keeps every artifact a
+	// kept release references.
 	ReleaseRetention time.Duration
 	// ArtifactRetention is how long after its build ended an artifact that
 	// nothing needs (see [Builds.BuildPrune]) is kept before

@@ -17,9 +17,12 @@ import (
 // releases meanwhile never wait long.
 const releasePruneBatch = 1000
 
-// PruneReleases deletes the releases applied longer ago than the release
-// retention (Config.ReleaseRetention), of every tool, but never a live
-// component's current release, and returns how many it deleted. With no
+// PruneReleases deletes the releases that a newer release of their
+// component (in their environment) superseded longer ago than the release
+// retention (Config.ReleaseRetention), of every tool, and returns how
+// many it deleted: what is left is the whole history of the window, with
+// what each component ran when it began, so never a live component's
+// current release. With no
 // retention (forever, the default) it deletes nothing. The maintenance
 // job calls it.
 func (s *Releases) PruneReleases(ctx context.Context) (int, error) {
@@ -46,11 +49,11 @@ func (s *Releases) PruneReleases(ctx context.Context) (int, error) {
 // BuildPrune removes the tool's artifacts that nothing needs, with their
 // build records and logs, and says what it removed. An artifact is kept
 // when a live component of the tool runs it, an unfinished deployment of
-// the tool needs it, a release of the tool applied inside the release
-// retention window (every release, when it is forever) references it, it
-// is what a component ran last in an environment (its newest applied
-// release, however old: what runs in every environment's instance), or
-// its build ended less than opts.OlderThan ago. Failed attempts have no
+// the tool needs it, a release that release retention keeps references it
+// (every release when it is forever; else those applied in the window and
+// what each component ran in each environment when it began: what runs
+// now among them, in every environment's instance), or its build ended
+// less than opts.OlderThan ago. Failed attempts have no
 // artifact and are left alone. With opts.DryRun it lists what it would
 // remove and removes nothing. Returns EInvalid for a bad tool name or a
 // negative age.
@@ -168,8 +171,7 @@ func youngest(builds []slipway.Build) time.Time {
 
 // neededKeys returns the build keys of the tool that must stay: those its
 // live components run and its unfinished deployments need (keep), and
-// those of its releases inside the release retention window and of each
-// component's newest applied release in each environment (released).
+// those of the releases release retention keeps (released).
 func (s *Builds) neededKeys(ctx context.Context, tx store.Tx, tool string, now time.Time) (keep, released map[string]bool, err error) {
 	keep, released = map[string]bool{}, map[string]bool{}
 	live, err := tx.LiveRunList(ctx, tool)

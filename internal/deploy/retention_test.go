@@ -12,12 +12,13 @@ import (
 )
 
 // Ensure artifact retention removes only what nothing needs: never the
-// artifact a live component runs, never one a release inside the release
-// retention window references (every release when it is forever), never
-// one younger than the age bound; a dry run lists and removes nothing;
-// what it removes is gone with its record, sized and totalled. And that
-// release retention deletes releases older than its window but never a
-// live component's current release.
+// artifact a live component runs, never one a release in the release
+// retention window references (every release when it is forever) nor the
+// one a component ran when the window began, never one younger than the
+// age bound; a dry run lists and removes nothing; what it removes is gone
+// with its record, sized and totalled. And that release retention deletes
+// only releases superseded before its window began, so never a live
+// component's current release.
 func TestRetention_KeepsWhatReleasesNeed(t *testing.T) {
 	t.Parallel()
 	const (
@@ -115,23 +116,25 @@ func TestRetention_KeepsWhatReleasesNeed(t *testing.T) {
 	if got := removedKeys(p); !slices.Equal(got, want("X")) || p.KeptReleased != 2 || !p.DryRun {
 		t.Errorf("dry run, releases kept forever: removes %q (kept for releases %d), want X's %q (2)", got, p.KeptReleased, want("X"))
 	}
-	// A five-day window: A's and B's releases are outside it.
+	// A five-day window, ten days on: A was superseded before it began
+	// and X never released; B was live when it began (until C), so it
+	// stays for the window's history.
 	h.eng.cfg.ReleaseRetention = 5 * day
 	p = prune(slipway.BuildPruneOptions{DryRun: true, OlderThan: new(time.Duration(0))})
-	if got := removedKeys(p); !slices.Equal(got, want("A", "B", "X")) || p.KeptReleased != 0 {
-		t.Errorf("dry run, 5-day window: removes %q, want A, B and X: %q", got, want("A", "B", "X"))
+	if got := removedKeys(p); !slices.Equal(got, want("A", "X")) || p.KeptReleased != 1 {
+		t.Errorf("dry run, 5-day window: removes %q (kept for releases %d), want A and X: %q (1)", got, p.KeptReleased, want("A", "X"))
 	}
-	// The age bound: A and B ended ten days ago, X just now.
-	if got := removedKeys(prune(slipway.BuildPruneOptions{DryRun: true, OlderThan: new(day)})); !slices.Equal(got, want("A", "B")) {
-		t.Errorf("dry run older than a day: removes %q, want A and B: %q", got, want("A", "B"))
+	// The age bound: A ended ten days ago, X just now.
+	if got := removedKeys(prune(slipway.BuildPruneOptions{DryRun: true, OlderThan: new(day)})); !slices.Equal(got, want("A")) {
+		t.Errorf("dry run older than a day: removes %q, want A: %q", got, want("A"))
 	}
 	if got := removedKeys(prune(slipway.BuildPruneOptions{DryRun: true, OlderThan: new(11 * day)})); len(got) != 0 {
 		t.Errorf("dry run older than 11 days: removes %q, want nothing", got)
 	}
 	// No age asked for: the server's artifact retention, here off, so 7
 	// days.
-	if got := removedKeys(prune(slipway.BuildPruneOptions{DryRun: true})); !slices.Equal(got, want("A", "B")) {
-		t.Errorf("dry run with the default age: removes %q, want A and B: %q", got, want("A", "B"))
+	if got := removedKeys(prune(slipway.BuildPruneOptions{DryRun: true})); !slices.Equal(got, want("A")) {
+		t.Errorf("dry run with the default age: removes %q, want A: %q", got, want("A"))
 	}
 	for _, n := range []string{"A", "B", "C", "X"} {
 		if !present(n) {
@@ -140,8 +143,8 @@ func TestRetention_KeepsWhatReleasesNeed(t *testing.T) {
 	}
 
 	p = prune(slipway.BuildPruneOptions{OlderThan: new(time.Duration(0))})
-	if got := removedKeys(p); !slices.Equal(got, want("A", "B", "X")) || p.DryRun {
-		t.Fatalf("prune removed %q, want %q", got, want("A", "B", "X"))
+	if got := removedKeys(p); !slices.Equal(got, want("A", "X")) || p.DryRun {
+		t.Fatalf("prune removed %q, want %q", got, want("A", "X"))
 	}
 	var total int64
 	for _, r := range p.Removed {
@@ -150,16 +153,16 @@ func TestRetention_KeepsWhatReleasesNeed(t *testing.T) {
 		}
 		total += r.Size
 	}
-	if p.Bytes != total || p.Kept != 1 {
-		t.Errorf("prune total %d bytes, kept %d; want %d (the sum), 1 (C)", p.Bytes, p.Kept, total)
+	if p.Bytes != total || p.Kept != 2 {
+		t.Errorf("prune total %d bytes, kept %d; want %d (the sum), 2 (B, C)", p.Bytes, p.Kept, total)
 	}
-	for _, n := range []string{"A", "B", "X"} {
+	for _, n := range []string{"A", "X"} {
 		if present(n) {
 			t.Errorf("%s's artifact is still there", n)
 		}
 	}
-	if !present("C") {
-		t.Error("C's artifact, which runs, is gone")
+	if !present("B") || !present("C") {
+		t.Error("B's artifact (live in the window) or C's (live) is gone")
 	}
 	for _, r := range p.Removed {
 		if _, err := h.db.BuildGet(ctx, tool, r.ID); err == nil {
@@ -176,25 +179,27 @@ func TestRetention_KeepsWhatReleasesNeed(t *testing.T) {
 		t.Errorf("a bad tool name: %v, want EInvalid", err)
 	}
 
-	// Release retention: A's and B's releases are older than five days;
-	// C's is the live one's. Forever deletes nothing.
+	// Release retention. Forever deletes nothing; five days deletes A's
+	// (superseded by B before the window began) and keeps B's (what ran
+	// when it began) and C's.
 	h.eng.cfg.ReleaseRetention = 0
 	if n, err := rel.PruneReleases(ctx); err != nil || n != 0 {
 		t.Errorf("PruneReleases forever = %d, %v; want 0", n, err)
 	}
 	h.eng.cfg.ReleaseRetention = 5 * day
-	if n, err := rel.PruneReleases(ctx); err != nil || n != 2 {
-		t.Errorf("PruneReleases = %d, %v; want 2 (A's and B's)", n, err)
+	if n, err := rel.PruneReleases(ctx); err != nil || n != 1 {
+		t.Errorf("PruneReleases = %d, %v; want 1 (A's)", n, err)
 	}
-	// Forty days on, C's release is old too, but current: kept.
+	// Forty days on, B's release goes (superseded by C before the window),
+	// C's is old too but current: kept.
 	offset.Store(int64(40 * day))
-	if n, err := rel.PruneReleases(ctx); err != nil || n != 0 {
-		t.Errorf("PruneReleases of an old current release = %d, %v; want 0", n, err)
+	if n, err := rel.PruneReleases(ctx); err != nil || n != 1 {
+		t.Errorf("PruneReleases forty days on = %d, %v; want 1 (B's)", n, err)
 	}
-	// C's release is outside the window now, but C runs: its artifact
-	// stays.
-	if p := prune(slipway.BuildPruneOptions{OlderThan: new(time.Duration(0))}); len(p.Removed) != 0 || !present("C") {
-		t.Errorf("prune with the live release outside the window removed %+v", p.Removed)
+	// B's artifact goes with its release; C's release is outside the
+	// window, but C runs: its artifact stays.
+	if p := prune(slipway.BuildPruneOptions{OlderThan: new(time.Duration(0))}); !slices.Equal(removedKeys(p), want("B")) || !present("C") {
+		t.Errorf("prune forty days on removed %+v, want B's only", p.Removed)
 	}
 	rs, err := h.db.ReleaseList(ctx, store.ReleaseFilter{Tool: tool})
 	if err != nil || len(rs) != 1 || rs[0].BuildKey != keyOf["C"] {

@@ -74,9 +74,9 @@ type BuildPruneOptions struct {
 const DefaultPruneAge = 7 * 24 * time.Hour
 
 // BuildPrune is what an artifact retention pass removed: every successful
-// build no live component runs, no unfinished deployment needs, no
-// release inside the release retention window references and no
-// environment ran last, that ended before the pass's age bound.
+// build no live component runs, no unfinished deployment needs and no
+// release that release retention keeps references, that ended before the
+// pass's age bound.
 type BuildPrune struct {
 	DryRun  bool
 	Removed []PrunedBuild

@@ -484,17 +484,18 @@ type Queries interface {
 	// list when there are none.
 	ReleaseList(ctx context.Context, f ReleaseFilter) ([]slipway.Release, error)
 	// ReleasePrune deletes up to limit releases (every tool's) applied
-	// before before, oldest first, but never a live component's current
-	// release (its newest applied one in its environment, live in that
-	// environment's instance: the tool, or <tool>--<env>), and returns how
-	// many it deleted. Release retention by age calls it; deployments
-	// never do.
+	// before before, oldest first, that a newer release of the same
+	// component in the same environment superseded before before, and
+	// returns how many it deleted: what is left from before on is the
+	// whole history of that window, with the release each component was
+	// on when it began; a live component's current release is never
+	// deleted. Release retention by age calls it; deployments never do.
 	ReleasePrune(ctx context.Context, before time.Time, limit int) (int, error)
 	// ReleaseBuildKeys returns the build keys (each once, none empty) of
-	// the tool's releases applied at since or later (every release's when
-	// since is zero), and of the newest applied release of each component
-	// in each environment however old (what runs there, or ran last).
-	// Artifact retention keeps those artifacts.
+	// the tool's releases that ReleasePrune(since) keeps: those applied at
+	// since or later and the one each component was on in each
+	// environment at since; every release's when since is zero. Artifact
+	// retention keeps those artifacts.
 	ReleaseBuildKeys(ctx context.Context, tool string, since time.Time) ([]string, error)
 
 	// EventAppend appends an event and returns its sequence number: the

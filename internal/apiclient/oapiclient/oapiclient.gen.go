@@ -1068,7 +1068,7 @@ type BuildPrune struct {
 	// Kept Successful builds kept.
 	Kept int `json:"kept"`
 
-	// KeptForReleases Of those, the builds kept because a release references them (inside the release retention window, or a component's newest in an environment).
+	// KeptForReleases Of those, the builds kept because a release that release retention keeps references them.
 	KeptForReleases int `json:"kept_for_releases"`
 
 	// Removed One entry per artifact (build key), named by its newest successful build.
@@ -2514,11 +2514,11 @@ type ClientInterface interface {
 	//
 	// A Slipway addition to builds-api (`slipway builds prune`). Removes the
 	// tool's successful builds (artifact, record and log) that no live
-	// component runs, no unfinished deployment needs, no release applied
-	// inside the server's release retention window references (every release
-	// when it is forever, the default) and no environment ran last (a
-	// component's newest applied release there, however old), once they
-	// ended `older_than` ago,
+	// component runs, no unfinished deployment needs and no release the
+	// server keeps references (every release when its release retention is
+	// forever, the default; else those applied in the window and what each
+	// component ran in each environment when it began), once they ended
+	// `older_than` ago,
 	// and lists each with its size. The server's maintenance job does the
 	// same every hour with `--artifact-retention` as the age. Failed
 	// attempts have no artifact and are left alone. With `dry_run` it only
@@ -3668,11 +3668,11 @@ func (c *Client) GetBuildLogs(ctx context.Context, tool Tool, buildId BuildID, p
 //
 // A Slipway addition to builds-api (`slipway builds prune`). Removes the
 // tool's successful builds (artifact, record and log) that no live
-// component runs, no unfinished deployment needs, no release applied
-// inside the server's release retention window references (every release
-// when it is forever, the default) and no environment ran last (a
-// component's newest applied release there, however old), once they
-// ended `older_than` ago,
+// component runs, no unfinished deployment needs and no release the
+// server keeps references (every release when its release retention is
+// forever, the default; else those applied in the window and what each
+// component ran in each environment when it began), once they ended
+// `older_than` ago,
 // and lists each with its size. The server's maintenance job does the
 // same every hour with `--artifact-retention` as the age. Failed
 // attempts have no artifact and are left alone. With `dry_run` it only
@@ -8667,11 +8667,11 @@ type ClientWithResponsesInterface interface {
 	//
 	// A Slipway addition to builds-api (`slipway builds prune`). Removes the
 	// tool's successful builds (artifact, record and log) that no live
-	// component runs, no unfinished deployment needs, no release applied
-	// inside the server's release retention window references (every release
-	// when it is forever, the default) and no environment ran last (a
-	// component's newest applied release there, however old), once they
-	// ended `older_than` ago,
+	// component runs, no unfinished deployment needs and no release the
+	// server keeps references (every release when its release retention is
+	// forever, the default; else those applied in the window and what each
+	// component ran in each environment when it began), once they ended
+	// `older_than` ago,
 	// and lists each with its size. The server's maintenance job does the
 	// same every hour with `--artifact-retention` as the age. Failed
 	// attempts have no artifact and are left alone. With `dry_run` it only
@@ -14703,11 +14703,11 @@ func (c *ClientWithResponses) GetBuildLogsWithResponse(ctx context.Context, tool
 //
 // A Slipway addition to builds-api (`slipway builds prune`). Removes the
 // tool's successful builds (artifact, record and log) that no live
-// component runs, no unfinished deployment needs, no release applied
-// inside the server's release retention window references (every release
-// when it is forever, the default) and no environment ran last (a
-// component's newest applied release there, however old), once they
-// ended `older_than` ago,
+// component runs, no unfinished deployment needs and no release the
+// server keeps references (every release when its release retention is
+// forever, the default; else those applied in the window and what each
+// component ran in each environment when it began), once they ended
+// `older_than` ago,
 // and lists each with its size. The server's maintenance job does the
 // same every hour with `--artifact-retention` as the age. Failed
 // attempts have no artifact and are left alone. With `dry_run` it only

@@ -1066,7 +1066,7 @@ type BuildPrune struct {
 	// Kept Successful builds kept.
 	Kept int `json:"kept"`
 
-	// KeptForReleases Of those, the builds kept because a release references them (inside the release retention window, or a component's newest in an environment).
+	// KeptForReleases Of those, the builds kept because a release that release retention keeps references them.
 	KeptForReleases int `json:"kept_for_releases"`
 
 	// Removed One entry per artifact (build key), named by its newest successful build.

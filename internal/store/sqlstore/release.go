@@ -80,26 +80,25 @@ func scanRelease(row rowScanner) (slipway.Release, error) {
 	return r, err
 }
 
-// ReleasePrune deletes up to limit releases applied before before, oldest
-// first, except each live component's current release: its newest applied
-// one in its environment, whose live runs are those of the environment's
-// instance (the tool itself for the default environment, <tool>--<env>
-// for another).
+// ReleasePrune deletes up to limit releases applied before before,
+// oldest first, that a newer release of the same component in the same
+// environment superseded before before: the window from before on keeps
+// every release applied in it and the one each component was on when it
+// began (a live component's current release among them, however old).
 func (q *queries) ReleasePrune(ctx context.Context, before time.Time, limit int) (int, error) {
 	if limit < 1 {
 		return 0, fmt.Errorf("prune releases: limit is %d, want at least 1", limit)
 	}
+	cutoff := encTime(before)
 	res, err := q.write.ExecContext(ctx,
 		`DELETE FROM releases WHERE seq IN (
 			SELECT r.seq FROM releases r
-			WHERE r.applied_at < ? AND NOT EXISTS (
-				SELECT 1 FROM live_runs l
-				WHERE l.tool = CASE WHEN r.environment = ? THEN r.tool ELSE r.tool || '--' || r.environment END
-				AND l.component = r.component AND r.seq = (
-					SELECT MAX(c.seq) FROM releases c
-					WHERE c.tool = r.tool AND c.environment = r.environment AND c.component = r.component AND c.outcome = ?))
+			WHERE r.applied_at < ? AND EXISTS (
+				SELECT 1 FROM releases n
+				WHERE n.tool = r.tool AND n.environment = r.environment AND n.component = r.component
+				AND n.seq > r.seq AND n.applied_at < ?)
 			ORDER BY r.seq LIMIT ?)`,
-		encTime(before), slipway.DefaultEnvironment, string(slipway.ReleaseApplied), limit)
+		cutoff, cutoff, limit)
 	if err != nil {
 		return 0, fmt.Errorf("prune releases applied before %s: %w", before.UTC().Format(time.RFC3339), err)
 	}
@@ -111,16 +110,18 @@ func (q *queries) ReleasePrune(ctx context.Context, before time.Time, limit int)
 }
 
 // ReleaseBuildKeys returns the distinct build keys of the tool's releases
-// applied at since or later (all of them when since is zero), and of the
-// newest applied release of each of its components in each environment,
-// however old.
+// that release retention from since on keeps: those applied at since or
+// later, and the one each component was on in each environment at since
+// (all of them when since is zero).
 func (q *queries) ReleaseBuildKeys(ctx context.Context, tool string, since time.Time) ([]string, error) {
-	query := `SELECT DISTINCT build_key FROM releases WHERE tool = ? AND build_key <> ''`
+	query := `SELECT DISTINCT build_key FROM releases r WHERE tool = ? AND build_key <> ''`
 	args := []any{tool}
 	if !since.IsZero() {
-		query += ` AND (applied_at >= ? OR seq IN (
-			SELECT MAX(seq) FROM releases WHERE tool = ? AND outcome = ? GROUP BY environment, component))`
-		args = append(args, encTime(since), tool, string(slipway.ReleaseApplied))
+		query += ` AND (applied_at >= ? OR NOT EXISTS (
+			SELECT 1 FROM releases n
+			WHERE n.tool = r.tool AND n.environment = r.environment AND n.component = r.component
+			AND n.seq > r.seq AND n.applied_at < ?))`
+		args = append(args, encTime(since), encTime(since))
 	}
 	rows, err := q.read.QueryContext(ctx, query+` ORDER BY build_key`, args...)
 	keys, err := collect(rows, err, scanString)

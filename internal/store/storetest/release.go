@@ -70,13 +70,12 @@ func testRelease(t *testing.T, f Factory) {
 		}
 	})
 	// Retention by age deletes old releases, oldest first and up to its
-	// limit, of every tool, but never a live component's current release
-	// (its newest applied one in its environment, live in the
-	// environment's instance: <tool>--<env> for another than the default)
-	// however old; a removed component has none. The build keys kept for
-	// releases are those applied since a time, and each component's newest
-	// applied one in each environment, however old.
-	t.Run("PruneKeepsCurrent", func(t *testing.T) {
+	// limit, of every tool, but only those superseded before the window
+	// began: it keeps every release in the window and the one each
+	// component was on (in each environment) when it began, so a live
+	// component's current release however old, and the history of the
+	// window complete. The build keys kept are those of the same releases.
+	t.Run("PruneKeepsTheWindowsHistory", func(t *testing.T) {
 		t.Parallel()
 		s, b := setup(t, f)
 		rel := func(tool, env, comp, key string, outcome slipway.ReleaseOutcome, n int) slipway.Release {
@@ -87,45 +86,40 @@ func testRelease(t *testing.T, f Factory) {
 		}
 		const prod, staging = slipway.DefaultEnvironment, "staging"
 		in := []slipway.Release{
-			rel("tool", prod, "web", "k0", slipway.ReleaseApplied, 0),     // old, superseded: deleted
-			rel("tool", prod, "web", "k1", slipway.ReleaseApplied, 1),     // old, superseded: deleted
+			rel("tool", prod, "web", "k0", slipway.ReleaseApplied, 0),     // superseded before the window: deleted
+			rel("tool", prod, "web", "k1", slipway.ReleaseApplied, 1),     // superseded before the window: deleted
 			rel("tool", prod, "web", "k2", slipway.ReleaseApplied, 2),     // old, but web's current: kept
-			rel("tool", prod, "cron", "k3", slipway.ReleaseApplied, 3),    // old, cron was removed since: deleted
-			rel("tool", prod, "cron", "", slipway.ReleaseRemoved, 4),      // old: deleted
-			rel("other", prod, "web", "k9", slipway.ReleaseApplied, 5),    // old, superseded: deleted
-			rel("other", prod, "web", "k8", slipway.ReleaseApplied, 20),   // new: kept
-			rel("tool", staging, "web", "ks0", slipway.ReleaseApplied, 5), // old, superseded in staging: deleted
+			rel("tool", prod, "cron", "k3", slipway.ReleaseApplied, 3),    // superseded by its removal: deleted
+			rel("tool", prod, "cron", "", slipway.ReleaseRemoved, 4),      // cron's state when the window began: kept
+			rel("other", prod, "web", "k9", slipway.ReleaseApplied, 5),    // superseded inside the window: kept
+			rel("other", prod, "web", "k8", slipway.ReleaseApplied, 20),   // in the window: kept
+			rel("tool", staging, "web", "ks0", slipway.ReleaseApplied, 5), // superseded before the window: deleted
 			rel("tool", staging, "web", "ks", slipway.ReleaseApplied, 6),  // old, staging's current: kept
 		}
 		for i, r := range in {
 			in[i].Seq = must(s.ReleaseAppend(b.ctx, r))(t)
-		}
-		for _, l := range []slipway.LiveRun{
-			{Tool: "tool", Component: "web", Type: slipway.Continuous, BuildKey: "k2", AppliedAt: at(2)},
-			{Tool: "other", Component: "web", Type: slipway.Continuous, BuildKey: "k8", AppliedAt: at(20)},
-			{Tool: "tool--staging", Component: "web", Type: slipway.Continuous, BuildKey: "ks", AppliedAt: at(6)},
-		} {
-			mustDo(t, s.LiveRunPut(b.ctx, l))
 		}
 		keys := func(since time.Time) []string {
 			t.Helper()
 			return must(s.ReleaseBuildKeys(b.ctx, "tool", since))(t)
 		}
 		diff(t, "tool's build keys", []string{"k0", "k1", "k2", "k3", "ks", "ks0"}, keys(time.Time{}))
-		diff(t, "tool's build keys since minute 2", []string{"k2", "k3", "ks", "ks0"}, keys(at(2)))
-		diff(t, "tool's build keys since minute 30 (each component's newest applied)", []string{"k2", "k3", "ks"}, keys(at(30)))
+		diff(t, "tool's build keys from minute 2 (web was on k1)", []string{"k1", "k2", "k3", "ks", "ks0"}, keys(at(2)))
+		diff(t, "tool's build keys from minute 30 (what each component was on)", []string{"k2", "ks"}, keys(at(30)))
 
 		if n := must(s.ReleasePrune(b.ctx, at(10), 2))(t); n != 2 {
 			t.Errorf("first batch deleted %d, want 2 (the limit)", n)
 		}
-		if n := must(s.ReleasePrune(b.ctx, at(10), 100))(t); n != 4 {
-			t.Errorf("second batch deleted %d, want the 4 left", n)
+		if n := must(s.ReleasePrune(b.ctx, at(10), 100))(t); n != 2 {
+			t.Errorf("second batch deleted %d, want the 2 left", n)
 		}
 		if n := must(s.ReleasePrune(b.ctx, at(10), 100))(t); n != 0 {
 			t.Errorf("third batch deleted %d, want none", n)
 		}
-		diff(t, "tool's releases kept", []slipway.Release{in[8], in[2]}, must(s.ReleaseList(b.ctx, store.ReleaseFilter{Tool: "tool"}))(t))
-		diff(t, "other's releases kept", []slipway.Release{in[6]}, must(s.ReleaseList(b.ctx, store.ReleaseFilter{Tool: "other"}))(t))
+		diff(t, "tool's releases kept", []slipway.Release{in[8], in[4], in[2]}, must(s.ReleaseList(b.ctx, store.ReleaseFilter{Tool: "tool"}))(t))
+		diff(t, "other's releases kept", []slipway.Release{in[6], in[5]}, must(s.ReleaseList(b.ctx, store.ReleaseFilter{Tool: "other"}))(t))
+		// The build keys from the cutoff are the same before and after.
+		diff(t, "tool's build keys from minute 10 after the prune", []string{"k2", "ks"}, keys(at(10)))
 		if _, err := s.ReleasePrune(b.ctx, at(10), 0); err == nil {
 			t.Error("ReleasePrune with limit 0: no error")
 		}
