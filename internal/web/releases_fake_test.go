@@ -36,6 +36,7 @@ func fakeReleases(done, running slipway.Deployment) map[string][]slipway.Release
 		}
 	}
 	return map[string][]slipway.Release{"one": {
+		rel(4, "worker", "", "", slipway.ReleaseRemoved, t0.Add(-4*time.Minute), "tool-token:ops"), // jobs API: no deployment
 		rel(3, "migrate", running.ID, "", slipway.ReleaseRemoved, t0.Add(-5*time.Minute), "admin"),
 		rel(2, "web", done.ID, liveCommit, slipway.ReleaseApplied, t0.Add(-110*time.Minute), "admin"),
 		rel(1, "web", "20250501-090000-prunedaaaa", oldCommit, slipway.ReleaseApplied, t0.Add(-30*24*time.Hour), "tool-token:<ci>"),
@@ -64,10 +65,10 @@ func fakeWhen(done, running slipway.Deployment) map[string][]slipway.FirstReleas
 	return map[string][]slipway.FirstRelease{
 		fixCommit: {
 			{Environment: slipway.DefaultEnvironment, Component: "migrate"},
-			{Environment: slipway.DefaultEnvironment, Component: "web", Release: rs[1], How: slipway.LiveCherryPicked, Pick: pickCommit},
+			{Environment: slipway.DefaultEnvironment, Component: "web", Release: rs[2], How: slipway.LiveCherryPicked, Pick: pickCommit},
 		},
 		oldCommit: {
-			{Environment: slipway.DefaultEnvironment, Component: "web", Release: rs[2], Exact: true, How: slipway.LiveExact},
+			{Environment: slipway.DefaultEnvironment, Component: "web", Release: rs[3], Exact: true, How: slipway.LiveExact},
 		},
 	}
 }
