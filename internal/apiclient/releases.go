@@ -53,7 +53,16 @@ type LiveCommit = oapiclient.LiveCommit
 // ReleaseIsLive asks, per live component of the tool, whether commit (a
 // full SHA) is in what it runs.
 func (c *Client) ReleaseIsLive(ctx context.Context, tool, commit string) (Envelope, error) {
+	return c.ReleaseIsLiveIn(ctx, tool, "", commit)
+}
+
+// ReleaseIsLiveIn is [Client.ReleaseIsLive] in environment env ("": every
+// environment).
+func (c *Client) ReleaseIsLiveIn(ctx context.Context, tool, env, commit string) (Envelope, error) {
 	p := &oapiclient.ReleaseIsLiveParams{Commit: commit}
+	if env != "" {
+		p.Environment = &env
+	}
 	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.ReleaseIsLive(ctx, tool, p) })
 }
 

@@ -72,7 +72,8 @@ func newReleasesListCmd(e *env) *cobra.Command {
 }
 
 func newReleasesIsLiveCmd(e *env) *cobra.Command {
-	return &cobra.Command{
+	var environment string
+	cmd := &cobra.Command{
 		Use:   "is-live COMMIT",
 		Short: "Whether a commit is in what each component runs now, and since when",
 		Long: "For each live component: whether COMMIT (its full SHA) is what it runs (exact), an ancestor of it\n" +
@@ -88,7 +89,7 @@ func newReleasesIsLiveCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			env, err := c.ReleaseIsLive(cmd.Context(), tool, argv[0])
+			env, err := c.ReleaseIsLiveIn(cmd.Context(), tool, environment, argv[0])
 			if err != nil {
 				return err
 			}
@@ -132,6 +133,8 @@ func newReleasesIsLiveCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&environment, "env", "", "only this environment's components (default every environment's)")
+	return cmd
 }
 
 func newReleasesWhenCmd(e *env) *cobra.Command {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/store"
@@ -72,14 +73,31 @@ const maxSinceWalk = 200
 // run it exactly or have it as an ancestor. EInvalid for a bad commit;
 // ENotFound-like answers come back as "absent".
 func (s *Releases) IsLive(ctx context.Context, tool, commit string) ([]slipway.LiveCommit, error) {
+	return s.IsLiveIn(ctx, tool, "", commit)
+}
+
+// IsLiveIn is [Releases.IsLive] in environment env only ("": every
+// environment). EInvalid for a bad environment name, ENotFound for an
+// environment the tool does not have.
+func (s *Releases) IsLiveIn(ctx context.Context, tool, env, commit string) ([]slipway.LiveCommit, error) {
 	if err := slipway.ValidateToolName(tool); err != nil {
 		return nil, err
 	}
 	if err := slipway.ValidateCommit("commit", commit); err != nil {
 		return nil, err
 	}
+	envs := s.environments(ctx, tool)
+	if env != "" {
+		if err := slipway.ValidateEnvironmentName("environment", env); err != nil {
+			return nil, err
+		}
+		if !slices.Contains(envs, env) {
+			return nil, slipway.Errorf(slipway.ENotFound, "Tool %s has no environment %q; its environments: %s.", tool, env, strings.Join(envs, ", "))
+		}
+		envs = []string{env}
+	}
 	out := []slipway.LiveCommit{}
-	for _, env := range s.environments(ctx, tool) {
+	for _, env := range envs {
 		live, err := s.store.LiveRunList(ctx, slipway.InstanceName(tool, env))
 		if err != nil {
 			return nil, fmt.Errorf("is %s live in %s: %w", commit, tool, err)

@@ -17,6 +17,8 @@ type Releases interface {
 	ReleaseList(ctx context.Context, tool string, q slipway.ReleaseQuery) ([]slipway.Release, error)
 	// IsLive says, per live component, whether commit is in what it runs.
 	IsLive(ctx context.Context, tool, commit string) ([]slipway.LiveCommit, error)
+	// IsLiveIn is IsLive in one environment ("": every one).
+	IsLiveIn(ctx context.Context, tool, env, commit string) ([]slipway.LiveCommit, error)
 	// When returns, per component, the first release that included commit.
 	When(ctx context.Context, tool, commit string) ([]slipway.FirstRelease, error)
 	// Notes returns the changes between two points of the release
@@ -183,7 +185,8 @@ func (a *api) handleReleaseIsLive() http.Handler {
 		if !ok {
 			return
 		}
-		lcs, err := svc.IsLive(r.Context(), tool, r.URL.Query().Get("commit"))
+		q := r.URL.Query()
+		lcs, err := svc.IsLiveIn(r.Context(), tool, q.Get("environment"), q.Get("commit"))
 		if err != nil {
 			a.writeError(w, r, err)
 			return

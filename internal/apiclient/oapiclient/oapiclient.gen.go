@@ -2175,6 +2175,9 @@ type ListReleasesParams struct {
 // ReleaseIsLiveParams defines parameters for ReleaseIsLive.
 type ReleaseIsLiveParams struct {
 	Commit string `form:"commit" json:"commit"`
+
+	// Environment Only this environment's components (default every environment's); 404 when the tool has no such environment.
+	Environment *string `form:"environment,omitempty" json:"environment,omitempty"`
 }
 
 // ReleaseNotesParams defines parameters for ReleaseNotes.
@@ -6840,6 +6843,18 @@ func NewReleaseIsLiveRequest(server string, tool Tool, params *ReleaseIsLivePara
 			for _, qp := range strings.Split(queryFrag, "&") {
 				rawQueryFragments = append(rawQueryFragments, qp)
 			}
+		}
+
+		if params.Environment != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "environment", *params.Environment, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
 		}
 
 		if encoded := queryValues.Encode(); encoded != "" {

@@ -2173,6 +2173,9 @@ type ListReleasesParams struct {
 // ReleaseIsLiveParams defines parameters for ReleaseIsLive.
 type ReleaseIsLiveParams struct {
 	Commit string `form:"commit" json:"commit"`
+
+	// Environment Only this environment's components (default every environment's); 404 when the tool has no such environment.
+	Environment *string `form:"environment,omitempty" json:"environment,omitempty"`
 }
 
 // ReleaseNotesParams defines parameters for ReleaseNotes.
@@ -3718,6 +3721,19 @@ func (siw *ServerInterfaceWrapper) ReleaseIsLive(w http.ResponseWriter, r *http.
 			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "commit"})
 		} else {
 			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "commit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "environment" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "environment", r.URL.Query(), &params.Environment, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "environment"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "environment", Err: err})
 		}
 		return
 	}
