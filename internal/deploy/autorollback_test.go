@@ -108,7 +108,7 @@ func TestAutoRollback_CrashLoopRollsBack(t *testing.T) {
 	const tool = "autoroll"
 	h := newHarness(t, Config{AutoRollbackCheck: 100 * time.Millisecond}, true)
 	ctx := t.Context()
-	a, b, commitA := autoRollbackTool(t, h, tool, "x-slipway:\n  auto_rollback: {window: 5m}\n", 3)
+	a, b, commitA := autoRollbackTool(t, h, tool, "x-slipway:\n  auto_rollback: {window: 5m}\n", 5)
 	if got := logEvents(t, h, b.ID); len(got) != 1 || got[0] != "auto-rollback: watching web for 5m0s" {
 		t.Errorf("B's log events = %q, want the watch", got)
 	}
@@ -166,7 +166,7 @@ func TestAutoRollback_Window(t *testing.T) {
 	clock := &fakeClock{offset: 24 * time.Hour}
 	h := newHarness(t, Config{NowFunc: clock.Now, AutoRollbackCheck: time.Hour}, true)
 	ctx := t.Context()
-	_, b, _ := autoRollbackTool(t, h, tool, "x-slipway:\n  auto_rollback: {window: 1m}\n", 3)
+	_, b, _ := autoRollbackTool(t, h, tool, "x-slipway:\n  auto_rollback: {window: 1m}\n", 5)
 	b, err := h.db.DeploymentGet(ctx, tool, b.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -290,7 +290,7 @@ func TestAutoRollback_InEnvironment(t *testing.T) {
 	h := newHarness(t, Config{AutoRollbackCheck: 100 * time.Millisecond}, true)
 	ctx := t.Context()
 	policy := "x-slipway:\n  auto_rollback: {window: 5m}\n  environments:\n    staging: {}\n    production: {kind: production, upstream: staging}\n"
-	a, b, commitA := autoRollbackTool(t, h, tool, policy, 2)
+	a, b, commitA := autoRollbackTool(t, h, tool, policy, 5)
 	if a.Environment != "staging" || b.Environment != "staging" {
 		t.Fatalf("deployments went to %s and %s, want staging", a.Environment, b.Environment)
 	}
