@@ -71,7 +71,7 @@ func TestSignin_ToolSessionSeesOnlyItsTool(t *testing.T) {
 		"/ui/t/two/", "/ui/t/nosuchtool/", "/ui/t/two/d/", "/ui/t/two/config",
 		"/ui/t/two/d/20250601-115000-runningaaa/live", "/ui/t/two/b/x/logs/live", "/ui/t/Bad_Name/",
 		"/ui/t/two/releases", "/ui/t/two/releases?live=" + liveCommit, "/ui/t/two/releases?when=" + liveCommit,
-		"/ui/t/two/environments", "/ui/t/two/environments/production/promote",
+		"/ui/t/two/environments", "/ui/t/two/environments/production/promote", "/ui/t/two/releases/notes",
 	} {
 		body := wantStatus(t, path, get(e, path, c), http.StatusForbidden)
 		bodies = append(bodies, strings.ReplaceAll(body, strings.Split(path, "/")[3], "T"))

@@ -20,7 +20,7 @@ func TestHeaders_Security(t *testing.T) {
 		"/ui/questions", "/ui/t/one/q/" + qGate, "/ui/t/one/d/20250601-114000-askingcccc",
 		"/ui/t/one/envvars", "/ui/t/one/envvars/API_KEY", "/ui/t/one/deploy-token", "/ui/tokens",
 		"/ui/t/one/releases", "/ui/t/one/releases?live=" + fixCommit + "&when=" + fixCommit,
-		"/ui/t/one/environments", "/ui/t/one/environments/production/promote",
+		"/ui/t/one/environments", "/ui/t/one/environments/production/promote", "/ui/t/one/releases/notes?from=1&to=2",
 	} {
 		res := get(e, path, c)
 		body := bodyOf(t, res)

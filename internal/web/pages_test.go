@@ -37,6 +37,7 @@ func TestPages_Golden(t *testing.T) {
 		{"releases", "/ui/t/one/releases"},
 		{"releases-live", "/ui/t/one/releases?live=" + fixCommit},
 		{"releases-when", "/ui/t/one/releases?when=" + fixCommit},
+		{"notes", "/ui/t/one/releases/notes?from=1&to=2"},
 		{"environments", "/ui/t/one/environments"},
 		{"promote", "/ui/t/one/environments/production/promote"},
 	} {

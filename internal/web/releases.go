@@ -17,6 +17,7 @@ type Releases interface {
 	ReleaseList(ctx context.Context, tool string, q slipway.ReleaseQuery) ([]slipway.Release, error)
 	IsLive(ctx context.Context, tool, commit string) ([]slipway.LiveCommit, error)
 	When(ctx context.Context, tool, commit string) ([]slipway.FirstRelease, error)
+	Notes(ctx context.Context, tool string, q slipway.NotesQuery) (slipway.ReleaseNotes, error)
 }
 
 // releasesPerPage is how many releases the releases page lists.

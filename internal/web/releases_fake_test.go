@@ -120,3 +120,35 @@ func (f *fakeService) When(_ context.Context, tool, commit string) ([]slipway.Fi
 	}
 	return []slipway.FirstRelease{{Environment: slipway.DefaultEnvironment, Component: "web"}}, nil
 }
+
+// Notes answers tool one's notes from release 1 to 2 (the default too):
+// web changed by a breaking feature, a fix linking its forge page, and a
+// commit with markup in its subject. Release 3 is another environment's;
+// other numbers are no release.
+func (f *fakeService) Notes(_ context.Context, tool string, q slipway.NotesQuery) (slipway.ReleaseNotes, error) {
+	if tool != "one" {
+		return slipway.ReleaseNotes{}, slipway.Errorf(slipway.ENotFound, "Tool %s has no releases in environment production.", tool)
+	}
+	for _, n := range []struct {
+		name string
+		seq  int64
+	}{{"from", q.From}, {"to", q.To}} {
+		switch {
+		case n.seq == 3:
+			return slipway.ReleaseNotes{}, slipway.Errorf(slipway.EInvalid, "%s: release 3 is of environment staging, not production", n.name)
+		case n.seq > 3:
+			return slipway.ReleaseNotes{}, slipway.Errorf(slipway.EInvalid, "%s: %d is no release of tool one", n.name, n.seq)
+		}
+	}
+	rs := fakeReleases(slipway.Deployment{}, slipway.Deployment{})["one"]
+	commit := func(hash, title, author string, section slipway.NoteSection, url string) slipway.NoteCommit {
+		return slipway.NoteCommit{Commit: slipway.Commit{Hash: hash, Author: author, Subject: title}, Section: section, Title: title, URL: url}
+	}
+	return slipway.ReleaseNotes{Tool: tool, Environment: slipway.DefaultEnvironment, From: q.From, To: q.To, Components: []slipway.ComponentNotes{{
+		Component: "web", From: rs[3], To: rs[2], Change: slipway.NotesChanged, Repository: "https://example.org/one.git",
+		Commits: []slipway.NoteCommit{
+			commit(liveCommit, "drop the v1 routes", "Ada", slipway.SectionBreaking, ""),
+			commit(fixCommit, "crash on <empty> input & more", "Bob", slipway.SectionFixes, "https://example.org/one/commit/"+fixCommit),
+		},
+	}}}, nil
+}

@@ -52,7 +52,7 @@ type view struct {
 // "content" inside the layout.
 var pageNames = []string{
 	"signin", "error", "tools", "tool", "deployments", "deployment", "config", "plan", "logs", "question", "inbox",
-	"envvars", "envvar", "deploy-token", "secret", "tokens", "releases", "environments", "promote",
+	"envvars", "envvar", "deploy-token", "secret", "tokens", "releases", "notes", "environments", "promote",
 }
 
 // pages holds one template set per page.

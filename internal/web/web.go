@@ -215,6 +215,7 @@ func (h *handler) routes() http.Handler {
 	mux.Handle("GET /ui/t/{tool}/j/{name}/logs", h.tool(h.jobLogs))
 	mux.Handle("GET /ui/t/{tool}/j/{name}/logs/live", h.tool(h.jobLogsLive))
 	mux.Handle("GET /ui/t/{tool}/releases", h.tool(h.releases))
+	mux.Handle("GET /ui/t/{tool}/releases/notes", h.tool(h.releaseNotes))
 	mux.Handle("GET /ui/t/{tool}/environments", h.tool(h.environments))
 	mux.Handle("GET /ui/t/{tool}/environments/{env}/promote", h.tool(h.promotion))
 	mux.Handle("POST /ui/t/{tool}/environments/{env}/promote", h.tool(h.promote))

@@ -527,4 +527,14 @@ func TestBrowser_Environments(t *testing.T) {
 	if bs, err := builds.Builds(); err != nil || len(bs) != 1 {
 		t.Errorf("builds after the promotion = %d, %v; want staging's one", len(bs), err)
 	}
+
+	// Release notes of staging, through the form: the first component
+	// release is an addition.
+	must(t, browsertest.Navigate(ctx, s.url+"/ui/t/envs/releases/notes"))
+	must(t, browsertest.WaitText(ctx, "h1", "Release notes of envs"))
+	must(t, browsertest.Fill(ctx, "#notes-env", "staging"))
+	must(t, browsertest.Click(ctx, `form[action="/ui/t/envs/releases/notes"] button[type="submit"]`))
+	must(t, browsertest.WaitText(ctx, "#notes-title", "Changes in staging"))
+	must(t, browsertest.WaitText(ctx, "main", "first: added"))
+	check(t, ctx, "notes")
 }
