@@ -320,14 +320,14 @@ func (s *Deployments) plan(ctx context.Context, tool string, version int, cfg sl
 		return slipway.Deployment{}, err
 	}
 	env, _ := cfg.Environment(d.Environment)
-	return s.planDeployment(ctx, d, cfg.ForEnvironment(env))
+	return s.planDeployment(ctx, d, cfg.ForEnvironment(env), env)
 }
 
 // planDeployment plans d, of config cfg (as its environment runs it),
 // without storing anything.
-func (s *Deployments) planDeployment(ctx context.Context, d slipway.Deployment, cfg slipway.ToolConfig) (slipway.Deployment, error) {
+func (s *Deployments) planDeployment(ctx context.Context, d slipway.Deployment, cfg slipway.ToolConfig, env slipway.Environment) (slipway.Deployment, error) {
 	tool := d.Tool
-	in, err := s.eng.planInput(ctx, d, cfg)
+	in, err := s.eng.planInput(ctx, d, cfg, env)
 	if err == nil {
 		d.Steps, err = Plan(in)
 	}

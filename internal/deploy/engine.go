@@ -175,7 +175,7 @@ func (e *Engine) StartDeployment(ctx context.Context, tool, id string) error {
 	if err := e.setStatus(ctx, d, slipway.DeploymentRunning, "Resolving sources and planning"); err != nil {
 		return err
 	}
-	cfg, _, err := deploymentConfig(d)
+	cfg, env, err := deploymentConfig(d)
 	if err != nil {
 		return e.finish(ctx, d, slipway.DeploymentFailed, "Invalid stored config: "+err.Error())
 	}
@@ -187,7 +187,7 @@ func (e *Engine) StartDeployment(ctx context.Context, tool, id string) error {
 		_ = e.setStatus(ctx, d, slipway.DeploymentRunning, "Resolving sources ("+note+")") // best effort: a progress note
 	}, func() error {
 		var err error
-		in, err = e.planInput(pctx, d, cfg)
+		in, err = e.planInput(pctx, d, cfg, env)
 		return err
 	})
 	if err != nil {
@@ -205,7 +205,7 @@ func (e *Engine) StartDeployment(ctx context.Context, tool, id string) error {
 
 // planInput gathers what Plan needs: resolved refs (one ls-remote per
 // repository, in parallel), live state and the builds that exist.
-func (e *Engine) planInput(ctx context.Context, d slipway.Deployment, cfg slipway.ToolConfig) (PlanInput, error) {
+func (e *Engine) planInput(ctx context.Context, d slipway.Deployment, cfg slipway.ToolConfig, environment slipway.Environment) (PlanInput, error) {
 	in := PlanInput{
 		DeploymentID: d.ID, Config: cfg, BuilderVersion: e.builder.Version(),
 		ForceBuild: d.ForceBuild, ForceRun: d.ForceRun,
@@ -294,7 +294,7 @@ func (e *Engine) planInput(ctx context.Context, d slipway.Deployment, cfg slipwa
 	if in.Unhealthy, err = e.unhealthy(ctx, d.Instance(), live); err != nil {
 		return in, err
 	}
-	env, err := e.deploymentEnv(ctx, d)
+	env, err := e.toolEnv(ctx, d.Tool, environment)
 	if err != nil {
 		return in, err
 	}

@@ -181,12 +181,12 @@ func (s *Deployments) PromotePlan(ctx context.Context, tool, env string, opts sl
 		ConfigVersion: src.ConfigVersion, ToolConfig: src.ToolConfig, Description: opts.Description,
 		Trigger: cmp.Or(opts.Trigger, "api"), Actor: opts.Actor, Status: slipway.DeploymentPending,
 	}
-	envCfg, _, err := deploymentConfig(d)
+	envCfg, target, err := deploymentConfig(d)
 	if err != nil {
 		return slipway.Promotion{}, err
 	}
 	pctx := s.eng.scopeOf(ctx, tool, src.ConfigVersion)
-	planned, err := s.planDeployment(pctx, d, envCfg)
+	planned, err := s.planDeployment(pctx, d, envCfg, target)
 	if err != nil {
 		return slipway.Promotion{}, err
 	}

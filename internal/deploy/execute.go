@@ -25,12 +25,12 @@ type outcome struct {
 	interrupted error
 }
 
-func (e *Engine) execute(ctx context.Context, d slipway.Deployment, cfg slipway.ToolConfig, st slipway.Step) outcome {
+func (e *Engine) execute(ctx context.Context, d slipway.Deployment, cfg slipway.ToolConfig, in slipway.Environment, st slipway.Step) outcome {
 	switch st.Kind {
 	case slipway.StepBuild:
 		return e.executeBuild(ctx, d, cfg, st)
 	case slipway.StepRun:
-		return e.executeRun(ctx, d, cfg, st)
+		return e.executeRun(ctx, d, cfg, in, st)
 	case slipway.StepPrune:
 		if err := e.target.Remove(ctx, d.Instance(), st.Component); err != nil {
 			return e.failed(ctx, "remove: "+err.Error())
@@ -140,7 +140,7 @@ func (e *Engine) executeBuild(ctx context.Context, d slipway.Deployment, cfg sli
 	return outcome{state: slipway.StepDone, detail: fmt.Sprintf("built %s in %s", short(st.Commit), round(time.Since(start)))}
 }
 
-func (e *Engine) executeRun(ctx context.Context, d slipway.Deployment, cfg slipway.ToolConfig, st slipway.Step) outcome {
+func (e *Engine) executeRun(ctx context.Context, d slipway.Deployment, cfg slipway.ToolConfig, in slipway.Environment, st slipway.Step) outcome {
 	c := cfg.Components[st.Component]
 	art, ok, err := e.builder.Lookup(ctx, d.Tool, st.BuildKey)
 	if errors.Is(err, build.ErrCorrupt) {
@@ -152,7 +152,7 @@ func (e *Engine) executeRun(ctx context.Context, d slipway.Deployment, cfg slipw
 	if !ok {
 		return outcome{state: slipway.StepFailed, detail: fmt.Sprintf("artifact %s of %s is missing", st.BuildKey, c.BuildFrom())}
 	}
-	env, err := e.deploymentEnv(ctx, d)
+	env, err := e.toolEnv(ctx, d.Tool, in)
 	if err != nil {
 		return e.failed(ctx, err.Error())
 	}
@@ -297,9 +297,10 @@ func round(d time.Duration) time.Duration {
 	return d.Round(time.Millisecond)
 }
 
-// toolEnv returns the environment of the tool's processes, with its
-// fingerprints (never nil maps).
-func (e *Engine) toolEnv(ctx context.Context, tool string) (slipway.ToolEnv, error) {
+// toolEnv returns the environment of the tool's processes in environment
+// in (its variables over the tool's), with its fingerprints (never nil
+// maps).
+func (e *Engine) toolEnv(ctx context.Context, tool string, in slipway.Environment) (slipway.ToolEnv, error) {
 	env := slipway.ToolEnv{}
 	if e.cfg.ToolEnv != nil {
 		var err error
@@ -313,7 +314,7 @@ func (e *Engine) toolEnv(ctx context.Context, tool string) (slipway.ToolEnv, err
 	if env.Fingerprints == nil {
 		env.Fingerprints = map[string]string{}
 	}
-	return env, nil
+	return env.WithEnvironment(in), nil
 }
 
 // InstanceEnv returns the environment of the processes of a tool's
@@ -321,41 +322,19 @@ func (e *Engine) toolEnv(ctx context.Context, tool string) (slipway.ToolEnv, err
 // latest config gives the instance's environment over them.
 func (e *Engine) InstanceEnv(ctx context.Context, instance string) (slipway.ToolEnv, error) {
 	tool, name := slipway.SplitInstance(instance)
-	env, err := e.toolEnv(ctx, tool)
-	if err != nil {
-		return env, err
-	}
+	var in slipway.Environment
 	sc, err := e.store.ConfigGetLatest(ctx, tool)
-	if errors.Is(err, store.ErrNotFound) {
-		return env, nil
-	} else if err != nil {
-		return env, fmt.Errorf("config of %s: %w", tool, err)
+	switch {
+	case err == nil:
+		cfg, err := parseStored(sc.Raw)
+		if err != nil {
+			return slipway.ToolEnv{}, err
+		}
+		in, _ = cfg.Environment(name)
+	case !errors.Is(err, store.ErrNotFound):
+		return slipway.ToolEnv{}, fmt.Errorf("config of %s: %w", tool, err)
 	}
-	cfg, err := parseStored(sc.Raw)
-	if err != nil {
-		return env, err
-	}
-	if de, ok := cfg.Environment(name); ok {
-		env = env.WithEnvironment(de)
-	}
-	return env, nil
-}
-
-// deploymentEnv returns the environment of d's processes: the tool's
-// variables with d's environment's over them.
-func (e *Engine) deploymentEnv(ctx context.Context, d slipway.Deployment) (slipway.ToolEnv, error) {
-	env, err := e.toolEnv(ctx, d.Tool)
-	if err != nil {
-		return env, err
-	}
-	cfg, err := parseStored(d.ToolConfig)
-	if err != nil {
-		return env, err
-	}
-	if de, ok := cfg.Environment(cmp.Or(d.Environment, slipway.DefaultEnvironment)); ok {
-		env = env.WithEnvironment(de)
-	}
-	return env, nil
+	return e.toolEnv(ctx, tool, in)
 }
 
 // envDiffers reports whether a component's processes got other envvars

@@ -41,7 +41,7 @@ func (e *Engine) RunStep(ctx context.Context, tool, id, key string) error {
 			return err
 		})
 	}
-	cfg, _, err := deploymentConfig(d)
+	cfg, in, err := deploymentConfig(d)
 	if err != nil {
 		return err
 	}
@@ -95,7 +95,7 @@ func (e *Engine) RunStep(ctx context.Context, tool, id, key string) error {
 		defer func() { watched <- struct{}{} }()
 		e.watchDeadline(work, d, deadline, cancel)
 	}()
-	out := e.execute(work, d, cfg, st)
+	out := e.execute(work, d, cfg, in, st)
 	cancel(nil)
 	<-watched
 	<-watched
