@@ -131,26 +131,40 @@ func (r RunSpec) ReplicaCount() int {
 // runs (type, run fields), excluding its build. Two components with the same
 // SpecHash and the same artifact need no restart.
 func (c Component) SpecHash() string {
+	fields := c.specFields()
+	lines := make([]string, len(fields))
+	for i, f := range fields {
+		lines[i] = f.name + "=" + f.value
+	}
+	return hashStrings(lines)
+}
+
+// specField is one field of a component's spec, as SpecHash hashes it.
+type specField struct{ name, value string }
+
+// specFields returns the fields SpecHash hashes, in its order: the type
+// and every run field, stop_grace_period only when set (so that the hash
+// of every component configured before the field existed stays the same,
+// and nothing restarts for it).
+func (c Component) specFields() []specField {
 	r := c.Run
 	fl := ""
 	if r.Filelog != nil {
 		fl = strconv.FormatBool(*r.Filelog)
 	}
-	fields := []string{
-		"type=" + string(c.Type),
-		"command=" + r.Command, "cpu=" + r.CPU, "memory=" + r.Memory, "emails=" + r.Emails,
-		"filelog=" + fl, "filelog_stdout=" + r.FilelogStdout, "filelog_stderr=" + r.FilelogStderr,
-		"mount=" + r.Mount, "port=" + strconv.Itoa(r.Port), "port_protocol=" + r.PortProtocol,
-		"publish=" + r.Publish, "replicas=" + strconv.Itoa(r.ReplicaCount()),
-		"health_check_script=" + r.HealthCheckScript, "health_check_http=" + r.HealthCheckHTTP,
-		"schedule=" + r.Schedule, "retry=" + strconv.Itoa(r.Retry), "timeout=" + strconv.Itoa(r.Timeout),
+	fields := []specField{
+		{"type", string(c.Type)},
+		{"command", r.Command}, {"cpu", r.CPU}, {"memory", r.Memory}, {"emails", r.Emails},
+		{"filelog", fl}, {"filelog_stdout", r.FilelogStdout}, {"filelog_stderr", r.FilelogStderr},
+		{"mount", r.Mount}, {"port", strconv.Itoa(r.Port)}, {"port_protocol", r.PortProtocol},
+		{"publish", r.Publish}, {"replicas", strconv.Itoa(r.ReplicaCount())},
+		{"health_check_script", r.HealthCheckScript}, {"health_check_http", r.HealthCheckHTTP},
+		{"schedule", r.Schedule}, {"retry", strconv.Itoa(r.Retry)}, {"timeout", strconv.Itoa(r.Timeout)},
 	}
 	if r.StopGracePeriod != 0 {
-		// Only when set: the hash of every component configured before the
-		// field existed stays the same, and nothing restarts for it.
-		fields = append(fields, "stop_grace_period="+strconv.Itoa(r.StopGracePeriod))
+		fields = append(fields, specField{"stop_grace_period", strconv.Itoa(r.StopGracePeriod)})
 	}
-	return hashStrings(fields)
+	return fields
 }
 
 // BuildFrom returns the name of the component whose build this component

@@ -238,33 +238,28 @@ type ConfigChange struct {
 	Fields []string
 }
 
-// RunDiff lists the run fields (and type) in which b differs from a, as
+// RunDiff lists the spec fields (the type and the run fields, those
+// [Component.SpecHash] hashes) in which b differs from a, as
 // "name: old → new".
 func RunDiff(a, b Component) []string {
-	var out []string
-	add := func(name string, x, y any) {
-		if x != y {
-			out = append(out, fmt.Sprintf("%s: %v → %v", name, x, y))
-		}
+	old := map[string]string{}
+	for _, f := range a.specFields() {
+		old[f.name] = f.value
 	}
-	ra, rb := a.Run, b.Run
-	add("component_type", a.Type, b.Type)
-	add("command", ra.Command, rb.Command)
-	add("cpu", ra.CPU, rb.CPU)
-	add("memory", ra.Memory, rb.Memory)
-	add("port", ra.Port, rb.Port)
-	add("publish", ra.Publish, rb.Publish)
-	add("replicas", ra.ReplicaCount(), rb.ReplicaCount())
-	add("health_check_script", ra.HealthCheckScript, rb.HealthCheckScript)
-	add("health_check_http", ra.HealthCheckHTTP, rb.HealthCheckHTTP)
-	add("schedule", ra.Schedule, rb.Schedule)
-	add("retry", ra.Retry, rb.Retry)
-	add("timeout", ra.Timeout, rb.Timeout)
-	add("emails", ra.Emails, rb.Emails)
-	add("mount", ra.Mount, rb.Mount)
-	add("stop_grace_period", ra.StopGracePeriod, rb.StopGracePeriod)
-	if len(out) == 0 && a.SpecHash() != b.SpecHash() {
-		out = append(out, "other run fields")
+	var out []string
+	for _, f := range b.specFields() {
+		if v, ok := old[f.name]; f.value != v {
+			if !ok {
+				v = "(unset)"
+			}
+			out = append(out, fmt.Sprintf("%s: %s → %s", f.name, v, f.value))
+		}
+		delete(old, f.name)
+	}
+	for _, f := range a.specFields() {
+		if _, gone := old[f.name]; gone {
+			out = append(out, fmt.Sprintf("%s: %s → (unset)", f.name, f.value))
+		}
 	}
 	return out
 }
