@@ -154,12 +154,23 @@ func (c Component) specFields() []specField {
 	}
 	fields := []specField{
 		{"type", string(c.Type)},
-		{"command", r.Command}, {"cpu", r.CPU}, {"memory", r.Memory}, {"emails", r.Emails},
-		{"filelog", fl}, {"filelog_stdout", r.FilelogStdout}, {"filelog_stderr", r.FilelogStderr},
-		{"mount", r.Mount}, {"port", strconv.Itoa(r.Port)}, {"port_protocol", r.PortProtocol},
-		{"publish", r.Publish}, {"replicas", strconv.Itoa(r.ReplicaCount())},
-		{"health_check_script", r.HealthCheckScript}, {"health_check_http", r.HealthCheckHTTP},
-		{"schedule", r.Schedule}, {"retry", strconv.Itoa(r.Retry)}, {"timeout", strconv.Itoa(r.Timeout)},
+		{"command", r.Command},
+		{"cpu", r.CPU},
+		{"memory", r.Memory},
+		{"emails", r.Emails},
+		{"filelog", fl},
+		{"filelog_stdout", r.FilelogStdout},
+		{"filelog_stderr", r.FilelogStderr},
+		{"mount", r.Mount},
+		{"port", strconv.Itoa(r.Port)},
+		{"port_protocol", r.PortProtocol},
+		{"publish", r.Publish},
+		{"replicas", strconv.Itoa(r.ReplicaCount())},
+		{"health_check_script", r.HealthCheckScript},
+		{"health_check_http", r.HealthCheckHTTP},
+		{"schedule", r.Schedule},
+		{"retry", strconv.Itoa(r.Retry)},
+		{"timeout", strconv.Itoa(r.Timeout)},
 	}
 	if r.StopGracePeriod != 0 {
 		fields = append(fields, specField{"stop_grace_period", strconv.Itoa(r.StopGracePeriod)})

@@ -1,10 +1,8 @@
-package slipway_test
+package slipway
 
 import (
 	"slices"
 	"testing"
-
-	"slipway.dev/slipway/internal/slipway"
 )
 
 // Ensure RunDiff names exactly the spec fields SpecHash hashes that
@@ -12,17 +10,17 @@ import (
 // spec hashes are equal.
 func TestRunDiff(t *testing.T) {
 	t.Parallel()
-	a := slipway.Component{Name: "web", Type: slipway.Continuous, Run: slipway.RunSpec{Command: "web", Replicas: 1, PortProtocol: "tcp"}}
+	a := Component{Name: "web", Type: Continuous, Run: RunSpec{Command: "web", Replicas: 1, PortProtocol: "tcp"}}
 	b := a
 	b.Run.Replicas, b.Run.PortProtocol, b.Run.StopGracePeriod = 3, "udp", 10
 	want := []string{"port_protocol: tcp → udp", "replicas: 1 → 3", "stop_grace_period: (unset) → 10"}
-	if got := slipway.RunDiff(a, b); !slices.Equal(got, want) {
+	if got := RunDiff(a, b); !slices.Equal(got, want) {
 		t.Errorf("RunDiff(a, b) = %q, want %q", got, want)
 	}
-	if got := slipway.RunDiff(b, a); !slices.Equal(got, []string{"port_protocol: udp → tcp", "replicas: 3 → 1", "stop_grace_period: 10 → (unset)"}) {
+	if got := RunDiff(b, a); !slices.Equal(got, []string{"port_protocol: udp → tcp", "replicas: 3 → 1", "stop_grace_period: 10 → (unset)"}) {
 		t.Errorf("RunDiff(b, a) = %q", got)
 	}
-	if got := slipway.RunDiff(a, a); len(got) != 0 {
+	if got := RunDiff(a, a); len(got) != 0 {
 		t.Errorf("RunDiff(a, a) = %q, want nothing", got)
 	}
 }
