@@ -30,15 +30,13 @@ func (c *Client) Between(ctx context.Context, repository, from, to string, maxCo
 		return nil, nil, false, err
 	}
 	err = c.withMirror(ctx, r, func(dir string, fresh bool) error {
-		if fresh || !c.hasCommit(ctx, dir, from) || !c.hasCommit(ctx, dir, to) {
+		if fresh || len(c.missingCommits(ctx, dir, []string{from, to})) > 0 {
 			if err := c.fetch(ctx, dir, r); err != nil {
 				return err
 			}
 		}
-		for _, sha := range []string{from, to} {
-			if !c.hasCommit(ctx, dir, sha) {
-				return fmt.Errorf("commit %s in %s: %w: no branch or tag of the repository contains it", sha, r.shown, ErrRefNotFound)
-			}
+		if missing := c.missingCommits(ctx, dir, []string{from, to}); len(missing) > 0 {
+			return fmt.Errorf("commit %s in %s: %w: no branch or tag of the repository contains it", missing[0], r.shown, ErrRefNotFound)
 		}
 		var t1, t2 bool
 		if added, t1, err = c.commitLog(ctx, dir, from, to, maxCommits); err != nil {

@@ -1,6 +1,7 @@
 package slipway
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -124,10 +125,10 @@ func (c ToolConfig) ForEnvironment(env Environment) ToolConfig {
 			if o.Replicas != 0 {
 				r.Replicas = o.Replicas
 			}
-			r.CPU = cmpOr(o.CPU, r.CPU)
-			r.Memory = cmpOr(o.Memory, r.Memory)
-			r.Schedule = cmpOr(o.Schedule, r.Schedule)
-			r.Publish = cmpOr(o.Publish, r.Publish)
+			r.CPU = cmp.Or(o.CPU, r.CPU)
+			r.Memory = cmp.Or(o.Memory, r.Memory)
+			r.Schedule = cmp.Or(o.Schedule, r.Schedule)
+			r.Publish = cmp.Or(o.Publish, r.Publish)
 			if o.Gate != nil {
 				comp.Gate = o.Gate
 			}
@@ -135,13 +136,6 @@ func (c ToolConfig) ForEnvironment(env Environment) ToolConfig {
 		out.Components[name] = comp
 	}
 	return out
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // WithEnvironment returns env with an environment's variables set over
@@ -171,9 +165,6 @@ type Pin struct {
 	BuildKey string `json:"build_key"`
 	Commit   string `json:"commit"`
 }
-
-// hasDoubleDash reports whether a tool name holds the instance separator.
-func hasDoubleDash(s string) bool { return strings.Contains(s, "--") }
 
 // EnvironmentStatus is one environment of a tool with what runs there.
 type EnvironmentStatus struct {

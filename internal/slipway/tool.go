@@ -1,6 +1,9 @@
 package slipway
 
-import "regexp"
+import (
+	"regexp"
+	"strings"
+)
 
 // MaxNameLength is the longest tool or component name (Toolforge's job name
 // limit).
@@ -21,7 +24,7 @@ func ValidateToolName(name string) error {
 	if !ValidName(name) {
 		return Errorf(EInvalid, "Tool name %q must be 1-%d lowercase letters, digits or dashes, starting and ending with a letter or digit.", name, MaxNameLength)
 	}
-	if hasDoubleDash(name) {
+	if strings.Contains(name, "--") {
 		return Errorf(EInvalid, "Tool name %q must not contain \"--\": it separates a tool from its environment (tool--staging).", name)
 	}
 	return nil
