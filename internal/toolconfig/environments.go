@@ -199,31 +199,19 @@ func (p *parser) overrides(path string, n *yamlNode, en *envNode) (map[string]sl
 			switch f.name() {
 			case "replicas":
 				var i int64
-				i, ok = p.integer(fpath, f.val, "replicas", 1, 1<<31-1, "at least 1")
+				i, ok = p.replicas(fpath, f.val)
 				o.Replicas, v = int(i), i
 			case "cpu":
-				if o.CPU, ok = p.str(fpath, f.val, "cpu"); ok {
-					ok = p.quantity(fpath, f.val, o.CPU, slipway.ParseCPU, legacyCPURE)
-				}
+				o.CPU, ok = p.cpu(fpath, f.val)
 				v = o.CPU
 			case "memory":
-				if o.Memory, ok = p.str(fpath, f.val, "memory"); ok {
-					ok = p.quantity(fpath, f.val, o.Memory, slipway.ParseMemory, legacyMemoryRE)
-				}
+				o.Memory, ok = p.memory(fpath, f.val)
 				v = o.Memory
 			case "schedule":
-				if o.Schedule, ok = p.text(fpath, f.val, "schedule", "\t"); ok {
-					if msg := checkSchedule(o.Schedule); msg != "" {
-						p.problemf(fpath, f.val, "%s", msg)
-						ok = false
-					}
-				}
+				o.Schedule, ok = p.schedule(fpath, f.val)
 				v = o.Schedule
 			case "publish":
-				if o.Publish, ok = p.str(fpath, f.val, "publish"); ok && o.Publish != "/" {
-					p.problemf(fpath, f.val, "publish must be \"/\", got %q", o.Publish)
-					ok = false
-				}
+				o.Publish, ok = p.publish(fpath, f.val)
 				v = o.Publish
 			case "gate":
 				var g *object

@@ -650,6 +650,44 @@ func (p *parser) quantity(path string, n *yamlNode, s string, parse func(string)
 	return false
 }
 
+// The run fields an environment may override too: each parses and checks
+// one value, recording the problem.
+
+func (p *parser) cpu(path string, n *yamlNode) (string, bool) {
+	s, ok := p.str(path, n, "cpu")
+	return s, ok && p.quantity(path, n, s, slipway.ParseCPU, legacyCPURE)
+}
+
+func (p *parser) memory(path string, n *yamlNode) (string, bool) {
+	s, ok := p.str(path, n, "memory")
+	return s, ok && p.quantity(path, n, s, slipway.ParseMemory, legacyMemoryRE)
+}
+
+func (p *parser) replicas(path string, n *yamlNode) (int64, bool) {
+	return p.integer(path, n, "replicas", 1, 1<<31-1, "at least 1")
+}
+
+func (p *parser) schedule(path string, n *yamlNode) (string, bool) {
+	s, ok := p.text(path, n, "schedule", "\t")
+	if !ok {
+		return s, false
+	}
+	if msg := checkSchedule(s); msg != "" {
+		p.problemf(path, n, "%s", msg)
+		return s, false
+	}
+	return s, true
+}
+
+func (p *parser) publish(path string, n *yamlNode) (string, bool) {
+	s, ok := p.str(path, n, "publish")
+	if ok && s != "/" {
+		p.problemf(path, n, "publish must be \"/\" (serve the component at the root of the tool's URL), got %q", s)
+		return s, false
+	}
+	return s, ok
+}
+
 // run parses the entries of the run mapping of component comp, of type t,
 // and runs the checks that tie run fields together.
 func (p *parser) run(path, comp string, runKey *yamlNode, t slipway.ComponentType, entries []entry) (slipway.RunSpec, *object) {
@@ -681,17 +719,11 @@ func (p *parser) run(path, comp string, runKey *yamlNode, t slipway.ComponentTyp
 			}
 			r.Command, v = s, s
 		case "cpu":
-			var s string
-			if s, ok = p.str(fpath, e.val, name); ok {
-				ok = p.quantity(fpath, e.val, s, slipway.ParseCPU, legacyCPURE)
-			}
-			r.CPU, v = s, s
+			r.CPU, ok = p.cpu(fpath, e.val)
+			v = r.CPU
 		case "memory":
-			var s string
-			if s, ok = p.str(fpath, e.val, name); ok {
-				ok = p.quantity(fpath, e.val, s, slipway.ParseMemory, legacyMemoryRE)
-			}
-			r.Memory, v = s, s
+			r.Memory, ok = p.memory(fpath, e.val)
+			v = r.Memory
 		case "emails":
 			r.Emails, ok = p.enum(fpath, e.val, name, "none", "all", "onfinish", "onfailure")
 			v = r.Emails
@@ -718,15 +750,11 @@ func (p *parser) run(path, comp string, runKey *yamlNode, t slipway.ComponentTyp
 			r.PortProtocol, ok = p.enum(fpath, e.val, name, "tcp", "udp")
 			v = r.PortProtocol
 		case "publish":
-			var s string
-			if s, ok = p.str(fpath, e.val, name); ok && s != "/" {
-				p.problemf(fpath, e.val, "publish must be \"/\" (serve the component at the root of the tool's URL), got %q", s)
-				ok = false
-			}
-			r.Publish, v = s, s
+			r.Publish, ok = p.publish(fpath, e.val)
+			v = r.Publish
 		case "replicas":
 			var n int64
-			n, ok = p.integer(fpath, e.val, name, 1, 1<<31-1, "at least 1")
+			n, ok = p.replicas(fpath, e.val)
 			r.Replicas, v = int(n), n
 		case "health_check_script":
 			var s string
@@ -743,14 +771,8 @@ func (p *parser) run(path, comp string, runKey *yamlNode, t slipway.ComponentTyp
 			}
 			r.HealthCheckHTTP, v = s, s
 		case "schedule":
-			var s string
-			if s, ok = p.text(fpath, e.val, name, "\t"); ok {
-				if msg := checkSchedule(s); msg != "" {
-					p.problemf(fpath, e.val, "%s", msg)
-					ok = false
-				}
-			}
-			r.Schedule, v = s, s
+			r.Schedule, ok = p.schedule(fpath, e.val)
+			v = r.Schedule
 		case "retry":
 			var n int64
 			n, ok = p.integer(fpath, e.val, name, 0, 5, "between 0 and 5")
