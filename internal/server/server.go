@@ -616,6 +616,7 @@ func (s *Server) restoreLive(ctx context.Context, builder *localbuild.Builder) e
 		return fmt.Errorf("server: live state: %w", err)
 	}
 	specs := make([]target.Spec, 0, len(live))
+	envs := map[string]slipway.ToolEnv{} // by instance: read once, not per component
 	for _, r := range live {
 		if r.Type == slipway.OneOff {
 			continue
@@ -633,12 +634,16 @@ func (s *Server) restoreLive(ctx context.Context, builder *localbuild.Builder) e
 		// Restored processes get the envvars of now; the live record keeps
 		// what the deployment gave them, so a change made before the stop
 		// still shows in the next plan (which restarts them once more).
-		env, err := s.engine.InstanceEnv(ctx, r.Tool)
+		env, known := envs[r.Tool]
+		if !known {
+			env, err = s.engine.InstanceEnv(ctx, r.Tool)
+		}
 		if err != nil {
 			s.logger.ErrorContext(ctx, "cannot restore component: its envvars cannot be read, and it does not start without them; fix the secret key or recreate the envvars, then deploy with --force-run",
 				"tool", r.Tool, "component", r.Component, "error", err.Error())
 			continue
 		}
+		envs[r.Tool] = env
 		specs = append(specs, target.Spec{Tool: r.Tool, Component: r.Spec, SpecHash: r.SpecHash, Artifact: art, Env: env.Values})
 	}
 	if err := s.target.Restore(ctx, specs); err != nil {
