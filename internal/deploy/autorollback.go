@@ -181,14 +181,14 @@ func (e *Engine) healthFailure(ctx context.Context, d slipway.Deployment, names 
 // exiting.
 func failing(r slipway.LiveRun, st target.Status, ok bool) string {
 	switch {
-	case !ok || st.State == "stopped":
+	case !ok || st.State == target.StateStopped:
 		return "not running"
-	case st.State == "crashloop":
+	case st.State == target.StateCrashLoop:
 		return "crash-looping"
-	case st.State == "failed":
+	case st.State == target.StateFailed:
 		return "failed"
-	case r.Type == slipway.Scheduled && st.State != "scheduled":
-		return "not scheduled (" + st.State + ")"
+	case r.Type == slipway.Scheduled && st.State != target.StateScheduled:
+		return "not scheduled (" + string(st.State) + ")"
 	}
 	return ""
 }

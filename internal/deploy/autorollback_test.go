@@ -75,7 +75,7 @@ func awaitCrashLoop(t *testing.T, h *harness, tool string) {
 	eventually(t, func() string {
 		st, ok, err := h.eng.target.Status(t.Context(), tool, "web")
 		if err != nil || !ok || st.State != "crashloop" {
-			return "web is not crash-looping: " + st.State + " " + st.Message
+			return "web is not crash-looping: " + string(st.State) + " " + st.Message
 		}
 		return ""
 	})

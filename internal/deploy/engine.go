@@ -335,13 +335,13 @@ func (e *Engine) unhealthy(ctx context.Context, tool string, live []slipway.Live
 		st, ok := byName[r.Component]
 		switch {
 		case r.Type == slipway.OneOff:
-		case !ok || st.State == "stopped":
+		case !ok || st.State == target.StateStopped:
 			out[r.Component] = "not running"
-		case r.Type == slipway.Scheduled && st.State != "scheduled":
-			out[r.Component] = "not scheduled (" + st.State + ")"
+		case r.Type == slipway.Scheduled && st.State != target.StateScheduled:
+			out[r.Component] = "not scheduled (" + string(st.State) + ")"
 		case r.Type != slipway.Continuous:
-		case st.State == "crashloop" || st.State == "failed":
-			out[r.Component] = st.State + " (" + st.Message + ")"
+		case st.State == target.StateCrashLoop || st.State == target.StateFailed:
+			out[r.Component] = string(st.State) + " (" + st.Message + ")"
 		case st.Replicas == 0:
 			out[r.Component] = "no replica up (" + st.Message + ")"
 		case st.SpecHash != r.SpecHash || st.BuildKey != r.BuildKey:

@@ -350,7 +350,7 @@ func (s *Jobs) checkJobName(ctx context.Context, q store.Queries, tool, name str
 	default:
 		if st, ok, err := s.target.Status(ctx, tool, name); err != nil {
 			return fmt.Errorf("status of job %s of %s: %w", name, tool, err)
-		} else if !ok || st.LastRun == nil || st.State == "running" || st.LastRun.StartedAt.Before(old.CreatedAt) {
+		} else if !ok || st.LastRun == nil || st.State == target.StateRunning || st.LastRun.StartedAt.Before(old.CreatedAt) {
 			return slipway.Errorf(slipway.EConflict, "A job with the name %s already exists", name)
 		}
 	}

@@ -124,7 +124,7 @@ func (s *Jobs) liveJob(ctx context.Context, r slipway.LiveRun, desired map[strin
 	j.Status.UpToDate = true
 	j.Status.Commit, j.Status.URL, j.Status.Since = r.Commit, st.URL, st.Since
 	if r.Type == slipway.Continuous {
-		healthy := ok && st.State == "running"
+		healthy := ok && st.State == target.StateRunning
 		j.Status.Healthy = &healthy
 	}
 	if desired != nil {
@@ -149,11 +149,11 @@ func (s *Jobs) runJob(ctx context.Context, r slipway.JobRun) (slipway.Job, error
 	}
 	j := slipway.Job{Component: r.Component(), ImageName: r.ImageName, Image: "builds/" + r.BuildKey, AdHoc: true}
 	j.Status = jobStatus(slipway.OneOff, st, ok, s.now())
-	if st.LastRun != nil && st.State != "running" && st.LastRun.StartedAt.Before(r.CreatedAt) {
+	if st.LastRun != nil && st.State != target.StateRunning && st.LastRun.StartedAt.Before(r.CreatedAt) {
 		// The target's last run is an older run of this name.
 		j.Status = slipway.JobStatus{Short: slipway.JobPending, Long: "Starting"}
 	}
-	if !ok || (st.State == "stopped" && st.LastRun == nil) {
+	if !ok || (st.State == target.StateStopped && st.LastRun == nil) {
 		j.Status = slipway.JobStatus{Short: slipway.JobPending, Long: "Starting"}
 	}
 	j.Status.UpToDate = true
@@ -163,7 +163,7 @@ func (s *Jobs) runJob(ctx context.Context, r slipway.JobRun) (slipway.Job, error
 // jobStatus maps what the target reports to a job status at now; ok is
 // false when the target does not know the component.
 func jobStatus(typ slipway.ComponentType, st target.Status, ok bool, now time.Time) slipway.JobStatus {
-	if !ok || st.State == "stopped" {
+	if !ok || st.State == target.StateStopped {
 		return slipway.JobStatus{Short: slipway.JobUnknown, Long: "Not running"}
 	}
 	js := slipway.JobStatus{Short: slipway.JobUnknown, Long: st.Message, NextSchedule: st.NextRun}
@@ -171,17 +171,19 @@ func jobStatus(typ slipway.ComponentType, st target.Status, ok bool, now time.Ti
 		js.Duration = now.Sub(st.Since)
 	}
 	switch st.State {
-	case "running":
+	case target.StateRunning:
 		js.Short = slipway.JobRunning
-	case "starting":
+	case target.StateStarting:
 		js.Short = slipway.JobPending
-	case "crashloop":
+	case target.StateCrashLoop:
 		js.Short = slipway.JobFailed
-	case "succeeded":
+	case target.StateSucceeded:
 		js.Short = slipway.JobSucceeded
-	case "failed":
+	case target.StateFailed:
 		js.Short = slipway.JobFailed
-	case "scheduled":
+	case target.StateStopped:
+		js.Short = slipway.JobUnknown
+	case target.StateScheduled:
 		js.Short = slipway.JobPending
 		if st.RunInProgress {
 			js.Short = slipway.JobRunning
@@ -201,7 +203,7 @@ func jobStatus(typ slipway.ComponentType, st target.Status, ok bool, now time.Ti
 	}
 	js.Duration = max(js.Duration, 0).Round(time.Second)
 	if js.Long == "" {
-		js.Long = cmp.Or(st.State, "unknown")
+		js.Long = cmp.Or(string(st.State), "unknown")
 	}
 	return js
 }

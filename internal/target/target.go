@@ -8,6 +8,7 @@ package target
 import (
 	"context"
 	"io"
+	"net/http"
 	"time"
 
 	"slipway.dev/slipway/internal/slipway"
@@ -71,6 +72,29 @@ type RunResult struct {
 	LogTail string
 }
 
+// State is what a component is doing, as a driver reports it. Every driver
+// maps its own notion (processes, Kubernetes conditions) onto these.
+type State string
+
+// The states a driver reports.
+const (
+	// StateStarting: the current generation runs but is not healthy yet.
+	StateStarting State = "starting"
+	// StateRunning: a continuous component is healthy, or a one-off runs.
+	StateRunning State = "running"
+	// StateCrashLoop: the current generation keeps exiting (or failing its
+	// health check) and is being restarted.
+	StateCrashLoop State = "crashloop"
+	// StateScheduled: a scheduled component waits for its next run.
+	StateScheduled State = "scheduled"
+	// StateStopped: nothing runs (a continuous component that was stopped,
+	// or a one-off never run).
+	StateStopped State = "stopped"
+	// StateSucceeded, StateFailed: a one-off's last run exited 0, or not.
+	StateSucceeded State = "succeeded"
+	StateFailed    State = "failed"
+)
+
 // Status is what a driver reports about one component.
 type Status struct {
 	Tool      string
@@ -78,9 +102,7 @@ type Status struct {
 	Type      slipway.ComponentType
 	SpecHash  string
 	BuildKey  string
-	// State is "running", "starting", "crashloop", "scheduled", "stopped",
-	// "succeeded", "failed".
-	State    string
+	State    State
 	Replicas int
 	Restarts int
 	// URL is where a published component answers.
@@ -146,6 +168,30 @@ type Driver interface {
 	// Logs writes the component's logs to w; with Follow it keeps writing
 	// until ctx is done.
 	Logs(ctx context.Context, tool, component string, opts LogOptions, w io.Writer) error
+}
+
+// Lifecycle is a driver's life with the server that uses it. What Stop
+// means is the driver's own, and documented by it: localexec stops the
+// processes it started (the next server's Restore starts them again); a
+// driver whose workloads live elsewhere (Kubernetes) detaches and leaves
+// them running, and its Restore is a reconcile.
+type Lifecycle interface {
+	// Start begins the driver's background work (supervision, schedules,
+	// watches).
+	Start(ctx context.Context) error
+	// Stop ends it; see the type's documentation for what happens to
+	// running components.
+	Stop(ctx context.Context) error
+	// Restore makes the driver know the given live specs after a server
+	// start, converging each without restarting what already runs it.
+	Restore(ctx context.Context, specs []Spec) error
+}
+
+// Router is implemented by drivers that serve published components
+// themselves (localexec's reverse proxy). A driver whose published
+// components are reached another way (a Kubernetes Ingress) does not.
+type Router interface {
+	Proxy() http.Handler
 }
 
 // KeptError is returned by WaitHealthy when the new generation of a

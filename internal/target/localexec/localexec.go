@@ -123,7 +123,11 @@ type Driver struct {
 }
 
 // Interface guards
-var _ target.Driver = (*Driver)(nil)
+var (
+	_ target.Driver    = (*Driver)(nil)
+	_ target.Lifecycle = (*Driver)(nil)
+	_ target.Router    = (*Driver)(nil)
+)
 
 type compKey struct{ tool, name string }
 

@@ -59,7 +59,7 @@ func (d *Driver) status(c *comp) target.Status {
 	run := c.spec.Component.Run
 	s := target.Status{
 		Tool: c.tool, Component: c.name, Type: c.spec.Component.Type,
-		SpecHash: c.spec.SpecHash, BuildKey: c.spec.Artifact.Key, State: "stopped",
+		SpecHash: c.spec.SpecHash, BuildKey: c.spec.Artifact.Key, State: target.StateStopped,
 	}
 	switch s.Type {
 	case slipway.Continuous:
@@ -84,13 +84,13 @@ func (d *Driver) status(c *comp) target.Status {
 		s.Since = upSince
 		switch {
 		case looping:
-			s.State = "crashloop"
+			s.State = target.StateCrashLoop
 			s.Message = fmt.Sprintf("%d of %d replicas up, crash looping", up, len(c.replicas))
 		case up == len(c.replicas) && (c.healthy != nil || time.Since(upSince) >= d.cfg.HealthyAfter):
-			s.State = "running"
+			s.State = target.StateRunning
 			s.Message = fmt.Sprintf("%d %s up", up, plural(up, "replica"))
 		default:
-			s.State = "starting"
+			s.State = target.StateStarting
 			s.Message = fmt.Sprintf("%d of %d replicas up", up, len(c.replicas))
 		}
 		if s.Restarts > 0 {
@@ -106,7 +106,7 @@ func (d *Driver) status(c *comp) target.Status {
 		if !c.active {
 			break
 		}
-		s.State = "scheduled"
+		s.State = target.StateScheduled
 		s.Schedule = c.schedule
 		s.Message = fmt.Sprintf("schedule %q", c.schedule)
 		if c.runActive {
@@ -130,12 +130,12 @@ func (d *Driver) status(c *comp) target.Status {
 	case slipway.OneOff:
 		switch {
 		case c.running > 0:
-			s.State = "running"
+			s.State = target.StateRunning
 		case c.lastRun == nil:
 		case c.lastRun.ExitCode == 0:
-			s.State = "succeeded"
+			s.State = target.StateSucceeded
 		default:
-			s.State = "failed"
+			s.State = target.StateFailed
 		}
 		if r := c.lastRun; r != nil {
 			s.LastRun = summary(r)

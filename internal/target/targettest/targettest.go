@@ -183,7 +183,7 @@ func Run(t *testing.T, newDriver func(t *testing.T) target.Driver, makeArtifact 
 		if !strings.Contains(err.Error(), "doomed-app-output") {
 			t.Errorf("WaitHealthy(crashing) error = %q, want the last log lines", err)
 		}
-		if st, _, _ := b.d.Status(t.Context(), "tool1", "crash"); st.State != "crashloop" {
+		if st, _, _ := b.d.Status(t.Context(), "tool1", "crash"); st.State != target.StateCrashLoop {
 			t.Errorf("Status().State = %q, want crashloop", st.State)
 		}
 	})
@@ -383,14 +383,14 @@ func MustWaitHealthy(t testing.TB, d target.Driver, tool, name string) target.He
 }
 
 // WaitStatus waits for the component to reach state and returns its status.
-func WaitStatus(t *testing.T, d target.Driver, tool, name, state string) target.Status {
+func WaitStatus(t *testing.T, d target.Driver, tool, name string, state target.State) target.Status {
 	t.Helper()
 	var st target.Status
 	waitFor(t, waitTimeout, func() (bool, string) {
 		var ok bool
 		var err error
 		st, ok, err = d.Status(t.Context(), tool, name)
-		return err == nil && ok && st.State == state, "status: " + st.State + " " + st.Message
+		return err == nil && ok && st.State == state, "status: " + string(st.State) + " " + st.Message
 	})
 	return st
 }
