@@ -102,9 +102,9 @@ type Status struct {
 	Type      slipway.ComponentType
 	SpecHash  string
 	BuildKey  string
-	State    State
-	Replicas int
-	Restarts int
+	State     State
+	Replicas  int
+	Restarts  int
 	// URL is where a published component answers.
 	URL     string
 	Message string
