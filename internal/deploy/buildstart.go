@@ -337,7 +337,7 @@ func (s *Builds) buildStandalone(work context.Context, b slipway.Build, src slip
 	if err != nil {
 		return ended(bctx, err)
 	}
-	b.Status, b.Artifact, b.Error = slipway.BuildSuccessful, art.Dir, ""
+	b.Status, b.Artifact, b.Error = slipway.BuildSuccessful, art.Ref(), ""
 	return b
 }
 

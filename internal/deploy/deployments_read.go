@@ -133,7 +133,7 @@ func buildsAndRuns(d slipway.Deployment, cfg slipway.ToolConfig, steps []slipway
 			b.BuildID, b.BuildStatus = slipway.BuildIDNotNeeded, slipway.BuildSkipped
 			b.BuildLongStatus = "Component re-uses build from " + c.Build.ReuseFrom
 			if ps, ok := byKey[slipway.StepKey(slipway.StepBuild, c.Build.ReuseFrom)]; ok && ps.State.Satisfied() {
-				b.BuildImage = "builds/" + ps.BuildKey
+				b.BuildImage = slipway.BuildImage(ps.BuildKey)
 			}
 		case c.Build.Image != "":
 			b.BuildID, b.BuildStatus, b.BuildImage = slipway.BuildIDNotNeeded, slipway.BuildSkipped, c.Build.Image
@@ -154,7 +154,7 @@ func buildsAndRuns(d slipway.Deployment, cfg slipway.ToolConfig, steps []slipway
 			b.BuildStatus = buildStatus(bs.State)
 			b.BuildLongStatus = cmp.Or(bs.Detail, bs.Reason)
 			if bs.State.Satisfied() {
-				b.BuildImage = "builds/" + bs.BuildKey
+				b.BuildImage = slipway.BuildImage(bs.BuildKey)
 			}
 		}
 		builds[name] = b

@@ -318,7 +318,7 @@ func (s *Deployments) promotion(ctx context.Context, tool, env string) (slipway.
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(pins)) {
-		_, ok, err := s.builder.Lookup(ctx, tool, pins[name].BuildKey)
+		_, ok, err := lookupArtifact(ctx, s.builder, tool, pins[name].BuildKey)
 		switch {
 		case errors.Is(err, build.ErrCorrupt):
 			problems = append(problems, fmt.Sprintf("the build of %s (%s) failed its digest check: %v", name, pins[name].BuildKey, err))

@@ -133,7 +133,7 @@ func (e *Engine) executeBuild(ctx context.Context, d slipway.Deployment, cfg sli
 		}
 		return out
 	}
-	b.Status, b.Artifact = slipway.BuildSuccessful, art.Dir
+	b.Status, b.Artifact = slipway.BuildSuccessful, art.Ref()
 	if err := e.store.BuildUpdate(ctx, b); err != nil {
 		return e.failed(ctx, "record build: "+err.Error())
 	}
@@ -142,15 +142,9 @@ func (e *Engine) executeBuild(ctx context.Context, d slipway.Deployment, cfg sli
 
 func (e *Engine) executeRun(ctx context.Context, d slipway.Deployment, cfg slipway.ToolConfig, in slipway.Environment, st slipway.Step) outcome {
 	c := cfg.Components[st.Component]
-	art, ok, err := e.builder.Lookup(ctx, d.Tool, st.BuildKey)
-	if errors.Is(err, build.ErrCorrupt) {
-		return outcome{state: slipway.StepFailed, detail: fmt.Sprintf("artifact %s of %s is not used: %v; deploy again to rebuild it", st.BuildKey, c.BuildFrom(), err)}
-	}
-	if err != nil {
-		return e.failed(ctx, "look up build: "+err.Error())
-	}
-	if !ok {
-		return outcome{state: slipway.StepFailed, detail: fmt.Sprintf("artifact %s of %s is missing", st.BuildKey, c.BuildFrom())}
+	art, failed := e.artifactFor(ctx, d.Tool, c, st.BuildKey)
+	if failed != nil {
+		return *failed
 	}
 	env, err := e.toolEnv(ctx, d.Tool, in)
 	if err != nil {
@@ -169,7 +163,7 @@ func (e *Engine) executeRun(ctx context.Context, d slipway.Deployment, cfg slipw
 	}
 	live := &slipway.LiveRun{
 		Tool: d.Instance(), Component: c.Name, Type: c.Type, SpecHash: st.SpecHash, BuildKey: st.BuildKey,
-		Commit: st.Commit, Artifact: art.Dir, DeploymentID: d.ID, Spec: c, AppliedAt: e.now(),
+		Commit: st.Commit, Artifact: art.Ref(), DeploymentID: d.ID, Spec: c, AppliedAt: e.now(),
 		EnvFingerprints: env.Fingerprints,
 	}
 	waited := ""
@@ -356,4 +350,30 @@ func (e *Engine) liveRun(ctx context.Context, tool, component string) (r slipway
 		}
 	}
 	return slipway.LiveRun{}, false, nil
+}
+
+// artifactFor resolves what a run step runs: the artifact of key, which must
+// still be there and unchanged.
+func (e *Engine) artifactFor(ctx context.Context, tool string, c slipway.Component, key string) (slipway.Artifact, *outcome) {
+	art, ok, err := lookupArtifact(ctx, e.builder, tool, key)
+	if errors.Is(err, build.ErrCorrupt) {
+		return art, &outcome{state: slipway.StepFailed, detail: fmt.Sprintf("artifact %s of %s is not used: %v; deploy again to rebuild it", key, c.BuildFrom(), err)}
+	}
+	if err != nil {
+		out := e.failed(ctx, "look up build: "+err.Error())
+		return art, &out
+	}
+	if !ok {
+		return art, &outcome{state: slipway.StepFailed, detail: fmt.Sprintf("artifact %s of %s is missing", key, c.BuildFrom())}
+	}
+	return art, nil
+}
+
+// lookupArtifact is [build.Builder.Lookup] for every build key a plan makes:
+// a prebuilt image's key names its artifact, which no builder keeps.
+func lookupArtifact(ctx context.Context, b build.Builder, tool, key string) (slipway.Artifact, bool, error) {
+	if image, ok := slipway.ImageOfKey(key); ok {
+		return slipway.Artifact{Key: key, Image: image}, true, nil
+	}
+	return b.Lookup(ctx, tool, key)
 }

@@ -304,7 +304,7 @@ func (s *Jobs) JobRunStart(ctx context.Context, tool string, r slipway.JobRun) (
 			"Tool %s already runs %d one-off %s at once (ad-hoc jobs and deployments' one-offs), the limit is %d: wait for one to finish (slipway jobs list), then run %s again.",
 			tool, n, pluralize(n, "job"), n, r.Name)
 	}
-	r.Tool, r.BuildKey, r.Artifact = tool, image.BuildKey, art.Dir
+	r.Tool, r.BuildKey, r.Artifact = tool, image.BuildKey, art.Ref()
 	r.RunID, r.CreatedAt = r.Name+"-"+randomHex(), s.now()
 	// From the check that the name is free to the record that takes it,
 	// the tool's lock: two requests for one name never both pass, on any

@@ -80,7 +80,7 @@ func (s *Jobs) imageOf(ctx context.Context, tool, imageName string) (slipway.Liv
 // artifact returns the tool's build with key that job or component name
 // uses.
 func (s *Jobs) artifact(ctx context.Context, tool, name, key string) (slipway.Artifact, error) {
-	art, ok, err := s.builder.Lookup(ctx, tool, key)
+	art, ok, err := lookupArtifact(ctx, s.builder, tool, key)
 	if errors.Is(err, build.ErrCorrupt) {
 		return slipway.Artifact{}, slipway.Errorf(slipway.EConflict, "The build %s that %s runs changed since it was built, so it is not used: deploy the tool again to rebuild it (%v).", key, name, err)
 	}
@@ -117,7 +117,7 @@ func (s *Jobs) liveJob(ctx context.Context, r slipway.LiveRun, desired map[strin
 		return slipway.Job{}, fmt.Errorf("status of job %s of %s: %w", r.Component, r.Tool, err)
 	}
 	j := slipway.Job{
-		Component: r.Spec, ImageName: r.Spec.BuildFrom(), Image: "builds/" + r.BuildKey,
+		Component: r.Spec, ImageName: r.Spec.BuildFrom(), Image: slipway.BuildImage(r.BuildKey),
 		ScheduleActual: st.Schedule, Status: jobStatus(r.Type, st, ok, s.now()),
 	}
 	j.Component.Name, j.Component.Type = r.Component, r.Type
@@ -147,7 +147,7 @@ func (s *Jobs) runJob(ctx context.Context, r slipway.JobRun) (slipway.Job, error
 	if err != nil {
 		return slipway.Job{}, fmt.Errorf("status of job %s of %s: %w", r.Name, r.Tool, err)
 	}
-	j := slipway.Job{Component: r.Component(), ImageName: r.ImageName, Image: "builds/" + r.BuildKey, AdHoc: true}
+	j := slipway.Job{Component: r.Component(), ImageName: r.ImageName, Image: slipway.BuildImage(r.BuildKey), AdHoc: true}
 	j.Status = jobStatus(slipway.OneOff, st, ok, s.now())
 	if st.LastRun != nil && st.State != target.StateRunning && st.LastRun.StartedAt.Before(r.CreatedAt) {
 		// The target's last run is an older run of this name.

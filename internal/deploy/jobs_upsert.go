@@ -128,7 +128,7 @@ func (s *Jobs) applyJob(ctx context.Context, tool string, c slipway.Component, i
 	// jobs API made a version live that no deployment made.
 	live := slipway.LiveRun{
 		Tool: tool, Component: c.Name, Type: c.Type, SpecHash: spec.SpecHash, BuildKey: image.BuildKey,
-		Commit: image.Commit, Artifact: art.Dir, DeploymentID: deploymentID, Spec: c, AppliedAt: s.now(),
+		Commit: image.Commit, Artifact: art.Ref(), DeploymentID: deploymentID, Spec: c, AppliedAt: s.now(),
 		EnvFingerprints: env.Fingerprints,
 	}
 	err = s.store.InTx(ctx, func(tx store.Tx) error {

@@ -304,3 +304,35 @@ func TestEngine_DeploymentOneOffWaitsForSlot(t *testing.T) {
 		r()
 	}
 }
+
+// TestEngine_ImageComponentNeedsNoBuild checks that a component naming a
+// prebuilt image is planned and run without the builder: its artifact is
+// the image. The local target cannot run images, and says so.
+func TestEngine_ImageComponentNeedsNoBuild(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, Config{AllowImages: true}, true)
+	ctx := t.Context()
+	if _, _, err := h.deploys.ConfigPut(ctx, "imgtool", mustParse(t, "components:\n  web: {build: {image: registry.example/web@sha256:0123}, run: {command: serve}}\n")); err != nil {
+		t.Fatal(err)
+	}
+	d, err := h.deploys.DeploymentCreate(ctx, "imgtool", slipway.DeployOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d = h.waitFinal(t, "imgtool", d.ID)
+	if d.Status != slipway.DeploymentFailed {
+		t.Fatalf("deployment %s, want failed on the local target", d.Status)
+	}
+	var run slipway.Step
+	for _, st := range d.Steps {
+		if st.Kind == slipway.StepBuild {
+			t.Errorf("an image component got a build step: %+v", st)
+		}
+		if st.Kind == slipway.StepRun {
+			run = st
+		}
+	}
+	if run.BuildKey != slipway.ImageKey("registry.example/web@sha256:0123") || !strings.Contains(run.Detail, "runs the image registry.example/web@sha256:0123") || strings.Contains(run.Detail, "missing") {
+		t.Errorf("run step = key %q, detail %q: want the image's key, and the target's refusal of images", run.BuildKey, run.Detail)
+	}
+}

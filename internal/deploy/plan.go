@@ -78,7 +78,7 @@ func Plan(in PlanInput) ([]slipway.Step, error) {
 		switch {
 		case src != nil:
 		case c.Build.Image != "":
-			buildKeys[name] = "image:" + c.Build.Image
+			buildKeys[name] = slipway.ImageKey(c.Build.Image)
 			continue
 		default:
 			continue

@@ -59,7 +59,7 @@ func (s *Deployments) checkPins(ctx context.Context, tool, what string, pins map
 	var gone []string
 	for _, name := range slices.Sorted(maps.Keys(pins)) {
 		p := pins[name]
-		_, ok, err := s.builder.Lookup(ctx, tool, p.BuildKey)
+		_, ok, err := lookupArtifact(ctx, s.builder, tool, p.BuildKey)
 		switch {
 		case errors.Is(err, build.ErrCorrupt):
 			gone = append(gone, fmt.Sprintf("%s (commit %s, build %s: %v)", name, short(p.Commit), p.BuildKey, err))

@@ -397,7 +397,7 @@ func toBuild(b slipway.Build) oapi.Build {
 		out.EndTime = b.UpdatedAt.UTC().Format(time.RFC3339)
 	}
 	if b.Status == slipway.BuildSuccessful {
-		out.DestinationImage = "builds/" + b.Key
+		out.DestinationImage = slipway.BuildImage(b.Key)
 	}
 	return out
 }

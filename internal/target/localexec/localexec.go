@@ -640,6 +640,9 @@ func validateSpec(spec target.Spec) error {
 	if spec.Component.Run.Command == "" {
 		return slipway.Errorf(slipway.EInvalid, "Component %s has no command.", spec.Component.Name)
 	}
+	if spec.Artifact.Dir == "" && spec.Artifact.Image != "" {
+		return slipway.Errorf(slipway.EInvalid, "Component %s runs the image %s: this server's local target runs built directories, not images (use a Kubernetes target).", spec.Component.Name, spec.Artifact.Image)
+	}
 	if fi, err := os.Stat(spec.Artifact.Dir); err != nil || !fi.IsDir() || !filepath.IsAbs(spec.Artifact.Dir) {
 		return slipway.Errorf(slipway.EInvalid, "Artifact directory %q of component %s is missing.", spec.Artifact.Dir, spec.Component.Name)
 	}
