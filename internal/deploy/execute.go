@@ -150,7 +150,8 @@ func (e *Engine) executeRun(ctx context.Context, d slipway.Deployment, cfg slipw
 	if err != nil {
 		return e.failed(ctx, err.Error())
 	}
-	spec := target.Spec{Tool: d.Instance(), Component: c, SpecHash: st.SpecHash, Artifact: art, Env: env.Values}
+	spec := target.Spec{Tool: d.Instance(), Component: c, SpecHash: st.SpecHash, Artifact: art}
+	spec.Env, spec.SecretEnv = env.Split()
 	prev, _, err := e.liveRun(ctx, d.Instance(), c.Name)
 	if err != nil {
 		return e.failed(ctx, err.Error())

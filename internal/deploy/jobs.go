@@ -134,7 +134,8 @@ func (s *Jobs) JobRestart(ctx context.Context, tool, name string) (string, error
 	if err != nil {
 		return "", fmt.Errorf("restart job %s of %s: %w", name, tool, err)
 	}
-	spec := target.Spec{Tool: tool, Component: live.Spec, SpecHash: live.SpecHash, Artifact: art, Env: env.Values, RestartToken: "restart-" + randomHex()}
+	spec := target.Spec{Tool: tool, Component: live.Spec, SpecHash: live.SpecHash, Artifact: art, RestartToken: "restart-" + randomHex()}
+	spec.Env, spec.SecretEnv = env.Split()
 	res, err := s.target.Apply(ctx, spec)
 	if err != nil {
 		return "", fmt.Errorf("restart job %s of %s: %w", name, tool, err)
@@ -389,7 +390,8 @@ func (s *Jobs) runAdHoc(ctx context.Context, r slipway.JobRun, art slipway.Artif
 		ctx, cancel = context.WithTimeout(ctx, s.cfg.OneOffTimeout)
 		defer cancel()
 	}
-	spec := target.Spec{Tool: r.Tool, Component: c, SpecHash: c.SpecHash(), Artifact: art, Env: env.Values}
+	spec := target.Spec{Tool: r.Tool, Component: c, SpecHash: c.SpecHash(), Artifact: art}
+	spec.Env, spec.SecretEnv = env.Split()
 	if _, err := s.target.RunOnce(ctx, spec, r.RunID); err != nil {
 		s.logger.WarnContext(ctx, "ad-hoc job did not run to its end", "tool", r.Tool, "job", r.Name, "err", err)
 	}

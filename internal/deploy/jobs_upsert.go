@@ -96,7 +96,8 @@ func (s *Jobs) applyJob(ctx context.Context, tool string, c slipway.Component, i
 	if err != nil {
 		return fmt.Errorf("apply job %s of %s: %w", c.Name, tool, err)
 	}
-	spec := target.Spec{Tool: tool, Component: c, SpecHash: c.SpecHash(), Artifact: art, Env: env.Values}
+	spec := target.Spec{Tool: tool, Component: c, SpecHash: c.SpecHash(), Artifact: art}
+	spec.Env, spec.SecretEnv = env.Split()
 	if prev, ok, err := s.eng.liveRun(ctx, tool, c.Name); err != nil {
 		return fmt.Errorf("apply job %s of %s: %w", c.Name, tool, err)
 	} else if ok && envDiffers(prev.EnvFingerprints, env) {

@@ -644,7 +644,9 @@ func (s *Server) restoreLive(ctx context.Context, builder *localbuild.Builder) e
 			continue
 		}
 		envs[r.Tool] = env
-		specs = append(specs, target.Spec{Tool: r.Tool, Component: r.Spec, SpecHash: r.SpecHash, Artifact: art, Env: env.Values})
+		spec := target.Spec{Tool: r.Tool, Component: r.Spec, SpecHash: r.SpecHash, Artifact: art}
+		spec.Env, spec.SecretEnv = env.Split()
+		specs = append(specs, spec)
 	}
 	if err := s.target.Restore(ctx, specs); err != nil {
 		return fmt.Errorf("server: restore live components: %w", err)

@@ -144,15 +144,19 @@ func (env ToolEnv) WithEnvironment(e Environment) ToolEnv {
 	if len(e.Env) == 0 {
 		return env
 	}
-	out := ToolEnv{Values: maps.Clone(env.Values), Fingerprints: maps.Clone(env.Fingerprints)}
+	out := ToolEnv{Values: maps.Clone(env.Values), Fingerprints: maps.Clone(env.Fingerprints), FromConfig: maps.Clone(env.FromConfig)}
 	if out.Values == nil {
 		out.Values = map[string]string{}
 	}
 	if out.Fingerprints == nil {
 		out.Fingerprints = map[string]string{}
 	}
+	if out.FromConfig == nil {
+		out.FromConfig = map[string]bool{}
+	}
 	for k, v := range e.Env {
 		out.Values[k] = v
+		out.FromConfig[k] = true
 		sum := sha256.Sum256([]byte("environment\x00" + e.Name + "\x00" + v))
 		out.Fingerprints[k] = "env:" + hex.EncodeToString(sum[:8])
 	}

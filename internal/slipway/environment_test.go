@@ -1,6 +1,7 @@
 package slipway
 
 import (
+	"maps"
 	"slices"
 	"testing"
 )
@@ -22,5 +23,27 @@ func TestRunDiff(t *testing.T) {
 	}
 	if got := RunDiff(a, a); len(got) != 0 {
 		t.Errorf("RunDiff(a, a) = %q, want nothing", got)
+	}
+}
+
+// TestToolEnv_Split checks that an environment's env: (from the config) is
+// told apart from the envvars (secrets), and wins over an envvar of the
+// same name.
+func TestToolEnv_Split(t *testing.T) {
+	env := ToolEnv{Values: map[string]string{"TOOL_DEPLOY_TOKEN": "s3cret", "MODE": "prod"}, Fingerprints: map[string]string{"TOOL_DEPLOY_TOKEN": "f1", "MODE": "f2"}}
+	plain, secret := env.Split()
+	if plain != nil || len(secret) != 2 {
+		t.Fatalf("without an environment: plain %v, secret %v; want every envvar secret", plain, secret)
+	}
+	staged := env.WithEnvironment(Environment{Name: "staging", Env: map[string]string{"MODE": "staging", "DEBUG": "1"}})
+	plain, secret = staged.Split()
+	if want := map[string]string{"MODE": "staging", "DEBUG": "1"}; !maps.Equal(plain, want) {
+		t.Errorf("plain = %v, want %v", plain, want)
+	}
+	if want := map[string]string{"TOOL_DEPLOY_TOKEN": "s3cret"}; !maps.Equal(secret, want) {
+		t.Errorf("secret = %v, want %v", secret, want)
+	}
+	if env.FromConfig != nil {
+		t.Errorf("WithEnvironment changed its receiver: %v", env.FromConfig)
 	}
 }

@@ -120,4 +120,23 @@ func ValidateEnvVar(name, value string) error {
 type ToolEnv struct {
 	Values       map[string]string
 	Fingerprints map[string]string
+	// FromConfig names the variables whose values the tool's config gives
+	// (an environment's env:): not secret. The others are envvars, which are.
+	FromConfig map[string]bool
+}
+
+// Split returns the variables the config gives, which are not secret, and
+// the envvars, which are (nil maps when there are none).
+func (env ToolEnv) Split() (plain, secret map[string]string) {
+	for k, v := range env.Values {
+		m := &secret
+		if env.FromConfig[k] {
+			m = &plain
+		}
+		if *m == nil {
+			*m = map[string]string{}
+		}
+		(*m)[k] = v
+	}
+	return plain, secret
 }

@@ -24,10 +24,15 @@ type Spec struct {
 	SpecHash string
 	Artifact slipway.Artifact
 	// Env is extra environment for the processes (PORT and the like are
-	// set by the driver): the tool's variables and secrets. A driver never
-	// persists it (a Kubernetes driver keeps it in a Secret); it is given
-	// again with every Apply, RunOnce and Restore.
+	// set by the driver) that the tool's config gives (an environment's
+	// env:): not secret. An entry here wins over one of SecretEnv.
 	Env map[string]string `json:"-"`
+	// SecretEnv is the tool's envvars (TOOL_DEPLOY_TOKEN among them):
+	// secrets. A driver never writes them where others can read them (a
+	// Kubernetes driver keeps them in a Secret; localexec only in the
+	// process's environment) and never persists them itself; like Env they
+	// are given again with every Apply, RunOnce and Restore.
+	SecretEnv map[string]string `json:"-"`
 	// AskEnv, when not empty, is the environment of `slipway ask`
 	// (SLIPWAY_URL, SLIPWAY_ASK_TOKEN) for a one-off run of a deployment's
 	// step: its process gets it, and the slipway binary on its PATH. Like

@@ -719,7 +719,7 @@ func (d *Driver) Apply(ctx context.Context, spec target.Spec) (target.ApplyResul
 		// The environment is not kept on disk: an adopted component gets it
 		// back here, for the restarts its supervisor makes.
 		c.mu.Lock()
-		c.spec.Env = spec.Env
+		c.spec.Env, c.spec.SecretEnv = spec.Env, spec.SecretEnv
 		c.last = nil
 		c.mu.Unlock()
 		return target.ApplyResult{Changed: false, Message: "already up to date"}, nil
@@ -937,6 +937,7 @@ func (d *Driver) env(spec target.Spec, port int) (map[string]string, error) {
 	// The addresses of the tool's components (service.go), before the
 	// tool's own variables, which may set others.
 	maps.Copy(m, d.serviceURLs(spec.Tool))
+	maps.Copy(m, spec.SecretEnv)
 	maps.Copy(m, spec.Env)
 	maps.Copy(m, spec.AskEnv)
 	m["TOOL_NAME"] = spec.Tool
