@@ -243,8 +243,10 @@ func TestEscape(t *testing.T) {
 
 	attackerLog := filepath.Join(data, "run", "attacker", "web", "0.log")
 	servertest.Eventually(t, func() string {
-		if !strings.Contains(read(attackerLog), "ATTACK DONE") {
-			return "the attacker's component has not finished its attempts"
+		// The API check follows the attempts: wait for its answer too.
+		_, after, done := strings.Cut(read(attackerLog), "ATTACK DONE")
+		if !done || !strings.Contains(after, "API ") {
+			return "the attacker's component has not finished its attempts and its API check"
 		}
 		return ""
 	})

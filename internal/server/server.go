@@ -241,7 +241,9 @@ type Server struct {
 	// nodeID names this server in the store's nodes and in the jobs its
 	// runner works.
 	nodeID string
-	target *localexec.Driver
+	// target runs the tools' components (localexec: processes on this
+	// host); the server knows it only through the target seams.
+	target runtimeTarget
 	runner *runner.Runner
 	// metrics are the server's Prometheus metrics (the maintenance job
 	// counts what retention removed).
@@ -433,27 +435,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 
 	askTokens := auth.NewAskTokens(key)
-	s.target, err = localexec.New(localexec.Config{
-		AskEnv: func(instance, component, run string) map[string]string {
-			tool, env := slipway.SplitInstance(instance)
-			scope := slipway.AskScope{Tool: tool, Step: slipway.ScheduledAskStepIn(component, env, run)}
-			return map[string]string{slipway.EnvAskURL: s.askURL(), slipway.EnvAskToken: askTokens.Issue(scope)}
-		},
-		Dir:          filepath.Join(dir, "run"),
-		HomeDir:      func(tool string) string { return filepath.Join(dir, "tools", tool, "home") },
-		Logger:       s.logger,
-		ProxyBaseURL: func(tool string) string { return fmt.Sprintf("http://%s.localhost:%d/", tool, proxyPort) },
-		Sandbox:      s.sandbox,
-		Limits:       limits.component,
-		LogMaxSize:   s.cfg.LogMaxSize,
-		LogMaxFiles:  s.cfg.LogMaxFiles,
-		StopTimeout:  s.cfg.StopTimeout,
-		// A replacement is given up (the old version kept) when the
-		// deployment's health wait would give up.
-		StartupTimeout: s.cfg.HealthTimeout,
-	})
-	if err != nil {
-		return fmt.Errorf("server: target: %w", err)
+	if s.target, err = s.openTarget(dir, askTokens, proxyPort, limits.component); err != nil {
+		return err
 	}
 	if err := s.target.Start(ctx); err != nil {
 		return fmt.Errorf("server: start target: %w", err)
@@ -562,7 +545,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       baseContext,
 	}
-	s.proxy = &http.Server{Handler: s.target.Proxy(), ReadHeaderTimeout: 10 * time.Second, BaseContext: baseContext}
+	proxy := http.NotFoundHandler()
+	if r, ok := s.target.(target.Router); ok {
+		proxy = r.Proxy()
+	}
+	s.proxy = &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second, BaseContext: baseContext}
 	go s.serve(s.api, s.apiLn)
 	go s.serve(s.proxy, s.proxyLn)
 
@@ -652,6 +639,42 @@ func (s *Server) restoreLive(ctx context.Context, builder *localbuild.Builder) e
 		return fmt.Errorf("server: restore live components: %w", err)
 	}
 	return nil
+}
+
+// runtimeTarget is what the server needs of a target driver: the driver
+// seam the engine uses, and a life alongside the server's.
+type runtimeTarget interface {
+	target.Driver
+	target.Lifecycle
+}
+
+// openTarget makes the target driver: localexec, processes on this host
+// in the sandbox, each tool's published component behind the proxy
+// listening on proxyPort.
+func (s *Server) openTarget(dir string, askTokens *auth.AskTokens, proxyPort int, limits func(target.Spec) sandbox.Limits) (runtimeTarget, error) {
+	d, err := localexec.New(localexec.Config{
+		AskEnv: func(instance, component, run string) map[string]string {
+			tool, env := slipway.SplitInstance(instance)
+			scope := slipway.AskScope{Tool: tool, Step: slipway.ScheduledAskStepIn(component, env, run)}
+			return map[string]string{slipway.EnvAskURL: s.askURL(), slipway.EnvAskToken: askTokens.Issue(scope)}
+		},
+		Dir:          filepath.Join(dir, "run"),
+		HomeDir:      func(tool string) string { return filepath.Join(dir, "tools", tool, "home") },
+		Logger:       s.logger,
+		ProxyBaseURL: func(tool string) string { return fmt.Sprintf("http://%s.localhost:%d/", tool, proxyPort) },
+		Sandbox:      s.sandbox,
+		Limits:       limits,
+		LogMaxSize:   s.cfg.LogMaxSize,
+		LogMaxFiles:  s.cfg.LogMaxFiles,
+		StopTimeout:  s.cfg.StopTimeout,
+		// A replacement is given up (the old version kept) when the
+		// deployment's health wait would give up.
+		StartupTimeout: s.cfg.HealthTimeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server: target: %w", err)
+	}
+	return d, nil
 }
 
 func (s *Server) health(ctx context.Context) map[string]error {
