@@ -676,7 +676,7 @@ func (d *Driver) Apply(ctx context.Context, spec target.Spec) (target.ApplyResul
 	var expr string
 	if typ == slipway.Scheduled {
 		var err error
-		expr, err = ActualSchedule(spec.Tool, spec.Component.Name, spec.Component.Run.Schedule)
+		expr, err = target.ActualSchedule(spec.Tool, spec.Component.Name, spec.Component.Run.Schedule)
 		if err == nil {
 			sched, err = cronParser.Parse(expr)
 		}
