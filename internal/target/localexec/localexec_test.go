@@ -98,12 +98,51 @@ func makeArtifact(t testing.TB, files map[string]string) slipway.Artifact {
 }
 
 func TestDriver_Conformance(t *testing.T) {
-	targettest.Run(t, func(t *testing.T) target.Driver { return newDriver(t, t.TempDir()) }, func(t *testing.T, files map[string]string) slipway.Artifact { return makeArtifact(t, files) })
+	targettest.Run(t, harness(func(t *testing.T, dir string) *localexec.Driver { return newDriver(t, dir) }))
 }
 
 // The same suite with every process in a real sandbox.
 func TestDriver_Conformance_Sandboxed(t *testing.T) {
-	targettest.Run(t, func(t *testing.T) target.Driver { return newSandboxedDriver(t, t.TempDir()) }, func(t *testing.T, files map[string]string) slipway.Artifact { return makeArtifact(t, files) })
+	targettest.Run(t, harness(newSandboxedDriver))
+}
+
+// harness returns the conformance suite's harness for drivers made by mk,
+// each on a directory: a new one, or on restart the old driver's.
+func harness(mk func(t *testing.T, dir string) *localexec.Driver) targettest.Harness {
+	var dirs sync.Map // *localexec.Driver → its directory
+	on := func(t *testing.T, dir string) target.Driver {
+		d := mk(t, dir)
+		dirs.Store(d, dir)
+		return d
+	}
+	dirOf := func(t *testing.T, d target.Driver) string {
+		t.Helper()
+		dir, ok := dirs.Load(d)
+		if !ok {
+			t.Fatalf("driver %p was not made by the harness", d)
+		}
+		return dir.(string)
+	}
+	return targettest.Harness{
+		NewDriver:    func(t *testing.T) target.Driver { return on(t, t.TempDir()) },
+		MakeArtifact: func(t *testing.T, files map[string]string) slipway.Artifact { return makeArtifact(t, files) },
+		// A server that ends without a graceful Stop (one stops every
+		// process) leaves them running: Detach ends the driver so.
+		Restart: func(t *testing.T, d target.Driver) target.Driver {
+			t.Helper()
+			if err := d.(*localexec.Driver).Detach(t.Context()); err != nil {
+				t.Fatalf("Detach() error: %v", err)
+			}
+			return on(t, dirOf(t, d))
+		},
+		Crash: func(t *testing.T, d target.Driver, op func(ctx context.Context)) target.Driver {
+			t.Helper()
+			// The frozen driver's op outlives the test's context.
+			freezeAfterFirstSpawn(t, d.(*localexec.Driver), func() { op(context.Background()) })
+			return on(t, dirOf(t, d))
+		},
+		Capabilities: targettest.Processes,
+	}
 }
 
 // Ensure a sandboxed component cannot write its artifact, and that one
