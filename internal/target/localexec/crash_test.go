@@ -88,8 +88,11 @@ func countIn(t *testing.T, path, s string) int {
 }
 
 // A server dying after Apply spawned a replica but before it wrote the
-// pid: the next server finds the process by its instance ID and adopts it,
-// and starts only the replica that was never spawned.
+// pid: state.json knows the replica by its instance ID only; the next
+// server finds the process by it, adopts it as its pid, records that pid,
+// starts the replica that was never spawned, and stops both process groups
+// at Stop. (That each replica starts once is the conformance suite's
+// CrashDuringApply, which freezes the driver the same way.)
 func TestDriver_CrashAfterSpawn_Continuous(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -112,19 +115,10 @@ func TestDriver_CrashAfterSpawn_Continuous(t *testing.T) {
 	if err := b.Restore(t.Context(), []target.Spec{spec}); err != nil {
 		t.Fatalf("Restore() error: %v", err)
 	}
-	if res := targettest.MustApply(t, b, spec); res.Changed {
-		t.Errorf("Apply(adopted, same spec) Changed = true, want false")
-	}
 	targettest.MustWaitHealthy(t, b, "tool1", "worker")
 	pids, pgids := b.Procs("tool1", "worker")
 	if pids[0] != pid || pids[1] == 0 || pids[1] == pid {
 		t.Fatalf("Procs() = %v, want %d adopted and a new replica 1", pids, pid)
-	}
-	if n := countIn(t, filepath.Join(dir, "tool1", "worker", "0.log"), "--- started pid"); n != 1 {
-		t.Errorf("replica 0 started %d times, want 1", n)
-	}
-	if n := countIn(t, filepath.Join(dir, "tool1", "worker", "1.log"), "--- started pid"); n != 1 {
-		t.Errorf("replica 1 started %d times, want 1", n)
 	}
 	readState(t, filepath.Join(dir, "tool1", "worker", "state.json"), &st)
 	if st.Replicas[0].PID != pid {
@@ -143,7 +137,11 @@ func TestDriver_CrashAfterSpawn_Continuous(t *testing.T) {
 }
 
 // A server dying after RunOnce spawned the run but before it wrote the pid:
-// RunOnce of the next server with the same run ID adopts the process.
+// RunOnce of the next server with the same run ID adopts the process. The
+// conformance suite's CrashDuringRunOnce checks the outcome; here a gate
+// keeps the process running until it is adopted, so that the path taken
+// is the adoption of a live process found by its instance ID (not the
+// reading of the exit status a finished one left).
 func TestDriver_CrashAfterSpawn_RunOnce(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

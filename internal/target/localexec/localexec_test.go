@@ -236,6 +236,9 @@ func processGone(pid int) bool {
 	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 }
 
+// Ensure a new driver adopts the very processes of the old one, by pid,
+// and supervises and stops them as its own. (That it restarts nothing is
+// the conformance suite's RestartAdopts.)
 func TestDriver_Adoption(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -261,14 +264,7 @@ func TestDriver_Adoption(t *testing.T) {
 	if err := b.Restore(t.Context(), []target.Spec{spec}); err != nil {
 		t.Fatalf("Restore() error: %v", err)
 	}
-	if res := targettest.MustApply(t, b, spec); res.Changed {
-		t.Errorf("Apply(adopted, same spec) Changed = true, want false")
-	}
 	targettest.MustWaitHealthy(t, b, "tool1", "web")
-	st := targettest.WaitStatus(t, b, "tool1", "web", "running")
-	if st.Restarts != 0 {
-		t.Errorf("Status().Restarts = %d after adoption, want 0", st.Restarts)
-	}
 	if got, _ := b.Procs("tool1", "web"); got[0] != pids[0] {
 		t.Fatalf("pid after Restore = %d, want %d (no restart)", got[0], pids[0])
 	}
