@@ -112,8 +112,14 @@ var Processes = Capabilities{ExitCodes: true, Logs: true, HealthChecks: true, Cr
 // for drivers that execute what they run.
 func Run(t *testing.T, h Harness) {
 	t.Helper()
-	t.Run("Contract", func(t *testing.T) { RunContract(t, h) })
-	t.Run("Execution", func(t *testing.T) { RunExecution(t, h) })
+	t.Run("Contract", func(t *testing.T) {
+		t.Parallel()
+		RunContract(t, h)
+	})
+	t.Run("Execution", func(t *testing.T) {
+		t.Parallel()
+		RunExecution(t, h)
+	})
 }
 
 // RunContract runs the tests every driver passes, whether or not its
