@@ -122,7 +122,8 @@ func testRestartToken(t *testing.T, h Harness) {
 }
 
 // Ensure a scheduled component is registered with its concrete schedule,
-// not run, and that a macro becomes five concrete fields.
+// not run, and registered anew when its schedule changes; and that a macro
+// becomes five concrete fields.
 func testScheduled(t *testing.T, h Harness) {
 	b := h.setup(t)
 	// Midnight on January 1st: it does not fire while the test runs.
@@ -139,6 +140,15 @@ func testScheduled(t *testing.T, h Harness) {
 	next := st.NextRun.UTC()
 	if st.Type != slipway.Scheduled || st.SpecHash != spec.SpecHash || st.Schedule != yearly || !next.After(time.Now()) || next.Month() != time.January || next.Day() != 1 || next.Hour() != 0 || next.Minute() != 0 || st.RunInProgress || st.LastRun != nil {
 		t.Errorf("Status(scheduled) = %+v, want schedule %s, the next run at midnight (UTC) on January 1st, no run yet", st, yearly)
+	}
+
+	// A new schedule is a new spec: registered instead of the old one.
+	spec2 := Spec("tool1", "cron", slipway.Scheduled, slipway.RunSpec{Command: "echo tick", Schedule: "0 0 1 7 *"}, b.art)
+	if res := MustApply(t, b.d, spec2); !res.Changed {
+		t.Errorf("Apply(new schedule) Changed = false, want true")
+	}
+	if st := WaitStatus(t, b.d, "tool1", "cron", target.StateScheduled); st.Schedule != "0 0 1 7 *" || st.SpecHash != spec2.SpecHash || st.NextRun.UTC().Month() != time.July {
+		t.Errorf("Status(new schedule) = %+v, want schedule 0 0 1 7 * and the next run on July 1st", st)
 	}
 
 	res = MustApply(t, b.d, Spec("tool1", "daily", slipway.Scheduled, slipway.RunSpec{Command: "echo tick", Schedule: "@daily"}, b.art))
