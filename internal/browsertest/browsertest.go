@@ -4,8 +4,9 @@
 // own (its own cookies and storage), with a timeout. The test drives the
 // tab with chromedp, or with the helpers here that wait without sleeping
 // ([WaitText], [WaitAttr], [WaitSeq], [Click], [Fill], [Text]). It also
-// takes screenshots at a desktop and a phone size ([Screenshot]) and runs
-// axe-core on the page ([Axe], [AssertAccessible]).
+// takes screenshots at a desktop and a phone size ([Screenshot]), runs
+// axe-core on the page ([Axe], [AssertAccessible]) and checks that it
+// fits a phone's width ([AssertFits]).
 //
 // When a test fails, its tab's page (outer HTML), console log (console
 // calls, uncaught exceptions, the browser's log) and a screenshot are

@@ -73,6 +73,23 @@ const brokenPage = `<!doctype html>
   setTimeout(explode, 0);
 </script></body></html>`
 
+// widePage is wider than a phone the usual way: a table too wide for
+// it, in a box that scrolls, holds a visually-hidden label positioned
+// absolutely, and the box is not positioned, so the label escapes it.
+// With ?fixed the box is positioned and the page fits.
+const widePage = `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Wide</title>
+<style>
+.scroll { overflow-x: auto; }
+.fixed .scroll { position: relative; }
+.hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+</style></head>
+<body class="%s"><main><h1>Wide</h1>
+<div class="scroll"><table><tr><td style="min-width: 800px">wide</td><td><a href="#">Log<span id="label" class="hidden"> of build one</span></a></td></tr></table></div>
+</main></body>
+</html>`
+
 func serve(t *testing.T) *httptest.Server {
 	t.Helper()
 	mux := http.NewServeMux()
@@ -85,6 +102,14 @@ func serve(t *testing.T) *httptest.Server {
 	mux.Handle("GET /{$}", page(goodPage))
 	mux.Handle("GET /bad", withCSP(page(badPage)))
 	mux.Handle("GET /broken", page(brokenPage))
+	mux.HandleFunc("GET /wide", func(w http.ResponseWriter, r *http.Request) {
+		class := ""
+		if r.URL.Query().Has("fixed") {
+			class = "fixed"
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = fmt.Fprintf(w, widePage, class)
+	})
 	mux.HandleFunc("POST /greet", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = fmt.Fprintf(w, `<!doctype html><html lang="en"><head><title>Greeting</title></head><body><main><h1>Greeting</h1><p id="greeting">Hello, %s, in %s.</p></main></body></html>`,
@@ -236,6 +261,31 @@ func TestScreenshot(t *testing.T) {
 	must(t, err)
 	if !mobile {
 		t.Error("the phone viewport is not 390 CSS pixels wide, at 2 device pixels per pixel, with touch")
+	}
+}
+
+// Ensure AssertFits passes a page that fits a phone (a wide table
+// scrolling in its own box) and fails one wider than the phone, naming
+// the element that sticks out; the tab keeps its viewport.
+func TestAssertFits(t *testing.T) {
+	t.Parallel()
+	srv := serve(t)
+	ctx := NewTab(t)
+	for _, path := range []string{"/", "/wide?fixed"} {
+		must(t, Navigate(ctx, srv.URL+path))
+		if errs := record(t, func(tb testing.TB) { AssertFits(tb, ctx, Phone) }); len(errs) != 0 {
+			t.Errorf("AssertFits on %s failed: %q", path, errs)
+		}
+	}
+	must(t, Navigate(ctx, srv.URL+"/wide"))
+	errs := record(t, func(tb testing.TB) { AssertFits(tb, ctx, Phone) })
+	if len(errs) != 1 || !strings.Contains(errs[0], "wider than the phone viewport (390 px)") || !strings.Contains(errs[0], "span#label.hidden") {
+		t.Errorf("AssertFits on /wide: errors %q, want one naming span#label.hidden", errs)
+	}
+	width, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.innerWidth`))
+	must(t, err)
+	if width != int(Desktop.Width) {
+		t.Errorf("innerWidth after AssertFits = %d, want %d", width, Desktop.Width)
 	}
 }
 
