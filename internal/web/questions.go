@@ -349,9 +349,10 @@ func inboxKey(v inboxView) string {
 	return b.String()
 }
 
-// inboxLive serves GET /ui/questions/live: the inbox's list again
-// whenever it changes (a question opened, answered, settled), read every
-// InboxPoll; the first message is the list as it is.
+// inboxLive serves GET /ui/questions/live: the inbox's list, and the
+// header's link with its count, again whenever the list changes (a
+// question opened, answered, settled), read every InboxPoll; the first
+// message is the list as it is.
 func (h *handler) inboxLive(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	s := sse.Start(w, h.cfg.KeepAlive)
@@ -380,7 +381,13 @@ func (h *handler) inboxLive(w http.ResponseWriter, r *http.Request) {
 				v.Announce = "Question waiting: " + clip(strings.Join(fresh, "; "), 200)
 			}
 			var b strings.Builder
-			if err := h.pages.fragments.ExecuteTemplate(&b, "inbox_list", v); err != nil {
+			err := h.pages.fragments.ExecuteTemplate(&b, "inbox_list", v)
+			if err == nil {
+				// The header's count follows the list.
+				b.WriteString(fragmentSep)
+				err = h.pages.fragments.ExecuteTemplate(&b, "questions_link", questionsLinkView{Open: len(v.Cards), Current: true})
+			}
+			if err != nil {
 				h.log.ErrorContext(ctx, "web: render inbox", "err", err)
 				return
 			}

@@ -198,8 +198,9 @@ func TestQuestions_CrossToolAndBadInput(t *testing.T) {
 	wantStatus(t, "inbox without a session", get(e, "/ui/questions/live"), http.StatusUnauthorized)
 }
 
-// Ensure the inbox's stream sends the list at once, then again when it
-// changes (a question answered), read by polling the service.
+// Ensure the inbox's stream sends the list and the header's count at
+// once, then again when the list changes (a question answered), read by
+// polling the service.
 func TestInbox_Live(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -240,11 +241,17 @@ func TestInbox_Live(t *testing.T) {
 	if !strings.Contains(first, "id: 1\n") || !strings.Contains(first, `id="inbox-list"`) || strings.Count(first, "<section ") != 4 {
 		t.Fatalf("first message: want the list of 4 open questions:\n%s", first)
 	}
+	if !strings.Contains(first, `<a href="/ui/questions" id="questions-link" aria-current="page">Questions <span class="badge">4<`) {
+		t.Errorf("first message: want the header's link counting 4:\n%s", first)
+	}
 	e.svc.mu.Lock()
 	e.svc.questions[qTwo].State = slipway.QuestionAnswered
 	e.svc.mu.Unlock()
 	second := next()
 	if !strings.Contains(second, "id: 2\n") || strings.Contains(second, qTwo) || strings.Count(second, "<section ") != 3 {
 		t.Errorf("second message: want the list without %s:\n%s", qTwo, second)
+	}
+	if !strings.Contains(second, `id="questions-link" aria-current="page">Questions <span class="badge">3<`) {
+		t.Errorf("second message: want the header's link counting 3:\n%s", second)
 	}
 }

@@ -48,6 +48,13 @@ type view struct {
 	Data any
 }
 
+// questionsLinkView is the header's link to the questions inbox: how
+// many wait, and whether it is the page shown.
+type questionsLinkView struct {
+	Open    int
+	Current bool
+}
+
 // pageNames are the pages, each templates/<name>.gohtml defining
 // "content" inside the layout.
 var pageNames = []string{
@@ -235,6 +242,9 @@ var funcs = template.FuncMap{
 		}{tool, l}
 	},
 	"add": func(a, b int) int { return a + b },
+	"questionsLink": func(open int, current bool) questionsLinkView {
+		return questionsLinkView{Open: open, Current: current}
+	},
 	"envVarForm": func(tool, csrf string, form envVarForm, maxValue int, fixed bool) envVarFormView {
 		return envVarFormView{Tool: tool, CSRF: csrf, Form: form, Max: maxValue, Fixed: fixed}
 	},
