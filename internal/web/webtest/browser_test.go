@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
 	"slipway.dev/slipway/internal/apiclient"
@@ -156,13 +157,38 @@ func eval[T any](t *testing.T, ctx context.Context, expr string) T {
 	return v
 }
 
-// check runs axe-core on the tab's page and takes its screenshots at
-// desktop and phone sizes.
+// check runs axe-core on the tab's page, checks that it fits a phone's
+// width, and takes its screenshots at desktop and phone sizes.
 func check(t *testing.T, ctx context.Context, name string) []string {
 	t.Helper()
 	browsertest.AssertAccessible(t, ctx)
+	browsertest.AssertFits(t, ctx, browsertest.Phone)
 	return browsertest.Screenshot(t, ctx, name)
 }
+
+// allowNotifications grants the tab's browser context the permission to
+// show notifications on the site, as a person who clicked "Notify me"
+// and allowed it would.
+func (s *site) allowNotifications(t *testing.T, ctx context.Context) {
+	t.Helper()
+	_, err := chromedp.CallBrowser(ctx, browser.SetPermission, browser.SetPermissionParams{
+		Permission: &browser.PermissionDescriptor{Name: "notifications"}, Setting: browser.PermissionSettingGranted,
+		Origin: s.url, BrowserContextID: chromedp.FromContext(ctx).BrowserContextID,
+	})
+	must(t, err)
+}
+
+// spyNotifications makes the tab's page record the body of each
+// notification it shows in window.notified (and still show it).
+const spyNotifications = `(() => {
+	window.notified = [];
+	const N = window.Notification;
+	window.Notification = new Proxy(N, {construct(target, args) {
+		window.notified.push(args[1] && args[1].body);
+		return Reflect.construct(target, args);
+	}});
+	return true;
+})()`
 
 // step selects a step's row; node its node in the step graph.
 func step(key string) string { return `tr[id="step-` + key + `"]` }
@@ -272,10 +298,12 @@ func TestBrowser_AskAnsweredInPage(t *testing.T) {
 	must(t, browsertest.WaitText(ctx, "#deployment-header", "successful"))
 	must(t, browsertest.Navigate(ctx, s.url+"/ui/t/asker/j/sync/logs"))
 	must(t, browsertest.WaitText(ctx, "main", "the answer was yes"))
+	check(t, ctx, "job-log")
 }
 
 // Ensure a gate appears live on the open deployment page, in the inbox
-// and on the question page; that answering it by clicking records it,
+// and on the question page, and an open inbox whose person allowed
+// notifications shows one for it; that answering it by clicking records it,
 // shows the result with the focus on it, and the deployment continues to
 // successful; that a second person (another browser context) answering
 // the same question gets the conflict message; that a tool session is
@@ -288,6 +316,13 @@ func TestBrowser_GateAnswered(t *testing.T) {
 	s.addTool(t, "other", false)
 	alice := s.signin(t, s.srv.AdminToken())
 	bob := s.signin(t, s.srv.AdminToken())
+
+	s.allowNotifications(t, bob)
+	must(t, browsertest.Navigate(bob, s.url+"/ui/questions"))
+	must(t, browsertest.WaitText(bob, "#notify-state", "Notifications are on for new questions"))
+	if !eval[bool](t, bob, spyNotifications) {
+		t.Fatal("no notification spy")
+	}
 
 	d := s.deploy(t, "gated")
 	page := s.url + "/ui/t/gated/d/" + d.ID
@@ -307,9 +342,11 @@ func TestBrowser_GateAnswered(t *testing.T) {
 	check(t, alice, "deployment-question")
 	id := eval[string](t, alice, `document.querySelector("#questions-top section[data-question]").dataset.question`)
 
-	must(t, browsertest.Navigate(bob, s.url+"/ui/questions"))
 	must(t, browsertest.WaitText(bob, "#inbox-list", "First is done. Run second?"))
 	must(t, browsertest.WaitText(bob, "#questions-link", "1 waiting"))
+	if got := eval[[]string](t, bob, `window.notified`); len(got) != 1 || !strings.Contains(got[0], "First is done. Run second?") {
+		t.Errorf("notifications shown: %q, want one with the question", got)
+	}
 	check(t, bob, "inbox")
 	must(t, browsertest.Navigate(bob, s.url+"/ui/t/gated/q/"+id))
 	check(t, bob, "question")
