@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"slipway.dev/slipway/internal/apiclient"
@@ -383,6 +384,60 @@ func TestBrowser_GateAnswered(t *testing.T) {
 	if status != 403 {
 		t.Errorf("a POST without the CSRF token: status %d, want 403", status)
 	}
+}
+
+// Ensure the pages work with JavaScript off, for reading and answering:
+// a tab that loads no script (the pages' one script is static/app.js,
+// and their Content-Security-Policy allows no inline one; blocked here,
+// as Chromium's switch for scripts stops the test's own waits too) signs
+// in, reads the gate's question on the
+// deployment's page (opened after the question was asked, as there is no
+// live update), answers it with the plain form, gets the result message,
+// and reads the deployment successful. Another tab, with scripts, follows
+// the deployment live to know when the question is there and when it
+// ends.
+func TestBrowser_NoScript(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	s.addTool(t, "quiet", true)
+	watcher := s.signin(t, s.srv.AdminToken())
+	ctx := browsertest.NewTab(t, browsertest.WithTimeout(tabTimeout))
+	if _, err := chromedp.Call(ctx, network.SetBlockedURLs, network.SetBlockedURLsParams{
+		URLPatterns: []*network.BlockPattern{{URLPattern: "*://*:*/*.js", Block: true}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	must(t, browsertest.Navigate(ctx, s.url+"/ui/signin"))
+	must(t, browsertest.Fill(ctx, "#token", s.srv.AdminToken()))
+	must(t, browsertest.Click(ctx, `form[action="/ui/signin"] button[type="submit"]`))
+	must(t, browsertest.WaitAttr(ctx, "#questions-link", "href", "/ui/questions"))
+
+	d := s.deploy(t, "quiet")
+	page := s.url + "/ui/t/quiet/d/" + d.ID
+	must(t, browsertest.Navigate(watcher, page))
+	s.release(t, "quiet")
+	must(t, browsertest.WaitText(watcher, "#questions-top", "First is done. Run second?"))
+
+	must(t, browsertest.Navigate(ctx, page))
+	must(t, browsertest.WaitText(ctx, "#questions-top", "First is done. Run second?"))
+	must(t, browsertest.WaitAttr(ctx, step("gate:second"), "data-state", "waiting"))
+	check(t, ctx, "noscript-question")
+	msg := answerInPage(t, ctx, "continue", "without scripts")
+	if !strings.Contains(msg, "Your answer “continue” to question ") {
+		t.Errorf("result message: %q", msg)
+	}
+	if focused := eval[string](t, ctx, `document.activeElement.id`); focused == "flash" {
+		t.Error("the result message has the focus: app.js ran")
+	}
+	if path := eval[string](t, ctx, `location.pathname`); path != "/ui/t/quiet/d/"+d.ID {
+		t.Errorf("after the answer the tab shows %s, want the deployment's page", path)
+	}
+
+	must(t, browsertest.WaitText(watcher, "#deployment-header", "successful"))
+	must(t, browsertest.Navigate(ctx, page))
+	must(t, browsertest.WaitText(ctx, "#deployment-header", "successful"))
+	must(t, browsertest.WaitText(ctx, "#questions-settled", "answered “continue” by admin"))
+	check(t, ctx, "noscript-done")
 }
 
 // Ensure the envvars, deploy token and API tokens pages work in a real
