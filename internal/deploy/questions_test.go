@@ -142,6 +142,31 @@ func TestEngine_GateAnswered(t *testing.T) {
 	}
 }
 
+// Ensure the time a deployment waits for an answer does not count
+// against its timeout: its deployment timeout is an hour, the engine's
+// clock moves two hours on while the gate's question is open, and once
+// answered the step after the gate runs (not timed out at once) and the
+// deployment succeeds.
+func TestEngine_WaitingDoesNotCountAgainstTheTimeout(t *testing.T) {
+	t.Parallel()
+	const tool = "patient"
+	clock := &fakeClock{}
+	h := newHarness(t, Config{NowFunc: clock.Now, DeploymentTimeout: time.Hour}, true)
+	q := NewQuestions(h.eng)
+	ctx := t.Context()
+	d, qu := startGated(t, h, q, tool, gateConfig(t, ""))
+	clock.Set(clock.Now().Add(2 * time.Hour))
+	if _, err := q.QuestionAnswer(asAdmin(ctx), tool, qu.ID, slipway.Answer{Value: "continue"}); err != nil {
+		t.Fatal(err)
+	}
+	if d = h.waitFinal(t, tool, d.ID); d.Status != slipway.DeploymentSuccessful {
+		t.Fatalf("deployment = %s (%s), want successful: the two hours it waited count against its one-hour timeout", d.Status, d.LongStatus)
+	}
+	if st, err := h.db.StepGet(ctx, d.ID, "run:second"); err != nil || st.State != slipway.StepDone {
+		t.Errorf("run:second = %s %q, %v; want done", st.State, st.Detail, err)
+	}
+}
+
 // Ensure a stopping answer fails the gate and skips what waits for it,
 // and that a gate needing two answers counts each identity once.
 func TestEngine_GateStoppedAfterQuorum(t *testing.T) {
