@@ -158,11 +158,17 @@ func eval[T any](t *testing.T, ctx context.Context, expr string) T {
 	return v
 }
 
-// check runs axe-core on the tab's page, checks that it fits a phone's
-// width, and takes its screenshots at desktop and phone sizes.
+// check runs axe-core on the tab's page at desktop and at phone size
+// (the layout differs: what is shown, stacked, sticky), checks that it
+// fits a phone's width, and takes its screenshots at both sizes. The tab
+// is left at desktop size, where the tests drive it.
 func check(t *testing.T, ctx context.Context, name string) []string {
 	t.Helper()
-	browsertest.AssertAccessible(t, ctx)
+	for _, v := range browsertest.Viewports {
+		must(t, browsertest.SetViewport(ctx, v))
+		browsertest.AssertAccessible(t, ctx)
+	}
+	must(t, browsertest.SetViewport(ctx, browsertest.Desktop))
 	browsertest.AssertFits(t, ctx, browsertest.Phone)
 	return browsertest.Screenshot(t, ctx, name)
 }
