@@ -142,10 +142,14 @@ func (c Component) SpecHash() string {
 // specField is one field of a component's spec, as SpecHash hashes it.
 type specField struct{ name, value string }
 
-// specFields returns the fields SpecHash hashes, in its order: the type
-// and every run field, stop_grace_period only when set (so that the hash
-// of every component configured before the field existed stays the same,
-// and nothing restarts for it).
+// specFields returns the fields SpecHash hashes, in its order: first the
+// type and the run fields Slipway has hashed from the start, set or not
+// (TestSpecHash_NewFieldsOnlyWhenSet freezes their names: changing them
+// changes every component's hash, which restarts every component on
+// upgrade), then each field added since, only when it is set, so that the
+// hash of every component configured before the field existed stays the
+// same and nothing restarts for it. A new run field (a Kubernetes one, say)
+// goes at the end of the second list.
 func (c Component) specFields() []specField {
 	r := c.Run
 	fl := ""
@@ -172,10 +176,23 @@ func (c Component) specFields() []specField {
 		{"retry", strconv.Itoa(r.Retry)},
 		{"timeout", strconv.Itoa(r.Timeout)},
 	}
-	if r.StopGracePeriod != 0 {
-		fields = append(fields, specField{"stop_grace_period", strconv.Itoa(r.StopGracePeriod)})
+	// Added later: hashed only when set.
+	for _, f := range []specField{
+		{"stop_grace_period", nonZero(r.StopGracePeriod)},
+	} {
+		if f.value != "" {
+			fields = append(fields, f)
+		}
 	}
 	return fields
+}
+
+// nonZero formats n, or returns "" (unset) for 0.
+func nonZero(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.Itoa(n)
 }
 
 // BuildFrom returns the name of the component whose build this component
@@ -204,7 +221,10 @@ func BuildKey(repository, commit, builderVersion string, settings ...string) str
 }
 
 // SourceBuildSettings returns the build settings of s that take part in the
-// build key.
+// build key. The two booleans are always there, set or not; a setting
+// added later must join only when it is set, so that the key of every
+// build made before it existed stays the same and nothing rebuilds (and
+// restarts) for it.
 func SourceBuildSettings(s SourceBuild) []string {
 	return []string{
 		"use_latest_versions=" + strconv.FormatBool(s.UseLatestVersions),
