@@ -18,6 +18,11 @@ import (
 // changed. Build makes such an artifact again.
 var ErrCorrupt = errors.New("the cached artifact does not match its digest")
 
+// ErrNoLog is wrapped by Logs' error when the build attempt has no log:
+// none was written yet (without Follow), or the build ended without one,
+// or it was removed.
+var ErrNoLog = errors.New("the build has no log")
+
 // Request is one build.
 type Request struct {
 	Tool       string
@@ -62,13 +67,35 @@ type Builder interface {
 	// saying why in the log. Build is safe to call again after a crash: a
 	// half-made build is discarded.
 	Build(ctx context.Context, req Request) (slipway.Artifact, error)
-	// LogPath returns where the log of the tool's build attempt (or,
-	// for builds recorded before attempts, key) is kept.
-	LogPath(tool, attempt string) string
+	// Logs writes the log of the tool's build attempt (its
+	// [Request.Attempt], or for builds recorded before attempts its key)
+	// to w, as [LogOptions] say. Without Follow it writes what there is
+	// now, and an attempt with no log is an error wrapping [ErrNoLog].
+	// With Follow it waits for the log to begin, writes it, and goes on
+	// writing what the build logs until opts.Done reports the build ended
+	// (it then writes what was logged before, and returns nil); if the
+	// build ends without a log, the error wraps [ErrNoLog]. When ctx ends
+	// it returns ctx's error. Whatever it has written stays written.
+	Logs(ctx context.Context, tool, attempt string, opts LogOptions, w io.Writer) error
 	// RemoveLog deletes the log of the tool's build attempt; one without a
 	// log is not an error.
-	RemoveLog(tool, attempt string) error
+	RemoveLog(ctx context.Context, tool, attempt string) error
 	// Remove deletes the tool's artifact and log of key; a key with
 	// neither is not an error.
 	Remove(ctx context.Context, tool, key string) error
+}
+
+// LogOptions says what [Builder.Logs] writes.
+type LogOptions struct {
+	// Lines is how many lines of the end of the log to write (with
+	// Follow: before what comes next); 0 means all of it.
+	Lines int
+	// Follow goes on writing what the build logs until it ends.
+	Follow bool
+	// Done reports whether the build has ended, so that nothing more will
+	// be written to its log: the caller knows (from the build's record;
+	// ended includes a deleted record). It is required with Follow. Logs
+	// calls it before each look at the log, so once it reports true the
+	// next look reads everything the build wrote.
+	Done func(ctx context.Context) (bool, error)
 }

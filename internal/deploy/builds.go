@@ -7,13 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
-	"slipway.dev/slipway/internal/logfile"
+	"slipway.dev/slipway/internal/build"
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/store"
 )
@@ -38,11 +37,12 @@ func (s *Builds) Stop(ctx context.Context) error {
 	return s.runs.stop(ctx, "builds started outside deployments", errServerStopping)
 }
 
-// Waits of the builds API: how often a followed log is read again, and how
-// long a cancel waits for the build to stop before it answers.
+// Waits of the builds API: how often a cancel looks at a build that has no
+// events (one started by BuildStart), and how long it waits for the build
+// to stop before it answers.
 const (
-	logPollInterval = 200 * time.Millisecond
-	cancelWait      = 10 * time.Second
+	buildPollInterval = 200 * time.Millisecond
+	cancelWait        = 10 * time.Second
 )
 
 var buildIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
@@ -106,11 +106,12 @@ func buildFinal(b slipway.Build) bool {
 }
 
 // BuildLogs writes the build's log to w: its last lines (all when lines
-// is 0), read from the end of the log and its rotated files, in memory
-// that does not grow with the log. With follow, it goes on writing what a
-// running build logs, across rotations, until the build ends (or its
-// record is deleted), or ctx ends; otherwise it writes what there is now.
-// Errors before the first write: EInvalid and ENotFound as
+// is 0), read from the end of the log, in memory that does not grow with
+// the log. With follow, it goes on writing what a running build logs
+// until the build ends (or its record is deleted), or ctx ends; otherwise
+// it writes what there is now. The builder reads the log
+// ([build.Builder.Logs]); this says when the build has ended, from its
+// record. Errors before the first write: EInvalid and ENotFound as
 // [Builds.BuildGet], EInvalid for a negative lines, and ENotFound when a
 // finished build has no log (it was removed).
 func (s *Builds) BuildLogs(ctx context.Context, tool, id string, follow bool, lines int, w io.Writer) error {
@@ -121,71 +122,27 @@ func (s *Builds) BuildLogs(ctx context.Context, tool, id string, follow bool, li
 	if err != nil {
 		return err
 	}
-	path := b.LogPath
-	if path == "" {
-		path = s.builder.LogPath(tool, b.Key)
-	}
-	if ok, err := s.waitLog(ctx, tool, b, path, follow); err != nil || !ok {
-		return err
-	}
-	pos, err := logfile.LastLines(w, path, lines, logfile.DefaultMaxLine)
-	if err != nil {
-		return fmt.Errorf("log of build %s: %w", id, err)
-	}
-	if !follow {
-		return nil
-	}
-	fw := logfile.Follow(path, pos)
-	defer fw.Close()
-	for {
+	opts := build.LogOptions{Lines: lines, Follow: follow, Done: func(ctx context.Context) (bool, error) {
 		cur, err := s.store.BuildGet(ctx, tool, id)
-		final := errors.Is(err, store.ErrNotFound) || (err == nil && buildFinal(cur))
-		if err != nil && !final {
-			return fmt.Errorf("log of build %s: %w", id, err)
+		if errors.Is(err, store.ErrNotFound) {
+			return true, nil // deleted: nothing more comes
 		}
-		// After the look at the record: what the build wrote before it
-		// ended is in the log by now.
-		if err := fw.Next(w); err != nil {
-			return fmt.Errorf("log of build %s: %w", id, err)
-		}
-		if final {
-			return nil
-		}
-		if sleepCtx(ctx, logPollInterval) != nil {
-			return nil // the client left: the stream just ends
-		}
+		return err == nil && buildFinal(cur), err
+	}}
+	// Records from before attempts have the key as their ID, and their
+	// log is the key's.
+	err = s.builder.Logs(ctx, tool, b.ID, opts, w)
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return nil //nolint:nilerr // the client left: the stream just ends
+	case errors.Is(err, build.ErrNoLog) && !follow && !buildFinal(b):
+		return nil // a running build that has not written its log yet
+	case errors.Is(err, build.ErrNoLog):
+		return slipway.Errorf(slipway.ENotFound, "Build %s has no log: it was removed.", id)
 	}
-}
-
-// waitLog reports whether a build's log is there to read. A running build
-// may not have written it yet: without follow that is an empty log (false),
-// with follow it is waited for. A finished build without a log is
-// ENotFound.
-func (s *Builds) waitLog(ctx context.Context, tool string, b slipway.Build, path string, follow bool) (bool, error) {
-	for {
-		for _, p := range []string{path, logfile.Rotated(path, 1)} {
-			_, err := os.Stat(p)
-			if err == nil {
-				return true, nil
-			}
-			if !errors.Is(err, os.ErrNotExist) {
-				return false, fmt.Errorf("log of build %s: %w", b.ID, err)
-			}
-		}
-		if buildFinal(b) {
-			return false, slipway.Errorf(slipway.ENotFound, "Build %s has no log: it was removed.", b.ID)
-		}
-		if !follow {
-			return false, nil
-		}
-		if err := sleepCtx(ctx, logPollInterval); err != nil {
-			return false, nil //nolint:nilerr // the client left before the log began
-		}
-		var err error
-		if b, err = s.store.BuildGet(ctx, tool, b.ID); err != nil {
-			return false, notFound(err, "Build %s not found for tool %s", b.ID, tool)
-		}
-	}
+	return fmt.Errorf("log of build %s: %w", id, err)
 }
 
 // buildStepRef is a step of an unfinished deployment that builds a key.
@@ -315,7 +272,7 @@ func (s *Builds) awaitBuildFinal(ctx context.Context, tool, id string, deploymen
 		case <-wctx.Done():
 			return b, nil
 		case <-woken:
-		case <-time.After(logPollInterval):
+		case <-time.After(buildPollInterval):
 		}
 	}
 }

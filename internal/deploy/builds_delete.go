@@ -70,7 +70,7 @@ func (s *Builds) BuildDelete(ctx context.Context, tool, id string) (slipway.Buil
 // removeBuild removes a build marked deleting: its log, its artifact
 // when withArtifact, then its record.
 func (s *Builds) removeBuild(ctx context.Context, b slipway.Build, withArtifact bool) error {
-	if err := s.builder.RemoveLog(b.Tool, b.ID); err != nil {
+	if err := s.builder.RemoveLog(ctx, b.Tool, b.ID); err != nil {
 		return err
 	}
 	if withArtifact {

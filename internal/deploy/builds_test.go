@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"slipway.dev/slipway/internal/build"
 	"slipway.dev/slipway/internal/build/localbuild"
 	"slipway.dev/slipway/internal/deploy"
 	"slipway.dev/slipway/internal/slipway"
@@ -167,10 +169,11 @@ func TestBuilds_BuildListShowLogsDelete(t *testing.T) {
 	}
 	_, err = b.builds.BuildGet(ctx, "site", first)
 	wantCode(t, "BuildGet after delete", err, slipway.ENotFound)
-	for _, p := range []string{art.Dir, b.builder.LogPath("site", first)} {
-		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("%s after delete: %v, want it gone", p, err)
-		}
+	if _, err := os.Stat(art.Dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s after delete: %v, want it gone", art.Dir, err)
+	}
+	if err := b.builder.Logs(ctx, "site", first, build.LogOptions{}, io.Discard); !errors.Is(err, build.ErrNoLog) {
+		t.Errorf("the builder's log of %s after delete: %v, want ErrNoLog", first, err)
 	}
 	_, err = b.builds.BuildDelete(ctx, "site", first)
 	wantCode(t, "BuildDelete again", err, slipway.ENotFound)
@@ -345,10 +348,7 @@ func TestBuilds_BuildAttempts(t *testing.T) {
 	if err != nil || id1 == b1.Key {
 		t.Fatalf("first attempt %s: %+v, %v; want an attempt ID, not the key", id1, b1, err)
 	}
-	log1, err := os.ReadFile(b1.LogPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	log1 := buildLog(t, b.builds, "attempts", id1)
 	// Tamper with the artifact: the next deployment builds the key again.
 	art, _, _ := b.builder.Lookup(ctx, "attempts", b1.Key)
 	if err := os.WriteFile(filepath.Join(art.Dir, "index.html"), []byte("tampered\n"), 0o644); err != nil {
@@ -360,18 +360,31 @@ func TestBuilds_BuildAttempts(t *testing.T) {
 	}
 	id2 := second.Builds["web"].BuildID
 	b2, err := b.builds.BuildGet(ctx, "attempts", id2)
-	if err != nil || id2 == id1 || b2.Key != b1.Key || b2.LogPath == b1.LogPath {
-		t.Fatalf("the rebuild: %+v, %v; want a new attempt of key %s with its own log", b2, err, b1.Key)
+	if err != nil || id2 == id1 || b2.Key != b1.Key {
+		t.Fatalf("the rebuild: %+v, %v; want a new attempt of key %s", b2, err, b1.Key)
+	}
+	if log2 := buildLog(t, b.builds, "attempts", id2); !strings.Contains(log2, "rebuilding") || log2 == log1 {
+		t.Errorf("the rebuild's log, want its own saying why:\n%s", log2)
 	}
 	if again, err := b.builds.BuildGet(ctx, "attempts", id1); err != nil || again.Status != slipway.BuildSuccessful {
 		t.Errorf("the first attempt after the rebuild = %+v, %v; want it kept", again, err)
 	}
-	if now, err := os.ReadFile(b1.LogPath); err != nil || !bytes.Equal(now, log1) {
-		t.Errorf("the first attempt's log changed (%v)", err)
+	if now := buildLog(t, b.builds, "attempts", id1); now != log1 {
+		t.Errorf("the first attempt's log changed:\n%s", now)
 	}
 	// Unchanged: the build is reused, and points at the attempt that made it.
 	third := b.deploy(t, "attempts", cfg)
 	if got := third.Builds["web"]; got.BuildID != id2 || got.BuildStatus != slipway.BuildSkipped {
 		t.Errorf("the reusing deployment's build = %+v, want it to point at %s", got, id2)
 	}
+}
+
+// buildLog returns the whole log of the tool's build id.
+func buildLog(t *testing.T, s *deploy.Builds, tool, id string) string {
+	t.Helper()
+	var buf strings.Builder
+	if err := s.BuildLogs(t.Context(), tool, id, false, 0, &buf); err != nil {
+		t.Fatalf("BuildLogs(%s): %v", id, err)
+	}
+	return buf.String()
 }

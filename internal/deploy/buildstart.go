@@ -113,7 +113,7 @@ func (s *Builds) BuildStart(ctx context.Context, tool string, req slipway.BuildS
 		}
 		b = slipway.Build{
 			ID: id, Tool: tool, Component: image, Key: key, Repository: src.Repository, Ref: src.Ref, Commit: commit,
-			Status: slipway.BuildPending, LogPath: s.builder.LogPath(tool, id), CreatedAt: now, UpdatedAt: now,
+			Status: slipway.BuildPending, CreatedAt: now, UpdatedAt: now,
 		}
 		started = true
 		return tx.BuildCreate(ctx, b)

@@ -80,7 +80,7 @@ func (e *Engine) executeBuild(ctx context.Context, d slipway.Deployment, cfg sli
 	b := slipway.Build{
 		ID: id, Tool: d.Tool, Component: st.Component, Key: st.BuildKey,
 		Repository: src.Repository, Ref: src.Ref, Commit: st.Commit, Status: slipway.BuildRunning,
-		LogPath: e.builder.LogPath(d.Tool, id), CreatedAt: now, UpdatedAt: now,
+		CreatedAt: now, UpdatedAt: now,
 	}
 	if e.cfg.DiskCheck != nil {
 		if err := e.cfg.DiskCheck(); err != nil {

@@ -71,8 +71,15 @@ func setupBuildsWith(t *testing.T, checkout localbuild.Checkouter) *buildsBundle
 		return slipway.Build{
 			ID: id, Tool: "mytool", Component: "web", Key: id, Repository: appRepo,
 			Ref: "main", Commit: "9b0d44e1c0ffee", Status: status, Error: errText,
-			LogPath: filepath.Join(dir, id+".log"), CreatedAt: at, UpdatedAt: at.Add(12 * time.Second),
+			CreatedAt: at, UpdatedAt: at.Add(12 * time.Second),
 		}
+	}
+	// The local builder keeps an attempt's log at builds/<tool>/<id>.log
+	// (see its package doc).
+	builderDir := filepath.Join(dir, "builder")
+	logDir := filepath.Join(builderDir, "builds", "mytool")
+	if err := os.MkdirAll(logDir, 0o700); err != nil {
+		t.Fatal(err)
 	}
 	for _, b := range []slipway.Build{
 		rec(builtID, slipway.BuildSuccessful, 1, ""),
@@ -84,12 +91,12 @@ func setupBuildsWith(t *testing.T, checkout localbuild.Checkouter) *buildsBundle
 			t.Fatal(err)
 		}
 		if b.ID != goneID {
-			if err := os.WriteFile(b.LogPath, []byte("==> checkout 9b0d44e\n==> build of "+b.ID+"\n"), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(logDir, b.ID+".log"), []byte("==> checkout 9b0d44e\n==> build of "+b.ID+"\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	builder, err := localbuild.New(localbuild.Config{Dir: filepath.Join(dir, "builder")}, checkout)
+	builder, err := localbuild.New(localbuild.Config{Dir: builderDir}, checkout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +109,7 @@ func setupBuildsWith(t *testing.T, checkout localbuild.Checkouter) *buildsBundle
 		AdminToken: testToken, Builds: svc, ToolRate: -1, PollRate: -1,
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix(proxyAddr[:strings.IndexByte(proxyAddr, ':')] + "/32")},
 	})
-	return &buildsBundle{handler: h, svc: svc, logDir: dir}
+	return &buildsBundle{handler: h, svc: svc, logDir: logDir}
 }
 
 func (b *buildsBundle) do(t *testing.T, method, path string) *httptest.ResponseRecorder {
@@ -332,11 +339,9 @@ func TestHandler_BuildsWrites(t *testing.T) {
 	if w := b.do(t, "GET", base+builtID); w.Code != http.StatusNotFound {
 		t.Errorf("get after delete: %d %s", w.Code, w.Body)
 	}
-	// The builder removed what it keeps for the key (here nothing: these
-	// records were made without it); the record's own log path is not the
-	// builder's, so it stays.
-	if _, err := os.Stat(filepath.Join(b.logDir, builtID+".log")); err != nil {
-		t.Errorf("log: %v", err)
+	// The builder removed the build's log.
+	if _, err := os.Stat(filepath.Join(b.logDir, builtID+".log")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("log after delete: %v, want it gone", err)
 	}
 	// Bad start requests record nothing.
 	before := b.do(t, "GET", "/builds/v1/tool/mytool/builds").Body.String()

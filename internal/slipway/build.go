@@ -16,7 +16,6 @@ type Build struct {
 	// Artifact is where the result lives (a directory locally, image@digest
 	// on Kubernetes).
 	Artifact  string
-	LogPath   string
 	Error     string
 	CreatedAt time.Time
 	UpdatedAt time.Time

@@ -11,7 +11,8 @@
 //	builds/<tool>/<key>/                         a finished artifact: the app's files plus what the build made
 //	builds/<tool>/<key>/.slipway/artifact.json   its completion marker and record (stack, processes, commit, durations)
 //	builds/<tool>/<key>.seal                     its digest and metadata fingerprint (see below)
-//	builds/<tool>/<key>.log                      the log of the last build of <key> (rotated by size: <key>.log.1)
+//	builds/<tool>/<attempt>.log                  the log of a build attempt (rotated by size: <attempt>.log.1);
+//	                                             <key>.log for builds recorded before attempts
 //	.tmp/<tool>/<key>/                           a build in progress (discarded if it fails or the process dies)
 //	.locks/<tool>/<key>.lock                     flocked while <key> builds
 //	cache/<tool>/{go-build,gomod,npm,pip,home}   the tool's own toolchain caches and its builds' HOME
@@ -185,9 +186,9 @@ type flight struct {
 // Version returns [Version].
 func (b *Builder) Version() string { return Version }
 
-// LogPath returns builds/<tool>/<key>.log under [Config.Dir].
-func (b *Builder) LogPath(tool, key string) string {
-	return filepath.Join(b.cfg.Dir, "builds", tool, key+".log")
+// logPath returns builds/<tool>/<attempt>.log under [Config.Dir].
+func (b *Builder) logPath(tool, attempt string) string {
+	return filepath.Join(b.cfg.Dir, "builds", tool, attempt+".log")
 }
 
 func (b *Builder) artifactDir(tool, key string) string {
@@ -278,7 +279,7 @@ func (b *Builder) readMarker(tool, key string) (slipway.Artifact, bool, error) {
 // Build builds req.Commit of req.Repository into builds/<req.Key>/ and
 // returns the artifact, or returns the existing artifact when the key is
 // already built. Concurrent calls for one key build once. The output goes to
-// [Builder.LogPath] and to req.Log. A failed or cancelled build leaves no
+// the attempt's log ([Builder.Logs]) and to req.Log. A failed or cancelled build leaves no
 // artifact; its error ends with the tail of the failing command's output.
 func (b *Builder) Build(ctx context.Context, req build.Request) (slipway.Artifact, error) {
 	if err := checkKey(req.Tool, req.Key); err != nil {
@@ -374,7 +375,7 @@ func (b *Builder) build(ctx context.Context, req build.Request, rebuilt error) (
 			return a, err
 		}
 	}
-	logFile, err := logfile.NewRotatingWriter(b.LogPath(req.Tool, cmp.Or(req.Attempt, req.Key)),
+	logFile, err := logfile.NewRotatingWriter(b.logPath(req.Tool, cmp.Or(req.Attempt, req.Key)),
 		cmp.Or(b.cfg.LogMaxSize, logfile.DefaultMaxSize), cmp.Or(b.cfg.LogMaxFiles, logfile.DefaultBuildMaxFiles))
 	if err != nil {
 		return a, fmt.Errorf("create build log: %w", err)

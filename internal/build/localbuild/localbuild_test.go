@@ -91,6 +91,16 @@ func assertNoArtifact(t *testing.T, dir, key string) {
 	}
 }
 
+// readLog returns the whole log of the tool's build attempt.
+func readLog(t *testing.T, b *localbuild.Builder, tool, attempt string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := b.Logs(t.Context(), tool, attempt, build.LogOptions{}, &buf); err != nil {
+		t.Fatalf("Logs(%s): %v", attempt, err)
+	}
+	return buf.Bytes()
+}
+
 func requireTool(t *testing.T, name string) {
 	t.Helper()
 	if _, err := exec.LookPath(name); err != nil {
@@ -195,10 +205,7 @@ func TestBuilder_Stacks(t *testing.T) {
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("Lookup (-want +got):\n%s", diff)
 			}
-			fileLog, err := os.ReadFile(tb.builder.LogPath("tool", req.Key))
-			if err != nil {
-				t.Fatal(err)
-			}
+			fileLog := readLog(t, tb.builder, "tool", req.Key)
 			if !bytes.Equal(fileLog, log.Bytes()) {
 				t.Errorf("log file and req.Log differ:\nfile:\n%s\nreq.Log:\n%s", fileLog, log.String())
 			}
@@ -345,9 +352,8 @@ func TestBuilder_CompileError(t *testing.T) {
 	if _, ok, err := tb.builder.Lookup(t.Context(), "tool", req.Key); ok || err != nil {
 		t.Errorf("Lookup after failure = %v, %v; want not found", ok, err)
 	}
-	log, err := os.ReadFile(tb.builder.LogPath("tool", req.Key))
-	if err != nil || !bytes.Contains(log, []byte("undefinedThing")) {
-		t.Errorf("log lacks the compile error (%v):\n%s", err, log)
+	if log := readLog(t, tb.builder, "tool", req.Key); !bytes.Contains(log, []byte("undefinedThing")) {
+		t.Errorf("log lacks the compile error:\n%s", log)
 	}
 }
 

@@ -28,7 +28,7 @@ func (b *Builder) Remove(ctx context.Context, tool, key string) error {
 	if err := b.removeLocked(tool, key); err != nil {
 		return err
 	}
-	if err := logfile.Remove(b.LogPath(tool, key)); err != nil {
+	if err := logfile.Remove(b.logPath(tool, key)); err != nil {
 		return fmt.Errorf("remove build %s: log: %w", key, err)
 	}
 	return nil
@@ -52,18 +52,6 @@ func (b *Builder) removeLocked(tool, key string) error {
 	}
 	if err := os.RemoveAll(trash); err != nil {
 		return fmt.Errorf("remove build %s: %w", key, err)
-	}
-	return nil
-}
-
-// RemoveLog deletes the log of the tool's build attempt (with its rotated
-// files); an attempt without a log is not an error.
-func (b *Builder) RemoveLog(tool, attempt string) error {
-	if err := checkKey(tool, attempt); err != nil {
-		return err
-	}
-	if err := logfile.Remove(b.LogPath(tool, attempt)); err != nil {
-		return fmt.Errorf("remove the log of build %s: %w", attempt, err)
 	}
 	return nil
 }

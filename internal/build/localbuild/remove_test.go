@@ -2,8 +2,11 @@ package localbuild_test
 
 import (
 	"errors"
+	"io"
 	"os"
 	"testing"
+
+	"slipway.dev/slipway/internal/build"
 
 	"slipway.dev/slipway/internal/slipwaytest"
 )
@@ -26,10 +29,11 @@ func TestBuilder_Remove(t *testing.T) {
 	if _, ok, err := b.builder.Lookup(t.Context(), "tool", req.Key); ok || err != nil {
 		t.Errorf("Lookup after Remove = %v, %v, want not found", ok, err)
 	}
-	for _, p := range []string{art.Dir, b.builder.LogPath("tool", req.Key)} {
-		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("%s after Remove: %v, want it gone", p, err)
-		}
+	if _, err := os.Stat(art.Dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s after Remove: %v, want it gone", art.Dir, err)
+	}
+	if err := b.builder.Logs(t.Context(), "tool", req.Key, build.LogOptions{}, io.Discard); !errors.Is(err, build.ErrNoLog) {
+		t.Errorf("Logs after Remove = %v, want ErrNoLog", err)
 	}
 	if err := b.builder.Remove(t.Context(), "tool", req.Key); err != nil {
 		t.Errorf("Remove again: %v", err)

@@ -240,7 +240,7 @@ func fill(t *testing.T, s store.Store, write *sql.DB) {
 			b := slipway.Build{
 				ID: fmt.Sprintf("b%d", j), Tool: tool, Component: "web", Key: fmt.Sprintf("key-%d", j),
 				Repository: "https://example.org/" + tool + ".git", Ref: "main", Commit: "9b0d44",
-				Status: slipway.BuildSuccessful, Artifact: "/artifacts/" + tool, LogPath: "/logs/b.log",
+				Status: slipway.BuildSuccessful, Artifact: "/artifacts/" + tool,
 				Error: "", CreatedAt: at(j), UpdatedAt: at(j + 1),
 			}
 			if j == 1 {

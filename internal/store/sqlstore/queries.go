@@ -671,8 +671,15 @@ func (q *queries) StepUpdate(ctx context.Context, u store.StepUpdate) (bool, err
 	return ok, err
 }
 
-const buildColumns = `id, tool, component, build_key, repository, ref, commit_sha, status, artifact, log_path,
+// buildColumns are the columns of a build record. The table's log_path
+// column is no longer read: the builder finds an attempt's log by its tool
+// and ID. New records write "" there (dropping the column would take a
+// migration for nothing).
+const buildColumns = `id, tool, component, build_key, repository, ref, commit_sha, status, artifact,
 	error, created_at, updated_at`
+
+// buildInsertColumns are buildColumns and log_path, written "".
+const buildInsertColumns = buildColumns + `, log_path`
 
 func scanBuild(r rowScanner) (slipway.Build, error) {
 	var (
@@ -681,7 +688,7 @@ func scanBuild(r rowScanner) (slipway.Build, error) {
 		err              error
 	)
 	err = r.Scan(&b.ID, &b.Tool, &b.Component, &b.Key, &b.Repository, &b.Ref, &b.Commit, &b.Status, &b.Artifact,
-		&b.LogPath, &b.Error, &created, &updated)
+		&b.Error, &created, &updated)
 	if err != nil {
 		return slipway.Build{}, err
 	}
@@ -697,8 +704,8 @@ func scanBuild(r rowScanner) (slipway.Build, error) {
 // BuildCreate inserts a build record.
 func (q *queries) BuildCreate(ctx context.Context, b slipway.Build) error {
 	_, err := q.write.ExecContext(ctx,
-		`INSERT INTO builds (`+buildColumns+`) VALUES (`+inArgs(13)+`)`,
-		b.ID, b.Tool, b.Component, b.Key, b.Repository, b.Ref, b.Commit, b.Status, b.Artifact, b.LogPath,
+		`INSERT INTO builds (`+buildInsertColumns+`) VALUES (`+inArgs(12)+`, '')`,
+		b.ID, b.Tool, b.Component, b.Key, b.Repository, b.Ref, b.Commit, b.Status, b.Artifact,
 		b.Error, encTime(b.CreatedAt), encTime(b.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("create build %s of %s: %w", b.ID, b.Tool, err)
@@ -711,10 +718,10 @@ func (q *queries) BuildCreate(ctx context.Context, b slipway.Build) error {
 // the same attempt at once both succeed.
 func (q *queries) BuildUpsert(ctx context.Context, b slipway.Build) error {
 	_, err := q.write.ExecContext(ctx,
-		`INSERT INTO builds (`+buildColumns+`) VALUES (`+inArgs(13)+`)
+		`INSERT INTO builds (`+buildInsertColumns+`) VALUES (`+inArgs(12)+`, '')
 		 ON CONFLICT (tool, id) DO UPDATE SET status = excluded.status, commit_sha = excluded.commit_sha,
-		 artifact = excluded.artifact, error = excluded.error, log_path = excluded.log_path, updated_at = excluded.updated_at`,
-		b.ID, b.Tool, b.Component, b.Key, b.Repository, b.Ref, b.Commit, b.Status, b.Artifact, b.LogPath,
+		 artifact = excluded.artifact, error = excluded.error, updated_at = excluded.updated_at`,
+		b.ID, b.Tool, b.Component, b.Key, b.Repository, b.Ref, b.Commit, b.Status, b.Artifact,
 		b.Error, encTime(b.CreatedAt), encTime(b.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("record build %s of %s: %w", b.ID, b.Tool, err)
@@ -723,12 +730,12 @@ func (q *queries) BuildUpsert(ctx context.Context, b slipway.Build) error {
 }
 
 // BuildUpdate replaces the mutable fields (status, commit, artifact, error,
-// log path, updated time) of a build.
+// updated time) of a build.
 func (q *queries) BuildUpdate(ctx context.Context, b slipway.Build) error {
 	res, err := q.write.ExecContext(ctx,
-		`UPDATE builds SET status = ?, commit_sha = ?, artifact = ?, error = ?, log_path = ?, updated_at = ?
+		`UPDATE builds SET status = ?, commit_sha = ?, artifact = ?, error = ?, updated_at = ?
 		 WHERE id = ? AND tool = ?`,
-		b.Status, b.Commit, b.Artifact, b.Error, b.LogPath, encTime(b.UpdatedAt), b.ID, b.Tool)
+		b.Status, b.Commit, b.Artifact, b.Error, encTime(b.UpdatedAt), b.ID, b.Tool)
 	if err != nil {
 		return fmt.Errorf("update build %s of %s: %w", b.ID, b.Tool, err)
 	}

@@ -500,14 +500,14 @@ func testBuild(t *testing.T, f Factory) {
 		diff(t, "BuildGet", bu, must(s.BuildGet(b.ctx, "tool", "b1"))(t))
 
 		upd := bu
-		upd.Status, upd.Commit, upd.Artifact, upd.Error, upd.LogPath, upd.UpdatedAt =
-			slipway.BuildFailed, "abc123", "/new/artifact", "exit status 1", "/new/log", at(5)
+		upd.Status, upd.Commit, upd.Artifact, upd.Error, upd.UpdatedAt =
+			slipway.BuildFailed, "abc123", "/new/artifact", "exit status 1", at(5)
 		// Not mutable: BuildUpdate must leave them.
 		upd.Component, upd.Key, upd.Repository, upd.Ref, upd.CreatedAt = "changed", "changed", "changed", "changed", at(9)
 		mustDo(t, s.BuildUpdate(b.ctx, upd))
 		want := bu
-		want.Status, want.Commit, want.Artifact, want.Error, want.LogPath, want.UpdatedAt =
-			slipway.BuildFailed, "abc123", "/new/artifact", "exit status 1", "/new/log", at(5)
+		want.Status, want.Commit, want.Artifact, want.Error, want.UpdatedAt =
+			slipway.BuildFailed, "abc123", "/new/artifact", "exit status 1", at(5)
 		diff(t, "BuildGet after update", want, must(s.BuildGet(b.ctx, "tool", "b1"))(t))
 	})
 

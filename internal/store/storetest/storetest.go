@@ -198,7 +198,6 @@ func build(tool, id, key string, status slipway.BuildStatus, created time.Time) 
 		Commit:     "9b0d44",
 		Status:     status,
 		Artifact:   "/var/lib/slipway/artifacts/" + key,
-		LogPath:    "/var/log/slipway/" + id + ".log",
 		Error:      "",
 		CreatedAt:  created,
 		UpdatedAt:  created.Add(time.Second),
