@@ -3,6 +3,7 @@
 //
 // Implementations: localbuild (a directory per build on this machine).
 // A Kubernetes builder (a Job pushing an image) is a later addition.
+// buildtest is the conformance suite every implementation runs.
 package build
 
 import (

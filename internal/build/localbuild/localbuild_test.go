@@ -302,36 +302,6 @@ func TestBuilder_CacheHit(t *testing.T) {
 	}
 }
 
-func TestBuilder_ConcurrentSameKey(t *testing.T) {
-	t.Parallel()
-	tb := setup(t)
-	// Two Builders on one directory stand for two server processes: only
-	// the flock keeps them apart.
-	builders := []*localbuild.Builder{tb.builder, newBuilder(t, tb.dir, tb.git)}
-	repo, counter := counterRepo(t)
-	req := request(repo, repo.Head(t))
-
-	const n = 8
-	results := make([]slipway.Artifact, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { results[i], errs[i] = builders[i%2].Build(t.Context(), req) })
-	}
-	wg.Wait()
-	for i := range n {
-		if errs[i] != nil {
-			t.Errorf("Build %d: %v", i, errs[i])
-		}
-		if diff := cmp.Diff(results[0], results[i]); diff != "" {
-			t.Errorf("Build %d result differs (-0 +%d):\n%s", i, i, diff)
-		}
-	}
-	if got := builds(t, counter); got != 1 {
-		t.Errorf("built %d times, want 1", got)
-	}
-}
-
 func TestBuilder_CompileError(t *testing.T) {
 	t.Parallel()
 	requireTool(t, "go")

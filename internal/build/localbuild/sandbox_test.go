@@ -153,30 +153,6 @@ func hasCgroups(t *testing.T) bool {
 	return strings.HasPrefix(sb.LimitsBackend(), "cgroup")
 }
 
-// Ensure two tools building the same commit get artifacts of their own.
-func TestBuilder_ArtifactsPerTool(t *testing.T) {
-	t.Parallel()
-	tb := setup(t)
-	repo, counter := counterRepo(t)
-	a := request(repo, repo.Head(t))
-	b := a
-	b.Tool = "other"
-	artA, err := tb.builder.Build(t.Context(), a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	artB, err := tb.builder.Build(t.Context(), b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if artA.Dir == artB.Dir || builds(t, counter) != 2 {
-		t.Errorf("tools share an artifact: %s and %s, %d builds", artA.Dir, artB.Dir, builds(t, counter))
-	}
-	if _, ok, _ := tb.builder.Lookup(t.Context(), "third", a.Key); ok {
-		t.Errorf("a third tool finds another tool's artifact")
-	}
-}
-
 // Ensure an artifact changed after its build fails its digest check, is
 // not used, and is built again with the reason in the log; one only touched
 // (same content) is still used.
