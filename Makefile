@@ -18,7 +18,11 @@ build: ## build bin/slipway
 test: deps ## the whole suite, as CI runs it: vet, generated-code check, unit + end-to-end tests with the race detector
 	$(GO) vet ./...
 	$(MAKE) --no-print-directory check-generated
-	$(GO) run ./internal/pgtest/withpostgres -- $(GO) test -race -count=1 -timeout 30m ./...
+	SLIPWAY_KUBE_BIN="$$(./scripts/kube-bin.sh)" && export SLIPWAY_KUBE_BIN && \
+		$(GO) run ./internal/pgtest/withpostgres -- $(GO) test -race -count=1 -timeout 30m ./...
+
+kube-bin: ## build the tests' Kubernetes control plane (etcd, kube-apiserver, -controller-manager, -scheduler, kwok; tools/kube) into its cache, and print the directory
+	@./scripts/kube-bin.sh
 
 test/short: ## unit tests only, no race detector
 	$(GO) test -short ./...
@@ -59,4 +63,4 @@ tidy: ## go mod tidy both modules
 	$(GO) mod tidy
 	cd tools && $(GO) mod tidy
 
-.PHONY: help deps build test test/short bench bench/stores bench/ui bench/releases bench/scale generate check-generated lint tidy
+.PHONY: help deps build test kube-bin test/short bench bench/stores bench/ui bench/releases bench/scale generate check-generated lint tidy

@@ -12,6 +12,8 @@ command -v pgrep >/dev/null 2>&1 || need+=(procps)
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 command -v prlimit >/dev/null 2>&1 || need+=(util-linux)
+# scripts/kube-bin.sh locks its cache with flock (util-linux).
+command -v flock >/dev/null 2>&1 || need+=(util-linux)
 # nftables keeps tools off each other's ports.
 command -v nft >/dev/null 2>&1 || need+=(nftables)
 # PostgreSQL, for the tests against a real server (internal/pgtest starts a
