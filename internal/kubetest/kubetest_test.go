@@ -1,6 +1,7 @@
 package kubetest_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -93,7 +94,10 @@ func TestStart(t *testing.T) {
 func TestShared_DeploymentAndJob(t *testing.T) {
 	c := kubetest.Shared(t)
 	ns := c.Namespace(t)
-	ctx := t.Context()
+	// Seconds are enough; a minute fails a stuck wait long before go
+	// test's timeout.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
 	labels := map[string]string{"app": "web"}
 	container := func(name string) []map[string]any {
 		// kwok pulls no image and runs no container: any name does.
