@@ -1,0 +1,184 @@
+package kube
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+
+	"slipway.dev/slipway/internal/slipway"
+	"slipway.dev/slipway/internal/target"
+)
+
+var applyOpts = metav1.ApplyOptions{FieldManager: FieldManager, Force: true}
+
+// Apply converges a continuous or scheduled component to spec: its
+// namespace and the tool's envvars Secret, then its Deployment (with its
+// Service and Ingress) or CronJob, applied server-side. The result is
+// Changed when the workload did not run spec's version (spec hash, build
+// key and restart token, read from its annotations); a component that
+// changed type loses its objects of the old type.
+func (d *Driver) Apply(ctx context.Context, spec target.Spec) (target.ApplyResult, error) {
+	fail := func(err error) (target.ApplyResult, error) {
+		return target.ApplyResult{}, fmt.Errorf("apply %s/%s: %w", spec.Tool, spec.Component.Name, err)
+	}
+	if !slipway.ValidName(spec.Component.Name) || spec.Tool == "" {
+		return fail(slipway.Errorf(slipway.EInvalid, "Invalid tool or component name %q/%q.", spec.Tool, spec.Component.Name))
+	}
+	if spec.Component.Run.Command == "" {
+		return fail(slipway.Errorf(slipway.EInvalid, "Component %s has no command.", spec.Component.Name))
+	}
+	typ := spec.Component.Type
+	if typ != slipway.Continuous && typ != slipway.Scheduled {
+		return fail(slipway.Errorf(slipway.EInvalid, "Component %s of type %q cannot be applied.", spec.Component.Name, typ))
+	}
+	img, err := image(spec)
+	if err != nil {
+		return fail(err)
+	}
+	ns := d.namespace(spec.Tool)
+	if err := d.prepareNamespace(ctx, ns, spec); err != nil {
+		return fail(err)
+	}
+	name := spec.Component.Name
+	if typ == slipway.Scheduled {
+		expr, err := target.ActualSchedule(spec.Tool, name, spec.Component.Run.Schedule)
+		if err != nil {
+			return fail(slipway.Errorf(slipway.EInvalid, "Invalid schedule %q: %v.", spec.Component.Run.Schedule, err))
+		}
+		var prev version
+		exists := false
+		cur, err := d.cs.BatchV1().CronJobs(ns).Get(ctx, name, metav1.GetOptions{})
+		switch {
+		case err == nil:
+			prev, exists = versionOf(cur.Annotations), true
+		case ignoreNotFound(err) != nil:
+			return fail(fmt.Errorf("read %s: %w", describe("cronjob", ns, name), err))
+		}
+		v := version{specHash: spec.SpecHash, buildKey: spec.Artifact.Key, restart: cmp.Or(spec.RestartToken, prev.restart)}
+		cj, err := d.cronJob(ns, spec, img, expr, v)
+		if err != nil {
+			return fail(err)
+		}
+		if _, err := d.cs.BatchV1().CronJobs(ns).Apply(ctx, cj, applyOpts); err != nil {
+			return fail(fmt.Errorf("apply %s: %w", describe("cronjob", ns, name), err))
+		}
+		if err := d.removeContinuous(ctx, ns, name); err != nil {
+			return fail(err)
+		}
+		if exists && prev == v {
+			return target.ApplyResult{Changed: false, Message: "already up to date"}, nil
+		}
+		return target.ApplyResult{Changed: true, Message: fmt.Sprintf("scheduled %q", expr)}, nil
+	}
+
+	var prev version
+	exists := false
+	cur, err := d.cs.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case err == nil:
+		prev, exists = versionOf(cur.Spec.Template.Annotations), true
+	case ignoreNotFound(err) != nil:
+		return fail(fmt.Errorf("read %s: %w", describe("deployment", ns, name), err))
+	}
+	v := version{specHash: spec.SpecHash, buildKey: spec.Artifact.Key, restart: cmp.Or(spec.RestartToken, prev.restart)}
+	dep, err := d.deployment(ns, spec, img, v)
+	if err != nil {
+		return fail(err)
+	}
+	if _, err := d.cs.AppsV1().Deployments(ns).Apply(ctx, dep, applyOpts); err != nil {
+		return fail(fmt.Errorf("apply %s: %w", describe("deployment", ns, name), err))
+	}
+	if err := d.applyNetwork(ctx, ns, spec); err != nil {
+		return fail(err)
+	}
+	if err := ignoreNotFound(d.cs.BatchV1().CronJobs(ns).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: propagation})); err != nil {
+		return fail(fmt.Errorf("delete %s: %w", describe("cronjob", ns, name), err))
+	}
+	n := spec.Component.Run.ReplicaCount()
+	switch {
+	case exists && prev == v:
+		return target.ApplyResult{Changed: false, Message: "already up to date"}, nil
+	case exists:
+		return target.ApplyResult{Changed: true, Message: fmt.Sprintf("rolling out %d %s (the running ones serve until the new are ready)", n, plural(n, "replica"))}, nil
+	}
+	return target.ApplyResult{Changed: true, Message: fmt.Sprintf("started %d %s", n, plural(n, "replica"))}, nil
+}
+
+// prepareNamespace makes the instance's namespace and its envvars Secret.
+func (d *Driver) prepareNamespace(ctx context.Context, ns string, spec target.Spec) error {
+	nsac := corev1ac.Namespace(ns).WithLabels(map[string]string{LabelManagedBy: managedBy, LabelTool: spec.Tool})
+	if _, err := d.cs.CoreV1().Namespaces().Apply(ctx, nsac, applyOpts); err != nil {
+		return fmt.Errorf("apply namespace %s: %w", ns, err)
+	}
+	lbl := map[string]string{LabelManagedBy: managedBy, LabelTool: spec.Tool}
+	if _, err := d.cs.CoreV1().Secrets(ns).Apply(ctx, secret(ns, envSecret, lbl, spec.SecretEnv), applyOpts); err != nil {
+		return fmt.Errorf("apply %s: %w", describe("secret", ns, envSecret), err)
+	}
+	return nil
+}
+
+// applyNetwork gives a continuous component the Service its port needs
+// and the Ingress its publish needs, and removes those it no longer does.
+func (d *Driver) applyNetwork(ctx context.Context, ns string, spec target.Spec) error {
+	name := spec.Component.Name
+	run := spec.Component.Run
+	if run.Port > 0 {
+		if _, err := d.cs.CoreV1().Services(ns).Apply(ctx, service(ns, spec), applyOpts); err != nil {
+			return fmt.Errorf("apply %s: %w", describe("service", ns, name), err)
+		}
+	} else if err := ignoreNotFound(d.cs.CoreV1().Services(ns).Delete(ctx, name, metav1.DeleteOptions{})); err != nil {
+		return fmt.Errorf("delete %s: %w", describe("service", ns, name), err)
+	}
+	if run.Publish != "" && run.Port > 0 && d.cfg.IngressHost != nil {
+		if _, err := d.cs.NetworkingV1().Ingresses(ns).Apply(ctx, d.ingress(ns, d.cfg.IngressHost(spec.Tool), spec), applyOpts); err != nil {
+			return fmt.Errorf("apply %s: %w", describe("ingress", ns, name), err)
+		}
+	} else if err := ignoreNotFound(d.cs.NetworkingV1().Ingresses(ns).Delete(ctx, name, metav1.DeleteOptions{})); err != nil {
+		return fmt.Errorf("delete %s: %w", describe("ingress", ns, name), err)
+	}
+	return nil
+}
+
+// removeContinuous deletes a component's Deployment, Service and Ingress.
+func (d *Driver) removeContinuous(ctx context.Context, ns, name string) error {
+	del := metav1.DeleteOptions{PropagationPolicy: propagation}
+	return errors.Join(
+		wrapDelete("ingress", ns, name, d.cs.NetworkingV1().Ingresses(ns).Delete(ctx, name, del)),
+		wrapDelete("service", ns, name, d.cs.CoreV1().Services(ns).Delete(ctx, name, del)),
+		wrapDelete("deployment", ns, name, d.cs.AppsV1().Deployments(ns).Delete(ctx, name, del)),
+	)
+}
+
+// Remove deletes the component's objects (its runs' Jobs with their pods
+// too). An unknown component, or tool, is not an error.
+func (d *Driver) Remove(ctx context.Context, tool, component string) error {
+	ns := d.namespace(tool)
+	del := metav1.DeleteOptions{PropagationPolicy: propagation}
+	err := errors.Join(
+		d.removeContinuous(ctx, ns, component),
+		wrapDelete("cronjob", ns, component, d.cs.BatchV1().CronJobs(ns).Delete(ctx, component, del)),
+		wrapDelete("jobs of", ns, component, d.cs.BatchV1().Jobs(ns).DeleteCollection(ctx, del, metav1.ListOptions{LabelSelector: selector(tool, component)})),
+	)
+	if err != nil {
+		return fmt.Errorf("remove %s/%s: %w", tool, component, err)
+	}
+	return nil
+}
+
+func wrapDelete(kind, ns, name string, err error) error {
+	if err = ignoreNotFound(err); err != nil {
+		return fmt.Errorf("delete %s: %w", describe(kind, ns, name), err)
+	}
+	return nil
+}
+
+func plural(n int, s string) string {
+	if n == 1 {
+		return s
+	}
+	return s + "s"
+}
