@@ -28,7 +28,8 @@ var serverFlagTypes = map[string]string{
 	"log-max-size": "SIZE", "build-log-max-size": "SIZE", "min-free-disk": "SIZE|PERCENT",
 	"tls": "bool", "tls-cert": "FILE", "tls-key": "FILE", "tls-hosts": "NAMES", "client-ca": "FILES",
 	"trusted-proxies": "ADDRS", "metrics-token-file": "FILE",
-	"keep": "DIR",
+	"keep":   "DIR",
+	"target": "TARGET", "kubeconfig": "FILE", "kube-namespace": "TEMPLATE", "kube-ingress-host": "TEMPLATE", "kube-ingress-class": "CLASS",
 }
 
 // limitKindTypes are the help types of the limit flags, by kind.

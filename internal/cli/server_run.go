@@ -43,6 +43,7 @@ type serverFlags struct {
 	limits            limitFlags
 	secrets           secretsFlags
 	storage           storageFlags
+	target            targetFlags
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
@@ -68,6 +69,7 @@ func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
 	f.limits.register(cmd)
 	f.secrets.register(cmd)
 	f.storage.register(cmd)
+	f.target.register(cmd)
 }
 
 // config turns the flags, the environment and defaults into a server config.
@@ -132,6 +134,9 @@ func (f *serverFlags) config(e *env, dataDir, listen, proxy string) (server.Conf
 		return cfg, err
 	}
 	if err := f.storage.apply(e, &cfg); err != nil {
+		return cfg, err
+	}
+	if err := f.target.apply(e, &cfg); err != nil {
 		return cfg, err
 	}
 	return cfg, f.security.apply(e, &cfg)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -33,8 +34,6 @@ const (
 	// dead: its running jobs are rescued by the others. Several beats, and
 	// room for the clocks of two machines to disagree by a few seconds.
 	nodeTTL = 30 * time.Second
-	// targetName names the runtime this server runs components on.
-	targetName = "local"
 )
 
 // isPostgres reports whether a --database value names PostgreSQL.
@@ -129,7 +128,7 @@ func (s *Server) newNode() store.Node {
 	now := s.now()
 	return store.Node{
 		ID:   fmt.Sprintf("%s-%s", strings.ReplaceAll(host, " ", "_"), hex.EncodeToString(b[:])),
-		Host: host, PID: os.Getpid(), Target: targetName, StartedAt: now, SeenAt: now,
+		Host: host, PID: os.Getpid(), Target: cmp.Or(s.cfg.Target, TargetLocal), StartedAt: now, SeenAt: now,
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"slipway.dev/slipway/internal/apiclient"
+	"slipway.dev/slipway/internal/kubetest"
 	"slipway.dev/slipway/internal/pgtest"
 	"slipway.dev/slipway/internal/server"
 	"slipway.dev/slipway/internal/slipwaytest/servertest"
@@ -19,7 +20,9 @@ import (
 	"slipway.dev/slipway/internal/store/postgres"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+// TestMain gives the package's tests a PostgreSQL and a Kubernetes
+// control plane when they ask, and stops both at the end.
+func TestMain(m *testing.M) { os.Exit(kubetest.Wrap(pgtest.Wrap(m)).Run()) }
 
 // Ensure a server on PostgreSQL deploys a tool end to end, and that a
 // second server on the same database is refused with a reason: another

@@ -56,6 +56,7 @@ import (
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/store"
 	"slipway.dev/slipway/internal/target"
+	"slipway.dev/slipway/internal/target/kube"
 	"slipway.dev/slipway/internal/target/localexec"
 	"slipway.dev/slipway/internal/web"
 )
@@ -229,7 +230,36 @@ type Config struct {
 	// filesystem: under it builds are refused and healthz reports
 	// DEGRADED. The zero value is diskspace.DefaultFloor (1 GiB).
 	MinFreeDisk diskspace.Floor
+	// Target is where components run: TargetLocal (the default: processes
+	// on this host, in the sandbox) or TargetKubernetes.
+	Target string
+	// Kube configures the Kubernetes target.
+	Kube KubeTarget
 }
+
+// The targets a server can run components on.
+const (
+	TargetLocal      = "local"
+	TargetKubernetes = "kubernetes"
+)
+
+// KubeTarget configures the Kubernetes target. Templates replace {tool}
+// with a tool instance's name (a tool, or tool--environment).
+type KubeTarget struct {
+	// Kubeconfig is the kubeconfig file; "" means the in-cluster config.
+	Kubeconfig string
+	// NamespaceTemplate names an instance's namespace; default
+	// "tool-{tool}".
+	NamespaceTemplate string
+	// IngressHostTemplate gives the host of an instance's published
+	// component, e.g. "{tool}.apps.example.org"; "" makes no Ingress.
+	IngressHostTemplate string
+	// IngressClass is the Ingresses' class; "" leaves it to the cluster.
+	IngressClass string
+}
+
+// ExpandTemplate replaces {tool} in a KubeTarget template with instance.
+func ExpandTemplate(tpl, instance string) string { return strings.ReplaceAll(tpl, "{tool}", instance) }
 
 // Server is a running Slipway.
 type Server struct {
@@ -463,6 +493,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		DeploymentTimeout: s.cfg.DeploymentTimeout, KeepDeployments: s.cfg.KeepDeployments,
 		ReleaseRetention: s.cfg.ReleaseRetention, ArtifactRetention: s.cfg.ArtifactRetention,
 		BuildSlots: s.cfg.BuildSlots, ToolBuildSlots: s.cfg.ToolBuildSlots, NoQueue: s.cfg.NoQueue,
+		AllowImages:   s.cfg.Target == TargetKubernetes,
 		TransientFunc: transient, BuildTimeout: s.cfg.BuildTimeout, ToolEnv: s.toolEnv,
 		ConfigFetcher: remoteconfig.New(remoteconfig.Config{AllowPrivate: s.cfg.AllowPrivateSourceURLs}),
 		Metrics:       m, Limits: s.cfg.Limits,
@@ -575,7 +606,7 @@ func (s *Server) maintain(ctx context.Context) error {
 // transient reports whether an adapter's error is worth retrying: git's
 // network failures, and processes the kernel could not create right now.
 func transient(err error) bool {
-	return git.IsTransient(err) || errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.ENOMEM)
+	return git.IsTransient(err) || errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.ENOMEM) || kube.Transient(err)
 }
 
 func (s *Server) serve(srv *http.Server, ln net.Listener) {
@@ -652,6 +683,13 @@ type runtimeTarget interface {
 // in the sandbox, each tool's published component behind the proxy
 // listening on proxyPort.
 func (s *Server) openTarget(dir string, askTokens *auth.AskTokens, proxyPort int, limits func(target.Spec) sandbox.Limits) (runtimeTarget, error) {
+	switch s.cfg.Target {
+	case "", TargetLocal:
+	case TargetKubernetes:
+		return s.openKube()
+	default:
+		return nil, fmt.Errorf("server: unknown target %q: want %s or %s", s.cfg.Target, TargetLocal, TargetKubernetes)
+	}
 	d, err := localexec.New(localexec.Config{
 		AskEnv: func(instance, component, run string) map[string]string {
 			tool, env := slipway.SplitInstance(instance)

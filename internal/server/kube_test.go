@@ -1,0 +1,154 @@
+package server_test
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"strings"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"slipway.dev/slipway/internal/kubetest"
+	"slipway.dev/slipway/internal/server"
+	"slipway.dev/slipway/internal/slipway"
+	"slipway.dev/slipway/internal/slipwaytest"
+	"slipway.dev/slipway/internal/slipwaytest/servertest"
+)
+
+// TestServer_KubernetesTarget deploys a tool of prebuilt images through a
+// server whose target is a real kube-apiserver (kwok for kubelet): the
+// deployment succeeds once the Deployment's pods are available, the
+// objects are there with the server's templates, a component built from a
+// repository is refused with the reason, and a component taken out of the
+// config is removed from the cluster.
+func TestServer_KubernetesTarget(t *testing.T) {
+	t.Parallel()
+	cluster := kubetest.Shared(t)
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	prefix := "s" + hex.EncodeToString(b)
+	s := servertest.StartEmpty(t, func(c *server.Config) {
+		c.Target = server.TargetKubernetes
+		c.Kube = server.KubeTarget{
+			Kubeconfig: cluster.Kubeconfig, NamespaceTemplate: prefix + "-{tool}",
+			IngressHostTemplate: "{tool}.apps.example.org", IngressClass: "nginx",
+		}
+	})
+	rc, err := clientcmd.BuildConfigFromFlags("", cluster.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	ns := prefix + "-shop"
+	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(t.Context(), ns, metav1.DeleteOptions{}) })
+
+	cfg := `{"components": {
+	  "web": {"component_type": "continuous", "build": {"image": "registry.example/shop@sha256:0a1b"},
+	    "run": {"command": "serve", "port": 8000, "publish": "/", "replicas": 2, "health_check_http": "/healthz"}},
+	  "nightly": {"component_type": "scheduled", "build": {"image": "registry.example/shop@sha256:0a1b"},
+	    "run": {"command": "report", "schedule": "@daily", "timeout": 600}, "wait_for": ["web"]},
+	  "migrate": {"component_type": "one-off", "build": {"image": "registry.example/shop@sha256:0a1b"},
+	    "run": {"command": "migrate"}, "wait_for": ["web"]}}}`
+	if _, err := s.Client.ConfigCreate(ctx, "shop", []byte(cfg)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Client.EnvVarCreate(ctx, "shop", "DB_PASSWORD", "hunter2"); err != nil {
+		t.Fatal(err)
+	}
+	d := s.DeployTool(t, "shop")
+	for _, st := range d.Steps {
+		if st.Kind == slipway.StepBuild {
+			t.Errorf("an image component was built: %+v", st)
+		}
+	}
+	dep, err := cs.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil || *dep.Spec.Replicas != 2 || dep.Status.AvailableReplicas != 2 {
+		t.Fatalf("deployment web: %v, %+v", err, dep.Status)
+	}
+	ing, err := cs.NetworkingV1().Ingresses(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil || ing.Spec.Rules[0].Host != "shop.apps.example.org" || *ing.Spec.IngressClassName != "nginx" {
+		t.Fatalf("ingress web: %v, %+v", err, ing.Spec)
+	}
+	cj, err := cs.BatchV1().CronJobs(ns).Get(ctx, "nightly", metav1.GetOptions{})
+	if err != nil || len(strings.Fields(cj.Spec.Schedule)) != 5 || strings.HasPrefix(cj.Spec.Schedule, "@") {
+		t.Fatalf("cronjob nightly: %v, schedule %q", err, cj.Spec.Schedule)
+	}
+	jobs, err := cs.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{LabelSelector: "slipway.dev/component=migrate"})
+	if err != nil || len(jobs.Items) != 1 {
+		t.Fatalf("jobs of migrate: %v, %d", err, len(jobs.Items))
+	}
+	// The tool's envvars reach the pods through the Secret, not in clear.
+	sec, err := cs.CoreV1().Secrets(ns).Get(ctx, "slipway-env", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(sec.Data["DB_PASSWORD"]) != "hunter2" {
+		t.Errorf("the tool's envvars Secret has %d keys and not DB_PASSWORD", len(sec.Data))
+	}
+	for _, e := range dep.Spec.Template.Spec.Containers[0].Env {
+		if e.Name == "DB_PASSWORD" || e.Value == "hunter2" {
+			t.Error("an envvar is in the pod spec in clear")
+		}
+	}
+
+	// Without nightly and migrate: they are removed from the cluster.
+	cfg2 := `{"components": {"web": {"component_type": "continuous", "build": {"image": "registry.example/shop@sha256:0a1b"},
+	    "run": {"command": "serve", "port": 8000, "publish": "/", "replicas": 2, "health_check_http": "/healthz"}}}}`
+	if _, err := s.Client.ConfigCreate(ctx, "shop", []byte(cfg2)); err != nil {
+		t.Fatal(err)
+	}
+	s.DeployTool(t, "shop")
+	if _, err := cs.BatchV1().CronJobs(ns).Get(ctx, "nightly", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("cronjob nightly after it left the config: %v", err)
+	}
+
+	// A component built from a repository is built here but cannot run
+	// on Kubernetes (its build is a directory), and says so.
+	src := slipwaytest.GitRepo(t, map[string]string{"index.html": "hello\n"})
+	repo := `{"components": {"site": {"component_type": "continuous", "build": {"repository": "` + src.URL + `", "ref": "main"},
+	    "run": {"command": "python3 -m http.server $PORT", "port": 8000}}}}`
+	if _, err := s.Client.ConfigCreate(ctx, "srctool", []byte(repo)); err != nil {
+		t.Fatal(err)
+	}
+	env, err := s.Client.DeploymentCreate(ctx, "srctool", false, false, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, err := env.Deployment()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var final slipway.Deployment
+	servertest.Eventually(t, func() string {
+		env, err := s.Client.DeploymentGet(ctx, "srctool", created.ID)
+		if err != nil {
+			return err.Error()
+		}
+		if final, err = env.Deployment(); err != nil {
+			return err.Error()
+		}
+		if !final.Status.Final() {
+			return "deployment " + string(final.Status)
+		}
+		return ""
+	})
+	if final.Status != slipway.DeploymentFailed || !strings.Contains(final.LongStatus+stepDetails(final), "a Kubernetes target cannot run") {
+		t.Errorf("deployment of a source build: %s: %s %s; want failed, saying the target cannot run a directory", final.Status, final.LongStatus, stepDetails(final))
+	}
+	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(t.Context(), prefix+"-srctool", metav1.DeleteOptions{}) })
+}
+
+func stepDetails(d slipway.Deployment) string {
+	var b strings.Builder
+	for _, st := range d.Steps {
+		b.WriteString(st.Detail + "\n")
+	}
+	return b.String()
+}
