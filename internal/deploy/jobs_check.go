@@ -3,13 +3,11 @@ package deploy
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"slipway.dev/slipway/internal/slipway"
-	"slipway.dev/slipway/internal/toolconfig"
 )
 
 // jobFields lists the run fields a job may set, by the job types that
@@ -71,7 +69,7 @@ func checkJob(def slipway.Job) error {
 	return nil
 }
 
-// jobWords turns a tool config's words in toolconfig's messages into the
+// jobWords turns the tool config words of the domain's messages into the
 // jobs API's.
 var jobWords = strings.NewReplacer(
 	"command must", "cmd must",
@@ -81,25 +79,14 @@ var jobWords = strings.NewReplacer(
 	"the component", "the job",
 )
 
-// runProblems checks c's run fields as a tool config's are checked
-// (quantities, ranges, the schedule, health check and publish rules), so
-// that a job and a component accept the same values; the messages use the
-// jobs API's field names.
+// runProblems checks c's run fields with the domain's rules, which a tool
+// config's components are held to too (quantities, ranges, the schedule,
+// health check and publish rules), so that a job and a component accept
+// the same values; the messages use the jobs API's field names.
 func runProblems(c slipway.Component) []string {
-	probe := c
-	probe.Name = "job"
-	probe.Build = slipway.BuildSpec{Source: &slipway.SourceBuild{Repository: "https://slipway.invalid/job.git", Ref: "main"}}
-	probe.WaitFor = nil
-	_, err := toolconfig.Parse([]byte(`{"components":{"job":` + string(toolconfig.ComponentJSON(probe)) + `}}`))
-	pe, ok := errors.AsType[*toolconfig.ParseError](err)
-	switch {
-	case err == nil:
-		return nil
-	case !ok:
-		return []string{slipway.ErrorMessage(err)}
-	}
-	out := make([]string, len(pe.Problems))
-	for i, p := range pe.Problems {
+	problems := c.Run.Validate(c.Type)
+	out := make([]string, len(problems))
+	for i, p := range problems {
 		out[i] = jobWords.Replace(p.Message)
 	}
 	return out

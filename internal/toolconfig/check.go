@@ -6,9 +6,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"unicode"
-
-	"github.com/robfig/cron/v3"
 
 	"slipway.dev/slipway/internal/slipway"
 )
@@ -23,34 +20,6 @@ func parseURL(s string) (*url.URL, error) {
 		return nil, errors.New("parse url: no scheme")
 	}
 	return u, nil
-}
-
-// scheduleForms describes the valid schedules, for messages.
-const scheduleForms = `a cron expression with 5 fields (minute hour day-of-month month day-of-week, such as "*/5 * * * *") or one of @hourly, @daily, @weekly, @monthly, @yearly`
-
-// cronParser parses Kubernetes CronJob schedules without descriptors and
-// without seconds; checkSchedule handles the descriptors Toolforge allows.
-var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow)
-
-// checkSchedule returns what is wrong with a schedule, or "".
-func checkSchedule(s string) string {
-	t := strings.TrimSpace(s)
-	switch {
-	case strings.HasPrefix(t, "@"):
-		switch t {
-		case "@hourly", "@daily", "@weekly", "@monthly", "@yearly":
-			return ""
-		}
-		return fmt.Sprintf("schedule must be %s, got %q", scheduleForms, s)
-	case strings.HasPrefix(t, "TZ=") || strings.HasPrefix(t, "CRON_TZ="):
-		// Also keeps the cron parser away from its time zone code, which
-		// panics on "TZ=x" and reads the file system.
-		return fmt.Sprintf("schedule must be %s, got %q: time zones are not supported", scheduleForms, s)
-	}
-	if _, err := cronParser.Parse(t); err != nil {
-		return fmt.Sprintf("schedule must be %s, got %q: %v", scheduleForms, s, err)
-	}
-	return ""
 }
 
 // didYouMean returns a hint naming an unknown key that looks like a
@@ -248,66 +217,6 @@ func checkSourceURL(s string) string {
 	}
 	if _, err := slipway.SplitURLCredential(s); err != nil {
 		return "source_url " + err.Error()
-	}
-	return ""
-}
-
-// checkRepository returns what is wrong with a build repository, or "".
-func checkRepository(s string) string {
-	if msg := checkRepositoryURL(s); msg != "" {
-		return msg
-	}
-	if _, err := slipway.SplitURLCredential(s); err != nil {
-		return "repository " + err.Error()
-	}
-	return ""
-}
-
-// checkRepositoryURL returns what is wrong with the form of a build
-// repository, or "". Messages show the URL with its user info redacted.
-func checkRepositoryURL(s string) string {
-	const want = "repository must be an http, https, git or file URL, or an absolute path"
-	shown := slipway.RedactURL(s)
-	if strings.HasPrefix(s, "/") {
-		if strings.ContainsFunc(s, unicode.IsControl) {
-			return fmt.Sprintf("%s, got %q: it contains control characters", want, shown)
-		}
-		return ""
-	}
-	u, err := parseURL(s)
-	switch {
-	case err != nil:
-		if !strings.Contains(s, "://") && strings.Contains(s, "@") && strings.Contains(s, ":") {
-			return fmt.Sprintf("%s, got %q: SSH addresses are not supported, use the https URL of the repository", want, shown)
-		}
-		return fmt.Sprintf("%s, got %q", want, shown)
-	case u.Scheme == "http" || u.Scheme == "https" || u.Scheme == "git":
-		if u.Host == "" {
-			return fmt.Sprintf("%s, got %q: the URL has no host", want, shown)
-		}
-	case u.Scheme == "file":
-		if u.Host != "" && u.Host != "localhost" {
-			return fmt.Sprintf("%s, got %q: a file URL must name a local path (file:///path)", want, shown)
-		}
-		if u.Path == "" || u.Path == "/" {
-			return fmt.Sprintf("%s, got %q: the URL has no path", want, shown)
-		}
-	default:
-		return fmt.Sprintf("%s, got %q: the scheme %q is not supported", want, shown, u.Scheme)
-	}
-	return ""
-}
-
-// checkRef returns what is wrong with a build ref, or "".
-func checkRef(s string) string {
-	const want = "ref must be a branch, a tag, or a full or short commit SHA"
-	switch {
-	case s == "":
-		return want + `, got ""`
-	case strings.HasPrefix(s, "-"):
-		return fmt.Sprintf("%s, got %q: it must not start with \"-\"", want, s)
-	case strings.ContainsFunc(s, isSpaceOrControl):
-		return fmt.Sprintf("%s, got %q: it must not contain spaces or control characters", want, s)
 	}
 	return ""
 }

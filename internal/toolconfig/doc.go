@@ -39,7 +39,10 @@
 //
 // Parse walks the yaml.Node tree itself, so each [Problem] carries the line
 // and column of the node at fault, and every problem in the document is
-// reported at once, sorted by position. Unknown fields are not errors: they
+// reported at once, sorted by position. The parser checks the shape of the
+// YAML; the values of a component are checked by the domain
+// ([slipway.Component.ValidateWith]), whose path-addressed problems the
+// parser puts at their fields' nodes. Unknown fields are not errors: they
 // are dropped, each with Toolforge's warning "Unknown field <path>,
 // skipped".
 //

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode"
 
 	"gopkg.in/yaml.v3"
 
@@ -35,19 +34,24 @@ type parser struct {
 	// strict turns on the rules that configs stored by an older Slipway
 	// may break (see ParseStored).
 	strict bool
-	// nodes records, when not nil, the node of each field path: the value
-	// of a scalar field, the key of a mapping (see Locate).
+	// nodes records the node of each field path: the value of a scalar
+	// field, the key of a mapping (see Locate and validate).
 	nodes map[string]*yamlNode
 	// rewrite, when set, replaces the value of each URL field (source_url
 	// and the build repositories) before it is stored (see RewriteURLs).
 	rewrite func(path, value string) (string, error)
+	// unknownKeys are the unknown keys of each mapping, by its path, for
+	// the hints of the problems of fields that are missing.
+	unknownKeys map[string][]string
+}
+
+// noteUnknown notes that the mapping at path has the unknown key name.
+func (p *parser) noteUnknown(path, name string) {
+	p.unknownKeys[path] = append(p.unknownKeys[path], name)
 }
 
 // record notes where the field at path is, for Locate.
 func (p *parser) record(path string, key, val *yamlNode) {
-	if p.nodes == nil {
-		return
-	}
 	if r := resolve(val); r != nil && r.Kind == yaml.ScalarNode {
 		p.nodes[path] = val
 	} else {
@@ -332,9 +336,6 @@ func (p *parser) components(e entry) *componentSet {
 		name := ce.name()
 		path := join("components", name)
 		p.record(path, ce.key, ce.val)
-		if !slipway.ValidName(name) {
-			p.problemf(path, ce.key, "component name %q is not valid: use 1 to %d lowercase letters, digits or dashes, starting and ending with a letter or digit", name, slipway.MaxNameLength)
-		}
 		c, info, raw := p.component(path, name, ce)
 		set.byName[name] = c
 		set.order = append(set.order, name)
@@ -354,8 +355,10 @@ func (p *parser) component(path, name string, ce entry) (slipway.Component, *com
 	c := slipway.Component{Name: name}
 	info := &componentInfo{key: ce.key}
 	raw := &object{}
+	from := len(p.problems)
 	m := p.mapping(path, ce.val, "component "+strconv.Quote(name)+" (with build and run)")
 	if m == nil {
+		p.validate(path, ce.key, c, nil, from, "component_type", "build", "run")
 		return c, info, raw
 	}
 	entries := p.entries(path, m)
@@ -398,6 +401,8 @@ func (p *parser) component(path, name string, ce entry) (slipway.Component, *com
 
 	var hasBuild, hasRun bool
 	var unknownKeys []string
+	given := map[string]bool{}
+	var buildRaw *object
 	for _, e := range entries {
 		p.record(join(path, e.name()), e.key, e.val)
 		switch e.name() {
@@ -408,13 +413,14 @@ func (p *parser) component(path, name string, ce entry) (slipway.Component, *com
 		case "build":
 			hasBuild = true
 			var b *object
-			c.Build, info.build, info.reuseNode, b = p.build(join(path, "build"), name, e)
+			c.Build, info.build, info.reuseNode, b = p.build(join(path, "build"), name, e, given)
 			raw.set("build", b)
+			buildRaw = b
 		case "run":
 			hasRun = true
 			if runMap != nil {
 				var r *object
-				c.Run, r = p.run(join(path, "run"), name, e.key, c.Type, runEntries)
+				c.Run, r = p.run(join(path, "run"), name, c.Type, runEntries, given)
 				raw.set("run", r)
 			}
 		case "wait_for":
@@ -434,6 +440,15 @@ func (p *parser) component(path, name string, ce entry) (slipway.Component, *com
 			p.unknown(UnknownField{Path: join(path, e.name()), Name: e.name(), In: componentIn("", name)}, e.key, componentFields)
 		}
 	}
+	var skip []string
+	if !hasBuild {
+		skip = append(skip, "build")
+	}
+	if runMap == nil {
+		skip = append(skip, "run")
+	}
+	p.validate(path, ce.key, c, given, from, skip...)
+	p.settleBuild(path, &c, info, buildRaw)
 	if !hasBuild {
 		p.problemf(join(path, "build"), ce.key, "build is required: {repository, ref}, {reuse_from} or {image}%s", didYouMean("build", unknownKeys))
 	}
@@ -445,7 +460,10 @@ func (p *parser) component(path, name string, ce entry) (slipway.Component, *com
 
 // build parses the build of component comp: the variant, its spec, the
 // reuse_from node when there is one, and its set fields.
-func (p *parser) build(path, comp string, be entry) (slipway.BuildSpec, buildKind, *yamlNode, *object) {
+//
+// It checks the shape of the build; the domain checks its values (see
+// validate), and settleBuild finishes it.
+func (p *parser) build(path, comp string, be entry, given map[string]bool) (slipway.BuildSpec, buildKind, *yamlNode, *object) {
 	var spec slipway.BuildSpec
 	raw := &object{}
 	m := p.mapping(path, be.val, "build")
@@ -471,14 +489,12 @@ func (p *parser) build(path, comp string, be entry) (slipway.BuildSpec, buildKin
 		kind, known = buildImage, []string{"image"}
 	}
 	var reuseNode *yamlNode
-	var unknownKeys []string
-	ok := kind != buildInvalid
 	for _, e := range entries {
 		name := e.name()
 		fpath := join(path, name)
 		p.record(fpath, e.key, e.val)
 		if !slices.Contains(known, name) {
-			unknownKeys = append(unknownKeys, name)
+			p.noteUnknown(path, name)
 			u := UnknownField{Path: fpath, Name: name, In: componentIn("build", comp)}
 			valid := known
 			if kind == buildInvalid {
@@ -489,37 +505,24 @@ func (p *parser) build(path, comp string, be entry) (slipway.BuildSpec, buildKin
 			p.unknown(u, e.key, valid)
 			continue
 		}
+		given["build."+name] = true
 		switch name {
-		case "repository":
-			v, good := p.text(fpath, e.val, name, "")
-			if good {
-				if msg := checkRepository(v); msg != "" {
-					p.problemf(fpath, e.val, "%s", msg)
-					good = false
-				}
-			}
-			if good {
-				v, good = p.rewriteURL(fpath, v)
-			}
-			if !good {
-				ok = false
-				continue
-			}
-			spec.Source.Repository = v
-			raw.set(name, v)
-		case "ref":
+		case "repository", "ref", "reuse_from", "image":
 			v, good := p.str(fpath, e.val, name)
-			if good {
-				if msg := checkRef(v); msg != "" {
-					p.problemf(fpath, e.val, "%s", msg)
-					good = false
-				}
-			}
 			if !good {
-				ok = false
 				continue
 			}
-			spec.Source.Ref = v
+			switch name {
+			case "repository":
+				spec.Source.Repository = v
+			case "ref":
+				spec.Source.Ref = v
+			case "reuse_from":
+				spec.ReuseFrom = v
+				reuseNode = e.val
+			case "image":
+				spec.Image = v
+			}
 			raw.set(name, v)
 		case "use_latest_versions", "use_deprecated_versions":
 			v, good := p.boolean(fpath, e.val, name)
@@ -532,57 +535,33 @@ func (p *parser) build(path, comp string, be entry) (slipway.BuildSpec, buildKin
 				spec.Source.UseDeprecatedVersions = v
 			}
 			raw.set(name, v)
-		case "reuse_from":
-			v, good := p.text(fpath, e.val, name, "")
-			if good && v == "" {
-				p.problemf(fpath, e.val, "reuse_from must name another component of this config, whose build this one uses")
-				good = false
-			}
-			if !good {
-				ok = false
-				continue
-			}
-			spec.ReuseFrom = v
-			reuseNode = e.val
-			raw.set(name, v)
-		case "image":
-			v, good := p.str(fpath, e.val, name)
-			if good && (v == "" || strings.ContainsFunc(v, isSpaceOrControl)) {
-				p.problemf(fpath, e.val, "image must be an image reference such as \"registry.example.org/team/app:1.2\" or \"…@sha256:<digest>\", got %q", v)
-				good = false
-			}
-			if !good {
-				ok = false
-				continue
-			}
-			spec.Image = v
-			raw.set(name, v)
 		}
-	}
-	switch kind {
-	case buildInvalid:
-		p.problemf(path, be.key, "build must have repository and ref (build from source), reuse_from (use another component's build) or image (a prebuilt image)")
-	case buildSource:
-		if !has["repository"] {
-			p.problemf(join(path, "repository"), be.key, "repository is required with ref: an http, https, git or file URL, or an absolute path%s", didYouMean("repository", unknownKeys))
-			ok = false
-		}
-		if !has["ref"] {
-			p.problemf(join(path, "ref"), be.key, "ref is required: a branch, a tag, or a full or short commit SHA%s", didYouMean("ref", unknownKeys))
-			ok = false
-		}
-	case buildReuse, buildImage:
-		// The one field that chose the variant is there, and was checked
-		// in the loop above.
-	}
-	if !ok {
-		kind = buildInvalid
 	}
 	return spec, kind, reuseNode, raw
 }
 
-func isSpaceOrControl(r rune) bool {
-	return unicode.IsSpace(r) || unicode.IsControl(r)
+// settleBuild finishes the build of the component at path once validate
+// has checked it: a build whose defining field is wrong is invalid (and so
+// left out of the reuse_from checks), and a good repository is rewritten
+// (see RewriteURLs), after the checks, which are of the user's value.
+func (p *parser) settleBuild(path string, c *slipway.Component, info *componentInfo, raw *object) {
+	bpath := join(path, "build")
+	for _, f := range []string{"repository", "ref", "reuse_from", "image"} {
+		if p.hasProblemAt(join(bpath, f)) {
+			info.build = buildInvalid
+		}
+	}
+	src := c.Build.Source
+	if src == nil || p.hasProblemAt(join(bpath, "repository")) || p.hasProblemAt(bpath) {
+		return
+	}
+	v, ok := p.rewriteURL(join(bpath, "repository"), src.Repository)
+	if !ok {
+		info.build = buildInvalid
+		return
+	}
+	src.Repository = v
+	raw.set("repository", v)
 }
 
 // Component type masks for run fields.
@@ -615,10 +594,6 @@ var runFields = map[string]int{
 	"stop_grace_period":   forContinuous,
 }
 
-// maxStopGracePeriod bounds stop_grace_period (seconds): a stop, a
-// replacement and a server shutdown wait that long at most for a process.
-const maxStopGracePeriod = 3600
-
 func typeMask(t slipway.ComponentType) int {
 	switch t {
 	case slipway.Continuous:
@@ -631,204 +606,216 @@ func typeMask(t slipway.ComponentType) int {
 	return 0
 }
 
-// legacyCPURE and legacyMemoryRE are what Slipway accepted as cpu and
-// memory before they were parsed as quantities; ParseStored accepts them.
-var (
-	legacyCPURE    = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?m?$`)
-	legacyMemoryRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$`)
-)
-
-// quantity checks a cpu or memory value with parse (slipway.ParseCPU or
-// slipway.ParseMemory, whose errors name the field); outside strict mode
-// what legacy matches is accepted too.
-func (p *parser) quantity(path string, n *yamlNode, s string, parse func(string) (int64, error), legacy *regexp.Regexp) bool {
-	_, err := parse(s)
-	if err == nil || (!p.strict && legacy.MatchString(s)) {
-		return true
-	}
-	p.problemf(path, n, "%v", err)
-	return false
-}
-
 // The run fields an environment may override too: each parses and checks
 // one value, recording the problem.
 
 func (p *parser) cpu(path string, n *yamlNode) (string, bool) {
 	s, ok := p.str(path, n, "cpu")
-	return s, ok && p.quantity(path, n, s, slipway.ParseCPU, legacyCPURE)
+	return s, ok && p.check(path, n, slipway.CheckCPU(s, !p.strict))
 }
 
 func (p *parser) memory(path string, n *yamlNode) (string, bool) {
 	s, ok := p.str(path, n, "memory")
-	return s, ok && p.quantity(path, n, s, slipway.ParseMemory, legacyMemoryRE)
+	return s, ok && p.check(path, n, slipway.CheckMemory(s, !p.strict))
 }
 
 func (p *parser) replicas(path string, n *yamlNode) (int64, bool) {
-	return p.integer(path, n, "replicas", 1, 1<<31-1, "at least 1")
+	r := slipway.ReplicasRange
+	return p.integer(path, n, "replicas", r.Min, r.Max, r.Text)
 }
 
 func (p *parser) schedule(path string, n *yamlNode) (string, bool) {
-	s, ok := p.text(path, n, "schedule", "\t")
-	if !ok {
-		return s, false
-	}
-	if msg := checkSchedule(s); msg != "" {
-		p.problemf(path, n, "%s", msg)
-		return s, false
-	}
-	return s, true
+	s, ok := p.text(path, n, "schedule", slipway.ScheduleText)
+	return s, ok && p.check(path, n, slipway.CheckSchedule(s))
 }
 
 func (p *parser) publish(path string, n *yamlNode) (string, bool) {
 	s, ok := p.str(path, n, "publish")
-	if ok && s != "/" {
-		p.problemf(path, n, "publish must be \"/\" (serve the component at the root of the tool's URL), got %q", s)
-		return s, false
+	return s, ok && p.check(path, n, slipway.CheckPublish(s))
+}
+
+// check records msg as the problem at n, unless it is "", and reports
+// whether it is.
+func (p *parser) check(path string, n *yamlNode, msg string) bool {
+	if msg != "" {
+		p.problemf(path, n, "%s", msg)
 	}
-	return s, ok
+	return msg == ""
+}
+
+// runInts are the ranges of the integer run fields.
+var runInts = map[string]slipway.IntRange{
+	"port":              slipway.PortRange,
+	"replicas":          slipway.ReplicasRange,
+	"retry":             slipway.RetryRange,
+	"timeout":           slipway.TimeoutRange,
+	"stop_grace_period": slipway.StopGracePeriodRange,
 }
 
 // run parses the entries of the run mapping of component comp, of type t,
-// and runs the checks that tie run fields together.
-func (p *parser) run(path, comp string, runKey *yamlNode, t slipway.ComponentType, entries []entry) (slipway.RunSpec, *object) {
+// noting the fields it has in given. It checks their shape; the domain
+// checks their values and how they go together (see validate).
+func (p *parser) run(path, comp string, t slipway.ComponentType, entries []entry, given map[string]bool) (slipway.RunSpec, *object) {
 	var r slipway.RunSpec
 	raw := &object{}
 	mask := typeMask(t)
-	// Nodes of set fields, for the checks that involve several fields;
-	// a field whose value is wrong is in bad instead.
-	nodes := map[string]*yamlNode{}
-	bad := map[string]bool{}
-	var unknownKeys []string
 	for _, e := range entries {
 		name := e.name()
 		fpath := join(path, name)
 		p.record(fpath, e.key, e.val)
 		if runFields[name]&mask == 0 {
-			unknownKeys = append(unknownKeys, name)
+			p.noteUnknown(path, name)
 			p.unknownRun(fpath, name, e.key, comp, t)
 			continue
 		}
+		given["run."+name] = true
 		var v any
 		var ok bool
 		switch name {
-		case "command":
-			var s string
-			if s, ok = p.text(fpath, e.val, name, shellText); ok && strings.TrimSpace(s) == "" {
-				p.problemf(fpath, e.val, "command must not be empty")
-				ok = false
-			}
-			r.Command, v = s, s
-		case "cpu":
-			r.CPU, ok = p.cpu(fpath, e.val)
-			v = r.CPU
-		case "memory":
-			r.Memory, ok = p.memory(fpath, e.val)
-			v = r.Memory
-		case "emails":
-			r.Emails, ok = p.enum(fpath, e.val, name, "none", "all", "onfinish", "onfailure")
-			v = r.Emails
 		case "filelog":
 			var b bool
 			if b, ok = p.boolean(fpath, e.val, name); ok {
 				r.Filelog = &b
 			}
 			v = b
-		case "filelog_stdout":
-			r.FilelogStdout, ok = p.text(fpath, e.val, name, "")
-			v = r.FilelogStdout
-		case "filelog_stderr":
-			r.FilelogStderr, ok = p.text(fpath, e.val, name, "")
-			v = r.FilelogStderr
-		case "mount":
-			r.Mount, ok = p.enum(fpath, e.val, name, "all", "none")
-			v = r.Mount
-		case "port":
+		case "port", "replicas", "retry", "timeout", "stop_grace_period":
 			var n int64
-			n, ok = p.integer(fpath, e.val, name, 1, 65535, "between 1 and 65535")
-			r.Port, v = int(n), n
-		case "port_protocol":
-			r.PortProtocol, ok = p.enum(fpath, e.val, name, "tcp", "udp")
-			v = r.PortProtocol
-		case "publish":
-			r.Publish, ok = p.publish(fpath, e.val)
-			v = r.Publish
-		case "replicas":
-			var n int64
-			n, ok = p.replicas(fpath, e.val)
-			r.Replicas, v = int(n), n
-		case "health_check_script":
-			var s string
-			if s, ok = p.text(fpath, e.val, name, shellText); ok && strings.TrimSpace(s) == "" {
-				p.problemf(fpath, e.val, "health_check_script must not be empty")
-				ok = false
+			n, ok = p.runInt(fpath, e.val, name)
+			v = n
+			switch name {
+			case "port":
+				r.Port = int(n)
+			case "replicas":
+				r.Replicas = int(n)
+			case "retry":
+				r.Retry = int(n)
+			case "timeout":
+				r.Timeout = int(n)
+			case "stop_grace_period":
+				r.StopGracePeriod = int(n)
 			}
-			r.HealthCheckScript, v = s, s
-		case "health_check_http":
+		default:
 			var s string
-			if s, ok = p.str(fpath, e.val, name); ok && (!strings.HasPrefix(s, "/") || strings.ContainsFunc(s, isSpaceOrControl)) {
-				p.problemf(fpath, e.val, "health_check_http must be a URL path starting with \"/\", such as \"/healthz\", got %q", s)
-				ok = false
-			}
-			r.HealthCheckHTTP, v = s, s
-		case "schedule":
-			r.Schedule, ok = p.schedule(fpath, e.val)
-			v = r.Schedule
-		case "retry":
-			var n int64
-			n, ok = p.integer(fpath, e.val, name, 0, 5, "between 0 and 5")
-			r.Retry, v = int(n), n
-		case "timeout":
-			var n int64
-			n, ok = p.integer(fpath, e.val, name, 0, 1<<31-1, "a number of seconds, at least 0 (0 means no timeout)")
-			r.Timeout, v = int(n), n
-		case "stop_grace_period":
-			var n int64
-			n, ok = p.integer(fpath, e.val, name, 1, maxStopGracePeriod, fmt.Sprintf("a number of seconds between 1 and %d", maxStopGracePeriod))
-			r.StopGracePeriod, v = int(n), n
+			s, ok = p.str(fpath, e.val, name)
+			v = s
+			*runString(&r, name) = s
 		}
-		if !ok {
-			bad[name] = true
-			continue
-		}
-		nodes[name] = e.val
-		raw.set(name, v)
-	}
-
-	if _, set := nodes["command"]; !set && !bad["command"] {
-		p.problemf(join(path, "command"), runKey, "command is required: the command line that starts the component%s", didYouMean("command", unknownKeys))
-	}
-	if t == slipway.Scheduled {
-		if _, set := nodes["schedule"]; !set && !bad["schedule"] {
-			p.problemf(join(path, "schedule"), runKey, "schedule is required for a scheduled component: %s%s", scheduleForms, didYouMean("schedule", unknownKeys))
-		}
-	}
-	if t != slipway.Continuous {
-		return r, raw
-	}
-	script, scriptSet := nodes["health_check_script"]
-	httpNode, httpSet := nodes["health_check_http"]
-	if scriptSet && httpSet {
-		later, lpath := httpNode, join(path, "health_check_http")
-		if script.Line > httpNode.Line || (script.Line == httpNode.Line && script.Column > httpNode.Column) {
-			later, lpath = script, join(path, "health_check_script")
-		}
-		p.problemf(lpath, later, "Cannot specify both health_check_script and health_check_http")
-	}
-	_, portSet := nodes["port"]
-	portOK := portSet || bad["port"] // a bad port is reported already
-	tcp := r.PortProtocol != "udp"
-	if httpSet && (!portOK || !tcp) {
-		p.problemf(join(path, "health_check_http"), httpNode, "A tcp port must be set for health_check_http")
-	}
-	if pub, set := nodes["publish"]; set {
-		switch {
-		case !portOK:
-			p.problemf(join(path, "publish"), pub, "publish requires port to be set")
-		case !tcp:
-			p.problemf(join(path, "publish"), pub, "publish requires port_protocol set to tcp")
+		if ok {
+			raw.set(name, v)
 		}
 	}
 	return r, raw
+}
+
+// runString returns the string field name of r.
+func runString(r *slipway.RunSpec, name string) *string {
+	switch name {
+	case "command":
+		return &r.Command
+	case "cpu":
+		return &r.CPU
+	case "memory":
+		return &r.Memory
+	case "emails":
+		return &r.Emails
+	case "filelog_stdout":
+		return &r.FilelogStdout
+	case "filelog_stderr":
+		return &r.FilelogStderr
+	case "mount":
+		return &r.Mount
+	case "port_protocol":
+		return &r.PortProtocol
+	case "publish":
+		return &r.Publish
+	case "health_check_script":
+		return &r.HealthCheckScript
+	case "health_check_http":
+		return &r.HealthCheckHTTP
+	case "schedule":
+		return &r.Schedule
+	}
+	panic("toolconfig: no run field " + name)
+}
+
+// runInt returns the value of the integer run field name when it is an
+// integer that fits; the domain checks its range.
+func (p *parser) runInt(path string, n *yamlNode, name string) (int64, bool) {
+	rng := runInts[name]
+	r := resolve(n)
+	switch {
+	case r != nil && r.Kind == yaml.ScalarNode && r.ShortTag() == "!!int":
+		var v int
+		if err := r.Decode(&v); err != nil {
+			p.problemf(path, n, "%s must be %s, got %s", name, rng.Text, short(r.Value))
+			return 0, false
+		}
+		return int64(v), true
+	case r != nil && isNull(r):
+		p.nullProblem(path, n, name)
+	default:
+		p.problemf(path, n, "%s must be an integer (%s), got %s", name, rng.Text, describe(n))
+	}
+	return 0, false
+}
+
+// validate checks component c, at path, with the domain's rules and
+// records their problems at the nodes of their fields. given holds the
+// fields the document gave (paths relative to the component), whatever
+// their values; the shape problems recorded since index from win over the
+// domain's at the same field, and the domain's under skip (a part that is
+// missing or not a mapping) are dropped. A problem of a missing field is
+// put at the mapping that lacks it, with a hint when an unknown key there
+// looks like it.
+func (p *parser) validate(path string, key *yamlNode, c slipway.Component, given map[string]bool, from int, skip ...string) {
+	shape := map[string]bool{}
+	for _, pr := range p.problems[from:] {
+		shape[pr.Path] = true
+	}
+	opts := slipway.ValidateOptions{Given: func(f string) bool { return given[f] }, Stored: !p.strict}
+problems:
+	for _, vp := range c.ValidateWith(opts) {
+		for _, s := range skip {
+			if vp.Path == s || strings.HasPrefix(vp.Path, s+".") {
+				continue problems
+			}
+		}
+		if vp.Path == "" {
+			p.problemf(path, key, "%s", vp.Message)
+			continue
+		}
+		fpath := join(path, vp.Path)
+		if shape[fpath] {
+			continue
+		}
+		if vp.Message == slipway.BothHealthChecks {
+			fpath = p.later(join(path, "run.health_check_script"), join(path, "run.health_check_http"))
+		}
+		if n, ok := p.nodes[fpath]; ok {
+			p.problemf(fpath, n, "%s", vp.Message)
+			continue
+		}
+		parent := parentPath(fpath)
+		last := fpath[len(parent)+1:]
+		n := key
+		for q := parent; q != path && q != ""; q = parentPath(q) {
+			if qn, ok := p.nodes[q]; ok {
+				n = qn
+				break
+			}
+		}
+		p.problemf(fpath, n, "%s%s", vp.Message, didYouMean(last, p.unknownKeys[parent]))
+	}
+}
+
+// later returns whichever of the fields at paths a and b comes later in
+// the document.
+func (p *parser) later(a, b string) string {
+	na, nb := p.nodes[a], p.nodes[b]
+	if na != nil && nb != nil && (na.Line > nb.Line || (na.Line == nb.Line && na.Column > nb.Column)) {
+		return a
+	}
+	return b
 }
 
 // waitFor parses a wait_for list.

@@ -2,6 +2,7 @@ package toolconfig
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -17,6 +18,10 @@ type object struct {
 }
 
 func (o *object) set(key string, v any) {
+	if i := slices.Index(o.keys, key); i >= 0 {
+		o.vals[i] = v
+		return
+	}
 	o.keys = append(o.keys, key)
 	o.vals = append(o.vals, v)
 }

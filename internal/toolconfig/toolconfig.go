@@ -151,7 +151,12 @@ func parse(data []byte, strict bool, rewrite func(path, value string) (string, e
 }
 
 func newParser(data []byte) *parser {
-	return &parser{reported: map[*yamlNode]bool{}, budget: 10_000 + 4*len(data)}
+	return &parser{
+		reported:    map[*yamlNode]bool{},
+		budget:      10_000 + 4*len(data),
+		nodes:       map[string]*yamlNode{},
+		unknownKeys: map[string][]string{},
+	}
 }
 
 // problemsError returns the EInvalid error listing problems, one a line.
