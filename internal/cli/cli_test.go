@@ -105,6 +105,10 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		serveAdminTokens(w, r)
 		return
 	}
+	if r.Method == "GET" && strings.HasPrefix(r.URL.Path, "/interactions/v1/tool/") {
+		serveDeploymentQuestions(w, r)
+		return
+	}
 	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/components/v1/tool/"), "/")
 	tool, rest := parts[0], strings.Join(parts[1:], "/")
 	if tool == "broken" {
@@ -202,6 +206,30 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, events)
 	default:
 		reply(w, 404, `{"messages":{"error":["Not found."],"info":[],"warning":[]}}`)
+	}
+}
+
+// The questions of mytool's deployment: a gate two answered, a question
+// with fields, and one that expired into its default; "failing" has none,
+// and the other tools' credentials may not list them.
+var deploymentQuestionsJSON = `[` +
+	`{"id":"q-3","tool":"mytool","deploy_id":"` + depID + `","step":"run:cleanup","origin":"ask","question":"Also delete the archived rows?","options":[{"label":"skip","value":"skip"},{"label":"delete","value":"delete"}],"fields":[],"state":"expired","created":"2026-11-22T13:02:00Z","deadline":"2026-11-22T13:12:00Z","on_deadline":"default","default":"skip","value":"skip","answered_by":"","answered_at":"2026-11-22T13:12:00Z","comment":"","approvals":[],"policy":{"answerers":[],"required_answers":1,"forbid_initiator":false}},` +
+	`{"id":"q-2","tool":"mytool","deploy_id":"` + depID + `","step":"run:web","origin":"ask","question":"Which environment, and notify the channel?","options":[],"fields":[{"key":"env","type":"select","options":["prod","staging"]},{"key":"notify","type":"boolean"}],"state":"answered","created":"2026-11-22T13:01:10Z","deadline":"2026-11-22T14:01:10Z","on_deadline":"fail","default":"","value":"{\"env\":\"prod\",\"notify\":\"true\"}","answered_by":"admin","answered_at":"2026-11-22T13:01:30Z","comment":"","approvals":[],"policy":{"answerers":[],"required_answers":1,"forbid_initiator":false}},` +
+	`{"id":"q-1","tool":"mytool","deploy_id":"` + depID + `","step":"gate:web","origin":"gate","question":"Deploy web to production?\nCheck the dashboard first.","options":[{"label":"Go","value":"go"},{"label":"Stop","value":"stop","stop":true}],"fields":[],"state":"answered","created":"2026-11-22T13:00:50Z","deadline":"2026-11-23T13:00:50Z","on_deadline":"fail","default":"","value":"go","answered_by":"tool-token:abc","answered_at":"2026-11-22T13:01:00Z","comment":"dashboard green","approvals":["admin","tool-token:abc"],"policy":{"answerers":[],"required_answers":2,"forbid_initiator":true}}` +
+	`]`
+
+func serveDeploymentQuestions(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/interactions/v1/tool/mytool/questions":
+		if r.URL.Query().Get("deployment") != depID {
+			reply(w, 200, `{"data":[],`+msgs+`}`)
+			return
+		}
+		reply(w, 200, `{"data":`+deploymentQuestionsJSON+`,`+msgs+`}`)
+	case "/interactions/v1/tool/failing/questions":
+		reply(w, 200, `{"data":[],`+msgs+`}`)
+	default:
+		reply(w, 403, `{"messages":{"error":["This credential may not list questions."],"info":[],"warning":[]}}`)
 	}
 }
 
@@ -343,11 +371,12 @@ func TestCommands(t *testing.T) {
 		{name: "DeploymentList", args: []string{"components", "deployment", "list"}},
 		{name: "DeploymentListJSON", args: []string{"components", "deployment", "list", "--json"}},
 		{name: "DeploymentListEmpty", args: []string{"--tool", "other", "components", "deployment", "list"}},
-		{name: "DeploymentShow", args: []string{"components", "deployment", "show"}, wantReq: "GET /components/v1/tool/mytool/deployment/latest"},
+		{name: "DeploymentShow", args: []string{"components", "deployment", "show"}, wantReq: "GET /interactions/v1/tool/mytool/questions?deployment=" + depID},
 		{name: "DeploymentShowID", args: []string{"components", "deployment", "show", depID}, wantReq: "GET /components/v1/tool/mytool/deployment/" + depID},
 		{name: "DeploymentShowJSON", args: []string{"components", "deployment", "show", "--json"}},
 		{name: "DeploymentShowFailed", args: []string{"--tool", "failing", "components", "deployment", "show"}},
 		{name: "DeploymentShowNone", args: []string{"--tool", "other", "components", "deployment", "show"}},
+		{name: "DeploymentShowNoQuestionsAPI", args: []string{"--tool", "stopping", "components", "deployment", "show"}},
 		{name: "DeploymentRollback", args: []string{"components", "deployment", "rollback"}, wantReq: "POST /components/v1/tool/mytool/deployment/rollback {}"},
 		{name: "DeploymentRollbackID", args: []string{"components", "deployment", "rollback", depID, "--description", "bad push"}, wantReq: `POST /components/v1/tool/mytool/deployment/rollback {"deploy_id":"` + depID + `","description":"bad push"}`},
 		{name: "DeploymentRollbackRelease", args: []string{"components", "deployment", "rollback", "--release", "42"}, wantReq: `POST /components/v1/tool/mytool/deployment/rollback {"release":42}`},
