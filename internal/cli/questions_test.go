@@ -2,17 +2,22 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // questionsServer is a fake of the questions API and of a deployment
 // whose events announce a question.
 type questionsServer struct {
+	open string // the open question's JSON; askQuestion's when ""
+
 	mu      sync.Mutex
 	answers []string // bodies of the POSTed answers
 }
@@ -23,7 +28,7 @@ func (s *questionsServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, 401, `{"messages":{"error":["Authentication required."],"info":[],"warning":[]}}`)
 		return
 	}
-	open := askQuestion("open", "", "", false)
+	open := cmp.Or(s.open, askQuestion("open", "", "", false))
 	q := "/interactions/v1/tool/mytool/questions/" + askQID
 	switch r.Method + " " + r.URL.Path {
 	case "GET /interactions/v1/tool/mytool/questions":
@@ -43,6 +48,8 @@ func (s *questionsServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.answers = append(s.answers, string(body))
 		s.mu.Unlock()
 		switch {
+		case strings.Contains(string(body), `"fields"`), strings.Contains(string(body), `"value":"stop"`):
+			reply(w, 200, `{"data":`+open+`,"messages":{"error":[],"info":["Answer recorded."],"warning":[]}}`)
 		case strings.Contains(string(body), `"value":"yes"`):
 			reply(w, 200, `{"data":`+askQuestion("answered", "yes", "admin", false)+`,"messages":{"error":[],"info":["Answered yes."],"warning":[]}}`)
 		case strings.Contains(string(body), `"value":"n"`):
@@ -169,4 +176,92 @@ func TestWatch_QuestionPrompt(t *testing.T) {
 	if !strings.Contains(res.stdout, "Waiting for an answer; watching on.") || len(s2.answers) != 0 || res.code != 0 {
 		t.Errorf("exit %d, answers %q, stdout:\n%s", res.code, s2.answers, res.stdout)
 	}
+}
+
+// fieldsQuestion is an open question with a required text field, a select
+// with a default and a boolean, asked by a step's process or, with gate, by
+// a gate.
+func fieldsQuestion(gate bool) string {
+	origin, step := "ask", "run:migrate"
+	if gate {
+		origin, step = "gate", "gate:web"
+	}
+	return fmt.Sprintf(`{"id":%q,"tool":"mytool","deploy_id":%q,"step":%q,"origin":%q,"question":"Which ticket?","options":[],`+
+		`"fields":[{"key":"ticket","type":"text","required":true},{"key":"env","type":"select","options":["prod","staging"],"default":"staging"},{"key":"dry","type":"boolean"}],`+
+		`"state":"open","created":"2026-11-22T13:00:49Z","deadline":%q,"on_deadline":"fail","default":"","value":"","answered_by":"",`+
+		`"comment":"","approvals":[],"policy":{"answerers":[],"required_answers":1,"forbid_initiator":false},"may_answer":""}`,
+		askQID, askDepID, step, origin, time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+}
+
+// Ensure at a terminal the watch prompts for a question's fields one by
+// one, asks again with the server's reason for a value it would refuse,
+// takes an empty line as the default and y/yes as true, and sends only
+// the values typed; "n" at the first prompt, or stdin ending halfway,
+// answers nothing; a gate's fields question can be stopped there.
+func TestWatch_QuestionPromptFields(t *testing.T) {
+	t.Parallel()
+	start := func(t *testing.T, gate bool) (*questionsServer, string) {
+		s := &questionsServer{open: fieldsQuestion(gate)}
+		srv := httptest.NewServer(s)
+		t.Cleanup(srv.Close)
+		return s, srv.URL
+	}
+	t.Run("Answer", func(t *testing.T) {
+		t.Parallel()
+		s, url := start(t, false)
+		res := runWatch(t, url, true, "y\n\nT-1\nqa\n\nmaybe\nyes\n")
+		for _, w := range []string{
+			"Answer its 3 fields now? [y/n] (empty: wait): ",
+			"  ticket (text, required): ", "  ticket: required\n",
+			"  env (select: prod|staging, default staging): ", `  env: "qa" is not one of prod, staging`,
+			"  dry (boolean) [y/n]: ", `  dry: "maybe" is not true or false`,
+			"✅ Answer recorded.", "All components deployed",
+		} {
+			if !strings.Contains(res.stdout, w) {
+				t.Errorf("stdout lacks %q:\n%s", w, res.stdout)
+			}
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if len(s.answers) != 1 || !strings.Contains(s.answers[0], `"fields":{"dry":"true","ticket":"T-1"}`) || !strings.Contains(s.answers[0], `"source":"cli"`) {
+			t.Errorf("answers sent: %q", s.answers)
+		}
+	})
+	for _, tt := range []struct{ name, stdin, want string }{
+		{"Wait", "n\n", "Waiting for an answer; watching on."},
+		{"WaitOnEmpty", "\n", "Waiting for an answer; watching on."},
+		{"StdinEnds", "y\nT-1\n", "  env (select: prod|staging, default staging): \n"},
+		{"NotAChoice", "stop\n", `"stop" is not one of y, n.`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, url := start(t, false)
+			res := runWatch(t, url, true, tt.stdin)
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if !strings.Contains(res.stdout, tt.want) || len(s.answers) != 0 || res.code != 0 {
+				t.Errorf("exit %d, answers %q, want %q in stdout:\n%s", res.code, s.answers, tt.want, res.stdout)
+			}
+		})
+	}
+	t.Run("GateStop", func(t *testing.T) {
+		t.Parallel()
+		s, url := start(t, true)
+		res := runWatch(t, url, true, "stop\n")
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !strings.Contains(res.stdout, "[y/n/stop]") || len(s.answers) != 1 || !strings.Contains(s.answers[0], `"value":"stop"`) {
+			t.Errorf("answers %q, stdout:\n%s", s.answers, res.stdout)
+		}
+	})
+	t.Run("NotATerminal", func(t *testing.T) {
+		t.Parallel()
+		s, url := start(t, false)
+		res := runWatch(t, url, false, "y\nT-1\n\n\n")
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if strings.Contains(res.stdout, "now? [") || !strings.Contains(res.stdout, "Answer with: slipway questions answer "+askQID+" --tool mytool --field 'ticket=…' --field 'env=…' --field 'dry=…'") || len(s.answers) != 0 {
+			t.Errorf("answers %q, stdout:\n%s", s.answers, res.stdout)
+		}
+	})
 }

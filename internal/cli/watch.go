@@ -122,8 +122,9 @@ type questionWatch struct {
 // questionOpened shows a question that opened during the watch (msg is
 // its event's message, "<id>: <prompt>"): what it asks, until when, and
 // the command that answers it. When a person sits at the terminal and the
-// watcher's credential may answer, it prompts for an option's value and
-// sends it; an empty line goes on watching.
+// watcher's credential may answer, it prompts for the answer and sends it:
+// an option's value (an empty line goes on watching), or the question's
+// fields one by one (see promptFields).
 func (e *env) questionOpened(ctx context.Context, c *apiclient.Client, tool, msg string, p *progress, w *questionWatch) {
 	id, _, _ := strings.Cut(msg, ":")
 	if !strings.HasPrefix(id, "q-") || w.seen[id] {
@@ -144,7 +145,7 @@ func (e *env) questionOpened(ctx context.Context, c *apiclient.Client, tool, msg
 	if slipway.QuestionState(q.State).Final() {
 		return // answered already: the steps show what followed
 	}
-	prompt := e.isInteractive() && !w.eof && q.MayAnswer != nil && *q.MayAnswer == "" && len(q.Options) > 0
+	prompt := e.isInteractive() && !w.eof && q.MayAnswer != nil && *q.MayAnswer == "" && (len(q.Options) > 0 || len(q.Fields) > 0)
 	p.aside(func(out io.Writer) {
 		fmt.Fprintf(out, "[❓] %s asks (%s):\n", q.Step, q.Id)
 		fmt.Fprint(out, indent(q.Question, "     "))
@@ -162,34 +163,155 @@ func (e *env) questionOpened(ctx context.Context, c *apiclient.Client, tool, msg
 		if !prompt {
 			return
 		}
-		values := optionValues(q)
-		for {
-			fmt.Fprintf(out, "Answer [%s] (empty: wait): ", strings.Join(values, "/"))
-			line, err := w.in.ReadString('\n')
-			v := strings.TrimSpace(line)
-			if err != nil {
-				w.eof = true
-				if v == "" {
-					fmt.Fprintln(out)
-					return
-				}
+		var req *apiclient.AnswerRequest
+		if len(q.Fields) > 0 {
+			req = w.promptFields(out, q)
+		} else {
+			req = w.promptOption(out, q)
+		}
+		if req == nil {
+			return
+		}
+		req.Source = new("cli")
+		// A refused answer says why; the watch goes on either way.
+		_ = e.answer(ctx, c, tool, q.Id, *req)
+	})
+}
+
+// readLine prints prompt and reads a line from the terminal, trimmed; ok
+// is false when stdin ended before anything was typed.
+func (w *questionWatch) readLine(out io.Writer, prompt string) (line string, ok bool) {
+	fmt.Fprint(out, prompt)
+	s, err := w.in.ReadString('\n')
+	line = strings.TrimSpace(s)
+	if err != nil {
+		w.eof = true
+		if line == "" {
+			fmt.Fprintln(out)
+			return "", false
+		}
+	}
+	return line, true
+}
+
+// promptOption asks for one of q's options until it gets one; nil when
+// the person goes on watching (an empty line) or stdin ends.
+func (w *questionWatch) promptOption(out io.Writer, q apiclient.Question) *apiclient.AnswerRequest {
+	values := optionValues(q)
+	for {
+		v, ok := w.readLine(out, fmt.Sprintf("Answer [%s] (empty: wait): ", strings.Join(values, "/")))
+		switch {
+		case !ok:
+			return nil
+		case v == "":
+			fmt.Fprintln(out, "Waiting for an answer; watching on.")
+			return nil
+		case !slices.Contains(values, v):
+			fmt.Fprintf(out, "%q is not one of %s.\n", v, strings.Join(values, ", "))
+			if w.eof {
+				return nil
 			}
-			switch {
-			case v == "":
-				fmt.Fprintln(out, "Waiting for an answer; watching on.")
-				return
-			case !slices.Contains(values, v):
-				fmt.Fprintf(out, "%q is not one of %s.\n", v, strings.Join(values, ", "))
+			continue
+		}
+		return &apiclient.AnswerRequest{Value: &v}
+	}
+}
+
+// promptFields asks whether to answer q's fields now (a gate may also be
+// stopped there), then for each field in turn: an empty line takes its
+// default, a boolean takes y/n too, and a value the server would refuse
+// (a missing required one, one not among a select's options, a boolean
+// that is not true or false) is asked again, with the server's reason.
+// Only the values typed are sent; the server fills in the defaults. nil
+// when the person goes on watching or stdin ends.
+func (w *questionWatch) promptFields(out io.Writer, q apiclient.Question) *apiclient.AnswerRequest {
+	choices := "y/n"
+	if string(q.Origin) == string(slipway.OriginGate) {
+		choices = "y/n/stop"
+	}
+	for {
+		fields := "fields"
+		if len(q.Fields) == 1 {
+			fields = "field"
+		}
+		v, ok := w.readLine(out, fmt.Sprintf("Answer its %d %s now? [%s] (empty: wait): ", len(q.Fields), fields, choices))
+		switch {
+		case !ok:
+			return nil
+		case v == "stop" && strings.HasSuffix(choices, "/stop"):
+			return &apiclient.AnswerRequest{Value: &v}
+		case v == "" || v == "n" || v == "no":
+			fmt.Fprintln(out, "Waiting for an answer; watching on.")
+			return nil
+		case v != "y" && v != "yes":
+			fmt.Fprintf(out, "%q is not one of %s.\n", v, strings.ReplaceAll(choices, "/", ", "))
+			if w.eof {
+				return nil
+			}
+			continue
+		}
+		break
+	}
+	values := map[string]string{}
+	for _, f := range q.Fields {
+		df := domainField(f)
+		for {
+			hint := ""
+			if df.Type == slipway.FieldBoolean {
+				hint = " [y/n]"
+			}
+			v, ok := w.readLine(out, fmt.Sprintf("  %s%s: ", fieldLine(f), hint))
+			if !ok {
+				return nil
+			}
+			if df.Type == slipway.FieldBoolean {
+				v = yesNo(v)
+			}
+			if _, problem := df.CheckValue(v); problem != "" {
+				fmt.Fprintf(out, "  %s: %s\n", f.Key, problem)
 				if w.eof {
-					return
+					return nil
 				}
 				continue
 			}
-			// A refused answer says why; the watch goes on either way.
-			_ = e.answer(ctx, c, tool, q.Id, apiclient.AnswerRequest{Value: &v, Source: new("cli")})
-			return
+			if v != "" {
+				values[f.Key] = v
+			}
+			break
 		}
-	})
+	}
+	return &apiclient.AnswerRequest{Fields: &values}
+}
+
+// yesNo reads the y/yes/n/no a person types for a boolean field as true or
+// false; anything else is left for the field's check.
+func yesNo(v string) string {
+	switch strings.ToLower(v) {
+	case "y", "yes":
+		return "true"
+	case "n", "no":
+		return "false"
+	}
+	return v
+}
+
+// domainField is the domain's form of a question's field, to check a value
+// as the server does.
+func domainField(f apiclient.QuestionField) slipway.QuestionField {
+	df := slipway.QuestionField{Key: f.Key, Type: slipway.FieldType(f.Type)}
+	if f.Label != nil {
+		df.Label = *f.Label
+	}
+	if f.Options != nil {
+		df.Options = *f.Options
+	}
+	if f.Required != nil {
+		df.Required = *f.Required
+	}
+	if f.Default != nil {
+		df.Default = *f.Default
+	}
+	return df
 }
 
 // followRunning keeps the running steps' lines fresh until stop: it

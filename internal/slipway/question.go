@@ -498,22 +498,9 @@ func (q Question) CheckAnswer(a Answer) (value string, stop bool, problem string
 	out := map[string]string{}
 	var probs []string
 	for _, f := range q.Fields {
-		v, given := a.Fields[f.Key]
-		if !given || v == "" {
-			v = f.Default
-		}
-		switch {
-		case len(v) > MaxAnswerBytes || strings.ContainsRune(v, 0):
-			probs = append(probs, fmt.Sprintf("%s: at most %d bytes, no NUL bytes", f.Key, MaxAnswerBytes))
-		case v == "" && f.Required:
-			probs = append(probs, f.Key+": required")
-		case v != "" && f.Type == FieldSelect && !slices.Contains(f.Options, v):
-			probs = append(probs, fmt.Sprintf("%s: %q is not one of %s", f.Key, v, strings.Join(f.Options, ", ")))
-		case f.Type == FieldBoolean && v != "" && v != "true" && v != "false":
-			probs = append(probs, fmt.Sprintf("%s: %q is not true or false", f.Key, v))
-		}
-		if f.Type == FieldBoolean && v == "" {
-			v = "false"
+		v, problem := f.CheckValue(a.Fields[f.Key])
+		if problem != "" {
+			probs = append(probs, f.Key+": "+problem)
 		}
 		out[f.Key] = v
 	}
@@ -531,6 +518,30 @@ func (q Question) CheckAnswer(a Answer) (value string, stop bool, problem string
 		return "", false, err.Error()
 	}
 	return string(b), false, ""
+}
+
+// CheckValue returns the value an answer that gives v for field f settles
+// it with (the default for an empty v; false for an empty boolean), and
+// what is wrong with v ("" when nothing is), as [Question.CheckAnswer]
+// says it after the field's key.
+func (f QuestionField) CheckValue(v string) (value, problem string) {
+	if v == "" {
+		v = f.Default
+	}
+	switch {
+	case len(v) > MaxAnswerBytes || strings.ContainsRune(v, 0):
+		problem = fmt.Sprintf("at most %d bytes, no NUL bytes", MaxAnswerBytes)
+	case v == "" && f.Required:
+		problem = "required"
+	case v != "" && f.Type == FieldSelect && !slices.Contains(f.Options, v):
+		problem = fmt.Sprintf("%q is not one of %s", v, strings.Join(f.Options, ", "))
+	case f.Type == FieldBoolean && v != "" && v != "true" && v != "false":
+		problem = fmt.Sprintf("%q is not true or false", v)
+	}
+	if f.Type == FieldBoolean && v == "" {
+		v = "false"
+	}
+	return v, problem
 }
 
 func fieldKeys(fs []QuestionField) string {

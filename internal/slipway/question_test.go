@@ -103,3 +103,26 @@ func TestIsQuestionID(t *testing.T) {
 		}
 	}
 }
+
+func TestQuestionField_CheckValue(t *testing.T) {
+	t.Parallel()
+	sel := QuestionField{Key: "env", Type: FieldSelect, Options: []string{"prod", "staging"}, Default: "staging"}
+	tests := []struct {
+		f                  QuestionField
+		in, want, wantProb string
+	}{
+		{sel, "", "staging", ""},
+		{sel, "prod", "prod", ""},
+		{sel, "qa", "qa", `"qa" is not one of prod, staging`},
+		{QuestionField{Key: "t", Type: FieldText, Required: true}, "", "", "required"},
+		{QuestionField{Key: "t", Type: FieldText}, "a\x00", "a\x00", "at most 4096 bytes, no NUL bytes"},
+		{QuestionField{Key: "b", Type: FieldBoolean}, "", "false", ""},
+		{QuestionField{Key: "b", Type: FieldBoolean}, "yes", "yes", `"yes" is not true or false`},
+	}
+	for _, tt := range tests {
+		v, prob := tt.f.CheckValue(tt.in)
+		if v != tt.want || prob != tt.wantProb {
+			t.Errorf("%s.CheckValue(%q) = %q, %q; want %q, %q", tt.f.Key, tt.in, v, prob, tt.want, tt.wantProb)
+		}
+	}
+}
