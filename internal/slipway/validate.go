@@ -320,8 +320,8 @@ func isSpaceOrControl(r rune) bool {
 	return unicode.IsSpace(r) || unicode.IsControl(r)
 }
 
-// parseURL parses an absolute URL.
-func parseURL(s string) (*url.URL, error) {
+// ParseAbsoluteURL parses a URL that must have a scheme.
+func ParseAbsoluteURL(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil {
 		return nil, fmt.Errorf("parse url: %w", err)
@@ -355,7 +355,7 @@ func checkRepositoryURL(s string) string {
 		}
 		return ""
 	}
-	u, err := parseURL(s)
+	u, err := ParseAbsoluteURL(s)
 	switch {
 	case err != nil:
 		if !strings.Contains(s, "://") && strings.Contains(s, "@") && strings.Contains(s, ":") {

@@ -1,26 +1,12 @@
 package toolconfig
 
 import (
-	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 
 	"slipway.dev/slipway/internal/slipway"
 )
-
-// parseURL parses an absolute URL.
-func parseURL(s string) (*url.URL, error) {
-	u, err := url.Parse(s)
-	if err != nil {
-		return nil, fmt.Errorf("parse url: %w", err)
-	}
-	if u.Scheme == "" {
-		return nil, errors.New("parse url: no scheme")
-	}
-	return u, nil
-}
 
 // didYouMean returns a hint naming an unknown key that looks like a
 // misspelling of the missing field want (see suggest), or "".
@@ -211,7 +197,7 @@ func stronglyConnected(nodes []string, edges map[string][]string) [][]string {
 
 // checkSourceURL returns what is wrong with a source_url, or "".
 func checkSourceURL(s string) string {
-	u, err := parseURL(s)
+	u, err := slipway.ParseAbsoluteURL(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Sprintf("source_url must be an http or https URL, got %q", slipway.RedactURL(s))
 	}
