@@ -7,7 +7,10 @@ import (
 	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
+	batchv1ac "k8s.io/client-go/applyconfigurations/batch/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	networkingv1ac "k8s.io/client-go/applyconfigurations/networking/v1"
 
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/target"
@@ -63,8 +66,10 @@ func (d *Driver) Apply(ctx context.Context, spec target.Spec) (target.ApplyResul
 		if err != nil {
 			return fail(err)
 		}
-		if _, err := d.cs.BatchV1().CronJobs(ns).Apply(ctx, cj, applyOpts); err != nil {
-			return fail(fmt.Errorf("apply %s: %w", describe("cronjob", ns, name), err))
+		if !exists || !owns(cur, cj, batchv1ac.ExtractCronJob) {
+			if _, err := d.cs.BatchV1().CronJobs(ns).Apply(ctx, cj, applyOpts); err != nil {
+				return fail(fmt.Errorf("apply %s: %w", describe("cronjob", ns, name), err))
+			}
 		}
 		if err := d.removeContinuous(ctx, ns, name); err != nil {
 			return fail(err)
@@ -89,14 +94,16 @@ func (d *Driver) Apply(ctx context.Context, spec target.Spec) (target.ApplyResul
 	if err != nil {
 		return fail(err)
 	}
-	if _, err := d.cs.AppsV1().Deployments(ns).Apply(ctx, dep, applyOpts); err != nil {
-		return fail(fmt.Errorf("apply %s: %w", describe("deployment", ns, name), err))
+	if !exists || !owns(cur, dep, appsv1ac.ExtractDeployment) {
+		if _, err := d.cs.AppsV1().Deployments(ns).Apply(ctx, dep, applyOpts); err != nil {
+			return fail(fmt.Errorf("apply %s: %w", describe("deployment", ns, name), err))
+		}
 	}
 	if err := d.applyNetwork(ctx, ns, spec); err != nil {
 		return fail(err)
 	}
-	if err := ignoreNotFound(d.cs.BatchV1().CronJobs(ns).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: propagation})); err != nil {
-		return fail(fmt.Errorf("delete %s: %w", describe("cronjob", ns, name), err))
+	if err := deleteIfPresent(ctx, describe("cronjob", ns, name), name, d.cs.BatchV1().CronJobs(ns).Get, d.cs.BatchV1().CronJobs(ns).Delete); err != nil {
+		return fail(err)
 	}
 	n := spec.Component.Run.ReplicaCount()
 	switch {
@@ -111,14 +118,14 @@ func (d *Driver) Apply(ctx context.Context, spec target.Spec) (target.ApplyResul
 // prepareNamespace makes the instance's namespace and its envvars Secret.
 func (d *Driver) prepareNamespace(ctx context.Context, ns string, spec target.Spec) error {
 	nsac := corev1ac.Namespace(ns).WithLabels(map[string]string{LabelManagedBy: managedBy, LabelTool: spec.Tool})
-	if _, err := d.cs.CoreV1().Namespaces().Apply(ctx, nsac, applyOpts); err != nil {
-		return fmt.Errorf("apply namespace %s: %w", ns, err)
+	nss := d.cs.CoreV1().Namespaces()
+	if err := applyIfChanged(ctx, "namespace "+ns, nsac, nss.Get, ns, corev1ac.ExtractNamespace, nss.Apply); err != nil {
+		return err
 	}
 	lbl := map[string]string{LabelManagedBy: managedBy, LabelTool: spec.Tool}
-	if _, err := d.cs.CoreV1().Secrets(ns).Apply(ctx, secret(ns, envSecret, lbl, spec.SecretEnv), applyOpts); err != nil {
-		return fmt.Errorf("apply %s: %w", describe("secret", ns, envSecret), err)
-	}
-	return nil
+	secrets := d.cs.CoreV1().Secrets(ns)
+	return applyIfChanged(ctx, describe("secret", ns, envSecret), secret(ns, envSecret, lbl, spec.SecretEnv),
+		secrets.Get, envSecret, corev1ac.ExtractSecret, secrets.Apply)
 }
 
 // applyNetwork gives a continuous component the Service its port needs
@@ -126,30 +133,33 @@ func (d *Driver) prepareNamespace(ctx context.Context, ns string, spec target.Sp
 func (d *Driver) applyNetwork(ctx context.Context, ns string, spec target.Spec) error {
 	name := spec.Component.Name
 	run := spec.Component.Run
+	svcs, ings := d.cs.CoreV1().Services(ns), d.cs.NetworkingV1().Ingresses(ns)
 	if run.Port > 0 {
-		if _, err := d.cs.CoreV1().Services(ns).Apply(ctx, service(ns, spec), applyOpts); err != nil {
-			return fmt.Errorf("apply %s: %w", describe("service", ns, name), err)
+		if err := applyIfChanged(ctx, describe("service", ns, name), service(ns, spec), svcs.Get, name, corev1ac.ExtractService, svcs.Apply); err != nil {
+			return err
 		}
-	} else if err := ignoreNotFound(d.cs.CoreV1().Services(ns).Delete(ctx, name, metav1.DeleteOptions{})); err != nil {
-		return fmt.Errorf("delete %s: %w", describe("service", ns, name), err)
+	} else if err := deleteIfPresent(ctx, describe("service", ns, name), name, svcs.Get, svcs.Delete); err != nil {
+		return err
 	}
 	if run.Publish != "" && run.Port > 0 && d.cfg.IngressHost != nil {
-		if _, err := d.cs.NetworkingV1().Ingresses(ns).Apply(ctx, d.ingress(ns, d.cfg.IngressHost(spec.Tool), spec), applyOpts); err != nil {
-			return fmt.Errorf("apply %s: %w", describe("ingress", ns, name), err)
+		ing := d.ingress(ns, d.cfg.IngressHost(spec.Tool), spec)
+		if err := applyIfChanged(ctx, describe("ingress", ns, name), ing, ings.Get, name, networkingv1ac.ExtractIngress, ings.Apply); err != nil {
+			return err
 		}
-	} else if err := ignoreNotFound(d.cs.NetworkingV1().Ingresses(ns).Delete(ctx, name, metav1.DeleteOptions{})); err != nil {
-		return fmt.Errorf("delete %s: %w", describe("ingress", ns, name), err)
+	} else if err := deleteIfPresent(ctx, describe("ingress", ns, name), name, ings.Get, ings.Delete); err != nil {
+		return err
 	}
 	return nil
 }
 
-// removeContinuous deletes a component's Deployment, Service and Ingress.
+// removeContinuous deletes a component's Deployment, Service and Ingress,
+// reading first so that absent ones cost no write.
 func (d *Driver) removeContinuous(ctx context.Context, ns, name string) error {
-	del := metav1.DeleteOptions{PropagationPolicy: propagation}
+	ings, svcs, deps := d.cs.NetworkingV1().Ingresses(ns), d.cs.CoreV1().Services(ns), d.cs.AppsV1().Deployments(ns)
 	return errors.Join(
-		wrapDelete("ingress", ns, name, d.cs.NetworkingV1().Ingresses(ns).Delete(ctx, name, del)),
-		wrapDelete("service", ns, name, d.cs.CoreV1().Services(ns).Delete(ctx, name, del)),
-		wrapDelete("deployment", ns, name, d.cs.AppsV1().Deployments(ns).Delete(ctx, name, del)),
+		deleteIfPresent(ctx, describe("ingress", ns, name), name, ings.Get, ings.Delete),
+		deleteIfPresent(ctx, describe("service", ns, name), name, svcs.Get, svcs.Delete),
+		deleteIfPresent(ctx, describe("deployment", ns, name), name, deps.Get, deps.Delete),
 	)
 }
 
