@@ -16,6 +16,9 @@ func (s *Server) openKube() (runtimeTarget, error) {
 		return nil, fmt.Errorf("server: kubernetes target: %w", err)
 	}
 	rc.UserAgent = "slipway"
+	if kc.WrapTransport != nil {
+		rc.Wrap(kc.WrapTransport)
+	}
 	cs, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return nil, fmt.Errorf("server: kubernetes target: %w", err)
