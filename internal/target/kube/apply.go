@@ -3,8 +3,11 @@ package kube
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
@@ -20,10 +23,12 @@ var applyOpts = metav1.ApplyOptions{FieldManager: FieldManager, Force: true}
 
 // Apply converges a continuous or scheduled component to spec: its
 // namespace and the tool's envvars Secret, then its Deployment (with its
-// Service and Ingress) or CronJob, applied server-side. The result is
-// Changed when the workload did not run spec's version (spec hash, build
-// key and restart token, read from its annotations); a component that
-// changed type loses its objects of the old type.
+// Service and Ingress) or CronJob, applied server-side where they differ
+// from what is there (an unchanged Apply only reads; see converge.go).
+// The result is Changed when the workload did not run spec's version
+// (spec hash, build key and restart token, read from its annotations); a
+// component that changed type loses its objects of the old type before
+// the new workload is made.
 func (d *Driver) Apply(ctx context.Context, spec target.Spec) (target.ApplyResult, error) {
 	fail := func(err error) (target.ApplyResult, error) {
 		return target.ApplyResult{}, fmt.Errorf("apply %s/%s: %w", spec.Tool, spec.Component.Name, err)
@@ -43,7 +48,7 @@ func (d *Driver) Apply(ctx context.Context, spec target.Spec) (target.ApplyResul
 		return fail(err)
 	}
 	ns := d.namespace(spec.Tool)
-	if err := d.prepareNamespace(ctx, ns, spec); err != nil {
+	if err := d.prepareShared(ctx, ns, spec); err != nil {
 		return fail(err)
 	}
 	name := spec.Component.Name
@@ -66,13 +71,17 @@ func (d *Driver) Apply(ctx context.Context, spec target.Spec) (target.ApplyResul
 		if err != nil {
 			return fail(err)
 		}
+		// A component that was continuous loses its objects before the
+		// CronJob is made: a CronJob there means they are gone.
+		if !exists {
+			if err := d.removeContinuous(ctx, ns, name); err != nil {
+				return fail(err)
+			}
+		}
 		if !exists || !owns(cur, cj, batchv1ac.ExtractCronJob) {
 			if _, err := d.cs.BatchV1().CronJobs(ns).Apply(ctx, cj, applyOpts); err != nil {
 				return fail(fmt.Errorf("apply %s: %w", describe("cronjob", ns, name), err))
 			}
-		}
-		if err := d.removeContinuous(ctx, ns, name); err != nil {
-			return fail(err)
 		}
 		if exists && prev == v {
 			return target.ApplyResult{Changed: false, Message: "already up to date"}, nil
@@ -94,15 +103,20 @@ func (d *Driver) Apply(ctx context.Context, spec target.Spec) (target.ApplyResul
 	if err != nil {
 		return fail(err)
 	}
+	// A component that was scheduled loses its CronJob before the
+	// Deployment is made: a Deployment there means it is gone.
+	if !exists {
+		cjs := d.cs.BatchV1().CronJobs(ns)
+		if err := deleteIfPresent(ctx, describe("cronjob", ns, name), name, cjs.Get, cjs.Delete); err != nil {
+			return fail(err)
+		}
+	}
 	if !exists || !owns(cur, dep, appsv1ac.ExtractDeployment) {
 		if _, err := d.cs.AppsV1().Deployments(ns).Apply(ctx, dep, applyOpts); err != nil {
 			return fail(fmt.Errorf("apply %s: %w", describe("deployment", ns, name), err))
 		}
 	}
 	if err := d.applyNetwork(ctx, ns, spec); err != nil {
-		return fail(err)
-	}
-	if err := deleteIfPresent(ctx, describe("cronjob", ns, name), name, d.cs.BatchV1().CronJobs(ns).Get, d.cs.BatchV1().CronJobs(ns).Delete); err != nil {
 		return fail(err)
 	}
 	n := spec.Component.Run.ReplicaCount()
@@ -113,6 +127,21 @@ func (d *Driver) Apply(ctx context.Context, spec target.Spec) (target.ApplyResul
 		return target.ApplyResult{Changed: true, Message: fmt.Sprintf("rolling out %d %s (the running ones serve until the new are ready)", n, plural(n, "replica"))}, nil
 	}
 	return target.ApplyResult{Changed: true, Message: fmt.Sprintf("started %d %s", n, plural(n, "replica"))}, nil
+}
+
+// prepareShared calls prepareNamespace, once for the concurrent callers
+// that want the same namespace with the same tool and envvars: they all
+// get its result. (A caller whose ctx ends first ends it for the others.)
+func (d *Driver) prepareShared(ctx context.Context, ns string, spec target.Spec) error {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00", ns, spec.Tool)
+	for _, k := range slices.Sorted(maps.Keys(spec.SecretEnv)) {
+		fmt.Fprintf(h, "%s\x00%s\x00", k, spec.SecretEnv[k])
+	}
+	_, err, _ := d.prep.Do(string(h.Sum(nil)), func() (any, error) {
+		return nil, d.prepareNamespace(ctx, ns, spec)
+	})
+	return err
 }
 
 // prepareNamespace makes the instance's namespace and its envvars Secret.

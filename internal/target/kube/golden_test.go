@@ -31,7 +31,10 @@ func manifest(t *testing.T, ns string, objs ...any) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	for _, o := range objs {
-		m := strip(t, o)
+		m, err := strip(o)
+		if err != nil {
+			t.Fatal(err)
+		}
 		y, err := yaml.Marshal(m)
 		if err != nil {
 			t.Fatal(err)
@@ -43,15 +46,14 @@ func manifest(t *testing.T, ns string, objs ...any) []byte {
 }
 
 // strip returns o as JSON fields without the server's varying ones.
-func strip(t testing.TB, o any) map[string]any {
-	t.Helper()
+func strip(o any) (map[string]any, error) {
 	j, err := json.Marshal(o)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	var m map[string]any
 	if err := json.Unmarshal(j, &m); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	delete(m, "status")
 	md, _ := m["metadata"].(map[string]any)
@@ -81,7 +83,7 @@ func strip(t testing.TB, o any) map[string]any {
 			}
 		}
 	}
-	return m
+	return m, nil
 }
 
 // golden compares got with testdata/name, or writes it there with -update.

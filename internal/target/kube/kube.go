@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/singleflight"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -71,19 +72,30 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// The client's rate limit when the config sets none: client-go's own
+// default (5 requests/s, bursts of 10) would make a deployment of a few
+// hundred components wait minutes on the client; these are kubectl's
+// order of magnitude.
+const (
+	defaultQPS   = 50
+	defaultBurst = 100
+)
+
 // RESTConfig returns the client configuration of a kubeconfig file, or
-// the in-cluster one when path is "".
+// the in-cluster one when path is "", with a client rate limit of 50
+// requests/s (bursts of 100).
 func RESTConfig(path string) (*rest.Config, error) {
+	var cfg *rest.Config
+	var err error
 	if path == "" {
-		cfg, err := rest.InClusterConfig()
-		if err != nil {
+		if cfg, err = rest.InClusterConfig(); err != nil {
 			return nil, fmt.Errorf("in-cluster config (give a kubeconfig outside a cluster): %w", err)
 		}
-		return cfg, nil
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", path)
-	if err != nil {
+	} else if cfg, err = clientcmd.BuildConfigFromFlags("", path); err != nil {
 		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
+	}
+	if cfg.QPS == 0 {
+		cfg.QPS, cfg.Burst = defaultQPS, defaultBurst
 	}
 	return cfg, nil
 }
@@ -96,6 +108,10 @@ type Driver struct {
 	logger *slog.Logger
 	ctx    context.Context // from New to Stop: ends watches
 	cancel context.CancelFunc
+	// prep shares one prepareNamespace among the concurrent Applies and
+	// runs of a tool (a deployment's components) that need the same
+	// namespace and Secret.
+	prep singleflight.Group
 }
 
 // Interface guards: the workloads are reached through Ingress, so the

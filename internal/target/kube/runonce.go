@@ -45,7 +45,7 @@ func (d *Driver) RunOnce(ctx context.Context, spec target.Spec, runID string) (t
 		return fail(err)
 	}
 	ns := d.namespace(spec.Tool)
-	if err := d.prepareNamespace(ctx, ns, spec); err != nil {
+	if err := d.prepareShared(ctx, ns, spec); err != nil {
 		return fail(err)
 	}
 	name := runName(spec.Component.Name, runID)
