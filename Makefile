@@ -40,6 +40,10 @@ bench/ui: ## the web UI: a 200-component deployment page against the JSON API's 
 bench/stores: ## SQLite against PostgreSQL: API create throughput and show latency, deployment list in a big installation (a tenth of bench/scale)
 	$(GO) run ./internal/pgtest/withpostgres -- $(GO) test -run '^$$' -bench 'BenchmarkAPI|BenchmarkDeploymentList' -benchtime 300x ./internal/server/ ./internal/deploy/
 
+bench/kube: ## the Kubernetes target on the tests' control plane: 500 components of 50 tools applied, then again unchanged (API reads and writes counted), against kubectl apply --server-side of the same objects (kubectl on the PATH, or $KUBECTL)
+	SLIPWAY_KUBE_BIN="$$(./scripts/kube-bin.sh)" && export SLIPWAY_KUBE_BIN && \
+		$(GO) test -run '^$$' -bench BenchmarkApply -benchtime 1x -timeout 30m ./internal/target/kube/
+
 bench/releases: ## release tracking: "is commit X in what runs?", merged or cherry-picked, and release notes, on a generated 100,000-commit history, uncached and cached (SLIPWAY_BENCH_COMMITS sets the length); what release writes add to a deployment, on both stores
 	$(GO) test -run '^$$' -bench 'BenchmarkContains|BenchmarkCherryPick|BenchmarkNotes' -benchtime 10x -timeout 20m ./internal/git/
 	$(GO) run ./internal/pgtest/withpostgres -- sh -c "$(GO) test -run '^$$' -bench BenchmarkReleaseWrites -benchtime 40x -timeout 20m ./internal/deploy/ && $(GO) test -run '^$$' -bench BenchmarkReleaseAppend -benchtime 2000x ./internal/deploy/"
@@ -63,4 +67,4 @@ tidy: ## go mod tidy both modules
 	$(GO) mod tidy
 	cd tools && $(GO) mod tidy
 
-.PHONY: help deps build test kube-bin test/short bench bench/stores bench/ui bench/releases bench/scale generate check-generated lint tidy
+.PHONY: help deps build test kube-bin test/short bench bench/stores bench/ui bench/kube bench/releases bench/scale generate check-generated lint tidy
