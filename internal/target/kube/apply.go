@@ -144,11 +144,15 @@ func (d *Driver) prepareShared(ctx context.Context, ns string, spec target.Spec)
 	return err
 }
 
-// prepareNamespace makes the instance's namespace and its envvars Secret.
+// prepareNamespace makes the instance's namespace, the objects that keep
+// the tool to it (tenancy.go) and its envvars Secret.
 func (d *Driver) prepareNamespace(ctx context.Context, ns string, spec target.Spec) error {
-	nsac := corev1ac.Namespace(ns).WithLabels(map[string]string{LabelManagedBy: managedBy, LabelTool: spec.Tool})
+	nsac := corev1ac.Namespace(ns).WithLabels(namespaceLabels(spec.Tool))
 	nss := d.cs.CoreV1().Namespaces()
 	if err := applyIfChanged(ctx, "namespace "+ns, nsac, nss.Get, ns, corev1ac.ExtractNamespace, nss.Apply); err != nil {
+		return err
+	}
+	if err := d.applyTenancy(ctx, ns, spec.Tool); err != nil {
 		return err
 	}
 	lbl := map[string]string{LabelManagedBy: managedBy, LabelTool: spec.Tool}

@@ -29,6 +29,17 @@
 // may ask questions gets its ask token in a Secret of its own, owned by its
 // Job.
 //
+// # Tenancy
+//
+// A tool's namespace enforces the restricted Pod Security Standard, and
+// its pods run as the ServiceAccount [ServiceAccount] with a securityContext
+// that meets it. The driver gives that account read access to its own
+// namespace only (a Role and RoleBinding), bounds the namespace with a
+// ResourceQuota and LimitRange from [Config.Quota], and admits ingress
+// from the namespace itself and [Config.IngressNamespace] only (a
+// NetworkPolicy, which needs a network plugin that enforces it). See
+// tenancy.go and SECURITY.md.
+//
 // # Health
 //
 // WaitHealthy and RunOnce follow watches of the component's Deployment (or

@@ -58,6 +58,21 @@ type Config struct {
 	IngressClass string
 	// URLScheme is the scheme of published URLs; default "https".
 	URLScheme string
+	// IngressNamespace is the namespace of the ingress controller, from
+	// whose pods a tool namespace's NetworkPolicy admits traffic; empty
+	// admits none from outside the namespace.
+	IngressNamespace string
+	// Quota bounds each tool namespace (a ResourceQuota and a
+	// LimitRange); the zero value bounds nothing.
+	Quota Quota
+	// ServiceAccountToken mounts the token of the tool's ServiceAccount in
+	// its pods, a credential that reads its own namespace only (see
+	// tenancy.go); false (the default) mounts none.
+	ServiceAccountToken bool
+	// RunAsUser is the user (and group) ID every container runs as; 0
+	// runs the image's user, which must be a numeric non-root one: the
+	// namespaces enforce the restricted Pod Security Standard.
+	RunAsUser int64
 	// StartupTimeout is how long a rollout may take before the Deployment
 	// controller reports it failed (progressDeadlineSeconds), and the
 	// startup probe's budget; default 5 minutes.

@@ -134,6 +134,7 @@ func (d *Driver) podTemplate(spec target.Spec, img string, port int, v version, 
 	}
 	pod := corev1ac.PodSpec().WithContainers(c).WithRestartPolicy(restart).WithTerminationGracePeriodSeconds(grace).
 		WithEnableServiceLinks(false)
+	d.securePod(pod)
 	return corev1ac.PodTemplateSpec().
 		WithLabels(labels(spec.Tool, spec.Component.Name)).
 		WithAnnotations(v.annotations()).
