@@ -3,12 +3,14 @@ package kube
 import (
 	"context"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	networkingv1ac "k8s.io/client-go/applyconfigurations/networking/v1"
@@ -144,8 +146,12 @@ func (d *Driver) applyTenancy(ctx context.Context, ns, tool string) error {
 		return fmt.Errorf("apply %s: %w", describe("rolebinding", ns, tenancyName), err)
 	}
 	if rq := d.cfg.Quota.resourceQuota(ns, lbl); rq != nil {
-		if _, err := d.cs.CoreV1().ResourceQuotas(ns).Apply(ctx, rq, applyOpts); err != nil {
+		q, err := d.cs.CoreV1().ResourceQuotas(ns).Apply(ctx, rq, applyOpts)
+		if err != nil {
 			return fmt.Errorf("apply %s: %w", describe("resourcequota", ns, tenancyName), err)
+		}
+		if err := d.counted(ctx, q); err != nil {
+			return err
 		}
 	} else if err := wrapDelete("resourcequota", ns, tenancyName, d.cs.CoreV1().ResourceQuotas(ns).Delete(ctx, tenancyName, metav1.DeleteOptions{})); err != nil {
 		return err
@@ -159,6 +165,51 @@ func (d *Driver) applyTenancy(ctx context.Context, ns, tool string) error {
 	}
 	if _, err := d.cs.NetworkingV1().NetworkPolicies(ns).Apply(ctx, d.networkPolicy(ns, lbl), applyOpts); err != nil {
 		return fmt.Errorf("apply %s: %w", describe("networkpolicy", ns, tenancyName), err)
+	}
+	return nil
+}
+
+// quotaWait bounds how long prepareNamespace waits for the quota
+// controller to count a new or changed quota.
+const quotaWait = 30 * time.Second
+
+// counted waits until the quota controller has counted the namespace
+// under q's hard limits (its status says the same): until then the API
+// server refuses every new pod ("status unknown for quota"), which a
+// rollout would report as its failure. An unchanged quota has been
+// counted, so this waits for nothing then.
+func (d *Driver) counted(ctx context.Context, q *corev1.ResourceQuota) error {
+	same := func(q *corev1.ResourceQuota) bool {
+		if len(q.Spec.Hard) != len(q.Status.Hard) {
+			return false
+		}
+		for k, v := range q.Spec.Hard {
+			if u, ok := q.Status.Hard[k]; !ok || u.Cmp(v) != 0 {
+				return false
+			}
+		}
+		return true
+	}
+	if same(q) {
+		return nil
+	}
+	ctx, cancel := d.bound(ctx)
+	defer cancel()
+	ctx, cancelT := context.WithTimeoutCause(ctx, quotaWait, fmt.Errorf("the quota controller did not count it in %v", quotaWait))
+	defer cancelT()
+	ns, name := q.Namespace, q.Name
+	err := changes(ctx, []watched{{q.ResourceVersion, func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+		o.FieldSelector = "metadata.name=" + name
+		return d.cs.CoreV1().ResourceQuotas(ns).Watch(ctx, o)
+	}}}, func() (bool, error) {
+		cur, err := d.cs.CoreV1().ResourceQuotas(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		return same(cur), nil
+	})
+	if err != nil {
+		return fmt.Errorf("wait for %s: %w", describe("resourcequota", ns, name), err)
 	}
 	return nil
 }
