@@ -3,8 +3,10 @@ package server
 import (
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/kubernetes"
 
+	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/target/kube"
 )
 
@@ -28,12 +30,14 @@ func (s *Server) openKube() (runtimeTarget, error) {
 		nsTpl = "tool-{tool}"
 	}
 	cfg := kube.Config{
-		Client:          cs,
-		Namespace:       func(instance string) string { return ExpandTemplate(nsTpl, instance) },
-		IngressClass:    kc.IngressClass,
-		StartupTimeout:  s.cfg.HealthTimeout,
-		StopGracePeriod: s.cfg.StopTimeout,
-		Logger:          s.logger,
+		Client:           cs,
+		Namespace:        func(instance string) string { return ExpandTemplate(nsTpl, instance) },
+		IngressClass:     kc.IngressClass,
+		IngressNamespace: kc.IngressNamespace,
+		Quota:            kubeQuota(s.cfg.Limits),
+		StartupTimeout:   s.cfg.HealthTimeout,
+		StopGracePeriod:  s.cfg.StopTimeout,
+		Logger:           s.logger,
 	}
 	if kc.IngressHostTemplate != "" {
 		cfg.IngressHost = func(instance string) string { return ExpandTemplate(kc.IngressHostTemplate, instance) }
@@ -43,4 +47,29 @@ func (s *Server) openKube() (runtimeTarget, error) {
 		return nil, fmt.Errorf("server: kubernetes target: %w", err)
 	}
 	return d, nil
+}
+
+// kubeQuota maps the server's per-tool limits onto a tool namespace's
+// ResourceQuota and LimitRange. The server checks a deployment's
+// continuous replicas against l.Quota; the namespace's quota bounds all
+// its pods, runs too, as Toolforge's does, so it is the cluster's
+// backstop: l.Quota's memory and cpu plus one replica at l.Max (the new
+// pod a rolling update starts before it stops an old one), and as many
+// pods as the tool may have at once (its replicas, one run of each
+// scheduled component, its concurrent one-off runs, and that new pod). A
+// container that sets no resources gets l.Default, as on localexec; l.Max
+// bounds one.
+func kubeQuota(l slipway.Limits) kube.Quota {
+	cpu := func(m int64) resource.Quantity { return *resource.NewMilliQuantity(m, resource.DecimalSI) }
+	mem := func(b int64) resource.Quantity { return *resource.NewQuantity(b, resource.BinarySI) }
+	q := l.Quota
+	return kube.Quota{
+		CPU:           cpu(q.MilliCPU + l.Max.MilliCPU),
+		Memory:        mem(q.MemoryBytes + l.Max.MemoryBytes),
+		Pods:          q.Replicas + q.Scheduled + q.ConcurrentOneOffs + 1,
+		DefaultCPU:    cpu(l.Default.MilliCPU),
+		DefaultMemory: mem(l.Default.MemoryBytes),
+		MaxCPU:        cpu(l.Max.MilliCPU),
+		MaxMemory:     mem(l.Max.MemoryBytes),
+	}
 }

@@ -34,7 +34,7 @@ func TestServer_KubernetesTarget(t *testing.T) {
 		c.Target = server.TargetKubernetes
 		c.Kube = server.KubeTarget{
 			Kubeconfig: cluster.Kubeconfig, NamespaceTemplate: prefix + "-{tool}",
-			IngressHostTemplate: "{tool}.apps.example.org", IngressClass: "nginx",
+			IngressHostTemplate: "{tool}.apps.example.org", IngressClass: "nginx", IngressNamespace: "ingress-nginx",
 		}
 	})
 	rc, err := clientcmd.BuildConfigFromFlags("", cluster.Kubeconfig)
@@ -83,6 +83,30 @@ func TestServer_KubernetesTarget(t *testing.T) {
 	jobs, err := cs.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{LabelSelector: "slipway.dev/component=migrate"})
 	if err != nil || len(jobs.Items) != 1 {
 		t.Fatalf("jobs of migrate: %v, %d", err, len(jobs.Items))
+	}
+	// The namespace's quota and limit range come from the server's limits
+	// (Toolforge's by default): the tool quota plus one Max replica, and a
+	// container that sets no resources gets Limits.Default.
+	rq, err := cs.CoreV1().ResourceQuotas(ns).Get(ctx, "slipway-tool", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rq.Spec.Hard["limits.memory"]; got.String() != "12Gi" {
+		t.Errorf("quota limits.memory = %s, want 12Gi (8Gi + one 4Gi replica)", got.String())
+	}
+	if got := dep.Spec.Template.Spec.Containers[0].Resources.Limits; got != nil {
+		t.Errorf("web's template sets limits %v, want them left to the LimitRange", got)
+	}
+	pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "slipway.dev/component=web"})
+	if err != nil || len(pods.Items) == 0 {
+		t.Fatalf("pods of web: %v, %d", err, len(pods.Items))
+	}
+	if got := pods.Items[0].Spec.Containers[0].Resources.Limits.Memory().String(); got != "512Mi" {
+		t.Errorf("web's pod has a memory limit of %s, want the default 512Mi", got)
+	}
+	np, err := cs.NetworkingV1().NetworkPolicies(ns).Get(ctx, "slipway-tool", metav1.GetOptions{})
+	if err != nil || len(np.Spec.Ingress) != 1 || len(np.Spec.Ingress[0].From) != 2 {
+		t.Fatalf("networkpolicy: %v, %+v", err, np.Spec)
 	}
 	// The tool's envvars reach the pods through the Secret, not in clear.
 	sec, err := cs.CoreV1().Secrets(ns).Get(ctx, "slipway-env", metav1.GetOptions{})

@@ -256,6 +256,10 @@ type KubeTarget struct {
 	IngressHostTemplate string
 	// IngressClass is the Ingresses' class; "" leaves it to the cluster.
 	IngressClass string
+	// IngressNamespace is the ingress controller's namespace, whose pods
+	// a tool namespace's NetworkPolicy admits; "" admits no other
+	// namespace's.
+	IngressNamespace string
 	// WrapTransport, when not nil, wraps the transport of the driver's
 	// API client (client-go's rest.Config.WrapTransport). It is for
 	// tests, which count the requests the server makes; no flag sets it.
