@@ -48,6 +48,9 @@
 // updated and available; it has failed when the controller gives up
 // (progressDeadlineSeconds is [Config.StartupTimeout]) or a pod of it
 // cannot start (image pull errors, crash loops), and the failure says why.
+// A pod the API server refuses (the quota, Pod Security) fails a rollout
+// (the Deployment's ReplicaFailure) and a run (the Job's FailedCreate
+// events; the Job is deleted so that the run never starts later).
 //
 // # Lifecycle
 //

@@ -29,7 +29,8 @@ const logTailLines = 20
 // (after a server crash too) finds the first call's Job and waits for it,
 // or returns its result. A run that fails (its pods exit non-zero, or its
 // deadline passes) is a result, not an error; errors mean the Job could
-// not be made or watched, or ctx ended (the Job then runs on).
+// not be made or watched, the API server refused its pod (the Job is then
+// deleted), or ctx ended (the Job then runs on).
 func (d *Driver) RunOnce(ctx context.Context, spec target.Spec, runID string) (target.RunResult, error) {
 	fail := func(err error) (target.RunResult, error) {
 		return target.RunResult{}, fmt.Errorf("run %s/%s %s: %w", spec.Tool, spec.Component.Name, runID, err)
@@ -82,6 +83,14 @@ func (d *Driver) waitJob(ctx context.Context, ns string, job *batchv1.Job) (targ
 	if err != nil {
 		return target.RunResult{}, fmt.Errorf("pods of %s: %w", describe("job", ns, name), err)
 	}
+	// A pod the API server refuses (the quota, the limit range, Pod
+	// Security) leaves no pod and no Job condition, only the Job
+	// controller's FailedCreate events.
+	refusals := metav1.ListOptions{FieldSelector: "involvedObject.kind=Job,involvedObject.name=" + name + ",reason=FailedCreate"}
+	evs, err := d.cs.CoreV1().Events(ns).List(ctx, refusals)
+	if err != nil {
+		return target.RunResult{}, fmt.Errorf("events of %s: %w", describe("job", ns, name), err)
+	}
 	check := func() (bool, error) {
 		j, err := d.cs.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
@@ -91,7 +100,13 @@ func (d *Driver) waitJob(ctx context.Context, ns string, job *batchv1.Job) (targ
 			return false, err
 		}
 		job = j
-		return finished(j) != "", nil
+		if finished(j) != "" {
+			return true, nil
+		}
+		if j.Status.Active+j.Status.Succeeded+j.Status.Failed == 0 {
+			return false, d.refused(ctx, j, refusals)
+		}
+		return false, nil
 	}
 	err = changes(ctx, []watched{
 		{job.ResourceVersion, func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
@@ -102,11 +117,38 @@ func (d *Driver) waitJob(ctx context.Context, ns string, job *batchv1.Job) (targ
 			o.LabelSelector = "job-name=" + name
 			return d.cs.CoreV1().Pods(ns).Watch(ctx, o)
 		}},
+		{evs.ResourceVersion, func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.FieldSelector = refusals.FieldSelector
+			return d.cs.CoreV1().Events(ns).Watch(ctx, o)
+		}},
 	}, check)
 	if err != nil {
 		return target.RunResult{}, fmt.Errorf("wait for %s: %w", describe("job", ns, name), err)
 	}
 	return d.result(ctx, ns, job), nil
+}
+
+// refused returns an error when a Job that has made no pod yet was
+// refused one, having deleted the Job (with its ask token), which would
+// otherwise start the run whenever the API server lets it: a run is
+// refused once, or runs. An error of the Job controller's own is no
+// refusal.
+func (d *Driver) refused(ctx context.Context, j *batchv1.Job, refusals metav1.ListOptions) error {
+	evs, err := d.cs.CoreV1().Events(j.Namespace).List(ctx, refusals)
+	if err != nil {
+		return fmt.Errorf("events of %s: %w", describe("job", j.Namespace, j.Name), err)
+	}
+	for _, ev := range evs.Items {
+		if ev.InvolvedObject.UID != j.UID || !strings.Contains(ev.Message, "forbidden") {
+			continue
+		}
+		del := metav1.DeleteOptions{PropagationPolicy: propagation}
+		if err := ignoreNotFound(d.cs.BatchV1().Jobs(j.Namespace).Delete(ctx, j.Name, del)); err != nil {
+			return fmt.Errorf("delete the refused %s: %w", describe("job", j.Namespace, j.Name), err)
+		}
+		return fmt.Errorf("its pod was refused: %s", firstLine(ev.Message))
+	}
+	return nil
 }
 
 // result reads a finished Job's outcome: the exit code and reason of its

@@ -192,11 +192,12 @@ func TestTenancy_ServiceAccountRights(t *testing.T) {
 }
 
 // TestTenancy_QuotaRefuses checks that a rollout whose pod the namespace's
-// quota refuses fails, and WaitHealthy says so.
+// quota refuses fails, and WaitHealthy says so; and that a run refused
+// its pod fails, RunOnce saying so.
 func TestTenancy_QuotaRefuses(t *testing.T) {
 	t.Parallel()
 	cs := client(t)
-	d, _ := tenancyDriver(t, cs, kube.Quota{
+	d, cfg := tenancyDriver(t, cs, kube.Quota{
 		CPU: resource.MustParse("1"), Memory: resource.MustParse("1Gi"),
 		DefaultCPU: resource.MustParse("100m"), DefaultMemory: resource.MustParse("64Mi"),
 	})
@@ -211,4 +212,23 @@ func TestTenancy_QuotaRefuses(t *testing.T) {
 		t.Fatalf("WaitHealthy = %v, want the quota's refusal", err)
 	}
 	t.Logf("WaitHealthy: %v", err)
+
+	// A run whose pod the quota refuses fails at once, saying why, and
+	// its Job is gone: it does not start later when the quota has room.
+	run := targettest.Spec("busy", "migrate", slipway.OneOff, slipway.RunSpec{Command: "migrate", CPU: "2"},
+		artifact(nil, map[string]string{"app": "migrate"}))
+	_, err = d.RunOnce(t.Context(), run, "run-1")
+	if err == nil || !strings.Contains(err.Error(), "refused") || !strings.Contains(err.Error(), "exceeded quota") {
+		t.Fatalf("RunOnce = %v, want the quota's refusal", err)
+	}
+	t.Logf("RunOnce: %v", err)
+	jobs, err := cs.BatchV1().Jobs(cfg.Namespace("busy")).List(t.Context(), metav1.ListOptions{LabelSelector: kube.LabelComponent + "=migrate"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range jobs.Items {
+		if j.DeletionTimestamp == nil {
+			t.Errorf("job %s of the refused run is still there", j.Name)
+		}
+	}
 }
