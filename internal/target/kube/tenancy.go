@@ -125,48 +125,53 @@ var toolRole = []*rbacv1ac.PolicyRuleApplyConfiguration{
 // applyTenancy applies the objects that keep a tool to its namespace: its
 // ServiceAccount with a Role and RoleBinding in that namespace only, the
 // quota, and a NetworkPolicy that admits traffic from the namespace itself
-// and the ingress controller's only. Unchanged objects are applied as
-// they are (server-side apply changes nothing then); a quota or limit
-// range the config no longer sets is deleted.
+// and the ingress controller's only. Unchanged objects are only read
+// (applyIfChanged); a quota or limit range the config no longer sets is
+// deleted.
 func (d *Driver) applyTenancy(ctx context.Context, ns, tool string) error {
 	lbl := map[string]string{LabelManagedBy: managedBy, LabelTool: tool}
+	sas, roles, rbs := d.cs.CoreV1().ServiceAccounts(ns), d.cs.RbacV1().Roles(ns), d.cs.RbacV1().RoleBindings(ns)
+	rqs, lrs, nps := d.cs.CoreV1().ResourceQuotas(ns), d.cs.CoreV1().LimitRanges(ns), d.cs.NetworkingV1().NetworkPolicies(ns)
 	sa := corev1ac.ServiceAccount(ServiceAccount, ns).WithLabels(lbl).
 		WithAutomountServiceAccountToken(d.cfg.ServiceAccountToken)
-	if _, err := d.cs.CoreV1().ServiceAccounts(ns).Apply(ctx, sa, applyOpts); err != nil {
-		return fmt.Errorf("apply %s: %w", describe("serviceaccount", ns, ServiceAccount), err)
+	if err := applyIfChanged(ctx, describe("serviceaccount", ns, ServiceAccount), sa, sas.Get, ServiceAccount, corev1ac.ExtractServiceAccount, sas.Apply); err != nil {
+		return err
 	}
 	role := rbacv1ac.Role(tenancyName, ns).WithLabels(lbl).WithRules(toolRole...)
-	if _, err := d.cs.RbacV1().Roles(ns).Apply(ctx, role, applyOpts); err != nil {
-		return fmt.Errorf("apply %s: %w", describe("role", ns, tenancyName), err)
+	if err := applyIfChanged(ctx, describe("role", ns, tenancyName), role, roles.Get, tenancyName, rbacv1ac.ExtractRole, roles.Apply); err != nil {
+		return err
 	}
 	rb := rbacv1ac.RoleBinding(tenancyName, ns).WithLabels(lbl).
 		WithRoleRef(rbacv1ac.RoleRef().WithAPIGroup(rbacv1.GroupName).WithKind("Role").WithName(tenancyName)).
 		WithSubjects(rbacv1ac.Subject().WithKind(rbacv1.ServiceAccountKind).WithName(ServiceAccount).WithNamespace(ns))
-	if _, err := d.cs.RbacV1().RoleBindings(ns).Apply(ctx, rb, applyOpts); err != nil {
-		return fmt.Errorf("apply %s: %w", describe("rolebinding", ns, tenancyName), err)
+	if err := applyIfChanged(ctx, describe("rolebinding", ns, tenancyName), rb, rbs.Get, tenancyName, rbacv1ac.ExtractRoleBinding, rbs.Apply); err != nil {
+		return err
 	}
 	if rq := d.cfg.Quota.resourceQuota(ns, lbl); rq != nil {
-		q, err := d.cs.CoreV1().ResourceQuotas(ns).Apply(ctx, rq, applyOpts)
-		if err != nil {
-			return fmt.Errorf("apply %s: %w", describe("resourcequota", ns, tenancyName), err)
+		cur, err := rqs.Get(ctx, tenancyName, metav1.GetOptions{})
+		if ignoreNotFound(err) != nil {
+			return fmt.Errorf("read %s: %w", describe("resourcequota", ns, tenancyName), err)
 		}
-		if err := d.counted(ctx, q); err != nil {
-			return err
+		if err != nil || !owns(cur, rq, corev1ac.ExtractResourceQuota) {
+			q, err := rqs.Apply(ctx, rq, applyOpts)
+			if err != nil {
+				return fmt.Errorf("apply %s: %w", describe("resourcequota", ns, tenancyName), err)
+			}
+			if err := d.counted(ctx, q); err != nil {
+				return err
+			}
 		}
-	} else if err := wrapDelete("resourcequota", ns, tenancyName, d.cs.CoreV1().ResourceQuotas(ns).Delete(ctx, tenancyName, metav1.DeleteOptions{})); err != nil {
+	} else if err := deleteIfPresent(ctx, describe("resourcequota", ns, tenancyName), tenancyName, rqs.Get, rqs.Delete); err != nil {
 		return err
 	}
 	if lr := d.cfg.Quota.limitRange(ns, lbl); lr != nil {
-		if _, err := d.cs.CoreV1().LimitRanges(ns).Apply(ctx, lr, applyOpts); err != nil {
-			return fmt.Errorf("apply %s: %w", describe("limitrange", ns, tenancyName), err)
+		if err := applyIfChanged(ctx, describe("limitrange", ns, tenancyName), lr, lrs.Get, tenancyName, corev1ac.ExtractLimitRange, lrs.Apply); err != nil {
+			return err
 		}
-	} else if err := wrapDelete("limitrange", ns, tenancyName, d.cs.CoreV1().LimitRanges(ns).Delete(ctx, tenancyName, metav1.DeleteOptions{})); err != nil {
+	} else if err := deleteIfPresent(ctx, describe("limitrange", ns, tenancyName), tenancyName, lrs.Get, lrs.Delete); err != nil {
 		return err
 	}
-	if _, err := d.cs.NetworkingV1().NetworkPolicies(ns).Apply(ctx, d.networkPolicy(ns, lbl), applyOpts); err != nil {
-		return fmt.Errorf("apply %s: %w", describe("networkpolicy", ns, tenancyName), err)
-	}
-	return nil
+	return applyIfChanged(ctx, describe("networkpolicy", ns, tenancyName), d.networkPolicy(ns, lbl), nps.Get, tenancyName, networkingv1ac.ExtractNetworkPolicy, nps.Apply)
 }
 
 // quotaWait bounds how long prepareNamespace waits for the quota
