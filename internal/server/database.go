@@ -21,6 +21,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 
+	"slipway.dev/slipway/internal/runner"
 	"slipway.dev/slipway/internal/store"
 	"slipway.dev/slipway/internal/store/postgres"
 	"slipway.dev/slipway/internal/store/sqlite"
@@ -132,14 +133,19 @@ func (s *Server) newNode() store.Node {
 	}
 }
 
-// join registers this server as a node of the store. With the local
-// target, whose processes live on this machine and are supervised by this
-// server alone, no other live server may work on the same store: the
-// deployments one server plans would run components on the other's
-// machine. Dead nodes are forgotten.
-func (s *Server) join(ctx context.Context, me store.Node) error {
+// join registers this server as a node of the store, and reports whether
+// another live server works on it. Servers may share a store only when
+// every one of them runs the Kubernetes target: with the local target,
+// components are processes on the server's own machine, supervised by
+// that server alone, so the deployments one server plans would run
+// components on the other's machine. A server on the local target is
+// therefore refused when any other is live, and any server is refused
+// while a live one runs the local target; the error says which. Dead
+// nodes are forgotten.
+func (s *Server) join(ctx context.Context, me store.Node) (others bool, err error) {
 	now := me.SeenAt
-	return s.db.InTx(ctx, func(tx store.Tx) error {
+	err = s.db.InTx(ctx, func(tx store.Tx) error {
+		others = false // InTx may run fn again
 		if err := tx.NamedLock(ctx, store.NodesLock); err != nil {
 			return err
 		}
@@ -154,11 +160,54 @@ func (s *Server) join(ctx context.Context, me store.Node) error {
 				}
 				continue
 			}
-			return fmt.Errorf("server: another slipway server works on this database: node %s (pid %d on %s, target %s, seen %s ago). With the local target a database has one server, since each server runs the components on its own machine; stop that one first, or give this one a database of its own. Several servers on one database need a target that runs components elsewhere (Kubernetes)",
-				n.ID, n.PID, n.Host, n.Target, now.Sub(n.SeenAt).Round(time.Second))
+			if err := shareable(me, n, now); err != nil {
+				return err
+			}
+			others = true
 		}
 		return tx.NodeBeat(ctx, me)
 	})
+	return others, err
+}
+
+// shareable says why server me may not share its store with the live
+// node n: one of them runs the local target.
+func shareable(me, n store.Node, now time.Time) error {
+	if me.Target == TargetKubernetes && n.Target == TargetKubernetes {
+		return nil
+	}
+	other := fmt.Sprintf("node %s (pid %d on %s, target %s, seen %s ago)", n.ID, n.PID, n.Host, n.Target, now.Sub(n.SeenAt).Round(time.Second))
+	if me.Target != TargetKubernetes {
+		return fmt.Errorf("server: another slipway server works on this database: %s. This server's target is %s, which runs the components on this machine, supervised by this server alone, so it must be the only server on its database: stop that one first, or give this one a database of its own. Several servers share a database only when every one runs --target %s",
+			other, me.Target, TargetKubernetes)
+	}
+	return fmt.Errorf("server: another slipway server works on this database: %s. That server's target is %s, which runs the components on its own machine, supervised by it alone, so it must be the only server on its database: stop it first, or give this one a database of its own. Several servers share a database only when every one runs --target %s",
+		other, n.Target, TargetKubernetes)
+}
+
+// migrateQueue applies River's migrations. On PostgreSQL several servers
+// may start at once, and River's migrator takes no lock: the migrations
+// run while this server holds the nodes lock (the transaction holding it
+// only waits; River migrates on connections of its own), so they run once.
+func (s *Server) migrateQueue(ctx context.Context, driver riverdriver.Driver[*sql.Tx]) error {
+	if !isPostgres(s.cfg.Database) {
+		// SQLite: one server (the data directory's lock), and its one
+		// write connection is what a transaction would hold.
+		if err := runner.Migrate(ctx, driver); err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
+		return nil
+	}
+	err := s.db.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.NamedLock(ctx, store.NodesLock); err != nil {
+			return err
+		}
+		return runner.Migrate(ctx, driver)
+	})
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	return nil
 }
 
 // beat records this server's heartbeat every nodeBeat and rescues the

@@ -5,13 +5,16 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"slipway.dev/slipway/internal/apiclient"
+	"slipway.dev/slipway/internal/cli"
 	"slipway.dev/slipway/internal/kubetest"
 	"slipway.dev/slipway/internal/pgtest"
 	"slipway.dev/slipway/internal/server"
@@ -21,8 +24,18 @@ import (
 )
 
 // TestMain gives the package's tests a PostgreSQL and a Kubernetes
-// control plane when they ask, and stops both at the end.
-func TestMain(m *testing.M) { os.Exit(kubetest.Wrap(pgtest.Wrap(m)).Run()) }
+// control plane when they ask, and stops both at the end. Started with
+// childEnv set, the test binary is the slipway command instead (cli.Main),
+// so that a test can run servers as processes and kill one with SIGKILL.
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := cli.Main(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
+	}
+	os.Exit(kubetest.Wrap(pgtest.Wrap(m)).Run())
+}
 
 // Ensure a server on PostgreSQL deploys a tool end to end, and that a
 // second server on the same database is refused with a reason: another

@@ -385,12 +385,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	me := s.newNode()
 	s.nodeID = me.ID
-	if err := s.join(ctx, me); err != nil {
+	others, err := s.join(ctx, me)
+	if err != nil {
 		return err
 	}
 	s.warnClearCredentials(ctx)
-	if err := runner.Migrate(ctx, driver); err != nil {
-		return fmt.Errorf("server: %w", err)
+	if err := s.migrateQueue(ctx, driver); err != nil {
+		return err
 	}
 
 	deployTokens, err := auth.New(s.db, key, s.cfg.Now)
@@ -512,22 +513,19 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.releases = deploy.NewReleases(s.engine)
 	s.builds = deploy.NewBuilds(s.engine)
 	s.jobs = deploy.NewJobs(s.engine)
-	// After the engine: it knows each instance's environment variables.
-	if err := s.restoreLive(ctx, builder); err != nil {
-		return err
-	}
 	// Before the target and the store close: the builds started outside
 	// deployments stop and leave their records for the next start.
 	s.closers = append(s.closers, s.builds.Stop)
-	if n, err := s.builds.SettleInterruptedBuilds(ctx); err != nil {
-		return fmt.Errorf("server: %w", err)
-	} else if n > 0 {
-		s.logger.WarnContext(ctx, "builds started outside a deployment were interrupted by the last stop", "builds", n)
-	}
-	if n, err := s.builds.FinishBuildDeletes(ctx); err != nil {
-		return fmt.Errorf("server: %w", err)
-	} else if n > 0 {
-		s.logger.InfoContext(ctx, "finished build deletes the last stop interrupted", "builds", n)
+	// What a stopped server left is put right by a server that starts
+	// alone. With other servers live (all on the Kubernetes target, join
+	// checked), the cluster and the records are theirs at work: a restore
+	// could re-apply the previous version of a component one of them is
+	// rolling out, or prune one it is adding, and a build or deletion in
+	// progress there would look interrupted.
+	if others {
+		s.logger.InfoContext(ctx, "other servers work on this database: restoring the live components and settling interrupted builds is left to a server that starts alone")
+	} else if err := s.recoverAlone(ctx, builder); err != nil {
+		return err
 	}
 	// With SQLite this is the only server (the data directory's lock);
 	// with PostgreSQL others may share the queue and must be woken.
@@ -632,6 +630,27 @@ func (s *Server) goStdCache() string {
 		return filepath.Join(d, "slipway", "go-std")
 	}
 	return ""
+}
+
+// recoverAlone puts right what the last stop left: the live components
+// restored, the builds it interrupted settled, its build deletions
+// finished. Only a server that starts alone on its store calls it.
+func (s *Server) recoverAlone(ctx context.Context, builder *localbuild.Builder) error {
+	// After the engine: it knows each instance's environment variables.
+	if err := s.restoreLive(ctx, builder); err != nil {
+		return err
+	}
+	if n, err := s.builds.SettleInterruptedBuilds(ctx); err != nil {
+		return fmt.Errorf("server: %w", err)
+	} else if n > 0 {
+		s.logger.WarnContext(ctx, "builds started outside a deployment were interrupted by the last stop", "builds", n)
+	}
+	if n, err := s.builds.FinishBuildDeletes(ctx); err != nil {
+		return fmt.Errorf("server: %w", err)
+	} else if n > 0 {
+		s.logger.InfoContext(ctx, "finished build deletes the last stop interrupted", "builds", n)
+	}
+	return nil
 }
 
 // restoreLive makes the target run what the store says is live: processes
