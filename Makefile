@@ -43,6 +43,9 @@ bench/stores: ## SQLite against PostgreSQL: API create throughput and show laten
 bench/kube: ## the Kubernetes target on the tests' control plane: 500 components of 50 tools applied, then again unchanged (API reads and writes counted), against kubectl apply --server-side of the same objects (kubectl on the PATH, or $KUBECTL)
 	SLIPWAY_KUBE_BIN="$$(./scripts/kube-bin.sh)" && export SLIPWAY_KUBE_BIN && \
 		$(GO) test -run '^$$' -bench BenchmarkApply -benchtime 1x -timeout 30m ./internal/target/kube/
+bench/replicas: ## deployments through 1 and then 2 servers on one PostgreSQL database and one Kubernetes test cluster (kwok): API create rate and deployments to final per second, one run (SLIPWAY_BENCH_REPLICAS_TOOLS, default 40)
+	SLIPWAY_KUBE_BIN="$$(./scripts/kube-bin.sh)" && export SLIPWAY_KUBE_BIN && \
+		$(GO) run ./internal/pgtest/withpostgres -- $(GO) test -run '^$$' -bench BenchmarkReplicas -benchtime 1x -timeout 20m ./internal/server/
 
 bench/releases: ## release tracking: "is commit X in what runs?", merged or cherry-picked, and release notes, on a generated 100,000-commit history, uncached and cached (SLIPWAY_BENCH_COMMITS sets the length); what release writes add to a deployment, on both stores
 	$(GO) test -run '^$$' -bench 'BenchmarkContains|BenchmarkCherryPick|BenchmarkNotes' -benchtime 10x -timeout 20m ./internal/git/
@@ -67,4 +70,4 @@ tidy: ## go mod tidy both modules
 	$(GO) mod tidy
 	cd tools && $(GO) mod tidy
 
-.PHONY: help deps build test kube-bin test/short bench bench/stores bench/ui bench/kube bench/releases bench/scale generate check-generated lint tidy
+.PHONY: help deps build test kube-bin test/short bench bench/stores bench/ui bench/kube bench/replicas bench/releases bench/scale generate check-generated lint tidy

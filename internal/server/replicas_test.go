@@ -71,42 +71,14 @@ func TestServer_Replicas(t *testing.T) {
 	rounds := n / tools
 	t.Logf("%d deployments: %d rounds of %d tools, 3 servers", rounds*tools, rounds, tools)
 
-	cluster := kubetest.Shared(t)
-	url := pgtest.Schema(t)
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	prefix := "r" + hex.EncodeToString(b)
-	cs := kubeClient(t, cluster.Kubeconfig)
+	servers, prefix, url := startReplicas(t, 3)
+	cs := kubeClient(t, kubetest.Shared(t).Kubeconfig)
 	t.Cleanup(func() {
 		for i := range tools {
 			_ = cs.CoreV1().Namespaces().Delete(context.WithoutCancel(t.Context()), fmt.Sprintf("%s-t%d", prefix, i), metav1.DeleteOptions{})
 		}
 	})
-
-	// One secret key for all, as servers sharing a database must.
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	servers := make([]*child, 3)
 	var wg sync.WaitGroup
-	for i := range servers {
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, server.SecretKeyFile), key, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		args := []string{
-			"server", "--data", dir, "--database", url, "--listen", "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0",
-			"--target", "kubernetes", "--kubeconfig", cluster.Kubeconfig, "--kube-namespace", prefix + "-{tool}",
-		}
-		servers[i] = &child{t: t, dir: dir, args: args}
-		t.Cleanup(servers[i].stop)
-		// All three at once: joining and migrating the queue are
-		// serialized by the nodes lock.
-		wg.Go(servers[i].start)
-	}
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
-	}
 	victim, survivors := servers[0], servers[1:]
 	db, err := postgres.Open(t.Context(), url, postgres.Options{MaxConns: 2})
 	if err != nil {
@@ -164,10 +136,15 @@ func TestServer_Replicas(t *testing.T) {
 		}
 		wg.Wait()
 		if r == rounds/2 {
-			// Back, next to live servers: it joins without restoring.
+			// Back, next to live servers: it joins without restoring (it
+			// says so at info level).
+			victim.args = append(victim.args, "--verbose")
 			victim.start()
 			if victim.cmd == nil {
 				t.FailNow()
+			}
+			if !strings.Contains(victim.logs.String(), "other servers work on this database") {
+				t.Errorf("server %s restarted next to live ones and did not say it leaves the restore to a server alone:\n%s", victim.name(), victim.logs.String())
 			}
 		}
 	}
@@ -273,6 +250,131 @@ func TestServer_Replicas(t *testing.T) {
 	}
 }
 
+// BenchmarkReplicas measures deployments through 1 and then 2 servers on
+// one PostgreSQL database and one kubetest cluster, all on the Kubernetes
+// target: each loop deploys SLIPWAY_BENCH_REPLICAS_TOOLS tools (default
+// 40) of replicaConfig at once, created by 8 clients spread over the
+// servers, and reports the API's create rate (creates/s) and the rate of
+// deployments to final (deployments/s). make bench/replicas runs it once.
+func BenchmarkReplicas(b *testing.B) {
+	tools := 40
+	if v := os.Getenv("SLIPWAY_BENCH_REPLICAS_TOOLS"); v != "" {
+		var err error
+		if tools, err = strconv.Atoi(v); err != nil || tools < 1 {
+			b.Fatalf("SLIPWAY_BENCH_REPLICAS_TOOLS=%q: want a number ≥ 1", v)
+		}
+	}
+	for _, k := range []int{1, 2} {
+		b.Run(fmt.Sprintf("servers=%d", k), func(b *testing.B) {
+			servers, prefix, _ := startReplicas(b, k)
+			cs := kubeClient(b, kubetest.Shared(b).Kubeconfig)
+			b.Cleanup(func() {
+				for i := range tools {
+					_ = cs.CoreV1().Namespaces().Delete(context.WithoutCancel(b.Context()), fmt.Sprintf("%s-t%d", prefix, i), metav1.DeleteOptions{})
+				}
+			})
+			var created, final time.Duration
+			r := 0
+			for b.Loop() {
+				start := time.Now()
+				ids := make([]string, tools)
+				next := make(chan int)
+				var wg sync.WaitGroup
+				for w := range 8 {
+					c := servers[w%k].client
+					wg.Go(func() {
+						for i := range next {
+							tool := fmt.Sprintf("t%d", i)
+							if _, err := c.ConfigCreate(b.Context(), tool, replicaConfig(r)); err != nil {
+								b.Error(err)
+								continue
+							}
+							env, err := c.DeploymentCreate(b.Context(), tool, false, false, "")
+							if err == nil {
+								var d slipway.Deployment
+								d, err = env.Deployment()
+								ids[i] = d.ID
+							}
+							if err != nil {
+								b.Error(err)
+							}
+						}
+					})
+				}
+				for i := range tools {
+					next <- i
+				}
+				close(next)
+				wg.Wait()
+				created += time.Since(start)
+				if b.Failed() {
+					b.FailNow()
+				}
+				for i, id := range ids {
+					c := servers[i%k].client
+					wg.Go(func() {
+						tool := fmt.Sprintf("t%d", i)
+						if err := c.DeploymentEvents(b.Context(), tool, id, 0, func(slipway.Event) error { return nil }); err != nil {
+							b.Error(err)
+							return
+						}
+						env, err := c.DeploymentGet(b.Context(), tool, id)
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						if d, err := env.Deployment(); err != nil || d.Status != slipway.DeploymentSuccessful {
+							b.Errorf("deployment %s of %s: %v %s %s", id, tool, err, d.Status, d.LongStatus)
+						}
+					})
+				}
+				wg.Wait()
+				final += time.Since(start)
+				r++
+			}
+			b.ReportMetric(float64(tools*r)/created.Seconds(), "creates/s")
+			b.ReportMetric(float64(tools*r)/final.Seconds(), "deployments/s")
+		})
+	}
+}
+
+// startReplicas starts k servers as processes on one new PostgreSQL schema
+// (its URL is url) and the shared kubetest cluster, all on the Kubernetes
+// target with namespaces named prefix-{tool}, and stops them at the end.
+func startReplicas(tb testing.TB, k int) (servers []*child, prefix, url string) {
+	tb.Helper()
+	cluster := kubetest.Shared(tb)
+	url = pgtest.Schema(tb)
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	prefix = "r" + hex.EncodeToString(b)
+	// One secret key for all, as servers sharing a database must.
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	servers = make([]*child, k)
+	var wg sync.WaitGroup
+	for i := range servers {
+		dir := tb.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, server.SecretKeyFile), key, 0o600); err != nil {
+			tb.Fatal(err)
+		}
+		args := []string{
+			"server", "--data", dir, "--database", url, "--listen", "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0",
+			"--target", "kubernetes", "--kubeconfig", cluster.Kubeconfig, "--kube-namespace", prefix + "-{tool}",
+		}
+		servers[i] = &child{t: tb, dir: dir, args: args}
+		tb.Cleanup(servers[i].stop)
+		// All at once: joining and migrating the queue are serialized by
+		// the nodes lock.
+		wg.Go(servers[i].start)
+	}
+	wg.Wait()
+	if tb.Failed() {
+		tb.FailNow()
+	}
+	return servers, prefix, url
+}
+
 // replicaConfig is a tool's config in round r: each round runs another
 // command, so that each deployment applies a new template.
 func replicaConfig(r int) []byte {
@@ -293,7 +395,7 @@ func eventKeys(evs []slipway.Event) []string {
 	return keys
 }
 
-func kubeClient(t *testing.T, kubeconfig string) *kubernetes.Clientset {
+func kubeClient(t testing.TB, kubeconfig string) *kubernetes.Clientset {
 	t.Helper()
 	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
@@ -346,7 +448,7 @@ func waitRunningOn(t *testing.T, db *postgres.DB, node string) int {
 
 // child is a slipway server run as a process of the test binary.
 type child struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	args   []string
 	cmd    *exec.Cmd
