@@ -10,6 +10,12 @@ import (
 	"slipway.dev/slipway/internal/target/kube"
 )
 
+// The Kubernetes client's rate limit: requests a second, and burst.
+const (
+	kubeQPS   = 100
+	kubeBurst = 200
+)
+
 // openKube makes the Kubernetes target driver from the server's config.
 func (s *Server) openKube() (runtimeTarget, error) {
 	kc := s.cfg.Kube
@@ -18,6 +24,12 @@ func (s *Server) openKube() (runtimeTarget, error) {
 		return nil, fmt.Errorf("server: kubernetes target: %w", err)
 	}
 	rc.UserAgent = "slipway"
+	// client-go's default, 5 requests a second (burst 10), would bound
+	// the whole server at about one deployment step in two seconds: a
+	// step makes ten or so requests (namespace, Secret, workload,
+	// Service, watches). The API server protects itself (priority and
+	// fairness); this only keeps a runaway loop polite.
+	rc.QPS, rc.Burst = kubeQPS, kubeBurst
 	if kc.WrapTransport != nil {
 		rc.Wrap(kc.WrapTransport)
 	}
