@@ -21,6 +21,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 
+	"slipway.dev/slipway/internal/build/localbuild"
 	"slipway.dev/slipway/internal/runner"
 	"slipway.dev/slipway/internal/store"
 	"slipway.dev/slipway/internal/store/postgres"
@@ -133,8 +134,7 @@ func (s *Server) newNode() store.Node {
 	}
 }
 
-// join registers this server as a node of the store, and reports whether
-// another live server works on it. Servers may share a store only when
+// join registers this server as a node of the store. Servers may share a store only when
 // every one of them runs the Kubernetes target: with the local target,
 // components are processes on the server's own machine, supervised by
 // that server alone, so the deployments one server plans would run
@@ -142,10 +142,9 @@ func (s *Server) newNode() store.Node {
 // therefore refused when any other is live, and any server is refused
 // while a live one runs the local target; the error says which. Dead
 // nodes are forgotten.
-func (s *Server) join(ctx context.Context, me store.Node) (others bool, err error) {
+func (s *Server) join(ctx context.Context, me store.Node) error {
 	now := me.SeenAt
-	err = s.db.InTx(ctx, func(tx store.Tx) error {
-		others = false // InTx may run fn again
+	return s.db.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.NamedLock(ctx, store.NodesLock); err != nil {
 			return err
 		}
@@ -163,11 +162,9 @@ func (s *Server) join(ctx context.Context, me store.Node) (others bool, err erro
 			if err := shareable(me, n, now); err != nil {
 				return err
 			}
-			others = true
 		}
 		return tx.NodeBeat(ctx, me)
 	})
-	return others, err
 }
 
 // shareable says why server me may not share its store with the live
@@ -208,6 +205,38 @@ func (s *Server) migrateQueue(ctx context.Context, driver riverdriver.Driver[*sq
 		return fmt.Errorf("server: %w", err)
 	}
 	return nil
+}
+
+// recoverIfAlone puts right what the last stop left (recoverAlone) when
+// no other server is live on the store. With others live (all on the
+// Kubernetes target, join checked) the cluster and the records are theirs
+// at work: a restore could re-apply the previous version of a component
+// one of them is rolling out, or prune one it is adding, and a build or
+// deletion in progress there would look interrupted; it is left to a
+// server that starts alone. The nodes lock is held throughout, so a
+// server joining meanwhile waits, and runs no step during the restore.
+func (s *Server) recoverIfAlone(ctx context.Context, builder *localbuild.Builder) error {
+	if !isPostgres(s.cfg.Database) {
+		return s.recoverAlone(ctx, builder) // alone: the data directory's lock
+	}
+	host, _ := os.Hostname()
+	return s.db.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.NamedLock(ctx, store.NodesLock); err != nil {
+			return err
+		}
+		nodes, err := tx.NodeList(ctx)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		for _, n := range nodes {
+			if n.ID != s.nodeID && !s.dead(n, host, now) {
+				s.logger.InfoContext(ctx, "other servers work on this database: restoring the live components and settling interrupted builds is left to a server that starts alone", "node", n.ID)
+				return nil
+			}
+		}
+		return s.recoverAlone(ctx, builder)
+	})
 }
 
 // beat records this server's heartbeat every nodeBeat and rescues the

@@ -385,8 +385,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	me := s.newNode()
 	s.nodeID = me.ID
-	others, err := s.join(ctx, me)
-	if err != nil {
+	if err := s.join(ctx, me); err != nil {
 		return err
 	}
 	s.warnClearCredentials(ctx)
@@ -516,15 +515,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	// Before the target and the store close: the builds started outside
 	// deployments stop and leave their records for the next start.
 	s.closers = append(s.closers, s.builds.Stop)
-	// What a stopped server left is put right by a server that starts
-	// alone. With other servers live (all on the Kubernetes target, join
-	// checked), the cluster and the records are theirs at work: a restore
-	// could re-apply the previous version of a component one of them is
-	// rolling out, or prune one it is adding, and a build or deletion in
-	// progress there would look interrupted.
-	if others {
-		s.logger.InfoContext(ctx, "other servers work on this database: restoring the live components and settling interrupted builds is left to a server that starts alone")
-	} else if err := s.recoverAlone(ctx, builder); err != nil {
+	if err := s.recoverIfAlone(ctx, builder); err != nil {
 		return err
 	}
 	// With SQLite this is the only server (the data directory's lock);
