@@ -29,7 +29,7 @@ var serverFlagTypes = map[string]string{
 	"tls": "bool", "tls-cert": "FILE", "tls-key": "FILE", "tls-hosts": "NAMES", "client-ca": "FILES",
 	"trusted-proxies": "ADDRS", "metrics-token-file": "FILE",
 	"keep":   "DIR",
-	"target": "TARGET", "kubeconfig": "FILE", "kube-namespace": "TEMPLATE", "kube-ingress-host": "TEMPLATE", "kube-ingress-class": "CLASS",
+	"target": "TARGET", "kubeconfig": "FILE", "kube-namespace": "TEMPLATE", "kube-ingress-host": "TEMPLATE", "kube-ingress-class": "CLASS", "kube-ingress-namespace": "NAMESPACE",
 }
 
 // limitKindTypes are the help types of the limit flags, by kind.

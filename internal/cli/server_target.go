@@ -14,7 +14,7 @@ import (
 // targetFlags choose where components run, and configure the Kubernetes
 // target.
 type targetFlags struct {
-	target, kubeconfig, namespace, ingressHost, ingressClass string
+	target, kubeconfig, namespace, ingressHost, ingressClass, ingressNamespace string
 }
 
 func (f *targetFlags) register(cmd *cobra.Command) {
@@ -24,6 +24,7 @@ func (f *targetFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.namespace, "kube-namespace", "", "with --target kubernetes: each tool's namespace, {tool} replaced by the tool (tool--env for an environment) (default $SLIPWAY_KUBE_NAMESPACE or tool-{tool})")
 	fl.StringVar(&f.ingressHost, "kube-ingress-host", "", "with --target kubernetes: the host of a tool's published component, e.g. {tool}.apps.example.org; none makes no Ingress (default $SLIPWAY_KUBE_INGRESS_HOST)")
 	fl.StringVar(&f.ingressClass, "kube-ingress-class", "", "with --target kubernetes: the Ingresses' class (default $SLIPWAY_KUBE_INGRESS_CLASS or the cluster's default)")
+	fl.StringVar(&f.ingressNamespace, "kube-ingress-namespace", "", "with --target kubernetes: the ingress controller's namespace, whose pods each tool's NetworkPolicy admits (default $SLIPWAY_KUBE_INGRESS_NAMESPACE; none admits no other namespace)")
 }
 
 // apply adds the flags or the environment's values to cfg, checking that
@@ -35,10 +36,11 @@ func (f *targetFlags) apply(e *env, cfg *server.Config) error {
 		NamespaceTemplate:   cmp.Or(f.namespace, e.getenv("SLIPWAY_KUBE_NAMESPACE")),
 		IngressHostTemplate: cmp.Or(f.ingressHost, e.getenv("SLIPWAY_KUBE_INGRESS_HOST")),
 		IngressClass:        cmp.Or(f.ingressClass, e.getenv("SLIPWAY_KUBE_INGRESS_CLASS")),
+		IngressNamespace:    cmp.Or(f.ingressNamespace, e.getenv("SLIPWAY_KUBE_INGRESS_NAMESPACE")),
 	}
 	switch cfg.Target {
 	case server.TargetLocal:
-		for flag, v := range map[string]string{"kube-namespace": f.namespace, "kube-ingress-host": f.ingressHost, "kube-ingress-class": f.ingressClass, "kubeconfig": f.kubeconfig} {
+		for flag, v := range map[string]string{"kube-namespace": f.namespace, "kube-ingress-host": f.ingressHost, "kube-ingress-class": f.ingressClass, "kube-ingress-namespace": f.ingressNamespace, "kubeconfig": f.kubeconfig} {
 			if v != "" {
 				return &usageError{fmt.Errorf("--%s needs --target kubernetes", flag)}
 			}
