@@ -143,28 +143,7 @@ func TestServer_KubernetesNeverReady(t *testing.T) {
 	if _, err := s.Client.ConfigCreate(ctx, "big", []byte(cfg)); err != nil {
 		t.Fatal(err)
 	}
-	env, err := s.Client.DeploymentCreate(ctx, "big", false, false, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	created, err := env.Deployment()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var final slipway.Deployment
-	servertest.Eventually(t, func() string {
-		env, err := s.Client.DeploymentGet(ctx, "big", created.ID)
-		if err != nil {
-			return err.Error()
-		}
-		if final, err = env.Deployment(); err != nil {
-			return err.Error()
-		}
-		if !final.Status.Final() {
-			return "deployment " + string(final.Status)
-		}
-		return ""
-	})
+	final := s.DeployFinal(t, "big")
 	// A run step not healthy within the health timeout times out, which
 	// fails the deployment as timed_out.
 	if final.Status != slipway.DeploymentTimedOut || !strings.Contains(final.LongStatus, "not scheduled") {

@@ -141,28 +141,7 @@ func TestServer_KubernetesTarget(t *testing.T) {
 	if _, err := s.Client.ConfigCreate(ctx, "srctool", []byte(repo)); err != nil {
 		t.Fatal(err)
 	}
-	env, err := s.Client.DeploymentCreate(ctx, "srctool", false, false, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	created, err := env.Deployment()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var final slipway.Deployment
-	servertest.Eventually(t, func() string {
-		env, err := s.Client.DeploymentGet(ctx, "srctool", created.ID)
-		if err != nil {
-			return err.Error()
-		}
-		if final, err = env.Deployment(); err != nil {
-			return err.Error()
-		}
-		if !final.Status.Final() {
-			return "deployment " + string(final.Status)
-		}
-		return ""
-	})
+	final := s.DeployFinal(t, "srctool")
 	if final.Status != slipway.DeploymentFailed || !strings.Contains(final.LongStatus+stepDetails(final), "a Kubernetes target cannot run") {
 		t.Errorf("deployment of a source build: %s: %s %s; want failed, saying the target cannot run a directory", final.Status, final.LongStatus, stepDetails(final))
 	}

@@ -127,6 +127,17 @@ func (s *Server) Deploy(t testing.TB) slipway.Deployment {
 // final; it fails the test unless it succeeded.
 func (s *Server) DeployTool(t testing.TB, tool string) slipway.Deployment {
 	t.Helper()
+	d := s.DeployFinal(t, tool)
+	if d.Status != slipway.DeploymentSuccessful {
+		t.Fatalf("deployment %s: %s: %s", d.ID, d.Status, d.LongStatus)
+	}
+	return d
+}
+
+// DeployFinal deploys tool's config and returns the deployment once it is
+// final, whatever its status.
+func (s *Server) DeployFinal(t testing.TB, tool string) slipway.Deployment {
+	t.Helper()
 	env, err := s.Client.DeploymentCreate(t.Context(), tool, false, false, "")
 	if err != nil {
 		t.Fatal(err)
@@ -149,9 +160,6 @@ func (s *Server) DeployTool(t testing.TB, tool string) slipway.Deployment {
 		if d, err = env.Deployment(); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if d.Status != slipway.DeploymentSuccessful {
-		t.Fatalf("deployment %s: %s: %s", d.ID, d.Status, d.LongStatus)
 	}
 	return d
 }
