@@ -1,21 +1,16 @@
 package server_test
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"strings"
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"slipway.dev/slipway/internal/kubetest"
 	"slipway.dev/slipway/internal/server"
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/slipwaytest"
-	"slipway.dev/slipway/internal/slipwaytest/servertest"
 )
 
 // TestServer_KubernetesTarget deploys a tool of prebuilt images through a
@@ -26,28 +21,9 @@ import (
 // config is removed from the cluster.
 func TestServer_KubernetesTarget(t *testing.T) {
 	t.Parallel()
-	cluster := kubetest.Shared(t)
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	prefix := "s" + hex.EncodeToString(b)
-	s := servertest.StartEmpty(t, func(c *server.Config) {
-		c.Target = server.TargetKubernetes
-		c.Kube = server.KubeTarget{
-			Kubeconfig: cluster.Kubeconfig, NamespaceTemplate: prefix + "-{tool}",
-			IngressHostTemplate: "{tool}.apps.example.org", IngressClass: "nginx", IngressNamespace: "ingress-nginx",
-		}
-	})
-	rc, err := clientcmd.BuildConfigFromFlags("", cluster.Kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, cs, prefix := startKube(t, &kubetest.Requests{}, func(c *server.Config) { c.Kube.IngressNamespace = "ingress-nginx" })
 	ctx := t.Context()
 	ns := prefix + "-shop"
-	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(t.Context(), ns, metav1.DeleteOptions{}) })
 
 	cfg := `{"components": {
 	  "web": {"component_type": "continuous", "build": {"image": "registry.example/shop@sha256:0a1b"},
@@ -145,7 +121,6 @@ func TestServer_KubernetesTarget(t *testing.T) {
 	if final.Status != slipway.DeploymentFailed || !strings.Contains(final.LongStatus+stepDetails(final), "a Kubernetes target cannot run") {
 		t.Errorf("deployment of a source build: %s: %s %s; want failed, saying the target cannot run a directory", final.Status, final.LongStatus, stepDetails(final))
 	}
-	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(t.Context(), prefix+"-srctool", metav1.DeleteOptions{}) })
 }
 
 func stepDetails(d slipway.Deployment) string {
