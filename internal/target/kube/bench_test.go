@@ -235,7 +235,7 @@ func dumpObjects(ctx context.Context, cs kubernetes.Interface, prefix, kprefix, 
 	objs = append(objs, rest...)
 	var buf bytes.Buffer
 	for _, o := range objs {
-		m, err := strip(o)
+		m, err := kubetest.Strip(o)
 		if err != nil {
 			return 0, err
 		}

@@ -1,8 +1,6 @@
 package kube_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -12,79 +10,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/yaml"
 
+	"slipway.dev/slipway/internal/kubetest"
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/target/kube"
 	"slipway.dev/slipway/internal/target/targettest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-// manifest renders objects read back from the cluster as YAML documents,
-// stripped of what the server sets that differs from one run to the next
-// (uid, resourceVersion, timestamps, managedFields, status, generation,
-// the Service's cluster IPs, a Job's controller-uid selector and labels,
-// the Deployment's revision), and with namespace ns written NAMESPACE.
-// The defaults the apiserver fills in stay: they are what runs.
-func manifest(t *testing.T, ns string, objs ...any) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	for _, o := range objs {
-		m, err := strip(o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		y, err := yaml.Marshal(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b.WriteString("---\n")
-		b.Write(bytes.ReplaceAll(y, []byte(ns), []byte("NAMESPACE")))
-	}
-	return b.Bytes()
-}
-
-// strip returns o as JSON fields without the server's varying ones.
-func strip(o any) (map[string]any, error) {
-	j, err := json.Marshal(o)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(j, &m); err != nil {
-		return nil, err
-	}
-	delete(m, "status")
-	md, _ := m["metadata"].(map[string]any)
-	for _, k := range []string{"uid", "resourceVersion", "creationTimestamp", "managedFields", "generation", "selfLink"} {
-		delete(md, k)
-	}
-	if a, ok := md["annotations"].(map[string]any); ok {
-		delete(a, "deployment.kubernetes.io/revision")
-	}
-	dropControllerUID := func(lbl any) {
-		if l, ok := lbl.(map[string]any); ok {
-			delete(l, "controller-uid")
-			delete(l, "batch.kubernetes.io/controller-uid")
-		}
-	}
-	dropControllerUID(md["labels"])
-	spec, _ := m["spec"].(map[string]any)
-	switch m["kind"] {
-	case "Service":
-		delete(spec, "clusterIP")
-		delete(spec, "clusterIPs")
-	case "Job":
-		delete(spec, "selector")
-		if tpl, ok := spec["template"].(map[string]any); ok {
-			if tmd, ok := tpl["metadata"].(map[string]any); ok {
-				dropControllerUID(tmd["labels"])
-			}
-		}
-	}
-	return m, nil
-}
 
 // golden compares got with testdata/name, or writes it there with -update.
 func golden(t *testing.T, name string, got []byte) {
@@ -161,8 +94,8 @@ func TestApply_GoldenManifests(t *testing.T) {
 	if err != nil || len(jobs.Items) != 1 {
 		t.Fatalf("jobs of migrate: %v, %d", err, len(jobs.Items))
 	}
-	golden(t, "namespace.yaml", manifest(t, ns, kinded(nso, "v1", "Namespace"), kinded(sec, "v1", "Secret")))
-	golden(t, "continuous.yaml", manifest(t, ns, kinded(dep, "apps/v1", "Deployment"), kinded(svc, "v1", "Service"), kinded(ing, "networking.k8s.io/v1", "Ingress")))
-	golden(t, "scheduled.yaml", manifest(t, ns, kinded(cj, "batch/v1", "CronJob")))
-	golden(t, "oneoff.yaml", manifest(t, ns, kinded(&jobs.Items[0], "batch/v1", "Job")))
+	golden(t, "namespace.yaml", kubetest.Manifest(t, ns, kinded(nso, "v1", "Namespace"), kinded(sec, "v1", "Secret")))
+	golden(t, "continuous.yaml", kubetest.Manifest(t, ns, kinded(dep, "apps/v1", "Deployment"), kinded(svc, "v1", "Service"), kinded(ing, "networking.k8s.io/v1", "Ingress")))
+	golden(t, "scheduled.yaml", kubetest.Manifest(t, ns, kinded(cj, "batch/v1", "CronJob")))
+	golden(t, "oneoff.yaml", kubetest.Manifest(t, ns, kinded(&jobs.Items[0], "batch/v1", "Job")))
 }

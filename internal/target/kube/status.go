@@ -272,6 +272,10 @@ func oneOffStatus(tool, component string, jobs []batchv1.Job) target.Status {
 }
 
 // finished returns JobComplete or JobFailed once the Job has ended, else "".
+// JobFinished returns JobComplete or JobFailed once the Job has ended, else
+// "".
+func JobFinished(j *batchv1.Job) batchv1.JobConditionType { return finished(j) }
+
 func finished(j *batchv1.Job) batchv1.JobConditionType {
 	for _, c := range j.Status.Conditions {
 		if (c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed) && c.Status == corev1.ConditionTrue {

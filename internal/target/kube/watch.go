@@ -21,6 +21,26 @@ type watched struct {
 	watch func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
 }
 
+// Watched is one watch that [Changes] follows: Watch from ResourceVersion
+// (a list's, so that nothing after it is missed).
+type Watched struct {
+	ResourceVersion string
+	Watch           func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
+}
+
+// Changes calls check once, then again after every event of the watches,
+// until check reports done, ctx ends (its cause is returned) or a watch
+// fails; the watches are retry watchers. It is the wait every watch of
+// this package makes, for other packages that wait on the cluster (the
+// Kubernetes builder).
+func Changes(ctx context.Context, ws []Watched, check func() (done bool, err error)) error {
+	in := make([]watched, len(ws))
+	for i, w := range ws {
+		in[i] = watched{rv: w.ResourceVersion, watch: w.Watch}
+	}
+	return changes(ctx, in, check)
+}
+
 // changes calls check once, then again after every event of the watches,
 // until check reports done, ctx ends or a watch fails. The watches are
 // retry watchers: a closed connection is resumed from the last resource
