@@ -72,4 +72,3 @@ func Strip(o any) (map[string]any, error) {
 	}
 	return m, nil
 }
-

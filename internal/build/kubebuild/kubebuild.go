@@ -296,7 +296,7 @@ func (b *Builder) record(ctx context.Context, ns string, req build.Request, img 
 // logs). The image stays in the registry.
 func (b *Builder) Remove(ctx context.Context, tool, key string) error {
 	ns, name := b.namespace(tool), jobName(tool, key)
-	del := metav1.DeleteOptions{PropagationPolicy: ptr(metav1.DeletePropagationBackground)}
+	del := metav1.DeleteOptions{PropagationPolicy: new(metav1.DeletePropagationBackground)}
 	err := errors.Join(
 		ignoreNotFound(b.cs.CoreV1().ConfigMaps(ns).Delete(ctx, name, metav1.DeleteOptions{})),
 		ignoreNotFound(b.cs.BatchV1().Jobs(ns).Delete(ctx, name, del)),
@@ -315,7 +315,7 @@ func (b *Builder) RemoveLog(ctx context.Context, tool, attempt string) error {
 	if err != nil {
 		return fmt.Errorf("remove log of build %s: %w", attempt, ignoreNotFound(err))
 	}
-	del := metav1.DeleteOptions{PropagationPolicy: ptr(metav1.DeletePropagationBackground)}
+	del := metav1.DeleteOptions{PropagationPolicy: new(metav1.DeletePropagationBackground)}
 	var errs []error
 	for i := range jobs.Items {
 		if kube.JobFinished(&jobs.Items[i]) == "" {
@@ -340,8 +340,6 @@ func ignoreNotFound(err error) error {
 	}
 	return err
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // ensureNamespace makes the build namespace when it is missing, enforcing
 // the restricted Pod Security Standard; an existing one is left as it is.

@@ -62,9 +62,9 @@ func newBuilder(t *testing.T, cs kubernetes.Interface, edit ...func(*kubebuild.C
 	}
 	cfg := kubebuild.Config{
 		Client: cs, Registry: registry, RegistrySecret: "registry-push",
-		Namespace:    func(string) string { return ns },
-		CPU:          resource.MustParse("1"), Memory: resource.MustParse("2Gi"),
-		Timeout:      20 * time.Minute, TTL: time.Hour,
+		Namespace: func(string) string { return ns },
+		CPU:       resource.MustParse("1"), Memory: resource.MustParse("2Gi"),
+		Timeout: 20 * time.Minute, TTL: time.Hour,
 		NodeSelector: kubebuildtest.NodeSelector,
 	}
 	for _, e := range edit {
@@ -205,12 +205,21 @@ func TestBuild_Fails(t *testing.T) {
 		out  kubebuildtest.Outcome
 		want string
 	}{
-		{"detect", kubebuildtest.Outcome{Failed: "build", ExitCode: 20, Message: "ERROR: No buildpack groups passed detection."},
-			"the buildpacks build failed: exit code 20 (Error): ERROR: No buildpack groups passed detection."},
-		{"clone", kubebuildtest.Outcome{Failed: "clone", ExitCode: 128, Message: "fatal: could not read from remote repository"},
-			"fetching the repository failed: exit code 128 (Error): fatal: could not read from remote repository"},
-		{"oom", kubebuildtest.Outcome{Failed: "build", ExitCode: 137, Reason: "OOMKilled"},
-			"the buildpacks build failed: exit code 137 (OOMKilled)"},
+		{
+			"detect",
+			kubebuildtest.Outcome{Failed: "build", ExitCode: 20, Message: "ERROR: No buildpack groups passed detection."},
+			"the buildpacks build failed: exit code 20 (Error): ERROR: No buildpack groups passed detection.",
+		},
+		{
+			"clone",
+			kubebuildtest.Outcome{Failed: "clone", ExitCode: 128, Message: "fatal: could not read from remote repository"},
+			"fetching the repository failed: exit code 128 (Error): fatal: could not read from remote repository",
+		},
+		{
+			"oom",
+			kubebuildtest.Outcome{Failed: "build", ExitCode: 137, Reason: "OOMKilled"},
+			"the buildpacks build failed: exit code 137 (OOMKilled)",
+		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,8 +17,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
-	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 
 	"slipway.dev/slipway/internal/build"
 	"slipway.dev/slipway/internal/slipway"
@@ -194,7 +195,7 @@ func (b *Builder) makeJob(ctx context.Context, ns string, req build.Request) (*b
 
 // deleteJob deletes a build's Job and, in the background, its pod.
 func (b *Builder) deleteJob(ctx context.Context, ns, name string) error {
-	err := b.cs.BatchV1().Jobs(ns).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: ptr(metav1.DeletePropagationBackground)})
+	err := b.cs.BatchV1().Jobs(ns).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: new(metav1.DeletePropagationBackground)})
 	if ignoreNotFound(err) != nil {
 		return fmt.Errorf("delete job %s/%s: %w", ns, name, err)
 	}
@@ -232,7 +233,7 @@ func (b *Builder) wait(ctx context.Context, job *batchv1.Job) (*batchv1.Job, err
 		}
 		for _, p := range ps.Items {
 			for _, cs := range append(append([]corev1.ContainerStatus(nil), p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
-				if w := cs.State.Waiting; w != nil && slicesContains(waitReasons, w.Reason) {
+				if w := cs.State.Waiting; w != nil && slices.Contains(waitReasons, w.Reason) {
 					return false, fmt.Errorf("container %s cannot start: %s: %s", cs.Name, w.Reason, firstLine(w.Message))
 				}
 			}
@@ -375,13 +376,4 @@ func clip(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
-}
-
-func slicesContains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
