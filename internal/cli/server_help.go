@@ -30,6 +30,7 @@ var serverFlagTypes = map[string]string{
 	"trusted-proxies": "ADDRS", "metrics-token-file": "FILE",
 	"keep":   "DIR",
 	"target": "TARGET", "kubeconfig": "FILE", "kube-namespace": "TEMPLATE", "kube-ingress-host": "TEMPLATE", "kube-ingress-class": "CLASS", "kube-ingress-namespace": "NAMESPACE",
+	"kube-registry": "REGISTRY", "kube-registry-secret": "SECRET", "kube-build-namespace": "TEMPLATE", "kube-builder-image": "IMAGE",
 }
 
 // limitKindTypes are the help types of the limit flags, by kind.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"slipway.dev/slipway/internal/build/kubebuild"
 	"slipway.dev/slipway/internal/server"
 	"slipway.dev/slipway/internal/slipway"
 )
@@ -15,6 +16,7 @@ import (
 // target.
 type targetFlags struct {
 	target, kubeconfig, namespace, ingressHost, ingressClass, ingressNamespace string
+	registry, registrySecret, buildNamespace, builderImage                     string
 }
 
 func (f *targetFlags) register(cmd *cobra.Command) {
@@ -25,6 +27,10 @@ func (f *targetFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.ingressHost, "kube-ingress-host", "", "with --target kubernetes: the host of a tool's published component, e.g. {tool}.apps.example.org; none makes no Ingress (default $SLIPWAY_KUBE_INGRESS_HOST)")
 	fl.StringVar(&f.ingressClass, "kube-ingress-class", "", "with --target kubernetes: the Ingresses' class (default $SLIPWAY_KUBE_INGRESS_CLASS or the cluster's default)")
 	fl.StringVar(&f.ingressNamespace, "kube-ingress-namespace", "", "with --target kubernetes: the ingress controller's namespace, whose pods each tool's NetworkPolicy admits (default $SLIPWAY_KUBE_INGRESS_NAMESPACE; none admits no other namespace)")
+	fl.StringVar(&f.registry, "kube-registry", "", "with --target kubernetes: build sources in the cluster and push the images to this registry, host[:port][/path]; none keeps source builds on this server, where the Kubernetes target cannot run them (default $SLIPWAY_KUBE_REGISTRY)")
+	fl.StringVar(&f.registrySecret, "kube-registry-secret", "", "with --kube-registry: the docker config Secret in the build namespace holding the registry's push credential (default $SLIPWAY_KUBE_REGISTRY_SECRET; none pushes without one)")
+	fl.StringVar(&f.buildNamespace, "kube-build-namespace", "", "with --kube-registry: the namespace builds run in, {tool} replaced by the tool (default $SLIPWAY_KUBE_BUILD_NAMESPACE or "+kubebuild.DefaultNamespace+")")
+	fl.StringVar(&f.builderImage, "kube-builder-image", "", "with --kube-registry: the Cloud Native Buildpacks builder image whose /cnb/lifecycle/creator builds (default $SLIPWAY_KUBE_BUILDER_IMAGE or "+kubebuild.DefaultBuilderImage+")")
 }
 
 // apply adds the flags or the environment's values to cfg, checking that
@@ -37,10 +43,18 @@ func (f *targetFlags) apply(e *env, cfg *server.Config) error {
 		IngressHostTemplate: cmp.Or(f.ingressHost, e.getenv("SLIPWAY_KUBE_INGRESS_HOST")),
 		IngressClass:        cmp.Or(f.ingressClass, e.getenv("SLIPWAY_KUBE_INGRESS_CLASS")),
 		IngressNamespace:    cmp.Or(f.ingressNamespace, e.getenv("SLIPWAY_KUBE_INGRESS_NAMESPACE")),
+
+		Registry:               cmp.Or(f.registry, e.getenv("SLIPWAY_KUBE_REGISTRY")),
+		RegistrySecret:         cmp.Or(f.registrySecret, e.getenv("SLIPWAY_KUBE_REGISTRY_SECRET")),
+		BuildNamespaceTemplate: cmp.Or(f.buildNamespace, e.getenv("SLIPWAY_KUBE_BUILD_NAMESPACE")),
+		BuilderImage:           cmp.Or(f.builderImage, e.getenv("SLIPWAY_KUBE_BUILDER_IMAGE")),
 	}
 	switch cfg.Target {
 	case server.TargetLocal:
-		for flag, v := range map[string]string{"kube-namespace": f.namespace, "kube-ingress-host": f.ingressHost, "kube-ingress-class": f.ingressClass, "kube-ingress-namespace": f.ingressNamespace, "kubeconfig": f.kubeconfig} {
+		for flag, v := range map[string]string{
+			"kube-namespace": f.namespace, "kube-ingress-host": f.ingressHost, "kube-ingress-class": f.ingressClass, "kube-ingress-namespace": f.ingressNamespace, "kubeconfig": f.kubeconfig,
+			"kube-registry": f.registry, "kube-registry-secret": f.registrySecret, "kube-build-namespace": f.buildNamespace, "kube-builder-image": f.builderImage,
+		} {
 			if v != "" {
 				return &usageError{fmt.Errorf("--%s needs --target kubernetes", flag)}
 			}
@@ -67,6 +81,16 @@ func (f *targetFlags) apply(e *env, cfg *server.Config) error {
 				return &usageError{fmt.Errorf("--kube-ingress-host: %q does not make a valid host name", t)}
 			}
 		}
+	}
+	if k.Registry == "" {
+		for flag, v := range map[string]string{"kube-registry-secret": f.registrySecret, "kube-build-namespace": f.buildNamespace, "kube-builder-image": f.builderImage} {
+			if v != "" {
+				return &usageError{fmt.Errorf("--%s needs --kube-registry", flag)}
+			}
+		}
+	}
+	if t := k.BuildNamespaceTemplate; t != "" && !slipway.ValidName(server.ExpandTemplate(t, "tool")) {
+		return &usageError{fmt.Errorf("--kube-build-namespace: %q does not make a valid namespace name (lowercase letters, digits and dashes)", t)}
 	}
 	cfg.Kube = k
 	return nil

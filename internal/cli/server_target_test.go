@@ -32,6 +32,17 @@ func TestTargetFlags(t *testing.T) {
 			}},
 		},
 		{name: "EnvTarget", env: map[string]string{"SLIPWAY_TARGET": "kubernetes", "SLIPWAY_KUBECONFIG": "/k", "KUBECONFIG": "/other"}, want: server.Config{Target: server.TargetKubernetes, Kube: server.KubeTarget{Kubeconfig: "/k"}}},
+		{
+			name:  "KubernetesBuilder",
+			flags: targetFlags{target: "kubernetes", registry: "registry.example:5000/slipway", registrySecret: "push", buildNamespace: "builds-{tool}"},
+			env:   map[string]string{"SLIPWAY_KUBE_BUILDER_IMAGE": "registry.example/builder:1"},
+			want: server.Config{Target: server.TargetKubernetes, Kube: server.KubeTarget{
+				Registry: "registry.example:5000/slipway", RegistrySecret: "push", BuildNamespaceTemplate: "builds-{tool}", BuilderImage: "registry.example/builder:1",
+			}},
+		},
+		{name: "BuilderFlagWithoutRegistry", flags: targetFlags{target: "kubernetes", registrySecret: "push"}, wantErr: "--kube-registry-secret needs --kube-registry"},
+		{name: "RegistryOnLocal", flags: targetFlags{registry: "registry.example"}, wantErr: "--kube-registry needs --target kubernetes"},
+		{name: "BadBuildNamespace", flags: targetFlags{target: "kubernetes", registry: "r.example", buildNamespace: "Builds"}, wantErr: "--kube-build-namespace"},
 		{name: "UnknownTarget", flags: targetFlags{target: "docker"}, wantErr: `--target: want local or kubernetes, got "docker"`},
 		{name: "KubeFlagOnLocal", flags: targetFlags{namespace: "x-{tool}"}, wantErr: "--kube-namespace needs --target kubernetes"},
 		{name: "NamespaceWithoutTool", flags: targetFlags{target: "kubernetes", namespace: "shared"}, wantErr: `--kube-namespace: "shared" has no {tool}`},

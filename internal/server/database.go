@@ -21,7 +21,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 
-	"slipway.dev/slipway/internal/build/localbuild"
+	"slipway.dev/slipway/internal/build"
 	"slipway.dev/slipway/internal/runner"
 	"slipway.dev/slipway/internal/store"
 	"slipway.dev/slipway/internal/store/postgres"
@@ -215,7 +215,7 @@ func (s *Server) migrateQueue(ctx context.Context, driver riverdriver.Driver[*sq
 // deletion in progress there would look interrupted; it is left to a
 // server that starts alone. The nodes lock is held throughout, so a
 // server joining meanwhile waits, and runs no step during the restore.
-func (s *Server) recoverIfAlone(ctx context.Context, builder *localbuild.Builder) error {
+func (s *Server) recoverIfAlone(ctx context.Context, builder build.Builder) error {
 	if !isPostgres(s.cfg.Database) {
 		return s.recoverAlone(ctx, builder) // alone: the data directory's lock
 	}

@@ -1,11 +1,14 @@
 package server
 
 import (
+	"cmp"
+	"context"
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/kubernetes"
 
+	"slipway.dev/slipway/internal/build/kubebuild"
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/target/kube"
 )
@@ -16,12 +19,16 @@ const (
 	kubeBurst = 200
 )
 
-// openKube makes the Kubernetes target driver from the server's config.
-func (s *Server) openKube() (runtimeTarget, error) {
+// kubeClient returns the server's Kubernetes client, made once: the target
+// driver and the builder share it (and its rate limit).
+func (s *Server) kubeClient() (kubernetes.Interface, error) {
+	if s.kubeCS != nil {
+		return s.kubeCS, nil
+	}
 	kc := s.cfg.Kube
 	rc, err := kube.RESTConfig(kc.Kubeconfig)
 	if err != nil {
-		return nil, fmt.Errorf("server: kubernetes target: %w", err)
+		return nil, err
 	}
 	rc.UserAgent = "slipway"
 	// client-go's default, 5 requests a second (burst 10), would bound
@@ -34,6 +41,55 @@ func (s *Server) openKube() (runtimeTarget, error) {
 		rc.Wrap(kc.WrapTransport)
 	}
 	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, err
+	}
+	s.kubeCS = cs
+	return cs, nil
+}
+
+// openKubeBuilder makes the Kubernetes builder from the server's config:
+// builds in the build namespace, pushed to the registry, within the build
+// timeout, each container limited as local builds are (--build-memory,
+// --build-cpu).
+func (s *Server) openKubeBuilder(creds func(ctx context.Context, tool, repository string) (slipway.Credential, error)) (*kubebuild.Builder, error) {
+	kc := s.cfg.Kube
+	cs, err := s.kubeClient()
+	if err != nil {
+		return nil, fmt.Errorf("server: kubernetes builder: %w", err)
+	}
+	cfg := kubebuild.Config{
+		Client: cs, Registry: kc.Registry, RegistrySecret: kc.RegistrySecret, BuilderImage: kc.BuilderImage,
+		Timeout: s.cfg.BuildTimeout, Credentials: creds, Logger: s.logger, NodeSelector: kc.BuildNodeSelector,
+	}
+	if t := kc.BuildNamespaceTemplate; t != "" {
+		cfg.Namespace = func(tool string) string { return ExpandTemplate(t, tool) }
+	}
+	for _, q := range []struct {
+		flag, v string
+		into    *resource.Quantity
+	}{{"build memory", cmp.Or(s.cfg.BuildMemory, "4Gi"), &cfg.Memory}, {"build cpu", s.cfg.BuildCPU, &cfg.CPU}} {
+		if q.v == "" {
+			continue
+		}
+		v, err := resource.ParseQuantity(q.v)
+		if err != nil {
+			return nil, fmt.Errorf("server: kubernetes builder: %s %q: %w", q.flag, q.v, err)
+		}
+		*q.into = v
+	}
+	b, err := kubebuild.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("server: kubernetes builder: %w", err)
+	}
+	s.logger.Info("source builds run in the cluster", "registry", kc.Registry, "builder", cfg.BuilderImage)
+	return b, nil
+}
+
+// openKube makes the Kubernetes target driver from the server's config.
+func (s *Server) openKube() (runtimeTarget, error) {
+	kc := s.cfg.Kube
+	cs, err := s.kubeClient()
 	if err != nil {
 		return nil, fmt.Errorf("server: kubernetes target: %w", err)
 	}

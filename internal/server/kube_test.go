@@ -4,9 +4,11 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"slipway.dev/slipway/internal/build/kubebuild/kubebuildtest"
 	"slipway.dev/slipway/internal/kubetest"
 	"slipway.dev/slipway/internal/server"
 	"slipway.dev/slipway/internal/slipway"
@@ -129,4 +131,75 @@ func stepDetails(d slipway.Deployment) string {
 		b.WriteString(st.Detail + "\n")
 	}
 	return b.String()
+}
+
+// TestServer_KubernetesBuilder deploys a component built from a repository
+// through a server whose builds run in the cluster (--kube-registry): the
+// build step makes a build Job in the build namespace, and once its pod
+// reports the pushed image by digest (the test plays the kubelet, see
+// kubebuildtest), the build record holds image@digest and the component's
+// Deployment runs exactly that image. A redeploy of the same commit
+// reuses the build by its key: no second Job. A build whose pod fails
+// fails the deployment with the reason.
+func TestServer_KubernetesBuilder(t *testing.T) {
+	t.Parallel()
+	const registry = "registry.example:5000/slipway"
+	var buildNS string
+	s, cs, prefix := startKube(t, &kubetest.Requests{}, func(c *server.Config) {
+		c.Kube.Registry, c.Kube.RegistrySecret = registry, "registry-push"
+		c.Kube.BuildNamespaceTemplate = c.Kube.NamespaceTemplate[:len(c.Kube.NamespaceTemplate)-len("{tool}")] + "builds"
+		c.Kube.BuildNodeSelector = kubebuildtest.NodeSelector
+		buildNS = c.Kube.BuildNamespaceTemplate
+	})
+	ctx := t.Context()
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: buildNS}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	push := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "registry-push"}, Type: corev1.SecretTypeDockerConfigJson,
+		Data: map[string][]byte{corev1.DockerConfigJsonKey: []byte(`{"auths":{}}`)},
+	}
+	if _, err := cs.CoreV1().Secrets(buildNS).Create(ctx, push, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	src := slipwaytest.GitRepo(t, map[string]string{"index.html": "hello\n"})
+	cfg := `{"components": {"site": {"component_type": "continuous", "build": {"repository": "` + src.URL + `", "ref": "main"},
+	    "run": {"command": "web", "port": 8000}}}}`
+	if _, err := s.Client.ConfigCreate(ctx, "srctool", []byte(cfg)); err != nil {
+		t.Fatal(err)
+	}
+
+	d := s.DeployStart(t, "srctool")
+	digest := kubebuildtest.Digest("site")
+	image := registry + "/srctool/site@" + digest
+	kubebuildtest.Finish(t, cs, buildNS, "srctool", kubebuildtest.Outcome{Message: image})
+	if d = s.AwaitFinal(t, "srctool", d); d.Status != slipway.DeploymentSuccessful {
+		t.Fatalf("deployment: %s: %s %s", d.Status, d.LongStatus, stepDetails(d))
+	}
+	dep, err := cs.AppsV1().Deployments(prefix+"-srctool").Get(ctx, "site", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := dep.Spec.Template.Spec.Containers[0].Image; got != image {
+		t.Errorf("the Deployment runs %q, want the build's %q", got, image)
+	}
+
+	// The same commit again: the build is reused, no Job is made.
+	jobs, err := cs.BatchV1().Jobs(buildNS).List(ctx, metav1.ListOptions{})
+	if err != nil || len(jobs.Items) != 1 {
+		t.Fatalf("build jobs: %v, %d", err, len(jobs.Items))
+	}
+	s.DeployTool(t, "srctool")
+	if again, err := cs.BatchV1().Jobs(buildNS).List(ctx, metav1.ListOptions{}); err != nil || len(again.Items) != 1 || again.Items[0].UID != jobs.Items[0].UID {
+		t.Errorf("a redeploy of a built commit made another build Job: %v, %d", err, len(again.Items))
+	}
+
+	// A new commit whose build fails fails the deployment, saying why.
+	src.Commit(t, map[string]string{"index.html": "hello again\n"}, "again")
+	d = s.DeployStart(t, "srctool")
+	kubebuildtest.Finish(t, cs, buildNS, "srctool", kubebuildtest.Outcome{Failed: "build", ExitCode: 20, Message: "ERROR: No buildpack groups passed detection."})
+	d = s.AwaitFinal(t, "srctool", d)
+	if d.Status != slipway.DeploymentFailed || !strings.Contains(stepDetails(d), "No buildpack groups passed detection") {
+		t.Errorf("deployment of a failing build: %s: %s %s; want failed with the build's reason", d.Status, d.LongStatus, stepDetails(d))
+	}
 }

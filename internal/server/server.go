@@ -38,8 +38,11 @@ import (
 	"syscall"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
+
 	"slipway.dev/slipway/internal/atomicfile"
 	"slipway.dev/slipway/internal/auth"
+	"slipway.dev/slipway/internal/build"
 	"slipway.dev/slipway/internal/build/localbuild"
 	"slipway.dev/slipway/internal/deploy"
 	"slipway.dev/slipway/internal/diskspace"
@@ -260,6 +263,23 @@ type KubeTarget struct {
 	// a tool namespace's NetworkPolicy admits; "" admits no other
 	// namespace's.
 	IngressNamespace string
+	// Registry, when set, makes source builds run in the cluster
+	// (internal/build/kubebuild), pushing their images to it
+	// (host[:port][/path]); without it they stay on this server as
+	// directories, which this target refuses to run.
+	Registry string
+	// RegistrySecret names the docker config Secret (in the build
+	// namespace) holding the registry's push credential.
+	RegistrySecret string
+	// BuildNamespaceTemplate names the namespace a tool's builds run in;
+	// {tool} may appear; default kubebuild.DefaultNamespace.
+	BuildNamespaceTemplate string
+	// BuilderImage is the Cloud Native Buildpacks builder image whose
+	// lifecycle creator builds; default kubebuild.DefaultBuilderImage.
+	BuilderImage string
+	// BuildNodeSelector places build pods (a pool of build nodes); no
+	// flag sets it yet. Tests keep them off kwok's node with it.
+	BuildNodeSelector map[string]string
 	// WrapTransport, when not nil, wraps the transport of the driver's
 	// API client (client-go's rest.Config.WrapTransport). It is for
 	// tests, which count the requests the server makes; no flag sets it.
@@ -282,6 +302,9 @@ type Server struct {
 	// target runs the tools' components (localexec: processes on this
 	// host); the server knows it only through the target seams.
 	target runtimeTarget
+	// kubeCS is the Kubernetes client of the target and the builder,
+	// when the target is Kubernetes.
+	kubeCS kubernetes.Interface
 	runner *runner.Runner
 	// metrics are the server's Prometheus metrics (the maintenance job
 	// counts what retention removed).
@@ -443,12 +466,22 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	builder, err := localbuild.New(localbuild.Config{
-		Dir: filepath.Join(dir, "builder"), GoStdCache: s.goStdCache(), Sandbox: s.sandbox, Limits: limits.build,
-		LogMaxSize: s.cfg.BuildLogMaxSize, LogMaxFiles: s.cfg.BuildLogMaxFiles,
-	}, src)
-	if err != nil {
-		return fmt.Errorf("server: builder: %w", err)
+	var builder build.Builder
+	if s.cfg.Target == TargetKubernetes && s.cfg.Kube.Registry != "" {
+		// Source builds run in the cluster and push images.
+		if builder, err = s.openKubeBuilder(repoCreds.Lookup); err != nil {
+			return err
+		}
+	} else {
+		if s.cfg.Target == TargetKubernetes {
+			s.logger.WarnContext(ctx, "no --kube-registry: source builds stay on this server as directories, which the Kubernetes target refuses to run; only prebuilt images (build: image:) deploy")
+		}
+		if builder, err = localbuild.New(localbuild.Config{
+			Dir: filepath.Join(dir, "builder"), GoStdCache: s.goStdCache(), Sandbox: s.sandbox, Limits: limits.build,
+			LogMaxSize: s.cfg.BuildLogMaxSize, LogMaxFiles: s.cfg.BuildLogMaxFiles,
+		}, src); err != nil {
+			return fmt.Errorf("server: builder: %w", err)
+		}
 	}
 
 	var lc net.ListenConfig
@@ -626,7 +659,7 @@ func (s *Server) goStdCache() string {
 // recoverAlone puts right what the last stop left: the live components
 // restored, the builds it interrupted settled, its build deletions
 // finished. Only a server that starts alone on its store calls it.
-func (s *Server) recoverAlone(ctx context.Context, builder *localbuild.Builder) error {
+func (s *Server) recoverAlone(ctx context.Context, builder build.Builder) error {
 	// After the engine: it knows each instance's environment variables.
 	if err := s.restoreLive(ctx, builder); err != nil {
 		return err
@@ -646,7 +679,7 @@ func (s *Server) recoverAlone(ctx context.Context, builder *localbuild.Builder) 
 
 // restoreLive makes the target run what the store says is live: processes
 // that survived a crash are taken over, the others are started again.
-func (s *Server) restoreLive(ctx context.Context, builder *localbuild.Builder) error {
+func (s *Server) restoreLive(ctx context.Context, builder build.Builder) error {
 	live, err := s.db.LiveRunListAll(ctx)
 	if err != nil {
 		return fmt.Errorf("server: live state: %w", err)

@@ -138,6 +138,13 @@ func (s *Server) DeployTool(t testing.TB, tool string) slipway.Deployment {
 // final, whatever its status.
 func (s *Server) DeployFinal(t testing.TB, tool string) slipway.Deployment {
 	t.Helper()
+	return s.AwaitFinal(t, tool, s.DeployStart(t, tool))
+}
+
+// DeployStart deploys tool's config and returns the deployment as created,
+// for a test with something to do while it runs ([Server.AwaitFinal]).
+func (s *Server) DeployStart(t testing.TB, tool string) slipway.Deployment {
+	t.Helper()
 	env, err := s.Client.DeploymentCreate(t.Context(), tool, false, false, "")
 	if err != nil {
 		t.Fatal(err)
@@ -146,6 +153,13 @@ func (s *Server) DeployFinal(t testing.TB, tool string) slipway.Deployment {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return d
+}
+
+// AwaitFinal returns deployment d of tool once it is final, whatever its
+// status.
+func (s *Server) AwaitFinal(t testing.TB, tool string, d slipway.Deployment) slipway.Deployment {
+	t.Helper()
 	deadline := time.Now().Add(waitTimeout)
 	for !d.Status.Final() {
 		if time.Now().After(deadline) {
@@ -154,7 +168,8 @@ func (s *Server) DeployFinal(t testing.TB, tool string) slipway.Deployment {
 		// Polling a real server, bounded by waitTimeout, within the
 		// server's 10/s limit of polls of one deployment.
 		time.Sleep(120 * time.Millisecond)
-		if env, err = s.Client.DeploymentGet(t.Context(), tool, d.ID); err != nil {
+		env, err := s.Client.DeploymentGet(t.Context(), tool, d.ID)
+		if err != nil {
 			t.Fatal(err)
 		}
 		if d, err = env.Deployment(); err != nil {
