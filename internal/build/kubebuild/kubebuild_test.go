@@ -423,3 +423,48 @@ func golden(t *testing.T, name string, got []byte) {
 		t.Errorf("%s differs (-want +got; go test -run %s -update rewrites it):\n%s", path, t.Name(), diff)
 	}
 }
+
+// Ensure builds of one key asked for at once, through two builders on one
+// cluster (two servers), make one Job and all get its artifact, which a
+// third builder's Lookup finds too: the cluster is the builders' storage.
+func TestBuild_ConcurrentOnce(t *testing.T) {
+	t.Parallel()
+	cs := client(t)
+	b1, ns := newBuilder(t, cs)
+	b2, err := kubebuild.New(kubebuild.Config{
+		Client: cs, Registry: registry, RegistrySecret: "registry-push", Namespace: func(string) string { return ns },
+		CPU: resource.MustParse("1"), Memory: resource.MustParse("2Gi"), Timeout: 20 * time.Minute, TTL: time.Hour,
+		NodeSelector: kubebuildtest.NodeSelector,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := request(b1, "many", "https://git.example/many.git")
+	const n = 4
+	dones := make([]<-chan result, n)
+	for i := range n {
+		b := b1
+		if i%2 == 1 {
+			b = b2
+		}
+		dones[i] = start(t.Context(), b, req)
+	}
+	digest := kubebuildtest.Digest("many")
+	kubebuildtest.Finish(t, cs, ns, "many", kubebuildtest.Outcome{Message: registry + "/many/web@" + digest})
+	for i, d := range dones {
+		if r := await(t, d); r.err != nil || r.art.Digest != digest {
+			t.Errorf("Build %d = %+v, %v", i, r.art, r.err)
+		}
+	}
+	jobs, err := cs.BatchV1().Jobs(ns).List(t.Context(), metav1.ListOptions{})
+	if err != nil || len(jobs.Items) != 1 {
+		t.Errorf("%d concurrent builds of one key made %d Jobs (%v), want 1", n, len(jobs.Items), err)
+	}
+	b3, err := kubebuild.New(kubebuild.Config{Client: cs, Registry: registry, Namespace: func(string) string { return ns }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, ok, err := b3.Lookup(t.Context(), "many", req.Key); err != nil || !ok || a.Digest != digest {
+		t.Errorf("another builder's Lookup = %+v, %v, %v", a, ok, err)
+	}
+}
