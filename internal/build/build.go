@@ -1,9 +1,11 @@
 // Package build is the builder seam: turning a component's source at a
 // resolved commit into an [slipway.Artifact].
 //
-// Implementations: localbuild (a directory per build on this machine).
-// A Kubernetes builder (a Job pushing an image) is a later addition.
-// buildtest is the conformance suite every implementation runs.
+// Implementations: localbuild (a directory per build on this machine) and
+// kubebuild (a Kubernetes Job pushing an image; the artifact is the image
+// by digest). buildtest is the conformance suite: localbuild runs it;
+// kubebuild cannot on a control plane without a kubelet (the suite reads
+// the build's output), and checks the same contract with its own tests.
 package build
 
 import (
