@@ -397,7 +397,12 @@ func toBuild(b slipway.Build) oapi.Build {
 		out.EndTime = b.UpdatedAt.UTC().Format(time.RFC3339)
 	}
 	if b.Status == slipway.BuildSuccessful {
+		// An image by digest (a Kubernetes builder's) is the image; a
+		// directory on the builder's machine is named by its key.
 		out.DestinationImage = slipway.BuildImage(b.Key)
+		if strings.Contains(b.Artifact, "@sha256:") {
+			out.DestinationImage = b.Artifact
+		}
 	}
 	return out
 }

@@ -184,6 +184,14 @@ func TestServer_KubernetesBuilder(t *testing.T) {
 		t.Errorf("the Deployment runs %q, want the build's %q", got, image)
 	}
 
+	list, err := s.Client.BuildList(ctx, "srctool")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bs, err := list.Builds(); err != nil || len(bs) != 1 || bs[0].DestinationImage != image {
+		t.Errorf("builds = %+v, %v; want one whose destination_image is %s", bs, err, image)
+	}
+
 	// The same commit again: the build is reused, no Job is made.
 	jobs, err := cs.BatchV1().Jobs(buildNS).List(ctx, metav1.ListOptions{})
 	if err != nil || len(jobs.Items) != 1 {

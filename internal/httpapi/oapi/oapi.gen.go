@@ -987,7 +987,7 @@ type Build struct {
 	Commit    string `json:"commit"`
 	Component string `json:"component"`
 
-	// DestinationImage The artifact (`builds/<key>`) once the build succeeded, else empty.
+	// DestinationImage The artifact once the build succeeded (the image by digest, `registry/tool/component@sha256:…`, when the server builds on Kubernetes; else `builds/<key>`), else empty.
 	DestinationImage string `json:"destination_image"`
 
 	// EndTime RFC 3339, UTC; empty while the build is pending or running.
