@@ -19,6 +19,11 @@ type Artifact struct {
 	Digest string
 }
 
+// StackBuildpacks is the Stack of an image made by Cloud Native Buildpacks
+// (the Kubernetes builder's): its commands run through the CNB launcher,
+// which sets up the environment the buildpacks prepared.
+const StackBuildpacks = "buildpacks"
+
 // Ref is where the artifact lives, for the records that keep it: its image
 // (image@digest) when it has one, else its directory on the builder's
 // machine.

@@ -119,7 +119,6 @@ const (
 	containerReport   = "report"
 	deleteWait        = 30 * time.Second
 	maxRecreates      = 3
-	stackBuildpacks   = "buildpacks"
 	registryMountPath = "/var/run/slipway/registry"
 	gitMountPath      = "/var/run/slipway/git"
 )
@@ -277,7 +276,7 @@ func (b *Builder) Lookup(ctx context.Context, tool, key string) (slipway.Artifac
 // artifact is the artifact of an image by digest.
 func artifact(key, img string) slipway.Artifact {
 	_, digest, _ := strings.Cut(img, "@")
-	return slipway.Artifact{Key: key, Image: img, Digest: digest, Stack: stackBuildpacks}
+	return slipway.Artifact{Key: key, Image: img, Digest: digest, Stack: slipway.StackBuildpacks}
 }
 
 // record keeps the artifact of a finished build.

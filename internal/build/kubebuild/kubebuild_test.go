@@ -364,8 +364,13 @@ func TestBuild_DigestReachesDeployment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := dep.Spec.Template.Spec.Containers[0].Image, registry+"/e2e/web@"+digest; got != want {
+	c := dep.Spec.Template.Spec.Containers[0]
+	if got, want := c.Image, registry+"/e2e/web@"+digest; got != want {
 		t.Errorf("the Deployment runs %q, want the build's %q", got, want)
+	}
+	// A buildpacks image runs its command through the CNB launcher.
+	if got, want := c.Command, []string{"/cnb/lifecycle/launcher", "web"}; !cmp.Equal(got, want) {
+		t.Errorf("the Deployment's command is %q, want %q", got, want)
 	}
 }
 

@@ -23,6 +23,9 @@ import (
 	"slipway.dev/slipway/internal/target"
 )
 
+// cnbLauncher is the CNB launcher's path in every buildpacks image.
+const cnbLauncher = "/cnb/lifecycle/launcher"
+
 // version is what decides whether a workload must be replaced: the spec
 // hash, the build key and the restart token.
 type version struct{ specHash, buildKey, restart string }
@@ -46,9 +49,15 @@ func image(spec target.Spec) (string, error) {
 }
 
 // command is the container's command: a Procfile process type of the
-// artifact names its command line; anything else is a shell command.
+// artifact names its command line; anything else is a shell command. An
+// image made by buildpacks runs it through the CNB launcher (as
+// Toolforge's jobs do), which knows the image's process types and sets up
+// the environment the buildpacks prepared.
 func command(spec target.Spec) []string {
 	cmd := spec.Component.Run.Command
+	if spec.Artifact.Stack == slipway.StackBuildpacks {
+		return []string{cnbLauncher, cmd}
+	}
 	if line, ok := spec.Artifact.Processes[cmd]; ok {
 		cmd = line
 	}
