@@ -172,6 +172,18 @@ func TestBuild_Succeeds(t *testing.T) {
 		t.Error("another tool's Lookup of the key found the artifact")
 	}
 
+	// A build that ended while no server recorded it (a crash): its
+	// completed Job is the result, read again, with no new Job.
+	if err := cs.CoreV1().ConfigMaps(ns).Delete(t.Context(), jobName, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := b.Build(t.Context(), req); err != nil || !cmp.Equal(again, r.art) {
+		t.Fatalf("Build of a completed, unrecorded key = %+v, %v", again, err)
+	}
+	if cur, err := cs.BatchV1().Jobs(ns).Get(t.Context(), jobName, metav1.GetOptions{}); err != nil || cur.UID != job.UID {
+		t.Errorf("Build of a completed, unrecorded key replaced its Job: %v", err)
+	}
+
 	// Built: another Build of the key returns the artifact and makes no
 	// Job (the one there is removed first, so a new one would show).
 	if err := cs.BatchV1().Jobs(ns).Delete(t.Context(), jobName, metav1.DeleteOptions{}); err != nil {

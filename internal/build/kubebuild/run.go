@@ -28,6 +28,10 @@ import (
 // commitRE is a full commit name (SHA-1 or SHA-256).
 var commitRE = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
 
+// logDrain bounds how long Build waits, once its Job ended, for the
+// follower writing the build's output to req.Log.
+const logDrain = 10 * time.Second
+
 // errJobGone ends a wait whose Job was deleted by someone else (another
 // build of the key, cancelled): the build makes it again.
 var errJobGone = errors.New("the build's Job was deleted")
@@ -84,8 +88,16 @@ func (b *Builder) buildOnce(ctx context.Context, ns string, req build.Request) (
 	jobs := b.cs.BatchV1().Jobs(ns)
 	job, err := jobs.Get(ctx, name, metav1.GetOptions{})
 	switch {
+	case err == nil && kube.JobFinished(job) == batchv1.JobComplete:
+		// Complete, yet not recorded (a build that crashed before its
+		// record): its result is the build's, if its pod still says it.
+		if a, err := b.result(ctx, ns, req, job); err == nil {
+			return a, nil
+		}
+		fallthrough
 	case err == nil && kube.JobFinished(job) == batchv1.JobFailed:
-		// An earlier attempt failed: this one builds anew.
+		// An earlier attempt failed (or left no result): this one builds
+		// anew.
 		if err := b.deleteJob(ctx, ns, name); err != nil {
 			return slipway.Artifact{}, err
 		}
@@ -122,7 +134,16 @@ func (b *Builder) buildOnce(ctx context.Context, ns string, req build.Request) (
 	if err != nil {
 		stopLog()
 	}
-	wg.Wait()
+	// The follower ends with the pod's log streams; one that a cluster
+	// keeps open past the Job's end is given a while, then stopped.
+	followed := make(chan struct{})
+	go func() { wg.Wait(); close(followed) }()
+	select {
+	case <-followed:
+	case <-time.After(logDrain):
+		stopLog()
+		<-followed
+	}
 	stopLog()
 	if err != nil {
 		if ctx.Err() != nil {
