@@ -1,7 +1,6 @@
 package server
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 
@@ -9,6 +8,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"slipway.dev/slipway/internal/build/kubebuild"
+	"slipway.dev/slipway/internal/sandbox"
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/target/kube"
 )
@@ -50,9 +50,9 @@ func (s *Server) kubeClient() (kubernetes.Interface, error) {
 
 // openKubeBuilder makes the Kubernetes builder from the server's config:
 // builds in the build namespace, pushed to the registry, within the build
-// timeout, each container limited as local builds are (--build-memory,
-// --build-cpu).
-func (s *Server) openKubeBuilder(creds func(ctx context.Context, tool, repository string) (slipway.Credential, error)) (*kubebuild.Builder, error) {
+// timeout, each container limited as local builds are (build: the
+// parsed --build-memory and --build-cpu).
+func (s *Server) openKubeBuilder(build sandbox.Limits, creds func(ctx context.Context, tool, repository string) (slipway.Credential, error)) (*kubebuild.Builder, error) {
 	kc := s.cfg.Kube
 	cs, err := s.kubeClient()
 	if err != nil {
@@ -65,18 +65,11 @@ func (s *Server) openKubeBuilder(creds func(ctx context.Context, tool, repositor
 	if t := kc.BuildNamespaceTemplate; t != "" {
 		cfg.Namespace = func(tool string) string { return ExpandTemplate(t, tool) }
 	}
-	for _, q := range []struct {
-		flag, v string
-		into    *resource.Quantity
-	}{{"build memory", cmp.Or(s.cfg.BuildMemory, "4Gi"), &cfg.Memory}, {"build cpu", s.cfg.BuildCPU, &cfg.CPU}} {
-		if q.v == "" {
-			continue
-		}
-		v, err := resource.ParseQuantity(q.v)
-		if err != nil {
-			return nil, fmt.Errorf("server: kubernetes builder: %s %q: %w", q.flag, q.v, err)
-		}
-		*q.into = v
+	if build.MemoryBytes > 0 {
+		cfg.Memory = *resource.NewQuantity(build.MemoryBytes, resource.BinarySI)
+	}
+	if build.MilliCPU > 0 {
+		cfg.CPU = *resource.NewMilliQuantity(build.MilliCPU, resource.DecimalSI)
 	}
 	b, err := kubebuild.New(cfg)
 	if err != nil {

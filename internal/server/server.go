@@ -469,7 +469,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	var builder build.Builder
 	if s.cfg.Target == TargetKubernetes && s.cfg.Kube.Registry != "" {
 		// Source builds run in the cluster and push images.
-		if builder, err = s.openKubeBuilder(repoCreds.Lookup); err != nil {
+		if builder, err = s.openKubeBuilder(limits.build, repoCreds.Lookup); err != nil {
 			return err
 		}
 	} else {
