@@ -485,3 +485,48 @@ func TestBuild_ConcurrentOnce(t *testing.T) {
 		t.Errorf("another builder's Lookup = %+v, %v, %v", a, ok, err)
 	}
 }
+
+// Ensure a missing build namespace is made enforcing the restricted Pod
+// Security Standard, and that the build's pod is admitted there (the API
+// server refuses a pod that breaks it: root, escalation, capabilities, no
+// seccomp profile).
+func TestBuild_RestrictedNamespace(t *testing.T) {
+	t.Parallel()
+	cs := client(t)
+	ns := "t-" + strings.ToLower(kubebuildtest.Digest(t.Name())[7:19]) + "-builds"
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
+	})
+	b, err := kubebuild.New(kubebuild.Config{
+		Client: cs, Registry: registry, Namespace: func(string) string { return ns }, NodeSelector: kubebuildtest.NodeSelector,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := start(ctx, b, request(b, "psa", "https://git.example/psa.git"))
+	kubebuildtest.AwaitPod(t, cs, ns, "psa")
+	got, err := cs.CoreV1().Namespaces().Get(t.Context(), ns, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lvl := got.Labels["pod-security.kubernetes.io/enforce"]; lvl != "restricted" {
+		t.Errorf("the build namespace enforces %q, want restricted", lvl)
+	}
+	// The admission is at work there: a pod that may run as root is
+	// refused (a dry run), where the build's pod was admitted.
+	root := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "root"},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}},
+	}
+	if _, err := cs.CoreV1().Pods(ns).Create(t.Context(), root, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); !apierrors.IsForbidden(err) {
+		t.Errorf("a pod breaking the restricted standard in the build namespace: %v, want Forbidden", err)
+	}
+	cancel()
+	if r := await(t, done); !errors.Is(r.err, context.Canceled) {
+		t.Errorf("Build cancelled = %v", r.err)
+	}
+}
