@@ -27,7 +27,7 @@ var serverFlagTypes = map[string]string{
 	"build-memory": "SIZE", "build-cpu": "CPU",
 	"log-max-size": "SIZE", "build-log-max-size": "SIZE", "min-free-disk": "SIZE|PERCENT",
 	"tls": "bool", "tls-cert": "FILE", "tls-key": "FILE", "tls-hosts": "NAMES", "client-ca": "FILES",
-	"trusted-proxies": "ADDRS", "metrics-token-file": "FILE",
+	"trusted-proxies": "ADDRS", "metrics-token-file": "FILE", "admin-token-file": "FILE", "secret-key-file": "FILE",
 	"keep":   "DIR",
 	"target": "TARGET", "kubeconfig": "FILE", "kube-namespace": "TEMPLATE", "kube-ingress-host": "TEMPLATE", "kube-ingress-class": "CLASS", "kube-ingress-namespace": "NAMESPACE",
 	"kube-registry": "REGISTRY", "kube-registry-secret": "SECRET", "kube-build-namespace": "TEMPLATE", "kube-builder-image": "IMAGE",

@@ -15,8 +15,11 @@ import (
 )
 
 // secretsFlags are the server's settings for local repositories, git's
-// network limits and the metrics token.
+// network limits, the metrics token, and where the admin token and the
+// secret key are.
 type secretsFlags struct {
+	adminTokenFile    string
+	secretKeyFile     string
 	localRepoDirs     string
 	gitConnectTimeout string
 	gitLowSpeedTime   string
@@ -35,6 +38,8 @@ func (f *secretsFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.gitLowSpeedTime, "git-low-speed-time", "", "longest an http(s) git transfer may stay under --git-low-speed-limit before it is aborted (default $SLIPWAY_GIT_LOW_SPEED_TIME or 30s)")
 	fl.StringVar(&f.gitLowSpeedLimit, "git-low-speed-limit", "", "bytes a second under which an http(s) git transfer counts as stalled (default $SLIPWAY_GIT_LOW_SPEED_LIMIT or 1)")
 	fl.StringVar(&f.gitTimeout, "git-timeout", "", "longest one git ls-remote or fetch may take in all (default $SLIPWAY_GIT_TIMEOUT or 10m)")
+	fl.StringVar(&f.adminTokenFile, "admin-token-file", "", "file holding the admin token, read and never written, e.g. a mounted secret shared by replicas (default $SLIPWAY_ADMIN_TOKEN_FILE, else the data directory's admin-token, made the first time)")
+	fl.StringVar(&f.secretKeyFile, "secret-key-file", "", "file holding the 32-byte key that seals the envvars, read and never written; every server on a database needs the same (default $SLIPWAY_SECRET_KEY_FILE, else the data directory's secret-key, made the first time)")
 	fl.StringVar(&f.metricsTokenFile, "metrics-token-file", "", "file holding a bearer token that may read /metrics and nothing else, for Prometheus (default $SLIPWAY_METRICS_TOKEN_FILE; or the token itself in $SLIPWAY_METRICS_TOKEN; without one, only the admin token reads /metrics)")
 }
 
@@ -66,6 +71,8 @@ func (f *secretsFlags) apply(e *env, cfg *server.Config) error {
 		}
 		cfg.GitLowSpeedLimit = n
 	}
+	cfg.AdminTokenFile = cmp.Or(f.adminTokenFile, e.getenv("SLIPWAY_ADMIN_TOKEN_FILE"))
+	cfg.SecretKeyFile = cmp.Or(f.secretKeyFile, e.getenv("SLIPWAY_SECRET_KEY_FILE"))
 	file, inline := cmp.Or(f.metricsTokenFile, e.getenv("SLIPWAY_METRICS_TOKEN_FILE")), e.getenv("SLIPWAY_METRICS_TOKEN")
 	switch {
 	case file != "" && inline != "":

@@ -54,6 +54,9 @@ func TestSecretsFlags(t *testing.T) {
 		}, ""},
 		{"MetricsTokenBoth", secretsFlags{metricsTokenFile: tokenFile}, map[string]string{"SLIPWAY_METRICS_TOKEN": "abcdefabcdefabcdef"}, nil, "both give a metrics token"},
 		{"MetricsTokenShort", secretsFlags{metricsTokenFile: shortFile}, nil, nil, "want at least 16"},
+		{"KeyFiles", secretsFlags{adminTokenFile: "/etc/slipway/admin-token"}, map[string]string{"SLIPWAY_SECRET_KEY_FILE": "/etc/slipway/secret-key"}, func(c server.Config) bool {
+			return c.AdminTokenFile == "/etc/slipway/admin-token" && c.SecretKeyFile == "/etc/slipway/secret-key"
+		}, ""},
 		{"MetricsTokenMissing", secretsFlags{metricsTokenFile: filepath.Join(t.TempDir(), "nope")}, nil, nil, "--metrics-token-file: open"},
 	} {
 		e := &env{getenv: func(k string) string { return tt.env[k] }}

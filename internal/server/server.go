@@ -126,6 +126,11 @@ type Config struct {
 	// MetricsToken is a bearer token that may read /metrics (and nothing
 	// else), for Prometheus scrapers; the admin token always may.
 	MetricsToken string
+	// AdminTokenFile and SecretKeyFile, when set, are read (and never
+	// written) instead of DataDir's admin-token and secret-key: an
+	// orchestrator's mounted secret that every replica shares, outside a
+	// data directory that is empty at each start. They must exist.
+	AdminTokenFile, SecretKeyFile string
 	// AllowPrivateSourceURLs lets source_url configs be fetched from
 	// loopback, private and link-local addresses (see internal/remoteconfig);
 	// off, only public addresses are fetched from.
@@ -391,10 +396,10 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := s.lockDataDir(); err != nil {
 		return err
 	}
-	if s.token, err = loadOrCreateToken(filepath.Join(dir, AdminTokenFile)); err != nil {
+	if s.token, err = loadOrCreateToken(filepath.Join(dir, AdminTokenFile), s.cfg.AdminTokenFile); err != nil {
 		return err
 	}
-	key, err := loadOrCreateKey(filepath.Join(dir, SecretKeyFile))
+	key, err := loadOrCreateKey(filepath.Join(dir, SecretKeyFile), s.cfg.SecretKeyFile)
 	if err != nil {
 		return err
 	}
@@ -1055,7 +1060,20 @@ func (s *Server) lockDataDir() error {
 	return nil
 }
 
-func loadOrCreateToken(path string) (string, error) {
+// loadOrCreateToken returns the admin token: the one in given when it is
+// set (which must hold one of 32 characters or more), else the one in
+// path, made the first time (or when path holds a short one).
+func loadOrCreateToken(path, given string) (string, error) {
+	if given != "" {
+		b, err := os.ReadFile(given)
+		if err != nil {
+			return "", fmt.Errorf("server: read admin token: %w", err)
+		}
+		if t := strings.TrimSpace(string(b)); len(t) >= 32 && !strings.ContainsAny(t, " \t\r\n") {
+			return t, nil
+		}
+		return "", fmt.Errorf("server: %s must hold the admin token, at least 32 characters on one line (e.g. slw_ and the output of openssl rand -hex 24)", given)
+	}
 	b, err := os.ReadFile(path)
 	if err == nil && len(strings.TrimSpace(string(b))) >= 32 {
 		return strings.TrimSpace(string(b)), nil
@@ -1072,9 +1090,19 @@ func loadOrCreateToken(path string) (string, error) {
 	return token, nil
 }
 
-// loadOrCreateKey returns the secret key in path, making a random one the
-// first time.
-func loadOrCreateKey(path string) ([]byte, error) {
+// loadOrCreateKey returns the secret key: the one in given when it is set
+// (which must exist), else the one in path, made the first time.
+func loadOrCreateKey(path, given string) ([]byte, error) {
+	if given != "" {
+		b, err := os.ReadFile(given)
+		if err != nil {
+			return nil, fmt.Errorf("server: read secret key: %w", err)
+		}
+		if len(b) != auth.KeySize {
+			return nil, fmt.Errorf("server: %s is %d bytes, want %d (e.g. head -c %d /dev/urandom, or a data directory's secret-key)", given, len(b), auth.KeySize, auth.KeySize)
+		}
+		return b, nil
+	}
 	b, err := os.ReadFile(path)
 	switch {
 	case err == nil && len(b) == auth.KeySize:
