@@ -168,6 +168,15 @@ func (d *Driver) Start(ctx context.Context) error {
 	return nil
 }
 
+// Ping asks the API server's version: nil when the cluster answers the
+// driver's credentials (the server's health check).
+func (d *Driver) Ping(ctx context.Context) error {
+	if err := d.cs.Discovery().RESTClient().Get().AbsPath("/version").Do(ctx).Error(); err != nil {
+		return fmt.Errorf("kube: reach the cluster: %w", err)
+	}
+	return nil
+}
+
 // Stop ends the driver's watches and leaves every workload running: they
 // live in the cluster, not in this server.
 func (d *Driver) Stop(context.Context) error {
