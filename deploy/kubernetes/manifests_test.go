@@ -7,12 +7,15 @@
 package kubernetes_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"os"
@@ -25,6 +28,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -47,6 +51,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"slipway.dev/slipway/internal/apiclient"
+	"slipway.dev/slipway/internal/cli"
 	"slipway.dev/slipway/internal/kubetest"
 	"slipway.dev/slipway/internal/pgtest"
 	"slipway.dev/slipway/internal/server"
@@ -283,7 +288,8 @@ var notExercised = map[perm]string{
 // some through the other. Every request is allowed and every permission
 // of the ClusterRole is used or accounted for; then the ServiceAccount's
 // limits are checked: what RBAC refuses it, and what the admission
-// policies refuse it outside Slipway's namespaces.
+// policies refuse it outside Slipway's namespaces. Last, the CLI starts a
+// server from the Deployment's own arguments and environment.
 func TestManifests_ServiceAccountDeploys(t *testing.T) {
 	t.Parallel()
 	cluster := kubetest.Shared(t)
@@ -468,6 +474,161 @@ func TestManifests_ServiceAccountDeploys(t *testing.T) {
 	// (3) What the ServiceAccount may not do.
 	checkRefused(t, cs, ns)
 	checkAdmission(t, adminRC, ns)
+
+	// (5) The Deployment's own arguments and environment start a server,
+	// whose healthz (the probes') answers as the ServiceAccount.
+	checkContainerStarts(t, kubeconfig, url, tokenFile, keyFile)
+}
+
+// checkContainerStarts runs the CLI with the servers' container's
+// arguments and environment, as deployment.yaml and config.yaml give
+// them, with the pod's mounts and the in-cluster config replaced by the
+// test's (its directories, the impersonating kubeconfig, loopback
+// addresses), and asks its healthz as the probes do.
+func checkContainerStarts(t *testing.T, kubeconfig, dbURL, tokenFile, keyFile string) {
+	t.Helper()
+	var dep appsv1.Deployment
+	var cm corev1.ConfigMap
+	for _, o := range manifests(t) {
+		var into any
+		switch o.GetKind() {
+		case "Deployment":
+			into = &dep
+		case "ConfigMap":
+			into = &cm
+		default:
+			continue
+		}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(o.Object, into, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := dep.Spec.Template.Spec.Containers[0]
+	// The pod's mounts, here.
+	secrets := t.TempDir()
+	for _, f := range []string{tokenFile, keyFile} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(secrets, filepath.Base(f)), b, 0o400); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dirs := map[string]string{}
+	for _, m := range c.VolumeMounts {
+		switch m.Name {
+		case "secrets":
+			dirs[m.MountPath] = secrets
+		default:
+			dirs[m.MountPath] = t.TempDir()
+		}
+	}
+	// local maps a path under a mount (the whole value, or a flag's after
+	// its "=") to the test's directory.
+	local := func(v string) string {
+		prefix, path := "", v
+		if k, p, ok := strings.Cut(v, "="); ok && strings.HasPrefix(p, "/") {
+			prefix, path = k+"=", p
+		}
+		best := ""
+		for mount := range dirs {
+			if (path == mount || strings.HasPrefix(path, mount+"/")) && len(mount) > len(best) {
+				best = mount
+			}
+		}
+		if best == "" {
+			return v
+		}
+		return prefix + dirs[best] + strings.TrimPrefix(path, best)
+	}
+	args := slices.Clone(c.Args)
+	for i, a := range args {
+		switch {
+		case strings.HasPrefix(a, "--listen="), strings.HasPrefix(a, "--proxy-listen="):
+			k, _, _ := strings.Cut(a, "=")
+			args[i] = k + "=127.0.0.1:0"
+		default:
+			args[i] = local(a)
+		}
+	}
+	env := map[string]string{"SLIPWAY_KUBECONFIG": kubeconfig} // for the in-cluster config
+	for _, e := range c.Env {
+		switch {
+		case e.ValueFrom == nil:
+			env[e.Name] = local(e.Value)
+		case e.ValueFrom.SecretKeyRef != nil && e.ValueFrom.SecretKeyRef.Key == "database-url":
+			env[e.Name] = dbURL
+		case e.ValueFrom.ConfigMapKeyRef != nil && e.ValueFrom.ConfigMapKeyRef.Name == cm.Name:
+			env[e.Name] = cm.Data[e.ValueFrom.ConfigMapKeyRef.Key]
+		case e.ValueFrom.ResourceFieldRef != nil:
+		default:
+			t.Fatalf("env %s: a source the test does not know", e.Name)
+		}
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	out, outW := io.Pipe()
+	var stderr lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- cli.Main(ctx, args, func(k string) string { return env[k] }, strings.NewReader(""), outW, &stderr)
+		_ = outW.Close()
+	}()
+	apiURL := ""
+	sc := bufio.NewScanner(out)
+	for apiURL == "" && sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "Slipway server listening on "); ok {
+			apiURL, _, _ = strings.Cut(rest, " ")
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	if apiURL == "" {
+		t.Fatalf("slipway %s: exited %d before it listened: %s", strings.Join(args, " "), <-done, stderr.String())
+	}
+	probe := c.ReadinessProbe.HTTPGet.Path
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, apiURL+probe, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var health struct {
+		Data struct {
+			Status string            `json:"status"`
+			Checks map[string]string `json:"checks"`
+		} `json:"data"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&health)
+	_ = resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || health.Data.Checks["target"] != "ok" || health.Data.Checks["store"] != "ok" {
+		t.Errorf("%s: %d %+v (%v); want 200 with the store and the target ok", probe, resp.StatusCode, health.Data, err)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("slipway server exited %d: %s", code, stderr.String())
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // checkRefused asks the API server whether the ServiceAccount may do what
