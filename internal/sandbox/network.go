@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"slipway.dev/slipway/internal/flock"
@@ -74,6 +75,8 @@ type netFilter struct {
 	released map[[2]int]bool
 	cleanup  *time.Timer // set while a clean-up is due
 	logger   *slog.Logger
+	// runs counts the nft processes run (list or change), for tests.
+	runs atomic.Int64
 }
 
 // cleanDelay gathers the releases of a deployment into one deletion.
@@ -170,6 +173,7 @@ add element inet %[1]s %[2]s { 53 }
 // elements lists the elements of the table's sets by set name: [port] or
 // [uid, port].
 func (f *netFilter) elements(ctx context.Context) (map[string][][]int, error) {
+	f.runs.Add(1)
 	out, err := exec.CommandContext(ctx, f.nft, "-j", "list", "table", "inet", nftTable).Output()
 	if err != nil {
 		return nil, fmt.Errorf("list the table %s: %w", nftTable, err)
@@ -236,6 +240,7 @@ func listeningPorts() (map[int]bool, error) {
 }
 
 func (f *netFilter) run(ctx context.Context, script string) error {
+	f.runs.Add(1)
 	cmd := exec.CommandContext(ctx, f.nft, "-f", "-")
 	cmd.Stdin = strings.NewReader(script)
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -289,8 +294,11 @@ func (s *Sandbox) IsolateNetwork(ctx context.Context, ports ...int) error {
 // HoldPorts records that the processes of a tool's unit (a component) now
 // listen on ports (none: it stopped), so that the tool's own processes may
 // connect to them, and no other tool's: whoever held one of these ports
-// before (a process gone while no server watched it) loses it. It does
-// nothing when the network is not isolated.
+// before (a process gone while no server watched it) loses it. Only the
+// ports the unit does not hold yet cost nftables work (two nft runs, list
+// and add); a call that adds none, e.g. after a rollout's old replicas
+// stopped, changes the bookkeeping only. It does nothing when the network
+// is not isolated.
 func (s *Sandbox) HoldPorts(ctx context.Context, tool, unit string, ports []int) error {
 	if s.net == nil {
 		return nil
@@ -304,23 +312,35 @@ func (s *Sandbox) HoldPorts(ctx context.Context, tool, unit string, ports []int)
 	f.nftMu.Lock()
 	defer f.nftMu.Unlock()
 	key := tool + "/" + unit
-	if len(ports) > 0 {
+	// The ports the unit holds already are in the set (this server added
+	// them, and took them from everyone else then): only new ones are
+	// added. Skipping an add never opens a port; another server that took
+	// one of ours meanwhile (it was free) keeps it.
+	f.mu.Lock()
+	var fresh []int
+	for _, p := range ports {
+		if !slices.Contains(f.held[key], p) {
+			fresh = append(fresh, p)
+		}
+	}
+	f.mu.Unlock()
+	if len(fresh) > 0 {
 		err := f.change(ctx, func(elems map[string][][]int) (script string) {
 			// Ours now, and no other tool's or server's (it was free).
 			var del []string
 			var unallow []int
 			for _, e := range elems[nftOwnPorts] {
-				if len(e) == 2 && e[0] != uid && slices.Contains(ports, e[1]) {
+				if len(e) == 2 && e[0] != uid && slices.Contains(fresh, e[1]) {
 					del = append(del, fmt.Sprintf("%d . %d", e[0], e[1]))
 				}
 			}
 			for _, e := range elems[nftAllowed] {
-				if slices.Contains(ports, e[0]) {
+				if slices.Contains(fresh, e[0]) {
 					unallow = append(unallow, e[0])
 				}
 			}
-			add := make([]string, len(ports))
-			for i, p := range ports {
+			add := make([]string, len(fresh))
+			for i, p := range fresh {
 				add[i] = fmt.Sprintf("%d . %d", uid, p)
 			}
 			script = fmt.Sprintf("add element inet %s %s { %s }\n", nftTable, nftOwnPorts, strings.Join(add, ", "))
@@ -338,6 +358,19 @@ func (s *Sandbox) HoldPorts(ctx context.Context, tool, unit string, ports []int)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	// Another unit of this server that held one of the fresh ports lost it
+	// (its entry was deleted, or is this one's when the tool is the same):
+	// it must neither skip adding it again nor release it.
+	for k, held := range f.held {
+		if k == key {
+			continue
+		}
+		if held = slices.DeleteFunc(held, func(p int) bool { return slices.Contains(fresh, p) }); len(held) == 0 {
+			delete(f.held, k)
+		} else {
+			f.held[k] = held
+		}
+	}
 	for _, p := range f.held[key] {
 		if !slices.Contains(ports, p) {
 			f.released[[2]int{uid, p}] = true
@@ -375,17 +408,18 @@ func (f *netFilter) clean(ctx context.Context) {
 	if len(gone) == 0 {
 		return // an earlier clean-up took them
 	}
-	err := f.change(ctx, func(elems map[string][][]int) string {
-		var del []string
-		for _, e := range elems[nftOwnPorts] {
-			if len(e) == 2 && gone[[2]int{e[0], e[1]}] {
-				del = append(del, fmt.Sprintf("%d . %d", e[0], e[1]))
-			}
-		}
-		if len(del) == 0 {
-			return ""
-		}
-		return fmt.Sprintf("delete element inet %s %s { %s }\n", nftTable, nftOwnPorts, strings.Join(del, ", "))
+	// nft refuses to delete an element that is not there (another server
+	// may have taken the port since): adding the entries first, in the same
+	// transaction, deletes them whether they were there or not, with one
+	// nft run instead of a listing and a deletion.
+	del := make([]string, 0, len(gone))
+	for e := range gone {
+		del = append(del, fmt.Sprintf("%d . %d", e[0], e[1]))
+	}
+	slices.Sort(del)
+	elems := strings.Join(del, ", ")
+	err := f.locked(ctx, func() error {
+		return f.run(ctx, fmt.Sprintf("add element inet %[1]s %[2]s { %[3]s }\ndelete element inet %[1]s %[2]s { %[3]s }\n", nftTable, nftOwnPorts, elems))
 	})
 	if err != nil {
 		// Taken anyway when the port goes to another tool.

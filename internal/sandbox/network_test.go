@@ -87,6 +87,15 @@ func TestSandbox_Network(t *testing.T) {
 	if err := sb.HoldPorts(t.Context(), "beta", "web", []int{other}); err != nil {
 		t.Fatal(err)
 	}
+	// Ports a unit holds already cost no nft run (a rollout's old replicas
+	// stopping leaves the new ones' ports as they are).
+	before := sb.NftRuns()
+	if err := sb.HoldPorts(t.Context(), "alpha", "web", []int{own}); err != nil {
+		t.Fatal(err)
+	}
+	if got := sb.NftRuns() - before; got != 0 {
+		t.Errorf("holding a held port again ran nft %d times, want 0", got)
+	}
 
 	reach := func(tool string, port int, host string) bool {
 		app, home := toolDirs(t, sb, tool)
@@ -130,7 +139,11 @@ func TestSandbox_Network(t *testing.T) {
 	if err := sb.HoldPorts(t.Context(), "alpha", "web", nil); err != nil {
 		t.Fatal(err)
 	}
+	before = sb.NftRuns()
 	sb.FlushNetwork(t.Context()) // deleted a little later otherwise
+	if got := sb.NftRuns() - before; got != 1 {
+		t.Errorf("deleting the released ports ran nft %d times, want 1", got)
+	}
 	if reach("alpha", own, "127.0.0.1") {
 		t.Errorf("alpha reaches the port of its stopped component")
 	}
