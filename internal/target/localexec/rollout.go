@@ -24,6 +24,11 @@ type rollout struct {
 	// that gave up, a newer Apply, Remove, the driver stopping).
 	cancel context.CancelCauseFunc
 	done   chan struct{} // closed once promoted or abandoned
+	// held, when not nil, gives the outcome of holding the new replicas'
+	// ports (the firewall's bookkeeping, see [sandbox.Sandbox.HoldPorts]):
+	// it runs beside the start and the health checks, and the rollout is
+	// promoted only once it succeeded.
+	held <-chan error
 
 	// Set before done is closed.
 	result target.HealthResult
@@ -84,7 +89,7 @@ func (d *Driver) healthyNow(c *comp) bool {
 // surge starts generation spec beside the serving one of c and returns
 // at once; a goroutine promotes it once healthy or abandons it. c.op is
 // held, no rollout is in progress.
-func (d *Driver) surge(ctx context.Context, c *comp, spec target.Spec) (target.ApplyResult, error) {
+func (d *Driver) surge(ctx context.Context, c *comp, spec target.Spec) (target.ApplyResult, error) { //nolint:contextcheck // the ports are held in the rollout's lifetime (rctx derives from d.ctx), not Apply's
 	n := spec.Component.Run.ReplicaCount()
 	ports := make([]int, n)
 	if spec.Component.Run.Port > 0 {
@@ -94,16 +99,21 @@ func (d *Driver) surge(ctx context.Context, c *comp, spec target.Spec) (target.A
 		}
 	}
 	rctx, cancel := context.WithCancelCause(d.ctx)
+	held := make(chan error, 1)
 	c.mu.Lock()
-	ro := &rollout{gen: c.newGen(), spec: spec, start: time.Now(), cancel: cancel, done: make(chan struct{})}
+	ro := &rollout{gen: c.newGen(), spec: spec, start: time.Now(), cancel: cancel, done: make(chan struct{}), held: held}
 	for i := range n {
 		ro.replicas = append(ro.replicas, &replica{index: i, port: ports[i], grace: d.grace(spec), stop: make(chan struct{}), done: make(chan struct{})})
 	}
 	c.next, c.last = ro, ro
 	c.notify()
 	c.mu.Unlock()
-	held := make(chan error, 1)
-	go func() { held <- d.holdPortsErr(ctx, c) }()
+	// The new ports become the tool's (a few ms of nft) beside the spawns
+	// and the health checks, which reach the replicas as the server: the
+	// tool's own processes (a health check script) reach them once it is
+	// done, and traffic moves only then (runRollout). It ends with the
+	// rollout (rctx), not with Apply's caller.
+	d.wg.Go(func() { held <- d.holdPortsErr(rctx, c) })
 	procs := make([]*proc, n)
 	var err error
 	for i, r := range ro.replicas {
@@ -111,10 +121,10 @@ func (d *Driver) surge(ctx context.Context, c *comp, spec target.Spec) (target.A
 			break
 		}
 	}
-	if herr := <-held; herr != nil {
-		err = errors.Join(err, herr)
-	}
 	if err != nil {
+		if herr := <-held; herr != nil {
+			err = errors.Join(err, herr)
+		}
 		cancel(err)
 		for _, p := range procs {
 			if p != nil {
@@ -150,6 +160,16 @@ func (d *Driver) runRollout(ctx context.Context, c *comp, ro *rollout) {
 		fmt.Errorf("not healthy within %s: %w", d.cfg.StartupTimeout, context.DeadlineExceeded))
 	defer cancel()
 	h, err := d.waitGen(deadline, c, ro.gen)
+	if err == nil && ro.held != nil {
+		select {
+		case herr := <-ro.held:
+			if herr != nil {
+				err = fmt.Errorf("the new replicas' ports: %w", herr)
+			}
+		case <-deadline.Done():
+			err = context.Cause(deadline)
+		}
+	}
 	c.mu.Lock()
 	if err == nil && c.next == ro {
 		old := c.replicas
