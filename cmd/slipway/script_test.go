@@ -628,19 +628,21 @@ func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Fatalf("%s does not contain %q after 60s", args[0], args[1])
 }
 
-// servegit DIR VAR USER PASS: serve the git repository DIR over git's
+// servegit DIR VAR USER PASS [push]: serve the git repository DIR over git's
 // smart HTTP protocol (the real git http-backend) on 127.0.0.1:0, asking
 // for HTTP basic authentication as USER:PASS, as a forge serving a private
 // repository does, until the end of the script. Sets VAR to its URL without
 // credentials (http://127.0.0.1:<port>/<name>) and VAR_HOST to
-// 127.0.0.1:<port>.
+// 127.0.0.1:<port>. With "push" it accepts pushes too, which run the
+// repository's hooks (post-receive) as a forge's do.
 func cmdServeGit(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 4 {
-		ts.Fatalf("usage: servegit DIR VAR USER PASS")
+	if neg || len(args) < 4 || len(args) > 5 || (len(args) == 5 && args[4] != "push") {
+		ts.Fatalf("usage: servegit DIR VAR USER PASS [push]")
 	}
 	dir := ts.MkAbs(args[0])
 	g, err := slipwaytest.NewGitHTTP(filepath.Dir(dir), ts.MkAbs(".githttp-home"), args[2], args[3])
 	ts.Check(err)
+	g.Push = len(args) == 5
 	var lc net.ListenConfig
 	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	ts.Check(err)

@@ -67,6 +67,28 @@ func (s *Sealer) OpenEnvVar(tool, name, sealed string) (string, error) {
 	return string(plain), nil
 }
 
+// webhookAD is the additional data that binds a sealed push webhook
+// secret to its tool: distinct from every envvar's, so neither opens as
+// the other.
+func webhookAD(tool string) []byte {
+	return []byte("slipway-webhook\x00" + tool)
+}
+
+// SealWebhookSecret returns secret sealed as tool's push webhook secret.
+func (s *Sealer) SealWebhookSecret(tool, secret string) string {
+	return s.seal([]byte(secret), webhookAD(tool))
+}
+
+// OpenWebhookSecret reverses [Sealer.SealWebhookSecret]; a value sealed
+// for another tool, or as an envvar, is an error.
+func (s *Sealer) OpenWebhookSecret(tool, sealed string) (string, error) {
+	plain, err := s.open(sealed, webhookAD(tool))
+	if err != nil {
+		return "", fmt.Errorf("webhook secret of %s: %w", tool, err)
+	}
+	return string(plain), nil
+}
+
 // SealedEnvVarSize returns the length in bytes of the value sealed in
 // sealed, without opening it (AES-GCM keeps the length).
 func (s *Sealer) SealedEnvVarSize(sealed string) (int, error) {

@@ -82,3 +82,29 @@ func TestSealer_Fingerprint(t *testing.T) {
 		}
 	}
 }
+
+// A webhook secret opens only as the same tool's webhook secret: not as
+// another tool's, not as an envvar, and an envvar not as a webhook secret.
+func TestSealer_WebhookSecret(t *testing.T) {
+	t.Parallel()
+	s, err := auth.NewSealer(key(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed := s.SealWebhookSecret("tool", "hook-secret")
+	if strings.Contains(sealed, "hook-secret") {
+		t.Fatalf("sealed %q holds the secret", sealed)
+	}
+	if got, err := s.OpenWebhookSecret("tool", sealed); err != nil || got != "hook-secret" {
+		t.Errorf("OpenWebhookSecret = %q, %v; want the secret back", got, err)
+	}
+	if got, err := s.OpenWebhookSecret("other", sealed); err == nil {
+		t.Errorf("OpenWebhookSecret of another tool = %q, want an error", got)
+	}
+	if got, err := s.OpenEnvVar("tool", "", sealed); err == nil {
+		t.Errorf("a webhook secret opened as an envvar: %q", got)
+	}
+	if got, err := s.OpenWebhookSecret("tool", s.SealEnvVar("tool", "X", "v")); err == nil {
+		t.Errorf("an envvar opened as a webhook secret: %q", got)
+	}
+}

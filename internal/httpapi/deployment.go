@@ -384,6 +384,7 @@ func toDeployment(d slipway.Deployment) oapi.Deployment {
 	if d.RolledBackBy != "" {
 		out.RolledBackBy = &d.RolledBackBy
 	}
+	out.Trigger, out.Actor = optional(d.Trigger), optional(d.Actor)
 	if out.Status == "" {
 		out.Status = oapi.DeploymentStatusPending
 	}

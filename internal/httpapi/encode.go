@@ -131,10 +131,15 @@ func (a *api) errorResponse(r *http.Request, err error) (int, []string) {
 // readBody reads the request body, at most MaxBodyBytes of it; a larger body
 // gives an error that errorResponse answers with 413.
 func (a *api) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	return readBodyMax(w, r, a.cfg.MaxBodyBytes)
+}
+
+// readBodyMax is readBody with a limit of its own.
+func readBodyMax(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if r.Body == nil {
 		return nil, nil
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return nil, err

@@ -161,6 +161,9 @@ type Config struct {
 	// EnvVars serves the /envvars routes (Toolforge's envvars API). When
 	// nil, they answer 503.
 	EnvVars EnvVars
+	// Webhooks serves the /triggers routes (a tool's push webhook). When
+	// nil, they answer 503.
+	Webhooks Webhooks
 	// Logger receives the request log and internal errors. Default: a logger
 	// that discards everything.
 	Logger *slog.Logger

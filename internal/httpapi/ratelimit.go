@@ -72,6 +72,10 @@ type bucketKind uint8
 const (
 	toolBucket bucketKind = iota + 1 // all requests to one tool's routes
 	pollBucket                       // GET …/deployment/{id} for one credential, tool and deployment
+	// webhookBucket counts one tool's webhook deliveries, which carry no
+	// credential (their signature is checked by the handler): anyone can
+	// send them, so they never spend the tool's own budget.
+	webhookBucket
 )
 
 // bucketKey names a bucket. Credentials are named by kind ("admin",
@@ -200,6 +204,12 @@ func isPollRoute(method, path string) bool {
 	return method == http.MethodGet && strings.HasSuffix(path, "/deployment/{deploy_id}")
 }
 
+// isWebhookRoute reports whether a route is the one forges post pushes
+// to, POST /triggers/v1/tool/{tool}/webhook.
+func isWebhookRoute(method, path string) bool {
+	return method == http.MethodPost && strings.HasPrefix(path, "/triggers/") && strings.HasSuffix(path, "/webhook")
+}
+
 // rateLimited wraps the handler of a tool route (one with {tool} in its
 // path) with the rate limits; other routes (healthz, openapi.json) are
 // returned as they are. It must run after authentication, so that requests
@@ -219,6 +229,9 @@ func (a *api) rateLimited(method, path string, next http.Handler) http.Handler {
 			return
 		}
 		keys := [2]bucketKey{{kind: toolBucket, tool: tool}}
+		if isWebhookRoute(method, path) {
+			keys[0].kind = webhookBucket
+		}
 		n := 1
 		if poll {
 			keys[1] = bucketKey{kind: pollBucket, credential: credentialOf(r.Context()), tool: tool, deployment: r.PathValue("deploy_id")}

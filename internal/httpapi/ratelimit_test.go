@@ -332,3 +332,24 @@ func TestLimiter_Bounded(t *testing.T) {
 		t.Errorf("%d buckets, want 1", n)
 	}
 }
+
+// TestRateLimit_WebhookHasItsOwnBudget floods a tool's webhook route,
+// which anyone may post to: the flood is limited in a bucket of its own,
+// and the tool's API budget is untouched.
+func TestRateLimit_WebhookHasItsOwnBudget(t *testing.T) {
+	t.Parallel()
+	b := setupLimited(t, Config{})
+	hook := request{method: "POST", path: "/triggers/v1/tool/mytool/webhook", body: "{}", noAuth: true}
+	for i := range DefaultToolBurst {
+		// No Webhooks service in this handler: 503, but the request counted.
+		if w := b.do(t, hook); w.Code != http.StatusServiceUnavailable {
+			t.Fatalf("delivery %d: %d %s", i, w.Code, w.Body)
+		}
+	}
+	check429(t, b.do(t, hook), "mytool", 1)
+	for i := range DefaultToolBurst {
+		if w := b.do(t, request{method: "GET", path: "/components/v1/tool/mytool/config"}); w.Code != http.StatusOK {
+			t.Fatalf("config %d after the webhook flood: %d %s", i, w.Code, w.Body)
+		}
+	}
+}

@@ -47,6 +47,13 @@ func (a *api) routes() []route {
 		{"POST", "/interactions/v1/tool/{tool}/questions/{question_id}/answers", adminOrToolToken, a.handleQuestionAnswer()},
 		{"GET", "/interactions/v1/tool/{tool}/questions/{question_id}/log", adminOrToolToken, a.handleQuestionLog()},
 
+		// Push webhooks (webhooks.go): a forge's delivery carries no bearer
+		// token; the tool's webhook secret signs it.
+		{"GET", "/triggers/v1/tool/{tool}/webhook", adminOrToolToken, a.handleWebhookGet()},
+		{"POST", "/triggers/v1/tool/{tool}/webhook", public, a.handleWebhookReceive()},
+		{"POST", "/triggers/v1/tool/{tool}/webhook/secret", adminOrToolToken, a.handleWebhookRotate()},
+		{"DELETE", "/triggers/v1/tool/{tool}/webhook/secret", adminOrToolToken, a.handleWebhookDelete()},
+
 		{"GET", "/v1/admin/tokens", adminOnly, a.handleAPITokenList()},
 		{"POST", "/v1/admin/tokens", adminOnly, a.handleAPITokenCreate()},
 		{"DELETE", "/v1/admin/tokens/{id}", adminOnly, a.handleAPITokenRevoke()},

@@ -61,6 +61,7 @@ import (
 	"slipway.dev/slipway/internal/target"
 	"slipway.dev/slipway/internal/target/kube"
 	"slipway.dev/slipway/internal/target/localexec"
+	"slipway.dev/slipway/internal/trigger"
 	"slipway.dev/slipway/internal/web"
 )
 
@@ -337,6 +338,8 @@ type Server struct {
 	caFile  string
 	toolEnv func(ctx context.Context, tool string) (slipway.ToolEnv, error)
 	envVars *envvars.Vars
+	// webhooks serves the tools' push webhooks.
+	webhooks *trigger.Hooks
 	// disk checks the data directory's free space against MinFreeDisk.
 	disk    *diskspace.Checker
 	stopped sync.Once
@@ -546,6 +549,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		DiskCheck: s.disk.Check, AskTokens: askTokens, AskURL: s.askURL(),
 	})
 	s.deployments = deploy.NewDeployments(s.engine)
+	// A tool's push webhook deploys through the same service as the API.
+	s.webhooks = trigger.New(s.db, sealer, s.deployments, trigger.Config{Now: s.cfg.Now, Logger: s.logger.With("component", "trigger")})
 	s.questions = deploy.NewQuestions(s.engine)
 	s.releases = deploy.NewReleases(s.engine)
 	s.builds = deploy.NewBuilds(s.engine)
@@ -599,7 +604,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.api = &http.Server{
 		Handler: httpapi.NewHandler(s.deployments, httpapi.Config{
 			AdminToken: s.token, Logger: s.logger, Health: s.health, DeployTokens: deployTokens,
-			APITokens: apiTokens, TrustedProxies: s.cfg.TrustedProxies, EnvVars: s.envVars,
+			APITokens: apiTokens, TrustedProxies: s.cfg.TrustedProxies, EnvVars: s.envVars, Webhooks: s.webhooks,
 			Builds: s.builds, Jobs: s.jobs, Questions: s.questions, Releases: s.releases, Metrics: m, ToolRate: s.cfg.ToolRate, ToolBurst: s.cfg.ToolBurst,
 			MetricsToken: s.cfg.MetricsToken,
 			UI: &web.Config{

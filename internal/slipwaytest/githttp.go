@@ -21,6 +21,11 @@ type GitHTTP struct {
 	root       string
 	user, pass string
 	backend    *cgi.Handler
+	// Push, when true, accepts pushes (git-receive-pack), which run the
+	// repository's hooks as a forge runs its own; a repository must also
+	// set http.receivepack (git http-backend asks for an authenticated
+	// user otherwise). False: read-only, as a mirror.
+	Push bool
 	// Requests counts the requests, Authorized those that carried the
 	// right credential.
 	Requests, Authorized atomic.Int64
@@ -60,7 +65,7 @@ func (g *GitHTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		g.Authorized.Add(1)
 	}
-	if strings.Contains(r.URL.RawQuery, "git-receive-pack") || strings.HasSuffix(r.URL.Path, "/git-receive-pack") {
+	if !g.Push && (strings.Contains(r.URL.RawQuery, "git-receive-pack") || strings.HasSuffix(r.URL.Path, "/git-receive-pack")) {
 		http.Error(w, "read-only", http.StatusForbidden)
 		return
 	}

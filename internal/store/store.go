@@ -109,6 +109,14 @@ type RepoCredential struct {
 	UpdatedAt time.Time
 }
 
+// Webhook is a tool's push webhook as stored: its secret only sealed
+// (internal/auth binds it to the tool).
+type Webhook struct {
+	Tool      string
+	Sealed    string
+	CreatedAt time.Time
+}
+
 // DeploymentStatusUpdate changes a deployment's status.
 type DeploymentStatusUpdate struct {
 	Tool       string
@@ -497,6 +505,29 @@ type Queries interface {
 	// environment at since; every release's when since is zero. Artifact
 	// retention keeps those artifacts.
 	ReleaseBuildKeys(ctx context.Context, tool string, since time.Time) ([]string, error)
+
+	// WebhookPut stores a tool's push webhook secret (insert or replace).
+	WebhookPut(ctx context.Context, w Webhook) error
+	// WebhookGet returns a tool's push webhook.
+	WebhookGet(ctx context.Context, tool string) (Webhook, error)
+	// WebhookDelete deletes a tool's push webhook (its delivery log stays
+	// until pruned); ErrNotFound when there is none.
+	WebhookDelete(ctx context.Context, tool string) error
+	// WebhookDeliveryAdd records a delivery unless the tool already has
+	// one with its ID, and reports whether it did: false is a replay. Two
+	// servers adding the same delivery at once record it once.
+	WebhookDeliveryAdd(ctx context.Context, d slipway.WebhookDelivery) (bool, error)
+	// WebhookDeliveryGet returns one of a tool's deliveries.
+	WebhookDeliveryGet(ctx context.Context, tool, id string) (slipway.WebhookDelivery, error)
+	// WebhookDeliveryUpdate writes a delivery's outcome, message and
+	// deployment; ErrNotFound when it is not recorded.
+	WebhookDeliveryUpdate(ctx context.Context, d slipway.WebhookDelivery) error
+	// WebhookDeliveryList returns the tool's deliveries, newest first, at
+	// most limit (0: no limit); an empty list when there are none.
+	WebhookDeliveryList(ctx context.Context, tool string, limit int) ([]slipway.WebhookDelivery, error)
+	// WebhookDeliveryPrune deletes the deliveries (every tool's) received
+	// before before and returns how many it deleted.
+	WebhookDeliveryPrune(ctx context.Context, before time.Time) (int, error)
 
 	// EventAppend appends an event and returns its sequence number: the
 	// deployment's next (1, 2, …), allocated under the deployment's lock,

@@ -800,6 +800,60 @@ func (e ToolConfigConfigVersion) Valid() bool {
 	}
 }
 
+// Defines values for WebhookDeliveryOutcome.
+const (
+	WebhookDeliveryOutcomeDeployed WebhookDeliveryOutcome = "deployed"
+	WebhookDeliveryOutcomeFailed   WebhookDeliveryOutcome = "failed"
+	WebhookDeliveryOutcomePong     WebhookDeliveryOutcome = "pong"
+	WebhookDeliveryOutcomeReceived WebhookDeliveryOutcome = "received"
+	WebhookDeliveryOutcomeRefused  WebhookDeliveryOutcome = "refused"
+)
+
+// Valid indicates whether the value is a known member of the WebhookDeliveryOutcome enum.
+func (e WebhookDeliveryOutcome) Valid() bool {
+	switch e {
+	case WebhookDeliveryOutcomeDeployed:
+		return true
+	case WebhookDeliveryOutcomeFailed:
+		return true
+	case WebhookDeliveryOutcomePong:
+		return true
+	case WebhookDeliveryOutcomeReceived:
+		return true
+	case WebhookDeliveryOutcomeRefused:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookDeliveryProvider.
+const (
+	Forgejo WebhookDeliveryProvider = "forgejo"
+	Generic WebhookDeliveryProvider = "generic"
+	Gitea   WebhookDeliveryProvider = "gitea"
+	Github  WebhookDeliveryProvider = "github"
+	Gitlab  WebhookDeliveryProvider = "gitlab"
+)
+
+// Valid indicates whether the value is a known member of the WebhookDeliveryProvider enum.
+func (e WebhookDeliveryProvider) Valid() bool {
+	switch e {
+	case Forgejo:
+		return true
+	case Generic:
+		return true
+	case Gitea:
+		return true
+	case Github:
+		return true
+	case Gitlab:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for QuestionStateFilter.
 const (
 	QuestionStateFilterAnswered  QuestionStateFilter = "answered"
@@ -1260,6 +1314,8 @@ type DeployTokenEnvelope struct {
 
 // Deployment defines model for Deployment.
 type Deployment struct {
+	// Actor Slipway extension - who asked, by credential (`admin`, `tool-token:<id>`, `deploy-token`) or, for a push, `push:<pusher>`.
+	Actor  *string                    `json:"actor,omitempty"`
 	Builds map[string]DeploymentBuild `json:"builds"`
 
 	// CreationTime `YYYYMMDD-HHMMSS` (UTC).
@@ -1292,6 +1348,9 @@ type Deployment struct {
 
 	// ToolConfig The snapshot of the config the deployment uses (a ToolConfig, key order kept).
 	ToolConfig json.RawMessage `json:"tool_config"`
+
+	// Trigger Slipway extension - what created the deployment (`api`, `cli`, `token` for a deploy token, `push` for a push webhook, `auto-rollback`…).
+	Trigger *string `json:"trigger,omitempty"`
 }
 
 // DeploymentBuild defines model for DeploymentBuild.
@@ -2041,6 +2100,72 @@ type ToolConfigEnvelope struct {
 	Messages ResponseMessages `json:"messages"`
 }
 
+// Webhook defines model for Webhook.
+type Webhook struct {
+	// Configured false until a secret is made; pushes are refused until then.
+	Configured bool `json:"configured"`
+
+	// CreatedAt When the current secret was made.
+	CreatedAt *time.Time `json:"created_at,omitempty"`
+
+	// Deliveries The newest 50 signed deliveries, newest first.
+	Deliveries []WebhookDelivery `json:"deliveries"`
+
+	// Path The route forges post to, relative to the server's URL.
+	Path string `json:"path"`
+	Tool string `json:"tool"`
+}
+
+// WebhookDelivery defines model for WebhookDelivery.
+type WebhookDelivery struct {
+	Commit       *string `json:"commit,omitempty"`
+	DeploymentId *string `json:"deployment_id,omitempty"`
+	Event        string  `json:"event"`
+
+	// Id The forge's delivery ID.
+	Id         string                  `json:"id"`
+	Message    *string                 `json:"message,omitempty"`
+	Outcome    WebhookDeliveryOutcome  `json:"outcome"`
+	Provider   WebhookDeliveryProvider `json:"provider"`
+	Pusher     *string                 `json:"pusher,omitempty"`
+	ReceivedAt time.Time               `json:"received_at"`
+	Ref        *string                 `json:"ref,omitempty"`
+}
+
+// WebhookDeliveryOutcome defines model for WebhookDelivery.Outcome.
+type WebhookDeliveryOutcome string
+
+// WebhookDeliveryProvider defines model for WebhookDelivery.Provider.
+type WebhookDeliveryProvider string
+
+// WebhookDeliveryEnvelope defines model for WebhookDeliveryEnvelope.
+type WebhookDeliveryEnvelope struct {
+	Data WebhookDelivery `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// WebhookEnvelope defines model for WebhookEnvelope.
+type WebhookEnvelope struct {
+	Data Webhook `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// WebhookSecretEnvelope defines model for WebhookSecretEnvelope.
+type WebhookSecretEnvelope struct {
+	Data struct {
+		// Secret The new secret, shown this once.
+		Secret  string  `json:"secret"`
+		Webhook Webhook `json:"webhook"`
+	} `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
 // BuildID defines model for BuildID.
 type BuildID = string
 
@@ -2251,6 +2376,9 @@ type GetJobLogsParams struct {
 	Lines *int `form:"lines,omitempty" json:"lines,omitempty"`
 }
 
+// ReceiveWebhookJSONBody defines parameters for ReceiveWebhook.
+type ReceiveWebhookJSONBody map[string]interface{}
+
 // ListAPITokensParams defines parameters for ListAPITokens.
 type ListAPITokensParams struct {
 	// Tool Only this tool's tokens.
@@ -2291,6 +2419,9 @@ type UpsertJobJSONRequestBody = Job
 
 // RunJobJSONRequestBody defines body for RunJob for application/json ContentType.
 type RunJobJSONRequestBody = Job
+
+// ReceiveWebhookJSONRequestBody defines body for ReceiveWebhook for application/json ContentType.
+type ReceiveWebhookJSONRequestBody ReceiveWebhookJSONBody
 
 // CreateAPITokenJSONRequestBody defines body for CreateAPIToken for application/json ContentType.
 type CreateAPITokenJSONRequestBody = APITokenCreateRequest
@@ -3401,6 +3532,79 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /openapi.json (the `GetOpenAPI` operationId).
 	GetOpenAPI(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetWebhook The tool's push webhook and its delivery log
+	//
+	// Whether the tool has a push webhook secret, the path forges post to
+	// (relative to the server's URL), and the newest 50 signed deliveries
+	// with what became of each. Deliveries whose signature did not hold
+	// are never recorded.
+	//
+	// Corresponds with GET /triggers/v1/tool/{tool}/webhook (the `GetWebhook` operationId).
+	GetWebhook(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ReceiveWebhookWithBody A forge's push delivery (no bearer token; the signature authenticates)
+	//
+	// Where GitHub, GitLab, Gitea, Forgejo or a script posts pushes.
+	// GitHub: `X-GitHub-Event`, `X-GitHub-Delivery`, `X-Hub-Signature-256:
+	// sha256=<HMAC-SHA256 of the body>`. GitLab: `X-Gitlab-Event`,
+	// `Idempotency-Key` (or `X-Gitlab-Event-UUID`), `X-Gitlab-Token: <the
+	// secret>`. Gitea and Forgejo: `X-Gitea-Event`/`X-Forgejo-Event`, their
+	// `…-Delivery` and `…-Signature: <hex HMAC>`. Generic: `X-Slipway-Event:
+	// push`, `X-Slipway-Delivery`, `X-Slipway-Signature: sha256=<hex HMAC>`
+	// and a body `{"ref", "after", "repository", "pusher"}`. A push to the
+	// ref a component builds from, of its repository, creates a deployment
+	// of the tool (202, trigger `push`, the pusher as its actor); the
+	// deployment resolves the ref when it runs, so it deploys the branch as
+	// it is then. 401 for a missing or wrong signature (not recorded), 404
+	// for a tool without a webhook secret, 409 for a delivery ID seen
+	// before (a replay), 422 for another event, a deleted ref, or a ref no
+	// component follows (the message says what they follow); GitHub's
+	// `ping` gets 200. Bodies over 5 MiB: 413.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /triggers/v1/tool/{tool}/webhook (the `ReceiveWebhook` operationId).
+	ReceiveWebhookWithBody(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ReceiveWebhook A forge's push delivery (no bearer token; the signature authenticates)
+	//
+	// Where GitHub, GitLab, Gitea, Forgejo or a script posts pushes.
+	// GitHub: `X-GitHub-Event`, `X-GitHub-Delivery`, `X-Hub-Signature-256:
+	// sha256=<HMAC-SHA256 of the body>`. GitLab: `X-Gitlab-Event`,
+	// `Idempotency-Key` (or `X-Gitlab-Event-UUID`), `X-Gitlab-Token: <the
+	// secret>`. Gitea and Forgejo: `X-Gitea-Event`/`X-Forgejo-Event`, their
+	// `…-Delivery` and `…-Signature: <hex HMAC>`. Generic: `X-Slipway-Event:
+	// push`, `X-Slipway-Delivery`, `X-Slipway-Signature: sha256=<hex HMAC>`
+	// and a body `{"ref", "after", "repository", "pusher"}`. A push to the
+	// ref a component builds from, of its repository, creates a deployment
+	// of the tool (202, trigger `push`, the pusher as its actor); the
+	// deployment resolves the ref when it runs, so it deploys the branch as
+	// it is then. 401 for a missing or wrong signature (not recorded), 404
+	// for a tool without a webhook secret, 409 for a delivery ID seen
+	// before (a replay), 422 for another event, a deleted ref, or a ref no
+	// component follows (the message says what they follow); GitHub's
+	// `ping` gets 200. Bodies over 5 MiB: 413.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /triggers/v1/tool/{tool}/webhook (the `ReceiveWebhook` operationId).
+	ReceiveWebhook(ctx context.Context, tool Tool, body ReceiveWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteWebhookSecret Delete the tool's push webhook secret; pushes are refused from then on
+	//
+	// Corresponds with DELETE /triggers/v1/tool/{tool}/webhook/secret (the `DeleteWebhookSecret` operationId).
+	DeleteWebhookSecret(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RotateWebhookSecret Make the tool's push webhook a new secret (shown once)
+	//
+	// Makes a new random secret (64 hex digits), replacing any old one at
+	// once, and answers it with the webhook: the only time it is shown.
+	// Give it to the forge as the webhook's secret (GitLab: its secret
+	// token). Stored encrypted with the server's key.
+	//
+	// Corresponds with POST /triggers/v1/tool/{tool}/webhook/secret (the `RotateWebhookSecret` operationId).
+	RotateWebhookSecret(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListAPITokens List the tool-scoped API tokens
 	//
@@ -5200,6 +5404,129 @@ func (c *Client) GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) 
 // Corresponds with GET /openapi.json (the `GetOpenAPI` operationId).
 func (c *Client) GetOpenAPI(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetOpenAPIRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetWebhook The tool's push webhook and its delivery log
+//
+// Whether the tool has a push webhook secret, the path forges post to
+// (relative to the server's URL), and the newest 50 signed deliveries
+// with what became of each. Deliveries whose signature did not hold
+// are never recorded.
+//
+// Corresponds with GET /triggers/v1/tool/{tool}/webhook (the `GetWebhook` operationId).
+func (c *Client) GetWebhook(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetWebhookRequest(c.Server, tool)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ReceiveWebhookWithBody A forge's push delivery (no bearer token; the signature authenticates)
+//
+// Where GitHub, GitLab, Gitea, Forgejo or a script posts pushes.
+// GitHub: `X-GitHub-Event`, `X-GitHub-Delivery`, `X-Hub-Signature-256:
+// sha256=<HMAC-SHA256 of the body>`. GitLab: `X-Gitlab-Event`,
+// `Idempotency-Key` (or `X-Gitlab-Event-UUID`), `X-Gitlab-Token: <the
+// secret>`. Gitea and Forgejo: `X-Gitea-Event`/`X-Forgejo-Event`, their
+// `…-Delivery` and `…-Signature: <hex HMAC>`. Generic: `X-Slipway-Event:
+// push`, `X-Slipway-Delivery`, `X-Slipway-Signature: sha256=<hex HMAC>`
+// and a body `{"ref", "after", "repository", "pusher"}`. A push to the
+// ref a component builds from, of its repository, creates a deployment
+// of the tool (202, trigger `push`, the pusher as its actor); the
+// deployment resolves the ref when it runs, so it deploys the branch as
+// it is then. 401 for a missing or wrong signature (not recorded), 404
+// for a tool without a webhook secret, 409 for a delivery ID seen
+// before (a replay), 422 for another event, a deleted ref, or a ref no
+// component follows (the message says what they follow); GitHub's
+// `ping` gets 200. Bodies over 5 MiB: 413.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /triggers/v1/tool/{tool}/webhook (the `ReceiveWebhook` operationId).
+func (c *Client) ReceiveWebhookWithBody(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReceiveWebhookRequestWithBody(c.Server, tool, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ReceiveWebhook A forge's push delivery (no bearer token; the signature authenticates)
+//
+// Where GitHub, GitLab, Gitea, Forgejo or a script posts pushes.
+// GitHub: `X-GitHub-Event`, `X-GitHub-Delivery`, `X-Hub-Signature-256:
+// sha256=<HMAC-SHA256 of the body>`. GitLab: `X-Gitlab-Event`,
+// `Idempotency-Key` (or `X-Gitlab-Event-UUID`), `X-Gitlab-Token: <the
+// secret>`. Gitea and Forgejo: `X-Gitea-Event`/`X-Forgejo-Event`, their
+// `…-Delivery` and `…-Signature: <hex HMAC>`. Generic: `X-Slipway-Event:
+// push`, `X-Slipway-Delivery`, `X-Slipway-Signature: sha256=<hex HMAC>`
+// and a body `{"ref", "after", "repository", "pusher"}`. A push to the
+// ref a component builds from, of its repository, creates a deployment
+// of the tool (202, trigger `push`, the pusher as its actor); the
+// deployment resolves the ref when it runs, so it deploys the branch as
+// it is then. 401 for a missing or wrong signature (not recorded), 404
+// for a tool without a webhook secret, 409 for a delivery ID seen
+// before (a replay), 422 for another event, a deleted ref, or a ref no
+// component follows (the message says what they follow); GitHub's
+// `ping` gets 200. Bodies over 5 MiB: 413.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /triggers/v1/tool/{tool}/webhook (the `ReceiveWebhook` operationId).
+func (c *Client) ReceiveWebhook(ctx context.Context, tool Tool, body ReceiveWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReceiveWebhookRequest(c.Server, tool, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteWebhookSecret Delete the tool's push webhook secret; pushes are refused from then on
+//
+// Corresponds with DELETE /triggers/v1/tool/{tool}/webhook/secret (the `DeleteWebhookSecret` operationId).
+func (c *Client) DeleteWebhookSecret(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteWebhookSecretRequest(c.Server, tool)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RotateWebhookSecret Make the tool's push webhook a new secret (shown once)
+//
+// Makes a new random secret (64 hex digits), replacing any old one at
+// once, and answers it with the webhook: the only time it is shown.
+// Give it to the forge as the webhook's secret (GitLab: its secret
+// token). Stored encrypted with the server's key.
+//
+// Corresponds with POST /triggers/v1/tool/{tool}/webhook/secret (the `RotateWebhookSecret` operationId).
+func (c *Client) RotateWebhookSecret(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRotateWebhookSecretRequest(c.Server, tool)
 	if err != nil {
 		return nil, err
 	}
@@ -8350,6 +8677,155 @@ func NewGetOpenAPIRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewGetWebhookRequest constructs an http.Request for the GetWebhook method
+func NewGetWebhookRequest(server string, tool Tool) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/triggers/v1/tool/%s/webhook", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewReceiveWebhookRequest calls the generic ReceiveWebhook builder with application/json body
+func NewReceiveWebhookRequest(server string, tool Tool, body ReceiveWebhookJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewReceiveWebhookRequestWithBody(server, tool, "application/json", bodyReader)
+}
+
+// NewReceiveWebhookRequestWithBody constructs an http.Request for the ReceiveWebhook method, with any body, and a specified content type
+func NewReceiveWebhookRequestWithBody(server string, tool Tool, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/triggers/v1/tool/%s/webhook", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteWebhookSecretRequest constructs an http.Request for the DeleteWebhookSecret method
+func NewDeleteWebhookSecretRequest(server string, tool Tool) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/triggers/v1/tool/%s/webhook/secret", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRotateWebhookSecretRequest constructs an http.Request for the RotateWebhookSecret method
+func NewRotateWebhookSecretRequest(server string, tool Tool) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/triggers/v1/tool/%s/webhook/secret", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListAPITokensRequest constructs an http.Request for the ListAPITokens method
 func NewListAPITokensRequest(server string, params *ListAPITokensParams) (*http.Request, error) {
 	var err error
@@ -9658,6 +10134,85 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /openapi.json (the `GetOpenAPI` operationId).
 	GetOpenAPIWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetOpenAPIResponse, error)
+
+	// GetWebhookWithResponse The tool's push webhook and its delivery log
+	//
+	// Whether the tool has a push webhook secret, the path forges post to
+	// (relative to the server's URL), and the newest 50 signed deliveries
+	// with what became of each. Deliveries whose signature did not hold
+	// are never recorded.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /triggers/v1/tool/{tool}/webhook (the `GetWebhook` operationId).
+	GetWebhookWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*GetWebhookResponse, error)
+
+	// ReceiveWebhookWithBodyWithResponse A forge's push delivery (no bearer token; the signature authenticates)
+	//
+	// Where GitHub, GitLab, Gitea, Forgejo or a script posts pushes.
+	// GitHub: `X-GitHub-Event`, `X-GitHub-Delivery`, `X-Hub-Signature-256:
+	// sha256=<HMAC-SHA256 of the body>`. GitLab: `X-Gitlab-Event`,
+	// `Idempotency-Key` (or `X-Gitlab-Event-UUID`), `X-Gitlab-Token: <the
+	// secret>`. Gitea and Forgejo: `X-Gitea-Event`/`X-Forgejo-Event`, their
+	// `…-Delivery` and `…-Signature: <hex HMAC>`. Generic: `X-Slipway-Event:
+	// push`, `X-Slipway-Delivery`, `X-Slipway-Signature: sha256=<hex HMAC>`
+	// and a body `{"ref", "after", "repository", "pusher"}`. A push to the
+	// ref a component builds from, of its repository, creates a deployment
+	// of the tool (202, trigger `push`, the pusher as its actor); the
+	// deployment resolves the ref when it runs, so it deploys the branch as
+	// it is then. 401 for a missing or wrong signature (not recorded), 404
+	// for a tool without a webhook secret, 409 for a delivery ID seen
+	// before (a replay), 422 for another event, a deleted ref, or a ref no
+	// component follows (the message says what they follow); GitHub's
+	// `ping` gets 200. Bodies over 5 MiB: 413.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /triggers/v1/tool/{tool}/webhook (the `ReceiveWebhook` operationId).
+	ReceiveWebhookWithBodyWithResponse(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ReceiveWebhookResponse, error)
+
+	// ReceiveWebhookWithResponse A forge's push delivery (no bearer token; the signature authenticates)
+	//
+	// Where GitHub, GitLab, Gitea, Forgejo or a script posts pushes.
+	// GitHub: `X-GitHub-Event`, `X-GitHub-Delivery`, `X-Hub-Signature-256:
+	// sha256=<HMAC-SHA256 of the body>`. GitLab: `X-Gitlab-Event`,
+	// `Idempotency-Key` (or `X-Gitlab-Event-UUID`), `X-Gitlab-Token: <the
+	// secret>`. Gitea and Forgejo: `X-Gitea-Event`/`X-Forgejo-Event`, their
+	// `…-Delivery` and `…-Signature: <hex HMAC>`. Generic: `X-Slipway-Event:
+	// push`, `X-Slipway-Delivery`, `X-Slipway-Signature: sha256=<hex HMAC>`
+	// and a body `{"ref", "after", "repository", "pusher"}`. A push to the
+	// ref a component builds from, of its repository, creates a deployment
+	// of the tool (202, trigger `push`, the pusher as its actor); the
+	// deployment resolves the ref when it runs, so it deploys the branch as
+	// it is then. 401 for a missing or wrong signature (not recorded), 404
+	// for a tool without a webhook secret, 409 for a delivery ID seen
+	// before (a replay), 422 for another event, a deleted ref, or a ref no
+	// component follows (the message says what they follow); GitHub's
+	// `ping` gets 200. Bodies over 5 MiB: 413.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /triggers/v1/tool/{tool}/webhook (the `ReceiveWebhook` operationId).
+	ReceiveWebhookWithResponse(ctx context.Context, tool Tool, body ReceiveWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*ReceiveWebhookResponse, error)
+
+	// DeleteWebhookSecretWithResponse Delete the tool's push webhook secret; pushes are refused from then on
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /triggers/v1/tool/{tool}/webhook/secret (the `DeleteWebhookSecret` operationId).
+	DeleteWebhookSecretWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*DeleteWebhookSecretResponse, error)
+
+	// RotateWebhookSecretWithResponse Make the tool's push webhook a new secret (shown once)
+	//
+	// Makes a new random secret (64 hex digits), replacing any old one at
+	// once, and answers it with the webhook: the only time it is shown.
+	// Give it to the forge as the webhook's secret (GitLab: its secret
+	// token). Stored encrypted with the server's key.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /triggers/v1/tool/{tool}/webhook/secret (the `RotateWebhookSecret` operationId).
+	RotateWebhookSecretWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*RotateWebhookSecretResponse, error)
 
 	// ListAPITokensWithResponse List the tool-scoped API tokens
 	//
@@ -14296,6 +14851,317 @@ func (r GetOpenAPIResponse) ContentType() string {
 	return ""
 }
 
+type GetWebhookResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetWebhookResponse) GetJSON200() *WebhookEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetWebhookResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetWebhookResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetWebhookResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetWebhookResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetWebhookResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetWebhookResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetWebhookResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetWebhookResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ReceiveWebhookResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookDeliveryEnvelope
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *WebhookDeliveryEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ReceiveWebhookResponse) GetJSON200() *WebhookDeliveryEnvelope {
+	return r.JSON200
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r ReceiveWebhookResponse) GetJSON202() *WebhookDeliveryEnvelope {
+	return r.JSON202
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ReceiveWebhookResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ReceiveWebhookResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ReceiveWebhookResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ReceiveWebhookResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ReceiveWebhookResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ReceiveWebhookResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ReceiveWebhookResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ReceiveWebhookResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ReceiveWebhookResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ReceiveWebhookResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ReceiveWebhookResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteWebhookSecretResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteWebhookSecretResponse) GetJSON200() *WebhookEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteWebhookSecretResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteWebhookSecretResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteWebhookSecretResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteWebhookSecretResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteWebhookSecretResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteWebhookSecretResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteWebhookSecretResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteWebhookSecretResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteWebhookSecretResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RotateWebhookSecretResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *WebhookSecretEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r RotateWebhookSecretResponse) GetJSON201() *WebhookSecretEnvelope {
+	return r.JSON201
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RotateWebhookSecretResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RotateWebhookSecretResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r RotateWebhookSecretResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RotateWebhookSecretResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r RotateWebhookSecretResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RotateWebhookSecretResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RotateWebhookSecretResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RotateWebhookSecretResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListAPITokensResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16088,6 +16954,115 @@ func (c *ClientWithResponses) GetOpenAPIWithResponse(ctx context.Context, reqEdi
 		return nil, err
 	}
 	return ParseGetOpenAPIResponse(rsp)
+}
+
+// GetWebhookWithResponse The tool's push webhook and its delivery log
+//
+// Whether the tool has a push webhook secret, the path forges post to
+// (relative to the server's URL), and the newest 50 signed deliveries
+// with what became of each. Deliveries whose signature did not hold
+// are never recorded.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /triggers/v1/tool/{tool}/webhook (the `GetWebhook` operationId).
+func (c *ClientWithResponses) GetWebhookWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*GetWebhookResponse, error) {
+	rsp, err := c.GetWebhook(ctx, tool, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetWebhookResponse(rsp)
+}
+
+// ReceiveWebhookWithBodyWithResponse A forge's push delivery (no bearer token; the signature authenticates)
+//
+// Where GitHub, GitLab, Gitea, Forgejo or a script posts pushes.
+// GitHub: `X-GitHub-Event`, `X-GitHub-Delivery`, `X-Hub-Signature-256:
+// sha256=<HMAC-SHA256 of the body>`. GitLab: `X-Gitlab-Event`,
+// `Idempotency-Key` (or `X-Gitlab-Event-UUID`), `X-Gitlab-Token: <the
+// secret>`. Gitea and Forgejo: `X-Gitea-Event`/`X-Forgejo-Event`, their
+// `…-Delivery` and `…-Signature: <hex HMAC>`. Generic: `X-Slipway-Event:
+// push`, `X-Slipway-Delivery`, `X-Slipway-Signature: sha256=<hex HMAC>`
+// and a body `{"ref", "after", "repository", "pusher"}`. A push to the
+// ref a component builds from, of its repository, creates a deployment
+// of the tool (202, trigger `push`, the pusher as its actor); the
+// deployment resolves the ref when it runs, so it deploys the branch as
+// it is then. 401 for a missing or wrong signature (not recorded), 404
+// for a tool without a webhook secret, 409 for a delivery ID seen
+// before (a replay), 422 for another event, a deleted ref, or a ref no
+// component follows (the message says what they follow); GitHub's
+// `ping` gets 200. Bodies over 5 MiB: 413.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /triggers/v1/tool/{tool}/webhook (the `ReceiveWebhook` operationId).
+func (c *ClientWithResponses) ReceiveWebhookWithBodyWithResponse(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ReceiveWebhookResponse, error) {
+	rsp, err := c.ReceiveWebhookWithBody(ctx, tool, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReceiveWebhookResponse(rsp)
+}
+
+// ReceiveWebhookWithResponse A forge's push delivery (no bearer token; the signature authenticates)
+//
+// Where GitHub, GitLab, Gitea, Forgejo or a script posts pushes.
+// GitHub: `X-GitHub-Event`, `X-GitHub-Delivery`, `X-Hub-Signature-256:
+// sha256=<HMAC-SHA256 of the body>`. GitLab: `X-Gitlab-Event`,
+// `Idempotency-Key` (or `X-Gitlab-Event-UUID`), `X-Gitlab-Token: <the
+// secret>`. Gitea and Forgejo: `X-Gitea-Event`/`X-Forgejo-Event`, their
+// `…-Delivery` and `…-Signature: <hex HMAC>`. Generic: `X-Slipway-Event:
+// push`, `X-Slipway-Delivery`, `X-Slipway-Signature: sha256=<hex HMAC>`
+// and a body `{"ref", "after", "repository", "pusher"}`. A push to the
+// ref a component builds from, of its repository, creates a deployment
+// of the tool (202, trigger `push`, the pusher as its actor); the
+// deployment resolves the ref when it runs, so it deploys the branch as
+// it is then. 401 for a missing or wrong signature (not recorded), 404
+// for a tool without a webhook secret, 409 for a delivery ID seen
+// before (a replay), 422 for another event, a deleted ref, or a ref no
+// component follows (the message says what they follow); GitHub's
+// `ping` gets 200. Bodies over 5 MiB: 413.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /triggers/v1/tool/{tool}/webhook (the `ReceiveWebhook` operationId).
+func (c *ClientWithResponses) ReceiveWebhookWithResponse(ctx context.Context, tool Tool, body ReceiveWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*ReceiveWebhookResponse, error) {
+	rsp, err := c.ReceiveWebhook(ctx, tool, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReceiveWebhookResponse(rsp)
+}
+
+// DeleteWebhookSecretWithResponse Delete the tool's push webhook secret; pushes are refused from then on
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /triggers/v1/tool/{tool}/webhook/secret (the `DeleteWebhookSecret` operationId).
+func (c *ClientWithResponses) DeleteWebhookSecretWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*DeleteWebhookSecretResponse, error) {
+	rsp, err := c.DeleteWebhookSecret(ctx, tool, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteWebhookSecretResponse(rsp)
+}
+
+// RotateWebhookSecretWithResponse Make the tool's push webhook a new secret (shown once)
+//
+// Makes a new random secret (64 hex digits), replacing any old one at
+// once, and answers it with the webhook: the only time it is shown.
+// Give it to the forge as the webhook's secret (GitLab: its secret
+// token). Stored encrypted with the server's key.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /triggers/v1/tool/{tool}/webhook/secret (the `RotateWebhookSecret` operationId).
+func (c *ClientWithResponses) RotateWebhookSecretWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*RotateWebhookSecretResponse, error) {
+	rsp, err := c.RotateWebhookSecret(ctx, tool, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRotateWebhookSecretResponse(rsp)
 }
 
 // ListAPITokensWithResponse List the tool-scoped API tokens
@@ -19802,6 +20777,257 @@ func ParseGetOpenAPIResponse(rsp *http.Response) (*GetOpenAPIResponse, error) {
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetWebhookResponse parses an HTTP response from a GetWebhookWithResponse call
+func ParseGetWebhookResponse(rsp *http.Response) (*GetWebhookResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetWebhookResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseReceiveWebhookResponse parses an HTTP response from a ReceiveWebhookWithResponse call
+func ParseReceiveWebhookResponse(rsp *http.Response) (*ReceiveWebhookResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ReceiveWebhookResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookDeliveryEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest WebhookDeliveryEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteWebhookSecretResponse parses an HTTP response from a DeleteWebhookSecretWithResponse call
+func ParseDeleteWebhookSecretResponse(rsp *http.Response) (*DeleteWebhookSecretResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteWebhookSecretResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRotateWebhookSecretResponse parses an HTTP response from a RotateWebhookSecretWithResponse call
+func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RotateWebhookSecretResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest WebhookSecretEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
 
 	}
 

@@ -798,6 +798,60 @@ func (e ToolConfigConfigVersion) Valid() bool {
 	}
 }
 
+// Defines values for WebhookDeliveryOutcome.
+const (
+	WebhookDeliveryOutcomeDeployed WebhookDeliveryOutcome = "deployed"
+	WebhookDeliveryOutcomeFailed   WebhookDeliveryOutcome = "failed"
+	WebhookDeliveryOutcomePong     WebhookDeliveryOutcome = "pong"
+	WebhookDeliveryOutcomeReceived WebhookDeliveryOutcome = "received"
+	WebhookDeliveryOutcomeRefused  WebhookDeliveryOutcome = "refused"
+)
+
+// Valid indicates whether the value is a known member of the WebhookDeliveryOutcome enum.
+func (e WebhookDeliveryOutcome) Valid() bool {
+	switch e {
+	case WebhookDeliveryOutcomeDeployed:
+		return true
+	case WebhookDeliveryOutcomeFailed:
+		return true
+	case WebhookDeliveryOutcomePong:
+		return true
+	case WebhookDeliveryOutcomeReceived:
+		return true
+	case WebhookDeliveryOutcomeRefused:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookDeliveryProvider.
+const (
+	Forgejo WebhookDeliveryProvider = "forgejo"
+	Generic WebhookDeliveryProvider = "generic"
+	Gitea   WebhookDeliveryProvider = "gitea"
+	Github  WebhookDeliveryProvider = "github"
+	Gitlab  WebhookDeliveryProvider = "gitlab"
+)
+
+// Valid indicates whether the value is a known member of the WebhookDeliveryProvider enum.
+func (e WebhookDeliveryProvider) Valid() bool {
+	switch e {
+	case Forgejo:
+		return true
+	case Generic:
+		return true
+	case Gitea:
+		return true
+	case Github:
+		return true
+	case Gitlab:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for QuestionStateFilter.
 const (
 	QuestionStateFilterAnswered  QuestionStateFilter = "answered"
@@ -1258,6 +1312,8 @@ type DeployTokenEnvelope struct {
 
 // Deployment defines model for Deployment.
 type Deployment struct {
+	// Actor Slipway extension - who asked, by credential (`admin`, `tool-token:<id>`, `deploy-token`) or, for a push, `push:<pusher>`.
+	Actor  *string                    `json:"actor,omitempty"`
 	Builds map[string]DeploymentBuild `json:"builds"`
 
 	// CreationTime `YYYYMMDD-HHMMSS` (UTC).
@@ -1290,6 +1346,9 @@ type Deployment struct {
 
 	// ToolConfig The snapshot of the config the deployment uses (a ToolConfig, key order kept).
 	ToolConfig json.RawMessage `json:"tool_config"`
+
+	// Trigger Slipway extension - what created the deployment (`api`, `cli`, `token` for a deploy token, `push` for a push webhook, `auto-rollback`…).
+	Trigger *string `json:"trigger,omitempty"`
 }
 
 // DeploymentBuild defines model for DeploymentBuild.
@@ -2039,6 +2098,72 @@ type ToolConfigEnvelope struct {
 	Messages ResponseMessages `json:"messages"`
 }
 
+// Webhook defines model for Webhook.
+type Webhook struct {
+	// Configured false until a secret is made; pushes are refused until then.
+	Configured bool `json:"configured"`
+
+	// CreatedAt When the current secret was made.
+	CreatedAt *time.Time `json:"created_at,omitempty"`
+
+	// Deliveries The newest 50 signed deliveries, newest first.
+	Deliveries []WebhookDelivery `json:"deliveries"`
+
+	// Path The route forges post to, relative to the server's URL.
+	Path string `json:"path"`
+	Tool string `json:"tool"`
+}
+
+// WebhookDelivery defines model for WebhookDelivery.
+type WebhookDelivery struct {
+	Commit       *string `json:"commit,omitempty"`
+	DeploymentId *string `json:"deployment_id,omitempty"`
+	Event        string  `json:"event"`
+
+	// Id The forge's delivery ID.
+	Id         string                  `json:"id"`
+	Message    *string                 `json:"message,omitempty"`
+	Outcome    WebhookDeliveryOutcome  `json:"outcome"`
+	Provider   WebhookDeliveryProvider `json:"provider"`
+	Pusher     *string                 `json:"pusher,omitempty"`
+	ReceivedAt time.Time               `json:"received_at"`
+	Ref        *string                 `json:"ref,omitempty"`
+}
+
+// WebhookDeliveryOutcome defines model for WebhookDelivery.Outcome.
+type WebhookDeliveryOutcome string
+
+// WebhookDeliveryProvider defines model for WebhookDelivery.Provider.
+type WebhookDeliveryProvider string
+
+// WebhookDeliveryEnvelope defines model for WebhookDeliveryEnvelope.
+type WebhookDeliveryEnvelope struct {
+	Data WebhookDelivery `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// WebhookEnvelope defines model for WebhookEnvelope.
+type WebhookEnvelope struct {
+	Data Webhook `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// WebhookSecretEnvelope defines model for WebhookSecretEnvelope.
+type WebhookSecretEnvelope struct {
+	Data struct {
+		// Secret The new secret, shown this once.
+		Secret  string  `json:"secret"`
+		Webhook Webhook `json:"webhook"`
+	} `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
 // BuildID defines model for BuildID.
 type BuildID = string
 
@@ -2249,6 +2374,9 @@ type GetJobLogsParams struct {
 	Lines *int `form:"lines,omitempty" json:"lines,omitempty"`
 }
 
+// ReceiveWebhookJSONBody defines parameters for ReceiveWebhook.
+type ReceiveWebhookJSONBody map[string]interface{}
+
 // ListAPITokensParams defines parameters for ListAPITokens.
 type ListAPITokensParams struct {
 	// Tool Only this tool's tokens.
@@ -2289,6 +2417,9 @@ type UpsertJobJSONRequestBody = Job
 
 // RunJobJSONRequestBody defines body for RunJob for application/json ContentType.
 type RunJobJSONRequestBody = Job
+
+// ReceiveWebhookJSONRequestBody defines body for ReceiveWebhook for application/json ContentType.
+type ReceiveWebhookJSONRequestBody ReceiveWebhookJSONBody
 
 // CreateAPITokenJSONRequestBody defines body for CreateAPIToken for application/json ContentType.
 type CreateAPITokenJSONRequestBody = APITokenCreateRequest
@@ -2494,6 +2625,18 @@ type ServerInterface interface {
 	// GetOpenAPI This API description, as JSON
 	// (GET /openapi.json)
 	GetOpenAPI(w http.ResponseWriter, r *http.Request)
+	// GetWebhook The tool's push webhook and its delivery log
+	// (GET /triggers/v1/tool/{tool}/webhook)
+	GetWebhook(w http.ResponseWriter, r *http.Request, tool Tool)
+	// ReceiveWebhook A forge's push delivery (no bearer token; the signature authenticates)
+	// (POST /triggers/v1/tool/{tool}/webhook)
+	ReceiveWebhook(w http.ResponseWriter, r *http.Request, tool Tool)
+	// DeleteWebhookSecret Delete the tool's push webhook secret; pushes are refused from then on
+	// (DELETE /triggers/v1/tool/{tool}/webhook/secret)
+	DeleteWebhookSecret(w http.ResponseWriter, r *http.Request, tool Tool)
+	// RotateWebhookSecret Make the tool's push webhook a new secret (shown once)
+	// (POST /triggers/v1/tool/{tool}/webhook/secret)
+	RotateWebhookSecret(w http.ResponseWriter, r *http.Request, tool Tool)
 	// ListAPITokens List the tool-scoped API tokens
 	// (GET /v1/admin/tokens)
 	ListAPITokens(w http.ResponseWriter, r *http.Request, params ListAPITokensParams)
@@ -4836,6 +4979,110 @@ func (siw *ServerInterfaceWrapper) GetOpenAPI(w http.ResponseWriter, r *http.Req
 	handler.ServeHTTP(w, r)
 }
 
+// GetWebhook operation middleware
+func (siw *ServerInterfaceWrapper) GetWebhook(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetWebhook(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ReceiveWebhook operation middleware
+func (siw *ServerInterfaceWrapper) ReceiveWebhook(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ReceiveWebhook(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteWebhookSecret operation middleware
+func (siw *ServerInterfaceWrapper) DeleteWebhookSecret(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteWebhookSecret(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RotateWebhookSecret operation middleware
+func (siw *ServerInterfaceWrapper) RotateWebhookSecret(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RotateWebhookSecret(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // ListAPITokens operation middleware
 func (siw *ServerInterfaceWrapper) ListAPITokens(w http.ResponseWriter, r *http.Request) {
 
@@ -5086,6 +5333,10 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/envvars/v1/tool/{tool}/envvar/{name}", wrapper.GetEnvVarLegacy)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/envvars/v1/tool/{tool}/envvar/{name}", wrapper.CreateEnvVarLegacy)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/envvars/v1/tool/{tool}/quota", wrapper.GetEnvVarQuotaLegacy)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/triggers/v1/tool/{tool}/webhook", wrapper.GetWebhook)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/triggers/v1/tool/{tool}/webhook", wrapper.ReceiveWebhook)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/triggers/v1/tool/{tool}/webhook/secret", wrapper.DeleteWebhookSecret)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/triggers/v1/tool/{tool}/webhook/secret", wrapper.RotateWebhookSecret)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/interactions/v1/questions", wrapper.ListMyQuestions)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/interactions/v1/tool/{tool}/questions", wrapper.ListQuestions)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/interactions/v1/tool/{tool}/questions", wrapper.AskQuestion)

@@ -275,6 +275,13 @@ func fill(t *testing.T, s store.Store, write *sql.DB) {
 		must(s.EnvVarPut(ctx, store.EnvVar{Tool: tool, Name: "API_KEY", Sealed: "sealed-日本", UpdatedAt: at(5)}))
 		must(s.EnvVarPut(ctx, store.EnvVar{Tool: tool, Name: "TOOL_DEPLOY_TOKEN", Sealed: "sealed-2", UpdatedAt: at(6)}))
 		must(s.RepoCredentialPut(ctx, store.RepoCredential{Tool: tool, URL: "https://***@example.org/" + tool + ".git", Sealed: "sealed-cred"}))
+		must(s.WebhookPut(ctx, store.Webhook{Tool: tool, Sealed: "sealed-hook", CreatedAt: at(5)}))
+		_, err = s.WebhookDeliveryAdd(ctx, slipway.WebhookDelivery{
+			Tool: tool, ID: "d-1", Provider: "github", Event: "push",
+			ReceivedAt: at(6), Ref: "refs/heads/main", Commit: "c0ffee", Pusher: "alice ✓", Outcome: slipway.WebhookDeployed,
+			Message: "deployed", DeploymentID: "20250601-120000-abcdefghi0",
+		})
+		must(err)
 		must(s.APITokenCreate(ctx, store.APIToken{ID: "tok-" + fmt.Sprint(i) + "a", Tool: tool, Hash: "h-" + fmt.Sprint(i) + "a", Description: "CI ✓", CreatedAt: at(7)}))
 		must(s.APITokenCreate(ctx, store.APIToken{ID: "tok-" + fmt.Sprint(i) + "b", Tool: tool, Hash: "h-" + fmt.Sprint(i) + "b", CreatedAt: at(8), LastUsedAt: at(9)}))
 		q, _, err := s.QuestionCreate(ctx, slipway.Question{
@@ -447,7 +454,7 @@ func TestCopy(t *testing.T) {
 	want := []string{
 		"tools 3", "configs 6", "deployments 6", "steps 18", "builds 6", "live_runs 4", "events 18",
 		"deploy_tokens 2", "deploy_token_legacy_seals 1", "api_tokens 4", "job_runs 4", "envvars 4",
-		"repo_credentials 2", "sessions 2", "settings 2", "questions 2", "question_log 4", "releases 4",
+		"repo_credentials 2", "webhooks 2", "webhook_deliveries 2", "sessions 2", "settings 2", "questions 2", "question_log 4", "releases 4",
 	}
 	if d := cmp.Diff(want, progress); d != "" {
 		t.Errorf("progress (-want +got):\n%s", d)

@@ -1,0 +1,26 @@
+-- Push webhooks (issue 15): a tool's webhook secret, sealed with the
+-- server's key and bound to the tool (never in the clear), and the log of
+-- the signed deliveries it received. (tool, id) is the forge's delivery
+-- ID: inserting a second one fails, which is how a replay is refused, on
+-- one server or several.
+CREATE TABLE webhooks (
+    tool          TEXT PRIMARY KEY,
+    secret_sealed TEXT NOT NULL,
+    created_at    TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE webhook_deliveries (
+    tool          TEXT NOT NULL,
+    id            TEXT NOT NULL,
+    provider      TEXT NOT NULL,
+    event         TEXT NOT NULL,
+    received_at   TEXT NOT NULL,
+    ref           TEXT NOT NULL DEFAULT '',
+    commit_sha    TEXT NOT NULL DEFAULT '',
+    pusher        TEXT NOT NULL DEFAULT '',
+    outcome       TEXT NOT NULL,
+    message       TEXT NOT NULL DEFAULT '',
+    deployment_id TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (tool, id)
+) STRICT;
+CREATE INDEX webhook_deliveries_received ON webhook_deliveries (tool, received_at);
