@@ -63,33 +63,35 @@ func TestScript(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"gitinit":        cmdGitInit,
-			"gitcommit":      cmdGitCommit,
-			"subst":          cmdSubst,
-			"waitserver":     cmdWaitServer,
-			"waitstep":       cmdWaitStep,
-			"waitdeploy":     cmdWaitDeploy,
-			"steps":          cmdSteps,
-			"starts":         cmdStarts,
-			"lines":          cmdLines,
-			"gone":           cmdGone,
-			"running":        cmdRunning,
-			"count":          cmdCount,
-			"setvar":         cmdSetVar,
-			"stopped":        cmdStopped,
-			"poll":           cmdPoll,
-			"errmsg":         cmdErrMsg,
-			"waitfile":       cmdWaitFile,
-			"serve":          cmdServe,
-			"stopserve":      cmdStopServe,
-			"waitjob":        cmdWaitJob,
-			"servegit":       cmdServeGit,
-			"blackhole":      cmdBlackhole,
-			"silent":         cmdSilent,
-			"nosecret":       cmdNoSecret,
-			"waitquestion":   cmdWaitQuestion,
-			"freeport":       cmdFreePort,
-			"waitrolledback": cmdWaitRolledBack,
+			"gitinit":         cmdGitInit,
+			"gitcommit":       cmdGitCommit,
+			"subst":           cmdSubst,
+			"waitserver":      cmdWaitServer,
+			"waitstep":        cmdWaitStep,
+			"waitdeploy":      cmdWaitDeploy,
+			"steps":           cmdSteps,
+			"starts":          cmdStarts,
+			"lines":           cmdLines,
+			"gone":            cmdGone,
+			"running":         cmdRunning,
+			"count":           cmdCount,
+			"setvar":          cmdSetVar,
+			"stopped":         cmdStopped,
+			"poll":            cmdPoll,
+			"errmsg":          cmdErrMsg,
+			"waitfile":        cmdWaitFile,
+			"serve":           cmdServe,
+			"stopserve":       cmdStopServe,
+			"waitjob":         cmdWaitJob,
+			"servegit":        cmdServeGit,
+			"blackhole":       cmdBlackhole,
+			"silent":          cmdSilent,
+			"nosecret":        cmdNoSecret,
+			"waitquestion":    cmdWaitQuestion,
+			"freeport":        cmdFreePort,
+			"waitrolledback":  cmdWaitRolledBack,
+			"waitdeployments": cmdWaitDeployments,
+			"waitmetric":      cmdWaitMetric,
 		},
 	})
 }
@@ -229,34 +231,103 @@ func cmdWaitServer(ts *testscript.TestScript, neg bool, args []string) {
 
 // deployment fetches a deployment of a tool from the API.
 func deployment(ts *testscript.TestScript, tool, id string) (map[string]any, error) {
+	body, status, err := adminGet(ts, "/components/v1/tool/"+tool+"/deployment/"+id)
+	if err != nil {
+		return nil, err
+	}
+	var env struct {
+		Data map[string]any `json:"data"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return nil, err
+	}
+	if status != http.StatusOK {
+		return nil, fmt.Errorf("status %d", status)
+	}
+	return env.Data, nil
+}
+
+// adminGet GETs path from the script's server with the admin token.
+func adminGet(ts *testscript.TestScript, path string) ([]byte, int, error) {
 	url, _, _, ok := serverInfo(ts, ts.Getenv("SLIPWAY_DATA"))
 	if !ok {
-		return nil, fmt.Errorf("no server.json")
+		return nil, 0, fmt.Errorf("no server.json")
 	}
 	token, err := os.ReadFile(filepath.Join(ts.Getenv("SLIPWAY_DATA"), "admin-token"))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url+"/components/v1/tool/"+tool+"/deployment/"+id, nil)
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url+path, nil)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
 	resp, err := apiHTTPClient(ts, ts.Getenv("SLIPWAY_DATA")).Do(req)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer resp.Body.Close()
-	var env struct {
-		Data map[string]any `json:"data"`
+	body, err := io.ReadAll(resp.Body)
+	return body, resp.StatusCode, err
+}
+
+// waitdeployments TOOL N: wait until the tool has at least N deployments
+// (at most 120 s), and print how many.
+func cmdWaitDeployments(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitdeployments TOOL N")
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
-		return nil, err
+	want, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	deadline := time.Now().Add(120 * time.Second)
+	n := 0
+	for time.Now().Before(deadline) {
+		body, status, err := adminGet(ts, "/components/v1/tool/"+args[0]+"/deployment")
+		var env struct {
+			Data struct {
+				Deployments []json.RawMessage `json:"deployments"`
+			} `json:"data"`
+		}
+		if err == nil && status == http.StatusOK && json.Unmarshal(body, &env) == nil {
+			if n = len(env.Data.Deployments); n >= want {
+				fmt.Fprintf(ts.Stdout(), "deployments: %d\n", n)
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("status %d", resp.StatusCode)
+	ts.Fatalf("%s has %d deployments after 120s, want %d", args[0], n, want)
+}
+
+// waitmetric PREFIX N: wait until the server's metrics whose line starts
+// with PREFIX add up to at least N (at most 120 s), and print the sum.
+func cmdWaitMetric(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitmetric PREFIX N")
 	}
-	return env.Data, nil
+	want, err := strconv.ParseFloat(args[1], 64)
+	ts.Check(err)
+	deadline := time.Now().Add(120 * time.Second)
+	sum := 0.0
+	for time.Now().Before(deadline) {
+		body, status, err := adminGet(ts, "/metrics")
+		if err == nil && status == http.StatusOK {
+			sum = 0
+			for line := range strings.SplitSeq(string(body), "\n") {
+				if rest, ok := strings.CutPrefix(line, args[0]); ok {
+					if v, err := strconv.ParseFloat(strings.TrimSpace(rest[strings.LastIndex(rest, " ")+1:]), 64); err == nil {
+						sum += v
+					}
+				}
+			}
+			if sum >= want {
+				fmt.Fprintf(ts.Stdout(), "%s: %g\n", args[0], sum)
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ts.Fatalf("metrics %s add up to %g after 120s, want %g", args[0], sum, want)
 }
 
 // waitstep TOOL KEY STATE: wait until the latest deployment's step KEY is

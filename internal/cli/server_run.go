@@ -38,6 +38,7 @@ type serverFlags struct {
 	toolBuildSlots    string
 	queue             string
 	envVarsQuota      string
+	pollFloor         string
 	security          securityFlags
 	sandbox           sandboxFlags
 	limits            limitFlags
@@ -64,6 +65,7 @@ func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
 	cmd.Flags().StringVar(&f.queue, "queue", "", "queue a deployment requested while another of the tool runs (latest wins); false answers 409 as Toolforge does (default $SLIPWAY_QUEUE or true)")
 	cmd.Flags().StringVar(&f.toolBuildSlots, "tool-build-slots", "", "builds of one tool run at once (default $SLIPWAY_TOOL_BUILD_SLOTS or --build-slots)")
 	cmd.Flags().StringVar(&f.envVarsQuota, "envvars-quota", "", "envvars a tool may have, TOOL_DEPLOY_TOKEN included (default $SLIPWAY_ENVVARS_QUOTA or "+strconv.Itoa(slipway.DefaultEnvVarQuota)+")")
+	cmd.Flags().StringVar(&f.pollFloor, "poll-floor", "", "the shortest interval repositories are polled at, whatever a tool's x-slipway poll asks (default $SLIPWAY_POLL_FLOOR or 1m)")
 	f.security.register(cmd)
 	f.sandbox.register(cmd)
 	f.limits.register(cmd)
@@ -86,6 +88,7 @@ func (f *serverFlags) config(e *env, dataDir, listen, proxy string) (server.Conf
 		{"build-timeout", f.buildTimeout, &cfg.BuildTimeout},
 		{"health-timeout", f.healthTimeout, &cfg.HealthTimeout},
 		{"stop-timeout", f.stopTimeout, &cfg.StopTimeout},
+		{"poll-floor", f.pollFloor, &cfg.PollFloor},
 	}); err != nil {
 		return cfg, err
 	}

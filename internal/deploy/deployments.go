@@ -135,6 +135,17 @@ func notFound(err error, format string, args ...any) error {
 // changed). Returns ENotFound when the tool has no config, EInvalid wrapping
 // [slipway.ErrSourceURL] when the source_url fails (nothing is created).
 func (s *Deployments) DeploymentCreate(ctx context.Context, tool string, opts slipway.DeployOptions) (slipway.Deployment, error) {
+	return s.DeploymentCreateIf(ctx, tool, opts, nil)
+}
+
+// DeploymentCreateIf is [Deployments.DeploymentCreate] with check run in
+// the creating transaction once the deployment is written: when it
+// returns an error nothing is created and the error is returned. A
+// trigger records what it acted on there, so that the deployment and its
+// cause commit together or not at all.
+func (s *Deployments) DeploymentCreateIf(ctx context.Context, tool string, opts slipway.DeployOptions,
+	check func(ctx context.Context, q store.Queries, d slipway.Deployment) error,
+) (slipway.Deployment, error) {
 	if err := slipway.ValidateToolName(tool); err != nil {
 		return slipway.Deployment{}, err
 	}
@@ -146,7 +157,11 @@ func (s *Deployments) DeploymentCreate(ctx context.Context, tool string, opts sl
 	if err != nil {
 		return slipway.Deployment{}, err
 	}
-	return s.create(ctx, tool, opts, origin{}, func(tx store.Tx, now time.Time) (int, json.RawMessage, error) {
+	var o origin
+	if check != nil {
+		o.created = func(tx txn, d slipway.Deployment) error { return check(ctx, tx, d) }
+	}
+	return s.create(ctx, tool, opts, o, func(tx store.Tx, now time.Time) (int, json.RawMessage, error) {
 		sc, err := s.configForDeployTx(ctx, tx, tool, remote, actor, now)
 		if err != nil {
 			return 0, nil, err

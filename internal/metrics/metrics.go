@@ -41,6 +41,7 @@ type Metrics struct {
 	stepDuration        *prometheus.HistogramVec
 	builds              *prometheus.CounterVec
 	retained            *prometheus.CounterVec
+	polls               *prometheus.CounterVec
 
 	inProgressDesc *prometheus.Desc
 	mu             sync.Mutex
@@ -88,6 +89,10 @@ func New() *Metrics {
 			Name: "slipway_retention_removed_total",
 			Help: "What retention removed, by what: releases (records older than --release-retention), artifacts (builds nothing needed), artifact_bytes (their size).",
 		}, []string{"what"}),
+		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "slipway_poll_requests_total",
+			Help: "Repositories asked by polling (one git ls-remote each, for every tool and ref that follows it), by result: ok or error.",
+		}, []string{"result"}),
 		inProgressDesc: prometheus.NewDesc("slipway_deployments_in_progress",
 			"Deployments not final yet (pending, running or cancelling), as the store has them.", nil, nil),
 	}
@@ -95,7 +100,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.httpRequests, m.httpDuration, m.rateLimited,
-		m.deploymentsCreated, m.deploymentsFinished, m.stepDuration, m.builds, m.retained,
+		m.deploymentsCreated, m.deploymentsFinished, m.stepDuration, m.builds, m.retained, m.polls,
 		inProgress{m},
 	)
 	return m
@@ -186,6 +191,18 @@ func (m *Metrics) Retained(releases, artifacts int, bytes int64) {
 	m.retained.WithLabelValues("releases").Add(float64(releases))
 	m.retained.WithLabelValues("artifacts").Add(float64(artifacts))
 	m.retained.WithLabelValues("artifact_bytes").Add(float64(bytes))
+}
+
+// Polled records a repository asked by polling.
+func (m *Metrics) Polled(ok bool) {
+	if m == nil {
+		return
+	}
+	result := "ok"
+	if !ok {
+		result = "error"
+	}
+	m.polls.WithLabelValues(result).Inc()
 }
 
 // CountInProgress sets how slipway_deployments_in_progress is counted each

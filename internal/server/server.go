@@ -213,6 +213,9 @@ type Config struct {
 	// DeployTokenLifetime is how long a deploy token is accepted; default
 	// Toolforge's 365 days.
 	DeployTokenLifetime time.Duration
+	// PollFloor is the shortest interval a tool's repositories are polled
+	// at; default 1m.
+	PollFloor time.Duration
 	// EnvVarQuota is how many envvars a tool may have; default
 	// slipway.DefaultEnvVarQuota.
 	EnvVarQuota int
@@ -338,6 +341,8 @@ type Server struct {
 	caFile  string
 	toolEnv func(ctx context.Context, tool string) (slipway.ToolEnv, error)
 	envVars *envvars.Vars
+	// source is the git adapter (ref resolution), which polling shares.
+	source *git.Client
 	// webhooks serves the tools' push webhooks.
 	webhooks *trigger.Hooks
 	// disk checks the data directory's free space against MinFreeDisk.
@@ -467,6 +472,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("server: git: %w", err)
 	}
+	s.source = src
 	if err := s.openSandbox(ctx); err != nil {
 		return err
 	}
@@ -593,6 +599,17 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		go func() { defer close(beaten); s.beat(beatCtx, me) }()
 		s.closers = append(s.closers, func(context.Context) error { stopBeat(); <-beaten; return nil })
 	}
+
+	// Polling: deployments for new commits of the tools that ask for it.
+	// Every server polls; a commit deploys once (the poll state advances
+	// in the deployment's own transaction).
+	pollCtx, stopPoll := context.WithCancel(context.WithoutCancel(ctx))
+	polled := make(chan struct{})
+	poller := trigger.NewPoller(s.db, s.deployments, s.source, trigger.PollConfig{
+		Floor: s.cfg.PollFloor, Now: s.cfg.Now, Logger: s.logger.With("component", "poll"), Metrics: s.metrics,
+	})
+	go func() { defer close(polled); _ = poller.Run(pollCtx) }()
+	s.closers = append(s.closers, func(context.Context) error { stopPoll(); <-polled; return nil })
 
 	// Requests' contexts derive from base, which Stop cancels first: event
 	// streams and followed logs end at once instead of holding Shutdown

@@ -2,9 +2,13 @@ package slipway
 
 import "time"
 
-// TriggerPush is the [Deployment.Trigger] of a deployment a push webhook
-// created.
-const TriggerPush = "push"
+// The [Deployment.Trigger] of deployments that outside events created.
+const (
+	// TriggerPush: a push webhook.
+	TriggerPush = "push"
+	// TriggerPoll: polling found a new commit.
+	TriggerPoll = "poll"
+)
 
 // Webhook is a tool's push webhook: where the forge sends pushes and
 // whether a secret is set. The secret itself is shown once, when it is

@@ -109,6 +109,15 @@ type RepoCredential struct {
 	UpdatedAt time.Time
 }
 
+// PollState is what polling last saw of a component's ref.
+type PollState struct {
+	Tool      string
+	Component string
+	Ref       string
+	Commit    string
+	SeenAt    time.Time
+}
+
 // Webhook is a tool's push webhook as stored: its secret only sealed
 // (internal/auth binds it to the tool).
 type Webhook struct {
@@ -275,6 +284,10 @@ type Queries interface {
 	// ConfigGetLatest returns the newest version; ErrNotFound when there is
 	// none or the newest is a deletion marker.
 	ConfigGetLatest(ctx context.Context, tool string) (StoredConfig, error)
+	// ConfigVersions returns every tool's newest config version (a
+	// deletion marker's included), by tool: one cheap read for callers
+	// that cache parsed configs and re-read only the changed ones.
+	ConfigVersions(ctx context.Context) (map[string]int, error)
 	// ConfigGet returns one version (deletion markers included).
 	ConfigGet(ctx context.Context, tool string, version int) (StoredConfig, error)
 	// ConfigDelete appends a deletion marker and returns the config it
@@ -528,6 +541,19 @@ type Queries interface {
 	// WebhookDeliveryPrune deletes the deliveries (every tool's) received
 	// before before and returns how many it deleted.
 	WebhookDeliveryPrune(ctx context.Context, before time.Time) (int, error)
+
+	// PollStateList returns every polled component's state (every tool's
+	// when tool is ""), by tool and component; an empty list when there
+	// are none.
+	PollStateList(ctx context.Context, tool string) ([]PollState, error)
+	// PollStateAdvance moves a component's state to next if it still
+	// holds commit from ("" : if there is none yet) and reports whether
+	// it did. Called in the transaction that creates the deployment of
+	// next, it makes a new commit deploy once across restarts and servers.
+	PollStateAdvance(ctx context.Context, from string, next PollState) (bool, error)
+	// PollStateDelete forgets the states of the tool's components not in
+	// keep and returns how many it deleted.
+	PollStateDelete(ctx context.Context, tool string, keep []string) (int, error)
 
 	// EventAppend appends an event and returns its sequence number: the
 	// deployment's next (1, 2, …), allocated under the deployment's lock,

@@ -268,6 +268,7 @@ func (p *parser) parse(data []byte) slipway.ToolConfig {
 	}
 	p.crossCheck(comps)
 	p.checkEnvironments(cfg.Environments, envNodes, comps.byName)
+	p.checkPoll(cfg.Policy.Poll, comps.byName)
 	if len(p.problems) > 0 {
 		return slipway.ToolConfig{}
 	}

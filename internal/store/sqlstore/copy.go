@@ -67,6 +67,7 @@ var copyTables = []Table{
 	table("webhooks", "tool", "tool, secret_sealed, created_at", ""),
 	table("webhook_deliveries", "tool, id", `tool, id, provider, event, received_at, ref, commit_sha, pusher, outcome,
 		message, deployment_id`, ""),
+	table("poll_state", "tool, component", "tool, component, ref, commit_sha, seen_at", ""),
 	table("sessions", "id_hash", "id_hash, credential, admin, tool, csrf_secret, created_at, last_seen_at, expires_at", "admin"),
 	table("settings", "name", "name, value", ""),
 	serial(table("questions", "seq", `seq, id, tool, deployment_id, step_key, ask_key, origin, prompt, options, fields,

@@ -193,6 +193,8 @@ func fill(t *testing.T, s store.Store, write *sql.DB) {
 		raw := json.RawMessage(`{"config_version":"v1beta1","components":{"web":{"component_type":"continuous","run":{"command":"echo héllo ✓ 日本"}}}}`)
 		_, err := s.ConfigCreateBy(ctx, tool, raw, slipway.Actor{Name: "admin", Admin: true}, at(i))
 		must(err)
+		_, err = s.PollStateAdvance(ctx, "", store.PollState{Tool: tool, Component: "web", Ref: "main", Commit: "c0ffee", SeenAt: at(7)})
+		must(err)
 		_, err = s.ConfigCreateBy(ctx, tool, raw, slipway.Actor{Name: "tool-token:x"}, at(i+1))
 		must(err)
 		if i == 0 {
@@ -454,7 +456,7 @@ func TestCopy(t *testing.T) {
 	want := []string{
 		"tools 3", "configs 6", "deployments 6", "steps 18", "builds 6", "live_runs 4", "events 18",
 		"deploy_tokens 2", "deploy_token_legacy_seals 1", "api_tokens 4", "job_runs 4", "envvars 4",
-		"repo_credentials 2", "webhooks 2", "webhook_deliveries 2", "sessions 2", "settings 2", "questions 2", "question_log 4", "releases 4",
+		"repo_credentials 2", "webhooks 2", "webhook_deliveries 2", "poll_state 2", "sessions 2", "settings 2", "questions 2", "question_log 4", "releases 4",
 	}
 	if d := cmp.Diff(want, progress); d != "" {
 		t.Errorf("progress (-want +got):\n%s", d)

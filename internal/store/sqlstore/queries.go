@@ -166,6 +166,30 @@ func configLatest(ctx context.Context, q querier, tool string) (store.StoredConf
 	return c, nil
 }
 
+// ConfigVersions returns every tool's newest config version.
+func (q *queries) ConfigVersions(ctx context.Context) (map[string]int, error) {
+	rows, err := q.read.QueryContext(ctx, `SELECT tool, MAX(version) FROM configs GROUP BY tool`)
+	if err != nil {
+		return nil, fmt.Errorf("config versions: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	out := map[string]int{}
+	for rows.Next() {
+		var (
+			tool string
+			v    int
+		)
+		if err := rows.Scan(&tool, &v); err != nil {
+			return nil, fmt.Errorf("config versions: %w", err)
+		}
+		out[tool] = v
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("config versions: %w", err)
+	}
+	return out, nil
+}
+
 // ConfigCreate stores a new config version and returns its number.
 func (q *queries) ConfigCreate(ctx context.Context, tool string, raw json.RawMessage, now time.Time) (int, error) {
 	return q.ConfigCreateBy(ctx, tool, raw, slipway.Actor{}, now)

@@ -56,6 +56,7 @@ func Run(t *testing.T, f Factory, rf RestartFactory) {
 	t.Run("JobRun", func(t *testing.T) { testJobRun(t, f) })
 	t.Run("EnvVar", func(t *testing.T) { testEnvVar(t, f) })
 	t.Run("Webhook", func(t *testing.T) { testWebhook(t, f) })
+	t.Run("PollState", func(t *testing.T) { testPollState(t, f) })
 	t.Run("InTx", func(t *testing.T) { testInTx(t, f) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, f) })
 	t.Run("Node", func(t *testing.T) { testNode(t, f) })

@@ -118,3 +118,84 @@ func testWebhook(t *testing.T, f Factory) {
 		}
 	})
 }
+
+func testPollState(t *testing.T, f Factory) {
+	t.Parallel()
+
+	t.Run("ConfigVersions", func(t *testing.T) {
+		t.Parallel()
+		s, b := setup(t, f)
+		diff(t, "ConfigVersions of nothing", map[string]int{}, must(s.ConfigVersions(b.ctx))(t))
+		for _, tool := range []string{"a", "a", "b", "a"} {
+			mustDo(t, s.ToolEnsure(b.ctx, tool, at(0)))
+			must(s.ConfigCreate(b.ctx, tool, []byte(`{"components":{}}`), at(1)))(t)
+		}
+		must(s.ConfigDelete(b.ctx, "b", at(2)))(t)
+		diff(t, "ConfigVersions", map[string]int{"a": 3, "b": 2}, must(s.ConfigVersions(b.ctx))(t))
+	})
+
+	t.Run("AdvanceOnlyFromTheCommitHeld", func(t *testing.T) {
+		t.Parallel()
+		s, b := setup(t, f)
+		diff(t, "PollStateList of nothing", []store.PollState{}, must(s.PollStateList(b.ctx, ""))(t))
+		first := store.PollState{Tool: "tool", Component: "web", Ref: "main", Commit: "aaa", SeenAt: at(1).In(cet)}
+		if !must(s.PollStateAdvance(b.ctx, "", first))(t) {
+			t.Fatal("first advance from none: not done")
+		}
+		if must(s.PollStateAdvance(b.ctx, "", first))(t) {
+			t.Error("a second advance from none: done (there is a state)")
+		}
+		next := store.PollState{Tool: "tool", Component: "web", Ref: "main", Commit: "bbb", SeenAt: at(2)}
+		if must(s.PollStateAdvance(b.ctx, "zzz", next))(t) {
+			t.Error("advance from a commit not held: done")
+		}
+		if !must(s.PollStateAdvance(b.ctx, "aaa", next))(t) {
+			t.Error("advance from the commit held: not done")
+		}
+		if must(s.PollStateAdvance(b.ctx, "aaa", next))(t) {
+			t.Error("the same advance twice: done twice")
+		}
+		other := store.PollState{Tool: "other", Component: "web", Ref: "dev", Commit: "ccc", SeenAt: at(3)}
+		must(s.PollStateAdvance(b.ctx, "", other))(t)
+		api := store.PollState{Tool: "tool", Component: "api", Ref: "main", Commit: "ddd", SeenAt: at(4)}
+		must(s.PollStateAdvance(b.ctx, "", api))(t)
+		diff(t, "PollStateList", []store.PollState{other, api, next}, must(s.PollStateList(b.ctx, ""))(t))
+		diff(t, "PollStateList of tool", []store.PollState{api, next}, must(s.PollStateList(b.ctx, "tool"))(t))
+		if n := must(s.PollStateDelete(b.ctx, "tool", []string{"web"}))(t); n != 1 {
+			t.Errorf("PollStateDelete keeping web = %d, want 1", n)
+		}
+		diff(t, "PollStateList after delete", []store.PollState{other, next}, must(s.PollStateList(b.ctx, ""))(t))
+		if _, err := s.PollStateAdvance(b.ctx, "", store.PollState{Tool: "tool", Component: "x"}); err == nil {
+			t.Error("PollStateAdvance without a commit or time succeeded")
+		}
+	})
+
+	// Servers racing to advance the same state: exactly one does.
+	t.Run("ConcurrentAdvanceOnce", func(t *testing.T) {
+		t.Parallel()
+		s, b := setup(t, f)
+		must(s.PollStateAdvance(b.ctx, "", store.PollState{Tool: "tool", Component: "web", Ref: "main", Commit: "aaa", SeenAt: at(1)}))(t)
+		var (
+			wg sync.WaitGroup
+			mu sync.Mutex
+			n  int
+		)
+		for range 8 {
+			wg.Go(func() {
+				ok, err := s.PollStateAdvance(b.ctx, "aaa", store.PollState{Tool: "tool", Component: "web", Ref: "main", Commit: "bbb", SeenAt: at(2)})
+				if err != nil {
+					t.Errorf("PollStateAdvance: %v", err)
+				}
+				if ok {
+					mu.Lock()
+					n++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if n != 1 {
+			t.Errorf("%d of 8 concurrent advances done, want 1", n)
+		}
+	})
+}

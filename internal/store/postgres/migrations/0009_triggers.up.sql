@@ -24,3 +24,17 @@ CREATE TABLE webhook_deliveries (
     PRIMARY KEY (tool, id)
 );
 CREATE INDEX webhook_deliveries_received ON webhook_deliveries (tool, received_at);
+
+-- Polling (issue 15): per polled component, the ref and the commit it was
+-- last seen at. A poll that finds a new commit moves commit_sha from the
+-- old value to the new one in the transaction that creates the
+-- deployment, only if it still holds the old one: a commit makes one
+-- deployment, across restarts and replicas.
+CREATE TABLE poll_state (
+    tool       TEXT NOT NULL,
+    component  TEXT NOT NULL,
+    ref        TEXT NOT NULL,
+    commit_sha TEXT NOT NULL,
+    seen_at    TEXT NOT NULL,
+    PRIMARY KEY (tool, component)
+);

@@ -1,2 +1,3 @@
+DROP TABLE poll_state;
 DROP TABLE webhook_deliveries;
 DROP TABLE webhooks;
