@@ -46,13 +46,20 @@ func (r *recordingDeployer) count() int {
 	return len(r.got)
 }
 
-func newHooks(t *testing.T) (*trigger.Hooks, *recordingDeployer, *sqlite.DB) {
+// openStore opens a store in a temporary directory, closed at the end.
+func openStore(t testing.TB) *sqlite.DB {
 	t.Helper()
 	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "slipway.db"), sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+func newHooks(t *testing.T) (*trigger.Hooks, *recordingDeployer, *sqlite.DB) {
+	t.Helper()
+	db := openStore(t)
 	sealer, err := auth.NewSealer([]byte(strings.Repeat("k", auth.KeySize)))
 	if err != nil {
 		t.Fatal(err)
@@ -182,11 +189,7 @@ func TestReceive(t *testing.T) {
 // Deliveries past the retention are pruned, after which their ID is new.
 func TestReceive_Retention(t *testing.T) {
 	t.Parallel()
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "slipway.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db := openStore(t)
 	sealer, _ := auth.NewSealer([]byte(strings.Repeat("k", auth.KeySize)))
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	dep := &recordingDeployer{cfg: slipway.ToolConfig{Components: map[string]slipway.Component{

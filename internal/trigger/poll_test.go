@@ -3,7 +3,6 @@ package trigger_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -70,11 +69,7 @@ type pollSetup struct {
 
 func newPollSetup(t testing.TB) *pollSetup {
 	t.Helper()
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "slipway.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	st := openStore(t)
 	g, err := git.New(git.Config{CacheDir: t.TempDir(), AllowLocal: true})
 	if err != nil {
 		t.Fatal(err)

@@ -42,27 +42,17 @@ func (q *queries) PollStateAdvance(ctx context.Context, from string, next store.
 	if next.Commit == "" || next.SeenAt.IsZero() {
 		return false, fmt.Errorf("advance poll state of %s/%s: no commit or no time", next.Tool, next.Component)
 	}
-	var (
-		res sql.Result
-		err error
-	)
+	op := "advance poll state of " + next.Tool + "/" + next.Component
 	if from == "" {
-		res, err = q.write.ExecContext(ctx,
+		n, err := q.execCount(ctx, op,
 			`INSERT INTO poll_state (tool, component, ref, commit_sha, seen_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (tool, component) DO NOTHING`,
 			next.Tool, next.Component, next.Ref, next.Commit, encTime(next.SeenAt))
-	} else {
-		res, err = q.write.ExecContext(ctx,
-			`UPDATE poll_state SET ref = ?, commit_sha = ?, seen_at = ? WHERE tool = ? AND component = ? AND commit_sha = ?`,
-			next.Ref, next.Commit, encTime(next.SeenAt), next.Tool, next.Component, from)
+		return n == 1, err
 	}
-	if err != nil {
-		return false, fmt.Errorf("advance poll state of %s/%s: %w", next.Tool, next.Component, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("advance poll state of %s/%s: %w", next.Tool, next.Component, err)
-	}
-	return n == 1, nil
+	n, err := q.execCount(ctx, op,
+		`UPDATE poll_state SET ref = ?, commit_sha = ?, seen_at = ? WHERE tool = ? AND component = ? AND commit_sha = ?`,
+		next.Ref, next.Commit, encTime(next.SeenAt), next.Tool, next.Component, from)
+	return n == 1, err
 }
 
 // PollStateDelete forgets the states of the tool's components not in keep.
@@ -75,13 +65,5 @@ func (q *queries) PollStateDelete(ctx context.Context, tool string, keep []strin
 			args = append(args, k)
 		}
 	}
-	res, err := q.write.ExecContext(ctx, query, args...)
-	if err != nil {
-		return 0, fmt.Errorf("forget poll states of %s: %w", tool, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("forget poll states of %s: %w", tool, err)
-	}
-	return int(n), nil
+	return q.execCount(ctx, "forget poll states of "+tool, query, args...)
 }

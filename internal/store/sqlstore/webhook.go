@@ -52,18 +52,28 @@ func (q *queries) WebhookDelete(ctx context.Context, tool string) error {
 // deleteOne runs a DELETE of at most one row; ErrNotFound when it deleted
 // none.
 func (q *queries) deleteOne(ctx context.Context, what, query string, args ...any) error {
-	res, err := q.write.ExecContext(ctx, query, args...)
+	n, err := q.execCount(ctx, "delete "+what, query, args...)
 	if err != nil {
-		return fmt.Errorf("delete %s: %w", what, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("delete %s: %w", what, err)
+		return err
 	}
 	if n == 0 {
 		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
 	}
 	return nil
+}
+
+// execCount runs a write and returns how many rows it changed; its error
+// starts with op.
+func (q *queries) execCount(ctx context.Context, op, query string, args ...any) (int, error) {
+	res, err := q.write.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", op, err)
+	}
+	return int(n), nil
 }
 
 const deliveryColumns = `tool, id, provider, event, received_at, ref, commit_sha, pusher, outcome, message, deployment_id`
@@ -74,17 +84,10 @@ func (q *queries) WebhookDeliveryAdd(ctx context.Context, d slipway.WebhookDeliv
 	if d.ReceivedAt.IsZero() || d.Outcome == "" {
 		return false, fmt.Errorf("add delivery %s of %s: no receive time or no outcome", d.ID, d.Tool)
 	}
-	res, err := q.write.ExecContext(ctx,
+	n, err := q.execCount(ctx, "add delivery "+d.ID+" of "+d.Tool,
 		`INSERT INTO webhook_deliveries (`+deliveryColumns+`) VALUES (`+inArgs(11)+`) ON CONFLICT (tool, id) DO NOTHING`,
 		d.Tool, d.ID, d.Provider, d.Event, encTime(d.ReceivedAt), d.Ref, d.Commit, d.Pusher, string(d.Outcome), d.Message, d.DeploymentID)
-	if err != nil {
-		return false, fmt.Errorf("add delivery %s of %s: %w", d.ID, d.Tool, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("add delivery %s of %s: %w", d.ID, d.Tool, err)
-	}
-	return n == 1, nil
+	return n == 1, err
 }
 
 // WebhookDeliveryGet returns one of a tool's deliveries.
@@ -103,24 +106,13 @@ func (q *queries) WebhookDeliveryGet(ctx context.Context, tool, id string) (slip
 // WebhookDeliveryUpdate writes a delivery's outcome, message and
 // deployment.
 func (q *queries) WebhookDeliveryUpdate(ctx context.Context, d slipway.WebhookDelivery) error {
-	res, err := q.write.ExecContext(ctx,
+	n, err := q.execCount(ctx, "update delivery "+d.ID+" of "+d.Tool,
 		`UPDATE webhook_deliveries SET ref = ?, commit_sha = ?, pusher = ?, outcome = ?, message = ?, deployment_id = ? WHERE tool = ? AND id = ?`,
 		d.Ref, d.Commit, d.Pusher, string(d.Outcome), d.Message, d.DeploymentID, d.Tool, d.ID)
-	if err != nil {
-		return fmt.Errorf("update delivery %s of %s: %w", d.ID, d.Tool, err)
+	if err == nil && n == 0 {
+		err = fmt.Errorf("update delivery %s of %s: %w", d.ID, d.Tool, store.ErrNotFound)
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return fmt.Errorf("update delivery %s of %s: %w", d.ID, d.Tool, cmpErr(err, store.ErrNotFound))
-	}
-	return nil
-}
-
-// cmpErr returns err, or fallback when err is nil.
-func cmpErr(err, fallback error) error {
-	if err != nil {
-		return err
-	}
-	return fallback
+	return err
 }
 
 // WebhookDeliveryList returns the tool's deliveries, newest first.
@@ -141,15 +133,7 @@ func (q *queries) WebhookDeliveryList(ctx context.Context, tool string, limit in
 
 // WebhookDeliveryPrune deletes the deliveries received before before.
 func (q *queries) WebhookDeliveryPrune(ctx context.Context, before time.Time) (int, error) {
-	res, err := q.write.ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE received_at < ?`, encTime(before))
-	if err != nil {
-		return 0, fmt.Errorf("prune webhook deliveries: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("prune webhook deliveries: %w", err)
-	}
-	return int(n), nil
+	return q.execCount(ctx, "prune webhook deliveries", `DELETE FROM webhook_deliveries WHERE received_at < ?`, encTime(before))
 }
 
 func scanDelivery(row rowScanner) (slipway.WebhookDelivery, error) {
