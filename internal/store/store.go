@@ -202,6 +202,31 @@ type Node struct {
 // NodesLock is the [Tx.NamedLock] that serializes servers joining.
 const NodesLock = "nodes"
 
+// Change is what a [Notifier] heard: a deployment whose events, status,
+// steps or questions changed in a transaction another process committed.
+type Change struct {
+	// DeploymentID is the deployment that changed; empty with All.
+	DeploymentID string
+	// All says that changes may have been missed (the listener lost its
+	// connection and made a new one): every watcher should look again.
+	All bool
+}
+
+// Notifier is implemented by a store that several processes share
+// (PostgreSQL): the transactions that append a deployment's events or
+// change its status, its steps or its questions announce it on commit,
+// and Listen hears what every process commits, its own included. A store
+// that one process owns (SQLite) has no Notifier: that process's own
+// broker hears everything.
+type Notifier interface {
+	// Listen returns the changes committed from now until ctx ends; the
+	// channel is closed then. It returns an error when it cannot listen at
+	// all; a connection lost later is made again (with backoff) and
+	// reported as a Change with All set, since changes may have been
+	// missed meanwhile.
+	Listen(ctx context.Context) (<-chan Change, error)
+}
+
 // ReleaseFilter selects a tool's releases for [Queries.ReleaseList]:
 // each set field narrows the list.
 type ReleaseFilter struct {

@@ -42,6 +42,7 @@ const migrationLock = `SELECT pg_advisory_xact_lock(7236676223170355577)`
 var dialect = &sqlstore.Dialect{
 	Name: "postgres", Numbered: true, ForUpdate: " FOR UPDATE",
 	Err: translate, Retryable: retryable,
+	Notify: `SELECT pg_notify('` + Channel + `', ?)`,
 	SyncSerial: func(table, column string) string {
 		return fmt.Sprintf(`SELECT setval(pg_get_serial_sequence('%[1]s', '%[2]s'), COALESCE((SELECT MAX(%[2]s) FROM %[1]s), 0) + 1, false)`, table, column)
 	},
@@ -62,6 +63,9 @@ type Options struct {
 type DB struct {
 	*sqlstore.DB
 	migrations sqlstore.Migrations
+	// dsn and logger are for [DB.Listen]'s connection.
+	dsn    string
+	logger *slog.Logger
 }
 
 // Open connects to the database at dsn (postgres://user:pass@host/db?…, or
@@ -90,7 +94,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		_ = pool.Close()
 		return nil, fmt.Errorf("open postgres %s: %w", Redact(dsn), err)
 	}
-	db := &DB{DB: sqlstore.New(pool, nil, dialect), migrations: ms}
+	db := &DB{DB: sqlstore.New(pool, nil, dialect), migrations: ms, dsn: dsn, logger: logger.With("component", "store.postgres")}
 	if err := ms.Up(ctx, db.DB); err != nil {
 		_ = pool.Close()
 		return nil, fmt.Errorf("open postgres %s: %w", Redact(dsn), err)

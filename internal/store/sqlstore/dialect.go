@@ -56,6 +56,11 @@ type Dialect struct {
 	// numbers (by a copy); nil when the database does that itself (SQLite's
 	// AUTOINCREMENT).
 	SyncSerial func(table, column string) string
+	// Notify, when set, is the statement that announces a change of a
+	// deployment (its ID the one argument) to other processes when the
+	// transaction commits (PostgreSQL's pg_notify); see [store.Notifier].
+	// Empty: one process owns the database and hears its own changes.
+	Notify string
 
 	bound sync.Map // query → the query with numbered placeholders
 }

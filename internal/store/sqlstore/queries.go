@@ -67,6 +67,19 @@ func inArgs(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
+// notify announces a change of deployment id to the other processes
+// sharing the database when the transaction q writes in commits (see
+// [Dialect.Notify]); nothing where one process owns the database.
+func (q *queries) notify(ctx context.Context, id string) error {
+	if q.d.Notify == "" {
+		return nil
+	}
+	if _, err := q.write.ExecContext(ctx, q.d.Notify, id); err != nil {
+		return fmt.Errorf("notify the change of deployment %s: %w", id, err)
+	}
+	return nil
+}
+
 // ToolEnsure creates the tool if it does not exist.
 func (q *queries) ToolEnsure(ctx context.Context, name string, now time.Time) error {
 	_, err := q.write.ExecContext(ctx,
@@ -450,7 +463,10 @@ func (q *queries) DeploymentUpdateStatus(ctx context.Context, u store.Deployment
 		if ok, err = updated(ctx, res, q.write, `SELECT count(*) FROM deployments WHERE id = ? AND tool = ?`, u.ID, u.Tool); err != nil {
 			return fmt.Errorf("update deployment %s of %s: %w", u.ID, u.Tool, err)
 		}
-		return nil
+		if !ok {
+			return nil
+		}
+		return q.notify(ctx, u.ID)
 	})
 	if errors.Is(err, errNoRow) {
 		return false, fmt.Errorf("deployment %s of %s: %w", u.ID, u.Tool, store.ErrNotFound)
@@ -687,7 +703,10 @@ func (q *queries) StepUpdate(ctx context.Context, u store.StepUpdate) (bool, err
 		if err != nil {
 			return fmt.Errorf("update step %s of deployment %s: %w", u.Key, u.DeploymentID, err)
 		}
-		return nil
+		if !ok {
+			return nil
+		}
+		return q.notify(ctx, u.DeploymentID)
 	})
 	if errors.Is(err, errNoRow) {
 		return false, fmt.Errorf("step %s of deployment %s: %w", u.Key, u.DeploymentID, store.ErrNotFound)
@@ -914,7 +933,7 @@ func (q *queries) EventAppend(ctx context.Context, e slipway.Event) (int64, erro
 		if err != nil {
 			return fmt.Errorf("append event to deployment %s: %w", e.DeploymentID, err)
 		}
-		return nil
+		return q.notify(ctx, e.DeploymentID)
 	})
 	return seq, err
 }

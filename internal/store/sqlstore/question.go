@@ -126,6 +126,11 @@ func (q *queries) QuestionUpdate(ctx context.Context, qu slipway.Question, from 
 	if err != nil {
 		return false, fmt.Errorf("update question %s of %s: %w", qu.ID, qu.Tool, err)
 	}
+	if n == 1 && qu.DeploymentID != "" {
+		if err := q.notify(ctx, qu.DeploymentID); err != nil {
+			return false, err
+		}
+	}
 	return n == 1, nil
 }
 
