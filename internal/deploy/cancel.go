@@ -11,8 +11,9 @@ import (
 //
 // It is per process, the fast path: with several servers sharing the
 // store, a running step also watches its deployment's status
-// ([Engine.watchCancel]) and stops within RecheckInterval of a cancel
-// taken by another server.
+// ([Engine.watchCancel]) and stops as soon as the store's notification of
+// a cancel taken by another server arrives, within RecheckInterval at
+// worst.
 type runningSteps struct {
 	mu   sync.Mutex
 	next int

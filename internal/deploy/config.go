@@ -111,8 +111,10 @@ type Config struct {
 	// the same tool is unfinished is refused with Toolforge's 409 instead of
 	// waiting behind it.
 	NoQueue bool
-	// RecheckInterval is how often an event watcher re-reads the store when
-	// it hears nothing (changes made by another replica); default 1s.
+	// RecheckInterval is how often an event watcher (and a running step
+	// watching for a cancel) re-reads the store when nothing woke it;
+	// default 1s. With a store that notifies ([Engine.Heard]) it is only
+	// the safety net, and the server makes it longer.
 	RecheckInterval time.Duration
 	// ToolEnv returns the environment every process of a tool gets (its
 	// envvars, TOOL_DEPLOY_TOKEN among them) with their fingerprints, read

@@ -168,12 +168,6 @@ func (e *Engine) waitBuildSlot(ctx context.Context, d slipway.Deployment, st sli
 	return true, retryAfterError(buildSlotRecheck)
 }
 
-// watchCancel cancels a running step's work when the store says its
-// deployment is cancelling (errCancelled) or the step was settled by a
-// build cancel (errBuildCancelled): at once, then every RecheckInterval
-// until work ends. The registry of running steps is the fast path of the
-// server that takes a cancel request; this is the path that works from
-// any server sharing the store.
 // watchDeadline ends work with errDeploymentTimeout at the deployment's
 // deadline. The deadline moves while the deployment waits for answers
 // (time spent waiting does not count), so when it comes it is computed
@@ -199,10 +193,19 @@ func (e *Engine) watchDeadline(work context.Context, d slipway.Deployment, deadl
 	}
 }
 
+// watchCancel cancels a running step's work when the store says its
+// deployment is cancelling (errCancelled) or the step was settled by a
+// build cancel (errBuildCancelled): at once, then whenever the
+// deployment's watchers are woken (a change committed here, or heard from
+// another server) and at least every RecheckInterval, until work ends.
+// The registry of running steps is the fast path of the server that
+// takes a cancel request; this is the path that works from any server
+// sharing the store.
 func (e *Engine) watchCancel(work context.Context, tool, id, key string, cancel context.CancelCauseFunc) {
 	t := time.NewTicker(e.cfg.RecheckInterval)
 	defer t.Stop()
 	for {
+		woken := e.changed(id) // before the reads: a change after them wakes
 		if cur, err := e.store.DeploymentGet(work, tool, id); err == nil && cur.Status == slipway.DeploymentCancelling {
 			cancel(errCancelled)
 			return
@@ -214,6 +217,7 @@ func (e *Engine) watchCancel(work context.Context, tool, id, key string, cancel 
 		select {
 		case <-work.Done():
 			return
+		case <-woken:
 		case <-t.C:
 		}
 	}

@@ -301,3 +301,47 @@ func (s *Server) rescueOrphans(ctx context.Context) (int, error) {
 	}
 	return s.runner.RescueOrphans(ctx, func(id string) bool { return alive[id] })
 }
+
+// eventRecheckNotified is how often a watcher re-reads the store when the
+// store notifies changes (PostgreSQL): only the safety net for a
+// notification lost in a way the listener did not notice.
+const eventRecheckNotified = 10 * time.Second
+
+// eventRecheck returns Config.EventRecheck, or its default: 1s when this
+// server's own commits are all there is (SQLite), eventRecheckNotified
+// when the store notifies the changes other servers commit.
+func (s *Server) eventRecheck() time.Duration {
+	if s.cfg.EventRecheck > 0 {
+		return s.cfg.EventRecheck
+	}
+	if _, ok := s.db.(store.Notifier); ok {
+		return eventRecheckNotified
+	}
+	return time.Second
+}
+
+// listenChanges hands the changes that the store notifies (every
+// server's commits, on PostgreSQL) to the engine, which wakes the
+// watchers of the deployments they name, until the server stops. A store
+// that does not notify (SQLite: this server is alone) needs nothing.
+func (s *Server) listenChanges(ctx context.Context) error {
+	n, ok := s.db.(store.Notifier)
+	if !ok {
+		return nil
+	}
+	lctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	changes, err := n.Listen(lctx)
+	if err != nil {
+		stop()
+		return fmt.Errorf("server: %w", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for c := range changes {
+			s.engine.Heard(c)
+		}
+	}()
+	s.closers = append(s.closers, func(context.Context) error { stop(); <-done; return nil })
+	return nil
+}

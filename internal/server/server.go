@@ -192,6 +192,13 @@ type Config struct {
 	// StopGrace is how long running steps may go on at shutdown before
 	// they are cancelled; default 3s.
 	StopGrace time.Duration
+	// EventRecheck is how often a watcher of a deployment (an event
+	// stream, a running step watching for a cancel) re-reads the store
+	// when nothing woke it. Default 1s on SQLite, where every change is
+	// this server's own and wakes its watchers at once; 10s on
+	// PostgreSQL, where the changes other servers commit wake them
+	// through the store's notifications, and this is the safety net.
+	EventRecheck time.Duration
 	// SlipwayBinary is the program that a deployment's build and one-off
 	// processes run as `slipway` (to ask questions with `slipway ask`);
 	// default this process's own executable. Tests running the server in
@@ -553,6 +560,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		ConfigFetcher: remoteconfig.New(remoteconfig.Config{AllowPrivate: s.cfg.AllowPrivateSourceURLs}),
 		Metrics:       m, Limits: s.cfg.Limits,
 		DiskCheck: s.disk.Check, AskTokens: askTokens, AskURL: s.askURL(),
+		RecheckInterval: s.eventRecheck(),
 	})
 	s.deployments = deploy.NewDeployments(s.engine)
 	// A tool's push webhook deploys through the same service as the API.
@@ -561,6 +569,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.releases = deploy.NewReleases(s.engine)
 	s.builds = deploy.NewBuilds(s.engine)
 	s.jobs = deploy.NewJobs(s.engine)
+	if err := s.listenChanges(ctx); err != nil {
+		return err
+	}
 	// Before the target and the store close: the builds started outside
 	// deployments stop and leave their records for the next start.
 	s.closers = append(s.closers, s.builds.Stop)

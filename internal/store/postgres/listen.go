@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -37,8 +38,8 @@ const (
 var _ store.Notifier = (*DB)(nil)
 
 // Listen implements [store.Notifier]: it holds one connection of its own
-// (outside the pools, named application_name "slipway listen" unless the
-// DSN names one) that LISTENs on [Channel], and sends a [store.Change]
+// (outside the pools; its application_name is the DSN's, or "slipway",
+// followed by " listen") that LISTENs on [Channel], and sends a [store.Change]
 // per notification. When the connection fails (or is silent for 30s and
 // then does not answer a ping), it connects again, backing off from
 // 100ms to 5s, and sends a Change with All set once it listens again.
@@ -59,9 +60,8 @@ func (db *DB) listenConn(ctx context.Context) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", Redact(db.dsn), err)
 	}
-	if cfg.RuntimeParams["application_name"] == "" {
-		cfg.RuntimeParams["application_name"] = "slipway listen"
-	}
+	name := cmp.Or(cfg.RuntimeParams["application_name"], "slipway")
+	cfg.RuntimeParams["application_name"] = name + " listen"
 	cctx, cancel := context.WithTimeout(ctx, listenPing)
 	defer cancel()
 	conn, err := pgx.ConnectConfig(cctx, cfg)
