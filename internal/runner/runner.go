@@ -13,7 +13,9 @@
 //  2. [Migrate] River's own tables.
 //  3. [Runner.Start]; with Config.SingleNode, jobs left running by a previous
 //     process that died are made available again first.
-//  4. [Runner.Stop]: soft stop (running jobs may finish) until the context
+//  4. [Runner.Fence] while the server cannot prove it is alive: no new
+//     work, running jobs cancelled and snoozed; [Runner.Unfence] after.
+//  5. [Runner.Stop]: soft stop (running jobs may finish) until the context
 //     ends, then their contexts are cancelled; they are retried at the next
 //     start.
 package runner
@@ -156,6 +158,9 @@ type Runner struct {
 	driver riverdriver.Driver[*sql.Tx]
 	cfg    Config
 	logger *slog.Logger
+	// fence is what [Runner.Fence] stops: every worker runs its job
+	// through it.
+	fence *fence
 }
 
 // New returns a runner over driver whose jobs call h.
@@ -170,13 +175,14 @@ func New(driver riverdriver.Driver[*sql.Tx], h Handler, cfg Config) (*Runner, er
 	logger = logger.With("component", "runner")
 	cfg.MaxAttempts = cmpOr(cfg.MaxAttempts, 10)
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &startWorker{h: h})
-	river.AddWorker(workers, &stepWorker{h: h})
-	river.AddWorker(workers, &deadlineWorker{h: h})
-	river.AddWorker(workers, &watchWorker{h: h})
+	f := newFence()
+	river.AddWorker(workers, &startWorker{h: h, f: f})
+	river.AddWorker(workers, &stepWorker{h: h, f: f})
+	river.AddWorker(workers, &deadlineWorker{h: h, f: f})
+	river.AddWorker(workers, &watchWorker{h: h, f: f})
 	var periodic []*river.PeriodicJob
 	if cfg.Maintenance != nil {
-		river.AddWorker(workers, &maintenanceWorker{fn: cfg.Maintenance})
+		river.AddWorker(workers, &maintenanceWorker{fn: cfg.Maintenance, f: f})
 		periodic = append(periodic, river.NewPeriodicJob(
 			river.PeriodicInterval(cmpOr(cfg.MaintenanceInterval, time.Hour)),
 			func() (river.JobArgs, *river.InsertOpts) {
@@ -214,7 +220,7 @@ func New(driver riverdriver.Driver[*sql.Tx], h Handler, cfg Config) (*Runner, er
 	if err != nil {
 		return nil, fmt.Errorf("runner: new river client: %w", err)
 	}
-	return &Runner{client: client, driver: driver, cfg: cfg, logger: logger}, nil
+	return &Runner{client: client, driver: driver, cfg: cfg, logger: logger, fence: f}, nil
 }
 
 // Migrate brings River's tables up to date.
@@ -408,46 +414,59 @@ func (r *Runner) ID() string { return r.client.ID() }
 type startWorker struct {
 	river.WorkerDefaults[StartArgs]
 	h Handler
+	f *fence
 }
 
 func (w *startWorker) Work(ctx context.Context, job *river.Job[StartArgs]) error {
-	return handlerResult(w.h.StartDeployment(ctx, job.Args.Tool, job.Args.DeploymentID))
+	return w.f.work(ctx, func(ctx context.Context) error {
+		return handlerResult(w.h.StartDeployment(ctx, job.Args.Tool, job.Args.DeploymentID))
+	})
 }
 
 type stepWorker struct {
 	river.WorkerDefaults[StepArgs]
 	h Handler
+	f *fence
 }
 
 func (w *stepWorker) Work(ctx context.Context, job *river.Job[StepArgs]) error {
-	return handlerResult(w.h.RunStep(ctx, job.Args.Tool, job.Args.DeploymentID, job.Args.Key))
+	return w.f.work(ctx, func(ctx context.Context) error {
+		return handlerResult(w.h.RunStep(ctx, job.Args.Tool, job.Args.DeploymentID, job.Args.Key))
+	})
 }
 
 type deadlineWorker struct {
 	river.WorkerDefaults[DeadlineArgs]
 	h Handler
+	f *fence
 }
 
 func (w *deadlineWorker) Work(ctx context.Context, job *river.Job[DeadlineArgs]) error {
-	return handlerResult(w.h.QuestionDeadline(ctx, job.Args.Tool, job.Args.DeploymentID, job.Args.QuestionID))
+	return w.f.work(ctx, func(ctx context.Context) error {
+		return handlerResult(w.h.QuestionDeadline(ctx, job.Args.Tool, job.Args.DeploymentID, job.Args.QuestionID))
+	})
 }
 
 type watchWorker struct {
 	river.WorkerDefaults[WatchArgs]
 	h Handler
+	f *fence
 }
 
 func (w *watchWorker) Work(ctx context.Context, job *river.Job[WatchArgs]) error {
-	return handlerResult(w.h.WatchDeployment(ctx, job.Args.Tool, job.Args.DeploymentID))
+	return w.f.work(ctx, func(ctx context.Context) error {
+		return handlerResult(w.h.WatchDeployment(ctx, job.Args.Tool, job.Args.DeploymentID))
+	})
 }
 
 type maintenanceWorker struct {
 	river.WorkerDefaults[MaintenanceArgs]
 	fn func(ctx context.Context) error
+	f  *fence
 }
 
 func (w *maintenanceWorker) Work(ctx context.Context, _ *river.Job[MaintenanceArgs]) error {
-	return w.fn(ctx)
+	return w.f.work(ctx, w.fn)
 }
 
 func handlerResult(err error) error {
