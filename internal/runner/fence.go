@@ -65,19 +65,21 @@ func (f *fence) work(ctx context.Context, fn func(ctx context.Context) error) er
 // server that cannot prove it is alive (its heartbeat fails) must stop
 // before the others rescue its jobs and run them again. The jobs return
 // as their handlers notice; [Runner.Working] counts those that have not
-// yet. Fencing a fenced runner changes nothing.
-func (r *Runner) Fence(reason error) {
+// yet. It returns how many jobs it cancelled. Fencing a fenced runner
+// changes nothing.
+func (r *Runner) Fence(reason error) int {
 	f := r.fence
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.cause != nil {
-		return
+		return 0
 	}
 	f.cause = fmt.Errorf("%w: %w", ErrFenced, reason)
 	for _, cancel := range f.running {
 		cancel(f.cause)
 	}
 	r.logger.Warn("fenced: running jobs cancelled, no work taken", "jobs", len(f.running), "reason", reason.Error())
+	return len(f.running)
 }
 
 // Unfence lets the runner take work again after [Runner.Fence].

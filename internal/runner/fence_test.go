@@ -94,7 +94,9 @@ func TestRunner_Fence(t *testing.T) {
 	}
 	reason := errors.New("no heartbeat for 15s")
 	h.fenced.Store(true)
-	r.Fence(reason)
+	if n := r.Fence(reason); n != 1 {
+		t.Errorf("Fence cancelled %d jobs, want 1", n)
+	}
 	select {
 	case cause := <-h.causes:
 		if !errors.Is(cause, runner.ErrFenced) || !errors.Is(cause, reason) {

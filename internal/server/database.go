@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -28,13 +29,20 @@ import (
 	"slipway.dev/slipway/internal/store/sqlite"
 )
 
+// The defaults of the heartbeat contract (Config.NodeBeat, NodeFence,
+// NodeTTL).
 const (
 	// nodeBeat is how often a server records that it is alive, and looks
 	// for the jobs of servers that are not.
 	nodeBeat = 5 * time.Second
+	// nodeFence is how long after the start of its last heartbeat that
+	// succeeded a server fences itself: it takes no work and cancels the
+	// steps it runs, since the others will soon count it dead.
+	nodeFence = 15 * time.Second
 	// nodeTTL is how long after its last heartbeat a server counts as
-	// dead: its running jobs are rescued by the others. Several beats, and
-	// room for the clocks of two machines to disagree by a few seconds.
+	// dead: its running jobs are rescued by the others. Twice nodeFence:
+	// the other half is the margin for the fenced server's steps to stop
+	// and for the clocks of two machines to disagree.
 	nodeTTL = 30 * time.Second
 )
 
@@ -239,11 +247,13 @@ func (s *Server) recoverIfAlone(ctx context.Context, builder build.Builder) erro
 	})
 }
 
-// beat records this server's heartbeat every nodeBeat and rescues the
+// beat records this server's heartbeat every NodeBeat and rescues the
 // running jobs of nodes that stopped beating, until ctx ends; then it
-// forgets this node, so that the next server to start need not wait.
+// forgets this node, so that the next server to start need not wait. Each
+// heartbeat may take one NodeBeat at most; one that succeeds tells the
+// fence (fenceState.beaten), and re-registers a node that others forgot.
 func (s *Server) beat(ctx context.Context, me store.Node) {
-	t := time.NewTicker(nodeBeat)
+	t := time.NewTicker(s.cfg.NodeBeat)
 	defer t.Stop()
 	for {
 		select {
@@ -256,10 +266,21 @@ func (s *Server) beat(ctx context.Context, me store.Node) {
 			return
 		case <-t.C:
 		}
+		start := time.Now()
 		me.SeenAt = s.now()
-		if err := s.db.NodeBeat(ctx, me); err != nil {
-			s.logger.WarnContext(ctx, "node heartbeat", "node", me.ID, "error", err.Error())
+		bctx, cancel := context.WithTimeout(ctx, s.cfg.NodeBeat)
+		err := s.db.NodeBeat(bctx, me)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				s.fence.failed(err)
+				s.logger.WarnContext(ctx, "node heartbeat", "node", me.ID, "error", err.Error())
+			}
 			continue
+		}
+		if s.fence.beaten(start, s.cfg.NodeFence) {
+			s.runner.Unfence()
+			s.logger.InfoContext(ctx, "node heartbeat recorded again: this server is no longer fenced, and takes work again", "node", me.ID)
 		}
 		if _, err := s.rescueOrphans(ctx); err != nil {
 			s.logger.WarnContext(ctx, "rescue the jobs of dead nodes", "error", err.Error())
@@ -267,16 +288,140 @@ func (s *Server) beat(ctx context.Context, me store.Node) {
 	}
 }
 
+// fenceState is what a server knows of its own heartbeats. The times are
+// this process's (monotonic): the fence is measured from the start of the
+// last heartbeat that succeeded, when it stamped the SeenAt that the
+// other servers measure NodeTTL from, so that it always comes first.
+type fenceState struct {
+	mu sync.Mutex
+	// last is when the last heartbeat that succeeded started.
+	last time.Time
+	// lastErr is the error of the last heartbeat that failed.
+	lastErr error
+	// since is when the server fenced itself; zero when it is not fenced.
+	since time.Time
+	// cancelled is how many running jobs the fence cancelled.
+	cancelled int
+	// ok wakes the guard after each heartbeat that succeeded.
+	ok chan struct{}
+}
+
+// init starts the state at the first heartbeat (the join), which starts
+// at now.
+func (f *fenceState) init(now time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.last, f.ok = now, make(chan struct{}, 1)
+}
+
+// failed records the error of a heartbeat.
+func (f *fenceState) failed(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lastErr = err
+}
+
+// lastError returns the error of the last heartbeat that failed, or says
+// that none failed (the last one is stuck). Hold mu.
+func (f *fenceState) lastError() error {
+	if f.lastErr == nil {
+		return errNoBeatError
+	}
+	return f.lastErr
+}
+
+// errNoBeatError is the last error of a server whose heartbeats did not
+// fail but did not return either.
+var errNoBeatError = errors.New("none failed: the last heartbeat has not returned")
+
+// beaten records a heartbeat that started at start and succeeded, and
+// reports whether it ends the fence: the server was fenced, and the
+// heartbeat is recent enough (less than fence ago) to count.
+func (f *fenceState) beaten(start time.Time, fence time.Duration) (unfenced bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if start.After(f.last) {
+		f.last = start
+	}
+	if !f.since.IsZero() && time.Since(start) < fence {
+		f.since, f.lastErr = time.Time{}, nil
+		unfenced = true
+	}
+	select {
+	case f.ok <- struct{}{}:
+	default:
+	}
+	return unfenced
+}
+
+// guard fences the server (runner.Fence: no new work, running jobs
+// cancelled) once its last heartbeat that succeeded started NodeFence ago,
+// until ctx ends. It runs apart from beat, so that a heartbeat stuck in a
+// dead connection cannot delay it; beat ends the fence.
+func (s *Server) guard(ctx context.Context) {
+	t := time.NewTimer(s.cfg.NodeFence)
+	defer t.Stop()
+	for {
+		s.fence.mu.Lock()
+		last, fenced := s.fence.last, !s.fence.since.IsZero()
+		s.fence.mu.Unlock()
+		if !fenced {
+			t.Reset(time.Until(last.Add(s.cfg.NodeFence)))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.fence.ok:
+			continue
+		case <-t.C:
+		}
+		s.fence.mu.Lock()
+		silent := time.Since(s.fence.last)
+		fence := silent >= s.cfg.NodeFence && s.fence.since.IsZero()
+		var reason error
+		if fence {
+			s.fence.since = time.Now()
+			reason = fmt.Errorf("no heartbeat recorded for %s (the last error: %w)", silent.Round(time.Millisecond), s.fence.lastError())
+		}
+		s.fence.mu.Unlock()
+		if fence {
+			n := s.runner.Fence(reason)
+			s.fence.mu.Lock()
+			s.fence.cancelled = n
+			s.fence.mu.Unlock()
+			s.logger.ErrorContext(ctx, "fenced: this server takes no work and cancelled its running steps until a heartbeat succeeds, since the other servers rescue its jobs",
+				"node", s.nodeID, "reason", reason.Error(), "cancelled", n, "rescue_after", s.cfg.NodeTTL)
+		}
+	}
+}
+
+// fenced returns the healthz check of the node: nil, or why the server is
+// fenced and how many of its jobs are still stopping.
+func (s *Server) fenced() error {
+	s.fence.mu.Lock()
+	since, last, lastErr, cancelled := s.fence.since, s.fence.last, s.fence.lastError(), s.fence.cancelled
+	s.fence.mu.Unlock()
+	if since.IsZero() {
+		return nil
+	}
+	working := 0
+	if s.runner != nil {
+		working = s.runner.Working()
+	}
+	return fmt.Errorf("fenced for %s: no heartbeat recorded for %s (the last error: %w); this server takes no work, and cancelled the jobs it ran (cancelled: %d, still stopping: %d), since the other servers rescue them after %s; it resumes when a heartbeat succeeds",
+		time.Since(since).Round(time.Millisecond), time.Since(last).Round(time.Millisecond), lastErr, cancelled, working, s.cfg.NodeTTL)
+}
+
 // dead reports whether node n (not this server) is dead: with SQLite
 // every other node is (the data directory's lock, which this server
 // holds, proves the server that wrote it is gone); a node that did not
-// beat for nodeTTL is; so is one on this host whose process is gone, so
+// beat for NodeTTL is (it fenced itself NodeTTL - NodeFence before); so is one on this host whose process is gone, so
 // that a server restarted after a crash need not wait out the TTL.
 func (s *Server) dead(n store.Node, host string, now time.Time) bool {
 	switch {
 	case !isPostgres(s.cfg.Database):
 		return true
-	case now.Sub(n.SeenAt) > nodeTTL:
+	case now.Sub(n.SeenAt) > s.cfg.NodeTTL:
 		return true
 	case n.Host == host && n.PID > 0:
 		return errors.Is(syscall.Kill(n.PID, 0), syscall.ESRCH)

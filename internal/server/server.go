@@ -199,6 +199,17 @@ type Config struct {
 	// PostgreSQL, where the changes other servers commit wake them
 	// through the store's notifications, and this is the safety net.
 	EventRecheck time.Duration
+	// NodeBeat, NodeFence and NodeTTL are the heartbeat contract of the
+	// servers sharing a PostgreSQL database (ARCHITECTURE.md, "Scale-out"):
+	// a server records a heartbeat every NodeBeat (default 5s); one whose
+	// heartbeat has not succeeded for NodeFence (default 15s) fences itself
+	// — it takes no work, cancels the steps it runs and reports unhealthy —
+	// until one succeeds; the others rescue the jobs of a server not seen
+	// for NodeTTL (default 30s). Every server of a database must have the
+	// same values. New refuses NodeFence ≤ NodeBeat and NodeTTL < 2 ×
+	// NodeFence: the rest of NodeTTL is the margin for the fenced steps to
+	// stop and for the servers' clocks to disagree.
+	NodeBeat, NodeFence, NodeTTL time.Duration
 	// SlipwayBinary is the program that a deployment's build and one-off
 	// processes run as `slipway` (to ask questions with `slipway ask`);
 	// default this process's own executable. Tests running the server in
@@ -315,6 +326,9 @@ type Server struct {
 	// nodeID names this server in the store's nodes and in the jobs its
 	// runner works.
 	nodeID string
+	// fence is this server's heartbeat state: whether it is fenced
+	// (database.go).
+	fence fenceState
 	// target runs the tools' components (localexec: processes on this
 	// host); the server knows it only through the target seams.
 	target runtimeTarget
@@ -376,6 +390,13 @@ func New(cfg Config) (*Server, error) {
 	cfg.Listen = cmp.Or(cfg.Listen, "127.0.0.1:8700")
 	cfg.ProxyListen = cmp.Or(cfg.ProxyListen, "127.0.0.1:8701")
 	cfg.StopGrace = cmp.Or(cfg.StopGrace, 3*time.Second)
+	cfg.NodeBeat = cmp.Or(cfg.NodeBeat, nodeBeat)
+	cfg.NodeFence = cmp.Or(cfg.NodeFence, nodeFence)
+	cfg.NodeTTL = cmp.Or(cfg.NodeTTL, nodeTTL)
+	if cfg.NodeFence <= cfg.NodeBeat || cfg.NodeTTL < 2*cfg.NodeFence {
+		return nil, fmt.Errorf("server: heartbeat every %s, fence after %s, rescue after %s: want the fence after more than one heartbeat, and the rescue after at least twice the fence, so that a fenced server stops its steps before another runs them again",
+			cfg.NodeBeat, cfg.NodeFence, cfg.NodeTTL)
+	}
 	cfg.Limits = cfg.Limits.WithDefaults()
 	if err := cfg.Limits.Validate(); err != nil {
 		return nil, fmt.Errorf("server: limits: %w", err)
@@ -428,6 +449,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	me := s.newNode()
 	s.nodeID = me.ID
+	s.fence.init(time.Now())
 	if err := s.join(ctx, me); err != nil {
 		return err
 	}
@@ -606,9 +628,10 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	// node anyway (join).
 	if isPostgres(s.cfg.Database) {
 		beatCtx, stopBeat := context.WithCancel(context.WithoutCancel(ctx))
-		beaten := make(chan struct{})
+		beaten, guarded := make(chan struct{}), make(chan struct{})
 		go func() { defer close(beaten); s.beat(beatCtx, me) }()
-		s.closers = append(s.closers, func(context.Context) error { stopBeat(); <-beaten; return nil })
+		go func() { defer close(guarded); s.guard(beatCtx) }()
+		s.closers = append(s.closers, func(context.Context) error { stopBeat(); <-beaten; <-guarded; return nil })
 	}
 
 	// Polling: deployments for new commits of the tools that ask for it.
@@ -825,6 +848,9 @@ func (s *Server) health(ctx context.Context) map[string]error {
 		_, checks["target"] = s.target.List(ctx, "-")
 	}
 	checks["disk"] = httpapi.Degraded(s.disk.Check())
+	if isPostgres(s.cfg.Database) {
+		checks["node"] = s.fenced()
+	}
 	checks["sandbox"] = httpapi.Degraded(s.sandboxWarning())
 	return checks
 }

@@ -10,6 +10,10 @@
 // Transactions run at READ COMMITTED, PostgreSQL's default; the store's
 // concurrency contract (store.Tx.ToolLock, DeploymentLock) is SELECT … FOR
 // UPDATE on the tools and deployments rows.
+//
+// The store announces each change of a deployment on commit (pg_notify on
+// [Channel]) and implements [store.Notifier], so that the servers sharing
+// the database wake their watchers at once (listen.go).
 package postgres
 
 import (
