@@ -620,6 +620,17 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	} else if n > 0 {
 		s.logger.InfoContext(ctx, "jobs a stopped server left running are picked up", "jobs", n)
 	}
+	if isPostgres(s.cfg.Database) {
+		// A fresh heartbeat before the first job: the start (a restore,
+		// River's migrations) may have outlasted the one of the join, and
+		// the fence counts from here.
+		start := time.Now()
+		me.SeenAt = s.now()
+		if err := s.db.NodeBeat(ctx, me); err != nil {
+			return fmt.Errorf("server: record heartbeat: %w", err)
+		}
+		s.fence.init(start)
+	}
 	if err := s.runner.Start(ctx); err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
