@@ -290,39 +290,60 @@ const deploymentColumns = `id, tool, created_at, description, config_version, to
 	environment, promoted_from, pins, rollback_release, rolled_back_by`
 
 func scanDeployment(r rowScanner) (slipway.Deployment, error) {
-	var (
-		d                          slipway.Deployment
-		created, updated, finished sql.NullString
-		toolConfig                 sql.NullString
-		pins                       string
-		err                        error
-	)
-	err = r.Scan(&d.ID, &d.Tool, &created, &d.Description, &d.ConfigVersion, &toolConfig, &d.Status,
-		&d.LongStatus, &d.ForceBuild, &d.ForceRun, &d.Trigger, &d.Actor, &updated, &finished, &d.RollbackOf,
-		&d.Environment, &d.PromotedFrom, &pins, &d.RollbackRelease, &d.RolledBackBy)
-	if err != nil {
+	return newDeploymentRow().scan(r)
+}
+
+// deploymentRow is the scan destinations of a deployment row, made once
+// per query and reused for each of its rows: a list of a hundred
+// deployments scans two thousand columns, and fresh destinations would
+// each escape to the heap.
+type deploymentRow struct {
+	d                          slipway.Deployment
+	created, updated, finished sql.NullString
+	toolConfig                 sql.NullString
+	pins                       string
+	dest                       []any
+}
+
+func newDeploymentRow() *deploymentRow {
+	r := &deploymentRow{}
+	d := &r.d
+	r.dest = []any{
+		&d.ID, &d.Tool, &r.created, &d.Description, &d.ConfigVersion, &r.toolConfig, &d.Status,
+		&d.LongStatus, &d.ForceBuild, &d.ForceRun, &d.Trigger, &d.Actor, &r.updated, &r.finished, &d.RollbackOf,
+		&d.Environment, &d.PromotedFrom, &r.pins, &d.RollbackRelease, &d.RolledBackBy,
+	}
+	return r
+}
+
+// scan reads one row of [deploymentColumns].
+func (r *deploymentRow) scan(rs rowScanner) (slipway.Deployment, error) {
+	if err := rs.Scan(r.dest...); err != nil {
 		return slipway.Deployment{}, err
 	}
-	if pins != "" {
-		if err := json.Unmarshal([]byte(pins), &d.Pins); err != nil {
+	d := r.d
+	d.Pins = nil
+	if r.pins != "" {
+		if err := json.Unmarshal([]byte(r.pins), &d.Pins); err != nil {
 			return slipway.Deployment{}, fmt.Errorf("deployment %s: pins: %w", d.ID, err)
 		}
 	}
-	d.ToolConfig = decRaw(toolConfig)
-	if d.CreatedAt, err = decTime(created); err != nil {
+	d.ToolConfig = decRaw(r.toolConfig)
+	var err error
+	if d.CreatedAt, err = decTime(r.created); err != nil {
 		return slipway.Deployment{}, err
 	}
-	if d.UpdatedAt, err = decTime(updated); err != nil {
+	if d.UpdatedAt, err = decTime(r.updated); err != nil {
 		return slipway.Deployment{}, err
 	}
-	if d.FinishedAt, err = decTime(finished); err != nil {
+	if d.FinishedAt, err = decTime(r.finished); err != nil {
 		return slipway.Deployment{}, err
 	}
 	return d, nil
 }
 
 func scanDeployments(rows *sql.Rows, err error) ([]slipway.Deployment, error) {
-	return collect(rows, err, scanDeployment)
+	return collect(rows, err, newDeploymentRow().scan)
 }
 
 // collect reads every row of a query's result with scan, and closes it;
@@ -556,24 +577,41 @@ const stepColumns = `deployment_id, step_key, kind, component, step_action, need
 	attempt, build_key, commit_sha, spec_hash, started_at, finished_at`
 
 func scanStep(r rowScanner) (slipway.Step, error) {
-	var (
-		s                 slipway.Step
-		needs             sql.NullString
-		started, finished sql.NullString
-		err               error
-	)
-	err = r.Scan(&s.DeploymentID, &s.Key, &s.Kind, &s.Component, &s.Action, &needs, &s.Reason, &s.State, &s.Detail,
-		&s.Attempt, &s.BuildKey, &s.Commit, &s.SpecHash, &started, &finished)
-	if err != nil {
+	return newStepRow().scan(r)
+}
+
+// stepRow is the scan destinations of a step row, made once per query and
+// reused for each of its rows, like [deploymentRow].
+type stepRow struct {
+	s                        slipway.Step
+	needs, started, finished sql.NullString
+	dest                     []any
+}
+
+func newStepRow() *stepRow {
+	r := &stepRow{}
+	s := &r.s
+	r.dest = []any{
+		&s.DeploymentID, &s.Key, &s.Kind, &s.Component, &s.Action, &r.needs, &s.Reason, &s.State, &s.Detail,
+		&s.Attempt, &s.BuildKey, &s.Commit, &s.SpecHash, &r.started, &r.finished,
+	}
+	return r
+}
+
+// scan reads one row of [stepColumns].
+func (r *stepRow) scan(rs rowScanner) (slipway.Step, error) {
+	if err := rs.Scan(r.dest...); err != nil {
 		return slipway.Step{}, err
 	}
-	if s.Needs, err = decNeeds(needs); err != nil {
+	s := r.s
+	var err error
+	if s.Needs, err = decNeeds(r.needs); err != nil {
 		return slipway.Step{}, err
 	}
-	if s.StartedAt, err = decTime(started); err != nil {
+	if s.StartedAt, err = decTime(r.started); err != nil {
 		return slipway.Step{}, err
 	}
-	if s.FinishedAt, err = decTime(finished); err != nil {
+	if s.FinishedAt, err = decTime(r.finished); err != nil {
 		return slipway.Step{}, err
 	}
 	return s, nil
@@ -628,7 +666,7 @@ func (q *queries) StepsCreate(ctx context.Context, steps []slipway.Step) error {
 func (q *queries) StepList(ctx context.Context, deploymentID string) ([]slipway.Step, error) {
 	rows, err := q.read.QueryContext(ctx,
 		`SELECT `+stepColumns+` FROM steps WHERE deployment_id = ? ORDER BY seq`, deploymentID)
-	steps, err := collect(rows, err, scanStep)
+	steps, err := collect(rows, err, newStepRow().scan)
 	if err != nil {
 		return nil, fmt.Errorf("list steps of deployment %s: %w", deploymentID, err)
 	}
@@ -641,13 +679,46 @@ func (q *queries) StepListTool(ctx context.Context, tool string) (map[string][]s
 	rows, err := q.read.QueryContext(ctx,
 		`SELECT `+prefixed("s", stepColumns)+` FROM steps s JOIN deployments d ON d.id = s.deployment_id
 		 WHERE d.tool = ? ORDER BY s.deployment_id, s.seq`, tool)
-	steps, err := collect(rows, err, scanStep)
+	out, err := groupSteps(rows, err)
 	if err != nil {
 		return nil, fmt.Errorf("list steps of %s: %w", tool, err)
 	}
+	return out, nil
+}
+
+// groupSteps reads steps ordered by deployment, and closes rows; it
+// returns err, the query's error, when there is one. Each deployment's
+// steps get a slice of their own, made as long as the previous
+// deployment's (a tool's plans are mostly alike), rather than one slice
+// of every step that grows by copying.
+func groupSteps(rows *sql.Rows, err error) (map[string][]slipway.Step, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
 	out := map[string][]slipway.Step{}
-	for _, s := range steps {
-		out[s.DeploymentID] = append(out[s.DeploymentID], s)
+	r := newStepRow()
+	var cur []slipway.Step
+	size := 8
+	for rows.Next() {
+		s, err := r.scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		if len(cur) > 0 && s.DeploymentID != cur[0].DeploymentID {
+			out[cur[0].DeploymentID] = cur
+			size, cur = len(cur), nil
+		}
+		if cur == nil {
+			cur = make([]slipway.Step, 0, size)
+		}
+		cur = append(cur, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(cur) > 0 {
+		out[cur[0].DeploymentID] = cur
 	}
 	return out, nil
 }
