@@ -119,20 +119,29 @@ func withSteps(d slipway.Deployment, steps []slipway.Step, madeBy map[string]str
 // step's build_id is the deployment's attempt at its key, or for a reused
 // build the attempt that made it (madeBy, by key).
 func buildsAndRuns(d slipway.Deployment, cfg slipway.ToolConfig, steps []slipway.Step, madeBy map[string]string) (map[string]slipway.DeploymentBuild, map[string]slipway.DeploymentRun) {
-	byKey := make(map[string]slipway.Step, len(steps))
-	for _, st := range steps {
-		byKey[st.Key] = st
+	// By key, the index of the step in steps: a map of whole steps would
+	// copy each one.
+	index := make(map[string]int, len(steps))
+	for i, st := range steps {
+		index[st.Key] = i
+	}
+	byKey := func(key string) (*slipway.Step, bool) {
+		i, ok := index[key]
+		if !ok {
+			return nil, false
+		}
+		return &steps[i], true
 	}
 	builds := make(map[string]slipway.DeploymentBuild, len(cfg.Components))
 	runs := make(map[string]slipway.DeploymentRun, len(cfg.Components))
 	for _, name := range cfg.Names() {
 		c := cfg.Components[name]
 		b := slipway.DeploymentBuild{BuildID: slipway.BuildIDNotYet, BuildStatus: slipway.BuildPending, BuildImage: slipway.BuildImageNotYet}
-		switch bs, ok := byKey[slipway.StepKey(slipway.StepBuild, name)]; {
+		switch bs, ok := byKey(slipway.StepKey(slipway.StepBuild, name)); {
 		case c.Build.ReuseFrom != "":
 			b.BuildID, b.BuildStatus = slipway.BuildIDNotNeeded, slipway.BuildSkipped
 			b.BuildLongStatus = "Component re-uses build from " + c.Build.ReuseFrom
-			if ps, ok := byKey[slipway.StepKey(slipway.StepBuild, c.Build.ReuseFrom)]; ok && ps.State.Satisfied() {
+			if ps, ok := byKey(slipway.StepKey(slipway.StepBuild, c.Build.ReuseFrom)); ok && ps.State.Satisfied() {
 				b.BuildImage = slipway.BuildImage(ps.BuildKey)
 			}
 		case c.Build.Image != "":
@@ -159,7 +168,7 @@ func buildsAndRuns(d slipway.Deployment, cfg slipway.ToolConfig, steps []slipway
 		}
 		builds[name] = b
 		r := slipway.DeploymentRun{RunStatus: slipway.RunPending}
-		if rs, ok := byKey[slipway.StepKey(slipway.StepRun, name)]; ok {
+		if rs, ok := byKey(slipway.StepKey(slipway.StepRun, name)); ok {
 			r.RunStatus = runStatus(rs.State)
 			r.RunLongStatus = cmp.Or(rs.Detail, rs.Reason)
 		}
