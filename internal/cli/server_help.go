@@ -24,7 +24,7 @@ var serverFlagTypes = map[string]string{
 	"git-low-speed-limit": "N", "log-max-files": "N", "build-log-max-files": "N",
 	"unsandboxed": "bool", "sandbox-limits": "MODE", "sandbox-network": "MODE", "sandbox-uid-base": "UID",
 	"sandbox-ro-paths": "DIRS", "local-repo-dirs": "DIRS",
-	"build-memory": "SIZE", "build-cpu": "CPU",
+	"build-memory": "SIZE", "build-cpu": "CPU", "poll-floor": "DURATION",
 	"log-max-size": "SIZE", "build-log-max-size": "SIZE", "min-free-disk": "SIZE|PERCENT",
 	"tls": "bool", "tls-cert": "FILE", "tls-key": "FILE", "tls-hosts": "NAMES", "client-ca": "FILES",
 	"trusted-proxies": "ADDRS", "metrics-token-file": "FILE", "admin-token-file": "FILE", "secret-key-file": "FILE",
