@@ -40,6 +40,16 @@ func WaitText(ctx context.Context, selector, text string) error {
 		selector, text)
 }
 
+// WaitGone waits until nothing matches the CSS selector: after a click
+// that navigates away from a page with such an element, it tells that the
+// next page replaced it (a wait for text both pages contain does not).
+func WaitGone(ctx context.Context, selector string) error {
+	return waitFor(ctx, fmt.Sprintf("nothing to match %s", selector),
+		`(sel) => document.querySelector(sel) === null`,
+		`(sel) => 'an element still matches ' + sel`,
+		selector)
+}
+
 // WaitAttr waits until the first element that the CSS selector matches has
 // the attribute name with the value value.
 func WaitAttr(ctx context.Context, selector, name, value string) error {

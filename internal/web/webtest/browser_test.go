@@ -514,6 +514,8 @@ func TestBrowser_Settings(t *testing.T) {
 		t.Errorf("the page showed %q, the tool's token is %q", token, tok.Token)
 	}
 	must(t, browsertest.Click(ctx, `a[href="/ui/t/keys/deploy-token"]:not([aria-current])`))
+	// The created page says "Valid until" too: wait for it to be replaced.
+	must(t, browsertest.WaitGone(ctx, "#secret"))
 	must(t, browsertest.WaitText(ctx, "main", "Valid until"))
 	if strings.Contains(eval[string](t, ctx, `document.documentElement.outerHTML`), token) {
 		t.Error("the deploy token page shows the token again")
