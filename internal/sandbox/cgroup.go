@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,9 +42,31 @@ func newV1(mounts map[string]cgroupMount, own map[string]string, name string) (*
 			}
 			continue
 		}
+		if c == "cpu" {
+			if err := writeFile(base, "cpu.shares", strconv.Itoa(treeShares())); err != nil {
+				return nil, fmt.Errorf("cannot weigh the cpu cgroup %s: %w", base, err)
+			}
+		}
 		l.bases[c] = base
 	}
 	return l, nil
+}
+
+// treeShares is the cgroup v1 cpu.shares of the server's whole tree of tool
+// processes: a CPU's 1024 for each CPU, as the kubelet weighs its kubepods
+// cgroup by the node's allocatable CPUs. With the default 1024 every tool
+// together would weigh as much as one of the server's sibling processes,
+// and a busy host would starve builds and runs that no limit asked to
+// slow; under it, each tool weighs the default 1024 against the other
+// tools.
+func treeShares() int {
+	return min(runtime.NumCPU()*1024, 262144) // the kernel's maximum
+}
+
+// treeWeight is treeShares on the cgroup v2 scale (default 100, at most
+// 10000).
+func treeWeight() int {
+	return min(runtime.NumCPU()*100, 10000)
 }
 
 func (*v1) name() string { return "cgroup v1" }
@@ -167,6 +190,9 @@ func newV2At(dir, name string) (*v2, error) {
 	}
 	if err := enableControllers(base); err != nil {
 		return nil, err
+	}
+	if err := writeFile(base, "cpu.weight", strconv.Itoa(treeWeight())); err != nil {
+		return nil, fmt.Errorf("cannot weigh the cgroup %s: %w", base, err)
 	}
 	return &v2{base: base}, nil
 }
