@@ -24,6 +24,9 @@ test: deps ## the whole suite, as CI runs it: vet, generated-code check, unit + 
 kube-bin: ## build the tests' Kubernetes control plane (etcd, kube-apiserver, -controller-manager, -scheduler, kwok; tools/kube) into its cache, and print the directory
 	@./scripts/kube-bin.sh
 
+test/crash: ## the whole crash matrix: 200 deployments on each store with the server killed at random moments (make test runs a sample of 16 and 8; SLIPWAY_CRASH_SEED replays a run)
+	$(GO) run ./internal/pgtest/withpostgres -- env SLIPWAY_CRASH_DEPLOYMENTS=$${SLIPWAY_CRASH_DEPLOYMENTS:-200} $(GO) test -race -count=1 -timeout 3h -run 'TestCrashMatrix' -v ./cmd/slipway/
+
 test/short: ## unit tests only, no race detector
 	$(GO) test -short ./...
 
@@ -70,4 +73,4 @@ tidy: ## go mod tidy both modules
 	$(GO) mod tidy
 	cd tools && $(GO) mod tidy
 
-.PHONY: help deps build test kube-bin test/short bench bench/stores bench/ui bench/kube bench/replicas bench/releases bench/scale generate check-generated lint tidy
+.PHONY: help deps build test kube-bin test/crash test/short bench bench/stores bench/ui bench/kube bench/replicas bench/releases bench/scale generate check-generated lint tidy
