@@ -72,7 +72,9 @@ func (p *progress) plan(steps []slipway.Step) {
 		p.order = append(p.order, st.Key)
 		s := p.step(st.Key)
 		s.buildKey = st.BuildKey
-		if s.state == "" {
+		// The record tells what no event told yet: a step first seen, or
+		// one whose final event was missed (the last plan, after the end).
+		if s.state == "" || (st.State.Final() && !s.state.Final()) {
 			s.state, s.message = st.State, cmp.Or(st.Detail, st.Reason)
 			if st.State == slipway.StepRunning {
 				s.started = p.now() // running before the first event seen

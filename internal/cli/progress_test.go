@@ -107,3 +107,30 @@ func TestProgress_Running(t *testing.T) {
 		}
 	})
 }
+
+// Ensure the final record completes what the events left out: a step
+// whose final event was never seen (the stream ended first) is printed
+// with the record's state and counted as failed.
+func TestProgress_FinalRecordCompletes(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	p := newProgress(&b, nil, 6, (&fakeClock{t: time.Unix(0, 0)}).now)
+	steps := planOf("build:web", "run:web")
+	p.plan(steps)
+	p.event("build:web", slipway.StepDone, "reused 1a2b3c4 (unchanged)")
+	p.event("run:web", slipway.StepRunning, "starting")
+	steps[0].State, steps[0].Detail = slipway.StepDone, "reused 1a2b3c4 (unchanged)"
+	steps[1].State, steps[1].Detail = slipway.StepFailed, "not healthy: crash loop"
+	p.plan(steps)
+	p.done()
+	want := "Building images:\n" +
+		"[✅] web     reused 1a2b3c4 (unchanged)\n" +
+		"Deploying components:\n" +
+		"[❌] web     not healthy: crash loop\n"
+	if b.String() != want {
+		t.Errorf("output =\n%s\nwant\n%s", b.String(), want)
+	}
+	if got := p.failed(); len(got) != 1 || got[0] != "web (run)" {
+		t.Errorf("failed() = %v", got)
+	}
+}

@@ -251,30 +251,42 @@ func (s *Deployments) DeploymentEvents(ctx context.Context, tool, id string, aft
 	if err != nil {
 		return err
 	}
-	for {
-		woken := s.eng.changed(d.ID)
+	// deliver hands fn the events after `after`, in order; final says it
+	// handed the one that makes the deployment final.
+	deliver := func() (n int, final bool, err error) {
 		evs, err := s.store.EventList(ctx, d.ID, after, 0)
 		if err != nil {
-			return fmt.Errorf("events of %s: %w", d.ID, err)
+			return 0, false, fmt.Errorf("events of %s: %w", d.ID, err)
 		}
 		for _, e := range evs {
 			if err := fn(e); err != nil {
-				return err
+				return 0, false, err
 			}
 			after = e.Seq
 			if e.Kind == "deployment" && slipway.DeploymentStatus(e.State).Final() {
-				return nil
+				return len(evs), true, nil
 			}
 		}
-		if len(evs) == 0 {
+		return len(evs), false, nil
+	}
+	for {
+		woken := s.eng.changed(d.ID)
+		n, final, err := deliver()
+		if err != nil || final {
+			return err
+		}
+		if n == 0 {
 			// A deployment that is final with all events delivered (or whose
-			// events were pruned) has nothing more to say.
+			// events were pruned) has nothing more to say. It may have become
+			// final since the events were listed: the events of the
+			// transaction that finished it are delivered first.
 			cur, err := s.store.DeploymentGet(ctx, tool, d.ID)
 			if err != nil {
 				return notFound(err, "Deployment %s not found for tool %s", d.ID, tool)
 			}
 			if cur.Status.Final() {
-				return nil
+				_, _, err := deliver()
+				return err
 			}
 		}
 		select {
