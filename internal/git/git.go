@@ -1,15 +1,23 @@
 // Package git is Slipway's source adapter: it resolves refs of remote
 // repositories to commits and writes the tree of a commit into a directory.
-// It drives the git command-line tool (never a Go reimplementation), so
-// git's own transports work: http, https, ssh, git, and file when allowed.
+// It drives the git command-line tool, so git's own transports work:
+// http, https, ssh, git, and file when allowed. One operation is done
+// natively, because polling does it for every repository every minute and
+// a git process costs ~30 ms of CPU: listing a repository's refs (what
+// `git ls-remote` prints) over smart HTTP (protocol v2's ls-refs with only
+// the ref prefixes a resolve needs, else the v0/v1 advertisement; see
+// httprefs.go) and from a plain local repository's files (localrefs.go).
+// Everything else, and whatever those do not read themselves (ssh, git://,
+// a proxy, dumb HTTP, reftable, a packed tag object…), is git's.
 //
 // # Resolving refs
 //
 // A ref is a branch, a tag (annotated tags are peeled to their commit), a
 // full ref name such as refs/heads/main, or a full or short (at least four
 // hex digits) commit SHA. Names follow git's own order: refs/<ref>, then
-// refs/tags/<ref>, then refs/heads/<ref>. Names are resolved with a single
-// `git ls-remote`, which keeps the no-op redeploy cheap. Only a SHA-looking
+// refs/tags/<ref>, then refs/heads/<ref>. Names are resolved with a single ref
+// listing (what `git ls-remote` prints, read natively where it can be),
+// which keeps the no-op redeploy cheap. Only a SHA-looking
 // ref that names no ref needs the repository's objects: the local mirror is
 // fetched and the SHA looked up there.
 //
@@ -58,7 +66,8 @@
 // http), a low-speed limit for http(s) transfers ([Config.LowSpeedLimit]
 // bytes a second for [Config.LowSpeedTime]: a remote that accepts and
 // then says nothing), and an overall timeout ([Config.Timeout]). ssh gets
-// ConnectTimeout and keepalives through GIT_SSH_COMMAND.
+// ConnectTimeout and keepalives through GIT_SSH_COMMAND. The native
+// smart-HTTP listing enforces the same three itself, with the same errors.
 package git
 
 import (
@@ -76,8 +85,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"slipway.dev/slipway/internal/flock"
+	"slipway.dev/slipway/internal/localrepo"
 	"slipway.dev/slipway/internal/slipway"
 )
 
@@ -134,6 +145,10 @@ type Config struct {
 	// directory's filesystem is under its free-space floor) is the
 	// fetch's, and nothing is fetched.
 	DiskCheck func() error
+	// LsRemoteOnly lists refs with `git ls-remote` for every transport,
+	// instead of reading http(s) and local repositories natively (what
+	// BenchmarkPoll compares with).
+	LsRemoteOnly bool
 }
 
 // Client runs git for Slipway. It is safe for concurrent use.
@@ -152,6 +167,8 @@ type Client struct {
 	patchIDs factCache[string]
 	picks    factCache[slipway.CherryPick]
 	pickWalk int // MaxPickWalk; smaller in tests
+	// maxAdvertisement is MaxRefAdvertisement; smaller in tests.
+	maxAdvertisement int64
 }
 
 // New returns a Client that keeps its mirrors in cfg.CacheDir, creating the
@@ -171,6 +188,7 @@ func New(cfg Config) (*Client, error) {
 	cfg.LowSpeedTime = cmp.Or(cfg.LowSpeedTime, DefaultLowSpeedTime)
 	c := &Client{cfg: cfg, home: filepath.Join(dir, "home"), locks: map[string]chan struct{}{}}
 	c.ancestry.max, c.patchIDs.max, c.picks.max, c.pickWalk = maxAncestry, maxPatchIDs, maxPicks, MaxPickWalk
+	c.maxAdvertisement = MaxRefAdvertisement
 	for _, d := range []string{c.home, filepath.Join(dir, "mirrors")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("git: %w", err)
@@ -249,7 +267,7 @@ func (c *Client) ResolveAll(ctx context.Context, repository string, refs []strin
 	if err != nil {
 		return nil, err
 	}
-	advertised, err := c.lsRemote(ctx, r)
+	advertised, err := c.lsRemote(ctx, r, refPrefixes(refs))
 	if err != nil {
 		return nil, err
 	}
@@ -319,19 +337,44 @@ func lookupName(advertised map[string]string, ref string) (string, bool) {
 }
 
 // lsRemote returns the repository's advertised refs, name → object SHA
-// (peeled tags as "name^{}").
-func (c *Client) lsRemote(ctx context.Context, r *remote) (map[string]string, error) {
+// (peeled tags as "name^{}"): at least those under prefixes (nil: all).
+// http(s) remotes and plain local repositories are read natively
+// (httpRefs, localRefs); other transports, and what those leave to git,
+// with `git ls-remote`.
+func (c *Client) lsRemote(ctx context.Context, r *remote, prefixes []string) (map[string]string, error) {
 	ctx, cancel := c.networkContext(ctx, r)
 	defer cancel()
-	var out []byte
-	err := c.checkConnect(ctx, r)
-	if err == nil {
-		out, err = c.run(ctx, runOpts{remote: r}, "ls-remote", "--", r.url)
+	refs, err := c.nativeRefs(ctx, r, prefixes)
+	if errors.Is(err, errNotNative) {
+		refs, err = c.gitLsRemote(ctx, r)
 	}
 	if _, timedOut := errors.AsType[*TimeoutError](err); timedOut {
 		return nil, err // it names the host; the caller names the repository
 	} else if err != nil {
 		return nil, fmt.Errorf("ls-remote %s: %w", r.shown, err)
+	}
+	return refs, nil
+}
+
+// nativeRefs lists r's refs without git, or returns errNotNative.
+func (c *Client) nativeRefs(ctx context.Context, r *remote, prefixes []string) (map[string]string, error) {
+	if c.cfg.LsRemoteOnly {
+		return nil, errNotNative
+	}
+	if path, local := localrepo.Path(r.url); local {
+		return localRefs(path, prefixes)
+	}
+	return c.httpRefs(ctx, r, prefixes)
+}
+
+// gitLsRemote lists r's refs with `git ls-remote`.
+func (c *Client) gitLsRemote(ctx context.Context, r *remote) (map[string]string, error) {
+	out, err := []byte(nil), c.checkConnect(ctx, r)
+	if err == nil {
+		out, err = c.run(ctx, runOpts{remote: r}, "ls-remote", "--", r.url)
+	}
+	if err != nil {
+		return nil, err
 	}
 	refs := map[string]string{}
 	for line := range strings.SplitSeq(string(out), "\n") {
@@ -341,6 +384,27 @@ func (c *Client) lsRemote(ctx context.Context, r *remote) (map[string]string, er
 		}
 	}
 	return refs, nil
+}
+
+// refPrefixes returns the ref prefixes a listing needs to resolve refs:
+// the names lookupName tries, or nil (all refs) when a ref looks like a
+// SHA, which may be the tip of any ref.
+func refPrefixes(refs []string) []string {
+	var out []string
+	for _, ref := range refs {
+		if shaRE.MatchString(ref) {
+			return nil
+		}
+		if ref == "" || strings.HasPrefix(ref, "-") || strings.ContainsFunc(ref, unicode.IsControl) {
+			continue // refused by ResolveAll
+		}
+		if ref == "HEAD" || strings.HasPrefix(ref, "refs/") {
+			out = append(out, ref)
+		}
+		out = append(out, "refs/"+ref, "refs/tags/"+ref, "refs/heads/"+ref)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 type shaResult struct {

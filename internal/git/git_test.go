@@ -230,9 +230,11 @@ func TestClient_Unreachable(t *testing.T) {
 		name      string
 		repo      string
 		transient bool
+		want      string // in the error
 	}{
-		{"MissingLocalPath", "file://" + filepath.Join(t.TempDir(), "nope"), false},
-		{"ConnectionRefused", "http://127.0.0.1:1/x.git", true},
+		// git says what is wrong with a local path; http is read natively.
+		{"MissingLocalPath", "file://" + filepath.Join(t.TempDir(), "nope"), false, "exit status 128"},
+		{"ConnectionRefused", "http://127.0.0.1:1/x.git", true, "dial tcp 127.0.0.1:1: connect: connection refused"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -247,8 +249,8 @@ func TestClient_Unreachable(t *testing.T) {
 			if got := git.IsTransient(err); got != tt.transient {
 				t.Errorf("IsTransient(%v) = %v, want %v", err, got, tt.transient)
 			}
-			if !strings.Contains(err.Error(), "exit status 128") {
-				t.Errorf("error %q lacks git's exit status", err)
+			if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "ls-remote "+tt.repo+": ") {
+				t.Errorf("error %q lacks %q or the repository", err, tt.want)
 			}
 		})
 	}

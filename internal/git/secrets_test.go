@@ -183,7 +183,9 @@ func TestClient_CredentialNeverInArgs(t *testing.T) {
 	t.Setenv("PATH", shimDir+string(os.PathListSeparator)+os.Getenv("PATH"))
 
 	_, plain, stored, _ := privateRepo(t)
-	c, err := git.New(git.Config{CacheDir: t.TempDir(), Credentials: storedCredentials(stored)})
+	// Refs listed with git ls-remote (not natively), so that its
+	// command lines are the ones checked.
+	c, err := git.New(git.Config{CacheDir: t.TempDir(), Credentials: storedCredentials(stored), LsRemoteOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
