@@ -51,14 +51,17 @@ func (c *Client) httpRefs(ctx context.Context, r *remote, prefixes []string) (ma
 		return nil, errNotNative
 	}
 	var received atomic.Int64
+	var dialing atomic.Int32
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	stop := c.watchLowSpeed(ctx, cancel, &received, hostOnly(r.host))
+	stop := c.watchLowSpeed(ctx, cancel, &received, &dialing, hostOnly(r.host))
 	defer stop()
 	dialer := &net.Dialer{Timeout: c.cfg.ConnectTimeout}
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			dialing.Add(1)
 			conn, err := dialer.DialContext(ctx, network, addr)
+			dialing.Add(-1)
 			if err != nil {
 				if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() && ctx.Err() == nil {
 					return nil, &TimeoutError{Host: hostOnly(addr), Timeout: c.cfg.ConnectTimeout, Kind: TimeoutConnect}
@@ -237,24 +240,23 @@ func (c *Client) httpStatus(r *remote, resp *http.Response) error {
 	if code == http.StatusOK {
 		return nil
 	}
-	where := r.shown
 	var msg string
 	transient := false
 	switch {
 	case code == http.StatusUnauthorized && r.hasCred:
-		msg = "authentication failed: the remote refused the credential"
+		msg = "authentication failed (HTTP 401): the remote refused the credential"
 	case code == http.StatusUnauthorized:
-		msg = "authentication required: the remote asks for a credential and the URL has none (https://user:password@host/…)"
+		msg = "authentication required (HTTP 401): the remote asks for a credential, and the URL gives none (https://user:password@host/…)"
 	case code == http.StatusForbidden:
-		msg = "access denied"
+		msg = "access denied (HTTP 403)"
 	case code == http.StatusNotFound:
-		msg = "repository not found"
+		msg = "repository not found (HTTP 404)"
 	case code == http.StatusTooManyRequests || code >= 500:
-		msg, transient = "the remote failed", true
+		msg, transient = fmt.Sprintf("the remote failed (HTTP %d)", code), true
 	default:
-		msg = "unexpected answer"
+		msg = fmt.Sprintf("unexpected answer (HTTP %d)", code)
 	}
-	return &gitError{err: fmt.Errorf("%s: %s (HTTP %d)", where, msg, code), transient: transient}
+	return &gitError{err: errors.New(msg), transient: transient}
 }
 
 // credentialTransport adds r's credential as basic authentication to the
@@ -288,9 +290,10 @@ func (c *countingConn) Read(b []byte) (int, error) {
 
 // watchLowSpeed cancels ctx with a low-speed [*TimeoutError] when fewer
 // than LowSpeedLimit bytes a second arrive for LowSpeedTime, as curl's
-// limit does for git (waiting for an answer counts as receiving nothing).
+// limit does for git: waiting for an answer counts as receiving nothing,
+// connecting (while dialing is not 0) does not, the connect timeout's.
 // stop ends the watch.
-func (c *Client) watchLowSpeed(ctx context.Context, cancel context.CancelCauseFunc, received *atomic.Int64, host string) (stop func()) {
+func (c *Client) watchLowSpeed(ctx context.Context, cancel context.CancelCauseFunc, received *atomic.Int64, dialing *atomic.Int32, host string) (stop func()) {
 	window := c.cfg.LowSpeedTime
 	step := min(max(window/10, 10*time.Millisecond), time.Second)
 	done := make(chan struct{})
@@ -306,6 +309,10 @@ func (c *Client) watchLowSpeed(ctx context.Context, cancel context.CancelCauseFu
 				return
 			case now := <-tick.C:
 				n := received.Load()
+				if dialing.Load() > 0 {
+					mark, markN = now, n
+					continue
+				}
 				if n > markN && float64(n-markN) >= float64(c.cfg.LowSpeedLimit)*now.Sub(mark).Seconds() {
 					mark, markN = now, n // fast enough since the mark
 					continue

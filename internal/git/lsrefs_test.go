@@ -163,9 +163,9 @@ func TestListRefs_Auth(t *testing.T) {
 	t.Cleanup(redirect.Close)
 	wrong := strings.Replace(plain, "http://", "http://alice:wrong-password@", 1)
 	for _, tt := range []struct{ name, repo, want string }{
-		{"None", plain, "ls-remote " + plain + ": " + plain + ": authentication required: the remote asks for a credential"},
-		{"Wrong", wrong, ": authentication failed: the remote refused the credential (HTTP 401)"},
-		{"RedirectElsewhere", strings.Replace(redirect.URL, "http://", "http://alice:"+password+"@", 1) + "/x", "authentication failed"},
+		{"None", plain, "ls-remote " + plain + ": authentication required (HTTP 401): the remote asks for a credential"},
+		{"Wrong", wrong, "ls-remote http://***@" + strings.TrimPrefix(plain, "http://") + ": authentication failed (HTTP 401): the remote refused the credential"},
+		{"RedirectElsewhere", strings.Replace(redirect.URL, "http://", "http://alice:"+password+"@", 1) + "/x", "authentication failed (HTTP 401)"},
 	} {
 		before := srv.Authorized.Load()
 		_, err := c.Resolve(scope("tool-b"), tt.repo, "main")

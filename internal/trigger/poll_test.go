@@ -123,9 +123,14 @@ func (s *pollSetup) round(t *testing.T, p *trigger.Poller, d time.Duration) int 
 }
 
 func pollConfig(repo, interval string) string {
+	return pollConfigURL("file://"+repo, interval)
+}
+
+// pollConfigURL is pollConfig for a repository URL.
+func pollConfigURL(url, interval string) string {
 	return `components:
   web:
-    build: {repository: "file://` + repo + `", ref: main}
+    build: {repository: "` + url + `", ref: main}
     run: {command: web}
 x-slipway:
   poll: {interval: ` + interval + `}
