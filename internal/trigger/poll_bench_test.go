@@ -59,7 +59,7 @@ func gitServer(b *testing.B, root string) string {
 	if err := os.MkdirAll(filepath.Join(root, ".home"), 0o700); err != nil {
 		b.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0]) //nolint:gosec,noctx // this test binary, stopped by closing its stdin
+	cmd := exec.Command(os.Args[0]) // this test binary, stopped by closing its stdin
 	cmd.Env = append(os.Environ(), gitServerEnv+"="+root)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
