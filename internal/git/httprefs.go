@@ -91,7 +91,13 @@ func (c *Client) httpRefs(ctx context.Context, r *remote, prefixes []string) (ma
 		return refs, err
 	}
 	if ctx.Err() != nil {
-		return nil, contextError(ctx) // the overall or low-speed timeout, or the caller's end
+		// The overall or low-speed timeout (permanent), or the caller's
+		// end (transient), as for a killed git.
+		cause := contextError(ctx)
+		if te, ok := errors.AsType[*TimeoutError](cause); ok {
+			return nil, te
+		}
+		return nil, &gitError{err: cause, transient: true}
 	}
 	if te, ok := errors.AsType[*TimeoutError](err); ok {
 		return nil, te

@@ -283,3 +283,25 @@ func FuzzParseAdvertisement(f *testing.F) {
 		}
 	})
 }
+
+// Ensure a server that does not speak the smart protocol (another
+// Content-Type: dumb HTTP, or not git) is left to git ls-remote, which
+// says what it makes of it: here a dumb info/refs without refs.
+func TestListRefs_NotSmartFallsBackToGit(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = w.Write([]byte("<html>a login page</html>"))
+	}))
+	t.Cleanup(srv.Close)
+	c := newClient(t, false)
+	_, err := c.Resolve(t.Context(), srv.URL+"/x.git", "main")
+	if !errors.Is(err, git.ErrRefNotFound) {
+		t.Errorf("error = %v, want ErrRefNotFound", err)
+	}
+	if n := calls.Load(); n < 2 {
+		t.Errorf("%d requests, want the native one and git's", n)
+	}
+}
