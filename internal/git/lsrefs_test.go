@@ -305,3 +305,22 @@ func TestListRefs_NotSmartFallsBackToGit(t *testing.T) {
 		t.Errorf("%d requests, want the native one and git's", n)
 	}
 }
+
+// Ensure a redirected info/refs is followed, and ls-refs goes where it
+// led (as git follows the first request's redirects).
+func TestListRefs_Redirect(t *testing.T) {
+	t.Parallel()
+	repo := refsRepo(t)
+	url, posts := gitProtocolServer(t, repo, false)
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, url+strings.TrimPrefix(r.URL.RequestURI(), "/moved"), http.StatusMovedPermanently)
+	}))
+	t.Cleanup(redirect.Close)
+	c := newClient(t, false)
+	if got, err := c.Resolve(t.Context(), redirect.URL+"/moved", "v1"); err != nil || got != repo.Head(t) {
+		t.Errorf("Resolve(v1) through a redirect = %s, %v; want %s", got, err, repo.Head(t))
+	}
+	if posts.Load() != 1 {
+		t.Errorf("%d ls-refs requests at the redirect's target, want 1", posts.Load())
+	}
+}
