@@ -91,7 +91,7 @@ func New() *Metrics {
 		}, []string{"what"}),
 		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "slipway_poll_requests_total",
-			Help: "Repositories asked by polling (one git ls-remote each, for every tool and ref that follows it), by result: ok or error.",
+			Help: "Repositories asked by polling (one ref listing each, for every tool and ref that follows it), by result: ok or error.",
 		}, []string{"result"}),
 		inProgressDesc: prometheus.NewDesc("slipway_deployments_in_progress",
 			"Deployments not final yet (pending, running or cancelling), as the store has them.", nil, nil),

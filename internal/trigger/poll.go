@@ -27,8 +27,9 @@ type PollDeployer interface {
 		check func(ctx context.Context, q store.Queries, d slipway.Deployment) error) (slipway.Deployment, error)
 }
 
-// Resolver resolves refs of a repository with one ls-remote (the git
-// adapter), with the credentials and rules of the context's
+// Resolver resolves refs of a repository with one ref listing (the git
+// adapter: native for http(s) and local repositories, git ls-remote
+// otherwise), with the credentials and rules of the context's
 // [slipway.SourceScope].
 type Resolver interface {
 	ResolveAll(ctx context.Context, repository string, refs []string) (map[string]string, error)
@@ -300,7 +301,7 @@ func (p *Poller) PollDue(ctx context.Context) (int, error) {
 	return len(due), errors.Join(errs...)
 }
 
-// ask runs one ls-remote for a group and schedules its next one.
+// ask lists one group's repository's refs and schedules its next one.
 func (p *Poller) ask(ctx context.Context, g *group) []observation {
 	refs := make([]string, 0, len(g.members))
 	for _, m := range g.members {
