@@ -57,11 +57,13 @@ bench/releases: ## release tracking: "is commit X in what runs?", merged or cher
 bench/scale: ## deployment list with 10,000 tools × 5 components and 1,000,000 deployments, on both stores (seeding takes minutes)
 	SLIPWAY_BENCH_SCALE=full $(GO) run ./internal/pgtest/withpostgres -- $(GO) test -run '^$$' -bench 'BenchmarkDeploymentList' -benchtime 1000x -timeout 2h ./internal/deploy/
 
-generate: ## regenerate code from api/openapi.yaml
+generate: ## regenerate code from api/openapi.yaml (Go server and client; Python and TypeScript clients, internal/clientgen)
 	$(GO) generate ./...
 
-check-generated: ## fail when generated code is out of date
-	@$(GO) generate ./... && git diff --exit-code -- internal/httpapi/oapi internal/apiclient/oapiclient || { echo "generated code is out of date: run make generate and commit"; exit 1; }
+GENERATED := internal/httpapi/oapi internal/apiclient/oapiclient clients/python/slipway_client clients/typescript/src
+
+check-generated: ## fail when generated code (Go server and client, Python and TypeScript clients) is out of date
+	@$(GO) generate ./... && git diff --exit-code -- $(GENERATED) && test -z "$$(git ls-files --others --exclude-standard -- $(GENERATED))" || { echo "generated code is out of date: run make generate and commit"; git ls-files --others --exclude-standard -- $(GENERATED); exit 1; }
 
 bin/golangci-lint: tools/go.mod
 	cd tools && $(GO) build -o ../bin/golangci-lint github.com/golangci/golangci-lint/v2/cmd/golangci-lint

@@ -24,6 +24,9 @@ compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql)
 # accessibility checks at test time (npm pack, into .cache/).
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v npm >/dev/null 2>&1 || need+=(npm)
+# Node runs the TypeScript client's tests (clients/), whose compiler npm
+# installs into .cache/ from clients/typescript/package-lock.json.
+command -v node >/dev/null 2>&1 || need+=(nodejs)
 if ((${#need[@]})); then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
