@@ -31,15 +31,19 @@ type arg struct {
 }
 
 type reqBody struct {
-	Schema      *schema // the JSON body's schema
-	Required    bool
-	Text        bool // the operation also takes YAML text (application/yaml)
+	Schema   *schema // the JSON body's schema; nil when the operation takes no JSON
+	Required bool
+	// TextType is the media type a body given as text is sent as: YAML
+	// beside JSON (application/yaml), or the operation's only type when
+	// it takes no JSON (text/plain, application/octet-stream, …); "" when
+	// it takes JSON only.
+	TextType    string
 	Description string
 }
 
 type result struct {
 	JSON *schema // the 2xx JSON body's schema; nil when the body is not JSON
-	Text bool    // the 2xx body is text (text/plain, text/event-stream)
+	Text bool    // the 2xx body is not JSON (text/plain, text/event-stream, …): returned as text
 }
 
 var methods = []string{"get", "put", "post", "patch", "delete"}
@@ -163,13 +167,17 @@ func (s *spec) makeOp(path, method string, pi *pathItem, o *operation) (op, erro
 			case ct == "application/json":
 				rb.Schema = b.Content.Map[ct].Schema
 			case strings.Contains(ct, "yaml"):
-				rb.Text = true
-			default:
+				if rb.TextType == "" || !strings.Contains(rb.TextType, "yaml") {
+					rb.TextType = ct // the first YAML type, over any other text
+				}
+			case strings.HasPrefix(ct, "multipart/"), ct == "application/x-www-form-urlencoded":
 				return op{}, fmt.Errorf("request body %s is not supported", ct)
+			case rb.TextType == "":
+				rb.TextType = ct
 			}
 		}
-		if rb.Schema == nil {
-			return op{}, fmt.Errorf("request body without application/json")
+		if rb.Schema == nil && rb.TextType == "" {
+			return op{}, fmt.Errorf("request body without a media type")
 		}
 		x.Body = rb
 	}
@@ -182,11 +190,10 @@ func (s *spec) makeOp(path, method string, pi *pathItem, o *operation) (op, erro
 			return op{}, err
 		}
 		for _, ct := range r.Content.Keys {
-			switch {
-			case ct == "application/json":
+			if ct == "application/json" {
 				x.Result.JSON = r.Content.Map[ct].Schema
-			case strings.HasPrefix(ct, "text/"):
-				x.Result.Text = true
+			} else {
+				x.Result.Text = true // text/plain, text/event-stream, …: the body as text
 			}
 		}
 		break

@@ -110,3 +110,53 @@ func TestSpec(t *testing.T) {
 		t.Errorf("%d operations; missing: %v", len(ops), slices.Sorted(slices.Values(missing)))
 	}
 }
+
+// TestTextBodies checks an operation that takes no JSON: its body is text
+// sent with its media type, and its answer (not JSON) is text.
+func TestTextBodies(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "openapi.yaml")
+	const spec = `
+paths:
+  /logs/{name}:
+    parameters: [{name: name, in: path, required: true, schema: {type: string}}]
+    put:
+      operationId: putLog
+      requestBody:
+        required: true
+        content: {application/octet-stream: {schema: {type: string, format: binary}}}
+      responses: {'200': {description: ok, content: {application/x-ndjson: {schema: {type: string}}}}}
+`
+	if err := os.WriteFile(path, []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ts := filepath.Join(dir, "index.ts")
+	if err := run(path, dir, ts); err != nil {
+		t.Fatal(err)
+	}
+	py, err := os.ReadFile(filepath.Join(dir, "client.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tsSrc, err := os.ReadFile(ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"    def put_log(\n        self,\n        name: str,\n        body: Union[str, bytes],\n    ) -> str:",
+		`text_type="application/octet-stream",`,
+		`result="text",`,
+	} {
+		if !strings.Contains(string(py), want) {
+			t.Errorf("client.py lacks %q", want)
+		}
+	}
+	for _, want := range []string{
+		"async putLog(name: string, body: string): Promise<string> {",
+		"this.call(\"PUT\", `/logs/${enc(name)}`, [], [], body, \"application/octet-stream\", \"text\")",
+	} {
+		if !strings.Contains(string(tsSrc), want) {
+			t.Errorf("index.ts lacks %q", want)
+		}
+	}
+}

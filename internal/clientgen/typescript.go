@@ -193,9 +193,13 @@ func (g *tsGen) method(b *bytes.Buffer, o op) {
 	}
 	bodyType := ""
 	if o.Body != nil {
-		bodyType = g.typ(o.Body.Schema, "    ")
-		if o.Body.Text {
-			bodyType += " | string"
+		switch {
+		case o.Body.Schema == nil:
+			bodyType = "string"
+		case o.Body.TextType != "":
+			bodyType = g.typ(o.Body.Schema, "    ") + " | string"
+		default:
+			bodyType = g.typ(o.Body.Schema, "    ")
 		}
 		if o.Body.Required {
 			sig = append(sig, "body: "+bodyType)
@@ -256,7 +260,11 @@ func (g *tsGen) method(b *bytes.Buffer, o op) {
 	case o.Result.Text:
 		kind = "text"
 	}
-	call := fmt.Sprintf("this.call(%q, `%s`, [%s], [%s], %s, %t, %q)", o.Method, path, strings.Join(query, ", "), strings.Join(headers, ", "), bodyArg, o.Body != nil && o.Body.Text, kind)
+	textType := "null"
+	if o.Body != nil && o.Body.TextType != "" {
+		textType = strconv.Quote(o.Body.TextType)
+	}
+	call := fmt.Sprintf("this.call(%q, `%s`, [%s], [%s], %s, %s, %q)", o.Method, path, strings.Join(query, ", "), strings.Join(headers, ", "), bodyArg, textType, kind)
 	if ret == "void" {
 		fmt.Fprintf(b, "    await %s;\n  }\n", call)
 		return
@@ -347,7 +355,7 @@ export class Client {
     query: [string, unknown][],
     headers: [string, unknown][],
     body: unknown,
-    textBody: boolean,
+    textType: string | null,
     result: "json" | "text" | "none",
   ): Promise<unknown> {
     const params = new URLSearchParams();
@@ -362,9 +370,9 @@ export class Client {
     }
     let data: string | undefined;
     if (body !== undefined && body !== null) {
-      if (textBody && typeof body === "string") {
+      if (textType && typeof body === "string") {
         data = body;
-        h["Content-Type"] = "application/yaml";
+        h["Content-Type"] = textType;
       } else {
         data = JSON.stringify(body);
         h["Content-Type"] = "application/json";

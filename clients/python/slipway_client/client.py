@@ -104,7 +104,7 @@ class Client:
         query: list[tuple[str, Any]],
         headers: list[tuple[str, Any]],
         body: Any,
-        text_body: bool,
+        text_type: Optional[str],
         result: str,
     ) -> Any:
         pairs = [(k, _query_value(v)) for k, v in query if v is not None]
@@ -120,9 +120,9 @@ class Client:
                 req.add_header(k, _query_value(v))
         data = None
         if body is not _NO_BODY and body is not None:
-            if text_body and isinstance(body, (str, bytes)):
+            if text_type and isinstance(body, (str, bytes)):
                 data = body.encode() if isinstance(body, str) else body
-                req.add_header("Content-Type", "application/yaml")
+                req.add_header("Content-Type", text_type)
             else:
                 data = json.dumps(body).encode()
                 req.add_header("Content-Type", "application/json")
@@ -162,7 +162,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -194,7 +194,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="text",
         )
 
@@ -219,7 +219,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -237,7 +237,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -272,7 +272,7 @@ class Client:
             query=[],
             headers=[],
             body=body,
-            text_body=True,
+            text_type="application/yaml",
             result="json",
         )
 
@@ -292,7 +292,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -320,7 +320,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -338,7 +338,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -402,7 +402,7 @@ class Client:
             query=[("force-build", force_build), ("force-run", force_run), ("force_build", force_build_underscored), ("force_run", force_run_underscored), ("dry_run", dry_run), ("dry-run", dry_run_hyphenated), ("only-plan", only_plan), ("only_plan", only_plan_underscored), ("environment", environment)],
             headers=[],
             body=body,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -434,7 +434,7 @@ class Client:
             query=[("component", component), ("commit", commit), ("environment", environment), ("deployment", deployment), ("before", before), ("limit", limit)],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -475,7 +475,7 @@ class Client:
             query=[("commit", commit), ("environment", environment)],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -503,7 +503,7 @@ class Client:
             query=[("commit", commit)],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -545,7 +545,7 @@ class Client:
             query=[("from", from_), ("to", to), ("environment", environment), ("component", component), ("format", format)],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -569,7 +569,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -591,7 +591,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -620,7 +620,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -643,7 +643,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -661,7 +661,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -684,7 +684,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -711,7 +711,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -735,7 +735,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -761,7 +761,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -792,7 +792,7 @@ class Client:
             query=[],
             headers=[],
             body=body,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -835,7 +835,7 @@ class Client:
             query=[],
             headers=[],
             body=body,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -869,7 +869,7 @@ class Client:
             query=[("after", after)],
             headers=[("Last-Event-ID", last_event_id)],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="text",
         )
 
@@ -889,7 +889,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -920,7 +920,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -946,7 +946,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -990,7 +990,7 @@ class Client:
             query=[],
             headers=[],
             body=body,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1014,7 +1014,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1052,7 +1052,7 @@ class Client:
             query=[("dry_run", dry_run), ("older_than", older_than)],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1074,7 +1074,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1095,7 +1095,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1125,7 +1125,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1164,7 +1164,7 @@ class Client:
             query=[("follow", follow), ("lines", lines)],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="text",
         )
 
@@ -1196,7 +1196,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1224,7 +1224,7 @@ class Client:
             query=[("include_unset", include_unset)],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1261,7 +1261,7 @@ class Client:
             query=[],
             headers=[],
             body=body,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1292,7 +1292,7 @@ class Client:
             query=[],
             headers=[],
             body=body,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1313,7 +1313,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1338,7 +1338,7 @@ class Client:
             query=[("include_unset", include_unset)],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1361,7 +1361,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1394,7 +1394,7 @@ class Client:
             query=[("follow", follow), ("lines", lines)],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="text",
         )
 
@@ -1417,7 +1417,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1440,7 +1440,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1460,7 +1460,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1486,7 +1486,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1508,7 +1508,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1539,7 +1539,7 @@ class Client:
             query=[],
             headers=[],
             body=body,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1558,7 +1558,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1582,7 +1582,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1600,7 +1600,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1620,7 +1620,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1641,7 +1641,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1663,7 +1663,7 @@ class Client:
             query=[],
             headers=[],
             body=body,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1684,7 +1684,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1704,7 +1704,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1727,7 +1727,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1763,7 +1763,7 @@ class Client:
             query=[],
             headers=[],
             body=body,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1786,7 +1786,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1804,7 +1804,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1830,7 +1830,7 @@ class Client:
             query=[("state", state)],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1856,7 +1856,7 @@ class Client:
             query=[("state", state), ("deployment", deployment)],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1885,7 +1885,7 @@ class Client:
             query=[],
             headers=[],
             body=body,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1915,7 +1915,7 @@ class Client:
             query=[("wait", wait)],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1944,7 +1944,7 @@ class Client:
             query=[],
             headers=[],
             body=body,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1965,7 +1965,7 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -1992,7 +1992,7 @@ class Client:
             query=[("tool", tool)],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -2015,7 +2015,7 @@ class Client:
             query=[],
             headers=[],
             body=body,
-            text_body=False,
+            text_type=None,
             result="json",
         )
 
@@ -2035,6 +2035,6 @@ class Client:
             query=[],
             headers=[],
             body=_NO_BODY,
-            text_body=False,
+            text_type=None,
             result="json",
         )

@@ -944,7 +944,7 @@ export class Client {
     query: [string, unknown][],
     headers: [string, unknown][],
     body: unknown,
-    textBody: boolean,
+    textType: string | null,
     result: "json" | "text" | "none",
   ): Promise<unknown> {
     const params = new URLSearchParams();
@@ -959,9 +959,9 @@ export class Client {
     }
     let data: string | undefined;
     if (body !== undefined && body !== null) {
-      if (textBody && typeof body === "string") {
+      if (textType && typeof body === "string") {
         data = body;
-        h["Content-Type"] = "application/yaml";
+        h["Content-Type"] = textType;
       } else {
         data = JSON.stringify(body);
         h["Content-Type"] = "application/json";
@@ -1001,7 +1001,7 @@ export class Client {
    * `GET /openapi.json` (operation `getOpenAPI`).
    */
   async getOpenApi(): Promise<{ [key: string]: unknown }> {
-    return (await this.call("GET", `/openapi.json`, [], [], undefined, false, "json")) as { [key: string]: unknown };
+    return (await this.call("GET", `/openapi.json`, [], [], undefined, null, "json")) as { [key: string]: unknown };
   }
 
   /**
@@ -1025,7 +1025,7 @@ export class Client {
    * `slipway_builds_total{result}` (cached or built).
    */
   async getMetrics(): Promise<string> {
-    return (await this.call("GET", `/metrics`, [], [], undefined, false, "text")) as string;
+    return (await this.call("GET", `/metrics`, [], [], undefined, null, "text")) as string;
   }
 
   /**
@@ -1042,7 +1042,7 @@ export class Client {
    * fails.
    */
   async getHealth(): Promise<HealthEnvelope> {
-    return (await this.call("GET", `/components/v1/healthz`, [], [], undefined, false, "json")) as HealthEnvelope;
+    return (await this.call("GET", `/components/v1/healthz`, [], [], undefined, null, "json")) as HealthEnvelope;
   }
 
   /**
@@ -1051,7 +1051,7 @@ export class Client {
    * `GET /components/v1/tool/{tool}/config` (operation `getToolConfig`).
    */
   async getToolConfig(tool: string): Promise<ToolConfigEnvelope> {
-    return (await this.call("GET", `/components/v1/tool/${enc(tool)}/config`, [], [], undefined, false, "json")) as ToolConfigEnvelope;
+    return (await this.call("GET", `/components/v1/tool/${enc(tool)}/config`, [], [], undefined, null, "json")) as ToolConfigEnvelope;
   }
 
   /**
@@ -1076,7 +1076,7 @@ export class Client {
    * column) and stores nothing.
    */
   async createToolConfig(tool: string, body: ToolConfig | string): Promise<ToolConfigEnvelope> {
-    return (await this.call("POST", `/components/v1/tool/${enc(tool)}/config`, [], [], body, true, "json")) as ToolConfigEnvelope;
+    return (await this.call("POST", `/components/v1/tool/${enc(tool)}/config`, [], [], body, "application/yaml", "json")) as ToolConfigEnvelope;
   }
 
   /**
@@ -1087,7 +1087,7 @@ export class Client {
    * Deleting the config does not stop or remove any component.
    */
   async deleteToolConfig(tool: string): Promise<ToolConfigEnvelope> {
-    return (await this.call("DELETE", `/components/v1/tool/${enc(tool)}/config`, [], [], undefined, false, "json")) as ToolConfigEnvelope;
+    return (await this.call("DELETE", `/components/v1/tool/${enc(tool)}/config`, [], [], undefined, null, "json")) as ToolConfigEnvelope;
   }
 
   /**
@@ -1106,7 +1106,7 @@ export class Client {
    * instead`.
    */
   async generateToolConfig(tool: string): Promise<ToolConfigEnvelope> {
-    return (await this.call("GET", `/components/v1/tool/${enc(tool)}/config/generate`, [], [], undefined, false, "json")) as ToolConfigEnvelope;
+    return (await this.call("GET", `/components/v1/tool/${enc(tool)}/config/generate`, [], [], undefined, null, "json")) as ToolConfigEnvelope;
   }
 
   /**
@@ -1115,7 +1115,7 @@ export class Client {
    * `GET /components/v1/tool/{tool}/deployment` (operation `listDeployments`).
    */
   async listDeployments(tool: string): Promise<DeploymentListEnvelope> {
-    return (await this.call("GET", `/components/v1/tool/${enc(tool)}/deployment`, [], [], undefined, false, "json")) as DeploymentListEnvelope;
+    return (await this.call("GET", `/components/v1/tool/${enc(tool)}/deployment`, [], [], undefined, null, "json")) as DeploymentListEnvelope;
   }
 
   /**
@@ -1157,7 +1157,7 @@ export class Client {
    * @param options.environment query `environment`: Slipway extension. The environment to deploy to (declared in the config's `x-slipway.environments`); default the first one, or `production` for a tool that declares none. A direct deployment to a production environment with an upstream is refused (403) unless it allows direct deployments: promote to it instead.
    */
   async createDeployment(tool: string, options: { body?: DeploymentCreateRequest; forceBuild?: string; forceRun?: string; forceBuildUnderscored?: string; forceRunUnderscored?: string; dryRun?: string; dryRunHyphenated?: string; onlyPlan?: string; onlyPlanUnderscored?: string; environment?: string } = {}): Promise<DeploymentEnvelope> {
-    return (await this.call("POST", `/components/v1/tool/${enc(tool)}/deployment`, [["force-build", options.forceBuild], ["force-run", options.forceRun], ["force_build", options.forceBuildUnderscored], ["force_run", options.forceRunUnderscored], ["dry_run", options.dryRun], ["dry-run", options.dryRunHyphenated], ["only-plan", options.onlyPlan], ["only_plan", options.onlyPlanUnderscored], ["environment", options.environment]], [], options.body, false, "json")) as DeploymentEnvelope;
+    return (await this.call("POST", `/components/v1/tool/${enc(tool)}/deployment`, [["force-build", options.forceBuild], ["force-run", options.forceRun], ["force_build", options.forceBuildUnderscored], ["force_run", options.forceRunUnderscored], ["dry_run", options.dryRun], ["dry-run", options.dryRunHyphenated], ["only-plan", options.onlyPlan], ["only_plan", options.onlyPlanUnderscored], ["environment", options.environment]], [], options.body, null, "json")) as DeploymentEnvelope;
   }
 
   /**
@@ -1180,7 +1180,7 @@ export class Client {
    * @param options.limit query `limit`:
    */
   async listReleases(tool: string, options: { component?: string; commit?: string; environment?: string; deployment?: string; before?: number; limit?: number } = {}): Promise<ReleaseListEnvelope> {
-    return (await this.call("GET", `/components/v1/tool/${enc(tool)}/releases`, [["component", options.component], ["commit", options.commit], ["environment", options.environment], ["deployment", options.deployment], ["before", options.before], ["limit", options.limit]], [], undefined, false, "json")) as ReleaseListEnvelope;
+    return (await this.call("GET", `/components/v1/tool/${enc(tool)}/releases`, [["component", options.component], ["commit", options.commit], ["environment", options.environment], ["deployment", options.deployment], ["before", options.before], ["limit", options.limit]], [], undefined, null, "json")) as ReleaseListEnvelope;
   }
 
   /**
@@ -1208,7 +1208,7 @@ export class Client {
    * @param options.environment query `environment`: Only this environment's components (default every environment's); 404 when the tool has no such environment.
    */
   async releaseIsLive(tool: string, options: { commit?: string; environment?: string } = {}): Promise<LiveCommitListEnvelope> {
-    return (await this.call("GET", `/components/v1/tool/${enc(tool)}/releases/is-live`, [["commit", options.commit], ["environment", options.environment]], [], undefined, false, "json")) as LiveCommitListEnvelope;
+    return (await this.call("GET", `/components/v1/tool/${enc(tool)}/releases/is-live`, [["commit", options.commit], ["environment", options.environment]], [], undefined, null, "json")) as LiveCommitListEnvelope;
   }
 
   /**
@@ -1227,7 +1227,7 @@ export class Client {
    * @param options.commit query `commit`:
    */
   async releaseWhen(tool: string, options: { commit?: string } = {}): Promise<FirstReleaseListEnvelope> {
-    return (await this.call("GET", `/components/v1/tool/${enc(tool)}/releases/when`, [["commit", options.commit]], [], undefined, false, "json")) as FirstReleaseListEnvelope;
+    return (await this.call("GET", `/components/v1/tool/${enc(tool)}/releases/when`, [["commit", options.commit]], [], undefined, null, "json")) as FirstReleaseListEnvelope;
   }
 
   /**
@@ -1260,7 +1260,7 @@ export class Client {
    * @param options.format query `format`:
    */
   async releaseNotes(tool: string, options: { from?: number; to?: number; environment?: string; component?: string; format?: "json" | "markdown" } = {}): Promise<ReleaseNotesEnvelope> {
-    return (await this.call("GET", `/components/v1/tool/${enc(tool)}/releases/notes`, [["from", options.from], ["to", options.to], ["environment", options.environment], ["component", options.component], ["format", options.format]], [], undefined, false, "json")) as ReleaseNotesEnvelope;
+    return (await this.call("GET", `/components/v1/tool/${enc(tool)}/releases/notes`, [["from", options.from], ["to", options.to], ["environment", options.environment], ["component", options.component], ["format", options.format]], [], undefined, null, "json")) as ReleaseNotesEnvelope;
   }
 
   /**
@@ -1275,7 +1275,7 @@ export class Client {
    * makes a new one.
    */
   async getDeployToken(tool: string): Promise<DeployTokenEnvelope> {
-    return (await this.call("GET", `/components/v1/tool/${enc(tool)}/deployment/token`, [], [], undefined, false, "json")) as DeployTokenEnvelope;
+    return (await this.call("GET", `/components/v1/tool/${enc(tool)}/deployment/token`, [], [], undefined, null, "json")) as DeployTokenEnvelope;
   }
 
   /**
@@ -1288,7 +1288,7 @@ export class Client {
    * `Deploy token for {tool} updated successfully.`
    */
   async refreshDeployToken(tool: string): Promise<DeployTokenEnvelope> {
-    return (await this.call("PUT", `/components/v1/tool/${enc(tool)}/deployment/token`, [], [], undefined, false, "json")) as DeployTokenEnvelope;
+    return (await this.call("PUT", `/components/v1/tool/${enc(tool)}/deployment/token`, [], [], undefined, null, "json")) as DeployTokenEnvelope;
   }
 
   /**
@@ -1308,7 +1308,7 @@ export class Client {
    * `Deploy token already exists. Use the 'refresh' subcommand or PUT /tool/{tool}/deployment/token to refresh it.`
    */
   async createDeployToken(tool: string): Promise<DeployTokenEnvelope> {
-    return (await this.call("POST", `/components/v1/tool/${enc(tool)}/deployment/token`, [], [], undefined, false, "json")) as DeployTokenEnvelope;
+    return (await this.call("POST", `/components/v1/tool/${enc(tool)}/deployment/token`, [], [], undefined, null, "json")) as DeployTokenEnvelope;
   }
 
   /**
@@ -1322,7 +1322,7 @@ export class Client {
    * why.
    */
   async deleteDeployToken(tool: string): Promise<DeployTokenEnvelope> {
-    return (await this.call("DELETE", `/components/v1/tool/${enc(tool)}/deployment/token`, [], [], undefined, false, "json")) as DeployTokenEnvelope;
+    return (await this.call("DELETE", `/components/v1/tool/${enc(tool)}/deployment/token`, [], [], undefined, null, "json")) as DeployTokenEnvelope;
   }
 
   /**
@@ -1331,7 +1331,7 @@ export class Client {
    * `GET /components/v1/tool/{tool}/deployment/latest` (operation `getLatestDeployment`).
    */
   async getLatestDeployment(tool: string): Promise<DeploymentEnvelope> {
-    return (await this.call("GET", `/components/v1/tool/${enc(tool)}/deployment/latest`, [], [], undefined, false, "json")) as DeploymentEnvelope;
+    return (await this.call("GET", `/components/v1/tool/${enc(tool)}/deployment/latest`, [], [], undefined, null, "json")) as DeploymentEnvelope;
   }
 
   /**
@@ -1344,7 +1344,7 @@ export class Client {
    * not accepted for `deploy_id` `latest`.
    */
   async getDeployment(tool: string, deployId: string): Promise<DeploymentEnvelope> {
-    return (await this.call("GET", `/components/v1/tool/${enc(tool)}/deployment/${enc(deployId)}`, [], [], undefined, false, "json")) as DeploymentEnvelope;
+    return (await this.call("GET", `/components/v1/tool/${enc(tool)}/deployment/${enc(deployId)}`, [], [], undefined, null, "json")) as DeploymentEnvelope;
   }
 
   /**
@@ -1361,7 +1361,7 @@ export class Client {
    * ID.
    */
   async deleteDeployment(tool: string, deployId: string): Promise<DeploymentEnvelope> {
-    return (await this.call("DELETE", `/components/v1/tool/${enc(tool)}/deployment/${enc(deployId)}`, [], [], undefined, false, "json")) as DeploymentEnvelope;
+    return (await this.call("DELETE", `/components/v1/tool/${enc(tool)}/deployment/${enc(deployId)}`, [], [], undefined, null, "json")) as DeploymentEnvelope;
   }
 
   /**
@@ -1376,7 +1376,7 @@ export class Client {
    * deployment.
    */
   async listEnvironments(tool: string): Promise<EnvironmentListEnvelope> {
-    return (await this.call("GET", `/components/v1/tool/${enc(tool)}/environment`, [], [], undefined, false, "json")) as EnvironmentListEnvelope;
+    return (await this.call("GET", `/components/v1/tool/${enc(tool)}/environment`, [], [], undefined, null, "json")) as EnvironmentListEnvelope;
   }
 
   /**
@@ -1392,7 +1392,7 @@ export class Client {
    * pruned).
    */
   async previewPromotion(tool: string, environment: string): Promise<PromotionEnvelope> {
-    return (await this.call("GET", `/components/v1/tool/${enc(tool)}/environment/${enc(environment)}/promotion`, [], [], undefined, false, "json")) as PromotionEnvelope;
+    return (await this.call("GET", `/components/v1/tool/${enc(tool)}/environment/${enc(environment)}/promotion`, [], [], undefined, null, "json")) as PromotionEnvelope;
   }
 
   /**
@@ -1411,7 +1411,7 @@ export class Client {
    * the upstream cannot be promoted now, and nothing is created.
    */
   async promoteEnvironment(tool: string, environment: string, options: { body?: PromoteRequest } = {}): Promise<DeploymentEnvelope> {
-    return (await this.call("POST", `/components/v1/tool/${enc(tool)}/environment/${enc(environment)}/promote`, [], [], options.body, false, "json")) as DeploymentEnvelope;
+    return (await this.call("POST", `/components/v1/tool/${enc(tool)}/environment/${enc(environment)}/promote`, [], [], options.body, null, "json")) as DeploymentEnvelope;
   }
 
   /**
@@ -1443,7 +1443,7 @@ export class Client {
    * created.
    */
   async rollbackDeployment(tool: string, options: { body?: DeploymentRollbackRequest } = {}): Promise<DeploymentEnvelope> {
-    return (await this.call("POST", `/components/v1/tool/${enc(tool)}/deployment/rollback`, [], [], options.body, false, "json")) as DeploymentEnvelope;
+    return (await this.call("POST", `/components/v1/tool/${enc(tool)}/deployment/rollback`, [], [], options.body, null, "json")) as DeploymentEnvelope;
   }
 
   /**
@@ -1462,7 +1462,7 @@ export class Client {
    * @param options.lastEventId header `Last-Event-ID`: The `seq` of the last event received, sent on reconnection.
    */
   async streamDeploymentEvents(tool: string, deployId: string, options: { after?: number; lastEventId?: string } = {}): Promise<string> {
-    return (await this.call("GET", `/components/v1/tool/${enc(tool)}/deployment/${enc(deployId)}/events`, [["after", options.after]], [["Last-Event-ID", options.lastEventId]], undefined, false, "text")) as string;
+    return (await this.call("GET", `/components/v1/tool/${enc(tool)}/deployment/${enc(deployId)}/events`, [["after", options.after]], [["Last-Event-ID", options.lastEventId]], undefined, null, "text")) as string;
   }
 
   /**
@@ -1473,7 +1473,7 @@ export class Client {
    * As `PUT …/deployment/{deploy_id}/cancel`, for the newest deployment.
    */
   async cancelLatestDeployment(tool: string): Promise<DeploymentEnvelope> {
-    return (await this.call("PUT", `/components/v1/tool/${enc(tool)}/deployment/latest/cancel`, [], [], undefined, false, "json")) as DeploymentEnvelope;
+    return (await this.call("PUT", `/components/v1/tool/${enc(tool)}/deployment/latest/cancel`, [], [], undefined, null, "json")) as DeploymentEnvelope;
   }
 
   /**
@@ -1494,7 +1494,7 @@ export class Client {
    * `deploy_id` may be `latest`.
    */
   async cancelDeployment(tool: string, deployId: string): Promise<DeploymentEnvelope> {
-    return (await this.call("PUT", `/components/v1/tool/${enc(tool)}/deployment/${enc(deployId)}/cancel`, [], [], undefined, false, "json")) as DeploymentEnvelope;
+    return (await this.call("PUT", `/components/v1/tool/${enc(tool)}/deployment/${enc(deployId)}/cancel`, [], [], undefined, null, "json")) as DeploymentEnvelope;
   }
 
   /**
@@ -1511,7 +1511,7 @@ export class Client {
    * Toolforge's builds CLI reads them.
    */
   async listBuilds(tool: string): Promise<BuildListResponse> {
-    return (await this.call("GET", `/builds/v1/tool/${enc(tool)}/builds`, [], [], undefined, false, "json")) as BuildListResponse;
+    return (await this.call("GET", `/builds/v1/tool/${enc(tool)}/builds`, [], [], undefined, null, "json")) as BuildListResponse;
   }
 
   /**
@@ -1545,7 +1545,7 @@ export class Client {
    * repository U is not public? Error: …`.
    */
   async startBuild(tool: string, body: BuildStartRequest): Promise<BuildStartResponse> {
-    return (await this.call("POST", `/builds/v1/tool/${enc(tool)}/builds`, [], [], body, false, "json")) as BuildStartResponse;
+    return (await this.call("POST", `/builds/v1/tool/${enc(tool)}/builds`, [], [], body, null, "json")) as BuildStartResponse;
   }
 
   /**
@@ -1560,7 +1560,7 @@ export class Client {
    * builds (a start is refused at the limit) and those running at once.
    */
   async getBuildsQuota(tool: string): Promise<QuotaResponse> {
-    return (await this.call("GET", `/builds/v1/tool/${enc(tool)}/quotas`, [], [], undefined, false, "json")) as QuotaResponse;
+    return (await this.call("GET", `/builds/v1/tool/${enc(tool)}/quotas`, [], [], undefined, null, "json")) as QuotaResponse;
   }
 
   /**
@@ -1584,7 +1584,7 @@ export class Client {
    * @param options.olderThan query `older_than`: Spare the builds that ended less than this long ago: 0 (any age), whole days such as `7d`, or a duration such as `48h`. Default the server's `--artifact-retention`, or 7d when that is 0 (off).
    */
   async pruneBuilds(tool: string, options: { dryRun?: boolean; olderThan?: string } = {}): Promise<BuildPruneResponse> {
-    return (await this.call("POST", `/builds/v1/tool/${enc(tool)}/prune`, [["dry_run", options.dryRun], ["older_than", options.olderThan]], [], undefined, false, "json")) as BuildPruneResponse;
+    return (await this.call("POST", `/builds/v1/tool/${enc(tool)}/prune`, [["dry_run", options.dryRun], ["older_than", options.olderThan]], [], undefined, null, "json")) as BuildPruneResponse;
   }
 
   /**
@@ -1597,7 +1597,7 @@ export class Client {
    * yet.` when the tool has none.
    */
   async getLatestBuild(tool: string): Promise<BuildResponse> {
-    return (await this.call("GET", `/builds/v1/tool/${enc(tool)}/builds/latest`, [], [], undefined, false, "json")) as BuildResponse;
+    return (await this.call("GET", `/builds/v1/tool/${enc(tool)}/builds/latest`, [], [], undefined, null, "json")) as BuildResponse;
   }
 
   /**
@@ -1608,7 +1608,7 @@ export class Client {
    * `{"build": {...}, "messages": {...}}`.
    */
   async getBuild(tool: string, buildId: string): Promise<BuildResponse> {
-    return (await this.call("GET", `/builds/v1/tool/${enc(tool)}/builds/${enc(buildId)}`, [], [], undefined, false, "json")) as BuildResponse;
+    return (await this.call("GET", `/builds/v1/tool/${enc(tool)}/builds/${enc(buildId)}`, [], [], undefined, null, "json")) as BuildResponse;
   }
 
   /**
@@ -1628,7 +1628,7 @@ export class Client {
    * deployment of the tool needs it.
    */
   async deleteBuild(tool: string, buildId: string): Promise<BuildIDResponse> {
-    return (await this.call("DELETE", `/builds/v1/tool/${enc(tool)}/builds/${enc(buildId)}`, [], [], undefined, false, "json")) as BuildIDResponse;
+    return (await this.call("DELETE", `/builds/v1/tool/${enc(tool)}/builds/${enc(buildId)}`, [], [], undefined, null, "json")) as BuildIDResponse;
   }
 
   /**
@@ -1652,7 +1652,7 @@ export class Client {
    * @param options.lines query `lines`: Start with the last N lines of the log (0 or absent means all). A Slipway addition to builds-api.
    */
   async getBuildLogs(tool: string, buildId: string, options: { follow?: boolean; lines?: number } = {}): Promise<string> {
-    return (await this.call("GET", `/builds/v1/tool/${enc(tool)}/builds/${enc(buildId)}/logs`, [["follow", options.follow], ["lines", options.lines]], [], undefined, false, "text")) as string;
+    return (await this.call("GET", `/builds/v1/tool/${enc(tool)}/builds/${enc(buildId)}/logs`, [["follow", options.follow], ["lines", options.lines]], [], undefined, null, "text")) as string;
   }
 
   /**
@@ -1674,7 +1674,7 @@ export class Client {
    * completed (its status is <status>)`.
    */
   async cancelBuild(tool: string, buildId: string): Promise<BuildIDResponse> {
-    return (await this.call("PUT", `/builds/v1/tool/${enc(tool)}/builds/${enc(buildId)}/cancel`, [], [], undefined, false, "json")) as BuildIDResponse;
+    return (await this.call("PUT", `/builds/v1/tool/${enc(tool)}/builds/${enc(buildId)}/cancel`, [], [], undefined, null, "json")) as BuildIDResponse;
   }
 
   /**
@@ -1689,7 +1689,7 @@ export class Client {
    * @param options.includeUnset query `include_unset`: Also show the defaults of fields the user did not set (`replicas` and `retry` 0 of continuous jobs, `retry` and `timeout` of the others) and `image_state`; default true. `false` gives only what the user set, as `jobs dump` wants.
    */
   async listJobs(tool: string, options: { includeUnset?: string } = {}): Promise<JobListResponse> {
-    return (await this.call("GET", `/jobs/v1/tool/${enc(tool)}/jobs`, [["include_unset", options.includeUnset]], [], undefined, false, "json")) as JobListResponse;
+    return (await this.call("GET", `/jobs/v1/tool/${enc(tool)}/jobs`, [["include_unset", options.includeUnset]], [], undefined, null, "json")) as JobListResponse;
   }
 
   /**
@@ -1716,7 +1716,7 @@ export class Client {
    * config, the next deployment removes it.
    */
   async runJob(tool: string, body: Job): Promise<JobResponse> {
-    return (await this.call("POST", `/jobs/v1/tool/${enc(tool)}/jobs`, [], [], body, false, "json")) as JobResponse;
+    return (await this.call("POST", `/jobs/v1/tool/${enc(tool)}/jobs`, [], [], body, null, "json")) as JobResponse;
   }
 
   /**
@@ -1737,7 +1737,7 @@ export class Client {
    * ignored, so the output of `GET …/jobs/{name}` can be sent back.
    */
   async upsertJob(tool: string, body: Job): Promise<JobUpsertResponse> {
-    return (await this.call("PATCH", `/jobs/v1/tool/${enc(tool)}/jobs`, [], [], body, false, "json")) as JobUpsertResponse;
+    return (await this.call("PATCH", `/jobs/v1/tool/${enc(tool)}/jobs`, [], [], body, null, "json")) as JobUpsertResponse;
   }
 
   /**
@@ -1749,7 +1749,7 @@ export class Client {
    * more, so the next deployment starts its components again.
    */
   async flushJobs(tool: string): Promise<MessagesResponse> {
-    return (await this.call("DELETE", `/jobs/v1/tool/${enc(tool)}/jobs`, [], [], undefined, false, "json")) as MessagesResponse;
+    return (await this.call("DELETE", `/jobs/v1/tool/${enc(tool)}/jobs`, [], [], undefined, null, "json")) as MessagesResponse;
   }
 
   /**
@@ -1760,7 +1760,7 @@ export class Client {
    * @param options.includeUnset query `include_unset`: Also show the defaults of fields the user did not set (`replicas` and `retry` 0 of continuous jobs, `retry` and `timeout` of the others) and `image_state`; default true. `false` gives only what the user set, as `jobs dump` wants.
    */
   async getJob(tool: string, name: string, options: { includeUnset?: string } = {}): Promise<JobResponse> {
-    return (await this.call("GET", `/jobs/v1/tool/${enc(tool)}/jobs/${enc(name)}`, [["include_unset", options.includeUnset]], [], undefined, false, "json")) as JobResponse;
+    return (await this.call("GET", `/jobs/v1/tool/${enc(tool)}/jobs/${enc(name)}`, [["include_unset", options.includeUnset]], [], undefined, null, "json")) as JobResponse;
   }
 
   /**
@@ -1773,7 +1773,7 @@ export class Client {
    * deployment.
    */
   async deleteJob(tool: string, name: string): Promise<MessagesResponse> {
-    return (await this.call("DELETE", `/jobs/v1/tool/${enc(tool)}/jobs/${enc(name)}`, [], [], undefined, false, "json")) as MessagesResponse;
+    return (await this.call("DELETE", `/jobs/v1/tool/${enc(tool)}/jobs/${enc(name)}`, [], [], undefined, null, "json")) as MessagesResponse;
   }
 
   /**
@@ -1791,7 +1791,7 @@ export class Client {
    * @param options.lines query `lines`: Start with the last N lines of each log (0 or absent means all).
    */
   async getJobLogs(tool: string, name: string, options: { follow?: string; lines?: number } = {}): Promise<string> {
-    return (await this.call("GET", `/jobs/v1/tool/${enc(tool)}/jobs/${enc(name)}/logs`, [["follow", options.follow], ["lines", options.lines]], [], undefined, false, "text")) as string;
+    return (await this.call("GET", `/jobs/v1/tool/${enc(tool)}/jobs/${enc(name)}/logs`, [["follow", options.follow], ["lines", options.lines]], [], undefined, null, "text")) as string;
   }
 
   /**
@@ -1804,7 +1804,7 @@ export class Client {
    * schedule is registered again. One-off jobs cannot be restarted (409).
    */
   async restartJob(tool: string, name: string): Promise<MessagesResponse> {
-    return (await this.call("POST", `/jobs/v1/tool/${enc(tool)}/jobs/${enc(name)}/restart`, [], [], undefined, false, "json")) as MessagesResponse;
+    return (await this.call("POST", `/jobs/v1/tool/${enc(tool)}/jobs/${enc(name)}/restart`, [], [], undefined, null, "json")) as MessagesResponse;
   }
 
   /**
@@ -1818,7 +1818,7 @@ export class Client {
    * first build). Ad-hoc jobs are not images.
    */
   async listJobImages(tool: string): Promise<JobImageListResponse> {
-    return (await this.call("GET", `/jobs/v1/tool/${enc(tool)}/images`, [], [], undefined, false, "json")) as JobImageListResponse;
+    return (await this.call("GET", `/jobs/v1/tool/${enc(tool)}/images`, [], [], undefined, null, "json")) as JobImageListResponse;
   }
 
   /**
@@ -1829,7 +1829,7 @@ export class Client {
    * The same as `GET …/quotas`.
    */
   async getJobsQuotaLegacy(tool: string): Promise<QuotaResponse> {
-    return (await this.call("GET", `/jobs/v1/tool/${enc(tool)}/quota`, [], [], undefined, false, "json")) as QuotaResponse;
+    return (await this.call("GET", `/jobs/v1/tool/${enc(tool)}/quota`, [], [], undefined, null, "json")) as QuotaResponse;
   }
 
   /**
@@ -1846,7 +1846,7 @@ export class Client {
    * runs going on and the ad-hoc jobs listed.
    */
   async getJobsQuota(tool: string): Promise<QuotaResponse> {
-    return (await this.call("GET", `/jobs/v1/tool/${enc(tool)}/quotas`, [], [], undefined, false, "json")) as QuotaResponse;
+    return (await this.call("GET", `/jobs/v1/tool/${enc(tool)}/quotas`, [], [], undefined, null, "json")) as QuotaResponse;
   }
 
   /**
@@ -1859,7 +1859,7 @@ export class Client {
    * masks the values unless `--show-values` is given.
    */
   async listEnvVars(tool: string): Promise<EnvVarListResponse> {
-    return (await this.call("GET", `/envvars/v1/tool/${enc(tool)}/envvars`, [], [], undefined, false, "json")) as EnvVarListResponse;
+    return (await this.call("GET", `/envvars/v1/tool/${enc(tool)}/envvars`, [], [], undefined, null, "json")) as EnvVarListResponse;
   }
 
   /**
@@ -1880,7 +1880,7 @@ export class Client {
    * or the tool's envvars together 524288 bytes. Nothing is stored then.
    */
   async createEnvVar(tool: string, body: EnvVar): Promise<EnvVarResponse> {
-    return (await this.call("POST", `/envvars/v1/tool/${enc(tool)}/envvars`, [], [], body, false, "json")) as EnvVarResponse;
+    return (await this.call("POST", `/envvars/v1/tool/${enc(tool)}/envvars`, [], [], body, null, "json")) as EnvVarResponse;
   }
 
   /**
@@ -1889,7 +1889,7 @@ export class Client {
    * `GET /envvars/v1/tool/{tool}/envvars/{name}` (operation `getEnvVar`).
    */
   async getEnvVar(tool: string, name: string): Promise<EnvVarResponse> {
-    return (await this.call("GET", `/envvars/v1/tool/${enc(tool)}/envvars/${enc(name)}`, [], [], undefined, false, "json")) as EnvVarResponse;
+    return (await this.call("GET", `/envvars/v1/tool/${enc(tool)}/envvars/${enc(name)}`, [], [], undefined, null, "json")) as EnvVarResponse;
   }
 
   /**
@@ -1903,7 +1903,7 @@ export class Client {
    * keeps working but can no longer be shown (refresh makes a new one).
    */
   async deleteEnvVar(tool: string, name: string): Promise<EnvVarResponse> {
-    return (await this.call("DELETE", `/envvars/v1/tool/${enc(tool)}/envvars/${enc(name)}`, [], [], undefined, false, "json")) as EnvVarResponse;
+    return (await this.call("DELETE", `/envvars/v1/tool/${enc(tool)}/envvars/${enc(name)}`, [], [], undefined, null, "json")) as EnvVarResponse;
   }
 
   /**
@@ -1912,7 +1912,7 @@ export class Client {
    * `GET /envvars/v1/tool/{tool}/quotas` (operation `getEnvVarQuota`).
    */
   async getEnvVarQuota(tool: string): Promise<EnvVarQuotaResponse> {
-    return (await this.call("GET", `/envvars/v1/tool/${enc(tool)}/quotas`, [], [], undefined, false, "json")) as EnvVarQuotaResponse;
+    return (await this.call("GET", `/envvars/v1/tool/${enc(tool)}/quotas`, [], [], undefined, null, "json")) as EnvVarQuotaResponse;
   }
 
   /**
@@ -1923,7 +1923,7 @@ export class Client {
    * The same as `GET …/envvars`.
    */
   async listEnvVarsLegacy(tool: string): Promise<EnvVarListResponse> {
-    return (await this.call("GET", `/envvars/v1/tool/${enc(tool)}/envvar`, [], [], undefined, false, "json")) as EnvVarListResponse;
+    return (await this.call("GET", `/envvars/v1/tool/${enc(tool)}/envvar`, [], [], undefined, null, "json")) as EnvVarListResponse;
   }
 
   /**
@@ -1934,7 +1934,7 @@ export class Client {
    * The same as `GET …/envvars/{name}`.
    */
   async getEnvVarLegacy(tool: string, name: string): Promise<EnvVarResponse> {
-    return (await this.call("GET", `/envvars/v1/tool/${enc(tool)}/envvar/${enc(name)}`, [], [], undefined, false, "json")) as EnvVarResponse;
+    return (await this.call("GET", `/envvars/v1/tool/${enc(tool)}/envvar/${enc(name)}`, [], [], undefined, null, "json")) as EnvVarResponse;
   }
 
   /**
@@ -1945,7 +1945,7 @@ export class Client {
    * The same as `POST …/envvars` with the name from the path and only `value` in the body.
    */
   async createEnvVarLegacy(tool: string, name: string, body: EnvVarValue): Promise<EnvVarResponse> {
-    return (await this.call("POST", `/envvars/v1/tool/${enc(tool)}/envvar/${enc(name)}`, [], [], body, false, "json")) as EnvVarResponse;
+    return (await this.call("POST", `/envvars/v1/tool/${enc(tool)}/envvar/${enc(name)}`, [], [], body, null, "json")) as EnvVarResponse;
   }
 
   /**
@@ -1956,7 +1956,7 @@ export class Client {
    * The same as `DELETE …/envvars/{name}`.
    */
   async deleteEnvVarLegacy(tool: string, name: string): Promise<EnvVarResponse> {
-    return (await this.call("DELETE", `/envvars/v1/tool/${enc(tool)}/envvar/${enc(name)}`, [], [], undefined, false, "json")) as EnvVarResponse;
+    return (await this.call("DELETE", `/envvars/v1/tool/${enc(tool)}/envvar/${enc(name)}`, [], [], undefined, null, "json")) as EnvVarResponse;
   }
 
   /**
@@ -1967,7 +1967,7 @@ export class Client {
    * The same as `GET …/quotas`.
    */
   async getEnvVarQuotaLegacy(tool: string): Promise<EnvVarQuotaResponse> {
-    return (await this.call("GET", `/envvars/v1/tool/${enc(tool)}/quota`, [], [], undefined, false, "json")) as EnvVarQuotaResponse;
+    return (await this.call("GET", `/envvars/v1/tool/${enc(tool)}/quota`, [], [], undefined, null, "json")) as EnvVarQuotaResponse;
   }
 
   /**
@@ -1981,7 +1981,7 @@ export class Client {
    * are never recorded.
    */
   async getWebhook(tool: string): Promise<WebhookEnvelope> {
-    return (await this.call("GET", `/triggers/v1/tool/${enc(tool)}/webhook`, [], [], undefined, false, "json")) as WebhookEnvelope;
+    return (await this.call("GET", `/triggers/v1/tool/${enc(tool)}/webhook`, [], [], undefined, null, "json")) as WebhookEnvelope;
   }
 
   /**
@@ -2007,7 +2007,7 @@ export class Client {
    * `ping` gets 200. Bodies over 5 MiB: 413.
    */
   async receiveWebhook(tool: string, body: { [key: string]: unknown }): Promise<WebhookDeliveryEnvelope> {
-    return (await this.call("POST", `/triggers/v1/tool/${enc(tool)}/webhook`, [], [], body, false, "json")) as WebhookDeliveryEnvelope;
+    return (await this.call("POST", `/triggers/v1/tool/${enc(tool)}/webhook`, [], [], body, null, "json")) as WebhookDeliveryEnvelope;
   }
 
   /**
@@ -2021,7 +2021,7 @@ export class Client {
    * token). Stored encrypted with the server's key.
    */
   async rotateWebhookSecret(tool: string): Promise<WebhookSecretEnvelope> {
-    return (await this.call("POST", `/triggers/v1/tool/${enc(tool)}/webhook/secret`, [], [], undefined, false, "json")) as WebhookSecretEnvelope;
+    return (await this.call("POST", `/triggers/v1/tool/${enc(tool)}/webhook/secret`, [], [], undefined, null, "json")) as WebhookSecretEnvelope;
   }
 
   /**
@@ -2030,7 +2030,7 @@ export class Client {
    * `DELETE /triggers/v1/tool/{tool}/webhook/secret` (operation `deleteWebhookSecret`).
    */
   async deleteWebhookSecret(tool: string): Promise<WebhookEnvelope> {
-    return (await this.call("DELETE", `/triggers/v1/tool/${enc(tool)}/webhook/secret`, [], [], undefined, false, "json")) as WebhookEnvelope;
+    return (await this.call("DELETE", `/triggers/v1/tool/${enc(tool)}/webhook/secret`, [], [], undefined, null, "json")) as WebhookEnvelope;
   }
 
   /**
@@ -2044,7 +2044,7 @@ export class Client {
    * @param options.state query `state`: Only questions in this state.
    */
   async listMyQuestions(options: { state?: "open" | "answered" | "rejected" | "expired" | "cancelled" } = {}): Promise<QuestionListEnvelope> {
-    return (await this.call("GET", `/interactions/v1/questions`, [["state", options.state]], [], undefined, false, "json")) as QuestionListEnvelope;
+    return (await this.call("GET", `/interactions/v1/questions`, [["state", options.state]], [], undefined, null, "json")) as QuestionListEnvelope;
   }
 
   /**
@@ -2056,7 +2056,7 @@ export class Client {
    * @param options.deployment query `deployment`: Only this deployment's questions.
    */
   async listQuestions(tool: string, options: { state?: "open" | "answered" | "rejected" | "expired" | "cancelled"; deployment?: string } = {}): Promise<QuestionListEnvelope> {
-    return (await this.call("GET", `/interactions/v1/tool/${enc(tool)}/questions`, [["state", options.state], ["deployment", options.deployment]], [], undefined, false, "json")) as QuestionListEnvelope;
+    return (await this.call("GET", `/interactions/v1/tool/${enc(tool)}/questions`, [["state", options.state], ["deployment", options.deployment]], [], undefined, null, "json")) as QuestionListEnvelope;
   }
 
   /**
@@ -2075,7 +2075,7 @@ export class Client {
    * longer running; 422 for a bad question.
    */
   async askQuestion(tool: string, body: AskRequest): Promise<QuestionEnvelope> {
-    return (await this.call("POST", `/interactions/v1/tool/${enc(tool)}/questions`, [], [], body, false, "json")) as QuestionEnvelope;
+    return (await this.call("POST", `/interactions/v1/tool/${enc(tool)}/questions`, [], [], body, null, "json")) as QuestionEnvelope;
   }
 
   /**
@@ -2091,7 +2091,7 @@ export class Client {
    * @param options.wait query `wait`: How long to wait for the question to settle, as a Go duration (`50s`); at most 60s.
    */
   async getQuestion(tool: string, questionId: string, options: { wait?: string } = {}): Promise<QuestionEnvelope> {
-    return (await this.call("GET", `/interactions/v1/tool/${enc(tool)}/questions/${enc(questionId)}`, [["wait", options.wait]], [], undefined, false, "json")) as QuestionEnvelope;
+    return (await this.call("GET", `/interactions/v1/tool/${enc(tool)}/questions/${enc(questionId)}`, [["wait", options.wait]], [], undefined, null, "json")) as QuestionEnvelope;
   }
 
   /**
@@ -2109,7 +2109,7 @@ export class Client {
    * logged); one stopping answer settles it.
    */
   async answerQuestion(tool: string, questionId: string, body: AnswerRequest): Promise<QuestionEnvelope> {
-    return (await this.call("POST", `/interactions/v1/tool/${enc(tool)}/questions/${enc(questionId)}/answers`, [], [], body, false, "json")) as QuestionEnvelope;
+    return (await this.call("POST", `/interactions/v1/tool/${enc(tool)}/questions/${enc(questionId)}/answers`, [], [], body, null, "json")) as QuestionEnvelope;
   }
 
   /**
@@ -2120,7 +2120,7 @@ export class Client {
    * Opened, every answer (counted or not), refused attempts with their reason, expiry, cancellation.
    */
   async getQuestionLog(tool: string, questionId: string): Promise<QuestionLogEnvelope> {
-    return (await this.call("GET", `/interactions/v1/tool/${enc(tool)}/questions/${enc(questionId)}/log`, [], [], undefined, false, "json")) as QuestionLogEnvelope;
+    return (await this.call("GET", `/interactions/v1/tool/${enc(tool)}/questions/${enc(questionId)}/log`, [], [], undefined, null, "json")) as QuestionLogEnvelope;
   }
 
   /**
@@ -2135,7 +2135,7 @@ export class Client {
    * @param options.tool query `tool`: Only this tool's tokens.
    */
   async listApiTokens(options: { tool?: string } = {}): Promise<APITokenListEnvelope> {
-    return (await this.call("GET", `/v1/admin/tokens`, [["tool", options.tool]], [], undefined, false, "json")) as APITokenListEnvelope;
+    return (await this.call("GET", `/v1/admin/tokens`, [["tool", options.tool]], [], undefined, null, "json")) as APITokenListEnvelope;
   }
 
   /**
@@ -2149,7 +2149,7 @@ export class Client {
    * route of that tool, 403 on other tools and on admin routes.
    */
   async createApiToken(body: APITokenCreateRequest): Promise<APITokenCreatedEnvelope> {
-    return (await this.call("POST", `/v1/admin/tokens`, [], [], body, false, "json")) as APITokenCreatedEnvelope;
+    return (await this.call("POST", `/v1/admin/tokens`, [], [], body, null, "json")) as APITokenCreatedEnvelope;
   }
 
   /**
@@ -2160,6 +2160,6 @@ export class Client {
    * `messages.info[0]` is `API token {id} revoked.` The token stops working at once.
    */
   async revokeApiToken(id: string): Promise<ErrorEnvelope> {
-    return (await this.call("DELETE", `/v1/admin/tokens/${enc(id)}`, [], [], undefined, false, "json")) as ErrorEnvelope;
+    return (await this.call("DELETE", `/v1/admin/tokens/${enc(id)}`, [], [], undefined, null, "json")) as ErrorEnvelope;
   }
 }
