@@ -544,6 +544,29 @@ type Queries interface {
 	// retention keeps those artifacts.
 	ReleaseBuildKeys(ctx context.Context, tool string, since time.Time) ([]string, error)
 
+	// CutCreate inserts a tool's cut; false (nothing written) when the
+	// tool has a cut of that name.
+	CutCreate(ctx context.Context, c slipway.Cut) (bool, error)
+	// CutGet returns one of a tool's cuts; ErrNotFound when there is none.
+	CutGet(ctx context.Context, tool, name string) (slipway.Cut, error)
+	// CutList returns a tool's cuts, newest first.
+	CutList(ctx context.Context, tool string) ([]slipway.Cut, error)
+	// CutUpdate writes c's head, state, picks, frozen and updated fields
+	// if its head is still fromHead and its state fromState; false when
+	// it is not (another change came first).
+	CutUpdate(ctx context.Context, c slipway.Cut, fromHead string, fromState slipway.CutState) (bool, error)
+	// ChangeRequestCreate inserts cr with the tool's next seq (the caller
+	// holds the tool's lock) and returns it.
+	ChangeRequestCreate(ctx context.Context, cr slipway.ChangeRequest) (slipway.ChangeRequest, error)
+	// ChangeRequestGet returns one of a tool's change requests;
+	// ErrNotFound when there is none.
+	ChangeRequestGet(ctx context.Context, tool string, seq int64) (slipway.ChangeRequest, error)
+	// ChangeRequestList returns a tool's change requests (of cut when not
+	// ""), newest first.
+	ChangeRequestList(ctx context.Context, tool, cut string) ([]slipway.ChangeRequest, error)
+	// ChangeRequestUpdate writes cr's state, decision, onto, pick, detail
+	// and updated time if its state is still from; false when it is not.
+	ChangeRequestUpdate(ctx context.Context, cr slipway.ChangeRequest, from slipway.ChangeRequestState) (bool, error)
 	// WebhookPut stores a tool's push webhook secret (insert or replace).
 	WebhookPut(ctx context.Context, w Webhook) error
 	// WebhookGet returns a tool's push webhook.

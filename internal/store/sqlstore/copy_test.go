@@ -278,6 +278,18 @@ func fill(t *testing.T, s store.Store, write *sql.DB) {
 		must(s.EnvVarPut(ctx, store.EnvVar{Tool: tool, Name: "TOOL_DEPLOY_TOKEN", Sealed: "sealed-2", UpdatedAt: at(6)}))
 		must(s.RepoCredentialPut(ctx, store.RepoCredential{Tool: tool, URL: "https://***@example.org/" + tool + ".git", Sealed: "sealed-cred"}))
 		must(s.WebhookPut(ctx, store.Webhook{Tool: tool, Sealed: "sealed-hook", CreatedAt: at(5)}))
+		_, err = s.CutCreate(ctx, slipway.Cut{
+			Tool: tool, Name: "2026.12.1", Repository: "https://example.org/" + tool + ".git", Branch: "main",
+			Base: strings.Repeat("a", 40), Head: strings.Repeat("b", 40), State: slipway.CutFrozen, Picks: 1,
+			CreatedAt: at(5), CreatedBy: "admin", FrozenAt: at(5), FrozenBy: "admin", UpdatedAt: at(6),
+		})
+		must(err)
+		_, err = s.ChangeRequestCreate(ctx, slipway.ChangeRequest{
+			Tool: tool, Cut: "2026.12.1", Commit: strings.Repeat("c", 40), Reason: "fix ✓", State: slipway.CRApplied,
+			QuestionID: "q-cr", RequestedBy: "tool-token:x", RequestedAt: at(6), DecidedBy: "admin", DecidedAt: at(7),
+			Onto: strings.Repeat("a", 40), Pick: strings.Repeat("b", 40), UpdatedAt: at(7),
+		})
+		must(err)
 		_, err = s.WebhookDeliveryAdd(ctx, slipway.WebhookDelivery{
 			Tool: tool, ID: "d-1", Provider: "github", Event: "push",
 			ReceivedAt: at(6), Ref: "refs/heads/main", Commit: "c0ffee", Pusher: "alice ✓", Outcome: slipway.WebhookDeployed,
@@ -456,7 +468,7 @@ func TestCopy(t *testing.T) {
 	want := []string{
 		"tools 3", "configs 6", "deployments 6", "steps 18", "builds 6", "live_runs 4", "events 18",
 		"deploy_tokens 2", "deploy_token_legacy_seals 1", "api_tokens 4", "job_runs 4", "envvars 4",
-		"repo_credentials 2", "webhooks 2", "webhook_deliveries 2", "poll_state 2", "sessions 2", "settings 2", "questions 2", "question_log 4", "releases 4",
+		"repo_credentials 2", "webhooks 2", "webhook_deliveries 2", "poll_state 2", "cuts 2", "change_requests 2", "sessions 2", "settings 2", "questions 2", "question_log 4", "releases 4",
 	}
 	if d := cmp.Diff(want, progress); d != "" {
 		t.Errorf("progress (-want +got):\n%s", d)

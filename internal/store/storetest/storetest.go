@@ -57,6 +57,7 @@ func Run(t *testing.T, f Factory, rf RestartFactory) {
 	t.Run("EnvVar", func(t *testing.T) { testEnvVar(t, f) })
 	t.Run("Webhook", func(t *testing.T) { testWebhook(t, f) })
 	t.Run("PollState", func(t *testing.T) { testPollState(t, f) })
+	t.Run("Cut", func(t *testing.T) { testCut(t, f) })
 	t.Run("InTx", func(t *testing.T) { testInTx(t, f) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, f) })
 	t.Run("Node", func(t *testing.T) { testNode(t, f) })
