@@ -128,6 +128,9 @@ func (e *Engine) settled(ctx context.Context, t txn, d slipway.Deployment, q sli
 	if _, err := t.QuestionLogAppend(ctx, entry); err != nil {
 		return err
 	}
+	if seq, ok := slipway.ChangeRequestOf(q); ok {
+		return e.decideChangeRequest(ctx, t, q, seq)
+	}
 	if q.DeploymentID == "" {
 		return nil // a scheduled run's: its process reads the answer
 	}

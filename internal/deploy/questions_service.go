@@ -180,6 +180,14 @@ func (s *Questions) QuestionAnswer(ctx context.Context, tool, id string, a slipw
 	if err != nil {
 		return q, fmt.Errorf("answer question %s: %w", id, err)
 	}
+	if seq, ok := slipway.ChangeRequestOf(q); ok && q.State == slipway.QuestionAnswered && q.Value == slipway.CRAnswerApprove {
+		// Approved: pick it now. Its outcome (applied, conflict, failed)
+		// is the change request's; a failure to record it leaves the
+		// request approved, and applying it again retries.
+		if _, err := s.eng.applyChangeRequest(context.WithoutCancel(ctx), tool, seq); err != nil {
+			s.logger.WarnContext(ctx, "apply change request", "tool", tool, "change_request", seq, "error", err.Error())
+		}
+	}
 	return q, nil
 }
 

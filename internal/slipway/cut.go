@@ -1,6 +1,7 @@
 package slipway
 
 import (
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -183,3 +184,106 @@ const (
 	CRAnswerApprove = "approve"
 	CRAnswerRefuse  = "refuse"
 )
+
+// CutNotes are the changes between two cuts of one repository: the
+// first-parent commits of To's head that From's head lacks, and, when
+// From's head is not an ancestor of To's (a frozen cut's cherry-picks),
+// From's commits that To lacks (Removed). A cherry-pick names the commit
+// it was picked from (PickedFrom: git's "(cherry picked from commit …)"
+// line, else the same patch-id); a commit of To that From has as a pick
+// names the pick (PickedAs).
+type CutNotes struct {
+	Tool       string
+	Repository string
+	From, To   Cut
+	Change     NotesChange
+	// Base is the last commit both share, when neither contains the other.
+	Base      string
+	Commits   []CutNoteCommit
+	Removed   []CutNoteCommit
+	Truncated bool
+}
+
+// CutDiverged is the change between two cuts neither of whose heads
+// contains the other's: typically a frozen cut with cherry-picks and a
+// later cut of its branch.
+const CutDiverged NotesChange = "diverged"
+
+// CutNoteCommit is a commit of cut notes.
+type CutNoteCommit struct {
+	NoteCommit
+	PickedFrom string
+	PickedAs   string
+}
+
+// pickedFromRE finds the line `git cherry-pick -x` adds.
+var pickedFromRE = regexp.MustCompile(`\(cherry picked from commit ([0-9a-f]{40}|[0-9a-f]{64})\)`)
+
+// PickedFromTrailer returns the commit c's message says it was
+// cherry-picked from ("" when it says none; the last one when several).
+func PickedFromTrailer(c Commit) string {
+	m := pickedFromRE.FindAllStringSubmatch(c.Subject+"\n"+c.Body, -1)
+	if len(m) == 0 {
+		return ""
+	}
+	return m[len(m)-1][1]
+}
+
+// CutNotesMarkdown renders cut notes as Markdown, commit text escaped.
+func CutNotesMarkdown(n CutNotes) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Release notes: %s, %s → %s\n\n", mdEscape(n.Tool), mdEscape(n.From.Name), mdEscape(n.To.Name))
+	web, _ := RepoWebOf(n.Repository)
+	link := func(commit string) string {
+		if u := web.CommitURL(commit); u != "" {
+			return "[" + shortCode(commit) + "](" + u + ")"
+		}
+		return shortCode(commit)
+	}
+	fmt.Fprintf(&b, "%s (%s) → %s (%s): %s", mdEscape(n.From.Name), link(n.From.Head), mdEscape(n.To.Name), link(n.To.Head), plural(len(n.Commits), "commit"))
+	if len(n.Removed) > 0 {
+		fmt.Fprintf(&b, "; %s of %s that %s does not have", plural(len(n.Removed), "commit"), mdEscape(n.From.Name), mdEscape(n.To.Name))
+	}
+	b.WriteString(".\n")
+	if n.Truncated {
+		b.WriteString("\n> Only the newest commits are shown: the span is longer.\n")
+	}
+	line := func(c CutNoteCommit) {
+		b.WriteString("- ")
+		if c.Scope != "" {
+			fmt.Fprintf(&b, "**%s:** ", mdEscape(c.Scope))
+		}
+		fmt.Fprintf(&b, "%s (%s", mdEscape(c.Title), link(c.Hash))
+		if c.PickedFrom != "" {
+			fmt.Fprintf(&b, ", cherry-pick of %s", link(c.PickedFrom))
+		}
+		if c.PickedAs != "" {
+			fmt.Fprintf(&b, ", in %s as cherry-pick %s", mdEscape(n.From.Name), link(c.PickedAs))
+		}
+		b.WriteString(")")
+		if c.Author != "" {
+			fmt.Fprintf(&b, " by %s", mdEscape(c.Author))
+		}
+		b.WriteString("\n")
+	}
+	for _, s := range NoteSections {
+		first := true
+		for _, c := range n.Commits {
+			if c.Section != s {
+				continue
+			}
+			if first {
+				fmt.Fprintf(&b, "\n### %s\n\n", s.Title())
+				first = false
+			}
+			line(c)
+		}
+	}
+	if len(n.Removed) > 0 {
+		fmt.Fprintf(&b, "\n### Only in %s\n\n", mdEscape(n.From.Name))
+		for _, c := range n.Removed {
+			line(c)
+		}
+	}
+	return b.String()
+}
