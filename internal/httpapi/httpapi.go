@@ -154,6 +154,9 @@ type Config struct {
 	// Releases serves …/releases (a tool's release history). When nil,
 	// it answers 503.
 	Releases Releases
+	// Cuts serves …/cuts (a tool's named releases and their change
+	// requests). When nil, it answers 503.
+	Cuts Cuts
 	// Questions serves the /interactions routes (questions a deployment
 	// asks, and their answers) and identifies ask tokens. When nil, they
 	// answer 503.

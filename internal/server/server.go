@@ -348,6 +348,7 @@ type Server struct {
 	jobs        *deploy.Jobs
 	questions   *deploy.Questions
 	releases    *deploy.Releases
+	cuts        *deploy.Cuts
 
 	api   *http.Server
 	proxy *http.Server
@@ -589,6 +590,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.webhooks = trigger.New(s.db, sealer, s.deployments, trigger.Config{Now: s.cfg.Now, Logger: s.logger.With("component", "trigger")})
 	s.questions = deploy.NewQuestions(s.engine)
 	s.releases = deploy.NewReleases(s.engine)
+	s.cuts = deploy.NewCuts(s.engine)
 	s.builds = deploy.NewBuilds(s.engine)
 	s.jobs = deploy.NewJobs(s.engine)
 	if err := s.listenChanges(ctx); err != nil {
@@ -667,7 +669,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Handler: httpapi.NewHandler(s.deployments, httpapi.Config{
 			AdminToken: s.token, Logger: s.logger, Health: s.health, DeployTokens: deployTokens,
 			APITokens: apiTokens, TrustedProxies: s.cfg.TrustedProxies, EnvVars: s.envVars, Webhooks: s.webhooks,
-			Builds: s.builds, Jobs: s.jobs, Questions: s.questions, Releases: s.releases, Metrics: m, ToolRate: s.cfg.ToolRate, ToolBurst: s.cfg.ToolBurst,
+			Builds: s.builds, Jobs: s.jobs, Questions: s.questions, Releases: s.releases, Cuts: s.cuts, Metrics: m, ToolRate: s.cfg.ToolRate, ToolBurst: s.cfg.ToolBurst,
 			MetricsToken: s.cfg.MetricsToken,
 			UI: &web.Config{
 				Deployments: s.deployments, Builds: s.builds, Jobs: s.jobs, Tools: s.db, Sessions: s.db, Questions: s.questions,

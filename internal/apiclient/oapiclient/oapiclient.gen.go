@@ -68,6 +68,39 @@ func (e BuildStatus) Valid() bool {
 	}
 }
 
+// Defines values for ChangeRequestState.
+const (
+	ChangeRequestStateApplied   ChangeRequestState = "applied"
+	ChangeRequestStateApproved  ChangeRequestState = "approved"
+	ChangeRequestStateConflict  ChangeRequestState = "conflict"
+	ChangeRequestStateExpired   ChangeRequestState = "expired"
+	ChangeRequestStateFailed    ChangeRequestState = "failed"
+	ChangeRequestStateRefused   ChangeRequestState = "refused"
+	ChangeRequestStateRequested ChangeRequestState = "requested"
+)
+
+// Valid indicates whether the value is a known member of the ChangeRequestState enum.
+func (e ChangeRequestState) Valid() bool {
+	switch e {
+	case ChangeRequestStateApplied:
+		return true
+	case ChangeRequestStateApproved:
+		return true
+	case ChangeRequestStateConflict:
+		return true
+	case ChangeRequestStateExpired:
+		return true
+	case ChangeRequestStateFailed:
+		return true
+	case ChangeRequestStateRefused:
+		return true
+	case ChangeRequestStateRequested:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ComponentComponentType.
 const (
 	ComponentComponentTypeContinuous ComponentComponentType = "continuous"
@@ -197,6 +230,48 @@ func (e ConfigChangeChange) Valid() bool {
 	case ConfigChangeChangeChanged:
 		return true
 	case ConfigChangeChangeRemoved:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CutState.
+const (
+	Frozen  CutState = "frozen"
+	Mutable CutState = "mutable"
+)
+
+// Valid indicates whether the value is a known member of the CutState enum.
+func (e CutState) Valid() bool {
+	switch e {
+	case Frozen:
+		return true
+	case Mutable:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CutNotesChange.
+const (
+	CutNotesChangeChanged    CutNotesChange = "changed"
+	CutNotesChangeDiverged   CutNotesChange = "diverged"
+	CutNotesChangeRolledBack CutNotesChange = "rolled-back"
+	CutNotesChangeUnchanged  CutNotesChange = "unchanged"
+)
+
+// Valid indicates whether the value is a known member of the CutNotesChange enum.
+func (e CutNotesChange) Valid() bool {
+	switch e {
+	case CutNotesChangeChanged:
+		return true
+	case CutNotesChangeDiverged:
+		return true
+	case CutNotesChangeRolledBack:
+		return true
+	case CutNotesChangeUnchanged:
 		return true
 	default:
 		return false
@@ -586,16 +661,19 @@ func (e QuestionOnDeadline) Valid() bool {
 
 // Defines values for QuestionOrigin.
 const (
-	Ask  QuestionOrigin = "ask"
-	Gate QuestionOrigin = "gate"
+	QuestionOriginAsk           QuestionOrigin = "ask"
+	QuestionOriginChangeRequest QuestionOrigin = "change-request"
+	QuestionOriginGate          QuestionOrigin = "gate"
 )
 
 // Valid indicates whether the value is a known member of the QuestionOrigin enum.
 func (e QuestionOrigin) Valid() bool {
 	switch e {
-	case Ask:
+	case QuestionOriginAsk:
 		return true
-	case Gate:
+	case QuestionOriginChangeRequest:
+		return true
+	case QuestionOriginGate:
 		return true
 	default:
 		return false
@@ -875,6 +953,24 @@ func (e QuestionStateFilter) Valid() bool {
 	case QuestionStateFilterOpen:
 		return true
 	case QuestionStateFilterRejected:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CutNotesParamsFormat.
+const (
+	CutNotesFormatJSON     CutNotesParamsFormat = "json"
+	CutNotesFormatMarkdown CutNotesParamsFormat = "markdown"
+)
+
+// Valid indicates whether the value is a known member of the CutNotesParamsFormat enum.
+func (e CutNotesParamsFormat) Valid() bool {
+	switch e {
+	case CutNotesFormatJSON:
+		return true
+	case CutNotesFormatMarkdown:
 		return true
 	default:
 		return false
@@ -1172,6 +1268,53 @@ type BuildStartResponse struct {
 // BuildStatus Toolforge builds-api's statuses. Slipway uses `BUILD_PENDING` for a build started with `POST …/builds` that waits for a build slot, and does not use `BUILD_TIMEOUT` (a timed-out build is a `BUILD_FAILURE` saying so).
 type BuildStatus string
 
+// ChangeRequest defines model for ChangeRequest.
+type ChangeRequest struct {
+	Commit    string     `json:"commit"`
+	Cut       string     `json:"cut"`
+	Decided   *time.Time `json:"decided,omitempty"`
+	DecidedBy string     `json:"decided_by"`
+	Detail    string     `json:"detail"`
+
+	// Onto The cut's head the pick was made on.
+	Onto string `json:"onto"`
+
+	// Pick The cherry-pick Slipway pushed.
+	Pick        string             `json:"pick"`
+	QuestionId  string             `json:"question_id"`
+	Reason      string             `json:"reason"`
+	Requested   time.Time          `json:"requested"`
+	RequestedBy string             `json:"requested_by"`
+	Seq         int64              `json:"seq"`
+	State       ChangeRequestState `json:"state"`
+	Tool        string             `json:"tool"`
+}
+
+// ChangeRequestState defines model for ChangeRequest.State.
+type ChangeRequestState string
+
+// ChangeRequestCreateRequest defines model for ChangeRequestCreateRequest.
+type ChangeRequestCreateRequest struct {
+	Commit string  `json:"commit"`
+	Reason *string `json:"reason,omitempty"`
+}
+
+// ChangeRequestEnvelope defines model for ChangeRequestEnvelope.
+type ChangeRequestEnvelope struct {
+	Data ChangeRequest `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// ChangeRequestListEnvelope defines model for ChangeRequestListEnvelope.
+type ChangeRequestListEnvelope struct {
+	Data []ChangeRequest `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
 // CherryPick The search for a cherry-pick of the commit in what runs: set when
 // one was found (`commit`), reverted (`reverted_by`) or the search cut
 // (`partial`).
@@ -1294,6 +1437,107 @@ type ConfigChange struct {
 
 // ConfigChangeChange defines model for ConfigChange.Change.
 type ConfigChangeChange string
+
+// Cut defines model for Cut.
+type Cut struct {
+	// Base The commit it was cut (or frozen) at.
+	Base string `json:"base"`
+
+	// Branch The branch it was cut from (a mutable cut follows it).
+	Branch    string     `json:"branch"`
+	Created   time.Time  `json:"created"`
+	CreatedBy string     `json:"created_by"`
+	Frozen    *time.Time `json:"frozen,omitempty"`
+	FrozenBy  *string    `json:"frozen_by,omitempty"`
+	Head      string     `json:"head"`
+	Name      string     `json:"name"`
+	Picks     int        `json:"picks"`
+
+	// Ref What a component builds from to deploy it: `release/{name}` when frozen, else its branch.
+	Ref        string    `json:"ref"`
+	Repository string    `json:"repository"`
+	State      CutState  `json:"state"`
+	Tool       string    `json:"tool"`
+	Updated    time.Time `json:"updated"`
+}
+
+// CutState defines model for Cut.State.
+type CutState string
+
+// CutCreateRequest defines model for CutCreateRequest.
+type CutCreateRequest struct {
+	At        *string `json:"at,omitempty"`
+	Branch    string  `json:"branch"`
+	Component *string `json:"component,omitempty"`
+	Frozen    *bool   `json:"frozen,omitempty"`
+	Name      string  `json:"name"`
+}
+
+// CutEnvelope defines model for CutEnvelope.
+type CutEnvelope struct {
+	Data Cut `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// CutFreezeRequest defines model for CutFreezeRequest.
+type CutFreezeRequest struct {
+	At *string `json:"at,omitempty"`
+}
+
+// CutListEnvelope defines model for CutListEnvelope.
+type CutListEnvelope struct {
+	Data []Cut `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// CutNoteCommit defines model for CutNoteCommit.
+type CutNoteCommit struct {
+	Author     string    `json:"author"`
+	AuthoredAt time.Time `json:"authored_at"`
+	Breaking   bool      `json:"breaking"`
+	Hash       string    `json:"hash"`
+	PickedAs   *string   `json:"picked_as,omitempty"`
+	PickedFrom *string   `json:"picked_from,omitempty"`
+	Scope      *string   `json:"scope,omitempty"`
+	Section    string    `json:"section"`
+	Subject    string    `json:"subject"`
+	Title      string    `json:"title"`
+	Type       *string   `json:"type,omitempty"`
+	Url        *string   `json:"url,omitempty"`
+}
+
+// CutNotes defines model for CutNotes.
+type CutNotes struct {
+	Base       *string         `json:"base,omitempty"`
+	Change     CutNotesChange  `json:"change"`
+	Commits    []CutNoteCommit `json:"commits"`
+	From       Cut             `json:"from"`
+	Removed    []CutNoteCommit `json:"removed"`
+	Repository string          `json:"repository"`
+	To         Cut             `json:"to"`
+	Tool       string          `json:"tool"`
+	Truncated  bool            `json:"truncated"`
+}
+
+// CutNotesChange defines model for CutNotes.Change.
+type CutNotesChange string
+
+// CutNotesEnvelope defines model for CutNotesEnvelope.
+type CutNotesEnvelope struct {
+	Data CutNotes `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// CutUpdateRequest defines model for CutUpdateRequest.
+type CutUpdateRequest struct {
+	To *string `json:"to,omitempty"`
+}
 
 // DeployToken defines model for DeployToken.
 type DeployToken struct {
@@ -2169,6 +2413,9 @@ type WebhookSecretEnvelope struct {
 // BuildID defines model for BuildID.
 type BuildID = string
 
+// CutName defines model for CutName.
+type CutName = string
+
 // DeployID defines model for DeployID.
 type DeployID = string
 
@@ -2243,6 +2490,15 @@ type PruneBuildsParams struct {
 	// OlderThan Spare the builds that ended less than this long ago: 0 (any age), whole days such as `7d`, or a duration such as `48h`. Default the server's `--artifact-retention`, or 7d when that is 0 (off).
 	OlderThan *string `form:"older_than,omitempty" json:"older_than,omitempty"`
 }
+
+// CutNotesParams defines parameters for CutNotes.
+type CutNotesParams struct {
+	From   string                `form:"from" json:"from"`
+	Format *CutNotesParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+}
+
+// CutNotesParamsFormat defines parameters for CutNotes.
+type CutNotesParamsFormat string
 
 // CreateDeploymentParams defines parameters for CreateDeployment.
 type CreateDeploymentParams struct {
@@ -2390,6 +2646,18 @@ type StartBuildJSONRequestBody = BuildStartRequest
 
 // CreateToolConfigJSONRequestBody defines body for CreateToolConfig for application/json ContentType.
 type CreateToolConfigJSONRequestBody = ToolConfig
+
+// CreateCutJSONRequestBody defines body for CreateCut for application/json ContentType.
+type CreateCutJSONRequestBody = CutCreateRequest
+
+// CreateChangeRequestJSONRequestBody defines body for CreateChangeRequest for application/json ContentType.
+type CreateChangeRequestJSONRequestBody = ChangeRequestCreateRequest
+
+// FreezeCutJSONRequestBody defines body for FreezeCut for application/json ContentType.
+type FreezeCutJSONRequestBody = CutFreezeRequest
+
+// UpdateCutJSONRequestBody defines body for UpdateCut for application/json ContentType.
+type UpdateCutJSONRequestBody = CutUpdateRequest
 
 // CreateDeploymentJSONRequestBody defines body for CreateDeployment for application/json ContentType.
 type CreateDeploymentJSONRequestBody = DeploymentCreateRequest
@@ -2757,6 +3025,166 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /components/v1/tool/{tool}/config/generate (the `GenerateToolConfig` operationId).
 	GenerateToolConfig(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListCuts The tool's named releases (cuts), newest first (a Slipway extension)
+	//
+	// A cut is a named release of the tool (`2026.12.1`): a branch of one
+	// of its repositories at a commit. Not a release of `…/releases` (what
+	// a deployment made live): a cut is what the tool's people want to
+	// ship. Heads as stored; `GET …/cuts/{cut}` moves a mutable cut's
+	// head to its branch's tip first.
+	//
+	// Corresponds with GET /components/v1/tool/{tool}/cuts (the `ListCuts` operationId).
+	ListCuts(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateCutWithBody Cut a named release from a branch (a Slipway extension)
+	//
+	// Cuts release `name` of the repository the tool's components build
+	// from (`component` names one when they build from several) at `at`
+	// (a commit on `branch`; default its tip). Mutable (the default): its
+	// head follows the branch. `frozen`: Slipway creates the branch
+	// `release/{name}` in the repository at that commit (it needs push
+	// rights there), and from then on only an approved change request
+	// changes it; a component that builds from ref `release/{name}`
+	// deploys it. A name taken, or a `release/{name}` branch already
+	// elsewhere, is 409; a bad name, branch or commit is 422 naming the
+	// field, and nothing is stored or pushed.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/cuts (the `CreateCut` operationId).
+	CreateCutWithBody(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateCut Cut a named release from a branch (a Slipway extension)
+	//
+	// Cuts release `name` of the repository the tool's components build
+	// from (`component` names one when they build from several) at `at`
+	// (a commit on `branch`; default its tip). Mutable (the default): its
+	// head follows the branch. `frozen`: Slipway creates the branch
+	// `release/{name}` in the repository at that commit (it needs push
+	// rights there), and from then on only an approved change request
+	// changes it; a component that builds from ref `release/{name}`
+	// deploys it. A name taken, or a `release/{name}` branch already
+	// elsewhere, is 409; a bad name, branch or commit is 422 naming the
+	// field, and nothing is stored or pushed.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/cuts (the `CreateCut` operationId).
+	CreateCut(ctx context.Context, tool Tool, body CreateCutJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetCut One named release (a Slipway extension)
+	//
+	// A mutable cut's head is moved to its branch's tip first (it follows the branch).
+	//
+	// Corresponds with GET /components/v1/tool/{tool}/cuts/{cut} (the `GetCut` operationId).
+	GetCut(ctx context.Context, tool Tool, cut CutName, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListChangeRequests A named release's change requests, newest first (a Slipway extension)
+	//
+	// Corresponds with GET /components/v1/tool/{tool}/cuts/{cut}/change-requests (the `ListChangeRequests` operationId).
+	ListChangeRequests(ctx context.Context, tool Tool, cut CutName, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateChangeRequestWithBody Ask to cherry-pick one commit into a frozen named release (a Slipway extension)
+	//
+	// Records the request and opens its question (origin
+	// `change-request`; answers `approve` or `refuse`; the requester may
+	// not answer it, the admin included; open 24 hours, then `expired`),
+	// in one transaction. The first valid answer decides; an approval is
+	// applied at once: Slipway cherry-picks the commit (`git cherry-pick
+	// -x`) onto `release/{cut}` and pushes it (`applied`, with the pick),
+	// or records `conflict` or `failed` (then `…/apply` retries). A
+	// mutable cut, or a commit the cut has already (merged or
+	// cherry-picked), is 409; an unknown commit 422.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/cuts/{cut}/change-requests (the `CreateChangeRequest` operationId).
+	CreateChangeRequestWithBody(ctx context.Context, tool Tool, cut CutName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateChangeRequest Ask to cherry-pick one commit into a frozen named release (a Slipway extension)
+	//
+	// Records the request and opens its question (origin
+	// `change-request`; answers `approve` or `refuse`; the requester may
+	// not answer it, the admin included; open 24 hours, then `expired`),
+	// in one transaction. The first valid answer decides; an approval is
+	// applied at once: Slipway cherry-picks the commit (`git cherry-pick
+	// -x`) onto `release/{cut}` and pushes it (`applied`, with the pick),
+	// or records `conflict` or `failed` (then `…/apply` retries). A
+	// mutable cut, or a commit the cut has already (merged or
+	// cherry-picked), is 409; an unknown commit 422.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/cuts/{cut}/change-requests (the `CreateChangeRequest` operationId).
+	CreateChangeRequest(ctx context.Context, tool Tool, cut CutName, body CreateChangeRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ApplyChangeRequest Apply an approved change request again (a Slipway extension)
+	//
+	// For a request whose push failed (`failed`) or was never tried
+	// (`approved`, the server stopped in between). An applied one is
+	// answered as it is; one not approved (yet) is 409.
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/cuts/{cut}/change-requests/{seq}/apply (the `ApplyChangeRequest` operationId).
+	ApplyChangeRequest(ctx context.Context, tool Tool, cut CutName, seq int64, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// FreezeCutWithBody Freeze a mutable named release (a Slipway extension)
+	//
+	// Creates `release/{cut}` in the repository at the branch's tip (or
+	// `at`, a commit on it) and freezes the cut: no more direct changes,
+	// only approved change requests. Freezing a frozen cut is 409.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/cuts/{cut}/freeze (the `FreezeCut` operationId).
+	FreezeCutWithBody(ctx context.Context, tool Tool, cut CutName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// FreezeCut Freeze a mutable named release (a Slipway extension)
+	//
+	// Creates `release/{cut}` in the repository at the branch's tip (or
+	// `at`, a commit on it) and freezes the cut: no more direct changes,
+	// only approved change requests. Freezing a frozen cut is 409.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/cuts/{cut}/freeze (the `FreezeCut` operationId).
+	FreezeCut(ctx context.Context, tool Tool, cut CutName, body FreezeCutJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CutNotes What changed from another named release to this one (a Slipway extension)
+	//
+	// The first-parent commits of this cut's head that `from`'s lacks,
+	// grouped as release notes are, and (`change: diverged`) `from`'s
+	// commits this one lacks (`removed`), such as a frozen cut's
+	// cherry-picks. A pick names its origin (`picked_from`: git's
+	// `cherry picked from` line, else the same patch-id); a commit that
+	// `from` has as a pick names it (`picked_as`). `format=markdown`
+	// answers Markdown. An unknown `from`, or one of another repository,
+	// is 422.
+	//
+	// Corresponds with GET /components/v1/tool/{tool}/cuts/{cut}/notes (the `CutNotes` operationId).
+	CutNotes(ctx context.Context, tool Tool, cut CutName, params *CutNotesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateCutWithBody Move a mutable named release (a direct change; a frozen one refuses it)
+	//
+	// A mutable cut's head moves to `to` (a commit on its branch; default
+	// the branch's tip). A frozen cut refuses every direct change with
+	// 409: its changes are change requests.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/cuts/{cut}/update (the `UpdateCut` operationId).
+	UpdateCutWithBody(ctx context.Context, tool Tool, cut CutName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateCut Move a mutable named release (a direct change; a frozen one refuses it)
+	//
+	// A mutable cut's head moves to `to` (a commit on its branch; default
+	// the branch's tip). A frozen cut refuses every direct change with
+	// 409: its changes are change requests.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/cuts/{cut}/update (the `UpdateCut` operationId).
+	UpdateCut(ctx context.Context, tool Tool, cut CutName, body UpdateCutJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListDeployments The tool's deployments, oldest first
 	//
@@ -4055,6 +4483,296 @@ func (c *Client) CreateToolConfig(ctx context.Context, tool Tool, body CreateToo
 // Corresponds with GET /components/v1/tool/{tool}/config/generate (the `GenerateToolConfig` operationId).
 func (c *Client) GenerateToolConfig(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGenerateToolConfigRequest(c.Server, tool)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListCuts The tool's named releases (cuts), newest first (a Slipway extension)
+//
+// A cut is a named release of the tool (`2026.12.1`): a branch of one
+// of its repositories at a commit. Not a release of `…/releases` (what
+// a deployment made live): a cut is what the tool's people want to
+// ship. Heads as stored; `GET …/cuts/{cut}` moves a mutable cut's
+// head to its branch's tip first.
+//
+// Corresponds with GET /components/v1/tool/{tool}/cuts (the `ListCuts` operationId).
+func (c *Client) ListCuts(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListCutsRequest(c.Server, tool)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateCutWithBody Cut a named release from a branch (a Slipway extension)
+//
+// Cuts release `name` of the repository the tool's components build
+// from (`component` names one when they build from several) at `at`
+// (a commit on `branch`; default its tip). Mutable (the default): its
+// head follows the branch. `frozen`: Slipway creates the branch
+// `release/{name}` in the repository at that commit (it needs push
+// rights there), and from then on only an approved change request
+// changes it; a component that builds from ref `release/{name}`
+// deploys it. A name taken, or a `release/{name}` branch already
+// elsewhere, is 409; a bad name, branch or commit is 422 naming the
+// field, and nothing is stored or pushed.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /components/v1/tool/{tool}/cuts (the `CreateCut` operationId).
+func (c *Client) CreateCutWithBody(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCutRequestWithBody(c.Server, tool, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateCut Cut a named release from a branch (a Slipway extension)
+//
+// Cuts release `name` of the repository the tool's components build
+// from (`component` names one when they build from several) at `at`
+// (a commit on `branch`; default its tip). Mutable (the default): its
+// head follows the branch. `frozen`: Slipway creates the branch
+// `release/{name}` in the repository at that commit (it needs push
+// rights there), and from then on only an approved change request
+// changes it; a component that builds from ref `release/{name}`
+// deploys it. A name taken, or a `release/{name}` branch already
+// elsewhere, is 409; a bad name, branch or commit is 422 naming the
+// field, and nothing is stored or pushed.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /components/v1/tool/{tool}/cuts (the `CreateCut` operationId).
+func (c *Client) CreateCut(ctx context.Context, tool Tool, body CreateCutJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCutRequest(c.Server, tool, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetCut One named release (a Slipway extension)
+//
+// A mutable cut's head is moved to its branch's tip first (it follows the branch).
+//
+// Corresponds with GET /components/v1/tool/{tool}/cuts/{cut} (the `GetCut` operationId).
+func (c *Client) GetCut(ctx context.Context, tool Tool, cut CutName, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetCutRequest(c.Server, tool, cut)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListChangeRequests A named release's change requests, newest first (a Slipway extension)
+//
+// Corresponds with GET /components/v1/tool/{tool}/cuts/{cut}/change-requests (the `ListChangeRequests` operationId).
+func (c *Client) ListChangeRequests(ctx context.Context, tool Tool, cut CutName, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListChangeRequestsRequest(c.Server, tool, cut)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateChangeRequestWithBody Ask to cherry-pick one commit into a frozen named release (a Slipway extension)
+//
+// Records the request and opens its question (origin
+// `change-request`; answers `approve` or `refuse`; the requester may
+// not answer it, the admin included; open 24 hours, then `expired`),
+// in one transaction. The first valid answer decides; an approval is
+// applied at once: Slipway cherry-picks the commit (`git cherry-pick
+// -x`) onto `release/{cut}` and pushes it (`applied`, with the pick),
+// or records `conflict` or `failed` (then `…/apply` retries). A
+// mutable cut, or a commit the cut has already (merged or
+// cherry-picked), is 409; an unknown commit 422.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /components/v1/tool/{tool}/cuts/{cut}/change-requests (the `CreateChangeRequest` operationId).
+func (c *Client) CreateChangeRequestWithBody(ctx context.Context, tool Tool, cut CutName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateChangeRequestRequestWithBody(c.Server, tool, cut, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateChangeRequest Ask to cherry-pick one commit into a frozen named release (a Slipway extension)
+//
+// Records the request and opens its question (origin
+// `change-request`; answers `approve` or `refuse`; the requester may
+// not answer it, the admin included; open 24 hours, then `expired`),
+// in one transaction. The first valid answer decides; an approval is
+// applied at once: Slipway cherry-picks the commit (`git cherry-pick
+// -x`) onto `release/{cut}` and pushes it (`applied`, with the pick),
+// or records `conflict` or `failed` (then `…/apply` retries). A
+// mutable cut, or a commit the cut has already (merged or
+// cherry-picked), is 409; an unknown commit 422.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /components/v1/tool/{tool}/cuts/{cut}/change-requests (the `CreateChangeRequest` operationId).
+func (c *Client) CreateChangeRequest(ctx context.Context, tool Tool, cut CutName, body CreateChangeRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateChangeRequestRequest(c.Server, tool, cut, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ApplyChangeRequest Apply an approved change request again (a Slipway extension)
+//
+// For a request whose push failed (`failed`) or was never tried
+// (`approved`, the server stopped in between). An applied one is
+// answered as it is; one not approved (yet) is 409.
+//
+// Corresponds with POST /components/v1/tool/{tool}/cuts/{cut}/change-requests/{seq}/apply (the `ApplyChangeRequest` operationId).
+func (c *Client) ApplyChangeRequest(ctx context.Context, tool Tool, cut CutName, seq int64, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewApplyChangeRequestRequest(c.Server, tool, cut, seq)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// FreezeCutWithBody Freeze a mutable named release (a Slipway extension)
+//
+// Creates `release/{cut}` in the repository at the branch's tip (or
+// `at`, a commit on it) and freezes the cut: no more direct changes,
+// only approved change requests. Freezing a frozen cut is 409.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /components/v1/tool/{tool}/cuts/{cut}/freeze (the `FreezeCut` operationId).
+func (c *Client) FreezeCutWithBody(ctx context.Context, tool Tool, cut CutName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewFreezeCutRequestWithBody(c.Server, tool, cut, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// FreezeCut Freeze a mutable named release (a Slipway extension)
+//
+// Creates `release/{cut}` in the repository at the branch's tip (or
+// `at`, a commit on it) and freezes the cut: no more direct changes,
+// only approved change requests. Freezing a frozen cut is 409.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /components/v1/tool/{tool}/cuts/{cut}/freeze (the `FreezeCut` operationId).
+func (c *Client) FreezeCut(ctx context.Context, tool Tool, cut CutName, body FreezeCutJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewFreezeCutRequest(c.Server, tool, cut, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CutNotes What changed from another named release to this one (a Slipway extension)
+//
+// The first-parent commits of this cut's head that `from`'s lacks,
+// grouped as release notes are, and (`change: diverged`) `from`'s
+// commits this one lacks (`removed`), such as a frozen cut's
+// cherry-picks. A pick names its origin (`picked_from`: git's
+// `cherry picked from` line, else the same patch-id); a commit that
+// `from` has as a pick names it (`picked_as`). `format=markdown`
+// answers Markdown. An unknown `from`, or one of another repository,
+// is 422.
+//
+// Corresponds with GET /components/v1/tool/{tool}/cuts/{cut}/notes (the `CutNotes` operationId).
+func (c *Client) CutNotes(ctx context.Context, tool Tool, cut CutName, params *CutNotesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCutNotesRequest(c.Server, tool, cut, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateCutWithBody Move a mutable named release (a direct change; a frozen one refuses it)
+//
+// A mutable cut's head moves to `to` (a commit on its branch; default
+// the branch's tip). A frozen cut refuses every direct change with
+// 409: its changes are change requests.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /components/v1/tool/{tool}/cuts/{cut}/update (the `UpdateCut` operationId).
+func (c *Client) UpdateCutWithBody(ctx context.Context, tool Tool, cut CutName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateCutRequestWithBody(c.Server, tool, cut, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateCut Move a mutable named release (a direct change; a frozen one refuses it)
+//
+// A mutable cut's head moves to `to` (a commit on its branch; default
+// the branch's tip). A frozen cut refuses every direct change with
+// 409: its changes are change requests.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /components/v1/tool/{tool}/cuts/{cut}/update (the `UpdateCut` operationId).
+func (c *Client) UpdateCut(ctx context.Context, tool Tool, cut CutName, body UpdateCutJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateCutRequest(c.Server, tool, cut, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6214,6 +6932,455 @@ func NewGenerateToolConfigRequest(server string, tool Tool) (*http.Request, erro
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewListCutsRequest constructs an http.Request for the ListCuts method
+func NewListCutsRequest(server string, tool Tool) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/components/v1/tool/%s/cuts", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateCutRequest calls the generic CreateCut builder with application/json body
+func NewCreateCutRequest(server string, tool Tool, body CreateCutJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateCutRequestWithBody(server, tool, "application/json", bodyReader)
+}
+
+// NewCreateCutRequestWithBody constructs an http.Request for the CreateCut method, with any body, and a specified content type
+func NewCreateCutRequestWithBody(server string, tool Tool, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/components/v1/tool/%s/cuts", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetCutRequest constructs an http.Request for the GetCut method
+func NewGetCutRequest(server string, tool Tool, cut CutName) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "cut", cut, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/components/v1/tool/%s/cuts/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListChangeRequestsRequest constructs an http.Request for the ListChangeRequests method
+func NewListChangeRequestsRequest(server string, tool Tool, cut CutName) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "cut", cut, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/components/v1/tool/%s/cuts/%s/change-requests", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateChangeRequestRequest calls the generic CreateChangeRequest builder with application/json body
+func NewCreateChangeRequestRequest(server string, tool Tool, cut CutName, body CreateChangeRequestJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateChangeRequestRequestWithBody(server, tool, cut, "application/json", bodyReader)
+}
+
+// NewCreateChangeRequestRequestWithBody constructs an http.Request for the CreateChangeRequest method, with any body, and a specified content type
+func NewCreateChangeRequestRequestWithBody(server string, tool Tool, cut CutName, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "cut", cut, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/components/v1/tool/%s/cuts/%s/change-requests", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewApplyChangeRequestRequest constructs an http.Request for the ApplyChangeRequest method
+func NewApplyChangeRequestRequest(server string, tool Tool, cut CutName, seq int64) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "cut", cut, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "seq", seq, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/components/v1/tool/%s/cuts/%s/change-requests/%s/apply", pathParam0, pathParam1, pathParam2)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewFreezeCutRequest calls the generic FreezeCut builder with application/json body
+func NewFreezeCutRequest(server string, tool Tool, cut CutName, body FreezeCutJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewFreezeCutRequestWithBody(server, tool, cut, "application/json", bodyReader)
+}
+
+// NewFreezeCutRequestWithBody constructs an http.Request for the FreezeCut method, with any body, and a specified content type
+func NewFreezeCutRequestWithBody(server string, tool Tool, cut CutName, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "cut", cut, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/components/v1/tool/%s/cuts/%s/freeze", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCutNotesRequest constructs an http.Request for the CutNotes method
+func NewCutNotesRequest(server string, tool Tool, cut CutName, params *CutNotesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "cut", cut, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/components/v1/tool/%s/cuts/%s/notes", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "from", params.From, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Format != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateCutRequest calls the generic UpdateCut builder with application/json body
+func NewUpdateCutRequest(server string, tool Tool, cut CutName, body UpdateCutJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateCutRequestWithBody(server, tool, cut, "application/json", bodyReader)
+}
+
+// NewUpdateCutRequestWithBody constructs an http.Request for the UpdateCut method, with any body, and a specified content type
+func NewUpdateCutRequestWithBody(server string, tool Tool, cut CutName, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "cut", cut, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/components/v1/tool/%s/cuts/%s/update", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -9280,6 +10447,176 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /components/v1/tool/{tool}/config/generate (the `GenerateToolConfig` operationId).
 	GenerateToolConfigWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*GenerateToolConfigResponse, error)
 
+	// ListCutsWithResponse The tool's named releases (cuts), newest first (a Slipway extension)
+	//
+	// A cut is a named release of the tool (`2026.12.1`): a branch of one
+	// of its repositories at a commit. Not a release of `…/releases` (what
+	// a deployment made live): a cut is what the tool's people want to
+	// ship. Heads as stored; `GET …/cuts/{cut}` moves a mutable cut's
+	// head to its branch's tip first.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /components/v1/tool/{tool}/cuts (the `ListCuts` operationId).
+	ListCutsWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*ListCutsResponse, error)
+
+	// CreateCutWithBodyWithResponse Cut a named release from a branch (a Slipway extension)
+	//
+	// Cuts release `name` of the repository the tool's components build
+	// from (`component` names one when they build from several) at `at`
+	// (a commit on `branch`; default its tip). Mutable (the default): its
+	// head follows the branch. `frozen`: Slipway creates the branch
+	// `release/{name}` in the repository at that commit (it needs push
+	// rights there), and from then on only an approved change request
+	// changes it; a component that builds from ref `release/{name}`
+	// deploys it. A name taken, or a `release/{name}` branch already
+	// elsewhere, is 409; a bad name, branch or commit is 422 naming the
+	// field, and nothing is stored or pushed.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/cuts (the `CreateCut` operationId).
+	CreateCutWithBodyWithResponse(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCutResponse, error)
+
+	// CreateCutWithResponse Cut a named release from a branch (a Slipway extension)
+	//
+	// Cuts release `name` of the repository the tool's components build
+	// from (`component` names one when they build from several) at `at`
+	// (a commit on `branch`; default its tip). Mutable (the default): its
+	// head follows the branch. `frozen`: Slipway creates the branch
+	// `release/{name}` in the repository at that commit (it needs push
+	// rights there), and from then on only an approved change request
+	// changes it; a component that builds from ref `release/{name}`
+	// deploys it. A name taken, or a `release/{name}` branch already
+	// elsewhere, is 409; a bad name, branch or commit is 422 naming the
+	// field, and nothing is stored or pushed.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/cuts (the `CreateCut` operationId).
+	CreateCutWithResponse(ctx context.Context, tool Tool, body CreateCutJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCutResponse, error)
+
+	// GetCutWithResponse One named release (a Slipway extension)
+	//
+	// A mutable cut's head is moved to its branch's tip first (it follows the branch).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /components/v1/tool/{tool}/cuts/{cut} (the `GetCut` operationId).
+	GetCutWithResponse(ctx context.Context, tool Tool, cut CutName, reqEditors ...RequestEditorFn) (*GetCutResponse, error)
+
+	// ListChangeRequestsWithResponse A named release's change requests, newest first (a Slipway extension)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /components/v1/tool/{tool}/cuts/{cut}/change-requests (the `ListChangeRequests` operationId).
+	ListChangeRequestsWithResponse(ctx context.Context, tool Tool, cut CutName, reqEditors ...RequestEditorFn) (*ListChangeRequestsResponse, error)
+
+	// CreateChangeRequestWithBodyWithResponse Ask to cherry-pick one commit into a frozen named release (a Slipway extension)
+	//
+	// Records the request and opens its question (origin
+	// `change-request`; answers `approve` or `refuse`; the requester may
+	// not answer it, the admin included; open 24 hours, then `expired`),
+	// in one transaction. The first valid answer decides; an approval is
+	// applied at once: Slipway cherry-picks the commit (`git cherry-pick
+	// -x`) onto `release/{cut}` and pushes it (`applied`, with the pick),
+	// or records `conflict` or `failed` (then `…/apply` retries). A
+	// mutable cut, or a commit the cut has already (merged or
+	// cherry-picked), is 409; an unknown commit 422.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/cuts/{cut}/change-requests (the `CreateChangeRequest` operationId).
+	CreateChangeRequestWithBodyWithResponse(ctx context.Context, tool Tool, cut CutName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateChangeRequestResponse, error)
+
+	// CreateChangeRequestWithResponse Ask to cherry-pick one commit into a frozen named release (a Slipway extension)
+	//
+	// Records the request and opens its question (origin
+	// `change-request`; answers `approve` or `refuse`; the requester may
+	// not answer it, the admin included; open 24 hours, then `expired`),
+	// in one transaction. The first valid answer decides; an approval is
+	// applied at once: Slipway cherry-picks the commit (`git cherry-pick
+	// -x`) onto `release/{cut}` and pushes it (`applied`, with the pick),
+	// or records `conflict` or `failed` (then `…/apply` retries). A
+	// mutable cut, or a commit the cut has already (merged or
+	// cherry-picked), is 409; an unknown commit 422.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/cuts/{cut}/change-requests (the `CreateChangeRequest` operationId).
+	CreateChangeRequestWithResponse(ctx context.Context, tool Tool, cut CutName, body CreateChangeRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateChangeRequestResponse, error)
+
+	// ApplyChangeRequestWithResponse Apply an approved change request again (a Slipway extension)
+	//
+	// For a request whose push failed (`failed`) or was never tried
+	// (`approved`, the server stopped in between). An applied one is
+	// answered as it is; one not approved (yet) is 409.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/cuts/{cut}/change-requests/{seq}/apply (the `ApplyChangeRequest` operationId).
+	ApplyChangeRequestWithResponse(ctx context.Context, tool Tool, cut CutName, seq int64, reqEditors ...RequestEditorFn) (*ApplyChangeRequestResponse, error)
+
+	// FreezeCutWithBodyWithResponse Freeze a mutable named release (a Slipway extension)
+	//
+	// Creates `release/{cut}` in the repository at the branch's tip (or
+	// `at`, a commit on it) and freezes the cut: no more direct changes,
+	// only approved change requests. Freezing a frozen cut is 409.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/cuts/{cut}/freeze (the `FreezeCut` operationId).
+	FreezeCutWithBodyWithResponse(ctx context.Context, tool Tool, cut CutName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*FreezeCutResponse, error)
+
+	// FreezeCutWithResponse Freeze a mutable named release (a Slipway extension)
+	//
+	// Creates `release/{cut}` in the repository at the branch's tip (or
+	// `at`, a commit on it) and freezes the cut: no more direct changes,
+	// only approved change requests. Freezing a frozen cut is 409.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/cuts/{cut}/freeze (the `FreezeCut` operationId).
+	FreezeCutWithResponse(ctx context.Context, tool Tool, cut CutName, body FreezeCutJSONRequestBody, reqEditors ...RequestEditorFn) (*FreezeCutResponse, error)
+
+	// CutNotesWithResponse What changed from another named release to this one (a Slipway extension)
+	//
+	// The first-parent commits of this cut's head that `from`'s lacks,
+	// grouped as release notes are, and (`change: diverged`) `from`'s
+	// commits this one lacks (`removed`), such as a frozen cut's
+	// cherry-picks. A pick names its origin (`picked_from`: git's
+	// `cherry picked from` line, else the same patch-id); a commit that
+	// `from` has as a pick names it (`picked_as`). `format=markdown`
+	// answers Markdown. An unknown `from`, or one of another repository,
+	// is 422.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /components/v1/tool/{tool}/cuts/{cut}/notes (the `CutNotes` operationId).
+	CutNotesWithResponse(ctx context.Context, tool Tool, cut CutName, params *CutNotesParams, reqEditors ...RequestEditorFn) (*CutNotesResponse, error)
+
+	// UpdateCutWithBodyWithResponse Move a mutable named release (a direct change; a frozen one refuses it)
+	//
+	// A mutable cut's head moves to `to` (a commit on its branch; default
+	// the branch's tip). A frozen cut refuses every direct change with
+	// 409: its changes are change requests.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/cuts/{cut}/update (the `UpdateCut` operationId).
+	UpdateCutWithBodyWithResponse(ctx context.Context, tool Tool, cut CutName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateCutResponse, error)
+
+	// UpdateCutWithResponse Move a mutable named release (a direct change; a frozen one refuses it)
+	//
+	// A mutable cut's head moves to `to` (a commit on its branch; default
+	// the branch's tip). A frozen cut refuses every direct change with
+	// 409: its changes are change requests.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/cuts/{cut}/update (the `UpdateCut` operationId).
+	UpdateCutWithResponse(ctx context.Context, tool Tool, cut CutName, body UpdateCutJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateCutResponse, error)
+
 	// ListDeploymentsWithResponse The tool's deployments, oldest first
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -11282,6 +12619,774 @@ func (r GenerateToolConfigResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GenerateToolConfigResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListCutsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CutListEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListCutsResponse) GetJSON200() *CutListEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListCutsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListCutsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListCutsResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListCutsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListCutsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListCutsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListCutsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListCutsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateCutResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *CutEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateCutResponse) GetJSON201() *CutEnvelope {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateCutResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateCutResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateCutResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateCutResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateCutResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateCutResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateCutResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateCutResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateCutResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateCutResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateCutResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateCutResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetCutResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CutEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetCutResponse) GetJSON200() *CutEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetCutResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetCutResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetCutResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetCutResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetCutResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetCutResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetCutResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetCutResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetCutResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListChangeRequestsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ChangeRequestListEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListChangeRequestsResponse) GetJSON200() *ChangeRequestListEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListChangeRequestsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListChangeRequestsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListChangeRequestsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListChangeRequestsResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListChangeRequestsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListChangeRequestsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListChangeRequestsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListChangeRequestsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListChangeRequestsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateChangeRequestResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *ChangeRequestEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateChangeRequestResponse) GetJSON201() *ChangeRequestEnvelope {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateChangeRequestResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateChangeRequestResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateChangeRequestResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateChangeRequestResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateChangeRequestResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateChangeRequestResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateChangeRequestResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateChangeRequestResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateChangeRequestResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateChangeRequestResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateChangeRequestResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ApplyChangeRequestResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ChangeRequestEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ApplyChangeRequestResponse) GetJSON200() *ChangeRequestEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ApplyChangeRequestResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ApplyChangeRequestResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ApplyChangeRequestResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ApplyChangeRequestResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ApplyChangeRequestResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ApplyChangeRequestResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ApplyChangeRequestResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ApplyChangeRequestResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ApplyChangeRequestResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ApplyChangeRequestResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ApplyChangeRequestResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type FreezeCutResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CutEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r FreezeCutResponse) GetJSON200() *CutEnvelope {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r FreezeCutResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r FreezeCutResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r FreezeCutResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r FreezeCutResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r FreezeCutResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r FreezeCutResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r FreezeCutResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r FreezeCutResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r FreezeCutResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r FreezeCutResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r FreezeCutResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r FreezeCutResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CutNotesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CutNotesEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CutNotesResponse) GetJSON200() *CutNotesEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CutNotesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CutNotesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CutNotesResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CutNotesResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CutNotesResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CutNotesResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CutNotesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CutNotesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CutNotesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CutNotesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type UpdateCutResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CutEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateCutResponse) GetJSON200() *CutEnvelope {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateCutResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateCutResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateCutResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateCutResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r UpdateCutResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateCutResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r UpdateCutResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateCutResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateCutResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateCutResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateCutResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -15754,6 +17859,254 @@ func (c *ClientWithResponses) GenerateToolConfigWithResponse(ctx context.Context
 	return ParseGenerateToolConfigResponse(rsp)
 }
 
+// ListCutsWithResponse The tool's named releases (cuts), newest first (a Slipway extension)
+//
+// A cut is a named release of the tool (`2026.12.1`): a branch of one
+// of its repositories at a commit. Not a release of `…/releases` (what
+// a deployment made live): a cut is what the tool's people want to
+// ship. Heads as stored; `GET …/cuts/{cut}` moves a mutable cut's
+// head to its branch's tip first.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /components/v1/tool/{tool}/cuts (the `ListCuts` operationId).
+func (c *ClientWithResponses) ListCutsWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*ListCutsResponse, error) {
+	rsp, err := c.ListCuts(ctx, tool, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListCutsResponse(rsp)
+}
+
+// CreateCutWithBodyWithResponse Cut a named release from a branch (a Slipway extension)
+//
+// Cuts release `name` of the repository the tool's components build
+// from (`component` names one when they build from several) at `at`
+// (a commit on `branch`; default its tip). Mutable (the default): its
+// head follows the branch. `frozen`: Slipway creates the branch
+// `release/{name}` in the repository at that commit (it needs push
+// rights there), and from then on only an approved change request
+// changes it; a component that builds from ref `release/{name}`
+// deploys it. A name taken, or a `release/{name}` branch already
+// elsewhere, is 409; a bad name, branch or commit is 422 naming the
+// field, and nothing is stored or pushed.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /components/v1/tool/{tool}/cuts (the `CreateCut` operationId).
+func (c *ClientWithResponses) CreateCutWithBodyWithResponse(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCutResponse, error) {
+	rsp, err := c.CreateCutWithBody(ctx, tool, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateCutResponse(rsp)
+}
+
+// CreateCutWithResponse Cut a named release from a branch (a Slipway extension)
+//
+// Cuts release `name` of the repository the tool's components build
+// from (`component` names one when they build from several) at `at`
+// (a commit on `branch`; default its tip). Mutable (the default): its
+// head follows the branch. `frozen`: Slipway creates the branch
+// `release/{name}` in the repository at that commit (it needs push
+// rights there), and from then on only an approved change request
+// changes it; a component that builds from ref `release/{name}`
+// deploys it. A name taken, or a `release/{name}` branch already
+// elsewhere, is 409; a bad name, branch or commit is 422 naming the
+// field, and nothing is stored or pushed.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /components/v1/tool/{tool}/cuts (the `CreateCut` operationId).
+func (c *ClientWithResponses) CreateCutWithResponse(ctx context.Context, tool Tool, body CreateCutJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCutResponse, error) {
+	rsp, err := c.CreateCut(ctx, tool, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateCutResponse(rsp)
+}
+
+// GetCutWithResponse One named release (a Slipway extension)
+//
+// A mutable cut's head is moved to its branch's tip first (it follows the branch).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /components/v1/tool/{tool}/cuts/{cut} (the `GetCut` operationId).
+func (c *ClientWithResponses) GetCutWithResponse(ctx context.Context, tool Tool, cut CutName, reqEditors ...RequestEditorFn) (*GetCutResponse, error) {
+	rsp, err := c.GetCut(ctx, tool, cut, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetCutResponse(rsp)
+}
+
+// ListChangeRequestsWithResponse A named release's change requests, newest first (a Slipway extension)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /components/v1/tool/{tool}/cuts/{cut}/change-requests (the `ListChangeRequests` operationId).
+func (c *ClientWithResponses) ListChangeRequestsWithResponse(ctx context.Context, tool Tool, cut CutName, reqEditors ...RequestEditorFn) (*ListChangeRequestsResponse, error) {
+	rsp, err := c.ListChangeRequests(ctx, tool, cut, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListChangeRequestsResponse(rsp)
+}
+
+// CreateChangeRequestWithBodyWithResponse Ask to cherry-pick one commit into a frozen named release (a Slipway extension)
+//
+// Records the request and opens its question (origin
+// `change-request`; answers `approve` or `refuse`; the requester may
+// not answer it, the admin included; open 24 hours, then `expired`),
+// in one transaction. The first valid answer decides; an approval is
+// applied at once: Slipway cherry-picks the commit (`git cherry-pick
+// -x`) onto `release/{cut}` and pushes it (`applied`, with the pick),
+// or records `conflict` or `failed` (then `…/apply` retries). A
+// mutable cut, or a commit the cut has already (merged or
+// cherry-picked), is 409; an unknown commit 422.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /components/v1/tool/{tool}/cuts/{cut}/change-requests (the `CreateChangeRequest` operationId).
+func (c *ClientWithResponses) CreateChangeRequestWithBodyWithResponse(ctx context.Context, tool Tool, cut CutName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateChangeRequestResponse, error) {
+	rsp, err := c.CreateChangeRequestWithBody(ctx, tool, cut, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateChangeRequestResponse(rsp)
+}
+
+// CreateChangeRequestWithResponse Ask to cherry-pick one commit into a frozen named release (a Slipway extension)
+//
+// Records the request and opens its question (origin
+// `change-request`; answers `approve` or `refuse`; the requester may
+// not answer it, the admin included; open 24 hours, then `expired`),
+// in one transaction. The first valid answer decides; an approval is
+// applied at once: Slipway cherry-picks the commit (`git cherry-pick
+// -x`) onto `release/{cut}` and pushes it (`applied`, with the pick),
+// or records `conflict` or `failed` (then `…/apply` retries). A
+// mutable cut, or a commit the cut has already (merged or
+// cherry-picked), is 409; an unknown commit 422.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /components/v1/tool/{tool}/cuts/{cut}/change-requests (the `CreateChangeRequest` operationId).
+func (c *ClientWithResponses) CreateChangeRequestWithResponse(ctx context.Context, tool Tool, cut CutName, body CreateChangeRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateChangeRequestResponse, error) {
+	rsp, err := c.CreateChangeRequest(ctx, tool, cut, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateChangeRequestResponse(rsp)
+}
+
+// ApplyChangeRequestWithResponse Apply an approved change request again (a Slipway extension)
+//
+// For a request whose push failed (`failed`) or was never tried
+// (`approved`, the server stopped in between). An applied one is
+// answered as it is; one not approved (yet) is 409.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /components/v1/tool/{tool}/cuts/{cut}/change-requests/{seq}/apply (the `ApplyChangeRequest` operationId).
+func (c *ClientWithResponses) ApplyChangeRequestWithResponse(ctx context.Context, tool Tool, cut CutName, seq int64, reqEditors ...RequestEditorFn) (*ApplyChangeRequestResponse, error) {
+	rsp, err := c.ApplyChangeRequest(ctx, tool, cut, seq, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseApplyChangeRequestResponse(rsp)
+}
+
+// FreezeCutWithBodyWithResponse Freeze a mutable named release (a Slipway extension)
+//
+// Creates `release/{cut}` in the repository at the branch's tip (or
+// `at`, a commit on it) and freezes the cut: no more direct changes,
+// only approved change requests. Freezing a frozen cut is 409.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /components/v1/tool/{tool}/cuts/{cut}/freeze (the `FreezeCut` operationId).
+func (c *ClientWithResponses) FreezeCutWithBodyWithResponse(ctx context.Context, tool Tool, cut CutName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*FreezeCutResponse, error) {
+	rsp, err := c.FreezeCutWithBody(ctx, tool, cut, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseFreezeCutResponse(rsp)
+}
+
+// FreezeCutWithResponse Freeze a mutable named release (a Slipway extension)
+//
+// Creates `release/{cut}` in the repository at the branch's tip (or
+// `at`, a commit on it) and freezes the cut: no more direct changes,
+// only approved change requests. Freezing a frozen cut is 409.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /components/v1/tool/{tool}/cuts/{cut}/freeze (the `FreezeCut` operationId).
+func (c *ClientWithResponses) FreezeCutWithResponse(ctx context.Context, tool Tool, cut CutName, body FreezeCutJSONRequestBody, reqEditors ...RequestEditorFn) (*FreezeCutResponse, error) {
+	rsp, err := c.FreezeCut(ctx, tool, cut, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseFreezeCutResponse(rsp)
+}
+
+// CutNotesWithResponse What changed from another named release to this one (a Slipway extension)
+//
+// The first-parent commits of this cut's head that `from`'s lacks,
+// grouped as release notes are, and (`change: diverged`) `from`'s
+// commits this one lacks (`removed`), such as a frozen cut's
+// cherry-picks. A pick names its origin (`picked_from`: git's
+// `cherry picked from` line, else the same patch-id); a commit that
+// `from` has as a pick names it (`picked_as`). `format=markdown`
+// answers Markdown. An unknown `from`, or one of another repository,
+// is 422.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /components/v1/tool/{tool}/cuts/{cut}/notes (the `CutNotes` operationId).
+func (c *ClientWithResponses) CutNotesWithResponse(ctx context.Context, tool Tool, cut CutName, params *CutNotesParams, reqEditors ...RequestEditorFn) (*CutNotesResponse, error) {
+	rsp, err := c.CutNotes(ctx, tool, cut, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCutNotesResponse(rsp)
+}
+
+// UpdateCutWithBodyWithResponse Move a mutable named release (a direct change; a frozen one refuses it)
+//
+// A mutable cut's head moves to `to` (a commit on its branch; default
+// the branch's tip). A frozen cut refuses every direct change with
+// 409: its changes are change requests.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /components/v1/tool/{tool}/cuts/{cut}/update (the `UpdateCut` operationId).
+func (c *ClientWithResponses) UpdateCutWithBodyWithResponse(ctx context.Context, tool Tool, cut CutName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateCutResponse, error) {
+	rsp, err := c.UpdateCutWithBody(ctx, tool, cut, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateCutResponse(rsp)
+}
+
+// UpdateCutWithResponse Move a mutable named release (a direct change; a frozen one refuses it)
+//
+// A mutable cut's head moves to `to` (a commit on its branch; default
+// the branch's tip). A frozen cut refuses every direct change with
+// 409: its changes are change requests.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /components/v1/tool/{tool}/cuts/{cut}/update (the `UpdateCut` operationId).
+func (c *ClientWithResponses) UpdateCutWithResponse(ctx context.Context, tool Tool, cut CutName, body UpdateCutJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateCutResponse, error) {
+	rsp, err := c.UpdateCut(ctx, tool, cut, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateCutResponse(rsp)
+}
+
 // ListDeploymentsWithResponse The tool's deployments, oldest first
 //
 // Returns a wrapper object for the known response body format(s).
@@ -17932,6 +20285,642 @@ func ParseGenerateToolConfigResponse(rsp *http.Response) (*GenerateToolConfigRes
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListCutsResponse parses an HTTP response from a ListCutsWithResponse call
+func ParseListCutsResponse(rsp *http.Response) (*ListCutsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListCutsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CutListEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateCutResponse parses an HTTP response from a CreateCutWithResponse call
+func ParseCreateCutResponse(rsp *http.Response) (*CreateCutResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateCutResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest CutEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetCutResponse parses an HTTP response from a GetCutWithResponse call
+func ParseGetCutResponse(rsp *http.Response) (*GetCutResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetCutResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CutEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListChangeRequestsResponse parses an HTTP response from a ListChangeRequestsWithResponse call
+func ParseListChangeRequestsResponse(rsp *http.Response) (*ListChangeRequestsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListChangeRequestsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ChangeRequestListEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateChangeRequestResponse parses an HTTP response from a CreateChangeRequestWithResponse call
+func ParseCreateChangeRequestResponse(rsp *http.Response) (*CreateChangeRequestResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateChangeRequestResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest ChangeRequestEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseApplyChangeRequestResponse parses an HTTP response from a ApplyChangeRequestWithResponse call
+func ParseApplyChangeRequestResponse(rsp *http.Response) (*ApplyChangeRequestResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ApplyChangeRequestResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ChangeRequestEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseFreezeCutResponse parses an HTTP response from a FreezeCutWithResponse call
+func ParseFreezeCutResponse(rsp *http.Response) (*FreezeCutResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &FreezeCutResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CutEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCutNotesResponse parses an HTTP response from a CutNotesWithResponse call
+func ParseCutNotesResponse(rsp *http.Response) (*CutNotesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CutNotesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CutNotesEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case rsp.StatusCode == 200:
+		// Content-type (text/markdown) unsupported
+
+	}
+
+	return response, nil
+}
+
+// ParseUpdateCutResponse parses an HTTP response from a UpdateCutWithResponse call
+func ParseUpdateCutResponse(rsp *http.Response) (*UpdateCutResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateCutResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CutEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Invalid

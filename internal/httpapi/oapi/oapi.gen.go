@@ -66,6 +66,39 @@ func (e BuildStatus) Valid() bool {
 	}
 }
 
+// Defines values for ChangeRequestState.
+const (
+	ChangeRequestStateApplied   ChangeRequestState = "applied"
+	ChangeRequestStateApproved  ChangeRequestState = "approved"
+	ChangeRequestStateConflict  ChangeRequestState = "conflict"
+	ChangeRequestStateExpired   ChangeRequestState = "expired"
+	ChangeRequestStateFailed    ChangeRequestState = "failed"
+	ChangeRequestStateRefused   ChangeRequestState = "refused"
+	ChangeRequestStateRequested ChangeRequestState = "requested"
+)
+
+// Valid indicates whether the value is a known member of the ChangeRequestState enum.
+func (e ChangeRequestState) Valid() bool {
+	switch e {
+	case ChangeRequestStateApplied:
+		return true
+	case ChangeRequestStateApproved:
+		return true
+	case ChangeRequestStateConflict:
+		return true
+	case ChangeRequestStateExpired:
+		return true
+	case ChangeRequestStateFailed:
+		return true
+	case ChangeRequestStateRefused:
+		return true
+	case ChangeRequestStateRequested:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ComponentComponentType.
 const (
 	ComponentComponentTypeContinuous ComponentComponentType = "continuous"
@@ -195,6 +228,48 @@ func (e ConfigChangeChange) Valid() bool {
 	case ConfigChangeChangeChanged:
 		return true
 	case ConfigChangeChangeRemoved:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CutState.
+const (
+	Frozen  CutState = "frozen"
+	Mutable CutState = "mutable"
+)
+
+// Valid indicates whether the value is a known member of the CutState enum.
+func (e CutState) Valid() bool {
+	switch e {
+	case Frozen:
+		return true
+	case Mutable:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CutNotesChange.
+const (
+	CutNotesChangeChanged    CutNotesChange = "changed"
+	CutNotesChangeDiverged   CutNotesChange = "diverged"
+	CutNotesChangeRolledBack CutNotesChange = "rolled-back"
+	CutNotesChangeUnchanged  CutNotesChange = "unchanged"
+)
+
+// Valid indicates whether the value is a known member of the CutNotesChange enum.
+func (e CutNotesChange) Valid() bool {
+	switch e {
+	case CutNotesChangeChanged:
+		return true
+	case CutNotesChangeDiverged:
+		return true
+	case CutNotesChangeRolledBack:
+		return true
+	case CutNotesChangeUnchanged:
 		return true
 	default:
 		return false
@@ -584,16 +659,19 @@ func (e QuestionOnDeadline) Valid() bool {
 
 // Defines values for QuestionOrigin.
 const (
-	Ask  QuestionOrigin = "ask"
-	Gate QuestionOrigin = "gate"
+	QuestionOriginAsk           QuestionOrigin = "ask"
+	QuestionOriginChangeRequest QuestionOrigin = "change-request"
+	QuestionOriginGate          QuestionOrigin = "gate"
 )
 
 // Valid indicates whether the value is a known member of the QuestionOrigin enum.
 func (e QuestionOrigin) Valid() bool {
 	switch e {
-	case Ask:
+	case QuestionOriginAsk:
 		return true
-	case Gate:
+	case QuestionOriginChangeRequest:
+		return true
+	case QuestionOriginGate:
 		return true
 	default:
 		return false
@@ -873,6 +951,24 @@ func (e QuestionStateFilter) Valid() bool {
 	case QuestionStateFilterOpen:
 		return true
 	case QuestionStateFilterRejected:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CutNotesParamsFormat.
+const (
+	CutNotesFormatJSON     CutNotesParamsFormat = "json"
+	CutNotesFormatMarkdown CutNotesParamsFormat = "markdown"
+)
+
+// Valid indicates whether the value is a known member of the CutNotesParamsFormat enum.
+func (e CutNotesParamsFormat) Valid() bool {
+	switch e {
+	case CutNotesFormatJSON:
+		return true
+	case CutNotesFormatMarkdown:
 		return true
 	default:
 		return false
@@ -1170,6 +1266,53 @@ type BuildStartResponse struct {
 // BuildStatus Toolforge builds-api's statuses. Slipway uses `BUILD_PENDING` for a build started with `POST …/builds` that waits for a build slot, and does not use `BUILD_TIMEOUT` (a timed-out build is a `BUILD_FAILURE` saying so).
 type BuildStatus string
 
+// ChangeRequest defines model for ChangeRequest.
+type ChangeRequest struct {
+	Commit    string     `json:"commit"`
+	Cut       string     `json:"cut"`
+	Decided   *time.Time `json:"decided,omitempty"`
+	DecidedBy string     `json:"decided_by"`
+	Detail    string     `json:"detail"`
+
+	// Onto The cut's head the pick was made on.
+	Onto string `json:"onto"`
+
+	// Pick The cherry-pick Slipway pushed.
+	Pick        string             `json:"pick"`
+	QuestionId  string             `json:"question_id"`
+	Reason      string             `json:"reason"`
+	Requested   time.Time          `json:"requested"`
+	RequestedBy string             `json:"requested_by"`
+	Seq         int64              `json:"seq"`
+	State       ChangeRequestState `json:"state"`
+	Tool        string             `json:"tool"`
+}
+
+// ChangeRequestState defines model for ChangeRequest.State.
+type ChangeRequestState string
+
+// ChangeRequestCreateRequest defines model for ChangeRequestCreateRequest.
+type ChangeRequestCreateRequest struct {
+	Commit string  `json:"commit"`
+	Reason *string `json:"reason,omitempty"`
+}
+
+// ChangeRequestEnvelope defines model for ChangeRequestEnvelope.
+type ChangeRequestEnvelope struct {
+	Data ChangeRequest `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// ChangeRequestListEnvelope defines model for ChangeRequestListEnvelope.
+type ChangeRequestListEnvelope struct {
+	Data []ChangeRequest `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
 // CherryPick The search for a cherry-pick of the commit in what runs: set when
 // one was found (`commit`), reverted (`reverted_by`) or the search cut
 // (`partial`).
@@ -1292,6 +1435,107 @@ type ConfigChange struct {
 
 // ConfigChangeChange defines model for ConfigChange.Change.
 type ConfigChangeChange string
+
+// Cut defines model for Cut.
+type Cut struct {
+	// Base The commit it was cut (or frozen) at.
+	Base string `json:"base"`
+
+	// Branch The branch it was cut from (a mutable cut follows it).
+	Branch    string     `json:"branch"`
+	Created   time.Time  `json:"created"`
+	CreatedBy string     `json:"created_by"`
+	Frozen    *time.Time `json:"frozen,omitempty"`
+	FrozenBy  *string    `json:"frozen_by,omitempty"`
+	Head      string     `json:"head"`
+	Name      string     `json:"name"`
+	Picks     int        `json:"picks"`
+
+	// Ref What a component builds from to deploy it: `release/{name}` when frozen, else its branch.
+	Ref        string    `json:"ref"`
+	Repository string    `json:"repository"`
+	State      CutState  `json:"state"`
+	Tool       string    `json:"tool"`
+	Updated    time.Time `json:"updated"`
+}
+
+// CutState defines model for Cut.State.
+type CutState string
+
+// CutCreateRequest defines model for CutCreateRequest.
+type CutCreateRequest struct {
+	At        *string `json:"at,omitempty"`
+	Branch    string  `json:"branch"`
+	Component *string `json:"component,omitempty"`
+	Frozen    *bool   `json:"frozen,omitempty"`
+	Name      string  `json:"name"`
+}
+
+// CutEnvelope defines model for CutEnvelope.
+type CutEnvelope struct {
+	Data Cut `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// CutFreezeRequest defines model for CutFreezeRequest.
+type CutFreezeRequest struct {
+	At *string `json:"at,omitempty"`
+}
+
+// CutListEnvelope defines model for CutListEnvelope.
+type CutListEnvelope struct {
+	Data []Cut `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// CutNoteCommit defines model for CutNoteCommit.
+type CutNoteCommit struct {
+	Author     string    `json:"author"`
+	AuthoredAt time.Time `json:"authored_at"`
+	Breaking   bool      `json:"breaking"`
+	Hash       string    `json:"hash"`
+	PickedAs   *string   `json:"picked_as,omitempty"`
+	PickedFrom *string   `json:"picked_from,omitempty"`
+	Scope      *string   `json:"scope,omitempty"`
+	Section    string    `json:"section"`
+	Subject    string    `json:"subject"`
+	Title      string    `json:"title"`
+	Type       *string   `json:"type,omitempty"`
+	Url        *string   `json:"url,omitempty"`
+}
+
+// CutNotes defines model for CutNotes.
+type CutNotes struct {
+	Base       *string         `json:"base,omitempty"`
+	Change     CutNotesChange  `json:"change"`
+	Commits    []CutNoteCommit `json:"commits"`
+	From       Cut             `json:"from"`
+	Removed    []CutNoteCommit `json:"removed"`
+	Repository string          `json:"repository"`
+	To         Cut             `json:"to"`
+	Tool       string          `json:"tool"`
+	Truncated  bool            `json:"truncated"`
+}
+
+// CutNotesChange defines model for CutNotes.Change.
+type CutNotesChange string
+
+// CutNotesEnvelope defines model for CutNotesEnvelope.
+type CutNotesEnvelope struct {
+	Data CutNotes `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// CutUpdateRequest defines model for CutUpdateRequest.
+type CutUpdateRequest struct {
+	To *string `json:"to,omitempty"`
+}
 
 // DeployToken defines model for DeployToken.
 type DeployToken struct {
@@ -2167,6 +2411,9 @@ type WebhookSecretEnvelope struct {
 // BuildID defines model for BuildID.
 type BuildID = string
 
+// CutName defines model for CutName.
+type CutName = string
+
 // DeployID defines model for DeployID.
 type DeployID = string
 
@@ -2241,6 +2488,15 @@ type PruneBuildsParams struct {
 	// OlderThan Spare the builds that ended less than this long ago: 0 (any age), whole days such as `7d`, or a duration such as `48h`. Default the server's `--artifact-retention`, or 7d when that is 0 (off).
 	OlderThan *string `form:"older_than,omitempty" json:"older_than,omitempty"`
 }
+
+// CutNotesParams defines parameters for CutNotes.
+type CutNotesParams struct {
+	From   string                `form:"from" json:"from"`
+	Format *CutNotesParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+}
+
+// CutNotesParamsFormat defines parameters for CutNotes.
+type CutNotesParamsFormat string
 
 // CreateDeploymentParams defines parameters for CreateDeployment.
 type CreateDeploymentParams struct {
@@ -2389,6 +2645,18 @@ type StartBuildJSONRequestBody = BuildStartRequest
 // CreateToolConfigJSONRequestBody defines body for CreateToolConfig for application/json ContentType.
 type CreateToolConfigJSONRequestBody = ToolConfig
 
+// CreateCutJSONRequestBody defines body for CreateCut for application/json ContentType.
+type CreateCutJSONRequestBody = CutCreateRequest
+
+// CreateChangeRequestJSONRequestBody defines body for CreateChangeRequest for application/json ContentType.
+type CreateChangeRequestJSONRequestBody = ChangeRequestCreateRequest
+
+// FreezeCutJSONRequestBody defines body for FreezeCut for application/json ContentType.
+type FreezeCutJSONRequestBody = CutFreezeRequest
+
+// UpdateCutJSONRequestBody defines body for UpdateCut for application/json ContentType.
+type UpdateCutJSONRequestBody = CutUpdateRequest
+
 // CreateDeploymentJSONRequestBody defines body for CreateDeployment for application/json ContentType.
 type CreateDeploymentJSONRequestBody = DeploymentCreateRequest
 
@@ -2468,6 +2736,33 @@ type ServerInterface interface {
 	// GenerateToolConfig A config generated from what is live
 	// (GET /components/v1/tool/{tool}/config/generate)
 	GenerateToolConfig(w http.ResponseWriter, r *http.Request, tool Tool)
+	// ListCuts The tool's named releases (cuts), newest first (a Slipway extension)
+	// (GET /components/v1/tool/{tool}/cuts)
+	ListCuts(w http.ResponseWriter, r *http.Request, tool Tool)
+	// CreateCut Cut a named release from a branch (a Slipway extension)
+	// (POST /components/v1/tool/{tool}/cuts)
+	CreateCut(w http.ResponseWriter, r *http.Request, tool Tool)
+	// GetCut One named release (a Slipway extension)
+	// (GET /components/v1/tool/{tool}/cuts/{cut})
+	GetCut(w http.ResponseWriter, r *http.Request, tool Tool, cut CutName)
+	// ListChangeRequests A named release's change requests, newest first (a Slipway extension)
+	// (GET /components/v1/tool/{tool}/cuts/{cut}/change-requests)
+	ListChangeRequests(w http.ResponseWriter, r *http.Request, tool Tool, cut CutName)
+	// CreateChangeRequest Ask to cherry-pick one commit into a frozen named release (a Slipway extension)
+	// (POST /components/v1/tool/{tool}/cuts/{cut}/change-requests)
+	CreateChangeRequest(w http.ResponseWriter, r *http.Request, tool Tool, cut CutName)
+	// ApplyChangeRequest Apply an approved change request again (a Slipway extension)
+	// (POST /components/v1/tool/{tool}/cuts/{cut}/change-requests/{seq}/apply)
+	ApplyChangeRequest(w http.ResponseWriter, r *http.Request, tool Tool, cut CutName, seq int64)
+	// FreezeCut Freeze a mutable named release (a Slipway extension)
+	// (POST /components/v1/tool/{tool}/cuts/{cut}/freeze)
+	FreezeCut(w http.ResponseWriter, r *http.Request, tool Tool, cut CutName)
+	// CutNotes What changed from another named release to this one (a Slipway extension)
+	// (GET /components/v1/tool/{tool}/cuts/{cut}/notes)
+	CutNotes(w http.ResponseWriter, r *http.Request, tool Tool, cut CutName, params CutNotesParams)
+	// UpdateCut Move a mutable named release (a direct change; a frozen one refuses it)
+	// (POST /components/v1/tool/{tool}/cuts/{cut}/update)
+	UpdateCut(w http.ResponseWriter, r *http.Request, tool Tool, cut CutName)
 	// ListDeployments The tool's deployments, oldest first
 	// (GET /components/v1/tool/{tool}/deployment)
 	ListDeployments(w http.ResponseWriter, r *http.Request, tool Tool)
@@ -3094,6 +3389,341 @@ func (siw *ServerInterfaceWrapper) GenerateToolConfig(w http.ResponseWriter, r *
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GenerateToolConfig(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListCuts operation middleware
+func (siw *ServerInterfaceWrapper) ListCuts(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListCuts(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateCut operation middleware
+func (siw *ServerInterfaceWrapper) CreateCut(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateCut(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetCut operation middleware
+func (siw *ServerInterfaceWrapper) GetCut(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "cut" -------------
+	var cut CutName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "cut", r.PathValue("cut"), &cut, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cut", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetCut(w, r, tool, cut)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListChangeRequests operation middleware
+func (siw *ServerInterfaceWrapper) ListChangeRequests(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "cut" -------------
+	var cut CutName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "cut", r.PathValue("cut"), &cut, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cut", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListChangeRequests(w, r, tool, cut)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateChangeRequest operation middleware
+func (siw *ServerInterfaceWrapper) CreateChangeRequest(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "cut" -------------
+	var cut CutName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "cut", r.PathValue("cut"), &cut, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cut", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateChangeRequest(w, r, tool, cut)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ApplyChangeRequest operation middleware
+func (siw *ServerInterfaceWrapper) ApplyChangeRequest(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "cut" -------------
+	var cut CutName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "cut", r.PathValue("cut"), &cut, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cut", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "seq" -------------
+	var seq int64
+
+	err = runtime.BindStyledParameterWithOptions("simple", "seq", r.PathValue("seq"), &seq, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "seq", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ApplyChangeRequest(w, r, tool, cut, seq)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// FreezeCut operation middleware
+func (siw *ServerInterfaceWrapper) FreezeCut(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "cut" -------------
+	var cut CutName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "cut", r.PathValue("cut"), &cut, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cut", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.FreezeCut(w, r, tool, cut)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CutNotes operation middleware
+func (siw *ServerInterfaceWrapper) CutNotes(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "cut" -------------
+	var cut CutName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "cut", r.PathValue("cut"), &cut, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cut", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CutNotesParams
+
+	// ------------- Required query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "from", r.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "from"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "from", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "format" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "format", r.URL.Query(), &params.Format, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "format"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "format", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CutNotes(w, r, tool, cut, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateCut operation middleware
+func (siw *ServerInterfaceWrapper) UpdateCut(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "cut" -------------
+	var cut CutName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "cut", r.PathValue("cut"), &cut, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cut", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateCut(w, r, tool, cut)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -5289,6 +5919,15 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/releases/is-live", wrapper.ReleaseIsLive)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/releases/when", wrapper.ReleaseWhen)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/releases/notes", wrapper.ReleaseNotes)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/cuts", wrapper.ListCuts)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/components/v1/tool/{tool}/cuts", wrapper.CreateCut)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/cuts/{cut}", wrapper.GetCut)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/components/v1/tool/{tool}/cuts/{cut}/freeze", wrapper.FreezeCut)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/components/v1/tool/{tool}/cuts/{cut}/update", wrapper.UpdateCut)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/cuts/{cut}/notes", wrapper.CutNotes)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/cuts/{cut}/change-requests", wrapper.ListChangeRequests)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/components/v1/tool/{tool}/cuts/{cut}/change-requests", wrapper.CreateChangeRequest)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/components/v1/tool/{tool}/cuts/{cut}/change-requests/{seq}/apply", wrapper.ApplyChangeRequest)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/token", wrapper.DeleteDeployToken)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/token", wrapper.GetDeployToken)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/token", wrapper.CreateDeployToken)
