@@ -20,7 +20,9 @@ func newReleasesCmd(e *env) *cobra.Command {
 		Short: "What was live when: the tool's releases, kept when deployments are pruned",
 		Args:  args(cobra.NoArgs),
 	}
-	cmd.AddCommand(newReleasesListCmd(e), newReleasesIsLiveCmd(e), newReleasesWhenCmd(e), newReleasesNotesCmd(e))
+	cmd.AddCommand(newReleasesListCmd(e), newReleasesIsLiveCmd(e), newReleasesWhenCmd(e), newReleasesNotesCmd(e),
+		newReleasesCutCmd(e), newReleasesFreezeCmd(e), newReleasesUpdateCmd(e), newReleasesCutsCmd(e), newReleasesShowCmd(e),
+		newReleasesChangeRequestCmd(e))
 	return cmd
 }
 
@@ -209,9 +211,13 @@ func newReleasesNotesCmd(e *env) *cobra.Command {
 			"FROM and TO are release numbers (the # of `releases list`): each component's newest release at or\n" +
 			"before them is compared. Without TO, each component's current release; without FROM, each\n" +
 			"component's release before it. A rollback, or a branch rewritten by a force push, is said so, with\n" +
-			"the commits the newer release no longer has.",
+			"the commits the newer release no longer has.\n" +
+			"With two names of named releases (`releases cuts`), the commits between them, cherry-picks named.",
 		Args: args(cobra.MaximumNArgs(2)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
+			if len(argv) == 2 && (!isNumber(argv[0]) || !isNumber(argv[1])) {
+				return e.cutNotes(cmd, argv[0], argv[1])
+			}
 			for i, dst := range []*int64{&q.From, &q.To} {
 				if i >= len(argv) {
 					break
@@ -245,6 +251,13 @@ func newReleasesNotesCmd(e *env) *cobra.Command {
 	f.StringVar(&q.Environment, "env", "", "the environment (default: the releases', else production)")
 	f.StringVar(&q.Component, "component", "", "only this component")
 	return cmd
+}
+
+// isNumber reports whether s is a release number (not a named release's
+// name, which is never all digits).
+func isNumber(s string) bool {
+	_, err := strconv.ParseInt(s, 10, 64)
+	return err == nil
 }
 
 // pickNote describes an is-live answer's cherry-pick search: the pick
