@@ -98,12 +98,16 @@ func (c *Client) ChangeRequestCreate(ctx context.Context, tool, name, commit, re
 	if reason != "" {
 		body.Reason = new(reason)
 	}
-	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.CreateChangeRequest(ctx, tool, name, body) })
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) {
+		return c.raw.CreateChangeRequest(ctx, tool, name, body)
+	})
 }
 
 // ChangeRequestApply applies an approved change request again.
 func (c *Client) ChangeRequestApply(ctx context.Context, tool, name string, seq int64) (Envelope, error) {
-	return c.send(ctx, func(ctx context.Context) (*http.Response, error) { return c.raw.ApplyChangeRequest(ctx, tool, name, seq) })
+	return c.send(ctx, func(ctx context.Context) (*http.Response, error) {
+		return c.raw.ApplyChangeRequest(ctx, tool, name, seq)
+	})
 }
 
 // Cut decodes the data as one cut.

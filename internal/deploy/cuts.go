@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"slipway.dev/slipway/internal/git"
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/store"
 )
@@ -108,7 +107,10 @@ func (s *Cuts) resolve(ctx context.Context, field, repo, ref string) (string, er
 	if sha, ok := m[ref]; ok {
 		return sha, nil
 	}
-	if errors.Is(err, git.ErrRefNotFound) || errors.Is(err, git.ErrAmbiguousRef) {
+	if err == nil {
+		err = fmt.Errorf("%q names nothing in %s", ref, slipway.RedactURL(repo))
+	}
+	if !s.cfg.TransientFunc(err) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 		return "", slipway.Errorf(slipway.EInvalid, "%s: %s", field, err.Error())
 	}
 	return "", fmt.Errorf("%s: resolve %q in %s: %w", field, ref, slipway.RedactURL(repo), err)
@@ -116,7 +118,7 @@ func (s *Cuts) resolve(ctx context.Context, field, repo, ref string) (string, er
 
 // pushError maps a push's failure to what the caller can act on.
 func pushError(branch string, err error) error {
-	if errors.Is(err, git.ErrBranchMoved) {
+	if errors.Is(err, slipway.ErrBranchMoved) {
 		return slipway.Errorf(slipway.EConflict, "Branch %s: %s", branch, err.Error())
 	}
 	return fmt.Errorf("write branch %s: %w", branch, err)
@@ -524,7 +526,7 @@ func (e *Engine) applyChangeRequest(ctx context.Context, tool string, seq int64)
 	next.Onto, next.UpdatedAt = c.Head, e.now()
 	pick, perr := g.CherryPickOnto(gctx, c.Repository, c.ReleaseBranch(), cr.Commit, c.Head)
 	switch {
-	case errors.Is(perr, git.ErrPickConflict):
+	case errors.Is(perr, slipway.ErrPickConflict):
 		next.State, next.Detail = slipway.CRConflict, perr.Error()
 	case perr != nil:
 		next.State, next.Detail = slipway.CRFailed, perr.Error()
@@ -596,7 +598,7 @@ func (s *Cuts) CutNotes(ctx context.Context, tool, fromName, toName string) (sli
 	if err != nil {
 		return n, err
 	}
-	if missing := append(added.Missing, removed.Missing...); len(missing) > 0 {
+	if missing := slices.Concat(added.Missing, removed.Missing); len(missing) > 0 {
 		return n, slipway.Errorf(slipway.EConflict, "The repository no longer has commit %s", missing[0])
 	}
 	n.Truncated = added.Truncated || removed.Truncated

@@ -2,7 +2,6 @@ package git
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,11 +20,11 @@ import (
 
 // ErrPickConflict means a cherry-pick does not apply cleanly; the wrapping
 // message names the conflicting paths.
-var ErrPickConflict = errors.New("the cherry-pick does not apply cleanly")
+var ErrPickConflict = slipway.ErrPickConflict
 
 // ErrBranchMoved means a release branch is not where Slipway left it (a
 // push from elsewhere), so Slipway does not overwrite it.
-var ErrBranchMoved = errors.New("the release branch moved outside Slipway")
+var ErrBranchMoved = slipway.ErrBranchMoved
 
 // committer is who the server's commits name as committer; the author
 // stays the picked commit's.

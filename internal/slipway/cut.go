@@ -1,6 +1,7 @@
 package slipway
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -61,6 +62,15 @@ func (c Cut) Ref() string {
 	}
 	return c.Branch
 }
+
+// Errors of the git adapter's release branch operations (wrapped).
+var (
+	// ErrPickConflict means a cherry-pick does not apply cleanly.
+	ErrPickConflict = errors.New("the cherry-pick does not apply cleanly")
+	// ErrBranchMoved means a release branch is not where Slipway left it
+	// (a push from elsewhere), so Slipway does not overwrite it.
+	ErrBranchMoved = errors.New("the release branch moved outside Slipway")
+)
 
 // MaxCutName is how long a cut's name may be.
 const MaxCutName = 63

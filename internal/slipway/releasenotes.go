@@ -353,6 +353,7 @@ func writeComponentNotes(b *strings.Builder, cn ComponentNotes) {
 	case NotesUnknown:
 		fmt.Fprintf(b, "%s\n", mdEscape(cmp.Or(cn.Note, "No history to compare.")))
 	case NotesUnchanged: // listed apart
+	case CutDiverged: // cut notes only (CutNotesMarkdown)
 	}
 	if cn.Note != "" && cn.Change != NotesUnknown {
 		fmt.Fprintf(b, "\n%s\n", mdEscape(cn.Note))
