@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"slipway.dev/slipway/internal/git"
 	"slipway.dev/slipway/internal/slipwaytest"
@@ -23,9 +24,12 @@ func TestReleaseBranch(t *testing.T) {
 	fix := repo.Commit(t, map[string]string{"a": "1\nfix\n"}, "fix: a")
 	conflicting := repo.Commit(t, map[string]string{"c": "one\ntwo\nthree\n"}, "fix: three")
 
+	start := time.Now()
 	if err := c.PushBranch(ctx, repo.URL, "release/1.0", base, ""); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("first push (mirror fetched): %v", time.Since(start))
+	start = time.Now()
 	if err := c.PushBranch(ctx, repo.URL, "release/1.0", base, ""); err != nil {
 		t.Fatalf("retried push: %v", err)
 	}
@@ -36,10 +40,13 @@ func TestReleaseBranch(t *testing.T) {
 		t.Fatalf("push over an existing branch: %v, want ErrBranchMoved", err)
 	}
 
+	t.Logf("retried push: %v", time.Since(start))
+	start = time.Now()
 	picked, err := c.CherryPickOnto(ctx, repo.URL, "release/1.0", fix, base)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("cherry-pick and push: %v", time.Since(start))
 	if got := strings.TrimSpace(repo.Git(t, "rev-parse", "release/1.0")); got != picked {
 		t.Fatalf("release/1.0 = %s, want the pick %s", got, picked)
 	}
