@@ -143,11 +143,16 @@ func (e *env) printQuestion(q apiclient.Question, log []apiclient.QuestionLogEnt
 	w := e.stdout
 	fmt.Fprintf(w, "Question: %s\n", q.Id)
 	fmt.Fprintf(w, "Tool: %s\n", q.Tool)
-	fmt.Fprintf(w, "Deployment: %s\n", cmp.Or(q.DeployId, "none (a scheduled run asks)"))
+	none := "none (a scheduled run asks)"
 	origin := "asked by its process"
-	if q.Origin == "gate" {
+	switch q.Origin {
+	case "gate":
 		origin = "a gate of the config"
+	case "change-request":
+		none, origin = "none (a change request of a named release)", "approve or refuse the cherry-pick"
+	case "ask":
 	}
+	fmt.Fprintf(w, "Deployment: %s\n", cmp.Or(q.DeployId, none))
 	fmt.Fprintf(w, "Step: %s (%s)\n", q.Step, origin)
 	fmt.Fprintf(w, "State: %s\n", q.State)
 	fmt.Fprintf(w, "Asked: %s\n", questionTime(q.Created))
