@@ -66,11 +66,27 @@ func TestCuts_FrozenChangeRequest(t *testing.T) {
 		t.Fatalf("refused change request = %+v", got)
 	}
 
+	// A request nobody answers expires at its deadline (the deadline
+	// job's work, run here directly), and cannot be applied.
+	expiring, err := cuts.ChangeRequestCreate(alice, tool, "2026.12.1", fix, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.eng.QuestionDeadline(admin, tool, "", expiring.QuestionID); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := cuts.ChangeRequestGet(admin, tool, expiring.Seq); got.State != slipway.CRExpired {
+		t.Fatalf("expired change request = %+v", got)
+	}
+	if _, err := cuts.ChangeRequestApply(admin, tool, expiring.Seq); slipway.ErrorCode(err) != slipway.EConflict {
+		t.Fatalf("applying an expired change request: %v, want a conflict", err)
+	}
+
 	cr, err := cuts.ChangeRequestCreate(alice, tool, "2026.12.1", fix, "the bug, again")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cr.Seq != refusedCR.Seq+1 || cr.State != slipway.CRRequested {
+	if cr.Seq != expiring.Seq+1 || cr.State != slipway.CRRequested {
 		t.Fatalf("change request = %+v", cr)
 	}
 	for who, ctx := range map[string]context.Context{"the requester": alice, "another tool": mallory} {
@@ -83,6 +99,9 @@ func TestCuts_FrozenChangeRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	cr, _ = cuts.ChangeRequestGet(admin, tool, cr.Seq)
+	if again, err := cuts.ChangeRequestApply(admin, tool, cr.Seq); err != nil || again.Pick != cr.Pick {
+		t.Fatalf("applying an applied change request again = %+v, %v; want it as it is", again, err)
+	}
 	if cr.State != slipway.CRApplied || cr.Onto != cut || cr.Pick == "" || cr.DecidedBy != "tool-token:bob" {
 		t.Fatalf("approved change request = %+v", cr)
 	}
@@ -178,8 +197,8 @@ func TestCuts_FrozenChangeRequest(t *testing.T) {
 	if _, err := cuts.ChangeRequestCreate(alice, tool, "nope", fix, ""); slipway.ErrorCode(err) != slipway.ENotFound {
 		t.Errorf("change request for an unknown cut: %v, want not found", err)
 	}
-	if crs, _ := cuts.ChangeRequestList(admin, tool, ""); len(crs) != 2 {
-		t.Errorf("change requests stored = %d, want 2", len(crs))
+	if crs, _ := cuts.ChangeRequestList(admin, tool, ""); len(crs) != 3 {
+		t.Errorf("change requests stored = %d, want 3", len(crs))
 	}
 	if _, err := cuts.CutNotes(admin, tool, "nope", "2026.12.1"); slipway.ErrorCode(err) != slipway.EInvalid || !strings.Contains(err.Error(), "from:") {
 		t.Errorf("notes from an unknown cut: %v, want invalid naming from", err)
