@@ -65,7 +65,7 @@ func (c *Client) push(ctx context.Context, dir string, r *remote, branch, commit
 	if err := c.checkConnect(nctx, r); err != nil {
 		return fmt.Errorf("push %s to %s: %w", branch, r.shown, err)
 	}
-	cur, err := c.lsRemote(nctx, r)
+	cur, err := c.lsRemote(nctx, r, []string{ref})
 	if err != nil {
 		return fmt.Errorf("push %s to %s: %w", branch, r.shown, err)
 	}

@@ -549,6 +549,235 @@ class Client:
             result="json",
         )
 
+    def list_cuts(
+        self,
+        tool: str,
+    ) -> CutListEnvelope:
+        """The tool's named releases (cuts), newest first (a Slipway extension).
+
+        ``GET /components/v1/tool/{tool}/cuts`` (operation ``listCuts``).
+
+        A cut is a named release of the tool (`2026.12.1`): a branch of one
+        of its repositories at a commit. Not a release of `…/releases` (what
+        a deployment made live): a cut is what the tool's people want to
+        ship. Heads as stored; `GET …/cuts/{cut}` moves a mutable cut's
+        head to its branch's tip first.
+        """
+        return self._call(
+            "GET",
+            "/components/v1/tool/{tool}/cuts".format(tool=_path(tool)),
+            query=[],
+            headers=[],
+            body=_NO_BODY,
+            text_type=None,
+            result="json",
+        )
+
+    def create_cut(
+        self,
+        tool: str,
+        body: CutCreateRequest,
+    ) -> CutEnvelope:
+        """Cut a named release from a branch (a Slipway extension).
+
+        ``POST /components/v1/tool/{tool}/cuts`` (operation ``createCut``).
+
+        Cuts release `name` of the repository the tool's components build
+        from (`component` names one when they build from several) at `at`
+        (a commit on `branch`; default its tip). Mutable (the default): its
+        head follows the branch. `frozen`: Slipway creates the branch
+        `release/{name}` in the repository at that commit (it needs push
+        rights there), and from then on only an approved change request
+        changes it; a component that builds from ref `release/{name}`
+        deploys it. A name taken, or a `release/{name}` branch already
+        elsewhere, is 409; a bad name, branch or commit is 422 naming the
+        field, and nothing is stored or pushed.
+        """
+        return self._call(
+            "POST",
+            "/components/v1/tool/{tool}/cuts".format(tool=_path(tool)),
+            query=[],
+            headers=[],
+            body=body,
+            text_type=None,
+            result="json",
+        )
+
+    def get_cut(
+        self,
+        tool: str,
+        cut: str,
+    ) -> CutEnvelope:
+        """One named release (a Slipway extension).
+
+        ``GET /components/v1/tool/{tool}/cuts/{cut}`` (operation ``getCut``).
+
+        A mutable cut's head is moved to its branch's tip first (it follows the branch).
+        """
+        return self._call(
+            "GET",
+            "/components/v1/tool/{tool}/cuts/{cut}".format(tool=_path(tool), cut=_path(cut)),
+            query=[],
+            headers=[],
+            body=_NO_BODY,
+            text_type=None,
+            result="json",
+        )
+
+    def freeze_cut(
+        self,
+        tool: str,
+        cut: str,
+        *,
+        body: Optional[CutFreezeRequest] = None,
+    ) -> CutEnvelope:
+        """Freeze a mutable named release (a Slipway extension).
+
+        ``POST /components/v1/tool/{tool}/cuts/{cut}/freeze`` (operation ``freezeCut``).
+
+        Creates `release/{cut}` in the repository at the branch's tip (or
+        `at`, a commit on it) and freezes the cut: no more direct changes,
+        only approved change requests. Freezing a frozen cut is 409.
+        """
+        return self._call(
+            "POST",
+            "/components/v1/tool/{tool}/cuts/{cut}/freeze".format(tool=_path(tool), cut=_path(cut)),
+            query=[],
+            headers=[],
+            body=body,
+            text_type=None,
+            result="json",
+        )
+
+    def update_cut(
+        self,
+        tool: str,
+        cut: str,
+        *,
+        body: Optional[CutUpdateRequest] = None,
+    ) -> CutEnvelope:
+        """Move a mutable named release (a direct change; a frozen one refuses it).
+
+        ``POST /components/v1/tool/{tool}/cuts/{cut}/update`` (operation ``updateCut``).
+
+        A mutable cut's head moves to `to` (a commit on its branch; default
+        the branch's tip). A frozen cut refuses every direct change with
+        409: its changes are change requests.
+        """
+        return self._call(
+            "POST",
+            "/components/v1/tool/{tool}/cuts/{cut}/update".format(tool=_path(tool), cut=_path(cut)),
+            query=[],
+            headers=[],
+            body=body,
+            text_type=None,
+            result="json",
+        )
+
+    def cut_notes(
+        self,
+        tool: str,
+        cut: str,
+        *,
+        from_: Optional[str] = None,
+        format: Optional[Literal["json", "markdown"]] = None,
+    ) -> CutNotesEnvelope:
+        """What changed from another named release to this one (a Slipway extension).
+
+        ``GET /components/v1/tool/{tool}/cuts/{cut}/notes`` (operation ``cutNotes``).
+
+        The first-parent commits of this cut's head that `from`'s lacks,
+        grouped as release notes are, and (`change: diverged`) `from`'s
+        commits this one lacks (`removed`), such as a frozen cut's
+        cherry-picks. A pick names its origin (`picked_from`: git's
+        `cherry picked from` line, else the same patch-id); a commit that
+        `from` has as a pick names it (`picked_as`). `format=markdown`
+        answers Markdown. An unknown `from`, or one of another repository,
+        is 422.
+        """
+        return self._call(
+            "GET",
+            "/components/v1/tool/{tool}/cuts/{cut}/notes".format(tool=_path(tool), cut=_path(cut)),
+            query=[("from", from_), ("format", format)],
+            headers=[],
+            body=_NO_BODY,
+            text_type=None,
+            result="json",
+        )
+
+    def list_change_requests(
+        self,
+        tool: str,
+        cut: str,
+    ) -> ChangeRequestListEnvelope:
+        """A named release's change requests, newest first (a Slipway extension).
+
+        ``GET /components/v1/tool/{tool}/cuts/{cut}/change-requests`` (operation ``listChangeRequests``).
+        """
+        return self._call(
+            "GET",
+            "/components/v1/tool/{tool}/cuts/{cut}/change-requests".format(tool=_path(tool), cut=_path(cut)),
+            query=[],
+            headers=[],
+            body=_NO_BODY,
+            text_type=None,
+            result="json",
+        )
+
+    def create_change_request(
+        self,
+        tool: str,
+        cut: str,
+        body: ChangeRequestCreateRequest,
+    ) -> ChangeRequestEnvelope:
+        """Ask to cherry-pick one commit into a frozen named release (a Slipway extension).
+
+        ``POST /components/v1/tool/{tool}/cuts/{cut}/change-requests`` (operation ``createChangeRequest``).
+
+        Records the request and opens its question (origin
+        `change-request`; answers `approve` or `refuse`; the requester may
+        not answer it, the admin included; open 24 hours, then `expired`),
+        in one transaction. The first valid answer decides; an approval is
+        applied at once: Slipway cherry-picks the commit (`git cherry-pick
+        -x`) onto `release/{cut}` and pushes it (`applied`, with the pick),
+        or records `conflict` or `failed` (then `…/apply` retries). A
+        mutable cut, or a commit the cut has already (merged or
+        cherry-picked), is 409; an unknown commit 422.
+        """
+        return self._call(
+            "POST",
+            "/components/v1/tool/{tool}/cuts/{cut}/change-requests".format(tool=_path(tool), cut=_path(cut)),
+            query=[],
+            headers=[],
+            body=body,
+            text_type=None,
+            result="json",
+        )
+
+    def apply_change_request(
+        self,
+        tool: str,
+        cut: str,
+        seq: str,
+    ) -> ChangeRequestEnvelope:
+        """Apply an approved change request again (a Slipway extension).
+
+        ``POST /components/v1/tool/{tool}/cuts/{cut}/change-requests/{seq}/apply`` (operation ``applyChangeRequest``).
+
+        For a request whose push failed (`failed`) or was never tried
+        (`approved`, the server stopped in between). An applied one is
+        answered as it is; one not approved (yet) is 409.
+        """
+        return self._call(
+            "POST",
+            "/components/v1/tool/{tool}/cuts/{cut}/change-requests/{seq}/apply".format(tool=_path(tool), cut=_path(cut), seq=_path(seq)),
+            query=[],
+            headers=[],
+            body=_NO_BODY,
+            text_type=None,
+            result="json",
+        )
+
     def get_deploy_token(
         self,
         tool: str,

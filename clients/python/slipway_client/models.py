@@ -11,6 +11,19 @@ from __future__ import annotations
 from typing import Any, Literal, Optional, Required, TypedDict, Union
 
 __all__ = [
+    "Cut",
+    "CutEnvelope",
+    "CutListEnvelope",
+    "CutCreateRequest",
+    "CutFreezeRequest",
+    "CutUpdateRequest",
+    "ChangeRequest",
+    "ChangeRequestEnvelope",
+    "ChangeRequestListEnvelope",
+    "ChangeRequestCreateRequest",
+    "CutNoteCommit",
+    "CutNotes",
+    "CutNotesEnvelope",
     "ResponseMessages",
     "ErrorEnvelope",
     "Health",
@@ -108,6 +121,123 @@ __all__ = [
     "EnvVarQuotaResponse",
     "MessagesResponse",
 ]
+
+
+class Cut(TypedDict, total=False):
+    tool: Required[str]
+    name: Required[str]
+    repository: Required[str]
+    #: The branch it was cut from (a mutable cut follows it).
+    branch: Required[str]
+    #: The commit it was cut (or frozen) at.
+    base: Required[str]
+    head: Required[str]
+    state: Required[Literal["mutable", "frozen"]]
+    #: What a component builds from to deploy it: `release/{name}` when frozen, else its branch.
+    ref: Required[str]
+    picks: Required[int]
+    created: Required[str]
+    created_by: Required[str]
+    frozen: str
+    frozen_by: str
+    updated: Required[str]
+
+
+class CutEnvelope(TypedDict, total=False):
+    data: Required[Cut]
+    messages: Required[ResponseMessages]
+
+
+class CutListEnvelope(TypedDict, total=False):
+    data: Required[list[Cut]]
+    messages: Required[ResponseMessages]
+
+
+class CutCreateRequest(TypedDict, total=False):
+    name: Required[str]
+    branch: Required[str]
+    at: str
+    frozen: bool
+    component: str
+
+
+class CutFreezeRequest(TypedDict, total=False):
+    at: str
+
+
+class CutUpdateRequest(TypedDict, total=False):
+    to: str
+
+
+class ChangeRequest(TypedDict, total=False):
+    tool: Required[str]
+    cut: Required[str]
+    seq: Required[int]
+    commit: Required[str]
+    reason: Required[str]
+    state: Required[Literal["requested", "approved", "applied", "refused", "expired", "conflict", "failed"]]
+    question_id: Required[str]
+    requested_by: Required[str]
+    requested: Required[str]
+    decided_by: Required[str]
+    decided: str
+    #: The cut's head the pick was made on.
+    onto: Required[str]
+    #: The cherry-pick Slipway pushed.
+    pick: Required[str]
+    detail: Required[str]
+
+
+class ChangeRequestEnvelope(TypedDict, total=False):
+    data: Required[ChangeRequest]
+    messages: Required[ResponseMessages]
+
+
+class ChangeRequestListEnvelope(TypedDict, total=False):
+    data: Required[list[ChangeRequest]]
+    messages: Required[ResponseMessages]
+
+
+class ChangeRequestCreateRequest(TypedDict, total=False):
+    commit: Required[str]
+    reason: str
+
+
+class CutNoteCommit(TypedDict, total=False):
+    hash: Required[str]
+    author: Required[str]
+    authored_at: Required[str]
+    subject: Required[str]
+    section: Required[str]
+    type: str
+    scope: str
+    breaking: Required[bool]
+    title: Required[str]
+    url: str
+    picked_from: str
+    picked_as: str
+
+
+CutNotes = TypedDict(
+    "CutNotes",
+    {
+        "tool": Required[str],
+        "repository": Required[str],
+        "from": Required["Cut"],
+        "to": Required["Cut"],
+        "change": Required[Literal["changed", "unchanged", "rolled-back", "diverged"]],
+        "base": str,
+        "commits": Required[list["CutNoteCommit"]],
+        "removed": Required[list["CutNoteCommit"]],
+        "truncated": Required[bool],
+    },
+    total=False,
+)
+
+
+class CutNotesEnvelope(TypedDict, total=False):
+    data: Required[CutNotes]
+    messages: Required[ResponseMessages]
 
 
 class ResponseMessages(TypedDict, total=False):
@@ -431,7 +561,7 @@ class Question(TypedDict, total=False):
     #: The gate step (`gate:web`) or the running step whose process asked.
     step: Required[str]
     key: str
-    origin: Required[Literal["gate", "ask"]]
+    origin: Required[Literal["gate", "ask", "change-request"]]
     #: Markdown; clients show it as text.
     question: Required[str]
     options: Required[list[QuestionOption]]

@@ -51,6 +51,118 @@ function queryValue(v: unknown): string {
   return typeof v === "boolean" ? (v ? "true" : "false") : String(v);
 }
 
+export interface Cut {
+  tool: string;
+  name: string;
+  repository: string;
+  /** The branch it was cut from (a mutable cut follows it). */
+  branch: string;
+  /** The commit it was cut (or frozen) at. */
+  base: string;
+  head: string;
+  state: "mutable" | "frozen";
+  /** What a component builds from to deploy it: `release/{name}` when frozen, else its branch. */
+  ref: string;
+  picks: number;
+  created: string;
+  created_by: string;
+  frozen?: string;
+  frozen_by?: string;
+  updated: string;
+}
+
+export interface CutEnvelope {
+  data: Cut;
+  messages: ResponseMessages;
+}
+
+export interface CutListEnvelope {
+  data: Cut[];
+  messages: ResponseMessages;
+}
+
+export interface CutCreateRequest {
+  name: string;
+  branch: string;
+  at?: string;
+  frozen?: boolean;
+  component?: string;
+}
+
+export interface CutFreezeRequest {
+  at?: string;
+}
+
+export interface CutUpdateRequest {
+  to?: string;
+}
+
+export interface ChangeRequest {
+  tool: string;
+  cut: string;
+  seq: number;
+  commit: string;
+  reason: string;
+  state: "requested" | "approved" | "applied" | "refused" | "expired" | "conflict" | "failed";
+  question_id: string;
+  requested_by: string;
+  requested: string;
+  decided_by: string;
+  decided?: string;
+  /** The cut's head the pick was made on. */
+  onto: string;
+  /** The cherry-pick Slipway pushed. */
+  pick: string;
+  detail: string;
+}
+
+export interface ChangeRequestEnvelope {
+  data: ChangeRequest;
+  messages: ResponseMessages;
+}
+
+export interface ChangeRequestListEnvelope {
+  data: ChangeRequest[];
+  messages: ResponseMessages;
+}
+
+export interface ChangeRequestCreateRequest {
+  commit: string;
+  reason?: string;
+}
+
+export interface CutNoteCommit {
+  hash: string;
+  author: string;
+  authored_at: string;
+  subject: string;
+  section: string;
+  type?: string;
+  scope?: string;
+  breaking: boolean;
+  title: string;
+  url?: string;
+  picked_from?: string;
+  picked_as?: string;
+}
+
+export interface CutNotes {
+  tool: string;
+  repository: string;
+  from: Cut;
+  to: Cut;
+  change: "changed" | "unchanged" | "rolled-back" | "diverged";
+  base?: string;
+  commits: CutNoteCommit[];
+  removed: CutNoteCommit[];
+  truncated: boolean;
+}
+
+export interface CutNotesEnvelope {
+  data: CutNotes;
+  messages: ResponseMessages;
+}
+
 /** Messages for people. All three lists are always present. */
 export interface ResponseMessages {
   info: string[];
@@ -364,7 +476,7 @@ export interface Question {
   /** The gate step (`gate:web`) or the running step whose process asked. */
   step: string;
   key?: string;
-  origin: "gate" | "ask";
+  origin: "gate" | "ask" | "change-request";
   /** Markdown; clients show it as text. */
   question: string;
   options: QuestionOption[];
@@ -1261,6 +1373,140 @@ export class Client {
    */
   async releaseNotes(tool: string, options: { from?: number; to?: number; environment?: string; component?: string; format?: "json" | "markdown" } = {}): Promise<ReleaseNotesEnvelope> {
     return (await this.call("GET", `/components/v1/tool/${enc(tool)}/releases/notes`, [["from", options.from], ["to", options.to], ["environment", options.environment], ["component", options.component], ["format", options.format]], [], undefined, null, "json")) as ReleaseNotesEnvelope;
+  }
+
+  /**
+   * The tool's named releases (cuts), newest first (a Slipway extension).
+   *
+   * `GET /components/v1/tool/{tool}/cuts` (operation `listCuts`).
+   *
+   * A cut is a named release of the tool (`2026.12.1`): a branch of one
+   * of its repositories at a commit. Not a release of `…/releases` (what
+   * a deployment made live): a cut is what the tool's people want to
+   * ship. Heads as stored; `GET …/cuts/{cut}` moves a mutable cut's
+   * head to its branch's tip first.
+   */
+  async listCuts(tool: string): Promise<CutListEnvelope> {
+    return (await this.call("GET", `/components/v1/tool/${enc(tool)}/cuts`, [], [], undefined, null, "json")) as CutListEnvelope;
+  }
+
+  /**
+   * Cut a named release from a branch (a Slipway extension).
+   *
+   * `POST /components/v1/tool/{tool}/cuts` (operation `createCut`).
+   *
+   * Cuts release `name` of the repository the tool's components build
+   * from (`component` names one when they build from several) at `at`
+   * (a commit on `branch`; default its tip). Mutable (the default): its
+   * head follows the branch. `frozen`: Slipway creates the branch
+   * `release/{name}` in the repository at that commit (it needs push
+   * rights there), and from then on only an approved change request
+   * changes it; a component that builds from ref `release/{name}`
+   * deploys it. A name taken, or a `release/{name}` branch already
+   * elsewhere, is 409; a bad name, branch or commit is 422 naming the
+   * field, and nothing is stored or pushed.
+   */
+  async createCut(tool: string, body: CutCreateRequest): Promise<CutEnvelope> {
+    return (await this.call("POST", `/components/v1/tool/${enc(tool)}/cuts`, [], [], body, null, "json")) as CutEnvelope;
+  }
+
+  /**
+   * One named release (a Slipway extension).
+   *
+   * `GET /components/v1/tool/{tool}/cuts/{cut}` (operation `getCut`).
+   *
+   * A mutable cut's head is moved to its branch's tip first (it follows the branch).
+   */
+  async getCut(tool: string, cut: string): Promise<CutEnvelope> {
+    return (await this.call("GET", `/components/v1/tool/${enc(tool)}/cuts/${enc(cut)}`, [], [], undefined, null, "json")) as CutEnvelope;
+  }
+
+  /**
+   * Freeze a mutable named release (a Slipway extension).
+   *
+   * `POST /components/v1/tool/{tool}/cuts/{cut}/freeze` (operation `freezeCut`).
+   *
+   * Creates `release/{cut}` in the repository at the branch's tip (or
+   * `at`, a commit on it) and freezes the cut: no more direct changes,
+   * only approved change requests. Freezing a frozen cut is 409.
+   */
+  async freezeCut(tool: string, cut: string, options: { body?: CutFreezeRequest } = {}): Promise<CutEnvelope> {
+    return (await this.call("POST", `/components/v1/tool/${enc(tool)}/cuts/${enc(cut)}/freeze`, [], [], options.body, null, "json")) as CutEnvelope;
+  }
+
+  /**
+   * Move a mutable named release (a direct change; a frozen one refuses it).
+   *
+   * `POST /components/v1/tool/{tool}/cuts/{cut}/update` (operation `updateCut`).
+   *
+   * A mutable cut's head moves to `to` (a commit on its branch; default
+   * the branch's tip). A frozen cut refuses every direct change with
+   * 409: its changes are change requests.
+   */
+  async updateCut(tool: string, cut: string, options: { body?: CutUpdateRequest } = {}): Promise<CutEnvelope> {
+    return (await this.call("POST", `/components/v1/tool/${enc(tool)}/cuts/${enc(cut)}/update`, [], [], options.body, null, "json")) as CutEnvelope;
+  }
+
+  /**
+   * What changed from another named release to this one (a Slipway extension).
+   *
+   * `GET /components/v1/tool/{tool}/cuts/{cut}/notes` (operation `cutNotes`).
+   *
+   * The first-parent commits of this cut's head that `from`'s lacks,
+   * grouped as release notes are, and (`change: diverged`) `from`'s
+   * commits this one lacks (`removed`), such as a frozen cut's
+   * cherry-picks. A pick names its origin (`picked_from`: git's
+   * `cherry picked from` line, else the same patch-id); a commit that
+   * `from` has as a pick names it (`picked_as`). `format=markdown`
+   * answers Markdown. An unknown `from`, or one of another repository,
+   * is 422.
+   *
+   * @param options.from query `from`:
+   * @param options.format query `format`:
+   */
+  async cutNotes(tool: string, cut: string, options: { from?: string; format?: "json" | "markdown" } = {}): Promise<CutNotesEnvelope> {
+    return (await this.call("GET", `/components/v1/tool/${enc(tool)}/cuts/${enc(cut)}/notes`, [["from", options.from], ["format", options.format]], [], undefined, null, "json")) as CutNotesEnvelope;
+  }
+
+  /**
+   * A named release's change requests, newest first (a Slipway extension).
+   *
+   * `GET /components/v1/tool/{tool}/cuts/{cut}/change-requests` (operation `listChangeRequests`).
+   */
+  async listChangeRequests(tool: string, cut: string): Promise<ChangeRequestListEnvelope> {
+    return (await this.call("GET", `/components/v1/tool/${enc(tool)}/cuts/${enc(cut)}/change-requests`, [], [], undefined, null, "json")) as ChangeRequestListEnvelope;
+  }
+
+  /**
+   * Ask to cherry-pick one commit into a frozen named release (a Slipway extension).
+   *
+   * `POST /components/v1/tool/{tool}/cuts/{cut}/change-requests` (operation `createChangeRequest`).
+   *
+   * Records the request and opens its question (origin
+   * `change-request`; answers `approve` or `refuse`; the requester may
+   * not answer it, the admin included; open 24 hours, then `expired`),
+   * in one transaction. The first valid answer decides; an approval is
+   * applied at once: Slipway cherry-picks the commit (`git cherry-pick
+   * -x`) onto `release/{cut}` and pushes it (`applied`, with the pick),
+   * or records `conflict` or `failed` (then `…/apply` retries). A
+   * mutable cut, or a commit the cut has already (merged or
+   * cherry-picked), is 409; an unknown commit 422.
+   */
+  async createChangeRequest(tool: string, cut: string, body: ChangeRequestCreateRequest): Promise<ChangeRequestEnvelope> {
+    return (await this.call("POST", `/components/v1/tool/${enc(tool)}/cuts/${enc(cut)}/change-requests`, [], [], body, null, "json")) as ChangeRequestEnvelope;
+  }
+
+  /**
+   * Apply an approved change request again (a Slipway extension).
+   *
+   * `POST /components/v1/tool/{tool}/cuts/{cut}/change-requests/{seq}/apply` (operation `applyChangeRequest`).
+   *
+   * For a request whose push failed (`failed`) or was never tried
+   * (`approved`, the server stopped in between). An applied one is
+   * answered as it is; one not approved (yet) is 409.
+   */
+  async applyChangeRequest(tool: string, cut: string, seq: string): Promise<ChangeRequestEnvelope> {
+    return (await this.call("POST", `/components/v1/tool/${enc(tool)}/cuts/${enc(cut)}/change-requests/${enc(seq)}/apply`, [], [], undefined, null, "json")) as ChangeRequestEnvelope;
   }
 
   /**
