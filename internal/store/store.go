@@ -118,6 +118,14 @@ type PollState struct {
 	SeenAt    time.Time
 }
 
+// NotifySubscription is a notification subscription as stored: a
+// webhook's signing secret only sealed (bound to the tool and the
+// subscription).
+type NotifySubscription struct {
+	slipway.NotifySubscription
+	Sealed string
+}
+
 // Webhook is a tool's push webhook as stored: its secret only sealed
 // (internal/auth binds it to the tool).
 type Webhook struct {
@@ -589,6 +597,38 @@ type Queries interface {
 	// WebhookDeliveryPrune deletes the deliveries (every tool's) received
 	// before before and returns how many it deleted.
 	WebhookDeliveryPrune(ctx context.Context, before time.Time) (int, error)
+
+	// NotifySubscriptionCreate inserts a notification subscription; an ID
+	// that exists is an error.
+	NotifySubscriptionCreate(ctx context.Context, s NotifySubscription) error
+	// NotifySubscriptionGet returns one of a tool's subscriptions.
+	NotifySubscriptionGet(ctx context.Context, tool, id string) (NotifySubscription, error)
+	// NotifySubscriptionList returns the tool's subscriptions, oldest
+	// first; an empty list when there are none.
+	NotifySubscriptionList(ctx context.Context, tool string) ([]NotifySubscription, error)
+	// NotifySubscriptionDelete deletes one of a tool's subscriptions (its
+	// deliveries stay until pruned); ErrNotFound when there is none.
+	NotifySubscriptionDelete(ctx context.Context, tool, id string) error
+	// NotifyDeliveryAdd records a delivery unless its subscription has one
+	// for the same event and subject, and reports whether it did.
+	NotifyDeliveryAdd(ctx context.Context, d slipway.NotifyDelivery) (bool, error)
+	// NotifyDeliveryGet returns one of a tool's deliveries.
+	NotifyDeliveryGet(ctx context.Context, tool, id string) (slipway.NotifyDelivery, error)
+	// NotifyDeliveryUpdate writes a delivery's state, attempts, last
+	// status and error; ErrNotFound when it is not recorded.
+	NotifyDeliveryUpdate(ctx context.Context, d slipway.NotifyDelivery) error
+	// NotifyDeliveryList returns the tool's deliveries (one
+	// subscription's when subscription is not ""), newest first, at most
+	// limit (0: no limit).
+	NotifyDeliveryList(ctx context.Context, tool, subscription string, limit int) ([]slipway.NotifyDelivery, error)
+	// NotifyAttemptAdd records an attempt of a delivery.
+	NotifyAttemptAdd(ctx context.Context, a slipway.NotifyAttempt) error
+	// NotifyAttemptList returns a delivery's attempts, oldest first.
+	NotifyAttemptList(ctx context.Context, tool, deliveryID string) ([]slipway.NotifyAttempt, error)
+	// NotifyDeliveryPrune deletes the deliveries (every tool's) created
+	// before before, with their attempts, and returns how many deliveries
+	// it deleted.
+	NotifyDeliveryPrune(ctx context.Context, before time.Time) (int, error)
 
 	// PollStateList returns every polled component's state (every tool's
 	// when tool is ""), by tool and component; an empty list when there
