@@ -89,6 +89,28 @@ func (s *Sealer) OpenWebhookSecret(tool, sealed string) (string, error) {
 	return string(plain), nil
 }
 
+// notifyAD binds a sealed notification signing secret to its tool and
+// subscription.
+func notifyAD(tool, subscription string) []byte {
+	return []byte("slipway-notify\x00" + tool + "\x00" + subscription)
+}
+
+// SealNotifySecret returns secret sealed as the signing secret of tool's
+// notification subscription.
+func (s *Sealer) SealNotifySecret(tool, subscription, secret string) string {
+	return s.seal([]byte(secret), notifyAD(tool, subscription))
+}
+
+// OpenNotifySecret reverses [Sealer.SealNotifySecret]; a value sealed for
+// another tool or subscription, or as anything else, is an error.
+func (s *Sealer) OpenNotifySecret(tool, subscription, sealed string) (string, error) {
+	plain, err := s.open(sealed, notifyAD(tool, subscription))
+	if err != nil {
+		return "", fmt.Errorf("signing secret of subscription %s of %s: %w", subscription, tool, err)
+	}
+	return string(plain), nil
+}
+
 // SealedEnvVarSize returns the length in bytes of the value sealed in
 // sealed, without opening it (AES-GCM keeps the length).
 func (s *Sealer) SealedEnvVarSize(sealed string) (int, error) {

@@ -30,6 +30,7 @@ type Engine struct {
 	builder  build.Builder
 	target   target.Driver
 	enqueuer Enqueuer
+	notifier Notifier
 	cfg      Config
 	logger   *slog.Logger
 	now      func() time.Time
@@ -172,7 +173,7 @@ func (e *Engine) StartDeployment(ctx context.Context, tool, id string) error {
 			return retryAfterError(queuedRecheck)
 		}
 	}
-	if err := e.setStatus(ctx, d, slipway.DeploymentRunning, "Resolving sources and planning"); err != nil {
+	if err := e.setStatus(ctx, d, slipway.DeploymentRunning, "Resolving sources and planning", slipway.NotifyDeploymentStarted); err != nil {
 		return err
 	}
 	cfg, env, err := deploymentConfig(d)
@@ -184,7 +185,7 @@ func (e *Engine) StartDeployment(ctx context.Context, tool, id string) error {
 	pctx = e.scopeOf(pctx, tool, d.ConfigVersion)
 	var in PlanInput
 	err = e.retry(pctx, func(note string) {
-		_ = e.setStatus(ctx, d, slipway.DeploymentRunning, "Resolving sources ("+note+")") // best effort: a progress note
+		_ = e.setStatus(ctx, d, slipway.DeploymentRunning, "Resolving sources ("+note+")", "") // best effort: a progress note
 	}, func() error {
 		var err error
 		in, err = e.planInput(pctx, d, cfg, env)

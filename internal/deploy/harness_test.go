@@ -11,6 +11,7 @@ import (
 	"slipway.dev/slipway/internal/auth"
 	"slipway.dev/slipway/internal/build/localbuild"
 	"slipway.dev/slipway/internal/git"
+	"slipway.dev/slipway/internal/notify"
 	"slipway.dev/slipway/internal/runner"
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/store"
@@ -68,6 +69,9 @@ type harnessOptions struct {
 	// PollInterval). The engine wakes them for every job it enqueues, so a
 	// long poll only saves the polls' queries (they dominate under -race).
 	poll time.Duration
+	// notify, when set, makes the notifier the engine records through and
+	// the runner delivers with.
+	notify func(store.Store) *notify.Service
 }
 
 // newHarnessOn is newHarness on es (SQLite or PostgreSQL).
@@ -122,7 +126,13 @@ func newHarnessWith(t testing.TB, cfg Config, start bool, opts harnessOptions) *
 		engStore = wrap(db)
 	}
 	eng := NewEngine(engStore, src, builder, tg, cfg)
-	r, err := runner.New(driver, eng, runner.Config{SingleNode: true, PollInterval: opts.poll})
+	rcfg := runner.Config{SingleNode: true, PollInterval: opts.poll}
+	if opts.notify != nil {
+		n := opts.notify(db)
+		eng.SetNotifier(n)
+		rcfg.Notify = n.Deliver
+	}
+	r, err := runner.New(driver, eng, rcfg)
 	if err != nil {
 		t.Fatal(err)
 	}

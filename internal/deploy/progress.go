@@ -203,6 +203,13 @@ func (e *Engine) finishTx(ctx context.Context, tx txn, d slipway.Deployment, sta
 	if err := e.closeQuestions(ctx, tx, d, status); err != nil {
 		return err
 	}
+	if ev := finishedEvent(d, status); ev != "" {
+		n := d
+		n.Status, n.LongStatus, n.FinishedAt = status, long, now
+		if err := e.outbox(ctx, tx, slipway.Notification{Event: ev, Tool: d.Tool, Deployment: &n}); err != nil {
+			return err
+		}
+	}
 	e.observeFinished(tx, status)
 	if status == slipway.DeploymentSuccessful {
 		if err := e.watchAfterSuccess(ctx, tx, d); err != nil {
@@ -232,8 +239,9 @@ func (e *Engine) startSuccessor(ctx context.Context, tx txn, d slipway.Deploymen
 	return nil
 }
 
-// setStatus moves a deployment to an in-progress status.
-func (e *Engine) setStatus(ctx context.Context, d slipway.Deployment, status slipway.DeploymentStatus, long string) error {
+// setStatus moves a deployment to an in-progress status, notifying ev
+// unless it is "".
+func (e *Engine) setStatus(ctx context.Context, d slipway.Deployment, status slipway.DeploymentStatus, long string, ev slipway.NotifyEvent) error {
 	return e.tx(ctx, d.ID, func(tx txn) error {
 		ok, err := tx.DeploymentUpdateStatus(ctx, store.DeploymentStatusUpdate{
 			Tool: d.Tool, ID: d.ID, Status: status, LongStatus: long, UpdatedAt: e.now(),
@@ -242,7 +250,11 @@ func (e *Engine) setStatus(ctx context.Context, d slipway.Deployment, status sli
 		if err != nil || !ok {
 			return err
 		}
-		return e.emit(ctx, tx, d.ID, "deployment", "", string(status), long)
+		if err := e.emit(ctx, tx, d.ID, "deployment", "", string(status), long); err != nil || ev == "" {
+			return err
+		}
+		d.Status, d.LongStatus = status, long
+		return e.outbox(ctx, tx, slipway.Notification{Event: ev, Tool: d.Tool, Deployment: &d})
 	})
 }
 

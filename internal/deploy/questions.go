@@ -95,6 +95,9 @@ func (e *Engine) ask(ctx context.Context, t txn, q slipway.Question) (slipway.Qu
 	if err := e.enqueue(ctx, t, runner.Job{Tool: q.Tool, DeploymentID: q.DeploymentID, Question: q.ID, At: q.DeadlineAt}); err != nil {
 		return q, err
 	}
+	if err := e.outbox(ctx, t, slipway.Notification{Event: slipway.NotifyQuestionPending, Tool: q.Tool, Question: &q}); err != nil {
+		return q, err
+	}
 	if q.DeploymentID == "" {
 		return q, nil // a scheduled run's: no deployment to say it in
 	}
@@ -127,6 +130,11 @@ func (e *Engine) settled(ctx context.Context, t txn, d slipway.Deployment, q sli
 	}
 	if _, err := t.QuestionLogAppend(ctx, entry); err != nil {
 		return err
+	}
+	if q.State == slipway.QuestionAnswered || q.State == slipway.QuestionRejected {
+		if err := e.outbox(ctx, t, slipway.Notification{Event: slipway.NotifyQuestionAnswered, Tool: q.Tool, Question: &q}); err != nil {
+			return err
+		}
 	}
 	if seq, ok := slipway.ChangeRequestOf(q); ok {
 		return e.decideChangeRequest(ctx, t, q, seq)

@@ -64,7 +64,10 @@ type Job struct {
 	Key          string
 	Question     string
 	Watch        bool
-	At           time.Time
+	// Notify is an outbound notification's delivery ID: its job sends it
+	// ([Config.Notify]).
+	Notify string
+	At     time.Time
 }
 
 // StartArgs are the arguments of a deployment's start job.
@@ -104,6 +107,15 @@ type WatchArgs struct {
 
 // Kind implements river.JobArgs.
 func (WatchArgs) Kind() string { return "auto_rollback_watch" }
+
+// NotifyArgs are the arguments of an outbound notification's job.
+type NotifyArgs struct {
+	Tool       string `json:"tool"`
+	DeliveryID string `json:"delivery_id"`
+}
+
+// Kind implements river.JobArgs.
+func (NotifyArgs) Kind() string { return "notify" }
 
 // MaintenanceArgs are the arguments of the periodic maintenance job
 // (retention: old releases, unneeded artifacts).
@@ -150,6 +162,10 @@ type Config struct {
 	// retried a few times; the next period runs it anyway.
 	Maintenance         func(ctx context.Context) error
 	MaintenanceInterval time.Duration
+	// Notify, when set, sends an outbound notification (a job enqueued
+	// with [Job.Notify]); an error with a RetryAfter method tries it again
+	// after that long, without counting as a failure of the job.
+	Notify func(ctx context.Context, tool, deliveryID string) error
 }
 
 // Runner owns a River client.
@@ -180,6 +196,9 @@ func New(driver riverdriver.Driver[*sql.Tx], h Handler, cfg Config) (*Runner, er
 	river.AddWorker(workers, &stepWorker{h: h, f: f})
 	river.AddWorker(workers, &deadlineWorker{h: h, f: f})
 	river.AddWorker(workers, &watchWorker{h: h, f: f})
+	if cfg.Notify != nil {
+		river.AddWorker(workers, &notifyWorker{fn: cfg.Notify, f: f})
+	}
 	var periodic []*river.PeriodicJob
 	if cfg.Maintenance != nil {
 		river.AddWorker(workers, &maintenanceWorker{fn: cfg.Maintenance, f: f})
@@ -285,7 +304,8 @@ func (r *Runner) EnqueueTx(ctx context.Context, tx SQLTx, jobs ...Job) error {
 	}
 	for _, ins := range res {
 		if !ins.UniqueSkippedAsDuplicate || (ins.Job.State != rivertype.JobStateScheduled && ins.Job.State != rivertype.JobStateRetryable) ||
-			ins.Job.Kind == (DeadlineArgs{}).Kind() || ins.Job.Kind == (WatchArgs{}).Kind() { // a deadline or a watch waits for its time
+			ins.Job.Kind == (DeadlineArgs{}).Kind() || ins.Job.Kind == (WatchArgs{}).Kind() || // a deadline or a watch waits for its time
+			ins.Job.Kind == (NotifyArgs{}).Kind() { // a notification waits for its backoff
 			continue
 		}
 		if _, err := r.client.JobRetryTx(ctx, tx.SQL(), ins.Job.ID); err != nil {
@@ -340,6 +360,8 @@ func insertParams(jobs []Job) []river.InsertManyParams {
 		case j.Question != "":
 			args = DeadlineArgs{Tool: j.Tool, DeploymentID: j.DeploymentID, QuestionID: j.Question}
 			opts.ScheduledAt = j.At
+		case j.Notify != "":
+			args = NotifyArgs{Tool: j.Tool, DeliveryID: j.Notify}
 		case j.Watch:
 			args = WatchArgs{Tool: j.Tool, DeploymentID: j.DeploymentID}
 			opts.ScheduledAt = j.At
@@ -456,6 +478,18 @@ type watchWorker struct {
 func (w *watchWorker) Work(ctx context.Context, job *river.Job[WatchArgs]) error {
 	return w.f.work(ctx, func(ctx context.Context) error {
 		return handlerResult(w.h.WatchDeployment(ctx, job.Args.Tool, job.Args.DeploymentID))
+	})
+}
+
+type notifyWorker struct {
+	river.WorkerDefaults[NotifyArgs]
+	fn func(ctx context.Context, tool, deliveryID string) error
+	f  *fence
+}
+
+func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) error {
+	return w.f.work(ctx, func(ctx context.Context) error {
+		return handlerResult(w.fn(ctx, job.Args.Tool, job.Args.DeliveryID))
 	})
 }
 

@@ -119,3 +119,15 @@ type NotifyAttempt struct {
 	// Response is the start of the answer's body (at most 1 KiB).
 	Response string
 }
+
+// Notification is an event a tool's subscriptions may be told of: what
+// the engine hands the notifier in the transaction that records it.
+type Notification struct {
+	Event NotifyEvent
+	Tool  string
+	At    time.Time
+	// Deployment is the deployment it is about (for a question, the
+	// question's, when it has one).
+	Deployment *Deployment
+	Question   *Question
+}
