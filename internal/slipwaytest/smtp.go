@@ -100,4 +100,3 @@ func addrOf(arg string) string {
 	a, _, _ = strings.Cut(strings.TrimSpace(a), " ")
 	return strings.Trim(a, "<>")
 }
-

@@ -27,7 +27,7 @@ func testNotify(t *testing.T, f Factory) {
 		}
 		hook := store.NotifySubscription{NotifySubscription: slipway.NotifySubscription{
 			ID: "ns-1", Tool: "tool", Kind: slipway.NotifyWebhook, Target: "https://example.org/hook",
-			Events: []slipway.NotifyEvent{slipway.NotifyDeploymentFailed, slipway.NotifyQuestionPending},
+			Events:    []slipway.NotifyEvent{slipway.NotifyDeploymentFailed, slipway.NotifyQuestionPending},
 			CreatedAt: at(1), CreatedBy: "tool-token:1",
 		}, Sealed: "sealed"}
 		mail := store.NotifySubscription{NotifySubscription: slipway.NotifySubscription{
