@@ -50,6 +50,8 @@ func finishedEvent(d slipway.Deployment, status slipway.DeploymentStatus) slipwa
 		return slipway.NotifyDeploymentSucceeded
 	case slipway.DeploymentFailed, slipway.DeploymentTimedOut:
 		return slipway.NotifyDeploymentFailed
+	case slipway.DeploymentCancelled, slipway.DeploymentPending, slipway.DeploymentRunning, slipway.DeploymentCancelling:
+		return "" // a cancel is someone's own act; the others are not ends
 	}
 	return ""
 }

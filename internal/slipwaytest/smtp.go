@@ -28,7 +28,7 @@ type SMTPSink struct {
 // NewSMTPSink starts a sink on 127.0.0.1; the test's cleanup stops it.
 func NewSMTPSink(t testing.TB) *SMTPSink {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
