@@ -28,6 +28,8 @@ var serverFlagTypes = map[string]string{
 	"log-max-size": "SIZE", "build-log-max-size": "SIZE", "min-free-disk": "SIZE|PERCENT",
 	"tls": "bool", "tls-cert": "FILE", "tls-key": "FILE", "tls-hosts": "NAMES", "client-ca": "FILES",
 	"trusted-proxies": "ADDRS", "metrics-token-file": "FILE", "admin-token-file": "FILE", "secret-key-file": "FILE",
+	"public-url": "URL", "smtp-addr": "ADDR", "smtp-from": "ADDRESS", "smtp-auth-file": "FILE",
+	"allow-private-notification-urls": "bool", "notify-retry-base": "DURATION",
 	"keep":   "DIR",
 	"target": "TARGET", "kubeconfig": "FILE", "kube-namespace": "TEMPLATE", "kube-ingress-host": "TEMPLATE", "kube-ingress-class": "CLASS", "kube-ingress-namespace": "NAMESPACE",
 	"kube-registry": "REGISTRY", "kube-registry-secret": "SECRET", "kube-build-namespace": "TEMPLATE", "kube-builder-image": "IMAGE",

@@ -45,6 +45,7 @@ type serverFlags struct {
 	secrets           secretsFlags
 	storage           storageFlags
 	target            targetFlags
+	notify            notifyFlags
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
@@ -72,6 +73,7 @@ func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
 	f.secrets.register(cmd)
 	f.storage.register(cmd)
 	f.target.register(cmd)
+	f.notify.register(cmd)
 }
 
 // config turns the flags, the environment and defaults into a server config.
@@ -140,6 +142,9 @@ func (f *serverFlags) config(e *env, dataDir, listen, proxy string) (server.Conf
 		return cfg, err
 	}
 	if err := f.target.apply(e, &cfg); err != nil {
+		return cfg, err
+	}
+	if err := f.notify.apply(e, &cfg); err != nil {
 		return cfg, err
 	}
 	return cfg, f.security.apply(e, &cfg)

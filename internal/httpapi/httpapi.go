@@ -167,6 +167,9 @@ type Config struct {
 	// Webhooks serves the /triggers routes (a tool's push webhook). When
 	// nil, they answer 503.
 	Webhooks Webhooks
+	// Notifications serves the /notifications routes (a tool's outbound
+	// notifications). When nil, they answer 503.
+	Notifications Notifications
 	// Logger receives the request log and internal errors. Default: a logger
 	// that discards everything.
 	Logger *slog.Logger

@@ -54,6 +54,14 @@ func (a *api) routes() []route {
 		{"POST", "/triggers/v1/tool/{tool}/webhook/secret", adminOrToolToken, a.handleWebhookRotate()},
 		{"DELETE", "/triggers/v1/tool/{tool}/webhook/secret", adminOrToolToken, a.handleWebhookDelete()},
 
+		// Outbound notifications (notifications.go).
+		{"GET", "/notifications/v1/tool/{tool}/subscriptions", adminOrToolToken, a.handleNotifyList()},
+		{"POST", "/notifications/v1/tool/{tool}/subscriptions", adminOrToolToken, a.handleNotifySubscribe()},
+		{"DELETE", "/notifications/v1/tool/{tool}/subscriptions/{subscription_id}", adminOrToolToken, a.handleNotifyUnsubscribe()},
+		{"GET", "/notifications/v1/tool/{tool}/deliveries", adminOrToolToken, a.handleNotifyDeliveries()},
+		{"GET", "/notifications/v1/tool/{tool}/deliveries/{delivery_id}", adminOrToolToken, a.handleNotifyDelivery()},
+		{"POST", "/notifications/v1/tool/{tool}/deliveries/{delivery_id}/redeliver", adminOrToolToken, a.handleNotifyRedeliver()},
+
 		{"GET", "/v1/admin/tokens", adminOnly, a.handleAPITokenList()},
 		{"POST", "/v1/admin/tokens", adminOnly, a.handleAPITokenCreate()},
 		{"DELETE", "/v1/admin/tokens/{id}", adminOnly, a.handleAPITokenRevoke()},

@@ -119,13 +119,7 @@ func New(st store.Store, sealer *auth.Sealer, cfg Config) *Service {
 }
 
 // NewSubscription is what a tool asks to be notified of.
-type NewSubscription struct {
-	Kind slipway.NotifyKind
-	// Target is the webhook's URL or the email address.
-	Target string
-	// Events are event names; none: every event.
-	Events []string
-}
+type NewSubscription = slipway.NotifySubscriptionRequest
 
 // Subscribe adds a subscription to the tool's notifications and returns
 // it with, for a webhook, its signing secret: the only time it is shown.
@@ -446,7 +440,8 @@ func (s *Service) uiURL(path string) string {
 	return s.cfg.PublicURL + path
 }
 
-// Prune drops deliveries past the retention, at most once an hour.
+// Prune drops deliveries past the retention (with their attempts), at
+// most once an hour; [Service.Deliver] calls it.
 func (s *Service) Prune(ctx context.Context) error {
 	s.mu.Lock()
 	now := s.now()

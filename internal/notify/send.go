@@ -93,6 +93,9 @@ func (s *Service) Deliver(ctx context.Context, tool, id string) error {
 	if d.State != slipway.NotifyPending {
 		return nil
 	}
+	if err := s.Prune(ctx); err != nil {
+		s.log.WarnContext(ctx, "prune notifications", "error", err.Error()) // the next delivery tries again
+	}
 	d, err = s.attempt(ctx, d)
 	if err != nil {
 		return err

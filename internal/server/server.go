@@ -53,6 +53,7 @@ import (
 	"slipway.dev/slipway/internal/localrepo"
 	"slipway.dev/slipway/internal/logfile"
 	"slipway.dev/slipway/internal/metrics"
+	"slipway.dev/slipway/internal/notify"
 	"slipway.dev/slipway/internal/remoteconfig"
 	"slipway.dev/slipway/internal/runner"
 	"slipway.dev/slipway/internal/sandbox"
@@ -136,7 +137,20 @@ type Config struct {
 	// loopback, private and link-local addresses (see internal/remoteconfig);
 	// off, only public addresses are fetched from.
 	AllowPrivateSourceURLs bool
-	Logger                 *slog.Logger
+	// PublicURL is the server's URL as people reach it, for the links
+	// notifications carry to the web UI; default the API's own address.
+	PublicURL string
+	// SMTP is the mail relay of email notifications; without an address,
+	// email subscriptions are refused.
+	SMTP notify.SMTP
+	// AllowPrivateNotifyURLs lets notification webhooks go to loopback,
+	// private and link-local addresses (the address guard of
+	// internal/remoteconfig); off, only public addresses.
+	AllowPrivateNotifyURLs bool
+	// NotifyRetryBase is the wait before a failed notification's second
+	// attempt, doubled after each (default 30s).
+	NotifyRetryBase time.Duration
+	Logger          *slog.Logger
 	// HealthTimeout bounds the wait for a component to become healthy.
 	HealthTimeout time.Duration
 	// StopTimeout is the time a process has between SIGTERM and SIGKILL
@@ -367,6 +381,7 @@ type Server struct {
 	source *git.Client
 	// webhooks serves the tools' push webhooks.
 	webhooks *trigger.Hooks
+	notify   *notify.Service
 	// disk checks the data directory's free space against MinFreeDisk.
 	disk    *diskspace.Checker
 	stopped sync.Once
@@ -588,6 +603,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.deployments = deploy.NewDeployments(s.engine)
 	// A tool's push webhook deploys through the same service as the API.
 	s.webhooks = trigger.New(s.db, sealer, s.deployments, trigger.Config{Now: s.cfg.Now, Logger: s.logger.With("component", "trigger")})
+	// Outbound notifications: recorded by the engine in the transaction
+	// of each event, sent by the runner's jobs.
+	s.notify = notify.New(s.db, sealer, notify.Config{
+		PublicURL: cmp.Or(s.cfg.PublicURL, s.askURL()), AllowPrivate: s.cfg.AllowPrivateNotifyURLs, SMTP: s.cfg.SMTP,
+		RetryBase: s.cfg.NotifyRetryBase, Now: s.cfg.Now, Logger: s.logger.With("component", "notify"),
+	})
+	s.engine.SetNotifier(s.notify)
 	s.questions = deploy.NewQuestions(s.engine)
 	s.releases = deploy.NewReleases(s.engine)
 	s.cuts = deploy.NewCuts(s.engine)
@@ -607,6 +629,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	rcfg := runner.Config{
 		Logger: s.logger, ID: s.nodeID, SingleNode: !isPostgres(s.cfg.Database),
 		BuildWorkers: cmp.Or(s.cfg.BuildSlots, runtime.NumCPU()),
+		Notify:       s.notify.Deliver,
 	}
 	if s.cfg.ReleaseRetention > 0 || s.cfg.ArtifactRetention > 0 {
 		// Nothing to do without a retention: no job.
@@ -669,6 +692,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Handler: httpapi.NewHandler(s.deployments, httpapi.Config{
 			AdminToken: s.token, Logger: s.logger, Health: s.health, DeployTokens: deployTokens,
 			APITokens: apiTokens, TrustedProxies: s.cfg.TrustedProxies, EnvVars: s.envVars, Webhooks: s.webhooks,
+			Notifications: s.notify,
 			Builds: s.builds, Jobs: s.jobs, Questions: s.questions, Releases: s.releases, Cuts: s.cuts, Metrics: m, ToolRate: s.cfg.ToolRate, ToolBurst: s.cfg.ToolBurst,
 			MetricsToken: s.cfg.MetricsToken,
 			UI: &web.Config{

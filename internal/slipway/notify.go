@@ -131,3 +131,12 @@ type Notification struct {
 	Deployment *Deployment
 	Question   *Question
 }
+
+// NotifySubscriptionRequest is what a tool asks to be notified of.
+type NotifySubscriptionRequest struct {
+	Kind NotifyKind
+	// Target is the webhook's URL or the email address.
+	Target string
+	// Events are event names; none: every event.
+	Events []string
+}

@@ -2037,6 +2037,141 @@ class Client:
             result="json",
         )
 
+    def list_notify_subscriptions(
+        self,
+        tool: str,
+    ) -> NotifySubscriptionListEnvelope:
+        """The tool's outbound notification subscriptions.
+
+        ``GET /notifications/v1/tool/{tool}/subscriptions`` (operation ``listNotifySubscriptions``).
+        """
+        return self._call(
+            "GET",
+            "/notifications/v1/tool/{tool}/subscriptions".format(tool=_path(tool)),
+            query=[],
+            headers=[],
+            body=_NO_BODY,
+            text_type=None,
+            result="json",
+        )
+
+    def create_notify_subscription(
+        self,
+        tool: str,
+        body: NotifySubscriptionCreate,
+    ) -> NotifySubscriptionCreatedEnvelope:
+        """Notify a webhook or an email address of the tool's events.
+
+        ``POST /notifications/v1/tool/{tool}/subscriptions`` (operation ``createNotifySubscription``).
+
+        `kind: webhook` posts each event as JSON to `target` (http or https;
+        no credentials; loopback, private and link-local addresses are
+        refused unless the server allows them), signed: `X-Slipway-Event`,
+        `X-Slipway-Delivery`, `X-Slipway-Timestamp` (Unix seconds) and
+        `X-Slipway-Signature-256: sha256=<hex HMAC-SHA256 of the timestamp,
+        ".", and the body>` under the subscription's secret, which this
+        answer shows once. `kind: email` mails `target` through the server's
+        SMTP server. `events` (default: all): deployment.started,
+        deployment.succeeded, deployment.failed, deployment.rolled_back,
+        question.pending, question.answered. A failed attempt (no 2xx answer,
+        a redirect, a timeout of 10 s) is tried again with exponential
+        backoff. At most 20 subscriptions per tool; the same target twice is
+        409.
+        """
+        return self._call(
+            "POST",
+            "/notifications/v1/tool/{tool}/subscriptions".format(tool=_path(tool)),
+            query=[],
+            headers=[],
+            body=body,
+            text_type=None,
+            result="json",
+        )
+
+    def delete_notify_subscription(
+        self,
+        tool: str,
+        subscription_id: str,
+    ) -> NotifySubscriptionListEnvelope:
+        """Stop notifying a subscription (its delivery log stays).
+
+        ``DELETE /notifications/v1/tool/{tool}/subscriptions/{subscription_id}`` (operation ``deleteNotifySubscription``).
+        """
+        return self._call(
+            "DELETE",
+            "/notifications/v1/tool/{tool}/subscriptions/{subscription_id}".format(tool=_path(tool), subscription_id=_path(subscription_id)),
+            query=[],
+            headers=[],
+            body=_NO_BODY,
+            text_type=None,
+            result="json",
+        )
+
+    def list_notify_deliveries(
+        self,
+        tool: str,
+        *,
+        subscription: Optional[str] = None,
+    ) -> NotifyDeliveryListEnvelope:
+        """The tool's newest 100 notification deliveries, newest first.
+
+        ``GET /notifications/v1/tool/{tool}/deliveries`` (operation ``listNotifyDeliveries``).
+
+        Keyword arguments:
+
+        subscription (query ``subscription``): Only this subscription's.
+        """
+        return self._call(
+            "GET",
+            "/notifications/v1/tool/{tool}/deliveries".format(tool=_path(tool)),
+            query=[("subscription", subscription)],
+            headers=[],
+            body=_NO_BODY,
+            text_type=None,
+            result="json",
+        )
+
+    def get_notify_delivery(
+        self,
+        tool: str,
+        delivery_id: str,
+    ) -> NotifyDeliveryEnvelope:
+        """A notification delivery with its attempts.
+
+        ``GET /notifications/v1/tool/{tool}/deliveries/{delivery_id}`` (operation ``getNotifyDelivery``).
+        """
+        return self._call(
+            "GET",
+            "/notifications/v1/tool/{tool}/deliveries/{delivery_id}".format(tool=_path(tool), delivery_id=_path(delivery_id)),
+            query=[],
+            headers=[],
+            body=_NO_BODY,
+            text_type=None,
+            result="json",
+        )
+
+    def redeliver_notification(
+        self,
+        tool: str,
+        delivery_id: str,
+    ) -> NotifyDeliveryEnvelope:
+        """Send a delivery again, now, as one more attempt.
+
+        ``POST /notifications/v1/tool/{tool}/deliveries/{delivery_id}/redeliver`` (operation ``redeliverNotification``).
+
+        The same body and delivery ID, a new timestamp and signature. 409
+        while the delivery is still being tried.
+        """
+        return self._call(
+            "POST",
+            "/notifications/v1/tool/{tool}/deliveries/{delivery_id}/redeliver".format(tool=_path(tool), delivery_id=_path(delivery_id)),
+            query=[],
+            headers=[],
+            body=_NO_BODY,
+            text_type=None,
+            result="json",
+        )
+
     def list_my_questions(
         self,
         *,

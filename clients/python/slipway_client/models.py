@@ -74,6 +74,15 @@ __all__ = [
     "WebhookEnvelope",
     "WebhookSecretEnvelope",
     "WebhookDeliveryEnvelope",
+    "NotifyEvent",
+    "NotifySubscriptionCreate",
+    "NotifySubscription",
+    "NotifySubscriptionListEnvelope",
+    "NotifySubscriptionCreatedEnvelope",
+    "NotifyAttempt",
+    "NotifyDelivery",
+    "NotifyDeliveryEnvelope",
+    "NotifyDeliveryListEnvelope",
     "ReleaseListEnvelope",
     "LiveCommit",
     "CherryPick",
@@ -695,6 +704,77 @@ class WebhookDeliveryEnvelope(TypedDict, total=False):
     messages: Required[ResponseMessages]
 
 
+NotifyEvent = Literal["deployment.started", "deployment.succeeded", "deployment.failed", "deployment.rolled_back", "question.pending", "question.answered"]
+
+
+class NotifySubscriptionCreate(TypedDict, total=False):
+    kind: Required[Literal["webhook", "email"]]
+    #: The webhook's URL, or the email address.
+    target: Required[str]
+    #: What to send; empty or absent for every event.
+    events: list[str]
+
+
+class NotifySubscription(TypedDict, total=False):
+    id: Required[str]
+    tool: Required[str]
+    kind: Required[Literal["webhook", "email"]]
+    target: Required[str]
+    #: Empty for every event.
+    events: Required[list[NotifyEvent]]
+    created_at: Required[str]
+    created_by: str
+
+
+class NotifySubscriptionListEnvelope(TypedDict, total=False):
+    data: Required[list[NotifySubscription]]
+    messages: Required[ResponseMessages]
+
+
+class NotifySubscriptionCreatedEnvelope(TypedDict, total=False):
+    data: Required[NotifySubscriptionCreatedEnvelopeData]
+    messages: Required[ResponseMessages]
+
+
+class NotifyAttempt(TypedDict, total=False):
+    n: Required[int]
+    at: Required[str]
+    #: The HTTP status (or SMTP reply code); 0 when there was none.
+    status_code: Required[int]
+    error: str
+    duration_ms: Required[int]
+    #: The start of the answer's body (at most 1 KiB).
+    response: str
+
+
+class NotifyDelivery(TypedDict, total=False):
+    id: Required[str]
+    tool: Required[str]
+    subscription_id: Required[str]
+    event: Required[NotifyEvent]
+    #: The deployment or question the event is about.
+    subject: Required[str]
+    created_at: Required[str]
+    state: Required[Literal["pending", "delivered", "failed"]]
+    attempts: Required[int]
+    max_attempts: Required[int]
+    last_status: int
+    last_error: str
+    updated_at: Required[str]
+    #: The attempts, oldest first (a single delivery's answers only).
+    attempt_log: list[NotifyAttempt]
+
+
+class NotifyDeliveryEnvelope(TypedDict, total=False):
+    data: Required[NotifyDelivery]
+    messages: Required[ResponseMessages]
+
+
+class NotifyDeliveryListEnvelope(TypedDict, total=False):
+    data: Required[list[NotifyDelivery]]
+    messages: Required[ResponseMessages]
+
+
 class ReleaseListEnvelope(TypedDict, total=False):
     data: Required[list[Release]]
     messages: Required[ResponseMessages]
@@ -1135,3 +1215,9 @@ class WebhookSecretEnvelopeData(TypedDict, total=False):
     webhook: Required[Webhook]
     #: The new secret, shown this once.
     secret: Required[str]
+
+
+class NotifySubscriptionCreatedEnvelopeData(TypedDict, total=False):
+    subscription: Required[NotifySubscription]
+    #: A webhook's signing secret (64 hex digits), shown this once.
+    secret: str

@@ -613,6 +613,80 @@ export interface WebhookDeliveryEnvelope {
   messages: ResponseMessages;
 }
 
+export type NotifyEvent = "deployment.started" | "deployment.succeeded" | "deployment.failed" | "deployment.rolled_back" | "question.pending" | "question.answered";
+
+export interface NotifySubscriptionCreate {
+  kind: "webhook" | "email";
+  /** The webhook's URL, or the email address. */
+  target: string;
+  /** What to send; empty or absent for every event. */
+  events?: string[];
+}
+
+export interface NotifySubscription {
+  id: string;
+  tool: string;
+  kind: "webhook" | "email";
+  target: string;
+  /** Empty for every event. */
+  events: NotifyEvent[];
+  created_at: string;
+  created_by?: string;
+}
+
+export interface NotifySubscriptionListEnvelope {
+  data: NotifySubscription[];
+  messages: ResponseMessages;
+}
+
+export interface NotifySubscriptionCreatedEnvelope {
+  data: {
+    subscription: NotifySubscription;
+    /** A webhook's signing secret (64 hex digits), shown this once. */
+    secret?: string;
+  };
+  messages: ResponseMessages;
+}
+
+export interface NotifyAttempt {
+  n: number;
+  at: string;
+  /** The HTTP status (or SMTP reply code); 0 when there was none. */
+  status_code: number;
+  error?: string;
+  duration_ms: number;
+  /** The start of the answer's body (at most 1 KiB). */
+  response?: string;
+}
+
+export interface NotifyDelivery {
+  id: string;
+  tool: string;
+  subscription_id: string;
+  event: NotifyEvent;
+  /** The deployment or question the event is about. */
+  subject: string;
+  created_at: string;
+  state: "pending" | "delivered" | "failed";
+  attempts: number;
+  max_attempts: number;
+  last_status?: number;
+  last_error?: string;
+  updated_at: string;
+  /** The attempts, oldest first (a single delivery's answers only). */
+  attempt_log?: NotifyAttempt[];
+}
+
+export interface NotifyDeliveryEnvelope {
+  data: NotifyDelivery;
+  messages: ResponseMessages;
+}
+
+export interface NotifyDeliveryListEnvelope {
+  data: NotifyDelivery[];
+  messages: ResponseMessages;
+}
+
 export interface ReleaseListEnvelope {
   data: Release[];
   messages: ResponseMessages;
@@ -2277,6 +2351,79 @@ export class Client {
    */
   async deleteWebhookSecret(tool: string): Promise<WebhookEnvelope> {
     return (await this.call("DELETE", `/triggers/v1/tool/${enc(tool)}/webhook/secret`, [], [], undefined, null, "json")) as WebhookEnvelope;
+  }
+
+  /**
+   * The tool's outbound notification subscriptions.
+   *
+   * `GET /notifications/v1/tool/{tool}/subscriptions` (operation `listNotifySubscriptions`).
+   */
+  async listNotifySubscriptions(tool: string): Promise<NotifySubscriptionListEnvelope> {
+    return (await this.call("GET", `/notifications/v1/tool/${enc(tool)}/subscriptions`, [], [], undefined, null, "json")) as NotifySubscriptionListEnvelope;
+  }
+
+  /**
+   * Notify a webhook or an email address of the tool's events.
+   *
+   * `POST /notifications/v1/tool/{tool}/subscriptions` (operation `createNotifySubscription`).
+   *
+   * `kind: webhook` posts each event as JSON to `target` (http or https;
+   * no credentials; loopback, private and link-local addresses are
+   * refused unless the server allows them), signed: `X-Slipway-Event`,
+   * `X-Slipway-Delivery`, `X-Slipway-Timestamp` (Unix seconds) and
+   * `X-Slipway-Signature-256: sha256=<hex HMAC-SHA256 of the timestamp,
+   * ".", and the body>` under the subscription's secret, which this
+   * answer shows once. `kind: email` mails `target` through the server's
+   * SMTP server. `events` (default: all): deployment.started,
+   * deployment.succeeded, deployment.failed, deployment.rolled_back,
+   * question.pending, question.answered. A failed attempt (no 2xx answer,
+   * a redirect, a timeout of 10 s) is tried again with exponential
+   * backoff. At most 20 subscriptions per tool; the same target twice is
+   * 409.
+   */
+  async createNotifySubscription(tool: string, body: NotifySubscriptionCreate): Promise<NotifySubscriptionCreatedEnvelope> {
+    return (await this.call("POST", `/notifications/v1/tool/${enc(tool)}/subscriptions`, [], [], body, null, "json")) as NotifySubscriptionCreatedEnvelope;
+  }
+
+  /**
+   * Stop notifying a subscription (its delivery log stays).
+   *
+   * `DELETE /notifications/v1/tool/{tool}/subscriptions/{subscription_id}` (operation `deleteNotifySubscription`).
+   */
+  async deleteNotifySubscription(tool: string, subscriptionId: string): Promise<NotifySubscriptionListEnvelope> {
+    return (await this.call("DELETE", `/notifications/v1/tool/${enc(tool)}/subscriptions/${enc(subscriptionId)}`, [], [], undefined, null, "json")) as NotifySubscriptionListEnvelope;
+  }
+
+  /**
+   * The tool's newest 100 notification deliveries, newest first.
+   *
+   * `GET /notifications/v1/tool/{tool}/deliveries` (operation `listNotifyDeliveries`).
+   *
+   * @param options.subscription query `subscription`: Only this subscription's.
+   */
+  async listNotifyDeliveries(tool: string, options: { subscription?: string } = {}): Promise<NotifyDeliveryListEnvelope> {
+    return (await this.call("GET", `/notifications/v1/tool/${enc(tool)}/deliveries`, [["subscription", options.subscription]], [], undefined, null, "json")) as NotifyDeliveryListEnvelope;
+  }
+
+  /**
+   * A notification delivery with its attempts.
+   *
+   * `GET /notifications/v1/tool/{tool}/deliveries/{delivery_id}` (operation `getNotifyDelivery`).
+   */
+  async getNotifyDelivery(tool: string, deliveryId: string): Promise<NotifyDeliveryEnvelope> {
+    return (await this.call("GET", `/notifications/v1/tool/${enc(tool)}/deliveries/${enc(deliveryId)}`, [], [], undefined, null, "json")) as NotifyDeliveryEnvelope;
+  }
+
+  /**
+   * Send a delivery again, now, as one more attempt.
+   *
+   * `POST /notifications/v1/tool/{tool}/deliveries/{delivery_id}/redeliver` (operation `redeliverNotification`).
+   *
+   * The same body and delivery ID, a new timestamp and signature. 409
+   * while the delivery is still being tried.
+   */
+  async redeliverNotification(tool: string, deliveryId: string): Promise<NotifyDeliveryEnvelope> {
+    return (await this.call("POST", `/notifications/v1/tool/${enc(tool)}/deliveries/${enc(deliveryId)}/redeliver`, [], [], undefined, null, "json")) as NotifyDeliveryEnvelope;
   }
 
   /**

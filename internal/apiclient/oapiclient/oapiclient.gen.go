@@ -641,6 +641,93 @@ func (e NoteCommitSection) Valid() bool {
 	}
 }
 
+// Defines values for NotifyDeliveryState.
+const (
+	NotifyDeliveryStateDelivered NotifyDeliveryState = "delivered"
+	NotifyDeliveryStateFailed    NotifyDeliveryState = "failed"
+	NotifyDeliveryStatePending   NotifyDeliveryState = "pending"
+)
+
+// Valid indicates whether the value is a known member of the NotifyDeliveryState enum.
+func (e NotifyDeliveryState) Valid() bool {
+	switch e {
+	case NotifyDeliveryStateDelivered:
+		return true
+	case NotifyDeliveryStateFailed:
+		return true
+	case NotifyDeliveryStatePending:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for NotifyEvent.
+const (
+	DeploymentFailed     NotifyEvent = "deployment.failed"
+	DeploymentRolledBack NotifyEvent = "deployment.rolled_back"
+	DeploymentStarted    NotifyEvent = "deployment.started"
+	DeploymentSucceeded  NotifyEvent = "deployment.succeeded"
+	QuestionAnswered     NotifyEvent = "question.answered"
+	QuestionPending      NotifyEvent = "question.pending"
+)
+
+// Valid indicates whether the value is a known member of the NotifyEvent enum.
+func (e NotifyEvent) Valid() bool {
+	switch e {
+	case DeploymentFailed:
+		return true
+	case DeploymentRolledBack:
+		return true
+	case DeploymentStarted:
+		return true
+	case DeploymentSucceeded:
+		return true
+	case QuestionAnswered:
+		return true
+	case QuestionPending:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for NotifySubscriptionKind.
+const (
+	NotifySubscriptionKindEmail   NotifySubscriptionKind = "email"
+	NotifySubscriptionKindWebhook NotifySubscriptionKind = "webhook"
+)
+
+// Valid indicates whether the value is a known member of the NotifySubscriptionKind enum.
+func (e NotifySubscriptionKind) Valid() bool {
+	switch e {
+	case NotifySubscriptionKindEmail:
+		return true
+	case NotifySubscriptionKindWebhook:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for NotifySubscriptionCreateKind.
+const (
+	NotifySubscriptionCreateKindEmail   NotifySubscriptionCreateKind = "email"
+	NotifySubscriptionCreateKindWebhook NotifySubscriptionCreateKind = "webhook"
+)
+
+// Valid indicates whether the value is a known member of the NotifySubscriptionCreateKind enum.
+func (e NotifySubscriptionCreateKind) Valid() bool {
+	switch e {
+	case NotifySubscriptionCreateKindEmail:
+		return true
+	case NotifySubscriptionCreateKindWebhook:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for QuestionOnDeadline.
 const (
 	QuestionOnDeadlineDefault QuestionOnDeadline = "default"
@@ -2053,6 +2140,111 @@ type NoteCommit struct {
 // NoteCommitSection defines model for NoteCommit.Section.
 type NoteCommitSection string
 
+// NotifyAttempt defines model for NotifyAttempt.
+type NotifyAttempt struct {
+	At         time.Time `json:"at"`
+	DurationMs int64     `json:"duration_ms"`
+	Error      *string   `json:"error,omitempty"`
+	N          int       `json:"n"`
+
+	// Response The start of the answer's body (at most 1 KiB).
+	Response *string `json:"response,omitempty"`
+
+	// StatusCode The HTTP status (or SMTP reply code); 0 when there was none.
+	StatusCode int `json:"status_code"`
+}
+
+// NotifyDelivery defines model for NotifyDelivery.
+type NotifyDelivery struct {
+	// AttemptLog The attempts, oldest first (a single delivery's answers only).
+	AttemptLog  *[]NotifyAttempt    `json:"attempt_log,omitempty"`
+	Attempts    int                 `json:"attempts"`
+	CreatedAt   time.Time           `json:"created_at"`
+	Event       NotifyEvent         `json:"event"`
+	Id          string              `json:"id"`
+	LastError   *string             `json:"last_error,omitempty"`
+	LastStatus  *int                `json:"last_status,omitempty"`
+	MaxAttempts int                 `json:"max_attempts"`
+	State       NotifyDeliveryState `json:"state"`
+
+	// Subject The deployment or question the event is about.
+	Subject        string    `json:"subject"`
+	SubscriptionId string    `json:"subscription_id"`
+	Tool           string    `json:"tool"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+// NotifyDeliveryState defines model for NotifyDelivery.State.
+type NotifyDeliveryState string
+
+// NotifyDeliveryEnvelope defines model for NotifyDeliveryEnvelope.
+type NotifyDeliveryEnvelope struct {
+	Data NotifyDelivery `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// NotifyDeliveryListEnvelope defines model for NotifyDeliveryListEnvelope.
+type NotifyDeliveryListEnvelope struct {
+	Data []NotifyDelivery `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// NotifyEvent defines model for NotifyEvent.
+type NotifyEvent string
+
+// NotifySubscription defines model for NotifySubscription.
+type NotifySubscription struct {
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy *string   `json:"created_by,omitempty"`
+
+	// Events Empty for every event.
+	Events []NotifyEvent          `json:"events"`
+	Id     string                 `json:"id"`
+	Kind   NotifySubscriptionKind `json:"kind"`
+	Target string                 `json:"target"`
+	Tool   string                 `json:"tool"`
+}
+
+// NotifySubscriptionKind defines model for NotifySubscription.Kind.
+type NotifySubscriptionKind string
+
+// NotifySubscriptionCreate defines model for NotifySubscriptionCreate.
+type NotifySubscriptionCreate struct {
+	// Events What to send; empty or absent for every event.
+	Events *[]string                    `json:"events,omitempty"`
+	Kind   NotifySubscriptionCreateKind `json:"kind"`
+
+	// Target The webhook's URL, or the email address.
+	Target string `json:"target"`
+}
+
+// NotifySubscriptionCreateKind defines model for NotifySubscriptionCreate.Kind.
+type NotifySubscriptionCreateKind string
+
+// NotifySubscriptionCreatedEnvelope defines model for NotifySubscriptionCreatedEnvelope.
+type NotifySubscriptionCreatedEnvelope struct {
+	Data struct {
+		// Secret A webhook's signing secret (64 hex digits), shown this once.
+		Secret       *string            `json:"secret,omitempty"`
+		Subscription NotifySubscription `json:"subscription"`
+	} `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// NotifySubscriptionListEnvelope defines model for NotifySubscriptionListEnvelope.
+type NotifySubscriptionListEnvelope struct {
+	Data []NotifySubscription `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
 // PromoteRequest defines model for PromoteRequest.
 type PromoteRequest struct {
 	Description *string `json:"description,omitempty"`
@@ -2416,6 +2608,9 @@ type BuildID = string
 // CutName defines model for CutName.
 type CutName = string
 
+// DeliveryID defines model for DeliveryID.
+type DeliveryID = string
+
 // DeployID defines model for DeployID.
 type DeployID = string
 
@@ -2439,6 +2634,9 @@ type QuestionID = string
 
 // QuestionStateFilter defines model for QuestionStateFilter.
 type QuestionStateFilter string
+
+// SubscriptionID defines model for SubscriptionID.
+type SubscriptionID = string
 
 // Tool defines model for Tool.
 type Tool = string
@@ -2632,6 +2830,12 @@ type GetJobLogsParams struct {
 	Lines *int `form:"lines,omitempty" json:"lines,omitempty"`
 }
 
+// ListNotifyDeliveriesParams defines parameters for ListNotifyDeliveries.
+type ListNotifyDeliveriesParams struct {
+	// Subscription Only this subscription's.
+	Subscription *string `form:"subscription,omitempty" json:"subscription,omitempty"`
+}
+
 // ReceiveWebhookJSONBody defines parameters for ReceiveWebhook.
 type ReceiveWebhookJSONBody map[string]interface{}
 
@@ -2687,6 +2891,9 @@ type UpsertJobJSONRequestBody = Job
 
 // RunJobJSONRequestBody defines body for RunJob for application/json ContentType.
 type RunJobJSONRequestBody = Job
+
+// CreateNotifySubscriptionJSONRequestBody defines body for CreateNotifySubscription for application/json ContentType.
+type CreateNotifySubscriptionJSONRequestBody = NotifySubscriptionCreate
 
 // ReceiveWebhookJSONRequestBody defines body for ReceiveWebhook for application/json ContentType.
 type ReceiveWebhookJSONRequestBody ReceiveWebhookJSONBody
@@ -3955,6 +4162,76 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /metrics (the `GetMetrics` operationId).
 	GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListNotifyDeliveries The tool's newest 100 notification deliveries, newest first
+	//
+	// Corresponds with GET /notifications/v1/tool/{tool}/deliveries (the `ListNotifyDeliveries` operationId).
+	ListNotifyDeliveries(ctx context.Context, tool Tool, params *ListNotifyDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetNotifyDelivery A notification delivery with its attempts
+	//
+	// Corresponds with GET /notifications/v1/tool/{tool}/deliveries/{delivery_id} (the `GetNotifyDelivery` operationId).
+	GetNotifyDelivery(ctx context.Context, tool Tool, deliveryId DeliveryID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RedeliverNotification Send a delivery again, now, as one more attempt
+	//
+	// The same body and delivery ID, a new timestamp and signature. 409
+	// while the delivery is still being tried.
+	//
+	// Corresponds with POST /notifications/v1/tool/{tool}/deliveries/{delivery_id}/redeliver (the `RedeliverNotification` operationId).
+	RedeliverNotification(ctx context.Context, tool Tool, deliveryId DeliveryID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListNotifySubscriptions The tool's outbound notification subscriptions
+	//
+	// Corresponds with GET /notifications/v1/tool/{tool}/subscriptions (the `ListNotifySubscriptions` operationId).
+	ListNotifySubscriptions(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateNotifySubscriptionWithBody Notify a webhook or an email address of the tool's events
+	//
+	// `kind: webhook` posts each event as JSON to `target` (http or https;
+	// no credentials; loopback, private and link-local addresses are
+	// refused unless the server allows them), signed: `X-Slipway-Event`,
+	// `X-Slipway-Delivery`, `X-Slipway-Timestamp` (Unix seconds) and
+	// `X-Slipway-Signature-256: sha256=<hex HMAC-SHA256 of the timestamp,
+	// ".", and the body>` under the subscription's secret, which this
+	// answer shows once. `kind: email` mails `target` through the server's
+	// SMTP server. `events` (default: all): deployment.started,
+	// deployment.succeeded, deployment.failed, deployment.rolled_back,
+	// question.pending, question.answered. A failed attempt (no 2xx answer,
+	// a redirect, a timeout of 10 s) is tried again with exponential
+	// backoff. At most 20 subscriptions per tool; the same target twice is
+	// 409.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /notifications/v1/tool/{tool}/subscriptions (the `CreateNotifySubscription` operationId).
+	CreateNotifySubscriptionWithBody(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateNotifySubscription Notify a webhook or an email address of the tool's events
+	//
+	// `kind: webhook` posts each event as JSON to `target` (http or https;
+	// no credentials; loopback, private and link-local addresses are
+	// refused unless the server allows them), signed: `X-Slipway-Event`,
+	// `X-Slipway-Delivery`, `X-Slipway-Timestamp` (Unix seconds) and
+	// `X-Slipway-Signature-256: sha256=<hex HMAC-SHA256 of the timestamp,
+	// ".", and the body>` under the subscription's secret, which this
+	// answer shows once. `kind: email` mails `target` through the server's
+	// SMTP server. `events` (default: all): deployment.started,
+	// deployment.succeeded, deployment.failed, deployment.rolled_back,
+	// question.pending, question.answered. A failed attempt (no 2xx answer,
+	// a redirect, a timeout of 10 s) is tried again with exponential
+	// backoff. At most 20 subscriptions per tool; the same target twice is
+	// 409.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /notifications/v1/tool/{tool}/subscriptions (the `CreateNotifySubscription` operationId).
+	CreateNotifySubscription(ctx context.Context, tool Tool, body CreateNotifySubscriptionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteNotifySubscription Stop notifying a subscription (its delivery log stays)
+	//
+	// Corresponds with DELETE /notifications/v1/tool/{tool}/subscriptions/{subscription_id} (the `DeleteNotifySubscription` operationId).
+	DeleteNotifySubscription(ctx context.Context, tool Tool, subscriptionId SubscriptionID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetOpenAPI This API description, as JSON
 	//
@@ -6107,6 +6384,146 @@ func (c *Client) GetJobsQuota(ctx context.Context, tool Tool, reqEditors ...Requ
 // Corresponds with GET /metrics (the `GetMetrics` operationId).
 func (c *Client) GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetMetricsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListNotifyDeliveries The tool's newest 100 notification deliveries, newest first
+//
+// Corresponds with GET /notifications/v1/tool/{tool}/deliveries (the `ListNotifyDeliveries` operationId).
+func (c *Client) ListNotifyDeliveries(ctx context.Context, tool Tool, params *ListNotifyDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListNotifyDeliveriesRequest(c.Server, tool, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetNotifyDelivery A notification delivery with its attempts
+//
+// Corresponds with GET /notifications/v1/tool/{tool}/deliveries/{delivery_id} (the `GetNotifyDelivery` operationId).
+func (c *Client) GetNotifyDelivery(ctx context.Context, tool Tool, deliveryId DeliveryID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetNotifyDeliveryRequest(c.Server, tool, deliveryId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RedeliverNotification Send a delivery again, now, as one more attempt
+//
+// The same body and delivery ID, a new timestamp and signature. 409
+// while the delivery is still being tried.
+//
+// Corresponds with POST /notifications/v1/tool/{tool}/deliveries/{delivery_id}/redeliver (the `RedeliverNotification` operationId).
+func (c *Client) RedeliverNotification(ctx context.Context, tool Tool, deliveryId DeliveryID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRedeliverNotificationRequest(c.Server, tool, deliveryId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListNotifySubscriptions The tool's outbound notification subscriptions
+//
+// Corresponds with GET /notifications/v1/tool/{tool}/subscriptions (the `ListNotifySubscriptions` operationId).
+func (c *Client) ListNotifySubscriptions(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListNotifySubscriptionsRequest(c.Server, tool)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateNotifySubscriptionWithBody Notify a webhook or an email address of the tool's events
+//
+// `kind: webhook` posts each event as JSON to `target` (http or https;
+// no credentials; loopback, private and link-local addresses are
+// refused unless the server allows them), signed: `X-Slipway-Event`,
+// `X-Slipway-Delivery`, `X-Slipway-Timestamp` (Unix seconds) and
+// `X-Slipway-Signature-256: sha256=<hex HMAC-SHA256 of the timestamp,
+// ".", and the body>` under the subscription's secret, which this
+// answer shows once. `kind: email` mails `target` through the server's
+// SMTP server. `events` (default: all): deployment.started,
+// deployment.succeeded, deployment.failed, deployment.rolled_back,
+// question.pending, question.answered. A failed attempt (no 2xx answer,
+// a redirect, a timeout of 10 s) is tried again with exponential
+// backoff. At most 20 subscriptions per tool; the same target twice is
+// 409.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /notifications/v1/tool/{tool}/subscriptions (the `CreateNotifySubscription` operationId).
+func (c *Client) CreateNotifySubscriptionWithBody(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateNotifySubscriptionRequestWithBody(c.Server, tool, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateNotifySubscription Notify a webhook or an email address of the tool's events
+//
+// `kind: webhook` posts each event as JSON to `target` (http or https;
+// no credentials; loopback, private and link-local addresses are
+// refused unless the server allows them), signed: `X-Slipway-Event`,
+// `X-Slipway-Delivery`, `X-Slipway-Timestamp` (Unix seconds) and
+// `X-Slipway-Signature-256: sha256=<hex HMAC-SHA256 of the timestamp,
+// ".", and the body>` under the subscription's secret, which this
+// answer shows once. `kind: email` mails `target` through the server's
+// SMTP server. `events` (default: all): deployment.started,
+// deployment.succeeded, deployment.failed, deployment.rolled_back,
+// question.pending, question.answered. A failed attempt (no 2xx answer,
+// a redirect, a timeout of 10 s) is tried again with exponential
+// backoff. At most 20 subscriptions per tool; the same target twice is
+// 409.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /notifications/v1/tool/{tool}/subscriptions (the `CreateNotifySubscription` operationId).
+func (c *Client) CreateNotifySubscription(ctx context.Context, tool Tool, body CreateNotifySubscriptionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateNotifySubscriptionRequest(c.Server, tool, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteNotifySubscription Stop notifying a subscription (its delivery log stays)
+//
+// Corresponds with DELETE /notifications/v1/tool/{tool}/subscriptions/{subscription_id} (the `DeleteNotifySubscription` operationId).
+func (c *Client) DeleteNotifySubscription(ctx context.Context, tool Tool, subscriptionId SubscriptionID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteNotifySubscriptionRequest(c.Server, tool, subscriptionId)
 	if err != nil {
 		return nil, err
 	}
@@ -9817,6 +10234,271 @@ func NewGetMetricsRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewListNotifyDeliveriesRequest constructs an http.Request for the ListNotifyDeliveries method
+func NewListNotifyDeliveriesRequest(server string, tool Tool, params *ListNotifyDeliveriesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/notifications/v1/tool/%s/deliveries", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Subscription != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "subscription", *params.Subscription, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetNotifyDeliveryRequest constructs an http.Request for the GetNotifyDelivery method
+func NewGetNotifyDeliveryRequest(server string, tool Tool, deliveryId DeliveryID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "delivery_id", deliveryId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/notifications/v1/tool/%s/deliveries/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRedeliverNotificationRequest constructs an http.Request for the RedeliverNotification method
+func NewRedeliverNotificationRequest(server string, tool Tool, deliveryId DeliveryID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "delivery_id", deliveryId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/notifications/v1/tool/%s/deliveries/%s/redeliver", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListNotifySubscriptionsRequest constructs an http.Request for the ListNotifySubscriptions method
+func NewListNotifySubscriptionsRequest(server string, tool Tool) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/notifications/v1/tool/%s/subscriptions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateNotifySubscriptionRequest calls the generic CreateNotifySubscription builder with application/json body
+func NewCreateNotifySubscriptionRequest(server string, tool Tool, body CreateNotifySubscriptionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateNotifySubscriptionRequestWithBody(server, tool, "application/json", bodyReader)
+}
+
+// NewCreateNotifySubscriptionRequestWithBody constructs an http.Request for the CreateNotifySubscription method, with any body, and a specified content type
+func NewCreateNotifySubscriptionRequestWithBody(server string, tool Tool, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/notifications/v1/tool/%s/subscriptions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteNotifySubscriptionRequest constructs an http.Request for the DeleteNotifySubscription method
+func NewDeleteNotifySubscriptionRequest(server string, tool Tool, subscriptionId SubscriptionID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "subscription_id", subscriptionId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/notifications/v1/tool/%s/subscriptions/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetOpenAPIRequest constructs an http.Request for the GetOpenAPI method
 func NewGetOpenAPIRequest(server string) (*http.Request, error) {
 	var err error
@@ -11464,6 +12146,86 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /metrics (the `GetMetrics` operationId).
 	GetMetricsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMetricsResponse, error)
+
+	// ListNotifyDeliveriesWithResponse The tool's newest 100 notification deliveries, newest first
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /notifications/v1/tool/{tool}/deliveries (the `ListNotifyDeliveries` operationId).
+	ListNotifyDeliveriesWithResponse(ctx context.Context, tool Tool, params *ListNotifyDeliveriesParams, reqEditors ...RequestEditorFn) (*ListNotifyDeliveriesResponse, error)
+
+	// GetNotifyDeliveryWithResponse A notification delivery with its attempts
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /notifications/v1/tool/{tool}/deliveries/{delivery_id} (the `GetNotifyDelivery` operationId).
+	GetNotifyDeliveryWithResponse(ctx context.Context, tool Tool, deliveryId DeliveryID, reqEditors ...RequestEditorFn) (*GetNotifyDeliveryResponse, error)
+
+	// RedeliverNotificationWithResponse Send a delivery again, now, as one more attempt
+	//
+	// The same body and delivery ID, a new timestamp and signature. 409
+	// while the delivery is still being tried.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /notifications/v1/tool/{tool}/deliveries/{delivery_id}/redeliver (the `RedeliverNotification` operationId).
+	RedeliverNotificationWithResponse(ctx context.Context, tool Tool, deliveryId DeliveryID, reqEditors ...RequestEditorFn) (*RedeliverNotificationResponse, error)
+
+	// ListNotifySubscriptionsWithResponse The tool's outbound notification subscriptions
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /notifications/v1/tool/{tool}/subscriptions (the `ListNotifySubscriptions` operationId).
+	ListNotifySubscriptionsWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*ListNotifySubscriptionsResponse, error)
+
+	// CreateNotifySubscriptionWithBodyWithResponse Notify a webhook or an email address of the tool's events
+	//
+	// `kind: webhook` posts each event as JSON to `target` (http or https;
+	// no credentials; loopback, private and link-local addresses are
+	// refused unless the server allows them), signed: `X-Slipway-Event`,
+	// `X-Slipway-Delivery`, `X-Slipway-Timestamp` (Unix seconds) and
+	// `X-Slipway-Signature-256: sha256=<hex HMAC-SHA256 of the timestamp,
+	// ".", and the body>` under the subscription's secret, which this
+	// answer shows once. `kind: email` mails `target` through the server's
+	// SMTP server. `events` (default: all): deployment.started,
+	// deployment.succeeded, deployment.failed, deployment.rolled_back,
+	// question.pending, question.answered. A failed attempt (no 2xx answer,
+	// a redirect, a timeout of 10 s) is tried again with exponential
+	// backoff. At most 20 subscriptions per tool; the same target twice is
+	// 409.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /notifications/v1/tool/{tool}/subscriptions (the `CreateNotifySubscription` operationId).
+	CreateNotifySubscriptionWithBodyWithResponse(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateNotifySubscriptionResponse, error)
+
+	// CreateNotifySubscriptionWithResponse Notify a webhook or an email address of the tool's events
+	//
+	// `kind: webhook` posts each event as JSON to `target` (http or https;
+	// no credentials; loopback, private and link-local addresses are
+	// refused unless the server allows them), signed: `X-Slipway-Event`,
+	// `X-Slipway-Delivery`, `X-Slipway-Timestamp` (Unix seconds) and
+	// `X-Slipway-Signature-256: sha256=<hex HMAC-SHA256 of the timestamp,
+	// ".", and the body>` under the subscription's secret, which this
+	// answer shows once. `kind: email` mails `target` through the server's
+	// SMTP server. `events` (default: all): deployment.started,
+	// deployment.succeeded, deployment.failed, deployment.rolled_back,
+	// question.pending, question.answered. A failed attempt (no 2xx answer,
+	// a redirect, a timeout of 10 s) is tried again with exponential
+	// backoff. At most 20 subscriptions per tool; the same target twice is
+	// 409.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /notifications/v1/tool/{tool}/subscriptions (the `CreateNotifySubscription` operationId).
+	CreateNotifySubscriptionWithResponse(ctx context.Context, tool Tool, body CreateNotifySubscriptionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateNotifySubscriptionResponse, error)
+
+	// DeleteNotifySubscriptionWithResponse Stop notifying a subscription (its delivery log stays)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /notifications/v1/tool/{tool}/subscriptions/{subscription_id} (the `DeleteNotifySubscription` operationId).
+	DeleteNotifySubscriptionWithResponse(ctx context.Context, tool Tool, subscriptionId SubscriptionID, reqEditors ...RequestEditorFn) (*DeleteNotifySubscriptionResponse, error)
 
 	// GetOpenAPIWithResponse This API description, as JSON
 	//
@@ -16915,6 +17677,469 @@ func (r GetMetricsResponse) ContentType() string {
 	return ""
 }
 
+type ListNotifyDeliveriesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *NotifyDeliveryListEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListNotifyDeliveriesResponse) GetJSON200() *NotifyDeliveryListEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListNotifyDeliveriesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListNotifyDeliveriesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListNotifyDeliveriesResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListNotifyDeliveriesResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListNotifyDeliveriesResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListNotifyDeliveriesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListNotifyDeliveriesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListNotifyDeliveriesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListNotifyDeliveriesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetNotifyDeliveryResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *NotifyDeliveryEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetNotifyDeliveryResponse) GetJSON200() *NotifyDeliveryEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetNotifyDeliveryResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetNotifyDeliveryResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetNotifyDeliveryResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetNotifyDeliveryResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetNotifyDeliveryResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetNotifyDeliveryResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetNotifyDeliveryResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetNotifyDeliveryResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetNotifyDeliveryResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RedeliverNotificationResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *NotifyDeliveryEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RedeliverNotificationResponse) GetJSON200() *NotifyDeliveryEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RedeliverNotificationResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RedeliverNotificationResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RedeliverNotificationResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r RedeliverNotificationResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r RedeliverNotificationResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RedeliverNotificationResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r RedeliverNotificationResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RedeliverNotificationResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RedeliverNotificationResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RedeliverNotificationResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListNotifySubscriptionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *NotifySubscriptionListEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListNotifySubscriptionsResponse) GetJSON200() *NotifySubscriptionListEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListNotifySubscriptionsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListNotifySubscriptionsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListNotifySubscriptionsResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListNotifySubscriptionsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListNotifySubscriptionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListNotifySubscriptionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListNotifySubscriptionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListNotifySubscriptionsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateNotifySubscriptionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *NotifySubscriptionCreatedEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateNotifySubscriptionResponse) GetJSON201() *NotifySubscriptionCreatedEnvelope {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateNotifySubscriptionResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateNotifySubscriptionResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateNotifySubscriptionResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateNotifySubscriptionResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateNotifySubscriptionResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateNotifySubscriptionResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateNotifySubscriptionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateNotifySubscriptionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateNotifySubscriptionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateNotifySubscriptionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteNotifySubscriptionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *NotifySubscriptionListEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteNotifySubscriptionResponse) GetJSON200() *NotifySubscriptionListEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteNotifySubscriptionResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteNotifySubscriptionResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteNotifySubscriptionResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteNotifySubscriptionResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteNotifySubscriptionResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteNotifySubscriptionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteNotifySubscriptionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteNotifySubscriptionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteNotifySubscriptionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetOpenAPIResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -19294,6 +20519,128 @@ func (c *ClientWithResponses) GetMetricsWithResponse(ctx context.Context, reqEdi
 		return nil, err
 	}
 	return ParseGetMetricsResponse(rsp)
+}
+
+// ListNotifyDeliveriesWithResponse The tool's newest 100 notification deliveries, newest first
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /notifications/v1/tool/{tool}/deliveries (the `ListNotifyDeliveries` operationId).
+func (c *ClientWithResponses) ListNotifyDeliveriesWithResponse(ctx context.Context, tool Tool, params *ListNotifyDeliveriesParams, reqEditors ...RequestEditorFn) (*ListNotifyDeliveriesResponse, error) {
+	rsp, err := c.ListNotifyDeliveries(ctx, tool, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListNotifyDeliveriesResponse(rsp)
+}
+
+// GetNotifyDeliveryWithResponse A notification delivery with its attempts
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /notifications/v1/tool/{tool}/deliveries/{delivery_id} (the `GetNotifyDelivery` operationId).
+func (c *ClientWithResponses) GetNotifyDeliveryWithResponse(ctx context.Context, tool Tool, deliveryId DeliveryID, reqEditors ...RequestEditorFn) (*GetNotifyDeliveryResponse, error) {
+	rsp, err := c.GetNotifyDelivery(ctx, tool, deliveryId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetNotifyDeliveryResponse(rsp)
+}
+
+// RedeliverNotificationWithResponse Send a delivery again, now, as one more attempt
+//
+// The same body and delivery ID, a new timestamp and signature. 409
+// while the delivery is still being tried.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /notifications/v1/tool/{tool}/deliveries/{delivery_id}/redeliver (the `RedeliverNotification` operationId).
+func (c *ClientWithResponses) RedeliverNotificationWithResponse(ctx context.Context, tool Tool, deliveryId DeliveryID, reqEditors ...RequestEditorFn) (*RedeliverNotificationResponse, error) {
+	rsp, err := c.RedeliverNotification(ctx, tool, deliveryId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRedeliverNotificationResponse(rsp)
+}
+
+// ListNotifySubscriptionsWithResponse The tool's outbound notification subscriptions
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /notifications/v1/tool/{tool}/subscriptions (the `ListNotifySubscriptions` operationId).
+func (c *ClientWithResponses) ListNotifySubscriptionsWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*ListNotifySubscriptionsResponse, error) {
+	rsp, err := c.ListNotifySubscriptions(ctx, tool, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListNotifySubscriptionsResponse(rsp)
+}
+
+// CreateNotifySubscriptionWithBodyWithResponse Notify a webhook or an email address of the tool's events
+//
+// `kind: webhook` posts each event as JSON to `target` (http or https;
+// no credentials; loopback, private and link-local addresses are
+// refused unless the server allows them), signed: `X-Slipway-Event`,
+// `X-Slipway-Delivery`, `X-Slipway-Timestamp` (Unix seconds) and
+// `X-Slipway-Signature-256: sha256=<hex HMAC-SHA256 of the timestamp,
+// ".", and the body>` under the subscription's secret, which this
+// answer shows once. `kind: email` mails `target` through the server's
+// SMTP server. `events` (default: all): deployment.started,
+// deployment.succeeded, deployment.failed, deployment.rolled_back,
+// question.pending, question.answered. A failed attempt (no 2xx answer,
+// a redirect, a timeout of 10 s) is tried again with exponential
+// backoff. At most 20 subscriptions per tool; the same target twice is
+// 409.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /notifications/v1/tool/{tool}/subscriptions (the `CreateNotifySubscription` operationId).
+func (c *ClientWithResponses) CreateNotifySubscriptionWithBodyWithResponse(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateNotifySubscriptionResponse, error) {
+	rsp, err := c.CreateNotifySubscriptionWithBody(ctx, tool, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateNotifySubscriptionResponse(rsp)
+}
+
+// CreateNotifySubscriptionWithResponse Notify a webhook or an email address of the tool's events
+//
+// `kind: webhook` posts each event as JSON to `target` (http or https;
+// no credentials; loopback, private and link-local addresses are
+// refused unless the server allows them), signed: `X-Slipway-Event`,
+// `X-Slipway-Delivery`, `X-Slipway-Timestamp` (Unix seconds) and
+// `X-Slipway-Signature-256: sha256=<hex HMAC-SHA256 of the timestamp,
+// ".", and the body>` under the subscription's secret, which this
+// answer shows once. `kind: email` mails `target` through the server's
+// SMTP server. `events` (default: all): deployment.started,
+// deployment.succeeded, deployment.failed, deployment.rolled_back,
+// question.pending, question.answered. A failed attempt (no 2xx answer,
+// a redirect, a timeout of 10 s) is tried again with exponential
+// backoff. At most 20 subscriptions per tool; the same target twice is
+// 409.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /notifications/v1/tool/{tool}/subscriptions (the `CreateNotifySubscription` operationId).
+func (c *ClientWithResponses) CreateNotifySubscriptionWithResponse(ctx context.Context, tool Tool, body CreateNotifySubscriptionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateNotifySubscriptionResponse, error) {
+	rsp, err := c.CreateNotifySubscription(ctx, tool, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateNotifySubscriptionResponse(rsp)
+}
+
+// DeleteNotifySubscriptionWithResponse Stop notifying a subscription (its delivery log stays)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /notifications/v1/tool/{tool}/subscriptions/{subscription_id} (the `DeleteNotifySubscription` operationId).
+func (c *ClientWithResponses) DeleteNotifySubscriptionWithResponse(ctx context.Context, tool Tool, subscriptionId SubscriptionID, reqEditors ...RequestEditorFn) (*DeleteNotifySubscriptionResponse, error) {
+	rsp, err := c.DeleteNotifySubscription(ctx, tool, subscriptionId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteNotifySubscriptionResponse(rsp)
 }
 
 // GetOpenAPIWithResponse This API description, as JSON
@@ -23733,6 +25080,379 @@ func ParseGetMetricsResponse(rsp *http.Response) (*GetMetricsResponse, error) {
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListNotifyDeliveriesResponse parses an HTTP response from a ListNotifyDeliveriesWithResponse call
+func ParseListNotifyDeliveriesResponse(rsp *http.Response) (*ListNotifyDeliveriesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListNotifyDeliveriesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest NotifyDeliveryListEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetNotifyDeliveryResponse parses an HTTP response from a GetNotifyDeliveryWithResponse call
+func ParseGetNotifyDeliveryResponse(rsp *http.Response) (*GetNotifyDeliveryResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetNotifyDeliveryResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest NotifyDeliveryEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRedeliverNotificationResponse parses an HTTP response from a RedeliverNotificationWithResponse call
+func ParseRedeliverNotificationResponse(rsp *http.Response) (*RedeliverNotificationResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RedeliverNotificationResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest NotifyDeliveryEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListNotifySubscriptionsResponse parses an HTTP response from a ListNotifySubscriptionsWithResponse call
+func ParseListNotifySubscriptionsResponse(rsp *http.Response) (*ListNotifySubscriptionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListNotifySubscriptionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest NotifySubscriptionListEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateNotifySubscriptionResponse parses an HTTP response from a CreateNotifySubscriptionWithResponse call
+func ParseCreateNotifySubscriptionResponse(rsp *http.Response) (*CreateNotifySubscriptionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateNotifySubscriptionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest NotifySubscriptionCreatedEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteNotifySubscriptionResponse parses an HTTP response from a DeleteNotifySubscriptionWithResponse call
+func ParseDeleteNotifySubscriptionResponse(rsp *http.Response) (*DeleteNotifySubscriptionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteNotifySubscriptionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest NotifySubscriptionListEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Internal

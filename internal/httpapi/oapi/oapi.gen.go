@@ -639,6 +639,93 @@ func (e NoteCommitSection) Valid() bool {
 	}
 }
 
+// Defines values for NotifyDeliveryState.
+const (
+	NotifyDeliveryStateDelivered NotifyDeliveryState = "delivered"
+	NotifyDeliveryStateFailed    NotifyDeliveryState = "failed"
+	NotifyDeliveryStatePending   NotifyDeliveryState = "pending"
+)
+
+// Valid indicates whether the value is a known member of the NotifyDeliveryState enum.
+func (e NotifyDeliveryState) Valid() bool {
+	switch e {
+	case NotifyDeliveryStateDelivered:
+		return true
+	case NotifyDeliveryStateFailed:
+		return true
+	case NotifyDeliveryStatePending:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for NotifyEvent.
+const (
+	DeploymentFailed     NotifyEvent = "deployment.failed"
+	DeploymentRolledBack NotifyEvent = "deployment.rolled_back"
+	DeploymentStarted    NotifyEvent = "deployment.started"
+	DeploymentSucceeded  NotifyEvent = "deployment.succeeded"
+	QuestionAnswered     NotifyEvent = "question.answered"
+	QuestionPending      NotifyEvent = "question.pending"
+)
+
+// Valid indicates whether the value is a known member of the NotifyEvent enum.
+func (e NotifyEvent) Valid() bool {
+	switch e {
+	case DeploymentFailed:
+		return true
+	case DeploymentRolledBack:
+		return true
+	case DeploymentStarted:
+		return true
+	case DeploymentSucceeded:
+		return true
+	case QuestionAnswered:
+		return true
+	case QuestionPending:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for NotifySubscriptionKind.
+const (
+	NotifySubscriptionKindEmail   NotifySubscriptionKind = "email"
+	NotifySubscriptionKindWebhook NotifySubscriptionKind = "webhook"
+)
+
+// Valid indicates whether the value is a known member of the NotifySubscriptionKind enum.
+func (e NotifySubscriptionKind) Valid() bool {
+	switch e {
+	case NotifySubscriptionKindEmail:
+		return true
+	case NotifySubscriptionKindWebhook:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for NotifySubscriptionCreateKind.
+const (
+	NotifySubscriptionCreateKindEmail   NotifySubscriptionCreateKind = "email"
+	NotifySubscriptionCreateKindWebhook NotifySubscriptionCreateKind = "webhook"
+)
+
+// Valid indicates whether the value is a known member of the NotifySubscriptionCreateKind enum.
+func (e NotifySubscriptionCreateKind) Valid() bool {
+	switch e {
+	case NotifySubscriptionCreateKindEmail:
+		return true
+	case NotifySubscriptionCreateKindWebhook:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for QuestionOnDeadline.
 const (
 	QuestionOnDeadlineDefault QuestionOnDeadline = "default"
@@ -2051,6 +2138,111 @@ type NoteCommit struct {
 // NoteCommitSection defines model for NoteCommit.Section.
 type NoteCommitSection string
 
+// NotifyAttempt defines model for NotifyAttempt.
+type NotifyAttempt struct {
+	At         time.Time `json:"at"`
+	DurationMs int64     `json:"duration_ms"`
+	Error      *string   `json:"error,omitempty"`
+	N          int       `json:"n"`
+
+	// Response The start of the answer's body (at most 1 KiB).
+	Response *string `json:"response,omitempty"`
+
+	// StatusCode The HTTP status (or SMTP reply code); 0 when there was none.
+	StatusCode int `json:"status_code"`
+}
+
+// NotifyDelivery defines model for NotifyDelivery.
+type NotifyDelivery struct {
+	// AttemptLog The attempts, oldest first (a single delivery's answers only).
+	AttemptLog  *[]NotifyAttempt    `json:"attempt_log,omitempty"`
+	Attempts    int                 `json:"attempts"`
+	CreatedAt   time.Time           `json:"created_at"`
+	Event       NotifyEvent         `json:"event"`
+	Id          string              `json:"id"`
+	LastError   *string             `json:"last_error,omitempty"`
+	LastStatus  *int                `json:"last_status,omitempty"`
+	MaxAttempts int                 `json:"max_attempts"`
+	State       NotifyDeliveryState `json:"state"`
+
+	// Subject The deployment or question the event is about.
+	Subject        string    `json:"subject"`
+	SubscriptionId string    `json:"subscription_id"`
+	Tool           string    `json:"tool"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+// NotifyDeliveryState defines model for NotifyDelivery.State.
+type NotifyDeliveryState string
+
+// NotifyDeliveryEnvelope defines model for NotifyDeliveryEnvelope.
+type NotifyDeliveryEnvelope struct {
+	Data NotifyDelivery `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// NotifyDeliveryListEnvelope defines model for NotifyDeliveryListEnvelope.
+type NotifyDeliveryListEnvelope struct {
+	Data []NotifyDelivery `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// NotifyEvent defines model for NotifyEvent.
+type NotifyEvent string
+
+// NotifySubscription defines model for NotifySubscription.
+type NotifySubscription struct {
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy *string   `json:"created_by,omitempty"`
+
+	// Events Empty for every event.
+	Events []NotifyEvent          `json:"events"`
+	Id     string                 `json:"id"`
+	Kind   NotifySubscriptionKind `json:"kind"`
+	Target string                 `json:"target"`
+	Tool   string                 `json:"tool"`
+}
+
+// NotifySubscriptionKind defines model for NotifySubscription.Kind.
+type NotifySubscriptionKind string
+
+// NotifySubscriptionCreate defines model for NotifySubscriptionCreate.
+type NotifySubscriptionCreate struct {
+	// Events What to send; empty or absent for every event.
+	Events *[]string                    `json:"events,omitempty"`
+	Kind   NotifySubscriptionCreateKind `json:"kind"`
+
+	// Target The webhook's URL, or the email address.
+	Target string `json:"target"`
+}
+
+// NotifySubscriptionCreateKind defines model for NotifySubscriptionCreate.Kind.
+type NotifySubscriptionCreateKind string
+
+// NotifySubscriptionCreatedEnvelope defines model for NotifySubscriptionCreatedEnvelope.
+type NotifySubscriptionCreatedEnvelope struct {
+	Data struct {
+		// Secret A webhook's signing secret (64 hex digits), shown this once.
+		Secret       *string            `json:"secret,omitempty"`
+		Subscription NotifySubscription `json:"subscription"`
+	} `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// NotifySubscriptionListEnvelope defines model for NotifySubscriptionListEnvelope.
+type NotifySubscriptionListEnvelope struct {
+	Data []NotifySubscription `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
 // PromoteRequest defines model for PromoteRequest.
 type PromoteRequest struct {
 	Description *string `json:"description,omitempty"`
@@ -2414,6 +2606,9 @@ type BuildID = string
 // CutName defines model for CutName.
 type CutName = string
 
+// DeliveryID defines model for DeliveryID.
+type DeliveryID = string
+
 // DeployID defines model for DeployID.
 type DeployID = string
 
@@ -2437,6 +2632,9 @@ type QuestionID = string
 
 // QuestionStateFilter defines model for QuestionStateFilter.
 type QuestionStateFilter string
+
+// SubscriptionID defines model for SubscriptionID.
+type SubscriptionID = string
 
 // Tool defines model for Tool.
 type Tool = string
@@ -2630,6 +2828,12 @@ type GetJobLogsParams struct {
 	Lines *int `form:"lines,omitempty" json:"lines,omitempty"`
 }
 
+// ListNotifyDeliveriesParams defines parameters for ListNotifyDeliveries.
+type ListNotifyDeliveriesParams struct {
+	// Subscription Only this subscription's.
+	Subscription *string `form:"subscription,omitempty" json:"subscription,omitempty"`
+}
+
 // ReceiveWebhookJSONBody defines parameters for ReceiveWebhook.
 type ReceiveWebhookJSONBody map[string]interface{}
 
@@ -2685,6 +2889,9 @@ type UpsertJobJSONRequestBody = Job
 
 // RunJobJSONRequestBody defines body for RunJob for application/json ContentType.
 type RunJobJSONRequestBody = Job
+
+// CreateNotifySubscriptionJSONRequestBody defines body for CreateNotifySubscription for application/json ContentType.
+type CreateNotifySubscriptionJSONRequestBody = NotifySubscriptionCreate
 
 // ReceiveWebhookJSONRequestBody defines body for ReceiveWebhook for application/json ContentType.
 type ReceiveWebhookJSONRequestBody ReceiveWebhookJSONBody
@@ -2917,6 +3124,24 @@ type ServerInterface interface {
 	// GetMetrics Prometheus metrics, in the text exposition format
 	// (GET /metrics)
 	GetMetrics(w http.ResponseWriter, r *http.Request)
+	// ListNotifyDeliveries The tool's newest 100 notification deliveries, newest first
+	// (GET /notifications/v1/tool/{tool}/deliveries)
+	ListNotifyDeliveries(w http.ResponseWriter, r *http.Request, tool Tool, params ListNotifyDeliveriesParams)
+	// GetNotifyDelivery A notification delivery with its attempts
+	// (GET /notifications/v1/tool/{tool}/deliveries/{delivery_id})
+	GetNotifyDelivery(w http.ResponseWriter, r *http.Request, tool Tool, deliveryId DeliveryID)
+	// RedeliverNotification Send a delivery again, now, as one more attempt
+	// (POST /notifications/v1/tool/{tool}/deliveries/{delivery_id}/redeliver)
+	RedeliverNotification(w http.ResponseWriter, r *http.Request, tool Tool, deliveryId DeliveryID)
+	// ListNotifySubscriptions The tool's outbound notification subscriptions
+	// (GET /notifications/v1/tool/{tool}/subscriptions)
+	ListNotifySubscriptions(w http.ResponseWriter, r *http.Request, tool Tool)
+	// CreateNotifySubscription Notify a webhook or an email address of the tool's events
+	// (POST /notifications/v1/tool/{tool}/subscriptions)
+	CreateNotifySubscription(w http.ResponseWriter, r *http.Request, tool Tool)
+	// DeleteNotifySubscription Stop notifying a subscription (its delivery log stays)
+	// (DELETE /notifications/v1/tool/{tool}/subscriptions/{subscription_id})
+	DeleteNotifySubscription(w http.ResponseWriter, r *http.Request, tool Tool, subscriptionId SubscriptionID)
 	// GetOpenAPI This API description, as JSON
 	// (GET /openapi.json)
 	GetOpenAPI(w http.ResponseWriter, r *http.Request)
@@ -5595,6 +5820,205 @@ func (siw *ServerInterfaceWrapper) GetMetrics(w http.ResponseWriter, r *http.Req
 	handler.ServeHTTP(w, r)
 }
 
+// ListNotifyDeliveries operation middleware
+func (siw *ServerInterfaceWrapper) ListNotifyDeliveries(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListNotifyDeliveriesParams
+
+	// ------------- Optional query parameter "subscription" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "subscription", r.URL.Query(), &params.Subscription, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "subscription"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "subscription", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListNotifyDeliveries(w, r, tool, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetNotifyDelivery operation middleware
+func (siw *ServerInterfaceWrapper) GetNotifyDelivery(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "delivery_id" -------------
+	var deliveryId DeliveryID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "delivery_id", r.PathValue("delivery_id"), &deliveryId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "delivery_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetNotifyDelivery(w, r, tool, deliveryId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RedeliverNotification operation middleware
+func (siw *ServerInterfaceWrapper) RedeliverNotification(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "delivery_id" -------------
+	var deliveryId DeliveryID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "delivery_id", r.PathValue("delivery_id"), &deliveryId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "delivery_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RedeliverNotification(w, r, tool, deliveryId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListNotifySubscriptions operation middleware
+func (siw *ServerInterfaceWrapper) ListNotifySubscriptions(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListNotifySubscriptions(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateNotifySubscription operation middleware
+func (siw *ServerInterfaceWrapper) CreateNotifySubscription(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateNotifySubscription(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteNotifySubscription operation middleware
+func (siw *ServerInterfaceWrapper) DeleteNotifySubscription(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "subscription_id" -------------
+	var subscriptionId SubscriptionID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "subscription_id", r.PathValue("subscription_id"), &subscriptionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "subscription_id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteNotifySubscription(w, r, tool, subscriptionId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetOpenAPI operation middleware
 func (siw *ServerInterfaceWrapper) GetOpenAPI(w http.ResponseWriter, r *http.Request) {
 
@@ -5976,6 +6400,12 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/triggers/v1/tool/{tool}/webhook", wrapper.ReceiveWebhook)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/triggers/v1/tool/{tool}/webhook/secret", wrapper.DeleteWebhookSecret)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/triggers/v1/tool/{tool}/webhook/secret", wrapper.RotateWebhookSecret)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/notifications/v1/tool/{tool}/subscriptions", wrapper.ListNotifySubscriptions)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/notifications/v1/tool/{tool}/subscriptions", wrapper.CreateNotifySubscription)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/notifications/v1/tool/{tool}/subscriptions/{subscription_id}", wrapper.DeleteNotifySubscription)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/notifications/v1/tool/{tool}/deliveries", wrapper.ListNotifyDeliveries)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/notifications/v1/tool/{tool}/deliveries/{delivery_id}", wrapper.GetNotifyDelivery)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/notifications/v1/tool/{tool}/deliveries/{delivery_id}/redeliver", wrapper.RedeliverNotification)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/interactions/v1/questions", wrapper.ListMyQuestions)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/interactions/v1/tool/{tool}/questions", wrapper.ListQuestions)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/interactions/v1/tool/{tool}/questions", wrapper.AskQuestion)
