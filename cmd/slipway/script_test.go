@@ -92,6 +92,7 @@ func TestScript(t *testing.T) {
 			"waitrolledback":  cmdWaitRolledBack,
 			"waitdeployments": cmdWaitDeployments,
 			"waitmetric":      cmdWaitMetric,
+			"notifysink":      cmdNotifySink,
 		},
 	})
 }

@@ -1,6 +1,7 @@
 package slipwaytest
 
 import (
+	"context"
 	"net"
 	"net/textproto"
 	"strings"
@@ -28,9 +29,19 @@ type SMTPSink struct {
 // NewSMTPSink starts a sink on 127.0.0.1; the test's cleanup stops it.
 func NewSMTPSink(t testing.TB) *SMTPSink {
 	t.Helper()
-	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
+	s, err := StartSMTPSink(t.Context())
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// StartSMTPSink starts a sink on 127.0.0.1; Close stops it.
+func StartSMTPSink(ctx context.Context) (*SMTPSink, error) {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
 	}
 	s := &SMTPSink{Addr: ln.Addr().String(), Mails: make(chan Mail, 100), ln: ln}
 	s.wg.Go(func() {
@@ -42,11 +53,13 @@ func NewSMTPSink(t testing.TB) *SMTPSink {
 			s.wg.Go(func() { s.serve(c) })
 		}
 	})
-	t.Cleanup(func() {
-		_ = ln.Close()
-		s.wg.Wait()
-	})
-	return s
+	return s, nil
+}
+
+// Close stops the sink and waits for its sessions to end.
+func (s *SMTPSink) Close() {
+	_ = s.ln.Close()
+	s.wg.Wait()
 }
 
 func (s *SMTPSink) serve(c net.Conn) {
