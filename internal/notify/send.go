@@ -138,6 +138,9 @@ func (s *Service) attempt(ctx context.Context, d slipway.NotifyDelivery) (slipwa
 		return d, fmt.Errorf("notification %s of %s: %w", d.ID, d.Tool, err)
 	default:
 		a.StatusCode, a.Response, err = s.send(ctx, sub, d, a.At)
+		if ctx.Err() != nil { // the server stops: not the receiver's failure, tried again at the next start
+			return d, fmt.Errorf("notification %s of %s: %w", d.ID, d.Tool, context.Cause(ctx))
+		}
 		a.Duration = s.now().Sub(a.At)
 		if err != nil {
 			a.Error = printable(err.Error(), 500)
@@ -152,11 +155,12 @@ func (s *Service) attempt(ctx context.Context, d slipway.NotifyDelivery) (slipwa
 	default:
 		d.State = slipway.NotifyPending
 	}
-	err = s.st.InTx(context.WithoutCancel(ctx), func(tx store.Tx) error {
-		if err := tx.NotifyAttemptAdd(ctx, a); err != nil {
+	wctx := context.WithoutCancel(ctx) // an attempt made is recorded, even if the server is stopping
+	err = s.st.InTx(wctx, func(tx store.Tx) error {
+		if err := tx.NotifyAttemptAdd(wctx, a); err != nil {
 			return err
 		}
-		return tx.NotifyDeliveryUpdate(ctx, d)
+		return tx.NotifyDeliveryUpdate(wctx, d)
 	})
 	if err != nil {
 		return d, fmt.Errorf("record attempt %d of notification %s: %w", a.N, d.ID, err)
