@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -88,7 +89,7 @@ func TestEngine_Notifications(t *testing.T) {
 	h := newHarnessWith(t, Config{}, true, harnessOptions{notify: func(st store.Store) *notify.Service {
 		svc = notify.New(st, sealer, notify.Config{
 			PublicURL: "https://slipway.example/", AllowPrivate: true, RetryBase: 10 * time.Millisecond,
-			SMTP: notify.SMTP{Addr: sink.Addr, From: "slipway@example.org"},
+			SMTP: notify.SMTP{Addr: sink.Addr, From: "slipway@example.org"}, Logger: slog.New(slog.DiscardHandler),
 		})
 		return svc
 	}})
