@@ -1,6 +1,9 @@
 package slipway
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // NotifyEvent names what a notification tells.
 type NotifyEvent string
@@ -57,15 +60,7 @@ type NotifySubscription struct {
 
 // Wants reports whether s is sent ev.
 func (s NotifySubscription) Wants(ev NotifyEvent) bool {
-	if len(s.Events) == 0 {
-		return true
-	}
-	for _, e := range s.Events {
-		if e == ev {
-			return true
-		}
-	}
-	return false
+	return len(s.Events) == 0 || slices.Contains(s.Events, ev)
 }
 
 // NotifyState is where a delivery stands.
