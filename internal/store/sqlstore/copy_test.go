@@ -290,6 +290,22 @@ func fill(t *testing.T, s store.Store, write *sql.DB) {
 			Onto: strings.Repeat("a", 40), Pick: strings.Repeat("b", 40), UpdatedAt: at(7),
 		})
 		must(err)
+		sub := fmt.Sprint("ns-", i)
+		must(s.NotifySubscriptionCreate(ctx, store.NotifySubscription{NotifySubscription: slipway.NotifySubscription{
+			ID: sub, Tool: tool, Kind: slipway.NotifyWebhook, Target: "https://hooks.example.org/" + tool,
+			Events: []slipway.NotifyEvent{slipway.NotifyDeploymentFailed}, CreatedAt: at(5), CreatedBy: "admin",
+		}, Sealed: "sealed-notify"}))
+		_, err = s.NotifyDeliveryAdd(ctx, slipway.NotifyDelivery{
+			ID: fmt.Sprint("nd-", i), Tool: tool, SubscriptionID: sub, Event: slipway.NotifyDeploymentFailed,
+			Subject: "20250601-120000-abcdefghi0", Payload: []byte(`{"event":"deployment.failed","text":"✗"}`),
+			CreatedAt: at(6), State: slipway.NotifyPending, Attempts: 1, MaxAttempts: 6, LastStatus: 500,
+			LastError: "HTTP 500", UpdatedAt: at(7),
+		})
+		must(err)
+		must(s.NotifyAttemptAdd(ctx, slipway.NotifyAttempt{
+			DeliveryID: fmt.Sprint("nd-", i), N: 1, Tool: tool, At: at(7), StatusCode: 500, Error: "HTTP 500",
+			Duration: 12 * time.Millisecond, Response: "oops ✗",
+		}))
 		_, err = s.WebhookDeliveryAdd(ctx, slipway.WebhookDelivery{
 			Tool: tool, ID: "d-1", Provider: "github", Event: "push",
 			ReceivedAt: at(6), Ref: "refs/heads/main", Commit: "c0ffee", Pusher: "alice ✓", Outcome: slipway.WebhookDeployed,
@@ -468,7 +484,7 @@ func TestCopy(t *testing.T) {
 	want := []string{
 		"tools 3", "configs 6", "deployments 6", "steps 18", "builds 6", "live_runs 4", "events 18",
 		"deploy_tokens 2", "deploy_token_legacy_seals 1", "api_tokens 4", "job_runs 4", "envvars 4",
-		"repo_credentials 2", "webhooks 2", "webhook_deliveries 2", "poll_state 2", "cuts 2", "change_requests 2", "sessions 2", "settings 2", "questions 2", "question_log 4", "releases 4",
+		"repo_credentials 2", "webhooks 2", "webhook_deliveries 2", "poll_state 2", "cuts 2", "change_requests 2", "notify_subscriptions 2", "notify_deliveries 2", "notify_attempts 2", "sessions 2", "settings 2", "questions 2", "question_log 4", "releases 4",
 	}
 	if d := cmp.Diff(want, progress); d != "" {
 		t.Errorf("progress (-want +got):\n%s", d)
