@@ -9,7 +9,10 @@ import (
 	"slipway.dev/slipway/internal/slipway"
 )
 
-// DeploymentList returns the tool's deployments, oldest first.
+// DeploymentList returns the tool's deployments, oldest first, with what
+// the API's list shows of each: its steps (without their commit, spec hash
+// and times, which [Deployments.DeploymentGet] has) and its builds and
+// runs.
 func (s *Deployments) DeploymentList(ctx context.Context, tool string) ([]slipway.Deployment, error) {
 	ds, err := s.store.DeploymentList(ctx, tool)
 	if err != nil {
@@ -20,7 +23,7 @@ func (s *Deployments) DeploymentList(ctx context.Context, tool string) ([]slipwa
 		return nil, err
 	}
 	// One read for every deployment's steps, not one per deployment.
-	steps, err := s.store.StepListTool(ctx, tool)
+	steps, err := s.store.StepListToolBrief(ctx, tool)
 	if err != nil {
 		return nil, fmt.Errorf("list deployments of %s: %w", tool, err)
 	}

@@ -366,10 +366,12 @@ type Queries interface {
 	// StepList returns a deployment's steps in plan order (empty, not an
 	// error, before the plan exists).
 	StepList(ctx context.Context, deploymentID string) ([]slipway.Step, error)
-	// StepListTool returns the steps of every deployment of the tool, by
-	// deployment ID, each in plan order (a deployment without steps has
-	// no entry): one read for a list of deployments.
-	StepListTool(ctx context.Context, tool string) (map[string][]slipway.Step, error)
+	// StepListToolBrief returns the steps of every deployment of the
+	// tool, by deployment ID, each in plan order (a deployment without
+	// steps has no entry): one read for a list of deployments. The steps
+	// have what the list shows and derives its builds and runs from: not
+	// their Commit, SpecHash, StartedAt and FinishedAt, which are zero.
+	StepListToolBrief(ctx context.Context, tool string) (map[string][]slipway.Step, error)
 	// StepGet returns one step.
 	StepGet(ctx context.Context, deploymentID, key string) (slipway.Step, error)
 	// StepUpdate changes a step; ok is false when IfStateIn did not match.
