@@ -51,6 +51,17 @@ func (s *Deployments) DeploymentList(ctx context.Context, tool string) ([]slipwa
 	return out, nil
 }
 
+// DeploymentListBrief returns the tool's deployments, oldest first,
+// without their steps, builds and runs: for a list that shows none of
+// them, at a fraction of [Deployments.DeploymentList]'s cost.
+func (s *Deployments) DeploymentListBrief(ctx context.Context, tool string) ([]slipway.Deployment, error) {
+	ds, err := s.store.DeploymentList(ctx, tool)
+	if err != nil {
+		return nil, fmt.Errorf("list deployments of %s: %w", tool, err)
+	}
+	return ds, nil
+}
+
 // DeploymentGet returns one deployment with its plan; id may be "latest".
 // Returns ENotFound when there is no such deployment.
 func (s *Deployments) DeploymentGet(ctx context.Context, tool, id string) (slipway.Deployment, error) {

@@ -422,10 +422,15 @@ func (f *fakeService) ConfigGet(_ context.Context, tool string) (slipway.ToolCon
 	return c, nil
 }
 
-func (f *fakeService) DeploymentList(_ context.Context, tool string) ([]slipway.Deployment, error) {
+func (f *fakeService) DeploymentListBrief(_ context.Context, tool string) ([]slipway.Deployment, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]slipway.Deployment(nil), f.deployments[tool]...), nil
+	out := make([]slipway.Deployment, 0, len(f.deployments[tool]))
+	for _, d := range f.deployments[tool] {
+		d.Steps, d.Builds, d.Runs = nil, nil, nil
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 func (f *fakeService) DeploymentGet(_ context.Context, tool, id string) (slipway.Deployment, error) {

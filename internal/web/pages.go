@@ -137,7 +137,7 @@ func (h *handler) overview(w http.ResponseWriter, r *http.Request) {
 // deployments serves GET /ui/t/{tool}/d/: newest first.
 func (h *handler) deployments(w http.ResponseWriter, r *http.Request) {
 	tool := r.PathValue("tool")
-	ds, err := h.cfg.Deployments.DeploymentList(r.Context(), tool)
+	ds, err := h.cfg.Deployments.DeploymentListBrief(r.Context(), tool)
 	if err != nil {
 		h.serviceError(w, r, err)
 		return

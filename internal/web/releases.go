@@ -175,7 +175,7 @@ func (k keptSet) link(id string) deploymentLink { return deploymentLink{ID: id, 
 // keptDeployments returns the tool's kept deployments: a release's
 // deployment may have been pruned since, and has no page then.
 func (h *handler) keptDeployments(ctx context.Context, tool string) (keptSet, error) {
-	ds, err := h.cfg.Deployments.DeploymentList(ctx, tool)
+	ds, err := h.cfg.Deployments.DeploymentListBrief(ctx, tool)
 	if err != nil {
 		return nil, err
 	}

@@ -40,7 +40,9 @@ import (
 // configs. Errors are [*slipway.Error] values as for the API.
 type Deployments interface {
 	ConfigGet(ctx context.Context, tool string) (slipway.ToolConfig, error)
-	DeploymentList(ctx context.Context, tool string) ([]slipway.Deployment, error)
+	// DeploymentListBrief lists without steps, builds and runs, which no
+	// list in the UI shows.
+	DeploymentListBrief(ctx context.Context, tool string) ([]slipway.Deployment, error)
 	DeploymentGet(ctx context.Context, tool, id string) (slipway.Deployment, error)
 	DeploymentEvents(ctx context.Context, tool, id string, after int64, fn func(slipway.Event) error) error
 	DeploymentPlan(ctx context.Context, tool string, opts slipway.DeployOptions) (slipway.Deployment, error)
