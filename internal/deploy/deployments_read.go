@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"slipway.dev/slipway/internal/slipway"
@@ -14,18 +15,29 @@ import (
 // and times, which [Deployments.DeploymentGet] has) and its builds and
 // runs.
 func (s *Deployments) DeploymentList(ctx context.Context, tool string) ([]slipway.Deployment, error) {
+	// One read for every deployment's steps, not one per deployment. It
+	// is the biggest of the three, and made beside the other two rather
+	// than after them: with PostgreSQL the list then waits for the
+	// database once, not three times in a row. (The reads were never one
+	// snapshot: a deployment created between them has no steps yet, as
+	// one whose plan is not made.)
+	var (
+		steps    map[string][]slipway.Step
+		stepsErr error
+		wg       sync.WaitGroup
+	)
+	wg.Go(func() { steps, stepsErr = s.store.StepListToolBrief(ctx, tool) })
 	ds, err := s.store.DeploymentList(ctx, tool)
+	var madeBy map[string]string
+	if err == nil {
+		madeBy, err = s.buildsMadeBy(ctx, tool)
+	}
+	wg.Wait()
 	if err != nil {
 		return nil, fmt.Errorf("list deployments of %s: %w", tool, err)
 	}
-	madeBy, err := s.buildsMadeBy(ctx, tool)
-	if err != nil {
-		return nil, err
-	}
-	// One read for every deployment's steps, not one per deployment.
-	steps, err := s.store.StepListToolBrief(ctx, tool)
-	if err != nil {
-		return nil, fmt.Errorf("list deployments of %s: %w", tool, err)
+	if stepsErr != nil {
+		return nil, fmt.Errorf("list deployments of %s: %w", tool, stepsErr)
 	}
 	// Deployments of one config version share its snapshot: parse each
 	// snapshot once.
