@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -80,33 +81,26 @@ func newReleasesCutCmd(e *env) *cobra.Command {
 }
 
 func newReleasesFreezeCmd(e *env) *cobra.Command {
-	var at string
-	cmd := &cobra.Command{
-		Use:   "freeze NAME",
-		Short: "Freeze a mutable named release: create release/NAME, then only change requests change it",
-		Args:  args(cobra.ExactArgs(1)),
-		RunE: func(cmd *cobra.Command, argv []string) error {
-			c, tool, err := e.target()
-			if err != nil {
-				return err
-			}
-			start := time.Now()
-			env, err := c.CutFreeze(cmd.Context(), tool, argv[0], at)
-			if err != nil {
-				return err
-			}
-			return e.printDone(env, start)
-		},
-	}
-	cmd.Flags().StringVar(&at, "at", "", "a commit on the branch (default: its tip)")
-	return cmd
+	return cutMoveCmd(e, "freeze NAME",
+		"Freeze a mutable named release: create release/NAME, then only change requests change it",
+		"at", (*apiclient.Client).CutFreeze)
 }
 
 func newReleasesUpdateCmd(e *env) *cobra.Command {
-	var to string
+	return cutMoveCmd(e, "update NAME",
+		"Move a mutable named release to its branch's tip (or --to); a frozen one refuses",
+		"to", (*apiclient.Client).CutUpdate)
+}
+
+// cutMoveCmd is a command that sets a named release at a commit of its
+// branch (the flag flag; default its tip) through call, and prints it.
+func cutMoveCmd(e *env, use, short, flag string,
+	call func(*apiclient.Client, context.Context, string, string, string) (apiclient.Envelope, error),
+) *cobra.Command {
+	var commit string
 	cmd := &cobra.Command{
-		Use:   "update NAME",
-		Short: "Move a mutable named release to its branch's tip (or --to); a frozen one refuses",
+		Use:   use,
+		Short: short,
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			c, tool, err := e.target()
@@ -114,14 +108,14 @@ func newReleasesUpdateCmd(e *env) *cobra.Command {
 				return err
 			}
 			start := time.Now()
-			env, err := c.CutUpdate(cmd.Context(), tool, argv[0], to)
+			env, err := call(c, cmd.Context(), tool, argv[0], commit)
 			if err != nil {
 				return err
 			}
 			return e.printDone(env, start)
 		},
 	}
-	cmd.Flags().StringVar(&to, "to", "", "a commit on the branch (default: its tip)")
+	cmd.Flags().StringVar(&commit, flag, "", "a commit on the branch (default: its tip)")
 	return cmd
 }
 
