@@ -64,12 +64,21 @@ func TestReleaseBranch(t *testing.T) {
 	if _, err := c.CherryPickOnto(ctx, repo.URL, "release/1.0", conflicting, picked); !errors.Is(err, git.ErrPickConflict) || !strings.Contains(err.Error(), "conflicts in c") {
 		t.Fatalf("conflicting pick: %v, want ErrPickConflict naming c", err)
 	}
-	// A pick onto a branch that is no longer where Slipway left it.
-	if _, err := c.CherryPickOnto(ctx, repo.URL, "release/1.0", fix, base); !errors.Is(err, git.ErrBranchMoved) {
+	// Picking the same commit onto the same base again makes the same
+	// commit (within the committer date's second) or a sibling of it:
+	// either way the branch is at neither base nor the new pick, so the
+	// push is a retry (nil) or refused, never forced.
+	if again, err := c.CherryPickOnto(ctx, repo.URL, "release/1.0", fix, base); err == nil && again != picked || err != nil && !errors.Is(err, git.ErrBranchMoved) {
+		t.Fatalf("pick again onto base: %s, %v; want the same pick or ErrBranchMoved", again, err)
+	}
+	// A pick onto a branch someone else moved is refused.
+	other := repo.Commit(t, map[string]string{"d": "new\n"}, "fix: d")
+	repo.Git(t, "branch", "-f", "release/1.0", conflicting)
+	if _, err := c.CherryPickOnto(ctx, repo.URL, "release/1.0", other, picked); !errors.Is(err, git.ErrBranchMoved) {
 		t.Fatalf("pick onto a moved branch: %v, want ErrBranchMoved", err)
 	}
-	if got := strings.TrimSpace(repo.Git(t, "rev-parse", "release/1.0")); got != picked {
-		t.Fatalf("release/1.0 = %s after refused picks, want %s", got, picked)
+	if got := strings.TrimSpace(repo.Git(t, "rev-parse", "release/1.0")); got != conflicting {
+		t.Fatalf("release/1.0 = %s after a refused pick, want %s (where it was moved)", got, conflicting)
 	}
 	for _, bad := range []string{"", "-x", "a..b", "a b", "release/"} {
 		if err := c.PushBranch(ctx, repo.URL, bad, base, ""); err == nil {
