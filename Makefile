@@ -27,6 +27,9 @@ kube-bin: ## build the tests' Kubernetes control plane (etcd, kube-apiserver, -c
 test/crash: ## the whole crash matrix: 200 deployments on each store with the server killed at random moments (make test runs a sample of 16 and 8; SLIPWAY_CRASH_SEED replays a run)
 	$(GO) run ./internal/pgtest/withpostgres -- env SLIPWAY_CRASH_DEPLOYMENTS=$${SLIPWAY_CRASH_DEPLOYMENTS:-200} $(GO) test -race -count=1 -timeout 3h -run 'TestCrashMatrix' -v ./cmd/slipway/
 
+test/scripts-race: ## the end-to-end scripts and a crash sample with the race-instrumented test binary as `slipway` (make test runs them on the binary users run)
+	$(GO) run ./internal/pgtest/withpostgres -- env SLIPWAY_SCRIPT_BINARY=test $(GO) test -race -count=1 -timeout 1h -run 'TestScript|TestCrashMatrix' ./cmd/slipway/
+
 test/history: ## history outlives pruning: 200 real deployments of one tool, 5 kept, every release and is-live answer checked (make test runs 40)
 	$(GO) run ./internal/pgtest/withpostgres -- env SLIPWAY_HISTORY_DEPLOYMENTS=$${SLIPWAY_HISTORY_DEPLOYMENTS:-200} $(GO) test -race -count=1 -timeout 1h -run 'TestEngine_HistorySurvives' -v ./internal/deploy/
 

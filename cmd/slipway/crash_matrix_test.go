@@ -209,18 +209,7 @@ type component struct {
 func newMatrix(t *testing.T) *matrix {
 	t.Helper()
 	dir := t.TempDir()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "bin", "slipway")
-	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	// The test binary runs cli.Main when it is called "slipway" (TestMain).
-	if err := os.Symlink(self, bin); err != nil {
-		t.Fatal(err)
-	}
+	bin := filepath.Join(slipwayBinary(t), "slipway")
 	m := &matrix{t: t, dir: dir, data: filepath.Join(dir, "data"), bin: bin, comps: map[string][]component{}}
 	t.Cleanup(func() {
 		if m.server != nil {

@@ -29,7 +29,7 @@ import (
 // `slipway …` as a real child process (so that a server can be killed with
 // SIGKILL), executing cli.Main.
 func TestMain(m *testing.M) {
-	testscript.Main(pgtest.Wrap(m), map[string]func(){
+	testscript.Main(removeBinary{pgtest.Wrap(m)}, map[string]func(){
 		"slipway": func() {
 			os.Exit(cli.Main(signalContext(), os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr))
 		},
@@ -49,6 +49,7 @@ func TestScript(t *testing.T) {
 		}
 	}
 	goEnv := goEnvironment(t)
+	bin := slipwayBinary(t)
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
@@ -57,6 +58,7 @@ func TestScript(t *testing.T) {
 			for k, v := range goEnv {
 				e.Setenv(k, v)
 			}
+			e.Setenv("PATH", bin+string(os.PathListSeparator)+e.Getenv("PATH"))
 			e.Setenv("SLIPWAY_DATA", filepath.Join(e.WorkDir, "data"))
 			e.Setenv("GIT_CONFIG_NOSYSTEM", "1")
 			e.Values[fileServersKey{}] = map[string]*http.Server{}
