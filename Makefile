@@ -43,6 +43,9 @@ bench: ## benchmarks (planner, runner, sandbox start, sandboxed build, surge swi
 	$(MAKE) --no-print-directory bench/stores
 	$(MAKE) --no-print-directory bench/ui
 
+bench/push: ## push-to-live: a commit of a small Python app to its new version answering through the proxy, with requests flowing (failures counted), and where the time goes
+	./bench/push-to-live.sh
+
 bench/ui: ## the web UI: a 200-component deployment page against the JSON API's answer for it, a live step update's size, the step graph's layout
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/web/ ./internal/web/dagsvg/
 
