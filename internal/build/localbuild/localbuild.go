@@ -230,8 +230,12 @@ type record struct {
 	Commit     string            `json:"commit"`
 	Builder    string            `json:"builder"`
 	CustomStep bool              `json:"custom_step,omitempty"`
-	BuiltAt    time.Time         `json:"built_at"`
-	Tool       string            `json:"tool"`
+	// Deps is the fingerprint of the stack's dependency directory (see
+	// deps.go); DepsFrom the build it was copied from, if it was.
+	Deps     string    `json:"deps,omitempty"`
+	DepsFrom string    `json:"deps_from,omitempty"`
+	BuiltAt  time.Time `json:"built_at"`
+	Tool     string    `json:"tool"`
 	// DurationsMS are the durations of the build's phases in milliseconds:
 	// checkout, build, total.
 	DurationsMS map[string]int64 `json:"durations_ms"`
@@ -418,6 +422,12 @@ func (b *Builder) build(ctx context.Context, req build.Request, rebuilt error) (
 	if err != nil {
 		return a, err
 	}
+	var depsKey, depsFrom string
+	if stack.deps != nil {
+		depsKey = depsFingerprint(s, stack, stack.deps)
+		depsFrom = b.reuseDeps(s, req, stack, stack.deps, depsKey, work)
+		s.depsReused = depsFrom != ""
+	}
 	fmt.Fprintf(log, "==> build (%s)\n", stack.Name)
 	if err := stack.build(s); err != nil {
 		return a, err
@@ -454,6 +464,7 @@ func (b *Builder) build(ctx context.Context, req build.Request, rebuilt error) (
 		Key: req.Key, Stack: stack.Name, Processes: procs,
 		Repository: req.Repository, Ref: req.Ref, Commit: req.Commit,
 		Builder: Version, CustomStep: custom, BuiltAt: built.UTC(), Tool: req.Tool,
+		Deps: depsKey, DepsFrom: depsFrom,
 		DurationsMS: map[string]int64{
 			"checkout": checkedOut.Sub(start).Milliseconds(),
 			"build":    built.Sub(checkedOut).Milliseconds(),

@@ -46,6 +46,8 @@ type Stack struct {
 	Note string
 
 	build func(*session) error
+	// deps is the dependency environment builds may reuse, if any.
+	deps *depsSpec
 }
 
 // Step is one build command of a stack.
@@ -98,7 +100,9 @@ var stacks = []Stack{
 		Name: "node", Files: []string{"package.json"},
 		Steps:     []Step{{Command: npmCI, When: whenLockFile}, {Command: npmInstall, When: whenNoLockFile}},
 		Processes: []Process{{Name: "web", Command: "npm start"}},
+		Note:      "With a package-lock.json, node_modules of the tool's previous build is copied instead of running npm ci when package.json, the lock file, node and the build environment are unchanged.",
 		build:     buildNode,
+		deps:      nodeDeps,
 	},
 	{
 		Name: "python", Files: []string{"requirements.txt", "pyproject.toml"},
@@ -108,8 +112,10 @@ var stacks = []Stack{
 			{Command: venvWithoutPip, When: whenNoPackages},
 		},
 		Processes: []Process{{Name: "web", Command: ".venv/bin/python app.py", IfFile: "app.py"}},
-		Note:      "When pip cannot reach the package index, the build fails saying so.",
-		build:     buildPython,
+		Note: "When pip cannot reach the package index, the build fails saying so. The .venv of the tool's previous build is copied " +
+			"instead of made again when requirements.txt, python3 and the build environment are unchanged.",
+		build: buildPython,
+		deps:  pythonDeps,
 	},
 	{
 		Name:  "static",
@@ -176,6 +182,9 @@ func buildGo(s *session) error {
 }
 
 func buildNode(s *session) error {
+	if s.depsReused {
+		return nil
+	}
 	if exists(s.tree, "package-lock.json") {
 		return s.runCommand(npmCI)
 	}
@@ -183,6 +192,9 @@ func buildNode(s *session) error {
 }
 
 func buildPython(s *session) error {
+	if s.depsReused {
+		return nil
+	}
 	needPip, err := hasRequirements(s.tree, "requirements.txt")
 	if err != nil {
 		return err
@@ -320,6 +332,9 @@ type session struct {
 	// mounts are the build directory (at /app) and the tool's cache (at
 	// /cache), writable.
 	mounts []sandbox.Mount
+	// depsReused: the stack's dependency directory was copied from an
+	// earlier build (see deps.go); its step does not run.
+	depsReused bool
 }
 
 // session prepares the sandboxed session of req's build in work: the
