@@ -72,7 +72,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+class Server(http.server.ThreadingHTTPServer):
+    request_queue_size = 128  # http.server's 5 drops connections under a burst, as no real app server does
+    daemon_threads = True
+
+
+Server(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
 `
 
 type bench struct {
