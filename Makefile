@@ -36,12 +36,16 @@ test/history: ## history outlives pruning: 200 real deployments of one tool, 5 k
 test/short: ## unit tests only, no race detector
 	$(GO) test -short ./...
 
-bench: ## benchmarks (planner, runner, sandbox start, sandboxed build, surge switch) and the deployment scripts against their baselines
+bench: ## benchmarks (planner, runner, sandbox start, sandboxed build, surge switch), the deployment scripts against their baselines, 1,000 idle tools on one host
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/deploy/ ./internal/runner/ ./internal/sandbox/ ./internal/build/localbuild/ ./internal/target/localexec/
 	./bench/deploy-overhead.sh
 	./bench/engine.sh
+	./bench/scale-tools.sh 1000
 	$(MAKE) --no-print-directory bench/stores
 	$(MAKE) --no-print-directory bench/ui
+
+bench/scale-tools: ## many tools on one host: N (default 1,000; SCALE_TOOLS=10000) idle sandboxed tools deployed, then server RSS, idle CPU, per-tool cost, read p99 at 1,000/s, data directory size
+	./bench/scale-tools.sh $${SCALE_TOOLS:-1000}
 
 bench/push: ## push-to-live: a commit of a small Python app to its new version answering through the proxy, with requests flowing (failures counted), and where the time goes
 	./bench/push-to-live.sh

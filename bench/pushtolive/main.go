@@ -23,7 +23,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -33,6 +32,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"slipway.dev/slipway/bench/internal/benchserver"
 )
 
 func main() {
@@ -105,11 +106,12 @@ func run(ctx context.Context, out io.Writer, bin string, rounds, rate int, keep 
 	if err := b.makeApp(); err != nil {
 		return err
 	}
-	stop, err := b.startServer(serverFlags)
+	srv, err := benchserver.Start(ctx, bin, b.data, filepath.Join(work, "server.log"), append([]string{"--local-repo-dirs", work}, serverFlags...)...)
 	if err != nil {
 		return err
 	}
-	defer stop()
+	defer srv.Stop()
+	b.api, b.proxyHost, b.token = srv.API, srv.ProxyHost, srv.Token
 	// First deployment: the tool, its build and its first replica.
 	cfg := fmt.Sprintf(`components:
   web:
@@ -218,57 +220,6 @@ func (b *bench) cli(args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(b.ctx, b.bin, args...)
 	cmd.Env = append(os.Environ(), "SLIPWAY_DATA="+b.data, "SLIPWAY_TOOL=bench")
 	return cmd.CombinedOutput()
-}
-
-func (b *bench) startServer(flags []string) (func(), error) {
-	args := append([]string{
-		"server", "--listen", "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0", "--local-repo-dirs", b.work,
-	}, flags...)
-	cmd := exec.CommandContext(b.ctx, b.bin, args...)
-	cmd.Env = append(os.Environ(), "SLIPWAY_DATA="+b.data)
-	logf, err := os.Create(filepath.Join(b.work, "server.log"))
-	if err != nil {
-		return nil, err
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	stop := func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
-		_ = logf.Close()
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		var info struct {
-			URL      string `json:"url"`
-			ProxyURL string `json:"proxy_url"`
-		}
-		raw, err := os.ReadFile(filepath.Join(b.data, "server.json"))
-		if err == nil && json.Unmarshal(raw, &info) == nil && info.URL != "" {
-			tok, err := os.ReadFile(filepath.Join(b.data, "admin-token"))
-			if err != nil {
-				stop()
-				return nil, err
-			}
-			b.api, b.token = info.URL, strings.TrimSpace(string(tok))
-			_, port, err := net.SplitHostPort(strings.TrimPrefix(strings.TrimRight(info.ProxyURL, "/"), "http://"))
-			if err != nil {
-				stop()
-				return nil, fmt.Errorf("proxy_url %q: %w", info.ProxyURL, err)
-			}
-			b.proxyHost = "127.0.0.1:" + port
-			return stop, nil
-		}
-		if cmd.ProcessState != nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	stop()
-	log, _ := os.ReadFile(filepath.Join(b.work, "server.log"))
-	return nil, fmt.Errorf("server did not start within 60 s:\n%s", log)
 }
 
 // proxyGet asks the proxy for the app as bench.localhost.
