@@ -18,6 +18,7 @@ import (
 	"io"
 	"io/fs"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -41,12 +42,13 @@ func main() {
 	idleFor := flag.Duration("idle", 30*time.Second, "how long the server's idle CPU is measured")
 	keep := flag.Bool("keep", false, "keep the work directory")
 	extra := flag.String("server-flags", "", "more flags for slipway server, space-separated")
+	profiles := flag.String("profiles", "", "a directory to write the server's pprof profiles to: CPU during the deploy and while idle, heap after each")
 	flag.Parse()
 	if *bin == "" {
 		fmt.Fprintln(os.Stderr, "usage: scaletools -slipway BIN [-tools N]")
 		os.Exit(2)
 	}
-	o := opts{bin: *bin, tools: *tools, conc: max(*conc, 1), rate: max(*rate, 1), readFor: *readFor, idleFor: *idleFor, keep: *keep, flags: strings.Fields(*extra)}
+	o := opts{bin: *bin, tools: *tools, conc: max(*conc, 1), rate: max(*rate, 1), readFor: *readFor, idleFor: *idleFor, keep: *keep, flags: strings.Fields(*extra), profiles: *profiles}
 	if err := run(context.Background(), os.Stdout, o); err != nil {
 		fmt.Fprintln(os.Stderr, "scale-tools:", err)
 		os.Exit(1)
@@ -60,6 +62,7 @@ type opts struct {
 	readFor, idleFor time.Duration
 	keep             bool
 	flags            []string
+	profiles         string
 }
 
 func toolName(i int) string { return fmt.Sprintf("t%05d", i) }
@@ -79,11 +82,38 @@ func run(ctx context.Context, out io.Writer, o opts) error {
 		return err
 	}
 	data := filepath.Join(work, "data")
-	srv, err := benchserver.Start(ctx, o.bin, data, filepath.Join(work, "server.log"), o.flags...)
+	flags := o.flags
+	var debug string
+	if o.profiles != "" {
+		if err := os.MkdirAll(o.profiles, 0o755); err != nil {
+			return err
+		}
+		port, err := freePort(ctx)
+		if err != nil {
+			return err
+		}
+		debug = "127.0.0.1:" + strconv.Itoa(port)
+		flags = append(slices.Clone(flags), "--debug-listen", debug)
+	}
+	srv, err := benchserver.Start(ctx, o.bin, data, filepath.Join(work, "server.log"), flags...)
 	if err != nil {
 		return err
 	}
 	defer srv.Stop()
+	profile := func(name, kind string, seconds int) func() error {
+		if debug == "" {
+			return func() error { return nil }
+		}
+		done := make(chan error, 1)
+		go func() {
+			url := fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", debug, kind, seconds)
+			if kind == "heap" {
+				url = fmt.Sprintf("http://%s/debug/pprof/heap?gc=1", debug)
+			}
+			done <- fetchProfile(ctx, srv.Token, url, filepath.Join(o.profiles, name))
+		}()
+		return func() error { return <-done }
+	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.conc * 2}, Timeout: 2 * time.Minute}
 	cfg, err := json.Marshal(map[string]any{
 		"config_version": "v1beta1",
@@ -99,6 +129,7 @@ func run(ctx context.Context, out io.Writer, o opts) error {
 
 	// Deploy: a config and a deployment per tool, conc requests in flight.
 	fmt.Fprintf(out, "deploying %d tools (%d requests in flight)…\n", o.tools, o.conc)
+	deployProfile := profile("cpu-deploy.pprof", "profile", 20)
 	start := time.Now()
 	ids := make([]string, o.tools)
 	var createLat []time.Duration
@@ -131,6 +162,12 @@ func run(ctx context.Context, out io.Writer, o opts) error {
 		return err
 	}
 	deployed := time.Since(start)
+	if err := deployProfile(); err != nil {
+		return err
+	}
+	if err := profile("heap-deployed.pprof", "heap", 0)(); err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "deployed:        %d tools in %.1f s (requests done after %.1f s; config+deployment create p50 %s p99 %s); %d not successful\n",
 		o.tools, deployed.Seconds(), created.Seconds(), pct(createLat, 50), pct(createLat, 99), failed)
 
@@ -149,12 +186,16 @@ func run(ctx context.Context, out io.Writer, o opts) error {
 		return err
 	}
 	t0 := time.Now()
+	idleProfile := profile("cpu-idle.pprof", "profile", int(o.idleFor.Seconds()))
 	time.Sleep(o.idleFor) // the measurement is of this interval
 	c1, err := cpuTicks(srv.PID)
 	if err != nil {
 		return err
 	}
 	idle := float64(c1-c0) / clockTicks / time.Since(t0).Seconds() * 100
+	if err := idleProfile(); err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "idle CPU:        %.2f%% of one core over %s (goal < 2%%)\n", idle, o.idleFor)
 
 	// Reads at a fixed rate, spread over the tools.
@@ -167,7 +208,47 @@ func run(ctx context.Context, out io.Writer, o opts) error {
 		return err
 	}
 	fmt.Fprintf(out, "data directory:  %.1f MiB (%.1f KiB a tool; goal < 1 GiB at 10,000 tools)\n", float64(size)/(1<<20), float64(size)/1024/float64(o.tools))
+	if o.profiles != "" {
+		fmt.Fprintf(out, "profiles in %s: go tool pprof -top %s/cpu-idle.pprof\n", o.profiles, o.profiles)
+	}
 	return nil
+}
+
+// freePort returns a loopback port nobody listens on now.
+func freePort(ctx context.Context) (int, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// fetchProfile saves the profile at url (the admin token sent) to path.
+func fetchProfile(ctx context.Context, token, url, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("profile %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("profile %s: %s", url, resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func makeRepo(ctx context.Context, dir string) error {

@@ -15,7 +15,7 @@ import (
 // their kind (limitFlagList). TestServerHelp checks that every flag has
 // one.
 var serverFlagTypes = map[string]string{
-	"database": "URL", "listen": "ADDR", "proxy-listen": "ADDR",
+	"database": "URL", "listen": "ADDR", "proxy-listen": "ADDR", "debug-listen": "ADDR",
 	"allow-local-repos": "BOOL", "allow-private-source-urls": "bool", "queue": "BOOL",
 	"deployment-timeout": "DURATION", "build-timeout": "DURATION", "health-timeout": "DURATION", "stop-timeout": "DURATION",
 	"git-connect-timeout": "DURATION", "git-low-speed-time": "DURATION", "git-timeout": "DURATION",

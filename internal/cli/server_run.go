@@ -25,6 +25,7 @@ type serverFlags struct {
 	database          string
 	listen            string
 	proxyListen       string
+	debugListen       string
 	allowLocalRepos   string
 	allowPrivateURLs  string
 	deploymentTimeout string
@@ -51,6 +52,7 @@ type serverFlags struct {
 func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
 	cmd.Flags().StringVar(&f.database, "database", "", "where the state lives: a postgres://USER:PASSWORD@HOST:PORT/DB URL, or nothing for SQLite in the data directory (default $SLIPWAY_DATABASE)")
 	cmd.Flags().StringVar(&f.listen, "listen", "", "API address (default $SLIPWAY_LISTEN or "+listen+")")
+	cmd.Flags().StringVar(&f.debugListen, "debug-listen", "", "a loopback address serving Go's profiles at /debug/pprof/ to the admin token, e.g. 127.0.0.1:6060 (default $SLIPWAY_DEBUG_LISTEN or none)")
 	cmd.Flags().StringVar(&f.proxyListen, "proxy-listen", "", "address serving published components as http://<tool>.localhost:<port>/ (default $SLIPWAY_PROXY_LISTEN or "+proxy+")")
 	cmd.Flags().StringVar(&f.allowLocalRepos, "allow-local-repos", "", "allow file:// and local-path repositories, in the admin's configs anywhere and in a tool's inside --local-repo-dirs: true or false (default $SLIPWAY_ALLOW_LOCAL_REPOS, else true when the API listens on loopback only)")
 	cmd.Flags().StringVar(&f.allowPrivateURLs, "allow-private-source-urls", "", "let source_url configs be fetched from loopback, private and link-local addresses; =false to refuse (default $SLIPWAY_ALLOW_PRIVATE_SOURCE_URLS or false)")
@@ -83,6 +85,7 @@ func (f *serverFlags) config(e *env, dataDir, listen, proxy string) (server.Conf
 		Database:    cmp.Or(f.database, e.getenv("SLIPWAY_DATABASE")),
 		Listen:      cmp.Or(f.listen, e.getenv("SLIPWAY_LISTEN"), listen),
 		ProxyListen: cmp.Or(f.proxyListen, e.getenv("SLIPWAY_PROXY_LISTEN"), proxy),
+		DebugListen: cmp.Or(f.debugListen, e.getenv("SLIPWAY_DEBUG_LISTEN")),
 		GoStdCache:  e.getenv("SLIPWAY_GO_STD_CACHE"),
 	}
 	if err := parseDurations(e, "30m or 1h", []durationFlag{

@@ -112,6 +112,9 @@ type Config struct {
 	// ProxyListen is where published components are served as
 	// http://<tool>.localhost:<port>/; default 127.0.0.1:8701.
 	ProxyListen string
+	// DebugListen, a loopback address, serves Go's profiles
+	// (/debug/pprof/, the admin token required); "" serves none.
+	DebugListen string
 	// AllowLocalRepos permits file:// and local-path repositories: to the
 	// admin's configs anywhere, to tools' inside LocalRepoDirs only.
 	AllowLocalRepos bool
@@ -371,6 +374,8 @@ type Server struct {
 	cancelBase context.CancelFunc
 	apiLn      net.Listener
 	proxyLn    net.Listener
+	debug      *http.Server
+	debugLn    net.Listener
 	token      string
 	// caFile is the CA certificate that signed the API's TLS certificate,
 	// when the server issued that itself.
@@ -708,6 +713,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		proxy = r.Proxy()
 	}
 	s.proxy = &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second, BaseContext: baseContext}
+	if err := s.startDebug(ctx); err != nil {
+		return err
+	}
 	go s.serve(s.api, s.apiLn)
 	go s.serve(s.proxy, s.proxyLn)
 
@@ -1118,7 +1126,7 @@ func (s *Server) Stop(ctx context.Context) error {
 		if s.cancelBase != nil {
 			s.cancelBase() // event streams and followed logs end now
 		}
-		for _, srv := range []*http.Server{s.api, s.proxy} {
+		for _, srv := range []*http.Server{s.api, s.proxy, s.debug} {
 			if srv == nil {
 				continue
 			}
@@ -1128,7 +1136,7 @@ func (s *Server) Stop(ctx context.Context) error {
 			}
 			cancel()
 		}
-		for _, ln := range []net.Listener{s.apiLn, s.proxyLn} {
+		for _, ln := range []net.Listener{s.apiLn, s.proxyLn, s.debugLn} {
 			if ln != nil {
 				_ = ln.Close()
 			}
