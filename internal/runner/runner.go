@@ -135,9 +135,13 @@ type Config struct {
 	// queue of their own, so that builds waiting for a slot hold no worker
 	// of the others.
 	BuildWorkers int
-	// PollInterval is how often idle workers look for due jobs when the
-	// driver cannot notify them (SQLite); default 20ms. Inserting a job
-	// from this process wakes them at once regardless.
+	// PollInterval is how often idle workers look for due jobs they were
+	// not told of; default 1s. Inserting a job from this process wakes
+	// them at once ([Runner.Wake]), and with PostgreSQL so does an insert
+	// by another server (LISTEN/NOTIFY), so polling only finds what
+	// River's scheduler made due (snoozed and retried jobs, which it moves
+	// every 5 s anyway) and what a rescue made available. At 20ms the
+	// polls of an idle server cost about 9% of a core (bench/scale-tools.sh).
 	PollInterval time.Duration
 	// ID names this runner in the jobs it works (River's client ID, in
 	// each job's attempted_by): the server's node ID, which
@@ -213,7 +217,7 @@ func New(driver riverdriver.Driver[*sql.Tx], h Handler, cfg Config) (*Runner, er
 			&river.PeriodicJobOpts{ID: MaintenanceArgs{}.Kind(), RunOnStart: true},
 		))
 	}
-	poll := cmpOr(cfg.PollInterval, 20*time.Millisecond)
+	poll := cmpOr(cfg.PollInterval, time.Second)
 	clientDriver := driver
 	if cfg.SingleNode {
 		clientDriver = localDriver{driver}

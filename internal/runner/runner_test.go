@@ -153,12 +153,15 @@ func TestRunner(t *testing.T) {
 		b.enqueue(t, true, deadline)
 		step := runner.Job{Tool: "t", DeploymentID: "d1", Key: "run:a"}
 		b.enqueue(t, true, step)
-		if got := b.next(t); got != step {
-			t.Fatalf("started %+v first, want the step job %+v (the deadline came early)", got, step)
-		}
-		got := b.next(t)
-		if got.Question != "q-1" || time.Now().Before(at) {
-			t.Fatalf("started %+v at %s, want the deadline of q-1 at %s or later", got, time.Now(), at)
+		// The step runs at once, the deadline at its time: on a machine so
+		// slow that the step starts after it, either order is right.
+		for range 2 {
+			switch got := b.next(t); {
+			case got == step:
+			case got.Question == "q-1" && !time.Now().Before(at):
+			default:
+				t.Fatalf("started %+v at %s, want the step job, and the deadline of q-1 at %s or later", got, time.Now(), at)
+			}
 		}
 		b.enqueue(t, true, deadline) // completed: not run again
 		b.enqueue(t, true, step)     // completed too
@@ -180,11 +183,13 @@ func TestRunner(t *testing.T) {
 		b.enqueue(t, true, watch)
 		step := runner.Job{Tool: "t", DeploymentID: "d1", Key: "run:a"}
 		b.enqueue(t, true, step)
-		if got := b.next(t); got != step {
-			t.Fatalf("started %+v first, want the step job %+v (the watch came early)", got, step)
-		}
-		if got := b.next(t); !got.Watch || got.DeploymentID != "d1" || time.Now().Before(at) {
-			t.Fatalf("started %+v at %s, want the watch of d1 at %s or later", got, time.Now(), at)
+		for range 2 {
+			switch got := b.next(t); {
+			case got == step:
+			case got.Watch && got.DeploymentID == "d1" && !time.Now().Before(at):
+			default:
+				t.Fatalf("started %+v at %s, want the step job, and the watch of d1 at %s or later", got, time.Now(), at)
+			}
 		}
 		b.enqueue(t, true, watch) // completed: not run again
 		start := runner.Job{Tool: "t", DeploymentID: "d1"}
