@@ -21,7 +21,7 @@ import (
 var (
 	slipwayBinOnce sync.Once
 	slipwayBinDir  string
-	slipwayBinErr  error
+	errSlipwayBin  error
 )
 
 // slipwayBinary returns a directory holding an executable "slipway": a
@@ -30,9 +30,9 @@ var (
 func slipwayBinary(t *testing.T) string {
 	t.Helper()
 	slipwayBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "slipway-bin-")
+		dir, err := os.MkdirTemp("", "slipway-bin-") //nolint:usetesting // shared by every test of the process; removed by removeBinary
 		if err != nil {
-			slipwayBinErr = err
+			errSlipwayBin = err
 			return
 		}
 		slipwayBinDir = dir
@@ -42,16 +42,16 @@ func slipwayBinary(t *testing.T) string {
 			if err == nil {
 				err = os.Symlink(self, bin)
 			}
-			slipwayBinErr = err
+			errSlipwayBin = err
 			return
 		}
 		cmd := exec.Command("go", "build", "-o", bin, ".")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			slipwayBinErr = &buildError{err: err, out: out}
+			errSlipwayBin = &buildError{err: err, out: out}
 		}
 	})
-	if slipwayBinErr != nil {
-		t.Fatalf("slipway binary for the scripts: %v", slipwayBinErr)
+	if errSlipwayBin != nil {
+		t.Fatalf("slipway binary for the scripts: %v", errSlipwayBin)
 	}
 	return slipwayBinDir
 }
@@ -61,7 +61,10 @@ type buildError struct {
 	out []byte
 }
 
-func (e *buildError) Error() string { return "go build ./cmd/slipway: " + e.err.Error() + "\n" + string(e.out) }
+func (e *buildError) Error() string {
+	return "go build ./cmd/slipway: " + e.err.Error() + "\n" + string(e.out)
+}
+
 func (e *buildError) Unwrap() error { return e.err }
 
 // removeBinary removes the built binary's directory once the tests ran.
