@@ -27,6 +27,7 @@ type harness struct {
 	deploys *Deployments
 	builds  *Builds
 	jobs    *Jobs
+	trains  *Trains
 	db      store.Store
 	runner  *runner.Runner
 	builder *localbuild.Builder
@@ -132,13 +133,15 @@ func newHarnessWith(t testing.TB, cfg Config, start bool, opts harnessOptions) *
 		eng.SetNotifier(n)
 		rcfg.Notify = n.Deliver
 	}
+	trains := NewTrains(eng)
+	rcfg.Train = trains.AdvanceTrain
 	r, err := runner.New(driver, eng, rcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	eng.SetEnqueuer(r)
 	h := &harness{
-		eng: eng, deploys: NewDeployments(eng), builds: NewBuilds(eng), jobs: NewJobs(eng),
+		eng: eng, deploys: NewDeployments(eng), builds: NewBuilds(eng), jobs: NewJobs(eng), trains: trains,
 		db: db, runner: r, builder: builder, dir: dir,
 	}
 	t.Cleanup(func() { // before the target and the store go

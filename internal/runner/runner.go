@@ -67,7 +67,9 @@ type Job struct {
 	// Notify is an outbound notification's delivery ID: its job sends it
 	// ([Config.Notify]).
 	Notify string
-	At     time.Time
+	// Train is a release train's ID: its job advances it ([Config.Train]).
+	Train string
+	At    time.Time
 }
 
 // StartArgs are the arguments of a deployment's start job.
@@ -116,6 +118,16 @@ type NotifyArgs struct {
 
 // Kind implements river.JobArgs.
 func (NotifyArgs) Kind() string { return "notify" }
+
+// TrainArgs are the arguments of a release train's advance job: one per
+// train, snoozed while its members' deployments run or its question
+// waits, made due again by an answer or a cancel.
+type TrainArgs struct {
+	TrainID string `json:"train_id"`
+}
+
+// Kind implements river.JobArgs.
+func (TrainArgs) Kind() string { return "train_advance" }
 
 // MaintenanceArgs are the arguments of the periodic maintenance job
 // (retention: old releases, unneeded artifacts).
@@ -170,6 +182,10 @@ type Config struct {
 	// with [Job.Notify]); an error with a RetryAfter method tries it again
 	// after that long, without counting as a failure of the job.
 	Notify func(ctx context.Context, tool, deliveryID string) error
+	// Train, when set, advances a release train (a job enqueued with
+	// [Job.Train]); an error with a RetryAfter method looks again after
+	// that long, without counting as a failure.
+	Train func(ctx context.Context, trainID string) error
 }
 
 // Runner owns a River client.
@@ -202,6 +218,9 @@ func New(driver riverdriver.Driver[*sql.Tx], h Handler, cfg Config) (*Runner, er
 	river.AddWorker(workers, &watchWorker{h: h, f: f})
 	if cfg.Notify != nil {
 		river.AddWorker(workers, &notifyWorker{fn: cfg.Notify, f: f})
+	}
+	if cfg.Train != nil {
+		river.AddWorker(workers, &trainWorker{fn: cfg.Train, f: f})
 	}
 	var periodic []*river.PeriodicJob
 	if cfg.Maintenance != nil {
@@ -364,6 +383,8 @@ func insertParams(jobs []Job) []river.InsertManyParams {
 		case j.Question != "":
 			args = DeadlineArgs{Tool: j.Tool, DeploymentID: j.DeploymentID, QuestionID: j.Question}
 			opts.ScheduledAt = j.At
+		case j.Train != "":
+			args = TrainArgs{TrainID: j.Train}
 		case j.Notify != "":
 			args = NotifyArgs{Tool: j.Tool, DeliveryID: j.Notify}
 		case j.Watch:
@@ -494,6 +515,18 @@ type notifyWorker struct {
 func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) error {
 	return w.f.work(ctx, func(ctx context.Context) error {
 		return handlerResult(w.fn(ctx, job.Args.Tool, job.Args.DeliveryID))
+	})
+}
+
+type trainWorker struct {
+	river.WorkerDefaults[TrainArgs]
+	fn func(ctx context.Context, trainID string) error
+	f  *fence
+}
+
+func (w *trainWorker) Work(ctx context.Context, job *river.Job[TrainArgs]) error {
+	return w.f.work(ctx, func(ctx context.Context) error {
+		return handlerResult(w.fn(ctx, job.Args.TrainID))
 	})
 }
 

@@ -577,6 +577,38 @@ type Queries interface {
 	// ChangeRequestUpdate writes cr's state, decision, onto, pick, detail
 	// and updated time if its state is still from; false when it is not.
 	ChangeRequestUpdate(ctx context.Context, cr slipway.ChangeRequest, from slipway.ChangeRequestState) (bool, error)
+
+	// PlanPut stores a release plan (insert, or replace the one of its
+	// name keeping its creation time and creator).
+	PlanPut(ctx context.Context, p slipway.ReleasePlan) error
+	// PlanGet returns a release plan; ErrNotFound when there is none.
+	PlanGet(ctx context.Context, name string) (slipway.ReleasePlan, error)
+	// PlanList returns every release plan, by name.
+	PlanList(ctx context.Context) ([]slipway.ReleasePlan, error)
+	// PlanDelete deletes a release plan; false when there was none. Its
+	// trains stay.
+	PlanDelete(ctx context.Context, name string) (bool, error)
+	// TrainCreate inserts a train (at version 1) and its members' cells.
+	TrainCreate(ctx context.Context, t slipway.Train, cells []slipway.TrainMember) error
+	// TrainGet returns a train; ErrNotFound when there is none.
+	TrainGet(ctx context.Context, id string) (slipway.Train, error)
+	// TrainList returns the trains, newest first, at most limit (0: all).
+	TrainList(ctx context.Context, limit int) ([]slipway.Train, error)
+	// TrainUpdate writes t's state, stage, answers, reason and updated
+	// time, and the version after t.Version, if the stored train is still
+	// at t.Version; false when it is not (another update came first).
+	TrainUpdate(ctx context.Context, t slipway.Train) (bool, error)
+	// TrainMemberList returns a train's cells by stage, then member.
+	TrainMemberList(ctx context.Context, trainID string) ([]slipway.TrainMember, error)
+	// TrainMemberUpdate writes a cell's state, reason and times (never
+	// its deployment: see TrainMemberClaim).
+	TrainMemberUpdate(ctx context.Context, m slipway.TrainMember) error
+	// TrainMemberClaim records m's deployment, state and start time on
+	// its cell if the cell has no deployment yet; false when it has one
+	// (a deployment made before, which the caller adopts). The creating
+	// transaction of the deployment calls it, so a cell gets one
+	// deployment however often its creation is tried.
+	TrainMemberClaim(ctx context.Context, m slipway.TrainMember) (bool, error)
 	// WebhookPut stores a tool's push webhook secret (insert or replace).
 	WebhookPut(ctx context.Context, w Webhook) error
 	// WebhookGet returns a tool's push webhook.

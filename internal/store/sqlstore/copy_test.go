@@ -290,6 +290,21 @@ func fill(t *testing.T, s store.Store, write *sql.DB) {
 			Onto: strings.Repeat("a", 40), Pick: strings.Repeat("b", 40), UpdatedAt: at(7),
 		})
 		must(err)
+		if i == 0 {
+			must(s.PlanPut(ctx, slipway.ReleasePlan{
+				Name: "all-✓", Members: []string{tool, "beta"}, MaxParallel: 2, CreatedAt: at(5), CreatedBy: "admin", UpdatedAt: at(6),
+				Stages: []slipway.PlanStage{{Deploy: "staging"}, {Ask: "Ship? ✓"}, {Promote: "production"}},
+			}))
+			train := slipway.Train{
+				ID: "tr-20250601-120000-0000000a", Plan: "all-✓", Members: []string{tool, "beta"}, Mode: slipway.TrainEligible,
+				Stages: []slipway.PlanStage{{Deploy: "staging"}}, State: slipway.TrainRunning, CreatedAt: at(6), CreatedBy: "admin",
+				UpdatedAt: at(6), Answers: []slipway.TrainAnswer{{Stage: 1, Value: "yes", By: "admin", At: at(7), Comment: "ok ✓"}},
+			}
+			must(s.TrainCreate(ctx, train, []slipway.TrainMember{
+				{TrainID: train.ID, Tool: tool, Stage: 0, State: slipway.MemberPending},
+				{TrainID: train.ID, Tool: "beta", Stage: 0, State: slipway.MemberSkipped, Reason: "no environment staging ✗", FinishedAt: at(6)},
+			}))
+		}
 		sub := fmt.Sprint("ns-", i)
 		must(s.NotifySubscriptionCreate(ctx, store.NotifySubscription{NotifySubscription: slipway.NotifySubscription{
 			ID: sub, Tool: tool, Kind: slipway.NotifyWebhook, Target: "https://hooks.example.org/" + tool,
@@ -372,6 +387,14 @@ func reads(t *testing.T, s store.Store) map[string]any {
 	}
 	toolList, err := s.ToolList(ctx)
 	put("ToolList", toolList, err)
+	plans, err := s.PlanList(ctx)
+	put("PlanList", plans, err)
+	trains, err := s.TrainList(ctx, 0)
+	put("TrainList", trains, err)
+	for _, tr := range trains {
+		cells, err := s.TrainMemberList(ctx, tr.ID)
+		put("TrainMemberList "+tr.ID, cells, err)
+	}
 	for _, tool := range toolList {
 		for v := 1; v <= 4; v++ {
 			c, err := s.ConfigGet(ctx, tool, v)
@@ -484,7 +507,7 @@ func TestCopy(t *testing.T) {
 	want := []string{
 		"tools 3", "configs 6", "deployments 6", "steps 18", "builds 6", "live_runs 4", "events 18",
 		"deploy_tokens 2", "deploy_token_legacy_seals 1", "api_tokens 4", "job_runs 4", "envvars 4",
-		"repo_credentials 2", "webhooks 2", "webhook_deliveries 2", "poll_state 2", "cuts 2", "change_requests 2", "notify_subscriptions 2", "notify_deliveries 2", "notify_attempts 2", "sessions 2", "settings 2", "questions 2", "question_log 4", "releases 4",
+		"repo_credentials 2", "webhooks 2", "webhook_deliveries 2", "poll_state 2", "cuts 2", "change_requests 2", "release_plans 1", "trains 1", "train_members 2", "notify_subscriptions 2", "notify_deliveries 2", "notify_attempts 2", "sessions 2", "settings 2", "questions 2", "question_log 4", "releases 4",
 	}
 	if d := cmp.Diff(want, progress); d != "" {
 		t.Errorf("progress (-want +got):\n%s", d)

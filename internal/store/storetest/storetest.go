@@ -59,6 +59,7 @@ func Run(t *testing.T, f Factory, rf RestartFactory) {
 	t.Run("Notify", func(t *testing.T) { testNotify(t, f) })
 	t.Run("PollState", func(t *testing.T) { testPollState(t, f) })
 	t.Run("Cut", func(t *testing.T) { testCut(t, f) })
+	t.Run("Train", func(t *testing.T) { testTrain(t, f) })
 	t.Run("InTx", func(t *testing.T) { testInTx(t, f) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, f) })
 	t.Run("Node", func(t *testing.T) { testNode(t, f) })

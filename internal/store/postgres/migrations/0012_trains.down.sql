@@ -1,0 +1,3 @@
+DROP TABLE train_members;
+DROP TABLE trains;
+DROP TABLE release_plans;
