@@ -157,6 +157,9 @@ type Config struct {
 	// Cuts serves …/cuts (a tool's named releases and their change
 	// requests). When nil, it answers 503.
 	Cuts Cuts
+	// Trains serves /releases/v1/plans and /releases/v1/trains (release
+	// plans over many tools and their trains). When nil, they answer 503.
+	Trains Trains
 	// Questions serves the /interactions routes (questions a deployment
 	// asks, and their answers) and identifies ask tokens. When nil, they
 	// answer 503.

@@ -62,6 +62,16 @@ func (a *api) routes() []route {
 		{"GET", "/notifications/v1/tool/{tool}/deliveries/{delivery_id}", adminOrToolToken, a.handleNotifyDelivery()},
 		{"POST", "/notifications/v1/tool/{tool}/deliveries/{delivery_id}/redeliver", adminOrToolToken, a.handleNotifyRedeliver()},
 
+		// Release plans and trains (trains.go): they span tools, so admin only.
+		{"GET", "/releases/v1/plans", adminOnly, a.handlePlanList()},
+		{"POST", "/releases/v1/plans", adminOnly, a.handlePlanPut()},
+		{"GET", "/releases/v1/plans/{plan}", adminOnly, a.handlePlanGet()},
+		{"DELETE", "/releases/v1/plans/{plan}", adminOnly, a.handlePlanDelete()},
+		{"POST", "/releases/v1/plans/{plan}/trains", adminOnly, a.handleTrainStart()},
+		{"GET", "/releases/v1/trains", adminOnly, a.handleTrainList()},
+		{"GET", "/releases/v1/trains/{train}", adminOnly, a.handleTrainGet()},
+		{"POST", "/releases/v1/trains/{train}/answer", adminOnly, a.handleTrainAnswer()},
+		{"POST", "/releases/v1/trains/{train}/cancel", adminOnly, a.handleTrainCancel()},
 		{"GET", "/v1/admin/tokens", adminOnly, a.handleAPITokenList()},
 		{"POST", "/v1/admin/tokens", adminOnly, a.handleAPITokenCreate()},
 		{"DELETE", "/v1/admin/tokens/{id}", adminOnly, a.handleAPITokenRevoke()},

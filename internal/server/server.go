@@ -366,6 +366,7 @@ type Server struct {
 	questions   *deploy.Questions
 	releases    *deploy.Releases
 	cuts        *deploy.Cuts
+	trains      *deploy.Trains
 
 	api   *http.Server
 	proxy *http.Server
@@ -618,6 +619,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.questions = deploy.NewQuestions(s.engine)
 	s.releases = deploy.NewReleases(s.engine)
 	s.cuts = deploy.NewCuts(s.engine)
+	s.trains = deploy.NewTrains(s.engine)
 	s.builds = deploy.NewBuilds(s.engine)
 	s.jobs = deploy.NewJobs(s.engine)
 	if err := s.listenChanges(ctx); err != nil {
@@ -635,6 +637,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Logger: s.logger, ID: s.nodeID, SingleNode: !isPostgres(s.cfg.Database),
 		BuildWorkers: cmp.Or(s.cfg.BuildSlots, runtime.NumCPU()),
 		Notify:       s.notify.Deliver,
+		Train:        s.trains.AdvanceTrain,
 	}
 	if s.cfg.ReleaseRetention > 0 || s.cfg.ArtifactRetention > 0 {
 		// Nothing to do without a retention: no job.
@@ -697,7 +700,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Handler: httpapi.NewHandler(s.deployments, httpapi.Config{
 			AdminToken: s.token, Logger: s.logger, Health: s.health, DeployTokens: deployTokens,
 			APITokens: apiTokens, TrustedProxies: s.cfg.TrustedProxies, EnvVars: s.envVars, Webhooks: s.webhooks,
-			Builds: s.builds, Jobs: s.jobs, Notifications: s.notify, Questions: s.questions, Releases: s.releases, Cuts: s.cuts, Metrics: m, ToolRate: s.cfg.ToolRate, ToolBurst: s.cfg.ToolBurst,
+			Builds: s.builds, Jobs: s.jobs, Notifications: s.notify, Questions: s.questions, Releases: s.releases, Cuts: s.cuts, Trains: s.trains, Metrics: m, ToolRate: s.cfg.ToolRate, ToolBurst: s.cfg.ToolBurst,
 			MetricsToken: s.cfg.MetricsToken,
 			UI: &web.Config{
 				Deployments: s.deployments, Builds: s.builds, Jobs: s.jobs, Tools: s.db, Sessions: s.db, Questions: s.questions,

@@ -2333,6 +2333,198 @@ class Client:
             result="json",
         )
 
+    def list_plans(
+        self,
+    ) -> ReleasePlanListEnvelope:
+        """The release plans, by name (admin; a Slipway extension).
+
+        ``GET /releases/v1/plans`` (operation ``listPlans``).
+
+        A release plan runs one procedure over many tools as a train: its
+        `stages` (deploy to an environment, ask one question, promote) for
+        each of its `members`. Plans span tools, so only the admin token
+        reads and changes them; a tool's credential gets 403.
+        """
+        return self._call(
+            "GET",
+            "/releases/v1/plans",
+            query=[],
+            headers=[],
+            body=_NO_BODY,
+            text_type=None,
+            result="json",
+        )
+
+    def put_plan(
+        self,
+        body: ReleasePlanRequest,
+    ) -> ReleasePlanEnvelope:
+        """Create or replace a release plan (admin).
+
+        ``POST /releases/v1/plans`` (operation ``putPlan``).
+
+        Stores the plan of `name` (201 when new, 200 when it replaced one;
+        running trains keep the plan they started with). Each stage sets
+        exactly one of `deploy` (an environment: a deployment of each
+        member's current config there), `ask` (one question for the whole
+        train) and `promote` (an environment: each member promoted there
+        from its upstream). A bad name, member or stage is 422 naming the
+        field, and nothing is stored.
+        """
+        return self._call(
+            "POST",
+            "/releases/v1/plans",
+            query=[],
+            headers=[],
+            body=body,
+            text_type=None,
+            result="json",
+        )
+
+    def get_plan(
+        self,
+        plan: str,
+    ) -> ReleasePlanEnvelope:
+        """One release plan (admin).
+
+        ``GET /releases/v1/plans/{plan}`` (operation ``getPlan``).
+        """
+        return self._call(
+            "GET",
+            "/releases/v1/plans/{plan}".format(plan=_path(plan)),
+            query=[],
+            headers=[],
+            body=_NO_BODY,
+            text_type=None,
+            result="json",
+        )
+
+    def delete_plan(
+        self,
+        plan: str,
+    ) -> ErrorEnvelope:
+        """Delete a release plan (admin); its trains stay.
+
+        ``DELETE /releases/v1/plans/{plan}`` (operation ``deletePlan``).
+        """
+        return self._call(
+            "DELETE",
+            "/releases/v1/plans/{plan}".format(plan=_path(plan)),
+            query=[],
+            headers=[],
+            body=_NO_BODY,
+            text_type=None,
+            result="json",
+        )
+
+    def start_train(
+        self,
+        plan: str,
+        *,
+        body: Optional[TrainStartRequest] = None,
+    ) -> TrainEnvelope:
+        """Start a train of a plan, or its preflight only (admin).
+
+        ``POST /releases/v1/plans/{plan}/trains`` (operation ``startTrain``).
+
+        Runs the preflight: for each member and stage, what its deployment
+        or promotion would be refused for (no config, no such environment,
+        a production environment that takes only promotions, an upstream
+        not ready), storing nothing. With `dry_run` that is the answer
+        (200, the train has no ID). Otherwise the train starts (201): the
+        members that can run every stage run, the others' cells are
+        `skipped` with the reason. `mode: all_or_nothing` refuses (409,
+        naming them) when any member cannot; no member able to run is 409
+        too.
+        """
+        return self._call(
+            "POST",
+            "/releases/v1/plans/{plan}/trains".format(plan=_path(plan)),
+            query=[],
+            headers=[],
+            body=body,
+            text_type=None,
+            result="json",
+        )
+
+    def list_trains(
+        self,
+    ) -> TrainListEnvelope:
+        """The newest trains, newest first, without their cells (admin).
+
+        ``GET /releases/v1/trains`` (operation ``listTrains``).
+        """
+        return self._call(
+            "GET",
+            "/releases/v1/trains",
+            query=[],
+            headers=[],
+            body=_NO_BODY,
+            text_type=None,
+            result="json",
+        )
+
+    def get_train(
+        self,
+        train: str,
+    ) -> TrainEnvelope:
+        """A train with its members × stages (admin).
+
+        ``GET /releases/v1/trains/{train}`` (operation ``getTrain``).
+
+        Poll it for progress; each cell names its deployment.
+        """
+        return self._call(
+            "GET",
+            "/releases/v1/trains/{train}".format(train=_path(train)),
+            query=[],
+            headers=[],
+            body=_NO_BODY,
+            text_type=None,
+            result="json",
+        )
+
+    def answer_train(
+        self,
+        train: str,
+        body: TrainAnswerRequest,
+    ) -> TrainEnvelope:
+        """Answer the question a train waits at (admin).
+
+        ``POST /releases/v1/trains/{train}/answer`` (operation ``answerTrain``).
+
+        `yes` goes on to the next stage, `no` stops the train (cancelled,
+        with who said no). The first answer wins: a train waiting for no
+        answer (ended, at another stage, answered) is 409 with the reason.
+        """
+        return self._call(
+            "POST",
+            "/releases/v1/trains/{train}/answer".format(train=_path(train)),
+            query=[],
+            headers=[],
+            body=body,
+            text_type=None,
+            result="json",
+        )
+
+    def cancel_train(
+        self,
+        train: str,
+    ) -> TrainEnvelope:
+        """Cancel a running train and its members' running deployments (admin).
+
+        ``POST /releases/v1/trains/{train}/cancel`` (operation ``cancelTrain``).
+        """
+        return self._call(
+            "POST",
+            "/releases/v1/trains/{train}/cancel".format(train=_path(train)),
+            query=[],
+            headers=[],
+            body=_NO_BODY,
+            text_type=None,
+            result="json",
+        )
+
     def list_api_tokens(
         self,
         *,

@@ -11,6 +11,18 @@ from __future__ import annotations
 from typing import Any, Literal, Optional, Required, TypedDict, Union
 
 __all__ = [
+    "PlanStage",
+    "ReleasePlanRequest",
+    "ReleasePlan",
+    "ReleasePlanEnvelope",
+    "ReleasePlanListEnvelope",
+    "TrainStartRequest",
+    "TrainAnswerRequest",
+    "TrainAnswer",
+    "TrainCell",
+    "Train",
+    "TrainEnvelope",
+    "TrainListEnvelope",
     "Cut",
     "CutEnvelope",
     "CutListEnvelope",
@@ -130,6 +142,106 @@ __all__ = [
     "EnvVarQuotaResponse",
     "MessagesResponse",
 ]
+
+
+class PlanStage(TypedDict, total=False):
+    """Exactly one of deploy, ask, promote."""
+
+    #: An environment each member's current config deploys to.
+    deploy: str
+    #: One question for the whole train (yes goes on, no stops it).
+    ask: str
+    #: An environment each member is promoted to from its upstream.
+    promote: str
+
+
+class ReleasePlanRequest(TypedDict, total=False):
+    name: Required[str]
+    members: Required[list[str]]
+    stages: Required[list[PlanStage]]
+    #: How many members' deployments of a stage run at once (0, the default, all).
+    max_parallel: int
+
+
+class ReleasePlan(TypedDict, total=False):
+    name: Required[str]
+    members: Required[list[str]]
+    stages: Required[list[PlanStage]]
+    max_parallel: Required[int]
+    created: Required[str]
+    created_by: Required[str]
+    updated: Required[str]
+
+
+class ReleasePlanEnvelope(TypedDict, total=False):
+    data: Required[ReleasePlan]
+    messages: Required[ResponseMessages]
+
+
+class ReleasePlanListEnvelope(TypedDict, total=False):
+    data: Required[list[ReleasePlan]]
+    messages: Required[ResponseMessages]
+
+
+class TrainStartRequest(TypedDict, total=False):
+    #: eligible (the default) runs the members that can; all_or_nothing refuses when any cannot.
+    mode: Literal["eligible", "all_or_nothing"]
+    dry_run: bool
+
+
+class TrainAnswerRequest(TypedDict, total=False):
+    answer: Required[Literal["yes", "no"]]
+    comment: str
+
+
+class TrainAnswer(TypedDict, total=False):
+    stage: Required[int]
+    value: Required[str]
+    by: Required[str]
+    at: Required[str]
+    comment: str
+
+
+class TrainCell(TypedDict, total=False):
+    tool: Required[str]
+    #: The index of the stage (from 0).
+    stage: Required[int]
+    state: Required[Literal["pending", "running", "succeeded", "failed", "skipped"]]
+    deployment_id: Required[str]
+    reason: Required[str]
+    started: str
+    finished: str
+
+
+class Train(TypedDict, total=False):
+    #: Empty for a dry run's preflight.
+    id: Required[str]
+    plan: Required[str]
+    members: Required[list[str]]
+    stages: Required[list[PlanStage]]
+    mode: Required[str]
+    max_parallel: Required[int]
+    state: Required[Literal["running", "completed", "partial", "failed", "cancelled"]]
+    #: The index of the stage running (the number of stages once all ran).
+    stage: Required[int]
+    answers: Required[list[TrainAnswer]]
+    reason: Required[str]
+    #: The members the preflight found unable to run, with the reason.
+    ineligible: dict[str, str]
+    created: Required[str]
+    created_by: Required[str]
+    updated: Required[str]
+    cells: Required[list[TrainCell]]
+
+
+class TrainEnvelope(TypedDict, total=False):
+    data: Required[Train]
+    messages: Required[ResponseMessages]
+
+
+class TrainListEnvelope(TypedDict, total=False):
+    data: Required[list[Train]]
+    messages: Required[ResponseMessages]
 
 
 class Cut(TypedDict, total=False):

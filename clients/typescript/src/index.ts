@@ -51,6 +51,105 @@ function queryValue(v: unknown): string {
   return typeof v === "boolean" ? (v ? "true" : "false") : String(v);
 }
 
+/** Exactly one of deploy, ask, promote. */
+export interface PlanStage {
+  /** An environment each member's current config deploys to. */
+  deploy?: string;
+  /** One question for the whole train (yes goes on, no stops it). */
+  ask?: string;
+  /** An environment each member is promoted to from its upstream. */
+  promote?: string;
+}
+
+export interface ReleasePlanRequest {
+  name: string;
+  members: string[];
+  stages: PlanStage[];
+  /** How many members' deployments of a stage run at once (0, the default, all). */
+  max_parallel?: number;
+}
+
+export interface ReleasePlan {
+  name: string;
+  members: string[];
+  stages: PlanStage[];
+  max_parallel: number;
+  created: string;
+  created_by: string;
+  updated: string;
+}
+
+export interface ReleasePlanEnvelope {
+  data: ReleasePlan;
+  messages: ResponseMessages;
+}
+
+export interface ReleasePlanListEnvelope {
+  data: ReleasePlan[];
+  messages: ResponseMessages;
+}
+
+export interface TrainStartRequest {
+  /** eligible (the default) runs the members that can; all_or_nothing refuses when any cannot. */
+  mode?: "eligible" | "all_or_nothing";
+  dry_run?: boolean;
+}
+
+export interface TrainAnswerRequest {
+  answer: "yes" | "no";
+  comment?: string;
+}
+
+export interface TrainAnswer {
+  stage: number;
+  value: string;
+  by: string;
+  at: string;
+  comment?: string;
+}
+
+export interface TrainCell {
+  tool: string;
+  /** The index of the stage (from 0). */
+  stage: number;
+  state: "pending" | "running" | "succeeded" | "failed" | "skipped";
+  deployment_id: string;
+  reason: string;
+  started?: string;
+  finished?: string;
+}
+
+export interface Train {
+  /** Empty for a dry run's preflight. */
+  id: string;
+  plan: string;
+  members: string[];
+  stages: PlanStage[];
+  mode: string;
+  max_parallel: number;
+  state: "running" | "completed" | "partial" | "failed" | "cancelled";
+  /** The index of the stage running (the number of stages once all ran). */
+  stage: number;
+  answers: TrainAnswer[];
+  reason: string;
+  /** The members the preflight found unable to run, with the reason. */
+  ineligible?: { [key: string]: string };
+  created: string;
+  created_by: string;
+  updated: string;
+  cells: TrainCell[];
+}
+
+export interface TrainEnvelope {
+  data: Train;
+  messages: ResponseMessages;
+}
+
+export interface TrainListEnvelope {
+  data: Train[];
+  messages: ResponseMessages;
+}
+
 export interface Cut {
   tool: string;
   name: string;
@@ -2514,6 +2613,116 @@ export class Client {
    */
   async getQuestionLog(tool: string, questionId: string): Promise<QuestionLogEnvelope> {
     return (await this.call("GET", `/interactions/v1/tool/${enc(tool)}/questions/${enc(questionId)}/log`, [], [], undefined, null, "json")) as QuestionLogEnvelope;
+  }
+
+  /**
+   * The release plans, by name (admin; a Slipway extension).
+   *
+   * `GET /releases/v1/plans` (operation `listPlans`).
+   *
+   * A release plan runs one procedure over many tools as a train: its
+   * `stages` (deploy to an environment, ask one question, promote) for
+   * each of its `members`. Plans span tools, so only the admin token
+   * reads and changes them; a tool's credential gets 403.
+   */
+  async listPlans(): Promise<ReleasePlanListEnvelope> {
+    return (await this.call("GET", `/releases/v1/plans`, [], [], undefined, null, "json")) as ReleasePlanListEnvelope;
+  }
+
+  /**
+   * Create or replace a release plan (admin).
+   *
+   * `POST /releases/v1/plans` (operation `putPlan`).
+   *
+   * Stores the plan of `name` (201 when new, 200 when it replaced one;
+   * running trains keep the plan they started with). Each stage sets
+   * exactly one of `deploy` (an environment: a deployment of each
+   * member's current config there), `ask` (one question for the whole
+   * train) and `promote` (an environment: each member promoted there
+   * from its upstream). A bad name, member or stage is 422 naming the
+   * field, and nothing is stored.
+   */
+  async putPlan(body: ReleasePlanRequest): Promise<ReleasePlanEnvelope> {
+    return (await this.call("POST", `/releases/v1/plans`, [], [], body, null, "json")) as ReleasePlanEnvelope;
+  }
+
+  /**
+   * One release plan (admin).
+   *
+   * `GET /releases/v1/plans/{plan}` (operation `getPlan`).
+   */
+  async getPlan(plan: string): Promise<ReleasePlanEnvelope> {
+    return (await this.call("GET", `/releases/v1/plans/${enc(plan)}`, [], [], undefined, null, "json")) as ReleasePlanEnvelope;
+  }
+
+  /**
+   * Delete a release plan (admin); its trains stay.
+   *
+   * `DELETE /releases/v1/plans/{plan}` (operation `deletePlan`).
+   */
+  async deletePlan(plan: string): Promise<ErrorEnvelope> {
+    return (await this.call("DELETE", `/releases/v1/plans/${enc(plan)}`, [], [], undefined, null, "json")) as ErrorEnvelope;
+  }
+
+  /**
+   * Start a train of a plan, or its preflight only (admin).
+   *
+   * `POST /releases/v1/plans/{plan}/trains` (operation `startTrain`).
+   *
+   * Runs the preflight: for each member and stage, what its deployment
+   * or promotion would be refused for (no config, no such environment,
+   * a production environment that takes only promotions, an upstream
+   * not ready), storing nothing. With `dry_run` that is the answer
+   * (200, the train has no ID). Otherwise the train starts (201): the
+   * members that can run every stage run, the others' cells are
+   * `skipped` with the reason. `mode: all_or_nothing` refuses (409,
+   * naming them) when any member cannot; no member able to run is 409
+   * too.
+   */
+  async startTrain(plan: string, options: { body?: TrainStartRequest } = {}): Promise<TrainEnvelope> {
+    return (await this.call("POST", `/releases/v1/plans/${enc(plan)}/trains`, [], [], options.body, null, "json")) as TrainEnvelope;
+  }
+
+  /**
+   * The newest trains, newest first, without their cells (admin).
+   *
+   * `GET /releases/v1/trains` (operation `listTrains`).
+   */
+  async listTrains(): Promise<TrainListEnvelope> {
+    return (await this.call("GET", `/releases/v1/trains`, [], [], undefined, null, "json")) as TrainListEnvelope;
+  }
+
+  /**
+   * A train with its members × stages (admin).
+   *
+   * `GET /releases/v1/trains/{train}` (operation `getTrain`).
+   *
+   * Poll it for progress; each cell names its deployment.
+   */
+  async getTrain(train: string): Promise<TrainEnvelope> {
+    return (await this.call("GET", `/releases/v1/trains/${enc(train)}`, [], [], undefined, null, "json")) as TrainEnvelope;
+  }
+
+  /**
+   * Answer the question a train waits at (admin).
+   *
+   * `POST /releases/v1/trains/{train}/answer` (operation `answerTrain`).
+   *
+   * `yes` goes on to the next stage, `no` stops the train (cancelled,
+   * with who said no). The first answer wins: a train waiting for no
+   * answer (ended, at another stage, answered) is 409 with the reason.
+   */
+  async answerTrain(train: string, body: TrainAnswerRequest): Promise<TrainEnvelope> {
+    return (await this.call("POST", `/releases/v1/trains/${enc(train)}/answer`, [], [], body, null, "json")) as TrainEnvelope;
+  }
+
+  /**
+   * Cancel a running train and its members' running deployments (admin).
+   *
+   * `POST /releases/v1/trains/{train}/cancel` (operation `cancelTrain`).
+   */
+  async cancelTrain(train: string): Promise<TrainEnvelope> {
+    return (await this.call("POST", `/releases/v1/trains/${enc(train)}/cancel`, [], [], undefined, null, "json")) as TrainEnvelope;
   }
 
   /**

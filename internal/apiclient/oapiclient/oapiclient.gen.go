@@ -965,6 +965,96 @@ func (e ToolConfigConfigVersion) Valid() bool {
 	}
 }
 
+// Defines values for TrainState.
+const (
+	TrainStateCancelled TrainState = "cancelled"
+	TrainStateCompleted TrainState = "completed"
+	TrainStateFailed    TrainState = "failed"
+	TrainStatePartial   TrainState = "partial"
+	TrainStateRunning   TrainState = "running"
+)
+
+// Valid indicates whether the value is a known member of the TrainState enum.
+func (e TrainState) Valid() bool {
+	switch e {
+	case TrainStateCancelled:
+		return true
+	case TrainStateCompleted:
+		return true
+	case TrainStateFailed:
+		return true
+	case TrainStatePartial:
+		return true
+	case TrainStateRunning:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TrainAnswerRequestAnswer.
+const (
+	TrainAnswerNo  TrainAnswerRequestAnswer = "no"
+	TrainAnswerYes TrainAnswerRequestAnswer = "yes"
+)
+
+// Valid indicates whether the value is a known member of the TrainAnswerRequestAnswer enum.
+func (e TrainAnswerRequestAnswer) Valid() bool {
+	switch e {
+	case TrainAnswerNo:
+		return true
+	case TrainAnswerYes:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TrainCellState.
+const (
+	TrainCellStateFailed    TrainCellState = "failed"
+	TrainCellStatePending   TrainCellState = "pending"
+	TrainCellStateRunning   TrainCellState = "running"
+	TrainCellStateSkipped   TrainCellState = "skipped"
+	TrainCellStateSucceeded TrainCellState = "succeeded"
+)
+
+// Valid indicates whether the value is a known member of the TrainCellState enum.
+func (e TrainCellState) Valid() bool {
+	switch e {
+	case TrainCellStateFailed:
+		return true
+	case TrainCellStatePending:
+		return true
+	case TrainCellStateRunning:
+		return true
+	case TrainCellStateSkipped:
+		return true
+	case TrainCellStateSucceeded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TrainStartRequestMode.
+const (
+	TrainModeAllOrNothing TrainStartRequestMode = "all_or_nothing"
+	TrainModeEligible     TrainStartRequestMode = "eligible"
+)
+
+// Valid indicates whether the value is a known member of the TrainStartRequestMode enum.
+func (e TrainStartRequestMode) Valid() bool {
+	switch e {
+	case TrainModeAllOrNothing:
+		return true
+	case TrainModeEligible:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for WebhookDeliveryOutcome.
 const (
 	WebhookDeliveryOutcomeDeployed WebhookDeliveryOutcome = "deployed"
@@ -2245,6 +2335,18 @@ type NotifySubscriptionListEnvelope struct {
 	Messages ResponseMessages `json:"messages"`
 }
 
+// PlanStage Exactly one of deploy, ask, promote.
+type PlanStage struct {
+	// Ask One question for the whole train (yes goes on, no stops it).
+	Ask *string `json:"ask,omitempty"`
+
+	// Deploy An environment each member's current config deploys to.
+	Deploy *string `json:"deploy,omitempty"`
+
+	// Promote An environment each member is promoted to from its upstream.
+	Promote *string `json:"promote,omitempty"`
+}
+
 // PromoteRequest defines model for PromoteRequest.
 type PromoteRequest struct {
 	Description *string `json:"description,omitempty"`
@@ -2484,6 +2586,42 @@ type ReleaseNotesEnvelope struct {
 	Messages ResponseMessages `json:"messages"`
 }
 
+// ReleasePlan defines model for ReleasePlan.
+type ReleasePlan struct {
+	Created     time.Time   `json:"created"`
+	CreatedBy   string      `json:"created_by"`
+	MaxParallel int         `json:"max_parallel"`
+	Members     []string    `json:"members"`
+	Name        string      `json:"name"`
+	Stages      []PlanStage `json:"stages"`
+	Updated     time.Time   `json:"updated"`
+}
+
+// ReleasePlanEnvelope defines model for ReleasePlanEnvelope.
+type ReleasePlanEnvelope struct {
+	Data ReleasePlan `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// ReleasePlanListEnvelope defines model for ReleasePlanListEnvelope.
+type ReleasePlanListEnvelope struct {
+	Data []ReleasePlan `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// ReleasePlanRequest defines model for ReleasePlanRequest.
+type ReleasePlanRequest struct {
+	// MaxParallel How many members' deployments of a stage run at once (0, the default, all).
+	MaxParallel *int        `json:"max_parallel,omitempty"`
+	Members     []string    `json:"members"`
+	Name        string      `json:"name"`
+	Stages      []PlanStage `json:"stages"`
+}
+
 // ResponseMessages Messages for people. All three lists are always present.
 type ResponseMessages struct {
 	Error   []string `json:"error"`
@@ -2535,6 +2673,95 @@ type ToolConfigEnvelope struct {
 	// Messages Messages for people. All three lists are always present.
 	Messages ResponseMessages `json:"messages"`
 }
+
+// Train defines model for Train.
+type Train struct {
+	Answers   []TrainAnswer `json:"answers"`
+	Cells     []TrainCell   `json:"cells"`
+	Created   time.Time     `json:"created"`
+	CreatedBy string        `json:"created_by"`
+
+	// Id Empty for a dry run's preflight.
+	Id string `json:"id"`
+
+	// Ineligible The members the preflight found unable to run, with the reason.
+	Ineligible  *map[string]string `json:"ineligible,omitempty"`
+	MaxParallel int                `json:"max_parallel"`
+	Members     []string           `json:"members"`
+	Mode        string             `json:"mode"`
+	Plan        string             `json:"plan"`
+	Reason      string             `json:"reason"`
+
+	// Stage The index of the stage running (the number of stages once all ran).
+	Stage   int         `json:"stage"`
+	Stages  []PlanStage `json:"stages"`
+	State   TrainState  `json:"state"`
+	Updated time.Time   `json:"updated"`
+}
+
+// TrainState defines model for Train.State.
+type TrainState string
+
+// TrainAnswer defines model for TrainAnswer.
+type TrainAnswer struct {
+	At      time.Time `json:"at"`
+	By      string    `json:"by"`
+	Comment *string   `json:"comment,omitempty"`
+	Stage   int       `json:"stage"`
+	Value   string    `json:"value"`
+}
+
+// TrainAnswerRequest defines model for TrainAnswerRequest.
+type TrainAnswerRequest struct {
+	Answer  TrainAnswerRequestAnswer `json:"answer"`
+	Comment *string                  `json:"comment,omitempty"`
+}
+
+// TrainAnswerRequestAnswer defines model for TrainAnswerRequest.Answer.
+type TrainAnswerRequestAnswer string
+
+// TrainCell defines model for TrainCell.
+type TrainCell struct {
+	DeploymentId string     `json:"deployment_id"`
+	Finished     *time.Time `json:"finished,omitempty"`
+	Reason       string     `json:"reason"`
+
+	// Stage The index of the stage (from 0).
+	Stage   int            `json:"stage"`
+	Started *time.Time     `json:"started,omitempty"`
+	State   TrainCellState `json:"state"`
+	Tool    string         `json:"tool"`
+}
+
+// TrainCellState defines model for TrainCell.State.
+type TrainCellState string
+
+// TrainEnvelope defines model for TrainEnvelope.
+type TrainEnvelope struct {
+	Data Train `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// TrainListEnvelope defines model for TrainListEnvelope.
+type TrainListEnvelope struct {
+	Data []Train `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// TrainStartRequest defines model for TrainStartRequest.
+type TrainStartRequest struct {
+	DryRun *bool `json:"dry_run,omitempty"`
+
+	// Mode eligible (the default) runs the members that can; all_or_nothing refuses when any cannot.
+	Mode *TrainStartRequestMode `json:"mode,omitempty"`
+}
+
+// TrainStartRequestMode eligible (the default) runs the members that can; all_or_nothing refuses when any cannot.
+type TrainStartRequestMode string
 
 // Webhook defines model for Webhook.
 type Webhook struct {
@@ -2629,6 +2856,9 @@ type IncludeUnset = string
 // JobName defines model for JobName.
 type JobName = string
 
+// PlanName defines model for PlanName.
+type PlanName = string
+
 // QuestionID defines model for QuestionID.
 type QuestionID = string
 
@@ -2640,6 +2870,9 @@ type SubscriptionID = string
 
 // Tool defines model for Tool.
 type Tool = string
+
+// TrainID defines model for TrainID.
+type TrainID = string
 
 // BadRequest The body of every error response; it has no `data` key.
 type BadRequest = ErrorEnvelope
@@ -2894,6 +3127,15 @@ type RunJobJSONRequestBody = Job
 
 // CreateNotifySubscriptionJSONRequestBody defines body for CreateNotifySubscription for application/json ContentType.
 type CreateNotifySubscriptionJSONRequestBody = NotifySubscriptionCreate
+
+// PutPlanJSONRequestBody defines body for PutPlan for application/json ContentType.
+type PutPlanJSONRequestBody = ReleasePlanRequest
+
+// StartTrainJSONRequestBody defines body for StartTrain for application/json ContentType.
+type StartTrainJSONRequestBody = TrainStartRequest
+
+// AnswerTrainJSONRequestBody defines body for AnswerTrain for application/json ContentType.
+type AnswerTrainJSONRequestBody = TrainAnswerRequest
 
 // ReceiveWebhookJSONRequestBody defines body for ReceiveWebhook for application/json ContentType.
 type ReceiveWebhookJSONRequestBody ReceiveWebhookJSONBody
@@ -4237,6 +4479,129 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /openapi.json (the `GetOpenAPI` operationId).
 	GetOpenAPI(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListPlans The release plans, by name (admin; a Slipway extension)
+	//
+	// A release plan runs one procedure over many tools as a train: its
+	// `stages` (deploy to an environment, ask one question, promote) for
+	// each of its `members`. Plans span tools, so only the admin token
+	// reads and changes them; a tool's credential gets 403.
+	//
+	// Corresponds with GET /releases/v1/plans (the `ListPlans` operationId).
+	ListPlans(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutPlanWithBody Create or replace a release plan (admin)
+	//
+	// Stores the plan of `name` (201 when new, 200 when it replaced one;
+	// running trains keep the plan they started with). Each stage sets
+	// exactly one of `deploy` (an environment: a deployment of each
+	// member's current config there), `ask` (one question for the whole
+	// train) and `promote` (an environment: each member promoted there
+	// from its upstream). A bad name, member or stage is 422 naming the
+	// field, and nothing is stored.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /releases/v1/plans (the `PutPlan` operationId).
+	PutPlanWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutPlan Create or replace a release plan (admin)
+	//
+	// Stores the plan of `name` (201 when new, 200 when it replaced one;
+	// running trains keep the plan they started with). Each stage sets
+	// exactly one of `deploy` (an environment: a deployment of each
+	// member's current config there), `ask` (one question for the whole
+	// train) and `promote` (an environment: each member promoted there
+	// from its upstream). A bad name, member or stage is 422 naming the
+	// field, and nothing is stored.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /releases/v1/plans (the `PutPlan` operationId).
+	PutPlan(ctx context.Context, body PutPlanJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeletePlan Delete a release plan (admin); its trains stay
+	//
+	// Corresponds with DELETE /releases/v1/plans/{plan} (the `DeletePlan` operationId).
+	DeletePlan(ctx context.Context, plan PlanName, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetPlan One release plan (admin)
+	//
+	// Corresponds with GET /releases/v1/plans/{plan} (the `GetPlan` operationId).
+	GetPlan(ctx context.Context, plan PlanName, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// StartTrainWithBody Start a train of a plan, or its preflight only (admin)
+	//
+	// Runs the preflight: for each member and stage, what its deployment
+	// or promotion would be refused for (no config, no such environment,
+	// a production environment that takes only promotions, an upstream
+	// not ready), storing nothing. With `dry_run` that is the answer
+	// (200, the train has no ID). Otherwise the train starts (201): the
+	// members that can run every stage run, the others' cells are
+	// `skipped` with the reason. `mode: all_or_nothing` refuses (409,
+	// naming them) when any member cannot; no member able to run is 409
+	// too.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /releases/v1/plans/{plan}/trains (the `StartTrain` operationId).
+	StartTrainWithBody(ctx context.Context, plan PlanName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// StartTrain Start a train of a plan, or its preflight only (admin)
+	//
+	// Runs the preflight: for each member and stage, what its deployment
+	// or promotion would be refused for (no config, no such environment,
+	// a production environment that takes only promotions, an upstream
+	// not ready), storing nothing. With `dry_run` that is the answer
+	// (200, the train has no ID). Otherwise the train starts (201): the
+	// members that can run every stage run, the others' cells are
+	// `skipped` with the reason. `mode: all_or_nothing` refuses (409,
+	// naming them) when any member cannot; no member able to run is 409
+	// too.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /releases/v1/plans/{plan}/trains (the `StartTrain` operationId).
+	StartTrain(ctx context.Context, plan PlanName, body StartTrainJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListTrains The newest trains, newest first, without their cells (admin)
+	//
+	// Corresponds with GET /releases/v1/trains (the `ListTrains` operationId).
+	ListTrains(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetTrain A train with its members × stages (admin)
+	//
+	// Poll it for progress; each cell names its deployment.
+	//
+	// Corresponds with GET /releases/v1/trains/{train} (the `GetTrain` operationId).
+	GetTrain(ctx context.Context, train TrainID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AnswerTrainWithBody Answer the question a train waits at (admin)
+	//
+	// `yes` goes on to the next stage, `no` stops the train (cancelled,
+	// with who said no). The first answer wins: a train waiting for no
+	// answer (ended, at another stage, answered) is 409 with the reason.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /releases/v1/trains/{train}/answer (the `AnswerTrain` operationId).
+	AnswerTrainWithBody(ctx context.Context, train TrainID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AnswerTrain Answer the question a train waits at (admin)
+	//
+	// `yes` goes on to the next stage, `no` stops the train (cancelled,
+	// with who said no). The first answer wins: a train waiting for no
+	// answer (ended, at another stage, answered) is 409 with the reason.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /releases/v1/trains/{train}/answer (the `AnswerTrain` operationId).
+	AnswerTrain(ctx context.Context, train TrainID, body AnswerTrainJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CancelTrain Cancel a running train and its members' running deployments (admin)
+	//
+	// Corresponds with POST /releases/v1/trains/{train}/cancel (the `CancelTrain` operationId).
+	CancelTrain(ctx context.Context, train TrainID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetWebhook The tool's push webhook and its delivery log
 	//
@@ -6539,6 +6904,249 @@ func (c *Client) DeleteNotifySubscription(ctx context.Context, tool Tool, subscr
 // Corresponds with GET /openapi.json (the `GetOpenAPI` operationId).
 func (c *Client) GetOpenAPI(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetOpenAPIRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListPlans The release plans, by name (admin; a Slipway extension)
+//
+// A release plan runs one procedure over many tools as a train: its
+// `stages` (deploy to an environment, ask one question, promote) for
+// each of its `members`. Plans span tools, so only the admin token
+// reads and changes them; a tool's credential gets 403.
+//
+// Corresponds with GET /releases/v1/plans (the `ListPlans` operationId).
+func (c *Client) ListPlans(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListPlansRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutPlanWithBody Create or replace a release plan (admin)
+//
+// Stores the plan of `name` (201 when new, 200 when it replaced one;
+// running trains keep the plan they started with). Each stage sets
+// exactly one of `deploy` (an environment: a deployment of each
+// member's current config there), `ask` (one question for the whole
+// train) and `promote` (an environment: each member promoted there
+// from its upstream). A bad name, member or stage is 422 naming the
+// field, and nothing is stored.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /releases/v1/plans (the `PutPlan` operationId).
+func (c *Client) PutPlanWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutPlanRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutPlan Create or replace a release plan (admin)
+//
+// Stores the plan of `name` (201 when new, 200 when it replaced one;
+// running trains keep the plan they started with). Each stage sets
+// exactly one of `deploy` (an environment: a deployment of each
+// member's current config there), `ask` (one question for the whole
+// train) and `promote` (an environment: each member promoted there
+// from its upstream). A bad name, member or stage is 422 naming the
+// field, and nothing is stored.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /releases/v1/plans (the `PutPlan` operationId).
+func (c *Client) PutPlan(ctx context.Context, body PutPlanJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutPlanRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeletePlan Delete a release plan (admin); its trains stay
+//
+// Corresponds with DELETE /releases/v1/plans/{plan} (the `DeletePlan` operationId).
+func (c *Client) DeletePlan(ctx context.Context, plan PlanName, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeletePlanRequest(c.Server, plan)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetPlan One release plan (admin)
+//
+// Corresponds with GET /releases/v1/plans/{plan} (the `GetPlan` operationId).
+func (c *Client) GetPlan(ctx context.Context, plan PlanName, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetPlanRequest(c.Server, plan)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// StartTrainWithBody Start a train of a plan, or its preflight only (admin)
+//
+// Runs the preflight: for each member and stage, what its deployment
+// or promotion would be refused for (no config, no such environment,
+// a production environment that takes only promotions, an upstream
+// not ready), storing nothing. With `dry_run` that is the answer
+// (200, the train has no ID). Otherwise the train starts (201): the
+// members that can run every stage run, the others' cells are
+// `skipped` with the reason. `mode: all_or_nothing` refuses (409,
+// naming them) when any member cannot; no member able to run is 409
+// too.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /releases/v1/plans/{plan}/trains (the `StartTrain` operationId).
+func (c *Client) StartTrainWithBody(ctx context.Context, plan PlanName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStartTrainRequestWithBody(c.Server, plan, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// StartTrain Start a train of a plan, or its preflight only (admin)
+//
+// Runs the preflight: for each member and stage, what its deployment
+// or promotion would be refused for (no config, no such environment,
+// a production environment that takes only promotions, an upstream
+// not ready), storing nothing. With `dry_run` that is the answer
+// (200, the train has no ID). Otherwise the train starts (201): the
+// members that can run every stage run, the others' cells are
+// `skipped` with the reason. `mode: all_or_nothing` refuses (409,
+// naming them) when any member cannot; no member able to run is 409
+// too.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /releases/v1/plans/{plan}/trains (the `StartTrain` operationId).
+func (c *Client) StartTrain(ctx context.Context, plan PlanName, body StartTrainJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStartTrainRequest(c.Server, plan, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListTrains The newest trains, newest first, without their cells (admin)
+//
+// Corresponds with GET /releases/v1/trains (the `ListTrains` operationId).
+func (c *Client) ListTrains(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListTrainsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetTrain A train with its members × stages (admin)
+//
+// Poll it for progress; each cell names its deployment.
+//
+// Corresponds with GET /releases/v1/trains/{train} (the `GetTrain` operationId).
+func (c *Client) GetTrain(ctx context.Context, train TrainID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetTrainRequest(c.Server, train)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AnswerTrainWithBody Answer the question a train waits at (admin)
+//
+// `yes` goes on to the next stage, `no` stops the train (cancelled,
+// with who said no). The first answer wins: a train waiting for no
+// answer (ended, at another stage, answered) is 409 with the reason.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /releases/v1/trains/{train}/answer (the `AnswerTrain` operationId).
+func (c *Client) AnswerTrainWithBody(ctx context.Context, train TrainID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAnswerTrainRequestWithBody(c.Server, train, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AnswerTrain Answer the question a train waits at (admin)
+//
+// `yes` goes on to the next stage, `no` stops the train (cancelled,
+// with who said no). The first answer wins: a train waiting for no
+// answer (ended, at another stage, answered) is 409 with the reason.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /releases/v1/trains/{train}/answer (the `AnswerTrain` operationId).
+func (c *Client) AnswerTrain(ctx context.Context, train TrainID, body AnswerTrainJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAnswerTrainRequest(c.Server, train, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CancelTrain Cancel a running train and its members' running deployments (admin)
+//
+// Corresponds with POST /releases/v1/trains/{train}/cancel (the `CancelTrain` operationId).
+func (c *Client) CancelTrain(ctx context.Context, train TrainID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelTrainRequest(c.Server, train)
 	if err != nil {
 		return nil, err
 	}
@@ -10526,6 +11134,330 @@ func NewGetOpenAPIRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewListPlansRequest constructs an http.Request for the ListPlans method
+func NewListPlansRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/releases/v1/plans")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPutPlanRequest calls the generic PutPlan builder with application/json body
+func NewPutPlanRequest(server string, body PutPlanJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPutPlanRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewPutPlanRequestWithBody constructs an http.Request for the PutPlan method, with any body, and a specified content type
+func NewPutPlanRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/releases/v1/plans")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeletePlanRequest constructs an http.Request for the DeletePlan method
+func NewDeletePlanRequest(server string, plan PlanName) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "plan", plan, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/releases/v1/plans/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetPlanRequest constructs an http.Request for the GetPlan method
+func NewGetPlanRequest(server string, plan PlanName) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "plan", plan, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/releases/v1/plans/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewStartTrainRequest calls the generic StartTrain builder with application/json body
+func NewStartTrainRequest(server string, plan PlanName, body StartTrainJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewStartTrainRequestWithBody(server, plan, "application/json", bodyReader)
+}
+
+// NewStartTrainRequestWithBody constructs an http.Request for the StartTrain method, with any body, and a specified content type
+func NewStartTrainRequestWithBody(server string, plan PlanName, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "plan", plan, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/releases/v1/plans/%s/trains", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListTrainsRequest constructs an http.Request for the ListTrains method
+func NewListTrainsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/releases/v1/trains")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetTrainRequest constructs an http.Request for the GetTrain method
+func NewGetTrainRequest(server string, train TrainID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "train", train, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/releases/v1/trains/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAnswerTrainRequest calls the generic AnswerTrain builder with application/json body
+func NewAnswerTrainRequest(server string, train TrainID, body AnswerTrainJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAnswerTrainRequestWithBody(server, train, "application/json", bodyReader)
+}
+
+// NewAnswerTrainRequestWithBody constructs an http.Request for the AnswerTrain method, with any body, and a specified content type
+func NewAnswerTrainRequestWithBody(server string, train TrainID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "train", train, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/releases/v1/trains/%s/answer", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCancelTrainRequest constructs an http.Request for the CancelTrain method
+func NewCancelTrainRequest(server string, train TrainID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "train", train, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/releases/v1/trains/%s/cancel", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetWebhookRequest constructs an http.Request for the GetWebhook method
 func NewGetWebhookRequest(server string, tool Tool) (*http.Request, error) {
 	var err error
@@ -12233,6 +13165,141 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /openapi.json (the `GetOpenAPI` operationId).
 	GetOpenAPIWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetOpenAPIResponse, error)
+
+	// ListPlansWithResponse The release plans, by name (admin; a Slipway extension)
+	//
+	// A release plan runs one procedure over many tools as a train: its
+	// `stages` (deploy to an environment, ask one question, promote) for
+	// each of its `members`. Plans span tools, so only the admin token
+	// reads and changes them; a tool's credential gets 403.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /releases/v1/plans (the `ListPlans` operationId).
+	ListPlansWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListPlansResponse, error)
+
+	// PutPlanWithBodyWithResponse Create or replace a release plan (admin)
+	//
+	// Stores the plan of `name` (201 when new, 200 when it replaced one;
+	// running trains keep the plan they started with). Each stage sets
+	// exactly one of `deploy` (an environment: a deployment of each
+	// member's current config there), `ask` (one question for the whole
+	// train) and `promote` (an environment: each member promoted there
+	// from its upstream). A bad name, member or stage is 422 naming the
+	// field, and nothing is stored.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /releases/v1/plans (the `PutPlan` operationId).
+	PutPlanWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutPlanResponse, error)
+
+	// PutPlanWithResponse Create or replace a release plan (admin)
+	//
+	// Stores the plan of `name` (201 when new, 200 when it replaced one;
+	// running trains keep the plan they started with). Each stage sets
+	// exactly one of `deploy` (an environment: a deployment of each
+	// member's current config there), `ask` (one question for the whole
+	// train) and `promote` (an environment: each member promoted there
+	// from its upstream). A bad name, member or stage is 422 naming the
+	// field, and nothing is stored.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /releases/v1/plans (the `PutPlan` operationId).
+	PutPlanWithResponse(ctx context.Context, body PutPlanJSONRequestBody, reqEditors ...RequestEditorFn) (*PutPlanResponse, error)
+
+	// DeletePlanWithResponse Delete a release plan (admin); its trains stay
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /releases/v1/plans/{plan} (the `DeletePlan` operationId).
+	DeletePlanWithResponse(ctx context.Context, plan PlanName, reqEditors ...RequestEditorFn) (*DeletePlanResponse, error)
+
+	// GetPlanWithResponse One release plan (admin)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /releases/v1/plans/{plan} (the `GetPlan` operationId).
+	GetPlanWithResponse(ctx context.Context, plan PlanName, reqEditors ...RequestEditorFn) (*GetPlanResponse, error)
+
+	// StartTrainWithBodyWithResponse Start a train of a plan, or its preflight only (admin)
+	//
+	// Runs the preflight: for each member and stage, what its deployment
+	// or promotion would be refused for (no config, no such environment,
+	// a production environment that takes only promotions, an upstream
+	// not ready), storing nothing. With `dry_run` that is the answer
+	// (200, the train has no ID). Otherwise the train starts (201): the
+	// members that can run every stage run, the others' cells are
+	// `skipped` with the reason. `mode: all_or_nothing` refuses (409,
+	// naming them) when any member cannot; no member able to run is 409
+	// too.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /releases/v1/plans/{plan}/trains (the `StartTrain` operationId).
+	StartTrainWithBodyWithResponse(ctx context.Context, plan PlanName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StartTrainResponse, error)
+
+	// StartTrainWithResponse Start a train of a plan, or its preflight only (admin)
+	//
+	// Runs the preflight: for each member and stage, what its deployment
+	// or promotion would be refused for (no config, no such environment,
+	// a production environment that takes only promotions, an upstream
+	// not ready), storing nothing. With `dry_run` that is the answer
+	// (200, the train has no ID). Otherwise the train starts (201): the
+	// members that can run every stage run, the others' cells are
+	// `skipped` with the reason. `mode: all_or_nothing` refuses (409,
+	// naming them) when any member cannot; no member able to run is 409
+	// too.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /releases/v1/plans/{plan}/trains (the `StartTrain` operationId).
+	StartTrainWithResponse(ctx context.Context, plan PlanName, body StartTrainJSONRequestBody, reqEditors ...RequestEditorFn) (*StartTrainResponse, error)
+
+	// ListTrainsWithResponse The newest trains, newest first, without their cells (admin)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /releases/v1/trains (the `ListTrains` operationId).
+	ListTrainsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListTrainsResponse, error)
+
+	// GetTrainWithResponse A train with its members × stages (admin)
+	//
+	// Poll it for progress; each cell names its deployment.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /releases/v1/trains/{train} (the `GetTrain` operationId).
+	GetTrainWithResponse(ctx context.Context, train TrainID, reqEditors ...RequestEditorFn) (*GetTrainResponse, error)
+
+	// AnswerTrainWithBodyWithResponse Answer the question a train waits at (admin)
+	//
+	// `yes` goes on to the next stage, `no` stops the train (cancelled,
+	// with who said no). The first answer wins: a train waiting for no
+	// answer (ended, at another stage, answered) is 409 with the reason.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /releases/v1/trains/{train}/answer (the `AnswerTrain` operationId).
+	AnswerTrainWithBodyWithResponse(ctx context.Context, train TrainID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AnswerTrainResponse, error)
+
+	// AnswerTrainWithResponse Answer the question a train waits at (admin)
+	//
+	// `yes` goes on to the next stage, `no` stops the train (cancelled,
+	// with who said no). The first answer wins: a train waiting for no
+	// answer (ended, at another stage, answered) is 409 with the reason.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /releases/v1/trains/{train}/answer (the `AnswerTrain` operationId).
+	AnswerTrainWithResponse(ctx context.Context, train TrainID, body AnswerTrainJSONRequestBody, reqEditors ...RequestEditorFn) (*AnswerTrainResponse, error)
+
+	// CancelTrainWithResponse Cancel a running train and its members' running deployments (admin)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /releases/v1/trains/{train}/cancel (the `CancelTrain` operationId).
+	CancelTrainWithResponse(ctx context.Context, train TrainID, reqEditors ...RequestEditorFn) (*CancelTrainResponse, error)
 
 	// GetWebhookWithResponse The tool's push webhook and its delivery log
 	//
@@ -18181,6 +19248,704 @@ func (r GetOpenAPIResponse) ContentType() string {
 	return ""
 }
 
+type ListPlansResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ReleasePlanListEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListPlansResponse) GetJSON200() *ReleasePlanListEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListPlansResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListPlansResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListPlansResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListPlansResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListPlansResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListPlansResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListPlansResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PutPlanResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ReleasePlanEnvelope
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *ReleasePlanEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PutPlanResponse) GetJSON200() *ReleasePlanEnvelope {
+	return r.JSON200
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r PutPlanResponse) GetJSON201() *ReleasePlanEnvelope {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PutPlanResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PutPlanResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PutPlanResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r PutPlanResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PutPlanResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r PutPlanResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PutPlanResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PutPlanResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PutPlanResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeletePlanResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ErrorEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeletePlanResponse) GetJSON200() *ErrorEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeletePlanResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeletePlanResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeletePlanResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeletePlanResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r DeletePlanResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeletePlanResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeletePlanResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeletePlanResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetPlanResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ReleasePlanEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetPlanResponse) GetJSON200() *ReleasePlanEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetPlanResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetPlanResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetPlanResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetPlanResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetPlanResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetPlanResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetPlanResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetPlanResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type StartTrainResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TrainEnvelope
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *TrainEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r StartTrainResponse) GetJSON200() *TrainEnvelope {
+	return r.JSON200
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r StartTrainResponse) GetJSON201() *TrainEnvelope {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r StartTrainResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r StartTrainResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r StartTrainResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r StartTrainResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r StartTrainResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r StartTrainResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r StartTrainResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r StartTrainResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r StartTrainResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r StartTrainResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r StartTrainResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r StartTrainResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListTrainsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TrainListEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListTrainsResponse) GetJSON200() *TrainListEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListTrainsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListTrainsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListTrainsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListTrainsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListTrainsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListTrainsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListTrainsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetTrainResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TrainEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetTrainResponse) GetJSON200() *TrainEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetTrainResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetTrainResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetTrainResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetTrainResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetTrainResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetTrainResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetTrainResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetTrainResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetTrainResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AnswerTrainResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TrainEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AnswerTrainResponse) GetJSON200() *TrainEnvelope {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AnswerTrainResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AnswerTrainResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AnswerTrainResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AnswerTrainResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r AnswerTrainResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AnswerTrainResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AnswerTrainResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AnswerTrainResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AnswerTrainResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AnswerTrainResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AnswerTrainResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CancelTrainResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TrainEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CancelTrainResponse) GetJSON200() *TrainEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CancelTrainResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CancelTrainResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CancelTrainResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CancelTrainResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CancelTrainResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CancelTrainResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r CancelTrainResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CancelTrainResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CancelTrainResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CancelTrainResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetWebhookResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -20654,6 +22419,213 @@ func (c *ClientWithResponses) GetOpenAPIWithResponse(ctx context.Context, reqEdi
 		return nil, err
 	}
 	return ParseGetOpenAPIResponse(rsp)
+}
+
+// ListPlansWithResponse The release plans, by name (admin; a Slipway extension)
+//
+// A release plan runs one procedure over many tools as a train: its
+// `stages` (deploy to an environment, ask one question, promote) for
+// each of its `members`. Plans span tools, so only the admin token
+// reads and changes them; a tool's credential gets 403.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /releases/v1/plans (the `ListPlans` operationId).
+func (c *ClientWithResponses) ListPlansWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListPlansResponse, error) {
+	rsp, err := c.ListPlans(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListPlansResponse(rsp)
+}
+
+// PutPlanWithBodyWithResponse Create or replace a release plan (admin)
+//
+// Stores the plan of `name` (201 when new, 200 when it replaced one;
+// running trains keep the plan they started with). Each stage sets
+// exactly one of `deploy` (an environment: a deployment of each
+// member's current config there), `ask` (one question for the whole
+// train) and `promote` (an environment: each member promoted there
+// from its upstream). A bad name, member or stage is 422 naming the
+// field, and nothing is stored.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /releases/v1/plans (the `PutPlan` operationId).
+func (c *ClientWithResponses) PutPlanWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutPlanResponse, error) {
+	rsp, err := c.PutPlanWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutPlanResponse(rsp)
+}
+
+// PutPlanWithResponse Create or replace a release plan (admin)
+//
+// Stores the plan of `name` (201 when new, 200 when it replaced one;
+// running trains keep the plan they started with). Each stage sets
+// exactly one of `deploy` (an environment: a deployment of each
+// member's current config there), `ask` (one question for the whole
+// train) and `promote` (an environment: each member promoted there
+// from its upstream). A bad name, member or stage is 422 naming the
+// field, and nothing is stored.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /releases/v1/plans (the `PutPlan` operationId).
+func (c *ClientWithResponses) PutPlanWithResponse(ctx context.Context, body PutPlanJSONRequestBody, reqEditors ...RequestEditorFn) (*PutPlanResponse, error) {
+	rsp, err := c.PutPlan(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutPlanResponse(rsp)
+}
+
+// DeletePlanWithResponse Delete a release plan (admin); its trains stay
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /releases/v1/plans/{plan} (the `DeletePlan` operationId).
+func (c *ClientWithResponses) DeletePlanWithResponse(ctx context.Context, plan PlanName, reqEditors ...RequestEditorFn) (*DeletePlanResponse, error) {
+	rsp, err := c.DeletePlan(ctx, plan, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeletePlanResponse(rsp)
+}
+
+// GetPlanWithResponse One release plan (admin)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /releases/v1/plans/{plan} (the `GetPlan` operationId).
+func (c *ClientWithResponses) GetPlanWithResponse(ctx context.Context, plan PlanName, reqEditors ...RequestEditorFn) (*GetPlanResponse, error) {
+	rsp, err := c.GetPlan(ctx, plan, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetPlanResponse(rsp)
+}
+
+// StartTrainWithBodyWithResponse Start a train of a plan, or its preflight only (admin)
+//
+// Runs the preflight: for each member and stage, what its deployment
+// or promotion would be refused for (no config, no such environment,
+// a production environment that takes only promotions, an upstream
+// not ready), storing nothing. With `dry_run` that is the answer
+// (200, the train has no ID). Otherwise the train starts (201): the
+// members that can run every stage run, the others' cells are
+// `skipped` with the reason. `mode: all_or_nothing` refuses (409,
+// naming them) when any member cannot; no member able to run is 409
+// too.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /releases/v1/plans/{plan}/trains (the `StartTrain` operationId).
+func (c *ClientWithResponses) StartTrainWithBodyWithResponse(ctx context.Context, plan PlanName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StartTrainResponse, error) {
+	rsp, err := c.StartTrainWithBody(ctx, plan, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStartTrainResponse(rsp)
+}
+
+// StartTrainWithResponse Start a train of a plan, or its preflight only (admin)
+//
+// Runs the preflight: for each member and stage, what its deployment
+// or promotion would be refused for (no config, no such environment,
+// a production environment that takes only promotions, an upstream
+// not ready), storing nothing. With `dry_run` that is the answer
+// (200, the train has no ID). Otherwise the train starts (201): the
+// members that can run every stage run, the others' cells are
+// `skipped` with the reason. `mode: all_or_nothing` refuses (409,
+// naming them) when any member cannot; no member able to run is 409
+// too.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /releases/v1/plans/{plan}/trains (the `StartTrain` operationId).
+func (c *ClientWithResponses) StartTrainWithResponse(ctx context.Context, plan PlanName, body StartTrainJSONRequestBody, reqEditors ...RequestEditorFn) (*StartTrainResponse, error) {
+	rsp, err := c.StartTrain(ctx, plan, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStartTrainResponse(rsp)
+}
+
+// ListTrainsWithResponse The newest trains, newest first, without their cells (admin)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /releases/v1/trains (the `ListTrains` operationId).
+func (c *ClientWithResponses) ListTrainsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListTrainsResponse, error) {
+	rsp, err := c.ListTrains(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListTrainsResponse(rsp)
+}
+
+// GetTrainWithResponse A train with its members × stages (admin)
+//
+// Poll it for progress; each cell names its deployment.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /releases/v1/trains/{train} (the `GetTrain` operationId).
+func (c *ClientWithResponses) GetTrainWithResponse(ctx context.Context, train TrainID, reqEditors ...RequestEditorFn) (*GetTrainResponse, error) {
+	rsp, err := c.GetTrain(ctx, train, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetTrainResponse(rsp)
+}
+
+// AnswerTrainWithBodyWithResponse Answer the question a train waits at (admin)
+//
+// `yes` goes on to the next stage, `no` stops the train (cancelled,
+// with who said no). The first answer wins: a train waiting for no
+// answer (ended, at another stage, answered) is 409 with the reason.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /releases/v1/trains/{train}/answer (the `AnswerTrain` operationId).
+func (c *ClientWithResponses) AnswerTrainWithBodyWithResponse(ctx context.Context, train TrainID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AnswerTrainResponse, error) {
+	rsp, err := c.AnswerTrainWithBody(ctx, train, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAnswerTrainResponse(rsp)
+}
+
+// AnswerTrainWithResponse Answer the question a train waits at (admin)
+//
+// `yes` goes on to the next stage, `no` stops the train (cancelled,
+// with who said no). The first answer wins: a train waiting for no
+// answer (ended, at another stage, answered) is 409 with the reason.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /releases/v1/trains/{train}/answer (the `AnswerTrain` operationId).
+func (c *ClientWithResponses) AnswerTrainWithResponse(ctx context.Context, train TrainID, body AnswerTrainJSONRequestBody, reqEditors ...RequestEditorFn) (*AnswerTrainResponse, error) {
+	rsp, err := c.AnswerTrain(ctx, train, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAnswerTrainResponse(rsp)
+}
+
+// CancelTrainWithResponse Cancel a running train and its members' running deployments (admin)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /releases/v1/trains/{train}/cancel (the `CancelTrain` operationId).
+func (c *ClientWithResponses) CancelTrainWithResponse(ctx context.Context, train TrainID, reqEditors ...RequestEditorFn) (*CancelTrainResponse, error) {
+	rsp, err := c.CancelTrain(ctx, train, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelTrainResponse(rsp)
 }
 
 // GetWebhookWithResponse The tool's push webhook and its delivery log
@@ -25486,6 +27458,569 @@ func ParseGetOpenAPIResponse(rsp *http.Response) (*GetOpenAPIResponse, error) {
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListPlansResponse parses an HTTP response from a ListPlansWithResponse call
+func ParseListPlansResponse(rsp *http.Response) (*ListPlansResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListPlansResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ReleasePlanListEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePutPlanResponse parses an HTTP response from a PutPlanWithResponse call
+func ParsePutPlanResponse(rsp *http.Response) (*PutPlanResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PutPlanResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ReleasePlanEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest ReleasePlanEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeletePlanResponse parses an HTTP response from a DeletePlanWithResponse call
+func ParseDeletePlanResponse(rsp *http.Response) (*DeletePlanResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeletePlanResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ErrorEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetPlanResponse parses an HTTP response from a GetPlanWithResponse call
+func ParseGetPlanResponse(rsp *http.Response) (*GetPlanResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetPlanResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ReleasePlanEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseStartTrainResponse parses an HTTP response from a StartTrainWithResponse call
+func ParseStartTrainResponse(rsp *http.Response) (*StartTrainResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &StartTrainResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TrainEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest TrainEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListTrainsResponse parses an HTTP response from a ListTrainsWithResponse call
+func ParseListTrainsResponse(rsp *http.Response) (*ListTrainsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListTrainsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TrainListEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetTrainResponse parses an HTTP response from a GetTrainWithResponse call
+func ParseGetTrainResponse(rsp *http.Response) (*GetTrainResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetTrainResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TrainEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAnswerTrainResponse parses an HTTP response from a AnswerTrainWithResponse call
+func ParseAnswerTrainResponse(rsp *http.Response) (*AnswerTrainResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AnswerTrainResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TrainEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCancelTrainResponse parses an HTTP response from a CancelTrainWithResponse call
+func ParseCancelTrainResponse(rsp *http.Response) (*CancelTrainResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CancelTrainResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TrainEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
 
 	}
 

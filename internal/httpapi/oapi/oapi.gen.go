@@ -963,6 +963,96 @@ func (e ToolConfigConfigVersion) Valid() bool {
 	}
 }
 
+// Defines values for TrainState.
+const (
+	TrainStateCancelled TrainState = "cancelled"
+	TrainStateCompleted TrainState = "completed"
+	TrainStateFailed    TrainState = "failed"
+	TrainStatePartial   TrainState = "partial"
+	TrainStateRunning   TrainState = "running"
+)
+
+// Valid indicates whether the value is a known member of the TrainState enum.
+func (e TrainState) Valid() bool {
+	switch e {
+	case TrainStateCancelled:
+		return true
+	case TrainStateCompleted:
+		return true
+	case TrainStateFailed:
+		return true
+	case TrainStatePartial:
+		return true
+	case TrainStateRunning:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TrainAnswerRequestAnswer.
+const (
+	TrainAnswerNo  TrainAnswerRequestAnswer = "no"
+	TrainAnswerYes TrainAnswerRequestAnswer = "yes"
+)
+
+// Valid indicates whether the value is a known member of the TrainAnswerRequestAnswer enum.
+func (e TrainAnswerRequestAnswer) Valid() bool {
+	switch e {
+	case TrainAnswerNo:
+		return true
+	case TrainAnswerYes:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TrainCellState.
+const (
+	TrainCellStateFailed    TrainCellState = "failed"
+	TrainCellStatePending   TrainCellState = "pending"
+	TrainCellStateRunning   TrainCellState = "running"
+	TrainCellStateSkipped   TrainCellState = "skipped"
+	TrainCellStateSucceeded TrainCellState = "succeeded"
+)
+
+// Valid indicates whether the value is a known member of the TrainCellState enum.
+func (e TrainCellState) Valid() bool {
+	switch e {
+	case TrainCellStateFailed:
+		return true
+	case TrainCellStatePending:
+		return true
+	case TrainCellStateRunning:
+		return true
+	case TrainCellStateSkipped:
+		return true
+	case TrainCellStateSucceeded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TrainStartRequestMode.
+const (
+	TrainModeAllOrNothing TrainStartRequestMode = "all_or_nothing"
+	TrainModeEligible     TrainStartRequestMode = "eligible"
+)
+
+// Valid indicates whether the value is a known member of the TrainStartRequestMode enum.
+func (e TrainStartRequestMode) Valid() bool {
+	switch e {
+	case TrainModeAllOrNothing:
+		return true
+	case TrainModeEligible:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for WebhookDeliveryOutcome.
 const (
 	WebhookDeliveryOutcomeDeployed WebhookDeliveryOutcome = "deployed"
@@ -2243,6 +2333,18 @@ type NotifySubscriptionListEnvelope struct {
 	Messages ResponseMessages `json:"messages"`
 }
 
+// PlanStage Exactly one of deploy, ask, promote.
+type PlanStage struct {
+	// Ask One question for the whole train (yes goes on, no stops it).
+	Ask *string `json:"ask,omitempty"`
+
+	// Deploy An environment each member's current config deploys to.
+	Deploy *string `json:"deploy,omitempty"`
+
+	// Promote An environment each member is promoted to from its upstream.
+	Promote *string `json:"promote,omitempty"`
+}
+
 // PromoteRequest defines model for PromoteRequest.
 type PromoteRequest struct {
 	Description *string `json:"description,omitempty"`
@@ -2482,6 +2584,42 @@ type ReleaseNotesEnvelope struct {
 	Messages ResponseMessages `json:"messages"`
 }
 
+// ReleasePlan defines model for ReleasePlan.
+type ReleasePlan struct {
+	Created     time.Time   `json:"created"`
+	CreatedBy   string      `json:"created_by"`
+	MaxParallel int         `json:"max_parallel"`
+	Members     []string    `json:"members"`
+	Name        string      `json:"name"`
+	Stages      []PlanStage `json:"stages"`
+	Updated     time.Time   `json:"updated"`
+}
+
+// ReleasePlanEnvelope defines model for ReleasePlanEnvelope.
+type ReleasePlanEnvelope struct {
+	Data ReleasePlan `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// ReleasePlanListEnvelope defines model for ReleasePlanListEnvelope.
+type ReleasePlanListEnvelope struct {
+	Data []ReleasePlan `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// ReleasePlanRequest defines model for ReleasePlanRequest.
+type ReleasePlanRequest struct {
+	// MaxParallel How many members' deployments of a stage run at once (0, the default, all).
+	MaxParallel *int        `json:"max_parallel,omitempty"`
+	Members     []string    `json:"members"`
+	Name        string      `json:"name"`
+	Stages      []PlanStage `json:"stages"`
+}
+
 // ResponseMessages Messages for people. All three lists are always present.
 type ResponseMessages struct {
 	Error   []string `json:"error"`
@@ -2533,6 +2671,95 @@ type ToolConfigEnvelope struct {
 	// Messages Messages for people. All three lists are always present.
 	Messages ResponseMessages `json:"messages"`
 }
+
+// Train defines model for Train.
+type Train struct {
+	Answers   []TrainAnswer `json:"answers"`
+	Cells     []TrainCell   `json:"cells"`
+	Created   time.Time     `json:"created"`
+	CreatedBy string        `json:"created_by"`
+
+	// Id Empty for a dry run's preflight.
+	Id string `json:"id"`
+
+	// Ineligible The members the preflight found unable to run, with the reason.
+	Ineligible  *map[string]string `json:"ineligible,omitempty"`
+	MaxParallel int                `json:"max_parallel"`
+	Members     []string           `json:"members"`
+	Mode        string             `json:"mode"`
+	Plan        string             `json:"plan"`
+	Reason      string             `json:"reason"`
+
+	// Stage The index of the stage running (the number of stages once all ran).
+	Stage   int         `json:"stage"`
+	Stages  []PlanStage `json:"stages"`
+	State   TrainState  `json:"state"`
+	Updated time.Time   `json:"updated"`
+}
+
+// TrainState defines model for Train.State.
+type TrainState string
+
+// TrainAnswer defines model for TrainAnswer.
+type TrainAnswer struct {
+	At      time.Time `json:"at"`
+	By      string    `json:"by"`
+	Comment *string   `json:"comment,omitempty"`
+	Stage   int       `json:"stage"`
+	Value   string    `json:"value"`
+}
+
+// TrainAnswerRequest defines model for TrainAnswerRequest.
+type TrainAnswerRequest struct {
+	Answer  TrainAnswerRequestAnswer `json:"answer"`
+	Comment *string                  `json:"comment,omitempty"`
+}
+
+// TrainAnswerRequestAnswer defines model for TrainAnswerRequest.Answer.
+type TrainAnswerRequestAnswer string
+
+// TrainCell defines model for TrainCell.
+type TrainCell struct {
+	DeploymentId string     `json:"deployment_id"`
+	Finished     *time.Time `json:"finished,omitempty"`
+	Reason       string     `json:"reason"`
+
+	// Stage The index of the stage (from 0).
+	Stage   int            `json:"stage"`
+	Started *time.Time     `json:"started,omitempty"`
+	State   TrainCellState `json:"state"`
+	Tool    string         `json:"tool"`
+}
+
+// TrainCellState defines model for TrainCell.State.
+type TrainCellState string
+
+// TrainEnvelope defines model for TrainEnvelope.
+type TrainEnvelope struct {
+	Data Train `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// TrainListEnvelope defines model for TrainListEnvelope.
+type TrainListEnvelope struct {
+	Data []Train `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// TrainStartRequest defines model for TrainStartRequest.
+type TrainStartRequest struct {
+	DryRun *bool `json:"dry_run,omitempty"`
+
+	// Mode eligible (the default) runs the members that can; all_or_nothing refuses when any cannot.
+	Mode *TrainStartRequestMode `json:"mode,omitempty"`
+}
+
+// TrainStartRequestMode eligible (the default) runs the members that can; all_or_nothing refuses when any cannot.
+type TrainStartRequestMode string
 
 // Webhook defines model for Webhook.
 type Webhook struct {
@@ -2627,6 +2854,9 @@ type IncludeUnset = string
 // JobName defines model for JobName.
 type JobName = string
 
+// PlanName defines model for PlanName.
+type PlanName = string
+
 // QuestionID defines model for QuestionID.
 type QuestionID = string
 
@@ -2638,6 +2868,9 @@ type SubscriptionID = string
 
 // Tool defines model for Tool.
 type Tool = string
+
+// TrainID defines model for TrainID.
+type TrainID = string
 
 // BadRequest The body of every error response; it has no `data` key.
 type BadRequest = ErrorEnvelope
@@ -2893,6 +3126,15 @@ type RunJobJSONRequestBody = Job
 // CreateNotifySubscriptionJSONRequestBody defines body for CreateNotifySubscription for application/json ContentType.
 type CreateNotifySubscriptionJSONRequestBody = NotifySubscriptionCreate
 
+// PutPlanJSONRequestBody defines body for PutPlan for application/json ContentType.
+type PutPlanJSONRequestBody = ReleasePlanRequest
+
+// StartTrainJSONRequestBody defines body for StartTrain for application/json ContentType.
+type StartTrainJSONRequestBody = TrainStartRequest
+
+// AnswerTrainJSONRequestBody defines body for AnswerTrain for application/json ContentType.
+type AnswerTrainJSONRequestBody = TrainAnswerRequest
+
 // ReceiveWebhookJSONRequestBody defines body for ReceiveWebhook for application/json ContentType.
 type ReceiveWebhookJSONRequestBody ReceiveWebhookJSONBody
 
@@ -3145,6 +3387,33 @@ type ServerInterface interface {
 	// GetOpenAPI This API description, as JSON
 	// (GET /openapi.json)
 	GetOpenAPI(w http.ResponseWriter, r *http.Request)
+	// ListPlans The release plans, by name (admin; a Slipway extension)
+	// (GET /releases/v1/plans)
+	ListPlans(w http.ResponseWriter, r *http.Request)
+	// PutPlan Create or replace a release plan (admin)
+	// (POST /releases/v1/plans)
+	PutPlan(w http.ResponseWriter, r *http.Request)
+	// DeletePlan Delete a release plan (admin); its trains stay
+	// (DELETE /releases/v1/plans/{plan})
+	DeletePlan(w http.ResponseWriter, r *http.Request, plan PlanName)
+	// GetPlan One release plan (admin)
+	// (GET /releases/v1/plans/{plan})
+	GetPlan(w http.ResponseWriter, r *http.Request, plan PlanName)
+	// StartTrain Start a train of a plan, or its preflight only (admin)
+	// (POST /releases/v1/plans/{plan}/trains)
+	StartTrain(w http.ResponseWriter, r *http.Request, plan PlanName)
+	// ListTrains The newest trains, newest first, without their cells (admin)
+	// (GET /releases/v1/trains)
+	ListTrains(w http.ResponseWriter, r *http.Request)
+	// GetTrain A train with its members × stages (admin)
+	// (GET /releases/v1/trains/{train})
+	GetTrain(w http.ResponseWriter, r *http.Request, train TrainID)
+	// AnswerTrain Answer the question a train waits at (admin)
+	// (POST /releases/v1/trains/{train}/answer)
+	AnswerTrain(w http.ResponseWriter, r *http.Request, train TrainID)
+	// CancelTrain Cancel a running train and its members' running deployments (admin)
+	// (POST /releases/v1/trains/{train}/cancel)
+	CancelTrain(w http.ResponseWriter, r *http.Request, train TrainID)
 	// GetWebhook The tool's push webhook and its delivery log
 	// (GET /triggers/v1/tool/{tool}/webhook)
 	GetWebhook(w http.ResponseWriter, r *http.Request, tool Tool)
@@ -6033,6 +6302,204 @@ func (siw *ServerInterfaceWrapper) GetOpenAPI(w http.ResponseWriter, r *http.Req
 	handler.ServeHTTP(w, r)
 }
 
+// ListPlans operation middleware
+func (siw *ServerInterfaceWrapper) ListPlans(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListPlans(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// PutPlan operation middleware
+func (siw *ServerInterfaceWrapper) PutPlan(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.PutPlan(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeletePlan operation middleware
+func (siw *ServerInterfaceWrapper) DeletePlan(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "plan" -------------
+	var plan PlanName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "plan", r.PathValue("plan"), &plan, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "plan", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeletePlan(w, r, plan)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetPlan operation middleware
+func (siw *ServerInterfaceWrapper) GetPlan(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "plan" -------------
+	var plan PlanName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "plan", r.PathValue("plan"), &plan, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "plan", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetPlan(w, r, plan)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// StartTrain operation middleware
+func (siw *ServerInterfaceWrapper) StartTrain(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "plan" -------------
+	var plan PlanName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "plan", r.PathValue("plan"), &plan, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "plan", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.StartTrain(w, r, plan)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListTrains operation middleware
+func (siw *ServerInterfaceWrapper) ListTrains(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListTrains(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetTrain operation middleware
+func (siw *ServerInterfaceWrapper) GetTrain(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "train" -------------
+	var train TrainID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "train", r.PathValue("train"), &train, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "train", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetTrain(w, r, train)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// AnswerTrain operation middleware
+func (siw *ServerInterfaceWrapper) AnswerTrain(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "train" -------------
+	var train TrainID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "train", r.PathValue("train"), &train, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "train", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.AnswerTrain(w, r, train)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CancelTrain operation middleware
+func (siw *ServerInterfaceWrapper) CancelTrain(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "train" -------------
+	var train TrainID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "train", r.PathValue("train"), &train, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "train", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CancelTrain(w, r, train)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetWebhook operation middleware
 func (siw *ServerInterfaceWrapper) GetWebhook(w http.ResponseWriter, r *http.Request) {
 
@@ -6412,6 +6879,15 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/interactions/v1/tool/{tool}/questions/{question_id}", wrapper.GetQuestion)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/interactions/v1/tool/{tool}/questions/{question_id}/answers", wrapper.AnswerQuestion)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/interactions/v1/tool/{tool}/questions/{question_id}/log", wrapper.GetQuestionLog)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/releases/v1/plans", wrapper.ListPlans)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/releases/v1/plans", wrapper.PutPlan)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/releases/v1/plans/{plan}", wrapper.DeletePlan)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/releases/v1/plans/{plan}", wrapper.GetPlan)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/releases/v1/plans/{plan}/trains", wrapper.StartTrain)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/releases/v1/trains", wrapper.ListTrains)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/releases/v1/trains/{train}", wrapper.GetTrain)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/releases/v1/trains/{train}/answer", wrapper.AnswerTrain)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/releases/v1/trains/{train}/cancel", wrapper.CancelTrain)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/v1/admin/tokens", wrapper.ListAPITokens)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/v1/admin/tokens", wrapper.CreateAPIToken)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/v1/admin/tokens/{id}", wrapper.RevokeAPIToken)
