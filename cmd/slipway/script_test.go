@@ -95,6 +95,7 @@ func TestScript(t *testing.T) {
 			"waitdeployments": cmdWaitDeployments,
 			"waitmetric":      cmdWaitMetric,
 			"notifysink":      cmdNotifySink,
+			"waittrain":       cmdWaitTrain,
 		},
 	})
 }
