@@ -137,9 +137,7 @@ func stagesText(ss []apiclient.PlanStage) string {
 
 func newTrainCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "train", Short: "Trains: runs of a release plan over its tools (admin)"}
-	var (
-		dryRun, allOrNothing, yes, watch bool
-	)
+	var dryRun, allOrNothing, yes, watch bool
 	start := &cobra.Command{
 		Use:   "start PLAN",
 		Short: "Start a train of PLAN: its preflight, then (after a yes) the members that can run",

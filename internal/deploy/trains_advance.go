@@ -120,17 +120,17 @@ func (s *Trains) driveStage(ctx context.Context, v TrainView) (bool, error) {
 // it has.
 func (s *Trains) recordDeployment(ctx context.Context, c slipway.TrainMember) (bool, error) {
 	d, err := s.store.DeploymentGet(ctx, c.Tool, c.DeploymentID)
-	if errors.Is(err, store.ErrNotFound) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		c.State, c.Reason = slipway.MemberFailed, "Deployment "+c.DeploymentID+" was deleted"
-	} else if err != nil {
+	case err != nil:
 		return false, err
-	} else if !d.Status.Final() {
+	case !d.Status.Final():
 		return false, nil
-	} else {
+	case d.Status == slipway.DeploymentSuccessful:
+		c.State, c.Reason = slipway.MemberSucceeded, "Deployment "+d.ID+" successful"
+	default:
 		c.State, c.Reason = slipway.MemberFailed, fmt.Sprintf("Deployment %s %s: %s", d.ID, d.Status, d.LongStatus)
-		if d.Status == slipway.DeploymentSuccessful {
-			c.State, c.Reason = slipway.MemberSucceeded, "Deployment "+d.ID+" successful"
-		}
 	}
 	c.FinishedAt = s.now()
 	if !d.UpdatedAt.IsZero() {
