@@ -705,7 +705,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			UI: &web.Config{
 				Deployments: s.deployments, Builds: s.builds, Jobs: s.jobs, Tools: s.db, Sessions: s.db, Questions: s.questions,
 				EnvVars: s.envVars, DeployTokens: deployTokens, APITokens: apiTokens, Now: s.cfg.Now,
-				Releases: s.releases, Environments: s.deployments,
+				Releases: s.releases, Environments: s.deployments, Trains: s.db,
 			},
 		}),
 		ReadHeaderTimeout: 10 * time.Second,

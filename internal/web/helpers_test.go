@@ -120,7 +120,7 @@ func newEnv(t testing.TB) *env {
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("192.0.2.1/32")},
 		UI: &web.Config{
 			Deployments: svc, Builds: svc, Jobs: svc, Tools: st, Sessions: st, Questions: svc,
-			EnvVars: vars, DeployTokens: deploy, APITokens: tokens, Releases: svc, Environments: svc,
+			EnvVars: vars, DeployTokens: deploy, APITokens: tokens, Releases: svc, Environments: svc, Trains: st,
 			Now: c.now, Rand: rand.NewChaCha8([32]byte{1}), KeepAlive: time.Hour, InboxPoll: 5 * time.Millisecond,
 		},
 	})

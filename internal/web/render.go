@@ -60,6 +60,7 @@ type questionsLinkView struct {
 var pageNames = []string{
 	"signin", "error", "tools", "tool", "deployments", "deployment", "config", "plan", "logs", "question", "inbox",
 	"envvars", "envvar", "deploy-token", "secret", "tokens", "releases", "notes", "environments", "promote",
+	"trains", "train",
 }
 
 // pages holds one template set per page.

@@ -136,6 +136,9 @@ type Config struct {
 	// Environments serves the tool's environments and promotion pages;
 	// nil answers 503 there.
 	Environments Environments
+	// Trains serves the admin's release trains pages; nil answers 503
+	// there.
+	Trains Trains
 	// Auth is filled in by internal/httpapi when it mounts the UI.
 	Auth Auth
 	// Logger receives internal errors. Default: discard.
@@ -230,6 +233,8 @@ func (h *handler) routes() http.Handler {
 	mux.Handle("POST /ui/t/{tool}/deploy-token", h.tool(h.deployTokenMake(false)))
 	mux.Handle("POST /ui/t/{tool}/deploy-token/refresh", h.tool(h.deployTokenMake(true)))
 	mux.Handle("POST /ui/t/{tool}/deploy-token/delete", h.tool(h.deployTokenDelete))
+	mux.Handle("GET /ui/trains", h.adminOnly(h.trains))
+	mux.Handle("GET /ui/trains/{id}", h.adminOnly(h.train))
 	mux.Handle("GET /ui/tokens", h.adminOnly(h.apiTokens))
 	mux.Handle("POST /ui/tokens", h.adminOnly(h.apiTokenCreate))
 	mux.Handle("POST /ui/tokens/{id}/revoke", h.adminOnly(h.apiTokenRevoke))
