@@ -179,3 +179,83 @@ func TestTrains_AnswerNoStops(t *testing.T) {
 		t.Fatalf("%d deployments after a no, want 0", len(ds))
 	}
 }
+
+// Ensure a cancel ends a running train at once (its cells not run
+// skipped), a second cancel and an answer after it are refused, and a
+// mode that is none is refused naming the field.
+func TestTrains_Cancel(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, Config{}, true)
+	ctx := slipway.WithActor(t.Context(), slipway.Actor{Name: "admin", Admin: true})
+	repo := slipwaytest.GitRepo(t, map[string]string{"Procfile": "job: echo ran\n"})
+	if _, _, err := h.deploys.ConfigPut(ctx, "c1", mustParse(t, envConfig(repo.Dir, false))); err != nil {
+		t.Fatal(err)
+	}
+	plan := slipway.ReleasePlan{Name: "p", Members: []string{"c1"}, Stages: []slipway.PlanStage{{Ask: "Go?"}, {Deploy: "staging"}}}
+	if _, _, err := h.trains.PlanPut(ctx, plan); err != nil {
+		t.Fatal(err)
+	}
+	_, err := h.trains.TrainStart(ctx, TrainStart{Plan: "p", Mode: "some"})
+	if e, ok := errors.AsType[*slipway.Error](err); !ok || e.Code != slipway.EInvalid || !strings.HasPrefix(e.Message, "mode:") {
+		t.Fatalf("start with mode some: err = %v, want invalid naming mode", err)
+	}
+	v, err := h.trains.TrainStart(ctx, TrainStart{Plan: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err = h.trains.TrainCancel(ctx, v.Train.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := v.Cell("c1", 1); v.Train.State != slipway.TrainCancelled || v.Train.Reason != "Cancelled by admin" || c.State != slipway.MemberSkipped {
+		t.Fatalf("after cancel: %s (%s), cell %+v; want cancelled by admin, the cell skipped", v.Train.State, v.Train.Reason, c)
+	}
+	if _, err := h.trains.TrainCancel(ctx, v.Train.ID); err == nil {
+		t.Fatal("a second cancel accepted")
+	}
+	if _, err := h.trains.TrainAnswer(ctx, v.Train.ID, "yes", ""); err == nil || !strings.Contains(err.Error(), "has ended (cancelled)") {
+		t.Fatalf("answer after cancel: err = %v, want refused: ended", err)
+	}
+	if err := h.trains.AdvanceTrain(ctx, v.Train.ID); err != nil {
+		t.Fatalf("AdvanceTrain of a cancelled train = %v, want nil (done)", err)
+	}
+	if ds, _ := h.db.DeploymentList(ctx, "c1"); len(ds) != 0 {
+		t.Fatalf("%d deployments after a cancel, want 0", len(ds))
+	}
+}
+
+// Ensure a member whose deployment fails is recorded with the reason, its
+// later stages are skipped naming the failure, the others go on, and the
+// train ends partial.
+func TestTrains_FailedMemberIsPartial(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, Config{}, true)
+	ctx := slipway.WithActor(t.Context(), slipway.Actor{Name: "admin", Admin: true})
+	ok := slipwaytest.GitRepo(t, map[string]string{"Procfile": "job: echo ran\n"})
+	bad := slipwaytest.GitRepo(t, map[string]string{"Procfile": "job: exit 3\n"})
+	for tool, repo := range map[string]string{"f1": ok.Dir, "f2": bad.Dir} {
+		if _, _, err := h.deploys.ConfigPut(ctx, tool, mustParse(t, envConfig(repo, false))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plan := slipway.ReleasePlan{Name: "p", Members: []string{"f1", "f2"}, Stages: []slipway.PlanStage{{Deploy: "staging"}, {Promote: "production"}}}
+	if _, _, err := h.trains.PlanPut(ctx, plan); err != nil {
+		t.Fatal(err)
+	}
+	v, err := h.trains.TrainStart(ctx, TrainStart{Plan: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v = h.waitTrain(t, v.Train.ID, "ended", func(v TrainView) bool { return v.Train.State.Final() })
+	if v.Train.State != slipway.TrainPartial || v.Train.Reason != "1 of 2 members failed" {
+		t.Fatalf("train = %s (%s), want partial, 1 of 2 failed", v.Train.State, v.Train.Reason)
+	}
+	failed, _ := v.Cell("f2", 0)
+	skipped, _ := v.Cell("f2", 1)
+	promoted, _ := v.Cell("f1", 1)
+	if failed.State != slipway.MemberFailed || !strings.Contains(failed.Reason, " failed") ||
+		skipped.State != slipway.MemberSkipped || !strings.HasPrefix(skipped.Reason, "Failed at stage 1 (deploy to staging)") ||
+		promoted.State != slipway.MemberSucceeded {
+		t.Fatalf("cells: f2 staging %+v, f2 production %+v, f1 production %+v", failed, skipped, promoted)
+	}
+}
