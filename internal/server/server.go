@@ -706,6 +706,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 				Deployments: s.deployments, Builds: s.builds, Jobs: s.jobs, Tools: s.db, Sessions: s.db, Questions: s.questions,
 				EnvVars: s.envVars, DeployTokens: deployTokens, APITokens: apiTokens, Now: s.cfg.Now,
 				Releases: s.releases, Environments: s.deployments, Trains: s.db,
+				Notifications: s.notify, Webhooks: s.webhooks, Cuts: s.cuts, Polls: s.db, PublicURL: s.cfg.PublicURL,
 			},
 		}),
 		ReadHeaderTimeout: 10 * time.Second,

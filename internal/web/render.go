@@ -60,7 +60,7 @@ type questionsLinkView struct {
 var pageNames = []string{
 	"signin", "error", "tools", "tool", "deployments", "deployment", "config", "plan", "logs", "question", "inbox",
 	"envvars", "envvar", "deploy-token", "secret", "tokens", "releases", "notes", "environments", "promote",
-	"trains", "train",
+	"trains", "train", "notifications", "notify-delivery", "confirm", "webhook", "cuts", "cut",
 }
 
 // pages holds one template set per page.
@@ -262,8 +262,15 @@ var funcs = template.FuncMap{
 // state never reads by colour alone.
 func stateIcon(state any) string {
 	switch fmt.Sprint(state) {
-	case "done", "successful", "succeeded", "ok", "healthy", "answered", "applied", "exact", "included", "cherry-picked":
+	case "done", "successful", "succeeded", "ok", "healthy", "answered", "applied", "exact", "included", "cherry-picked",
+		"deployed", "delivered", "ping answered", "approved":
 		return "✓"
+	case "refused":
+		return "↷"
+	case "requested", "received":
+		return "◷"
+	case "conflict":
+		return "✗"
 	case "absent":
 		return "∅"
 	case "removed":
@@ -293,11 +300,12 @@ func stateIcon(state any) string {
 // stateClass returns the CSS class that colours a state.
 func stateClass(state any) string {
 	switch fmt.Sprint(state) {
-	case "done", "successful", "succeeded", "unchanged", "healthy", "answered", "applied", "exact", "included", "cherry-picked":
+	case "done", "successful", "succeeded", "unchanged", "healthy", "answered", "applied", "exact", "included", "cherry-picked",
+		"deployed", "delivered", "ping answered", "approved":
 		return "state-ok"
-	case "running", "pending", "cancelling", "waiting", "open":
+	case "running", "pending", "cancelling", "waiting", "open", "requested", "received":
 		return "state-busy"
-	case "failed", "timed_out", "unhealthy", "rejected", "expired":
+	case "failed", "timed_out", "unhealthy", "rejected", "expired", "conflict":
 		return "state-bad"
 	}
 	return "state-idle"

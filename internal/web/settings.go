@@ -114,6 +114,8 @@ type secretView struct {
 	What   string
 	Secret string
 	Facts  []fact
+	// Keeps says how Slipway keeps it (default: only a hash of it).
+	Keeps string
 	// Use says what the secret is for.
 	Use  string
 	Back string

@@ -16,10 +16,11 @@
 // does.
 //
 // The package declares the small interfaces it needs of the deploy
-// service ([Deployments], [Builds], [Jobs], [Questions], [Releases]), of the store
-// ([Tools], [Sessions]), of envvars ([EnvVars]) and of credentials
-// ([DeployTokens], [APITokens]); the composition root passes the
-// implementations.
+// service ([Deployments], [Builds], [Jobs], [Questions], [Releases], [Cuts]), of
+// the store ([Tools], [Sessions], [Polls]), of envvars ([EnvVars]), of
+// credentials ([DeployTokens], [APITokens]), of notifications
+// ([Notifications]) and of push webhooks ([Webhooks]); the composition
+// root passes the implementations.
 package web
 
 import (
@@ -139,6 +140,17 @@ type Config struct {
 	// Trains serves the admin's release trains pages; nil answers 503
 	// there.
 	Trains Trains
+	// Notifications, Webhooks and Cuts serve the tool's notifications,
+	// push webhook and named releases pages; nil answers 503 there.
+	Notifications Notifications
+	Webhooks      Webhooks
+	Cuts          Cuts
+	// Polls, when set, adds what polling last saw to the push webhook
+	// page.
+	Polls Polls
+	// PublicURL is the server's URL as forges reach it (--public-url), for
+	// the push webhook's URL; "" uses the address the page was reached at.
+	PublicURL string
 	// Auth is filled in by internal/httpapi when it mounts the UI.
 	Auth Auth
 	// Logger receives internal errors. Default: discard.
@@ -235,6 +247,17 @@ func (h *handler) routes() http.Handler {
 	mux.Handle("POST /ui/t/{tool}/deploy-token/delete", h.tool(h.deployTokenDelete))
 	mux.Handle("GET /ui/trains", h.adminOnly(h.trains))
 	mux.Handle("GET /ui/trains/{id}", h.adminOnly(h.train))
+	mux.Handle("GET /ui/t/{tool}/notifications", h.tool(h.notifications))
+	mux.Handle("POST /ui/t/{tool}/notifications", h.tool(h.notifySubscribe))
+	mux.Handle("GET /ui/t/{tool}/notifications/s/{id}/remove", h.tool(h.notifyRemoveConfirm))
+	mux.Handle("POST /ui/t/{tool}/notifications/s/{id}/remove", h.tool(h.notifyRemove))
+	mux.Handle("GET /ui/t/{tool}/notifications/d/{id}", h.tool(h.notifyDelivery))
+	mux.Handle("POST /ui/t/{tool}/notifications/d/{id}/redeliver", h.tool(h.notifyRedeliver))
+	mux.Handle("GET /ui/t/{tool}/webhook", h.tool(h.webhook))
+	mux.Handle("POST /ui/t/{tool}/webhook/rotate", h.tool(h.webhookRotate))
+	mux.Handle("POST /ui/t/{tool}/webhook/delete", h.tool(h.webhookDelete))
+	mux.Handle("GET /ui/t/{tool}/cuts", h.tool(h.cuts))
+	mux.Handle("GET /ui/t/{tool}/cuts/{name}", h.tool(h.cut))
 	mux.Handle("GET /ui/tokens", h.adminOnly(h.apiTokens))
 	mux.Handle("POST /ui/tokens", h.adminOnly(h.apiTokenCreate))
 	mux.Handle("POST /ui/tokens/{id}/revoke", h.adminOnly(h.apiTokenRevoke))

@@ -1,0 +1,179 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"slipway.dev/slipway/internal/slipway"
+)
+
+// Cuts is what the UI needs of a tool's named releases (cuts) and their
+// change requests (internal/deploy.Cuts; the API's httpapi.Cuts, read
+// only). Errors are [*slipway.Error] values as for the API: ENotFound for
+// an unknown cut, EInvalid for notes between cuts of two repositories; a
+// git failure (reading a mutable cut's branch, the notes' history) is an
+// error without a code.
+type Cuts interface {
+	// CutList returns the tool's cuts, newest first, heads as stored.
+	CutList(ctx context.Context, tool string) ([]slipway.Cut, error)
+	// CutGet returns one cut; a mutable one's head read from its branch.
+	CutGet(ctx context.Context, tool, name string) (slipway.Cut, error)
+	// CutNotes returns the changes from one cut to another.
+	CutNotes(ctx context.Context, tool, from, to string) (slipway.CutNotes, error)
+	// ChangeRequestList returns a cut's change requests.
+	ChangeRequestList(ctx context.Context, tool, name string) ([]slipway.ChangeRequest, error)
+}
+
+// msgCutsOff is the 503 message when the server serves no named releases
+// to the UI.
+const msgCutsOff = "Named releases are not enabled on this server."
+
+// cutRow is a cut as the list shows it.
+type cutRow struct {
+	slipway.Cut
+	// Repository is the cut's repository with its credentials redacted.
+	Repository string
+}
+
+// cuts serves GET /ui/t/{tool}/cuts: the tool's named releases.
+func (h *handler) cuts(w http.ResponseWriter, r *http.Request) {
+	if !h.enabled(w, r, h.cfg.Cuts != nil, msgCutsOff) {
+		return
+	}
+	tool := r.PathValue("tool")
+	cs, err := h.cfg.Cuts.CutList(r.Context(), tool)
+	if err != nil {
+		h.serviceError(w, r, err)
+		return
+	}
+	rows := make([]cutRow, len(cs))
+	for i, c := range cs {
+		rows[i] = cutRow{Cut: c, Repository: slipway.RedactURL(c.Repository)}
+	}
+	h.render(w, r, http.StatusOK, "cuts", view{Title: "Named releases of " + tool, Tool: tool, Section: "cuts", Data: rows})
+}
+
+// cutView is one cut's page.
+type cutView struct {
+	Cut cutRow
+	// Stale says the head shown is the stored one: the branch could not
+	// be read.
+	Stale    bool
+	Requests []slipway.ChangeRequest
+	// Others are the tool's other cuts, offered to compare with; From is
+	// the one asked (?from=), Problem what was wrong with it.
+	Others  []string
+	From    string
+	Problem string
+	Asked   bool
+	Notes   slipway.CutNotes
+	// Sections are the notes' commits grouped as release notes are.
+	Sections []cutNoteSection
+}
+
+// cutNoteSection is one group of cut notes' commits.
+type cutNoteSection struct {
+	Title   string
+	Commits []slipway.CutNoteCommit
+}
+
+// cutName returns the {name} of r, or answers 404 when it cannot be a
+// cut's name.
+func (h *handler) cutName(w http.ResponseWriter, r *http.Request) (string, bool) {
+	name := r.PathValue("name")
+	if err := slipway.ValidateCutName("name", name); err != nil {
+		h.errorPage(w, r, http.StatusNotFound, "There is no named release "+strconv.Quote(clip(name, 64))+": "+slipway.ErrorMessage(err))
+		return "", false
+	}
+	return name, true
+}
+
+// cut serves GET /ui/t/{tool}/cuts/{name}: the cut, its change requests
+// (each linked to the question that decides it) and, with ?from=, the
+// notes from another cut to this one. A git failure reading a mutable
+// cut's branch shows the stored head, saying so; a bad or unknown from
+// comes back next to its field (422); failed notes say so above them.
+func (h *handler) cut(w http.ResponseWriter, r *http.Request) {
+	if !h.enabled(w, r, h.cfg.Cuts != nil, msgCutsOff) {
+		return
+	}
+	name, ok := h.cutName(w, r)
+	if !ok {
+		return
+	}
+	ctx, tool := r.Context(), r.PathValue("tool")
+	list, err := h.cfg.Cuts.CutList(ctx, tool)
+	if err != nil {
+		h.serviceError(w, r, err)
+		return
+	}
+	i := slices.IndexFunc(list, func(c slipway.Cut) bool { return c.Name == name })
+	if i < 0 {
+		h.errorPage(w, r, http.StatusNotFound, "Tool "+tool+" has no named release "+name+".")
+		return
+	}
+	v := cutView{Cut: cutRow{Cut: list[i], Repository: slipway.RedactURL(list[i].Repository)}}
+	c, err := h.cfg.Cuts.CutGet(ctx, tool, name)
+	switch {
+	case err == nil:
+		v.Cut.Cut = c
+	case slipway.ErrorCode(err) != "":
+		h.serviceError(w, r, err)
+		return
+	default:
+		h.log.WarnContext(ctx, "web: read a mutable cut's branch", "tool", tool, "cut", name, "err", err)
+		v.Stale = true
+	}
+	if v.Requests, err = h.cfg.Cuts.ChangeRequestList(ctx, tool, name); err != nil {
+		h.serviceError(w, r, err)
+		return
+	}
+	for _, o := range list {
+		if o.Name != name {
+			v.Others = append(v.Others, o.Name)
+		}
+	}
+	status := http.StatusOK
+	q := r.URL.Query()
+	if q.Has("from") {
+		v.Asked, v.From = true, clip(strings.TrimSpace(q.Get("from")), slipway.MaxCutName+1)
+		status = h.cutNotes(ctx, tool, name, &v)
+	}
+	h.render(w, r, status, "cut", view{Title: "Named release " + name + " of " + tool, Tool: tool, Section: "cuts", Data: v})
+}
+
+// cutNotes fills v's notes from v.From to name and returns the page's
+// status.
+func (h *handler) cutNotes(ctx context.Context, tool, name string, v *cutView) int {
+	if err := slipway.ValidateCutName("from", v.From); err != nil {
+		v.Problem = slipway.ErrorMessage(err)
+		return http.StatusUnprocessableEntity
+	}
+	n, err := h.cfg.Cuts.CutNotes(ctx, tool, v.From, name)
+	switch code := slipway.ErrorCode(err); {
+	case err == nil:
+	case code == slipway.EInvalid || code == slipway.ENotFound:
+		v.Problem = slipway.ErrorMessage(err)
+		return http.StatusUnprocessableEntity
+	default:
+		h.log.ErrorContext(ctx, "web: cut notes", "tool", tool, "from", v.From, "to", name, "err", err)
+		v.Problem = "The notes could not be read from the repository now (the server's log says why); try again later."
+		return http.StatusBadGateway
+	}
+	v.Notes = n
+	for _, s := range slipway.NoteSections {
+		var g []slipway.CutNoteCommit
+		for _, c := range n.Commits {
+			if c.Section == s {
+				g = append(g, c)
+			}
+		}
+		if len(g) > 0 {
+			v.Sections = append(v.Sections, cutNoteSection{Title: s.Title(), Commits: g})
+		}
+	}
+	return http.StatusOK
+}
