@@ -60,8 +60,9 @@ func (h *handler) cuts(w http.ResponseWriter, r *http.Request) {
 type cutView struct {
 	Cut cutRow
 	// Stale says the head shown is the stored one: the branch could not
-	// be read.
+	// be read; StaleWhy the service's reason, when it gave one.
 	Stale    bool
+	StaleWhy string
 	Requests []slipway.ChangeRequest
 	// Others are the tool's other cuts, offered to compare with; From is
 	// the one asked (?from=), Problem what was wrong with it.
@@ -94,7 +95,8 @@ func (h *handler) cutName(w http.ResponseWriter, r *http.Request) (string, bool)
 // cut serves GET /ui/t/{tool}/cuts/{name}: the cut, its change requests
 // (each linked to the question that decides it) and, with ?from=, the
 // notes from another cut to this one. A git failure reading a mutable
-// cut's branch shows the stored head, saying so; a bad or unknown from
+// cut's branch shows the stored head, saying so (and the service's reason
+// when it is not an internal error); a bad or unknown from
 // comes back next to its field (422); failed notes say so above them.
 func (h *handler) cut(w http.ResponseWriter, r *http.Request) {
 	if !h.enabled(w, r, h.cfg.Cuts != nil, msgCutsOff) {
@@ -117,15 +119,18 @@ func (h *handler) cut(w http.ResponseWriter, r *http.Request) {
 	}
 	v := cutView{Cut: cutRow{Cut: list[i], Repository: slipway.RedactURL(list[i].Repository)}}
 	c, err := h.cfg.Cuts.CutGet(ctx, tool, name)
-	switch {
-	case err == nil:
+	switch code := slipway.ErrorCode(err); code {
+	case "":
 		v.Cut.Cut = c
-	case slipway.ErrorCode(err) != "":
+	case slipway.ENotFound:
 		h.serviceError(w, r, err)
 		return
 	default:
 		h.log.WarnContext(ctx, "web: read a mutable cut's branch", "tool", tool, "cut", name, "err", err)
 		v.Stale = true
+		if code != slipway.EInternal {
+			v.StaleWhy = slipway.ErrorMessage(err)
+		}
 	}
 	if v.Requests, err = h.cfg.Cuts.ChangeRequestList(ctx, tool, name); err != nil {
 		h.serviceError(w, r, err)

@@ -24,9 +24,11 @@ import (
 	"slipway.dev/slipway/internal/auth"
 	"slipway.dev/slipway/internal/envvars"
 	"slipway.dev/slipway/internal/httpapi"
+	"slipway.dev/slipway/internal/notify"
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/store"
 	"slipway.dev/slipway/internal/store/sqlite"
+	"slipway.dev/slipway/internal/trigger"
 	"slipway.dev/slipway/internal/web"
 )
 
@@ -64,6 +66,11 @@ type env struct {
 	deploy    *auth.DeployTokens
 	// deployToken is tool one's deploy token, made at t0.
 	deployToken string
+	// notify, hooks and cuts serve the notifications, push webhook and
+	// named releases pages (notify and hooks for real, over the store).
+	notify *notify.Service
+	hooks  *trigger.Hooks
+	cuts   *fakeCuts
 }
 
 // envVarQuota is the tests' quota of envvars per tool.
@@ -114,6 +121,11 @@ func newEnv(t testing.TB) *env {
 			t.Fatal(err)
 		}
 	}
+	notifications := notify.New(st, sealer, notify.Config{
+		AllowPrivate: true, SMTP: notify.SMTP{Addr: "127.0.0.1:1"}, Now: c.now, PublicURL: "https://slipway.example.org",
+	})
+	hooks := trigger.New(st, sealer, svc, trigger.Config{Now: c.now})
+	cuts := newFakeCuts()
 	h := httpapi.NewHandler(apiService{f: svc}, httpapi.Config{
 		AdminToken: adminToken, APITokens: tokens, NowFunc: c.now, ToolRate: -1, PollRate: -1,
 		EnvVars: vars, DeployTokens: deploy,
@@ -121,12 +133,14 @@ func newEnv(t testing.TB) *env {
 		UI: &web.Config{
 			Deployments: svc, Builds: svc, Jobs: svc, Tools: st, Sessions: st, Questions: svc,
 			EnvVars: vars, DeployTokens: deploy, APITokens: tokens, Releases: svc, Environments: svc, Trains: st,
+			Notifications: notifications, Webhooks: hooks, Cuts: cuts, Polls: st,
 			Now: c.now, Rand: rand.NewChaCha8([32]byte{1}), KeepAlive: time.Hour, InboxPoll: 5 * time.Millisecond,
 		},
 	})
 	return &env{
 		t: t, h: h, st: st, clock: c, svc: svc, tokens: tokens, toolToken: tok, toolID: id,
 		envvars: vars, deploy: deploy, deployToken: dt.Token,
+		notify: notifications, hooks: hooks, cuts: cuts,
 	}
 }
 

@@ -115,8 +115,8 @@ func (h *handler) webhookRotate(w http.ResponseWriter, r *http.Request) {
 			Heading: "Push webhook secret of " + tool + " " + done, What: "webhook secret", Secret: secret,
 			Keeps: "it sealed, to check each delivery's signature,",
 			Facts: []fact{{"Payload URL", u}, {"Content type", "application/json"}, {"Created", wh.CreatedAt.UTC().Format("2006-01-02 15:04:05 UTC")}},
-			Use: use + "In the repository's webhook settings (GitHub, Gitea, Forgejo: payload URL, content type application/json and this secret; GitLab: the URL and this secret as its token), send push events: a push to a branch a component builds from deploys the tool.",
-			Back: "/ui/t/" + tool + "/webhook", BackText: "Done: back to the push webhook",
+			Use:   use + "In the repository's webhook settings (GitHub, Gitea, Forgejo: payload URL, content type application/json and this secret; GitLab: the URL and this secret as its token), send push events: a push to a branch a component builds from deploys the tool.",
+			Back:  "/ui/t/" + tool + "/webhook", BackText: "Done: back to the push webhook",
 		},
 	})
 }
