@@ -44,14 +44,20 @@ func newFakeCuts() *fakeCuts {
 	return &fakeCuts{
 		cuts: map[string][]slipway.Cut{"one": {mutable, frozen}},
 		crs: map[string][]slipway.ChangeRequest{"2026.12.1": {
-			{Tool: "one", Cut: frozen.Name, Seq: 1, Commit: crCommit, Reason: "fix the <script>alert(1)</script> login", State: slipway.CRApplied,
+			{
+				Tool: "one", Cut: frozen.Name, Seq: 1, Commit: crCommit, Reason: "fix the <script>alert(1)</script> login", State: slipway.CRApplied,
 				QuestionID: "q-applied01", RequestedBy: "tool-token:dev", RequestedAt: t0.Add(-46 * time.Hour), DecidedBy: "admin",
-				DecidedAt: t0.Add(-45 * time.Hour), Onto: cutBase, Pick: crPick},
-			{Tool: "one", Cut: frozen.Name, Seq: 2, Commit: crRefused, Reason: "a feature", State: slipway.CRRefused,
+				DecidedAt: t0.Add(-45 * time.Hour), Onto: cutBase, Pick: crPick,
+			},
+			{
+				Tool: "one", Cut: frozen.Name, Seq: 2, Commit: crRefused, Reason: "a feature", State: slipway.CRRefused,
 				QuestionID: "q-refused02", RequestedBy: "tool-token:dev", RequestedAt: t0.Add(-3 * time.Hour), DecidedBy: "admin",
-				DecidedAt: t0.Add(-2 * time.Hour), Detail: "refused by admin: a feature waits for the next release"},
-			{Tool: "one", Cut: frozen.Name, Seq: 3, Commit: mainTip, Reason: "hotfix", State: slipway.CRRequested,
-				QuestionID: "q-open00003", RequestedBy: "tool-token:dev", RequestedAt: t0.Add(-time.Minute)},
+				DecidedAt: t0.Add(-2 * time.Hour), Detail: "refused by admin: a feature waits for the next release",
+			},
+			{
+				Tool: "one", Cut: frozen.Name, Seq: 3, Commit: mainTip, Reason: "hotfix", State: slipway.CRRequested,
+				QuestionID: "q-open00003", RequestedBy: "tool-token:dev", RequestedAt: t0.Add(-time.Minute),
+			},
 		}},
 	}
 }
@@ -85,8 +91,7 @@ func (f *fakeCuts) CutNotes(ctx context.Context, tool, from, to string) (slipway
 	}
 	fc, err := f.CutGet(ctx, tool, from)
 	if err != nil {
-		var se *slipway.Error
-		if errors.As(err, &se) {
+		if se, ok := errors.AsType[*slipway.Error](err); ok {
 			return slipway.CutNotes{}, slipway.Errorf(se.Code, "from: %s", se.Message)
 		}
 		return slipway.CutNotes{}, err

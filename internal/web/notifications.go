@@ -201,7 +201,9 @@ func (h *handler) notifySubscribe(w http.ResponseWriter, r *http.Request) {
 			Heading: "Webhook " + sub.ID + " of " + tool + " added", What: "signing secret", Secret: secret,
 			Keeps: "it sealed, to sign each delivery,",
 			Facts: []fact{
-				{"Subscription", sub.ID}, {"URL", target}, {"Events", eventsText(sub.Events)},
+				{"Subscription", sub.ID},
+				{"URL", target},
+				{"Events", eventsText(sub.Events)},
 				{"Created", sub.CreatedAt.UTC().Format("2006-01-02 15:04:05 UTC")},
 			},
 			Use:  "Give it to the receiver: every delivery carries X-Slipway-Signature-256: sha256=<hex HMAC-SHA256 under this secret of \"<X-Slipway-Timestamp>.<body>\">; a receiver that checks it knows the delivery is Slipway's.",

@@ -106,10 +106,18 @@ func TestNotifications_BadInput(t *testing.T) {
 		status int
 		says   []string
 	}{
-		{"not a URL", url.Values{"kind": {"webhook"}, "target": {"javascript:<script>alert(1)</script>"}}, 422,
-			[]string{`id="notify-target-problem"`, "is not an http or https URL", "&lt;script&gt;alert(1)&lt;/script&gt;", `aria-invalid="true"`}},
-		{"unknown event", url.Values{"kind": {"webhook"}, "target": {"https://203.0.113.7/h"}, "event": {"deployment.exploded"}}, 422,
-			[]string{`id="notify-events-problem"`, "deployment.exploded", `value="https://203.0.113.7/h"`}},
+		{
+			"not a URL",
+			url.Values{"kind": {"webhook"}, "target": {"javascript:<script>alert(1)</script>"}},
+			422,
+			[]string{`id="notify-target-problem"`, "is not an http or https URL", "&lt;script&gt;alert(1)&lt;/script&gt;", `aria-invalid="true"`},
+		},
+		{
+			"unknown event",
+			url.Values{"kind": {"webhook"}, "target": {"https://203.0.113.7/h"}, "event": {"deployment.exploded"}},
+			422,
+			[]string{`id="notify-events-problem"`, "deployment.exploded", `value="https://203.0.113.7/h"`},
+		},
 		{"unknown kind", url.Values{"kind": {"sms"}, "target": {"+15550100"}}, 422, []string{`id="notify-kind-problem"`, `&#34;sms&#34; is not a kind`}},
 		{"not an address", url.Values{"kind": {"email"}, "target": {"Ops <ops@example.org>"}}, 422, []string{`id="notify-target-problem"`, "is not one email address"}},
 		{"too long", url.Values{"kind": {"webhook"}, "target": {"https://203.0.113.7/" + strings.Repeat("a", 2100)}}, 422, []string{"The target is too long: at most 2000 characters"}},
@@ -131,10 +139,14 @@ func TestNotifications_BadInput(t *testing.T) {
 	if body := wantStatus(t, "duplicate", post(url.Values{"kind": {"email"}, "target": {"ops@example.org"}}), http.StatusConflict); !strings.Contains(body, "Nothing was added: Tool one already notifies ops@example.org") {
 		t.Errorf("the duplicate's page:\n%s", body)
 	}
-	wantStatus(t, "no CSRF", e.do(req{method: "POST", path: "/ui/t/one/notifications", cookies: []*http.Cookie{c},
-		form: url.Values{"kind": {"email"}, "target": {"dev@example.org"}}}), http.StatusForbidden)
-	wantStatus(t, "too large", e.do(req{method: "POST", path: "/ui/t/one/notifications", cookies: []*http.Cookie{c},
-		form: url.Values{"csrf": {csrf}, "kind": {"email"}, "target": {strings.Repeat("x", 70<<10)}}}), http.StatusRequestEntityTooLarge)
+	wantStatus(t, "no CSRF", e.do(req{
+		method: "POST", path: "/ui/t/one/notifications", cookies: []*http.Cookie{c},
+		form: url.Values{"kind": {"email"}, "target": {"dev@example.org"}},
+	}), http.StatusForbidden)
+	wantStatus(t, "too large", e.do(req{
+		method: "POST", path: "/ui/t/one/notifications", cookies: []*http.Cookie{c},
+		form: url.Values{"csrf": {csrf}, "kind": {"email"}, "target": {strings.Repeat("x", 70<<10)}},
+	}), http.StatusRequestEntityTooLarge)
 	if subs, _ := e.notify.List(t.Context(), "one"); len(subs) != 1 {
 		t.Errorf("subscriptions %+v, want the first alone", subs)
 	}
@@ -188,8 +200,10 @@ func TestNotifications_RedeliverAndRemove(t *testing.T) {
 	c := e.signin(e.toolToken)
 	page := get(e, "/ui/t/one/notifications", c).Body
 	csrf := csrfOf(t, page)
-	secret := secretOf(t, e.do(req{method: "POST", path: "/ui/t/one/notifications", cookies: []*http.Cookie{c},
-		form: url.Values{"csrf": {csrf}, "kind": {"webhook"}, "target": {srv.URL + "/hook"}}}).Body)
+	secret := secretOf(t, e.do(req{
+		method: "POST", path: "/ui/t/one/notifications", cookies: []*http.Cookie{c},
+		form: url.Values{"csrf": {csrf}, "kind": {"webhook"}, "target": {srv.URL + "/hook"}},
+	}).Body)
 	subs, err := e.notify.List(t.Context(), "one")
 	if err != nil || len(subs) != 1 {
 		t.Fatalf("subscriptions %+v, %v", subs, err)

@@ -16,8 +16,10 @@ func TestToolPages_OtherTool(t *testing.T) {
 	e := newEnv(t)
 	admin := e.signin(adminToken)
 	page := get(e, "/ui/t/one/notifications", admin).Body
-	secretOf(t, e.do(req{method: "POST", path: "/ui/t/one/notifications", cookies: []*http.Cookie{admin},
-		form: url.Values{"csrf": {csrfOf(t, page)}, "kind": {"webhook"}, "target": {"https://203.0.113.7/one"}}}).Body)
+	secretOf(t, e.do(req{
+		method: "POST", path: "/ui/t/one/notifications", cookies: []*http.Cookie{admin},
+		form: url.Values{"csrf": {csrfOf(t, page)}, "kind": {"webhook"}, "target": {"https://203.0.113.7/one"}},
+	}).Body)
 	subs, err := e.notify.List(t.Context(), "one")
 	if err != nil || len(subs) != 1 {
 		t.Fatalf("subscriptions %+v, %v", subs, err)
