@@ -35,17 +35,7 @@ type Cuts struct {
 func NewCuts(eng *Engine) *Cuts { return &Cuts{app: newApp(eng)} }
 
 // CutRequest is what cutting a release names.
-type CutRequest struct {
-	Name string
-	// Branch is the branch to cut from; At a commit on it (default its
-	// tip: a full or short SHA, or any ref that resolves).
-	Branch string
-	At     string
-	Frozen bool
-	// Component names whose repository is cut; "" when the tool's
-	// components build from one repository.
-	Component string
-}
+type CutRequest = slipway.CutRequest
 
 // cutGit returns the git adapter's release branch operations.
 func (s *Cuts) cutGit() (CutGit, error) { return s.eng.cutGit() }

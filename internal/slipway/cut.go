@@ -42,6 +42,19 @@ type Cut struct {
 	UpdatedAt time.Time
 }
 
+// CutRequest is what cutting a release names.
+type CutRequest struct {
+	Name string
+	// Branch is the branch to cut from; At a commit on it (default its
+	// tip: a full or short SHA, or any ref that resolves).
+	Branch string
+	At     string
+	Frozen bool
+	// Component names whose repository is cut; "" when the tool's
+	// components build from one repository.
+	Component string
+}
+
 // CutState is whether a cut follows its branch.
 type CutState string
 

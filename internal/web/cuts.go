@@ -12,11 +12,19 @@ import (
 
 // Cuts is what the UI needs of a tool's named releases (cuts) and their
 // change requests (internal/deploy.Cuts; the API's httpapi.Cuts, read
-// only). Errors are [*slipway.Error] values as for the API: ENotFound for
-// an unknown cut, EInvalid for notes between cuts of two repositories; a
-// git failure (reading a mutable cut's branch, the notes' history) is an
-// error without a code.
+// without updates and change requests, which stay in the CLI and API).
+// Errors are [*slipway.Error] values as for the API: ENotFound for an
+// unknown cut, EInvalid for bad input or notes between cuts of two
+// repositories, EConflict for a name taken or a cut frozen already; a git
+// failure (reading a branch, pushing a release branch, the notes'
+// history) may be an error without a code.
 type Cuts interface {
+	// CutCreate cuts a named release from a branch (frozen: its release
+	// branch is pushed).
+	CutCreate(ctx context.Context, tool string, r slipway.CutRequest) (slipway.Cut, error)
+	// CutFreeze freezes a mutable cut at its branch's tip or at a commit
+	// on it.
+	CutFreeze(ctx context.Context, tool, name, at string) (slipway.Cut, error)
 	// CutList returns the tool's cuts, newest first, heads as stored.
 	CutList(ctx context.Context, tool string) ([]slipway.Cut, error)
 	// CutGet returns one cut; a mutable one's head read from its branch.
@@ -38,22 +46,116 @@ type cutRow struct {
 	Repository string
 }
 
-// cuts serves GET /ui/t/{tool}/cuts: the tool's named releases.
+// cutForm is what the form that cuts a release holds: what was typed and
+// the service's problem.
+type cutForm struct {
+	Name, Branch, At, Component string
+	Frozen                      bool
+	Problem                     string
+}
+
+// cutsView is the named releases page's data.
+type cutsView struct {
+	Rows []cutRow
+	Form cutForm
+}
+
+// msgGitFailed is what a page says when git failed under a cut's action
+// (the server's log has the error, which may name the repository).
+const msgGitFailed = "Git failed on the repository (the server's log says why); nothing was changed. Try again later."
+
+// cuts serves GET /ui/t/{tool}/cuts: the tool's named releases, and the
+// form that cuts one.
 func (h *handler) cuts(w http.ResponseWriter, r *http.Request) {
-	if !h.enabled(w, r, h.cfg.Cuts != nil, msgCutsOff) {
-		return
+	if h.enabled(w, r, h.cfg.Cuts != nil, msgCutsOff) {
+		h.showCuts(w, r, http.StatusOK, cutForm{})
 	}
+}
+
+func (h *handler) showCuts(w http.ResponseWriter, r *http.Request, status int, form cutForm) {
 	tool := r.PathValue("tool")
 	cs, err := h.cfg.Cuts.CutList(r.Context(), tool)
 	if err != nil {
 		h.serviceError(w, r, err)
 		return
 	}
-	rows := make([]cutRow, len(cs))
+	v := cutsView{Rows: make([]cutRow, len(cs)), Form: form}
 	for i, c := range cs {
-		rows[i] = cutRow{Cut: c, Repository: slipway.RedactURL(c.Repository)}
+		v.Rows[i] = cutRow{Cut: c, Repository: slipway.RedactURL(c.Repository)}
 	}
-	h.render(w, r, http.StatusOK, "cuts", view{Title: "Named releases of " + tool, Tool: tool, Section: "cuts", Data: rows})
+	h.render(w, r, status, "cuts", view{Title: "Named releases of " + tool, Tool: tool, Section: "cuts", Flash: h.takeFlash(w, r), Data: v})
+}
+
+// cutCreate serves POST /ui/t/{tool}/cuts: the service judges the form
+// as the API's POST is judged. Done: 303 to the cut's page. Refused: the
+// list again with what was typed and the reason above the form (422 bad
+// input, 409 a name taken or a release branch elsewhere, 502 git failed).
+func (h *handler) cutCreate(w http.ResponseWriter, r *http.Request) {
+	if !h.enabled(w, r, h.cfg.Cuts != nil, msgCutsOff) || !h.parseForm(w, r) {
+		return
+	}
+	ctx, tool, f := r.Context(), r.PathValue("tool"), r.PostForm
+	form := cutForm{
+		Name: clip(strings.TrimSpace(f.Get("name")), 100), Branch: clip(strings.TrimSpace(f.Get("branch")), 300),
+		At: clip(strings.TrimSpace(f.Get("at")), 300), Component: clip(strings.TrimSpace(f.Get("component")), 100),
+		Frozen: f.Get("frozen") == "on",
+	}
+	c, err := h.cfg.Cuts.CutCreate(ctx, tool, slipway.CutRequest{Name: form.Name, Branch: form.Branch, At: form.At, Frozen: form.Frozen, Component: form.Component})
+	if status, problem := h.cutProblem(r, err); status != 0 {
+		form.Problem = problem
+		h.showCuts(w, r, status, form)
+		return
+	}
+	s, _ := sessionOf(ctx)
+	msg := "Named release " + c.Name + " cut from " + c.Branch + " at " + shortCommit(c.Head) + ": it follows the branch."
+	if c.State == slipway.CutFrozen {
+		msg = "Named release " + c.Name + " cut and frozen at " + shortCommit(c.Head) + ": branch " + c.ReleaseBranch() + " was pushed."
+	}
+	h.setFlash(w, r, s, "ok", msg)
+	http.Redirect(w, r, "/ui/t/"+tool+"/cuts/"+c.Name, http.StatusSeeOther)
+}
+
+// cutProblem returns the status and message of a cut action's error (0
+// when there is none); an error without a code (git) is logged and told
+// as msgGitFailed.
+func (h *handler) cutProblem(r *http.Request, err error) (int, string) {
+	switch slipway.ErrorCode(err) {
+	case "":
+		return 0, ""
+	case slipway.EInvalid:
+		return http.StatusUnprocessableEntity, slipway.ErrorMessage(err)
+	case slipway.EConflict:
+		return http.StatusConflict, slipway.ErrorMessage(err)
+	case slipway.ENotFound:
+		return http.StatusNotFound, slipway.ErrorMessage(err)
+	case slipway.EInternal:
+		h.log.ErrorContext(r.Context(), "web: cut", "path", r.URL.Path, "err", err)
+		return http.StatusBadGateway, msgGitFailed
+	default:
+		return http.StatusBadGateway, slipway.ErrorMessage(err)
+	}
+}
+
+// cutFreeze serves POST /ui/t/{tool}/cuts/{name}/freeze: freezes a
+// mutable cut at its branch's tip (or at the commit typed), then back to
+// its page (303) saying what happened.
+func (h *handler) cutFreeze(w http.ResponseWriter, r *http.Request) {
+	if !h.enabled(w, r, h.cfg.Cuts != nil, msgCutsOff) {
+		return
+	}
+	name, ok := h.cutName(w, r)
+	if !ok || !h.parseForm(w, r) {
+		return
+	}
+	ctx, tool := r.Context(), r.PathValue("tool")
+	s, _ := sessionOf(ctx)
+	c, err := h.cfg.Cuts.CutFreeze(ctx, tool, name, clip(strings.TrimSpace(r.PostForm.Get("at")), 300))
+	if status, problem := h.cutProblem(r, err); status != 0 {
+		h.setFlash(w, r, s, "error", "Not frozen: "+problem)
+	} else {
+		h.setFlash(w, r, s, "ok", "Named release "+name+" frozen at "+shortCommit(c.Head)+": branch "+c.ReleaseBranch()+" was pushed, and only approved change requests change it now.")
+	}
+	http.Redirect(w, r, "/ui/t/"+tool+"/cuts/"+name, http.StatusSeeOther)
 }
 
 // cutView is one cut's page.
@@ -147,7 +249,7 @@ func (h *handler) cut(w http.ResponseWriter, r *http.Request) {
 		v.Asked, v.From = true, clip(strings.TrimSpace(q.Get("from")), slipway.MaxCutName+1)
 		status = h.cutNotes(ctx, tool, name, &v)
 	}
-	h.render(w, r, status, "cut", view{Title: "Named release " + name + " of " + tool, Tool: tool, Section: "cuts", Data: v})
+	h.render(w, r, status, "cut", view{Title: "Named release " + name + " of " + tool, Tool: tool, Section: "cuts", Flash: h.takeFlash(w, r), Data: v})
 }
 
 // cutNotes fills v's notes from v.From to name and returns the page's

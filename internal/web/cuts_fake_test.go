@@ -46,17 +46,17 @@ func newFakeCuts() *fakeCuts {
 		crs: map[string][]slipway.ChangeRequest{"2026.12.1": {
 			{
 				Tool: "one", Cut: frozen.Name, Seq: 1, Commit: crCommit, Reason: "fix the <script>alert(1)</script> login", State: slipway.CRApplied,
-				QuestionID: "q-applied01", RequestedBy: "tool-token:dev", RequestedAt: t0.Add(-46 * time.Hour), DecidedBy: "admin",
+				QuestionID: "q-00000000000000a1", RequestedBy: "tool-token:dev", RequestedAt: t0.Add(-46 * time.Hour), DecidedBy: "admin",
 				DecidedAt: t0.Add(-45 * time.Hour), Onto: cutBase, Pick: crPick,
 			},
 			{
 				Tool: "one", Cut: frozen.Name, Seq: 2, Commit: crRefused, Reason: "a feature", State: slipway.CRRefused,
-				QuestionID: "q-refused02", RequestedBy: "tool-token:dev", RequestedAt: t0.Add(-3 * time.Hour), DecidedBy: "admin",
+				QuestionID: "q-00000000000000b2", RequestedBy: "tool-token:dev", RequestedAt: t0.Add(-3 * time.Hour), DecidedBy: "admin",
 				DecidedAt: t0.Add(-2 * time.Hour), Detail: "refused by admin: a feature waits for the next release",
 			},
 			{
 				Tool: "one", Cut: frozen.Name, Seq: 3, Commit: mainTip, Reason: "hotfix", State: slipway.CRRequested,
-				QuestionID: "q-open00003", RequestedBy: "tool-token:dev", RequestedAt: t0.Add(-time.Minute),
+				QuestionID: "q-00000000000000c3", RequestedBy: "tool-token:dev", RequestedAt: t0.Add(-time.Minute),
 			},
 		}},
 	}
@@ -119,4 +119,45 @@ func (f *fakeCuts) ChangeRequestList(_ context.Context, _, name string) ([]slipw
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.crs[name], nil
+}
+
+func (f *fakeCuts) CutCreate(_ context.Context, tool string, r slipway.CutRequest) (slipway.Cut, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := slipway.ValidateCutName("name", r.Name); err != nil {
+		return slipway.Cut{}, slipway.Errorf(slipway.EInvalid, "Cannot cut: %s", slipway.ErrorMessage(err))
+	}
+	if r.Branch == "broken" {
+		return slipway.Cut{}, errors.New("git push https://user:secret@example.org/one.git: exit status 128")
+	}
+	for _, c := range f.cuts[tool] {
+		if c.Name == r.Name {
+			return slipway.Cut{}, slipway.Errorf(slipway.EConflict, "Tool %s has a release %s already: a later fix is a new release", tool, r.Name)
+		}
+	}
+	c := slipway.Cut{
+		Tool: tool, Name: r.Name, Repository: "https://example.org/one.git", Branch: r.Branch, Base: mainTip, Head: mainTip,
+		State: slipway.CutMutable, CreatedAt: t0, CreatedBy: "ui",
+	}
+	if r.Frozen {
+		c.State, c.FrozenAt = slipway.CutFrozen, t0
+	}
+	f.cuts[tool] = append([]slipway.Cut{c}, f.cuts[tool]...)
+	return c, nil
+}
+
+func (f *fakeCuts) CutFreeze(_ context.Context, tool, name, _ string) (slipway.Cut, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, c := range f.cuts[tool] {
+		if c.Name == name {
+			if c.State == slipway.CutFrozen {
+				return c, slipway.Errorf(slipway.EConflict, "Release %s of %s is frozen already", name, tool)
+			}
+			c.State, c.FrozenAt = slipway.CutFrozen, t0
+			f.cuts[tool][i] = c
+			return c, nil
+		}
+	}
+	return slipway.Cut{}, slipway.Errorf(slipway.ENotFound, "Release %s not found for tool %s", name, tool)
 }

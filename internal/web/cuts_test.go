@@ -2,7 +2,9 @@ package web_test
 
 import (
 	"errors"
+	"html/template"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -26,8 +28,8 @@ func TestCuts_ListAndChangeRequests(t *testing.T) {
 	page := wantStatus(t, "cut", get(e, "/ui/t/one/cuts/2026.12.1", c), http.StatusOK)
 	for _, want := range []string{
 		"ref: release/2026.12.1", "https://***@example.org/one.git",
-		"fix the &lt;script&gt;alert(1)&lt;/script&gt; login", `href="/ui/t/one/q/q-open00003">Approve or refuse`,
-		`href="/ui/t/one/q/q-applied01">The question`, crPick[:10], "a feature waits for the next release", "hotfix",
+		"fix the &lt;script&gt;alert(1)&lt;/script&gt; login", `href="/ui/t/one/q/q-00000000000000c3">Approve or refuse`,
+		`href="/ui/t/one/q/q-00000000000000a1">The question`, crPick[:10], "a feature waits for the next release", "hotfix",
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the cut's page lacks %q:\n%s", want, page)
@@ -80,4 +82,60 @@ func TestCuts_BadInputAndFailures(t *testing.T) {
 	if body := wantStatus(t, "notes failed", get(e, "/ui/t/one/cuts/2026.12.1?from=2026.12.2", c), http.StatusBadGateway); !strings.Contains(body, "The notes could not be read from the repository now") {
 		t.Errorf("failed notes:\n%s", body)
 	}
+}
+
+// Ensure a release cut in the page lands on its page with a message, a
+// mutable one can be frozen there, and refusals come back with the reason
+// (bad name 422 with what was typed, a name taken 409, git failing 502
+// without the repository's credentials), never a 500; a POST without the
+// CSRF token changes nothing.
+func TestCuts_CreateAndFreeze(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.signin(e.toolToken)
+	page := wantStatus(t, "list", get(e, "/ui/t/one/cuts", c), http.StatusOK)
+	csrf := csrfOf(t, page)
+	post := func(path string, form url.Values) *response {
+		form.Set("csrf", csrf)
+		return e.do(req{method: "POST", path: path, cookies: []*http.Cookie{c}, form: form})
+	}
+	for _, tc := range []struct {
+		name   string
+		form   url.Values
+		status int
+		says   string
+	}{
+		{"bad name", url.Values{"name": {"Bad<b>"}, "branch": {"main"}}, 422, "Nothing was cut: Cannot cut: name: &#34;Bad&lt;b&gt;&#34;"},
+		{"taken", url.Values{"name": {"2026.12.1"}, "branch": {"main"}}, 409, "has a release 2026.12.1 already"},
+		{"git failed", url.Values{"name": {"2027.1.1"}, "branch": {"broken"}}, 502, "Git failed on the repository"},
+	} {
+		body := wantStatus(t, tc.name, post("/ui/t/one/cuts", tc.form), tc.status)
+		if !strings.Contains(body, tc.says) || !strings.Contains(body, `value="`+template.HTMLEscapeString(tc.form.Get("name"))+`"`) {
+			t.Errorf("%s: the page lacks %q or what was typed:\n%s", tc.name, tc.says, body)
+		}
+		if strings.Contains(body, "secret@") || strings.Contains(body, "<b>") {
+			t.Errorf("%s: the page shows credentials or unescaped input", tc.name)
+		}
+	}
+	wantStatus(t, "no CSRF", e.do(req{method: "POST", path: "/ui/t/one/cuts", cookies: []*http.Cookie{c}, form: url.Values{"name": {"x1"}, "branch": {"main"}}}), http.StatusForbidden)
+	if cs, _ := e.cuts.CutList(t.Context(), "one"); len(cs) != 2 {
+		t.Fatalf("refused cuts were stored: %+v", cs)
+	}
+
+	res := post("/ui/t/one/cuts", url.Values{"name": {"2027.1.1"}, "branch": {"main"}})
+	wantRedirect(t, "cut", res, "/ui/t/one/cuts/2027.1.1")
+	body := get(e, "/ui/t/one/cuts/2027.1.1", append([]*http.Cookie{c}, res.Cookies()...)...).Body
+	if !strings.Contains(body, "Named release 2027.1.1 cut from main") || !strings.Contains(body, `action="/ui/t/one/cuts/2027.1.1/freeze"`) {
+		t.Errorf("the new cut's page:\n%s", body)
+	}
+	res = post("/ui/t/one/cuts/2027.1.1/freeze", url.Values{})
+	body = get(e, wantRedirect(t, "freeze", res, "/ui/t/one/cuts/2027.1.1"), append([]*http.Cookie{c}, res.Cookies()...)...).Body
+	if !strings.Contains(body, "frozen at") || strings.Contains(body, "/freeze\"") {
+		t.Errorf("after freezing:\n%s", body)
+	}
+	res = post("/ui/t/one/cuts/2027.1.1/freeze", url.Values{})
+	if body := get(e, wantRedirect(t, "freeze again", res, "/ui/t/one/cuts/2027.1.1"), append([]*http.Cookie{c}, res.Cookies()...)...).Body; !strings.Contains(body, "Not frozen: Release 2027.1.1 of one is frozen already") {
+		t.Errorf("freezing twice:\n%s", body)
+	}
+	wantStatus(t, "freeze bad name", post("/ui/t/one/cuts/Bad..x/freeze", url.Values{}), http.StatusNotFound)
 }

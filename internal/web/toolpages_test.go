@@ -41,6 +41,8 @@ func TestToolPages_OtherTool(t *testing.T) {
 			{method: "POST", path: "/ui/t/" + tool + "/notifications/d/nd-00000000000000000001/redeliver"},
 			{method: "POST", path: "/ui/t/" + tool + "/webhook/rotate"},
 			{method: "POST", path: "/ui/t/" + tool + "/webhook/delete"},
+			{method: "POST", path: "/ui/t/" + tool + "/cuts", form: url.Values{"name": {"2027.1.1"}, "branch": {"main"}}},
+			{method: "POST", path: "/ui/t/" + tool + "/cuts/2026.12.2/freeze"},
 		} {
 			r.cookies = []*http.Cookie{c}
 			if r.method == "POST" {
@@ -74,4 +76,10 @@ func TestToolPages_OtherTool(t *testing.T) {
 		t.Errorf("tool one's subscription was removed under tool two")
 	}
 	wantStatus(t, "admin: two's cuts", get(e, "/ui/t/two/cuts/2026.12.1", admin), http.StatusNotFound)
+	if cs, _ := e.cuts.CutList(t.Context(), "two"); len(cs) != 0 {
+		t.Errorf("tool two got cuts: %+v", cs)
+	}
+	if c, _ := e.cuts.CutGet(t.Context(), "one", "2026.12.2"); c.State != "mutable" {
+		t.Errorf("tool one's cut was frozen from tool two's page")
+	}
 }
