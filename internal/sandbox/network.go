@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -74,6 +75,12 @@ type netFilter struct {
 	// until then a tool can still reach a port of its own no one uses.
 	released map[[2]int]bool
 	cleanup  *time.Timer // set while a clean-up is due
+	// known is the sets' elements as this server last saw or left them,
+	// valid while the ruleset's generation is still knownGen (nil:
+	// unknown); nftMu guards both. A change by anyone moves the
+	// generation, so a component's start need not list the table again.
+	known    elemSet
+	knownGen uint32
 	logger   *slog.Logger
 	// runs counts the nft processes run (list or change), for tests.
 	runs atomic.Int64
@@ -170,9 +177,67 @@ add element inet %[1]s %[2]s { 53 }
 	return f.run(ctx, b.String())
 }
 
-// elements lists the elements of the table's sets by set name: [port] or
-// [uid, port].
-func (f *netFilter) elements(ctx context.Context) (map[string][][]int, error) {
+// elemSet holds the elements of the table's sets by set name: [port, 0]
+// (allowed_ports) or [uid, port] (tool_ports).
+type elemSet map[string]map[[2]int]bool
+
+// apply applies ops to es as nft does, and reports whether one changed
+// anything (adding an element that is there, as nft does, changes nothing).
+func (es elemSet) apply(ops []nftOp) (changed bool) {
+	for _, o := range ops {
+		set := es[o.set]
+		if set == nil {
+			set = map[[2]int]bool{}
+			es[o.set] = set
+		}
+		for _, e := range o.elems {
+			if o.del == set[e] {
+				changed = true
+				if o.del {
+					delete(set, e)
+				} else {
+					set[e] = true
+				}
+			}
+		}
+	}
+	return changed
+}
+
+// nftOp adds elements to a set of the table, or deletes them.
+type nftOp struct {
+	del   bool
+	set   string
+	elems [][2]int // as in elemSet
+}
+
+func (o nftOp) String() string {
+	verb := "add"
+	if o.del {
+		verb = "delete"
+	}
+	s := make([]string, len(o.elems))
+	for i, e := range o.elems {
+		if o.set == nftOwnPorts {
+			s[i] = fmt.Sprintf("%d . %d", e[0], e[1])
+		} else {
+			s[i] = strconv.Itoa(e[0])
+		}
+	}
+	return fmt.Sprintf("%s element inet %s %s { %s }\n", verb, nftTable, o.set, strings.Join(s, ", "))
+}
+
+// portElems returns ports as elements of allowed_ports.
+func portElems(ports []int) [][2]int {
+	out := make([][2]int, len(ports))
+	for i, p := range ports {
+		out[i] = [2]int{p, 0}
+	}
+	return out
+}
+
+// elements lists the elements of the table's sets.
+func (f *netFilter) elements(ctx context.Context) (elemSet, error) {
 	f.runs.Add(1)
 	out, err := exec.CommandContext(ctx, f.nft, "-j", "list", "table", "inet", nftTable).Output()
 	if err != nil {
@@ -189,12 +254,15 @@ func (f *netFilter) elements(ctx context.Context) (map[string][][]int, error) {
 	if err := json.Unmarshal(out, &doc); err != nil {
 		return nil, fmt.Errorf("list the table %s: %w", nftTable, err)
 	}
-	elems := map[string][][]int{}
+	elems := elemSet{}
 	for _, o := range doc.Nftables {
 		if o.Set == nil {
 			continue
 		}
 		set := o.Set.Name
+		if elems[set] == nil {
+			elems[set] = map[[2]int]bool{}
+		}
 		for _, raw := range o.Set.Elem {
 			var port int
 			var concat struct {
@@ -202,9 +270,9 @@ func (f *netFilter) elements(ctx context.Context) (map[string][][]int, error) {
 			}
 			switch {
 			case json.Unmarshal(raw, &port) == nil:
-				elems[set] = append(elems[set], []int{port})
+				elems[set][[2]int{port, 0}] = true
 			case json.Unmarshal(raw, &concat) == nil && len(concat.Concat) == 2:
-				elems[set] = append(elems[set], concat.Concat)
+				elems[set][[2]int{concat.Concat[0], concat.Concat[1]}] = true
 			default:
 				return nil, fmt.Errorf("list the set %s: unexpected element %s", set, raw)
 			}
@@ -262,25 +330,26 @@ func (s *Sandbox) IsolateNetwork(ctx context.Context, ports ...int) error {
 	}
 	f.nftMu.Lock()
 	defer f.nftMu.Unlock()
-	err := f.change(ctx, func(elems map[string][][]int) string {
-		script := fmt.Sprintf("add element inet %s %s { %s }\n", nftTable, nftAllowed, joinPorts(ports))
+	err := f.change(ctx, func(elems elemSet) []nftOp {
+		ops := []nftOp{{set: nftAllowed, elems: portElems(ports)}}
 		// Ports of servers that died without taking theirs out: no one
 		// listens there any more, and a tool may be given one next. (A
 		// server listens before it adds its ports, under the lock we hold.)
 		listening, err := listeningPorts()
 		if err != nil {
-			return script // pruned next time
+			return ops // pruned next time
 		}
 		var stale []int
-		for _, e := range elems[nftAllowed] {
+		for e := range elems[nftAllowed] {
 			if e[0] != 53 && !listening[e[0]] && !slices.Contains(ports, e[0]) {
 				stale = append(stale, e[0])
 			}
 		}
 		if len(stale) > 0 {
-			script += fmt.Sprintf("delete element inet %s %s { %s }\n", nftTable, nftAllowed, joinPorts(stale))
+			slices.Sort(stale)
+			ops = append(ops, nftOp{del: true, set: nftAllowed, elems: portElems(stale)})
 		}
-		return script
+		return ops
 	})
 	if err != nil {
 		return fmt.Errorf("sandbox: network: %w", err)
@@ -295,10 +364,11 @@ func (s *Sandbox) IsolateNetwork(ctx context.Context, ports ...int) error {
 // listen on ports (none: it stopped), so that the tool's own processes may
 // connect to them, and no other tool's: whoever held one of these ports
 // before (a process gone while no server watched it) loses it. Only the
-// ports the unit does not hold yet cost nftables work (two nft runs, list
-// and add); a call that adds none, e.g. after a rollout's old replicas
-// stopped, changes the bookkeeping only. It does nothing when the network
-// is not isolated.
+// ports the unit does not hold yet cost nftables work: one nft run, and a
+// listing of the table before it when the ruleset changed since this
+// server last saw it (its generation moved); a call that adds none, e.g.
+// after a rollout's old replicas stopped, changes the bookkeeping only. It
+// does nothing when the network is not isolated.
 func (s *Sandbox) HoldPorts(ctx context.Context, tool, unit string, ports []int) error {
 	if s.net == nil {
 		return nil
@@ -325,32 +395,32 @@ func (s *Sandbox) HoldPorts(ctx context.Context, tool, unit string, ports []int)
 	}
 	f.mu.Unlock()
 	if len(fresh) > 0 {
-		err := f.change(ctx, func(elems map[string][][]int) (script string) {
+		err := f.change(ctx, func(elems elemSet) []nftOp {
 			// Ours now, and no other tool's or server's (it was free).
-			var del []string
-			var unallow []int
-			for _, e := range elems[nftOwnPorts] {
-				if len(e) == 2 && e[0] != uid && slices.Contains(fresh, e[1]) {
-					del = append(del, fmt.Sprintf("%d . %d", e[0], e[1]))
+			var del, unallow [][2]int
+			for _, p := range fresh {
+				if elems[nftAllowed][[2]int{p, 0}] {
+					unallow = append(unallow, [2]int{p, 0})
 				}
 			}
-			for _, e := range elems[nftAllowed] {
-				if slices.Contains(fresh, e[0]) {
-					unallow = append(unallow, e[0])
+			for e := range elems[nftOwnPorts] {
+				if e[0] != uid && slices.Contains(fresh, e[1]) {
+					del = append(del, e)
 				}
 			}
-			add := make([]string, len(fresh))
+			add := make([][2]int, len(fresh))
 			for i, p := range fresh {
-				add[i] = fmt.Sprintf("%d . %d", uid, p)
+				add[i] = [2]int{uid, p}
 			}
-			script = fmt.Sprintf("add element inet %s %s { %s }\n", nftTable, nftOwnPorts, strings.Join(add, ", "))
+			ops := []nftOp{{set: nftOwnPorts, elems: add}}
 			if len(del) > 0 {
-				script += fmt.Sprintf("delete element inet %s %s { %s }\n", nftTable, nftOwnPorts, strings.Join(del, ", "))
+				slices.SortFunc(del, func(a, b [2]int) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
+				ops = append(ops, nftOp{del: true, set: nftOwnPorts, elems: del})
 			}
 			if len(unallow) > 0 {
-				script += fmt.Sprintf("delete element inet %s %s { %s }\n", nftTable, nftAllowed, joinPorts(unallow))
+				ops = append(ops, nftOp{del: true, set: nftAllowed, elems: unallow})
 			}
-			return script
+			return ops
 		})
 		if err != nil {
 			return fmt.Errorf("sandbox: network: hold ports %v of %s: %w", ports, key, err)
@@ -412,14 +482,13 @@ func (f *netFilter) clean(ctx context.Context) {
 	// may have taken the port since): adding the entries first, in the same
 	// transaction, deletes them whether they were there or not, with one
 	// nft run instead of a listing and a deletion.
-	del := make([]string, 0, len(gone))
+	del := make([][2]int, 0, len(gone))
 	for e := range gone {
-		del = append(del, fmt.Sprintf("%d . %d", e[0], e[1]))
+		del = append(del, e)
 	}
-	slices.Sort(del)
-	elems := strings.Join(del, ", ")
+	slices.SortFunc(del, func(a, b [2]int) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
 	err := f.locked(ctx, func() error {
-		return f.run(ctx, fmt.Sprintf("add element inet %[1]s %[2]s { %[3]s }\ndelete element inet %[1]s %[2]s { %[3]s }\n", nftTable, nftOwnPorts, elems))
+		return f.apply(ctx, []nftOp{{set: nftOwnPorts, elems: del}, {del: true, set: nftOwnPorts, elems: del}})
 	})
 	if err != nil {
 		// Taken anyway when the port goes to another tool.
@@ -444,17 +513,17 @@ func (s *Sandbox) closeNetwork(ctx context.Context) error {
 	if len(ports) == 0 {
 		return nil
 	}
-	err := f.change(ctx, func(elems map[string][][]int) string {
+	err := f.change(ctx, func(elems elemSet) []nftOp {
 		var gone []int
-		for _, e := range elems[nftAllowed] {
-			if e[0] != 53 && slices.Contains(ports, e[0]) {
-				gone = append(gone, e[0])
+		for _, p := range ports {
+			if p != 53 && elems[nftAllowed][[2]int{p, 0}] && !slices.Contains(gone, p) {
+				gone = append(gone, p)
 			}
 		}
 		if len(gone) == 0 {
-			return ""
+			return nil
 		}
-		return fmt.Sprintf("delete element inet %s %s { %s }\n", nftTable, nftAllowed, joinPorts(gone))
+		return []nftOp{{del: true, set: nftAllowed, elems: portElems(gone)}}
 	})
 	if err != nil {
 		return fmt.Errorf("sandbox: network: %w", err)
@@ -462,20 +531,75 @@ func (s *Sandbox) closeNetwork(ctx context.Context) error {
 	return nil
 }
 
-// change runs the script that edit makes from the sets' elements, holding
-// the host's lock: nft refuses to delete an element that is not there, so
-// no other server may change the sets in between.
-func (f *netFilter) change(ctx context.Context, edit func(elems map[string][][]int) string) error {
+// change runs the operations that edit makes from the sets' elements,
+// holding the host's lock: nft refuses to delete an element that is not
+// there, so no other server may change the sets in between. The elements
+// are the ones this server knows when the ruleset's generation has not
+// moved since it last saw them, and listed otherwise.
+func (f *netFilter) change(ctx context.Context, edit func(elems elemSet) []nftOp) error {
 	return f.locked(ctx, func() error {
-		elems, err := f.elements(ctx)
-		if err != nil {
-			return err
+		gen, genErr := rulesetGen()
+		if genErr != nil || f.known == nil || gen != f.knownGen {
+			f.known = nil
+			elems, err := f.elements(ctx)
+			if err != nil {
+				return err
+			}
+			if genErr == nil {
+				// Read before the listing: a change in between moves the
+				// generation past it, and the next change lists again.
+				f.known, f.knownGen = elems, gen
+			} else if script := render(edit(elems)); script != "" {
+				return f.run(ctx, script)
+			} else {
+				return nil
+			}
 		}
-		if script := edit(elems); script != "" {
-			return f.run(ctx, script)
-		}
-		return nil
+		return f.apply(ctx, edit(f.known))
 	})
+}
+
+// apply runs ops (nothing when there are none) holding the host's lock,
+// and keeps the known elements up to date when nothing else changed the
+// ruleset meanwhile: the generation moved by one for a batch that changed
+// anything, not at all for one that changed nothing (nft's transaction).
+func (f *netFilter) apply(ctx context.Context, ops []nftOp) error {
+	script := render(ops)
+	if script == "" {
+		return nil
+	}
+	known := f.known
+	if known != nil {
+		if g, err := rulesetGen(); err != nil || g != f.knownGen {
+			known = nil
+		}
+	}
+	f.known = nil // unknown until checked
+	if err := f.run(ctx, script); err != nil {
+		return err
+	}
+	if known == nil {
+		return nil
+	}
+	want := f.knownGen
+	if known.apply(ops) {
+		want++
+	}
+	if g, err := rulesetGen(); err == nil && g == want {
+		f.known, f.knownGen = known, g
+	}
+	return nil
+}
+
+// render returns the nft script of ops ("" for none).
+func render(ops []nftOp) string {
+	var b strings.Builder
+	for _, o := range ops {
+		if len(o.elems) > 0 {
+			b.WriteString(o.String())
+		}
+	}
+	return b.String()
 }
 
 // locked runs fn holding the host's lock on the table.
@@ -486,12 +610,4 @@ func (f *netFilter) locked(ctx context.Context, fn func() error) error {
 	}
 	defer unlock()
 	return fn()
-}
-
-func joinPorts(ports []int) string {
-	s := make([]string, len(ports))
-	for i, p := range ports {
-		s[i] = strconv.Itoa(p)
-	}
-	return strings.Join(s, ", ")
 }
