@@ -60,9 +60,10 @@ func BenchmarkStart(b *testing.B) {
 
 // BenchmarkHoldPorts measures what the network's bookkeeping adds to a
 // component's start: the tool's replicas move to a new port (the old one
-// is released, deleted later in a batch). It reports the nft runs a call
-// costs (one: the table is listed again only when someone else changed
-// the host's ruleset since).
+// is released, deleted later in a batch). It reports the nft processes a
+// call costs (none: the change is a netlink batch, and the table is listed
+// with nft only when someone else changed the host's ruleset since) and
+// the netlink batches (one, and the delayed deletions).
 func BenchmarkHoldPorts(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("network isolation needs root")
@@ -83,11 +84,12 @@ func BenchmarkHoldPorts(b *testing.B) {
 	defer sb.Close()
 	defer func() { _ = sb.HoldPorts(context.Background(), "bench", "web", nil) }()
 	b.ResetTimer()
-	runs := sb.NftRuns()
+	runs, changes := sb.NftRuns(), sb.NftChanges()
 	for i := range b.N {
 		if err := sb.HoldPorts(b.Context(), "bench", "web", []int{20000 + i%2}); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(sb.NftRuns()-runs)/float64(b.N), "nft-runs/op")
+	b.ReportMetric(float64(sb.NftChanges()-changes-(sb.NftRuns()-runs))/float64(b.N), "netlink-batches/op")
 }
