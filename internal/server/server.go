@@ -46,6 +46,7 @@ import (
 	"slipway.dev/slipway/internal/build/localbuild"
 	"slipway.dev/slipway/internal/deploy"
 	"slipway.dev/slipway/internal/diskspace"
+	"slipway.dev/slipway/internal/edge"
 	"slipway.dev/slipway/internal/envvars"
 	"slipway.dev/slipway/internal/flock"
 	"slipway.dev/slipway/internal/git"
@@ -115,6 +116,9 @@ type Config struct {
 	// DebugListen, a loopback address, serves Go's profiles
 	// (/debug/pprof/, the admin token required); "" serves none.
 	DebugListen string
+	// Proxy are the front door's timeouts and size caps (see
+	// internal/edge); zero fields take the defaults.
+	Proxy edge.Limits
 	// AllowLocalRepos permits file:// and local-path repositories: to the
 	// admin's configs anywhere, to tools' inside LocalRepoDirs only.
 	AllowLocalRepos bool
@@ -420,6 +424,9 @@ func New(cfg Config) (*Server, error) {
 			cfg.NodeBeat, cfg.NodeFence, cfg.NodeTTL)
 	}
 	cfg.Limits = cfg.Limits.WithDefaults()
+	if err := cfg.Proxy.Validate(); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	if err := cfg.Limits.Validate(); err != nil {
 		return nil, fmt.Errorf("server: limits: %w", err)
 	}
@@ -712,11 +719,15 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       baseContext,
 	}
-	proxy := http.NotFoundHandler()
-	if r, ok := s.target.(target.Router); ok {
-		proxy = r.Proxy()
+	// The front door: published components, when the driver serves them
+	// itself (Kubernetes reaches them through Ingresses).
+	backends, _ := s.target.(edge.Backends)
+	proxy, err := edge.New(edge.Config{Backends: backends, Limits: s.cfg.Proxy, Logger: s.logger})
+	if err != nil {
+		return fmt.Errorf("server: proxy: %w", err)
 	}
-	s.proxy = &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second, BaseContext: baseContext}
+	s.proxy = s.cfg.Proxy.Server(proxy)
+	s.proxy.BaseContext = baseContext
 	if err := s.startDebug(ctx); err != nil {
 		return err
 	}

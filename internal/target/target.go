@@ -8,7 +8,6 @@ package target
 import (
 	"context"
 	"io"
-	"net/http"
 	"time"
 
 	"slipway.dev/slipway/internal/slipway"
@@ -190,13 +189,6 @@ type Lifecycle interface {
 	// Restore makes the driver know the given live specs after a server
 	// start, converging each without restarting what already runs it.
 	Restore(ctx context.Context, specs []Spec) error
-}
-
-// Router is implemented by drivers that serve published components
-// themselves (localexec's reverse proxy). A driver whose published
-// components are reached another way (a Kubernetes Ingress) does not.
-type Router interface {
-	Proxy() http.Handler
 }
 
 // KeptError is returned by WaitHealthy when the new generation of a

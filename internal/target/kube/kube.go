@@ -130,7 +130,7 @@ type Driver struct {
 }
 
 // Interface guards: the workloads are reached through Ingress, so the
-// driver is no [target.Router].
+// driver is no [edge.Backends].
 var (
 	_ target.Driver    = (*Driver)(nil)
 	_ target.Lifecycle = (*Driver)(nil)

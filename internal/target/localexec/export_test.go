@@ -2,7 +2,10 @@ package localexec
 
 import (
 	"context"
+	"net/http"
 	"sync"
+
+	"slipway.dev/slipway/internal/edge"
 )
 
 // spawnHooks are the OnSpawned functions, by driver.
@@ -106,4 +109,14 @@ func (d *Driver) NextPorts(tool, name string) []int {
 		}
 	}
 	return ports
+}
+
+// Proxy returns the front door serving d's published components at
+// "<tool>.localhost", as the server does.
+func (d *Driver) Proxy() http.Handler {
+	p, err := edge.New(edge.Config{Backends: d})
+	if err != nil {
+		panic(err) // the default limits are valid
+	}
+	return p
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"slipway.dev/slipway/internal/edge"
 	"slipway.dev/slipway/internal/logfile"
 	"slipway.dev/slipway/internal/sandbox"
 	"slipway.dev/slipway/internal/slipway"
@@ -126,7 +127,7 @@ type Driver struct {
 var (
 	_ target.Driver    = (*Driver)(nil)
 	_ target.Lifecycle = (*Driver)(nil)
-	_ target.Router    = (*Driver)(nil)
+	_ edge.Backends    = (*Driver)(nil)
 )
 
 type compKey struct{ tool, name string }

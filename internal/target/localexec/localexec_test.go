@@ -380,14 +380,39 @@ func TestDriver_Proxy(t *testing.T) {
 	if code, body := get("beta.localhost"); code != 200 || !strings.HasPrefix(body, "hello site ") {
 		t.Errorf("GET beta = %d %q, want 200 from site", code, body)
 	}
-	if code, _ := get("gamma.localhost:8080"); code != http.StatusBadGateway {
-		t.Errorf("GET gamma (nothing published) = %d, want 502", code)
+	if code, body := get("gamma.localhost:8080"); code != http.StatusNotFound || !strings.Contains(body, "gamma publishes nothing") {
+		t.Errorf("GET gamma (nothing published) = %d %q, want 404 saying it publishes nothing", code, body)
 	}
-	if code, _ := get("nosuch.localhost"); code != http.StatusBadGateway {
-		t.Errorf("GET unknown tool = %d, want 502", code)
+	if code, _ := get("nosuch.localhost"); code != http.StatusNotFound {
+		t.Errorf("GET unknown tool = %d, want 404", code)
 	}
 	if code, _ := get("example.com"); code != http.StatusNotFound {
 		t.Errorf("GET example.com = %d, want 404", code)
+	}
+}
+
+// Ensure the proxy names the state of a published component that has
+// nothing up: crash-looping, then stopped once it was removed and
+// published again by nothing.
+func TestDriver_ProxyDownStates(t *testing.T) {
+	t.Parallel()
+	d := newDriver(t, t.TempDir())
+	srv := httptest.NewServer(d.Proxy())
+	defer srv.Close()
+	run := webRun
+	run.Command = "echo doomed; exit 3"
+	targettest.MustApply(t, d, targettest.Spec("doomed", "web", slipway.Continuous, run, webArtifact(t)))
+	targettest.WaitStatus(t, d, "doomed", "web", "crashloop")
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/", nil)
+	req.Host = "doomed.localhost"
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), "Tool doomed is crash-looping") {
+		t.Errorf("GET doomed = %d %q, want 503 naming the crash loop", resp.StatusCode, b)
 	}
 }
 
