@@ -54,6 +54,9 @@ func setServerHelp(cmd *cobra.Command, globals map[string]globalFlagHelp) {
 	for _, l := range limitFlagList() {
 		types[l.name] = limitKindTypes[l.kind]
 	}
+	for name, typ := range proxyFlagTypes {
+		types[name] = typ
+	}
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
 		typ := types[f.Name]
 		if typ == "" {

@@ -47,6 +47,7 @@ type serverFlags struct {
 	storage           storageFlags
 	target            targetFlags
 	notify            notifyFlags
+	proxy             proxyFlags
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
@@ -76,6 +77,7 @@ func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
 	f.storage.register(cmd)
 	f.target.register(cmd)
 	f.notify.register(cmd)
+	f.proxy.register(cmd)
 }
 
 // config turns the flags, the environment and defaults into a server config.
@@ -148,6 +150,9 @@ func (f *serverFlags) config(e *env, dataDir, listen, proxy string) (server.Conf
 		return cfg, err
 	}
 	if err := f.notify.apply(e, &cfg); err != nil {
+		return cfg, err
+	}
+	if err := f.proxy.apply(e, &cfg); err != nil {
 		return cfg, err
 	}
 	return cfg, f.security.apply(e, &cfg)
