@@ -67,7 +67,8 @@ func writePage(w http.ResponseWriter, r *http.Request, code int, instance, msg s
 		if strings.Contains(msg, "%s") {
 			msg = fmt.Sprintf(msg, name)
 		}
-		_, _ = fmt.Fprintf(w, "%s: %s\n", title, msg)
+		_, _ = fmt.Fprintf(w, "%s: %s\n", title, msg) //nolint:gosec // G705: text/plain with nosniff, not HTML
+
 		return
 	}
 	h.Set("Content-Type", "text/html; charset=utf-8")

@@ -12,6 +12,9 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"time"
+
+	"slipway.dev/slipway/internal/metrics"
+	"slipway.dev/slipway/internal/slipway"
 )
 
 // State says whether an instance has a replica to serve a request, and
@@ -139,6 +142,12 @@ type Config struct {
 	Limits Limits
 	// Logger; default none.
 	Logger *slog.Logger
+	// AccessLogs, when set, get a line per request for a tool that
+	// exists (not for hosts that name no tool: those would make a log
+	// per name a client makes up).
+	AccessLogs *AccessLogs
+	// Metrics, when set, count the same requests by tool.
+	Metrics *metrics.Metrics
 }
 
 // Proxy is the front door's handler; make it with [New].
@@ -147,6 +156,8 @@ type Proxy struct {
 	backends Backends
 	limits   Limits
 	logger   *slog.Logger
+	access   *AccessLogs
+	metrics  *metrics.Metrics
 	rp       *httputil.ReverseProxy
 }
 
@@ -170,6 +181,7 @@ func New(cfg Config) (*Proxy, error) {
 	p := &Proxy{
 		hosts: cmp.Or[Hosts](cfg.Hosts, LocalhostHosts{}), backends: cfg.Backends, limits: l,
 		logger: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
+		access: cfg.AccessLogs, metrics: cfg.Metrics,
 	}
 	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	p.rp = &httputil.ReverseProxy{
@@ -228,9 +240,16 @@ func (p *Proxy) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		writePage(w, r, http.StatusNotFound, "", noHost)
 		return
 	}
+	start := time.Now()
 	addr, done, state := "", func() {}, PublishesNothing
 	if p.backends != nil {
 		addr, done, state = p.backends.Backend(instance)
+	}
+	t := &target{instance: instance, addr: addr}
+	if state != PublishesNothing {
+		// Deferred, so that a request the ReverseProxy aborts (by panic:
+		// its client stopped reading) is recorded too.
+		defer p.record(r, w, t, start)
 	}
 	if addr == "" {
 		writeDown(w, r, instance, state)
@@ -247,8 +266,34 @@ func (p *Proxy) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 			r.Body = http.MaxBytesReader(rw, r.Body, p.limits.MaxBody)
 		}
 	}
-	t := &target{instance: instance, addr: addr}
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), backendKey{}, t)))
+}
+
+// record writes the access log line and the metrics of a request.
+func (p *Proxy) record(r *http.Request, w *writer, t *target, start time.Time) {
+	took := time.Since(start)
+	code := cmp.Or(t.code, w.code, statusClientGone)
+	tool, _ := slipway.SplitInstance(t.instance)
+	p.metrics.ObserveProxy(tool, code, took)
+	if p.access == nil {
+		return
+	}
+	err := p.access.Log(AccessLine{
+		Time: start.UTC(), Instance: t.instance, Method: r.Method, Host: r.Host, URI: r.RequestURI, Proto: r.Proto,
+		Status: code, Bytes: w.bytes, DurationMS: float64(took.Microseconds()) / 1000, Remote: clientIP(r.RemoteAddr),
+		UserAgent: r.UserAgent(), Referer: r.Referer(),
+	})
+	if err != nil {
+		p.logger.WarnContext(r.Context(), "proxy: access log", "err", err)
+	}
+}
+
+// clientIP returns the address of remote without its port.
+func clientIP(remote string) string {
+	if ip, _, err := net.SplitHostPort(remote); err == nil {
+		return ip
+	}
+	return remote
 }
 
 // proxyError answers a request the app could not: 413 for a body past

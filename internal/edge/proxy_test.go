@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -80,16 +81,21 @@ func startProxy(t *testing.T, a *apps, l edge.Limits, tls bool) *httptest.Server
 	return srv
 }
 
-func get(t *testing.T, c *http.Client, url, host string, hdr http.Header) (*http.Response, string) {
+// answer is a response read whole.
+type answer struct {
+	StatusCode int
+	Header     http.Header
+	ProtoMajor int
+}
+
+func get(t *testing.T, c *http.Client, url, host string, hdr http.Header) (answer, string) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Host = host
-	for k, v := range hdr {
-		req.Header[k] = v
-	}
+	maps.Copy(req.Header, hdr)
 	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s (Host %s): %v", url, host, err)
@@ -99,7 +105,7 @@ func get(t *testing.T, c *http.Client, url, host string, hdr http.Header) (*http
 	if err != nil {
 		t.Fatalf("GET %s (Host %s): reading: %v", url, host, err)
 	}
-	return resp, string(b)
+	return answer{StatusCode: resp.StatusCode, Header: resp.Header, ProtoMajor: resp.ProtoMajor}, string(b)
 }
 
 // Ensure a tool with nothing to serve gets a page naming it and its

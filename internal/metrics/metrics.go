@@ -6,7 +6,9 @@
 // deploy receive it through their Config and record what happens; a nil
 // *Metrics records nothing, so tests and tools that do not care pass nil.
 //
-// Labels are bounded: HTTP requests are labelled by the route pattern of
+// Labels are bounded: the front door's requests are labelled by tool
+// only (never host, path or instance) and status class, so a tool adds 5
+// series and one histogram (13 buckets) whatever its traffic; HTTP requests are labelled by the route pattern of
 // the API (never the raw path, which holds tool names and deployment IDs),
 // the method (unknown methods are "other") and the status code; deployments
 // by trigger and final status; steps by kind and outcome.
@@ -42,6 +44,9 @@ type Metrics struct {
 	builds              *prometheus.CounterVec
 	retained            *prometheus.CounterVec
 	polls               *prometheus.CounterVec
+
+	proxyRequests *prometheus.CounterVec
+	proxyDuration *prometheus.HistogramVec
 
 	inProgressDesc *prometheus.Desc
 	mu             sync.Mutex
@@ -93,6 +98,17 @@ func New() *Metrics {
 			Name: "slipway_poll_requests_total",
 			Help: "Repositories asked by polling (one ref listing each, for every tool and ref that follows it), by result: ok or error.",
 		}, []string{"result"}),
+		proxyRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "slipway_proxy_requests_total",
+			Help: "Requests the front door answered for a tool's published component (its environments together), by tool and status class (1xx…5xx; 499 when the client left first counts as 4xx).",
+		}, []string{"tool", "class"}),
+		proxyDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "slipway_proxy_request_duration_seconds",
+			Help: "Time the front door took to answer a tool's request, headers to the end of the body (a stream or WebSocket lasts as long as it is open), by tool.",
+			// From a loopback app's sub-millisecond answer to the
+			// response header timeout.
+			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60},
+		}, []string{"tool"}),
 		inProgressDesc: prometheus.NewDesc("slipway_deployments_in_progress",
 			"Deployments not final yet (pending, running or cancelling), as the store has them.", nil, nil),
 	}
@@ -101,6 +117,7 @@ func New() *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.httpRequests, m.httpDuration, m.rateLimited,
 		m.deploymentsCreated, m.deploymentsFinished, m.stepDuration, m.builds, m.retained, m.polls,
+		m.proxyRequests, m.proxyDuration,
 		inProgress{m},
 	)
 	return m
@@ -240,4 +257,18 @@ func (c inProgress) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(c.m.inProgressDesc, prometheus.GaugeValue, float64(n))
+}
+
+// ObserveProxy records a request the front door answered for tool's
+// published component: its status code (by class) and how long it took.
+func (m *Metrics) ObserveProxy(tool string, code int, took time.Duration) {
+	if m == nil {
+		return
+	}
+	class := "5xx"
+	if code >= 100 && code < 600 {
+		class = strconv.Itoa(code/100) + "xx"
+	}
+	m.proxyRequests.WithLabelValues(tool, class).Inc()
+	m.proxyDuration.WithLabelValues(tool).Observe(took.Seconds())
 }
