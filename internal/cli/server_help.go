@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"maps"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -54,9 +55,7 @@ func setServerHelp(cmd *cobra.Command, globals map[string]globalFlagHelp) {
 	for _, l := range limitFlagList() {
 		types[l.name] = limitKindTypes[l.kind]
 	}
-	for name, typ := range proxyFlagTypes {
-		types[name] = typ
-	}
+	maps.Copy(types, proxyFlagTypes)
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
 		typ := types[f.Name]
 		if typ == "" {

@@ -154,6 +154,9 @@ type Config struct {
 	// Releases serves …/releases (a tool's release history). When nil,
 	// it answers 503.
 	Releases Releases
+	// AccessLogs serves …/access-logs (the front door's log of a tool's
+	// requests). When nil, it answers 503.
+	AccessLogs AccessLogs
 	// Cuts serves …/cuts (a tool's named releases and their change
 	// requests). When nil, it answers 503.
 	Cuts Cuts

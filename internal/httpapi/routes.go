@@ -104,6 +104,7 @@ func (a *api) routes() []route {
 		{"GET", "/components/v1/tool/{tool}/cuts/{cut}/change-requests", adminOrToolToken, a.handleChangeRequestList()},
 		{"POST", "/components/v1/tool/{tool}/cuts/{cut}/change-requests", adminOrToolToken, a.handleChangeRequestCreate()},
 		{"POST", "/components/v1/tool/{tool}/cuts/{cut}/change-requests/{seq}/apply", adminOrToolToken, a.handleChangeRequestApply()},
+		{"GET", "/components/v1/tool/{tool}/access-logs", adminOrToolToken, a.handleAccessLogs()},
 		{"GET", "/components/v1/tool/{tool}/deployment", adminOrToolToken, a.handleDeploymentList()},
 		{"POST", "/components/v1/tool/{tool}/deployment", adminOrDeployToken, a.handleDeploymentCreate()},
 		{"POST", "/components/v1/tool/{tool}/deployment/rollback", adminOrDeployToken, a.handleDeploymentRollback()},

@@ -374,6 +374,8 @@ type Server struct {
 
 	api   *http.Server
 	proxy *http.Server
+	// access are the tools' access logs, which the proxy writes.
+	access *edge.AccessLogs
 	// cancelBase ends the contexts of every request the HTTP servers
 	// serve; Stop calls it first.
 	cancelBase context.CancelFunc
@@ -702,12 +704,28 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancelBase = cancelBase
 	baseContext := func(net.Listener) context.Context { return base }
+	// The front door: published components, when the driver serves them
+	// itself (Kubernetes reaches them through Ingresses), with an access
+	// log per tool bounded as the process logs are.
+	backends, _ := s.target.(edge.Backends)
+	access, err := edge.NewAccessLogs(filepath.Join(dir, "access"), s.cfg.LogMaxSize, s.cfg.LogMaxFiles)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	s.access = access
+	s.closers = append(s.closers, func(context.Context) error { return access.Close() })
+	proxy, err := edge.New(edge.Config{Backends: backends, Limits: s.cfg.Proxy, Logger: s.logger, AccessLogs: access, Metrics: m})
+	if err != nil {
+		return fmt.Errorf("server: proxy: %w", err)
+	}
+	s.proxy = s.cfg.Proxy.Server(proxy)
+	s.proxy.BaseContext = baseContext
 	apiTokens := auth.NewAPITokens(s.db, s.cfg.Now)
 	s.api = &http.Server{
 		Handler: httpapi.NewHandler(s.deployments, httpapi.Config{
 			AdminToken: s.token, Logger: s.logger, Health: s.health, DeployTokens: deployTokens,
 			APITokens: apiTokens, TrustedProxies: s.cfg.TrustedProxies, EnvVars: s.envVars, Webhooks: s.webhooks,
-			Builds: s.builds, Jobs: s.jobs, Notifications: s.notify, Questions: s.questions, Releases: s.releases, Cuts: s.cuts, Trains: s.trains, Metrics: m, ToolRate: s.cfg.ToolRate, ToolBurst: s.cfg.ToolBurst,
+			Builds: s.builds, Jobs: s.jobs, Notifications: s.notify, Questions: s.questions, Releases: s.releases, AccessLogs: s.access, Cuts: s.cuts, Trains: s.trains, Metrics: m, ToolRate: s.cfg.ToolRate, ToolBurst: s.cfg.ToolBurst,
 			MetricsToken: s.cfg.MetricsToken,
 			UI: &web.Config{
 				Deployments: s.deployments, Builds: s.builds, Jobs: s.jobs, Tools: s.db, Sessions: s.db, Questions: s.questions,
@@ -719,15 +737,6 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       baseContext,
 	}
-	// The front door: published components, when the driver serves them
-	// itself (Kubernetes reaches them through Ingresses).
-	backends, _ := s.target.(edge.Backends)
-	proxy, err := edge.New(edge.Config{Backends: backends, Limits: s.cfg.Proxy, Logger: s.logger})
-	if err != nil {
-		return fmt.Errorf("server: proxy: %w", err)
-	}
-	s.proxy = s.cfg.Proxy.Server(proxy)
-	s.proxy.BaseContext = baseContext
 	if err := s.startDebug(ctx); err != nil {
 		return err
 	}

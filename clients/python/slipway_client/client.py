@@ -406,6 +406,39 @@ class Client:
             result="json",
         )
 
+    def get_access_logs(
+        self,
+        tool: str,
+        *,
+        follow: Optional[str] = None,
+        lines: Optional[int] = None,
+    ) -> str:
+        """The tool's access log, as JSON lines.
+
+        ``GET /components/v1/tool/{tool}/access-logs`` (operation ``getAccessLogs``).
+
+        The requests the front door (the proxy of published components)
+        answered for the tool, its environments included: one JSON object a
+        line (`AccessLogLine`), as `text/plain`, oldest first. The log is
+        rotated by size like the process logs and starts empty when the
+        server starts; a tool that has served nothing has an empty log (200,
+        no line). A tool's token reads its own tool's log only.
+
+        Keyword arguments:
+
+        follow (query ``follow``): Keep the response open and send what is appended until the client goes away (`true` or `false`).
+        lines (query ``lines``): Start with the last N lines (0 or absent means all).
+        """
+        return self._call(
+            "GET",
+            "/components/v1/tool/{tool}/access-logs".format(tool=_path(tool)),
+            query=[("follow", follow), ("lines", lines)],
+            headers=[],
+            body=_NO_BODY,
+            text_type=None,
+            result="text",
+        )
+
     def list_releases(
         self,
         tool: str,

@@ -130,6 +130,7 @@ __all__ = [
     "JobImageListResponse",
     "JobImage",
     "JobLogLine",
+    "AccessLogLine",
     "QuotaResponse",
     "Quota",
     "QuotaCategory",
@@ -1256,6 +1257,31 @@ class JobLogLine(TypedDict, total=False):
     datetime: Required[str]
     #: The line, without its line end.
     message: Required[str]
+
+
+class AccessLogLine(TypedDict, total=False):
+    """One request the front door answered for a tool (`edge.AccessLine`)."""
+
+    #: When its headers were read, UTC.
+    time: Required[str]
+    #: What served it, the tool or `<tool>--<environment>`.
+    instance: Required[str]
+    method: Required[str]
+    host: Required[str]
+    #: The path and query, as the client sent them.
+    uri: Required[str]
+    #: `HTTP/1.1` or `HTTP/2.0`.
+    proto: Required[str]
+    #: The status answered; 499 when the client left before the answer.
+    status: Required[int]
+    #: Size of the body written to the client.
+    bytes: Required[int]
+    #: Milliseconds from the headers to the end of the answer (a stream or WebSocket, while it was open).
+    duration_ms: Required[float]
+    #: The client's address, as the app gets it in X-Forwarded-For.
+    remote: Required[str]
+    user_agent: str
+    referer: str
 
 
 class QuotaResponse(TypedDict, total=False):

@@ -1146,6 +1146,30 @@ export interface JobLogLine {
   message: string;
 }
 
+/** One request the front door answered for a tool (`edge.AccessLine`). */
+export interface AccessLogLine {
+  /** When its headers were read, UTC. */
+  time: string;
+  /** What served it, the tool or `<tool>--<environment>`. */
+  instance: string;
+  method: string;
+  host: string;
+  /** The path and query, as the client sent them. */
+  uri: string;
+  /** `HTTP/1.1` or `HTTP/2.0`. */
+  proto: string;
+  /** The status answered; 499 when the client left before the answer. */
+  status: number;
+  /** Size of the body written to the client. */
+  bytes: number;
+  /** Milliseconds from the headers to the end of the answer (a stream or WebSocket, while it was open). */
+  duration_ms: number;
+  /** The client's address, as the app gets it in X-Forwarded-For. */
+  remote: string;
+  user_agent?: string;
+  referer?: string;
+}
+
 export interface QuotaResponse {
   quota: Quota;
   messages: ResponseMessages;
@@ -1443,6 +1467,25 @@ export class Client {
    */
   async createDeployment(tool: string, options: { body?: DeploymentCreateRequest; forceBuild?: string; forceRun?: string; forceBuildUnderscored?: string; forceRunUnderscored?: string; dryRun?: string; dryRunHyphenated?: string; onlyPlan?: string; onlyPlanUnderscored?: string; environment?: string } = {}): Promise<DeploymentEnvelope> {
     return (await this.call("POST", `/components/v1/tool/${enc(tool)}/deployment`, [["force-build", options.forceBuild], ["force-run", options.forceRun], ["force_build", options.forceBuildUnderscored], ["force_run", options.forceRunUnderscored], ["dry_run", options.dryRun], ["dry-run", options.dryRunHyphenated], ["only-plan", options.onlyPlan], ["only_plan", options.onlyPlanUnderscored], ["environment", options.environment]], [], options.body, null, "json")) as DeploymentEnvelope;
+  }
+
+  /**
+   * The tool's access log, as JSON lines.
+   *
+   * `GET /components/v1/tool/{tool}/access-logs` (operation `getAccessLogs`).
+   *
+   * The requests the front door (the proxy of published components)
+   * answered for the tool, its environments included: one JSON object a
+   * line (`AccessLogLine`), as `text/plain`, oldest first. The log is
+   * rotated by size like the process logs and starts empty when the
+   * server starts; a tool that has served nothing has an empty log (200,
+   * no line). A tool's token reads its own tool's log only.
+   *
+   * @param options.follow query `follow`: Keep the response open and send what is appended until the client goes away (`true` or `false`).
+   * @param options.lines query `lines`: Start with the last N lines (0 or absent means all).
+   */
+  async getAccessLogs(tool: string, options: { follow?: string; lines?: number } = {}): Promise<string> {
+    return (await this.call("GET", `/components/v1/tool/${enc(tool)}/access-logs`, [["follow", options.follow], ["lines", options.lines]], [], undefined, null, "text")) as string;
   }
 
   /**

@@ -1267,6 +1267,37 @@ type APITokenListEnvelope struct {
 	Messages ResponseMessages `json:"messages"`
 }
 
+// AccessLogLine One request the front door answered for a tool (`edge.AccessLine`).
+type AccessLogLine struct {
+	// Bytes Size of the body written to the client.
+	Bytes int64 `json:"bytes"`
+
+	// DurationMs Milliseconds from the headers to the end of the answer (a stream or WebSocket, while it was open).
+	DurationMs float64 `json:"duration_ms"`
+	Host       string  `json:"host"`
+
+	// Instance What served it, the tool or `<tool>--<environment>`.
+	Instance string `json:"instance"`
+	Method   string `json:"method"`
+
+	// Proto `HTTP/1.1` or `HTTP/2.0`.
+	Proto   string  `json:"proto"`
+	Referer *string `json:"referer,omitempty"`
+
+	// Remote The client's address, as the app gets it in X-Forwarded-For.
+	Remote string `json:"remote"`
+
+	// Status The status answered; 499 when the client left before the answer.
+	Status int `json:"status"`
+
+	// Time When its headers were read, UTC.
+	Time time.Time `json:"time"`
+
+	// Uri The path and query, as the client sent them.
+	Uri       string  `json:"uri"`
+	UserAgent *string `json:"user_agent,omitempty"`
+}
+
 // AnswerPolicy defines model for AnswerPolicy.
 type AnswerPolicy struct {
 	// Answerers "tool", "admin" or credential names; empty means "tool". The admin may always answer.
@@ -2922,6 +2953,15 @@ type PruneBuildsParams struct {
 	OlderThan *string `form:"older_than,omitempty" json:"older_than,omitempty"`
 }
 
+// GetAccessLogsParams defines parameters for GetAccessLogs.
+type GetAccessLogsParams struct {
+	// Follow Keep the response open and send what is appended until the client goes away (`true` or `false`).
+	Follow *string `form:"follow,omitempty" json:"follow,omitempty"`
+
+	// Lines Start with the last N lines (0 or absent means all).
+	Lines *int `form:"lines,omitempty" json:"lines,omitempty"`
+}
+
 // CutNotesParams defines parameters for CutNotes.
 type CutNotesParams struct {
 	From   string                `form:"from" json:"from"`
@@ -3401,6 +3441,18 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /components/v1/healthz (the `GetHealth` operationId).
 	GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetAccessLogs The tool's access log, as JSON lines
+	//
+	// The requests the front door (the proxy of published components)
+	// answered for the tool, its environments included: one JSON object a
+	// line (`AccessLogLine`), as `text/plain`, oldest first. The log is
+	// rotated by size like the process logs and starts empty when the
+	// server starts; a tool that has served nothing has an empty log (200,
+	// no line). A tool's token reads its own tool's log only.
+	//
+	// Corresponds with GET /components/v1/tool/{tool}/access-logs (the `GetAccessLogs` operationId).
+	GetAccessLogs(ctx context.Context, tool Tool, params *GetAccessLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteToolConfig Delete the tool's config
 	//
@@ -5002,6 +5054,28 @@ func (c *Client) GetBuildsQuota(ctx context.Context, tool Tool, reqEditors ...Re
 // Corresponds with GET /components/v1/healthz (the `GetHealth` operationId).
 func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetHealthRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetAccessLogs The tool's access log, as JSON lines
+//
+// The requests the front door (the proxy of published components)
+// answered for the tool, its environments included: one JSON object a
+// line (`AccessLogLine`), as `text/plain`, oldest first. The log is
+// rotated by size like the process logs and starts empty when the
+// server starts; a tool that has served nothing has an empty log (200,
+// no line). A tool's token reads its own tool's log only.
+//
+// Corresponds with GET /components/v1/tool/{tool}/access-logs (the `GetAccessLogs` operationId).
+func (c *Client) GetAccessLogs(ctx context.Context, tool Tool, params *GetAccessLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetAccessLogsRequest(c.Server, tool, params)
 	if err != nil {
 		return nil, err
 	}
@@ -7802,6 +7876,79 @@ func NewGetHealthRequest(server string) (*http.Request, error) {
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetAccessLogsRequest constructs an http.Request for the GetAccessLogs method
+func NewGetAccessLogsRequest(server string, tool Tool, params *GetAccessLogsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/components/v1/tool/%s/access-logs", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Follow != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "follow", *params.Follow, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Lines != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "lines", *params.Lines, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -11982,6 +12129,20 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /components/v1/healthz (the `GetHealth` operationId).
 	GetHealthWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetHealthResponse, error)
 
+	// GetAccessLogsWithResponse The tool's access log, as JSON lines
+	//
+	// The requests the front door (the proxy of published components)
+	// answered for the tool, its environments included: one JSON object a
+	// line (`AccessLogLine`), as `text/plain`, oldest first. The log is
+	// rotated by size like the process logs and starts empty when the
+	// server starts; a tool that has served nothing has an empty log (200,
+	// no line). A tool's token reads its own tool's log only.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /components/v1/tool/{tool}/access-logs (the `GetAccessLogs` operationId).
+	GetAccessLogsWithResponse(ctx context.Context, tool Tool, params *GetAccessLogsParams, reqEditors ...RequestEditorFn) (*GetAccessLogsResponse, error)
+
 	// DeleteToolConfigWithResponse Delete the tool's config
 	//
 	// Deleting the config does not stop or remove any component.
@@ -14165,6 +14326,82 @@ func (r GetHealthResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetHealthResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetAccessLogsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetAccessLogsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetAccessLogsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetAccessLogsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetAccessLogsResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetAccessLogsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetAccessLogsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetAccessLogsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetAccessLogsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetAccessLogsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetAccessLogsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -20740,6 +20977,26 @@ func (c *ClientWithResponses) GetHealthWithResponse(ctx context.Context, reqEdit
 	return ParseGetHealthResponse(rsp)
 }
 
+// GetAccessLogsWithResponse The tool's access log, as JSON lines
+//
+// The requests the front door (the proxy of published components)
+// answered for the tool, its environments included: one JSON object a
+// line (`AccessLogLine`), as `text/plain`, oldest first. The log is
+// rotated by size like the process logs and starts empty when the
+// server starts; a tool that has served nothing has an empty log (200,
+// no line). A tool's token reads its own tool's log only.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /components/v1/tool/{tool}/access-logs (the `GetAccessLogs` operationId).
+func (c *ClientWithResponses) GetAccessLogsWithResponse(ctx context.Context, tool Tool, params *GetAccessLogsParams, reqEditors ...RequestEditorFn) (*GetAccessLogsResponse, error) {
+	rsp, err := c.GetAccessLogs(ctx, tool, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetAccessLogsResponse(rsp)
+}
+
 // DeleteToolConfigWithResponse Delete the tool's config
 //
 // Deleting the config does not stop or remove any component.
@@ -23391,6 +23648,67 @@ func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest HealthEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetAccessLogsResponse parses an HTTP response from a GetAccessLogsWithResponse call
+func ParseGetAccessLogsResponse(rsp *http.Response) (*GetAccessLogsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetAccessLogsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

@@ -1265,6 +1265,37 @@ type APITokenListEnvelope struct {
 	Messages ResponseMessages `json:"messages"`
 }
 
+// AccessLogLine One request the front door answered for a tool (`edge.AccessLine`).
+type AccessLogLine struct {
+	// Bytes Size of the body written to the client.
+	Bytes int64 `json:"bytes"`
+
+	// DurationMs Milliseconds from the headers to the end of the answer (a stream or WebSocket, while it was open).
+	DurationMs float64 `json:"duration_ms"`
+	Host       string  `json:"host"`
+
+	// Instance What served it, the tool or `<tool>--<environment>`.
+	Instance string `json:"instance"`
+	Method   string `json:"method"`
+
+	// Proto `HTTP/1.1` or `HTTP/2.0`.
+	Proto   string  `json:"proto"`
+	Referer *string `json:"referer,omitempty"`
+
+	// Remote The client's address, as the app gets it in X-Forwarded-For.
+	Remote string `json:"remote"`
+
+	// Status The status answered; 499 when the client left before the answer.
+	Status int `json:"status"`
+
+	// Time When its headers were read, UTC.
+	Time time.Time `json:"time"`
+
+	// Uri The path and query, as the client sent them.
+	Uri       string  `json:"uri"`
+	UserAgent *string `json:"user_agent,omitempty"`
+}
+
 // AnswerPolicy defines model for AnswerPolicy.
 type AnswerPolicy struct {
 	// Answerers "tool", "admin" or credential names; empty means "tool". The admin may always answer.
@@ -2920,6 +2951,15 @@ type PruneBuildsParams struct {
 	OlderThan *string `form:"older_than,omitempty" json:"older_than,omitempty"`
 }
 
+// GetAccessLogsParams defines parameters for GetAccessLogs.
+type GetAccessLogsParams struct {
+	// Follow Keep the response open and send what is appended until the client goes away (`true` or `false`).
+	Follow *string `form:"follow,omitempty" json:"follow,omitempty"`
+
+	// Lines Start with the last N lines (0 or absent means all).
+	Lines *int `form:"lines,omitempty" json:"lines,omitempty"`
+}
+
 // CutNotesParams defines parameters for CutNotes.
 type CutNotesParams struct {
 	From   string                `form:"from" json:"from"`
@@ -3173,6 +3213,9 @@ type ServerInterface interface {
 	// GetHealth Server health, with named checks
 	// (GET /components/v1/healthz)
 	GetHealth(w http.ResponseWriter, r *http.Request)
+	// GetAccessLogs The tool's access log, as JSON lines
+	// (GET /components/v1/tool/{tool}/access-logs)
+	GetAccessLogs(w http.ResponseWriter, r *http.Request, tool Tool, params GetAccessLogsParams)
 	// DeleteToolConfig Delete the tool's config
 	// (DELETE /components/v1/tool/{tool}/config)
 	DeleteToolConfig(w http.ResponseWriter, r *http.Request, tool Tool)
@@ -3779,6 +3822,61 @@ func (siw *ServerInterfaceWrapper) GetHealth(w http.ResponseWriter, r *http.Requ
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetHealth(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetAccessLogs operation middleware
+func (siw *ServerInterfaceWrapper) GetAccessLogs(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAccessLogsParams
+
+	// ------------- Optional query parameter "follow" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "follow", r.URL.Query(), &params.Follow, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "follow"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "follow", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "lines" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "lines", r.URL.Query(), &params.Lines, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "lines"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "lines", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetAccessLogs(w, r, tool, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -6806,6 +6904,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/config/generate", wrapper.GenerateToolConfig)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment", wrapper.ListDeployments)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment", wrapper.CreateDeployment)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/access-logs", wrapper.GetAccessLogs)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/releases", wrapper.ListReleases)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/releases/is-live", wrapper.ReleaseIsLive)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/releases/when", wrapper.ReleaseWhen)
