@@ -27,7 +27,8 @@
 // user's port is the "container port"). A supervisor restarts a replica that
 // exits, after 1s, 2s, 4s … up to 60s, resetting once a run lasted 60s; three
 // exits within [Config.StartupTimeout] are a crash loop. Published components
-// are served by [Driver.Proxy] at http://<tool>.localhost:<port>/.
+// are served by the front door (internal/edge) at http://<tool>.localhost:<port>/,
+// which asks [Driver.Backend] for a replica that is up.
 //
 // Apply of a changed continuous spec, while a generation serves, is a
 // surge: the new generation's replicas start beside the old ones, on
