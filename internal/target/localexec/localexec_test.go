@@ -1,6 +1,7 @@
 package localexec_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -388,6 +389,60 @@ func TestDriver_Proxy(t *testing.T) {
 	}
 	if code, _ := get("example.com"); code != http.StatusNotFound {
 		t.Errorf("GET example.com = %d, want 404", code)
+	}
+}
+
+// Ensure an event stream from a real app process passes through the
+// proxy unbuffered: the client reads the first event while the app holds
+// the stream open, waiting for the client's go-ahead (a second request
+// through the proxy) to send the next.
+func TestDriver_ProxyEventStream(t *testing.T) {
+	t.Parallel()
+	d := newDriver(t, t.TempDir())
+	art := makeArtifact(t, map[string]string{"sse.py": `import http.server, os, threading
+go = threading.Event()
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        if self.path == "/go":
+            go.set()
+            self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(b"data: first\n\n"); self.wfile.flush()
+        go.wait(30)
+        self.wfile.write(b"data: second\n\n"); self.wfile.flush()
+        self.close_connection = True
+http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+`})
+	targettest.MustApply(t, d, targettest.Spec("stream", "web", slipway.Continuous, slipway.RunSpec{Command: "exec python3 sse.py", Port: 8000, Publish: "/"}, art))
+	targettest.MustWaitHealthy(t, d, "stream", "web")
+	srv := httptest.NewServer(d.Proxy())
+	defer srv.Close()
+	get := func(path string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+path, nil)
+		req.Host = "stream.localhost"
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		return resp
+	}
+	resp := get("/events")
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	if line, err := br.ReadString('\n'); err != nil || line != "data: first\n" {
+		t.Fatalf("first event = %q, %v; want it while the app holds the stream", line, err)
+	}
+	goResp := get("/go")
+	goResp.Body.Close()
+	rest, err := io.ReadAll(br)
+	if err != nil || string(rest) != "\ndata: second\n\n" {
+		t.Errorf("rest of the stream = %q, %v; want the second event", rest, err)
 	}
 }
 
