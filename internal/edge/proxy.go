@@ -214,6 +214,9 @@ func New(cfg Config) (*Proxy, error) {
 			DisableCompression: true,
 		},
 		ErrorHandler: p.proxyError,
+		// What ReverseProxy logs itself (a client that left mid-body) is
+		// routine at a front door: debug, not the server's stderr.
+		ErrorLog: slog.NewLogLogger(p.logger.Handler(), slog.LevelDebug),
 	}
 	return p, nil
 }
