@@ -48,13 +48,14 @@ type serverFlags struct {
 	target            targetFlags
 	notify            notifyFlags
 	proxy             proxyFlags
+	edge              edgeFlags
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
 	cmd.Flags().StringVar(&f.database, "database", "", "where the state lives: a postgres://USER:PASSWORD@HOST:PORT/DB URL, or nothing for SQLite in the data directory (default $SLIPWAY_DATABASE)")
 	cmd.Flags().StringVar(&f.listen, "listen", "", "API address (default $SLIPWAY_LISTEN or "+listen+")")
 	cmd.Flags().StringVar(&f.debugListen, "debug-listen", "", "a loopback address serving Go's profiles at /debug/pprof/ to the admin token, e.g. 127.0.0.1:6060 (default $SLIPWAY_DEBUG_LISTEN or none)")
-	cmd.Flags().StringVar(&f.proxyListen, "proxy-listen", "", "address serving published components as http://<tool>.localhost:<port>/ (default $SLIPWAY_PROXY_LISTEN or "+proxy+")")
+	cmd.Flags().StringVar(&f.proxyListen, "proxy-listen", "", "address serving published components over HTTP as http://<tool>.<apps domain>:<port>/ (default $SLIPWAY_PROXY_LISTEN or "+proxy+")")
 	cmd.Flags().StringVar(&f.allowLocalRepos, "allow-local-repos", "", "allow file:// and local-path repositories, in the admin's configs anywhere and in a tool's inside --local-repo-dirs: true or false (default $SLIPWAY_ALLOW_LOCAL_REPOS, else true when the API listens on loopback only)")
 	cmd.Flags().StringVar(&f.allowPrivateURLs, "allow-private-source-urls", "", "let source_url configs be fetched from loopback, private and link-local addresses; =false to refuse (default $SLIPWAY_ALLOW_PRIVATE_SOURCE_URLS or false)")
 	cmd.Flags().Lookup("allow-private-source-urls").NoOptDefVal = "true"
@@ -78,6 +79,7 @@ func (f *serverFlags) register(cmd *cobra.Command, listen, proxy string) {
 	f.target.register(cmd)
 	f.notify.register(cmd)
 	f.proxy.register(cmd)
+	f.edge.register(cmd)
 }
 
 // config turns the flags, the environment and defaults into a server config.
@@ -153,6 +155,9 @@ func (f *serverFlags) config(e *env, dataDir, listen, proxy string) (server.Conf
 		return cfg, err
 	}
 	if err := f.proxy.apply(e, &cfg); err != nil {
+		return cfg, err
+	}
+	if err := f.edge.apply(e, &cfg); err != nil {
 		return cfg, err
 	}
 	return cfg, f.security.apply(e, &cfg)

@@ -132,6 +132,8 @@ type Config struct {
 	GitLowSpeedLimit  int
 	GitLowSpeedTime   time.Duration
 	GitTimeout        time.Duration
+	// Domains are the apps domain, custom domains and TLS of the proxy.
+	Domains edge.DomainConfig
 	// MetricsToken is a bearer token that may read /metrics (and nothing
 	// else), for Prometheus scrapers; the admin token always may.
 	MetricsToken string
@@ -400,6 +402,7 @@ type Server struct {
 	// wroteInfo is set once this server published InfoFile.
 	wroteInfo bool
 	closers   []func(context.Context) error
+	edge      edgeState
 }
 
 // New returns a server that is not started yet.
@@ -427,6 +430,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg.Limits = cfg.Limits.WithDefaults()
 	if err := cfg.Proxy.Validate(); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	if err := cfg.Domains.Validate(); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	if err := cfg.Limits.Validate(); err != nil {
@@ -580,7 +586,10 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 
 	askTokens := auth.NewAskTokens(key)
-	if s.target, err = s.openTarget(dir, askTokens, proxyPort, limits.component); err != nil {
+	if err := s.openEdge(); err != nil {
+		return err
+	}
+	if s.target, err = s.openTarget(dir, askTokens, limits.component); err != nil {
 		return err
 	}
 	if err := s.target.Start(ctx); err != nil {
@@ -714,7 +723,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	s.access = access
 	s.closers = append(s.closers, func(context.Context) error { return access.Close() })
-	proxy, err := edge.New(edge.Config{Backends: backends, Limits: s.cfg.Proxy, Logger: s.logger, AccessLogs: access, Metrics: m})
+	proxy, err := edge.New(edge.Config{Hosts: s.edge.hosts, Backends: backends, Limits: s.cfg.Proxy, Logger: s.logger, AccessLogs: access, Metrics: m})
 	if err != nil {
 		return fmt.Errorf("server: proxy: %w", err)
 	}
@@ -860,9 +869,8 @@ type runtimeTarget interface {
 }
 
 // openTarget makes the target driver: localexec, processes on this host
-// in the sandbox, each tool's published component behind the proxy
-// listening on proxyPort.
-func (s *Server) openTarget(dir string, askTokens *auth.AskTokens, proxyPort int, limits func(target.Spec) sandbox.Limits) (runtimeTarget, error) {
+// in the sandbox, each tool's published component behind the proxy.
+func (s *Server) openTarget(dir string, askTokens *auth.AskTokens, limits func(target.Spec) sandbox.Limits) (runtimeTarget, error) {
 	switch s.cfg.Target {
 	case "", TargetLocal:
 	case TargetKubernetes:
@@ -879,7 +887,7 @@ func (s *Server) openTarget(dir string, askTokens *auth.AskTokens, proxyPort int
 		Dir:          filepath.Join(dir, "run"),
 		HomeDir:      func(tool string) string { return filepath.Join(dir, "tools", tool, "home") },
 		Logger:       s.logger,
-		ProxyBaseURL: func(tool string) string { return fmt.Sprintf("http://%s.localhost:%d/", tool, proxyPort) },
+		ProxyBaseURL: s.publicURL,
 		Sandbox:      s.sandbox,
 		Limits:       limits,
 		LogMaxSize:   s.cfg.LogMaxSize,
@@ -1131,7 +1139,7 @@ func addPEMFile(pool *x509.CertPool, path string) error {
 
 // ProxyURL returns where a tool's published component answers.
 func (s *Server) ProxyURL(tool string) string {
-	return fmt.Sprintf("http://%s.localhost:%d/", tool, s.proxyLn.Addr().(*net.TCPAddr).Port)
+	return s.publicURL(tool)
 }
 
 // Sandbox says in one line how tools' builds and processes are confined.
