@@ -207,6 +207,19 @@ type Node struct {
 	SeenAt time.Time
 }
 
+// DomainsLock is the [Tx.NamedLock] that serializes claims of custom
+// domains, so that two tools cannot claim overlapping names at once.
+const DomainsLock = "domains"
+
+// Certificate is a TLS certificate the proxy obtained (its chain and key,
+// or the ACME account's key), as stored: sealed by internal/auth, never in
+// the clear.
+type Certificate struct {
+	Name      string
+	Sealed    string
+	UpdatedAt time.Time
+}
+
 // NodesLock is the [Tx.NamedLock] that serializes servers joining.
 const NodesLock = "nodes"
 
@@ -336,6 +349,22 @@ type Queries interface {
 	// in keep (all of them when keep is empty) and returns how many it
 	// deleted.
 	RepoCredentialPrune(ctx context.Context, tool string, keep []string) (int, error)
+
+	// DomainAdd inserts a tool's custom domain. Callers check the claim
+	// rules under [DomainsLock] first; a name already stored is an error.
+	DomainAdd(ctx context.Context, d slipway.Domain) error
+	// DomainList returns a tool's custom domains, or every tool's when
+	// tool is "", by name.
+	DomainList(ctx context.Context, tool string) ([]slipway.Domain, error)
+	// DomainDelete deletes a tool's custom domain; ErrNotFound when the
+	// tool has no such name.
+	DomainDelete(ctx context.Context, tool, name string) error
+	// CertificatePut stores a certificate (insert or replace).
+	CertificatePut(ctx context.Context, c Certificate) error
+	// CertificateGet returns a certificate; ErrNotFound when there is none.
+	CertificateGet(ctx context.Context, name string) (Certificate, error)
+	// CertificateDelete deletes a certificate; nothing when there is none.
+	CertificateDelete(ctx context.Context, name string) error
 
 	// DeploymentCreate inserts a deployment (without steps).
 	DeploymentCreate(ctx context.Context, d slipway.Deployment) error

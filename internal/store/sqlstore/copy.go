@@ -64,6 +64,8 @@ var copyTables = []Table{
 	table("job_runs", "tool, name", "tool, name, command, image_name, build_key, artifact, timeout, run_id, created_at", ""),
 	table("envvars", "tool, name", "tool, name, value_sealed, updated_at", ""),
 	table("repo_credentials", "tool, url", "tool, url, sealed, updated_at", ""),
+	table("domains", "name", "name, tool, created_by, created_at", ""),
+	table("certificates", "name", "name, sealed, updated_at", ""),
 	table("webhooks", "tool", "tool, secret_sealed, created_at", ""),
 	table("webhook_deliveries", "tool, id", `tool, id, provider, event, received_at, ref, commit_sha, pusher, outcome,
 		message, deployment_id`, ""),

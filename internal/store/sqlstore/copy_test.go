@@ -278,6 +278,8 @@ func fill(t *testing.T, s store.Store, write *sql.DB) {
 		must(s.EnvVarPut(ctx, store.EnvVar{Tool: tool, Name: "TOOL_DEPLOY_TOKEN", Sealed: "sealed-2", UpdatedAt: at(6)}))
 		must(s.RepoCredentialPut(ctx, store.RepoCredential{Tool: tool, URL: "https://***@example.org/" + tool + ".git", Sealed: "sealed-cred"}))
 		must(s.WebhookPut(ctx, store.Webhook{Tool: tool, Sealed: "sealed-hook", CreatedAt: at(5)}))
+		must(s.DomainAdd(ctx, slipway.Domain{Name: tool + ".example.org", Tool: tool, CreatedBy: "admin", CreatedAt: at(5)}))
+		must(s.CertificatePut(ctx, store.Certificate{Name: tool + ".example.org", Sealed: "sealed-cert", UpdatedAt: at(6)}))
 		_, err = s.CutCreate(ctx, slipway.Cut{
 			Tool: tool, Name: "2026.12.1", Repository: "https://example.org/" + tool + ".git", Branch: "main",
 			Base: strings.Repeat("a", 40), Head: strings.Repeat("b", 40), State: slipway.CutFrozen, Picks: 1,
@@ -436,6 +438,10 @@ func reads(t *testing.T, s store.Store) map[string]any {
 		put("DeployTokenGet "+tool, dt, err)
 		rc, err := s.RepoCredentialGet(ctx, tool, "https://***@example.org/"+tool+".git")
 		put("RepoCredentialGet "+tool, rc, err)
+		doms, err := s.DomainList(ctx, tool)
+		put("DomainList "+tool, doms, err)
+		cert, err := s.CertificateGet(ctx, tool+".example.org")
+		put("CertificateGet "+tool, cert, err)
 	}
 	deleting, err := s.BuildListDeleting(ctx)
 	put("BuildListDeleting", deleting, err)
@@ -507,7 +513,7 @@ func TestCopy(t *testing.T) {
 	want := []string{
 		"tools 3", "configs 6", "deployments 6", "steps 18", "builds 6", "live_runs 4", "events 18",
 		"deploy_tokens 2", "deploy_token_legacy_seals 1", "api_tokens 4", "job_runs 4", "envvars 4",
-		"repo_credentials 2", "webhooks 2", "webhook_deliveries 2", "poll_state 2", "cuts 2", "change_requests 2", "release_plans 1", "trains 1", "train_members 2", "notify_subscriptions 2", "notify_deliveries 2", "notify_attempts 2", "sessions 2", "settings 2", "questions 2", "question_log 4", "releases 4",
+		"repo_credentials 2", "domains 2", "certificates 2", "webhooks 2", "webhook_deliveries 2", "poll_state 2", "cuts 2", "change_requests 2", "release_plans 1", "trains 1", "train_members 2", "notify_subscriptions 2", "notify_deliveries 2", "notify_attempts 2", "sessions 2", "settings 2", "questions 2", "question_log 4", "releases 4",
 	}
 	if d := cmp.Diff(want, progress); d != "" {
 		t.Errorf("progress (-want +got):\n%s", d)

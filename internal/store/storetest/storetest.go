@@ -56,6 +56,7 @@ func Run(t *testing.T, f Factory, rf RestartFactory) {
 	t.Run("JobRun", func(t *testing.T) { testJobRun(t, f) })
 	t.Run("EnvVar", func(t *testing.T) { testEnvVar(t, f) })
 	t.Run("Webhook", func(t *testing.T) { testWebhook(t, f) })
+	t.Run("Domain", func(t *testing.T) { testDomain(t, f) })
 	t.Run("Notify", func(t *testing.T) { testNotify(t, f) })
 	t.Run("PollState", func(t *testing.T) { testPollState(t, f) })
 	t.Run("Cut", func(t *testing.T) { testCut(t, f) })
