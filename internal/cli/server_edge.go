@@ -17,7 +17,7 @@ import (
 // the proxy.
 type edgeFlags struct {
 	appsDomain, allowedDomains, httpsListen, tlsCert, tlsKey, redirect, hsts string
-	acmeDirectory, acmeEmail, acmeRoots, renewBefore                        string
+	acmeDirectory, acmeEmail, acmeRoots, renewBefore                         string
 }
 
 func (f *edgeFlags) register(cmd *cobra.Command) {

@@ -31,7 +31,9 @@ var serverFlagTypes = map[string]string{
 	"trusted-proxies": "ADDRS", "metrics-token-file": "FILE", "admin-token-file": "FILE", "secret-key-file": "FILE",
 	"public-url": "URL", "smtp-addr": "ADDR", "smtp-from": "ADDRESS", "smtp-auth-file": "FILE",
 	"allow-private-notification-urls": "bool", "notify-retry-base": "DURATION",
-	"keep":   "DIR",
+	"keep":        "DIR",
+	"apps-domain": "DOMAIN", "allowed-domains": "DOMAINS", "proxy-https-listen": "ADDR", "proxy-tls-cert": "FILE", "proxy-tls-key": "FILE",
+	"proxy-https-redirect": "bool", "proxy-hsts": "DURATION", "acme-directory": "URL", "acme-email": "ADDRESS", "acme-ca": "FILE", "acme-renew-before": "DURATION",
 	"target": "TARGET", "kubeconfig": "FILE", "kube-namespace": "TEMPLATE", "kube-ingress-host": "TEMPLATE", "kube-ingress-class": "CLASS", "kube-ingress-namespace": "NAMESPACE",
 	"kube-registry": "REGISTRY", "kube-registry-secret": "SECRET", "kube-build-namespace": "TEMPLATE", "kube-builder-image": "IMAGE",
 }

@@ -53,10 +53,9 @@ func ValidInstance(s string) bool {
 	return slipway.ValidateToolName(tool) == nil && slipway.ValidEnvironmentName(env)
 }
 
-// PublicURL returns where an instance answers: scheme://<instance>.<domain>[:port]/,
-// the port left out when it is the scheme's default.
-func PublicURL(scheme, domain string, port int, instance string) string {
-	host := instance + "." + domain
+// PublicURL returns scheme://host[:port]/, the port left out when it is
+// the scheme's default: where an app answers at host.
+func PublicURL(scheme, host string, port int) string {
 	if !(scheme == "http" && port == 80 || scheme == "https" && port == 443) {
 		host = net.JoinHostPort(host, strconv.Itoa(port))
 	}

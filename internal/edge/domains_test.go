@@ -46,7 +46,7 @@ func TestPublicURL(t *testing.T) {
 		{"http", 8701, "http://web.apps.test:8701/"},
 		{"https", 80, "https://web.apps.test:80/"},
 	} {
-		if got := edge.PublicURL(c.scheme, "apps.test", c.port, "web"); got != c.want {
+		if got := edge.PublicURL(c.scheme, "web.apps.test", c.port); got != c.want {
 			t.Errorf("PublicURL(%s, %d) = %s, want %s", c.scheme, c.port, got, c.want)
 		}
 	}
@@ -61,21 +61,21 @@ func TestValidateDomainName(t *testing.T) {
 		}
 	}
 	for bad, why := range map[string]string{
-		"":                              "required",
-		"Example.org":                   "lowercase",
-		"example.org.":                  "trailing dot",
-		"*.example.org":                 "wildcard",
-		"bücher.example":                "xn--",
-		"localhost":                     "two labels",
-		"127.0.0.1":                     "IP address",
-		"::1":                           "IP address",
-		"-a.example.org":                "dash",
-		"a..example.org":                "1-63",
-		"a_b.example.org":               "letters, digits",
-		"example.123":                   "last label",
-		strings.Repeat("a", 64) + ".io": "1-63",
+		"":                               "required",
+		"Example.org":                    "lowercase",
+		"example.org.":                   "trailing dot",
+		"*.example.org":                  "wildcard",
+		"bücher.example":                 "xn--",
+		"localhost":                      "two labels",
+		"127.0.0.1":                      "IP address",
+		"::1":                            "IP address",
+		"-a.example.org":                 "dash",
+		"a..example.org":                 "1-63",
+		"a_b.example.org":                "letters, digits",
+		"example.123":                    "last label",
+		strings.Repeat("a", 64) + ".io":  "1-63",
 		strings.Repeat("a.", 127) + "io": "253",
-		"a b.example.org":               "letters, digits",
+		"a b.example.org":                "letters, digits",
 	} {
 		err := slipway.ValidateDomainName("name", bad)
 		if err == nil || slipway.ErrorCode(err) != slipway.EInvalid || !strings.Contains(err.Error(), "name: ") || !strings.Contains(err.Error(), why) {

@@ -176,6 +176,8 @@ type Config struct {
 	// Notifications serves the /notifications routes (a tool's outbound
 	// notifications). When nil, they answer 503.
 	Notifications Notifications
+	// Domains serves a tool's custom domains. When nil, they answer 503.
+	Domains Domains
 	// Logger receives the request log and internal errors. Default: a logger
 	// that discards everything.
 	Logger *slog.Logger

@@ -586,7 +586,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 
 	askTokens := auth.NewAskTokens(key)
-	if err := s.openEdge(); err != nil {
+	if err := s.openEdge(ctx); err != nil {
 		return err
 	}
 	if s.target, err = s.openTarget(dir, askTokens, limits.component); err != nil {
@@ -723,7 +723,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	s.access = access
 	s.closers = append(s.closers, func(context.Context) error { return access.Close() })
-	proxy, err := edge.New(edge.Config{Hosts: s.edge.hosts, Backends: backends, Limits: s.cfg.Proxy, Logger: s.logger, AccessLogs: access, Metrics: m})
+	proxy, err := edge.New(edge.Config{Hosts: s.edge.domains, Backends: backends, Limits: s.cfg.Proxy, Logger: s.logger, AccessLogs: access, Metrics: m})
 	if err != nil {
 		return fmt.Errorf("server: proxy: %w", err)
 	}
@@ -735,7 +735,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			AdminToken: s.token, Logger: s.logger, Health: s.health, DeployTokens: deployTokens,
 			APITokens: apiTokens, TrustedProxies: s.cfg.TrustedProxies, EnvVars: s.envVars, Webhooks: s.webhooks,
 			Builds: s.builds, Jobs: s.jobs, Notifications: s.notify, Questions: s.questions, Releases: s.releases, AccessLogs: s.access, Cuts: s.cuts, Trains: s.trains, Metrics: m, ToolRate: s.cfg.ToolRate, ToolBurst: s.cfg.ToolBurst,
-			MetricsToken: s.cfg.MetricsToken,
+			MetricsToken: s.cfg.MetricsToken, Domains: s.edge.domains,
 			UI: &web.Config{
 				Deployments: s.deployments, Builds: s.builds, Jobs: s.jobs, Tools: s.db, Sessions: s.db, Questions: s.questions,
 				EnvVars: s.envVars, DeployTokens: deployTokens, APITokens: apiTokens, Now: s.cfg.Now,

@@ -582,6 +582,73 @@ class Client:
             result="json",
         )
 
+    def list_domains(
+        self,
+        tool: str,
+    ) -> DomainListEnvelope:
+        """The tool's custom domains.
+
+        ``GET /components/v1/tool/{tool}/domains`` (operation ``listDomains``).
+        """
+        return self._call(
+            "GET",
+            "/components/v1/tool/{tool}/domains".format(tool=_path(tool)),
+            query=[],
+            headers=[],
+            body=_NO_BODY,
+            text_type=None,
+            result="json",
+        )
+
+    def add_domain(
+        self,
+        tool: str,
+        body: DomainCreate,
+    ) -> DomainEnvelope:
+        """Serve the tool's published component at a custom domain.
+
+        ``POST /components/v1/tool/{tool}/domains`` (operation ``addDomain``).
+
+        `name` is a plain domain name as served: lowercase ASCII (an
+        internationalized name in its `xn--` form), no trailing dot, no
+        wildcard, at least two labels. A tool's own credential may claim
+        names under the server's allowed domains (`--allowed-domains`) and
+        under its own `<tool>.<apps domain>`; the admin may claim any name
+        except under the apps domain outside the tool's own name (403
+        otherwise). A name that is another tool's, or is under or above
+        one, is 409 without naming that tool. At most 20 per tool. Point
+        the name's DNS at the proxy; with ACME on, the proxy then obtains
+        its certificate at the first HTTPS request.
+        """
+        return self._call(
+            "POST",
+            "/components/v1/tool/{tool}/domains".format(tool=_path(tool)),
+            query=[],
+            headers=[],
+            body=body,
+            text_type=None,
+            result="json",
+        )
+
+    def remove_domain(
+        self,
+        tool: str,
+        domain: str,
+    ) -> DomainListEnvelope:
+        """Stop serving the tool at a custom domain.
+
+        ``DELETE /components/v1/tool/{tool}/domains/{domain}`` (operation ``removeDomain``).
+        """
+        return self._call(
+            "DELETE",
+            "/components/v1/tool/{tool}/domains/{domain}".format(tool=_path(tool), domain=_path(domain)),
+            query=[],
+            headers=[],
+            body=_NO_BODY,
+            text_type=None,
+            result="json",
+        )
+
     def list_cuts(
         self,
         tool: str,

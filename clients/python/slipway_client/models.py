@@ -11,6 +11,10 @@ from __future__ import annotations
 from typing import Any, Literal, Optional, Required, TypedDict, Union
 
 __all__ = [
+    "Domain",
+    "DomainCreate",
+    "DomainEnvelope",
+    "DomainListEnvelope",
     "PlanStage",
     "ReleasePlanRequest",
     "ReleasePlan",
@@ -143,6 +147,30 @@ __all__ = [
     "EnvVarQuotaResponse",
     "MessagesResponse",
 ]
+
+
+class Domain(TypedDict, total=False):
+    name: Required[str]
+    tool: Required[str]
+    #: Where the tool answers at this name (https when the proxy serves HTTPS).
+    url: Required[str]
+    created_at: Required[str]
+    #: The credential that added it (admin, tool-token:<id>, …).
+    created_by: str
+
+
+class DomainCreate(TypedDict, total=False):
+    name: Required[str]
+
+
+class DomainEnvelope(TypedDict, total=False):
+    data: Required[Domain]
+    messages: Required[ResponseMessages]
+
+
+class DomainListEnvelope(TypedDict, total=False):
+    data: Required[list[Domain]]
+    messages: Required[ResponseMessages]
 
 
 class PlanStage(TypedDict, total=False):

@@ -51,6 +51,30 @@ function queryValue(v: unknown): string {
   return typeof v === "boolean" ? (v ? "true" : "false") : String(v);
 }
 
+export interface Domain {
+  name: string;
+  tool: string;
+  /** Where the tool answers at this name (https when the proxy serves HTTPS). */
+  url: string;
+  created_at: string;
+  /** The credential that added it (admin, tool-token:<id>, …). */
+  created_by?: string;
+}
+
+export interface DomainCreate {
+  name: string;
+}
+
+export interface DomainEnvelope {
+  data: Domain;
+  messages: ResponseMessages;
+}
+
+export interface DomainListEnvelope {
+  data: Domain[];
+  messages: ResponseMessages;
+}
+
 /** Exactly one of deploy, ask, promote. */
 export interface PlanStage {
   /** An environment each member's current config deploys to. */
@@ -1589,6 +1613,44 @@ export class Client {
    */
   async releaseNotes(tool: string, options: { from?: number; to?: number; environment?: string; component?: string; format?: "json" | "markdown" } = {}): Promise<ReleaseNotesEnvelope> {
     return (await this.call("GET", `/components/v1/tool/${enc(tool)}/releases/notes`, [["from", options.from], ["to", options.to], ["environment", options.environment], ["component", options.component], ["format", options.format]], [], undefined, null, "json")) as ReleaseNotesEnvelope;
+  }
+
+  /**
+   * The tool's custom domains.
+   *
+   * `GET /components/v1/tool/{tool}/domains` (operation `listDomains`).
+   */
+  async listDomains(tool: string): Promise<DomainListEnvelope> {
+    return (await this.call("GET", `/components/v1/tool/${enc(tool)}/domains`, [], [], undefined, null, "json")) as DomainListEnvelope;
+  }
+
+  /**
+   * Serve the tool's published component at a custom domain.
+   *
+   * `POST /components/v1/tool/{tool}/domains` (operation `addDomain`).
+   *
+   * `name` is a plain domain name as served: lowercase ASCII (an
+   * internationalized name in its `xn--` form), no trailing dot, no
+   * wildcard, at least two labels. A tool's own credential may claim
+   * names under the server's allowed domains (`--allowed-domains`) and
+   * under its own `<tool>.<apps domain>`; the admin may claim any name
+   * except under the apps domain outside the tool's own name (403
+   * otherwise). A name that is another tool's, or is under or above
+   * one, is 409 without naming that tool. At most 20 per tool. Point
+   * the name's DNS at the proxy; with ACME on, the proxy then obtains
+   * its certificate at the first HTTPS request.
+   */
+  async addDomain(tool: string, body: DomainCreate): Promise<DomainEnvelope> {
+    return (await this.call("POST", `/components/v1/tool/${enc(tool)}/domains`, [], [], body, null, "json")) as DomainEnvelope;
+  }
+
+  /**
+   * Stop serving the tool at a custom domain.
+   *
+   * `DELETE /components/v1/tool/{tool}/domains/{domain}` (operation `removeDomain`).
+   */
+  async removeDomain(tool: string, domain: string): Promise<DomainListEnvelope> {
+    return (await this.call("DELETE", `/components/v1/tool/${enc(tool)}/domains/${enc(domain)}`, [], [], undefined, null, "json")) as DomainListEnvelope;
   }
 
   /**

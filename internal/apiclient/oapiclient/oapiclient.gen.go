@@ -1876,6 +1876,40 @@ type DeploymentRunRunStatus string
 // DeploymentStatus defines model for DeploymentStatus.
 type DeploymentStatus string
 
+// Domain defines model for Domain.
+type Domain struct {
+	CreatedAt time.Time `json:"created_at"`
+
+	// CreatedBy The credential that added it (admin, tool-token:<id>, …).
+	CreatedBy *string `json:"created_by,omitempty"`
+	Name      string  `json:"name"`
+	Tool      string  `json:"tool"`
+
+	// Url Where the tool answers at this name (https when the proxy serves HTTPS).
+	Url string `json:"url"`
+}
+
+// DomainCreate defines model for DomainCreate.
+type DomainCreate struct {
+	Name string `json:"name"`
+}
+
+// DomainEnvelope defines model for DomainEnvelope.
+type DomainEnvelope struct {
+	Data Domain `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// DomainListEnvelope defines model for DomainListEnvelope.
+type DomainListEnvelope struct {
+	Data []Domain `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
 // EnvVar One of a tool's envvars (Toolforge's `EnvvarsEnvvar`).
 type EnvVar struct {
 	Name string `json:"name"`
@@ -2872,6 +2906,9 @@ type DeliveryID = string
 // DeployID defines model for DeployID.
 type DeployID = string
 
+// DomainName defines model for DomainName.
+type DomainName = string
+
 // EnvVarName defines model for EnvVarName.
 type EnvVarName = string
 
@@ -3141,6 +3178,9 @@ type CreateDeploymentJSONRequestBody = DeploymentCreateRequest
 
 // RollbackDeploymentJSONRequestBody defines body for RollbackDeployment for application/json ContentType.
 type RollbackDeploymentJSONRequestBody = DeploymentRollbackRequest
+
+// AddDomainJSONRequestBody defines body for AddDomain for application/json ContentType.
+type AddDomainJSONRequestBody = DomainCreate
 
 // PromoteEnvironmentJSONRequestBody defines body for PromoteEnvironment for application/json ContentType.
 type PromoteEnvironmentJSONRequestBody = PromoteRequest
@@ -3920,6 +3960,52 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /components/v1/tool/{tool}/deployment/{deploy_id}/events (the `StreamDeploymentEvents` operationId).
 	StreamDeploymentEvents(ctx context.Context, tool Tool, deployId DeployID, params *StreamDeploymentEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListDomains The tool's custom domains
+	//
+	// Corresponds with GET /components/v1/tool/{tool}/domains (the `ListDomains` operationId).
+	ListDomains(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddDomainWithBody Serve the tool's published component at a custom domain
+	//
+	// `name` is a plain domain name as served: lowercase ASCII (an
+	// internationalized name in its `xn--` form), no trailing dot, no
+	// wildcard, at least two labels. A tool's own credential may claim
+	// names under the server's allowed domains (`--allowed-domains`) and
+	// under its own `<tool>.<apps domain>`; the admin may claim any name
+	// except under the apps domain outside the tool's own name (403
+	// otherwise). A name that is another tool's, or is under or above
+	// one, is 409 without naming that tool. At most 20 per tool. Point
+	// the name's DNS at the proxy; with ACME on, the proxy then obtains
+	// its certificate at the first HTTPS request.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/domains (the `AddDomain` operationId).
+	AddDomainWithBody(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddDomain Serve the tool's published component at a custom domain
+	//
+	// `name` is a plain domain name as served: lowercase ASCII (an
+	// internationalized name in its `xn--` form), no trailing dot, no
+	// wildcard, at least two labels. A tool's own credential may claim
+	// names under the server's allowed domains (`--allowed-domains`) and
+	// under its own `<tool>.<apps domain>`; the admin may claim any name
+	// except under the apps domain outside the tool's own name (403
+	// otherwise). A name that is another tool's, or is under or above
+	// one, is 409 without naming that tool. At most 20 per tool. Point
+	// the name's DNS at the proxy; with ACME on, the proxy then obtains
+	// its certificate at the first HTTPS request.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/domains (the `AddDomain` operationId).
+	AddDomain(ctx context.Context, tool Tool, body AddDomainJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RemoveDomain Stop serving the tool at a custom domain
+	//
+	// Corresponds with DELETE /components/v1/tool/{tool}/domains/{domain} (the `RemoveDomain` operationId).
+	RemoveDomain(ctx context.Context, tool Tool, domain DomainName, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListEnvironments The tool's environments, with what runs in each
 	//
@@ -5873,6 +5959,92 @@ func (c *Client) CancelDeployment(ctx context.Context, tool Tool, deployId Deplo
 // Corresponds with GET /components/v1/tool/{tool}/deployment/{deploy_id}/events (the `StreamDeploymentEvents` operationId).
 func (c *Client) StreamDeploymentEvents(ctx context.Context, tool Tool, deployId DeployID, params *StreamDeploymentEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewStreamDeploymentEventsRequest(c.Server, tool, deployId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListDomains The tool's custom domains
+//
+// Corresponds with GET /components/v1/tool/{tool}/domains (the `ListDomains` operationId).
+func (c *Client) ListDomains(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListDomainsRequest(c.Server, tool)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddDomainWithBody Serve the tool's published component at a custom domain
+//
+// `name` is a plain domain name as served: lowercase ASCII (an
+// internationalized name in its `xn--` form), no trailing dot, no
+// wildcard, at least two labels. A tool's own credential may claim
+// names under the server's allowed domains (`--allowed-domains`) and
+// under its own `<tool>.<apps domain>`; the admin may claim any name
+// except under the apps domain outside the tool's own name (403
+// otherwise). A name that is another tool's, or is under or above
+// one, is 409 without naming that tool. At most 20 per tool. Point
+// the name's DNS at the proxy; with ACME on, the proxy then obtains
+// its certificate at the first HTTPS request.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /components/v1/tool/{tool}/domains (the `AddDomain` operationId).
+func (c *Client) AddDomainWithBody(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddDomainRequestWithBody(c.Server, tool, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddDomain Serve the tool's published component at a custom domain
+//
+// `name` is a plain domain name as served: lowercase ASCII (an
+// internationalized name in its `xn--` form), no trailing dot, no
+// wildcard, at least two labels. A tool's own credential may claim
+// names under the server's allowed domains (`--allowed-domains`) and
+// under its own `<tool>.<apps domain>`; the admin may claim any name
+// except under the apps domain outside the tool's own name (403
+// otherwise). A name that is another tool's, or is under or above
+// one, is 409 without naming that tool. At most 20 per tool. Point
+// the name's DNS at the proxy; with ACME on, the proxy then obtains
+// its certificate at the first HTTPS request.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /components/v1/tool/{tool}/domains (the `AddDomain` operationId).
+func (c *Client) AddDomain(ctx context.Context, tool Tool, body AddDomainJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddDomainRequest(c.Server, tool, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RemoveDomain Stop serving the tool at a custom domain
+//
+// Corresponds with DELETE /components/v1/tool/{tool}/domains/{domain} (the `RemoveDomain` operationId).
+func (c *Client) RemoveDomain(ctx context.Context, tool Tool, domain DomainName, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRemoveDomainRequest(c.Server, tool, domain)
 	if err != nil {
 		return nil, err
 	}
@@ -9213,6 +9385,128 @@ func NewStreamDeploymentEventsRequest(server string, tool Tool, deployId DeployI
 			req.Header.Set("Last-Event-ID", headerParam0)
 		}
 
+	}
+
+	return req, nil
+}
+
+// NewListDomainsRequest constructs an http.Request for the ListDomains method
+func NewListDomainsRequest(server string, tool Tool) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/components/v1/tool/%s/domains", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAddDomainRequest calls the generic AddDomain builder with application/json body
+func NewAddDomainRequest(server string, tool Tool, body AddDomainJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAddDomainRequestWithBody(server, tool, "application/json", bodyReader)
+}
+
+// NewAddDomainRequestWithBody constructs an http.Request for the AddDomain method, with any body, and a specified content type
+func NewAddDomainRequestWithBody(server string, tool Tool, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/components/v1/tool/%s/domains", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRemoveDomainRequest constructs an http.Request for the RemoveDomain method
+func NewRemoveDomainRequest(server string, tool Tool, domain DomainName) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "domain", domain, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/components/v1/tool/%s/domains/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
 	}
 
 	return req, nil
@@ -12647,6 +12941,56 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /components/v1/tool/{tool}/deployment/{deploy_id}/events (the `StreamDeploymentEvents` operationId).
 	StreamDeploymentEventsWithResponse(ctx context.Context, tool Tool, deployId DeployID, params *StreamDeploymentEventsParams, reqEditors ...RequestEditorFn) (*StreamDeploymentEventsResponse, error)
+
+	// ListDomainsWithResponse The tool's custom domains
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /components/v1/tool/{tool}/domains (the `ListDomains` operationId).
+	ListDomainsWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*ListDomainsResponse, error)
+
+	// AddDomainWithBodyWithResponse Serve the tool's published component at a custom domain
+	//
+	// `name` is a plain domain name as served: lowercase ASCII (an
+	// internationalized name in its `xn--` form), no trailing dot, no
+	// wildcard, at least two labels. A tool's own credential may claim
+	// names under the server's allowed domains (`--allowed-domains`) and
+	// under its own `<tool>.<apps domain>`; the admin may claim any name
+	// except under the apps domain outside the tool's own name (403
+	// otherwise). A name that is another tool's, or is under or above
+	// one, is 409 without naming that tool. At most 20 per tool. Point
+	// the name's DNS at the proxy; with ACME on, the proxy then obtains
+	// its certificate at the first HTTPS request.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/domains (the `AddDomain` operationId).
+	AddDomainWithBodyWithResponse(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddDomainResponse, error)
+
+	// AddDomainWithResponse Serve the tool's published component at a custom domain
+	//
+	// `name` is a plain domain name as served: lowercase ASCII (an
+	// internationalized name in its `xn--` form), no trailing dot, no
+	// wildcard, at least two labels. A tool's own credential may claim
+	// names under the server's allowed domains (`--allowed-domains`) and
+	// under its own `<tool>.<apps domain>`; the admin may claim any name
+	// except under the apps domain outside the tool's own name (403
+	// otherwise). A name that is another tool's, or is under or above
+	// one, is 409 without naming that tool. At most 20 per tool. Point
+	// the name's DNS at the proxy; with ACME on, the proxy then obtains
+	// its certificate at the first HTTPS request.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/domains (the `AddDomain` operationId).
+	AddDomainWithResponse(ctx context.Context, tool Tool, body AddDomainJSONRequestBody, reqEditors ...RequestEditorFn) (*AddDomainResponse, error)
+
+	// RemoveDomainWithResponse Stop serving the tool at a custom domain
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /components/v1/tool/{tool}/domains/{domain} (the `RemoveDomain` operationId).
+	RemoveDomainWithResponse(ctx context.Context, tool Tool, domain DomainName, reqEditors ...RequestEditorFn) (*RemoveDomainResponse, error)
 
 	// ListEnvironmentsWithResponse The tool's environments, with what runs in each
 	//
@@ -16406,6 +16750,234 @@ func (r StreamDeploymentEventsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r StreamDeploymentEventsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListDomainsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DomainListEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListDomainsResponse) GetJSON200() *DomainListEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListDomainsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListDomainsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListDomainsResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListDomainsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListDomainsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListDomainsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListDomainsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListDomainsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AddDomainResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *DomainEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r AddDomainResponse) GetJSON201() *DomainEnvelope {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AddDomainResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AddDomainResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AddDomainResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r AddDomainResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r AddDomainResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AddDomainResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AddDomainResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AddDomainResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AddDomainResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AddDomainResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RemoveDomainResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DomainListEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RemoveDomainResponse) GetJSON200() *DomainListEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RemoveDomainResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RemoveDomainResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RemoveDomainResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r RemoveDomainResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RemoveDomainResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r RemoveDomainResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RemoveDomainResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RemoveDomainResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RemoveDomainResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -21700,6 +22272,80 @@ func (c *ClientWithResponses) StreamDeploymentEventsWithResponse(ctx context.Con
 	return ParseStreamDeploymentEventsResponse(rsp)
 }
 
+// ListDomainsWithResponse The tool's custom domains
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /components/v1/tool/{tool}/domains (the `ListDomains` operationId).
+func (c *ClientWithResponses) ListDomainsWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*ListDomainsResponse, error) {
+	rsp, err := c.ListDomains(ctx, tool, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListDomainsResponse(rsp)
+}
+
+// AddDomainWithBodyWithResponse Serve the tool's published component at a custom domain
+//
+// `name` is a plain domain name as served: lowercase ASCII (an
+// internationalized name in its `xn--` form), no trailing dot, no
+// wildcard, at least two labels. A tool's own credential may claim
+// names under the server's allowed domains (`--allowed-domains`) and
+// under its own `<tool>.<apps domain>`; the admin may claim any name
+// except under the apps domain outside the tool's own name (403
+// otherwise). A name that is another tool's, or is under or above
+// one, is 409 without naming that tool. At most 20 per tool. Point
+// the name's DNS at the proxy; with ACME on, the proxy then obtains
+// its certificate at the first HTTPS request.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /components/v1/tool/{tool}/domains (the `AddDomain` operationId).
+func (c *ClientWithResponses) AddDomainWithBodyWithResponse(ctx context.Context, tool Tool, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddDomainResponse, error) {
+	rsp, err := c.AddDomainWithBody(ctx, tool, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddDomainResponse(rsp)
+}
+
+// AddDomainWithResponse Serve the tool's published component at a custom domain
+//
+// `name` is a plain domain name as served: lowercase ASCII (an
+// internationalized name in its `xn--` form), no trailing dot, no
+// wildcard, at least two labels. A tool's own credential may claim
+// names under the server's allowed domains (`--allowed-domains`) and
+// under its own `<tool>.<apps domain>`; the admin may claim any name
+// except under the apps domain outside the tool's own name (403
+// otherwise). A name that is another tool's, or is under or above
+// one, is 409 without naming that tool. At most 20 per tool. Point
+// the name's DNS at the proxy; with ACME on, the proxy then obtains
+// its certificate at the first HTTPS request.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /components/v1/tool/{tool}/domains (the `AddDomain` operationId).
+func (c *ClientWithResponses) AddDomainWithResponse(ctx context.Context, tool Tool, body AddDomainJSONRequestBody, reqEditors ...RequestEditorFn) (*AddDomainResponse, error) {
+	rsp, err := c.AddDomain(ctx, tool, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddDomainResponse(rsp)
+}
+
+// RemoveDomainWithResponse Stop serving the tool at a custom domain
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /components/v1/tool/{tool}/domains/{domain} (the `RemoveDomain` operationId).
+func (c *ClientWithResponses) RemoveDomainWithResponse(ctx context.Context, tool Tool, domain DomainName, reqEditors ...RequestEditorFn) (*RemoveDomainResponse, error) {
+	rsp, err := c.RemoveDomain(ctx, tool, domain, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRemoveDomainResponse(rsp)
+}
+
 // ListEnvironmentsWithResponse The tool's environments, with what runs in each
 //
 // Slipway extension. The environments of the tool's current config in
@@ -25309,6 +25955,189 @@ func ParseStreamDeploymentEventsResponse(rsp *http.Response) (*StreamDeploymentE
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListDomainsResponse parses an HTTP response from a ListDomainsWithResponse call
+func ParseListDomainsResponse(rsp *http.Response) (*ListDomainsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListDomainsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DomainListEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAddDomainResponse parses an HTTP response from a AddDomainWithResponse call
+func ParseAddDomainResponse(rsp *http.Response) (*AddDomainResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AddDomainResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest DomainEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRemoveDomainResponse parses an HTTP response from a RemoveDomainWithResponse call
+func ParseRemoveDomainResponse(rsp *http.Response) (*RemoveDomainResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RemoveDomainResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DomainListEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound

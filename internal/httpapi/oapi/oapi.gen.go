@@ -1874,6 +1874,40 @@ type DeploymentRunRunStatus string
 // DeploymentStatus defines model for DeploymentStatus.
 type DeploymentStatus string
 
+// Domain defines model for Domain.
+type Domain struct {
+	CreatedAt time.Time `json:"created_at"`
+
+	// CreatedBy The credential that added it (admin, tool-token:<id>, …).
+	CreatedBy *string `json:"created_by,omitempty"`
+	Name      string  `json:"name"`
+	Tool      string  `json:"tool"`
+
+	// Url Where the tool answers at this name (https when the proxy serves HTTPS).
+	Url string `json:"url"`
+}
+
+// DomainCreate defines model for DomainCreate.
+type DomainCreate struct {
+	Name string `json:"name"`
+}
+
+// DomainEnvelope defines model for DomainEnvelope.
+type DomainEnvelope struct {
+	Data Domain `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// DomainListEnvelope defines model for DomainListEnvelope.
+type DomainListEnvelope struct {
+	Data []Domain `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
 // EnvVar One of a tool's envvars (Toolforge's `EnvvarsEnvvar`).
 type EnvVar struct {
 	Name string `json:"name"`
@@ -2870,6 +2904,9 @@ type DeliveryID = string
 // DeployID defines model for DeployID.
 type DeployID = string
 
+// DomainName defines model for DomainName.
+type DomainName = string
+
 // EnvVarName defines model for EnvVarName.
 type EnvVarName = string
 
@@ -3140,6 +3177,9 @@ type CreateDeploymentJSONRequestBody = DeploymentCreateRequest
 // RollbackDeploymentJSONRequestBody defines body for RollbackDeployment for application/json ContentType.
 type RollbackDeploymentJSONRequestBody = DeploymentRollbackRequest
 
+// AddDomainJSONRequestBody defines body for AddDomain for application/json ContentType.
+type AddDomainJSONRequestBody = DomainCreate
+
 // PromoteEnvironmentJSONRequestBody defines body for PromoteEnvironment for application/json ContentType.
 type PromoteEnvironmentJSONRequestBody = PromoteRequest
 
@@ -3294,6 +3334,15 @@ type ServerInterface interface {
 	// StreamDeploymentEvents Follow a deployment's events (Server-Sent Events)
 	// (GET /components/v1/tool/{tool}/deployment/{deploy_id}/events)
 	StreamDeploymentEvents(w http.ResponseWriter, r *http.Request, tool Tool, deployId DeployID, params StreamDeploymentEventsParams)
+	// ListDomains The tool's custom domains
+	// (GET /components/v1/tool/{tool}/domains)
+	ListDomains(w http.ResponseWriter, r *http.Request, tool Tool)
+	// AddDomain Serve the tool's published component at a custom domain
+	// (POST /components/v1/tool/{tool}/domains)
+	AddDomain(w http.ResponseWriter, r *http.Request, tool Tool)
+	// RemoveDomain Stop serving the tool at a custom domain
+	// (DELETE /components/v1/tool/{tool}/domains/{domain})
+	RemoveDomain(w http.ResponseWriter, r *http.Request, tool Tool, domain DomainName)
 	// ListEnvironments The tool's environments, with what runs in each
 	// (GET /components/v1/tool/{tool}/environment)
 	ListEnvironments(w http.ResponseWriter, r *http.Request, tool Tool)
@@ -4847,6 +4896,93 @@ func (siw *ServerInterfaceWrapper) StreamDeploymentEvents(w http.ResponseWriter,
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.StreamDeploymentEvents(w, r, tool, deployId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListDomains operation middleware
+func (siw *ServerInterfaceWrapper) ListDomains(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListDomains(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// AddDomain operation middleware
+func (siw *ServerInterfaceWrapper) AddDomain(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.AddDomain(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RemoveDomain operation middleware
+func (siw *ServerInterfaceWrapper) RemoveDomain(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "domain" -------------
+	var domain DomainName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "domain", r.PathValue("domain"), &domain, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "domain", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RemoveDomain(w, r, tool, domain)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -6909,6 +7045,9 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/releases/is-live", wrapper.ReleaseIsLive)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/releases/when", wrapper.ReleaseWhen)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/releases/notes", wrapper.ReleaseNotes)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/domains", wrapper.ListDomains)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/components/v1/tool/{tool}/domains", wrapper.AddDomain)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/components/v1/tool/{tool}/domains/{domain}", wrapper.RemoveDomain)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/cuts", wrapper.ListCuts)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/components/v1/tool/{tool}/cuts", wrapper.CreateCut)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/cuts/{cut}", wrapper.GetCut)
