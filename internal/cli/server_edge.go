@@ -2,7 +2,6 @@ package cli
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -71,14 +70,7 @@ func (f *edgeFlags) apply(e *env, cfg *server.Config) error {
 		return err
 	}
 	if err := d.Validate(); err != nil {
-		return &usageError{errors.New(flagNames.Replace(err.Error()))}
+		return &usageError{err}
 	}
 	return nil
 }
-
-// flagNames turns DomainConfig.Validate's field names into the flags.
-var flagNames = strings.NewReplacer(
-	"apps domain", "--apps-domain", "allowed domains", "--allowed-domains",
-	"proxy TLS: give both the certificate and the key", "--proxy-tls-cert and --proxy-tls-key: give both",
-	"(proxy TLS cert and key)", "(--proxy-tls-cert and --proxy-tls-key)",
-)

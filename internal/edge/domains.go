@@ -99,29 +99,29 @@ type DomainConfig struct {
 	RenewBefore time.Duration
 }
 
-// Validate checks the settings, naming the flag-like field at fault.
+// Validate checks the settings, naming the server's flag at fault.
 func (c DomainConfig) Validate() error {
 	if c.AppsDomain != "" && c.AppsDomain != DefaultAppsDomain {
-		if err := slipway.ValidateDomainName("apps domain", c.AppsDomain); err != nil {
+		if err := slipway.ValidateDomainName("--apps-domain", c.AppsDomain); err != nil {
 			return err
 		}
 	}
 	for _, d := range c.AllowedDomains {
-		if err := slipway.ValidateDomainName("allowed domains", d); err != nil {
+		if err := slipway.ValidateDomainName("--allowed-domains", d); err != nil {
 			return err
 		}
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
-		return slipway.Errorf(slipway.EInvalid, "proxy TLS: give both the certificate and the key, or neither")
+		return slipway.Errorf(slipway.EInvalid, "--proxy-tls-cert and --proxy-tls-key: give both, or neither")
 	}
 	if c.HTTPSListen == "" && (c.TLSCert != "" || c.ACMEDirectory != "" || c.RedirectHTTPS || c.HSTSMaxAge != 0) {
-		return slipway.Errorf(slipway.EInvalid, "proxy TLS: a certificate, ACME, the HTTPS redirect and HSTS need an HTTPS address (proxy HTTPS listen)")
+		return slipway.Errorf(slipway.EInvalid, "--proxy-tls-cert, --acme-directory, --proxy-https-redirect and --proxy-hsts need an HTTPS address (--proxy-https-listen)")
 	}
 	if c.HTTPSListen != "" && c.TLSCert == "" && c.ACMEDirectory == "" {
-		return slipway.Errorf(slipway.EInvalid, "proxy HTTPS listen: give a certificate (proxy TLS cert and key) or an ACME directory to get them from")
+		return slipway.Errorf(slipway.EInvalid, "--proxy-https-listen: give a certificate (--proxy-tls-cert and --proxy-tls-key) or an ACME directory to get them from (--acme-directory)")
 	}
 	if c.HSTSMaxAge < 0 || c.RenewBefore < 0 {
-		return slipway.Errorf(slipway.EInvalid, "proxy TLS: HSTS max-age and renew-before may not be negative")
+		return slipway.Errorf(slipway.EInvalid, "--proxy-hsts and --acme-renew-before may not be negative")
 	}
 	return nil
 }

@@ -586,7 +586,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 
 	askTokens := auth.NewAskTokens(key)
-	if err := s.openEdge(ctx); err != nil {
+	if err := s.openEdge(ctx, sealer); err != nil {
 		return err
 	}
 	if s.target, err = s.openTarget(dir, askTokens, limits.component); err != nil {
@@ -727,7 +727,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("server: proxy: %w", err)
 	}
-	s.proxy = s.cfg.Proxy.Server(proxy)
+	// With HTTPS on, the plain listener redirects (or answers ACME's
+	// HTTP-01 challenges) and the HTTPS one serves.
+	s.proxy = s.cfg.Proxy.Server(s.startEdge(proxy, baseContext))
 	s.proxy.BaseContext = baseContext
 	apiTokens := auth.NewAPITokens(s.db, s.cfg.Now)
 	s.api = &http.Server{
