@@ -100,6 +100,9 @@ func (e *env) watch(ctx context.Context, c *apiclient.Client, tool string, d sli
 		}
 	case final.Status == slipway.DeploymentSuccessful:
 		fmt.Fprintln(e.stdout, "All components deployed")
+		if final.Environment == "" || final.Environment == slipway.DefaultEnvironment {
+			e.printPublished(ctx, c, tool)
+		}
 	default:
 		fmt.Fprintf(e.stdout, "Deployment %s: %s\n", final.Status, firstLine(final.LongStatus))
 		if failed := p.failed(); len(failed) > 0 {
@@ -384,4 +387,24 @@ func moreLines(s string, max int) []string {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return strings.TrimSpace(line)
+}
+
+// printPublished prints where the tool's published components answer
+// (the full public URL, as the jobs API gives it), one line each. It is a
+// courtesy after a deployment: when the jobs cannot be read it prints
+// nothing, and the deployment's outcome stands.
+func (e *env) printPublished(ctx context.Context, c *apiclient.Client, tool string) {
+	env, err := c.JobList(ctx, tool, true)
+	if err != nil {
+		return
+	}
+	jobs, err := env.Jobs()
+	if err != nil {
+		return
+	}
+	for _, j := range jobs {
+		if j.Status != nil && j.Status.Url != nil && *j.Status.Url != "" {
+			fmt.Fprintf(e.stdout, "%s: %s\n", j.Name, *j.Status.Url)
+		}
+	}
 }
