@@ -40,7 +40,7 @@ func (f *edgeFlags) apply(e *env, cfg *server.Config) error {
 	d := &cfg.Domains
 	d.AppsDomain = strings.TrimSuffix(cmp.Or(f.appsDomain, e.getenv("SLIPWAY_APPS_DOMAIN")), ".")
 	if v := cmp.Or(f.allowedDomains, e.getenv("SLIPWAY_ALLOWED_DOMAINS")); v != "" {
-		for _, s := range strings.Split(v, ",") {
+		for s := range strings.SplitSeq(v, ",") {
 			if s = strings.TrimSpace(s); s != "" {
 				d.AllowedDomains = append(d.AllowedDomains, s)
 			}

@@ -41,6 +41,7 @@ func listen(t *testing.T) net.Listener {
 // clock reaches the renewal window, and that a second tool cannot claim
 // the name.
 func TestACME_Pebble(t *testing.T) {
+	t.Parallel()
 	for _, challenge := range []string{edge.ChallengeHTTP01, edge.ChallengeTLSALPN01} {
 		t.Run(challenge, func(t *testing.T) {
 			t.Parallel()
@@ -92,26 +93,26 @@ func testACME(t *testing.T, challenge string) {
 	roots := p.roots(t)
 	client := dialTo(httpsLn.Addr().String(), roots)
 	start := time.Now()
-	status, body, resp := getTLS(t, client, "https://www.example.org/")
+	a := getTLS(t, client, "https://www.example.org/")
 	t.Logf("%s: first HTTPS request, certificate obtained, in %s", challenge, time.Since(start).Round(time.Millisecond))
-	if status != 200 || body != "served alpha" {
-		t.Fatalf("GET https://www.example.org/ = %d %q", status, body)
+	if a.status != 200 || a.body != "served alpha" {
+		t.Fatalf("GET https://www.example.org/ = %d %q", a.status, a.body)
 	}
-	if len(resp.TLS.VerifiedChains) == 0 {
+	if len(a.tls.VerifiedChains) == 0 {
 		t.Fatal("no verified chain")
 	}
-	first := resp.TLS.PeerCertificates[0]
+	first := a.tls.PeerCertificates[0]
 	if err := first.VerifyHostname("www.example.org"); err != nil {
 		t.Errorf("certificate: %v", err)
 	}
-	if got := resp.Header.Get("Strict-Transport-Security"); got != "max-age=3600" {
+	if got := a.header.Get("Strict-Transport-Security"); got != "max-age=3600" {
 		t.Errorf("HSTS = %q", got)
 	}
 
 	// Plain HTTP: a permanent redirect to HTTPS, path and query kept.
-	status, _, resp = getTLS(t, dialTo(httpLn.Addr().String(), nil), "http://www.example.org/a/b?c=d")
-	if want := "https://www.example.org:" + strconv.Itoa(httpsPort) + "/a/b?c=d"; status != http.StatusPermanentRedirect || resp.Header.Get("Location") != want {
-		t.Errorf("plain HTTP = %d Location %q, want 308 to %s", status, resp.Header.Get("Location"), want)
+	a = getTLS(t, dialTo(httpLn.Addr().String(), nil), "http://www.example.org/a/b?c=d")
+	if want := "https://www.example.org:" + strconv.Itoa(httpsPort) + "/a/b?c=d"; a.status != http.StatusPermanentRedirect || a.header.Get("Location") != want {
+		t.Errorf("plain HTTP = %d Location %q, want 308 to %s", a.status, a.header.Get("Location"), want)
 	}
 
 	// Sealed in the store; another server of the store serves it as is.
@@ -147,11 +148,11 @@ func testACME(t *testing.T, challenge string) {
 	}
 	t.Logf("%s: renewed in %s", challenge, time.Since(start).Round(time.Millisecond))
 	client.CloseIdleConnections()
-	status, body, resp = getTLS(t, client, "https://www.example.org/")
-	if status != 200 || body != "served alpha" {
-		t.Fatalf("after renewal: %d %q", status, body)
+	a = getTLS(t, client, "https://www.example.org/")
+	if a.status != 200 || a.body != "served alpha" {
+		t.Fatalf("after renewal: %d %q", a.status, a.body)
 	}
-	if resp.TLS.PeerCertificates[0].SerialNumber.Cmp(first.SerialNumber) == 0 {
+	if a.tls.PeerCertificates[0].SerialNumber.Cmp(first.SerialNumber) == 0 {
 		t.Error("the renewed certificate is not the one served")
 	}
 
@@ -160,7 +161,8 @@ func testACME(t *testing.T, challenge string) {
 	if _, err := domains.Add(as(t, "beta"), "beta", "www.example.org"); slipway.ErrorCode(err) != slipway.EConflict {
 		t.Errorf("beta's claim = %v, want a conflict", err)
 	}
-	if _, err := client.Get("https://nobody.example.com/"); err == nil {
+	if resp, err := client.Get("https://nobody.example.com/"); err == nil {
+		_ = resp.Body.Close()
 		t.Error("a host nobody serves got a certificate")
 	}
 }

@@ -172,8 +172,7 @@ func (d *Domains) Add(ctx context.Context, tool, name string) (slipway.Domain, e
 		return tx.DomainAdd(ctx, dom)
 	})
 	if err != nil {
-		var se *slipway.Error
-		if errors.As(err, &se) {
+		if _, ok := errors.AsType[*slipway.Error](err); ok {
 			return slipway.Domain{}, err
 		}
 		return slipway.Domain{}, fmt.Errorf("edge: claim %s for %s: %w", name, tool, err)

@@ -5,11 +5,10 @@
 package edge
 
 import (
-	"time"
-
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"slipway.dev/slipway/internal/slipway"
 )
@@ -56,7 +55,8 @@ func ValidInstance(s string) bool {
 // PublicURL returns scheme://host[:port]/, the port left out when it is
 // the scheme's default: where an app answers at host.
 func PublicURL(scheme, host string, port int) string {
-	if !(scheme == "http" && port == 80 || scheme == "https" && port == 443) {
+	defaultPort := scheme == "http" && port == 80 || scheme == "https" && port == 443
+	if !defaultPort {
 		host = net.JoinHostPort(host, strconv.Itoa(port))
 	}
 	return scheme + "://" + host + "/"

@@ -49,7 +49,7 @@ func pebbleBinary(t *testing.T) string {
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), "build-")
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), "build-") //nolint:usetesting // renamed into the cache, on its filesystem, to outlive the test
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,8 +320,16 @@ func dialTo(addr string, roots *x509.CertPool) *http.Client {
 	}
 }
 
-// get returns the status and body of a GET of url with client.
-func getTLS(t *testing.T, client *http.Client, url string) (int, string, *http.Response) {
+// tlsAnswer is what a GET got.
+type tlsAnswer struct {
+	status int
+	body   string
+	header http.Header
+	tls    *tls.ConnectionState
+}
+
+// getTLS returns what a GET of url with client got.
+func getTLS(t *testing.T, client *http.Client, url string) tlsAnswer {
 	t.Helper()
 	resp, err := client.Get(url)
 	if err != nil {
@@ -332,5 +340,5 @@ func getTLS(t *testing.T, client *http.Client, url string) (int, string, *http.R
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
-	return resp.StatusCode, string(b), resp
+	return tlsAnswer{resp.StatusCode, string(b), resp.Header, resp.TLS}
 }

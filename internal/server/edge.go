@@ -45,7 +45,7 @@ func (s *Server) openEdge(ctx context.Context, sealer *auth.Sealer) error {
 	}
 	d.URLOf = s.hostURL
 	s.edge.domains = d
-	s.background(func(ctx context.Context) { d.Refresh(ctx, domainRefresh) })
+	s.background(ctx, func(ctx context.Context) { d.Refresh(ctx, domainRefresh) })
 	if cfg.HTTPSListen == "" {
 		return nil
 	}
@@ -67,7 +67,7 @@ func (s *Server) openEdge(ctx context.Context, sealer *auth.Sealer) error {
 			Store: s.db, Sealer: sealer, Now: s.now, Logger: s.logger.With("component", "acme"),
 		})
 		serves := func(name string) bool { _, ok := d.Lookup(name); return ok }
-		s.background(func(ctx context.Context) { s.edge.acme.Run(ctx, renewCheck, serves) })
+		s.background(ctx, func(ctx context.Context) { s.edge.acme.Run(ctx, renewCheck, serves) })
 	}
 	if s.edge.tls, err = edge.NewTLS(cfg, d, s.edge.acme); err != nil {
 		return fmt.Errorf("server: %w", err)
@@ -81,9 +81,9 @@ func (s *Server) openEdge(ctx context.Context, sealer *auth.Sealer) error {
 	return nil
 }
 
-// background runs fn until the server stops.
-func (s *Server) background(fn func(ctx context.Context)) {
-	ctx, cancel := context.WithCancel(context.Background())
+// background runs fn until the server stops (not when ctx, Start's, ends).
+func (s *Server) background(ctx context.Context, fn func(ctx context.Context)) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() { defer close(done); fn(ctx) }()
 	s.closers = append(s.closers, func(context.Context) error { cancel(); <-done; return nil })

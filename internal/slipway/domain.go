@@ -67,7 +67,7 @@ func ValidateDomainName(field, s string) error {
 		}
 		for i := 0; i < len(l); i++ {
 			c := l[i]
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
 				return bad("labels hold letters, digits and dashes only")
 			}
 		}
