@@ -578,17 +578,20 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.proxyLn, err = lc.Listen(ctx, "tcp", s.cfg.ProxyListen); err != nil {
 		return fmt.Errorf("server: proxy listen %s: %w", s.cfg.ProxyListen, err)
 	}
-	proxyPort := s.proxyLn.Addr().(*net.TCPAddr).Port
-	// Tools may reach this server's API and proxy, and no other port of
-	// this host (when the sandbox isolates their network).
-	if err := s.sandbox.IsolateNetwork(ctx, s.apiLn.Addr().(*net.TCPAddr).Port, proxyPort); err != nil {
+	if err := s.openEdge(ctx, sealer); err != nil {
+		return err
+	}
+	// Tools may reach this server's API and proxy (HTTP and HTTPS), and no
+	// other port of this host (when the sandbox isolates their network).
+	ports := []int{s.apiLn.Addr().(*net.TCPAddr).Port, s.proxyLn.Addr().(*net.TCPAddr).Port}
+	if s.edge.httpsLn != nil {
+		ports = append(ports, s.edge.httpsLn.Addr().(*net.TCPAddr).Port)
+	}
+	if err := s.sandbox.IsolateNetwork(ctx, ports...); err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
 
 	askTokens := auth.NewAskTokens(key)
-	if err := s.openEdge(ctx, sealer); err != nil {
-		return err
-	}
 	if s.target, err = s.openTarget(dir, askTokens, limits.component); err != nil {
 		return err
 	}
@@ -754,7 +757,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	go s.serve(s.api, s.apiLn)
 	go s.serve(s.proxy, s.proxyLn)
 
-	info := Info{URL: s.URL(), ProxyURL: fmt.Sprintf("http://127.0.0.1:%d", proxyPort), PID: os.Getpid(), CA: s.caFile}
+	info := Info{URL: s.URL(), ProxyURL: fmt.Sprintf("http://127.0.0.1:%d", s.proxyLn.Addr().(*net.TCPAddr).Port), PID: os.Getpid(), CA: s.caFile}
 	if err := writeJSON(filepath.Join(dir, InfoFile), info); err != nil {
 		return err
 	}
