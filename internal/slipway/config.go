@@ -42,6 +42,9 @@ type ToolConfig struct {
 	Environments []Environment
 	// Policy is the tool-level Slipway extension (`x-slipway:`).
 	Policy ToolPolicy
+	// Flows are the tool's declared flows, in the config's order
+	// (x-slipway.flows).
+	Flows []Flow
 	// Raw is the config as the user set it: only the fields they sent, in
 	// their order, without unknown fields, as JSON. It is what `config show`
 	// echoes and what a deployment snapshots.

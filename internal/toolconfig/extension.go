@@ -25,7 +25,7 @@ const extensionKey = "x-slipway"
 // Fields known in the extension and in its parts, for the unknown-field
 // reports.
 var (
-	extensionFields    = []string{"auto_rollback", "environments", "poll"}
+	extensionFields    = []string{"auto_rollback", "environments", "flows", "poll"}
 	autoRollbackFields = []string{"window"}
 	pollFields         = []string{"interval", "components"}
 )
@@ -34,15 +34,19 @@ var (
 var autoRollbackWant = fmt.Sprintf("{window: DURATION} (e.g. 5m, between %s and %s) to turn it on, or false",
 	fmtDuration(slipway.MinAutoRollbackWindow), fmtDuration(slipway.MaxAutoRollbackWindow))
 
-// extension parses the x-slipway mapping into cfg (its policy and
-// environments) and returns its set fields and the environments' nodes.
-func (p *parser) extension(e entry, cfg *slipway.ToolConfig) (*object, map[string]*envNode) {
+// extension parses the x-slipway mapping into cfg (its policy,
+// environments and flows) and returns its set fields and the nodes of
+// the environments and flows, for the cross checks.
+func (p *parser) extension(e entry, cfg *slipway.ToolConfig) (*object, map[string]*envNode, map[string]*flowNode) {
 	raw := &object{}
-	m := p.mapping(extensionKey, e.val, extensionKey+" (Slipway's tool-level settings: auto_rollback, environments)")
+	m := p.mapping(extensionKey, e.val, extensionKey+" (Slipway's tool-level settings: auto_rollback, environments, flows, poll)")
 	if m == nil {
-		return raw, nil
+		return raw, nil, nil
 	}
-	var nodes map[string]*envNode
+	var (
+		nodes     map[string]*envNode
+		flowNodes map[string]*flowNode
+	)
 	for _, f := range p.entries(extensionKey, m) {
 		name := f.name()
 		path := join(extensionKey, name)
@@ -64,11 +68,15 @@ func (p *parser) extension(e entry, cfg *slipway.ToolConfig) (*object, map[strin
 			var envs *object
 			cfg.Environments, envs, nodes = p.environments(path, f)
 			raw.set(name, envs)
+		case "flows":
+			var flows *object
+			cfg.Flows, flows, flowNodes = p.flows(path, f.val)
+			raw.set(name, flows)
 		default:
 			p.unknown(UnknownField{Path: path, Name: name, In: extensionKey}, f.key, extensionFields)
 		}
 	}
-	return raw, nodes
+	return raw, nodes, flowNodes
 }
 
 // autoRollback parses auto_rollback: false (off) or {window}. It returns

@@ -214,7 +214,10 @@ func (p *parser) parse(data []byte) slipway.ToolConfig {
 	var cfg slipway.ToolConfig
 	raw := &object{}
 	var comps *componentSet
-	var envNodes map[string]*envNode
+	var (
+		envNodes  map[string]*envNode
+		flowNodes map[string]*flowNode
+	)
 	var unknownKeys []string
 	for _, e := range p.entries("", top) {
 		p.record(e.name(), e.key, e.val)
@@ -253,7 +256,7 @@ func (p *parser) parse(data []byte) slipway.ToolConfig {
 			}
 		case extensionKey:
 			var x *object
-			x, envNodes = p.extension(e, &cfg)
+			x, envNodes, flowNodes = p.extension(e, &cfg)
 			raw.set(extensionKey, x)
 		default:
 			unknownKeys = append(unknownKeys, e.name())
@@ -269,6 +272,7 @@ func (p *parser) parse(data []byte) slipway.ToolConfig {
 	p.crossCheck(comps)
 	p.checkEnvironments(cfg.Environments, envNodes, comps.byName)
 	p.checkPoll(cfg.Policy.Poll, comps.byName)
+	p.checkFlows(cfg, flowNodes, comps.byName)
 	if len(p.problems) > 0 {
 		return slipway.ToolConfig{}
 	}

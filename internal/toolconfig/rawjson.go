@@ -59,6 +59,15 @@ func appendJSON(b []byte, v any) []byte {
 			b = appendJSON(b, o)
 		}
 		return append(b, ']')
+	case []any:
+		b = append(b, '[')
+		for i, o := range v {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSON(b, o)
+		}
+		return append(b, ']')
 	case *object:
 		b = append(b, '{')
 		for i, k := range v.keys {
