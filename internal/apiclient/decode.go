@@ -65,6 +65,21 @@ func fromDeployment(d oapiclient.Deployment) slipway.Deployment {
 	if d.RolledBackBy != nil {
 		out.RolledBackBy = *d.RolledBackBy
 	}
+	if d.Trigger != nil {
+		out.Trigger = *d.Trigger
+	}
+	if d.Actor != nil {
+		out.Actor = *d.Actor
+	}
+	if d.Flow != nil {
+		out.Flow = *d.Flow
+	}
+	if d.Parent != nil {
+		out.Parent = *d.Parent
+	}
+	if d.ParentStep != nil {
+		out.ParentStep = *d.ParentStep
+	}
 	for name, b := range d.Builds {
 		out.Builds[name] = slipway.DeploymentBuild{
 			BuildID:         b.BuildId,

@@ -47,7 +47,7 @@ func newRootCmd(e *env) *cobra.Command {
 	}
 	deployment.AddCommand(newDeploymentCreateCmd(e), newDeploymentListCmd(e), newDeploymentShowCmd(e), newDeploymentCancelCmd(e), newDeploymentRollbackCmd(e), newDeploymentDeleteCmd(e))
 	components.AddCommand(config, deployment, newDeployTokenCmd(e), newComponentsDeployCmd(e))
-	root.AddCommand(components, newJobsCmd(e), newBuildsCmd(e), newEnvVarsCmd(e), newAdminCmd(e), newAskCmd(e), newQuestionsCmd(e), newReleasesCmd(e), newEnvironmentsCmd(e), newPromoteCmd(e), newWebhookCmd(e), newNotifyCmd(e), newPlansCmd(e), newTrainCmd(e), newLogsCmd(e), newDomainsCmd(e))
+	root.AddCommand(components, newJobsCmd(e), newBuildsCmd(e), newEnvVarsCmd(e), newAdminCmd(e), newAskCmd(e), newQuestionsCmd(e), newReleasesCmd(e), newEnvironmentsCmd(e), newPromoteCmd(e), newFlowsCmd(e), newWebhookCmd(e), newNotifyCmd(e), newPlansCmd(e), newTrainCmd(e), newLogsCmd(e), newDomainsCmd(e))
 
 	addServerCommands(root, e)
 	root.AddCommand(newStacksHelpTopic())

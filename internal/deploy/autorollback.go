@@ -38,8 +38,8 @@ const autoRollbackActor = "slipway:auto-rollback"
 // live that can fail their health afterwards (continuous and scheduled
 // ones). A rollback is never watched.
 func (e *Engine) watchAfterSuccess(ctx context.Context, tx txn, d slipway.Deployment) error {
-	if d.RollbackOf != "" || d.RollbackRelease != 0 {
-		return nil
+	if d.RollbackOf != "" || d.RollbackRelease != 0 || d.Flow != "" {
+		return nil // a rollback, or a flow run (its steps' deployments are watched)
 	}
 	ar, cfg := autoRollbackOf(d)
 	if ar == nil {

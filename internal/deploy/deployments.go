@@ -185,6 +185,7 @@ func (s *Deployments) create(ctx context.Context, tool string, opts slipway.Depl
 		Description: opts.Description, ForceBuild: opts.ForceBuild, ForceRun: opts.ForceRun,
 		Trigger: cmp.Or(opts.Trigger, "api"), Actor: opts.Actor, RollbackOf: o.rollbackOf,
 		RollbackRelease: o.release, PromotedFrom: o.promotedFrom, Pins: o.pins,
+		Flow: o.flow, Parent: o.parent, ParentStep: o.parentStep,
 		Status: slipway.DeploymentPending, LongStatus: "Waiting to start",
 	}
 	err := s.eng.tx(ctx, d.ID, func(tx txn) error {
@@ -203,7 +204,14 @@ func (s *Deployments) create(ctx context.Context, tool string, opts slipway.Depl
 			return err
 		}
 		d.ConfigVersion, d.ToolConfig = version, raw
-		if d.Environment, err = deployEnvironment(tool, raw, opts.Environment, o); err != nil {
+		if o.flow != "" {
+			// A flow run goes to no environment of its own (its steps'
+			// deployments do): it is recorded as the default one's.
+			d.Environment, err = slipway.DefaultEnvironment, checkFlow(tool, raw, o.flow)
+		} else {
+			d.Environment, err = deployEnvironment(tool, raw, opts.Environment, o)
+		}
+		if err != nil {
 			return err
 		}
 		// Oldest first: the head runs, the rest wait.

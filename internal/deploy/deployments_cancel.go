@@ -60,5 +60,8 @@ func (s *Deployments) DeploymentCancel(ctx context.Context, tool, id string) (sl
 		return slipway.Deployment{}, slipway.Errorf(slipway.EConflict, "Deployment can't be cancelled, its status is %s", cur.Status)
 	}
 	s.eng.cancelRunning(d.ID, errCancelled)
+	if d.Flow != "" {
+		s.cancelChildren(ctx, d)
+	}
 	return s.DeploymentGet(ctx, tool, d.ID)
 }

@@ -130,6 +130,12 @@ func withSteps(d slipway.Deployment, steps []slipway.Step, madeBy map[string]str
 		steps = []slipway.Step{}
 	}
 	d.Steps = steps
+	if d.Flow != "" {
+		// A flow run builds and runs nothing itself: its deploy and
+		// promote steps' deployments do.
+		d.Builds, d.Runs = map[string]slipway.DeploymentBuild{}, map[string]slipway.DeploymentRun{}
+		return d, nil
+	}
 	cfg, err := parse(d.ToolConfig)
 	if err != nil {
 		return d, err

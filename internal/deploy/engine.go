@@ -173,6 +173,9 @@ func (e *Engine) StartDeployment(ctx context.Context, tool, id string) error {
 			return retryAfterError(queuedRecheck)
 		}
 	}
+	if d.Flow != "" {
+		return e.startFlow(ctx, d)
+	}
 	if err := e.setStatus(ctx, d, slipway.DeploymentRunning, "Resolving sources and planning", slipway.NotifyDeploymentStarted); err != nil {
 		return err
 	}

@@ -31,12 +31,18 @@ type origin struct {
 	// deployment is written (an auto-rollback records itself on the
 	// deployment it rolls back).
 	created func(tx txn, d slipway.Deployment) error
+	// flow is, for a run of a flow, its name; parent and parentStep are,
+	// for a deployment a flow run's step makes, that run and step.
+	flow, parent, parentStep string
 }
 
 // sameEnvironment reports whether a and b go to the same environment (of
-// the same tool).
+// the same tool), which is also the queue they wait in. A flow run is in
+// no environment: it queues with the runs of its own flow only, and is
+// never taken for a deployment of an environment (the latest one, the
+// one to promote or roll back to).
 func sameEnvironment(a, b slipway.Deployment) bool {
-	return cmp.Or(a.Environment, slipway.DefaultEnvironment) == cmp.Or(b.Environment, slipway.DefaultEnvironment)
+	return a.Flow == b.Flow && cmp.Or(a.Environment, slipway.DefaultEnvironment) == cmp.Or(b.Environment, slipway.DefaultEnvironment)
 }
 
 // unfinishedIn returns the tool's unfinished deployments to environment
@@ -154,6 +160,11 @@ func (s *Deployments) EnvironmentList(ctx context.Context, tool string) ([]slipw
 // the upstream is not ready (a deployment in progress, a component
 // unhealthy or not live, a build pruned), with the reason.
 func (s *Deployments) Promote(ctx context.Context, tool, env string, opts slipway.DeployOptions) (slipway.Deployment, error) {
+	return s.promote(ctx, tool, env, opts, origin{})
+}
+
+// promote is [Deployments.Promote] with o's parent (a flow run's step).
+func (s *Deployments) promote(ctx context.Context, tool, env string, opts slipway.DeployOptions, o origin) (slipway.Deployment, error) {
 	if err := s.eng.ready(); err != nil {
 		return slipway.Deployment{}, err
 	}
@@ -163,7 +174,8 @@ func (s *Deployments) Promote(ctx context.Context, tool, env string, opts slipwa
 	}
 	opts.Environment, opts.ForceBuild = env, false
 	opts.Description = cmp.Or(opts.Description, "Promotion of "+src.ID+" from "+src.Environment)
-	return s.create(ctx, tool, opts, origin{promotedFrom: src.Environment, pins: pins}, func(store.Tx, time.Time) (int, json.RawMessage, error) {
+	o.promotedFrom, o.pins = src.Environment, pins
+	return s.create(ctx, tool, opts, o, func(store.Tx, time.Time) (int, json.RawMessage, error) {
 		return src.ConfigVersion, src.ToolConfig, nil
 	})
 }

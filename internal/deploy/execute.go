@@ -36,8 +36,11 @@ func (e *Engine) execute(ctx context.Context, d slipway.Deployment, cfg slipway.
 			return e.failed(ctx, "remove: "+err.Error())
 		}
 		return outcome{state: slipway.StepDone, detail: "removed (not in config)", removed: true}
-	case slipway.StepGate:
-		// RunStep opens a gate's question instead (openGate).
+	case slipway.StepOneOff:
+		return e.executeFlowRun(ctx, d, cfg, st)
+	case slipway.StepGate, slipway.StepDeploy, slipway.StepPromote, slipway.StepNotify:
+		// RunStep opens a gate's question (openGate) and starts a flow's
+		// deployments (runChildStep) and notifications instead.
 	}
 	return outcome{state: slipway.StepFailed, detail: "unknown step kind " + string(st.Kind)}
 }
@@ -173,40 +176,12 @@ func (e *Engine) executeRun(ctx context.Context, d slipway.Deployment, cfg slipw
 	}
 	switch c.Type {
 	case slipway.OneOff:
-		release, err := e.oneOffs.take(ctx, d.Tool, func(running int) {
-			e.stepNote(ctx, st)(fmt.Sprintf("waiting: the tool runs %d one-off %s at once, its limit", running, pluralize(running, "job")))
-		})
-		if err != nil {
-			return e.failed(ctx, "waiting for a one-off slot")
+		out := e.runOneOff(ctx, d, c, st, spec, d.ID)
+		if out.state == slipway.StepDone {
+			out.detail += waited
+			out.live = live
 		}
-		defer release()
-		timeout := e.cfg.OneOffTimeout
-		if c.Run.Timeout > 0 {
-			timeout = time.Duration(c.Run.Timeout) * time.Second
-		}
-		rctx, cancel := context.WithTimeoutCause(ctx, timeout, errStepTimeout)
-		defer cancel()
-		spec.AskEnv = e.askEnv(d, st)
-		res, err := e.target.RunOnce(rctx, spec, d.ID)
-		if err != nil {
-			out := e.failed(rctx, "run: "+err.Error())
-			if errors.Is(context.Cause(rctx), errStepTimeout) {
-				out.detail = fmt.Sprintf("timed out after %s and was stopped", timeout)
-			}
-			return out
-		}
-		if res.TimedOut {
-			// The driver enforces Run.Timeout too and may stop the run just
-			// before rctx ends: the same timeout, reported the same way.
-			return outcome{state: slipway.StepTimedOut, detail: fmt.Sprintf("timed out after %s and was stopped", timeout)}
-		}
-		if res.OOMKilled {
-			return outcome{state: slipway.StepFailed, detail: fmt.Sprintf("%s: killed after %s%s", slipway.OutOfMemory(res.MemoryLimit), round(res.Duration), tail(res.LogTail))}
-		}
-		if res.ExitCode != 0 {
-			return outcome{state: slipway.StepFailed, detail: fmt.Sprintf("exited with status %d after %s%s", res.ExitCode, round(res.Duration), tail(res.LogTail))}
-		}
-		return outcome{state: slipway.StepDone, detail: fmt.Sprintf("completed in %s%s", round(res.Duration), waited), live: live}
+		return out
 	case slipway.Scheduled:
 		res, err := e.apply(ctx, st, spec)
 		if err != nil {
@@ -240,6 +215,47 @@ func (e *Engine) executeRun(ctx context.Context, d slipway.Deployment, cfg slipw
 		return out
 	}
 	return outcome{state: slipway.StepDone, detail: cmp.Or(h.Message, "healthy after "+round(h.After).String()) + waited, live: live}
+}
+
+// runOneOff runs one-off component c of step st of d to completion as
+// spec, with run ID runID (idempotent: a step run again after a crash
+// waits for the same run), within the tool's one-off slots and the
+// component's timeout.
+func (e *Engine) runOneOff(ctx context.Context, d slipway.Deployment, c slipway.Component, st slipway.Step, spec target.Spec, runID string) outcome {
+	release, err := e.oneOffs.take(ctx, d.Tool, func(running int) {
+		e.stepNote(ctx, st)(fmt.Sprintf("waiting: the tool runs %d one-off %s at once, its limit", running, pluralize(running, "job")))
+	})
+	if err != nil {
+		return e.failed(ctx, "waiting for a one-off slot")
+	}
+	defer release()
+	timeout := e.cfg.OneOffTimeout
+	if c.Run.Timeout > 0 {
+		timeout = time.Duration(c.Run.Timeout) * time.Second
+	}
+	rctx, cancel := context.WithTimeoutCause(ctx, timeout, errStepTimeout)
+	defer cancel()
+	spec.AskEnv = e.askEnv(d, st)
+	res, err := e.target.RunOnce(rctx, spec, runID)
+	if err != nil {
+		out := e.failed(rctx, "run: "+err.Error())
+		if errors.Is(context.Cause(rctx), errStepTimeout) {
+			out.detail = fmt.Sprintf("timed out after %s and was stopped", timeout)
+		}
+		return out
+	}
+	if res.TimedOut {
+		// The driver enforces Run.Timeout too and may stop the run just
+		// before rctx ends: the same timeout, reported the same way.
+		return outcome{state: slipway.StepTimedOut, detail: fmt.Sprintf("timed out after %s and was stopped", timeout)}
+	}
+	if res.OOMKilled {
+		return outcome{state: slipway.StepFailed, detail: fmt.Sprintf("%s: killed after %s%s", slipway.OutOfMemory(res.MemoryLimit), round(res.Duration), tail(res.LogTail))}
+	}
+	if res.ExitCode != 0 {
+		return outcome{state: slipway.StepFailed, detail: fmt.Sprintf("exited with status %d after %s%s", res.ExitCode, round(res.Duration), tail(res.LogTail))}
+	}
+	return outcome{state: slipway.StepDone, detail: fmt.Sprintf("completed in %s", round(res.Duration))}
 }
 
 // askEnv returns the environment with which the processes of step st of

@@ -3,6 +3,7 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"log/slog"
 	"path/filepath"
 	"testing"
@@ -16,6 +17,8 @@ import (
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/store"
 	"slipway.dev/slipway/internal/target/localexec"
+
+	"github.com/riverqueue/river/riverdriver"
 )
 
 // harness is the deploy engine and its application services over real
@@ -33,6 +36,12 @@ type harness struct {
 	builder *localbuild.Builder
 	// dir holds everything the harness keeps (database, mirrors, builds).
 	dir string
+	// What restart makes a new engine and runner with.
+	src    Resolver
+	target *localexec.Driver
+	driver riverdriver.Driver[*sql.Tx]
+	cfg    Config
+	rcfg   runner.Config
 }
 
 // Harness is what NewHarness gives the external tests.
@@ -143,6 +152,7 @@ func newHarnessWith(t testing.TB, cfg Config, start bool, opts harnessOptions) *
 	h := &harness{
 		eng: eng, deploys: NewDeployments(eng), builds: NewBuilds(eng), jobs: NewJobs(eng), trains: trains,
 		db: db, runner: r, builder: builder, dir: dir,
+		src: src, target: tg, driver: driver, cfg: cfg, rcfg: rcfg,
 	}
 	t.Cleanup(func() { // before the target and the store go
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -179,4 +189,39 @@ func (h *harness) waitFinal(t testing.TB, tool, id string) slipway.Deployment {
 		t.Fatalf("deployment %s is %s after its last event", id, d.Status)
 	}
 	return d
+}
+
+// restart stops h's runner as a server stopping does (the running steps
+// are interrupted and stay running) and returns a new engine, services
+// and runner over the same store, builder and target, started: what the
+// next server process finds.
+func (h *harness) restart(t testing.TB) *harness {
+	t.Helper()
+	ctx := t.Context()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := h.runner.Stop(sctx); err != nil {
+		t.Fatalf("stop the runner: %v", err)
+	}
+	eng := NewEngine(h.db, h.src, h.builder, h.target, h.cfg)
+	if h.eng.notifier != nil {
+		eng.SetNotifier(h.eng.notifier)
+	}
+	r, err := runner.New(h.driver, eng, h.rcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.SetEnqueuer(r)
+	n := *h
+	n.eng, n.runner = eng, r
+	n.deploys, n.builds, n.jobs = NewDeployments(eng), NewBuilds(eng), NewJobs(eng)
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = r.Stop(sctx)
+	})
+	return &n
 }

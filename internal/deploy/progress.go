@@ -51,6 +51,9 @@ func (e *Engine) advance(ctx context.Context, d slipway.Deployment, steps []slip
 			}
 			e.observePlanned(tx, steps)
 			msg := fmt.Sprintf("Deploying: %s", summarize(steps))
+			if d.Flow != "" {
+				msg = flowPlanMessage(d, steps)
+			}
 			if _, err := tx.DeploymentUpdateStatus(ctx, store.DeploymentStatusUpdate{Tool: d.Tool, ID: d.ID, Status: slipway.DeploymentRunning, LongStatus: msg, UpdatedAt: e.now()}); err != nil {
 				return err
 			}
@@ -138,6 +141,9 @@ func outcomeOf(d slipway.Deployment, all []slipway.Step) (slipway.DeploymentStat
 	case first != nil:
 		return slipway.DeploymentFailed, fmt.Sprintf("%s %s failed: %s", first.Kind, first.Component, first.Detail)
 	}
+	if d.Flow != "" {
+		return slipway.DeploymentSuccessful, fmt.Sprintf("Flow %s done: %d %s", d.Flow, len(all), pluralize(len(all), "step"))
+	}
 	return slipway.DeploymentSuccessful, "All components deployed: " + summarize(all)
 }
 
@@ -208,6 +214,11 @@ func (e *Engine) finishTx(ctx context.Context, tx txn, d slipway.Deployment, sta
 		n.Status, n.LongStatus, n.FinishedAt = status, long, now
 		if err := e.outbox(ctx, tx, slipway.Notification{Event: ev, Tool: d.Tool, Deployment: &n}); err != nil {
 			return err
+		}
+	}
+	if d.Parent != "" {
+		if err := e.settleParent(ctx, tx, d, status, long); err != nil {
+			return fmt.Errorf("flow run %s: %w", d.Parent, err)
 		}
 	}
 	e.observeFinished(tx, status)

@@ -42,8 +42,11 @@ func waitingStatus(q slipway.Question) string {
 // openGate asks gate step st's question and leaves the step waiting for
 // the answer. Asking again (the job ran twice) finds the question asked.
 func (e *Engine) openGate(ctx context.Context, d slipway.Deployment, cfg slipway.ToolConfig, st slipway.Step) error {
-	c := cfg.Components[st.Component]
-	if c.Gate == nil {
+	gate := cfg.Components[st.Component].Gate
+	if d.Flow != "" {
+		gate = flowGate(cfg, d.Flow, st.Key)
+	}
+	if gate == nil {
 		return e.advance(ctx, d, nil, func(t txn) error {
 			_, err := e.updateStep(ctx, t, store.StepUpdate{
 				DeploymentID: d.ID, Key: st.Key, State: slipway.StepFailed, FinishedAt: e.now(),
@@ -53,9 +56,9 @@ func (e *Engine) openGate(ctx context.Context, d slipway.Deployment, cfg slipway
 		})
 	}
 	now := e.now()
-	q := c.Gate.QuestionOf()
+	q := gate.QuestionOf()
 	q.ID, q.Tool, q.DeploymentID, q.StepKey = newQuestionID(), d.Tool, d.ID, st.Key
-	q.Initiator, q.CreatedAt, q.DeadlineAt, q.State = d.Actor, now, now.Add(c.Gate.TimeoutOrDefault()), slipway.QuestionOpen
+	q.Initiator, q.CreatedAt, q.DeadlineAt, q.State = d.Actor, now, now.Add(gate.TimeoutOrDefault()), slipway.QuestionOpen
 	err := e.tx(ctx, d.ID, func(t txn) error {
 		cur, err := t.DeploymentLock(ctx, d.Tool, d.ID)
 		if err != nil || cur.Status != slipway.DeploymentRunning {
@@ -285,6 +288,12 @@ func (e *Engine) closeQuestions(ctx context.Context, t txn, d slipway.Deployment
 // deployment timeout plus the time it waited for answers (which does not
 // count): a gate's, or a question its step's process asked.
 func (e *Engine) deadline(ctx context.Context, d slipway.Deployment) (time.Time, error) {
+	if d.Flow != "" {
+		// A flow run has no deadline of its own: each step has its own
+		// (its deployment's, the one-off's timeout, the question's).
+		// This one moves on each look, so it is never reached.
+		return e.now().Add(e.cfg.DeploymentTimeout), nil
+	}
 	base := d.CreatedAt.Add(e.cfg.DeploymentTimeout)
 	qs, err := e.store.QuestionList(ctx, store.QuestionFilter{Tool: d.Tool, DeploymentID: d.ID})
 	if err != nil {

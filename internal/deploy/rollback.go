@@ -87,6 +87,9 @@ func (s *Deployments) rollbackSource(ctx context.Context, tool, to, env string) 
 		if d.Status != slipway.DeploymentSuccessful {
 			return d, slipway.Errorf(slipway.EInvalid, "Cannot roll back to %s: it is %s; only a successful deployment can be deployed again.", d.ID, d.Status)
 		}
+		if d.Flow != "" {
+			return d, slipway.Errorf(slipway.EInvalid, "Cannot roll back to %s: it is a run of flow %s, which deploys nothing itself; roll back to one of its steps' deployments.", d.ID, d.Flow)
+		}
 		return d, nil
 	}
 	ds, err := s.store.DeploymentList(ctx, tool)

@@ -45,8 +45,15 @@ func (e *Engine) RunStep(ctx context.Context, tool, id, key string) error {
 	if err != nil {
 		return err
 	}
-	if st.Kind == slipway.StepGate {
+	switch st.Kind {
+	case slipway.StepGate:
 		return e.openGate(ctx, d, cfg, st)
+	case slipway.StepDeploy, slipway.StepPromote:
+		return e.runChildStep(ctx, d, cfg, st)
+	case slipway.StepNotify:
+		return e.runNotifyStep(ctx, d, cfg, st)
+	case slipway.StepBuild, slipway.StepRun, slipway.StepPrune, slipway.StepOneOff:
+		// Executed below.
 	}
 	deadline, err := e.deadline(ctx, d)
 	if err != nil {
@@ -239,7 +246,7 @@ func (e *Engine) stepNote(ctx context.Context, st slipway.Step) func(string) {
 }
 
 func runningDetail(st slipway.Step) string {
-	verb := map[slipway.StepKind]string{slipway.StepBuild: "building", slipway.StepRun: "starting", slipway.StepPrune: "removing"}[st.Kind]
+	verb := map[slipway.StepKind]string{slipway.StepBuild: "building", slipway.StepRun: "starting", slipway.StepPrune: "removing", slipway.StepOneOff: "running"}[st.Kind]
 	if st.Attempt > 1 {
 		return fmt.Sprintf("%s (attempt %d)", verb, st.Attempt)
 	}

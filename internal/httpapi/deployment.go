@@ -385,6 +385,7 @@ func toDeployment(d slipway.Deployment) oapi.Deployment {
 		out.RolledBackBy = &d.RolledBackBy
 	}
 	out.Trigger, out.Actor = optional(d.Trigger), optional(d.Actor)
+	out.Flow, out.Parent, out.ParentStep = optional(d.Flow), optional(d.Parent), optional(d.ParentStep)
 	if out.Status == "" {
 		out.Status = oapi.DeploymentStatusPending
 	}

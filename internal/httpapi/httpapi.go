@@ -163,6 +163,9 @@ type Config struct {
 	// Trains serves /releases/v1/plans and /releases/v1/trains (release
 	// plans over many tools and their trains). When nil, they answer 503.
 	Trains Trains
+	// Flows serves …/flow (a tool's flows and their runs). When nil, it
+	// answers 503.
+	Flows Flows
 	// Questions serves the /interactions routes (questions a deployment
 	// asks, and their answers) and identifies ask tokens. When nil, they
 	// answer 503.

@@ -108,6 +108,8 @@ func (a *api) routes() []route {
 		{"POST", "/components/v1/tool/{tool}/cuts/{cut}/change-requests", adminOrToolToken, a.handleChangeRequestCreate()},
 		{"POST", "/components/v1/tool/{tool}/cuts/{cut}/change-requests/{seq}/apply", adminOrToolToken, a.handleChangeRequestApply()},
 		{"GET", "/components/v1/tool/{tool}/access-logs", adminOrToolToken, a.handleAccessLogs()},
+		{"GET", "/components/v1/tool/{tool}/flow", adminOrToolToken, a.handleFlowList()},
+		{"POST", "/components/v1/tool/{tool}/flow/{flow}/run", adminOrToolToken, a.handleFlowRun()},
 		{"GET", "/components/v1/tool/{tool}/deployment", adminOrToolToken, a.handleDeploymentList()},
 		{"POST", "/components/v1/tool/{tool}/deployment", adminOrDeployToken, a.handleDeploymentCreate()},
 		{"POST", "/components/v1/tool/{tool}/deployment/rollback", adminOrDeployToken, a.handleDeploymentRollback()},

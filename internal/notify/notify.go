@@ -342,8 +342,9 @@ func (s *Service) Record(ctx context.Context, tx store.Tx, n slipway.Notificatio
 	if err != nil || len(subs) == 0 {
 		return nil, err
 	}
-	subject := ""
+	subject := n.Subject
 	switch {
+	case subject != "":
 	case n.Question != nil:
 		subject = n.Question.ID
 	case n.Deployment != nil:
@@ -381,6 +382,8 @@ type Payload struct {
 	URL        string              `json:"url,omitempty"`
 	Deployment *PayloadDeployment  `json:"deployment,omitempty"`
 	Question   *PayloadQuestion    `json:"question,omitempty"`
+	// Message is a flow's notify step's text (event flow.notify).
+	Message string `json:"message,omitempty"`
 }
 
 // PayloadDeployment is the deployment a notification is about.
@@ -393,6 +396,7 @@ type PayloadDeployment struct {
 	Trigger     string     `json:"trigger,omitempty"`
 	Actor       string     `json:"actor,omitempty"`
 	RollbackOf  string     `json:"rollback_of,omitempty"`
+	Flow        string     `json:"flow,omitempty"`
 	CreatedAt   time.Time  `json:"created_at"`
 	FinishedAt  *time.Time `json:"finished_at,omitempty"`
 	URL         string     `json:"url,omitempty"`
@@ -411,11 +415,11 @@ type PayloadQuestion struct {
 }
 
 func (s *Service) payload(id string, n slipway.Notification) Payload {
-	p := Payload{ID: id, Event: n.Event, Tool: n.Tool, CreatedAt: n.At.UTC()}
+	p := Payload{ID: id, Event: n.Event, Tool: n.Tool, CreatedAt: n.At.UTC(), Message: n.Message}
 	if d := n.Deployment; d != nil {
 		p.Deployment = &PayloadDeployment{
 			ID: d.ID, Status: string(d.Status), LongStatus: d.LongStatus, Description: d.Description,
-			Environment: d.Environment, Trigger: d.Trigger, Actor: d.Actor, RollbackOf: d.RollbackOf,
+			Environment: d.Environment, Trigger: d.Trigger, Actor: d.Actor, RollbackOf: d.RollbackOf, Flow: d.Flow,
 			CreatedAt: d.CreatedAt.UTC(), URL: s.uiURL("/ui/t/" + n.Tool + "/d/" + d.ID),
 		}
 		if !d.FinishedAt.IsZero() {

@@ -336,6 +336,8 @@ func (s *sender) mail(ctx context.Context, addr string, p Payload, at time.Time)
 // Subject returns an email's subject line for p.
 func Subject(p Payload) string {
 	switch {
+	case p.Event == slipway.NotifyFlowMessage && p.Deployment != nil:
+		return fmt.Sprintf("[%s] flow %s: %s", p.Tool, p.Deployment.Flow, firstLine(p.Message))
 	case p.Question != nil && p.Event == slipway.NotifyQuestionPending:
 		return fmt.Sprintf("[%s] question waiting: %s", p.Tool, firstLine(p.Question.Prompt))
 	case p.Question != nil:
@@ -354,6 +356,9 @@ func Subject(p Payload) string {
 func message(from, to string, p Payload, at time.Time) []byte {
 	var body bytes.Buffer
 	fmt.Fprintf(&body, "%s\n\n", Subject(p))
+	if p.Message != "" {
+		fmt.Fprintf(&body, "%s\n\n", p.Message)
+	}
 	if d := p.Deployment; d != nil {
 		fmt.Fprintf(&body, "Deployment: %s\nStatus:     %s\n", d.ID, d.Status)
 		if d.LongStatus != "" {

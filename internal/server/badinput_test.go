@@ -96,7 +96,7 @@ func badRequests(op specOperation) []badRequest {
 		name = "NOT_THERE" // a valid envvar name, so that the body is what is bad
 	}
 	good := strings.NewReplacer("{tool}", "known", "{deploy_id}", "20990101-000000-nothere000", "{id}", "nothere",
-		"{name}", name, "{build_id}", "nothere", "{question_id}", "q-0000000000000000")
+		"{name}", name, "{build_id}", "nothere", "{question_id}", "q-0000000000000000", "{flow}", "release")
 	var out []badRequest
 	for _, v := range []struct{ param, value string }{
 		{"{tool}", "Bad_Tool!"},
@@ -112,6 +112,8 @@ func badRequests(op specOperation) []badRequest {
 		{"{question_id}", "..%2F..%2Fetc"},
 		{"{question_id}", "%00"},
 		{"{question_id}", "q-" + strings.Repeat("0", 300)},
+		{"{flow}", "Bad_Flow!"},
+		{"{flow}", strings.Repeat("f", 300)},
 	} {
 		if strings.Contains(op.path, v.param) {
 			p := strings.Replace(op.path, v.param, v.value, 1)

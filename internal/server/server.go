@@ -373,6 +373,7 @@ type Server struct {
 	releases    *deploy.Releases
 	cuts        *deploy.Cuts
 	trains      *deploy.Trains
+	flows       *deploy.Flows
 
 	api   *http.Server
 	proxy *http.Server
@@ -641,6 +642,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.releases = deploy.NewReleases(s.engine)
 	s.cuts = deploy.NewCuts(s.engine)
 	s.trains = deploy.NewTrains(s.engine)
+	s.flows = deploy.NewFlows(s.engine)
 	s.builds = deploy.NewBuilds(s.engine)
 	s.jobs = deploy.NewJobs(s.engine)
 	if err := s.listenChanges(ctx); err != nil {
@@ -739,7 +741,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Handler: httpapi.NewHandler(s.deployments, httpapi.Config{
 			AdminToken: s.token, Logger: s.logger, Health: s.health, DeployTokens: deployTokens,
 			APITokens: apiTokens, TrustedProxies: s.cfg.TrustedProxies, EnvVars: s.envVars, Webhooks: s.webhooks,
-			Builds: s.builds, Jobs: s.jobs, Notifications: s.notify, Questions: s.questions, Releases: s.releases, AccessLogs: s.access, Cuts: s.cuts, Trains: s.trains, Metrics: m, ToolRate: s.cfg.ToolRate, ToolBurst: s.cfg.ToolBurst,
+			Builds: s.builds, Jobs: s.jobs, Notifications: s.notify, Questions: s.questions, Releases: s.releases, AccessLogs: s.access, Cuts: s.cuts, Trains: s.trains, Flows: s.flows, Metrics: m, ToolRate: s.cfg.ToolRate, ToolBurst: s.cfg.ToolBurst,
 			MetricsToken: s.cfg.MetricsToken, Domains: s.edge.domains,
 			UI: &web.Config{
 				Deployments: s.deployments, Builds: s.builds, Jobs: s.jobs, Tools: s.db, Sessions: s.db, Questions: s.questions,

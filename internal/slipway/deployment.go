@@ -105,6 +105,13 @@ type Deployment struct {
 	// RolledBackBy is, for a deployment that was rolled back
 	// automatically, the rollback deployment; empty otherwise.
 	RolledBackBy string
+	// Flow is, for a run of one of the tool's flows, the flow's name: its
+	// steps are the flow's (see [Flow]). Empty for other deployments.
+	Flow string
+	// Parent and ParentStep are, for a deployment a flow run's deploy or
+	// promote step made, that run and step: the step ends when this
+	// deployment does. Empty otherwise.
+	Parent, ParentStep string
 	// Builds and Runs are derived from Steps (or, before the plan exists,
 	// from the config snapshot) by the deploy service; the store does not
 	// keep them.

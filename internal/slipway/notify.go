@@ -24,12 +24,14 @@ const (
 	// NotifyQuestionAnswered: a question was answered (or stopped by an
 	// answer).
 	NotifyQuestionAnswered NotifyEvent = "question.answered"
+	// NotifyFlowMessage: a flow run's notify step (its message).
+	NotifyFlowMessage NotifyEvent = "flow.notify"
 )
 
 // NotifyEvents lists every event, in the order they are documented.
 var NotifyEvents = []NotifyEvent{
 	NotifyDeploymentStarted, NotifyDeploymentSucceeded, NotifyDeploymentFailed, NotifyDeploymentRolledBack,
-	NotifyQuestionPending, NotifyQuestionAnswered,
+	NotifyQuestionPending, NotifyQuestionAnswered, NotifyFlowMessage,
 }
 
 // NotifyKind is how a subscription is notified.
@@ -125,6 +127,11 @@ type Notification struct {
 	// question's, when it has one).
 	Deployment *Deployment
 	Question   *Question
+	// Message is a flow's notify step's text.
+	Message string
+	// Subject, when set, is what the notification is about instead of
+	// the deployment or question (a flow run's step: "<run>/<step>").
+	Subject string
 }
 
 // NotifySubscriptionRequest is what a tool asks to be notified of.

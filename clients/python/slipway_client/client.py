@@ -1125,6 +1125,63 @@ class Client:
             result="json",
         )
 
+    def list_flows(
+        self,
+        tool: str,
+    ) -> FlowListEnvelope:
+        """The tool's flows, with their triggers and latest runs.
+
+        ``GET /components/v1/tool/{tool}/flow`` (operation ``listFlows``).
+
+        Slipway extension. The flows of the tool's current config
+        (`x-slipway.flows`), in its order: each with what starts it, its
+        steps, and its latest runs (newest first, at most 5). A run is a
+        deployment (its `flow` set): read, watch and cancel it with the
+        deployment routes.
+        """
+        return self._call(
+            "GET",
+            "/components/v1/tool/{tool}/flow".format(tool=_path(tool)),
+            query=[],
+            headers=[],
+            body=_NO_BODY,
+            text_type=None,
+            result="json",
+        )
+
+    def run_flow(
+        self,
+        tool: str,
+        flow: str,
+        *,
+        body: Optional[FlowRunRequest] = None,
+    ) -> DeploymentEnvelope:
+        """Start a run of one of the tool's flows.
+
+        ``POST /components/v1/tool/{tool}/flow/{flow}/run`` (operation ``runFlow``).
+
+        Slipway extension. Not with the deploy token (a flow may promote).
+        Creates a run of the flow with the tool's current config (trigger
+        `manual`): a deployment whose steps are the flow's, run by the same
+        engine. Each deploy or promote step makes a deployment of its own,
+        which names the run (`parent`) and step (`parent_step`); the step
+        ends as that deployment does. A run waits behind an unfinished run
+        of the same flow, and replaces a run already waiting there. Read,
+        watch (`…/deployment/{id}/events`) and cancel it with the deployment
+        routes; cancelling it cancels the deployment its step waits for. On
+        success `messages.info[0]` is `Flow {flow} run {id} started.` An
+        unknown flow is 404 naming the tool's flows.
+        """
+        return self._call(
+            "POST",
+            "/components/v1/tool/{tool}/flow/{flow}/run".format(tool=_path(tool), flow=_path(flow)),
+            query=[],
+            headers=[],
+            body=body,
+            text_type=None,
+            result="json",
+        )
+
     def rollback_deployment(
         self,
         tool: str,
@@ -2173,7 +2230,7 @@ class Client:
         answer shows once. `kind: email` mails `target` through the server's
         SMTP server. `events` (default: all): deployment.started,
         deployment.succeeded, deployment.failed, deployment.rolled_back,
-        question.pending, question.answered. A failed attempt (no 2xx answer,
+        question.pending, question.answered, flow.notify (a flow's notify step; `message` holds its text). A failed attempt (no 2xx answer,
         a redirect, a timeout of 10 s) is tried again with exponential
         backoff. At most 20 subscriptions per tool; the same target twice is
         409.

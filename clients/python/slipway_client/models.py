@@ -52,6 +52,11 @@ __all__ = [
     "DeploymentCreateRequest",
     "DeploymentRollbackRequest",
     "PromoteRequest",
+    "FlowRunRequest",
+    "FlowTrigger",
+    "FlowStep",
+    "Flow",
+    "FlowListEnvelope",
     "EnvironmentListEnvelope",
     "EnvironmentStatus",
     "LiveComponent",
@@ -495,6 +500,49 @@ class PromoteRequest(TypedDict, total=False):
     description: str
 
 
+class FlowRunRequest(TypedDict, total=False):
+    description: str
+
+
+class FlowTrigger(TypedDict, total=False):
+    """What starts a flow's run."""
+
+    kind: Required[Literal["manual", "push", "release_cut", "release_updated", "change_request_approved", "schedule"]]
+    #: For push, the branch.
+    branch: str
+    #: For schedule, the cron expression.
+    schedule: str
+
+
+class FlowStep(TypedDict, total=False):
+    """One step of a flow."""
+
+    #: The key of the step in a run, e.g. `1-deploy`.
+    key: Required[str]
+    kind: Required[Literal["deploy", "run", "ask", "promote", "notify"]]
+    #: Where a deploy, promote or run step acts.
+    environment: str
+    #: A run step's one-off component.
+    component: str
+    #: An ask step's question.
+    question: str
+    #: A notify step's text.
+    message: str
+
+
+class Flow(TypedDict, total=False):
+    name: Required[str]
+    on: Required[list[FlowTrigger]]
+    steps: Required[list[FlowStep]]
+    #: The latest runs, newest first (at most 5), without their steps.
+    runs: Required[list[Deployment]]
+
+
+class FlowListEnvelope(TypedDict, total=False):
+    data: Required[list[Flow]]
+    messages: Required[ResponseMessages]
+
+
 class EnvironmentListEnvelope(TypedDict, total=False):
     data: Required[list[EnvironmentStatus]]
     messages: Required[ResponseMessages]
@@ -588,12 +636,13 @@ class Step(TypedDict, total=False):
 
     #: kind:component, e.g. `build:web`.
     key: Required[str]
-    kind: Required[Literal["build", "run", "prune"]]
+    #: A flow run's steps are deploy, promote, one-off (a run step), gate (an ask step) and notify.
+    kind: Required[Literal["build", "run", "prune", "gate", "deploy", "promote", "one-off", "notify"]]
     component: Required[str]
-    action: Required[Literal["build", "reuse", "apply", "run", "none", "remove"]]
+    action: Required[Literal["build", "reuse", "apply", "run", "none", "remove", "ask"]]
     needs: Required[list[str]]
     reason: Required[str]
-    state: Required[Literal["pending", "running", "done", "unchanged", "failed", "skipped", "cancelled", "timed_out"]]
+    state: Required[Literal["pending", "running", "waiting", "done", "unchanged", "failed", "skipped", "cancelled", "timed_out"]]
     detail: Required[str]
     attempt: Required[int]
 
@@ -622,6 +671,12 @@ class Deployment(TypedDict, total=False):
     environment: str
     #: Slipway extension, for a promotion only - the upstream environment whose live builds it deploys.
     promoted_from: str
+    #: Slipway extension, for a run of a flow only - the flow; its steps are the flow's.
+    flow: str
+    #: Slipway extension, for a deployment a flow run's deploy or promote step made - that run.
+    parent: str
+    #: Slipway extension, with parent - the run's step (e.g. `1-deploy`).
+    parent_step: str
     #: Slipway extension - what created the deployment (`api`, `cli`, `token` for a deploy token, `push` for a push webhook, `auto-rollback`…).
     trigger: str
     #: Slipway extension - who asked, by credential (`admin`, `tool-token:<id>`, `deploy-token`) or, for a push, `push:<pusher>`.
@@ -845,7 +900,7 @@ class WebhookDeliveryEnvelope(TypedDict, total=False):
     messages: Required[ResponseMessages]
 
 
-NotifyEvent = Literal["deployment.started", "deployment.succeeded", "deployment.failed", "deployment.rolled_back", "question.pending", "question.answered"]
+NotifyEvent = Literal["deployment.started", "deployment.succeeded", "deployment.failed", "deployment.rolled_back", "question.pending", "question.answered", "flow.notify"]
 
 
 class NotifySubscriptionCreate(TypedDict, total=False):

@@ -389,6 +389,47 @@ export interface PromoteRequest {
   description?: string;
 }
 
+export interface FlowRunRequest {
+  description?: string;
+}
+
+/** What starts a flow's run. */
+export interface FlowTrigger {
+  kind: "manual" | "push" | "release_cut" | "release_updated" | "change_request_approved" | "schedule";
+  /** For push, the branch. */
+  branch?: string;
+  /** For schedule, the cron expression. */
+  schedule?: string;
+}
+
+/** One step of a flow. */
+export interface FlowStep {
+  /** The key of the step in a run, e.g. `1-deploy`. */
+  key: string;
+  kind: "deploy" | "run" | "ask" | "promote" | "notify";
+  /** Where a deploy, promote or run step acts. */
+  environment?: string;
+  /** A run step's one-off component. */
+  component?: string;
+  /** An ask step's question. */
+  question?: string;
+  /** A notify step's text. */
+  message?: string;
+}
+
+export interface Flow {
+  name: string;
+  on: FlowTrigger[];
+  steps: FlowStep[];
+  /** The latest runs, newest first (at most 5), without their steps. */
+  runs: Deployment[];
+}
+
+export interface FlowListEnvelope {
+  data: Flow[];
+  messages: ResponseMessages;
+}
+
 export interface EnvironmentListEnvelope {
   data: EnvironmentStatus[];
   messages: ResponseMessages;
@@ -476,12 +517,13 @@ export interface DeploymentRun {
 export interface Step {
   /** kind:component, e.g. `build:web`. */
   key: string;
-  kind: "build" | "run" | "prune";
+  /** A flow run's steps are deploy, promote, one-off (a run step), gate (an ask step) and notify. */
+  kind: "build" | "run" | "prune" | "gate" | "deploy" | "promote" | "one-off" | "notify";
   component: string;
-  action: "build" | "reuse" | "apply" | "run" | "none" | "remove";
+  action: "build" | "reuse" | "apply" | "run" | "none" | "remove" | "ask";
   needs: string[];
   reason: string;
-  state: "pending" | "running" | "done" | "unchanged" | "failed" | "skipped" | "cancelled" | "timed_out";
+  state: "pending" | "running" | "waiting" | "done" | "unchanged" | "failed" | "skipped" | "cancelled" | "timed_out";
   detail: string;
   attempt: number;
 }
@@ -510,6 +552,12 @@ export interface Deployment {
   environment?: string;
   /** Slipway extension, for a promotion only - the upstream environment whose live builds it deploys. */
   promoted_from?: string;
+  /** Slipway extension, for a run of a flow only - the flow; its steps are the flow's. */
+  flow?: string;
+  /** Slipway extension, for a deployment a flow run's deploy or promote step made - that run. */
+  parent?: string;
+  /** Slipway extension, with parent - the run's step (e.g. `1-deploy`). */
+  parent_step?: string;
   /** Slipway extension - what created the deployment (`api`, `cli`, `token` for a deploy token, `push` for a push webhook, `auto-rollback`…). */
   trigger?: string;
   /** Slipway extension - who asked, by credential (`admin`, `tool-token:<id>`, `deploy-token`) or, for a push, `push:<pusher>`. */
@@ -736,7 +784,7 @@ export interface WebhookDeliveryEnvelope {
   messages: ResponseMessages;
 }
 
-export type NotifyEvent = "deployment.started" | "deployment.succeeded" | "deployment.failed" | "deployment.rolled_back" | "question.pending" | "question.answered";
+export type NotifyEvent = "deployment.started" | "deployment.succeeded" | "deployment.failed" | "deployment.rolled_back" | "question.pending" | "question.answered" | "flow.notify";
 
 export interface NotifySubscriptionCreate {
   kind: "webhook" | "email";
@@ -1939,6 +1987,42 @@ export class Client {
   }
 
   /**
+   * The tool's flows, with their triggers and latest runs.
+   *
+   * `GET /components/v1/tool/{tool}/flow` (operation `listFlows`).
+   *
+   * Slipway extension. The flows of the tool's current config
+   * (`x-slipway.flows`), in its order: each with what starts it, its
+   * steps, and its latest runs (newest first, at most 5). A run is a
+   * deployment (its `flow` set): read, watch and cancel it with the
+   * deployment routes.
+   */
+  async listFlows(tool: string): Promise<FlowListEnvelope> {
+    return (await this.call("GET", `/components/v1/tool/${enc(tool)}/flow`, [], [], undefined, null, "json")) as FlowListEnvelope;
+  }
+
+  /**
+   * Start a run of one of the tool's flows.
+   *
+   * `POST /components/v1/tool/{tool}/flow/{flow}/run` (operation `runFlow`).
+   *
+   * Slipway extension. Not with the deploy token (a flow may promote).
+   * Creates a run of the flow with the tool's current config (trigger
+   * `manual`): a deployment whose steps are the flow's, run by the same
+   * engine. Each deploy or promote step makes a deployment of its own,
+   * which names the run (`parent`) and step (`parent_step`); the step
+   * ends as that deployment does. A run waits behind an unfinished run
+   * of the same flow, and replaces a run already waiting there. Read,
+   * watch (`…/deployment/{id}/events`) and cancel it with the deployment
+   * routes; cancelling it cancels the deployment its step waits for. On
+   * success `messages.info[0]` is `Flow {flow} run {id} started.` An
+   * unknown flow is 404 naming the tool's flows.
+   */
+  async runFlow(tool: string, flow: string, options: { body?: FlowRunRequest } = {}): Promise<DeploymentEnvelope> {
+    return (await this.call("POST", `/components/v1/tool/${enc(tool)}/flow/${enc(flow)}/run`, [], [], options.body, null, "json")) as DeploymentEnvelope;
+  }
+
+  /**
    * Deploy again the config and builds of an earlier successful deployment.
    *
    * `POST /components/v1/tool/{tool}/deployment/rollback` (operation `rollbackDeployment`).
@@ -2580,7 +2664,7 @@ export class Client {
    * answer shows once. `kind: email` mails `target` through the server's
    * SMTP server. `events` (default: all): deployment.started,
    * deployment.succeeded, deployment.failed, deployment.rolled_back,
-   * question.pending, question.answered. A failed attempt (no 2xx answer,
+   * question.pending, question.answered, flow.notify (a flow's notify step; `message` holds its text). A failed attempt (no 2xx answer,
    * a redirect, a timeout of 10 s) is tried again with exponential
    * backoff. At most 20 subscriptions per tool; the same target twice is
    * 409.

@@ -410,6 +410,63 @@ func (e FirstReleaseHow) Valid() bool {
 	}
 }
 
+// Defines values for FlowStepKind.
+const (
+	FlowStepKindAsk     FlowStepKind = "ask"
+	FlowStepKindDeploy  FlowStepKind = "deploy"
+	FlowStepKindNotify  FlowStepKind = "notify"
+	FlowStepKindPromote FlowStepKind = "promote"
+	FlowStepKindRun     FlowStepKind = "run"
+)
+
+// Valid indicates whether the value is a known member of the FlowStepKind enum.
+func (e FlowStepKind) Valid() bool {
+	switch e {
+	case FlowStepKindAsk:
+		return true
+	case FlowStepKindDeploy:
+		return true
+	case FlowStepKindNotify:
+		return true
+	case FlowStepKindPromote:
+		return true
+	case FlowStepKindRun:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FlowTriggerKind.
+const (
+	ChangeRequestApproved FlowTriggerKind = "change_request_approved"
+	Manual                FlowTriggerKind = "manual"
+	Push                  FlowTriggerKind = "push"
+	ReleaseCut            FlowTriggerKind = "release_cut"
+	ReleaseUpdated        FlowTriggerKind = "release_updated"
+	Schedule              FlowTriggerKind = "schedule"
+)
+
+// Valid indicates whether the value is a known member of the FlowTriggerKind enum.
+func (e FlowTriggerKind) Valid() bool {
+	switch e {
+	case ChangeRequestApproved:
+		return true
+	case Manual:
+		return true
+	case Push:
+		return true
+	case ReleaseCut:
+		return true
+	case ReleaseUpdated:
+		return true
+	case Schedule:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HealthStatus.
 const (
 	DEGRADED HealthStatus = "DEGRADED"
@@ -668,6 +725,7 @@ const (
 	DeploymentRolledBack NotifyEvent = "deployment.rolled_back"
 	DeploymentStarted    NotifyEvent = "deployment.started"
 	DeploymentSucceeded  NotifyEvent = "deployment.succeeded"
+	FlowNotify           NotifyEvent = "flow.notify"
 	QuestionAnswered     NotifyEvent = "question.answered"
 	QuestionPending      NotifyEvent = "question.pending"
 )
@@ -682,6 +740,8 @@ func (e NotifyEvent) Valid() bool {
 	case DeploymentStarted:
 		return true
 	case DeploymentSucceeded:
+		return true
+	case FlowNotify:
 		return true
 	case QuestionAnswered:
 		return true
@@ -866,6 +926,7 @@ func (e ReleaseOutcome) Valid() bool {
 // Defines values for StepAction.
 const (
 	StepActionApply  StepAction = "apply"
+	StepActionAsk    StepAction = "ask"
 	StepActionBuild  StepAction = "build"
 	StepActionNone   StepAction = "none"
 	StepActionRemove StepAction = "remove"
@@ -877,6 +938,8 @@ const (
 func (e StepAction) Valid() bool {
 	switch e {
 	case StepActionApply:
+		return true
+	case StepActionAsk:
 		return true
 	case StepActionBuild:
 		return true
@@ -895,15 +958,30 @@ func (e StepAction) Valid() bool {
 
 // Defines values for StepKind.
 const (
-	StepKindBuild StepKind = "build"
-	StepKindPrune StepKind = "prune"
-	StepKindRun   StepKind = "run"
+	StepKindBuild   StepKind = "build"
+	StepKindDeploy  StepKind = "deploy"
+	StepKindGate    StepKind = "gate"
+	StepKindNotify  StepKind = "notify"
+	StepKindOneOff  StepKind = "one-off"
+	StepKindPromote StepKind = "promote"
+	StepKindPrune   StepKind = "prune"
+	StepKindRun     StepKind = "run"
 )
 
 // Valid indicates whether the value is a known member of the StepKind enum.
 func (e StepKind) Valid() bool {
 	switch e {
 	case StepKindBuild:
+		return true
+	case StepKindDeploy:
+		return true
+	case StepKindGate:
+		return true
+	case StepKindNotify:
+		return true
+	case StepKindOneOff:
+		return true
+	case StepKindPromote:
 		return true
 	case StepKindPrune:
 		return true
@@ -924,6 +1002,7 @@ const (
 	StepStateSkipped   StepState = "skipped"
 	StepStateTimedOut  StepState = "timed_out"
 	StepStateUnchanged StepState = "unchanged"
+	StepStateWaiting   StepState = "waiting"
 )
 
 // Valid indicates whether the value is a known member of the StepState enum.
@@ -944,6 +1023,8 @@ func (e StepState) Valid() bool {
 	case StepStateTimedOut:
 		return true
 	case StepStateUnchanged:
+		return true
+	case StepStateWaiting:
 		return true
 	default:
 		return false
@@ -1779,9 +1860,18 @@ type Deployment struct {
 
 	// Environment Slipway extension - the environment the deployment goes to (`production` for a tool that declares none).
 	Environment *string `json:"environment,omitempty"`
-	ForceBuild  bool    `json:"force_build"`
-	ForceRun    bool    `json:"force_run"`
-	LongStatus  string  `json:"long_status"`
+
+	// Flow Slipway extension, for a run of a flow only - the flow; its steps are the flow's.
+	Flow       *string `json:"flow,omitempty"`
+	ForceBuild bool    `json:"force_build"`
+	ForceRun   bool    `json:"force_run"`
+	LongStatus string  `json:"long_status"`
+
+	// Parent Slipway extension, for a deployment a flow run's deploy or promote step made - that run.
+	Parent *string `json:"parent,omitempty"`
+
+	// ParentStep Slipway extension, with parent - the run's step (e.g. `1-deploy`).
+	ParentStep *string `json:"parent_step,omitempty"`
 
 	// PromotedFrom Slipway extension, for a promotion only - the upstream environment whose live builds it deploys.
 	PromotedFrom *string `json:"promoted_from,omitempty"`
@@ -2034,6 +2124,64 @@ type FirstReleaseListEnvelope struct {
 	// Messages Messages for people. All three lists are always present.
 	Messages ResponseMessages `json:"messages"`
 }
+
+// Flow defines model for Flow.
+type Flow struct {
+	Name string        `json:"name"`
+	On   []FlowTrigger `json:"on"`
+
+	// Runs The latest runs, newest first (at most 5), without their steps.
+	Runs  []Deployment `json:"runs"`
+	Steps []FlowStep   `json:"steps"`
+}
+
+// FlowListEnvelope defines model for FlowListEnvelope.
+type FlowListEnvelope struct {
+	Data []Flow `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// FlowRunRequest defines model for FlowRunRequest.
+type FlowRunRequest struct {
+	Description *string `json:"description,omitempty"`
+}
+
+// FlowStep One step of a flow.
+type FlowStep struct {
+	// Component A run step's one-off component.
+	Component *string `json:"component,omitempty"`
+
+	// Environment Where a deploy, promote or run step acts.
+	Environment *string `json:"environment,omitempty"`
+
+	// Key The key of the step in a run, e.g. `1-deploy`.
+	Key  string       `json:"key"`
+	Kind FlowStepKind `json:"kind"`
+
+	// Message A notify step's text.
+	Message *string `json:"message,omitempty"`
+
+	// Question An ask step's question.
+	Question *string `json:"question,omitempty"`
+}
+
+// FlowStepKind defines model for FlowStep.Kind.
+type FlowStepKind string
+
+// FlowTrigger What starts a flow's run.
+type FlowTrigger struct {
+	// Branch For push, the branch.
+	Branch *string         `json:"branch,omitempty"`
+	Kind   FlowTriggerKind `json:"kind"`
+
+	// Schedule For schedule, the cron expression.
+	Schedule *string `json:"schedule,omitempty"`
+}
+
+// FlowTriggerKind defines model for FlowTrigger.Kind.
+type FlowTriggerKind string
 
 // Health defines model for Health.
 type Health struct {
@@ -2702,7 +2850,9 @@ type Step struct {
 	Detail    string     `json:"detail"`
 
 	// Key kind:component, e.g. `build:web`.
-	Key    string    `json:"key"`
+	Key string `json:"key"`
+
+	// Kind A flow run's steps are deploy, promote, one-off (a run step), gate (an ask step) and notify.
 	Kind   StepKind  `json:"kind"`
 	Needs  []string  `json:"needs"`
 	Reason string    `json:"reason"`
@@ -2712,7 +2862,7 @@ type Step struct {
 // StepAction defines model for Step.Action.
 type StepAction string
 
-// StepKind defines model for Step.Kind.
+// StepKind A flow run's steps are deploy, promote, one-off (a run step), gate (an ask step) and notify.
 type StepKind string
 
 // StepState defines model for Step.State.
@@ -2917,6 +3067,9 @@ type Environment = string
 
 // EnvironmentQuery defines model for EnvironmentQuery.
 type EnvironmentQuery = string
+
+// FlowName defines model for FlowName.
+type FlowName = string
 
 // IncludeUnset defines model for IncludeUnset.
 type IncludeUnset = string
@@ -3184,6 +3337,9 @@ type AddDomainJSONRequestBody = DomainCreate
 
 // PromoteEnvironmentJSONRequestBody defines body for PromoteEnvironment for application/json ContentType.
 type PromoteEnvironmentJSONRequestBody = PromoteRequest
+
+// RunFlowJSONRequestBody defines body for RunFlow for application/json ContentType.
+type RunFlowJSONRequestBody = FlowRunRequest
 
 // CreateEnvVarLegacyJSONRequestBody defines body for CreateEnvVarLegacy for application/json ContentType.
 //
@@ -4064,6 +4220,55 @@ type ClientInterface interface {
 	// Corresponds with GET /components/v1/tool/{tool}/environment/{environment}/promotion (the `PreviewPromotion` operationId).
 	PreviewPromotion(ctx context.Context, tool Tool, environment Environment, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListFlows The tool's flows, with their triggers and latest runs
+	//
+	// Slipway extension. The flows of the tool's current config
+	// (`x-slipway.flows`), in its order: each with what starts it, its
+	// steps, and its latest runs (newest first, at most 5). A run is a
+	// deployment (its `flow` set): read, watch and cancel it with the
+	// deployment routes.
+	//
+	// Corresponds with GET /components/v1/tool/{tool}/flow (the `ListFlows` operationId).
+	ListFlows(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RunFlowWithBody Start a run of one of the tool's flows
+	//
+	// Slipway extension. Not with the deploy token (a flow may promote).
+	// Creates a run of the flow with the tool's current config (trigger
+	// `manual`): a deployment whose steps are the flow's, run by the same
+	// engine. Each deploy or promote step makes a deployment of its own,
+	// which names the run (`parent`) and step (`parent_step`); the step
+	// ends as that deployment does. A run waits behind an unfinished run
+	// of the same flow, and replaces a run already waiting there. Read,
+	// watch (`…/deployment/{id}/events`) and cancel it with the deployment
+	// routes; cancelling it cancels the deployment its step waits for. On
+	// success `messages.info[0]` is `Flow {flow} run {id} started.` An
+	// unknown flow is 404 naming the tool's flows.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/flow/{flow}/run (the `RunFlow` operationId).
+	RunFlowWithBody(ctx context.Context, tool Tool, flow FlowName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RunFlow Start a run of one of the tool's flows
+	//
+	// Slipway extension. Not with the deploy token (a flow may promote).
+	// Creates a run of the flow with the tool's current config (trigger
+	// `manual`): a deployment whose steps are the flow's, run by the same
+	// engine. Each deploy or promote step makes a deployment of its own,
+	// which names the run (`parent`) and step (`parent_step`); the step
+	// ends as that deployment does. A run waits behind an unfinished run
+	// of the same flow, and replaces a run already waiting there. Read,
+	// watch (`…/deployment/{id}/events`) and cancel it with the deployment
+	// routes; cancelling it cancels the deployment its step waits for. On
+	// success `messages.info[0]` is `Flow {flow} run {id} started.` An
+	// unknown flow is 404 naming the tool's flows.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/flow/{flow}/run (the `RunFlow` operationId).
+	RunFlow(ctx context.Context, tool Tool, flow FlowName, body RunFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListReleases What was live when (a Slipway extension)
 	//
 	// Every component version a deployment made live, or removed, newest
@@ -4577,7 +4782,7 @@ type ClientInterface interface {
 	// answer shows once. `kind: email` mails `target` through the server's
 	// SMTP server. `events` (default: all): deployment.started,
 	// deployment.succeeded, deployment.failed, deployment.rolled_back,
-	// question.pending, question.answered. A failed attempt (no 2xx answer,
+	// question.pending, question.answered, flow.notify (a flow's notify step; `message` holds its text). A failed attempt (no 2xx answer,
 	// a redirect, a timeout of 10 s) is tried again with exponential
 	// backoff. At most 20 subscriptions per tool; the same target twice is
 	// 409.
@@ -4598,7 +4803,7 @@ type ClientInterface interface {
 	// answer shows once. `kind: email` mails `target` through the server's
 	// SMTP server. `events` (default: all): deployment.started,
 	// deployment.succeeded, deployment.failed, deployment.rolled_back,
-	// question.pending, question.answered. A failed attempt (no 2xx answer,
+	// question.pending, question.answered, flow.notify (a flow's notify step; `message` holds its text). A failed attempt (no 2xx answer,
 	// a redirect, a timeout of 10 s) is tried again with exponential
 	// backoff. At most 20 subscriptions per tool; the same target twice is
 	// 409.
@@ -6152,6 +6357,85 @@ func (c *Client) PreviewPromotion(ctx context.Context, tool Tool, environment En
 	return c.Client.Do(req)
 }
 
+// ListFlows The tool's flows, with their triggers and latest runs
+//
+// Slipway extension. The flows of the tool's current config
+// (`x-slipway.flows`), in its order: each with what starts it, its
+// steps, and its latest runs (newest first, at most 5). A run is a
+// deployment (its `flow` set): read, watch and cancel it with the
+// deployment routes.
+//
+// Corresponds with GET /components/v1/tool/{tool}/flow (the `ListFlows` operationId).
+func (c *Client) ListFlows(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListFlowsRequest(c.Server, tool)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RunFlowWithBody Start a run of one of the tool's flows
+//
+// Slipway extension. Not with the deploy token (a flow may promote).
+// Creates a run of the flow with the tool's current config (trigger
+// `manual`): a deployment whose steps are the flow's, run by the same
+// engine. Each deploy or promote step makes a deployment of its own,
+// which names the run (`parent`) and step (`parent_step`); the step
+// ends as that deployment does. A run waits behind an unfinished run
+// of the same flow, and replaces a run already waiting there. Read,
+// watch (`…/deployment/{id}/events`) and cancel it with the deployment
+// routes; cancelling it cancels the deployment its step waits for. On
+// success `messages.info[0]` is `Flow {flow} run {id} started.` An
+// unknown flow is 404 naming the tool's flows.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /components/v1/tool/{tool}/flow/{flow}/run (the `RunFlow` operationId).
+func (c *Client) RunFlowWithBody(ctx context.Context, tool Tool, flow FlowName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRunFlowRequestWithBody(c.Server, tool, flow, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RunFlow Start a run of one of the tool's flows
+//
+// Slipway extension. Not with the deploy token (a flow may promote).
+// Creates a run of the flow with the tool's current config (trigger
+// `manual`): a deployment whose steps are the flow's, run by the same
+// engine. Each deploy or promote step makes a deployment of its own,
+// which names the run (`parent`) and step (`parent_step`); the step
+// ends as that deployment does. A run waits behind an unfinished run
+// of the same flow, and replaces a run already waiting there. Read,
+// watch (`…/deployment/{id}/events`) and cancel it with the deployment
+// routes; cancelling it cancels the deployment its step waits for. On
+// success `messages.info[0]` is `Flow {flow} run {id} started.` An
+// unknown flow is 404 naming the tool's flows.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /components/v1/tool/{tool}/flow/{flow}/run (the `RunFlow` operationId).
+func (c *Client) RunFlow(ctx context.Context, tool Tool, flow FlowName, body RunFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRunFlowRequest(c.Server, tool, flow, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListReleases What was live when (a Slipway extension)
 //
 // Every component version a deployment made live, or removed, newest
@@ -7079,7 +7363,7 @@ func (c *Client) ListNotifySubscriptions(ctx context.Context, tool Tool, reqEdit
 // answer shows once. `kind: email` mails `target` through the server's
 // SMTP server. `events` (default: all): deployment.started,
 // deployment.succeeded, deployment.failed, deployment.rolled_back,
-// question.pending, question.answered. A failed attempt (no 2xx answer,
+// question.pending, question.answered, flow.notify (a flow's notify step; `message` holds its text). A failed attempt (no 2xx answer,
 // a redirect, a timeout of 10 s) is tried again with exponential
 // backoff. At most 20 subscriptions per tool; the same target twice is
 // 409.
@@ -7110,7 +7394,7 @@ func (c *Client) CreateNotifySubscriptionWithBody(ctx context.Context, tool Tool
 // answer shows once. `kind: email` mails `target` through the server's
 // SMTP server. `events` (default: all): deployment.started,
 // deployment.succeeded, deployment.failed, deployment.rolled_back,
-// question.pending, question.answered. A failed attempt (no 2xx answer,
+// question.pending, question.answered, flow.notify (a flow's notify step; `message` holds its text). A failed attempt (no 2xx answer,
 // a redirect, a timeout of 10 s) is tried again with exponential
 // backoff. At most 20 subscriptions per tool; the same target twice is
 // 409.
@@ -9637,6 +9921,94 @@ func NewPreviewPromotionRequest(server string, tool Tool, environment Environmen
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewListFlowsRequest constructs an http.Request for the ListFlows method
+func NewListFlowsRequest(server string, tool Tool) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/components/v1/tool/%s/flow", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRunFlowRequest calls the generic RunFlow builder with application/json body
+func NewRunFlowRequest(server string, tool Tool, flow FlowName, body RunFlowJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRunFlowRequestWithBody(server, tool, flow, "application/json", bodyReader)
+}
+
+// NewRunFlowRequestWithBody constructs an http.Request for the RunFlow method, with any body, and a specified content type
+func NewRunFlowRequestWithBody(server string, tool Tool, flow FlowName, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tool", tool, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "flow", flow, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/components/v1/tool/%s/flow/%s/run", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -13053,6 +13425,57 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /components/v1/tool/{tool}/environment/{environment}/promotion (the `PreviewPromotion` operationId).
 	PreviewPromotionWithResponse(ctx context.Context, tool Tool, environment Environment, reqEditors ...RequestEditorFn) (*PreviewPromotionResponse, error)
 
+	// ListFlowsWithResponse The tool's flows, with their triggers and latest runs
+	//
+	// Slipway extension. The flows of the tool's current config
+	// (`x-slipway.flows`), in its order: each with what starts it, its
+	// steps, and its latest runs (newest first, at most 5). A run is a
+	// deployment (its `flow` set): read, watch and cancel it with the
+	// deployment routes.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /components/v1/tool/{tool}/flow (the `ListFlows` operationId).
+	ListFlowsWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*ListFlowsResponse, error)
+
+	// RunFlowWithBodyWithResponse Start a run of one of the tool's flows
+	//
+	// Slipway extension. Not with the deploy token (a flow may promote).
+	// Creates a run of the flow with the tool's current config (trigger
+	// `manual`): a deployment whose steps are the flow's, run by the same
+	// engine. Each deploy or promote step makes a deployment of its own,
+	// which names the run (`parent`) and step (`parent_step`); the step
+	// ends as that deployment does. A run waits behind an unfinished run
+	// of the same flow, and replaces a run already waiting there. Read,
+	// watch (`…/deployment/{id}/events`) and cancel it with the deployment
+	// routes; cancelling it cancels the deployment its step waits for. On
+	// success `messages.info[0]` is `Flow {flow} run {id} started.` An
+	// unknown flow is 404 naming the tool's flows.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/flow/{flow}/run (the `RunFlow` operationId).
+	RunFlowWithBodyWithResponse(ctx context.Context, tool Tool, flow FlowName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RunFlowResponse, error)
+
+	// RunFlowWithResponse Start a run of one of the tool's flows
+	//
+	// Slipway extension. Not with the deploy token (a flow may promote).
+	// Creates a run of the flow with the tool's current config (trigger
+	// `manual`): a deployment whose steps are the flow's, run by the same
+	// engine. Each deploy or promote step makes a deployment of its own,
+	// which names the run (`parent`) and step (`parent_step`); the step
+	// ends as that deployment does. A run waits behind an unfinished run
+	// of the same flow, and replaces a run already waiting there. Read,
+	// watch (`…/deployment/{id}/events`) and cancel it with the deployment
+	// routes; cancelling it cancels the deployment its step waits for. On
+	// success `messages.info[0]` is `Flow {flow} run {id} started.` An
+	// unknown flow is 404 naming the tool's flows.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /components/v1/tool/{tool}/flow/{flow}/run (the `RunFlow` operationId).
+	RunFlowWithResponse(ctx context.Context, tool Tool, flow FlowName, body RunFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*RunFlowResponse, error)
+
 	// ListReleasesWithResponse What was live when (a Slipway extension)
 	//
 	// Every component version a deployment made live, or removed, newest
@@ -13626,7 +14049,7 @@ type ClientWithResponsesInterface interface {
 	// answer shows once. `kind: email` mails `target` through the server's
 	// SMTP server. `events` (default: all): deployment.started,
 	// deployment.succeeded, deployment.failed, deployment.rolled_back,
-	// question.pending, question.answered. A failed attempt (no 2xx answer,
+	// question.pending, question.answered, flow.notify (a flow's notify step; `message` holds its text). A failed attempt (no 2xx answer,
 	// a redirect, a timeout of 10 s) is tried again with exponential
 	// backoff. At most 20 subscriptions per tool; the same target twice is
 	// 409.
@@ -13647,7 +14070,7 @@ type ClientWithResponsesInterface interface {
 	// answer shows once. `kind: email` mails `target` through the server's
 	// SMTP server. `events` (default: all): deployment.started,
 	// deployment.succeeded, deployment.failed, deployment.rolled_back,
-	// question.pending, question.answered. A failed attempt (no 2xx answer,
+	// question.pending, question.answered, flow.notify (a flow's notify step; `message` holds its text). A failed attempt (no 2xx answer,
 	// a redirect, a timeout of 10 s) is tried again with exponential
 	// backoff. At most 20 subscriptions per tool; the same target twice is
 	// 409.
@@ -17206,6 +17629,158 @@ func (r PreviewPromotionResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PreviewPromotionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListFlowsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FlowListEnvelope
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListFlowsResponse) GetJSON200() *FlowListEnvelope {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListFlowsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListFlowsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListFlowsResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListFlowsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListFlowsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListFlowsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListFlowsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListFlowsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RunFlowResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *DeploymentEnvelope
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Invalid
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r RunFlowResponse) GetJSON201() *DeploymentEnvelope {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RunFlowResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RunFlowResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RunFlowResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r RunFlowResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r RunFlowResponse) GetJSON422() *Invalid {
+	return r.JSON422
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RunFlowResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r RunFlowResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RunFlowResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RunFlowResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RunFlowResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -22431,6 +23006,75 @@ func (c *ClientWithResponses) PreviewPromotionWithResponse(ctx context.Context, 
 	return ParsePreviewPromotionResponse(rsp)
 }
 
+// ListFlowsWithResponse The tool's flows, with their triggers and latest runs
+//
+// Slipway extension. The flows of the tool's current config
+// (`x-slipway.flows`), in its order: each with what starts it, its
+// steps, and its latest runs (newest first, at most 5). A run is a
+// deployment (its `flow` set): read, watch and cancel it with the
+// deployment routes.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /components/v1/tool/{tool}/flow (the `ListFlows` operationId).
+func (c *ClientWithResponses) ListFlowsWithResponse(ctx context.Context, tool Tool, reqEditors ...RequestEditorFn) (*ListFlowsResponse, error) {
+	rsp, err := c.ListFlows(ctx, tool, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListFlowsResponse(rsp)
+}
+
+// RunFlowWithBodyWithResponse Start a run of one of the tool's flows
+//
+// Slipway extension. Not with the deploy token (a flow may promote).
+// Creates a run of the flow with the tool's current config (trigger
+// `manual`): a deployment whose steps are the flow's, run by the same
+// engine. Each deploy or promote step makes a deployment of its own,
+// which names the run (`parent`) and step (`parent_step`); the step
+// ends as that deployment does. A run waits behind an unfinished run
+// of the same flow, and replaces a run already waiting there. Read,
+// watch (`…/deployment/{id}/events`) and cancel it with the deployment
+// routes; cancelling it cancels the deployment its step waits for. On
+// success `messages.info[0]` is `Flow {flow} run {id} started.` An
+// unknown flow is 404 naming the tool's flows.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /components/v1/tool/{tool}/flow/{flow}/run (the `RunFlow` operationId).
+func (c *ClientWithResponses) RunFlowWithBodyWithResponse(ctx context.Context, tool Tool, flow FlowName, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RunFlowResponse, error) {
+	rsp, err := c.RunFlowWithBody(ctx, tool, flow, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRunFlowResponse(rsp)
+}
+
+// RunFlowWithResponse Start a run of one of the tool's flows
+//
+// Slipway extension. Not with the deploy token (a flow may promote).
+// Creates a run of the flow with the tool's current config (trigger
+// `manual`): a deployment whose steps are the flow's, run by the same
+// engine. Each deploy or promote step makes a deployment of its own,
+// which names the run (`parent`) and step (`parent_step`); the step
+// ends as that deployment does. A run waits behind an unfinished run
+// of the same flow, and replaces a run already waiting there. Read,
+// watch (`…/deployment/{id}/events`) and cancel it with the deployment
+// routes; cancelling it cancels the deployment its step waits for. On
+// success `messages.info[0]` is `Flow {flow} run {id} started.` An
+// unknown flow is 404 naming the tool's flows.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /components/v1/tool/{tool}/flow/{flow}/run (the `RunFlow` operationId).
+func (c *ClientWithResponses) RunFlowWithResponse(ctx context.Context, tool Tool, flow FlowName, body RunFlowJSONRequestBody, reqEditors ...RequestEditorFn) (*RunFlowResponse, error) {
+	rsp, err := c.RunFlow(ctx, tool, flow, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRunFlowResponse(rsp)
+}
+
 // ListReleasesWithResponse What was live when (a Slipway extension)
 //
 // Every component version a deployment made live, or removed, newest
@@ -23255,7 +23899,7 @@ func (c *ClientWithResponses) ListNotifySubscriptionsWithResponse(ctx context.Co
 // answer shows once. `kind: email` mails `target` through the server's
 // SMTP server. `events` (default: all): deployment.started,
 // deployment.succeeded, deployment.failed, deployment.rolled_back,
-// question.pending, question.answered. A failed attempt (no 2xx answer,
+// question.pending, question.answered, flow.notify (a flow's notify step; `message` holds its text). A failed attempt (no 2xx answer,
 // a redirect, a timeout of 10 s) is tried again with exponential
 // backoff. At most 20 subscriptions per tool; the same target twice is
 // 409.
@@ -23282,7 +23926,7 @@ func (c *ClientWithResponses) CreateNotifySubscriptionWithBodyWithResponse(ctx c
 // answer shows once. `kind: email` mails `target` through the server's
 // SMTP server. `events` (default: all): deployment.started,
 // deployment.succeeded, deployment.failed, deployment.rolled_back,
-// question.pending, question.answered. A failed attempt (no 2xx answer,
+// question.pending, question.answered, flow.notify (a flow's notify step; `message` holds its text). A failed attempt (no 2xx answer,
 // a redirect, a timeout of 10 s) is tried again with exponential
 // backoff. At most 20 subscriptions per tool; the same target twice is
 // 409.
@@ -26307,6 +26951,128 @@ func ParsePreviewPromotionResponse(rsp *http.Response) (*PreviewPromotionRespons
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListFlowsResponse parses an HTTP response from a ListFlowsWithResponse call
+func ParseListFlowsResponse(rsp *http.Response) (*ListFlowsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListFlowsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FlowListEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRunFlowResponse parses an HTTP response from a RunFlowWithResponse call
+func ParseRunFlowResponse(rsp *http.Response) (*RunFlowResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RunFlowResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest DeploymentEnvelope
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized

@@ -408,6 +408,63 @@ func (e FirstReleaseHow) Valid() bool {
 	}
 }
 
+// Defines values for FlowStepKind.
+const (
+	FlowStepKindAsk     FlowStepKind = "ask"
+	FlowStepKindDeploy  FlowStepKind = "deploy"
+	FlowStepKindNotify  FlowStepKind = "notify"
+	FlowStepKindPromote FlowStepKind = "promote"
+	FlowStepKindRun     FlowStepKind = "run"
+)
+
+// Valid indicates whether the value is a known member of the FlowStepKind enum.
+func (e FlowStepKind) Valid() bool {
+	switch e {
+	case FlowStepKindAsk:
+		return true
+	case FlowStepKindDeploy:
+		return true
+	case FlowStepKindNotify:
+		return true
+	case FlowStepKindPromote:
+		return true
+	case FlowStepKindRun:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FlowTriggerKind.
+const (
+	ChangeRequestApproved FlowTriggerKind = "change_request_approved"
+	Manual                FlowTriggerKind = "manual"
+	Push                  FlowTriggerKind = "push"
+	ReleaseCut            FlowTriggerKind = "release_cut"
+	ReleaseUpdated        FlowTriggerKind = "release_updated"
+	Schedule              FlowTriggerKind = "schedule"
+)
+
+// Valid indicates whether the value is a known member of the FlowTriggerKind enum.
+func (e FlowTriggerKind) Valid() bool {
+	switch e {
+	case ChangeRequestApproved:
+		return true
+	case Manual:
+		return true
+	case Push:
+		return true
+	case ReleaseCut:
+		return true
+	case ReleaseUpdated:
+		return true
+	case Schedule:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HealthStatus.
 const (
 	DEGRADED HealthStatus = "DEGRADED"
@@ -666,6 +723,7 @@ const (
 	DeploymentRolledBack NotifyEvent = "deployment.rolled_back"
 	DeploymentStarted    NotifyEvent = "deployment.started"
 	DeploymentSucceeded  NotifyEvent = "deployment.succeeded"
+	FlowNotify           NotifyEvent = "flow.notify"
 	QuestionAnswered     NotifyEvent = "question.answered"
 	QuestionPending      NotifyEvent = "question.pending"
 )
@@ -680,6 +738,8 @@ func (e NotifyEvent) Valid() bool {
 	case DeploymentStarted:
 		return true
 	case DeploymentSucceeded:
+		return true
+	case FlowNotify:
 		return true
 	case QuestionAnswered:
 		return true
@@ -864,6 +924,7 @@ func (e ReleaseOutcome) Valid() bool {
 // Defines values for StepAction.
 const (
 	StepActionApply  StepAction = "apply"
+	StepActionAsk    StepAction = "ask"
 	StepActionBuild  StepAction = "build"
 	StepActionNone   StepAction = "none"
 	StepActionRemove StepAction = "remove"
@@ -875,6 +936,8 @@ const (
 func (e StepAction) Valid() bool {
 	switch e {
 	case StepActionApply:
+		return true
+	case StepActionAsk:
 		return true
 	case StepActionBuild:
 		return true
@@ -893,15 +956,30 @@ func (e StepAction) Valid() bool {
 
 // Defines values for StepKind.
 const (
-	StepKindBuild StepKind = "build"
-	StepKindPrune StepKind = "prune"
-	StepKindRun   StepKind = "run"
+	StepKindBuild   StepKind = "build"
+	StepKindDeploy  StepKind = "deploy"
+	StepKindGate    StepKind = "gate"
+	StepKindNotify  StepKind = "notify"
+	StepKindOneOff  StepKind = "one-off"
+	StepKindPromote StepKind = "promote"
+	StepKindPrune   StepKind = "prune"
+	StepKindRun     StepKind = "run"
 )
 
 // Valid indicates whether the value is a known member of the StepKind enum.
 func (e StepKind) Valid() bool {
 	switch e {
 	case StepKindBuild:
+		return true
+	case StepKindDeploy:
+		return true
+	case StepKindGate:
+		return true
+	case StepKindNotify:
+		return true
+	case StepKindOneOff:
+		return true
+	case StepKindPromote:
 		return true
 	case StepKindPrune:
 		return true
@@ -922,6 +1000,7 @@ const (
 	StepStateSkipped   StepState = "skipped"
 	StepStateTimedOut  StepState = "timed_out"
 	StepStateUnchanged StepState = "unchanged"
+	StepStateWaiting   StepState = "waiting"
 )
 
 // Valid indicates whether the value is a known member of the StepState enum.
@@ -942,6 +1021,8 @@ func (e StepState) Valid() bool {
 	case StepStateTimedOut:
 		return true
 	case StepStateUnchanged:
+		return true
+	case StepStateWaiting:
 		return true
 	default:
 		return false
@@ -1777,9 +1858,18 @@ type Deployment struct {
 
 	// Environment Slipway extension - the environment the deployment goes to (`production` for a tool that declares none).
 	Environment *string `json:"environment,omitempty"`
-	ForceBuild  bool    `json:"force_build"`
-	ForceRun    bool    `json:"force_run"`
-	LongStatus  string  `json:"long_status"`
+
+	// Flow Slipway extension, for a run of a flow only - the flow; its steps are the flow's.
+	Flow       *string `json:"flow,omitempty"`
+	ForceBuild bool    `json:"force_build"`
+	ForceRun   bool    `json:"force_run"`
+	LongStatus string  `json:"long_status"`
+
+	// Parent Slipway extension, for a deployment a flow run's deploy or promote step made - that run.
+	Parent *string `json:"parent,omitempty"`
+
+	// ParentStep Slipway extension, with parent - the run's step (e.g. `1-deploy`).
+	ParentStep *string `json:"parent_step,omitempty"`
 
 	// PromotedFrom Slipway extension, for a promotion only - the upstream environment whose live builds it deploys.
 	PromotedFrom *string `json:"promoted_from,omitempty"`
@@ -2032,6 +2122,64 @@ type FirstReleaseListEnvelope struct {
 	// Messages Messages for people. All three lists are always present.
 	Messages ResponseMessages `json:"messages"`
 }
+
+// Flow defines model for Flow.
+type Flow struct {
+	Name string        `json:"name"`
+	On   []FlowTrigger `json:"on"`
+
+	// Runs The latest runs, newest first (at most 5), without their steps.
+	Runs  []Deployment `json:"runs"`
+	Steps []FlowStep   `json:"steps"`
+}
+
+// FlowListEnvelope defines model for FlowListEnvelope.
+type FlowListEnvelope struct {
+	Data []Flow `json:"data"`
+
+	// Messages Messages for people. All three lists are always present.
+	Messages ResponseMessages `json:"messages"`
+}
+
+// FlowRunRequest defines model for FlowRunRequest.
+type FlowRunRequest struct {
+	Description *string `json:"description,omitempty"`
+}
+
+// FlowStep One step of a flow.
+type FlowStep struct {
+	// Component A run step's one-off component.
+	Component *string `json:"component,omitempty"`
+
+	// Environment Where a deploy, promote or run step acts.
+	Environment *string `json:"environment,omitempty"`
+
+	// Key The key of the step in a run, e.g. `1-deploy`.
+	Key  string       `json:"key"`
+	Kind FlowStepKind `json:"kind"`
+
+	// Message A notify step's text.
+	Message *string `json:"message,omitempty"`
+
+	// Question An ask step's question.
+	Question *string `json:"question,omitempty"`
+}
+
+// FlowStepKind defines model for FlowStep.Kind.
+type FlowStepKind string
+
+// FlowTrigger What starts a flow's run.
+type FlowTrigger struct {
+	// Branch For push, the branch.
+	Branch *string         `json:"branch,omitempty"`
+	Kind   FlowTriggerKind `json:"kind"`
+
+	// Schedule For schedule, the cron expression.
+	Schedule *string `json:"schedule,omitempty"`
+}
+
+// FlowTriggerKind defines model for FlowTrigger.Kind.
+type FlowTriggerKind string
 
 // Health defines model for Health.
 type Health struct {
@@ -2700,7 +2848,9 @@ type Step struct {
 	Detail    string     `json:"detail"`
 
 	// Key kind:component, e.g. `build:web`.
-	Key    string    `json:"key"`
+	Key string `json:"key"`
+
+	// Kind A flow run's steps are deploy, promote, one-off (a run step), gate (an ask step) and notify.
 	Kind   StepKind  `json:"kind"`
 	Needs  []string  `json:"needs"`
 	Reason string    `json:"reason"`
@@ -2710,7 +2860,7 @@ type Step struct {
 // StepAction defines model for Step.Action.
 type StepAction string
 
-// StepKind defines model for Step.Kind.
+// StepKind A flow run's steps are deploy, promote, one-off (a run step), gate (an ask step) and notify.
 type StepKind string
 
 // StepState defines model for Step.State.
@@ -2915,6 +3065,9 @@ type Environment = string
 
 // EnvironmentQuery defines model for EnvironmentQuery.
 type EnvironmentQuery = string
+
+// FlowName defines model for FlowName.
+type FlowName = string
 
 // IncludeUnset defines model for IncludeUnset.
 type IncludeUnset = string
@@ -3183,6 +3336,9 @@ type AddDomainJSONRequestBody = DomainCreate
 // PromoteEnvironmentJSONRequestBody defines body for PromoteEnvironment for application/json ContentType.
 type PromoteEnvironmentJSONRequestBody = PromoteRequest
 
+// RunFlowJSONRequestBody defines body for RunFlow for application/json ContentType.
+type RunFlowJSONRequestBody = FlowRunRequest
+
 // CreateEnvVarLegacyJSONRequestBody defines body for CreateEnvVarLegacy for application/json ContentType.
 //
 // Deprecated: this type has been marked as deprecated upstream, but no `x-deprecated-reason` was set
@@ -3352,6 +3508,12 @@ type ServerInterface interface {
 	// PreviewPromotion What promoting the upstream environment to this one would do
 	// (GET /components/v1/tool/{tool}/environment/{environment}/promotion)
 	PreviewPromotion(w http.ResponseWriter, r *http.Request, tool Tool, environment Environment)
+	// ListFlows The tool's flows, with their triggers and latest runs
+	// (GET /components/v1/tool/{tool}/flow)
+	ListFlows(w http.ResponseWriter, r *http.Request, tool Tool)
+	// RunFlow Start a run of one of the tool's flows
+	// (POST /components/v1/tool/{tool}/flow/{flow}/run)
+	RunFlow(w http.ResponseWriter, r *http.Request, tool Tool, flow FlowName)
 	// ListReleases What was live when (a Slipway extension)
 	// (GET /components/v1/tool/{tool}/releases)
 	ListReleases(w http.ResponseWriter, r *http.Request, tool Tool, params ListReleasesParams)
@@ -5079,6 +5241,67 @@ func (siw *ServerInterfaceWrapper) PreviewPromotion(w http.ResponseWriter, r *ht
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.PreviewPromotion(w, r, tool, environment)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListFlows operation middleware
+func (siw *ServerInterfaceWrapper) ListFlows(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListFlows(w, r, tool)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RunFlow operation middleware
+func (siw *ServerInterfaceWrapper) RunFlow(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "tool" -------------
+	var tool Tool
+
+	err = runtime.BindStyledParameterWithOptions("simple", "tool", r.PathValue("tool"), &tool, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tool", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "flow" -------------
+	var flow FlowName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "flow", r.PathValue("flow"), &flow, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "flow", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RunFlow(w, r, tool, flow)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -7067,6 +7290,8 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/environment", wrapper.ListEnvironments)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/environment/{environment}/promotion", wrapper.PreviewPromotion)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/components/v1/tool/{tool}/environment/{environment}/promote", wrapper.PromoteEnvironment)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/flow", wrapper.ListFlows)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/components/v1/tool/{tool}/flow/{flow}/run", wrapper.RunFlow)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/rollback", wrapper.RollbackDeployment)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/{deploy_id}/events", wrapper.StreamDeploymentEvents)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/components/v1/tool/{tool}/deployment/latest/cancel", wrapper.CancelLatestDeployment)

@@ -50,7 +50,7 @@ var copyTables = []Table{
 	table("configs", "tool, version", "tool, version, raw, deleted, created_at, created_by, created_by_admin", "deleted, created_by_admin"),
 	table("deployments", "id", `id, tool, created_at, description, config_version, tool_config, status, long_status,
 		force_build, force_run, trigger_kind, actor, updated_at, finished_at, rollback_of, event_seq,
-		environment, promoted_from, pins, rollback_release, rolled_back_by`, "force_build, force_run"),
+		environment, promoted_from, pins, rollback_release, rolled_back_by, flow, parent, parent_step`, "force_build, force_run"),
 	table("steps", "deployment_id, step_key", `deployment_id, seq, step_key, kind, component, step_action, needs, reason,
 		state, detail, attempt, build_key, commit_sha, spec_hash, started_at, finished_at`, ""),
 	table("builds", "tool, id", `id, tool, component, build_key, repository, ref, commit_sha, status, artifact, log_path,

@@ -287,7 +287,7 @@ func (q *queries) ConfigDelete(ctx context.Context, tool string, now time.Time) 
 
 const deploymentColumns = `id, tool, created_at, description, config_version, tool_config, status,
 	long_status, force_build, force_run, trigger_kind, actor, updated_at, finished_at, rollback_of,
-	environment, promoted_from, pins, rollback_release, rolled_back_by`
+	environment, promoted_from, pins, rollback_release, rolled_back_by, flow, parent, parent_step`
 
 func scanDeployment(r rowScanner) (slipway.Deployment, error) {
 	return newDeploymentRow().scan(r)
@@ -311,7 +311,7 @@ func newDeploymentRow() *deploymentRow {
 	r.dest = []any{
 		&d.ID, &d.Tool, &r.created, &d.Description, &d.ConfigVersion, &r.toolConfig, &d.Status,
 		&d.LongStatus, &d.ForceBuild, &d.ForceRun, &d.Trigger, &d.Actor, &r.updated, &r.finished, &d.RollbackOf,
-		&d.Environment, &d.PromotedFrom, &r.pins, &d.RollbackRelease, &d.RolledBackBy,
+		&d.Environment, &d.PromotedFrom, &r.pins, &d.RollbackRelease, &d.RolledBackBy, &d.Flow, &d.Parent, &d.ParentStep,
 	}
 	return r
 }
@@ -379,10 +379,11 @@ func (q *queries) DeploymentCreate(ctx context.Context, d slipway.Deployment) er
 		pins = string(b)
 	}
 	_, err := q.write.ExecContext(ctx,
-		`INSERT INTO deployments (`+deploymentColumns+`) VALUES (`+inArgs(20)+`)`,
+		`INSERT INTO deployments (`+deploymentColumns+`) VALUES (`+inArgs(23)+`)`,
 		d.ID, d.Tool, encTime(d.CreatedAt), d.Description, d.ConfigVersion, encRaw(d.ToolConfig), d.Status,
 		d.LongStatus, d.ForceBuild, d.ForceRun, d.Trigger, d.Actor, encTime(d.UpdatedAt), encTime(d.FinishedAt), d.RollbackOf,
-		cmp.Or(d.Environment, slipway.DefaultEnvironment), d.PromotedFrom, pins, d.RollbackRelease, d.RolledBackBy)
+		cmp.Or(d.Environment, slipway.DefaultEnvironment), d.PromotedFrom, pins, d.RollbackRelease, d.RolledBackBy,
+		d.Flow, d.Parent, d.ParentStep)
 	if err != nil {
 		return fmt.Errorf("create deployment %s of %s: %w", d.ID, d.Tool, err)
 	}

@@ -155,6 +155,9 @@ func deployment(tool, id string, created time.Time, status slipway.DeploymentSta
 		RollbackOf:      "20250101-000000-rolledback",
 		RollbackRelease: 42,
 		RolledBackBy:    "20250101-000000-rollsback1",
+		Flow:            "release",
+		Parent:          "20250101-000000-flowrun001",
+		ParentStep:      "1-deploy",
 	}
 	if status.Final() {
 		d.FinishedAt = created.Add(time.Minute)
