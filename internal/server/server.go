@@ -643,6 +643,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.cuts = deploy.NewCuts(s.engine)
 	s.trains = deploy.NewTrains(s.engine)
 	s.flows = deploy.NewFlows(s.engine)
+	s.webhooks.SetFlows(s.flows)
 	s.builds = deploy.NewBuilds(s.engine)
 	s.jobs = deploy.NewJobs(s.engine)
 	if err := s.listenChanges(ctx); err != nil {

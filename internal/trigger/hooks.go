@@ -27,6 +27,12 @@ type Deployer interface {
 	DeploymentCreate(ctx context.Context, tool string, opts slipway.DeployOptions) (slipway.Deployment, error)
 }
 
+// FlowStarter starts runs of a tool's flows: the flows service.
+type FlowStarter interface {
+	// FlowRun creates and queues a run of the tool's flow name.
+	FlowRun(ctx context.Context, tool, name string, opts slipway.DeployOptions) (slipway.Deployment, error)
+}
+
 // Config holds the settings of [New].
 type Config struct {
 	// Retention is how long the delivery log keeps a delivery, and so how
@@ -45,6 +51,7 @@ type Hooks struct {
 	st        store.Store
 	sealer    *auth.Sealer
 	deploy    Deployer
+	flows     FlowStarter
 	retention time.Duration
 	now       func() time.Time
 	log       *slog.Logger
@@ -67,6 +74,10 @@ func New(st store.Store, sealer *auth.Sealer, d Deployer, cfg Config) *Hooks {
 	}
 	return h
 }
+
+// SetFlows makes a push to a branch start the tool's flows whose on: has
+// push: BRANCH, through f (without it no flow starts on push).
+func (h *Hooks) SetFlows(f FlowStarter) { h.flows = f }
 
 // DeliveryLogLength is how many deliveries [Hooks.Get] returns.
 const DeliveryLogLength = 50
@@ -224,6 +235,10 @@ func (h *Hooks) decide(ctx context.Context, rec slipway.WebhookDelivery, d Deliv
 		rec.Outcome, rec.Message = slipway.WebhookFailed, slipway.ErrorMessage(err)
 		return rec, fmt.Errorf("config of %s: %w", rec.Tool, err)
 	}
+	who := cmp.Or(push.Pusher, "unknown")
+	if names := h.pushFlows(cfg, push); len(names) > 0 {
+		return h.startFlows(ctx, rec, d, push, who, names)
+	}
 	followers, following := Followers(cfg, push)
 	if len(followers) == 0 {
 		msg := fmt.Sprintf("No component of %s follows %s of %s", rec.Tool, rec.Ref, push.Repositories[0])
@@ -232,7 +247,6 @@ func (h *Hooks) decide(ctx context.Context, rec slipway.WebhookDelivery, d Deliv
 		}
 		return refuse(slipway.Errorf(slipway.EInvalid, "%s.", msg))
 	}
-	who := cmp.Or(push.Pusher, "unknown")
 	dep, err := h.deploy.DeploymentCreate(
 		slipway.WithActor(ctx, slipway.Actor{Name: "webhook:" + string(d.Provider), Tool: rec.Tool}),
 		rec.Tool, slipway.DeployOptions{
@@ -301,4 +315,61 @@ func (h *Hooks) prune(ctx context.Context) {
 	if _, err := h.st.WebhookDeliveryPrune(ctx, now.Add(-h.retention)); err != nil {
 		h.log.WarnContext(ctx, "prune webhook deliveries", "error", err.Error())
 	}
+}
+
+// pushFlows returns the flows of cfg that a push p starts: those whose
+// on: has push: BRANCH for the pushed branch, when the pushed repository
+// is one the tool's components build from.
+func (h *Hooks) pushFlows(cfg slipway.ToolConfig, p Push) []string {
+	branch, ok := strings.CutPrefix(p.Ref, "refs/heads/")
+	if h.flows == nil || !ok || len(cfg.Flows) == 0 {
+		return nil
+	}
+	ours := false
+	for _, name := range cfg.Names() {
+		if src := cfg.Components[name].Build.Source; src != nil &&
+			slices.ContainsFunc(p.Repositories, func(u string) bool { return SameRepository(u, src.Repository) }) {
+			ours = true
+			break
+		}
+	}
+	if !ours {
+		return nil
+	}
+	var out []string
+	for _, f := range cfg.Flows {
+		if f.Triggered(slipway.FlowTrigger{Kind: slipway.FlowPush, Branch: branch}) {
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}
+
+// startFlows starts the runs of the flows names for push p, instead of a
+// deployment of the components that follow the branch: the flow says
+// what a push does (its deploy step deploys them).
+func (h *Hooks) startFlows(ctx context.Context, rec slipway.WebhookDelivery, d Delivery, p Push, who string, names []string) (slipway.WebhookDelivery, error) {
+	var runs []string
+	for _, name := range names {
+		run, err := h.flows.FlowRun(
+			slipway.WithActor(ctx, slipway.Actor{Name: "webhook:" + string(d.Provider), Tool: rec.Tool}),
+			rec.Tool, name, slipway.DeployOptions{
+				Trigger:     slipway.TriggerPush,
+				Actor:       "push:" + who,
+				Description: fmt.Sprintf("push to %s by %s (%s): flow %s", shortRef(p.Ref), who, p.Commit[:min(12, len(p.Commit))], name),
+			})
+		if err != nil {
+			rec.Outcome, rec.Message = slipway.WebhookFailed, slipway.ErrorMessage(err)
+			if len(runs) > 0 {
+				rec.Outcome, rec.Message = slipway.WebhookDeployed, "flow runs "+strings.Join(runs, ", ")+"; flow "+name+": "+slipway.ErrorMessage(err)
+			}
+			return rec, fmt.Errorf("run flow %s of %s for push %s: %w", name, rec.Tool, d.ID, err)
+		}
+		if rec.DeploymentID == "" {
+			rec.DeploymentID = run.ID
+		}
+		runs = append(runs, run.ID+" ("+name+")")
+	}
+	rec.Outcome, rec.Message = slipway.WebhookDeployed, "flow runs "+strings.Join(runs, ", ")
+	return rec, nil
 }

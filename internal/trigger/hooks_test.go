@@ -214,3 +214,62 @@ func TestReceive_Retention(t *testing.T) {
 }
 
 func hexSig(secret string, body []byte) string { return hex.EncodeToString(trigger.Sign(secret, body)) }
+
+// recordingFlows is the flows service of the push tests: it records the
+// runs asked of it.
+type recordingFlows struct {
+	mu  sync.Mutex
+	got []string
+	opt []slipway.DeployOptions
+}
+
+func (r *recordingFlows) FlowRun(_ context.Context, tool, name string, opts slipway.DeployOptions) (slipway.Deployment, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got, r.opt = append(r.got, name), append(r.opt, opts)
+	return slipway.Deployment{ID: "20261207-120000-flowrun00" + string(rune('0'+len(r.got))), Tool: tool, Flow: name}, nil
+}
+
+// Ensure a push to a branch a flow's on: names starts that flow (trigger
+// push, the pusher recorded) instead of deploying the components that
+// follow it; a replay starts nothing; a push of a repository no component
+// builds from starts no flow; a push to a branch no flow names deploys as
+// before.
+func TestReceive_PushStartsFlows(t *testing.T) {
+	t.Parallel()
+	h, dep, _ := newHooks(t)
+	flows := &recordingFlows{}
+	h.SetFlows(flows)
+	dep.cfg.Flows = []slipway.Flow{
+		{Name: "release", On: []slipway.FlowTrigger{{Kind: slipway.FlowManual}, {Kind: slipway.FlowPush, Branch: "main"}}},
+		{Name: "nightly", On: []slipway.FlowTrigger{{Kind: slipway.FlowSchedule, Schedule: "@daily"}}},
+	}
+	ctx := t.Context()
+	_, secret, err := h.Rotate(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr, body := githubPush("f-1", secret, "refs/heads/main")
+	rec, err := h.Receive(ctx, "acme", hdr, body)
+	if err != nil || rec.Outcome != slipway.WebhookDeployed || rec.DeploymentID != "20261207-120000-flowrun001" || !strings.Contains(rec.Message, "(release)") {
+		t.Fatalf("push to main = %+v, %v; want the release flow started", rec, err)
+	}
+	if len(flows.got) != 1 || flows.got[0] != "release" || flows.opt[0].Trigger != "push" || flows.opt[0].Actor != "push:alice" || dep.count() != 0 {
+		t.Errorf("flows started %v %+v, deployments %d; want release only, by push:alice, no deployment", flows.got, flows.opt, dep.count())
+	}
+	if _, err := h.Receive(ctx, "acme", hdr, body); slipway.ErrorCode(err) != slipway.EConflict || len(flows.got) != 1 {
+		t.Errorf("replay: %v, %d runs; want refused, still one run", err, len(flows.got))
+	}
+	// A repository no component builds from starts nothing.
+	other := []byte(`{"ref":"refs/heads/main","after":"` + sha1 + `","repository":{"clone_url":"https://github.com/acme/elsewhere"},"pusher":{"name":"bob"}}`)
+	ohdr := headers("X-GitHub-Event", "push", "X-GitHub-Delivery", "f-2", "X-Hub-Signature-256", "sha256="+hexSig(secret, other))
+	if _, err := h.Receive(ctx, "acme", ohdr, other); slipway.ErrorCode(err) != slipway.EInvalid || len(flows.got) != 1 || dep.count() != 0 {
+		t.Errorf("push of another repository: %v; runs %d, deployments %d; want refused, nothing started", err, len(flows.got), dep.count())
+	}
+	// A branch no flow names deploys the components that follow it.
+	dep.cfg.Components["doc"] = slipway.Component{Name: "doc", Type: slipway.Continuous, Build: slipway.BuildSpec{Source: &slipway.SourceBuild{Repository: "https://github.com/acme/app.git", Ref: "dev"}}}
+	dhdr, dbody := githubPush("f-3", secret, "refs/heads/dev")
+	if rec, err := h.Receive(ctx, "acme", dhdr, dbody); err != nil || rec.Outcome != slipway.WebhookDeployed || len(flows.got) != 1 || dep.count() != 1 {
+		t.Errorf("push to dev = %+v, %v; runs %d, deployments %d; want one deployment", rec, err, len(flows.got), dep.count())
+	}
+}
