@@ -178,79 +178,12 @@ func (s *Deployments) DeploymentCreateIf(ctx context.Context, tool string, opts 
 func (s *Deployments) create(ctx context.Context, tool string, opts slipway.DeployOptions, o origin,
 	config func(store.Tx, time.Time) (int, json.RawMessage, error),
 ) (slipway.Deployment, error) {
-	now := s.now()
+	d := s.newDeployment(tool, opts, o)
 	var superseded []string
-	d := slipway.Deployment{
-		ID: slipway.NewDeploymentID(now), Tool: tool, CreatedAt: now, UpdatedAt: now,
-		Description: opts.Description, ForceBuild: opts.ForceBuild, ForceRun: opts.ForceRun,
-		Trigger: cmp.Or(opts.Trigger, "api"), Actor: opts.Actor, RollbackOf: o.rollbackOf,
-		RollbackRelease: o.release, PromotedFrom: o.promotedFrom, Pins: o.pins,
-		Flow: o.flow, Parent: o.parent, ParentStep: o.parentStep,
-		Status: slipway.DeploymentPending, LongStatus: "Waiting to start",
-	}
 	err := s.eng.tx(ctx, d.ID, func(tx txn) error {
-		// Which deployment of the tool runs and which waits is decided
-		// under the tool's lock: of two creates at once, the second sees
-		// the first and supersedes it.
-		superseded = superseded[:0]
-		if err := tx.ToolLock(ctx, tool, now); err != nil {
-			return err
-		}
-		version, raw, err := config(tx, now)
-		if err != nil {
-			return err
-		}
-		if err := checkDeployable(s.cfg.Limits, version, raw); err != nil {
-			return err
-		}
-		d.ConfigVersion, d.ToolConfig = version, raw
-		if o.flow != "" {
-			// A flow run goes to no environment of its own (its steps'
-			// deployments do): it is recorded as the default one's.
-			d.Environment, err = slipway.DefaultEnvironment, checkFlow(tool, raw, o.flow)
-		} else {
-			d.Environment, err = deployEnvironment(tool, raw, opts.Environment, o)
-		}
-		if err != nil {
-			return err
-		}
-		// Oldest first: the head runs, the rest wait.
-		active, err := unfinishedIn(ctx, tx, tool, d.Environment)
-		if err != nil {
-			return err
-		}
-		if len(active) > 0 && s.cfg.NoQueue {
-			return slipway.Errorf(slipway.EConflict, "There's already %d running, the limit is 1. Wait for it to finish for now.", len(active))
-		}
-		// Latest wins: the new deployment waits behind the head (the oldest
-		// unfinished one) and replaces whatever was waiting there before it.
-		for i, old := range active {
-			if i == 0 {
-				d.LongStatus = "Queued behind " + old.ID
-				if q, waiting := strings.CutPrefix(old.LongStatus, "Waiting for an answer: "); waiting {
-					// Never replaced while people read its question.
-					d.LongStatus += ", which waits for an answer (" + q + "); answer or cancel it to go on"
-				}
-				continue
-			}
-			if err := s.eng.finishTx(ctx, tx, old, slipway.DeploymentCancelled, "Superseded by "+d.ID); err != nil {
-				return err
-			}
-			superseded = append(superseded, old.ID)
-		}
-		if err := tx.DeploymentCreate(ctx, d); err != nil {
-			return err
-		}
-		if o.created != nil {
-			if err := o.created(tx, d); err != nil {
-				return err
-			}
-		}
-		s.eng.observeCreated(tx, d)
-		if err := s.eng.emit(ctx, tx, d.ID, "deployment", "", string(d.Status), d.LongStatus); err != nil {
-			return err
-		}
-		return s.eng.enqueue(ctx, tx, runner.Job{Tool: tool, DeploymentID: d.ID})
+		var err error
+		superseded, err = s.createTx(ctx, tx, &d, opts, o, config)
+		return err
 	})
 	if err != nil {
 		return slipway.Deployment{}, fmt.Errorf("create deployment of %s: %w", tool, err)
@@ -259,6 +192,91 @@ func (s *Deployments) create(ctx context.Context, tool string, opts slipway.Depl
 		s.eng.notify(id) // their watchers see the end
 	}
 	return s.DeploymentGet(ctx, tool, d.ID)
+}
+
+// newDeployment is the pending deployment of tool that create records.
+func (s *Deployments) newDeployment(tool string, opts slipway.DeployOptions, o origin) slipway.Deployment {
+	now := s.now()
+	return slipway.Deployment{
+		ID: slipway.NewDeploymentID(now), Tool: tool, CreatedAt: now, UpdatedAt: now,
+		Description: opts.Description, ForceBuild: opts.ForceBuild, ForceRun: opts.ForceRun,
+		Trigger: cmp.Or(opts.Trigger, "api"), Actor: opts.Actor, RollbackOf: o.rollbackOf,
+		RollbackRelease: o.release, PromotedFrom: o.promotedFrom, Pins: o.pins,
+		Flow: o.flow, Parent: o.parent, ParentStep: o.parentStep,
+		Status: slipway.DeploymentPending, LongStatus: "Waiting to start",
+	}
+}
+
+// createTx records d (from newDeployment) in tx and enqueues it, as
+// create does, and returns the deployments it superseded. A transaction
+// that records something else makes a deployment with it (a flow run
+// that a release cut starts) through this.
+func (s *Deployments) createTx(ctx context.Context, tx txn, d *slipway.Deployment, opts slipway.DeployOptions, o origin,
+	config func(store.Tx, time.Time) (int, json.RawMessage, error),
+) ([]string, error) {
+	tool, now := d.Tool, d.CreatedAt
+	var superseded []string
+	// Which deployment of the tool runs and which waits is decided
+	// under the tool's lock: of two creates at once, the second sees
+	// the first and supersedes it.
+	if err := tx.ToolLock(ctx, tool, now); err != nil {
+		return nil, err
+	}
+	version, raw, err := config(tx, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkDeployable(s.cfg.Limits, version, raw); err != nil {
+		return nil, err
+	}
+	d.ConfigVersion, d.ToolConfig = version, raw
+	if o.flow != "" {
+		// A flow run goes to no environment of its own (its steps'
+		// deployments do): it is recorded as the default one's.
+		d.Environment, err = slipway.DefaultEnvironment, checkFlow(tool, raw, o.flow)
+	} else {
+		d.Environment, err = deployEnvironment(tool, raw, opts.Environment, o)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// Oldest first: the head runs, the rest wait.
+	active, err := unfinishedIn(ctx, tx, tool, *d)
+	if err != nil {
+		return nil, err
+	}
+	if len(active) > 0 && s.cfg.NoQueue {
+		return nil, slipway.Errorf(slipway.EConflict, "There's already %d running, the limit is 1. Wait for it to finish for now.", len(active))
+	}
+	// Latest wins: the new deployment waits behind the head (the oldest
+	// unfinished one) and replaces whatever was waiting there before it.
+	for i, old := range active {
+		if i == 0 {
+			d.LongStatus = "Queued behind " + old.ID
+			if q, waiting := strings.CutPrefix(old.LongStatus, "Waiting for an answer: "); waiting {
+				// Never replaced while people read its question.
+				d.LongStatus += ", which waits for an answer (" + q + "); answer or cancel it to go on"
+			}
+			continue
+		}
+		if err := s.eng.finishTx(ctx, tx, old, slipway.DeploymentCancelled, "Superseded by "+d.ID); err != nil {
+			return nil, err
+		}
+		superseded = append(superseded, old.ID)
+	}
+	if err := tx.DeploymentCreate(ctx, *d); err != nil {
+		return nil, err
+	}
+	if o.created != nil {
+		if err := o.created(tx, *d); err != nil {
+			return nil, err
+		}
+	}
+	s.eng.observeCreated(tx, *d)
+	if err := s.eng.emit(ctx, tx, d.ID, "deployment", "", string(d.Status), d.LongStatus); err != nil {
+		return nil, err
+	}
+	return superseded, s.eng.enqueue(ctx, tx, runner.Job{Tool: tool, DeploymentID: d.ID})
 }
 
 // DeploymentPlan returns what a deployment of the tool's current config

@@ -45,15 +45,15 @@ func sameEnvironment(a, b slipway.Deployment) bool {
 	return a.Flow == b.Flow && cmp.Or(a.Environment, slipway.DefaultEnvironment) == cmp.Or(b.Environment, slipway.DefaultEnvironment)
 }
 
-// unfinishedIn returns the tool's unfinished deployments to environment
-// env, oldest first.
-func unfinishedIn(ctx context.Context, q store.Queries, tool, env string) ([]slipway.Deployment, error) {
+// unfinishedIn returns the tool's unfinished deployments in the queue of
+// like (its environment, or its flow for a flow run), oldest first.
+func unfinishedIn(ctx context.Context, q store.Queries, tool string, like slipway.Deployment) ([]slipway.Deployment, error) {
 	all, err := q.DeploymentListUnfinished(ctx, tool)
 	if err != nil {
 		return nil, err
 	}
 	return slices.DeleteFunc(all, func(d slipway.Deployment) bool {
-		return !sameEnvironment(d, slipway.Deployment{Environment: env})
+		return !sameEnvironment(d, like)
 	}), nil
 }
 

@@ -228,3 +228,48 @@ func TestFlows_CancelAndBadInput(t *testing.T) {
 		t.Errorf("the step's deployment = %s (%s), want cancelled", child.Status, child.LongStatus)
 	}
 }
+
+// Ensure a flow run neither waits behind nor replaces a deployment of an
+// environment (it is recorded as production's): with production's
+// deployment running and another waiting behind it, a run is not queued
+// and supersedes nothing; a second run queues behind the first.
+func TestFlows_OwnQueue(t *testing.T) {
+	t.Parallel()
+	const tool = "flowqueue"
+	h := newHarness(t, Config{}, false) // deployments stay pending
+	ctx := t.Context()
+	repo := slipwaytest.GitRepo(t, map[string]string{"Procfile": "job: true\n"})
+	cfg := mustParse(t, "components:\n  job:\n    component_type: one-off\n    build: {repository: "+repo.Dir+", ref: main}\n    run: {command: job}\n"+
+		"x-slipway:\n  flows:\n    release:\n      steps:\n        - deploy: production\n")
+	if _, _, err := h.deploys.ConfigPut(ctx, tool, cfg); err != nil {
+		t.Fatal(err)
+	}
+	s1, err := h.deploys.DeploymentCreate(ctx, tool, slipway.DeployOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := h.deploys.DeploymentCreate(ctx, tool, slipway.DeployOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flows := NewFlows(h.eng)
+	r1, err := flows.FlowRun(ctx, tool, "release", slipway.DeployOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.HasPrefix(r1.LongStatus, "Queued") {
+		t.Errorf("first run = %q, want not queued behind staging's deployments", r1.LongStatus)
+	}
+	r2, err := flows.FlowRun(ctx, tool, "release", slipway.DeployOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Queued behind " + r1.ID; r2.LongStatus != want {
+		t.Errorf("second run = %q, want %q", r2.LongStatus, want)
+	}
+	for _, id := range []string{s1.ID, s2.ID, r1.ID, r2.ID} {
+		if d, _ := h.db.DeploymentGet(ctx, tool, id); d.Status != slipway.DeploymentPending {
+			t.Errorf("%s = %s (%s), want pending", id, d.Status, d.LongStatus)
+		}
+	}
+}
