@@ -184,7 +184,10 @@ func (s *Cuts) CutCreate(ctx context.Context, tool string, r CutRequest) (slipwa
 		if err == nil && !created {
 			err = slipway.Errorf(slipway.EConflict, "Tool %s has a release %s already: a later fix is a new release", tool, r.Name)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return s.eng.triggerFlows(ctx, t, tool, actor.Name, "release "+r.Name+" cut", slipway.FlowReleaseCut)
 	})
 	if err != nil {
 		return slipway.Cut{}, fmt.Errorf("cut %s of %s: %w", r.Name, tool, err)
@@ -321,8 +324,20 @@ func (s *Cuts) CutUpdate(ctx context.Context, tool, name, to string) (slipway.Cu
 	}
 	next := c
 	next.Head, next.UpdatedAt = head, s.now()
-	if ok, err := s.store.CutUpdate(ctx, next, c.Head, slipway.CutMutable); err != nil || !ok {
-		return c, errors.Join(err, slipway.Errorf(slipway.EConflict, "Release %s of %s changed meanwhile; read it again", name, tool))
+	err = s.eng.tx(ctx, "", func(t txn) error {
+		if err := t.ToolLock(ctx, tool, next.UpdatedAt); err != nil {
+			return err
+		}
+		if ok, err := t.CutUpdate(ctx, next, c.Head, slipway.CutMutable); err != nil || !ok {
+			return errors.Join(err, slipway.Errorf(slipway.EConflict, "Release %s of %s changed meanwhile; read it again", name, tool))
+		}
+		if head == c.Head {
+			return nil
+		}
+		return s.eng.triggerFlows(ctx, t, tool, slipway.ActorFrom(ctx).Name, "release "+name+" updated", slipway.FlowReleaseUpdated)
+	})
+	if err != nil {
+		return c, err
 	}
 	return next, nil
 }
@@ -542,7 +557,13 @@ func (e *Engine) applyChangeRequest(ctx context.Context, tool string, seq int64)
 		if err == nil && !ok {
 			err = slipway.Errorf(slipway.EConflict, "Change request %d of %s changed while it was applied", seq, tool)
 		}
-		return err
+		if err != nil || next.State != slipway.CRApplied {
+			return err
+		}
+		// The approved pick is on the release branch now: what a flow
+		// started by the approval deploys has it.
+		return e.triggerFlows(ctx, t, tool, cmp.Or(cr.DecidedBy, "system"), fmt.Sprintf("change request %d of release %s applied", seq, c.Name),
+			slipway.FlowChangeRequestApproved, slipway.FlowReleaseUpdated)
 	})
 	if err != nil {
 		return cr, fmt.Errorf("apply change request %d of %s: %w", seq, tool, err)

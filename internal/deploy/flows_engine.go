@@ -379,3 +379,49 @@ func (e *Engine) executeFlowRun(ctx context.Context, d slipway.Deployment, cfg s
 	}
 	return out
 }
+
+// triggerFlows starts, in t (which holds the tool's lock or takes it), a
+// run of each flow of tool's current config whose on: has one of kinds,
+// each once, by actor: the trigger and the run commit together or not at
+// all. what says what happened, for the run's description.
+func (e *Engine) triggerFlows(ctx context.Context, t txn, tool, actor, what string, kinds ...slipway.FlowTriggerKind) error {
+	sc, err := t.ConfigGetLatest(ctx, tool)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	cfg, err := parseStored(sc.Raw)
+	if err != nil {
+		// A config this server cannot read starts nothing; the change
+		// it goes with is recorded all the same.
+		e.logger.WarnContext(ctx, "flows not started: the config cannot be read", "tool", tool, "err", err)
+		return nil
+	}
+	svc := &Deployments{newApp(e)}
+	for _, f := range cfg.Flows {
+		var on slipway.FlowTriggerKind
+		for _, k := range kinds {
+			if f.Triggered(slipway.FlowTrigger{Kind: k}) {
+				on = k
+				break
+			}
+		}
+		if on == "" {
+			continue
+		}
+		opts := slipway.DeployOptions{Trigger: string(on), Actor: actor, Description: what + ": flow " + f.Name}
+		o := origin{flow: f.Name}
+		d := svc.newDeployment(tool, opts, o)
+		superseded, err := svc.createTx(ctx, t, &d, opts, o, func(store.Tx, time.Time) (int, json.RawMessage, error) {
+			return sc.Version, sc.Raw, nil
+		})
+		if err != nil {
+			return fmt.Errorf("start flow %s: %w", f.Name, err)
+		}
+		for _, id := range superseded {
+			*t.after = append(*t.after, func(*metrics.Metrics) { e.notify(id) })
+		}
+	}
+	return nil
+}

@@ -273,3 +273,54 @@ func TestFlows_OwnQueue(t *testing.T) {
 		}
 	}
 }
+
+// Ensure cutting a named release starts the flows on release_cut, and
+// moving a mutable one the flows on release_updated, in the transaction
+// that records the change, with the cut's actor; moving it to where it is
+// starts nothing.
+func TestFlows_ReleaseTriggers(t *testing.T) {
+	t.Parallel()
+	const tool = "flowcut"
+	h := newHarness(t, Config{}, false) // runs stay pending
+	cuts := NewCuts(h.eng)
+	repo := slipwaytest.GitRepo(t, map[string]string{"Procfile": "job: true\n"})
+	cfg := "components:\n  job:\n    component_type: one-off\n    build: {repository: " + repo.URL + ", ref: main}\n    run: {command: job}\n" +
+		"x-slipway:\n  flows:\n    oncut:\n      on: [release_cut]\n      steps: [deploy: production]\n" +
+		"    onupdate:\n      on: [release_updated, manual]\n      steps: [deploy: production]\n"
+	admin := slipway.WithActor(t.Context(), slipway.Actor{Name: "admin", Admin: true})
+	if _, _, err := h.deploys.ConfigPut(admin, tool, mustParse(t, cfg)); err != nil {
+		t.Fatal(err)
+	}
+	alice := slipway.WithActor(t.Context(), slipway.Actor{Name: "tool-token:alice", Tool: tool})
+	first := repo.Head(t)
+	if _, err := cuts.CutCreate(alice, tool, CutRequest{Name: "2026.12.1", Branch: "main"}); err != nil {
+		t.Fatal(err)
+	}
+	runs := func() map[string]string {
+		ds, err := h.db.DeploymentList(t.Context(), tool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, d := range ds {
+			out[d.Flow] += d.Trigger + " by " + d.Actor + ";"
+		}
+		return out
+	}
+	if got := runs(); len(got) != 1 || got["oncut"] != "release_cut by tool-token:alice;" {
+		t.Errorf("runs after the cut = %v, want oncut's, by alice", got)
+	}
+	if _, err := cuts.CutUpdate(alice, tool, "2026.12.1", first); err != nil {
+		t.Fatal(err)
+	}
+	if got := runs(); len(got) != 1 {
+		t.Errorf("runs after an update that moves nothing = %v, want still one", got)
+	}
+	next := repo.Commit(t, map[string]string{"b": "1\n"}, "feat: b")
+	if _, err := cuts.CutUpdate(alice, tool, "2026.12.1", next); err != nil {
+		t.Fatal(err)
+	}
+	if got := runs(); len(got) != 2 || got["onupdate"] != "release_updated by tool-token:alice;" {
+		t.Errorf("runs after the update = %v, want onupdate's too", got)
+	}
+}
