@@ -45,7 +45,8 @@ type AccessLine struct {
 // AccessLogs are the tools' access logs: one per tool (its environments
 // share it, each line naming its instance), in Dir/<tool>/access.log,
 // rotated past MaxSize bytes keeping MaxFiles files (internal/logfile).
-// A log starts empty when the server starts. Safe for concurrent use.
+// A log goes on across server restarts (its rotated files kept, a line a
+// crash cut off ended). Safe for concurrent use.
 type AccessLogs struct {
 	dir      string
 	maxSize  int64
@@ -105,7 +106,7 @@ func (a *AccessLogs) writer(tool string) (*logfile.RotatingWriter, error) {
 	if err := os.MkdirAll(filepath.Dir(a.path(tool)), 0o700); err != nil {
 		return nil, fmt.Errorf("access log %s: %w", tool, err)
 	}
-	w, err := logfile.NewRotatingWriter(a.path(tool), a.maxSize, a.maxFiles)
+	w, err := logfile.AppendRotatingWriter(a.path(tool), a.maxSize, a.maxFiles)
 	if err != nil {
 		return nil, fmt.Errorf("access log %s: %w", tool, err)
 	}

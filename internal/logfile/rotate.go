@@ -43,6 +43,43 @@ func NewRotatingWriter(path string, maxSize int64, maxFiles int) (*RotatingWrite
 	return &RotatingWriter{path: path, maxSize: maxSize, maxFiles: maxFiles, f: f}, nil
 }
 
+// AppendRotatingWriter continues the log at path (mode 0600) where it
+// ends, keeping its rotated files: a log that outlives the process writing
+// it, such as a tool's access log across server restarts. A last line
+// that a crashed writer left unfinished is ended first, so that the next
+// line starts on its own. maxSize and maxFiles are as for
+// [NewRotatingWriter].
+func AppendRotatingWriter(path string, maxSize int64, maxFiles int) (*RotatingWriter, error) {
+	if err := CheckLimits(maxSize, maxFiles); err != nil {
+		return nil, fmt.Errorf("log %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("log %s: %w", path, err)
+	}
+	info, err := f.Stat()
+	if err == nil && !info.Mode().IsRegular() {
+		err = errors.New("not a regular file")
+	}
+	var ended bool
+	if err == nil {
+		ended, err = endsLine(f, info.Size())
+	}
+	size := int64(0)
+	if err == nil {
+		size = info.Size()
+		if !ended {
+			_, err = f.Write([]byte("\n"))
+			size++
+		}
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("log %s: %w", path, err)
+	}
+	return &RotatingWriter{path: path, maxSize: maxSize, maxFiles: maxFiles, f: f, size: size}, nil
+}
+
 // Write appends p, rotating whenever the file would pass its size limit:
 // p is split at line ends (or, for a line longer than the limit, at the
 // limit), so no file passes it. When a rotation fails, the rest goes to

@@ -585,3 +585,65 @@ func TestFollower_ConcurrentRotation(t *testing.T) {
 		t.Errorf("%d lines lost in %d rotations", lost, rotations)
 	}
 }
+
+// Ensure AppendRotatingWriter continues a log: what was there and its
+// rotated files stay, a line a crash cut off is ended, rotation goes on
+// with the size already there, and a symlink at the path is refused.
+func TestAppendRotatingWriter(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "access.log")
+	if err := os.WriteFile(logfile.Rotated(path, 1), []byte("older\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("before the restart\ncut off"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w, err := logfile.AppendRotatingWriter(path, 4096, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("after\n")); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "before the restart\ncut off\nafter\n"; string(data) != want {
+		t.Errorf("log = %q, want %q", data, want)
+	}
+	// 33 bytes are there: the next 4,080 go to a new file, the current
+	// one rotated to .1 and the old .1 to .2.
+	if _, err := w.Write([]byte(strings.Repeat("x", 4079) + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]string{
+		logfile.Rotated(path, 2): "older\n",
+		logfile.Rotated(path, 1): "before the restart\ncut off\nafter\n",
+		path:                     strings.Repeat("x", 4079) + "\n",
+	} {
+		if got, err := os.ReadFile(p); err != nil || string(got) != want {
+			t.Errorf("%s = %q, %v; want %q", filepath.Base(p), got, err, want)
+		}
+	}
+	// An empty log starts empty; a symlink is not followed.
+	if w, err := logfile.AppendRotatingWriter(filepath.Join(dir, "new.log"), 4096, 3); err != nil {
+		t.Fatal(err)
+	} else {
+		_ = w.Close()
+	}
+	link := filepath.Join(dir, "link.log")
+	if err := os.Symlink(filepath.Join(dir, "elsewhere"), link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := logfile.AppendRotatingWriter(link, 4096, 3); err == nil {
+		t.Error("a symlink was followed")
+	}
+	if _, err := logfile.AppendRotatingWriter(path, 0, 3); err == nil {
+		t.Error("bad limits accepted")
+	}
+}
