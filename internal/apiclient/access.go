@@ -2,9 +2,6 @@ package apiclient
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 
 	"slipway.dev/slipway/internal/apiclient/oapiclient"
@@ -29,38 +26,7 @@ func (c *Client) AccessLogs(ctx context.Context, tool string, follow bool, lines
 	if lines > 0 {
 		params.Lines = &lines
 	}
-	resp, err := c.raw.GetAccessLogs(ctx, tool, params)
-	if err != nil {
-		return c.transportError(ctx, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		body, rerr := io.ReadAll(resp.Body)
-		if rerr != nil {
-			return c.transportError(ctx, rerr)
-		}
-		_, err := c.envelope(resp, body)
-		return err
-	}
-	dec := json.NewDecoder(resp.Body)
-	for {
-		var l AccessLogLine
-		err := dec.Decode(&l)
-		switch {
-		case errors.Is(err, io.EOF):
-			return nil
-		case err != nil && follow && ctx.Err() != nil:
-			return nil
-		case err != nil:
-			var syn *json.SyntaxError
-			var typ *json.UnmarshalTypeError
-			if errors.As(err, &syn) || errors.As(err, &typ) {
-				return &ServerError{Status: resp.StatusCode, Message: "The access log is not JSON lines: " + err.Error(), RequestID: resp.Header.Get("X-Request-Id")}
-			}
-			return c.transportError(ctx, err)
-		}
-		if err := fn(l); err != nil {
-			return err
-		}
-	}
+	return readLines(ctx, c, follow, "The access log is", func(ctx context.Context) (*http.Response, error) {
+		return c.raw.GetAccessLogs(ctx, tool, params)
+	}, fn)
 }

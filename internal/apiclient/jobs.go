@@ -82,7 +82,16 @@ func (c *Client) JobLogs(ctx context.Context, tool, name string, follow bool, li
 	if lines > 0 {
 		params.Lines = &lines
 	}
-	resp, err := c.raw.GetJobLogs(ctx, tool, name, params)
+	return readLines(ctx, c, follow, "The logs are", func(ctx context.Context) (*http.Response, error) {
+		return c.raw.GetJobLogs(ctx, tool, name, params)
+	}, fn)
+}
+
+// readLines reads the response of get, JSON lines (a log the server streams),
+// calling fn with each; with follow, the end of ctx ends it without an
+// error. what begins the error of a line that is not JSON ("The logs are").
+func readLines[T any](ctx context.Context, c *Client, follow bool, what string, get func(context.Context) (*http.Response, error), fn func(T) error) error {
+	resp, err := get(ctx)
 	if err != nil {
 		return c.transportError(ctx, err)
 	}
@@ -97,7 +106,7 @@ func (c *Client) JobLogs(ctx context.Context, tool, name string, follow bool, li
 	}
 	dec := json.NewDecoder(resp.Body)
 	for {
-		var l JobLogLine
+		var l T
 		err := dec.Decode(&l)
 		switch {
 		case errors.Is(err, io.EOF):
@@ -108,7 +117,7 @@ func (c *Client) JobLogs(ctx context.Context, tool, name string, follow bool, li
 			var syn *json.SyntaxError
 			var typ *json.UnmarshalTypeError
 			if errors.As(err, &syn) || errors.As(err, &typ) {
-				return &ServerError{Status: resp.StatusCode, Message: "The logs are not JSON lines: " + err.Error(), RequestID: resp.Header.Get("X-Request-Id")}
+				return &ServerError{Status: resp.StatusCode, Message: what + " not JSON lines: " + err.Error(), RequestID: resp.Header.Get("X-Request-Id")}
 			}
 			return c.transportError(ctx, err)
 		}
