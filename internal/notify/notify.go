@@ -27,13 +27,13 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"slipway.dev/slipway/internal/auth"
 	"slipway.dev/slipway/internal/remoteconfig"
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/store"
+	"slipway.dev/slipway/internal/throttle"
 )
 
 // Defaults of [Config].
@@ -93,8 +93,7 @@ type Service struct {
 	log    *slog.Logger
 	sender *sender
 
-	mu         sync.Mutex
-	lastPruned time.Time
+	pruned throttle.Every // an hour between prunes
 }
 
 // New returns the notifications of st's tools, with their webhook secrets
@@ -110,7 +109,10 @@ func New(st store.Store, sealer *auth.Sealer, cfg Config) *Service {
 			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 		}
 	}
-	s := &Service{st: st, sealer: sealer, cfg: cfg, now: cfg.Now, log: cmp.Or(cfg.Logger, slog.Default())}
+	s := &Service{
+		st: st, sealer: sealer, cfg: cfg, now: cfg.Now, log: cmp.Or(cfg.Logger, slog.Default()),
+		pruned: throttle.Every{Interval: time.Hour},
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -447,14 +449,8 @@ func (s *Service) uiURL(path string) string {
 // Prune drops deliveries past the retention (with their attempts), at
 // most once an hour; [Service.Deliver] calls it.
 func (s *Service) Prune(ctx context.Context) error {
-	s.mu.Lock()
 	now := s.now()
-	due := now.Sub(s.lastPruned) >= time.Hour
-	if due {
-		s.lastPruned = now
-	}
-	s.mu.Unlock()
-	if !due {
+	if !s.pruned.Due(now) {
 		return nil
 	}
 	if _, err := s.st.NotifyDeliveryPrune(ctx, now.Add(-s.cfg.Retention)); err != nil {

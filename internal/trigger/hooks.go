@@ -11,12 +11,12 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"slipway.dev/slipway/internal/auth"
 	"slipway.dev/slipway/internal/slipway"
 	"slipway.dev/slipway/internal/store"
+	"slipway.dev/slipway/internal/throttle"
 )
 
 // Deployer is what a push starts: the deploy service.
@@ -56,8 +56,7 @@ type Hooks struct {
 	now       func() time.Time
 	log       *slog.Logger
 
-	mu         sync.Mutex
-	lastPruned time.Time
+	pruned throttle.Every // an hour between prunes
 }
 
 // New returns the push webhooks of st's tools, their secrets sealed with
@@ -68,6 +67,7 @@ func New(st store.Store, sealer *auth.Sealer, d Deployer, cfg Config) *Hooks {
 		retention: cmp.Or(cfg.Retention, 90*24*time.Hour),
 		now:       cfg.Now,
 		log:       cmp.Or(cfg.Logger, slog.Default()),
+		pruned:    throttle.Every{Interval: time.Hour},
 	}
 	if h.now == nil {
 		h.now = time.Now
@@ -302,14 +302,8 @@ func shortRef(ref string) string { return strings.TrimPrefix(ref, "refs/heads/")
 // prune drops deliveries past the retention, at most once an hour; a
 // failure is only logged (the next delivery tries again).
 func (h *Hooks) prune(ctx context.Context) {
-	h.mu.Lock()
 	now := h.now()
-	due := now.Sub(h.lastPruned) >= time.Hour
-	if due {
-		h.lastPruned = now
-	}
-	h.mu.Unlock()
-	if !due {
+	if !h.pruned.Due(now) {
 		return
 	}
 	if _, err := h.st.WebhookDeliveryPrune(ctx, now.Add(-h.retention)); err != nil {
