@@ -29,20 +29,14 @@ func (a *api) handleAccessLogs() http.Handler {
 			a.writeError(w, r, slipway.Errorf(slipway.EUnavailable, "Access logs are not kept on this server."))
 			return
 		}
-		follow, err := queryBool(r.URL.Query(), "follow")
-		if err != nil {
-			a.writeError(w, r, err)
-			return
-		}
-		lines, err := queryLines(r)
+		follow, lines, err := logQuery(r)
 		if err != nil {
 			a.writeError(w, r, err)
 			return
 		}
 		tw := newTextWriter(w, follow)
 		if follow {
-			tw.start()
-			_ = tw.rc.Flush()
+			tw.open()
 		}
 		err = a.cfg.AccessLogs.Read(r.Context(), tool, lines, follow, tw)
 		switch {

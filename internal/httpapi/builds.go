@@ -248,12 +248,7 @@ func (a *api) handleBuildLogs() http.Handler {
 		if !ok {
 			return
 		}
-		follow, err := queryBool(r.URL.Query(), "follow")
-		if err != nil {
-			a.writeError(w, r, err)
-			return
-		}
-		lines, err := queryLines(r)
+		follow, lines, err := logQuery(r)
 		if err != nil {
 			a.writeError(w, r, err)
 			return

@@ -158,12 +158,7 @@ func (a *api) handleJobLogs() http.Handler {
 		if !ok {
 			return
 		}
-		follow, err := queryBool(r.URL.Query(), "follow")
-		if err != nil {
-			a.writeError(w, r, err)
-			return
-		}
-		lines, err := queryLines(r)
+		follow, lines, err := logQuery(r)
 		if err != nil {
 			a.writeError(w, r, err)
 			return
@@ -177,10 +172,7 @@ func (a *api) handleJobLogs() http.Handler {
 		}
 		tw := newTextWriter(w, follow)
 		if follow {
-			// The header goes out at once, so that a follower sees the 200
-			// before the job writes anything.
-			tw.start()
-			_ = tw.rc.Flush()
+			tw.open()
 		}
 		out := &jobLogLines{w: tw, job: name, continuous: j.Component.Type == slipway.Continuous, now: time.Now}
 		err = svc.JobLogs(r.Context(), tool, name, follow, lines, out)
@@ -304,6 +296,15 @@ func (l *jobLogLines) appendLine(out, line []byte) []byte {
 	// also ends a line at U+0085; encoding/json escapes every other such
 	// character (C0 controls, U+2028, U+2029) but not that one.
 	return append(out, bytes.ReplaceAll(buf.Bytes(), []byte("\u0085"), []byte(`\u0085`))...)
+}
+
+// logQuery reads a log route's follow and lines parameters.
+func logQuery(r *http.Request) (follow bool, lines int, err error) {
+	if follow, err = queryBool(r.URL.Query(), "follow"); err != nil {
+		return false, 0, err
+	}
+	lines, err = queryLines(r)
+	return follow, lines, err
 }
 
 // queryLines returns the lines query parameter: 0 when absent.

@@ -36,6 +36,13 @@ func (t *textWriter) start() {
 	t.w.WriteHeader(http.StatusOK)
 }
 
+// open sends the header at once, so that a follower sees the 200 before
+// the log has a line.
+func (t *textWriter) open() {
+	t.start()
+	_ = t.rc.Flush()
+}
+
 // Write writes p, flushing it when following.
 func (t *textWriter) Write(p []byte) (int, error) {
 	if !t.started {
